@@ -1,0 +1,94 @@
+// Named queries of the drain (load step). Private to lib/. Table names come from dataset
+// configuration (never from input) and are quoted by `ident`; every value is a parameter.
+
+/** Quotes a schema-qualified identifier such as `tickets.inc`. */
+export function ident(qualified: string): string {
+  return qualified.split(".").map((part) => `"${part.replaceAll('"', '""')}"`).join(".");
+}
+
+export const CREATE_STAGE = `
+create temp table if not exists fleettickets_stage (line integer, ticket_id text, raw jsonb)`;
+
+export const CLEAR_STAGE = `truncate fleettickets_stage`;
+
+export const STAGE_COLUMNS = ["line", "ticket_id", "raw"] as const;
+
+const LATEST_STAGED = `
+select distinct on (ticket_id) ticket_id, raw
+from fleettickets_stage
+order by ticket_id, line desc`;
+
+/** $1 file name. What the merge will do, row by row (the last row of a ticket in a file wins). */
+export function countMerge(table: string): string {
+  return `
+select
+  count(*) filter (where t.ticket_id is null)::int as inserted,
+  count(*) filter (where t.source_file <= $1 and t.raw is distinct from s.raw)::int as updated,
+  count(*) filter (where t.source_file <= $1 and t.raw = s.raw)::int as unchanged,
+  count(*) filter (where t.source_file > $1)::int as older_skipped
+from (${LATEST_STAGED}) s
+left join ${ident(table)} t using (ticket_id)`;
+}
+
+/**
+ * $1 file name. Upserts staged rows; a row last written by a newer file is left alone, so
+ * ticket state never moves backwards. An unchanged row still records the newer file (a late
+ * older file must not overwrite it later) but keeps its ingested_at.
+ */
+export function mergeStage(table: string): string {
+  return `
+insert into ${ident(table)} as t (ticket_id, raw, source_file)
+select ticket_id, raw, $1 from (${LATEST_STAGED}) s
+on conflict (ticket_id) do update
+set raw = excluded.raw,
+    source_file = excluded.source_file,
+    ingested_at = case when t.raw = excluded.raw then t.ingested_at else now() end
+where t.source_file < excluded.source_file
+   or (t.source_file = excluded.source_file and t.raw is distinct from excluded.raw)`;
+}
+
+/** $1 dataset, $2 file names. Ledger rows of the given files. */
+export const SELECT_LEDGER = `
+select file_name, etag from tickets.applied_files
+where dataset = $1 and file_name = any($2::text[])`;
+
+/** $1 dataset, $2 file name. A re-applied file replaces its earlier quarantine entries. */
+export const CLEAR_QUARANTINE = `
+delete from tickets.quarantine where dataset = $1 and file_name = $2`;
+
+/** $1 dataset, $2 file name, $3 key, $4 JSON array of {line, reason, fields}. */
+export const INSERT_QUARANTINE = `
+insert into tickets.quarantine (dataset, file_name, key, line, reason, record)
+select $1, $2, $3, (q ->> 'line')::integer, q ->> 'reason', q -> 'fields'
+from jsonb_array_elements($4::jsonb) q`;
+
+/** Records a file as applied (same transaction as its rows). */
+export const UPSERT_LEDGER = `
+insert into tickets.applied_files (
+  dataset, file_name, key, etag, rows_read, inserted, updated, unchanged, older_skipped,
+  alarms_dropped, sentinels_dropped, duplicates, quarantined
+) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+on conflict (dataset, file_name) do update set
+  key = excluded.key, etag = excluded.etag, rows_read = excluded.rows_read,
+  inserted = excluded.inserted, updated = excluded.updated, unchanged = excluded.unchanged,
+  older_skipped = excluded.older_skipped, alarms_dropped = excluded.alarms_dropped,
+  sentinels_dropped = excluded.sentinels_dropped, duplicates = excluded.duplicates,
+  quarantined = excluded.quarantined, applied_at = now()`;
+
+/** $1 dataset, $2 file name. Advances the watermark (never backwards: a late file keeps it). */
+export const ADVANCE_WATERMARK = `
+insert into tickets.import_meta (dataset, watermark, files_applied, last_applied_at)
+values ($1, $2, 1, now())
+on conflict (dataset) do update set
+  watermark = greatest(tickets.import_meta.watermark, excluded.watermark),
+  files_applied = tickets.import_meta.files_applied + 1,
+  last_applied_at = now()`;
+
+/** $1 dataset. Marks a completed applying run (freshness: last run). */
+export const TOUCH_LAST_RUN = `
+insert into tickets.import_meta (dataset, last_run_at) values ($1, now())
+on conflict (dataset) do update set last_run_at = now()`;
+
+/** $1 dataset. */
+export const SELECT_WATERMARK = `
+select watermark from tickets.import_meta where dataset = $1`;

@@ -1,0 +1,68 @@
+/**
+ * The ports the core depends on. Adapters (`*_object_store.ts`, `*_database.ts`) implement
+ * them; `drain`, `migrate` and friends only ever see these interfaces.
+ *
+ * @module
+ */
+
+/** One object in a bucket listing. */
+export interface StoredObject {
+  /** Full key, e.g. `automations/inc/changes/2026-06-15T17-00-00.csv`. */
+  key: string;
+  /** Opaque content version (S3 ETag, or size+mtime for a folder). */
+  etag: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** A bucket-like store of change files (S3, or a local folder mirroring the bucket root). */
+export interface ObjectStore {
+  /** Human-readable location for reports, never containing credentials. */
+  readonly description: string;
+  /** Lists every object under a prefix, following all listing pages. */
+  list(prefix: string): Promise<StoredObject[]>;
+  /** Streams an object's bytes. */
+  read(key: string): Promise<ReadableStream<Uint8Array>>;
+  /** Moves an object (copy, then delete the source); overwriting the target is fine. */
+  move(from: string, to: string): Promise<void>;
+}
+
+/** A row returned by a query. */
+export type Row = Record<string, unknown>;
+
+/** A SQL session: everything runs on one connection, so session state (locks, temp tables) holds. */
+export interface SqlSession {
+  /** Runs one parameterised statement and returns its rows. */
+  query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+  /** Bulk-loads rows (arrays of text or null, in `columns` order) into a table with COPY. */
+  copyRows(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly (string | null)[])[],
+  ): Promise<void>;
+}
+
+/** The database: PostgreSQL (postgres.js) or embedded PGlite. */
+export interface Database extends SqlSession {
+  /** `postgres` or `pglite`, for reports. */
+  readonly kind: "postgres" | "pglite";
+  /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
+  transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;
+  /** Takes a named run lock without waiting; false when another process holds it. */
+  tryLock(name: string): Promise<boolean>;
+  /** Releases a lock taken by `tryLock`. */
+  unlock(name: string): Promise<void>;
+  /** Closes the connection or the embedded instance. */
+  close(): Promise<void>;
+}
+
+/** A source of the current time, injected so tests control it. */
+export interface Clock {
+  /** The current instant. */
+  now(): Date;
+}
+
+/** The system clock. */
+export const systemClock: Clock = { now: () => new Date() };
