@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, configSecrets, loadConfig } from "./lib/config.ts";
 import { type Dataset, DATASETS, getDataset } from "./lib/datasets.ts";
-import { createDirObjectStore } from "./lib/dir_object_store.ts";
+import { createDirObjectStore, digest } from "./lib/dir_object_store.ts";
 import { drain, type DrainReport } from "./lib/drain.ts";
 import { formatDrainReport } from "./lib/format_report.ts";
 import { migrate } from "./lib/migrate.ts";
@@ -203,8 +203,7 @@ function createSingleFileStore(path: string, dataset: Dataset): ObjectStore {
   return {
     description: `file:${path}`,
     async list() {
-      const info = await Deno.stat(path);
-      return [{ key, etag: `${info.size}-${info.mtime?.getTime() ?? 0}`, size: info.size }];
+      return [{ key, ...await digest(path) }];
     },
     async read() {
       return (await Deno.open(path)).readable;

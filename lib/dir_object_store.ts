@@ -4,9 +4,14 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { ObjectStore, StoredObject } from "./ports.ts";
 
-/** Creates an object store over a folder; keys are paths relative to it with `/`. */
+/**
+ * Creates an object store over a folder; keys are paths relative to it with `/`. The ETag is the
+ * content's MD5, as S3 gives for a single-part upload, so a rewritten identical file is the same
+ * version and the same file in a folder or a bucket compares equal.
+ */
 export function createDirObjectStore(root: string): ObjectStore {
   const base = root.replace(/\/+$/, "");
   const path = (key: string) => `${base}/${key}`;
@@ -38,11 +43,22 @@ async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Prom
       if (entry.isDirectory) {
         await walk(`${dir}/${entry.name}`, key, found);
       } else if (entry.isFile) {
-        const info = await Deno.stat(`${dir}/${entry.name}`);
-        found.push({ key, etag: `${info.size}-${info.mtime?.getTime() ?? 0}`, size: info.size });
+        found.push({ key, ...await digest(`${dir}/${entry.name}`) });
       }
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+}
+
+/** MD5 and size of a file, streamed (files can be large). */
+export async function digest(path: string): Promise<{ etag: string; size: number }> {
+  const hash = createHash("md5");
+  let size = 0;
+  using file = await Deno.open(path, { read: true });
+  for await (const chunk of file.readable) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { etag: hash.digest("hex"), size };
 }

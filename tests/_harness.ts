@@ -1,0 +1,224 @@
+// Shared test harness: databases (embedded PGlite, and real PostgreSQL when TEST_DATABASE_URL is
+// set), folder buckets, and expected-state comparison. Private to tests/.
+
+import { migrate } from "../lib/migrate.ts";
+import { createPgliteDatabase } from "../lib/pglite_database.ts";
+import { createPostgresDatabase } from "../lib/postgres_database.ts";
+import type { Database, ObjectStore } from "../lib/ports.ts";
+import postgres from "postgres";
+
+/** A database backend the suite runs against. */
+export interface Backend {
+  name: "pglite" | "postgres";
+  /** The shared, migrated database of this test file (opened on first use). */
+  db(): Promise<Database>;
+  /** Empties every table the drain writes, between tests. */
+  reset(): Promise<void>;
+  /** A URL for subprocess tests (postgres only). */
+  url?: string;
+  close(): Promise<void>;
+}
+
+const snapshotPath = ".data/test-cache/pglite-migrated.tar";
+
+async function migratedPglite(): Promise<Database> {
+  // Booting PGlite + PostGIS and migrating takes ~12 s; reuse one migrated snapshot per run
+  // of the suite (it is rebuilt whenever the migrations change: the name carries their hash).
+  const migrations = await migrationHash();
+  const path = `${snapshotPath}.${migrations}`;
+  try {
+    const blob = new Blob([await Deno.readFile(path)]);
+    const db = await createPgliteDatabase({ loadDataDir: blob });
+    await migrate(db);
+    return db;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const db = await createPgliteDatabase();
+  await migrate(db);
+  const dump = await db.dump();
+  await Deno.mkdir(".data/test-cache", { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID()}`;
+  await Deno.writeFile(tmp, new Uint8Array(await dump.arrayBuffer()));
+  await Deno.rename(tmp, path);
+  return db;
+}
+
+async function migrationHash(): Promise<string> {
+  let text = "";
+  const names = [];
+  for await (const e of Deno.readDir(new URL("../migrations/", import.meta.url))) {
+    names.push(e.name);
+  }
+  for (const name of names.sort()) {
+    text += name + await Deno.readTextFile(new URL(`../migrations/${name}`, import.meta.url));
+  }
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Creates a fresh database on the TEST_DATABASE_URL server and returns its URL. */
+export async function createScratchDatabase(baseUrl: string): Promise<string> {
+  const name = `ft_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+const TABLES = [
+  "tickets.inc",
+  "tickets.applied_files",
+  "tickets.quarantine",
+  "tickets.import_meta",
+];
+
+function backend(name: Backend["name"], open: () => Promise<Database>, url?: string): Backend {
+  let db: Promise<Database> | undefined;
+  return {
+    name,
+    url,
+    db: () => db ??= open(),
+    async reset() {
+      const d = await (db ??= open());
+      await d.exec(`truncate ${TABLES.join(", ")}`);
+    },
+    async close() {
+      if (db) await (await db).close();
+    },
+  };
+}
+
+/** The backends to run against: PGlite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export function backends(): Backend[] {
+  const list = [backend("pglite", migratedPglite)];
+  const base = Deno.env.get("TEST_DATABASE_URL");
+  if (base) {
+    let url: string | undefined;
+    const b = backend("postgres", async () => {
+      url = await createScratchDatabase(base);
+      const db = createPostgresDatabase(url);
+      await migrate(db);
+      b.url = url;
+      return db;
+    });
+    list.push(b);
+  }
+  return list;
+}
+
+/** Writes files into a temporary folder bucket under a dataset's changes prefix. */
+export async function makeDirBucket(
+  files: readonly { name: string; text: string | Uint8Array }[],
+  prefix = "automations/inc/changes/",
+): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "fleettickets-bucket-" });
+  await writeFiles(root, files, prefix);
+  return root;
+}
+
+/** Adds files to a folder bucket. */
+export async function writeFiles(
+  root: string,
+  files: readonly { name: string; text: string | Uint8Array }[],
+  prefix = "automations/inc/changes/",
+): Promise<void> {
+  await Deno.mkdir(`${root}/${prefix}`, { recursive: true });
+  for (const file of files) {
+    const path = `${root}/${prefix}${file.name}`;
+    if (typeof file.text === "string") await Deno.writeTextFile(path, file.text);
+    else await Deno.writeFile(path, file.text);
+  }
+}
+
+/** Lists file names in a folder bucket's prefix (sorted). */
+export async function listNames(root: string, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`${root}/${prefix}`)) if (e.isFile) names.push(e.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
+/** Reads every row's raw record of a table, by ticket id. */
+export async function readRaw(
+  db: Database,
+  table = "tickets.inc",
+): Promise<Map<string, Record<string, unknown>>> {
+  const rows = await db.query<{ ticket_id: string; raw: Record<string, unknown> }>(
+    `select ticket_id, raw from ${table}`,
+  );
+  return new Map(rows.map((r) => [r.ticket_id, r.raw]));
+}
+
+/** Compares the table with the expected state; returns human-readable differences (max 10). */
+export async function diffState(
+  db: Database,
+  expected: Map<string, Record<string, string | null>>,
+  table = "tickets.inc",
+): Promise<string[]> {
+  const actual = await readRaw(db, table);
+  const diffs: string[] = [];
+  for (const [id, want] of expected) {
+    const got = actual.get(id);
+    if (got === undefined) diffs.push(`${id}: missing`);
+    else if (JSON.stringify(sortKeys(got)) !== JSON.stringify(sortKeys(want))) {
+      diffs.push(
+        `${id}: got ${JSON.stringify(sortKeys(got))}, want ${JSON.stringify(sortKeys(want))}`,
+      );
+    }
+  }
+  for (const id of actual.keys()) if (!expected.has(id)) diffs.push(`${id}: unexpected`);
+  return diffs.slice(0, 10);
+}
+
+function sortKeys(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1));
+}
+
+/** Wraps a store so that chosen operations fail, to simulate crashes and faults. */
+export function faultyStore(
+  store: ObjectStore,
+  faults: {
+    failMove?: (from: string) => boolean;
+    failReadAfterBytes?: (key: string) => number | undefined;
+  },
+): ObjectStore {
+  return {
+    description: store.description,
+    list: (prefix) => store.list(prefix),
+    async read(key) {
+      const limit = faults.failReadAfterBytes?.(key);
+      const body = await store.read(key);
+      if (limit === undefined) return body;
+      let seen = 0;
+      return body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            seen += chunk.byteLength;
+            if (seen > limit) {
+              controller.error(new Error(`Simulated connection reset reading "${key}"`));
+              return;
+            }
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+    },
+    async move(from, to) {
+      if (faults.failMove?.(from)) throw new Error(`Simulated crash before archiving "${from}"`);
+      await store.move(from, to);
+    },
+  };
+}
+
+/** Test options for tests sharing a database across tests of a file. */
+export const shared = { sanitizeResources: false, sanitizeOps: false } as const;

@@ -1,0 +1,214 @@
+// End-to-end replays of generated change streams through drain(), on embedded PGlite and (when
+// TEST_DATABASE_URL is set) real PostgreSQL. Expected state comes from the generator's model.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import {
+  backends,
+  diffState,
+  faultyStore,
+  listNames,
+  makeDirBucket,
+  shared,
+  writeFiles,
+} from "./_harness.ts";
+
+const stream = generateStream({ tickets: 300, deltas: 7, deltaSize: 30, seed: 7 });
+const CHANGES = INC.changesPrefix;
+const PROCESSED = INC.processedPrefix;
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  test("drain() applies a baseline and deltas oldest first and matches the model row by row", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+
+    assert.equal(report.status, "ok", report.error);
+    assert.deepEqual(report.files.map((f) => f.fileName), stream.files.map((f) => f.name));
+    assert.ok(report.files.every((f) => f.status === "applied"));
+    assert.deepEqual(await diffState(db, stream.expected), []);
+    assert.deepEqual(await listNames(root, CHANGES), []);
+    assert.deepEqual(await listNames(root, PROCESSED), stream.files.map((f) => f.name));
+    assert.equal(report.watermark, stream.files.at(-1)!.name);
+    assert.equal(report.totals.alarmsDropped, stream.stats.alarmRows);
+    assert.equal(report.totals.sentinelsDropped, stream.stats.sentinelRows);
+    const [ledger] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.applied_files where dataset = 'inc'`,
+    );
+    assert.equal(ledger?.n, stream.files.length);
+  });
+
+  test("drain() with nothing new writes no ledger rows and moves nothing", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 2));
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const before = await db.query(`select * from tickets.applied_files order by file_name`);
+    const again = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(again.status, "ok");
+    assert.deepEqual(again.files, []);
+    assert.deepEqual(
+      await db.query(`select * from tickets.applied_files order by file_name`),
+      before,
+    );
+  });
+
+  test("drain() dry run reports the exact plan and writes nothing", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const plan = await drain(createDirObjectStore(root), db, { dataset: INC });
+    assert.equal(plan.mode, "dry-run");
+    assert.ok(plan.files.every((f) => f.status === "planned"));
+    const [count] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+    assert.equal(count?.n, 0);
+    assert.deepEqual(await listNames(root, CHANGES), stream.files.map((f) => f.name));
+
+    const applied = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.deepEqual(plan.totals, applied.totals);
+    assert.equal(plan.totals.inserted, stream.expected.size);
+  });
+
+  test("drain() applies a late file without regressing newer rows", async () => {
+    await b.reset();
+    const db = await b.db();
+    const late = stream.files[2]!;
+    const root = await makeDirBucket(stream.files.filter((f) => f !== late));
+    const first = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(first.status, "ok");
+
+    await writeFiles(root, [late]);
+    const second = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(second.status, "ok");
+    assert.deepEqual(second.files.map((f) => [f.fileName, f.status]), [[late.name, "applied"]]);
+    assert.ok(second.totals.olderSkipped > 0, "the late file carries rows newer files rewrote");
+    assert.deepEqual(await diffState(db, stream.expected), []);
+    assert.equal(second.watermark, stream.files.at(-1)!.name, "the watermark never goes back");
+  });
+
+  test("drain() --reseed re-applies every file present and moves no ticket backwards", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+
+    // A new bucket after a cutover: the same names again, plus the stale baseline alone.
+    await writeFiles(root, [stream.files[0]!]);
+    const plain = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.deepEqual(plain.files.map((f) => f.status), ["archived"]);
+
+    await writeFiles(root, [stream.files[0]!]);
+    const reseed = await drain(createDirObjectStore(root), db, {
+      dataset: INC,
+      apply: true,
+      reseed: true,
+    });
+    assert.deepEqual(reseed.files.map((f) => f.status), ["applied"]);
+    assert.ok(reseed.totals.olderSkipped > 0);
+    assert.deepEqual(await diffState(db, stream.expected), []);
+
+    await writeFiles(root, stream.files);
+    const all = await drain(createDirObjectStore(root), db, {
+      dataset: INC,
+      apply: true,
+      reseed: true,
+    });
+    assert.ok(all.files.every((f) => f.status === "applied"));
+    assert.deepEqual(await diffState(db, stream.expected), []);
+  });
+
+  test("drain() archives a committed file left in changes/ by a crash, without applying it again", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const crashAt = stream.files[1]!.name;
+    const crashed = await drain(
+      faultyStore(createDirObjectStore(root), { failMove: (key) => key.endsWith(crashAt) }),
+      db,
+      { dataset: INC, apply: true },
+    );
+    assert.equal(crashed.status, "failed");
+    assert.deepEqual(await listNames(root, CHANGES), stream.files.slice(1).map((f) => f.name));
+
+    const resumed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(resumed.status, "ok");
+    assert.deepEqual(resumed.files[0], {
+      ...resumed.files[0],
+      fileName: crashAt,
+      action: "archive",
+      status: "archived",
+    });
+    assert.deepEqual(await diffState(db, stream.expected), []);
+    const [ledger] = await db.query<{ n: number; applied: number }>(
+      `select count(*)::int as n, sum(files_applied)::int as applied
+       from tickets.applied_files, tickets.import_meta where tickets.import_meta.dataset = 'inc'`,
+    );
+    assert.equal(ledger?.n, stream.files.length, "each file in the ledger exactly once");
+    const [meta] = await db.query<{ files_applied: number }>(
+      `select files_applied::int from tickets.import_meta where dataset = 'inc'`,
+    );
+    assert.equal(meta?.files_applied, stream.files.length, "no file applied twice");
+  });
+
+  test("drain() rolls back a file whose download breaks mid-way and applies it on the next run", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const baseline = stream.files[0]!;
+    const broken = await drain(
+      faultyStore(createDirObjectStore(root), {
+        failReadAfterBytes: (key) =>
+          key.endsWith(baseline.name) ? baseline.text.length / 2 : undefined,
+      }),
+      db,
+      { dataset: INC, apply: true },
+    );
+    assert.equal(broken.status, "failed");
+    assert.equal(broken.transient, true);
+    const [count] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+    assert.equal(count?.n, 0, "nothing of the half-read file is committed");
+
+    const resumed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(resumed.status, "ok");
+    assert.deepEqual(await diffState(db, stream.expected), []);
+  });
+
+  test("drain() stops at a structurally broken file, keeps order, and continues once it is fixed", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const header = stream.files[0]!.text.split("\r\n")[0]!.replace(/^\uFEFF/, "");
+    const badName = "2026-06-15T06-30-00.csv"; // between the first and second delta
+    await writeFiles(root, [{
+      name: badName,
+      text: `${header}\r\n"WOT1","inc",\r\n"WOT2","unterminated\r\n`,
+    }]);
+
+    const failed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.transient, false);
+    assert.match(
+      failed.error!,
+      new RegExp(`"automations/inc/changes/${badName}": line \\d+ has an unterminated quote`),
+    );
+    const after = failed.files.filter((f) => f.fileName > badName);
+    assert.ok(after.length > 0 && after.every((f) => f.status === "not_reached"));
+    assert.ok((await listNames(root, CHANGES)).includes(badName));
+    assert.equal(failed.watermark, stream.files.filter((f) => f.name < badName).at(-1)!.name);
+
+    await writeFiles(root, [{ name: badName, text: `${header}\r\n` }]);
+    const fixed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(fixed.status, "ok");
+    assert.deepEqual(await listNames(root, CHANGES), []);
+    assert.deepEqual(await diffState(db, stream.expected), []);
+  });
+
+  test("close the shared database", () => b.close());
+}
