@@ -56,11 +56,11 @@ where dataset = $1 and file_name = any($2::text[])`;
 export const CLEAR_QUARANTINE = `
 delete from tickets.quarantine where dataset = $1 and file_name = $2`;
 
-/** $1 dataset, $2 file name, $3 key, $4 JSON array of {line, reason, fields}. */
+/** $1 dataset, $2 file name, $3 key, $4 JSON array text of {line, reason, fields} (cast via text: postgres.js would re-encode a string sent as jsonb). */
 export const INSERT_QUARANTINE = `
 insert into tickets.quarantine (dataset, file_name, key, line, reason, record)
 select $1, $2, $3, (q ->> 'line')::integer, q ->> 'reason', q -> 'fields'
-from jsonb_array_elements($4::jsonb) q`;
+from jsonb_array_elements($4::text::jsonb) q`;
 
 /** Records a file as applied (same transaction as its rows). */
 export const UPSERT_LEDGER = `

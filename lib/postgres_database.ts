@@ -42,7 +42,8 @@ class PostgresSession implements SqlSession {
 
   async query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]> {
     const rows = await this.#sql.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[]);
-    return rows as unknown as T[];
+    // A plain array, like PGlite's: postgres.js returns an Array subclass with metadata.
+    return Array.from(rows) as unknown as T[];
   }
 
   async exec(script: string): Promise<void> {

@@ -1,0 +1,218 @@
+// Hand-written edge cases of the spec's cleaning rules, applied end to end through drain() and
+// read back from the database (raw + typed generated columns + quarantine).
+
+import assert from "node:assert/strict";
+import { COLUMNS } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import { backends, makeDirBucket, shared } from "./_harness.ts";
+
+/** A row with every column filled plausibly; override what a case needs. */
+function row(id: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const base: Record<string, string> = Object.fromEntries(COLUMNS.map((c) => [c, ""]));
+  Object.assign(base, {
+    ticket_id: id,
+    service_type: "inc",
+    raw_status: "In Progress",
+    normalized_status: "in_progress",
+    bucket: "pending",
+    is_actionable: "true",
+    is_alarm: "false",
+    cluster: "Westlands",
+    region: "Nairobi",
+    location_name: "NW_WESTLANDS_SARIT_FDT12",
+    owner: "Jane Wanjiru",
+    sla_status: "Compliant",
+    created_at_service: "2026-06-13 08:15:00",
+    first_seen_at: "2026-06-13 08:20:00",
+    updated_at: "2026-06-15 16:55:00",
+    week_start: "2026-06-08",
+    department: "Field Ops",
+    source_s3_key: "exports/x.xlsx",
+  }, overrides);
+  return base;
+}
+
+function csv(header: readonly string[], rows: readonly Record<string, string>[], eol = "\r\n") {
+  const q = (v: string) => `"${v.replaceAll('"', '""')}"`;
+  return [header.map(q).join(","), ...rows.map((r) => header.map((c) => q(r[c] ?? "")).join(","))]
+    .join(eol) + eol;
+}
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  async function ingest(files: { name: string; text: string | Uint8Array }[]) {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(files);
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    return { db, report };
+  }
+
+  test("drain() cleans rows as the spec says: alarms, sentinel anywhere, dropped columns, case", async () => {
+    const text = "\uFEFF" + csv(COLUMNS, [
+      row("WOT0000001"),
+      row("EXPORT STOPPED DUE TO EXCESSIVE SIZE - 50000 ROW LIMIT"),
+      row("WOT0000002", { is_alarm: "TRUE", is_actionable: "false" }),
+      row("WOT0000003", { is_alarm: "1" }),
+      row("WOT0000004", { is_alarm: "False", region: "MOMBASA", raw_status: "resolved" }),
+    ]);
+    const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
+    assert.equal(report.status, "ok", report.error);
+    assert.equal(report.totals.alarmsDropped, 2);
+    assert.equal(report.totals.sentinelsDropped, 1);
+    const rows = await db.query<{ ticket_id: string; raw: Record<string, unknown> }>(
+      `select ticket_id, raw from tickets.inc order by ticket_id`,
+    );
+    assert.deepEqual(rows.map((r) => r.ticket_id), ["WOT0000001", "WOT0000004"]);
+    const raw = rows[1]!.raw;
+    assert.equal(raw.region, "mombasa");
+    assert.equal(raw.raw_status, "RESOLVED");
+    assert.equal(raw.service_type, "inc");
+    assert.equal(raw.bucket, "pending");
+    for (
+      const dropped of ["week_start", "week_end", "department", "source_type", "source_s3_key"]
+    ) {
+      assert.ok(!(dropped in raw), `${dropped} is dropped`);
+    }
+    assert.equal(raw.assigned_team, null, "empty values are null");
+  });
+
+  test("drain() finds columns by header name, keeps unknown columns, and parses quoted CSV", async () => {
+    const header = [...COLUMNS].reverse().concat("escalation_level");
+    const text = csv(header, [
+      row("WOT0000010", {
+        location_name: 'ADR_MNT_Sarit Centre, "Block B"\nGround floor SDUS',
+        escalation_level: "2",
+      }),
+    ], "\n");
+    const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
+    assert.equal(report.status, "ok", report.error);
+    const [r] = await db.query<Record<string, unknown>>(
+      `select location_name, cluster, raw ->> 'escalation_level' as escalation from tickets.inc`,
+    );
+    assert.equal(r?.location_name, 'ADR_MNT_Sarit Centre, "Block B"\nGround floor SDUS');
+    assert.equal(r?.cluster, "Westlands");
+    assert.equal(r?.escalation, "2");
+  });
+
+  test("drain() keeps the last row of a ticket repeated in one file", async () => {
+    const text = csv(COLUMNS, [
+      row("WOT0000020", { normalized_status: "open" }),
+      row("WOT0000021"),
+      row("WOT0000020", { normalized_status: "closed", is_actionable: "false" }),
+    ]);
+    const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
+    assert.equal(report.totals.duplicates, 1);
+    assert.equal(report.totals.inserted, 2);
+    const [r] = await db.query<Record<string, unknown>>(
+      `select normalized_status, is_actionable from tickets.inc where ticket_id = 'WOT0000020'`,
+    );
+    assert.deepEqual(r, { normalized_status: "closed", is_actionable: false });
+  });
+
+  test("drain() reads bad values as NULL in typed columns and keeps the text in raw", async () => {
+    const text = csv(COLUMNS, [
+      row("WOT0000030", { created_at_service: "N/A", closed_at: "31/06/2026", mttr: "n/a" }),
+      row("WOT0000031", { created_at_service: "2026-06-31 10:00:00", mttr: "26.75" }),
+      row("WOT0000032", { is_actionable: "maybe", scheduled_at: "2026-06-15T09:30" }),
+    ]);
+    const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
+    assert.equal(report.status, "ok", report.error);
+    const rows = await db.query<Record<string, unknown>>(
+      `select ticket_id, created_at_service, closed_at, mttr, is_actionable, scheduled_at,
+              raw ->> 'created_at_service' as cas_text, raw ->> 'mttr' as mttr_text
+       from tickets.inc order by ticket_id`,
+    );
+    assert.equal(rows[0]!.created_at_service, null);
+    assert.equal(rows[0]!.closed_at, null);
+    assert.equal(rows[0]!.mttr, null);
+    assert.equal(rows[0]!.cas_text, "N/A");
+    assert.equal(rows[0]!.mttr_text, "n/a");
+    assert.equal(rows[1]!.created_at_service, null, "June has 30 days");
+    assert.equal(rows[1]!.mttr, 1605, "26.75 hours is 1605 minutes");
+    assert.equal(rows[2]!.is_actionable, null);
+    assert.equal((rows[2]!.scheduled_at as Date).toISOString(), "2026-06-15T06:30:00.000Z");
+  });
+
+  test("drain() quarantines rows that cannot be tickets with line and reason, and loads the rest", async () => {
+    const good = csv(COLUMNS, [row("WOT0000040"), row(""), row("WOT0000042")]);
+    const ragged = good + `"WOT0000043","inc","OPEN"\r\n` + csv(COLUMNS, [row("WOT0000044")])
+      .split("\r\n").slice(1).join("\r\n");
+    const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text: ragged }]);
+    assert.equal(report.status, "ok", report.error);
+    assert.equal(report.totals.quarantined, 2);
+    const ids = await db.query<{ ticket_id: string }>(
+      `select ticket_id from tickets.inc order by 1`,
+    );
+    assert.deepEqual(ids.map((r) => r.ticket_id), ["WOT0000040", "WOT0000042", "WOT0000044"]);
+    const q = await db.query<Record<string, unknown>>(
+      `select key, line, reason from tickets.quarantine order by line`,
+    );
+    assert.deepEqual(q, [
+      {
+        key: "automations/inc/changes/2026-06-15T17-00-00.csv",
+        line: 3,
+        reason: "has an empty ticket_id",
+      },
+      {
+        key: "automations/inc/changes/2026-06-15T17-00-00.csv",
+        line: 5,
+        reason: "has 3 fields, header has 32",
+      },
+    ]);
+  });
+
+  test("drain() survives invalid UTF-8 and NUL bytes without losing the row", async () => {
+    const text = csv(COLUMNS, [row("WOT0000050", { owner: "JOSÉ\u0000X" })]);
+    const bytes = new TextEncoder().encode(text);
+    const at = bytes.indexOf(0xc3); // É's first byte -> a lone continuation byte
+    bytes[at] = 0xff;
+    const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text: bytes }]);
+    assert.equal(report.status, "ok", report.error);
+    const [r] = await db.query<{ owner: string }>(`select owner from tickets.inc`);
+    assert.match(r!.owner, /^JOS\uFFFD.*X$/);
+  });
+
+  test("drain() fails a file without a ticket_id column, naming the file", async () => {
+    const text = csv(COLUMNS.filter((c) => c !== "ticket_id"), [row("WOT0000060")]);
+    const { report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
+    assert.equal(report.status, "failed");
+    assert.equal(
+      report.error,
+      'Cannot apply change file "automations/inc/changes/2026-06-15T17-00-00.csv": line 1 has no "ticket_id" column in its header',
+    );
+  });
+
+  test("tickets.eat_ts() reads EAT wall clock, ISO forms and offsets, and never raises", async () => {
+    const db = await b.db();
+    await db.exec(`set time zone 'America/New_York'`); // the result must not depend on it
+    const cases: [string, string | null][] = [
+      ["2026-06-15 17:00:00", "2026-06-15T14:00:00.000Z"],
+      ["2026-06-15 17:00", "2026-06-15T14:00:00.000Z"],
+      ["2026-06-15T17:00:00.123", "2026-06-15T14:00:00.123Z"],
+      ["2026-06-15T17:00:00Z", "2026-06-15T17:00:00.000Z"],
+      ["2026-06-15 17:00:00+00:00", "2026-06-15T17:00:00.000Z"],
+      ["2026-06-15T17:00:00-0130", "2026-06-15T18:30:00.000Z"],
+      ["2024-02-29 00:00:00", "2024-02-28T21:00:00.000Z"],
+      ["2026-02-29 00:00:00", null],
+      ["31/06/2026", null],
+      ["N/A", null],
+      ["", null],
+      ["2026-06-15 24:00:00", null],
+      ["2026-13-01 10:00:00", null],
+      ["0000-01-01 00:00:00", null],
+      ["2026-06-15 17:00:00+99:00", null],
+    ];
+    for (const [text, want] of cases) {
+      const [r] = await db.query<{ t: Date | null }>(`select tickets.eat_ts($1) as t`, [text]);
+      assert.equal(r?.t === null ? null : r!.t!.toISOString(), want, `eat_ts('${text}')`);
+    }
+    await db.exec(`reset time zone`);
+  });
+
+  test("close the shared database", () => b.close());
+}
