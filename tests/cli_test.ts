@@ -1,0 +1,110 @@
+// The CLI as an operator runs it: a subprocess under `deno run -P=worker` (the exact permission
+// set `deno task ingest` and `deno task compile` use), checking output, exit codes and effects.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../fixtures/generate_stream.ts";
+import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
+
+const stream = generateStream({ tickets: 120, deltas: 3, seed: 11 });
+const CHANGES = "automations/inc/changes/";
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+async function scratch(): Promise<string> {
+  // Under .data/: the worker's permission set may write only there.
+  const dir = `.data/test-cli/${crypto.randomUUID()}`;
+  await Deno.mkdir(dir, { recursive: true });
+  return dir;
+}
+
+Deno.test("cli: ingest without a source is a usage error (exit 2)", async () => {
+  const r = await cli(["ingest"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Choose exactly one source: --from-bucket, --from-dir DIR or --csv FILE/);
+});
+
+Deno.test("cli: --from-bucket without credentials names the variables (exit 2)", async () => {
+  const r = await cli(["ingest", "--from-bucket"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /set RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY/);
+});
+
+Deno.test("cli: a malformed DATABASE_URL is a configuration error (exit 2)", async () => {
+  const r = await cli(["ingest", "--from-dir", "x"], { DATABASE_URL: "mysql://a:b@c/d" });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Cannot read DATABASE_URL/);
+});
+
+Deno.test("cli: a database password never appears in output when the connection fails", async () => {
+  const secret = "s3cr3t-Pa55word";
+  const r = await cli(["migrate"], {
+    DATABASE_URL: `postgres://fleet:${secret}@127.0.0.1:9/tickets`,
+  });
+  assert.equal(r.code, 1);
+  assert.ok(!(r.stdout + r.stderr).includes(secret), r.stdout + r.stderr);
+  assert.match(r.stderr, /fleettickets: /);
+});
+
+Deno.test({
+  name: "cli: ingest is a dry run by default, --apply writes and archives, --json reports",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await scratch();
+    const bucket = `${dir}/bucket`;
+    await writeFiles(bucket, stream.files);
+    const base = Deno.env.get("TEST_DATABASE_URL");
+    const env: Record<string, string> = base
+      ? { DATABASE_URL: await createScratchDatabase(base) }
+      : { PGLITE_DIR: `${dir}/pglite` };
+    if (base) assert.equal((await cli(["migrate"], env)).code, 0);
+
+    const dry = await cli(["ingest", "--from-dir", bucket], env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /dry run \(nothing written; --apply writes\)/);
+    assert.match(dry.stdout, new RegExp(`\\+${stream.expected.size} new`));
+    assert.equal((await listNames(bucket, CHANGES)).length, stream.files.length);
+
+    const applied = await cli(["ingest", "--from-dir", bucket, "--apply", "--json"], env);
+    assert.equal(applied.code, 0, applied.stderr);
+    const report = JSON.parse(applied.stdout);
+    assert.equal(report.status, "ok");
+    assert.equal(report.mode, "apply");
+    assert.equal(report.totals.inserted, stream.expected.size);
+    assert.equal(report.files.length, stream.files.length);
+    assert.deepEqual(await listNames(bucket, CHANGES), []);
+
+    // A broken file fails the run with exit code 1 and names the file and line.
+    await writeFiles(bucket, [{ name: "2026-07-01T06-00-00.csv", text: 'ticket_id\n"WOT1\n' }]);
+    const broken = await cli(["ingest", "--from-dir", bucket, "--apply"], env);
+    assert.equal(broken.code, 1);
+    assert.match(
+      broken.stdout,
+      /"automations\/inc\/changes\/2026-07-01T06-00-00.csv": line \d+ has an unterminated quote/,
+    );
+  },
+});
+
+Deno.test({
+  name: "cli: ingest on PostgreSQL with pending migrations stops and says to migrate (exit 2)",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+    const r = await cli(["ingest", "--from-dir", "fixtures"], { DATABASE_URL: url });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /pending migration\(s\) \(001_tickets_schema.sql.*\); run "deno task migrate" first/,
+    );
+  },
+});
