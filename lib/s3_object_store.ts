@@ -47,6 +47,10 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       secretAccessKey: options.secretAccessKey,
     },
     maxAttempts: options.maxAttempts ?? 4,
+    // Only where the API requires them: several S3-compatible servers reject the SDK's newer
+    // default checksum modes.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectionTimeoutMs ?? 5000,
       requestTimeout: options.requestTimeoutMs ?? 30000,

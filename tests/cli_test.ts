@@ -3,7 +3,9 @@
 
 import assert from "node:assert/strict";
 import { generateStream } from "../fixtures/generate_stream.ts";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
+import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
 const stream = generateStream({ tickets: 120, deltas: 3, seed: 11 });
 const CHANGES = "automations/inc/changes/";
@@ -106,5 +108,47 @@ Deno.test({
       r.stderr,
       /pending migration\(s\) \(001_tickets_schema.sql.*\); run "deno task migrate" first/,
     );
+  },
+});
+
+Deno.test({
+  name: "cli: ingest --from-bucket drains an S3 bucket under the worker permission set",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startS3TestServer();
+    try {
+      const client = createS3Client(server);
+      for (const file of stream.files) {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: server.bucket,
+            Key: CHANGES + file.name,
+            Body: file.text,
+          }),
+        );
+      }
+      client.destroy();
+      const base = Deno.env.get("TEST_DATABASE_URL");
+      const env: Record<string, string> = base
+        ? { DATABASE_URL: await createScratchDatabase(base) }
+        : { PGLITE_DIR: `${await scratch()}/pglite` };
+      if (base) assert.equal((await cli(["migrate"], env)).code, 0);
+      Object.assign(env, {
+        RUSTFS_ENDPOINT: server.endpoint,
+        RUSTFS_ACCESS_KEY: server.accessKeyId,
+        RUSTFS_SECRET_KEY: server.secretAccessKey,
+        TICKETS_BUCKET: server.bucket,
+      });
+      const r = await cli(["ingest", "--from-bucket", "--apply", "--json"], env);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.status, "ok");
+      assert.equal(report.files.length, stream.files.length);
+      assert.equal(report.totals.inserted, stream.expected.size);
+      assert.match(report.source, /^s3:\/\/[^@]+ at 127\.0\.0\.1:\d+$/);
+    } finally {
+      await server.close();
+    }
   },
 });

@@ -1,0 +1,75 @@
+// drain() against a real S3-protocol server: s3rver in a Node child process by default, or any
+// endpoint in TEST_S3_ENDPOINT (MinIO, rustfs). Covers listing pages past 1000 keys.
+
+import assert from "node:assert/strict";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { generateStream } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { drain } from "../lib/drain.ts";
+import { createS3ObjectStore } from "../lib/s3_object_store.ts";
+import { backends, diffState, shared } from "./_harness.ts";
+import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
+
+const stream = generateStream({ tickets: 200, deltas: 5, seed: 21 });
+
+Deno.test({
+  name:
+    "[s3] drain() finds change files past the first listing page, applies them oldest first, archives them, and never touches other keys",
+  ...shared,
+  fn: async () => {
+    const server = await startS3TestServer();
+    const b = backends()[0]!;
+    try {
+      const client = createS3Client(server);
+      const put = (Key: string, Body: string) =>
+        client.send(new PutObjectCommand({ Bucket: server.bucket, Key, Body }));
+      // 1,000 keys that sort before the change files ('.' < '2'), so every change file is on
+      // page two, plus keys that look like change files but are not.
+      const noise = Array.from(
+        { length: 1000 },
+        (_, i) => `${INC.changesPrefix}.upload-${String(i).padStart(4, "0")}.tmp`,
+      );
+      const impostors = [
+        `${INC.changesPrefix}2026-06-15T17-00-00.csv.tmp`,
+        `${INC.changesPrefix}2026-02-30T10-00-00.csv`,
+        `${INC.changesPrefix}old/2026-06-15T05-00-00.csv`,
+        "automations/inc/2026-06-15T05-00-00.csv",
+      ];
+      for (let i = 0; i < noise.length; i += 50) {
+        await Promise.all(noise.slice(i, i + 50).map((key) => put(key, "x")));
+      }
+      for (const key of impostors) await put(key, "not a change file");
+      for (const file of stream.files) await put(INC.changesPrefix + file.name, file.text);
+
+      const store = createS3ObjectStore({ ...server, endpoint: server.endpoint });
+      const db = await b.db();
+      await b.reset();
+      const report = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(report.status, "ok", report.error);
+      assert.deepEqual(report.files.map((f) => f.fileName), stream.files.map((f) => f.name));
+      assert.equal(report.ignoredKeys.length, noise.length + impostors.length - 1);
+      assert.deepEqual(await diffState(db, stream.expected), []);
+
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: server.bucket, ContinuationToken: token }),
+        );
+        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      const processed = keys.filter((k) => k.startsWith(INC.processedPrefix)).sort();
+      assert.deepEqual(processed, stream.files.map((f) => INC.processedPrefix + f.name));
+      for (const key of [...noise, ...impostors]) assert.ok(keys.includes(key), `${key} untouched`);
+      assert.ok(!keys.some((k) => stream.files.some((f) => k === INC.changesPrefix + f.name)));
+
+      const again = await drain(store, db, { dataset: INC, apply: true });
+      assert.deepEqual(again.files, [], "a second run finds nothing to do");
+      client.destroy();
+    } finally {
+      await b.close();
+      await server.close();
+    }
+  },
+});
