@@ -25,7 +25,8 @@ select
   count(*) filter (where t.ticket_id is null)::int as inserted,
   count(*) filter (where t.source_file <= $1 and t.raw is distinct from s.raw)::int as updated,
   count(*) filter (where t.source_file <= $1 and t.raw = s.raw)::int as unchanged,
-  count(*) filter (where t.source_file > $1)::int as older_skipped
+  count(*) filter (where t.source_file > $1)::int as older_skipped,
+  ((select count(*) from fleettickets_stage) - count(*))::int as duplicates
 from (${LATEST_STAGED}) s
 left join ${ident(table)} t using (ticket_id)`;
 }

@@ -351,7 +351,6 @@ async function applyFile(
 
   let batch: string[][] = [];
   let quarantine: { line: number; reason: string; fields: string[] }[] = [];
-  const seen = new Set<string>();
   const flush = async () => {
     signal?.throwIfAborted();
     if (batch.length > 0) {
@@ -375,8 +374,6 @@ async function applyFile(
     counts.rowsRead++;
     switch (item.kind) {
       case "ticket":
-        if (seen.has(item.ticketId)) counts.duplicates++;
-        else seen.add(item.ticketId);
         batch.push([String(item.line), item.ticketId, JSON.stringify(item.record)]);
         break;
       case "alarm":
@@ -404,6 +401,7 @@ async function applyFile(
   counts.updated = merge?.updated ?? 0;
   counts.unchanged = merge?.unchanged ?? 0;
   counts.olderSkipped = merge?.older_skipped ?? 0;
+  counts.duplicates = merge?.duplicates ?? 0;
   await tx.query(mergeStage(dataset.table), [file.fileName]);
   await tx.query(UPSERT_LEDGER, [
     dataset.name,

@@ -119,6 +119,7 @@ for (const b of backends()) {
       row("WOT0000030", { created_at_service: "N/A", closed_at: "31/06/2026", mttr: "n/a" }),
       row("WOT0000031", { created_at_service: "2026-06-31 10:00:00", mttr: "26.75" }),
       row("WOT0000032", { is_actionable: "maybe", scheduled_at: "2026-06-15T09:30" }),
+      row("WOT0000033", { mttr: "1e30", latitude: "NaN", longitude: "Infinity" }),
     ]);
     const { db, report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
     assert.equal(report.status, "ok", report.error);
@@ -136,6 +137,10 @@ for (const b of backends()) {
     assert.equal(rows[1]!.mttr, 1605, "26.75 hours is 1605 minutes");
     assert.equal(rows[2]!.is_actionable, null);
     assert.equal((rows[2]!.scheduled_at as Date).toISOString(), "2026-06-15T06:30:00.000Z");
+    const [huge] = await db.query<Record<string, unknown>>(
+      `select mttr, latitude, longitude from tickets.inc where ticket_id = 'WOT0000033'`,
+    );
+    assert.deepEqual(huge, { mttr: null, latitude: null, longitude: null });
   });
 
   test("drain() quarantines rows that cannot be tickets with line and reason, and loads the rest", async () => {
@@ -202,7 +207,13 @@ for (const b of backends()) {
       ["31/06/2026", null],
       ["N/A", null],
       ["", null],
-      ["2026-06-15 24:00:00", null],
+      ["2026-06-15 24:00:00", "2026-06-15T21:00:00.000Z"], // ISO 8601 end of day
+      ["2026-06-15 25:00:00", null],
+      ["2026-06-15", "2026-06-14T21:00:00.000Z"],
+      ["15-06-2026 17:00", null],
+      ["06/15/2026 17:00", null],
+      ["2026-06-15 17:00:00 garbage", null],
+      ["epoch", null],
       ["2026-13-01 10:00:00", null],
       ["0000-01-01 00:00:00", null],
       ["2026-06-15 17:00:00+99:00", null],

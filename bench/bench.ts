@@ -1,0 +1,224 @@
+// `deno task bench`: ingest throughput against an anchor measured in the same run on the same
+// PostgreSQL (psql \copy + one INSERT … SELECT … ON CONFLICT), delta latency, no-op run cost,
+// peak RSS on a 10× baseline, and the baseline into embedded PGlite. Prints a Markdown report.
+//
+// Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL 15+ server with PostGIS whose
+// user may create databases (scripts/pg_test_cluster.sh starts a throwaway one), and psql.
+
+import { generateStream, renderCsv } from "../fixtures/generate_stream.ts";
+import { COLUMNS } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import { migrate } from "../lib/migrate.ts";
+import { createPgliteDatabase } from "../lib/pglite_database.ts";
+import { createPostgresDatabase } from "../lib/postgres_database.ts";
+import { createScratchDatabase } from "../tests/_harness.ts";
+
+const base = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL");
+if (!base) {
+  console.error(
+    "Set BENCH_DATABASE_URL to a PostgreSQL + PostGIS server (scripts/pg_test_cluster.sh start DIR PORT prints one)",
+  );
+  Deno.exit(2);
+}
+const runs = Number(Deno.env.get("BENCH_RUNS") ?? "3");
+const work = ".data/bench";
+await Deno.remove(work, { recursive: true }).catch(() => {});
+await Deno.mkdir(work, { recursive: true });
+
+// ---- data -------------------------------------------------------------------------------------
+const t0 = performance.now();
+const stream = generateStream({
+  tickets: 20956,
+  deltas: 5,
+  deltaSize: 520,
+  fullEvery: 0,
+  seed: 42,
+});
+const baseline = stream.files[0]!;
+const deltas = stream.files.slice(1);
+const baselineBytes = new TextEncoder().encode(baseline.text).byteLength;
+console.error(
+  `generated baseline ${baseline.rows} rows / ${
+    (baselineBytes / 1e6).toFixed(1)
+  } MB and ${deltas.length} deltas (${deltas.map((d) => d.rows).join(", ")} rows) in ${
+    Math.round(performance.now() - t0)
+  } ms`,
+);
+
+async function bucketWith(files: { name: string; text: string }[], name: string) {
+  const root = `${work}/${name}`;
+  await Deno.mkdir(`${root}/${INC.changesPrefix}`, { recursive: true });
+  for (const f of files) await Deno.writeTextFile(`${root}/${INC.changesPrefix}${f.name}`, f.text);
+  return root;
+}
+
+async function freshDatabase(): Promise<string> {
+  const url = await createScratchDatabase(base!);
+  const db = createPostgresDatabase(url);
+  await migrate(db);
+  await db.close();
+  return url;
+}
+
+interface Measured {
+  ms: number;
+  stdout: string;
+  peakRssKb: number;
+}
+
+/** Runs a command, returning wall time and peak RSS (VmHWM polled from /proc). */
+async function measure(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const started = performance.now();
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
+  let peak = 0;
+  const poll = setInterval(async () => {
+    try {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const m = /VmHWM:\s+(\d+) kB/.exec(status);
+      if (m) peak = Math.max(peak, Number(m[1]));
+    } catch { /* exited */ }
+  }, 20);
+  const out = await child.output();
+  clearInterval(poll);
+  const ms = performance.now() - started;
+  if (out.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { ms, stdout: new TextDecoder().decode(out.stdout), peakRssKb: peak } satisfies Measured;
+}
+
+const ingest = (url: string, root: string) =>
+  measure(Deno.execPath(), [
+    "run",
+    "-P=worker",
+    "--quiet",
+    "main.ts",
+    "ingest",
+    "--from-dir",
+    root,
+    "--apply",
+    "--json",
+  ], { DATABASE_URL: url });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// ---- (a) our ingest vs (b) the anchor, alternated, on fresh databases -------------------------
+const columns = COLUMNS.map((c) => `${c} text`).join(", ");
+const kept = COLUMNS.filter((c) =>
+  ![
+    "week_start",
+    "week_end",
+    "source_s3_bucket",
+    "source_s3_key",
+    "source_snapshot_id",
+    "department",
+    "source_type",
+  ]
+    .includes(c)
+);
+const build = kept.map((c) => {
+  const v = c === "region"
+    ? `lower(nullif(${c}, ''))`
+    : c === "raw_status"
+    ? `upper(nullif(${c}, ''))`
+    : `nullif(${c}, '')`;
+  return `'${c}', ${v}`;
+}).join(", ");
+const baselinePath = `${work}/baseline.csv`;
+await Deno.writeTextFile(baselinePath, baseline.text);
+const anchorSql = `
+create temp table stage (${columns});
+\\copy stage from '${baselinePath}' with (format csv, header true)
+insert into tickets.inc as t (ticket_id, raw, source_file)
+select distinct on (ticket_id) ticket_id, jsonb_build_object(${build}), '${baseline.name}'
+from stage
+where lower(coalesce(is_alarm, '')) not in ('true', 't', '1', 'yes', 'y')
+  and ticket_id not like 'EXPORT STOPPED%' and ticket_id <> ''
+order by ticket_id
+on conflict (ticket_id) do update set raw = excluded.raw, source_file = excluded.source_file
+where t.source_file <= excluded.source_file;
+`;
+await Deno.writeTextFile(`${work}/anchor.sql`, anchorSql);
+
+const ours: number[] = [];
+const anchor: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const a = await ingest(await freshDatabase(), await bucketWith([baseline], `a${i}`));
+  ours.push(a.ms);
+  const url = await freshDatabase();
+  const b = await measure("psql", [
+    "-X",
+    "-q",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-f",
+    `${work}/anchor.sql`,
+    url,
+  ]);
+  anchor.push(b.ms);
+  const db = createPostgresDatabase(url);
+  const [n] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+  await db.close();
+  if (!n || n.n === 0) throw new Error("The anchor loaded nothing");
+  console.error(
+    `run ${i + 1}: ours ${Math.round(a.ms)} ms, anchor ${Math.round(b.ms)} ms (${n?.n} rows)`,
+  );
+}
+
+// ---- deltas and the no-op run, on a database holding the baseline -----------------------------
+const url = await freshDatabase();
+const root = await bucketWith([baseline], "deltas");
+await ingest(url, root);
+const deltaMs: number[] = [];
+for (const delta of deltas) {
+  await Deno.writeTextFile(`${root}/${INC.changesPrefix}${delta.name}`, delta.text);
+  const r = await ingest(url, root);
+  deltaMs.push(JSON.parse(r.stdout).files[0].durationMs);
+}
+const noop: number[] = [];
+for (let i = 0; i < runs; i++) noop.push((await ingest(url, root)).ms);
+
+// ---- peak RSS on a 10× baseline (314k rows) -----------------------------------------------------
+const big = generateStream({ tickets: 209560, deltas: 0, seed: 43 }).files[0]!;
+const bigRoot = await bucketWith([big], "big");
+const bigRun = await ingest(await freshDatabase(), bigRoot);
+const bigReport = JSON.parse(bigRun.stdout);
+
+// ---- the baseline into embedded PGlite (in-process, boot excluded) -------------------------------
+const pglite = await createPgliteDatabase({ dataDir: `${work}/pglite` });
+await migrate(pglite);
+const pgliteRoot = await bucketWith([baseline], "pglite-bucket");
+const p0 = performance.now();
+const pgReport = await drain(createDirObjectStore(pgliteRoot), pglite, {
+  dataset: INC,
+  apply: true,
+});
+const pgliteMs = performance.now() - p0;
+await pglite.close();
+if (pgReport.status !== "ok") throw new Error(pgReport.error);
+
+// ---- report -------------------------------------------------------------------------------------
+const ratio = median(ours) / median(anchor);
+const fmt = (ms: number) => `${Math.round(ms)} ms`;
+console.log(`| measure | result | target |
+|---|---|---|
+| (a) ingest --apply of the baseline, whole process, median of ${runs} | ${fmt(median(ours))} (${
+  ours.map(fmt).join(", ")
+}) | |
+| (b) anchor: psql \\copy + INSERT … SELECT … ON CONFLICT, median of ${runs} | ${
+  fmt(median(anchor))
+} (${anchor.map(fmt).join(", ")}) | |
+| (a)/(b) | **${ratio.toFixed(2)}** | ≤ 1.3 |
+| delta apply (file in transaction, ${deltas.map((d) => d.rows).join("/")} rows) | ${
+  deltaMs.map((ms) => `${ms} ms`).join(", ")
+} (max ${Math.max(...deltaMs)} ms) | ≤ 150 ms each |
+| no-op run, whole process, median of ${runs} | ${fmt(median(noop))} | ≤ 1.5 s |
+| peak RSS, 10× baseline (${big.rows} rows, ${
+  (new TextEncoder().encode(big.text).byteLength / 1e6).toFixed(0)
+} MB), whole process | ${(bigRun.peakRssKb / 1024).toFixed(0)} MB (ingest ${
+  fmt(bigRun.ms)
+}, ${bigReport.totals.inserted} tickets) | ≤ 250 MB |
+| baseline into embedded PGlite (in-process, boot excluded) | ${fmt(pgliteMs)} | report |
+| baseline rows/s, PostgreSQL (a) | ${Math.round(baseline.rows / (median(ours) / 1000))} | |`);

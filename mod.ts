@@ -1,0 +1,38 @@
+/**
+ * fleettickets: drains a field-operations ticket change stream (CSV files in an S3 bucket) into
+ * PostgreSQL/PostGIS or embedded PGlite, exactly once and oldest first.
+ *
+ * ```ts
+ * import { createDirObjectStore, createPgliteDatabase, drain, INC, migrate } from "./mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await migrate(db);
+ * const report = await drain(createDirObjectStore("bucket"), db, { dataset: INC, apply: true });
+ * console.log(report.status, report.totals);
+ * await db.close();
+ * ```
+ *
+ * @module
+ */
+
+export type { Clock, Database, ObjectStore, Row, SqlSession, StoredObject } from "./lib/ports.ts";
+export { systemClock } from "./lib/ports.ts";
+export { type Dataset, DATASETS, getDataset, INC } from "./lib/datasets.ts";
+export {
+  drain,
+  type DrainOptions,
+  type DrainProgress,
+  type DrainReport,
+  type FileCounts,
+  type FileReport,
+} from "./lib/drain.ts";
+export { ChangeFileError } from "./lib/change_file_error.ts";
+export { type ChangeLine, parseChangeFile, type TicketRecord } from "./lib/parse_change_file.ts";
+export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./lib/change_key.ts";
+export { loadMigrations, migrate, pendingMigrations } from "./lib/migrate.ts";
+export { type Config, ConfigError, loadConfig } from "./lib/config.ts";
+export { createDirObjectStore } from "./lib/dir_object_store.ts";
+export { createS3ObjectStore, type S3ObjectStoreOptions } from "./lib/s3_object_store.ts";
+export { createPgliteDatabase, DatabaseLockedError } from "./lib/pglite_database.ts";
+export { createPostgresDatabase } from "./lib/postgres_database.ts";
+export { formatDrainReport } from "./lib/format_report.ts";
