@@ -11,6 +11,12 @@ create temp table if not exists fleettickets_stage (line integer, ticket_id text
 
 export const CLEAR_STAGE = `truncate fleettickets_stage`;
 
+// Transaction-local planner hints for joining the stage to the ticket table.
+export const PREFER_INDEX_JOIN = `
+select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
+export const PREFER_HASH_JOIN = `
+select set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true)`;
+
 export const STAGE_COLUMNS = ["line", "ticket_id", "raw"] as const;
 
 const LATEST_STAGED = `

@@ -13,6 +13,8 @@ import {
   CREATE_STAGE,
   INSERT_QUARANTINE,
   mergeStage,
+  PREFER_HASH_JOIN,
+  PREFER_INDEX_JOIN,
   SELECT_LEDGER,
   SELECT_WATERMARK,
   STAGE_COLUMNS,
@@ -26,6 +28,7 @@ import { parseChangeFile } from "./parse_change_file.ts";
 import type { Database, ObjectStore, SqlSession } from "./ports.ts";
 
 const BATCH_ROWS = 2000;
+const SMALL_STAGE = 5000;
 
 /** Row counts of one file (or a whole run). */
 export interface FileCounts {
@@ -349,50 +352,53 @@ async function applyFile(
   await tx.query(CLEAR_STAGE);
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
 
-  let batch: string[][] = [];
-  let quarantine: { line: number; reason: string; fields: string[] }[] = [];
-  const flush = async () => {
-    signal?.throwIfAborted();
-    if (batch.length > 0) {
-      await tx.copyRows("fleettickets_stage", STAGE_COLUMNS, batch);
-      onProgress?.({ type: "batch", dataset: dataset.name, key: file.key, rows: batch.length });
-      batch = [];
-    }
-    if (quarantine.length > 0) {
-      await tx.query(INSERT_QUARANTINE, [
-        dataset.name,
-        file.fileName,
-        file.key,
-        JSON.stringify(quarantine),
-      ]);
-      quarantine = [];
-    }
-  };
-
+  const quarantine: { line: number; reason: string; fields: string[] }[] = [];
   const body = await store.read(file.key);
-  for await (const item of parseChangeFile(body, { key: file.key })) {
-    counts.rowsRead++;
-    switch (item.kind) {
-      case "ticket":
-        batch.push([String(item.line), item.ticketId, JSON.stringify(item.record)]);
-        break;
-      case "alarm":
-        counts.alarmsDropped++;
-        break;
-      case "sentinel":
-        counts.sentinelsDropped++;
-        break;
-      case "quarantine":
-        counts.quarantined++;
-        quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
-        if ((entry.quarantine ??= []).length < 20) {
-          entry.quarantine.push({ line: item.line, reason: item.reason });
-        }
-        break;
+  async function* batches(): AsyncGenerator<string[][]> {
+    let batch: string[][] = [];
+    for await (const item of parseChangeFile(body, { key: file.key })) {
+      counts.rowsRead++;
+      switch (item.kind) {
+        case "ticket":
+          batch.push([String(item.line), item.ticketId, JSON.stringify(item.record)]);
+          break;
+        case "alarm":
+          counts.alarmsDropped++;
+          break;
+        case "sentinel":
+          counts.sentinelsDropped++;
+          break;
+        case "quarantine":
+          counts.quarantined++;
+          quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
+          if ((entry.quarantine ??= []).length < 20) {
+            entry.quarantine.push({ line: item.line, reason: item.reason });
+          }
+          break;
+      }
+      if (batch.length >= BATCH_ROWS) {
+        signal?.throwIfAborted();
+        yield batch;
+        onProgress?.({ type: "batch", dataset: dataset.name, key: file.key, rows: batch.length });
+        batch = [];
+      }
     }
-    if (batch.length >= BATCH_ROWS || quarantine.length >= BATCH_ROWS) await flush();
+    signal?.throwIfAborted();
+    yield batch;
   }
-  await flush();
+  const staged = await tx.copyRows("fleettickets_stage", STAGE_COLUMNS, batches());
+  // Quarantined rows go in after the COPY: no other statement may run on the session during it.
+  for (let i = 0; i < quarantine.length; i += BATCH_ROWS) {
+    await tx.query(INSERT_QUARANTINE, [
+      dataset.name,
+      file.fileName,
+      file.key,
+      JSON.stringify(quarantine.slice(i, i + BATCH_ROWS)),
+    ]);
+  }
+  // The temp table has no statistics: steer the join so a delta probes the primary key and a
+  // baseline hashes (ANALYZE would cost more than a whole delta's merge).
+  await tx.query(staged < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
 
   const [merge] = await tx.query<Record<string, number>>(countMerge(dataset.table), [
     file.fileName,

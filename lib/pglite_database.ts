@@ -74,11 +74,16 @@ class PgliteSession implements SqlSession {
   async copyRows(
     table: string,
     columns: readonly string[],
-    rows: readonly (readonly (string | null)[])[],
-  ): Promise<void> {
-    if (rows.length === 0) return;
-    const blob = new Blob([encodeCopyText(rows)]);
-    await this.#pg.query(`copy ${table} (${columns.join(", ")}) from '/dev/blob'`, [], { blob });
+    batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
+  ): Promise<number> {
+    let count = 0;
+    for await (const rows of batches) {
+      if (rows.length === 0) continue;
+      const blob = new Blob([encodeCopyText(rows)]);
+      await this.#pg.query(`copy ${table} (${columns.join(", ")}) from '/dev/blob'`, [], { blob });
+      count += rows.length;
+    }
+    return count;
   }
 }
 

@@ -36,12 +36,16 @@ export interface SqlSession {
   query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
-  /** Bulk-loads rows (arrays of text or null, in `columns` order) into a table with COPY. */
+  /**
+   * Bulk-loads rows (arrays of text or null, in `columns` order) into a table with COPY,
+   * streaming batches as they are produced so parsing and loading overlap. No other query may
+   * run on the session until it resolves.
+   */
   copyRows(
     table: string,
     columns: readonly string[],
-    rows: readonly (readonly (string | null)[])[],
-  ): Promise<void>;
+    batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
+  ): Promise<number>;
 }
 
 /** The database: PostgreSQL (postgres.js) or embedded PGlite. */

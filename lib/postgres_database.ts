@@ -4,6 +4,7 @@
  * @module
  */
 
+import { connect as connectSocket, type Socket } from "node:net";
 import postgres from "postgres";
 import { encodeCopyText } from "./_copy_text.ts";
 import type { Database, Row, SqlSession } from "./ports.ts";
@@ -29,8 +30,42 @@ export function createPostgresDatabase(
     connect_timeout: options.connectTimeout ?? 10,
     onnotice: () => {},
     connection: { application_name: "fleettickets" },
+    // Supported by postgres.js, missing from its type definitions.
+    ...{
+      socket: (settings: SocketSettings) =>
+        openSocket(settings, (options.connectTimeout ?? 10) * 1000),
+    } as Record<string, unknown>,
   });
   return new PostgresDatabase(sql);
+}
+
+// Our own socket only to set TCP_NODELAY: postgres.js leaves Nagle on, and the small CopyDone
+// that ends a COPY then waits ~40 ms for the server's delayed ACK (every delta file paid it).
+interface SocketSettings {
+  host: string[];
+  port: number[];
+  path?: string;
+}
+
+function openSocket(settings: SocketSettings, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = settings.path
+      ? connectSocket({ path: settings.path })
+      : connectSocket({ host: settings.host[0], port: settings.port[0] ?? 5432, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`Cannot connect to PostgreSQL within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }
 
 class PostgresSession implements SqlSession {
@@ -53,16 +88,42 @@ class PostgresSession implements SqlSession {
   async copyRows(
     table: string,
     columns: readonly string[],
-    rows: readonly (readonly (string | null)[])[],
-  ): Promise<void> {
-    if (rows.length === 0) return;
+    batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
+  ): Promise<number> {
+    // One COPY per call: the server parses and stores while we read and clean the next batch.
     const stream = await this.#sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`)
       .writable();
+    let failed: Error | undefined;
+    stream.on("error", (error: Error) => failed = error);
+    let count = 0;
+    try {
+      for await (const rows of batches) {
+        if (failed) throw failed;
+        count += rows.length;
+        if (!stream.write(encodeCopyText(rows))) {
+          await new Promise<void>((resolve, reject) => {
+            const settle = (error?: Error) => {
+              stream.off("drain", settle);
+              stream.off("error", settle);
+              if (error) reject(error);
+              else resolve();
+            };
+            stream.on("drain", settle);
+            stream.on("error", settle);
+          });
+        }
+      }
+    } catch (error) {
+      stream.destroy(error as Error);
+      throw error;
+    }
     await new Promise<void>((resolve, reject) => {
-      stream.on("error", reject);
-      stream.on("finish", resolve);
-      stream.end(encodeCopyText(rows));
+      if (failed) return reject(failed);
+      stream.once("error", reject);
+      stream.once("finish", resolve);
+      stream.end();
     });
+    return count;
   }
 }
 

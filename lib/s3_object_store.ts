@@ -54,6 +54,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectionTimeoutMs ?? 5000,
       requestTimeout: options.requestTimeoutMs ?? 30000,
+      // Without it node-http-handler 4 only logs a warning and the request hangs on.
+      throwOnRequestTimeout: true,
     }),
   });
   const where = options.endpoint === undefined ? "" : ` at ${new URL(options.endpoint).host}`;
