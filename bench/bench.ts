@@ -5,8 +5,7 @@
 // Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL 15+ server with PostGIS whose
 // user may create databases (scripts/pg_test_cluster.sh starts a throwaway one), and psql.
 
-import { generateStream, renderCsv } from "../fixtures/generate_stream.ts";
-import { COLUMNS } from "../fixtures/generate_stream.ts";
+import { COLUMNS, generateStream } from "../fixtures/generate_stream.ts";
 import { INC } from "../lib/datasets.ts";
 import { createDirObjectStore } from "../lib/dir_object_store.ts";
 import { drain } from "../lib/drain.ts";

@@ -44,13 +44,13 @@ for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
 
-  async function ingest(files: { name: string; text: string | Uint8Array }[]) {
+  const ingest = async (files: { name: string; text: string | Uint8Array }[]) => {
     await b.reset();
     const db = await b.db();
     const root = await makeDirBucket(files);
     const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
     return { db, report };
-  }
+  };
 
   test("drain() cleans rows as the spec says: alarms, sentinel anywhere, dropped columns, case", async () => {
     const text = "\uFEFF" + csv(COLUMNS, [
