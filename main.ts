@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type Config, ConfigError, configSecrets, loadConfig } from "./lib/config.ts";
 import { type Dataset, DATASETS, getDataset } from "./lib/datasets.ts";
 import { createDirObjectStore, digest } from "./lib/dir_object_store.ts";
@@ -97,9 +97,11 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
   }
 }
 
-function parse(args: string[], options: Parameters<typeof parseArgs>[0]["options"]) {
+type Flags = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], options: ParseArgsConfig["options"]): Flags {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
