@@ -28,11 +28,20 @@ export const INC: Dataset = {
   table: "tickets.inc",
   changesPrefix: "automations/inc/changes/",
   processedPrefix: "automations/inc/processed/",
+  afterApply: ["capture_history"],
+};
+
+/** New-installation requests: data layer and map only (no SLA view, dashboard or history). */
+export const CRQ: Dataset = {
+  name: "crq",
+  table: "tickets.crq",
+  changesPrefix: "automations/crq/changes/",
+  processedPrefix: "automations/crq/processed/",
   afterApply: [],
 };
 
-/** Every known dataset, by name. */
-export const DATASETS: Readonly<Record<string, Dataset>> = { inc: INC };
+/** Every known dataset, by name, in the order `--dataset all` runs them. */
+export const DATASETS: Readonly<Record<string, Dataset>> = { inc: INC, crq: CRQ };
 
 /** Looks a dataset up by name; throws a RangeError naming the valid ones. */
 export function getDataset(name: string): Dataset {

@@ -6,7 +6,7 @@
  */
 
 import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "./datasets.ts";
+import { CRQ, INC } from "./datasets.ts";
 import { createDirObjectStore } from "./dir_object_store.ts";
 import { drain } from "./drain.ts";
 import { formatDrainReport } from "./format_report.ts";
@@ -27,12 +27,16 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   const bucket = `${dir}/bucket`;
   const stream = generateStream({ dataset: "inc", tickets: 2000, deltas: 8 });
-  const changes = `${bucket}/${INC.changesPrefix}`;
-  await Deno.mkdir(changes, { recursive: true });
-  for (const file of stream.files) await Deno.writeTextFile(changes + file.name, file.text);
+  const crq = generateStream({ dataset: "crq", tickets: 600, deltas: 4, seed: 2 });
+  for (const [dataset, files] of [[INC, stream.files], [CRQ, crq.files]] as const) {
+    const changes = `${bucket}/${dataset.changesPrefix}`;
+    await Deno.mkdir(changes, { recursive: true });
+    for (const file of files) await Deno.writeTextFile(changes + file.name, file.text);
+  }
   out(
-    `Generated ${stream.files.length} INC change files (baseline + deltas) in ${bucket}; ` +
-      `opening embedded PostgreSQL (PGlite + PostGIS) in ${dir}/pglite …`,
+    `Generated ${stream.files.length} INC and ${crq.files.length} CRQ change files ` +
+      `(baseline + deltas) in ${bucket}; opening embedded PostgreSQL (PGlite + PostGIS) in ` +
+      `${dir}/pglite …`,
   );
 
   const started = performance.now();
@@ -43,6 +47,8 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
     const store = createDirObjectStore(bucket);
     const report = await drain(store, db, { dataset: INC, apply: true });
     out(formatDrainReport(report));
+    const crqReport = await drain(store, db, { dataset: CRQ, apply: true });
+    out(formatDrainReport(crqReport));
     const again = await drain(store, db, { dataset: INC, apply: true });
     out(`\nSecond run (exactly once): ${again.files.length} files, ${again.durationMs} ms\n`);
 
@@ -71,11 +77,21 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
          from tickets.inc where is_actionable group by 1, 2 order by 3 desc, 1 limit 12`,
       )
     ) out(`  ${row.cluster.padEnd(16)} ${row.region.padEnd(9)} ${String(row.n).padStart(5)}`);
-    const [files] = await db.query<{ n: number; watermark: string }>(
-      `select files_applied::int as n, watermark from tickets.import_meta where dataset = 'inc'`,
+    const [crqCount] = await db.query<{ total: number; open: number }>(
+      `select count(*)::int as total, count(*) filter (where is_actionable)::int as open
+       from tickets.crq`,
     );
-    out(`\nFiles applied: ${files?.n}, watermark ${files?.watermark}`);
-    return report.status === "failed" ? 1 : 0;
+    out(
+      `\ntickets.crq: ${crqCount?.total} installation requests, ${crqCount?.open} open ` +
+        `(expected ${crq.expected.size})`,
+    );
+    out("\nFiles applied per dataset:");
+    for (
+      const row of await db.query<{ dataset: string; n: number; watermark: string }>(
+        `select dataset, files_applied::int as n, watermark from tickets.import_meta order by 1`,
+      )
+    ) out(`  ${row.dataset}: ${row.n} files, watermark ${row.watermark}`);
+    return report.status === "failed" || crqReport.status === "failed" ? 1 : 0;
   } finally {
     await db.close();
   }

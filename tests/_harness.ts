@@ -74,6 +74,7 @@ export async function createScratchDatabase(baseUrl: string): Promise<string> {
 
 const TABLES = [
   "tickets.inc",
+  "tickets.crq",
   "tickets.applied_files",
   "tickets.quarantine",
   "tickets.import_meta",

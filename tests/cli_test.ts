@@ -152,3 +152,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cli: ingest --dataset all drains INC then CRQ into one report; one failure makes exit 1",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await scratch();
+    const bucket = `${dir}/bucket`;
+    await writeFiles(bucket, stream.files);
+    await writeFiles(
+      bucket,
+      [{ name: "2026-06-15T05-00-00.csv", text: 'ticket_id\n"CRQ1\n' }],
+      "automations/crq/changes/",
+    );
+    const base = Deno.env.get("TEST_DATABASE_URL");
+    const env: Record<string, string> = base
+      ? { DATABASE_URL: await createScratchDatabase(base) }
+      : { PGLITE_DIR: `${dir}/pglite` };
+    if (base) assert.equal((await cli(["migrate"], env)).code, 0);
+    const r = await cli(
+      ["ingest", "--from-dir", bucket, "--dataset", "all", "--apply", "--json"],
+      env,
+    );
+    assert.equal(r.code, 1);
+    const { datasets } = JSON.parse(r.stdout);
+    assert.deepEqual(
+      datasets.map((d: { dataset: string; status: string }) => [d.dataset, d.status]),
+      [
+        ["inc", "ok"],
+        ["crq", "failed"],
+      ],
+    );
+    assert.equal(datasets[0].totals.inserted, stream.expected.size);
+  },
+});

@@ -1,0 +1,71 @@
+// CRQ through the same engine: a mixed bucket holding both streams lands each in its own table,
+// with its own watermark, ledger rows and archive prefix.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../fixtures/generate_stream.ts";
+import { CRQ, INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import { backends, diffState, listNames, shared, writeFiles } from "./_harness.ts";
+
+const inc = generateStream({ dataset: "inc", tickets: 150, deltas: 4, seed: 31 });
+const crq = generateStream({ dataset: "crq", tickets: 80, deltas: 3, seed: 32 });
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  test("drain() keeps INC and CRQ apart in a mixed bucket: tables, watermarks, ledger, archive", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await Deno.makeTempDir({ prefix: "fleettickets-mixed-" });
+    await writeFiles(root, inc.files, INC.changesPrefix);
+    await writeFiles(root, crq.files, CRQ.changesPrefix);
+    const store = createDirObjectStore(root);
+
+    const crqReport = await drain(store, db, { dataset: CRQ, apply: true });
+    assert.equal(crqReport.status, "ok", crqReport.error);
+    assert.deepEqual(crqReport.files.map((f) => f.fileName), crq.files.map((f) => f.name));
+    assert.deepEqual(await listNames(root, INC.changesPrefix), inc.files.map((f) => f.name));
+    const incReport = await drain(store, db, { dataset: INC, apply: true });
+    assert.equal(incReport.status, "ok", incReport.error);
+
+    assert.deepEqual(await diffState(db, inc.expected, "tickets.inc"), []);
+    assert.deepEqual(await diffState(db, crq.expected, "tickets.crq"), []);
+    assert.deepEqual(await listNames(root, CRQ.processedPrefix), crq.files.map((f) => f.name));
+    assert.deepEqual(await listNames(root, INC.processedPrefix), inc.files.map((f) => f.name));
+    const meta = await db.query<{ dataset: string; watermark: string; files_applied: number }>(
+      `select dataset, watermark, files_applied::int from tickets.import_meta order by dataset`,
+    );
+    assert.deepEqual(meta, [
+      { dataset: "crq", watermark: crq.files.at(-1)!.name, files_applied: crq.files.length },
+      { dataset: "inc", watermark: inc.files.at(-1)!.name, files_applied: inc.files.length },
+    ]);
+    const [typed] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.crq where region <> lower(region) or mttr is distinct from
+         tickets.hours_to_minutes(raw ->> 'mttr')`,
+    );
+    assert.equal(typed?.n, 0, "CRQ has the same typed generated columns");
+  });
+
+  test("drain() of one dataset is not blocked by a broken file in the other", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await Deno.makeTempDir({ prefix: "fleettickets-mixed-" });
+    await writeFiles(
+      root,
+      [{ name: "2026-06-15T05-00-00.csv", text: 'ticket_id\n"CRQ1\n' }],
+      CRQ.changesPrefix,
+    );
+    await writeFiles(root, inc.files, INC.changesPrefix);
+    const store = createDirObjectStore(root);
+    const reports = [];
+    for (const dataset of [INC, CRQ]) {
+      reports.push(await drain(store, db, { dataset, apply: true }));
+    }
+    assert.deepEqual(reports.map((r) => r.status), ["ok", "failed"]);
+    assert.deepEqual(await diffState(db, inc.expected, "tickets.inc"), []);
+  });
+
+  test("close the shared database", () => b.close());
+}
