@@ -12,10 +12,14 @@ create temp table if not exists fleettickets_stage (line integer, ticket_id text
 export const CLEAR_STAGE = `truncate fleettickets_stage`;
 
 // Transaction-local planner hints for joining the stage to the ticket table.
+// work_mem: the merge sorts the whole stage (jsonb rows); 4 MB (the default) spills a baseline
+// to disk.
 export const PREFER_INDEX_JOIN = `
-select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
+select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+       set_config('work_mem', '64MB', true)`;
 export const PREFER_HASH_JOIN = `
-select set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true)`;
+select set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true),
+       set_config('work_mem', '64MB', true)`;
 
 export const STAGE_COLUMNS = ["line", "ticket_id", "raw"] as const;
 
