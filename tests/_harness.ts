@@ -78,6 +78,8 @@ const TABLES = [
   "tickets.applied_files",
   "tickets.quarantine",
   "tickets.import_meta",
+  "tickets.closure_events",
+  "tickets.inc_daily_snapshot",
 ];
 
 function backend(name: Backend["name"], open: () => Promise<Database>, url?: string): Backend {

@@ -1,0 +1,852 @@
+// Golden tests of the read layer (migration 003) and history capture: hand-built change files
+// with known ages are drained, then the SLA view, the map and dashboard payloads, capture() and
+// the report are checked against values worked out by hand. Every test runs with the session
+// time zone set to New York, whose calendar day differs from EAT's around EAT midnight: any
+// reliance on the session TimeZone shows up as a wrong day (and DateStyle is day-first, so
+// any date rendered through ::text shows up too).
+
+import assert from "node:assert/strict";
+import { COLUMNS } from "../fixtures/generate_stream.ts";
+import { capture, formatCaptureReport } from "../lib/capture.ts";
+import { CRQ, type Dataset, INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import type { Database } from "../lib/ports.ts";
+import { buildReport, formatReport } from "../lib/run_report.ts";
+import { backends, makeDirBucket, shared } from "./_harness.ts";
+
+/** The instant every test reports as of: 2026-06-15 12:00 EAT (09:00 UTC, 05:00 in New York). */
+const NOW = new Date("2026-06-15T12:00:00+03:00");
+const HOUR = 3_600_000;
+
+// Payloads are compared field by field with literal JSON.
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+// Capture is tested on its own: a drain that runs the INC post-apply hook would capture at the
+// wall clock in between.
+const INC_DATA: Dataset = { ...INC, afterApply: [] };
+const CRQ_DATA: Dataset = { ...CRQ, afterApply: [] };
+
+/** EAT wall-clock text of an instant, as the feed writes it. */
+function eat(at: Date | number): string {
+  const ms = typeof at === "number" ? at : at.getTime();
+  return new Date(ms + 3 * HOUR).toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** EAT wall-clock text `hours` before NOW. */
+function ago(hours: number): string {
+  return eat(NOW.getTime() - hours * HOUR);
+}
+
+/** An instant from EAT wall-clock text. */
+function at(eatText: string): Date {
+  return new Date(eatText.replace(" ", "T") + "+03:00");
+}
+
+/** An open INC ticket in Westlands (at the Sarit Centre) with no lifecycle times set. */
+function row(id: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const base: Record<string, string> = Object.fromEntries(COLUMNS.map((c) => [c, ""]));
+  return Object.assign(base, {
+    ticket_id: id,
+    service_type: "inc",
+    raw_status: "In Progress",
+    normalized_status: "in_progress",
+    bucket: "pending",
+    is_actionable: "true",
+    is_alarm: "false",
+    cluster: "Westlands",
+    region: "Nairobi",
+    location_name: "NW_WESTLANDS_SARIT_FDT12",
+    assigned_team: "Team A",
+    owner: "Jane Wanjiru",
+    sla_status: "Compliant",
+    updated_at: ago(49),
+    latitude: "-1.2605",
+    longitude: "36.8025",
+  }, overrides);
+}
+
+/** A ticket closed at `closedAt` (EAT text) after `mttrHours` of feed MTTR. */
+function closed(
+  id: string,
+  closedAt: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return row(id, {
+    raw_status: "CLOSED",
+    normalized_status: "closed",
+    bucket: "closed",
+    is_actionable: "false",
+    closed_at: closedAt,
+    mttr: "2",
+    ...overrides,
+  });
+}
+
+function csv(rows: readonly Record<string, string>[]): string {
+  const q = (v: string) => `"${v.replaceAll('"', '""')}"`;
+  return [COLUMNS.map(q).join(","), ...rows.map((r) => COLUMNS.map((c) => q(r[c] ?? "")).join(","))]
+    .join("\r\n") + "\r\n";
+}
+
+interface Feature {
+  type: string;
+  geometry: { type: string; coordinates: number[] };
+  properties: Record<string, unknown>;
+}
+interface FeatureCollection {
+  type: string;
+  features: Feature[];
+}
+
+/** Checks GeoJSON structure (RFC 7946) and returns the features' properties. */
+function assertFeatureCollection(fc: unknown): Record<string, unknown>[] {
+  const c = fc as FeatureCollection;
+  assert.equal(c.type, "FeatureCollection");
+  assert.ok(Array.isArray(c.features), "features is an array");
+  for (const f of c.features) {
+    assert.equal(f.type, "Feature");
+    assert.equal(f.geometry.type, "Point");
+    assert.equal(f.geometry.coordinates.length, 2);
+    const [lon, lat] = f.geometry.coordinates as [number, number];
+    assert.ok(Math.abs(lon) <= 180 && Math.abs(lat) <= 90, `[${lon}, ${lat}] is [lon, lat]`);
+    assert.equal(typeof f.properties, "object");
+    assert.notEqual(f.properties, null);
+  }
+  return c.features.map((f) => f.properties);
+}
+
+function ids(fc: unknown): string[] {
+  return assertFeatureCollection(fc).map((p) => p.ticket_id as string);
+}
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  /** Empties the database and sets a non-EAT session time zone. */
+  const fresh = async (): Promise<Database> => {
+    await b.reset();
+    const db = await b.db();
+    await db.exec(`set time zone 'America/New_York'; set datestyle = 'SQL, DMY'`);
+    return db;
+  };
+
+  /**
+   * Drains one change file and places tickets at their feed coordinates (a stand-in for the
+   * geometry resolver, which is not part of this layer). Names must grow across calls.
+   */
+  const load = async (
+    db: Database,
+    name: string,
+    rows: readonly Record<string, string>[],
+    dataset: Dataset = INC_DATA,
+  ) => {
+    const root = await makeDirBucket([{ name, text: csv(rows) }], dataset.changesPrefix);
+    try {
+      const report = await drain(createDirObjectStore(root), db, { dataset, apply: true });
+      assert.equal(report.status, "ok", report.error);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+    await db.exec(`
+      update ${dataset.table} set geom = st_setsrid(st_makepoint(longitude, latitude), 4326),
+        geo_source = 'feed'
+      where geom is null and latitude is not null and longitude is not null`);
+  };
+
+  const dashboard = async (db: Database, args: readonly unknown[]) => {
+    const [r] = await db.query<{ d: Record<string, unknown> }>(
+      `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date, $6::timestamptz) as d`,
+      [...args, NOW.toISOString()],
+    );
+    return r!.d as Json;
+  };
+
+  test("inc_open_sla derives each SLA state and clock source, exactly at the thresholds", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("BREACHED_48H", { created_at_service: ago(48) }),
+      row("AT_RISK_JUST", { created_at_service: eat(NOW.getTime() - 48 * HOUR + 1000) }),
+      row("AT_RISK_36H", { first_seen_at: ago(36) }),
+      row("OK_JUST", { first_seen_at: eat(NOW.getTime() - 36 * HOUR + 1000) }),
+      // created_at_service is the clock whenever it is there, even if first_seen_at is older.
+      row("OK_CAS_WINS", { created_at_service: ago(2), first_seen_at: ago(100) }),
+      // An unreadable created_at_service falls back to first_seen_at.
+      row("BREACHED_FS", { created_at_service: "N/A", first_seen_at: ago(50) }),
+      row("NO_CLOCK"),
+      closed("CLOSED", ago(3), { created_at_service: ago(90) }),
+      row("NOT_ACTIONABLE", { is_actionable: "false", created_at_service: ago(90) }),
+    ]);
+    const rows = await db.query<Record<string, unknown>>(
+      `select ticket_id, sla_state, sla_clock_source, hours_open::text as hours_open,
+              tickets.eat_iso(sla_due_at) as due
+       from tickets.inc_open_sla_at($1::timestamptz) order by ticket_id`,
+      [NOW.toISOString()],
+    );
+    // [ticket, state, clock source, hours open, due]
+    assert.deepEqual(rows.map((r) => Object.values(r)), [
+      ["AT_RISK_36H", "at_risk", "first_seen_at", "36.00", "2026-06-16T00:00:00+03:00"],
+      ["AT_RISK_JUST", "at_risk", "created_at_service", "47.99", "2026-06-15T12:00:01+03:00"],
+      ["BREACHED_48H", "breached", "created_at_service", "48.00", "2026-06-15T12:00:00+03:00"],
+      ["BREACHED_FS", "breached", "first_seen_at", "50.00", "2026-06-15T10:00:00+03:00"],
+      ["NO_CLOCK", "unknown", null, null, null],
+      ["OK_CAS_WINS", "ok", "created_at_service", "2.00", "2026-06-17T10:00:00+03:00"],
+      ["OK_JUST", "ok", "first_seen_at", "35.99", "2026-06-16T00:00:01+03:00"],
+    ]);
+
+    // The view is the same thing at the live clock (one statement: one now()).
+    const [same] = await db.query<{ view: unknown[]; fn: unknown[] }>(
+      `select
+         (select jsonb_agg(to_jsonb(v) - 'geom' - 'geog' order by v.ticket_id)
+          from tickets.inc_open_sla v) as view,
+         (select jsonb_agg(to_jsonb(f) - 'geom' - 'geog' order by f.ticket_id)
+          from tickets.inc_open_sla_at(now()) f) as fn`,
+    );
+    assert.equal(same?.view.length, rows.length);
+    assert.deepEqual(same?.view, same?.fn);
+    const [columns] = await db.query(
+      `select ticket_id, hours_open, sla_clock_source, sla_state, assigned_team, owner, cluster,
+              region, geog from tickets.inc_open_sla limit 1`,
+    );
+    assert.ok(columns);
+  });
+
+  test("inc_open_sla serves nearest-open-ticket queries through the geography index", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("NEAR", { latitude: "-1.2600", longitude: "36.8000" }),
+      row("FAR", { latitude: "-4.0435", longitude: "39.6682" }),
+      row("MID", { latitude: "-1.3000", longitude: "36.8000" }),
+      closed("CLOSED_NEAREST", ago(1), { latitude: "-1.2600", longitude: "36.8001" }),
+    ]);
+    const rows = await db.query<{ ticket_id: string; metres: number }>(
+      `select ticket_id,
+              round(st_distance(geog, st_setsrid(st_makepoint(36.8, -1.26), 4326)::geography))::int
+                as metres
+       from tickets.inc_open_sla
+       order by geog <-> st_setsrid(st_makepoint(36.8, -1.26), 4326)::geography limit 2`,
+    );
+    assert.deepEqual(rows.map((r) => r.ticket_id), ["NEAR", "MID"]);
+    assert.equal(rows[0]!.metres, 0);
+    assert.ok(Math.abs(rows[1]!.metres - 4423) < 10, `0.04 degrees of latitude is ~4.4 km`);
+  });
+
+  test("fn_inc_dashboard windows are EAT calendar days with boundaries at EAT midnight", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      closed("C_0614_2359", "2026-06-14 23:59:59"),
+      closed("C_0615_0000", "2026-06-15 00:00:00"),
+      closed("C_0608_2359", "2026-06-08 23:59:59"),
+      closed("C_0609_0000", "2026-06-09 00:00:00"),
+      closed("C_0601_0000", "2026-06-01 00:00:00"),
+      closed("C_0531_2359", "2026-05-31 23:59:59"),
+      closed("C_0517_0000", "2026-05-17 00:00:00"),
+      closed("C_0516_2359", "2026-05-16 23:59:59"),
+      // Reopened: still carries its old closed_at, but it is open, so not a closure.
+      row("REOPENED", { closed_at: "2026-06-15 08:00:00", created_at_service: ago(1) }),
+    ]);
+    const closedIn = async (window: string, from?: string, to?: string) => {
+      const d = await dashboard(db, [null, null, window, from ?? null, to ?? null]);
+      assert.equal(d.metrics.closed_in_window, d.closed.features.length);
+      return ids(d.closed).sort();
+    };
+    assert.deepEqual(await closedIn("today"), ["C_0615_0000"]);
+    assert.deepEqual(await closedIn("yesterday"), ["C_0614_2359"]);
+    assert.deepEqual(await closedIn("7d"), ["C_0609_0000", "C_0614_2359", "C_0615_0000"]);
+    assert.deepEqual(await closedIn("mtd"), [
+      "C_0601_0000",
+      "C_0608_2359",
+      "C_0609_0000",
+      "C_0614_2359",
+      "C_0615_0000",
+    ]);
+    assert.deepEqual(await closedIn("30d"), [
+      "C_0517_0000",
+      "C_0531_2359",
+      "C_0601_0000",
+      "C_0608_2359",
+      "C_0609_0000",
+      "C_0614_2359",
+      "C_0615_0000",
+    ]);
+    assert.deepEqual(await closedIn("custom", "2026-05-16", "2026-05-16"), ["C_0516_2359"]);
+    assert.deepEqual(await closedIn("custom", "2026-05-31", "2026-06-01"), [
+      "C_0531_2359",
+      "C_0601_0000",
+    ]);
+    assert.deepEqual(await closedIn(" 7D "), await closedIn("7d"), "names are case-insensitive");
+
+    const d = await dashboard(db, [null, null, "7d", "2020-01-01", "2020-01-02"]);
+    assert.deepEqual(d.window, {
+      name: "7d",
+      from: "2026-06-09",
+      to: "2026-06-15",
+      start: "2026-06-09T00:00:00+03:00",
+      end: "2026-06-16T00:00:00+03:00",
+      time_zone: "Africa/Nairobi",
+    }, "a named window ignores p_from/p_to");
+    assert.deepEqual(ids(d.open), ["REOPENED"]);
+    const [nullWindow] = await db.query<{ name: string }>(
+      `select reporting.fn_inc_dashboard(null, null, null, null, null, $1) -> 'window' ->> 'name'
+         as name`,
+      [NOW.toISOString()],
+    );
+    assert.equal(nullWindow?.name, "7d");
+
+    // Just after EAT midnight "today" is the new EAT day, while New York is still on the 14th.
+    const [late] = await db.query<{ w: Record<string, string> }>(
+      `select reporting.fn_inc_dashboard(null, null, 'today', null, null,
+                '2026-06-15T00:30:00+03:00') -> 'window' as w`,
+    );
+    assert.equal(late?.w.from, "2026-06-15");
+
+    // The payload is the same under any session time zone.
+    const here = JSON.stringify(await dashboard(db, [null, null, "30d", null, null]));
+    await db.exec(`set time zone 'Pacific/Kiritimati'`);
+    assert.equal(JSON.stringify(await dashboard(db, [null, null, "30d", null, null])), here);
+  });
+
+  test("fn_inc_dashboard rejects an unknown window and a reversed or incomplete custom range", async () => {
+    const db = await fresh();
+    await assert.rejects(dashboard(db, [null, null, "week", null, null]), /Unknown window "week"/);
+    await assert.rejects(
+      dashboard(db, [null, null, "custom", "2026-06-15", "2026-06-14"]),
+      /Window start "2026-06-15" is after its end "2026-06-14"/,
+    );
+    await assert.rejects(
+      dashboard(db, [null, null, "custom", "2026-06-15", null]),
+      /Window "custom" needs both p_from and p_to/,
+    );
+  });
+
+  test("fn_inc_dashboard filters AND together and computes metrics and flow", async () => {
+    const db = await fresh();
+    const kilimani = { cluster: "Kilimani", latitude: "-1.2921", longitude: "36.7836" };
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("O1", { created_at_service: "2026-06-13 10:00:00" }), // 50 h: breached
+      row("O2", { created_at_service: "2026-06-15 10:00:00", normalized_status: "pending" }),
+      row("O3", { first_seen_at: "2026-06-13 20:00:00", ...kilimani }), // 40 h: at risk
+      row("O4", { created_at_service: "2026-06-15 07:00:00", latitude: "", longitude: "" }),
+      closed("K1", "2026-06-10 10:00:00", {
+        created_at_service: "2026-06-10 08:00:00",
+        mttr: "2",
+      }),
+      closed("K2", "2026-06-11 18:00:00", {
+        created_at_service: "2026-06-11 08:00:00",
+        mttr: "10",
+        sla_status: "Breached",
+      }),
+      closed("K3", "2026-06-12 12:00:00", {
+        created_at_service: "2026-06-12 08:00:00",
+        mttr: "4",
+        ...kilimani,
+      }),
+      closed("K4", "2026-06-14 14:00:00", {
+        created_at_service: "2026-06-01 08:00:00",
+        mttr: "6",
+        normalized_status: "resolved",
+      }),
+    ]);
+
+    const all = await dashboard(db, [null, null, "7d", null, null]);
+    assert.deepEqual(all.filters, { cluster: null, status: null });
+    assert.deepEqual(ids(all.open), ["O1", "O3", "O2"], "oldest first; O4 has no geometry");
+    assert.deepEqual(ids(all.closed), ["K4", "K3", "K2", "K1"], "newest closure first");
+    assert.equal(all.metrics.open_total, 4);
+    assert.equal(all.metrics.open_mapped, 3);
+    assert.deepEqual(all.metrics.open_sla, { breached: 1, at_risk: 1, ok: 2, unknown: 0 });
+    assert.deepEqual(await dashboard(db, ["", " ", "7d", null, null]), all, "'' is no filter");
+
+    const west = await dashboard(db, ["westlands", null, "7d", null, null]);
+    assert.deepEqual(west.filters, { cluster: "westlands", status: null });
+    assert.deepEqual(ids(west.open), ["O1", "O2"]);
+    assert.deepEqual(ids(west.closed), ["K4", "K2", "K1"]);
+    assert.deepEqual(west.metrics, {
+      open_total: 3,
+      open_mapped: 2,
+      open_sla: { breached: 1, at_risk: 0, ok: 2, unknown: 0 },
+      closed_in_window: 3,
+      closed_mapped: 3,
+      // 2, 6 and 10 h: the median is 6; p90 interpolates 6 + 0.8 * (10 - 6).
+      mttr_hours: { median: 6, p90: 9.2, count: 3 },
+      closed_compliant: 2,
+      closed_breached: 1,
+      compliance_rate: 0.6667,
+      flow: {
+        created: 5, // O1, O2, O4, K1, K2 (K4 was created before the window)
+        closed: 3,
+        net: 2,
+        by_day: [
+          { date: "2026-06-09", created: 0, closed: 0 },
+          { date: "2026-06-10", created: 1, closed: 1 },
+          { date: "2026-06-11", created: 1, closed: 1 },
+          { date: "2026-06-12", created: 0, closed: 0 },
+          { date: "2026-06-13", created: 1, closed: 0 },
+          { date: "2026-06-14", created: 0, closed: 1 },
+          { date: "2026-06-15", created: 2, closed: 0 },
+        ],
+      },
+    });
+
+    const westInProgress = await dashboard(db, ["Westlands", "IN_PROGRESS", "7d", null, null]);
+    assert.deepEqual(ids(westInProgress.open), ["O1"]);
+    assert.equal(westInProgress.metrics.open_total, 2, "O1 and the unmapped O4");
+    assert.deepEqual(ids(westInProgress.closed), []);
+    assert.deepEqual(westInProgress.metrics.mttr_hours, { median: null, p90: null, count: 0 });
+    assert.equal(westInProgress.metrics.compliance_rate, null);
+
+    const closedOnly = await dashboard(db, [null, "closed", "7d", null, null]);
+    assert.deepEqual(ids(closedOnly.open), []);
+    assert.deepEqual(ids(closedOnly.closed), ["K3", "K2", "K1"]);
+
+    const westClosed = await dashboard(db, ["Westlands", "closed", "7d", null, null]);
+    assert.deepEqual(ids(westClosed.closed), ["K2", "K1"]);
+    assert.equal(westClosed.metrics.compliance_rate, 0.5);
+    assert.deepEqual(westClosed.metrics.mttr_hours, { median: 6, p90: 9.2, count: 2 });
+
+    const nowhere = await dashboard(db, ["Mombasa", null, "7d", null, null]);
+    assert.deepEqual(nowhere.open, { type: "FeatureCollection", features: [] });
+    assert.deepEqual(nowhere.closed, { type: "FeatureCollection", features: [] });
+  });
+
+  test("dashboard and map payloads are GeoJSON with [lon, lat] points and documented properties", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("OPEN_SARIT", { created_at_service: ago(40) }),
+      closed("CLOSED_YAYA", ago(3), {
+        latitude: "-1.2921",
+        longitude: "36.7836",
+        mttr: "26.75",
+        created_at_service: ago(30),
+      }),
+    ]);
+    const d = await dashboard(db, [null, null, "today", null, null]);
+    const open = d.open as FeatureCollection;
+    assertFeatureCollection(open);
+    assert.deepEqual(open.features[0]!.geometry, {
+      type: "Point",
+      coordinates: [36.8025, -1.2605],
+    });
+    assert.deepEqual(open.features[0]!.properties, {
+      ticket_id: "OPEN_SARIT",
+      normalized_status: "in_progress",
+      raw_status: "IN PROGRESS",
+      cluster: "Westlands",
+      region: "nairobi",
+      location_name: "NW_WESTLANDS_SARIT_FDT12",
+      assigned_team: "Team A",
+      owner: "Jane Wanjiru",
+      created_at_service: "2026-06-13T20:00:00+03:00",
+      first_seen_at: null,
+      sla_clock_source: "created_at_service",
+      sla_due_at: "2026-06-15T20:00:00+03:00",
+      hours_open: 40,
+      sla_state: "at_risk",
+      geo_source: "feed",
+    });
+    const closedFc = d.closed as FeatureCollection;
+    assertFeatureCollection(closedFc);
+    assert.deepEqual(closedFc.features[0]!.geometry.coordinates, [36.7836, -1.2921]);
+    assert.deepEqual(closedFc.features[0]!.properties, {
+      ticket_id: "CLOSED_YAYA",
+      normalized_status: "closed",
+      raw_status: "CLOSED",
+      cluster: "Westlands",
+      region: "nairobi",
+      location_name: "NW_WESTLANDS_SARIT_FDT12",
+      assigned_team: "Team A",
+      owner: "Jane Wanjiru",
+      created_at_service: "2026-06-14T06:00:00+03:00",
+      closed_at: "2026-06-15T09:00:00+03:00",
+      mttr_hours: 26.75,
+      sla_status: "Compliant",
+      geo_source: "feed",
+    });
+
+    const [m] = await db.query<{ m: FeatureCollection }>(
+      `select reporting.fn_tickets_for_map(true, $1) as m`,
+      [NOW.toISOString()],
+    );
+    assertFeatureCollection(m!.m);
+    assert.deepEqual(m!.m.features.map((f) => f.geometry.coordinates), [[36.8025, -1.2605]]);
+    assert.deepEqual(Object.keys(m!.m.features[0]!.properties).sort(), [
+      "assigned_team",
+      "closed_at",
+      "cluster",
+      "created_at_service",
+      "dataset",
+      "first_seen_at",
+      "geo_source",
+      "hours_open",
+      "is_open",
+      "location_name",
+      "mttr_hours",
+      "normalized_status",
+      "owner",
+      "raw_status",
+      "region",
+      "sla_clock_source",
+      "sla_state",
+      "sla_status",
+      "source_updated_at",
+      "ticket_id",
+    ]);
+  });
+
+  test("fn_tickets_for_map unions INC and CRQ, open only by default, with summary and freshness", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-20-00.csv", [
+      row("INC_BREACHED", { created_at_service: ago(60), updated_at: ago(50) }),
+      row("INC_OK", { first_seen_at: ago(1), normalized_status: "pending", updated_at: ago(49.5) }),
+      row("INC_UNMAPPED", { created_at_service: ago(1), latitude: "", longitude: "" }),
+      closed("INC_CLOSED", ago(60), { created_at_service: ago(70) }),
+    ]);
+    // A second, newer file: the watermark and so the freshness follow it.
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("INC_OK", { first_seen_at: ago(1), normalized_status: "pending", updated_at: ago(49.5) }),
+    ]);
+    await load(db, "2026-06-15T10-00-00.csv", [
+      row("CRQ000000001", { service_type: "crq", normalized_status: "scheduled" }),
+      closed("CRQ000000002", ago(5), { service_type: "crq" }),
+    ], CRQ_DATA);
+
+    const map = async (openOnly: boolean) => {
+      const [r] = await db.query<{ m: Json }>(
+        `select reporting.fn_tickets_for_map($1, $2) as m`,
+        [openOnly, NOW.toISOString()],
+      );
+      return r!.m;
+    };
+    const open = await map(true);
+    const props = assertFeatureCollection(open);
+    assert.deepEqual(
+      props.map((p) => [p.dataset, p.ticket_id, p.is_open, p.sla_state, p.sla_clock_source]),
+      [
+        ["crq", "CRQ000000001", true, null, null],
+        ["inc", "INC_BREACHED", true, "breached", "created_at_service"],
+        ["inc", "INC_OK", true, "ok", "first_seen_at"],
+      ],
+    );
+    const summary = open.summary;
+    assert.equal(summary.generated_at, "2026-06-15T12:00:00+03:00");
+    assert.equal(summary.open_only, true);
+    assert.equal(summary.total, 3);
+    assert.deepEqual(summary.by_dataset, { inc: 2, crq: 1 });
+    assert.deepEqual(summary.unmapped, { inc: 1, crq: 0 });
+    assert.deepEqual(summary.by_status, { in_progress: 1, pending: 1, scheduled: 1 });
+    assert.deepEqual(summary.by_sla_state, { breached: 1, at_risk: 0, ok: 1, unknown: 0 });
+    const inc = summary.freshness.inc;
+    assert.equal(inc.newest_file, "2026-06-15T11-40-00.csv");
+    assert.equal(inc.newest_file_time, "2026-06-15T11:40:00+03:00");
+    assert.equal(inc.file_age_hours, 0.3);
+    assert.equal(inc.files_applied, 2);
+    assert.equal(inc.newest_source_updated_at, ago(49).replace(" ", "T") + "+03:00");
+    assert.equal(inc.content_lag_hours, 49);
+    assert.match(inc.last_applied_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+03:00$/);
+    assert.match(inc.last_run_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+03:00$/);
+    assert.equal(summary.freshness.crq.newest_file, "2026-06-15T10-00-00.csv");
+    assert.equal(summary.freshness.crq.files_applied, 1);
+
+    const everything = await map(false);
+    assert.deepEqual(ids(everything), [
+      "CRQ000000001",
+      "CRQ000000002",
+      "INC_BREACHED",
+      "INC_CLOSED",
+      "INC_OK",
+    ]);
+    const incClosed = (everything.features as Feature[])
+      .find((f) => f.properties.ticket_id === "INC_CLOSED")!.properties;
+    assert.equal(incClosed.is_open, false);
+    assert.equal(incClosed.sla_state, null, "derived SLA is for open tickets");
+    assert.equal(incClosed.closed_at, ago(60).replace(" ", "T") + "+03:00");
+    assert.deepEqual(everything.summary.by_status, {
+      closed: 2,
+      in_progress: 1,
+      pending: 1,
+      scheduled: 1,
+    });
+
+    await assert.rejects(
+      db.query(`select tickets.freshness('wot')`),
+      /Unknown dataset "wot": use inc or crq/,
+    );
+  });
+
+  test("fn_tickets_for_map on an empty database is an empty collection with zero counts", async () => {
+    const db = await fresh();
+    const [r] = await db.query<{ m: Json }>(
+      `select reporting.fn_tickets_for_map() as m`,
+    );
+    assert.deepEqual(r!.m.features, []);
+    assert.equal(r!.m.summary.total, 0);
+    assert.deepEqual(r!.m.summary.by_status, {});
+    assert.equal(r!.m.summary.freshness.inc.newest_file, null);
+    assert.equal(r!.m.summary.freshness.inc.content_lag_hours, null);
+  });
+
+  test("capture() records each closure once and keeps it when the ticket is reopened and closed again", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      closed("T1", "2026-06-14 10:00:00", { mttr: "3", sla_status: "Compliant" }),
+      row("T2", { created_at_service: "2026-06-15 08:00:00" }),
+      // Closed after the capture instant: not observed yet.
+      closed("T3", "2026-06-15 13:00:00"),
+      // Open again but still carrying its old closed_at: not a closure.
+      row("T4", { raw_status: "REOPENED", closed_at: "2026-06-14 09:00:00" }),
+    ]);
+    const first = await capture(db, { now: NOW });
+    assert.equal(first.closuresAdded, 1);
+    assert.equal(first.closuresTotal, 1);
+    const again = await capture(db, { now: new Date(NOW.getTime() + HOUR) });
+    assert.equal(again.closuresAdded, 1, "T3 has now happened");
+    assert.equal((await capture(db, { now: new Date(NOW.getTime() + HOUR) })).closuresAdded, 0);
+
+    // T1 reopened (the row loses closed_at), T2 closed.
+    await load(db, "2026-06-15T14-00-00.csv", [
+      row("T1", { raw_status: "REOPENED", created_at_service: "2026-06-14 08:00:00" }),
+      closed("T2", "2026-06-15 13:30:00", { mttr: "5", sla_status: "Breached" }),
+    ]);
+    const afterReopen = await capture(db, { now: at("2026-06-15 14:05:00") });
+    assert.equal(afterReopen.closuresAdded, 1);
+    assert.equal(afterReopen.closuresTotal, 3);
+
+    // T1 closed a second time, the next day.
+    await load(db, "2026-06-16T09-00-00.csv", [
+      closed("T1", "2026-06-16 08:00:00", { mttr: "24", sla_status: "Breached" }),
+    ]);
+    const second = await capture(db, { now: at("2026-06-16 09:05:00") });
+    assert.equal(second.closuresAdded, 1);
+    assert.equal(second.closuresTotal, 4);
+
+    const events = await db.query<Record<string, unknown>>(
+      `select ticket_id,
+              to_char(closed_at at time zone 'Africa/Nairobi', 'MM-DD HH24:MI') as closed_at,
+              to_char(observed_at at time zone 'Africa/Nairobi', 'MM-DD HH24:MI') as observed_at,
+              mttr, sla_status, left(source_file, 16) as file
+       from tickets.closure_events order by ticket_id, closed_at`,
+    );
+    // [ticket, closed_at, observed_at (first sighting), mttr minutes, verdict, file] in EAT
+    assert.deepEqual(events.map((e) => Object.values(e)), [
+      ["T1", "06-14 10:00", "06-15 12:00", 180, "Compliant", "2026-06-15T11-40"],
+      ["T1", "06-16 08:00", "06-16 09:05", 1440, "Breached", "2026-06-16T09-00"],
+      ["T2", "06-15 13:30", "06-15 14:05", 300, "Breached", "2026-06-15T14-00"],
+      ["T3", "06-15 13:00", "06-15 13:00", 120, "Compliant", "2026-06-15T11-40"],
+    ]);
+
+    await assert.rejects(
+      db.query(`update tickets.closure_events set mttr = 0`),
+      /Table "closure_events" is append-only: update is not allowed/,
+    );
+    await assert.rejects(
+      db.query(`delete from tickets.closure_events`),
+      /append-only: delete is not allowed/,
+    );
+  });
+
+  test("capture() keeps one snapshot per EAT day, idempotent within the day", async () => {
+    const db = await fresh();
+    const kilimani = { cluster: "Kilimani" };
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("B1", { created_at_service: "2026-06-13 10:00:00" }), // breached
+      row("R1", { first_seen_at: "2026-06-13 22:00:00", ...kilimani }), // at risk
+      row("K1", { created_at_service: "2026-06-15 01:00:00", normalized_status: "pending" }),
+      row("U1", { cluster: "" }), // no clock, no cluster
+      closed("C1", "2026-06-15 09:00:00", { created_at_service: "2026-06-15 07:00:00" }),
+      closed("C0", "2026-06-14 09:00:00", { created_at_service: "2026-06-14 07:00:00" }),
+    ]);
+    const snapshots = () =>
+      db.query<Record<string, unknown>>(
+        `select to_char(snapshot_date::timestamp, 'YYYY-MM-DD') as day, open_total, open_breached, open_at_risk, open_ok,
+                open_unknown, by_cluster, by_status, created_today, closed_today,
+                closures_observed_today, tickets.eat_iso(captured_at) as captured_at
+         from tickets.inc_daily_snapshot order by snapshot_date`,
+      );
+
+    const first = await capture(db, { now: NOW });
+    assert.equal(first.snapshotDate, "2026-06-15");
+    assert.equal(first.snapshotCreated, true);
+    const day1 = {
+      day: "2026-06-15",
+      open_total: 4,
+      open_breached: 1,
+      open_at_risk: 1,
+      open_ok: 1,
+      open_unknown: 1,
+      by_cluster: {
+        "(none)": { total: 1, breached: 0, at_risk: 0, ok: 0, unknown: 1 },
+        Kilimani: { total: 1, breached: 0, at_risk: 1, ok: 0, unknown: 0 },
+        Westlands: { total: 2, breached: 1, at_risk: 0, ok: 1, unknown: 0 },
+      },
+      by_status: { in_progress: 3, pending: 1 },
+      created_today: 2, // K1 and C1 (EAT 06-15); R1's clock is 06-13
+      closed_today: 1, // C1; C0 closed the day before
+      closures_observed_today: 2, // the first capture backfills C0 and C1
+      captured_at: "2026-06-15T12:00:00+03:00",
+    };
+    assert.deepEqual(await snapshots(), [day1]);
+
+    const same = await capture(db, { now: NOW });
+    assert.equal(same.snapshotCreated, false);
+    assert.deepEqual(await snapshots(), [day1], "the same capture again changes nothing");
+
+    // Later that day B1 closes: the day's row is replaced, not added to.
+    await load(db, "2026-06-15T23-40-00.csv", [
+      closed("B1", "2026-06-15 23:30:00", { created_at_service: "2026-06-13 10:00:00" }),
+    ]);
+    const late = await capture(db, { now: at("2026-06-15 23:59:59") });
+    assert.equal(late.snapshotCreated, false);
+    assert.equal(late.closuresAdded, 1);
+    const day1Late = {
+      ...day1,
+      open_total: 3,
+      // R1 (clock 06-13 22:00) is 49:59:59 old by now; B1 is closed.
+      open_breached: 1,
+      open_at_risk: 0,
+      by_cluster: {
+        "(none)": { total: 1, breached: 0, at_risk: 0, ok: 0, unknown: 1 },
+        Kilimani: { total: 1, breached: 1, at_risk: 0, ok: 0, unknown: 0 },
+        Westlands: { total: 1, breached: 0, at_risk: 0, ok: 1, unknown: 0 },
+      },
+      by_status: { in_progress: 2, pending: 1 },
+      closed_today: 2,
+      closures_observed_today: 3,
+      captured_at: "2026-06-15T23:59:59+03:00",
+    };
+    assert.deepEqual(await snapshots(), [day1Late]);
+
+    // 00:30 EAT on the 16th is still the 15th in New York (and in UTC): a new EAT day's row.
+    const next = await capture(db, { now: at("2026-06-16 00:30:00") });
+    assert.equal(next.snapshotDate, "2026-06-16");
+    assert.equal(next.snapshotCreated, true);
+    const rows = await snapshots();
+    assert.deepEqual(rows[0], day1Late, "yesterday's row is kept as it was");
+    assert.deepEqual(rows.map((r) => r.day), ["2026-06-15", "2026-06-16"]);
+    assert.deepEqual(
+      [rows[1]!.open_total, rows[1]!.created_today, rows[1]!.closed_today],
+      [3, 0, 0],
+    );
+    assert.match(
+      formatCaptureReport(next),
+      /^history: 0 new closure\(s\) \(3 recorded\); snapshot 2026-06-16 created: 3 open \(1 breached, 0 at risk, 1 ok, 1 no clock\), 0 created and 0 closed today \(\d+ ms\)$/,
+    );
+  });
+
+  test("buildReport() and formatReport() show backlog, oldest tickets, closures, snapshots, freshness", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("OLD", { created_at_service: "2026-06-12 12:00:00", owner: "Otieno" }), // 72 h
+      row("MIDDLE", { first_seen_at: "2026-06-14 00:00:00", cluster: "Kilimani" }), // 36 h
+      row("NEW", { created_at_service: "2026-06-15 10:00:00", assigned_team: "" }), // 2 h
+      row("NOCLOCK", { cluster: "Kilimani" }),
+      closed("C1", "2026-06-09 00:00:00", { mttr: "4" }), // 7 EAT days back: in
+      closed("C2", "2026-06-08 23:59:59", { mttr: "4" }), // 8 days back: out
+      closed("C3", "2026-06-14 10:00:00", { mttr: "6", sla_status: "Breached" }),
+      closed("C4", "2026-06-14 11:00:00", { mttr: "2" }),
+    ]);
+    await capture(db, { now: at("2026-06-14 18:00:00") });
+    await capture(db, { now: NOW });
+    const report = await buildReport(db, { now: NOW });
+    assert.equal(report.generatedAt, "2026-06-15T12:00:00+03:00");
+    assert.equal(report.today, "2026-06-15");
+    assert.deepEqual(report.open, {
+      total: 4,
+      breached: 1,
+      atRisk: 1,
+      ok: 1,
+      unknown: 1,
+      clockFromFirstSeen: 1,
+    });
+    assert.deepEqual(report.byCluster, [
+      { cluster: "Kilimani", total: 2, breached: 0, atRisk: 1, ok: 0, unknown: 1, oldestHours: 36 },
+      {
+        cluster: "Westlands",
+        total: 2,
+        breached: 1,
+        atRisk: 0,
+        ok: 1,
+        unknown: 0,
+        oldestHours: 72,
+      },
+    ]);
+    assert.deepEqual(report.oldest.map((t) => [t.ticketId, t.hoursOpen, t.slaState]), [
+      ["OLD", 72, "breached"],
+      ["MIDDLE", 36, "at_risk"],
+      ["NEW", 2, "ok"],
+      ["NOCLOCK", null, "unknown"],
+    ]);
+    assert.equal(report.oldest[0]!.slaClockAt, "2026-06-12T12:00:00+03:00");
+    assert.deepEqual(report.closures.from, "2026-06-09");
+    assert.equal(report.closures.total, 3);
+    assert.deepEqual(report.closures.days.map((d) => [d.date, d.closed]), [
+      ["2026-06-09", 1],
+      ["2026-06-10", 0],
+      ["2026-06-11", 0],
+      ["2026-06-12", 0],
+      ["2026-06-13", 0],
+      ["2026-06-14", 2],
+      ["2026-06-15", 0],
+    ]);
+    assert.deepEqual(report.closures.days[5], {
+      date: "2026-06-14",
+      closed: 2,
+      compliant: 1,
+      breached: 1,
+      medianMttrHours: 4,
+    });
+    assert.deepEqual(report.backlog.map((d) => [d.date, d.openTotal, d.breached, d.atRisk]), [
+      ["2026-06-14", 4, 1, 0], // at 06-14 18:00 MIDDLE was 18 h old and OLD 54 h
+      ["2026-06-15", 4, 1, 1],
+    ]);
+    assert.equal(report.freshness.newestFile, "2026-06-15T11-40-00.csv");
+    assert.equal(report.freshness.contentLagHours, 49);
+    assert.deepEqual(JSON.parse(JSON.stringify(report)), report, "plain JSON data");
+
+    const text = formatReport(report);
+    const lines = text.split("\n");
+    assert.equal(lines[0], "INC report as of 2026-06-15 12:00 EAT");
+    assert.match(lines[1]!, /^Freshness: newest file 2026-06-15T11-40-00\.csv \(0\.3 h old\), /);
+    assert.match(text, /content lag 49\.0 h \(newest update 2026-06-13 11:00\)/);
+    assert.ok(
+      lines.includes(
+        "Open backlog: 4 (1 breached, 1 at risk, 1 ok, 1 without a clock); " +
+          "1 clocked from first_seen_at (no created_at_service)",
+      ),
+      text,
+    );
+    assert.ok(lines.includes("  cluster    open  breached  at risk  ok  oldest h"), text);
+    assert.ok(lines.includes("  Kilimani      2         0        1   0      36.0"), text);
+    assert.ok(lines.includes("  Westlands     2         1        0   1      72.0"), text);
+    assert.ok(
+      lines.some((l) =>
+        /^ {2}OLD +72\.0 +breached +Westlands +in_progress +created_at_service +Team A \/ Otieno$/
+          .test(l)
+      ),
+      text,
+    );
+    assert.ok(lines.includes("Closures 2026-06-09 to 2026-06-15 (EAT closed date): 3"), text);
+    assert.ok(lines.includes("  2026-06-14       2          1         1            4.0"), text);
+    assert.ok(lines.includes("Backlog over time (last capture of each EAT day):"), text);
+    assert.ok(lines.some((l) => l.startsWith("  2026-06-15     4         1        1   1")), text);
+  });
+
+  test("formatReport() says so when there is nothing yet", async () => {
+    const db = await fresh();
+    const text = formatReport(await buildReport(db, { now: NOW }));
+    assert.equal(
+      text,
+      [
+        "INC report as of 2026-06-15 12:00 EAT",
+        "Freshness: no change file applied yet",
+        "",
+        "Open backlog: none",
+        "",
+        "Closures 2026-06-09 to 2026-06-15 (EAT closed date): 0",
+        "",
+        "Backlog over time: no snapshots yet (they accrue from the first capture on)",
+      ].join("\n"),
+    );
+  });
+}
