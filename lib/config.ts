@@ -18,6 +18,16 @@ export interface Config {
     secretAccessKey?: string;
     bucket: string;
   };
+  /** Geocoding provider (the key may be missing until `geocode --apply` needs it). */
+  geocoder: {
+    provider: "locationiq" | "opencage" | "nominatim";
+    apiKey?: string;
+    baseUrl?: string;
+    /** Requests per second; undefined = the provider's published limit. */
+    rate?: number;
+    /** Most paid calls per run; undefined = no limit. */
+    budget?: number;
+  };
 }
 
 /** The variable names the worker reads (the permission set allows exactly these). */
@@ -33,6 +43,11 @@ export const ENV_NAMES = [
   "AWS_ACCESS_KEY_ID",
   "AWS_SECRET_ACCESS_KEY",
   "AWS_REGION",
+  "GEOCODER_PROVIDER",
+  "GEOCODER_API_KEY",
+  "GEOCODER_BASE_URL",
+  "GEOCODER_RATE",
+  "GEOCODER_BUDGET",
 ] as const;
 
 /** Raised for a missing or malformed setting; the message names the variable. */
@@ -64,7 +79,33 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
       `Cannot read DATABASE_URL: expected "postgres://user:password@host:port/db"`,
     );
   }
+  const provider = (get("GEOCODER_PROVIDER") ?? "locationiq").toLowerCase();
+  if (!["locationiq", "opencage", "nominatim"].includes(provider)) {
+    throw new ConfigError(
+      `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
+    );
+  }
+  const positive = (name: string) => {
+    const text = get(name);
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new ConfigError(`Cannot read ${name} "${text}": expected a positive number`);
+    }
+    return n;
+  };
+  const baseUrl = get("GEOCODER_BASE_URL");
+  if (baseUrl !== undefined && !URL.canParse(baseUrl)) {
+    throw new ConfigError("Cannot read GEOCODER_BASE_URL: it is not a URL");
+  }
   return {
+    geocoder: {
+      provider: provider as Config["geocoder"]["provider"],
+      apiKey: get("GEOCODER_API_KEY"),
+      baseUrl,
+      rate: positive("GEOCODER_RATE"),
+      budget: positive("GEOCODER_BUDGET"),
+    },
     databaseUrl,
     pgliteDir: get("PGLITE_DIR") ?? ".data/pglite",
     s3: {
@@ -79,7 +120,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
 
 /** The secret values of a configuration, for redaction. */
 export function configSecrets(config: Config): string[] {
-  const secrets = [config.s3.secretAccessKey];
+  const secrets = [config.s3.secretAccessKey, config.geocoder.apiKey];
   if (config.databaseUrl !== undefined) {
     const password = URL.canParse(config.databaseUrl)
       ? decodeURIComponent(new URL(config.databaseUrl).password)

@@ -6,7 +6,7 @@
  */
 
 /** A step run after a dataset's files are applied. */
-export type PostApplyStep = "capture_history";
+export type PostApplyStep = "resolve_geometry" | "capture_history";
 
 /** One change stream and the table it lands in. */
 export interface Dataset {
@@ -28,7 +28,7 @@ export const INC: Dataset = {
   table: "tickets.inc",
   changesPrefix: "automations/inc/changes/",
   processedPrefix: "automations/inc/processed/",
-  afterApply: ["capture_history"],
+  afterApply: ["resolve_geometry", "capture_history"],
 };
 
 /** New-installation requests: data layer and map only (no SLA view, dashboard or history). */
@@ -37,7 +37,7 @@ export const CRQ: Dataset = {
   table: "tickets.crq",
   changesPrefix: "automations/crq/changes/",
   processedPrefix: "automations/crq/processed/",
-  afterApply: [],
+  afterApply: ["resolve_geometry"],
 };
 
 /** Every known dataset, by name, in the order `--dataset all` runs them. */

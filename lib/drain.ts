@@ -100,6 +100,18 @@ export interface DrainReport {
   transient?: boolean;
   /** Wall time, ms. */
   durationMs: number;
+  /** What the dataset's post-apply steps did (filled in by `runAfterApply`). */
+  afterApply?: AfterApplyReport;
+}
+
+/** Outcome of a dataset's post-apply steps. */
+export interface AfterApplyReport {
+  /** Tickets whose geometry changed (resolve_geometry). */
+  geometryResolved?: number;
+  /** History capture (INC). */
+  capture?: unknown;
+  /** Steps that failed, with why; applied files stay applied. */
+  errors: string[];
 }
 
 /** Options for {@linkcode drain}. */
@@ -116,12 +128,24 @@ export interface DrainOptions {
   signal?: AbortSignal;
   /** Progress callback (a file started, a batch loaded, a file finished). */
   onProgress?: (event: DrainProgress) => void;
+  /** How long to wait for another run's lock before giving up (default 0: do not wait). */
+  waitLockMs?: number;
 }
 
 /** A progress event. */
 export type DrainProgress =
   | { type: "file_start"; dataset: string; key: string; size: number; action: "apply" | "archive" }
-  | { type: "batch"; dataset: string; key: string; rows: number }
+  | {
+    type: "batch";
+    dataset: string;
+    key: string;
+    /** Data lines read so far. */
+    rows: number;
+    /** Bytes read so far. */
+    bytes: number;
+    /** File size in bytes. */
+    size: number;
+  }
   | { type: "file_end"; dataset: string; file: FileReport };
 
 /** Sentinel used to roll back a dry run's transaction. */
@@ -157,6 +181,7 @@ export async function drain(
 ): Promise<DrainReport> {
   const started = performance.now();
   const { dataset, apply = false, reseed = false, archive = true, signal, onProgress } = options;
+  const lockDeadline = Date.now() + (options.waitLockMs ?? 0);
   const report: DrainReport = {
     dataset: dataset.name,
     mode: apply ? "apply" : "dry-run",
@@ -174,6 +199,13 @@ export async function drain(
   try {
     if (apply) {
       locked = await db.tryLock(lockName);
+      while (!locked && Date.now() < lockDeadline) {
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(1000, lockDeadline - Date.now()))
+        );
+        signal?.throwIfAborted();
+        locked = await db.tryLock(lockName);
+      }
       if (!locked) {
         report.status = "locked";
         report.error = `Another run holds the lock for dataset "${dataset.name}"`;
@@ -353,7 +385,15 @@ async function applyFile(
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
 
   const quarantine: { line: number; reason: string; fields: string[] }[] = [];
-  const body = await store.read(file.key);
+  let bytes = 0;
+  const body = (await store.read(file.key)).pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
   async function* batches(): AsyncGenerator<string[][]> {
     let batch: string[][] = [];
     for await (const item of parseChangeFile(body, { key: file.key })) {
@@ -379,7 +419,14 @@ async function applyFile(
       if (batch.length >= BATCH_ROWS) {
         signal?.throwIfAborted();
         yield batch;
-        onProgress?.({ type: "batch", dataset: dataset.name, key: file.key, rows: batch.length });
+        onProgress?.({
+          type: "batch",
+          dataset: dataset.name,
+          key: file.key,
+          rows: counts.rowsRead,
+          bytes,
+          size: file.size,
+        });
         batch = [];
       }
     }

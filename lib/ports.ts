@@ -70,3 +70,26 @@ export interface Clock {
 
 /** The system clock. */
 export const systemClock: Clock = { now: () => new Date() };
+
+/** One forward-geocoding question. */
+export interface GeocodeQuery {
+  /** Free text, e.g. `Sarit Centre, Westlands, Nairobi`. */
+  text: string;
+  /** ISO 3166-1 alpha-2 codes the answer must lie in, e.g. `["ke"]`. */
+  countryCodes: readonly string[];
+  /** Bias towards this point (the cluster centroid), when known. */
+  near?: { lat: number; lon: number };
+}
+
+/** A geocoder's answer: a point, or nothing found (a miss is an answer, not a failure). */
+export type GeocodeAnswer =
+  | { kind: "hit"; lat: number; lon: number; label: string }
+  | { kind: "miss" };
+
+/** A forward geocoder (LocationIQ, OpenCage, Nominatim-compatible). */
+export interface Geocoder {
+  /** Provider name stored with every cached answer. */
+  readonly provider: string;
+  /** Looks one query up; throws `GeocoderError` when the provider fails or refuses. */
+  search(query: GeocodeQuery): Promise<GeocodeAnswer>;
+}

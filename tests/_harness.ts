@@ -80,6 +80,9 @@ const TABLES = [
   "tickets.import_meta",
   "tickets.closure_events",
   "tickets.inc_daily_snapshot",
+  "tickets.runs",
+  "tickets.geo_clusters",
+  "tickets.geo_locations",
 ];
 
 function backend(name: Backend["name"], open: () => Promise<Database>, url?: string): Backend {

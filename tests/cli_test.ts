@@ -70,7 +70,7 @@ Deno.test({
       : { PGLITE_DIR: `${dir}/pglite` };
     if (base) assert.equal((await cli(["migrate"], env)).code, 0);
 
-    const dry = await cli(["ingest", "--from-dir", bucket], env);
+    const dry = await cli(["ingest", "--from-dir", bucket, "--log-format", "text"], env);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /dry run \(nothing written; --apply writes\)/);
     assert.match(dry.stdout, new RegExp(`\\+${stream.expected.size} new`));
@@ -87,7 +87,10 @@ Deno.test({
 
     // A broken file fails the run with exit code 1 and names the file and line.
     await writeFiles(bucket, [{ name: "2026-07-01T06-00-00.csv", text: 'ticket_id\n"WOT1\n' }]);
-    const broken = await cli(["ingest", "--from-dir", bucket, "--apply"], env);
+    const broken = await cli(
+      ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"],
+      env,
+    );
     assert.equal(broken.code, 1);
     assert.match(
       broken.stdout,

@@ -1,0 +1,31 @@
+/**
+ * A dataset's post-apply steps (geometry resolution, INC history capture), run after every
+ * applying run whether or not a file was new, each in its own transaction: a failing step is
+ * reported and never undoes applied files.
+ *
+ * @module
+ */
+
+import { capture } from "./capture.ts";
+import type { Dataset } from "./datasets.ts";
+import type { AfterApplyReport } from "./drain.ts";
+import { resolveGeometry } from "./geocode.ts";
+import type { Database } from "./ports.ts";
+
+/** Runs the dataset's post-apply steps in order. Never throws. */
+export async function runAfterApply(db: Database, dataset: Dataset): Promise<AfterApplyReport> {
+  const report: AfterApplyReport = { errors: [] };
+  for (const step of dataset.afterApply) {
+    try {
+      if (step === "resolve_geometry") {
+        // One statement per table: atomic on its own.
+        report.geometryResolved = await resolveGeometry(db, [dataset]);
+      } else if (step === "capture_history") {
+        report.capture = await capture(db);
+      }
+    } catch (error) {
+      report.errors.push(`${step}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return report;
+}

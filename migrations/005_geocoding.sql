@@ -1,0 +1,89 @@
+-- Geocoding: gazetteers (one for INC and CRQ), the cleaned place of each ticket, and the
+-- geometry resolution feed coordinates -> accepted location -> cluster centroid -> none.
+
+-- A location_name with the network codes stripped (NW_, ADR_MNT_, FDT<n>, SDUS, OLT<n>, ODF<n>,
+-- house numbers, quotes, underscores), case-folded, so one place is looked up once however
+-- many tickets (and spellings) share it. NULL when nothing is left.
+create or replace function tickets.clean_place(v text) returns text
+language sql immutable parallel safe as $$
+  select nullif(initcap(lower(btrim(regexp_replace(regexp_replace(regexp_replace(replace(
+    regexp_replace(v, '(ADR_MNT_|\mNW_|_NW\M)', ' ', 'gi'),
+    '_', ' '),
+    '\m(FDT|OLT|ODF|ODB)\s?\d*\M|\mSDUS\M|\mHouse\s+No\.?\s*\d+\w*|\mNW\M', ' ', 'gi'),
+    '[\s",;]+', ' ', 'g'),
+    '^\W+|\W+$', '', 'g')))), '')
+$$;
+
+alter table tickets.inc
+  add column place text generated always as (tickets.clean_place(raw ->> 'location_name')) stored;
+alter table tickets.crq
+  add column place text generated always as (tickets.clean_place(raw ->> 'location_name')) stored;
+
+-- One coarse coordinate per cluster (the fallback), every outcome cached.
+create table tickets.geo_clusters (
+  cluster text primary key,
+  query text,
+  status text not null check (status in ('hit', 'miss', 'rejected', 'manual')),
+  geom geometry(Point, 4326),
+  provider text,
+  reason text,
+  distance_m double precision,
+  verified boolean not null default false,
+  looked_up_at timestamptz not null default now()
+);
+
+-- Precise coordinates per (cluster, cleaned place), every outcome cached.
+create table tickets.geo_locations (
+  cluster text not null,
+  place text not null,
+  query text,
+  status text not null check (status in ('hit', 'miss', 'rejected', 'manual')),
+  geom geometry(Point, 4326),
+  provider text,
+  reason text,
+  distance_m double precision,
+  verified boolean not null default false,
+  looked_up_at timestamptz not null default now(),
+  primary key (cluster, place)
+);
+
+-- Re-resolves geom/geo_source of one ticket table; only rows whose answer changed are written,
+-- so it is cheap to call after every ingest and after every gazetteer change. Returns the
+-- number of rows updated.
+create or replace function tickets.resolve_geometry(p_table regclass) returns integer
+language plpgsql as $$
+declare
+  n integer;
+begin
+  execute format($q$
+    with resolved as (
+      select t.ticket_id,
+        case
+          when f.lat between -90 and 90 and f.lon between -180 and 180
+            then st_setsrid(st_makepoint(f.lon::double precision, f.lat::double precision), 4326)
+          else coalesce(l.geom, c.geom)
+        end as geom,
+        case
+          when f.lat between -90 and 90 and f.lon between -180 and 180 then 'feed'
+          when l.geom is not null then 'location'
+          when c.geom is not null then 'cluster'
+          else 'none'
+        end as geo_source
+      from %s t
+      cross join lateral (
+        select tickets.num(t.raw ->> 'latitude') as lat, tickets.num(t.raw ->> 'longitude') as lon
+      ) f
+      left join tickets.geo_locations l
+        on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')
+      left join tickets.geo_clusters c
+        on c.cluster = t.cluster and c.status in ('hit', 'manual')
+    )
+    update %s t set geom = r.geom, geo_source = r.geo_source
+    from resolved r
+    where t.ticket_id = r.ticket_id
+      and (t.geo_source is distinct from r.geo_source or t.geom is distinct from r.geom)
+  $q$, p_table, p_table);
+  get diagnostics n = row_count;
+  return n;
+end
+$$;

@@ -1,0 +1,374 @@
+// Geocoding end to end: a generated stream drained into the database, geocoded through real
+// provider adapters against a fake provider on loopback, then resolved on the tickets.
+
+import assert from "node:assert/strict";
+import { COLUMNS, generateStream, renderCsv } from "../fixtures/generate_stream.ts";
+import { CRQ, INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import { exportGazetteer, importGazetteer } from "../lib/gazetteer.ts";
+import { geocode } from "../lib/geocode.ts";
+import { GeocoderError } from "../lib/geocoder_error.ts";
+import { createLocationIqGeocoder } from "../lib/locationiq_geocoder.ts";
+import { createNominatimGeocoder } from "../lib/nominatim_geocoder.ts";
+import { createOpenCageGeocoder } from "../lib/opencage_geocoder.ts";
+import type { Database } from "../lib/ports.ts";
+import { backends, makeDirBucket, shared, writeFiles } from "./_harness.ts";
+import { startFakeGeocoder } from "./_fake_geocoder.ts";
+
+/** Where each generated cluster really is (and two aliases the feed uses). */
+const CLUSTERS: Record<string, [number, number]> = {
+  Westlands: [-1.2676, 36.8108],
+  Kasarani: [-1.2219, 36.8972],
+  Embakasi: [-1.319, 36.8943],
+  Kilimani: [-1.2892, 36.785],
+  Ruaka: [-1.209, 36.778],
+  "Quarry Road": [-1.278, 36.835],
+  Pipeline: [-1.316, 36.89],
+  Karen: [-1.319, 36.707],
+  Githurai: [-1.2, 36.913],
+  Nyali: [-4.023, 39.709],
+  Bamburi: [-3.99, 39.72],
+  Likoni: [-4.08, 39.66],
+  "Mombasa CBD": [-4.063, 39.673],
+  Mtwapa: [-3.94, 39.745],
+  "Kampala Central": [0.3136, 32.5811],
+  Ntinda: [0.354, 32.616],
+  Kololo: [0.33, 32.595],
+  Nakawa: [0.33, 32.615],
+};
+
+/** A place answers near its cluster; "Bogani Road" lands in Mombasa (the wrong city). */
+function answer(text: string): { lat: number; lon: number } | null {
+  const parts = text.split(", ");
+  const place = parts[0]!;
+  if (place.includes("Bogani Road")) return { lat: -4.05, lon: 39.67 };
+  if (place.includes("Taj Mall") || place.startsWith("Nowhere")) return null; // unknown
+  const cluster = Object.keys(CLUSTERS).find((c) => parts.includes(c));
+  if (!cluster) return null;
+  const [lat, lon] = CLUSTERS[cluster]!;
+  if (parts.length <= 3) return { lat, lon }; // a cluster query: "Cluster, City, Country"
+  let h = 0;
+  for (const ch of parts[0]!) h = (h * 31 + ch.charCodeAt(0)) % 1000;
+  return { lat: lat + (h - 500) / 50_000, lon: lon + (h % 97 - 48) / 5000 };
+}
+
+const inc = generateStream({ dataset: "inc", tickets: 900, deltas: 2, seed: 41 });
+const crq = generateStream({ dataset: "crq", tickets: 300, deltas: 1, seed: 42 });
+
+async function load(db: Database) {
+  const root = await makeDirBucket(inc.files);
+  await writeFiles(root, crq.files, CRQ.changesPrefix);
+  for (const dataset of [INC, CRQ]) {
+    const r = await drain(createDirObjectStore(root), db, { dataset, apply: true });
+    assert.equal(r.status, "ok", r.error);
+  }
+}
+
+const noSleep = () => Promise.resolve();
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  test("geocode() looks each distinct place up once, caches every outcome, and pays nothing on a second run", async () => {
+    await b.reset();
+    const db = await b.db();
+    await load(db);
+    const fake = startFakeGeocoder(answer);
+    try {
+      const geocoder = createLocationIqGeocoder({
+        baseUrl: fake.baseUrl,
+        apiKey: "good-key",
+        sleep: noSleep,
+      });
+      const plan = await geocode(db, undefined, { mode: "clusters" });
+      assert.equal(plan.calls, 0);
+      assert.ok(plan.toLookUp > 10);
+
+      const clusters = await geocode(db, geocoder, { mode: "clusters", apply: true });
+      assert.equal(clusters.calls, plan.toLookUp);
+      assert.equal(fake.queries.length, plan.toLookUp);
+      assert.ok(fake.queries.includes("Quarry Road, Nairobi, Kenya"), "QOA is Quarry Road");
+      assert.ok(fake.queries.includes("Pipeline, Nairobi, Kenya"), "PTMP is Pipeline");
+      assert.ok(fake.urls.every((u) => /^(ke|ug)$/.test(u.searchParams.get("countrycodes")!)));
+
+      const locations = await geocode(db, geocoder, { mode: "locations", apply: true });
+      console.log(
+        `[${b.name}] figures: ${locations.tickets} open tickets share ${locations.places} places; ` +
+          `${locations.calls} calls (${locations.hits} hits, ${locations.misses} misses, ` +
+          `${locations.rejected} rejected); ${clusters.calls} cluster calls`,
+      );
+      assert.equal(locations.calls, locations.toLookUp);
+      assert.ok(locations.tickets > locations.places, "tickets share places");
+      assert.ok(locations.misses > 0, "Taj Mall is unknown to the provider");
+      assert.ok(locations.rejected > 0, "Bogani Road answered in Mombasa");
+      const [cached] = await db.query<{ n: number }>(
+        `select count(*)::int as n from tickets.geo_locations where not verified`,
+      );
+      assert.equal(cached?.n, locations.calls, "every outcome cached, unverified");
+
+      const calls = fake.queries.length;
+      const again = await geocode(db, geocoder, { mode: "locations", apply: true });
+      const againClusters = await geocode(db, geocoder, { mode: "clusters", apply: true });
+      assert.equal(again.calls + againClusters.calls, 0);
+      assert.equal(fake.queries.length, calls, "nothing paid twice");
+
+      const retry = await geocode(db, geocoder, { mode: "locations", retryMisses: true });
+      assert.equal(retry.toLookUp, locations.misses, "--retry-misses offers only the misses");
+
+      const shares = await db.query<{ geo_source: string; n: number }>(
+        `select geo_source, count(*)::int as n from tickets.inc where is_actionable group by 1 order by 1`,
+      );
+      console.log(`[${b.name}] open INC by geo_source: ${JSON.stringify(shares)}`);
+      const by = Object.fromEntries(shares.map((s) => [s.geo_source, s.n]));
+      assert.ok((by.location ?? 0) > 0 && (by.cluster ?? 0) > 0);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test("geocode() rejects a result more than 25 km from the cluster centroid, saying how far", async () => {
+    const db = await b.db();
+    const [row] = await db.query<{ status: string; reason: string; distance_m: number }>(
+      `select status, reason, distance_m from tickets.geo_locations where place like '%Bogani Road%'`,
+    );
+    assert.equal(row?.status, "rejected");
+    assert.ok(row!.distance_m > 25_000);
+    assert.match(row!.reason, /^\d+\.\d km from the cluster centroid \(limit 25 km\)/);
+    const [ticket] = await db.query<{ geo_source: string }>(
+      `select geo_source from tickets.inc where place like '%Bogani Road%' and is_actionable limit 1`,
+    );
+    assert.equal(ticket?.geo_source, "cluster", "a rejected place falls back to the centroid");
+  });
+
+  test("geometry resolves feed -> location -> cluster -> none, and follows gazetteer imports", async () => {
+    const db = await b.db();
+    const rows = ([
+      {
+        ticket_id: "WOTGEO1",
+        cluster: "Westlands",
+        location_name: "ADR_MNT_Sarit Centre SDUS",
+        latitude: "-1.25",
+        longitude: "36.80",
+      },
+      { ticket_id: "WOTGEO2", cluster: "Westlands", location_name: "NW_SARIT_CENTRE_FDT03" },
+      { ticket_id: "WOTGEO3", cluster: "Westlands", location_name: "Nowhere Known 7" },
+      { ticket_id: "WOTGEO4", cluster: "", location_name: "Somewhere" },
+    ] as Record<string, string>[]).map((r) => ({
+      ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+      is_actionable: "true",
+      is_alarm: "false",
+      region: "Nairobi",
+      ...r,
+    }));
+    const root = await makeDirBucket([{
+      name: "2030-01-01T06-00-00.csv",
+      text: renderCsv(COLUMNS, rows),
+    }]);
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const fake = startFakeGeocoder(answer);
+    try {
+      const geocoder = createLocationIqGeocoder({
+        baseUrl: fake.baseUrl,
+        apiKey: "good-key",
+        sleep: noSleep,
+      });
+      await geocode(db, geocoder, { mode: "locations", apply: true, datasets: [INC] });
+    } finally {
+      await fake.close();
+    }
+    const got = await db.query<
+      { ticket_id: string; geo_source: string; latitude: number | null; metres: number | null }
+    >(
+      `select ticket_id, geo_source, latitude,
+              round(st_distance(geog, st_setsrid(st_makepoint(36.8108, -1.2676), 4326)::geography))::int as metres
+       from tickets.inc where ticket_id like 'WOTGEO%' order by 1`,
+    );
+    assert.deepEqual(got.map((g) => g.geo_source), ["feed", "location", "cluster", "none"]);
+    assert.equal(got[0]!.latitude, -1.25);
+    assert.ok(got[2]!.metres === 0, "the centroid of Westlands");
+    assert.equal(got[3]!.latitude, null);
+
+    // A reviewer pins "Nowhere Known 7" by hand: the ticket moves to it.
+    const sheet = await exportGazetteer(db);
+    assert.match(
+      sheet.split("\n")[0]!,
+      /^kind,cluster,place,lat,lon,source,status,verified,reason/,
+    );
+    const imported = await importGazetteer(
+      db,
+      `kind,cluster,place,lat,lon,verified\nlocation,Westlands,Nowhere Known 7,-1.2601,36.8031,true\n`,
+    );
+    assert.deepEqual(imported.errors, []);
+    assert.equal(imported.updated, 1);
+    assert.ok(imported.resolved >= 1);
+    const [moved] = await db.query<{ geo_source: string; latitude: number }>(
+      `select geo_source, latitude from tickets.inc where ticket_id = 'WOTGEO3'`,
+    );
+    assert.deepEqual(moved, { geo_source: "location", latitude: -1.2601 });
+    const bad = await importGazetteer(
+      db,
+      `kind,cluster,place,lat,lon\nlocation,Westlands,X,95,36\n`,
+    );
+    assert.match(bad.errors[0]!.reason, /out of range/);
+    assert.equal(bad.errors[0]!.line, 2);
+  });
+
+  test("geocode() shares one budget across INC and CRQ and stops on a refused key, keeping the cache", async () => {
+    await b.reset();
+    const db = await b.db();
+    await load(db);
+    const fake = startFakeGeocoder(answer);
+    try {
+      const good = createLocationIqGeocoder({
+        baseUrl: fake.baseUrl,
+        apiKey: "good-key",
+        sleep: noSleep,
+      });
+      const first = await geocode(db, good, { mode: "clusters", apply: true, budget: 5 });
+      assert.equal(first.calls, 5);
+      assert.equal(first.stoppedBy, "budget of 5 calls");
+
+      const secret = "sk-live-NEVER-SHOW-ME";
+      const bad = createLocationIqGeocoder({
+        baseUrl: fake.baseUrl,
+        apiKey: secret,
+        sleep: noSleep,
+      });
+      const refused = await geocode(db, bad, { mode: "clusters", apply: true });
+      assert.equal(refused.stoppedBy, "provider");
+      assert.equal(refused.calls, 1, "a refused key stops the run at once");
+      assert.match(refused.error!, /LocationIQ refused the API key \(HTTP 401: Invalid key\)/);
+      assert.ok(!refused.error!.includes(secret));
+      const [kept] = await db.query<{ n: number }>(
+        `select count(*)::int as n from tickets.geo_clusters`,
+      );
+      assert.equal(kept?.n, 5, "everything already cached is kept");
+      const [leak] = await db.query<{ n: number }>(
+        `select count(*)::int as n from tickets.geo_clusters g
+         where row_to_json(g)::text like '%' || $1 || '%'`,
+        [secret],
+      );
+      assert.equal(leak?.n, 0, "the key never reaches the database");
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test("nearest open tickets to a vehicle: KNN on geog uses the GiST index and returns metres", async () => {
+    await b.reset();
+    const db = await b.db();
+    const big = generateStream({ dataset: "inc", tickets: 5000, deltas: 0, seed: 43 });
+    const root = await makeDirBucket(big.files);
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const fake = startFakeGeocoder(answer);
+    try {
+      const g = createLocationIqGeocoder({
+        baseUrl: fake.baseUrl,
+        apiKey: "good-key",
+        sleep: noSleep,
+      });
+      await geocode(db, g, { mode: "clusters", apply: true });
+      await geocode(db, g, { mode: "locations", apply: true });
+    } finally {
+      await fake.close();
+    }
+    await db.exec(`analyze tickets.inc`);
+    const vehicle = `st_setsrid(st_makepoint(36.8219, -1.2921), 4326)::geography`; // Nairobi CBD
+    const knn = `select ticket_id, round(st_distance(geog, ${vehicle}))::int as metres
+                 from tickets.inc where geog is not null order by geog <-> ${vehicle} limit 10`;
+    const plan = (await db.query<Record<string, string>>(`explain ${knn}`))
+      .map((r) => Object.values(r)[0]).join("\n");
+    assert.match(plan, /Index Scan using inc_geog_idx/, plan);
+    const nearest = await db.query<{ ticket_id: string; metres: number }>(knn);
+    assert.equal(nearest.length, 10);
+    const metres = nearest.map((n) => n.metres);
+    assert.deepEqual(metres, [...metres].sort((x, y) => x - y), "nearest first");
+    assert.ok(metres[0]! < 10_000, `within 10 km of the CBD: ${metres[0]} m`);
+  });
+
+  test("close the shared database", () => b.close());
+}
+
+Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429 backs off and retries; 'Rate Limited Day' stops", async () => {
+  const fake = startFakeGeocoder(answer);
+  const sleeps: number[] = [];
+  try {
+    const g = createLocationIqGeocoder({
+      baseUrl: fake.baseUrl,
+      apiKey: "good-key",
+      sleep: (ms) => (sleeps.push(ms), Promise.resolve()),
+    });
+    assert.deepEqual(
+      await g.search({ text: "Taj Mall, Pipeline, Nairobi, Kenya", countryCodes: ["ke"] }),
+      {
+        kind: "miss",
+      },
+    );
+    fake.throttleNext = 2;
+    const hit = await g.search({ text: "Westlands, Nairobi, Kenya", countryCodes: ["ke"] });
+    assert.equal(hit.kind, "hit");
+    assert.equal(fake.queries.length, 4, "two throttled attempts, then the answer");
+    assert.ok(sleeps.filter((ms) => ms >= 1000).length >= 2, "each retry waited at least 1 s");
+    fake.failWith = 429;
+    await assert.rejects(
+      () => g.search({ text: "Westlands, Nairobi, Kenya", countryCodes: ["ke"] }),
+      (e) => e instanceof GeocoderError && e.terminal && /quota is exhausted/.test(e.message),
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("OpenCage adapter: empty results are a miss; 402 quota and 403 are terminal", async () => {
+  const fake = startFakeGeocoder(answer);
+  try {
+    const g = createOpenCageGeocoder({ baseUrl: fake.baseUrl, apiKey: "good-key", sleep: noSleep });
+    assert.deepEqual(await g.search({ text: "Taj Mall, Pipeline", countryCodes: ["ke"] }), {
+      kind: "miss",
+    });
+    const hit = await g.search({
+      text: "Ntinda, Kampala, Uganda",
+      countryCodes: ["ug"],
+      near: { lat: 0.35, lon: 32.6 },
+    });
+    assert.deepEqual(hit.kind === "hit" && [hit.lat, hit.lon], [0.354, 32.616]);
+    assert.equal(fake.urls.at(-1)!.searchParams.get("proximity"), "0.35,32.6");
+    for (const status of [402, 403]) {
+      fake.failWith = status;
+      await assert.rejects(
+        () => g.search({ text: "Ntinda, Kampala, Uganda", countryCodes: ["ug"] }),
+        (e) => e instanceof GeocoderError && e.terminal && e.status === status,
+      );
+    }
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("Nominatim adapter: identifying User-Agent, never faster than 1 request/s (counted, not timed)", async () => {
+  const fake = startFakeGeocoder(answer);
+  const sleeps: number[] = [];
+  let clock = 0;
+  try {
+    const g = createNominatimGeocoder({
+      baseUrl: fake.baseUrl,
+      rate: 10, // asked for more than the policy allows
+      now: () => clock,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+        return Promise.resolve();
+      },
+    });
+    for (const place of ["Kololo", "Ntinda", "Nakawa", "Kololo"]) {
+      await g.search({ text: `${place}, Kampala, Uganda`, countryCodes: ["ug"] });
+    }
+    assert.equal(fake.queries.length, 4);
+    assert.ok(fake.userAgents.every((ua) => ua.startsWith("fleettickets/")));
+    assert.deepEqual(sleeps, [1000, 1000, 1000], "one second between request starts");
+  } finally {
+    await fake.close();
+  }
+});

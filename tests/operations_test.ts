@@ -1,0 +1,254 @@
+// Running unattended: overlapping runs (two real processes), SIGTERM mid-file, status health,
+// run records and secret redaction.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain } from "../lib/drain.ts";
+import { createLogger } from "../lib/logger.ts";
+import { readStatus } from "../lib/read_status.ts";
+import { recordRun } from "../lib/record_run.ts";
+import { createRedactor } from "../lib/redact.ts";
+import {
+  backends,
+  createScratchDatabase,
+  listNames,
+  makeDirBucket,
+  shared,
+  writeFiles,
+} from "./_harness.ts";
+
+const CHANGES = INC.changesPrefix;
+
+function spawn(args: string[], env: Record<string, string>) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function finish(child: Deno.ChildProcess) {
+  const out = await child.output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** A database for subprocess tests: a scratch PostgreSQL database, else a PGlite folder. */
+async function processDatabase(dir: string): Promise<Record<string, string>> {
+  const base = Deno.env.get("TEST_DATABASE_URL");
+  if (!base) return { PGLITE_DIR: `${dir}/pglite` };
+  const env = { DATABASE_URL: await createScratchDatabase(base) };
+  assert.equal((await finish(spawn(["migrate"], env))).code, 0);
+  return env;
+}
+
+async function scratchDir(): Promise<string> {
+  const dir = `.data/test-ops/${crypto.randomUUID()}`;
+  await Deno.mkdir(dir, { recursive: true });
+  return dir;
+}
+
+Deno.test({
+  name:
+    "ops: two simultaneous ingest --apply processes never both apply; the second exits 0 saying why",
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 6000, deltas: 3, seed: 5 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const env = await processDatabase(dir);
+    const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
+    const [a, b] = await Promise.all([finish(spawn(args, env)), finish(spawn(args, env))]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const texts = [a.stdout, b.stdout];
+    const lockedRuns = texts.filter((t) => /Another run holds the lock/.test(t));
+    assert.equal(lockedRuns.length, 1, texts.join("\n---\n"));
+    const winner = JSON.parse(texts.find((t) => !/Another run holds the lock/.test(t))!);
+    assert.equal(winner.files.length, stream.files.length);
+    assert.ok(winner.files.every((f: { status: string }) => f.status === "applied"));
+
+    // With --wait-lock the latecomer waits, then finds nothing left to do.
+    await writeFiles(`${dir}/bucket`, [{ name: "2026-07-01T06-00-00.csv", text: "ticket_id\n" }]);
+    const first = spawn(args, env);
+    await new Promise((r) => setTimeout(r, 300));
+    const waiting = await finish(spawn([...args, "--wait-lock", "120"], env));
+    const done = await finish(first);
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(waiting.code, 0, waiting.stderr);
+    const applied = [done.stdout, waiting.stdout]
+      .map((t) => JSON.parse(t))
+      .flatMap((r) => r.files.filter((f: { status: string }) => f.status === "applied"));
+    assert.equal(applied.length, 1, "the new file is applied exactly once");
+  },
+});
+
+Deno.test({
+  name:
+    "ops: SIGTERM mid-file rolls the file back, archives nothing, exits 1; the next run completes",
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 40000, deltas: 0, seed: 6 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const env = await processDatabase(dir);
+    const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
+    const child = spawn(args, env);
+    const stdout = new Response(child.stdout).text();
+    // Stop it once it logs that the file is being applied (JSON lines on stderr with --json).
+    let stderr = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!stderr.includes('"event":"file_start"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    const stopped = { code: (await child.status).code, stdout: await stdout, stderr };
+    assert.equal(stopped.code, 1, stopped.stdout + stopped.stderr);
+    assert.match(stopped.stderr, /Interrupted by SIGTERM/);
+    const report = JSON.parse(stopped.stdout);
+    assert.equal(report.status, "failed");
+    assert.match(report.error, /Interrupted by SIGTERM: the current file was rolled back/);
+    assert.deepEqual(await listNames(`${dir}/bucket`, CHANGES), [stream.files[0]!.name]);
+
+    const rerun = await finish(spawn(args, env));
+    assert.equal(rerun.code, 0, rerun.stderr);
+    const done = JSON.parse(rerun.stdout);
+    assert.equal(done.totals.inserted, stream.expected.size);
+    assert.deepEqual(await listNames(`${dir}/bucket`, CHANGES), []);
+  },
+});
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  test("readStatus() says healthy, stale (in working hours only) or failing", async () => {
+    await b.reset();
+    const db = await b.db();
+    const stream = generateStream({ tickets: 50, deltas: 1, seed: 8 });
+    const root = await makeDirBucket(stream.files);
+    const startedAt = new Date();
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    await recordRun(db, report, { startedAt });
+    await writeFiles(root, [{ name: "2026-07-01T06-00-00.csv", text: "ticket_id\n" }]);
+    const at = (iso: string) => ({ now: () => new Date(iso) });
+    const soon = new Date(Date.now() + 30 * 60_000);
+    const eatHour = (soon.getUTCHours() + 3) % 24;
+    const healthy = await readStatus(db, {
+      clock: { now: () => soon },
+      store: createDirObjectStore(root),
+      datasets: [INC],
+    });
+    assert.equal(healthy.datasets[0]!.health, "ok", JSON.stringify(healthy));
+    assert.equal(healthy.datasets[0]!.pendingFiles, 1);
+    assert.equal(healthy.datasets[0]!.rows, stream.expected.size);
+    assert.equal(healthy.datasets[0]!.lastRun?.status, "ok");
+    assert.equal(healthy.workingHours, eatHour >= 6 && eatHour < 21);
+
+    // Tomorrow (at least 7 h after the last applied file): stale at 10:00 EAT, not checked at
+    // 23:00 EAT.
+    const day = new Date(Date.now() + 24 * 3600_000).toISOString().slice(0, 10);
+    const stale = await readStatus(db, { clock: at(`${day}T07:00:00Z`), datasets: [INC] });
+    assert.equal(stale.datasets[0]!.health, "stale", JSON.stringify(stale));
+    assert.match(
+      stale.datasets[0]!.reasons[0]!,
+      /No change file applied for \d+\.\d h \(max 2 h\)/,
+    );
+    assert.equal(stale.healthy, false);
+    const night = await readStatus(db, { clock: at(`${day}T20:00:00Z`), datasets: [INC] });
+    assert.equal(night.workingHours, false);
+    assert.equal(night.datasets[0]!.health, "ok");
+
+    // A failed run makes it failing, whatever the time.
+    const secret = "hunter2-very-secret";
+    await recordRun(db, { ...report, status: "failed", error: `Cannot connect with ${secret}` }, {
+      startedAt,
+      redact: createRedactor([secret]),
+    });
+    const failing = await readStatus(db, { clock: at(`${day}T20:00:00Z`), datasets: [INC] });
+    assert.equal(failing.datasets[0]!.health, "failing");
+    assert.equal(failing.datasets[0]!.lastRun?.error, "Cannot connect with ***");
+  });
+
+  test("close the shared database", () => b.close());
+}
+
+Deno.test("createLogger() writes JSON lines with time, level, dataset, counts and redacts secrets", () => {
+  const lines: string[] = [];
+  const logger = createLogger({
+    format: "json",
+    write: (t) => lines.push(t),
+    redact: createRedactor(["s3cr3t-key"]),
+    now: () => new Date("2026-06-15T14:00:00Z"),
+  });
+  logger.progress({
+    type: "file_end",
+    dataset: "inc",
+    file: {
+      key: "automations/inc/changes/2026-06-15T17-00-00.csv",
+      fileName: "2026-06-15T17-00-00.csv",
+      etag: "x",
+      action: "apply",
+      status: "failed",
+      error: "Access denied for s3cr3t-key",
+      durationMs: 12,
+    },
+  });
+  assert.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0]!);
+  assert.deepEqual(
+    { time: entry.time, level: entry.level, event: entry.event, dataset: entry.dataset },
+    { time: "2026-06-15T14:00:00.000Z", level: "error", event: "file", dataset: "inc" },
+  );
+  assert.equal(entry.error, "Access denied for ***");
+  assert.ok(lines[0]!.endsWith("\n"));
+});
+
+Deno.test("createRedactor() hides secrets, their URL-encoded forms and URL passwords", () => {
+  const redact = createRedactor(["p@ss/word"]);
+  assert.equal(
+    redact("postgres://fleet:other@db:5432/x failed; key p@ss/word or p%40ss%2Fword"),
+    "postgres://fleet:***@db:5432/x failed; key *** or ***",
+  );
+});
+
+Deno.test({
+  name: "ops: status --json reports per dataset and exits 0 when healthy",
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 40, deltas: 1, seed: 9 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const env = await processDatabase(dir);
+    const ingest = await finish(spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply"], env));
+    assert.equal(ingest.code, 0, ingest.stderr);
+    // JSON lines (not a terminal): one per file and one per run.
+    const events = ingest.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(events.map((e) => e.event), [
+      ...stream.files.flatMap(() => ["file_start", "file"]),
+      "run",
+    ]);
+    const status = await finish(spawn(["status", "--json", "--from-dir", `${dir}/bucket`], env));
+    const report = JSON.parse(status.stdout);
+    assert.equal(status.code, report.healthy ? 0 : 1);
+    const inc = report.datasets.find((d: { dataset: string }) => d.dataset === "inc");
+    assert.equal(inc.rows, stream.expected.size);
+    assert.equal(inc.pendingFiles, 0);
+    assert.equal(inc.lastRun.status, "ok");
+    assert.equal(inc.health, "ok");
+    const crq = report.datasets.find((d: { dataset: string }) => d.dataset === "crq");
+    assert.equal(crq.lastAppliedAt, null);
+  },
+});
