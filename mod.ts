@@ -15,7 +15,17 @@
  * @module
  */
 
-export type { Clock, Database, ObjectStore, Row, SqlSession, StoredObject } from "./lib/ports.ts";
+export type {
+  Clock,
+  Database,
+  GeocodeAnswer,
+  GeocodeQuery,
+  Geocoder,
+  ObjectStore,
+  Row,
+  SqlSession,
+  StoredObject,
+} from "./lib/ports.ts";
 export { systemClock } from "./lib/ports.ts";
 export { type Dataset, DATASETS, getDataset, INC } from "./lib/datasets.ts";
 export {
@@ -36,3 +46,21 @@ export { createS3ObjectStore, type S3ObjectStoreOptions } from "./lib/s3_object_
 export { createPgliteDatabase, DatabaseLockedError } from "./lib/pglite_database.ts";
 export { createPostgresDatabase } from "./lib/postgres_database.ts";
 export { formatDrainReport } from "./lib/format_report.ts";
+export { capture, type CaptureReport, formatCaptureReport } from "./lib/capture.ts";
+export { buildReport, formatReport, type TicketReport } from "./lib/run_report.ts";
+export {
+  CLUSTER_ALIASES,
+  geocode,
+  type GeocodeOptions,
+  type GeocodeReport,
+  resolveGeometry,
+} from "./lib/geocode.ts";
+export { GeocoderError } from "./lib/geocoder_error.ts";
+export { createLocationIqGeocoder } from "./lib/locationiq_geocoder.ts";
+export { createOpenCageGeocoder } from "./lib/opencage_geocoder.ts";
+export { createNominatimGeocoder } from "./lib/nominatim_geocoder.ts";
+export { exportGazetteer, importGazetteer } from "./lib/gazetteer.ts";
+export { formatStatus, readStatus, type StatusReport } from "./lib/read_status.ts";
+export { recordRun } from "./lib/record_run.ts";
+export { runAfterApply } from "./lib/run_after_apply.ts";
+export { createLogger, type Logger } from "./lib/logger.ts";
