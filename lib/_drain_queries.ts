@@ -28,34 +28,35 @@ select distinct on (ticket_id) ticket_id, raw
 from fleettickets_stage
 order by ticket_id, line desc`;
 
-/** $1 file name. What the merge will do, row by row (the last row of a ticket in a file wins). */
-export function countMerge(table: string): string {
-  return `
-select
-  count(*) filter (where t.ticket_id is null)::int as inserted,
-  count(*) filter (where t.source_file <= $1 and t.raw is distinct from s.raw)::int as updated,
-  count(*) filter (where t.source_file <= $1 and t.raw = s.raw)::int as unchanged,
-  count(*) filter (where t.source_file > $1)::int as older_skipped,
-  ((select count(*) from fleettickets_stage) - count(*))::int as duplicates
-from (${LATEST_STAGED}) s
-left join ${ident(table)} t using (ticket_id)`;
-}
-
 /**
- * $1 file name. Upserts staged rows; a row last written by a newer file is left alone, so
- * ticket state never moves backwards. An unchanged row still records the newer file (a late
- * older file must not overwrite it later) but keeps its ingested_at.
+ * $1 file name. Upserts the staged rows (the last row of a ticket in a file wins) and counts what
+ * happened in the same statement. A row last written by a newer file is left alone, so ticket
+ * state never moves backwards; an unchanged row still records the newer file (a late older file
+ * must not overwrite it later) but keeps its ingested_at. Inserted rows have xmax = 0; a changed
+ * row gets this statement's timestamp, so counts stay exact even when a dry run applies several
+ * files in one transaction.
  */
 export function mergeStage(table: string): string {
   return `
-insert into ${ident(table)} as t (ticket_id, raw, source_file)
-select ticket_id, raw, $1 from (${LATEST_STAGED}) s
-on conflict (ticket_id) do update
-set raw = excluded.raw,
-    source_file = excluded.source_file,
-    ingested_at = case when t.raw = excluded.raw then t.ingested_at else now() end
-where t.source_file < excluded.source_file
-   or (t.source_file = excluded.source_file and t.raw is distinct from excluded.raw)`;
+with merged as (
+  insert into ${ident(table)} as t (ticket_id, raw, source_file, ingested_at)
+  select ticket_id, raw, $1, statement_timestamp() from (${LATEST_STAGED}) s
+  on conflict (ticket_id) do update
+  set raw = excluded.raw,
+      source_file = excluded.source_file,
+      ingested_at = case when t.raw = excluded.raw then t.ingested_at else excluded.ingested_at end
+  where t.source_file <= excluded.source_file
+  returning t.xmax = 0 as inserted, t.ingested_at = statement_timestamp() as changed
+), staged as (
+  select count(*) as all_rows, count(distinct ticket_id) as tickets from fleettickets_stage
+)
+select
+  count(*) filter (where inserted)::int as inserted,
+  count(*) filter (where not inserted and changed)::int as updated,
+  count(*) filter (where not inserted and not changed)::int as unchanged,
+  ((select tickets from staged) - count(*))::int as older_skipped,
+  ((select all_rows - tickets from staged))::int as duplicates
+from merged`;
 }
 
 /** $1 dataset, $2 file names. Ledger rows of the given files. */

@@ -9,7 +9,6 @@ import {
   ADVANCE_WATERMARK,
   CLEAR_QUARANTINE,
   CLEAR_STAGE,
-  countMerge,
   CREATE_STAGE,
   INSERT_QUARANTINE,
   mergeStage,
@@ -112,6 +111,8 @@ export interface AfterApplyReport {
   capture?: unknown;
   /** Steps that failed, with why; applied files stay applied. */
   errors: string[];
+  /** Wall time of all steps, ms. */
+  durationMs: number;
 }
 
 /** Options for {@linkcode drain}. */
@@ -447,7 +448,7 @@ async function applyFile(
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
   await tx.query(staged < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
 
-  const [merge] = await tx.query<Record<string, number>>(countMerge(dataset.table), [
+  const [merge] = await tx.query<Record<string, number>>(mergeStage(dataset.table), [
     file.fileName,
   ]);
   counts.inserted = merge?.inserted ?? 0;
@@ -455,7 +456,6 @@ async function applyFile(
   counts.unchanged = merge?.unchanged ?? 0;
   counts.olderSkipped = merge?.older_skipped ?? 0;
   counts.duplicates = merge?.duplicates ?? 0;
-  await tx.query(mergeStage(dataset.table), [file.fileName]);
   await tx.query(UPSERT_LEDGER, [
     dataset.name,
     file.fileName,

@@ -201,16 +201,22 @@ on conflict (cluster, place) do update set
   verified = false, looked_up_at = excluded.looked_up_at
 where tickets.geo_locations.status <> 'manual'`;
 
-/** Re-resolves the geometry of the given datasets' tickets; returns rows changed. */
+/**
+ * Re-resolves the geometry of the given datasets' tickets (only those last written by `files`,
+ * when given); returns rows changed.
+ */
 export async function resolveGeometry(
   db: Database,
   datasets: readonly Dataset[] = Object.values(DATASETS),
+  options: { files?: readonly string[] } = {},
 ): Promise<number> {
+  if (options.files?.length === 0) return 0;
   let changed = 0;
   for (const dataset of datasets) {
-    const [row] = await db.query<{ n: number }>(`select tickets.resolve_geometry($1) as n`, [
-      dataset.table,
-    ]);
+    const [row] = await db.query<{ n: number }>(
+      `select tickets.resolve_geometry($1::regclass, $2::text[]) as n`,
+      [dataset.table, options.files ?? null],
+    );
     changed += row?.n ?? 0;
   }
   return changed;

@@ -12,14 +12,23 @@ import type { AfterApplyReport } from "./drain.ts";
 import { resolveGeometry } from "./geocode.ts";
 import type { Database } from "./ports.ts";
 
-/** Runs the dataset's post-apply steps in order. Never throws. */
-export async function runAfterApply(db: Database, dataset: Dataset): Promise<AfterApplyReport> {
-  const report: AfterApplyReport = { errors: [] };
+/**
+ * Runs the dataset's post-apply steps in order, after a run that applied `appliedFiles` (their
+ * names). Never throws.
+ */
+export async function runAfterApply(
+  db: Database,
+  dataset: Dataset,
+  appliedFiles: readonly string[],
+): Promise<AfterApplyReport> {
+  const started = performance.now();
+  const report: AfterApplyReport = { errors: [], durationMs: 0 };
   for (const step of dataset.afterApply) {
     try {
       if (step === "resolve_geometry") {
-        // One statement per table: atomic on its own.
-        report.geometryResolved = await resolveGeometry(db, [dataset]);
+        // One statement per table: atomic on its own. Only rows written by this run's files can
+        // have a new cluster or place; gazetteer changes re-resolve everything themselves.
+        report.geometryResolved = await resolveGeometry(db, [dataset], { files: appliedFiles });
       } else if (step === "capture_history") {
         report.capture = await capture(db);
       }
@@ -27,5 +36,6 @@ export async function runAfterApply(db: Database, dataset: Dataset): Promise<Aft
       report.errors.push(`${step}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+  report.durationMs = Math.round(performance.now() - started);
   return report;
 }

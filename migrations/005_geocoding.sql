@@ -47,10 +47,12 @@ create table tickets.geo_locations (
   primary key (cluster, place)
 );
 
--- Re-resolves geom/geo_source of one ticket table; only rows whose answer changed are written,
--- so it is cheap to call after every ingest and after every gazetteer change. Returns the
--- number of rows updated.
-create or replace function tickets.resolve_geometry(p_table regclass) returns integer
+-- Re-resolves geom/geo_source of one ticket table (only the rows last written by p_files, when
+-- given: after an ingest only those can have a new cluster or place); only rows whose answer
+-- changed are written, so it is cheap after every ingest and every gazetteer change. Returns
+-- the number of rows updated.
+create or replace function tickets.resolve_geometry(p_table regclass, p_files text[] default null)
+returns integer
 language plpgsql as $$
 declare
   n integer;
@@ -77,12 +79,13 @@ begin
         on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')
       left join tickets.geo_clusters c
         on c.cluster = t.cluster and c.status in ('hit', 'manual')
+      where $1 is null or t.source_file = any($1)
     )
     update %s t set geom = r.geom, geo_source = r.geo_source
     from resolved r
     where t.ticket_id = r.ticket_id
       and (t.geo_source is distinct from r.geo_source or t.geom is distinct from r.geom)
-  $q$, p_table, p_table);
+  $q$, p_table, p_table) using p_files;
   get diagnostics n = row_count;
   return n;
 end

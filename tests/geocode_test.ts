@@ -13,6 +13,7 @@ import { createLocationIqGeocoder } from "../lib/locationiq_geocoder.ts";
 import { createNominatimGeocoder } from "../lib/nominatim_geocoder.ts";
 import { createOpenCageGeocoder } from "../lib/opencage_geocoder.ts";
 import type { Database } from "../lib/ports.ts";
+import { runAfterApply } from "../lib/run_after_apply.ts";
 import { backends, makeDirBucket, shared, writeFiles } from "./_harness.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 
@@ -174,6 +175,8 @@ for (const b of backends()) {
         apiKey: "good-key",
         sleep: noSleep,
       });
+      // Self-contained: clusters first (already cached when the file runs in order).
+      await geocode(db, geocoder, { mode: "clusters", apply: true, datasets: [INC] });
       await geocode(db, geocoder, { mode: "locations", apply: true, datasets: [INC] });
     } finally {
       await fake.close();
