@@ -275,11 +275,9 @@ async function runIngest(context: Context, args: string[]): Promise<number> {
         });
         reports.push(report);
         if (report.mode === "apply" && report.status !== "locked") {
-          report.afterApply = await runAfterApply(
-            db,
-            dataset,
-            report.files.filter((f) => f.status === "applied").map((f) => f.fileName),
-          );
+          report.afterApply = await runAfterApply(db, dataset, {
+            appliedFiles: report.files.filter((f) => f.status === "applied").map((f) => f.fileName),
+          });
           for (const error of report.afterApply.errors) {
             logger.log("error", "after_apply_failed", { dataset: dataset.name, error });
           }

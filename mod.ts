@@ -27,8 +27,16 @@ export type {
   StoredObject,
 } from "./lib/ports.ts";
 export { systemClock } from "./lib/ports.ts";
-export { type Dataset, DATASETS, getDataset, INC } from "./lib/datasets.ts";
 export {
+  CRQ,
+  type Dataset,
+  DATASETS,
+  getDataset,
+  INC,
+  type PostApplyStep,
+} from "./lib/datasets.ts";
+export {
+  type AfterApplyReport,
   drain,
   type DrainOptions,
   type DrainProgress,
@@ -37,17 +45,49 @@ export {
   type FileReport,
 } from "./lib/drain.ts";
 export { ChangeFileError } from "./lib/change_file_error.ts";
-export { type ChangeLine, parseChangeFile, type TicketRecord } from "./lib/parse_change_file.ts";
+export {
+  type ChangeLine,
+  parseChangeFile,
+  type ParseChangeFileOptions,
+  type TicketRecord,
+} from "./lib/parse_change_file.ts";
 export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./lib/change_key.ts";
-export { loadMigrations, migrate, pendingMigrations } from "./lib/migrate.ts";
+export {
+  loadMigrations,
+  migrate,
+  type Migration,
+  type MigrationStatus,
+  pendingMigrations,
+} from "./lib/migrate.ts";
 export { type Config, ConfigError, loadConfig } from "./lib/config.ts";
 export { createDirObjectStore } from "./lib/dir_object_store.ts";
 export { createS3ObjectStore, type S3ObjectStoreOptions } from "./lib/s3_object_store.ts";
-export { createPgliteDatabase, DatabaseLockedError } from "./lib/pglite_database.ts";
-export { createPostgresDatabase } from "./lib/postgres_database.ts";
+export {
+  createPgliteDatabase,
+  DatabaseLockedError,
+  type PgliteDatabaseOptions,
+} from "./lib/pglite_database.ts";
+export { createPostgresDatabase, type PostgresDatabaseOptions } from "./lib/postgres_database.ts";
+export type { HttpGeocoderOptions } from "./lib/_http_geocoder.ts";
 export { formatDrainReport } from "./lib/format_report.ts";
-export { capture, type CaptureReport, formatCaptureReport } from "./lib/capture.ts";
-export { buildReport, formatReport, type TicketReport } from "./lib/run_report.ts";
+export {
+  capture,
+  type CaptureOptions,
+  type CaptureReport,
+  formatCaptureReport,
+} from "./lib/capture.ts";
+export {
+  type BacklogDay,
+  buildReport,
+  type BuildReportOptions,
+  type ClosureDay,
+  type ClusterBacklog,
+  formatReport,
+  type Freshness,
+  type OpenTicket,
+  type SlaSplit,
+  type TicketReport,
+} from "./lib/run_report.ts";
 export {
   CLUSTER_ALIASES,
   geocode,
@@ -59,8 +99,14 @@ export { GeocoderError } from "./lib/geocoder_error.ts";
 export { createLocationIqGeocoder } from "./lib/locationiq_geocoder.ts";
 export { createOpenCageGeocoder } from "./lib/opencage_geocoder.ts";
 export { createNominatimGeocoder } from "./lib/nominatim_geocoder.ts";
-export { exportGazetteer, importGazetteer } from "./lib/gazetteer.ts";
-export { formatStatus, readStatus, type StatusReport } from "./lib/read_status.ts";
-export { recordRun } from "./lib/record_run.ts";
-export { runAfterApply } from "./lib/run_after_apply.ts";
-export { createLogger, type Logger } from "./lib/logger.ts";
+export { exportGazetteer, importGazetteer, type ImportReport } from "./lib/gazetteer.ts";
+export {
+  type DatasetStatus,
+  formatStatus,
+  readStatus,
+  type ReadStatusOptions,
+  type StatusReport,
+} from "./lib/read_status.ts";
+export { recordRun, type RecordRunOptions } from "./lib/record_run.ts";
+export { runAfterApply, type RunAfterApplyOptions } from "./lib/run_after_apply.ts";
+export { createLogger, type Logger, type LoggerOptions } from "./lib/logger.ts";

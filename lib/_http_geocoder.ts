@@ -17,9 +17,11 @@ export interface HttpGeocoderOptions {
   maxAttempts?: number;
   /** Per-request timeout, ms (default 15000). */
   timeoutMs?: number;
-  /** Injected for tests: fetch, sleep and clock. */
+  /** HTTP client (tests inject one). */
   fetch?: typeof fetch;
+  /** Waits; tests inject one that counts instead of sleeping. */
   sleep?: (ms: number) => Promise<void>;
+  /** Clock in ms, paired with `sleep` for pacing. */
   now?: () => number;
 }
 

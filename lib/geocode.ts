@@ -49,8 +49,11 @@ export interface GeocodeOptions {
 
 /** What a geocode run did. */
 export interface GeocodeReport {
+  /** Which gazetteer this run filled. */
   mode: "clusters" | "locations";
+  /** Whether places were looked up (false: a dry run that only counted). */
   apply: boolean;
+  /** The provider used, when one was configured. */
   provider: string | null;
   /** Distinct places (clusters, or cluster + place) the tickets need. */
   places: number;
@@ -64,8 +67,11 @@ export interface GeocodeReport {
   waitingForCluster: number;
   /** Paid calls made. */
   calls: number;
+  /** Answers accepted (within the guard). */
   hits: number;
+  /** Places the provider does not know (cached, not asked again). */
   misses: number;
+  /** Answers refused by the wrong-city guard (cached with the distance). */
   rejected: number;
   /** Why the run stopped early: budget, a terminal provider error, a signal. */
   stoppedBy?: string;
@@ -73,6 +79,7 @@ export interface GeocodeReport {
   resolved: number;
   /** Transient failures (place left for the next run). */
   failures: number;
+  /** The last provider error, when there was one (never contains the key). */
   error?: string;
 }
 

@@ -12,15 +12,19 @@ import type { AfterApplyReport } from "./drain.ts";
 import { resolveGeometry } from "./geocode.ts";
 import type { Database } from "./ports.ts";
 
-/**
- * Runs the dataset's post-apply steps in order, after a run that applied `appliedFiles` (their
- * names). Never throws.
- */
+/** Options for {@linkcode runAfterApply}. */
+export interface RunAfterApplyOptions {
+  /** Names of the files the run applied (their rows are re-resolved). */
+  appliedFiles: readonly string[];
+}
+
+/** Runs the dataset's post-apply steps in order. Never throws. */
 export async function runAfterApply(
   db: Database,
   dataset: Dataset,
-  appliedFiles: readonly string[],
+  options: RunAfterApplyOptions,
 ): Promise<AfterApplyReport> {
+  const { appliedFiles } = options;
   const started = performance.now();
   const report: AfterApplyReport = { errors: [], durationMs: 0 };
   for (const step of dataset.afterApply) {

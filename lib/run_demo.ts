@@ -53,8 +53,8 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
     out(formatDrainReport(crqReport));
     // What every applying `ingest` does next: geometry resolution, history capture (INC).
     const incFiles = report.files.map((f) => f.fileName);
-    await runAfterApply(db, INC, incFiles);
-    await runAfterApply(db, CRQ, crqReport.files.map((f) => f.fileName));
+    await runAfterApply(db, INC, { appliedFiles: incFiles });
+    await runAfterApply(db, CRQ, { appliedFiles: crqReport.files.map((f) => f.fileName) });
     const again = await drain(store, db, { dataset: INC, apply: true });
     out(`\nSecond run (exactly once): ${again.files.length} files, ${again.durationMs} ms\n`);
 

@@ -216,6 +216,28 @@ for (const b of backends()) {
     );
     assert.match(bad.errors[0]!.reason, /out of range/);
     assert.equal(bad.errors[0]!.line, 2);
+
+    // The next file brings a new ticket at a cached place: the post-apply step places it at
+    // once, touching only the rows that file wrote.
+    const later = "2030-01-01T06-20-00.csv";
+    await writeFiles(root, [{
+      name: later,
+      text: renderCsv(COLUMNS, [{
+        ...rows[1]!,
+        ticket_id: "WOTGEO5",
+      }]),
+    }]);
+    const next = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.deepEqual(next.files.map((f) => f.status), ["applied"]);
+    const after = await runAfterApply(db, INC, { appliedFiles: [later] });
+    assert.deepEqual(after.errors, []);
+    assert.equal(after.geometryResolved, 1, "only the row the new file wrote");
+    const [placed] = await db.query<{ geo_source: string }>(
+      `select geo_source from tickets.inc where ticket_id = 'WOTGEO5'`,
+    );
+    assert.equal(placed?.geo_source, "location");
+    const none = await runAfterApply(db, INC, { appliedFiles: [] });
+    assert.equal(none.geometryResolved, 0, "a run that applied nothing resolves nothing");
   });
 
   test("geocode() shares one budget across INC and CRQ and stops on a refused key, keeping the cache", async () => {
