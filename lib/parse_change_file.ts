@@ -6,6 +6,7 @@
 
 import { Buffer } from "node:buffer";
 import { parse } from "csv-parse/stream";
+import { parse as parseText } from "csv-parse/sync";
 import { ChangeFileError } from "./change_file_error.ts";
 
 /** Columns dropped at ingest (export bookkeeping with no value downstream). */
@@ -21,6 +22,14 @@ export const DROPPED_COLUMNS: ReadonlySet<string> = new Set([
 
 const SENTINEL_PREFIX = "EXPORT STOPPED";
 const TRUE_WORDS = new Set(["true", "t", "1", "yes", "y"]);
+// Strict quotes: a stray quote fails at once, so `recover` loses one line instead of letting it
+// pair with the next line's quote and swallow a good row into a garbled record.
+const CSV_OPTIONS = {
+  bom: true,
+  info: true,
+  relax_column_count: true,
+  skip_empty_lines: true,
+} as const;
 
 /** A cleaned ticket record: column name to text, empty values as null. */
 export type TicketRecord = Record<string, string | null>;
@@ -41,13 +50,19 @@ export function isTrue(value: string | null | undefined): boolean {
 export interface ParseChangeFileOptions {
   /** Object key, for error messages. */
   key: string;
+  /**
+   * Reads the file again from its start. Given, a line with an unterminated quote is
+   * quarantined alone and the lines after it still load; without it they are quarantined too.
+   */
+  reread?: () => Promise<ReadableStream<Uint8Array>>;
 }
 
 /**
  * Parses a change file as real CSV (quotes, embedded commas and newlines, CRLF, BOM) and
  * yields each data line cleaned: alarm rows and the `EXPORT STOPPED` sentinel flagged for
  * dropping, rows that cannot be tickets flagged for quarantine, tickets as cleaned records.
- * Columns are found by header name. Throws {@linkcode ChangeFileError} for a broken file.
+ * Columns are found by header name. Throws {@linkcode ChangeFileError} when the file has no
+ * usable header (nothing in it can be read as a ticket).
  */
 export async function* parseChangeFile(
   body: ReadableStream<Uint8Array>,
@@ -63,97 +78,192 @@ export async function* parseChangeFile(
       }),
     )
     .pipeThrough(
-      parse({
-        bom: true,
-        info: true,
-        relax_column_count: true,
-        relax_quotes: true,
-        skip_empty_lines: true,
-      }) as TransformStream<Buffer, { record: string[]; info: { lines: number } }>,
+      parse(CSV_OPTIONS) as TransformStream<Buffer, { record: string[]; info: { lines: number } }>,
     );
 
-  let header: string[] | undefined;
-  let idIndex = -1;
-  let alarmIndex = -1;
-  let regionIndex = -1;
-  let statusIndex = -1;
+  let header: Header | undefined;
+  let seen = 0;
+  let lastLine = 0;
   try {
     for await (const { record, info } of records) {
-      const line = info.lines;
-      if (header === undefined) {
-        header = record.map((name) => name.replaceAll("\0", "").trim().toLowerCase());
-        idIndex = header.indexOf("ticket_id");
-        if (idIndex < 0) {
-          throw new ChangeFileError(key, `has no "ticket_id" column in its header`, { line });
-        }
-        const seen = new Set<string>();
-        for (const name of header) {
-          if (name === "") {
-            throw new ChangeFileError(key, "has an empty column name in its header", { line });
-          }
-          if (seen.has(name)) {
-            throw new ChangeFileError(key, `repeats column "${name}" in its header`, { line });
-          }
-          seen.add(name);
-        }
-        alarmIndex = header.indexOf("is_alarm");
-        regionIndex = header.indexOf("region");
-        statusIndex = header.indexOf("raw_status");
-        continue;
-      }
-      const id = (record[idIndex] ?? record[0] ?? "").trim();
-      if (id.toUpperCase().startsWith(SENTINEL_PREFIX)) {
-        yield { kind: "sentinel", line };
-        continue;
-      }
-      if (record.length !== header.length) {
-        yield {
-          kind: "quarantine",
-          line,
-          reason: `has ${record.length} fields, header has ${header.length}`,
-          fields: record,
-        };
-        continue;
-      }
-      if (id === "") {
-        yield { kind: "quarantine", line, reason: "has an empty ticket_id", fields: record };
-        continue;
-      }
-      if (alarmIndex >= 0 && isTrue(record[alarmIndex])) {
-        yield { kind: "alarm", line };
-        continue;
-      }
-      const cleaned: TicketRecord = {};
-      for (let i = 0; i < header.length; i++) {
-        const name = header[i]!;
-        if (DROPPED_COLUMNS.has(name)) continue;
-        let value: string | null = record[i]!;
-        if (value === "") value = null;
-        // PostgreSQL text cannot hold NUL; keep the damage visible instead of failing.
-        else if (value.includes("\0")) value = value.replaceAll("\0", "\uFFFD");
-        if (value !== null) {
-          if (i === regionIndex) value = value.toLowerCase();
-          else if (i === statusIndex) value = value.toUpperCase();
-        }
-        cleaned[name] = value;
-      }
-      cleaned.ticket_id = id.replaceAll("\0", "\uFFFD");
-      yield { kind: "ticket", line, ticketId: cleaned.ticket_id, record: cleaned };
+      seen++;
+      lastLine = info.lines;
+      if (header === undefined) header = readHeader(key, record, info.lines);
+      else yield cleanRecord(header, record, info.lines);
     }
   } catch (error) {
-    if (error instanceof ChangeFileError) throw error;
-    const csv = error as { code?: string; lines?: number; message?: string };
-    if (typeof csv.code === "string" && csv.code.startsWith("CSV_")) {
-      throw new ChangeFileError(key, describeCsvError(csv.code, csv.message ?? ""), {
-        line: csv.lines,
-        cause: error,
-      });
+    const csv = csvError(error);
+    if (csv === undefined) throw error;
+    const reason = describeCsvError(csv.code, csv.message);
+    if (header === undefined) {
+      throw new ChangeFileError(key, reason, { line: csv.lines, cause: error });
     }
-    throw error;
+    if (options.reread === undefined) {
+      yield {
+        kind: "quarantine",
+        line: lastLine + 1,
+        reason: `${reason}: this line and the rest of the file could not be read`,
+        fields: [],
+      };
+      return;
+    }
+    const text = await new Response(await options.reread()).text();
+    yield* recover(header, text, seen);
+    return;
   }
   if (header === undefined) {
-    throw new ChangeFileError(key, "is empty: it has no header row");
+    throw new ChangeFileError(key, "has no header row: the file is empty", { line: 1 });
   }
+}
+
+interface Header {
+  names: string[];
+  id: number;
+  alarm: number;
+  region: number;
+  status: number;
+}
+
+function readHeader(key: string, record: string[], line: number): Header {
+  const names = record.map((name) => name.replaceAll("\0", "").trim().toLowerCase());
+  const id = names.indexOf("ticket_id");
+  if (id < 0) {
+    throw new ChangeFileError(key, `has no "ticket_id" column in its header`, { line });
+  }
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (name === "") {
+      throw new ChangeFileError(key, "has an empty column name in its header", { line });
+    }
+    if (seen.has(name)) {
+      throw new ChangeFileError(key, `repeats column "${name}" in its header`, { line });
+    }
+    seen.add(name);
+  }
+  return {
+    names,
+    id,
+    alarm: names.indexOf("is_alarm"),
+    region: names.indexOf("region"),
+    status: names.indexOf("raw_status"),
+  };
+}
+
+function cleanRecord(header: Header, record: string[], line: number): ChangeLine {
+  const { names } = header;
+  const id = (record[header.id] ?? record[0] ?? "").trim();
+  if (id.toUpperCase().startsWith(SENTINEL_PREFIX)) return { kind: "sentinel", line };
+  if (record.length !== names.length) {
+    return {
+      kind: "quarantine",
+      line,
+      reason: `has ${record.length} fields, header has ${names.length}`,
+      fields: record,
+    };
+  }
+  if (id === "") {
+    return { kind: "quarantine", line, reason: "has an empty ticket_id", fields: record };
+  }
+  if (header.alarm >= 0 && isTrue(record[header.alarm])) return { kind: "alarm", line };
+  const cleaned: TicketRecord = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (DROPPED_COLUMNS.has(name)) continue;
+    let value: string | null = record[i]!;
+    if (value === "") value = null;
+    // PostgreSQL text cannot hold NUL; keep the damage visible instead of failing.
+    else if (value.includes("\0")) value = value.replaceAll("\0", "\uFFFD");
+    if (value !== null) {
+      if (i === header.region) value = value.toLowerCase();
+      else if (i === header.status) value = value.toUpperCase();
+    }
+    cleaned[name] = value;
+  }
+  cleaned.ticket_id = id.replaceAll("\0", "\uFFFD");
+  return { kind: "ticket", line, ticketId: cleaned.ticket_id, record: cleaned };
+}
+
+/**
+ * Goes on after a record that broke the CSV (a stray or unterminated quote): the line where
+ * that record starts is quarantined and parsing restarts on the next line, as often as needed.
+ * `skip` records were already yielded. Runs on the whole text, on the rare broken file only.
+ */
+function* recover(header: Header, text: string, skip: number): Generator<ChangeLine> {
+  // LF only, so csv-parse's line numbers match physical lines (it counts a quoted CRLF twice).
+  let rest = text.replaceAll("\r\n", "\n");
+  let offset = 0; // file lines before rest's first line
+  for (;;) {
+    const parsed: ParsedRecord[] = [];
+    let failure: CsvError | undefined;
+    try {
+      parseText(rest, {
+        ...CSV_OPTIONS,
+        info: false,
+        on_record: (record, context) => {
+          parsed.push({ record, info: { lines: context.lines } });
+          return record;
+        },
+      });
+    } catch (error) {
+      failure = csvError(error);
+      if (failure === undefined) throw error;
+    }
+    for (const { record, info } of parsed) {
+      if (skip > 0) skip--;
+      else yield cleanRecord(header, record, offset + info.lines);
+    }
+    if (failure === undefined) return;
+    // The broken record starts on the first non-blank line after the last good one.
+    let line = (parsed.at(-1)?.info.lines ?? 0) + 1;
+    let start = lineStart(rest, line);
+    let end = rest.indexOf("\n", start);
+    while (start < rest.length && rest.slice(start, end < 0 ? undefined : end).trim() === "") {
+      line++;
+      start = lineStart(rest, line);
+      end = rest.indexOf("\n", start);
+    }
+    if (start >= rest.length) return;
+    yield {
+      kind: "quarantine",
+      line: offset + line,
+      reason: describeCsvError(failure.code, failure.message),
+      fields: [rest.slice(start, end < 0 ? undefined : end)],
+    };
+    if (end < 0) return;
+    rest = rest.slice(end + 1);
+    offset += line;
+  }
+}
+
+/** Offset of the start of 1-based `line` in `text` (its length when there is no such line). */
+function lineStart(text: string, line: number): number {
+  let at = 0;
+  for (let n = 1; n < line; n++) {
+    const next = text.indexOf("\n", at);
+    if (next < 0) return text.length;
+    at = next + 1;
+  }
+  return at;
+}
+
+interface ParsedRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+interface CsvError {
+  code: string;
+  message: string;
+  lines?: number;
+  raw?: string;
+}
+
+function csvError(error: unknown): CsvError | undefined {
+  const csv = error as Partial<CsvError> | null;
+  // csv-parse names one code without its prefix.
+  const code = csv?.code;
+  if (typeof code !== "string" || !/^(CSV_|INVALID_OPENING_QUOTE$)/.test(code)) return undefined;
+  return { ...csv, code, message: csv?.message ?? "" };
 }
 
 function describeCsvError(code: string, message: string): string {
@@ -163,7 +273,7 @@ function describeCsvError(code: string, message: string): string {
     case "CSV_INVALID_CLOSING_QUOTE":
     case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
     case "INVALID_OPENING_QUOTE":
-      return "has a malformed quoted field";
+      return "has an unterminated or stray quote";
     default:
       return `is not valid CSV (${message.replace(/\.$/, "")})`;
   }

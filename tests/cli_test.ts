@@ -85,8 +85,8 @@ Deno.test({
     assert.equal(report.files.length, stream.files.length);
     assert.deepEqual(await listNames(bucket, CHANGES), []);
 
-    // A broken file fails the run with exit code 1 and names the file and line.
-    await writeFiles(bucket, [{ name: "2026-07-01T06-00-00.csv", text: 'ticket_id\n"WOT1\n' }]);
+    // A file with no usable header is set aside: exit code 1, naming the file, line and reason.
+    await writeFiles(bucket, [{ name: "2026-07-01T06-00-00.csv", text: '"WOT1","open"\n' }]);
     const broken = await cli(
       ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"],
       env,
@@ -94,8 +94,11 @@ Deno.test({
     assert.equal(broken.code, 1);
     assert.match(
       broken.stdout,
-      /"automations\/inc\/changes\/2026-07-01T06-00-00.csv": line \d+ has an unterminated quote/,
+      /set_aside\s+error: Cannot apply change file "automations\/inc\/changes\/2026-07-01T06-00-00.csv": line 1 has no "ticket_id" column in its header/,
     );
+    assert.deepEqual(await listNames(bucket, "automations/inc/quarantine/"), [
+      "2026-07-01T06-00-00.csv",
+    ]);
   },
 });
 
@@ -157,7 +160,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "cli: ingest --dataset all drains INC then CRQ into one report; one failure makes exit 1",
+  name:
+    "cli: ingest --dataset all drains INC then CRQ into one report; a set-aside file makes exit 1",
   sanitizeResources: false,
   fn: async () => {
     const dir = await scratch();
@@ -165,7 +169,7 @@ Deno.test({
     await writeFiles(bucket, stream.files);
     await writeFiles(
       bucket,
-      [{ name: "2026-06-15T05-00-00.csv", text: 'ticket_id\n"CRQ1\n' }],
+      [{ name: "2026-06-15T05-00-00.csv", text: 'id\n"CRQ1"\n' }],
       "automations/crq/changes/",
     );
     const base = Deno.env.get("TEST_DATABASE_URL");
@@ -183,9 +187,10 @@ Deno.test({
       datasets.map((d: { dataset: string; status: string }) => [d.dataset, d.status]),
       [
         ["inc", "ok"],
-        ["crq", "failed"],
+        ["crq", "ok"],
       ],
     );
+    assert.equal(datasets[1].files[0].status, "set_aside");
     assert.equal(datasets[0].totals.inserted, stream.expected.size);
   },
 });

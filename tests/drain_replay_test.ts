@@ -6,6 +6,7 @@ import { generateStream } from "../fixtures/generate_stream.ts";
 import { INC } from "../lib/datasets.ts";
 import { createDirObjectStore } from "../lib/dir_object_store.ts";
 import { drain } from "../lib/drain.ts";
+import type { ObjectStore } from "../lib/ports.ts";
 import {
   backends,
   diffState,
@@ -180,33 +181,125 @@ for (const b of backends()) {
     assert.deepEqual(await diffState(db, stream.expected), []);
   });
 
-  test("drain() stops at a structurally broken file, keeps order, and continues once it is fixed", async () => {
+  test("drain() refuses a download that ends early without an error and applies it on the next run", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const store = createDirObjectStore(root);
+    const delta = stream.files[1]!;
+    // A body cut at a line end parses as a shorter valid file: only the size can tell.
+    const cut = delta.text.lastIndexOf("\r\n", delta.text.length / 2) + 2;
+    const truncating: ObjectStore = {
+      ...store,
+      description: store.description,
+      async read(key) {
+        const body = await store.read(key);
+        if (!key.endsWith(delta.name)) return body;
+        const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+        return new Response(
+          bytes.slice(0, new TextEncoder().encode(delta.text.slice(0, cut)).length),
+        )
+          .body!;
+      },
+    };
+    const broken = await drain(truncating, db, { dataset: INC, apply: true });
+    assert.equal(broken.status, "failed");
+    assert.equal(broken.transient, true);
+    assert.match(broken.error!, /read \d+ bytes, the listing said \d+/);
+    assert.ok(broken.error!.includes(`"${CHANGES}${delta.name}"`));
+    assert.deepEqual(await listNames(root, CHANGES), stream.files.slice(1).map((f) => f.name));
+    const resumed = await drain(store, db, { dataset: INC, apply: true });
+    assert.equal(resumed.status, "ok", resumed.error);
+    assert.deepEqual(await diffState(db, stream.expected), []);
+  });
+
+  test("drain() quarantines the line with an unterminated quote and still loads the lines after it", async () => {
     await b.reset();
     const db = await b.db();
     const root = await makeDirBucket(stream.files);
     const header = stream.files[0]!.text.split("\r\n")[0]!.replace(/^\uFEFF/, "");
+    const width = header.split(",").length;
+    const good = (id: string) => [`"${id}"`, ...Array(width - 1).fill('""')].join(",");
     const badName = "2026-06-15T06-30-00.csv"; // between the first and second delta
     await writeFiles(root, [{
       name: badName,
-      text: `${header}\r\n"WOT1","inc",\r\n"WOT2","unterminated\r\n`,
+      text: [header, good("WOTQ1"), `"WOTQ2","unterminated`, good("WOTQ3"), ""].join("\r\n"),
     }]);
 
-    const failed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
-    assert.equal(failed.status, "failed");
-    assert.equal(failed.transient, false);
-    assert.match(
-      failed.error!,
-      new RegExp(`"automations/inc/changes/${badName}": line \\d+ has an unterminated quote`),
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(report.status, "ok", report.error);
+    const bad = report.files.find((f) => f.fileName === badName)!;
+    assert.equal(bad.status, "applied");
+    assert.deepEqual(bad.quarantine, [{ line: 3, reason: "has an unterminated or stray quote" }]);
+    const landed = await db.query<{ ticket_id: string }>(
+      `select ticket_id from tickets.inc where ticket_id like 'WOTQ%' order by 1`,
     );
-    const after = failed.files.filter((f) => f.fileName > badName);
-    assert.ok(after.length > 0 && after.every((f) => f.status === "not_reached"));
-    assert.ok((await listNames(root, CHANGES)).includes(badName));
-    assert.equal(failed.watermark, stream.files.filter((f) => f.name < badName).at(-1)!.name);
+    assert.deepEqual(landed.map((r) => r.ticket_id), ["WOTQ1", "WOTQ3"]);
+    const [kept] = await db.query<{ key: string; line: number; record: string[] }>(
+      `select key, line, record from tickets.quarantine where file_name = $1`,
+      [badName],
+    );
+    assert.deepEqual(kept, {
+      key: CHANGES + badName,
+      line: 3,
+      record: [`"WOTQ2","unterminated`],
+    });
+    assert.deepEqual(await listNames(root, CHANGES), []);
+    const expected = new Map(stream.expected);
+    const [state] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.inc where ticket_id not like 'WOTQ%'`,
+    );
+    assert.equal(state?.n, expected.size, "every other ticket landed");
+  });
 
+  test("drain() sets aside a file with no usable header and goes on with the files after it", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files);
+    const badName = "2026-06-15T06-30-00.csv"; // between the first and second delta
+    await writeFiles(root, [{ name: badName, text: `"id","status"\r\n"WOT1","open"\r\n` }]);
+
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(report.status, "ok", report.error);
+    const bad = report.files.find((f) => f.fileName === badName)!;
+    assert.equal(bad.status, "set_aside");
+    assert.equal(
+      bad.error,
+      `Cannot apply change file "${CHANGES}${badName}": line 1 has no "ticket_id" column in its header`,
+    );
+    assert.ok(
+      report.files.filter((f) => f.fileName > badName).every((f) => f.status === "applied"),
+    );
+    assert.deepEqual(await listNames(root, CHANGES), []);
+    assert.deepEqual(await listNames(root, INC.quarantinePrefix), [badName]);
+    assert.ok(!(await listNames(root, PROCESSED)).includes(badName));
+    assert.deepEqual(await diffState(db, stream.expected), []);
+    const [entry] = await db.query<{ line: number; reason: string }>(
+      `select line, reason from tickets.quarantine where file_name = $1`,
+      [badName],
+    );
+    assert.deepEqual(entry, {
+      line: 1,
+      reason: `has no "ticket_id" column in its header (whole file set aside)`,
+    });
+    const [ledger] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.applied_files where file_name = $1`,
+      [badName],
+    );
+    assert.equal(ledger?.n, 0, "a set-aside file is not in the ledger");
+
+    // Fixed and put back, it applies like any late file, without regressing newer rows.
+    const header = stream.files[0]!.text.split("\r\n")[0]!.replace(/^\uFEFF/, "");
+    await Deno.remove(`${root}/${INC.quarantinePrefix}${badName}`);
     await writeFiles(root, [{ name: badName, text: `${header}\r\n` }]);
     const fixed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
-    assert.equal(fixed.status, "ok");
-    assert.deepEqual(await listNames(root, CHANGES), []);
+    assert.equal(fixed.status, "ok", fixed.error);
+    assert.deepEqual(fixed.files.map((f) => f.status), ["applied"]);
+    const [cleared] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.quarantine where file_name = $1`,
+      [badName],
+    );
+    assert.equal(cleared?.n, 0, "applying the fixed file clears its quarantine entry");
     assert.deepEqual(await diffState(db, stream.expected), []);
   });
 

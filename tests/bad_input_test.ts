@@ -1,0 +1,512 @@
+// The bad-input corpus (issue 7): malformed and hostile change files dropped into one stream
+// between a good baseline and a good delta. One run drains them all; every case must leave the
+// run standing, name the file, line and reason, and let every good row land.
+
+import assert from "node:assert/strict";
+import { COLUMNS, generateStream, renderCsv } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { createDirObjectStore } from "../lib/dir_object_store.ts";
+import { drain, type DrainReport } from "../lib/drain.ts";
+import type { Database } from "../lib/ports.ts";
+import { backends, diffState, listNames, makeDirBucket, shared } from "./_harness.ts";
+
+const CHANGES = INC.changesPrefix;
+const DROPPED = new Set([
+  "week_start",
+  "week_end",
+  "source_s3_bucket",
+  "source_s3_key",
+  "source_snapshot_id",
+  "department",
+  "source_type",
+]);
+
+type Expected = Record<string, string | null>;
+
+/** One bad file and what must happen to it. */
+interface Case {
+  name: string;
+  body: string | Uint8Array;
+  /** Full key, for keys that look like change files but are not. */
+  key?: string;
+  /** Cleaned records from this file that must land. */
+  lands?: Expected[];
+  /** Lines that must be quarantined, with their reason. */
+  quarantined?: [number, RegExp][];
+  /** How many lines are quarantined, when too many to list. */
+  quarantinedCount?: number;
+  /** The whole file is set aside: line and reason. */
+  setAside?: [number, RegExp];
+  /** The key is not a change file: never read, never moved. */
+  ignored?: boolean;
+  /** More checks on the database. */
+  check?: (db: Database, report: DrainReport) => Promise<void>;
+}
+
+function ticket(id: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+    ticket_id: id,
+    service_type: "inc",
+    raw_status: "In Progress",
+    normalized_status: "in_progress",
+    bucket: "pending",
+    is_actionable: "true",
+    is_alarm: "false",
+    cluster: "Westlands",
+    region: "Nairobi",
+    location_name: "NW_WESTLANDS_SARIT_FDT12",
+    created_at: "2026-06-15 06:00:00",
+    updated_at: "2026-06-15 06:00:00",
+    department: "Field Ops",
+    ...overrides,
+  };
+}
+
+/** What the spec says a row becomes: dropped columns gone, "" as null, region/status cased. */
+function cleaned(row: Record<string, string>, header: readonly string[] = COLUMNS): Expected {
+  const out: Expected = {};
+  for (const column of header) {
+    if (DROPPED.has(column)) continue;
+    const value = row[column] ?? "";
+    out[column] = value === ""
+      ? null
+      : column === "region"
+      ? value.toLowerCase()
+      : column === "raw_status"
+      ? value.toUpperCase()
+      : value;
+  }
+  out.ticket_id = (row.ticket_id ?? "").trim();
+  return out;
+}
+
+const quote = (v: string) => `"${v.replaceAll('"', '""')}"`;
+const line = (values: readonly string[]) => values.map(quote).join(",");
+const header = line(COLUMNS);
+const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+
+function good(id: string, overrides: Record<string, string> = {}) {
+  const row = ticket(id, overrides);
+  return { text: line(COLUMNS.map((c) => row[c]!)), expected: cleaned(row) };
+}
+
+/** A file of good rows around one bad line. */
+function around(prefix: string, bad: string, eol = "\r\n"): Case["body"] & string {
+  return [header, good(`${prefix}_1`).text, bad, good(`${prefix}_3`).text, ""].join(eol);
+}
+
+const injection = `'); drop table tickets.inc; -- $1 \\' " \`\${x}\` %s`;
+const jsonish = `{"ticket_id":"EVIL","raw":null}\\u0000 \\" </script> \u2028`;
+const huge = "x".repeat(1 << 20);
+const ragged = Array.from(
+  { length: 5000 },
+  (_, i) => line([`BADR_${i}`, "inc", "too", "few"]),
+);
+
+const cases: Case[] = [
+  {
+    name: "no header: the first line is a data row",
+    body: [good("BAD_NOHDR_1").text, good("BAD_NOHDR_2").text, ""].join("\r\n"),
+    setAside: [1, /has no "ticket_id" column in its header/],
+  },
+  {
+    name: "the key column renamed",
+    body: renderCsv(COLUMNS.map((c) => c === "ticket_id" ? "id" : c), [ticket("BAD_ID")]),
+    setAside: [1, /has no "ticket_id" column in its header/],
+  },
+  {
+    name: "an empty column name in the header",
+    body: `ticket_id,,owner\r\n"BAD_EMPTYCOL","x","y"\r\n`,
+    setAside: [1, /has an empty column name in its header/],
+  },
+  {
+    name: "a column repeated in the header",
+    body: `ticket_id,owner,owner\r\n"BAD_REPEAT","x","y"\r\n`,
+    setAside: [1, /repeats column "owner" in its header/],
+  },
+  {
+    name: "columns in another order",
+    body: renderCsv([...COLUMNS].reverse(), [ticket("BAD_REORDER")]),
+    lands: [cleaned(ticket("BAD_REORDER"))],
+  },
+  {
+    name: "unknown extra columns are kept in raw",
+    body: renderCsv([...COLUMNS, "escalation_level", "notes"], [
+      ticket("BAD_EXTRA", { escalation_level: "2", notes: "call first" }),
+    ]),
+    lands: [
+      cleaned(ticket("BAD_EXTRA", { escalation_level: "2", notes: "call first" }), [
+        ...COLUMNS,
+        "escalation_level",
+        "notes",
+      ]),
+    ],
+  },
+  {
+    name: "most columns missing",
+    body: `ticket_id,raw_status,region\r\n"BAD_FEW","Closed","KAMPALA"\r\n`,
+    lands: [{ ticket_id: "BAD_FEW", raw_status: "CLOSED", region: "kampala" }],
+  },
+  {
+    name: "a row with too few fields",
+    body: around("BAD_SHORT", line(["BAD_SHORT_2", "inc", "x", "y", "z"])),
+    lands: [good("BAD_SHORT_1").expected, good("BAD_SHORT_3").expected],
+    quarantined: [[3, /has 5 fields, header has 32/]],
+  },
+  {
+    name: "a row with too many fields",
+    body: around("BAD_LONG", good("BAD_LONG_2").text + ',"extra","more"'),
+    lands: [good("BAD_LONG_1").expected, good("BAD_LONG_3").expected],
+    quarantined: [[3, /has 34 fields, header has 32/]],
+  },
+  {
+    name: "an unterminated quote in the middle",
+    body: around("BAD_OPEN", `"BAD_OPEN_2","inc","never closed`),
+    lands: [good("BAD_OPEN_1").expected, good("BAD_OPEN_3").expected],
+    quarantined: [[3, /has an unterminated or stray quote/]],
+  },
+  {
+    name: "an unterminated quote on the last line",
+    body: [header, good("BAD_EOF_1").text, good("BAD_EOF_2").text, `"BAD_EOF_3","inc`].join("\n"),
+    lands: [good("BAD_EOF_1").expected, good("BAD_EOF_2").expected],
+    quarantined: [[4, /has an unterminated quote/]],
+  },
+  {
+    name: "a stray quote inside an unquoted field",
+    body: around("BAD_STRAY", ["BAD_STRAY_2", 'in"c', ...Array(30).fill("")].join(",")),
+    lands: [good("BAD_STRAY_1").expected, good("BAD_STRAY_3").expected],
+    quarantined: [[3, /has an unterminated or stray quote/]],
+  },
+  {
+    name: "two broken lines in one file",
+    body: [
+      header,
+      `"BAD_TWICE_1","open`,
+      good("BAD_TWICE_2").text,
+      `"BAD_TWICE_3","open`,
+      good("BAD_TWICE_4").text,
+      "",
+    ].join("\r\n"),
+    lands: [good("BAD_TWICE_2").expected, good("BAD_TWICE_4").expected],
+    quarantined: [[2, /stray quote/], [4, /stray quote/]],
+  },
+  {
+    name: "NUL bytes inside a field",
+    body: around("BAD_NUL", good("BAD_NUL_2", { owner: "AB\0CD" }).text),
+    lands: [
+      good("BAD_NUL_1").expected,
+      { ...good("BAD_NUL_2").expected, owner: "AB\uFFFDCD" },
+      good("BAD_NUL_3").expected,
+    ],
+  },
+  {
+    name: "NUL bytes in the header",
+    body: renderCsv(COLUMNS.map((c) => c === "ticket_id" ? "ticket_id\0" : c), [
+      { ...ticket("BAD_NULHDR"), "ticket_id\0": "BAD_NULHDR" },
+    ]),
+    lands: [cleaned(ticket("BAD_NULHDR"))],
+  },
+  {
+    name: "invalid UTF-8",
+    body: (() => {
+      const bytes = new TextEncoder().encode(around("BAD_UTF8", good("BAD_UTF8_2").text));
+      const at = bytes.indexOf("W".charCodeAt(0), new TextEncoder().encode(header).length + 200);
+      bytes.set([0xc3, 0x28], at); // an invalid two-byte sequence where a "W" was
+      return bytes;
+    })(),
+    check: async (db) => {
+      const rows = await db.query<{ raw: string }>(
+        `select raw::text as raw from tickets.inc where ticket_id like 'BAD_UTF8_%'`,
+      );
+      assert.equal(rows.length, 3, "all three rows land");
+      assert.ok(rows.some((r) => r.raw.includes("\uFFFD(")), "the bad byte shows as U+FFFD");
+    },
+  },
+  {
+    name: "Latin-1 text",
+    body: latin1(around("BAD_LATIN1", good("BAD_LATIN1_2", { owner: "JOSÉ MUÑOZ" }).text)),
+    lands: [
+      good("BAD_LATIN1_1").expected,
+      { ...good("BAD_LATIN1_2").expected, owner: "JOS\uFFFD MU\uFFFDOZ" },
+      good("BAD_LATIN1_3").expected,
+    ],
+  },
+  {
+    name: "a 1 MB field",
+    body: around("BAD_HUGE", good("BAD_HUGE_2", { location_name: huge }).text),
+    lands: [
+      good("BAD_HUGE_1").expected,
+      good("BAD_HUGE_2", { location_name: huge }).expected,
+      good("BAD_HUGE_3").expected,
+    ],
+  },
+  { name: "a 0-byte file", body: "", setAside: [1, /has no header row: the file is empty/] },
+  { name: "a header and no rows", body: `${header}\r\n` },
+  {
+    name: "the same ticket twice: the last row wins",
+    body: [
+      header,
+      good("BAD_DUP", { owner: "first" }).text,
+      good("BAD_DUP", { owner: "second" }).text,
+      "",
+    ].join("\r\n"),
+    lands: [good("BAD_DUP", { owner: "second" }).expected],
+    check: (_db, report) => {
+      const file = report.files.find((f) => f.counts?.duplicates === 1);
+      assert.ok(file, "the duplicate is counted");
+      return Promise.resolve();
+    },
+  },
+  {
+    name: "SQL injection strings in every field",
+    body: renderCsv(COLUMNS, [
+      Object.fromEntries(
+        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_SQL${injection}` : injection]),
+      ),
+    ]),
+    lands: [
+      cleaned(Object.fromEntries(
+        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_SQL${injection}` : injection]),
+      )),
+    ],
+  },
+  {
+    name: "JSON and escape sequences in every field",
+    body: renderCsv(COLUMNS, [
+      Object.fromEntries(
+        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_JSON${jsonish}` : jsonish]),
+      ),
+    ]),
+    lands: [
+      cleaned(Object.fromEntries(
+        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_JSON${jsonish}` : jsonish]),
+      )),
+    ],
+  },
+  {
+    name: "absurd dates and numbers",
+    body: around(
+      "BAD_DATES",
+      good("BAD_DATES_2", {
+        created_at_service: "9999-99-99 99:99:99",
+        closed_at: "0000-00-00 00:00:00",
+        scheduled_at: "2026-02-30 10:00",
+        first_seen_at: "infinity",
+        last_seen_at: "-1e309",
+        mttr: "1e400",
+      }).text,
+    ),
+    lands: [
+      good("BAD_DATES_1").expected,
+      good("BAD_DATES_2", {
+        created_at_service: "9999-99-99 99:99:99",
+        closed_at: "0000-00-00 00:00:00",
+        scheduled_at: "2026-02-30 10:00",
+        first_seen_at: "infinity",
+        last_seen_at: "-1e309",
+        mttr: "1e400",
+      }).expected,
+      good("BAD_DATES_3").expected,
+    ],
+    check: async (db) => {
+      const [typed] = await db.query<Record<string, unknown>>(
+        `select created_at_service, closed_at, scheduled_at, first_seen_at, last_seen_at
+         from tickets.inc where ticket_id = 'BAD_DATES_2'`,
+      );
+      assert.deepEqual(Object.values(typed!), [null, null, null, null, null]);
+    },
+  },
+  {
+    name: "an empty ticket_id",
+    body: around("BAD_NOID", good("").text),
+    lands: [good("BAD_NOID_1").expected, good("BAD_NOID_3").expected],
+    quarantined: [[3, /has an empty ticket_id/]],
+  },
+  {
+    name: "a blank ticket_id",
+    body: around("BAD_BLANKID", good("   ").text),
+    lands: [good("BAD_BLANKID_1").expected, good("BAD_BLANKID_3").expected],
+    quarantined: [[3, /has an empty ticket_id/]],
+  },
+  {
+    name: "a line of bare commas",
+    body: around("BAD_COMMAS", ",".repeat(31)),
+    lands: [good("BAD_COMMAS_1").expected, good("BAD_COMMAS_3").expected],
+    quarantined: [[3, /has an empty ticket_id/]],
+  },
+  {
+    name: "blank lines between rows",
+    body: [header, "", good("BAD_GAPS_1").text, "", "", good("BAD_GAPS_2").text, ""].join("\r\n"),
+    lands: [good("BAD_GAPS_1").expected, good("BAD_GAPS_2").expected],
+  },
+  {
+    name: "a BOM and bare LF line ends",
+    body: "\uFEFF" + [header, good("BAD_BOMLF_1").text, ""].join("\n"),
+    lands: [good("BAD_BOMLF_1").expected],
+  },
+  {
+    name: "binary garbage (gzip bytes)",
+    body: Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0x0a]),
+    setAside: [1, /has no "ticket_id" column in its header/],
+  },
+  {
+    name: "a sentinel and nothing else",
+    body: [header, line(["EXPORT STOPPED: upstream timeout", ...Array(31).fill("")]), ""].join(
+      "\r\n",
+    ),
+  },
+  {
+    name: "header names in odd case with padding",
+    body: renderCsv(COLUMNS.map((c) => c === "ticket_id" ? " TICKET_ID " : c.toUpperCase()), [
+      Object.fromEntries(
+        COLUMNS.map((
+          c,
+        ) => [c === "ticket_id" ? " TICKET_ID " : c.toUpperCase(), ticket("BAD_CASE")[c]!]),
+      ),
+    ]),
+    lands: [cleaned(ticket("BAD_CASE"))],
+  },
+  {
+    name: "quoted commas, quotes and newlines inside fields",
+    body: around("BAD_QUOTED", good("BAD_QUOTED_2", { owner: 'A, "B"\r\nC' }).text),
+    lands: [
+      good("BAD_QUOTED_1").expected,
+      good("BAD_QUOTED_2", { owner: 'A, "B"\r\nC' }).expected,
+      good("BAD_QUOTED_3").expected,
+    ],
+  },
+  {
+    name: "5000 short rows and nothing good",
+    body: [header, ...ragged, ""].join("\r\n"),
+    quarantinedCount: 5000,
+    check: async (db) => {
+      const [n] = await db.query<{ n: number }>(
+        `select count(*)::int as n from tickets.quarantine where record ->> 0 like 'BADR\\_%'`,
+      );
+      assert.equal(n?.n, 5000, "every short row is kept in quarantine");
+    },
+  },
+  ...[
+    "2026-06-15T06-40-00.csv.tmp",
+    "2026-06-15T06-40-00.CSV",
+    "2026-02-30T06-00-00.csv",
+    "sub/2026-06-15T06-40-00.csv",
+    "2026-06-15 06-40-00.csv",
+    ".2026-06-15T06-40-00.csv",
+    "2026-06-15T06-40-00.csv.part",
+  ].map((name): Case => ({
+    name: `a key that looks like a change file but is not: "${name}"`,
+    key: CHANGES + name,
+    body: renderCsv(COLUMNS, [ticket(`BAD_KEY_${name}`)]),
+    ignored: true,
+  })),
+];
+
+const stream = generateStream({
+  dataset: "inc",
+  tickets: 60,
+  deltas: 1,
+  seed: 77,
+  start: "2026-06-15T06-00-00",
+  intervalMinutes: 60,
+});
+
+/** Case i sits between the baseline (06:00) and the delta (07:00). */
+function slot(i: number): string {
+  return `2026-06-15T06-${String(10 + Math.floor(i / 60)).padStart(2, "0")}-${
+    String(i % 60).padStart(2, "0")
+  }.csv`;
+}
+
+for (const b of backends()) {
+  Deno.test({
+    name: `[${b.name}] drain() survives the bad-input corpus (${cases.length} files)`,
+    ...shared,
+    fn: async (t) => {
+      assert.ok(cases.length >= 30);
+      await b.reset();
+      const db = await b.db();
+      const root = await makeDirBucket(stream.files);
+      const keys = cases.map((c, i) => c.key ?? CHANGES + slot(i));
+      for (const [i, c] of cases.entries()) {
+        const path = `${root}/${keys[i]}`;
+        await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+        await Deno.writeFile(
+          path,
+          typeof c.body === "string" ? new TextEncoder().encode(c.body) : c.body,
+        );
+      }
+
+      const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+      assert.equal(report.status, "ok", report.error);
+      assert.equal(report.files.at(-1)?.fileName, stream.files.at(-1)?.name, "the delta ran");
+      assert.equal(report.files.at(-1)?.status, "applied");
+
+      for (const [i, c] of cases.entries()) {
+        await t.step(c.name, async () => {
+          const key = keys[i]!;
+          const fileName = key.slice(CHANGES.length);
+          const file = report.files.find((f) => f.key === key);
+          const quarantine = await db.query<{ line: number; reason: string }>(
+            `select line, reason from tickets.quarantine where key = $1 order by line limit 20`,
+            [key],
+          );
+          if (c.ignored) {
+            assert.equal(file, undefined);
+            assert.ok(report.ignoredKeys.includes(key));
+            await Deno.stat(`${root}/${key}`); // still where it was
+            return;
+          }
+          assert.ok(file, `"${key}" is in the report`);
+          if (c.setAside) {
+            assert.equal(file.status, "set_aside");
+            const [lineNo, reason] = c.setAside;
+            assert.ok(file.error?.includes(`"${key}": line ${lineNo} `), file.error);
+            assert.match(file.error!, reason);
+            assert.equal(quarantine.length, 1);
+            assert.equal(quarantine[0]!.line, lineNo);
+            assert.match(quarantine[0]!.reason, reason);
+            assert.ok((await listNames(root, INC.quarantinePrefix)).includes(fileName));
+          } else {
+            assert.equal(file.status, "applied", file.error);
+            const want = c.quarantined ?? [];
+            assert.equal(file.counts?.quarantined, c.quarantinedCount ?? want.length);
+            if (c.quarantinedCount === undefined) {
+              assert.deepEqual(quarantine.map((q) => q.line), want.map(([n]) => n));
+              for (const [j, [, reason]] of want.entries()) {
+                assert.match(quarantine[j]!.reason, reason);
+              }
+            }
+            assert.ok((await listNames(root, INC.processedPrefix)).includes(fileName));
+          }
+          await c.check?.(db, report);
+        });
+      }
+
+      await t.step("every good row of every file landed, and nothing else did", async () => {
+        const expected = new Map(stream.expected);
+        for (const c of cases) for (const r of c.lands ?? []) expected.set(r.ticket_id!, r);
+        const extra = await db.query<{ ticket_id: string }>(
+          `select ticket_id from tickets.inc where ticket_id like 'BAD\\_UTF8\\_%'`,
+        );
+        for (const { ticket_id } of extra) {
+          const raw = (await db.query<{ raw: Expected }>(
+            `select raw from tickets.inc where ticket_id = $1`,
+            [ticket_id],
+          ))[0]!.raw;
+          expected.set(ticket_id, raw); // checked by its own case
+        }
+        assert.deepEqual(await diffState(db, expected), []);
+        const lookAlikes = cases.flatMap((c) => c.ignored ? [c.key!.slice(CHANGES.length)] : []);
+        assert.deepEqual(
+          await listNames(root, CHANGES),
+          lookAlikes.filter((name) => !name.includes("/")).sort(),
+          "only the keys that are not change files are left in changes/",
+        );
+      });
+    },
+  });
+
+  Deno.test({ name: `[${b.name}] close the shared database`, ...shared, fn: () => b.close() });
+}
