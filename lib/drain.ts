@@ -22,6 +22,7 @@ import {
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
 import { ChangeFileError } from "./change_file_error.ts";
+import { ObjectStoreError } from "./object_store_error.ts";
 import type { Dataset } from "./datasets.ts";
 import { parseChangeFile } from "./parse_change_file.ts";
 import type { Database, ObjectStore, SqlSession } from "./ports.ts";
@@ -241,7 +242,7 @@ export async function drain(
   } catch (error) {
     report.status = "failed";
     report.error = describe(error);
-    report.transient = !(error instanceof ChangeFileError);
+    report.transient = isTransient(error);
   } finally {
     if (locked) await db.unlock(lockName).catch(() => {});
     report.durationMs = Math.round(performance.now() - started);
@@ -340,7 +341,7 @@ async function applyAll(
       entry.error = describe(failure);
       report.status = "failed";
       report.error = entry.error;
-      report.transient = !(failure instanceof ChangeFileError);
+      report.transient = isTransient(failure);
       return; // Later files wait: the stream is applied in order.
     } finally {
       entry.durationMs = Math.round(performance.now() - started);
@@ -383,7 +384,7 @@ async function planAll(
           entry.error = describe(error);
           report.status = "failed";
           report.error = entry.error;
-          report.transient = !(error instanceof ChangeFileError);
+          report.transient = isTransient(error);
           break;
         } finally {
           entry.durationMs = Math.round(performance.now() - started);
@@ -545,6 +546,12 @@ async function setAside(
   if (archive !== false) {
     await store.move(file.key, dataset.quarantinePrefix + file.fileName);
   }
+}
+
+/** Whether rerunning as is can succeed: not for bad input or a refused store. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof ChangeFileError) return false;
+  return !(error instanceof ObjectStoreError && error.terminal);
 }
 
 function describe(error: unknown): string {

@@ -13,7 +13,20 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { ObjectStoreError } from "./object_store_error.ts";
 import type { ObjectStore, StoredObject } from "./ports.ts";
+
+// Answers no retry can change: wrong keys, missing rights, a bucket that is not there.
+const TERMINAL_CODES = new Set([
+  "AccessDenied",
+  "AllAccessDisabled",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "NoSuchBucket",
+  "InvalidBucketName",
+  "AccountProblem",
+  "PermanentRedirect",
+]);
 
 /** Connection settings for {@linkcode createS3ObjectStore}. */
 export interface S3ObjectStoreOptions {
@@ -38,6 +51,7 @@ export interface S3ObjectStoreOptions {
 /** Creates an object store over one S3 bucket. */
 export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore {
   const { bucket } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30000;
   const client = new S3Client({
     endpoint: options.endpoint,
     region: options.region ?? "us-east-1",
@@ -53,20 +67,51 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectionTimeoutMs ?? 5000,
-      requestTimeout: options.requestTimeoutMs ?? 30000,
+      requestTimeout: requestTimeoutMs,
       // Without it node-http-handler 4 only logs a warning and the request hangs on.
       throwOnRequestTimeout: true,
     }),
   });
   const where = options.endpoint === undefined ? "" : ` at ${new URL(options.endpoint).host}`;
+  const description = `s3://${bucket}${where}`;
+  // The SDK has already retried what it deems transient; name what failed and say whether a
+  // later run can succeed as is.
+  async function send<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      const e = error as {
+        name?: string;
+        message?: string;
+        $metadata?: { httpStatusCode?: number };
+      };
+      const status = e.$metadata?.httpStatusCode;
+      const code = e.name ?? "Error";
+      const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
+      throw new ObjectStoreError(
+        `Cannot ${what} in ${description}: ${code}${status ? ` (HTTP ${status})` : ""}: ${
+          e.message ?? String(error)
+        }`,
+        { status, terminal, cause: error },
+      );
+    }
+  }
   return {
-    description: `s3://${bucket}${where}`,
+    description,
     async list(prefix) {
       const found: StoredObject[] = [];
       let token: string | undefined;
       do {
-        const page = await client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        const page = await send(
+          `list "${prefix}"`,
+          () =>
+            client.send(
+              new ListObjectsV2Command({
+                Bucket: bucket,
+                Prefix: prefix,
+                ContinuationToken: token,
+              }),
+            ),
         );
         for (const item of page.Contents ?? []) {
           if (item.Key === undefined) continue;
@@ -77,21 +122,70 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       return found;
     },
     async read(key) {
-      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const object = await send(
+        `read "${key}"`,
+        () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+      );
       if (object.Body === undefined) throw new TypeError(`Cannot read "${key}": empty response`);
-      return object.Body.transformToWebStream() as ReadableStream<Uint8Array>;
+      // The handler's socket timeout does not cover the body under Deno: a stalled download
+      // would hang the run (and hold the lock) for ever.
+      return idleTimeout(
+        object.Body.transformToWebStream() as ReadableStream<Uint8Array>,
+        requestTimeoutMs,
+        () =>
+          new Error(
+            `Cannot read "${key}" in ${description}: no data for ${requestTimeoutMs} ms (stalled download)`,
+          ),
+      );
     },
     async move(from, to) {
-      await client.send(
-        new CopyObjectCommand({
-          Bucket: bucket,
-          Key: to,
-          CopySource: `${bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
-        }),
+      await send(
+        `copy "${from}" to "${to}"`,
+        () =>
+          client.send(
+            new CopyObjectCommand({
+              Bucket: bucket,
+              Key: to,
+              CopySource: `${bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
+            }),
+          ),
       );
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: from }));
+      await send(
+        `delete "${from}"`,
+        () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: from })),
+      );
     },
   };
+}
+
+/** Passes `body` through, failing it when no chunk arrives for `ms`. */
+function idleTimeout(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  stalled: () => Error,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(stalled()), ms);
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), timeout]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        reader.cancel(error).catch(() => {});
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 function unquote(etag: string | undefined): string {

@@ -1,0 +1,216 @@
+// Infrastructure faults on the S3 side (issue 7): a fault-injecting proxy on loopback in front
+// of a real S3-protocol server. Each fault: the run retries what is transient, fails cleanly on
+// what is not, and a later run converges on the expected state.
+
+import assert from "node:assert/strict";
+import {
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { generateStream } from "../fixtures/generate_stream.ts";
+import { INC } from "../lib/datasets.ts";
+import { drain, type DrainReport } from "../lib/drain.ts";
+import type { Database } from "../lib/ports.ts";
+import { createS3ObjectStore } from "../lib/s3_object_store.ts";
+import { backends, diffState, shared } from "./_harness.ts";
+import { type FaultRule, type S3Op, startS3FaultProxy } from "./_s3_fault_proxy.ts";
+import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
+
+const stream = generateStream({ tickets: 300, deltas: 3, seed: 61 });
+const target = INC.changesPrefix + stream.files[1]!.name;
+
+async function keys(client: S3Client, bucket: string): Promise<string[]> {
+  const found: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
+    );
+    found.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return found.sort();
+}
+
+/** A rule on one operation, optionally on the delta file only. */
+function on(op: S3Op, action: FaultRule["action"], label: string, times = 1): FaultRule {
+  return {
+    label,
+    // A copy is addressed to its destination.
+    match: (r) =>
+      r.op === op &&
+      (op === "list" ||
+        r.key === (op === "copy" ? target.replace("/changes/", "/processed/") : target)),
+    action,
+    times,
+  };
+}
+
+async function expectConverged(
+  db: Database,
+  report: DrainReport,
+  client: S3Client,
+  bucket: string,
+) {
+  assert.equal(report.status, "ok", report.error);
+  assert.deepEqual(await diffState(db, stream.expected), []);
+  const [meta] = await db.query<{ files_applied: number }>(
+    `select files_applied::int from tickets.import_meta where dataset = 'inc'`,
+  );
+  assert.equal(meta?.files_applied, stream.files.length, "every file applied exactly once");
+  assert.deepEqual(
+    await keys(client, bucket),
+    stream.files.map((f) => INC.processedPrefix + f.name),
+    "every file archived exactly once, nothing left in changes/",
+  );
+}
+
+Deno.test({
+  name: "[s3] drain() rides out S3 faults: retries what is transient, fails cleanly on the rest",
+  ...shared,
+  fn: async (t) => {
+    const server = await startS3TestServer();
+    const proxy = startS3FaultProxy(server.endpoint);
+    const b = backends()[0]!;
+    const client = createS3Client(server);
+    const store = createS3ObjectStore({
+      ...server,
+      endpoint: proxy.endpoint,
+      requestTimeoutMs: 1500,
+      maxAttempts: 4,
+    });
+    const db = await b.db();
+    const run = () => drain(store, db, { dataset: INC, apply: true });
+    const fresh = async () => {
+      proxy.clearRules();
+      proxy.releaseAll();
+      await b.reset();
+      const old = await keys(client, server.bucket);
+      if (old.length > 0) {
+        await client.send(
+          new DeleteObjectsCommand({
+            Bucket: server.bucket,
+            Delete: { Objects: old.map((Key) => ({ Key })) },
+          }),
+        );
+      }
+      for (const file of stream.files) {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: server.bucket,
+            Key: INC.changesPrefix + file.name,
+            Body: file.text,
+          }),
+        );
+      }
+    };
+
+    try {
+      const retried: [string, FaultRule][] = [
+        ["500 InternalError on a download", on("get", error(500, "InternalError"), "500", 2)],
+        ["503 SlowDown on the listing", on("list", error(503, "SlowDown"), "503 SlowDown", 2)],
+        [
+          "503 ServiceUnavailable on the archive copy",
+          on("copy", error(503, "ServiceUnavailable"), "503", 2),
+        ],
+        ["a connection reset on a download", on("get", { kind: "reset" }, "reset", 2)],
+        ["a connection reset on the delete", on("delete", { kind: "reset" }, "reset", 2)],
+        [
+          "a download that stalls before its answer",
+          on("get", { kind: "stall", at: "response" }, "stall"),
+        ],
+      ];
+      for (const [name, rule] of retried) {
+        await t.step(`${name}: retried within the run`, async () => {
+          await fresh();
+          rule.label = name;
+          proxy.addRule(rule);
+          const report = await run();
+          assert.equal(proxy.injected.get(rule.label), rule.times, "the fault was injected");
+          await expectConverged(db, report, client, server.bucket);
+        });
+      }
+
+      const failing: [string, FaultRule][] = [
+        ["a truncated download", on("get", { kind: "truncate", afterBytes: 2000 }, "truncate")],
+        [
+          "a download that stalls mid-body",
+          on("get", { kind: "stall", at: "body", afterBytes: 2000 }, "stall mid-body"),
+        ],
+      ];
+      for (const [name, rule] of failing) {
+        await t.step(
+          `${name}: the file rolls back, the run fails as transient, the next converges`,
+          async () => {
+            await fresh();
+            rule.label = name;
+            proxy.addRule(rule);
+            const first = await run();
+            assert.equal(proxy.injected.get(rule.label), 1);
+            assert.equal(first.status, "failed");
+            assert.equal(first.transient, true);
+            assert.equal(first.files.find((f) => f.status === "failed")?.key, target, first.error);
+            const [ledger] = await db.query<{ n: number }>(
+              `select count(*)::int as n from tickets.applied_files where key = $1`,
+              [target],
+            );
+            assert.equal(ledger?.n, 0, "nothing of the broken download is committed");
+            proxy.releaseAll();
+            await expectConverged(db, await run(), client, server.bucket);
+          },
+        );
+      }
+
+      await t.step(
+        "403 AccessDenied: fails at once as terminal, naming the key; converges once allowed",
+        async () => {
+          await fresh();
+          const rule = on("get", error(403, "AccessDenied"), "403 AccessDenied", Infinity);
+          proxy.addRule(rule);
+          const first = await run();
+          assert.equal(first.status, "failed");
+          assert.equal(first.transient, false);
+          assert.match(first.error!, /AccessDenied \(HTTP 403\)/);
+          assert.ok(first.error!.includes(`"${target}"`), first.error);
+          assert.equal(proxy.injected.get("403 AccessDenied"), 1, "a refusal is not retried");
+          assert.ok(!first.error!.includes(server.secretAccessKey), "no secret in the error");
+          proxy.clearRules();
+          await expectConverged(db, await run(), client, server.bucket);
+        },
+      );
+
+      await t.step("faults on every call kind at once, five runs in a row: converges", async () => {
+        await fresh();
+        for (const op of ["list", "get", "copy", "delete"] as const) {
+          proxy.addRule({
+            label: `mixed ${op}`,
+            match: (r) => r.op === op && ((r.id * 7919) % 3 === 0),
+            action: op === "get" ? { kind: "truncate", afterBytes: 500 } : { kind: "reset" },
+            times: 6,
+          });
+        }
+        let report: DrainReport | undefined;
+        for (let i = 0; i < 5 && report?.status !== "ok"; i++) report = await run();
+        proxy.clearRules();
+        report = await run();
+        await expectConverged(db, report, client, server.bucket);
+      });
+
+      console.log(
+        `faults injected by kind: ${JSON.stringify(Object.fromEntries(proxy.injected))}`,
+      );
+    } finally {
+      proxy.releaseAll();
+      await proxy.close();
+      client.destroy();
+      await server.close();
+      await b.close();
+    }
+  },
+});
+
+function error(status: number, code: string): FaultRule["action"] {
+  return { kind: "status", status, code };
+}
