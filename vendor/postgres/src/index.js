@@ -1,5 +1,8 @@
-import os from 'os'
-import fs from 'fs'
+/* @ts-self-types="../types/index.d.ts" */
+// fleettickets: Node globals imported explicitly, so Deno runs this as a local module
+import process from 'node:process'
+import os from 'node:os'
+import fs from 'node:fs'
 
 import {
   mergeUserTypes,

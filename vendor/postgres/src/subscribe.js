@@ -1,3 +1,5 @@
+// fleettickets: Node globals imported explicitly, so Deno runs this as a local module
+import { Buffer } from 'node:buffer'
 const noop = () => { /* noop */ }
 
 export default function Subscribe(postgres, options) {

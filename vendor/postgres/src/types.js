@@ -1,3 +1,5 @@
+// fleettickets: Node globals imported explicitly, so Deno runs this as a local module
+import { Buffer } from 'node:buffer'
 import { Query } from './query.js'
 import { Errors } from './errors.js'
 
