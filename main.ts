@@ -301,10 +301,7 @@ async function runIngest(context: Context, args: string[]): Promise<number> {
     io.stderr(redact(`Interrupted by ${interrupted}: nothing half-done was kept or archived\n`));
     return 1;
   }
-  // A set-aside file needs a person even though the run went on past it.
-  const attention = (r: DrainReport) =>
-    r.status === "failed" || r.files.some((f) => f.status === "set_aside");
-  return reports.some(attention) ? 1 : 0;
+  return reports.some((r) => r.status === "failed") ? 1 : 0;
 }
 
 async function runGeocode(context: Context, args: string[]): Promise<number> {

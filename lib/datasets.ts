@@ -18,8 +18,6 @@ export interface Dataset {
   changesPrefix: string;
   /** Where applied change files are moved. */
   processedPrefix: string;
-  /** Where files that cannot be read at all are set aside (never applied from there). */
-  quarantinePrefix: string;
   /** Steps run after every applying run, in order. */
   afterApply: readonly PostApplyStep[];
 }
@@ -30,7 +28,6 @@ export const INC: Dataset = {
   table: "tickets.inc",
   changesPrefix: "automations/inc/changes/",
   processedPrefix: "automations/inc/processed/",
-  quarantinePrefix: "automations/inc/quarantine/",
   afterApply: ["resolve_geometry", "capture_history"],
 };
 
@@ -40,7 +37,6 @@ export const CRQ: Dataset = {
   table: "tickets.crq",
   changesPrefix: "automations/crq/changes/",
   processedPrefix: "automations/crq/processed/",
-  quarantinePrefix: "automations/crq/quarantine/",
   afterApply: ["resolve_geometry"],
 };
 

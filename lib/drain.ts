@@ -62,11 +62,8 @@ export interface FileReport {
   etag: string;
   /** `apply`: rows go in; `archive`: already committed, only moved to `processed/`. */
   action: "apply" | "archive";
-  /**
-   * Outcome. `planned` in a dry run; `set_aside`: it has no usable header, so it was moved to
-   * the quarantine prefix and later files went on; `not_reached` when an earlier file failed.
-   */
-  status: "applied" | "archived" | "planned" | "set_aside" | "failed" | "not_reached";
+  /** Outcome. `planned` in a dry run; `not_reached` when an earlier file failed. */
+  status: "applied" | "archived" | "planned" | "failed" | "not_reached";
   /** Row counts (apply only). */
   counts?: FileCounts;
   /** Why it failed. */
@@ -325,23 +322,11 @@ async function applyAll(
       }
       entry.status = entry.action === "apply" ? "applied" : "archived";
     } catch (error) {
-      let failure = error;
-      if (error instanceof ChangeFileError && !signal?.aborted) {
-        // Nothing in it can be a ticket; holding later files back for it would stall the feed.
-        try {
-          await setAside(store, db, file, { dataset, archive, error });
-          entry.status = "set_aside";
-          entry.error = error.message;
-          continue;
-        } catch (setAsideError) {
-          failure = setAsideError;
-        }
-      }
       entry.status = "failed";
-      entry.error = describe(failure);
+      entry.error = describe(error);
       report.status = "failed";
       report.error = entry.error;
-      report.transient = isTransient(failure);
+      report.transient = isTransient(error);
       return; // Later files wait: the stream is applied in order.
     } finally {
       entry.durationMs = Math.round(performance.now() - started);
@@ -366,20 +351,11 @@ async function planAll(
         const started = performance.now();
         try {
           if (entry.action === "apply") {
-            // A file the real run would set aside must not spoil the plan of the files after it.
-            await tx.query("savepoint plan_file");
             entry.counts = await applyFile(store, tx, file, { ...context, entry });
             addCounts(report.totals, entry.counts);
           }
           entry.status = "planned";
         } catch (error) {
-          if (error instanceof ChangeFileError) {
-            await tx.query("rollback to savepoint plan_file");
-            delete entry.counts;
-            entry.status = "set_aside";
-            entry.error = error.message;
-            continue;
-          }
           entry.status = "failed";
           entry.error = describe(error);
           report.status = "failed";
@@ -469,7 +445,12 @@ async function applyFile(
   }
   // Quarantined rows go in after the COPY: no other statement may run on the session during it.
   for (let i = 0; i < quarantine.length; i += BATCH_ROWS) {
-    await insertQuarantine(tx, dataset, file, quarantine.slice(i, i + BATCH_ROWS));
+    await tx.query(INSERT_QUARANTINE, [
+      dataset.name,
+      file.fileName,
+      file.key,
+      JSON.stringify(quarantine.slice(i, i + BATCH_ROWS)),
+    ]);
   }
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
@@ -506,46 +487,6 @@ interface QuarantineEntry {
   line: number;
   reason: string;
   fields: string[];
-}
-
-async function insertQuarantine(
-  session: SqlSession,
-  dataset: Dataset,
-  file: ListedFile,
-  entries: QuarantineEntry[],
-): Promise<void> {
-  await session.query(INSERT_QUARANTINE, [
-    dataset.name,
-    file.fileName,
-    file.key,
-    JSON.stringify(entries),
-  ]);
-}
-
-/**
- * Records why a file cannot be applied at all and moves it out of the way: to the quarantine
- * prefix, not to `processed/`, and without a ledger row, so moving it back into `changes/`
- * (fixed) applies it like any late file.
- */
-async function setAside(
-  store: ObjectStore,
-  db: Database,
-  file: ListedFile,
-  context: { dataset: Dataset; archive?: boolean; error: ChangeFileError },
-): Promise<void> {
-  const { dataset, archive, error } = context;
-  const reason = error.message.replace(/^Cannot apply change file "[^"]*": (line \d+ )?/, "");
-  await db.transaction(async (tx) => {
-    await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
-    await insertQuarantine(tx, dataset, file, [{
-      line: error.line ?? 1,
-      reason: `${reason} (whole file set aside)`,
-      fields: [],
-    }]);
-  });
-  if (archive !== false) {
-    await store.move(file.key, dataset.quarantinePrefix + file.fileName);
-  }
 }
 
 /** Whether rerunning as is can succeed: not for bad input or a refused store. */

@@ -80,7 +80,7 @@ export function createLogger(options: LoggerOptions): Logger {
           return; // the text report lists every file
         }
         const file = event.file;
-        log(file.status === "failed" || file.status === "set_aside" ? "error" : "info", "file", {
+        log(file.status === "failed" ? "error" : "info", "file", {
           dataset: event.dataset,
           key: file.key,
           action: file.action,

@@ -1,6 +1,8 @@
-// The bad-input corpus (issue 7): malformed and hostile change files dropped into one stream
-// between a good baseline and a good delta. One run drains them all; every case must leave the
-// run standing, name the file, line and reason, and let every good row land.
+// The bad-input corpus (issue 7): malformed and hostile change files between a good baseline and
+// a good delta. Files with bad lines all go into one stream drained by one run: each bad line is
+// quarantined with file, line and reason and every good row lands. Files that cannot be read at
+// all (no usable header) fail alone, naming file, line and reason, and keep the stream's order:
+// the run stops there without losing anything, and goes on once the file is removed or fixed.
 
 import assert from "node:assert/strict";
 import { COLUMNS, generateStream, renderCsv } from "../fixtures/generate_stream.ts";
@@ -35,8 +37,11 @@ interface Case {
   quarantined?: [number, RegExp][];
   /** How many lines are quarantined, when too many to list. */
   quarantinedCount?: number;
-  /** The whole file is set aside: line and reason. */
-  setAside?: [number, RegExp];
+  /**
+   * The file cannot be read at all (no usable header): it fails alone with this line and
+   * reason, stays in `changes/`, and later files wait for it (the order of the stream).
+   */
+  fails?: [number, RegExp];
   /** The key is not a change file: never read, never moved. */
   ignored?: boolean;
   /** More checks on the database. */
@@ -108,22 +113,22 @@ const cases: Case[] = [
   {
     name: "no header: the first line is a data row",
     body: [good("BAD_NOHDR_1").text, good("BAD_NOHDR_2").text, ""].join("\r\n"),
-    setAside: [1, /has no "ticket_id" column in its header/],
+    fails: [1, /has no "ticket_id" column in its header/],
   },
   {
     name: "the key column renamed",
     body: renderCsv(COLUMNS.map((c) => c === "ticket_id" ? "id" : c), [ticket("BAD_ID")]),
-    setAside: [1, /has no "ticket_id" column in its header/],
+    fails: [1, /has no "ticket_id" column in its header/],
   },
   {
     name: "an empty column name in the header",
     body: `ticket_id,,owner\r\n"BAD_EMPTYCOL","x","y"\r\n`,
-    setAside: [1, /has an empty column name in its header/],
+    fails: [1, /has an empty column name in its header/],
   },
   {
     name: "a column repeated in the header",
     body: `ticket_id,owner,owner\r\n"BAD_REPEAT","x","y"\r\n`,
-    setAside: [1, /repeats column "owner" in its header/],
+    fails: [1, /repeats column "owner" in its header/],
   },
   {
     name: "columns in another order",
@@ -241,7 +246,7 @@ const cases: Case[] = [
       good("BAD_HUGE_3").expected,
     ],
   },
-  { name: "a 0-byte file", body: "", setAside: [1, /has no header row: the file is empty/] },
+  { name: "a 0-byte file", body: "", fails: [1, /has no header row: the file is empty/] },
   { name: "a header and no rows", body: `${header}\r\n` },
   {
     name: "the same ticket twice: the last row wins",
@@ -348,7 +353,7 @@ const cases: Case[] = [
   {
     name: "binary garbage (gzip bytes)",
     body: Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0x0a]),
-    setAside: [1, /has no "ticket_id" column in its header/],
+    fails: [1, /has no "ticket_id" column in its header/],
   },
   {
     name: "a sentinel and nothing else",
@@ -403,6 +408,9 @@ const cases: Case[] = [
   })),
 ];
 
+const streamCases = cases.filter((c) => !c.fails);
+const unreadable = cases.filter((c) => c.fails);
+
 const stream = generateStream({
   dataset: "inc",
   tickets: 60,
@@ -421,15 +429,16 @@ function slot(i: number): string {
 
 for (const b of backends()) {
   Deno.test({
-    name: `[${b.name}] drain() survives the bad-input corpus (${cases.length} files)`,
+    name:
+      `[${b.name}] drain() loads every good row around ${streamCases.length} files with bad lines`,
     ...shared,
     fn: async (t) => {
-      assert.ok(cases.length >= 30);
+      assert.ok(cases.length >= 30, "the corpus has at least 30 files");
       await b.reset();
       const db = await b.db();
       const root = await makeDirBucket(stream.files);
-      const keys = cases.map((c, i) => c.key ?? CHANGES + slot(i));
-      for (const [i, c] of cases.entries()) {
+      const keys = streamCases.map((c, i) => c.key ?? CHANGES + slot(i));
+      for (const [i, c] of streamCases.entries()) {
         const path = `${root}/${keys[i]}`;
         await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
         await Deno.writeFile(
@@ -443,7 +452,7 @@ for (const b of backends()) {
       assert.equal(report.files.at(-1)?.fileName, stream.files.at(-1)?.name, "the delta ran");
       assert.equal(report.files.at(-1)?.status, "applied");
 
-      for (const [i, c] of cases.entries()) {
+      for (const [i, c] of streamCases.entries()) {
         await t.step(c.name, async () => {
           const key = keys[i]!;
           const fileName = key.slice(CHANGES.length);
@@ -459,34 +468,23 @@ for (const b of backends()) {
             return;
           }
           assert.ok(file, `"${key}" is in the report`);
-          if (c.setAside) {
-            assert.equal(file.status, "set_aside");
-            const [lineNo, reason] = c.setAside;
-            assert.ok(file.error?.includes(`"${key}": line ${lineNo} `), file.error);
-            assert.match(file.error!, reason);
-            assert.equal(quarantine.length, 1);
-            assert.equal(quarantine[0]!.line, lineNo);
-            assert.match(quarantine[0]!.reason, reason);
-            assert.ok((await listNames(root, INC.quarantinePrefix)).includes(fileName));
-          } else {
-            assert.equal(file.status, "applied", file.error);
-            const want = c.quarantined ?? [];
-            assert.equal(file.counts?.quarantined, c.quarantinedCount ?? want.length);
-            if (c.quarantinedCount === undefined) {
-              assert.deepEqual(quarantine.map((q) => q.line), want.map(([n]) => n));
-              for (const [j, [, reason]] of want.entries()) {
-                assert.match(quarantine[j]!.reason, reason);
-              }
+          assert.equal(file.status, "applied", file.error);
+          const want = c.quarantined ?? [];
+          assert.equal(file.counts?.quarantined, c.quarantinedCount ?? want.length);
+          if (c.quarantinedCount === undefined) {
+            assert.deepEqual(quarantine.map((q) => q.line), want.map(([n]) => n));
+            for (const [j, [, reason]] of want.entries()) {
+              assert.match(quarantine[j]!.reason, reason);
             }
-            assert.ok((await listNames(root, INC.processedPrefix)).includes(fileName));
           }
+          assert.ok((await listNames(root, INC.processedPrefix)).includes(fileName));
           await c.check?.(db, report);
         });
       }
 
       await t.step("every good row of every file landed, and nothing else did", async () => {
         const expected = new Map(stream.expected);
-        for (const c of cases) for (const r of c.lands ?? []) expected.set(r.ticket_id!, r);
+        for (const c of streamCases) for (const r of c.lands ?? []) expected.set(r.ticket_id!, r);
         const extra = await db.query<{ ticket_id: string }>(
           `select ticket_id from tickets.inc where ticket_id like 'BAD\\_UTF8\\_%'`,
         );
@@ -498,13 +496,51 @@ for (const b of backends()) {
           expected.set(ticket_id, raw); // checked by its own case
         }
         assert.deepEqual(await diffState(db, expected), []);
-        const lookAlikes = cases.flatMap((c) => c.ignored ? [c.key!.slice(CHANGES.length)] : []);
+        const lookAlikes = streamCases.flatMap((c) =>
+          c.ignored ? [c.key!.slice(CHANGES.length)] : []
+        );
         assert.deepEqual(
           await listNames(root, CHANGES),
           lookAlikes.filter((name) => !name.includes("/")).sort(),
           "only the keys that are not change files are left in changes/",
         );
       });
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${b.name}] drain() stops at each of ${unreadable.length} unreadable files without losing anything`,
+    ...shared,
+    fn: async (t) => {
+      const db = await b.db();
+      for (const c of unreadable) {
+        await t.step(c.name, async () => {
+          await b.reset();
+          const name = slot(0);
+          const key = CHANGES + name;
+          const root = await makeDirBucket(stream.files);
+          await Deno.writeFile(
+            `${root}/${key}`,
+            typeof c.body === "string" ? new TextEncoder().encode(c.body) : c.body,
+          );
+          const store = createDirObjectStore(root);
+          const report = await drain(store, db, { dataset: INC, apply: true });
+          assert.equal(report.status, "failed");
+          assert.equal(report.transient, false, "a person must look at it");
+          const [lineNo, reason] = c.fails!;
+          assert.ok(report.error?.startsWith(`Cannot apply change file "${key}": line ${lineNo} `));
+          assert.match(report.error!, reason);
+          assert.deepEqual(report.files.map((f) => f.status), ["applied", "failed", "not_reached"]);
+          assert.deepEqual(await listNames(root, CHANGES), [name, stream.files[1]!.name]);
+
+          // The operator removes (or fixes) it: the next run goes on and nothing was lost.
+          await Deno.remove(`${root}/${key}`);
+          const next = await drain(store, db, { dataset: INC, apply: true });
+          assert.equal(next.status, "ok", next.error);
+          assert.deepEqual(await diffState(db, stream.expected), []);
+        });
+      }
     },
   });
 

@@ -182,13 +182,13 @@ for (const b of backends()) {
     assert.match(r!.owner, /^JOS\uFFFD.*X$/);
   });
 
-  test("drain() sets aside a file without a ticket_id column, naming the file", async () => {
+  test("drain() fails a file without a ticket_id column, naming the file and line", async () => {
     const text = csv(COLUMNS.filter((c) => c !== "ticket_id"), [row("WOT0000060")]);
     const { report } = await ingest([{ name: "2026-06-15T17-00-00.csv", text }]);
-    assert.equal(report.status, "ok");
-    assert.equal(report.files[0]?.status, "set_aside");
+    assert.equal(report.status, "failed");
+    assert.equal(report.transient, false);
     assert.equal(
-      report.files[0]?.error,
+      report.error,
       'Cannot apply change file "automations/inc/changes/2026-06-15T17-00-00.csv": line 1 has no "ticket_id" column in its header',
     );
   });

@@ -85,7 +85,7 @@ Deno.test({
     assert.equal(report.files.length, stream.files.length);
     assert.deepEqual(await listNames(bucket, CHANGES), []);
 
-    // A file with no usable header is set aside: exit code 1, naming the file, line and reason.
+    // A file with no usable header fails the run with exit code 1, naming file, line and reason.
     await writeFiles(bucket, [{ name: "2026-07-01T06-00-00.csv", text: '"WOT1","open"\n' }]);
     const broken = await cli(
       ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"],
@@ -94,11 +94,9 @@ Deno.test({
     assert.equal(broken.code, 1);
     assert.match(
       broken.stdout,
-      /set_aside\s+error: Cannot apply change file "automations\/inc\/changes\/2026-07-01T06-00-00.csv": line 1 has no "ticket_id" column in its header/,
+      /failed\s+error: Cannot apply change file "automations\/inc\/changes\/2026-07-01T06-00-00.csv": line 1 has no "ticket_id" column in its header/,
     );
-    assert.deepEqual(await listNames(bucket, "automations/inc/quarantine/"), [
-      "2026-07-01T06-00-00.csv",
-    ]);
+    assert.deepEqual(await listNames(bucket, CHANGES), ["2026-07-01T06-00-00.csv"]);
   },
 });
 
@@ -160,8 +158,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "cli: ingest --dataset all drains INC then CRQ into one report; a set-aside file makes exit 1",
+  name: "cli: ingest --dataset all drains INC then CRQ into one report; one failure makes exit 1",
   sanitizeResources: false,
   fn: async () => {
     const dir = await scratch();
@@ -187,10 +184,9 @@ Deno.test({
       datasets.map((d: { dataset: string; status: string }) => [d.dataset, d.status]),
       [
         ["inc", "ok"],
-        ["crq", "ok"],
+        ["crq", "failed"],
       ],
     );
-    assert.equal(datasets[1].files[0].status, "set_aside");
     assert.equal(datasets[0].totals.inserted, stream.expected.size);
   },
 });

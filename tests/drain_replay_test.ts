@@ -252,54 +252,30 @@ for (const b of backends()) {
     assert.equal(state?.n, expected.size, "every other ticket landed");
   });
 
-  test("drain() sets aside a file with no usable header and goes on with the files after it", async () => {
+  test("drain() stops at a file with no usable header, keeps order, and continues once it is fixed", async () => {
     await b.reset();
     const db = await b.db();
     const root = await makeDirBucket(stream.files);
     const badName = "2026-06-15T06-30-00.csv"; // between the first and second delta
     await writeFiles(root, [{ name: badName, text: `"id","status"\r\n"WOT1","open"\r\n` }]);
 
-    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
-    assert.equal(report.status, "ok", report.error);
-    const bad = report.files.find((f) => f.fileName === badName)!;
-    assert.equal(bad.status, "set_aside");
+    const failed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.transient, false);
     assert.equal(
-      bad.error,
+      failed.error,
       `Cannot apply change file "${CHANGES}${badName}": line 1 has no "ticket_id" column in its header`,
     );
-    assert.ok(
-      report.files.filter((f) => f.fileName > badName).every((f) => f.status === "applied"),
-    );
-    assert.deepEqual(await listNames(root, CHANGES), []);
-    assert.deepEqual(await listNames(root, INC.quarantinePrefix), [badName]);
-    assert.ok(!(await listNames(root, PROCESSED)).includes(badName));
-    assert.deepEqual(await diffState(db, stream.expected), []);
-    const [entry] = await db.query<{ line: number; reason: string }>(
-      `select line, reason from tickets.quarantine where file_name = $1`,
-      [badName],
-    );
-    assert.deepEqual(entry, {
-      line: 1,
-      reason: `has no "ticket_id" column in its header (whole file set aside)`,
-    });
-    const [ledger] = await db.query<{ n: number }>(
-      `select count(*)::int as n from tickets.applied_files where file_name = $1`,
-      [badName],
-    );
-    assert.equal(ledger?.n, 0, "a set-aside file is not in the ledger");
+    const after = failed.files.filter((f) => f.fileName > badName);
+    assert.ok(after.length > 0 && after.every((f) => f.status === "not_reached"));
+    assert.ok((await listNames(root, CHANGES)).includes(badName));
+    assert.equal(failed.watermark, stream.files.filter((f) => f.name < badName).at(-1)!.name);
 
-    // Fixed and put back, it applies like any late file, without regressing newer rows.
     const header = stream.files[0]!.text.split("\r\n")[0]!.replace(/^\uFEFF/, "");
-    await Deno.remove(`${root}/${INC.quarantinePrefix}${badName}`);
     await writeFiles(root, [{ name: badName, text: `${header}\r\n` }]);
     const fixed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
     assert.equal(fixed.status, "ok", fixed.error);
-    assert.deepEqual(fixed.files.map((f) => f.status), ["applied"]);
-    const [cleared] = await db.query<{ n: number }>(
-      `select count(*)::int as n from tickets.quarantine where file_name = $1`,
-      [badName],
-    );
-    assert.equal(cleared?.n, 0, "applying the fixed file clears its quarantine entry");
+    assert.deepEqual(await listNames(root, CHANGES), []);
     assert.deepEqual(await diffState(db, stream.expected), []);
   });
 
