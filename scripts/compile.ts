@@ -1,0 +1,96 @@
+/**
+ * `deno task compile`: builds `dist/fleettickets` with the `worker` permission set from
+ * deno.json (the one definition every `deno task` entry uses), narrowing network access to the
+ * hosts the configuration in the environment points at: the database, the S3 endpoint and the
+ * geocoder. Run it where the binary will run, with the production `.env` loaded.
+ *
+ * ```sh
+ * set -a; . ./.env; set +a
+ * deno task compile            # builds dist/fleettickets
+ * deno task compile --print    # prints the deno compile command only
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+const GEOCODER_HOSTS: Readonly<Record<string, string>> = {
+  locationiq: "https://us1.locationiq.com",
+  opencage: "https://api.opencagedata.com",
+  nominatim: "https://nominatim.openstreetmap.org",
+};
+
+/** The `permissions.worker` entry of deno.json. */
+export interface PermissionSet {
+  read?: string[];
+  write?: string[];
+  env?: string[];
+  net?: boolean | string[];
+  sys?: string[];
+}
+
+/** Hosts (`host:port`) the configured worker talks to; null when one cannot be known. */
+export function configuredHosts(env: Record<string, string | undefined>): string[] | null {
+  const hosts = new Set<string>();
+  const add = (url: string) => {
+    const u = new URL(url);
+    if (u.hostname === "") return; // a Unix socket needs no network
+    const port = u.port ||
+      (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "5432");
+    hosts.add(`${u.hostname.replace(/^\[|\]$/g, "")}:${port}`);
+  };
+  if (env.DATABASE_URL) add(env.DATABASE_URL);
+  const s3 = env.RUSTFS_ENDPOINT || env.AWS_ENDPOINT_URL_S3;
+  if (s3) add(s3);
+  else {
+    // AWS itself, path-style: the regional endpoint.
+    const region = env.RUSTFS_REGION || env.AWS_REGION || "us-east-1";
+    hosts.add(`s3.${region}.amazonaws.com:443`);
+  }
+  const provider = env.GEOCODER_PROVIDER;
+  if (provider) {
+    const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider];
+    if (!base) return null;
+    add(base);
+  }
+  return [...hosts].sort();
+}
+
+/** The `deno compile` arguments for `set`, with network limited to `hosts`. */
+export function compileArgs(set: PermissionSet, hosts: string[] | null): string[] {
+  const list = (flag: string, values?: string[]) =>
+    values && values.length > 0 ? [`--allow-${flag}=${values.join(",")}`] : [];
+  const net = !set.net ? [] : hosts === null ? ["--allow-net"] : list("net", hosts);
+  return [
+    "compile",
+    "--no-prompt",
+    ...list("read", set.read),
+    ...list("write", set.write),
+    ...list("env", set.env),
+    ...list("sys", set.sys),
+    ...net,
+    "--include",
+    "migrations",
+    "--output",
+    "dist/fleettickets",
+    "main.ts",
+  ];
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { print: { type: "boolean" } } });
+  const config = JSON.parse(await Deno.readTextFile("deno.json"));
+  const set: PermissionSet | undefined = config.permissions?.worker;
+  if (!set) throw new TypeError(`Cannot find the "worker" permission set in deno.json`);
+  const hosts = configuredHosts(Deno.env.toObject());
+  if (hosts === null) {
+    console.error("Cannot tell the geocoder's host: building with unrestricted network access");
+  }
+  const args = compileArgs(set, hosts);
+  console.log(["deno", ...args].join(" "));
+  if (!values.print) {
+    const { code } = await new Deno.Command(Deno.execPath(), { args }).spawn().status;
+    Deno.exit(code);
+  }
+}

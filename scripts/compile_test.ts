@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { compileArgs, configuredHosts, type PermissionSet } from "./compile.ts";
+
+const worker: PermissionSet = JSON.parse(await Deno.readTextFile("deno.json")).permissions.worker;
+
+Deno.test("compile narrows network access to the configured database, S3 endpoint and geocoder", () => {
+  const hosts = configuredHosts({
+    DATABASE_URL: "postgres://fleet:secret@db.internal:6432/tickets",
+    RUSTFS_ENDPOINT: "https://s3.example.co.ke",
+    GEOCODER_PROVIDER: "locationiq",
+  });
+  assert.deepEqual(hosts, ["db.internal:6432", "s3.example.co.ke:443", "us1.locationiq.com:443"]);
+  const args = compileArgs(worker, hosts);
+  assert.ok(
+    args.includes("--allow-net=db.internal:6432,s3.example.co.ke:443,us1.locationiq.com:443"),
+  );
+  assert.ok(!args.includes("--allow-net") && !args.includes("-A") && !args.includes("--allow-all"));
+  assert.ok(args.includes(`--allow-env=${worker.env!.join(",")}`), "env: exactly the set's list");
+  assert.ok(args.includes("--allow-write=./.data"));
+  assert.ok(!args.join(" ").includes("secret"), "no credential reaches the command line");
+});
+
+Deno.test("compile without DATABASE_URL (embedded PGlite) or S3 endpoint allows only AWS S3", () => {
+  assert.deepEqual(configuredHosts({ AWS_REGION: "af-south-1" }), [
+    "s3.af-south-1.amazonaws.com:443",
+  ]);
+});
+
+Deno.test("compile falls back to unrestricted network when the geocoder host is unknown", () => {
+  const hosts = configuredHosts({ GEOCODER_PROVIDER: "mystery" });
+  assert.equal(hosts, null);
+  assert.ok(compileArgs(worker, hosts).includes("--allow-net"));
+});
+
+Deno.test({
+  name: "the binary's flags, run with deno run, drain into PostgreSQL and reach no other host",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const { createScratchDatabase, makeDirBucket } = await import("../tests/_harness.ts");
+    const { generateStream } = await import("../fixtures/generate_stream.ts");
+    const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+    const bucket = await makeDirBucket(generateStream({ tickets: 50, deltas: 1, seed: 5 }).files);
+    const flags = compileArgs(worker, configuredHosts({ DATABASE_URL: url }))
+      .filter((a) => a.startsWith("--allow-"));
+    // The folder bucket is a temporary folder outside the checkout: allow it too.
+    for (const kind of ["read", "write"]) {
+      const i = flags.findIndex((a) => a.startsWith(`--allow-${kind}=`));
+      flags[i] = `${flags[i]},${bucket}`;
+    }
+    const run = async (args: string[], env: Record<string, string>) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...flags, "main.ts", ...args],
+        env,
+        clearEnv: true,
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    assert.equal((await run(["migrate"], { DATABASE_URL: url })).code, 0);
+    const ok = await run(["ingest", "--from-dir", bucket, "--apply", "--json"], {
+      DATABASE_URL: url,
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    const elsewhere = new URL(url);
+    elsewhere.hostname = "127.0.0.2"; // not in the list: refused by the permission, not by TCP
+    const refused = await run(["status"], { DATABASE_URL: elsewhere.toString() });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /Requires net access to "127\.0\.0\.2:\d+"/);
+  },
+});
