@@ -7,7 +7,7 @@ export function ident(qualified: string): string {
 }
 
 export const CREATE_STAGE = `
-create temp table if not exists fleettickets_stage (line integer, ticket_id text, raw jsonb)`;
+create temp table if not exists fleettickets_stage (seq integer, ticket_id text, raw jsonb)`;
 
 export const CLEAR_STAGE = `truncate fleettickets_stage`;
 
@@ -21,12 +21,13 @@ export const PREFER_HASH_JOIN = `
 select set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true),
        set_config('work_mem', '64MB', true)`;
 
-export const STAGE_COLUMNS = ["line", "ticket_id", "raw"] as const;
+// seq: the record's position in the file; the last record of a ticket wins.
+export const STAGE_COLUMNS = ["seq", "ticket_id", "raw"] as const;
 
 const LATEST_STAGED = `
 select distinct on (ticket_id) ticket_id, raw
 from fleettickets_stage
-order by ticket_id, line desc`;
+order by ticket_id, seq desc`;
 
 /**
  * $1 file name. Upserts the staged rows (the last row of a ticket in a file wins) and counts what

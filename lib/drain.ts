@@ -387,23 +387,29 @@ async function applyFile(
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
 
   const quarantine: QuarantineEntry[] = [];
+  // Bytes of the last full read: the stream, or the re-read that recovers a broken line (the
+  // first stream then stops early).
   let bytes = 0;
-  const body = (await store.read(file.key)).pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        bytes += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    }),
-  );
+  const read = async () => {
+    bytes = 0;
+    return (await store.read(file.key)).pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          bytes += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  };
+  const body = await read();
+  let seq = 0;
   async function* batches(): AsyncGenerator<string[][]> {
     let batch: string[][] = [];
-    const reread = () => store.read(file.key);
-    for await (const item of parseChangeFile(body, { key: file.key, reread })) {
+    for await (const item of parseChangeFile(body, { key: file.key, reread: read })) {
       counts.rowsRead++;
       switch (item.kind) {
         case "ticket":
-          batch.push([String(item.line), item.ticketId, JSON.stringify(item.record)]);
+          batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
           break;
         case "alarm":
           counts.alarmsDropped++;

@@ -24,12 +24,15 @@ const SENTINEL_PREFIX = "EXPORT STOPPED";
 const TRUE_WORDS = new Set(["true", "t", "1", "yes", "y"]);
 // Strict quotes: a stray quote fails at once, so `recover` loses one line instead of letting it
 // pair with the next line's quote and swallow a good row into a garbled record.
+// Every line ending everywhere (not only the first line's kind): mixed files parse, and
+// `recordStart` can mirror the parser's idea of where a record ends.
 const CSV_OPTIONS = {
   bom: true,
   info: true,
   relax_column_count: true,
   skip_empty_lines: true,
-} as const;
+  record_delimiter: ["\r\n", "\n", "\r"],
+};
 
 /** A cleaned ticket record: column name to text, empty values as null. */
 export type TicketRecord = Record<string, string | null>;
@@ -108,7 +111,7 @@ export async function* parseChangeFile(
       return;
     }
     const text = await new Response(await options.reread()).text();
-    yield* recover(header, text, seen);
+    yield* recover(key, header, text, seen);
     return;
   }
   if (header === undefined) {
@@ -183,67 +186,148 @@ function cleanRecord(header: Header, record: string[], line: number): ChangeLine
   return { kind: "ticket", line, ticketId: cleaned.ticket_id, record: cleaned };
 }
 
+/** Broken lines recovered per file before it counts as unreadable (recovery re-parses). */
+const MAX_BROKEN_LINES = 100;
+
 /**
  * Goes on after a record that broke the CSV (a stray or unterminated quote): the line where
  * that record starts is quarantined and parsing restarts on the next line, as often as needed.
  * `skip` records were already yielded. Runs on the whole text, on the rare broken file only.
  */
-function* recover(header: Header, text: string, skip: number): Generator<ChangeLine> {
-  // LF only, so csv-parse's line numbers match physical lines (it counts a quoted CRLF twice).
-  let rest = text.replaceAll("\r\n", "\n");
-  let offset = 0; // file lines before rest's first line
-  for (;;) {
-    const parsed: ParsedRecord[] = [];
+async function* recover(
+  key: string,
+  header: Header,
+  text: string,
+  skip: number,
+): AsyncGenerator<ChangeLine> {
+  const lines = new LineCounter(text);
+  let offset = 0; // where the text still to parse starts
+  for (let broken = 0;; broken++) {
+    const segment = text.slice(offset);
+    // Count the records before the break (dropping them: a big file is not held as records),
+    // then stream exactly that prefix. A stream parser would drop records queued before its
+    // error, so it cannot do the counting itself.
+    let records = 0;
     let failure: CsvError | undefined;
     try {
-      parseText(rest, {
+      parseText(segment, {
         ...CSV_OPTIONS,
         info: false,
-        on_record: (record, context) => {
-          parsed.push({ record, info: { lines: context.lines } });
-          return record;
+        on_record: () => {
+          records++;
+          return null;
         },
       });
     } catch (error) {
       failure = csvError(error);
       if (failure === undefined) throw error;
     }
-    for (const { record, info } of parsed) {
-      if (skip > 0) skip--;
-      else yield cleanRecord(header, record, offset + info.lines);
+    const start = failure === undefined ? segment.length : recordStart(segment, records);
+    const firstLine = lines.at(offset);
+    try {
+      const parser = ReadableStream.from(utf8Chunks(segment.slice(0, start))).pipeThrough(
+        parse(CSV_OPTIONS) as TransformStream<Buffer, ParsedRecord>,
+      );
+      for await (const { record, info } of parser) {
+        if (skip > 0) skip--;
+        else yield cleanRecord(header, record, firstLine - 1 + info.lines);
+      }
+    } catch (error) {
+      const csv = csvError(error);
+      if (csv === undefined) throw error;
+      throw new ChangeFileError(key, describeCsvError(csv.code, csv.message), {
+        line: firstLine,
+        cause: error,
+      });
     }
-    if (failure === undefined) return;
-    // The broken record starts on the first non-blank line after the last good one.
-    let line = (parsed.at(-1)?.info.lines ?? 0) + 1;
-    let start = lineStart(rest, line);
-    let end = rest.indexOf("\n", start);
-    while (start < rest.length && rest.slice(start, end < 0 ? undefined : end).trim() === "") {
-      line++;
-      start = lineStart(rest, line);
-      end = rest.indexOf("\n", start);
+    if (failure === undefined || offset + start >= text.length) return;
+    const at = offset + start;
+    const end = lineEnd(text, at);
+    const line = lines.at(at);
+    if (broken >= MAX_BROKEN_LINES) {
+      throw new ChangeFileError(
+        key,
+        `has more than ${MAX_BROKEN_LINES} lines with broken quotes; it was not loaded`,
+        { line },
+      );
     }
-    if (start >= rest.length) return;
     yield {
       kind: "quarantine",
-      line: offset + line,
+      line,
       reason: describeCsvError(failure.code, failure.message),
-      fields: [rest.slice(start, end < 0 ? undefined : end)],
+      fields: [text.slice(at, end)],
     };
-    if (end < 0) return;
-    rest = rest.slice(end + 1);
-    offset += line;
+    offset = text.startsWith("\r\n", end) ? end + 2 : end + 1;
+    if (offset >= text.length) return;
   }
 }
 
-/** Offset of the start of 1-based `line` in `text` (its length when there is no such line). */
-function lineStart(text: string, line: number): number {
-  let at = 0;
-  for (let n = 1; n < line; n++) {
-    const next = text.indexOf("\n", at);
-    if (next < 0) return text.length;
-    at = next + 1;
+/**
+ * Where record `n` (0-based, blank lines not counted) starts in `text`: a scan with CSV's quote
+ * rules, trusted only over records the strict parser already read without error.
+ */
+function recordStart(text: string, n: number): number {
+  let record = 0;
+  let i = 0;
+  while (i < text.length && record < n) {
+    if (text[i] === "\n" || text[i] === "\r") { // a blank line is not a record
+      i += text.startsWith("\r\n", i) ? 2 : 1;
+      continue;
+    }
+    let quoted = false;
+    for (; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === '"') {
+          if (text[i + 1] === '"') i++;
+          else quoted = false;
+        }
+      } else if (c === '"') quoted = true;
+      else if (c === "\n" || c === "\r") break;
+    }
+    i += text.startsWith("\r\n", i) ? 2 : 1;
+    record++;
   }
-  return at;
+  while (i < text.length && (text[i] === "\n" || text[i] === "\r")) i++;
+  return Math.min(i, text.length);
+}
+
+/** `text` as UTF-8 buffers of about 1 MB, never splitting a surrogate pair. */
+function* utf8Chunks(text: string): Generator<Buffer> {
+  for (let i = 0; i < text.length;) {
+    let end = Math.min(i + (1 << 20), text.length);
+    const code = text.charCodeAt(end - 1);
+    if (code >= 0xd800 && code <= 0xdbff && end < text.length) end++;
+    yield Buffer.from(text.slice(i, end), "utf8");
+    i = end;
+  }
+}
+
+/** Index of the line break (CR or LF) ending the line that holds `from`, or the text's end. */
+function lineEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) if (text[i] === "\n" || text[i] === "\r") return i;
+  return text.length;
+}
+
+/** 1-based physical line numbers (CRLF, LF or a lone CR end a line), for forward queries. */
+class LineCounter {
+  #text: string;
+  #at = 0;
+  #line = 1;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  /** The line holding offset `to`; offsets must not go backwards. */
+  at(to: number): number {
+    const text = this.#text;
+    for (let i = this.#at; i < to; i++) {
+      if (text[i] === "\n" || (text[i] === "\r" && text[i + 1] !== "\n")) this.#line++;
+    }
+    this.#at = Math.max(this.#at, to);
+    return this.#line;
+  }
 }
 
 interface ParsedRecord {

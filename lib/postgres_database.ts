@@ -30,6 +30,8 @@ export function createPostgresDatabase(
     max: 1,
     connect_timeout: options.connectTimeout ?? 10,
     onnotice: () => {},
+    // Never swap the connection by age mid-run: the run's advisory lock lives on it.
+    max_lifetime: null,
     connection: { application_name: "fleettickets" },
     // Supported by postgres.js, missing from its type definitions.
     ...{

@@ -109,6 +109,27 @@ const ragged = Array.from(
   (_, i) => line([`BADR_${i}`, "inc", "too", "few"]),
 );
 
+// Over 64 KiB of good rows: the break must not cut the file's byte count short.
+const bigFill = Array.from({ length: 400 }, (_, i) => good(`BAD_BIGQ_${i + 1}`));
+
+// The older row of BAD_ORDER (a field with CRLFs, which the parser counts as extra lines) ends
+// just before the 128 KiB read boundary; the stray quote lies past it; the newer row follows.
+const orderFill = Array.from({ length: 600 }, (_, i) => good(`BAD_ORDERF_${i}`));
+function orderBody(): string {
+  const old = good("BAD_ORDER", { owner: "old\r\n1\r\n2\r\n3\r\n4\r\n5\r\n6" }).text;
+  const lines = [header];
+  let bytes = header.length + 2;
+  for (const row of orderFill) {
+    if (bytes + row.text.length + 2 + old.length + 2 > 131_072 - 40) break;
+    lines.push(row.text);
+    bytes += row.text.length + 2;
+  }
+  const used = lines.length - 1;
+  orderFill.splice(used);
+  lines.push(old, `BAD_ORDER_X,${"y".repeat(100)}"z`, good("BAD_ORDER", { owner: "new" }).text, "");
+  return lines.join("\r\n");
+}
+
 const cases: Case[] = [
   {
     name: "no header: the first line is a data row",
@@ -339,6 +360,28 @@ const cases: Case[] = [
     body: around("BAD_COMMAS", ",".repeat(31)),
     lands: [good("BAD_COMMAS_1").expected, good("BAD_COMMAS_3").expected],
     quarantined: [[3, /has an empty ticket_id/]],
+  },
+  {
+    name: "a stray quote early in a file larger than one read chunk",
+    body: [header, good("BAD_BIGQ_0").text, `BAD_BIGQ_X,in"c,x`, ...bigFill.map((r) => r.text), ""]
+      .join("\r\n"),
+    lands: [good("BAD_BIGQ_0").expected, ...bigFill.map((r) => r.expected)],
+    quarantined: [[3, /has an unterminated or stray quote/]],
+  },
+  {
+    name: "a ticket's older row with a multi-line field, a broken line, then its newer row",
+    body: orderBody(),
+    lands: [
+      ...orderFill.map((r) => r.expected),
+      good("BAD_ORDER", { owner: "new" }).expected,
+    ],
+    quarantinedCount: 1,
+  },
+  {
+    name: "old Mac line ends (CR only) around a stray quote",
+    body: [header, good("BAD_CR_1").text, `BAD_CR_2,in"c`, good("BAD_CR_3").text, ""].join("\r"),
+    lands: [good("BAD_CR_1").expected, good("BAD_CR_3").expected],
+    quarantined: [[3, /has an unterminated or stray quote/]],
   },
   {
     name: "blank lines between rows",
