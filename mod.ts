@@ -45,6 +45,7 @@ export {
   type FileReport,
 } from "./lib/drain.ts";
 export { ChangeFileError } from "./lib/change_file_error.ts";
+export { ObjectStoreError } from "./lib/object_store_error.ts";
 export {
   type ChangeLine,
   parseChangeFile,
