@@ -5,7 +5,7 @@
 // Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL 15+ server with PostGIS whose
 // user may create databases (scripts/pg_test_cluster.sh starts a throwaway one), and psql.
 
-import { COLUMNS, generateStream } from "../fixtures/generate_stream.ts";
+import { COLUMNS, DROPPED_COLUMNS, generateStream } from "../fixtures/generate_stream.ts";
 import { INC } from "../lib/datasets.ts";
 import { createDirObjectStore } from "../lib/dir_object_store.ts";
 import { drain } from "../lib/drain.ts";
@@ -105,18 +105,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 // ---- (a) our ingest vs (b) the anchor, alternated, on fresh databases -------------------------
 const columns = COLUMNS.map((c) => `${c} text`).join(", ");
-const kept = COLUMNS.filter((c) =>
-  ![
-    "week_start",
-    "week_end",
-    "source_s3_bucket",
-    "source_s3_key",
-    "source_snapshot_id",
-    "department",
-    "source_type",
-  ]
-    .includes(c)
-);
+const kept = COLUMNS.filter((c) => !DROPPED_COLUMNS.includes(c));
 const build = kept.map((c) => {
   const v = c === "region"
     ? `lower(nullif(${c}, ''))`

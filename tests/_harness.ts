@@ -1,6 +1,7 @@
 // Shared test harness: databases (embedded PGlite, and real PostgreSQL when TEST_DATABASE_URL is
 // set), folder buckets, and expected-state comparison. Private to tests/.
 
+import { COLUMNS } from "../fixtures/generate_stream.ts";
 import { migrate } from "../lib/migrate.ts";
 import { createPgliteDatabase } from "../lib/pglite_database.ts";
 import { createPostgresDatabase } from "../lib/postgres_database.ts";
@@ -228,3 +229,24 @@ export function faultyStore(
 
 /** Test options for tests sharing a database across tests of a file. */
 export const shared = { sanitizeResources: false, sanitizeOps: false } as const;
+
+/** All 32 export columns of an open Westlands INC ticket (the rest empty), then `overrides`. */
+export function openTicket(
+  id: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+    ticket_id: id,
+    service_type: "inc",
+    raw_status: "In Progress",
+    normalized_status: "in_progress",
+    bucket: "pending",
+    is_actionable: "true",
+    is_alarm: "false",
+    cluster: "Westlands",
+    region: "Nairobi",
+    location_name: "NW_WESTLANDS_SARIT_FDT12",
+    ...overrides,
+  };
+}

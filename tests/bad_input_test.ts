@@ -5,23 +5,20 @@
 // the run stops there without losing anything, and goes on once the file is removed or fixed.
 
 import assert from "node:assert/strict";
-import { COLUMNS, generateStream, renderCsv } from "../fixtures/generate_stream.ts";
+import {
+  COLUMNS,
+  DROPPED_COLUMNS,
+  generateStream,
+  renderCsv,
+} from "../fixtures/generate_stream.ts";
 import { INC } from "../lib/datasets.ts";
 import { createDirObjectStore } from "../lib/dir_object_store.ts";
 import { drain, type DrainReport } from "../lib/drain.ts";
 import type { Database } from "../lib/ports.ts";
-import { backends, diffState, listNames, makeDirBucket, shared } from "./_harness.ts";
+import { backends, diffState, listNames, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 const CHANGES = INC.changesPrefix;
-const DROPPED = new Set([
-  "week_start",
-  "week_end",
-  "source_s3_bucket",
-  "source_s3_key",
-  "source_snapshot_id",
-  "department",
-  "source_type",
-]);
+const DROPPED = new Set(DROPPED_COLUMNS);
 
 type Expected = Record<string, string | null>;
 
@@ -49,23 +46,12 @@ interface Case {
 }
 
 function ticket(id: string, overrides: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
-    ticket_id: id,
-    service_type: "inc",
-    raw_status: "In Progress",
-    normalized_status: "in_progress",
-    bucket: "pending",
-    is_actionable: "true",
-    is_alarm: "false",
-    cluster: "Westlands",
-    region: "Nairobi",
-    location_name: "NW_WESTLANDS_SARIT_FDT12",
+  return openTicket(id, {
     created_at: "2026-06-15 06:00:00",
     updated_at: "2026-06-15 06:00:00",
     department: "Field Ops",
     ...overrides,
-  };
+  });
 }
 
 /** What the spec says a row becomes: dropped columns gone, "" as null, region/status cased. */
@@ -129,6 +115,21 @@ function orderBody(): string {
   lines.push(old, `BAD_ORDER_X,${"y".repeat(100)}"z`, good("BAD_ORDER", { owner: "new" }).text, "");
   return lines.join("\r\n");
 }
+
+/** A file whose one row holds `value` in every field (the id prefixed with `id`). */
+function hostile(name: string, id: string, value: string): Case {
+  const row = Object.fromEntries(COLUMNS.map((c) => [c, c === "ticket_id" ? id + value : value]));
+  return { name, body: renderCsv(COLUMNS, [row]), lands: [cleaned(row)] };
+}
+
+const absurd = {
+  created_at_service: "9999-99-99 99:99:99",
+  closed_at: "0000-00-00 00:00:00",
+  scheduled_at: "2026-02-30 10:00",
+  first_seen_at: "infinity",
+  last_seen_at: "-1e309",
+  mttr: "1e400",
+};
 
 const cases: Case[] = [
   {
@@ -284,55 +285,17 @@ const cases: Case[] = [
       return Promise.resolve();
     },
   },
-  {
-    name: "SQL injection strings in every field",
-    body: renderCsv(COLUMNS, [
-      Object.fromEntries(
-        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_SQL${injection}` : injection]),
-      ),
-    ]),
-    lands: [
-      cleaned(Object.fromEntries(
-        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_SQL${injection}` : injection]),
-      )),
-    ],
-  },
-  {
-    name: "JSON and escape sequences in every field",
-    body: renderCsv(COLUMNS, [
-      Object.fromEntries(
-        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_JSON${jsonish}` : jsonish]),
-      ),
-    ]),
-    lands: [
-      cleaned(Object.fromEntries(
-        COLUMNS.map((c) => [c, c === "ticket_id" ? `BAD_JSON${jsonish}` : jsonish]),
-      )),
-    ],
-  },
+  hostile("SQL injection strings in every field", "BAD_SQL", injection),
+  hostile("JSON and escape sequences in every field", "BAD_JSON", jsonish),
   {
     name: "absurd dates and numbers",
     body: around(
       "BAD_DATES",
-      good("BAD_DATES_2", {
-        created_at_service: "9999-99-99 99:99:99",
-        closed_at: "0000-00-00 00:00:00",
-        scheduled_at: "2026-02-30 10:00",
-        first_seen_at: "infinity",
-        last_seen_at: "-1e309",
-        mttr: "1e400",
-      }).text,
+      good("BAD_DATES_2", absurd).text,
     ),
     lands: [
       good("BAD_DATES_1").expected,
-      good("BAD_DATES_2", {
-        created_at_service: "9999-99-99 99:99:99",
-        closed_at: "0000-00-00 00:00:00",
-        scheduled_at: "2026-02-30 10:00",
-        first_seen_at: "infinity",
-        last_seen_at: "-1e309",
-        mttr: "1e400",
-      }).expected,
+      good("BAD_DATES_2", absurd).expected,
       good("BAD_DATES_3").expected,
     ],
     check: async (db) => {

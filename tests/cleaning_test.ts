@@ -6,22 +6,11 @@ import { COLUMNS } from "../fixtures/generate_stream.ts";
 import { INC } from "../lib/datasets.ts";
 import { createDirObjectStore } from "../lib/dir_object_store.ts";
 import { drain } from "../lib/drain.ts";
-import { backends, makeDirBucket, shared } from "./_harness.ts";
+import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 /** A row with every column filled plausibly; override what a case needs. */
 function row(id: string, overrides: Record<string, string> = {}): Record<string, string> {
-  const base: Record<string, string> = Object.fromEntries(COLUMNS.map((c) => [c, ""]));
-  Object.assign(base, {
-    ticket_id: id,
-    service_type: "inc",
-    raw_status: "In Progress",
-    normalized_status: "in_progress",
-    bucket: "pending",
-    is_actionable: "true",
-    is_alarm: "false",
-    cluster: "Westlands",
-    region: "Nairobi",
-    location_name: "NW_WESTLANDS_SARIT_FDT12",
+  return openTicket(id, {
     owner: "Jane Wanjiru",
     sla_status: "Compliant",
     created_at_service: "2026-06-13 08:15:00",
@@ -30,8 +19,8 @@ function row(id: string, overrides: Record<string, string> = {}): Record<string,
     week_start: "2026-06-08",
     department: "Field Ops",
     source_s3_key: "exports/x.xlsx",
-  }, overrides);
-  return base;
+    ...overrides,
+  });
 }
 
 function csv(header: readonly string[], rows: readonly Record<string, string>[], eol = "\r\n") {

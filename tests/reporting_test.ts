@@ -13,7 +13,7 @@ import { createDirObjectStore } from "../lib/dir_object_store.ts";
 import { drain } from "../lib/drain.ts";
 import type { Database } from "../lib/ports.ts";
 import { buildReport, formatReport } from "../lib/run_report.ts";
-import { backends, makeDirBucket, shared } from "./_harness.ts";
+import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 /** The instant every test reports as of: 2026-06-15 12:00 EAT (09:00 UTC, 05:00 in New York). */
 const NOW = new Date("2026-06-15T12:00:00+03:00");
@@ -46,25 +46,15 @@ function at(eatText: string): Date {
 
 /** An open INC ticket in Westlands (at the Sarit Centre) with no lifecycle times set. */
 function row(id: string, overrides: Record<string, string> = {}): Record<string, string> {
-  const base: Record<string, string> = Object.fromEntries(COLUMNS.map((c) => [c, ""]));
-  return Object.assign(base, {
-    ticket_id: id,
-    service_type: "inc",
-    raw_status: "In Progress",
-    normalized_status: "in_progress",
-    bucket: "pending",
-    is_actionable: "true",
-    is_alarm: "false",
-    cluster: "Westlands",
-    region: "Nairobi",
-    location_name: "NW_WESTLANDS_SARIT_FDT12",
+  return openTicket(id, {
     assigned_team: "Team A",
     owner: "Jane Wanjiru",
     sla_status: "Compliant",
     updated_at: ago(49),
     latitude: "-1.2605",
     longitude: "36.8025",
-  }, overrides);
+    ...overrides,
+  });
 }
 
 /** A ticket closed at `closedAt` (EAT text) after `mttrHours` of feed MTTR. */
