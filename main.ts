@@ -16,7 +16,7 @@ import { formatDrainReport } from "./lib/format_report.ts";
 import { migrate } from "./lib/migrate.ts";
 import { openDatabase, PendingMigrationsError } from "./lib/open_database.ts";
 import { DatabaseLockedError } from "./lib/pglite_database.ts";
-import type { ObjectStore } from "./lib/ports.ts";
+import type { Database, ObjectStore } from "./lib/ports.ts";
 import { createRedactor } from "./lib/redact.ts";
 import { runDemo } from "./lib/run_demo.ts";
 import { createLogger } from "./lib/logger.ts";
@@ -370,25 +370,26 @@ async function runGeocode(context: Context, args: string[]): Promise<number> {
 }
 
 async function runCapture(context: Context, args: string[]): Promise<number> {
-  const { config, out } = context;
-  const values = parse(args, { json: { type: "boolean" } });
-  const db = await openDatabase(config, { requireMigrated: true });
-  try {
-    const report = await capture(db);
-    out(values.json ? JSON.stringify(report) : formatCaptureReport(report));
-    return 0;
-  } finally {
-    await db.close();
-  }
+  return await printFromDatabase(context, args, capture, formatCaptureReport);
 }
 
 async function runReport(context: Context, args: string[]): Promise<number> {
+  return await printFromDatabase(context, args, buildReport, formatReport);
+}
+
+/** Computes one result on the migrated database and prints it as text, or JSON with --json. */
+async function printFromDatabase<T>(
+  context: Context,
+  args: string[],
+  compute: (db: Database) => Promise<T>,
+  format: (result: T) => string,
+): Promise<number> {
   const { config, out } = context;
   const values = parse(args, { json: { type: "boolean" } });
   const db = await openDatabase(config, { requireMigrated: true });
   try {
-    const report = await buildReport(db);
-    out(values.json ? JSON.stringify(report) : formatReport(report));
+    const result = await compute(db);
+    out(values.json ? JSON.stringify(result) : format(result));
     return 0;
   } finally {
     await db.close();

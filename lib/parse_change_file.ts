@@ -21,6 +21,7 @@ export const DROPPED_COLUMNS: ReadonlySet<string> = new Set([
 ]);
 
 const SENTINEL_PREFIX = "EXPORT STOPPED";
+const encoder = new TextEncoder();
 const TRUE_WORDS = new Set(["true", "t", "1", "yes", "y"]);
 // Strict quotes: a stray quote fails at once, so `recover` loses one line instead of letting it
 // pair with the next line's quote and swallow a good row into a garbled record.
@@ -72,17 +73,7 @@ export async function* parseChangeFile(
   options: ParseChangeFileOptions,
 ): AsyncGenerator<ChangeLine> {
   const { key } = options;
-  const records = body
-    .pipeThrough(
-      new TransformStream<Uint8Array, Buffer>({
-        transform(chunk, controller) {
-          controller.enqueue(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        },
-      }),
-    )
-    .pipeThrough(
-      parse(CSV_OPTIONS) as TransformStream<Buffer, { record: string[]; info: { lines: number } }>,
-    );
+  const records = csvRecords(body);
 
   let header: Header | undefined;
   let seen = 0;
@@ -225,10 +216,11 @@ async function* recover(
     const start = failure === undefined ? segment.length : recordStart(segment, records);
     const firstLine = lines.at(offset);
     try {
-      const parser = ReadableStream.from(utf8Chunks(segment.slice(0, start))).pipeThrough(
-        parse(CSV_OPTIONS) as TransformStream<Buffer, ParsedRecord>,
-      );
-      for await (const { record, info } of parser) {
+      for await (
+        const { record, info } of csvRecords(
+          ReadableStream.from(utf8Chunks(segment.slice(0, start))),
+        )
+      ) {
         if (skip > 0) skip--;
         else yield cleanRecord(header, record, firstLine - 1 + info.lines);
       }
@@ -292,13 +284,13 @@ function recordStart(text: string, n: number): number {
   return Math.min(i, text.length);
 }
 
-/** `text` as UTF-8 buffers of about 1 MB, never splitting a surrogate pair. */
-function* utf8Chunks(text: string): Generator<Buffer> {
+/** `text` as UTF-8 chunks of about 1 MB, never splitting a surrogate pair. */
+function* utf8Chunks(text: string): Generator<Uint8Array> {
   for (let i = 0; i < text.length;) {
     let end = Math.min(i + (1 << 20), text.length);
     const code = text.charCodeAt(end - 1);
     if (code >= 0xd800 && code <= 0xdbff && end < text.length) end++;
-    yield Buffer.from(text.slice(i, end), "utf8");
+    yield encoder.encode(text.slice(i, end));
     i = end;
   }
 }
@@ -328,6 +320,19 @@ class LineCounter {
     this.#at = Math.max(this.#at, to);
     return this.#line;
   }
+}
+
+/** The CSV records of a byte stream, each with the line it ends on. */
+function csvRecords(body: ReadableStream<Uint8Array>): ReadableStream<ParsedRecord> {
+  return body
+    .pipeThrough(
+      new TransformStream<Uint8Array, Buffer>({
+        transform(chunk, controller) {
+          controller.enqueue(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        },
+      }),
+    )
+    .pipeThrough(parse(CSV_OPTIONS) as TransformStream<Buffer, ParsedRecord>);
 }
 
 interface ParsedRecord {
