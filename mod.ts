@@ -25,8 +25,8 @@ export type {
   Row,
   SqlSession,
   StoredObject,
-} from "./lib/ports.ts";
-export { systemClock } from "./lib/ports.ts";
+} from "./core/ports/mod.ts";
+export { systemClock } from "./core/ports/mod.ts";
 export {
   CRQ,
   type Dataset,
@@ -34,7 +34,7 @@ export {
   getDataset,
   INC,
   type PostApplyStep,
-} from "./lib/datasets.ts";
+} from "./core/datasets.ts";
 export {
   type AfterApplyReport,
   drain,
@@ -43,40 +43,43 @@ export {
   type DrainReport,
   type FileCounts,
   type FileReport,
-} from "./lib/drain.ts";
-export { ChangeFileError } from "./lib/change_file_error.ts";
-export { ObjectStoreError } from "./lib/object_store_error.ts";
+} from "./core/drain.ts";
+export { ChangeFileError } from "./core/change_file_error.ts";
+export { ObjectStoreError } from "./core/ports/mod.ts";
 export {
   type ChangeLine,
   parseChangeFile,
   type ParseChangeFileOptions,
   type TicketRecord,
-} from "./lib/parse_change_file.ts";
-export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./lib/change_key.ts";
+} from "./core/parse_change_file.ts";
+export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./core/change_key.ts";
 export {
   loadMigrations,
   migrate,
   type Migration,
   type MigrationStatus,
   pendingMigrations,
-} from "./lib/migrate.ts";
-export { type Config, ConfigError, loadConfig } from "./lib/config.ts";
-export { createDirObjectStore } from "./lib/dir_object_store.ts";
-export { createS3ObjectStore, type S3ObjectStoreOptions } from "./lib/s3_object_store.ts";
+} from "./core/migrate.ts";
+export { type Config, ConfigError, loadConfig } from "./app/config.ts";
+export { createDirObjectStore } from "./adapters/dir_object_store.ts";
+export { createS3ObjectStore, type S3ObjectStoreOptions } from "./adapters/s3_object_store.ts";
 export {
   createPgliteDatabase,
   DatabaseLockedError,
   type PgliteDatabaseOptions,
-} from "./lib/pglite_database.ts";
-export { createPostgresDatabase, type PostgresDatabaseOptions } from "./lib/postgres_database.ts";
-export type { HttpGeocoderOptions } from "./lib/_http_geocoder.ts";
-export { formatDrainReport } from "./lib/format_report.ts";
+} from "./adapters/pglite_database.ts";
+export {
+  createPostgresDatabase,
+  type PostgresDatabaseOptions,
+} from "./adapters/postgres_database.ts";
+export type { HttpGeocoderOptions } from "./adapters/_http_geocoder.ts";
+export { formatDrainReport } from "./cli/format_report.ts";
 export {
   capture,
   type CaptureOptions,
   type CaptureReport,
   formatCaptureReport,
-} from "./lib/capture.ts";
+} from "./core/capture.ts";
 export {
   type BacklogDay,
   buildReport,
@@ -88,26 +91,26 @@ export {
   type OpenTicket,
   type SlaSplit,
   type TicketReport,
-} from "./lib/run_report.ts";
+} from "./core/run_report.ts";
 export {
   CLUSTER_ALIASES,
   geocode,
   type GeocodeOptions,
   type GeocodeReport,
   resolveGeometry,
-} from "./lib/geocode.ts";
-export { GeocoderError } from "./lib/geocoder_error.ts";
-export { createLocationIqGeocoder } from "./lib/locationiq_geocoder.ts";
-export { createOpenCageGeocoder } from "./lib/opencage_geocoder.ts";
-export { createNominatimGeocoder } from "./lib/nominatim_geocoder.ts";
-export { exportGazetteer, importGazetteer, type ImportReport } from "./lib/gazetteer.ts";
+} from "./core/geocode.ts";
+export { GeocoderError } from "./core/ports/mod.ts";
+export { createLocationIqGeocoder } from "./adapters/locationiq_geocoder.ts";
+export { createOpenCageGeocoder } from "./adapters/opencage_geocoder.ts";
+export { createNominatimGeocoder } from "./adapters/nominatim_geocoder.ts";
+export { exportGazetteer, importGazetteer, type ImportReport } from "./core/gazetteer.ts";
 export {
   type DatasetStatus,
   formatStatus,
   readStatus,
   type ReadStatusOptions,
   type StatusReport,
-} from "./lib/read_status.ts";
-export { recordRun, type RecordRunOptions } from "./lib/record_run.ts";
-export { runAfterApply, type RunAfterApplyOptions } from "./lib/run_after_apply.ts";
-export { createLogger, type Logger, type LoggerOptions } from "./lib/logger.ts";
+} from "./core/read_status.ts";
+export { recordRun, type RecordRunOptions } from "./core/record_run.ts";
+export { runAfterApply, type RunAfterApplyOptions } from "./core/run_after_apply.ts";
+export { createLogger, type Logger, type LoggerOptions } from "./cli/logger.ts";

@@ -5,13 +5,13 @@
 // Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL 15+ server with PostGIS whose
 // user may create databases (scripts/pg_test_cluster.sh starts a throwaway one), and psql.
 
-import { COLUMNS, DROPPED_COLUMNS, generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
-import { migrate } from "../lib/migrate.ts";
-import { createPgliteDatabase } from "../lib/pglite_database.ts";
-import { createPostgresDatabase } from "../lib/postgres_database.ts";
+import { COLUMNS, DROPPED_COLUMNS, generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
+import { migrate } from "../core/migrate.ts";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
 
 const base = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL");

@@ -38,7 +38,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const { createScratchDatabase, makeDirBucket } = await import("../tests/_harness.ts");
-    const { generateStream } = await import("../fixtures/generate_stream.ts");
+    const { generateStream } = await import("../demo/generate_stream.ts");
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
     const bucket = await makeDirBucket(generateStream({ tickets: 50, deltas: 1, seed: 5 }).files);
     const flags = compileArgs(worker, configuredHosts({ DATABASE_URL: url }))

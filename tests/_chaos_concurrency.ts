@@ -3,8 +3,8 @@
 // process that does not drain says the lock is held, nothing else goes wrong, and every file is
 // applied and archived exactly once. Private to tests/chaos.ts.
 
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
 import {
   type ChaosEnv,
   checkFinalState,

@@ -12,10 +12,10 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import postgres from "postgres";
-import type { GeneratedFile } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { migrate } from "../lib/migrate.ts";
-import { createPostgresDatabase } from "../lib/postgres_database.ts";
+import type { GeneratedFile } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { migrate } from "../core/migrate.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase, readRaw } from "./_harness.ts";
 import { type S3FaultProxy, startS3FaultProxy } from "./_s3_fault_proxy.ts";
 import { createS3Client, type S3TestServer, startS3TestServer } from "./_s3_test_server.ts";

@@ -7,8 +7,8 @@
 // kill). Kills within a trial aim at different files, so later kills meet a database that has
 // already been through crashes.
 
-import { type GeneratedFile, generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
+import { type GeneratedFile, generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
 import {
   type ChaosEnv,
   checkCrashInvariants,

@@ -1,11 +1,11 @@
 // Shared test harness: databases (embedded PGlite, and real PostgreSQL when TEST_DATABASE_URL is
 // set), folder buckets, and expected-state comparison. Private to tests/.
 
-import { COLUMNS } from "../fixtures/generate_stream.ts";
-import { migrate } from "../lib/migrate.ts";
-import { createPgliteDatabase } from "../lib/pglite_database.ts";
-import { createPostgresDatabase } from "../lib/postgres_database.ts";
-import type { Database, ObjectStore } from "../lib/ports.ts";
+import { COLUMNS } from "../demo/generate_stream.ts";
+import { migrate } from "../core/migrate.ts";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import postgres from "postgres";
 
 /** A database backend the suite runs against. */

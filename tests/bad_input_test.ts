@@ -5,16 +5,11 @@
 // the run stops there without losing anything, and goes on once the file is removed or fixed.
 
 import assert from "node:assert/strict";
-import {
-  COLUMNS,
-  DROPPED_COLUMNS,
-  generateStream,
-  renderCsv,
-} from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain, type DrainReport } from "../lib/drain.ts";
-import type { Database } from "../lib/ports.ts";
+import { COLUMNS, DROPPED_COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain, type DrainReport } from "../core/drain.ts";
+import type { Database } from "../core/ports/mod.ts";
 import { backends, diffState, listNames, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 const CHANGES = INC.changesPrefix;

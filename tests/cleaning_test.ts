@@ -2,10 +2,10 @@
 // read back from the database (raw + typed generated columns + quarantine).
 
 import assert from "node:assert/strict";
-import { COLUMNS } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
+import { COLUMNS } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
 import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 /** A row with every column filled plausibly; override what a case needs. */

@@ -2,7 +2,7 @@
 // set `deno task ingest` and `deno task compile` use), checking output, exit codes and effects.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../fixtures/generate_stream.ts";
+import { generateStream } from "../demo/generate_stream.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";

@@ -2,10 +2,10 @@
 // with its own watermark, ledger rows and archive prefix.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { CRQ, INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { CRQ, INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
 import { backends, diffState, listNames, shared, writeFiles } from "./_harness.ts";
 
 const inc = generateStream({ dataset: "inc", tickets: 150, deltas: 4, seed: 31 });

@@ -2,11 +2,11 @@
 // TEST_DATABASE_URL is set) real PostgreSQL. Expected state comes from the generator's model.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
-import type { ObjectStore } from "../lib/ports.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
+import type { ObjectStore } from "../core/ports/mod.ts";
 import {
   backends,
   diffState,

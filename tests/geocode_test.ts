@@ -2,18 +2,18 @@
 // provider adapters against a fake provider on loopback, then resolved on the tickets.
 
 import assert from "node:assert/strict";
-import { COLUMNS, generateStream, renderCsv } from "../fixtures/generate_stream.ts";
-import { CRQ, INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
-import { exportGazetteer, importGazetteer } from "../lib/gazetteer.ts";
-import { geocode } from "../lib/geocode.ts";
-import { GeocoderError } from "../lib/geocoder_error.ts";
-import { createLocationIqGeocoder } from "../lib/locationiq_geocoder.ts";
-import { createNominatimGeocoder } from "../lib/nominatim_geocoder.ts";
-import { createOpenCageGeocoder } from "../lib/opencage_geocoder.ts";
-import type { Database } from "../lib/ports.ts";
-import { runAfterApply } from "../lib/run_after_apply.ts";
+import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
+import { CRQ, INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
+import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
+import { geocode } from "../core/geocode.ts";
+import { GeocoderError } from "../core/ports/mod.ts";
+import { createLocationIqGeocoder } from "../adapters/locationiq_geocoder.ts";
+import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
+import { createOpenCageGeocoder } from "../adapters/opencage_geocoder.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { runAfterApply } from "../core/run_after_apply.ts";
 import { backends, makeDirBucket, shared, writeFiles } from "./_harness.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 

@@ -2,14 +2,14 @@
 // run records and secret redaction.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
-import { createLogger } from "../lib/logger.ts";
-import { readStatus } from "../lib/read_status.ts";
-import { recordRun } from "../lib/record_run.ts";
-import { createRedactor } from "../lib/redact.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
+import { createLogger } from "../cli/logger.ts";
+import { readStatus } from "../core/read_status.ts";
+import { recordRun } from "../core/record_run.ts";
+import { createRedactor } from "../app/redact.ts";
 import {
   backends,
   createScratchDatabase,

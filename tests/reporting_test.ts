@@ -6,13 +6,13 @@
 // any date rendered through ::text shows up too).
 
 import assert from "node:assert/strict";
-import { COLUMNS } from "../fixtures/generate_stream.ts";
-import { capture, formatCaptureReport } from "../lib/capture.ts";
-import { CRQ, type Dataset, INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
-import type { Database } from "../lib/ports.ts";
-import { buildReport, formatReport } from "../lib/run_report.ts";
+import { COLUMNS } from "../demo/generate_stream.ts";
+import { capture, formatCaptureReport } from "../core/capture.ts";
+import { CRQ, type Dataset, INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { buildReport, formatReport } from "../core/run_report.ts";
 import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 /** The instant every test reports as of: 2026-06-15 12:00 EAT (09:00 UTC, 05:00 in New York). */

@@ -13,11 +13,11 @@
  */
 
 import assert from "node:assert/strict";
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { createDirObjectStore } from "../lib/dir_object_store.ts";
-import { drain } from "../lib/drain.ts";
-import { createPostgresDatabase } from "../lib/postgres_database.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { drain } from "../core/drain.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase, diffState } from "./_harness.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");

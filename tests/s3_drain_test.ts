@@ -3,10 +3,10 @@
 
 import assert from "node:assert/strict";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { drain } from "../lib/drain.ts";
-import { createS3ObjectStore } from "../lib/s3_object_store.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { drain } from "../core/drain.ts";
+import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
 import { backends, diffState, shared } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 

@@ -9,11 +9,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { generateStream } from "../fixtures/generate_stream.ts";
-import { INC } from "../lib/datasets.ts";
-import { drain, type DrainReport } from "../lib/drain.ts";
-import type { Database } from "../lib/ports.ts";
-import { createS3ObjectStore } from "../lib/s3_object_store.ts";
+import { generateStream } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { drain, type DrainReport } from "../core/drain.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
 import { backends, diffState, shared } from "./_harness.ts";
 import { type FaultRule, type S3Op, startS3FaultProxy } from "./_s3_fault_proxy.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";

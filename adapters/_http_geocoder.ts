@@ -1,0 +1,145 @@
+// Shared machinery of the HTTP geocoder adapters: pacing to the provider's rate, retries with
+// backoff on 429/5xx/network errors, terminal errors on 401/402/403, and an API key that never
+// reaches a message. Private to this folder.
+
+import { GeocoderError } from "../core/ports/mod.ts";
+import type { GeocodeAnswer, GeocodeQuery, Geocoder } from "../core/ports/mod.ts";
+
+/** Settings common to every HTTP geocoder adapter. */
+export interface HttpGeocoderOptions {
+  /** Base URL override (self-hosted, tests). */
+  baseUrl?: string;
+  /** API key (sent only as the provider requires; never logged). */
+  apiKey?: string;
+  /** Requests per second (default: the provider's published free-tier limit). */
+  rate?: number;
+  /** Attempts for 429 / 5xx / network failures before giving up (default 5). */
+  maxAttempts?: number;
+  /** Per-request timeout, ms (default 15000). */
+  timeoutMs?: number;
+  /** HTTP client (tests inject one). */
+  fetch?: typeof fetch;
+  /** Waits; tests inject one that counts instead of sleeping. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Clock in ms, paired with `sleep` for pacing. */
+  now?: () => number;
+}
+
+/** What a provider adapter supplies. */
+export interface ProviderSpec {
+  provider: string;
+  label: string;
+  defaultBaseUrl: string;
+  defaultRate: number;
+  maxRate?: number;
+  headers?: Record<string, string>;
+  url(base: string, query: GeocodeQuery, apiKey: string | undefined): URL;
+  /** Reads a response: an answer, or undefined when the status is not a success or a miss. */
+  read(status: number, body: unknown): GeocodeAnswer | undefined;
+  /** True for a 429 that means the day's quota is gone (retrying today cannot help). */
+  quotaExhausted?(status: number, detail: string): boolean;
+}
+
+/** Builds a Geocoder from a provider spec. */
+export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOptions): Geocoder {
+  const base = (options.baseUrl ?? spec.defaultBaseUrl).replace(/\/+$/, "");
+  const rate = Math.min(options.rate ?? spec.defaultRate, spec.maxRate ?? Infinity);
+  const interval = 1000 / rate;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const doFetch = options.fetch ?? fetch;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const now = options.now ?? (() => Date.now());
+  const hide = (text: string) =>
+    options.apiKey
+      ? text.replaceAll(options.apiKey, "***").replaceAll(encodeURIComponent(options.apiKey), "***")
+      : text;
+  let next = 0;
+
+  async function pace(extraMs = 0): Promise<void> {
+    const wait = Math.max(next - now(), extraMs);
+    if (wait > 0) await sleep(wait);
+    next = now() + interval;
+  }
+
+  return {
+    provider: spec.provider,
+    async search(query) {
+      let lastError = "";
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        await pace(attempt === 1 ? 0 : Math.min(30_000, interval * 2 ** attempt));
+        let response: Response;
+        try {
+          response = await doFetch(spec.url(base, query, options.apiKey), {
+            headers: { accept: "application/json", ...spec.headers },
+            signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+          });
+        } catch (error) {
+          lastError = hide(`${spec.label} did not answer: ${(error as Error).message}`);
+          continue;
+        }
+        const text = await response.text();
+        let body: unknown = undefined;
+        try {
+          body = text === "" ? undefined : JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        const answer = response.ok || response.status === 404
+          ? spec.read(response.status, body)
+          : undefined;
+        if (answer) return answer;
+        const detail = hide(describeBody(body, text));
+        const quota = response.status === 402 ||
+          (spec.quotaExhausted?.(response.status, detail) ?? false);
+        if (response.status === 401 || response.status === 403 || quota) {
+          const why = response.status === 401
+            ? "refused the API key"
+            : quota
+            ? "says the quota is exhausted"
+            : "refused the request";
+          throw new GeocoderError(
+            `${spec.label} ${why} (HTTP ${response.status}: ${detail}); every answer so far is cached`,
+            { status: response.status, terminal: true },
+          );
+        }
+        lastError = `${spec.label} answered HTTP ${response.status}: ${detail}`;
+        if (response.status === 429 || response.status >= 500) {
+          const retryAfter = Number(response.headers.get("retry-after"));
+          if (Number.isFinite(retryAfter) && retryAfter > 0) await sleep(retryAfter * 1000);
+          continue;
+        }
+        throw new GeocoderError(lastError, { status: response.status, terminal: false });
+      }
+      throw new GeocoderError(`${lastError} (gave up after ${maxAttempts} attempts)`, {
+        terminal: false,
+      });
+    },
+  };
+}
+
+function describeBody(body: unknown, text: string): string {
+  if (body && typeof body === "object") {
+    const b = body as { error?: unknown; status?: { message?: unknown } };
+    if (typeof b.error === "string") return b.error;
+    if (typeof b.status?.message === "string") return b.status.message;
+  }
+  return text.slice(0, 120) || "(empty body)";
+}
+
+/** A `minLon,minLat,maxLon,maxLat` box of ± `degrees` around a point. */
+export function viewbox(near: { lat: number; lon: number }, degrees = 0.3): string {
+  return [near.lon - degrees, near.lat - degrees, near.lon + degrees, near.lat + degrees]
+    .map((n) => n.toFixed(5))
+    .join(",");
+}
+
+/** Reads a Nominatim-style array answer (LocationIQ, Nominatim). */
+export function readNominatimArray(body: unknown): GeocodeAnswer | undefined {
+  if (!Array.isArray(body)) return undefined;
+  const first = body[0] as { lat?: string; lon?: string; display_name?: string } | undefined;
+  if (first === undefined) return { kind: "miss" };
+  const lat = Number(first.lat);
+  const lon = Number(first.lon);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon)) return undefined;
+  return { kind: "hit", lat, lon, label: first.display_name ?? "" };
+}

@@ -1,0 +1,64 @@
+/**
+ * A local folder that mirrors the bucket root (`DIR/automations/inc/changes/…`).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
+
+/**
+ * Creates an object store over a folder; keys are paths relative to it with `/`. The ETag is the
+ * content's MD5, as S3 gives for a single-part upload, so a rewritten identical file is the same
+ * version and the same file in a folder or a bucket compares equal.
+ */
+export function createDirObjectStore(root: string): ObjectStore {
+  const base = root.replace(/\/+$/, "");
+  const path = (key: string) => `${base}/${key}`;
+  return {
+    description: `dir:${base}`,
+    async list(prefix) {
+      const found: StoredObject[] = [];
+      await walk(path(prefix).replace(/\/+$/, ""), prefix.replace(/\/+$/, ""), found);
+      return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    },
+    async read(key) {
+      const file = await Deno.open(path(key), { read: true });
+      return file.readable;
+    },
+    async move(from, to) {
+      const target = path(to);
+      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      await Deno.rename(path(from), target);
+    },
+  };
+}
+
+async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Promise<void> {
+  let entries: AsyncIterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDir(dir);
+    for await (const entry of entries) {
+      const key = `${keyPrefix}/${entry.name}`;
+      if (entry.isDirectory) {
+        await walk(`${dir}/${entry.name}`, key, found);
+      } else if (entry.isFile) {
+        found.push({ key, ...await digest(`${dir}/${entry.name}`) });
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** MD5 and size of a file, streamed (files can be large). */
+export async function digest(path: string): Promise<{ etag: string; size: number }> {
+  const hash = createHash("md5");
+  let size = 0;
+  using file = await Deno.open(path, { read: true });
+  for await (const chunk of file.readable) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { etag: hash.digest("hex"), size };
+}

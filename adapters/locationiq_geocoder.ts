@@ -1,0 +1,42 @@
+/**
+ * LocationIQ forward geocoding (`/v1/search`). A 404 "Unable to geocode" is a miss.
+ *
+ * @module
+ */
+
+import {
+  createHttpGeocoder,
+  type HttpGeocoderOptions,
+  readNominatimArray,
+  viewbox,
+} from "./_http_geocoder.ts";
+import type { Geocoder } from "../core/ports/mod.ts";
+
+/** Creates a LocationIQ geocoder (default 2 requests/s, the free tier's limit). */
+export function createLocationIqGeocoder(options: HttpGeocoderOptions): Geocoder {
+  return createHttpGeocoder({
+    provider: "locationiq",
+    label: "LocationIQ",
+    defaultBaseUrl: "https://us1.locationiq.com",
+    defaultRate: 2,
+    url(base, query, key) {
+      const url = new URL(`${base}/v1/search`);
+      url.searchParams.set("key", key ?? "");
+      url.searchParams.set("q", query.text);
+      url.searchParams.set("format", "json");
+      url.searchParams.set("limit", "1");
+      url.searchParams.set("countrycodes", query.countryCodes.join(","));
+      if (query.near) url.searchParams.set("viewbox", viewbox(query.near));
+      return url;
+    },
+    read(status, body) {
+      if (status === 404) {
+        const error = (body as { error?: string } | undefined)?.error ?? "";
+        return /unable to geocode/i.test(error) ? { kind: "miss" } : undefined;
+      }
+      return readNominatimArray(body);
+    },
+    // "Rate Limited Second" / "Minute" pass with a pause; "Rate Limited Day" does not.
+    quotaExhausted: (status, detail) => status === 429 && /day/i.test(detail),
+  }, options);
+}

@@ -1,0 +1,42 @@
+/**
+ * Nominatim-compatible forward geocoding (`/search`): an identifying User-Agent and at most one
+ * request per second, as the OpenStreetMap usage policy requires.
+ *
+ * @module
+ */
+
+import {
+  createHttpGeocoder,
+  type HttpGeocoderOptions,
+  readNominatimArray,
+  viewbox,
+} from "./_http_geocoder.ts";
+import type { Geocoder } from "../core/ports/mod.ts";
+
+/** The User-Agent sent to Nominatim endpoints. */
+export const NOMINATIM_USER_AGENT = "fleettickets/1.0 (field-ops ticket geocoder)";
+
+/** Creates a Nominatim geocoder (1 request/s at most, whatever the configured rate). */
+export function createNominatimGeocoder(options: HttpGeocoderOptions): Geocoder {
+  return createHttpGeocoder({
+    provider: "nominatim",
+    label: "Nominatim",
+    defaultBaseUrl: "https://nominatim.openstreetmap.org",
+    defaultRate: 1,
+    maxRate: 1,
+    headers: { "user-agent": NOMINATIM_USER_AGENT },
+    url(base, query, key) {
+      const url = new URL(`${base}/search`);
+      url.searchParams.set("q", query.text);
+      url.searchParams.set("format", "jsonv2");
+      url.searchParams.set("limit", "1");
+      url.searchParams.set("countrycodes", query.countryCodes.join(","));
+      if (query.near) url.searchParams.set("viewbox", viewbox(query.near));
+      if (key) url.searchParams.set("key", key);
+      return url;
+    },
+    read(status, body) {
+      return status === 200 ? readNominatimArray(body) : undefined;
+    },
+  }, options);
+}

@@ -1,0 +1,129 @@
+/**
+ * Embedded PostgreSQL (PGlite + PostGIS) adapter: the zero-configuration default.
+ *
+ * @module
+ */
+
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { postgis } from "@electric-sql/pglite-postgis";
+import { encodeCopyText } from "./_copy_text.ts";
+import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
+
+/** Thrown when another process has the embedded database open. */
+export class DatabaseLockedError extends Error {
+  /** Creates the error for a data directory. */
+  constructor(dir: string) {
+    super(`Another run holds the lock on the embedded database "${dir}"`);
+    this.name = "DatabaseLockedError";
+  }
+}
+
+/** Options for {@linkcode createPgliteDatabase}. */
+export interface PgliteDatabaseOptions {
+  /** Data directory; omit for an in-memory database (tests). */
+  dataDir?: string;
+  /** Start from a `dumpDataDir()` tarball (tests share one migrated snapshot). */
+  loadDataDir?: Blob;
+}
+
+/**
+ * Opens (creating if needed) an embedded PGlite database with PostGIS. PGlite is single-process,
+ * so a data directory is guarded by an OS file lock; a second process gets {@linkcode DatabaseLockedError}.
+ */
+export async function createPgliteDatabase(
+  options: PgliteDatabaseOptions = {},
+): Promise<Database & { dump(): Promise<Blob> }> {
+  let lockFile: Deno.FsFile | undefined;
+  if (options.dataDir !== undefined) {
+    await Deno.mkdir(options.dataDir, { recursive: true });
+    lockFile = await Deno.open(`${options.dataDir}.lock`, { write: true, create: true });
+    if (!(await lockFile.tryLock(true))) {
+      lockFile.close();
+      throw new DatabaseLockedError(options.dataDir);
+    }
+  }
+  try {
+    const pg = await PGlite.create({
+      dataDir: options.dataDir,
+      loadDataDir: options.loadDataDir,
+      extensions: { postgis },
+    });
+    return new PgliteDatabase(pg, lockFile);
+  } catch (error) {
+    lockFile?.close();
+    throw error;
+  }
+}
+
+class PgliteSession implements SqlSession {
+  #pg: PGlite | Transaction;
+
+  constructor(pg: PGlite | Transaction) {
+    this.#pg = pg;
+  }
+
+  async query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]> {
+    const result = await this.#pg.query<T>(text, params as unknown[] | undefined);
+    return result.rows;
+  }
+
+  async exec(script: string): Promise<void> {
+    await this.#pg.exec(script);
+  }
+
+  async copyRows(
+    table: string,
+    columns: readonly string[],
+    batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
+  ): Promise<number> {
+    let count = 0;
+    for await (const rows of batches) {
+      if (rows.length === 0) continue;
+      const blob = new Blob([encodeCopyText(rows)]);
+      await this.#pg.query(`copy ${table} (${columns.join(", ")}) from '/dev/blob'`, [], { blob });
+      count += rows.length;
+    }
+    return count;
+  }
+}
+
+class PgliteDatabase extends PgliteSession implements Database {
+  readonly kind = "pglite" as const;
+  #pg: PGlite;
+  #lockFile: Deno.FsFile | undefined;
+  #locks = new Set<string>();
+
+  constructor(pg: PGlite, lockFile: Deno.FsFile | undefined) {
+    super(pg);
+    this.#pg = pg;
+    this.#lockFile = lockFile;
+  }
+
+  transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+    return this.#pg.transaction((tx) => fn(new PgliteSession(tx)));
+  }
+
+  // Other processes are kept out by the data-directory file lock; this guards one process.
+  tryLock(name: string): Promise<boolean> {
+    if (this.#locks.has(name)) return Promise.resolve(false);
+    this.#locks.add(name);
+    return Promise.resolve(true);
+  }
+
+  unlock(name: string): Promise<void> {
+    this.#locks.delete(name);
+    return Promise.resolve();
+  }
+
+  dump(): Promise<Blob> {
+    return this.#pg.dumpDataDir("none");
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#pg.close();
+    } finally {
+      this.#lockFile?.close();
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Run logs: a progress bar and readable lines on a terminal, otherwise one JSON object per line
+ * (time, level, event, dataset, key, counts, duration) that a log viewer can filter.
+ *
+ * @module
+ */
+
+import type { DrainProgress, DrainReport } from "../core/drain.ts";
+
+/** Where log lines go and how they look. */
+export interface LoggerOptions {
+  /** `json`: one object per line; `text`: lines for a person (with a progress bar on a TTY). */
+  format: "json" | "text";
+  /** Writes one line (or, for the progress bar, a carriage-return update). */
+  write: (text: string) => void;
+  /** Applied to every line. */
+  redact?: (text: string) => string;
+  /** Draw a progress bar (text format on a terminal). */
+  progressBar?: boolean;
+  /** Time source (tests). */
+  now?: () => Date;
+}
+
+/** A logger for drain progress and run events. */
+export interface Logger {
+  /** Logs an event with fields. */
+  log(level: "info" | "warn" | "error", event: string, fields?: Record<string, unknown>): void;
+  /** Handles a drain progress event (progress bar, per-file lines). */
+  progress(event: DrainProgress): void;
+  /** Logs the end of a dataset's run. */
+  runEnd(report: DrainReport): void;
+}
+
+/** Creates a logger. */
+export function createLogger(options: LoggerOptions): Logger {
+  const redact = options.redact ?? ((text: string) => text);
+  const now = options.now ?? (() => new Date());
+  const write = (text: string) => options.write(redact(text));
+  let bar = false;
+  const clearBar = () => {
+    if (bar) write("\r\x1b[2K");
+    bar = false;
+  };
+  const log: Logger["log"] = (level, event, fields = {}) => {
+    if (options.format === "json") {
+      write(JSON.stringify({ time: now().toISOString(), level, event, ...fields }) + "\n");
+    } else {
+      clearBar();
+      const detail = Object.entries(fields)
+        .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`)
+        .join(" ");
+      write(`${level === "info" ? "" : `${level.toUpperCase()} `}${event} ${detail}`.trim() + "\n");
+    }
+  };
+  return {
+    log,
+    progress(event) {
+      if (event.type === "file_start") {
+        if (options.format === "json") {
+          log("info", "file_start", {
+            dataset: event.dataset,
+            key: event.key,
+            action: event.action,
+            size: event.size,
+          });
+        }
+      } else if (event.type === "batch") {
+        if (!options.progressBar || options.format !== "text") return;
+        const share = event.size > 0 ? Math.min(1, event.bytes / event.size) : 1;
+        const filled = Math.round(share * 24);
+        write(
+          `\r\x1b[2K${event.dataset} ${event.key.slice(event.key.lastIndexOf("/") + 1)} ` +
+            `[${"#".repeat(filled)}${".".repeat(24 - filled)}] ${event.rows} rows, ` +
+            `${(event.bytes / 1e6).toFixed(1)}/${(event.size / 1e6).toFixed(1)} MB`,
+        );
+        bar = true;
+      } else if (event.type === "file_end") {
+        if (options.format === "text") {
+          clearBar();
+          return; // the text report lists every file
+        }
+        const file = event.file;
+        log(file.status === "failed" ? "error" : "info", "file", {
+          dataset: event.dataset,
+          key: file.key,
+          action: file.action,
+          status: file.status,
+          counts: file.counts,
+          error: file.error,
+          durationMs: file.durationMs,
+        });
+      }
+    },
+    runEnd(report) {
+      clearBar();
+      if (options.format !== "json") return;
+      log(report.status === "failed" ? "error" : "info", "run", {
+        dataset: report.dataset,
+        mode: report.mode,
+        reseed: report.reseed,
+        status: report.status,
+        files: report.files.length,
+        totals: report.totals,
+        watermark: report.watermark,
+        error: report.error,
+        transient: report.transient,
+        durationMs: report.durationMs,
+      });
+    },
+  };
+}

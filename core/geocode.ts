@@ -1,0 +1,331 @@
+/**
+ * Geocoding: one coarse point per cluster, then a precise point per distinct (cluster, place)
+ * of open tickets, every outcome cached so a place is never paid for twice, with a wrong-city
+ * guard. A pure function over the database and a geocoder port.
+ *
+ * @module
+ */
+
+import { type Dataset, DATASETS } from "./datasets.ts";
+import { GeocoderError } from "./ports/mod.ts";
+import type { Database, GeocodeQuery, Geocoder } from "./ports/mod.ts";
+import { ident } from "./_sql.ts";
+
+/** Cluster codes the feed uses that no geocoder knows. */
+export const CLUSTER_ALIASES: Readonly<Record<string, string>> = {
+  QOA: "Quarry Road",
+  PTMP: "Pipeline",
+};
+
+/** Service cities by the feed's (lowercased) region. */
+export const CITIES: Readonly<
+  Record<string, { name: string; country: string; lat: number; lon: number }>
+> = {
+  nairobi: { name: "Nairobi", country: "ke", lat: -1.2864, lon: 36.8172 },
+  mombasa: { name: "Mombasa", country: "ke", lat: -4.0435, lon: 39.6682 },
+  kampala: { name: "Kampala", country: "ug", lat: 0.3476, lon: 32.5825 },
+};
+
+/** A location more than this far from its cluster centroid is in the wrong place. */
+export const LOCATION_GUARD_M = 25_000;
+/** A cluster centroid more than this far from its city centre is in the wrong city. */
+export const CLUSTER_GUARD_M = 60_000;
+
+/** Options for {@linkcode geocode}. */
+export interface GeocodeOptions {
+  /** `clusters` (coarse, one per cluster) or `locations` (precise, open tickets). */
+  mode: "clusters" | "locations";
+  /** Look places up and write (default false: only count what would be looked up). */
+  apply?: boolean;
+  /** Most paid calls this run (shared by every dataset). */
+  budget?: number;
+  /** Datasets whose tickets are geocoded (default all: one gazetteer, one budget). */
+  datasets?: readonly Dataset[];
+  /** Look up again the places cached as misses. */
+  retryMisses?: boolean;
+  /** Stops between calls. */
+  signal?: AbortSignal;
+}
+
+/** What a geocode run did. */
+export interface GeocodeReport {
+  /** Which gazetteer this run filled. */
+  mode: "clusters" | "locations";
+  /** Whether places were looked up (false: a dry run that only counted). */
+  apply: boolean;
+  /** The provider used, when one was configured. */
+  provider: string | null;
+  /** Distinct places (clusters, or cluster + place) the tickets need. */
+  places: number;
+  /** Tickets sharing those places. */
+  tickets: number;
+  /** Places already answered in the gazetteer (never paid for again). */
+  cached: number;
+  /** Places that still need a lookup (before the budget). */
+  toLookUp: number;
+  /** Locations waiting for their cluster's centroid (geocode clusters first). */
+  waitingForCluster: number;
+  /** Paid calls made. */
+  calls: number;
+  /** Answers accepted (within the guard). */
+  hits: number;
+  /** Places the provider does not know (cached, not asked again). */
+  misses: number;
+  /** Answers refused by the wrong-city guard (cached with the distance). */
+  rejected: number;
+  /** Why the run stopped early: budget, a terminal provider error, a signal. */
+  stoppedBy?: string;
+  /** Tickets whose geometry changed after the run. */
+  resolved: number;
+  /** Transient failures (place left for the next run). */
+  failures: number;
+  /** The last provider error, when there was one (never contains the key). */
+  error?: string;
+}
+
+interface Candidate {
+  cluster: string;
+  place: string | null;
+  region: string | null;
+  tickets: number;
+  cached: boolean;
+  centroid: { lat: number; lon: number } | null;
+}
+
+/** Great-circle distance in metres (spherical Earth, ample for a 25 km guard). */
+export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon: number }) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 +
+    Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+function unionOf(datasets: readonly Dataset[], columns: string, where = "true"): string {
+  return datasets.map((d) => `select ${columns} from ${ident(d.table)} where ${where}`)
+    .join(" union all ");
+}
+
+async function clusterCandidates(
+  db: Database,
+  datasets: readonly Dataset[],
+  retryMisses: boolean,
+): Promise<Candidate[]> {
+  const rows = await db.query<
+    { cluster: string; region: string | null; tickets: number; status: string | null }
+  >(
+    `select t.cluster, min(t.region) as region, count(*)::int as tickets, g.status
+     from (${unionOf(datasets, "cluster, region")}) t
+     left join tickets.geo_clusters g using (cluster)
+     where t.cluster is not null
+     group by t.cluster, g.status
+     order by tickets desc, t.cluster`,
+  );
+  return rows.map((r) => ({
+    cluster: r.cluster,
+    place: null,
+    region: r.region,
+    tickets: r.tickets,
+    cached: r.status !== null && !(retryMisses && r.status === "miss"),
+    centroid: null,
+  }));
+}
+
+async function locationCandidates(
+  db: Database,
+  datasets: readonly Dataset[],
+  retryMisses: boolean,
+): Promise<Candidate[]> {
+  const rows = await db.query<{
+    cluster: string;
+    place: string;
+    region: string | null;
+    tickets: number;
+    status: string | null;
+    lat: number | null;
+    lon: number | null;
+  }>(
+    `select t.cluster, t.place, min(t.region) as region, count(*)::int as tickets, l.status,
+            st_y(c.geom) as lat, st_x(c.geom) as lon
+     from (${unionOf(datasets, "cluster, place, region", "is_actionable")}) t
+     left join tickets.geo_locations l on l.cluster = t.cluster and l.place = t.place
+     left join tickets.geo_clusters c
+       on c.cluster = t.cluster and c.status in ('hit', 'manual')
+     where t.cluster is not null and t.place is not null
+     group by t.cluster, t.place, l.status, c.geom
+     order by tickets desc, t.cluster, t.place`,
+  );
+  return rows.map((r) => ({
+    cluster: r.cluster,
+    place: r.place,
+    region: r.region,
+    tickets: r.tickets,
+    cached: r.status !== null && !(retryMisses && r.status === "miss"),
+    centroid: r.lat === null || r.lon === null ? null : { lat: r.lat, lon: r.lon },
+  }));
+}
+
+function queryFor(candidate: Candidate): GeocodeQuery {
+  const city = CITIES[candidate.region?.toLowerCase() ?? ""];
+  const clusterName = CLUSTER_ALIASES[candidate.cluster.toUpperCase()] ?? candidate.cluster;
+  const parts = candidate.place === null
+    ? [clusterName, city?.name]
+    : [candidate.place, clusterName, city?.name];
+  const near = candidate.centroid ?? (city ? { lat: city.lat, lon: city.lon } : undefined);
+  return {
+    text: [...parts.filter((p): p is string => !!p), city ? countryName(city.country) : ""]
+      .filter((p) => p !== "")
+      .join(", "),
+    countryCodes: city ? [city.country] : ["ke", "ug"],
+    ...(near ? { near } : {}),
+  };
+}
+
+function countryName(code: string): string {
+  return code === "ug" ? "Uganda" : "Kenya";
+}
+
+const UPSERT_CLUSTER = `
+insert into tickets.geo_clusters
+  (cluster, query, status, geom, provider, reason, distance_m, verified, looked_up_at)
+values ($1, $2, $3, case when $4::float8 is null then null
+        else st_setsrid(st_makepoint($5::float8, $4::float8), 4326) end, $6, $7, $8, false, now())
+on conflict (cluster) do update set
+  query = excluded.query, status = excluded.status, geom = excluded.geom,
+  provider = excluded.provider, reason = excluded.reason, distance_m = excluded.distance_m,
+  verified = false, looked_up_at = excluded.looked_up_at
+where tickets.geo_clusters.status <> 'manual'`;
+
+const UPSERT_LOCATION = `
+insert into tickets.geo_locations
+  (cluster, place, query, status, geom, provider, reason, distance_m, verified, looked_up_at)
+values ($1, $9, $2, $3, case when $4::float8 is null then null
+        else st_setsrid(st_makepoint($5::float8, $4::float8), 4326) end, $6, $7, $8, false, now())
+on conflict (cluster, place) do update set
+  query = excluded.query, status = excluded.status, geom = excluded.geom,
+  provider = excluded.provider, reason = excluded.reason, distance_m = excluded.distance_m,
+  verified = false, looked_up_at = excluded.looked_up_at
+where tickets.geo_locations.status <> 'manual'`;
+
+/**
+ * Re-resolves the geometry of the given datasets' tickets (only those last written by `files`,
+ * when given); returns rows changed.
+ */
+export async function resolveGeometry(
+  db: Database,
+  datasets: readonly Dataset[] = Object.values(DATASETS),
+  options: { files?: readonly string[] } = {},
+): Promise<number> {
+  if (options.files?.length === 0) return 0;
+  let changed = 0;
+  for (const dataset of datasets) {
+    const [row] = await db.query<{ n: number }>(
+      `select tickets.resolve_geometry($1::regclass, $2::text[]) as n`,
+      [dataset.table, options.files ?? null],
+    );
+    changed += row?.n ?? 0;
+  }
+  return changed;
+}
+
+/**
+ * Geocodes what the tickets need and is not cached yet, within the budget; writes each answer
+ * as it comes (a stopped run keeps everything it paid for), then re-resolves ticket geometry.
+ * `geocoder` may be omitted for a dry run.
+ */
+export async function geocode(
+  db: Database,
+  geocoder: Geocoder | undefined,
+  options: GeocodeOptions,
+): Promise<GeocodeReport> {
+  const { mode, apply = false, retryMisses = false, signal } = options;
+  const datasets = options.datasets ?? Object.values(DATASETS);
+  const budget = options.budget ?? Infinity;
+  const candidates = mode === "clusters"
+    ? await clusterCandidates(db, datasets, retryMisses)
+    : await locationCandidates(db, datasets, retryMisses);
+  const pending = candidates.filter((c) => !c.cached && (mode === "clusters" || c.centroid));
+  const report: GeocodeReport = {
+    mode,
+    apply,
+    provider: geocoder?.provider ?? null,
+    places: candidates.length,
+    tickets: candidates.reduce((n, c) => n + c.tickets, 0),
+    cached: candidates.filter((c) => c.cached).length,
+    toLookUp: pending.length,
+    waitingForCluster: candidates.filter((c) => !c.cached && !c.centroid && mode === "locations")
+      .length,
+    calls: 0,
+    hits: 0,
+    misses: 0,
+    rejected: 0,
+    resolved: 0,
+    failures: 0,
+  };
+  if (!apply) return report;
+  if (geocoder === undefined && pending.length > 0) {
+    throw new TypeError("Cannot geocode with --apply: no geocoder is configured");
+  }
+
+  for (const candidate of pending) {
+    if (signal?.aborted) {
+      report.stoppedBy = "signal";
+      break;
+    }
+    if (report.calls >= budget) {
+      report.stoppedBy = `budget of ${budget} calls`;
+      break;
+    }
+    const query = queryFor(candidate);
+    let answer;
+    report.calls++;
+    try {
+      answer = await geocoder!.search(query);
+    } catch (error) {
+      if (error instanceof GeocoderError && error.terminal) {
+        report.stoppedBy = "provider";
+        report.error = error.message;
+        break;
+      }
+      report.failures++;
+      report.error = (error as Error).message;
+      continue; // transient: not cached, so the next run tries this place again
+    }
+    let status: "hit" | "miss" | "rejected" = "miss";
+    let reason: string | null = null;
+    let distance: number | null = null;
+    if (answer.kind === "hit") {
+      const reference = mode === "clusters"
+        ? CITIES[candidate.region?.toLowerCase() ?? ""]
+        : candidate.centroid;
+      const guard = mode === "clusters" ? CLUSTER_GUARD_M : LOCATION_GUARD_M;
+      distance = reference ? Math.round(distanceM(reference, answer)) : null;
+      if (distance !== null && distance > guard) {
+        status = "rejected";
+        reason = `${(distance / 1000).toFixed(1)} km from the ${
+          mode === "clusters" ? "city centre" : "cluster centroid"
+        } (limit ${guard / 1000} km): ${answer.label}`;
+      } else {
+        status = "hit";
+        reason = answer.label;
+      }
+    }
+    report[status === "hit" ? "hits" : status === "miss" ? "misses" : "rejected"]++;
+    const point = answer.kind === "hit" ? answer : null;
+    const params = [
+      candidate.cluster,
+      query.text,
+      status,
+      status === "miss" ? null : point?.lat ?? null,
+      status === "miss" ? null : point?.lon ?? null,
+      geocoder!.provider,
+      reason,
+      distance,
+    ];
+    if (mode === "clusters") await db.query(UPSERT_CLUSTER, params);
+    else await db.query(UPSERT_LOCATION, [...params, candidate.place]);
+  }
+  report.resolved = await resolveGeometry(db, datasets);
+  return report;
+}

@@ -1,0 +1,40 @@
+/**
+ * The database port: PostgreSQL (postgres.js) or embedded PGlite behind one interface.
+ *
+ * @module
+ */
+
+/** A row returned by a query. */
+export type Row = Record<string, unknown>;
+
+/** A SQL session: everything runs on one connection, so session state (locks, temp tables) holds. */
+export interface SqlSession {
+  /** Runs one parameterised statement and returns its rows. */
+  query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+  /**
+   * Bulk-loads rows (arrays of text or null, in `columns` order) into a table with COPY,
+   * streaming batches as they are produced so parsing and loading overlap. No other query may
+   * run on the session until it resolves.
+   */
+  copyRows(
+    table: string,
+    columns: readonly string[],
+    batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
+  ): Promise<number>;
+}
+
+/** The database: PostgreSQL (postgres.js) or embedded PGlite. */
+export interface Database extends SqlSession {
+  /** `postgres` or `pglite`, for reports. */
+  readonly kind: "postgres" | "pglite";
+  /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
+  transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;
+  /** Takes a named run lock without waiting; false when another process holds it. */
+  tryLock(name: string): Promise<boolean>;
+  /** Releases a lock taken by `tryLock`. */
+  unlock(name: string): Promise<void>;
+  /** Closes the connection or the embedded instance. */
+  close(): Promise<void>;
+}

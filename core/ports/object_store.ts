@@ -1,0 +1,43 @@
+/**
+ * The object store port: a bucket-like store of change files, and the error its adapters throw.
+ *
+ * @module
+ */
+
+/** One object in a bucket listing. */
+export interface StoredObject {
+  /** Full key, e.g. `automations/inc/changes/2026-06-15T17-00-00.csv`. */
+  key: string;
+  /** Opaque content version (S3 ETag, or size+mtime for a folder). */
+  etag: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** A bucket-like store of change files (S3, or a local folder mirroring the bucket root). */
+export interface ObjectStore {
+  /** Human-readable location for reports, never containing credentials. */
+  readonly description: string;
+  /** Lists every object under a prefix, following all listing pages. */
+  list(prefix: string): Promise<StoredObject[]>;
+  /** Streams an object's bytes. */
+  read(key: string): Promise<ReadableStream<Uint8Array>>;
+  /** Moves an object (copy, then delete the source); overwriting the target is fine. */
+  move(from: string, to: string): Promise<void>;
+}
+
+/** The store refused a request for good (credentials, permissions, no such bucket). */
+export class ObjectStoreError extends Error {
+  /** HTTP status, when there was a response. */
+  readonly status: number | undefined;
+  /** True when retrying as is cannot help; a person must fix the configuration. */
+  readonly terminal: boolean;
+
+  /** Creates the error; the message must never contain a secret. */
+  constructor(message: string, options: { status?: number; terminal: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = "ObjectStoreError";
+    this.status = options.status;
+    this.terminal = options.terminal;
+  }
+}

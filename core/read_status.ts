@@ -1,0 +1,201 @@
+/**
+ * `status`: per dataset, is the feed flowing and is the worker healthy? For people and for
+ * cron / uptime monitors (exit code 1 when stale or failing).
+ *
+ * @module
+ */
+
+import { parseChangeKey } from "./change_key.ts";
+import { type Dataset, DATASETS } from "./datasets.ts";
+import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
+import { ident } from "./_sql.ts";
+
+/** Health of one dataset. */
+export interface DatasetStatus {
+  /** Dataset name. */
+  dataset: string;
+  /** `ok`, `stale` (no applied file for longer than the max age, in working hours) or `failing`. */
+  health: "ok" | "stale" | "failing";
+  /** Why it is not ok. */
+  reasons: string[];
+  /** Newest applied file. */
+  watermark: string | null;
+  /** When a file was last applied. */
+  lastAppliedAt: string | null;
+  /** Files applied so far. */
+  filesApplied: number;
+  /** Change files waiting in the bucket (null when no bucket was given). */
+  pendingFiles: number | null;
+  /** The latest applying run. */
+  lastRun: {
+    startedAt: string;
+    finishedAt: string;
+    status: string;
+    filesApplied: number;
+    totals: Record<string, number>;
+    error: string | null;
+  } | null;
+  /** Rows in the dataset's table. */
+  rows: number;
+  /** Open (actionable) tickets. */
+  openBacklog: number;
+  /** Hours between now and the newest `source_updated_at` (the export's content lag). */
+  contentLagHours: number | null;
+  /** Rows held in quarantine. */
+  quarantined: number;
+}
+
+/** The whole status report. */
+export interface StatusReport {
+  /** When it was taken. */
+  checkedAt: string;
+  /** Whether staleness counts now (06:00–21:00 EAT, when the export and the cron run). */
+  workingHours: boolean;
+  /** Per dataset. */
+  datasets: DatasetStatus[];
+  /** True when every dataset is ok. */
+  healthy: boolean;
+}
+
+/** Options for {@linkcode readStatus}. */
+export interface ReadStatusOptions {
+  /** Bucket to count pending change files in (optional). */
+  store?: ObjectStore;
+  /** Hours without an applied file before a dataset is stale (default 2). */
+  maxAgeHours?: number;
+  /** Datasets to report (default all). */
+  datasets?: readonly Dataset[];
+  /** Time source (tests). */
+  clock?: Clock;
+}
+
+const META = `
+select watermark, files_applied::int as files_applied, last_applied_at
+from tickets.import_meta where dataset = $1`;
+
+const LAST_RUN = `
+select started_at, finished_at, status, files_applied, totals, error
+from tickets.runs where dataset = $1 order by finished_at desc, id desc limit 1`;
+
+const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
+
+function tableCounts(table: string): string {
+  return `
+select count(*)::int as rows, count(*) filter (where is_actionable)::int as open,
+       max(source_updated_at) as newest
+from ${ident(table)}`;
+}
+
+/** Reads the status of every dataset. */
+export async function readStatus(
+  db: Database,
+  options: ReadStatusOptions = {},
+): Promise<StatusReport> {
+  const now = options.clock?.now() ?? new Date();
+  const maxAgeMs = (options.maxAgeHours ?? 2) * 3600_000;
+  const eatHour = (now.getUTCHours() + 3) % 24;
+  const workingHours = eatHour >= 6 && eatHour < 21;
+  const datasets: DatasetStatus[] = [];
+  for (const dataset of options.datasets ?? Object.values(DATASETS)) {
+    const [meta] = await db.query<
+      { watermark: string | null; files_applied: number; last_applied_at: Date | null }
+    >(META, [dataset.name]);
+    const [run] = await db.query<{
+      started_at: Date;
+      finished_at: Date;
+      status: string;
+      files_applied: number;
+      totals: Record<string, number>;
+      error: string | null;
+    }>(LAST_RUN, [dataset.name]);
+    const [counts] = await db.query<{ rows: number; open: number; newest: Date | null }>(
+      tableCounts(dataset.table),
+    );
+    const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
+    let pendingFiles: number | null = null;
+    if (options.store) {
+      const keys = await options.store.list(dataset.changesPrefix);
+      pendingFiles = keys.filter((k) => parseChangeKey(k.key, dataset.changesPrefix)).length;
+    }
+
+    const reasons: string[] = [];
+    let health: DatasetStatus["health"] = "ok";
+    if (run?.status === "failed" || run?.status === "interrupted") {
+      health = "failing";
+      reasons.push(`The last run ${run.status}: ${run.error ?? "no error recorded"}`);
+    }
+    const lastApplied = meta?.last_applied_at ?? null;
+    if (
+      workingHours && (lastApplied === null || now.getTime() - lastApplied.getTime() > maxAgeMs)
+    ) {
+      if (health === "ok") health = "stale";
+      reasons.push(
+        lastApplied === null
+          ? "No change file has been applied yet"
+          : `No change file applied for ${
+            ((now.getTime() - lastApplied.getTime()) / 3600_000).toFixed(1)
+          } h (max ${maxAgeMs / 3600_000} h)`,
+      );
+    }
+    datasets.push({
+      dataset: dataset.name,
+      health,
+      reasons,
+      watermark: meta?.watermark ?? null,
+      lastAppliedAt: lastApplied?.toISOString() ?? null,
+      filesApplied: meta?.files_applied ?? 0,
+      pendingFiles,
+      lastRun: run
+        ? {
+          startedAt: run.started_at.toISOString(),
+          finishedAt: run.finished_at.toISOString(),
+          status: run.status,
+          filesApplied: run.files_applied,
+          totals: run.totals,
+          error: run.error,
+        }
+        : null,
+      rows: counts?.rows ?? 0,
+      openBacklog: counts?.open ?? 0,
+      contentLagHours: counts?.newest
+        ? Math.round((now.getTime() - counts.newest.getTime()) / 360_000) / 10
+        : null,
+      quarantined: quarantined?.n ?? 0,
+    });
+  }
+  return {
+    checkedAt: now.toISOString(),
+    workingHours,
+    datasets,
+    healthy: datasets.every((d) => d.health === "ok"),
+  };
+}
+
+/** Renders a status report for a person at a terminal. */
+export function formatStatus(report: StatusReport): string {
+  const lines = [
+    `fleettickets status at ${report.checkedAt}${
+      report.workingHours ? "" : " (outside working hours: staleness not checked)"
+    }: ${report.healthy ? "HEALTHY" : "UNHEALTHY"}`,
+  ];
+  for (const d of report.datasets) {
+    lines.push(
+      `${d.dataset}: ${d.health.toUpperCase()}  watermark ${d.watermark ?? "(none)"}` +
+        `, last applied ${d.lastAppliedAt ?? "never"}, ${d.filesApplied} files applied` +
+        (d.pendingFiles === null ? "" : `, ${d.pendingFiles} pending in the bucket`),
+    );
+    lines.push(
+      `  ${d.rows} tickets, ${d.openBacklog} open, content lag ${
+        d.contentLagHours === null ? "n/a" : `${d.contentLagHours} h`
+      }, ${d.quarantined} quarantined rows`,
+    );
+    if (d.lastRun) {
+      lines.push(
+        `  last run ${d.lastRun.finishedAt}: ${d.lastRun.status}, ${d.lastRun.filesApplied} files` +
+          (d.lastRun.error ? ` (${d.lastRun.error})` : ""),
+      );
+    }
+    for (const reason of d.reasons) lines.push(`  ! ${reason}`);
+  }
+  return lines.join("\n");
+}
