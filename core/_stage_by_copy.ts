@@ -45,6 +45,9 @@ export interface CopyOptions {
 /** Reading the object failed (or ended short): the file fails as the JavaScript way would. */
 class ReadFailure extends Error {}
 
+/** The bytes are not plain CSV: the COPY is abandoned before the server reads the rest. */
+class NotPlain extends Error {}
+
 /**
  * Stages `body` (the whole file, header first) into `fleettickets_stage` with COPY. Returns
  * undefined, with the session rolled back to where it was, when the file must take the
@@ -86,7 +89,7 @@ export async function stageByCopy(
     options.signal?.throwIfAborted();
     if (error instanceof ReadFailure) throw error.cause;
     await reader.cancel().catch(() => {});
-    // The server refused the CSV (it is not plain after all): the JavaScript way reads it. If
+    // Not plain after all (seen here, or the server refused it): the JavaScript way reads it. If
     // the session itself is gone, rolling back fails too and that error is the one to report.
     await tx.query(`rollback to savepoint ${SAVEPOINT}`).catch(() => {
       throw error;
@@ -142,6 +145,7 @@ async function* chunks(
     if (next.done) break;
     bytes += next.value.byteLength;
     shape.push(next.value);
+    if (shape.notPlain !== undefined) throw new NotPlain(shape.notPlain);
     yield next.value;
   }
   if (bytes !== options.expectedBytes) {
