@@ -8,7 +8,23 @@
 /** A step run after a dataset's files are applied. */
 export type PostApplyStep = "resolve_geometry" | "capture_history";
 
-/** One change stream and the table it lands in. */
+/**
+ * One change stream and the table it lands in.
+ *
+ * @example A dataset is configuration
+ * ```ts
+ * import { type Dataset, INC } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // The same stream in a staging bucket: only the prefixes differ.
+ * const staging: Dataset = {
+ *   ...INC,
+ *   changesPrefix: "staging/inc/changes/",
+ *   processedPrefix: "staging/inc/processed/",
+ * };
+ * assert.equal(staging.table, "tickets.inc");
+ * ```
+ */
 export interface Dataset {
   /** Short name used in CLI flags, reports and the ledger. */
   name: string;
