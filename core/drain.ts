@@ -189,6 +189,20 @@ function addCounts(total: FileCounts, add: FileCounts): void {
 /**
  * Drains one dataset's change stream from `store` into `db`. Never throws for a bad file or a
  * failed run: the report says what happened (`status`, per-file `error`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createDirObjectStore, createPgliteDatabase, drain, INC, migrate } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await migrate(db);
+ * const store = createDirObjectStore("bucket"); // bucket/automations/inc/changes/*.csv
+ * const plan = await drain(store, db, { dataset: INC }); // a dry run: nothing is written
+ * console.log(plan.files.map((f) => `${f.fileName} ${f.status}`));
+ * const report = await drain(store, db, { dataset: INC, apply: true });
+ * if (report.status === "failed") console.error(report.error, { retry: report.transient });
+ * await db.close();
+ * ```
  */
 export async function drain(
   store: ObjectStore,
