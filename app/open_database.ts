@@ -7,7 +7,7 @@
 import type { Config } from "./config.ts";
 import { migrate, pendingMigrations } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
-import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { connectPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** Raised when PostgreSQL has migrations this version needs and has not applied. */
@@ -27,6 +27,8 @@ export class PendingMigrationsError extends Error {
 export interface OpenDatabaseOptions {
   /** Require an up-to-date schema on PostgreSQL (the embedded database migrates itself). */
   requireMigrated?: boolean;
+  /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Opens the database named by the configuration. */
@@ -44,7 +46,11 @@ export async function openDatabase(
     }
     return db;
   }
-  const db = createPostgresDatabase(config.databaseUrl);
+  // Bounded: gives up after CONNECT_TIMEOUT_S naming host:port and database, or on the signal.
+  const db = await connectPostgresDatabase(config.databaseUrl, {
+    connectTimeout: config.connectTimeoutS,
+    signal: options.signal,
+  });
   if (options.requireMigrated) {
     try {
       const { pending } = await pendingMigrations(db);

@@ -9,20 +9,22 @@ import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
-import { type Context, parse, seconds, UsageError } from "./_context.ts";
+import { type Context, parse, seconds, SIGNAL_GRACE_MS, UsageError } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 import { formatDrainReport } from "./format_report.ts";
 import { createLogger } from "./logger.ts";
 
 /** Opens the database, waiting up to `waitMs` for another process's embedded-database lock. */
-export async function openWaiting(config: Config, waitMs: number) {
+export async function openWaiting(config: Config, waitMs: number, signal?: AbortSignal) {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      return await openDatabase(config, { requireMigrated: true });
+      return await openDatabase(config, { requireMigrated: true, signal });
     } catch (error) {
       if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      signal?.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      signal?.throwIfAborted();
     }
   }
 }
@@ -74,15 +76,23 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   const store = await openStore(config, values, datasets[0]!);
   const controller = new AbortController();
   let interrupted: string | undefined;
+  let forced: ReturnType<typeof setTimeout> | undefined;
   const unsubscribe = io.onSignal((signal) => {
+    if (interrupted !== undefined) return;
     interrupted = signal;
     controller.abort(
       new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
     );
+    // A step that cannot see the signal (a long statement, PGlite's first boot) must not keep
+    // the process alive: nothing is committed half-way, so ending now is safe.
+    forced = setTimeout(() => {
+      io.stderr(redact(`Interrupted by ${signal}: stopped without waiting for the current step\n`));
+      io.exit?.(1);
+    }, SIGNAL_GRACE_MS);
   });
   let reports: IngestReport[];
   try {
-    const db = await openWaiting(config, waitLockMs);
+    const db = await openWaiting(config, waitLockMs, controller.signal);
     try {
       reports = await ingest(store, db, {
         datasets,
@@ -102,6 +112,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     }
   } finally {
     unsubscribe();
+    clearTimeout(forced);
   }
   if (values.json) out(JSON.stringify(reports.length === 1 ? reports[0] : { datasets: reports }));
   else if (format === "text") out(reports.map(formatDrainReport).join("\n"));
