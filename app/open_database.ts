@@ -4,6 +4,7 @@
  * @module
  */
 
+import { allowedPath } from "./allowed_path.ts";
 import type { Config } from "./config.ts";
 import { migrate, pendingMigrations } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
@@ -37,6 +38,9 @@ export async function openDatabase(
   options: OpenDatabaseOptions = {},
 ): Promise<Database> {
   if (config.databaseUrl === undefined) {
+    // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
+    await allowedPath(config.pgliteDir, "write", "the embedded database folder PGLITE_DIR");
+    await allowedPath(`${config.pgliteDir}.lock`, "write", "the embedded database lock file");
     const db = await createPgliteDatabase({ dataDir: config.pgliteDir });
     try {
       await migrate(db);
