@@ -11,7 +11,7 @@ import {
   CLEAR_STAGE,
   CREATE_STAGE,
   INSERT_QUARANTINE,
-  mergeStage,
+  mergeStageSql,
   PREFER_HASH_JOIN,
   PREFER_INDEX_JOIN,
   SELECT_LEDGER,
@@ -285,15 +285,9 @@ async function applyAll(
   const { dataset, archive, signal, onProgress } = context;
   for (const [i, file] of files.entries()) {
     const entry = report.files[i]!;
-    const started = performance.now();
-    onProgress?.({
-      type: "file_start",
-      dataset: dataset.name,
-      key: file.key,
-      size: file.size,
-      action: entry.action,
-    });
-    try {
+    const { key, size } = file;
+    onProgress?.({ type: "file_start", dataset: dataset.name, key, size, action: entry.action });
+    const done = await runFileStep(report, entry, context, async () => {
       signal?.throwIfAborted();
       if (entry.action === "apply") {
         entry.counts = await db.transaction((tx) =>
@@ -303,21 +297,10 @@ async function applyAll(
       }
       // Only after commit: a crash before this line leaves a committed file in changes/,
       // which the next run archives without applying again.
-      if (archive !== false) {
-        await store.move(file.key, dataset.processedPrefix + file.fileName);
-      }
+      if (archive !== false) await store.move(file.key, dataset.processedPrefix + file.fileName);
       entry.status = entry.action === "apply" ? "applied" : "archived";
-    } catch (error) {
-      entry.status = "failed";
-      entry.error = describe(error);
-      report.status = "failed";
-      report.error = entry.error;
-      report.transient = isTransient(error);
-      return; // Later files wait: the stream is applied in order.
-    } finally {
-      entry.durationMs = Math.round(performance.now() - started);
-      onProgress?.({ type: "file_end", dataset: dataset.name, file: entry });
-    }
+    });
+    if (!done) return; // Later files wait: the stream is applied in order.
   }
 }
 
@@ -328,30 +311,19 @@ async function planAll(
   files: ListedFile[],
   context: RunContext,
 ): Promise<void> {
-  const { dataset, onProgress } = context;
   try {
     // One transaction for the whole plan, so each file's counts see the files before it.
     await db.transaction(async (tx) => {
       for (const [i, file] of files.entries()) {
         const entry = report.files[i]!;
-        const started = performance.now();
-        try {
+        const done = await runFileStep(report, entry, context, async () => {
           if (entry.action === "apply") {
             entry.counts = await applyFile(store, tx, file, { ...context, entry });
             addCounts(report.totals, entry.counts);
           }
           entry.status = "planned";
-        } catch (error) {
-          entry.status = "failed";
-          entry.error = describe(error);
-          report.status = "failed";
-          report.error = entry.error;
-          report.transient = isTransient(error);
-          break;
-        } finally {
-          entry.durationMs = Math.round(performance.now() - started);
-          onProgress?.({ type: "file_end", dataset: dataset.name, file: entry });
-        }
+        });
+        if (!done) break;
       }
       throw new DryRunRollback();
     });
@@ -360,25 +332,96 @@ async function planAll(
   }
 }
 
+/** Runs one file's work, timing it and recording a failure in the report; false when it failed. */
+async function runFileStep(
+  report: DrainReport,
+  entry: FileReport,
+  context: RunContext,
+  work: () => Promise<void>,
+): Promise<boolean> {
+  const started = performance.now();
+  try {
+    await work();
+    return true;
+  } catch (error) {
+    entry.status = "failed";
+    entry.error = describe(error);
+    report.status = "failed";
+    report.error = entry.error;
+    report.transient = isTransient(error);
+    return false;
+  } finally {
+    entry.durationMs = Math.round(performance.now() - started);
+    context.onProgress?.({ type: "file_end", dataset: context.dataset.name, file: entry });
+  }
+}
+
+type FileContext = RunContext & { entry: FileReport };
+
+/**
+ * Applies one change file inside `tx`: stage its rows (parse, clean, COPY), keep its quarantined
+ * lines, merge the stage into the dataset's table, and record the file in the ledger.
+ */
 async function applyFile(
   store: ObjectStore,
   tx: SqlSession,
   file: ListedFile,
-  context: RunContext & { entry: FileReport },
+  context: FileContext,
 ): Promise<FileCounts> {
-  const { dataset, signal, onProgress, entry } = context;
-  const counts = emptyCounts();
+  const { dataset } = context;
   await tx.query(CREATE_STAGE);
   await tx.query(CLEAR_STAGE);
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
+  const staged = await stageFile(store, tx, file, context);
+  await storeQuarantine(tx, dataset, file, staged.quarantine);
+  const counts = { ...staged.counts, ...await mergeStage(tx, dataset, file, staged.rows) };
+  await recordInLedger(tx, dataset, file, counts);
+  return counts;
+}
 
-  const quarantine: QuarantineEntry[] = [];
-  // Bytes of the last full read: the stream, or the re-read that recovers a broken line (the
-  // first stream then stops early).
+interface StagedFile {
+  /** Rows copied into the stage. */
+  rows: number;
+  /** Counts known after parsing (read, dropped, quarantined). */
+  counts: FileCounts;
+  /** Lines that cannot be tickets, to store once the COPY is done. */
+  quarantine: QuarantineEntry[];
+}
+
+/** Reads, parses and cleans the file, COPYing its tickets into the stage as they come. */
+async function stageFile(
+  store: ObjectStore,
+  tx: SqlSession,
+  file: ListedFile,
+  context: FileContext,
+): Promise<StagedFile> {
+  const source = countedReader(store, file.key);
+  const body = await source.read();
+  const staged: StagedFile = { rows: 0, counts: emptyCounts(), quarantine: [] };
+  const items = parseChangeFile(body, { key: file.key, reread: source.read });
+  staged.rows = await tx.copyRows(
+    "fleettickets_stage",
+    STAGE_COLUMNS,
+    stageBatches(items, staged, { ...context, file, bytes: source.bytes }),
+  );
+  if (source.bytes() !== file.size) {
+    // A body cut short (a dropped connection, a proxy) must not pass for the whole file.
+    throw new Error(
+      `Cannot apply change file "${file.key}": read ${source.bytes()} bytes, the listing said ${file.size} (a truncated download or a file replaced mid-run); the file was rolled back and will be retried`,
+    );
+  }
+  return staged;
+}
+
+/**
+ * Opens the object and counts its bytes. `bytes()` is the size of the last full read: the
+ * stream, or the re-read that recovers a broken line (the first stream then stops early).
+ */
+function countedReader(store: ObjectStore, key: string) {
   let bytes = 0;
   const read = async () => {
     bytes = 0;
-    return (await store.read(file.key)).pipeThrough(
+    return (await store.read(key)).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.byteLength;
@@ -387,55 +430,58 @@ async function applyFile(
       }),
     );
   };
-  const body = await read();
+  return { read, bytes: () => bytes };
+}
+
+/** Turns parsed items into stage rows in batches, counting and setting aside the rest. */
+async function* stageBatches(
+  items: ReturnType<typeof parseChangeFile>,
+  staged: StagedFile,
+  context: FileContext & { file: ListedFile; bytes: () => number },
+): AsyncGenerator<string[][]> {
+  const { dataset, signal, onProgress, entry, file } = context;
+  const counts = staged.counts;
+  let batch: string[][] = [];
   let seq = 0;
-  async function* batches(): AsyncGenerator<string[][]> {
-    let batch: string[][] = [];
-    for await (const item of parseChangeFile(body, { key: file.key, reread: read })) {
-      counts.rowsRead++;
-      switch (item.kind) {
-        case "ticket":
-          batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
-          break;
-        case "alarm":
-          counts.alarmsDropped++;
-          break;
-        case "sentinel":
-          counts.sentinelsDropped++;
-          break;
-        case "quarantine":
-          counts.quarantined++;
-          quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
-          if ((entry.quarantine ??= []).length < 20) {
-            entry.quarantine.push({ line: item.line, reason: item.reason });
-          }
-          break;
-      }
-      if (batch.length >= BATCH_ROWS) {
-        signal?.throwIfAborted();
-        yield batch;
-        onProgress?.({
-          type: "batch",
-          dataset: dataset.name,
-          key: file.key,
-          rows: counts.rowsRead,
-          bytes,
-          size: file.size,
-        });
-        batch = [];
-      }
+  for await (const item of items) {
+    counts.rowsRead++;
+    switch (item.kind) {
+      case "ticket":
+        batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
+        break;
+      case "alarm":
+        counts.alarmsDropped++;
+        break;
+      case "sentinel":
+        counts.sentinelsDropped++;
+        break;
+      case "quarantine":
+        counts.quarantined++;
+        staged.quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
+        if ((entry.quarantine ??= []).length < 20) {
+          entry.quarantine.push({ line: item.line, reason: item.reason });
+        }
+        break;
     }
-    signal?.throwIfAborted();
-    yield batch;
+    if (batch.length >= BATCH_ROWS) {
+      signal?.throwIfAborted();
+      yield batch;
+      const progress = { dataset: dataset.name, key: file.key, size: file.size };
+      onProgress?.({ type: "batch", ...progress, rows: counts.rowsRead, bytes: context.bytes() });
+      batch = [];
+    }
   }
-  const staged = await tx.copyRows("fleettickets_stage", STAGE_COLUMNS, batches());
-  if (bytes !== file.size) {
-    // A body cut short (a dropped connection, a proxy) must not pass for the whole file.
-    throw new Error(
-      `Cannot apply change file "${file.key}": read ${bytes} bytes, the listing said ${file.size} (a truncated download or a file replaced mid-run); the file was rolled back and will be retried`,
-    );
-  }
-  // Quarantined rows go in after the COPY: no other statement may run on the session during it.
+  signal?.throwIfAborted();
+  yield batch;
+}
+
+/** Stores quarantined lines; after the COPY, since no other statement may run during it. */
+async function storeQuarantine(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  quarantine: QuarantineEntry[],
+): Promise<void> {
   for (let i = 0; i < quarantine.length; i += BATCH_ROWS) {
     await tx.query(INSERT_QUARANTINE, [
       dataset.name,
@@ -444,18 +490,37 @@ async function applyFile(
       JSON.stringify(quarantine.slice(i, i + BATCH_ROWS)),
     ]);
   }
+}
+
+/** Upserts the stage into the dataset's table; returns what happened to the rows. */
+async function mergeStage(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  stagedRows: number,
+): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
-  await tx.query(staged < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
-
-  const [merge] = await tx.query<Record<string, number>>(mergeStage(dataset.table), [
+  await tx.query(stagedRows < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
+  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(dataset.table), [
     file.fileName,
   ]);
-  counts.inserted = merge?.inserted ?? 0;
-  counts.updated = merge?.updated ?? 0;
-  counts.unchanged = merge?.unchanged ?? 0;
-  counts.olderSkipped = merge?.older_skipped ?? 0;
-  counts.duplicates = merge?.duplicates ?? 0;
+  return {
+    inserted: merge?.inserted ?? 0,
+    updated: merge?.updated ?? 0,
+    unchanged: merge?.unchanged ?? 0,
+    olderSkipped: merge?.older_skipped ?? 0,
+    duplicates: merge?.duplicates ?? 0,
+  };
+}
+
+/** Writes the file's ledger row and advances the watermark, in the file's transaction. */
+async function recordInLedger(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  counts: FileCounts,
+): Promise<void> {
   await tx.query(UPSERT_LEDGER, [
     dataset.name,
     file.fileName,
@@ -472,7 +537,6 @@ async function applyFile(
     counts.quarantined,
   ]);
   await tx.query(ADVANCE_WATERMARK, [dataset.name, file.fileName]);
-  return counts;
 }
 
 interface QuarantineEntry {

@@ -47,12 +47,12 @@ async function migratedPglite(): Promise<Database> {
 
 async function migrationHash(): Promise<string> {
   let text = "";
-  const names = [];
-  for await (const e of Deno.readDir(new URL("../migrations/", import.meta.url))) {
-    names.push(e.name);
-  }
-  for (const name of names.sort()) {
-    text += name + await Deno.readTextFile(new URL(`../migrations/${name}`, import.meta.url));
+  for (const dir of ["../migrations/", "../definitions/"]) {
+    const names = [];
+    for await (const e of Deno.readDir(new URL(dir, import.meta.url))) names.push(e.name);
+    for (const name of names.sort()) {
+      text += name + await Deno.readTextFile(new URL(dir + name, import.meta.url));
+    }
   }
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
