@@ -282,6 +282,7 @@ Deno.test({
       assert.equal(ingest.code, 1, ingest.stdout + ingest.stderr);
       const report = JSON.parse(ingest.stdout);
       assert.equal(report.status, "failed");
+      assert.equal(report.transient, false, "a missing privilege repeats on every rerun");
       assert.match(report.recordError, /Cannot record the run in tickets\.runs: permission denied/);
       assert.ok(!(ingest.stdout + ingest.stderr).includes("ro-pw-secret"));
 
