@@ -5,6 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { ObjectStoreError } from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 /**
@@ -35,11 +36,31 @@ import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 export function createDirObjectStore(root: string): ObjectStore {
   const base = root.replace(/\/+$/, "");
   const path = (key: string) => `${base}/${key}`;
+  const description = `dir:${base}`;
+  // A linked folder (changes/ pointing elsewhere) would be read and emptied by archiving:
+  // every folder walked must really lie inside the root.
+  async function inside(dir: string, prefix: string): Promise<boolean> {
+    let real: string;
+    try {
+      real = await Deno.realPath(dir);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+    const root = await Deno.realPath(base);
+    if (real === root || real.startsWith(root + "/")) return true;
+    throw new ObjectStoreError(
+      `Cannot list "${prefix}" in ${description}: it is a link to "${real}", outside the folder; link-free folders only`,
+      { terminal: true },
+    );
+  }
   return {
-    description: `dir:${base}`,
+    description,
     async list(prefix) {
       const found: StoredObject[] = [];
-      await walk(path(prefix).replace(/\/+$/, ""), prefix.replace(/\/+$/, ""), found);
+      const dir = path(prefix).replace(/\/+$/, "");
+      if (!await inside(dir, prefix)) return found;
+      await walk(dir, prefix.replace(/\/+$/, ""), found);
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
     async read(key) {
@@ -48,7 +69,9 @@ export function createDirObjectStore(root: string): ObjectStore {
     },
     async move(from, to) {
       const target = path(to);
-      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      const folder = target.slice(0, target.lastIndexOf("/"));
+      await Deno.mkdir(folder, { recursive: true });
+      await inside(folder, to.slice(0, to.lastIndexOf("/") + 1));
       await Deno.rename(path(from), target);
     },
   };

@@ -8,6 +8,8 @@
 export interface Config {
   /** PostgreSQL URL; unset means the embedded PGlite database. */
   databaseUrl?: string;
+  /** Seconds to wait for PostgreSQL to answer (`PGCONNECT_TIMEOUT`; default 10). */
+  connectTimeoutS?: number;
   /** Data directory of the embedded database. */
   pgliteDir: string;
   /** S3 connection (credentials may be missing until a bucket command needs them). */
@@ -33,6 +35,7 @@ export interface Config {
 /** The variable names the worker reads (the permission set allows exactly these). */
 export const ENV_NAMES = [
   "DATABASE_URL",
+  "PGCONNECT_TIMEOUT",
   "PGLITE_DIR",
   "RUSTFS_ENDPOINT",
   "RUSTFS_ACCESS_KEY",
@@ -143,6 +146,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
       budget: positive("GEOCODER_BUDGET"),
     },
     databaseUrl,
+    connectTimeoutS: positive("PGCONNECT_TIMEOUT"),
     pgliteDir: get("PGLITE_DIR") ?? ".data/pglite",
     s3: {
       endpoint,

@@ -20,6 +20,7 @@ function configError(vars: Record<string, string>): ConfigError {
 Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isptickets and LocationIQ", () => {
   assert.deepEqual(load(), {
     databaseUrl: undefined,
+    connectTimeoutS: undefined,
     pgliteDir: ".data/pglite",
     s3: {
       endpoint: undefined,

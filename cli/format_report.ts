@@ -98,6 +98,13 @@ export function formatDrainReport(report: DrainReport): string {
       report.error && report.status === "failed" ? `: ${report.error}` : ""
     } in ${report.durationMs} ms`,
   );
+  if (report.status === "failed") {
+    lines.push(
+      report.transient
+        ? "  transient: the next run retries it as is"
+        : "  not transient: every rerun fails the same way until the cause above is fixed",
+    );
+  }
   return lines.join("\n");
 }
 

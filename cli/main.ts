@@ -9,10 +9,11 @@
 
 import { ConfigError, configSecrets, loadConfig } from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
+import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { DATASETS } from "../core/datasets.ts";
-import { type Context, defaultIo, type MainIo, UsageError } from "./_context.ts";
+import { type Context, defaultIo, type MainIo, SourceError, UsageError } from "./_context.ts";
 import { runDemo } from "./run_demo.ts";
 import { runGazetteer } from "./run_gazetteer.ts";
 import { runGeocode } from "./run_geocode.ts";
@@ -93,7 +94,10 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       err(`${error.message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof PendingMigrationsError) {
+    if (
+      error instanceof PendingMigrationsError || error instanceof SourceError ||
+      error instanceof PathNotAllowedError
+    ) {
       err(error.message);
       return 2;
     }

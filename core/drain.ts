@@ -19,8 +19,7 @@ import {
   TOUCH_LAST_RUN,
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
-import { ChangeFileError } from "./change_file_error.ts";
-import { ObjectStoreError } from "./ports/mod.ts";
+import { isTransient } from "./is_transient.ts";
 import type { Dataset } from "./datasets.ts";
 import { parseChangeFile } from "./parse_change_file.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
@@ -646,12 +645,6 @@ interface QuarantineEntry {
   line: number;
   reason: string;
   fields: string[];
-}
-
-/** Whether rerunning as is can succeed: not for bad input or a refused store. */
-function isTransient(error: unknown): boolean {
-  if (error instanceof ChangeFileError) return false;
-  return !(error instanceof ObjectStoreError && error.terminal);
 }
 
 function describe(error: unknown): string {

@@ -365,10 +365,11 @@ Deno.test("parseChangeFile() without reread quarantines the rest of the file aft
 });
 
 Deno.test("parseChangeFile() replaces NUL bytes in values and drops them from header names", async () => {
-  const [line] = await parse(`ticket_id\0,owner\nWOT\x001,AB\0CD\n`);
+  const [line, badId] = await parse(`ticket_id\0,owner\nWOT1,AB\0CD\nWOT\x002,EF\n`);
   assert.equal(line?.kind, "ticket");
-  assert.equal(line.ticketId, "WOT\uFFFD1");
-  assert.deepEqual(line.record, { ticket_id: "WOT\uFFFD1", owner: "AB\uFFFDCD" });
+  assert.deepEqual(line.record, { ticket_id: "WOT1", owner: "AB\uFFFDCD" });
+  // A ticket id with a control character cannot be a ticket id: quarantined (issue 11).
+  assert.equal(badId?.kind, "quarantine");
 });
 
 Deno.test("parseChangeFile() reads invalid UTF-8 as U+FFFD and keeps the row", async () => {

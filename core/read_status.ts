@@ -79,6 +79,19 @@ from tickets.runs where dataset = $1 order by finished_at desc, id desc limit 1`
 
 const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
 
+/** $1 tables the drain writes: those the current role cannot insert into or update. */
+const NOT_WRITABLE = `
+select t as table_name from unnest($1::text[]) t
+where not (has_table_privilege(t, 'INSERT') and has_table_privilege(t, 'UPDATE'))`;
+
+/** Tables an applying run writes besides the dataset's own. */
+const RUN_TABLES = [
+  "tickets.applied_files",
+  "tickets.import_meta",
+  "tickets.quarantine",
+  "tickets.runs",
+];
+
 function tableCounts(table: string): string {
   return `
 select count(*)::int as rows, count(*) filter (where is_actionable)::int as open,
@@ -133,6 +146,19 @@ export async function readStatus(
 
     const reasons: string[] = [];
     let health: DatasetStatus["health"] = "ok";
+    // A run that cannot write cannot record itself either: without this, a read-only role
+    // would look healthy for ever (its failed runs leave no trace in tickets.runs).
+    const notWritable = await db.query<{ table_name: string }>(NOT_WRITABLE, [
+      [dataset.table, ...RUN_TABLES],
+    ]);
+    if (notWritable.length > 0) {
+      health = "failing";
+      reasons.push(
+        `The database role cannot write ${
+          notWritable.map((r) => r.table_name).join(", ")
+        }: ingest can neither apply files nor record its runs`,
+      );
+    }
     if (run?.status === "failed" || run?.status === "interrupted") {
       health = "failing";
       reasons.push(`The last run ${run.status}: ${run.error ?? "no error recorded"}`);
