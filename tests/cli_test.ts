@@ -106,7 +106,10 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
-    const r = await cli(["ingest", "--from-dir", "fixtures"], { DATABASE_URL: url });
+    const dir = await scratch();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const r = await cli(["ingest", "--from-dir", `${dir}/bucket`], { DATABASE_URL: url });
+    await Deno.remove(dir, { recursive: true });
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
