@@ -24,6 +24,12 @@ export interface PgliteDatabaseOptions {
   dataDir?: string;
   /** Start from a `dumpDataDir()` tarball (tests share one migrated snapshot). */
   loadDataDir?: Blob;
+  /**
+   * Load the PostGIS extension (default true). Without it PGlite boots in about half the time
+   * and memory, and every query that does not touch a geometry or geography value still works
+   * (status, counts, the ledger); writes to ticket tables and spatial queries need it.
+   */
+  postgis?: boolean;
 }
 
 /**
@@ -46,7 +52,7 @@ export async function createPgliteDatabase(
     const pg = await PGlite.create({
       dataDir: options.dataDir,
       loadDataDir: options.loadDataDir,
-      extensions: { postgis },
+      extensions: options.postgis === false ? {} : { postgis },
     });
     return new PgliteDatabase(pg, lockFile);
   } catch (error) {

@@ -25,7 +25,7 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
   if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
     store = await openStore(config, values, DATASETS.inc!);
   }
-  const db = await openDatabase(config, { requireMigrated: true });
+  const db = await openDatabase(config, { requireMigrated: true, readOnly: true });
   try {
     const status = await readStatus(db, { store, maxAgeHours });
     out(values.json ? JSON.stringify(status) : formatStatus(status));
