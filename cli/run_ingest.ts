@@ -7,9 +7,8 @@
 import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
-import { type Context, parse, seconds, UsageError } from "./_context.ts";
+import { type Context, datasetsFlag, parse, seconds, UsageError } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 import { formatDrainReport } from "./format_report.ts";
 import { createLogger } from "./logger.ts";
@@ -45,13 +44,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   if (sources.length !== 1) {
     throw new UsageError("Choose exactly one source: --from-bucket, --from-dir DIR or --csv FILE");
   }
-  const name = String(values.dataset);
-  let datasets: Dataset[];
-  try {
-    datasets = name === "all" ? Object.values(DATASETS) : [getDataset(name)];
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const datasets = datasetsFlag(values.dataset);
   const csv = values.csv as string | undefined;
   if (csv !== undefined && datasets.length !== 1) {
     throw new UsageError("--csv takes one dataset, not --dataset all");
