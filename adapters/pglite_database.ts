@@ -32,13 +32,21 @@ export interface PgliteDatabaseOptions {
   postgis?: boolean;
 }
 
+/** The embedded database, with what only it can do. */
+export interface PgliteDatabaseHandle extends Database {
+  /** The data directory as a tarball (`loadDataDir` takes it back). */
+  dump(): Promise<Blob>;
+  /** A table's rows (only `columns`, already quoted) in COPY text format. */
+  copyOut(table: string, columns: readonly string[]): Promise<string>;
+}
+
 /**
  * Opens (creating if needed) an embedded PGlite database with PostGIS. PGlite is single-process,
  * so a data directory is guarded by an OS file lock; a second process gets {@linkcode DatabaseLockedError}.
  */
 export async function createPgliteDatabase(
   options: PgliteDatabaseOptions = {},
-): Promise<Database & { dump(): Promise<Blob> }> {
+): Promise<PgliteDatabaseHandle> {
   let lockFile: Deno.FsFile | undefined;
   if (options.dataDir !== undefined) {
     await Deno.mkdir(options.dataDir, { recursive: true });
@@ -93,7 +101,7 @@ class PgliteSession implements SqlSession {
   }
 }
 
-class PgliteDatabase extends PgliteSession implements Database {
+class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
   readonly kind = "pglite" as const;
   #pg: PGlite;
   #lockFile: Deno.FsFile | undefined;
@@ -123,6 +131,11 @@ class PgliteDatabase extends PgliteSession implements Database {
 
   dump(): Promise<Blob> {
     return this.#pg.dumpDataDir("none");
+  }
+
+  async copyOut(table: string, columns: readonly string[]): Promise<string> {
+    const result = await this.#pg.query(`copy ${table} (${columns.join(", ")}) to '/dev/blob'`);
+    return result.blob ? await result.blob.text() : "";
   }
 
   async close(): Promise<void> {

@@ -15,12 +15,14 @@ import { type Context, defaultIo, type MainIo, UsageError } from "./_context.ts"
 import { commandHelp, commandList, COMMANDS, seeHelp } from "./_help.ts";
 import { explainPermissions, isPermissionError } from "./_permission_message.ts";
 import { closest } from "./_suggest.ts";
+import { runDb } from "./run_db.ts";
 import { runDemo } from "./run_demo.ts";
 import { runGazetteer } from "./run_gazetteer.ts";
 import { runGeocode } from "./run_geocode.ts";
 import { runIngest } from "./run_ingest.ts";
 import { runMigrate } from "./run_migrate.ts";
 import { runCapture, runReport } from "./run_report.ts";
+import { runSql } from "./run_sql.ts";
 import { runStatus } from "./run_status.ts";
 
 export type { MainIo };
@@ -64,6 +66,10 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         return await runReport(context, rest);
       case "gazetteer":
         return await runGazetteer(context, rest);
+      case "sql":
+        return await runSql(context, rest);
+      case "db":
+        return await runDb(context, rest);
       case "demo":
         return await runDemo({ out });
       default: {
