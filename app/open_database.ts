@@ -81,7 +81,8 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
 }
 
 async function isCurrent(db: Database): Promise<boolean> {
-  return (await pendingMigrations(db)).pending.length === 0;
+  const { pending, changedDefinitions } = await pendingMigrations(db);
+  return pending.length === 0 && changedDefinitions.length === 0;
 }
 
 /**

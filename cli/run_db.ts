@@ -9,6 +9,7 @@ import { ConfigError } from "../app/config.ts";
 import { checkEmbeddedDir } from "../app/open_database.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { exportDatabase } from "../core/export_database.ts";
+import { migrate } from "../core/migrate.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { outputPath } from "./_output_path.ts";
 
@@ -43,6 +44,7 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   const writer = sink?.writable.getWriter();
   const db = await createPgliteDatabase({ dataDir: dir });
   try {
+    await migrate(db); // the export carries this version's schema: bring the data up to it first
     const summary = await exportDatabase(
       db,
       async (text) => writer ? await writer.write(encoder.encode(text)) : io.stdout(text),

@@ -1,14 +1,14 @@
 /**
  * A database as one SQL script that `psql -f` loads into an empty PostgreSQL + PostGIS database:
- * the applied migrations (so the schema, functions and views are exactly this version's), their
- * ledger rows, then every table's stored columns as `COPY … FROM stdin` (generated columns are
+ * the applied migrations and definitions (so the schema, functions and views are exactly this
+ * version's) with their ledger rows, then every table's stored columns as `COPY … FROM stdin` (generated columns are
  * recomputed by the target), then the identity sequences. The way out of the embedded default.
  *
  * @module
  */
 
 import { eatIso } from "./eat_time.ts";
-import { LEDGER, loadMigrations, type Migration } from "./migrate.ts";
+import { LEDGER, loadDefinitions, loadMigrations, type Migration } from "./migrate.ts";
 import type { Row } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
 
@@ -36,14 +36,20 @@ select c.table_schema || '.' || c.table_name as name,
 from information_schema.columns c
 join information_schema.tables t using (table_schema, table_name)
 where c.table_schema in ('tickets', 'reporting') and t.table_type = 'BASE TABLE'
-  and c.is_generated = 'NEVER' and c.table_name <> 'schema_migrations'
+  and c.is_generated = 'NEVER'
+  and c.table_name not in ('schema_migrations', 'schema_definitions')
 group by 1 order by 1`;
 
 /** Writes the export script through `write`; returns what it holds. */
 export async function exportDatabase(
   db: ExportSource,
   write: (text: string) => Promise<void>,
-  options: { description: string; now?: Date; migrations?: Migration[] },
+  options: {
+    description: string;
+    now?: Date;
+    migrations?: Migration[];
+    definitions?: Migration[];
+  },
 ): Promise<ExportSummary> {
   const ledger = await db.query<{ version: number; checksum: string; applied_at: Date }>(
     `select version, checksum, applied_at from tickets.schema_migrations order by version`,
@@ -69,6 +75,22 @@ export async function exportDatabase(
       `\n-- migration ${migration.name}\n${migration.sql}\n;\n` +
         `insert into tickets.schema_migrations (version, name, checksum, applied_at) values (${row.version}, ${
           literal(migration.name)
+        }, ${literal(row.checksum)}, ${literal(row.applied_at.toISOString())});\n`,
+    );
+  }
+  const definitions = await db.query<{ name: string; checksum: string; applied_at: Date }>(
+    `select name, checksum, applied_at from tickets.schema_definitions order by name`,
+  );
+  const shippedDefinitions = new Map(
+    (options.definitions ?? await loadDefinitions()).map((d) => [d.name, d]),
+  );
+  for (const row of definitions) {
+    const definition = shippedDefinitions.get(row.name);
+    if (definition === undefined) continue; // retired: nothing refers to it any more
+    await write(
+      `\n-- definition ${definition.name}\n${definition.sql}\n;\n` +
+        `insert into tickets.schema_definitions (name, checksum, applied_at) values (${
+          literal(definition.name)
         }, ${literal(row.checksum)}, ${literal(row.applied_at.toISOString())});\n`,
     );
   }
