@@ -17,6 +17,7 @@ import { explainPermissions, isPermissionError } from "./_permission_message.ts"
 import { closest } from "./_suggest.ts";
 import { runDb } from "./run_db.ts";
 import { runDemo } from "./run_demo.ts";
+import { runDoctor } from "./run_doctor.ts";
 import { runGazetteer } from "./run_gazetteer.ts";
 import { runGeocode } from "./run_geocode.ts";
 import { runIngest } from "./run_ingest.ts";
@@ -66,6 +67,8 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         return await runReport(context, rest);
       case "gazetteer":
         return await runGazetteer(context, rest);
+      case "doctor":
+        return await runDoctor(context, rest);
       case "sql":
         return await runSql(context, rest);
       case "db":
