@@ -106,7 +106,9 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
-    const r = await cli(["ingest", "--from-dir", "fixtures"], { DATABASE_URL: url });
+    const bucket = await scratch();
+    await Deno.mkdir(`${bucket}/automations/inc/changes`, { recursive: true });
+    const r = await cli(["ingest", "--from-dir", bucket], { DATABASE_URL: url });
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
