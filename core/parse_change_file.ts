@@ -90,6 +90,45 @@ export interface ParseChangeFileOptions {
  * dropping, rows that cannot be tickets flagged for quarantine, tickets as cleaned records.
  * Columns are found by header name. Throws {@linkcode ChangeFileError} when the file has no
  * usable header (nothing in it can be read as a ticket).
+ *
+ * @example Usage
+ * ```ts
+ * import { type ChangeLine, parseChangeFile } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const csv = [
+ *   "ticket_id,raw_status,region,is_alarm,week_start",
+ *   "WOT0000001,In Progress,NAIROBI,false,2026-06-08",
+ *   "WOT0000002,Open,Mombasa,true,2026-06-08",
+ *   "WOT0000003,Open",
+ *   "",
+ * ].join("\r\n");
+ * const body = ReadableStream.from([new TextEncoder().encode(csv)]);
+ * const key = "automations/inc/changes/2026-06-15T17-00-00.csv";
+ *
+ * const lines: ChangeLine[] = [];
+ * for await (const line of parseChangeFile(body, { key })) lines.push(line);
+ * assert.deepEqual(lines, [
+ *   {
+ *     kind: "ticket",
+ *     line: 2,
+ *     ticketId: "WOT0000001",
+ *     record: {
+ *       ticket_id: "WOT0000001",
+ *       raw_status: "IN PROGRESS",
+ *       region: "nairobi",
+ *       is_alarm: "false",
+ *     },
+ *   },
+ *   { kind: "alarm", line: 3 },
+ *   {
+ *     kind: "quarantine",
+ *     line: 4,
+ *     reason: "has 2 fields, header has 5",
+ *     fields: ["WOT0000003", "Open"],
+ *   },
+ * ]);
+ * ```
  */
 export async function* parseChangeFile(
   body: ReadableStream<Uint8Array>,
@@ -133,12 +172,27 @@ export async function* parseChangeFile(
   }
 }
 
-interface Header {
+/** A change file's header: lowercased column names and where the columns that matter are. */
+export interface Header {
+  /** Column names, trimmed and lowercased. */
   names: string[];
+  /** Index of `ticket_id`. */
   id: number;
+  /** Index of `is_alarm`, or -1. */
   alarm: number;
+  /** Index of `region`, or -1. */
   region: number;
+  /** Index of `raw_status`, or -1. */
   status: number;
+}
+
+/**
+ * Reads a header line given as bytes (the COPY path reads the header alone); throws the
+ * {@linkcode ChangeFileError} that {@linkcode parseChangeFile} would for an unusable header.
+ */
+export function parseHeaderLine(key: string, bytes: Uint8Array): Header {
+  const records = parseText(Buffer.from(bytes), { bom: true, relax_column_count: true });
+  return readHeader(key, (records[0] ?? []) as string[], 1);
 }
 
 function readHeader(key: string, record: string[], line: number): Header {

@@ -191,6 +191,25 @@ function sortKeys(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1));
 }
 
+/**
+ * Everything a drain writes that a user can see: ticket rows, quarantine entries and ledger
+ * counts, in a stable order (to compare two drains of the same stream).
+ */
+export async function drainedState(db: Database, table = "tickets.inc"): Promise<unknown[][]> {
+  return [
+    await db.query(`select ticket_id, raw, source_file from ${table} order by ticket_id`),
+    await db.query(
+      `select dataset, file_name, key, line, reason, record from tickets.quarantine
+       order by dataset, file_name, line`,
+    ),
+    await db.query(
+      `select dataset, file_name, key, etag, rows_read, inserted, updated, unchanged,
+              older_skipped, alarms_dropped, sentinels_dropped, duplicates, quarantined
+       from tickets.applied_files order by dataset, file_name`,
+    ),
+  ];
+}
+
 /** Wraps a store so that chosen operations fail, to simulate crashes and faults. */
 export function faultyStore(
   store: ObjectStore,
