@@ -87,7 +87,9 @@ export function formatDrainReport(report: DrainReport): string {
     }
     for (const q of file.quarantine ?? []) lines.push(`      line ${q.line}: ${q.reason}`);
     if (file.error) lines.push(`      error: ${file.error}`);
+    if (file.notArchived) lines.push(`      not archived: ${file.notArchived}`);
   }
+  for (const f of report.setAside) lines.push(`  SET ASIDE ${f.key}: ${f.reason}`);
   if (report.ignoredKeys.length > 0) {
     lines.push(`  ignored ${report.ignoredKeys.length} key(s) that are not change files`);
   }

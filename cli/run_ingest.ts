@@ -171,6 +171,7 @@ function reportBeforeDrain(
     status: locked ? "locked" : "failed",
     files: [],
     ignoredKeys: [],
+    setAside: [],
     totals: emptyCounts(),
     watermark: null,
     error: message,

@@ -106,10 +106,9 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
-    const dir = await scratch();
-    await writeFiles(`${dir}/bucket`, stream.files);
-    const r = await cli(["ingest", "--from-dir", `${dir}/bucket`], { DATABASE_URL: url });
-    await Deno.remove(dir, { recursive: true });
+    const bucket = await scratch();
+    await Deno.mkdir(`${bucket}/automations/inc/changes`, { recursive: true });
+    const r = await cli(["ingest", "--from-dir", bucket], { DATABASE_URL: url });
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
