@@ -4,10 +4,11 @@
  * @module
  */
 
+import { allowedPath } from "./allowed_path.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { migrate, pendingMigrations } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
-import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { connectPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** Raised when PostgreSQL has migrations this version needs and has not applied. */
@@ -34,6 +35,8 @@ export interface OpenDatabaseOptions {
   readOnly?: boolean;
   /** Embedded: apply pending migrations on open (default true; `migrate` applies them itself). */
   migrate?: boolean;
+  /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Opens the database named by the configuration. */
@@ -42,7 +45,11 @@ export async function openDatabase(
   options: OpenDatabaseOptions = {},
 ): Promise<Database> {
   if (config.databaseUrl === undefined) return await openEmbedded(config.pgliteDir, options);
-  const db = createPostgresDatabase(config.databaseUrl);
+  // Bounded: gives up after CONNECT_TIMEOUT_S naming host:port and database, or on the signal.
+  const db = await connectPostgresDatabase(config.databaseUrl, {
+    connectTimeout: config.connectTimeoutS,
+    signal: options.signal,
+  });
   if (options.requireMigrated) {
     try {
       const { pending, changedDefinitions } = await pendingMigrations(db);
@@ -58,6 +65,9 @@ export async function openDatabase(
 
 async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {
   checkEmbeddedDir(dir);
+  // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
+  await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
+  await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
   if (options.readOnly) {
     const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
     let current = false;

@@ -9,9 +9,10 @@
 
 import { ConfigError, configSecrets, loadConfig } from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
+import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { type Context, defaultIo, type MainIo, UsageError } from "./_context.ts";
+import { type Context, defaultIo, type MainIo, SourceError, UsageError } from "./_context.ts";
 import { commandHelp, commandList, COMMANDS, seeHelp } from "./_help.ts";
 import { explainPermissions, isPermissionError } from "./_permission_message.ts";
 import { closest } from "./_suggest.ts";
@@ -91,7 +92,10 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       err(error.message);
       return 2;
     }
-    if (error instanceof PendingMigrationsError) {
+    if (
+      error instanceof PendingMigrationsError || error instanceof SourceError ||
+      error instanceof PathNotAllowedError
+    ) {
       err(error.message);
       return 2;
     }

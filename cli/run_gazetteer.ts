@@ -4,6 +4,7 @@
  * @module
  */
 
+import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import { type Context, UsageError } from "./_context.ts";
@@ -17,6 +18,14 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
     throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
   }
   const target = action === "export" && file !== "-" ? await outputPath(file) : undefined;
+  // Through the real path: a link must not carry the read or the write outside the allowed folders.
+  if (file !== "-") {
+    await allowedPath(
+      target ?? file,
+      action === "export" ? "write" : "read",
+      "the gazetteer sheet",
+    );
+  }
   const db = await openDatabase(config, { requireMigrated: true });
   try {
     if (action === "export") {

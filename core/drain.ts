@@ -6,23 +6,20 @@
  */
 
 import {
-  ADVANCE_WATERMARK,
   CLEAR_QUARANTINE,
-  CLEAR_STAGE,
-  CREATE_STAGE,
   INSERT_QUARANTINE,
   mergeStageSql,
   PREFER_HASH_JOIN,
   PREFER_INDEX_JOIN,
+  PREPARE_STAGE,
+  RECORD_FILE,
   SELECT_LEDGER,
   SELECT_WATERMARK,
   STAGE_COLUMNS,
   TOUCH_LAST_RUN,
-  UPSERT_LEDGER,
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
-import { ChangeFileError } from "./change_file_error.ts";
-import { ObjectStoreError } from "./ports/mod.ts";
+import { isTransient } from "./is_transient.ts";
 import type { Dataset } from "./datasets.ts";
 import { parseChangeFile } from "./parse_change_file.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
@@ -191,6 +188,20 @@ function addCounts(total: FileCounts, add: FileCounts): void {
 /**
  * Drains one dataset's change stream from `store` into `db`. Never throws for a bad file or a
  * failed run: the report says what happened (`status`, per-file `error`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createDirObjectStore, createPgliteDatabase, drain, INC, migrate } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await migrate(db);
+ * const store = createDirObjectStore("bucket"); // bucket/automations/inc/changes/*.csv
+ * const plan = await drain(store, db, { dataset: INC }); // a dry run: nothing is written
+ * console.log(plan.files.map((f) => `${f.fileName} ${f.status}`));
+ * const report = await drain(store, db, { dataset: INC, apply: true });
+ * if (report.status === "failed") console.error(report.error, { retry: report.transient });
+ * await db.close();
+ * ```
  */
 export async function drain(
   store: ObjectStore,
@@ -418,8 +429,7 @@ async function applyFile(
 ): Promise<FileCounts> {
   const { dataset, entry } = context;
   const lap = stopwatch();
-  await tx.query(CREATE_STAGE);
-  await tx.query(CLEAR_STAGE);
+  await tx.exec(PREPARE_STAGE);
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
   const copied = await stageFileByCopy(store, tx, file, context);
   const staged = copied ?? await stageFile(store, tx, file, context);
@@ -457,6 +467,8 @@ async function stageFileByCopy(
   const source = countedReader(store, file.key);
   const copied = await stageByCopy(tx, file.key, await source.read(), {
     maxFieldBytes: COPY_MAX_FIELD_BYTES,
+    expectedBytes: file.size,
+    truncated: (bytes) => truncated(file, bytes),
     signal: context.signal,
   });
   if (copied === undefined) return undefined;
@@ -601,7 +613,7 @@ async function recordInLedger(
   file: ListedFile,
   counts: FileCounts,
 ): Promise<void> {
-  await tx.query(UPSERT_LEDGER, [
+  await tx.query(RECORD_FILE, [
     dataset.name,
     file.fileName,
     file.key,
@@ -616,7 +628,6 @@ async function recordInLedger(
     counts.duplicates,
     counts.quarantined,
   ]);
-  await tx.query(ADVANCE_WATERMARK, [dataset.name, file.fileName]);
 }
 
 /** A lap timer: each call returns the ms since the previous call (or since it was made). */
@@ -634,12 +645,6 @@ interface QuarantineEntry {
   line: number;
   reason: string;
   fields: string[];
-}
-
-/** Whether rerunning as is can succeed: not for bad input or a refused store. */
-function isTransient(error: unknown): boolean {
-  if (error instanceof ChangeFileError) return false;
-  return !(error instanceof ObjectStoreError && error.terminal);
 }
 
 function describe(error: unknown): string {
