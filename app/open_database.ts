@@ -28,8 +28,6 @@ export class PendingMigrationsError extends Error {
 export interface OpenDatabaseOptions {
   /** Require an up-to-date schema on PostgreSQL (the embedded database migrates itself). */
   requireMigrated?: boolean;
-  /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
-  signal?: AbortSignal;
   /**
    * The command only reads, and touches no geometry (status): the embedded database then opens
    * without PostGIS when its schema is current, about half the boot time and memory.
@@ -37,6 +35,8 @@ export interface OpenDatabaseOptions {
   readOnly?: boolean;
   /** Embedded: apply pending migrations on open (default true; `migrate` applies them itself). */
   migrate?: boolean;
+  /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Opens the database named by the configuration. */

@@ -85,11 +85,14 @@ export async function checkDatabase(config: Config, now: Date): Promise<Check[]>
   } else {
     const url = new URL(config.databaseUrl);
     const where = `${url.hostname}:${url.port || 5432}/${url.pathname.slice(1)}`;
-    db = createPostgresDatabase(config.databaseUrl);
+    const pg = createPostgresDatabase(config.databaseUrl, {
+      connectTimeout: config.connectTimeoutS,
+    });
+    db = pg;
     try {
-      await within(15_000, `PostgreSQL at ${where}`, db.query("select 1"));
+      await within(15_000, `PostgreSQL at ${where}`, pg.query("select 1"));
     } catch (error) {
-      await db.close().catch(() => {});
+      await pg.close().catch(() => {});
       checks.push(fail(
         "database",
         `Cannot reach PostgreSQL at ${where}: ${message(error)}`,

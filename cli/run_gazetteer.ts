@@ -19,8 +19,13 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   }
   const target = action === "export" && file !== "-" ? await outputPath(file) : undefined;
   // Through the real path: a link must not carry the read or the write outside the allowed folders.
-  if (target !== undefined) await allowedPath(target, "write", "the gazetteer sheet");
-  if (action === "import") await allowedPath(file, "read", "the gazetteer sheet");
+  if (file !== "-") {
+    await allowedPath(
+      target ?? file,
+      action === "export" ? "write" : "read",
+      "the gazetteer sheet",
+    );
+  }
   const db = await openDatabase(config, { requireMigrated: true });
   try {
     if (action === "export") {

@@ -9,6 +9,7 @@ import { openDatabase, PendingMigrationsError } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { emptyCounts } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
+import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import type { Dataset } from "../core/datasets.ts";

@@ -33,7 +33,17 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
   if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
     store = await openStore(config, values, datasets[0]!);
   }
-  const db = await openReadOnly(config, seconds(values["wait-lock"], "--wait-lock") * 1000);
+  const waitS = seconds(values["wait-lock"], "--wait-lock");
+  let db: Database;
+  try {
+    db = await openReadOnly(config, waitS * 1000);
+  } catch (error) {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    // Health unknown is not healthy: a monitor must see it (exit 1), in the form it asked for.
+    const reason = `${error.message} for over ${waitS} s: health not checked`;
+    out(values.json ? JSON.stringify({ healthy: false, error: reason, datasets: [] }) : reason);
+    return 1;
+  }
   try {
     const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
     out(values.json ? JSON.stringify(status) : formatStatus(status));

@@ -25,7 +25,10 @@ Deno.test({
     );
     const unreadable = await cli(["gazetteer", "import", "/etc/hostname"], env);
     assert.equal(unreadable.code, 2);
-    assert.match(unreadable.stderr, /^Cannot read "\/etc\/hostname": fleettickets may read files/);
+    assert.match(
+      unreadable.stderr,
+      /^Cannot read "\/etc\/hostname": fleettickets may read files inside this checkout/,
+    );
     for (const r of [outside, unreadable]) assert.doesNotMatch(r.stdout + r.stderr, /--allow-/);
   },
 });

@@ -40,12 +40,18 @@ Deno.test({
       /! The newest ticket update is \d+(\.\d)? h old \(max content lag 48 h\)/,
     );
 
-    // Another process holds the embedded database for 4 s: status waits and still answers.
+    // Another process holds the embedded database: status waits and still answers once it is
+    // released; with no waiting allowed it says health was not checked (exit 1, valid JSON).
     const lock = await Deno.open(`${env.PGLITE_DIR}.lock`, { write: true, create: true });
     assert.ok(await lock.tryLock(true));
-    const release = new Promise((resolve) => setTimeout(resolve, 4000)).then(() => lock.close());
-    const waited = await cli(["status", "--dataset", "inc", "--json"], env);
-    await release;
+    const refused = await cli(["status", "--dataset", "inc", "--wait-lock", "0", "--json"], env);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.equal(JSON.parse(refused.stdout).healthy, false);
+    assert.match(JSON.parse(refused.stdout).error, /holds the lock .*health not checked/);
+    const waiting = cli(["status", "--dataset", "inc", "--json"], env);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    lock.close();
+    const waited = await waiting;
     assert.equal(waited.code, 0, waited.stdout + waited.stderr);
     assert.equal(JSON.parse(waited.stdout).datasets[0].health, "ok");
   },
