@@ -23,6 +23,7 @@ function report(ignoredKeys: string[]): DrainReport {
     status: "ok",
     files: [],
     ignoredKeys,
+    setAside: [],
     totals: zero,
     watermark: null,
     durationMs: 3,

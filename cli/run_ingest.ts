@@ -12,7 +12,6 @@ import { isTransient } from "../core/is_transient.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import type { Dataset } from "../core/datasets.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import {
   type Context,
