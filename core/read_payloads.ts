@@ -22,24 +22,34 @@ export interface DashboardQuery {
 }
 
 /** The map payload's JSON text. */
-export async function mapPayload(tx: SqlSession, openOnly: boolean): Promise<string> {
+export async function mapPayload(
+  tx: SqlSession,
+  openOnly: boolean,
+  now: Date = new Date(),
+): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
-    `select reporting.fn_tickets_for_map($1::boolean)::text as body`,
-    [openOnly],
+    `select reporting.fn_tickets_for_map($1::boolean, $2::timestamptz)::text as body`,
+    [openOnly, now.toISOString()],
   );
   return row!.body;
 }
 
 /** The dashboard payload's JSON text. */
-export async function dashboardPayload(tx: SqlSession, query: DashboardQuery): Promise<string> {
+export async function dashboardPayload(
+  tx: SqlSession,
+  query: DashboardQuery,
+  now: Date = new Date(),
+): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
-    `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date)::text as body`,
+    `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date, $6::timestamptz)::text
+       as body`,
     [
       query.cluster ?? null,
       query.status ?? null,
       query.window,
       query.from ?? null,
       query.to ?? null,
+      now.toISOString(),
     ],
   );
   return row!.body;
