@@ -48,14 +48,16 @@ const POINT = `st_setsrid(st_makepoint($2::float8, $3::float8), 4326)::geography
 
 function candidates(source: string, query: NearestQuery): string {
   const state = query.slaState === undefined ? "" : `and o.sla_state = $6`;
-  // KNN: the index walks outwards from the point; st_dwithin bounds the walk.
-  const order = query.rank === "distance"
-    ? `order by o.geog <-> ${POINT} limit $4`
-    : `order by tickets.dispatch_score(st_distance(o.geog, ${POINT}), o.minutes_to_breach),
-               o.geog <-> ${POINT} limit $4`;
-  return `(select o.* from (${source}) o
-          where o.geog is not null and st_dwithin(o.geog, ${POINT}, $5::float8) ${state}
-          ${order})`;
+  // Distance: plain KNN, the index walks outwards from the constant point (the radius is
+  // applied to the k found). Urgency: every open ticket within the radius, scored.
+  return query.rank === "distance"
+    ? `(select o.* from (${source}) o where o.geog is not null ${state}
+        order by o.geog <-> ${POINT} limit $4)`
+    : `(select o.* from (${source}) o
+        where o.geog is not null and st_dwithin(o.geog, ${POINT}, $5::float8) ${state}
+        order by tickets.dispatch_score(st_distance(o.geog, ${POINT}), o.minutes_to_breach),
+                 o.geog <-> ${POINT}
+        limit $4)`;
 }
 
 /** The SQL and parameters of a dispatch question (exported for the benchmark's anchor). */
@@ -74,7 +76,7 @@ with near as (
          tickets.dispatch_score(st_distance(c.geog, ${POINT}), c.minutes_to_breach) as score
   from (${union}) c
 ), ranked as (
-  select * from near n order by ${rankOrder} limit $4
+  select * from near n where n.distance_m <= $5::float8 order by ${rankOrder} limit $4
 )
 select count(*)::int as returned,
        coalesce(jsonb_agg(tickets.geojson_feature(n.geom, jsonb_build_object(

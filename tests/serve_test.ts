@@ -205,7 +205,7 @@ for (const b of backends()) {
       const rows = await tx.query<{ "QUERY PLAN": string }>(`explain ${text}`, params);
       return rows.map((r) => r["QUERY PLAN"]).join("\n");
     });
-    assert.match(plan, /Index Scan using inc_geog_idx/);
+    assert.match(plan, /Index Scan using inc_open_geog_idx/);
     assert.match(plan, /Order By: .*geog.* <-> '[0-9A-F]+'::geography/);
   });
 
