@@ -13,6 +13,7 @@ import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
+import { runServeBench } from "./serve_bench.ts";
 
 const base = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL");
 if (!base) {
@@ -223,3 +224,6 @@ console.log(`| measure | result | target |
 }, ${bigReport.totals.inserted} tickets) | ≤ 250 MB |
 | baseline into embedded PGlite (in-process, boot excluded) | ${fmt(pgliteMs)} | report |
 | baseline rows/s, PostgreSQL (a) | ${Math.round(baseline.rows / (median(ours) / 1000))} | |`);
+
+// ---- the read API (serve) under 32 concurrent clients, against the same SQL called directly -----
+console.log(`\n### Read API (serve)\n\n${await runServeBench(base)}`);
