@@ -17,6 +17,8 @@ export interface HttpGeocoderOptions {
   maxAttempts?: number;
   /** Per-request timeout, ms (default 15000). */
   timeoutMs?: number;
+  /** Hides the key in every encoding from messages (default: verbatim and encodeURIComponent). */
+  redact?: (text: string) => string;
   /** HTTP client (tests inject one). */
   fetch?: typeof fetch;
   /** Waits; tests inject one that counts instead of sleeping. */
@@ -49,10 +51,14 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
   const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const now = options.now ?? (() => Date.now());
-  const hide = (text: string) =>
-    options.apiKey
-      ? text.replaceAll(options.apiKey, "***").replaceAll(encodeURIComponent(options.apiKey), "***")
-      : text;
+  const hide = options.redact ??
+    ((text: string) =>
+      options.apiKey
+        ? text.replaceAll(options.apiKey, "***").replaceAll(
+          encodeURIComponent(options.apiKey),
+          "***",
+        )
+        : text);
   let next = 0;
 
   async function pace(extraMs = 0): Promise<void> {

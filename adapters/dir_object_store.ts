@@ -5,21 +5,62 @@
  */
 
 import { createHash } from "node:crypto";
+import { ObjectStoreError } from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 /**
  * Creates an object store over a folder; keys are paths relative to it with `/`. The ETag is the
  * content's MD5, as S3 gives for a single-part upload, so a rewritten identical file is the same
  * version and the same file in a folder or a bucket compares equal.
+ *
+ * @example Usage
+ * ```ts
+ * import { createDirObjectStore, INC } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir(); // holds automations/inc/changes/… like the bucket
+ * const changes = `${root}/automations/inc/changes`;
+ * await Deno.mkdir(changes, { recursive: true });
+ * await Deno.writeTextFile(`${changes}/2026-06-15T17-00-00.csv`, "ticket_id\n");
+ *
+ * const store = createDirObjectStore(root);
+ * const [file] = await store.list(INC.changesPrefix);
+ * assert.equal(file?.key, "automations/inc/changes/2026-06-15T17-00-00.csv");
+ * assert.equal(file?.size, 10);
+ *
+ * await store.move(file!.key, `${INC.processedPrefix}2026-06-15T17-00-00.csv`);
+ * assert.deepEqual(await store.list(INC.changesPrefix), []);
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
 export function createDirObjectStore(root: string): ObjectStore {
   const base = root.replace(/\/+$/, "");
   const path = (key: string) => `${base}/${key}`;
+  const description = `dir:${base}`;
+  // A linked folder (changes/ pointing elsewhere) would be read and emptied by archiving:
+  // every folder walked must really lie inside the root.
+  async function inside(dir: string, prefix: string): Promise<boolean> {
+    let real: string;
+    try {
+      real = await Deno.realPath(dir);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+    const root = await Deno.realPath(base);
+    if (real === root || real.startsWith(root + "/")) return true;
+    throw new ObjectStoreError(
+      `Cannot list "${prefix}" in ${description}: it is a link to "${real}", outside the folder; link-free folders only`,
+      { terminal: true },
+    );
+  }
   return {
-    description: `dir:${base}`,
+    description,
     async list(prefix) {
       const found: StoredObject[] = [];
-      await walk(path(prefix).replace(/\/+$/, ""), prefix.replace(/\/+$/, ""), found);
+      const dir = path(prefix).replace(/\/+$/, "");
+      if (!await inside(dir, prefix)) return found;
+      await walk(dir, prefix.replace(/\/+$/, ""), found);
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
     async read(key) {
@@ -28,7 +69,9 @@ export function createDirObjectStore(root: string): ObjectStore {
     },
     async move(from, to) {
       const target = path(to);
-      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      const folder = target.slice(0, target.lastIndexOf("/"));
+      await Deno.mkdir(folder, { recursive: true });
+      await inside(folder, to.slice(0, to.lastIndexOf("/") + 1));
       await Deno.rename(path(from), target);
     },
   };

@@ -11,9 +11,15 @@ import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
+/**
+ * Seconds a command waits for PostgreSQL to answer its first query (every host of a multi-host
+ * URL tried in turn within it) before giving up with exit 1.
+ */
+export const CONNECT_TIMEOUT_S = 10;
+
 /** Options for {@linkcode createPostgresDatabase}. */
 export interface PostgresDatabaseOptions {
-  /** Seconds to wait for a connection (default 10). */
+  /** Seconds to wait for a connection (default {@linkcode CONNECT_TIMEOUT_S}). */
   connectTimeout?: number;
   /**
    * Connections in the pool (default 1: a run's advisory lock and staging table live on its one
@@ -22,49 +28,178 @@ export interface PostgresDatabaseOptions {
   max?: number;
 }
 
+/** Options for {@linkcode connectPostgresDatabase}. */
+export interface ConnectPostgresOptions extends PostgresDatabaseOptions {
+  /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** PostgreSQL could not be reached, or what answered is not PostgreSQL. */
+export class DatabaseConnectError extends Error {
+  /** Creates the error; the message names hosts, ports and database, never the password. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DatabaseConnectError";
+  }
+}
+
+/**
+ * Connects to PostgreSQL and waits (bounded by the connect timeout, and by `signal`) until the
+ * server answers a first query. postgres.js alone reconnects for ever to a port that answers but
+ * is not PostgreSQL, and can wait for ever on a multi-host URL whose first host is down.
+ */
+export async function connectPostgresDatabase(
+  url: string,
+  options: ConnectPostgresOptions = {},
+): Promise<Database> {
+  const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
+  const db = createPostgresDatabase(url, { connectTimeout: timeoutS, max: options.max });
+  const where = describeTarget(url);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const reason = db.answered
+        ? "the port answers, but not as a PostgreSQL server"
+        : db.lastSocketError ?? "the server accepted the connection but never answered";
+      reject(
+        new DatabaseConnectError(
+          `Cannot connect to PostgreSQL ${where} within ${timeoutS} s: ${reason}`,
+        ),
+      );
+    }, timeoutS * 1000);
+    onAbort = () =>
+      reject(new DatabaseConnectError(`Stopped connecting to PostgreSQL ${where}: interrupted`));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([db.query("select 1"), gaveUp]);
+    return db;
+  } catch (error) {
+    // Do not wait on a connection that may never settle; the process is about to report.
+    await Promise.race([db.close(0).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
+    if (error instanceof DatabaseConnectError) throw error;
+    throw new DatabaseConnectError(
+      `Cannot connect to PostgreSQL ${where}: ${(error as Error).message ?? String(error)}`,
+      { cause: error },
+    );
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+    gaveUp.catch(() => {});
+  }
+}
+
+/** `at host:port[, host:port…] (database "db")`, never the user or the password. */
+export function describeTarget(url: string): string {
+  const match = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)(?:\/([^?#]*))?/.exec(url);
+  const hosts = (match?.[1] ?? "").split(",").map((h) =>
+    h.includes(":") ? h : `${h || "localhost"}:5432`
+  );
+  const database = decodeURIComponent(match?.[2] ?? "") || "(default)";
+  return `at ${hosts.join(", ")} (database "${database}")`;
+}
+
 /**
  * Connects to PostgreSQL. One connection for the whole run, so the session advisory lock
  * and the staging temp table live as long as the run.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPostgresDatabase, migrate } from "../mod.ts";
+ *
+ * const db = createPostgresDatabase(Deno.env.get("DATABASE_URL")!, { connectTimeout: 5 });
+ * await migrate(db);
+ * const [row] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+ * console.log(row?.n);
+ * await db.close();
+ * ```
  */
 export function createPostgresDatabase(
   url: string,
   options: PostgresDatabaseOptions = {},
-): Database {
-  const sockets = { opened: 0 };
+): Database & PostgresConnectState & { close(timeoutS?: number): Promise<void> } {
+  const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
+  const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
   const sql = postgres(url, {
     max: options.max ?? 1,
-    connect_timeout: options.connectTimeout ?? 10,
+    connect_timeout: timeoutS,
     onnotice: () => {},
     // Never swap the connection by age mid-run: the run's advisory lock lives on it.
     max_lifetime: null,
     connection: { application_name: "fleettickets" },
     // Supported by postgres.js, missing from its type definitions.
     ...{
-      socket: (settings: SocketSettings) => {
+      socket: async (settings: SocketSettings) => {
+        const socket = await openSocket(settings, timeoutS * 1000, sockets);
         sockets.opened++;
-        return openSocket(settings, (options.connectTimeout ?? 10) * 1000);
+        socket.once("data", () => sockets.answered = true);
+        return socket;
       },
     } as Record<string, unknown>,
   });
   return new PostgresDatabase(sql, sockets);
 }
 
-// Our own socket only to set TCP_NODELAY: postgres.js leaves Nagle on, and the small CopyDone
-// that ends a COPY then waits ~40 ms for the server's delayed ACK (every delta file paid it).
+/** What the connect check can say about the connection attempts. */
+export interface PostgresConnectState {
+  /** The last socket error (host, port and reason), if any. */
+  readonly lastSocketError: string | undefined;
+  /** Whether any socket received bytes (something answers on the port). */
+  readonly answered: boolean;
+}
+
+interface SocketState {
+  opened: number;
+  answered: boolean;
+  lastError: string | undefined;
+}
+
+// Our own socket to set TCP_NODELAY (postgres.js leaves Nagle on, and the small CopyDone that
+// ends a COPY then waits ~40 ms for the server's delayed ACK) and to try every host of a
+// multi-host URL in turn (postgres.js tries only the first when given a socket factory).
 interface SocketSettings {
   host: string[];
   port: number[];
   path?: string;
 }
 
-function openSocket(settings: SocketSettings, timeoutMs: number): Promise<Socket> {
+async function openSocket(
+  settings: SocketSettings,
+  timeoutMs: number,
+  state: SocketState,
+): Promise<Socket> {
+  if (settings.path) return await openOne({ path: settings.path }, timeoutMs, state);
+  let last: unknown;
+  // Every host gets its share of the timeout, so a silent first host leaves time for the next.
+  const perHostMs = timeoutMs / Math.max(1, settings.host.length);
+  for (const [i, host] of settings.host.entries()) {
+    const port = settings.port[i] ?? settings.port[0] ?? 5432;
+    try {
+      const socket = await openOne({ host, port }, perHostMs, state);
+      // postgres.js names host:port in its own connection errors from these.
+      Object.assign(socket, { host, port });
+      return socket;
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw last;
+}
+
+function openOne(
+  target: { host: string; port: number } | { path: string },
+  timeoutMs: number,
+  state: SocketState,
+): Promise<Socket> {
+  const name = "path" in target ? target.path : `${target.host}:${target.port}`;
   return new Promise((resolve, reject) => {
-    const socket = settings.path
-      ? connectSocket({ path: settings.path })
-      : connectSocket({ host: settings.host[0], port: settings.port[0] ?? 5432, noDelay: true });
+    const socket = connectSocket({ ...target, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`Cannot connect to PostgreSQL within ${timeoutMs / 1000} s`));
+      state.lastError = `${name} did not answer within ${timeoutMs / 1000} s`;
+      reject(new Error(`Cannot connect to PostgreSQL at ${name} within ${timeoutMs / 1000} s`));
     }, timeoutMs);
     socket.once("connect", () => {
       clearTimeout(timer);
@@ -75,9 +210,10 @@ function openSocket(settings: SocketSettings, timeoutMs: number): Promise<Socket
       socket.on("end", () => socket.destroy());
       resolve(socket);
     });
-    socket.once("error", (error) => {
+    socket.once("error", (error: Error & { code?: string }) => {
       clearTimeout(timer);
-      reject(error);
+      state.lastError = `${name}: ${error.code ?? error.message}`;
+      reject(new Error(`Cannot connect to PostgreSQL at ${name}: ${error.code ?? error.message}`));
     });
   });
 }
@@ -104,9 +240,29 @@ class PostgresSession implements SqlSession {
     columns: readonly string[],
     batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
   ): Promise<number> {
-    // One COPY per call: the server parses and stores while we read and clean the next batch.
-    const stream = await this.#sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`)
-      .writable();
+    let count = 0;
+    async function* text() {
+      for await (const rows of batches) {
+        count += rows.length;
+        yield encodeCopyText(rows);
+      }
+    }
+    await this.#copy(`copy ${table} (${columns.join(", ")}) from stdin`, text());
+    return count;
+  }
+
+  async copyCsv(
+    table: string,
+    columns: readonly string[],
+    body: AsyncIterable<Uint8Array>,
+  ): Promise<void> {
+    const sql = `copy ${table} (${columns.join(", ")}) from stdin with (format csv, header true)`;
+    await this.#copy(sql, body);
+  }
+
+  /** One COPY: the server parses and stores while we produce the next chunk. */
+  async #copy(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
+    const stream = await this.#sql.unsafe(statement).writable();
     let failed: Error | undefined;
     stream.on("error", (error: Error) => failed = error);
     // Every wait also ends on "close": a stream destroyed by a lost connection emits its error
@@ -128,12 +284,10 @@ class PostgresSession implements SqlSession {
         stream.on("error", done);
         stream.on("close", onClose);
       });
-    let count = 0;
     try {
-      for await (const rows of batches) {
+      for await (const chunk of chunks) {
         if (failed) throw failed;
-        count += rows.length;
-        if (!stream.write(encodeCopyText(rows))) await settled("drain");
+        if (!stream.write(chunk)) await settled("drain");
       }
     } catch (error) {
       if (!stream.destroyed) stream.destroy(error as Error);
@@ -142,21 +296,28 @@ class PostgresSession implements SqlSession {
     const finished = settled("finish");
     stream.end();
     await finished;
-    return count;
   }
 }
 
-class PostgresDatabase extends PostgresSession implements Database {
+class PostgresDatabase extends PostgresSession implements Database, PostgresConnectState {
   readonly kind = "postgres" as const;
   #sql: postgres.Sql;
-  #sockets: { opened: number };
+  #sockets: SocketState;
   /** Which connection took the run's advisory locks (they die with it). */
   #lockedOn: number | undefined;
 
-  constructor(sql: postgres.Sql, sockets: { opened: number }) {
+  constructor(sql: postgres.Sql, sockets: SocketState) {
     super(sql);
     this.#sql = sql;
     this.#sockets = sockets;
+  }
+
+  get lastSocketError(): string | undefined {
+    return this.#sockets.lastError;
+  }
+
+  get answered(): boolean {
+    return this.#sockets.answered;
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
@@ -203,8 +364,8 @@ class PostgresDatabase extends PostgresSession implements Database {
     await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`;
   }
 
-  async close(): Promise<void> {
-    await this.#sql.end({ timeout: 5 });
+  async close(timeoutS = 5): Promise<void> {
+    await this.#sql.end({ timeout: timeoutS });
   }
 }
 

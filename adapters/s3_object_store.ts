@@ -9,6 +9,7 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
@@ -48,8 +49,53 @@ export interface S3ObjectStoreOptions {
   maxAttempts?: number;
 }
 
-/** Creates an object store over one S3 bucket. */
-export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore {
+/** The configured bucket does not exist (a typo in `TICKETS_BUCKET`, the wrong endpoint). */
+export class BucketNotFoundError extends ObjectStoreError {
+  /** Creates the error naming the bucket. */
+  constructor(description: string, bucket: string) {
+    super(`Cannot read ${description}: the bucket "${bucket}" does not exist (TICKETS_BUCKET)`, {
+      status: 404,
+      terminal: true,
+    });
+    this.name = "BucketNotFoundError";
+  }
+}
+
+/** An S3 object store that can check its bucket exists. */
+export interface S3ObjectStore extends ObjectStore {
+  /**
+   * Throws {@linkcode BucketNotFoundError} when the bucket does not exist. Any other answer
+   * (a refusal, a network error) is left to the run, which reports it with its key.
+   */
+  checkBucket(): Promise<void>;
+}
+
+/**
+ * Creates an object store over one S3 bucket.
+ *
+ * @example Usage
+ * ```ts
+ * import { createS3ObjectStore, loadConfig } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const env: Record<string, string> = {
+ *   RUSTFS_ENDPOINT: "http://127.0.0.1:9000",
+ *   RUSTFS_ACCESS_KEY: "rustfsadmin",
+ *   RUSTFS_SECRET_KEY: "rustfs-secret",
+ * };
+ * const { s3 } = loadConfig((name) => env[name]);
+ * const store = createS3ObjectStore({
+ *   endpoint: s3.endpoint,
+ *   region: s3.region,
+ *   accessKeyId: s3.accessKeyId!,
+ *   secretAccessKey: s3.secretAccessKey!,
+ *   bucket: s3.bucket,
+ * });
+ * // Nothing is sent until list(), read() or move() is called.
+ * assert.equal(store.description, "s3://isptickets at 127.0.0.1:9000");
+ * ```
+ */
+export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStore {
   const { bucket } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30000;
   const client = new S3Client({
@@ -98,6 +144,16 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
   }
   return {
     description,
+    async checkBucket() {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (error) {
+        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.$metadata?.httpStatusCode === 404 || e.name === "NoSuchBucket") {
+          throw new BucketNotFoundError(description, bucket);
+        }
+      }
+    },
     async list(prefix) {
       const found: StoredObject[] = [];
       let token: string | undefined;

@@ -5,6 +5,7 @@
  */
 
 import type { Config } from "./config.ts";
+import { createRedactor } from "./redact.ts";
 import { createLocationIqGeocoder } from "../adapters/locationiq_geocoder.ts";
 import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
 import { createOpenCageGeocoder } from "../adapters/opencage_geocoder.ts";
@@ -12,7 +13,12 @@ import type { Geocoder } from "../core/ports/mod.ts";
 
 /** The configured geocoder, or undefined when it needs a key and none is set. */
 export function createGeocoder(config: Config["geocoder"]): Geocoder | undefined {
-  const options = { apiKey: config.apiKey, baseUrl: config.baseUrl, rate: config.rate };
+  const options = {
+    apiKey: config.apiKey,
+    baseUrl: config.baseUrl,
+    rate: config.rate,
+    redact: createRedactor([config.apiKey]),
+  };
   switch (config.provider) {
     case "nominatim":
       return createNominatimGeocoder(options);

@@ -4,10 +4,11 @@
  * @module
  */
 
+import { allowedPath } from "./allowed_path.ts";
 import type { Config } from "./config.ts";
 import { migrate, pendingMigrations } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
-import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { connectPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** Raised when PostgreSQL has migrations this version needs and has not applied. */
@@ -27,6 +28,8 @@ export class PendingMigrationsError extends Error {
 export interface OpenDatabaseOptions {
   /** Require an up-to-date schema on PostgreSQL (the embedded database migrates itself). */
   requireMigrated?: boolean;
+  /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
+  signal?: AbortSignal;
   /** PostgreSQL connections to pool (default 1; the read API uses several). */
   poolSize?: number;
 }
@@ -37,6 +40,9 @@ export async function openDatabase(
   options: OpenDatabaseOptions = {},
 ): Promise<Database> {
   if (config.databaseUrl === undefined) {
+    // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
+    await allowedPath(config.pgliteDir, "write", "the embedded database folder PGLITE_DIR");
+    await allowedPath(`${config.pgliteDir}.lock`, "write", "the embedded database lock file");
     const db = await createPgliteDatabase({ dataDir: config.pgliteDir });
     try {
       await migrate(db);
@@ -46,11 +52,17 @@ export async function openDatabase(
     }
     return db;
   }
-  const db = createPostgresDatabase(config.databaseUrl, { max: options.poolSize });
+  // Bounded: gives up after CONNECT_TIMEOUT_S naming host:port and database, or on the signal.
+  const db = await connectPostgresDatabase(config.databaseUrl, {
+    connectTimeout: config.connectTimeoutS,
+    signal: options.signal,
+    max: options.poolSize,
+  });
   if (options.requireMigrated) {
     try {
-      const { pending } = await pendingMigrations(db);
-      if (pending.length > 0) throw new PendingMigrationsError(pending);
+      const { pending, changedDefinitions } = await pendingMigrations(db);
+      const todo = [...pending, ...changedDefinitions];
+      if (todo.length > 0) throw new PendingMigrationsError(todo);
     } catch (error) {
       await db.close();
       throw error;

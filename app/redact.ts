@@ -4,15 +4,61 @@
  * @module
  */
 
-/** Returns a function that replaces every given secret, and any URL password, with `***`. */
+/**
+ * Returns a function that replaces every given secret, and any URL password, with `***`. A
+ * secret is found in every encoding a message can carry it in: verbatim, percent-encoded by any
+ * rule (`encodeURIComponent`, form encoding with `+`, every byte escaped, upper- or lower-case
+ * hex, encoded twice) and JSON-escaped, in any mix.
+ *
+ * @example
+ * ```ts
+ * const redact = createRedactor(["geo~key!42"]);
+ * redact("GET /search?key=geo%7Ekey%2142 failed"); // "GET /search?key=*** failed"
+ * ```
+ */
 export function createRedactor(secrets: readonly (string | undefined)[]): (text: string) => string {
-  const values = secrets
-    .filter((s): s is string => s !== undefined && s.length >= 4)
-    .flatMap((s) => [s, encodeURIComponent(s)])
+  const values = [...new Set(secrets.filter((s): s is string => s !== undefined && s.length >= 4))]
     .sort((a, b) => b.length - a.length);
+  const pattern = values.length === 0
+    ? undefined
+    : new RegExp(values.map((value) => Array.from(value, anyEncoding).join("")).join("|"), "g");
   return (text) => {
-    let out = text.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@");
-    for (const value of values) out = out.replaceAll(value, "***");
-    return out;
+    const out = text.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@");
+    return pattern === undefined ? out : out.replace(pattern, "***");
   };
+}
+
+const encoder = new TextEncoder();
+
+/** A regular expression matching one character of a secret in any of its encodings. */
+function anyEncoding(char: string): string {
+  const bytes = Array.from(encoder.encode(char));
+  const percent = bytes.map((b) => "%" + hexEitherCase(b)).join("");
+  const alternatives = [
+    literal(char),
+    percent,
+    percent.replaceAll("%", "%25"), // encoded twice
+    ...jsonEscapes(char),
+  ];
+  if (char === " ") alternatives.push("\\+");
+  return `(?:${alternatives.join("|")})`;
+}
+
+function hexEitherCase(n: number, width = 2): string {
+  return Array.from(
+    n.toString(16).padStart(width, "0"),
+    (d) => /[a-f]/.test(d) ? `[${d}${d.toUpperCase()}]` : d,
+  ).join("");
+}
+
+/** `\"`, `\\`, `\/` and `\uXXXX` forms of a character inside a JSON string. */
+function jsonEscapes(char: string): string[] {
+  const units = Array.from({ length: char.length }, (_, i) => char.charCodeAt(i));
+  const forms = [units.map((u) => String.raw`\\u` + hexEitherCase(u, 4)).join("")];
+  if (char === '"' || char === "\\" || char === "/") forms.push(String.raw`\\` + literal(char));
+  return forms;
+}
+
+function literal(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
 }

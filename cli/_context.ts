@@ -18,7 +18,16 @@ export interface MainIo {
   terminal: { stdout: boolean; stderr: boolean };
   /** Subscribes to SIGINT/SIGTERM; returns an unsubscribe function. */
   onSignal: (handler: (signal: string) => void) => () => void;
+  /** Ends the process at once (a signal the run could not honour within the grace time). */
+  exit?: (code: number) => void;
 }
+
+/**
+ * Milliseconds a run gets after SIGTERM/SIGINT to roll back and report before the process ends
+ * regardless (a statement or a first boot that cannot be interrupted). Every write is
+ * transactional, so ending there is as safe as the crash it is.
+ */
+export const SIGNAL_GRACE_MS = 5000;
 
 const encoder = new TextEncoder();
 
@@ -32,6 +41,7 @@ export const defaultIo: MainIo = {
   stdout: (text) => writeAll(Deno.stdout, text),
   stderr: (text) => writeAll(Deno.stderr, text),
   terminal: { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() },
+  exit: (code) => Deno.exit(code),
   onSignal(handler) {
     const signals = ["SIGINT", "SIGTERM"] as const;
     const listeners = signals.map((signal) => {
@@ -47,6 +57,9 @@ export const defaultIo: MainIo = {
 
 /** A mistake in the command line: exit 2. */
 export class UsageError extends Error {}
+
+/** A source that is not there or may not be used (folder, file, bucket): exit 2, no usage text. */
+export class SourceError extends Error {}
 
 /** What a command runs with. */
 export interface Context {

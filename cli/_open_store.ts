@@ -8,16 +8,28 @@ import { type Config, ConfigError } from "../app/config.ts";
 import { createDirObjectStore, digest } from "../adapters/dir_object_store.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { ObjectStore } from "../core/ports/mod.ts";
-import { UsageError } from "./_context.ts";
+import { allowedPath, PathNotAllowedError } from "../app/allowed_path.ts";
+import { SourceError, UsageError } from "./_context.ts";
 
-/** Opens the store named by the flags. */
+/**
+ * Opens the store named by the flags, refusing at once (exit 2, before anything is applied) a
+ * source that is not there or that the run could not archive into.
+ */
 export async function openStore(
   config: Config,
   values: Record<string, unknown>,
   dataset: Dataset,
 ): Promise<ObjectStore> {
-  if (values["from-dir"] !== undefined) return createDirObjectStore(String(values["from-dir"]));
-  if (values.csv !== undefined) return createSingleFileStore(String(values.csv), dataset);
+  if (values["from-dir"] !== undefined) {
+    const dir = String(values["from-dir"]);
+    await checkFolder(dir, values.apply === true);
+    return createDirObjectStore(dir);
+  }
+  if (values.csv !== undefined) {
+    const path = String(values.csv);
+    await checkFile(path);
+    return createSingleFileStore(path, dataset);
+  }
   const { accessKeyId, secretAccessKey } = config.s3;
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     throw new ConfigError(
@@ -26,8 +38,71 @@ export async function openStore(
     );
   }
   // Loaded on demand: the AWS SDK is large, and folder and file runs do not need it.
-  const { createS3ObjectStore } = await import("../adapters/s3_object_store.ts");
-  return createS3ObjectStore({ ...config.s3, accessKeyId, secretAccessKey });
+  const { createS3ObjectStore, BucketNotFoundError } = await import(
+    "../adapters/s3_object_store.ts"
+  );
+  const store = createS3ObjectStore({ ...config.s3, accessKeyId, secretAccessKey });
+  try {
+    await store.checkBucket();
+  } catch (error) {
+    if (error instanceof BucketNotFoundError) throw new SourceError(error.message);
+    throw error;
+  }
+  return store;
+}
+
+/** A folder source must exist, mirror a bucket root, lead nowhere it may not, be archivable. */
+async function checkFolder(dir: string, apply: boolean): Promise<void> {
+  await checkAllowed(dir, "read", "the folder");
+  const stat = await statOrNull(dir);
+  if (stat === null) throw new SourceError(`Cannot read the folder "${dir}": it does not exist`);
+  if (!stat.isDirectory) throw new SourceError(`Cannot read the folder "${dir}": it is a file`);
+  if (!(await statOrNull(`${dir}/automations`))?.isDirectory) {
+    throw new SourceError(
+      `Cannot read the folder "${dir}": it has no "automations/" folder (expected DIR/automations/inc/changes/)`,
+    );
+  }
+  // Archiving moves applied files inside the folder: refuse now rather than commit a file
+  // that could then never be moved (every rerun would fail on it).
+  if (apply) {
+    try {
+      await allowedPath(dir, "write", "the folder");
+    } catch (error) {
+      if (!(error instanceof PathNotAllowedError)) throw error;
+      throw new SourceError(
+        `Cannot archive applied files in the folder "${dir}" (${error.realPath}): the worker may write only under ./.data; move the folder there (a dry run, without --apply, only reads it)`,
+      );
+    }
+  }
+}
+
+async function checkFile(path: string): Promise<void> {
+  await checkAllowed(path, "read", "the change file");
+  const stat = await statOrNull(path);
+  if (stat === null) {
+    throw new SourceError(`Cannot read the change file "${path}": it does not exist`);
+  }
+  if (!stat.isFile) {
+    throw new SourceError(`Cannot read the change file "${path}": it is not a file`);
+  }
+}
+
+async function checkAllowed(path: string, access: "read" | "write", what: string): Promise<void> {
+  try {
+    await allowedPath(path, access, what);
+  } catch (error) {
+    if (error instanceof PathNotAllowedError) throw new SourceError(error.message);
+    throw error;
+  }
+}
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
 }
 
 // A local file presented as the only object under the dataset's changes prefix.

@@ -5,6 +5,7 @@
  */
 
 import type { DrainReport, FileCounts } from "../core/drain.ts";
+import type { IngestReport } from "../core/ingest.ts";
 
 function countsLine(c: FileCounts): string {
   return `read ${c.rowsRead}: +${c.inserted} new, ${c.updated} updated, ${c.unchanged} unchanged` +
@@ -14,7 +15,56 @@ function countsLine(c: FileCounts): string {
     (c.quarantined ? `; ${c.quarantined} QUARANTINED` : "");
 }
 
-/** Renders a drain report as a few lines for a person at a terminal. */
+/**
+ * Renders a drain report as a few lines for a person at a terminal.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatDrainReport } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const counts = {
+ *   rowsRead: 120,
+ *   inserted: 4,
+ *   updated: 9,
+ *   unchanged: 105,
+ *   olderSkipped: 0,
+ *   alarmsDropped: 1,
+ *   sentinelsDropped: 1,
+ *   duplicates: 0,
+ *   quarantined: 0,
+ * };
+ * const text = formatDrainReport({
+ *   dataset: "inc",
+ *   mode: "apply",
+ *   reseed: false,
+ *   source: "dir:bucket",
+ *   status: "ok",
+ *   files: [{
+ *     key: "automations/inc/changes/2026-06-15T17-00-00.csv",
+ *     fileName: "2026-06-15T17-00-00.csv",
+ *     etag: "9b2cf535f27731c974343645a3985328",
+ *     action: "apply",
+ *     status: "applied",
+ *     counts,
+ *     durationMs: 85,
+ *   }],
+ *   ignoredKeys: [],
+ *   totals: counts,
+ *   watermark: "2026-06-15T17-00-00.csv",
+ *   durationMs: 97,
+ * });
+ * assert.equal(
+ *   text,
+ *   [
+ *     "inc: apply from dir:bucket",
+ *     "  2026-06-15T17-00-00.csv  applied     read 120: +4 new, 9 updated, 105 unchanged; " +
+ *     "dropped 1 alarm, 1 sentinel  (85 ms)",
+ *     "  watermark 2026-06-15T17-00-00.csv; ok in 97 ms",
+ *   ].join("\n"),
+ * );
+ * ```
+ */
 export function formatDrainReport(report: DrainReport): string {
   const lines: string[] = [];
   const verb = report.mode === "apply" ? "apply" : "dry run (nothing written; --apply writes)";
@@ -48,5 +98,41 @@ export function formatDrainReport(report: DrainReport): string {
       report.error && report.status === "failed" ? `: ${report.error}` : ""
     } in ${report.durationMs} ms`,
   );
+  if (report.status === "failed") {
+    lines.push(
+      report.transient
+        ? "  transient: the next run retries it as is"
+        : "  not transient: every rerun fails the same way until the cause above is fixed",
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */
+export function formatProfile(reports: readonly IngestReport[]): string {
+  const lines = [
+    "file                         parsed by   stage  quarantine   merge  ledger  commit  archive   total (ms)",
+  ];
+  const ms = (value: number | undefined, width: number) =>
+    (value === undefined ? "-" : value.toFixed(1)).padStart(width);
+  for (const report of reports) {
+    for (const file of report.files) {
+      const p = file.profile;
+      lines.push(
+        `${`${report.dataset}/${file.fileName}`.padEnd(28)} ${(p?.parsedBy ?? "-").padEnd(10)} ${
+          ms(p?.stageMs, 7)
+        } ${ms(p?.quarantineMs, 11)} ${ms(p?.mergeMs, 7)} ${ms(p?.ledgerMs, 7)} ${
+          ms(p?.commitMs, 7)
+        } ${ms(p?.archiveMs, 8)} ${ms(file.durationMs, 7)}`,
+      );
+    }
+    if (report.afterApply) {
+      lines.push(
+        `${`${report.dataset} post-apply steps`.padEnd(28)} ${
+          ms(report.afterApply.durationMs, 78)
+        }`,
+      );
+    }
+  }
   return lines.join("\n");
 }

@@ -9,10 +9,11 @@
 
 import { ConfigError, configSecrets, loadConfig } from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
+import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { DATASETS } from "../core/datasets.ts";
-import { type Context, defaultIo, type MainIo, UsageError } from "./_context.ts";
+import { type Context, defaultIo, type MainIo, SourceError, UsageError } from "./_context.ts";
 import { runDemo } from "./run_demo.ts";
 import { runGazetteer } from "./run_gazetteer.ts";
 import { runGeocode } from "./run_geocode.ts";
@@ -53,7 +54,8 @@ Options:
   --apply             write to the database and archive applied files (default: dry run)
   --reseed            apply every change file present, ignoring the watermark and ledger
   --dataset NAME      ${Object.keys(DATASETS).join(", ")} or all (default inc)
-  --json              print one machine-readable report on stdout
+  --json              print one machine-readable report on stdout (with each file's profile)
+  --profile           print where each file's time went (download/parse/COPY, merge, ledger, …)
   --wait-lock SECS    wait up to SECS for another run's lock instead of skipping (default 0)
   --log-format F      auto (default: text on a terminal, JSON lines otherwise), text or json
   -h, --help          show this help`;
@@ -99,7 +101,10 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       err(`${error.message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof PendingMigrationsError) {
+    if (
+      error instanceof PendingMigrationsError || error instanceof SourceError ||
+      error instanceof PathNotAllowedError
+    ) {
       err(error.message);
       return 2;
     }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import { type Context, UsageError } from "./_context.ts";
@@ -14,6 +15,10 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   const [action, file, ...extra] = args;
   if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
     throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
+  }
+  // Through the real path: a link must not carry the read or the write outside the allowed folders.
+  if (file !== "-") {
+    await allowedPath(file, action === "export" ? "write" : "read", "the gazetteer sheet");
   }
   const db = await openDatabase(config, { requireMigrated: true });
   try {

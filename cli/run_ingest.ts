@@ -4,25 +4,38 @@
  * @module
  */
 
-import type { Config } from "../app/config.ts";
-import { openDatabase } from "../app/open_database.ts";
+import { type Config, ConfigError } from "../app/config.ts";
+import { openDatabase, PendingMigrationsError } from "../app/open_database.ts";
+import { PathNotAllowedError } from "../app/allowed_path.ts";
+import { emptyCounts } from "../core/drain.ts";
+import { isTransient } from "../core/is_transient.ts";
+import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
-import { type Context, parse, seconds, UsageError } from "./_context.ts";
+import {
+  type Context,
+  parse,
+  seconds,
+  SIGNAL_GRACE_MS,
+  SourceError,
+  UsageError,
+} from "./_context.ts";
 import { openStore } from "./_open_store.ts";
-import { formatDrainReport } from "./format_report.ts";
+import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { createLogger } from "./logger.ts";
 
 /** Opens the database, waiting up to `waitMs` for another process's embedded-database lock. */
-export async function openWaiting(config: Config, waitMs: number) {
+export async function openWaiting(config: Config, waitMs: number, signal?: AbortSignal) {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      return await openDatabase(config, { requireMigrated: true });
+      return await openDatabase(config, { requireMigrated: true, signal });
     } catch (error) {
       if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      signal?.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      signal?.throwIfAborted();
     }
   }
 }
@@ -40,6 +53,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     dataset: { type: "string", default: "inc" },
     "wait-lock": { type: "string" },
     "log-format": { type: "string", default: "auto" },
+    profile: { type: "boolean" },
   });
   const sources = ["from-bucket", "from-dir", "csv"].filter((s) => values[s] !== undefined);
   if (sources.length !== 1) {
@@ -71,18 +85,44 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     progressBar: format === "text" && !values.json && io.terminal.stderr,
   });
 
-  const store = await openStore(config, values, datasets[0]!);
+  // --json: one JSON document on stdout whatever happens after the flags were read (the lock
+  // of the embedded database, pending migrations, a missing source, no connection).
+  const print = (reports: IngestReport[]) =>
+    out(JSON.stringify(name === "all" ? { datasets: reports } : reports[0]));
+  let store: ObjectStore;
+  try {
+    store = await openStore(config, values, datasets[0]!);
+  } catch (error) {
+    if (!values.json) throw error;
+    print(datasets.map((d) => reportBeforeDrain(d, values, error, redact)));
+    return exitCodeBeforeDrain(error);
+  }
   const controller = new AbortController();
   let interrupted: string | undefined;
+  let forced: ReturnType<typeof setTimeout> | undefined;
   const unsubscribe = io.onSignal((signal) => {
+    if (interrupted !== undefined) return;
     interrupted = signal;
     controller.abort(
       new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
     );
+    // A step that cannot see the signal (a long statement, PGlite's first boot) must not keep
+    // the process alive: nothing is committed half-way, so ending now is safe.
+    forced = setTimeout(() => {
+      io.stderr(redact(`Interrupted by ${signal}: stopped without waiting for the current step\n`));
+      io.exit?.(1);
+    }, SIGNAL_GRACE_MS);
   });
   let reports: IngestReport[];
   try {
-    const db = await openWaiting(config, waitLockMs);
+    let db: Database;
+    try {
+      db = await openWaiting(config, waitLockMs, controller.signal);
+    } catch (error) {
+      if (!values.json) throw error;
+      print(datasets.map((d) => reportBeforeDrain(d, values, error, redact, store.description)));
+      return exitCodeBeforeDrain(error);
+    }
     try {
       reports = await ingest(store, db, {
         datasets,
@@ -102,12 +142,53 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     }
   } finally {
     unsubscribe();
+    clearTimeout(forced);
   }
-  if (values.json) out(JSON.stringify(reports.length === 1 ? reports[0] : { datasets: reports }));
+  if (values.json) print(reports);
   else if (format === "text") out(reports.map(formatDrainReport).join("\n"));
+  // --profile: where each file's time went, on stderr (stdout keeps the report's form).
+  if (values.profile) io.stderr(formatProfile(reports) + "\n");
   if (interrupted) {
     io.stderr(redact(`Interrupted by ${interrupted}: nothing half-done was kept or archived\n`));
     return 1;
   }
-  return reports.some((r) => r.status === "failed") ? 1 : 0;
+  return reports.some((r) => r.status === "failed" || r.recordError !== undefined) ? 1 : 0;
+}
+
+/**
+ * The report of a dataset that never reached the drain: `locked` when another process has the
+ * embedded database, else `failed` with the error (what `--json` prints instead of text).
+ */
+function reportBeforeDrain(
+  dataset: Dataset,
+  values: Record<string, unknown>,
+  error: unknown,
+  redact: (text: string) => string,
+  source = "",
+): IngestReport {
+  const locked = error instanceof DatabaseLockedError;
+  const message = redact(error instanceof Error ? error.message : String(error));
+  return {
+    dataset: dataset.name,
+    mode: values.apply === true ? "apply" : "dry-run",
+    reseed: values.reseed === true,
+    source,
+    status: locked ? "locked" : "failed",
+    files: [],
+    ignoredKeys: [],
+    totals: emptyCounts(),
+    watermark: null,
+    error: message,
+    ...(locked ? {} : { transient: exitCodeBeforeDrain(error) === 1 && isTransient(error) }),
+    durationMs: 0,
+  };
+}
+
+/** The exit code `main` gives the same error: 0 locked, 2 usage or configuration, else 1. */
+function exitCodeBeforeDrain(error: unknown): number {
+  if (error instanceof DatabaseLockedError) return 0;
+  const configuration = error instanceof PendingMigrationsError || error instanceof SourceError ||
+    error instanceof PathNotAllowedError || error instanceof ConfigError ||
+    error instanceof UsageError;
+  return configuration ? 2 : 1;
 }

@@ -15,6 +15,11 @@ import { type AfterApplyReport, runAfterApply } from "./run_after_apply.ts";
 export interface IngestReport extends DrainReport {
   /** What the dataset's post-apply steps did (applying runs that were not locked out). */
   afterApply?: AfterApplyReport;
+  /**
+   * Why the run record could not be written (a read-only role, a full disk). `status` cannot
+   * see such a run, so the run fails (exit 1) instead of passing silently.
+   */
+  recordError?: string;
 }
 
 /** Options for {@linkcode ingest}. */
@@ -45,7 +50,31 @@ export interface IngestOptions {
   ) => void;
 }
 
-/** Drains each dataset, runs its post-apply steps and records the run; one report per dataset. */
+/**
+ * Drains each dataset, runs its post-apply steps and records the run; one report per dataset.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import {
+ *   createDirObjectStore,
+ *   createPgliteDatabase,
+ *   DATASETS,
+ *   ingest,
+ *   migrate,
+ * } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await migrate(db);
+ * const reports = await ingest(createDirObjectStore("bucket"), db, {
+ *   datasets: Object.values(DATASETS),
+ *   apply: true,
+ *   signal: AbortSignal.timeout(10 * 60_000),
+ *   onWarning: (event, dataset, error) => console.warn(event, dataset, error),
+ * });
+ * for (const r of reports) console.log(r.dataset, r.status, r.totals, r.afterApply?.errors);
+ * await db.close();
+ * ```
+ */
 export async function ingest(
   store: ObjectStore,
   db: Database,
@@ -75,7 +104,11 @@ export async function ingest(
     options.onDatasetDone?.(report);
     const interrupted = options.signal?.aborted === true;
     await recordRun(db, report, { startedAt, redact: options.redact, interrupted })
-      .catch((error) => options.onWarning?.("run_record_failed", dataset.name, String(error)));
+      .catch((error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        report.recordError = `Cannot record the run in tickets.runs: ${message}`;
+        options.onWarning?.("run_record_failed", dataset.name, report.recordError);
+      });
     if (interrupted) break;
   }
   return reports;

@@ -21,6 +21,29 @@ export const DROPPED_COLUMNS: ReadonlySet<string> = new Set([
 ]);
 
 const SENTINEL_PREFIX = "EXPORT STOPPED";
+
+/**
+ * Longest `ticket_id` accepted, in characters. Real ids are ~10 (`WOT0715527`); PostgreSQL's
+ * primary-key index refuses an entry over ~2,700 bytes, which would fail the whole file on every
+ * rerun. A longer id is quarantined with the reason.
+ */
+export const MAX_TICKET_ID_LENGTH = 200;
+
+/**
+ * Largest field accepted, in characters (real fields are under 1 KB). The embedded database
+ * runs out of memory on a ~50 MB field; a larger field is quarantined with the reason.
+ */
+export const MAX_FIELD_LENGTH = 4 * 1024 * 1024;
+
+/** Largest row accepted (all its fields together), in characters. */
+export const MAX_ROW_LENGTH = 8 * 1024 * 1024;
+
+/** Quarantined fields are kept cut to this many characters (the reason says what was wrong). */
+const QUARANTINE_FIELD_LENGTH = 2000;
+
+// C0 controls and DEL: no ticket id holds them (a NUL cannot even be stored).
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const encoder = new TextEncoder();
 const TRUE_WORDS = new Set(["true", "t", "1", "yes", "y"]);
 // Strict quotes: a stray quote fails at once, so `recover` loses one line instead of letting it
@@ -67,13 +90,52 @@ export interface ParseChangeFileOptions {
  * dropping, rows that cannot be tickets flagged for quarantine, tickets as cleaned records.
  * Columns are found by header name. Throws {@linkcode ChangeFileError} when the file has no
  * usable header (nothing in it can be read as a ticket).
+ *
+ * @example Usage
+ * ```ts
+ * import { type ChangeLine, parseChangeFile } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const csv = [
+ *   "ticket_id,raw_status,region,is_alarm,week_start",
+ *   "WOT0000001,In Progress,NAIROBI,false,2026-06-08",
+ *   "WOT0000002,Open,Mombasa,true,2026-06-08",
+ *   "WOT0000003,Open",
+ *   "",
+ * ].join("\r\n");
+ * const body = ReadableStream.from([new TextEncoder().encode(csv)]);
+ * const key = "automations/inc/changes/2026-06-15T17-00-00.csv";
+ *
+ * const lines: ChangeLine[] = [];
+ * for await (const line of parseChangeFile(body, { key })) lines.push(line);
+ * assert.deepEqual(lines, [
+ *   {
+ *     kind: "ticket",
+ *     line: 2,
+ *     ticketId: "WOT0000001",
+ *     record: {
+ *       ticket_id: "WOT0000001",
+ *       raw_status: "IN PROGRESS",
+ *       region: "nairobi",
+ *       is_alarm: "false",
+ *     },
+ *   },
+ *   { kind: "alarm", line: 3 },
+ *   {
+ *     kind: "quarantine",
+ *     line: 4,
+ *     reason: "has 2 fields, header has 5",
+ *     fields: ["WOT0000003", "Open"],
+ *   },
+ * ]);
+ * ```
  */
 export async function* parseChangeFile(
   body: ReadableStream<Uint8Array>,
   options: ParseChangeFileOptions,
 ): AsyncGenerator<ChangeLine> {
   const { key } = options;
-  const records = csvRecords(body);
+  const records = csvRecords(await asUtf8(body));
 
   let header: Header | undefined;
   let seen = 0;
@@ -96,12 +158,12 @@ export async function* parseChangeFile(
       yield {
         kind: "quarantine",
         line: lastLine + 1,
-        reason: `${reason}: this line and the rest of the file could not be read`,
+        reason: storable(`${reason}: this line and the rest of the file could not be read`),
         fields: [],
       };
       return;
     }
-    const text = await new Response(await options.reread()).text();
+    const text = await new Response(await asUtf8(await options.reread())).text();
     yield* recover(key, header, text, seen);
     return;
   }
@@ -110,12 +172,27 @@ export async function* parseChangeFile(
   }
 }
 
-interface Header {
+/** A change file's header: lowercased column names and where the columns that matter are. */
+export interface Header {
+  /** Column names, trimmed and lowercased. */
   names: string[];
+  /** Index of `ticket_id`. */
   id: number;
+  /** Index of `is_alarm`, or -1. */
   alarm: number;
+  /** Index of `region`, or -1. */
   region: number;
+  /** Index of `raw_status`, or -1. */
   status: number;
+}
+
+/**
+ * Reads a header line given as bytes (the COPY path reads the header alone); throws the
+ * {@linkcode ChangeFileError} that {@linkcode parseChangeFile} would for an unusable header.
+ */
+export function parseHeaderLine(key: string, bytes: Uint8Array): Header {
+  const records = parseText(Buffer.from(bytes), { bom: true, relax_column_count: true });
+  return readHeader(key, (records[0] ?? []) as string[], 1);
 }
 
 function readHeader(key: string, record: string[], line: number): Header {
@@ -147,18 +224,22 @@ function cleanRecord(header: Header, record: string[], line: number): ChangeLine
   const { names } = header;
   const id = (record[header.id] ?? record[0] ?? "").trim();
   if (id.toUpperCase().startsWith(SENTINEL_PREFIX)) return { kind: "sentinel", line };
+  const quarantine = (reason: string): ChangeLine => ({
+    kind: "quarantine",
+    line,
+    reason,
+    fields: record.map(storable),
+  });
   if (record.length !== names.length) {
-    return {
-      kind: "quarantine",
-      line,
-      reason: `has ${record.length} fields, header has ${names.length}`,
-      fields: record,
-    };
+    return quarantine(`has ${record.length} fields, header has ${names.length}`);
   }
-  if (id === "") {
-    return { kind: "quarantine", line, reason: "has an empty ticket_id", fields: record };
+  if (id === "") return quarantine("has an empty ticket_id");
+  if (id.toLowerCase() === names[header.id]) {
+    return quarantine("repeats the header line (two exports joined into one file?)");
   }
   if (header.alarm >= 0 && isTrue(record[header.alarm])) return { kind: "alarm", line };
+  const unfit = unfitTicket(names, record, id);
+  if (unfit !== undefined) return quarantine(unfit);
   const cleaned: TicketRecord = {};
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
@@ -173,8 +254,73 @@ function cleanRecord(header: Header, record: string[], line: number): ChangeLine
     }
     cleaned[name] = value;
   }
-  cleaned.ticket_id = id.replaceAll("\0", "\uFFFD");
-  return { kind: "ticket", line, ticketId: cleaned.ticket_id, record: cleaned };
+  cleaned.ticket_id = id;
+  return { kind: "ticket", line, ticketId: id, record: cleaned };
+}
+
+/** Why a row with a usable shape still cannot be a ticket (id or size out of bounds), if so. */
+function unfitTicket(names: string[], record: string[], id: string): string | undefined {
+  if (id.length > MAX_TICKET_ID_LENGTH) {
+    return `has a ticket_id of ${id.length} characters (at most ${MAX_TICKET_ID_LENGTH})`;
+  }
+  if (CONTROL_CHARACTERS.test(id)) return "has control characters in its ticket_id";
+  let total = 0;
+  for (const [i, value] of record.entries()) {
+    total += value.length;
+    if (value.length > MAX_FIELD_LENGTH) {
+      return `has a field of ${value.length} characters in column "${
+        names[i]
+      }" (at most ${MAX_FIELD_LENGTH})`;
+    }
+  }
+  if (total > MAX_ROW_LENGTH) {
+    return `has a row of ${total} characters (at most ${MAX_ROW_LENGTH})`;
+  }
+  return undefined;
+}
+
+/**
+ * Text that PostgreSQL can store in quarantine: NUL becomes U+FFFD (as in loaded rows; a NUL
+ * would fail the whole file), and a huge field is cut (it is there for a person to look at).
+ */
+function storable(text: string): string {
+  const cut = text.length > QUARANTINE_FIELD_LENGTH
+    ? `${text.slice(0, QUARANTINE_FIELD_LENGTH)}… (${text.length} characters, cut)`
+    : text;
+  return cut.replaceAll("\0", "\uFFFD");
+}
+
+/**
+ * The body as UTF-8. A UTF-16 file (with a byte-order mark, or without one: NUL bytes between
+ * the header's characters) is decoded; reading it as UTF-8 made every other byte a NUL.
+ */
+async function asUtf8(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  const first = await reader.read();
+  const whole = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (first.done) controller.close();
+      else controller.enqueue(first.value);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  const encoding = first.done ? undefined : utf16Encoding(first.value);
+  if (encoding === undefined) return whole;
+  return whole.pipeThrough(new TextDecoderStream(encoding)).pipeThrough(new TextEncoderStream());
+}
+
+function utf16Encoding(b: Uint8Array): "utf-16le" | "utf-16be" | undefined {
+  if (b[0] === 0xfe && b[1] === 0xff) return "utf-16be";
+  if (b[0] === 0xff && b[1] === 0xfe) return "utf-16le";
+  if (b.length < 4) return undefined;
+  if (b[0] === 0 && b[1] !== 0 && b[2] === 0 && b[3] !== 0) return "utf-16be";
+  if (b[0] !== 0 && b[1] === 0 && b[2] !== 0 && b[3] === 0) return "utf-16le";
+  return undefined;
 }
 
 /** Broken lines recovered per file before it counts as unreadable (recovery re-parses). */
@@ -247,7 +393,7 @@ async function* recover(
       kind: "quarantine",
       line,
       reason: describeCsvError(failure.code, failure.message),
-      fields: [text.slice(at, end)],
+      fields: [storable(text.slice(at, end))],
     };
     offset = text.startsWith("\r\n", end) ? end + 2 : end + 1;
     if (offset >= text.length) return;

@@ -79,6 +79,19 @@ from tickets.runs where dataset = $1 order by finished_at desc, id desc limit 1`
 
 const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
 
+/** $1 tables the drain writes: those the current role cannot insert into or update. */
+const NOT_WRITABLE = `
+select t as table_name from unnest($1::text[]) t
+where not (has_table_privilege(t, 'INSERT') and has_table_privilege(t, 'UPDATE'))`;
+
+/** Tables an applying run writes besides the dataset's own. */
+const RUN_TABLES = [
+  "tickets.applied_files",
+  "tickets.import_meta",
+  "tickets.quarantine",
+  "tickets.runs",
+];
+
 function tableCounts(table: string): string {
   return `
 select count(*)::int as rows, count(*) filter (where is_actionable)::int as open,
@@ -86,7 +99,20 @@ select count(*)::int as rows, count(*) filter (where is_actionable)::int as open
 from ${ident(table)}`;
 }
 
-/** Reads the status of every dataset. */
+/**
+ * Reads the status of every dataset.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createDirObjectStore, createPgliteDatabase, formatStatus, readStatus } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const status = await readStatus(db, { store: createDirObjectStore("bucket"), maxAgeHours: 2 });
+ * console.log(formatStatus(status));
+ * await db.close();
+ * if (!status.healthy) Deno.exitCode = 1; // for cron and uptime monitors
+ * ```
+ */
 export async function readStatus(
   db: Database,
   options: ReadStatusOptions = {},
@@ -120,6 +146,19 @@ export async function readStatus(
 
     const reasons: string[] = [];
     let health: DatasetStatus["health"] = "ok";
+    // A run that cannot write cannot record itself either: without this, a read-only role
+    // would look healthy for ever (its failed runs leave no trace in tickets.runs).
+    const notWritable = await db.query<{ table_name: string }>(NOT_WRITABLE, [
+      [dataset.table, ...RUN_TABLES],
+    ]);
+    if (notWritable.length > 0) {
+      health = "failing";
+      reasons.push(
+        `The database role cannot write ${
+          notWritable.map((r) => r.table_name).join(", ")
+        }: ingest can neither apply files nor record its runs`,
+      );
+    }
     if (run?.status === "failed" || run?.status === "interrupted") {
       health = "failing";
       reasons.push(`The last run ${run.status}: ${run.error ?? "no error recorded"}`);
@@ -171,7 +210,37 @@ export async function readStatus(
   };
 }
 
-/** Renders a status report for a person at a terminal. */
+/**
+ * Renders a status report for a person at a terminal.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatStatus } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const text = formatStatus({
+ *   checkedAt: "2026-06-15T14:00:00.000Z",
+ *   workingHours: true,
+ *   healthy: true,
+ *   datasets: [{
+ *     dataset: "inc",
+ *     health: "ok",
+ *     reasons: [],
+ *     watermark: "2026-06-15T17-00-00.csv",
+ *     lastAppliedAt: "2026-06-15T14:01:10.000Z",
+ *     filesApplied: 42,
+ *     pendingFiles: 0,
+ *     lastRun: null,
+ *     rows: 20956,
+ *     openBacklog: 96,
+ *     contentLagHours: 49.5,
+ *     quarantined: 0,
+ *   }],
+ * });
+ * assert.ok(text.startsWith("fleettickets status at 2026-06-15T14:00:00.000Z: HEALTHY\n"));
+ * assert.ok(text.includes("inc: OK  watermark 2026-06-15T17-00-00.csv"));
+ * ```
+ */
 export function formatStatus(report: StatusReport): string {
   const lines = [
     `fleettickets status at ${report.checkedAt}${

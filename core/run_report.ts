@@ -150,6 +150,17 @@ export interface BuildReportOptions {
 /**
  * Gathers the report in one repeatable-read transaction, so every section sees the same state.
  * Read-only: it never writes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { buildReport, createPgliteDatabase, formatReport } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const report = await buildReport(db); // or { now: new Date("2026-06-15T14:00:00Z") }
+ * console.log(formatReport(report));
+ * console.log(JSON.stringify(report.freshness));
+ * await db.close();
+ * ```
  */
 export function buildReport(
   db: Database,
@@ -214,14 +225,17 @@ async function clusters(tx: SqlSession, now: string): Promise<ClusterBacklog[]> 
     unknown: number;
     oldest_hours: number | null;
   }>(
-    `select coalesce(cluster, '(none)') as cluster, count(*)::int as total,
-            count(*) filter (where sla_state = 'breached')::int as breached,
-            count(*) filter (where sla_state = 'at_risk')::int as at_risk,
-            count(*) filter (where sla_state = 'ok')::int as ok,
-            count(*) filter (where sla_state = 'unknown')::int as unknown,
-            max(hours_open)::float8 as oldest_hours
-     from tickets.inc_open_sla_at($1::timestamptz)
-     group by 1 order by total desc, cluster`,
+    `select cluster, total, (split ->> 'breached')::int as breached,
+            (split ->> 'at_risk')::int as at_risk, (split ->> 'ok')::int as ok,
+            (split ->> 'unknown')::int as unknown, oldest_hours
+     from (
+       select coalesce(cluster, '(none)') as cluster, count(*)::int as total,
+              tickets.sla_split(array_agg(sla_state)) as split,
+              max(hours_open)::float8 as oldest_hours
+       from tickets.inc_open_sla_at($1::timestamptz)
+       group by 1
+     ) c
+     order by total desc, cluster`,
     [now],
   );
   return rows.map((r) => ({
@@ -378,7 +392,18 @@ function table(align: string, rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** Renders the report for a person at a terminal (times are EAT). */
+/**
+ * Renders the report for a person at a terminal (times are EAT).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { buildReport, createPgliteDatabase, formatReport } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * console.log(formatReport(await buildReport(db))); // "INC report as of … EAT", then sections
+ * await db.close();
+ * ```
+ */
 export function formatReport(report: TicketReport): string {
   const lines: string[] = [];
   const f = report.freshness;

@@ -21,6 +21,7 @@ export function fakeDatabase(
     },
     exec: () => Promise.reject(new Error("exec is not expected")),
     copyRows: () => Promise.reject(new Error("copyRows is not expected")),
+    copyCsv: () => Promise.reject(new Error("copyCsv is not expected")),
   };
   return {
     ...session,

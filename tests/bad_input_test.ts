@@ -10,7 +10,15 @@ import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, type DrainReport } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
-import { backends, diffState, listNames, makeDirBucket, openTicket, shared } from "./_harness.ts";
+import {
+  backends,
+  diffState,
+  drainedState,
+  listNames,
+  makeDirBucket,
+  openTicket,
+  shared,
+} from "./_harness.ts";
 
 const CHANGES = INC.changesPrefix;
 const DROPPED = new Set(DROPPED_COLUMNS);
@@ -85,6 +93,19 @@ function around(prefix: string, bad: string, eol = "\r\n"): Case["body"] & strin
 const injection = `'); drop table tickets.inc; -- $1 \\' " \`\${x}\` %s`;
 const jsonish = `{"ticket_id":"EVIL","raw":null}\\u0000 \\" </script> \u2028`;
 const huge = "x".repeat(1 << 20);
+const enormous = "y".repeat(50 * 1024 * 1024);
+
+/** UTF-16 bytes of `text`, big- or little-endian, with or without a byte-order mark. */
+function utf16(text: string, order: "be" | "le", bom: boolean): Uint8Array {
+  const units = (bom ? "\uFEFF" : "") + text;
+  const bytes = new Uint8Array(units.length * 2);
+  for (let i = 0; i < units.length; i++) {
+    const u = units.charCodeAt(i);
+    bytes[2 * i + (order === "be" ? 0 : 1)] = u >> 8;
+    bytes[2 * i + (order === "be" ? 1 : 0)] = u & 0xff;
+  }
+  return bytes;
+}
 const ragged = Array.from(
   { length: 5000 },
   (_, i) => line([`BADR_${i}`, "inc", "too", "few"]),
@@ -263,6 +284,80 @@ const cases: Case[] = [
       good("BAD_HUGE_3").expected,
     ],
   },
+  {
+    name: "a 50 MB field (over the field limit: quarantined, not out of memory)",
+    body: around("BAD_ENORMOUS", good("BAD_ENORMOUS_2", { location_name: enormous }).text),
+    lands: [good("BAD_ENORMOUS_1").expected, good("BAD_ENORMOUS_3").expected],
+    quarantined: [[3, /has a field of 52428800 characters in column "location_name" \(at most/]],
+    check: async (db) => {
+      const [q] = await db.query<{ size: number }>(
+        `select length(record::text)::int as size from tickets.quarantine where line = 3
+         and record ->> 0 = 'BAD_ENORMOUS_2'`,
+      );
+      assert.ok(q && q.size < 100_000, "the quarantined copy is cut, not 50 MB");
+    },
+  },
+  {
+    name: "a NUL byte in a row with too few fields",
+    body: around("BAD_NULSHORT", line(["BAD_NULSHORT_2", "in\0c", "x"])),
+    lands: [good("BAD_NULSHORT_1").expected, good("BAD_NULSHORT_3").expected],
+    quarantined: [[3, /has 3 fields, header has 32/]],
+    check: async (db) => {
+      const [q] = await db.query<{ field: string }>(
+        `select record ->> 1 as field from tickets.quarantine where record ->> 0 = 'BAD_NULSHORT_2'`,
+      );
+      assert.equal(q?.field, "in\uFFFDc", "NUL kept visible as U+FFFD");
+    },
+  },
+  {
+    name: "a NUL byte in a row with an empty ticket_id",
+    body: around("BAD_NULNOID", good("", { owner: "A\0B" }).text),
+    lands: [good("BAD_NULNOID_1").expected, good("BAD_NULNOID_3").expected],
+    quarantined: [[3, /has an empty ticket_id/]],
+  },
+  {
+    name: "a NUL byte in a line with a broken quote",
+    body: around("BAD_NULQUOTE", `"BAD_NULQUOTE_2","in\0c","never closed`),
+    lands: [good("BAD_NULQUOTE_1").expected, good("BAD_NULQUOTE_3").expected],
+    quarantined: [[3, /has an unterminated or stray quote/]],
+  },
+  {
+    name: "a UTF-16BE file without a byte-order mark",
+    body: utf16(around("BAD_U16BE", line(["BAD_U16BE_X", "short"])), "be", false),
+    lands: [good("BAD_U16BE_1").expected, good("BAD_U16BE_3").expected],
+    quarantined: [[3, /has 2 fields, header has 32/]],
+  },
+  {
+    name: "a UTF-16LE file with a byte-order mark",
+    body: utf16(around("BAD_U16LE", good("BAD_U16LE_2", { owner: "JOSÉ" }).text), "le", true),
+    lands: [
+      good("BAD_U16LE_1").expected,
+      good("BAD_U16LE_2", { owner: "JOSÉ" }).expected,
+      good("BAD_U16LE_3").expected,
+    ],
+  },
+  {
+    name: "a 4,000-character ticket_id",
+    body: around("BAD_LONGID", good("W".repeat(4000)).text),
+    lands: [good("BAD_LONGID_1").expected, good("BAD_LONGID_3").expected],
+    quarantined: [[3, /has a ticket_id of 4000 characters \(at most 200\)/]],
+  },
+  {
+    name: "control characters in a ticket_id",
+    body: around("BAD_CTRLID", good("BAD_CTRL\u0007ID\tX").text),
+    lands: [good("BAD_CTRLID_1").expected, good("BAD_CTRLID_3").expected],
+    quarantined: [[3, /has control characters in its ticket_id/]],
+  },
+  {
+    name: "the header line repeated mid-file (two exports joined)",
+    body: [header, good("BAD_TWOHDR_1").text, header, good("BAD_TWOHDR_3").text, ""].join("\r\n"),
+    lands: [good("BAD_TWOHDR_1").expected, good("BAD_TWOHDR_3").expected],
+    quarantined: [[3, /repeats the header line/]],
+    check: async (db) => {
+      const rows = await db.query(`select 1 from tickets.inc where lower(ticket_id) = 'ticket_id'`);
+      assert.equal(rows.length, 0, "no ticket named ticket_id");
+    },
+  },
   { name: "a 0-byte file", body: "", fails: [1, /has no header row: the file is empty/] },
   { name: "a header and no rows", body: `${header}\r\n` },
   {
@@ -428,7 +523,63 @@ function slot(i: number): string {
   }.csv`;
 }
 
+/** A folder bucket with the stream and every case between its baseline and its delta. */
+async function corpusBucket(): Promise<{ root: string; keys: string[] }> {
+  const root = await makeDirBucket(stream.files);
+  const keys = streamCases.map((c, i) => c.key ?? CHANGES + slot(i));
+  for (const [i, c] of streamCases.entries()) {
+    const path = `${root}/${keys[i]}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(
+      path,
+      typeof c.body === "string" ? new TextEncoder().encode(c.body) : c.body,
+    );
+  }
+  return { root, keys };
+}
+
+/** What a report says of each file, without timings. */
+function outcome(report: DrainReport) {
+  return report.files.map(({ key, status, counts, error, quarantine }) => ({
+    key,
+    status,
+    counts,
+    error,
+    quarantine,
+  }));
+}
+
 for (const b of backends()) {
+  Deno.test({
+    name:
+      `[${b.name}] the database's CSV parser and the JavaScript parser give the same rows, quarantine and counts on the corpus`,
+    ...shared,
+    fn: async () => {
+      const db = await b.db();
+      const runs = [];
+      for (const parser of ["javascript", "auto"] as const) {
+        await b.reset();
+        const { root } = await corpusBucket();
+        const report = await drain(createDirObjectStore(root), db, {
+          dataset: INC,
+          apply: true,
+          parser,
+        });
+        runs.push({ report, state: await drainedState(db) });
+        await Deno.remove(root, { recursive: true });
+      }
+      const [js, auto] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      assert.deepEqual(outcome(auto.report), outcome(js.report));
+      assert.deepEqual(auto.report.totals, js.report.totals);
+      assert.deepEqual(auto.state, js.state);
+      const by = (r: DrainReport, who: string) =>
+        r.files.filter((f) => f.profile?.parsedBy === who).length;
+      assert.equal(by(js.report, "database"), 0);
+      assert.ok(by(auto.report, "database") >= 2, "plain files were parsed by the database");
+      assert.ok(by(auto.report, "javascript") >= 10, "bad files went to the JavaScript parser");
+    },
+  });
+
   Deno.test({
     name:
       `[${b.name}] drain() loads every good row around ${streamCases.length} files with bad lines`,
@@ -437,16 +588,7 @@ for (const b of backends()) {
       assert.ok(cases.length >= 30, "the corpus has at least 30 files");
       await b.reset();
       const db = await b.db();
-      const root = await makeDirBucket(stream.files);
-      const keys = streamCases.map((c, i) => c.key ?? CHANGES + slot(i));
-      for (const [i, c] of streamCases.entries()) {
-        const path = `${root}/${keys[i]}`;
-        await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-        await Deno.writeFile(
-          path,
-          typeof c.body === "string" ? new TextEncoder().encode(c.body) : c.body,
-        );
-      }
+      const { root, keys } = await corpusBucket();
 
       const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
       assert.equal(report.status, "ok", report.error);

@@ -16,6 +16,7 @@ import type { Database } from "../core/ports/mod.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
 import { backends, makeDirBucket, shared, writeFiles } from "./_harness.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
+import { createRedactor } from "../app/redact.ts";
 
 /** Where each generated cluster really is (and two aliases the feed uses). */
 const CLUSTERS: Record<string, [number, number]> = {
@@ -395,5 +396,29 @@ Deno.test("Nominatim adapter: identifying User-Agent, never faster than 1 reques
     assert.deepEqual(sleeps, [1000, 1000, 1000], "one second between request starts");
   } finally {
     await fake.close();
+  }
+});
+
+Deno.test("the configured geocoder never leaks its key when a provider echoes the request URL, in any encoding", async () => {
+  const key = "geo~key!s3cret(1)";
+  for (const provider of ["locationiq", "opencage", "nominatim"] as const) {
+    const echo: typeof fetch = (input) => {
+      const url = String(input);
+      const body = JSON.stringify({ error: `Invalid request: ${url} (${decodeURI(url)})` });
+      return Promise.resolve(new Response(body, { status: 400 }));
+    };
+    const options = { apiKey: key, redact: createRedactor([key]), fetch: echo, sleep: noSleep };
+    const g = provider === "locationiq"
+      ? createLocationIqGeocoder(options)
+      : provider === "opencage"
+      ? createOpenCageGeocoder(options)
+      : createNominatimGeocoder(options);
+    const error = await g.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] })
+      .then(() => undefined, (e: Error) => e);
+    assert.ok(error instanceof GeocoderError, provider);
+    assert.match(error.message, /Invalid request/);
+    for (const form of [key, encodeURIComponent(key), "geo%7Ekey%21s3cret%281%29", "s3cret"]) {
+      assert.ok(!error.message.includes(form), `${provider} leaked "${form}": ${error.message}`);
+    }
   }
 });

@@ -2,6 +2,7 @@
 // run records and secret redaction.
 
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { generateStream } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
@@ -250,5 +251,54 @@ Deno.test({
     assert.equal(inc.health, "ok");
     const crq = report.datasets.find((d: { dataset: string }) => d.dataset === "crq");
     assert.equal(crq.lastAppliedAt, null);
+  },
+});
+
+Deno.test({
+  name:
+    "ops: with a read-only database role, ingest fails (exit 1) and status is unhealthy, naming the tables",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 40, deltas: 0, seed: 9 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const { DATABASE_URL: url } = await processDatabase(dir);
+    const role = `ft_ro_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
+    const admin = postgres(url!, { max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(`create role ${role} login password 'ro-pw-secret'`);
+      await admin.unsafe(`grant usage on schema tickets to ${role}`);
+      await admin.unsafe(`grant select on all tables in schema tickets to ${role}`);
+      await admin.unsafe(`grant select on all tables in schema reporting to ${role}`)
+        .catch(() => {});
+      const ro = new URL(url!);
+      ro.username = role;
+      ro.password = "ro-pw-secret";
+      const env = { DATABASE_URL: ro.toString() };
+      const ingest = await finish(
+        spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env),
+      );
+      assert.equal(ingest.code, 1, ingest.stdout + ingest.stderr);
+      const report = JSON.parse(ingest.stdout);
+      assert.equal(report.status, "failed");
+      assert.equal(report.transient, false, "a missing privilege repeats on every rerun");
+      assert.match(report.recordError, /Cannot record the run in tickets\.runs: permission denied/);
+      assert.ok(!(ingest.stdout + ingest.stderr).includes("ro-pw-secret"));
+
+      const status = await finish(spawn(["status", "--json"], env));
+      assert.equal(status.code, 1, status.stdout + status.stderr);
+      const inc = JSON.parse(status.stdout).datasets[0];
+      assert.equal(inc.health, "failing");
+      assert.match(
+        inc.reasons.join("\n"),
+        /The database role cannot write tickets\.inc, .*tickets\.runs/,
+      );
+    } finally {
+      await admin.unsafe(`drop owned by ${role}`).catch(() => {});
+      await admin.unsafe(`drop role if exists ${role}`).catch(() => {});
+      await admin.end();
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

@@ -104,6 +104,7 @@ function recording(db: Database): Database & { statements: string[] } {
     },
     exec: (script) => tx.exec(script),
     copyRows: (table, columns, batches) => tx.copyRows(table, columns, batches),
+    copyCsv: (table, columns, body) => tx.copyCsv(table, columns, body),
   });
   return Object.assign(Object.create(db) as Database, {
     statements,

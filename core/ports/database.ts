@@ -23,9 +23,44 @@ export interface SqlSession {
     columns: readonly string[],
     batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
   ): Promise<number>;
+  /**
+   * Bulk-loads CSV bytes (with a header line, which is skipped) into `columns` of a table with
+   * `COPY … (FORMAT csv, HEADER true)`, streaming them as they arrive. The server parses the CSV;
+   * a malformed file fails the statement (and the transaction, unless a savepoint was taken).
+   * No other query may run on the session until it resolves.
+   */
+  copyCsv(
+    table: string,
+    columns: readonly string[],
+    body: AsyncIterable<Uint8Array>,
+  ): Promise<void>;
 }
 
-/** The database: PostgreSQL (postgres.js) or embedded PGlite. */
+/**
+ * The database: PostgreSQL (postgres.js) or embedded PGlite.
+ *
+ * @example One transaction, parameterised queries, a run lock
+ * ```ts ignore
+ * import { createPgliteDatabase, type Database } from "../../mod.ts";
+ *
+ * const db: Database = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * if (await db.tryLock("fleettickets:inc")) {
+ *   try {
+ *     const open = await db.transaction(async (tx) => {
+ *       const rows = await tx.query<{ n: number }>(
+ *         `select count(*)::int as n from tickets.inc where region = $1 and is_actionable`,
+ *         ["nairobi"],
+ *       );
+ *       return rows[0]?.n ?? 0;
+ *     });
+ *     console.log(`${open} open tickets in Nairobi (${db.kind})`);
+ *   } finally {
+ *     await db.unlock("fleettickets:inc");
+ *   }
+ * }
+ * await db.close();
+ * ```
+ */
 export interface Database extends SqlSession {
   /** `postgres` or `pglite`, for reports. */
   readonly kind: "postgres" | "pglite";

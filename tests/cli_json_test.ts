@@ -1,0 +1,114 @@
+// `ingest --json` prints exactly one JSON document on stdout whatever happens (issue 11, item
+// 14): one dataset gives the report object, `--dataset all` gives `{"datasets": [...]}` (also
+// when interrupted after the first), and a run that never reached the drain (embedded database
+// locked, pending migrations, a missing source) gives a report with its status and error.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../demo/generate_stream.ts";
+import { createScratchDatabase, writeFiles } from "./_harness.ts";
+
+function spawn(args: string[], env: Record<string, string>) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function run(args: string[], env: Record<string, string>) {
+  const out = await spawn(args, env).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = `.data/test-json/${crypto.randomUUID()}`;
+  await Deno.mkdir(`${dir}/bucket/automations/inc/changes`, { recursive: true });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "ingest --json on a locked embedded database prints one report with status locked, exit 0",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const env = { PGLITE_DIR: `${dir}/pglite` };
+      await Deno.mkdir(`${dir}/pglite`);
+      // What a running ingest holds: the OS lock on <PGLITE_DIR>.lock.
+      using lock = await Deno.open(`${dir}/pglite.lock`, { write: true, create: true });
+      await lock.lock(true);
+      for (const dataset of ["inc", "all"]) {
+        const r = await run(
+          ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json", "--dataset", dataset],
+          env,
+        );
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const doc = JSON.parse(r.stdout);
+        const reports = dataset === "all" ? doc.datasets : [doc];
+        assert.equal(reports.length, dataset === "all" ? 2 : 1);
+        for (const report of reports) {
+          assert.equal(report.status, "locked");
+          assert.match(report.error, /Another run holds the lock on the embedded database/);
+        }
+      }
+    }),
+});
+
+Deno.test({
+  name: "ingest --json with pending migrations prints one failed report naming them, exit 2",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+      const r = await run(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], {
+        DATABASE_URL: url,
+      });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.status, "failed");
+      assert.equal(report.transient, false);
+      assert.match(report.error, /pending migration\(s\).*run "deno task migrate" first/);
+    }),
+});
+
+Deno.test({
+  name: "ingest --json --dataset all interrupted during INC still prints {datasets: [...]}",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const stream = generateStream({ tickets: 40000, deltas: 0, seed: 6 });
+      await writeFiles(`${dir}/bucket`, stream.files);
+      const base = Deno.env.get("TEST_DATABASE_URL");
+      const env: Record<string, string> = base
+        ? { DATABASE_URL: await createScratchDatabase(base) }
+        : { PGLITE_DIR: `${dir}/pglite` };
+      if (base) assert.equal((await run(["migrate"], env)).code, 0);
+      const child = spawn(
+        ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json", "--dataset", "all"],
+        env,
+      );
+      const stdout = new Response(child.stdout).text();
+      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let stderr = "";
+      while (!stderr.includes('"event":"file_start"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        stderr += value;
+      }
+      child.kill("SIGTERM");
+      while (!(await reader.read()).done) { /* drain stderr */ }
+      assert.equal((await child.status).code, 1);
+      const doc = JSON.parse(await stdout);
+      assert.ok(Array.isArray(doc.datasets), JSON.stringify(doc).slice(0, 200));
+      assert.equal(doc.datasets[0].dataset, "inc");
+      assert.equal(doc.datasets[0].status, "failed");
+      assert.match(doc.datasets[0].error, /Interrupted by SIGTERM/);
+    }),
+});

@@ -1,0 +1,217 @@
+// Sources that are not there, that could not be archived, or that lead outside the permission
+// set through a symbolic link (issue 11, items 8, 9 and 12). The CLI runs as an operator runs it:
+// a subprocess under `deno run -P=worker`.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../demo/generate_stream.ts";
+import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
+import { startS3TestServer } from "./_s3_test_server.ts";
+
+const stream = generateStream({ tickets: 40, deltas: 1, seed: 5 });
+const CHANGES = "automations/inc/changes/";
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  const stdout = decode(output.stdout);
+  return { code: output.code, stdout, text: stdout + decode(output.stderr) };
+}
+
+/** A scratch folder (under .data/, where the worker may write), removed after `fn`. */
+async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = `.data/test-sources/${crypto.randomUUID()}`;
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A database for one test: a scratch PostgreSQL database, else PGlite in `dir`. */
+async function database(dir: string): Promise<Record<string, string>> {
+  const base = Deno.env.get("TEST_DATABASE_URL");
+  if (!base) return { PGLITE_DIR: `${dir}/pglite` };
+  const env = { DATABASE_URL: await createScratchDatabase(base) };
+  assert.equal((await cli(["migrate"], env)).code, 0);
+  return env;
+}
+
+Deno.test({
+  name: "a --from-dir folder that does not exist, or has no automations/, is an error naming it",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const env = { PGLITE_DIR: `${dir}/pglite` };
+      for (const args of [["ingest", "--apply"], ["ingest"], ["status"]]) {
+        const r = await cli([...args, "--from-dir", `${dir}/typo`], env);
+        assert.equal(r.code, 2, r.text);
+        assert.match(r.text, new RegExp(`Cannot read the folder "${dir}/typo": it does not exist`));
+      }
+      await Deno.mkdir(`${dir}/empty`);
+      const r = await cli(["ingest", "--apply", "--from-dir", `${dir}/empty`], env);
+      assert.equal(r.code, 2, r.text);
+      assert.match(r.text, /it has no "automations\/" folder/);
+      assert.doesNotMatch(r.text, /Usage:/, "no usage block after a typo");
+    }),
+});
+
+Deno.test({
+  name: "a --csv file that does not exist is an error naming it",
+  sanitizeResources: false,
+  fn: async () => {
+    const r = await cli(["ingest", "--csv", "nowhere/2026-06-15T17-00-00.csv", "--apply"]);
+    assert.equal(r.code, 2, r.text);
+    assert.match(
+      r.text,
+      /Cannot read the change file "nowhere\/2026-06-15T17-00-00.csv": it does not exist/,
+    );
+  },
+});
+
+Deno.test({
+  name: "a bucket that does not exist is an error naming it, for ingest and status",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startS3TestServer();
+    try {
+      const env = {
+        PGLITE_DIR: ".data/test-sources/never-created",
+        RUSTFS_ENDPOINT: server.endpoint,
+        RUSTFS_ACCESS_KEY: server.accessKeyId,
+        RUSTFS_SECRET_KEY: server.secretAccessKey,
+        TICKETS_BUCKET: "no-such-bucket",
+      };
+      for (const args of [["ingest", "--from-bucket", "--apply"], ["status", "--from-bucket"]]) {
+        const r = await cli(args, env);
+        assert.equal(r.code, 2, r.text);
+        assert.match(r.text, /the bucket "no-such-bucket" does not exist \(TICKETS_BUCKET\)/);
+        assert.ok(!r.text.includes(server.secretAccessKey));
+      }
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "--apply on a folder the worker may not archive into is refused before anything is applied",
+  sanitizeResources: false,
+  fn: async () => {
+    // Inside the checkout (readable) but outside ./.data (not writable).
+    const folder = `.test-outside-data-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await writeFiles(folder, stream.files);
+      await withScratch(async (dir) => {
+        const env = await database(dir);
+        const r = await cli(["ingest", "--from-dir", folder, "--apply", "--json"], env);
+        assert.equal(r.code, 2, r.text);
+        assert.match(
+          r.text,
+          new RegExp(
+            `Cannot archive applied files in the folder "${folder}" .*only under \\./\\.data`,
+          ),
+        );
+        const status = await cli(["status", "--json"], env);
+        assert.equal(
+          JSON.parse(status.stdout).datasets[0].filesApplied,
+          0,
+          "nothing was committed",
+        );
+        // A dry run only reads: allowed.
+        const dry = await cli(["ingest", "--from-dir", folder, "--json"], env);
+        assert.equal(dry.code, 0, dry.text);
+        assert.equal(JSON.parse(dry.stdout).files.length, stream.files.length);
+      });
+      assert.equal((await listNames(folder, CHANGES)).length, stream.files.length);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a changes/ folder linked outside the checkout is refused, its files neither read nor moved",
+  sanitizeResources: false,
+  fn: async () => {
+    const outside = await Deno.makeTempDir({ prefix: "fleettickets-outside-" });
+    try {
+      await writeFiles(outside, stream.files, "changes/");
+      await withScratch(async (dir) => {
+        const bucket = `${dir}/bucket`;
+        await Deno.mkdir(`${bucket}/automations/inc`, { recursive: true });
+        await Deno.symlink(`${outside}/changes`, `${bucket}/${CHANGES.slice(0, -1)}`);
+        const env = await database(dir);
+        const r = await cli(["ingest", "--from-dir", bucket, "--apply", "--json"], env);
+        assert.equal(r.code, 1, r.text);
+        const report = JSON.parse(r.stdout);
+        assert.equal(report.transient, false);
+        assert.match(
+          report.error,
+          /"automations\/inc\/changes\/".* is a link to ".*", outside the folder/,
+        );
+        assert.equal(report.totals.inserted, 0);
+        assert.deepEqual(await listNames(bucket, "automations/inc/processed/"), []);
+      });
+      assert.equal((await listNames(outside, "changes/")).length, stream.files.length);
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "PGLITE_DIR through a link under .data to elsewhere is refused, nothing written there",
+  sanitizeResources: false,
+  fn: async () => {
+    const outside = await Deno.makeTempDir({ prefix: "fleettickets-outside-" });
+    try {
+      await withScratch(async (dir) => {
+        await Deno.symlink(outside, `${dir}/link`);
+        const r = await cli(["status"], { PGLITE_DIR: `${dir}/link/pglite` });
+        assert.equal(r.code, 2, r.text);
+        assert.match(
+          r.text,
+          new RegExp(
+            `PGLITE_DIR "${dir}/link/pglite" \\(it leads to ".*"\\): the worker may write only under \\./\\.data`,
+          ),
+        );
+      });
+      assert.deepEqual([...Deno.readDirSync(outside)], [], "no cluster was written outside .data");
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "gazetteer import through a link to a file outside the checkout is refused",
+  sanitizeResources: false,
+  fn: async () => {
+    const outside = await Deno.makeTempFile({ prefix: "fleettickets-outside-", suffix: ".csv" });
+    try {
+      await Deno.writeTextFile(outside, "kind,cluster,place,lat,lon\n");
+      await withScratch(async (dir) => {
+        await Deno.symlink(outside, `${dir}/sheet.csv`);
+        const r = await cli(["gazetteer", "import", `${dir}/sheet.csv`], {
+          PGLITE_DIR: `${dir}/pglite`,
+        });
+        assert.equal(r.code, 2, r.text);
+        assert.match(
+          r.text,
+          /Cannot read the gazetteer sheet .* \(it leads to ".*"\): the worker may read only inside its own folder/,
+        );
+      });
+    } finally {
+      await Deno.remove(outside);
+    }
+  },
+});

@@ -1,0 +1,183 @@
+// Connection faults (issue 11, items 6 and 7): a DATABASE_URL whose port answers but is not
+// PostgreSQL, a port that accepts and never answers, a multi-host URL whose first host is down,
+// and SIGTERM while connecting. Every command gives up within PGCONNECT_TIMEOUT, names host:port
+// and database (never the password), exits 1, and a signal ends it promptly.
+
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import { createScratchDatabase } from "./_harness.ts";
+
+const SECRET = "pw-never-printed";
+
+function spawn(args: string[], env: Record<string, string>) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function run(args: string[], env: Record<string, string>) {
+  const started = performance.now();
+  const output = await spawn(args, env).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return {
+    code: output.code,
+    text: decode(output.stdout) + decode(output.stderr),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** A TCP server on loopback: `http` answers like a web server, `silent` accepts and says nothing. */
+async function fakeServer(kind: "http" | "silent"): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    if (kind === "http") {
+      socket.once("data", () => {
+        socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = await fakeServer("silent");
+  server.close();
+  return server.port;
+}
+
+const env = (url: string) => ({ DATABASE_URL: url, PGCONNECT_TIMEOUT: "2" });
+
+/** An empty folder bucket (inside .data, where the worker may archive). */
+async function emptyBucket(): Promise<string> {
+  const dir = `.data/test-connect/${crypto.randomUUID()}`;
+  addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  await Deno.mkdir(`${dir}/automations/inc/changes`, { recursive: true });
+  return dir;
+}
+
+Deno.test({
+  name:
+    "ingest and status give up on a port that answers but is not PostgreSQL, naming host:port and database",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const http = await fakeServer("http");
+    try {
+      const url = `postgres://fleet:${SECRET}@127.0.0.1:${http.port}/tickets`;
+      for (const args of [["ingest", "--from-dir", await emptyBucket()], ["status"]]) {
+        const r = await run(args, env(url));
+        assert.equal(r.code, 1, r.text);
+        assert.ok(r.seconds < 10, `${args[0]} gave up after ${r.seconds} s`);
+        assert.match(
+          r.text,
+          new RegExp(
+            `Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${http.port} \\(database "tickets"\\) within 2 s: the port answers, but not as a PostgreSQL server`,
+          ),
+        );
+        assert.ok(!r.text.includes(SECRET), r.text);
+      }
+    } finally {
+      http.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a port that accepts and never answers is named with its host, port and the timeout",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const silent = await fakeServer("silent");
+    try {
+      const r = await run(["status"], env(`postgres://fleet:${SECRET}@127.0.0.1:${silent.port}/t`));
+      assert.equal(r.code, 1, r.text);
+      assert.ok(r.seconds < 10, `gave up after ${r.seconds} s`);
+      assert.match(
+        r.text,
+        new RegExp(`127\\.0\\.0\\.1:${silent.port} \\(database "t"\\) within 2 s`),
+      );
+      assert.doesNotMatch(r.text, /undefined/);
+    } finally {
+      silent.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a multi-host URL whose hosts are all down gives up in bounded time, naming every host",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const [a, b] = [await closedPort(), await closedPort()];
+    const url = `postgres://fleet:${SECRET}@127.0.0.1:${a},127.0.0.1:${b}/tickets`;
+    for (const args of [["ingest", "--from-dir", await emptyBucket()], ["status"]]) {
+      const r = await run(args, env(url));
+      assert.equal(r.code, 1, r.text);
+      assert.ok(r.seconds < 10, `${args[0]} gave up after ${r.seconds} s`);
+      assert.match(r.text, new RegExp(`127\\.0\\.0\\.1:${a}, 127\\.0\\.0\\.1:${b}`));
+      assert.match(r.text, /ECONNREFUSED/);
+      assert.ok(!r.text.includes(SECRET), r.text);
+    }
+  },
+});
+
+Deno.test({
+  name: "a multi-host URL whose first host is down connects to the next one",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = new URL(await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!));
+    const down = await closedPort();
+    const multi = url.toString().replace(url.host, `127.0.0.1:${down},${url.host}`);
+    const r = await run(["migrate"], env(multi));
+    assert.equal(r.code, 0, r.text);
+    const status = await run(["status", "--json"], env(multi));
+    assert.ok(status.code === 0 || status.code === 1, status.text);
+    assert.ok(
+      Array.isArray(JSON.parse(status.text.slice(0, status.text.lastIndexOf("}") + 1)).datasets),
+    );
+  },
+});
+
+Deno.test({
+  name: "SIGTERM while ingest is connecting ends it promptly with exit 1",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const silent = await fakeServer("silent");
+    try {
+      const child = spawn(["ingest", "--from-dir", await emptyBucket(), "--apply"], {
+        DATABASE_URL: `postgres://fleet:${SECRET}@127.0.0.1:${silent.port}/tickets`,
+        PGCONNECT_TIMEOUT: "60",
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const sent = performance.now();
+      child.kill("SIGTERM");
+      const output = await child.output();
+      const seconds = (performance.now() - sent) / 1000;
+      const text = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 1, text);
+      assert.ok(seconds < 3, `ended ${seconds} s after SIGTERM`);
+      assert.match(text, /interrupted/i);
+    } finally {
+      silent.close();
+    }
+  },
+});
