@@ -17,6 +17,7 @@ import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 import { serveRangeFile } from "./range_file.ts";
+import { FALLBACK_INDEX } from "./_fallback_index.ts";
 import { metaRoutes } from "./routes_meta.ts";
 import { nearestRoutes } from "./routes_nearest.ts";
 import { reportRoutes } from "./routes_reports.ts";
@@ -123,10 +124,7 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     );
   }
   app.get("/*", serveStatic({ root: deps.webRoot }));
-  app.get("/", async (c) => {
-    const page = await Deno.readFile(new URL("./_fallback_index.html", import.meta.url));
-    return c.body(page, 200, { "Content-Type": "text/html; charset=utf-8" });
-  });
+  app.get("/", (c) => c.html(FALLBACK_INDEX));
 
   app.notFound((c) => problemResponse(404, `Nothing at "${c.req.path}"`));
   app.onError((error, c) => {

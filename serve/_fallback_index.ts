@@ -1,4 +1,8 @@
-<!doctype html>
+// The page at / while web/ has no index.html (the map page replaces it). A module rather than a
+// file so a compiled binary carries it.
+
+/** The built-in index page. */
+export const FALLBACK_INDEX = `<!doctype html>
 <html lang="en">
   <meta charset="utf-8">
   <title>fleettickets</title>
@@ -27,3 +31,4 @@ then, the API answers at:</p>
     <li><code>GET /api/health</code>, <code>GET /api/config</code></li>
   </ul>
 </html>
+`;
