@@ -79,7 +79,8 @@ with near as (
   select * from near n where n.distance_m <= $5::float8 order by ${rankOrder} limit $4
 )
 select count(*)::int as returned,
-       coalesce(jsonb_agg(tickets.geojson_feature(n.geom, jsonb_build_object(
+       coalesce(json_agg(json_build_object('type', 'Feature',
+         'geometry', st_asgeojson(n.geom, 6)::json, 'properties', json_build_object(
          'dataset', n.dataset,
          'ticket_id', n.ticket_id,
          'normalized_status', n.normalized_status,
@@ -93,7 +94,7 @@ select count(*)::int as returned,
          'minutes_to_breach', n.minutes_to_breach,
          'distance_m', round(n.distance_m::numeric, 1),
          'score', case when $7::boolean then round(n.score::numeric, 3) end
-       )) order by ${rankOrder}), '[]'::jsonb)::text as features
+       )) order by ${rankOrder}), '[]'::json)::text as features
 from ranked n`.replaceAll("$7", `$${params.length + 1}`),
     params: [...params, query.rank === "urgency"],
   };

@@ -72,8 +72,12 @@ export function ticketFilter(query: TicketQuery): { where: string; params: unkno
   return { where: clauses.length === 0 ? "true" : clauses.join(" and "), params };
 }
 
-/** The properties of a ticket Feature (SQL over `t`, a row of `tickets.tickets_read_at`). */
-const PROPERTIES = `jsonb_build_object(
+/**
+ * A ticket Feature (SQL over `t`, a row of `tickets.tickets_read_at`). `json`, not `jsonb`: the
+ * text goes out as it is, and building json is ~2.5× faster than jsonb for a page of thousands.
+ */
+const FEATURE = `json_build_object('type', 'Feature', 'geometry', st_asgeojson(t.geom, 6)::json,
+  'properties', json_build_object(
   'dataset', t.dataset,
   'ticket_id', t.ticket_id,
   'is_open', t.is_open,
@@ -96,7 +100,7 @@ const PROPERTIES = `jsonb_build_object(
   'mttr_hours', round(t.mttr / 60.0, 2),
   'geo_source', t.geo_source,
   'source_updated_at', tickets.eat_iso(t.source_updated_at)
-)`;
+))`;
 
 /** The SQL of one page (exported for the benchmark's direct-SQL anchor). */
 export function ticketPageSql(query: TicketQuery): { text: string; params: unknown[] } {
@@ -112,8 +116,8 @@ with page as (
   limit $${n} offset $${n + 1}
 )
 select coalesce(max(t.matched), 0)::int as matched, count(*)::int as returned,
-       coalesce(jsonb_agg(tickets.geojson_feature(t.geom, ${PROPERTIES})
-                order by t.dataset desc, t.ticket_id), '[]'::jsonb)::text as features
+       coalesce(json_agg(${FEATURE} order by t.dataset desc, t.ticket_id), '[]'::json)::text
+         as features
 from page t`,
     params: [...params, query.limit, query.offset],
   };
