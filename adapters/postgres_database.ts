@@ -21,6 +21,11 @@ export const CONNECT_TIMEOUT_S = 10;
 export interface PostgresDatabaseOptions {
   /** Seconds to wait for a connection (default {@linkcode CONNECT_TIMEOUT_S}). */
   connectTimeout?: number;
+  /**
+   * Connections in the pool (default 1: a run's advisory lock and staging table live on its one
+   * connection). The read API uses several, one per concurrent read-only transaction.
+   */
+  max?: number;
 }
 
 /** Options for {@linkcode connectPostgresDatabase}. */
@@ -48,7 +53,7 @@ export async function connectPostgresDatabase(
   options: ConnectPostgresOptions = {},
 ): Promise<Database> {
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
-  const db = createPostgresDatabase(url, { connectTimeout: timeoutS });
+  const db = createPostgresDatabase(url, { connectTimeout: timeoutS, max: options.max });
   const where = describeTarget(url);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
@@ -118,7 +123,7 @@ export function createPostgresDatabase(
   const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
   const sql = postgres(url, {
-    max: 1,
+    max: options.max ?? 1,
     connect_timeout: timeoutS,
     onnotice: () => {},
     // Never swap the connection by age mid-run: the run's advisory lock lives on it.

@@ -37,6 +37,8 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
   signal?: AbortSignal;
+  /** PostgreSQL connections to pool (default 1; the read API uses several). */
+  poolSize?: number;
 }
 
 /** Opens the database named by the configuration. */
@@ -49,6 +51,7 @@ export async function openDatabase(
   const db = await connectPostgresDatabase(config.databaseUrl, {
     connectTimeout: config.connectTimeoutS,
     signal: options.signal,
+    max: options.poolSize,
   });
   if (options.requireMigrated) {
     try {

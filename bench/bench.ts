@@ -15,6 +15,7 @@ import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
 import { measureBootFloor } from "./boot_floor.ts";
+import { runServeBench } from "./serve_bench.ts";
 
 const base = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL");
 if (!base) {
@@ -292,3 +293,6 @@ console.log(`| measure | result | target |
 }) | ≤ 1.3 (${verdict(pgliteRatio <= 1.3)}) |
 | baseline rows/s, PostgreSQL (a) | ${Math.round(baseline.rows / (median(ours) / 1000))} | |
 ${bootFloor}`);
+
+// ---- the read API (serve) under 32 concurrent clients, against the same SQL called directly -----
+console.log(`\n### Read API (serve)\n\n${await runServeBench(base)}`);

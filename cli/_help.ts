@@ -80,7 +80,14 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
   },
   report: {
     summary: "backlog by cluster with SLA split, oldest open, closures, backlog over time",
-    usage: "report [--json]",
+    usage: "report [--json]\n       report --by team|owner [--window W] [--from D --to D] " +
+      "[--cluster C] [--json]",
+    options: `  --by team|owner     closure attribution: closures, MTTR p50/p90, SLA compliance,
+                      open backlog (breached, at risk) and reopened tickets per team or owner
+  --window W          today, yesterday, 7d (default), 30d, mtd or custom (with --from/--to)
+  --from D, --to D    EAT days YYYY-MM-DD (a custom window)
+  --cluster C         only this cluster
+  --json              one JSON document`,
   },
   gazetteer: {
     summary: "export the geocoding review sheet, or import curated coordinates",
@@ -102,6 +109,16 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
     notes: "A relative FILE is written under .data/. Load it with " +
       '`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f FILE.sql` into an empty database with PostGIS ' +
       "available, then set DATABASE_URL.",
+  },
+  serve: {
+    summary: "the read-only API and the live map page (http://127.0.0.1:8080/)",
+    usage: "serve [--port 8080] [--host 127.0.0.1]",
+    options: `  --port N            port to listen on (default 8080; 0 picks a free one)
+  --host H            address to bind (default 127.0.0.1: this machine only)`,
+    notes: "It never writes: every request runs in a READ ONLY transaction with a statement " +
+      "timeout (SERVE_STATEMENT_TIMEOUT, default 5 s). CORS only for DASHBOARD_CORS_ORIGINS; " +
+      "with SERVE_TOKEN set, /api and /webhook need Authorization: Bearer <token>. SIGTERM " +
+      "lets in-flight requests finish and exits 0. See docs/api.md.",
   },
   demo: {
     summary: "drain a generated stream into a fresh embedded database in .data/demo",

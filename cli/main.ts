@@ -25,6 +25,7 @@ import { runIngest } from "./run_ingest.ts";
 import { runMigrate } from "./run_migrate.ts";
 import { runCapture, runReport } from "./run_report.ts";
 import { runSql } from "./run_sql.ts";
+import { runServe } from "./run_serve.ts";
 import { runStatus } from "./run_status.ts";
 
 export type { MainIo };
@@ -76,6 +77,8 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         return await runDb(context, rest);
       case "demo":
         return await runDemo({ out });
+      case "serve":
+        return await runServe(context, rest);
       default: {
         const suggestion = closest(command, Object.keys(COMMANDS));
         throw new UsageError(

@@ -74,6 +74,8 @@ export function compileArgs(set: PermissionSet, hosts: string[] | null): string[
     "migrations",
     "--include",
     "definitions",
+    "--include",
+    "web",
     "--output",
     "dist/fleettickets",
     "main.ts",

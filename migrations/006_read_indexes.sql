@@ -1,0 +1,13 @@
+-- Indexes for the read API (`serve`): bounding-box filters on geom, and the case-insensitive
+-- cluster and team filters (the dashboard's matching rule: lower(x) = lower(filter)).
+create index inc_geom_idx on tickets.inc using gist (geom);
+create index crq_geom_idx on tickets.crq using gist (geom);
+create index inc_cluster_lower_idx on tickets.inc (lower(cluster));
+create index crq_cluster_lower_idx on tickets.crq (lower(cluster));
+create index inc_team_lower_idx on tickets.inc (lower(assigned_team));
+create index crq_team_lower_idx on tickets.crq (lower(assigned_team));
+create index closure_events_ticket_idx on tickets.closure_events (ticket_id, closed_at);
+-- Dispatch (/api/nearest): KNN over open tickets only, so the index walk from the vehicle
+-- finds the k nearest open tickets without stepping over the closed ones.
+create index inc_open_geog_idx on tickets.inc using gist (geog) where is_actionable;
+create index crq_open_geog_idx on tickets.crq using gist (geog) where is_actionable;

@@ -1,0 +1,111 @@
+// The page and the tiles file: web/ served at / (index.html, content types, gzip, no listing),
+// the built-in page while web/ has no index.html, and /tiles.pmtiles with HTTP Range.
+
+import assert from "node:assert/strict";
+import type { Config } from "../app/config.ts";
+import { createApp } from "./app.ts";
+import { fakeDatabase } from "./_fake_database.ts";
+import { parseRange } from "./range_file.ts";
+
+const SETTINGS: Config["serve"] = { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 };
+
+async function site(files: Record<string, string | Uint8Array>) {
+  const root = await Deno.makeTempDir({ dir: ".data", prefix: "serve-web-" });
+  for (const [name, content] of Object.entries(files)) {
+    const path = `${root}/${name}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    if (typeof content === "string") await Deno.writeTextFile(path, content);
+    else await Deno.writeFile(path, content);
+  }
+  return root;
+}
+
+function appFor(root: string, settings: Partial<Config["serve"]> = {}) {
+  return createApp({
+    db: fakeDatabase(),
+    settings: { ...SETTINGS, ...settings },
+    webRoot: `${root}/`,
+    now: () => new Date(),
+    log: () => {},
+    redact: (t) => t,
+  });
+}
+
+Deno.test("web/ is served at /: index.html, content types, gzip, no directory listing", async () => {
+  const root = await site({
+    "index.html": "<!doctype html><title>map</title>",
+    "app.js": "console.log('x');\n".repeat(200),
+    "style.css": "body{}",
+    "sub/notes.txt": "hello",
+  });
+  try {
+    const app = appFor(root);
+    const index = await app.request("/");
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get("Content-Type")!, /^text\/html/);
+    assert.equal(await index.text(), "<!doctype html><title>map</title>");
+    const js = await app.request("/app.js", { headers: { "Accept-Encoding": "gzip" } });
+    assert.match(js.headers.get("Content-Type")!, /javascript/);
+    assert.equal(js.headers.get("Content-Encoding"), "gzip");
+    await js.body?.cancel();
+    assert.match((await app.request("/style.css")).headers.get("Content-Type")!, /^text\/css/);
+    const listing = await app.request("/sub/");
+    assert.equal(listing.status, 404);
+    assert.doesNotMatch(await listing.text(), /notes\.txt/);
+    assert.equal((await app.request("/missing.js")).status, 404);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("without web/index.html, / is a page listing the API", async () => {
+  const root = await site({});
+  try {
+    const page = await appFor(root).request("/");
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /\/api\/nearest/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("/tiles.pmtiles answers Range requests with 206, and 416 outside the file", async () => {
+  const bytes = new Uint8Array(5000).map((_, i) => i % 251);
+  const root = await site({ "tiles/nairobi.pmtiles": bytes });
+  try {
+    const app = appFor(root, { pmtiles: `${root}/tiles/nairobi.pmtiles` });
+    const whole = await app.request("/tiles.pmtiles");
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get("Accept-Ranges"), "bytes");
+    assert.deepEqual(new Uint8Array(await whole.arrayBuffer()), bytes);
+    const part = await app.request("/tiles.pmtiles", {
+      headers: { Range: "bytes=100-199", "Accept-Encoding": "gzip" },
+    });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("Content-Range"), "bytes 100-199/5000");
+    assert.equal(part.headers.get("Content-Encoding"), null);
+    assert.deepEqual(new Uint8Array(await part.arrayBuffer()), bytes.slice(100, 200));
+    const tail = await app.request("/tiles.pmtiles", { headers: { Range: "bytes=-16" } });
+    assert.equal(tail.headers.get("Content-Range"), "bytes 4984-4999/5000");
+    assert.deepEqual(new Uint8Array(await tail.arrayBuffer()), bytes.slice(4984));
+    const outside = await app.request("/tiles.pmtiles", { headers: { Range: "bytes=5000-" } });
+    assert.equal(outside.status, 416);
+    assert.equal(outside.headers.get("Content-Range"), "bytes */5000");
+    const config = await (await app.request("/api/config")).json();
+    assert.equal(config.pmtiles, true);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("parseRange reads single byte ranges and refuses the rest", () => {
+  assert.deepEqual(parseRange("bytes=0-0", 10), { start: 0, end: 0 });
+  assert.deepEqual(parseRange("bytes=5-", 10), { start: 5, end: 9 });
+  assert.deepEqual(parseRange("bytes=8-100", 10), { start: 8, end: 9 });
+  assert.deepEqual(parseRange("bytes=-3", 10), { start: 7, end: 9 });
+  for (
+    const bad of ["bytes=10-", "bytes=5-4", "bytes=-0", "bytes=0-1,4-5", "items=0-1", "bytes=-"]
+  ) {
+    assert.equal(parseRange(bad, 10), null, bad);
+  }
+});

@@ -1,0 +1,106 @@
+// `deno task serve` as a process, the way it is deployed: started with the worker's permission
+// set, it logs one JSON line per request when not on a terminal, and SIGTERM lets an in-flight
+// request finish before it exits 0. On PostgreSQL (when TEST_DATABASE_URL is set): the in-process
+// tests in tests/serve_test.ts cover both databases; this one needs a second connection to hold a
+// lock the request waits on, and a fresh embedded database costs a minute to create.
+
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { migrate } from "../core/migrate.ts";
+import { createScratchDatabase } from "./_harness.ts";
+
+interface Served {
+  child: Deno.ChildProcess;
+  url: string;
+  lines: string[];
+  exited: Promise<Deno.CommandStatus>;
+}
+
+/** Starts `main.ts serve --port 0` and waits for its "listening" line. */
+async function serve(env: Record<string, string>): Promise<Served> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", "serve", "--port", "0"],
+    env: { ...env, NO_COLOR: "1" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  let listening: (url: string) => void = () => {};
+  const url = new Promise<string>((resolve) => listening = resolve);
+  const exited = child.status;
+  (async () => {
+    let buffer = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let i;
+      while ((i = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 1);
+        lines.push(line);
+        const entry = JSON.parse(line);
+        if (entry.event === "listening") listening(entry.url);
+      }
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  const started = await Promise.race([
+    url,
+    exited.then(async (s) => {
+      throw new Error(`serve exited ${s.code} before listening: ${await stderr}`);
+    }),
+  ]);
+  return { child, url: started, lines, exited };
+}
+
+const base = Deno.env.get("TEST_DATABASE_URL");
+if (base) {
+  Deno.test("serve on PostgreSQL: SIGTERM lets the in-flight request finish, then exits 0", async () => {
+    const url = await createScratchDatabase(base);
+    const db = createPostgresDatabase(url);
+    await migrate(db);
+    await db.close();
+    const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
+    const locker = postgres(url, { max: 2, onnotice: () => {} });
+    try {
+      // Hold the table every request reads first, so the next request waits mid-flight.
+      let release: () => void = () => {};
+      const released = new Promise<void>((r) => release = r);
+      const locked = new Promise<void>((ready) => {
+        locker.begin(async (tx) => {
+          await tx`lock table tickets.import_meta in access exclusive mode`;
+          ready();
+          await released;
+        });
+      });
+      await locked;
+      const inFlight = fetch(`${s.url}api/tickets`);
+      for (let i = 0; i < 50; i++) {
+        const [w] = await locker`
+          select count(*)::int as n from pg_locks where relation = 'tickets.import_meta'::regclass
+          and not granted`;
+        if (w!.n > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      s.child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      const response = await inFlight;
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).numberMatched, 0);
+      assert.equal((await s.exited).code, 0);
+      const events = s.lines.map((l) => JSON.parse(l));
+      assert.deepEqual(events.map((e) => e.event), [
+        "listening",
+        "stopping",
+        "request",
+        "stopped",
+      ]);
+      assert.equal(events[2].status, 200);
+      assert.ok(!s.lines.join("\n").includes(new URL(url).password || "\u0000"));
+    } finally {
+      await locker.end();
+    }
+  });
+}
