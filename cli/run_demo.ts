@@ -14,6 +14,7 @@ import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
+import { importDemoGazetteer } from "../demo/import_demo_gazetteer.ts";
 
 /** Options for {@linkcode runDemo}. */
 export interface RunDemoOptions {
@@ -57,6 +58,11 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
     await runAfterApply(db, CRQ, { appliedFiles: crqReport.files.map((f) => f.fileName) });
     const again = await drain(store, db, { dataset: INC, apply: true });
     out(`\nSecond run (exactly once): ${again.files.length} files, ${again.durationMs} ms\n`);
+    const placed = await importDemoGazetteer(db);
+    out(
+      `Placed ${placed.resolved} tickets on the map with the bundled DEMO gazetteer ` +
+        `(${placed.updated} approximate points, verified = false; a real deployment geocodes)\n`,
+    );
 
     const [summary] = await db.query<{ total: number; open: number; closed: number }>(
       `select count(*)::int as total,
