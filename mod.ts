@@ -36,7 +36,6 @@ export {
   type PostApplyStep,
 } from "./core/datasets.ts";
 export {
-  type AfterApplyReport,
   drain,
   type DrainOptions,
   type DrainProgress,
@@ -112,5 +111,10 @@ export {
   type StatusReport,
 } from "./core/read_status.ts";
 export { recordRun, type RecordRunOptions } from "./core/record_run.ts";
-export { runAfterApply, type RunAfterApplyOptions } from "./core/run_after_apply.ts";
+export {
+  type AfterApplyReport,
+  runAfterApply,
+  type RunAfterApplyOptions,
+} from "./core/run_after_apply.ts";
+export { ingest, type IngestOptions, type IngestReport } from "./core/ingest.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./cli/logger.ts";

@@ -8,7 +8,7 @@
 import { COLUMNS, DROPPED_COLUMNS, generateStream } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
-import { drain } from "../core/drain.ts";
+import { ingest } from "../core/ingest.ts";
 import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
@@ -88,7 +88,7 @@ async function measure(cmd: string, args: string[], env: Record<string, string> 
   return { ms, stdout: new TextDecoder().decode(out.stdout), peakRssKb: peak } satisfies Measured;
 }
 
-const ingest = (url: string, root: string) =>
+const runIngestCli = (url: string, root: string) =>
   measure(Deno.execPath(), [
     "run",
     "-P=worker",
@@ -135,7 +135,7 @@ const oursDrainOnly: number[] = [];
 const afterApplyMs: number[] = [];
 const anchor: number[] = [];
 for (let i = 0; i < runs; i++) {
-  const a = await ingest(await freshDatabase(), await bucketWith([baseline], `a${i}`));
+  const a = await runIngestCli(await freshDatabase(), await bucketWith([baseline], `a${i}`));
   ours.push(a.ms);
   // Post-apply steps (geometry resolution, the first history capture of ~19k closures) are
   // work the anchor does not do: report the run with and without them.
@@ -165,20 +165,20 @@ for (let i = 0; i < runs; i++) {
 // ---- deltas and the no-op run, on a database holding the baseline -----------------------------
 const url = await freshDatabase();
 const root = await bucketWith([baseline], "deltas");
-await ingest(url, root);
+await runIngestCli(url, root);
 const deltaMs: number[] = [];
 for (const delta of deltas) {
   await Deno.writeTextFile(`${root}/${INC.changesPrefix}${delta.name}`, delta.text);
-  const r = await ingest(url, root);
+  const r = await runIngestCli(url, root);
   deltaMs.push(JSON.parse(r.stdout).files[0].durationMs);
 }
 const noop: number[] = [];
-for (let i = 0; i < runs; i++) noop.push((await ingest(url, root)).ms);
+for (let i = 0; i < runs; i++) noop.push((await runIngestCli(url, root)).ms);
 
 // ---- peak RSS on a 10× baseline (314k rows) -----------------------------------------------------
 const big = generateStream({ tickets: 209560, deltas: 0, seed: 43 }).files[0]!;
 const bigRoot = await bucketWith([big], "big");
-const bigRun = await ingest(await freshDatabase(), bigRoot);
+const bigRun = await runIngestCli(await freshDatabase(), bigRoot);
 const bigReport = JSON.parse(bigRun.stdout);
 
 // ---- the baseline into embedded PGlite (in-process, boot excluded) -------------------------------
@@ -186,13 +186,13 @@ const pglite = await createPgliteDatabase({ dataDir: `${work}/pglite` });
 await migrate(pglite);
 const pgliteRoot = await bucketWith([baseline], "pglite-bucket");
 const p0 = performance.now();
-const pgReport = await drain(createDirObjectStore(pgliteRoot), pglite, {
-  dataset: INC,
+const [pgReport] = await ingest(createDirObjectStore(pgliteRoot), pglite, {
+  datasets: [INC],
   apply: true,
 });
 const pgliteMs = performance.now() - p0;
 await pglite.close();
-if (pgReport.status !== "ok") throw new Error(pgReport.error);
+if (pgReport?.status !== "ok") throw new Error(pgReport?.error);
 
 // ---- report -------------------------------------------------------------------------------------
 const ratio = median(ours) / median(anchor);

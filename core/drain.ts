@@ -100,20 +100,6 @@ export interface DrainReport {
   transient?: boolean;
   /** Wall time, ms. */
   durationMs: number;
-  /** What the dataset's post-apply steps did (filled in by `runAfterApply`). */
-  afterApply?: AfterApplyReport;
-}
-
-/** Outcome of a dataset's post-apply steps. */
-export interface AfterApplyReport {
-  /** Tickets whose geometry changed (resolve_geometry). */
-  geometryResolved?: number;
-  /** History capture (INC). */
-  capture?: unknown;
-  /** Steps that failed, with why; applied files stay applied. */
-  errors: string[];
-  /** Wall time of all steps, ms. */
-  durationMs: number;
 }
 
 /** Options for {@linkcode drain}. */

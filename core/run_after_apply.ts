@@ -8,9 +8,20 @@
 
 import { capture } from "./capture.ts";
 import type { Dataset } from "./datasets.ts";
-import type { AfterApplyReport } from "./drain.ts";
 import { resolveGeometry } from "./geocode.ts";
 import type { Database } from "./ports/mod.ts";
+
+/** Outcome of a dataset's post-apply steps. */
+export interface AfterApplyReport {
+  /** Tickets whose geometry changed (resolve_geometry). */
+  geometryResolved?: number;
+  /** History capture (INC). */
+  capture?: unknown;
+  /** Steps that failed, with why; applied files stay applied. */
+  errors: string[];
+  /** Wall time of all steps, ms. */
+  durationMs: number;
+}
 
 /** Options for {@linkcode runAfterApply}. */
 export interface RunAfterApplyOptions {

@@ -1,0 +1,41 @@
+/**
+ * `gazetteer export|import`: the review sheet out, curated coordinates back in.
+ *
+ * @module
+ */
+
+import { openDatabase } from "../app/open_database.ts";
+import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
+import { type Context, UsageError } from "./_context.ts";
+
+/** Runs `gazetteer`; returns the exit code. */
+export async function runGazetteer(context: Context, args: string[]): Promise<number> {
+  const { config, io, out } = context;
+  const [action, file, ...extra] = args;
+  if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
+    throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
+  }
+  const db = await openDatabase(config, { requireMigrated: true });
+  try {
+    if (action === "export") {
+      const csv = await exportGazetteer(db);
+      if (file === "-") io.stdout(csv);
+      else {
+        await Deno.writeTextFile(file, csv);
+        out(`Wrote ${csv.split("\n").length - 2} gazetteer entries to ${file}`);
+      }
+      return 0;
+    }
+    const report = await importGazetteer(db, await Deno.readTextFile(file));
+    for (const e of report.errors) out(`${file}: line ${e.line} ${e.reason}`);
+    out(
+      report.errors.length > 0
+        ? `Imported nothing: fix the ${report.errors.length} row(s) above and import again`
+        : `Imported ${report.updated} curated entries (${report.skipped} unchanged or without coordinates); ` +
+          `${report.resolved} tickets re-resolved`,
+    );
+    return report.errors.length > 0 ? 1 : 0;
+  } finally {
+    await db.close();
+  }
+}

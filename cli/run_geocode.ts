@@ -1,0 +1,78 @@
+/**
+ * `geocode`: looks up the places tickets need (dry run unless `--apply`).
+ *
+ * @module
+ */
+
+import { ConfigError } from "../app/config.ts";
+import { createGeocoder } from "../app/create_geocoder.ts";
+import { openDatabase } from "../app/open_database.ts";
+import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
+import { geocode } from "../core/geocode.ts";
+import { type Context, parse, seconds, UsageError } from "./_context.ts";
+
+/** Runs `geocode`; returns the exit code. */
+export async function runGeocode(context: Context, args: string[]): Promise<number> {
+  const { config, io, out } = context;
+  const values = parse(args, {
+    clusters: { type: "boolean" },
+    locations: { type: "boolean" },
+    apply: { type: "boolean" },
+    budget: { type: "string" },
+    dataset: { type: "string", default: "all" },
+    "retry-misses": { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (!values.clusters === !values.locations) {
+    throw new UsageError("Choose one of --clusters or --locations");
+  }
+  const name = String(values.dataset);
+  let datasets: Dataset[];
+  try {
+    datasets = name === "all" ? Object.values(DATASETS) : [getDataset(name)];
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const budget = values.budget === undefined
+    ? config.geocoder.budget
+    : seconds(values.budget, "--budget");
+  const geocoder = createGeocoder(config.geocoder);
+  if (values.apply && geocoder === undefined) {
+    throw new ConfigError(
+      `Cannot geocode with --apply: set GEOCODER_API_KEY for "${config.geocoder.provider}"`,
+    );
+  }
+  const controller = new AbortController();
+  const unsubscribe = io.onSignal(() => controller.abort());
+  const db = await openDatabase(config, { requireMigrated: true });
+  try {
+    const report = await geocode(db, geocoder, {
+      mode: values.clusters ? "clusters" : "locations",
+      apply: values.apply === true,
+      budget,
+      datasets,
+      retryMisses: values["retry-misses"] === true,
+      signal: controller.signal,
+    });
+    if (values.json) out(JSON.stringify(report));
+    else {
+      out(
+        `${report.mode}: ${report.places} distinct places for ${report.tickets} tickets; ` +
+          `${report.cached} cached, ${report.toLookUp} to look up` +
+          (report.waitingForCluster
+            ? `, ${report.waitingForCluster} waiting for a cluster centroid`
+            : "") +
+          (report.apply
+            ? `; ${report.calls} calls to ${report.provider}: ${report.hits} hits, ${report.misses} misses, ` +
+              `${report.rejected} rejected; ${report.resolved} tickets re-resolved`
+            : " (dry run: --apply looks them up)") +
+          (report.stoppedBy ? `; stopped by ${report.stoppedBy}` : "") +
+          (report.error ? `\n  ${report.error}` : ""),
+      );
+    }
+    return report.stoppedBy === "provider" || report.stoppedBy === "signal" ? 1 : 0;
+  } finally {
+    unsubscribe();
+    await db.close();
+  }
+}

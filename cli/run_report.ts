@@ -1,0 +1,40 @@
+/**
+ * `report` and `capture`: compute one result on the migrated database and print it (text, or JSON with `--json`).
+ *
+ * @module
+ */
+
+import { openDatabase } from "../app/open_database.ts";
+import { capture, formatCaptureReport } from "../core/capture.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { buildReport, formatReport } from "../core/run_report.ts";
+import { type Context, parse } from "./_context.ts";
+
+/** Runs `capture`; returns the exit code. */
+export async function runCapture(context: Context, args: string[]): Promise<number> {
+  return await printFromDatabase(context, args, capture, formatCaptureReport);
+}
+
+/** Runs `report`; returns the exit code. */
+export async function runReport(context: Context, args: string[]): Promise<number> {
+  return await printFromDatabase(context, args, buildReport, formatReport);
+}
+
+/** Computes one result on the migrated database and prints it as text, or JSON with --json. */
+async function printFromDatabase<T>(
+  context: Context,
+  args: string[],
+  compute: (db: Database) => Promise<T>,
+  format: (result: T) => string,
+): Promise<number> {
+  const { config, out } = context;
+  const values = parse(args, { json: { type: "boolean" } });
+  const db = await openDatabase(config, { requireMigrated: true });
+  try {
+    const result = await compute(db);
+    out(values.json ? JSON.stringify(result) : format(result));
+    return 0;
+  } finally {
+    await db.close();
+  }
+}

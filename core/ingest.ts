@@ -1,0 +1,82 @@
+/**
+ * The ingest use case: for each dataset, drain the change files, run the dataset's post-apply
+ * steps after an applying run, and record the run. The CLI, the demo and the bench all call this.
+ *
+ * @module
+ */
+
+import type { Dataset } from "./datasets.ts";
+import { drain, type DrainProgress, type DrainReport } from "./drain.ts";
+import type { Database, ObjectStore } from "./ports/mod.ts";
+import { recordRun } from "./record_run.ts";
+import { type AfterApplyReport, runAfterApply } from "./run_after_apply.ts";
+
+/** One dataset's drain report, with what its post-apply steps did. */
+export interface IngestReport extends DrainReport {
+  /** What the dataset's post-apply steps did (applying runs that were not locked out). */
+  afterApply?: AfterApplyReport;
+}
+
+/** Options for {@linkcode ingest}. */
+export interface IngestOptions {
+  /** Datasets, drained in this order. */
+  datasets: readonly Dataset[];
+  /** Write (true) or only plan (false, the default). */
+  apply?: boolean;
+  /** Apply every change file present, whatever the watermark and ledger say. */
+  reseed?: boolean;
+  /** Move applied files to `processed/` (default true). */
+  archive?: boolean;
+  /** Stops between batches and files; the current file rolls back and later datasets are skipped. */
+  signal?: AbortSignal;
+  /** Waits this long for another run's lock instead of skipping (default 0). */
+  waitLockMs?: number;
+  /** Applied to error text stored in the run record. */
+  redact?: (text: string) => string;
+  /** Progress events of the drain. */
+  onProgress?: (event: DrainProgress) => void;
+  /** Called when a dataset is done (report complete, before its run record is written). */
+  onDatasetDone?: (report: IngestReport) => void;
+  /** Called when a step that does not fail the run fails (post-apply step, run record). */
+  onWarning?: (
+    event: "after_apply_failed" | "run_record_failed",
+    dataset: string,
+    error: string,
+  ) => void;
+}
+
+/** Drains each dataset, runs its post-apply steps and records the run; one report per dataset. */
+export async function ingest(
+  store: ObjectStore,
+  db: Database,
+  options: IngestOptions,
+): Promise<IngestReport[]> {
+  const reports: IngestReport[] = [];
+  for (const dataset of options.datasets) {
+    const startedAt = new Date();
+    const report: IngestReport = await drain(store, db, {
+      dataset,
+      apply: options.apply === true,
+      reseed: options.reseed === true,
+      archive: options.archive,
+      signal: options.signal,
+      waitLockMs: options.waitLockMs,
+      onProgress: options.onProgress,
+    });
+    reports.push(report);
+    if (report.mode === "apply" && report.status !== "locked") {
+      report.afterApply = await runAfterApply(db, dataset, {
+        appliedFiles: report.files.filter((f) => f.status === "applied").map((f) => f.fileName),
+      });
+      for (const error of report.afterApply.errors) {
+        options.onWarning?.("after_apply_failed", dataset.name, error);
+      }
+    }
+    options.onDatasetDone?.(report);
+    const interrupted = options.signal?.aborted === true;
+    await recordRun(db, report, { startedAt, redact: options.redact, interrupted })
+      .catch((error) => options.onWarning?.("run_record_failed", dataset.name, String(error)));
+    if (interrupted) break;
+  }
+  return reports;
+}
