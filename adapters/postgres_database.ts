@@ -15,6 +15,11 @@ type Sql = postgres.Sql | postgres.TransactionSql;
 export interface PostgresDatabaseOptions {
   /** Seconds to wait for a connection (default 10). */
   connectTimeout?: number;
+  /**
+   * Connections in the pool (default 1: a run's advisory lock and staging table live on its one
+   * connection). The read API uses several, one per concurrent read-only transaction.
+   */
+  max?: number;
 }
 
 /**
@@ -27,7 +32,7 @@ export function createPostgresDatabase(
 ): Database {
   const sockets = { opened: 0 };
   const sql = postgres(url, {
-    max: 1,
+    max: options.max ?? 1,
     connect_timeout: options.connectTimeout ?? 10,
     onnotice: () => {},
     // Never swap the connection by age mid-run: the run's advisory lock lives on it.

@@ -28,6 +28,21 @@ export interface Config {
     /** Most paid calls per run; undefined = no limit. */
     budget?: number;
   };
+  /** The read API (`serve`). */
+  serve: {
+    /** Origins allowed to call the API from a browser (exact match); empty: no CORS. */
+    corsOrigins: string[];
+    /** Bearer token every `/api` and `/webhook` request must carry; undefined: none. */
+    token?: string;
+    /** Statement timeout of each request's read-only transaction, milliseconds. */
+    statementTimeoutMs: number;
+    /** Raster or vector tile URL template for the page; undefined: none. */
+    tilesUrl?: string;
+    /** A local `.pmtiles` file served at `/tiles.pmtiles`; undefined: none. */
+    pmtiles?: string;
+    /** Hours without an applied file before a dataset counts as stale. */
+    staleAfterHours: number;
+  };
 }
 
 /** The variable names the worker reads (the permission set allows exactly these). */
@@ -48,6 +63,12 @@ export const ENV_NAMES = [
   "GEOCODER_BASE_URL",
   "GEOCODER_RATE",
   "GEOCODER_BUDGET",
+  "DASHBOARD_CORS_ORIGINS",
+  "SERVE_TOKEN",
+  "SERVE_STATEMENT_TIMEOUT",
+  "MAP_TILES_URL",
+  "MAP_PMTILES",
+  "STALE_AFTER_HOURS",
 ] as const;
 
 /** Raised for a missing or malformed setting; the message names the variable. */
@@ -99,6 +120,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     throw new ConfigError("Cannot read GEOCODER_BASE_URL: it is not a URL");
   }
   return {
+    serve: loadServeConfig(get, positive),
     geocoder: {
       provider: provider as Config["geocoder"]["provider"],
       apiKey: get("GEOCODER_API_KEY"),
@@ -118,9 +140,40 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
   };
 }
 
+function loadServeConfig(
+  get: (name: string) => string | undefined,
+  positive: (name: string) => number | undefined,
+): Config["serve"] {
+  const origins = (get("DASHBOARD_CORS_ORIGINS") ?? "").split(",").map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const origin of origins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      throw new ConfigError(
+        `Cannot read DASHBOARD_CORS_ORIGINS: "${origin}" is not an origin such as "https://ops.example.com"`,
+      );
+    }
+  }
+  const tilesUrl = get("MAP_TILES_URL");
+  if (tilesUrl !== undefined && !URL.canParse(tilesUrl.replaceAll(/[{}]/g, ""))) {
+    throw new ConfigError("Cannot read MAP_TILES_URL: it is not a URL template");
+  }
+  const pmtiles = get("MAP_PMTILES");
+  if (pmtiles !== undefined && !pmtiles.endsWith(".pmtiles")) {
+    throw new ConfigError(`Cannot read MAP_PMTILES "${pmtiles}": expected a .pmtiles file`);
+  }
+  return {
+    corsOrigins: origins,
+    token: get("SERVE_TOKEN"),
+    statementTimeoutMs: (positive("SERVE_STATEMENT_TIMEOUT") ?? 5) * 1000,
+    tilesUrl,
+    pmtiles,
+    staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
+  };
+}
+
 /** The secret values of a configuration, for redaction. */
 export function configSecrets(config: Config): string[] {
-  const secrets = [config.s3.secretAccessKey, config.geocoder.apiKey];
+  const secrets = [config.s3.secretAccessKey, config.geocoder.apiKey, config.serve.token];
   if (config.databaseUrl !== undefined) {
     const password = URL.canParse(config.databaseUrl)
       ? decodeURIComponent(new URL(config.databaseUrl).password)

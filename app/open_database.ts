@@ -27,6 +27,8 @@ export class PendingMigrationsError extends Error {
 export interface OpenDatabaseOptions {
   /** Require an up-to-date schema on PostgreSQL (the embedded database migrates itself). */
   requireMigrated?: boolean;
+  /** PostgreSQL connections to pool (default 1; the read API uses several). */
+  poolSize?: number;
 }
 
 /** Opens the database named by the configuration. */
@@ -44,7 +46,7 @@ export async function openDatabase(
     }
     return db;
   }
-  const db = createPostgresDatabase(config.databaseUrl);
+  const db = createPostgresDatabase(config.databaseUrl, { max: options.poolSize });
   if (options.requireMigrated) {
     try {
       const { pending } = await pendingMigrations(db);

@@ -19,6 +19,7 @@ import { runGeocode } from "./run_geocode.ts";
 import { runIngest } from "./run_ingest.ts";
 import { runMigrate } from "./run_migrate.ts";
 import { runCapture, runReport } from "./run_report.ts";
+import { runServe } from "./run_serve.ts";
 import { runStatus } from "./run_status.ts";
 
 export type { MainIo };
@@ -34,12 +35,16 @@ Commands:
   capture [--json]                 append new INC closures, upsert today's backlog snapshot
   report [--json]                  backlog by cluster with SLA split, oldest open, closures,
                                    backlog over time, freshness
+  report --by team|owner [--window 7d|today|yesterday|30d|mtd] [--from D --to D] [--cluster C]
+                                   closure attribution: MTTR, SLA compliance, backlog, reopened
   gazetteer export FILE.csv|-      the review sheet (place, lat, lon, source, verified, reason)
   gazetteer import FILE.csv        curated coordinates back in (stored as verified "manual")
   status [--json] [--max-age HOURS] [--from-bucket|--from-dir DIR]
                                    per dataset: watermark, pending files, last run, backlog, lag;
                                    exit 1 when stale or failing
   demo                             drain a generated stream into a fresh embedded database
+  serve [--port 8080] [--host 127.0.0.1]
+                                   the read-only API and map page (docs/serve.md)
 
 Options:
   --from-bucket       read the bucket named by TICKETS_BUCKET (RUSTFS_* / AWS_* credentials)
@@ -84,6 +89,8 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         return await runGazetteer(context, rest);
       case "demo":
         return await runDemo({ out });
+      case "serve":
+        return await runServe(context, rest);
       default:
         throw new UsageError(`Unknown command "${command}"`);
     }

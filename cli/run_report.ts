@@ -9,6 +9,7 @@ import { capture, formatCaptureReport } from "../core/capture.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { type Context, parse } from "./_context.ts";
+import { runTeamReport } from "./run_team_report.ts";
 
 /** Runs `capture`; returns the exit code. */
 export async function runCapture(context: Context, args: string[]): Promise<number> {
@@ -17,6 +18,9 @@ export async function runCapture(context: Context, args: string[]): Promise<numb
 
 /** Runs `report`; returns the exit code. */
 export async function runReport(context: Context, args: string[]): Promise<number> {
+  if (args.some((a) => a === "--by" || a.startsWith("--by="))) {
+    return await runTeamReport(context, args);
+  }
   return await printFromDatabase(context, args, buildReport, formatReport);
 }
 

@@ -105,5 +105,20 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<M
       );
     });
   }
+  await applyDefinitionsTemporary(db);
   return { applied: status.applied, pending: status.pending };
+}
+
+// TEMPORARY (serve branch): until main's `definitions/` support lands, every migrate() re-applies
+// definitions/*.sql (views and functions written `create or replace`) in file-name order. The
+// integrator's version (checksummed, re-applied when changed) replaces this on merge.
+async function applyDefinitionsTemporary(db: Database): Promise<void> {
+  const dir = new URL("../definitions/", import.meta.url);
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && /^\d+_.+\.sql$/.test(entry.name)) names.push(entry.name);
+  }
+  for (const name of names.sort()) {
+    await db.exec(await Deno.readTextFile(new URL(name, dir)));
+  }
 }

@@ -1,0 +1,76 @@
+/**
+ * `serve [--port 8080] [--host 127.0.0.1]`: the read API over the configured database (embedded
+ * when DATABASE_URL is unset), until SIGTERM/SIGINT, which drain in-flight requests (exit 0).
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import type { Config } from "../app/config.ts";
+import { openDatabase } from "../app/open_database.ts";
+import { startServer } from "../serve/server.ts";
+import { type Context, parse, UsageError } from "./_context.ts";
+
+/** The embedded database `serve` opens: PGLITE_DIR, else the demo's when only it exists. */
+async function embeddedDir(config: Config, explicit: boolean): Promise<string> {
+  if (explicit) return config.pgliteDir;
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+  if (!(await exists(config.pgliteDir)) && (await exists(".data/demo/pglite"))) {
+    return ".data/demo/pglite";
+  }
+  return config.pgliteDir;
+}
+
+/** Runs the read API until a signal; returns the exit code. */
+export async function runServe(context: Context, args: string[]): Promise<number> {
+  const { config, io, redact, out } = context;
+  const values = parse(args, { port: { type: "string" }, host: { type: "string" } });
+  const port = Number(values.port ?? "8080");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`Cannot read --port "${values.port}": expected 0 to 65535`);
+  }
+  const host = String(values.host ?? "127.0.0.1");
+  const log = (entry: Record<string, unknown>) => {
+    const line = io.terminal.stdout
+      ? `${entry.method ?? entry.level ?? ""} ${entry.path ?? entry.event ?? ""} ${
+        entry.status ?? ""
+      } ${entry.ms === undefined ? "" : `${entry.ms} ms`} ${
+        entry.rows ? `${entry.rows} rows` : ""
+      }${entry.error ? ` ${entry.error}` : ""}`.replace(/\s+/g, " ").trim()
+      : JSON.stringify({ time: new Date().toISOString(), ...entry });
+    out(line);
+  };
+  const pgliteDir = config.databaseUrl === undefined
+    ? await embeddedDir(config, io.env("PGLITE_DIR") !== undefined)
+    : config.pgliteDir;
+  const db = await openDatabase({ ...config, pgliteDir }, { requireMigrated: true, poolSize: 8 });
+  try {
+    const server = await startServer({
+      db,
+      settings: config.serve,
+      webRoot: fileURLToPath(new URL("../web/", import.meta.url)),
+      now: () => new Date(),
+      log,
+      redact,
+      host,
+      port,
+    });
+    log({
+      event: "listening",
+      url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}/`,
+      database: db.kind === "pglite" ? `embedded (${pgliteDir})` : "postgres",
+      token: config.serve.token !== undefined,
+      corsOrigins: config.serve.corsOrigins,
+    });
+    const unsubscribe = io.onSignal((signal) => {
+      log({ event: "stopping", signal });
+      server.shutdown();
+    });
+    await server.finished;
+    unsubscribe();
+    log({ event: "stopped" });
+    return 0;
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The predecessor's payloads, byte for byte: `reporting.fn_tickets_for_map` (the map) and
+ * `reporting.fn_inc_dashboard` (the INC dashboard), as the JSON text PostgreSQL writes.
+ *
+ * @module
+ */
+
+import type { SqlSession } from "./ports/mod.ts";
+
+/** Dashboard parameters (see `reporting.fn_inc_dashboard`). */
+export interface DashboardQuery {
+  /** Cluster, case-insensitive. */
+  cluster?: string;
+  /** Canonical status, case-insensitive. */
+  status?: string;
+  /** `today`, `yesterday`, `7d`, `30d`, `mtd` or `custom`. */
+  window: string;
+  /** First EAT day of a custom window, `YYYY-MM-DD`. */
+  from?: string;
+  /** Last EAT day of a custom window, `YYYY-MM-DD`. */
+  to?: string;
+}
+
+/** The map payload's JSON text. */
+export async function mapPayload(tx: SqlSession, openOnly: boolean): Promise<string> {
+  const [row] = await tx.query<{ body: string }>(
+    `select reporting.fn_tickets_for_map($1::boolean)::text as body`,
+    [openOnly],
+  );
+  return row!.body;
+}
+
+/** The dashboard payload's JSON text. */
+export async function dashboardPayload(tx: SqlSession, query: DashboardQuery): Promise<string> {
+  const [row] = await tx.query<{ body: string }>(
+    `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date)::text as body`,
+    [
+      query.cluster ?? null,
+      query.status ?? null,
+      query.window,
+      query.from ?? null,
+      query.to ?? null,
+    ],
+  );
+  return row!.body;
+}

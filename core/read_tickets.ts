@@ -1,0 +1,140 @@
+/**
+ * The ticket selection of the read API (`/api/tickets`, its CSV export): filters and the
+ * bounding box become parameterised WHERE clauses on `tickets.tickets_read_at` (inlined by the
+ * planner, so they reach the table indexes), one page in a stable order, and how many match.
+ *
+ * @module
+ */
+
+import type { SqlSession } from "./ports/mod.ts";
+
+/** Derived SLA states of open INC tickets. */
+export const SLA_STATES = ["breached", "at_risk", "ok", "unknown"] as const;
+/** A derived SLA state. */
+export type SlaState = typeof SLA_STATES[number];
+
+/** Which tickets to read. */
+export interface TicketQuery {
+  /** `inc`, `crq` or `all`. */
+  dataset: "inc" | "crq" | "all";
+  /** Only open (actionable) tickets. */
+  openOnly: boolean;
+  /** Cluster, case-insensitive. */
+  cluster?: string;
+  /** Canonical status (`normalized_status`), case-insensitive. */
+  status?: string;
+  /** Derived SLA state (open INC tickets only have one). */
+  slaState?: SlaState;
+  /** Assigned team, case-insensitive. */
+  team?: string;
+  /** `[minLon, minLat, maxLon, maxLat]`: tickets placed inside it. */
+  bbox?: readonly [number, number, number, number];
+  /** Page size. */
+  limit: number;
+  /** Tickets to skip. */
+  offset: number;
+}
+
+/** One page of tickets as GeoJSON Feature text. */
+export type TicketPage = {
+  /** Tickets matching the filters (all pages). */
+  matched: number;
+  /** Tickets on this page. */
+  returned: number;
+  /** The page's Features, as a JSON array (text, passed through unparsed). */
+  features: string;
+};
+
+/** The WHERE clause and parameters of a selection; `$1` is the instant SLA ages are taken at. */
+export function ticketFilter(query: TicketQuery): { where: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const clauses: string[] = [];
+  const add = (clause: (n: number) => string, value: unknown) => {
+    params.push(value);
+    clauses.push(clause(params.length + 1));
+  };
+  if (query.dataset !== "all") add((n) => `t.dataset = $${n}`, query.dataset);
+  if (query.openOnly) clauses.push("t.is_open");
+  if (query.cluster !== undefined) add((n) => `lower(t.cluster) = lower($${n})`, query.cluster);
+  if (query.status !== undefined) {
+    add((n) => `lower(t.normalized_status) = lower($${n})`, query.status);
+  }
+  if (query.slaState !== undefined) add((n) => `t.sla_state = $${n}`, query.slaState);
+  if (query.team !== undefined) add((n) => `lower(t.assigned_team) = lower($${n})`, query.team);
+  if (query.bbox !== undefined) {
+    const first = params.length + 2;
+    params.push(...query.bbox);
+    clauses.push(
+      `t.geom && st_makeenvelope($${first}::float8, $${first + 1}::float8, ` +
+        `$${first + 2}::float8, $${first + 3}::float8, 4326)`,
+    );
+  }
+  return { where: clauses.length === 0 ? "true" : clauses.join(" and "), params };
+}
+
+/** The properties of a ticket Feature (SQL over `t`, a row of `tickets.tickets_read_at`). */
+const PROPERTIES = `jsonb_build_object(
+  'dataset', t.dataset,
+  'ticket_id', t.ticket_id,
+  'is_open', t.is_open,
+  'normalized_status', t.normalized_status,
+  'raw_status', t.raw_status,
+  'cluster', t.cluster,
+  'region', t.region,
+  'location_name', t.location_name,
+  'assigned_team', t.assigned_team,
+  'owner', t.owner,
+  'created_at_service', tickets.eat_iso(t.created_at_service),
+  'first_seen_at', tickets.eat_iso(t.first_seen_at),
+  'closed_at', tickets.eat_iso(t.closed_at),
+  'hours_open', t.hours_open,
+  'sla_state', t.sla_state,
+  'sla_clock_source', t.sla_clock_source,
+  'sla_due_at', tickets.eat_iso(t.sla_due_at),
+  'minutes_to_breach', t.minutes_to_breach,
+  'sla_status', t.sla_status,
+  'mttr_hours', round(t.mttr / 60.0, 2),
+  'geo_source', t.geo_source,
+  'source_updated_at', tickets.eat_iso(t.source_updated_at)
+)`;
+
+/** The SQL of one page (exported for the benchmark's direct-SQL anchor). */
+export function ticketPageSql(query: TicketQuery): { text: string; params: unknown[] } {
+  const { where, params } = ticketFilter(query);
+  const n = params.length + 2;
+  return {
+    text: `
+with page as (
+  select t.*, count(*) over () as matched
+  from tickets.tickets_read_at($1::timestamptz) t
+  where ${where}
+  order by t.dataset, t.ticket_id
+  limit $${n} offset $${n + 1}
+)
+select coalesce(max(t.matched), 0)::int as matched, count(*)::int as returned,
+       coalesce(jsonb_agg(tickets.geojson_feature(t.geom, ${PROPERTIES})
+                order by t.dataset, t.ticket_id), '[]'::jsonb)::text as features
+from page t`,
+    params: [...params, query.limit, query.offset],
+  };
+}
+
+/** Reads one page of tickets as of `now`. */
+export async function readTickets(
+  tx: SqlSession,
+  query: TicketQuery,
+  now: Date = new Date(),
+): Promise<TicketPage> {
+  const { text, params } = ticketPageSql(query);
+  const [row] = await tx.query<TicketPage>(text, [now.toISOString(), ...params]);
+  // A page past the end still says how many match.
+  if (row !== undefined && row.returned === 0 && query.offset > 0) {
+    const [count] = await tx.query<{ n: number }>(
+      `select count(*)::int as n from tickets.tickets_read_at($1::timestamptz) t
+       where ${ticketFilter(query).where}`,
+      [now.toISOString(), ...ticketFilter(query).params],
+    );
+    return { matched: count?.n ?? 0, returned: 0, features: "[]" };
+  }
+  return row ?? { matched: 0, returned: 0, features: "[]" };
+}

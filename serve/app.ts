@@ -1,0 +1,171 @@
+/**
+ * The read API as a Hono application: middleware (access log, path and method guards, CORS,
+ * bearer token, gzip, body limit) and the route groups. {@linkcode createApp} is what
+ * `serve/server.ts` hands to `Deno.serve`, and what handler tests call with `app.request()`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
+import { compress } from "hono/compress";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { serveStatic } from "hono/deno";
+import type { ServeDeps, ServeEnv } from "./env.ts";
+import { ParameterError } from "./params.ts";
+import { problemResponse } from "./problem.ts";
+import { serveRangeFile } from "./range_file.ts";
+import { metaRoutes } from "./routes_meta.ts";
+import { nearestRoutes } from "./routes_nearest.ts";
+import { reportRoutes } from "./routes_reports.ts";
+import { ticketRoutes } from "./routes_tickets.ts";
+
+/** Largest request body accepted (the dashboard's POSTed filters), bytes. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Methods each path answers; everything else is 405 with `Allow` (HEAD included). */
+const METHODS: readonly [RegExp, readonly string[]][] = [
+  [/^\/webhook\/inc-dashboard$/, ["GET", "POST"]],
+  [/^\/webhook\/tickets$/, ["GET"]],
+  [/^\/api\/(tickets|tickets\.csv|tickets\/[^/]+|nearest|dashboard|backlog|teams|health|config)$/, [
+    "GET",
+  ]],
+];
+
+function allowedMethods(path: string): readonly string[] | undefined {
+  const found = METHODS.find(([pattern]) => pattern.test(path));
+  if (found) return found[1];
+  // Unknown /api and /webhook paths are 404 whatever the method; the rest is the static page.
+  return /^\/(api|webhook)(\/|$)/.test(path) ? undefined : ["GET"];
+}
+
+/** SQLSTATEs that mean the database cannot answer now. */
+const UNAVAILABLE = new Set(["57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"]);
+
+/** Builds the read API. */
+export function createApp(deps: ServeDeps): Hono<ServeEnv> {
+  const app = new Hono<ServeEnv>();
+  const { settings, log } = deps;
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    c.set("deps", deps);
+    c.set("rows", 0);
+    await next();
+    log({
+      event: "request",
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      rows: c.get("rows"),
+    });
+  });
+
+  app.use(async (c, next) => {
+    const path = c.req.path;
+    // The URL parser already resolves dot segments; anything left that could walk out is refused.
+    if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(path)) {
+      return problemResponse(400, "Cannot read the path: it may not contain dot segments");
+    }
+    const allowed = allowedMethods(path);
+    if (allowed === undefined || allowed.includes(c.req.method)) return await next();
+    const preflight = c.req.method === "OPTIONS" && settings.corsOrigins.length > 0 &&
+      settings.corsOrigins.includes(c.req.header("Origin") ?? "") &&
+      c.req.header("Access-Control-Request-Method") !== undefined;
+    if (preflight) return await next();
+    return problemResponse(405, `${c.req.method} is not allowed on "${path}"`, {
+      headers: { Allow: allowed.join(", ") },
+    });
+  });
+
+  if (settings.corsOrigins.length > 0) {
+    const origins = new Set(settings.corsOrigins);
+    const policy = cors({
+      origin: (origin) => origins.has(origin) ? origin : null,
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["Authorization", "Content-Type", "If-None-Match"],
+      exposeHeaders: ["ETag"],
+      maxAge: 600,
+    });
+    app.use("/api/*", policy);
+    app.use("/webhook/*", policy);
+  }
+
+  if (settings.token !== undefined) {
+    const auth = bearerAuth({ token: settings.token });
+    app.use("/api/*", auth);
+    app.use("/webhook/*", auth);
+  }
+
+  app.use(compress());
+  app.post(
+    "/webhook/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () =>
+        problemResponse(413, `Cannot read the request body: it is over ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+
+  ticketRoutes(app);
+  reportRoutes(app);
+  nearestRoutes(app);
+  metaRoutes(app);
+
+  if (settings.pmtiles !== undefined) {
+    const file = settings.pmtiles;
+    app.get(
+      "/tiles.pmtiles",
+      (c) => serveRangeFile(file, "application/vnd.pmtiles", c.req.header("Range")),
+    );
+  }
+  app.get("/*", serveStatic({ root: deps.webRoot }));
+  app.get("/", async (c) => {
+    const page = await Deno.readFile(new URL("./_fallback_index.html", import.meta.url));
+    return c.body(page, 200, { "Content-Type": "text/html; charset=utf-8" });
+  });
+
+  app.notFound((c) => problemResponse(404, `Nothing at "${c.req.path}"`));
+  app.onError((error, c) => {
+    if (error instanceof ParameterError) {
+      return problemResponse(400, error.message, { parameter: error.parameter });
+    }
+    if (error instanceof HTTPException) {
+      const original = error.getResponse();
+      const headers: Record<string, string> = {};
+      const challenge = original.headers.get("WWW-Authenticate");
+      if (challenge) headers["WWW-Authenticate"] = challenge;
+      const detail = error.status === 401
+        ? 'Send the API token as "Authorization: Bearer <token>"'
+        : error.message || "The request was refused";
+      return problemResponse(error.status, detail, { headers });
+    }
+    const code = (error as { code?: unknown }).code;
+    if (code === "22023") return problemResponse(400, deps.redact(error.message));
+    if (code === "57014") {
+      return problemResponse(
+        503,
+        `The query took longer than ${
+          settings.statementTimeoutMs / 1000
+        } s; try a narrower selection`,
+      );
+    }
+    const unavailable = (typeof code === "string" && UNAVAILABLE.has(code)) ||
+      /ECONNREFUSED|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNRESET/.test(
+        String(code ?? error.message),
+      );
+    log({
+      level: "error",
+      event: "request_failed",
+      path: c.req.path,
+      error: deps.redact(error instanceof Error ? error.message : String(error)),
+    });
+    return unavailable
+      ? problemResponse(503, "The database cannot be reached")
+      : problemResponse(500, "The request failed; the server log has the details");
+  });
+  return app;
+}

@@ -1,0 +1,33 @@
+/**
+ * What every handler of the read API gets: the database, the settings, the clock.
+ *
+ * @module
+ */
+
+import type { Config } from "../app/config.ts";
+import type { Database } from "../core/ports/mod.ts";
+
+/** The dependencies of {@linkcode createApp}. */
+export interface ServeDeps {
+  /** The database (PostgreSQL pool or embedded PGlite). */
+  db: Database;
+  /** `serve` settings from the configuration. */
+  settings: Config["serve"];
+  /** Folder of the page (`web/`). */
+  webRoot: string;
+  /** The clock (tests). */
+  now: () => Date;
+  /** Writes one log line (a JSON object for machines, or text on a terminal). */
+  log: (entry: Record<string, unknown>) => void;
+  /** Removes secrets from text that is logged. */
+  redact: (text: string) => string;
+}
+
+/** Hono environment of the read API. */
+export interface ServeEnv {
+  Variables: {
+    deps: ServeDeps;
+    /** Rows read, for the access log. */
+    rows: number;
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * `/api/health` (is the database reachable, is each dataset fresh) and `/api/config` (the
+ * page's settings).
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { readHealth } from "../core/read_health.ts";
+import { readOnly } from "../core/read_only.ts";
+import type { ServeEnv } from "./env.ts";
+
+/** Registers the meta routes. */
+export function metaRoutes(app: Hono<ServeEnv>): void {
+  app.get("/api/health", async (c) => {
+    const { db, settings, now, log, redact } = c.get("deps");
+    const headers = { "Cache-Control": "no-store" };
+    try {
+      const datasets = await readOnly(
+        db,
+        { timeoutMs: settings.statementTimeoutMs },
+        (tx) => readHealth(tx, settings.staleAfterHours, now()),
+      );
+      c.set("rows", datasets.length);
+      return c.json({ ok: true, database: db.kind, datasets }, 200, headers);
+    } catch (error) {
+      log({ level: "error", event: "health_failed", error: redact(String(error)) });
+      return c.json({ ok: false, database: db.kind, datasets: [] }, 503, headers);
+    }
+  });
+
+  app.get("/api/config", (c) => {
+    const { settings } = c.get("deps");
+    return c.json({
+      tilesUrl: settings.tilesUrl ?? null,
+      pmtiles: settings.pmtiles !== undefined,
+      staleAfterHours: settings.staleAfterHours,
+    });
+  });
+}

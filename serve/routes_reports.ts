@@ -1,0 +1,142 @@
+/**
+ * The predecessor's paths (`/webhook/tickets`, `/webhook/inc-dashboard`), `/api/dashboard`,
+ * `/api/backlog` (trend) and `/api/teams` (closure attribution).
+ *
+ * @module
+ */
+
+import type { Context, Hono } from "hono";
+import { readBacklog } from "../core/read_backlog.ts";
+import { dashboardPayload, type DashboardQuery, mapPayload } from "../core/read_payloads.ts";
+import { teamPerformance, type TeamQuery } from "../core/team_performance.ts";
+import { cachedRead } from "./cached_read.ts";
+import type { ServeEnv } from "./env.ts";
+import { ParameterError, Params, type ParamSource } from "./params.ts";
+import { problemResponse } from "./problem.ts";
+
+/** Reporting windows (see `reporting.fn_inc_dashboard`). */
+export const WINDOWS = ["today", "yesterday", "7d", "30d", "mtd", "custom"] as const;
+
+/** A window with its days: from/to alone mean a custom window; from after to is refused. */
+function windowOf(p: Params): { window: string; from?: string; to?: string } {
+  const from = p.date("from");
+  const to = p.date("to");
+  const window = p.choice(
+    "window",
+    WINDOWS,
+    from !== undefined || to !== undefined ? "custom" : "7d",
+  );
+  if (window === "custom") {
+    if (from === undefined) throw new ParameterError("from", `Window "custom" needs "from"`);
+    if (to === undefined) throw new ParameterError("to", `Window "custom" needs "to"`);
+  }
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new ParameterError("from", `Cannot read from "${from}": it is after to "${to}"`);
+  }
+  return window === "custom" ? { window, from, to } : { window };
+}
+
+function dashboardQuery(p: Params): DashboardQuery {
+  return { cluster: p.text("cluster"), status: p.text("status"), ...windowOf(p) };
+}
+
+const query = (c: Context<ServeEnv>): ParamSource => (n) => c.req.queries(n) ?? [];
+
+/** Parameters of a POST: the query string, overridden by a JSON or form body. */
+async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
+  const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+  let body: Record<string, unknown>;
+  if (type === "application/json") {
+    try {
+      body = await c.req.json();
+    } catch {
+      return problemResponse(400, "Cannot read the request body: it is not JSON");
+    }
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      return problemResponse(400, "Cannot read the request body: expected a JSON object");
+    }
+  } else if (type === "application/x-www-form-urlencoded" || type === "") {
+    const form = new URLSearchParams(await c.req.text());
+    body = Object.fromEntries([...new Set(form.keys())].map((k) => [k, form.getAll(k)]));
+  } else {
+    return problemResponse(
+      415,
+      `Cannot read a "${type}" body: send application/json or application/x-www-form-urlencoded`,
+    );
+  }
+  const fromQuery = query(c);
+  return new Params((name) => {
+    if (!(name in body)) return fromQuery(name);
+    const value = body[name];
+    const values = Array.isArray(value) ? value : [value];
+    return values.filter((v) => v !== null && v !== undefined).map((v) => {
+      if (typeof v === "object") {
+        throw new ParameterError(name, `Cannot read "${name}": expected text or a number`);
+      }
+      return String(v);
+    });
+  });
+}
+
+function dashboard(c: Context<ServeEnv>, p: Params): Promise<Response> {
+  const q = dashboardQuery(p);
+  return cachedRead(c, "dashboard", { ...q }, async (tx) => ({
+    body: await dashboardPayload(tx, q),
+    rows: 1,
+  }));
+}
+
+/** Registers the report routes. */
+export function reportRoutes(app: Hono<ServeEnv>): void {
+  app.get("/webhook/tickets", (c) => {
+    const openOnly = new Params(query(c)).boolean("open_only", true);
+    return cachedRead(c, "map", { openOnly }, async (tx) => ({
+      body: await mapPayload(tx, openOnly),
+      rows: 1,
+    }));
+  });
+  app.get("/webhook/inc-dashboard", (c) => dashboard(c, new Params(query(c))));
+  app.post("/webhook/inc-dashboard", async (c) => {
+    const p = await postParams(c);
+    return p instanceof Response ? p : dashboard(c, p);
+  });
+  app.get("/api/dashboard", (c) => dashboard(c, new Params(query(c))));
+
+  app.get("/api/backlog", (c) => {
+    const p = new Params(query(c));
+    const today = eatDate(c.get("deps").now());
+    const to = p.date("to") ?? today;
+    const from = p.date("from") ?? eatDate(new Date(Date.parse(to) - 29 * 86400_000));
+    if (from > to) {
+      throw new ParameterError("from", `Cannot read from "${from}": it is after to "${to}"`);
+    }
+    const q = { from, to, cluster: p.text("cluster") };
+    return cachedRead(c, "backlog", q, async (tx) => {
+      const series = await readBacklog(tx, q);
+      return {
+        body: `${
+          JSON.stringify({ ...q, cluster: q.cluster ?? null }).slice(0, -1)
+        },"days":${series.days}}`,
+        rows: series.returned,
+      };
+    });
+  });
+
+  app.get("/api/teams", (c) => {
+    const p = new Params(query(c));
+    const q: TeamQuery = {
+      by: p.choice("by", ["team", "owner"] as const, "team"),
+      cluster: p.text("cluster"),
+      ...windowOf(p),
+    };
+    return cachedRead(c, "teams", { ...q }, async (tx) => {
+      const body = await teamPerformance(tx, q, c.get("deps").now());
+      return { body, rows: (body.match(/"key":/g) ?? []).length };
+    });
+  });
+}
+
+/** The EAT calendar day of an instant, `YYYY-MM-DD`. */
+function eatDate(at: Date): string {
+  return new Date(at.getTime() + 3 * 3600_000).toISOString().slice(0, 10);
+}

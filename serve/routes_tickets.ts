@@ -1,0 +1,119 @@
+/**
+ * `/api/tickets` (GeoJSON page), `/api/tickets.csv` (the same selection, streamed) and
+ * `/api/tickets/{id}` (one ticket with its raw record and closures).
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { dataAsOf } from "../core/data_version.ts";
+import { readTicket } from "../core/read_ticket.ts";
+import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
+import { readTicketsCsv } from "../core/read_tickets_csv.ts";
+import { cachedRead } from "./cached_read.ts";
+import type { ServeEnv } from "./env.ts";
+import { ParameterError, Params } from "./params.ts";
+import { problemResponse } from "./problem.ts";
+
+/** Default page size of `/api/tickets`. */
+export const DEFAULT_LIMIT = 5000;
+/** Largest page size (and the CSV export's default). */
+export const MAX_LIMIT = 50_000;
+
+/** Reads the ticket selection from request parameters. */
+export function ticketQuery(p: Params, defaultLimit = DEFAULT_LIMIT): TicketQuery {
+  return {
+    dataset: p.choice("dataset", ["inc", "crq", "all"] as const, "all"),
+    openOnly: p.boolean("open_only", true),
+    cluster: p.text("cluster"),
+    status: p.text("status"),
+    slaState: p.choice("sla_state", SLA_STATES),
+    team: p.text("team"),
+    bbox: p.bbox("bbox"),
+    limit: p.integer("limit", 1, MAX_LIMIT, defaultLimit),
+    offset: p.integer("offset", 0, 10_000_000, 0),
+  };
+}
+
+function datasetsOf(query: TicketQuery): string[] {
+  return query.dataset === "all" ? ["inc", "crq"] : [query.dataset];
+}
+
+/** Registers the ticket routes. */
+export function ticketRoutes(app: Hono<ServeEnv>): void {
+  app.get("/api/tickets", (c) => {
+    const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []));
+    return cachedRead(c, "tickets", { ...query }, async (tx, version) => {
+      const page = await readTickets(tx, query, c.get("deps").now());
+      let next: string | null = null;
+      if (query.offset + page.returned < page.matched) {
+        const url = new URL(c.req.url);
+        url.searchParams.set("offset", String(query.offset + query.limit));
+        next = url.pathname + url.search;
+      }
+      const head = {
+        type: "FeatureCollection",
+        numberMatched: page.matched,
+        numberReturned: page.returned,
+        dataAsOf: dataAsOf(version, datasetsOf(query)),
+        next,
+      };
+      return {
+        body: `${JSON.stringify(head).slice(0, -1)},"features":${page.features}}`,
+        rows: page.returned,
+        contentType: "application/geo+json; charset=utf-8",
+      };
+    });
+  });
+
+  app.get("/api/tickets.csv", (c) => {
+    const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []), MAX_LIMIT);
+    return cachedRead(c, "tickets.csv", { ...query }, (tx) => {
+      const encoder = new TextEncoder();
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (ctl) => void (controller = ctl) });
+      const finished = readTicketsCsv(
+        tx,
+        query,
+        (text) => controller.enqueue(encoder.encode(text)),
+        { now: c.get("deps").now() },
+      ).then(
+        (rows) => {
+          controller.close();
+          return rows;
+        },
+        (error) => {
+          controller.error(error);
+          throw error;
+        },
+      );
+      return Promise.resolve({
+        body,
+        rows: 0,
+        finished,
+        contentType: "text/csv; charset=utf-8",
+        headers: { "Content-Disposition": 'attachment; filename="tickets.csv"' },
+      });
+    });
+  });
+
+  app.get("/api/tickets/:id", (c) => {
+    const id = c.req.param("id");
+    if (id.length > 100 || !/^[\w.:-]+$/.test(id)) {
+      throw new ParameterError("id", `Cannot read the ticket id "${id.slice(0, 40)}"`);
+    }
+    return cachedRead(c, "ticket", { id }, async (tx) => {
+      const body = await readTicket(tx, id, c.get("deps").now());
+      if (body === null) {
+        const missing = problemResponse(404, `No ticket "${id}" in INC or CRQ`);
+        return {
+          body: await missing.text(),
+          rows: 0,
+          status: 404,
+          contentType: "application/problem+json",
+        };
+      }
+      return { body, rows: 1 };
+    });
+  });
+}
