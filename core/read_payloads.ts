@@ -21,25 +21,35 @@ export interface DashboardQuery {
   to?: string;
 }
 
-/** The map payload's JSON text. */
-export async function mapPayload(tx: SqlSession, openOnly: boolean): Promise<string> {
+/** The map payload's JSON text, as of `now` (default: the database's clock). */
+export async function mapPayload(
+  tx: SqlSession,
+  openOnly: boolean,
+  now?: Date,
+): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
-    `select reporting.fn_tickets_for_map($1::boolean)::text as body`,
-    [openOnly],
+    `select reporting.fn_tickets_for_map($1::boolean, $2::timestamptz)::text as body`,
+    [openOnly, now?.toISOString() ?? null],
   );
   return row!.body;
 }
 
-/** The dashboard payload's JSON text. */
-export async function dashboardPayload(tx: SqlSession, query: DashboardQuery): Promise<string> {
+/** The dashboard payload's JSON text, as of `now` (default: the database's clock). */
+export async function dashboardPayload(
+  tx: SqlSession,
+  query: DashboardQuery,
+  now?: Date,
+): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
-    `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date)::text as body`,
+    `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date, $6::timestamptz)::text
+       as body`,
     [
       query.cluster ?? null,
       query.status ?? null,
       query.window,
       query.from ?? null,
       query.to ?? null,
+      now?.toISOString() ?? null,
     ],
   );
   return row!.body;

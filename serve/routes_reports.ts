@@ -81,7 +81,7 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
 function dashboard(c: Context<ServeEnv>, p: Params): Promise<Response> {
   const q = dashboardQuery(p);
   return cachedRead(c, "dashboard", { ...q }, async (tx) => ({
-    body: await dashboardPayload(tx, q),
+    body: await dashboardPayload(tx, q, c.get("deps").now()),
     rows: 1,
   }));
 }
@@ -91,7 +91,7 @@ export function reportRoutes(app: Hono<ServeEnv>): void {
   app.get("/webhook/tickets", (c) => {
     const openOnly = new Params(query(c)).boolean("open_only", true);
     return cachedRead(c, "map", { openOnly }, async (tx) => ({
-      body: await mapPayload(tx, openOnly),
+      body: await mapPayload(tx, openOnly, c.get("deps").now()),
       rows: 1,
     }));
   });

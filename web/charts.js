@@ -38,7 +38,13 @@ function chart(el, series, data, existing) {
     width: widthOf(el),
     height: 220,
     series,
-    scales: { x: { time: true } },
+    // One captured day still gets a readable axis: a day either side.
+    scales: {
+      x: {
+        time: true,
+        range: (_u, min, max) => min === max ? [min - 86_400, max + 86_400] : [min, max],
+      },
+    },
     axes: [{}, { size: 44 }],
     legend: { live: false },
   };

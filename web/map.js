@@ -5,6 +5,8 @@ import { clusterIcon, legendHtml, stateOf, STATES, ticketIcon } from "./markers.
 
 const MAX_CLUSTER_ZOOM = 16;
 const MAX_ZOOM = 18;
+/** Cluster names are written from this zoom on (below it they would cover the markers). */
+const AREA_LABEL_ZOOM = 10;
 
 function countsOf(state) {
   return Object.fromEntries(STATES.map((s) => [s, s === state ? 1 : 0]));
@@ -44,7 +46,7 @@ async function addBasemap(map, config) {
 }
 
 function addLegend(map) {
-  const legend = L.control({ position: "bottomright" });
+  const legend = L.control({ position: "topright" });
   legend.onAdd = () => {
     const div = L.DomUtil.create("div", "legend");
     div.innerHTML = legendHtml();
@@ -148,6 +150,10 @@ export async function createMap(element, config, callbacks) {
     }));
   }
 
+  const labelZoom = () =>
+    element.classList.toggle("show-area-labels", map.getZoom() >= AREA_LABEL_ZOOM);
+  map.on("zoomend", labelZoom);
+  labelZoom();
   map.on("moveend", render);
   map.on("click", (e) => callbacks.onPoint(e.latlng.lat, e.latlng.lng));
 

@@ -43,7 +43,7 @@ export function stateUrl(state) {
     if (value === DEFAULTS[key] || value === "" || value === false) continue;
     params.set(key, value === true ? "1" : String(value));
   }
-  const text = params.toString();
+  const text = params.toString().replaceAll("%2C", ",");
   return `${location.pathname}${text ? `?${text}` : ""}`;
 }
 
