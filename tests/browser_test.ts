@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The map page in a real browser (headless Chromium, Debian's `chromium` package), over a real
 // `serve` on a loopback port and a database loaded from the fixture stream. What a person sees:
 // no outside request, every ticket drawn, filters in the URL, the nearest list, refresh without
@@ -15,6 +14,18 @@ import { backends, shared } from "./_harness.ts";
 import { addTicket, loadWebFixture, type WebFixture } from "./_web_fixture.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import type { Database } from "../core/ports/mod.ts";
+
+// The callbacks given to page.evaluate run in the page; these are the browser globals they use
+// (the DOM library is not loaded: it would change the types of the whole checked program).
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+type PageElement = {
+  dataset: Record<string, string | undefined>;
+  value: string;
+  hidden: boolean;
+  textContent: string | null;
+  getBoundingClientRect(): { width: number };
+};
 
 const BROWSER_PATH = Deno.env.get("BROWSER_PATH") ?? "/usr/bin/chromium";
 const SCREENSHOTS = ".data/screenshots";
@@ -61,7 +72,9 @@ function drawn(page: Page): Promise<Record<string, number>> {
   return page.evaluate(() => {
     const counts: Record<string, number> = {};
     const keys = { breached: "breached", at_risk: "atRisk", ok: "ok", unknown: "unknown" };
-    for (const el of document.querySelectorAll<HTMLElement>(".leaflet-marker-icon[data-count]")) {
+    for (
+      const el of document.querySelectorAll(".leaflet-marker-icon[data-count]") as PageElement[]
+    ) {
       for (const [state, key] of Object.entries(keys)) {
         counts[state] = (counts[state] ?? 0) + Number(el.dataset[key] ?? 0);
       }
@@ -150,7 +163,10 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       await open(s);
       assert.deepEqual(s.foreign, [], "requests to other hosts");
       assert.deepEqual(s.consoleErrors, [], "console errors");
-      assert.equal(await s.page.$eval("#error", (el) => (el as HTMLElement).hidden), true);
+      assert.equal(
+        await s.page.$eval("#error", (el) => (el as unknown as PageElement).hidden),
+        true,
+      );
       await Deno.mkdir(SCREENSHOTS, { recursive: true });
       await s.page.screenshot({ path: `${SCREENSHOTS}/desktop.png`, fullPage: true });
     });
@@ -188,7 +204,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           const total = await matched(s, "dataset=inc&cluster=Westlands");
           assert.ok(total > 0 && total < s.fixture.openInc, "the filter narrows the map");
           assert.equal(
-            await s.page.$eval("#f-cluster", (el) => (el as HTMLSelectElement).value),
+            await s.page.$eval("#f-cluster", (el) => (el as unknown as PageElement).value),
             "Westlands",
           );
         };
@@ -203,7 +219,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       const listed = () =>
         s.page.$$eval(
           "#nearest-list li[data-id]",
-          (els) => els.map((el) => (el as HTMLElement).dataset.id),
+          (els) => els.map((el) => (el as unknown as PageElement).dataset.id),
         );
       const fromApi = async (rank: string) => {
         const near = await s.page.evaluate(() => new URLSearchParams(location.search).get("near")!);
@@ -229,9 +245,9 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
 
       // Typed coordinates (central Nairobi), ranked by distance.
       await s.page.select("#n-rank", "distance");
-      await s.page.$eval("#n-lat", (el) => (el as HTMLInputElement).value = "");
+      await s.page.$eval("#n-lat", (el) => (el as unknown as PageElement).value = "");
       await s.page.type("#n-lat", "-1.2864");
-      await s.page.$eval("#n-lon", (el) => (el as HTMLInputElement).value = "");
+      await s.page.$eval("#n-lon", (el) => (el as unknown as PageElement).value = "");
       await s.page.type("#n-lon", "36.8172");
       await s.page.keyboard.press("Enter");
       await s.page.waitForFunction(() => location.search.includes("near=-1.28640"));
@@ -246,7 +262,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       async () => {
         const first = await s.page.$eval(
           "#nearest-list button[data-id]",
-          (el) => (el as HTMLElement).dataset.id!,
+          (el) => (el as unknown as PageElement).dataset.id!,
         );
         await s.page.click(`#nearest-list button[data-id="${first}"]`);
         await s.page.waitForFunction(
@@ -306,7 +322,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       const ids = () =>
         s.page.$$eval(
           "#tickets-table tbody tr",
-          (rows) => rows.map((r) => (r as HTMLElement).dataset.id!),
+          (rows) => rows.map((r) => (r as unknown as PageElement).dataset.id!),
         );
       await s.page.keyboard.press("Enter");
       const up = await ids();
