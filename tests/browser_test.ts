@@ -337,10 +337,32 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       assert.ok(new URL(s.page.url()).searchParams.get("view") === "table");
     });
 
+    await t.step(
+      "screenshots: desktop (Nairobi, a ticket and the nearest list) and phone",
+      async () => {
+        await Deno.mkdir(SCREENSHOTS, { recursive: true });
+        const near = await api<{ features: { properties: { ticket_id: string } }[] }>(
+          s,
+          "/api/nearest?lat=-1.28&lon=36.82&k=1&rank=urgency&dataset=inc",
+        );
+        const id = near.features[0]!.properties.ticket_id;
+        await open(s, `/?at=-1.268,36.84,13&near=-1.28,36.82&ticket=${id}`);
+        assert.match(
+          await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
+          new RegExp(id),
+        );
+        await s.page.screenshot({ path: `${SCREENSHOTS}/desktop.png` });
+        // UPDATE_SCREENSHOT=1 refreshes the README's picture.
+        if (Deno.env.get("UPDATE_SCREENSHOT") === "1") {
+          await Deno.copyFile(`${SCREENSHOTS}/desktop.png`, "docs/screenshot-map.png");
+        }
+      },
+    );
+
     await t.step("the phone-width layout has no horizontal scroll", async () => {
       await s.page.close();
       s.page = await newPage(s, { width: 390, height: 844, isMobile: true, hasTouch: true });
-      await open(s);
+      await open(s, "/?at=-1.27,36.83,11");
       const overflow = await s.page.evaluate(() =>
         document.documentElement.scrollWidth - document.documentElement.clientWidth
       );

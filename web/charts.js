@@ -5,6 +5,13 @@ function daySeconds(date) {
   return Date.parse(`${date}T00:00:00+03:00`) / 1000;
 }
 
+const DAY_STEPS = [86_400, 2 * 86_400, 7 * 86_400, 14 * 86_400, 28 * 86_400];
+
+function dayLabel(seconds) {
+  const d = new Date(seconds * 1000 + 3 * 3_600_000);
+  return `${d.getUTCDate()} ${d.toLocaleString("en-GB", { month: "short", timeZone: "UTC" })}`;
+}
+
 function widthOf(el) {
   return Math.max(260, Math.floor(el.clientWidth || el.parentElement.clientWidth) - 4);
 }
@@ -45,7 +52,7 @@ function chart(el, series, data, existing) {
         range: (_u, min, max) => min === max ? [min - 86_400, max + 86_400] : [min, max],
       },
     },
-    axes: [{}, { size: 44 }],
+    axes: [{ incrs: DAY_STEPS, values: (_u, splits) => splits.map(dayLabel) }, { size: 44 }],
     legend: { live: false },
   };
   return new uPlot(opts, data, el);

@@ -14,7 +14,7 @@ function countsOf(state) {
 
 function createIndex(features) {
   const index = new Supercluster({
-    radius: 60,
+    radius: 44,
     maxZoom: MAX_CLUSTER_ZOOM,
     map: (p) => countsOf(stateOf(p)),
     reduce: (acc, p) => {
@@ -181,7 +181,11 @@ export async function createMap(element, config, callbacks) {
           interactive: false,
         }));
         areas.addLayer(L.marker([a.lat, a.lon], {
-          icon: L.divIcon({ className: "ft-area-label", html: a.name, iconSize: null }),
+          icon: L.divIcon({
+            className: "ft-area-label",
+            html: `<span>${a.name.replace(/[&<>"]/g, "")}</span>`,
+            iconSize: [0, 0],
+          }),
           interactive: false,
           keyboard: false,
         }));
@@ -203,14 +207,11 @@ export async function createMap(element, config, callbacks) {
     },
     setVehicle(lat, lon) {
       if (vehicle) overlay.removeLayer(vehicle);
-      vehicle = lat === null ? null : L.circleMarker([lat, lon], {
-        radius: 7,
-        color: "#111",
-        weight: 3,
-        fillColor: "#fff",
-        fillOpacity: 1,
+      vehicle = lat === null ? null : L.marker([lat, lon], {
+        icon: dispatchIcon(),
         interactive: false,
-      }).bindTooltip("dispatch point", { permanent: false });
+        keyboard: false,
+      });
       if (vehicle) overlay.addLayer(vehicle);
     },
     invalidate() {

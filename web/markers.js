@@ -71,22 +71,60 @@ export function ticketIcon(properties) {
   });
 }
 
-/** Leaflet icon of a group of tickets: count, worst state (shape + border style). */
+/** The ring of a group: each state's share of the tickets, clockwise from the top. */
+function ringGradient(counts, total) {
+  let at = 0;
+  const stops = [];
+  for (const s of STATES) {
+    if (!counts[s]) continue;
+    const to = at + (counts[s] / total) * 100;
+    stops.push(`${COLOURS[s]} ${at.toFixed(1)}% ${to.toFixed(1)}%`);
+    at = to;
+  }
+  return `conic-gradient(${stops.join(", ")})`;
+}
+
+/** Leaflet icon of a group of tickets: count, worst state (shape), share of each state (ring). */
 export function clusterIcon(counts, total) {
   const state = worstState(counts);
   const size = total < 10 ? 34 : total < 100 ? 40 : total < 1000 ? 48 : 56;
   return L.divIcon({
     className: "ft-marker",
-    html: `<div class="ft-cluster ${state}" style="width:${size}px;height:${size}px">` +
-      `${shapeSvg(state, { size: 11 })}<span>${total}</span></div>`,
+    html: `<div class="ft-cluster ${state}" style="width:${size}px;height:${size}px;` +
+      `background:${ringGradient(counts, total)}"><div>` +
+      `${shapeSvg(state, { size: 11 })}<span>${total}</span></div></div>`,
     iconSize: [size, size],
     iconAnchor: [size / 2, size / 2],
+  });
+}
+
+function groupSample() {
+  return `<span class="legend-group" style="background:${
+    ringGradient({ breached: 1, at_risk: 1, ok: 2 }, 4)
+  }"></span>`;
+}
+
+/** The dispatch point: a crosshair, unlike any ticket shape. */
+export function dispatchIcon() {
+  return L.divIcon({
+    className: "ft-marker",
+    html: `<svg width="26" height="26" viewBox="0 0 26 26" aria-hidden="true" fill="none" ` +
+      `stroke="#111" stroke-width="2.5"><circle cx="13" cy="13" r="7"/>` +
+      `<path d="M13 1v7M13 18v7M1 13h7M18 13h7"/></svg>`,
+    iconSize: [26, 26],
+    iconAnchor: [13, 13],
   });
 }
 
 /** The legend's HTML: every state with its shape, and the cluster-precision cue. */
 export function legendHtml() {
   const rows = STATES.map((s) => `<div>${shapeSvg(s)}${LABELS[s]}</div>`);
-  rows.push(`<div>${shapeSvg("ok", { coarse: true })}cluster centroid, not an address</div>`);
+  rows.push(`<div>${shapeSvg("ok", { coarse: true })}cluster centroid (not an address)</div>`);
+  rows.push(`<div>${groupSample()}group (ring: share per state)</div>`);
+  rows.push(
+    `<div>${
+      dispatchIcon().options.html.replace('width="26" height="26"', 'width="16" height="16"')
+    }dispatch point</div>`,
+  );
   return `<strong>SLA state</strong>${rows.join("")}`;
 }

@@ -114,11 +114,16 @@ export function renderNearest(collection, onPick) {
   }
   list.innerHTML = features.map((f) => {
     const p = f.properties;
+    const state = stateOf(p);
     return `<li data-id="${esc(p.ticket_id)}"><button type="button" data-id="${
       esc(p.ticket_id)
-    }">` +
-      `${stateBadge(p)} <strong>${esc(p.ticket_id)}</strong> · ${metres(p.distance_m)} · ` +
-      `${esc(countdown(p.minutes_to_breach))}</button></li>`;
+    }" ` +
+      `aria-label="${esc(`${p.ticket_id}, ${LABELS[state]}, ${metres(p.distance_m)}`)}">` +
+      `${shapeSvg(state, { size: 13, className: "state-icon" })}<strong>${
+        esc(p.ticket_id)
+      }</strong>` +
+      ` · ${metres(p.distance_m)}<br><small>${esc(countdown(p.minutes_to_breach))} · ` +
+      `${esc(p.assigned_team ?? "no team")}</small></button></li>`;
   }).join("");
   list.querySelectorAll("button[data-id]").forEach((b) =>
     b.addEventListener("click", () => onPick(b.dataset.id))
