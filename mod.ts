@@ -53,6 +53,7 @@ export {
 } from "./core/parse_change_file.ts";
 export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./core/change_key.ts";
 export {
+  loadDefinitions,
   loadMigrations,
   migrate,
   type Migration,

@@ -85,6 +85,20 @@ class PgliteSession implements SqlSession {
     }
     return count;
   }
+
+  async copyCsv(
+    table: string,
+    columns: readonly string[],
+    body: AsyncIterable<Uint8Array>,
+  ): Promise<void> {
+    // PGlite reads COPY input from one blob: the file is held in memory once.
+    const chunks: BlobPart[] = [];
+    for await (const chunk of body) chunks.push(chunk as Uint8Array<ArrayBuffer>);
+    const sql = `copy ${table} (${
+      columns.join(", ")
+    }) from '/dev/blob' with (format csv, header true)`;
+    await this.#pg.query(sql, [], { blob: new Blob(chunks) });
+  }
 }
 
 class PgliteDatabase extends PgliteSession implements Database {

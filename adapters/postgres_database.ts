@@ -104,9 +104,29 @@ class PostgresSession implements SqlSession {
     columns: readonly string[],
     batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
   ): Promise<number> {
-    // One COPY per call: the server parses and stores while we read and clean the next batch.
-    const stream = await this.#sql.unsafe(`copy ${table} (${columns.join(", ")}) from stdin`)
-      .writable();
+    let count = 0;
+    async function* text() {
+      for await (const rows of batches) {
+        count += rows.length;
+        yield encodeCopyText(rows);
+      }
+    }
+    await this.#copy(`copy ${table} (${columns.join(", ")}) from stdin`, text());
+    return count;
+  }
+
+  async copyCsv(
+    table: string,
+    columns: readonly string[],
+    body: AsyncIterable<Uint8Array>,
+  ): Promise<void> {
+    const sql = `copy ${table} (${columns.join(", ")}) from stdin with (format csv, header true)`;
+    await this.#copy(sql, body);
+  }
+
+  /** One COPY: the server parses and stores while we produce the next chunk. */
+  async #copy(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
+    const stream = await this.#sql.unsafe(statement).writable();
     let failed: Error | undefined;
     stream.on("error", (error: Error) => failed = error);
     // Every wait also ends on "close": a stream destroyed by a lost connection emits its error
@@ -128,12 +148,10 @@ class PostgresSession implements SqlSession {
         stream.on("error", done);
         stream.on("close", onClose);
       });
-    let count = 0;
     try {
-      for await (const rows of batches) {
+      for await (const chunk of chunks) {
         if (failed) throw failed;
-        count += rows.length;
-        if (!stream.write(encodeCopyText(rows))) await settled("drain");
+        if (!stream.write(chunk)) await settled("drain");
       }
     } catch (error) {
       if (!stream.destroyed) stream.destroy(error as Error);
@@ -142,7 +160,6 @@ class PostgresSession implements SqlSession {
     const finished = settled("finish");
     stream.end();
     await finished;
-    return count;
   }
 }
 

@@ -49,8 +49,9 @@ export async function openDatabase(
   const db = createPostgresDatabase(config.databaseUrl, { max: options.poolSize });
   if (options.requireMigrated) {
     try {
-      const { pending } = await pendingMigrations(db);
-      if (pending.length > 0) throw new PendingMigrationsError(pending);
+      const { pending, changedDefinitions } = await pendingMigrations(db);
+      const todo = [...pending, ...changedDefinitions];
+      if (todo.length > 0) throw new PendingMigrationsError(todo);
     } catch (error) {
       await db.close();
       throw error;

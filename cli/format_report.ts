@@ -5,6 +5,7 @@
  */
 
 import type { DrainReport, FileCounts } from "../core/drain.ts";
+import type { IngestReport } from "../core/ingest.ts";
 
 function countsLine(c: FileCounts): string {
   return `read ${c.rowsRead}: +${c.inserted} new, ${c.updated} updated, ${c.unchanged} unchanged` +
@@ -48,5 +49,34 @@ export function formatDrainReport(report: DrainReport): string {
       report.error && report.status === "failed" ? `: ${report.error}` : ""
     } in ${report.durationMs} ms`,
   );
+  return lines.join("\n");
+}
+
+/** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */
+export function formatProfile(reports: readonly IngestReport[]): string {
+  const lines = [
+    "file                         parsed by   stage  quarantine   merge  ledger  commit  archive   total (ms)",
+  ];
+  const ms = (value: number | undefined, width: number) =>
+    (value === undefined ? "-" : value.toFixed(1)).padStart(width);
+  for (const report of reports) {
+    for (const file of report.files) {
+      const p = file.profile;
+      lines.push(
+        `${`${report.dataset}/${file.fileName}`.padEnd(28)} ${(p?.parsedBy ?? "-").padEnd(10)} ${
+          ms(p?.stageMs, 7)
+        } ${ms(p?.quarantineMs, 11)} ${ms(p?.mergeMs, 7)} ${ms(p?.ledgerMs, 7)} ${
+          ms(p?.commitMs, 7)
+        } ${ms(p?.archiveMs, 8)} ${ms(file.durationMs, 7)}`,
+      );
+    }
+    if (report.afterApply) {
+      lines.push(
+        `${`${report.dataset} post-apply steps`.padEnd(28)} ${
+          ms(report.afterApply.durationMs, 78)
+        }`,
+      );
+    }
+  }
   return lines.join("\n");
 }

@@ -53,7 +53,8 @@ Options:
   --apply             write to the database and archive applied files (default: dry run)
   --reseed            apply every change file present, ignoring the watermark and ledger
   --dataset NAME      ${Object.keys(DATASETS).join(", ")} or all (default inc)
-  --json              print one machine-readable report on stdout
+  --json              print one machine-readable report on stdout (with each file's profile)
+  --profile           print where each file's time went (download/parse/COPY, merge, ledger, …)
   --wait-lock SECS    wait up to SECS for another run's lock instead of skipping (default 0)
   --log-format F      auto (default: text on a terminal, JSON lines otherwise), text or json
   -h, --help          show this help`;

@@ -11,7 +11,7 @@ import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import { type Context, parse, seconds, UsageError } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
-import { formatDrainReport } from "./format_report.ts";
+import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { createLogger } from "./logger.ts";
 
 /** Opens the database, waiting up to `waitMs` for another process's embedded-database lock. */
@@ -40,6 +40,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     dataset: { type: "string", default: "inc" },
     "wait-lock": { type: "string" },
     "log-format": { type: "string", default: "auto" },
+    profile: { type: "boolean" },
   });
   const sources = ["from-bucket", "from-dir", "csv"].filter((s) => values[s] !== undefined);
   if (sources.length !== 1) {
@@ -105,6 +106,8 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   }
   if (values.json) out(JSON.stringify(reports.length === 1 ? reports[0] : { datasets: reports }));
   else if (format === "text") out(reports.map(formatDrainReport).join("\n"));
+  // --profile: where each file's time went, on stderr (stdout keeps the report's form).
+  if (values.profile) io.stderr(formatProfile(reports) + "\n");
   if (interrupted) {
     io.stderr(redact(`Interrupted by ${interrupted}: nothing half-done was kept or archived\n`));
     return 1;

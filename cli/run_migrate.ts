@@ -12,10 +12,16 @@ export async function runMigrate(config: Config, out: (text: string) => void): P
   const db = await openDatabase(config);
   try {
     const status = await migrate(db);
+    const { applied, pending, changedDefinitions: changed } = status;
     out(
-      status.pending.length === 0
-        ? `Schema is up to date (${status.applied.length} migrations)`
-        : `Applied ${status.pending.length} migration(s): ${status.pending.join(", ")}`,
+      pending.length === 0 && changed.length === 0
+        ? `Schema is up to date (${applied.length} migrations)`
+        : [
+          pending.length > 0 ? `Applied ${pending.length} migration(s): ${pending.join(", ")}` : "",
+          changed.length > 0
+            ? `Applied ${changed.length} definition(s): ${changed.join(", ")}`
+            : "",
+        ].filter((line) => line !== "").join("\n"),
     );
     return 0;
   } finally {

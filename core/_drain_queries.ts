@@ -34,7 +34,7 @@ order by ticket_id, seq desc`;
  * row gets this statement's timestamp, so counts stay exact even when a dry run applies several
  * files in one transaction.
  */
-export function mergeStage(table: string): string {
+export function mergeStageSql(table: string): string {
   return `
 with merged as (
   insert into ${ident(table)} as t (ticket_id, raw, source_file, ingested_at)

@@ -11,7 +11,7 @@ import {
   CLEAR_STAGE,
   CREATE_STAGE,
   INSERT_QUARANTINE,
-  mergeStage,
+  mergeStageSql,
   PREFER_HASH_JOIN,
   PREFER_INDEX_JOIN,
   SELECT_LEDGER,
@@ -25,10 +25,15 @@ import { ChangeFileError } from "./change_file_error.ts";
 import { ObjectStoreError } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
 import { parseChangeFile } from "./parse_change_file.ts";
+import { stageByCopy } from "./_stage_by_copy.ts";
 import type { Database, ObjectStore, SqlSession } from "./ports/mod.ts";
 
 const BATCH_ROWS = 2000;
 const SMALL_STAGE = 5000;
+/** A field over this many bytes sends its file through the JavaScript parser. */
+const COPY_MAX_FIELD_BYTES = 1 << 20;
+/** Files over this size go through the JavaScript parser on PGlite (COPY input is held whole). */
+const PGLITE_COPY_MAX_BYTES = 64 << 20;
 
 /** Row counts of one file (or a whole run). */
 export interface FileCounts {
@@ -72,6 +77,26 @@ export interface FileReport {
   quarantine?: { line: number; reason: string }[];
   /** Wall time spent on the file, ms. */
   durationMs: number;
+  /** Where the file's time went (`--profile` prints it). */
+  profile?: FileProfile;
+}
+
+/** Where one file's time went, ms. */
+export interface FileProfile {
+  /** Who parsed the CSV: the database (COPY … FORMAT csv) or the JavaScript parser. */
+  parsedBy: "database" | "javascript";
+  /** Download, parse, clean and COPY into the stage (they overlap: bytes stream through). */
+  stageMs: number;
+  /** Storing quarantined lines. */
+  quarantineMs: number;
+  /** Merging the stage into the table. */
+  mergeMs: number;
+  /** Ledger row and watermark. */
+  ledgerMs: number;
+  /** Commit of the file's transaction (apply only). */
+  commitMs?: number;
+  /** Moving the file to `processed/`. */
+  archiveMs?: number;
 }
 
 /** The outcome of one drain of one dataset. */
@@ -118,6 +143,11 @@ export interface DrainOptions {
   onProgress?: (event: DrainProgress) => void;
   /** How long to wait for another run's lock before giving up (default 0: do not wait). */
   waitLockMs?: number;
+  /**
+   * `auto` (default): a plain file is parsed by the database (COPY … FORMAT csv), anything else
+   * by the JavaScript parser; `javascript`: every file by the JavaScript parser. Same result.
+   */
+  parser?: "auto" | "javascript";
 }
 
 /** A progress event. */
@@ -182,6 +212,13 @@ export async function drain(
     watermark: null,
     durationMs: 0,
   };
+  const context: RunContext = {
+    dataset,
+    signal,
+    onProgress,
+    parser: options.parser,
+    copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
+  };
   const lockName = `fleettickets:drain:${dataset.name}`;
   let locked = false;
   try {
@@ -215,10 +252,10 @@ export async function drain(
       });
     }
     if (apply) {
-      await applyAll(store, db, report, files, { dataset, archive, signal, onProgress });
+      await applyAll(store, db, report, files, { ...context, archive });
       await db.query(TOUCH_LAST_RUN, [dataset.name]);
     } else {
-      await planAll(store, db, report, files, { dataset, signal, onProgress });
+      await planAll(store, db, report, files, context);
     }
     const [meta] = await db.query<{ watermark: string | null }>(SELECT_WATERMARK, [dataset.name]);
     report.watermark = meta?.watermark ?? null;
@@ -273,6 +310,9 @@ interface RunContext {
   archive?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: DrainProgress) => void;
+  parser?: "auto" | "javascript";
+  /** Larger files take the JavaScript way (PGlite holds a COPY's input in memory). */
+  copyMaxBytes: number;
 }
 
 async function applyAll(
@@ -285,39 +325,30 @@ async function applyAll(
   const { dataset, archive, signal, onProgress } = context;
   for (const [i, file] of files.entries()) {
     const entry = report.files[i]!;
-    const started = performance.now();
-    onProgress?.({
-      type: "file_start",
-      dataset: dataset.name,
-      key: file.key,
-      size: file.size,
-      action: entry.action,
-    });
-    try {
+    const { key, size } = file;
+    onProgress?.({ type: "file_start", dataset: dataset.name, key, size, action: entry.action });
+    const done = await runFileStep(report, entry, context, async () => {
       signal?.throwIfAborted();
       if (entry.action === "apply") {
-        entry.counts = await db.transaction((tx) =>
-          applyFile(store, tx, file, { ...context, entry })
-        );
+        let lap = stopwatch();
+        entry.counts = await db.transaction(async (tx) => {
+          const counts = await applyFile(store, tx, file, { ...context, entry });
+          lap = stopwatch(); // the rest of the transaction is its commit
+          return counts;
+        });
+        if (entry.profile) entry.profile.commitMs = lap();
         addCounts(report.totals, entry.counts);
       }
       // Only after commit: a crash before this line leaves a committed file in changes/,
       // which the next run archives without applying again.
       if (archive !== false) {
+        const lap = stopwatch();
         await store.move(file.key, dataset.processedPrefix + file.fileName);
+        if (entry.profile) entry.profile.archiveMs = lap();
       }
       entry.status = entry.action === "apply" ? "applied" : "archived";
-    } catch (error) {
-      entry.status = "failed";
-      entry.error = describe(error);
-      report.status = "failed";
-      report.error = entry.error;
-      report.transient = isTransient(error);
-      return; // Later files wait: the stream is applied in order.
-    } finally {
-      entry.durationMs = Math.round(performance.now() - started);
-      onProgress?.({ type: "file_end", dataset: dataset.name, file: entry });
-    }
+    });
+    if (!done) return; // Later files wait: the stream is applied in order.
   }
 }
 
@@ -328,30 +359,19 @@ async function planAll(
   files: ListedFile[],
   context: RunContext,
 ): Promise<void> {
-  const { dataset, onProgress } = context;
   try {
     // One transaction for the whole plan, so each file's counts see the files before it.
     await db.transaction(async (tx) => {
       for (const [i, file] of files.entries()) {
         const entry = report.files[i]!;
-        const started = performance.now();
-        try {
+        const done = await runFileStep(report, entry, context, async () => {
           if (entry.action === "apply") {
             entry.counts = await applyFile(store, tx, file, { ...context, entry });
             addCounts(report.totals, entry.counts);
           }
           entry.status = "planned";
-        } catch (error) {
-          entry.status = "failed";
-          entry.error = describe(error);
-          report.status = "failed";
-          report.error = entry.error;
-          report.transient = isTransient(error);
-          break;
-        } finally {
-          entry.durationMs = Math.round(performance.now() - started);
-          onProgress?.({ type: "file_end", dataset: dataset.name, file: entry });
-        }
+        });
+        if (!done) break;
       }
       throw new DryRunRollback();
     });
@@ -360,25 +380,128 @@ async function planAll(
   }
 }
 
+/** Runs one file's work, timing it and recording a failure in the report; false when it failed. */
+async function runFileStep(
+  report: DrainReport,
+  entry: FileReport,
+  context: RunContext,
+  work: () => Promise<void>,
+): Promise<boolean> {
+  const started = performance.now();
+  try {
+    await work();
+    return true;
+  } catch (error) {
+    entry.status = "failed";
+    entry.error = describe(error);
+    report.status = "failed";
+    report.error = entry.error;
+    report.transient = isTransient(error);
+    return false;
+  } finally {
+    entry.durationMs = Math.round(performance.now() - started);
+    context.onProgress?.({ type: "file_end", dataset: context.dataset.name, file: entry });
+  }
+}
+
+type FileContext = RunContext & { entry: FileReport };
+
+/**
+ * Applies one change file inside `tx`: stage its rows (parse, clean, COPY), keep its quarantined
+ * lines, merge the stage into the dataset's table, and record the file in the ledger.
+ */
 async function applyFile(
   store: ObjectStore,
   tx: SqlSession,
   file: ListedFile,
-  context: RunContext & { entry: FileReport },
+  context: FileContext,
 ): Promise<FileCounts> {
-  const { dataset, signal, onProgress, entry } = context;
-  const counts = emptyCounts();
+  const { dataset, entry } = context;
+  const lap = stopwatch();
   await tx.query(CREATE_STAGE);
   await tx.query(CLEAR_STAGE);
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
+  const copied = await stageFileByCopy(store, tx, file, context);
+  const staged = copied ?? await stageFile(store, tx, file, context);
+  const stageMs = lap();
+  await storeQuarantine(tx, dataset, file, staged.quarantine);
+  const quarantineMs = lap();
+  const counts = { ...staged.counts, ...await mergeStage(tx, dataset, file, staged.rows) };
+  const mergeMs = lap();
+  await recordInLedger(tx, dataset, file, counts);
+  const parsedBy = copied ? "database" : "javascript";
+  entry.profile = { parsedBy, stageMs, quarantineMs, mergeMs, ledgerMs: lap() };
+  return counts;
+}
 
-  const quarantine: QuarantineEntry[] = [];
-  // Bytes of the last full read: the stream, or the re-read that recovers a broken line (the
-  // first stream then stops early).
+interface StagedFile {
+  /** Rows copied into the stage. */
+  rows: number;
+  /** Counts known after parsing (read, dropped, quarantined). */
+  counts: FileCounts;
+  /** Lines that cannot be tickets, to store once the COPY is done. */
+  quarantine: QuarantineEntry[];
+}
+
+/**
+ * Stages a plain file the fast way: the database parses the CSV and cleans it in SQL. Undefined
+ * (nothing staged) when the file must go through the JavaScript parser instead.
+ */
+async function stageFileByCopy(
+  store: ObjectStore,
+  tx: SqlSession,
+  file: ListedFile,
+  context: FileContext,
+): Promise<StagedFile | undefined> {
+  if (context.parser === "javascript" || file.size > context.copyMaxBytes) return undefined;
+  const source = countedReader(store, file.key);
+  const copied = await stageByCopy(tx, file.key, await source.read(), {
+    maxFieldBytes: COPY_MAX_FIELD_BYTES,
+    signal: context.signal,
+  });
+  if (copied === undefined) return undefined;
+  if (source.bytes() !== file.size) throw truncated(file, source.bytes());
+  const { rowsRead, alarmsDropped, sentinelsDropped } = copied;
+  const counts = { ...emptyCounts(), rowsRead, alarmsDropped, sentinelsDropped };
+  return { rows: copied.rows, counts, quarantine: [] };
+}
+
+/** Reads, parses and cleans the file, COPYing its tickets into the stage as they come. */
+async function stageFile(
+  store: ObjectStore,
+  tx: SqlSession,
+  file: ListedFile,
+  context: FileContext,
+): Promise<StagedFile> {
+  const source = countedReader(store, file.key);
+  const body = await source.read();
+  const staged: StagedFile = { rows: 0, counts: emptyCounts(), quarantine: [] };
+  const items = parseChangeFile(body, { key: file.key, reread: source.read });
+  staged.rows = await tx.copyRows(
+    "fleettickets_stage",
+    STAGE_COLUMNS,
+    stageBatches(items, staged, { ...context, file, bytes: source.bytes }),
+  );
+  if (source.bytes() !== file.size) throw truncated(file, source.bytes());
+  return staged;
+}
+
+/** A body cut short (a dropped connection, a proxy) must not pass for the whole file. */
+function truncated(file: ListedFile, bytes: number): Error {
+  return new Error(
+    `Cannot apply change file "${file.key}": read ${bytes} bytes, the listing said ${file.size} (a truncated download or a file replaced mid-run); the file was rolled back and will be retried`,
+  );
+}
+
+/**
+ * Opens the object and counts its bytes. `bytes()` is the size of the last full read: the
+ * stream, or the re-read that recovers a broken line (the first stream then stops early).
+ */
+function countedReader(store: ObjectStore, key: string) {
   let bytes = 0;
   const read = async () => {
     bytes = 0;
-    return (await store.read(file.key)).pipeThrough(
+    return (await store.read(key)).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.byteLength;
@@ -387,55 +510,58 @@ async function applyFile(
       }),
     );
   };
-  const body = await read();
+  return { read, bytes: () => bytes };
+}
+
+/** Turns parsed items into stage rows in batches, counting and setting aside the rest. */
+async function* stageBatches(
+  items: ReturnType<typeof parseChangeFile>,
+  staged: StagedFile,
+  context: FileContext & { file: ListedFile; bytes: () => number },
+): AsyncGenerator<string[][]> {
+  const { dataset, signal, onProgress, entry, file } = context;
+  const counts = staged.counts;
+  let batch: string[][] = [];
   let seq = 0;
-  async function* batches(): AsyncGenerator<string[][]> {
-    let batch: string[][] = [];
-    for await (const item of parseChangeFile(body, { key: file.key, reread: read })) {
-      counts.rowsRead++;
-      switch (item.kind) {
-        case "ticket":
-          batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
-          break;
-        case "alarm":
-          counts.alarmsDropped++;
-          break;
-        case "sentinel":
-          counts.sentinelsDropped++;
-          break;
-        case "quarantine":
-          counts.quarantined++;
-          quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
-          if ((entry.quarantine ??= []).length < 20) {
-            entry.quarantine.push({ line: item.line, reason: item.reason });
-          }
-          break;
-      }
-      if (batch.length >= BATCH_ROWS) {
-        signal?.throwIfAborted();
-        yield batch;
-        onProgress?.({
-          type: "batch",
-          dataset: dataset.name,
-          key: file.key,
-          rows: counts.rowsRead,
-          bytes,
-          size: file.size,
-        });
-        batch = [];
-      }
+  for await (const item of items) {
+    counts.rowsRead++;
+    switch (item.kind) {
+      case "ticket":
+        batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
+        break;
+      case "alarm":
+        counts.alarmsDropped++;
+        break;
+      case "sentinel":
+        counts.sentinelsDropped++;
+        break;
+      case "quarantine":
+        counts.quarantined++;
+        staged.quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
+        if ((entry.quarantine ??= []).length < 20) {
+          entry.quarantine.push({ line: item.line, reason: item.reason });
+        }
+        break;
     }
-    signal?.throwIfAborted();
-    yield batch;
+    if (batch.length >= BATCH_ROWS) {
+      signal?.throwIfAborted();
+      yield batch;
+      const progress = { dataset: dataset.name, key: file.key, size: file.size };
+      onProgress?.({ type: "batch", ...progress, rows: counts.rowsRead, bytes: context.bytes() });
+      batch = [];
+    }
   }
-  const staged = await tx.copyRows("fleettickets_stage", STAGE_COLUMNS, batches());
-  if (bytes !== file.size) {
-    // A body cut short (a dropped connection, a proxy) must not pass for the whole file.
-    throw new Error(
-      `Cannot apply change file "${file.key}": read ${bytes} bytes, the listing said ${file.size} (a truncated download or a file replaced mid-run); the file was rolled back and will be retried`,
-    );
-  }
-  // Quarantined rows go in after the COPY: no other statement may run on the session during it.
+  signal?.throwIfAborted();
+  yield batch;
+}
+
+/** Stores quarantined lines; after the COPY, since no other statement may run during it. */
+async function storeQuarantine(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  quarantine: QuarantineEntry[],
+): Promise<void> {
   for (let i = 0; i < quarantine.length; i += BATCH_ROWS) {
     await tx.query(INSERT_QUARANTINE, [
       dataset.name,
@@ -444,18 +570,37 @@ async function applyFile(
       JSON.stringify(quarantine.slice(i, i + BATCH_ROWS)),
     ]);
   }
+}
+
+/** Upserts the stage into the dataset's table; returns what happened to the rows. */
+async function mergeStage(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  stagedRows: number,
+): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
-  await tx.query(staged < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
-
-  const [merge] = await tx.query<Record<string, number>>(mergeStage(dataset.table), [
+  await tx.query(stagedRows < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
+  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(dataset.table), [
     file.fileName,
   ]);
-  counts.inserted = merge?.inserted ?? 0;
-  counts.updated = merge?.updated ?? 0;
-  counts.unchanged = merge?.unchanged ?? 0;
-  counts.olderSkipped = merge?.older_skipped ?? 0;
-  counts.duplicates = merge?.duplicates ?? 0;
+  return {
+    inserted: merge?.inserted ?? 0,
+    updated: merge?.updated ?? 0,
+    unchanged: merge?.unchanged ?? 0,
+    olderSkipped: merge?.older_skipped ?? 0,
+    duplicates: merge?.duplicates ?? 0,
+  };
+}
+
+/** Writes the file's ledger row and advances the watermark, in the file's transaction. */
+async function recordInLedger(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  counts: FileCounts,
+): Promise<void> {
   await tx.query(UPSERT_LEDGER, [
     dataset.name,
     file.fileName,
@@ -472,7 +617,17 @@ async function applyFile(
     counts.quarantined,
   ]);
   await tx.query(ADVANCE_WATERMARK, [dataset.name, file.fileName]);
-  return counts;
+}
+
+/** A lap timer: each call returns the ms since the previous call (or since it was made). */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = Math.round((now - last) * 10) / 10;
+    last = now;
+    return ms;
+  };
 }
 
 interface QuarantineEntry {

@@ -1,6 +1,13 @@
 /**
- * Schema migrations: numbered `migrations/NNN_name.sql` files, applied in order, each in its
- * own transaction, recorded with a checksum in `tickets.schema_migrations`.
+ * Schema migrations, in two kinds (Flyway's versioned and repeatable migrations):
+ *
+ * - numbered `migrations/NNN_name.sql` files (tables, indexes, generated columns): applied once,
+ *   in order, each in its own transaction, recorded with a checksum in
+ *   `tickets.schema_migrations`; a released one is never edited.
+ * - replaceable `definitions/NN_name.sql` files (views and functions, `create or replace`, one
+ *   concept per file): applied after the numbered ones, in file-name order, and applied again
+ *   whenever their checksum changes (recorded in `tickets.schema_definitions`). A fix to a view
+ *   or a function is an edit to its file.
  *
  * @module
  */
@@ -12,6 +19,11 @@ create schema if not exists tickets;
 create table if not exists tickets.schema_migrations (
   version integer primary key,
   name text not null,
+  checksum text not null,
+  applied_at timestamptz not null default now()
+);
+create table if not exists tickets.schema_definitions (
+  name text primary key,
   checksum text not null,
   applied_at timestamptz not null default now()
 )`;
@@ -30,17 +42,27 @@ export interface Migration {
 export async function loadMigrations(
   dir: URL = new URL("../migrations/", import.meta.url),
 ): Promise<Migration[]> {
-  const migrations: Migration[] = [];
+  const migrations = await loadSqlFiles(dir);
+  return migrations.sort((a, b) => a.version - b.version);
+}
+
+/** The replaceable definitions shipped with this version, from `definitions/`, in apply order. */
+export async function loadDefinitions(
+  dir: URL = new URL("../definitions/", import.meta.url),
+): Promise<Migration[]> {
+  const definitions = await loadSqlFiles(dir);
+  return definitions.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+async function loadSqlFiles(dir: URL): Promise<Migration[]> {
+  const files: Migration[] = [];
   for await (const entry of Deno.readDir(dir)) {
     const m = /^(\d+)_.+\.sql$/.exec(entry.name);
     if (!entry.isFile || m === null) continue;
-    migrations.push({
-      version: Number(m[1]),
-      name: entry.name,
-      sql: await Deno.readTextFile(new URL(entry.name, dir)),
-    });
+    const sql = await Deno.readTextFile(new URL(entry.name, dir));
+    files.push({ version: Number(m[1]), name: entry.name, sql });
   }
-  return migrations.sort((a, b) => a.version - b.version);
+  return files;
 }
 
 async function checksum(text: string): Promise<string> {
@@ -50,53 +72,96 @@ async function checksum(text: string): Promise<string> {
 
 /** What {@linkcode pendingMigrations} and {@linkcode migrate} report. */
 export interface MigrationStatus {
-  /** Migrations already applied. */
+  /** Numbered migrations already applied. */
   applied: string[];
-  /** Migrations not yet applied (applied by `migrate`). */
+  /** Numbered migrations not yet applied (applied by `migrate`). */
   pending: string[];
+  /** Definitions new or changed since they were last applied (applied by `migrate`). */
+  changedDefinitions: string[];
+}
+
+/** What to migrate from; defaults to the folders shipped with this version. */
+export interface MigrationSources {
+  /** Numbered migrations (default: `migrations/`). */
+  migrations?: Migration[];
+  /** Replaceable definitions (default: `definitions/`). */
+  definitions?: Migration[];
+}
+
+interface Plan extends MigrationStatus {
+  todo: Migration[];
+  todoDefinitions: Migration[];
 }
 
 /**
- * Lists applied and pending migrations. Throws a RangeError when an applied migration's file
- * changed since (released migrations are never edited).
+ * Lists applied and pending migrations and changed definitions. Throws a RangeError when an
+ * applied numbered migration's file changed since (released migrations are never edited).
  */
 export async function pendingMigrations(
   db: Database,
-  migrations?: Migration[],
-): Promise<MigrationStatus & { todo: Migration[] }> {
-  const all = migrations ?? await loadMigrations();
-  const [exists] = await db.query<{ ok: boolean }>(
-    `select to_regclass('tickets.schema_migrations') is not null as ok`,
-  );
-  const done = new Map<number, string>();
-  if (exists?.ok) {
-    const rows = await db.query<{ version: number; checksum: string }>(
-      `select version, checksum from tickets.schema_migrations`,
-    );
-    for (const row of rows) done.set(row.version, row.checksum);
-  }
-  const status = { applied: [] as string[], pending: [] as string[], todo: [] as Migration[] };
+  sources: MigrationSources = {},
+): Promise<Plan> {
+  const all = sources.migrations ?? await loadMigrations();
+  const definitions = sources.definitions ?? await loadDefinitions();
+  const done = await recordedChecksums(db, "schema_migrations", "version::text");
+  const defined = await recordedChecksums(db, "schema_definitions", "name");
+  const plan: Plan = {
+    applied: [],
+    pending: [],
+    changedDefinitions: [],
+    todo: [],
+    todoDefinitions: [],
+  };
   for (const migration of all) {
-    const recorded = done.get(migration.version);
+    const recorded = done.get(String(migration.version));
     if (recorded === undefined) {
-      status.pending.push(migration.name);
-      status.todo.push(migration);
+      plan.pending.push(migration.name);
+      plan.todo.push(migration);
     } else if (recorded !== await checksum(migration.sql)) {
       throw new RangeError(
         `Cannot migrate: "${migration.name}" changed after it was applied; restore the released file`,
       );
     } else {
-      status.applied.push(migration.name);
+      plan.applied.push(migration.name);
     }
   }
-  return status;
+  for (const definition of definitions) {
+    if (defined.get(definition.name) === await checksum(definition.sql)) continue;
+    plan.changedDefinitions.push(definition.name);
+    plan.todoDefinitions.push(definition);
+  }
+  return plan;
 }
 
-/** Applies every pending migration in order; returns what was applied. */
-export async function migrate(db: Database, migrations?: Migration[]): Promise<MigrationStatus> {
+async function recordedChecksums(
+  db: Database,
+  table: "schema_migrations" | "schema_definitions",
+  key: string,
+): Promise<Map<string, string>> {
+  const checksums = new Map<string, string>();
+  const [exists] = await db.query<{ ok: boolean }>(
+    `select to_regclass($1) is not null as ok`,
+    [`tickets.${table}`],
+  );
+  if (!exists?.ok) return checksums;
+  const rows = await db.query<{ key: string; checksum: string }>(
+    `select ${key} as key, checksum from tickets.${table}`,
+  );
+  for (const row of rows) checksums.set(row.key, row.checksum);
+  return checksums;
+}
+
+/**
+ * Applies every pending numbered migration in order, then every new or changed definition in
+ * order, each in its own transaction; returns what was applied.
+ */
+export async function migrate(
+  db: Database,
+  sources: MigrationSources = {},
+): Promise<MigrationStatus> {
   await db.exec(LEDGER);
-  const status = await pendingMigrations(db, migrations);
-  for (const migration of status.todo) {
+  const plan = await pendingMigrations(db, sources);
+  for (const migration of plan.todo) {
     await db.transaction(async (tx) => {
       await tx.exec(migration.sql);
       await tx.query(
@@ -105,20 +170,16 @@ export async function migrate(db: Database, migrations?: Migration[]): Promise<M
       );
     });
   }
-  await applyDefinitionsTemporary(db);
-  return { applied: status.applied, pending: status.pending };
-}
-
-// TEMPORARY (serve branch): until main's `definitions/` support lands, every migrate() re-applies
-// definitions/*.sql (views and functions written `create or replace`) in file-name order. The
-// integrator's version (checksummed, re-applied when changed) replaces this on merge.
-async function applyDefinitionsTemporary(db: Database): Promise<void> {
-  const dir = new URL("../definitions/", import.meta.url);
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && /^\d+_.+\.sql$/.test(entry.name)) names.push(entry.name);
+  for (const definition of plan.todoDefinitions) {
+    await db.transaction(async (tx) => {
+      await tx.exec(definition.sql);
+      await tx.query(
+        `insert into tickets.schema_definitions (name, checksum) values ($1, $2)
+         on conflict (name) do update set checksum = excluded.checksum, applied_at = now()`,
+        [definition.name, await checksum(definition.sql)],
+      );
+    });
   }
-  for (const name of names.sort()) {
-    await db.exec(await Deno.readTextFile(new URL(name, dir)));
-  }
+  const { applied, pending, changedDefinitions } = plan;
+  return { applied, pending, changedDefinitions };
 }

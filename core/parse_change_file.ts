@@ -110,12 +110,27 @@ export async function* parseChangeFile(
   }
 }
 
-interface Header {
+/** A change file's header: lowercased column names and where the columns that matter are. */
+export interface Header {
+  /** Column names, trimmed and lowercased. */
   names: string[];
+  /** Index of `ticket_id`. */
   id: number;
+  /** Index of `is_alarm`, or -1. */
   alarm: number;
+  /** Index of `region`, or -1. */
   region: number;
+  /** Index of `raw_status`, or -1. */
   status: number;
+}
+
+/**
+ * Reads a header line given as bytes (the COPY path reads the header alone); throws the
+ * {@linkcode ChangeFileError} that {@linkcode parseChangeFile} would for an unusable header.
+ */
+export function parseHeaderLine(key: string, bytes: Uint8Array): Header {
+  const records = parseText(Buffer.from(bytes), { bom: true, relax_column_count: true });
+  return readHeader(key, (records[0] ?? []) as string[], 1);
 }
 
 function readHeader(key: string, record: string[], line: number): Header {

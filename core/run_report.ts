@@ -214,14 +214,17 @@ async function clusters(tx: SqlSession, now: string): Promise<ClusterBacklog[]> 
     unknown: number;
     oldest_hours: number | null;
   }>(
-    `select coalesce(cluster, '(none)') as cluster, count(*)::int as total,
-            count(*) filter (where sla_state = 'breached')::int as breached,
-            count(*) filter (where sla_state = 'at_risk')::int as at_risk,
-            count(*) filter (where sla_state = 'ok')::int as ok,
-            count(*) filter (where sla_state = 'unknown')::int as unknown,
-            max(hours_open)::float8 as oldest_hours
-     from tickets.inc_open_sla_at($1::timestamptz)
-     group by 1 order by total desc, cluster`,
+    `select cluster, total, (split ->> 'breached')::int as breached,
+            (split ->> 'at_risk')::int as at_risk, (split ->> 'ok')::int as ok,
+            (split ->> 'unknown')::int as unknown, oldest_hours
+     from (
+       select coalesce(cluster, '(none)') as cluster, count(*)::int as total,
+              tickets.sla_split(array_agg(sla_state)) as split,
+              max(hours_open)::float8 as oldest_hours
+       from tickets.inc_open_sla_at($1::timestamptz)
+       group by 1
+     ) c
+     order by total desc, cluster`,
     [now],
   );
   return rows.map((r) => ({

@@ -72,6 +72,8 @@ export function compileArgs(set: PermissionSet, hosts: string[] | null): string[
     ...net,
     "--include",
     "migrations",
+    "--include",
+    "definitions",
     "--output",
     "dist/fleettickets",
     "main.ts",

@@ -47,12 +47,12 @@ async function migratedPglite(): Promise<Database> {
 
 async function migrationHash(): Promise<string> {
   let text = "";
-  const names = [];
-  for await (const e of Deno.readDir(new URL("../migrations/", import.meta.url))) {
-    names.push(e.name);
-  }
-  for (const name of names.sort()) {
-    text += name + await Deno.readTextFile(new URL(`../migrations/${name}`, import.meta.url));
+  for (const dir of ["../migrations/", "../definitions/"]) {
+    const names = [];
+    for await (const e of Deno.readDir(new URL(dir, import.meta.url))) names.push(e.name);
+    for (const name of names.sort()) {
+      text += name + await Deno.readTextFile(new URL(dir + name, import.meta.url));
+    }
   }
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
@@ -189,6 +189,25 @@ export async function diffState(
 
 function sortKeys(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1));
+}
+
+/**
+ * Everything a drain writes that a user can see: ticket rows, quarantine entries and ledger
+ * counts, in a stable order (to compare two drains of the same stream).
+ */
+export async function drainedState(db: Database, table = "tickets.inc"): Promise<unknown[][]> {
+  return [
+    await db.query(`select ticket_id, raw, source_file from ${table} order by ticket_id`),
+    await db.query(
+      `select dataset, file_name, key, line, reason, record from tickets.quarantine
+       order by dataset, file_name, line`,
+    ),
+    await db.query(
+      `select dataset, file_name, key, etag, rows_read, inserted, updated, unchanged,
+              older_skipped, alarms_dropped, sentinels_dropped, duplicates, quarantined
+       from tickets.applied_files order by dataset, file_name`,
+    ),
+  ];
 }
 
 /** Wraps a store so that chosen operations fail, to simulate crashes and faults. */

@@ -10,7 +10,15 @@ import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, type DrainReport } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
-import { backends, diffState, listNames, makeDirBucket, openTicket, shared } from "./_harness.ts";
+import {
+  backends,
+  diffState,
+  drainedState,
+  listNames,
+  makeDirBucket,
+  openTicket,
+  shared,
+} from "./_harness.ts";
 
 const CHANGES = INC.changesPrefix;
 const DROPPED = new Set(DROPPED_COLUMNS);
@@ -428,7 +436,63 @@ function slot(i: number): string {
   }.csv`;
 }
 
+/** A folder bucket with the stream and every case between its baseline and its delta. */
+async function corpusBucket(): Promise<{ root: string; keys: string[] }> {
+  const root = await makeDirBucket(stream.files);
+  const keys = streamCases.map((c, i) => c.key ?? CHANGES + slot(i));
+  for (const [i, c] of streamCases.entries()) {
+    const path = `${root}/${keys[i]}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(
+      path,
+      typeof c.body === "string" ? new TextEncoder().encode(c.body) : c.body,
+    );
+  }
+  return { root, keys };
+}
+
+/** What a report says of each file, without timings. */
+function outcome(report: DrainReport) {
+  return report.files.map(({ key, status, counts, error, quarantine }) => ({
+    key,
+    status,
+    counts,
+    error,
+    quarantine,
+  }));
+}
+
 for (const b of backends()) {
+  Deno.test({
+    name:
+      `[${b.name}] the database's CSV parser and the JavaScript parser give the same rows, quarantine and counts on the corpus`,
+    ...shared,
+    fn: async () => {
+      const db = await b.db();
+      const runs = [];
+      for (const parser of ["javascript", "auto"] as const) {
+        await b.reset();
+        const { root } = await corpusBucket();
+        const report = await drain(createDirObjectStore(root), db, {
+          dataset: INC,
+          apply: true,
+          parser,
+        });
+        runs.push({ report, state: await drainedState(db) });
+        await Deno.remove(root, { recursive: true });
+      }
+      const [js, auto] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      assert.deepEqual(outcome(auto.report), outcome(js.report));
+      assert.deepEqual(auto.report.totals, js.report.totals);
+      assert.deepEqual(auto.state, js.state);
+      const by = (r: DrainReport, who: string) =>
+        r.files.filter((f) => f.profile?.parsedBy === who).length;
+      assert.equal(by(js.report, "database"), 0);
+      assert.ok(by(auto.report, "database") >= 2, "plain files were parsed by the database");
+      assert.ok(by(auto.report, "javascript") >= 10, "bad files went to the JavaScript parser");
+    },
+  });
+
   Deno.test({
     name:
       `[${b.name}] drain() loads every good row around ${streamCases.length} files with bad lines`,
@@ -437,16 +501,7 @@ for (const b of backends()) {
       assert.ok(cases.length >= 30, "the corpus has at least 30 files");
       await b.reset();
       const db = await b.db();
-      const root = await makeDirBucket(stream.files);
-      const keys = streamCases.map((c, i) => c.key ?? CHANGES + slot(i));
-      for (const [i, c] of streamCases.entries()) {
-        const path = `${root}/${keys[i]}`;
-        await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-        await Deno.writeFile(
-          path,
-          typeof c.body === "string" ? new TextEncoder().encode(c.body) : c.body,
-        );
-      }
+      const { root, keys } = await corpusBucket();
 
       const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
       assert.equal(report.status, "ok", report.error);

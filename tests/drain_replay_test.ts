@@ -10,6 +10,7 @@ import type { ObjectStore } from "../core/ports/mod.ts";
 import {
   backends,
   diffState,
+  drainedState,
   faultyStore,
   listNames,
   makeDirBucket,
@@ -24,6 +25,31 @@ const PROCESSED = INC.processedPrefix;
 for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
+
+  test("the database's CSV parser and the JavaScript parser give the same state on the fixture stream", async () => {
+    const db = await b.db();
+    const states = [];
+    for (const parser of ["javascript", "auto"] as const) {
+      await b.reset();
+      const root = await makeDirBucket(stream.files);
+      const report = await drain(createDirObjectStore(root), db, {
+        dataset: INC,
+        apply: true,
+        parser,
+      });
+      assert.equal(report.status, "ok", report.error);
+      const parsedBy = report.files.map((f) => f.profile?.parsedBy);
+      assert.ok(parsedBy.every((p) => p === (parser === "auto" ? "database" : "javascript")));
+      states.push({
+        totals: report.totals,
+        counts: report.files.map((f) => f.counts),
+        state: await drainedState(db),
+      });
+      await Deno.remove(root, { recursive: true });
+    }
+    assert.deepEqual(states[1], states[0]);
+    assert.deepEqual(await diffState(db, stream.expected), []);
+  });
 
   test("drain() applies a baseline and deltas oldest first and matches the model row by row", async () => {
     await b.reset();

@@ -23,6 +23,17 @@ export interface SqlSession {
     columns: readonly string[],
     batches: AsyncIterable<readonly (readonly (string | null)[])[]>,
   ): Promise<number>;
+  /**
+   * Bulk-loads CSV bytes (with a header line, which is skipped) into `columns` of a table with
+   * `COPY … (FORMAT csv, HEADER true)`, streaming them as they arrive. The server parses the CSV;
+   * a malformed file fails the statement (and the transaction, unless a savepoint was taken).
+   * No other query may run on the session until it resolves.
+   */
+  copyCsv(
+    table: string,
+    columns: readonly string[],
+    body: AsyncIterable<Uint8Array>,
+  ): Promise<void>;
 }
 
 /** The database: PostgreSQL (postgres.js) or embedded PGlite. */

@@ -1,0 +1,136 @@
+// The shape of a CSV byte stream, checked in one pass as the bytes go by (to the database's own
+// COPY parser). Private to core/.
+//
+// A file is "plain" when the server's CSV parser and ours (csv-parse, strict quotes) must read it
+// the same way: every quote opens or closes a field (or is doubled inside one), no NUL byte, no
+// blank line, every record has exactly the header's number of fields, no field over the size
+// limit. Anything else goes through the JavaScript parser, which quarantines what it must.
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const LF = 0x0a;
+const CR = 0x0d;
+const NUL = 0x00;
+
+const FIELD_START = 0;
+const UNQUOTED = 1;
+const QUOTED = 2;
+const QUOTE_IN_QUOTED = 3;
+
+/** The header record may be at most this long (bytes) to be read here. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Checks a CSV byte stream chunk by chunk; see the file comment for what "plain" means. */
+export class CsvShape {
+  /** The header record's bytes (BOM excluded), once its end was seen. */
+  headerBytes: Uint8Array | undefined;
+  /** Data records seen (the header not counted). */
+  records = 0;
+  /** Why the stream is not plain; undefined while it is. */
+  notPlain: string | undefined;
+
+  #maxFieldBytes: number;
+  #state = FIELD_START;
+  #fields = 0; // fields finished in the current record
+  #fieldBytes = 0;
+  #recordBytes = 0; // bytes in the current record (0 at a record start)
+  #headerFields = -1;
+  #afterCr = false;
+  #head: number[] = [];
+  #first = true;
+
+  constructor(maxFieldBytes: number) {
+    this.#maxFieldBytes = maxFieldBytes;
+  }
+
+  /** Scans the next chunk. */
+  push(chunk: Uint8Array): void {
+    let i = 0;
+    if (this.#first) {
+      this.#first = false;
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+    }
+    for (; i < chunk.length && this.notPlain === undefined; i++) this.#byte(chunk[i]!);
+  }
+
+  /** Ends the stream: a last record without a line end counts; an open quote is not plain. */
+  finish(): void {
+    if (this.notPlain !== undefined) return;
+    if (this.#state === QUOTED) this.notPlain = "an unterminated quote";
+    else if (this.#recordBytes > 0) this.#endRecord();
+    if (this.headerBytes === undefined && this.notPlain === undefined) this.notPlain = "no header";
+  }
+
+  #byte(b: number): void {
+    if (this.headerBytes === undefined) {
+      if (this.#head.length >= MAX_HEADER_BYTES) return this.#fail("a header over 64 KiB");
+      this.#head.push(b);
+    }
+    if (b === NUL) return this.#fail("a NUL byte");
+    if (b === LF && this.#afterCr && this.#recordBytes === 0) {
+      this.#afterCr = false; // the LF of a CRLF record end
+      if (this.headerBytes === undefined) this.#head.pop();
+      return;
+    }
+    this.#afterCr = false;
+    switch (this.#state) {
+      case FIELD_START:
+        if (b === QUOTE) this.#state = QUOTED;
+        else if (b === COMMA) return this.#endField();
+        else if (b === LF || b === CR) return this.#lineEnd(b);
+        else this.#state = UNQUOTED;
+        break;
+      case UNQUOTED:
+        if (b === QUOTE) return this.#fail("a quote inside an unquoted field");
+        if (b === COMMA) return this.#endField();
+        if (b === LF || b === CR) return this.#lineEnd(b);
+        break;
+      case QUOTED:
+        if (b === QUOTE) this.#state = QUOTE_IN_QUOTED;
+        break;
+      case QUOTE_IN_QUOTED:
+        if (b === QUOTE) this.#state = QUOTED;
+        else if (b === COMMA) return this.#endField();
+        else if (b === LF || b === CR) return this.#lineEnd(b);
+        else return this.#fail("text after a closing quote");
+        break;
+    }
+    this.#recordBytes++;
+    if (++this.#fieldBytes > this.#maxFieldBytes) this.#fail("a field over the size limit");
+  }
+
+  #endField(): void {
+    this.#fields++;
+    this.#fieldBytes = 0;
+    this.#recordBytes++;
+    this.#state = FIELD_START;
+  }
+
+  #lineEnd(b: number): void {
+    if (this.#recordBytes === 0) return this.#fail("a blank line");
+    if (this.headerBytes === undefined) this.#head.pop();
+    this.#afterCr = b === CR;
+    this.#endRecord();
+  }
+
+  #endRecord(): void {
+    const fields = this.#fields + 1;
+    if (this.headerBytes === undefined) {
+      this.headerBytes = Uint8Array.from(this.#head);
+      this.#head = [];
+      this.#headerFields = fields;
+    } else if (fields !== this.#headerFields) {
+      return this.#fail(`a record with ${fields} fields, header has ${this.#headerFields}`);
+    } else {
+      this.records++;
+    }
+    this.#fields = 0;
+    this.#fieldBytes = 0;
+    this.#recordBytes = 0;
+    this.#state = FIELD_START;
+  }
+
+  #fail(reason: string): void {
+    this.notPlain ??= reason;
+  }
+}

@@ -1,0 +1,35 @@
+-- The SLA rule, written once: the contract closes an INC ticket within 48 h of its SLA clock;
+-- 36 h is the early warning. Everything else (the open-SLA view, due times, the map, the
+-- dashboard, history capture, the terminal report, the read API) asks these functions.
+
+-- How long after its SLA clock an open ticket is breached.
+create or replace function tickets.sla_breach_after() returns interval
+language sql immutable parallel safe as $$ select interval '48 hours' $$;
+
+-- How long after its SLA clock an open ticket is at risk.
+create or replace function tickets.sla_warn_after() returns interval
+language sql immutable parallel safe as $$ select interval '36 hours' $$;
+
+-- Open SLA state from the age of the SLA clock. No clock at all is 'unknown' rather than a guess.
+create or replace function tickets.sla_state(p_age interval) returns text
+language sql immutable parallel safe as $$
+  select case
+    when p_age is null then 'unknown'
+    when p_age >= tickets.sla_breach_after() then 'breached'
+    when p_age >= tickets.sla_warn_after() then 'at_risk'
+    else 'ok'
+  end
+$$;
+
+-- Counts of each SLA state among p_states (other values, e.g. NULL for closed tickets, are not
+-- counted): {"breached": n, "at_risk": n, "ok": n, "unknown": n}. Use with array_agg(sla_state).
+create or replace function tickets.sla_split(p_states text[]) returns jsonb
+language sql immutable parallel safe as $$
+  select jsonb_build_object(
+    'breached', count(*) filter (where s = 'breached'),
+    'at_risk', count(*) filter (where s = 'at_risk'),
+    'ok', count(*) filter (where s = 'ok'),
+    'unknown', count(*) filter (where s = 'unknown')
+  )
+  from unnest(coalesce(p_states, '{}'::text[])) s
+$$;

@@ -1,0 +1,43 @@
+-- Re-resolves geom/geo_source of one ticket table (only the rows last written by p_files, when
+-- given: after an ingest only those can have a new cluster or place); only rows whose answer
+-- changed are written, so it is cheap after every ingest and every gazetteer change. Returns
+-- the number of rows updated.
+create or replace function tickets.resolve_geometry(p_table regclass, p_files text[] default null)
+returns integer
+language plpgsql as $$
+declare
+  n integer;
+begin
+  execute format($q$
+    with resolved as (
+      select t.ticket_id,
+        case
+          when f.lat between -90 and 90 and f.lon between -180 and 180
+            then st_setsrid(st_makepoint(f.lon::double precision, f.lat::double precision), 4326)
+          else coalesce(l.geom, c.geom)
+        end as geom,
+        case
+          when f.lat between -90 and 90 and f.lon between -180 and 180 then 'feed'
+          when l.geom is not null then 'location'
+          when c.geom is not null then 'cluster'
+          else 'none'
+        end as geo_source
+      from %s t
+      cross join lateral (
+        select tickets.num(t.raw ->> 'latitude') as lat, tickets.num(t.raw ->> 'longitude') as lon
+      ) f
+      left join tickets.geo_locations l
+        on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')
+      left join tickets.geo_clusters c
+        on c.cluster = t.cluster and c.status in ('hit', 'manual')
+      where $1 is null or t.source_file = any($1)
+    )
+    update %s t set geom = r.geom, geo_source = r.geo_source
+    from resolved r
+    where t.ticket_id = r.ticket_id
+      and (t.geo_source is distinct from r.geo_source or t.geom is distinct from r.geom)
+  $q$, p_table, p_table) using p_files;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;

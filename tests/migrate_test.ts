@@ -1,0 +1,101 @@
+// Schema upgrades: numbered migrations once, replaceable definitions whenever they change, and a
+// database the last release migrated (no definitions ledger) upgraded without loss. PGlite always,
+// PostgreSQL when TEST_DATABASE_URL is set.
+
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { loadDefinitions, migrate } from "../core/migrate.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { createScratchDatabase, shared } from "./_harness.ts";
+
+const opens: [string, () => Promise<Database>][] = [["pglite", () => createPgliteDatabase()]];
+const base = Deno.env.get("TEST_DATABASE_URL");
+if (base) {
+  opens.push(["postgres", async () => createPostgresDatabase(await createScratchDatabase(base))]);
+}
+
+async function appliedAt(db: Database): Promise<Map<string, string>> {
+  const rows = await db.query<{ name: string; at: string }>(
+    `select name, applied_at::text as at from tickets.schema_definitions`,
+  );
+  return new Map(rows.map((r) => [r.name, r.at]));
+}
+
+for (const [name, open] of opens) {
+  Deno.test({
+    name: `[${name}] a changed definition is applied again and an unchanged one is not`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        const definitions = await loadDefinitions();
+        const first = await migrate(db);
+        assertEquals(first.changedDefinitions, definitions.map((d) => d.name));
+        assertEquals((await migrate(db)).changedDefinitions, []);
+        const before = await appliedAt(db);
+
+        // A fix to the SLA rule is an edit to its file: warn at 30 h instead of 36 h.
+        const edited = definitions.map((d) =>
+          d.name === "20_sla_rule.sql"
+            ? { ...d, sql: d.sql.replace("interval '36 hours'", "interval '30 hours'") }
+            : d
+        );
+        const second = await migrate(db, { definitions: edited });
+        assertEquals(second.changedDefinitions, ["20_sla_rule.sql"]);
+        const [row] = await db.query<{ state: string }>(
+          `select tickets.sla_state(interval '31 hours') as state`,
+        );
+        assertEquals(row?.state, "at_risk");
+        const after = await appliedAt(db);
+        for (const [file, at] of before) {
+          if (file !== "20_sla_rule.sql") assertEquals(after.get(file), at, file);
+        }
+        assertEquals((await migrate(db, { definitions: edited })).changedDefinitions, []);
+        // Back to the shipped rule: applied again.
+        assertEquals((await migrate(db)).changedDefinitions, ["20_sla_rule.sql"]);
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${name}] a database migrated by the last release gets every definition and keeps its rows`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        // The last release: numbered migrations only, no definitions ledger.
+        await migrate(db, { definitions: [] });
+        await db.exec(`drop table tickets.schema_definitions`);
+        await db.query(
+          `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`,
+          [
+            "WOT0000001",
+            JSON.stringify({
+              ticket_id: "WOT0000001",
+              is_actionable: "true",
+              cluster: "Westlands",
+              created_at_service: "2026-06-13 09:00:00",
+            }),
+            "2026-06-15T09-00-00.csv",
+          ],
+        );
+        const upgrade = await migrate(db);
+        assertEquals(upgrade.pending, []);
+        assertEquals(upgrade.changedDefinitions.length, (await loadDefinitions()).length);
+        const [row] = await db.query<{ state: string; split: Record<string, number> }>(
+          `select min(sla_state) as state, tickets.sla_split(array_agg(sla_state)) as split
+           from tickets.inc_open_sla_at($1::timestamptz)`,
+          ["2026-06-15T12:00:00+03:00"],
+        );
+        assertEquals(row?.state, "breached");
+        assertEquals(row?.split, { breached: 1, at_risk: 0, ok: 0, unknown: 0 });
+      } finally {
+        await db.close();
+      }
+    },
+  });
+}
