@@ -255,6 +255,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       const typed = await listed();
       assert.equal(typed.length, 10);
       assert.deepEqual(typed, await fromApi("distance"));
+      assert.deepEqual(s.consoleErrors, [], "console errors");
     });
 
     await t.step(

@@ -78,10 +78,16 @@ async function loadNearest() {
   renderNearest(data, pick);
 }
 
+/** Shows an error on the page and in the console (where tools and tests see it). */
+function fail(error) {
+  console.error(error);
+  renderError(error.message);
+}
+
 function dispatchAt(lat, lon) {
   state.near = `${lat.toFixed(5)},${lon.toFixed(5)}`;
   writeState(state, { replace: true });
-  loadNearest().catch((e) => renderError(e.message));
+  loadNearest().catch(fail);
 }
 
 function fillOptions(features) {
@@ -163,7 +169,11 @@ async function loadTeams(gen) {
 async function refresh() {
   const gen = ++generation;
   const errors = [];
-  const guard = (p) => p.catch((e) => errors.push(e.message));
+  const guard = (p) =>
+    p.catch((e) => {
+      console.error(e);
+      errors.push(e.message);
+    });
   await Promise.all([
     guard(loadTickets(gen)),
     guard(loadDashboard(gen)),
@@ -287,7 +297,7 @@ async function boot() {
 }
 
 const ready = boot().catch((error) => {
-  renderError(error.message);
+  fail(error);
   throw error;
 });
 
