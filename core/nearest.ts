@@ -40,7 +40,8 @@ const SOURCES = {
     select 'crq'::text as dataset, c.ticket_id, c.normalized_status, c.cluster, c.location_name,
            c.assigned_team, c.owner, null::numeric as hours_open, null::text as sla_state,
            null::timestamptz as sla_due_at, null::integer as minutes_to_breach, c.geom, c.geog
-    from tickets.crq c where c.is_actionable`,
+    from tickets.crq c
+    where c.is_actionable and $1::timestamptz is not null /* types $1 when CRQ is alone */`,
 } as const;
 
 const POINT = `st_setsrid(st_makepoint($2::float8, $3::float8), 4326)::geography`;

@@ -21,24 +21,24 @@ export interface DashboardQuery {
   to?: string;
 }
 
-/** The map payload's JSON text, as of `now` (default: the database's clock). */
+/** The map payload's JSON text. */
 export async function mapPayload(
   tx: SqlSession,
   openOnly: boolean,
-  now?: Date,
+  now: Date = new Date(),
 ): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
     `select reporting.fn_tickets_for_map($1::boolean, $2::timestamptz)::text as body`,
-    [openOnly, now?.toISOString() ?? null],
+    [openOnly, now.toISOString()],
   );
   return row!.body;
 }
 
-/** The dashboard payload's JSON text, as of `now` (default: the database's clock). */
+/** The dashboard payload's JSON text. */
 export async function dashboardPayload(
   tx: SqlSession,
   query: DashboardQuery,
-  now?: Date,
+  now: Date = new Date(),
 ): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
     `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date, $6::timestamptz)::text
@@ -49,7 +49,7 @@ export async function dashboardPayload(
       query.window,
       query.from ?? null,
       query.to ?? null,
-      now?.toISOString() ?? null,
+      now.toISOString(),
     ],
   );
   return row!.body;

@@ -108,12 +108,12 @@ with page as (
   select t.*, count(*) over () as matched
   from tickets.tickets_read_at($1::timestamptz) t
   where ${where}
-  order by t.dataset, t.ticket_id
+  order by t.dataset desc, t.ticket_id
   limit $${n} offset $${n + 1}
 )
 select coalesce(max(t.matched), 0)::int as matched, count(*)::int as returned,
        coalesce(jsonb_agg(tickets.geojson_feature(t.geom, ${PROPERTIES})
-                order by t.dataset, t.ticket_id), '[]'::jsonb)::text as features
+                order by t.dataset desc, t.ticket_id), '[]'::jsonb)::text as features
 from page t`,
     params: [...params, query.limit, query.offset],
   };

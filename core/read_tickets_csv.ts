@@ -75,7 +75,7 @@ export async function readTicketsCsv(
   await tx.query(
     `declare tickets_csv no scroll cursor for
      select ${selectList()} from tickets.tickets_read_at($1::timestamptz) t
-     where ${where} order by t.dataset, t.ticket_id limit $${n} offset $${n + 1}`,
+     where ${where} order by t.dataset desc, t.ticket_id limit $${n} offset $${n + 1}`,
     [now, ...params, query.limit, query.offset],
   );
   write(CSV_COLUMNS.join(",") + "\r\n");

@@ -138,10 +138,13 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
       const headers: Record<string, string> = {};
       const challenge = original.headers.get("WWW-Authenticate");
       if (challenge) headers["WWW-Authenticate"] = challenge;
-      const detail = error.status === 401
-        ? 'Send the API token as "Authorization: Bearer <token>"'
-        : error.message || "The request was refused";
-      return problemResponse(error.status, detail, { headers });
+      // The token check answers a malformed Authorization header with 400: it is a 401 here.
+      if (challenge || error.status === 401) {
+        return problemResponse(401, 'Send the API token as "Authorization: Bearer <token>"', {
+          headers,
+        });
+      }
+      return problemResponse(error.status, error.message || "The request was refused");
     }
     const code = (error as { code?: unknown }).code;
     if (code === "22023") return problemResponse(400, deps.redact(error.message));

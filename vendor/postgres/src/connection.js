@@ -137,6 +137,11 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
         : new net.Socket()
     } catch (e) {
       error(e)
+      // fleettickets patch: a socket that could not be opened (server down, refused) left the
+      // connection in the "connecting" queue for ever, so once every pooled connection had
+      // failed once, every later query waited for ever. Hand it back to the pool as closed.
+      closedTime = performance.now()
+      onclose(connection, e)
       return
     }
     x.on('error', error)

@@ -1,0 +1,314 @@
+// Handler tests without a socket (app.request): every bad input is a 400 naming its parameter
+// before anything reaches the database, and the guards (methods, token, CORS, body size, path)
+// answer as documented. End-to-end tests over a real port are in tests/serve_test.ts.
+
+import assert from "node:assert/strict";
+import type { Config } from "../app/config.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { createApp } from "./app.ts";
+import { fakeDatabase } from "./_fake_database.ts";
+
+const SETTINGS: Config["serve"] = {
+  corsOrigins: [],
+  statementTimeoutMs: 5000,
+  staleAfterHours: 2,
+};
+
+function appWith(settings: Partial<Config["serve"]> = {}, db: Database = fakeDatabase()) {
+  const lines: Record<string, unknown>[] = [];
+  const app = createApp({
+    db,
+    settings: { ...SETTINGS, ...settings },
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date("2026-06-15T12:00:00+03:00"),
+    log: (entry) => lines.push(entry),
+    redact: (text) => text.replaceAll("s3cret-token-value", "***"),
+  });
+  return { app, lines };
+}
+
+async function problem(response: Response) {
+  assert.equal(response.headers.get("Content-Type"), "application/problem+json");
+  return await response.json() as { status: number; detail: string; parameter?: string };
+}
+
+// [url, parameter named]
+const BAD: readonly [string, string][] = [
+  ["/api/nearest?lat=-1.29", "lon"],
+  ["/api/nearest?lon=36.8", "lat"],
+  ["/api/nearest?lon=abc&lat=-1.29", "lon"],
+  ["/api/nearest?lon=36.8&lat=95", "lat"],
+  ["/api/nearest?lon=181&lat=0", "lon"],
+  ["/api/nearest?lon=NaN&lat=0", "lon"],
+  ["/api/nearest?lon=Infinity&lat=0", "lon"],
+  ["/api/nearest?lon=0x10&lat=0", "lon"],
+  ["/api/nearest?lon=36.8&lat=-1.2&k=0", "k"],
+  ["/api/nearest?lon=36.8&lat=-1.2&k=-1", "k"],
+  ["/api/nearest?lon=36.8&lat=-1.2&k=1000000000", "k"],
+  ["/api/nearest?lon=36.8&lat=-1.2&k=2.5", "k"],
+  ["/api/nearest?lon=36.8&lat=-1.2&max_km=0", "max_km"],
+  ["/api/nearest?lon=36.8&lat=-1.2&dataset=tickets", "dataset"],
+  ["/api/nearest?lon=36.8&lat=-1.2&sla_state=late", "sla_state"],
+  ["/api/nearest?lon=36.8&lat=-1.2&rank=random", "rank"],
+  ["/api/nearest?lon=36.8&lon=37&lat=-1.2", "lon"],
+  ["/api/tickets?limit=0", "limit"],
+  ["/api/tickets?limit=-1", "limit"],
+  ["/api/tickets?limit=1000000000", "limit"],
+  ["/api/tickets?limit=50001", "limit"],
+  ["/api/tickets?offset=-5", "offset"],
+  ["/api/tickets?bbox=36,-2,37", "bbox"],
+  ["/api/tickets?bbox=37,-2,36,-1", "bbox"],
+  ["/api/tickets?bbox=36,-1,37,-2", "bbox"],
+  ["/api/tickets?bbox=36,-2,37,x", "bbox"],
+  ["/api/tickets?bbox=36,-95,37,-1", "bbox"],
+  ["/api/tickets?dataset=users", "dataset"],
+  ["/api/tickets?dataset=inc;drop%20table%20tickets.inc", "dataset"],
+  ["/api/tickets?sla_state=breached'--", "sla_state"],
+  ["/api/tickets?open_only=maybe", "open_only"],
+  ["/api/tickets?cluster=" + "x".repeat(201), "cluster"],
+  ["/api/tickets?team=a%00b", "team"],
+  ["/api/tickets.csv?limit=0", "limit"],
+  ["/api/tickets.csv?bbox=1,2,3", "bbox"],
+  ["/api/tickets/INC'%3B%20drop", "id"],
+  ["/api/dashboard?window=fortnight", "window"],
+  ["/api/dashboard?window=custom&from=2026-06-10", "to"],
+  ["/api/dashboard?from=2026-06-10&to=2026-06-01", "from"],
+  ["/api/dashboard?from=2026-02-30&to=2026-03-01", "from"],
+  ["/api/dashboard?window=7d'%20or%201=1", "window"],
+  ["/webhook/inc-dashboard?window=week", "window"],
+  ["/webhook/tickets?open_only=yes%27", "open_only"],
+  ["/api/backlog?from=yesterday", "from"],
+  ["/api/backlog?from=2026-06-10&to=2026-06-01", "from"],
+  ["/api/teams?window=year", "window"],
+  ["/api/teams?by=region", "by"],
+  ["/api/teams?from=2026-06-10&to=2026-06-01", "from"],
+];
+
+for (const [url, parameter] of BAD) {
+  Deno.test(`GET ${url.slice(0, 70)} is a 400 naming "${parameter}", before any query`, async () => {
+    const db = fakeDatabase();
+    const { app } = appWith({}, db);
+    const response = await app.request(url);
+    assert.equal(response.status, 400);
+    const body = await problem(response);
+    assert.equal(body.parameter, parameter);
+    assert.equal(body.status, 400);
+    assert.match(body.detail, new RegExp(parameter));
+    assert.deepEqual(db.statements, []);
+  });
+}
+
+Deno.test("a POSTed form with a bad window is a 400 naming it", async () => {
+  const db = fakeDatabase();
+  const { app } = appWith({}, db);
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "cluster=Westlands&window=fortnight",
+  });
+  assert.equal((await problem(response)).parameter, "window");
+  assert.deepEqual(db.statements, []);
+});
+
+Deno.test("a POSTed JSON body with a nested value, or not an object, is a 400", async () => {
+  const { app } = appWith();
+  const nested = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ cluster: { $ne: 1 } }),
+  });
+  assert.equal((await problem(nested)).parameter, "cluster");
+  const array = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: "[1,2]",
+  });
+  assert.equal(array.status, 400);
+  const broken = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: "{",
+  });
+  assert.equal(broken.status, 400);
+});
+
+Deno.test("a POST body in another format is a 415", async () => {
+  const { app } = appWith();
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "text/xml" },
+    body: "<window>7d</window>",
+  });
+  assert.equal(response.status, 415);
+});
+
+Deno.test("a POST body over 64 KB is a 413", async () => {
+  const { app } = appWith();
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: "cluster=" + "x".repeat(10 * 1024 * 1024),
+  });
+  assert.equal(response.status, 413);
+  await problem(response);
+});
+
+const ROUTES = [
+  ["/webhook/tickets", "GET"],
+  ["/webhook/inc-dashboard", "GET, POST"],
+  ["/api/dashboard", "GET"],
+  ["/api/tickets", "GET"],
+  ["/api/tickets.csv", "GET"],
+  ["/api/tickets/INC1", "GET"],
+  ["/api/nearest", "GET"],
+  ["/api/backlog", "GET"],
+  ["/api/teams", "GET"],
+  ["/api/health", "GET"],
+  ["/api/config", "GET"],
+  ["/", "GET"],
+  ["/index.html", "GET"],
+] as const;
+
+for (const method of ["HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]) {
+  Deno.test(`${method} on every route is a 405 with Allow`, async () => {
+    const db = fakeDatabase();
+    const { app } = appWith({}, db);
+    for (const [path, allow] of ROUTES) {
+      const response = await app.request(path, { method });
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get("Allow"), allow, `${method} ${path}`);
+    }
+    assert.deepEqual(db.statements, []);
+  });
+}
+
+Deno.test("POST is allowed only on the dashboard webhook", async () => {
+  const { app } = appWith();
+  const response = await app.request("/api/tickets", { method: "POST", body: "x=1" });
+  assert.equal(response.status, 405);
+  assert.equal(response.headers.get("Allow"), "GET");
+});
+
+Deno.test("an unknown API path is a problem+json 404", async () => {
+  const { app } = appWith();
+  const response = await app.request("/api/users");
+  assert.equal(response.status, 404);
+  await problem(response);
+});
+
+Deno.test("paths with dot segments or encoded separators never reach the file system", async () => {
+  const { app } = appWith();
+  for (const path of ["/%2e%2e/deno.json", "/..%2fdeno.json", "/web/..%5c..%5cdeno.json"]) {
+    const response = await app.request(path);
+    assert.ok(response.status === 400 || response.status === 404, path);
+    assert.doesNotMatch(await response.text(), /"imports"/, path);
+  }
+});
+
+Deno.test("with SERVE_TOKEN set, /api and /webhook need the bearer token", async () => {
+  const token = "s3cret-token-value";
+  const { app, lines } = appWith({ token });
+  for (const path of ["/api/config", "/webhook/tickets", "/api/health"]) {
+    const missing = await app.request(path);
+    assert.equal(missing.status, 401, path);
+    assert.equal((await problem(missing)).status, 401);
+    const wrong = await app.request(path, { headers: { Authorization: "Bearer nope" } });
+    assert.equal(wrong.status, 401, path);
+    const text = await wrong.text();
+    assert.ok(!text.includes(token));
+    const basic = await app.request(path, { headers: { Authorization: `Basic ${btoa(token)}` } });
+    assert.equal(basic.status, 401, path);
+  }
+  const right = await app.request("/api/config", { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(right.status, 200);
+  // The page itself needs no token.
+  assert.equal((await app.request("/")).status, 200);
+  assert.ok(lines.length > 0);
+  assert.ok(!JSON.stringify(lines).includes(token));
+});
+
+Deno.test("CORS headers go to listed origins only, and preflights from them succeed", async () => {
+  const origin = "https://ops.example.com";
+  const { app } = appWith({ corsOrigins: [origin] });
+  const allowed = await app.request("/api/config", { headers: { Origin: origin } });
+  assert.equal(allowed.headers.get("Access-Control-Allow-Origin"), origin);
+  for (const other of ["https://evil.example.com", "https://ops.example.com.evil.io", "null"]) {
+    const refused = await app.request("/api/config", { headers: { Origin: other } });
+    assert.equal(refused.headers.get("Access-Control-Allow-Origin"), null, other);
+  }
+  const preflight = await app.request("/api/tickets", {
+    method: "OPTIONS",
+    headers: { Origin: origin, "Access-Control-Request-Method": "GET" },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get("Access-Control-Allow-Origin"), origin);
+  const foreign = await app.request("/api/tickets", {
+    method: "OPTIONS",
+    headers: { Origin: "https://evil.example.com", "Access-Control-Request-Method": "GET" },
+  });
+  assert.equal(foreign.status, 405);
+  assert.equal(foreign.headers.get("Access-Control-Allow-Origin"), null);
+});
+
+Deno.test("without DASHBOARD_CORS_ORIGINS no response carries CORS headers", async () => {
+  const { app } = appWith();
+  const response = await app.request("/api/config", { headers: { Origin: "https://a.example" } });
+  assert.equal(response.headers.get("Access-Control-Allow-Origin"), null);
+});
+
+Deno.test("/api/config gives the page its settings", async () => {
+  const { app } = appWith({
+    tilesUrl: "https://tiles.example/{z}/{x}/{y}.png",
+    staleAfterHours: 3,
+  });
+  assert.deepEqual(await (await app.request("/api/config")).json(), {
+    tilesUrl: "https://tiles.example/{z}/{x}/{y}.png",
+    pmtiles: false,
+    staleAfterHours: 3,
+  });
+});
+
+Deno.test("a database error is a 500 whose body and log line hold no secret", async () => {
+  const db = fakeDatabase(() => {
+    throw new Error("password authentication failed: postgres://u:s3cret-token-value@db/x");
+  });
+  const { app, lines } = appWith({}, db);
+  const response = await app.request("/api/tickets");
+  assert.equal(response.status, 500);
+  const text = await response.text();
+  assert.ok(!text.includes("s3cret"));
+  assert.ok(!JSON.stringify(lines).includes("s3cret-token-value"));
+});
+
+Deno.test("a lost database is a 503, a statement timeout a 503 naming the limit", async () => {
+  const lost = appWith(
+    {},
+    fakeDatabase(() => {
+      throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    }),
+  );
+  assert.equal((await lost.app.request("/api/tickets")).status, 503);
+  assert.equal((await lost.app.request("/api/health")).status, 503);
+  const slow = appWith(
+    {},
+    fakeDatabase((text) => {
+      if (text.includes("import_meta")) return [];
+      throw Object.assign(new Error("canceling statement due to statement timeout"), {
+        code: "57014",
+      });
+    }),
+  );
+  const response = await slow.app.request("/api/tickets");
+  assert.equal(response.status, 503);
+  assert.match((await problem(response)).detail, /5 s/);
+});
+
+Deno.test("every request writes one access-log line: method, path without query, status, ms, rows", async () => {
+  const { app, lines } = appWith();
+  await app.request("/api/nearest?lon=1&lat=95&token=abc");
+  assert.equal(lines.length, 1);
+  const line = lines[0]!;
+  assert.deepEqual(Object.keys(line).sort(), ["event", "method", "ms", "path", "rows", "status"]);
+  assert.equal(line.path, "/api/nearest");
+  assert.equal(line.status, 400);
+});

@@ -1,0 +1,674 @@
+// The read API end to end: a real server on a free loopback port over a database loaded from a
+// change file (PGlite always, PostgreSQL when TEST_DATABASE_URL is set), real fetch requests.
+// Tickets sit at known distances from a vehicle with known SLA ages, as of NOW; answers are
+// checked against values worked out by hand and against the same SQL called directly.
+
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { COLUMNS, renderCsv } from "../demo/generate_stream.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { capture } from "../core/capture.ts";
+import { CRQ, type Dataset, INC } from "../core/datasets.ts";
+import { drain } from "../core/drain.ts";
+import { nearestSql } from "../core/nearest.ts";
+import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
+import { readOnly } from "../core/read_only.ts";
+import { formatTeamPerformance, type TeamPerformance } from "../core/team_performance.ts";
+import { main } from "../cli/main.ts";
+import { type RunningServer, startServer } from "../serve/server.ts";
+import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
+
+/** 2026-06-15 12:00 EAT: the server's clock and every age below. */
+const NOW = new Date("2026-06-15T12:00:00+03:00");
+const HOUR = 3_600_000;
+const VEHICLE = { lon: 36.8219, lat: -1.2921 };
+/** Degrees of latitude per km (near enough for placing tickets; distances are checked in SQL). */
+const KM = 1 / 110.574;
+const TOKEN = "tok-9f8e7d6c5b4a";
+
+const INC_DATA: Dataset = { ...INC, afterApply: [] };
+const CRQ_DATA: Dataset = { ...CRQ, afterApply: [] };
+
+function eat(ms: number): string {
+  return new Date(ms + 3 * HOUR).toISOString().slice(0, 19).replace("T", " ");
+}
+const ago = (hours: number) => eat(NOW.getTime() - hours * HOUR);
+
+function ticket(id: string, northKm: number | null, o: Record<string, string> = {}) {
+  return openTicket(id, {
+    assigned_team: "Team A",
+    owner: "Jane Wanjiru",
+    sla_status: "Compliant",
+    updated_at: ago(1),
+    ...(northKm === null
+      ? {}
+      : { latitude: String(VEHICLE.lat + northKm * KM), longitude: String(VEHICLE.lon) }),
+    ...o,
+  });
+}
+
+function closed(id: string, northKm: number, o: Record<string, string>) {
+  return ticket(id, northKm, {
+    raw_status: "CLOSED",
+    normalized_status: "closed",
+    bucket: "closed",
+    is_actionable: "false",
+    ...o,
+  });
+}
+
+const INC_ROWS = [
+  ticket("BREACHED_3KM", 3, { created_at_service: ago(50) }),
+  ticket("OK_1KM", 1, { created_at_service: ago(2) }),
+  ticket("AT_RISK_2KM", 2, { first_seen_at: ago(40), assigned_team: "Team B", owner: "Ali" }),
+  ticket("OK_FAR", 30, {
+    created_at_service: ago(1),
+    cluster: "Kasarani",
+    assigned_team: "Team B",
+    owner: "Ali",
+  }),
+  ticket("UNMAPPED", null, { assigned_team: "Team B", owner: "Ali" }),
+  closed("CLOSED_NEAR", 0.5, { closed_at: ago(3), mttr: "2", created_at_service: ago(5) }),
+  closed("CLOSED_B", 4, {
+    closed_at: ago(5),
+    mttr: "10",
+    sla_status: "Breached",
+    assigned_team: "Team B",
+    owner: "Ali",
+  }),
+];
+const CRQ_ROWS = [ticket("CRQ_1_5KM", 1.5, { service_type: "crq" })];
+
+async function load(db: Database, name: string, rows: Record<string, string>[], ds: Dataset) {
+  const root = await makeDirBucket([{ name, text: renderCsv(COLUMNS, rows) }], ds.changesPrefix);
+  try {
+    const report = await drain(createDirObjectStore(root), db, { dataset: ds, apply: true });
+    assert.equal(report.status, "ok", report.error);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+  await db.exec(`
+    update ${ds.table} set geom = st_setsrid(st_makepoint(longitude, latitude), 4326),
+      geo_source = 'feed'
+    where geom is null and latitude is not null and longitude is not null`);
+}
+
+/** Wraps a database so every statement run in a transaction is recorded. */
+function recording(db: Database): Database & { statements: string[] } {
+  const statements: string[] = [];
+  const wrap = (tx: SqlSession): SqlSession => ({
+    query<T extends Row = Row>(text: string, params?: readonly unknown[]) {
+      statements.push(text);
+      return tx.query<T>(text, params);
+    },
+    exec: (script) => tx.exec(script),
+    copyRows: (table, columns, batches) => tx.copyRows(table, columns, batches),
+    copyCsv: (table, columns, body) => tx.copyCsv(table, columns, body),
+  });
+  return Object.assign(Object.create(db) as Database, {
+    statements,
+    transaction: <T>(fn: (tx: SqlSession) => Promise<T>) => db.transaction((tx) => fn(wrap(tx))),
+  });
+}
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+for (const b of backends()) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${b.name}] serve: ${name}`, ...shared, fn });
+
+  let setup: Promise<{ db: Database; rec: Database & { statements: string[] } }> | undefined;
+  let server: RunningServer | undefined;
+  const lines: Record<string, unknown>[] = [];
+  const ready = () =>
+    setup ??= (async () => {
+      await b.reset();
+      const db = await b.db();
+      await load(db, "2026-06-15T11-40-00.csv", INC_ROWS, INC_DATA);
+      await load(db, "2026-06-15T11-20-00.csv", CRQ_ROWS, CRQ_DATA);
+      await capture(db, { now: NOW });
+      const rec = recording(db);
+      server = await startServer({
+        db: rec,
+        settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
+        webRoot: "./.data/serve-test-no-web/",
+        now: () => NOW,
+        log: (entry) => lines.push(entry),
+        redact: (text) => text,
+        host: "127.0.0.1",
+        port: 0,
+      });
+      return { db, rec };
+    })();
+  const url = (path: string) => `http://127.0.0.1:${server!.port}${path}`;
+  const get = async (path: string, init?: RequestInit) => {
+    await ready();
+    return await fetch(url(path), init);
+  };
+  const json = async (path: string): Promise<Json> => {
+    const response = await get(path);
+    assert.equal(response.status, 200, `${path}: ${response.status}`);
+    return await response.json();
+  };
+  const ids = (fc: Json) => fc.features.map((f: Json) => f.properties.ticket_id);
+
+  test("nearest: the k nearest open tickets in exact metres, with time to breach", async () => {
+    const { db } = await ready();
+    const fc = await json(`/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&k=10`);
+    assert.deepEqual(ids(fc), ["OK_1KM", "AT_RISK_2KM", "BREACHED_3KM"]);
+    const props = fc.features.map((f: Json) => f.properties);
+    assert.deepEqual(props.map((p: Json) => p.minutes_to_breach), [46 * 60, 8 * 60, -2 * 60]);
+    assert.deepEqual(props.map((p: Json) => p.sla_state), ["ok", "at_risk", "breached"]);
+    const [exact] = await db.query<{ m: number }>(
+      `select round(st_distance(geog, st_setsrid(st_makepoint($1, $2), 4326)::geography)::numeric, 1)::float8 as m
+       from tickets.inc where ticket_id = 'BREACHED_3KM'`,
+      [VEHICLE.lon, VEHICLE.lat],
+    );
+    assert.equal(props[2].distance_m, exact!.m);
+    assert.ok(Math.abs(props[2].distance_m - 3000) < 5, String(props[2].distance_m));
+    const two = await json(`/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&k=2`);
+    assert.deepEqual(ids(two), ["OK_1KM", "AT_RISK_2KM"]);
+    const wide = await json(`/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&max_km=40`);
+    assert.equal(ids(wide).at(-1), "OK_FAR");
+  });
+
+  test("nearest: rank=urgency sends the vehicle where the SLA is at stake", async () => {
+    const fc = await json(`/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&rank=urgency`);
+    // Scores: breached 3 km = 3; at risk 2 km + 8 h × 0.25 = 4; ok 1 km + 46 h × 0.25 = 12.5.
+    assert.deepEqual(ids(fc), ["BREACHED_3KM", "AT_RISK_2KM", "OK_1KM"]);
+    assert.deepEqual(fc.features.map((f: Json) => f.properties.score), [3, 4, 12.5]);
+  });
+
+  test("nearest: datasets and SLA filter", async () => {
+    const at = `lon=${VEHICLE.lon}&lat=${VEHICLE.lat}`;
+    assert.deepEqual(ids(await json(`/api/nearest?${at}&dataset=all&k=3`)), [
+      "OK_1KM",
+      "CRQ_1_5KM",
+      "AT_RISK_2KM",
+    ]);
+    assert.deepEqual(ids(await json(`/api/nearest?${at}&dataset=crq`)), ["CRQ_1_5KM"]);
+    assert.deepEqual(ids(await json(`/api/nearest?${at}&sla_state=breached`)), ["BREACHED_3KM"]);
+  });
+
+  test("nearest: KNN walks the GiST index from a constant point", async () => {
+    const { db } = await ready();
+    const { text, params } = nearestSql({
+      ...VEHICLE,
+      k: 10,
+      maxKm: 25,
+      dataset: "inc",
+      rank: "distance",
+    }, NOW);
+    const plan = await db.transaction(async (tx) => {
+      await tx.query(`set local enable_seqscan = off`);
+      const rows = await tx.query<{ "QUERY PLAN": string }>(`explain ${text}`, params);
+      return rows.map((r) => r["QUERY PLAN"]).join("\n");
+    });
+    assert.match(plan, /Index Scan using inc_geog_idx/);
+    assert.match(plan, /Order By: .*geog.* <-> '[0-9A-F]+'::geography/);
+  });
+
+  test("tickets: a GeoJSON page with counts, data time, next link and time to breach", async () => {
+    const fc = await json("/api/tickets?dataset=inc");
+    assert.equal(fc.type, "FeatureCollection");
+    assert.equal(fc.numberMatched, 5);
+    assert.equal(fc.numberReturned, 5);
+    assert.equal(fc.dataAsOf, "2026-06-15T11:40:00+03:00");
+    assert.equal(fc.next, null);
+    assert.deepEqual(ids(fc), ["AT_RISK_2KM", "BREACHED_3KM", "OK_1KM", "OK_FAR", "UNMAPPED"]);
+    const byId = new Map(fc.features.map((f: Json) => [f.properties.ticket_id, f]));
+    assert.equal((byId.get("BREACHED_3KM") as Json).properties.minutes_to_breach, -120);
+    assert.equal((byId.get("UNMAPPED") as Json).geometry, null);
+    assert.equal((byId.get("UNMAPPED") as Json).properties.sla_state, "unknown");
+
+    const first = await json("/api/tickets?dataset=inc&limit=2");
+    assert.deepEqual(ids(first), ["AT_RISK_2KM", "BREACHED_3KM"]);
+    assert.equal(first.numberMatched, 5);
+    assert.equal(first.next, "/api/tickets?dataset=inc&limit=2&offset=2");
+    const second = await json(first.next);
+    assert.deepEqual(ids(second), ["OK_1KM", "OK_FAR"]);
+    const last = await json(second.next);
+    assert.deepEqual(ids(last), ["UNMAPPED"]);
+    assert.equal(last.next, null);
+    const past = await json("/api/tickets?dataset=inc&offset=100");
+    assert.deepEqual([past.numberMatched, past.numberReturned], [5, 0]);
+  });
+
+  test("tickets: filters and bbox", async () => {
+    const d = 0.05;
+    const box = [VEHICLE.lon - d, VEHICLE.lat - d, VEHICLE.lon + d, VEHICLE.lat + d].join(",");
+    assert.deepEqual(ids(await json(`/api/tickets?dataset=inc&bbox=${box}`)), [
+      "AT_RISK_2KM",
+      "BREACHED_3KM",
+      "OK_1KM",
+    ]);
+    // INC first, then CRQ; by ticket id within each.
+    assert.deepEqual(ids(await json(`/api/tickets?bbox=${box}`)), [
+      "AT_RISK_2KM",
+      "BREACHED_3KM",
+      "OK_1KM",
+      "CRQ_1_5KM",
+    ]);
+    assert.deepEqual(ids(await json("/api/tickets?sla_state=at_risk")), ["AT_RISK_2KM"]);
+    assert.deepEqual(ids(await json("/api/tickets?cluster=KASARANI")), ["OK_FAR"]);
+    assert.deepEqual(ids(await json("/api/tickets?dataset=inc&team=team%20b")), [
+      "AT_RISK_2KM",
+      "OK_FAR",
+      "UNMAPPED",
+    ]);
+    assert.deepEqual(ids(await json("/api/tickets?dataset=inc&open_only=false&status=closed")), [
+      "CLOSED_B",
+      "CLOSED_NEAR",
+    ]);
+    assert.equal((await json("/api/tickets?open_only=false")).numberMatched, 8);
+  });
+
+  test("tickets: SQL-looking strings in every filter are plain values", async () => {
+    const { db } = await ready();
+    for (const evil of ["x' or '1'='1", "'; drop table tickets.inc; --", "%", "\\'", "$1"]) {
+      for (const name of ["cluster", "status", "team"]) {
+        const fc = await json(`/api/tickets?${name}=${encodeURIComponent(evil)}`);
+        assert.equal(fc.numberMatched, 0, `${name}=${evil}`);
+      }
+      const d = await json(`/api/dashboard?cluster=${encodeURIComponent(evil)}`);
+      assert.equal(d.metrics.open_total, 0);
+      const t = await json(`/api/teams?cluster=${encodeURIComponent(evil)}`);
+      assert.deepEqual(t.rows, []);
+    }
+    const [n] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+    assert.equal(n!.n, 7);
+  });
+
+  test("tickets.csv: the same selection as CSV, streamed and gzipped", async () => {
+    const response = await get("/api/tickets.csv?dataset=inc", {
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("Content-Type")!, /^text\/csv/);
+    assert.equal(response.headers.get("Content-Encoding"), "gzip");
+    const lines = (await response.text()).trimEnd().split("\r\n");
+    assert.match(lines[0]!, /^dataset,ticket_id,is_open,/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(",")[1]), [
+      "AT_RISK_2KM",
+      "BREACHED_3KM",
+      "OK_1KM",
+      "OK_FAR",
+      "UNMAPPED",
+    ]);
+    assert.match(lines[2]!, /,breached,2026-06-15T10:00:00\+03:00,-120,/);
+  });
+
+  test("ticket: raw record, geometry source and closures; 404 when unknown", async () => {
+    const t = await json("/api/tickets/CLOSED_NEAR");
+    assert.equal(t.properties.geo_source, "feed");
+    assert.equal(t.raw.ticket_id, "CLOSED_NEAR");
+    assert.equal(t.raw.cluster, "Westlands");
+    assert.equal(t.closures.length, 1);
+    assert.equal(t.closures[0].mttr_hours, 2);
+    assert.equal(t.closures[0].closed_at, "2026-06-15T09:00:00+03:00");
+    const open = await json("/api/tickets/BREACHED_3KM");
+    assert.equal(open.properties.minutes_to_breach, -120);
+    const missing = await get("/api/tickets/NOPE123");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get("Content-Type"), "application/problem+json");
+    await missing.body?.cancel();
+  });
+
+  test("webhook/tickets: byte for byte reporting.fn_tickets_for_map", async () => {
+    const { db } = await ready();
+    for (const openOnly of [true, false]) {
+      const response = await get(`/webhook/tickets?open_only=${openOnly}`);
+      const [direct] = await db.query<{ body: string }>(
+        `select reporting.fn_tickets_for_map($1, $2::timestamptz)::text as body`,
+        [openOnly, NOW.toISOString()],
+      );
+      assert.equal(await response.text(), direct!.body);
+    }
+  });
+
+  test("dashboard: query string, POSTed form and POSTed JSON give the function's payload", async () => {
+    const { db } = await ready();
+    const [direct] = await db.query<{ body: string }>(
+      `select reporting.fn_inc_dashboard('Westlands', null, 'custom', '2026-06-14', '2026-06-15',
+         $1::timestamptz)::text as body`,
+      [NOW.toISOString()],
+    );
+    const query = "cluster=Westlands&window=custom&from=2026-06-14&to=2026-06-15";
+    const answers = [
+      await get(`/api/dashboard?${query}`),
+      await get(`/webhook/inc-dashboard?${query}`),
+      await get("/webhook/inc-dashboard", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: query,
+      }),
+      await get("/webhook/inc-dashboard", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ cluster: "Westlands", from: "2026-06-14", to: "2026-06-15" }),
+      }),
+    ];
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      assert.equal(await a.text(), direct!.body);
+    }
+    const payload = JSON.parse(direct!.body);
+    assert.equal(payload.filters.cluster, "Westlands");
+    assert.equal(payload.metrics.open_total, 4);
+    const bad = await get("/webhook/inc-dashboard", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: "window=custom&from=2026-06-15&to=2026-06-01",
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).parameter, "from");
+  });
+
+  test("backlog: the daily series, overall and for one cluster", async () => {
+    const all = await json("/api/backlog?from=2026-06-01&to=2026-06-15");
+    assert.equal(all.days.length, 1);
+    const day = all.days[0];
+    assert.equal(day.date, "2026-06-15");
+    assert.deepEqual(
+      [day.open_total, day.open_breached, day.open_at_risk, day.open_ok, day.open_unknown],
+      [5, 1, 1, 2, 1],
+    );
+    assert.equal(day.closed, 2);
+    const westlands = await json("/api/backlog?from=2026-06-01&to=2026-06-15&cluster=westlands");
+    assert.equal(westlands.days[0].open_total, 4);
+    assert.equal(westlands.days[0].closed, null);
+    const before = await json("/api/backlog?from=2026-05-01&to=2026-05-31");
+    assert.deepEqual(before.days, []);
+  });
+
+  test("teams: closures, MTTR, compliance, backlog and reopened per team and per owner", async () => {
+    const t = await json("/api/teams?window=today");
+    assert.equal(t.by, "team");
+    assert.deepEqual(t.rows, [
+      {
+        key: "Team B",
+        closures: 1,
+        mttr_hours: { median: 10, p90: 10, count: 1 },
+        closed_compliant: 0,
+        closed_breached: 1,
+        compliance_rate: 0,
+        open: 3,
+        open_breached: 0,
+        open_at_risk: 1,
+        reopened: 0,
+      },
+      {
+        key: "Team A",
+        closures: 1,
+        mttr_hours: { median: 2, p90: 2, count: 1 },
+        closed_compliant: 1,
+        closed_breached: 0,
+        compliance_rate: 1,
+        open: 2,
+        open_breached: 1,
+        open_at_risk: 0,
+        reopened: 0,
+      },
+    ]);
+    const owners = await json("/api/teams?window=today&by=owner");
+    assert.deepEqual(owners.rows.map((r: Json) => [r.key, r.closures, r.open]), [
+      ["Ali", 1, 3],
+      ["Jane Wanjiru", 1, 2],
+    ]);
+    const yesterday = await json("/api/teams?window=yesterday");
+    assert.deepEqual(yesterday.rows.map((r: Json) => [r.key, r.closures]), [
+      ["Team B", 0],
+      ["Team A", 0],
+    ]);
+    const table = formatTeamPerformance(t as TeamPerformance);
+    assert.match(table, /Team B\s+1\s+10\.0\s+10\.0\s+0\.0%\s+3\s+0\s+1\s+0/);
+  });
+
+  test("health: the database and each dataset's watermark", async () => {
+    const h = await json("/api/health");
+    assert.equal(h.ok, true);
+    assert.equal(h.database, b.name);
+    assert.deepEqual(h.datasets.map((d: Json) => [d.dataset, d.watermark, d.healthy]), [
+      ["crq", "2026-06-15T11-20-00.csv", true],
+      ["inc", "2026-06-15T11-40-00.csv", true],
+    ]);
+  });
+
+  test("every request is read-only: a write fails, nothing was written", async () => {
+    const { db } = await ready();
+    await assert.rejects(
+      readOnly(db, { timeoutMs: 5000 }, (tx) => tx.query(`delete from tickets.inc`)),
+      (error: Error & { code?: string }) => error.code === "25006",
+    );
+    const [n] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+    assert.equal(n!.n, 7);
+  });
+
+  test("responses over 1 KB are gzipped for clients that accept it", async () => {
+    const big = await get("/api/tickets?open_only=false", {
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    assert.equal(big.headers.get("Content-Encoding"), "gzip");
+    assert.equal((await big.json()).numberReturned, 8);
+    const small = await get("/api/tickets?cluster=none", {
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    assert.equal(small.headers.get("Content-Encoding"), null);
+    await small.body?.cancel();
+  });
+
+  test("concurrent requests all succeed", async () => {
+    const paths = Array.from(
+      { length: 24 },
+      (_, i) =>
+        [
+          `/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&k=${1 + (i % 3)}`,
+          "/api/tickets?dataset=inc",
+          "/api/dashboard",
+          "/api/teams",
+        ][i % 4]!,
+    );
+    const answers = await Promise.all(paths.map((p) => get(p)));
+    for (const a of answers) {
+      assert.equal(a.status, 200);
+      await a.body?.cancel();
+    }
+  });
+
+  test("over real HTTP: HEAD/OPTIONS/PUT/DELETE are 405 with Allow, a 10 MB POST is 413", async () => {
+    for (const method of ["HEAD", "OPTIONS", "PUT", "DELETE"]) {
+      for (const path of ["/api/tickets", "/webhook/inc-dashboard", "/api/nearest", "/"]) {
+        const response = await get(path, { method });
+        assert.equal(response.status, 405, `${method} ${path}`);
+        assert.ok(response.headers.get("Allow"), `${method} ${path}`);
+        await response.body?.cancel();
+      }
+    }
+    const huge = await get("/webhook/inc-dashboard", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: "cluster=" + "x".repeat(10 * 1024 * 1024),
+    });
+    assert.equal(huge.status, 413);
+    await huge.body?.cancel();
+  });
+
+  test("over real HTTP: a raw path with .. never serves a file outside web/", async () => {
+    await ready();
+    for (const target of ["/../deno.json", "/web/../../deno.json", "/%2e%2e/deno.json"]) {
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(server!.port, "127.0.0.1", () => {
+          socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        });
+        let text = "";
+        socket.on("data", (d) => text += d.toString());
+        socket.on("end", () => resolve(text));
+        socket.on("error", reject);
+      });
+      assert.match(raw, /^HTTP\/1\.1 4\d\d/, target);
+      assert.doesNotMatch(raw, /"imports"/, target);
+    }
+  });
+
+  test("ETag: an unchanged dataset answers 304 from the watermark alone; a new file changes it", async () => {
+    const { db, rec } = await ready();
+    const path = "/api/tickets?dataset=inc&limit=3";
+    const first = await get(path);
+    const etag = first.headers.get("ETag")!;
+    assert.match(etag, /^W\/"[0-9a-f]+"$/);
+    assert.equal(first.headers.get("Cache-Control"), "no-cache");
+    await first.body?.cancel();
+    rec.statements.length = 0;
+    const again = await get(path, { headers: { "If-None-Match": etag } });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), "");
+    assert.ok(rec.statements.every((s) => !/tickets\.(inc|crq)\b|tickets_read_at/.test(s)));
+    assert.ok(rec.statements.some((s) => s.includes("tickets.import_meta")));
+    // Other parameters, other tag.
+    const other = await get("/api/tickets?dataset=inc&limit=4", {
+      headers: { "If-None-Match": etag },
+    });
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+    // A new change file moves the watermark: the same tag no longer matches.
+    await load(db, "2026-06-15T11-50-00.csv", [ticket("NEW_ONE", 0.2, {
+      created_at_service: ago(1),
+    })], INC_DATA);
+    const changed = await get(path, { headers: { "If-None-Match": etag } });
+    assert.equal(changed.status, 200);
+    assert.notEqual(changed.headers.get("ETag"), etag);
+    assert.equal((await changed.json()).numberMatched, 6);
+  });
+
+  test("access log: one JSON-ready line per request with path, status, ms and rows", async () => {
+    await ready();
+    const line = lines.find((l) => l.path === "/api/nearest" && l.status === 200)!;
+    assert.deepEqual(Object.keys(line).sort(), ["event", "method", "ms", "path", "rows", "status"]);
+    assert.ok((line.rows as number) > 0);
+    assert.ok(lines.every((l) => !String(l.path).includes("?")));
+  });
+
+  test("a token-protected server refuses requests without it and never echoes it", async () => {
+    const { db } = await ready();
+    const logged: Record<string, unknown>[] = [];
+    const guarded = await startServer({
+      db,
+      settings: {
+        corsOrigins: ["https://ops.example"],
+        token: TOKEN,
+        statementTimeoutMs: 5000,
+        staleAfterHours: 2,
+      },
+      webRoot: "./.data/serve-test-no-web/",
+      now: () => NOW,
+      log: (entry) => logged.push(entry),
+      redact: (text) => text.replaceAll(TOKEN, "***"),
+      host: "127.0.0.1",
+      port: 0,
+    });
+    try {
+      const at = (p: string) => `http://127.0.0.1:${guarded.port}${p}`;
+      const none = await fetch(at("/api/tickets"));
+      assert.equal(none.status, 401);
+      assert.ok(!(await none.text()).includes(TOKEN));
+      const wrong = await fetch(at("/webhook/tickets"), { headers: { Authorization: "Bearer x" } });
+      assert.equal(wrong.status, 401);
+      await wrong.body?.cancel();
+      const right = await fetch(at("/api/tickets?dataset=inc"), {
+        headers: { Authorization: `Bearer ${TOKEN}`, Origin: "https://ops.example" },
+      });
+      assert.equal(right.status, 200);
+      assert.equal(right.headers.get("Access-Control-Allow-Origin"), "https://ops.example");
+      assert.ok(!(await right.text()).includes(TOKEN));
+      const foreign = await fetch(at("/api/config"), {
+        headers: { Authorization: `Bearer ${TOKEN}`, Origin: "https://evil.example" },
+      });
+      assert.equal(foreign.headers.get("Access-Control-Allow-Origin"), null);
+      await foreign.body?.cancel();
+      assert.ok(!JSON.stringify(logged).includes(TOKEN));
+    } finally {
+      await guarded.shutdown();
+    }
+  });
+
+  test("health is 503 when the database cannot be reached", async () => {
+    const gone = createPostgresDatabase("postgres://nobody:pw-never-shown@127.0.0.1:1/none", {
+      connectTimeout: 2,
+    });
+    const logged: Record<string, unknown>[] = [];
+    const down = await startServer({
+      db: gone,
+      settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
+      webRoot: "./.data/serve-test-no-web/",
+      now: () => NOW,
+      log: (entry) => logged.push(entry),
+      redact: (text) => text.replaceAll("pw-never-shown", "***"),
+      host: "127.0.0.1",
+      port: 0,
+    });
+    try {
+      // Every request fails fast, not only the first (a pooled connection that failed to
+      // connect used to stay "connecting" for ever: vendor/README.md).
+      for (let i = 0; i < 3; i++) {
+        const health = await fetch(`http://127.0.0.1:${down.port}/api/health`);
+        assert.equal(health.status, 503);
+        assert.equal((await health.json()).ok, false);
+        const data = await fetch(`http://127.0.0.1:${down.port}/api/tickets`);
+        assert.equal(data.status, 503);
+        assert.ok(!(await data.text()).includes("pw-never-shown"));
+      }
+      assert.ok(!JSON.stringify(logged).includes("pw-never-shown"));
+    } finally {
+      await down.shutdown();
+      await gone.close();
+    }
+  });
+
+  if (b.name === "postgres") {
+    test("a statement over the timeout is cancelled", async () => {
+      const { db } = await ready();
+      await assert.rejects(
+        readOnly(db, { timeoutMs: 100 }, (tx) => tx.query(`select pg_sleep(2)`)),
+        (error: Error & { code?: string }) => error.code === "57014",
+      );
+    });
+
+    test("report --by team prints the same table", async () => {
+      await ready();
+      let stdout = "";
+      const code = await main([
+        "report",
+        "--by",
+        "team",
+        "--window",
+        "custom",
+        "--from",
+        "2026-06-15",
+        "--to",
+        "2026-06-15",
+      ], {
+        env: (name) => name === "DATABASE_URL" ? b.url : undefined,
+        stdout: (text) => stdout += text,
+        stderr: () => {},
+        terminal: { stdout: false, stderr: false },
+        onSignal: () => () => {},
+      });
+      assert.equal(code, 0);
+      assert.match(
+        stdout,
+        /Closure attribution by team, custom \(2026-06-15 \.\. 2026-06-15 EAT\)/,
+      );
+      // Closures are those of the window; the open backlog is as of the real clock (all breached).
+      assert.match(stdout, /Team A\s+1\s+2\.0\s+2\.0\s+100\.0%\s+\d+\s+\d+\s+0\s+0\n/);
+      assert.match(stdout, /Team B\s+1\s+10\.0\s+10\.0\s+0\.0%\s+3\s+2\s+0\s+0\n/);
+    });
+  }
+
+  test("stop: the server drains and closes", async () => {
+    await ready();
+    await server!.shutdown();
+    await b.close();
+  });
+}
