@@ -338,6 +338,44 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       assert.ok(new URL(s.page.url()).searchParams.get("view") === "table");
     });
 
+    await t.step("with SERVE_TOKEN the page asks for the token once and then works", async () => {
+      const token = "page-test-token-7f3a";
+      const guarded = await startServer({
+        db: s.db,
+        settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2, token },
+        webRoot: new URL("../web/", import.meta.url).pathname,
+        now: () => s.fixture.now,
+        log: () => {},
+        redact: (text) => text,
+        host: "127.0.0.1",
+        port: 0,
+      });
+      const page = await s.browser.newPage();
+      try {
+        let asked = 0;
+        page.on("dialog", (dialog) => {
+          asked++;
+          void dialog.accept(token);
+        });
+        await page.goto(`http://127.0.0.1:${guarded.port}/`, { waitUntil: "load" });
+        await waitIdle(page);
+        assert.equal(asked, 1, "asked once");
+        assert.equal(
+          await page.$eval("#error", (el) => (el as unknown as PageElement).hidden),
+          true,
+        );
+        assert.equal(
+          await page.$eval("#kpi-open", (el) => el.textContent),
+          String(s.fixture.openInc + 1),
+        );
+        await refresh(page);
+        assert.equal(asked, 1, "not asked again");
+      } finally {
+        await page.close();
+        await guarded.shutdown();
+      }
+    });
+
     await t.step(
       "screenshots: desktop (Nairobi, a ticket and the nearest list) and phone",
       async () => {

@@ -21,11 +21,33 @@ async function problemText(response) {
   }
 }
 
+const TOKEN_KEY = "fleettickets.token";
+
+/** The Authorization header, when the server asked for its token (SERVE_TOKEN) this session. */
+export function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** fetch() that asks once for the server's access token when it answers 401. */
+export async function authorizedFetch(url, init = {}) {
+  const send = () => fetch(url, { ...init, headers: { ...init.headers, ...authHeaders() } });
+  let response = await send();
+  if (response.status === 401) {
+    const token = prompt("This server needs its access token (SERVE_TOKEN):");
+    if (token) {
+      sessionStorage.setItem(TOKEN_KEY, token.trim());
+      response = await send();
+    }
+  }
+  return response;
+}
+
 /** GETs JSON; `changed` is false when the server answered 304 (nothing new). */
 export async function getJson(url) {
   const hit = held.get(url);
   const headers = hit ? { "If-None-Match": hit.etag } : {};
-  const response = await fetch(url, { headers, cache: "no-store" });
+  const response = await authorizedFetch(url, { headers, cache: "no-store" });
   if (response.status === 304 && hit) return { data: hit.data, changed: false };
   if (!response.ok) throw new ApiError(url, response.status, await problemText(response));
   const data = await response.json();

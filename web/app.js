@@ -2,7 +2,7 @@
 // every 60 s with If-None-Match (a 304 changes nothing on screen: not the viewport, not the
 // selection).
 
-import { getAllTickets, getJson, query } from "./api.js";
+import { authHeaders, authorizedFetch, getAllTickets, getJson, query } from "./api.js";
 import { createCharts } from "./charts.js";
 import { clusterAreas } from "./areas.js";
 import { createMap } from "./map.js";
@@ -189,6 +189,23 @@ function updateCsvLink() {
   $("csv").href = `api/tickets.csv${query({ ...ticketParams(state), open_only: "true" })}`;
 }
 
+/** With an access token, a plain link cannot send it: fetch the CSV and save it instead. */
+async function downloadWithToken(event) {
+  if (!authHeaders().Authorization) return;
+  event.preventDefault();
+  try {
+    const response = await authorizedFetch($("csv").href);
+    if (!response.ok) throw new Error(`Cannot download the CSV: HTTP ${response.status}`);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = "tickets.csv";
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    fail(error);
+  }
+}
+
 function applyStateToForm() {
   $("crq").checked = state.crq;
   for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
@@ -234,6 +251,7 @@ function bindControls() {
     applyStateToForm();
     onFilterChange();
   });
+  $("csv").addEventListener("click", downloadWithToken);
   $("view-map").addEventListener("click", () => setView("map"));
   $("view-table").addEventListener("click", () => setView("table"));
   $("nearest-form").addEventListener("submit", (e) => {
