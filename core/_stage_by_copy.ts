@@ -30,6 +30,24 @@ const ASCII = "^[ -~]*$";
 
 const SAVEPOINT = "fleettickets_copy";
 
+/** Options for {@linkcode stageByCopy}. */
+export interface CopyOptions {
+  /** A field over this many bytes sends the file to the JavaScript way. */
+  maxFieldBytes: number;
+  /** The size the listing gave: a body that ends short of it fails the file. */
+  expectedBytes: number;
+  /** The error for a body that ended after `bytes` bytes (a truncated download). */
+  truncated: (bytes: number) => Error;
+  /** Stops between chunks. */
+  signal?: AbortSignal;
+}
+
+/** Reading the object failed (or ended short): the file fails as the JavaScript way would. */
+class ReadFailure extends Error {}
+
+/** The bytes are not plain CSV: the COPY is abandoned before the server reads the rest. */
+class NotPlain extends Error {}
+
 /**
  * Stages `body` (the whole file, header first) into `fleettickets_stage` with COPY. Returns
  * undefined, with the session rolled back to where it was, when the file must take the
@@ -39,7 +57,7 @@ export async function stageByCopy(
   tx: SqlSession,
   key: string,
   body: ReadableStream<Uint8Array>,
-  options: { maxFieldBytes: number; signal?: AbortSignal },
+  options: CopyOptions,
 ): Promise<CopyStaged | undefined> {
   const shape = new CsvShape(options.maxFieldBytes);
   const reader = body.getReader();
@@ -58,7 +76,7 @@ export async function stageByCopy(
         columns.map((c) => `${c} text`).join(", ")
       })`,
     );
-    await tx.copyCsv("fleettickets_csv", columns, chunks(reader, shape, head, options.signal));
+    await tx.copyCsv("fleettickets_csv", columns, chunks(reader, shape, head, options));
     shape.finish();
     const staged = shape.notPlain === undefined ? await stageRows(tx, header) : undefined;
     if (staged === undefined || staged.rowsRead !== shape.records) {
@@ -69,8 +87,9 @@ export async function stageByCopy(
     return staged;
   } catch (error) {
     options.signal?.throwIfAborted();
+    if (error instanceof ReadFailure) throw error.cause;
     await reader.cancel().catch(() => {});
-    // The server refused the CSV (it is not plain after all): the JavaScript way reads it. If
+    // Not plain after all (seen here, or the server refused it): the JavaScript way reads it. If
     // the session itself is gone, rolling back fails too and that error is the one to report.
     await tx.query(`rollback to savepoint ${SAVEPOINT}`).catch(() => {
       throw error;
@@ -108,15 +127,29 @@ async function* chunks(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   shape: CsvShape,
   head: Uint8Array[],
-  signal: AbortSignal | undefined,
+  options: CopyOptions,
 ): AsyncGenerator<Uint8Array> {
-  yield* head;
+  let bytes = 0;
+  for (const chunk of head) {
+    bytes += chunk.byteLength;
+    yield chunk;
+  }
   for (;;) {
-    signal?.throwIfAborted();
-    const { value, done } = await reader.read();
-    if (done) return;
-    shape.push(value);
-    yield value;
+    options.signal?.throwIfAborted();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      throw new ReadFailure("Cannot read the change file", { cause: error });
+    }
+    if (next.done) break;
+    bytes += next.value.byteLength;
+    shape.push(next.value);
+    if (shape.notPlain !== undefined) throw new NotPlain(shape.notPlain);
+    yield next.value;
+  }
+  if (bytes !== options.expectedBytes) {
+    throw new ReadFailure("The change file ended early", { cause: options.truncated(bytes) });
   }
 }
 

@@ -457,6 +457,8 @@ async function stageFileByCopy(
   const source = countedReader(store, file.key);
   const copied = await stageByCopy(tx, file.key, await source.read(), {
     maxFieldBytes: COPY_MAX_FIELD_BYTES,
+    expectedBytes: file.size,
+    truncated: (bytes) => truncated(file, bytes),
     signal: context.signal,
   });
   if (copied === undefined) return undefined;

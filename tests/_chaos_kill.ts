@@ -517,7 +517,7 @@ async function pollAndKill(
   }
   const fetchedAt = env.proxy.events.indexOf(fetched);
   const matches = record.kind === "copy"
-    ? (query: string) => query.trimStart().startsWith("copy fleettickets_stage")
+    ? (query: string) => query.trimStart().startsWith("copy fleettickets_")
     : (query: string) => query.includes('insert into "tickets"."inc"');
   // A big file's COPY and merge last a few hundred ms (less on a fast machine): aim somewhere
   // into their first 100 ms.

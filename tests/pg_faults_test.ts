@@ -40,7 +40,7 @@ async function terminateWhen(url: string, pattern: string, signal: AbortSignal):
 
 for (
   const [label, pattern] of [
-    ["mid-COPY", "copy%fleettickets_stage%"],
+    ["mid-COPY", "copy fleettickets_%"],
     ["mid-merge", "%with merged as%"],
   ] as const
 ) {
