@@ -2,14 +2,30 @@
  * fleettickets: drains a field-operations ticket change stream (CSV files in an S3 bucket) into
  * PostgreSQL/PostGIS or embedded PGlite, exactly once and oldest first.
  *
+ * @example Drain a folder bucket into an embedded database
  * ```ts
- * import { createDirObjectStore, createPgliteDatabase, drain, INC, migrate } from "./mod.ts";
+ * import { createDirObjectStore, createPgliteDatabase, DATASETS, ingest, migrate } from "./mod.ts";
+ * import assert from "node:assert/strict";
  *
- * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * // A folder that mirrors the bucket root, holding one change file.
+ * const bucket = await Deno.makeTempDir();
+ * await Deno.mkdir(`${bucket}/automations/inc/changes`, { recursive: true });
+ * await Deno.writeTextFile(
+ *   `${bucket}/automations/inc/changes/2026-06-15T17-00-00.csv`,
+ *   "ticket_id,service_type,raw_status,region\r\nWOT0000001,inc,In Progress,Nairobi\r\n",
+ * );
+ *
+ * const db = await createPgliteDatabase(); // in memory; { dataDir: ".data/pglite" } persists
  * await migrate(db);
- * const report = await drain(createDirObjectStore("bucket"), db, { dataset: INC, apply: true });
- * console.log(report.status, report.totals);
+ * const [inc, crq] = await ingest(createDirObjectStore(bucket), db, {
+ *   datasets: Object.values(DATASETS),
+ *   apply: true,
+ * });
+ * assert.equal(inc?.status, "ok");
+ * assert.equal(inc?.totals.inserted, 1);
+ * assert.equal(crq?.files.length, 0);
  * await db.close();
+ * await Deno.remove(bucket, { recursive: true });
  * ```
  *
  * @module

@@ -11,6 +11,26 @@ import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
  * Creates an object store over a folder; keys are paths relative to it with `/`. The ETag is the
  * content's MD5, as S3 gives for a single-part upload, so a rewritten identical file is the same
  * version and the same file in a folder or a bucket compares equal.
+ *
+ * @example Usage
+ * ```ts
+ * import { createDirObjectStore, INC } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir(); // holds automations/inc/changes/… like the bucket
+ * const changes = `${root}/automations/inc/changes`;
+ * await Deno.mkdir(changes, { recursive: true });
+ * await Deno.writeTextFile(`${changes}/2026-06-15T17-00-00.csv`, "ticket_id\n");
+ *
+ * const store = createDirObjectStore(root);
+ * const [file] = await store.list(INC.changesPrefix);
+ * assert.equal(file?.key, "automations/inc/changes/2026-06-15T17-00-00.csv");
+ * assert.equal(file?.size, 10);
+ *
+ * await store.move(file!.key, `${INC.processedPrefix}2026-06-15T17-00-00.csv`);
+ * assert.deepEqual(await store.list(INC.changesPrefix), []);
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
 export function createDirObjectStore(root: string): ObjectStore {
   const base = root.replace(/\/+$/, "");

@@ -12,7 +12,31 @@ import {
 } from "./_http_geocoder.ts";
 import type { Geocoder } from "../core/ports/mod.ts";
 
-/** Creates a LocationIQ geocoder (default 2 requests/s, the free tier's limit). */
+/**
+ * Creates a LocationIQ geocoder (default 2 requests/s, the free tier's limit).
+ *
+ * @example Usage
+ * ```ts
+ * import { createLocationIqGeocoder } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // In production: createLocationIqGeocoder({ apiKey: config.geocoder.apiKey }). Here a stand-in
+ * // for the provider answers the way LocationIQ does.
+ * const asked: URL[] = [];
+ * const geocoder = createLocationIqGeocoder({
+ *   apiKey: "test-key",
+ *   fetch: (url) => {
+ *     asked.push(new URL(String(url)));
+ *     return Promise.resolve(
+ *       Response.json([{ lat: "-1.2611", lon: "36.8027", display_name: "Sarit Centre" }]),
+ *     );
+ *   },
+ * });
+ * const answer = await geocoder.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
+ * assert.deepEqual(answer, { kind: "hit", lat: -1.2611, lon: 36.8027, label: "Sarit Centre" });
+ * assert.equal(asked[0]?.host, "us1.locationiq.com");
+ * ```
+ */
 export function createLocationIqGeocoder(options: HttpGeocoderOptions): Geocoder {
   return createHttpGeocoder({
     provider: "locationiq",

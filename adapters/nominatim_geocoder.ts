@@ -16,7 +16,31 @@ import type { Geocoder } from "../core/ports/mod.ts";
 /** The User-Agent sent to Nominatim endpoints. */
 export const NOMINATIM_USER_AGENT = "fleettickets/1.0 (field-ops ticket geocoder)";
 
-/** Creates a Nominatim geocoder (1 request/s at most, whatever the configured rate). */
+/**
+ * Creates a Nominatim geocoder (1 request/s at most, whatever the configured rate).
+ *
+ * @example Usage
+ * ```ts
+ * import { createNominatimGeocoder } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // In production: createNominatimGeocoder({ apiKey: config.geocoder.apiKey }). Here a stand-in
+ * // for the provider answers the way Nominatim does.
+ * const asked: URL[] = [];
+ * const geocoder = createNominatimGeocoder({
+ *   apiKey: "test-key",
+ *   fetch: (url) => {
+ *     asked.push(new URL(String(url)));
+ *     return Promise.resolve(
+ *       Response.json([{ lat: "-1.2611", lon: "36.8027", display_name: "Sarit Centre" }]),
+ *     );
+ *   },
+ * });
+ * const answer = await geocoder.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
+ * assert.deepEqual(answer, { kind: "hit", lat: -1.2611, lon: 36.8027, label: "Sarit Centre" });
+ * assert.equal(asked[0]?.host, "nominatim.openstreetmap.org");
+ * ```
+ */
 export function createNominatimGeocoder(options: HttpGeocoderOptions): Geocoder {
   return createHttpGeocoder({
     provider: "nominatim",

@@ -7,7 +7,31 @@
 import { createHttpGeocoder, type HttpGeocoderOptions } from "./_http_geocoder.ts";
 import type { Geocoder } from "../core/ports/mod.ts";
 
-/** Creates an OpenCage geocoder (default 1 request/s, the free tier's limit). */
+/**
+ * Creates an OpenCage geocoder (default 1 request/s, the free tier's limit).
+ *
+ * @example Usage
+ * ```ts
+ * import { createOpenCageGeocoder } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // In production: createOpenCageGeocoder({ apiKey: config.geocoder.apiKey }). Here a stand-in
+ * // for the provider answers the way OpenCage does.
+ * const asked: URL[] = [];
+ * const geocoder = createOpenCageGeocoder({
+ *   apiKey: "test-key",
+ *   fetch: (url) => {
+ *     asked.push(new URL(String(url)));
+ *     return Promise.resolve(Response.json({
+ *       results: [{ geometry: { lat: -1.2611, lng: 36.8027 }, formatted: "Sarit Centre" }],
+ *     }));
+ *   },
+ * });
+ * const answer = await geocoder.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
+ * assert.deepEqual(answer, { kind: "hit", lat: -1.2611, lon: 36.8027, label: "Sarit Centre" });
+ * assert.equal(asked[0]?.host, "api.opencagedata.com");
+ * ```
+ */
 export function createOpenCageGeocoder(options: HttpGeocoderOptions): Geocoder {
   return createHttpGeocoder({
     provider: "opencage",

@@ -9,7 +9,23 @@ import { postgis } from "@electric-sql/pglite-postgis";
 import { encodeCopyText } from "./_copy_text.ts";
 import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
 
-/** Thrown when another process has the embedded database open. */
+/**
+ * Thrown when another process has the embedded database open.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, DatabaseLockedError } from "../mod.ts";
+ *
+ * try {
+ *   const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ *   await db.close();
+ * } catch (error) {
+ *   if (!(error instanceof DatabaseLockedError)) throw error;
+ *   // Another run holds the lock on the embedded database ".data/pglite"
+ *   console.log(error.message);
+ * }
+ * ```
+ */
 export class DatabaseLockedError extends Error {
   /** Creates the error for a data directory. */
   constructor(dir: string) {
@@ -29,6 +45,17 @@ export interface PgliteDatabaseOptions {
 /**
  * Opens (creating if needed) an embedded PGlite database with PostGIS. PGlite is single-process,
  * so a data directory is guarded by an OS file lock; a second process gets {@linkcode DatabaseLockedError}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, migrate } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" }); // omit dataDir: in memory
+ * await migrate(db);
+ * const [row] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+ * console.log(row?.n);
+ * await db.close();
+ * ```
  */
 export async function createPgliteDatabase(
   options: PgliteDatabaseOptions = {},

@@ -25,6 +25,17 @@ export interface PostgresDatabaseOptions {
 /**
  * Connects to PostgreSQL. One connection for the whole run, so the session advisory lock
  * and the staging temp table live as long as the run.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPostgresDatabase, migrate } from "../mod.ts";
+ *
+ * const db = createPostgresDatabase(Deno.env.get("DATABASE_URL")!, { connectTimeout: 5 });
+ * await migrate(db);
+ * const [row] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+ * console.log(row?.n);
+ * await db.close();
+ * ```
  */
 export function createPostgresDatabase(
   url: string,

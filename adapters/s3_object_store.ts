@@ -48,7 +48,31 @@ export interface S3ObjectStoreOptions {
   maxAttempts?: number;
 }
 
-/** Creates an object store over one S3 bucket. */
+/**
+ * Creates an object store over one S3 bucket.
+ *
+ * @example Usage
+ * ```ts
+ * import { createS3ObjectStore, loadConfig } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const env: Record<string, string> = {
+ *   RUSTFS_ENDPOINT: "http://127.0.0.1:9000",
+ *   RUSTFS_ACCESS_KEY: "rustfsadmin",
+ *   RUSTFS_SECRET_KEY: "rustfs-secret",
+ * };
+ * const { s3 } = loadConfig((name) => env[name]);
+ * const store = createS3ObjectStore({
+ *   endpoint: s3.endpoint,
+ *   region: s3.region,
+ *   accessKeyId: s3.accessKeyId!,
+ *   secretAccessKey: s3.secretAccessKey!,
+ *   bucket: s3.bucket,
+ * });
+ * // Nothing is sent until list(), read() or move() is called.
+ * assert.equal(store.description, "s3://isptickets at 127.0.0.1:9000");
+ * ```
+ */
 export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore {
   const { bucket } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30000;

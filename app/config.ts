@@ -71,7 +71,21 @@ export const ENV_NAMES = [
   "STALE_AFTER_HOURS",
 ] as const;
 
-/** Raised for a missing or malformed setting; the message names the variable. */
+/**
+ * Raised for a missing or malformed setting; the message names the variable.
+ *
+ * @example Usage
+ * ```ts
+ * import { ConfigError, loadConfig } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => loadConfig((name) => name === "GEOCODER_RATE" ? "fast" : undefined), {
+ *   name: "ConfigError",
+ *   message: 'Cannot read GEOCODER_RATE "fast": expected a positive number',
+ * });
+ * assert.ok(new ConfigError("Cannot read GEOCODER_RATE") instanceof Error);
+ * ```
+ */
 export class ConfigError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -80,7 +94,29 @@ export class ConfigError extends Error {
   }
 }
 
-/** Reads the configuration; `RUSTFS_*` win over the standard `AWS_*` names. */
+/**
+ * Reads the configuration; `RUSTFS_*` win over the standard `AWS_*` names.
+ *
+ * @example Usage
+ * ```ts
+ * import { loadConfig } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // In the worker: loadConfig((name) => Deno.env.get(name)).
+ * const env: Record<string, string> = {
+ *   RUSTFS_ENDPOINT: "http://127.0.0.1:9000",
+ *   TICKETS_BUCKET: "isptickets",
+ *   GEOCODER_PROVIDER: "opencage",
+ *   GEOCODER_BUDGET: "2500",
+ * };
+ * const config = loadConfig((name) => env[name]);
+ * assert.equal(config.databaseUrl, undefined); // the embedded database
+ * assert.equal(config.pgliteDir, ".data/pglite");
+ * assert.equal(config.s3.endpoint, "http://127.0.0.1:9000");
+ * assert.equal(config.geocoder.provider, "opencage");
+ * assert.equal(config.geocoder.budget, 2500);
+ * ```
+ */
 export function loadConfig(env: (name: string) => string | undefined): Config {
   const get = (name: string) => {
     const value = env(name)?.trim();

@@ -15,7 +15,56 @@ function countsLine(c: FileCounts): string {
     (c.quarantined ? `; ${c.quarantined} QUARANTINED` : "");
 }
 
-/** Renders a drain report as a few lines for a person at a terminal. */
+/**
+ * Renders a drain report as a few lines for a person at a terminal.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatDrainReport } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const counts = {
+ *   rowsRead: 120,
+ *   inserted: 4,
+ *   updated: 9,
+ *   unchanged: 105,
+ *   olderSkipped: 0,
+ *   alarmsDropped: 1,
+ *   sentinelsDropped: 1,
+ *   duplicates: 0,
+ *   quarantined: 0,
+ * };
+ * const text = formatDrainReport({
+ *   dataset: "inc",
+ *   mode: "apply",
+ *   reseed: false,
+ *   source: "dir:bucket",
+ *   status: "ok",
+ *   files: [{
+ *     key: "automations/inc/changes/2026-06-15T17-00-00.csv",
+ *     fileName: "2026-06-15T17-00-00.csv",
+ *     etag: "9b2cf535f27731c974343645a3985328",
+ *     action: "apply",
+ *     status: "applied",
+ *     counts,
+ *     durationMs: 85,
+ *   }],
+ *   ignoredKeys: [],
+ *   totals: counts,
+ *   watermark: "2026-06-15T17-00-00.csv",
+ *   durationMs: 97,
+ * });
+ * assert.equal(
+ *   text,
+ *   [
+ *     "inc: apply from dir:bucket",
+ *     "  2026-06-15T17-00-00.csv  applied     read 120: +4 new, 9 updated, 105 unchanged; " +
+ *     "dropped 1 alarm, 1 sentinel  (85 ms)",
+ *     "  watermark 2026-06-15T17-00-00.csv; ok in 97 ms",
+ *   ].join("\n"),
+ * );
+ * ```
+ */
 export function formatDrainReport(report: DrainReport): string {
   const lines: string[] = [];
   const verb = report.mode === "apply" ? "apply" : "dry run (nothing written; --apply writes)";

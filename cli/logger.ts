@@ -31,7 +31,31 @@ export interface Logger {
   runEnd(report: DrainReport): void;
 }
 
-/** Creates a logger. */
+/**
+ * Creates a logger.
+ *
+ * @example One JSON object per line, secrets redacted
+ * ```ts
+ * import { createLogger } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const logger = createLogger({
+ *   format: "json",
+ *   write: (text) => lines.push(text),
+ *   redact: (text) => text.replaceAll("s3cret", "***"),
+ *   now: () => new Date("2026-06-15T14:00:00Z"),
+ * });
+ * logger.log("warn", "retrying", { dataset: "inc", error: "password s3cret refused" });
+ * assert.deepEqual(JSON.parse(lines[0]!), {
+ *   time: "2026-06-15T14:00:00.000Z",
+ *   level: "warn",
+ *   event: "retrying",
+ *   dataset: "inc",
+ *   error: "password *** refused",
+ * });
+ * ```
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const redact = options.redact ?? ((text: string) => text);
   const now = options.now ?? (() => new Date());

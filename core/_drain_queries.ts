@@ -3,10 +3,10 @@
 
 import { ident } from "./_sql.ts";
 
-export const CREATE_STAGE = `
-create temp table if not exists fleettickets_stage (seq integer, ticket_id text, raw jsonb)`;
-
-export const CLEAR_STAGE = `truncate fleettickets_stage`;
+/** The session's stage table, created once and emptied for each file (one round trip). */
+export const PREPARE_STAGE = `
+create temp table if not exists fleettickets_stage (seq integer, ticket_id text, raw jsonb);
+truncate fleettickets_stage`;
 
 // Transaction-local planner hints for joining the stage to the ticket table.
 // work_mem: the merge sorts the whole stage (jsonb rows); 4 MB (the default) spills a baseline
@@ -72,8 +72,13 @@ insert into tickets.quarantine (dataset, file_name, key, line, reason, record)
 select $1, $2, $3, (q ->> 'line')::integer, q ->> 'reason', q -> 'fields'
 from jsonb_array_elements($4::text::jsonb) q`;
 
-/** Records a file as applied (same transaction as its rows). */
-export const UPSERT_LEDGER = `
+/**
+ * Records a file as applied and advances the watermark (never backwards: a late file keeps it),
+ * in the file's transaction and in one round trip. $1 dataset, $2 file name, $3 key, $4 etag,
+ * $5..$13 counts.
+ */
+export const RECORD_FILE = `
+with ledger as (
 insert into tickets.applied_files (
   dataset, file_name, key, etag, rows_read, inserted, updated, unchanged, older_skipped,
   alarms_dropped, sentinels_dropped, duplicates, quarantined
@@ -83,10 +88,9 @@ on conflict (dataset, file_name) do update set
   inserted = excluded.inserted, updated = excluded.updated, unchanged = excluded.unchanged,
   older_skipped = excluded.older_skipped, alarms_dropped = excluded.alarms_dropped,
   sentinels_dropped = excluded.sentinels_dropped, duplicates = excluded.duplicates,
-  quarantined = excluded.quarantined, applied_at = now()`;
-
-/** $1 dataset, $2 file name. Advances the watermark (never backwards: a late file keeps it). */
-export const ADVANCE_WATERMARK = `
+  quarantined = excluded.quarantined, applied_at = now()
+returning 1
+)
 insert into tickets.import_meta (dataset, watermark, files_applied, last_applied_at)
 values ($1, $2, 1, now())
 on conflict (dataset) do update set

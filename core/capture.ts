@@ -65,6 +65,17 @@ interface CaptureRow {
  * Runs `tickets.capture_history()` in its own transaction and reports what it did. Safe to run
  * any number of times: a closure is recorded once, and the day's snapshot is replaced. Throws
  * when the database fails (nothing is then written).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { capture, createPgliteDatabase, formatCaptureReport } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * console.log(formatCaptureReport(await capture(db)));
+ * // A backfill: the snapshot of the EAT day 2026-06-15, as of 23:59 EAT.
+ * await capture(db, { now: new Date("2026-06-15T20:59:00Z") });
+ * await db.close();
+ * ```
  */
 export async function capture(
   db: Database,
@@ -99,7 +110,37 @@ export async function capture(
   };
 }
 
-/** Renders a capture report as one line for a person at a terminal. */
+/**
+ * Renders a capture report as one line for a person at a terminal.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatCaptureReport } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const line = formatCaptureReport({
+ *   snapshotDate: "2026-06-15",
+ *   snapshotCreated: true,
+ *   capturedAt: "2026-06-15T17:00:00+03:00",
+ *   closuresAdded: 12,
+ *   closuresTotal: 840,
+ *   openTotal: 96,
+ *   openBreached: 7,
+ *   openAtRisk: 5,
+ *   openOk: 84,
+ *   openUnknown: 0,
+ *   createdToday: 31,
+ *   closedToday: 28,
+ *   closuresObservedToday: 12,
+ *   durationMs: 41,
+ * });
+ * assert.equal(
+ *   line,
+ *   "history: 12 new closure(s) (840 recorded); snapshot 2026-06-15 created: 96 open " +
+ *     "(7 breached, 5 at risk, 84 ok), 31 created and 28 closed today (41 ms)",
+ * );
+ * ```
+ */
 export function formatCaptureReport(report: CaptureReport): string {
   const unknown = report.openUnknown ? `, ${report.openUnknown} no clock` : "";
   return `history: ${report.closuresAdded} new closure(s) (${report.closuresTotal} recorded); ` +

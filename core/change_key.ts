@@ -19,6 +19,20 @@ export interface ChangeKey {
 /**
  * Parses a change-file name (`2026-06-15T17-00-00.csv`); null for anything else,
  * including impossible dates such as `2026-02-30T10-00-00.csv`.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseChangeFileName } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // The name is East Africa Time (UTC+3).
+ * assert.equal(
+ *   parseChangeFileName("2026-06-15T17-00-00.csv")?.toISOString(),
+ *   "2026-06-15T14:00:00.000Z",
+ * );
+ * assert.equal(parseChangeFileName("2026-02-30T10-00-00.csv"), null);
+ * assert.equal(parseChangeFileName("2026-06-15T17-00-00.csv.tmp"), null);
+ * ```
  */
 export function parseChangeFileName(fileName: string): Date | null {
   const m = FILE_NAME.exec(fileName);
@@ -45,6 +59,20 @@ export function parseChangeFileName(fileName: string): Date | null {
 /**
  * Parses a key directly under `prefix` whose name is a change-file name; null for any other
  * key (temp files, sub-folders, `processed/`), which is never ingested and never moved.
+ *
+ * @example Usage
+ * ```ts
+ * import { INC, parseChangeKey } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const prefix = INC.changesPrefix; // "automations/inc/changes/"
+ * const change = parseChangeKey("automations/inc/changes/2026-06-15T17-00-00.csv", prefix);
+ * assert.equal(change?.fileName, "2026-06-15T17-00-00.csv");
+ * assert.equal(change?.exportedAt.toISOString(), "2026-06-15T14:00:00.000Z");
+ *
+ * assert.equal(parseChangeKey("automations/inc/changes/old/2026-06-15T17-00-00.csv", prefix), null);
+ * assert.equal(parseChangeKey("automations/inc/processed/2026-06-15T17-00-00.csv", prefix), null);
+ * ```
  */
 export function parseChangeKey(key: string, prefix: string): ChangeKey | null {
   if (!key.startsWith(prefix)) return null;

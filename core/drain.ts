@@ -6,19 +6,17 @@
  */
 
 import {
-  ADVANCE_WATERMARK,
   CLEAR_QUARANTINE,
-  CLEAR_STAGE,
-  CREATE_STAGE,
   INSERT_QUARANTINE,
   mergeStageSql,
   PREFER_HASH_JOIN,
   PREFER_INDEX_JOIN,
+  PREPARE_STAGE,
+  RECORD_FILE,
   SELECT_LEDGER,
   SELECT_WATERMARK,
   STAGE_COLUMNS,
   TOUCH_LAST_RUN,
-  UPSERT_LEDGER,
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
 import { ChangeFileError } from "./change_file_error.ts";
@@ -191,6 +189,20 @@ function addCounts(total: FileCounts, add: FileCounts): void {
 /**
  * Drains one dataset's change stream from `store` into `db`. Never throws for a bad file or a
  * failed run: the report says what happened (`status`, per-file `error`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createDirObjectStore, createPgliteDatabase, drain, INC, migrate } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await migrate(db);
+ * const store = createDirObjectStore("bucket"); // bucket/automations/inc/changes/*.csv
+ * const plan = await drain(store, db, { dataset: INC }); // a dry run: nothing is written
+ * console.log(plan.files.map((f) => `${f.fileName} ${f.status}`));
+ * const report = await drain(store, db, { dataset: INC, apply: true });
+ * if (report.status === "failed") console.error(report.error, { retry: report.transient });
+ * await db.close();
+ * ```
  */
 export async function drain(
   store: ObjectStore,
@@ -418,8 +430,7 @@ async function applyFile(
 ): Promise<FileCounts> {
   const { dataset, entry } = context;
   const lap = stopwatch();
-  await tx.query(CREATE_STAGE);
-  await tx.query(CLEAR_STAGE);
+  await tx.exec(PREPARE_STAGE);
   await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
   const copied = await stageFileByCopy(store, tx, file, context);
   const staged = copied ?? await stageFile(store, tx, file, context);
@@ -603,7 +614,7 @@ async function recordInLedger(
   file: ListedFile,
   counts: FileCounts,
 ): Promise<void> {
-  await tx.query(UPSERT_LEDGER, [
+  await tx.query(RECORD_FILE, [
     dataset.name,
     file.fileName,
     file.key,
@@ -618,7 +629,6 @@ async function recordInLedger(
     counts.duplicates,
     counts.quarantined,
   ]);
-  await tx.query(ADVANCE_WATERMARK, [dataset.name, file.fileName]);
 }
 
 /** A lap timer: each call returns the ms since the previous call (or since it was made). */

@@ -43,7 +43,18 @@ function csvField(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** Renders the whole gazetteer as CSV (header + one line per cached answer). */
+/**
+ * Renders the whole gazetteer as CSV (header + one line per cached answer).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, exportGazetteer } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await Deno.writeTextFile(".data/gazetteer.csv", await exportGazetteer(db));
+ * await db.close();
+ * ```
+ */
 export async function exportGazetteer(db: Database): Promise<string> {
   const rows = await db.query<Record<string, unknown>>(EXPORT);
   const lines = [GAZETTEER_COLUMNS.join(",")];
@@ -88,6 +99,18 @@ where tickets.geo_locations.geom is distinct from excluded.geom
  * Imports a reviewed sheet: every row with coordinates becomes a curated (`manual`) entry with
  * the sheet's `verified` flag (true when empty). Rows without coordinates are skipped. Ticket
  * geometry is re-resolved afterwards. Bad rows are reported with their line, never half-applied.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, importGazetteer } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const sheet = "kind,cluster,place,lat,lon,verified\ncluster,Quarry Road,,-1.2780,36.8390,true\n";
+ * const report = await importGazetteer(db, sheet);
+ * for (const e of report.errors) console.error(`line ${e.line}: ${e.reason}`);
+ * console.log(`${report.updated} updated, ${report.resolved} tickets moved`);
+ * await db.close();
+ * ```
  */
 export async function importGazetteer(db: Database, csv: string): Promise<ImportReport> {
   const records = parse(csv, {

@@ -11,7 +11,18 @@ import { GeocoderError } from "./ports/mod.ts";
 import type { Database, GeocodeQuery, Geocoder } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
 
-/** Cluster codes the feed uses that no geocoder knows. */
+/**
+ * Cluster codes the feed uses that no geocoder knows.
+ *
+ * @example Usage
+ * ```ts
+ * import { CLUSTER_ALIASES } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const cluster = "QOA";
+ * assert.equal(CLUSTER_ALIASES[cluster] ?? cluster, "Quarry Road"); // what is looked up
+ * ```
+ */
 export const CLUSTER_ALIASES: Readonly<Record<string, string>> = {
   QOA: "Quarry Road",
   PTMP: "Pipeline",
@@ -211,6 +222,17 @@ where tickets.geo_locations.status <> 'manual'`;
 /**
  * Re-resolves the geometry of the given datasets' tickets (only those last written by `files`,
  * when given); returns rows changed.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, INC, resolveGeometry } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const all = await resolveGeometry(db); // every dataset, every ticket
+ * const some = await resolveGeometry(db, [INC], { files: ["2026-06-15T17-00-00.csv"] });
+ * console.log(all, some);
+ * await db.close();
+ * ```
  */
 export async function resolveGeometry(
   db: Database,
@@ -233,6 +255,19 @@ export async function resolveGeometry(
  * Geocodes what the tickets need and is not cached yet, within the budget; writes each answer
  * as it comes (a stopped run keeps everything it paid for), then re-resolves ticket geometry.
  * `geocoder` may be omitted for a dry run.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createLocationIqGeocoder, createPgliteDatabase, geocode } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const plan = await geocode(db, undefined, { mode: "clusters" }); // counts only, no calls
+ * console.log(`${plan.toLookUp} cluster(s) to look up`);
+ * const geocoder = createLocationIqGeocoder({ apiKey: Deno.env.get("GEOCODER_API_KEY") });
+ * const report = await geocode(db, geocoder, { mode: "clusters", apply: true, budget: 200 });
+ * console.log(report.calls, report.hits);
+ * await db.close();
+ * ```
  */
 export async function geocode(
   db: Database,

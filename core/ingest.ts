@@ -45,7 +45,31 @@ export interface IngestOptions {
   ) => void;
 }
 
-/** Drains each dataset, runs its post-apply steps and records the run; one report per dataset. */
+/**
+ * Drains each dataset, runs its post-apply steps and records the run; one report per dataset.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import {
+ *   createDirObjectStore,
+ *   createPgliteDatabase,
+ *   DATASETS,
+ *   ingest,
+ *   migrate,
+ * } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * await migrate(db);
+ * const reports = await ingest(createDirObjectStore("bucket"), db, {
+ *   datasets: Object.values(DATASETS),
+ *   apply: true,
+ *   signal: AbortSignal.timeout(10 * 60_000),
+ *   onWarning: (event, dataset, error) => console.warn(event, dataset, error),
+ * });
+ * for (const r of reports) console.log(r.dataset, r.status, r.totals, r.afterApply?.errors);
+ * await db.close();
+ * ```
+ */
 export async function ingest(
   store: ObjectStore,
   db: Database,

@@ -38,7 +38,19 @@ export interface Migration {
   sql: string;
 }
 
-/** The migrations shipped with this version, read from the `migrations/` folder. */
+/**
+ * The migrations shipped with this version, read from the `migrations/` folder.
+ *
+ * @example Usage
+ * ```ts
+ * import { loadMigrations } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const migrations = await loadMigrations();
+ * assert.equal(migrations[0]?.name, "001_tickets_schema.sql");
+ * assert.ok(migrations.every((m, i) => i === 0 || m.version > migrations[i - 1]!.version));
+ * ```
+ */
 export async function loadMigrations(
   dir: URL = new URL("../migrations/", import.meta.url),
 ): Promise<Migration[]> {
@@ -46,7 +58,19 @@ export async function loadMigrations(
   return migrations.sort((a, b) => a.version - b.version);
 }
 
-/** The replaceable definitions shipped with this version, from `definitions/`, in apply order. */
+/**
+ * The replaceable definitions shipped with this version, from `definitions/`, in apply order.
+ *
+ * @example Usage
+ * ```ts
+ * import { loadDefinitions } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const names = (await loadDefinitions()).map((d) => d.name);
+ * assert.deepEqual(names, [...names].sort()); // applied in file-name order
+ * assert.ok(names.every((name) => /^\d+_.+\.sql$/.test(name)));
+ * ```
+ */
 export async function loadDefinitions(
   dir: URL = new URL("../definitions/", import.meta.url),
 ): Promise<Migration[]> {
@@ -96,6 +120,18 @@ interface Plan extends MigrationStatus {
 /**
  * Lists applied and pending migrations and changed definitions. Throws a RangeError when an
  * applied numbered migration's file changed since (released migrations are never edited).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, pendingMigrations } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const { pending, changedDefinitions } = await pendingMigrations(db);
+ * if (pending.length > 0 || changedDefinitions.length > 0) {
+ *   console.log(`run "deno task migrate": ${[...pending, ...changedDefinitions].join(", ")}`);
+ * }
+ * await db.close();
+ * ```
  */
 export async function pendingMigrations(
   db: Database,
@@ -154,6 +190,17 @@ async function recordedChecksums(
 /**
  * Applies every pending numbered migration in order, then every new or changed definition in
  * order, each in its own transaction; returns what was applied.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, migrate } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const applied = await migrate(db);
+ * console.log(applied.pending, applied.changedDefinitions); // what this call applied
+ * await migrate(db); // a second run applies nothing
+ * await db.close();
+ * ```
  */
 export async function migrate(
   db: Database,

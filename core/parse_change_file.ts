@@ -67,6 +67,45 @@ export interface ParseChangeFileOptions {
  * dropping, rows that cannot be tickets flagged for quarantine, tickets as cleaned records.
  * Columns are found by header name. Throws {@linkcode ChangeFileError} when the file has no
  * usable header (nothing in it can be read as a ticket).
+ *
+ * @example Usage
+ * ```ts
+ * import { type ChangeLine, parseChangeFile } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const csv = [
+ *   "ticket_id,raw_status,region,is_alarm,week_start",
+ *   "WOT0000001,In Progress,NAIROBI,false,2026-06-08",
+ *   "WOT0000002,Open,Mombasa,true,2026-06-08",
+ *   "WOT0000003,Open",
+ *   "",
+ * ].join("\r\n");
+ * const body = ReadableStream.from([new TextEncoder().encode(csv)]);
+ * const key = "automations/inc/changes/2026-06-15T17-00-00.csv";
+ *
+ * const lines: ChangeLine[] = [];
+ * for await (const line of parseChangeFile(body, { key })) lines.push(line);
+ * assert.deepEqual(lines, [
+ *   {
+ *     kind: "ticket",
+ *     line: 2,
+ *     ticketId: "WOT0000001",
+ *     record: {
+ *       ticket_id: "WOT0000001",
+ *       raw_status: "IN PROGRESS",
+ *       region: "nairobi",
+ *       is_alarm: "false",
+ *     },
+ *   },
+ *   { kind: "alarm", line: 3 },
+ *   {
+ *     kind: "quarantine",
+ *     line: 4,
+ *     reason: "has 2 fields, header has 5",
+ *     fields: ["WOT0000003", "Open"],
+ *   },
+ * ]);
+ * ```
  */
 export async function* parseChangeFile(
   body: ReadableStream<Uint8Array>,

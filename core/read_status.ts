@@ -86,7 +86,20 @@ select count(*)::int as rows, count(*) filter (where is_actionable)::int as open
 from ${ident(table)}`;
 }
 
-/** Reads the status of every dataset. */
+/**
+ * Reads the status of every dataset.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createDirObjectStore, createPgliteDatabase, formatStatus, readStatus } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const status = await readStatus(db, { store: createDirObjectStore("bucket"), maxAgeHours: 2 });
+ * console.log(formatStatus(status));
+ * await db.close();
+ * if (!status.healthy) Deno.exitCode = 1; // for cron and uptime monitors
+ * ```
+ */
 export async function readStatus(
   db: Database,
   options: ReadStatusOptions = {},
@@ -171,7 +184,37 @@ export async function readStatus(
   };
 }
 
-/** Renders a status report for a person at a terminal. */
+/**
+ * Renders a status report for a person at a terminal.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatStatus } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const text = formatStatus({
+ *   checkedAt: "2026-06-15T14:00:00.000Z",
+ *   workingHours: true,
+ *   healthy: true,
+ *   datasets: [{
+ *     dataset: "inc",
+ *     health: "ok",
+ *     reasons: [],
+ *     watermark: "2026-06-15T17-00-00.csv",
+ *     lastAppliedAt: "2026-06-15T14:01:10.000Z",
+ *     filesApplied: 42,
+ *     pendingFiles: 0,
+ *     lastRun: null,
+ *     rows: 20956,
+ *     openBacklog: 96,
+ *     contentLagHours: 49.5,
+ *     quarantined: 0,
+ *   }],
+ * });
+ * assert.ok(text.startsWith("fleettickets status at 2026-06-15T14:00:00.000Z: HEALTHY\n"));
+ * assert.ok(text.includes("inc: OK  watermark 2026-06-15T17-00-00.csv"));
+ * ```
+ */
 export function formatStatus(report: StatusReport): string {
   const lines = [
     `fleettickets status at ${report.checkedAt}${

@@ -25,7 +25,20 @@ export interface RecordRunOptions {
   interrupted?: boolean;
 }
 
-/** Stores a run record for an applying run; dry runs leave no trace, by design. */
+/**
+ * Stores a run record for an applying run; dry runs leave no trace, by design.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createDirObjectStore, createPgliteDatabase, drain, INC, recordRun } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const startedAt = new Date();
+ * const report = await drain(createDirObjectStore("bucket"), db, { dataset: INC, apply: true });
+ * await recordRun(db, report, { startedAt }); // read back by `status`
+ * await db.close();
+ * ```
+ */
 export async function recordRun(
   db: Database,
   report: DrainReport,

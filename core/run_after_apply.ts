@@ -29,7 +29,19 @@ export interface RunAfterApplyOptions {
   appliedFiles: readonly string[];
 }
 
-/** Runs the dataset's post-apply steps in order. Never throws. */
+/**
+ * Runs the dataset's post-apply steps in order. Never throws.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, INC, runAfterApply } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const report = await runAfterApply(db, INC, { appliedFiles: ["2026-06-15T17-00-00.csv"] });
+ * for (const error of report.errors) console.warn(error); // the applied files stay applied
+ * await db.close();
+ * ```
+ */
 export async function runAfterApply(
   db: Database,
   dataset: Dataset,

@@ -150,6 +150,17 @@ export interface BuildReportOptions {
 /**
  * Gathers the report in one repeatable-read transaction, so every section sees the same state.
  * Read-only: it never writes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { buildReport, createPgliteDatabase, formatReport } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * const report = await buildReport(db); // or { now: new Date("2026-06-15T14:00:00Z") }
+ * console.log(formatReport(report));
+ * console.log(JSON.stringify(report.freshness));
+ * await db.close();
+ * ```
  */
 export function buildReport(
   db: Database,
@@ -381,7 +392,18 @@ function table(align: string, rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** Renders the report for a person at a terminal (times are EAT). */
+/**
+ * Renders the report for a person at a terminal (times are EAT).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { buildReport, createPgliteDatabase, formatReport } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * console.log(formatReport(await buildReport(db))); // "INC report as of … EAT", then sections
+ * await db.close();
+ * ```
+ */
 export function formatReport(report: TicketReport): string {
   const lines: string[] = [];
   const f = report.freshness;

@@ -36,7 +36,31 @@ export interface SqlSession {
   ): Promise<void>;
 }
 
-/** The database: PostgreSQL (postgres.js) or embedded PGlite. */
+/**
+ * The database: PostgreSQL (postgres.js) or embedded PGlite.
+ *
+ * @example One transaction, parameterised queries, a run lock
+ * ```ts ignore
+ * import { createPgliteDatabase, type Database } from "../../mod.ts";
+ *
+ * const db: Database = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * if (await db.tryLock("fleettickets:inc")) {
+ *   try {
+ *     const open = await db.transaction(async (tx) => {
+ *       const rows = await tx.query<{ n: number }>(
+ *         `select count(*)::int as n from tickets.inc where region = $1 and is_actionable`,
+ *         ["nairobi"],
+ *       );
+ *       return rows[0]?.n ?? 0;
+ *     });
+ *     console.log(`${open} open tickets in Nairobi (${db.kind})`);
+ *   } finally {
+ *     await db.unlock("fleettickets:inc");
+ *   }
+ * }
+ * await db.close();
+ * ```
+ */
 export interface Database extends SqlSession {
   /** `postgres` or `pglite`, for reports. */
   readonly kind: "postgres" | "pglite";

@@ -19,7 +19,26 @@ export type GeocodeAnswer =
   | { kind: "hit"; lat: number; lon: number; label: string }
   | { kind: "miss" };
 
-/** A forward geocoder (LocationIQ, OpenCage, Nominatim-compatible). */
+/**
+ * A forward geocoder (LocationIQ, OpenCage, Nominatim-compatible).
+ *
+ * @example A gazetteer-backed geocoder for a test
+ * ```ts
+ * import type { GeocodeAnswer, GeocodeQuery, Geocoder } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const places: Record<string, GeocodeAnswer> = {
+ *   "Westlands, Nairobi": { kind: "hit", lat: -1.2676, lon: 36.8108, label: "Westlands" },
+ * };
+ * const geocoder: Geocoder = {
+ *   provider: "fixture",
+ *   search: (query: GeocodeQuery) => Promise.resolve(places[query.text] ?? { kind: "miss" }),
+ * };
+ * const answer = await geocoder.search({ text: "Westlands, Nairobi", countryCodes: ["ke"] });
+ * assert.equal(answer.kind, "hit");
+ * assert.equal((await geocoder.search({ text: "Atlantis", countryCodes: ["ke"] })).kind, "miss");
+ * ```
+ */
 export interface Geocoder {
   /** Provider name stored with every cached answer. */
   readonly provider: string;
@@ -27,7 +46,23 @@ export interface Geocoder {
   search(query: GeocodeQuery): Promise<GeocodeAnswer>;
 }
 
-/** A provider failed (transient: retry later) or refused (terminal: key, quota, forbidden). */
+/**
+ * A provider failed (transient: retry later) or refused (terminal: key, quota, forbidden).
+ *
+ * @example Usage
+ * ```ts
+ * import { GeocoderError } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new GeocoderError("LocationIQ refused the request: invalid key", {
+ *   status: 401,
+ *   terminal: true,
+ * });
+ * assert.equal(error.name, "GeocoderError");
+ * assert.equal(error.status, 401);
+ * assert.equal(error.terminal, true);
+ * ```
+ */
 export class GeocoderError extends Error {
   /** HTTP status, when there was a response. */
   readonly status: number | undefined;

@@ -14,7 +14,30 @@ export interface StoredObject {
   size: number;
 }
 
-/** A bucket-like store of change files (S3, or a local folder mirroring the bucket root). */
+/**
+ * A bucket-like store of change files (S3, or a local folder mirroring the bucket root).
+ *
+ * @example Reading every change file of a dataset
+ * ```ts
+ * import { createDirObjectStore, INC, type ObjectStore, parseChangeKey } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/automations/inc/changes`, { recursive: true });
+ * await Deno.writeTextFile(
+ *   `${root}/automations/inc/changes/2026-06-15T17-00-00.csv`,
+ *   "ticket_id\nWOT0000001\n",
+ * );
+ *
+ * const store: ObjectStore = createDirObjectStore(root);
+ * for (const object of await store.list(INC.changesPrefix)) {
+ *   if (parseChangeKey(object.key, INC.changesPrefix) === null) continue;
+ *   const text = await new Response(await store.read(object.key)).text();
+ *   assert.equal(text, "ticket_id\nWOT0000001\n");
+ * }
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export interface ObjectStore {
   /** Human-readable location for reports, never containing credentials. */
   readonly description: string;
@@ -26,7 +49,22 @@ export interface ObjectStore {
   move(from: string, to: string): Promise<void>;
 }
 
-/** The store refused a request for good (credentials, permissions, no such bucket). */
+/**
+ * The store refused a request for good (credentials, permissions, no such bucket).
+ *
+ * @example Usage
+ * ```ts
+ * import { ObjectStoreError } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ObjectStoreError('Cannot list bucket "isptickets": access denied', {
+ *   status: 403,
+ *   terminal: true,
+ * });
+ * assert.equal(error.name, "ObjectStoreError");
+ * assert.equal(error.terminal, true); // retrying cannot help: a person must fix the credentials
+ * ```
+ */
 export class ObjectStoreError extends Error {
   /** HTTP status, when there was a response. */
   readonly status: number | undefined;

@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import { type Config, ConfigError, configSecrets, ENV_NAMES, loadConfig } from "./config.ts";
+
+/** loadConfig() over exactly these variables. */
+function load(vars: Record<string, string> = {}): Config {
+  return loadConfig((name) => vars[name]);
+}
+
+/** The ConfigError loadConfig() throws for these variables. */
+function configError(vars: Record<string, string>): ConfigError {
+  try {
+    load(vars);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error;
+  }
+  assert.fail(`loadConfig(${JSON.stringify(vars)}) did not throw`);
+}
+
+Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isptickets and LocationIQ", () => {
+  assert.deepEqual(load(), {
+    databaseUrl: undefined,
+    pgliteDir: ".data/pglite",
+    s3: {
+      endpoint: undefined,
+      region: "us-east-1",
+      accessKeyId: undefined,
+      secretAccessKey: undefined,
+      bucket: "isptickets",
+    },
+    geocoder: {
+      provider: "locationiq",
+      apiKey: undefined,
+      baseUrl: undefined,
+      rate: undefined,
+      budget: undefined,
+    },
+  });
+});
+
+Deno.test("loadConfig() reads DATABASE_URL as postgres:// or postgresql://", () => {
+  const url = "postgres://tickets:s3cret@db.internal:5432/fleet";
+  assert.equal(load({ DATABASE_URL: url }).databaseUrl, url);
+  assert.equal(
+    load({ DATABASE_URL: "postgresql://tickets@localhost/fleet" }).databaseUrl,
+    "postgresql://tickets@localhost/fleet",
+  );
+});
+
+Deno.test("loadConfig() treats empty and blank variables as unset", () => {
+  const config = load({
+    DATABASE_URL: "",
+    PGLITE_DIR: "   ",
+    TICKETS_BUCKET: "",
+    GEOCODER_PROVIDER: " ",
+    GEOCODER_RATE: "",
+  });
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(config.pgliteDir, ".data/pglite");
+  assert.equal(config.s3.bucket, "isptickets");
+  assert.equal(config.geocoder.provider, "locationiq");
+  assert.equal(config.geocoder.rate, undefined);
+});
+
+Deno.test("loadConfig() trims values", () => {
+  const config = load({ PGLITE_DIR: " .data/other \n", TICKETS_BUCKET: " fleet-tickets " });
+  assert.equal(config.pgliteDir, ".data/other");
+  assert.equal(config.s3.bucket, "fleet-tickets");
+});
+
+Deno.test("loadConfig() rejects a DATABASE_URL that is not a postgres URL, without echoing it", () => {
+  for (const url of ["mysql://root:hunter22@db/fleet", "db.internal:5432", "hunter22"]) {
+    const error = configError({ DATABASE_URL: url });
+    assert.equal(
+      error.message,
+      'Cannot read DATABASE_URL: expected "postgres://user:password@host:port/db"',
+    );
+    assert.ok(!error.message.includes("hunter22"));
+  }
+});
+
+Deno.test("loadConfig() reads the RUSTFS_* S3 variables", () => {
+  const config = load({
+    RUSTFS_ENDPOINT: "http://127.0.0.1:9000",
+    RUSTFS_REGION: "af-south-1",
+    RUSTFS_ACCESS_KEY: "rustfsadmin",
+    RUSTFS_SECRET_KEY: "rustfs-secret",
+    TICKETS_BUCKET: "fleet",
+  });
+  assert.deepEqual(config.s3, {
+    endpoint: "http://127.0.0.1:9000",
+    region: "af-south-1",
+    accessKeyId: "rustfsadmin",
+    secretAccessKey: "rustfs-secret",
+    bucket: "fleet",
+  });
+});
+
+Deno.test("loadConfig() falls back to the standard AWS_* S3 variables", () => {
+  const config = load({
+    AWS_ENDPOINT_URL_S3: "https://s3.af-south-1.amazonaws.com",
+    AWS_REGION: "af-south-1",
+    AWS_ACCESS_KEY_ID: "AKIAEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "aws-secret",
+  });
+  assert.deepEqual(config.s3, {
+    endpoint: "https://s3.af-south-1.amazonaws.com",
+    region: "af-south-1",
+    accessKeyId: "AKIAEXAMPLE",
+    secretAccessKey: "aws-secret",
+    bucket: "isptickets",
+  });
+});
+
+Deno.test("loadConfig() prefers RUSTFS_* over AWS_* when both are set", () => {
+  const config = load({
+    RUSTFS_ENDPOINT: "http://rustfs:9000",
+    AWS_ENDPOINT_URL_S3: "https://s3.amazonaws.com",
+    RUSTFS_REGION: "local",
+    AWS_REGION: "af-south-1",
+    RUSTFS_ACCESS_KEY: "rustfs-id",
+    AWS_ACCESS_KEY_ID: "aws-id",
+    RUSTFS_SECRET_KEY: "rustfs-secret",
+    AWS_SECRET_ACCESS_KEY: "aws-secret",
+  });
+  assert.deepEqual(config.s3, {
+    endpoint: "http://rustfs:9000",
+    region: "local",
+    accessKeyId: "rustfs-id",
+    secretAccessKey: "rustfs-secret",
+    bucket: "isptickets",
+  });
+});
+
+Deno.test("loadConfig() rejects an S3 endpoint that is not a URL, naming the variable", () => {
+  assert.equal(
+    configError({ RUSTFS_ENDPOINT: "not a url" }).message,
+    "Cannot read the S3 endpoint: RUSTFS_ENDPOINT is not a URL",
+  );
+  assert.equal(
+    configError({ AWS_ENDPOINT_URL_S3: "://s3" }).message,
+    "Cannot read the S3 endpoint: AWS_ENDPOINT_URL_S3 is not a URL",
+  );
+});
+
+Deno.test("loadConfig() reads the geocoder provider in any case", () => {
+  for (
+    const [text, provider] of [["LocationIQ", "locationiq"], ["opencage", "opencage"], [
+      " Nominatim ",
+      "nominatim",
+    ]] as const
+  ) {
+    assert.equal(load({ GEOCODER_PROVIDER: text }).geocoder.provider, provider);
+  }
+});
+
+Deno.test("loadConfig() rejects an unknown geocoder provider, listing the known ones", () => {
+  assert.equal(
+    configError({ GEOCODER_PROVIDER: "mapbox" }).message,
+    'Cannot read GEOCODER_PROVIDER "mapbox": expected locationiq, opencage or nominatim',
+  );
+});
+
+Deno.test("loadConfig() reads the geocoder key, base URL, rate and budget", () => {
+  const config = load({
+    GEOCODER_PROVIDER: "opencage",
+    GEOCODER_API_KEY: "oc-key-1234",
+    GEOCODER_BASE_URL: "http://127.0.0.1:8080/geocode/v1/json",
+    GEOCODER_RATE: "0.5",
+    GEOCODER_BUDGET: "2500",
+  });
+  assert.deepEqual(config.geocoder, {
+    provider: "opencage",
+    apiKey: "oc-key-1234",
+    baseUrl: "http://127.0.0.1:8080/geocode/v1/json",
+    rate: 0.5,
+    budget: 2500,
+  });
+});
+
+Deno.test("loadConfig() rejects a geocoder rate or budget that is not a positive number", () => {
+  for (const name of ["GEOCODER_RATE", "GEOCODER_BUDGET"]) {
+    for (const text of ["0", "-1", "fast", "Infinity", "NaN", "1,000"]) {
+      assert.equal(
+        configError({ [name]: text }).message,
+        `Cannot read ${name} "${text}": expected a positive number`,
+      );
+    }
+  }
+});
+
+Deno.test("loadConfig() rejects a geocoder base URL that is not a URL, without echoing it", () => {
+  const error = configError({ GEOCODER_BASE_URL: "api.example key=abc123" });
+  assert.equal(error.message, "Cannot read GEOCODER_BASE_URL: it is not a URL");
+});
+
+Deno.test("loadConfig() reads only the variables ENV_NAMES lists", () => {
+  const asked = new Set<string>();
+  loadConfig((name) => {
+    asked.add(name);
+    return undefined;
+  });
+  assert.deepEqual([...asked].sort(), [...ENV_NAMES].sort());
+});
+
+Deno.test("ENV_NAMES are all allowed by the worker permission set in deno.json", async () => {
+  const denoJson = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  ) as { permissions: { worker: { env: string[] } } };
+  const allowed = denoJson.permissions.worker.env;
+  for (const name of ENV_NAMES) {
+    assert.ok(
+      allowed.some((a) => a === name || (a.endsWith("*") && name.startsWith(a.slice(0, -1)))),
+      `${name} is allowed`,
+    );
+  }
+});
+
+Deno.test("ConfigError is an Error named ConfigError", () => {
+  const error = new ConfigError("Cannot read GEOCODER_RATE");
+  assert.ok(error instanceof Error);
+  assert.equal(error.name, "ConfigError");
+  assert.equal(error.message, "Cannot read GEOCODER_RATE");
+});
+
+Deno.test("configSecrets() returns the S3 secret, the geocoder key and the database password", () => {
+  const config = load({
+    DATABASE_URL: "postgres://tickets:db-pass%2Fword@db:5432/fleet",
+    RUSTFS_ACCESS_KEY: "rustfsadmin",
+    RUSTFS_SECRET_KEY: "rustfs-secret",
+    GEOCODER_API_KEY: "pk.0123456789",
+  });
+  assert.deepEqual(configSecrets(config).sort(), [
+    "db-pass/word",
+    "pk.0123456789",
+    "rustfs-secret",
+  ]);
+});
+
+Deno.test("configSecrets() is empty when nothing secret is set", () => {
+  assert.deepEqual(configSecrets(load()), []);
+  assert.deepEqual(configSecrets(load({ DATABASE_URL: "postgres://tickets@db/fleet" })), []);
+});
