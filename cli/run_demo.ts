@@ -13,6 +13,7 @@ import { formatDrainReport } from "./format_report.ts";
 import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
+import { importDemoGazetteer } from "../demo/import_demo_gazetteer.ts";
 
 /** Options for {@linkcode runDemo}. */
 export interface RunDemoOptions {
@@ -51,6 +52,11 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
     for (const report of reports) out(formatDrainReport(report));
     const [again] = await ingest(store, db, { datasets: [INC], apply: true });
     out(`\nSecond run (exactly once): ${again?.files.length} files, ${again?.durationMs} ms\n`);
+    const placed = await importDemoGazetteer(db);
+    out(
+      `Placed ${placed.resolved} tickets on the map with the bundled DEMO gazetteer ` +
+        `(${placed.updated} approximate points, verified = false; a real deployment geocodes)\n`,
+    );
 
     const [summary] = await db.query<{ total: number; open: number; closed: number }>(
       `select count(*)::int as total,

@@ -1,0 +1,420 @@
+// The map page in a real browser (headless Chromium, Debian's `chromium` package), over a real
+// `serve` on a loopback port and a database loaded from the fixture stream. What a person sees:
+// no outside request, every ticket drawn, filters in the URL, the nearest list, refresh without
+// moving the map, the keyboard table, the phone layout. Screenshots go to .data/screenshots/.
+
+import assert from "node:assert/strict";
+import puppeteer, {
+  type Browser,
+  type HTTPResponse,
+  type Page,
+  type Viewport,
+} from "puppeteer-core";
+import { backends, shared } from "./_harness.ts";
+import { addTicket, loadWebFixture, type WebFixture } from "./_web_fixture.ts";
+import { type RunningServer, startServer } from "../serve/server.ts";
+import type { Database } from "../core/ports/mod.ts";
+
+// The callbacks given to page.evaluate run in the page; these are the browser globals they use
+// (the DOM library is not loaded: it would change the types of the whole checked program).
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+type PageElement = {
+  dataset: Record<string, string | undefined>;
+  value: string;
+  hidden: boolean;
+  textContent: string | null;
+  getBoundingClientRect(): { width: number };
+};
+
+const BROWSER_PATH = Deno.env.get("BROWSER_PATH") ?? "/usr/bin/chromium";
+const SCREENSHOTS = ".data/screenshots";
+const STATES = ["breached", "at_risk", "ok", "unknown"] as const;
+
+async function browserPath(): Promise<string> {
+  try {
+    await Deno.stat(BROWSER_PATH);
+    return BROWSER_PATH;
+  } catch {
+    throw new Error(
+      `Cannot run the browser tests: no Chromium at "${BROWSER_PATH}". Install Debian's ` +
+        `package ("apt-get install chromium", as .ci/run does) or set BROWSER_PATH to a ` +
+        `Chromium or Chrome binary`,
+    );
+  }
+}
+
+interface Session {
+  db: Database;
+  fixture: WebFixture;
+  server: RunningServer;
+  base: string;
+  browser: Browser;
+  page: Page;
+  /** Requests to any host but the server, and console errors, since the page opened. */
+  foreign: string[];
+  consoleErrors: string[];
+}
+
+async function api<T>(s: Session, path: string): Promise<T> {
+  const response = await fetch(`${s.base}${path}`);
+  assert.equal(response.status, 200, `${path}: ${response.status}`);
+  return await response.json() as T;
+}
+
+async function matched(s: Session, params: string): Promise<number> {
+  const body = await api<{ numberMatched: number }>(s, `/api/tickets?${params}&limit=1`);
+  return body.numberMatched;
+}
+
+/** What the map draws: per state, the tickets its markers stand for, plus those not placed. */
+function drawn(page: Page): Promise<Record<string, number>> {
+  return page.evaluate(() => {
+    const counts: Record<string, number> = {};
+    const keys = { breached: "breached", at_risk: "atRisk", ok: "ok", unknown: "unknown" };
+    for (
+      const el of document.querySelectorAll(".leaflet-marker-icon[data-count]") as PageElement[]
+    ) {
+      for (const [state, key] of Object.entries(keys)) {
+        counts[state] = (counts[state] ?? 0) + Number(el.dataset[key] ?? 0);
+      }
+    }
+    const box = document.getElementById("unplaced")!;
+    const unplaced = JSON.parse(box.dataset.unplaced ?? "{}") as Record<string, number>;
+    for (const [state, n] of Object.entries(unplaced)) counts[`unplaced_${state}`] = n;
+    return counts;
+  });
+}
+
+async function waitIdle(page: Page): Promise<void> {
+  await page.evaluate(() =>
+    (globalThis as unknown as { fleetPage: { ready: Promise<void> } })
+      .fleetPage.ready
+  );
+  await page.waitForNetworkIdle({ idleTime: 200 });
+}
+
+function refresh(page: Page): Promise<unknown> {
+  return page.evaluate(() =>
+    (globalThis as unknown as { fleetPage: { refresh(): Promise<unknown> } }).fleetPage.refresh()
+  );
+}
+
+async function open(s: Session, path = "/"): Promise<void> {
+  await s.page.goto(`${s.base}${path}`, { waitUntil: "load" });
+  await waitIdle(s.page);
+}
+
+async function start(): Promise<Session> {
+  const executablePath = await browserPath();
+  const backend = backends()[0]!;
+  const db = await backend.db();
+  await backend.reset();
+  const fixture = await loadWebFixture(db);
+  const server = await startServer({
+    db,
+    settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2 },
+    webRoot: new URL("../web/", import.meta.url).pathname,
+    now: () => fixture.now,
+    log: () => {},
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const base = `http://127.0.0.1:${server.port}`;
+  const browser = await puppeteer.launch({
+    executablePath,
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const s = { db, fixture, server, base, browser, foreign: [], consoleErrors: [] } as
+    & Omit<Session, "page">
+    & { page?: Page };
+  s.page = await newPage(s as Session, { width: 1440, height: 1000 });
+  return s as Session;
+}
+
+/** A tab that fails on any request to another host and records console errors. */
+async function newPage(s: Session, viewport: Viewport): Promise<Page> {
+  const page = await s.browser.newPage();
+  await page.setViewport(viewport);
+  await page.setRequestInterception(true);
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.protocol === "data:" || url.origin === s.base) return void request.continue();
+    s.foreign.push(request.url());
+    void request.abort();
+  });
+  page.on("console", (m) => m.type() === "error" && s.consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => s.consoleErrors.push(String(e)));
+  return page;
+}
+
+async function stop(s: Session): Promise<void> {
+  await s.browser.close();
+  await s.server.shutdown();
+  await Deno.remove(s.fixture.bucket, { recursive: true }).catch(() => {});
+  await s.db.close();
+}
+
+Deno.test("the map page, in headless Chromium over a real serve", shared, async (t) => {
+  const s = await start();
+  try {
+    await t.step("loads with no request to another host and no console error", async () => {
+      await open(s);
+      assert.deepEqual(s.foreign, [], "requests to other hosts");
+      assert.deepEqual(s.consoleErrors, [], "console errors");
+      assert.equal(
+        await s.page.$eval("#error", (el) => (el as unknown as PageElement).hidden),
+        true,
+      );
+      await Deno.mkdir(SCREENSHOTS, { recursive: true });
+      await s.page.screenshot({ path: `${SCREENSHOTS}/desktop.png`, fullPage: true });
+    });
+
+    await t.step("draws every ticket the API matches, per SLA state", async () => {
+      const counts = await drawn(s.page);
+      for (const state of STATES) {
+        const want = await matched(s, `dataset=inc&sla_state=${state}`);
+        const got = (counts[state] ?? 0) + (counts[`unplaced_${state}`] ?? 0);
+        assert.equal(got, want, `${state}: drawn + not placed vs numberMatched`);
+        assert.ok((counts[state] ?? 0) > 0, `${state}: some drawn`);
+      }
+    });
+
+    await t.step(
+      "a filter change updates the URL, the cards and the map; reload restores",
+      async () => {
+        await s.page.select("#f-cluster", "Westlands");
+        await s.page.waitForFunction(() => location.search.includes("cluster=Westlands"));
+        await waitIdle(s.page);
+        const check = async () => {
+          const dashboard = await api<{ metrics: { open_total: number } }>(
+            s,
+            "/api/dashboard?cluster=Westlands&window=7d",
+          );
+          assert.equal(
+            await s.page.$eval("#kpi-open", (el) => el.textContent),
+            String(dashboard.metrics.open_total),
+          );
+          const counts = await drawn(s.page);
+          for (const state of STATES) {
+            const want = await matched(s, `dataset=inc&cluster=Westlands&sla_state=${state}`);
+            assert.equal((counts[state] ?? 0) + (counts[`unplaced_${state}`] ?? 0), want, state);
+          }
+          const total = await matched(s, "dataset=inc&cluster=Westlands");
+          assert.ok(total > 0 && total < s.fixture.openInc, "the filter narrows the map");
+          assert.equal(
+            await s.page.$eval("#f-cluster", (el) => (el as unknown as PageElement).value),
+            "Westlands",
+          );
+        };
+        await check();
+        await s.page.reload({ waitUntil: "load" });
+        await waitIdle(s.page);
+        await check();
+      },
+    );
+
+    await t.step("the nearest panel lists tickets in the API's order", async () => {
+      const listed = () =>
+        s.page.$$eval(
+          "#nearest-list li[data-id]",
+          (els) => els.map((el) => (el as unknown as PageElement).dataset.id),
+        );
+      const fromApi = async (rank: string) => {
+        const near = await s.page.evaluate(() => new URLSearchParams(location.search).get("near")!);
+        const [lat, lon] = near.split(",");
+        const answer = await api<{ features: { properties: { ticket_id: string } }[] }>(
+          s,
+          `/api/nearest?lat=${lat}&lon=${lon}&k=10&rank=${rank}&dataset=inc`,
+        );
+        return answer.features.map((f) => f.properties.ticket_id);
+      };
+      // A click on an empty spot west of Nairobi, ~12 km from Karen.
+      await open(s, "/?at=-1.25,36.62,12");
+      const box = (await (await s.page.$("#map"))!.boundingBox())!;
+      await s.page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+      await s.page.waitForSelector("#nearest-list li[data-id]");
+      await waitIdle(s.page);
+      const near = await s.page.evaluate(() => new URLSearchParams(location.search).get("near"));
+      const [lat, lon] = near!.split(",").map(Number);
+      assert.ok(Math.abs(lat! + 1.25) < 0.01 && Math.abs(lon! - 36.62) < 0.01, `near=${near}`);
+      const clicked = await listed();
+      assert.ok(clicked.length > 0);
+      assert.deepEqual(clicked, await fromApi("urgency"));
+
+      // Typed coordinates (central Nairobi), ranked by distance.
+      await s.page.select("#n-rank", "distance");
+      await s.page.$eval("#n-lat", (el) => (el as unknown as PageElement).value = "");
+      await s.page.type("#n-lat", "-1.2864");
+      await s.page.$eval("#n-lon", (el) => (el as unknown as PageElement).value = "");
+      await s.page.type("#n-lon", "36.8172");
+      await s.page.keyboard.press("Enter");
+      await s.page.waitForFunction(() => location.search.includes("near=-1.28640"));
+      await waitIdle(s.page);
+      const typed = await listed();
+      assert.equal(typed.length, 10);
+      assert.deepEqual(typed, await fromApi("distance"));
+      assert.deepEqual(s.consoleErrors, [], "console errors");
+    });
+
+    await t.step(
+      "a refresh shows a new ticket without moving the map; nothing new gets 304",
+      async () => {
+        const first = await s.page.$eval(
+          "#nearest-list button[data-id]",
+          (el) => (el as unknown as PageElement).dataset.id!,
+        );
+        await s.page.click(`#nearest-list button[data-id="${first}"]`);
+        await s.page.waitForFunction(
+          (id) => location.search.includes(`ticket=${id}`),
+          {},
+          first,
+        );
+        const view = () =>
+          s.page.evaluate(() => {
+            const map = document.querySelector("#map")!.getBoundingClientRect();
+            return { at: new URLSearchParams(location.search).get("at"), w: map.width };
+          });
+        const before = await view();
+        const newId = "WOT0999999";
+        assert.equal(await s.page.$(`#tickets-table tr[data-id="${newId}"]`), null);
+        await addTicket(s.db, s.fixture, newId);
+        await refresh(s.page);
+        await s.page.waitForSelector(`#tickets-table tr[data-id="${newId}"]`);
+        assert.deepEqual(await view(), before, "the viewport stays");
+        assert.match(
+          await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
+          new RegExp(first),
+        );
+
+        const statuses: number[] = [];
+        const seen = (r: HTTPResponse) => {
+          if (new URL(r.url()).pathname.startsWith("/api/")) statuses.push(r.status());
+        };
+        s.page.on("response", seen);
+        await refresh(s.page);
+        await waitIdle(s.page);
+        s.page.off("response", seen);
+        assert.ok(statuses.length >= 4, `API calls on refresh: ${statuses}`);
+        assert.deepEqual([...new Set(statuses)], [304], "every API answer is 304");
+        assert.match(
+          await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
+          new RegExp(first),
+        );
+      },
+    );
+
+    await t.step("the table view is reachable and sortable by keyboard", async () => {
+      await open(s);
+      await s.page.focus("#f-reset");
+      const focused = () => s.page.evaluate(() => document.activeElement?.id ?? "");
+      for (let i = 0; i < 5 && await focused() !== "view-table"; i++) {
+        await s.page.keyboard.press("Tab");
+      }
+      assert.equal(await focused(), "view-table");
+      await s.page.keyboard.press("Enter");
+      await s.page.waitForSelector("#table-view:not([hidden]) tbody tr");
+      const label = () => s.page.evaluate(() => document.activeElement?.textContent ?? "");
+      for (let i = 0; i < 15 && !(await label()).startsWith("Ticket"); i++) {
+        await s.page.keyboard.press("Tab");
+      }
+      assert.match(await label(), /^Ticket/);
+      const ids = () =>
+        s.page.$$eval(
+          "#tickets-table tbody tr",
+          (rows) => rows.map((r) => (r as unknown as PageElement).dataset.id!),
+        );
+      await s.page.keyboard.press("Enter");
+      const up = await ids();
+      assert.deepEqual(up, [...up].sort(), "ascending by ticket");
+      await s.page.keyboard.press("Enter");
+      const down = await ids();
+      assert.deepEqual(down, [...up].reverse(), "descending by ticket");
+      assert.equal(
+        await s.page.$eval("th[aria-sort='descending']", (el) => el.textContent?.trim()),
+        "Ticket ▼",
+      );
+      assert.ok(new URL(s.page.url()).searchParams.get("view") === "table");
+    });
+
+    await t.step("with SERVE_TOKEN the page asks for the token once and then works", async () => {
+      const token = "page-test-token-7f3a";
+      const guarded = await startServer({
+        db: s.db,
+        settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2, token },
+        webRoot: new URL("../web/", import.meta.url).pathname,
+        now: () => s.fixture.now,
+        log: () => {},
+        redact: (text) => text,
+        host: "127.0.0.1",
+        port: 0,
+      });
+      const page = await s.browser.newPage();
+      try {
+        let asked = 0;
+        page.on("dialog", (dialog) => {
+          asked++;
+          void dialog.accept(token);
+        });
+        await page.goto(`http://127.0.0.1:${guarded.port}/`, { waitUntil: "load" });
+        await waitIdle(page);
+        assert.equal(asked, 1, "asked once");
+        assert.equal(
+          await page.$eval("#error", (el) => (el as unknown as PageElement).hidden),
+          true,
+        );
+        assert.equal(
+          await page.$eval("#kpi-open", (el) => el.textContent),
+          String(s.fixture.openInc + 1),
+        );
+        await refresh(page);
+        assert.equal(asked, 1, "not asked again");
+      } finally {
+        await page.close();
+        await guarded.shutdown();
+      }
+    });
+
+    await t.step(
+      "screenshots: desktop (Nairobi, a ticket and the nearest list) and phone",
+      async () => {
+        await Deno.mkdir(SCREENSHOTS, { recursive: true });
+        const near = await api<{ features: { properties: { ticket_id: string } }[] }>(
+          s,
+          "/api/nearest?lat=-1.28&lon=36.82&k=1&rank=urgency&dataset=inc",
+        );
+        const id = near.features[0]!.properties.ticket_id;
+        await open(s, `/?at=-1.268,36.84,13&near=-1.28,36.82&ticket=${id}`);
+        assert.match(
+          await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
+          new RegExp(id),
+        );
+        await s.page.screenshot({ path: `${SCREENSHOTS}/desktop.png` });
+        // UPDATE_SCREENSHOT=1 refreshes the README's picture.
+        if (Deno.env.get("UPDATE_SCREENSHOT") === "1") {
+          await Deno.copyFile(`${SCREENSHOTS}/desktop.png`, "docs/screenshot-map.png");
+        }
+      },
+    );
+
+    await t.step("the phone-width layout has no horizontal scroll", async () => {
+      await s.page.close();
+      s.page = await newPage(s, { width: 390, height: 844, isMobile: true, hasTouch: true });
+      await open(s, "/?at=-1.27,36.83,11");
+      const overflow = await s.page.evaluate(() =>
+        document.documentElement.scrollWidth - document.documentElement.clientWidth
+      );
+      assert.equal(overflow, 0, "no horizontal scroll");
+      assert.equal(
+        await s.page.$eval("#map", (el) => el.getBoundingClientRect().width <= 390),
+        true,
+      );
+      await s.page.screenshot({ path: `${SCREENSHOTS}/phone.png`, fullPage: true });
+      assert.deepEqual(s.foreign, [], "requests to other hosts");
+      assert.deepEqual(s.consoleErrors, [], "console errors");
+    });
+  } finally {
+    await stop(s);
+  }
+});

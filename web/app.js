@@ -1,0 +1,323 @@
+// The live ticket map page: wires the state in the URL to the API and the views, and refreshes
+// every 60 s with If-None-Match (a 304 changes nothing on screen: not the viewport, not the
+// selection).
+
+import { authHeaders, authorizedFetch, getAllTickets, getJson, query } from "./api.js";
+import { createCharts } from "./charts.js";
+import { clusterAreas } from "./areas.js";
+import { createMap } from "./map.js";
+import { stateOf } from "./markers.js";
+import {
+  renderError,
+  renderFreshness,
+  renderGroup,
+  renderKpis,
+  renderNearest,
+  renderTicket,
+  tickCountdown,
+} from "./panels.js";
+import { hasTicketFilters, readState, ticketParams, windowParams, writeState } from "./state.js";
+import { createTable } from "./table.js";
+import { renderTeams } from "./teams.js";
+
+const REFRESH_MS = 60_000;
+const PAGE_LIMIT = 20_000;
+const $ = (id) => document.getElementById(id);
+
+let state = readState();
+let config;
+let mapView;
+let table;
+let charts;
+let tickets = [];
+let byId = new Map();
+const extra = new Map();
+let fetchedAt = Date.now();
+let generation = 0;
+let fitted = false;
+const seen = { cluster: new Set(), status: new Set(), team: new Set() };
+
+function ticketsUrl(params) {
+  return `api/tickets${query({ ...params, open_only: "true", limit: PAGE_LIMIT })}`;
+}
+
+function featureOf(id) {
+  return byId.get(id) ?? extra.get(id) ?? null;
+}
+
+function select(id, { push = true } = {}) {
+  state.ticket = id ?? "";
+  if (push) writeState(state, { replace: true });
+  renderTicket(featureOf(state.ticket), fetchedAt);
+  mapView.select(state.ticket);
+  table.select(state.ticket);
+}
+
+function pick(id) {
+  select(id);
+  if (matchMedia("(max-width: 1023px)").matches) $("ticket").scrollIntoView({ block: "nearest" });
+}
+
+async function loadNearest() {
+  const [lat, lon] = state.near.split(",").map(Number);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon)) {
+    mapView.setVehicle(null);
+    renderNearest(null, pick);
+    return;
+  }
+  mapView.setVehicle(lat, lon);
+  $("n-lat").value = String(lat);
+  $("n-lon").value = String(lon);
+  const url = `api/nearest${
+    query({ lat, lon, k: 10, rank: state.rank, dataset: state.crq ? "all" : "inc" })
+  }`;
+  const { data } = await getJson(url);
+  for (const f of data.features) {
+    if (!byId.has(f.properties.ticket_id)) extra.set(f.properties.ticket_id, f);
+  }
+  renderNearest(data, pick);
+}
+
+/** Shows an error on the page and in the console (where tools and tests see it). */
+function fail(error) {
+  console.error(error);
+  renderError(error.message);
+}
+
+function dispatchAt(lat, lon) {
+  state.near = `${lat.toFixed(5)},${lon.toFixed(5)}`;
+  writeState(state, { replace: true });
+  loadNearest().catch(fail);
+}
+
+function fillOptions(features) {
+  for (const f of features) {
+    const p = f.properties;
+    if (p.cluster) seen.cluster.add(p.cluster);
+    if (p.normalized_status) seen.status.add(p.normalized_status);
+    if (p.assigned_team) seen.team.add(p.assigned_team);
+  }
+  for (const key of ["cluster", "status", "team"]) {
+    const select = $(`f-${key}`);
+    const values = [...new Set([...seen[key], state[key]].filter(Boolean))]
+      .sort((a, b) => a.localeCompare(b));
+    const have = [...select.options].slice(1).map((o) => o.value).join("\n");
+    if (have !== values.join("\n")) {
+      select.length = 1;
+      for (const v of values) select.add(new Option(v, v));
+    }
+    select.value = state[key];
+  }
+}
+
+function showUnplaced(data) {
+  const unplaced = data.features.filter((f) => !f.geometry);
+  const box = $("unplaced");
+  box.hidden = unplaced.length === 0 && data.numberMatched === data.numberReturned;
+  const counts = {};
+  for (const f of unplaced) {
+    counts[stateOf(f.properties)] = (counts[stateOf(f.properties)] ?? 0) + 1;
+  }
+  box.dataset.unplaced = JSON.stringify(counts);
+  box.textContent = `${unplaced.length} of ${data.numberMatched} tickets are not on the map ` +
+    `(no cluster or location known); the table lists them.`;
+}
+
+async function loadTickets(gen) {
+  const main = await getAllTickets(ticketsUrl(ticketParams(state)));
+  const all = hasTicketFilters(state)
+    ? await getAllTickets(ticketsUrl({ dataset: state.crq ? "all" : "inc" }))
+    : main;
+  if (gen !== generation) return;
+  fillOptions(all.data.features);
+  if (all.changed) mapView.setAreas(clusterAreas(all.data.features));
+  if (!main.changed && tickets.length > 0) return;
+  tickets = main.data.features;
+  fetchedAt = Date.now();
+  byId = new Map(tickets.map((f) => [f.properties.ticket_id, f]));
+  mapView.setTickets(tickets);
+  table.setTickets(tickets);
+  showUnplaced(main.data);
+  if (!fitted && !state.at) mapView.fitTo(tickets);
+  fitted = true;
+  select(state.ticket || null, { push: false });
+}
+
+async function loadDashboard(gen) {
+  const filters = { cluster: state.cluster, status: state.status, ...windowParams(state) };
+  const { data } = await getJson(`api/dashboard${query(filters)}`);
+  if (gen !== generation) return;
+  renderKpis(data);
+  renderFreshness(data.freshness, config.staleAfterHours);
+  const to = data.window.to;
+  const weekBefore = new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000)
+    .toISOString().slice(0, 10);
+  const from = data.window.from < weekBefore ? data.window.from : weekBefore;
+  const backlog = await getJson(`api/backlog${query({ from, to, cluster: state.cluster })}`);
+  if (gen !== generation) return;
+  charts.update(backlog.data.days ?? []);
+}
+
+async function loadTeams(gen) {
+  const { data } = await getJson(
+    `api/teams${query({ cluster: state.cluster, ...windowParams(state) })}`,
+  );
+  if (gen === generation) renderTeams($("teams-table").tBodies[0], data);
+}
+
+/** Reloads everything; unchanged answers (304) leave the screen as it is. */
+async function refresh() {
+  const gen = ++generation;
+  const errors = [];
+  const guard = (p) =>
+    p.catch((e) => {
+      console.error(e);
+      errors.push(e.message);
+    });
+  await Promise.all([
+    guard(loadTickets(gen)),
+    guard(loadDashboard(gen)),
+    guard(loadTeams(gen)),
+    state.near ? guard(loadNearest()) : null,
+  ]);
+  if (gen === generation) renderError(errors.length ? errors.join(" · ") : null);
+  updateCsvLink();
+  return { errors };
+}
+
+function updateCsvLink() {
+  $("csv").href = `api/tickets.csv${query({ ...ticketParams(state), open_only: "true" })}`;
+}
+
+/** With an access token, a plain link cannot send it: fetch the CSV and save it instead. */
+async function downloadWithToken(event) {
+  if (!authHeaders().Authorization) return;
+  event.preventDefault();
+  try {
+    const response = await authorizedFetch($("csv").href);
+    if (!response.ok) throw new Error(`Cannot download the CSV: HTTP ${response.status}`);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = "tickets.csv";
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function applyStateToForm() {
+  $("crq").checked = state.crq;
+  for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
+    const el = $(`f-${key}`);
+    if (key === "cluster" || key === "status" || key === "team") {
+      if (state[key] && ![...el.options].some((o) => o.value === state[key])) {
+        el.add(new Option(state[key], state[key]));
+      }
+    }
+    el.value = state[key];
+  }
+  $("custom-dates").hidden = state.window !== "custom";
+  $("n-rank").value = state.rank;
+  showView();
+}
+
+function showView() {
+  const table = state.view === "table";
+  $("map").hidden = table;
+  $("table-view").hidden = !table;
+  $("view-map").setAttribute("aria-pressed", String(!table));
+  $("view-table").setAttribute("aria-pressed", String(table));
+  if (!table) mapView?.invalidate();
+}
+
+function onFilterChange() {
+  const form = $("filters");
+  for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
+    state[key] = form.elements[key].value;
+  }
+  state.crq = $("crq").checked;
+  $("custom-dates").hidden = state.window !== "custom";
+  if (state.window === "custom" && !(state.from && state.to)) return; // wait for both dates
+  writeState(state);
+  refresh();
+}
+
+function bindControls() {
+  $("filters").addEventListener("change", onFilterChange);
+  $("crq").addEventListener("change", onFilterChange);
+  $("f-reset").addEventListener("click", () => {
+    Object.assign(state, { cluster: "", status: "", team: "", sla: "", window: "7d" });
+    applyStateToForm();
+    onFilterChange();
+  });
+  $("csv").addEventListener("click", downloadWithToken);
+  $("view-map").addEventListener("click", () => setView("map"));
+  $("view-table").addEventListener("click", () => setView("table"));
+  $("nearest-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const lat = Number($("n-lat").value);
+    const lon = Number($("n-lon").value);
+    if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180) || !$("n-lat").value || !$("n-lon").value) {
+      renderError(
+        `Cannot find tickets near "${$("n-lat").value}, ${$("n-lon").value}": ` +
+          `type a latitude (-90..90) and a longitude (-180..180)`,
+      );
+      return;
+    }
+    state.rank = $("n-rank").value;
+    dispatchAt(lat, lon);
+  });
+  $("n-rank").addEventListener("change", () => {
+    state.rank = $("n-rank").value;
+    if (state.near) dispatchAt(...state.near.split(",").map(Number));
+  });
+  addEventListener("popstate", () => {
+    state = readState();
+    applyStateToForm();
+    refresh();
+  });
+}
+
+function setView(view) {
+  state.view = view;
+  writeState(state);
+  showView();
+}
+
+function restoreViewport() {
+  const [lat, lon, zoom] = state.at.split(",").map(Number);
+  if ([lat, lon, zoom].every(Number.isFinite)) mapView.map.setView([lat, lon], zoom);
+  else state.at = "";
+  mapView.map.on("moveend", () => {
+    const c = mapView.map.getCenter();
+    state.at = `${c.lat.toFixed(5)},${c.lng.toFixed(5)},${mapView.map.getZoom()}`;
+    writeState(state, { replace: true });
+  });
+}
+
+async function boot() {
+  $("filters-box").open = matchMedia("(min-width: 1024px)").matches || hasTicketFilters(state);
+  config = (await getJson("api/config")).data;
+  mapView = await createMap($("map"), config, {
+    onTicket: pick,
+    onPoint: dispatchAt,
+    onGroup: (list) => renderGroup(list, pick),
+  });
+  table = createTable($("tickets-table"), $("table-caption"), pick);
+  charts = createCharts($("chart-backlog"), $("chart-flow"));
+  applyStateToForm();
+  bindControls();
+  restoreViewport();
+  await refresh();
+  setInterval(refresh, REFRESH_MS);
+  setInterval(() => tickCountdown(featureOf(state.ticket), fetchedAt), 15_000);
+}
+
+const ready = boot().catch((error) => {
+  fail(error);
+  throw error;
+});
+
+// For people and tests driving the page: refresh now, and know when the first load is done.
+globalThis.fleetPage = { ready, refresh: () => refresh(), state: () => ({ ...state }) };

@@ -1,0 +1,97 @@
+// The backlog trend (open per day by SLA state) and created vs closed per day, drawn by uPlot.
+// Each series also differs by dash pattern, not only by colour.
+
+function daySeconds(date) {
+  return Date.parse(`${date}T00:00:00+03:00`) / 1000;
+}
+
+const DAY_STEPS = [86_400, 2 * 86_400, 7 * 86_400, 14 * 86_400, 28 * 86_400];
+
+function dayLabel(seconds) {
+  const d = new Date(seconds * 1000 + 3 * 3_600_000);
+  return `${d.getUTCDate()} ${d.toLocaleString("en-GB", { month: "short", timeZone: "UTC" })}`;
+}
+
+function widthOf(el) {
+  return Math.max(260, Math.floor(el.clientWidth || el.parentElement.clientWidth) - 4);
+}
+
+function line(label, stroke, dash, extra = {}) {
+  return { label, stroke, width: 2, dash, points: { show: true, size: 5 }, ...extra };
+}
+
+const BACKLOG_SERIES = [
+  {},
+  line("open", "#1d2330", undefined, { width: 3 }),
+  line("breached", "#c62828", [10, 4]),
+  line("at risk", "#e69500", [4, 4]),
+  line("ok", "#2e7d32", [1, 3]),
+  line("unknown", "#757575", [8, 3, 2, 3]),
+];
+
+const FLOW_SERIES = [
+  {},
+  line("created", "#1565c0", undefined),
+  line("closed", "#2e7d32", [6, 4]),
+];
+
+function chart(el, series, data, existing) {
+  if (existing) {
+    existing.setData(data);
+    return existing;
+  }
+  el.innerHTML = "";
+  const opts = {
+    width: widthOf(el),
+    height: 220,
+    series,
+    // One captured day still gets a readable axis: a day either side.
+    scales: {
+      x: {
+        time: true,
+        range: (_u, min, max) => min === max ? [min - 86_400, max + 86_400] : [min, max],
+      },
+    },
+    axes: [{ incrs: DAY_STEPS, values: (_u, splits) => splits.map(dayLabel) }, { size: 44 }],
+    legend: { live: false },
+  };
+  return new uPlot(opts, data, el);
+}
+
+/** Creates both charts; `update(days)` redraws them from /api/backlog's days. */
+export function createCharts(backlogEl, flowEl) {
+  let backlog = null;
+  let flow = null;
+  addEventListener("resize", () => {
+    backlog?.setSize({ width: widthOf(backlogEl), height: 220 });
+    flow?.setSize({ width: widthOf(flowEl), height: 220 });
+  });
+  return {
+    update(days) {
+      if (days.length === 0) {
+        backlog?.destroy();
+        flow?.destroy();
+        backlog = flow = null;
+        const empty = `<p class="note">No daily snapshot in this range yet: the backlog ` +
+          `accrues from the first capture on.</p>`;
+        backlogEl.innerHTML = empty;
+        flowEl.innerHTML = empty;
+        return;
+      }
+      const x = days.map((d) => daySeconds(d.date));
+      backlog = chart(backlogEl, BACKLOG_SERIES, [
+        x,
+        days.map((d) => d.open_total),
+        days.map((d) => d.open_breached),
+        days.map((d) => d.open_at_risk),
+        days.map((d) => d.open_ok),
+        days.map((d) => d.open_unknown),
+      ], backlog);
+      flow = chart(flowEl, FLOW_SERIES, [
+        x,
+        days.map((d) => d.created ?? null),
+        days.map((d) => d.closed ?? null),
+      ], flow);
+    },
+  };
+}

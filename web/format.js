@@ -1,0 +1,63 @@
+// Formatting for people: hours, countdowns, EAT times, percentages, distances.
+
+/** `12.5 h`, or an en dash for nothing. */
+export function hours(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  const n = Number(value);
+  return `${n >= 100 ? Math.round(n) : n.toFixed(1)} h`;
+}
+
+/** `2 h 05 min` from minutes. */
+export function duration(minutes) {
+  const m = Math.abs(Math.round(minutes));
+  const d = Math.floor(m / 1440);
+  const h = Math.floor((m % 1440) / 60);
+  const rest = String(m % 60).padStart(2, "0");
+  if (d > 0) return `${d} d ${h} h`;
+  return h > 0 ? `${h} h ${rest} min` : `${m % 60} min`;
+}
+
+/** `breach in 7 h 12 min` / `breached 3 h 02 min ago` from minutes left (may be negative). */
+export function countdown(minutesLeft) {
+  if (minutesLeft === null || minutesLeft === undefined) return "–";
+  return minutesLeft > 0
+    ? `breach in ${duration(minutesLeft)}`
+    : `breached ${duration(minutesLeft)} ago`;
+}
+
+/** `15 Jun 17:00 EAT` from an ISO time with an offset. */
+export function eatTime(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const eat = new Date(date.getTime() + 3 * 3_600_000);
+  const month = eat.toLocaleString("en-GB", { month: "short", timeZone: "UTC" });
+  const hh = String(eat.getUTCHours()).padStart(2, "0");
+  const mm = String(eat.getUTCMinutes()).padStart(2, "0");
+  return `${eat.getUTCDate()} ${month} ${hh}:${mm} EAT`;
+}
+
+/** `91.2 %` from a 0..1 rate. */
+export function percent(rate) {
+  if (rate === null || rate === undefined) return "–";
+  return `${(Number(rate) * 100).toFixed(1)} %`;
+}
+
+/** `850 m` / `3.4 km`. */
+export function metres(m) {
+  if (m === null || m === undefined) return "–";
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
+}
+
+/** Escapes text for HTML. */
+export function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** What a geometry source means for whoever drives there. */
+export const GEO_SOURCES = {
+  feed: "feed coordinates",
+  location: "geocoded location",
+  cluster: "cluster centroid (approximate: not an address)",
+  none: "not placed",
+};

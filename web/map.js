@@ -1,0 +1,221 @@
+// The map: Leaflet for rendering, supercluster for grouping. No outside host is called unless
+// the server's config names a tile source (MAP_TILES_URL) or a local PMTiles archive.
+
+import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } from "./markers.js";
+
+const MAX_CLUSTER_ZOOM = 16;
+const MAX_ZOOM = 18;
+/** Cluster names are written from this zoom on (below it they would cover the markers). */
+const AREA_LABEL_ZOOM = 10;
+
+function countsOf(state) {
+  return Object.fromEntries(STATES.map((s) => [s, s === state ? 1 : 0]));
+}
+
+function createIndex(features) {
+  const index = new Supercluster({
+    radius: 44,
+    maxZoom: MAX_CLUSTER_ZOOM,
+    map: (p) => countsOf(stateOf(p)),
+    reduce: (acc, p) => {
+      for (const s of STATES) acc[s] += p[s];
+    },
+  });
+  index.load(features.filter((f) => f.geometry && f.geometry.type === "Point"));
+  return index;
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`Cannot load "${src}"`));
+    document.head.append(script);
+  });
+}
+
+async function addBasemap(map, config) {
+  if (config.pmtiles) {
+    await loadScript("vendor/pmtiles/pmtiles.js");
+    const archive = new pmtiles.PMTiles(new URL("tiles.pmtiles", location.href).href);
+    pmtiles.leafletRasterLayer(archive, { maxNativeZoom: 15, maxZoom: MAX_ZOOM }).addTo(map);
+  } else if (config.tilesUrl) {
+    L.tileLayer(config.tilesUrl, { maxZoom: MAX_ZOOM }).addTo(map);
+  }
+}
+
+function addLegend(map) {
+  const legend = L.control({ position: "topright" });
+  legend.onAdd = () => {
+    const div = L.DomUtil.create("div", "legend");
+    div.innerHTML = legendHtml();
+    return div;
+  };
+  legend.addTo(map);
+}
+
+/** A marker's data attributes say what it stands for (count per state), for tests and tools. */
+function tagElement(marker, counts, extra = {}) {
+  marker.on("add", () => {
+    const el = marker.getElement();
+    if (!el) return;
+    let total = 0;
+    for (const s of STATES) {
+      el.dataset[s === "at_risk" ? "atRisk" : s] = String(counts[s] ?? 0);
+      total += counts[s] ?? 0;
+    }
+    el.dataset.count = String(total);
+    for (const [k, v] of Object.entries(extra)) el.dataset[k] = v;
+  });
+}
+
+/** Creates the map in `element`; callbacks: onTicket(id), onPoint(lat, lon), onGroup(leaves). */
+export async function createMap(element, config, callbacks) {
+  const map = L.map(element, { maxZoom: MAX_ZOOM, minZoom: 2, worldCopyJump: true });
+  map.attributionControl.setPrefix(false);
+  map.setView([-1.29, 36.82], 6);
+  await addBasemap(map, config);
+  L.control.scale({ imperial: false }).addTo(map);
+  addLegend(map);
+
+  const areas = L.layerGroup().addTo(map);
+  const points = L.layerGroup().addTo(map);
+  const overlay = L.layerGroup().addTo(map);
+  let index = createIndex([]);
+  let byId = new Map();
+  let selected = null;
+
+  function render() {
+    points.clearLayers();
+    const b = map.getBounds().pad(0.2);
+    const bbox = [
+      b.getWest(),
+      Math.max(b.getSouth(), -85),
+      b.getEast(),
+      Math.min(b.getNorth(), 85),
+    ];
+    const zoom = Math.min(Math.round(map.getZoom()), MAX_CLUSTER_ZOOM + 1);
+    for (const f of index.getClusters(bbox, zoom)) points.addLayer(markerOf(f));
+  }
+
+  function markerOf(feature) {
+    const [lon, lat] = feature.geometry.coordinates;
+    const p = feature.properties;
+    if (p.cluster_id !== undefined && p.point_count !== undefined && p.ticket_id === undefined) {
+      const marker = L.marker([lat, lon], {
+        icon: clusterIcon(p, p.point_count),
+        title: `${p.point_count} tickets`,
+        keyboard: true,
+      });
+      tagElement(marker, p, { group: "1" });
+      marker.on("click", () => openGroup(p.cluster_id, [lat, lon]));
+      return marker;
+    }
+    const state = stateOf(p);
+    const marker = L.marker([lat, lon], {
+      icon: ticketIcon(p),
+      title: `${p.ticket_id} (${state.replace("_", " ")}${
+        p.geo_source === "cluster" ? ", cluster centroid" : ""
+      })`,
+      keyboard: true,
+    });
+    tagElement(marker, countsOf(state), { ticket: p.ticket_id, geo: p.geo_source ?? "" });
+    marker.on("click", () => callbacks.onTicket(p.ticket_id));
+    return marker;
+  }
+
+  function openGroup(clusterId, latlng) {
+    const zoom = index.getClusterExpansionZoom(clusterId);
+    if (zoom <= MAX_CLUSTER_ZOOM && zoom <= map.getMaxZoom()) {
+      map.setView(latlng, zoom);
+      return;
+    }
+    // Tickets at one spot (a place or a cluster centroid) never come apart: list them instead.
+    callbacks.onGroup(index.getLeaves(clusterId, Infinity).map((f) => f.properties));
+  }
+
+  function drawSelection() {
+    overlay.eachLayer((layer) => layer.options.selection && overlay.removeLayer(layer));
+    const feature = selected && byId.get(selected);
+    if (!feature?.geometry) return;
+    const [lon, lat] = feature.geometry.coordinates;
+    overlay.addLayer(L.circleMarker([lat, lon], {
+      selection: true,
+      radius: 16,
+      color: "#2f6fde",
+      weight: 3,
+      fill: false,
+      interactive: false,
+    }));
+  }
+
+  const labelZoom = () =>
+    element.classList.toggle("show-area-labels", map.getZoom() >= AREA_LABEL_ZOOM);
+  map.on("zoomend", labelZoom);
+  labelZoom();
+  map.on("moveend", render);
+  map.on("click", (e) => callbacks.onPoint(e.latlng.lat, e.latlng.lng));
+
+  let vehicle = null;
+  return {
+    map,
+    /** Replaces the tickets; the viewport and the selection stay as they are. */
+    setTickets(features) {
+      index = createIndex(features);
+      byId = new Map(features.map((f) => [f.properties.ticket_id, f]));
+      render();
+      drawSelection();
+    },
+    /** Cluster centroids and their reach, drawn as labelled dashed circles (no tiles needed). */
+    setAreas(areaList) {
+      areas.clearLayers();
+      for (const a of areaList) {
+        areas.addLayer(L.circle([a.lat, a.lon], {
+          radius: a.radiusM,
+          color: "#8a94a6",
+          weight: 1,
+          dashArray: "4 4",
+          fillColor: "#cfd6e0",
+          fillOpacity: 0.25,
+          interactive: false,
+        }));
+        areas.addLayer(L.marker([a.lat, a.lon], {
+          icon: L.divIcon({
+            className: "ft-area-label",
+            html: `<span>${a.name.replace(/[&<>"]/g, "")}</span>`,
+            iconSize: [0, 0],
+          }),
+          interactive: false,
+          keyboard: false,
+        }));
+      }
+    },
+    select(id) {
+      selected = id || null;
+      drawSelection();
+    },
+    /** Fits the view to the tickets (first load only). */
+    fitTo(features) {
+      const placed = features.filter((f) => f.geometry);
+      if (placed.length === 0) return;
+      const bounds = L.latLngBounds(placed.map((f) => [
+        f.geometry.coordinates[1],
+        f.geometry.coordinates[0],
+      ]));
+      map.fitBounds(bounds.pad(0.05), { maxZoom: 13 });
+    },
+    setVehicle(lat, lon) {
+      if (vehicle) overlay.removeLayer(vehicle);
+      vehicle = lat === null ? null : L.marker([lat, lon], {
+        icon: dispatchIcon(),
+        interactive: false,
+        keyboard: false,
+      });
+      if (vehicle) overlay.addLayer(vehicle);
+    },
+    invalidate() {
+      map.invalidateSize();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// The panels around the map: key figures, freshness, the selected ticket, the nearest list.
+
+import { countdown, eatTime, esc, GEO_SOURCES, hours, metres, percent } from "./format.js";
+import { LABELS, shapeSvg, stateOf } from "./markers.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** The KPI cards from the dashboard payload. */
+export function renderKpis(dashboard) {
+  const m = dashboard.metrics;
+  $("kpi-open").textContent = String(m.open_total);
+  $("kpi-breached").textContent = String(m.open_sla.breached);
+  $("kpi-at-risk").textContent = String(m.open_sla.at_risk);
+  $("kpi-closed").textContent = String(m.closed_in_window);
+  $("kpi-closed-label").textContent = `Closed (${windowLabel(dashboard.window)})`;
+  $("kpi-mttr").textContent = hours(m.mttr_hours?.median);
+  $("kpi-compliance").textContent = percent(m.compliance_rate);
+}
+
+function windowLabel(w) {
+  if (!w) return "window";
+  return w.name === "custom" ? `${w.from} – ${w.to}` : w.name;
+}
+
+/** The "data as of" line and the stale banner. */
+export function renderFreshness(freshness, staleAfterHours) {
+  const asOf = $("as-of");
+  const stale = $("stale");
+  if (!freshness?.newest_file_time) {
+    asOf.textContent = "no change file applied yet";
+    stale.hidden = true;
+    return;
+  }
+  const age = Number(freshness.file_age_hours);
+  asOf.textContent = `data as of ${eatTime(freshness.newest_file_time)} (${age.toFixed(1)} h ago)`;
+  asOf.title = `newest applied file: ${freshness.newest_file}`;
+  stale.hidden = !(age > staleAfterHours);
+  stale.textContent = stale.hidden ? "" : `Stale data: the newest applied change file ` +
+    `(${freshness.newest_file}) is ${age.toFixed(1)} h old, over the ${staleAfterHours} h limit. ` +
+    `Check the export and the ingest schedule.`;
+}
+
+/** Shows an error line (or hides it with null). */
+export function renderError(message) {
+  $("error").hidden = !message;
+  $("error").textContent = message ?? "";
+}
+
+function stateBadge(p) {
+  const state = stateOf(p);
+  return `${
+    shapeSvg(state, { size: 14, coarse: p.geo_source === "cluster", className: "state-icon" })
+  }${esc(LABELS[state])}`;
+}
+
+/** Minutes to breach now, from the value at fetch time. */
+export function minutesLeft(p, fetchedAt) {
+  if (p.minutes_to_breach === null || p.minutes_to_breach === undefined) return null;
+  return p.minutes_to_breach - (Date.now() - fetchedAt) / 60_000;
+}
+
+/** The selected ticket's card. */
+export function renderTicket(feature, fetchedAt) {
+  const box = $("ticket");
+  if (!feature) {
+    box.innerHTML = `<h2>Ticket</h2><p class="note">Click a ticket on the map or in the table.</p>`;
+    return;
+  }
+  const p = feature.properties;
+  const [lon, lat] = feature.geometry?.coordinates ?? [];
+  const rows = [
+    ["SLA state", stateBadge(p)],
+    ["Status", esc(p.normalized_status ?? p.raw_status)],
+    ["Team", esc(p.assigned_team ?? "(none)")],
+    ["Owner", esc(p.owner ?? "(none)")],
+    ["Cluster", esc(p.cluster)],
+    ["Location", esc(p.location_name)],
+    ["Open for", hours(p.hours_open)],
+    ["Time to breach", `<span id="countdown">${esc(countdown(minutesLeft(p, fetchedAt)))}</span>`],
+    ["Placed by", esc(GEO_SOURCES[p.geo_source] ?? p.geo_source)],
+    ["Point", lat === undefined ? "–" : `${lat.toFixed(5)}, ${lon.toFixed(5)}`],
+  ];
+  box.innerHTML = `<h2>${esc(p.ticket_id)} <small>${esc(p.dataset?.toUpperCase())}</small></h2>` +
+    `<dl class="ticket">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>`;
+}
+
+/** Ticks the selected ticket's countdown. */
+export function tickCountdown(feature, fetchedAt) {
+  const el = $("countdown");
+  if (el && feature) el.textContent = countdown(minutesLeft(feature.properties, fetchedAt));
+}
+
+/** Tickets stacked at one point (they never come apart by zooming): a list to pick from. */
+export function renderGroup(list, onPick) {
+  const box = $("ticket");
+  box.innerHTML = `<h2>${list.length} tickets at this point</h2><ol class="nearest-list">${
+    list.map((p) =>
+      `<li><button type="button" data-id="${esc(p.ticket_id)}">${stateBadge(p)} ` +
+      `${esc(p.ticket_id)} · ${esc(p.assigned_team ?? "(no team)")}</button></li>`
+    ).join("")
+  }</ol>`;
+  box.querySelectorAll("button[data-id]").forEach((b) =>
+    b.addEventListener("click", () => onPick(b.dataset.id))
+  );
+}
+
+/** The nearest list, in the API's order. */
+export function renderNearest(collection, onPick) {
+  const list = $("nearest-list");
+  const features = collection?.features ?? [];
+  if (features.length === 0) {
+    list.innerHTML = collection ? `<li class="note">No open ticket within reach.</li>` : "";
+    return;
+  }
+  list.innerHTML = features.map((f) => {
+    const p = f.properties;
+    const state = stateOf(p);
+    return `<li data-id="${esc(p.ticket_id)}"><button type="button" data-id="${
+      esc(p.ticket_id)
+    }" ` +
+      `aria-label="${esc(`${p.ticket_id}, ${LABELS[state]}, ${metres(p.distance_m)}`)}">` +
+      `${shapeSvg(state, { size: 13, className: "state-icon" })}<strong>${
+        esc(p.ticket_id)
+      }</strong>` +
+      ` · ${metres(p.distance_m)}<br><small>${esc(countdown(p.minutes_to_breach))} · ` +
+      `${esc(p.assigned_team ?? "no team")}</small></button></li>`;
+  }).join("");
+  list.querySelectorAll("button[data-id]").forEach((b) =>
+    b.addEventListener("click", () => onPick(b.dataset.id))
+  );
+}

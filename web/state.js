@@ -1,0 +1,79 @@
+// The page's state lives in the URL: a link reproduces the view (filters, view, selection,
+// viewport, dispatch point).
+
+const DEFAULTS = {
+  crq: false,
+  cluster: "",
+  status: "",
+  team: "",
+  sla: "",
+  window: "7d",
+  from: "",
+  to: "",
+  view: "map",
+  ticket: "",
+  near: "",
+  rank: "urgency",
+  at: "",
+};
+
+const WINDOWS = ["today", "yesterday", "7d", "30d", "mtd", "custom"];
+const SLA = ["", "breached", "at_risk", "ok", "unknown"];
+
+/** The state a URL describes (unknown values fall back to the defaults). */
+export function readState(search = location.search) {
+  const params = new URLSearchParams(search);
+  const state = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS)) {
+    const value = params.get(key);
+    if (value === null) continue;
+    state[key] = key === "crq" ? value === "1" : value.trim();
+  }
+  if (!WINDOWS.includes(state.window)) state.window = DEFAULTS.window;
+  if (!SLA.includes(state.sla)) state.sla = "";
+  if (state.view !== "table") state.view = "map";
+  if (state.rank !== "distance") state.rank = "urgency";
+  return state;
+}
+
+/** The URL of a state (defaults left out, so links stay short). */
+export function stateUrl(state) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(state)) {
+    if (value === DEFAULTS[key] || value === "" || value === false) continue;
+    params.set(key, value === true ? "1" : String(value));
+  }
+  const text = params.toString().replaceAll("%2C", ",");
+  return `${location.pathname}${text ? `?${text}` : ""}`;
+}
+
+/** Writes the state to the address bar: a new history entry, or in place (`replace`). */
+export function writeState(state, { replace = false } = {}) {
+  const url = stateUrl(state);
+  if (url === `${location.pathname}${location.search}`) return;
+  if (replace) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+}
+
+/** The filters as the API's query parameters. */
+export function ticketParams(state) {
+  return {
+    dataset: state.crq ? "all" : "inc",
+    cluster: state.cluster,
+    status: state.status,
+    team: state.team,
+    sla_state: state.sla,
+  };
+}
+
+/** The window as the API's query parameters. */
+export function windowParams(state) {
+  return state.window === "custom"
+    ? { window: "custom", from: state.from, to: state.to }
+    : { window: state.window };
+}
+
+/** True when any ticket filter is set. */
+export function hasTicketFilters(state) {
+  return Boolean(state.cluster || state.status || state.team || state.sla);
+}
