@@ -80,10 +80,13 @@ export async function connectPostgresDatabase(
     // Do not wait on a connection that may never settle; the process is about to report.
     await Promise.race([db.close(0).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
     if (error instanceof DatabaseConnectError) throw error;
-    throw new DatabaseConnectError(
-      `Cannot connect to PostgreSQL ${where}: ${(error as Error).message ?? String(error)}`,
-      { cause: error },
-    );
+    // The socket's own error already says "Cannot connect to PostgreSQL at host:port": keep its
+    // reason only, after the full target.
+    const message = ((error as Error).message ?? String(error))
+      .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
+    throw new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}`, {
+      cause: error,
+    });
   } finally {
     clearTimeout(timer);
     if (onAbort) options.signal?.removeEventListener("abort", onAbort);
