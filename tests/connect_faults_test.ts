@@ -180,7 +180,7 @@ Deno.test({
       const seconds = (performance.now() - sent) / 1000;
       const text = new TextDecoder().decode(output.stderr);
       assert.equal(output.code, 1, text);
-      assert.ok(seconds < 3, `ended ${seconds} s after SIGTERM`);
+      assert.ok(seconds < 10, `ended ${seconds} s after SIGTERM (connect timeout 60 s)`);
       assert.match(text, /interrupted/i);
     } finally {
       silent.close();
