@@ -91,7 +91,11 @@ export function formatDrainReport(report: DrainReport): string {
   }
   for (const f of report.setAside) lines.push(`  SET ASIDE ${f.key}: ${f.reason}`);
   if (report.ignoredKeys.length > 0) {
-    lines.push(`  ignored ${report.ignoredKeys.length} key(s) that are not change files`);
+    const shown = report.ignoredKeys.slice(0, 5).map((key) => `"${key}"`).join(", ");
+    const more = report.ignoredKeys.length - 5;
+    lines.push(
+      `  ignored (not change files, never moved): ${shown}${more > 0 ? ` and ${more} more` : ""}`,
+    );
   }
   const applied = report.files.filter((f) => f.action === "apply" && f.counts).length;
   if (applied > 1) lines.push(`  total: ${countsLine(report.totals)}`);
