@@ -36,6 +36,14 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
       rate: undefined,
       budget: undefined,
     },
+    serve: {
+      corsOrigins: [],
+      token: undefined,
+      statementTimeoutMs: 5000,
+      tilesUrl: undefined,
+      pmtiles: undefined,
+      staleAfterHours: 2,
+    },
   });
 });
 

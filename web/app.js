@@ -72,6 +72,8 @@ async function loadNearest() {
     query({ lat, lon, k: 10, rank: state.rank, dataset: state.crq ? "all" : "inc" })
   }`;
   const { data } = await getJson(url);
+  // Tickets the nearest list shows but the current filters hide: still selectable.
+  for (const id of extra.keys()) if (id !== state.ticket) extra.delete(id);
   for (const f of data.features) {
     if (!byId.has(f.properties.ticket_id)) extra.set(f.properties.ticket_id, f);
   }
