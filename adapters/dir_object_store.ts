@@ -5,7 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { ObjectStoreError } from "../core/ports/mod.ts";
+import { ObjectChangedError, ObjectStoreError } from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 /**
@@ -67,11 +67,15 @@ export function createDirObjectStore(root: string): ObjectStore {
       const file = await Deno.open(path(key), { read: true });
       return file.readable;
     },
-    async move(from, to) {
+    async move(from, to, options) {
       const target = path(to);
       const folder = target.slice(0, target.lastIndexOf("/"));
       await Deno.mkdir(folder, { recursive: true });
       await inside(folder, to.slice(0, to.lastIndexOf("/") + 1));
+      // Only the version that was applied: a file rewritten since the listing stays put.
+      if (options?.etag !== undefined && (await digest(path(from))).etag !== options.etag) {
+        throw new ObjectChangedError(from);
+      }
       await Deno.rename(path(from), target);
     },
   };
@@ -87,6 +91,14 @@ async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Prom
         await walk(`${dir}/${entry.name}`, key, found);
       } else if (entry.isFile) {
         found.push({ key, ...await digest(`${dir}/${entry.name}`) });
+      } else if (entry.isSymlink) {
+        // A link could lead anywhere (the permission set checks the link, not its target).
+        found.push({
+          key,
+          etag: "",
+          size: 0,
+          problem: "is a symbolic link: not read and not moved (put the file itself there)",
+        });
       }
     }
   } catch (error) {

@@ -40,6 +40,20 @@ export interface PgliteDatabaseOptions {
   dataDir?: string;
   /** Start from a `dumpDataDir()` tarball (tests share one migrated snapshot). */
   loadDataDir?: Blob;
+  /**
+   * Load the PostGIS extension (default true). Without it PGlite boots in about half the time
+   * and memory, and every query that does not touch a geometry or geography value still works
+   * (status, counts, the ledger); writes to ticket tables and spatial queries need it.
+   */
+  postgis?: boolean;
+}
+
+/** The embedded database, with what only it can do. */
+export interface PgliteDatabaseHandle extends Database {
+  /** The data directory as a tarball (`loadDataDir` takes it back). */
+  dump(): Promise<Blob>;
+  /** A table's rows (only `columns`, already quoted) in COPY text format. */
+  copyOut(table: string, columns: readonly string[]): Promise<string>;
 }
 
 /**
@@ -59,7 +73,7 @@ export interface PgliteDatabaseOptions {
  */
 export async function createPgliteDatabase(
   options: PgliteDatabaseOptions = {},
-): Promise<Database & { dump(): Promise<Blob> }> {
+): Promise<PgliteDatabaseHandle> {
   let lockFile: Deno.FsFile | undefined;
   if (options.dataDir !== undefined) {
     await Deno.mkdir(options.dataDir, { recursive: true });
@@ -73,7 +87,7 @@ export async function createPgliteDatabase(
     const pg = await PGlite.create({
       dataDir: options.dataDir,
       loadDataDir: options.loadDataDir,
-      extensions: { postgis },
+      extensions: options.postgis === false ? {} : { postgis },
     });
     return new PgliteDatabase(pg, lockFile);
   } catch (error) {
@@ -128,7 +142,7 @@ class PgliteSession implements SqlSession {
   }
 }
 
-class PgliteDatabase extends PgliteSession implements Database {
+class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
   readonly kind = "pglite" as const;
   #pg: PGlite;
   #lockFile: Deno.FsFile | undefined;
@@ -158,6 +172,11 @@ class PgliteDatabase extends PgliteSession implements Database {
 
   dump(): Promise<Blob> {
     return this.#pg.dumpDataDir("none");
+  }
+
+  async copyOut(table: string, columns: readonly string[]): Promise<string> {
+    const result = await this.#pg.query(`copy ${table} (${columns.join(", ")}) to '/dev/blob'`);
+    return result.blob ? await result.blob.text() : "";
   }
 
   async close(): Promise<void> {

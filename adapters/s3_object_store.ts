@@ -14,7 +14,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { ObjectStoreError } from "../core/ports/mod.ts";
+import { ObjectChangedError, ObjectStoreError } from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 // Answers no retry can change: wrong keys, missing rights, a bucket that is not there.
@@ -194,18 +194,41 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
           ),
       );
     },
-    async move(from, to) {
-      await send(
-        `copy "${from}" to "${to}"`,
-        () =>
-          client.send(
-            new CopyObjectCommand({
-              Bucket: bucket,
-              Key: to,
-              CopySource: `${bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
-            }),
-          ),
-      );
+    async move(from, to, options) {
+      const etag = options?.etag;
+      let copied;
+      try {
+        copied = await send(
+          `copy "${from}" to "${to}"`,
+          () =>
+            client.send(
+              new CopyObjectCommand({
+                Bucket: bucket,
+                Key: to,
+                CopySource: `${bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
+                // Only the version that was applied (servers that honour it answer 412).
+                CopySourceIfMatch: etag === undefined ? undefined : `"${etag}"`,
+              }),
+            ),
+        );
+      } catch (error) {
+        if (etag !== undefined && error instanceof ObjectStoreError && error.status === 412) {
+          throw new ObjectChangedError(from, { cause: error });
+        }
+        throw error;
+      }
+      // Servers that ignore the condition copy the new version: a single-part ETag is the
+      // content's MD5, so the copy's ETag tells. Undo that copy and leave the source.
+      const copiedEtag = unquote(copied.CopyObjectResult?.ETag);
+      if (etag !== undefined && !etag.includes("-") && copiedEtag !== "" && copiedEtag !== etag) {
+        await send(
+          `delete "${to}"`,
+          () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: to })),
+        );
+        throw new ObjectChangedError(from);
+      }
+      // No If-Match on the delete: S3-compatible servers differ on it (a refusal would block
+      // archiving for ever). The window between this copy and this delete is milliseconds.
       await send(
         `delete "${from}"`,
         () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: from })),

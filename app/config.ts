@@ -211,14 +211,23 @@ function loadServeConfig(
   };
 }
 
+function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** The secret values of a configuration, for redaction. */
 export function configSecrets(config: Config): string[] {
   const secrets = [config.s3.secretAccessKey, config.geocoder.apiKey, config.serve.token];
   if (config.databaseUrl !== undefined) {
     const password = URL.canParse(config.databaseUrl)
-      ? decodeURIComponent(new URL(config.databaseUrl).password)
+      ? new URL(config.databaseUrl).password
       : undefined;
-    secrets.push(password);
+    // Decoded (the redactor also finds every encoded form); a raw "%" cannot be: kept as is.
+    secrets.push(password === undefined ? undefined : decodeOrKeep(password));
   }
-  return secrets.filter((s): s is string => s !== undefined && s !== "");
+  return [...new Set(secrets.filter((s): s is string => s !== undefined && s !== ""))];
 }

@@ -5,7 +5,7 @@
  */
 
 import { allowedPath } from "./allowed_path.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { migrate, pendingMigrations } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase } from "../adapters/postgres_database.ts";
@@ -28,6 +28,13 @@ export class PendingMigrationsError extends Error {
 export interface OpenDatabaseOptions {
   /** Require an up-to-date schema on PostgreSQL (the embedded database migrates itself). */
   requireMigrated?: boolean;
+  /**
+   * The command only reads, and touches no geometry (status): the embedded database then opens
+   * without PostGIS when its schema is current, about half the boot time and memory.
+   */
+  readOnly?: boolean;
+  /** Embedded: apply pending migrations on open (default true; `migrate` applies them itself). */
+  migrate?: boolean;
   /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
   signal?: AbortSignal;
   /** PostgreSQL connections to pool (default 1; the read API uses several). */
@@ -39,19 +46,7 @@ export async function openDatabase(
   config: Config,
   options: OpenDatabaseOptions = {},
 ): Promise<Database> {
-  if (config.databaseUrl === undefined) {
-    // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
-    await allowedPath(config.pgliteDir, "write", "the embedded database folder PGLITE_DIR");
-    await allowedPath(`${config.pgliteDir}.lock`, "write", "the embedded database lock file");
-    const db = await createPgliteDatabase({ dataDir: config.pgliteDir });
-    try {
-      await migrate(db);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-    return db;
-  }
+  if (config.databaseUrl === undefined) return await openEmbedded(config.pgliteDir, options);
   // Bounded: gives up after CONNECT_TIMEOUT_S naming host:port and database, or on the signal.
   const db = await connectPostgresDatabase(config.databaseUrl, {
     connectTimeout: config.connectTimeoutS,
@@ -69,4 +64,52 @@ export async function openDatabase(
     }
   }
   return db;
+}
+
+async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {
+  checkEmbeddedDir(dir);
+  // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
+  await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
+  await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
+  if (options.readOnly) {
+    const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
+    let current = false;
+    try {
+      current = await isCurrent(bare);
+    } finally {
+      if (!current) await bare.close(); // a new or older database: migrating needs PostGIS
+    }
+    if (current) return bare;
+  }
+  const db = await createPgliteDatabase({ dataDir: dir });
+  try {
+    // Checking the ledger costs two small queries; migrating only when something is pending
+    // keeps every later open cheap.
+    if (options.migrate !== false && !(await isCurrent(db))) await migrate(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+async function isCurrent(db: Database): Promise<boolean> {
+  const { pending, changedDefinitions } = await pendingMigrations(db);
+  return pending.length === 0 && changedDefinitions.length === 0;
+}
+
+/**
+ * Refuses, before anything is created, an embedded database folder the process may not write
+ * (under `deno task` only `./.data` is writable): the message names PGLITE_DIR and what to do.
+ */
+export function checkEmbeddedDir(dir: string): void {
+  for (const path of [dir, `${dir}.lock`]) {
+    if (Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
+      throw new ConfigError(
+        `Cannot open the embedded database "${dir}": PGLITE_DIR must name a folder inside ` +
+          `./.data (fleettickets may write only there; its lock file "${dir}.lock" too); ` +
+          `set PGLITE_DIR=.data/<name>, or set DATABASE_URL to use PostgreSQL`,
+      );
+    }
+  }
 }

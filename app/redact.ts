@@ -22,10 +22,11 @@ export function createRedactor(secrets: readonly (string | undefined)[]): (text:
   const pattern = values.length === 0
     ? undefined
     : new RegExp(values.map((value) => Array.from(value, anyEncoding).join("")).join("|"), "g");
-  return (text) => {
-    const out = text.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@");
-    return pattern === undefined ? out : out.replace(pattern, "***");
-  };
+  // Known secrets first: a password holding "@" would otherwise be cut at its first "@" by the
+  // URL rule and half of it left in the text.
+  return (text) =>
+    (pattern === undefined ? text : text.replace(pattern, "***"))
+      .replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@");
 }
 
 const encoder = new TextEncoder();

@@ -117,3 +117,12 @@ Deno.test("createRedactor() hides URL passwords and leaves other text alone", ()
     "postgres://fleet:***@db:5432/x failed; key *** or ***; abc stays",
   );
 });
+
+Deno.test("createRedactor() hides a database password holding @ or a raw %, whole", () => {
+  for (const url of ["postgres://u:p@sswordX@h/db", "postgres://u:pa%ss@h/db"]) {
+    const config = loadConfig((name) => name === "DATABASE_URL" ? url : undefined);
+    const redact = createRedactor(configSecrets(config));
+    const out = redact(`Cannot connect to ${url}: refused`);
+    assert.equal(out, "Cannot connect to postgres://u:***@h/db: refused");
+  }
+});

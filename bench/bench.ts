@@ -1,6 +1,7 @@
 // `deno task bench`: ingest throughput against an anchor measured in the same run on the same
 // PostgreSQL (psql \copy + one INSERT … SELECT … ON CONFLICT), delta latency, no-op run cost,
-// peak RSS on a 10× baseline, and the baseline into embedded PGlite. Prints a Markdown report.
+// peak RSS on a 10× baseline, the baseline into embedded PGlite, and the embedded boot floor
+// against `status` (bench/boot_floor.ts). Prints a Markdown report.
 //
 // Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a PostgreSQL 15+ server with PostGIS whose
 // user may create databases (scripts/pg_test_cluster.sh starts a throwaway one), and psql.
@@ -13,6 +14,7 @@ import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
+import { measureBootFloor } from "./boot_floor.ts";
 import { runServeBench } from "./serve_bench.ts";
 
 const base = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL");
@@ -238,6 +240,9 @@ for (let i = 0; i < Math.min(runs, 3); i++) {
 }
 await pglite.close();
 
+// ---- the embedded boot floor vs status, on that same PGlite directory ----------------------------
+const bootFloor = await measureBootFloor(`${work}/pglite`, runs);
+
 // ---- report -------------------------------------------------------------------------------------
 const ratio = median(ours) / median(anchor);
 const drainRatio = median(oursDrainOnly) / median(anchor);
@@ -286,7 +291,8 @@ console.log(`| measure | result | target |
 | (c)/(d) | **${pgliteRatio.toFixed(2)}** (without post-apply steps ${
   pgliteDrainRatio.toFixed(2)
 }) | ≤ 1.3 (${verdict(pgliteRatio <= 1.3)}) |
-| baseline rows/s, PostgreSQL (a) | ${Math.round(baseline.rows / (median(ours) / 1000))} | |`);
+| baseline rows/s, PostgreSQL (a) | ${Math.round(baseline.rows / (median(ours) / 1000))} | |
+${bootFloor}`);
 
 // ---- the read API (serve) under 32 concurrent clients, against the same SQL called directly -----
 console.log(`\n### Read API (serve)\n\n${await runServeBench(base)}`);

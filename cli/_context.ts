@@ -6,6 +6,8 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Config } from "../app/config.ts";
+import { type Dataset, DATASETS } from "../core/datasets.ts";
+import { closest } from "./_suggest.ts";
 
 export interface MainIo {
   /** Environment lookup. */
@@ -72,13 +74,49 @@ export interface Context {
 /** Parsed flags. */
 export type Flags = Record<string, string | boolean | undefined>;
 
-/** Parses flags strictly; an unknown flag is a usage error. */
+/**
+ * Parses flags strictly. An unknown flag is a usage error that suggests the closest known one
+ * ("did you mean"); a missing value names the flag.
+ */
 export function parse(args: string[], options: ParseArgsConfig["options"]): Flags {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(flagError(error as Error & { code?: string }, Object.keys(options ?? {})));
   }
+}
+
+function flagError(error: Error & { code?: string }, known: string[]): string {
+  const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? "";
+  switch (error.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      const flag = quoted.split("=")[0]!;
+      const suggestion = closest(flag, known.map((name) => `--${name}`));
+      return `Unknown flag "${flag}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`;
+    }
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const flag = quoted.split(" ")[0]!;
+      return /argument missing/.test(error.message)
+        ? `The flag "${flag}" needs a value`
+        : `The flag "${flag}" takes no value`;
+    }
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `Unexpected argument "${quoted}": this command takes flags only`;
+    default:
+      return error.message;
+  }
+}
+
+/** Reads `--dataset`: one dataset, or every one for `all` (when allowed). */
+export function datasetsFlag(value: unknown, allowAll = true): Dataset[] {
+  const name = String(value);
+  if (allowAll && name === "all") return Object.values(DATASETS);
+  const dataset = DATASETS[name];
+  if (dataset !== undefined) return [dataset];
+  const valid = [...Object.keys(DATASETS), ...(allowAll ? ["all"] : [])];
+  throw new UsageError(
+    `Cannot read --dataset "${name}": expected ${valid.map((n) => `"${n}"`).join(", ")}`,
+  );
 }
 
 /** Reads a non-negative number of seconds (or hours) from a flag. */

@@ -87,9 +87,15 @@ export function formatDrainReport(report: DrainReport): string {
     }
     for (const q of file.quarantine ?? []) lines.push(`      line ${q.line}: ${q.reason}`);
     if (file.error) lines.push(`      error: ${file.error}`);
+    if (file.notArchived) lines.push(`      not archived: ${file.notArchived}`);
   }
+  for (const f of report.setAside) lines.push(`  SET ASIDE ${f.key}: ${f.reason}`);
   if (report.ignoredKeys.length > 0) {
-    lines.push(`  ignored ${report.ignoredKeys.length} key(s) that are not change files`);
+    const shown = report.ignoredKeys.slice(0, 5).map((key) => `"${key}"`).join(", ");
+    const more = report.ignoredKeys.length - 5;
+    lines.push(
+      `  ignored (not change files, never moved): ${shown}${more > 0 ? ` and ${more} more` : ""}`,
+    );
   }
   const applied = report.files.filter((f) => f.action === "apply" && f.counts).length;
   if (applied > 1) lines.push(`  total: ${countsLine(report.totals)}`);

@@ -12,67 +12,47 @@ import { PendingMigrationsError } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { DATASETS } from "../core/datasets.ts";
 import { type Context, defaultIo, type MainIo, SourceError, UsageError } from "./_context.ts";
+import { commandHelp, commandList, COMMANDS, seeHelp } from "./_help.ts";
+import { explainPermissions, isPermissionError } from "./_permission_message.ts";
+import { closest } from "./_suggest.ts";
+import { runDb } from "./run_db.ts";
 import { runDemo } from "./run_demo.ts";
+import { runDoctor } from "./run_doctor.ts";
 import { runGazetteer } from "./run_gazetteer.ts";
 import { runGeocode } from "./run_geocode.ts";
 import { runIngest } from "./run_ingest.ts";
 import { runMigrate } from "./run_migrate.ts";
 import { runCapture, runReport } from "./run_report.ts";
 import { runServe } from "./run_serve.ts";
+import { runSql } from "./run_sql.ts";
 import { runStatus } from "./run_status.ts";
 
 export type { MainIo };
 
-const USAGE = `Usage: fleettickets <command> [options]
-
-Commands:
-  migrate                          apply pending schema migrations
-  ingest --from-bucket|--from-dir DIR|--csv FILE [--apply] [--reseed] [--json] [--dataset NAME]
-                                   drain change files (dry run unless --apply)
-  geocode --clusters|--locations [--apply] [--budget N] [--dataset inc|crq|all] [--retry-misses]
-                                   look up places tickets need (dry run unless --apply)
-  capture [--json]                 append new INC closures, upsert today's backlog snapshot
-  report [--json]                  backlog by cluster with SLA split, oldest open, closures,
-                                   backlog over time, freshness
-  report --by team|owner [--window 7d|today|yesterday|30d|mtd] [--from D --to D] [--cluster C]
-                                   closure attribution: MTTR, SLA compliance, backlog, reopened
-  gazetteer export FILE.csv|-      the review sheet (place, lat, lon, source, verified, reason)
-  gazetteer import FILE.csv        curated coordinates back in (stored as verified "manual")
-  status [--json] [--max-age HOURS] [--from-bucket|--from-dir DIR]
-                                   per dataset: watermark, pending files, last run, backlog, lag;
-                                   exit 1 when stale or failing
-  demo                             drain a generated stream into a fresh embedded database
-  serve [--port 8080] [--host 127.0.0.1]
-                                   the read-only API and map page (docs/serve.md)
-
-Options:
-  --from-bucket       read the bucket named by TICKETS_BUCKET (RUSTFS_* / AWS_* credentials)
-  --from-dir DIR      read a folder that mirrors the bucket root (DIR/automations/inc/changes/)
-  --csv FILE          apply one local change file (dev use; never moved)
-  --apply             write to the database and archive applied files (default: dry run)
-  --reseed            apply every change file present, ignoring the watermark and ledger
-  --dataset NAME      ${Object.keys(DATASETS).join(", ")} or all (default inc)
-  --json              print one machine-readable report on stdout (with each file's profile)
-  --profile           print where each file's time went (download/parse/COPY, merge, ledger, …)
-  --wait-lock SECS    wait up to SECS for another run's lock instead of skipping (default 0)
-  --log-format F      auto (default: text on a terminal, JSON lines otherwise), text or json
-  -h, --help          show this help`;
-
 /** Runs the CLI and returns the process exit code. */
 export async function main(args: string[], io: MainIo = defaultIo): Promise<number> {
-  let redact = (text: string) => text;
+  // Every line a user sees is redacted and has Deno's --allow-* hints put into words.
+  let redact = explainPermissions;
   const out = (text: string) => io.stdout(redact(text) + "\n");
   const err = (text: string) => io.stderr(redact(text) + "\n");
+  const [command, ...rest] = args;
   try {
-    const [command, ...rest] = args;
-    if (command === undefined || command === "-h" || command === "--help") {
-      out(USAGE);
-      return command === undefined ? 2 : 0;
+    if (command === undefined) {
+      err(commandList());
+      return 2;
+    }
+    if (command === "help" || command === "-h" || command === "--help") {
+      out(rest[0] === undefined ? commandList() : commandHelp(rest[0]));
+      return 0;
+    }
+    if (COMMANDS[command] !== undefined && (rest.includes("--help") || rest.includes("-h"))) {
+      out(commandHelp(command));
+      return 0;
     }
     const config = loadConfig(io.env);
-    redact = createRedactor(configSecrets(config));
+    const hide = createRedactor(configSecrets(config));
+    redact = (text) => explainPermissions(hide(text));
     const context: Context = { config, io, redact, out };
     switch (command) {
       case "migrate":
@@ -89,16 +69,30 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         return await runReport(context, rest);
       case "gazetteer":
         return await runGazetteer(context, rest);
+      case "doctor":
+        return await runDoctor(context, rest);
+      case "sql":
+        return await runSql(context, rest);
+      case "db":
+        return await runDb(context, rest);
       case "demo":
         return await runDemo({ out });
       case "serve":
         return await runServe(context, rest);
-      default:
-        throw new UsageError(`Unknown command "${command}"`);
+      default: {
+        const suggestion = closest(command, Object.keys(COMMANDS));
+        throw new UsageError(
+          `Unknown command "${command}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`,
+        );
+      }
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError) {
-      err(`${error.message}\n\n${USAGE}`);
+    if (error instanceof UsageError) {
+      err(`${error.message}\n${seeHelp(command)}`);
+      return 2;
+    }
+    if (error instanceof ConfigError || isPermissionError(error)) {
+      err(error.message);
       return 2;
     }
     if (

@@ -8,6 +8,7 @@ import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import { type Context, UsageError } from "./_context.ts";
+import { outputPath } from "./_output_path.ts";
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
@@ -16,18 +17,23 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
     throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
   }
+  const target = action === "export" && file !== "-" ? await outputPath(file) : undefined;
   // Through the real path: a link must not carry the read or the write outside the allowed folders.
   if (file !== "-") {
-    await allowedPath(file, action === "export" ? "write" : "read", "the gazetteer sheet");
+    await allowedPath(
+      target ?? file,
+      action === "export" ? "write" : "read",
+      "the gazetteer sheet",
+    );
   }
   const db = await openDatabase(config, { requireMigrated: true });
   try {
     if (action === "export") {
       const csv = await exportGazetteer(db);
-      if (file === "-") io.stdout(csv);
+      if (target === undefined) io.stdout(csv);
       else {
-        await Deno.writeTextFile(file, csv);
-        out(`Wrote ${csv.split("\n").length - 2} gazetteer entries to ${file}`);
+        await Deno.writeTextFile(target, csv);
+        out(`Wrote ${csv.split("\n").length - 2} gazetteer entries to ${target}`);
       }
       return 0;
     }

@@ -7,9 +7,8 @@
 import { ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
 import { geocode } from "../core/geocode.ts";
-import { type Context, parse, seconds, UsageError } from "./_context.ts";
+import { type Context, datasetsFlag, parse, seconds, UsageError } from "./_context.ts";
 
 /** Runs `geocode`; returns the exit code. */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
@@ -26,13 +25,7 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
   if (!values.clusters === !values.locations) {
     throw new UsageError("Choose one of --clusters or --locations");
   }
-  const name = String(values.dataset);
-  let datasets: Dataset[];
-  try {
-    datasets = name === "all" ? Object.values(DATASETS) : [getDataset(name)];
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const datasets = datasetsFlag(values.dataset);
   const budget = values.budget === undefined
     ? config.geocoder.budget
     : seconds(values.budget, "--budget");

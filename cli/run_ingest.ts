@@ -9,12 +9,13 @@ import { openDatabase, PendingMigrationsError } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { emptyCounts } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
+import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { type Dataset, DATASETS, getDataset } from "../core/datasets.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import {
   type Context,
+  datasetsFlag,
   parse,
   seconds,
   SIGNAL_GRACE_MS,
@@ -59,13 +60,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   if (sources.length !== 1) {
     throw new UsageError("Choose exactly one source: --from-bucket, --from-dir DIR or --csv FILE");
   }
-  const name = String(values.dataset);
-  let datasets: Dataset[];
-  try {
-    datasets = name === "all" ? Object.values(DATASETS) : [getDataset(name)];
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const datasets = datasetsFlag(values.dataset);
   const csv = values.csv as string | undefined;
   if (csv !== undefined && datasets.length !== 1) {
     throw new UsageError("--csv takes one dataset, not --dataset all");
@@ -176,6 +171,7 @@ function reportBeforeDrain(
     status: locked ? "locked" : "failed",
     files: [],
     ignoredKeys: [],
+    setAside: [],
     totals: emptyCounts(),
     watermark: null,
     error: message,

@@ -9,7 +9,7 @@ import { openDatabase } from "../app/open_database.ts";
 import { migrate } from "../core/migrate.ts";
 
 export async function runMigrate(config: Config, out: (text: string) => void): Promise<number> {
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { migrate: false });
   try {
     const status = await migrate(db);
     const { applied, pending, changedDefinitions: changed } = status;

@@ -4,11 +4,12 @@
  * @module
  */
 
+import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { DATASETS } from "../core/datasets.ts";
-import type { ObjectStore } from "../core/ports/mod.ts";
+import { DatabaseLockedError } from "../adapters/pglite_database.ts";
+import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
-import { type Context, parse, seconds } from "./_context.ts";
+import { type Context, datasetsFlag, parse, seconds } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 
 /** Runs `status`; returns the exit code. */
@@ -17,20 +18,54 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
   const values = parse(args, {
     json: { type: "boolean" },
     "max-age": { type: "string", default: "2" },
+    "max-content-lag": { type: "string" },
+    dataset: { type: "string", default: "all" },
+    "wait-lock": { type: "string", default: "120" },
     "from-bucket": { type: "boolean" },
     "from-dir": { type: "string" },
   });
   const maxAgeHours = seconds(values["max-age"], "--max-age");
+  const maxContentLagHours = values["max-content-lag"] === undefined
+    ? undefined
+    : seconds(values["max-content-lag"], "--max-content-lag");
+  const datasets = datasetsFlag(values.dataset);
   let store: ObjectStore | undefined;
   if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
-    store = await openStore(config, values, DATASETS.inc!);
+    store = await openStore(config, values, datasets[0]!);
   }
-  const db = await openDatabase(config, { requireMigrated: true });
+  const waitS = seconds(values["wait-lock"], "--wait-lock");
+  let db: Database;
   try {
-    const status = await readStatus(db, { store, maxAgeHours });
+    db = await openReadOnly(config, waitS * 1000);
+  } catch (error) {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    // Health unknown is not healthy: a monitor must see it (exit 1), in the form it asked for.
+    const reason = `${error.message} for over ${waitS} s: health not checked`;
+    out(values.json ? JSON.stringify({ healthy: false, error: reason, datasets: [] }) : reason);
+    return 1;
+  }
+  try {
+    const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
     out(values.json ? JSON.stringify(status) : formatStatus(status));
     return status.healthy ? 0 : 1;
   } finally {
     await db.close();
+  }
+}
+
+/**
+ * Opens the database for reading. PostgreSQL needs no lock for that. The embedded database is
+ * single-process: while a run holds it, wait for the run to finish (runs take seconds) rather
+ * than report nothing.
+ */
+async function openReadOnly(config: Config, waitMs: number): Promise<Database> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await openDatabase(config, { requireMigrated: true, readOnly: true });
+    } catch (error) {
+      if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }

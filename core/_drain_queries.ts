@@ -18,6 +18,25 @@ export const PREFER_HASH_JOIN = `
 select set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true),
        set_config('work_mem', '64MB', true)`;
 
+/**
+ * A dry run merges into this session-private copy of the rows it touches, never into the
+ * ticket table: no row locks, so a dry run of a large file never delays an applying run. Only
+ * the columns the merge reads and writes. Rolled back with the dry run's transaction.
+ */
+export const CREATE_PLAN = `
+create temp table if not exists fleettickets_plan (
+  ticket_id text primary key, raw jsonb, source_file text, ingested_at timestamptz)`;
+
+/** Copies the staged tickets' current rows into the plan table (a plain read: no locks). */
+export function seedPlanSql(table: string): string {
+  return `
+insert into fleettickets_plan (ticket_id, raw, source_file, ingested_at)
+select t.ticket_id, t.raw, t.source_file, t.ingested_at
+from ${ident(table)} t
+where t.ticket_id in (select ticket_id from fleettickets_stage)
+on conflict (ticket_id) do nothing`;
+}
+
 // seq: the record's position in the file; the last record of a ticket wins.
 export const STAGE_COLUMNS = ["seq", "ticket_id", "raw"] as const;
 

@@ -7,12 +7,14 @@
 
 import {
   CLEAR_QUARANTINE,
+  CREATE_PLAN,
   INSERT_QUARANTINE,
   mergeStageSql,
   PREFER_HASH_JOIN,
   PREFER_INDEX_JOIN,
   PREPARE_STAGE,
   RECORD_FILE,
+  seedPlanSql,
   SELECT_LEDGER,
   SELECT_WATERMARK,
   STAGE_COLUMNS,
@@ -20,6 +22,7 @@ import {
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
 import { isTransient } from "./is_transient.ts";
+import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
 import { parseChangeFile } from "./parse_change_file.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
@@ -70,6 +73,8 @@ export interface FileReport {
   counts?: FileCounts;
   /** Why it failed. */
   error?: string;
+  /** Why a committed file was left in `changes/` (replaced while it was applied). */
+  notArchived?: string;
   /** First quarantined lines, for the report (all are in `tickets.quarantine`). */
   quarantine?: { line: number; reason: string }[];
   /** Wall time spent on the file, ms. */
@@ -112,6 +117,12 @@ export interface DrainReport {
   files: FileReport[];
   /** Keys under the changes prefix that are not change files (never ingested or moved). */
   ignoredKeys: string[];
+  /**
+   * Change files not applied and left in `changes/` for a person, with the reason: named more
+   * than {@linkcode MAX_FUTURE_SKEW_MS} ahead of now, or a symbolic link. The other files go
+   * on; the run then fails (not transient) so `status` flags it.
+   */
+  setAside: { key: string; reason: string }[];
   /** Sum over applied (or planned) files. */
   totals: FileCounts;
   /** Newest applied file name after the run. */
@@ -140,12 +151,21 @@ export interface DrainOptions {
   onProgress?: (event: DrainProgress) => void;
   /** How long to wait for another run's lock before giving up (default 0: do not wait). */
   waitLockMs?: number;
+  /** Time source for the far-future check (tests). */
+  clock?: Clock;
   /**
    * `auto` (default): a plain file is parsed by the database (COPY … FORMAT csv), anything else
    * by the JavaScript parser; `javascript`: every file by the JavaScript parser. Same result.
    */
   parser?: "auto" | "javascript";
 }
+
+/**
+ * How far ahead of now a change file may be named (clock skew between the exporter and the
+ * worker). A file named later is set aside: rows keep the newest source file, so applying a
+ * far-future file would freeze its tickets against every later file.
+ */
+export const MAX_FUTURE_SKEW_MS = 60 * 60_000;
 
 /** A progress event. */
 export type DrainProgress =
@@ -210,6 +230,7 @@ export async function drain(
 ): Promise<DrainReport> {
   const started = performance.now();
   const { dataset, apply = false, reseed = false, archive = true, signal, onProgress } = options;
+  const clock = options.clock ?? systemClock;
   const lockDeadline = Date.now() + (options.waitLockMs ?? 0);
   const report: DrainReport = {
     dataset: dataset.name,
@@ -219,6 +240,7 @@ export async function drain(
     status: "ok",
     files: [],
     ignoredKeys: [],
+    setAside: [],
     totals: emptyCounts(),
     watermark: null,
     durationMs: 0,
@@ -248,7 +270,7 @@ export async function drain(
         return report;
       }
     }
-    const files = await listChangeFiles(store, dataset, report.ignoredKeys);
+    const files = await listChangeFiles(store, dataset, report, clock.now());
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {
       const applied = ledger.get(file.fileName);
@@ -270,6 +292,12 @@ export async function drain(
     }
     const [meta] = await db.query<{ watermark: string | null }>(SELECT_WATERMARK, [dataset.name]);
     report.watermark = meta?.watermark ?? null;
+    if (report.status === "ok" && report.setAside.length > 0) {
+      report.status = "failed";
+      report.error = `Set aside ${report.setAside.length} change file(s) for a person: ` +
+        report.setAside.map((f) => `"${f.key}" ${f.reason}`).join("; ");
+      report.transient = false;
+    }
   } catch (error) {
     report.status = "failed";
     report.error = describe(error);
@@ -289,13 +317,25 @@ interface ListedFile extends ChangeKey {
 async function listChangeFiles(
   store: ObjectStore,
   dataset: Dataset,
-  ignored: string[],
+  report: DrainReport,
+  now: Date,
 ): Promise<ListedFile[]> {
   const files: ListedFile[] = [];
   for (const object of await store.list(dataset.changesPrefix)) {
     const parsed = parseChangeKey(object.key, dataset.changesPrefix);
-    if (parsed === null) ignored.push(object.key);
-    else files.push({ ...parsed, etag: object.etag, size: object.size });
+    if (parsed === null) report.ignoredKeys.push(object.key);
+    else if (object.problem !== undefined) {
+      report.setAside.push({ key: object.key, reason: object.problem });
+    } else if (parsed.exportedAt.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS) {
+      report.setAside.push({
+        key: object.key,
+        reason: `is named ${
+          ((parsed.exportedAt.getTime() - now.getTime()) / 3600_000).toFixed(1)
+        } h ahead of now (at most ${
+          MAX_FUTURE_SKEW_MS / 60_000
+        } min): not applied, it would freeze its tickets; rename or remove it`,
+      });
+    } else files.push({ ...parsed, etag: object.etag, size: object.size });
   }
   // Names are fixed-width timestamps, so name order is time order.
   return files.sort((a, b) => a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0);
@@ -318,6 +358,8 @@ async function readLedger(
 
 interface RunContext {
   dataset: Dataset;
+  /** A dry run: merge into the plan table, write nothing shared (no row locks). */
+  plan?: boolean;
   archive?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: DrainProgress) => void;
@@ -352,12 +394,12 @@ async function applyAll(
       }
       // Only after commit: a crash before this line leaves a committed file in changes/,
       // which the next run archives without applying again.
+      entry.status = entry.action === "apply" ? "applied" : "archived";
       if (archive !== false) {
         const lap = stopwatch();
-        await store.move(file.key, dataset.processedPrefix + file.fileName);
+        await archiveFile(store, dataset, file, entry);
         if (entry.profile) entry.profile.archiveMs = lap();
       }
-      entry.status = entry.action === "apply" ? "applied" : "archived";
     });
     if (!done) return; // Later files wait: the stream is applied in order.
   }
@@ -377,7 +419,7 @@ async function planAll(
         const entry = report.files[i]!;
         const done = await runFileStep(report, entry, context, async () => {
           if (entry.action === "apply") {
-            entry.counts = await applyFile(store, tx, file, { ...context, entry });
+            entry.counts = await applyFile(store, tx, file, { ...context, entry, plan: true });
             addCounts(report.totals, entry.counts);
           }
           entry.status = "planned";
@@ -388,6 +430,25 @@ async function planAll(
     });
   } catch (error) {
     if (!(error instanceof DryRunRollback)) throw error;
+  }
+}
+
+/**
+ * Moves exactly the applied version to `processed/`. A file replaced under the same name while
+ * it was applied stays in `changes/`: it is then a new version (new ETag) the next run applies.
+ */
+async function archiveFile(
+  store: ObjectStore,
+  dataset: Dataset,
+  file: ListedFile,
+  entry: FileReport,
+): Promise<void> {
+  try {
+    await store.move(file.key, dataset.processedPrefix + file.fileName, { etag: file.etag });
+  } catch (error) {
+    if (!(error instanceof ObjectChangedError)) throw error;
+    if (entry.status === "archived") entry.status = "not_reached";
+    entry.notArchived = error.message;
   }
 }
 
@@ -427,18 +488,25 @@ async function applyFile(
   file: ListedFile,
   context: FileContext,
 ): Promise<FileCounts> {
-  const { dataset, entry } = context;
+  const { dataset, entry, plan } = context;
   const lap = stopwatch();
   await tx.exec(PREPARE_STAGE);
-  await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
+  if (!plan) await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
   const copied = await stageFileByCopy(store, tx, file, context);
   const staged = copied ?? await stageFile(store, tx, file, context);
   const stageMs = lap();
-  await storeQuarantine(tx, dataset, file, staged.quarantine);
+  if (!plan) await storeQuarantine(tx, dataset, file, staged.quarantine);
   const quarantineMs = lap();
-  const counts = { ...staged.counts, ...await mergeStage(tx, dataset, file, staged.rows) };
+  let target = dataset.table;
+  if (plan) {
+    // A dry run merges into a session-private copy of the rows it touches: no row locks.
+    await tx.query(CREATE_PLAN);
+    await tx.query(seedPlanSql(dataset.table));
+    target = "fleettickets_plan";
+  }
+  const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged.rows) };
   const mergeMs = lap();
-  await recordInLedger(tx, dataset, file, counts);
+  if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
   entry.profile = { parsedBy, stageMs, quarantineMs, mergeMs, ledgerMs: lap() };
   return counts;
@@ -587,14 +655,14 @@ async function storeQuarantine(
 /** Upserts the stage into the dataset's table; returns what happened to the rows. */
 async function mergeStage(
   tx: SqlSession,
-  dataset: Dataset,
+  table: string,
   file: ListedFile,
   stagedRows: number,
 ): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
   await tx.query(stagedRows < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
-  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(dataset.table), [
+  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(table), [
     file.fileName,
   ]);
   return {

@@ -14,7 +14,8 @@
 
 import type { Database } from "./ports/mod.ts";
 
-const LEDGER = `
+/** Creates the migration ledger (and the `tickets` schema) when missing. */
+export const LEDGER = `
 create schema if not exists tickets;
 create table if not exists tickets.schema_migrations (
   version integer primary key,

@@ -6,6 +6,7 @@
  */
 
 import { parseChangeKey } from "./change_key.ts";
+import { eatIso } from "./eat_time.ts";
 import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
@@ -20,7 +21,7 @@ export interface DatasetStatus {
   reasons: string[];
   /** Newest applied file. */
   watermark: string | null;
-  /** When a file was last applied. */
+  /** When a file was last applied (ISO 8601, EAT). */
   lastAppliedAt: string | null;
   /** Files applied so far. */
   filesApplied: number;
@@ -47,7 +48,7 @@ export interface DatasetStatus {
 
 /** The whole status report. */
 export interface StatusReport {
-  /** When it was taken. */
+  /** When it was taken (ISO 8601, EAT). */
   checkedAt: string;
   /** Whether staleness counts now (06:00–21:00 EAT, when the export and the cron run). */
   workingHours: boolean;
@@ -63,6 +64,8 @@ export interface ReadStatusOptions {
   store?: ObjectStore;
   /** Hours without an applied file before a dataset is stale (default 2). */
   maxAgeHours?: number;
+  /** Hours of content lag (now − newest `source_updated_at`) before a dataset is stale (default: not checked). */
+  maxContentLagHours?: number;
   /** Datasets to report (default all). */
   datasets?: readonly Dataset[];
   /** Time source (tests). */
@@ -176,18 +179,29 @@ export async function readStatus(
           } h (max ${maxAgeMs / 3600_000} h)`,
       );
     }
+    const contentLagHours = counts?.newest
+      ? Math.round((now.getTime() - counts.newest.getTime()) / 360_000) / 10
+      : null;
+    const maxLag = options.maxContentLagHours;
+    if (maxLag !== undefined && contentLagHours !== null && contentLagHours > maxLag) {
+      if (health === "ok") health = "stale";
+      reasons.push(
+        `The newest ticket update is ${contentLagHours} h old (max content lag ${maxLag} h): ` +
+          `the export may be re-sending old data`,
+      );
+    }
     datasets.push({
       dataset: dataset.name,
       health,
       reasons,
       watermark: meta?.watermark ?? null,
-      lastAppliedAt: lastApplied?.toISOString() ?? null,
+      lastAppliedAt: lastApplied ? eatIso(lastApplied) : null,
       filesApplied: meta?.files_applied ?? 0,
       pendingFiles,
       lastRun: run
         ? {
-          startedAt: run.started_at.toISOString(),
-          finishedAt: run.finished_at.toISOString(),
+          startedAt: eatIso(run.started_at),
+          finishedAt: eatIso(run.finished_at),
           status: run.status,
           filesApplied: run.files_applied,
           totals: run.totals,
@@ -196,14 +210,12 @@ export async function readStatus(
         : null,
       rows: counts?.rows ?? 0,
       openBacklog: counts?.open ?? 0,
-      contentLagHours: counts?.newest
-        ? Math.round((now.getTime() - counts.newest.getTime()) / 360_000) / 10
-        : null,
+      contentLagHours,
       quarantined: quarantined?.n ?? 0,
     });
   }
   return {
-    checkedAt: now.toISOString(),
+    checkedAt: eatIso(now),
     workingHours,
     datasets,
     healthy: datasets.every((d) => d.health === "ok"),

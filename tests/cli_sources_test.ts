@@ -114,7 +114,7 @@ Deno.test({
         const r = await cli(["ingest", "--from-dir", folder, "--apply", "--json"], env);
         assert.equal(r.code, 2, r.text);
         assert.match(
-          r.text,
+          JSON.parse(r.stdout).error,
           new RegExp(
             `Cannot archive applied files in the folder "${folder}" .*only under \\./\\.data`,
           ),
@@ -212,6 +212,40 @@ Deno.test({
       });
     } finally {
       await Deno.remove(outside);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a symlinked change file is set aside with the reason, never read or moved; the rest goes on",
+  sanitizeResources: false,
+  fn: async () => {
+    const outside = await Deno.makeTempDir({ prefix: "fleettickets-outside-" });
+    try {
+      await Deno.writeTextFile(`${outside}/secret.csv`, "ticket_id\nWOT_OUTSIDE\n");
+      await withScratch(async (dir) => {
+        const bucket = `${dir}/bucket`;
+        await writeFiles(bucket, stream.files);
+        const linked = "2026-06-15T05-00-00.csv";
+        await Deno.symlink(`${outside}/secret.csv`, `${bucket}/${CHANGES}${linked}`);
+        const env = await database(dir);
+        const r = await cli(["ingest", "--from-dir", bucket, "--apply", "--json"], env);
+        assert.equal(r.code, 1, r.text);
+        const report = JSON.parse(r.stdout);
+        assert.deepEqual(report.setAside, [{
+          key: CHANGES + linked,
+          reason: "is a symbolic link: not read and not moved (put the file itself there)",
+        }]);
+        assert.equal(report.transient, false);
+        assert.equal(report.files.length, stream.files.length, "the other files were applied");
+        assert.ok(report.files.every((f: { status: string }) => f.status === "applied"));
+        assert.deepEqual(await listNames(bucket, CHANGES), [], "listNames sees files only");
+        assert.ok((await Deno.lstat(`${bucket}/${CHANGES}${linked}`)).isSymlink, "left in place");
+      });
+      assert.equal(await Deno.readTextFile(`${outside}/secret.csv`), "ticket_id\nWOT_OUTSIDE\n");
+    } finally {
+      await Deno.remove(outside, { recursive: true });
     }
   },
 });

@@ -6,6 +6,7 @@ import { generateStream } from "../demo/generate_stream.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
+import { cleanUpScratchDirsAtEnd, scratchDir } from "./_cli.ts";
 
 const stream = generateStream({ tickets: 120, deltas: 3, seed: 11 });
 const CHANGES = "automations/inc/changes/";
@@ -22,11 +23,9 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
-async function scratch(): Promise<string> {
-  // Under .data/: the worker's permission set may write only there.
-  const dir = `.data/test-cli/${crypto.randomUUID()}`;
-  await Deno.mkdir(dir, { recursive: true });
-  return dir;
+function scratch(): Promise<string> {
+  // Under .data/: the worker's permission set may write only there. Removed when the file ends.
+  return scratchDir("test-cli");
 }
 
 Deno.test("cli: ingest without a source is a usage error (exit 2)", async () => {
@@ -101,12 +100,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "cli: ingest on PostgreSQL with pending migrations stops and says to migrate (exit 2)",
+  name: "cli: ingest on PostgreSQL with pending migrations stops and says to migrate (exit 2) " +
+    "[PostgreSQL: set TEST_DATABASE_URL]",
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
   fn: async () => {
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
-    const r = await cli(["ingest", "--from-dir", "fixtures"], { DATABASE_URL: url });
+    const bucket = await scratch();
+    await Deno.mkdir(`${bucket}/automations/inc/changes`, { recursive: true });
+    const r = await cli(["ingest", "--from-dir", bucket], { DATABASE_URL: url });
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
@@ -190,3 +192,5 @@ Deno.test({
     assert.equal(datasets[0].totals.inserted, stream.expected.size);
   },
 });
+
+cleanUpScratchDirsAtEnd();

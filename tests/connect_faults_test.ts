@@ -31,9 +31,14 @@ async function run(args: string[], env: Record<string, string>) {
 }
 
 /** A TCP server on loopback: `http` answers like a web server, `silent` accepts and says nothing. */
-async function fakeServer(kind: "http" | "silent"): Promise<{ port: number; close(): void }> {
+async function fakeServer(
+  kind: "http" | "silent",
+): Promise<{ port: number; connected: Promise<void>; close(): void }> {
   const sockets = new Set<Socket>();
+  let onConnection = () => {};
+  const connected = new Promise<void>((resolve) => onConnection = resolve);
   const server: Server = createServer((socket) => {
+    onConnection();
     sockets.add(socket);
     socket.on("error", () => {});
     socket.on("close", () => sockets.delete(socket));
@@ -47,6 +52,7 @@ async function fakeServer(kind: "http" | "silent"): Promise<{ port: number; clos
   const port = (server.address() as { port: number }).port;
   return {
     port,
+    connected,
     close() {
       for (const socket of sockets) socket.destroy();
       server.close();
@@ -167,7 +173,7 @@ Deno.test({
         DATABASE_URL: `postgres://fleet:${SECRET}@127.0.0.1:${silent.port}/tickets`,
         PGCONNECT_TIMEOUT: "60",
       });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await silent.connected; // the worker is connecting now
       const sent = performance.now();
       child.kill("SIGTERM");
       const output = await child.output();

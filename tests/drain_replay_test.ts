@@ -2,10 +2,13 @@
 // TEST_DATABASE_URL is set) real PostgreSQL. Expected state comes from the generator's model.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../demo/generate_stream.ts";
+import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { ingest } from "../core/ingest.ts";
+import { readStatus } from "../core/read_status.ts";
 import type { ObjectStore } from "../core/ports/mod.ts";
 import {
   backends,
@@ -14,6 +17,7 @@ import {
   faultyStore,
   listNames,
   makeDirBucket,
+  openTicket,
   shared,
   writeFiles,
 } from "./_harness.ts";
@@ -304,6 +308,83 @@ for (const b of backends()) {
     assert.deepEqual(await listNames(root, CHANGES), []);
     assert.deepEqual(await diffState(db, stream.expected), []);
   });
+
+  test("drain() sets aside a file named far in the future, applies the others, and status flags it", async () => {
+    await b.reset();
+    const db = await b.db();
+    const future = "2099-12-31T23-59-59.csv";
+    const first = stream.expected.keys().next().value!;
+    const root = await makeDirBucket([
+      ...stream.files,
+      { name: future, text: renderCsv(COLUMNS, [openTicket(first, { owner: "from 2099" })]) },
+    ]);
+    const [report] = await ingest(createDirObjectStore(root), db, { datasets: [INC], apply: true });
+    assert.equal(report!.status, "failed");
+    assert.equal(report!.transient, false, "a rerun cannot help: a person must look");
+    assert.deepEqual(report!.setAside.map((f) => f.key), [CHANGES + future]);
+    assert.match(report!.setAside[0]!.reason, /h ahead of now \(at most 60 min\)/);
+    assert.match(report!.error!, new RegExp(`Set aside 1 change file.*${future}`));
+    assert.deepEqual(report!.files.map((f) => f.status), stream.files.map(() => "applied"));
+    assert.deepEqual(await diffState(db, stream.expected), [], "its tickets are not frozen");
+    assert.deepEqual(await listNames(root, CHANGES), [future], "left for a person");
+
+    const status = await readStatus(db, { datasets: [INC] });
+    assert.equal(status.datasets[0]!.health, "failing");
+    assert.match(status.datasets[0]!.reasons.join("\n"), new RegExp(future));
+
+    // Within the margin (clock skew), a file is applied.
+    const soon = new Date(Date.now() + 30 * 60_000 + 3 * 3600_000).toISOString()
+      .slice(0, 19).replaceAll(":", "-") + ".csv";
+    await Deno.remove(`${root}/${CHANGES}${future}`);
+    await writeFiles(root, [{ name: soon, text: renderCsv(COLUMNS, [openTicket("WOT_SOON")]) }]);
+    const next = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(next.status, "ok", next.error);
+    assert.deepEqual(next.files.map((f) => f.fileName), [soon]);
+  });
+
+  if (b.name === "postgres") {
+    test("a dry run in progress does not delay an applying run (no row locks on shared tables)", async () => {
+      await b.reset();
+      const db = await b.db();
+      const other = createPostgresDatabase(b.url!);
+      try {
+        const root = await makeDirBucket(stream.files.slice(0, 2));
+        // The dry run stops inside its transaction, after merging the first file, until released.
+        let release = () => {};
+        const held = new Promise<void>((resolve) => release = resolve);
+        let reached = () => {};
+        const atSecond = new Promise<void>((resolve) => reached = resolve);
+        const store = createDirObjectStore(root);
+        const slow: ObjectStore = {
+          ...store,
+          description: store.description,
+          async read(key) {
+            if (key.endsWith(stream.files[1]!.name)) {
+              reached();
+              await held;
+            }
+            return await store.read(key);
+          },
+        };
+        const dry = drain(slow, db, { dataset: INC });
+        await atSecond;
+        const started = performance.now();
+        // Were the apply blocked behind the dry run's locks, it would wait for this release.
+        const timer = setTimeout(() => release(), 15_000);
+        const applied = await drain(store, other, { dataset: INC, apply: true, archive: false });
+        clearTimeout(timer);
+        const seconds = (performance.now() - started) / 1000;
+        release();
+        assert.equal(applied.status, "ok", applied.error);
+        assert.ok(seconds < 10, `the apply waited ${seconds.toFixed(1)} s behind the dry run`);
+        const plan = await dry;
+        assert.equal(plan.status, "ok", plan.error);
+        assert.deepEqual(plan.files[0]!.counts, applied.files[0]!.counts, "exact plan counts");
+      } finally {
+        await other.close();
+      }
+    });
+  }
 
   test("close the shared database", () => b.close());
 }

@@ -168,7 +168,9 @@ for (const b of backends()) {
       name: "2030-01-01T06-00-00.csv",
       text: renderCsv(COLUMNS, rows),
     }]);
-    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    // Files named in 2030: the run's clock says it is then (a file named far ahead is set aside).
+    const clock = { now: () => new Date("2030-01-01T04:00:00Z") };
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
     const fake = startFakeGeocoder(answer);
     try {
       const geocoder = createLocationIqGeocoder({
@@ -228,7 +230,11 @@ for (const b of backends()) {
         ticket_id: "WOTGEO5",
       }]),
     }]);
-    const next = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const next = await drain(createDirObjectStore(root), db, {
+      dataset: INC,
+      apply: true,
+      clock,
+    });
     assert.deepEqual(next.files.map((f) => f.status), ["applied"]);
     const after = await runAfterApply(db, INC, { appliedFiles: [later] });
     assert.deepEqual(after.errors, []);

@@ -19,6 +19,7 @@ import {
   shared,
   writeFiles,
 } from "./_harness.ts";
+import { cleanUpScratchDirsAtEnd, scratchDir as scratchFolder } from "./_cli.ts";
 
 const CHANGES = INC.changesPrefix;
 
@@ -47,10 +48,8 @@ async function processDatabase(dir: string): Promise<Record<string, string>> {
   return env;
 }
 
-async function scratchDir(): Promise<string> {
-  const dir = `.data/test-ops/${crypto.randomUUID()}`;
-  await Deno.mkdir(dir, { recursive: true });
-  return dir;
+function scratchDir(): Promise<string> {
+  return scratchFolder("test-ops"); // removed when the file ends
 }
 
 Deno.test({
@@ -302,3 +301,5 @@ Deno.test({
     }
   },
 });
+
+cleanUpScratchDirsAtEnd();

@@ -46,7 +46,7 @@ for (
 ) {
   Deno.test({
     name:
-      `[postgres] drain() survives its connection terminated ${label} and converges on the next run`,
+      `[postgres] drain() survives its connection terminated ${label} and converges on the next run [PostgreSQL: set TEST_DATABASE_URL]`,
     ignore: base === undefined,
     ...shared,
     fn: async () => {
@@ -89,7 +89,7 @@ for (
 
 Deno.test({
   name:
-    "[postgres] drain() on a long-lived client goes on after every connection was dropped between runs",
+    "[postgres] drain() on a long-lived client goes on after every connection was dropped between runs [PostgreSQL: set TEST_DATABASE_URL]",
   ignore: base === undefined,
   ...shared,
   fn: async () => {

@@ -12,6 +12,8 @@ export interface StoredObject {
   etag: string;
   /** Size in bytes. */
   size: number;
+  /** Why the object must not be read (a symbolic link in a folder), when so. */
+  problem?: string;
 }
 
 /**
@@ -45,8 +47,12 @@ export interface ObjectStore {
   list(prefix: string): Promise<StoredObject[]>;
   /** Streams an object's bytes. */
   read(key: string): Promise<ReadableStream<Uint8Array>>;
-  /** Moves an object (copy, then delete the source); overwriting the target is fine. */
-  move(from: string, to: string): Promise<void>;
+  /**
+   * Moves an object (copy, then delete the source); overwriting the target is fine. With
+   * `etag`, moves only that version: when the object was replaced since it was listed, throws
+   * {@linkcode ObjectChangedError} and leaves the new version where it is.
+   */
+  move(from: string, to: string, options?: { etag?: string }): Promise<void>;
 }
 
 /**
@@ -77,5 +83,17 @@ export class ObjectStoreError extends Error {
     this.name = "ObjectStoreError";
     this.status = options.status;
     this.terminal = options.terminal;
+  }
+}
+
+/** The object was replaced since it was listed: it was not moved (the next run sees the new version). */
+export class ObjectChangedError extends ObjectStoreError {
+  /** Creates the error naming the key. */
+  constructor(key: string, options?: { cause?: unknown }) {
+    super(
+      `Did not archive "${key}": it was replaced while it was being applied; the new version stays for the next run`,
+      { terminal: false, cause: options?.cause },
+    );
+    this.name = "ObjectChangedError";
   }
 }

@@ -1,0 +1,88 @@
+// The embedded database's boot floor against `status`, on the same data directory, whole
+// processes (Deno start included), alternated, peak RSS polled from /proc (VmHWM):
+//   floor   bench/_boot_probe.ts bare     PGlite.create() + select 1, no extension
+//   PostGIS bench/_boot_probe.ts postgis  the same with the PostGIS extension loaded
+//   status  deno run -P=worker main.ts status --dataset inc   (what a monitor runs)
+// `deno task bench` runs it on its PGlite directory; alone:
+//   deno run -A bench/boot_floor.ts DATA_DIR [RUNS]     (DATA_DIR: a migrated embedded database)
+
+/** One measured process. */
+interface Measured {
+  ms: number;
+  peakRssKb: number;
+}
+
+async function measureProcess(args: string[], env: Record<string, string> = {}): Promise<Measured> {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), { args, env, stdout: "piped", stderr: "piped" })
+    .spawn();
+  let peak = 0;
+  const poll = setInterval(async () => {
+    try {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      const m = /VmHWM:\s+(\d+) kB/.exec(status);
+      if (m) peak = Math.max(peak, Number(m[1]));
+    } catch { /* exited */ }
+  }, 20);
+  const out = await child.output();
+  clearInterval(poll);
+  const ms = performance.now() - started;
+  if (out.code !== 0) {
+    throw new Error(`deno ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { ms, peakRssKb: peak };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Measures the floor, PostGIS and `status` `runs` times each; returns Markdown table rows. */
+export async function measureBootFloor(dataDir: string, runs: number): Promise<string> {
+  const kinds = {
+    floor: ["run", "-A", "bench/_boot_probe.ts", "bare", dataDir],
+    postgis: ["run", "-A", "bench/_boot_probe.ts", "postgis", dataDir],
+    status: [
+      "run",
+      "-P=worker",
+      "--quiet",
+      "main.ts",
+      "status",
+      "--dataset",
+      "inc",
+      "--max-age",
+      "1000000",
+    ],
+  } as const;
+  const results: Record<keyof typeof kinds, Measured[]> = { floor: [], postgis: [], status: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const [kind, args] of Object.entries(kinds) as [keyof typeof kinds, readonly string[]][]) {
+      results[kind].push(await measureProcess([...args], { PGLITE_DIR: dataDir }));
+    }
+  }
+  const ms = (kind: keyof typeof kinds) => median(results[kind].map((r) => r.ms));
+  const mb = (kind: keyof typeof kinds) => median(results[kind].map((r) => r.peakRssKb)) / 1024;
+  const row = (label: string, kind: keyof typeof kinds) =>
+    `| ${label}, median of ${runs} | ${Math.round(ms(kind))} ms (${
+      results[kind].map((r) => Math.round(r.ms)).join(", ")
+    }), ${mb(kind).toFixed(0)} MB peak RSS | report |`;
+  return [
+    row("embedded floor: PGlite.create() + select 1, no extension, whole process", "floor"),
+    row("embedded with PostGIS: the same + the PostGIS extension", "postgis"),
+    row("`status --dataset inc` on the same embedded database, whole process", "status"),
+    `| status / floor | **${(ms("status") / ms("floor")).toFixed(2)}×** time, **${
+      (mb("status") / mb("floor")).toFixed(2)
+    }×** memory | ≤ 1.3 |`,
+    `| status / floor with PostGIS | ${(ms("status") / ms("postgis")).toFixed(2)}× time, ${
+      (mb("status") / mb("postgis")).toFixed(2)
+    }× memory | report |`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const [dir, runs] = Deno.args;
+  if (dir === undefined) {
+    console.error("Usage: deno run -A bench/boot_floor.ts DATA_DIR [RUNS]");
+    Deno.exit(2);
+  }
+  console.log("| measure | result | target |\n|---|---|---|");
+  console.log(await measureBootFloor(dir, Number(runs ?? "3")));
+}

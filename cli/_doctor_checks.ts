@@ -1,0 +1,283 @@
+/**
+ * The checks `doctor` runs, each to ok / warn / fail with one line of remedy. They read and
+ * list; they never write, never move a file and never make a paid geocoder call. Private to cli/.
+ *
+ * @module
+ */
+
+import type { Config } from "../app/config.ts";
+import { checkEmbeddedDir } from "../app/open_database.ts";
+import { createPgliteDatabase, DatabaseLockedError } from "../adapters/pglite_database.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { parseChangeKey } from "../core/change_key.ts";
+import { DATASETS } from "../core/datasets.ts";
+import { eatIso } from "../core/eat_time.ts";
+import { pendingMigrations } from "../core/migrate.ts";
+import type { Database } from "../core/ports/mod.ts";
+
+/** One check's outcome. */
+export interface Check {
+  /** What was checked. */
+  name: string;
+  /** `ok`, `warn` (works, but look) or `fail` (something will not work). */
+  result: "ok" | "warn" | "fail";
+  /** What was found. */
+  detail: string;
+  /** What to do (warn and fail). */
+  remedy?: string;
+}
+
+const ok = (name: string, detail: string): Check => ({ name, result: "ok", detail });
+const warn = (name: string, detail: string, remedy: string): Check => ({
+  name,
+  result: "warn",
+  detail,
+  remedy,
+});
+const fail = (name: string, detail: string, remedy: string): Check => ({
+  name,
+  result: "fail",
+  detail,
+  remedy,
+});
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Resolves within `ms` or rejects saying nothing answered. */
+function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The database checks: reachable (and where), PostGIS, migrations; then the clock and EAT. */
+export async function checkDatabase(config: Config, now: Date): Promise<Check[]> {
+  const checks: Check[] = [];
+  let db: Database | undefined;
+  if (config.databaseUrl === undefined) {
+    try {
+      checkEmbeddedDir(config.pgliteDir);
+      const exists = await Deno.stat(`${config.pgliteDir}/PG_VERSION`).then(
+        () => true,
+        () => false,
+      );
+      checks.push(ok(
+        "embedded directory",
+        `"${config.pgliteDir}" is inside ./.data and writable` +
+          (exists ? "" : " (the database will be created on first use)"),
+      ));
+      if (!exists) return checks;
+      db = await createPgliteDatabase({ dataDir: config.pgliteDir });
+    } catch (error) {
+      if (error instanceof DatabaseLockedError) {
+        checks.push(warn("database", message(error), "run doctor again when the run has finished"));
+      } else {
+        checks.push(fail(
+          "embedded directory",
+          message(error),
+          "set PGLITE_DIR=.data/<name> (unset it for .data/pglite), or set DATABASE_URL",
+        ));
+      }
+      return checks;
+    }
+  } else {
+    const url = new URL(config.databaseUrl);
+    const where = `${url.hostname}:${url.port || 5432}/${url.pathname.slice(1)}`;
+    const pg = createPostgresDatabase(config.databaseUrl, {
+      connectTimeout: config.connectTimeoutS,
+    });
+    db = pg;
+    try {
+      await within(15_000, `PostgreSQL at ${where}`, pg.query("select 1"));
+    } catch (error) {
+      await pg.close().catch(() => {});
+      checks.push(fail(
+        "database",
+        `Cannot reach PostgreSQL at ${where}: ${message(error)}`,
+        "check DATABASE_URL (host, port, database, user, password) and that the server is running",
+      ));
+      return checks;
+    }
+  }
+  try {
+    checks.push(...await databaseChecks(db, config, now));
+  } finally {
+    await db.close();
+  }
+  return checks;
+}
+
+async function databaseChecks(db: Database, config: Config, now: Date): Promise<Check[]> {
+  const checks: Check[] = [];
+  const [info] = await db.query<{ version: string; database: string; port: number | null }>(
+    `select current_setting('server_version') as version, current_database() as database,
+            inet_server_port() as port`,
+  );
+  const place = config.databaseUrl === undefined
+    ? `embedded PGlite in "${config.pgliteDir}"`
+    : `${new URL(config.databaseUrl).hostname}:${info?.port ?? "?"}/${info?.database}`;
+  checks.push(ok("database", `PostgreSQL ${info?.version} at ${place}`));
+
+  const [postgis] = await db.query<{ installed: string | null; available: string | null }>(
+    `select (select extversion from pg_extension where extname = 'postgis') as installed,
+            (select default_version from pg_available_extensions where name = 'postgis') as available`,
+  );
+  if (postgis?.installed) checks.push(ok("PostGIS", `version ${postgis.installed}`));
+  else if (postgis?.available) {
+    checks.push(warn(
+      "PostGIS",
+      `available (${postgis.available}) but not installed in this database`,
+      'run "deno task migrate" (it creates the extension; the user needs the right to)',
+    ));
+  } else {
+    checks.push(fail(
+      "PostGIS",
+      "not available on this server",
+      "install PostGIS 3 on the server (Debian: apt install postgresql-<version>-postgis-3)",
+    ));
+  }
+
+  try {
+    const plan = await pendingMigrations(db);
+    const todo = [...plan.pending, ...plan.changedDefinitions];
+    checks.push(
+      todo.length === 0
+        ? ok("migrations", `${plan.applied.length} applied, definitions current`)
+        : fail(
+          "migrations",
+          `${todo.length} pending (${
+            todo.length > 3 ? `${todo[0]} … ${todo.at(-1)}` : todo.join(", ")
+          })`,
+          'run "deno task migrate"',
+        ),
+    );
+  } catch (error) {
+    checks.push(fail("migrations", message(error), "restore the released migration files"));
+  }
+  checks.push(...await clockChecks(db, now));
+  return checks;
+}
+
+async function clockChecks(db: Database, now: Date): Promise<Check[]> {
+  const checks: Check[] = [];
+  const applied = await db.query<{ watermark: string | null }>(
+    `select watermark from tickets.import_meta where watermark is not null`,
+  ).catch(() => []);
+  const newest = applied
+    .map((row) => row.watermark === null ? null : parseChangeKey(row.watermark, ""))
+    .filter((key) => key !== null)
+    .sort((a, b) => b.exportedAt.getTime() - a.exportedAt.getTime())[0];
+  if (newest === undefined) {
+    checks.push(ok("clock", `${eatIso(now)}; no change file applied yet to compare with`));
+  } else if (newest.exportedAt.getTime() > now.getTime() + 10 * 60_000) {
+    checks.push(fail(
+      "clock",
+      `this machine says ${eatIso(now)}, but change file ${newest.fileName} is newer`,
+      "set the machine clock (NTP); staleness and SLA hours are computed from it",
+    ));
+  } else {
+    checks.push(ok(
+      "clock",
+      `${eatIso(now)}; newest applied change file ${newest.fileName} is ${
+        ((now.getTime() - newest.exportedAt.getTime()) / 3600_000).toFixed(1)
+      } h old`,
+    ));
+  }
+  const [eat] = await db.query<{ ok: boolean | null; zone: string }>(
+    `select tickets.eat_ts('2026-06-15 17:00:00') = '2026-06-15T14:00:00Z'::timestamptz as ok,
+            current_setting('TimeZone') as zone`,
+  ).catch(() => [undefined]);
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (eat === undefined) {
+    checks.push(warn(
+      "EAT",
+      "not checked: tickets.eat_ts() is not installed yet",
+      'run "deno task migrate", then doctor again',
+    ));
+  } else if (eat.ok === false) {
+    checks.push(fail(
+      "EAT",
+      `the database reads "2026-06-15 17:00:00" as another instant than 14:00 UTC`,
+      'run "deno task migrate" to restore tickets.eat_ts',
+    ));
+  } else {
+    checks.push(ok(
+      "EAT",
+      `feed times read as UTC+3 whatever the time zone (this process: ${zone}, database: ${eat.zone}); ` +
+        `printed as +03:00`,
+    ));
+  }
+  return checks;
+}
+
+/** The bucket checks: credentials, endpoint and bucket reachable, both prefixes listable. */
+export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
+  const { accessKeyId, secretAccessKey, endpoint, bucket } = config.s3;
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    return [warn(
+      "bucket",
+      "no S3 credentials set (only --from-dir and --csv work)",
+      "set RUSTFS_ENDPOINT, RUSTFS_ACCESS_KEY, RUSTFS_SECRET_KEY and TICKETS_BUCKET for --from-bucket",
+    )];
+  }
+  const { createS3ObjectStore } = await import("../adapters/s3_object_store.ts");
+  const store = createS3ObjectStore({
+    ...config.s3,
+    accessKeyId,
+    secretAccessKey,
+    maxAttempts: 1,
+    requestTimeoutMs: 10_000,
+  });
+  const where = `s3://${bucket}${endpoint ? ` at ${new URL(endpoint).host}` : ""}`;
+  const checks: Check[] = [];
+  for (const dataset of Object.values(DATASETS)) {
+    const name = `bucket ${dataset.name}`;
+    try {
+      const keys = await within(20_000, where, store.list(dataset.changesPrefix));
+      const files = keys.map((k) => parseChangeKey(k.key, dataset.changesPrefix))
+        .filter((k) => k !== null).sort((a, b) => a.fileName < b.fileName ? -1 : 1);
+      const future = files.filter((f) => f.exportedAt.getTime() > now.getTime() + 10 * 60_000);
+      checks.push(
+        future.length > 0
+          ? warn(
+            name,
+            `${where}/${dataset.changesPrefix}: ${files.length} change files, ${future.length} ` +
+              `dated after this machine's clock (${future.at(-1)!.fileName})`,
+            "check this machine's clock (NTP) and the exporter's",
+          )
+          : ok(
+            name,
+            `${where}/${dataset.changesPrefix} listable: ${files.length} change file(s) waiting`,
+          ),
+      );
+    } catch (error) {
+      const text = message(error);
+      const remedy = /NoSuchBucket/i.test(text)
+        ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`
+        : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
+        ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`
+        : "check RUSTFS_ENDPOINT (scheme, host, port) and that the server is reachable from here";
+      checks.push(fail(name, text, remedy));
+    }
+  }
+  return checks;
+}
+
+/** The geocoder check: provider known, key present; no call is made. */
+export function checkGeocoder(config: Config): Check {
+  const { provider, apiKey, baseUrl } = config.geocoder;
+  const target = baseUrl ? ` at ${new URL(baseUrl).host}` : "";
+  if (apiKey === undefined && provider !== "nominatim") {
+    return warn(
+      "geocoder",
+      `${provider}${target} configured without GEOCODER_API_KEY (dry runs work; --apply does not)`,
+      "set GEOCODER_API_KEY, or GEOCODER_PROVIDER=nominatim with GEOCODER_BASE_URL",
+    );
+  }
+  return ok(
+    "geocoder",
+    `${provider}${target}, ${apiKey ? "key set" : "no key (Nominatim)"}; not called`,
+  );
+}

@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { explainPermissions } from "./_permission_message.ts";
+
+Deno.test("explainPermissions() turns Deno's --allow-* hints into what is allowed and what to do", () => {
+  const write = explainPermissions(
+    'Requires write access to "review.csv", run again with the --allow-write flag',
+  );
+  assert.equal(
+    write,
+    'Cannot write "review.csv": fleettickets may write only under ./.data (the permission set ' +
+      "in deno.json); give a relative name (it is written under .data/) or a path inside ./.data",
+  );
+  const read = explainPermissions(
+    'Cannot import "x": Requires read access to "/tmp/curated.csv", run again with the --allow-read flag',
+  );
+  assert.match(read, /^Cannot import "x": Cannot read "\/tmp\/curated.csv": fleettickets may read/);
+  assert.doesNotMatch(read + write, /--allow-/);
+});

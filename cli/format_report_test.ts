@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import type { DrainReport, FileCounts } from "../core/drain.ts";
+import { formatDrainReport } from "./format_report.ts";
+
+const zero: FileCounts = {
+  rowsRead: 0,
+  inserted: 0,
+  updated: 0,
+  unchanged: 0,
+  olderSkipped: 0,
+  alarmsDropped: 0,
+  sentinelsDropped: 0,
+  duplicates: 0,
+  quarantined: 0,
+};
+
+function report(ignoredKeys: string[]): DrainReport {
+  return {
+    dataset: "inc",
+    mode: "dry-run",
+    reseed: false,
+    source: "dir:.data/bucket",
+    status: "ok",
+    files: [],
+    ignoredKeys,
+    setAside: [],
+    totals: zero,
+    watermark: null,
+    durationMs: 3,
+  };
+}
+
+Deno.test("formatDrainReport() names the keys it ignored, five at most", () => {
+  const one = formatDrainReport(report(["automations/inc/changes/export.tmp"]));
+  assert.match(
+    one,
+    /^ {2}ignored \(not change files, never moved\): "automations\/inc\/changes\/export\.tmp"$/m,
+  );
+  const keys = Array.from({ length: 7 }, (_, i) => `automations/inc/changes/tmp${i}.csv`);
+  const many = formatDrainReport(report(keys));
+  assert.match(many, /"automations\/inc\/changes\/tmp4\.csv" and 2 more$/m);
+  assert.doesNotMatch(many, /tmp5/);
+});

@@ -1,0 +1,78 @@
+/**
+ * `db export FILE.sql|-`: the embedded database as SQL that `psql -f` loads into PostgreSQL +
+ * PostGIS, for a deployment that outgrows the embedded default.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../app/config.ts";
+import { checkEmbeddedDir } from "../app/open_database.ts";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { exportDatabase } from "../core/export_database.ts";
+import { migrate } from "../core/migrate.ts";
+import { type Context, UsageError } from "./_context.ts";
+import { outputPath } from "./_output_path.ts";
+
+/** Runs `db`; returns the exit code. */
+export async function runDb(context: Context, args: string[]): Promise<number> {
+  const { config, io, out } = context;
+  const [action, file, ...extra] = args;
+  if (action !== "export" || file === undefined || extra.length > 0) {
+    throw new UsageError("Use: db export FILE.sql (or - for stdout)");
+  }
+  if (config.databaseUrl !== undefined) {
+    throw new ConfigError(
+      "Cannot export: db export copies the embedded database, and DATABASE_URL is set; " +
+        "unset it to export the embedded one (use pg_dump for a PostgreSQL server)",
+    );
+  }
+  const dir = config.pgliteDir;
+  checkEmbeddedDir(dir);
+  if (!(await exists(`${dir}/PG_VERSION`))) {
+    throw new ConfigError(
+      `Cannot export: there is no embedded database in "${dir}" (PGLITE_DIR); ` +
+        `run "deno task ingest" or "deno task demo" first, or point PGLITE_DIR at it`,
+    );
+  }
+  const target = file === "-" ? undefined : await outputPath(file);
+  const encoder = new TextEncoder();
+  const sink = target === undefined ? undefined : await Deno.open(target, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  const writer = sink?.writable.getWriter();
+  const db = await createPgliteDatabase({ dataDir: dir });
+  try {
+    await migrate(db); // the export carries this version's schema: bring the data up to it first
+    const summary = await exportDatabase(
+      db,
+      async (text) => writer ? await writer.write(encoder.encode(text)) : io.stdout(text),
+      { description: `the embedded database "${dir}"` },
+    );
+    await writer?.close();
+    if (target !== undefined) {
+      const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
+        .map(([table, n]) => `${table} ${n}`).join(", ");
+      out(
+        `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}.\n` +
+          `Load it into an empty PostgreSQL database with PostGIS available:\n` +
+          `  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f ${target}\n` +
+          `then set DATABASE_URL and check with "deno task status".`,
+      );
+    }
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * `doctor`: the first command of the runbook. Checks the database, PostGIS, migrations, the
+ * embedded folder, the bucket, the geocoder configuration, the clock and EAT handling; prints
+ * ok / warn / fail with one line of remedy each. Exit 0 when nothing fails, 1 otherwise.
+ *
+ * @module
+ */
+
+import { type Check, checkBucket, checkDatabase, checkGeocoder } from "./_doctor_checks.ts";
+import { type Context, parse } from "./_context.ts";
+
+/** Runs `doctor`; returns the exit code. */
+export async function runDoctor(context: Context, args: string[]): Promise<number> {
+  const { config, out } = context;
+  const values = parse(args, { json: { type: "boolean" } });
+  const now = new Date();
+  const checks: Check[] = [
+    ...await checkDatabase(config, now),
+    ...await checkBucket(config, now),
+    checkGeocoder(config),
+  ];
+  const failed = checks.filter((c) => c.result === "fail").length;
+  const warned = checks.filter((c) => c.result === "warn").length;
+  if (values.json) out(JSON.stringify({ ok: failed === 0, checks }));
+  else out(formatChecks(checks, failed, warned));
+  return failed === 0 ? 0 : 1;
+}
+
+function formatChecks(checks: Check[], failed: number, warned: number): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  const lines = checks.flatMap((c) => [
+    `${c.result.padEnd(4)}  ${c.name.padEnd(width)}  ${c.detail}`,
+    ...(c.remedy ? [`${" ".repeat(width + 8)}→ ${c.remedy}`] : []),
+  ]);
+  lines.push(
+    failed > 0
+      ? `${failed} check(s) failed, ${warned} warning(s): fix the failures above first`
+      : `All checks passed${warned > 0 ? ` (${warned} warning(s))` : ""}`,
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,71 @@
+/**
+ * `sql`: runs SQL on the configured database (the embedded one by default) and prints the rows,
+ * so the README's queries work without a PostgreSQL client.
+ *
+ * @module
+ */
+
+import { openDatabase } from "../app/open_database.ts";
+import { eatIso } from "../core/eat_time.ts";
+import type { Row } from "../core/ports/mod.ts";
+import { type Context, parse, UsageError } from "./_context.ts";
+
+/** Runs `sql`; returns the exit code. */
+export async function runSql(context: Context, args: string[]): Promise<number> {
+  const { config, out } = context;
+  const [text, ...rest] = args;
+  if (text === undefined || text.startsWith("--")) {
+    throw new UsageError('Give the SQL to run: deno task sql "select …" (or - to read stdin)');
+  }
+  const values = parse(rest, { json: { type: "boolean" }, "max-rows": { type: "string" } });
+  const maxRows = values["max-rows"] === undefined ? 1000 : Number(values["max-rows"]);
+  if (!Number.isInteger(maxRows) || maxRows < 0) {
+    throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);
+  }
+  const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
+  const db = await openDatabase(config);
+  try {
+    let rows: Row[];
+    try {
+      rows = await db.query(sql);
+    } catch (error) {
+      // Several statements cannot run as one prepared statement: run them as a script.
+      if (!/multiple commands/.test((error as Error).message)) throw error;
+      await db.exec(sql);
+      out(values.json ? "[]" : "Done (a script of several statements prints no rows)");
+      return 0;
+    }
+    out(
+      values.json ? JSON.stringify(rows.slice(0, maxRows), jsonValue) : formatRows(rows, maxRows),
+    );
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+function jsonValue(this: unknown, key: string, value: unknown): unknown {
+  const raw = (this as Record<string, unknown>)[key];
+  return raw instanceof Date ? eatIso(raw) : value;
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (value instanceof Date) return eatIso(value);
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Rows as an aligned table, psql style, with the row count. */
+export function formatRows(rows: readonly Row[], maxRows = Infinity): string {
+  const columns = rows.length > 0 ? Object.keys(rows[0]!) : [];
+  const shown = rows.slice(0, maxRows).map((row) => columns.map((c) => cell(row[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...shown.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join(" | ").trimEnd();
+  const count = `(${rows.length} row${rows.length === 1 ? "" : "s"}${
+    rows.length > shown.length ? `, first ${shown.length} shown; --max-rows N shows more` : ""
+  })`;
+  if (columns.length === 0) return count;
+  return [line(columns), widths.map((w) => "-".repeat(w)).join("-+-"), ...shown.map(line), count]
+    .join("\n");
+}

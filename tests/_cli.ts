@@ -1,0 +1,54 @@
+// Running the CLI as an operator does, for the tests of the operator-facing commands: a
+// subprocess under `deno run -P=worker` (the permission set every `deno task` uses), and scratch
+// folders under .data/ that are removed when the test file ends. Private to tests/.
+
+/** What a CLI run printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main.ts ARGS` under the worker permission set with only `env` (plus PATH and HOME). */
+export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+const created = new Set<string>();
+
+/** A fresh folder under `.data/<area>/` (the worker may write only under .data). */
+export async function scratchDir(area: string): Promise<string> {
+  const dir = `.data/${area}/${crypto.randomUUID()}`;
+  await Deno.mkdir(dir, { recursive: true });
+  created.add(dir);
+  return dir;
+}
+
+/** Removes every scratch folder this test file made (and their lock files). */
+export async function removeScratchDirs(): Promise<void> {
+  for (const dir of created) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
+    // Remove the area folder too once it is empty (another file may still be using it).
+    await Deno.remove(parent).catch(() => {});
+  }
+  created.clear();
+}
+
+/** Registers a last test that removes this file's scratch folders. */
+export function cleanUpScratchDirsAtEnd(): void {
+  Deno.test({
+    name: "scratch folders under .data/ are removed",
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: removeScratchDirs,
+  });
+}

@@ -1,0 +1,80 @@
+// Help and usage errors as a new user meets them: every command's --help, "did you mean", one
+// line of reason instead of a page of usage, and task descriptions in deno.json.
+
+import assert from "node:assert/strict";
+import { cli } from "./_cli.ts";
+
+const COMMANDS = [
+  "doctor",
+  "migrate",
+  "ingest",
+  "status",
+  "geocode",
+  "capture",
+  "report",
+  "gazetteer",
+  "sql",
+  "db",
+  "demo",
+];
+
+Deno.test("help: every command's --help prints that command's help and exits 0", async () => {
+  for (const command of COMMANDS) {
+    const r = await cli([command, "--help"]);
+    assert.equal(r.code, 0, `${command}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: deno task ${command}\\b`, "m"), command);
+    assert.match(r.stdout, /-h, --help/, command);
+  }
+  const ingest = await cli(["ingest", "-h"]);
+  assert.match(ingest.stdout, /--from-dir DIR/);
+  assert.doesNotMatch(ingest.stdout, /gazetteer export/, "only the command's own help");
+});
+
+Deno.test("help: `help` alone lists every command with a line each and exits 0", async () => {
+  const r = await cli(["help"]);
+  assert.equal(r.code, 0);
+  for (const command of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${command} +\\w`, "m"));
+  assert.equal((await cli(["help", "status"])).stdout, (await cli(["status", "--help"])).stdout);
+});
+
+Deno.test("help: a usage error prints its reason and where to look, not the whole usage", async () => {
+  const r = await cli(["ingest", "--from-dir", "x", "--aply"]);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    'Unknown flag "--aply": did you mean "--apply"?\nSee "deno task ingest --help"\n',
+  );
+  const noSource = await cli(["ingest"]);
+  assert.equal(noSource.code, 2);
+  assert.equal(noSource.stderr.trim().split("\n").length, 2, noSource.stderr);
+  assert.match(noSource.stderr, /^Choose exactly one source/);
+});
+
+Deno.test("help: a mistyped command is suggested; an unrelated one is not", async () => {
+  const r = await cli(["stauts"]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /^Unknown command "stauts": did you mean "status"\?\nSee "deno task help"/,
+  );
+  const far = await cli(["frobnicate"]);
+  assert.match(far.stderr, /^Unknown command "frobnicate"\n/);
+});
+
+Deno.test("help: --dataset with an unknown name lists every valid value, all included", async () => {
+  for (const command of ["ingest", "geocode"]) {
+    const args = command === "ingest" ? ["--from-dir", "x"] : ["--clusters"];
+    const r = await cli([command, ...args, "--dataset", "foo"]);
+    assert.equal(r.code, 2, command);
+    assert.match(r.stderr, /^Cannot read --dataset "foo": expected "inc", "crq", "all"\n/);
+  }
+});
+
+Deno.test("help: every task in deno.json has a description, so `deno task` explains itself", async () => {
+  const config = JSON.parse(await Deno.readTextFile("deno.json"));
+  for (const [name, task] of Object.entries(config.tasks)) {
+    assert.equal(typeof task, "object", `task "${name}" has no description`);
+    assert.ok(((task as { description?: string }).description ?? "").length > 10, name);
+  }
+  for (const command of [...COMMANDS, "help"]) assert.ok(config.tasks[command], command);
+});

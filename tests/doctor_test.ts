@@ -1,0 +1,91 @@
+// `doctor`, the first command of the runbook: each check ok / warn / fail with one line of
+// remedy; exit 0 when nothing fails, 1 otherwise.
+
+import assert from "node:assert/strict";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { createScratchDatabase } from "./_harness.ts";
+import { startS3TestServer } from "./_s3_test_server.ts";
+
+const base = Deno.env.get("TEST_DATABASE_URL");
+
+Deno.test({
+  name: "doctor: a new embedded folder, a reachable bucket and a keyed geocoder pass (exit 0); " +
+    "a missing bucket fails with its remedy (exit 1)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startS3TestServer();
+    try {
+      const env = {
+        PGLITE_DIR: `${await scratchDir("test-doctor")}/pglite`,
+        RUSTFS_ENDPOINT: server.endpoint,
+        RUSTFS_ACCESS_KEY: server.accessKeyId,
+        RUSTFS_SECRET_KEY: server.secretAccessKey,
+        TICKETS_BUCKET: server.bucket,
+        GEOCODER_API_KEY: "pk.doctor-test-key",
+      };
+      const r = await cli(["doctor"], env);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        /^ok +embedded directory +".*\/pglite" is inside \.\/\.data and writable/m,
+      );
+      assert.match(r.stdout, /^ok +bucket inc +s3:\/\/.*automations\/inc\/changes\/ listable/m);
+      assert.match(r.stdout, /^ok +bucket crq +s3:\/\/.*automations\/crq\/changes\/ listable/m);
+      assert.match(r.stdout, /^ok +geocoder +locationiq, key set; not called/m);
+      assert.match(r.stdout, /^All checks passed$/m);
+      assert.ok(!r.stdout.includes("pk.doctor-test-key"));
+
+      const missing = await cli(["doctor", "--json"], { ...env, TICKETS_BUCKET: "no-such-bucket" });
+      assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+      const report = JSON.parse(missing.stdout);
+      assert.equal(report.ok, false);
+      const inc = report.checks.find((c: { name: string }) => c.name === "bucket inc");
+      assert.equal(inc.result, "fail");
+      assert.match(inc.remedy, /create the bucket or set TICKETS_BUCKET \(now "no-such-bucket"\)/);
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test("doctor: an embedded folder outside .data fails, naming PGLITE_DIR (exit 1)", async () => {
+  const r = await cli(["doctor"], { PGLITE_DIR: "/tmp/elsewhere" });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stdout,
+    /^fail +embedded directory +Cannot open the embedded database "\/tmp\/elsewhere"/m,
+  );
+  assert.match(r.stdout, /→ set PGLITE_DIR=\.data\/<name>/);
+});
+
+Deno.test({
+  name: "doctor: PostgreSQL reachable with its version and PostGIS; pending migrations fail " +
+    "until migrate [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const url = await createScratchDatabase(base!);
+    const env = { DATABASE_URL: url, GEOCODER_PROVIDER: "nominatim" };
+    const before = await cli(["doctor"], env);
+    assert.equal(before.code, 1, before.stdout + before.stderr);
+    const { hostname, port, pathname } = new URL(url);
+    assert.match(
+      before.stdout,
+      new RegExp(`^ok +database +PostgreSQL \\d+\\.\\d+.* at ${hostname}:${port}${pathname}$`, "m"),
+    );
+    assert.match(before.stdout, /^fail +migrations +\d+ pending \(001_tickets_schema\.sql … /m);
+    assert.match(before.stdout, /→ run "deno task migrate"/);
+
+    assert.equal((await cli(["migrate"], env)).code, 0);
+    const after = await cli(["doctor"], env);
+    assert.equal(after.code, 0, after.stdout);
+    assert.match(after.stdout, /^ok +PostGIS +version 3\./m);
+    assert.match(after.stdout, /^ok +migrations +\d+ applied, definitions current/m);
+    assert.match(after.stdout, /^ok +EAT +feed times read as UTC\+3/m);
+    assert.match(after.stdout, /^warn +bucket +no S3 credentials set/m);
+    assert.match(after.stdout, /^ok +geocoder +nominatim, no key/m);
+  },
+});
+
+cleanUpScratchDirsAtEnd();

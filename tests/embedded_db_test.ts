@@ -1,0 +1,145 @@
+// The embedded database (PGlite) as a user meets it: migrate says what it did, read-only commands
+// open it cheaply, `sql` queries it, `db export` moves it to PostgreSQL.
+
+import assert from "node:assert/strict";
+import { generateStream } from "../demo/generate_stream.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { createScratchDatabase, writeFiles } from "./_harness.ts";
+
+const PSQL = "/usr/lib/postgresql/15/bin/psql";
+const base = Deno.env.get("TEST_DATABASE_URL");
+const MIGRATIONS =
+  [...Deno.readDirSync("migrations")].filter((e) => e.name.endsWith(".sql")).length;
+
+/** An embedded database holding a small applied INC + CRQ stream. */
+async function embeddedWithTickets(): Promise<Record<string, string>> {
+  const dir = await scratchDir("test-embedded");
+  await writeFiles(`${dir}/bucket`, generateStream({ tickets: 150, deltas: 2, seed: 21 }).files);
+  const crq = generateStream({ dataset: "crq", tickets: 60, deltas: 1, seed: 22 }).files;
+  await writeFiles(`${dir}/bucket`, crq, "automations/crq/changes/");
+  const env = { PGLITE_DIR: `${dir}/pglite` };
+  const r = await cli(
+    ["ingest", "--from-dir", `${dir}/bucket`, "--dataset", "all", "--apply", "--json"],
+    env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return env;
+}
+
+Deno.test({
+  name: "embedded: migrate on a new database names the migrations it applied, then says up to date",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = { PGLITE_DIR: `${await scratchDir("test-embedded")}/pglite` };
+    const first = await cli(["migrate"], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^Applied \d+ migration\(s\): 001_tickets_schema\.sql, /);
+    const again = await cli(["migrate"], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^Schema is up to date \(\d+ migrations\)/);
+
+    // status only reads: it opens the migrated database (without PostGIS) and reports both datasets.
+    const status = await cli(["status", "--json"], env);
+    const report = JSON.parse(status.stdout);
+    assert.deepEqual(report.datasets.map((d: { dataset: string }) => d.dataset), ["inc", "crq"]);
+  },
+});
+
+Deno.test({
+  name: "embedded: `sql` runs the README's queries on the embedded default, as a table or JSON",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const table = await cli([
+      "sql",
+      "select dataset, watermark, files_applied from tickets.import_meta order by dataset",
+    ], env);
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split("\n");
+    assert.match(lines[0]!, /^dataset \| watermark\s+\| files_applied$/);
+    assert.match(lines[2]!, /^crq\s+\| \d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.csv \| 2$/);
+    assert.match(lines[3]!, /^inc\s+\| .*\| 3$/);
+    assert.equal(lines.at(-1), "(2 rows)");
+
+    const json = await cli([
+      "sql",
+      "select max(last_applied_at) as at from tickets.import_meta",
+      "--json",
+    ], env);
+    assert.match(JSON.parse(json.stdout)[0].at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00$/);
+
+    const bad = await cli(["sql", "select * from tickets.nope"], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^fleettickets: relation "tickets.nope" does not exist/);
+  },
+});
+
+Deno.test({
+  name: "embedded: `db export` → psql → PostgreSQL gives a healthy status and the same rows " +
+    "[PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const file = `${env.PGLITE_DIR!.slice(".data/".length, -"/pglite".length)}/export.sql`;
+    const exported = await cli(["db", "export", file], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(
+      exported.stdout,
+      new RegExp(`^Wrote \\.data/${file}: ${MIGRATIONS} migrations and `),
+    );
+
+    const url = await createScratchDatabase(base!);
+    const load = await new Deno.Command(PSQL, {
+      args: [
+        url,
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-f",
+        `.data/${file}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(load.code, 0, new TextDecoder().decode(load.stderr));
+
+    const server = { DATABASE_URL: url };
+    const query = "select ticket_id, raw, source_file, geo_source from tickets.inc " +
+      "union all select ticket_id, raw, source_file, geo_source from tickets.crq order by 1";
+    const [before, after] = await Promise.all([
+      cli(["sql", query, "--json", "--max-rows", "100000"], env),
+      cli(["sql", query, "--json", "--max-rows", "100000"], server),
+    ]);
+    assert.ok(JSON.parse(before.stdout).length > 150);
+    assert.deepEqual(JSON.parse(after.stdout), JSON.parse(before.stdout));
+
+    // The server takes over: migrations up to date, status reads the same ledger and runs.
+    assert.match(
+      (await cli(["migrate"], server)).stdout,
+      new RegExp(`^Schema is up to date \\(${MIGRATIONS} migrations\\)`),
+    );
+    const [was, now] = await Promise.all([
+      cli(["status", "--json", "--max-age", "100000"], env),
+      cli(["status", "--json", "--max-age", "100000"], server),
+    ]);
+    assert.equal(now.code, 0, now.stdout + now.stderr);
+    const strip = (text: string) =>
+      JSON.parse(text).datasets.map((d: Record<string, unknown>) => ({ ...d, contentLagHours: 0 }));
+    assert.deepEqual(strip(now.stdout), strip(was.stdout));
+    assert.equal(JSON.parse(now.stdout).healthy, true);
+
+    // New runs on the server keep numbering after the exported ones.
+    const ids = await cli([
+      "sql",
+      "select count(*)::int as n, max(id)::int as max from tickets.runs",
+      "--json",
+    ], server);
+    const [{ n, max }] = JSON.parse(ids.stdout);
+    assert.equal(n, max);
+  },
+});
+
+cleanUpScratchDirsAtEnd();

@@ -1,0 +1,49 @@
+// Paths a `deno task` user names: the documented ones work, the others are refused up front with
+// the flag or variable, what is allowed and how to change it; never a raw `--allow-*` hint.
+
+import assert from "node:assert/strict";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+
+Deno.test({
+  name:
+    "permissions: `gazetteer export review.csv` (the README's example) writes under .data/ and says where",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await scratchDir("test-permissions");
+    const env = { PGLITE_DIR: `${dir}/pglite` };
+    const name = `${dir.slice(".data/".length)}/review.csv`;
+    const r = await cli(["gazetteer", "export", name], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `Wrote 0 gazetteer entries to .data/${name}\n`);
+    assert.match(await Deno.readTextFile(`.data/${name}`), /^kind,cluster,place,/);
+
+    const outside = await cli(["gazetteer", "export", "/tmp/review.csv"], env);
+    assert.equal(outside.code, 2);
+    assert.match(
+      outside.stderr,
+      /^Cannot write "\/tmp\/review.csv": fleettickets may write only under \.\/\.data .*relative name/,
+    );
+    const unreadable = await cli(["gazetteer", "import", "/etc/hostname"], env);
+    assert.equal(unreadable.code, 2);
+    assert.match(
+      unreadable.stderr,
+      /^Cannot read "\/etc\/hostname": fleettickets may read files inside this checkout/,
+    );
+    for (const r of [outside, unreadable]) assert.doesNotMatch(r.stdout + r.stderr, /--allow-/);
+  },
+});
+
+Deno.test("permissions: PGLITE_DIR outside .data is refused up front, naming the variable (exit 2)", async () => {
+  for (const dir of ["/tmp/fleettickets-pglite", ".data"]) {
+    const r = await cli(["status"], { PGLITE_DIR: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^Cannot open the embedded database "${dir}": PGLITE_DIR must name a folder`),
+    );
+    assert.match(r.stderr, /set PGLITE_DIR=\.data\/<name>, or set DATABASE_URL/);
+    assert.doesNotMatch(r.stderr, /--allow-/);
+  }
+});
+
+cleanUpScratchDirsAtEnd();

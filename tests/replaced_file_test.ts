@@ -1,0 +1,115 @@
+// A change file re-uploaded under the same name while it is being applied (issue 11, item 3):
+// the run applies the version it read, archives only that version, and leaves the new one in
+// changes/ for the next run (a same-name, new-ETag file), which applies it. Folder and S3.
+
+import assert from "node:assert/strict";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
+import { INC } from "../core/datasets.ts";
+import { drain } from "../core/drain.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
+import type { Database, ObjectStore } from "../core/ports/mod.ts";
+import { backends, listNames, makeDirBucket, openTicket, readRaw, shared } from "./_harness.ts";
+import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
+
+const stream = generateStream({ tickets: 80, deltas: 0, seed: 31 });
+const file = stream.files[0]!;
+const key = INC.changesPrefix + file.name;
+const replacement = renderCsv(COLUMNS, [openTicket("WOT_REUPLOADED")]);
+
+/** A store whose object is replaced (by `replace`) right after the run opened it for reading. */
+function replacedWhileRead(store: ObjectStore, replace: () => Promise<void>): ObjectStore {
+  let done = false;
+  return {
+    description: store.description,
+    list: (prefix) => store.list(prefix),
+    async read(k) {
+      const body = await store.read(k);
+      if (k === key && !done) {
+        done = true;
+        await replace();
+      }
+      return body;
+    },
+    move: (from, to, options) => store.move(from, to, options),
+  };
+}
+
+async function checkTwoRuns(
+  db: Database,
+  store: ObjectStore,
+  replaced: ObjectStore,
+  archived: () => Promise<boolean>,
+): Promise<void> {
+  const first = await drain(replaced, db, { dataset: INC, apply: true });
+  assert.equal(first.status, "ok", first.error);
+  assert.equal(first.files[0]?.status, "applied");
+  assert.match(first.files[0]?.notArchived ?? "", /replaced while it was being applied/);
+  const after = await readRaw(db);
+  assert.equal(after.size, stream.expected.size, "the version read was applied");
+  assert.ok(!after.has("WOT_REUPLOADED"));
+  assert.equal(await archived(), false, "the new version was not archived in place of the old");
+
+  const second = await drain(store, db, { dataset: INC, apply: true });
+  assert.equal(second.status, "ok", second.error);
+  assert.equal(second.files[0]?.action, "apply", "a same-name, new-ETag file is applied");
+  assert.equal(second.files[0]?.status, "applied");
+  assert.ok((await readRaw(db)).has("WOT_REUPLOADED"), "the re-uploaded rows were applied");
+  assert.equal(await archived(), true);
+}
+
+for (const b of backends()) {
+  Deno.test({
+    name:
+      `[${b.name}] a folder file rewritten while applied stays in changes/ and is applied next run`,
+    ...shared,
+    fn: async () => {
+      await b.reset();
+      const db = await b.db();
+      const root = await makeDirBucket([file]);
+      const store = createDirObjectStore(root);
+      // As an uploader replaces a file: a new file renamed over the old name.
+      const replaced = replacedWhileRead(store, async () => {
+        await Deno.writeTextFile(`${root}/upload.tmp`, replacement);
+        await Deno.rename(`${root}/upload.tmp`, `${root}/${key}`);
+      });
+      await checkTwoRuns(
+        db,
+        store,
+        replaced,
+        async () => (await listNames(root, INC.processedPrefix)).includes(file.name),
+      );
+      await Deno.remove(root, { recursive: true });
+    },
+  });
+  Deno.test({ name: `[${b.name}] close the shared database`, ...shared, fn: () => b.close() });
+}
+
+Deno.test({
+  name: "[s3] an object re-uploaded while applied stays in changes/ and is applied next run",
+  ...shared,
+  fn: async () => {
+    const server = await startS3TestServer();
+    const b = backends()[0]!;
+    const client = createS3Client(server);
+    try {
+      const put = (Body: string) =>
+        client.send(new PutObjectCommand({ Bucket: server.bucket, Key: key, Body }));
+      await put(file.text);
+      await b.reset();
+      const db = await b.db();
+      const store = createS3ObjectStore({ ...server, endpoint: server.endpoint });
+      const replaced = replacedWhileRead(store, async () => void await put(replacement));
+      const processed = INC.processedPrefix + file.name;
+      await checkTwoRuns(db, store, replaced, async () => {
+        const keys = (await store.list("automations/inc/")).map((o) => o.key);
+        return keys.includes(processed);
+      });
+    } finally {
+      client.destroy();
+      await b.close();
+      await server.close();
+    }
+  },
+});
