@@ -180,14 +180,6 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
   };
 }
 
-function decodeOrKeep(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
 function loadServeConfig(
   get: (name: string) => string | undefined,
   positive: (name: string) => number | undefined,
@@ -217,6 +209,14 @@ function loadServeConfig(
     pmtiles,
     staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
   };
+}
+
+function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The secret values of a configuration, for redaction. */

@@ -47,6 +47,28 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
   });
 });
 
+Deno.test("loadConfig() reads the serve settings and refuses what is not an origin", () => {
+  const serve = load({
+    DASHBOARD_CORS_ORIGINS: "https://ops.example.com, http://localhost:5173",
+    SERVE_TOKEN: "t0ken-value",
+    SERVE_STATEMENT_TIMEOUT: "2.5",
+    MAP_PMTILES: ".data/nairobi.pmtiles",
+    STALE_AFTER_HOURS: "6",
+  }).serve;
+  assert.deepEqual(serve.corsOrigins, ["https://ops.example.com", "http://localhost:5173"]);
+  assert.equal(serve.statementTimeoutMs, 2500);
+  assert.equal(serve.staleAfterHours, 6);
+  assert.ok(
+    configSecrets(load({ SERVE_TOKEN: "t0ken-value" })).includes("t0ken-value"),
+    "the token is redacted like every secret",
+  );
+  for (const origin of ["*", "https://ops.example.com/", "ops.example.com"]) {
+    assert.match(configError({ DASHBOARD_CORS_ORIGINS: origin }).message, /DASHBOARD_CORS_ORIGINS/);
+  }
+  assert.match(configError({ MAP_PMTILES: "tiles.mbtiles" }).message, /MAP_PMTILES/);
+  assert.match(configError({ SERVE_STATEMENT_TIMEOUT: "-1" }).message, /SERVE_STATEMENT_TIMEOUT/);
+});
+
 Deno.test("loadConfig() reads DATABASE_URL as postgres:// or postgresql://", () => {
   const url = "postgres://tickets:s3cret@db.internal:5432/fleet";
   assert.equal(load({ DATABASE_URL: url }).databaseUrl, url);

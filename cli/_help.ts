@@ -82,11 +82,12 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
     summary: "backlog by cluster with SLA split, oldest open, closures, backlog over time",
     usage: "report [--json]\n       report --by team|owner [--window W] [--from D --to D] " +
       "[--cluster C] [--json]",
-    options: `  --by team|owner     closure attribution: closures, MTTR p50/p90, SLA compliance,
-                      open backlog (breached, at risk) and reopened tickets per team or owner
-  --window W          today, yesterday, 7d (default), 30d, mtd or custom (with --from/--to)
-  --from D, --to D    EAT days YYYY-MM-DD (a custom window)
-  --cluster C         only this cluster
+    options: `  --by team|owner     closure attribution instead: per assigned team (or owner) the
+                      closures of the window, MTTR p50/p90, SLA compliance, open backlog
+                      (breached, at risk) and reopened tickets (as GET /api/teams)
+  --window W          today, yesterday, 7d (default), 30d, mtd or custom
+  --from D, --to D    EAT days YYYY-MM-DD of a custom window
+  --cluster C         one cluster (case-insensitive)
   --json              one JSON document`,
   },
   gazetteer: {
@@ -110,19 +111,20 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
       '`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f FILE.sql` into an empty database with PostGIS ' +
       "available, then set DATABASE_URL.",
   },
-  serve: {
-    summary: "the read-only API and the live map page (http://127.0.0.1:8080/)",
-    usage: "serve [--port 8080] [--host 127.0.0.1]",
-    options: `  --port N            port to listen on (default 8080; 0 picks a free one)
-  --host H            address to bind (default 127.0.0.1: this machine only)`,
-    notes: "It never writes: every request runs in a READ ONLY transaction with a statement " +
-      "timeout (SERVE_STATEMENT_TIMEOUT, default 5 s). CORS only for DASHBOARD_CORS_ORIGINS; " +
-      "with SERVE_TOKEN set, /api and /webhook need Authorization: Bearer <token>. SIGTERM " +
-      "lets in-flight requests finish and exits 0. See docs/api.md.",
-  },
   demo: {
     summary: "drain a generated stream into a fresh embedded database in .data/demo",
     usage: "demo",
+  },
+  serve: {
+    summary: "the read-only HTTP API and the live map page (docs/api.md)",
+    usage: "serve [--port 8080] [--host 127.0.0.1]",
+    options: `  --port N            port to listen on (default 8080; 0: any free port)
+  --host H            interface to bind (default 127.0.0.1, loopback only)`,
+    notes: "Serves DATABASE_URL, else the embedded database (PGLITE_DIR, or the demo's when only " +
+      "it exists). Every request is a READ ONLY transaction with SERVE_STATEMENT_TIMEOUT (5 s). " +
+      "DASHBOARD_CORS_ORIGINS lists browser origins allowed; SERVE_TOKEN, when set, is required " +
+      "as Authorization: Bearer on /api and /webhook. SIGTERM lets in-flight requests finish, " +
+      "then exits 0. One JSON access-log line per request when stdout is not a terminal.",
   },
   help: {
     summary: "list the commands, or show one command's help",

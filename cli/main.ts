@@ -24,8 +24,8 @@ import { runGeocode } from "./run_geocode.ts";
 import { runIngest } from "./run_ingest.ts";
 import { runMigrate } from "./run_migrate.ts";
 import { runCapture, runReport } from "./run_report.ts";
-import { runSql } from "./run_sql.ts";
 import { runServe } from "./run_serve.ts";
+import { runSql } from "./run_sql.ts";
 import { runStatus } from "./run_status.ts";
 
 export type { MainIo };
