@@ -83,7 +83,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   // --json: one JSON document on stdout whatever happens after the flags were read (the lock
   // of the embedded database, pending migrations, a missing source, no connection).
   const print = (reports: IngestReport[]) =>
-    out(JSON.stringify(name === "all" ? { datasets: reports } : reports[0]));
+    out(JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]));
   let store: ObjectStore;
   try {
     store = await openStore(config, values, datasets[0]!);

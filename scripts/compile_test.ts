@@ -65,6 +65,11 @@ Deno.test({
     elsewhere.hostname = "127.0.0.2"; // not in the list: refused by the permission, not by TCP
     const refused = await run(["status"], { DATABASE_URL: elsewhere.toString() });
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /Requires net access to "127\.0\.0\.2:\d+"/);
+    // Refused by the permission set, and said in words (never Deno's --allow-net hint).
+    assert.match(
+      refused.stderr,
+      /Cannot connect to "127\.0\.0\.2:\d+": fleettickets may connect only to the configured hosts/,
+    );
+    assert.doesNotMatch(refused.stderr, /--allow-/);
   },
 });
