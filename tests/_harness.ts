@@ -42,7 +42,7 @@ async function migratedPglite(): Promise<Database> {
   const tmp = `${path}.${crypto.randomUUID()}`;
   await Deno.writeFile(tmp, new Uint8Array(await dump.arrayBuffer()));
   await Deno.rename(tmp, path);
-  // Keep only the snapshot of the current migrations (each is ~20 MB).
+  // Keep only the snapshot of the current migrations (each is ~66 MB).
   for await (const entry of Deno.readDir(".data/test-cache")) {
     const file = `.data/test-cache/${entry.name}`;
     if (file.startsWith(`${snapshotPath}.`) && file !== path && !file.includes(`${path}.`)) {
