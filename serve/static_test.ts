@@ -10,6 +10,7 @@ import { parseRange } from "./range_file.ts";
 const SETTINGS: Config["serve"] = { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 };
 
 async function site(files: Record<string, string | Uint8Array>) {
+  await Deno.mkdir(".data", { recursive: true }); // a fresh clone has none yet
   const root = await Deno.makeTempDir({ dir: ".data", prefix: "serve-web-" });
   for (const [name, content] of Object.entries(files)) {
     const path = `${root}/${name}`;

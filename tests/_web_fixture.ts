@@ -65,6 +65,7 @@ export async function loadWebFixture(db: Database): Promise<WebFixture> {
     start,
   });
   const crqFiles = crq.files.map((f) => ({ ...f, name: shifted(f.name, -2 * DAY_MS) }));
+  await Deno.mkdir(".data", { recursive: true }); // a fresh clone has none yet
   const bucket = await Deno.makeTempDir({ dir: ".data", prefix: "web-fixture-" });
   const store = createDirObjectStore(bucket);
   const days = [...new Set(incFiles.map((f) => f.name.slice(0, 10)))].sort();

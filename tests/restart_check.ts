@@ -30,6 +30,7 @@ if (!base || !restart) {
 const stream = generateStream({ tickets: 2000, deltas: 6, seed: 91 });
 const url = await createScratchDatabase(base);
 // Under ./.data: the worker permission set reads "." and writes only ./.data.
+await Deno.mkdir(".data", { recursive: true }); // a fresh clone has none yet
 const root = await Deno.makeTempDir({ dir: ".data", prefix: "restart-" });
 const changes = `${root}/${INC.changesPrefix}`;
 await Deno.mkdir(changes, { recursive: true });
