@@ -1,7 +1,8 @@
 -- A reporting window as an inclusive range of EAT calendar days, as of p_now: today,
 -- yesterday, 7d (today and the 6 days before), 30d, mtd (month to date) or custom
--- (p_from..p_to; ignored by the other windows). NULL window means 7d. The same rules as
--- reporting.fn_inc_dashboard, with the same errors (SQLSTATE 22023).
+-- (p_from..p_to; ignored by the other windows). NULL window means 7d. An unknown window, a
+-- custom window without both days, or from > to raise SQLSTATE 22023. Used by the dashboard and
+-- team performance payloads: the window rules are written here only.
 create or replace function tickets.eat_window(
   p_window text,
   p_from date,

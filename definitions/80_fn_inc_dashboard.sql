@@ -18,39 +18,15 @@ declare
   v_cluster text := lower(nullif(btrim(p_cluster), ''));
   v_status text := lower(nullif(btrim(p_status), ''));
   v_window text := lower(btrim(coalesce(p_window, '7d')));
-  v_today date := tickets.eat_date(v_now);
   v_from date;
   v_to date;
   v_start timestamptz;
   v_end timestamptz;
   v_result jsonb;
 begin
-  case v_window
-    when 'today' then v_from := v_today; v_to := v_today;
-    when 'yesterday' then v_from := v_today - 1; v_to := v_today - 1;
-    when '7d' then v_from := v_today - 6; v_to := v_today;
-    when '30d' then v_from := v_today - 29; v_to := v_today;
-    -- make_date, not date_trunc: date_trunc on a date goes through the session TimeZone.
-    when 'mtd' then
-      v_from := make_date(extract(year from v_today)::int, extract(month from v_today)::int, 1);
-      v_to := v_today;
-    when 'custom' then
-      -- Dates in messages as ISO text, whatever the session DateStyle.
-      if p_from is null or p_to is null then
-        raise exception 'Window "custom" needs both p_from and p_to (got "%" and "%")',
-          to_char(p_from::timestamp, 'YYYY-MM-DD'), to_char(p_to::timestamp, 'YYYY-MM-DD')
-          using errcode = '22023';
-      end if;
-      if p_from > p_to then
-        raise exception 'Window start "%" is after its end "%"',
-          to_char(p_from::timestamp, 'YYYY-MM-DD'), to_char(p_to::timestamp, 'YYYY-MM-DD')
-          using errcode = '22023';
-      end if;
-      v_from := p_from; v_to := p_to;
-    else
-      raise exception 'Unknown window "%": use today, yesterday, 7d, 30d, mtd or custom',
-        p_window using errcode = '22023';
-  end case;
+  -- The window's EAT days, and its errors (SQLSTATE 22023), come from tickets.eat_window.
+  select w.from_day, w.to_day into v_from, v_to
+  from tickets.eat_window(p_window, p_from, p_to, v_now) w;
   v_start := tickets.eat_day_start(v_from);
   v_end := tickets.eat_day_start(v_to + 1);
 
