@@ -4,8 +4,7 @@
  * @module
  */
 
-import { PGlite, type Transaction } from "@electric-sql/pglite";
-import { postgis } from "@electric-sql/pglite-postgis";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
 import { encodeCopyText } from "./_copy_text.ts";
 import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
 
@@ -84,6 +83,9 @@ export async function createPgliteDatabase(
     }
   }
   try {
+    // Loaded here, not at the top: a run on PostgreSQL never pays for loading PGlite (~150 ms).
+    const { PGlite } = await import("@electric-sql/pglite");
+    const { postgis } = await import("@electric-sql/pglite-postgis");
     const pg = await PGlite.create({
       dataDir: options.dataDir,
       loadDataDir: options.loadDataDir,

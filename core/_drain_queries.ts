@@ -3,7 +3,10 @@
 
 import { ident } from "./_sql.ts";
 
-/** The session's stage table, created once and emptied for each file (one round trip). */
+/** The session's stage table (the JavaScript way), created once and emptied for each file. */
+export const STAGE = "fleettickets_stage";
+
+/** Creates or empties {@linkcode STAGE} (one round trip). */
 export const PREPARE_STAGE = `
 create temp table if not exists fleettickets_stage (seq integer, ticket_id text, raw jsonb);
 truncate fleettickets_stage`;
@@ -27,22 +30,25 @@ export const CREATE_PLAN = `
 create temp table if not exists fleettickets_plan (
   ticket_id text primary key, raw jsonb, source_file text, ingested_at timestamptz)`;
 
-/** Copies the staged tickets' current rows into the plan table (a plain read: no locks). */
-export function seedPlanSql(table: string): string {
+/**
+ * Copies the staged tickets' current rows into the plan table (a plain read: no locks). `stage`
+ * is {@linkcode STAGE} or the copy way's subquery (never input).
+ */
+export function seedPlanSql(table: string, stage: string): string {
   return `
 insert into fleettickets_plan (ticket_id, raw, source_file, ingested_at)
 select t.ticket_id, t.raw, t.source_file, t.ingested_at
 from ${ident(table)} t
-where t.ticket_id in (select ticket_id from fleettickets_stage)
+where t.ticket_id in (select ticket_id from ${stage} s)
 on conflict (ticket_id) do nothing`;
 }
 
 // seq: the record's position in the file; the last record of a ticket wins.
 export const STAGE_COLUMNS = ["seq", "ticket_id", "raw"] as const;
 
-const LATEST_STAGED = `
+const latestStaged = (stage: string) => `
 select distinct on (ticket_id) ticket_id, raw
-from fleettickets_stage
+from ${stage} s
 order by ticket_id, seq desc`;
 
 /**
@@ -53,11 +59,11 @@ order by ticket_id, seq desc`;
  * row gets this statement's timestamp, so counts stay exact even when a dry run applies several
  * files in one transaction.
  */
-export function mergeStageSql(table: string): string {
+export function mergeStageSql(table: string, stage: string): string {
   return `
 with merged as (
   insert into ${ident(table)} as t (ticket_id, raw, source_file, ingested_at)
-  select ticket_id, raw, $1, statement_timestamp() from (${LATEST_STAGED}) s
+  select ticket_id, raw, $1, statement_timestamp() from (${latestStaged(stage)}) s
   on conflict (ticket_id) do update
   set raw = excluded.raw,
       source_file = excluded.source_file,
@@ -65,7 +71,7 @@ with merged as (
   where t.source_file <= excluded.source_file
   returning t.xmax = 0 as inserted, t.ingested_at = statement_timestamp() as changed
 ), staged as (
-  select count(*) as all_rows, count(distinct ticket_id) as tickets from fleettickets_stage
+  select count(*) as all_rows, count(distinct ticket_id) as tickets from ${stage} s
 )
 select
   count(*) filter (where inserted)::int as inserted,
@@ -121,6 +127,9 @@ on conflict (dataset) do update set
 export const TOUCH_LAST_RUN = `
 insert into tickets.import_meta (dataset, last_run_at) values ($1, now())
 on conflict (dataset) do update set last_run_at = now()`;
+
+/** Loads what writing a ticket needs into the session (definitions/15_warm_up.sql). */
+export const WARM_UP = `select tickets.warm_up()`;
 
 /** $1 dataset. */
 export const SELECT_WATERMARK = `

@@ -8,6 +8,7 @@
 import { CsvShape } from "./_csv_shape.ts";
 import { DROPPED_COLUMNS, type Header, parseHeaderLine } from "./parse_change_file.ts";
 import type { SqlSession } from "./ports/mod.ts";
+import { ident } from "./_sql.ts";
 
 /** What the COPY way staged. */
 export interface CopyStaged {
@@ -19,14 +20,18 @@ export interface CopyStaged {
   alarmsDropped: number;
   /** Sentinel rows dropped. */
   sentinelsDropped: number;
+  /** The stage the merge reads: a subquery over the copied rows (seq, ticket_id, raw). */
+  stage: string;
 }
 
-/** A ticket id the COPY way accepts as is; any other id sends the file to the JavaScript way. */
-const PLAIN_ID = "^[A-Za-z0-9_-]{1,32}$";
-/** The feed's boolean words (`tickets.bool()`), for is_alarm. */
-const BOOLEAN_WORD = "^(true|false|t|f|1|0|yes|no|y|n)?$";
-/** Printable ASCII: lower()/upper() in SQL and in JavaScript agree on it. */
-const ASCII = "^[ -~]*$";
+// The checks below search for one offending character rather than match a whole value: the
+// same answer, 3-4x faster on a baseline.
+/** A ticket id the COPY way accepts as is (1-32 of these); any other sends the file to JavaScript. */
+const NOT_ID_CHAR = "[^A-Za-z0-9_-]";
+/** The feed's boolean words (`tickets.bool()`), for is_alarm; "" is allowed too. */
+const BOOLEAN_WORDS = "'', 'true', 'false', 't', 'f', '1', '0', 'yes', 'no', 'y', 'n'";
+/** Not printable ASCII: lower()/upper() in SQL and in JavaScript agree on printable ASCII. */
+const NOT_ASCII = "[^ -~]";
 
 const SAVEPOINT = "fleettickets_copy";
 
@@ -49,7 +54,7 @@ class ReadFailure extends Error {}
 class NotPlain extends Error {}
 
 /**
- * Stages `body` (the whole file, header first) into `fleettickets_stage` with COPY. Returns
+ * Copies `body` (the whole file, header first) into `fleettickets_csv` and checks it. Returns
  * undefined, with the session rolled back to where it was, when the file must take the
  * JavaScript way; throws when the session itself failed (a lost connection, an abort).
  */
@@ -78,7 +83,7 @@ export async function stageByCopy(
     );
     await tx.copyCsv("fleettickets_csv", columns, chunks(reader, shape, head, options));
     shape.finish();
-    const staged = shape.notPlain === undefined ? await stageRows(tx, header) : undefined;
+    const staged = shape.notPlain === undefined ? await checkRows(tx, header) : undefined;
     if (staged === undefined || staged.rowsRead !== shape.records) {
       await tx.query(`rollback to savepoint ${SAVEPOINT}`);
       return undefined;
@@ -117,7 +122,8 @@ function plainHeader(key: string, bytes: Uint8Array): Header | undefined {
   // COPY's HEADER skips one line: a header record spanning lines is not plain.
   if (bytes.includes(0x0a) || bytes.includes(0x0d)) return undefined;
   try {
-    return parseHeaderLine(key, bytes);
+    const header = parseHeaderLine(key, bytes);
+    return header.names.every((name) => PLAIN_NAME.test(name)) ? header : undefined;
   } catch {
     return undefined; // the JavaScript way reports the unusable header
   }
@@ -153,57 +159,74 @@ async function* chunks(
   }
 }
 
+/** A column name the copy way can use as a JSON key alias; any other sends the file to JavaScript. */
+const PLAIN_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 /**
- * Cleans the copied rows into the stage in one statement, as cleanRecord() does: the sentinel
- * and alarms dropped, dropped columns left out, "" as null, region lowercased, raw_status
- * uppercased. Undefined when a row is anything but a plain ticket, an alarm or the sentinel.
+ * The copied rows as SQL expressions, with the cleaning rules of cleanRecord(): the sentinel
+ * and alarms recognised, dropped columns left out, "" as null, region lowercased, raw_status
+ * uppercased, and `bad` for a row that is anything but a plain ticket, an alarm or the sentinel.
  */
-async function stageRows(tx: SqlSession, header: Header): Promise<CopyStaged | undefined> {
+function copiedRow(header: Header) {
   const col = (i: number) => `c${i + 1}`;
   const id = col(header.id);
-  const kept = header.names.map((name, i) => ({ name, i })).filter(({ name }) =>
-    !DROPPED_COLUMNS.has(name)
-  );
+  const alarm = header.alarm < 0 ? "null" : col(header.alarm);
+  const ascii = [header.region, header.status].filter((i) => i >= 0)
+    .map((i) => `or coalesce(${col(i)} ~ '${NOT_ASCII}', false)`).join(" ");
   const value = (i: number) =>
     i === header.region
       ? `lower(nullif(${col(i)}, ''))`
       : i === header.status
       ? `upper(nullif(${col(i)}, ''))`
       : `nullif(${col(i)}, '')`;
-  const alarm = header.alarm < 0 ? "null" : col(header.alarm);
-  const ascii = [header.region, header.status].filter((i) => i >= 0)
-    .map((i) => `or coalesce(${col(i)}, '') !~ '${ASCII}'`).join(" ");
-  const [row] = await tx.query<
+  const kept = header.names.map((name, i) => ({ name, i }))
+    .filter(({ name }) => !DROPPED_COLUMNS.has(name));
+  return {
+    id,
+    // strpos first: "EXPORT STOPPED…" has a space, and upper() on every id costs ~10 ms.
+    sentinel: `coalesce(strpos(${id}, ' ') > 0 and upper(btrim(${id}, ' ')) like 'EXPORT STOPPED%'
+                        and btrim(${id}, ' ') !~ '${NOT_ASCII}', false)`,
+    alarm: `coalesce(lower(${alarm}) in ('true', 't', '1', 'yes', 'y'), false)`,
+    bad: `(coalesce(length(${id}) not between 1 and 32 or ${id} ~ '${NOT_ID_CHAR}', true)
+           or lower(${id}) = 'ticket_id'
+           or lower(coalesce(${alarm}, '')) not in (${BOOLEAN_WORDS}) ${ascii})`,
+    // The cleaned record, keyed by the header's names (aliases, quoted as identifiers).
+    values: kept.map(({ name, i }) => `${value(i)} as ${ident(name)}`).join(", "),
+  };
+}
+
+/**
+ * Counts the copied rows in one scan; undefined when a row is anything but a plain ticket, an
+ * alarm or the sentinel. Nothing is written: the merge reads the tickets from the copied rows
+ * through {@linkcode copiedStage}.
+ */
+async function checkRows(tx: SqlSession, header: Header): Promise<CopyStaged | undefined> {
+  const row = copiedRow(header);
+  const [counts] = await tx.query<
     { rows_read: number; sentinels: number; alarms: number; bad: number; staged: number }
   >(
-    `with r as (
-       select seq, ${id} as id,
-              coalesce(upper(btrim(${id}, ' ')) like 'EXPORT STOPPED%'
-                       and btrim(${id}, ' ') ~ '${ASCII}', false) as sentinel,
-              coalesce(lower(${alarm}) in ('true', 't', '1', 'yes', 'y'), false) as alarm,
-              (coalesce(${id}, '') !~ '${PLAIN_ID}' or lower(${id}) = 'ticket_id'
-               or coalesce(${alarm}, '') !~* '${BOOLEAN_WORD}' ${ascii}) as bad,
-              array[${kept.map(({ i }) => value(i)).join(", ")}] as vals
-       from fleettickets_csv
-     ), staged as (
-       insert into fleettickets_stage (seq, ticket_id, raw)
-       select seq, id, jsonb_object($1::text[], vals)
-       from r where not sentinel and not bad and not alarm
-       returning 1
-     )
-     select count(*)::int as rows_read,
+    `select count(*)::int as rows_read,
             count(*) filter (where sentinel)::int as sentinels,
             count(*) filter (where not sentinel and bad)::int as bad,
             count(*) filter (where not sentinel and not bad and alarm)::int as alarms,
-            (select count(*) from staged)::int as staged
-     from r`,
-    [kept.map(({ name }) => name)],
+            count(*) filter (where not sentinel and not bad and not alarm)::int as staged
+     from (select ${row.sentinel} as sentinel, ${row.alarm} as alarm, ${row.bad} as bad
+           from fleettickets_csv) r`,
   );
-  if (row === undefined || row.bad > 0) return undefined;
+  if (counts === undefined || counts.bad > 0) return undefined;
   return {
-    rowsRead: row.rows_read,
-    rows: row.staged,
-    alarmsDropped: row.alarms,
-    sentinelsDropped: row.sentinels,
+    rowsRead: counts.rows_read,
+    rows: counts.staged,
+    alarmsDropped: counts.alarms,
+    sentinelsDropped: counts.sentinels,
+    stage: copiedStage(header),
   };
+}
+
+/** The copied tickets as a stage the merge reads: (seq, ticket_id, raw), alarms and sentinel left out. */
+function copiedStage(header: Header): string {
+  const row = copiedRow(header);
+  return `(select c.seq, c.${row.id} as ticket_id, to_jsonb(k) as raw
+  from fleettickets_csv c cross join lateral (select ${row.values}) k
+  where not ${row.sentinel} and not ${row.alarm})`;
 }

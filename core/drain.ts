@@ -17,8 +17,10 @@ import {
   seedPlanSql,
   SELECT_LEDGER,
   SELECT_WATERMARK,
+  STAGE,
   STAGE_COLUMNS,
   TOUCH_LAST_RUN,
+  WARM_UP,
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
 import { isTransient } from "./is_transient.ts";
@@ -376,6 +378,9 @@ async function applyAll(
   context: RunContext,
 ): Promise<void> {
   const { dataset, archive, signal, onProgress } = context;
+  // A new session's first write loads PostGIS and compiles the parsers (~30 ms): done here,
+  // before the first file's transaction, so no file holds its row locks for it.
+  if (report.files.some((f) => f.action === "apply")) await db.query(WARM_UP);
   for (const [i, file] of files.entries()) {
     const entry = report.files[i]!;
     const { key, size } = file;
@@ -490,7 +495,6 @@ async function applyFile(
 ): Promise<FileCounts> {
   const { dataset, entry, plan } = context;
   const lap = stopwatch();
-  await tx.exec(PREPARE_STAGE);
   if (!plan) await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
   const copied = await stageFileByCopy(store, tx, file, context);
   const staged = copied ?? await stageFile(store, tx, file, context);
@@ -501,10 +505,10 @@ async function applyFile(
   if (plan) {
     // A dry run merges into a session-private copy of the rows it touches: no row locks.
     await tx.query(CREATE_PLAN);
-    await tx.query(seedPlanSql(dataset.table));
+    await tx.query(seedPlanSql(dataset.table, staged.stage));
     target = "fleettickets_plan";
   }
-  const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged.rows) };
+  const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged) };
   const mergeMs = lap();
   if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
@@ -513,8 +517,10 @@ async function applyFile(
 }
 
 interface StagedFile {
-  /** Rows copied into the stage. */
+  /** Tickets staged. */
   rows: number;
+  /** Where the merge reads them: `fleettickets_stage`, or a subquery over the copied file. */
+  stage: string;
   /** Counts known after parsing (read, dropped, quarantined). */
   counts: FileCounts;
   /** Lines that cannot be tickets, to store once the COPY is done. */
@@ -543,7 +549,7 @@ async function stageFileByCopy(
   if (source.bytes() !== file.size) throw truncated(file, source.bytes());
   const { rowsRead, alarmsDropped, sentinelsDropped } = copied;
   const counts = { ...emptyCounts(), rowsRead, alarmsDropped, sentinelsDropped };
-  return { rows: copied.rows, counts, quarantine: [] };
+  return { rows: copied.rows, stage: copied.stage, counts, quarantine: [] };
 }
 
 /** Reads, parses and cleans the file, COPYing its tickets into the stage as they come. */
@@ -553,12 +559,13 @@ async function stageFile(
   file: ListedFile,
   context: FileContext,
 ): Promise<StagedFile> {
+  await tx.exec(PREPARE_STAGE);
   const source = countedReader(store, file.key);
   const body = await source.read();
-  const staged: StagedFile = { rows: 0, counts: emptyCounts(), quarantine: [] };
+  const staged: StagedFile = { rows: 0, stage: STAGE, counts: emptyCounts(), quarantine: [] };
   const items = parseChangeFile(body, { key: file.key, reread: source.read });
   staged.rows = await tx.copyRows(
-    "fleettickets_stage",
+    STAGE,
     STAGE_COLUMNS,
     stageBatches(items, staged, { ...context, file, bytes: source.bytes }),
   );
@@ -657,12 +664,12 @@ async function mergeStage(
   tx: SqlSession,
   table: string,
   file: ListedFile,
-  stagedRows: number,
+  staged: StagedFile,
 ): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
-  await tx.query(stagedRows < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
-  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(table), [
+  await tx.query(staged.rows < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
+  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(table, staged.stage), [
     file.fileName,
   ]);
   return {

@@ -24,7 +24,9 @@ begin
         end as geo_source
       from %s t
       cross join lateral (
-        select tickets.num(t.raw ->> 'latitude') as lat, tickets.num(t.raw ->> 'longitude') as lon
+        -- num() only on a value: each call starts a subtransaction, and most feeds send none.
+        select case when t.raw ->> 'latitude' <> '' then tickets.num(t.raw ->> 'latitude') end as lat,
+               case when t.raw ->> 'longitude' <> '' then tickets.num(t.raw ->> 'longitude') end as lon
       ) f
       left join tickets.geo_locations l
         on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')
