@@ -215,5 +215,36 @@ for (const b of backends()) {
     await db.exec(`reset time zone`);
   });
 
+  test("tickets.eat_ts() and tickets.num() work in a query PostgreSQL would run in parallel", async () => {
+    const db = await b.db();
+    await b.reset();
+    const rows = Array.from(
+      { length: 200 },
+      (_, i) =>
+        row(`WOT${String(i).padStart(7, "0")}`, { closed_at: "2026-06-15 10:00:00", mttr: "2.5" }),
+    );
+    const { report } = await ingest([{
+      name: "2026-06-15T17-00-00.csv",
+      text: csv(COLUMNS, rows),
+    }]);
+    assert.equal(report.status, "ok", report.error);
+    // Zero-cost parallelism: PostgreSQL plans a parallel scan for any table (PGlite has no
+    // workers and plans none). Before 007 this failed with "cannot start subtransactions
+    // during a parallel operation".
+    const [r] = await db.transaction(async (tx) => {
+      await tx.query(`select set_config('parallel_setup_cost', '0', true),
+                             set_config('parallel_tuple_cost', '0', true),
+                             set_config('min_parallel_table_scan_size', '0', true),
+                             set_config('max_parallel_workers_per_gather', '2', true)`);
+      return await tx.query<{ closed: number; mttr: number }>(
+        `select count(tickets.eat_ts(raw ->> 'closed_at'))::int as closed,
+                count(tickets.num(raw ->> 'mttr'))::int as mttr
+         from tickets.inc`,
+      );
+    });
+    assert.equal(r?.closed, 200);
+    assert.equal(r?.mttr, 200);
+  });
+
   test("close the shared database", () => b.close());
 }
