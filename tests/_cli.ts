@@ -9,15 +9,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `main.ts ARGS` under the worker permission set with only `env` (plus PATH and HOME). */
-export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
+/** Starts `main.ts ARGS` under the worker permission set with only `env` (plus PATH and HOME). */
+export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+}
+
+/** Runs `main.ts ARGS` as {@linkcode spawnCli} does and waits for it. */
+export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const output = await spawnCli(args, env).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }

@@ -6,22 +6,7 @@
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { createScratchDatabase, writeFiles } from "./_harness.ts";
-
-function spawn(args: string[], env: Record<string, string>) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function run(args: string[], env: Record<string, string>) {
-  const out = await spawn(args, env).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+import { cli as run, spawnCli as spawn } from "./_cli.ts";
 
 async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = `.data/test-json/${crypto.randomUUID()}`;
@@ -30,6 +15,7 @@ async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
     await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(dir.slice(0, dir.lastIndexOf("/"))).catch(() => {}); // the area, once empty
   }
 }
 

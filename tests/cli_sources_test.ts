@@ -6,21 +6,15 @@ import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
 import { startS3TestServer } from "./_s3_test_server.ts";
+import { cli as runCli } from "./_cli.ts";
 
 const stream = generateStream({ tickets: 40, deltas: 1, seed: 5 });
 const CHANGES = "automations/inc/changes/";
 
+/** The CLI's exit code, stdout, and everything it printed (`text`). */
 async function cli(args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  const stdout = decode(output.stdout);
-  return { code: output.code, stdout, text: stdout + decode(output.stderr) };
+  const { code, stdout, stderr } = await runCli(args, env);
+  return { code, stdout, text: stdout + stderr };
 }
 
 /** A scratch folder (under .data/, where the worker may write), removed after `fn`. */
@@ -31,6 +25,7 @@ async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
     await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(dir.slice(0, dir.lastIndexOf("/"))).catch(() => {}); // the area, once empty
   }
 }
 

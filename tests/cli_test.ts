@@ -6,22 +6,10 @@ import { generateStream } from "../demo/generate_stream.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
-import { cleanUpScratchDirsAtEnd, scratchDir } from "./_cli.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
 
 const stream = generateStream({ tickets: 120, deltas: 3, seed: 11 });
 const CHANGES = "automations/inc/changes/";
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
 
 function scratch(): Promise<string> {
   // Under .data/: the worker's permission set may write only there. Removed when the file ends.

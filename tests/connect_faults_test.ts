@@ -75,6 +75,7 @@ const buckets: string[] = [];
 /** Removes the buckets made so far (tests run one at a time within this file). */
 async function removeBuckets(): Promise<void> {
   for (const dir of buckets.splice(0)) await Deno.remove(dir, { recursive: true });
+  await Deno.remove(".data/test-connect").catch(() => {}); // once empty
 }
 
 async function emptyBucket(): Promise<string> {
