@@ -266,6 +266,9 @@ console.log(`| measure | result | target |
 }: geometry resolution + first history capture), / (b) | ${drainRatio.toFixed(2)} (${
   fmt(median(oursDrainOnly))
 }) | report |
+| (a) minus the no-op run (what any run pays: process start, connection, checks, lock, listing, capture, run record), / (b) | ${
+  ((median(ours) - median(noop)) / median(anchor)).toFixed(2)
+} (${fmt(median(ours) - median(noop))}) | report |
 | each delta, file in its transaction (${deltas.map((d) => d.rows).join("/")} rows) | ${
   deltaMs.map((ms) => `${ms} ms`).join(", ")
 } (max ${Math.max(...deltaMs)} ms) | ≤ 80 ms each (${verdict(Math.max(...deltaMs) <= 80)}) |

@@ -72,15 +72,14 @@ export async function stageByCopy(
     await reader.cancel().catch(() => {});
     return undefined;
   }
-  await tx.query(`savepoint ${SAVEPOINT}`);
+  const columns = header.names.map((_, i) => `c${i + 1}`);
   try {
-    const columns = header.names.map((_, i) => `c${i + 1}`);
-    await tx.query(`drop table if exists fleettickets_csv`);
-    await tx.query(
-      `create temp table fleettickets_csv (seq bigint generated always as identity, ${
-        columns.map((c) => `${c} text`).join(", ")
-      })`,
-    );
+    // One round trip (no parameters: the column names are c1…cN).
+    await tx.exec(`savepoint ${SAVEPOINT};
+      drop table if exists fleettickets_csv;
+      create temp table fleettickets_csv (seq bigint generated always as identity, ${
+      columns.map((c) => `${c} text`).join(", ")
+    })`);
     await tx.copyCsv("fleettickets_csv", columns, chunks(reader, shape, head, options));
     shape.finish();
     const staged = shape.notPlain === undefined ? await checkRows(tx, header) : undefined;
