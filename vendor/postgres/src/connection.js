@@ -881,9 +881,14 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     stream = new Stream.Writable({
       autoDestroy: true,
       write(chunk, encoding, callback) {
-        socket
-          ? socket.write(b().d().raw(chunk).end(), callback)
-          : callback(Errors.connection('CONNECTION_CLOSED', options)) // fleettickets patch
+        if (!socket) return callback(Errors.connection('CONNECTION_CLOSED', options)) // fleettickets patch
+        // fleettickets patch: the CopyData header and the chunk go out as two writes; copying
+        // every chunk into a new message buffer made memory grow with the size of the COPY
+        const header = Buffer.allocUnsafe(5)
+        header[0] = 100 // d
+        header.writeUInt32BE(chunk.length + 4, 1)
+        socket.write(header)
+        socket.write(chunk, callback)
       },
       destroy(error, callback) {
         callback(error)
