@@ -43,7 +43,11 @@ export async function runServe(context: Context, args: string[]): Promise<number
   const pgliteDir = config.databaseUrl === undefined
     ? await embeddedDir(config, io.env("PGLITE_DIR") !== undefined)
     : config.pgliteDir;
-  const db = await openDatabase({ ...config, pgliteDir }, { requireMigrated: true, poolSize: 8 });
+  const db = await openDatabase({ ...config, pgliteDir }, {
+    requireMigrated: true,
+    poolSize: 8,
+    prepare: true,
+  });
   try {
     const server = await startServer({
       db,
