@@ -72,7 +72,15 @@ export async function cachedRead(
   const period = Math.floor(now().getTime() / ETAG_PERIOD_MS);
   const request = JSON.stringify([route, params, period]);
   const ifNoneMatch = c.req.header("If-None-Match");
-  const known = ifNoneMatch === undefined ? undefined : versions?.fresh();
+  // A conditional request checks the remembered version (read once, for every request in flight,
+  // when it is forgotten); a failed read leaves the check to the transaction below.
+  const known = ifNoneMatch === undefined || versions === undefined
+    ? undefined
+    : await versions.refresh(() =>
+      readOnly(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+        return (await readDataVersion(tx)).token;
+      })
+    );
   if (known !== undefined) {
     const etag = etagOf(request, known);
     if (matches(ifNoneMatch, etag)) return notModified(c, etag);

@@ -28,6 +28,7 @@ export class VersionCache {
   #at = 0;
   #generation = 0;
   #waiting: (() => void)[] = [];
+  #reading: Promise<string | undefined> | undefined;
 
   /** Creates the cache; `now` is a millisecond clock (tests). */
   constructor(ttlMs: number, now: () => number = () => performance.now()) {
@@ -59,6 +60,24 @@ export class VersionCache {
     if (this.#token !== undefined && this.#at > start.at) return;
     this.#token = token;
     this.#at = start.at;
+  }
+
+  /**
+   * The token, read with `read` unless one is remembered; concurrent callers share one read (a
+   * forgotten token would otherwise send every request in flight to the database at once).
+   * Undefined when the read failed or a change was notified while it ran.
+   */
+  refresh(read: () => Promise<string>): Promise<string | undefined> {
+    const known = this.fresh();
+    if (known !== undefined || this.ttlMs <= 0) return Promise.resolve(known);
+    if (this.#reading) return this.#reading;
+    const start = this.begin();
+    const reading = read().then((token) => {
+      this.store(start, token);
+      return start.generation === this.#generation ? token : undefined;
+    }, () => undefined).finally(() => this.#reading = undefined);
+    this.#reading = reading;
+    return reading;
   }
 
   /** Forgets the token: the data may have changed (a notification, or a listener restart). */

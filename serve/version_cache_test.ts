@@ -65,3 +65,31 @@ Deno.test("invalidated() settles at the next change", async () => {
   await next;
   assert.equal(settled, true);
 });
+
+Deno.test("refresh() shares one read among concurrent callers and remembers its token", async () => {
+  const cache = new VersionCache(1000, clock().now);
+  let reads = 0;
+  let finish!: (token: string) => void;
+  const read = () => {
+    reads++;
+    return new Promise<string>((resolve) => finish = resolve);
+  };
+  const both = Promise.all([cache.refresh(read), cache.refresh(read)]);
+  finish("v1");
+  assert.deepEqual(await both, ["v1", "v1"]);
+  assert.equal(reads, 1);
+  assert.equal(await cache.refresh(read), "v1");
+  assert.equal(reads, 1);
+});
+
+Deno.test("refresh() gives nothing when a change was notified meanwhile, or the read failed", async () => {
+  const cache = new VersionCache(1000, clock().now);
+  let finish!: (token: string) => void;
+  const pending = cache.refresh(() => new Promise<string>((resolve) => finish = resolve));
+  cache.invalidate();
+  finish("read before the change");
+  assert.equal(await pending, undefined);
+  assert.equal(cache.fresh(), undefined);
+  assert.equal(await cache.refresh(() => Promise.reject(new Error("down"))), undefined);
+  assert.equal(await cache.refresh(() => Promise.resolve("v2")), "v2");
+});
