@@ -117,6 +117,21 @@ async function direct(sql: postgres.Sql, query: () => Promise<unknown>, seconds 
   return figures(latencies, seconds, 0);
 }
 
+/** `query` from CLIENTS concurrent callers for SECONDS; latency per call. */
+async function concurrent(query: () => Promise<unknown>): Promise<Figures> {
+  const deadline = performance.now() + SECONDS * 1000;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await query();
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  return figures(latencies, (performance.now() - started) / 1000, 0);
+}
+
 /** A deterministic vehicle position in Nairobi. */
 function vehicle(i: number): { lon: number; lat: number } {
   const x = Math.sin(i * 12.9898) * 43758.5453;
@@ -260,6 +275,16 @@ export async function runServeBench(base: string): Promise<string> {
       () => sql`select reporting.fn_inc_dashboard(null, null, '7d', null, null, now())::text`,
     );
     await sql.end();
+    // What PostgreSQL alone gives 32 callers (serve's pool and prepared statements, no HTTP).
+    const pool = postgres(url, { max: 8, onnotice: () => {} });
+    const dNear32 = await concurrent(() => {
+      const q = nearestSql(
+        { ...vehicle(m++), k: 10, maxKm: 25, dataset: "inc", rank: "distance" },
+        now(),
+      );
+      return pool.unsafe(q.text, q.params as never[], { prepare: true });
+    });
+    await pool.end();
 
     // Memory over MEMORY_REQUESTS requests (304s of the map and nearest questions).
     const rss: [number, number][] = [[0, await rssKb(child.pid)]];
@@ -301,6 +326,7 @@ export async function runServeBench(base: string): Promise<string> {
       line("anchor: tickets SQL, one postgres.js connection", dTickets),
       line("anchor: nearest SQL, one connection", dNear),
       line("anchor: fn_inc_dashboard, one connection", dDash),
+      line("anchor: nearest SQL, 32 callers on a pool of 8 (prepared), no HTTP", dNear32),
       "",
       `/api/tickets (1 client) / anchor: **${
         (seqTickets.p50 / dTickets.p50).toFixed(2)
