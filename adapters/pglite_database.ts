@@ -172,6 +172,14 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
     return Promise.resolve();
   }
 
+  async listen(channel: string, onEvent: () => void): Promise<() => Promise<void>> {
+    const stop = await this.#pg.listen(channel, () => onEvent());
+    onEvent();
+    return async () => {
+      await stop();
+    };
+  }
+
   dump(): Promise<Blob> {
     return this.#pg.dumpDataDir("none");
   }

@@ -26,6 +26,11 @@ export interface PostgresDatabaseOptions {
    * connection). The read API uses several, one per concurrent read-only transaction.
    */
   max?: number;
+  /**
+   * Keep each statement prepared on its connection (default false): a repeated query skips
+   * parsing and planning and one round trip. For a fixed set of statements (the read API).
+   */
+  prepare?: boolean;
 }
 
 /** Options for {@linkcode connectPostgresDatabase}. */
@@ -53,7 +58,11 @@ export async function connectPostgresDatabase(
   options: ConnectPostgresOptions = {},
 ): Promise<Database> {
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
-  const db = createPostgresDatabase(url, { connectTimeout: timeoutS, max: options.max });
+  const db = createPostgresDatabase(url, {
+    connectTimeout: timeoutS,
+    max: options.max,
+    prepare: options.prepare,
+  });
   const where = describeTarget(url);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
@@ -125,27 +134,46 @@ export function createPostgresDatabase(
 ): Database & PostgresConnectState & { close(timeoutS?: number): Promise<void> } {
   const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
-  const sql = postgres(url, {
-    max: options.max ?? 1,
-    connect_timeout: timeoutS,
-    onnotice: () => {},
-    // Never swap the connection by age mid-run: the run's advisory lock lives on it.
-    max_lifetime: null,
-    // temp_buffers: a change file's COPY table stays in memory (the default 8 MB spills a
-    // 12 MB baseline to disk: its COPY and scans take ~2× as long). Allocated only when used.
-    connection: { application_name: "fleettickets", temp_buffers: "64MB" },
-    // Supported by postgres.js, missing from its type definitions.
-    ...{
-      socket: async (settings: SocketSettings) => {
-        const socket = await openSocket(settings, timeoutS * 1000, sockets);
-        sockets.opened++;
-        socket.once("data", () => sockets.answered = true);
-        return socket;
-      },
-    } as Record<string, unknown>,
-  });
-  return new PostgresDatabase(sql, sockets);
+  const connect = (settings: Record<string, unknown>, state: SocketState) =>
+    postgres(url, {
+      connect_timeout: timeoutS,
+      onnotice: () => {},
+      // Never swap the connection by age mid-run: the run's advisory lock lives on it.
+      max_lifetime: null,
+      // temp_buffers: a change file's COPY table stays in memory (the default 8 MB spills a
+      // 12 MB baseline to disk: its COPY and scans take ~2× as long). Allocated only when used.
+      connection: { application_name: "fleettickets", temp_buffers: "64MB" },
+      ...settings,
+      // Supported by postgres.js, missing from its type definitions.
+      ...{
+        socket: async (settings: SocketSettings) => {
+          const socket = await openSocket(settings, timeoutS * 1000, state);
+          state.opened++;
+          socket.once("data", () => state.answered = true);
+          return socket;
+        },
+      } as Record<string, unknown>,
+    });
+  const sql = connect({ max: options.max ?? 1 }, sockets);
+  // The listening connection counts its own sockets: a new one must not read as the loss of
+  // the connection that holds the run's lock.
+  return new PostgresDatabase(sql, sockets, options.prepare ?? false, (listener) =>
+    connect({
+      max: 1,
+      fetch_types: false,
+      onnotify: listener.onnotify,
+      onclose: listener.onclose,
+    }, { opened: 0, answered: false, lastError: undefined }));
 }
+
+/** What a listening connection reports. */
+interface ListenerEvents {
+  onnotify: (channel: string, payload: string) => void;
+  onclose: () => void;
+}
+
+/** Delay before listening again after losing the listening connection, milliseconds. */
+export const LISTEN_RETRY_MS = 1000;
 
 /** What the connect check can say about the connection attempts. */
 export interface PostgresConnectState {
@@ -225,13 +253,20 @@ function openOne(
 
 class PostgresSession implements SqlSession {
   #sql: Sql;
+  #prepare: boolean;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, prepare: boolean) {
     this.#sql = sql;
+    this.#prepare = prepare;
   }
 
   async query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]> {
-    const rows = await this.#sql.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[]);
+    // Without parameters a statement goes as a simple query (never prepared).
+    const rows = await this.#sql.unsafe(
+      text,
+      (params ?? []) as postgres.ParameterOrJSON<never>[],
+      this.#prepare && params !== undefined && params.length > 0 ? { prepare: true } : {},
+    );
     // A plain array, like PGlite's: postgres.js returns an Array subclass with metadata.
     return Array.from(rows) as unknown as T[];
   }
@@ -308,13 +343,22 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   readonly kind = "postgres" as const;
   #sql: postgres.Sql;
   #sockets: SocketState;
+  #listener: (events: ListenerEvents) => postgres.Sql;
+  #prepare: boolean;
   /** Which connection took the run's advisory locks (they die with it). */
   #lockedOn: number | undefined;
 
-  constructor(sql: postgres.Sql, sockets: SocketState) {
-    super(sql);
+  constructor(
+    sql: postgres.Sql,
+    sockets: SocketState,
+    prepare: boolean,
+    listener: (events: ListenerEvents) => postgres.Sql,
+  ) {
+    super(sql, prepare);
+    this.#prepare = prepare;
     this.#sql = sql;
     this.#sockets = sockets;
+    this.#listener = listener;
   }
 
   get lastSocketError(): string | undefined {
@@ -334,7 +378,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
           "Lost the database connection that held the run's lock; stopping (the next run goes on)",
         );
       }
-      return fn(new PostgresSession(tx));
+      return fn(new PostgresSession(tx, this.#prepare));
     }) as T;
   }
 
@@ -367,6 +411,46 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     }
     this.#lockedOn = undefined;
     await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`;
+  }
+
+  async listen(channel: string, onEvent: () => void): Promise<() => Promise<void>> {
+    // A connection of its own, listening again at once when it is lost, then every
+    // LISTEN_RETRY_MS while that fails (postgres.js's own listen retries in a busy loop while
+    // the server is down).
+    const statement = `listen "${channel.replaceAll('"', '""')}"`;
+    let stopped = false;
+    let closes = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const listened = () => {
+      closes = 0;
+      onEvent();
+    };
+    const again = () => {
+      if (stopped || timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (!stopped) sql.unsafe(statement).then(listened, () => {});
+      }, closes++ === 0 ? 0 : LISTEN_RETRY_MS);
+    };
+    const sql = this.#listener({
+      onnotify: (name) => {
+        if (name === channel) onEvent();
+      },
+      onclose: again,
+    });
+    const stop = async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await sql.end({ timeout: 0 });
+    };
+    try {
+      await sql.unsafe(statement);
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    listened();
+    return stop;
   }
 
   async close(timeoutS = 5): Promise<void> {

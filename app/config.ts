@@ -38,6 +38,11 @@ export interface Config {
     token?: string;
     /** Statement timeout of each request's read-only transaction, milliseconds. */
     statementTimeoutMs: number;
+    /**
+     * How long the data version is remembered for answering `304`s without a query,
+     * milliseconds (forgotten at once on a change notification); 0 or undefined: not at all.
+     */
+    versionTtlMs?: number;
     /** Raster or vector tile URL template for the page; undefined: none. */
     tilesUrl?: string;
     /** A local `.pmtiles` file served at `/tiles.pmtiles`; undefined: none. */
@@ -69,6 +74,7 @@ export const ENV_NAMES = [
   "DASHBOARD_CORS_ORIGINS",
   "SERVE_TOKEN",
   "SERVE_STATEMENT_TIMEOUT",
+  "SERVE_VERSION_TTL",
   "MAP_TILES_URL",
   "MAP_PMTILES",
   "STALE_AFTER_HOURS",
@@ -205,10 +211,21 @@ function loadServeConfig(
     corsOrigins: origins,
     token: get("SERVE_TOKEN"),
     statementTimeoutMs: (positive("SERVE_STATEMENT_TIMEOUT") ?? 5) * 1000,
+    versionTtlMs: versionTtlMs(get("SERVE_VERSION_TTL")),
     tilesUrl,
     pmtiles,
     staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
   };
+}
+
+/** SERVE_VERSION_TTL: seconds, 0 to 60 (default 1). */
+function versionTtlMs(text: string | undefined): number {
+  if (text === undefined) return 1000;
+  const seconds = Number(text);
+  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || seconds > 60) {
+    throw new ConfigError(`Cannot read SERVE_VERSION_TTL "${text}": expected seconds from 0 to 60`);
+  }
+  return Math.round(seconds * 1000);
 }
 
 function decodeOrKeep(text: string): string {

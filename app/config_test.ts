@@ -40,6 +40,7 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
       corsOrigins: [],
       token: undefined,
       statementTimeoutMs: 5000,
+      versionTtlMs: 1000,
       tilesUrl: undefined,
       pmtiles: undefined,
       staleAfterHours: 2,
@@ -67,6 +68,14 @@ Deno.test("loadConfig() reads the serve settings and refuses what is not an orig
   }
   assert.match(configError({ MAP_PMTILES: "tiles.mbtiles" }).message, /MAP_PMTILES/);
   assert.match(configError({ SERVE_STATEMENT_TIMEOUT: "-1" }).message, /SERVE_STATEMENT_TIMEOUT/);
+});
+
+Deno.test("loadConfig() reads SERVE_VERSION_TTL in seconds, 0 to 60, 0 turning the memory off", () => {
+  assert.equal(load({ SERVE_VERSION_TTL: "0.25" }).serve.versionTtlMs, 250);
+  assert.equal(load({ SERVE_VERSION_TTL: "0" }).serve.versionTtlMs, 0);
+  for (const bad of ["-1", "61", "soon"]) {
+    assert.match(configError({ SERVE_VERSION_TTL: bad }).message, /SERVE_VERSION_TTL/);
+  }
 });
 
 Deno.test("loadConfig() reads DATABASE_URL as postgres:// or postgresql://", () => {

@@ -39,6 +39,8 @@ export interface OpenDatabaseOptions {
   signal?: AbortSignal;
   /** PostgreSQL connections to pool (default 1; the read API uses several). */
   poolSize?: number;
+  /** PostgreSQL: keep parameterised statements prepared per connection (the read API). */
+  prepare?: boolean;
 }
 
 /** Opens the database named by the configuration. */
@@ -52,6 +54,7 @@ export async function openDatabase(
     connectTimeout: config.connectTimeoutS,
     signal: options.signal,
     max: options.poolSize,
+    prepare: options.prepare,
   });
   if (options.requireMigrated) {
     try {

@@ -3,6 +3,12 @@
 // on loopback for a bounded time per endpoint, against an anchor measured in the same run: the
 // same SQL called directly through one postgres.js connection. Prints a Markdown table.
 //
+// The clients: 32 loops in this process, each on its own keep-alive HTTP/1.1 connection
+// (bench/http1_client.ts: Deno.connect, each response read whole, its status checked), each
+// sending its next request when the last one is read. BENCH_SERVE_CLIENT=fetch uses `fetch`
+// instead (what this bench used first): on 2 cores it takes CPU from the server it measures. The
+// floor row is a bare `Deno.serve` answering 304 to the same client: no server can do better here.
+//
 // Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): PostgreSQL + PostGIS whose user may create
 // databases. The generated tickets carry no coordinates, so each is placed at a point derived
 // from its id within ~28 km of central Nairobi (the geocoder's job in production).
@@ -17,10 +23,12 @@ import { migrate } from "../core/migrate.ts";
 import { nearestSql } from "../core/nearest.ts";
 import { ticketPageSql, type TicketQuery } from "../core/read_tickets.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
+import { Http1Connection } from "./http1_client.ts";
 
 const CLIENTS = 32;
 const SECONDS = Number(Deno.env.get("BENCH_SERVE_SECONDS") ?? "4");
 const MEMORY_REQUESTS = Number(Deno.env.get("BENCH_SERVE_REQUESTS") ?? "100000");
+const CLIENT = Deno.env.get("BENCH_SERVE_CLIENT") === "fetch" ? "fetch" : "http1";
 
 interface Figures {
   requests: number;
@@ -58,19 +66,39 @@ async function load(
   const latencies: number[] = [];
   let notModified = 0;
   const started = performance.now();
+  const target = new URL(url);
   await Promise.all(Array.from({ length: clients }, async (_, client) => {
+    const connection = CLIENT === "http1"
+      ? await Http1Connection.open(target.hostname, Number(target.port))
+      : undefined;
     let etag = options.etag;
-    while (performance.now() < deadline && budget.left-- > 0) {
-      const { path, etag: send } = next(client, etag);
-      const t0 = performance.now();
-      const response = await fetch(url + path, {
-        headers: { "Accept-Encoding": "identity", ...(send ? { "If-None-Match": send } : {}) },
-      });
-      await response.arrayBuffer();
-      latencies.push(performance.now() - t0);
-      if (response.status === 304) notModified++;
-      else if (response.status !== 200) throw new Error(`${path}: ${response.status}`);
-      etag = response.headers.get("ETag") ?? etag;
+    try {
+      while (performance.now() < deadline && budget.left-- > 0) {
+        const { path, etag: send } = next(client, etag);
+        const headers = {
+          "Accept-Encoding": "identity",
+          ...(send ? { "If-None-Match": send } : {}),
+        };
+        const t0 = performance.now();
+        let status: number;
+        let tag: string | undefined;
+        if (connection) {
+          const response = await connection.get(path, headers);
+          status = response.status;
+          tag = response.headers.get("etag");
+        } else {
+          const response = await fetch(url + path, { headers });
+          await response.arrayBuffer();
+          status = response.status;
+          tag = response.headers.get("ETag") ?? undefined;
+        }
+        latencies.push(performance.now() - t0);
+        if (status === 304) notModified++;
+        else if (status !== 200) throw new Error(`${path}: ${status}`);
+        etag = tag ?? etag;
+      }
+    } finally {
+      connection?.close();
     }
   }));
   return figures(latencies, (performance.now() - started) / 1000, notModified);
@@ -89,6 +117,21 @@ async function direct(sql: postgres.Sql, query: () => Promise<unknown>, seconds 
   return figures(latencies, seconds, 0);
 }
 
+/** `query` from CLIENTS concurrent callers for SECONDS; latency per call. */
+async function concurrent(query: () => Promise<unknown>): Promise<Figures> {
+  const deadline = performance.now() + SECONDS * 1000;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await query();
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  return figures(latencies, (performance.now() - started) / 1000, 0);
+}
+
 /** A deterministic vehicle position in Nairobi. */
 function vehicle(i: number): { lon: number; lat: number } {
   const x = Math.sin(i * 12.9898) * 43758.5453;
@@ -97,6 +140,34 @@ function vehicle(i: number): { lon: number; lat: number } {
     lon: 36.82 + (x - Math.floor(x) - 0.5) * 0.4,
     lat: -1.29 + (y - Math.floor(y) - 0.5) * 0.4,
   };
+}
+
+/** A bare `Deno.serve` in its own process answering every request 304: the floor of a 304 here. */
+async function floor304(): Promise<Figures> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log(port) },
+        () => new Response(null, { status: 304, headers: { ETag: 'W/"floor"', "Cache-Control": "no-cache" } }))`,
+    ],
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("The bare server exited before listening");
+    text += value;
+  }
+  try {
+    return await load(`http://127.0.0.1:${text.trim()}`, (_, etag) => ({ path: "/", etag }), {
+      etag: 'W/"floor"',
+    });
+  } finally {
+    reader.releaseLock();
+    child.kill("SIGTERM");
+    await child.status;
+  }
 }
 
 async function rssKb(pid: number): Promise<number> {
@@ -175,6 +246,7 @@ export async function runServeBench(base: string): Promise<string> {
     const dash304 = await load(base_, (_, etag) => ({ path: "/api/dashboard", etag }), {
       etag: await etagOf("/api/dashboard"),
     });
+    const floor = await floor304();
     const seqTickets = await load(base_, () => ({ path: tickets }), { clients: 1, seconds: 2 });
     const seqNear = await load(base_, () => ({ path: nearestPath(n++) }), {
       clients: 1,
@@ -203,6 +275,16 @@ export async function runServeBench(base: string): Promise<string> {
       () => sql`select reporting.fn_inc_dashboard(null, null, '7d', null, null, now())::text`,
     );
     await sql.end();
+    // What PostgreSQL alone gives 32 callers (serve's pool and prepared statements, no HTTP).
+    const pool = postgres(url, { max: 8, onnotice: () => {} });
+    const dNear32 = await concurrent(() => {
+      const q = nearestSql(
+        { ...vehicle(m++), k: 10, maxKm: 25, dataset: "inc", rank: "distance" },
+        now(),
+      );
+      return pool.unsafe(q.text, q.params as never[], { prepare: true });
+    });
+    await pool.end();
 
     // Memory over MEMORY_REQUESTS requests (304s of the map and nearest questions).
     const rss: [number, number][] = [[0, await rssKb(child.pid)]];
@@ -227,7 +309,9 @@ export async function runServeBench(base: string): Promise<string> {
     rows.push(
       `Baseline: ${counts!.total} INC tickets (${
         counts!.open
-      } open) on PostgreSQL; serve as its own process (pool of 8); ${CLIENTS} clients on loopback, ${SECONDS} s per row; Accept-Encoding: identity.`,
+      } open) on PostgreSQL; serve as its own process (pool of 8); ${CLIENTS} clients on loopback (${
+        CLIENT === "http1" ? "keep-alive HTTP/1.1 connections" : "fetch"
+      }), ${SECONDS} s per row; Accept-Encoding: identity.`,
       "",
       "| request | req/s | p50 | p95 | p99 | 304 | target |",
       "|---|---|---|---|---|---|---|",
@@ -236,11 +320,13 @@ export async function runServeBench(base: string): Promise<string> {
       line("/api/nearest k=10, a new point each time", near, "p95 ≤ 15 ms"),
       line("/api/dashboard (7d)", dash),
       line("/api/dashboard, repeated with its ETag", dash304, "304 p95 ≤ 3 ms"),
+      line("floor: a bare Deno.serve answering 304, same clients", floor),
       line("/api/tickets, 1 client", seqTickets),
       line("/api/nearest, 1 client", seqNear),
       line("anchor: tickets SQL, one postgres.js connection", dTickets),
       line("anchor: nearest SQL, one connection", dNear),
       line("anchor: fn_inc_dashboard, one connection", dDash),
+      line("anchor: nearest SQL, 32 callers on a pool of 8 (prepared), no HTTP", dNear32),
       "",
       `/api/tickets (1 client) / anchor: **${
         (seqTickets.p50 / dTickets.p50).toFixed(2)

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { startServer } from "../serve/server.ts";
+import { lineBatcher } from "./_line_batcher.ts";
 import { type Context, parse, UsageError } from "./_context.ts";
 
 /** The embedded database `serve` opens: PGLITE_DIR, else the demo's when only it exists. */
@@ -23,13 +24,15 @@ async function embeddedDir(config: Config, explicit: boolean): Promise<string> {
 
 /** Runs the read API until a signal; returns the exit code. */
 export async function runServe(context: Context, args: string[]): Promise<number> {
-  const { config, io, redact, out } = context;
+  const { config, io, redact } = context;
   const values = parse(args, { port: { type: "string" }, host: { type: "string" } });
   const port = Number(values.port ?? "8080");
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`Cannot read --port "${values.port}": expected 0 to 65535`);
   }
   const host = String(values.host ?? "127.0.0.1");
+  // One write per batch of lines, not per request (flushed before returning).
+  const lines = lineBatcher(io.stdout);
   const log = (entry: Record<string, unknown>) => {
     const line = io.terminal.stdout
       ? `${entry.method ?? entry.level ?? ""} ${entry.path ?? entry.event ?? ""} ${
@@ -38,12 +41,16 @@ export async function runServe(context: Context, args: string[]): Promise<number
         entry.rows ? `${entry.rows} rows` : ""
       }${entry.error ? ` ${entry.error}` : ""}`.replace(/\s+/g, " ").trim()
       : JSON.stringify({ time: new Date().toISOString(), ...entry });
-    out(line);
+    lines.push(redact(line));
   };
   const pgliteDir = config.databaseUrl === undefined
     ? await embeddedDir(config, io.env("PGLITE_DIR") !== undefined)
     : config.pgliteDir;
-  const db = await openDatabase({ ...config, pgliteDir }, { requireMigrated: true, poolSize: 8 });
+  const db = await openDatabase({ ...config, pgliteDir }, {
+    requireMigrated: true,
+    poolSize: 8,
+    prepare: true,
+  });
   try {
     const server = await startServer({
       db,
@@ -62,6 +69,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
       token: config.serve.token !== undefined,
       corsOrigins: config.serve.corsOrigins,
     });
+    lines.flush(); // whoever waits for the address sees it now
     const unsubscribe = io.onSignal((signal) => {
       log({ event: "stopping", signal });
       server.shutdown();
@@ -71,6 +79,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
     log({ event: "stopped" });
     return 0;
   } finally {
+    lines.flush();
     await db.close();
   }
 }

@@ -30,6 +30,7 @@ export function fakeDatabase(
     transaction: (fn) => fn(session),
     tryLock: () => Promise.resolve(true),
     unlock: () => Promise.resolve(),
+    listen: () => Promise.resolve(() => Promise.resolve()),
     close: () => Promise.resolve(),
   };
 }

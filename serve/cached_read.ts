@@ -1,12 +1,16 @@
 /**
- * Every data response: one READ ONLY transaction with a statement timeout; first the datasets'
- * watermarks (`tickets.import_meta` only), an ETag from them, the route and its normalised
- * parameters, and the current minute (SLA ages move with the clock); `304` when the client has
- * it, before any ticket table is touched; else the query.
+ * Every data response carries an ETag from the datasets' watermarks, the route and its
+ * normalised parameters, and the current minute (SLA ages move with the clock). A conditional
+ * request is answered `304` from the version the process remembers ({@linkcode VersionCache})
+ * without touching the database; otherwise one READ ONLY, REPEATABLE READ transaction with a
+ * statement timeout reads the watermarks (`tickets.import_meta` only), answers `304` if the
+ * client has the tag, before any ticket table is touched, and else runs the query in the same
+ * snapshot, so the tag always labels the data it comes with.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
 import { readOnly } from "../core/read_only.ts";
@@ -37,17 +41,10 @@ const encoder = new TextEncoder();
 /** How long an ETag stays valid at most, whatever the data: SLA ages change with time. */
 export const ETAG_PERIOD_MS = 60_000;
 
-async function etagOf(parts: readonly unknown[]): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(JSON.stringify(parts)),
-  );
-  const hex = Array.from(
-    new Uint8Array(digest).slice(0, 12),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
-  return `W/"${hex}"`;
+/** The tag of `request` (route, parameters and minute, as JSON) at data version `token`. */
+function etagOf(request: string, token: string): string {
+  const hex = createHash("sha256").update(request).update("\n").update(token).digest("hex");
+  return `W/"${hex.slice(0, 24)}"`;
 }
 
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -59,6 +56,11 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   });
 }
 
+function notModified(c: Context<ServeEnv>, etag: string): Response {
+  c.set("rows", 0);
+  return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": "no-cache" } });
+}
+
 /** Answers a data request through the ETag check and a read-only transaction. */
 export async function cachedRead(
   c: Context<ServeEnv>,
@@ -66,18 +68,34 @@ export async function cachedRead(
   params: Record<string, unknown>,
   read: (tx: SqlSession, version: DataVersion) => Promise<ReadResult>,
 ): Promise<Response> {
-  const { db, settings, now } = c.get("deps");
-  const at = now();
-  const period = Math.floor(at.getTime() / ETAG_PERIOD_MS);
+  const { db, settings, now, versions } = c.get("deps");
+  const period = Math.floor(now().getTime() / ETAG_PERIOD_MS);
+  const request = JSON.stringify([route, params, period]);
+  const ifNoneMatch = c.req.header("If-None-Match");
+  // A conditional request checks the remembered version (read once, for every request in flight,
+  // when it is forgotten); a failed read leaves the check to the transaction below.
+  const known = ifNoneMatch === undefined || versions === undefined
+    ? undefined
+    : await versions.refresh(() =>
+      readOnly(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+        return (await readDataVersion(tx)).token;
+      })
+    );
+  if (known !== undefined) {
+    const etag = etagOf(request, known);
+    if (matches(ifNoneMatch, etag)) return notModified(c, etag);
+  }
   type Head =
     | { etag: string; notModified: true }
     | ({ etag: string; notModified: false } & ReadResult);
   let ready: (head: Head) => void = () => {};
   const head = new Promise<Head>((resolve) => ready = resolve);
   const done = readOnly(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+    const start = versions?.begin();
     const version = await readDataVersion(tx);
-    const etag = await etagOf([route, params, version.token, period]);
-    if (matches(c.req.header("If-None-Match"), etag)) return ready({ etag, notModified: true });
+    if (start !== undefined) versions!.store(start, version.token);
+    const etag = etagOf(request, version.token);
+    if (matches(ifNoneMatch, etag)) return ready({ etag, notModified: true });
     const answer = await read(tx, version);
     ready({ etag, notModified: false, ...answer });
     await answer.finished;
@@ -87,11 +105,8 @@ export async function cachedRead(
   const streamed = !result.notModified && result.finished !== undefined;
   if (streamed) done.catch(() => {}); // a stream reports its own failure
   else await done;
+  if (result.notModified) return notModified(c, result.etag);
   const headers: Record<string, string> = { ETag: result.etag, "Cache-Control": "no-cache" };
-  if (result.notModified) {
-    c.set("rows", 0);
-    return new Response(null, { status: 304, headers });
-  }
   c.set("rows", result.rows);
   const body = typeof result.body === "string" ? encoder.encode(result.body) : result.body;
   if (body instanceof Uint8Array) headers["Content-Length"] = String(body.byteLength);

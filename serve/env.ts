@@ -6,6 +6,7 @@
 
 import type { Config } from "../app/config.ts";
 import type { Database } from "../core/ports/mod.ts";
+import type { VersionCache } from "./version_cache.ts";
 
 /** The dependencies of {@linkcode createApp}. */
 export interface ServeDeps {
@@ -21,6 +22,11 @@ export interface ServeDeps {
   log: (entry: Record<string, unknown>) => void;
   /** Removes secrets from text that is logged. */
   redact: (text: string) => string;
+  /**
+   * The data version remembered for `304`s without a query (`startServer` makes one from
+   * `settings.versionTtlMs` and keeps it current); absent: every conditional request reads it.
+   */
+  versions?: VersionCache;
 }
 
 /** Hono environment of the read API. */

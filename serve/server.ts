@@ -1,12 +1,14 @@
 /**
  * Starts the read API on `Deno.serve` and stops it cleanly: on SIGTERM/SIGINT it stops
- * accepting, lets in-flight requests finish, then closes the database.
+ * accepting, lets in-flight requests finish, then closes the database. While it runs it listens
+ * for data changes, so the data version it remembers for `304`s is forgotten at once.
  *
  * @module
  */
 
 import { createApp } from "./app.ts";
 import type { ServeDeps } from "./env.ts";
+import { DATA_CHANGED_CHANNEL, VersionCache } from "./version_cache.ts";
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions extends ServeDeps {
@@ -26,11 +28,17 @@ export interface RunningServer {
   shutdown(): Promise<void>;
   /** Resolves once the server has stopped. */
   finished: Promise<void>;
+  /**
+   * Settles once change notifications are heard (true), or could not be (false: a replica,
+   * a lost database; the remembered version then lasts at most `settings.versionTtlMs`).
+   */
+  listening: Promise<boolean>;
 }
 
 /** Starts serving; resolves once the socket listens. */
 export function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const app = createApp(options);
+  const versions = options.versions ?? new VersionCache(options.settings.versionTtlMs ?? 0);
+  const app = createApp({ ...options, versions });
   return new Promise((resolve, reject) => {
     try {
       const server = Deno.serve({
@@ -47,11 +55,33 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
         },
       }, app.fetch);
       const addr = server.addr as Deno.NetAddr;
+      const stopListening = versions.ttlMs > 0
+        ? options.db.listen(DATA_CHANGED_CHANNEL, () => versions.invalidate())
+        : Promise.reject(new Error("Not listening: the data version is not remembered"));
+      const listening = stopListening.then(() => true, (error) => {
+        if (versions.ttlMs > 0) {
+          options.log({
+            level: "warn",
+            event: "not_listening",
+            error: options.redact(String(error)),
+            versionTtlMs: versions.ttlMs,
+          });
+        }
+        return false;
+      });
+      const finished = server.finished.then(async () => {
+        const stop = await stopListening.catch(() => undefined);
+        await stop?.().catch(() => {});
+      });
       resolve({
         host: addr.hostname,
         port: addr.port,
-        shutdown: () => server.shutdown(),
-        finished: server.finished,
+        shutdown: async () => {
+          await server.shutdown();
+          await finished;
+        },
+        finished,
+        listening,
       });
     } catch (error) {
       reject(error);

@@ -17,6 +17,7 @@ import { readOnly } from "../core/read_only.ts";
 import { formatTeamPerformance, type TeamPerformance } from "../core/team_performance.ts";
 import { main } from "../cli/main.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
+import { VersionCache } from "../serve/version_cache.ts";
 import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
 /** 2026-06-15 12:00 EAT: the server's clock and every age below. */
@@ -109,6 +110,7 @@ function recording(db: Database): Database & { statements: string[] } {
   return Object.assign(Object.create(db) as Database, {
     statements,
     transaction: <T>(fn: (tx: SqlSession) => Promise<T>) => db.transaction((tx) => fn(wrap(tx))),
+    listen: (channel: string, onEvent: () => void) => db.listen(channel, onEvent),
   });
 }
 
@@ -635,6 +637,57 @@ for (const b of backends()) {
       );
     });
 
+    test("a request reads one snapshot: a file applied meanwhile is not half seen", async () => {
+      const { db } = await ready();
+      const other = createPostgresDatabase(b.url!);
+      const count = `select files_applied from tickets.import_meta where dataset = 'inc'`;
+      try {
+        const [first, second] = await readOnly(db, { timeoutMs: 5000 }, async (tx) => {
+          const first = await tx.query(count);
+          await other.query(
+            `update tickets.import_meta set files_applied = files_applied + 1 where dataset = $1`,
+            ["inc"],
+          );
+          return [first, await tx.query(count)];
+        });
+        assert.deepEqual(second, first);
+        assert.notDeepEqual(await db.query(count), first);
+      } finally {
+        await other.query(
+          `update tickets.import_meta set files_applied = files_applied - 1 where dataset = $1`,
+          ["inc"],
+        );
+        await other.close();
+      }
+    });
+
+    test("serve's pool of prepared statements stays read-only and timed, and answers the same", async () => {
+      const { db } = await ready();
+      const prepared = createPostgresDatabase(b.url!, { max: 2, prepare: true });
+      try {
+        await assert.rejects(
+          readOnly(prepared, { timeoutMs: 5000 }, (tx) => tx.query(`delete from tickets.inc`)),
+          (error: Error & { code?: string }) => error.code === "25006",
+        );
+        await assert.rejects(
+          readOnly(prepared, { timeoutMs: 100 }, (tx) => tx.query(`select pg_sleep($1)`, [2])),
+          (error: Error & { code?: string }) => error.code === "57014",
+        );
+        const { text, params } = nearestSql({
+          ...VEHICLE,
+          k: 10,
+          maxKm: 25,
+          dataset: "all",
+          rank: "urgency",
+        }, NOW);
+        for (let i = 0; i < 7; i++) { // past the 5 custom plans, onto the cached one
+          assert.deepEqual(await prepared.query(text, params), await db.query(text, params));
+        }
+      } finally {
+        await prepared.close();
+      }
+    });
+
     test("report --by team prints the same table", async () => {
       await ready();
       let stdout = "";
@@ -665,6 +718,51 @@ for (const b of backends()) {
       assert.match(stdout, /Team B\s+1\s+10\.0\s+10\.0\s+0\.0%\s+3\s+2\s+0\s+0\n/);
     });
   }
+
+  test("ETag: a repeat is a 304 from memory, without a statement; a new file is heard at once", async () => {
+    const { db, rec } = await ready();
+    const versions = new VersionCache(60_000); // only a notification can make it forget
+    const remembering = await startServer({
+      db: rec,
+      settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
+      versions,
+      webRoot: "./.data/serve-test-no-web/",
+      now: () => NOW,
+      log: (entry) => lines.push(entry),
+      redact: (text) => text,
+      host: "127.0.0.1",
+      port: 0,
+    });
+    try {
+      assert.equal(await remembering.listening, true);
+      const at = (path: string, etag?: string) =>
+        fetch(`http://127.0.0.1:${remembering.port}${path}`, {
+          headers: etag === undefined ? {} : { "If-None-Match": etag },
+        });
+      const path = "/api/tickets?dataset=inc&limit=2";
+      const first = await at(path);
+      const etag = first.headers.get("ETag")!;
+      const before = (await first.json()).numberMatched;
+      rec.statements.length = 0;
+      const again = await at(path, etag);
+      assert.equal(again.status, 304);
+      assert.equal(again.headers.get("ETag"), etag);
+      await again.body?.cancel();
+      assert.deepEqual(rec.statements, []);
+      // The drain's commit notifies; the remembered version is forgotten before any request.
+      const heard = versions.invalidated();
+      await load(db, "2026-06-15T11-55-00.csv", [ticket("NEWER_ONE", 0.1, {
+        created_at_service: ago(1),
+      })], INC_DATA);
+      await heard;
+      const changed = await at(path, etag);
+      assert.equal(changed.status, 200);
+      assert.notEqual(changed.headers.get("ETag"), etag);
+      assert.equal((await changed.json()).numberMatched, before + 1);
+    } finally {
+      await remembering.shutdown();
+    }
+  });
 
   test("stop: the server drains and closes", async () => {
     await ready();

@@ -70,6 +70,13 @@ export interface Database extends SqlSession {
   tryLock(name: string): Promise<boolean>;
   /** Releases a lock taken by `tryLock`. */
   unlock(name: string): Promise<void>;
+  /**
+   * Calls `onEvent` on each notification on `channel` (`LISTEN`; PostgreSQL delivers a
+   * `NOTIFY` when its transaction commits), and each time listening (re)starts, since
+   * notifications sent while it was down are lost. Resolves once listening; the function it
+   * returns stops.
+   */
+  listen(channel: string, onEvent: () => void): Promise<() => Promise<void>>;
   /** Closes the connection or the embedded instance. */
   close(): Promise<void>;
 }
