@@ -191,6 +191,11 @@ export interface Header {
  * {@linkcode ChangeFileError} that {@linkcode parseChangeFile} would for an unusable header.
  */
 export function parseHeaderLine(key: string, bytes: Uint8Array): Header {
+  // Without a quote or a line end, csv-parse would split on commas: so does this, without
+  // csv-parse's first-call cost (~12 ms, paid by the first file of every run).
+  if (!bytes.includes(0x22) && !bytes.includes(0x0a) && !bytes.includes(0x0d)) {
+    return readHeader(key, new TextDecoder().decode(bytes).split(","), 1);
+  }
   const records = parseText(Buffer.from(bytes), { bom: true, relax_column_count: true });
   return readHeader(key, (records[0] ?? []) as string[], 1);
 }

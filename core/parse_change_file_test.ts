@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ChangeFileError } from "./change_file_error.ts";
-import { type ChangeLine, isTrue, parseChangeFile } from "./parse_change_file.ts";
+import { type ChangeLine, isTrue, parseChangeFile, parseHeaderLine } from "./parse_change_file.ts";
 
 const KEY = "automations/inc/changes/2026-06-15T17-00-00.csv";
 const HEADER = "ticket_id,service_type,raw_status,region,is_alarm,owner,week_start,department";
@@ -496,4 +496,33 @@ Deno.test("parseChangeFile() gives up on a file with more than 100 broken lines"
       "it was not loaded",
   );
   assert.equal(lines.filter((l) => l.kind === "quarantine").length, 100);
+});
+
+Deno.test("parseHeaderLine() reads a header without quotes exactly as csv-parse reads it quoted", () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const quoted = (fields: string[]) => fields.map((f) => `"${f}"`).join(",");
+  const outcome = (bytes: Uint8Array) => {
+    try {
+      return parseHeaderLine("automations/inc/changes/x.csv", bytes);
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  const headers = [
+    ["ticket_id", "region", "raw_status", "is_alarm"],
+    [" Ticket_ID ", "REGION", "x\0y", ""],
+    ["a", "ticket_id", "a"],
+    ["no_id", "b"],
+    ["\uFEFFticket_id", "caf\u00e9"],
+    [""],
+  ];
+  for (const fields of headers) {
+    const plain = fields.join(",");
+    assert.ok(!plain.includes('"'));
+    assert.deepEqual(outcome(encode(plain)), outcome(encode(quoted(fields))), plain);
+  }
+  // Invalid UTF-8 decodes to U+FFFD both ways.
+  const invalid = new Uint8Array([...encode("ticket_id,r"), 0xff, ...encode("x")]);
+  const invalidQuoted = new Uint8Array([...encode('"ticket_id","r'), 0xff, ...encode('x"')]);
+  assert.deepEqual(outcome(invalid), outcome(invalidQuoted));
 });
