@@ -378,9 +378,9 @@ async function applyAll(
   context: RunContext,
 ): Promise<void> {
   const { dataset, archive, signal, onProgress } = context;
-  // A new session's first write loads PostGIS and compiles the parsers (~30 ms): done here,
-  // before the first file's transaction, so no file holds its row locks for it.
-  if (report.files.some((f) => f.action === "apply")) await db.query(WARM_UP);
+  // A new session's first write loads PostGIS, compiles the parsers and creates the temp schema
+  // (~40 ms): done here, before the first file's transaction, so no file holds its locks for it.
+  if (report.files.some((f) => f.action === "apply")) await db.exec(WARM_UP);
   for (const [i, file] of files.entries()) {
     const entry = report.files[i]!;
     const { key, size } = file;
