@@ -7,11 +7,11 @@ import { ident } from "./_sql.ts";
 export const STAGE = "fleettickets_stage";
 
 const CREATE_STAGE =
-  `create temp table if not exists fleettickets_stage (seq integer, ticket_id text, raw jsonb)`;
+  `create temp table if not exists ${STAGE} (seq integer, ticket_id text, raw jsonb)`;
 
 /** Creates or empties {@linkcode STAGE} (one round trip). */
 export const PREPARE_STAGE = `${CREATE_STAGE};
-truncate fleettickets_stage`;
+truncate ${STAGE}`;
 
 // Transaction-local planner hints for joining the stage to the ticket table.
 // work_mem: the merge sorts the whole stage (jsonb rows); 4 MB (the default) spills a baseline
