@@ -15,6 +15,7 @@ import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
 import { measureBootFloor } from "./boot_floor.ts";
+import { measureProcess } from "./_measure_process.ts";
 import { runServeBench } from "./serve_bench.ts";
 
 const base = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL");
@@ -64,35 +65,8 @@ async function freshDatabase(): Promise<string> {
   return url;
 }
 
-interface Measured {
-  ms: number;
-  stdout: string;
-  peakRssKb: number;
-}
-
-/** Runs a command, returning wall time and peak RSS (VmHWM polled from /proc). */
-async function measure(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const started = performance.now();
-  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
-  let peak = 0;
-  const poll = setInterval(async () => {
-    try {
-      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-      const m = /VmHWM:\s+(\d+) kB/.exec(status);
-      if (m) peak = Math.max(peak, Number(m[1]));
-    } catch { /* exited */ }
-  }, 20);
-  const out = await child.output();
-  clearInterval(poll);
-  const ms = performance.now() - started;
-  if (out.code !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return { ms, stdout: new TextDecoder().decode(out.stdout), peakRssKb: peak } satisfies Measured;
-}
-
 const runIngestCli = (url: string, root: string) =>
-  measure(Deno.execPath(), [
+  measureProcess(Deno.execPath(), [
     "run",
     "-P=worker",
     "--quiet",
@@ -150,7 +124,7 @@ for (let i = 0; i < runs; i++) {
   afterApplyMs.push(after);
   oursDrainOnly.push(a.ms - after);
   const url = await freshDatabase();
-  const b = await measure("psql", [
+  const b = await measureProcess("psql", [
     "-X",
     "-q",
     "-v",

@@ -6,32 +6,7 @@
 // `deno task bench` runs it on its PGlite directory; alone:
 //   deno run -A bench/boot_floor.ts DATA_DIR [RUNS]     (DATA_DIR: a migrated embedded database)
 
-/** One measured process. */
-interface Measured {
-  ms: number;
-  peakRssKb: number;
-}
-
-async function measureProcess(args: string[], env: Record<string, string> = {}): Promise<Measured> {
-  const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), { args, env, stdout: "piped", stderr: "piped" })
-    .spawn();
-  let peak = 0;
-  const poll = setInterval(async () => {
-    try {
-      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-      const m = /VmHWM:\s+(\d+) kB/.exec(status);
-      if (m) peak = Math.max(peak, Number(m[1]));
-    } catch { /* exited */ }
-  }, 20);
-  const out = await child.output();
-  clearInterval(poll);
-  const ms = performance.now() - started;
-  if (out.code !== 0) {
-    throw new Error(`deno ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return { ms, peakRssKb: peak };
-}
+import { type Measured, measureProcess } from "./_measure_process.ts";
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -55,7 +30,7 @@ export async function measureBootFloor(dataDir: string, runs: number): Promise<s
   const results: Record<keyof typeof kinds, Measured[]> = { floor: [], postgis: [], status: [] };
   for (let i = 0; i < runs; i++) {
     for (const [kind, args] of Object.entries(kinds) as [keyof typeof kinds, readonly string[]][]) {
-      results[kind].push(await measureProcess([...args], { PGLITE_DIR: dataDir }));
+      results[kind].push(await measureProcess(Deno.execPath(), [...args], { PGLITE_DIR: dataDir }));
     }
   }
   const ms = (kind: keyof typeof kinds) => median(results[kind].map((r) => r.ms));
