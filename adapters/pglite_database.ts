@@ -134,9 +134,10 @@ class PgliteSession implements SqlSession {
     columns: readonly string[],
     body: AsyncIterable<Uint8Array>,
   ): Promise<void> {
-    // PGlite reads COPY input from one blob: the file is held in memory once.
+    // PGlite reads COPY input from one blob: the file is held in memory once (copied: the
+    // producer may reuse its buffer for the next chunk).
     const chunks: BlobPart[] = [];
-    for await (const chunk of body) chunks.push(chunk as Uint8Array<ArrayBuffer>);
+    for await (const chunk of body) chunks.push(chunk.slice());
     const sql = `copy ${table} (${
       columns.join(", ")
     }) from '/dev/blob' with (format csv, header true)`;

@@ -300,42 +300,42 @@ class PostgresSession implements SqlSession {
     await this.#copy(sql, body);
   }
 
-  /** One COPY: the server parses and stores while we produce the next chunk. */
+  /**
+   * One COPY: the server parses and stores while we produce the next chunk. The next chunk is
+   * asked for once the socket has taken this one, so a producer may reuse its buffer.
+   */
   async #copy(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
     const stream = await this.#sql.unsafe(statement).writable();
     let failed: Error | undefined;
     stream.on("error", (error: Error) => failed = error);
-    // Every wait also ends on "close": a stream destroyed by a lost connection emits its error
-    // once, maybe before we listen, and never "drain" or "finish".
-    const settled = (event: "drain" | "finish") =>
+    // Waits for `start`'s callback. Every wait also ends on "error" and "close": a stream
+    // destroyed by a lost connection emits its error once, maybe before we listen, and never
+    // calls back.
+    const settled = (start: (done: (error?: Error | null) => void) => void) =>
       new Promise<void>((resolve, reject) => {
         const gone = () => failed ?? new Error("Cannot copy rows: the connection was lost");
         if (failed || stream.destroyed) return reject(gone());
-        const done = (error?: Error) => {
-          stream.off(event, onEvent);
+        const done = (error?: Error | null) => {
           stream.off("error", done);
           stream.off("close", onClose);
           if (error) reject(error);
           else resolve();
         };
-        const onEvent = () => done();
         const onClose = () => done(gone());
-        stream.on(event, onEvent);
         stream.on("error", done);
         stream.on("close", onClose);
+        start(done);
       });
     try {
       for await (const chunk of chunks) {
         if (failed) throw failed;
-        if (!stream.write(chunk)) await settled("drain");
+        await settled((done) => stream.write(chunk, done));
       }
     } catch (error) {
       if (!stream.destroyed) stream.destroy(error as Error);
       throw error;
     }
-    const finished = settled("finish");
-    stream.end();
-    await finished;
+    await settled((done) => stream.end(done));
   }
 }
 

@@ -65,7 +65,7 @@ export async function stageByCopy(
   options: CopyOptions,
 ): Promise<CopyStaged | undefined> {
   const shape = new CsvShape(options.maxFieldBytes);
-  const reader = body.getReader();
+  const reader = chunkReader(body);
   const head = await readHeader(reader, shape);
   const header = head && plainHeader(key, shape.headerBytes!);
   if (head === undefined || header === undefined) {
@@ -102,9 +102,45 @@ export async function stageByCopy(
   }
 }
 
-/** Reads chunks until the header record is complete; the chunks read so far, or undefined. */
+/** Bytes read into one buffer at a time, when the body lets us bring our own. */
+const CHUNK_BYTES = 1 << 20;
+
+/** Reads a body: a chunk is valid until the next read. */
+interface ChunkReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Reads a byte stream (a local file) into one reused 1 MiB buffer, so a large file allocates no
+ * fresh chunks (the 10× baseline's peak memory grew by ~30 MB of them); any other stream as it
+ * comes. Each chunk is consumed before the next read: `copyCsv` sends or copies it first.
+ */
+function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    const reader = body.getReader(); // not a byte stream (the S3 SDK's): fresh chunks
+    return { read: () => reader.read(), cancel: () => reader.cancel() };
+  }
+  let buffer = new ArrayBuffer(CHUNK_BYTES);
+  return {
+    async read() {
+      const next = await byob.read(new Uint8Array(buffer));
+      if (next.value !== undefined) buffer = next.value.buffer as ArrayBuffer; // given back
+      return next.done ? { done: true, value: undefined } : { done: false, value: next.value! };
+    },
+    cancel: () => byob.cancel(),
+  };
+}
+
+/**
+ * Reads chunks until the header record is complete; the chunks read so far (copies: the reader
+ * reuses its buffer), or undefined.
+ */
 async function readHeader(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   shape: CsvShape,
 ): Promise<Uint8Array[] | undefined> {
   const head: Uint8Array[] = [];
@@ -112,7 +148,7 @@ async function readHeader(
     const { value, done } = await reader.read();
     if (done) return undefined;
     shape.push(value);
-    head.push(value);
+    head.push(value.slice());
   }
   return shape.notPlain === undefined ? head : undefined;
 }
@@ -129,7 +165,7 @@ function plainHeader(key: string, bytes: Uint8Array): Header | undefined {
 }
 
 async function* chunks(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ChunkReader,
   shape: CsvShape,
   head: Uint8Array[],
   options: CopyOptions,

@@ -55,6 +55,47 @@ for (const b of backends()) {
     assert.deepEqual(await diffState(db, stream.expected), []);
   });
 
+  test("a change file several read buffers long is staged by the database and matches the model", async () => {
+    // ~4.7 MB: the folder bucket's file is read into one reused 1 MiB buffer, five times over.
+    const big = generateStream({ tickets: 8000, deltas: 0, seed: 11 });
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(big.files);
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    assert.equal(report.status, "ok", report.error);
+    assert.ok(big.files[0]!.text.length > 4 * 2 ** 20);
+    assert.equal(report.files[0]!.profile?.parsedBy, "database");
+    assert.deepEqual(await diffState(db, big.expected), []);
+    await Deno.remove(root, { recursive: true });
+  });
+
+  test("copyCsv takes each chunk before the next, so a producer may reuse one buffer", async () => {
+    const db = await b.db();
+    const lines = [
+      "a,b",
+      ...Array.from({ length: 500 }, (_, i) => `row-${i},${"x".repeat(i % 50)}`),
+    ];
+    const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+    const buffer = new Uint8Array(997); // not a line length: records straddle the chunks
+    async function* reused() {
+      for (let at = 0; at < bytes.length; at += buffer.length) {
+        const part = bytes.subarray(at, at + buffer.length);
+        buffer.set(part);
+        yield buffer.subarray(0, part.length);
+        buffer.fill(0x21); // what a reader reusing its buffer leaves behind
+      }
+    }
+    const copied = await db.transaction(async (tx) => {
+      await tx.exec(`create temp table reuse_probe (a text, b text) on commit drop`);
+      await tx.copyCsv("reuse_probe", ["a", "b"], reused());
+      return await tx.query<{ a: string; b: string }>(`select a, b from reuse_probe`);
+    });
+    assert.deepEqual(
+      copied.map((r) => `${r.a},${r.b ?? ""}`),
+      lines.slice(1),
+    );
+  });
+
   test("drain() applies a baseline and deltas oldest first and matches the model row by row", async () => {
     await b.reset();
     const db = await b.db();

@@ -27,7 +27,9 @@ export interface SqlSession {
    * Bulk-loads CSV bytes (with a header line, which is skipped) into `columns` of a table with
    * `COPY … (FORMAT csv, HEADER true)`, streaming them as they arrive. The server parses the CSV;
    * a malformed file fails the statement (and the transaction, unless a savepoint was taken).
-   * No other query may run on the session until it resolves.
+   * No other query may run on the session until it resolves. Each chunk is consumed (sent, or
+   * copied) before the next is asked for, so the producer may read the next one into the same
+   * buffer.
    */
   copyCsv(
     table: string,
