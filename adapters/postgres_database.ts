@@ -31,6 +31,12 @@ export interface PostgresDatabaseOptions {
    * parsing and planning and one round trip. For a fixed set of statements (the read API).
    */
   prepare?: boolean;
+  /**
+   * Open every connection read only, with this statement timeout in milliseconds
+   * (`default_transaction_read_only`, `statement_timeout` in the startup message): a statement
+   * outside any transaction cannot write or run longer either. For the read API.
+   */
+  readOnlyTimeoutMs?: number;
 }
 
 /** Options for {@linkcode connectPostgresDatabase}. */
@@ -62,6 +68,7 @@ export async function connectPostgresDatabase(
     connectTimeout: timeoutS,
     max: options.max,
     prepare: options.prepare,
+    readOnlyTimeoutMs: options.readOnlyTimeoutMs,
   });
   const where = describeTarget(url);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -84,6 +91,7 @@ export async function connectPostgresDatabase(
   });
   try {
     await Promise.race([db.query("select 1"), gaveUp]);
+    if (options.readOnlyTimeoutMs !== undefined) await Promise.race([db.checkReadOnly(), gaveUp]);
     return db;
   } catch (error) {
     // Do not wait on a connection that may never settle; the process is about to report.
@@ -131,7 +139,10 @@ export function describeTarget(url: string): string {
 export function createPostgresDatabase(
   url: string,
   options: PostgresDatabaseOptions = {},
-): Database & PostgresConnectState & { close(timeoutS?: number): Promise<void> } {
+): Database & PostgresConnectState & {
+  close(timeoutS?: number): Promise<void>;
+  checkReadOnly(): Promise<void>;
+} {
   const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
   const connect = (settings: Record<string, unknown>, state: SocketState) =>
@@ -154,10 +165,24 @@ export function createPostgresDatabase(
         },
       } as Record<string, unknown>,
     });
-  const sql = connect({ max: options.max ?? 1 }, sockets);
+  // Whole milliseconds, at least 1: PostgreSQL reads "0.4" as 0, no timeout at all.
+  const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
+    ? undefined
+    : Math.max(1, Math.round(options.readOnlyTimeoutMs));
+  const readOnly = readOnlyTimeoutMs === undefined ? {} : {
+    connection: {
+      application_name: "fleettickets",
+      default_transaction_read_only: "on",
+      statement_timeout: String(readOnlyTimeoutMs),
+    },
+  };
+  const sql = connect({ max: options.max ?? 1, ...readOnly }, sockets);
   // The listening connection counts its own sockets: a new one must not read as the loss of
   // the connection that holds the run's lock.
-  return new PostgresDatabase(sql, sockets, options.prepare ?? false, (listener) =>
+  return new PostgresDatabase(sql, sockets, {
+    prepare: options.prepare ?? false,
+    readOnlyTimeoutMs,
+  }, (listener) =>
     connect({
       max: 1,
       fetch_types: false,
@@ -261,12 +286,13 @@ class PostgresSession implements SqlSession {
   }
 
   async query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]> {
-    // Without parameters a statement goes as a simple query (never prepared).
+    // Without parameters a statement goes as a simple query (never prepared). Sent now, not at
+    // the first await: statements issued one after another go out in that order.
     const rows = await this.#sql.unsafe(
       text,
       (params ?? []) as postgres.ParameterOrJSON<never>[],
       this.#prepare && params !== undefined && params.length > 0 ? { prepare: true } : {},
-    );
+    ).execute();
     // A plain array, like PGlite's: postgres.js returns an Array subclass with metadata.
     return Array.from(rows) as unknown as T[];
   }
@@ -347,18 +373,36 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   #prepare: boolean;
   /** Which connection took the run's advisory locks (they die with it). */
   #lockedOn: number | undefined;
+  /** Set for a read-only pool; cleared by checkReadOnly when the server did not keep it. */
+  readOnlyTimeoutMs: number | undefined;
 
   constructor(
     sql: postgres.Sql,
     sockets: SocketState,
-    prepare: boolean,
+    options: { prepare: boolean; readOnlyTimeoutMs: number | undefined },
     listener: (events: ListenerEvents) => postgres.Sql,
   ) {
-    super(sql, prepare);
-    this.#prepare = prepare;
+    super(sql, options.prepare);
+    this.#prepare = options.prepare;
+    this.readOnlyTimeoutMs = options.readOnlyTimeoutMs;
     this.#sql = sql;
     this.#sockets = sockets;
     this.#listener = listener;
+  }
+
+  /**
+   * Checks that the server kept the session settings of a read-only pool; when it did not (a
+   * pooler that drops startup parameters), the pool stops claiming them, so reads go back to a
+   * transaction each, which sets them itself.
+   */
+  async checkReadOnly(): Promise<void> {
+    if (this.readOnlyTimeoutMs === undefined) return;
+    const [row] = await this.query<{ ok: boolean }>(
+      `select current_setting('default_transaction_read_only') = 'on'
+              and (select setting from pg_settings where name = 'statement_timeout') = $1 as ok`,
+      [String(this.readOnlyTimeoutMs)],
+    );
+    if (row?.ok !== true) this.readOnlyTimeoutMs = undefined;
   }
 
   get lastSocketError(): string | undefined {
@@ -380,6 +424,15 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       }
       return fn(new PostgresSession(tx, this.#prepare));
     }) as T;
+  }
+
+  async session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    const reserved = await this.#sql.reserve();
+    try {
+      return await fn(new PostgresSession(reserved, this.#prepare));
+    } finally {
+      reserved.release();
+    }
   }
 
   async tryLock(name: string): Promise<boolean> {

@@ -41,6 +41,11 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** PostgreSQL: keep parameterised statements prepared per connection (the read API). */
   prepare?: boolean;
+  /**
+   * PostgreSQL: open every connection read only with this statement timeout, milliseconds (the
+   * read API: its reads of one statement then need no transaction).
+   */
+  readOnlyTimeoutMs?: number;
 }
 
 /** Opens the database named by the configuration. */
@@ -55,6 +60,7 @@ export async function openDatabase(
     signal: options.signal,
     max: options.poolSize,
     prepare: options.prepare,
+    readOnlyTimeoutMs: options.readOnlyTimeoutMs,
   });
   if (options.requireMigrated) {
     try {

@@ -50,6 +50,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
     requireMigrated: true,
     poolSize: 8,
     prepare: true,
+    readOnlyTimeoutMs: config.serve.statementTimeoutMs,
   });
   try {
     const server = await startServer({

@@ -1,8 +1,8 @@
 /**
- * Read-only transactions for the read API: every request's queries run in one READ ONLY
- * transaction with a statement timeout, so a reader can neither write nor hold the database,
- * and in one snapshot (REPEATABLE READ), so what it reads first (the data version) labels what
- * it reads next.
+ * Read-only transactions for the read API: every request's queries run READ ONLY with a
+ * statement timeout, so a reader can neither write nor hold the database. {@linkcode readOnly}
+ * runs them in one snapshot (REPEATABLE READ); {@linkcode readInOrder} runs them in order, each
+ * in its own, without BEGIN and COMMIT when the pool itself is read only.
  *
  * @module
  */
@@ -42,4 +42,22 @@ export function readOnly<T>(
     }
     return await result;
   });
+}
+
+/**
+ * Runs `fn`'s statements in the order issued, each READ ONLY with the statement timeout. On a
+ * pool opened read only with that timeout (serve's PostgreSQL pool) they run outside any
+ * transaction, on one connection, sent at once: one round trip for a read of one statement
+ * where a transaction takes three. Each statement has its own snapshot, so a caller reads the
+ * data version first: the data it then reads is as new as that version or newer, never older.
+ * Anywhere else, {@linkcode readOnly}.
+ */
+export function readInOrder<T>(
+  db: Database,
+  options: ReadOnlyOptions,
+  fn: (session: SqlSession) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = Math.max(1, Math.round(options.timeoutMs));
+  if (db.session !== undefined && db.readOnlyTimeoutMs === timeoutMs) return db.session(fn);
+  return readOnly(db, options, fn);
 }

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
-import { readOnly } from "../core/read_only.ts";
+import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeEnv } from "./env.ts";
 
@@ -61,12 +61,26 @@ function notModified(c: Context<ServeEnv>, etag: string): Response {
   return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": "no-cache" } });
 }
 
-/** Answers a data request through the ETag check and a read-only transaction. */
+/** Options for {@linkcode cachedRead}. */
+export interface CachedReadOptions {
+  /**
+   * The read needs one snapshot (several statements that must agree, or a cursor): it runs in a
+   * REPEATABLE READ transaction, after the version. Otherwise its statement goes out right
+   * behind the version's, in the same round trip (readInOrder).
+   */
+  snapshot?: boolean;
+}
+
+/**
+ * Answers a data request through the ETag check and read-only statements. `read` gets the data
+ * version as a promise: it is being read in the same session, ahead of the data.
+ */
 export async function cachedRead(
   c: Context<ServeEnv>,
   route: string,
   params: Record<string, unknown>,
-  read: (tx: SqlSession, version: DataVersion) => Promise<ReadResult>,
+  read: (tx: SqlSession, version: Promise<DataVersion>) => Promise<ReadResult>,
+  options: CachedReadOptions = {},
 ): Promise<Response> {
   const { db, settings, now, versions } = c.get("deps");
   const period = Math.floor(now().getTime() / ETAG_PERIOD_MS);
@@ -77,7 +91,7 @@ export async function cachedRead(
   const known = ifNoneMatch === undefined || versions === undefined
     ? undefined
     : await versions.refresh(() =>
-      readOnly(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+      readInOrder(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
         return (await readDataVersion(tx)).token;
       })
     );
@@ -90,13 +104,25 @@ export async function cachedRead(
     | ({ etag: string; notModified: false } & ReadResult);
   let ready: (head: Head) => void = () => {};
   const head = new Promise<Head>((resolve) => ready = resolve);
-  const done = readOnly(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+  const run = options.snapshot ? readOnly : readInOrder;
+  const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
     const start = versions?.begin();
-    const version = await readDataVersion(tx);
+    const reading = readDataVersion(tx);
+    // No version left to check first (none sent, or the remembered one did not match): the
+    // data goes out right behind the version. The version is sent first, so it never labels
+    // data older than itself.
+    const early = !options.snapshot && (ifNoneMatch === undefined || known !== undefined)
+      ? read(tx, reading)
+      : undefined;
+    early?.catch(() => {}); // awaited below, once the version is in
+    const version = await reading;
     if (start !== undefined) versions!.store(start, version.token);
     const etag = etagOf(request, version.token);
-    if (matches(ifNoneMatch, etag)) return ready({ etag, notModified: true });
-    const answer = await read(tx, version);
+    if (matches(ifNoneMatch, etag)) {
+      await early?.catch(() => {}); // its connection is free again once it has answered
+      return ready({ etag, notModified: true });
+    }
+    const answer = await (early ?? read(tx, reading));
     ready({ etag, notModified: false, ...answer });
     await answer.finished;
   });

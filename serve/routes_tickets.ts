@@ -55,7 +55,7 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
         type: "FeatureCollection",
         numberMatched: page.matched,
         numberReturned: page.returned,
-        dataAsOf: dataAsOf(version, datasetsOf(query)),
+        dataAsOf: dataAsOf(await version, datasetsOf(query)),
         next,
       };
       return {
@@ -63,7 +63,7 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
         rows: page.returned,
         contentType: "application/geo+json; charset=utf-8",
       };
-    });
+    }, { snapshot: true }); // the page and its count agree
   });
 
   app.get("/api/tickets.csv", (c) => {
@@ -94,7 +94,7 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
         contentType: "text/csv; charset=utf-8",
         headers: { "Content-Disposition": 'attachment; filename="tickets.csv"' },
       });
-    });
+    }, { snapshot: true }); // a cursor lives in a transaction
   });
 
   app.get("/api/tickets/:id", (c) => {

@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { COLUMNS, renderCsv } from "../demo/generate_stream.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
-import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { connectPostgresDatabase, createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { capture } from "../core/capture.ts";
 import { CRQ, type Dataset, INC } from "../core/datasets.ts";
 import { drain } from "../core/drain.ts";
 import { nearestSql } from "../core/nearest.ts";
 import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
-import { readOnly } from "../core/read_only.ts";
+import { readInOrder, readOnly } from "../core/read_only.ts";
 import { formatTeamPerformance, type TeamPerformance } from "../core/team_performance.ts";
 import { main } from "../cli/main.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
@@ -685,6 +685,97 @@ for (const b of backends()) {
         }
       } finally {
         await prepared.close();
+      }
+    });
+
+    test("serve's read-only pool: no statement can write or outrun the timeout, even outside a transaction; the answers are the same", async () => {
+      await ready();
+      const pool = createPostgresDatabase(b.url!, {
+        max: 2,
+        prepare: true,
+        readOnlyTimeoutMs: 300,
+      });
+      const other = await startServer({
+        db: pool,
+        settings: { corsOrigins: [], statementTimeoutMs: 300, staleAfterHours: 2 },
+        webRoot: "./.data/serve-test-no-web/",
+        now: () => NOW,
+        log: () => {},
+        redact: (text) => text,
+        host: "127.0.0.1",
+        port: 0,
+      });
+      try {
+        assert.equal(pool.readOnlyTimeoutMs, 300);
+        // No BEGIN: readInOrder takes the pool's own session, whose defaults do the guarding.
+        let inTransaction: unknown;
+        await readInOrder(pool, { timeoutMs: 300 }, async (tx) => {
+          [inTransaction] = await tx.query(`select now() = statement_timestamp() as no_begin`);
+        });
+        assert.deepEqual(inTransaction, { no_begin: true });
+        await assert.rejects(
+          readInOrder(pool, { timeoutMs: 300 }, (tx) => tx.query(`delete from tickets.inc`)),
+          (error: Error & { code?: string }) => error.code === "25006",
+        );
+        await assert.rejects(
+          pool.query(`select pg_sleep($1)`, [2]),
+          (error: Error & { code?: string }) => error.code === "57014",
+        );
+        // Statements issued one after another run in that order (the version goes before data).
+        const stamps = await readInOrder(
+          pool,
+          { timeoutMs: 300 },
+          (tx) =>
+            Promise.all(Array.from({ length: 20 }, (_, i) =>
+              tx.query<{ i: number; at: string }>(
+                `select $1::int as i, clock_timestamp()::text as at`,
+                [i],
+              ))),
+        );
+        const order = stamps.map(([r]) => r!).sort((x, y) => x.at < y.at ? -1 : 1).map((r) => r.i);
+        assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
+        for (
+          const path of [
+            "/api/nearest?lon=36.8219&lat=-1.2921&k=5&rank=urgency",
+            "/api/dashboard?window=7d",
+            "/api/tickets?dataset=all",
+            "/webhook/tickets?open_only=false",
+            "/api/tickets/OK_1KM",
+          ]
+        ) {
+          const mine = await fetch(`http://127.0.0.1:${other.port}${path}`);
+          const theirs = await get(path);
+          assert.equal(mine.status, 200, path);
+          assert.equal(await mine.text(), await theirs.text(), path);
+          assert.equal(mine.headers.get("ETag"), theirs.headers.get("ETag"), path);
+          const repeat = await fetch(`http://127.0.0.1:${other.port}${path}`, {
+            headers: { "If-None-Match": mine.headers.get("ETag")! },
+          });
+          await repeat.body?.cancel();
+          assert.equal(repeat.status, 304, path);
+        }
+      } finally {
+        await other.shutdown();
+        await pool.close();
+      }
+    });
+
+    test("a read-only pool whose server did not keep its settings goes back to transactions", async () => {
+      const kept = await connectPostgresDatabase(b.url!, { max: 1, readOnlyTimeoutMs: 300 });
+      const lost = createPostgresDatabase(b.url!, { max: 1, readOnlyTimeoutMs: 300 });
+      try {
+        assert.equal(kept.readOnlyTimeoutMs, 300);
+        // What a pooler dropping startup parameters leaves: the server's own timeout.
+        await lost.query(`set statement_timeout = 0`);
+        await lost.checkReadOnly();
+        assert.equal(lost.readOnlyTimeoutMs, undefined);
+        await assert.rejects(
+          readInOrder(lost, { timeoutMs: 300 }, (tx) => tx.query(`select pg_sleep($1)`, [2])),
+          (error: Error & { code?: string }) => error.code === "57014",
+        );
+      } finally {
+        await kept.close();
+        await lost.close();
       }
     });
 

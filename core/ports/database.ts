@@ -68,6 +68,18 @@ export interface Database extends SqlSession {
   readonly kind: "postgres" | "pglite";
   /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Set on a pool opened read only (serve's PostgreSQL pool): every statement, in a transaction
+   * or not, runs `READ ONLY` with this statement timeout, milliseconds, set by the server for
+   * the whole session.
+   */
+  readonly readOnlyTimeoutMs?: number;
+  /**
+   * Runs `fn` on one connection of the pool, outside any transaction (PostgreSQL only): its
+   * statements go out at once and run in the order they were issued, each with its own
+   * snapshot. No BEGIN or COMMIT: a read of one statement takes one round trip.
+   */
+  session?<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Takes a named run lock without waiting; false when another process holds it. */
   tryLock(name: string): Promise<boolean>;
   /** Releases a lock taken by `tryLock`. */
