@@ -226,7 +226,9 @@ const rssRatio = bigRun.peakRssKb / median(oursPeakKb);
 const fmt = (ms: number) => `${Math.round(ms)} ms`;
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 const verdict = (ok: boolean) => ok ? "met" : "**missed**";
-console.log(`| measure | result | target |
+console.log(`${await serverMemory(base!)}
+
+| measure | result | target |
 |---|---|---|
 | (a) ingest --apply of the baseline, whole process incl. post-apply steps, median of ${runs} | ${
   fmt(median(ours))
@@ -270,6 +272,32 @@ console.log(`| measure | result | target |
 }) | ≤ 1.3 (${verdict(pgliteRatio <= 1.3)}) |
 | baseline rows/s, PostgreSQL (a) | ${Math.round(baseline.rows / (median(ours) / 1000))} | |
 ${bootFloor}`);
+
+/**
+ * The server's memory settings, and whether this machine has huge pages in use (a server on this
+ * machine with `huge_pages = try` puts its shared memory there when `vm.nr_hugepages` allows):
+ * without them, each new session pays to map the shared buffers it touches, 4 KiB at a time.
+ */
+async function serverMemory(url: string): Promise<string> {
+  const db = createPostgresDatabase(url);
+  try {
+    const [row] = await db.query<{ buffers: string; huge: string }>(
+      `select current_setting('shared_buffers') as buffers, current_setting('huge_pages') as huge`,
+    );
+    const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+    const field = (name: string) =>
+      Number(new RegExp(`${name}:\\s+(\\d+)`).exec(meminfo)?.[1] ?? 0);
+    const used = (field("HugePages_Total") - field("HugePages_Free") + field("HugePages_Rsvd")) *
+      field("Hugepagesize") / 1024;
+    return `PostgreSQL: shared_buffers ${row!.buffers}, huge_pages ${
+      row!.huge
+    }; huge pages in use on this machine: ${used} MB${
+      used > 0 ? " (the server's shared memory)" : " (none: shared memory in 4 KiB pages)"
+    }.`;
+  } finally {
+    await db.close();
+  }
+}
 
 // ---- the read API (serve) under 32 concurrent clients, against the same SQL called directly -----
 console.log(`\n### Read API (serve)\n\n${await runServeBench(base)}`);
