@@ -50,7 +50,42 @@ export class CsvShape {
       this.#first = false;
       if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
     }
-    for (; i < chunk.length && this.notPlain === undefined; i++) this.#byte(chunk[i]!);
+    const n = chunk.length;
+    while (i < n && this.notPlain === undefined) {
+      i = this.#run(chunk, i);
+      if (i < n && this.notPlain === undefined) this.#byte(chunk[i++]!);
+    }
+  }
+
+  /**
+   * Skips the bytes from `i` that #byte would only count (inside an unquoted or quoted field,
+   * once the header is known) and counts them at once; returns the index of the next byte that
+   * needs #byte. Most of a file is such bytes.
+   */
+  #run(chunk: Uint8Array, i: number): number {
+    if (this.headerBytes === undefined) return i;
+    const state = this.#state;
+    let j = i;
+    if (state === UNQUOTED) {
+      for (; j < chunk.length; j++) {
+        const b = chunk[j]!;
+        if (b === COMMA || b === LF || b === CR || b === QUOTE || b === NUL) break;
+      }
+    } else if (state === QUOTED) {
+      for (; j < chunk.length; j++) {
+        const b = chunk[j]!;
+        if (b === QUOTE || b === NUL) break;
+      }
+    } else {
+      return i;
+    }
+    if (j > i) {
+      this.#afterCr = false;
+      this.#recordBytes += j - i;
+      this.#fieldBytes += j - i;
+      if (this.#fieldBytes > this.#maxFieldBytes) this.#fail("a field over the size limit");
+    }
+    return j;
   }
 
   /** Ends the stream: a last record without a line end counts; an open quote is not plain. */
