@@ -16,7 +16,7 @@ import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import { formatTeamPerformance, type TeamPerformance } from "../core/team_performance.ts";
 import { main } from "../cli/main.ts";
-import { type RunningServer, startServer } from "../serve/server.ts";
+import { type RunningServer, startServer, type StartServerOptions } from "../serve/server.ts";
 import { VersionCache } from "../serve/version_cache.ts";
 import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
 
@@ -117,6 +117,24 @@ function recording(db: Database): Database & { statements: string[] } {
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
+/** A server on a free loopback port with the tests' clock and no web root; `options` override. */
+function testServer(
+  db: Database,
+  options: Partial<StartServerOptions> = {},
+): Promise<RunningServer> {
+  return startServer({
+    db,
+    settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
+    webRoot: "./.data/serve-test-no-web/",
+    now: () => NOW,
+    log: () => {},
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    ...options,
+  });
+}
+
 for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${b.name}] serve: ${name}`, ...shared, fn });
@@ -132,16 +150,7 @@ for (const b of backends()) {
       await load(db, "2026-06-15T11-20-00.csv", CRQ_ROWS, CRQ_DATA);
       await capture(db, { now: NOW });
       const rec = recording(db);
-      server = await startServer({
-        db: rec,
-        settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
-        webRoot: "./.data/serve-test-no-web/",
-        now: () => NOW,
-        log: (entry) => lines.push(entry),
-        redact: (text) => text,
-        host: "127.0.0.1",
-        port: 0,
-      });
+      server = await testServer(rec, { log: (entry) => lines.push(entry) });
       return { db, rec };
     })();
   const url = (path: string) => `http://127.0.0.1:${server!.port}${path}`;
@@ -555,20 +564,15 @@ for (const b of backends()) {
   test("a token-protected server refuses requests without it and never echoes it", async () => {
     const { db } = await ready();
     const logged: Record<string, unknown>[] = [];
-    const guarded = await startServer({
-      db,
+    const guarded = await testServer(db, {
       settings: {
         corsOrigins: ["https://ops.example"],
         token: TOKEN,
         statementTimeoutMs: 5000,
         staleAfterHours: 2,
       },
-      webRoot: "./.data/serve-test-no-web/",
-      now: () => NOW,
       log: (entry) => logged.push(entry),
       redact: (text) => text.replaceAll(TOKEN, "***"),
-      host: "127.0.0.1",
-      port: 0,
     });
     try {
       const at = (p: string) => `http://127.0.0.1:${guarded.port}${p}`;
@@ -600,15 +604,9 @@ for (const b of backends()) {
       connectTimeout: 2,
     });
     const logged: Record<string, unknown>[] = [];
-    const down = await startServer({
-      db: gone,
-      settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
-      webRoot: "./.data/serve-test-no-web/",
-      now: () => NOW,
+    const down = await testServer(gone, {
       log: (entry) => logged.push(entry),
       redact: (text) => text.replaceAll("pw-never-shown", "***"),
-      host: "127.0.0.1",
-      port: 0,
     });
     try {
       // Every request fails fast, not only the first (a pooled connection that failed to
@@ -695,15 +693,8 @@ for (const b of backends()) {
         prepare: true,
         readOnlyTimeoutMs: 300,
       });
-      const other = await startServer({
-        db: pool,
+      const other = await testServer(pool, {
         settings: { corsOrigins: [], statementTimeoutMs: 300, staleAfterHours: 2 },
-        webRoot: "./.data/serve-test-no-web/",
-        now: () => NOW,
-        log: () => {},
-        redact: (text) => text,
-        host: "127.0.0.1",
-        port: 0,
       });
       try {
         assert.equal(pool.readOnlyTimeoutMs, 300);
@@ -813,17 +804,7 @@ for (const b of backends()) {
   test("ETag: a repeat is a 304 from memory, without a statement; a new file is heard at once", async () => {
     const { db, rec } = await ready();
     const versions = new VersionCache(60_000); // only a notification can make it forget
-    const remembering = await startServer({
-      db: rec,
-      settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
-      versions,
-      webRoot: "./.data/serve-test-no-web/",
-      now: () => NOW,
-      log: (entry) => lines.push(entry),
-      redact: (text) => text,
-      host: "127.0.0.1",
-      port: 0,
-    });
+    const remembering = await testServer(rec, { versions, log: (entry) => lines.push(entry) });
     try {
       assert.equal(await remembering.listening, true);
       const at = (path: string, etag?: string) =>
