@@ -55,43 +55,24 @@ function reference(bytes: Uint8Array, maxFieldBytes: number) {
       continue;
     }
     afterCr = false;
-    if (state === 0) {
-      if (b === 34) state = 2;
-      else if (b === 44) {
-        endField();
-        continue;
-      } else if (b === 10 || b === 13) {
-        lineEnd(b);
-        continue;
-      } else state = 1;
-    } else if (state === 1) {
-      if (b === 34) {
+    if (state === 2) { // inside quotes: only a quote matters
+      if (b === 34) state = 3;
+    } else if (b === 44) {
+      endField();
+      continue;
+    } else if (b === 10 || b === 13) {
+      lineEnd(b);
+      continue;
+    } else if (b === 34) {
+      if (state === 1) {
         fail("a quote inside an unquoted field");
         continue;
       }
-      if (b === 44) {
-        endField();
-        continue;
-      }
-      if (b === 10 || b === 13) {
-        lineEnd(b);
-        continue;
-      }
-    } else if (state === 2) {
-      if (b === 34) state = 3;
-    } else {
-      if (b === 34) state = 2;
-      else if (b === 44) {
-        endField();
-        continue;
-      } else if (b === 10 || b === 13) {
-        lineEnd(b);
-        continue;
-      } else {
-        fail("text after a closing quote");
-        continue;
-      }
-    }
+      state = 2; // opens a field, or a doubled quote inside one
+    } else if (state === 3) {
+      fail("text after a closing quote");
+      continue;
+    } else state = 1;
     recordBytes++;
     if (++fieldBytes > maxFieldBytes) fail("a field over the size limit");
   }
