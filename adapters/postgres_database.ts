@@ -145,7 +145,15 @@ export function createPostgresDatabase(
 } {
   const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
-  const connect = (settings: Record<string, unknown>, state: SocketState) =>
+  // Whole milliseconds, at least 1: PostgreSQL reads "0.4" as 0, no timeout at all.
+  const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
+    ? undefined
+    : Math.max(1, Math.round(options.readOnlyTimeoutMs));
+  const connect = (
+    settings: Record<string, unknown>,
+    state: SocketState,
+    session: Record<string, string> = {},
+  ) =>
     postgres(url, {
       connect_timeout: timeoutS,
       onnotice: () => {},
@@ -153,7 +161,8 @@ export function createPostgresDatabase(
       max_lifetime: null,
       // temp_buffers: a change file's COPY table stays in memory (the default 8 MB spills a
       // 12 MB baseline to disk: its COPY and scans take ~2× as long). Allocated only when used.
-      connection: { application_name: "fleettickets", temp_buffers: "64MB" },
+      // `session`: further settings in the startup message (a read-only pool's).
+      connection: { application_name: "fleettickets", temp_buffers: "64MB", ...session },
       ...settings,
       // Supported by postgres.js, missing from its type definitions.
       ...{
@@ -165,18 +174,11 @@ export function createPostgresDatabase(
         },
       } as Record<string, unknown>,
     });
-  // Whole milliseconds, at least 1: PostgreSQL reads "0.4" as 0, no timeout at all.
-  const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
-    ? undefined
-    : Math.max(1, Math.round(options.readOnlyTimeoutMs));
-  const readOnly = readOnlyTimeoutMs === undefined ? {} : {
-    connection: {
-      application_name: "fleettickets",
-      default_transaction_read_only: "on",
-      statement_timeout: String(readOnlyTimeoutMs),
-    },
+  const readOnly: Record<string, string> = readOnlyTimeoutMs === undefined ? {} : {
+    default_transaction_read_only: "on",
+    statement_timeout: String(readOnlyTimeoutMs),
   };
-  const sql = connect({ max: options.max ?? 1, ...readOnly }, sockets);
+  const sql = connect({ max: options.max ?? 1 }, sockets, readOnly);
   // The listening connection counts its own sockets: a new one must not read as the loss of
   // the connection that holds the run's lock.
   return new PostgresDatabase(sql, sockets, {

@@ -29,9 +29,7 @@ export function readOnly<T>(
   return db.transaction(async (tx) => {
     const settings = Promise.all([
       tx.query(`set transaction isolation level repeatable read, read only`),
-      tx.query(`select set_config('statement_timeout', $1, true)`, [
-        String(Math.max(1, Math.round(options.timeoutMs))),
-      ]),
+      tx.query(`select set_config('statement_timeout', $1, true)`, [String(wholeMs(options))]),
     ]);
     const result = fn(tx);
     try {
@@ -57,7 +55,11 @@ export function readInOrder<T>(
   options: ReadOnlyOptions,
   fn: (session: SqlSession) => Promise<T>,
 ): Promise<T> {
-  const timeoutMs = Math.max(1, Math.round(options.timeoutMs));
-  if (db.session !== undefined && db.readOnlyTimeoutMs === timeoutMs) return db.session(fn);
+  if (db.session !== undefined && db.readOnlyTimeoutMs === wholeMs(options)) return db.session(fn);
   return readOnly(db, options, fn);
+}
+
+/** The timeout in whole milliseconds, at least 1 (PostgreSQL reads a fraction below 1 as 0: none). */
+function wholeMs(options: ReadOnlyOptions): number {
+  return Math.max(1, Math.round(options.timeoutMs));
 }

@@ -2,10 +2,10 @@
  * Every data response carries an ETag from the datasets' watermarks, the route and its
  * normalised parameters, and the current minute (SLA ages move with the clock). A conditional
  * request is answered `304` from the version the process remembers ({@linkcode VersionCache})
- * without touching the database; otherwise one READ ONLY, REPEATABLE READ transaction with a
- * statement timeout reads the watermarks (`tickets.import_meta` only), answers `304` if the
- * client has the tag, before any ticket table is touched, and else runs the query in the same
- * snapshot, so the tag always labels the data it comes with.
+ * without touching the database; otherwise read-only statements with a statement timeout read
+ * the watermarks (`tickets.import_meta` only) and the data, on one connection, watermarks first
+ * (readInOrder), or in one REPEATABLE READ snapshot for a read that needs it; `304` if the
+ * client has the tag. The tag never labels data older than itself.
  *
  * @module
  */
