@@ -510,6 +510,9 @@ async function applyFile(
   }
   const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged) };
   const mergeMs = lap();
+  // A stop asked for during the merge (which does not see the signal) still rolls the file back:
+  // nothing is committed after it.
+  context.signal?.throwIfAborted();
   if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
   entry.profile = { parsedBy, stageMs, quarantineMs, mergeMs, ledgerMs: lap() };
