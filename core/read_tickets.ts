@@ -45,6 +45,8 @@ export type TicketPage = {
   features: string;
 };
 
+const DATASET_CLAUSE = { inc: "t.dataset = 'inc'", crq: "t.dataset = 'crq'" } as const;
+
 /** The WHERE clause and parameters of a selection; `$1` is the instant SLA ages are taken at. */
 export function ticketFilter(query: TicketQuery): { where: string; params: unknown[] } {
   const params: unknown[] = [];
@@ -53,7 +55,10 @@ export function ticketFilter(query: TicketQuery): { where: string; params: unkno
     params.push(value);
     clauses.push(clause(params.length + 1));
   };
-  if (query.dataset !== "all") add((n) => `t.dataset = $${n}`, query.dataset);
+  // The dataset is part of the text, not a parameter: serve's prepared statements are planned
+  // once for every value (generic plans), and only a constant lets the planner drop the other
+  // dataset's half of the union.
+  if (query.dataset !== "all") clauses.push(DATASET_CLAUSE[query.dataset]);
   if (query.openOnly) clauses.push("t.is_open");
   if (query.cluster !== undefined) add((n) => `lower(t.cluster) = lower($${n})`, query.cluster);
   if (query.status !== undefined) {

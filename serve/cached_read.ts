@@ -5,7 +5,9 @@
  * without touching the database; otherwise read-only statements with a statement timeout read
  * the watermarks (`tickets.import_meta` only) and the data, on one connection, watermarks first
  * (readInOrder), or in one REPEATABLE READ snapshot for a read that needs it; `304` if the
- * client has the tag. The tag never labels data older than itself.
+ * client has the tag. An unconditional read that needs no snapshot takes the remembered version
+ * when there is one and sends only its data statement. The tag never labels data older than
+ * itself.
  *
  * @module
  */
@@ -13,7 +15,7 @@
 import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
-import { readInOrder, readOnly } from "../core/read_only.ts";
+import { readAnyOrder, readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeEnv } from "./env.ts";
 
@@ -91,21 +93,28 @@ export async function cachedRead(
   const known = ifNoneMatch === undefined || versions === undefined
     ? undefined
     : await versions.refresh(() =>
-      readInOrder(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
-        return (await readDataVersion(tx)).token;
-      })
+      readInOrder(db, { timeoutMs: settings.statementTimeoutMs }, readDataVersion)
     );
   if (known !== undefined) {
-    const etag = etagOf(request, known);
+    const etag = etagOf(request, known.token);
     if (matches(ifNoneMatch, etag)) return notModified(c, etag);
   }
+  // An unconditional read of one statement labels its data with the remembered version: read
+  // before this statement is sent, so never newer than the data (at worst a later repeat gets a
+  // 200 where a 304 would do).
+  const remembered = ifNoneMatch === undefined && !options.snapshot ? versions?.fresh() : undefined;
   type Head =
     | { etag: string; notModified: true }
     | ({ etag: string; notModified: false } & ReadResult);
   let ready: (head: Head) => void = () => {};
   const head = new Promise<Head>((resolve) => ready = resolve);
-  const run = options.snapshot ? readOnly : readInOrder;
+  const run = options.snapshot ? readOnly : remembered === undefined ? readInOrder : readAnyOrder;
   const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+    if (remembered !== undefined) {
+      const answer = await read(tx, Promise.resolve(remembered));
+      ready({ etag: etagOf(request, remembered.token), notModified: false, ...answer });
+      return void await answer.finished;
+    }
     const start = versions?.begin();
     const reading = readDataVersion(tx);
     // No version left to check first (none sent, or the remembered one did not match): the
@@ -116,7 +125,7 @@ export async function cachedRead(
       : undefined;
     early?.catch(() => {}); // awaited below, once the version is in
     const version = await reading;
-    if (start !== undefined) versions!.store(start, version.token);
+    if (start !== undefined) versions!.store(start, version);
     const etag = etagOf(request, version.token);
     if (matches(ifNoneMatch, etag)) {
       await early?.catch(() => {}); // its connection is free again once it has answered

@@ -6,6 +6,7 @@
 
 import type { Config } from "../app/config.ts";
 import type { Database } from "../core/ports/mod.ts";
+import type { DataVersion } from "../core/data_version.ts";
 import type { VersionCache } from "./version_cache.ts";
 
 /** The dependencies of {@linkcode createApp}. */
@@ -26,7 +27,7 @@ export interface ServeDeps {
    * The data version remembered for `304`s without a query (`startServer` makes one from
    * `settings.versionTtlMs` and keeps it current); absent: every conditional request reads it.
    */
-  versions?: VersionCache;
+  versions?: VersionCache<DataVersion>;
 }
 
 /** Hono environment of the read API. */

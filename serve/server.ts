@@ -7,6 +7,7 @@
  */
 
 import { createApp } from "./app.ts";
+import type { DataVersion } from "../core/data_version.ts";
 import type { ServeDeps } from "./env.ts";
 import { DATA_CHANGED_CHANNEL, VersionCache } from "./version_cache.ts";
 
@@ -37,7 +38,8 @@ export interface RunningServer {
 
 /** Starts serving; resolves once the socket listens. */
 export function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const versions = options.versions ?? new VersionCache(options.settings.versionTtlMs ?? 0);
+  const versions = options.versions ??
+    new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
   const app = createApp({ ...options, versions });
   return new Promise((resolve, reject) => {
     try {

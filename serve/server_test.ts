@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../app/config.ts";
+import type { DataVersion } from "../core/data_version.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { fakeDatabase } from "./_fake_database.ts";
 import { startServer } from "./server.ts";
@@ -15,7 +16,11 @@ const SETTINGS: Config["serve"] = {
   versionTtlMs: 1000,
 };
 
-function start(db: Database, lines: Record<string, unknown>[], versions?: VersionCache) {
+function start(
+  db: Database,
+  lines: Record<string, unknown>[],
+  versions?: VersionCache<DataVersion>,
+) {
   return startServer({
     db,
     settings: SETTINGS,
@@ -39,10 +44,10 @@ Deno.test("a change notification makes the server forget the data version", asyn
       return Promise.resolve(() => Promise.resolve(void (stopped = true)));
     },
   };
-  const versions = new VersionCache(60_000);
+  const versions = new VersionCache<DataVersion>(60_000);
   const server = await start(db, [], versions);
   assert.equal(await server.listening, true);
-  versions.store(versions.begin(), "v1");
+  versions.store(versions.begin(), { datasets: [], token: "v1" });
   const forgotten = versions.invalidated();
   notify();
   await forgotten;

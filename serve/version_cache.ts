@@ -20,15 +20,15 @@ export interface VersionReadStart {
   readonly at: number;
 }
 
-/** The remembered data version token; `ttlMs` 0 remembers nothing. */
-export class VersionCache {
+/** The remembered data version (a token, or what it was read with); `ttlMs` 0 remembers nothing. */
+export class VersionCache<T = string> {
   readonly ttlMs: number;
   #now: () => number;
-  #token: string | undefined;
+  #token: T | undefined;
   #at = 0;
   #generation = 0;
   #waiting: (() => void)[] = [];
-  #reading: Promise<string | undefined> | undefined;
+  #reading: Promise<T | undefined> | undefined;
 
   /** Creates the cache; `now` is a millisecond clock (tests). */
   constructor(ttlMs: number, now: () => number = () => performance.now()) {
@@ -37,7 +37,7 @@ export class VersionCache {
   }
 
   /** The token, when one is remembered and younger than `ttlMs`. */
-  fresh(): string | undefined {
+  fresh(): T | undefined {
     if (this.#token === undefined) return undefined;
     if (this.#now() - this.#at >= this.ttlMs) {
       this.#token = undefined;
@@ -55,7 +55,7 @@ export class VersionCache {
    * Remembers `token` read in a snapshot that began after `start`, unless a change was
    * notified since (the snapshot may predate it) or a younger token is already held.
    */
-  store(start: VersionReadStart, token: string): void {
+  store(start: VersionReadStart, token: T): void {
     if (this.ttlMs <= 0 || start.generation !== this.#generation) return;
     if (this.#token !== undefined && this.#at > start.at) return;
     this.#token = token;
@@ -67,7 +67,7 @@ export class VersionCache {
    * forgotten token would otherwise send every request in flight to the database at once).
    * Undefined when the read failed or a change was notified while it ran.
    */
-  refresh(read: () => Promise<string>): Promise<string | undefined> {
+  refresh(read: () => Promise<T>): Promise<T | undefined> {
     const known = this.fresh();
     if (known !== undefined || this.ttlMs <= 0) return Promise.resolve(known);
     if (this.#reading) return this.#reading;

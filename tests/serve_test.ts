@@ -11,6 +11,7 @@ import { connectPostgresDatabase, createPostgresDatabase } from "../adapters/pos
 import { capture } from "../core/capture.ts";
 import { CRQ, type Dataset, INC } from "../core/datasets.ts";
 import { drain } from "../core/drain.ts";
+import type { DataVersion } from "../core/data_version.ts";
 import { nearestSql } from "../core/nearest.ts";
 import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
@@ -751,6 +752,85 @@ for (const b of backends()) {
       }
     });
 
+    test("serve's read-only pool plans a statement once per connection, without parallel workers", async () => {
+      const { db } = await ready();
+      const pool = createPostgresDatabase(b.url!, {
+        max: 1,
+        prepare: true,
+        readOnlyTimeoutMs: 300,
+      });
+      try {
+        const { text, params } = nearestSql(
+          { ...VEHICLE, k: 3, maxKm: 25, dataset: "all", rank: "distance" },
+          NOW,
+        );
+        const [plans] = await pool.session!(async (tx) => {
+          for (let i = 0; i < 8; i++) {
+            assert.deepEqual(await tx.query(text, params), await db.query(text, params));
+          }
+          return await tx.query<{ generic: number; custom: number; workers: string }>(
+            `select generic_plans::int as generic, custom_plans::int as custom,
+                    current_setting('max_parallel_workers_per_gather') as workers
+             from pg_prepared_statements where statement = $1`,
+            [text],
+          );
+        });
+        // PostgreSQL's default planned all 8 anew (the reusable plan of a "limit $4" looks dear).
+        assert.deepEqual(plans, { generic: 8, custom: 0, workers: "0" });
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test("an unconditional read on the read-only pool is one statement when the version is remembered", async () => {
+      await ready();
+      const pool = createPostgresDatabase(b.url!, {
+        max: 2,
+        prepare: true,
+        readOnlyTimeoutMs: 300,
+      });
+      const statements: string[] = [];
+      const record = (session: SqlSession): SqlSession =>
+        Object.assign(Object.create(session) as SqlSession, {
+          query: (text: string, params?: readonly unknown[]) => {
+            statements.push(text);
+            return session.query(text, params);
+          },
+        });
+      const recorded = Object.assign(record(pool) as Database, {
+        session: <T>(fn: (s: SqlSession) => Promise<T>) => pool.session!((s) => fn(record(s))),
+      });
+      const versions = new VersionCache<DataVersion>(60_000);
+      const other = await testServer(recorded, {
+        versions,
+        settings: { corsOrigins: [], statementTimeoutMs: 300, staleAfterHours: 2 },
+      });
+      const path = "/api/nearest?lon=36.8219&lat=-1.2921&k=5";
+      const fetchText = async (from: string) => {
+        const response = await fetch(from);
+        return { etag: response.headers.get("ETag"), body: await response.text() };
+      };
+      const reads = () => statements.filter((s) => s.includes("tickets.import_meta")).length;
+      try {
+        const first = await fetchText(`http://127.0.0.1:${other.port}${path}`);
+        assert.equal(reads(), 1);
+        statements.length = 0;
+        const second = await fetchText(`http://127.0.0.1:${other.port}${path}`);
+        assert.equal(statements.length, 1, statements.join("\n---\n"));
+        assert.equal(reads(), 0);
+        // The same tag and body as a server that reads the version with every request.
+        assert.deepEqual(second, first);
+        assert.deepEqual(second, await fetchText(url(path)));
+        versions.invalidate(); // what a change notification does
+        statements.length = 0;
+        await fetchText(`http://127.0.0.1:${other.port}${path}`);
+        assert.equal(reads(), 1);
+      } finally {
+        await other.shutdown();
+        await pool.close();
+      }
+    });
+
     test("a read-only pool whose server did not keep its settings goes back to transactions", async () => {
       const kept = await connectPostgresDatabase(b.url!, { max: 1, readOnlyTimeoutMs: 300 });
       const lost = createPostgresDatabase(b.url!, { max: 1, readOnlyTimeoutMs: 300 });
@@ -803,7 +883,7 @@ for (const b of backends()) {
 
   test("ETag: a repeat is a 304 from memory, without a statement; a new file is heard at once", async () => {
     const { db, rec } = await ready();
-    const versions = new VersionCache(60_000); // only a notification can make it forget
+    const versions = new VersionCache<DataVersion>(60_000); // only a notification can make it forget
     const remembering = await testServer(rec, { versions, log: (entry) => lines.push(entry) });
     try {
       assert.equal(await remembering.listening, true);
