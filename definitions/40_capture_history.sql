@@ -13,7 +13,20 @@ declare
   v_snap tickets.inc_daily_snapshot;
 begin
   -- The anti-join keeps the common case (nothing new among ~20k closures) off the conflict
-  -- path; on conflict still covers a concurrent capture.
+  -- path; on conflict still covers a concurrent capture. It reads only the (ticket_id,
+  -- closed_at) pairs, from indexes on both sides (migration 008); just the rows it finds are
+  -- then read whole.
+  with missing as materialized (
+    select c.ticket_id
+    from tickets.inc c
+    where c.closed_at is not null
+      and c.closed_at <= v_now
+      and c.is_actionable is not true
+      and not exists (
+        select 1 from tickets.closure_events e
+        where e.ticket_id = c.ticket_id and e.closed_at = c.closed_at
+      )
+  )
   insert into tickets.closure_events (
     ticket_id, closed_at, observed_at, normalized_status, cluster, region, location_name,
     assigned_team, owner, created_at_service, first_seen_at, mttr, sla_status, source_file
@@ -22,14 +35,11 @@ begin
     i.ticket_id, i.closed_at, v_now, i.normalized_status, i.cluster, i.region, i.location_name,
     i.assigned_team, i.owner, i.created_at_service, i.first_seen_at, i.mttr, i.sla_status,
     i.source_file
-  from tickets.inc i
+  from missing m
+  join tickets.inc i on i.ticket_id = m.ticket_id
   where i.closed_at is not null
     and i.closed_at <= v_now
     and i.is_actionable is not true
-    and not exists (
-      select 1 from tickets.closure_events e
-      where e.ticket_id = i.ticket_id and e.closed_at = i.closed_at
-    )
   on conflict do nothing;
   get diagnostics v_added = row_count;
 
