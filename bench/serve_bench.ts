@@ -21,7 +21,7 @@ import { INC } from "../core/datasets.ts";
 import { ingest } from "../core/ingest.ts";
 import { migrate } from "../core/migrate.ts";
 import { nearest, nearestSql } from "../core/nearest.ts";
-import { readAnyOrder } from "../core/read_only.ts";
+import { readInOrder } from "../core/read_only.ts";
 import { ticketPageSql, type TicketQuery } from "../core/read_tickets.ts";
 import { createScratchDatabase } from "../tests/_harness.ts";
 import { Http1Connection } from "./http1_client.ts";
@@ -284,7 +284,7 @@ export async function runServeBench(base: string): Promise<string> {
     // pool like serve's (8 read-only connections, prepared statements), no HTTP.
     const pool = createPostgresDatabase(url, { max: 8, prepare: true, readOnlyTimeoutMs: 5000 });
     const nearestStatements = () =>
-      readAnyOrder(
+      readInOrder(
         pool,
         { timeoutMs: 5000 },
         (tx) =>

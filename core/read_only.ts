@@ -59,20 +59,6 @@ export function readInOrder<T>(
   return readOnly(db, options, fn);
 }
 
-/**
- * Runs `fn`'s statements where order does not matter (the data version is already known): on a
- * pool opened read only with the statement timeout each goes to whichever connection is free,
- * without reserving one for the read. Anywhere else, {@linkcode readOnly}.
- */
-export function readAnyOrder<T>(
-  db: Database,
-  options: ReadOnlyOptions,
-  fn: (session: SqlSession) => Promise<T>,
-): Promise<T> {
-  if (db.session !== undefined && db.readOnlyTimeoutMs === wholeMs(options)) return fn(db);
-  return readOnly(db, options, fn);
-}
-
 /** The timeout in whole milliseconds, at least 1 (PostgreSQL reads a fraction below 1 as 0: none). */
 function wholeMs(options: ReadOnlyOptions): number {
   return Math.max(1, Math.round(options.timeoutMs));

@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
-import { readAnyOrder, readInOrder, readOnly } from "../core/read_only.ts";
+import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeEnv } from "./env.ts";
 
@@ -108,7 +108,7 @@ export async function cachedRead(
     | ({ etag: string; notModified: false } & ReadResult);
   let ready: (head: Head) => void = () => {};
   const head = new Promise<Head>((resolve) => ready = resolve);
-  const run = options.snapshot ? readOnly : remembered === undefined ? readInOrder : readAnyOrder;
+  const run = options.snapshot ? readOnly : readInOrder;
   const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
     if (remembered !== undefined) {
       const answer = await read(tx, Promise.resolve(remembered));

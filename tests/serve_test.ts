@@ -782,6 +782,34 @@ for (const b of backends()) {
       }
     });
 
+    test("a read on serve's pool waits for the first free connection, not behind a slow statement", async () => {
+      await ready();
+      const pool = createPostgresDatabase(b.url!, {
+        max: 2,
+        prepare: true,
+        readOnlyTimeoutMs: 5000,
+      });
+      const read = (text: string) =>
+        readInOrder(pool, { timeoutMs: 5000 }, (tx) => tx.query(text)).then(() =>
+          performance.now() - started
+        );
+      let started = 0;
+      try {
+        await Promise.all([pool.query(`select 1`), pool.query(`select 1`)]); // both connected
+        started = performance.now();
+        const [, long, , quick] = await Promise.all([
+          read(`select pg_sleep(0.2)`),
+          read(`select pg_sleep(1)`),
+          read(`select pg_sleep(0.2)`),
+          read(`select 1`),
+        ]);
+        // Sent to a busy connection, the quick read would have waited for the 1 s sleep.
+        assert.ok(quick < long - 300, `quick ${quick} ms, long ${long} ms`);
+      } finally {
+        await pool.close();
+      }
+    });
+
     test("an unconditional read on the read-only pool is one statement when the version is remembered", async () => {
       await ready();
       const pool = createPostgresDatabase(b.url!, {
