@@ -155,6 +155,14 @@ for (const delta of deltas) {
 }
 const noop: number[] = [];
 for (let i = 0; i < runs; i++) noop.push((await runIngestCli(url, root)).ms);
+// The same once the tables the capture reads are vacuumed: what autovacuum leaves within a
+// minute of an applying run (migration 008), long before the next run 20 minutes later.
+const vacuum = createPostgresDatabase(url);
+await vacuum.exec(`vacuum analyze tickets.inc`);
+await vacuum.exec(`vacuum analyze tickets.closure_events`);
+await vacuum.close();
+const noopVacuumed: number[] = [];
+for (let i = 0; i < runs; i++) noopVacuumed.push((await runIngestCli(url, root)).ms);
 
 // ---- one run applying all 5 deltas, whole process ------------------------------------------------
 const fiveUrl = await freshDatabase();
@@ -249,9 +257,12 @@ console.log(`${await serverMemory(base!)}
   deltaMs.map((ms) => `${ms} ms`).join(", ")
 } (max ${Math.max(...deltaMs)} ms) | ≤ 80 ms each (${verdict(Math.max(...deltaMs) <= 80)}) |
 | one run applying the ${fiveFiles} deltas, whole process | ${fmt(five.ms)} | report |
-| no-op run, whole process, median of ${runs} | ${fmt(median(noop))} | ≤ 0.4 s (${
-  verdict(median(noop) <= 400)
-}) |
+| no-op run, whole process, median of ${runs}, right after the deltas | ${
+  fmt(median(noop))
+} | ≤ 0.4 s (${verdict(median(noop) <= 400)}) |
+| the same once autovacuum has passed (VACUUM ANALYZE of tickets.inc and closure_events) | ${
+  fmt(median(noopVacuumed))
+} | ≤ 0.4 s (${verdict(median(noopVacuumed) <= 400)}) |
 | peak RSS, 1× baseline (${baseline.rows} rows), whole process, median | ${
   mb(median(oursPeakKb))
 } | |
