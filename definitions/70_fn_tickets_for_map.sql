@@ -4,7 +4,9 @@
 create or replace function reporting.fn_tickets_for_map(
   p_open_only boolean default true,
   p_now timestamptz default now()
-) returns jsonb language plpgsql stable as $$
+) returns jsonb language plpgsql stable
+-- Its queries are planned for the filters given, also on serve's pool (generic plans there).
+set plan_cache_mode = auto as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
   v_open_only boolean := coalesce(p_open_only, true);

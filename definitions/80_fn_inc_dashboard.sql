@@ -12,7 +12,9 @@ create or replace function reporting.fn_inc_dashboard(
   p_from date default null,
   p_to date default null,
   p_now timestamptz default now()
-) returns jsonb language plpgsql stable as $$
+) returns jsonb language plpgsql stable
+-- Its queries are planned for the filters given, also on serve's pool (generic plans there).
+set plan_cache_mode = auto as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
   v_cluster text := lower(nullif(btrim(p_cluster), ''));

@@ -777,6 +777,18 @@ for (const b of backends()) {
         });
         // PostgreSQL's default planned all 8 anew (the reusable plan of a "limit $4" looks dear).
         assert.deepEqual(plans, { generic: 8, custom: 0, workers: "0" });
+        // The report functions plan their own queries for the filters given, as before.
+        const modes = await pool.query<{ name: string; mode: string }>(
+          `select p.proname as name, current_setting('plan_cache_mode') || ' / ' ||
+                  array_to_string(p.proconfig, ',') as mode
+           from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+           where n.nspname = 'reporting' and p.proname like 'fn\\_%' order by 1`,
+        );
+        assert.deepEqual(modes, [
+          { name: "fn_inc_dashboard", mode: "force_generic_plan / plan_cache_mode=auto" },
+          { name: "fn_team_performance", mode: "force_generic_plan / plan_cache_mode=auto" },
+          { name: "fn_tickets_for_map", mode: "force_generic_plan / plan_cache_mode=auto" },
+        ]);
       } finally {
         await pool.close();
       }
@@ -827,12 +839,15 @@ for (const b of backends()) {
         });
       const recorded = Object.assign(record(pool) as Database, {
         session: <T>(fn: (s: SqlSession) => Promise<T>) => pool.session!((s) => fn(record(s))),
+        listen: (channel: string, onEvent: () => void) => pool.listen(channel, onEvent),
       });
       const versions = new VersionCache<DataVersion>(60_000);
       const other = await testServer(recorded, {
         versions,
         settings: { corsOrigins: [], statementTimeoutMs: 300, staleAfterHours: 2 },
       });
+      // Listening starts with a forgetting (notifications before it are lost): wait for it.
+      assert.equal(await other.listening, true);
       const path = "/api/nearest?lon=36.8219&lat=-1.2921&k=5";
       const fetchText = async (from: string) => {
         const response = await fetch(from);
