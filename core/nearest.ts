@@ -49,8 +49,9 @@ const POINT = `st_setsrid(st_makepoint($2::float8, $3::float8), 4326)::geography
 function candidates(source: string, query: NearestQuery): string {
   const state = query.slaState === undefined ? "" : `and o.sla_state = $6`;
   // Distance: plain KNN, the index walks outwards from the constant point (the radius is
-  // applied to the k found). Urgency: every open ticket within the radius, scored. The exact
-  // distance is computed once per ticket found, here.
+  // applied to the k found), and the exact distance is computed once per ticket found. Urgency:
+  // every open ticket within the radius, scored (its distance computed for the score and for
+  // the row).
   const distance = `st_distance(o.geog, ${POINT})`;
   return query.rank === "distance"
     ? `(select o.*, ${distance} as distance_m from (${source}) o
