@@ -36,10 +36,7 @@ begin
     i.assigned_team, i.owner, i.created_at_service, i.first_seen_at, i.mttr, i.sla_status,
     i.source_file
   from missing m
-  join tickets.inc i on i.ticket_id = m.ticket_id
-  where i.closed_at is not null
-    and i.closed_at <= v_now
-    and i.is_actionable is not true
+  join tickets.inc i on i.ticket_id = m.ticket_id -- the same row: one statement, one snapshot
   on conflict do nothing;
   get diagnostics v_added = row_count;
 
