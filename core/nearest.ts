@@ -94,31 +94,30 @@ from near n where n.distance_m <= $5::float8 order by ${rankOrder} limit $4`,
 }
 
 /** A found ticket as {@linkcode nearestSql} returns it: text, numbers in PostgreSQL's notation. */
-type NearestRow = { geometry: string | null } & Record<(typeof PROPERTIES)[number], string | null>;
+type NearestRow = { geometry: string | null } & Record<keyof typeof PROPERTIES, string | null>;
 
-/** The Features' properties, in order; `true`: a number (its text goes out unquoted). */
-const PROPERTIES = [
-  "dataset",
-  "ticket_id",
-  "normalized_status",
-  "cluster",
-  "location_name",
-  "assigned_team",
-  "owner",
-  "hours_open",
-  "sla_state",
-  "sla_due_at",
-  "minutes_to_breach",
-  "distance_m",
-  "score",
-] as const;
-const NUMBERS = new Set<string>(["hours_open", "minutes_to_breach", "distance_m", "score"]);
+/** The Features' properties, in order, and how each goes out (a number's text unquoted). */
+const PROPERTIES = {
+  dataset: "text",
+  ticket_id: "text",
+  normalized_status: "text",
+  cluster: "text",
+  location_name: "text",
+  assigned_team: "text",
+  owner: "text",
+  hours_open: "number",
+  sla_state: "text",
+  sla_due_at: "text",
+  minutes_to_breach: "number",
+  distance_m: "number",
+  score: "number",
+} as const;
 
 /** One GeoJSON Feature (text) of a found ticket. */
 function featureJson(row: NearestRow): string {
-  const properties = PROPERTIES.map((name) => {
-    const value = row[name];
-    const json = value === null ? "null" : NUMBERS.has(name) ? value : JSON.stringify(value);
+  const properties = Object.entries(PROPERTIES).map(([name, kind]) => {
+    const value = row[name as keyof typeof PROPERTIES];
+    const json = value === null ? "null" : kind === "number" ? value : JSON.stringify(value);
     return `"${name}":${json}`;
   });
   return `{"type":"Feature","geometry":${row.geometry ?? "null"},"properties":{${
