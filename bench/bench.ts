@@ -13,7 +13,7 @@ import { ingest } from "../core/ingest.ts";
 import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
-import { createScratchDatabase } from "../tests/_harness.ts";
+import { createScratchDatabase, dropScratchDatabases } from "../tests/_harness.ts";
 import { measureBootFloor } from "./boot_floor.ts";
 import { measureProcess } from "./_measure_process.ts";
 import { runServeBench } from "./serve_bench.ts";
@@ -312,3 +312,4 @@ async function serverMemory(url: string): Promise<string> {
 
 // ---- the read API (serve) under 32 concurrent clients, against the same SQL called directly -----
 console.log(`\n### Read API (serve)\n\n${await runServeBench(base)}`);
+await dropScratchDatabases();

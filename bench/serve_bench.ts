@@ -23,7 +23,7 @@ import { migrate } from "../core/migrate.ts";
 import { nearest, nearestSql } from "../core/nearest.ts";
 import { readInOrder } from "../core/read_only.ts";
 import { ticketPageSql, type TicketQuery } from "../core/read_tickets.ts";
-import { createScratchDatabase } from "../tests/_harness.ts";
+import { createScratchDatabase, dropScratchDatabase } from "../tests/_harness.ts";
 import { Http1Connection } from "./http1_client.ts";
 
 const CLIENTS = 32;
@@ -353,6 +353,7 @@ export async function runServeBench(base: string): Promise<string> {
     child.kill("SIGTERM");
     await child.status;
     await Deno.remove(work, { recursive: true }).catch(() => {});
+    await dropScratchDatabase(url);
   }
   return rows.join("\n");
 }

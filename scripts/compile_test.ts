@@ -37,37 +37,44 @@ Deno.test({
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
   fn: async () => {
-    const { createScratchDatabase, makeDirBucket } = await import("../tests/_harness.ts");
+    const { createScratchDatabase, dropScratchDatabase, makeDirBucket } = await import(
+      "../tests/_harness.ts"
+    );
     const { generateStream } = await import("../demo/generate_stream.ts");
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
     const bucket = await makeDirBucket(generateStream({ tickets: 50, deltas: 1, seed: 5 }).files);
-    const flags = compileArgs(worker, configuredHosts({ DATABASE_URL: url }))
-      .filter((a) => a.startsWith("--allow-"));
-    // The folder bucket is a temporary folder outside the checkout: allow it too.
-    for (const kind of ["read", "write"]) {
-      const i = flags.findIndex((a) => a.startsWith(`--allow-${kind}=`));
-      flags[i] = `${flags[i]},${bucket}`;
+    try {
+      const flags = compileArgs(worker, configuredHosts({ DATABASE_URL: url }))
+        .filter((a) => a.startsWith("--allow-"));
+      // The folder bucket is a temporary folder outside the checkout: allow it too.
+      for (const kind of ["read", "write"]) {
+        const i = flags.findIndex((a) => a.startsWith(`--allow-${kind}=`));
+        flags[i] = `${flags[i]},${bucket}`;
+      }
+      const run = async (args: string[], env: Record<string, string>) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--no-prompt", ...flags, "main.ts", ...args],
+          env,
+          clearEnv: true,
+        }).output();
+        return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+      };
+      assert.equal((await run(["migrate"], { DATABASE_URL: url })).code, 0);
+      const ok = await run(["ingest", "--from-dir", bucket, "--apply", "--json"], {
+        DATABASE_URL: url,
+      });
+      assert.equal(ok.code, 0, ok.stderr);
+      const elsewhere = new URL(url);
+      elsewhere.hostname = "127.0.0.2"; // not in the list: refused by the permission, not by TCP
+      const refused = await run(["status"], { DATABASE_URL: elsewhere.toString() });
+      assert.notEqual(refused.code, 0);
+      assert.match(
+        refused.stderr,
+        /Cannot connect to "127\.0\.0\.2:\d+": fleettickets may connect only to the configured hosts/,
+      );
+    } finally {
+      await Deno.remove(bucket, { recursive: true });
+      await dropScratchDatabase(url);
     }
-    const run = async (args: string[], env: Record<string, string>) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--no-prompt", ...flags, "main.ts", ...args],
-        env,
-        clearEnv: true,
-      }).output();
-      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-    };
-    assert.equal((await run(["migrate"], { DATABASE_URL: url })).code, 0);
-    const ok = await run(["ingest", "--from-dir", bucket, "--apply", "--json"], {
-      DATABASE_URL: url,
-    });
-    assert.equal(ok.code, 0, ok.stderr);
-    const elsewhere = new URL(url);
-    elsewhere.hostname = "127.0.0.2"; // not in the list: refused by the permission, not by TCP
-    const refused = await run(["status"], { DATABASE_URL: elsewhere.toString() });
-    assert.notEqual(refused.code, 0);
-    assert.match(
-      refused.stderr,
-      /Cannot connect to "127\.0\.0\.2:\d+": fleettickets may connect only to the configured hosts/,
-    );
   },
 });

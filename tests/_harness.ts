@@ -66,18 +66,91 @@ async function migrationHash(): Promise<string> {
     .join("");
 }
 
-/** Creates a fresh database on the TEST_DATABASE_URL server and returns its URL. */
+/** The scratch databases this test file created (name → the server URL it was made from). */
+const scratchDatabases = new Map<string, string>();
+
+/**
+ * Creates a fresh database on the TEST_DATABASE_URL server and returns its URL. A test file that
+ * calls it (or `backends()`) ends with {@linkcode removeTestDataAtEnd}.
+ */
 export async function createScratchDatabase(baseUrl: string): Promise<string> {
   const name = `ft_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
+  await admin(baseUrl, (sql) => sql.unsafe(`create database ${name}`));
+  scratchDatabases.set(name, baseUrl);
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+async function admin<T>(baseUrl: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * Drops every scratch database this test file created, ending the sessions still open on them
+ * (a server or worker a test left running); the names of those still there afterwards.
+ */
+export async function dropScratchDatabases(): Promise<string[]> {
+  const left: string[] = [];
+  for (const name of [...scratchDatabases.keys()]) {
+    if (!await dropScratch(name)) left.push(name);
+  }
+  return left;
+}
+
+/** Drops one scratch database made by {@linkcode createScratchDatabase} (by its URL). */
+export async function dropScratchDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  if (!await dropScratch(name)) throw new Error(`Cannot drop the scratch database "${name}"`);
+}
+
+async function dropScratch(name: string): Promise<boolean> {
+  const baseUrl = scratchDatabases.get(name);
+  if (baseUrl === undefined) return true;
+  const [row] = await admin(baseUrl, async (sql) => {
+    await sql.unsafe(`drop database if exists ${name} with (force)`);
+    return await sql`select count(*)::int as n from pg_database where datname = ${name}`;
+  });
+  if (row?.n !== 0) return false;
+  scratchDatabases.delete(name);
+  return true;
+}
+
+/** Temporary folders this test file made (buckets and the like). */
+const tempDirs = new Set<string>();
+
+/** A fresh temporary folder, removed by {@linkcode removeTestDataAtEnd}'s test. */
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  tempDirs.add(dir);
+  return dir;
+}
+
+/**
+ * Registers a last test that removes this file's temporary folders and drops its scratch
+ * databases, and fails if one is left. Call it after the file's last `Deno.test`.
+ */
+export function removeTestDataAtEnd(): void {
+  Deno.test({
+    name: "the temporary folders and scratch databases this file made are removed",
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      for (const dir of tempDirs) {
+        await Deno.remove(dir, { recursive: true }).catch((error) => {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        });
+        tempDirs.delete(dir);
+      }
+      const left = await dropScratchDatabases();
+      if (left.length > 0) throw new Error(`Cannot drop scratch databases ${left.join(", ")}`);
+    },
+  });
 }
 
 const TABLES = [
@@ -132,7 +205,7 @@ export async function makeDirBucket(
   files: readonly { name: string; text: string | Uint8Array }[],
   prefix = "automations/inc/changes/",
 ): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "fleettickets-bucket-" });
+  const root = await tempDir("fleettickets-bucket-");
   await writeFiles(root, files, prefix);
   return root;
 }

@@ -17,6 +17,7 @@ import {
   listNames,
   makeDirBucket,
   openTicket,
+  removeTestDataAtEnd,
   shared,
 } from "./_harness.ts";
 
@@ -689,3 +690,5 @@ for (const b of backends()) {
 
   Deno.test({ name: `[${b.name}] close the shared database`, ...shared, fn: () => b.close() });
 }
+
+removeTestDataAtEnd();

@@ -10,7 +10,7 @@ import puppeteer, {
   type Page,
   type Viewport,
 } from "puppeteer-core";
-import { backends, shared } from "./_harness.ts";
+import { backends, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { addTicket, loadWebFixture, type WebFixture } from "./_web_fixture.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import type { Database } from "../core/ports/mod.ts";
@@ -418,3 +418,5 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
     await stop(s);
   }
 });
+
+removeTestDataAtEnd();

@@ -6,7 +6,7 @@ import { COLUMNS } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
-import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
+import { backends, makeDirBucket, openTicket, removeTestDataAtEnd, shared } from "./_harness.ts";
 
 /** A row with every column filled plausibly; override what a case needs. */
 function row(id: string, overrides: Record<string, string> = {}): Record<string, string> {
@@ -248,3 +248,5 @@ for (const b of backends()) {
 
   test("close the shared database", () => b.close());
 }
+
+removeTestDataAtEnd();

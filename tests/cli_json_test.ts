@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
-import { createScratchDatabase, writeFiles } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { cli as run, spawnCli as spawn } from "./_cli.ts";
 
 async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -98,3 +98,5 @@ Deno.test({
       assert.match(doc.datasets[0].error, /Interrupted by SIGTERM/);
     }),
 });
+
+removeTestDataAtEnd();

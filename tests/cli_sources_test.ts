@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
-import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
+import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { startS3TestServer } from "./_s3_test_server.ts";
 import { cli as runCli } from "./_cli.ts";
 
@@ -244,3 +244,5 @@ Deno.test({
     }
   },
 });
+
+removeTestDataAtEnd();

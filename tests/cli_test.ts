@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { createScratchDatabase, listNames, writeFiles } from "./_harness.ts";
+import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
 
@@ -182,3 +182,5 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+
+removeTestDataAtEnd();

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { createScratchDatabase } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
 
 const SECRET = "pw-never-printed";
 
@@ -200,3 +200,5 @@ Deno.test({
     }
   },
 });
+
+removeTestDataAtEnd();

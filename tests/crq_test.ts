@@ -6,7 +6,15 @@ import { generateStream } from "../demo/generate_stream.ts";
 import { CRQ, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
-import { backends, diffState, listNames, shared, writeFiles } from "./_harness.ts";
+import {
+  backends,
+  diffState,
+  listNames,
+  removeTestDataAtEnd,
+  shared,
+  tempDir,
+  writeFiles,
+} from "./_harness.ts";
 
 const inc = generateStream({ dataset: "inc", tickets: 150, deltas: 4, seed: 31 });
 const crq = generateStream({ dataset: "crq", tickets: 80, deltas: 3, seed: 32 });
@@ -18,7 +26,7 @@ for (const b of backends()) {
   test("drain() keeps INC and CRQ apart in a mixed bucket: tables, watermarks, ledger, archive", async () => {
     await b.reset();
     const db = await b.db();
-    const root = await Deno.makeTempDir({ prefix: "fleettickets-mixed-" });
+    const root = await tempDir("fleettickets-mixed-");
     await writeFiles(root, inc.files, INC.changesPrefix);
     await writeFiles(root, crq.files, CRQ.changesPrefix);
     const store = createDirObjectStore(root);
@@ -51,7 +59,7 @@ for (const b of backends()) {
   test("drain() of one dataset is not blocked by a broken file in the other", async () => {
     await b.reset();
     const db = await b.db();
-    const root = await Deno.makeTempDir({ prefix: "fleettickets-mixed-" });
+    const root = await tempDir("fleettickets-mixed-");
     await writeFiles(
       root,
       [{ name: "2026-06-15T05-00-00.csv", text: 'id\n"CRQ1"\n' }],
@@ -69,3 +77,5 @@ for (const b of backends()) {
 
   test("close the shared database", () => b.close());
 }
+
+removeTestDataAtEnd();

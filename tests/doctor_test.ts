@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
-import { createScratchDatabase } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
 import { startS3TestServer } from "./_s3_test_server.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -89,3 +89,5 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+
+removeTestDataAtEnd();

@@ -18,6 +18,7 @@ import {
   listNames,
   makeDirBucket,
   openTicket,
+  removeTestDataAtEnd,
   shared,
   writeFiles,
 } from "./_harness.ts";
@@ -466,3 +467,5 @@ for (const b of backends()) {
 
   test("close the shared database", () => b.close());
 }
+
+removeTestDataAtEnd();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
-import { createScratchDatabase, writeFiles } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -143,3 +143,5 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+
+removeTestDataAtEnd();

@@ -14,7 +14,7 @@ import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
 import { createOpenCageGeocoder } from "../adapters/opencage_geocoder.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
-import { backends, makeDirBucket, shared, writeFiles } from "./_harness.ts";
+import { backends, makeDirBucket, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 import { createRedactor } from "../app/redact.ts";
 
@@ -428,3 +428,5 @@ Deno.test("the configured geocoder never leaks its key when a provider echoes th
     }
   }
 });
+
+removeTestDataAtEnd();

@@ -7,7 +7,7 @@ import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { loadDefinitions, migrate } from "../core/migrate.ts";
 import type { Database } from "../core/ports/mod.ts";
-import { createScratchDatabase, shared } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 
 const opens: [string, () => Promise<Database>][] = [["pglite", () => createPgliteDatabase()]];
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -99,3 +99,5 @@ for (const [name, open] of opens) {
     },
   });
 }
+
+removeTestDataAtEnd();

@@ -16,6 +16,7 @@ import {
   createScratchDatabase,
   listNames,
   makeDirBucket,
+  removeTestDataAtEnd,
   shared,
   writeFiles,
 } from "./_harness.ts";
@@ -303,3 +304,5 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+
+removeTestDataAtEnd();

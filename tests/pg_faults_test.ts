@@ -11,7 +11,14 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import { migrate } from "../core/migrate.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
-import { createScratchDatabase, diffState, listNames, makeDirBucket, shared } from "./_harness.ts";
+import {
+  createScratchDatabase,
+  diffState,
+  listNames,
+  makeDirBucket,
+  removeTestDataAtEnd,
+  shared,
+} from "./_harness.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 const stream = generateStream({ tickets: 12_000, deltas: 2, seed: 71 });
@@ -118,3 +125,5 @@ Deno.test({
     }
   },
 });
+
+removeTestDataAtEnd();

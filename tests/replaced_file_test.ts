@@ -10,7 +10,15 @@ import { drain } from "../core/drain.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
-import { backends, listNames, makeDirBucket, openTicket, readRaw, shared } from "./_harness.ts";
+import {
+  backends,
+  listNames,
+  makeDirBucket,
+  openTicket,
+  readRaw,
+  removeTestDataAtEnd,
+  shared,
+} from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
 const stream = generateStream({ tickets: 80, deltas: 0, seed: 31 });
@@ -113,3 +121,5 @@ Deno.test({
     }
   },
 });
+
+removeTestDataAtEnd();

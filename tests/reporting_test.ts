@@ -13,7 +13,7 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
-import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
+import { backends, makeDirBucket, openTicket, removeTestDataAtEnd, shared } from "./_harness.ts";
 
 /** The instant every test reports as of: 2026-06-15 12:00 EAT (09:00 UTC, 05:00 in New York). */
 const NOW = new Date("2026-06-15T12:00:00+03:00");
@@ -840,3 +840,5 @@ for (const b of backends()) {
     );
   });
 }
+
+removeTestDataAtEnd();

@@ -18,7 +18,7 @@ import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
-import { createScratchDatabase, diffState } from "./_harness.ts";
+import { createScratchDatabase, diffState, dropScratchDatabase } from "./_harness.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 const restart = Deno.env.get("RESTART_CMD");
@@ -82,4 +82,5 @@ try {
 } finally {
   await held.close();
   await Deno.remove(root, { recursive: true });
+  await dropScratchDatabase(url);
 }

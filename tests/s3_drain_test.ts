@@ -7,7 +7,7 @@ import { generateStream } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { drain } from "../core/drain.ts";
 import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
-import { backends, diffState, shared } from "./_harness.ts";
+import { backends, diffState, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
 const stream = generateStream({ tickets: 200, deltas: 5, seed: 21 });
@@ -73,3 +73,5 @@ Deno.test({
     }
   },
 });
+
+removeTestDataAtEnd();

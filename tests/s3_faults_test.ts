@@ -14,7 +14,7 @@ import { INC } from "../core/datasets.ts";
 import { drain, type DrainReport } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
-import { backends, diffState, shared } from "./_harness.ts";
+import { backends, diffState, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { type FaultRule, type S3Op, startS3FaultProxy } from "./_s3_fault_proxy.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
@@ -214,3 +214,5 @@ Deno.test({
 function error(status: number, code: string): FaultRule["action"] {
   return { kind: "status", status, code };
 }
+
+removeTestDataAtEnd();

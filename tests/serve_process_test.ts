@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { migrate } from "../core/migrate.ts";
-import { createScratchDatabase } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
 
 interface Served {
   child: Deno.ChildProcess;
@@ -104,3 +104,5 @@ if (base) {
     }
   });
 }
+
+removeTestDataAtEnd();

@@ -19,7 +19,7 @@ import { formatTeamPerformance, type TeamPerformance } from "../core/team_perfor
 import { main } from "../cli/main.ts";
 import { type RunningServer, startServer, type StartServerOptions } from "../serve/server.ts";
 import { VersionCache } from "../serve/version_cache.ts";
-import { backends, makeDirBucket, openTicket, shared } from "./_harness.ts";
+import { backends, makeDirBucket, openTicket, removeTestDataAtEnd, shared } from "./_harness.ts";
 
 /** 2026-06-15 12:00 EAT: the server's clock and every age below. */
 const NOW = new Date("2026-06-15T12:00:00+03:00");
@@ -965,3 +965,5 @@ for (const b of backends()) {
     await b.close();
   });
 }
+
+removeTestDataAtEnd();
