@@ -113,16 +113,20 @@ const PROPERTIES = {
   score: "number",
 } as const;
 
+/** The properties as [name, its JSON key with the colon, kind], listed once (not per row). */
+const PROPERTY_LIST = (Object.keys(PROPERTIES) as (keyof typeof PROPERTIES)[]).map(
+  (name) => [name, `"${name}":`, PROPERTIES[name]] as const,
+);
+
 /** One GeoJSON Feature (text) of a found ticket. */
 function featureJson(row: NearestRow): string {
-  const properties = Object.entries(PROPERTIES).map(([name, kind]) => {
-    const value = row[name as keyof typeof PROPERTIES];
+  let properties = "";
+  for (const [name, key, kind] of PROPERTY_LIST) {
+    const value = row[name];
     const json = value === null ? "null" : kind === "number" ? value : JSON.stringify(value);
-    return `"${name}":${json}`;
-  });
-  return `{"type":"Feature","geometry":${row.geometry ?? "null"},"properties":{${
-    properties.join(",")
-  }}}`;
+    properties += (properties === "" ? key : `,${key}`) + json;
+  }
+  return `{"type":"Feature","geometry":${row.geometry ?? "null"},"properties":{${properties}}}`;
 }
 
 /** The answer: the tickets as a JSON array of GeoJSON Features (text). */
