@@ -155,6 +155,9 @@ for (const b of backends()) {
       return { db, rec };
     })();
   const url = (path: string) => `http://127.0.0.1:${server!.port}${path}`;
+  /** A PostgreSQL pool opened as serve opens its own: prepared, read only, with a timeout. */
+  const servePool = (max: number, readOnlyTimeoutMs: number) =>
+    createPostgresDatabase(b.url!, { max, prepare: true, readOnlyTimeoutMs });
   const get = async (path: string, init?: RequestInit) => {
     await ready();
     return await fetch(url(path), init);
@@ -689,11 +692,7 @@ for (const b of backends()) {
 
     test("serve's read-only pool: no statement can write or outrun the timeout, even outside a transaction; the answers are the same", async () => {
       await ready();
-      const pool = createPostgresDatabase(b.url!, {
-        max: 2,
-        prepare: true,
-        readOnlyTimeoutMs: 300,
-      });
+      const pool = servePool(2, 300);
       const other = await testServer(pool, {
         settings: { corsOrigins: [], statementTimeoutMs: 300, staleAfterHours: 2 },
       });
@@ -754,11 +753,7 @@ for (const b of backends()) {
 
     test("serve's read-only pool plans a statement once per connection, without parallel workers", async () => {
       const { db } = await ready();
-      const pool = createPostgresDatabase(b.url!, {
-        max: 1,
-        prepare: true,
-        readOnlyTimeoutMs: 300,
-      });
+      const pool = servePool(1, 300);
       try {
         const { text, params } = nearestSql(
           { ...VEHICLE, k: 3, maxKm: 25, dataset: "all", rank: "distance" },
@@ -796,11 +791,7 @@ for (const b of backends()) {
 
     test("a read on serve's pool waits for the first free connection, not behind a slow statement", async () => {
       await ready();
-      const pool = createPostgresDatabase(b.url!, {
-        max: 2,
-        prepare: true,
-        readOnlyTimeoutMs: 5000,
-      });
+      const pool = servePool(2, 5000);
       const read = (text: string) =>
         readInOrder(pool, { timeoutMs: 5000 }, (tx) => tx.query(text)).then(() =>
           performance.now() - started
@@ -824,11 +815,7 @@ for (const b of backends()) {
 
     test("an unconditional read on the read-only pool is one statement when the version is remembered", async () => {
       await ready();
-      const pool = createPostgresDatabase(b.url!, {
-        max: 2,
-        prepare: true,
-        readOnlyTimeoutMs: 300,
-      });
+      const pool = servePool(2, 300);
       const statements: string[] = [];
       const record = (session: SqlSession): SqlSession =>
         Object.assign(Object.create(session) as SqlSession, {
