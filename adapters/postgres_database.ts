@@ -8,6 +8,7 @@ import { connect as connectSocket, type Socket } from "node:net";
 import postgres from "postgres";
 import { encodeCopyText } from "./_copy_text.ts";
 import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
+import { wholeTimeoutMs } from "../core/read_only.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -146,10 +147,9 @@ export function createPostgresDatabase(
 } {
   const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
-  // Whole milliseconds, at least 1: PostgreSQL reads "0.4" as 0, no timeout at all.
   const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
     ? undefined
-    : Math.max(1, Math.round(options.readOnlyTimeoutMs));
+    : wholeTimeoutMs(options.readOnlyTimeoutMs);
   const connect = (
     settings: Record<string, unknown>,
     state: SocketState,

@@ -29,7 +29,9 @@ export function readOnly<T>(
   return db.transaction(async (tx) => {
     const settings = Promise.all([
       tx.query(`set transaction isolation level repeatable read, read only`),
-      tx.query(`select set_config('statement_timeout', $1, true)`, [String(wholeMs(options))]),
+      tx.query(`select set_config('statement_timeout', $1, true)`, [
+        String(wholeTimeoutMs(options.timeoutMs)),
+      ]),
     ]);
     const result = fn(tx);
     try {
@@ -55,11 +57,16 @@ export function readInOrder<T>(
   options: ReadOnlyOptions,
   fn: (session: SqlSession) => Promise<T>,
 ): Promise<T> {
-  if (db.session !== undefined && db.readOnlyTimeoutMs === wholeMs(options)) return db.session(fn);
+  if (db.session !== undefined && db.readOnlyTimeoutMs === wholeTimeoutMs(options.timeoutMs)) {
+    return db.session(fn);
+  }
   return readOnly(db, options, fn);
 }
 
-/** The timeout in whole milliseconds, at least 1 (PostgreSQL reads a fraction below 1 as 0: none). */
-function wholeMs(options: ReadOnlyOptions): number {
-  return Math.max(1, Math.round(options.timeoutMs));
+/**
+ * A statement timeout as PostgreSQL is given it: whole milliseconds, at least 1 (it reads a
+ * fraction below 1 as 0, no timeout at all).
+ */
+export function wholeTimeoutMs(ms: number): number {
+  return Math.max(1, Math.round(ms));
 }
