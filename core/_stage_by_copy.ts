@@ -35,6 +35,33 @@ const NOT_ASCII = "[^ -~]";
 
 const SAVEPOINT = "fleettickets_copy";
 
+/** Columns of the session's copy table: a file with at most this many reuses it, emptied. */
+const COPY_COLUMNS = 64;
+
+/** Creates the session's copy table `fleettickets_csv` (seq, c1…cN) unless it exists. */
+function createCopyTable(columns: number): string {
+  const cs = Array.from({ length: columns }, (_, i) => `c${i + 1} text`).join(", ");
+  return `create temp table if not exists fleettickets_csv (
+    seq bigint generated always as identity, ${cs})`;
+}
+
+/**
+ * Creates the copy table for the files of a session (before the first file's transaction, as
+ * the drain's warm-up does for its other tables): each file then empties it (~0.5 ms) instead
+ * of dropping and creating it with a sequence (~5 ms).
+ */
+export const CREATE_COPY_TABLE = createCopyTable(COPY_COLUMNS);
+
+/**
+ * Makes `fleettickets_csv` empty with at least `columns` text columns: a table as wide or wider
+ * is reused; a wider file (rare) gets a table of its own width.
+ */
+function emptyCopyTable(columns: number): string {
+  return columns <= COPY_COLUMNS
+    ? `${CREATE_COPY_TABLE}; truncate fleettickets_csv`
+    : `drop table if exists fleettickets_csv; ${createCopyTable(columns)}`;
+}
+
 /** Options for {@linkcode stageByCopy}. */
 export interface CopyOptions {
   /** A field over this many bytes sends the file to the JavaScript way. */
@@ -74,12 +101,9 @@ export async function stageByCopy(
   }
   const columns = header.names.map((_, i) => `c${i + 1}`);
   try {
-    // One round trip (no parameters: the column names are c1…cN).
-    await tx.exec(`savepoint ${SAVEPOINT};
-      drop table if exists fleettickets_csv;
-      create temp table fleettickets_csv (seq bigint generated always as identity, ${
-      columns.map((c) => `${c} text`).join(", ")
-    })`);
+    // One round trip (no parameters: the column names are c1…cN). A table wider than the file
+    // is fine: COPY fills the columns it names, the others stay null and are never read.
+    await tx.exec(`savepoint ${SAVEPOINT}; ${emptyCopyTable(columns.length)}`);
     await tx.copyCsv("fleettickets_csv", columns, chunks(reader, shape, head, options));
     shape.finish();
     const staged = shape.notPlain === undefined ? await checkRows(tx, header) : undefined;

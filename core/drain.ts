@@ -27,7 +27,7 @@ import { isTransient } from "./is_transient.ts";
 import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
 import { parseChangeFile } from "./parse_change_file.ts";
-import { stageByCopy } from "./_stage_by_copy.ts";
+import { CREATE_COPY_TABLE, stageByCopy } from "./_stage_by_copy.ts";
 import type { Database, ObjectStore, SqlSession } from "./ports/mod.ts";
 
 const BATCH_ROWS = 2000;
@@ -379,8 +379,11 @@ async function applyAll(
 ): Promise<void> {
   const { dataset, archive, signal, onProgress } = context;
   // A new session's first write loads PostGIS, compiles the parsers and creates the temp schema
-  // (~40 ms): done here, before the first file's transaction, so no file holds its locks for it.
-  if (report.files.some((f) => f.action === "apply")) await db.exec(WARM_UP);
+  // (~40 ms), and the COPY way's table is created once for every file of the run: done here,
+  // before the first file's transaction, so no file holds its locks for it.
+  if (report.files.some((f) => f.action === "apply")) {
+    await db.exec(context.parser === "javascript" ? WARM_UP : `${WARM_UP};\n${CREATE_COPY_TABLE}`);
+  }
   for (const [i, file] of files.entries()) {
     const entry = report.files[i]!;
     const { key, size } = file;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { COLUMNS, DROPPED_COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
-import { drain, type DrainReport } from "../core/drain.ts";
+import { drain, type DrainReport, type FileReport } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
 import {
   backends,
@@ -46,7 +46,7 @@ interface Case {
   /** The key is not a change file: never read, never moved. */
   ignored?: boolean;
   /** More checks on the database. */
-  check?: (db: Database, report: DrainReport) => Promise<void>;
+  check?: (db: Database, report: DrainReport, file: FileReport) => Promise<void>;
 }
 
 function ticket(id: string, overrides: Record<string, string> = {}): Record<string, string> {
@@ -84,6 +84,27 @@ const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0) & 
 function good(id: string, overrides: Record<string, string> = {}) {
   const row = ticket(id, overrides);
   return { text: line(COLUMNS.map((c) => row[c]!)), expected: cleaned(row) };
+}
+
+/**
+ * A file whose header has `width` columns (the known ones and unknown extras): wider than the
+ * copy table a session keeps for the database's parser (64 columns), yet parsed by the database
+ * and kept whole in raw, like a file of the usual width.
+ */
+function wideCase(width: number): Case {
+  const extras = Array.from({ length: width - COLUMNS.length }, (_, i) => `extra_${i + 1}`);
+  const id = `BAD_WIDE_${width}`;
+  const row = ticket(id, Object.fromEntries(extras.map((c, i) => [c, `v${i + 1}`])));
+  const header = [...COLUMNS, ...extras];
+  return {
+    name: `a header of ${width} columns, ${extras.length} of them unknown`,
+    body: renderCsv(header, [row]),
+    lands: [cleaned(row, header)],
+    check: (_db, _report, file) => {
+      assert.equal(file.profile?.parsedBy, "database", "a plain file, parsed by the database");
+      return Promise.resolve();
+    },
+  };
 }
 
 /** A file of good rows around one bad line. */
@@ -187,11 +208,13 @@ const cases: Case[] = [
       ]),
     ],
   },
+  wideCase(70),
   {
     name: "most columns missing",
     body: `ticket_id,raw_status,region\r\n"BAD_FEW","Closed","KAMPALA"\r\n`,
     lands: [{ ticket_id: "BAD_FEW", raw_status: "CLOSED", region: "kampala" }],
   },
+  wideCase(90), // wider than the table the 70-column file left in the session
   {
     name: "a row with too few fields",
     body: around("BAD_SHORT", line(["BAD_SHORT_2", "inc", "x", "y", "z"])),
@@ -622,7 +645,7 @@ for (const b of backends()) {
             }
           }
           assert.ok((await listNames(root, INC.processedPrefix)).includes(fileName));
-          await c.check?.(db, report);
+          await c.check?.(db, report, file);
         });
       }
 
