@@ -209,13 +209,43 @@ function loadServeConfig(
   }
   return {
     corsOrigins: origins,
-    token: get("SERVE_TOKEN"),
-    statementTimeoutMs: (positive("SERVE_STATEMENT_TIMEOUT") ?? 5) * 1000,
+    token: serveToken(get("SERVE_TOKEN")),
+    statementTimeoutMs: statementTimeoutMs(get("SERVE_STATEMENT_TIMEOUT")),
     versionTtlMs: versionTtlMs(get("SERVE_VERSION_TTL")),
     tilesUrl,
     pmtiles,
     staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
   };
+}
+
+/**
+ * SERVE_TOKEN: what a client can send as `Authorization: Bearer <token>` (RFC 6750's token68:
+ * letters, digits, `-._~+/`, then `=` padding). Any other character could never match: refused
+ * at start rather than answering every request 401. The token itself is never in the message.
+ */
+function serveToken(token: string | undefined): string | undefined {
+  if (token !== undefined && !/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
+    throw new ConfigError(
+      'Cannot use SERVE_TOKEN: a bearer token may hold only letters, digits and "-._~+/" ' +
+        '(then "=" padding); make one with "openssl rand -hex 32"',
+    );
+  }
+  return token;
+}
+
+/**
+ * SERVE_STATEMENT_TIMEOUT: seconds, 0.1 to 3600 (default 5). Less would cancel serve's own
+ * start-up statements; more is beyond what a read should hold a connection for.
+ */
+function statementTimeoutMs(text: string | undefined): number {
+  if (text === undefined) return 5000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
+    throw new ConfigError(
+      `Cannot read SERVE_STATEMENT_TIMEOUT "${text}": expected seconds from 0.1 to 3600`,
+    );
+  }
+  return Math.round(seconds * 1000);
 }
 
 /** SERVE_VERSION_TTL: seconds, 0 to 60 (default 1). */

@@ -70,6 +70,28 @@ Deno.test("loadConfig() reads the serve settings and refuses what is not an orig
   assert.match(configError({ SERVE_STATEMENT_TIMEOUT: "-1" }).message, /SERVE_STATEMENT_TIMEOUT/);
 });
 
+Deno.test("loadConfig() refuses a statement timeout that would cancel serve's own start (or hold for hours)", () => {
+  assert.equal(load({ SERVE_STATEMENT_TIMEOUT: "0.1" }).serve.statementTimeoutMs, 100);
+  assert.equal(load({ SERVE_STATEMENT_TIMEOUT: "3600" }).serve.statementTimeoutMs, 3_600_000);
+  for (const bad of ["0.001", "0.05", "0", "3601", "1e9", "soon"]) {
+    assert.match(
+      configError({ SERVE_STATEMENT_TIMEOUT: bad }).message,
+      /^Cannot read SERVE_STATEMENT_TIMEOUT ".*": expected seconds from 0\.1 to 3600$/,
+    );
+  }
+});
+
+Deno.test("loadConfig() refuses a SERVE_TOKEN no client could send as a bearer token, without showing it", () => {
+  for (const ok of ["t0ken-value", "a.b_c~d+e/f-g==", "4f9c2e".repeat(10)]) {
+    assert.equal(load({ SERVE_TOKEN: ok }).serve.token, ok);
+  }
+  for (const bad of ["Tok!en#2024", "two words", "tok=en", "caf\u00e9"]) {
+    const message = configError({ SERVE_TOKEN: bad }).message;
+    assert.match(message, /^Cannot use SERVE_TOKEN: a bearer token may hold only letters/);
+    assert.ok(!message.includes(bad), "the token is not shown");
+  }
+});
+
 Deno.test("loadConfig() reads SERVE_VERSION_TTL in seconds, 0 to 60, 0 turning the memory off", () => {
   assert.equal(load({ SERVE_VERSION_TTL: "0.25" }).serve.versionTtlMs, 250);
   assert.equal(load({ SERVE_VERSION_TTL: "0" }).serve.versionTtlMs, 0);
