@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
@@ -42,8 +42,28 @@ function allowedMethods(path: string): readonly string[] | undefined {
   return /^\/(api|webhook)(\/|$)/.test(path) ? undefined : ["GET"];
 }
 
-/** SQLSTATEs that mean the database cannot answer now. */
-const UNAVAILABLE = new Set(["57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"]);
+/**
+ * SQLSTATEs that mean the database cannot answer now: shut down or restarting (57P0x), the
+ * connection lost or refused (08xxx), too many connections (53300), the database dropped or
+ * renamed (3D000), closed to connections (55000: serve's reads raise it for nothing else), the
+ * role's login or password changed under a running server (28000, 28P01).
+ */
+const UNAVAILABLE = new Set([
+  "57P01",
+  "57P02",
+  "57P03",
+  "57P04",
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+  "53300",
+  "3D000",
+  "55000",
+  "28000",
+  "28P01",
+]);
 
 /** Builds the read API. */
 export function createApp(deps: ServeDeps): Hono<ServeEnv> {
@@ -55,14 +75,24 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     c.set("deps", deps);
     c.set("rows", 0);
     await next();
-    log({
-      event: "request",
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-      rows: c.get("rows"),
-    });
+    const line = (rows: number, error?: unknown) =>
+      log({
+        event: "request",
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        rows,
+        ...(error === undefined ? {} : {
+          error: `The response stopped before its last row: ${
+            deps.redact(error instanceof Error ? error.message : String(error))
+          }`,
+        }),
+      });
+    // A streamed body (the CSV export) is logged once its last row is read, with its rows.
+    const streamed = c.get("streamed");
+    if (streamed === undefined) line(c.get("rows"));
+    else streamed.then((rows) => line(rows), (error) => line(c.get("rows"), error));
   });
 
   app.use(async (c, next) => {
@@ -85,14 +115,21 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   if (settings.corsOrigins.length > 0) {
     const origins = new Set(settings.corsOrigins);
     const policy = cors({
-      origin: (origin) => origins.has(origin) ? origin : null,
+      origin: (origin) => origin,
       allowMethods: ["GET", "POST"],
       allowHeaders: ["Authorization", "Content-Type", "If-None-Match"],
       exposeHeaders: ["ETag"],
       maxAge: 600,
     });
-    app.use("/api/*", policy);
-    app.use("/webhook/*", policy);
+    // Only a listed origin gets CORS headers (Hono's policy would expose ETag to any); every
+    // answer varies by Origin, so a cache never hands one origin's answer to another.
+    const listedOnly: MiddlewareHandler<ServeEnv> = async (c, next) => {
+      if (origins.has(c.req.header("Origin") ?? "")) return await policy(c, next);
+      await next();
+      c.header("Vary", "Origin", { append: true });
+    };
+    app.use("/api/*", listedOnly);
+    app.use("/webhook/*", listedOnly);
   }
 
   if (settings.token !== undefined) {

@@ -303,6 +303,54 @@ Deno.test("a lost database is a 503, a statement timeout a 503 naming the limit"
   assert.match((await problem(response)).detail, /5 s/);
 });
 
+Deno.test("a database dropped, closed to connections or refusing serve's login is a 503, not a 500", async () => {
+  const cases: [string, string][] = [
+    ["3D000", 'database "fleet" does not exist'],
+    ["55000", 'database "fleet" is not currently accepting connections'],
+    ["57P04", "database dropped"],
+    ["28P01", 'password authentication failed for user "reader"'],
+    ["28000", 'role "reader" is not permitted to log in'],
+    ["08001", "could not establish connection"],
+  ];
+  for (const [code, message] of cases) {
+    const { app } = appWith(
+      {},
+      fakeDatabase(() => {
+        throw Object.assign(new Error(message), { code });
+      }),
+    );
+    for (const path of ["/api/tickets", "/api/nearest?lon=36.8&lat=-1.29", "/api/dashboard"]) {
+      const response = await app.request(path);
+      assert.equal(response.status, 503, `${code} on ${path}`);
+      assert.equal((await problem(response)).detail, "The database cannot be reached");
+    }
+  }
+});
+
+Deno.test("CORS headers go only to a listed origin; every answer varies by Origin", async () => {
+  const { app } = appWith({ corsOrigins: ["https://ops.example.com"] });
+  const listed = await app.request("/api/config", {
+    headers: { Origin: "https://ops.example.com" },
+  });
+  assert.equal(listed.headers.get("Access-Control-Allow-Origin"), "https://ops.example.com");
+  assert.equal(listed.headers.get("Access-Control-Expose-Headers"), "ETag");
+  assert.match(listed.headers.get("Vary") ?? "", /Origin/);
+  const origins = [
+    "https://evil.example",
+    "http://ops.example.com",
+    "https://OPS.example.com",
+    "null",
+  ];
+  for (const origin of [...origins, undefined]) {
+    const response = await app.request("/api/config", {
+      headers: origin === undefined ? {} : { Origin: origin },
+    });
+    const cors = [...response.headers.keys()].filter((name) => name.startsWith("access-control-"));
+    assert.deepEqual(cors, [], `no CORS header for ${origin ?? "no Origin"}`);
+    assert.match(response.headers.get("Vary") ?? "", /Origin/);
+  }
+});
+
 Deno.test("every request writes one access-log line: method, path without query, status, ms, rows", async () => {
   const { app, lines } = appWith();
   await app.request("/api/nearest?lon=1&lat=95&token=abc");

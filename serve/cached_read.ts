@@ -32,10 +32,10 @@ export interface ReadResult {
   /** Extra headers. */
   headers?: Record<string, string>;
   /**
-   * For a streamed body: settles when the stream has read its last row. The transaction stays
-   * open until then, while the response is already on its way.
+   * For a streamed body: settles with the rows read when the stream has read its last row. The
+   * transaction stays open until then, while the response is already on its way.
    */
-  finished?: Promise<unknown>;
+  finished?: Promise<number>;
 }
 
 const encoder = new TextEncoder();
@@ -138,7 +138,7 @@ export async function cachedRead(
   // A streamed body leaves with its first rows; anything else once the transaction is over.
   const result = await Promise.race([head, done.then(() => head)]);
   const streamed = !result.notModified && result.finished !== undefined;
-  if (streamed) done.catch(() => {}); // a stream reports its own failure
+  if (streamed) c.set("streamed", done.then(() => result.finished!)); // for the access log
   else await done;
   if (result.notModified) return notModified(c, result.etag);
   const headers: Record<string, string> = { ETag: result.etag, "Cache-Control": "no-cache" };

@@ -36,5 +36,10 @@ export interface ServeEnv {
     deps: ServeDeps;
     /** Rows read, for the access log. */
     rows: number;
+    /**
+     * A streamed body's end: settles with the rows it read once it has read its last (the
+     * access-log line waits for it).
+     */
+    streamed?: Promise<number>;
   };
 }

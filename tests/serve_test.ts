@@ -565,6 +565,21 @@ for (const b of backends()) {
     assert.ok(lines.every((l) => !String(l.path).includes("?")));
   });
 
+  test("access log: a CSV export's line comes once its last row is read, with its rows", async () => {
+    const response = await get("/api/tickets.csv?dataset=inc&open_only=false");
+    assert.equal(response.status, 200);
+    const sent = (await response.text()).trimEnd().split("\r\n").length - 1;
+    assert.ok(sent > 5, `${sent} rows`);
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && line === undefined; i++) {
+      line = lines.find((l) => l.path === "/api/tickets.csv" && l.rows === sent);
+      if (line === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(line, `a line with rows ${sent}: ${JSON.stringify(lines.slice(-3))}`);
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined);
+  });
+
   test("a token-protected server refuses requests without it and never echoes it", async () => {
     const { db } = await ready();
     const logged: Record<string, unknown>[] = [];
