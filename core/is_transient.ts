@@ -12,8 +12,21 @@ import { ObjectStoreError } from "./ports/mod.ts";
 // SQLSTATE classes that a rerun cannot change: data exceptions, integrity violations, syntax or
 // access rules (42501 insufficient privilege), program limits (54000 index row too large),
 // unsupported features, invalid transaction state (25006 read-only transaction), insufficient
-// resources (53100 disk full, 53200 out of memory on the same file).
-const DETERMINISTIC_CLASSES = new Set(["22", "23", "42", "54", "0A", "25", "53", "2B", "44"]);
+// resources (53100 disk full, 53200 out of memory on the same file), a refused login (28P01
+// wrong password, 28000 no such role or no pg_hba.conf entry), no such database (3D000).
+const DETERMINISTIC_CLASSES = new Set([
+  "22",
+  "23",
+  "42",
+  "54",
+  "0A",
+  "25",
+  "53",
+  "2B",
+  "44",
+  "28",
+  "3D",
+]);
 // Within those classes, the ones that pass: too many connections frees up.
 const TRANSIENT_CODES = new Set(["53300"]);
 
@@ -38,5 +51,9 @@ export function isTransient(error: unknown): boolean {
   if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) {
     return TRANSIENT_CODES.has(code) || !DETERMINISTIC_CLASSES.has(code.slice(0, 2));
   }
+  // A wrapper without a code of its own ("Cannot connect to PostgreSQL …") is as transient as
+  // what it wraps.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (code === undefined && cause instanceof Error) return isTransient(cause);
   return true;
 }

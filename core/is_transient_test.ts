@@ -36,6 +36,21 @@ Deno.test("isTransient() says a rerun fails the same way for data, limit and per
       new ObjectStoreError("AccessDenied", { terminal: true }),
       new Deno.errors.PermissionDenied("Requires write access"),
       new Deno.errors.NotCapable("Requires write access"),
+      pg("28P01", 'password authentication failed for user "tickets"'),
+      pg("28000", 'no pg_hba.conf entry for host "10.0.0.5", user "tickets"'),
+      pg("3D000", 'database "fleet" does not exist'),
     ]
   ) assert.equal(isTransient(error), false, error.message);
+});
+
+Deno.test("isTransient() judges a wrapped error by what it wraps", () => {
+  const wrapped = (cause: Error) =>
+    new Error('Cannot connect to PostgreSQL at db:5432 (database "fleet")', { cause });
+  assert.equal(isTransient(wrapped(pg("28P01", "password authentication failed"))), false);
+  assert.equal(isTransient(wrapped(pg("3D000", 'database "fleet" does not exist'))), false);
+  assert.equal(isTransient(wrapped(pg("ECONNREFUSED", "connect ECONNREFUSED"))), true);
+  assert.equal(
+    isTransient(new Error("the server accepted the connection but never answered")),
+    true,
+  );
 });
