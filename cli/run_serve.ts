@@ -10,7 +10,7 @@ import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { startServer } from "../serve/server.ts";
 import { lineBatcher } from "./_line_batcher.ts";
-import { type Context, parse, UsageError } from "./_context.ts";
+import { type Context, parse, SourceError, UsageError } from "./_context.ts";
 
 /** The embedded database `serve` opens: PGLITE_DIR, else the demo's when only it exists. */
 async function embeddedDir(config: Config, explicit: boolean): Promise<string> {
@@ -22,6 +22,40 @@ async function embeddedDir(config: Config, explicit: boolean): Promise<string> {
   return config.pgliteDir;
 }
 
+/** Why `host:port` cannot be listened on, in words that say what to change. */
+function listenError(error: unknown, host: string, port: number): Error {
+  const at = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new SourceError(
+      `Cannot listen on ${at}: the port is in use; stop what holds it or choose another with --port`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new SourceError(
+      `Cannot listen on ${at}: the address is not on this machine; choose another with --host`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new SourceError(
+      `Cannot listen on ${at}: not permitted (ports below 1024 need privileges); choose --port 1024 or above`,
+    );
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Fails fast when the address cannot be listened on, before the database opens (the embedded
+ * one takes seconds to).
+ */
+function checkListen(host: string, port: number): void {
+  if (port === 0) return;
+  try {
+    Deno.listen({ hostname: host, port }).close();
+  } catch (error) {
+    throw listenError(error, host, port);
+  }
+}
+
 /** Runs the read API until a signal; returns the exit code. */
 export async function runServe(context: Context, args: string[]): Promise<number> {
   const { config, io, redact } = context;
@@ -31,6 +65,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
     throw new UsageError(`Cannot read --port "${values.port}": expected 0 to 65535`);
   }
   const host = String(values.host ?? "127.0.0.1");
+  checkListen(host, port);
   // One write per batch of lines, not per request (flushed before returning).
   const lines = lineBatcher(io.stdout);
   const log = (entry: Record<string, unknown>) => {
@@ -62,6 +97,8 @@ export async function runServe(context: Context, args: string[]): Promise<number
       redact,
       host,
       port,
+    }).catch((error) => {
+      throw listenError(error, host, port); // taken while the database opened
     });
     log({
       event: "listening",

@@ -34,6 +34,24 @@ Deno.test("cli: a malformed DATABASE_URL is a configuration error (exit 2)", asy
   assert.match(r.stderr, /Cannot read DATABASE_URL/);
 });
 
+Deno.test("cli: serve on a port in use exits 2 naming the port and --port, before opening the database", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const started = performance.now();
+    // An embedded folder that does not exist: the check comes before the database would open.
+    const r = await cli(["serve", "--port", String(port)], { PGLITE_DIR: ".data/no-such-db" });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      r.stderr.trim(),
+      `Cannot listen on 127.0.0.1:${port}: the port is in use; stop what holds it or choose another with --port`,
+    );
+    assert.ok(performance.now() - started < 5000, "no database was opened first");
+  } finally {
+    taken.close();
+  }
+});
+
 Deno.test("cli: a database password never appears in output when the connection fails", async () => {
   const secret = "s3cr3t-Pa55word";
   const r = await cli(["migrate"], {
