@@ -82,11 +82,12 @@ export function parse(args: string[], options: ParseArgsConfig["options"]): Flag
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
   } catch (error) {
-    throw new UsageError(flagError(error as Error & { code?: string }, Object.keys(options ?? {})));
+    const known = Object.keys(options ?? {});
+    throw new UsageError(flagError(error as Error & { code?: string }, known, args));
   }
 }
 
-function flagError(error: Error & { code?: string }, known: string[]): string {
+function flagError(error: Error & { code?: string }, known: string[], args: string[]): string {
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? "";
   switch (error.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
@@ -96,6 +97,13 @@ function flagError(error: Error & { code?: string }, known: string[]): string {
     }
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
       const flag = quoted.split(" ")[0]!;
+      if (/argument is ambiguous/.test(error.message)) {
+        // The next word starts with "-": a flag (the value is missing) or a negative number.
+        const next = args[args.indexOf(flag) + 1] ?? "";
+        return /^-[\d.]/.test(next)
+          ? `The flag "${flag}" needs a value; "${next}" reads as a flag: write ${flag}=${next}`
+          : `The flag "${flag}" needs a value`;
+      }
       return /argument missing/.test(error.message)
         ? `The flag "${flag}" needs a value`
         : `The flag "${flag}" takes no value`;

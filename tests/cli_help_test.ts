@@ -50,6 +50,26 @@ Deno.test("help: a usage error prints its reason and where to look, not the whol
   assert.match(noSource.stderr, /^Choose exactly one source/);
 });
 
+Deno.test("help: a flag's missing value is named as missing, and a negative one shown how to write", async () => {
+  const negative = await cli(["status", "--max-age", "-3"]);
+  assert.equal(negative.code, 2);
+  assert.match(
+    negative.stderr,
+    /^The flag "--max-age" needs a value; "-3" reads as a flag: write --max-age=-3\n/,
+  );
+  const written = await cli(["status", "--max-age=-3"]);
+  assert.equal(written.code, 2);
+  assert.match(
+    written.stderr,
+    /^Cannot read --max-age "-3": expected a number of seconds or hours/,
+  );
+  const missing = await cli(["ingest", "--from-dir", "x", "--wait-lock", "--apply"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^The flag "--wait-lock" needs a value\n/);
+  const boolean = await cli(["ingest", "--from-dir", "x", "--apply=yes"]);
+  assert.match(boolean.stderr, /^The flag "--apply" takes no value\n/);
+});
+
 Deno.test("help: a mistyped command is suggested; an unrelated one is not", async () => {
   const r = await cli(["stauts"]);
   assert.equal(r.code, 2);
