@@ -140,11 +140,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     );
   }
   const databaseUrl = get("DATABASE_URL");
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError(
-      `Cannot read DATABASE_URL: expected "postgres://user:password@host:port/db"`,
-    );
-  }
+  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
   const provider = (get("GEOCODER_PROVIDER") ?? "locationiq").toLowerCase();
   if (!["locationiq", "opencage", "nominatim"].includes(provider)) {
     throw new ConfigError(
@@ -216,6 +212,31 @@ function loadServeConfig(
     pmtiles,
     staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
   };
+}
+
+/**
+ * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535),
+ * otherwise a URL. The message never holds the URL (it may hold a password).
+ */
+function checkDatabaseUrl(url: string): void {
+  const expected = `expected "postgres://user:password@host:port/db"`;
+  const match = /^(postgres(?:ql)?:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/s.exec(url);
+  if (match === null) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
+  const [, scheme, user = "", hosts, rest] = match;
+  for (const host of hosts!.split(",")) {
+    const port = /:([^:\]]*)$/.exec(host)?.[1];
+    if (port !== undefined && !(/^\d{1,5}$/.test(port) && +port >= 1 && +port <= 65535)) {
+      throw new ConfigError(
+        `Cannot read DATABASE_URL: the port "${port}" of host "${
+          host.slice(0, -port.length - 1)
+        }" is not a number from 1 to 65535`,
+      );
+    }
+  }
+  // The host list may name several hosts, which no URL parser reads: checked above.
+  if (!URL.canParse(`${scheme}${user}host${rest}`)) {
+    throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
+  }
 }
 
 /**

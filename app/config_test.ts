@@ -107,6 +107,23 @@ Deno.test("loadConfig() reads DATABASE_URL as postgres:// or postgresql://", () 
     load({ DATABASE_URL: "postgresql://tickets@localhost/fleet" }).databaseUrl,
     "postgresql://tickets@localhost/fleet",
   );
+  for (const ok of ["postgres://a:b@h1:5432,h2:5433/db", "postgres://a@[::1]:5432/db"]) {
+    assert.equal(load({ DATABASE_URL: ok }).databaseUrl, ok);
+  }
+});
+
+Deno.test("loadConfig() refuses a DATABASE_URL port that is not 1-65535, naming it but not the password", () => {
+  const bad: [string, RegExp][] = [
+    ["postgres://fleet:s3cretPW@127.0.0.1:99999/db", /port "99999" of host "127\.0\.0\.1"/],
+    ["postgres://fleet:s3cretPW@h1:5432,h2:abc/db", /port "abc" of host "h2"/],
+    ["postgres://fleet:s3cretPW@db:/fleet", /port "" of host "db"/],
+  ];
+  for (const [url, names] of bad) {
+    const message = configError({ DATABASE_URL: url }).message;
+    assert.match(message, /^Cannot read DATABASE_URL: /);
+    assert.match(message, names);
+    assert.ok(!message.includes("s3cretPW"));
+  }
 });
 
 Deno.test("loadConfig() treats empty and blank variables as unset", () => {
