@@ -53,6 +53,11 @@ export async function openStore(
 
 /** A folder source must exist, mirror a bucket root, lead nowhere it may not, be archivable. */
 async function checkFolder(dir: string, apply: boolean): Promise<void> {
+  if (dir.trim() === "") {
+    throw new SourceError(
+      'Cannot read --from-dir "": name a folder, such as --from-dir .data/feed',
+    );
+  }
   await checkAllowed(dir, "read", "the folder");
   const stat = await statOrNull(dir);
   if (stat === null) throw new SourceError(`Cannot read the folder "${dir}": it does not exist`);
@@ -77,6 +82,9 @@ async function checkFolder(dir: string, apply: boolean): Promise<void> {
 }
 
 async function checkFile(path: string): Promise<void> {
+  if (path.trim() === "") {
+    throw new SourceError('Cannot read --csv "": name a change file, such as --csv .data/x.csv');
+  }
   await checkAllowed(path, "read", "the change file");
   const stat = await statOrNull(path);
   if (stat === null) {

@@ -7,8 +7,22 @@
 import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
-import { type Context, UsageError } from "./_context.ts";
+import { type Context, SourceError, UsageError } from "./_context.ts";
 import { outputPath } from "./_output_path.ts";
+
+/** The sheet to import must be a file, checked before the database opens. */
+async function checkSheet(file: string): Promise<void> {
+  const stat = await Deno.stat(file).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  });
+  if (stat === null) {
+    throw new SourceError(`Cannot read the gazetteer sheet "${file}": it does not exist`);
+  }
+  if (!stat.isFile) {
+    throw new SourceError(`Cannot read the gazetteer sheet "${file}": it is not a file`);
+  }
+}
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
@@ -26,6 +40,7 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
       "the gazetteer sheet",
     );
   }
+  if (action === "import") await checkSheet(file);
   const db = await openDatabase(config, { requireMigrated: true });
   try {
     if (action === "export") {

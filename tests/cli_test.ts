@@ -52,6 +52,23 @@ Deno.test("cli: serve on a port in use exits 2 naming the port and --port, befor
   }
 });
 
+Deno.test("cli: an empty or missing path names the flag or the file (exit 2), before any database opens", async () => {
+  const cases: [string[], RegExp][] = [
+    [["ingest", "--from-dir", ""], /^Cannot read --from-dir "": name a folder/],
+    [["ingest", "--csv", ""], /^Cannot read --csv "": name a change file/],
+    [
+      ["gazetteer", "import", ".data/no-such-sheet.csv"],
+      /^Cannot read the gazetteer sheet ".data\/no-such-sheet.csv": it does not exist/,
+    ],
+    [["gazetteer", "import", "demo"], /^Cannot read the gazetteer sheet "demo": it is not a file/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(args, { PGLITE_DIR: ".data/no-such-db" });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});
+
 Deno.test("cli: a database password never appears in output when the connection fails", async () => {
   const secret = "s3cr3t-Pa55word";
   const r = await cli(["migrate"], {
