@@ -60,6 +60,43 @@ Deno.test("doctor: an embedded folder outside .data fails, naming PGLITE_DIR (ex
 });
 
 Deno.test({
+  name: "doctor: a port that answers but is not PostgreSQL fails in bounded time, worded as " +
+    "every command words it, without the password",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    (async () => {
+      for await (const conn of silent) held.push(conn); // accepts, never answers
+    })().catch(() => {});
+    try {
+      const port = (silent.addr as Deno.NetAddr).port;
+      const started = performance.now();
+      const r = await cli(["doctor"], {
+        DATABASE_URL: `postgres://fleet:s3cretPW@127.0.0.1:${port}/tickets`,
+        PGCONNECT_TIMEOUT: "2",
+        GEOCODER_PROVIDER: "nominatim",
+      });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^fail +database +Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database "tickets"\\) ` +
+            "within 2 s: the server accepted the connection but never answered$",
+          "m",
+        ),
+      );
+      assert.ok(performance.now() - started < 15_000);
+      assert.ok(!(r.stdout + r.stderr).includes("s3cretPW"));
+    } finally {
+      silent.close();
+      for (const conn of held) conn.close();
+    }
+  },
+});
+
+Deno.test({
   name: "doctor: PostgreSQL reachable with its version and PostGIS; pending migrations fail " +
     "until migrate [PostgreSQL: set TEST_DATABASE_URL]",
   ignore: base === undefined,
@@ -72,7 +109,12 @@ Deno.test({
     const { hostname, port, pathname } = new URL(url);
     assert.match(
       before.stdout,
-      new RegExp(`^ok +database +PostgreSQL \\d+\\.\\d+.* at ${hostname}:${port}${pathname}$`, "m"),
+      new RegExp(
+        `^ok +database +PostgreSQL \\d+\\.\\d+.* at ${hostname}:${port} \\(database "${
+          pathname.slice(1)
+        }"\\)$`,
+        "m",
+      ),
     );
     assert.match(before.stdout, /^fail +migrations +\d+ pending \(001_tickets_schema\.sql … /m);
     assert.match(before.stdout, /→ run "deno task migrate"/);
