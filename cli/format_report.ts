@@ -100,9 +100,9 @@ export function formatDrainReport(report: DrainReport): string {
   const applied = report.files.filter((f) => f.action === "apply" && f.counts).length;
   if (applied > 1) lines.push(`  total: ${countsLine(report.totals)}`);
   lines.push(
-    `  watermark ${report.watermark ?? "(none)"}; ${report.status}${
+    `  watermark ${report.watermark ?? "(none)"}; ${report.status} in ${report.durationMs} ms${
       report.error && report.status === "failed" ? `: ${report.error}` : ""
-    } in ${report.durationMs} ms`,
+    }`,
   );
   if (report.status === "failed") {
     lines.push(

@@ -41,3 +41,17 @@ Deno.test("formatDrainReport() names the keys it ignored, five at most", () => {
   assert.match(many, /"automations\/inc\/changes\/tmp4\.csv" and 2 more$/m);
   assert.doesNotMatch(many, /tmp5/);
 });
+
+Deno.test("formatDrainReport() ends a failed run with its time, then the error as a sentence", () => {
+  const failed = formatDrainReport({
+    ...report([]),
+    status: "failed",
+    error: 'Cannot list "automations/inc/changes/": it is a link to "/tmp", outside the folder',
+    watermark: "2026-06-15T12-00-00.csv",
+    durationMs: 6,
+  });
+  assert.match(
+    failed,
+    /^ {2}watermark 2026-06-15T12-00-00\.csv; failed in 6 ms: Cannot list "automations\/inc\/changes\/": it is a link to "\/tmp", outside the folder$/m,
+  );
+});

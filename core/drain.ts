@@ -272,6 +272,8 @@ export async function drain(
         return report;
       }
     }
+    // Known before the listing, so a run that fails there still reports where the data stands.
+    report.watermark = await readWatermark(db, dataset);
     const files = await listChangeFiles(store, dataset, report, clock.now());
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {
@@ -292,8 +294,7 @@ export async function drain(
     } else {
       await planAll(store, db, report, files, context);
     }
-    const [meta] = await db.query<{ watermark: string | null }>(SELECT_WATERMARK, [dataset.name]);
-    report.watermark = meta?.watermark ?? null;
+    report.watermark = await readWatermark(db, dataset);
     if (report.status === "ok" && report.setAside.length > 0) {
       report.status = "failed";
       report.error = `Set aside ${report.setAside.length} change file(s) for a person: ` +
@@ -309,6 +310,11 @@ export async function drain(
     report.durationMs = Math.round(performance.now() - started);
   }
   return report;
+}
+
+async function readWatermark(db: Database, dataset: Dataset): Promise<string | null> {
+  const [meta] = await db.query<{ watermark: string | null }>(SELECT_WATERMARK, [dataset.name]);
+  return meta?.watermark ?? null;
 }
 
 interface ListedFile extends ChangeKey {

@@ -170,6 +170,25 @@ for (const b of backends()) {
     );
   });
 
+  test("drain() that cannot list its source still reports the watermark the data is at", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 2));
+    const store = createDirObjectStore(root);
+    await drain(store, db, { dataset: INC, apply: true });
+    const unlistable: ObjectStore = {
+      ...store,
+      list: () => Promise.reject(new Error('Cannot list "automations/inc/changes/": refused')),
+    };
+    for (const apply of [true, false]) {
+      const report = await drain(unlistable, db, { dataset: INC, apply });
+      assert.equal(report.status, "failed");
+      assert.match(report.error!, /Cannot list/);
+      assert.equal(report.watermark, stream.files[1]!.name, "not (none)");
+    }
+    await Deno.remove(root, { recursive: true });
+  });
+
   test("drain() dry run reports the exact plan and writes nothing", async () => {
     await b.reset();
     const db = await b.db();
