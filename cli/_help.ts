@@ -53,12 +53,13 @@ export const COMMANDS: Record<string, CommandHelp> = {
   status: {
     summary: "per dataset: watermark, pending files, last run, backlog, lag; exit 1 if unhealthy",
     usage: "status [--dataset NAME] [--max-age HOURS] [--max-content-lag HOURS] " +
-      "[--from-bucket|--from-dir DIR] [--json]",
+      "[--from-bucket|--from-dir DIR] [--wait-lock SECS] [--json]",
     options: `  --dataset NAME      inc, crq or all (default all): check only one
   --max-age HOURS     unhealthy when no file was applied for longer (default 2; 06:00-21:00 EAT)
   --max-content-lag HOURS
                       unhealthy when the newest ticket update is older (default: not checked)
 ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
+  --wait-lock SECS    embedded database only: wait up to SECS while a run holds it (default 120)
   --json              one JSON document`,
     notes: "Times are EAT (+03:00). It only reads: it works while another run holds the lock.",
   },

@@ -79,7 +79,12 @@ export function formatDrainReport(report: DrainReport): string {
   for (const file of report.files) {
     const head = `  ${file.fileName}  ${file.status.padEnd(11)}`;
     if (file.action === "archive") {
-      lines.push(`${head} already applied, ${file.status === "archived" ? "" : "to be "}archived`);
+      const rest = file.status === "skipped"
+        ? "nothing to do (this file is not moved)"
+        : file.status === "archived"
+        ? "archived"
+        : "to be archived";
+      lines.push(`${head} already applied, ${rest}`);
     } else if (file.counts) {
       lines.push(`${head} ${countsLine(file.counts)}  (${file.durationMs} ms)`);
     } else {

@@ -69,8 +69,11 @@ export interface FileReport {
   etag: string;
   /** `apply`: rows go in; `archive`: already committed, only moved to `processed/`. */
   action: "apply" | "archive";
-  /** Outcome. `planned` in a dry run; `not_reached` when an earlier file failed. */
-  status: "applied" | "archived" | "planned" | "failed" | "not_reached";
+  /**
+   * Outcome. `planned` in a dry run; `not_reached` when an earlier file failed; `skipped` when
+   * it was applied before and is not to be moved (`archive: false`, as for `ingest --csv`).
+   */
+  status: "applied" | "archived" | "skipped" | "planned" | "failed" | "not_reached";
   /** Row counts (apply only). */
   counts?: FileCounts;
   /** Why it failed. */
@@ -408,7 +411,11 @@ async function applyAll(
       }
       // Only after commit: a crash before this line leaves a committed file in changes/,
       // which the next run archives without applying again.
-      entry.status = entry.action === "apply" ? "applied" : "archived";
+      entry.status = entry.action === "apply"
+        ? "applied"
+        : archive === false
+        ? "skipped"
+        : "archived";
       if (archive !== false) {
         const lap = stopwatch();
         await archiveFile(store, dataset, file, entry);

@@ -71,6 +71,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "--csv applies a file once; again it is skipped, never moved, and the report says so",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const env = await database(dir);
+      const file = `${dir}/${stream.files[0]!.name}`;
+      await Deno.writeTextFile(file, stream.files[0]!.text);
+      const first = await cli(["ingest", "--csv", file, "--apply", "--json"], env);
+      assert.equal(first.code, 0, first.text);
+      assert.equal(JSON.parse(first.stdout).files[0].status, "applied");
+      const again = await cli(["ingest", "--csv", file, "--apply", "--json"], env);
+      assert.equal(again.code, 0, again.text);
+      assert.equal(JSON.parse(again.stdout).files[0].status, "skipped");
+      const text = await cli(["ingest", "--csv", file, "--apply", "--log-format", "text"], env);
+      assert.match(text.stdout, /already applied, nothing to do \(this file is not moved\)/);
+      assert.doesNotMatch(text.stdout, /archived/);
+      await Deno.stat(file); // still where it was
+    }),
+});
+
+Deno.test({
   name: "a bucket that does not exist is an error naming it, for ingest and status",
   sanitizeResources: false,
   sanitizeOps: false,
