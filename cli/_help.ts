@@ -163,7 +163,7 @@ export function commandHelp(name: string): string {
 
 /** The line a usage error ends with. */
 export function seeHelp(command?: string): string {
-  return command !== undefined && COMMANDS[command] !== undefined
+  return command !== undefined && command !== "help" && COMMANDS[command] !== undefined
     ? `See "deno task ${command} --help"`
     : 'See "deno task help"';
 }

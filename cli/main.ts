@@ -19,6 +19,14 @@ import { closest } from "./_suggest.ts";
 
 export type { MainIo };
 
+/** An unknown command, with the nearest known one when it looks like a typo. */
+function unknownCommand(command: string): UsageError {
+  const suggestion = closest(command, Object.keys(COMMANDS));
+  return new UsageError(
+    `Unknown command "${command}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`,
+  );
+}
+
 /** Runs the CLI and returns the process exit code. */
 export async function main(args: string[], io: MainIo = defaultIo): Promise<number> {
   // Every line a user sees is redacted and has Deno's --allow-* hints put into words.
@@ -32,6 +40,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       return 2;
     }
     if (command === "help" || command === "-h" || command === "--help") {
+      if (rest[0] !== undefined && COMMANDS[rest[0]] === undefined) throw unknownCommand(rest[0]);
       out(rest[0] === undefined ? commandList() : commandHelp(rest[0]));
       return 0;
     }
@@ -70,12 +79,8 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         return await (await import("./run_demo.ts")).runDemo({ out });
       case "serve":
         return await (await import("./run_serve.ts")).runServe(context, rest);
-      default: {
-        const suggestion = closest(command, Object.keys(COMMANDS));
-        throw new UsageError(
-          `Unknown command "${command}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`,
-        );
-      }
+      default:
+        throw unknownCommand(command);
     }
   } catch (error) {
     if (error instanceof UsageError) {

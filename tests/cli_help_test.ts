@@ -79,6 +79,12 @@ Deno.test("help: a mistyped command is suggested; an unrelated one is not", asyn
   );
   const far = await cli(["frobnicate"]);
   assert.match(far.stderr, /^Unknown command "frobnicate"\n/);
+  const help = await cli(["help", "ingset"]);
+  assert.equal(help.code, 2);
+  assert.equal(
+    help.stderr,
+    'Unknown command "ingset": did you mean "ingest"?\nSee "deno task help"\n',
+  );
 });
 
 Deno.test("help: --dataset with an unknown name lists every valid value, all included", async () => {
