@@ -216,7 +216,8 @@ function loadServeConfig(
 
 /**
  * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535),
- * otherwise a URL. The message never holds the URL (it may hold a password).
+ * otherwise a URL. The message quotes no part of the URL: a password with an unencoded "/" or
+ * "@" would be read as a host or a port.
  */
 function checkDatabaseUrl(url: string): void {
   const expected = `expected "postgres://user:password@host:port/db"`;
@@ -227,9 +228,8 @@ function checkDatabaseUrl(url: string): void {
     const port = /:([^:\]]*)$/.exec(host)?.[1];
     if (port !== undefined && !(/^\d{1,5}$/.test(port) && +port >= 1 && +port <= 65535)) {
       throw new ConfigError(
-        `Cannot read DATABASE_URL: the port "${port}" of host "${
-          host.slice(0, -port.length - 1)
-        }" is not a number from 1 to 65535`,
+        `Cannot read DATABASE_URL: a port is not a number from 1 to 65535 (${expected}; ` +
+          `percent-encode "/", "?", "#" and "@" in the user and password)`,
       );
     }
   }
