@@ -214,45 +214,83 @@ function loadServeConfig(
   };
 }
 
+/** A DATABASE_URL in its parts: the host list may name several hosts, which no URL parser reads. */
+interface DatabaseUrlParts {
+  /** `postgres://` or `postgresql://`. */
+  scheme: string;
+  /** `user[:password]@`, as written, or "". */
+  userinfo: string;
+  /** The password, percent-decoded where it can be. */
+  password: string | undefined;
+  /** `host[:port]`, as many as given. */
+  hosts: string[];
+  /** From the first "/", "?" or "#" after the hosts. */
+  rest: string;
+}
+
+function databaseUrlParts(url: string): DatabaseUrlParts | undefined {
+  const match = /^(postgres(?:ql)?:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/s.exec(url);
+  if (match === null) return undefined;
+  const [, scheme, userinfo = "", hosts, rest] = match;
+  const colon = userinfo.indexOf(":");
+  const password = colon < 0 ? undefined : decodeOrKeep(userinfo.slice(colon + 1, -1));
+  return { scheme: scheme!, userinfo, password, hosts: hosts!.split(","), rest: rest! };
+}
+
 /**
- * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535),
- * otherwise a URL. The message quotes no part of the URL: a password with an unencoded "/" or
- * "@" would be read as a host or a port.
+ * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535, or
+ * none), otherwise a URL. An "@" after the user part means a user or password with an unencoded
+ * "/", "?", "#" or "@": part of it would be read as a host, a port or a database name, shown in
+ * messages and never redacted. The messages quote no part of the URL.
  */
 function checkDatabaseUrl(url: string): void {
   const expected = `expected "postgres://user:password@host:port/db"`;
-  const match = /^(postgres(?:ql)?:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/s.exec(url);
-  if (match === null) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
-  const [, scheme, user = "", hosts, rest] = match;
-  for (const host of hosts!.split(",")) {
+  const encode = `percent-encode "/", "?", "#" and "@" in the user and password`;
+  const parts = databaseUrlParts(url);
+  if (parts === undefined) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
+  if (parts.hosts.some((host) => host.includes("@")) || parts.rest.includes("@")) {
+    throw new ConfigError(`Cannot read DATABASE_URL: ${encode} (${expected})`);
+  }
+  for (const host of parts.hosts) {
     const port = /:([^:\]]*)$/.exec(host)?.[1];
-    if (port !== undefined && !(/^\d{1,5}$/.test(port) && +port >= 1 && +port <= 65535)) {
+    if (
+      port !== undefined && port !== "" && !(/^\d{1,5}$/.test(port) && +port <= 65535 && +port >= 1)
+    ) {
       throw new ConfigError(
-        `Cannot read DATABASE_URL: a port is not a number from 1 to 65535 (${expected}; ` +
-          `percent-encode "/", "?", "#" and "@" in the user and password)`,
+        `Cannot read DATABASE_URL: a port is not a number from 1 to 65535 (${expected}; ${encode})`,
       );
     }
   }
-  // The host list may name several hosts, which no URL parser reads: checked above.
-  if (!URL.canParse(`${scheme}${user}host${rest}`)) {
+  if (!URL.canParse(`${parts.scheme}${parts.userinfo}host${parts.rest}`)) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
   }
 }
 
 /**
  * SERVE_TOKEN: what a client can send as `Authorization: Bearer <token>` (RFC 6750's token68:
- * letters, digits, `-._~+/`, then `=` padding). Any other character could never match: refused
- * at start rather than answering every request 401. The token itself is never in the message.
+ * letters, digits, `-._~+/`, then `=` padding), at least 16 characters. Any other character could
+ * never match: refused at start rather than answering every request 401. The token itself is
+ * never in the message.
  */
 function serveToken(token: string | undefined): string | undefined {
-  if (token !== undefined && !/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
+  if (token === undefined) return undefined;
+  if (!/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
     throw new ConfigError(
       'Cannot use SERVE_TOKEN: a bearer token may hold only letters, digits and "-._~+/" ' +
         '(then "=" padding); make one with "openssl rand -hex 32"',
     );
   }
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new ConfigError(
+      `Cannot use SERVE_TOKEN: it has ${token.length} characters, at least ${MIN_TOKEN_LENGTH} ` +
+        'are needed; make one with "openssl rand -hex 32"',
+    );
+  }
   return token;
 }
+
+/** A shorter token is guessable, and too short to redact safely (app/redact.ts). */
+const MIN_TOKEN_LENGTH = 16;
 
 /**
  * SERVE_STATEMENT_TIMEOUT: seconds, 0.1 to 3600 (default 5). Less would cancel serve's own
@@ -291,11 +329,9 @@ function decodeOrKeep(text: string): string {
 export function configSecrets(config: Config): string[] {
   const secrets = [config.s3.secretAccessKey, config.geocoder.apiKey, config.serve.token];
   if (config.databaseUrl !== undefined) {
-    const password = URL.canParse(config.databaseUrl)
-      ? new URL(config.databaseUrl).password
-      : undefined;
-    // Decoded (the redactor also finds every encoded form); a raw "%" cannot be: kept as is.
-    secrets.push(password === undefined ? undefined : decodeOrKeep(password));
+    // Decoded (the redactor also finds every encoded form); a raw "%" cannot be: kept as is. Read
+    // by the same rule as checkDatabaseUrl, so a multi-host URL's password is found too.
+    secrets.push(databaseUrlParts(config.databaseUrl)?.password);
   }
   return [...new Set(secrets.filter((s): s is string => s !== undefined && s !== ""))];
 }

@@ -51,7 +51,7 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
 Deno.test("loadConfig() reads the serve settings and refuses what is not an origin", () => {
   const serve = load({
     DASHBOARD_CORS_ORIGINS: "https://ops.example.com, http://localhost:5173",
-    SERVE_TOKEN: "t0ken-value",
+    SERVE_TOKEN: "t0ken-value-4f9c2e81",
     SERVE_STATEMENT_TIMEOUT: "2.5",
     MAP_PMTILES: ".data/nairobi.pmtiles",
     STALE_AFTER_HOURS: "6",
@@ -60,7 +60,7 @@ Deno.test("loadConfig() reads the serve settings and refuses what is not an orig
   assert.equal(serve.statementTimeoutMs, 2500);
   assert.equal(serve.staleAfterHours, 6);
   assert.ok(
-    configSecrets(load({ SERVE_TOKEN: "t0ken-value" })).includes("t0ken-value"),
+    configSecrets(load({ SERVE_TOKEN: "t0ken-value-4f9c2e81" })).includes("t0ken-value-4f9c2e81"),
     "the token is redacted like every secret",
   );
   for (const origin of ["*", "https://ops.example.com/", "ops.example.com"]) {
@@ -82,13 +82,27 @@ Deno.test("loadConfig() refuses a statement timeout that would cancel serve's ow
 });
 
 Deno.test("loadConfig() refuses a SERVE_TOKEN no client could send as a bearer token, without showing it", () => {
-  for (const ok of ["t0ken-value", "a.b_c~d+e/f-g==", "4f9c2e".repeat(10)]) {
+  for (const ok of ["t0ken-value-4f9c2e81", "a.b_c~d+e/f-g-h-i-j==", "4f9c2e".repeat(10)]) {
     assert.equal(load({ SERVE_TOKEN: ok }).serve.token, ok);
   }
-  for (const bad of ["Tok!en#2024", "two words", "tok=en", "caf\u00e9"]) {
+  for (
+    const bad of [
+      "Tok!en#2024-4f9c2e81",
+      "two words 4f9c2e81aa",
+      "tok=en-4f9c2e81aaaa",
+      "caf\u00e9-4f9c2e81aaaa",
+    ]
+  ) {
     const message = configError({ SERVE_TOKEN: bad }).message;
     assert.match(message, /^Cannot use SERVE_TOKEN: a bearer token may hold only letters/);
     assert.ok(!message.includes(bad), "the token is not shown");
+  }
+  for (const short of ["abc", "t0ken-value"]) {
+    const message = configError({ SERVE_TOKEN: short }).message;
+    assert.equal(
+      message,
+      `Cannot use SERVE_TOKEN: it has ${short.length} characters, at least 16 are needed; make one with "openssl rand -hex 32"`,
+    );
   }
 });
 
@@ -117,8 +131,6 @@ Deno.test("loadConfig() refuses a DATABASE_URL port that is not 1-65535, quoting
     const url of [
       "postgres://fleet:s3cretPW@127.0.0.1:99999/db",
       "postgres://fleet:s3cretPW@h1:5432,h2:abc/db",
-      "postgres://fleet:s3cretPW@db:/fleet",
-      "postgres://fleet:s3cret/PW@db:5432/fleet", // an unencoded "/": "s3cret" reads as a port
     ]
   ) {
     const message = configError({ DATABASE_URL: url }).message;
@@ -126,6 +138,36 @@ Deno.test("loadConfig() refuses a DATABASE_URL port that is not 1-65535, quoting
     assert.match(message, /percent-encode/);
     assert.ok(!message.includes("s3cret"), message);
   }
+  assert.equal(
+    load({ DATABASE_URL: "postgres://fleet@db:/fleet" }).databaseUrl,
+    "postgres://fleet@db:/fleet",
+  );
+});
+
+Deno.test("loadConfig() refuses a DATABASE_URL whose password holds an unencoded / ? # or @", () => {
+  // Each would put part of the password where messages show it (a host, a port, a database)
+  // while no redaction knows it as a password.
+  for (
+    const url of [
+      "postgres://fleet:1234/x9z@db/fleet",
+      "postgres://fleet:12?x9@db/fleet",
+      "postgres://fleet:5432#x9@db/fleet",
+      "postgres://fleet:p@ss@db/fleet",
+      "postgres://fleet:s3cret/PW@db:5432/fleet",
+    ]
+  ) {
+    const message = configError({ DATABASE_URL: url }).message;
+    assert.match(message, /^Cannot read DATABASE_URL: percent-encode "\/", "\?", "#" and "@"/, url);
+    assert.ok(!/x9|p@ss|1234|5432|s3cret/.test(message), message);
+  }
+  const encoded = "postgres://fleet:p%40ss%2F1@db/fleet";
+  assert.equal(load({ DATABASE_URL: encoded }).databaseUrl, encoded);
+  assert.deepEqual(configSecrets(load({ DATABASE_URL: encoded })), ["p@ss/1"]);
+});
+
+Deno.test("configSecrets() finds the password of a multi-host DATABASE_URL", () => {
+  const url = "postgres://fleet:s3cret-pw@h1:5432,h2:5433/fleet";
+  assert.deepEqual(configSecrets(load({ DATABASE_URL: url })), ["s3cret-pw"]);
 });
 
 Deno.test("loadConfig() treats empty and blank variables as unset", () => {
