@@ -61,13 +61,15 @@ export function csvField(value: string | null, numeric = false): string {
 
 /**
  * Writes the selection as CSV (header first, CRLF line ends) to `write`, `batchSize` rows per
- * call; returns the number of rows.
+ * call, with the number of rows in each (awaited: a slow reader holds the next fetch back); returns
+ * the number of rows. A `signal` that aborts stops it before its next fetch (the reader is gone),
+ * throwing the signal's reason.
  */
 export async function readTicketsCsv(
   tx: SqlSession,
   query: TicketQuery,
-  write: (text: string) => void,
-  options: { now?: Date; batchSize?: number } = {},
+  write: (text: string, rows: number) => void | Promise<void>,
+  options: { now?: Date; batchSize?: number; signal?: AbortSignal } = {},
 ): Promise<number> {
   const { where, params } = ticketFilter(query);
   const n = params.length + 2;
@@ -78,18 +80,20 @@ export async function readTicketsCsv(
      where ${where} order by t.dataset desc, t.ticket_id limit $${n} offset $${n + 1}`,
     [now, ...params, query.limit, query.offset],
   );
-  write(CSV_COLUMNS.join(",") + "\r\n");
+  await write(CSV_COLUMNS.join(",") + "\r\n", 0);
   const batch = options.batchSize ?? 2000;
   let rows = 0;
   for (;;) {
+    options.signal?.throwIfAborted();
     const page = await tx.query<Record<string, string | null>>(
       `fetch forward ${batch} from tickets_csv`,
     );
     if (page.length === 0) break;
     rows += page.length;
-    write(
+    await write(
       page.map((r) => Object.values(r).map((v, i) => csvField(v, NUMERIC.has(CSV_COLUMNS[i]!))))
         .map((fields) => fields.join(",") + "\r\n").join(""),
+      page.length,
     );
   }
   await tx.query(`close tickets_csv`);

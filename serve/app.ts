@@ -89,10 +89,16 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
           }`,
         }),
       });
-    // A streamed body (the CSV export) is logged once its last row is read, with its rows.
+    // A streamed body (the CSV export) is logged once its last row is read, with its rows (or,
+    // when it stopped, the rows sent until then).
     const streamed = c.get("streamed");
     if (streamed === undefined) line(c.get("rows"));
-    else streamed.then((rows) => line(rows), (error) => line(c.get("rows"), error));
+    else {
+      streamed.then(
+        (rows) => line(rows),
+        (error) => line((error as { rowsSent?: number }).rowsSent ?? c.get("rows"), error),
+      ).catch(() => {}); // a failing log line must not end the server
+    }
   });
 
   app.use(async (c, next) => {

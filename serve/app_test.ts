@@ -7,6 +7,7 @@ import type { Config } from "../app/config.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { createApp } from "./app.ts";
 import { fakeDatabase } from "./_fake_database.ts";
+import { CSV_COLUMNS } from "../core/read_tickets_csv.ts";
 
 const SETTINGS: Config["serve"] = {
   corsOrigins: [],
@@ -349,6 +350,28 @@ Deno.test("CORS headers go only to a listed origin; every answer varies by Origi
     assert.deepEqual(cors, [], `no CORS header for ${origin ?? "no Origin"}`);
     assert.match(response.headers.get("Vary") ?? "", /Origin/);
   }
+});
+
+Deno.test("a CSV export whose client goes away stops its fetches and logs the rows it sent", async () => {
+  const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x"]));
+  const db = fakeDatabase((text) => text.startsWith("fetch forward") ? Array(2000).fill(row) : []);
+  const { app, lines } = appWith({}, db);
+  const response = await app.request("/api/tickets.csv?open_only=false");
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  let received = "";
+  while (!received.includes("\r\nx,")) {
+    received += new TextDecoder().decode((await reader.read()).value);
+  }
+  await reader.cancel();
+  for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(lines.length, 1);
+  const line = lines[0]!;
+  assert.equal(line.path, "/api/tickets.csv");
+  assert.ok((line.rows as number) >= 2000, `rows ${line.rows}`);
+  assert.match(String(line.error), /the client closed the connection$/);
+  const fetches = db.statements.filter((t) => t.startsWith("fetch forward")).length;
+  assert.ok(fetches <= 4, `${fetches} fetches, the rows never end: it ran ahead of its reader`);
 });
 
 Deno.test("every request writes one access-log line: method, path without query, status, ms, rows", async () => {

@@ -71,20 +71,39 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
     return cachedRead(c, "tickets.csv", { ...query }, (tx) => {
       const encoder = new TextEncoder();
       let controller!: ReadableStreamDefaultController<Uint8Array>;
-      const body = new ReadableStream<Uint8Array>({ start: (ctl) => void (controller = ctl) });
+      // The next batch is fetched once the client has taken the one before (at most two wait
+      // in memory); a client that goes away stops the export before its next fetch.
+      const gone = new AbortController();
+      let taken = () => {};
+      const body = new ReadableStream<Uint8Array>({
+        start: (ctl) => void (controller = ctl),
+        pull: () => taken(),
+        cancel: () => {
+          gone.abort(new Error("the client closed the connection"));
+          taken();
+        },
+      }, { highWaterMark: 2 });
+      let sent = 0;
       const finished = readTicketsCsv(
         tx,
         query,
-        (text) => controller.enqueue(encoder.encode(text)),
-        { now: c.get("deps").now() },
+        async (text, rows) => {
+          controller.enqueue(encoder.encode(text));
+          sent += rows;
+          if ((controller.desiredSize ?? 1) <= 0 && !gone.signal.aborted) {
+            await new Promise<void>((resolve) => taken = resolve);
+          }
+        },
+        { now: c.get("deps").now(), signal: gone.signal },
       ).then(
         (rows) => {
           controller.close();
           return rows;
         },
         (error) => {
-          controller.error(error);
-          throw error;
+          const reason = gone.signal.aborted ? gone.signal.reason : error;
+          if (!gone.signal.aborted) controller.error(reason);
+          throw Object.assign(reason, { rowsSent: sent }); // for the access log
         },
       );
       return Promise.resolve({
