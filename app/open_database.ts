@@ -35,6 +35,12 @@ export interface OpenDatabaseOptions {
   readOnly?: boolean;
   /** Embedded: apply pending migrations on open (default true; `migrate` applies them itself). */
   migrate?: boolean;
+  /**
+   * The command looks at data (serve, status, sql, report): an embedded folder without a
+   * database is refused instead of created empty (an empty database would answer "healthy, no
+   * tickets" and hide the one the user meant).
+   */
+  existing?: boolean;
   /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
   signal?: AbortSignal;
   /** PostgreSQL connections to pool (default 1; the read API uses several). */
@@ -80,6 +86,9 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
   // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
   await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
+  if (options.existing && !(await isFile(`${dir}/PG_VERSION`))) {
+    throw new NoEmbeddedDatabaseError(dir);
+  }
   if (options.readOnly) {
     const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
     let current = false;
@@ -107,9 +116,27 @@ async function isCurrent(db: Database): Promise<boolean> {
   return pending.length === 0 && changedDefinitions.length === 0;
 }
 
+/** The embedded folder holds no database, and the command only looks at data. */
+export class NoEmbeddedDatabaseError extends ConfigError {
+  /** Creates the error naming the folder and what makes a database there. */
+  constructor(dir: string) {
+    super(
+      `Cannot open the embedded database "${dir}": there is none there yet; run "deno task demo" ` +
+        `(it fills .data/demo/pglite) or "deno task ingest … --apply", or set PGLITE_DIR to the ` +
+        `folder that has one, or DATABASE_URL`,
+    );
+    this.name = "NoEmbeddedDatabaseError";
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isFile, () => false);
+}
+
 /**
  * Refuses, before anything is created, an embedded database folder the process may not write
- * (under `deno task` only `./.data` is writable): the message names PGLITE_DIR and what to do.
+ * (under `deno task` only `./.data` is writable), or a path that is a file: the message names
+ * PGLITE_DIR and what to do.
  */
 export function checkEmbeddedDir(dir: string): void {
   for (const path of [dir, `${dir}.lock`]) {
@@ -120,5 +147,19 @@ export function checkEmbeddedDir(dir: string): void {
           `set PGLITE_DIR=.data/<name>, or set DATABASE_URL to use PostgreSQL`,
       );
     }
+  }
+  // Only now, inside what the permission set grants (a stat elsewhere could prompt).
+  const stat = (() => {
+    try {
+      return Deno.statSync(dir);
+    } catch {
+      return undefined; // not there yet: created on first use
+    }
+  })();
+  if (stat !== undefined && !stat.isDirectory) {
+    throw new ConfigError(
+      `Cannot open the embedded database "${dir}": PGLITE_DIR names a file, not a folder; ` +
+        `set PGLITE_DIR=.data/<name>`,
+    );
   }
 }

@@ -313,3 +313,4 @@ async function serverMemory(url: string): Promise<string> {
 // ---- the read API (serve) under 32 concurrent clients, against the same SQL called directly -----
 console.log(`\n### Read API (serve)\n\n${await runServeBench(base)}`);
 await dropScratchDatabases();
+await Deno.remove(work, { recursive: true }); // ~580 MB of generated files and databases

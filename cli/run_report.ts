@@ -8,12 +8,13 @@ import { openDatabase } from "../app/open_database.ts";
 import { capture, formatCaptureReport } from "../core/capture.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { type Context, parse } from "./_context.ts";
 import { runTeamReport } from "./run_team_report.ts";
 
 /** Runs `capture`; returns the exit code. */
 export async function runCapture(context: Context, args: string[]): Promise<number> {
-  return await printFromDatabase(context, args, capture, formatCaptureReport);
+  return await printFromDatabase(context, args, capture, formatCaptureReport, false);
 }
 
 /** Runs `report`; returns the exit code. */
@@ -21,7 +22,7 @@ export async function runReport(context: Context, args: string[]): Promise<numbe
   if (args.some((a) => a === "--by" || a.startsWith("--by="))) {
     return await runTeamReport(context, args);
   }
-  return await printFromDatabase(context, args, buildReport, formatReport);
+  return await printFromDatabase(context, args, buildReport, formatReport, true);
 }
 
 /** Computes one result on the migrated database and prints it as text, or JSON with --json. */
@@ -30,10 +31,13 @@ async function printFromDatabase<T>(
   args: string[],
   compute: (db: Database) => Promise<T>,
   format: (result: T) => string,
+  onlyReads: boolean,
 ): Promise<number> {
   const { config, out } = context;
   const values = parse(args, { json: { type: "boolean" } });
-  const db = await openDatabase(config, { requireMigrated: true });
+  const db = onlyReads
+    ? await openDatabase(await configToRead(context), { requireMigrated: true, existing: true })
+    : await openDatabase(config, { requireMigrated: true });
   try {
     const result = await compute(db);
     out(values.json ? JSON.stringify(result) : format(result));

@@ -6,21 +6,12 @@
  */
 
 import { fileURLToPath } from "node:url";
-import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
+import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { startServer } from "../serve/server.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { lineBatcher } from "./_line_batcher.ts";
 import { type Context, parse, SourceError, UsageError } from "./_context.ts";
-
-/** The embedded database `serve` opens: PGLITE_DIR, else the demo's when only it exists. */
-async function embeddedDir(config: Config, explicit: boolean): Promise<string> {
-  if (explicit) return config.pgliteDir;
-  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
-  if (!(await exists(config.pgliteDir)) && (await exists(".data/demo/pglite"))) {
-    return ".data/demo/pglite";
-  }
-  return config.pgliteDir;
-}
 
 /** Why `host:port` cannot be listened on, in words that say what to change. */
 function listenError(error: unknown, host: string, port: number): Error {
@@ -78,14 +69,21 @@ export async function runServe(context: Context, args: string[]): Promise<number
       : JSON.stringify({ time: new Date().toISOString(), ...entry });
     lines.push(redact(line));
   };
-  const pgliteDir = config.databaseUrl === undefined
-    ? await embeddedDir(config, io.env("PGLITE_DIR") !== undefined)
-    : config.pgliteDir;
-  const db = await openDatabase({ ...config, pgliteDir }, {
+  const target = await configToRead(context);
+  const pgliteDir = target.pgliteDir;
+  const db = await openDatabase(target, {
     requireMigrated: true,
+    existing: true,
     poolSize: 8,
     prepare: true,
     readOnlyTimeoutMs: config.serve.statementTimeoutMs,
+  }).catch((error) => {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    // Not a run to skip, as for ingest: this server did not start.
+    throw new Error(
+      `Cannot serve the embedded database "${pgliteDir}": another process holds it (another ` +
+        `serve, or a run); stop that one, or serve PostgreSQL through DATABASE_URL`,
+    );
   });
   try {
     const server = await startServer({

@@ -8,11 +8,12 @@
 import { openDatabase } from "../app/open_database.ts";
 import { eatIso } from "../core/eat_time.ts";
 import type { Row } from "../core/ports/mod.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { type Context, parse, UsageError } from "./_context.ts";
 
 /** Runs `sql`; returns the exit code. */
 export async function runSql(context: Context, args: string[]): Promise<number> {
-  const { config, out } = context;
+  const { out } = context;
   const [text, ...rest] = args;
   if (text === undefined || text.startsWith("--")) {
     throw new UsageError('Give the SQL to run: deno task sql "select …" (or - to read stdin)');
@@ -23,7 +24,7 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
     throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);
   }
   const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
-  const db = await openDatabase(config);
+  const db = await openDatabase(await configToRead(context), { existing: true });
   try {
     let rows: Row[];
     try {

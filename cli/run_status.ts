@@ -9,6 +9,7 @@ import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { type Context, datasetsFlag, parse, seconds } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 
@@ -36,7 +37,7 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
   const waitS = seconds(values["wait-lock"], "--wait-lock");
   let db: Database;
   try {
-    db = await openReadOnly(config, waitS * 1000);
+    db = await openReadOnly(await configToRead(context), waitS * 1000);
   } catch (error) {
     if (!(error instanceof DatabaseLockedError)) throw error;
     // Health unknown is not healthy: a monitor must see it (exit 1), in the form it asked for.
@@ -62,7 +63,7 @@ async function openReadOnly(config: Config, waitMs: number): Promise<Database> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      return await openDatabase(config, { requireMigrated: true, readOnly: true });
+      return await openDatabase(config, { requireMigrated: true, readOnly: true, existing: true });
     } catch (error) {
       if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -12,6 +12,7 @@ import {
   type TeamPerformance,
   teamPerformance,
 } from "../core/team_performance.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { type Context, parse, UsageError } from "./_context.ts";
 
 /** Prints closure attribution; returns the exit code. */
@@ -33,7 +34,10 @@ export async function runTeamReport(context: Context, args: string[]): Promise<n
   const to = values.to as string | undefined;
   const window = (values.window as string | undefined) ??
     (from !== undefined || to !== undefined ? "custom" : "7d");
-  const db = await openDatabase(config, { requireMigrated: true });
+  const db = await openDatabase(await configToRead(context), {
+    requireMigrated: true,
+    existing: true,
+  });
   try {
     const text = await readOnly(
       db,

@@ -69,6 +69,52 @@ Deno.test("cli: an empty or missing path names the flag or the file (exit 2), be
   }
 });
 
+Deno.test("cli: serve, status, sql and report on an embedded folder without a database refuse it (exit 2) and create nothing", async () => {
+  const dir = `${await scratch()}/none`;
+  const commands = [["serve", "--port", "0"], ["status"], ["sql", "select 1"], ["report"], [
+    "report",
+    "--by",
+    "team",
+  ]];
+  for (const args of commands) {
+    const r = await cli(args, { PGLITE_DIR: dir });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^Cannot open the embedded database "${dir}": there is none there yet; run "deno task demo"`,
+      ),
+    );
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, `${args[0]} created "${dir}"`);
+  }
+});
+
+Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async () => {
+  const file = `${await scratch()}/a-file`;
+  await Deno.writeTextFile(file, "x");
+  for (const args of [["serve", "--port", "0"], ["status"], ["capture"]]) {
+    const r = await cli(args, { PGLITE_DIR: file });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /PGLITE_DIR names a file, not a folder/);
+  }
+});
+
+Deno.test("cli: serve on an embedded database another process holds exits 1 saying so, on stderr", async () => {
+  const dir = `${await scratch()}/pglite`;
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
+  // What a running serve or ingest holds: the OS lock on <PGLITE_DIR>.lock.
+  using lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
+  await lock.lock(true);
+  const r = await cli(["serve", "--port", "0"], { PGLITE_DIR: dir });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(
+    r.stderr,
+    new RegExp(`Cannot serve the embedded database "${dir}": another process holds it`),
+  );
+});
+
 Deno.test("cli: a database password never appears in output when the connection fails", async () => {
   const secret = "s3cr3t-Pa55word";
   const r = await cli(["migrate"], {
