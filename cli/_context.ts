@@ -99,7 +99,8 @@ function flagError(error: Error & { code?: string }, known: string[], args: stri
       const flag = quoted.split(" ")[0]!;
       if (/argument is ambiguous/.test(error.message)) {
         // The next word starts with "-": a flag (the value is missing) or a negative number.
-        const next = args[args.indexOf(flag) + 1] ?? "";
+        const at = args.findIndex((arg, i) => arg === flag && args[i + 1]?.startsWith("-"));
+        const next = at < 0 ? "" : args[at + 1]!;
         return /^-[\d.]/.test(next)
           ? `The flag "${flag}" needs a value; "${next}" reads as a flag: write ${flag}=${next}`
           : `The flag "${flag}" needs a value`;

@@ -260,6 +260,9 @@ export async function drain(
   const lockName = `fleettickets:drain:${dataset.name}`;
   let locked = false;
   try {
+    // Known first, so a run that stops early (locked, or failing at the listing) still reports
+    // where the data stands; each committed file moves it on.
+    report.watermark = await readWatermark(db, dataset);
     if (apply) {
       locked = await db.tryLock(lockName);
       while (!locked && Date.now() < lockDeadline) {
@@ -275,8 +278,6 @@ export async function drain(
         return report;
       }
     }
-    // Known before the listing, so a run that fails there still reports where the data stands.
-    report.watermark = await readWatermark(db, dataset);
     const files = await listChangeFiles(store, dataset, report, clock.now());
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {
@@ -408,6 +409,10 @@ async function applyAll(
         });
         if (entry.profile) entry.profile.commitMs = lap();
         addCounts(report.totals, entry.counts);
+        // Committed with the ledger: the watermark never moves back (a late file keeps it).
+        if (report.watermark === null || file.fileName > report.watermark) {
+          report.watermark = file.fileName;
+        }
       }
       // Only after commit: a crash before this line leaves a committed file in changes/,
       // which the next run archives without applying again.

@@ -42,6 +42,10 @@ const TRANSIENT_CODES = new Set(["53300"]);
  * ```
  */
 export function isTransient(error: unknown): boolean {
+  return transient(error, 0);
+}
+
+function transient(error: unknown, depth: number): boolean {
   if (error instanceof ChangeFileError) return false;
   if (error instanceof ObjectStoreError) return !error.terminal;
   if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
@@ -52,8 +56,13 @@ export function isTransient(error: unknown): boolean {
     return TRANSIENT_CODES.has(code) || !DETERMINISTIC_CLASSES.has(code.slice(0, 2));
   }
   // A wrapper without a code of its own ("Cannot connect to PostgreSQL …") is as transient as
-  // what it wraps.
+  // what it wraps (a few levels down: a cause may lead back to itself).
   const cause = (error as { cause?: unknown } | null)?.cause;
-  if (code === undefined && cause instanceof Error) return isTransient(cause);
+  if (code === undefined && cause instanceof Error && depth < MAX_CAUSE_DEPTH) {
+    return transient(cause, depth + 1);
+  }
   return true;
 }
+
+/** How many wrappers {@linkcode isTransient} looks through. */
+const MAX_CAUSE_DEPTH = 5;

@@ -53,4 +53,8 @@ Deno.test("isTransient() judges a wrapped error by what it wraps", () => {
     isTransient(new Error("the server accepted the connection but never answered")),
     true,
   );
+  const a = new Error("a");
+  const b = new Error("b", { cause: a });
+  (a as { cause?: unknown }).cause = b; // a cycle
+  assert.equal(isTransient(a), true, "ends, as an error of unknown kind");
 });

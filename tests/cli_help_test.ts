@@ -57,6 +57,8 @@ Deno.test("help: a flag's missing value is named as missing, and a negative one 
     negative.stderr,
     /^The flag "--max-age" needs a value; "-3" reads as a flag: write --max-age=-3\n/,
   );
+  const twice = await cli(["status", "--max-age", "2", "--max-age", "-3"]);
+  assert.match(twice.stderr, /^The flag "--max-age" needs a value; "-3" reads as a flag/);
   const written = await cli(["status", "--max-age=-3"]);
   assert.equal(written.code, 2);
   assert.match(
