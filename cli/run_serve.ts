@@ -28,10 +28,13 @@ function listenError(error: unknown, host: string, port: number): Error {
   }
   if (error instanceof Deno.errors.PermissionDenied) {
     return new SourceError(
-      `Cannot listen on ${at}: not permitted (ports below 1024 need privileges); choose --port 1024 or above`,
+      port > 0 && port < 1024
+        ? `Cannot listen on ${at}: ports below 1024 need privileges; choose --port 1024 or above`
+        : `Cannot listen on ${at}: not permitted`,
     );
   }
-  return error instanceof Error ? error : new Error(String(error));
+  const message = error instanceof Error ? error.message : String(error);
+  return new SourceError(`Cannot listen on ${at}: ${message}; choose another with --host`);
 }
 
 /**
@@ -39,7 +42,6 @@ function listenError(error: unknown, host: string, port: number): Error {
  * one takes seconds to).
  */
 function checkListen(host: string, port: number): void {
-  if (port === 0) return;
   try {
     Deno.listen({ hostname: host, port }).close();
   } catch (error) {
@@ -55,7 +57,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(`Cannot read --port "${values.port}": expected 0 to 65535`);
   }
-  const host = String(values.host ?? "127.0.0.1");
+  const host = String(values.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"); // [::1] or ::1
   checkListen(host, port);
   // One write per batch of lines, not per request (flushed before returning).
   const lines = lineBatcher(io.stdout);
