@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DrainReport, FileCounts } from "../core/drain.ts";
+import type { DrainReport, FileCounts, FileReport } from "../core/drain.ts";
 import type { IngestReport } from "../core/ingest.ts";
 
 function countsLine(c: FileCounts): string {
@@ -14,6 +14,12 @@ function countsLine(c: FileCounts): string {
     (c.duplicates ? `; ${c.duplicates} duplicate` : "") +
     (c.quarantined ? `; ${c.quarantined} QUARANTINED` : "");
 }
+
+/** What became of a file applied before, by its status (a dry run: still to be archived). */
+const ALREADY_APPLIED: Partial<Record<FileReport["status"], string>> = {
+  archived: "archived",
+  skipped: "nothing to do (this file is not moved)",
+};
 
 /**
  * Renders a drain report as a few lines for a person at a terminal.
@@ -79,12 +85,7 @@ export function formatDrainReport(report: DrainReport): string {
   for (const file of report.files) {
     const head = `  ${file.fileName}  ${file.status.padEnd(11)}`;
     if (file.action === "archive") {
-      const rest = file.status === "skipped"
-        ? "nothing to do (this file is not moved)"
-        : file.status === "archived"
-        ? "archived"
-        : "to be archived";
-      lines.push(`${head} already applied, ${rest}`);
+      lines.push(`${head} already applied, ${ALREADY_APPLIED[file.status] ?? "to be archived"}`);
     } else if (file.counts) {
       lines.push(`${head} ${countsLine(file.counts)}  (${file.durationMs} ms)`);
     } else {

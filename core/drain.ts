@@ -416,11 +416,8 @@ async function applyAll(
       }
       // Only after commit: a crash before this line leaves a committed file in changes/,
       // which the next run archives without applying again.
-      entry.status = entry.action === "apply"
-        ? "applied"
-        : archive === false
-        ? "skipped"
-        : "archived";
+      if (entry.action === "apply") entry.status = "applied";
+      else entry.status = archive === false ? "skipped" : "archived";
       if (archive !== false) {
         const lap = stopwatch();
         await archiveFile(store, dataset, file, entry);
