@@ -105,7 +105,10 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     const path = c.req.path;
     // The URL parser already resolves dot segments; anything left that could walk out is refused.
     if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(path)) {
-      return problemResponse(400, "Cannot read the path: it may not contain dot segments");
+      return problemResponse(
+        400,
+        "Cannot read the path: it may not contain dot segments, encoded dots or slashes, backslashes or NUL",
+      );
     }
     const allowed = allowedMethods(path);
     if (allowed === undefined || allowed.includes(c.req.method)) return await next();
