@@ -229,18 +229,21 @@ interface DatabaseUrlParts {
 }
 
 function databaseUrlParts(url: string): DatabaseUrlParts | undefined {
-  const match = /^(postgres(?:ql)?:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/s.exec(url);
+  // The user part ends at the last "@" before any "/", "?" or "#", as URL parsers read it (a
+  // password may hold an "@" unencoded).
+  const match = /^(postgres(?:ql)?:\/\/)(?:([^/?#]*)@)?([^@/?#]*)(.*)$/s.exec(url);
   if (match === null) return undefined;
-  const [, scheme, userinfo = "", hosts, rest] = match;
-  const colon = userinfo.indexOf(":");
-  const password = colon < 0 ? undefined : decodeOrKeep(userinfo.slice(colon + 1, -1));
+  const [, scheme, user, hosts, rest] = match;
+  const userinfo = user === undefined ? "" : `${user}@`;
+  const colon = user?.indexOf(":") ?? -1;
+  const password = colon < 0 ? undefined : decodeOrKeep(user!.slice(colon + 1));
   return { scheme: scheme!, userinfo, password, hosts: hosts!.split(","), rest: rest! };
 }
 
 /**
  * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535, or
- * none), otherwise a URL. An "@" after the user part means a user or password with an unencoded
- * "/", "?", "#" or "@": part of it would be read as a host, a port or a database name, shown in
+ * none), otherwise a URL. An "@" after a "/", "?" or "#" means a user or password holding one of
+ * those unencoded: part of it would be read as a host, a port or a database name, shown in
  * messages and never redacted. The messages quote no part of the URL.
  */
 function checkDatabaseUrl(url: string): void {
@@ -248,7 +251,7 @@ function checkDatabaseUrl(url: string): void {
   const encode = `percent-encode "/", "?", "#" and "@" in the user and password`;
   const parts = databaseUrlParts(url);
   if (parts === undefined) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
-  if (parts.hosts.some((host) => host.includes("@")) || parts.rest.includes("@")) {
+  if (parts.rest.includes("@")) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${encode} (${expected})`);
   }
   for (const host of parts.hosts) {
