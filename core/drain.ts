@@ -260,9 +260,6 @@ export async function drain(
   const lockName = `fleettickets:drain:${dataset.name}`;
   let locked = false;
   try {
-    // Known first, so a run that stops early (locked, or failing at the listing) still reports
-    // where the data stands; each committed file moves it on.
-    report.watermark = await readWatermark(db, dataset);
     if (apply) {
       locked = await db.tryLock(lockName);
       while (!locked && Date.now() < lockDeadline) {
@@ -275,9 +272,14 @@ export async function drain(
       if (!locked) {
         report.status = "locked";
         report.error = `Another run holds the lock for dataset "${dataset.name}"`;
+        report.watermark = await readWatermark(db, dataset).catch(() => null); // informative
         return report;
       }
     }
+    // Read after the lock (whose first query rides out a connection that died while idle), and
+    // before the listing, so a run that fails there still reports where the data stands; each
+    // committed file moves it on.
+    report.watermark = await readWatermark(db, dataset);
     const files = await listChangeFiles(store, dataset, report, clock.now());
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {
