@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { parse, UsageError } from "./_context.ts";
+
+const OPTIONS = {
+  apply: { type: "boolean" },
+  "wait-lock": { type: "string" },
+  "max-age": { type: "string" },
+} as const;
+
+function usage(args: string[]): string {
+  try {
+    parse(args, OPTIONS);
+  } catch (error) {
+    assert.ok(error instanceof UsageError);
+    return error.message;
+  }
+  throw new Error(`parse(${JSON.stringify(args)}) passed`);
+}
+
+Deno.test("parse() names an unknown flag and the nearest known one", () => {
+  assert.equal(usage(["--aply"]), 'Unknown flag "--aply": did you mean "--apply"?');
+  assert.equal(usage(["--frobnicate"]), 'Unknown flag "--frobnicate"');
+});
+
+Deno.test("parse() tells a missing value from a negative one, and a flag that takes none", () => {
+  assert.equal(usage(["--wait-lock"]), 'The flag "--wait-lock" needs a value');
+  assert.equal(usage(["--wait-lock", "--apply"]), 'The flag "--wait-lock" needs a value');
+  assert.equal(
+    usage(["--wait-lock", "-5"]),
+    'The flag "--wait-lock" needs a value; "-5" reads as a flag: write --wait-lock=-5',
+  );
+  assert.equal(
+    usage(["--max-age", "2", "--max-age", "-.5"]),
+    'The flag "--max-age" needs a value; "-.5" reads as a flag: write --max-age=-.5',
+  );
+  assert.equal(usage(["--apply=yes"]), 'The flag "--apply" takes no value');
+  assert.equal(parse(["--wait-lock=-5"], OPTIONS)["wait-lock"], "-5");
+});
+
+Deno.test("parse() refuses a positional argument, naming it", () => {
+  assert.equal(usage(["stray"]), 'Unexpected argument "stray": this command takes flags only');
+});
