@@ -55,7 +55,7 @@ export async function openStore(
 async function checkFolder(dir: string, apply: boolean): Promise<void> {
   if (dir.trim() === "") {
     throw new SourceError(
-      'Cannot read --from-dir "": name a folder, such as --from-dir .data/feed',
+      `Cannot read --from-dir "${dir}": name a folder, such as --from-dir .data/feed`,
     );
   }
   await checkAllowed(dir, "read", "the folder");
@@ -83,7 +83,9 @@ async function checkFolder(dir: string, apply: boolean): Promise<void> {
 
 async function checkFile(path: string): Promise<void> {
   if (path.trim() === "") {
-    throw new SourceError('Cannot read --csv "": name a change file, such as --csv .data/x.csv');
+    throw new SourceError(
+      `Cannot read --csv "${path}": name a change file, such as --csv .data/x.csv`,
+    );
   }
   await checkAllowed(path, "read", "the change file");
   const stat = await statOrNull(path);
