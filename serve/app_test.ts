@@ -15,9 +15,14 @@ const SETTINGS: Config["serve"] = {
   staleAfterHours: 2,
 };
 
-function appWith(settings: Partial<Config["serve"]> = {}, db: Database = fakeDatabase()) {
+function appWith(
+  settings: Partial<Config["serve"]> = {},
+  db: Database = fakeDatabase(),
+  slowClientMs?: number,
+) {
   const lines: Record<string, unknown>[] = [];
   const app = createApp({
+    slowClientMs,
     db,
     settings: { ...SETTINGS, ...settings },
     webRoot: "./.data/no-such-web-root/",
@@ -372,6 +377,20 @@ Deno.test("a CSV export whose client goes away stops its fetches and logs the ro
   assert.match(String(line.error), /the client closed the connection$/);
   const fetches = db.statements.filter((t) => t.startsWith("fetch forward")).length;
   assert.ok(fetches <= 4, `${fetches} fetches, the rows never end: it ran ahead of its reader`);
+});
+
+Deno.test("a CSV export whose client stops reading gives up after a while, freeing its transaction", async () => {
+  const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x"]));
+  const db = fakeDatabase((text) => text.startsWith("fetch forward") ? Array(2000).fill(row) : []);
+  const { app, lines } = appWith({}, db, 100);
+  const response = await app.request("/api/tickets.csv?open_only=false");
+  const reader = response.body!.getReader();
+  await reader.read(); // then nothing more
+  for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(lines.length, 1, "the export ended by itself");
+  assert.match(String(lines[0]!.error), /the client took nothing for 0\.1 s$/);
+  assert.ok(db.statements.filter((t) => t.startsWith("fetch forward")).length <= 4);
+  await reader.cancel().catch(() => {});
 });
 
 Deno.test("every request writes one access-log line: method, path without query, status, ms, rows", async () => {

@@ -10,6 +10,7 @@ import { dataAsOf } from "../core/data_version.ts";
 import { readTicket } from "../core/read_ticket.ts";
 import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
+import { pacedStream } from "./_paced_stream.ts";
 import { cachedRead } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
 import { ParameterError, Params } from "./params.ts";
@@ -17,6 +18,9 @@ import { problemResponse } from "./problem.ts";
 
 /** Default page size of `/api/tickets`. */
 export const DEFAULT_LIMIT = 5000;
+/** How long a CSV export waits for a client that takes nothing before it gives up, ms. */
+const SLOW_CLIENT_MS = 30_000;
+
 /** Largest page size (and the CSV export's default). */
 export const MAX_LIMIT = 50_000;
 
@@ -69,43 +73,24 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/tickets.csv", (c) => {
     const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []), MAX_LIMIT);
     return cachedRead(c, "tickets.csv", { ...query }, (tx) => {
-      const encoder = new TextEncoder();
-      let controller!: ReadableStreamDefaultController<Uint8Array>;
-      // The next batch is fetched once the client has taken the one before (at most two wait
-      // in memory); a client that goes away stops the export before its next fetch.
-      const gone = new AbortController();
-      let taken = () => {};
-      const body = new ReadableStream<Uint8Array>({
-        start: (ctl) => void (controller = ctl),
-        pull: () => taken(),
-        cancel: () => {
-          gone.abort(new Error("the client closed the connection"));
-          taken();
-        },
-      }, { highWaterMark: 2 });
-      let sent = 0;
-      const finished = readTicketsCsv(
-        tx,
-        query,
-        async (text, rows) => {
-          controller.enqueue(encoder.encode(text));
-          sent += rows;
-          if ((controller.desiredSize ?? 1) <= 0 && !gone.signal.aborted) {
-            await new Promise<void>((resolve) => taken = resolve);
-          }
-        },
-        { now: c.get("deps").now(), signal: gone.signal },
-      ).then(
+      // The next batch is fetched once the client has taken the one before; a client that goes
+      // away, or takes nothing for a while, stops the export (and frees its connection).
+      const stream = pacedStream({ slowMs: c.get("deps").slowClientMs ?? SLOW_CLIENT_MS });
+      const finished = readTicketsCsv(tx, query, stream.write, {
+        now: c.get("deps").now(),
+        signal: stream.signal,
+      }).then(
         (rows) => {
-          controller.close();
+          stream.close();
           return rows;
         },
         (error) => {
-          const reason = gone.signal.aborted ? gone.signal.reason : error;
-          if (!gone.signal.aborted) controller.error(reason);
-          throw Object.assign(reason, { rowsSent: sent }); // for the access log
+          const reason = stream.signal.aborted ? stream.signal.reason : error;
+          stream.error(reason);
+          throw Object.assign(reason, { rowsSent: stream.rows }); // for the access log
         },
       );
+      const body = stream.body;
       return Promise.resolve({
         body,
         rows: 0,
