@@ -61,9 +61,9 @@ export function csvField(value: string | null, numeric = false): string {
 
 /**
  * Writes the selection as CSV (header first, CRLF line ends) to `write`, `batchSize` rows per
- * call, with the number of rows in each (awaited: a slow reader holds the next fetch back); returns
- * the number of rows. A `signal` that aborts stops it before its next fetch (the reader is gone),
- * throwing the signal's reason.
+ * call, with the number of rows in each (awaited, when it returns a promise); returns the number
+ * of rows. A `signal` that aborts stops it before its next fetch (the reader is gone), throwing
+ * the signal's reason.
  */
 export async function readTicketsCsv(
   tx: SqlSession,

@@ -28,8 +28,6 @@ export interface ServeDeps {
    * `settings.versionTtlMs` and keeps it current); absent: every conditional request reads it.
    */
   versions?: VersionCache<DataVersion>;
-  /** How long a streamed export waits for a client that takes nothing, ms (default 30 s; tests). */
-  slowClientMs?: number;
 }
 
 /** Hono environment of the read API. */

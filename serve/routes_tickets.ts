@@ -10,7 +10,7 @@ import { dataAsOf } from "../core/data_version.ts";
 import { readTicket } from "../core/read_ticket.ts";
 import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
-import { pacedStream } from "./_paced_stream.ts";
+import { exportStream } from "./_export_stream.ts";
 import { cachedRead } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
 import { ParameterError, Params } from "./params.ts";
@@ -18,9 +18,6 @@ import { problemResponse } from "./problem.ts";
 
 /** Default page size of `/api/tickets`. */
 export const DEFAULT_LIMIT = 5000;
-/** How long a CSV export waits for a client that takes nothing before it gives up, ms. */
-const SLOW_CLIENT_MS = 30_000;
-
 /** Largest page size (and the CSV export's default). */
 export const MAX_LIMIT = 50_000;
 
@@ -73,9 +70,9 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/tickets.csv", (c) => {
     const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []), MAX_LIMIT);
     return cachedRead(c, "tickets.csv", { ...query }, (tx) => {
-      // The next batch is fetched once the client has taken the one before; a client that goes
-      // away, or takes nothing for a while, stops the export (and frees its connection).
-      const stream = pacedStream({ slowMs: c.get("deps").slowClientMs ?? SLOW_CLIENT_MS });
+      // Read at the database's pace (see exportStream); a client that goes away stops it before
+      // its next fetch.
+      const stream = exportStream();
       const finished = readTicketsCsv(tx, query, stream.write, {
         now: c.get("deps").now(),
         signal: stream.signal,
