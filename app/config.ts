@@ -80,6 +80,9 @@ export const ENV_NAMES = [
   "STALE_AFTER_HOURS",
 ] as const;
 
+/** The embedded database folder when PGLITE_DIR is unset. */
+export const DEFAULT_PGLITE_DIR = ".data/pglite";
+
 /**
  * Raised for a missing or malformed setting; the message names the variable.
  *
@@ -171,7 +174,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     },
     databaseUrl,
     connectTimeoutS: positive("PGCONNECT_TIMEOUT"),
-    pgliteDir: get("PGLITE_DIR") ?? ".data/pglite",
+    pgliteDir: get("PGLITE_DIR") ?? DEFAULT_PGLITE_DIR,
     s3: {
       endpoint,
       region: get("RUSTFS_REGION") ?? get("AWS_REGION") ?? "us-east-1",
