@@ -23,10 +23,29 @@ export interface RunDemoOptions {
   dir?: string;
 }
 
+/**
+ * Removes the last demo, unless a process (a `serve` of the demo's data, a run) holds its
+ * database: removing it under that process would break it.
+ */
+async function wipe(dir: string): Promise<void> {
+  const lock = await Deno.open(`${dir}/pglite.lock`, { write: true }).catch(() => undefined);
+  try {
+    if (lock !== undefined && !(await lock.tryLock(true))) {
+      throw new Error(
+        `Cannot rebuild the demo in "${dir}": another process holds its database (a serve of ` +
+          `the demo, or a run); stop it first`,
+      );
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  } finally {
+    lock?.close();
+  }
+}
+
 /** Runs the demo; returns the exit code. */
 export async function runDemo(options: RunDemoOptions): Promise<number> {
   const { out, dir = ".data/demo" } = options;
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await wipe(dir);
   const bucket = `${dir}/bucket`;
   const stream = generateStream({ dataset: "inc", tickets: 2000, deltas: 8 });
   const crq = generateStream({ dataset: "crq", tickets: 600, deltas: 4, seed: 2 });

@@ -7,6 +7,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { runDemo } from "../cli/run_demo.ts";
 
 const stream = generateStream({ tickets: 120, deltas: 3, seed: 11 });
 const CHANGES = "automations/inc/changes/";
@@ -87,6 +88,36 @@ Deno.test("cli: serve, status, sql and report on an embedded folder without a da
     );
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, `${args[0]} created "${dir}"`);
   }
+});
+
+Deno.test("cli: status waits for an embedded database whose first boot holds the lock, rather than call it missing", async () => {
+  const dir = `${await scratch()}/booting`;
+  await Deno.mkdir(dir); // no PG_VERSION yet: what a first boot in progress looks like
+  using lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
+  await lock.lock(true);
+  const started = performance.now();
+  const r = await cli(["status", "--wait-lock", "1"], { PGLITE_DIR: dir });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(
+    r.stdout,
+    /holds the lock on the embedded database .* for over 1 s: health not checked/,
+  );
+  assert.ok(performance.now() - started >= 1000, "it waited");
+});
+
+Deno.test("cli: demo refuses to rebuild under a process that holds the demo's database", async () => {
+  const dir = `${await scratch()}/demo`;
+  await Deno.mkdir(`${dir}/pglite`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/pglite/PG_VERSION`, "17\n");
+  using lock = await Deno.open(`${dir}/pglite.lock`, { write: true, create: true });
+  await lock.lock(true);
+  const lines: string[] = [];
+  await assert.rejects(
+    runDemo({ out: (text) => lines.push(text), dir }),
+    /^Error: Cannot rebuild the demo in ".*": another process holds its database/,
+  );
+  await Deno.stat(`${dir}/pglite/PG_VERSION`); // left alone
+  assert.deepEqual(lines, []);
 });
 
 Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async () => {
