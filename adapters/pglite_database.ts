@@ -33,6 +33,25 @@ export class DatabaseLockedError extends Error {
   }
 }
 
+/** Whether `dataDir` holds a database (PGlite writes `PG_VERSION` once it has made one). */
+export async function hasPgliteDatabase(dataDir: string): Promise<boolean> {
+  return await Deno.stat(`${dataDir}/PG_VERSION`).then((s) => s.isFile, () => false);
+}
+
+/**
+ * Whether another process holds the lock of `dataDir` (see {@linkcode createPgliteDatabase}):
+ * false when none does, or no process ever took it.
+ */
+export async function isPgliteLocked(dataDir: string): Promise<boolean> {
+  const file = await Deno.open(`${dataDir}.lock`, { write: true }).catch(() => undefined);
+  if (file === undefined) return false;
+  try {
+    return !(await file.tryLock(true));
+  } finally {
+    file.close();
+  }
+}
+
 /** Options for {@linkcode createPgliteDatabase}. */
 export interface PgliteDatabaseOptions {
   /** Data directory; omit for an in-memory database (tests). */

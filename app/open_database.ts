@@ -7,7 +7,12 @@
 import { allowedPath } from "./allowed_path.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { migrate, pendingMigrations } from "../core/migrate.ts";
-import { createPgliteDatabase, DatabaseLockedError } from "../adapters/pglite_database.ts";
+import {
+  createPgliteDatabase,
+  DatabaseLockedError,
+  hasPgliteDatabase,
+  isPgliteLocked,
+} from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
@@ -86,10 +91,10 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
   // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
   await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
-  if (options.existing && !(await isFile(`${dir}/PG_VERSION`))) {
+  if (options.existing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running holds the lock before it has written PG_VERSION: that is a
     // database being made (wait, or skip), not none.
-    if (await lockHeld(`${dir}.lock`)) throw new DatabaseLockedError(dir);
+    if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
     throw new NoEmbeddedDatabaseError(dir);
   }
   if (options.readOnly) {
@@ -130,21 +135,6 @@ export class NoEmbeddedDatabaseError extends ConfigError {
     );
     this.name = "NoEmbeddedDatabaseError";
   }
-}
-
-/** Whether another process holds the lock file at `path` (false when there is none). */
-async function lockHeld(path: string): Promise<boolean> {
-  const file = await Deno.open(path, { write: true }).catch(() => undefined);
-  if (file === undefined) return false;
-  try {
-    return !(await file.tryLock(true));
-  } finally {
-    file.close();
-  }
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return await Deno.stat(path).then((s) => s.isFile, () => false);
 }
 
 /**

@@ -2,6 +2,7 @@
 // to cli/.
 
 import { type Config, DEFAULT_PGLITE_DIR } from "../app/config.ts";
+import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import type { Context } from "./_context.ts";
 
 /** Where `deno task demo` keeps its embedded database. */
@@ -17,7 +18,6 @@ export async function configToRead(context: Context): Promise<Config> {
   const normal = (dir: string) => dir.replace(/^\.\//, "").replace(/\/+$/, "");
   if (config.databaseUrl !== undefined) return config;
   if (normal(config.pgliteDir) !== normal(DEFAULT_PGLITE_DIR)) return config;
-  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
-  if (await exists(`${config.pgliteDir}/PG_VERSION`)) return config;
-  return (await exists(`${DEMO_DIR}/PG_VERSION`)) ? { ...config, pgliteDir: DEMO_DIR } : config;
+  if (await hasPgliteDatabase(config.pgliteDir)) return config;
+  return (await hasPgliteDatabase(DEMO_DIR)) ? { ...config, pgliteDir: DEMO_DIR } : config;
 }

@@ -7,7 +7,11 @@
 
 import type { Config } from "../app/config.ts";
 import { checkEmbeddedDir } from "../app/open_database.ts";
-import { createPgliteDatabase, DatabaseLockedError } from "../adapters/pglite_database.ts";
+import {
+  createPgliteDatabase,
+  DatabaseLockedError,
+  hasPgliteDatabase,
+} from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
 import { parseChangeKey } from "../core/change_key.ts";
 import { DATASETS } from "../core/datasets.ts";
@@ -59,10 +63,7 @@ export async function checkDatabase(config: Config, now: Date): Promise<Check[]>
   if (config.databaseUrl === undefined) {
     try {
       checkEmbeddedDir(config.pgliteDir);
-      const exists = await Deno.stat(`${config.pgliteDir}/PG_VERSION`).then(
-        () => true,
-        () => false,
-      );
+      const exists = await hasPgliteDatabase(config.pgliteDir);
       checks.push(ok(
         "embedded directory",
         `"${config.pgliteDir}" is inside ./.data and writable` +

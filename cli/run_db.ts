@@ -7,7 +7,7 @@
 
 import { ConfigError } from "../app/config.ts";
 import { checkEmbeddedDir } from "../app/open_database.ts";
-import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { createPgliteDatabase, hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { exportDatabase } from "../core/export_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { type Context, UsageError } from "./_context.ts";
@@ -28,7 +28,7 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   }
   const dir = config.pgliteDir;
   checkEmbeddedDir(dir);
-  if (!(await exists(`${dir}/PG_VERSION`))) {
+  if (!(await hasPgliteDatabase(dir))) {
     throw new ConfigError(
       `Cannot export: there is no embedded database in "${dir}" (PGLITE_DIR); ` +
         `run "deno task ingest" or "deno task demo" first, or point PGLITE_DIR at it`,
@@ -64,15 +64,5 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
     return 0;
   } finally {
     await db.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }

@@ -11,7 +11,7 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { ingest } from "../core/ingest.ts";
 import { formatDrainReport } from "./format_report.ts";
 import { migrate } from "../core/migrate.ts";
-import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { createPgliteDatabase, isPgliteLocked } from "../adapters/pglite_database.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { importDemoGazetteer } from "../demo/import_demo_gazetteer.ts";
 
@@ -28,18 +28,13 @@ export interface RunDemoOptions {
  * database: removing it under that process would break it.
  */
 async function wipe(dir: string): Promise<void> {
-  const lock = await Deno.open(`${dir}/pglite.lock`, { write: true }).catch(() => undefined);
-  try {
-    if (lock !== undefined && !(await lock.tryLock(true))) {
-      throw new Error(
-        `Cannot rebuild the demo in "${dir}": another process holds its database (a serve of ` +
-          `the demo, or a run); stop it first`,
-      );
-    }
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  } finally {
-    lock?.close();
+  if (await isPgliteLocked(`${dir}/pglite`)) {
+    throw new Error(
+      `Cannot rebuild the demo in "${dir}": another process holds its database (a serve of ` +
+        `the demo, or a run); stop it first`,
+    );
   }
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
 /** Runs the demo; returns the exit code. */
