@@ -87,14 +87,18 @@ async function checkFile(path: string): Promise<void> {
       `Cannot read --csv "${path}": name a change file, such as --csv .data/x.csv`,
     );
   }
-  await checkAllowed(path, "read", "the change file");
+  await checkReadableFile(path, "the change file");
+}
+
+/**
+ * A file a command reads (`what`: "the change file", "the gazetteer sheet") must lead nowhere the
+ * worker may not read, exist and be a file; otherwise a SourceError names it and why.
+ */
+export async function checkReadableFile(path: string, what: string): Promise<void> {
+  await checkAllowed(path, "read", what);
   const stat = await statOrNull(path);
-  if (stat === null) {
-    throw new SourceError(`Cannot read the change file "${path}": it does not exist`);
-  }
-  if (!stat.isFile) {
-    throw new SourceError(`Cannot read the change file "${path}": it is not a file`);
-  }
+  if (stat === null) throw new SourceError(`Cannot read ${what} "${path}": it does not exist`);
+  if (!stat.isFile) throw new SourceError(`Cannot read ${what} "${path}": it is not a file`);
 }
 
 async function checkAllowed(path: string, access: "read" | "write", what: string): Promise<void> {

@@ -7,22 +7,9 @@
 import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
-import { type Context, SourceError, UsageError } from "./_context.ts";
+import { type Context, UsageError } from "./_context.ts";
+import { checkReadableFile } from "./_open_store.ts";
 import { outputPath } from "./_output_path.ts";
-
-/** The sheet to import must be a file, checked before the database opens. */
-async function checkSheet(file: string): Promise<void> {
-  const stat = await Deno.stat(file).catch((error) => {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  });
-  if (stat === null) {
-    throw new SourceError(`Cannot read the gazetteer sheet "${file}": it does not exist`);
-  }
-  if (!stat.isFile) {
-    throw new SourceError(`Cannot read the gazetteer sheet "${file}": it is not a file`);
-  }
-}
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
@@ -32,15 +19,10 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
     throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
   }
   const target = action === "export" && file !== "-" ? await outputPath(file) : undefined;
-  // Through the real path: a link must not carry the read or the write outside the allowed folders.
-  if (file !== "-") {
-    await allowedPath(
-      target ?? file,
-      action === "export" ? "write" : "read",
-      "the gazetteer sheet",
-    );
-  }
-  if (action === "import") await checkSheet(file);
+  // Through the real path: a link must not carry the read or the write outside the allowed
+  // folders. The sheet to import must be a file, checked before the database opens.
+  if (target !== undefined) await allowedPath(target, "write", "the gazetteer sheet");
+  if (action === "import") await checkReadableFile(file, "the gazetteer sheet");
   const db = await openDatabase(config, { requireMigrated: true });
   try {
     if (action === "export") {
