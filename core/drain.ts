@@ -531,7 +531,9 @@ async function applyFile(
   const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged) };
   const mergeMs = lap();
   // A stop asked for during the merge (which does not see the signal) still rolls the file back:
-  // nothing is committed after it.
+  // nothing is committed after it. The embedded database runs the merge on this thread, so a
+  // SIGTERM that came meanwhile is delivered only once the event loop turns: let it.
+  if (context.signal) await nextTurn();
   context.signal?.throwIfAborted();
   if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
@@ -748,4 +750,9 @@ interface QuarantineEntry {
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Resolves after one turn of the event loop, so pending events (a signal) are delivered. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
