@@ -256,6 +256,7 @@ export async function drain(
     onProgress,
     parser: options.parser,
     copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
+    inThread: db.kind === "pglite",
   };
   const lockName = `fleettickets:drain:${dataset.name}`;
   let locked = false;
@@ -380,6 +381,8 @@ interface RunContext {
   parser?: "auto" | "javascript";
   /** Larger files take the JavaScript way (PGlite holds a COPY's input in memory). */
   copyMaxBytes: number;
+  /** The database works on this thread (PGlite): no event, a signal too, is delivered meanwhile. */
+  inThread: boolean;
 }
 
 async function applyAll(
@@ -533,7 +536,7 @@ async function applyFile(
   // A stop asked for during the merge (which does not see the signal) still rolls the file back:
   // nothing is committed after it. The embedded database runs the merge on this thread, so a
   // SIGTERM that came meanwhile is delivered only once the event loop turns: let it.
-  if (context.signal) await nextTurn();
+  if (context.signal && context.inThread) await nextTurn();
   context.signal?.throwIfAborted();
   if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
@@ -752,7 +755,10 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-/** Resolves after one turn of the event loop, so pending events (a signal) are delivered. */
+/**
+ * Resolves once the event loop has turned and polled for events, so a signal that came while
+ * this thread was busy is delivered (~2 ms; `setImmediate` or one I/O call is not enough).
+ */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -97,7 +97,13 @@ for (const b of backends()) {
     );
   });
 
-  for (const how of ["at once", "as an event, like a SIGTERM"] as const) {
+  // A signal is an event, delivered when the event loop turns. On PostgreSQL it turns while the
+  // merge runs on the server; the embedded database merges on this thread, so there the drain
+  // must let it turn before deciding to commit (the event here is queued as the merge returns).
+  const ways = b.name === "pglite"
+    ? ["at once", "as an event, like a SIGTERM"] as const
+    : ["at once"] as const;
+  for (const how of ways) {
     test(`drain() stopped while a file is merged (${how}) rolls the file back and archives nothing`, async () => {
       await b.reset();
       const db = await b.db();
@@ -109,8 +115,6 @@ for (const b of backends()) {
           const rows = await tx.query<T>(text, params);
           if (text.includes("with merged as")) {
             const abort = () => stop.abort(new Error("Interrupted by SIGTERM"));
-            // A signal is an event: delivered when the event loop next turns, which the embedded
-            // database's merge (run on this thread) does not let happen before it returns.
             if (how === "at once") abort();
             else setTimeout(abort, 0);
           }
