@@ -1,8 +1,9 @@
 /**
  * fleettickets command line: parses the command and hands it to `cli/run_<command>.ts`.
  *
- * Exit codes: 0 done (including nothing to do, or another run holds the lock), 1 a file or the
- * run failed, 2 usage or configuration error.
+ * Exit codes: 0 done (including nothing to do, or, for ingest, another run holds the lock), 1 a
+ * file or the run failed (or the embedded database is held by another process), 2 usage or
+ * configuration error.
  *
  * @module
  */
@@ -99,8 +100,17 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       return 2;
     }
     if (error instanceof DatabaseLockedError) {
-      out(error.message);
-      return 0;
+      // A scheduled ingest that finds another run at work has nothing to do; any other command
+      // did not do what it was asked.
+      if (command === "ingest") {
+        out(error.message);
+        return 0;
+      }
+      err(
+        `Cannot run ${command}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
+          `try again once it has finished (a running "deno task serve" holds it too)`,
+      );
+      return 1;
     }
     err(`fleettickets: ${error instanceof Error ? error.message : String(error)}`);
     return 1;

@@ -35,23 +35,25 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
     );
   }
   const target = file === "-" ? undefined : await outputPath(file);
-  const encoder = new TextEncoder();
-  const sink = target === undefined ? undefined : await Deno.open(target, {
-    write: true,
-    create: true,
-    truncate: true,
-  });
-  const writer = sink?.writable.getWriter();
+  // Opened first: a database held by another run fails the export before any file is touched.
   const db = await createPgliteDatabase({ dataDir: dir });
+  // Written beside the target and renamed at the end, so a failed export never leaves a cut-off
+  // file, nor empties an earlier export of the same name.
+  const partial = target === undefined ? undefined : `${target}.partial`;
+  const encoder = new TextEncoder();
   try {
     await migrate(db); // the export carries this version's schema: bring the data up to it first
+    const sink = partial === undefined
+      ? undefined
+      : await Deno.open(partial, { write: true, create: true, truncate: true });
+    const writer = sink?.writable.getWriter();
     const summary = await exportDatabase(
       db,
       async (text) => writer ? await writer.write(encoder.encode(text)) : io.stdout(text),
       { description: `the embedded database "${dir}"` },
-    );
-    await writer?.close();
-    if (target !== undefined) {
+    ).finally(() => writer?.close().catch(() => {}));
+    if (target !== undefined && partial !== undefined) {
+      await Deno.rename(partial, target);
       const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
         .map(([table, n]) => `${table} ${n}`).join(", ");
       out(
@@ -62,6 +64,9 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
       );
     }
     return 0;
+  } catch (error) {
+    if (partial !== undefined) await Deno.remove(partial).catch(() => {});
+    throw error;
   } finally {
     await db.close();
   }

@@ -120,6 +120,42 @@ Deno.test("cli: demo refuses to rebuild under a process that holds the demo's da
   assert.deepEqual(lines, []);
 });
 
+Deno.test("cli: a command other than ingest on an embedded database another process holds fails (exit 1) and leaves an earlier export whole", async () => {
+  const dir = `${await scratch()}/held`;
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
+  using lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
+  await lock.lock(true);
+  const earlier = `${dir}-export.sql`;
+  await Deno.writeTextFile(earlier, "-- an earlier export\n");
+  const commands = [["migrate"], ["sql", "select 1"], ["report"], ["capture"], [
+    "db",
+    "export",
+    earlier,
+  ]];
+  for (const args of commands) {
+    const r = await cli(args, { PGLITE_DIR: dir });
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stdout, "", args.join(" "));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^Cannot run ${
+          args[0]
+        }: another run holds the lock on the embedded database "${dir}"; try again`,
+      ),
+    );
+  }
+  assert.equal(await Deno.readTextFile(earlier), "-- an earlier export\n");
+  await assert.rejects(Deno.stat(`${earlier}.partial`), Deno.errors.NotFound);
+  // The scheduled ingest has nothing to do while another run works: exit 0, as documented.
+  const bucket = `${dir}-bucket`;
+  await Deno.mkdir(`${bucket}/${CHANGES}`, { recursive: true });
+  const ingest = await cli(["ingest", "--from-dir", bucket], { PGLITE_DIR: dir });
+  assert.equal(ingest.code, 0, ingest.stderr);
+  assert.match(ingest.stdout, /Another run holds the lock on the embedded database/);
+});
+
 Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async () => {
   const file = `${await scratch()}/a-file`;
   await Deno.writeTextFile(file, "x");
