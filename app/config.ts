@@ -245,16 +245,18 @@ function databaseUrlParts(url: string): DatabaseUrlParts | undefined {
 
 /**
  * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535, or
- * none), otherwise a URL. An "@" after a "/", "?" or "#" means a user or password holding one of
- * those unencoded: part of it would be read as a host, a port or a database name, shown in
- * messages and never redacted. The messages quote no part of the URL.
+ * none), otherwise a URL. An "@" after a "/", "?" or "#", or a second "@", means a user or
+ * password holding one of those unencoded: part of it would be read as a host, a port or a
+ * database name, shown in messages and never redacted. The messages quote no part of the URL.
  */
 function checkDatabaseUrl(url: string): void {
   const expected = `expected "postgres://user:password@host:port/db"`;
   const encode = `percent-encode "/", "?", "#" and "@" in the user and password`;
   const parts = databaseUrlParts(url);
   if (parts === undefined) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
-  if (parts.rest.includes("@")) {
+  // An "@" inside the user part: URL parsers end it at the last "@", the PostgreSQL client (as
+  // libpq) at the first, so it would connect to a "host" made of the password's tail and print it.
+  if (parts.rest.includes("@") || parts.userinfo.slice(0, -1).includes("@")) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${encode} (${expected})`);
   }
   for (const host of parts.hosts) {
