@@ -8,16 +8,31 @@ import type { Context } from "./_context.ts";
 /** Where `deno task demo` keeps its embedded database. */
 const DEMO_DIR = ".data/demo/pglite";
 
+/** Folders {@linkcode configToRead} looks at (tests give their own). */
+export interface ReadFolders {
+  /** The default PGLITE_DIR. */
+  defaultDir?: string;
+  /** The demo's database. */
+  demoDir?: string;
+}
+
 /**
  * With DATABASE_URL unset, PGLITE_DIR unset or naming the default folder (as `.env.example`
  * does), and no database there yet, the demo's: so `deno task demo` followed by `serve`,
- * `status`, `sql` or `report` shows the demo's data. Any other PGLITE_DIR is taken as given.
+ * `status`, `sql` or `report` shows the demo's data. It says so on stderr, so nobody takes the
+ * demo's figures for their own. Any other PGLITE_DIR is taken as given.
  */
-export async function configToRead(context: Context): Promise<Config> {
+export async function configToRead(context: Context, folders: ReadFolders = {}): Promise<Config> {
   const { config } = context;
+  const { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_DIR } = folders;
   const normal = (dir: string) => dir.replace(/^\.\//, "").replace(/\/+$/, "");
   if (config.databaseUrl !== undefined) return config;
-  if (normal(config.pgliteDir) !== normal(DEFAULT_PGLITE_DIR)) return config;
+  if (normal(config.pgliteDir) !== normal(defaultDir)) return config;
   if (await hasPgliteDatabase(config.pgliteDir)) return config;
-  return (await hasPgliteDatabase(DEMO_DIR)) ? { ...config, pgliteDir: DEMO_DIR } : config;
+  if (!(await hasPgliteDatabase(demoDir))) return config;
+  context.io.stderr(
+    `Reading the demo's database "${demoDir}": "${config.pgliteDir}" (PGLITE_DIR) has none yet; ` +
+      `"deno task ingest" fills it\n`,
+  );
+  return { ...config, pgliteDir: demoDir };
 }
