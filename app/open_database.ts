@@ -97,6 +97,7 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
     throw new NoEmbeddedDatabaseError(dir);
   }
+  await checkNewDatabaseFolder(dir);
   if (options.readOnly) {
     const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
     let current = false;
@@ -117,6 +118,31 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     throw error;
   }
   return db;
+}
+
+/**
+ * A database is made only in a new or empty folder (as initdb): PGLITE_DIR naming a folder of
+ * other files (a bucket folder, a typo) would otherwise get a database written among them. A
+ * folder whose first boot is running (its lock held) is left to that run.
+ */
+async function checkNewDatabaseFolder(dir: string): Promise<void> {
+  if (await hasPgliteDatabase(dir)) return;
+  const entries: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.startsWith(".")) entries.push(entry.name);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // made on first use
+    throw error;
+  }
+  if (entries.length === 0 || await isPgliteLocked(dir)) return;
+  const named = entries.sort().slice(0, 3).map((name) => `"${name}"`).join(", ");
+  throw new ConfigError(
+    `Cannot make the embedded database in "${dir}": the folder holds other files (${named}) ` +
+      `and no database; set PGLITE_DIR to a new or empty folder (or, if a first boot was ` +
+      `interrupted there, remove the folder)`,
+  );
 }
 
 async function isCurrent(db: Database): Promise<boolean> {

@@ -166,6 +166,24 @@ Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async (
   }
 });
 
+Deno.test("cli: PGLITE_DIR naming a folder of other files is refused (exit 2) and no database is written among them", async () => {
+  const dir = `${await scratch()}/feed`;
+  await writeFiles(dir, stream.files.slice(0, 1)); // a bucket folder: automations/inc/changes/…
+  for (const args of [["migrate"], ["capture"], ["ingest", "--from-dir", dir, "--apply"]]) {
+    const r = await cli(args, { PGLITE_DIR: dir });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `Cannot make the embedded database in "${dir}": the folder holds other files \\("automations"\\) and no database; set PGLITE_DIR to a new or empty folder`,
+      ),
+    );
+  }
+  const names = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  assert.deepEqual(names, ["automations"]);
+});
+
 Deno.test("cli: serve on an embedded database another process holds exits 1 saying so, on stderr", async () => {
   const dir = `${await scratch()}/pglite`;
   await Deno.mkdir(dir);
