@@ -36,19 +36,28 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
   }
   const waitS = seconds(values["wait-lock"], "--wait-lock");
   let db: Database;
+  // Health unknown is not healthy: a monitor must see it, in the form it asked for (with --json
+  // a report on stdout whatever failed; the message goes to stderr as well, with its exit code).
+  const unknown = (reason: string) =>
+    JSON.stringify({ healthy: false, error: reason, datasets: [] });
   try {
     db = await openReadOnly(await configToRead(context), waitS * 1000);
   } catch (error) {
-    if (!(error instanceof DatabaseLockedError)) throw error;
-    // Health unknown is not healthy: a monitor must see it (exit 1), in the form it asked for.
+    if (!(error instanceof DatabaseLockedError)) {
+      if (values.json) out(unknown(error instanceof Error ? error.message : String(error)));
+      throw error;
+    }
     const reason = `${error.message} for over ${waitS} s: health not checked`;
-    out(values.json ? JSON.stringify({ healthy: false, error: reason, datasets: [] }) : reason);
+    out(values.json ? unknown(reason) : reason);
     return 1;
   }
   try {
     const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
     out(values.json ? JSON.stringify(status) : formatStatus(status));
     return status.healthy ? 0 : 1;
+  } catch (error) {
+    if (values.json) out(unknown(error instanceof Error ? error.message : String(error)));
+    throw error;
   } finally {
     await db.close();
   }

@@ -57,4 +57,24 @@ Deno.test({
   },
 });
 
+Deno.test("status --json answers a monitor in JSON when the database cannot be reached or is not there (and says why on stderr)", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close(); // nothing listens there now
+  const cases: [Record<string, string>, number, RegExp][] = [
+    [{ DATABASE_URL: `postgres://fleet:s3cret-pw@127.0.0.1:${port}/fleet` }, 1, /Cannot connect/],
+    [{ PGLITE_DIR: `${await scratchDir("test-status")}/none` }, 2, /there is none there yet/],
+  ];
+  for (const [env, code, message] of cases) {
+    const r = await cli(["status", "--json"], env);
+    assert.equal(r.code, code, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.healthy, false);
+    assert.deepEqual(report.datasets, []);
+    assert.match(report.error, message);
+    assert.match(r.stderr, message);
+    assert.ok(!/s3cret-pw/.test(r.stdout + r.stderr), "no password");
+  }
+});
+
 cleanUpScratchDirsAtEnd();
