@@ -18,5 +18,6 @@ RUN deno cache main.ts \
 
 USER deno
 # One drain of every dataset; Coolify can instead keep the container up and run
-# `deno task ingest --from-bucket --apply` as a scheduled task.
-CMD ["task", "ingest", "--from-bucket", "--apply", "--dataset", "all"]
+# `deno task -q ingest --from-bucket --apply` as a scheduled task. -q: the log holds only the
+# worker's JSON lines, not Deno's "Task ingest …" line.
+CMD ["task", "-q", "ingest", "--from-bucket", "--apply", "--dataset", "all"]

@@ -128,12 +128,16 @@ export function datasetsFlag(value: unknown, allowAll = true): Dataset[] {
   );
 }
 
-/** Reads a non-negative number of seconds (or hours) from a flag. */
-export function seconds(value: string | boolean | undefined, flag: string): number {
+/** Reads a number, 0 or more, from a flag; `unit` names what it counts in the message. */
+export function amount(
+  value: string | boolean | undefined,
+  flag: string,
+  unit: "seconds" | "hours" | "calls",
+): number {
   if (value === undefined) return 0;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) {
-    throw new UsageError(`Cannot read ${flag} "${value}": expected a number of seconds or hours`);
+  if (value === "" || typeof value !== "string" || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`Cannot read ${flag} "${value}": expected a number of ${unit}, 0 or more`);
   }
   return n;
 }

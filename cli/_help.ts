@@ -61,7 +61,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
 ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
   --wait-lock SECS    embedded database only: wait up to SECS while a run holds it (default 120)
   --json              one JSON document`,
-    notes: "Times are EAT (+03:00). It only reads: it works while another run holds the lock.",
+    notes: "Times are EAT (+03:00). It only reads: on PostgreSQL it answers while a run works; " +
+      "the embedded database is single-process, so it waits for the run (--wait-lock).",
   },
   geocode: {
     summary: "look up the places tickets need (dry run unless --apply)",

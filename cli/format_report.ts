@@ -81,7 +81,8 @@ export function formatDrainReport(report: DrainReport): string {
     lines.push(`  skipped: ${report.error}`);
     return lines.join("\n");
   }
-  if (report.files.length === 0) lines.push("  no new change files");
+  // A run that failed before it listed anything (the bucket refused) found nothing either way.
+  if (report.files.length === 0 && report.status !== "failed") lines.push("  no new change files");
   for (const file of report.files) {
     const head = `  ${file.fileName}  ${file.status.padEnd(11)}`;
     if (file.action === "archive") {

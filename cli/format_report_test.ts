@@ -55,3 +55,14 @@ Deno.test("formatDrainReport() ends a failed run with its time, then the error a
     /^ {2}watermark 2026-06-15T12-00-00\.csv; failed in 6 ms: Cannot list "automations\/inc\/changes\/": it is a link to "\/tmp", outside the folder$/m,
   );
 });
+
+Deno.test("formatDrainReport() says 'no new change files' only when the listing found none", () => {
+  assert.match(formatDrainReport(report([])), /^ {2}no new change files$/m);
+  const failed = formatDrainReport({
+    ...report([]),
+    status: "failed",
+    error: 'Cannot list "automations/inc/changes/": the bucket refused the credentials',
+  });
+  assert.doesNotMatch(failed, /no new change files/);
+  assert.match(failed, /Cannot list/);
+});

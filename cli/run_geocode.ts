@@ -8,7 +8,7 @@ import { ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { geocode } from "../core/geocode.ts";
-import { type Context, datasetsFlag, parse, seconds, UsageError } from "./_context.ts";
+import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 
 /** Runs `geocode`; returns the exit code. */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
@@ -28,7 +28,7 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
   const datasets = datasetsFlag(values.dataset);
   const budget = values.budget === undefined
     ? config.geocoder.budget
-    : seconds(values.budget, "--budget");
+    : amount(values.budget, "--budget", "calls");
   const geocoder = createGeocoder(config.geocoder);
   if (values.apply && geocoder === undefined) {
     throw new ConfigError(

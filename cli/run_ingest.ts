@@ -14,10 +14,10 @@ import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import {
+  amount,
   type Context,
   datasetsFlag,
   parse,
-  seconds,
   SIGNAL_GRACE_MS,
   SourceError,
   UsageError,
@@ -69,7 +69,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   if (!["auto", "text", "json"].includes(logFormat)) {
     throw new UsageError(`Cannot read --log-format "${logFormat}": expected auto, text or json`);
   }
-  const waitLockMs = seconds(values["wait-lock"], "--wait-lock") * 1000;
+  const waitLockMs = amount(values["wait-lock"], "--wait-lock", "seconds") * 1000;
   // On a terminal: a progress bar and a readable report. Otherwise (cron, Coolify, Docker):
   // one JSON object per line. --json: exactly one report object on stdout, logs on stderr.
   const format = logFormat === "auto" ? (io.terminal.stdout ? "text" : "json") : logFormat;

@@ -10,7 +10,7 @@ import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { type Context, datasetsFlag, parse, seconds } from "./_context.ts";
+import { amount, type Context, datasetsFlag, parse } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 
 /** Runs `status`; returns the exit code. */
@@ -25,16 +25,16 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     "from-bucket": { type: "boolean" },
     "from-dir": { type: "string" },
   });
-  const maxAgeHours = seconds(values["max-age"], "--max-age");
+  const maxAgeHours = amount(values["max-age"], "--max-age", "hours");
   const maxContentLagHours = values["max-content-lag"] === undefined
     ? undefined
-    : seconds(values["max-content-lag"], "--max-content-lag");
+    : amount(values["max-content-lag"], "--max-content-lag", "hours");
   const datasets = datasetsFlag(values.dataset);
   let store: ObjectStore | undefined;
   if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
     store = await openStore(config, values, datasets[0]!);
   }
-  const waitS = seconds(values["wait-lock"], "--wait-lock");
+  const waitS = amount(values["wait-lock"], "--wait-lock", "seconds");
   let db: Database;
   // Health unknown is not healthy: a monitor must see it, in the form it asked for (with --json
   // a report on stdout whatever failed; the message goes to stderr as well, with its exit code).

@@ -263,7 +263,9 @@ export function formatStatus(report: StatusReport): string {
     lines.push(
       `${d.dataset}: ${d.health.toUpperCase()}  watermark ${d.watermark ?? "(none)"}` +
         `, last applied ${d.lastAppliedAt ?? "never"}, ${d.filesApplied} files applied` +
-        (d.pendingFiles === null ? "" : `, ${d.pendingFiles} pending in the bucket`),
+        (d.pendingFiles === null
+          ? ""
+          : `, ${d.pendingFiles} ${d.pendingFiles === 1 ? "file" : "files"} pending`),
     );
     lines.push(
       `  ${d.rows} tickets, ${d.openBacklog} open, content lag ${

@@ -95,6 +95,14 @@ if (import.meta.main) {
   console.log(["deno", ...args].join(" "));
   if (!values.print) {
     const { code } = await new Deno.Command(Deno.execPath(), { args }).spawn().status;
+    if (code !== 0) {
+      console.error(
+        `Cannot build dist/fleettickets: "deno compile" failed (above). It downloads the Deno ` +
+          `runtime for the binary from dl.deno.land the first time (or set DENORT_BIN to a ` +
+          `denort binary of the same version); where that is not reachable, run the worker with ` +
+          `"deno task ingest" instead (the same permission set)`,
+      );
+    }
     Deno.exit(code);
   }
 }

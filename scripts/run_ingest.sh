@@ -13,4 +13,4 @@ fi
 if [[ -x dist/fleettickets ]]; then
   exec dist/fleettickets ingest --from-bucket --apply --dataset all "$@"
 fi
-exec deno task ingest --from-bucket --apply --dataset all "$@"
+exec deno task -q ingest --from-bucket --apply --dataset all "$@"
