@@ -1,8 +1,8 @@
 -- A reporting window as an inclusive range of EAT calendar days, as of p_now: today,
 -- yesterday, 7d (today and the 6 days before), 30d, mtd (month to date) or custom
 -- (p_from..p_to; ignored by the other windows). NULL window means 7d. An unknown window, a
--- custom window without both days, or from > to raise SQLSTATE 22023. Used by the dashboard and
--- team performance payloads: the window rules are written here only.
+-- custom window without both days, from > to, or one over 366 days raise SQLSTATE 22023. Used
+-- by the dashboard and team performance payloads: the window rules are written here only.
 create or replace function tickets.eat_window(
   p_window text,
   p_from date,
@@ -32,6 +32,14 @@ begin
       if p_from > p_to then
         raise exception 'Window start "%" is after its end "%"',
           to_char(p_from::timestamp, 'YYYY-MM-DD'), to_char(p_to::timestamp, 'YYYY-MM-DD')
+          using errcode = '22023';
+      end if;
+      -- A dashboard builds a row per day: a window of centuries ran the embedded database
+      -- out of memory (it cannot stop a statement at its timeout).
+      if p_to - p_from + 1 > 366 then
+        raise exception 'Window "%" to "%" spans % days: at most 366',
+          to_char(p_from::timestamp, 'YYYY-MM-DD'), to_char(p_to::timestamp, 'YYYY-MM-DD'),
+          p_to - p_from + 1
           using errcode = '22023';
       end if;
       from_day := p_from; to_day := p_to;

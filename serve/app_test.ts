@@ -75,6 +75,9 @@ const BAD: readonly [string, string][] = [
   ["/api/dashboard?window=custom&from=2026-06-10", "to"],
   ["/api/dashboard?from=2026-06-10&to=2026-06-01", "from"],
   ["/api/dashboard?from=2026-02-30&to=2026-03-01", "from"],
+  ["/api/dashboard?from=0001-01-01&to=9999-12-31", "from"], // over 366 days
+  ["/api/dashboard?window=7d&from=2026-06-01&to=2026-06-10", "from"], // 7d has its own days
+  ["/api/teams?window=30d&to=2026-06-10", "to"],
   ["/api/dashboard?window=7d'%20or%201=1", "window"],
   ["/webhook/inc-dashboard?window=week", "window"],
   ["/webhook/tickets?open_only=yes%27", "open_only"],

@@ -17,7 +17,14 @@ import { problemResponse } from "./problem.ts";
 /** Reporting windows (see `reporting.fn_inc_dashboard`). */
 export const WINDOWS = ["today", "yesterday", "7d", "30d", "mtd", "custom"] as const;
 
-/** A window with its days: from/to alone mean a custom window; from after to is refused. */
+/** The longest custom window, in days (as `tickets.eat_window`). */
+export const MAX_WINDOW_DAYS = 366;
+
+/**
+ * A window with its days: from/to alone mean a custom window; from/to with another window, from
+ * after to, or a custom window over {@linkcode MAX_WINDOW_DAYS} days are refused (a dashboard
+ * builds a row per day of its window).
+ */
 function windowOf(p: Params): { window: string; from?: string; to?: string } {
   const from = p.date("from");
   const to = p.date("to");
@@ -26,14 +33,31 @@ function windowOf(p: Params): { window: string; from?: string; to?: string } {
     WINDOWS,
     from !== undefined || to !== undefined ? "custom" : "7d",
   );
-  if (window === "custom") {
-    if (from === undefined) throw new ParameterError("from", `Window "custom" needs "from"`);
-    if (to === undefined) throw new ParameterError("to", `Window "custom" needs "to"`);
+  if (window !== "custom") {
+    const day = from !== undefined ? "from" : to !== undefined ? "to" : undefined;
+    if (day !== undefined) {
+      throw new ParameterError(
+        day,
+        `Cannot use ${day} with window "${window}": from and to make a custom window (leave ` +
+          `out window, or give window=custom)`,
+      );
+    }
+    return { window };
   }
-  if (from !== undefined && to !== undefined && from > to) {
+  if (from === undefined) throw new ParameterError("from", `Window "custom" needs "from"`);
+  if (to === undefined) throw new ParameterError("to", `Window "custom" needs "to"`);
+  if (from > to) {
     throw new ParameterError("from", `Cannot read from "${from}": it is after to "${to}"`);
   }
-  return window === "custom" ? { window, from, to } : { window };
+  const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
+  if (days > MAX_WINDOW_DAYS) {
+    throw new ParameterError(
+      "from",
+      `Cannot read from "${from}" to "${to}": a window spans at most ${MAX_WINDOW_DAYS} days ` +
+        `(this one ${days})`,
+    );
+  }
+  return { window, from, to };
 }
 
 function dashboardQuery(p: Params): DashboardQuery {

@@ -309,6 +309,12 @@ for (const b of backends()) {
       dashboard(db, [null, null, "custom", "2026-06-15", null]),
       /Window "custom" needs both p_from and p_to/,
     );
+    // A row per day: centuries ran the embedded database out of memory; a year is the limit.
+    await assert.rejects(
+      dashboard(db, [null, null, "custom", "0001-01-01", "9999-12-31"]),
+      /Window "0001-01-01" to "9999-12-31" spans 3652059 days: at most 366/,
+    );
+    await dashboard(db, [null, null, "custom", "2025-06-16", "2026-06-15"]); // 365 days
   });
 
   test("fn_inc_dashboard filters AND together and computes metrics and flow", async () => {
