@@ -11,6 +11,7 @@ import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { startServer } from "../serve/server.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { lineBatcher } from "./_line_batcher.ts";
+import { checkReadableFile } from "./_open_store.ts";
 import { type Context, parse, SourceError, UsageError } from "./_context.ts";
 
 /** Why `host:port` cannot be listened on, in words that say what to change. */
@@ -59,6 +60,10 @@ export async function runServe(context: Context, args: string[]): Promise<number
   }
   const host = String(values.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"); // [::1] or ::1
   checkListen(host, port);
+  // Before the database opens, like the port: a map without its tiles is a setting to fix.
+  if (config.serve.pmtiles !== undefined) {
+    await checkReadableFile(config.serve.pmtiles, "the tiles file MAP_PMTILES");
+  }
   // One write per batch of lines, not per request (flushed before returning).
   const lines = lineBatcher(io.stdout);
   const log = (entry: Record<string, unknown>) => {

@@ -156,6 +156,20 @@ Deno.test("cli: a command other than ingest on an embedded database another proc
   assert.match(ingest.stdout, /Another run holds the lock on the embedded database/);
 });
 
+Deno.test("cli: serve with MAP_PMTILES naming a missing file exits 2 naming it, before opening the database", async () => {
+  const dir = `${await scratch()}/none`;
+  const r = await cli(["serve", "--port", "0"], {
+    MAP_PMTILES: ".data/no-such-tiles.pmtiles",
+    PGLITE_DIR: dir,
+  });
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(
+    r.stderr,
+    /^Cannot read the tiles file MAP_PMTILES ".data\/no-such-tiles.pmtiles": it does not exist/,
+  );
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});
+
 Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async () => {
   const file = `${await scratch()}/a-file`;
   await Deno.writeTextFile(file, "x");
