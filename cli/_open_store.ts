@@ -6,6 +6,7 @@
 
 import { type Config, ConfigError } from "../app/config.ts";
 import { createDirObjectStore, digest } from "../adapters/dir_object_store.ts";
+import { parseChangeFileName } from "../core/change_key.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { ObjectStore } from "../core/ports/mod.ts";
 import { allowedPath, PathNotAllowedError } from "../app/allowed_path.ts";
@@ -126,6 +127,14 @@ function createSingleFileStore(path: string, dataset: Dataset): ObjectStore {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.csv$/.test(fileName)) {
     throw new UsageError(
       `Cannot tell when "${path}" was exported: name it YYYY-MM-DDTHH-mm-ss.csv (EAT)`,
+    );
+  }
+  // The shape alone passes 2026-02-30 or 25 o'clock, which the drain then ignores: say so here.
+  if (parseChangeFileName(fileName) === null) {
+    throw new UsageError(
+      `Cannot tell when "${path}" was exported: "${
+        fileName.slice(0, -4)
+      }" is no date and time; name it YYYY-MM-DDTHH-mm-ss.csv (EAT)`,
     );
   }
   return {

@@ -71,6 +71,24 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a --csv file whose name is no export time (a mis-shaped name, 30 February) is a usage error naming it",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      for (const name of ["export.csv", "2026-02-30T00-00-00.csv", "2026-06-15T25-00-00.csv"]) {
+        const file = `${dir}/${name}`;
+        await Deno.writeTextFile(file, "ticket_id\n");
+        const r = await cli(["ingest", "--csv", file, "--apply"], { PGLITE_DIR: `${dir}/db` });
+        assert.equal(r.code, 2, r.text);
+        assert.match(r.text, new RegExp(`^Cannot tell when "${file}" was exported`));
+        assert.match(r.text, /name it YYYY-MM-DDTHH-mm-ss\.csv \(EAT\)/);
+        assert.doesNotMatch(r.text, /no new change files/);
+      }
+    }),
+});
+
+Deno.test({
   name: "--csv applies a file once; again it is skipped, never moved, and the report says so",
   sanitizeResources: false,
   fn: () =>
