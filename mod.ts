@@ -119,7 +119,12 @@ export { GeocoderError } from "./core/ports/mod.ts";
 export { createLocationIqGeocoder } from "./adapters/locationiq_geocoder.ts";
 export { createOpenCageGeocoder } from "./adapters/opencage_geocoder.ts";
 export { createNominatimGeocoder } from "./adapters/nominatim_geocoder.ts";
-export { exportGazetteer, importGazetteer, type ImportReport } from "./core/gazetteer.ts";
+export {
+  exportGazetteer,
+  importGazetteer,
+  type ImportOptions,
+  type ImportReport,
+} from "./core/gazetteer.ts";
 export {
   type DatasetStatus,
   formatStatus,

@@ -34,7 +34,9 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
       }
       return 0;
     }
-    const report = await importGazetteer(db, await Deno.readTextFile(file));
+    const report = await importGazetteer(db, await Deno.readTextFile(file), {
+      name: `the gazetteer sheet "${file}"`,
+    });
     for (const e of report.errors) out(`${file}: line ${e.line} ${e.reason}`);
     out(
       report.errors.length > 0

@@ -95,6 +95,38 @@ where tickets.geo_locations.geom is distinct from excluded.geom
    or tickets.geo_locations.verified is distinct from excluded.verified
    or tickets.geo_locations.status <> 'manual'`;
 
+/** Options for {@linkcode importGazetteer}. */
+export interface ImportOptions {
+  /** How messages name the sheet (`the gazetteer sheet "review.csv"`). */
+  name?: string;
+}
+
+/** The header `exportGazetteer` writes; `kind`, `cluster`, `lat` and `lon` are required. */
+const SHEET_HEADER = "kind,cluster,place,lat,lon,source,status,verified,reason";
+const REQUIRED = ["kind", "cluster", "lat", "lon"];
+
+/** Parses the sheet; a file that is not one (another CSV, a text file) fails naming what is wrong. */
+function readSheet(csv: string, name: string): Record<string, string>[] {
+  const expected = `expected a CSV with the header ${SHEET_HEADER}`;
+  let records: Record<string, string>[];
+  try {
+    records = parse(csv, { columns: true, bom: true, skip_empty_lines: true, trim: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot read ${name}: ${reason} (${expected})`);
+  }
+  const columns = Object.keys(records[0] ?? {});
+  const missing = REQUIRED.filter((c) => records.length > 0 && !columns.includes(c));
+  if (missing.length > 0) {
+    throw new Error(
+      `Cannot read ${name}: its header has no ${
+        missing.map((c) => `"${c}"`).join(", ")
+      } (${expected})`,
+    );
+  }
+  return records;
+}
+
 /**
  * Imports a reviewed sheet: every row with coordinates becomes a curated (`manual`) entry with
  * the sheet's `verified` flag (true when empty). Rows without coordinates are skipped. Ticket
@@ -112,13 +144,12 @@ where tickets.geo_locations.geom is distinct from excluded.geom
  * await db.close();
  * ```
  */
-export async function importGazetteer(db: Database, csv: string): Promise<ImportReport> {
-  const records = parse(csv, {
-    columns: true,
-    bom: true,
-    skip_empty_lines: true,
-    trim: true,
-  }) as Record<string, string>[];
+export async function importGazetteer(
+  db: Database,
+  csv: string,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
+  const records = readSheet(csv, options.name ?? "the gazetteer sheet");
   const report: ImportReport = { updated: 0, skipped: 0, errors: [], resolved: 0 };
   const valid: { kind: string; params: unknown[] }[] = [];
   records.forEach((r, i) => {

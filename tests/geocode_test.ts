@@ -219,6 +219,15 @@ for (const b of backends()) {
     );
     assert.match(bad.errors[0]!.reason, /out of range/);
     assert.equal(bad.errors[0]!.line, 2);
+    // Not a sheet at all (a text file, another CSV): refused naming why and what is expected.
+    await assert.rejects(
+      importGazetteer(db, "# Notes\n\nWestlands, Parklands, and Kilimani\n", { name: "notes.md" }),
+      /^Error: Cannot read notes\.md: Invalid Record Length: .* \(expected a CSV with the header kind,cluster,place,lat,lon,/,
+    );
+    await assert.rejects(
+      importGazetteer(db, "a,b\n1,2\n"),
+      /^Error: Cannot read the gazetteer sheet: its header has no "kind", "cluster", "lat", "lon"/,
+    );
 
     // The next file brings a new ticket at a cached place: the post-apply step places it at
     // once, touching only the rows that file wrote.
