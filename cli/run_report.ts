@@ -9,7 +9,7 @@ import { capture, formatCaptureReport } from "../core/capture.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { type Context, parse } from "./_context.ts";
+import { type Context, parse, UsageError } from "./_context.ts";
 import { runTeamReport } from "./run_team_report.ts";
 
 /** Runs `capture`; returns the exit code. */
@@ -21,6 +21,13 @@ export async function runCapture(context: Context, args: string[]): Promise<numb
 export async function runReport(context: Context, args: string[]): Promise<number> {
   if (args.some((a) => a === "--by" || a.startsWith("--by="))) {
     return await runTeamReport(context, args);
+  }
+  const teamFlag = args.find((a) => /^--(window|from|to|cluster)(=|$)/.test(a));
+  if (teamFlag !== undefined) {
+    throw new UsageError(
+      `The flag "${teamFlag.split("=")[0]}" goes with --by team|owner (the closure report); ` +
+        `the daily report takes only --json`,
+    );
   }
   return await printFromDatabase(context, args, buildReport, formatReport, true);
 }

@@ -13,7 +13,8 @@ import {
   teamPerformance,
 } from "../core/team_performance.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { type Context, parse, UsageError } from "./_context.ts";
+import { type Context, type Flags, parse, UsageError } from "./_context.ts";
+import { type ReportWindow, reportWindow, WindowError } from "../core/report_window.ts";
 
 /** Prints closure attribution; returns the exit code. */
 export async function runTeamReport(context: Context, args: string[]): Promise<number> {
@@ -30,10 +31,7 @@ export async function runTeamReport(context: Context, args: string[]): Promise<n
   if (by !== "team" && by !== "owner") {
     throw new UsageError(`Cannot read --by "${by}": expected team or owner`);
   }
-  const from = values.from as string | undefined;
-  const to = values.to as string | undefined;
-  const window = (values.window as string | undefined) ??
-    (from !== undefined || to !== undefined ? "custom" : "7d");
+  const { window, from, to } = checkedWindow(values);
   const db = await openDatabase(await configToRead(context), {
     requireMigrated: true,
     existing: true,
@@ -48,5 +46,19 @@ export async function runTeamReport(context: Context, args: string[]): Promise<n
     return 0;
   } finally {
     await db.close();
+  }
+}
+
+/** The window flags, checked before the database opens (a mistake is exit 2 naming the flag). */
+function checkedWindow(values: Flags): ReportWindow {
+  try {
+    return reportWindow({
+      window: values.window as string | undefined,
+      from: values.from as string | undefined,
+      to: values.to as string | undefined,
+    }, (parameter) => `--${parameter}`);
+  } catch (error) {
+    if (error instanceof WindowError) throw new UsageError(error.message);
+    throw error;
   }
 }

@@ -7,6 +7,7 @@
 
 import type { Context, Hono } from "hono";
 import { readBacklog } from "../core/read_backlog.ts";
+import { type ReportWindow, reportWindow, WindowError, WINDOWS } from "../core/report_window.ts";
 import { dashboardPayload, type DashboardQuery, mapPayload } from "../core/read_payloads.ts";
 import { teamPerformance, type TeamQuery } from "../core/team_performance.ts";
 import { cachedRead } from "./cached_read.ts";
@@ -14,18 +15,11 @@ import type { ServeEnv } from "./env.ts";
 import { ParameterError, Params, type ParamSource } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 
-/** Reporting windows (see `reporting.fn_inc_dashboard`). */
-export const WINDOWS = ["today", "yesterday", "7d", "30d", "mtd", "custom"] as const;
-
-/** The longest custom window, in days (as `tickets.eat_window`). */
-export const MAX_WINDOW_DAYS = 366;
-
 /**
- * A window with its days: from/to alone mean a custom window; from/to with another window, from
- * after to, or a custom window over {@linkcode MAX_WINDOW_DAYS} days are refused (a dashboard
- * builds a row per day of its window).
+ * The window of a dashboard or team request (core/report_window.ts): the days parsed here first,
+ * so a malformed one has the message every date parameter has.
  */
-function windowOf(p: Params): { window: string; from?: string; to?: string } {
+function windowOf(p: Params): ReportWindow {
   const from = p.date("from");
   const to = p.date("to");
   const window = p.choice(
@@ -33,31 +27,12 @@ function windowOf(p: Params): { window: string; from?: string; to?: string } {
     WINDOWS,
     from !== undefined || to !== undefined ? "custom" : "7d",
   );
-  if (window !== "custom") {
-    const day = from !== undefined ? "from" : to !== undefined ? "to" : undefined;
-    if (day !== undefined) {
-      throw new ParameterError(
-        day,
-        `Cannot use ${day} with window "${window}": from and to make a custom window (leave ` +
-          `out window, or give window=custom)`,
-      );
-    }
-    return { window };
+  try {
+    return reportWindow({ window, from, to });
+  } catch (error) {
+    if (error instanceof WindowError) throw new ParameterError(error.parameter, error.message);
+    throw error;
   }
-  if (from === undefined) throw new ParameterError("from", `Window "custom" needs "from"`);
-  if (to === undefined) throw new ParameterError("to", `Window "custom" needs "to"`);
-  if (from > to) {
-    throw new ParameterError("from", `Cannot read from "${from}": it is after to "${to}"`);
-  }
-  const days = (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1;
-  if (days > MAX_WINDOW_DAYS) {
-    throw new ParameterError(
-      "from",
-      `Cannot read from "${from}" to "${to}": a window spans at most ${MAX_WINDOW_DAYS} days ` +
-        `(this one ${days})`,
-    );
-  }
-  return { window, from, to };
 }
 
 function dashboardQuery(p: Params): DashboardQuery {

@@ -106,3 +106,28 @@ Deno.test("help: every task in deno.json has a description, so `deno task` expla
   }
   for (const command of [...COMMANDS, "help"]) assert.ok(config.tasks[command], command);
 });
+
+Deno.test("help: report's window flags are checked before any database opens, naming the flag (exit 2)", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["report", "--by", "team", "--from", "2026-06-10", "--to", "2026-06-01"],
+      /^Cannot read --from "2026-06-10": it is after --to "2026-06-01"/,
+    ],
+    [["report", "--by", "team", "--window", "week"], /^Cannot read --window "week": expected/],
+    [["report", "--by", "owner", "--from", "2026-02-30"], /^Cannot read --from "2026-02-30"/],
+    [
+      ["report", "--by", "team", "--window", "7d", "--to", "2026-06-01"],
+      /^Cannot use --to with --window "7d"/,
+    ],
+    [
+      ["report", "--by", "team", "--from", "2024-01-01", "--to", "2026-01-01"],
+      /a window spans at most 366 days \(this one 732\)/,
+    ],
+    [["report", "--window", "30d"], /^The flag "--window" goes with --by team\|owner/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(args, { PGLITE_DIR: ".data/no-such-db" });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(" "));
+  }
+});
