@@ -79,12 +79,29 @@ export type Flags = Record<string, string | boolean | undefined>;
  * ("did you mean"); a missing value names the flag.
  */
 export function parse(args: string[], options: ParseArgsConfig["options"]): Flags {
+  let parsed;
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Flags;
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
     const known = Object.keys(options ?? {});
     throw new UsageError(flagError(error as Error & { code?: string }, known, args));
   }
+  // A flag given twice (`--dataset inc --dataset crq`) would silently keep the last value.
+  const seen = new Map<string, string | undefined>();
+  const tokens = parsed.tokens as { kind: string; name?: string; value?: string }[];
+  for (const token of tokens) {
+    if (token.kind !== "option" || token.name === undefined) continue;
+    if (seen.has(token.name)) {
+      const values = [seen.get(token.name), token.value].filter((v) => v !== undefined);
+      throw new UsageError(
+        `The flag "--${token.name}" is given twice${
+          values.length > 0 ? ` (${values.map((v) => `"${v}"`).join(", then ")})` : ""
+        }: give it once`,
+      );
+    }
+    seen.set(token.name, token.value);
+  }
+  return parsed.values as Flags;
 }
 
 function flagError(error: Error & { code?: string }, known: string[], args: string[]): string {

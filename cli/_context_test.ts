@@ -40,3 +40,22 @@ Deno.test("parse() tells a missing value from a negative one, and a flag that ta
 Deno.test("parse() refuses a positional argument, naming it", () => {
   assert.equal(usage(["stray"]), 'Unexpected argument "stray": this command takes flags only');
 });
+
+Deno.test("parse() refuses a flag given twice, showing both values, instead of keeping the last", () => {
+  const options = { ...OPTIONS, dataset: { type: "string" } } as const;
+  const twice = (args: string[]) => {
+    try {
+      parse(args, options);
+    } catch (error) {
+      assert.ok(error instanceof UsageError);
+      return error.message;
+    }
+    throw new Error(`parse(${JSON.stringify(args)}) passed`);
+  };
+  assert.equal(
+    twice(["--dataset", "inc", "--dataset=crq"]),
+    'The flag "--dataset" is given twice ("inc", then "crq"): give it once',
+  );
+  assert.equal(twice(["--apply", "--apply"]), 'The flag "--apply" is given twice: give it once');
+  assert.equal(parse(["--dataset", "inc", "--apply"], options).dataset, "inc");
+});
