@@ -184,9 +184,13 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
       if (challenge) headers["WWW-Authenticate"] = challenge;
       // The token check answers a malformed Authorization header with 400: it is a 401 here.
       if (challenge || error.status === 401) {
-        return problemResponse(401, 'Send the API token as "Authorization: Bearer <token>"', {
-          headers,
-        });
+        const how = '"Authorization: Bearer <token>"';
+        const detail = /invalid_token/.test(challenge ?? "")
+          ? `The API token is wrong: send the one serve was given (SERVE_TOKEN) as ${how}`
+          : /invalid_request/.test(challenge ?? "")
+          ? `The Authorization header is malformed: send the API token as ${how}`
+          : `Send the API token as ${how}`;
+        return problemResponse(401, detail, { headers });
       }
       return problemResponse(error.status, error.message || "The request was refused");
     }

@@ -215,13 +215,17 @@ Deno.test("with SERVE_TOKEN set, /api and /webhook need the bearer token", async
   for (const path of ["/api/config", "/webhook/tickets", "/api/health"]) {
     const missing = await app.request(path);
     assert.equal(missing.status, 401, path);
-    assert.equal((await problem(missing)).status, 401);
+    const asked = await problem(missing);
+    assert.equal(asked.status, 401);
+    assert.equal(asked.detail, 'Send the API token as "Authorization: Bearer <token>"');
     const wrong = await app.request(path, { headers: { Authorization: "Bearer nope" } });
     assert.equal(wrong.status, 401, path);
     const text = await wrong.text();
     assert.ok(!text.includes(token));
+    assert.match(JSON.parse(text).detail, /^The API token is wrong: send the one serve was given/);
     const basic = await app.request(path, { headers: { Authorization: `Basic ${btoa(token)}` } });
     assert.equal(basic.status, 401, path);
+    assert.match((await problem(basic)).detail as string, /^The Authorization header is malformed/);
   }
   const right = await app.request("/api/config", { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(right.status, 200);
