@@ -101,7 +101,11 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/tickets/:id", (c) => {
     const id = c.req.param("id");
     if (id.length > 100 || !/^[\w.:-]+$/.test(id)) {
-      throw new ParameterError("id", `Cannot read the ticket id "${id.slice(0, 40)}"`);
+      throw new ParameterError(
+        "id",
+        `Cannot read the ticket id "${id.slice(0, 40)}": expected up to 100 letters, digits ` +
+          `and "_.:-", such as WOT0764585`,
+      );
     }
     return cachedRead(c, "ticket", { id }, async (tx) => {
       const body = await readTicket(tx, id, c.get("deps").now());
