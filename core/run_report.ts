@@ -471,7 +471,10 @@ export function formatReport(report: TicketReport): string {
 
   lines.push("");
   if (report.backlog.length === 0) {
-    lines.push("Backlog over time: no snapshots yet (they accrue from the first capture on)");
+    lines.push(
+      `Backlog over time: no snapshot in the ${BACKLOG_DAYS} days to ${report.today} ` +
+        `(they accrue from the first capture on)`,
+    );
   } else {
     lines.push(`Backlog over time (last capture of each EAT day):`);
     lines.push(...table("lrrrrrrr", [

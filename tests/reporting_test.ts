@@ -841,7 +841,7 @@ for (const b of backends()) {
         "",
         "Closures 2026-06-09 to 2026-06-15 (EAT closed date): 0",
         "",
-        "Backlog over time: no snapshots yet (they accrue from the first capture on)",
+        "Backlog over time: no snapshot in the 30 days to 2026-06-15 (they accrue from the first capture on)",
       ].join("\n"),
     );
   });
