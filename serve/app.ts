@@ -35,6 +35,48 @@ const METHODS: readonly [RegExp, readonly string[]][] = [
   ]],
 ];
 
+const TICKET_PARAMETERS = [
+  "dataset",
+  "open_only",
+  "cluster",
+  "status",
+  "sla_state",
+  "team",
+  "bbox",
+  "limit",
+  "offset",
+] as const;
+const WINDOW_PARAMETERS = ["window", "from", "to"] as const;
+
+/**
+ * The query parameters each `/api` path reads. Any other is a 400 naming it: a misspelt filter
+ * (`clustr=Westlands`) must not quietly widen a selection to every ticket. `/webhook` paths keep
+ * ignoring what they do not read, as the predecessor's front-end may send more.
+ */
+const PARAMETERS: readonly [RegExp, readonly string[]][] = [
+  [/^\/api\/tickets(\.csv)?$/, TICKET_PARAMETERS],
+  [/^\/api\/nearest$/, ["lon", "lat", "k", "max_km", "dataset", "sla_state", "rank"]],
+  [/^\/api\/dashboard$/, ["cluster", "status", ...WINDOW_PARAMETERS]],
+  [/^\/api\/backlog$/, ["from", "to", "cluster"]],
+  [/^\/api\/teams$/, ["by", "cluster", ...WINDOW_PARAMETERS]],
+  [/^\/api\//, []], // one ticket, health, config
+];
+
+/** The first query parameter `path` does not read, as a ParameterError; undefined when none. */
+function unknownParameter(path: string, url: string): ParameterError | undefined {
+  const known = PARAMETERS.find(([pattern]) => pattern.test(path))?.[1];
+  if (known === undefined) return undefined;
+  for (const name of new URL(url).searchParams.keys()) {
+    if (known.includes(name)) continue;
+    return new ParameterError(
+      name,
+      `Unknown parameter "${name.slice(0, 40)}" on ${path}: ` +
+        (known.length === 0 ? "it takes none" : `it takes ${known.join(", ")}`),
+    );
+  }
+  return undefined;
+}
+
 function allowedMethods(path: string): readonly string[] | undefined {
   const found = METHODS.find(([pattern]) => pattern.test(path));
   if (found) return found[1];
@@ -111,7 +153,11 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
       );
     }
     const allowed = allowedMethods(path);
-    if (allowed === undefined || allowed.includes(c.req.method)) return await next();
+    if (allowed === undefined || allowed.includes(c.req.method)) {
+      const unknown = c.req.method === "GET" ? unknownParameter(path, c.req.url) : undefined;
+      if (unknown !== undefined) throw unknown;
+      return await next();
+    }
     const preflight = c.req.method === "OPTIONS" && settings.corsOrigins.length > 0 &&
       settings.corsOrigins.includes(c.req.header("Origin") ?? "") &&
       c.req.header("Access-Control-Request-Method") !== undefined;
