@@ -39,7 +39,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
   ingest: {
     summary: "drain change files into the database (dry run unless --apply)",
     usage: "ingest --from-bucket|--from-dir DIR|--csv FILE [--apply] [--reseed] [--dataset NAME] " +
-      "[--json]",
+      "[--json] [--profile] [--wait-lock SECS] [--log-format F]",
     options: `${SOURCE}
   --csv FILE          apply one local change file named YYYY-MM-DDTHH-mm-ss.csv (never moved)
   --apply             write to the database and archive applied files (default: dry run)
