@@ -43,7 +43,7 @@ export interface S3ObjectStoreOptions {
   bucket: string;
   /** Milliseconds to establish a connection (default 5000). */
   connectionTimeoutMs?: number;
-  /** Milliseconds of socket inactivity before a request fails (default 30000). */
+  /** Milliseconds of socket inactivity before a request fails (default 15000). */
   requestTimeoutMs?: number;
   /** Attempts per request including the first, with backoff (default 4). */
   maxAttempts?: number;
@@ -97,7 +97,8 @@ export interface S3ObjectStore extends ObjectStore {
  */
 export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStore {
   const { bucket } = options;
-  const requestTimeoutMs = options.requestTimeoutMs ?? 30000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 15000;
+  const attempts = options.maxAttempts ?? 4;
   const client = new S3Client({
     endpoint: options.endpoint,
     region: options.region ?? "us-east-1",
@@ -106,7 +107,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
       accessKeyId: options.accessKeyId,
       secretAccessKey: options.secretAccessKey,
     },
-    maxAttempts: options.maxAttempts ?? 4,
+    maxAttempts: attempts,
     // Only where the API requires them: several S3-compatible servers reject the SDK's newer
     // default checksum modes.
     requestChecksumCalculation: "WHEN_REQUIRED",
@@ -133,6 +134,14 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
       };
       const status = e.$metadata?.httpStatusCode;
       const code = e.name ?? "Error";
+      if (code === "TimeoutError") {
+        // The SDK's own text names its handler, not what to check.
+        throw new ObjectStoreError(
+          `Cannot ${what} in ${description}: no answer for ${requestTimeoutMs / 1000} s, ` +
+            `${attempts} attempts (is the endpoint, RUSTFS_ENDPOINT, an S3 server that is up?)`,
+          { terminal: false, cause: error },
+        );
+      }
       const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
       throw new ObjectStoreError(
         `Cannot ${what} in ${description}: ${code}${status ? ` (HTTP ${status})` : ""}: ${

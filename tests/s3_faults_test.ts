@@ -211,6 +211,43 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "[s3] an endpoint that accepts connections and never answers fails the listing naming it, in bounded time",
+  sanitizeResources: false,
+  fn: async () => {
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    (async () => {
+      for await (const conn of silent) held.push(conn); // accept, read nothing, answer nothing
+    })().catch(() => {});
+    try {
+      const port = (silent.addr as Deno.NetAddr).port;
+      const store = createS3ObjectStore({
+        endpoint: `http://127.0.0.1:${port}`,
+        bucket: "isptickets",
+        accessKeyId: "test-key",
+        secretAccessKey: "test-secret-value",
+        requestTimeoutMs: 300,
+        maxAttempts: 2,
+      });
+      const started = performance.now();
+      await assert.rejects(
+        store.list(INC.changesPrefix),
+        new RegExp(
+          `^ObjectStoreError: Cannot list "automations/inc/changes/" in s3://isptickets at ` +
+            `127\\.0\\.0\\.1:${port}: no answer for 0\\.3 s, 2 attempts \\(is the endpoint, ` +
+            `RUSTFS_ENDPOINT, an S3 server that is up\\?\\)$`,
+        ),
+      );
+      assert.ok(performance.now() - started < 10_000);
+    } finally {
+      silent.close();
+      for (const conn of held) conn.close();
+    }
+  },
+});
+
 function error(status: number, code: string): FaultRule["action"] {
   return { kind: "status", status, code };
 }
