@@ -43,7 +43,7 @@ export interface S3ObjectStoreOptions {
   bucket: string;
   /** Milliseconds to establish a connection (default 5000). */
   connectionTimeoutMs?: number;
-  /** Milliseconds of socket inactivity before a request fails (default 15000). */
+  /** Milliseconds a request may wait for the response to begin (default 30000). */
   requestTimeoutMs?: number;
   /** Attempts per request including the first, with backoff (default 4). */
   maxAttempts?: number;
@@ -97,8 +97,9 @@ export interface S3ObjectStore extends ObjectStore {
  */
 export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStore {
   const { bucket } = options;
-  const requestTimeoutMs = options.requestTimeoutMs ?? 15000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30000;
   const attempts = options.maxAttempts ?? 4;
+  const connectionTimeoutMs = options.connectionTimeoutMs ?? 5000;
   const client = new S3Client({
     endpoint: options.endpoint,
     region: options.region ?? "us-east-1",
@@ -113,7 +114,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: new NodeHttpHandler({
-      connectionTimeout: options.connectionTimeoutMs ?? 5000,
+      connectionTimeout: connectionTimeoutMs,
       requestTimeout: requestTimeoutMs,
       // Without it node-http-handler 4 only logs a warning and the request hangs on.
       throwOnRequestTimeout: true,
@@ -134,11 +135,17 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
       };
       const status = e.$metadata?.httpStatusCode;
       const code = e.name ?? "Error";
-      if (code === "TimeoutError") {
-        // The SDK's own text names its handler, not what to check.
+      // The SDK's own text for its two timeouts names its handler, not what to check; other
+      // socket errors it also calls TimeoutError keep their text.
+      const silent = /requestTimeout/.test(e.message ?? "")
+        ? `no answer for ${requestTimeoutMs / 1000} s`
+        : /without establishing a connection/.test(e.message ?? "")
+        ? `no connection within ${connectionTimeoutMs / 1000} s`
+        : undefined;
+      if (silent !== undefined) {
         throw new ObjectStoreError(
-          `Cannot ${what} in ${description}: no answer for ${requestTimeoutMs / 1000} s, ` +
-            `${attempts} attempts (is the endpoint, RUSTFS_ENDPOINT, an S3 server that is up?)`,
+          `Cannot ${what} in ${description}: ${silent}, ${attempts} attempts (is that an S3 ` +
+            `server, and is it up?)`,
           { terminal: false, cause: error },
         );
       }

@@ -120,17 +120,24 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
   return db;
 }
 
+/** What a first boot writes into the folder (PGlite unpacks a data folder): left by one cut short. */
+const DATA_FOLDER_ENTRY =
+  /^(base|global|pg_[a-z_]+|postgresql(\.auto)?\.conf|pg_hba\.conf|pg_ident\.conf|postmaster\.\w+)$/;
+
 /**
- * A database is made only in a new or empty folder (as initdb): PGLITE_DIR naming a folder of
- * other files (a bucket folder, a typo) would otherwise get a database written among them. A
- * folder whose first boot is running (its lock held) is left to that run.
+ * A database is made only in a new or empty folder (as initdb), or over what a first boot cut
+ * short left there: PGLITE_DIR naming a folder of other files (a bucket folder, a typo) would
+ * otherwise get a database written among them. A folder whose first boot is running (its lock
+ * held) is left to that run.
  */
-async function checkNewDatabaseFolder(dir: string): Promise<void> {
+export async function checkNewDatabaseFolder(dir: string): Promise<void> {
   if (await hasPgliteDatabase(dir)) return;
   const entries: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.name.startsWith(".")) entries.push(entry.name);
+      if (!entry.name.startsWith(".") && !DATA_FOLDER_ENTRY.test(entry.name)) {
+        entries.push(entry.name);
+      }
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return; // made on first use
@@ -140,8 +147,7 @@ async function checkNewDatabaseFolder(dir: string): Promise<void> {
   const named = entries.sort().slice(0, 3).map((name) => `"${name}"`).join(", ");
   throw new ConfigError(
     `Cannot make the embedded database in "${dir}": the folder holds other files (${named}) ` +
-      `and no database; set PGLITE_DIR to a new or empty folder (or, if a first boot was ` +
-      `interrupted there, remove the folder)`,
+      `and no database; set PGLITE_DIR to a new or empty folder`,
   );
 }
 

@@ -30,36 +30,41 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     ? undefined
     : amount(values["max-content-lag"], "--max-content-lag", "hours");
   const datasets = datasetsFlag(values.dataset);
-  let store: ObjectStore | undefined;
-  if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
-    store = await openStore(config, values, datasets[0]!);
-  }
   const waitS = amount(values["wait-lock"], "--wait-lock", "seconds");
-  let db: Database;
   // Health unknown is not healthy: a monitor must see it, in the form it asked for (with --json
-  // a report on stdout whatever failed; the message goes to stderr as well, with its exit code).
+  // a report on stdout whatever failed after the flags were read; the message goes to stderr as
+  // well, with its exit code).
   const unknown = (reason: string) =>
     JSON.stringify({ healthy: false, error: reason, datasets: [] });
   try {
-    db = await openReadOnly(await configToRead(context), waitS * 1000);
-  } catch (error) {
-    if (!(error instanceof DatabaseLockedError)) {
-      if (values.json) out(unknown(error instanceof Error ? error.message : String(error)));
-      throw error;
-    }
-    const reason = `${error.message} for over ${waitS} s: health not checked`;
-    out(values.json ? unknown(reason) : reason);
-    return 1;
-  }
-  try {
-    const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
-    out(values.json ? JSON.stringify(status) : formatStatus(status));
-    return status.healthy ? 0 : 1;
+    return await check();
   } catch (error) {
     if (values.json) out(unknown(error instanceof Error ? error.message : String(error)));
     throw error;
-  } finally {
-    await db.close();
+  }
+
+  async function check(): Promise<number> {
+    let store: ObjectStore | undefined;
+    if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
+      store = await openStore(config, values, datasets[0]!);
+    }
+    let db: Database;
+    try {
+      db = await openReadOnly(await configToRead(context), waitS * 1000);
+    } catch (error) {
+      if (!(error instanceof DatabaseLockedError)) throw error;
+      const reason = `${error.message} for over ${waitS} s: health not checked`;
+      if (values.json) context.io.stderr(`${reason}\n`);
+      out(values.json ? unknown(reason) : reason);
+      return 1;
+    }
+    try {
+      const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
+      out(values.json ? JSON.stringify(status) : formatStatus(status));
+      return status.healthy ? 0 : 1;
+    } finally {
+      await db.close();
+    }
   }
 }
 

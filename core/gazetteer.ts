@@ -108,15 +108,23 @@ const REQUIRED = ["kind", "cluster", "lat", "lon"];
 /** Parses the sheet; a file that is not one (another CSV, a text file) fails naming what is wrong. */
 function readSheet(csv: string, name: string): Record<string, string>[] {
   const expected = `expected a CSV with the header ${SHEET_HEADER}`;
+  // The header is checked as it is read, so a header without rows is judged too.
+  let missing: string[] = [];
   let records: Record<string, string>[];
   try {
-    records = parse(csv, { columns: true, bom: true, skip_empty_lines: true, trim: true });
+    records = parse(csv, {
+      columns: (header: string[]) => {
+        missing = REQUIRED.filter((c) => !header.includes(c));
+        return header;
+      },
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+    });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot read ${name}: ${reason} (${expected})`);
   }
-  const columns = Object.keys(records[0] ?? {});
-  const missing = REQUIRED.filter((c) => records.length > 0 && !columns.includes(c));
   if (missing.length > 0) {
     throw new Error(
       `Cannot read ${name}: its header has no ${

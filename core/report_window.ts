@@ -60,7 +60,9 @@ export function reportWindow(
       );
     }
   }
-  const window = input.window ?? (from !== undefined || to !== undefined ? "custom" : "7d");
+  // As the SQL reads it: case and surrounding spaces do not matter.
+  const window = input.window?.trim().toLowerCase() ||
+    (from !== undefined || to !== undefined ? "custom" : "7d");
   if (!(WINDOWS as readonly string[]).includes(window)) {
     throw new WindowError(
       "window",
@@ -97,8 +99,9 @@ export function reportWindow(
   return { window, from, to };
 }
 
+/** A calendar day PostgreSQL can hold as a date: `YYYY-MM-DD`, year 1 or later. */
 function isDay(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value.startsWith("0000")) return false;
   const d = new Date(`${value}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === value;
 }

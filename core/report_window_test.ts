@@ -14,6 +14,7 @@ function refused(input: Parameters<typeof reportWindow>[0]): WindowError {
 Deno.test("reportWindow() reads a named window, or from/to as a custom one", () => {
   assert.deepEqual(reportWindow({}), { window: "7d" });
   assert.deepEqual(reportWindow({ window: "mtd" }), { window: "mtd" });
+  assert.deepEqual(reportWindow({ window: " MTD " }), { window: "mtd" }); // as the SQL reads it
   assert.deepEqual(reportWindow({ from: "2025-06-16", to: "2026-06-15" }), {
     window: "custom",
     from: "2025-06-16",
@@ -27,6 +28,7 @@ Deno.test("reportWindow() refuses what the SQL would, naming the parameter to fi
   assert.equal(refused({ window: "custom", from: "2026-06-15" }).parameter, "to");
   assert.equal(refused({ from: "2026-06-15", to: "2026-06-14" }).parameter, "from");
   assert.equal(refused({ from: "2026-02-30", to: "2026-03-01" }).parameter, "from");
+  assert.equal(refused({ from: "0000-01-01", to: "0000-01-02" }).parameter, "from"); // no such year
   assert.equal(refused({ window: "30d", to: "2026-06-14" }).parameter, "to");
   const long = refused({ from: "0001-01-01", to: "9999-12-31" });
   assert.match(long.message, new RegExp(`at most ${MAX_WINDOW_DAYS} days \\(this one 3652059\\)`));

@@ -2,6 +2,8 @@
 # Cron wrapper: loads .env beside the checkout, then drains every dataset once.
 #   CRON_TZ=Africa/Nairobi
 #   */20 6-20 * * * /opt/fleettickets/scripts/run_ingest.sh >> /var/log/fleettickets.log 2>&1
+# Arguments are passed on (e.g. --dataset inc, --wait-lock 60); the defaults below are added only
+# for what they leave out, as ingest refuses a flag given twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -f .env ]]; then
@@ -10,7 +12,17 @@ if [[ -f .env ]]; then
   . ./.env
   set +a
 fi
+args=("$@")
+given() {
+  local flag
+  for flag in "${args[@]}"; do [[ "$flag" == "$1" || "$flag" == "$1="* ]] && return 0; done
+  return 1
+}
+defaults=()
+given --from-bucket || given --from-dir || given --csv || defaults+=(--from-bucket)
+given --apply || defaults+=(--apply)
+given --dataset || defaults+=(--dataset all)
 if [[ -x dist/fleettickets ]]; then
-  exec dist/fleettickets ingest --from-bucket --apply --dataset all "$@"
+  exec dist/fleettickets ingest "${defaults[@]}" "$@"
 fi
-exec deno task -q ingest --from-bucket --apply --dataset all "$@"
+exec deno task -q ingest "${defaults[@]}" "$@"

@@ -76,6 +76,7 @@ const BAD: readonly [string, string][] = [
   ["/api/dashboard?from=2026-06-10&to=2026-06-01", "from"],
   ["/api/dashboard?from=2026-02-30&to=2026-03-01", "from"],
   ["/api/dashboard?from=0001-01-01&to=9999-12-31", "from"], // over 366 days
+  ["/api/backlog?from=0000-12-31&to=0001-01-01", "from"], // year 0000 is no PostgreSQL date
   ["/api/tickets?clustr=Westlands", "clustr"], // a typo must not widen the selection
   ["/api/tickets.csv?cluster=Westlands&sla=breached", "sla"],
   ["/api/nearest?lon=36.8&lat=-1.3&rnak=urgency", "rnak"],
@@ -107,10 +108,19 @@ for (const [url, parameter] of BAD) {
   });
 }
 
+Deno.test("an unknown /api path is a 404 whatever its parameters", async () => {
+  const { app } = appWith();
+  assert.equal((await app.request("/api/nosuch?x=1")).status, 404);
+});
+
 Deno.test("the webhooks ignore parameters they do not read (the predecessor's front-end may send more)", async () => {
   const { app } = appWith({}, fakeDatabase(() => [{ payload: { type: "FeatureCollection" } }]));
   for (
-    const url of ["/webhook/tickets?open_only=true&_=1732838400", "/webhook/inc-dashboard?v=2"]
+    const url of [
+      "/webhook/tickets?open_only=true&_=1732838400",
+      "/webhook/inc-dashboard?v=2",
+      "/webhook/inc-dashboard?window=7d&from=2026-06-01&to=2026-06-10", // days dropped, as before
+    ]
   ) {
     const response = await app.request(url);
     await response.body?.cancel();
@@ -243,6 +253,8 @@ Deno.test("with SERVE_TOKEN set, /api and /webhook need the bearer token", async
     assert.equal(basic.status, 401, path);
     assert.match((await problem(basic)).detail as string, /^The Authorization header is malformed/);
   }
+  // The token comes first: without it, nothing is said about parameters.
+  assert.equal((await app.request("/api/tickets?clustr=x")).status, 401);
   const right = await app.request("/api/config", { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(right.status, 200);
   // The page itself needs no token.

@@ -120,7 +120,11 @@ export class Params {
     if (value === undefined) return undefined;
     const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
     const d = m ? new Date(`${value}T00:00:00Z`) : null;
-    if (d === null || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
+    // Year 0000 parses here but is no PostgreSQL date.
+    if (
+      d === null || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value ||
+      value.startsWith("0000")
+    ) {
       throw new ParameterError(
         name,
         `Cannot read ${name} "${clip(value)}": expected a date such as 2026-06-15`,

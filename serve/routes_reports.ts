@@ -17,9 +17,11 @@ import { problemResponse } from "./problem.ts";
 
 /**
  * The window of a dashboard or team request (core/report_window.ts): the days parsed here first,
- * so a malformed one has the message every date parameter has.
+ * so a malformed one has the message every date parameter has. `webhook`: days given with a
+ * named window are dropped, as the predecessor's API did (its front-end may send them), where
+ * `/api` refuses them.
  */
-function windowOf(p: Params): ReportWindow {
+function windowOf(p: Params, webhook = false): ReportWindow {
   const from = p.date("from");
   const to = p.date("to");
   const window = p.choice(
@@ -28,6 +30,7 @@ function windowOf(p: Params): ReportWindow {
     from !== undefined || to !== undefined ? "custom" : "7d",
   );
   try {
+    if (webhook && window !== "custom") return reportWindow({ window });
     return reportWindow({ window, from, to });
   } catch (error) {
     if (error instanceof WindowError) throw new ParameterError(error.parameter, error.message);
@@ -35,8 +38,8 @@ function windowOf(p: Params): ReportWindow {
   }
 }
 
-function dashboardQuery(p: Params): DashboardQuery {
-  return { cluster: p.text("cluster"), status: p.text("status"), ...windowOf(p) };
+function dashboardQuery(p: Params, webhook: boolean): DashboardQuery {
+  return { cluster: p.text("cluster"), status: p.text("status"), ...windowOf(p, webhook) };
 }
 
 const query = (c: Context<ServeEnv>): ParamSource => (n) => c.req.queries(n) ?? [];
@@ -78,7 +81,7 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
 }
 
 function dashboard(c: Context<ServeEnv>, p: Params): Promise<Response> {
-  const q = dashboardQuery(p);
+  const q = dashboardQuery(p, c.req.path.startsWith("/webhook/"));
   return cachedRead(c, "dashboard", { ...q }, async (tx) => ({
     body: await dashboardPayload(tx, q, c.get("deps").now()),
     rows: 1,

@@ -224,10 +224,13 @@ for (const b of backends()) {
       importGazetteer(db, "# Notes\n\nWestlands, Parklands, and Kilimani\n", { name: "notes.md" }),
       /^Error: Cannot read notes\.md: Invalid Record Length: .* \(expected a CSV with the header kind,cluster,place,lat,lon,/,
     );
-    await assert.rejects(
-      importGazetteer(db, "a,b\n1,2\n"),
-      /^Error: Cannot read the gazetteer sheet: its header has no "kind", "cluster", "lat", "lon"/,
-    );
+    for (const other of ["a,b\n1,2\n", "a,b\n", "just one line of text\n"]) {
+      await assert.rejects(
+        importGazetteer(db, other),
+        /^Error: Cannot read the gazetteer sheet: its header has no "kind", "cluster", "lat", "lon"/,
+        JSON.stringify(other),
+      );
+    }
 
     // The next file brings a new ticket at a cached place: the post-apply step places it at
     // once, touching only the rows that file wrote.

@@ -61,12 +61,19 @@ Deno.test("status --json answers a monitor in JSON when the database cannot be r
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (closed.addr as Deno.NetAddr).port;
   closed.close(); // nothing listens there now
-  const cases: [Record<string, string>, number, RegExp][] = [
-    [{ DATABASE_URL: `postgres://fleet:s3cret-pw@127.0.0.1:${port}/fleet` }, 1, /Cannot connect/],
-    [{ PGLITE_DIR: `${await scratchDir("test-status")}/none` }, 2, /there is none there yet/],
+  const none = `${await scratchDir("test-status")}/none`;
+  const cases: [Record<string, string>, number, RegExp, string[]][] = [
+    [
+      { DATABASE_URL: `postgres://fleet:s3cret-pw@127.0.0.1:${port}/fleet` },
+      1,
+      /Cannot connect/,
+      [],
+    ],
+    [{ PGLITE_DIR: none }, 2, /there is none there yet/, []],
+    [{ PGLITE_DIR: none }, 2, /it does not exist/, ["--from-dir", `${none}-bucket`]],
   ];
-  for (const [env, code, message] of cases) {
-    const r = await cli(["status", "--json"], env);
+  for (const [env, code, message, more] of cases) {
+    const r = await cli(["status", "--json", ...more], env);
     assert.equal(r.code, code, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.healthy, false);
