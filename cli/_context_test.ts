@@ -7,9 +7,9 @@ const OPTIONS = {
   "max-age": { type: "string" },
 } as const;
 
-function usage(args: string[]): string {
+function usage(args: string[], options: Parameters<typeof parse>[1] = OPTIONS): string {
   try {
-    parse(args, OPTIONS);
+    parse(args, options);
   } catch (error) {
     assert.ok(error instanceof UsageError);
     return error.message;
@@ -43,15 +43,7 @@ Deno.test("parse() refuses a positional argument, naming it", () => {
 
 Deno.test("parse() refuses a flag given twice, showing both values, instead of keeping the last", () => {
   const options = { ...OPTIONS, dataset: { type: "string" } } as const;
-  const twice = (args: string[]) => {
-    try {
-      parse(args, options);
-    } catch (error) {
-      assert.ok(error instanceof UsageError);
-      return error.message;
-    }
-    throw new Error(`parse(${JSON.stringify(args)}) passed`);
-  };
+  const twice = (args: string[]) => usage(args, options);
   assert.equal(
     twice(["--dataset", "inc", "--dataset=crq"]),
     'The flag "--dataset" is given twice ("inc", then "crq"): give it once',
