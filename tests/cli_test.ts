@@ -17,6 +17,18 @@ function scratch(): Promise<string> {
   return scratchDir("test-cli");
 }
 
+/**
+ * An embedded database folder another process holds, as a running serve or ingest does (the OS
+ * lock on <dir>.lock); closing the returned file releases it.
+ */
+async function heldDatabase(dir: string): Promise<Deno.FsFile> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
+  const lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
+  await lock.lock(true);
+  return lock;
+}
+
 Deno.test("cli: ingest without a source is a usage error (exit 2)", async () => {
   const r = await cli(["ingest"]);
   assert.equal(r.code, 2);
@@ -107,10 +119,7 @@ Deno.test("cli: status waits for an embedded database whose first boot holds the
 
 Deno.test("cli: demo refuses to rebuild under a process that holds the demo's database", async () => {
   const dir = `${await scratch()}/demo`;
-  await Deno.mkdir(`${dir}/pglite`, { recursive: true });
-  await Deno.writeTextFile(`${dir}/pglite/PG_VERSION`, "17\n");
-  using lock = await Deno.open(`${dir}/pglite.lock`, { write: true, create: true });
-  await lock.lock(true);
+  using _lock = await heldDatabase(`${dir}/pglite`);
   const lines: string[] = [];
   await assert.rejects(
     runDemo({ out: (text) => lines.push(text), dir }),
@@ -122,10 +131,7 @@ Deno.test("cli: demo refuses to rebuild under a process that holds the demo's da
 
 Deno.test("cli: a command other than ingest on an embedded database another process holds fails (exit 1) and leaves an earlier export whole", async () => {
   const dir = `${await scratch()}/held`;
-  await Deno.mkdir(dir);
-  await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
-  using lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
-  await lock.lock(true);
+  using _lock = await heldDatabase(dir);
   const earlier = `${dir}-export.sql`;
   await Deno.writeTextFile(earlier, "-- an earlier export\n");
   const commands = [["migrate"], ["sql", "select 1"], ["report"], ["capture"], [
@@ -200,11 +206,7 @@ Deno.test("cli: PGLITE_DIR naming a folder of other files is refused (exit 2) an
 
 Deno.test("cli: serve on an embedded database another process holds exits 1 saying so, on stderr", async () => {
   const dir = `${await scratch()}/pglite`;
-  await Deno.mkdir(dir);
-  await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
-  // What a running serve or ingest holds: the OS lock on <PGLITE_DIR>.lock.
-  using lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
-  await lock.lock(true);
+  using _lock = await heldDatabase(dir);
   const r = await cli(["serve", "--port", "0"], { PGLITE_DIR: dir });
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.equal(r.stdout, "");
