@@ -101,13 +101,12 @@ export interface ImportOptions {
   name?: string;
 }
 
-/** The header `exportGazetteer` writes; `kind`, `cluster`, `lat` and `lon` are required. */
-const SHEET_HEADER = "kind,cluster,place,lat,lon,source,status,verified,reason";
+/** Of the columns `exportGazetteer` writes, those an import needs. */
 const REQUIRED = ["kind", "cluster", "lat", "lon"];
 
 /** Parses the sheet; a file that is not one (another CSV, a text file) fails naming what is wrong. */
 function readSheet(csv: string, name: string): Record<string, string>[] {
-  const expected = `expected a CSV with the header ${SHEET_HEADER}`;
+  const expected = `expected a CSV with the header ${GAZETTEER_COLUMNS.join(",")}`;
   // The header is checked as it is read, so a header without rows is judged too.
   let missing: string[] = [];
   let records: Record<string, string>[];

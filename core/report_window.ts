@@ -53,7 +53,7 @@ export function reportWindow(
 ): ReportWindow {
   const { from, to } = input;
   for (const [parameter, day] of [["from", from], ["to", to]] as const) {
-    if (day !== undefined && !isDay(day)) {
+    if (day !== undefined && !isCalendarDay(day)) {
       throw new WindowError(
         parameter,
         `Cannot read ${name(parameter)} "${day}": expected a date such as 2026-06-15`,
@@ -100,7 +100,7 @@ export function reportWindow(
 }
 
 /** A calendar day PostgreSQL can hold as a date: `YYYY-MM-DD`, year 1 or later. */
-function isDay(value: string): boolean {
+export function isCalendarDay(value: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || value.startsWith("0000")) return false;
   const d = new Date(`${value}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === value;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isCalendarDay } from "../core/report_window.ts";
+
 /** A missing, repeated or malformed request parameter (answered 400). */
 export class ParameterError extends Error {
   /** The parameter at fault. */
@@ -118,13 +120,7 @@ export class Params {
   date(name: string): string | undefined {
     const value = this.raw(name);
     if (value === undefined) return undefined;
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-    const d = m ? new Date(`${value}T00:00:00Z`) : null;
-    // Year 0000 parses here but is no PostgreSQL date.
-    if (
-      d === null || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value ||
-      value.startsWith("0000")
-    ) {
+    if (!isCalendarDay(value)) {
       throw new ParameterError(
         name,
         `Cannot read ${name} "${clip(value)}": expected a date such as 2026-06-15`,
