@@ -5,7 +5,9 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
-import { loadDefinitions, migrate } from "../core/migrate.ts";
+import { capture } from "../core/capture.ts";
+import { resolveGeometry } from "../core/geocode.ts";
+import { loadDefinitions, loadMigrations, migrate, pendingMigrations } from "../core/migrate.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 
@@ -93,6 +95,72 @@ for (const [name, open] of opens) {
         );
         assertEquals(row?.state, "breached");
         assertEquals(row?.split, { breached: 1, at_risk: 0, ok: 0, unknown: 0 });
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${name}] a database at migration 008 gets the source-file indexes and keeps its tickets and closures`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        const shipped = await loadMigrations();
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 8) });
+        const insert =
+          `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`;
+        const ticket = (id: string, closed: boolean) =>
+          JSON.stringify({
+            ticket_id: id,
+            is_actionable: closed ? "false" : "true",
+            cluster: "Westlands",
+            latitude: "-1.2676",
+            longitude: "36.8108",
+            created_at_service: "2026-06-13 09:00:00",
+            ...(closed ? { closed_at: "2026-06-14 10:00:00", status: "Closed" } : {}),
+          });
+        await db.query(insert, [
+          "WOT0000001",
+          ticket("WOT0000001", true),
+          "2026-06-15T09-00-00.csv",
+        ]);
+        await db.query(insert, [
+          "WOT0000002",
+          ticket("WOT0000002", false),
+          "2026-06-15T09-00-00.csv",
+        ]);
+        const at = new Date("2026-06-15T12:00:00+03:00");
+        assertEquals((await capture(db, { now: at })).closuresAdded, 1);
+
+        const upgrade = await migrate(db);
+        assertEquals(upgrade.pending, ["009_source_file_indexes.sql"]);
+        assertEquals((await pendingMigrations(db)).pending, []);
+        const indexes = await db.query<{ name: string }>(
+          `select indexname as name from pg_indexes where schemaname = 'tickets'
+           and indexname like '%source_file_idx' order by 1`,
+        );
+        assertEquals(indexes.map((i) => i.name), ["crq_source_file_idx", "inc_source_file_idx"]);
+        const [kept] = await db.query<{ tickets: number; closures: number }>(
+          `select (select count(*) from tickets.inc)::int as tickets,
+                  (select count(*) from tickets.closure_events)::int as closures`,
+        );
+        assertEquals(kept, { tickets: 2, closures: 1 });
+
+        // The steps that read the new indexes work on the upgraded rows: the open ticket closes
+        // in a later file, its geometry resolves from the feed, its closure is recorded once.
+        await db.query(
+          `update tickets.inc set raw = $2::text::jsonb, source_file = $3 where ticket_id = $1`,
+          ["WOT0000002", ticket("WOT0000002", true), "2026-06-15T09-20-00.csv"],
+        );
+        assertEquals(
+          await resolveGeometry(db, undefined, { files: ["2026-06-15T09-20-00.csv"] }),
+          1,
+        );
+        assertEquals((await capture(db, { now: at })).closuresAdded, 1);
+        assertEquals((await capture(db, { now: at })).closuresAdded, 0);
       } finally {
         await db.close();
       }
