@@ -14,8 +14,8 @@ declare
 begin
   -- The anti-join keeps the common case (nothing new among ~20k closures) off the conflict
   -- path; on conflict still covers a concurrent capture. It reads only the (ticket_id,
-  -- closed_at) pairs, from an index on each side (migrations 008 and 006); just the rows it
-  -- finds are then read whole.
+  -- closed_at) pairs, from an index on each side (migration 008's, the primary key); just the
+  -- rows it finds are then read whole.
   with missing as materialized (
     select c.ticket_id
     from tickets.inc c
