@@ -1,6 +1,13 @@
 -- Appends newly observed closures and upserts the snapshot of p_now's EAT day, in the caller's
 -- transaction. A closure is recorded once it has happened (closed_at <= p_now) and the ticket
--- is not open again. Returns what it did, as jsonb (see lib/capture.ts).
+-- is not open again. Returns what it did, as jsonb (see core/capture.ts).
+--
+-- Which tickets it checks (migration 010): the day's first capture checks every closed ticket (a
+-- full sweep). A later capture that day checks only the tickets that files applied since the last
+-- capture wrote (the ledger rows it has not marked yet), and those whose closed_at fell due since
+-- that capture: the only ways a ticket can gain a recordable closure without a full sweep. Files
+-- are read first and exactly those are marked, so a file committed meanwhile waits for the next
+-- capture; a write that bypasses the ledger waits for the next day's sweep.
 create or replace function tickets.capture_history(p_now timestamptz default now())
 returns jsonb language plpgsql as $$
 declare
@@ -9,24 +16,44 @@ declare
   v_start timestamptz := tickets.eat_day_start(v_day);
   v_end timestamptz := tickets.eat_day_start(v_day + 1);
   v_added integer;
-  v_existed boolean;
+  v_files text[];
+  v_ids text[];
+  v_applied timestamptz[];
+  v_last tickets.inc_daily_snapshot;
+  v_full boolean;
+  v_since timestamptz;
+  v_total integer;
   v_snap tickets.inc_daily_snapshot;
 begin
-  -- The anti-join keeps the common case (nothing new among ~20k closures) off the conflict
-  -- path; on conflict still covers a concurrent capture. It reads only the (ticket_id,
-  -- closed_at) pairs, from an index on each side (migration 008's, the primary key); just the
-  -- rows it finds are then read whole.
-  with missing as materialized (
+  select * into v_last from tickets.inc_daily_snapshot where snapshot_date = v_day;
+  v_full := v_last.snapshot_date is null;
+  select coalesce(array_agg(file_name), '{}'), coalesce(array_agg(applied_at), '{}')
+  into v_files, v_applied
+  from tickets.applied_files where dataset = 'inc' and captured_at is null;
+  -- Closures that fell due since the day's last capture (the window's start never after v_now:
+  -- a capture of an earlier instant widens it to the day).
+  v_since := case when v_last.captured_at <= v_now then v_last.captured_at else v_start end;
+
+  -- The closures to record. The anti-join keeps the common case (nothing new) off the conflict
+  -- path; on conflict still covers a concurrent capture. A full sweep reads only (ticket_id,
+  -- closed_at) pairs, from an index on each side (migration 008's, the primary key); a later
+  -- capture the rows of its files and of the closures due since (indexes of migrations 009 and
+  -- 001). v_full is known when the statement is planned, so each gets its own plan.
+  v_ids := array(
     select c.ticket_id
     from tickets.inc c
-    where c.closed_at is not null
+    where (v_full or c.source_file = any (v_files)
+           or (c.closed_at > v_since and c.closed_at <= v_now))
+      and c.closed_at is not null
       and c.closed_at <= v_now
       and c.is_actionable is not true
       and not exists (
         select 1 from tickets.closure_events e
         where e.ticket_id = c.ticket_id and e.closed_at = c.closed_at
       )
-  )
+  );
+  -- Read whole by key (a join let the planner, expecting thousands, hash the whole table) and
+  -- checked again: a ticket reopened since the statement above is not recorded.
   insert into tickets.closure_events (
     ticket_id, closed_at, observed_at, normalized_status, cluster, region, location_name,
     assigned_team, owner, created_at_service, first_seen_at, mttr, sla_status, source_file
@@ -36,14 +63,23 @@ begin
     i.assigned_team, i.owner, i.created_at_service, i.first_seen_at, i.mttr, i.sla_status,
     i.source_file
   from tickets.inc i
-  -- The same row (one statement, one snapshot), looked up by its key: a join let the planner,
-  -- expecting thousands of missing closures, hash the whole table (69 of a delta's 129 ms).
-  where i.ticket_id = any (array(select ticket_id from missing))
+  where i.ticket_id = any (v_ids)
+    and i.closed_at is not null
+    and i.closed_at <= v_now
+    and i.is_actionable is not true
   on conflict do nothing;
   get diagnostics v_added = row_count;
 
-  v_existed := exists (select 1 from tickets.inc_daily_snapshot where snapshot_date = v_day);
-
+  -- Exactly the files read above: one applied again meanwhile has a new applied_at and stays.
+  update tickets.applied_files f set captured_at = v_now
+  from unnest(v_files, v_applied) as r(file_name, applied_at)
+  where f.dataset = 'inc' and f.file_name = r.file_name and f.applied_at = r.applied_at
+    and f.captured_at is null;
+  -- Counted once a day; later captures add what they recorded (in the upsert below, under the
+  -- row's lock, so two captures at once both count).
+  if v_full or v_last.closures_total is null then
+    v_total := (select count(*) from tickets.closure_events);
+  end if;
   with open_t as (
     select coalesce(s.cluster, '(none)') as cluster,
            coalesce(s.normalized_status, '(none)') as status,
@@ -63,7 +99,7 @@ begin
   )
   insert into tickets.inc_daily_snapshot as t (
     snapshot_date, open_total, open_breached, open_at_risk, open_ok, open_unknown, by_cluster,
-    by_status, created_today, closed_today, closures_observed_today, captured_at
+    by_status, created_today, closed_today, closures_observed_today, captured_at, closures_total
   )
   select
     v_day,
@@ -81,7 +117,8 @@ begin
      where e.closed_at >= v_start and e.closed_at < v_end),
     (select count(*) from tickets.closure_events e
      where e.observed_at >= v_start and e.observed_at < v_end),
-    v_now
+    v_now,
+    v_total
   on conflict (snapshot_date) do update set
     open_total = excluded.open_total,
     open_breached = excluded.open_breached,
@@ -93,15 +130,16 @@ begin
     created_today = excluded.created_today,
     closed_today = excluded.closed_today,
     closures_observed_today = excluded.closures_observed_today,
-    captured_at = excluded.captured_at
+    captured_at = excluded.captured_at,
+    closures_total = coalesce(excluded.closures_total, t.closures_total + v_added)
   returning * into v_snap;
 
   return jsonb_build_object(
     'snapshot_date', v_snap.snapshot_date,
-    'snapshot_created', not v_existed,
+    'snapshot_created', v_full,
     'captured_at', tickets.eat_iso(v_snap.captured_at),
     'closures_added', v_added,
-    'closures_total', (select count(*) from tickets.closure_events),
+    'closures_total', v_snap.closures_total,
     'open_total', v_snap.open_total,
     'open_breached', v_snap.open_breached,
     'open_at_risk', v_snap.open_at_risk,

@@ -103,13 +103,24 @@ for (const [name, open] of opens) {
 
   Deno.test({
     name:
-      `[${name}] a database at migration 008 gets the post-apply indexes and keeps its tickets and closures`,
+      `[${name}] a database at migration 008 gets migrations 009 and 010 and keeps its tickets and closures`,
     ...shared,
     async fn() {
       const db = await open();
       try {
+        // Migration 008 with the capture of its time (migration 003's; the definitions of a
+        // release are applied with it), and the ledger row the drain wrote for the file.
         const shipped = await loadMigrations();
-        await migrate(db, { migrations: shipped.filter((m) => m.version <= 8) });
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 8), definitions: [] });
+        const ledger = (file: string) =>
+          db.query(
+            `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
+               updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
+               quarantined)
+             values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
+            [file, `automations/inc/changes/${file}`],
+          );
+        await ledger("2026-06-15T09-00-00.csv");
         const insert =
           `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`;
         const ticket = (id: string, closed: boolean) =>
@@ -136,7 +147,7 @@ for (const [name, open] of opens) {
         assertEquals((await capture(db, { now: at })).closuresAdded, 1);
 
         const upgrade = await migrate(db);
-        assertEquals(upgrade.pending, ["009_post_apply_indexes.sql"]);
+        assertEquals(upgrade.pending, ["009_post_apply_indexes.sql", "010_capture_marks.sql"]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
           `select indexname as name from pg_indexes where schemaname = 'tickets'
@@ -165,8 +176,20 @@ for (const [name, open] of opens) {
           await resolveGeometry(db, undefined, { files: ["2026-06-15T09-20-00.csv"] }),
           1,
         );
-        assertEquals((await capture(db, { now: at })).closuresAdded, 1);
+        // The day's snapshot exists, so this capture checks only files not yet marked: both
+        // ledger rows, the one written before the upgrade included, and counts the history.
+        await ledger("2026-06-15T09-20-00.csv");
+        const later = await capture(db, { now: at });
+        assertEquals([later.snapshotCreated, later.closuresAdded, later.closuresTotal], [
+          false,
+          1,
+          2,
+        ]);
         assertEquals((await capture(db, { now: at })).closuresAdded, 0);
+        const marks = await db.query<{ marked: boolean }>(
+          `select captured_at is not null as marked from tickets.applied_files order by file_name`,
+        );
+        assertEquals(marks.map((m) => m.marked), [true, true]);
       } finally {
         await db.close();
       }

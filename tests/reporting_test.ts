@@ -642,6 +642,71 @@ for (const b of backends()) {
     );
   });
 
+  test("capture() after the day's first checks what later files wrote and what fell due; a write around the ledger waits for the next day", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("T1"),
+      closed("T2", "2026-06-15 13:00:00"), // not happened yet at noon
+      row("T3"),
+    ]);
+    const first = await capture(db, { now: NOW });
+    assert.deepEqual([first.snapshotCreated, first.closuresAdded, first.closuresTotal], [
+      true,
+      0,
+      0,
+    ]);
+
+    // A later file closes T1 and reopens nothing: the next capture records T1 from that file.
+    await load(db, "2026-06-15T12-00-00.csv", [closed("T1", "2026-06-15 11:50:00")]);
+    const second = await capture(db, { now: at("2026-06-15 12:10:00") });
+    assert.deepEqual([second.snapshotCreated, second.closuresAdded, second.closuresTotal], [
+      false,
+      1,
+      1,
+    ]);
+
+    // T2's closure falls due with no new file; a reopened ticket that keeps its old closed_at,
+    // written by a new file, is still not a closure.
+    await load(db, "2026-06-15T12-20-00.csv", [
+      row("T4", { raw_status: "REOPENED", closed_at: "2026-06-14 09:00:00" }),
+    ]);
+    const third = await capture(db, { now: at("2026-06-15 13:05:00") });
+    assert.deepEqual([third.closuresAdded, third.closuresTotal], [1, 2]);
+
+    // A closure written by hand (no change file, no ledger row) and dated before the last
+    // capture is not seen by a capture that checks only what changed since; the next day's first
+    // capture checks every closed ticket and records it.
+    await db.exec(`update tickets.inc set raw = raw || '{"is_actionable": "false",
+      "closed_at": "2026-06-15 12:30:00", "normalized_status": "closed"}' where ticket_id = 'T3'`);
+    assert.equal((await capture(db, { now: at("2026-06-15 13:20:00") })).closuresAdded, 0);
+    const nextDay = await capture(db, { now: at("2026-06-16 00:10:00") });
+    assert.deepEqual([nextDay.snapshotCreated, nextDay.closuresAdded, nextDay.closuresTotal], [
+      true,
+      1,
+      3,
+    ]);
+    const recorded = await db.query<{ ticket_id: string }>(
+      `select ticket_id from tickets.closure_events order by ticket_id`,
+    );
+    assert.deepEqual(recorded.map((r) => r.ticket_id), ["T1", "T2", "T3"]);
+    const unmarked = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.applied_files where captured_at is null`,
+    );
+    assert.equal(unmarked[0]!.n, 0);
+  });
+
+  test("capture() checks a file applied again (a replaced upload) even after it checked it once", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [row("T1")]);
+    await capture(db, { now: NOW });
+    await load(db, "2026-06-15T12-00-00.csv", [row("T2")]);
+    assert.equal((await capture(db, { now: at("2026-06-15 12:10:00") })).closuresAdded, 0);
+    // The export replaces 12-00 with a version that closes T2 (before the last capture).
+    await load(db, "2026-06-15T12-00-00.csv", [closed("T2", "2026-06-15 11:55:00")]);
+    const after = await capture(db, { now: at("2026-06-15 12:30:00") });
+    assert.deepEqual([after.snapshotCreated, after.closuresAdded], [false, 1]);
+  });
+
   test("capture() keeps one snapshot per EAT day, idempotent within the day", async () => {
     const db = await fresh();
     const kilimani = { cluster: "Kilimani" };
