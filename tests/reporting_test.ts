@@ -707,6 +707,34 @@ for (const b of backends()) {
     assert.deepEqual([after.snapshotCreated, after.closuresAdded], [false, 1]);
   });
 
+  test("capture() of an earlier instant (a backfill) leaves the files it saw for the next capture to check", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T08-40-00.csv", [row("T1")]);
+    await capture(db, { now: at("2026-06-15 09:00:00") });
+    // A file arrives closing T2 at 08:00, before the last capture; a backfill of the day
+    // before runs first (as of then, T2's closure has not happened).
+    await load(db, "2026-06-15T09-20-00.csv", [closed("T2", "2026-06-15 08:00:00")]);
+    const backfill = await capture(db, { now: at("2026-06-14 23:00:00") });
+    assert.equal(backfill.closuresAdded, 0);
+    const next = await capture(db, { now: at("2026-06-15 10:00:00") });
+    assert.deepEqual([next.closuresAdded, next.closuresTotal], [1, 1]);
+  });
+
+  test("capture() of a later instant does not stand in for that day's first capture, and totals stay exact", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T08-40-00.csv", [closed("T1", "2026-06-15 08:00:00"), row("T3")]);
+    assert.equal((await capture(db, { now: at("2026-06-15 09:00:00") })).closuresTotal, 1);
+    // Someone captures tomorrow noon ahead of time; then T3 is closed by hand (no file).
+    await capture(db, { now: at("2026-06-16 12:00:00") });
+    await db.exec(`update tickets.inc set raw = raw || '{"is_actionable": "false",
+      "closed_at": "2026-06-15 09:30:00", "normalized_status": "closed"}' where ticket_id = 'T3'`);
+    // Tomorrow's real first capture checks every closed ticket all the same.
+    const tomorrow = await capture(db, { now: at("2026-06-16 00:20:00") });
+    assert.deepEqual([tomorrow.closuresAdded, tomorrow.closuresTotal], [1, 2]);
+    const later = await capture(db, { now: at("2026-06-16 12:30:00") });
+    assert.deepEqual([later.closuresAdded, later.closuresTotal], [0, 2]);
+  });
+
   test("capture() keeps one snapshot per EAT day, idempotent within the day", async () => {
     const db = await fresh();
     const kilimani = { cluster: "Kilimani" };
