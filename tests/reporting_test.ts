@@ -735,6 +735,25 @@ for (const b of backends()) {
     assert.deepEqual([later.closuresAdded, later.closuresTotal], [0, 2]);
   });
 
+  test("capture() totals stay exact after a backfill of an earlier day records a closure", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T08-40-00.csv", [closed("T1", "2026-06-15 08:00:00")]);
+    assert.equal((await capture(db, { now: at("2026-06-15 09:00:00") })).closuresTotal, 1);
+    // A late file closes T2 on the 14th; the operator backfills the 14th before the next run.
+    await load(db, "2026-06-14T23-40-00.csv", [closed("T2", "2026-06-14 22:00:00")]);
+    assert.equal((await capture(db, { now: at("2026-06-14 23:59:00") })).closuresAdded, 1);
+    const next = await capture(db, { now: at("2026-06-15 09:20:00") });
+    assert.deepEqual([next.closuresAdded, next.closuresTotal], [0, 2]);
+  });
+
+  test("capture() refuses an instant to come, naming it", async () => {
+    const db = await fresh();
+    await assert.rejects(
+      capture(db, { now: new Date(Date.now() + 24 * HOUR) }),
+      /Cannot capture history as of \d{4}-\d\d-\d\dT[\d:]+\+03:00: that is in the future/,
+    );
+  });
+
   test("capture() keeps one snapshot per EAT day, idempotent within the day", async () => {
     const db = await fresh();
     const kilimani = { cluster: "Kilimani" };
