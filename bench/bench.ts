@@ -175,9 +175,9 @@ from tickets.inc, generate_series(1, 9) n
 where closed_at is not null and is_actionable is not true;
 insert into tickets.closure_events (ticket_id, closed_at, observed_at, source_file)
 select ticket_id, closed_at, now() - interval '30 days', source_file
-from tickets.inc where ticket_id like 'H%';
-vacuum analyze tickets.inc;
-vacuum analyze tickets.closure_events`);
+from tickets.inc where ticket_id like 'H%'`);
+await history.exec(`vacuum analyze tickets.inc`); // not in a transaction: one statement each
+await history.exec(`vacuum analyze tickets.closure_events`);
 const [recorded] = await history.query<{ n: number }>(
   `select count(*)::int as n from tickets.closure_events`,
 );
