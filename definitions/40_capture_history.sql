@@ -12,6 +12,57 @@
 -- next full sweep (at the latest the next day's first capture).
 -- No parallel workers: the daily sweep took 400-436 ms with them against 269-290 ms without on
 -- a 2-core server (183k closures recorded), and on a shared server every core is in use anyway.
+-- Waits for the history capture's turn (an advisory lock until the caller's transaction ends):
+-- two captures at once could both count the history, or one mark a file the other had not
+-- checked. Bounded: a capture left open in some session must not stall every run.
+create or replace function tickets.take_capture_turn() returns void
+language plpgsql as $$
+declare
+  v_since timestamptz := clock_timestamp();
+begin
+  while not pg_try_advisory_xact_lock(hashtextextended('tickets.capture_history', 0)) loop
+    if clock_timestamp() - v_since > interval '60 seconds' then
+      raise exception using errcode = '55P03', message = 'Cannot capture history: another '
+        || 'capture has held its lock for 60 s (a session that called '
+        || 'tickets.capture_history() and has not ended its transaction)';
+    end if;
+    perform pg_sleep(0.05);
+  end loop;
+end
+$$;
+
+-- The closed tickets whose closure (ticket_id, closed_at) is not recorded yet and has happened by
+-- p_now: among all of them (p_full), or among the rows p_files wrote and those whose closed_at
+-- fell in (p_since, p_now]. The anti-join keeps the common case (nothing new) off the insert's
+-- conflict path. A full sweep reads only (ticket_id, closed_at) pairs, from an index on each side
+-- (migration 008's, the primary key); the other the rows of its files and of the closures due
+-- since (indexes of migrations 009 and 001). EXECUTE plans it for this call's values, so each
+-- kind gets its own plan (a cached generic plan would read the whole history every time).
+create or replace function tickets.unrecorded_closures(
+  p_full boolean, p_files text[], p_since timestamptz, p_now timestamptz
+) returns text[]
+language plpgsql stable as $$
+declare
+  v_ids text[];
+begin
+  execute $q$
+    select array(
+      select c.ticket_id
+      from tickets.inc c
+      where ($1 or c.source_file = any ($2) or (c.closed_at > $3 and c.closed_at <= $4))
+        and c.closed_at is not null
+        and c.closed_at <= $4
+        and c.is_actionable is not true
+        and not exists (
+          select 1 from tickets.closure_events e
+          where e.ticket_id = c.ticket_id and e.closed_at = c.closed_at
+        )
+    )$q$
+  into v_ids using p_full, p_files, p_since, p_now;
+  return v_ids;
+end
+$$;
+
 create or replace function tickets.capture_history(p_now timestamptz default now())
 returns jsonb language plpgsql
 set max_parallel_workers_per_gather = 0
@@ -31,7 +82,6 @@ declare
   v_full boolean;
   v_since timestamptz;
   v_total integer;
-  v_waited timestamptz;
   v_snap tickets.inc_daily_snapshot;
 begin
   -- An instant to come: a sweep as of it would not see what is written until then.
@@ -39,18 +89,7 @@ begin
     raise exception 'Cannot capture history as of %: that is in the future (now %)',
       tickets.eat_iso(v_now), tickets.eat_iso(now()) using errcode = '22023';
   end if;
-  -- One capture at a time (each is short): two at once could both count the history, or one mark
-  -- a file the other had not checked. A capture left open in some session must not stall every
-  -- run: the wait is bounded.
-  v_waited := clock_timestamp();
-  while not pg_try_advisory_xact_lock(hashtextextended('tickets.capture_history', 0)) loop
-    if clock_timestamp() - v_waited > interval '60 seconds' then
-      raise exception using errcode = '55P03', message = 'Cannot capture history: another '
-        || 'capture has held its lock for 60 s (a session that called '
-        || 'tickets.capture_history() and has not ended its transaction)';
-    end if;
-    perform pg_sleep(0.05);
-  end loop;
+  perform tickets.take_capture_turn();
   select * into v_last from tickets.inc_daily_snapshot where snapshot_date = v_day;
   select max(captured_at) into v_latest from tickets.inc_daily_snapshot;
   -- Later than (or as late as) every capture so far: the usual case. A capture of an earlier
@@ -64,26 +103,7 @@ begin
   into v_files, v_applied
   from tickets.applied_files where dataset = 'inc' and captured_at is null;
 
-  -- The closures to record. The anti-join keeps the common case (nothing new) off the conflict
-  -- path; on conflict still covers a concurrent capture. A full sweep reads only (ticket_id,
-  -- closed_at) pairs, from an index on each side (migration 008's, the primary key); a later
-  -- capture the rows of its files and of the closures due since (indexes of migrations 009 and
-  -- 001). EXECUTE plans it for this call's values, so each kind gets its own plan (a cached
-  -- generic plan would read the whole history every time).
-  execute $q$
-    select array(
-      select c.ticket_id
-      from tickets.inc c
-      where ($1 or c.source_file = any ($2) or (c.closed_at > $3 and c.closed_at <= $4))
-        and c.closed_at is not null
-        and c.closed_at <= $4
-        and c.is_actionable is not true
-        and not exists (
-          select 1 from tickets.closure_events e
-          where e.ticket_id = c.ticket_id and e.closed_at = c.closed_at
-        )
-    )$q$
-  into v_ids using v_full, v_files, v_since, v_now;
+  v_ids := tickets.unrecorded_closures(v_full, v_files, v_since, v_now);
   -- Read whole by key (a join let the planner, expecting thousands, hash the whole table) and
   -- checked again: a ticket reopened since the statement above is not recorded.
   insert into tickets.closure_events (
