@@ -196,7 +196,7 @@ begin
 
   return jsonb_build_object(
     'snapshot_date', v_snap.snapshot_date,
-    'snapshot_created', v_full,
+    'snapshot_created', v_last.snapshot_date is null,
     'captured_at', tickets.eat_iso(v_snap.captured_at),
     'closures_added', v_added,
     'closures_total', v_snap.closures_total,

@@ -718,6 +718,10 @@ for (const b of backends()) {
     assert.equal(backfill.closuresAdded, 0);
     const next = await capture(db, { now: at("2026-06-15 10:00:00") });
     assert.deepEqual([next.closuresAdded, next.closuresTotal], [1, 1]);
+    // A backfill of the same day replaces its row: it checks every closed ticket, but the
+    // snapshot was not created by it.
+    const sameDay = await capture(db, { now: at("2026-06-15 09:30:00") });
+    assert.deepEqual([sameDay.snapshotCreated, sameDay.closuresAdded], [false, 0]);
   });
 
   test("capture() of a later instant does not stand in for that day's first capture, and totals stay exact", async () => {
