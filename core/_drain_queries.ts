@@ -102,8 +102,8 @@ from jsonb_array_elements($4::text::jsonb) q`;
 /**
  * Records a file as applied and advances the watermark (never backwards: a late file keeps it),
  * in the file's transaction and in one round trip. A file applied again is unmarked for the
- * history capture (its tickets are checked again, migration 010). $1 dataset, $2 file name, $3 key, $4 etag,
- * $5..$13 counts.
+ * history capture (its tickets are checked again, migration 010). $1 dataset, $2 file name, $3
+ * key, $4 etag, $5..$13 counts.
  */
 export const RECORD_FILE = `
 with ledger as (

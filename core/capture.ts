@@ -19,15 +19,19 @@ export interface CaptureReport {
   snapshotDate: string;
   /**
    * True when this capture wrote the day's first snapshot (false: it replaced the day's row). The
-   * day's first capture checks every closed ticket; the later ones only the tickets written by
-   * files applied since the last capture and those whose closure fell due since.
+   * day's first capture checks every closed ticket, as does a capture of an instant earlier than
+   * the last one; the others only the tickets written by files applied since the last capture and
+   * those whose closure fell due since.
    */
   snapshotCreated: boolean;
   /** The capture instant, ISO 8601 in EAT (`2026-06-15T17:00:00+03:00`). */
   capturedAt: string;
   /** Closures seen for the first time by this capture. */
   closuresAdded: number;
-  /** All closure events recorded so far (counted by the day's first capture, then kept up). */
+  /**
+   * All closure events recorded so far (counted by a capture that checks every closed ticket,
+   * then kept up by the later ones).
+   */
   closuresTotal: number;
   /** Open INC tickets. */
   openTotal: number;
