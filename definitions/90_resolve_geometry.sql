@@ -2,12 +2,31 @@
 -- given: after an ingest only those can have a new cluster or place); only rows whose answer
 -- changed are written, so it is cheap after every ingest and every gazetteer change. Returns
 -- the number of rows updated.
+--
+-- Two steps. First the candidates: a row can get a new answer only if it holds one now, or
+-- the feed gives both coordinates, or the cache has a hit for its cluster or place; any other
+-- row stays 'none' without geometry, and a baseline on an empty cache (every row such) is done
+-- after one read of its rows. Then those rows, by key, are resolved and written if changed.
 create or replace function tickets.resolve_geometry(p_table regclass, p_files text[] default null)
 returns integer
 language plpgsql as $$
 declare
+  v_ids text[];
   n integer;
 begin
+  execute format($q$
+    select array_agg(t.ticket_id) from %s t
+    where ($1 is null or t.source_file = any($1))
+      and (t.geo_source <> 'none' or t.geom is not null
+           or (t.raw ->> 'latitude' <> '' and t.raw ->> 'longitude' <> '')
+           or t.cluster in (select c.cluster from tickets.geo_clusters c
+                            where c.status in ('hit', 'manual'))
+           or (t.cluster, t.place) in (select l.cluster, l.place from tickets.geo_locations l
+                                       where l.status in ('hit', 'manual')))
+  $q$, p_table) into v_ids using p_files;
+  if v_ids is null then
+    return 0;
+  end if;
   execute format($q$
     with resolved as (
       select t.ticket_id,
@@ -32,13 +51,13 @@ begin
         on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')
       left join tickets.geo_clusters c
         on c.cluster = t.cluster and c.status in ('hit', 'manual')
-      where $1 is null or t.source_file = any($1)
+      where t.ticket_id = any($1)
     )
     update %s t set geom = r.geom, geo_source = r.geo_source
     from resolved r
     where t.ticket_id = r.ticket_id
       and (t.geo_source is distinct from r.geo_source or t.geom is distinct from r.geom)
-  $q$, p_table, p_table) using p_files;
+  $q$, p_table, p_table) using v_ids;
   get diagnostics n = row_count;
   return n;
 end

@@ -7,7 +7,7 @@ import { CRQ, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
-import { geocode } from "../core/geocode.ts";
+import { geocode, resolveGeometry } from "../core/geocode.ts";
 import { GeocoderError } from "../core/ports/mod.ts";
 import { createLocationIqGeocoder } from "../adapters/locationiq_geocoder.ts";
 import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
@@ -257,6 +257,47 @@ for (const b of backends()) {
     assert.equal(placed?.geo_source, "location");
     const none = await runAfterApply(db, INC, { appliedFiles: [] });
     assert.equal(none.geometryResolved, 0, "a run that applied nothing resolves nothing");
+
+    // The feed stops sending WOTGEO1's coordinates and WOTGEO4 gets some: each moves, and a
+    // ticket with nothing to place it by is not written at all.
+    const third = "2030-01-01T06-40-00.csv";
+    await writeFiles(root, [{
+      name: third,
+      text: renderCsv(COLUMNS, [
+        { ...rows[0]!, latitude: "", longitude: "" },
+        { ...rows[3]!, latitude: "-1.30", longitude: "36.75" },
+        { ...rows[3]!, ticket_id: "WOTGEO6" },
+      ]),
+    }]);
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
+    const [before6] = await db.query<{ xmin: string }>(
+      `select xmin::text from tickets.inc where ticket_id = 'WOTGEO6'`,
+    );
+    const moved2 = await runAfterApply(db, INC, { appliedFiles: [third] });
+    assert.equal(moved2.geometryResolved, 2, "WOTGEO1 and WOTGEO4, not WOTGEO6");
+    const sources = await db.query<
+      { ticket_id: string; geo_source: string; latitude: number | null; xmin: string }
+    >(
+      `select ticket_id, geo_source, latitude, xmin::text as xmin from tickets.inc
+       where ticket_id in ('WOTGEO1', 'WOTGEO4', 'WOTGEO6') order by 1`,
+    );
+    assert.equal(sources[0]!.geo_source, "location", "no coordinates: its place, cached");
+    assert.deepEqual(sources.slice(1).map((s) => [s.geo_source, s.latitude]), [
+      ["feed", -1.3],
+      ["none", null],
+    ]);
+    assert.equal(sources[2]!.xmin, before6!.xmin, "not rewritten");
+    // Its coordinates gone again, with no cached place or cluster: WOTGEO4 has no geometry.
+    const fourth = "2030-01-01T07-00-00.csv";
+    await writeFiles(root, [{ name: fourth, text: renderCsv(COLUMNS, [rows[3]!]) }]);
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
+    const cleared = await runAfterApply(db, INC, { appliedFiles: [fourth] });
+    assert.equal(cleared.geometryResolved, 1);
+    const [gone] = await db.query<{ geo_source: string; geom: string | null }>(
+      `select geo_source, geom::text from tickets.inc where ticket_id = 'WOTGEO4'`,
+    );
+    assert.deepEqual(gone, { geo_source: "none", geom: null });
+    assert.equal(await resolveGeometry(db, [INC]), 0, "a full pass finds nothing left to change");
   });
 
   test("geocode() shares one budget across INC and CRQ and stops on a refused key, keeping the cache", async () => {
