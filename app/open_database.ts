@@ -46,6 +46,13 @@ export interface OpenDatabaseOptions {
    * tickets" and hide the one the user meant).
    */
   existing?: boolean;
+  /**
+   * The command writes nothing (a dry run): an embedded folder without a database is left
+   * alone and the command runs against a new, empty database in memory (see
+   * {@linkcode willPlanInMemory}); creating one there would be a write, and would hide the
+   * demo's database from the commands that fall back to it.
+   */
+  writesNothing?: boolean;
   /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
   signal?: AbortSignal;
   /** PostgreSQL connections to pool (default 1; the read API uses several). */
@@ -97,6 +104,7 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
     throw new NoEmbeddedDatabaseError(dir);
   }
+  if (options.writesNothing && !(await hasPgliteDatabase(dir))) return await openInMemory();
   await checkNewDatabaseFolder(dir);
   if (options.readOnly) {
     const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
@@ -113,6 +121,25 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     // Checking the ledger costs two small queries; migrating only when something is pending
     // keeps every later open cheap.
     if (options.migrate !== false && !(await isCurrent(db))) await migrate(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+/**
+ * Whether {@linkcode openDatabase} with `writesNothing` will use an empty database in memory
+ * (embedded, and no database in the folder yet): the command says so.
+ */
+export async function willPlanInMemory(config: Config): Promise<boolean> {
+  return config.databaseUrl === undefined && !(await hasPgliteDatabase(config.pgliteDir));
+}
+
+async function openInMemory(): Promise<Database> {
+  const db = await createPgliteDatabase({});
+  try {
+    await migrate(db);
   } catch (error) {
     await db.close();
     throw error;

@@ -4,10 +4,11 @@
  * @module
  */
 
+import { parse as parseText } from "csv-parse/sync";
 import { type Config, ConfigError } from "../app/config.ts";
 import { createDirObjectStore, digest } from "../adapters/dir_object_store.ts";
 import { parseChangeFileName } from "../core/change_key.ts";
-import type { Dataset } from "../core/datasets.ts";
+import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { ObjectStore } from "../core/ports/mod.ts";
 import { allowedPath, PathNotAllowedError } from "../app/allowed_path.ts";
 import { SourceError, UsageError } from "./_context.ts";
@@ -29,6 +30,7 @@ export async function openStore(
   if (values.csv !== undefined) {
     const path = String(values.csv);
     await checkFile(path);
+    await checkDatasetOfFile(path, dataset);
     return createSingleFileStore(path, dataset);
   }
   const { accessKeyId, secretAccessKey } = config.s3;
@@ -79,6 +81,56 @@ async function checkFolder(dir: string, apply: boolean): Promise<void> {
         `Cannot archive applied files in the folder "${dir}" (${error.realPath}): the worker may write only under ./.data; move the folder there (a dry run, without --apply, only reads it)`,
       );
     }
+  }
+}
+
+/** Bytes of a `--csv` file read to see which dataset its rows belong to. */
+const PEEK_BYTES = 64 * 1024;
+
+/**
+ * A `--csv` file must belong to the dataset it is applied to (`--dataset`, default inc): one
+ * under another dataset's folder (`…/crq/…`), or whose first rows say another dataset in
+ * `service_type`, is refused before anything is written: a CRQ export would otherwise land in
+ * the INC table as incidents.
+ */
+async function checkDatasetOfFile(path: string, dataset: Dataset): Promise<void> {
+  const others = Object.values(DATASETS).filter((d) => d.name !== dataset.name);
+  const folders = path.split(/[\\/]/).slice(0, -1).map((s) => s.toLowerCase());
+  const folder = others.find((d) => folders.includes(d.name));
+  const said = folder ?? others.find((d) => peekServiceTypes(path).has(d.name));
+  if (said === undefined) return;
+  const why = folder !== undefined
+    ? `it is in a "${said.name}" folder`
+    : `its rows say service_type "${said.name}"`;
+  throw new UsageError(
+    `Cannot apply "${path}" to ${dataset.name.toUpperCase()}: ${why}; ` +
+      `pass --dataset ${said.name} (or --dataset ${dataset.name} after moving it, if it is ${dataset.name.toUpperCase()} after all)`,
+  );
+}
+
+/** The service_type values (lowercased) of the first records of a CSV file, if it has the column. */
+function peekServiceTypes(path: string): Set<string> {
+  const buffer = new Uint8Array(PEEK_BYTES);
+  const file = Deno.openSync(path);
+  let n: number;
+  try {
+    n = file.readSync(buffer) ?? 0;
+  } finally {
+    file.close();
+  }
+  const text = new TextDecoder().decode(buffer.subarray(0, n));
+  const end = n < PEEK_BYTES ? text.length : text.lastIndexOf("\n") + 1; // whole records only
+  try {
+    const records = parseText(text.slice(0, end), {
+      bom: true,
+      relax_column_count: true,
+      to_line: 50,
+    }) as string[][];
+    const column = (records[0] ?? []).map((c) => c.trim().toLowerCase()).indexOf("service_type");
+    if (column < 0) return new Set();
+    return new Set(records.slice(1).map((r) => (r[column] ?? "").trim().toLowerCase()));
+  } catch {
+    return new Set(); // unreadable here: the drain reports the file's problems with their lines
   }
 }
 

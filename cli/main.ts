@@ -103,7 +103,9 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       // A scheduled ingest that finds another run at work has nothing to do; any other command
       // did not do what it was asked.
       if (command === "ingest") {
-        out(error.message);
+        out(
+          `${error.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`,
+        );
         return 0;
       }
       err(

@@ -5,7 +5,7 @@
  */
 
 import { type Config, ConfigError } from "../app/config.ts";
-import { openDatabase, PendingMigrationsError } from "../app/open_database.ts";
+import { openDatabase, PendingMigrationsError, willPlanInMemory } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { emptyCounts } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
@@ -27,11 +27,16 @@ import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { createLogger } from "./logger.ts";
 
 /** Opens the database, waiting up to `waitMs` for another process's embedded-database lock. */
-export async function openWaiting(config: Config, waitMs: number, signal?: AbortSignal) {
+export async function openWaiting(
+  config: Config,
+  waitMs: number,
+  signal?: AbortSignal,
+  writesNothing = false,
+) {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      return await openDatabase(config, { requireMigrated: true, signal });
+      return await openDatabase(config, { requireMigrated: true, signal, writesNothing });
     } catch (error) {
       if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
       signal?.throwIfAborted();
@@ -112,7 +117,13 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   try {
     let db: Database;
     try {
-      db = await openWaiting(config, waitLockMs, controller.signal);
+      const dryRun = values.apply !== true;
+      if (dryRun && await willPlanInMemory(config)) {
+        io.stderr(
+          `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
+        );
+      }
+      db = await openWaiting(config, waitLockMs, controller.signal, dryRun);
     } catch (error) {
       if (!values.json) throw error;
       print(datasets.map((d) => reportBeforeDrain(d, values, error, redact, store.description)));

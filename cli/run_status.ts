@@ -50,7 +50,11 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     }
     let db: Database;
     try {
-      db = await openReadOnly(await configToRead(context), waitS * 1000);
+      db = await openReadOnly(await configToRead(context), waitS * 1000, (dir) =>
+        context.io.stderr(
+          `Waiting up to ${waitS} s for the process that holds the embedded database "${dir}" ` +
+            `(a run, or a running "deno task serve"; --wait-lock SECS)\n`,
+        ));
     } catch (error) {
       if (!(error instanceof DatabaseLockedError)) throw error;
       const reason = `${error.message} for over ${waitS} s: health not checked`;
@@ -73,13 +77,18 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
  * single-process: while a run holds it, wait for the run to finish (runs take seconds) rather
  * than report nothing.
  */
-async function openReadOnly(config: Config, waitMs: number): Promise<Database> {
+async function openReadOnly(
+  config: Config,
+  waitMs: number,
+  onWait: (dir: string) => void,
+): Promise<Database> {
   const deadline = Date.now() + waitMs;
-  for (;;) {
+  for (let waited = false;; waited = true) {
     try {
       return await openDatabase(config, { requireMigrated: true, readOnly: true, existing: true });
     } catch (error) {
       if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      if (!waited) onWait(config.pgliteDir);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }

@@ -110,6 +110,40 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a CRQ file given to --csv without --dataset crq is refused before anything is written (its folder, or its rows' service_type)",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const crq = generateStream({ dataset: "crq", tickets: 30, deltas: 0, seed: 7 }).files[0]!;
+      const env = { PGLITE_DIR: `${dir}/db` };
+      await Deno.mkdir(`${dir}/automations/crq/processed`, { recursive: true });
+      const inFolder = `${dir}/automations/crq/processed/${crq.name}`;
+      const loose = `${dir}/${crq.name}`;
+      await Deno.writeTextFile(inFolder, crq.text);
+      await Deno.writeTextFile(loose, crq.text);
+      const cases: [string, RegExp][] = [
+        [inFolder, /it is in a "crq" folder; pass --dataset crq/],
+        [loose, /its rows say service_type "crq"; pass --dataset crq/],
+      ];
+      for (const [file, why] of cases) {
+        const r = await cli(["ingest", "--csv", file, "--apply"], env);
+        assert.equal(r.code, 2, r.text);
+        assert.match(r.text, new RegExp(`^Cannot apply "${file}" to INC: `));
+        assert.match(r.text, why);
+      }
+      await assert.rejects(Deno.stat(`${dir}/db`), Deno.errors.NotFound, "no database created");
+      // With the right dataset it is planned; a dry run with no database yet plans against an
+      // empty one in memory and leaves the folder alone (nothing written).
+      const right = await cli(["ingest", "--csv", loose, "--dataset", "crq", "--json"], env);
+      assert.equal(right.code, 0, right.text);
+      assert.equal(JSON.parse(right.stdout).files[0].status, "planned");
+      assert.match(right.text, /No embedded database in ".*\/db" yet: planning against an empty/);
+      await assert.rejects(Deno.stat(`${dir}/db`), Deno.errors.NotFound, "a dry run made none");
+    }),
+});
+
+Deno.test({
   name: "a bucket that does not exist is an error naming it, for ingest and status",
   sanitizeResources: false,
   sanitizeOps: false,

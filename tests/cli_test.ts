@@ -114,6 +114,11 @@ Deno.test("cli: status waits for an embedded database whose first boot holds the
     r.stdout,
     /holds the lock on the embedded database .* for over 1 s: health not checked/,
   );
+  // It says at once that it waits, and for what: nothing on screen would look like a hang.
+  assert.match(
+    r.stderr,
+    /^Waiting up to 1 s for the process that holds the embedded database ".*\/booting" \(a run, or a running "deno task serve"; --wait-lock SECS\)\n/,
+  );
   assert.ok(performance.now() - started >= 1000, "it waited");
 });
 
@@ -160,6 +165,10 @@ Deno.test("cli: a command other than ingest on an embedded database another proc
   const ingest = await cli(["ingest", "--from-dir", bucket], { PGLITE_DIR: dir });
   assert.equal(ingest.code, 0, ingest.stderr);
   assert.match(ingest.stdout, /Another run holds the lock on the embedded database/);
+  assert.match(
+    ingest.stdout,
+    /\(another run, or a running "deno task serve": the embedded database takes one process at a time\); nothing was applied/,
+  );
 });
 
 Deno.test("cli: serve with MAP_PMTILES naming a missing file exits 2 naming it, before opening the database", async () => {
