@@ -5,6 +5,18 @@
 import { GeocoderError } from "../core/ports/mod.ts";
 import type { GeocodeAnswer, GeocodeQuery, Geocoder } from "../core/ports/mod.ts";
 
+// A lookup is bounded: at most MAX_ATTEMPTS requests, each cut off after TIMEOUT_MS, and a timeout
+// is not retried. With the defaults a refused port costs a place 6 s of backoff (LocationIQ, 2/s;
+// 12 s at 1/s) and a silent endpoint 10 s; geocode() stops after UNREACHABLE_AFTER (3) such places
+// in a row, so a run against a wrong endpoint ends within about 40 s.
+
+/** Requests per lookup for 429 / 5xx / network failures (each retry waits twice as long). */
+const MAX_ATTEMPTS = 3;
+/** Per-request timeout, ms: a geocoder answers in well under a second. */
+const TIMEOUT_MS = 10_000;
+/** Longest wait before a retry, ms (the backoff, or the provider's Retry-After). */
+const MAX_BACKOFF_MS = 30_000;
+
 /** Settings common to every HTTP geocoder adapter. */
 export interface HttpGeocoderOptions {
   /** Base URL override (self-hosted, tests). */
@@ -13,9 +25,9 @@ export interface HttpGeocoderOptions {
   apiKey?: string;
   /** Requests per second (default: the provider's published free-tier limit). */
   rate?: number;
-  /** Attempts for 429 / 5xx / network failures before giving up (default 5). */
+  /** Attempts for 429 / 5xx / network failures before giving up (default 3). */
   maxAttempts?: number;
-  /** Per-request timeout, ms (default 15000). */
+  /** Per-request timeout, ms (default 10000); a request that times out is not retried. */
   timeoutMs?: number;
   /** Hides the key in every encoding from messages (default: verbatim and encodeURIComponent). */
   redact?: (text: string) => string;
@@ -47,7 +59,8 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
   const base = (options.baseUrl ?? spec.defaultBaseUrl).replace(/\/+$/, "");
   const rate = Math.min(options.rate ?? spec.defaultRate, spec.maxRate ?? Infinity);
   const interval = 1000 / rate;
-  const maxAttempts = options.maxAttempts ?? 5;
+  const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
+  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
   const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const now = options.now ?? (() => Date.now());
@@ -69,21 +82,31 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
 
   return {
     provider: spec.provider,
+    label: `${spec.label} at ${new URL(base).host}`,
     async search(query) {
       let lastError = "";
+      let lastStatus: number | undefined;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        await pace(attempt === 1 ? 0 : Math.min(30_000, interval * 2 ** attempt));
+        await pace(attempt === 1 ? 0 : Math.min(MAX_BACKOFF_MS, interval * 2 ** attempt));
         let response: Response;
+        let text: string;
         try {
           response = await doFetch(spec.url(base, query, options.apiKey), {
             headers: { accept: "application/json", ...spec.headers },
-            signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+            signal: AbortSignal.timeout(timeoutMs),
           });
+          text = await response.text();
         } catch (error) {
-          lastError = hide(`${spec.label} did not answer: ${(error as Error).message}`);
+          // A timed-out request may have reached the provider (and been counted): not retried.
+          if ((error as Error).name === "TimeoutError") {
+            throw new GeocoderError(`${spec.label} did not answer within ${timeoutMs / 1000} s`, {
+              terminal: false,
+            });
+          }
+          lastError = hide(`${spec.label} did not answer: ${fetchFailure(error as Error)}`);
+          lastStatus = undefined;
           continue;
         }
-        const text = await response.text();
         let body: unknown = undefined;
         try {
           body = text === "" ? undefined : JSON.parse(text);
@@ -109,18 +132,28 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
           );
         }
         lastError = `${spec.label} answered HTTP ${response.status}: ${detail}`;
+        lastStatus = response.status;
         if (response.status === 429 || response.status >= 500) {
           const retryAfter = Number(response.headers.get("retry-after"));
-          if (Number.isFinite(retryAfter) && retryAfter > 0) await sleep(retryAfter * 1000);
+          if (Number.isFinite(retryAfter) && retryAfter > 0) {
+            await sleep(Math.min(MAX_BACKOFF_MS, retryAfter * 1000));
+          }
           continue;
         }
         throw new GeocoderError(lastError, { status: response.status, terminal: false });
       }
       throw new GeocoderError(`${lastError} (gave up after ${maxAttempts} attempts)`, {
+        status: lastStatus,
         terminal: false,
       });
     },
   };
+}
+
+/** Why a fetch failed: Deno says "fetch failed" and keeps the reason after the URL in `cause`. */
+function fetchFailure(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause.message : "";
+  return cause.replace(/^.*\): /, "") || error.message;
 }
 
 function describeBody(body: unknown, text: string): string {

@@ -10,9 +10,12 @@ import { openDatabase } from "../app/open_database.ts";
 import { geocode } from "../core/geocode.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 
-/** Runs `geocode`; returns the exit code. */
+/** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
+const FAILED_STOPS = ["provider", "provider unreachable", "signal"];
+
+/** Runs `geocode`; returns the exit code: 1 when it stopped on a failure or every call failed. */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
-  const { config, io, out } = context;
+  const { config, io, out, redact } = context;
   const values = parse(args, {
     clusters: { type: "boolean" },
     locations: { type: "boolean" },
@@ -63,7 +66,12 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
           (report.error ? `\n  ${report.error}` : ""),
       );
     }
-    return report.stoppedBy === "provider" || report.stoppedBy === "signal" ? 1 : 0;
+    if (report.failed) {
+      io.stderr(redact(
+        `Cannot geocode: ${report.failed}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`,
+      ));
+    }
+    return report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "") ? 1 : 0;
   } finally {
     unsubscribe();
     await db.close();

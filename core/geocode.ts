@@ -41,6 +41,12 @@ export const CITIES: Readonly<
 export const LOCATION_GUARD_M = 25_000;
 /** A cluster centroid more than this far from its city centre is in the wrong city. */
 export const CLUSTER_GUARD_M = 60_000;
+/**
+ * Places in a row the provider did not answer (no connection, a timeout or a 5xx, each after the
+ * adapter's retries) that stop a run as "provider unreachable": the endpoint is down or wrong, and
+ * going on would only wait out every remaining place.
+ */
+export const UNREACHABLE_AFTER = 3;
 
 /** Options for {@linkcode geocode}. */
 export interface GeocodeOptions {
@@ -84,7 +90,10 @@ export interface GeocodeReport {
   misses: number;
   /** Answers refused by the wrong-city guard (cached with the distance). */
   rejected: number;
-  /** Why the run stopped early: budget, a terminal provider error, a signal. */
+  /**
+   * Why the run stopped early: budget, a terminal provider error (`provider`), the provider not
+   * answering {@linkcode UNREACHABLE_AFTER} places in a row (`provider unreachable`), a signal.
+   */
   stoppedBy?: string;
   /** Tickets whose geometry changed after the run. */
   resolved: number;
@@ -92,6 +101,8 @@ export interface GeocodeReport {
   failures: number;
   /** The last provider error, when there was one (never contains the key). */
   error?: string;
+  /** Set when calls were made and every one failed: the provider, its host, the last error. */
+  failed?: string;
 }
 
 interface Candidate {
@@ -254,7 +265,9 @@ export async function resolveGeometry(
 /**
  * Geocodes what the tickets need and is not cached yet, within the budget; writes each answer
  * as it comes (a stopped run keeps everything it paid for), then re-resolves ticket geometry.
- * `geocoder` may be omitted for a dry run.
+ * Stops when the provider refuses (key, quota) or leaves {@linkcode UNREACHABLE_AFTER} places in
+ * a row unanswered; `failed` says so when every call failed. `geocoder` may be omitted for a dry
+ * run.
  *
  * @example Usage
  * ```ts ignore
@@ -303,6 +316,7 @@ export async function geocode(
     throw new TypeError("Cannot geocode with --apply: no geocoder is configured");
   }
 
+  let unanswered = 0; // places in a row the provider did not answer
   for (const candidate of pending) {
     if (signal?.aborted) {
       report.stoppedBy = "signal";
@@ -325,8 +339,14 @@ export async function geocode(
       }
       report.failures++;
       report.error = (error as Error).message;
+      unanswered = isUnanswered(error) ? unanswered + 1 : 0;
+      if (unanswered >= UNREACHABLE_AFTER) {
+        report.stoppedBy = "provider unreachable";
+        break;
+      }
       continue; // transient: not cached, so the next run tries this place again
     }
+    unanswered = 0;
     let status: "hit" | "miss" | "rejected" = "miss";
     let reason: string | null = null;
     let distance: number | null = null;
@@ -362,5 +382,15 @@ export async function geocode(
     else await db.query(UPSERT_LOCATION, [...params, candidate.place]);
   }
   report.resolved = await resolveGeometry(db, datasets);
+  if (report.calls > 0 && report.failures === report.calls) {
+    report.failed = `all ${report.calls} calls to ${
+      geocoder!.label ?? geocoder!.provider
+    } failed; the last: ${report.error}`;
+  }
   return report;
+}
+
+/** A failure that says the provider is not there: no answer at all, or a server error. */
+function isUnanswered(error: unknown): boolean {
+  return error instanceof GeocoderError && (error.status === undefined || error.status >= 500);
 }

@@ -14,6 +14,8 @@ export interface FakeGeocoder {
   throttleNext: number;
   /** Answer this status to every request (401, 402, 403, 429 "day"…); 0 = normal. */
   failWith: number;
+  /** Answer `failWith` (LocationIQ) only to queries this matches; null = to every request. */
+  failOnly: RegExp | null;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export function startFakeGeocoder(
     urls: [],
     throttleNext: 0,
     failWith: 0,
+    failOnly: null,
     close: () => server.shutdown(),
   };
   const json = (status: number, body: unknown) =>
@@ -43,8 +46,9 @@ export function startFakeGeocoder(
     const point = answer(q);
     if (url.pathname === "/v1/search") { // LocationIQ
       if (url.searchParams.get("key") !== key) return json(401, { error: "Invalid key" });
-      if (fake.failWith === 429) return json(429, { error: "Rate Limited Day" });
-      if (fake.failWith) return json(fake.failWith, { error: "Access restricted" });
+      const fail = (fake.failOnly?.test(q) ?? true) ? fake.failWith : 0;
+      if (fail === 429) return json(429, { error: "Rate Limited Day" });
+      if (fail) return json(fail, { error: "Access restricted" });
       if (fake.throttleNext > 0) {
         fake.throttleNext--;
         return json(429, { error: "Rate Limited Second" });

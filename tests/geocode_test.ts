@@ -7,7 +7,7 @@ import { CRQ, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
-import { geocode, resolveGeometry } from "../core/geocode.ts";
+import { geocode, resolveGeometry, UNREACHABLE_AFTER } from "../core/geocode.ts";
 import { GeocoderError } from "../core/ports/mod.ts";
 import { createLocationIqGeocoder } from "../adapters/locationiq_geocoder.ts";
 import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
@@ -17,6 +17,7 @@ import { runAfterApply } from "../core/run_after_apply.ts";
 import { backends, makeDirBucket, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 import { createRedactor } from "../app/redact.ts";
+import { cli } from "./_cli.ts";
 
 /** Where each generated cluster really is (and two aliases the feed uses). */
 const CLUSTERS: Record<string, [number, number]> = {
@@ -68,6 +69,21 @@ async function load(db: Database) {
 }
 
 const noSleep = () => Promise.resolve();
+
+/** A port on loopback that refuses connections (it was listening a moment ago). */
+function refusedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
+/** Rows in the cluster gazetteer. */
+async function cachedClusters(db: Database): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `select count(*)::int as n from tickets.geo_clusters`,
+  );
+  return row!.n;
+}
 
 for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
@@ -341,6 +357,112 @@ for (const b of backends()) {
     }
   });
 
+  test("a run in which every call fails (HTTP 400) says so and exits 1; one in which some fail exits 0", async () => {
+    await b.reset();
+    const db = await b.db();
+    await load(db);
+    const secret = "sk-live-NEVER-SHOW-ME";
+    const fake = startFakeGeocoder(answer, { key: secret });
+    const host = new URL(fake.baseUrl).host;
+    try {
+      const g = createLocationIqGeocoder({ baseUrl: fake.baseUrl, apiKey: secret, sleep: noSleep });
+      fake.failWith = 400;
+      const all = await geocode(db, g, { mode: "clusters", apply: true });
+      assert.ok(all.toLookUp > UNREACHABLE_AFTER);
+      assert.equal(all.calls, all.toLookUp, "a 400 is about one request: every place is tried");
+      assert.equal(fake.queries.length, all.calls, "and not retried");
+      assert.equal(all.failures, all.calls);
+      assert.equal(all.stoppedBy, undefined);
+      assert.equal(
+        all.failed,
+        `all ${all.calls} calls to LocationIQ at ${host} failed; ` +
+          `the last: LocationIQ answered HTTP 400: Access restricted`,
+      );
+      assert.equal(await cachedClusters(db), 0, "a failed place is not cached");
+
+      fake.failOnly = /Nairobi/;
+      const some = await geocode(db, g, { mode: "clusters", apply: true });
+      assert.ok(some.hits > 0 && some.failures > 0, JSON.stringify(some));
+      assert.equal(some.failed, undefined);
+      assert.match(some.error!, /HTTP 400/);
+
+      if (b.url) {
+        // As cron runs it (a subprocess needs a database it can reach: PostgreSQL only).
+        await db.exec(`truncate tickets.geo_clusters`);
+        const env = {
+          DATABASE_URL: b.url,
+          GEOCODER_BASE_URL: fake.baseUrl,
+          GEOCODER_API_KEY: secret,
+          GEOCODER_RATE: "100",
+        };
+        const partly = await cli(["geocode", "--clusters", "--apply"], env);
+        assert.equal(partly.code, 0, partly.stdout + partly.stderr);
+        assert.match(partly.stdout, /\n {2}LocationIQ answered HTTP 400: Access restricted\n$/);
+        fake.failOnly = null; // the places left (Nairobi's) fail again: every call of the run
+        const failed = await cli(["geocode", "--clusters", "--apply"], env);
+        assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+        assert.match(
+          failed.stderr,
+          new RegExp(
+            `^Cannot geocode: all \\d+ calls to LocationIQ at ${host} failed; the last: ` +
+              `LocationIQ answered HTTP 400: Access restricted; ` +
+              `check GEOCODER_BASE_URL and GEOCODER_API_KEY\n$`,
+          ),
+        );
+        assert.ok(!(failed.stdout + failed.stderr).includes(secret));
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+
+  test(`a refused port stops the run after ${UNREACHABLE_AFTER} places (3 attempts each), caching nothing, and exits 1`, async () => {
+    await b.reset();
+    const db = await b.db();
+    await load(db);
+    const port = refusedPort();
+    const secret = "sk-live-NEVER-SHOW-ME";
+    let attempts = 0;
+    const g = createLocationIqGeocoder({
+      baseUrl: `http://127.0.0.1:${port}`,
+      apiKey: secret,
+      redact: createRedactor([secret]),
+      fetch: (input, init) => (attempts++, fetch(input, init)),
+      sleep: noSleep,
+    });
+    const report = await geocode(db, g, { mode: "clusters", apply: true });
+    assert.ok(report.toLookUp > UNREACHABLE_AFTER);
+    assert.equal(report.stoppedBy, "provider unreachable");
+    assert.equal(report.calls, UNREACHABLE_AFTER);
+    assert.equal(attempts, UNREACHABLE_AFTER * 3, "3 attempts a place");
+    assert.match(
+      report.error!,
+      /^LocationIQ did not answer: .*refused.* \(gave up after 3 attempts\)$/i,
+    );
+    assert.equal(
+      report.failed,
+      `all ${UNREACHABLE_AFTER} calls to LocationIQ at 127.0.0.1:${port} failed; the last: ${report.error}`,
+    );
+    assert.ok(!report.error!.includes(secret));
+    assert.equal(await cachedClusters(db), 0, "nothing is written for a place that failed");
+
+    if (b.url) {
+      const r = await cli(["geocode", "--clusters", "--apply"], {
+        DATABASE_URL: b.url,
+        GEOCODER_BASE_URL: `http://127.0.0.1:${port}`,
+        GEOCODER_API_KEY: secret,
+        GEOCODER_RATE: "100", // backoff scales with the pace: 40 and 80 ms
+      });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /; stopped by provider unreachable\n/);
+      assert.match(
+        r.stderr,
+        new RegExp(`^Cannot geocode: all 3 calls to LocationIQ at 127\\.0\\.0\\.1:${port} failed`),
+      );
+      assert.ok(!(r.stdout + r.stderr).includes(secret));
+    }
+  });
+
   test("nearest open tickets to a vehicle: KNN on geog uses the GiST index and returns metres", async () => {
     await b.reset();
     const db = await b.db();
@@ -403,6 +525,35 @@ Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429
     );
   } finally {
     await fake.close();
+  }
+});
+
+Deno.test("a request that times out is not retried (it may have been counted): one attempt, then a transient error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn); // accepts, never answers
+  })();
+  let attempts = 0;
+  try {
+    const g = createLocationIqGeocoder({
+      baseUrl: `http://127.0.0.1:${listener.addr.port}`,
+      apiKey: "good-key",
+      timeoutMs: 100,
+      fetch: (input, init) => (attempts++, fetch(input, init)),
+      sleep: noSleep,
+    });
+    await assert.rejects(
+      () => g.search({ text: "Westlands, Nairobi, Kenya", countryCodes: ["ke"] }),
+      (e) =>
+        e instanceof GeocoderError && !e.terminal && e.status === undefined &&
+        e.message === "LocationIQ did not answer within 0.1 s",
+    );
+    assert.equal(attempts, 1);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
   }
 });
 

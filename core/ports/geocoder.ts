@@ -42,6 +42,8 @@ export type GeocodeAnswer =
 export interface Geocoder {
   /** Provider name stored with every cached answer. */
   readonly provider: string;
+  /** How messages name it: provider and host, e.g. `LocationIQ at us1.locationiq.com` (no key). */
+  readonly label?: string;
   /** Looks one query up; throws `GeocoderError` when the provider fails or refuses. */
   search(query: GeocodeQuery): Promise<GeocodeAnswer>;
 }
