@@ -110,7 +110,10 @@ export async function createPgliteDatabase(
       loadDataDir: options.loadDataDir,
       extensions: options.postgis === false ? {} : { postgis },
     });
-    return new PgliteDatabase(pg, lockFile);
+    const description = options.dataDir === undefined
+      ? "a database in memory (nothing kept)"
+      : `the embedded database "${options.dataDir}"`;
+    return new PgliteDatabase(pg, lockFile, description);
   } catch (error) {
     lockFile?.close();
     throw error;
@@ -170,7 +173,7 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
   #lockFile: Deno.FsFile | undefined;
   #locks = new Set<string>();
 
-  constructor(pg: PGlite, lockFile: Deno.FsFile | undefined) {
+  constructor(pg: PGlite, lockFile: Deno.FsFile | undefined, readonly description: string) {
     super(pg);
     this.#pg = pg;
     this.#lockFile = lockFile;

@@ -191,6 +191,7 @@ export function createPostgresDatabase(
   return new PostgresDatabase(sql, sockets, {
     prepare: options.prepare ?? false,
     readOnlyTimeoutMs,
+    description: `PostgreSQL ${describeTarget(url)}`,
   }, (listener) =>
     connect({
       max: 1,
@@ -376,6 +377,7 @@ class PostgresSession implements SqlSession {
 
 class PostgresDatabase extends PostgresSession implements Database, PostgresConnectState {
   readonly kind = "postgres" as const;
+  readonly description: string;
   #sql: postgres.Sql;
   #sockets: SocketState;
   #listener: (events: ListenerEvents) => postgres.Sql;
@@ -388,10 +390,11 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   constructor(
     sql: postgres.Sql,
     sockets: SocketState,
-    options: { prepare: boolean; readOnlyTimeoutMs: number | undefined },
+    options: { prepare: boolean; readOnlyTimeoutMs: number | undefined; description: string },
     listener: (events: ListenerEvents) => postgres.Sql,
   ) {
     super(sql, options.prepare);
+    this.description = options.description;
     this.#prepare = options.prepare;
     this.readOnlyTimeoutMs = options.readOnlyTimeoutMs;
     this.#sql = sql;

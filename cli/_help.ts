@@ -109,8 +109,9 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
   db: {
     summary: "export the embedded database as SQL that psql loads into PostgreSQL + PostGIS",
     usage: "db export FILE.sql|-",
-    notes: "A relative FILE is written under .data/. Load it with " +
-      '`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f FILE.sql` into an empty database with PostGIS ' +
+    notes:
+      "A relative FILE is written under .data/ (db export x.sql writes .data/x.sql). Load it " +
+      'with `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f .data/FILE.sql` into an empty database with PostGIS ' +
       "available, then set DATABASE_URL.",
   },
   demo: {

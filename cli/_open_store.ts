@@ -97,7 +97,8 @@ async function checkDatasetOfFile(path: string, dataset: Dataset): Promise<void>
   const others = Object.values(DATASETS).filter((d) => d.name !== dataset.name);
   const folders = path.split(/[\\/]/).slice(0, -1).map((s) => s.toLowerCase());
   const folder = others.find((d) => folders.includes(d.name));
-  const said = folder ?? others.find((d) => peekServiceTypes(path).has(d.name));
+  const types = folder === undefined ? await peekServiceTypes(path) : new Set<string>();
+  const said = folder ?? others.find((d) => types.has(d.name));
   if (said === undefined) return;
   const why = folder !== undefined
     ? `it is in a "${said.name}" folder`
@@ -109,14 +110,13 @@ async function checkDatasetOfFile(path: string, dataset: Dataset): Promise<void>
 }
 
 /** The service_type values (lowercased) of the first records of a CSV file, if it has the column. */
-function peekServiceTypes(path: string): Set<string> {
+async function peekServiceTypes(path: string): Promise<Set<string>> {
   const buffer = new Uint8Array(PEEK_BYTES);
-  const file = Deno.openSync(path);
-  let n: number;
-  try {
-    n = file.readSync(buffer) ?? 0;
-  } finally {
-    file.close();
+  let n = 0;
+  using file = await Deno.open(path);
+  for (let got: number | null = 0; got !== null && n < PEEK_BYTES;) {
+    got = await file.read(buffer.subarray(n));
+    n += got ?? 0;
   }
   const text = new TextDecoder().decode(buffer.subarray(0, n));
   const end = n < PEEK_BYTES ? text.length : text.lastIndexOf("\n") + 1; // whole records only

@@ -75,7 +75,8 @@ export function formatDrainReport(report: DrainReport): string {
   const lines: string[] = [];
   const verb = report.mode === "apply" ? "apply" : "dry run (nothing written; --apply writes)";
   lines.push(
-    `${report.dataset}: ${verb}${report.reseed ? ", reseed" : ""} from ${report.source}`,
+    `${report.dataset}: ${verb}${report.reseed ? ", reseed" : ""} from ${report.source}` +
+      (report.database === undefined ? "" : `, into ${report.database}`),
   );
   if (report.status === "locked") {
     lines.push(`  skipped: ${report.error}`);

@@ -122,6 +122,7 @@ export function createLogger(options: LoggerOptions): Logger {
         dataset: report.dataset,
         mode: report.mode,
         reseed: report.reseed,
+        database: report.database,
         status: report.status,
         files: report.files.length,
         totals: report.totals,

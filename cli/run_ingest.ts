@@ -97,6 +97,9 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     print(datasets.map((d) => reportBeforeDrain(d, values, error, redact)));
     return exitCodeBeforeDrain(error);
   }
+  if (values["from-dir"] !== undefined) {
+    await warnMissingChanges(String(values["from-dir"]), datasets, io.stderr);
+  }
   const controller = new AbortController();
   let interrupted: string | undefined;
   let forced: ReturnType<typeof setTimeout> | undefined;
@@ -159,6 +162,28 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     return 1;
   }
   return reports.some((r) => r.status === "failed" || r.recordError !== undefined) ? 1 : 0;
+}
+
+/**
+ * A folder source without a dataset's `changes/` folder (files put one level up, or a name in
+ * the wrong case) has nothing to drain for it: say where files go, rather than only "no new
+ * change files".
+ */
+async function warnMissingChanges(
+  dir: string,
+  datasets: readonly Dataset[],
+  stderr: (text: string) => void,
+): Promise<void> {
+  for (const dataset of datasets) {
+    const folder = `${dir}/${dataset.changesPrefix}`;
+    const found = await Deno.stat(folder).then((s) => s.isDirectory, () => false);
+    if (!found) {
+      stderr(
+        `No folder "${folder}": nothing to read for ${dataset.name.toUpperCase()} ` +
+          `(its change files go in DIR/${dataset.changesPrefix})\n`,
+      );
+    }
+  }
 }
 
 /**

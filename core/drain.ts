@@ -116,6 +116,8 @@ export interface DrainReport {
   reseed: boolean;
   /** Where the files came from. */
   source: string;
+  /** The database the run read and wrote, in words (the adapter's description). */
+  database?: string;
   /** `ok` (including nothing to do), `failed` (a file or the run), `locked` (another run). */
   status: "ok" | "failed" | "locked";
   /** Files considered, oldest first. */
@@ -242,6 +244,7 @@ export async function drain(
     mode: apply ? "apply" : "dry-run",
     reseed,
     source: store.description,
+    database: db.description,
     status: "ok",
     files: [],
     ignoredKeys: [],

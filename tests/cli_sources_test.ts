@@ -54,6 +54,18 @@ Deno.test({
       assert.equal(r.code, 2, r.text);
       assert.match(r.text, /it has no "automations\/" folder/);
       assert.doesNotMatch(r.text, /Usage:/, "no usage block after a typo");
+      // Files one level up from changes/: nothing to drain, and it says where files go.
+      await Deno.mkdir(`${dir}/misplaced/automations/inc`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir}/misplaced/automations/inc/${stream.files[0]!.name}`,
+        stream.files[0]!.text,
+      );
+      const misplaced = await cli(["ingest", "--from-dir", `${dir}/misplaced`], env);
+      assert.equal(misplaced.code, 0, misplaced.text);
+      assert.match(
+        misplaced.text,
+        /No folder ".*\/misplaced\/automations\/inc\/changes\/": nothing to read for INC \(its change files go in DIR\/automations\/inc\/changes\/\)/,
+      );
     }),
 });
 
@@ -104,6 +116,12 @@ Deno.test({
       assert.equal(JSON.parse(again.stdout).files[0].status, "skipped");
       const text = await cli(["ingest", "--csv", file, "--apply", "--log-format", "text"], env);
       assert.match(text.stdout, /already applied, nothing to do \(this file is not moved\)/);
+      // Every report says which database it wrote to (a blank DATABASE_URL in a cron
+      // environment would otherwise fill the embedded default unnoticed).
+      const into =
+        /^(the embedded database ".*\/pglite"|PostgreSQL at .*\(database "ft_test_\w+"\))$/;
+      assert.match(JSON.parse(first.stdout).database, into);
+      assert.match(text.stdout.split("\n")[0]!.split(", into ")[1]!, into);
       assert.doesNotMatch(text.stdout, /archived/);
       await Deno.stat(file); // still where it was
     }),

@@ -66,6 +66,11 @@ export interface SqlSession {
 export interface Database extends SqlSession {
   /** `postgres` or `pglite`, for reports. */
   readonly kind: "postgres" | "pglite";
+  /**
+   * Which database, in words for reports (never a password): `PostgreSQL at host:5432
+   * (database "x")`, `the embedded database ".data/pglite"`.
+   */
+  readonly description?: string;
   /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;
   /**
