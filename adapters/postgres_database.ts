@@ -103,7 +103,12 @@ export async function connectPostgresDatabase(
     // reason only, after the full target.
     const message = ((error as Error).message ?? String(error))
       .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
-    throw new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}`, {
+    // A server without TLS, asked for it (sslmode=require): the TLS layer says only that the
+    // socket went away.
+    const hint = /before secure TLS connection/.test(message)
+      ? "; the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns TLS off)"
+      : "";
+    throw new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}${hint}`, {
       cause: error,
     });
   } finally {

@@ -272,7 +272,18 @@ function checkDatabaseUrl(url: string): void {
   if (!URL.canParse(`${parts.scheme}${parts.userinfo}host${parts.rest}`)) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
   }
+  // The client reads any other sslmode as "verify-full": a typo would silently demand a
+  // certificate check.
+  const sslmode = new URL(`${parts.scheme}host${parts.rest}`).searchParams.get("sslmode");
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: sslmode "${sslmode}" is not one of ${SSL_MODES.join(", ")}`,
+    );
+  }
 }
+
+/** The sslmode values of a DATABASE_URL (libpq's names). */
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
 /**
  * SERVE_TOKEN: what a client can send as `Authorization: Bearer <token>` (RFC 6750's token68:

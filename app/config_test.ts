@@ -366,3 +366,16 @@ Deno.test("configSecrets() is empty when nothing secret is set", () => {
   assert.deepEqual(configSecrets(load()), []);
   assert.deepEqual(configSecrets(load({ DATABASE_URL: "postgres://tickets@db/fleet" })), []);
 });
+
+Deno.test("loadConfig() refuses an unknown sslmode in DATABASE_URL (the client would read it as verify-full), and accepts libpq's", () => {
+  const url = (mode: string) => `postgres://u:pw-SECRET@db:5432/x?sslmode=${mode}`;
+  const error = configError({ DATABASE_URL: url("bogus") });
+  assert.equal(
+    error.message,
+    'Cannot read DATABASE_URL: sslmode "bogus" is not one of disable, allow, prefer, require, verify-ca, verify-full',
+  );
+  assert.ok(!error.message.includes("pw-SECRET"));
+  for (const mode of ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]) {
+    assert.equal(load({ DATABASE_URL: url(mode) }).databaseUrl, url(mode));
+  }
+});

@@ -175,6 +175,23 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "sslmode=require against a server without TLS says the server may not accept TLS and names sslmode",
+  // CI's server runs without TLS (ssl = off), as this test needs.
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    url.searchParams.set("sslmode", "require");
+    const r = await run(["status"], env(url.toString()));
+    assert.equal(r.code, 1, r.text);
+    assert.match(r.text, /Cannot connect to PostgreSQL at .*: .*TLS/);
+    assert.match(r.text, /the server may not accept TLS: check sslmode in DATABASE_URL/);
+  },
+});
+
+Deno.test({
   name: "SIGTERM while ingest is connecting ends it promptly with exit 1",
   sanitizeResources: false,
   sanitizeOps: false,
