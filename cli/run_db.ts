@@ -12,11 +12,16 @@ import { exportDatabase } from "../core/export_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { outputPath } from "./_output_path.ts";
+import { closest } from "./_suggest.ts";
 
 /** Runs `db`; returns the exit code. */
 export async function runDb(context: Context, args: string[]): Promise<number> {
   const { config, io, out } = context;
   const [action, file, ...extra] = args;
+  if (action !== undefined && action !== "export" && !action.startsWith("-")) {
+    const hint = closest(action, ["export"]) === "export" ? ': did you mean "export"?' : "";
+    throw new UsageError(`Unknown db action "${action}"${hint} (use: db export FILE.sql, or -)`);
+  }
   if (action !== "export" || file === undefined || extra.length > 0) {
     throw new UsageError("Use: db export FILE.sql (or - for stdout)");
   }

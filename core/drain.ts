@@ -302,7 +302,7 @@ export async function drain(
       await applyAll(store, db, report, files, { ...context, archive });
       await db.query(TOUCH_LAST_RUN, [dataset.name]);
     } else {
-      await planAll(store, db, report, files, context);
+      await planAll(store, db, report, files, { ...context, archive });
     }
     report.watermark = await readWatermark(db, dataset);
     if (report.status === "ok" && report.setAside.length > 0) {
@@ -453,7 +453,10 @@ async function planAll(
             entry.counts = await applyFile(store, tx, file, { ...context, entry, plan: true });
             addCounts(report.totals, entry.counts);
           }
-          entry.status = "planned";
+          // An applied file that a run would not move (--csv) is left alone, as --apply says.
+          entry.status = entry.action === "archive" && context.archive === false
+            ? "skipped"
+            : "planned";
         });
         if (!done) break;
       }

@@ -114,6 +114,13 @@ Deno.test({
       const again = await cli(["ingest", "--csv", file, "--apply", "--json"], env);
       assert.equal(again.code, 0, again.text);
       assert.equal(JSON.parse(again.stdout).files[0].status, "skipped");
+      // A dry run says the same: nothing to do, the file is not moved.
+      const plan = await cli(["ingest", "--csv", file, "--log-format", "text"], env);
+      assert.match(
+        plan.stdout,
+        /skipped +already applied, nothing to do \(this file is not moved\)/,
+      );
+      assert.doesNotMatch(plan.stdout, /to be archived/);
       const text = await cli(["ingest", "--csv", file, "--apply", "--log-format", "text"], env);
       assert.match(text.stdout, /already applied, nothing to do \(this file is not moved\)/);
       // Every report says which database it wrote to (a blank DATABASE_URL in a cron

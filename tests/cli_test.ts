@@ -74,6 +74,7 @@ Deno.test("cli: an empty or missing path names the flag or the file (exit 2), be
       /^Cannot read the gazetteer sheet ".data\/no-such-sheet.csv": it does not exist/,
     ],
     [["gazetteer", "import", "demo"], /^Cannot read the gazetteer sheet "demo": it is not a file/],
+    [["db", "exprot", "x.sql"], /^Unknown db action "exprot": did you mean "export"\?/],
   ];
   for (const [args, message] of cases) {
     const r = await cli(args, { PGLITE_DIR: ".data/no-such-db" });
