@@ -135,7 +135,7 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
         lastStatus = response.status;
         if (response.status === 429 || response.status >= 500) {
           const retryAfter = Number(response.headers.get("retry-after"));
-          if (Number.isFinite(retryAfter) && retryAfter > 0) {
+          if (Number.isFinite(retryAfter) && retryAfter > 0 && attempt < maxAttempts) {
             await sleep(Math.min(MAX_BACKOFF_MS, retryAfter * 1000));
           }
           continue;

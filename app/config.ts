@@ -274,15 +274,22 @@ function checkDatabaseUrl(url: string): void {
   }
   // The client reads any other sslmode as "verify-full": a typo would silently demand a
   // certificate check.
-  const sslmode = new URL(`${parts.scheme}host${parts.rest}`).searchParams.get("sslmode");
-  if (sslmode !== null && !SSL_MODES.includes(sslmode)) {
-    throw new ConfigError(
-      `Cannot read DATABASE_URL: sslmode "${sslmode}" is not one of ${SSL_MODES.join(", ")}`,
-    );
+  const search = new URL(`${parts.scheme}host${parts.rest}`).searchParams;
+  for (const name of ["sslmode", "ssl"]) {
+    const known = name === "ssl" ? [...SSL_MODES, "true", "false"] : SSL_MODES;
+    const bad = search.getAll(name).find((mode) => !known.includes(mode));
+    if (bad !== undefined) {
+      throw new ConfigError(
+        `Cannot read DATABASE_URL: ${name} "${bad}" is not one of ${SSL_MODES.join(", ")}`,
+      );
+    }
   }
 }
 
-/** The sslmode values of a DATABASE_URL (libpq's names). */
+/**
+ * The sslmode values of a DATABASE_URL (libpq's names; the client reads `allow` as `require`
+ * and `verify-ca` as `verify-full`).
+ */
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
 
 /**

@@ -375,6 +375,15 @@ Deno.test("loadConfig() refuses an unknown sslmode in DATABASE_URL (the client w
     'Cannot read DATABASE_URL: sslmode "bogus" is not one of disable, allow, prefer, require, verify-ca, verify-full',
   );
   assert.ok(!error.message.includes("pw-SECRET"));
+  // The client reads the last of two, and ssl= as sslmode.
+  assert.match(
+    configError({ DATABASE_URL: `${url("disable")}&sslmode=verfy-full` }).message,
+    /sslmode "verfy-full" is not one of/,
+  );
+  assert.match(
+    configError({ DATABASE_URL: `postgres://u@db/x?ssl=yes` }).message,
+    /ssl "yes" is not one of/,
+  );
   for (const mode of ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]) {
     assert.equal(load({ DATABASE_URL: url(mode) }).databaseUrl, url(mode));
   }

@@ -48,9 +48,10 @@ export interface OpenDatabaseOptions {
   existing?: boolean;
   /**
    * The command writes nothing (a dry run): an embedded folder without a database is left
-   * alone and the command runs against a new, empty database in memory (see
-   * {@linkcode willPlanInMemory}); creating one there would be a write, and would hide the
-   * demo's database from the commands that fall back to it.
+   * alone and the command runs against a new, empty database in memory (its `description`
+   * says "in memory"); creating one there would be a write, and would hide the demo's database
+   * from the commands that fall back to it. A folder whose first boot is running is still
+   * reported locked, and one an apply could not use is still refused.
    */
   writesNothing?: boolean;
   /** Stops waiting for the connection (SIGTERM, Ctrl-C). */
@@ -104,7 +105,12 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
     throw new NoEmbeddedDatabaseError(dir);
   }
-  if (options.writesNothing && !(await hasPgliteDatabase(dir))) return await openInMemory();
+  if (options.writesNothing && !(await hasPgliteDatabase(dir))) {
+    // A first boot still running is a database being made: wait or skip, as an apply would.
+    if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
+    await checkNewDatabaseFolder(dir); // an apply could not make one there: say so now
+    return await openInMemory();
+  }
   await checkNewDatabaseFolder(dir);
   if (options.readOnly) {
     const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
@@ -126,14 +132,6 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     throw error;
   }
   return db;
-}
-
-/**
- * Whether {@linkcode openDatabase} with `writesNothing` will use an empty database in memory
- * (embedded, and no database in the folder yet): the command says so.
- */
-export async function willPlanInMemory(config: Config): Promise<boolean> {
-  return config.databaseUrl === undefined && !(await hasPgliteDatabase(config.pgliteDir));
 }
 
 async function openInMemory(): Promise<Database> {

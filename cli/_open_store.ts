@@ -4,6 +4,7 @@
  * @module
  */
 
+import { relative, resolve, sep as SEP } from "node:path";
 import { parse as parseText } from "csv-parse/sync";
 import { type Config, ConfigError } from "../app/config.ts";
 import { createDirObjectStore, digest } from "../adapters/dir_object_store.ts";
@@ -89,24 +90,37 @@ const PEEK_BYTES = 64 * 1024;
 
 /**
  * A `--csv` file must belong to the dataset it is applied to (`--dataset`, default inc): one
- * under another dataset's folder (`…/crq/…`), or whose first rows say another dataset in
- * `service_type`, is refused before anything is written: a CRQ export would otherwise land in
- * the INC table as incidents.
+ * whose first rows say another dataset in `service_type` (and none says this one), or, when
+ * its rows say nothing, that sits in another dataset's folder (`automations/crq/…`, or a folder
+ * named `crq`), is refused before anything is written: a CRQ export would otherwise land in the
+ * INC table as incidents.
  */
 async function checkDatasetOfFile(path: string, dataset: Dataset): Promise<void> {
   const others = Object.values(DATASETS).filter((d) => d.name !== dataset.name);
-  const folders = path.split(/[\\/]/).slice(0, -1).map((s) => s.toLowerCase());
-  const folder = others.find((d) => folders.includes(d.name));
-  const types = folder === undefined ? await peekServiceTypes(path) : new Set<string>();
-  const said = folder ?? others.find((d) => types.has(d.name));
+  const types = await peekServiceTypes(path);
+  if (types.has(dataset.name)) return;
+  let said = others.find((d) => types.has(d.name));
+  let why = `its rows say service_type "${said?.name}"`;
+  if (said === undefined && [...types].every((t) => t === "")) {
+    const folder = datasetFolder(path);
+    said = others.find((d) => d.name === folder);
+    why = `it is in a "${folder}" folder`;
+  }
   if (said === undefined) return;
-  const why = folder !== undefined
-    ? `it is in a "${said.name}" folder`
-    : `its rows say service_type "${said.name}"`;
   throw new UsageError(
     `Cannot apply "${path}" to ${dataset.name.toUpperCase()}: ${why}; ` +
       `pass --dataset ${said.name} (or --dataset ${dataset.name} after moving it, if it is ${dataset.name.toUpperCase()} after all)`,
   );
+}
+
+/**
+ * The dataset folder a file sits in, inside the checkout: `<name>` of `automations/<name>/…`, else
+ * the folder holding it (lowercased).
+ */
+function datasetFolder(path: string): string | undefined {
+  const inside = relative(Deno.cwd(), resolve(path)).split(SEP).map((s) => s.toLowerCase());
+  const at = inside.lastIndexOf("automations");
+  return at >= 0 && at < inside.length - 2 ? inside[at + 1] : inside.at(-2);
 }
 
 /** The service_type values (lowercased) of the first records of a CSV file, if it has the column. */

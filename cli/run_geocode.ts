@@ -11,7 +11,7 @@ import { geocode } from "../core/geocode.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 
 /** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
-const FAILED_STOPS = ["provider", "provider unreachable", "signal"];
+const FAILED_STOPS = ["provider", "provider unreachable", "provider failing", "signal"];
 
 /** Runs `geocode`; returns the exit code: 1 when it stopped on a failure or every call failed. */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {

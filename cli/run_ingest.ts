@@ -5,7 +5,7 @@
  */
 
 import { type Config, ConfigError } from "../app/config.ts";
-import { openDatabase, PendingMigrationsError, willPlanInMemory } from "../app/open_database.ts";
+import { openDatabase, PendingMigrationsError } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { emptyCounts } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
@@ -120,13 +120,12 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   try {
     let db: Database;
     try {
-      const dryRun = values.apply !== true;
-      if (dryRun && await willPlanInMemory(config)) {
+      db = await openWaiting(config, waitLockMs, controller.signal, values.apply !== true);
+      if (db.description?.includes("in memory")) {
         io.stderr(
           `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
         );
       }
-      db = await openWaiting(config, waitLockMs, controller.signal, dryRun);
     } catch (error) {
       if (!values.json) throw error;
       print(datasets.map((d) => reportBeforeDrain(d, values, error, redact, store.description)));

@@ -47,6 +47,13 @@ export const CLUSTER_GUARD_M = 60_000;
  * going on would only wait out every remaining place.
  */
 export const UNREACHABLE_AFTER = 3;
+/**
+ * Places in a row that failed in any other way (a 4xx that is not a refusal, a 429 after every
+ * retry, an answer that is no JSON) that stop a run as "provider failing": a wrong path or a
+ * proxy answering errors would otherwise be asked once for every remaining place. A failure of
+ * one query alone is not cached and is asked again next run.
+ */
+export const FAILING_AFTER = 10;
 
 /** Options for {@linkcode geocode}. */
 export interface GeocodeOptions {
@@ -92,7 +99,8 @@ export interface GeocodeReport {
   rejected: number;
   /**
    * Why the run stopped early: budget, a terminal provider error (`provider`), the provider not
-   * answering {@linkcode UNREACHABLE_AFTER} places in a row (`provider unreachable`), a signal.
+   * answering {@linkcode UNREACHABLE_AFTER} places in a row (`provider unreachable`), or failing
+   * {@linkcode FAILING_AFTER} in a row in other ways (`provider failing`), a signal.
    */
   stoppedBy?: string;
   /** Tickets whose geometry changed after the run. */
@@ -317,6 +325,7 @@ export async function geocode(
   }
 
   let unanswered = 0; // places in a row the provider did not answer
+  let failing = 0; // places in a row that failed, however
   for (const candidate of pending) {
     if (signal?.aborted) {
       report.stoppedBy = "signal";
@@ -340,13 +349,17 @@ export async function geocode(
       report.failures++;
       report.error = (error as Error).message;
       unanswered = isUnanswered(error) ? unanswered + 1 : 0;
-      if (unanswered >= UNREACHABLE_AFTER) {
-        report.stoppedBy = "provider unreachable";
+      failing++;
+      if (unanswered >= UNREACHABLE_AFTER || failing >= FAILING_AFTER) {
+        report.stoppedBy = unanswered >= UNREACHABLE_AFTER
+          ? "provider unreachable"
+          : "provider failing";
         break;
       }
       continue; // transient: not cached, so the next run tries this place again
     }
     unanswered = 0;
+    failing = 0;
     let status: "hit" | "miss" | "rejected" = "miss";
     let reason: string | null = null;
     let distance: number | null = null;

@@ -3,7 +3,7 @@
 // a subprocess under `deno run -P=worker`.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../demo/generate_stream.ts";
+import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { startS3TestServer } from "./_s3_test_server.ts";
 import { cli as runCli } from "./_cli.ts";
@@ -141,11 +141,15 @@ Deno.test({
   fn: () =>
     withScratch(async (dir) => {
       const crq = generateStream({ dataset: "crq", tickets: 30, deltas: 0, seed: 7 }).files[0]!;
+      const silent = renderCsv(COLUMNS, [{
+        ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+        ticket_id: "CRQ000000001",
+      }]);
       const env = { PGLITE_DIR: `${dir}/db` };
       await Deno.mkdir(`${dir}/automations/crq/processed`, { recursive: true });
       const inFolder = `${dir}/automations/crq/processed/${crq.name}`;
       const loose = `${dir}/${crq.name}`;
-      await Deno.writeTextFile(inFolder, crq.text);
+      await Deno.writeTextFile(inFolder, silent); // rows without service_type: the folder says
       await Deno.writeTextFile(loose, crq.text);
       const cases: [string, RegExp][] = [
         [inFolder, /it is in a "crq" folder; pass --dataset crq/],
@@ -157,6 +161,12 @@ Deno.test({
         assert.match(r.text, new RegExp(`^Cannot apply "${file}" to INC: `));
         assert.match(r.text, why);
       }
+      // INC rows in a folder that happens to be named crq: the rows decide (a dry run).
+      await Deno.mkdir(`${dir}/crq`);
+      const inc = `${dir}/crq/${stream.files[0]!.name}`;
+      await Deno.writeTextFile(inc, stream.files[0]!.text);
+      const rows = await cli(["ingest", "--csv", inc, "--json"], env);
+      assert.equal(rows.code, 0, rows.text);
       await assert.rejects(Deno.stat(`${dir}/db`), Deno.errors.NotFound, "no database created");
       // With the right dataset it is planned; a dry run with no database yet plans against an
       // empty one in memory and leaves the folder alone (nothing written).

@@ -121,6 +121,14 @@ Deno.test("cli: status waits for an embedded database whose first boot holds the
     /^Waiting up to 1 s for the process that holds the embedded database ".*\/booting" \(a run, or a running "deno task serve"; --wait-lock SECS\)\n/,
   );
   assert.ok(performance.now() - started >= 1000, "it waited");
+  // A dry run there is locked out too: it does not plan against an empty database in memory
+  // while the real one is being made.
+  const bucket = `${dir}-bucket`;
+  await Deno.mkdir(`${bucket}/${CHANGES}`, { recursive: true });
+  const plan = await cli(["ingest", "--from-dir", bucket], { PGLITE_DIR: dir });
+  assert.equal(plan.code, 0, plan.stderr);
+  assert.match(plan.stdout, /Another run holds the lock on the embedded database/);
+  assert.doesNotMatch(plan.stderr, /in memory/);
 });
 
 Deno.test("cli: demo refuses to rebuild under a process that holds the demo's database", async () => {
