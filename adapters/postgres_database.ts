@@ -86,6 +86,13 @@ export async function connectPostgresDatabase(
         ),
       );
     }, timeoutS * 1000);
+    db.onNotPostgres(() =>
+      reject(
+        new DatabaseConnectError(
+          `Cannot connect to PostgreSQL ${where}: the port answers, but not as a PostgreSQL server`,
+        ),
+      )
+    );
     onAbort = () =>
       reject(new DatabaseConnectError(`Stopped connecting to PostgreSQL ${where}: interrupted`));
     if (options.signal?.aborted) onAbort();
@@ -175,7 +182,12 @@ export function createPostgresDatabase(
         socket: async (settings: SocketSettings) => {
           const socket = await openSocket(settings, timeoutS * 1000, state);
           state.opened++;
-          socket.once("data", () => state.answered = true);
+          socket.once("data", (chunk: Uint8Array) => {
+            state.answered = true;
+            // A PostgreSQL server's first byte answers the startup or TLS request; anything
+            // else (an HTTP server's "H") is not one, and waiting out the timeout tells no more.
+            if (!POSTGRES_FIRST_BYTES.includes(chunk[0] ?? 0)) state.onNotPostgres?.();
+          });
           return socket;
         },
       } as Record<string, unknown>,
@@ -221,13 +233,20 @@ export interface PostgresConnectState {
   readonly lastSocketError: string | undefined;
   /** Whether any socket received bytes (something answers on the port). */
   readonly answered: boolean;
+  /** Calls `fn` when a socket's first bytes cannot come from a PostgreSQL server. */
+  onNotPostgres(fn: () => void): void;
 }
 
 interface SocketState {
   opened: number;
   answered: boolean;
   lastError: string | undefined;
+  /** Called when a socket's first bytes cannot come from a PostgreSQL server. */
+  onNotPostgres?: () => void;
 }
+
+/** First bytes a PostgreSQL server sends: R(auth), E(rror), v (protocol), S/N (TLS answer). */
+const POSTGRES_FIRST_BYTES = [..."REvSN"].map((c) => c.charCodeAt(0));
 
 // Our own socket to set TCP_NODELAY (postgres.js leaves Nagle on, and the small CopyDone that
 // ends a COPY then waits ~40 ms for the server's delayed ACK) and to try every host of a
@@ -428,6 +447,10 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
 
   get answered(): boolean {
     return this.#sockets.answered;
+  }
+
+  onNotPostgres(fn: () => void): void {
+    this.#sockets.onNotPostgres = fn;
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {

@@ -97,11 +97,12 @@ Deno.test({
       for (const args of [["ingest", "--from-dir", await emptyBucket()], ["status"]]) {
         const r = await run(args, env(url));
         assert.equal(r.code, 1, r.text);
-        assert.ok(r.seconds < 10, `${args[0]} gave up after ${r.seconds} s`);
+        // At its first bytes ("HTTP/1.1 …"), not after the 2 s connect timeout.
+        assert.ok(r.seconds < 2, `${args[0]} gave up after ${r.seconds} s`);
         assert.match(
           r.text,
           new RegExp(
-            `Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${http.port} \\(database "tickets"\\) within 2 s: the port answers, but not as a PostgreSQL server`,
+            `Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${http.port} \\(database "tickets"\\): the port answers, but not as a PostgreSQL server`,
           ),
         );
         assert.ok(!r.text.includes(SECRET), r.text);
