@@ -112,8 +112,12 @@ export async function connectPostgresDatabase(
       .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
     // A server without TLS, asked for it (sslmode=require): the TLS layer says only that the
     // socket went away.
+    // A port that takes the connection and resets it without a byte (another service, a proxy):
+    // the socket's error names only the reset.
     const hint = /before secure TLS connection/.test(message)
       ? "; the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns TLS off)"
+      : /ECONNRESET|EPIPE/.test(message) && !db.answered
+      ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
       : "";
     throw new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}${hint}`, {
       cause: error,

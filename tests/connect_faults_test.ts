@@ -30,9 +30,12 @@ async function run(args: string[], env: Record<string, string>) {
   };
 }
 
-/** A TCP server on loopback: `http` answers like a web server, `silent` accepts and says nothing. */
+/**
+ * A TCP server on loopback: `http` answers like a web server, `silent` accepts and says nothing,
+ * `reset` accepts and resets the connection at the first bytes (a proxy refusing the protocol).
+ */
 async function fakeServer(
-  kind: "http" | "silent",
+  kind: "http" | "silent" | "reset",
 ): Promise<{ port: number; connected: Promise<void>; close(): void }> {
   const sockets = new Set<Socket>();
   let onConnection = () => {};
@@ -46,6 +49,8 @@ async function fakeServer(
       socket.once("data", () => {
         socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       });
+    } else if (kind === "reset") {
+      socket.once("data", () => socket.resetAndDestroy());
     }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -110,6 +115,32 @@ Deno.test({
     } finally {
       http.close();
       await removeBuckets();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a port that accepts the connection and resets it says so and asks whether PostgreSQL listens there",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const reset = await fakeServer("reset");
+    try {
+      const url = `postgres://fleet:${SECRET}@127.0.0.1:${reset.port}/tickets`;
+      const r = await run(["status"], env(url));
+      assert.equal(r.code, 1, r.text);
+      assert.match(
+        r.text,
+        new RegExp(
+          `Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${reset.port} \\(database "tickets"\\): .*ECONNRESET; ` +
+            `the port took the connection and dropped it without a word: is PostgreSQL listening there\\? ` +
+            `\\(check the host and port in DATABASE_URL\\)`,
+        ),
+      );
+      assert.ok(!r.text.includes(SECRET), r.text);
+    } finally {
+      reset.close();
     }
   },
 });
