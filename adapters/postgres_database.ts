@@ -110,10 +110,9 @@ export async function connectPostgresDatabase(
     // reason only, after the full target.
     const message = ((error as Error).message ?? String(error))
       .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
-    // A server without TLS, asked for it (sslmode=require): the TLS layer says only that the
-    // socket went away.
-    // A port that takes the connection and resets it without a byte (another service, a proxy):
-    // the socket's error names only the reset.
+    // The socket's error alone does not say what to fix: a server without TLS, asked for it
+    // (sslmode=require), reads as a lost socket; a port that takes the connection and resets it
+    // without a byte (another service, a proxy) as a reset.
     const hint = /before secure TLS connection/.test(message)
       ? "; the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns TLS off)"
       : /ECONNRESET|EPIPE/.test(message) && !db.answered

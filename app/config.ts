@@ -280,7 +280,7 @@ function checkDatabaseUrl(url: string): void {
     const bad = search.getAll(name).find((mode) => !known.includes(mode));
     if (bad !== undefined) {
       throw new ConfigError(
-        `Cannot read DATABASE_URL: ${name} "${bad}" is not one of ${SSL_MODES.join(", ")}`,
+        `Cannot read DATABASE_URL: ${name} "${bad}" is not one of ${known.join(", ")}`,
       );
     }
   }

@@ -255,6 +255,7 @@ export async function drain(
   };
   const context: RunContext = {
     dataset,
+    archive,
     signal,
     onProgress,
     parser: options.parser,
@@ -299,10 +300,10 @@ export async function drain(
       });
     }
     if (apply) {
-      await applyAll(store, db, report, files, { ...context, archive });
+      await applyAll(store, db, report, files, context);
       await db.query(TOUCH_LAST_RUN, [dataset.name]);
     } else {
-      await planAll(store, db, report, files, { ...context, archive });
+      await planAll(store, db, report, files, context);
     }
     report.watermark = await readWatermark(db, dataset);
     if (report.status === "ok" && report.setAside.length > 0) {

@@ -273,8 +273,9 @@ export async function resolveGeometry(
 /**
  * Geocodes what the tickets need and is not cached yet, within the budget; writes each answer
  * as it comes (a stopped run keeps everything it paid for), then re-resolves ticket geometry.
- * Stops when the provider refuses (key, quota) or leaves {@linkcode UNREACHABLE_AFTER} places in
- * a row unanswered; `failed` says so when every call failed. `geocoder` may be omitted for a dry
+ * Stops when the provider refuses (key, quota), leaves {@linkcode UNREACHABLE_AFTER} places in a
+ * row unanswered, or fails {@linkcode FAILING_AFTER} in a row otherwise; `failed` says so when
+ * every call failed. `geocoder` may be omitted for a dry
  * run.
  *
  * @example Usage
