@@ -9,9 +9,8 @@ import {
   CLEAR_QUARANTINE,
   CREATE_PLAN,
   INSERT_QUARANTINE,
+  mergeSettingsSql,
   mergeStageSql,
-  PREFER_HASH_JOIN,
-  PREFER_INDEX_JOIN,
   PREPARE_STAGE,
   RECORD_FILE,
   seedPlanSql,
@@ -20,6 +19,7 @@ import {
   STAGE,
   STAGE_COLUMNS,
   TOUCH_LAST_RUN,
+  upsertStageSql,
   WARM_UP,
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
@@ -694,7 +694,7 @@ async function storeQuarantine(
   }
 }
 
-/** Upserts the stage into the dataset's table; returns what happened to the rows. */
+/** Merges the stage into the dataset's table; returns what happened to the rows. */
 async function mergeStage(
   tx: SqlSession,
   table: string,
@@ -703,16 +703,19 @@ async function mergeStage(
 ): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
-  await tx.query(staged.rows < SMALL_STAGE ? PREFER_INDEX_JOIN : PREFER_HASH_JOIN);
-  const [merge] = await tx.query<Record<string, number>>(mergeStageSql(table, staged.stage), [
+  const [settings] = await tx.query<{ holds_rows: boolean }>(
+    mergeSettingsSql(table, staged.rows < SMALL_STAGE),
+  );
+  const merge = settings?.holds_rows ? mergeStageSql : upsertStageSql;
+  const [counts] = await tx.query<Record<string, number>>(merge(table, staged.stage), [
     file.fileName,
   ]);
   return {
-    inserted: merge?.inserted ?? 0,
-    updated: merge?.updated ?? 0,
-    unchanged: merge?.unchanged ?? 0,
-    olderSkipped: merge?.older_skipped ?? 0,
-    duplicates: merge?.duplicates ?? 0,
+    inserted: counts?.inserted ?? 0,
+    updated: counts?.updated ?? 0,
+    unchanged: counts?.unchanged ?? 0,
+    olderSkipped: counts?.older_skipped ?? 0,
+    duplicates: counts?.duplicates ?? 0,
   };
 }
 

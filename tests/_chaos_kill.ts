@@ -522,7 +522,7 @@ async function pollAndKill(
     ? (query: string) =>
       query.trimStart().startsWith("copy fleettickets_") ||
       query.includes("from fleettickets_csv) r")
-    : (query: string) => query.includes('insert into "tickets"."inc"');
+    : (query: string) => query.includes("-- merge the stage"); // core/_drain_queries.ts
   // A big file's merge lasts a few hundred ms, its staging a few tens (less on a fast machine):
   // aim somewhere into their first 100 or 20 ms.
   const delay = context.big.has(target) ? random.int(0, record.kind === "copy" ? 20 : 100) : 0;

@@ -6,7 +6,14 @@ import { COLUMNS } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
-import { backends, makeDirBucket, openTicket, removeTestDataAtEnd, shared } from "./_harness.ts";
+import {
+  backends,
+  makeDirBucket,
+  openTicket,
+  removeTestDataAtEnd,
+  shared,
+  writeFiles,
+} from "./_harness.ts";
 
 /** A row with every column filled plausibly; override what a case needs. */
 function row(id: string, overrides: Record<string, string> = {}): Record<string, string> {
@@ -244,6 +251,61 @@ for (const b of backends()) {
     });
     assert.equal(r?.closed, 200);
     assert.equal(r?.mttr, 200);
+  });
+
+  test("a re-sent unchanged ticket records the newer file and keeps its time; a late file leaves both alone", async () => {
+    // The merge updates rows it holds and inserts only new ones: an unchanged ticket rewrites
+    // only source_file, a changed one gets new typed columns, and neither moves backwards.
+    const open = row("WOT0000050");
+    const first = csv(COLUMNS, [open, row("WOT0000051")]);
+    const resent = csv(COLUMNS, [
+      open,
+      row("WOT0000051", {
+        raw_status: "Closed",
+        normalized_status: "closed",
+        bucket: "closed",
+        closed_at: "2026-06-15 06:30:00",
+      }),
+      row("WOT0000052"),
+    ]);
+    const late = csv(COLUMNS, [
+      row("WOT0000050", { raw_status: "Assigned", normalized_status: "assigned" }),
+      row("WOT0000051"),
+    ]);
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket([
+      { name: "2026-06-15T06-00-00.csv", text: first },
+      { name: "2026-06-15T06-40-00.csv", text: resent },
+    ]);
+    const store = createDirObjectStore(root);
+    const applied = await drain(store, db, { dataset: INC, apply: true });
+    assert.equal(applied.status, "ok", applied.error);
+    const counts = applied.files[1]!.counts!;
+    assert.deepEqual([counts.inserted, counts.updated, counts.unchanged], [1, 1, 1]);
+    const state = () =>
+      db.query<Record<string, unknown>>(
+        `select ticket_id, source_file, normalized_status, closed_at, ingested_at::text as at
+         from tickets.inc order by ticket_id`,
+      );
+    const after = await state();
+    const [unchanged, changed, added] = after;
+    assert.equal(unchanged?.source_file, "2026-06-15T06-40-00.csv");
+    assert.notEqual(unchanged?.at, changed?.at, "the unchanged ticket keeps its first time");
+    assert.equal(changed?.at, added?.at);
+    assert.equal(changed?.normalized_status, "closed");
+    assert.equal(
+      (changed?.closed_at as Date).toISOString(),
+      "2026-06-15T03:30:00.000Z",
+      "typed columns follow the new record",
+    );
+
+    await writeFiles(root, [{ name: "2026-06-15T06-20-00.csv", text: late }]);
+    const second = await drain(store, db, { dataset: INC, apply: true });
+    assert.equal(second.status, "ok", second.error);
+    assert.equal(second.totals.olderSkipped, 2);
+    assert.deepEqual(await state(), after);
+    await Deno.remove(root, { recursive: true });
   });
 
   test("close the shared database", () => b.close());

@@ -113,7 +113,7 @@ for (const b of backends()) {
       const stopAfterMerge = (tx: SqlSession): SqlSession => ({
         query: async <T extends Row = Row>(text: string, params?: readonly unknown[]) => {
           const rows = await tx.query<T>(text, params);
-          if (text.includes("with merged as")) {
+          if (text.includes("-- merge the stage")) {
             const abort = () => stop.abort(new Error("Interrupted by SIGTERM"));
             if (how === "at once") abort();
             else setTimeout(abort, 0);

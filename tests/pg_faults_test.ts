@@ -48,7 +48,7 @@ async function terminateWhen(url: string, pattern: string, signal: AbortSignal):
 for (
   const [label, pattern] of [
     ["mid-COPY", "copy fleettickets_%"],
-    ["mid-merge", "%with merged as%"],
+    ["mid-merge", "%-- merge the stage%"],
   ] as const
 ) {
   Deno.test({
