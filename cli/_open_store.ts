@@ -10,6 +10,7 @@ import { type Config, ConfigError } from "../app/config.ts";
 import { createDirObjectStore, digest } from "../adapters/dir_object_store.ts";
 import { parseChangeFileName } from "../core/change_key.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
+import { utf16Encoding } from "../core/utf16_encoding.ts";
 import type { ObjectStore } from "../core/ports/mod.ts";
 import { allowedPath, PathNotAllowedError } from "../app/allowed_path.ts";
 import { SourceError, UsageError } from "./_context.ts";
@@ -132,7 +133,8 @@ async function peekServiceTypes(path: string): Promise<Set<string>> {
     got = await file.read(buffer.subarray(n));
     n += got ?? 0;
   }
-  const text = new TextDecoder().decode(buffer.subarray(0, n));
+  const bytes = buffer.subarray(0, n);
+  const text = new TextDecoder(utf16Encoding(bytes) ?? "utf-8").decode(bytes);
   const end = n < PEEK_BYTES ? text.length : text.lastIndexOf("\n") + 1; // whole records only
   try {
     const records = parseText(text.slice(0, end), {

@@ -8,6 +8,7 @@ import { Buffer } from "node:buffer";
 import { parse } from "csv-parse/stream";
 import { parse as parseText } from "csv-parse/sync";
 import { ChangeFileError } from "./change_file_error.ts";
+import { utf16Encoding } from "./utf16_encoding.ts";
 
 /** Columns dropped at ingest (export bookkeeping with no value downstream). */
 export const DROPPED_COLUMNS: ReadonlySet<string> = new Set([
@@ -317,15 +318,6 @@ async function asUtf8(body: ReadableStream<Uint8Array>): Promise<ReadableStream<
   const encoding = first.done ? undefined : utf16Encoding(first.value);
   if (encoding === undefined) return whole;
   return whole.pipeThrough(new TextDecoderStream(encoding)).pipeThrough(new TextEncoderStream());
-}
-
-function utf16Encoding(b: Uint8Array): "utf-16le" | "utf-16be" | undefined {
-  if (b[0] === 0xfe && b[1] === 0xff) return "utf-16be";
-  if (b[0] === 0xff && b[1] === 0xfe) return "utf-16le";
-  if (b.length < 4) return undefined;
-  if (b[0] === 0 && b[1] !== 0 && b[2] === 0 && b[3] !== 0) return "utf-16be";
-  if (b[0] !== 0 && b[1] === 0 && b[2] !== 0 && b[3] === 0) return "utf-16le";
-  return undefined;
 }
 
 /** Broken lines recovered per file before it counts as unreadable (recovery re-parses). */

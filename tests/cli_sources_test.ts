@@ -151,9 +151,15 @@ Deno.test({
       const loose = `${dir}/${crq.name}`;
       await Deno.writeTextFile(inFolder, silent); // rows without service_type: the folder says
       await Deno.writeTextFile(loose, crq.text);
+      // The same export saved as "Unicode text" (UTF-16 LE with a byte-order mark).
+      const utf16 = `${dir}/utf16-${crq.name}`;
+      const text = "\uFEFF" + crq.text;
+      const units = Uint16Array.from({ length: text.length }, (_, i) => text.charCodeAt(i));
+      await Deno.writeFile(utf16, new Uint8Array(units.buffer));
       const cases: [string, RegExp][] = [
         [inFolder, /it is in a "crq" folder; pass --dataset crq/],
         [loose, /its rows say service_type "crq"; pass --dataset crq/],
+        [utf16, /its rows say service_type "crq"; pass --dataset crq/],
       ];
       for (const [file, why] of cases) {
         const r = await cli(["ingest", "--csv", file, "--apply"], env);
