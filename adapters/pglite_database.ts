@@ -113,7 +113,7 @@ export async function createPgliteDatabase(
     const description = options.dataDir === undefined
       ? "a database in memory (nothing kept)"
       : `the embedded database "${options.dataDir}"`;
-    return new PgliteDatabase(pg, lockFile, description);
+    return new PgliteDatabase(pg, lockFile, description, options.dataDir === undefined);
   } catch (error) {
     lockFile?.close();
     throw error;
@@ -173,7 +173,12 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
   #lockFile: Deno.FsFile | undefined;
   #locks = new Set<string>();
 
-  constructor(pg: PGlite, lockFile: Deno.FsFile | undefined, readonly description: string) {
+  constructor(
+    pg: PGlite,
+    lockFile: Deno.FsFile | undefined,
+    readonly description: string,
+    readonly ephemeral: boolean,
+  ) {
     super(pg);
     this.#pg = pg;
     this.#lockFile = lockFile;

@@ -121,7 +121,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     let db: Database;
     try {
       db = await openWaiting(config, waitLockMs, controller.signal, values.apply !== true);
-      if (db.description?.includes("in memory")) {
+      if (db.ephemeral) {
         io.stderr(
           `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
         );

@@ -71,6 +71,8 @@ export interface Database extends SqlSession {
    * (database "x")`, `the embedded database ".data/pglite"`.
    */
   readonly description?: string;
+  /** True for a database that keeps nothing once closed (embedded, in memory). */
+  readonly ephemeral?: boolean;
   /** Runs `fn` in one transaction: commit when it resolves, roll back when it throws. */
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;
   /**
