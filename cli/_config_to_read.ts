@@ -24,15 +24,24 @@ export interface ReadFolders {
  */
 export async function configToRead(context: Context, folders: ReadFolders = {}): Promise<Config> {
   const { config } = context;
-  const { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_DIR } = folders;
-  const normal = (dir: string) => dir.replace(/^\.\//, "").replace(/\/+$/, "");
-  if (config.databaseUrl !== undefined) return config;
-  if (normal(config.pgliteDir) !== normal(defaultDir)) return config;
-  if (await hasPgliteDatabase(config.pgliteDir)) return config;
-  if (!(await hasPgliteDatabase(demoDir))) return config;
+  const demoDir = await demoToRead(config, folders);
+  if (demoDir === undefined) return config;
   context.io.stderr(
     `Reading the demo's database "${demoDir}": "${config.pgliteDir}" (PGLITE_DIR) has none yet; ` +
       `"deno task ingest" fills it\n`,
   );
   return { ...config, pgliteDir: demoDir };
+}
+
+/** The demo's database folder when {@linkcode configToRead} would read it, else undefined. */
+export async function demoToRead(
+  config: Config,
+  folders: ReadFolders = {},
+): Promise<string | undefined> {
+  const { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_DIR } = folders;
+  const normal = (dir: string) => dir.replace(/^\.\//, "").replace(/\/+$/, "");
+  if (config.databaseUrl !== undefined) return undefined;
+  if (normal(config.pgliteDir) !== normal(defaultDir)) return undefined;
+  if (await hasPgliteDatabase(config.pgliteDir)) return undefined;
+  return await hasPgliteDatabase(demoDir) ? demoDir : undefined;
 }

@@ -79,9 +79,18 @@ export type Flags = Record<string, string | boolean | undefined>;
  * ("did you mean"); a missing value names the flag.
  */
 export function parse(args: string[], options: ParseArgsConfig["options"]): Flags {
+  return parseWithPositionals(args, options, false).flags;
+}
+
+/** As {@linkcode parse}, taking words that are not flags too, wherever they stand. */
+export function parseWithPositionals(
+  args: string[],
+  options: ParseArgsConfig["options"],
+  allowPositionals = true,
+): { flags: Flags; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: false, tokens: true });
+    parsed = parseArgs({ args, options, strict: true, allowPositionals, tokens: true });
   } catch (error) {
     const known = Object.keys(options ?? {});
     throw new UsageError(flagError(error as Error & { code?: string }, known, args));
@@ -101,7 +110,7 @@ export function parse(args: string[], options: ParseArgsConfig["options"]): Flag
     }
     seen.set(token.name, token.value);
   }
-  return parsed.values as Flags;
+  return { flags: parsed.values as Flags, positionals: parsed.positionals };
 }
 
 function flagError(error: Error & { code?: string }, known: string[], args: string[]): string {

@@ -17,6 +17,7 @@ import { parseChangeKey } from "../core/change_key.ts";
 import { DATASETS } from "../core/datasets.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { pendingMigrations } from "../core/migrate.ts";
+import { demoToRead } from "./_config_to_read.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** One check's outcome. */
@@ -64,10 +65,14 @@ export async function checkDatabase(config: Config, now: Date): Promise<Check[]>
     try {
       checkEmbeddedDir(config.pgliteDir);
       const exists = await hasPgliteDatabase(config.pgliteDir);
+      const demo = exists ? undefined : await demoToRead(config);
       checks.push(ok(
         "embedded directory",
         `"${config.pgliteDir}" is inside ./.data and writable` +
-          (exists ? "" : " (the database will be created on first use)"),
+          (exists ? "" : " (the database will be created on first use)") +
+          (demo === undefined
+            ? ""
+            : `; until then serve, status, sql and report read the demo's database "${demo}"`),
       ));
       if (!exists) return checks;
       db = await createPgliteDatabase({ dataDir: config.pgliteDir });

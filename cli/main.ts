@@ -57,7 +57,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     // embedded database or the S3 SDK it does not use (a no-op run starts ~100 ms sooner).
     switch (command) {
       case "migrate":
-        return await (await import("./run_migrate.ts")).runMigrate(config, out);
+        return await (await import("./run_migrate.ts")).runMigrate(config, rest, out);
       case "ingest":
         return await (await import("./run_ingest.ts")).runIngest(context, rest);
       case "status":
@@ -77,6 +77,9 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       case "db":
         return await (await import("./run_db.ts")).runDb(context, rest);
       case "demo":
+        if (rest.length > 0) {
+          throw new UsageError(`Unexpected argument "${rest[0]}": demo takes none`);
+        }
         return await (await import("./run_demo.ts")).runDemo({ out });
       case "serve":
         return await (await import("./run_serve.ts")).runServe(context, rest);
@@ -84,6 +87,9 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
         throw unknownCommand(command);
     }
   } catch (error) {
+    // The reader of our output went away (`db export - | head`): stop quietly, as a shell
+    // command does on SIGPIPE (128 + 13).
+    if (error instanceof Deno.errors.BrokenPipe) return 141;
     if (error instanceof UsageError) {
       err(`${error.message}\n${seeHelp(command)}`);
       return 2;

@@ -10,6 +10,7 @@ import { checkEmbeddedDir } from "../app/open_database.ts";
 import { createPgliteDatabase, hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { exportDatabase } from "../core/export_database.ts";
 import { migrate } from "../core/migrate.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { outputPath } from "./_output_path.ts";
 import { closest } from "./_suggest.ts";
@@ -31,7 +32,8 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
         "unset it to export the embedded one (use pg_dump for a PostgreSQL server)",
     );
   }
-  const dir = config.pgliteDir;
+  // After `deno task demo` alone, the demo's database (as serve, sql and report read it).
+  const dir = (await configToRead(context)).pgliteDir;
   checkEmbeddedDir(dir);
   if (!(await hasPgliteDatabase(dir))) {
     throw new ConfigError(

@@ -9,16 +9,24 @@ import { openDatabase } from "../app/open_database.ts";
 import { eatIso } from "../core/eat_time.ts";
 import type { Row } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { type Context, parse, UsageError } from "./_context.ts";
+import { type Context, parseWithPositionals, UsageError } from "./_context.ts";
 
 /** Runs `sql`; returns the exit code. */
 export async function runSql(context: Context, args: string[]): Promise<number> {
   const { out } = context;
-  const [text, ...rest] = args;
-  if (text === undefined || text.startsWith("--")) {
+  const { flags: values, positionals } = parseWithPositionals(args, {
+    json: { type: "boolean" },
+    "max-rows": { type: "string" },
+  });
+  const [text, ...extra] = positionals;
+  if (text === undefined) {
     throw new UsageError('Give the SQL to run: deno task sql "select …" (or - to read stdin)');
   }
-  const values = parse(rest, { json: { type: "boolean" }, "max-rows": { type: "string" } });
+  if (extra.length > 0) {
+    throw new UsageError(
+      `Give the SQL as one argument, in quotes: deno task sql "${positionals.join(" ")}"`,
+    );
+  }
   const maxRows = values["max-rows"] === undefined ? 1000 : Number(values["max-rows"]);
   if (!Number.isInteger(maxRows) || maxRows < 0) {
     throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);

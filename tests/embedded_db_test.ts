@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
-import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
@@ -31,12 +31,31 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const env = { PGLITE_DIR: `${await scratchDir("test-embedded")}/pglite` };
+    // `migrate --dry-run` must not migrate: it takes no argument at all.
+    for (const args of [["migrate", "--dry-run"], ["migrate", "up"], ["demo", "--fast"]]) {
+      const refused = await cli(args, env);
+      assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+      assert.match(
+        refused.stderr,
+        new RegExp(`^Unexpected argument "${args[1]}": ${args[0]} takes none`),
+      );
+    }
+    await assert.rejects(Deno.stat(env.PGLITE_DIR), Deno.errors.NotFound, "nothing was created");
     const first = await cli(["migrate"], env);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^Applied \d+ migration\(s\): 001_tickets_schema\.sql, /);
+    assert.match(
+      first.stdout,
+      new RegExp(`\nMigrated the embedded database "${env.PGLITE_DIR}"\n$`),
+    );
     const again = await cli(["migrate"], env);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^Schema is up to date \(\d+ migrations\)/);
+    assert.match(
+      again.stdout,
+      new RegExp(
+        `^Schema is up to date \\(\\d+ migrations\\) in the embedded database "${env.PGLITE_DIR}"`,
+      ),
+    );
 
     // status only reads: it opens the migrated database (without PostGIS) and reports both datasets.
     const status = await cli(["status", "--json"], env);
@@ -68,9 +87,36 @@ Deno.test({
     ], env);
     assert.match(JSON.parse(json.stdout)[0].at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00$/);
 
+    // Flags before the SQL work as well as after it; two words of SQL without quotes do not.
+    const first = await cli(["sql", "--json", "--max-rows", "1", "select 1 as n"], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout.trim(), '[{"n":1}]');
+    const unquoted = await cli(["sql", "select", "1"], env);
+    assert.equal(unquoted.code, 2);
+    assert.match(
+      unquoted.stderr,
+      /^Give the SQL as one argument, in quotes: deno task sql "select 1"/,
+    );
+
     const bad = await cli(["sql", "select * from tickets.nope"], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^fleettickets: relation "tickets.nope" does not exist/);
+  },
+});
+
+Deno.test({
+  name: "embedded: `db export -` to a reader that stops early (| head) ends quietly, exit 141",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const child = spawnCli(["db", "export", "-"], env);
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    assert.match(new TextDecoder().decode(first.value), /^--/);
+    await reader.cancel();
+    const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    assert.equal(stderr, "");
+    assert.equal(status.code, 141);
   },
 });
 
