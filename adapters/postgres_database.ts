@@ -283,6 +283,22 @@ async function openSocket(
   throw last;
 }
 
+/** A socket error's code, with what it means for DATABASE_URL where that is plain. */
+function inWords(error: Error & { code?: string }): string {
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return "connection refused (ECONNREFUSED): nothing listens on that port; is PostgreSQL running there?";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the host name is not known (${error.code}): check the host in DATABASE_URL`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `no route to the host (${error.code}): check the host in DATABASE_URL and the network`;
+    default:
+      return error.code ?? error.message;
+  }
+}
+
 function openOne(
   target: { host: string; port: number } | { path: string },
   timeoutMs: number,
@@ -307,8 +323,9 @@ function openOne(
     });
     socket.once("error", (error: Error & { code?: string }) => {
       clearTimeout(timer);
-      state.lastError = `${name}: ${error.code ?? error.message}`;
-      reject(new Error(`Cannot connect to PostgreSQL at ${name}: ${error.code ?? error.message}`));
+      const reason = inWords(error);
+      state.lastError = `${name}: ${reason}`;
+      reject(new Error(`Cannot connect to PostgreSQL at ${name}: ${reason}`));
     });
   });
 }

@@ -56,6 +56,7 @@ export interface Config {
 export const ENV_NAMES = [
   "DATABASE_URL",
   "PGCONNECT_TIMEOUT",
+  "PGUSER",
   "PGLITE_DIR",
   "RUSTFS_ENDPOINT",
   "RUSTFS_ACCESS_KEY",
@@ -144,6 +145,13 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
   }
   const databaseUrl = get("DATABASE_URL");
   if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
+  const pgUser = get("PGUSER");
+  if (databaseUrl !== undefined && !namesUser(databaseUrl) && pgUser === undefined) {
+    // The client would fall back to the system's user name, which the worker may not read.
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: it names no user; write "postgres://user:password@host:port/db" (or set PGUSER)`,
+    );
+  }
   const provider = (get("GEOCODER_PROVIDER") ?? "locationiq").toLowerCase();
   if (!["locationiq", "opencage", "nominatim"].includes(provider)) {
     throw new ConfigError(
@@ -241,6 +249,12 @@ function databaseUrlParts(url: string): DatabaseUrlParts | undefined {
   const colon = user?.indexOf(":") ?? -1;
   const password = colon < 0 ? undefined : decodeOrKeep(user!.slice(colon + 1));
   return { scheme: scheme!, userinfo, password, hosts: hosts!.split(","), rest: rest! };
+}
+
+/** Whether a DATABASE_URL (already checked) names a user. */
+function namesUser(url: string): boolean {
+  const user = databaseUrlParts(url)?.userinfo.slice(0, -1).split(":")[0] ?? "";
+  return user !== "";
 }
 
 /**

@@ -319,6 +319,18 @@ Deno.test("loadConfig() rejects a geocoder base URL that is not a URL, without e
   assert.equal(error.message, "Cannot read GEOCODER_BASE_URL: it is not a URL");
 });
 
+Deno.test("loadConfig() refuses a DATABASE_URL that names no user unless PGUSER does (the system's user name is not readable)", () => {
+  for (const url of ["postgres://127.0.0.1:5432/db", "postgres://:secret@127.0.0.1/db"]) {
+    const error = configError({ DATABASE_URL: url });
+    assert.equal(
+      error.message,
+      'Cannot read DATABASE_URL: it names no user; write "postgres://user:password@host:port/db" (or set PGUSER)',
+    );
+  }
+  const env: Record<string, string> = { DATABASE_URL: "postgres://127.0.0.1/db", PGUSER: "ops" };
+  assert.equal(loadConfig((name) => env[name]).databaseUrl, "postgres://127.0.0.1/db");
+});
+
 Deno.test("loadConfig() reads only the variables ENV_NAMES lists", () => {
   const asked = new Set<string>();
   loadConfig((name) => {
