@@ -118,7 +118,12 @@ function flagError(error: Error & { code?: string }, known: string[], args: stri
   switch (error.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
       const flag = quoted.split("=")[0]!;
-      const suggestion = closest(flag, known.map((name) => `--${name}`));
+      const long = known.map((name) => `--${name}`);
+      // A short flag (`-p`) is many edits from any long one: suggest the one it abbreviates.
+      const short = /^-[a-z]$/i.test(flag)
+        ? long.filter((name) => name[2] === flag[1]!.toLowerCase())
+        : [];
+      const suggestion = short.length === 1 ? short[0] : closest(flag, long);
       return `Unknown flag "${flag}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`;
     }
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {

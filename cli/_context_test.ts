@@ -22,6 +22,18 @@ Deno.test("parse() names an unknown flag and the nearest known one", () => {
   assert.equal(usage(["--frobnicate"]), 'Unknown flag "--frobnicate"');
 });
 
+Deno.test("parse() suggests the long flag a short one abbreviates, when only one starts so", () => {
+  assert.equal(usage(["-a"]), 'Unknown flag "-a": did you mean "--apply"?');
+  assert.equal(usage(["-W", "5"]), 'Unknown flag "-W": did you mean "--wait-lock"?');
+  assert.equal(
+    usage(["-p", "8097"], { port: { type: "string" }, host: { type: "string" } }),
+    'Unknown flag "-p": did you mean "--port"?',
+  );
+  assert.equal(usage(["-x"]), 'Unknown flag "-x"');
+  const two = { port: { type: "string" }, path: { type: "string" } } as const;
+  assert.equal(usage(["-p", "1"], two), 'Unknown flag "-p"');
+});
+
 Deno.test("parse() tells a missing value from a negative one, and a flag that takes none", () => {
   assert.equal(usage(["--wait-lock"]), 'The flag "--wait-lock" needs a value');
   assert.equal(usage(["--wait-lock", "--apply"]), 'The flag "--wait-lock" needs a value');

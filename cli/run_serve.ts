@@ -54,9 +54,11 @@ function checkListen(host: string, port: number): void {
 export async function runServe(context: Context, args: string[]): Promise<number> {
   const { config, io, redact } = context;
   const values = parse(args, { port: { type: "string" }, host: { type: "string" } });
-  const port = Number(values.port ?? "8080");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`Cannot read --port "${values.port}": expected 0 to 65535`);
+  const portText = String(values.port ?? "8080");
+  // Decimal digits only: Number() also reads "0x1F90" (8080), "1e3" and " 80 ".
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port <= 65535)) {
+    throw new UsageError(`Cannot read --port "${portText}": expected 0 to 65535 in decimal digits`);
   }
   const host = String(values.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"); // [::1] or ::1
   checkListen(host, port);

@@ -180,6 +180,20 @@ Deno.test("cli: a command other than ingest on an embedded database another proc
   );
 });
 
+Deno.test("cli: serve --port takes decimal digits only, and -p suggests --port (exit 2)", async () => {
+  for (const port of ["0x1F90", "8080.0", "1e3", "", "65536", "-1"]) {
+    const r = await cli(["serve", `--port=${port}`], { PGLITE_DIR: ".data/no-such-db" });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^Cannot read --port "${port}": expected 0 to 65535 in decimal digits\n`),
+    );
+  }
+  const short = await cli(["serve", "-p", "8097"], { PGLITE_DIR: ".data/no-such-db" });
+  assert.equal(short.code, 2, short.stdout + short.stderr);
+  assert.match(short.stderr, /^Unknown flag "-p": did you mean "--port"\?\n/);
+});
+
 Deno.test("cli: serve with MAP_PMTILES naming a missing file exits 2 naming it, before opening the database", async () => {
   const dir = `${await scratch()}/none`;
   const r = await cli(["serve", "--port", "0"], {
