@@ -14,6 +14,7 @@ import { utf16Encoding } from "../core/utf16_encoding.ts";
 import type { ObjectStore } from "../core/ports/mod.ts";
 import { allowedPath, PathNotAllowedError } from "../app/allowed_path.ts";
 import { SourceError, UsageError } from "./_context.ts";
+import { isPermissionError, refusal } from "./_permission_message.ts";
 
 /**
  * Opens the store named by the flags, refusing at once (exit 2, before anything is applied) a
@@ -175,6 +176,8 @@ async function checkAllowed(path: string, access: "read" | "write", what: string
     await allowedPath(path, access, what);
   } catch (error) {
     if (error instanceof PathNotAllowedError) throw new SourceError(error.message);
+    // Deno refuses even to look at a path outside the permission set: name what it is.
+    if (isPermissionError(error)) throw new SourceError(refusal(access, path, what));
     throw error;
   }
 }

@@ -20,13 +20,19 @@ const RULES: Record<string, [allowed: string, remedy: string]> = {
 
 /** Rewrites every raw Deno permission hint in a text. */
 export function explainPermissions(text: string): string {
-  return text.replace(HINT, (_all, kind: string, target: string) => {
-    const verb = kind === "net" ? "connect to" : kind === "env" ? "read the variable" : kind;
-    const [allowed, remedy] = RULES[kind] ??
-      [`use ${kind} only as deno.json allows`, "run it as documented"];
-    return `Cannot ${verb} "${target}": fleettickets may ${allowed} (the permission set in ` +
-      `deno.json); ${remedy}`;
-  });
+  return text.replace(HINT, (_all, kind: string, target: string) => refusal(kind, target));
+}
+
+/**
+ * Why the permission set refuses `kind` access (read, write, env, net) to `target`, and what to
+ * do; `what` ("the tiles file MAP_PMTILES") says which setting or flag named it.
+ */
+export function refusal(kind: string, target: string, what?: string): string {
+  const verb = kind === "net" ? "connect to" : kind === "env" ? "read the variable" : kind;
+  const [allowed, remedy] = RULES[kind] ??
+    [`use ${kind} only as deno.json allows`, "run it as documented"];
+  return `Cannot ${verb} ${what === undefined ? "" : `${what} `}"${target}": fleettickets may ` +
+    `${allowed} (the permission set in deno.json); ${remedy}`;
 }
 
 /** Whether an error is Deno's refusal of an operation outside the permission set. */

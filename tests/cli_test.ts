@@ -208,6 +208,18 @@ Deno.test("cli: serve with MAP_PMTILES naming a missing file exits 2 naming it, 
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
 });
 
+Deno.test("cli: serve with MAP_PMTILES outside the checkout exits 2 naming MAP_PMTILES, before opening the database", async () => {
+  const dir = `${await scratch()}/none`;
+  const r = await cli(["serve", "--port", "0"], { MAP_PMTILES: "/nope.pmtiles", PGLITE_DIR: dir });
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(
+    r.stderr,
+    /^Cannot read the tiles file MAP_PMTILES "\/nope.pmtiles": fleettickets may read files inside this checkout/,
+  );
+  assert.doesNotMatch(r.stderr, /--allow-/);
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});
+
 Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async () => {
   const file = `${await scratch()}/a-file`;
   await Deno.writeTextFile(file, "x");

@@ -27,7 +27,7 @@ Deno.test({
     assert.equal(unreadable.code, 2);
     assert.match(
       unreadable.stderr,
-      /^Cannot read "\/etc\/hostname": fleettickets may read files inside this checkout/,
+      /^Cannot read the gazetteer sheet "\/etc\/hostname": fleettickets may read files inside this checkout/,
     );
     for (const r of [outside, unreadable]) assert.doesNotMatch(r.stdout + r.stderr, /--allow-/);
   },
