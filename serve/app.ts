@@ -143,6 +143,17 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     }
   });
 
+  if (settings.corsOrigins.length > 0) {
+    // Every answer varies by Origin (a 405, a 404, the page too), so a cache never hands one
+    // origin's answer to another: first in the chain, it sees what any later step answered.
+    app.use(async (c, next) => {
+      await next();
+      if (!/(^|,)\s*origin\s*(,|$)/i.test(c.res.headers.get("Vary") ?? "")) {
+        c.res.headers.append("Vary", "Origin");
+      }
+    });
+  }
+
   app.use(async (c, next) => {
     const path = c.req.path;
     // The URL parser already resolves dot segments; anything left that could walk out is refused.
@@ -154,8 +165,10 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     }
     const allowed = allowedMethods(path);
     if (allowed === undefined || allowed.includes(c.req.method)) return await next();
+    // A preflight where CORS applies goes on whatever its origin: the answer's status must not
+    // tell a listed origin from another (only a listed one gets the CORS headers).
     const preflight = c.req.method === "OPTIONS" && settings.corsOrigins.length > 0 &&
-      settings.corsOrigins.includes(c.req.header("Origin") ?? "") &&
+      /^\/(api|webhook)\//.test(path) &&
       c.req.header("Access-Control-Request-Method") !== undefined;
     if (preflight) return await next();
     return problemResponse(405, `${c.req.method} is not allowed on "${path}"`, {
@@ -172,12 +185,12 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
       exposeHeaders: ["ETag"],
       maxAge: 600,
     });
-    // Only a listed origin gets CORS headers (Hono's policy would expose ETag to any); every
-    // answer varies by Origin, so a cache never hands one origin's answer to another.
+    // Only a listed origin gets CORS headers (Hono's policy would expose ETag to any); another
+    // gets the same 204 to an OPTIONS that the policy gives a listed one, without them.
     const listedOnly: MiddlewareHandler<ServeEnv> = async (c, next) => {
       if (origins.has(c.req.header("Origin") ?? "")) return await policy(c, next);
+      if (c.req.method === "OPTIONS") return c.body(null, 204);
       await next();
-      c.header("Vary", "Origin", { append: true });
     };
     app.use("/api/*", listedOnly);
     app.use("/webhook/*", listedOnly);

@@ -282,8 +282,53 @@ Deno.test("CORS headers go to listed origins only, and preflights from them succ
     method: "OPTIONS",
     headers: { Origin: "https://evil.example.com", "Access-Control-Request-Method": "GET" },
   });
-  assert.equal(foreign.status, 405);
-  assert.equal(foreign.headers.get("Access-Control-Allow-Origin"), null);
+  assert.equal(foreign.status, 204); // the status does not tell which origins are listed
+  const cors = [...foreign.headers.keys()].filter((name) => name.startsWith("access-control-"));
+  assert.deepEqual(cors, []);
+});
+
+Deno.test("with CORS on, OPTIONS on a path answers the same status whatever the origin, and every answer varies by Origin", async () => {
+  const listed = "https://ops.example.com";
+  const { app } = appWith({ corsOrigins: [listed] });
+  const origins = [listed, "https://evil.example.com", undefined];
+  const paths = ["/", "/index.html", "/api/tickets", "/api/users", "/webhook/inc-dashboard"];
+  for (const path of paths) {
+    for (const preflight of [true, false]) {
+      const statuses = new Set<number>();
+      for (const origin of origins) {
+        const response = await app.request(path, {
+          method: "OPTIONS",
+          headers: {
+            ...(origin === undefined ? {} : { Origin: origin }),
+            ...(preflight ? { "Access-Control-Request-Method": "GET" } : {}),
+          },
+        });
+        await response.body?.cancel();
+        statuses.add(response.status);
+        assert.match(response.headers.get("Vary") ?? "", /Origin/, `${path} from ${origin}`);
+        const cors = response.headers.get("Access-Control-Allow-Origin");
+        assert.equal(cors, origin === listed && response.status === 204 ? listed : null);
+      }
+      assert.equal(
+        statuses.size,
+        1,
+        `OPTIONS ${path}${preflight ? " (preflight)" : ""}: ${[...statuses]}`,
+      );
+    }
+  }
+  const answers = [
+    await app.request("/api/tickets", { method: "POST", body: "x=1" }), // 405
+    await app.request("/api/tickets", { method: "PUT", headers: { Origin: listed } }), // 405
+    await app.request("/api/users", { headers: { Origin: listed } }), // 404
+    await app.request("/api/tickets?clustr=x"), // 400
+    await app.request("/%2e%2e/deno.json"), // 400
+    await app.request("/"), // the page
+  ];
+  for (const response of answers) {
+    await response.body?.cancel();
+    assert.match(response.headers.get("Vary") ?? "", /Origin/, `${response.status}`);
+    assert.doesNotMatch(response.headers.get("Vary") ?? "", /Origin.*Origin/);
+  }
 });
 
 Deno.test("without DASHBOARD_CORS_ORIGINS no response carries CORS headers", async () => {
