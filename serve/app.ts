@@ -18,6 +18,7 @@ import { ParameterError } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 import { serveRangeFile } from "./range_file.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
+import { withKnownLength } from "./_known_length.ts";
 import { metaRoutes } from "./routes_meta.ts";
 import { nearestRoutes } from "./routes_nearest.ts";
 import { reportRoutes } from "./routes_reports.ts";
@@ -25,6 +26,9 @@ import { ticketRoutes } from "./routes_tickets.ts";
 
 /** Largest request body accepted (the dashboard's POSTed filters), bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Smallest response body gzip-compressed, bytes. */
+const GZIP_MIN_BYTES = 1024;
 
 /** Methods each path answers; everything else is 405 with `Allow` (HEAD included). */
 const METHODS: readonly [RegExp, readonly string[]][] = [
@@ -210,7 +214,15 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     await next();
   });
 
-  app.use(compress());
+  app.use(compress({ threshold: GZIP_MIN_BYTES }));
+  // Inside compress: it leaves alone only what has a Content-Length under its threshold, and
+  // c.json(), files and the CSV export come without one.
+  app.use(async (c, next) => {
+    await next();
+    if (c.req.header("Accept-Encoding") !== undefined) {
+      c.res = await withKnownLength(c.res, GZIP_MIN_BYTES);
+    }
+  });
   app.post(
     "/webhook/*",
     bodyLimit({

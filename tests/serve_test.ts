@@ -472,6 +472,19 @@ for (const b of backends()) {
     });
     assert.equal(small.headers.get("Content-Encoding"), null);
     await small.body?.cancel();
+    // Bodies of no known length (JSON written by the framework, the streamed CSV) too.
+    for (const path of ["/api/health", "/api/config", "/api/tickets.csv?limit=1", "/nothing"]) {
+      const response = await get(path, { headers: { "Accept-Encoding": "gzip" } });
+      const body = await response.bytes();
+      assert.ok(body.byteLength < 1024, `${path}: ${body.byteLength} bytes`);
+      assert.equal(response.headers.get("Content-Encoding"), null, path);
+      assert.equal(response.headers.get("Content-Length"), String(body.byteLength), path);
+    }
+    const csv = await get("/api/tickets.csv?open_only=false", {
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    assert.equal(csv.headers.get("Content-Encoding"), "gzip");
+    assert.equal((await csv.text()).trimEnd().split("\r\n").length, 9);
   });
 
   test("concurrent requests all succeed", async () => {
