@@ -48,18 +48,25 @@ const POINT = `st_setsrid(st_makepoint($2::float8, $3::float8), 4326)::geography
 
 function candidates(source: string, query: NearestQuery): string {
   const state = query.slaState === undefined ? "" : `and o.sla_state = $6`;
-  // Distance: plain KNN, the index walks outwards from the constant point (the radius is
-  // applied to the k found), and the exact distance is computed once per ticket found. Urgency:
-  // every open ticket within the radius, scored (its distance computed for the score and for
-  // the row).
   const distance = `st_distance(o.geog, ${POINT})`;
+  // Distance: KNN (`geog <-> point`, the point a constant) walks the GiST index outwards to the
+  // k nearest; the candidates are every ticket no farther than the farthest of those (+1 mm for
+  // rounding), ranked outside by distance, then ticket_id. Not `order by geog <-> point,
+  // ticket_id limit k`: that loses the index-ordered scan (PostgreSQL reads and sorts every open
+  // ticket: 27 ms against 2 ms on 20,000). Nor the KNN's k alone: among tickets at one distance
+  // they are an arbitrary pick, so k=3 was not the start of k=10. The cut-off also keeps a
+  // ticket that `<->` (on the sphere) puts after the k-th but st_distance (on the spheroid)
+  // before it. The radius is applied outside. Urgency: every open ticket within the radius,
+  // scored (its distance computed for the score and for the row), in the order used outside.
   return query.rank === "distance"
     ? `(select o.*, ${distance} as distance_m from (${source}) o
-        where o.geog is not null ${state}
-        order by o.geog <-> ${POINT} limit $4)`
+        where o.geog is not null ${state} and st_dwithin(o.geog, ${POINT}, (
+          select max(st_distance(k.geog, ${POINT})) + 0.001 from (
+            select o.geog from (${source}) o where o.geog is not null ${state}
+            order by o.geog <-> ${POINT} limit $4) k)))`
     : `(select o.*, ${distance} as distance_m from (${source}) o
         where o.geog is not null and st_dwithin(o.geog, ${POINT}, $5::float8) ${state}
-        order by tickets.dispatch_score(${distance}, o.minutes_to_breach), o.geog <-> ${POINT}
+        order by tickets.dispatch_score(${distance}, o.minutes_to_breach), ${distance}, o.ticket_id
         limit $4)`;
 }
 

@@ -12,7 +12,7 @@ import { capture } from "../core/capture.ts";
 import { CRQ, type Dataset, INC } from "../core/datasets.ts";
 import { drain } from "../core/drain.ts";
 import type { DataVersion } from "../core/data_version.ts";
-import { nearestSql } from "../core/nearest.ts";
+import { nearest, nearestSql } from "../core/nearest.ts";
 import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import { formatTeamPerformance, type TeamPerformance } from "../core/team_performance.ts";
@@ -223,6 +223,48 @@ for (const b of backends()) {
     });
     assert.match(plan, /Index Scan using inc_open_geog_idx/);
     assert.match(plan, /Order By: .*geog.* <-> '[0-9A-F]+'::geography/);
+  });
+
+  test("nearest: tickets sharing one point come in ticket_id order, so k=3 starts k=10", async () => {
+    const { db } = await ready();
+    // 40 breached tickets at the vehicle's point (score 0), inserted out of ticket_id order; in a
+    // transaction rolled back, so the other tests keep their tickets.
+    const tied = Array.from({ length: 40 }, (_, i) => `TIE_${String(10 + (i * 17) % 40)}`);
+    const found: Record<string, string[]> = {};
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `insert into tickets.inc (ticket_id, raw, source_file, geom)
+         select id, jsonb_build_object('is_actionable', 'true', 'normalized_status', 'pending',
+                  'first_seen_at', '2026-06-13 02:00:00'),
+                'tie.csv', st_setsrid(st_makepoint($2, $3), 4326)
+         from unnest($1::text[]) id`,
+        [tied, VEHICLE.lon, VEHICLE.lat],
+      );
+      for (const rank of ["distance", "urgency"] as const) {
+        for (const dataset of ["inc", "all"] as const) {
+          for (const k of [2, 3, 10]) {
+            const query = { ...VEHICLE, k, maxKm: 25, dataset, rank };
+            const { features } = await nearest(tx, query, NOW);
+            found[`${rank} ${dataset} k=${k}`] = JSON.parse(features).map((f: Json) =>
+              f.properties.ticket_id
+            );
+          }
+        }
+      }
+      throw new Error("rollback");
+    }).catch((error) => assert.equal(error.message, "rollback"));
+    const first10 = [...tied].sort().slice(0, 10);
+    for (const rank of ["distance", "urgency"]) {
+      for (const dataset of ["inc", "all"]) {
+        for (const k of [2, 3, 10]) {
+          assert.deepEqual(
+            found[`${rank} ${dataset} k=${k}`],
+            first10.slice(0, k),
+            `${rank} ${dataset} k=${k}`,
+          );
+        }
+      }
+    }
   });
 
   test("tickets: a GeoJSON page with counts, data time, next link and time to breach", async () => {
