@@ -219,7 +219,7 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   // c.json(), files and the CSV export come without one.
   app.use(async (c, next) => {
     await next();
-    if (c.req.header("Accept-Encoding") !== undefined) {
+    if (/\b(gzip|deflate)\b/i.test(c.req.header("Accept-Encoding") ?? "")) {
       c.res = await withKnownLength(c.res, GZIP_MIN_BYTES);
     }
   });
