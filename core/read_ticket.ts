@@ -1,6 +1,6 @@
 /**
- * One ticket (`/api/tickets/{id}`): its row as the API shows it, its raw (cleaned source)
- * record, where its geometry came from, and its observed closures.
+ * One ticket (`/api/tickets/{id}`): its row with every property `/api/tickets` gives it, its raw
+ * (cleaned source) record, where its geometry came from, and its observed closures.
  *
  * @module
  */
@@ -16,15 +16,23 @@ select jsonb_build_object(
     'ticket_id', t.ticket_id,
     'is_open', t.is_open,
     'normalized_status', t.normalized_status,
+    'raw_status', t.raw_status,
     'cluster', t.cluster,
+    'region', t.region,
+    'location_name', t.location_name,
     'assigned_team', t.assigned_team,
     'owner', t.owner,
+    'created_at_service', tickets.eat_iso(t.created_at_service),
+    'first_seen_at', tickets.eat_iso(t.first_seen_at),
+    'closed_at', tickets.eat_iso(t.closed_at),
     'hours_open', t.hours_open,
     'sla_state', t.sla_state,
     'sla_clock_source', t.sla_clock_source,
     'sla_due_at', tickets.eat_iso(t.sla_due_at),
     'minutes_to_breach', t.minutes_to_breach,
-    'closed_at', tickets.eat_iso(t.closed_at),
+    'sla_status', t.sla_status,
+    'mttr_hours', round(t.mttr / 60.0, 2),
+    'source_updated_at', tickets.eat_iso(t.source_updated_at),
     'geo_source', x.geo_source,
     'place', x.place,
     'source_file', x.source_file,

@@ -367,6 +367,17 @@ for (const b of backends()) {
     assert.equal(t.closures[0].closed_at, "2026-06-15T09:00:00+03:00");
     const open = await json("/api/tickets/BREACHED_3KM");
     assert.equal(open.properties.minutes_to_breach, -120);
+    // Every property the list gives the ticket, with the same value (and a few more).
+    const page = await json("/api/tickets?dataset=all&open_only=false");
+    for (const id of ["CLOSED_NEAR", "BREACHED_3KM"]) {
+      const listed = page.features.find((f: { properties: { ticket_id: string } }) =>
+        f.properties.ticket_id === id
+      );
+      const one = await json(`/api/tickets/${id}`);
+      for (const [name, value] of Object.entries(listed.properties)) {
+        assert.deepEqual(one.properties[name], value, `${id}: ${name}`);
+      }
+    }
     const missing = await get("/api/tickets/NOPE123");
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get("Content-Type"), "application/problem+json");
