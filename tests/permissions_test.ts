@@ -46,4 +46,29 @@ Deno.test("permissions: PGLITE_DIR outside .data is refused up front, naming the
   }
 });
 
+Deno.test({
+  name:
+    "permissions: an HTTPS S3 endpoint is reached under the worker set (TLS needs sys and NODE_USE_SYSTEM_CA)",
+  sanitizeResources: false,
+  fn: async () => {
+    // A closed port: the request must get as far as connecting, not stop at a permission.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    const r = await cli(["ingest", "--from-bucket", "--dataset", "inc"], {
+      PGLITE_DIR: `${await scratchDir("test-permissions")}/pglite`,
+      RUSTFS_ENDPOINT: `https://127.0.0.1:${port}`,
+      RUSTFS_ACCESS_KEY: "ak",
+      RUSTFS_SECRET_KEY: "sk-not-shown",
+      TICKETS_BUCKET: "tickets",
+      // Set in many containers and corporate setups: the TLS stack then asks for sys "ca".
+      NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt",
+    });
+    const text = r.stdout + r.stderr;
+    assert.doesNotMatch(text, /NotCapable|Cannot sys|may use sys only/);
+    assert.match(text, /ECONNREFUSED|refused/);
+    assert.ok(!text.includes("sk-not-shown"));
+  },
+});
+
 cleanUpScratchDirsAtEnd();
