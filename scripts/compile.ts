@@ -27,22 +27,26 @@ export interface PermissionSet {
   write?: string[];
   env?: string[];
   net?: boolean | string[];
-  sys?: string[];
+  sys?: boolean | string[];
 }
+
+/** A configuration compile cannot use: printed alone, exit 2. */
+export class CompileError extends Error {}
 
 /** Hosts (`host:port`) the configured worker talks to; null when one cannot be known. */
 export function configuredHosts(env: Record<string, string | undefined>): string[] | null {
   const hosts = new Set<string>();
-  const add = (url: string) => {
+  const add = (url: string, name: string) => {
+    if (!URL.canParse(url)) throw new CompileError(`Cannot read ${name}: it is not a URL`);
     const u = new URL(url);
     if (u.hostname === "") return; // a Unix socket needs no network
     const port = u.port ||
       (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "5432");
     hosts.add(`${u.hostname.replace(/^\[|\]$/g, "")}:${port}`);
   };
-  if (env.DATABASE_URL) add(env.DATABASE_URL);
+  if (env.DATABASE_URL) { for (const host of databaseHosts(env.DATABASE_URL)) hosts.add(host); }
   const s3 = env.RUSTFS_ENDPOINT || env.AWS_ENDPOINT_URL_S3;
-  if (s3) add(s3);
+  if (s3) add(s3, env.RUSTFS_ENDPOINT ? "RUSTFS_ENDPOINT" : "AWS_ENDPOINT_URL_S3");
   else {
     // AWS itself, path-style: the regional endpoint.
     const region = env.RUSTFS_REGION || env.AWS_REGION || "us-east-1";
@@ -52,23 +56,47 @@ export function configuredHosts(env: Record<string, string | undefined>): string
   if (provider) {
     const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider];
     if (!base) return null;
-    add(base);
+    add(base, env.GEOCODER_BASE_URL ? "GEOCODER_BASE_URL" : "GEOCODER_PROVIDER");
   }
   return [...hosts].sort();
 }
+
+/**
+ * The `host:port` entries of a DATABASE_URL, which may list several hosts (no URL parser reads
+ * that); the error quotes no part of it (it holds a password).
+ */
+function databaseHosts(url: string): string[] {
+  const match = /^postgres(?:ql)?:\/\/(?:[^/?#]*@)?([^@/?#]*)/.exec(url);
+  if (match === null) {
+    throw new CompileError(
+      `Cannot read DATABASE_URL: expected "postgres://user:password@host:port/db"`,
+    );
+  }
+  return match[1]!.split(",").filter((host) => host !== "").map((host) => {
+    const [, name, port] = /^\[?(.*?)\]?(?::(\d+))?$/.exec(host)!;
+    return `${name}:${port ?? "5432"}`;
+  });
+}
+
+/** Where the binary's `serve` may listen: loopback (its default) or every interface. */
+export const SERVE_LISTEN = ["127.0.0.1", "0.0.0.0"];
 
 /** The `deno compile` arguments for `set`, with network limited to `hosts`. */
 export function compileArgs(set: PermissionSet, hosts: string[] | null): string[] {
   const list = (flag: string, values?: string[]) =>
     values && values.length > 0 ? [`--allow-${flag}=${values.join(",")}`] : [];
-  const net = !set.net ? [] : hosts === null ? ["--allow-net"] : list("net", hosts);
+  const net = !set.net
+    ? []
+    : hosts === null
+    ? ["--allow-net"]
+    : list("net", [...hosts, ...SERVE_LISTEN]);
   return [
     "compile",
     "--no-prompt",
     ...list("read", set.read),
     ...list("write", set.write),
     ...list("env", set.env),
-    ...list("sys", set.sys),
+    ...(set.sys === true ? ["--allow-sys"] : list("sys", set.sys || [])),
     ...net,
     "--include",
     "migrations",
@@ -87,7 +115,13 @@ if (import.meta.main) {
   const config = JSON.parse(await Deno.readTextFile("deno.json"));
   const set: PermissionSet | undefined = config.permissions?.worker;
   if (!set) throw new TypeError(`Cannot find the "worker" permission set in deno.json`);
-  const hosts = configuredHosts(Deno.env.toObject());
+  let hosts: string[] | null;
+  try {
+    hosts = configuredHosts(Deno.env.toObject());
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(2);
+  }
   if (hosts === null) {
     console.error("Cannot tell the geocoder's host: building with unrestricted network access");
   }

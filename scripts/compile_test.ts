@@ -12,12 +12,33 @@ Deno.test("compile narrows network access to the configured database, S3 endpoin
   assert.deepEqual(hosts, ["db.internal:6432", "s3.example.co.ke:443", "us1.locationiq.com:443"]);
   const args = compileArgs(worker, hosts);
   assert.ok(
-    args.includes("--allow-net=db.internal:6432,s3.example.co.ke:443,us1.locationiq.com:443"),
+    args.includes(
+      "--allow-net=db.internal:6432,s3.example.co.ke:443,us1.locationiq.com:443,127.0.0.1,0.0.0.0",
+    ),
+    "the configured hosts, and where serve may listen",
   );
   assert.ok(!args.includes("--allow-net") && !args.includes("-A") && !args.includes("--allow-all"));
   assert.ok(args.includes(`--allow-env=${worker.env!.join(",")}`), "env: exactly the set's list");
   assert.ok(args.includes("--allow-write=./.data"));
   assert.ok(!args.join(" ").includes("secret"), "no credential reaches the command line");
+});
+
+Deno.test("compile reads every host of a multi-host DATABASE_URL and never shows its password", () => {
+  const hosts = configuredHosts({
+    DATABASE_URL:
+      "postgres://u:TopSecretPw1@h1:5432,h2:5433,[::1]/x?target_session_attrs=read-write",
+    RUSTFS_ENDPOINT: "http://127.0.0.1:9000",
+  });
+  assert.deepEqual(hosts, ["127.0.0.1:9000", "::1:5432", "h1:5432", "h2:5433"]);
+  for (
+    const env of [{ DATABASE_URL: "mysql://u:TopSecretPw1@h/x" }, { RUSTFS_ENDPOINT: "s3 host" }]
+  ) {
+    assert.throws(() => configuredHosts(env), (error: Error) => {
+      assert.match(error.message, /^Cannot read (DATABASE_URL|RUSTFS_ENDPOINT): /);
+      assert.ok(!error.message.includes("TopSecretPw1"));
+      return true;
+    });
+  }
 });
 
 Deno.test("compile without DATABASE_URL (embedded PGlite) or S3 endpoint allows only AWS S3", () => {
@@ -33,7 +54,8 @@ Deno.test("compile falls back to unrestricted network when the geocoder host is 
 });
 
 Deno.test({
-  name: "the binary's flags, run with deno run, drain into PostgreSQL and reach no other host",
+  name:
+    "the binary's flags, run with deno run, drain into PostgreSQL, serve, and reach no other host",
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
   fn: async () => {
@@ -64,6 +86,33 @@ Deno.test({
         DATABASE_URL: url,
       });
       assert.equal(ok.code, 0, ok.stderr);
+      // serve listens (loopback here; 0.0.0.0 is allowed too) and answers.
+      const serve = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", ...flags, "main.ts", "serve", "--port", "0"],
+        env: { DATABASE_URL: url },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let head = "";
+        while (!/"url":"[^"]+"/.test(head)) {
+          const { value, done } = await lines.read();
+          if (done) throw new Error(`serve ended: ${await new Response(serve.stderr).text()}`);
+          head += value;
+        }
+        const base = /"url":"([^"]+)"/.exec(head)![1]!.replace(/\/$/, "");
+        const health = await fetch(`${base}/api/health`);
+        assert.equal(health.status, 200);
+        await health.body?.cancel();
+        lines.releaseLock();
+      } finally {
+        serve.kill("SIGTERM");
+        await serve.status;
+        await serve.stdout.cancel().catch(() => {});
+        await serve.stderr.cancel().catch(() => {});
+      }
       const elsewhere = new URL(url);
       elsewhere.hostname = "127.0.0.2"; // not in the list: refused by the permission, not by TCP
       const refused = await run(["status"], { DATABASE_URL: elsewhere.toString() });
