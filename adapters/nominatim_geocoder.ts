@@ -13,6 +13,9 @@ import {
 } from "./_http_geocoder.ts";
 import type { Geocoder } from "../core/ports/mod.ts";
 
+/** OpenStreetMap's own Nominatim server. */
+const PUBLIC_HOST = "nominatim.openstreetmap.org";
+
 /** The User-Agent sent to Nominatim endpoints. */
 export const NOMINATIM_USER_AGENT = "fleettickets/1.0 (field-ops ticket geocoder)";
 
@@ -39,13 +42,14 @@ export const NOMINATIM_USER_AGENT = "fleettickets/1.0 (field-ops ticket geocoder
  * const answer = await geocoder.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
  * assert.deepEqual(answer, { kind: "hit", lat: -1.2611, lon: 36.8027, label: "Sarit Centre" });
  * assert.equal(asked[0]?.host, "nominatim.openstreetmap.org");
+ * assert.equal(asked[0]?.searchParams.has("key"), false); // the public server takes no key
  * ```
  */
 export function createNominatimGeocoder(options: HttpGeocoderOptions): Geocoder {
   return createHttpGeocoder({
     provider: "nominatim",
     label: "Nominatim",
-    defaultBaseUrl: "https://nominatim.openstreetmap.org",
+    defaultBaseUrl: `https://${PUBLIC_HOST}`,
     defaultRate: 1,
     maxRate: 1,
     headers: { "user-agent": NOMINATIM_USER_AGENT },
@@ -56,7 +60,9 @@ export function createNominatimGeocoder(options: HttpGeocoderOptions): Geocoder 
       url.searchParams.set("limit", "1");
       url.searchParams.set("countrycodes", query.countryCodes.join(","));
       if (query.near) url.searchParams.set("viewbox", viewbox(query.near));
-      if (key) url.searchParams.set("key", key);
+      // A key only for a Nominatim-compatible service named by GEOCODER_BASE_URL: never to the
+      // public OpenStreetMap server, which takes none (a key left from another provider leaked).
+      if (key && url.host !== PUBLIC_HOST) url.searchParams.set("key", key);
       return url;
     },
     read(status, body) {

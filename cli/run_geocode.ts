@@ -66,10 +66,13 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
           (report.error ? `\n  ${report.error}` : ""),
       );
     }
-    if (report.failed) {
-      io.stderr(redact(
-        `Cannot geocode: ${report.failed}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`,
-      ));
+    // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
+    // stderr, where cron's mail and the log look.
+    const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&
+      FAILED_STOPS.includes(report.stoppedBy);
+    const why = report.failed ?? (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
+    if (why !== "") {
+      io.stderr(redact(`Cannot geocode: ${why}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`));
     }
     return report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "") ? 1 : 0;
   } finally {

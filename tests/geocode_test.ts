@@ -352,6 +352,21 @@ for (const b of backends()) {
         [secret],
       );
       assert.equal(leak?.n, 0, "the key never reaches the database");
+
+      if (b.url) {
+        // As cron runs it: the refusal is on stderr too, not only in the report (exit 1).
+        const r = await cli(["geocode", "--clusters", "--apply"], {
+          DATABASE_URL: b.url,
+          GEOCODER_BASE_URL: fake.baseUrl,
+          GEOCODER_API_KEY: secret,
+        });
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.match(
+          r.stderr,
+          /^Cannot geocode: stopped by provider: LocationIQ refused the API key \(HTTP 401: Invalid key\)/,
+        );
+        assert.ok(!(r.stdout + r.stderr).includes(secret));
+      }
     } finally {
       await fake.close();
     }
@@ -606,6 +621,24 @@ Deno.test("Nominatim adapter: identifying User-Agent, never faster than 1 reques
     assert.deepEqual(sleeps, [1000, 1000, 1000], "one second between request starts");
   } finally {
     await fake.close();
+  }
+});
+
+Deno.test("Nominatim gets a key only at a GEOCODER_BASE_URL service, never at the public OpenStreetMap server", async () => {
+  for (
+    const [baseUrl, sent] of [[undefined, false], ["https://geo.example.co.ke", true]] as const
+  ) {
+    const asked: URL[] = [];
+    const geocoder = createNominatimGeocoder({
+      apiKey: "locationiq-key-left-over",
+      baseUrl,
+      fetch: (url) => {
+        asked.push(new URL(String(url)));
+        return Promise.resolve(Response.json([{ lat: "-1.26", lon: "36.80", display_name: "x" }]));
+      },
+    });
+    await geocoder.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
+    assert.equal(asked[0]?.searchParams.has("key"), sent, String(asked[0]));
   }
 });
 
