@@ -4,12 +4,13 @@
  * @module
  */
 
+import { isAbsolute } from "node:path";
 import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { checkReadableFile } from "./_open_store.ts";
-import { outputPath } from "./_output_path.ts";
+import { OUTPUT_ROOT, outputPath } from "./_output_path.ts";
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
@@ -22,7 +23,8 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   // Through the real path: a link must not carry the read or the write outside the allowed
   // folders. The sheet to import must be a file, checked before the database opens.
   if (target !== undefined) await allowedPath(target, "write", "the gazetteer sheet");
-  if (action === "import") await checkReadableFile(file, "the gazetteer sheet");
+  const sheet = action === "import" ? await sheetToRead(file) : file;
+  if (action === "import") await checkReadableFile(sheet, "the gazetteer sheet");
   const db = await openDatabase(config, { requireMigrated: true });
   try {
     if (action === "export") {
@@ -34,10 +36,10 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
       }
       return 0;
     }
-    const report = await importGazetteer(db, await Deno.readTextFile(file), {
-      name: `the gazetteer sheet "${file}"`,
+    const report = await importGazetteer(db, await Deno.readTextFile(sheet), {
+      name: `the gazetteer sheet "${sheet}"`,
     });
-    for (const e of report.errors) out(`${file}: line ${e.line} ${e.reason}`);
+    for (const e of report.errors) out(`${sheet}: line ${e.line} ${e.reason}`);
     out(
       report.errors.length > 0
         ? `Imported nothing: fix the ${report.errors.length} row(s) above and import again`
@@ -48,4 +50,15 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The sheet to import: a relative name that is no file here is looked for under `.data/`, where
+ * `gazetteer export` writes it (so `export review.csv` then `import review.csv` round-trips).
+ */
+async function sheetToRead(file: string): Promise<string> {
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+  if (isAbsolute(file) || await exists(file)) return file;
+  const under = `${OUTPUT_ROOT}/${file}`;
+  return await exists(under) ? under : file;
 }

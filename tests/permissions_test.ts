@@ -16,6 +16,10 @@ Deno.test({
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `Wrote 0 gazetteer entries to .data/${name}\n`);
     assert.match(await Deno.readTextFile(`.data/${name}`), /^kind,cluster,place,/);
+    // The README's round trip: import takes the same name back (found under .data/).
+    const back = await cli(["gazetteer", "import", name], env);
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    assert.match(back.stdout, /^Imported 0 curated entries/);
 
     const outside = await cli(["gazetteer", "export", "/tmp/review.csv"], env);
     assert.equal(outside.code, 2);
