@@ -7,6 +7,9 @@
 
 import type { DrainProgress, DrainReport } from "../core/drain.ts";
 
+/** Ignored keys named in a run's log line (their number is always given). */
+const IGNORED_KEYS_LOGGED = 20;
+
 /** Where log lines go and how they look. */
 export interface LoggerOptions {
   /** `json`: one object per line; `text`: lines for a person (with a progress bar on a TTY). */
@@ -118,7 +121,10 @@ export function createLogger(options: LoggerOptions): Logger {
     runEnd(report) {
       clearBar();
       if (options.format !== "json") return;
-      log(report.status === "failed" ? "error" : "info", "run", {
+      // Keys in changes/ that are not change files (an export renamed): never applied, never
+      // moved; a warning, or a cron log would never show them.
+      const ignored = report.ignoredKeys.length;
+      log(report.status === "failed" ? "error" : ignored > 0 ? "warn" : "info", "run", {
         dataset: report.dataset,
         mode: report.mode,
         reseed: report.reseed,
@@ -127,6 +133,8 @@ export function createLogger(options: LoggerOptions): Logger {
         files: report.files.length,
         totals: report.totals,
         watermark: report.watermark,
+        ignored: ignored > 0 ? ignored : undefined,
+        ignoredKeys: ignored > 0 ? report.ignoredKeys.slice(0, IGNORED_KEYS_LOGGED) : undefined,
         error: report.error,
         transient: report.transient,
         durationMs: report.durationMs,

@@ -217,6 +217,40 @@ Deno.test("createLogger() writes JSON lines with time, level, dataset, counts an
   assert.ok(lines[0]!.endsWith("\n"));
 });
 
+Deno.test("createLogger() warns in the run line about keys that are not change files, naming 20 at most", () => {
+  const lines: string[] = [];
+  const logger = createLogger({ format: "json", write: (t) => lines.push(t) });
+  const keys = Array.from({ length: 25 }, (_, i) => `automations/inc/changes/export ${i}.CSV`);
+  const zero = {
+    rowsRead: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    olderSkipped: 0,
+    alarmsDropped: 0,
+    sentinelsDropped: 0,
+    duplicates: 0,
+    quarantined: 0,
+  };
+  logger.runEnd({
+    dataset: "inc",
+    mode: "apply",
+    reseed: false,
+    source: "dir:.data/bucket",
+    status: "ok",
+    files: [],
+    ignoredKeys: keys,
+    setAside: [],
+    totals: zero,
+    watermark: null,
+    durationMs: 3,
+  });
+  const entry = JSON.parse(lines[0]!);
+  assert.equal(entry.level, "warn");
+  assert.equal(entry.ignored, 25);
+  assert.deepEqual(entry.ignoredKeys, keys.slice(0, 20));
+});
+
 Deno.test("createRedactor() hides secrets, their URL-encoded forms and URL passwords", () => {
   const redact = createRedactor(["p@ss/word"]);
   assert.equal(
