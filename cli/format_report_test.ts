@@ -1,18 +1,6 @@
 import assert from "node:assert/strict";
-import type { DrainReport, FileCounts } from "../core/drain.ts";
+import { type DrainReport, emptyCounts } from "../core/drain.ts";
 import { formatDrainReport } from "./format_report.ts";
-
-const zero: FileCounts = {
-  rowsRead: 0,
-  inserted: 0,
-  updated: 0,
-  unchanged: 0,
-  olderSkipped: 0,
-  alarmsDropped: 0,
-  sentinelsDropped: 0,
-  duplicates: 0,
-  quarantined: 0,
-};
 
 function report(ignoredKeys: string[]): DrainReport {
   return {
@@ -24,7 +12,7 @@ function report(ignoredKeys: string[]): DrainReport {
     files: [],
     ignoredKeys,
     setAside: [],
-    totals: zero,
+    totals: emptyCounts(),
     watermark: null,
     durationMs: 3,
   };

@@ -6,7 +6,7 @@ import postgres from "postgres";
 import { generateStream } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
-import { drain } from "../core/drain.ts";
+import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
 import { readStatus } from "../core/read_status.ts";
 import { recordRun } from "../core/record_run.ts";
@@ -221,17 +221,6 @@ Deno.test("createLogger() warns in the run line about keys that are not change f
   const lines: string[] = [];
   const logger = createLogger({ format: "json", write: (t) => lines.push(t) });
   const keys = Array.from({ length: 25 }, (_, i) => `automations/inc/changes/export ${i}.CSV`);
-  const zero = {
-    rowsRead: 0,
-    inserted: 0,
-    updated: 0,
-    unchanged: 0,
-    olderSkipped: 0,
-    alarmsDropped: 0,
-    sentinelsDropped: 0,
-    duplicates: 0,
-    quarantined: 0,
-  };
   logger.runEnd({
     dataset: "inc",
     mode: "apply",
@@ -241,7 +230,7 @@ Deno.test("createLogger() warns in the run line about keys that are not change f
     files: [],
     ignoredKeys: keys,
     setAside: [],
-    totals: zero,
+    totals: emptyCounts(),
     watermark: null,
     durationMs: 3,
   });
