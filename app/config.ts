@@ -251,6 +251,14 @@ function databaseUrlParts(url: string): DatabaseUrlParts | undefined {
   return { scheme: scheme!, userinfo, password, hosts: hosts!.split(","), rest: rest! };
 }
 
+/**
+ * The `host[:port]` entries of a DATABASE_URL as written (several for a multi-host URL), or
+ * undefined when it is no `postgres://` URL. Quotes nothing else of it (it may hold a password).
+ */
+export function databaseUrlHosts(url: string): string[] | undefined {
+  return databaseUrlParts(url)?.hosts;
+}
+
 /** Whether a DATABASE_URL (already checked) names a user. */
 function namesUser(url: string): boolean {
   const user = databaseUrlParts(url)?.userinfo.slice(0, -1).split(":")[0] ?? "";

@@ -48,8 +48,9 @@ export interface OpenDatabaseOptions {
   existing?: boolean;
   /**
    * The command writes nothing (a dry run): an embedded folder without a database is left
-   * alone and the command runs against a new, empty database in memory (`ephemeral`); creating one there would be a write, and would hide the demo's database
-   * from the commands that fall back to it. A folder whose first boot is running is still
+   * alone and the command runs against a new, empty database in memory (`ephemeral`); creating
+   * one there would be a write, and would hide the demo's database from the commands that fall
+   * back to it. A folder whose first boot is running is still
    * reported locked, and one an apply could not use is still refused.
    */
   writesNothing?: boolean;

@@ -275,8 +275,7 @@ export async function resolveGeometry(
  * as it comes (a stopped run keeps everything it paid for), then re-resolves ticket geometry.
  * Stops when the provider refuses (key, quota), leaves {@linkcode UNREACHABLE_AFTER} places in a
  * row unanswered, or fails {@linkcode FAILING_AFTER} in a row otherwise; `failed` says so when
- * every call failed. `geocoder` may be omitted for a dry
- * run.
+ * every call failed. `geocoder` may be omitted for a dry run.
  *
  * @example Usage
  * ```ts ignore

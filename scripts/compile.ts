@@ -14,6 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { databaseUrlHosts } from "../app/config.ts";
 
 const GEOCODER_HOSTS: Readonly<Record<string, string>> = {
   locationiq: "https://us1.locationiq.com",
@@ -62,17 +63,17 @@ export function configuredHosts(env: Record<string, string | undefined>): string
 }
 
 /**
- * The `host:port` entries of a DATABASE_URL, which may list several hosts (no URL parser reads
- * that); the error quotes no part of it (it holds a password).
+ * The `host:port` entries of a DATABASE_URL (port 5432 when none is given); the error quotes no
+ * part of it (it holds a password).
  */
 function databaseHosts(url: string): string[] {
-  const match = /^postgres(?:ql)?:\/\/(?:[^/?#]*@)?([^@/?#]*)/.exec(url);
-  if (match === null) {
+  const hosts = databaseUrlHosts(url);
+  if (hosts === undefined) {
     throw new CompileError(
       `Cannot read DATABASE_URL: expected "postgres://user:password@host:port/db"`,
     );
   }
-  return match[1]!.split(",").filter((host) => host !== "").map((host) => {
+  return hosts.filter((host) => host !== "").map((host) => {
     const [, name, port] = /^\[?(.*?)\]?(?::(\d+))?$/.exec(host)!;
     return `${name}:${port ?? "5432"}`;
   });
