@@ -26,25 +26,28 @@ export const GAZETTEER_COLUMNS = [
   "looked_up_at",
 ] as const;
 
+/** Times in EAT (`…+03:00`), as every time fleettickets prints. */
 const EXPORT = `
 select 'cluster' as kind, cluster, '' as place, st_y(geom) as lat, st_x(geom) as lon,
        coalesce(provider, '') as source, status, verified, coalesce(reason, '') as reason,
-       distance_m, coalesce(query, '') as query, looked_up_at
+       distance_m, coalesce(query, '') as query, tickets.eat_iso(looked_up_at) as looked_up_at
 from tickets.geo_clusters
 union all
 select 'location', cluster, place, st_y(geom), st_x(geom), coalesce(provider, ''), status,
-       verified, coalesce(reason, ''), distance_m, coalesce(query, ''), looked_up_at
+       verified, coalesce(reason, ''), distance_m, coalesce(query, ''),
+       tickets.eat_iso(looked_up_at)
 from tickets.geo_locations
 order by 1, 2, 3`;
 
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = value instanceof Date ? value.toISOString() : String(value);
+  const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /**
- * Renders the whole gazetteer as CSV (header + one line per cached answer).
+ * Renders the whole gazetteer as CSV (header + one line per cached answer), `looked_up_at` in
+ * EAT.
  *
  * @example Usage
  * ```ts ignore
