@@ -96,7 +96,8 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
     summary: "export the geocoding review sheet, or import curated coordinates",
     usage: "gazetteer export FILE.csv|-\n       gazetteer import FILE.csv",
     notes: "A relative FILE is written under .data/ (the only folder fleettickets may write) and " +
-      "the message says where; - prints to stdout. import reads any file inside the checkout.",
+      "the message says where; - prints to stdout. import reads any file inside the checkout " +
+      "and stores only the rows you edited or added (as curated); the others stay as they are.",
   },
   sql: {
     summary: "run SQL on the configured database (the embedded one by default) and print rows",

@@ -69,7 +69,9 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
     const placed = await importDemoGazetteer(db);
     out(
       `Placed ${placed.resolved} tickets on the map with the bundled DEMO gazetteer ` +
-        `(${placed.updated} approximate points, verified = false; a real deployment geocodes)\n`,
+        `(${
+          placed.added + placed.changed
+        } approximate points, verified = false; a real deployment geocodes)\n`,
     );
 
     const [summary] = await db.query<{ total: number; open: number; closed: number }>(

@@ -1,5 +1,5 @@
 /**
- * `gazetteer export|import`: the review sheet out, curated coordinates back in.
+ * `gazetteer export|import`: the review sheet out, the rows a person edited or added back in.
  *
  * @module
  */
@@ -40,13 +40,16 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
       name: `the gazetteer sheet "${sheet}"`,
     });
     for (const e of report.errors) out(`${sheet}: line ${e.line} ${e.reason}`);
+    if (report.errors.length > 0) {
+      out(`Imported nothing: fix the ${report.errors.length} row(s) above and import again`);
+      return 1;
+    }
+    const skipped = report.skipped > 0 ? `, ${report.skipped} without coordinates left alone` : "";
     out(
-      report.errors.length > 0
-        ? `Imported nothing: fix the ${report.errors.length} row(s) above and import again`
-        : `Imported ${report.updated} curated entries (${report.skipped} unchanged or without coordinates); ` +
-          `${report.resolved} tickets re-resolved`,
+      `Imported ${sheet}: ${report.changed} changed, ${report.unchanged} unchanged, ` +
+        `${report.added} new${skipped}; ${report.resolved} tickets re-resolved`,
     );
-    return report.errors.length > 0 ? 1 : 0;
+    return 0;
   } finally {
     await db.close();
   }

@@ -1,6 +1,7 @@
 /**
  * The gazetteer review sheet: export every cached answer as CSV for a person to check, and
- * import curated coordinates back (stored as `manual`, never overwritten by a provider).
+ * import it back: the rows the person edited or added become curated coordinates (stored as
+ * `manual`, never overwritten by a provider); the rows left as exported stay exactly as they are.
  *
  * @module
  */
@@ -8,7 +9,7 @@
 import { parse } from "csv-parse/sync";
 import { DATASETS } from "./datasets.ts";
 import { resolveGeometry } from "./geocode.ts";
-import type { Database } from "./ports/mod.ts";
+import type { Database, SqlSession } from "./ports/mod.ts";
 
 /** The review sheet's columns, in order. */
 export const GAZETTEER_COLUMNS = [
@@ -26,18 +27,34 @@ export const GAZETTEER_COLUMNS = [
   "looked_up_at",
 ] as const;
 
-/** Times in EAT (`…+03:00`), as every time fleettickets prints. */
+/** Decimals of the sheet's coordinates (about 0.1 m), as in the tickets export. */
+const DECIMALS = 6;
+
+/** Coordinates as text to {@linkcode DECIMALS} places, times in EAT (`…+03:00`). */
 const EXPORT = `
-select 'cluster' as kind, cluster, '' as place, st_y(geom) as lat, st_x(geom) as lon,
+select 'cluster' as kind, cluster, '' as place,
+       round(st_y(geom)::numeric, ${DECIMALS})::text as lat,
+       round(st_x(geom)::numeric, ${DECIMALS})::text as lon,
        coalesce(provider, '') as source, status, verified, coalesce(reason, '') as reason,
        distance_m, coalesce(query, '') as query, tickets.eat_iso(looked_up_at) as looked_up_at
 from tickets.geo_clusters
 union all
-select 'location', cluster, place, st_y(geom), st_x(geom), coalesce(provider, ''), status,
-       verified, coalesce(reason, ''), distance_m, coalesce(query, ''),
-       tickets.eat_iso(looked_up_at)
+select 'location', cluster, place, round(st_y(geom)::numeric, ${DECIMALS})::text,
+       round(st_x(geom)::numeric, ${DECIMALS})::text, coalesce(provider, ''), status, verified,
+       coalesce(reason, ''), distance_m, coalesce(query, ''), tickets.eat_iso(looked_up_at)
 from tickets.geo_locations
 order by 1, 2, 3`;
+
+interface ExportRow {
+  kind: string;
+  cluster: string;
+  place: string;
+  lat: string | null;
+  lon: string | null;
+  status: string;
+  verified: boolean;
+  [column: string]: unknown;
+}
 
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
@@ -46,8 +63,8 @@ function csvField(value: unknown): string {
 }
 
 /**
- * Renders the whole gazetteer as CSV (header + one line per cached answer), `looked_up_at` in
- * EAT.
+ * Renders the whole gazetteer as CSV (header + one line per cached answer): coordinates to 6
+ * decimals, `looked_up_at` in EAT. Imported back unedited, it changes nothing.
  *
  * @example Usage
  * ```ts ignore
@@ -59,7 +76,7 @@ function csvField(value: unknown): string {
  * ```
  */
 export async function exportGazetteer(db: Database): Promise<string> {
-  const rows = await db.query<Record<string, unknown>>(EXPORT);
+  const rows = await db.query<ExportRow>(EXPORT);
   const lines = [GAZETTEER_COLUMNS.join(",")];
   for (const row of rows) lines.push(GAZETTEER_COLUMNS.map((c) => csvField(row[c])).join(","));
   return lines.join("\n") + "\n";
@@ -67,9 +84,13 @@ export async function exportGazetteer(db: Database): Promise<string> {
 
 /** What an import did. */
 export interface ImportReport {
-  /** Rows stored as curated coordinates. */
-  updated: number;
-  /** Rows left alone (no coordinates, or unchanged and not newly verified). */
+  /** Rows that differ from the gazetteer (coordinates, status or `verified`), now as the sheet says. */
+  changed: number;
+  /** Rows as the gazetteer holds them, left exactly as they are. */
+  unchanged: number;
+  /** Rows not in the gazetteer, stored as curated. */
+  added: number;
+  /** Rows without coordinates that would need them (new, or erased): left alone. */
   skipped: number;
   /** Rows that could not be read, with line and reason. */
   errors: { line: number; reason: string }[];
@@ -77,15 +98,14 @@ export interface ImportReport {
   resolved: number;
 }
 
+const STATUSES = ["hit", "miss", "rejected", "manual"];
+
 const UPSERT_MANUAL_CLUSTER = `
 insert into tickets.geo_clusters (cluster, status, geom, provider, reason, verified, looked_up_at)
 values ($1, 'manual', st_setsrid(st_makepoint($3::float8, $2::float8), 4326), 'manual', $4, $5, now())
 on conflict (cluster) do update set
   status = 'manual', geom = excluded.geom, provider = 'manual', reason = excluded.reason,
-  verified = excluded.verified, looked_up_at = now()
-where tickets.geo_clusters.geom is distinct from excluded.geom
-   or tickets.geo_clusters.verified is distinct from excluded.verified
-   or tickets.geo_clusters.status <> 'manual'`;
+  verified = excluded.verified, looked_up_at = now()`;
 
 const UPSERT_MANUAL_LOCATION = `
 insert into tickets.geo_locations
@@ -93,10 +113,12 @@ insert into tickets.geo_locations
 values ($1, $6, 'manual', st_setsrid(st_makepoint($3::float8, $2::float8), 4326), 'manual', $4, $5, now())
 on conflict (cluster, place) do update set
   status = 'manual', geom = excluded.geom, provider = 'manual', reason = excluded.reason,
-  verified = excluded.verified, looked_up_at = now()
-where tickets.geo_locations.geom is distinct from excluded.geom
-   or tickets.geo_locations.verified is distinct from excluded.verified
-   or tickets.geo_locations.status <> 'manual'`;
+  verified = excluded.verified, looked_up_at = now()`;
+
+const SET_VERIFIED_CLUSTER = `update tickets.geo_clusters set verified = $2 where cluster = $1`;
+
+const SET_VERIFIED_LOCATION =
+  `update tickets.geo_locations set verified = $2 where cluster = $1 and place = $3`;
 
 /** Options for {@linkcode importGazetteer}. */
 export interface ImportOptions {
@@ -138,9 +160,18 @@ function readSheet(csv: string, name: string): Record<string, string>[] {
 }
 
 /**
- * Imports a reviewed sheet: every row with coordinates becomes a curated (`manual`) entry with
- * the sheet's `verified` flag (true when empty). Rows without coordinates are skipped. Ticket
- * geometry is re-resolved afterwards. Bad rows are reported with their line, never half-applied.
+ * Imports a reviewed sheet, comparing each row with what the gazetteer holds: coordinates at the
+ * 6 decimals the export writes, `status` and `verified` (the other columns are not compared, so
+ * `looked_up_at` may be in EAT or, as sheets exported before, in UTC):
+ *
+ * - a row as the gazetteer holds it is left exactly as it is (status, source, time);
+ * - a row whose coordinates changed, whose status changed to `manual`, or that is new becomes a
+ *   curated (`manual`) entry with the sheet's `verified` flag (true when empty);
+ * - a row whose only change is `verified` gets that flag and keeps its status and source;
+ * - a status changed to anything but `manual` is refused: an import only curates.
+ *
+ * Rows without coordinates that would need them are skipped. Ticket geometry is re-resolved
+ * when something was stored. Bad rows are reported with their line, and then nothing is stored.
  *
  * @example Usage
  * ```ts ignore
@@ -150,7 +181,7 @@ function readSheet(csv: string, name: string): Record<string, string>[] {
  * const sheet = "kind,cluster,place,lat,lon,verified\ncluster,Quarry Road,,-1.2780,36.8390,true\n";
  * const report = await importGazetteer(db, sheet);
  * for (const e of report.errors) console.error(`line ${e.line}: ${e.reason}`);
- * console.log(`${report.updated} updated, ${report.resolved} tickets moved`);
+ * console.log(`${report.changed} changed, ${report.added} new, ${report.resolved} tickets moved`);
  * await db.close();
  * ```
  */
@@ -160,50 +191,160 @@ export async function importGazetteer(
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const records = readSheet(csv, options.name ?? "the gazetteer sheet");
-  const report: ImportReport = { updated: 0, skipped: 0, errors: [], resolved: 0 };
-  const valid: { kind: string; params: unknown[] }[] = [];
-  records.forEach((r, i) => {
-    const line = i + 2;
-    if (!r.lat && !r.lon) {
-      report.skipped++;
-      return;
-    }
-    const lat = Number(r.lat);
-    const lon = Number(r.lon);
-    if (!r.cluster) return void report.errors.push({ line, reason: "has no cluster" });
-    if (!(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180) || r.lat === "" || r.lon === "") {
-      return void report.errors.push({
-        line,
-        reason: `has coordinates out of range: "${r.lat}", "${r.lon}"`,
-      });
-    }
-    if (r.kind !== "cluster" && r.kind !== "location") {
-      return void report.errors.push({
-        line,
-        reason: `has kind "${r.kind}": expected cluster or location`,
-      });
-    }
-    if (r.kind === "location" && !r.place) {
-      return void report.errors.push({ line, reason: "is a location without a place" });
-    }
-    const verified = r.verified === undefined || r.verified === "" ||
-      /^(true|t|1|yes|y)$/i.test(r.verified);
-    const params = [r.cluster, lat, lon, r.reason || "imported from the review sheet", verified];
-    valid.push({ kind: r.kind, params: r.kind === "location" ? [...params, r.place] : params });
+  const errors: ImportReport["errors"] = [];
+  const counts = { changed: 0, unchanged: 0, added: 0, skipped: 0 };
+  const stored = await db.transaction(async (tx) => {
+    const held = await heldRows(tx);
+    const writes: { sql: string; params: unknown[] }[] = [];
+    records.forEach((r, i) => {
+      const line = i + 2;
+      if (Object.values(r).every((v) => v === "")) return; // a spreadsheet's empty row
+      const row = readRow(r);
+      if ("error" in row) return void errors.push({ line, reason: row.error });
+      const action = compare(row, held.get(keyOf(row)));
+      if (typeof action !== "string") return void errors.push({ line, reason: action.error });
+      counts[COUNTS_AS[action]]++;
+      const write = writeFor(action, row);
+      if (write) writes.push(write);
+    });
+    if (errors.length > 0) return 0; // all or nothing: fix the sheet first
+    for (const { sql, params } of writes) await tx.query(sql, params);
+    return writes.length;
   });
-  if (report.errors.length > 0) return report; // all or nothing: fix the sheet first
-  await db.transaction(async (tx) => {
-    for (const { kind, params } of valid) {
-      const rows = await tx.query(
-        `with u as (${
-          kind === "cluster" ? UPSERT_MANUAL_CLUSTER : UPSERT_MANUAL_LOCATION
-        } returning 1) select count(*)::int as n from u`,
-        params,
-      );
-      if ((rows[0] as { n: number } | undefined)?.n) report.updated++;
-      else report.skipped++;
+  if (errors.length > 0) {
+    return { changed: 0, unchanged: 0, added: 0, skipped: 0, errors, resolved: 0 };
+  }
+  const resolved = stored > 0 ? await resolveGeometry(db, Object.values(DATASETS)) : 0;
+  return { ...counts, errors, resolved };
+}
+
+/** One row of the sheet, read. */
+interface SheetRow {
+  kind: "cluster" | "location";
+  cluster: string;
+  /** Empty for a cluster. */
+  place: string;
+  /** Both coordinates, or neither. */
+  lat: number | null;
+  lon: number | null;
+  /** Empty when the sheet has no status. */
+  status: string;
+  /** Undefined when the sheet leaves it empty. */
+  verified: boolean | undefined;
+  reason: string;
+}
+
+/**
+ * What importing a row does: nothing (`unchanged`; `skipped`: it has no coordinates to store),
+ * set its `verified` flag only (`verify`), or store it as curated (`curate` a row the gazetteer
+ * holds, `add` a new one).
+ */
+type Action = "unchanged" | "skipped" | "verify" | "curate" | "add";
+
+/** The count in {@linkcode ImportReport} each action adds to. */
+const COUNTS_AS = {
+  unchanged: "unchanged",
+  skipped: "skipped",
+  verify: "changed",
+  curate: "changed",
+  add: "added",
+} as const satisfies Record<Action, keyof ImportReport>;
+
+function keyOf(row: { kind: string; cluster: string; place: string }): string {
+  return `${row.kind}\t${row.cluster}\t${row.place}`;
+}
+
+/** The row, or why it cannot be read. */
+function readRow(r: Record<string, string>): SheetRow | { error: string } {
+  const error = (reason: string) => ({ error: reason });
+  if (!r.cluster) return error("has no cluster");
+  if (r.kind !== "cluster" && r.kind !== "location") {
+    return error(`has kind "${r.kind}": expected cluster or location`);
+  }
+  if (r.kind === "location" && !r.place) return error("is a location without a place");
+  let lat: number | null = null;
+  let lon: number | null = null;
+  if (r.lat || r.lon) {
+    lat = Number(r.lat);
+    lon = Number(r.lon);
+    if (!(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180) || !r.lat || !r.lon) {
+      return error(`has coordinates out of range: "${r.lat}", "${r.lon}"`);
     }
-  });
-  report.resolved = await resolveGeometry(db, Object.values(DATASETS));
-  return report;
+  }
+  const status = r.status ?? "";
+  if (status !== "" && !STATUSES.includes(status)) {
+    return error(`has status "${status}": expected hit, miss, rejected or manual`);
+  }
+  return {
+    kind: r.kind,
+    cluster: r.cluster,
+    place: r.kind === "location" ? r.place! : "",
+    lat,
+    lon,
+    status,
+    verified: r.verified === undefined || r.verified === ""
+      ? undefined
+      : /^(true|t|1|yes|y)$/i.test(r.verified),
+    reason: r.reason ?? "",
+  };
+}
+
+/** What importing the row does, set against the gazetteer's row (if any); or why it cannot. */
+function compare(row: SheetRow, held: ExportRow | undefined): Action | { error: string } {
+  if (held === undefined) {
+    if (row.status !== "" && row.status !== "manual") {
+      return {
+        error: `has status "${row.status}" but is not in the gazetteer: an import only stores ` +
+          `curated entries, so write manual or leave the status empty`,
+      };
+    }
+    return row.lat === null ? "skipped" : "add";
+  }
+  const statusChanged = row.status !== "" && row.status !== held.status;
+  if (statusChanged && row.status !== "manual") {
+    const fix = held.status === "manual" ? "" : `, or "${held.status}" to leave it`;
+    return {
+      error: `has status "${row.status}" where the gazetteer holds "${held.status}": an ` +
+        `import only stores curated entries, so write manual${fix}`,
+    };
+  }
+  const sameCoordinates = row.lat === null || held.lat === null
+    ? row.lat === null && held.lat === null
+    : sameAt(row.lat, held.lat) && sameAt(row.lon!, held.lon!);
+  if (sameCoordinates && !statusChanged) {
+    return row.verified === undefined || row.verified === held.verified ? "unchanged" : "verify";
+  }
+  if (row.lat === null) {
+    return statusChanged ? { error: `has status "manual" but no coordinates` } : "skipped";
+  }
+  return "curate";
+}
+
+/** The statement an action runs, if any. */
+function writeFor(action: Action, row: SheetRow): { sql: string; params: unknown[] } | undefined {
+  const location = row.kind === "location";
+  if (action === "verify") {
+    return {
+      sql: location ? SET_VERIFIED_LOCATION : SET_VERIFIED_CLUSTER,
+      params: location ? [row.cluster, row.verified, row.place] : [row.cluster, row.verified],
+    };
+  }
+  if (action !== "curate" && action !== "add") return undefined;
+  const reason = row.reason || "imported from the review sheet";
+  const params = [row.cluster, row.lat, row.lon, reason, row.verified ?? true];
+  return {
+    sql: location ? UPSERT_MANUAL_LOCATION : UPSERT_MANUAL_CLUSTER,
+    params: location ? [...params, row.place] : params,
+  };
+}
+
+/** Whether a sheet's coordinate is the gazetteer's, as the export writes it. */
+function sameAt(value: number, exported: string): boolean {
+  return Number(value.toFixed(DECIMALS)) === Number(exported);
+}
+
+/** The gazetteer as the export writes it, by kind, cluster and place. */
+async function heldRows(tx: SqlSession): Promise<Map<string, ExportRow>> {
+  const rows = await tx.query<ExportRow>(EXPORT);
+  return new Map(rows.map((r) => [keyOf(r), r]));
 }

@@ -1,9 +1,12 @@
-// The gazetteer review sheet: what `gazetteer export` writes.
+// The gazetteer review sheet: what `gazetteer export` writes, and the round trip: `gazetteer
+// import` of the sheet changes only the rows a reviewer edited or added; the provider's answers
+// stay the provider's.
 
 import assert from "node:assert/strict";
-import { exportGazetteer } from "../core/gazetteer.ts";
+import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { backends, removeTestDataAtEnd, shared } from "./_harness.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
 
 /** A provider's coordinate as it comes (more digits than the sheet shows). */
 const SARIT = { lat: -1.2676 + 0.00234, lon: 36.8108 - 0.0123456789 };
@@ -34,6 +37,36 @@ async function seed(db: Database): Promise<void> {
   `);
 }
 
+/** Every gazetteer row as the database holds it (geometry as text, times to the microsecond). */
+async function snapshot(db: Database): Promise<Record<string, unknown>[]> {
+  return await db.query(
+    `select 'cluster' as kind, cluster, '' as place, status, provider, reason, verified,
+            st_astext(geom) as geom, looked_up_at::text as looked_up_at
+     from tickets.geo_clusters
+     union all
+     select 'location', cluster, place, status, provider, reason, verified, st_astext(geom),
+            looked_up_at::text
+     from tickets.geo_locations
+     order by 1, 2, 3`,
+  );
+}
+
+/** The sheet with one cell replaced (`place` names the row: its cluster or its place). */
+function edit(sheet: string, place: string, column: string, value: string): string {
+  const lines = sheet.split("\n");
+  const header = lines[0]!.split(",");
+  const at = header.indexOf(column);
+  const i = lines.findIndex((l) => {
+    const cells = l.split(",");
+    return cells[2] === place || (cells[0] === "cluster" && cells[1] === place);
+  });
+  assert.ok(at >= 0 && i > 0, `${place}.${column}`);
+  const cells = lines[i]!.split(",");
+  cells[at] = value;
+  lines[i] = cells.join(",");
+  return lines.join("\n");
+}
+
 for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
@@ -58,7 +91,142 @@ for (const b of backends()) {
     assert.match(lines.find((l) => l.includes(",Yaya Centre,"))!, /,2026-11-20T12:00:00\+03:00$/);
   });
 
+  test("gazetteer export writes coordinates to 6 decimals (about 0.1 m), as the import compares them", async () => {
+    const db = await b.db();
+    const lines = (await exportGazetteer(db)).split("\n");
+    assert.equal(
+      lines.find((l) => l.startsWith("cluster,Westlands,")),
+      'cluster,Westlands,,-1.267598,36.810796,locationiq,hit,false,"Westlands, Nairobi",4120,' +
+        '"Westlands, Nairobi, Kenya",2026-11-29T10:12:00+03:00',
+    );
+    assert.match(
+      lines.find((l) => l.includes(",Sarit Centre,"))!,
+      /^location,Westlands,Sarit Centre,-1\.265260,36\.798454,locationiq,hit,/,
+    );
+  });
+
+  test("an unedited export imports as unchanged: hits, misses, rejected and manual rows keep status, source and time", async () => {
+    await b.reset();
+    const db = await b.db();
+    await seed(db);
+    const before = await snapshot(db);
+    const sheet = await exportGazetteer(db);
+    const report = await importGazetteer(db, sheet);
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual(await snapshot(db), before, "nothing written");
+    assert.deepEqual([report.changed, report.unchanged, report.added], [0, 5, 0]);
+    // A sheet exported before looked_up_at was in EAT (UTC, "…Z") reads the same.
+    const old = sheet.replace("2026-11-29T10:12:00+03:00", "2026-11-29T07:12:00.000Z");
+    assert.notEqual(old, sheet);
+    assert.equal((await importGazetteer(db, old)).unchanged, 5);
+    // So does a sheet a spreadsheet saved with a float's full digits, or trailing zeros.
+    const resaved = edit(
+      edit(sheet, "Sarit Centre", "lat", String(SARIT.lat)),
+      "Westlands",
+      "lon",
+      "36.8107960",
+    );
+    assert.equal((await importGazetteer(db, resaved)).unchanged, 5);
+    assert.deepEqual(await snapshot(db), before, "still nothing written");
+  });
+
+  test("an import curates only the rows edited or added, and refuses a status it cannot store", async () => {
+    await b.reset();
+    const db = await b.db();
+    await seed(db);
+    const before = await snapshot(db);
+    const sheet = await exportGazetteer(db);
+    // The reviewer moves Sarit Centre, puts Kasarani (a miss) on the map, confirms Westlands
+    // (verified) and adds a place; Bogani Road (rejected) and Yaya Centre are left as exported.
+    let edited = edit(sheet, "Sarit Centre", "lat", "-1.2612");
+    edited = edit(edited, "Kasarani", "lat", "-1.2215");
+    edited = edit(edited, "Kasarani", "lon", "36.898");
+    edited = edit(edited, "Westlands", "verified", "true");
+    edited += "location,Kilimani,Prestige Plaza,-1.2998,36.7866,,,true,,,,\n";
+    const report = await importGazetteer(db, edited);
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual([report.changed, report.unchanged, report.added], [3, 2, 1]);
+    const after = new Map((await snapshot(db)).map((r) => [r.place || r.cluster, r]));
+    const was = new Map(before.map((r) => [r.place || r.cluster, r]));
+    for (const moved of ["Sarit Centre", "Kasarani", "Prestige Plaza"]) {
+      const row = after.get(moved)!;
+      assert.equal(row.status, "manual", moved);
+      assert.equal(row.provider, "manual", moved);
+      assert.notEqual(row.looked_up_at, was.get(moved)?.looked_up_at, moved);
+    }
+    assert.equal(after.get("Sarit Centre")!.geom, "POINT(36.798454 -1.2612)", "as the sheet says");
+    assert.deepEqual(
+      after.get("Westlands"),
+      { ...was.get("Westlands"), verified: true },
+      "confirmed: still the provider's hit, found when it was",
+    );
+    assert.deepEqual(after.get("Bogani Road"), was.get("Bogani Road"), "the rejection stays");
+    assert.deepEqual(after.get("Yaya Centre"), was.get("Yaya Centre"));
+
+    // A status changed to manual adopts the provider's answer as curated; another is refused.
+    const adopt = await importGazetteer(
+      db,
+      edit(await exportGazetteer(db), "Westlands", "status", "manual"),
+    );
+    assert.deepEqual([adopt.errors, adopt.changed, adopt.unchanged], [[], 1, 5]);
+    const [westlands] = (await snapshot(db)).filter((r) => r.cluster === "Westlands" && !r.place);
+    assert.deepEqual(
+      [westlands!.status, westlands!.provider, westlands!.geom],
+      ["manual", "manual", "POINT(36.810796 -1.267598)"],
+      "the provider's point, as the sheet shows it",
+    );
+    const refused = await importGazetteer(
+      db,
+      edit(
+        edit(await exportGazetteer(db), "Yaya Centre", "status", "hit"),
+        "Kasarani",
+        "status",
+        "manaul",
+      ),
+    );
+    assert.deepEqual(refused.errors, [
+      {
+        line: 2,
+        reason: `has status "manaul": expected hit, miss, rejected or manual`,
+      },
+      {
+        line: 5,
+        reason: `has status "hit" where the gazetteer holds "manual": an import only stores ` +
+          `curated entries, so write manual`,
+      },
+    ]);
+    assert.equal(refused.changed + refused.added, 0, "all or nothing");
+  });
+
+  if (b.name === "postgres") {
+    // As an operator runs it (a subprocess needs a database it can reach: PostgreSQL only).
+    test("gazetteer import says how many rows changed, were unchanged and are new", async () => {
+      await b.reset();
+      const db = await b.db();
+      await seed(db);
+      const dir = await scratchDir("test-gazetteer");
+      const env = { DATABASE_URL: b.url! };
+      const out = await cli(
+        ["gazetteer", "export", `${dir.slice(".data/".length)}/review.csv`],
+        env,
+      );
+      assert.equal(out.code, 0, out.stderr);
+      const sheet = `${dir}/review.csv`;
+      await Deno.writeTextFile(
+        sheet,
+        edit(await Deno.readTextFile(sheet), "Sarit Centre", "lat", "-1.2612"),
+      );
+      const r = await cli(["gazetteer", "import", sheet], env);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        /^Imported .*review\.csv: 1 changed, 4 unchanged, 0 new; \d+ tickets re-resolved\n$/,
+      );
+    });
+  }
+
   test("close the shared database", () => b.close());
 }
 
+cleanUpScratchDirsAtEnd();
 removeTestDataAtEnd();
