@@ -57,6 +57,19 @@ export async function openStore(
   return store;
 }
 
+/**
+ * How a run names its source (the store's `description`: `dir:…`, `file:…`, `s3://bucket at
+ * host`) when the store could not be opened, for the record of the refused run.
+ */
+export function describeSource(config: Config, values: Record<string, unknown>): string {
+  if (values["from-dir"] !== undefined) {
+    return createDirObjectStore(String(values["from-dir"])).description;
+  }
+  if (values.csv !== undefined) return `file:${values.csv}`;
+  const { bucket, endpoint } = config.s3;
+  return `s3://${bucket}${endpoint === undefined ? "" : ` at ${new URL(endpoint).host}`}`;
+}
+
 /** A folder source must exist, mirror a bucket root, lead nowhere it may not, be archivable. */
 async function checkFolder(dir: string, apply: boolean): Promise<void> {
   if (dir.trim() === "") {

@@ -5,7 +5,11 @@
  */
 
 import { type Config, ConfigError } from "../app/config.ts";
-import { openDatabase, PendingMigrationsError } from "../app/open_database.ts";
+import {
+  NoEmbeddedDatabaseError,
+  openDatabase,
+  PendingMigrationsError,
+} from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { emptyCounts } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
@@ -13,6 +17,7 @@ import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
+import { recordRun } from "../core/record_run.ts";
 import {
   amount,
   type Context,
@@ -22,7 +27,7 @@ import {
   SourceError,
   UsageError,
 } from "./_context.ts";
-import { openStore } from "./_open_store.ts";
+import { describeSource, openStore } from "./_open_store.ts";
 import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { createLogger } from "./logger.ts";
 
@@ -89,12 +94,36 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   // of the embedded database, pending migrations, a missing source, no connection).
   const print = (reports: IngestReport[]) =>
     out(JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]));
+  const startedAt = new Date();
   let store: ObjectStore;
   try {
     store = await openStore(config, values, datasets[0]!);
   } catch (error) {
-    if (!values.json) throw error;
-    print(datasets.map((d) => reportBeforeDrain(d, values, error, redact)));
+    const reports = datasets.map((d) =>
+      reportBeforeDrain(d, values, error, redact, describeSource(config, values))
+    );
+    // A usage error is the command line's, not a run's. Any other refusal (no folder, no bucket,
+    // no credentials) fails every scheduled run alike: an applying run from the bucket or a
+    // folder records it for `status`, and the refusal is logged as the `run` line of any run.
+    const usage = error instanceof UsageError;
+    if (!usage && values.apply === true && csv === undefined) {
+      const recordError = await recordRefusedRuns(config, reports, startedAt, redact);
+      if (recordError !== undefined) {
+        for (const report of reports) report.recordError = recordError;
+      }
+    }
+    for (const report of usage ? [] : reports) {
+      logger.runEnd(report);
+      if (report.recordError !== undefined) {
+        logger.log("warn", "run_record_failed", {
+          dataset: report.dataset,
+          error: report.recordError,
+        });
+      }
+    }
+    if (values.json) print(reports);
+    // In text the refusal is the one line `main` prints (with its usage hint, for a usage error).
+    else if (format !== "json" || usage) throw error;
     return exitCodeBeforeDrain(error);
   }
   if (values["from-dir"] !== undefined) {
@@ -186,8 +215,39 @@ async function warnMissingChanges(
 }
 
 /**
+ * Records runs refused before the drain as failed in `tickets.runs`; returns why they could not
+ * be recorded, if so. An embedded folder without a database has nothing to record into (and no
+ * `status` to read it), so nothing is said; one is not made for it.
+ */
+async function recordRefusedRuns(
+  config: Config,
+  reports: readonly IngestReport[],
+  startedAt: Date,
+  redact: (text: string) => string,
+): Promise<string | undefined> {
+  let db: Database;
+  try {
+    db = await openDatabase(config, { requireMigrated: true, existing: true });
+  } catch (error) {
+    if (error instanceof NoEmbeddedDatabaseError) return undefined;
+    return redact(`Cannot record the run in tickets.runs: ${messageOf(error)}`);
+  }
+  try {
+    for (const report of reports) await recordRun(db, report, { startedAt, redact });
+  } catch (error) {
+    return redact(`Cannot record the run in tickets.runs: ${messageOf(error)}`);
+  } finally {
+    await db.close();
+  }
+  return undefined;
+}
+
+const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error);
+
+/**
  * The report of a dataset that never reached the drain: `locked` when another process has the
- * embedded database, else `failed` with the error (what `--json` prints instead of text).
+ * embedded database, else `failed` with the error (what `--json` prints, what the `run` log line
+ * says and what is recorded for a refused source).
  */
 function reportBeforeDrain(
   dataset: Dataset,
@@ -197,7 +257,7 @@ function reportBeforeDrain(
   source = "",
 ): IngestReport {
   const locked = error instanceof DatabaseLockedError;
-  const message = redact(error instanceof Error ? error.message : String(error));
+  const message = redact(messageOf(error));
   return {
     dataset: dataset.name,
     mode: values.apply === true ? "apply" : "dry-run",

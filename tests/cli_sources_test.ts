@@ -44,13 +44,15 @@ Deno.test({
   fn: () =>
     withScratch(async (dir) => {
       const env = { PGLITE_DIR: `${dir}/pglite` };
-      for (const args of [["ingest", "--apply"], ["ingest"], ["status"]]) {
+      // On a terminal (--log-format text): the plain message; under cron a JSON run line says it.
+      const text = ["--log-format", "text"];
+      for (const args of [["ingest", "--apply", ...text], ["ingest", ...text], ["status"]]) {
         const r = await cli([...args, "--from-dir", `${dir}/typo`], env);
         assert.equal(r.code, 2, r.text);
         assert.match(r.text, new RegExp(`Cannot read the folder "${dir}/typo": it does not exist`));
       }
       await Deno.mkdir(`${dir}/empty`);
-      const r = await cli(["ingest", "--apply", "--from-dir", `${dir}/empty`], env);
+      const r = await cli(["ingest", "--apply", "--from-dir", `${dir}/empty`, ...text], env);
       assert.equal(r.code, 2, r.text);
       assert.match(r.text, /it has no "automations\/" folder/);
       assert.doesNotMatch(r.text, /Usage:/, "no usage block after a typo");
@@ -73,7 +75,14 @@ Deno.test({
   name: "a --csv file that does not exist is an error naming it",
   sanitizeResources: false,
   fn: async () => {
-    const r = await cli(["ingest", "--csv", "nowhere/2026-06-15T17-00-00.csv", "--apply"]);
+    const r = await cli([
+      "ingest",
+      "--csv",
+      "nowhere/2026-06-15T17-00-00.csv",
+      "--apply",
+      "--log-format",
+      "text",
+    ]);
     assert.equal(r.code, 2, r.text);
     assert.match(
       r.text,
@@ -198,7 +207,8 @@ Deno.test({
         RUSTFS_SECRET_KEY: server.secretAccessKey,
         TICKETS_BUCKET: "no-such-bucket",
       };
-      for (const args of [["ingest", "--from-bucket", "--apply"], ["status", "--from-bucket"]]) {
+      const ingest = ["ingest", "--from-bucket", "--apply", "--log-format", "text"];
+      for (const args of [ingest, ["status", "--from-bucket"]]) {
         const r = await cli(args, env);
         assert.equal(r.code, 2, r.text);
         assert.match(r.text, /the bucket "no-such-bucket" does not exist \(TICKETS_BUCKET\)/);

@@ -36,7 +36,7 @@ Deno.test("cli: ingest without a source is a usage error (exit 2)", async () => 
 });
 
 Deno.test("cli: --from-bucket without credentials names the variables (exit 2)", async () => {
-  const r = await cli(["ingest", "--from-bucket"]);
+  const r = await cli(["ingest", "--from-bucket", "--log-format", "text"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /set RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY/);
 });
@@ -67,8 +67,11 @@ Deno.test("cli: serve on a port in use exits 2 naming the port and --port, befor
 
 Deno.test("cli: an empty or missing path names the flag or the file (exit 2), before any database opens", async () => {
   const cases: [string[], RegExp][] = [
-    [["ingest", "--from-dir", ""], /^Cannot read --from-dir "": name a folder/],
-    [["ingest", "--csv", ""], /^Cannot read --csv "": name a change file/],
+    [
+      ["ingest", "--from-dir", "", "--log-format", "text"],
+      /^Cannot read --from-dir "": name a folder/,
+    ],
+    [["ingest", "--csv", "", "--log-format", "text"], /^Cannot read --csv "": name a change file/],
     [
       ["gazetteer", "import", ".data/no-such-sheet.csv"],
       /^Cannot read the gazetteer sheet ".data\/no-such-sheet.csv": it does not exist/,

@@ -84,4 +84,65 @@ Deno.test("status --json answers a monitor in JSON when the database cannot be r
   }
 });
 
+Deno.test({
+  name: "status: an applying run refused before the drain (its folder gone) is recorded as " +
+    "failed and logged as a JSON run line, so status fails; a dry run records nothing",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await scratchDir("test-status");
+    await writeFiles(`${dir}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 32 }).files);
+    const env = { PGLITE_DIR: `${dir}/pglite` };
+    const ingest = await cli(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env);
+    assert.equal(ingest.code, 0, ingest.stderr);
+    const gone = `${dir}/gone`;
+    const refusal = new RegExp(`Cannot read the folder "${gone}": it does not exist`);
+
+    // Not on a terminal (cron): one JSON run line on stdout, as for any other outcome.
+    const dry = await cli(["ingest", "--from-dir", gone], env);
+    assert.equal(dry.code, 2, dry.stdout + dry.stderr);
+    const dryLine = JSON.parse(dry.stdout);
+    assert.equal(dryLine.event, "run");
+    assert.equal(dryLine.mode, "dry-run");
+    assert.equal((await cli(["status", "--dataset", "inc"], env)).code, 0, "a dry run: no record");
+
+    const applied = await cli(["ingest", "--from-dir", gone, "--apply", "--dataset", "all"], env);
+    assert.equal(applied.code, 2, applied.stdout + applied.stderr);
+    assert.equal(applied.stderr, "");
+    const lines = applied.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.level, l.event, l.dataset, l.status, l.transient]), [
+      ["error", "run", "inc", "failed", false],
+      ["error", "run", "crq", "failed", false],
+    ]);
+    assert.match(lines[0].error, refusal);
+    const status = await cli(["status", "--dataset", "inc"], env);
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    assert.match(status.stdout, /^inc: FAILING/m);
+    assert.match(status.stdout, new RegExp(`! The last run failed: ${refusal.source}`));
+
+    // On a terminal (text) the refusal stays the one plain line.
+    const text = await cli(["ingest", "--from-dir", gone, "--log-format", "text"], env);
+    assert.equal(text.code, 2);
+    assert.equal(text.stdout, "");
+    assert.match(text.stderr, new RegExp(`^${refusal.source}\n$`));
+  },
+});
+
+Deno.test("ingest --apply refused before the drain with the database unreachable logs the refusal and that it could not be recorded", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close(); // nothing listens there now
+  const gone = `${await scratchDir("test-status")}/gone`;
+  const r = await cli(["ingest", "--from-dir", gone, "--apply"], {
+    DATABASE_URL: `postgres://fleet:s3cret-pw@127.0.0.1:${port}/fleet`,
+  });
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  const [run, warn, ...rest] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rest, []);
+  assert.equal(run.event, "run");
+  assert.match(run.error, /Cannot read the folder ".*gone": it does not exist/);
+  assert.deepEqual([warn.level, warn.event], ["warn", "run_record_failed"]);
+  assert.match(warn.error, /^Cannot record the run in tickets\.runs: Cannot connect to PostgreSQL/);
+  assert.ok(!r.stdout.includes("s3cret-pw"));
+});
+
 cleanUpScratchDirsAtEnd();
