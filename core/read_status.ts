@@ -23,8 +23,10 @@ export interface DatasetStatus {
   watermark: string | null;
   /** When a file was last applied (ISO 8601, EAT). */
   lastAppliedAt: string | null;
-  /** Files applied so far. */
+  /** Distinct change files in the ledger: a file applied again (replaced, reseeded) counts once. */
   filesApplied: number;
+  /** Applications of a file after its first (a replaced file applied again, a reseed). */
+  reapplications: number;
   /** Change files waiting in the bucket (null when no bucket was given). */
   pendingFiles: number | null;
   /** The latest applying run. */
@@ -79,6 +81,9 @@ from tickets.import_meta where dataset = $1`;
 const LAST_RUN = `
 select started_at, finished_at, status, files_applied, totals, error
 from tickets.runs where dataset = $1 order by finished_at desc, id desc limit 1`;
+
+/** Distinct files in the ledger (one row per file name: a replaced file keeps its last ETag). */
+const LEDGER_FILES = `select count(*)::int as n from tickets.applied_files where dataset = $1`;
 
 const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
 
@@ -141,6 +146,7 @@ export async function readStatus(
       tableCounts(dataset.table),
     );
     const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
+    const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);
     let pendingFiles: number | null = null;
     if (options.store) {
       const keys = await options.store.list(dataset.changesPrefix);
@@ -196,7 +202,9 @@ export async function readStatus(
       reasons,
       watermark: meta?.watermark ?? null,
       lastAppliedAt: lastApplied ? eatIso(lastApplied) : null,
-      filesApplied: meta?.files_applied ?? 0,
+      filesApplied: ledger?.n ?? 0,
+      // import_meta counts every application of a file; the ledger holds each file once.
+      reapplications: Math.max(0, (meta?.files_applied ?? 0) - (ledger?.n ?? 0)),
       pendingFiles,
       lastRun: run
         ? {
@@ -241,6 +249,7 @@ export async function readStatus(
  *     watermark: "2026-06-15T17-00-00.csv",
  *     lastAppliedAt: "2026-06-15T14:01:10.000Z",
  *     filesApplied: 42,
+ *     reapplications: 0,
  *     pendingFiles: 0,
  *     lastRun: null,
  *     rows: 20956,
@@ -263,6 +272,7 @@ export function formatStatus(report: StatusReport): string {
     lines.push(
       `${d.dataset}: ${d.health.toUpperCase()}  watermark ${d.watermark ?? "(none)"}` +
         `, last applied ${d.lastAppliedAt ?? "never"}, ${d.filesApplied} files applied` +
+        (d.reapplications > 0 ? ` (${d.reapplications} re-applications)` : "") +
         (d.pendingFiles === null
           ? ""
           : `, ${d.pendingFiles} ${d.pendingFiles === 1 ? "file" : "files"} pending`),

@@ -183,6 +183,25 @@ for (const b of backends()) {
     assert.equal(failing.datasets[0]!.lastRun?.error, "Cannot connect with ***");
   });
 
+  test("readStatus() counts each file applied once, and its applications again apart", async () => {
+    await b.reset();
+    const db = await b.db();
+    const stream = generateStream({ tickets: 30, deltas: 1, seed: 12 });
+    const root = await makeDirBucket(stream.files);
+    const store = createDirObjectStore(root);
+    await drain(store, db, { dataset: INC, apply: true, archive: false });
+    const reseed = await drain(store, db, {
+      dataset: INC,
+      apply: true,
+      reseed: true,
+      archive: false,
+    });
+    assert.equal(reseed.files.filter((f) => f.status === "applied").length, stream.files.length);
+    const [status] = (await readStatus(db, { datasets: [INC] })).datasets;
+    assert.equal(status!.filesApplied, stream.files.length);
+    assert.equal(status!.reapplications, stream.files.length);
+  });
+
   test("close the shared database", () => b.close());
 }
 
