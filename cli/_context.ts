@@ -159,16 +159,27 @@ export function datasetsFlag(value: unknown, allowAll = true): Dataset[] {
   );
 }
 
-/** Reads a number, 0 or more, from a flag; `unit` names what it counts in the message. */
+/**
+ * Reads a number, 0 or more (more than 0 when `positive`: a limit of 0 would always be
+ * exceeded), from a flag; `unit` names what it counts in the message.
+ */
 export function amount(
   value: string | boolean | undefined,
   flag: string,
   unit: "seconds" | "hours" | "calls",
+  positive = false,
 ): number {
   if (value === undefined) return 0;
   const n = Number(value);
-  if (value === "" || typeof value !== "string" || !Number.isFinite(n) || n < 0) {
-    throw new UsageError(`Cannot read ${flag} "${value}": expected a number of ${unit}, 0 or more`);
+  if (
+    value === "" || typeof value !== "string" || !Number.isFinite(n) || n < 0 ||
+    (positive && n === 0)
+  ) {
+    throw new UsageError(
+      `Cannot read ${flag} "${value}": expected a number of ${unit}, ${
+        positive ? "more than 0" : "0 or more"
+      }`,
+    );
   }
   return n;
 }

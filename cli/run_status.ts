@@ -25,10 +25,10 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     "from-bucket": { type: "boolean" },
     "from-dir": { type: "string" },
   });
-  const maxAgeHours = amount(values["max-age"], "--max-age", "hours");
+  const maxAgeHours = amount(values["max-age"], "--max-age", "hours", true);
   const maxContentLagHours = values["max-content-lag"] === undefined
     ? undefined
-    : amount(values["max-content-lag"], "--max-content-lag", "hours");
+    : amount(values["max-content-lag"], "--max-content-lag", "hours", true);
   const datasets = datasetsFlag(values.dataset);
   const waitS = amount(values["wait-lock"], "--wait-lock", "seconds");
   // Health unknown is not healthy: a monitor must see it, in the form it asked for (with --json

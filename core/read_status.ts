@@ -108,6 +108,16 @@ from ${ident(table)}`;
 }
 
 /**
+ * An age for a person: in hours from an hour up (`hours` writes the number, `2.5 h`), below in
+ * minutes (`6 min`) or seconds (`0.36 s`) rather than `0.0 h`.
+ */
+function ageText(ms: number, hours: (h: number) => string): string {
+  if (ms >= 3600_000) return `${hours(ms / 3600_000)} h`;
+  if (ms >= 60_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Number((ms / 1000).toPrecision(2))} s`;
+}
+
+/**
  * Reads the status of every dataset.
  *
  * @example Usage
@@ -181,8 +191,8 @@ export async function readStatus(
         lastApplied === null
           ? "No change file has been applied yet"
           : `No change file applied for ${
-            ((now.getTime() - lastApplied.getTime()) / 3600_000).toFixed(1)
-          } h (max ${maxAgeMs / 3600_000} h)`,
+            ageText(now.getTime() - lastApplied.getTime(), (h) => h.toFixed(1))
+          } (max ${ageText(maxAgeMs, String)})`,
       );
     }
     const contentLagHours = counts?.newest

@@ -63,7 +63,7 @@ Deno.test("help: a flag's missing value is named as missing, and a negative one 
   assert.equal(written.code, 2);
   assert.match(
     written.stderr,
-    /^Cannot read --max-age "-3": expected a number of hours, 0 or more/,
+    /^Cannot read --max-age "-3": expected a number of hours, more than 0/,
   );
   const missing = await cli(["ingest", "--from-dir", "x", "--wait-lock", "--apply"]);
   assert.equal(missing.code, 2);

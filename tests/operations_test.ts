@@ -202,6 +202,35 @@ for (const b of backends()) {
     assert.equal(status!.reapplications, stream.files.length);
   });
 
+  test("readStatus() writes an age under an hour in minutes or seconds, not 0.0 h", async () => {
+    await b.reset();
+    const db = await b.db();
+    const at = new Date("2026-06-15T07:00:00Z"); // 10:00 EAT: staleness is checked
+    const reason = async (agoMs: number, maxAgeHours: number) => {
+      await db.query(
+        `insert into tickets.import_meta (dataset, last_applied_at) values ('inc', $1)
+         on conflict (dataset) do update set last_applied_at = excluded.last_applied_at`,
+        [new Date(at.getTime() - agoMs)],
+      );
+      const status = await readStatus(db, {
+        clock: { now: () => at },
+        maxAgeHours,
+        datasets: [INC],
+      });
+      return status.datasets[0]!.reasons.join("\n");
+    };
+    assert.match(
+      await reason(6 * 60_000, 0.0001),
+      /No change file applied for 6 min \(max 0\.36 s\)/,
+    );
+    assert.match(await reason(900, 0.0001), /No change file applied for 0\.9 s \(max 0\.36 s\)/);
+    assert.match(await reason(3 * 3600_000, 2), /No change file applied for 3\.0 h \(max 2 h\)/);
+    assert.match(
+      await reason(3 * 3600_000, 0.5),
+      /No change file applied for 3\.0 h \(max 30 min\)/,
+    );
+  });
+
   test("close the shared database", () => b.close());
 }
 

@@ -145,4 +145,17 @@ Deno.test("ingest --apply refused before the drain with the database unreachable
   assert.ok(!r.stdout.includes("s3cret-pw"));
 });
 
+Deno.test("status refuses a --max-age or --max-content-lag of 0, below 0 or not a number, naming the flag (exit 2)", async () => {
+  for (const flag of ["--max-age", "--max-content-lag"]) {
+    for (const value of ["0", "-1", "soon"]) {
+      const r = await cli(["status", `${flag}=${value}`]);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^Cannot read ${flag} "${value}": expected a number of hours, more than 0\n`),
+      );
+    }
+  }
+});
+
 cleanUpScratchDirsAtEnd();
