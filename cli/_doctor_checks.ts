@@ -13,7 +13,7 @@ import {
   hasPgliteDatabase,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
-import { parseChangeKey } from "../core/change_key.ts";
+import { parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
 import { DATASETS } from "../core/datasets.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { pendingMigrations } from "../core/migrate.ts";
@@ -241,13 +241,32 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
       const files = keys.map((k) => parseChangeKey(k.key, dataset.changesPrefix))
         .filter((k) => k !== null).sort((a, b) => a.fileName < b.fileName ? -1 : 1);
       const future = files.filter((f) => f.exportedAt.getTime() > now.getTime() + 10 * 60_000);
+      const ignored = keys.map((k) => k.key)
+        .filter((key) => parseChangeKey(key, dataset.changesPrefix) === null);
+      const found: string[] = [];
+      const remedies: string[] = [];
+      if (future.length > 0) {
+        found.push(
+          `${future.length} dated after this machine's clock (${future.at(-1)!.fileName})`,
+        );
+        remedies.push("check this machine's clock (NTP) and the exporter's");
+      }
+      // A renamed export (`export (1).csv`) is never applied: ingest only names it in its report.
+      if (ignored.length > 0) {
+        found.push(
+          `${ignored.length} key(s) that are not change files, never applied or moved ` +
+            `(${quoteIgnoredKeys(ignored, 3)})`,
+        );
+        remedies.push(
+          `rename them YYYY-MM-DDTHH-mm-ss.csv (the export time, EAT) or move them out of ${dataset.changesPrefix}`,
+        );
+      }
       checks.push(
-        future.length > 0
+        found.length > 0
           ? warn(
             name,
-            `${where}/${dataset.changesPrefix}: ${files.length} change files, ${future.length} ` +
-              `dated after this machine's clock (${future.at(-1)!.fileName})`,
-            "check this machine's clock (NTP) and the exporter's",
+            `${where}/${dataset.changesPrefix}: ${files.length} change files, ${found.join(", ")}`,
+            remedies.join("; "),
           )
           : ok(
             name,

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { quoteIgnoredKeys } from "../core/change_key.ts";
 import type { DrainReport, FileCounts, FileReport } from "../core/drain.ts";
 import type { IngestReport } from "../core/ingest.ts";
 
@@ -99,10 +100,8 @@ export function formatDrainReport(report: DrainReport): string {
   }
   for (const f of report.setAside) lines.push(`  SET ASIDE ${f.key}: ${f.reason}`);
   if (report.ignoredKeys.length > 0) {
-    const shown = report.ignoredKeys.slice(0, 5).map((key) => `"${key}"`).join(", ");
-    const more = report.ignoredKeys.length - 5;
     lines.push(
-      `  ignored (not change files, never moved): ${shown}${more > 0 ? ` and ${more} more` : ""}`,
+      `  ignored (not change files, never moved): ${quoteIgnoredKeys(report.ignoredKeys)}`,
     );
   }
   const applied = report.files.filter((f) => f.action === "apply" && f.counts).length;

@@ -80,3 +80,25 @@ export function parseChangeKey(key: string, prefix: string): ChangeKey | null {
   const exportedAt = parseChangeFileName(fileName);
   return exportedAt === null ? null : { key, fileName, exportedAt };
 }
+
+/**
+ * Names the first `shown` of the keys that are not change files, quoted, and how many more
+ * (the ingest report, `status` and `doctor` say it alike).
+ *
+ * @example Usage
+ * ```ts
+ * import { quoteIgnoredKeys } from "./change_key.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const keys = ["automations/inc/changes/export (1).csv", "automations/inc/changes/notes.txt"];
+ * assert.equal(
+ *   quoteIgnoredKeys(keys, 1),
+ *   '"automations/inc/changes/export (1).csv" and 1 more',
+ * );
+ * ```
+ */
+export function quoteIgnoredKeys(keys: readonly string[], shown = 5): string {
+  const more = keys.length - shown;
+  return keys.slice(0, shown).map((key) => `"${key}"`).join(", ") +
+    (more > 0 ? ` and ${more} more` : "");
+}

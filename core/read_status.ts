@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseChangeKey } from "./change_key.ts";
+import { parseChangeKey, quoteIgnoredKeys } from "./change_key.ts";
 import { eatIso } from "./eat_time.ts";
 import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
@@ -29,6 +29,11 @@ export interface DatasetStatus {
   reapplications: number;
   /** Change files waiting in the bucket (null when no bucket was given). */
   pendingFiles: number | null;
+  /**
+   * Keys in the bucket's `changes/` that are not change files, never applied or moved (a
+   * renamed export, notes): a warning, not unhealthy. Null when no bucket was given.
+   */
+  ignoredKeys: string[] | null;
   /** The latest applying run. */
   lastRun: {
     startedAt: string;
@@ -158,9 +163,11 @@ export async function readStatus(
     const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
     const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);
     let pendingFiles: number | null = null;
+    let ignoredKeys: string[] | null = null;
     if (options.store) {
-      const keys = await options.store.list(dataset.changesPrefix);
-      pendingFiles = keys.filter((k) => parseChangeKey(k.key, dataset.changesPrefix)).length;
+      const keys = (await options.store.list(dataset.changesPrefix)).map((k) => k.key);
+      ignoredKeys = keys.filter((k) => parseChangeKey(k, dataset.changesPrefix) === null);
+      pendingFiles = keys.length - ignoredKeys.length;
     }
 
     const reasons: string[] = [];
@@ -216,6 +223,7 @@ export async function readStatus(
       // import_meta counts every application of a file; the ledger holds each file once.
       reapplications: Math.max(0, (meta?.files_applied ?? 0) - (ledger?.n ?? 0)),
       pendingFiles,
+      ignoredKeys,
       lastRun: run
         ? {
           startedAt: eatIso(run.started_at),
@@ -261,6 +269,7 @@ export async function readStatus(
  *     filesApplied: 42,
  *     reapplications: 0,
  *     pendingFiles: 0,
+ *     ignoredKeys: [],
  *     lastRun: null,
  *     rows: 20956,
  *     openBacklog: 96,
@@ -299,6 +308,12 @@ export function formatStatus(report: StatusReport): string {
       );
     }
     for (const reason of d.reasons) lines.push(`  ! ${reason}`);
+    if (d.ignoredKeys?.length) {
+      lines.push(
+        `  warning: ${d.ignoredKeys.length} key(s) in changes/ are not change files and are ` +
+          `never applied or moved: ${quoteIgnoredKeys(d.ignoredKeys)}`,
+      );
+    }
   }
   return lines.join("\n");
 }

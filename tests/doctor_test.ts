@@ -2,9 +2,10 @@
 // remedy; exit 0 when nothing fails, 1 otherwise.
 
 import assert from "node:assert/strict";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
-import { startS3TestServer } from "./_s3_test_server.ts";
+import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 
@@ -35,6 +36,25 @@ Deno.test({
       assert.match(r.stdout, /^ok +geocoder +locationiq, key set; not called/m);
       assert.match(r.stdout, /^All checks passed$/m);
       assert.ok(!r.stdout.includes("pk.doctor-test-key"));
+
+      // A renamed export in changes/ is never applied: a warning naming it, not a failure.
+      const client = createS3Client(server);
+      await client.send(
+        new PutObjectCommand({
+          Bucket: server.bucket,
+          Key: "automations/inc/changes/export (1).csv",
+          Body: "ticket_id\n",
+        }),
+      );
+      client.destroy();
+      const renamed = await cli(["doctor"], env);
+      assert.equal(renamed.code, 0, renamed.stdout + renamed.stderr);
+      assert.match(
+        renamed.stdout,
+        /^warn +bucket inc +s3:\/\/.*: 0 change files, 1 key\(s\) that are not change files, never applied or moved \("automations\/inc\/changes\/export \(1\)\.csv"\)$/m,
+      );
+      assert.match(renamed.stdout, /→ rename them YYYY-MM-DDTHH-mm-ss\.csv/);
+      assert.match(renamed.stdout, /^All checks passed \(1 warning\(s\)\)$/m);
 
       const missing = await cli(["doctor", "--json"], { ...env, TICKETS_BUCKET: "no-such-bucket" });
       assert.equal(missing.code, 1, missing.stdout + missing.stderr);

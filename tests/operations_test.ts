@@ -8,7 +8,7 @@ import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
-import { readStatus } from "../core/read_status.ts";
+import { formatStatus, readStatus } from "../core/read_status.ts";
 import { recordRun } from "../core/record_run.ts";
 import { createRedactor } from "../app/redact.ts";
 import {
@@ -143,7 +143,10 @@ for (const b of backends()) {
     const startedAt = new Date();
     const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
     await recordRun(db, report, { startedAt });
-    await writeFiles(root, [{ name: "2026-07-01T06-00-00.csv", text: "ticket_id\n" }]);
+    await writeFiles(root, [
+      { name: "2026-07-01T06-00-00.csv", text: "ticket_id\n" },
+      { name: "export (1).csv", text: "ticket_id\n" }, // a renamed export: never applied
+    ]);
     const at = (iso: string) => ({ now: () => new Date(iso) });
     const soon = new Date(Date.now() + 30 * 60_000);
     const eatHour = (soon.getUTCHours() + 3) % 24;
@@ -154,6 +157,12 @@ for (const b of backends()) {
     });
     assert.equal(healthy.datasets[0]!.health, "ok", JSON.stringify(healthy));
     assert.equal(healthy.datasets[0]!.pendingFiles, 1);
+    // Named as a warning, not made unhealthy.
+    assert.deepEqual(healthy.datasets[0]!.ignoredKeys, [`${CHANGES}export (1).csv`]);
+    assert.match(
+      formatStatus(healthy),
+      /^ {2}warning: 1 key\(s\) in changes\/ are not change files and are never applied or moved: "automations\/inc\/changes\/export \(1\)\.csv"$/m,
+    );
     assert.equal(healthy.datasets[0]!.rows, stream.expected.size);
     assert.equal(healthy.datasets[0]!.lastRun?.status, "ok");
     assert.equal(healthy.workingHours, eatHour >= 6 && eatHour < 21);
