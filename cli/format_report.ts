@@ -57,6 +57,7 @@ const ALREADY_APPLIED: Partial<Record<FileReport["status"], string>> = {
  *     durationMs: 85,
  *   }],
  *   ignoredKeys: [],
+ *   setAside: [],
  *   totals: counts,
  *   watermark: "2026-06-15T17-00-00.csv",
  *   durationMs: 97,
