@@ -1,6 +1,7 @@
 /**
  * S3 adapter (`@aws-sdk/client-s3`): rustfs, MinIO or AWS; path-style addressing, explicit
- * timeouts (the SDK's default request timeout is infinite) and bounded retries.
+ * timeouts (the SDK's default request timeout is infinite) and bounded retries. An endpoint that
+ * is not an S3 server (a web server, another service) or that never answers is named as such.
  *
  * @module
  */
@@ -45,7 +46,11 @@ export interface S3ObjectStoreOptions {
   connectionTimeoutMs?: number;
   /** Milliseconds a request may wait for the response to begin (default 30000). */
   requestTimeoutMs?: number;
-  /** Attempts per request including the first, with backoff (default 4). */
+  /**
+   * Attempts per request including the first, with backoff (default 4). A request left
+   * unanswered (a timeout) before the endpoint has answered anything gets one, and every later
+   * request of the store then fails at once.
+   */
   maxAttempts?: number;
 }
 
@@ -61,11 +66,25 @@ export class BucketNotFoundError extends ObjectStoreError {
   }
 }
 
+/**
+ * The endpoint is not an S3 server: it answered with something else (a web page, a JSON error),
+ * or it closed every connection without an answer (a port of another service, such as
+ * PostgreSQL's). Terminal: rerunning as is cannot help, `RUSTFS_ENDPOINT` must change.
+ */
+export class NotS3EndpointError extends ObjectStoreError {
+  /** Creates the error; `message` names the endpoint (never a credential). */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause, terminal: true });
+    this.name = "NotS3EndpointError";
+  }
+}
+
 /** An S3 object store that can check its bucket exists. */
 export interface S3ObjectStore extends ObjectStore {
   /**
-   * Throws {@linkcode BucketNotFoundError} when the bucket does not exist. Any other answer
-   * (a refusal, a network error) is left to the run, which reports it with its key.
+   * Throws {@linkcode BucketNotFoundError} when the bucket does not exist and
+   * {@linkcode NotS3EndpointError} when the endpoint is not an S3 server. Anything else (a
+   * refusal, a server error, no answer) is left to the run, which reports it with its key.
    */
   checkBucket(): Promise<void>;
 }
@@ -122,50 +141,150 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
   });
   const where = options.endpoint === undefined ? "" : ` at ${new URL(options.endpoint).host}`;
   const description = `s3://${bucket}${where}`;
+  // How messages name the endpoint: the setting and its value (never a user or password).
+  const endpointName = options.endpoint === undefined
+    ? "AWS S3 (RUSTFS_ENDPOINT unset)"
+    : `RUSTFS_ENDPOINT "${withoutCredentials(options.endpoint)}"`;
+  const checkEndpoint = options.endpoint === undefined
+    ? "check RUSTFS_ENDPOINT (unset: AWS S3)"
+    : `check RUSTFS_ENDPOINT (now "${withoutCredentials(options.endpoint)}")`;
+  // Whether the endpoint has answered anything over HTTP (an error too) since the store was made;
+  // until it has, a request that gets no answer is not retried, and the silence is remembered.
+  let answered = false;
+  let silence: string | undefined;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      // Inside the SDK's retry loop (once per attempt), around the parsing of the answer. What is
+      // thrown here as an Error of its own is not retried.
+      if (silence !== undefined) throw new NoAnswer(silence, true);
+      const method = (args.request as { method?: string }).method;
+      let result;
+      try {
+        result = await next(args);
+      } catch (error) {
+        const e = error as SdkError;
+        const status = e.$metadata?.httpStatusCode;
+        if (status !== undefined) {
+          answered = true;
+          // S3's error documents are XML with a Code (which the SDK copies onto the error);
+          // a HEAD has no body, whoever answers.
+          const type = header(e.$response?.headers, "content-type");
+          const parsedNoXml = (error as { $responseBodyText?: unknown }).$responseBodyText;
+          if (
+            status < 500 && method !== "HEAD" && typeof e.Code !== "string" &&
+            ((type !== undefined && !/xml/i.test(type)) || parsedNoXml !== undefined)
+          ) {
+            throw new NotS3Answer(describeAnswer(status, type));
+          }
+          throw error;
+        }
+        const silent = silenceOf(error);
+        if (silent !== undefined && !answered) {
+          silence = silent;
+          throw new NoAnswer(silent, false);
+        }
+        throw error;
+      }
+      answered = true;
+      // A web server may answer a listing with 200 and a page: the SDK then reads an empty list.
+      const output = result.output as { Name?: string; IsTruncated?: boolean };
+      if (
+        context.commandName === "ListObjectsV2Command" && output.Name === undefined &&
+        output.IsTruncated === undefined
+      ) {
+        const response = result.response as { statusCode?: number; headers?: Headers };
+        throw new NotS3Answer(
+          describeAnswer(response.statusCode ?? 200, header(response.headers, "content-type")),
+        );
+      }
+      return result;
+    },
+    { step: "deserialize", priority: "high", name: "fleetticketsAnswerCheck" },
+  );
+
   // The SDK has already retried what it deems transient; name what failed and say whether a
   // later run can succeed as is.
   async function send<T>(what: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();
     } catch (error) {
-      const e = error as {
-        name?: string;
-        message?: string;
-        $metadata?: { httpStatusCode?: number };
-      };
-      const status = e.$metadata?.httpStatusCode;
-      const code = e.name ?? "Error";
-      // The SDK's own text for its two timeouts names its handler, not what to check; other
-      // socket errors it also calls TimeoutError keep their text.
-      const silent = /requestTimeout/.test(e.message ?? "")
-        ? `no answer for ${requestTimeoutMs / 1000} s`
-        : /without establishing a connection/.test(e.message ?? "")
-        ? `no connection within ${connectionTimeoutMs / 1000} s`
-        : undefined;
-      if (silent !== undefined) {
-        throw new ObjectStoreError(
-          `Cannot ${what} in ${description}: ${silent}, ${attempts} attempts (is that an S3 ` +
-            `server, and is it up?)`,
-          { terminal: false, cause: error },
-        );
-      }
-      const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
-      throw new ObjectStoreError(
-        `Cannot ${what} in ${description}: ${code}${status ? ` (HTTP ${status})` : ""}: ${
-          e.message ?? String(error)
-        }`,
-        { status, terminal, cause: error },
+      throw describeFailure(`Cannot ${what} in ${description}`, error);
+    }
+  }
+  function describeFailure(head: string, error: unknown): ObjectStoreError {
+    const e = error as SdkError;
+    const status = e.$metadata?.httpStatusCode;
+    const tries = e.$metadata?.attempts ?? 1;
+    if (error instanceof NotS3Answer) {
+      return new NotS3EndpointError(
+        `${head}: the answer is not S3's (${error.answer}); ${checkEndpoint}`,
+        { cause: error },
       );
     }
+    if (error instanceof NoAnswer) {
+      return new ObjectStoreError(
+        error.earlier
+          ? `${head}: not sent, ${endpointName} gave ${error.silence} earlier in this run ` +
+            `(is that an S3 server, and is it up?)`
+          : `${head}: ${error.silence} from ${endpointName} (is that an S3 server, and is it up?)`,
+        { terminal: false, cause: error },
+      );
+    }
+    // Each attempt got the connection closed without a word, or bytes that are not HTTP: no
+    // HTTP server does that to every request, another service's port (PostgreSQL's) does.
+    const notHttp = answered || status !== undefined ? undefined : notHttpAnswer(error, tries);
+    if (notHttp !== undefined) {
+      return new NotS3EndpointError(`${head}: ${notHttp}; ${checkEndpoint}`, { cause: error });
+    }
+    // After an answer, a request left unanswered has had its retries.
+    const silent = silenceOf(error);
+    if (silent !== undefined) {
+      return new ObjectStoreError(
+        `${head}: ${silent}, ${countAttempts(tries)} (is that an S3 server, and is it up?)`,
+        { terminal: false, cause: error },
+      );
+    }
+    const code = e.name ?? "Error";
+    const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
+    return new ObjectStoreError(
+      `${head}: ${code}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`,
+      { status, terminal, cause: error },
+    );
+  }
+  // The SDK's own text for its two timeouts names its handler, not what to check; other socket
+  // errors it also calls TimeoutError keep their text.
+  function silenceOf(error: unknown): string | undefined {
+    const message = (error as { message?: string }).message ?? "";
+    return /requestTimeout/.test(message)
+      ? `no answer for ${requestTimeoutMs / 1000} s`
+      : /without establishing a connection/.test(message)
+      ? `no connection within ${connectionTimeoutMs / 1000} s`
+      : undefined;
   }
   return {
     description,
     async checkBucket() {
+      const head = `Cannot read ${description}`;
+      let status: number | undefined;
       try {
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
+        return;
       } catch (error) {
-        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.$metadata?.httpStatusCode === 404 || e.name === "NoSuchBucket") {
+        const failure = describeFailure(head, error);
+        if (failure instanceof NotS3EndpointError) throw failure;
+        status = failure.status;
+        if (status === undefined || status >= 500) return; // left to the run
+      }
+      // A HEAD answer has no body to tell an S3 server's 404 from a web server's: ask once for
+      // one that has (only when the HEAD failed).
+      try {
+        await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: "automations/", MaxKeys: 1 }),
+        );
+      } catch (error) {
+        const failure = describeFailure(head, error);
+        if (failure instanceof NotS3EndpointError) throw failure;
+        if (status === 404 || failure.status === 404) {
           throw new BucketNotFoundError(description, bucket);
         }
       }
@@ -251,6 +370,79 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
       );
     },
   };
+}
+
+/** What the SDK's errors carry (an S3 error also has the document's `Code`). */
+interface SdkError {
+  name?: string;
+  message?: string;
+  code?: string;
+  Code?: unknown;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+  $response?: { headers?: Headers };
+}
+
+type Headers = Record<string, string | undefined>;
+
+/** An answer that is not S3's, thrown inside the SDK's retry loop (which does not retry it). */
+class NotS3Answer extends Error {
+  constructor(readonly answer: string) {
+    super(`The answer is not S3's (${answer})`);
+    this.name = "NotS3Answer";
+  }
+}
+
+/**
+ * No answer from an endpoint that never answered, thrown inside the SDK's retry loop (which does
+ * not retry it: no cause, no code it knows).
+ */
+class NoAnswer extends Error {
+  constructor(readonly silence: string, readonly earlier: boolean) {
+    super(`The endpoint gave ${silence}`);
+    this.name = "NoAnswer";
+  }
+}
+
+function header(headers: Headers | undefined, name: string): string | undefined {
+  const found = Object.entries(headers ?? {}).find(([key]) => key.toLowerCase() === name);
+  return found?.[1];
+}
+
+/** `an HTML page, status 404`, from the answer's status and content type. */
+function describeAnswer(status: number, type: string | undefined): string {
+  const kind = type === undefined
+    ? "no content type"
+    : /html/i.test(type)
+    ? "an HTML page"
+    : /json/i.test(type)
+    ? "a JSON document"
+    : /^text\/plain/i.test(type)
+    ? "plain text"
+    : `content type "${type.split(";")[0]}"`;
+  return `${kind}, status ${status}`;
+}
+
+/** What a connection that ended without an HTTP answer got, if that is what happened. */
+function notHttpAnswer(error: unknown, tries: number): string | undefined {
+  const { code, message } = error as { code?: unknown; message?: string };
+  if (typeof code === "string" && code.startsWith("HPE_")) {
+    return "the answer is not HTTP (another service's port?)";
+  }
+  return code === "ECONNRESET" || code === "EPIPE" || /socket hang up/.test(message ?? "")
+    ? `the endpoint closed the connection without an answer, ${
+      countAttempts(tries)
+    } (not an HTTP server)`
+    : undefined;
+}
+
+function countAttempts(n: number): string {
+  return `${n} attempt${n === 1 ? "" : "s"}`;
+}
+
+/** The endpoint as configured, without a user or password it may carry. */
+function withoutCredentials(endpoint: string): string {
+  const url = new URL(endpoint);
+  return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
 }
 
 /** Passes `body` through, failing it when no chunk arrives for `ms`. */

@@ -224,7 +224,9 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
       "set RUSTFS_ENDPOINT, RUSTFS_ACCESS_KEY, RUSTFS_SECRET_KEY and TICKETS_BUCKET for --from-bucket",
     )];
   }
-  const { createS3ObjectStore } = await import("../adapters/s3_object_store.ts");
+  const { createS3ObjectStore, NotS3EndpointError } = await import(
+    "../adapters/s3_object_store.ts"
+  );
   const store = createS3ObjectStore({
     ...config.s3,
     accessKeyId,
@@ -275,7 +277,9 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
       );
     } catch (error) {
       const text = message(error);
-      const remedy = /NoSuchBucket/i.test(text)
+      const remedy = error instanceof NotS3EndpointError
+        ? "set RUSTFS_ENDPOINT to the S3 server's URL (scheme, host, port): this one is not an S3 server"
+        : /NoSuchBucket/i.test(text)
         ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`
         : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
         ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`

@@ -44,14 +44,17 @@ export async function openStore(
     );
   }
   // Loaded on demand: the AWS SDK is large, and folder and file runs do not need it.
-  const { createS3ObjectStore, BucketNotFoundError } = await import(
+  const { createS3ObjectStore, BucketNotFoundError, NotS3EndpointError } = await import(
     "../adapters/s3_object_store.ts"
   );
   const store = createS3ObjectStore({ ...config.s3, accessKeyId, secretAccessKey });
   try {
     await store.checkBucket();
   } catch (error) {
-    if (error instanceof BucketNotFoundError) throw new SourceError(error.message);
+    // No such bucket, or an endpoint that is not an S3 server: a setting to fix (exit 2).
+    if (error instanceof BucketNotFoundError || error instanceof NotS3EndpointError) {
+      throw new SourceError(error.message);
+    }
     throw error;
   }
   return store;

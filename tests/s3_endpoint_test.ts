@@ -1,0 +1,276 @@
+// RUSTFS_ENDPOINT set to something that is not an S3 server: a web server (a 404 page, a page
+// for every path, fleettickets' own `serve`), or a port that does not speak HTTP (PostgreSQL's).
+// The message names the setting and its value and says the answer is not S3's; it is terminal
+// (exit 2 before any database opens) and comes at once. A real S3 server's errors (no such
+// bucket, no such key) read as before.
+
+import assert from "node:assert/strict";
+import { INC } from "../core/datasets.ts";
+import { isTransient } from "../core/is_transient.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { createS3ObjectStore, NotS3EndpointError } from "../adapters/s3_object_store.ts";
+import { startServer } from "../serve/server.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { startS3TestServer } from "./_s3_test_server.ts";
+
+const SECRET = "endpoint-test-secret-value";
+
+/** An HTTP server on a free loopback port answering every request with `response`. */
+function httpServer(response: () => Response) {
+  let requests = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    return response();
+  });
+  return {
+    endpoint: `http://127.0.0.1:${server.addr.port}`,
+    requests: () => requests,
+    close: () => server.shutdown(),
+  };
+}
+
+/** A TCP server that reads a request and closes the connection without a byte (as PostgreSQL does). */
+function hangUpServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  (async () => {
+    for await (const conn of listener) {
+      connections++;
+      conn.read(new Uint8Array(4096)).finally(() => conn.close()).catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    connections: () => connections,
+    close: () => listener.close(),
+  };
+}
+
+const html404 = () =>
+  new Response("<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>", {
+    status: 404,
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
+
+function store(endpoint: string, bucket = "isptickets") {
+  return createS3ObjectStore({
+    endpoint,
+    bucket,
+    accessKeyId: "endpoint-test-key",
+    secretAccessKey: SECRET,
+  });
+}
+
+async function rejectsAsNotS3(work: Promise<unknown>, message: string): Promise<void> {
+  let caught: unknown;
+  await work.catch((error) => caught = error);
+  assert.ok(caught instanceof NotS3EndpointError, `${caught}`);
+  assert.equal(caught.message, message);
+  assert.equal(caught.terminal, true);
+  assert.equal(isTransient(caught), false, "rerunning as is cannot help");
+}
+
+Deno.test({
+  name: "[s3] a web server as the endpoint: the answer is not S3's, naming RUSTFS_ENDPOINT, " +
+    "terminal and asked once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cases: [string, () => Response, string][] = [
+      ["a 404 page", html404, "an HTML page, status 404"],
+      [
+        "a page for every path",
+        () =>
+          new Response("<html><body>Welcome</body></html>", {
+            headers: { "content-type": "text/html" },
+          }),
+        "an HTML page, status 200",
+      ],
+      [
+        "a JSON error",
+        () => Response.json({ error: "not found" }, { status: 404 }),
+        "a JSON document, status 404",
+      ],
+    ];
+    for (const [what, response, answer] of cases) {
+      const server = httpServer(response);
+      try {
+        const s3 = store(server.endpoint);
+        const where = `in s3://isptickets at ${server.endpoint.slice(7)}`;
+        const tail = `the answer is not S3's (${answer}); check RUSTFS_ENDPOINT (now ` +
+          `"${server.endpoint}")`;
+        await rejectsAsNotS3(
+          s3.list(INC.changesPrefix),
+          `Cannot list "automations/inc/changes/" ${where}: ${tail}`,
+        );
+        assert.equal(server.requests(), 1, `${what}: not retried`);
+        if (answer.endsWith("200")) continue; // a page for a download is no sign: it is a body
+        await rejectsAsNotS3(
+          s3.read(`${INC.changesPrefix}2026-06-15T17-00-00.csv`),
+          `Cannot read "automations/inc/changes/2026-06-15T17-00-00.csv" ${where}: ${tail}`,
+        );
+        // The HEAD that checks the bucket has no body: a listing tells (only when it failed).
+        await rejectsAsNotS3(
+          s3.checkBucket(),
+          `Cannot read s3://isptickets at ${server.endpoint.slice(7)}: ${tail}`,
+        );
+      } finally {
+        await server.close();
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "[s3] a port that does not speak HTTP as the endpoint: closed without an answer, " +
+    "terminal, in bounded time",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = hangUpServer();
+    try {
+      const started = performance.now();
+      await rejectsAsNotS3(
+        store(server.endpoint).list(INC.changesPrefix),
+        `Cannot list "automations/inc/changes/" in s3://isptickets at ${
+          server.endpoint.slice(7)
+        }: the endpoint closed the connection without an answer, 4 attempts (not an HTTP ` +
+          `server); check RUSTFS_ENDPOINT (now "${server.endpoint}")`,
+      );
+      assert.equal(server.connections(), 4, "a dropped connection keeps its retries");
+      assert.ok(performance.now() - started < 5_000);
+    } finally {
+      server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "[s3] a real S3 server's errors read as before: no such bucket, no such key",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startS3TestServer();
+    try {
+      const where = `at ${server.endpoint.slice(7)}`;
+      const missing = createS3ObjectStore({ ...server, bucket: "no-such-bucket" });
+      await assert.rejects(missing.checkBucket(), {
+        name: "BucketNotFoundError",
+        message: `Cannot read s3://no-such-bucket ${where}: the bucket "no-such-bucket" does ` +
+          `not exist (TICKETS_BUCKET)`,
+      });
+      await assert.rejects(missing.list(INC.changesPrefix), {
+        name: "ObjectStoreError",
+        message: `Cannot list "automations/inc/changes/" in s3://no-such-bucket ${where}: ` +
+          `NoSuchBucket (HTTP 404): The specified bucket does not exist`,
+        terminal: true,
+      });
+      const present = createS3ObjectStore(server);
+      await present.checkBucket();
+      assert.deepEqual(await present.list(INC.changesPrefix), []);
+      await assert.rejects(present.read(`${INC.changesPrefix}x.csv`), {
+        name: "ObjectStoreError",
+        message: `Cannot read "automations/inc/changes/x.csv" in s3://${server.bucket} ${where}: ` +
+          `NoSuchKey (HTTP 404): The specified key does not exist.`,
+      });
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+/** A database `serve` can start with: it answers nothing (no request here reaches it). */
+function unusedDatabase(): Database {
+  const refuse = () => Promise.reject(new Error("The database must not be reached"));
+  return {
+    kind: "postgres",
+    query: refuse,
+    exec: refuse,
+    copyRows: refuse,
+    copyCsv: refuse,
+    transaction: refuse,
+    tryLock: refuse,
+    unlock: refuse,
+    listen: () => Promise.resolve(() => Promise.resolve()),
+    close: () => Promise.resolve(),
+  };
+}
+
+Deno.test({
+  name: "cli: ingest, status and doctor against a web server, fleettickets serve or a " +
+    "non-HTTP port say RUSTFS_ENDPOINT is not an S3 server (exit 2; doctor fails), without the key",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const page = httpServer(html404);
+    const serve = await startServer({
+      db: unusedDatabase(),
+      settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
+      webRoot: "./web/",
+      now: () => new Date(),
+      log: () => {},
+      redact: (text) => text,
+      host: "127.0.0.1",
+      port: 0,
+    });
+    const hangUp = hangUpServer();
+    try {
+      const endpoints: [string, string][] = [
+        [page.endpoint, "the answer is not S3's \\(an HTML page, status 404\\)"],
+        [
+          `http://127.0.0.1:${serve.port}`,
+          "the answer is not S3's \\(a JSON document, status 404\\)",
+        ],
+        [hangUp.endpoint, "the endpoint closed the connection without an answer, \\d attempts?"],
+      ];
+      // The real thing too, when there is one: PostgreSQL closes an HTTP request without a word.
+      const database = Deno.env.get("TEST_DATABASE_URL");
+      if (database !== undefined) {
+        const { hostname, port } = new URL(database);
+        endpoints.push([`http://${hostname}:${port}`, endpoints.at(-1)![1]]);
+      }
+      for (const [endpoint, answer] of endpoints) {
+        const env = {
+          PGLITE_DIR: `${await scratchDir("test-endpoint")}/never-created`,
+          RUSTFS_ENDPOINT: endpoint,
+          RUSTFS_ACCESS_KEY: "endpoint-test-key",
+          RUSTFS_SECRET_KEY: SECRET,
+          GEOCODER_PROVIDER: "nominatim",
+        };
+        const said = `Cannot read s3://isptickets at ${endpoint.slice(7)}: ${answer}.*; ` +
+          `check RUSTFS_ENDPOINT \\(now "${endpoint}"\\)`;
+        const started = performance.now();
+        const ingest = await cli(["ingest", "--from-bucket", "--dataset", "all", "--json"], env);
+        assert.equal(ingest.code, 2, ingest.stdout + ingest.stderr);
+        for (const report of JSON.parse(ingest.stdout).datasets) {
+          assert.match(report.error, new RegExp(`^${said}$`));
+          assert.equal(report.transient, false);
+        }
+        const status = await cli(["status", "--from-bucket"], env);
+        assert.equal(status.code, 2, status.stdout + status.stderr);
+        assert.match(status.stderr, new RegExp(said));
+        assert.ok(performance.now() - started < 30_000, "at once, not after timeouts");
+
+        const doctor = await cli(["doctor"], env);
+        assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+        assert.match(
+          doctor.stdout,
+          new RegExp(
+            `^fail +bucket inc +Cannot list "automations/inc/changes/" .*: ${answer}`,
+            "m",
+          ),
+        );
+        assert.match(doctor.stdout, /→ set RUSTFS_ENDPOINT to the S3 server's URL/);
+        for (const r of [ingest, status, doctor]) {
+          assert.ok(!(r.stdout + r.stderr).includes(SECRET), "no secret in the output");
+        }
+      }
+    } finally {
+      await page.close();
+      await serve.shutdown();
+      hangUp.close();
+    }
+  },
+});
+
+cleanUpScratchDirsAtEnd();
