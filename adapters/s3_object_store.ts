@@ -312,6 +312,13 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
       } while (token !== undefined);
       return found;
     },
+    async listAnywhere(limit) {
+      const page = await send(
+        "list the bucket",
+        () => client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: limit })),
+      );
+      return (page.Contents ?? []).flatMap((item) => item.Key === undefined ? [] : [item.Key]);
+    },
     async read(key) {
       const object = await send(
         `read "${key}"`,

@@ -14,6 +14,7 @@ import {
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
 import { parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
+import { findCsvElsewhere } from "../core/csv_elsewhere.ts";
 import { DATASETS } from "../core/datasets.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { pendingMigrations } from "../core/migrate.ts";
@@ -263,8 +264,18 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
           `rename them YYYY-MM-DDTHH-mm-ss.csv (the export time, EAT) or move them out of ${dataset.changesPrefix}`,
         );
       }
+      // An empty prefix: are the files in the bucket under another one?
+      const elsewhere = keys.length === 0 ? await findCsvElsewhere(store, dataset) : undefined;
       checks.push(
-        found.length > 0
+        elsewhere !== undefined && elsewhere.length > 0
+          ? warn(
+            name,
+            `${where}/${dataset.changesPrefix}: no change files; the bucket has CSV files under ${
+              elsewhere.map((f) => `"${f}"`).join(", ")
+            }`,
+            `put the change files under ${dataset.changesPrefix} (or set the exporter's prefix to it)`,
+          )
+          : found.length > 0
           ? warn(
             name,
             `${where}/${dataset.changesPrefix}: ${files.length} change files, ${found.join(", ")}`,

@@ -7,6 +7,7 @@
 import { quoteIgnoredKeys } from "../core/change_key.ts";
 import type { DrainReport, FileCounts, FileReport } from "../core/drain.ts";
 import type { IngestReport } from "../core/ingest.ts";
+import { DATASETS } from "../core/datasets.ts";
 
 function countsLine(c: FileCounts): string {
   return `read ${c.rowsRead}: +${c.inserted} new, ${c.updated} updated, ${c.unchanged} unchanged` +
@@ -85,7 +86,10 @@ export function formatDrainReport(report: DrainReport): string {
     return lines.join("\n");
   }
   // A run that failed before it listed anything (the bucket refused) found nothing either way.
-  if (report.files.length === 0 && report.status !== "failed") lines.push("  no new change files");
+  if (report.csvElsewhere !== undefined) lines.push(`  ${misplaced(report, report.csvElsewhere)}`);
+  else if (report.files.length === 0 && report.status !== "failed") {
+    lines.push("  no new change files");
+  }
   for (const file of report.files) {
     const head = `  ${file.fileName}  ${file.status.padEnd(11)}`;
     if (file.action === "archive") {
@@ -120,6 +124,14 @@ export function formatDrainReport(report: DrainReport): string {
     );
   }
   return lines.join("\n");
+}
+
+/** Says that the dataset's prefix is empty and where the bucket holds CSV files instead. */
+function misplaced(report: DrainReport, folders: readonly string[]): string {
+  const prefix = DATASETS[report.dataset]?.changesPrefix;
+  const where = folders.map((f) => f === "" ? `"" (the top level)` : `"${f}"`).join(", ");
+  return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ` +
+    `the bucket has CSV files under ${where} (is the prefix right?)`;
 }
 
 /** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */

@@ -54,3 +54,12 @@ Deno.test("formatDrainReport() says 'no new change files' only when the listing 
   assert.doesNotMatch(failed, /no new change files/);
   assert.match(failed, /Cannot list/);
 });
+
+Deno.test("formatDrainReport() says where the bucket holds CSV files when the prefix holds none", () => {
+  const text = formatDrainReport({ ...report([]), csvElsewhere: ["inc/changes/", ""] });
+  assert.match(
+    text,
+    /^ {2}no change files under "automations\/inc\/changes\/"; the bucket has CSV files under "inc\/changes\/", "" \(the top level\) \(is the prefix right\?\)$/m,
+  );
+  assert.doesNotMatch(text, /no new change files/);
+});

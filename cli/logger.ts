@@ -123,8 +123,10 @@ export function createLogger(options: LoggerOptions): Logger {
       if (options.format !== "json") return;
       // Keys in changes/ that are not change files (an export renamed): never applied, never
       // moved; a warning, or a cron log would never show them.
+      // So are CSV files elsewhere in a bucket whose prefix for the dataset is empty.
       const ignored = report.ignoredKeys.length;
-      log(report.status === "failed" ? "error" : ignored > 0 ? "warn" : "info", "run", {
+      const warn = ignored > 0 || report.csvElsewhere !== undefined;
+      log(report.status === "failed" ? "error" : warn ? "warn" : "info", "run", {
         dataset: report.dataset,
         mode: report.mode,
         reseed: report.reseed,
@@ -135,6 +137,7 @@ export function createLogger(options: LoggerOptions): Logger {
         watermark: report.watermark,
         ignored: ignored > 0 ? ignored : undefined,
         ignoredKeys: ignored > 0 ? report.ignoredKeys.slice(0, IGNORED_KEYS_LOGGED) : undefined,
+        csvElsewhere: report.csvElsewhere,
         error: report.error,
         transient: report.transient,
         durationMs: report.durationMs,

@@ -23,6 +23,7 @@ import {
   WARM_UP,
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
+import { findCsvElsewhere } from "./csv_elsewhere.ts";
 import { isTransient } from "./is_transient.ts";
 import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
@@ -130,6 +131,12 @@ export interface DrainReport {
    * on; the run then fails (not transient) so `status` flags it.
    */
   setAside: { key: string; reason: string }[];
+  /**
+   * Folders of the bucket holding CSV files, when the changes prefix listed nothing at all and
+   * the dataset has never applied a file: files uploaded under another prefix (`inc/changes/`)?
+   * From one look at the bucket's first keys ({@linkcode findCsvElsewhere}); absent otherwise.
+   */
+  csvElsewhere?: string[];
   /** Sum over applied (or planned) files. */
   totals: FileCounts;
   /** Newest applied file name after the run. */
@@ -286,6 +293,14 @@ export async function drain(
     // committed file moves it on.
     report.watermark = await readWatermark(db, dataset);
     const files = await listChangeFiles(store, dataset, report, clock.now());
+    // Nothing under the prefix and nothing ever applied: the files may sit under another prefix.
+    // A run with files, or whose dataset has applied some (the no-op run), pays nothing for it.
+    const listedNothing = files.length === 0 && report.ignoredKeys.length === 0 &&
+      report.setAside.length === 0;
+    if (listedNothing && report.watermark === null) {
+      const folders = await findCsvElsewhere(store, dataset);
+      if (folders !== undefined && folders.length > 0) report.csvElsewhere = folders;
+    }
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {
       const applied = ledger.get(file.fileName);

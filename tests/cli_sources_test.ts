@@ -3,9 +3,10 @@
 // a subprocess under `deno run -P=worker`.
 
 import assert from "node:assert/strict";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
-import { startS3TestServer } from "./_s3_test_server.ts";
+import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { cli as runCli } from "./_cli.ts";
 
 const stream = generateStream({ tickets: 40, deltas: 1, seed: 5 });
@@ -218,6 +219,62 @@ Deno.test({
       await server.close();
     }
   },
+});
+
+Deno.test({
+  name: "a bucket whose change files sit under another prefix says where: the text report, the " +
+    "--json report, the JSON run log line and doctor",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const server = await startS3TestServer();
+      try {
+        const client = createS3Client(server);
+        for (const file of stream.files) {
+          await client.send(
+            new PutObjectCommand({
+              Bucket: server.bucket,
+              Key: `inc/changes/${file.name}`,
+              Body: file.text,
+            }),
+          );
+        }
+        client.destroy();
+        const env = {
+          ...await database(dir),
+          RUSTFS_ENDPOINT: server.endpoint,
+          RUSTFS_ACCESS_KEY: server.accessKeyId,
+          RUSTFS_SECRET_KEY: server.secretAccessKey,
+          TICKETS_BUCKET: server.bucket,
+          GEOCODER_PROVIDER: "nominatim",
+        };
+        const said =
+          /^ {2}no change files under "automations\/inc\/changes\/"; the bucket has CSV files under "inc\/changes\/" \(is the prefix right\?\)$/m;
+        const text = await cli(["ingest", "--from-bucket", "--log-format", "text"], env);
+        assert.equal(text.code, 0, text.text);
+        assert.match(text.stdout, said);
+
+        const json = await runCli(["ingest", "--from-bucket", "--json"], env);
+        assert.equal(json.code, 0, json.stderr);
+        assert.deepEqual(JSON.parse(json.stdout).csvElsewhere, ["inc/changes/"]);
+        const run = json.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+          JSON.parse(l)
+        ).find((l) => l.event === "run");
+        assert.equal(run?.level, "warn", json.stderr);
+        assert.deepEqual(run?.csvElsewhere, ["inc/changes/"]);
+
+        const doctor = await cli(["doctor"], env);
+        assert.match(
+          doctor.stdout,
+          /^warn +bucket inc +s3:\/\/.*\/automations\/inc\/changes\/: no change files; the bucket has CSV files under "inc\/changes\/"$/m,
+        );
+        assert.match(doctor.stdout, /→ put the change files under automations\/inc\/changes\//);
+        assert.match(doctor.stdout, /^ok +bucket crq +/m, "another dataset's files are not named");
+      } finally {
+        await server.close();
+      }
+    }),
 });
 
 Deno.test({

@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { generateStream } from "../demo/generate_stream.ts";
-import { INC } from "../core/datasets.ts";
+import { CRQ, INC } from "../core/datasets.ts";
 import { drain } from "../core/drain.ts";
 import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
 import { backends, diffState, removeTestDataAtEnd, shared } from "./_harness.ts";
+import { startS3FaultProxy } from "./_s3_fault_proxy.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
 const stream = generateStream({ tickets: 200, deltas: 5, seed: 21 });
@@ -68,6 +69,59 @@ Deno.test({
       assert.deepEqual(again.files, [], "a second run finds nothing to do");
       client.destroy();
     } finally {
+      await b.close();
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "[s3] drain() says where the bucket holds CSV files when the prefix holds none and the " +
+    "dataset never applied one; a run with files, the no-op run and archived files look no further",
+  ...shared,
+  fn: async () => {
+    const server = await startS3TestServer();
+    const proxy = startS3FaultProxy(server.endpoint); // here only to count the requests
+    const b = backends()[0]!;
+    const client = createS3Client(server);
+    try {
+      const put = (Key: string, Body: string) =>
+        client.send(new PutObjectCommand({ Bucket: server.bucket, Key, Body }));
+      const store = createS3ObjectStore({ ...server, endpoint: proxy.endpoint });
+      const db = await b.db();
+      await b.reset();
+      // Listings of the whole bucket (no prefix): the one look elsewhere.
+      const looks = () =>
+        proxy.events.filter((e) =>
+          e.type === "request" && e.request.op === "list" &&
+          !new URL(e.request.target, "http://x").searchParams.has("prefix")
+        ).length;
+
+      for (const file of stream.files) await put(`inc/changes/${file.name}`, file.text);
+      await put(`${CRQ.changesPrefix}2026-06-15T05-00-00.csv`, "ticket_id\n");
+      const misplaced = await drain(store, db, { dataset: INC });
+      assert.equal(misplaced.status, "ok", misplaced.error);
+      assert.deepEqual(misplaced.files, []);
+      assert.deepEqual(misplaced.csvElsewhere, ["inc/changes/"]);
+      assert.equal(looks(), 1);
+
+      for (const file of stream.files) await put(INC.changesPrefix + file.name, file.text);
+      const applied = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(applied.status, "ok", applied.error);
+      assert.equal(applied.files.length, stream.files.length);
+      const noOp = await drain(store, db, { dataset: INC, apply: true });
+      assert.deepEqual(noOp.files, []);
+      assert.equal(applied.csvElsewhere ?? noOp.csvElsewhere, undefined);
+      assert.equal(looks(), 1, "no look on a run with files, nor on the no-op run");
+
+      // A new database over a bucket whose files are all archived: the prefix is right.
+      await b.reset();
+      const archived = await drain(store, db, { dataset: INC });
+      assert.deepEqual(archived.files, []);
+      assert.equal(archived.csvElsewhere, undefined);
+    } finally {
+      client.destroy();
+      await proxy.close();
       await b.close();
       await server.close();
     }

@@ -45,6 +45,11 @@ export interface ObjectStore {
   readonly description: string;
   /** Lists every object under a prefix, following all listing pages. */
   list(prefix: string): Promise<StoredObject[]>;
+  /**
+   * Up to `limit` keys from anywhere in the store, in key order, in one request (S3 only): to
+   * say where files are when a dataset's prefix holds none.
+   */
+  listAnywhere?(limit: number): Promise<string[]>;
   /** Streams an object's bytes. */
   read(key: string): Promise<ReadableStream<Uint8Array>>;
   /**

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { csvFoldersElsewhere } from "./csv_elsewhere.ts";
+import { CRQ, INC } from "./datasets.ts";
+
+Deno.test("csvFoldersElsewhere() names the folders of CSV files outside the dataset's prefixes", () => {
+  const keys = [
+    "automations/inc/2026-06-15T17-00-00.csv", // one level up
+    "changes/2026-06-15T17-00-00.csv",
+    "changes/2026-06-15T17-20-00.CSV",
+    "inc/changes/2026-06-15T17-00-00.csv",
+    "inc/changes/notes.txt", // not CSV
+    "2026-06-15T17-00-00.csv", // top level
+  ];
+  assert.deepEqual(csvFoldersElsewhere(keys, INC), [
+    "automations/inc/",
+    "changes/",
+    "inc/changes/",
+    "",
+  ]);
+  assert.deepEqual(csvFoldersElsewhere(["readme.md", "x/y.json"], INC), []);
+});
+
+Deno.test("csvFoldersElsewhere() finds nothing misplaced when the dataset has archived files", () => {
+  const keys = ["automations/inc/processed/2026-06-15T17-00-00.csv", "inc/changes/a.csv"];
+  assert.deepEqual(csvFoldersElsewhere(keys, INC), []);
+  // Another dataset's archive says nothing about this one.
+  assert.deepEqual(csvFoldersElsewhere(keys, CRQ), []);
+});
+
+Deno.test("csvFoldersElsewhere() leaves out another dataset's folders, wherever they are", () => {
+  const keys = [
+    "automations/crq/changes/2026-06-15T17-00-00.csv",
+    "automations/crq/processed/2026-06-15T16-00-00.csv",
+    "crq/changes/2026-06-15T17-00-00.csv",
+    "inc/changes/2026-06-15T17-00-00.csv",
+  ];
+  assert.deepEqual(csvFoldersElsewhere(keys, INC), ["inc/changes/"]);
+  assert.deepEqual(csvFoldersElsewhere(keys, CRQ), []);
+});
+
+Deno.test("csvFoldersElsewhere() names five folders at most", () => {
+  const keys = Array.from({ length: 8 }, (_, i) => `drop${i}/2026-06-15T17-00-00.csv`);
+  assert.equal(csvFoldersElsewhere(keys, INC).length, 5);
+});
