@@ -106,14 +106,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       return 2;
     }
     if (error instanceof DatabaseLockedError) {
-      // A scheduled ingest that finds another run at work has nothing to do; any other command
-      // did not do what it was asked.
-      if (command === "ingest") {
-        out(
-          `${error.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`,
-        );
-        return 0;
-      }
+      // A command did not do what it was asked (ingest says itself that it skipped, exit 0).
       err(
         `Cannot run ${command}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
           `try again once it has finished (a running "deno task serve" holds it too)`,

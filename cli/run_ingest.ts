@@ -29,6 +29,7 @@ import {
 } from "./_context.ts";
 import { describeSource, openStore } from "./_open_store.ts";
 import { formatDrainReport, formatProfile } from "./format_report.ts";
+import { isPermissionError } from "./_permission_message.ts";
 import { createLogger } from "./logger.ts";
 
 /** Opens the database, waiting up to `waitMs` for another process's embedded-database lock. */
@@ -156,8 +157,20 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
         );
       }
     } catch (error) {
-      if (!values.json) throw error;
-      print(datasets.map((d) => reportBeforeDrain(d, values, error, redact, store.description)));
+      // Interrupted while connecting: `main` says so, as for any interrupted run.
+      if (interrupted !== undefined && !values.json) throw error;
+      // Refused by the database (unreachable, pending migrations, the embedded one held by
+      // another process): the `run` line of any run, `locked` for a held embedded database.
+      const reports = datasets.map((d) =>
+        reportBeforeDrain(d, values, error, redact, store.description)
+      );
+      for (const report of reports) logger.runEnd(report);
+      if (values.json) print(reports);
+      else if (format !== "json") {
+        // On a terminal, the one line `main` prints for a failure; a held database is a skip.
+        if (!(error instanceof DatabaseLockedError)) throw error;
+        out(reports[0]!.error!);
+      }
       return exitCodeBeforeDrain(error);
     }
     try {
@@ -257,7 +270,12 @@ function reportBeforeDrain(
   source = "",
 ): IngestReport {
   const locked = error instanceof DatabaseLockedError;
-  const message = redact(messageOf(error));
+  // A scheduled ingest that finds the embedded database held has nothing to do (exit 0).
+  const message = redact(
+    locked
+      ? `${error.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`
+      : messageOf(error),
+  );
   return {
     dataset: dataset.name,
     mode: values.apply === true ? "apply" : "dry-run",
@@ -280,6 +298,6 @@ function exitCodeBeforeDrain(error: unknown): number {
   if (error instanceof DatabaseLockedError) return 0;
   const configuration = error instanceof PendingMigrationsError || error instanceof SourceError ||
     error instanceof PathNotAllowedError || error instanceof ConfigError ||
-    error instanceof UsageError;
+    error instanceof UsageError || isPermissionError(error);
   return configuration ? 2 : 1;
 }

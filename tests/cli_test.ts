@@ -171,16 +171,26 @@ Deno.test("cli: a command other than ingest on an embedded database another proc
   }
   assert.equal(await Deno.readTextFile(earlier), "-- an earlier export\n");
   await assert.rejects(Deno.stat(`${earlier}.partial`), Deno.errors.NotFound);
-  // The scheduled ingest has nothing to do while another run works: exit 0, as documented.
+  // The scheduled ingest has nothing to do while another run works: exit 0, as documented;
+  // under cron its JSON run line says "locked" at level info, as for a dataset's run lock.
   const bucket = `${dir}-bucket`;
   await Deno.mkdir(`${bucket}/${CHANGES}`, { recursive: true });
-  const ingest = await cli(["ingest", "--from-dir", bucket], { PGLITE_DIR: dir });
+  const held =
+    /^Another run holds the lock on the embedded database ".*" \(another run, or a running "deno task serve": the embedded database takes one process at a time\); nothing was applied$/;
+  const ingest = await cli(["ingest", "--from-dir", bucket, "--apply"], { PGLITE_DIR: dir });
   assert.equal(ingest.code, 0, ingest.stderr);
-  assert.match(ingest.stdout, /Another run holds the lock on the embedded database/);
-  assert.match(
-    ingest.stdout,
-    /\(another run, or a running "deno task serve": the embedded database takes one process at a time\); nothing was applied/,
+  assert.equal(ingest.stderr, "");
+  const line = JSON.parse(ingest.stdout);
+  assert.deepEqual(
+    [line.level, line.event, line.dataset, line.mode, line.status, line.transient],
+    ["info", "run", "inc", "apply", "locked", undefined],
   );
+  assert.match(line.error, held);
+  const text = await cli(["ingest", "--from-dir", bucket, "--log-format", "text"], {
+    PGLITE_DIR: dir,
+  });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout.trimEnd(), held);
 });
 
 Deno.test("cli: serve --port takes decimal digits only, and -p suggests --port (exit 2)", async () => {
@@ -236,7 +246,8 @@ Deno.test("cli: PGLITE_DIR naming a file is refused naming it (exit 2)", async (
 Deno.test("cli: PGLITE_DIR naming a folder of other files is refused (exit 2) and no database is written among them", async () => {
   const dir = `${await scratch()}/feed`;
   await writeFiles(dir, stream.files.slice(0, 1)); // a bucket folder: automations/inc/changes/…
-  for (const args of [["migrate"], ["capture"], ["ingest", "--from-dir", dir, "--apply"]]) {
+  const ingest = ["ingest", "--from-dir", dir, "--apply", "--log-format", "text"];
+  for (const args of [["migrate"], ["capture"], ingest]) {
     const r = await cli(args, { PGLITE_DIR: dir });
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
     assert.match(
@@ -317,7 +328,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "cli: ingest on PostgreSQL with pending migrations stops and says to migrate (exit 2) " +
+  name: "cli: ingest on PostgreSQL with pending migrations stops and says to migrate (exit 2), " +
+    "under cron in a JSON run line " +
     "[PostgreSQL: set TEST_DATABASE_URL]",
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
@@ -325,12 +337,22 @@ Deno.test({
     const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
     const bucket = await scratch();
     await Deno.mkdir(`${bucket}/automations/inc/changes`, { recursive: true });
-    const r = await cli(["ingest", "--from-dir", bucket], { DATABASE_URL: url });
+    const pending =
+      /pending migration\(s\) \(001_tickets_schema.sql.*\); run "deno task migrate" first/;
+    const args = ["ingest", "--from-dir", bucket];
+    const r = await cli([...args, "--log-format", "text"], { DATABASE_URL: url });
     assert.equal(r.code, 2);
-    assert.match(
-      r.stderr,
-      /pending migration\(s\) \(001_tickets_schema.sql.*\); run "deno task migrate" first/,
+    assert.match(r.stderr, pending);
+    // Under cron: the JSON run line of any run, at level error, not transient.
+    const cron = await cli(args, { DATABASE_URL: url });
+    assert.equal(cron.code, 2, cron.stdout + cron.stderr);
+    assert.equal(cron.stderr, "");
+    const line = JSON.parse(cron.stdout);
+    assert.deepEqual(
+      [line.level, line.event, line.dataset, line.status, line.transient],
+      ["error", "run", "inc", "failed", false],
     );
+    assert.match(line.error, pending);
   },
 });
 

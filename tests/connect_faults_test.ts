@@ -99,7 +99,8 @@ Deno.test({
     const http = await fakeServer("http");
     try {
       const url = `postgres://fleet:${SECRET}@127.0.0.1:${http.port}/tickets`;
-      for (const args of [["ingest", "--from-dir", await emptyBucket()], ["status"]]) {
+      const ingest = ["ingest", "--from-dir", await emptyBucket(), "--log-format", "text"];
+      for (const args of [ingest, ["status"]]) {
         const r = await run(args, env(url));
         assert.equal(r.code, 1, r.text);
         // At its first bytes ("HTTP/1.1 …"), not after the 2 s connect timeout.
@@ -175,7 +176,7 @@ Deno.test({
     const [a, b] = [await closedPort(), await closedPort()];
     const url = `postgres://fleet:${SECRET}@127.0.0.1:${a},127.0.0.1:${b}/tickets`;
     const bucket = await emptyBucket();
-    for (const args of [["ingest", "--from-dir", bucket], ["status"]]) {
+    for (const args of [["ingest", "--from-dir", bucket, "--log-format", "text"], ["status"]]) {
       const r = await run(args, env(url));
       assert.equal(r.code, 1, r.text);
       assert.ok(r.seconds < 10, `${args[0]} gave up after ${r.seconds} s`);
@@ -184,6 +185,69 @@ Deno.test({
       assert.ok(!r.text.includes(SECRET), r.text);
     }
     await removeBuckets();
+  },
+});
+
+Deno.test({
+  name: "ingest under cron logs a database it cannot reach as a JSON run line per dataset, " +
+    "transient as the error is, exit 1; on a terminal the plain line",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const http = await fakeServer("http");
+    const base = Deno.env.get("TEST_DATABASE_URL");
+    const other = (change: (url: URL) => void) => {
+      const url = new URL(base!);
+      change(url);
+      return url.toString();
+    };
+    const cases: [string, RegExp, boolean][] = [
+      [
+        `postgres://fleet:${SECRET}@127.0.0.1:${await closedPort()}/tickets`,
+        /Cannot connect to PostgreSQL at .*: connection refused/,
+        true,
+      ],
+      [
+        `postgres://fleet:${SECRET}@127.0.0.1:${http.port}/tickets`,
+        /the port answers, but not as a PostgreSQL server/,
+        true, // as isTransient classifies it today
+      ],
+      ...(base === undefined ? [] : [
+        [
+          other((u) => u.pathname = "/ft_no_such_database"),
+          /database "ft_no_such_database" does not exist/,
+          false,
+        ] as [string, RegExp, boolean],
+        [
+          other((u) => [u.username, u.password] = ["ft_no_such_role", SECRET]),
+          /role "ft_no_such_role" does not exist/,
+          false,
+        ] as [string, RegExp, boolean],
+      ]),
+    ];
+    try {
+      const bucket = await emptyBucket();
+      for (const [url, message, transient] of cases) {
+        const args = ["ingest", "--from-dir", bucket, "--apply", "--dataset", "all"];
+        const r = await run(args, env(url));
+        assert.equal(r.code, 1, r.text);
+        assert.ok(!r.text.includes(SECRET), r.text);
+        const lines = r.text.trim().split("\n").filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l));
+        assert.deepEqual(lines.map((l) => [l.level, l.event, l.dataset, l.status, l.transient]), [
+          ["error", "run", "inc", "failed", transient],
+          ["error", "run", "crq", "failed", transient],
+        ], r.text);
+        assert.match(lines[0].error, message);
+        const text = await run([...args, "--log-format", "text"], env(url));
+        assert.equal(text.code, 1, text.text);
+        assert.doesNotMatch(text.text, /^\{/m);
+        assert.match(text.text, message);
+      }
+    } finally {
+      http.close();
+      await removeBuckets();
+    }
   },
 });
 
