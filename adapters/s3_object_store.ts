@@ -34,6 +34,8 @@ const TERMINAL_CODES = new Set([
 export interface S3ObjectStoreOptions {
   /** Endpoint URL, e.g. `https://s3.example.com`; omit for AWS. */
   endpoint?: string;
+  /** The variable messages name for the endpoint (default `RUSTFS_ENDPOINT`). */
+  endpointVariable?: string;
   /** Region (default `us-east-1`). */
   region?: string;
   /** Access key id. */
@@ -69,7 +71,7 @@ export class BucketNotFoundError extends ObjectStoreError {
 /**
  * The endpoint is not an S3 server: it answered with something else (a web page, a JSON error),
  * or it closed every connection without an answer (a port of another service, such as
- * PostgreSQL's). Terminal: rerunning as is cannot help, `RUSTFS_ENDPOINT` must change.
+ * PostgreSQL's). Terminal: rerunning as is cannot help, the endpoint setting must change.
  */
 export class NotS3EndpointError extends ObjectStoreError {
   /** Creates the error; `message` names the endpoint (never a credential). */
@@ -142,12 +144,13 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
   const where = options.endpoint === undefined ? "" : ` at ${new URL(options.endpoint).host}`;
   const description = `s3://${bucket}${where}`;
   // How messages name the endpoint: the setting and its value (never a user or password).
+  const variable = options.endpointVariable ?? "RUSTFS_ENDPOINT";
   const endpointName = options.endpoint === undefined
-    ? "AWS S3 (RUSTFS_ENDPOINT unset)"
-    : `RUSTFS_ENDPOINT "${withoutCredentials(options.endpoint)}"`;
+    ? `AWS S3 (${variable} unset)`
+    : `${variable} "${withoutCredentials(options.endpoint)}"`;
   const checkEndpoint = options.endpoint === undefined
-    ? "check RUSTFS_ENDPOINT (unset: AWS S3)"
-    : `check RUSTFS_ENDPOINT (now "${withoutCredentials(options.endpoint)}")`;
+    ? `check ${variable} (unset: AWS S3)`
+    : `check ${variable} (now "${withoutCredentials(options.endpoint)}")`;
   // Whether the endpoint has answered anything over HTTP (an error too) since the store was made;
   // until it has, a request that gets no answer is not retried, and the silence is remembered.
   let answered = false;

@@ -15,6 +15,8 @@ export interface Config {
   /** S3 connection (credentials may be missing until a bucket command needs them). */
   s3: {
     endpoint?: string;
+    /** The variable messages name for the endpoint: the one that set it, else `RUSTFS_ENDPOINT`. */
+    endpointVariable: "RUSTFS_ENDPOINT" | "AWS_ENDPOINT_URL_S3";
     region: string;
     accessKeyId?: string;
     secretAccessKey?: string;
@@ -135,13 +137,13 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     const value = env(name)?.trim();
     return value === undefined || value === "" ? undefined : value;
   };
-  const endpoint = get("RUSTFS_ENDPOINT") ?? get("AWS_ENDPOINT_URL_S3");
+  const endpointVariable = get("RUSTFS_ENDPOINT") === undefined &&
+      get("AWS_ENDPOINT_URL_S3") !== undefined
+    ? "AWS_ENDPOINT_URL_S3"
+    : "RUSTFS_ENDPOINT";
+  const endpoint = get(endpointVariable);
   if (endpoint !== undefined && !URL.canParse(endpoint)) {
-    throw new ConfigError(
-      `Cannot read the S3 endpoint: ${
-        get("RUSTFS_ENDPOINT") ? "RUSTFS_ENDPOINT" : "AWS_ENDPOINT_URL_S3"
-      } is not a URL`,
-    );
+    throw new ConfigError(`Cannot read the S3 endpoint: ${endpointVariable} is not a URL`);
   }
   const databaseUrl = get("DATABASE_URL");
   if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
@@ -185,6 +187,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     pgliteDir: get("PGLITE_DIR") ?? DEFAULT_PGLITE_DIR,
     s3: {
       endpoint,
+      endpointVariable,
       region: get("RUSTFS_REGION") ?? get("AWS_REGION") ?? "us-east-1",
       accessKeyId: get("RUSTFS_ACCESS_KEY") ?? get("AWS_ACCESS_KEY_ID"),
       secretAccessKey: get("RUSTFS_SECRET_KEY") ?? get("AWS_SECRET_ACCESS_KEY"),

@@ -24,6 +24,7 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
     pgliteDir: ".data/pglite",
     s3: {
       endpoint: undefined,
+      endpointVariable: "RUSTFS_ENDPOINT",
       region: "us-east-1",
       accessKeyId: undefined,
       secretAccessKey: undefined,
@@ -214,6 +215,7 @@ Deno.test("loadConfig() reads the RUSTFS_* S3 variables", () => {
   });
   assert.deepEqual(config.s3, {
     endpoint: "http://127.0.0.1:9000",
+    endpointVariable: "RUSTFS_ENDPOINT",
     region: "af-south-1",
     accessKeyId: "rustfsadmin",
     secretAccessKey: "rustfs-secret",
@@ -221,7 +223,7 @@ Deno.test("loadConfig() reads the RUSTFS_* S3 variables", () => {
   });
 });
 
-Deno.test("loadConfig() falls back to the standard AWS_* S3 variables", () => {
+Deno.test("loadConfig() falls back to the standard AWS_* S3 variables, and names the endpoint's", () => {
   const config = load({
     AWS_ENDPOINT_URL_S3: "https://s3.af-south-1.amazonaws.com",
     AWS_REGION: "af-south-1",
@@ -230,6 +232,7 @@ Deno.test("loadConfig() falls back to the standard AWS_* S3 variables", () => {
   });
   assert.deepEqual(config.s3, {
     endpoint: "https://s3.af-south-1.amazonaws.com",
+    endpointVariable: "AWS_ENDPOINT_URL_S3",
     region: "af-south-1",
     accessKeyId: "AKIAEXAMPLE",
     secretAccessKey: "aws-secret",
@@ -250,6 +253,7 @@ Deno.test("loadConfig() prefers RUSTFS_* over AWS_* when both are set", () => {
   });
   assert.deepEqual(config.s3, {
     endpoint: "http://rustfs:9000",
+    endpointVariable: "RUSTFS_ENDPOINT",
     region: "local",
     accessKeyId: "rustfs-id",
     secretAccessKey: "rustfs-secret",

@@ -217,7 +217,7 @@ async function clockChecks(db: Database, now: Date): Promise<Check[]> {
 
 /** The bucket checks: credentials, endpoint and bucket reachable, both prefixes listable. */
 export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
-  const { accessKeyId, secretAccessKey, endpoint, bucket } = config.s3;
+  const { accessKeyId, secretAccessKey, endpoint, endpointVariable, bucket } = config.s3;
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     return [warn(
       "bucket",
@@ -289,12 +289,12 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
     } catch (error) {
       const text = message(error);
       const remedy = error instanceof NotS3EndpointError
-        ? "set RUSTFS_ENDPOINT to the S3 server's URL (scheme, host, port): this one is not an S3 server"
+        ? `set ${endpointVariable} to the S3 server's URL (scheme, host, port): this one is not an S3 server`
         : /NoSuchBucket/i.test(text)
         ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`
         : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
         ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`
-        : "check RUSTFS_ENDPOINT (scheme, host, port) and that the server is reachable from here";
+        : `check ${endpointVariable} (scheme, host, port) and that the server is reachable from here`;
       checks.push(fail(name, text, remedy));
     }
   }

@@ -179,6 +179,37 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "cli: an endpoint set by AWS_ENDPOINT_URL_S3 (RUSTFS_ENDPOINT unset) is named by that " +
+    "variable in ingest's error and doctor's remedy",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const page = httpServer(html404);
+    try {
+      const env = {
+        PGLITE_DIR: `${await scratchDir("test-endpoint")}/never-created`,
+        AWS_ENDPOINT_URL_S3: page.endpoint,
+        AWS_ACCESS_KEY_ID: "endpoint-test-key",
+        AWS_SECRET_ACCESS_KEY: SECRET,
+        GEOCODER_PROVIDER: "nominatim",
+      };
+      const ingest = await cli(["ingest", "--from-bucket", "--json"], env);
+      assert.equal(ingest.code, 2, ingest.stdout + ingest.stderr);
+      assert.match(
+        JSON.parse(ingest.stdout).error,
+        new RegExp(`; check AWS_ENDPOINT_URL_S3 \\(now "${page.endpoint}"\\)$`),
+      );
+      const doctor = await cli(["doctor"], env);
+      assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+      assert.match(doctor.stdout, /→ set AWS_ENDPOINT_URL_S3 to the S3 server's URL/);
+      assert.doesNotMatch(ingest.stdout + doctor.stdout, /RUSTFS_ENDPOINT/);
+    } finally {
+      await page.close();
+    }
+  },
+});
+
 /** A database `serve` can start with: it answers nothing (no request here reaches it). */
 function unusedDatabase(): Database {
   const refuse = () => Promise.reject(new Error("The database must not be reached"));
