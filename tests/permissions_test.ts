@@ -75,4 +75,46 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "permissions: a `deno task` on a terminal never stops at a permission prompt: the AWS " +
+    "SDK's read of ~/.aws is refused, not asked (every task runs with --no-prompt)",
+  sanitizeResources: false,
+  fn: async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    const home = await Deno.makeTempDir();
+    try {
+      // `script` gives the command a pseudo-terminal, as a user's shell has (cron and the other
+      // tests have none, so Deno would refuse without asking there anyway).
+      const output = await new Deno.Command("script", {
+        args: ["-qec", "deno task -q ingest --from-bucket --dataset inc", "/dev/null"],
+        clearEnv: true,
+        env: {
+          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+          HOME: home,
+          PGLITE_DIR: `${await scratchDir("test-permissions")}/pglite`,
+          RUSTFS_ENDPOINT: `http://127.0.0.1:${port}`,
+          RUSTFS_ACCESS_KEY: "ak",
+          RUSTFS_SECRET_KEY: "sk-not-shown",
+          TICKETS_BUCKET: "tickets",
+        },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        // A prompt waits for an answer that never comes: the test fails instead of hanging.
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+      const text = new TextDecoder().decode(output.stdout) +
+        new TextDecoder().decode(output.stderr);
+      assert.doesNotMatch(text, /Allow\?|Requested by/);
+      assert.equal(output.code, 1, text);
+      assert.match(text, /ECONNREFUSED|refused/);
+      assert.ok(!text.includes("sk-not-shown"));
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
 cleanUpScratchDirsAtEnd();
