@@ -1,5 +1,5 @@
-// The configuration a command that looks at data opens (serve, status, sql, report). Private
-// to cli/.
+// The configuration a command that uses the data already there opens (serve, status, sql,
+// report, db export, gazetteer, geocode, capture). Private to cli/.
 
 import { type Config, DEFAULT_PGLITE_DIR } from "../app/config.ts";
 import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
@@ -16,19 +16,27 @@ export interface ReadFolders {
   demoDir?: string;
 }
 
+/** Options of {@linkcode configToRead}. */
+export interface ReadOptions extends ReadFolders {
+  /** The command writes to the database it opens (the notice then says "Writing to"). */
+  writes?: boolean;
+}
+
 /**
  * With DATABASE_URL unset, PGLITE_DIR unset or naming the default folder (as `.env.example`
  * does), and no database there yet, the demo's: so `deno task demo` followed by `serve`,
- * `status`, `sql` or `report` shows the demo's data. It says so on stderr, so nobody takes the
- * demo's figures for their own. Any other PGLITE_DIR is taken as given.
+ * `status`, `sql`, `report`, `gazetteer`, `geocode` or `capture` uses the demo's data, and none
+ * of them makes an empty database in the default folder (which would then hide the demo's). It
+ * says so on stderr ("Writing to" for a command that writes), so nobody takes the demo's figures
+ * for their own. Any other PGLITE_DIR is taken as given.
  */
-export async function configToRead(context: Context, folders: ReadFolders = {}): Promise<Config> {
+export async function configToRead(context: Context, options: ReadOptions = {}): Promise<Config> {
   const { config } = context;
-  const demoDir = await demoToRead(config, folders);
+  const demoDir = await demoToRead(config, options);
   if (demoDir === undefined) return config;
   context.io.stderr(
-    `Reading the demo's database "${demoDir}": "${config.pgliteDir}" (PGLITE_DIR) has none yet; ` +
-      `"deno task ingest" fills it\n`,
+    `${options.writes ? "Writing to" : "Reading"} the demo's database "${demoDir}": ` +
+      `"${config.pgliteDir}" (PGLITE_DIR) has none yet; "deno task ingest" fills it\n`,
   );
   return { ...config, pgliteDir: demoDir };
 }

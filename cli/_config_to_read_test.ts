@@ -47,6 +47,23 @@ Deno.test("configToRead() reads the demo's database when the default folder has 
   });
 });
 
+Deno.test("configToRead() says it writes to the demo's database for a command that writes", async () => {
+  await withFolders(async (root) => {
+    const folders = { defaultDir: `${root}/pglite`, demoDir: `${root}/demo/pglite` };
+    await makeDatabase(folders.demoDir);
+    const errors: string[] = [];
+    const config = await configToRead(context({ PGLITE_DIR: folders.defaultDir }, errors), {
+      ...folders,
+      writes: true,
+    });
+    assert.equal(config.pgliteDir, folders.demoDir);
+    assert.deepEqual(errors, [
+      `Writing to the demo's database "${folders.demoDir}": "${folders.defaultDir}" (PGLITE_DIR) ` +
+      `has none yet; "deno task ingest" fills it\n`,
+    ]);
+  });
+});
+
 Deno.test("configToRead() keeps the configured database, silently, once it exists or when named", async () => {
   await withFolders(async (root) => {
     const folders = { defaultDir: `${root}/pglite`, demoDir: `${root}/demo/pglite` };

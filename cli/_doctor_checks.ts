@@ -70,10 +70,11 @@ export async function checkDatabase(config: Config, now: Date): Promise<Check[]>
       checks.push(ok(
         "embedded directory",
         `"${config.pgliteDir}" is inside ./.data and writable` +
-          (exists ? "" : " (the database will be created on first use)") +
+          (exists ? "" : ' (the database will be created by "ingest --apply" or "migrate")') +
           (demo === undefined
             ? ""
-            : `; until then serve, status, sql and report read the demo's database "${demo}"`),
+            : `; until then serve, status, sql, report, gazetteer, geocode and capture use ` +
+              `the demo's database "${demo}"`),
       ));
       if (!exists) return checks;
       db = await createPgliteDatabase({ dataDir: config.pgliteDir });

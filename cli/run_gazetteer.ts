@@ -8,13 +8,14 @@ import { isAbsolute } from "node:path";
 import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { checkReadableFile } from "./_open_store.ts";
 import { OUTPUT_ROOT, outputPath } from "./_output_path.ts";
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
-  const { config, io, out } = context;
+  const { io, out } = context;
   const [action, file, ...extra] = args;
   if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
     throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
@@ -25,7 +26,12 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   if (target !== undefined) await allowedPath(target, "write", "the gazetteer sheet");
   const sheet = action === "import" ? await sheetToRead(file) : file;
   if (action === "import") await checkReadableFile(sheet, "the gazetteer sheet");
-  const db = await openDatabase(config, { requireMigrated: true });
+  // The data already there (after `deno task demo` alone, the demo's): a folder without a
+  // database is refused, not made empty (which would hide the demo's from every later command).
+  const db = await openDatabase(await configToRead(context, { writes: action === "import" }), {
+    requireMigrated: true,
+    existing: true,
+  });
   try {
     if (action === "export") {
       const csv = await exportGazetteer(db);

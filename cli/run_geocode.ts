@@ -8,6 +8,7 @@ import { ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { geocode } from "../core/geocode.ts";
+import { configToRead } from "./_config_to_read.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 
 /** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
@@ -40,7 +41,12 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
   }
   const controller = new AbortController();
   const unsubscribe = io.onSignal(() => controller.abort());
-  const db = await openDatabase(config, { requireMigrated: true });
+  // The tickets already there (after `deno task demo` alone, the demo's): a folder without a
+  // database is refused, not made empty (a dry run writes nothing; an apply has nothing to do).
+  const db = await openDatabase(await configToRead(context, { writes: values.apply === true }), {
+    requireMigrated: true,
+    existing: true,
+  });
   try {
     const report = await geocode(db, geocoder, {
       mode: values.clusters ? "clusters" : "locations",

@@ -41,7 +41,8 @@ export async function runMigrate(
     );
     if (demo !== undefined) {
       out(
-        `serve, status, sql and report now read this database, no longer the demo's ("${demo}")`,
+        `serve, status, sql, report, gazetteer, geocode and capture now use this database, ` +
+          `no longer the demo's ("${demo}")`,
       );
     }
     return 0;

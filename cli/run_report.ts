@@ -32,7 +32,11 @@ export async function runReport(context: Context, args: string[]): Promise<numbe
   return await printFromDatabase(context, args, buildReport, formatReport, true);
 }
 
-/** Computes one result on the migrated database and prints it as text, or JSON with --json. */
+/**
+ * Computes one result on the migrated database and prints it as text, or JSON with --json. The
+ * database must exist (after `deno task demo` alone, the demo's): capture on a new folder would
+ * make an empty one that hides the demo's.
+ */
 async function printFromDatabase<T>(
   context: Context,
   args: string[],
@@ -40,11 +44,12 @@ async function printFromDatabase<T>(
   format: (result: T) => string,
   onlyReads: boolean,
 ): Promise<number> {
-  const { config, out } = context;
+  const { out } = context;
   const values = parse(args, { json: { type: "boolean" } });
-  const db = onlyReads
-    ? await openDatabase(await configToRead(context), { requireMigrated: true, existing: true })
-    : await openDatabase(config, { requireMigrated: true });
+  const db = await openDatabase(await configToRead(context, { writes: !onlyReads }), {
+    requireMigrated: true,
+    existing: true,
+  });
   try {
     const result = await compute(db);
     out(values.json ? JSON.stringify(result) : format(result));

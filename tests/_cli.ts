@@ -9,10 +9,27 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Options of {@linkcode spawnCli}. */
+export interface CliOptions {
+  /**
+   * The folder to run in, inside the checkout's .data/ (the worker may write only there): its
+   * own `.data/pglite` and `.data/demo/pglite`, the default folders. Default: the checkout.
+   */
+  cwd?: string;
+}
+
 /** Starts `main.ts ARGS` under the worker permission set with only `env` (plus PATH and HOME). */
-export function spawnCli(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: CliOptions = {},
+): Deno.ChildProcess {
+  const main = options.cwd === undefined
+    ? "main.ts"
+    : new URL("../main.ts", import.meta.url).pathname;
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
+    args: ["run", "-P=worker", "--quiet", main, ...args],
+    cwd: options.cwd,
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
     clearEnv: true,
     stdout: "piped",
@@ -21,8 +38,12 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Deno
 }
 
 /** Runs `main.ts ARGS` as {@linkcode spawnCli} does and waits for it. */
-export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const output = await spawnCli(args, env).output();
+export async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  options: CliOptions = {},
+): Promise<CliResult> {
+  const output = await spawnCli(args, env, options).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }

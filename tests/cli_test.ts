@@ -7,6 +7,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { startFakeGeocoder } from "./_fake_geocoder.ts";
 import { runDemo } from "../cli/run_demo.ts";
 
 const stream = generateStream({ tickets: 120, deltas: 3, seed: 11 });
@@ -86,13 +87,19 @@ Deno.test("cli: an empty or missing path names the flag or the file (exit 2), be
   }
 });
 
-Deno.test("cli: serve, status, sql and report on an embedded folder without a database refuse it (exit 2) and create nothing", async () => {
+Deno.test("cli: serve, status, sql, report, gazetteer, geocode and capture on an embedded folder without a database refuse it (exit 2) and create nothing", async () => {
   const dir = `${await scratch()}/none`;
-  const commands = [["serve", "--port", "0"], ["status"], ["sql", "select 1"], ["report"], [
-    "report",
-    "--by",
-    "team",
-  ]];
+  const commands = [
+    ["serve", "--port", "0"],
+    ["status"],
+    ["sql", "select 1"],
+    ["report"],
+    ["report", "--by", "team"],
+    ["gazetteer", "export", "-"],
+    ["geocode", "--clusters"],
+    ["geocode", "--locations"],
+    ["capture"],
+  ];
   for (const args of commands) {
     const r = await cli(args, { PGLITE_DIR: dir });
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
@@ -104,6 +111,79 @@ Deno.test("cli: serve, status, sql and report on an embedded folder without a da
     );
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, `${args[0]} created "${dir}"`);
   }
+});
+
+Deno.test({
+  name:
+    "cli: after the demo alone, gazetteer, geocode and capture use the demo's database, say so " +
+    "on stderr, and never make an empty one in .data/pglite",
+  sanitizeResources: false,
+  fn: async () => {
+    // A folder of its own: there .data/pglite and .data/demo/pglite are the default folders.
+    const cwd = await scratch();
+    const run = (args: string[], env: Record<string, string> = {}) => cli(args, env, { cwd });
+    const noDefault = async (after: string) =>
+      await assert.rejects(
+        Deno.stat(`${cwd}/.data/pglite`),
+        Deno.errors.NotFound,
+        `${after} created .data/pglite`,
+      );
+    // No database at all: refused as status refuses, before anything is made.
+    for (const args of [["gazetteer", "export", "review.csv"], ["geocode", "--clusters"]]) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^Cannot open the embedded database ".data\/pglite": there is none there yet; run "deno task demo"/,
+      );
+      await noDefault(args.join(" "));
+    }
+    // A database where `deno task demo` keeps its own.
+    await writeFiles(`${cwd}/bucket`, stream.files);
+    const demo = await run(["ingest", "--from-dir", "bucket", "--apply", "--log-format", "text"], {
+      PGLITE_DIR: ".data/demo/pglite",
+    });
+    assert.equal(demo.code, 0, demo.stdout + demo.stderr);
+    await Deno.writeTextFile(
+      `${cwd}/sheet.csv`,
+      "kind,cluster,place,lat,lon,verified\ncluster,Quarry Road,,-1.2780,36.8390,true\n",
+    );
+    const fake = startFakeGeocoder(() => ({ lat: -1.2833, lon: 36.8167 }));
+    const geocoder = {
+      GEOCODER_BASE_URL: fake.baseUrl,
+      GEOCODER_API_KEY: "good-key",
+      GEOCODER_RATE: "100",
+    };
+    const steps: [string[], Record<string, string>, string, RegExp][] = [
+      [["gazetteer", "import", "sheet.csv"], {}, "Writing to", /^Imported sheet\.csv: .* 1 new;/],
+      [["geocode", "--clusters"], {}, "Reading", /to look up \(dry run: --apply looks them up\)$/],
+      [
+        ["geocode", "--clusters", "--apply", "--budget", "2"],
+        geocoder,
+        "Writing to",
+        /; 2 calls to .*: 2 hits,/,
+      ],
+      [["capture"], {}, "Writing to", /^history: .* snapshot \S+ updated: \d+ open/],
+      // What the import and the apply wrote is in the demo's database: 1 + 2 entries.
+      [["gazetteer", "export", "review.csv"], {}, "Reading", /^Wrote 3 gazetteer entries to /],
+    ];
+    try {
+      for (const [args, env, verb, stdout] of steps) {
+        const r = await run(args, env);
+        assert.equal(r.code, 0, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+        assert.equal(
+          r.stderr,
+          `${verb} the demo's database ".data/demo/pglite": ".data/pglite" (PGLITE_DIR) has ` +
+            `none yet; "deno task ingest" fills it\n`,
+          args.join(" "),
+        );
+        assert.match(r.stdout.trimEnd(), stdout, `${args.join(" ")}: ${r.stdout}`);
+        await noDefault(args.join(" "));
+      }
+    } finally {
+      await fake.close();
+    }
+  },
 });
 
 Deno.test("cli: status waits for an embedded database whose first boot holds the lock, rather than call it missing", async () => {
@@ -247,7 +327,8 @@ Deno.test("cli: PGLITE_DIR naming a folder of other files is refused (exit 2) an
   const dir = `${await scratch()}/feed`;
   await writeFiles(dir, stream.files.slice(0, 1)); // a bucket folder: automations/inc/changes/…
   const ingest = ["ingest", "--from-dir", dir, "--apply", "--log-format", "text"];
-  for (const args of [["migrate"], ["capture"], ingest]) {
+  // The commands that make a database (capture, like the other commands, needs one there).
+  for (const args of [["migrate"], ingest]) {
     const r = await cli(args, { PGLITE_DIR: dir });
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
     assert.match(

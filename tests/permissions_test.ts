@@ -12,6 +12,9 @@ Deno.test({
     const dir = await scratchDir("test-permissions");
     const env = { PGLITE_DIR: `${dir}/pglite` };
     const name = `${dir.slice(".data/".length)}/review.csv`;
+    // The sheet comes from a database: gazetteer makes none (only ingest --apply and migrate do).
+    const made = await cli(["migrate"], env);
+    assert.equal(made.code, 0, made.stdout + made.stderr);
     const r = await cli(["gazetteer", "export", name], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `Wrote 0 gazetteer entries to .data/${name}\n`);
