@@ -69,8 +69,9 @@ export class BucketNotFoundError extends ObjectStoreError {
 }
 
 /**
- * The endpoint is not an S3 server: it answered with something else (a web page, a JSON error),
- * or it closed every connection without an answer (a port of another service, such as
+ * The endpoint is not an S3 server: it answered with something else (a web page, a JSON error,
+ * an error without S3's XML document), it does not speak TLS behind `https://`, or it closed
+ * every connection without an answer (a port of another service, such as
  * PostgreSQL's). Terminal: rerunning as is cannot help, the endpoint setting must change.
  */
 export class NotS3EndpointError extends ObjectStoreError {
@@ -85,8 +86,10 @@ export class NotS3EndpointError extends ObjectStoreError {
 export interface S3ObjectStore extends ObjectStore {
   /**
    * Throws {@linkcode BucketNotFoundError} when the bucket does not exist and
-   * {@linkcode NotS3EndpointError} when the endpoint is not an S3 server. Anything else (a
-   * refusal, a server error, no answer) is left to the run, which reports it with its key.
+   * {@linkcode NotS3EndpointError} when the endpoint is not an S3 server (an answer that is not
+   * S3's, no TLS behind `https://`), and a transient error naming the silence when the endpoint
+   * gives no answer (the run could send nothing more). Anything else (a refusal, a server error)
+   * is left to the run, which reports it with its key.
    */
   checkBucket(): Promise<void>;
 }
@@ -169,22 +172,21 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         const status = e.$metadata?.httpStatusCode;
         if (status !== undefined) {
           answered = true;
-          // S3's error documents are XML with a Code (which the SDK copies onto the error);
-          // a HEAD has no body, whoever answers.
-          const type = header(e.$response?.headers, "content-type");
-          const parsedNoXml = (error as { $responseBodyText?: unknown }).$responseBodyText;
-          if (
-            status < 500 && method !== "HEAD" && typeof e.Code !== "string" &&
-            ((type !== undefined && !/xml/i.test(type)) || parsedNoXml !== undefined)
-          ) {
-            throw new NotS3Answer(describeAnswer(status, type));
+          // S3's error answers are XML documents with a Code (which the SDK copies onto the
+          // error), whatever the request but a HEAD (which has no body, whoever answers): one
+          // without (an empty body, a page) is not S3's.
+          if (status < 500 && method !== "HEAD" && typeof e.Code !== "string") {
+            const body = (error as { $responseBodyText?: unknown }).$responseBodyText;
+            throw new NotS3Answer(describeAnswer(status, e.$response?.headers, body));
           }
           throw error;
         }
+        // A TLS handshake answered in plain HTTP: https:// to an http:// server (or its port).
+        if (!answered && /wrong version number/i.test(e.message ?? "")) throw new NoTls();
         const silent = silenceOf(error);
         if (silent !== undefined && !answered) {
-          silence = silent;
-          throw new NoAnswer(silent, false);
+          silence = `${silent} to ${REQUEST_NAMES[context.commandName ?? ""] ?? "a request"}`;
+          throw new NoAnswer(silence, false);
         }
         throw error;
       }
@@ -196,9 +198,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         output.IsTruncated === undefined
       ) {
         const response = result.response as { statusCode?: number; headers?: Headers };
-        throw new NotS3Answer(
-          describeAnswer(response.statusCode ?? 200, header(response.headers, "content-type")),
-        );
+        throw new NotS3Answer(describeAnswer(response.statusCode ?? 200, response.headers));
       }
       return result;
     },
@@ -224,12 +224,17 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         { cause: error },
       );
     }
+    if (error instanceof NoTls) {
+      return new NotS3EndpointError(
+        `${head}: the endpoint does not speak TLS (write "http://", or check the port); ` +
+          checkEndpoint,
+        { cause: error },
+      );
+    }
     if (error instanceof NoAnswer) {
       return new ObjectStoreError(
-        error.earlier
-          ? `${head}: not sent, ${endpointName} gave ${error.silence} earlier in this run ` +
-            `(is that an S3 server, and is it up?)`
-          : `${head}: ${error.silence} from ${endpointName} (is that an S3 server, and is it up?)`,
+        `${head}: ${error.earlier ? "not sent, " : ""}${endpointName} gave ${error.silence}` +
+          `${error.earlier ? " earlier in this run" : ""} (is that an S3 server, and is it up?)`,
         { terminal: false, cause: error },
       );
     }
@@ -274,7 +279,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
         return;
       } catch (error) {
         const failure = describeFailure(head, error);
-        if (failure instanceof NotS3EndpointError) throw failure;
+        // No answer at all: the run could only send nothing more, so it fails here, saying so.
+        if (failure instanceof NotS3EndpointError || error instanceof NoAnswer) throw failure;
         status = failure.status;
         if (status === undefined || status >= 500) return; // left to the run
       }
@@ -402,6 +408,23 @@ class NotS3Answer extends Error {
   }
 }
 
+/** A TLS handshake that got plain HTTP back, thrown inside the SDK's retry loop. */
+class NoTls extends Error {
+  constructor() {
+    super("The endpoint does not speak TLS");
+    this.name = "NoTls";
+  }
+}
+
+/** How a silence names the request that got it. */
+const REQUEST_NAMES: Record<string, string> = {
+  HeadBucketCommand: "the bucket check",
+  ListObjectsV2Command: "a listing",
+  GetObjectCommand: "a download",
+  CopyObjectCommand: "a copy",
+  DeleteObjectCommand: "a delete",
+};
+
 /**
  * No answer from an endpoint that never answered, thrown inside the SDK's retry loop (which does
  * not retry it: no cause, no code it knows).
@@ -418,9 +441,13 @@ function header(headers: Headers | undefined, name: string): string | undefined 
   return found?.[1];
 }
 
-/** `an HTML page, status 404`, from the answer's status and content type. */
-function describeAnswer(status: number, type: string | undefined): string {
-  const kind = type === undefined
+/** `an HTML page, status 404`, from the answer's status, content type and body (if read). */
+function describeAnswer(status: number, headers: Headers | undefined, body?: unknown): string {
+  const type = header(headers, "content-type");
+  const empty = header(headers, "content-length") === "0" || body === "";
+  const kind = type === undefined && empty
+    ? "an empty answer"
+    : type === undefined
     ? "no content type"
     : /html/i.test(type)
     ? "an HTML page"

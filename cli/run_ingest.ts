@@ -101,7 +101,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     store = await openStore(config, values, datasets[0]!);
   } catch (error) {
     const reports = datasets.map((d) =>
-      reportBeforeDrain(d, values, error, redact, describeSource(config, values))
+      reportBeforeDrain(d, values, error, redact, startedAt, describeSource(config, values))
     );
     // A usage error is the command line's, not a run's. Any other refusal (no folder, no bucket,
     // no credentials) fails every scheduled run alike: an applying run from the bucket or a
@@ -162,7 +162,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
       // Refused by the database (unreachable, pending migrations, the embedded one held by
       // another process): the `run` line of any run, `locked` for a held embedded database.
       const reports = datasets.map((d) =>
-        reportBeforeDrain(d, values, error, redact, store.description)
+        reportBeforeDrain(d, values, error, redact, startedAt, store.description)
       );
       for (const report of reports) logger.runEnd(report);
       if (values.json) print(reports);
@@ -267,6 +267,7 @@ function reportBeforeDrain(
   values: Record<string, unknown>,
   error: unknown,
   redact: (text: string) => string,
+  startedAt: Date,
   source = "",
 ): IngestReport {
   const locked = error instanceof DatabaseLockedError;
@@ -289,7 +290,8 @@ function reportBeforeDrain(
     watermark: null,
     error: message,
     ...(locked ? {} : { transient: exitCodeBeforeDrain(error) === 1 && isTransient(error) }),
-    durationMs: 0,
+    // The time the refusal took (the bucket check may have waited out a timeout).
+    durationMs: Date.now() - startedAt.getTime(),
   };
 }
 

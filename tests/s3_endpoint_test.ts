@@ -52,6 +52,8 @@ const html404 = () =>
     headers: { "content-type": "text/html; charset=utf-8" },
   });
 
+const empty404 = () => new Response(null, { status: 404 });
+
 function store(endpoint: string, bucket = "isptickets") {
   return createS3ObjectStore({
     endpoint,
@@ -91,6 +93,8 @@ Deno.test({
         () => Response.json({ error: "not found" }, { status: 404 }),
         "a JSON document, status 404",
       ],
+      // A bare server or a load balancer: S3 answers no GET without an XML document.
+      ["an empty 404", empty404, "an empty answer, status 404"],
     ];
     for (const [what, response, answer] of cases) {
       const server = httpServer(response);
@@ -141,6 +145,35 @@ Deno.test({
       assert.ok(performance.now() - started < 5_000);
     } finally {
       server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "[s3] https:// to a plain-HTTP server: the endpoint does not speak TLS, terminal, " +
+    "asked once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = httpServer(html404);
+    try {
+      const endpoint = server.endpoint.replace("http:", "https:");
+      const tail = `the endpoint does not speak TLS (write "http://", or check the port); ` +
+        `check RUSTFS_ENDPOINT (now "${endpoint}")`;
+      const s3 = store(endpoint);
+      await rejectsAsNotS3(
+        s3.list(INC.changesPrefix),
+        `Cannot list "automations/inc/changes/" in s3://isptickets at ${
+          endpoint.slice(8)
+        }: ${tail}`,
+      );
+      await rejectsAsNotS3(
+        s3.checkBucket(),
+        `Cannot read s3://isptickets at ${endpoint.slice(8)}: ${tail}`,
+      );
+      assert.equal(server.requests(), 0, "no HTTP request got through");
+    } finally {
+      await server.close();
     }
   },
 });
@@ -210,6 +243,34 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "cli: a run refused at the bucket check reports the time the check took",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // A page that takes 400 ms, as a bucket check that waits out a timeout takes its time.
+    const slow = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return html404();
+    });
+    try {
+      const ingest = await cli(["ingest", "--from-bucket", "--json"], {
+        PGLITE_DIR: `${await scratchDir("test-endpoint")}/never-created`,
+        RUSTFS_ENDPOINT: `http://127.0.0.1:${slow.addr.port}`,
+        RUSTFS_ACCESS_KEY: "endpoint-test-key",
+        RUSTFS_SECRET_KEY: SECRET,
+        GEOCODER_PROVIDER: "nominatim",
+      });
+      assert.equal(ingest.code, 2, ingest.stdout + ingest.stderr);
+      const report = JSON.parse(ingest.stdout);
+      assert.match(report.error, /the answer is not S3's/);
+      assert.ok(report.durationMs >= 400, `${report.durationMs} ms`);
+    } finally {
+      await slow.shutdown();
+    }
+  },
+});
+
 /** A database `serve` can start with: it answers nothing (no request here reaches it). */
 function unusedDatabase(): Database {
   const refuse = () => Promise.reject(new Error("The database must not be reached"));
@@ -228,8 +289,8 @@ function unusedDatabase(): Database {
 }
 
 Deno.test({
-  name: "cli: ingest, status and doctor against a web server, fleettickets serve or a " +
-    "non-HTTP port say RUSTFS_ENDPOINT is not an S3 server (exit 2; doctor fails), without the key",
+  name: "cli: ingest, status and doctor against a web server, an empty 404, fleettickets serve " +
+    "or a non-HTTP port say RUSTFS_ENDPOINT is not an S3 server (exit 2; doctor fails), without the key",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -245,9 +306,11 @@ Deno.test({
       port: 0,
     });
     const hangUp = hangUpServer();
+    const empty = httpServer(empty404);
     try {
       const endpoints: [string, string][] = [
         [page.endpoint, "the answer is not S3's \\(an HTML page, status 404\\)"],
+        [empty.endpoint, "the answer is not S3's \\(an empty answer, status 404\\)"],
         [
           `http://127.0.0.1:${serve.port}`,
           "the answer is not S3's \\(a JSON document, status 404\\)",
@@ -300,6 +363,7 @@ Deno.test({
       await page.close();
       await serve.shutdown();
       hangUp.close();
+      await empty.close();
     }
   },
 });

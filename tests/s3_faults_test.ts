@@ -212,8 +212,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "[s3] an endpoint that accepts connections and never answers: the run's first request " +
-    "waits one request timeout, not retried, and every later one fails at once naming it",
+  name: "[s3] an endpoint that accepts connections and never answers: the bucket check " +
+    "waits one request timeout, not retried, fails naming it, and every later request fails at " +
+    "once naming that first silence",
   sanitizeResources: false,
   fn: async () => {
     const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -235,7 +236,21 @@ Deno.test({
       const endpoint = `RUSTFS_ENDPOINT "http://127\\.0\\.0\\.1:${port}"`;
       const started = performance.now();
       // What `ingest --from-bucket --dataset all` asks: the bucket check, then each listing.
-      await store.checkBucket(); // no answer is left to the run
+      // The bucket check's silence is the run's error, said as it happened.
+      await assert.rejects(
+        store.checkBucket(),
+        (error: ObjectStoreError) => {
+          assert.equal(error.terminal, false, "a hung server may come back");
+          assert.match(
+            error.message,
+            new RegExp(
+              `^Cannot read s3://isptickets at 127\\.0\\.0\\.1:${port}: ${endpoint} gave no ` +
+                `answer for 1 s to the bucket check \\(is that an S3 server, and is it up\\?\\)$`,
+            ),
+          );
+          return true;
+        },
+      );
       for (const dataset of [INC, CRQ]) {
         await assert.rejects(
           store.list(dataset.changesPrefix),
@@ -245,7 +260,8 @@ Deno.test({
               error.message,
               new RegExp(
                 `^Cannot list "${dataset.changesPrefix}" ${where}: not sent, ${endpoint} gave no ` +
-                  `answer for 1 s earlier in this run \\(is that an S3 server, and is it up\\?\\)$`,
+                  `answer for 1 s to the bucket check earlier in this run ` +
+                  `\\(is that an S3 server, and is it up\\?\\)$`,
               ),
             );
             return true;
@@ -268,8 +284,8 @@ Deno.test({
       await assert.rejects(
         fresh.list(INC.changesPrefix),
         new RegExp(
-          `^ObjectStoreError: Cannot list "automations/inc/changes/" ${where}: no answer for ` +
-            `0\\.3 s from ${endpoint} \\(is that an S3 server, and is it up\\?\\)$`,
+          `^ObjectStoreError: Cannot list "automations/inc/changes/" ${where}: ${endpoint} gave ` +
+            `no answer for 0\\.3 s to a listing \\(is that an S3 server, and is it up\\?\\)$`,
         ),
       );
     } finally {
