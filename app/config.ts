@@ -142,9 +142,8 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     ? "AWS_ENDPOINT_URL_S3"
     : "RUSTFS_ENDPOINT";
   const endpoint = get(endpointVariable);
-  if (endpoint !== undefined && !URL.canParse(endpoint)) {
-    throw new ConfigError(`Cannot read the S3 endpoint: ${endpointVariable} is not a URL`);
-  }
+  const bucket = get("TICKETS_BUCKET") ?? "isptickets";
+  if (endpoint !== undefined) checkEndpoint(endpointVariable, endpoint, bucket);
   const databaseUrl = get("DATABASE_URL");
   if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
   const pgUser = get("PGUSER");
@@ -191,7 +190,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
       region: get("RUSTFS_REGION") ?? get("AWS_REGION") ?? "us-east-1",
       accessKeyId: get("RUSTFS_ACCESS_KEY") ?? get("AWS_ACCESS_KEY_ID"),
       secretAccessKey: get("RUSTFS_SECRET_KEY") ?? get("AWS_SECRET_ACCESS_KEY"),
-      bucket: get("TICKETS_BUCKET") ?? "isptickets",
+      bucket,
     },
   };
 }
@@ -226,6 +225,36 @@ function loadServeConfig(
     pmtiles,
     staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
   };
+}
+
+/**
+ * The S3 endpoint: the server's `http://` or `https://` URL, no more. Without a scheme
+ * (`rustfs:9000`) a URL parser reads the host as the scheme, and every run fails; with a path
+ * (the bucket, often) every request goes to the wrong place and reads as a missing bucket.
+ * Messages quote the value without any user or password in it.
+ */
+function checkEndpoint(variable: string, value: string, bucket: string): void {
+  const shown = value.replace(/^([^/?#@]*:\/\/)?[^/?#]*@/, "$1");
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    const bare = !shown.includes("://") && URL.canParse(`http://${shown}`) &&
+      new URL(`http://${shown}`).host !== "";
+    throw new ConfigError(
+      `Cannot read ${variable} "${shown}": expected the S3 server's http:// or https:// URL` +
+        (bare ? `; write "http://${shown}"` : `, such as "http://rustfs:9000"`),
+    );
+  }
+  if (url.pathname === "/" || url.pathname === "") return;
+  const server = `${url.protocol}//${url.host}`;
+  const last = url.pathname.split("/").filter((s) => s !== "").at(-1);
+  throw new ConfigError(
+    `Cannot read ${variable} "${shown}": ` +
+      (last === bucket
+        ? `its path "${url.pathname}" is the bucket's name; write the server's URL only ` +
+          `("${server}"): the bucket is TICKETS_BUCKET's (now "${bucket}")`
+        : `it has a path ("${url.pathname}"); write the server's URL only ("${server}") and ` +
+          `put the bucket in TICKETS_BUCKET (now "${bucket}")`),
+  );
 }
 
 /** A DATABASE_URL in its parts: the host list may name several hosts, which no URL parser reads. */

@@ -261,15 +261,52 @@ Deno.test("loadConfig() prefers RUSTFS_* over AWS_* when both are set", () => {
   });
 });
 
-Deno.test("loadConfig() rejects an S3 endpoint that is not a URL, naming the variable", () => {
+Deno.test("loadConfig() rejects an S3 endpoint that is not a URL, naming the variable and its value", () => {
   assert.equal(
     configError({ RUSTFS_ENDPOINT: "not a url" }).message,
-    "Cannot read the S3 endpoint: RUSTFS_ENDPOINT is not a URL",
+    `Cannot read RUSTFS_ENDPOINT "not a url": expected the S3 server's http:// or https:// URL, ` +
+      `such as "http://rustfs:9000"`,
   );
   assert.equal(
     configError({ AWS_ENDPOINT_URL_S3: "://s3" }).message,
-    "Cannot read the S3 endpoint: AWS_ENDPOINT_URL_S3 is not a URL",
+    `Cannot read AWS_ENDPOINT_URL_S3 "://s3": expected the S3 server's http:// or https:// URL, ` +
+      `such as "http://rustfs:9000"`,
   );
+  assert.equal(
+    configError({ RUSTFS_ENDPOINT: "ftp://files:21" }).message,
+    `Cannot read RUSTFS_ENDPOINT "ftp://files:21": expected the S3 server's http:// or https:// ` +
+      `URL, such as "http://rustfs:9000"`,
+  );
+});
+
+Deno.test("loadConfig() rejects an S3 endpoint without a scheme, saying what to write", () => {
+  // "rustfs:9000" parses as a URL whose scheme is "rustfs:"; "127.0.0.1:9100" does not parse.
+  for (const value of ["rustfs:9000", "localhost:9100", "127.0.0.1:9100"]) {
+    assert.equal(
+      configError({ RUSTFS_ENDPOINT: value }).message,
+      `Cannot read RUSTFS_ENDPOINT "${value}": expected the S3 server's http:// or https:// ` +
+        `URL; write "http://${value}"`,
+    );
+  }
+  const message = configError({ RUSTFS_ENDPOINT: "admin:hunter2@rustfs:9000" }).message;
+  assert.ok(!message.includes("hunter2"), message);
+  assert.match(message, /write "http:\/\/rustfs:9000"$/);
+});
+
+Deno.test("loadConfig() rejects an S3 endpoint with a path: the bucket goes in TICKETS_BUCKET", () => {
+  assert.equal(
+    configError({ RUSTFS_ENDPOINT: "http://127.0.0.1:9100/isptickets" }).message,
+    `Cannot read RUSTFS_ENDPOINT "http://127.0.0.1:9100/isptickets": its path "/isptickets" is ` +
+      `the bucket's name; write the server's URL only ("http://127.0.0.1:9100"): the bucket is ` +
+      `TICKETS_BUCKET's (now "isptickets")`,
+  );
+  assert.equal(
+    configError({ AWS_ENDPOINT_URL_S3: "https://u:secret@s3.example.com/foo/" }).message,
+    `Cannot read AWS_ENDPOINT_URL_S3 "https://s3.example.com/foo/": it has a path ("/foo/"); ` +
+      `write the server's URL only ("https://s3.example.com") and put the bucket in ` +
+      `TICKETS_BUCKET (now "isptickets")`,
+  );
+  assert.equal(load({ RUSTFS_ENDPOINT: "http://rustfs:9000/" }).s3.endpoint, "http://rustfs:9000/");
 });
 
 Deno.test("loadConfig() reads the geocoder provider in any case", () => {

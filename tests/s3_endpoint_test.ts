@@ -271,6 +271,42 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "cli: an endpoint with the bucket as its path, or without a scheme, is refused at start " +
+    "(exit 2) by ingest, status and doctor, naming the variable and the fix",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cases: [string, string][] = [
+      [
+        "http://127.0.0.1:9100/isptickets",
+        `its path "/isptickets" is the bucket's name; write the server's URL only ` +
+        `("http://127.0.0.1:9100")`,
+      ],
+      ["rustfs:9000", `write "http://rustfs:9000"`],
+    ];
+    for (const [endpoint, fix] of cases) {
+      const env = {
+        PGLITE_DIR: `${await scratchDir("test-endpoint")}/never-created`,
+        RUSTFS_ENDPOINT: endpoint,
+        RUSTFS_ACCESS_KEY: "endpoint-test-key",
+        RUSTFS_SECRET_KEY: SECRET,
+        GEOCODER_PROVIDER: "nominatim",
+      };
+      for (const args of [["ingest", "--from-bucket"], ["status", "--from-bucket"], ["doctor"]]) {
+        const run = await cli(args, env);
+        assert.equal(run.code, 2, `${args[0]}: ${run.stdout}${run.stderr}`);
+        assert.ok(
+          run.stderr.includes(`Cannot read RUSTFS_ENDPOINT "${endpoint}": `) &&
+            run.stderr.includes(fix),
+          run.stderr,
+        );
+        assert.ok(!(run.stdout + run.stderr).includes(SECRET), "no secret in the output");
+      }
+    }
+  },
+});
+
 /** A database `serve` can start with: it answers nothing (no request here reaches it). */
 function unusedDatabase(): Database {
   const refuse = () => Promise.reject(new Error("The database must not be reached"));
