@@ -51,7 +51,7 @@ export {
   INC,
   type PostApplyStep,
 } from "./core/datasets.ts";
-export { csvFoldersElsewhere, findCsvElsewhere } from "./core/csv_elsewhere.ts";
+export { csvFoldersElsewhere, findCsvElsewhere, quoteCsvFolders } from "./core/csv_elsewhere.ts";
 export {
   drain,
   type DrainOptions,

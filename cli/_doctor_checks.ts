@@ -14,7 +14,7 @@ import {
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
 import { parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
-import { findCsvElsewhere } from "../core/csv_elsewhere.ts";
+import { findCsvElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
 import { DATASETS } from "../core/datasets.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { pendingMigrations } from "../core/migrate.ts";
@@ -272,7 +272,7 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
           ? warn(
             name,
             `${where}/${dataset.changesPrefix}: no change files; the bucket has CSV files under ${
-              elsewhere.map((f) => `"${f}"`).join(", ")
+              quoteCsvFolders(elsewhere)
             }`,
             `put the change files under ${dataset.changesPrefix} (or set the exporter's prefix to it)`,
           )

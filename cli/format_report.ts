@@ -8,6 +8,7 @@ import { quoteIgnoredKeys } from "../core/change_key.ts";
 import type { DrainReport, FileCounts, FileReport } from "../core/drain.ts";
 import type { IngestReport } from "../core/ingest.ts";
 import { DATASETS } from "../core/datasets.ts";
+import { quoteCsvFolders } from "../core/csv_elsewhere.ts";
 
 function countsLine(c: FileCounts): string {
   return `read ${c.rowsRead}: +${c.inserted} new, ${c.updated} updated, ${c.unchanged} unchanged` +
@@ -129,9 +130,8 @@ export function formatDrainReport(report: DrainReport): string {
 /** Says that the dataset's prefix is empty and where the bucket holds CSV files instead. */
 function misplaced(report: DrainReport, folders: readonly string[]): string {
   const prefix = DATASETS[report.dataset]?.changesPrefix;
-  const where = folders.map((f) => f === "" ? `"" (the top level)` : `"${f}"`).join(", ");
   return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ` +
-    `the bucket has CSV files under ${where} (is the prefix right?)`;
+    `the bucket has CSV files under ${quoteCsvFolders(folders)} (is the prefix right?)`;
 }
 
 /** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */

@@ -62,3 +62,19 @@ export async function findCsvElsewhere(
     return undefined;
   }
 }
+
+/**
+ * The folders of {@linkcode csvFoldersElsewhere} as messages quote them: `"inc/changes/", ""
+ * (the top level)`.
+ *
+ * @example Usage
+ * ```ts
+ * import { quoteCsvFolders } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(quoteCsvFolders(["inc/changes/", ""]), `"inc/changes/", "" (the top level)`);
+ * ```
+ */
+export function quoteCsvFolders(folders: readonly string[]): string {
+  return folders.map((f) => f === "" ? `"" (the top level)` : `"${f}"`).join(", ");
+}

@@ -7,6 +7,7 @@
 
 import { parseChangeKey, quoteIgnoredKeys } from "./change_key.ts";
 import { eatIso } from "./eat_time.ts";
+import { findCsvElsewhere, quoteCsvFolders } from "./csv_elsewhere.ts";
 import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
@@ -34,6 +35,12 @@ export interface DatasetStatus {
    * renamed export, notes): a warning, not unhealthy. Null when no bucket was given.
    */
   ignoredKeys: string[] | null;
+  /**
+   * Folders of the bucket holding CSV files when the dataset's prefix lists nothing and it has
+   * never applied a file (`""` for the top level): the files may sit under another prefix. A
+   * warning, not unhealthy; absent otherwise ({@linkcode findCsvElsewhere}, as `ingest` says).
+   */
+  csvElsewhere?: string[];
   /** The latest applying run. */
   lastRun: {
     startedAt: string;
@@ -164,10 +171,15 @@ export async function readStatus(
     const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);
     let pendingFiles: number | null = null;
     let ignoredKeys: string[] | null = null;
+    let csvElsewhere: string[] | undefined;
     if (options.store) {
       const keys = (await options.store.list(dataset.changesPrefix)).map((k) => k.key);
       ignoredKeys = keys.filter((k) => parseChangeKey(k, dataset.changesPrefix) === null);
       pendingFiles = keys.length - ignoredKeys.length;
+      if (keys.length === 0 && (meta?.watermark ?? null) === null) {
+        const folders = await findCsvElsewhere(options.store, dataset);
+        if (folders !== undefined && folders.length > 0) csvElsewhere = folders;
+      }
     }
 
     const reasons: string[] = [];
@@ -224,6 +236,7 @@ export async function readStatus(
       reapplications: Math.max(0, (meta?.files_applied ?? 0) - (ledger?.n ?? 0)),
       pendingFiles,
       ignoredKeys,
+      ...(csvElsewhere === undefined ? {} : { csvElsewhere }),
       lastRun: run
         ? {
           startedAt: eatIso(run.started_at),
@@ -308,6 +321,12 @@ export function formatStatus(report: StatusReport): string {
       );
     }
     for (const reason of d.reasons) lines.push(`  ! ${reason}`);
+    if (d.csvElsewhere !== undefined) {
+      lines.push(
+        `  warning: no change files under "${DATASETS[d.dataset]?.changesPrefix}"; the bucket ` +
+          `has CSV files under ${quoteCsvFolders(d.csvElsewhere)} (is the prefix right?)`,
+      );
+    }
     if (d.ignoredKeys?.length) {
       lines.push(
         `  warning: ${d.ignoredKeys.length} key(s) in changes/ are not change files and are ` +

@@ -223,7 +223,7 @@ Deno.test({
 
 Deno.test({
   name: "a bucket whose change files sit under another prefix says where: the text report, the " +
-    "--json report, the JSON run log line and doctor",
+    "--json report, the JSON run log line, doctor and status",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
@@ -240,6 +240,14 @@ Deno.test({
             }),
           );
         }
+        // And one at the top level, which every message names the same way.
+        await client.send(
+          new PutObjectCommand({
+            Bucket: server.bucket,
+            Key: stream.files[0]!.name,
+            Body: stream.files[0]!.text,
+          }),
+        );
         client.destroy();
         const env = {
           ...await database(dir),
@@ -249,28 +257,50 @@ Deno.test({
           TICKETS_BUCKET: server.bucket,
           GEOCODER_PROVIDER: "nominatim",
         };
-        const said =
-          /^ {2}no change files under "automations\/inc\/changes\/"; the bucket has CSV files under "inc\/changes\/" \(is the prefix right\?\)$/m;
+        const folders = ["", "inc/changes/"];
+        const where = `"" \\(the top level\\), "inc\\/changes\\/"`;
+        const said = new RegExp(
+          `^ {2}no change files under "automations\\/inc\\/changes\\/"; the bucket has CSV ` +
+            `files under ${where} \\(is the prefix right\\?\\)$`,
+          "m",
+        );
         const text = await cli(["ingest", "--from-bucket", "--log-format", "text"], env);
         assert.equal(text.code, 0, text.text);
         assert.match(text.stdout, said);
 
         const json = await runCli(["ingest", "--from-bucket", "--json"], env);
         assert.equal(json.code, 0, json.stderr);
-        assert.deepEqual(JSON.parse(json.stdout).csvElsewhere, ["inc/changes/"]);
+        assert.deepEqual(JSON.parse(json.stdout).csvElsewhere, folders);
         const run = json.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
           JSON.parse(l)
         ).find((l) => l.event === "run");
         assert.equal(run?.level, "warn", json.stderr);
-        assert.deepEqual(run?.csvElsewhere, ["inc/changes/"]);
+        assert.deepEqual(run?.csvElsewhere, folders);
 
         const doctor = await cli(["doctor"], env);
         assert.match(
           doctor.stdout,
-          /^warn +bucket inc +s3:\/\/.*\/automations\/inc\/changes\/: no change files; the bucket has CSV files under "inc\/changes\/"$/m,
+          new RegExp(
+            `^warn +bucket inc +s3:\\/\\/.*\\/automations\\/inc\\/changes\\/: no change files; ` +
+              `the bucket has CSV files under ${where}$`,
+            "m",
+          ),
         );
         assert.match(doctor.stdout, /→ put the change files under automations\/inc\/changes\//);
-        assert.match(doctor.stdout, /^ok +bucket crq +/m, "another dataset's files are not named");
+        assert.match(
+          doctor.stdout,
+          /^warn +bucket crq +.*: no change files; the bucket has CSV files under "" \(the top level\)$/m,
+          "another dataset's files are not named",
+        );
+
+        // status: the same warning, and the field in --json (a warning: not unhealthy for it).
+        assert.equal((await cli(["migrate"], env)).code, 0);
+        const status = await cli(["status", "--from-bucket", "--dataset", "inc"], env);
+        assert.match(status.stdout, new RegExp(`^ {2}warning: ${said.source.slice(5)}`, "m"));
+        const statusJson = await runCli(["status", "--from-bucket", "--json"], env);
+        const [inc, crq] = JSON.parse(statusJson.stdout).datasets;
+        assert.deepEqual(inc.csvElsewhere, folders);
+        assert.deepEqual(crq.csvElsewhere, [""], "another dataset's files are not named");
       } finally {
         await server.close();
       }
