@@ -55,6 +55,7 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
       `Imported ${sheet}: ${report.changed} changed, ${report.unchanged} unchanged, ` +
         `${report.added} new${skipped}; ${report.resolved} tickets re-resolved`,
     );
+    for (const w of report.warnings) out(`${sheet}: warning: line ${w.line}: ${w.reason}`);
     return 0;
   } finally {
     await db.close();

@@ -8,7 +8,13 @@
 
 import { parse } from "csv-parse/sync";
 import { DATASETS } from "./datasets.ts";
-import { resolveGeometry } from "./geocode.ts";
+import {
+  CLUSTER_GUARD_M,
+  clusterCityCentres,
+  distanceM,
+  LOCATION_GUARD_M,
+  resolveGeometry,
+} from "./geocode.ts";
 import type { Database, SqlSession } from "./ports/mod.ts";
 
 /** The review sheet's columns, in order. */
@@ -94,6 +100,12 @@ export interface ImportReport {
   skipped: number;
   /** Rows that could not be read, with line and reason. */
   errors: { line: number; reason: string }[];
+  /**
+   * Rows stored although their point is farther from where the geocoder's wrong-city guard
+   * measures it from than the guard allows (a location from its cluster's centroid, a cluster
+   * from its city centre), with line and reason: stored all the same (a person decided).
+   */
+  warnings: { line: number; reason: string }[];
   /** Tickets whose geometry changed. */
   resolved: number;
 }
@@ -101,19 +113,22 @@ export interface ImportReport {
 const STATUSES = ["hit", "miss", "rejected", "manual"];
 
 const UPSERT_MANUAL_CLUSTER = `
-insert into tickets.geo_clusters (cluster, status, geom, provider, reason, verified, looked_up_at)
-values ($1, 'manual', st_setsrid(st_makepoint($3::float8, $2::float8), 4326), 'manual', $4, $5, now())
+insert into tickets.geo_clusters
+  (cluster, status, geom, provider, reason, verified, looked_up_at, distance_m)
+values ($1, 'manual', st_setsrid(st_makepoint($3::float8, $2::float8), 4326), 'manual', $4, $5, now(),
+        $6)
 on conflict (cluster) do update set
   status = 'manual', geom = excluded.geom, provider = 'manual', reason = excluded.reason,
-  verified = excluded.verified, looked_up_at = now()`;
+  verified = excluded.verified, looked_up_at = now(), distance_m = excluded.distance_m`;
 
 const UPSERT_MANUAL_LOCATION = `
 insert into tickets.geo_locations
-  (cluster, place, status, geom, provider, reason, verified, looked_up_at)
-values ($1, $6, 'manual', st_setsrid(st_makepoint($3::float8, $2::float8), 4326), 'manual', $4, $5, now())
+  (cluster, place, status, geom, provider, reason, verified, looked_up_at, distance_m)
+values ($1, $7, 'manual', st_setsrid(st_makepoint($3::float8, $2::float8), 4326), 'manual', $4, $5, now(),
+        $6)
 on conflict (cluster, place) do update set
   status = 'manual', geom = excluded.geom, provider = 'manual', reason = excluded.reason,
-  verified = excluded.verified, looked_up_at = now()`;
+  verified = excluded.verified, looked_up_at = now(), distance_m = excluded.distance_m`;
 
 const SET_VERIFIED_CLUSTER = `update tickets.geo_clusters set verified = $2 where cluster = $1`;
 
@@ -170,8 +185,10 @@ function readSheet(csv: string, name: string): Record<string, string>[] {
  * - a row whose only change is `verified` gets that flag and keeps its status and source;
  * - a status changed to anything but `manual` is refused: an import only curates.
  *
- * Rows without coordinates that would need them are skipped. Ticket geometry is re-resolved
- * when something was stored. Bad rows are reported with their line, and then nothing is stored.
+ * Rows without coordinates that would need them are skipped. A stored point gets `distance_m`
+ * from where the geocoder's guard measures it (null when that is unknown), and a warning when
+ * it is beyond the guard. Ticket geometry is re-resolved when something was stored. Bad rows
+ * (and a row the sheet repeats) are reported with their line, and then nothing is stored.
  *
  * @example Usage
  * ```ts ignore
@@ -192,30 +209,103 @@ export async function importGazetteer(
 ): Promise<ImportReport> {
   const records = readSheet(csv, options.name ?? "the gazetteer sheet");
   const errors: ImportReport["errors"] = [];
+  const warnings: ImportReport["warnings"] = [];
   const counts = { changed: 0, unchanged: 0, added: 0, skipped: 0 };
   const stored = await db.transaction(async (tx) => {
     const held = await heldRows(tx);
-    const writes: { sql: string; params: unknown[] }[] = [];
+    const planned: { line: number; row: SheetRow; action: Action }[] = [];
+    const lines = new Map<string, number>(); // the line each row was first read from
     records.forEach((r, i) => {
       const line = i + 2;
       if (Object.values(r).every((v) => v === "")) return; // a spreadsheet's empty row
       const row = readRow(r);
       if ("error" in row) return void errors.push({ line, reason: row.error });
+      const first = lines.get(keyOf(row));
+      if (first !== undefined) {
+        return void errors.push({
+          line,
+          reason: `repeats ${describe(row)} of line ${first}: keep one of the two`,
+        });
+      }
+      lines.set(keyOf(row), line);
       const action = compare(row, held.get(keyOf(row)));
       if (typeof action !== "string") return void errors.push({ line, reason: action.error });
-      counts[COUNTS_AS[action]]++;
-      const write = writeFor(action, row);
-      if (write) writes.push(write);
+      planned.push({ line, row, action });
     });
     if (errors.length > 0) return 0; // all or nothing: fix the sheet first
-    for (const { sql, params } of writes) await tx.query(sql, params);
-    return writes.length;
+    const measure = await guard(tx, held, planned);
+    let writes = 0;
+    for (const { line, row, action } of planned) {
+      counts[COUNTS_AS[action]]++;
+      const stores = action === "curate" || action === "add";
+      const measured = stores ? measure(row) : undefined;
+      if (measured?.beyond) warnings.push({ line, reason: measured.beyond });
+      const write = writeFor(action, row, measured?.distance ?? null);
+      if (write === undefined) continue;
+      await tx.query(write.sql, write.params);
+      writes++;
+    }
+    return writes;
   });
   if (errors.length > 0) {
-    return { changed: 0, unchanged: 0, added: 0, skipped: 0, errors, resolved: 0 };
+    return { changed: 0, unchanged: 0, added: 0, skipped: 0, errors, warnings: [], resolved: 0 };
   }
   const resolved = stored > 0 ? await resolveGeometry(db, Object.values(DATASETS)) : 0;
-  return { ...counts, errors, resolved };
+  return { ...counts, errors, warnings, resolved };
+}
+
+/** How a message names a row: `location "Kenol Road" in cluster "Bamburi"`, `cluster "Bamburi"`. */
+function describe(row: { kind: string; cluster: string; place: string }): string {
+  return row.kind === "location"
+    ? `location "${row.place}" in cluster "${row.cluster}"`
+    : `cluster "${row.cluster}"`;
+}
+
+type Point = { lat: number; lon: number };
+
+/**
+ * Measures a stored row's point as the geocoder's wrong-city guard does, against the gazetteer as
+ * this import leaves it: a location from its cluster's centroid (a `hit` or `manual` cluster, as
+ * ticket geometry falls back to; a cluster the sheet curates counts with its new point), a
+ * cluster from its tickets' city centre. Returns the distance in metres (null when there is
+ * nothing to measure from) and, beyond the guard, the warning.
+ */
+async function guard(
+  tx: SqlSession,
+  held: Map<string, ExportRow>,
+  planned: { row: SheetRow; action: Action }[],
+): Promise<(row: SheetRow) => { distance: number | null; beyond?: string }> {
+  const centroids = new Map<string, Point>();
+  for (const h of held.values()) {
+    if (h.kind === "cluster" && (h.status === "hit" || h.status === "manual") && h.lat !== null) {
+      centroids.set(h.cluster, { lat: Number(h.lat), lon: Number(h.lon) });
+    }
+  }
+  for (const { row, action } of planned) {
+    if (row.kind === "cluster" && (action === "curate" || action === "add")) {
+      centroids.set(row.cluster, { lat: row.lat!, lon: row.lon! });
+    }
+  }
+  const cities = await clusterCityCentres(tx);
+  return (row) => {
+    const location = row.kind === "location";
+    const city = location ? undefined : cities.get(row.cluster);
+    const from = location ? centroids.get(row.cluster) : city;
+    if (from === undefined) return { distance: null };
+    const point = { lat: row.lat!, lon: row.lon! };
+    const distance = Math.round(distanceM(from, point));
+    const limit = location ? LOCATION_GUARD_M : CLUSTER_GUARD_M;
+    if (distance <= limit) return { distance };
+    const swapped = distanceM(from, { lat: point.lon, lon: point.lat }) <= limit;
+    return {
+      distance,
+      beyond:
+        `${describe(row)} is ${(distance / 1000).toFixed(1)} km from ${
+          location ? "its cluster's centroid" : `the ${city!.name} city centre`
+        } (the geocoder's guard: ${limit / 1000} km); stored as curated` +
+        (swapped ? ": lat and lon swapped?" : ""),
+    };
+  };
 }
 
 /** One row of the sheet, read. */
@@ -265,6 +355,11 @@ function readRow(r: Record<string, string>): SheetRow | { error: string } {
   let lat: number | null = null;
   let lon: number | null = null;
   if (r.lat || r.lon) {
+    for (const column of ["lat", "lon"] as const) {
+      if (r[column] && !Number.isFinite(Number(r[column]))) {
+        return error(`has ${column} "${r[column]}": not a number`);
+      }
+    }
     lat = Number(r.lat);
     lon = Number(r.lon);
     if (!(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180) || !r.lat || !r.lon) {
@@ -321,7 +416,11 @@ function compare(row: SheetRow, held: ExportRow | undefined): Action | { error: 
 }
 
 /** The statement an action runs, if any. */
-function writeFor(action: Action, row: SheetRow): { sql: string; params: unknown[] } | undefined {
+function writeFor(
+  action: Action,
+  row: SheetRow,
+  distance: number | null,
+): { sql: string; params: unknown[] } | undefined {
   const location = row.kind === "location";
   if (action === "verify") {
     return {
@@ -331,7 +430,7 @@ function writeFor(action: Action, row: SheetRow): { sql: string; params: unknown
   }
   if (action !== "curate" && action !== "add") return undefined;
   const reason = row.reason || "imported from the review sheet";
-  const params = [row.cluster, row.lat, row.lon, reason, row.verified ?? true];
+  const params = [row.cluster, row.lat, row.lon, reason, row.verified ?? true, distance];
   return {
     sql: location ? UPSERT_MANUAL_LOCATION : UPSERT_MANUAL_CLUSTER,
     params: location ? [...params, row.place] : params,

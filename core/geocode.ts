@@ -8,7 +8,7 @@
 
 import { type Dataset, DATASETS } from "./datasets.ts";
 import { GeocoderError } from "./ports/mod.ts";
-import type { Database, GeocodeQuery, Geocoder } from "./ports/mod.ts";
+import type { Database, GeocodeQuery, Geocoder, SqlSession } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
 
 /**
@@ -135,6 +135,27 @@ export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon
 function unionOf(datasets: readonly Dataset[], columns: string, where = "true"): string {
   return datasets.map((d) => `select ${columns} from ${ident(d.table)} where ${where}`)
     .join(" union all ");
+}
+
+/**
+ * The city centre the wrong-city guard measures each cluster from ({@linkcode CLUSTER_GUARD_M}),
+ * by cluster: the service city of its tickets' region, as `geocode` looks it up. A cluster whose
+ * tickets name no known city is not in the map.
+ */
+export async function clusterCityCentres(
+  db: SqlSession,
+  datasets: readonly Dataset[] = Object.values(DATASETS),
+): Promise<Map<string, { name: string; lat: number; lon: number }>> {
+  const rows = await db.query<{ cluster: string; region: string | null }>(
+    `select cluster, min(region) as region from (${unionOf(datasets, "cluster, region")}) t
+     where cluster is not null group by cluster`,
+  );
+  const centres = new Map<string, { name: string; lat: number; lon: number }>();
+  for (const r of rows) {
+    const city = CITIES[r.region?.toLowerCase() ?? ""];
+    if (city) centres.set(r.cluster, city);
+  }
+  return centres;
 }
 
 async function clusterCandidates(

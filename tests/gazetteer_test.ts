@@ -198,9 +198,75 @@ for (const b of backends()) {
     assert.equal(refused.changed + refused.added, 0, "all or nothing");
   });
 
+  test("an import stores a point beyond the geocoder's 25 km guard but warns, naming line, place and distance, and a lat/lon swap", async () => {
+    await b.reset();
+    const db = await b.db();
+    await seed(db);
+    const sheet = await exportGazetteer(db);
+    // Sarit Centre's coordinates swapped (a point in the sea off Somalia); Bogani Road, which the
+    // provider put in Mombasa, adopted as it is.
+    let edited = edit(sheet, "Sarit Centre", "lat", "36.798454");
+    edited = edit(edited, "Sarit Centre", "lon", "-1.265260");
+    edited = edit(edited, "Bogani Road", "status", "manual");
+    edited += "location,Westlands,Mpaka Road,-1.2640,36.8050,,,,,,,\n";
+    const report = await importGazetteer(db, edited);
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual([report.changed, report.added], [2, 1], "stored all the same");
+    const lineOf = (place: string) => edited.split("\n").findIndex((l) => l.includes(place)) + 1;
+    assert.deepEqual(report.warnings.map((w) => w.line), [lineOf("Bogani"), lineOf("Sarit")]);
+    assert.match(
+      report.warnings[0]!.reason,
+      /^location "Bogani Road" in cluster "Westlands" is 44\d\.\d km from its cluster's centroid \(the geocoder's guard: 25 km\); stored as curated$/,
+    );
+    assert.match(
+      report.warnings[1]!.reason,
+      /^location "Sarit Centre" in cluster "Westlands" is \d+\.\d km .*: lat and lon swapped\?$/,
+    );
+    // distance_m is the new point's, no longer the provider's (4120 m, 310 m, 441213 m).
+    const distances = new Map(
+      (await db.query<{ place: string; distance_m: number | null }>(
+        `select place, distance_m from tickets.geo_locations where cluster = 'Westlands'`,
+      )).map((r) => [r.place, r.distance_m]),
+    );
+    assert.ok(distances.get("Mpaka Road")! > 400 && distances.get("Mpaka Road")! < 1000);
+    const km = (place: string) => (distances.get(place)! / 1000).toFixed(1);
+    assert.ok(report.warnings[0]!.reason.includes(` is ${km("Bogani Road")} km `));
+    assert.ok(report.warnings[1]!.reason.includes(` is ${km("Sarit Centre")} km `));
+    // A place whose cluster has no centroid (Kasarani: a miss) is stored without a distance.
+    const unknown = await importGazetteer(
+      db,
+      (await exportGazetteer(db)) + "location,Kasarani,Mwiki,-1.2100,36.9200,,,,,,,\n",
+    );
+    assert.deepEqual([unknown.added, unknown.warnings], [1, []]);
+    const [mwiki] = await db.query(
+      `select distance_m from tickets.geo_locations where place = 'Mwiki'`,
+    );
+    assert.equal(mwiki!.distance_m, null);
+  });
+
+  test("an import refuses a row the sheet repeats, naming the first line, and a coordinate that is no number", async () => {
+    await b.reset();
+    const db = await b.db();
+    await seed(db);
+    const sheet = await exportGazetteer(db);
+    const sarit = sheet.split("\n").findIndex((l) => l.includes("Sarit Centre")) + 1;
+    const edited = edit(sheet, "Westlands", "lat", "abc") +
+      edit(sheet, "Sarit Centre", "lat", "-1.2612").split("\n")[sarit - 1] + "\n";
+    const report = await importGazetteer(db, edited);
+    assert.deepEqual(report.errors, [
+      { line: 3, reason: `has lat "abc": not a number` },
+      {
+        line: sheet.split("\n").length,
+        reason: `repeats location "Sarit Centre" in cluster "Westlands" of line ${sarit}: ` +
+          `keep one of the two`,
+      },
+    ]);
+    assert.equal(report.changed + report.unchanged + report.added, 0, "all or nothing");
+  });
+
   if (b.name === "postgres") {
     // As an operator runs it (a subprocess needs a database it can reach: PostgreSQL only).
-    test("gazetteer import says how many rows changed, were unchanged and are new", async () => {
+    test("gazetteer import says how many rows changed, were unchanged and are new, then warns of each point beyond the guard", async () => {
       await b.reset();
       const db = await b.db();
       await seed(db);
@@ -214,13 +280,26 @@ for (const b of backends()) {
       const sheet = `${dir}/review.csv`;
       await Deno.writeTextFile(
         sheet,
-        edit(await Deno.readTextFile(sheet), "Sarit Centre", "lat", "-1.2612"),
+        edit(
+          edit(await Deno.readTextFile(sheet), "Sarit Centre", "lat", "-1.2612"),
+          "Bogani Road",
+          "status",
+          "manual",
+        ),
       );
       const r = await cli(["gazetteer", "import", sheet], env);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(
         r.stdout,
-        /^Imported .*review\.csv: 1 changed, 4 unchanged, 0 new; \d+ tickets re-resolved\n$/,
+        new RegExp(
+          String
+            .raw`^Imported .*review\.csv: 2 changed, 3 unchanged, 0 new; \d+ tickets re-resolved\n` +
+            String
+              .raw`.*review\.csv: warning: line 5: location "Bogani Road" in cluster "Westlands" ` +
+            String
+              .raw`is 4\d\d\.\d km from its cluster's centroid \(the geocoder's guard: 25 km\); ` +
+            String.raw`stored as curated\n$`,
+        ),
       );
     });
   }
