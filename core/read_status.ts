@@ -261,6 +261,11 @@ export async function readStatus(
   };
 }
 
+/** `1 file`, `2 files`. */
+function files(n: number): string {
+  return `${n} ${n === 1 ? "file" : "files"}`;
+}
+
 /**
  * Renders a status report for a person at a terminal.
  *
@@ -303,11 +308,10 @@ export function formatStatus(report: StatusReport): string {
   for (const d of report.datasets) {
     lines.push(
       `${d.dataset}: ${d.health.toUpperCase()}  watermark ${d.watermark ?? "(none)"}` +
-        `, last applied ${d.lastAppliedAt ?? "never"}, ${d.filesApplied} files applied` +
-        (d.reapplications > 0 ? ` (${d.reapplications} re-applications)` : "") +
-        (d.pendingFiles === null
-          ? ""
-          : `, ${d.pendingFiles} ${d.pendingFiles === 1 ? "file" : "files"} pending`),
+        `, last applied ${d.lastAppliedAt ?? "never"}, ${files(d.filesApplied)} applied` +
+        // Distinct files; with a file applied again, every application too (as import_meta counts).
+        (d.reapplications > 0 ? ` (${d.filesApplied + d.reapplications} applications)` : "") +
+        (d.pendingFiles === null ? "" : `, ${files(d.pendingFiles)} pending`),
     );
     lines.push(
       `  ${d.rows} tickets, ${d.openBacklog} open, content lag ${
@@ -316,7 +320,9 @@ export function formatStatus(report: StatusReport): string {
     );
     if (d.lastRun) {
       lines.push(
-        `  last run ${d.lastRun.finishedAt}: ${d.lastRun.status}, ${d.lastRun.filesApplied} files` +
+        `  last run ${d.lastRun.finishedAt}: ${d.lastRun.status}, ${
+          files(d.lastRun.filesApplied)
+        } applied` +
           (d.lastRun.error ? ` (${d.lastRun.error})` : ""),
       );
     }

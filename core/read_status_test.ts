@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { type DatasetStatus, formatStatus } from "./read_status.ts";
+
+/** One dataset's status line, with the given counts. */
+function statusText(dataset: Partial<DatasetStatus>): string {
+  return formatStatus({
+    checkedAt: "2026-06-15T14:00:00+03:00",
+    workingHours: true,
+    healthy: true,
+    datasets: [{
+      dataset: "inc",
+      health: "ok",
+      reasons: [],
+      watermark: "2026-06-15T17-00-00.csv",
+      lastAppliedAt: "2026-06-15T14:01:10+03:00",
+      filesApplied: 4,
+      reapplications: 0,
+      pendingFiles: null,
+      ignoredKeys: null,
+      lastRun: null,
+      rows: 20,
+      openBacklog: 2,
+      contentLagHours: 49.5,
+      quarantined: 0,
+      ...dataset,
+    }],
+  });
+}
+
+Deno.test("formatStatus() counts distinct files applied, and every application when a file was applied again", () => {
+  assert.match(statusText({}), /, 4 files applied$/m);
+  assert.match(statusText({ reapplications: 1 }), /, 4 files applied \(5 applications\)$/m);
+  assert.match(
+    statusText({ filesApplied: 1, reapplications: 1, pendingFiles: 1 }),
+    /, 1 file applied \(2 applications\), 1 file pending$/m,
+  );
+});
+
+Deno.test("formatStatus() writes one file of the last run as 1 file", () => {
+  const lastRun = {
+    startedAt: "2026-06-15T14:01:00+03:00",
+    finishedAt: "2026-06-15T14:01:10+03:00",
+    status: "ok",
+    filesApplied: 1,
+    totals: {},
+    error: null,
+  };
+  assert.match(
+    statusText({ lastRun }),
+    /^ {2}last run 2026-06-15T14:01:10\+03:00: ok, 1 file applied$/m,
+  );
+  assert.match(
+    statusText({ lastRun: { ...lastRun, filesApplied: 3 } }),
+    /: ok, 3 files applied$/m,
+  );
+});
