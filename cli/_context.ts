@@ -76,7 +76,8 @@ export type Flags = Record<string, string | boolean | undefined>;
 
 /**
  * Parses flags strictly. An unknown flag is a usage error that suggests the closest known one
- * ("did you mean"); a missing value names the flag.
+ * ("did you mean"); a missing value names the flag. A negative number after a flag that takes a
+ * value is its value (`--max-age -1` reads as -1, for the flag's reader to judge).
  */
 export function parse(args: string[], options: ParseArgsConfig["options"]): Flags {
   return parseWithPositionals(args, options, false).flags;
@@ -90,10 +91,16 @@ export function parseWithPositionals(
 ): { flags: Flags; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals, tokens: true });
+    parsed = parseArgs({
+      args: joinNegativeValues(args, options),
+      options,
+      strict: true,
+      allowPositionals,
+      tokens: true,
+    });
   } catch (error) {
     const known = Object.keys(options ?? {});
-    throw new UsageError(flagError(error as Error & { code?: string }, known, args));
+    throw new UsageError(flagError(error as Error & { code?: string }, known));
   }
   // A flag given twice (`--dataset inc --dataset crq`) would silently keep the last value.
   const seen = new Map<string, string | undefined>();
@@ -113,7 +120,26 @@ export function parseWithPositionals(
   return { flags: parsed.values as Flags, positionals: parsed.positionals };
 }
 
-function flagError(error: Error & { code?: string }, known: string[], args: string[]): string {
+/**
+ * Joins a negative number to the flag before it (`--max-age`, `-1` → `--max-age=-1`) when the flag
+ * takes a value: parseArgs would read "-1" as a flag, and the value's reader says what is wrong.
+ */
+function joinNegativeValues(args: string[], options: ParseArgsConfig["options"]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") return [...joined, ...args.slice(i)];
+    const next = args[i + 1];
+    const takesValue = arg.startsWith("--") && options?.[arg.slice(2)]?.type === "string";
+    if (takesValue && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
+function flagError(error: Error & { code?: string }, known: string[]): string {
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? "";
   switch (error.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
@@ -128,15 +154,8 @@ function flagError(error: Error & { code?: string }, known: string[], args: stri
     }
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
       const flag = quoted.split(" ")[0]!;
-      if (/argument is ambiguous/.test(error.message)) {
-        // The next word starts with "-": a flag (the value is missing) or a negative number.
-        const at = args.findIndex((arg, i) => arg === flag && args[i + 1]?.startsWith("-"));
-        const next = at < 0 ? "" : args[at + 1]!;
-        return /^-[\d.]/.test(next)
-          ? `The flag "${flag}" needs a value; "${next}" reads as a flag: write ${flag}=${next}`
-          : `The flag "${flag}" needs a value`;
-      }
-      return /argument missing/.test(error.message)
+      // Ambiguous: the next word starts with "-", a flag (a negative number is joined above).
+      return /argument missing|argument is ambiguous/.test(error.message)
         ? `The flag "${flag}" needs a value`
         : `The flag "${flag}" takes no value`;
     }
@@ -161,7 +180,8 @@ export function datasetsFlag(value: unknown, allowAll = true): Dataset[] {
 
 /**
  * Reads a number, 0 or more (more than 0 when `positive`: a limit of 0 would always be
- * exceeded), from a flag; `unit` names what it counts in the message.
+ * exceeded), from a flag; `unit` names what it counts in the message. Decimal notation only
+ * (`2`, `0.5`, `.5`): `Number()` would also read `0x10` as 16, `1e3` and ` 2 `.
  */
 export function amount(
   value: string | boolean | undefined,
@@ -171,10 +191,7 @@ export function amount(
 ): number {
   if (value === undefined) return 0;
   const n = Number(value);
-  if (
-    value === "" || typeof value !== "string" || !Number.isFinite(n) || n < 0 ||
-    (positive && n === 0)
-  ) {
+  if (typeof value !== "string" || !/^(\d+\.?\d*|\.\d+)$/.test(value) || (positive && n === 0)) {
     throw new UsageError(
       `Cannot read ${flag} "${value}": expected a number of ${unit}, ${
         positive ? "more than 0" : "0 or more"

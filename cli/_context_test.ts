@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parse, UsageError } from "./_context.ts";
+import { amount, parse, UsageError } from "./_context.ts";
 
 const OPTIONS = {
   apply: { type: "boolean" },
@@ -34,19 +34,43 @@ Deno.test("parse() suggests the long flag a short one abbreviates, when only one
   assert.equal(usage(["-p", "1"], two), 'Unknown flag "-p"');
 });
 
-Deno.test("parse() tells a missing value from a negative one, and a flag that takes none", () => {
+Deno.test("parse() reads a negative number after a flag as its value, and names a missing one", () => {
   assert.equal(usage(["--wait-lock"]), 'The flag "--wait-lock" needs a value');
   assert.equal(usage(["--wait-lock", "--apply"]), 'The flag "--wait-lock" needs a value');
-  assert.equal(
-    usage(["--wait-lock", "-5"]),
-    'The flag "--wait-lock" needs a value; "-5" reads as a flag: write --wait-lock=-5',
-  );
+  assert.equal(parse(["--wait-lock", "-5"], OPTIONS)["wait-lock"], "-5");
+  assert.equal(parse(["--wait-lock=-5"], OPTIONS)["wait-lock"], "-5");
   assert.equal(
     usage(["--max-age", "2", "--max-age", "-.5"]),
-    'The flag "--max-age" needs a value; "-.5" reads as a flag: write --max-age=-.5',
+    'The flag "--max-age" is given twice ("2", then "-.5"): give it once',
   );
   assert.equal(usage(["--apply=yes"]), 'The flag "--apply" takes no value');
-  assert.equal(parse(["--wait-lock=-5"], OPTIONS)["wait-lock"], "-5");
+  assert.equal(usage(["--apply", "-5"]), 'Unknown flag "-5"');
+});
+
+Deno.test("amount() refuses a negative number saying what it must be, with no hint to write it otherwise", () => {
+  assert.throws(
+    () => amount(parse(["--max-age", "-1"], OPTIONS)["max-age"], "--max-age", "hours", true),
+    { message: 'Cannot read --max-age "-1": expected a number of hours, more than 0' },
+  );
+  assert.throws(
+    () => amount("-5", "--wait-lock", "seconds"),
+    { message: 'Cannot read --wait-lock "-5": expected a number of seconds, 0 or more' },
+  );
+});
+
+Deno.test("amount() reads decimal notation only, not hex, exponents or spaces", () => {
+  assert.deepEqual(["2", "0.5", ".5", "2.", "0"].map((v) => amount(v, "--x", "hours")), [
+    2,
+    0.5,
+    0.5,
+    2,
+    0,
+  ]);
+  for (const value of ["0x10", "0b1", "1e3", " 2", "2 ", "", "+2", "Infinity", "abc"]) {
+    assert.throws(() => amount(value, "--max-age", "hours", true), {
+      message: `Cannot read --max-age "${value}": expected a number of hours, more than 0`,
+    }, value);
+  }
 });
 
 Deno.test("parse() refuses a positional argument, naming it", () => {

@@ -27,8 +27,10 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       `Give the SQL as one argument, in quotes: deno task sql "${positionals.join(" ")}"`,
     );
   }
-  const maxRows = values["max-rows"] === undefined ? 1000 : Number(values["max-rows"]);
-  if (!Number.isInteger(maxRows) || maxRows < 0) {
+  const maxRowsText = String(values["max-rows"] ?? "1000");
+  // Decimal digits only: Number() also reads "0x10" (16) and "1e3".
+  const maxRows = /^\d+$/.test(maxRowsText) ? Number(maxRowsText) : NaN;
+  if (!Number.isInteger(maxRows)) {
     throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);
   }
   const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;

@@ -214,14 +214,14 @@ export async function readStatus(
           } (max ${ageText(maxAgeMs, String)})`,
       );
     }
-    const contentLagHours = counts?.newest
-      ? Math.round((now.getTime() - counts.newest.getTime()) / 360_000) / 10
-      : null;
+    const contentLagMs = counts?.newest ? now.getTime() - counts.newest.getTime() : null;
+    const contentLagHours = contentLagMs === null ? null : Math.round(contentLagMs / 360_000) / 10;
     const maxLag = options.maxContentLagHours;
     if (maxLag !== undefined && contentLagHours !== null && contentLagHours > maxLag) {
       if (health === "ok") health = "stale";
       reasons.push(
-        `The newest ticket update is ${contentLagHours} h old (max content lag ${maxLag} h): ` +
+        `The newest ticket update is ${ageText(contentLagMs!, (h) => h.toFixed(1))} old ` +
+          `(max content lag ${ageText(maxLag * 3600_000, String)}): ` +
           `the export may be re-sending old data`,
       );
     }

@@ -287,6 +287,19 @@ Deno.test("cli: serve --port takes decimal digits only, and -p suggests --port (
   assert.match(short.stderr, /^Unknown flag "-p": did you mean "--port"\?\n/);
 });
 
+Deno.test("cli: sql --max-rows takes decimal digits only (exit 2)", async () => {
+  for (const rows of ["0x10", "1e3", "-1"]) {
+    const r = await cli(["sql", "--max-rows", rows, "select 1"], {
+      PGLITE_DIR: ".data/no-such-db",
+    });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^Cannot read --max-rows "${rows}": expected a whole number\n`),
+    );
+  }
+});
+
 Deno.test("cli: serve with MAP_PMTILES naming a missing file exits 2 naming it, before opening the database", async () => {
   const dir = `${await scratch()}/none`;
   const r = await cli(["serve", "--port", "0"], {

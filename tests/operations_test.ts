@@ -240,6 +240,34 @@ for (const b of backends()) {
     );
   });
 
+  test("readStatus() writes a content lag and its limit as it writes an age: minutes or seconds under an hour", async () => {
+    await b.reset();
+    const db = await b.db();
+    const stream = generateStream({ tickets: 10, deltas: 0, seed: 14 });
+    await drain(createDirObjectStore(await makeDirBucket(stream.files)), db, {
+      dataset: INC,
+      apply: true,
+      archive: false,
+    });
+    const [{ newest }] = await db.query<{ newest: Date }>(
+      `select max(source_updated_at) as newest from tickets.inc`,
+    ) as [{ newest: Date }];
+    const lag = async (agoMs: number, maxContentLagHours: number) =>
+      (await readStatus(db, {
+        clock: { now: () => new Date(newest.getTime() + agoMs) },
+        maxContentLagHours,
+        datasets: [INC],
+      })).datasets[0]!.reasons.join("\n");
+    assert.match(
+      await lag(6 * 60_000, 0.00001),
+      /The newest ticket update is 6 min old \(max content lag 0\.036 s\)/,
+    );
+    assert.match(
+      await lag(50 * 3600_000, 48),
+      /The newest ticket update is 50\.0 h old \(max content lag 48 h\)/,
+    );
+  });
+
   test("close the shared database", () => b.close());
 }
 

@@ -145,10 +145,12 @@ Deno.test("ingest --apply refused before the drain with the database unreachable
   assert.ok(!r.stdout.includes("s3cret-pw"));
 });
 
-Deno.test("status refuses a --max-age or --max-content-lag of 0, below 0 or not a number, naming the flag (exit 2)", async () => {
+Deno.test("status refuses a --max-age or --max-content-lag of 0, below 0 or not a decimal number, naming the flag (exit 2)", async () => {
   for (const flag of ["--max-age", "--max-content-lag"]) {
-    for (const value of ["0", "-1", "soon"]) {
-      const r = await cli(["status", `${flag}=${value}`]);
+    for (const value of ["0", "-1", "soon", "0x10", "1e3"]) {
+      // `--max-age -1` is read as -1 too, not answered with another way to write it.
+      const args = value === "-1" || value === "0x10" ? [flag, value] : [`${flag}=${value}`];
+      const r = await cli(["status", ...args]);
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.match(
         r.stderr,
