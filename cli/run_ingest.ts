@@ -11,9 +11,9 @@ import {
   PendingMigrationsError,
 } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
-import { emptyCounts } from "../core/drain.ts";
+import { emptyCounts, readWatermark } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
-import type { Dataset } from "../core/datasets.ts";
+import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
@@ -246,7 +246,13 @@ async function recordRefusedRuns(
     return redact(`Cannot record the run in tickets.runs: ${messageOf(error)}`);
   }
   try {
-    for (const report of reports) await recordRun(db, report, { startedAt, redact });
+    for (const report of reports) {
+      // Where the refused run would have written, and how far its dataset stands there.
+      report.database = db.description;
+      const dataset = DATASETS[report.dataset];
+      if (dataset !== undefined) report.watermark = await readWatermark(db, dataset);
+      await recordRun(db, report, { startedAt, redact });
+    }
   } catch (error) {
     return redact(`Cannot record the run in tickets.runs: ${messageOf(error)}`);
   } finally {

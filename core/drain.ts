@@ -338,7 +338,8 @@ export async function drain(
   return report;
 }
 
-async function readWatermark(db: Database, dataset: Dataset): Promise<string | null> {
+/** The newest change file applied for `dataset` (its name), or null before the first. */
+export async function readWatermark(db: Database, dataset: Dataset): Promise<string | null> {
   const [meta] = await db.query<{ watermark: string | null }>(SELECT_WATERMARK, [dataset.name]);
   return meta?.watermark ?? null;
 }

@@ -114,6 +114,11 @@ Deno.test({
       ["error", "run", "crq", "failed", false],
     ]);
     assert.match(lines[0].error, refusal);
+    // The line says where the run would have written and how far the dataset stands there.
+    assert.equal(lines[0].watermark, JSON.parse(ingest.stdout).watermark);
+    assert.notEqual(lines[0].watermark, null);
+    assert.equal(lines[0].database, JSON.parse(ingest.stdout).database);
+    assert.equal(lines[1].watermark, null, "crq never applied a file");
     const status = await cli(["status", "--dataset", "inc"], env);
     assert.equal(status.code, 1, status.stdout + status.stderr);
     assert.match(status.stdout, /^inc: FAILING/m);
