@@ -78,10 +78,14 @@ export function reportWindow(
         `${name("to")} make a custom window (leave out ${name("window")}, or give custom)`,
     );
   }
-  if (from === undefined) {
-    throw new WindowError("from", `Window "custom" needs ${name("from")}`);
+  if (from === undefined || to === undefined) {
+    const day = from === undefined ? "from" : "to";
+    throw new WindowError(
+      day,
+      `Cannot use ${name("window")} "custom" without ${name(day)}: give both ${name("from")} and ` +
+        `${name("to")} (YYYY-MM-DD)`,
+    );
   }
-  if (to === undefined) throw new WindowError("to", `Window "custom" needs ${name("to")}`);
   if (from > to) {
     throw new WindowError(
       "from",

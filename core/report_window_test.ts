@@ -33,3 +33,17 @@ Deno.test("reportWindow() refuses what the SQL would, naming the parameter to fi
   const long = refused({ from: "0001-01-01", to: "9999-12-31" });
   assert.match(long.message, new RegExp(`at most ${MAX_WINDOW_DAYS} days \\(this one 3652059\\)`));
 });
+
+Deno.test("reportWindow() says which day a custom window lacks, in words that do not read as cut short", () => {
+  assert.equal(
+    refused({ window: "custom", from: "2026-06-01" }).message,
+    'Cannot use window "custom" without to: give both from and to (YYYY-MM-DD)',
+  );
+  assert.throws(
+    () => reportWindow({ window: "custom", to: "2026-06-15" }, (p) => `--${p}`),
+    {
+      message:
+        'Cannot use --window "custom" without --from: give both --from and --to (YYYY-MM-DD)',
+    },
+  );
+});
