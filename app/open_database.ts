@@ -18,11 +18,17 @@ import type { Database } from "../core/ports/mod.ts";
 
 /** Raised when PostgreSQL has migrations this version needs and has not applied. */
 export class PendingMigrationsError extends Error {
-  /** Creates the error naming the pending migrations. */
-  constructor(pending: string[]) {
+  /** Creates the error naming the pending migrations and the definitions to install. */
+  constructor(pending: string[], definitions: string[] = []) {
+    const counts = [
+      ...(pending.length > 0 ? [`${pending.length} pending migration(s)`] : []),
+      ...(definitions.length > 0
+        ? [`${definitions.length} definition(s) (views, functions) to install`]
+        : []),
+    ];
     super(
-      `Cannot run: the database has ${pending.length} pending migration(s) (${
-        pending.join(", ")
+      `Cannot run: the database has ${counts.join(" and ")} (${
+        [...pending, ...definitions].join(", ")
       }); run "deno task migrate" first`,
     );
     this.name = "PendingMigrationsError";
@@ -84,8 +90,9 @@ export async function openDatabase(
   if (options.requireMigrated) {
     try {
       const { pending, changedDefinitions } = await pendingMigrations(db);
-      const todo = [...pending, ...changedDefinitions];
-      if (todo.length > 0) throw new PendingMigrationsError(todo);
+      if (pending.length + changedDefinitions.length > 0) {
+        throw new PendingMigrationsError(pending, changedDefinitions);
+      }
     } catch (error) {
       await db.close();
       throw error;

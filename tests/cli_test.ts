@@ -432,7 +432,7 @@ Deno.test({
     const bucket = await scratch();
     await Deno.mkdir(`${bucket}/automations/inc/changes`, { recursive: true });
     const pending =
-      /pending migration\(s\) \(001_tickets_schema.sql.*\); run "deno task migrate" first/;
+      /\d+ pending migration\(s\) and \d+ definition\(s\) \(views, functions\) to install \(001_tickets_schema.sql.*\); run "deno task migrate" first/;
     const args = ["ingest", "--from-dir", bucket];
     const r = await cli([...args, "--log-format", "text"], { DATABASE_URL: url });
     assert.equal(r.code, 2);
