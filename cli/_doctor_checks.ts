@@ -313,8 +313,19 @@ export function checkGeocoder(config: Config): Check {
       "set GEOCODER_API_KEY, or GEOCODER_PROVIDER=nominatim with GEOCODER_BASE_URL",
     );
   }
+  // `.env.example`'s placeholder, copied and not replaced: no call is made, so only this says so.
+  if (apiKey === ENV_EXAMPLE_PLACEHOLDER) {
+    return warn(
+      "geocoder",
+      `${provider}${target}: GEOCODER_API_KEY is still .env.example's placeholder (the provider would refuse it)`,
+      "set GEOCODER_API_KEY to the provider's key",
+    );
+  }
   return ok(
     "geocoder",
     `${provider}${target}, ${apiKey ? "key set" : "no key (Nominatim)"}; not called`,
   );
 }
+
+/** The value `.env.example` gives every secret. */
+const ENV_EXAMPLE_PLACEHOLDER = "CHANGE_ME";
