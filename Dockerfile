@@ -18,6 +18,8 @@ RUN deno cache main.ts \
 
 USER deno
 # One drain of every dataset; Coolify can instead keep the container up and run
-# `deno task -q ingest --from-bucket --apply` as a scheduled task. -q: the log holds only the
-# worker's JSON lines, not Deno's "Task ingest …" line.
+# `deno task -q ingest --from-bucket --apply --dataset all` as a scheduled task (without
+# --dataset all, INC only). -q: the log holds only the worker's JSON lines, not Deno's
+# "Task ingest …" line. The read API, a second resource from this image:
+# `deno task serve --host 0.0.0.0` listens on 8080.
 CMD ["task", "-q", "ingest", "--from-bucket", "--apply", "--dataset", "all"]
