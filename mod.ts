@@ -59,6 +59,7 @@ export {
   type DrainReport,
   type FileCounts,
   type FileReport,
+  type ReplacedVersion,
 } from "./core/drain.ts";
 export { ChangeFileError } from "./core/change_file_error.ts";
 export { ObjectStoreError } from "./core/ports/mod.ts";

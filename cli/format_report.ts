@@ -92,7 +92,7 @@ export function formatDrainReport(report: DrainReport): string {
     lines.push("  no new change files");
   }
   for (const file of report.files) {
-    const head = `  ${file.fileName}  ${file.status.padEnd(11)}`;
+    const head = `  ${file.fileName}  ${(file.status + replacesNote(file)).padEnd(11)}`;
     if (file.action === "archive") {
       lines.push(`${head} already applied, ${ALREADY_APPLIED[file.status] ?? "to be archived"}`);
     } else if (file.counts) {
@@ -125,6 +125,18 @@ export function formatDrainReport(report: DrainReport): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * ` (replaces the version applied 2026-06-15T10:20:00+03:00, ETag 5d7d2a1c…)` for a file name
+ * applied before with other content ("would replace" until it is applied); else nothing.
+ */
+function replacesNote(file: FileReport): string {
+  if (file.replaces === undefined) return "";
+  const verb = file.status === "applied" ? "replaces" : "would replace";
+  const { appliedAt, etag } = file.replaces;
+  const short = etag.length > 8 ? `${etag.slice(0, 8)}…` : etag;
+  return ` (${verb} the version applied ${appliedAt}, ETag ${short})`;
 }
 
 /** Says that the dataset's prefix is empty and where the bucket holds CSV files instead. */

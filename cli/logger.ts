@@ -112,6 +112,7 @@ export function createLogger(options: LoggerOptions): Logger {
           key: file.key,
           action: file.action,
           status: file.status,
+          replaces: file.replaces,
           counts: file.counts,
           error: file.error,
           durationMs: file.durationMs,

@@ -24,6 +24,7 @@ import {
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
 import { findCsvElsewhere } from "./csv_elsewhere.ts";
+import { eatIso } from "./eat_time.ts";
 import { isTransient } from "./is_transient.ts";
 import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
@@ -71,6 +72,11 @@ export interface FileReport {
   /** `apply`: rows go in; `archive`: already committed, only moved to `processed/`. */
   action: "apply" | "archive";
   /**
+   * The version of this file name applied earlier (another ETag): this file replaces it, its
+   * ledger row and its copy in `processed/`. Absent for a file new to the ledger.
+   */
+  replaces?: ReplacedVersion;
+  /**
    * Outcome. `planned` in a dry run; `not_reached` when an earlier file failed; `skipped` when
    * it was applied before and is not to be moved (`archive: false`, as for `ingest --csv`).
    */
@@ -87,6 +93,14 @@ export interface FileReport {
   durationMs: number;
   /** Where the file's time went (`--profile` prints it). */
   profile?: FileProfile;
+}
+
+/** A version of a change file applied earlier, as the ledger recorded it. */
+export interface ReplacedVersion {
+  /** Its ETag. */
+  etag: string;
+  /** When it was applied, ISO 8601 in EAT (`2026-06-15T10:20:00+03:00`). */
+  appliedAt: string;
 }
 
 /** Where one file's time went, ms. */
@@ -304,12 +318,17 @@ export async function drain(
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {
       const applied = ledger.get(file.fileName);
-      const committed = applied !== undefined && (applied === null || applied === file.etag);
+      // Another version of this name applied before (a ledger row without an ETag counts as this one).
+      const replaces = applied?.etag != null && applied.etag !== file.etag
+        ? { etag: applied.etag, appliedAt: eatIso(applied.appliedAt) }
+        : undefined;
+      const committed = applied !== undefined && replaces === undefined;
       report.files.push({
         key: file.key,
         fileName: file.fileName,
         etag: file.etag,
         action: committed && !reseed ? "archive" : "apply",
+        ...(replaces === undefined ? {} : { replaces }),
         status: "not_reached",
         durationMs: 0,
       });
@@ -376,18 +395,27 @@ async function listChangeFiles(
   return files.sort((a, b) => a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0);
 }
 
+/** A ledger row: the ETag a file name was applied with (null: not recorded) and when. */
+interface LedgerEntry {
+  etag: string | null;
+  appliedAt: Date;
+}
+
+/** The ledger rows of the listed files, by file name. */
 async function readLedger(
   db: Database,
   dataset: Dataset,
   files: ListedFile[],
-): Promise<Map<string, string | null>> {
-  const ledger = new Map<string, string | null>();
+): Promise<Map<string, LedgerEntry>> {
+  const ledger = new Map<string, LedgerEntry>();
   if (files.length === 0) return ledger;
-  const rows = await db.query<{ file_name: string; etag: string | null }>(SELECT_LEDGER, [
-    dataset.name,
-    files.map((f) => f.fileName),
-  ]);
-  for (const row of rows) ledger.set(row.file_name, row.etag);
+  const rows = await db.query<{ file_name: string; etag: string | null; applied_at: Date }>(
+    SELECT_LEDGER,
+    [dataset.name, files.map((f) => f.fileName)],
+  );
+  for (const row of rows) {
+    ledger.set(row.file_name, { etag: row.etag, appliedAt: new Date(row.applied_at) });
+  }
   return ledger;
 }
 

@@ -1,12 +1,16 @@
 // A change file re-uploaded under the same name while it is being applied (issue 11, item 3):
 // the run applies the version it read, archives only that version, and leaves the new one in
 // changes/ for the next run (a same-name, new-ETag file), which applies it. Folder and S3.
+// Either way the report says which earlier version the new one replaces.
 
 import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
-import { drain } from "../core/drain.ts";
+import { drain, type DrainReport } from "../core/drain.ts";
+import { eatIso } from "../core/eat_time.ts";
+import { formatDrainReport } from "../cli/format_report.ts";
+import { createLogger } from "../cli/logger.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { createS3ObjectStore } from "../adapters/s3_object_store.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
@@ -18,6 +22,7 @@ import {
   readRaw,
   removeTestDataAtEnd,
   shared,
+  writeFiles,
 } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 
@@ -44,6 +49,42 @@ function replacedWhileRead(store: ObjectStore, replace: () => Promise<void>): Ob
   };
 }
 
+/** When the ledger says the file was applied, in EAT. */
+async function appliedAt(db: Database): Promise<string> {
+  const [row] = await db.query<{ applied_at: Date }>(
+    "select applied_at from tickets.applied_files where dataset = $1 and file_name = $2",
+    [INC.name, file.name],
+  );
+  return eatIso(new Date(row!.applied_at));
+}
+
+/** The text report's line for the file and its JSON `file` log line, as a run would print them. */
+function reportLines(report: DrainReport): { text: string; logged: Record<string, unknown> } {
+  const lines: string[] = [];
+  const logger = createLogger({ format: "json", write: (text) => lines.push(text) });
+  logger.progress({ type: "file_end", dataset: INC.name, file: report.files[0]! });
+  const text = formatDrainReport(report).split("\n").find((l) => l.includes(file.name)) ?? "";
+  return { text, logged: JSON.parse(lines[0]!) };
+}
+
+/** Checks that the report names the version applied earlier, in JSON, log line and text. */
+function assertReplaces(
+  report: DrainReport,
+  earlier: { etag: string; appliedAt: string },
+  verb: string,
+): void {
+  assert.deepEqual(report.files[0]?.replaces, earlier);
+  const { text, logged } = reportLines(report);
+  assert.deepEqual(logged.replaces, earlier);
+  assert.ok(
+    text.includes(
+      `(${verb} the version applied ${earlier.appliedAt}, ETag ${earlier.etag.slice(0, 8)}…)`,
+    ),
+    text,
+  );
+  assert.match(earlier.appliedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+03:00$/);
+}
+
 async function checkTwoRuns(
   db: Database,
   store: ObjectStore,
@@ -54,15 +95,21 @@ async function checkTwoRuns(
   assert.equal(first.status, "ok", first.error);
   assert.equal(first.files[0]?.status, "applied");
   assert.match(first.files[0]?.notArchived ?? "", /replaced while it was being applied/);
+  assert.equal(first.files[0]?.replaces, undefined, "a file new to the ledger replaces nothing");
+  assert.doesNotMatch(reportLines(first).text, /replace/);
   const after = await readRaw(db);
   assert.equal(after.size, stream.expected.size, "the version read was applied");
   assert.ok(!after.has("WOT_REUPLOADED"));
   assert.equal(await archived(), false, "the new version was not archived in place of the old");
 
+  const earlier = { etag: first.files[0]!.etag, appliedAt: await appliedAt(db) };
+  const plan = await drain(store, db, { dataset: INC });
+  assertReplaces(plan, earlier, "would replace");
   const second = await drain(store, db, { dataset: INC, apply: true });
   assert.equal(second.status, "ok", second.error);
   assert.equal(second.files[0]?.action, "apply", "a same-name, new-ETag file is applied");
   assert.equal(second.files[0]?.status, "applied");
+  assertReplaces(second, earlier, "replaces");
   assert.ok((await readRaw(db)).has("WOT_REUPLOADED"), "the re-uploaded rows were applied");
   assert.equal(await archived(), true);
 }
@@ -88,6 +135,38 @@ for (const b of backends()) {
         replaced,
         async () => (await listNames(root, INC.processedPrefix)).includes(file.name),
       );
+      await Deno.remove(root, { recursive: true });
+    },
+  });
+  Deno.test({
+    name:
+      `[${b.name}] a file re-sent after it was archived is applied, says what it replaces, and processed/ keeps only the new version`,
+    ...shared,
+    fn: async () => {
+      await b.reset();
+      const db = await b.db();
+      const root = await makeDirBucket([file]);
+      const store = createDirObjectStore(root);
+      const first = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(first.files[0]?.status, "applied", first.error);
+      assert.equal(first.files[0]?.replaces, undefined);
+      const earlier = { etag: first.files[0]!.etag, appliedAt: await appliedAt(db) };
+
+      // The exporter sends the same name again with new content.
+      await writeFiles(root, [{ name: file.name, text: replacement }]);
+      const second = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(second.status, "ok", second.error);
+      assert.equal(second.files[0]?.status, "applied");
+      assert.notEqual(second.files[0]?.etag, earlier.etag);
+      assertReplaces(second, earlier, "replaces");
+      const archived = await Deno.readTextFile(`${root}/${INC.processedPrefix}${file.name}`);
+      assert.equal(archived, replacement, "processed/ holds the newer version only");
+
+      // Once applied, the same version again is only archived and replaces nothing.
+      await writeFiles(root, [{ name: file.name, text: replacement }]);
+      const third = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(third.files[0]?.status, "archived");
+      assert.equal(third.files[0]?.replaces, undefined);
       await Deno.remove(root, { recursive: true });
     },
   });
