@@ -131,9 +131,12 @@ with latest as materialized (${latestStaged(stage)}
 )${countMerged(stage)}`;
 }
 
-/** $1 dataset, $2 file names. Ledger rows of the given files (ETag and time applied). */
+/**
+ * $1 dataset, $2 file names. Ledger rows of the given files (ETag, and the time applied as EAT
+ * text: written by the database, whatever the session's DateStyle).
+ */
 export const SELECT_LEDGER = `
-select file_name, etag, applied_at from tickets.applied_files
+select file_name, etag, tickets.eat_iso(applied_at) as applied_at from tickets.applied_files
 where dataset = $1 and file_name = any($2::text[])`;
 
 /** $1 dataset, $2 file name. A re-applied file replaces its earlier quarantine entries. */

@@ -24,7 +24,6 @@ import {
 } from "./_drain_queries.ts";
 import { type ChangeKey, parseChangeKey } from "./change_key.ts";
 import { findCsvElsewhere } from "./csv_elsewhere.ts";
-import { eatIso } from "./eat_time.ts";
 import { isTransient } from "./is_transient.ts";
 import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
@@ -320,7 +319,7 @@ export async function drain(
       const applied = ledger.get(file.fileName);
       // Another version of this name applied before (a ledger row without an ETag counts as this one).
       const replaces = applied?.etag != null && applied.etag !== file.etag
-        ? { etag: applied.etag, appliedAt: eatIso(applied.appliedAt) }
+        ? { etag: applied.etag, appliedAt: applied.appliedAt }
         : undefined;
       const committed = applied !== undefined && replaces === undefined;
       report.files.push({
@@ -395,10 +394,10 @@ async function listChangeFiles(
   return files.sort((a, b) => a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0);
 }
 
-/** A ledger row: the ETag a file name was applied with (null: not recorded) and when. */
+/** A ledger row: the ETag a file name was applied with (null: not recorded) and when (EAT). */
 interface LedgerEntry {
   etag: string | null;
-  appliedAt: Date;
+  appliedAt: string;
 }
 
 /** The ledger rows of the listed files, by file name. */
@@ -409,12 +408,12 @@ async function readLedger(
 ): Promise<Map<string, LedgerEntry>> {
   const ledger = new Map<string, LedgerEntry>();
   if (files.length === 0) return ledger;
-  const rows = await db.query<{ file_name: string; etag: string | null; applied_at: Date }>(
+  const rows = await db.query<{ file_name: string; etag: string | null; applied_at: string }>(
     SELECT_LEDGER,
     [dataset.name, files.map((f) => f.fileName)],
   );
   for (const row of rows) {
-    ledger.set(row.file_name, { etag: row.etag, appliedAt: new Date(row.applied_at) });
+    ledger.set(row.file_name, { etag: row.etag, appliedAt: row.applied_at });
   }
   return ledger;
 }
