@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ConfigError, configSecrets, loadConfig } from "../app/config.ts";
+import { type Config, ConfigError, configSecrets, loadConfig } from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
@@ -49,7 +49,14 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       out(commandHelp(command));
       return 0;
     }
-    const config = loadConfig(io.env);
+    let config: Config;
+    try {
+      config = loadConfig(io.env);
+    } catch (error) {
+      // A scheduled ingest reports even this in its run's form (a JSON line under cron).
+      if (command !== "ingest" || !(error instanceof ConfigError)) throw error;
+      return (await import("./run_ingest.ts")).refuseIngest(io, rest, error);
+    }
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
     const context: Context = { config, io, redact, out };

@@ -22,6 +22,7 @@ import {
   amount,
   type Context,
   datasetsFlag,
+  type MainIo,
   parse,
   SIGNAL_GRACE_MS,
   SourceError,
@@ -52,21 +53,74 @@ export async function openWaiting(
   }
 }
 
+/** `ingest`'s flags. */
+const FLAGS = {
+  "from-bucket": { type: "boolean" },
+  "from-dir": { type: "string" },
+  csv: { type: "string" },
+  apply: { type: "boolean" },
+  reseed: { type: "boolean" },
+  json: { type: "boolean" },
+  dataset: { type: "string", default: "inc" },
+  "wait-lock": { type: "string" },
+  "log-format": { type: "string", default: "auto" },
+  profile: { type: "boolean" },
+} as const;
+
+/**
+ * Where the run's lines go: on a terminal, a progress bar and a readable report; otherwise
+ * (cron, Coolify, Docker) one JSON object per line. --json: one report object on stdout, logs on
+ * stderr.
+ */
+function logFormatOf(values: Record<string, unknown>, io: MainIo): "text" | "json" {
+  const logFormat = String(values["log-format"]);
+  if (logFormat === "text" || logFormat === "json") return logFormat;
+  if (logFormat !== "auto") {
+    throw new UsageError(`Cannot read --log-format "${logFormat}": expected auto, text or json`);
+  }
+  return io.terminal.stdout ? "text" : "json";
+}
+
+function runLogger(
+  values: Record<string, unknown>,
+  format: "text" | "json",
+  io: MainIo,
+  redact: (text: string) => string,
+) {
+  return createLogger({
+    format: values.json ? "json" : format,
+    write: values.json || format === "text" ? io.stderr : io.stdout,
+    redact,
+    progressBar: format === "text" && !values.json && io.terminal.stderr,
+  });
+}
+
+/**
+ * `ingest` when the configuration cannot be read (an environment variable, before any flag is
+ * read): the refusal in the form of any refused run, a JSON `run` line per dataset under cron
+ * and one document with `--json`; on a terminal the one line `main` prints. Exit 2.
+ */
+export function refuseIngest(io: MainIo, args: string[], error: ConfigError): number {
+  const values = parse(args, FLAGS);
+  const format = logFormatOf(values, io);
+  const startedAt = new Date();
+  const reports = datasetsFlag(values.dataset).map((d) =>
+    reportBeforeDrain(d, values, error, (text) => text, startedAt)
+  );
+  const logger = runLogger(values, format, io, (text) => text);
+  for (const report of reports) logger.runEnd(report);
+  if (values.json) {
+    io.stdout(
+      JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]) + "\n",
+    );
+  } else if (format === "text") throw error;
+  return 2;
+}
+
 /** Runs `ingest`; returns the exit code. */
 export async function runIngest(context: Context, args: string[]): Promise<number> {
   const { config, io, redact, out } = context;
-  const values = parse(args, {
-    "from-bucket": { type: "boolean" },
-    "from-dir": { type: "string" },
-    csv: { type: "string" },
-    apply: { type: "boolean" },
-    reseed: { type: "boolean" },
-    json: { type: "boolean" },
-    dataset: { type: "string", default: "inc" },
-    "wait-lock": { type: "string" },
-    "log-format": { type: "string", default: "auto" },
-    profile: { type: "boolean" },
-  });
+  const values = parse(args, FLAGS);
   const sources = ["from-bucket", "from-dir", "csv"].filter((s) => values[s] !== undefined);
   if (sources.length !== 1) {
     throw new UsageError("Choose exactly one source: --from-bucket, --from-dir DIR or --csv FILE");
@@ -76,20 +130,9 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   if (csv !== undefined && datasets.length !== 1) {
     throw new UsageError("--csv takes one dataset, not --dataset all");
   }
-  const logFormat = String(values["log-format"]);
-  if (!["auto", "text", "json"].includes(logFormat)) {
-    throw new UsageError(`Cannot read --log-format "${logFormat}": expected auto, text or json`);
-  }
+  const format = logFormatOf(values, io);
   const waitLockMs = amount(values["wait-lock"], "--wait-lock", "seconds") * 1000;
-  // On a terminal: a progress bar and a readable report. Otherwise (cron, Coolify, Docker):
-  // one JSON object per line. --json: exactly one report object on stdout, logs on stderr.
-  const format = logFormat === "auto" ? (io.terminal.stdout ? "text" : "json") : logFormat;
-  const logger = createLogger({
-    format: values.json ? "json" : format as "text" | "json",
-    write: values.json || format === "text" ? io.stderr : io.stdout,
-    redact,
-    progressBar: format === "text" && !values.json && io.terminal.stderr,
-  });
+  const logger = runLogger(values, format, io, redact);
 
   // --json: one JSON document on stdout whatever happens after the flags were read (the lock
   // of the embedded database, pending migrations, a missing source, no connection).

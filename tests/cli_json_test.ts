@@ -19,6 +19,32 @@ async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+Deno.test("ingest with a configuration it cannot read (an environment variable) refuses in its run's form: a JSON run line under cron, one document with --json, the plain line on a terminal; exit 2", async () => {
+  const env = { RUSTFS_ENDPOINT: "rustfs:9000" };
+  const refusal = /^Cannot read RUSTFS_ENDPOINT "rustfs:9000": expected the S3 server's http:\/\//;
+
+  const cron = await run(["ingest", "--from-bucket", "--apply", "--dataset", "all"], env);
+  assert.equal(cron.code, 2, cron.stdout + cron.stderr);
+  assert.equal(cron.stderr, "");
+  const lines = cron.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.level, l.event, l.dataset, l.status, l.transient]), [
+    ["error", "run", "inc", "failed", false],
+    ["error", "run", "crq", "failed", false],
+  ]);
+  assert.match(lines[0].error, refusal);
+
+  const json = await run(["ingest", "--from-bucket", "--json"], env);
+  assert.equal(json.code, 2);
+  const report = JSON.parse(json.stdout);
+  assert.equal(report.status, "failed");
+  assert.match(report.error, refusal);
+
+  const text = await run(["ingest", "--from-bucket", "--log-format", "text"], env);
+  assert.equal(text.code, 2);
+  assert.equal(text.stdout, "");
+  assert.match(text.stderr, refusal);
+});
+
 Deno.test({
   name: "ingest --json on a locked embedded database prints one report with status locked, exit 0",
   sanitizeResources: false,
