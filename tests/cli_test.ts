@@ -43,9 +43,16 @@ Deno.test("cli: --from-bucket without credentials names the variables (exit 2)",
 });
 
 Deno.test("cli: a malformed DATABASE_URL is a configuration error (exit 2)", async () => {
-  const r = await cli(["ingest", "--from-dir", "x"], { DATABASE_URL: "mysql://a:b@c/d" });
+  const r = await cli(["ingest", "--from-dir", "x", "--log-format", "text"], {
+    DATABASE_URL: "mysql://a:b@c/d",
+  });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Cannot read DATABASE_URL/);
+  // Under cron: the run's JSON line, the same words.
+  const cron = await cli(["ingest", "--from-dir", "x"], { DATABASE_URL: "mysql://a:b@c/d" });
+  assert.equal(cron.code, 2);
+  assert.match(JSON.parse(cron.stdout).error, /^Cannot read DATABASE_URL/);
+  assert.doesNotMatch(cron.stdout + cron.stderr, /:b@/);
 });
 
 Deno.test("cli: serve on a port in use exits 2 naming the port and --port, before opening the database", async () => {

@@ -293,7 +293,14 @@ Deno.test({
         RUSTFS_SECRET_KEY: SECRET,
         GEOCODER_PROVIDER: "nominatim",
       };
-      for (const args of [["ingest", "--from-bucket"], ["status", "--from-bucket"], ["doctor"]]) {
+      // ingest in text, as on a terminal (under cron its refusal is the JSON run line:
+      // tests/cli_json_test.ts).
+      const commands = [
+        ["ingest", "--from-bucket", "--log-format", "text"],
+        ["status", "--from-bucket"],
+        ["doctor"],
+      ];
+      for (const args of commands) {
         const run = await cli(args, env);
         assert.equal(run.code, 2, `${args[0]}: ${run.stdout}${run.stderr}`);
         assert.ok(
