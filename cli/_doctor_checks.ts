@@ -268,7 +268,7 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
       // An empty prefix: are the files in the bucket under another one?
       const elsewhere = keys.length === 0 ? await findCsvElsewhere(store, dataset) : undefined;
       checks.push(
-        elsewhere !== undefined && elsewhere.length > 0
+        elsewhere !== undefined
           ? warn(
             name,
             `${where}/${dataset.changesPrefix}: no change files; the bucket has CSV files under ${

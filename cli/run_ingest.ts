@@ -109,12 +109,14 @@ export function refuseIngest(io: MainIo, args: string[], error: ConfigError): nu
   );
   const logger = runLogger(values, format, io, (text) => text);
   for (const report of reports) logger.runEnd(report);
-  if (values.json) {
-    io.stdout(
-      JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]) + "\n",
-    );
-  } else if (format === "text") throw error;
+  if (values.json) io.stdout(reportDocument(values, reports) + "\n");
+  else if (format === "text") throw error;
   return 2;
+}
+
+/** `--json`'s one document: the report of one dataset, `{"datasets": […]}` for `--dataset all`. */
+function reportDocument(values: Record<string, unknown>, reports: IngestReport[]): string {
+  return JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]);
 }
 
 /** Runs `ingest`; returns the exit code. */
@@ -136,8 +138,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
 
   // --json: one JSON document on stdout whatever happens after the flags were read (the lock
   // of the embedded database, pending migrations, a missing source, no connection).
-  const print = (reports: IngestReport[]) =>
-    out(JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]));
+  const print = (reports: IngestReport[]) => out(reportDocument(values, reports));
   const startedAt = new Date();
   let store: ObjectStore;
   try {

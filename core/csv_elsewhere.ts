@@ -48,8 +48,9 @@ export function csvFoldersElsewhere(keys: readonly string[], dataset: Dataset): 
 
 /**
  * Looks once (one listing of the store's first {@linkcode CSV_ELSEWHERE_KEYS} keys) for
- * {@linkcode csvFoldersElsewhere}; `undefined` when the store cannot list outside a prefix (a
- * folder source) or the look failed (it is a hint: a key allowed only `automations/` is refused).
+ * {@linkcode csvFoldersElsewhere}; `undefined` when there are none, when the store cannot list
+ * outside a prefix (a folder source) or when the look failed (it is a hint: a key allowed only
+ * `automations/` is refused).
  */
 export async function findCsvElsewhere(
   store: ObjectStore,
@@ -57,7 +58,8 @@ export async function findCsvElsewhere(
 ): Promise<string[] | undefined> {
   if (store.listAnywhere === undefined) return undefined;
   try {
-    return csvFoldersElsewhere(await store.listAnywhere(CSV_ELSEWHERE_KEYS), dataset);
+    const folders = csvFoldersElsewhere(await store.listAnywhere(CSV_ELSEWHERE_KEYS), dataset);
+    return folders.length > 0 ? folders : undefined;
   } catch {
     return undefined;
   }

@@ -312,7 +312,7 @@ export async function drain(
       report.setAside.length === 0;
     if (listedNothing && report.watermark === null) {
       const folders = await findCsvElsewhere(store, dataset);
-      if (folders !== undefined && folders.length > 0) report.csvElsewhere = folders;
+      if (folders !== undefined) report.csvElsewhere = folders;
     }
     const ledger = await readLedger(db, dataset, files);
     for (const file of files) {

@@ -177,8 +177,7 @@ export async function readStatus(
       ignoredKeys = keys.filter((k) => parseChangeKey(k, dataset.changesPrefix) === null);
       pendingFiles = keys.length - ignoredKeys.length;
       if (keys.length === 0 && (meta?.watermark ?? null) === null) {
-        const folders = await findCsvElsewhere(options.store, dataset);
-        if (folders !== undefined && folders.length > 0) csvElsewhere = folders;
+        csvElsewhere = await findCsvElsewhere(options.store, dataset);
       }
     }
 
