@@ -115,6 +115,7 @@ export {
   geocode,
   type GeocodeOptions,
   type GeocodeReport,
+  resolveAppliedGeometry,
   resolveGeometry,
 } from "./core/geocode.ts";
 export { GeocoderError } from "./core/ports/mod.ts";
@@ -135,10 +136,6 @@ export {
   type StatusReport,
 } from "./core/read_status.ts";
 export { recordRun, type RecordRunOptions } from "./core/record_run.ts";
-export {
-  type AfterApplyReport,
-  runAfterApply,
-  type RunAfterApplyOptions,
-} from "./core/run_after_apply.ts";
+export { type AfterApplyReport, runAfterApply } from "./core/run_after_apply.ts";
 export { ingest, type IngestOptions, type IngestReport } from "./core/ingest.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./cli/logger.ts";

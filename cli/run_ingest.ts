@@ -246,7 +246,9 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     io.stderr(redact(`Interrupted by ${interrupted}: nothing half-done was kept or archived\n`));
     return 1;
   }
-  return reports.some((r) => r.status === "failed" || r.recordError !== undefined) ? 1 : 0;
+  const failed = (r: IngestReport) =>
+    r.status === "failed" || r.recordError !== undefined || (r.afterApply?.errors.length ?? 0) > 0;
+  return reports.some(failed) ? 1 : 0;
 }
 
 /**

@@ -152,7 +152,8 @@ from jsonb_array_elements($4::text::jsonb) q`;
 /**
  * Records a file as applied and advances the watermark (never backwards: a late file keeps it),
  * in the file's transaction and in one round trip. A file applied again is unmarked for the
- * history capture (its tickets are checked again, migration 010). $1 dataset, $2 file name, $3
+ * history capture and the geometry resolution (its tickets are checked and placed again,
+ * migrations 010 and 011). $1 dataset, $2 file name, $3
  * key, $4 etag, $5..$13 counts.
  */
 export const RECORD_FILE = `
@@ -166,7 +167,8 @@ on conflict (dataset, file_name) do update set
   inserted = excluded.inserted, updated = excluded.updated, unchanged = excluded.unchanged,
   older_skipped = excluded.older_skipped, alarms_dropped = excluded.alarms_dropped,
   sentinels_dropped = excluded.sentinels_dropped, duplicates = excluded.duplicates,
-  quarantined = excluded.quarantined, applied_at = now(), captured_at = null
+  quarantined = excluded.quarantined, applied_at = now(), captured_at = null,
+  placed_at = null
 returning 1
 )
 insert into tickets.import_meta (dataset, watermark, files_applied, last_applied_at)

@@ -292,6 +292,29 @@ export async function resolveGeometry(
 }
 
 /**
+ * Places the tickets of every file of `dataset` whose rows are not placed yet: those the run
+ * just applied and any an earlier run left (stopped after a file's commit, or its geometry step
+ * failed), then marks those files placed, in one transaction
+ * (`definitions/91_resolve_applied_geometry.sql`); returns rows changed.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createPgliteDatabase, INC, resolveAppliedGeometry } from "../mod.ts";
+ *
+ * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
+ * console.log(await resolveAppliedGeometry(db, INC)); // 0 once every applied file is placed
+ * await db.close();
+ * ```
+ */
+export async function resolveAppliedGeometry(db: Database, dataset: Dataset): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `select tickets.resolve_applied_geometry($1, $2::regclass) as n`,
+    [dataset.name, dataset.table],
+  );
+  return row?.n ?? 0;
+}
+
+/**
  * Geocodes what the tickets need and is not cached yet, within the budget; writes each answer
  * as it comes (a stopped run keeps everything it paid for), then re-resolves ticket geometry.
  * Stops when the provider refuses (key, quota), leaves {@linkcode UNREACHABLE_AFTER} places in a

@@ -94,16 +94,20 @@ export async function ingest(
     });
     reports.push(report);
     if (report.mode === "apply" && report.status !== "locked") {
-      report.afterApply = await runAfterApply(db, dataset, {
-        appliedFiles: report.files.filter((f) => f.status === "applied").map((f) => f.fileName),
-      });
+      report.afterApply = await runAfterApply(db, dataset);
       for (const error of report.afterApply.errors) {
         options.onWarning?.("after_apply_failed", dataset.name, error);
       }
     }
     options.onDatasetDone?.(report);
     const interrupted = options.signal?.aborted === true;
-    await recordRun(db, report, { startedAt, redact: options.redact, interrupted })
+    const afterApplyErrors = report.afterApply?.errors;
+    await recordRun(db, report, {
+      startedAt,
+      redact: options.redact,
+      interrupted,
+      afterApplyErrors,
+    })
       .catch((error) => {
         const message = error instanceof Error ? error.message : String(error);
         report.recordError = `Cannot record the run in tickets.runs: ${message}`;

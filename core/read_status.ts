@@ -199,6 +199,10 @@ export async function readStatus(
     if (run?.status === "failed" || run?.status === "interrupted") {
       health = "failing";
       reasons.push(`The last run ${run.status}: ${run.error ?? "no error recorded"}`);
+    } else if (run?.status === "ok" && run.error !== null) {
+      // Its files are applied, but the map, dispatch or the history lag until a run succeeds.
+      health = "failing";
+      reasons.push(`The last run applied its files: ${run.error}`);
     }
     const lastApplied = meta?.last_applied_at ?? null;
     if (

@@ -23,6 +23,16 @@ export interface RecordRunOptions {
   redact?: (text: string) => string;
   /** The run was stopped by a signal. */
   interrupted?: boolean;
+  /**
+   * Post-apply steps that failed: stored as the run's error (its status stays what the drain
+   * says: the files are applied), so `status` sees them.
+   */
+  afterApplyErrors?: readonly string[];
+}
+
+/** The error stored for a run whose files are applied but some post-apply steps failed. */
+export function afterApplyError(errors: readonly string[]): string {
+  return `Post-apply steps failed (the next run does them again): ${errors.join("; ")}`;
 }
 
 /**
@@ -57,7 +67,11 @@ export async function recordRun(
     report.files.filter((f) => f.status === "applied").length,
     report.files.filter((f) => f.status === "archived").length,
     JSON.stringify(report.totals),
-    report.error === undefined ? null : redact(report.error),
+    report.error !== undefined
+      ? redact(report.error)
+      : options.afterApplyErrors?.length
+      ? redact(afterApplyError(options.afterApplyErrors))
+      : null,
     report.transient ?? null,
   ]);
 }

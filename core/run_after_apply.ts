@@ -1,14 +1,15 @@
 /**
  * A dataset's post-apply steps (geometry resolution, INC history capture), run after every
  * applying run whether or not a file was new, each in its own transaction: a failing step is
- * reported and never undoes applied files.
+ * reported and never undoes applied files, and the next run does what it left (both steps keep
+ * marks in the ledger: `placed_at`, `captured_at`).
  *
  * @module
  */
 
 import { capture } from "./capture.ts";
 import type { Dataset } from "./datasets.ts";
-import { resolveGeometry } from "./geocode.ts";
+import { resolveAppliedGeometry } from "./geocode.ts";
 import type { Database } from "./ports/mod.ts";
 
 /** Outcome of a dataset's post-apply steps. */
@@ -23,12 +24,6 @@ export interface AfterApplyReport {
   durationMs: number;
 }
 
-/** Options for {@linkcode runAfterApply}. */
-export interface RunAfterApplyOptions {
-  /** Names of the files the run applied (their rows are re-resolved). */
-  appliedFiles: readonly string[];
-}
-
 /**
  * Runs the dataset's post-apply steps in order. Never throws.
  *
@@ -37,7 +32,7 @@ export interface RunAfterApplyOptions {
  * import { createPgliteDatabase, INC, runAfterApply } from "../mod.ts";
  *
  * const db = await createPgliteDatabase({ dataDir: ".data/pglite" });
- * const report = await runAfterApply(db, INC, { appliedFiles: ["2026-06-15T17-00-00.csv"] });
+ * const report = await runAfterApply(db, INC);
  * for (const error of report.errors) console.warn(error); // the applied files stay applied
  * await db.close();
  * ```
@@ -45,17 +40,16 @@ export interface RunAfterApplyOptions {
 export async function runAfterApply(
   db: Database,
   dataset: Dataset,
-  options: RunAfterApplyOptions,
 ): Promise<AfterApplyReport> {
-  const { appliedFiles } = options;
   const started = performance.now();
   const report: AfterApplyReport = { errors: [], durationMs: 0 };
   for (const step of dataset.afterApply) {
     try {
       if (step === "resolve_geometry") {
-        // One statement per table: atomic on its own. Only rows written by this run's files can
-        // have a new cluster or place; gazetteer changes re-resolve everything themselves.
-        report.geometryResolved = await resolveGeometry(db, [dataset], { files: appliedFiles });
+        // Only rows written by applied files can have a new cluster or place (gazetteer changes
+        // re-resolve everything themselves): the files not yet placed, this run's and any an
+        // earlier run left (stopped after a commit, or this step failed), in one transaction.
+        report.geometryResolved = await resolveAppliedGeometry(db, dataset);
       } else if (step === "capture_history") {
         report.capture = await capture(db);
       }

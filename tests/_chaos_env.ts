@@ -473,11 +473,14 @@ export async function checkFinalState(
   } finally {
     await db.close();
   }
-  const rows = await trial.sql<{ file_name: string; n: number }[]>`
-    select file_name, count(*)::int as n from tickets.applied_files
+  const rows = await trial.sql<{ file_name: string; n: number; unplaced: number }[]>`
+    select file_name, count(*)::int as n, count(*) filter (where placed_at is null)::int as unplaced
+    from tickets.applied_files
     where dataset = ${INC.name} group by file_name order by file_name`;
   for (const row of rows) {
     if (row.n !== 1) problems.push(`Ledger has "${row.n}" rows for "${row.file_name}"`);
+    // A kill between a file's commit and the post-apply steps: a later run places its tickets.
+    if (row.unplaced > 0) problems.push(`File "${row.file_name}" was never placed (placed_at)`);
   }
   const ledger = rows.map((r) => r.file_name);
   if (JSON.stringify(ledger) !== JSON.stringify(names)) {

@@ -14,6 +14,8 @@ import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
 import { createOpenCageGeocoder } from "../adapters/opencage_geocoder.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
+import { ingest } from "../core/ingest.ts";
+import { readStatus } from "../core/read_status.ts";
 import { backends, makeDirBucket, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 import { createRedactor } from "../app/redact.ts";
@@ -264,15 +266,19 @@ for (const b of backends()) {
       clock,
     });
     assert.deepEqual(next.files.map((f) => f.status), ["applied"]);
-    const after = await runAfterApply(db, INC, { appliedFiles: [later] });
+    const after = await runAfterApply(db, INC);
     assert.deepEqual(after.errors, []);
     assert.equal(after.geometryResolved, 1, "only the row the new file wrote");
     const [placed] = await db.query<{ geo_source: string }>(
       `select geo_source from tickets.inc where ticket_id = 'WOTGEO5'`,
     );
     assert.equal(placed?.geo_source, "location");
-    const none = await runAfterApply(db, INC, { appliedFiles: [] });
+    const none = await runAfterApply(db, INC);
     assert.equal(none.geometryResolved, 0, "a run that applied nothing resolves nothing");
+    const unplaced = await db.query(
+      `select from tickets.applied_files where dataset = 'inc' and placed_at is null`,
+    );
+    assert.equal(unplaced.length, 0, "every applied file is marked placed");
 
     // The feed stops sending WOTGEO1's coordinates and WOTGEO4 gets some: each moves, and a
     // ticket with nothing to place it by is not written at all.
@@ -289,7 +295,7 @@ for (const b of backends()) {
     const [before6] = await db.query<{ xmin: string }>(
       `select xmin::text from tickets.inc where ticket_id = 'WOTGEO6'`,
     );
-    const moved2 = await runAfterApply(db, INC, { appliedFiles: [third] });
+    const moved2 = await runAfterApply(db, INC);
     assert.equal(moved2.geometryResolved, 2, "WOTGEO1 and WOTGEO4, not WOTGEO6");
     const sources = await db.query<
       { ticket_id: string; geo_source: string; latitude: number | null; xmin: string }
@@ -307,13 +313,87 @@ for (const b of backends()) {
     const fourth = "2030-01-01T07-00-00.csv";
     await writeFiles(root, [{ name: fourth, text: renderCsv(COLUMNS, [rows[3]!]) }]);
     await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
-    const cleared = await runAfterApply(db, INC, { appliedFiles: [fourth] });
+    const cleared = await runAfterApply(db, INC);
     assert.equal(cleared.geometryResolved, 1);
     const [gone] = await db.query<{ geo_source: string; geom: string | null }>(
       `select geo_source, geom::text from tickets.inc where ticket_id = 'WOTGEO4'`,
     );
     assert.deepEqual(gone, { geo_source: "none", geom: null });
     assert.equal(await resolveGeometry(db, [INC]), 0, "a full pass finds nothing left to change");
+  });
+
+  test("tickets of a file whose run stopped before placing them are placed by the next run, even one with nothing new", async () => {
+    await b.reset();
+    const db = await b.db();
+    await db.query(
+      `insert into tickets.geo_clusters (cluster, status, geom)
+       values ('Westlands', 'hit', st_setsrid(st_makepoint(36.8108, -1.2676), 4326))`,
+    );
+    const ticket = (id: string) => ({
+      ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+      ticket_id: id,
+      is_actionable: "true",
+      is_alarm: "false",
+      cluster: "Westlands",
+      location_name: "ADR_MNT_Sarit Centre SDUS",
+    });
+    const first = "2026-06-15T06-00-00.csv";
+    const root = await makeDirBucket([{
+      name: first,
+      text: renderCsv(COLUMNS, [ticket("WOTSTOP1")]),
+    }]);
+    const source = () => createDirObjectStore(root);
+    const geoSource = async (id: string) =>
+      (await db.query<{ geo_source: string }>(
+        `select geo_source from tickets.inc where ticket_id = $1`,
+        [id],
+      ))[0]?.geo_source;
+    // What a run killed after the file's commit leaves: applied, archived, never placed.
+    assert.equal((await drain(source(), db, { dataset: INC, apply: true })).status, "ok");
+    assert.equal(await geoSource("WOTSTOP1"), "none");
+
+    // The next run has nothing new, and still places it (it placed only its own files).
+    const [next] = await ingest(source(), db, { datasets: [INC], apply: true });
+    assert.deepEqual(next!.files, []);
+    assert.deepEqual(next!.afterApply?.errors, []);
+    assert.equal(next!.afterApply?.geometryResolved, 1);
+    assert.equal(await geoSource("WOTSTOP1"), "cluster");
+
+    // A geometry step that fails: the run's files stay applied, the run exits 1 (cli), its
+    // record carries the error, status says failing, and the next good run places the tickets.
+    const definition = await Deno.readTextFile(
+      new URL("../definitions/91_resolve_applied_geometry.sql", import.meta.url),
+    );
+    await db.exec(
+      `create or replace function tickets.resolve_applied_geometry(p_dataset text, p_table regclass)
+      returns integer language plpgsql as $$ begin raise exception 'simulated failure'; end $$`,
+    );
+    await writeFiles(root, [{
+      name: "2026-06-15T06-20-00.csv",
+      text: renderCsv(COLUMNS, [ticket("WOTSTOP2")]),
+    }]);
+    try {
+      const [failing] = await ingest(source(), db, { datasets: [INC], apply: true });
+      assert.equal(failing!.status, "ok");
+      assert.match(failing!.afterApply!.errors.join(), /resolve_geometry: .*simulated failure/);
+      assert.equal(await geoSource("WOTSTOP2"), "none");
+      const status = await readStatus(db, { datasets: [INC] });
+      assert.equal(status.datasets[0]!.health, "failing");
+      assert.match(
+        status.datasets[0]!.reasons.join("\n"),
+        /The last run applied its files: Post-apply steps failed \(the next run does them again\): resolve_geometry: .*simulated failure/,
+      );
+    } finally {
+      await db.exec(definition);
+    }
+    const [healed] = await ingest(source(), db, { datasets: [INC], apply: true });
+    assert.deepEqual(healed!.afterApply?.errors, []);
+    assert.equal(await geoSource("WOTSTOP2"), "cluster");
+    const after = await readStatus(db, { datasets: [INC] });
+    assert.ok(
+      !after.datasets[0]!.reasons.some((r) => r.includes("Post-apply")),
+      after.datasets[0]!.reasons.join(),
+    );
   });
 
   test("geocode() shares one budget across INC and CRQ and stops on a refused key, keeping the cache", async () => {

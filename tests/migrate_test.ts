@@ -9,6 +9,8 @@ import { capture } from "../core/capture.ts";
 import { resolveGeometry } from "../core/geocode.ts";
 import { loadDefinitions, loadMigrations, migrate, pendingMigrations } from "../core/migrate.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { INC } from "../core/datasets.ts";
+import { runAfterApply } from "../core/run_after_apply.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 
 const opens: [string, () => Promise<Database>][] = [["pglite", () => createPgliteDatabase()]];
@@ -147,7 +149,11 @@ for (const [name, open] of opens) {
         assertEquals((await capture(db, { now: at })).closuresAdded, 1);
 
         const upgrade = await migrate(db);
-        assertEquals(upgrade.pending, ["009_post_apply_indexes.sql", "010_capture_marks.sql"]);
+        assertEquals(upgrade.pending, [
+          "009_post_apply_indexes.sql",
+          "010_capture_marks.sql",
+          "011_geometry_marks.sql",
+        ]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
           `select indexname as name from pg_indexes where schemaname = 'tickets'
@@ -190,6 +196,62 @@ for (const [name, open] of opens) {
           `select captured_at is not null as marked from tickets.applied_files order by file_name`,
         );
         assertEquals(marks.map((m) => m.marked), [true, true]);
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${name}] a database at migration 010 gets 011, and the next run places the tickets an interrupted run left unplaced`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        // The last release: migrations up to 010 and its definitions (not 91's, new with 011).
+        const shipped = await loadMigrations();
+        const definitions = (await loadDefinitions())
+          .filter((d) => d.name !== "91_resolve_applied_geometry.sql");
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 10), definitions });
+        // What a run of that release killed after its file's commit left: the ledger row and
+        // the ticket, never placed though its cluster has a point.
+        await db.query(
+          `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
+             updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
+             quarantined)
+           values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
+          ["2026-06-15T09-00-00.csv", "automations/inc/changes/2026-06-15T09-00-00.csv"],
+        );
+        await db.query(
+          `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`,
+          [
+            "WOT0000001",
+            JSON.stringify({
+              ticket_id: "WOT0000001",
+              is_actionable: "true",
+              cluster: "Westlands",
+            }),
+            "2026-06-15T09-00-00.csv",
+          ],
+        );
+        await db.query(
+          `insert into tickets.geo_clusters (cluster, status, geom)
+           values ('Westlands', 'hit', st_setsrid(st_makepoint(36.8108, -1.2676), 4326))`,
+        );
+
+        const upgrade = await migrate(db);
+        assertEquals(upgrade.pending, ["011_geometry_marks.sql"]);
+        assertEquals(upgrade.changedDefinitions, ["91_resolve_applied_geometry.sql"]);
+        const after = await runAfterApply(db, INC);
+        assertEquals([after.errors, after.geometryResolved], [[], 1]);
+        const [row] = await db.query<{ geo_source: string; placed: boolean; tickets: number }>(
+          `select (select geo_source from tickets.inc where ticket_id = 'WOT0000001'),
+                  (select placed_at is not null from tickets.applied_files) as placed,
+                  (select count(*)::int from tickets.inc) as tickets`,
+        );
+        assertEquals(row, { geo_source: "cluster", placed: true, tickets: 1 });
+        assertEquals((await runAfterApply(db, INC)).geometryResolved, 0, "placed once");
       } finally {
         await db.close();
       }
