@@ -1,6 +1,7 @@
 -- The map payload: a GeoJSON FeatureCollection of the geocoded tickets of INC and CRQ (open
 -- only by default), plus a summary of what is on the map, what could not be placed, and the
--- freshness of each dataset. SLA fields are derived for open INC tickets only (CRQ has no SLA).
+-- freshness of each dataset. SLA fields are derived for open INC tickets only (CRQ has no SLA);
+-- the source's sla_status is given for closed INC tickets (and CRQ's as sent), as /api/tickets does.
 create or replace function reporting.fn_tickets_for_map(
   p_open_only boolean default true,
   p_now timestamptz default now()
@@ -52,7 +53,8 @@ begin
         'hours_open', m.hours_open,
         'sla_state', m.sla_state,
         'sla_clock_source', m.sla_clock_source,
-        'sla_status', m.sla_status,
+        -- The source says Compliant on every open ticket: its verdict counts once closed.
+        'sla_status', case when m.dataset = 'inc' and m.is_open then null else m.sla_status end,
         'mttr_hours', round(m.mttr / 60.0, 2),
         'geo_source', m.geo_source,
         'source_updated_at', tickets.eat_iso(m.source_updated_at)

@@ -525,6 +525,10 @@ for (const b of backends()) {
         ["inc", "INC_OK", true, "ok", "first_seen_at"],
       ],
     );
+    // The source says "Compliant" on every open ticket: the payload drops it for open INC
+    // tickets, whose SLA is sla_state (as /api/tickets does); a closed one keeps its verdict,
+    // and CRQ (no SLA rule) keeps what the source sent, as /api/tickets gives it.
+    assert.deepEqual(props.map((p) => p.sla_status), ["Compliant", null, null]);
     const summary = open.summary;
     assert.equal(summary.generated_at, "2026-06-15T12:00:00+03:00");
     assert.equal(summary.open_only, true);
@@ -557,6 +561,7 @@ for (const b of backends()) {
       .find((f) => f.properties.ticket_id === "INC_CLOSED")!.properties;
     assert.equal(incClosed.is_open, false);
     assert.equal(incClosed.sla_state, null, "derived SLA is for open tickets");
+    assert.equal(incClosed.sla_status, "Compliant", "the source's verdict, once closed");
     assert.equal(incClosed.closed_at, ago(60).replace(" ", "T") + "+03:00");
     assert.deepEqual(everything.summary.by_status, {
       closed: 2,
