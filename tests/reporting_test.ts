@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { COLUMNS } from "../demo/generate_stream.ts";
 import { capture, formatCaptureReport } from "../core/capture.ts";
+import { readBacklog } from "../core/read_backlog.ts";
 import { CRQ, type Dataset, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
@@ -586,6 +587,40 @@ for (const b of backends()) {
     assert.deepEqual(r!.m.summary.by_status, {});
     assert.equal(r!.m.summary.freshness.inc.newest_file, null);
     assert.equal(r!.m.summary.freshness.inc.content_lag_hours, null);
+  });
+
+  test("the backlog series counts a day's created and closed tickets as they arrive, ~2 days late", async () => {
+    const db = await fresh();
+    // 13 June: the day's capture sees none of its own tickets yet (content lags ~2 days).
+    await load(db, "2026-06-13T18-00-00.csv", [
+      row("L1", { created_at_service: "2026-06-11 08:00:00", cluster: "Westlands" }),
+    ]);
+    await capture(db, { now: at("2026-06-13 18:05:00") });
+    // 15 June: the tickets of 13 June arrive, one of them already closed.
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("L2", { created_at_service: "2026-06-13 08:00:00", cluster: "Westlands" }),
+      closed("L3", "2026-06-13 10:00:00", {
+        created_at_service: "2026-06-13 07:00:00",
+        cluster: "Kilimani",
+      }),
+    ]);
+    await capture(db, { now: at("2026-06-15 11:45:00") });
+    const [snapshot] = await db.query<{ created: number; closed: number }>(
+      `select created_today as created, closed_today as closed from tickets.inc_daily_snapshot
+       where snapshot_date = '2026-06-13'`,
+    );
+    assert.deepEqual(snapshot, { created: 0, closed: 0 }, "frozen at the day's last capture");
+
+    const series = async (cluster?: string) => {
+      const { days } = await readBacklog(db, { from: "2026-06-13", to: "2026-06-15", cluster });
+      return (JSON.parse(days) as Record<string, unknown>[])
+        .map((d) => [d.date, d.created, d.closed]);
+    };
+    assert.deepEqual(await series(), [["2026-06-13", 2, 1], ["2026-06-15", 0, 0]]);
+    assert.deepEqual(await series("WESTLANDS"), [
+      ["2026-06-13", 1, 0],
+      ["2026-06-15", 0, 0],
+    ]);
   });
 
   test("capture() records each closure once and keeps it when the ticket is reopened and closed again", async () => {
