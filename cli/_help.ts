@@ -66,15 +66,16 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
   },
   geocode: {
     summary: "look up the places tickets need (dry run unless --apply)",
-    usage: "geocode --clusters|--locations [--apply] [--budget N] [--dataset NAME] " +
+    usage: "geocode --clusters and/or --locations [--apply] [--budget N] [--dataset NAME] " +
       "[--retry-misses] [--json]",
     options: `  --clusters          one coarse point per cluster
   --locations         one point per distinct (cluster, place) of open tickets
+                      (both flags: clusters first, then locations, one budget)
   --apply             call the provider and store results (default: count only)
   --budget N          most paid calls in this run (default GEOCODER_BUDGET, else no limit)
   --dataset NAME      inc, crq or all (default all)
   --retry-misses      look up again places that found nothing before
-  --json              one JSON document`,
+  --json              one JSON document per flag`,
   },
   capture: {
     summary: "append new INC closures and upsert today's backlog snapshot",

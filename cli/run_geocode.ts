@@ -7,14 +7,32 @@
 import { ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { geocode } from "../core/geocode.ts";
+import { geocode, type GeocodeReport } from "../core/geocode.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 
 /** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
 const FAILED_STOPS = ["provider", "provider unreachable", "provider failing", "signal"];
 
-/** Runs `geocode`; returns the exit code: 1 when it stopped on a failure or every call failed. */
+/** One mode's report as the terminal shows it. */
+function formatGeocodeReport(report: GeocodeReport): string {
+  return `${report.mode}: ${report.places} distinct places for ${report.tickets} tickets; ` +
+    `${report.cached} cached, ${report.toLookUp} to look up` +
+    (report.waitingForCluster
+      ? `, ${report.waitingForCluster} waiting for a cluster centroid`
+      : "") +
+    (report.apply
+      ? `; ${report.calls} calls to ${report.provider}: ${report.hits} hits, ${report.misses} misses, ` +
+        `${report.rejected} rejected; ${report.resolved} tickets re-resolved`
+      : " (dry run: --apply looks them up)") +
+    (report.stoppedBy ? `; stopped by ${report.stoppedBy}` : "") +
+    (report.error ? `\n  ${report.error}` : "");
+}
+
+/**
+ * Runs `geocode`; returns the exit code: 1 when it stopped on a failure or every call failed.
+ * With both `--clusters` and `--locations`, clusters go first and both share the budget.
+ */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
   const { config, io, out, redact } = context;
   const values = parse(args, {
@@ -26,9 +44,10 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     "retry-misses": { type: "boolean" },
     json: { type: "boolean" },
   });
-  if (!values.clusters === !values.locations) {
-    throw new UsageError("Choose one of --clusters or --locations");
+  if (!values.clusters && !values.locations) {
+    throw new UsageError("Choose --clusters, --locations, or both (clusters first, one budget)");
   }
+  const modes = (["clusters", "locations"] as const).filter((mode) => values[mode]);
   const datasets = datasetsFlag(values.dataset);
   const budget = values.budget === undefined
     ? config.geocoder.budget
@@ -48,39 +67,37 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     existing: true,
   });
   try {
-    const report = await geocode(db, geocoder, {
-      mode: values.clusters ? "clusters" : "locations",
-      apply: values.apply === true,
-      budget,
-      datasets,
-      retryMisses: values["retry-misses"] === true,
-      signal: controller.signal,
-    });
-    if (values.json) out(JSON.stringify(report));
-    else {
-      out(
-        `${report.mode}: ${report.places} distinct places for ${report.tickets} tickets; ` +
-          `${report.cached} cached, ${report.toLookUp} to look up` +
-          (report.waitingForCluster
-            ? `, ${report.waitingForCluster} waiting for a cluster centroid`
-            : "") +
-          (report.apply
-            ? `; ${report.calls} calls to ${report.provider}: ${report.hits} hits, ${report.misses} misses, ` +
-              `${report.rejected} rejected; ${report.resolved} tickets re-resolved`
-            : " (dry run: --apply looks them up)") +
-          (report.stoppedBy ? `; stopped by ${report.stoppedBy}` : "") +
-          (report.error ? `\n  ${report.error}` : ""),
-      );
+    // Clusters first: a place is looked up once its cluster has a point (the wrong-city guard).
+    let left = budget ?? Infinity;
+    let code = 0;
+    for (const mode of modes) {
+      const report = await geocode(db, geocoder, {
+        mode,
+        apply: values.apply === true,
+        budget: left,
+        datasets,
+        retryMisses: values["retry-misses"] === true,
+        signal: controller.signal,
+      });
+      left -= report.calls;
+      out(values.json ? JSON.stringify(report) : formatGeocodeReport(report));
+      // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
+      // stderr, where cron's mail and the log look.
+      const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&
+        FAILED_STOPS.includes(report.stoppedBy);
+      const why = report.failed ??
+        (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
+      if (why !== "") {
+        io.stderr(
+          redact(`Cannot geocode: ${why}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`),
+        );
+      }
+      if (report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "")) {
+        code = 1;
+        break; // the provider is not answering: the next mode would fail the same way
+      }
     }
-    // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
-    // stderr, where cron's mail and the log look.
-    const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&
-      FAILED_STOPS.includes(report.stoppedBy);
-    const why = report.failed ?? (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
-    if (why !== "") {
-      io.stderr(redact(`Cannot geocode: ${why}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`));
-    }
-    return report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "") ? 1 : 0;
+    return code;
   } finally {
     unsubscribe();
     await db.close();

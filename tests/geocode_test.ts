@@ -511,6 +511,64 @@ for (const b of backends()) {
     }
   });
 
+  test("the scheduled geocode (scripts/run_geocode.sh) looks up clusters, then places, within one budget, and places the tickets", async () => {
+    await b.reset();
+    const db = await b.db();
+    if (!b.url) return; // a subprocess needs a database it can reach: PostgreSQL only
+    await load(db);
+    const fake = startFakeGeocoder(answer, { key: "good-key" });
+    const env = {
+      PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}`,
+      HOME: Deno.env.get("HOME") ?? "",
+      DATABASE_URL: b.url,
+      GEOCODER_BASE_URL: fake.baseUrl,
+      GEOCODER_API_KEY: "good-key",
+      GEOCODER_RATE: "100",
+    };
+    const run = async (args: string[] = [], extra: Record<string, string> = {}) => {
+      const output = await new Deno.Command("bash", {
+        args: ["scripts/run_geocode.sh", ...args],
+        env: { ...env, ...extra },
+        clearEnv: true,
+      }).output();
+      const text = (b: Uint8Array) => new TextDecoder().decode(b);
+      return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+    };
+    try {
+      const clusters = await geocode(db, undefined, { mode: "clusters" });
+      // A budget smaller than the clusters alone: the run stops there, places wait.
+      const small = await run([], { GEOCODER_BUDGET: "5" });
+      assert.equal(small.code, 0, small.stdout + small.stderr);
+      const [first, second] = small.stdout.trim().split("\n");
+      assert.match(
+        first!,
+        /^clusters: .*; 5 calls to locationiq: .*; stopped by budget of 5 calls$/,
+      );
+      assert.match(
+        second!,
+        /^locations: .*; 0 calls to locationiq: .*; stopped by budget of 0 calls$/,
+      );
+      assert.equal(fake.queries.length, 5);
+      // The default budget (300) covers the rest: every cluster, then the places.
+      const full = await run();
+      assert.equal(full.code, 0, full.stdout + full.stderr);
+      assert.match(full.stdout, /^clusters: .*; \d+ calls to locationiq: /);
+      assert.match(
+        full.stdout,
+        /\nlocations: .*; \d+ calls to locationiq: .* \d+ tickets re-resolved/,
+      );
+      assert.equal(await cachedClusters(db), clusters.toLookUp);
+      const [placed] = await db.query<{ n: number }>(
+        `select count(*)::int as n from tickets.inc where is_actionable and geo_source = 'location'`,
+      );
+      assert.ok(placed!.n > 0, "open tickets placed at their address");
+      const again = await run();
+      assert.match(again.stdout, /^clusters: .*; 0 calls to locationiq/, "nothing paid twice");
+    } finally {
+      await fake.close();
+    }
+  });
+
   test(`a refused port stops the run after ${UNREACHABLE_AFTER} places (3 attempts each), caching nothing, and exits 1`, async () => {
     await b.reset();
     const db = await b.db();
