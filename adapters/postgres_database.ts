@@ -57,6 +57,19 @@ export class DatabaseConnectError extends Error {
 }
 
 /**
+ * What answers at DATABASE_URL's host and port is not PostgreSQL (a web server, an S3 server,
+ * another service): terminal, as the S3 adapter's `NotS3EndpointError` is for the bucket;
+ * rerunning as is cannot help, the URL must change.
+ */
+export class NotPostgresError extends DatabaseConnectError {
+  /** Creates the error; the message names hosts, ports and database, never the password. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NotPostgresError";
+  }
+}
+
+/**
  * Connects to PostgreSQL and waits (bounded by the connect timeout, and by `signal`) until the
  * server answers a first query. postgres.js alone reconnects for ever to a port that answers but
  * is not PostgreSQL, and can wait for ever on a multi-host URL whose first host is down.
@@ -77,8 +90,10 @@ export async function connectPostgresDatabase(
   let onAbort: (() => void) | undefined;
   const gaveUp = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      // Bytes that could be PostgreSQL's, then silence: a server or a pooler too busy to
+      // finish (what is plainly not PostgreSQL has been refused at its first bytes).
       const reason = db.answered
-        ? "the port answers, but not as a PostgreSQL server"
+        ? "the server began to answer, then did not finish connecting"
         : db.lastSocketError ?? "the server accepted the connection but never answered";
       reject(
         new DatabaseConnectError(
@@ -86,13 +101,7 @@ export async function connectPostgresDatabase(
         ),
       );
     }, timeoutS * 1000);
-    db.onNotPostgres(() =>
-      reject(
-        new DatabaseConnectError(
-          `Cannot connect to PostgreSQL ${where}: the port answers, but not as a PostgreSQL server`,
-        ),
-      )
-    );
+    db.onNotPostgres(reject);
     onAbort = () =>
       reject(new DatabaseConnectError(`Stopped connecting to PostgreSQL ${where}: interrupted`));
     if (options.signal?.aborted) onAbort();
@@ -161,6 +170,7 @@ export function createPostgresDatabase(
   checkReadOnly(): Promise<void>;
 } {
   const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
+  const where = describeTarget(url);
   const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
   const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
     ? undefined
@@ -187,9 +197,18 @@ export function createPostgresDatabase(
           state.opened++;
           socket.once("data", (chunk: Uint8Array) => {
             state.answered = true;
-            // A PostgreSQL server's first byte answers the startup or TLS request; anything
-            // else (an HTTP server's "H") is not one, and waiting out the timeout tells no more.
-            if (!POSTGRES_FIRST_BYTES.includes(chunk[0] ?? 0)) state.onNotPostgres?.();
+            const answer = notPostgresAnswer(chunk);
+            if (answer === undefined) return;
+            // Waiting out the timeout tells no more; and postgres.js, given such bytes then a
+            // closed socket, would connect again for ever (a query of the read API never ending).
+            const { host, port } = socket as { host?: string; port?: number };
+            const who = where.includes(", ") ? ` from ${host}:${port}` : ""; // which of several
+            const error = new NotPostgresError(
+              `Cannot connect to PostgreSQL ${where}: the answer${who} is not PostgreSQL's ` +
+                `(${answer}), another service listens there; check the host and port in DATABASE_URL`,
+            );
+            state.onNotPostgres?.(error);
+            socket.destroy(error);
           });
           return socket;
         },
@@ -211,7 +230,7 @@ export function createPostgresDatabase(
   return new PostgresDatabase(sql, sockets, {
     prepare: options.prepare ?? false,
     readOnlyTimeoutMs,
-    description: `PostgreSQL ${describeTarget(url)}`,
+    description: `PostgreSQL ${where}`,
   }, (listener) =>
     connect({
       max: 1,
@@ -236,8 +255,11 @@ export interface PostgresConnectState {
   readonly lastSocketError: string | undefined;
   /** Whether any socket received bytes (something answers on the port). */
   readonly answered: boolean;
-  /** Calls `fn` when a socket's first bytes cannot come from a PostgreSQL server. */
-  onNotPostgres(fn: () => void): void;
+  /**
+   * Calls `fn` when a socket's first bytes cannot come from a PostgreSQL server (see
+   * {@linkcode notPostgresAnswer}), with the error the socket is destroyed with.
+   */
+  onNotPostgres(fn: (error: NotPostgresError) => void): void;
 }
 
 interface SocketState {
@@ -245,11 +267,43 @@ interface SocketState {
   answered: boolean;
   lastError: string | undefined;
   /** Called when a socket's first bytes cannot come from a PostgreSQL server. */
-  onNotPostgres?: () => void;
+  onNotPostgres?: (error: NotPostgresError) => void;
 }
 
-/** First bytes a PostgreSQL server sends: R(auth), E(rror), v (protocol), S/N (TLS answer). */
-const POSTGRES_FIRST_BYTES = [..."REvSN"].map((c) => c.charCodeAt(0));
+/**
+ * What a connection's first bytes were, in words, when they cannot come from a PostgreSQL
+ * server; undefined when they can. PostgreSQL answers the startup message with R
+ * (authentication), E (an error) or v (protocol version), each followed by a 4-byte length
+ * that counts itself (a few bytes to a few kB), and a TLS request with the single byte S or N.
+ * An HTTP server's "HTTP/1.1 400 …", an SSH banner "SSH-2.0-…" or a TLS alert is none of these.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const bytes = (text: string) => new TextEncoder().encode(text);
+ * assert.equal(notPostgresAnswer(bytes("HTTP/1.1 400 Bad Request\r\n")), 'it begins "HTTP/1.1 400 Bad Request"');
+ * assert.equal(notPostgresAnswer(Uint8Array.of(0x52, 0, 0, 0, 8, 0, 0, 0, 0)), undefined); // R: AuthenticationOk
+ * assert.equal(notPostgresAnswer(bytes("N")), undefined); // no TLS, go on in clear
+ * ```
+ */
+export function notPostgresAnswer(chunk: Uint8Array): string | undefined {
+  const first = String.fromCharCode(chunk[0] ?? 0);
+  const plausible = "REv".includes(first)
+    ? chunk.length < 5 || plausibleLength(new DataView(chunk.buffer, chunk.byteOffset).getUint32(1))
+    : "SN".includes(first) && chunk.length === 1;
+  if (plausible) return undefined;
+  const line = new TextDecoder("utf-8", { fatal: false }).decode(chunk.subarray(0, 200))
+    .split(/\r?\n/)[0]!;
+  if (/^[\x20-\x7e]{2,}$/.test(line)) {
+    return `it begins "${line.length > 40 ? `${line.slice(0, 40)}…` : line}"`;
+  }
+  const hex = [...chunk.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  return `its first bytes are ${hex}${chunk.length > 8 ? " …" : ""}`;
+}
+
+/** A message length PostgreSQL could send first (it counts its own 4 bytes). */
+const plausibleLength = (n: number) => n >= 4 && n <= 64 * 1024;
 
 // Our own socket to set TCP_NODELAY (postgres.js leaves Nagle on, and the small CopyDone that
 // ends a COPY then waits ~40 ms for the server's delayed ACK) and to try every host of a
@@ -469,7 +523,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     return this.#sockets.answered;
   }
 
-  onNotPostgres(fn: () => void): void {
+  onNotPostgres(fn: (error: NotPostgresError) => void): void {
     this.#sockets.onNotPostgres = fn;
   }
 

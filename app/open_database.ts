@@ -13,7 +13,7 @@ import {
   hasPgliteDatabase,
   isPgliteLocked,
 } from "../adapters/pglite_database.ts";
-import { connectPostgresDatabase } from "../adapters/postgres_database.ts";
+import { connectPostgresDatabase, NotPostgresError } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** Raised when PostgreSQL has migrations this version needs and has not applied. */
@@ -86,6 +86,9 @@ export async function openDatabase(
     max: options.poolSize,
     prepare: options.prepare,
     readOnlyTimeoutMs: options.readOnlyTimeoutMs,
+  }).catch((error) => {
+    // A port that is not PostgreSQL's: a setting to fix (exit 2, not transient), not an outage.
+    throw error instanceof NotPostgresError ? new ConfigError(error.message) : error;
   });
   if (options.requireMigrated) {
     try {

@@ -1,7 +1,8 @@
 // Connection faults (issue 11, items 6 and 7): a DATABASE_URL whose port answers but is not
 // PostgreSQL, a port that accepts and never answers, a multi-host URL whose first host is down,
 // and SIGTERM while connecting. Every command gives up within PGCONNECT_TIMEOUT, names host:port
-// and database (never the password), exits 1, and a signal ends it promptly.
+// and database (never the password), and a signal ends it promptly. A port that is not
+// PostgreSQL's is a setting to fix (exit 2, not transient); the others may pass (exit 1).
 
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
@@ -90,32 +91,93 @@ async function emptyBucket(): Promise<string> {
   return dir;
 }
 
+/** A port that answers with bytes of its own on connect (a banner), then closes. */
+function bannerServer(banner: Uint8Array): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const conn of listener) {
+      conn.write(banner).catch(() => {}).finally(() => setTimeout(() => conn.close(), 100));
+    }
+  })().catch(() => {});
+  return { port: (listener.addr as Deno.NetAddr).port, close: () => listener.close() };
+}
+
 Deno.test({
-  name:
-    "ingest and status give up on a port that answers but is not PostgreSQL, naming host:port and database",
+  name: "ingest, status and serve refuse a port that is not PostgreSQL at its first bytes " +
+    "(exit 2, not transient), naming DATABASE_URL's host:port, never the password",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // A web server (as `deno task serve`'s or an S3 server's port), an SSH banner (its "S" is a
+    // byte PostgreSQL sends too), and bytes that are nothing at all before the port closes.
+    const http = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response("not a database"),
+    );
+    const ssh = bannerServer(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2p1\r\n"));
+    const garbage = bannerServer(Uint8Array.of(0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28));
+    const servers: [number, RegExp][] = [
+      [http.addr.port, /\(it begins "HTTP\/1\.1 400 Bad Request"\)/],
+      [ssh.port, /\(it begins "SSH-2\.0-OpenSSH_9\.2p1"\)/],
+      [garbage.port, /\(its first bytes are 15 03 01 00 02 02 28\)/],
+    ];
+    try {
+      const bucket = await emptyBucket();
+      for (const [port, answer] of servers) {
+        const url = `postgres://fleet:${SECRET}@127.0.0.1:${port}/tickets`;
+        for (
+          const args of [
+            ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"],
+            ["status"],
+            ["serve", "--port", "0"],
+          ]
+        ) {
+          // A 10 s connect timeout: the answer is judged at its first bytes, not waited out.
+          const r = await run(args, { DATABASE_URL: url, PGCONNECT_TIMEOUT: "10" });
+          assert.equal(r.code, 2, `${args[0]}: ${r.text}`);
+          assert.ok(r.seconds < 5, `${args[0]} gave up after ${r.seconds} s`);
+          assert.match(
+            r.text,
+            new RegExp(
+              `Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database "tickets"\\): ` +
+                `the answer is not PostgreSQL's \\(.*\\), another service listens there; ` +
+                `check the host and port in DATABASE_URL`,
+            ),
+          );
+          assert.match(r.text, answer);
+          assert.doesNotMatch(r.text, /^fleettickets:/m, "a setting to fix, not a crash");
+          assert.ok(!r.text.includes(SECRET), r.text);
+        }
+      }
+    } finally {
+      await http.shutdown();
+      ssh.close();
+      garbage.close();
+      await removeBuckets();
+    }
+  },
+});
+
+Deno.test({
+  name: "a multi-host URL names the host whose answer is not PostgreSQL's",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
     const http = await fakeServer("http");
+    const down = await closedPort();
     try {
-      const url = `postgres://fleet:${SECRET}@127.0.0.1:${http.port}/tickets`;
-      const ingest = ["ingest", "--from-dir", await emptyBucket(), "--log-format", "text"];
-      for (const args of [ingest, ["status"]]) {
-        const r = await run(args, env(url));
-        assert.equal(r.code, 1, r.text);
-        // At its first bytes ("HTTP/1.1 …"), not after the 2 s connect timeout.
-        assert.ok(r.seconds < 2, `${args[0]} gave up after ${r.seconds} s`);
-        assert.match(
-          r.text,
-          new RegExp(
-            `Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${http.port} \\(database "tickets"\\): the port answers, but not as a PostgreSQL server`,
-          ),
-        );
-        assert.ok(!r.text.includes(SECRET), r.text);
-      }
+      const url = `postgres://fleet:${SECRET}@127.0.0.1:${down},127.0.0.1:${http.port}/tickets`;
+      const r = await run(["status"], { DATABASE_URL: url, PGCONNECT_TIMEOUT: "10" });
+      assert.equal(r.code, 2, r.text);
+      assert.match(
+        r.text,
+        new RegExp(
+          `at 127\\.0\\.0\\.1:${down}, 127\\.0\\.0\\.1:${http.port} \\(database "tickets"\\): ` +
+            `the answer from 127\\.0\\.0\\.1:${http.port} is not PostgreSQL's`,
+        ),
+      );
     } finally {
       http.close();
-      await removeBuckets();
     }
   },
 });
@@ -189,8 +251,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ingest under cron logs a database it cannot reach as a JSON run line per dataset, " +
-    "transient as the error is, exit 1; on a terminal the plain line",
+  name: "ingest under cron logs a database it cannot use as a JSON run line per dataset, " +
+    "transient as the error is (exit 1, or 2 for a setting to fix); on a terminal the plain line",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -201,36 +263,40 @@ Deno.test({
       change(url);
       return url.toString();
     };
-    const cases: [string, RegExp, boolean][] = [
+    const cases: [string, RegExp, boolean, number][] = [
       [
         `postgres://fleet:${SECRET}@127.0.0.1:${await closedPort()}/tickets`,
         /Cannot connect to PostgreSQL at .*: connection refused/,
         true,
+        1,
       ],
       [
         `postgres://fleet:${SECRET}@127.0.0.1:${http.port}/tickets`,
-        /the port answers, but not as a PostgreSQL server/,
-        true, // as isTransient classifies it today
+        /the answer is not PostgreSQL's/,
+        false,
+        2,
       ],
       ...(base === undefined ? [] : [
         [
           other((u) => u.pathname = "/ft_no_such_database"),
           /database "ft_no_such_database" does not exist/,
           false,
-        ] as [string, RegExp, boolean],
+          1,
+        ] as [string, RegExp, boolean, number],
         [
           other((u) => [u.username, u.password] = ["ft_no_such_role", SECRET]),
           /role "ft_no_such_role" does not exist/,
           false,
-        ] as [string, RegExp, boolean],
+          1,
+        ] as [string, RegExp, boolean, number],
       ]),
     ];
     try {
       const bucket = await emptyBucket();
-      for (const [url, message, transient] of cases) {
+      for (const [url, message, transient, code] of cases) {
         const args = ["ingest", "--from-dir", bucket, "--apply", "--dataset", "all"];
         const r = await run(args, env(url));
-        assert.equal(r.code, 1, r.text);
+        assert.equal(r.code, code, r.text);
         assert.ok(!r.text.includes(SECRET), r.text);
         const lines = r.text.trim().split("\n").filter((l) => l.startsWith("{"))
           .map((l) => JSON.parse(l));
@@ -240,7 +306,7 @@ Deno.test({
         ], r.text);
         assert.match(lines[0].error, message);
         const text = await run([...args, "--log-format", "text"], env(url));
-        assert.equal(text.code, 1, text.text);
+        assert.equal(text.code, code, text.text);
         assert.doesNotMatch(text.text, /^\{/m);
         assert.match(text.text, message);
       }

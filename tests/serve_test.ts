@@ -1035,4 +1035,44 @@ for (const b of backends()) {
   });
 }
 
+Deno.test({
+  name: "serve: health is 503 at once, every time, when the database's port answers but is not " +
+    "PostgreSQL (another service took it), naming that",
+  ...shared,
+  fn: async () => {
+    const other = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response("not a database"),
+    );
+    const db = createPostgresDatabase(
+      `postgres://nobody:pw-never-shown@127.0.0.1:${other.addr.port}/none`,
+      { connectTimeout: 30 },
+    );
+    const logged: Record<string, unknown>[] = [];
+    const server = await testServer(db, {
+      log: (entry) => logged.push(entry),
+      redact: (text) => text.replaceAll("pw-never-shown", "***"),
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        // Not after the 30 s connect timeout: postgres.js connected again and again for ever.
+        const health = await fetch(`http://127.0.0.1:${server.port}/api/health`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        assert.equal(health.status, 503);
+        assert.equal((await health.json()).ok, false);
+      }
+      const failed = logged.filter((entry) => entry.event === "health_failed");
+      assert.equal(failed.length, 3);
+      assert.match(String(failed[0]!.error), /the answer is not PostgreSQL's/);
+      assert.ok(!JSON.stringify(logged).includes("pw-never-shown"));
+    } finally {
+      // Bounded: a request left waiting on the database would hold the shutdown for ever.
+      const timer = new Promise((resolve) => setTimeout(resolve, 2000));
+      await Promise.race([Promise.all([server.shutdown(), db.close(0)]), timer]);
+      await other.shutdown();
+    }
+  },
+});
+
 removeTestDataAtEnd();

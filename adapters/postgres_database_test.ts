@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { notPostgresAnswer } from "./postgres_database.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+/** A message: its type byte, then a length that counts itself, then the body. */
+const message = (type: string, body: number[] = []) =>
+  Uint8Array.of(type.charCodeAt(0), 0, 0, 0, 4 + body.length, ...body);
+
+Deno.test("notPostgresAnswer() lets through every first answer a PostgreSQL server gives", () => {
+  for (
+    const chunk of [
+      message("R", [0, 0, 0, 0]), // AuthenticationOk (trust)
+      message("R", [0, 0, 0, 10, ...bytes("SCRAM-SHA-256"), 0, 0]), // SASL
+      message("E", [...bytes("SFATAL"), 0, ...bytes("C57P03"), 0, 0]), // starting up
+      message("v", [0, 0, 0, 0, 0, 0, 0, 0]),
+      bytes("S"), // yes to TLS
+      bytes("N"), // no TLS
+      Uint8Array.of(0x52, 0, 0), // a first chunk too short to judge
+    ]
+  ) assert.equal(notPostgresAnswer(chunk), undefined, String(chunk));
+});
+
+Deno.test("notPostgresAnswer() names what another service sent: its first line, or its bytes", () => {
+  assert.equal(
+    notPostgresAnswer(bytes("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")),
+    'it begins "HTTP/1.1 400 Bad Request"',
+  );
+  // "S" and "E" are bytes PostgreSQL sends first too, but not followed by these.
+  assert.equal(
+    notPostgresAnswer(bytes("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")),
+    'it begins "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"',
+  );
+  assert.equal(
+    notPostgresAnswer(bytes("Error: this is a proxy, and it is rather wordy about it today\n")),
+    'it begins "Error: this is a proxy, and it is rather…"',
+  );
+  assert.equal(
+    notPostgresAnswer(Uint8Array.of(0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28)), // a TLS alert
+    "its first bytes are 15 03 01 00 02 02 28",
+  );
+  assert.equal(
+    notPostgresAnswer(Uint8Array.of(0x4a, 0, 0, 0, 0x0a, 0x38, 0x2e, 0x30, 0x2e, 0x33, 0x36)),
+    "its first bytes are 4a 00 00 00 0a 38 2e 30 …", // a MySQL greeting
+  );
+});
