@@ -4,6 +4,8 @@
  * @module
  */
 
+import { parseDecimal } from "./parse_decimal.ts";
+
 /** Everything the worker reads from its environment. */
 export interface Config {
   /** PostgreSQL URL; unset means the embedded PGlite database. */
@@ -96,7 +98,7 @@ export const DEFAULT_PGLITE_DIR = ".data/pglite";
  *
  * assert.throws(() => loadConfig((name) => name === "GEOCODER_RATE" ? "fast" : undefined), {
  *   name: "ConfigError",
- *   message: 'Cannot read GEOCODER_RATE "fast": expected a positive number',
+ *   message: 'Cannot read GEOCODER_RATE "fast": expected a positive number in decimal digits',
  * });
  * assert.ok(new ConfigError("Cannot read GEOCODER_RATE") instanceof Error);
  * ```
@@ -159,21 +161,14 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
       `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
     );
   }
-  const positive = (name: string) => {
-    const text = get(name);
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new ConfigError(`Cannot read ${name} "${text}": expected a positive number`);
-    }
-    return n;
-  };
+  const positive = (name: string) =>
+    numberSetting(env, name, "a positive number in decimal digits", (n) => n > 0);
   const baseUrl = get("GEOCODER_BASE_URL");
   if (baseUrl !== undefined && !URL.canParse(baseUrl)) {
     throw new ConfigError("Cannot read GEOCODER_BASE_URL: it is not a URL");
   }
   return {
-    serve: loadServeConfig(get, positive),
+    serve: loadServeConfig(env, get, positive),
     geocoder: {
       provider: provider as Config["geocoder"]["provider"],
       apiKey: get("GEOCODER_API_KEY"),
@@ -196,6 +191,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
 }
 
 function loadServeConfig(
+  env: (name: string) => string | undefined,
   get: (name: string) => string | undefined,
   positive: (name: string) => number | undefined,
 ): Config["serve"] {
@@ -219,8 +215,10 @@ function loadServeConfig(
   return {
     corsOrigins: origins,
     token: serveToken(get("SERVE_TOKEN")),
-    statementTimeoutMs: statementTimeoutMs(get("SERVE_STATEMENT_TIMEOUT")),
-    versionTtlMs: versionTtlMs(get("SERVE_VERSION_TTL")),
+    // 0.1 s to 1 h: less would cancel serve's own start-up statements; more is beyond what a read
+    // should hold a connection for.
+    statementTimeoutMs: seconds(env, "SERVE_STATEMENT_TIMEOUT", 0.1, 3600) ?? 5000,
+    versionTtlMs: seconds(env, "SERVE_VERSION_TTL", 0, 60) ?? 1000,
     tilesUrl,
     pmtiles,
     staleAfterHours: positive("STALE_AFTER_HOURS") ?? 2,
@@ -373,28 +371,35 @@ function serveToken(token: string | undefined): string | undefined {
 const MIN_TOKEN_LENGTH = 16;
 
 /**
- * SERVE_STATEMENT_TIMEOUT: seconds, 0.1 to 3600 (default 5). Less would cancel serve's own
- * start-up statements; more is beyond what a read should hold a connection for.
+ * A number setting, read as flags are ({@linkcode parseDecimal}: `0x10`, `1e3` or ` 2 ` is no
+ * number here); undefined when unset or blank. Else refused, naming the variable, its value as
+ * given and `expected`, unless `ok` takes it.
  */
-function statementTimeoutMs(text: string | undefined): number {
-  if (text === undefined) return 5000;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600) {
-    throw new ConfigError(
-      `Cannot read SERVE_STATEMENT_TIMEOUT "${text}": expected seconds from 0.1 to 3600`,
-    );
+function numberSetting(
+  env: (name: string) => string | undefined,
+  name: string,
+  expected: string,
+  ok: (n: number) => boolean,
+): number | undefined {
+  const text = env(name);
+  if (text === undefined || text.trim() === "") return undefined;
+  const n = parseDecimal(text);
+  if (n === undefined || !ok(n)) {
+    throw new ConfigError(`Cannot read ${name} "${text}": expected ${expected}`);
   }
-  return Math.round(seconds * 1000);
+  return n;
 }
 
-/** SERVE_VERSION_TTL: seconds, 0 to 60 (default 1). */
-function versionTtlMs(text: string | undefined): number {
-  if (text === undefined) return 1000;
-  const seconds = Number(text);
-  if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || seconds > 60) {
-    throw new ConfigError(`Cannot read SERVE_VERSION_TTL "${text}": expected seconds from 0 to 60`);
-  }
-  return Math.round(seconds * 1000);
+/** A setting in seconds from `min` to `max`, as milliseconds; undefined when unset. */
+function seconds(
+  env: (name: string) => string | undefined,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const expected = `seconds from ${min} to ${max} in decimal digits`;
+  const s = numberSetting(env, name, expected, (n) => n >= min && n <= max);
+  return s === undefined ? undefined : Math.round(s * 1000);
 }
 
 function decodeOrKeep(text: string): string {

@@ -77,7 +77,7 @@ Deno.test("loadConfig() refuses a statement timeout that would cancel serve's ow
   for (const bad of ["0.001", "0.05", "0", "3601", "1e9", "soon"]) {
     assert.match(
       configError({ SERVE_STATEMENT_TIMEOUT: bad }).message,
-      /^Cannot read SERVE_STATEMENT_TIMEOUT ".*": expected seconds from 0\.1 to 3600$/,
+      /^Cannot read SERVE_STATEMENT_TIMEOUT ".*": expected seconds from 0\.1 to 3600 in decimal digits$/,
     );
   }
 });
@@ -349,10 +349,42 @@ Deno.test("loadConfig() rejects a geocoder rate or budget that is not a positive
     for (const text of ["0", "-1", "fast", "Infinity", "NaN", "1,000"]) {
       assert.equal(
         configError({ [name]: text }).message,
-        `Cannot read ${name} "${text}": expected a positive number`,
+        `Cannot read ${name} "${text}": expected a positive number in decimal digits`,
       );
     }
   }
+});
+
+Deno.test("loadConfig() reads number settings in decimal notation only, as flags are read, naming the variable, its value and what is expected", () => {
+  const expected: Record<string, string> = {
+    PGCONNECT_TIMEOUT: "a positive number in decimal digits",
+    GEOCODER_RATE: "a positive number in decimal digits",
+    GEOCODER_BUDGET: "a positive number in decimal digits",
+    STALE_AFTER_HOURS: "a positive number in decimal digits",
+    SERVE_STATEMENT_TIMEOUT: "seconds from 0.1 to 3600 in decimal digits",
+    SERVE_VERSION_TTL: "seconds from 0 to 60 in decimal digits",
+  };
+  for (const [name, what] of Object.entries(expected)) {
+    // Number() reads each of these (16, 1000, 2, 2, 2): a value meant otherwise, or a typo.
+    for (const text of ["0x10", "1e3", " 2 ", "2 ", "+2", "Infinity"]) {
+      assert.equal(
+        configError({ [name]: text }).message,
+        `Cannot read ${name} "${text}": expected ${what}`,
+      );
+    }
+    assert.doesNotThrow(() => load({ [name]: "2" }), name);
+    assert.doesNotThrow(() => load({ [name]: " " }), `${name}: blank is unset`);
+  }
+  const config = load({
+    PGCONNECT_TIMEOUT: "2.5",
+    STALE_AFTER_HOURS: ".5",
+    SERVE_STATEMENT_TIMEOUT: "0.1",
+    SERVE_VERSION_TTL: "0",
+  });
+  assert.equal(config.connectTimeoutS, 2.5);
+  assert.equal(config.serve.staleAfterHours, 0.5);
+  assert.equal(config.serve.statementTimeoutMs, 100);
+  assert.equal(config.serve.versionTtlMs, 0);
 });
 
 Deno.test("loadConfig() rejects a geocoder base URL that is not a URL, without echoing it", () => {

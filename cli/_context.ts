@@ -6,6 +6,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Config } from "../app/config.ts";
+import { parseDecimal } from "../app/parse_decimal.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import { closest } from "./_suggest.ts";
 
@@ -181,7 +182,7 @@ export function datasetsFlag(value: unknown, allowAll = true): Dataset[] {
 /**
  * Reads a number, 0 or more (more than 0 when `positive`: a limit of 0 would always be
  * exceeded), from a flag; `unit` names what it counts in the message. Decimal notation only
- * (`2`, `0.5`, `.5`): `Number()` would also read `0x10` as 16, `1e3` and ` 2 `.
+ * (`2`, `0.5`, `.5`: {@linkcode parseDecimal}, as number settings are read).
  */
 export function amount(
   value: string | boolean | undefined,
@@ -190,8 +191,8 @@ export function amount(
   positive = false,
 ): number {
   if (value === undefined) return 0;
-  const n = Number(value);
-  if (typeof value !== "string" || !/^(\d+\.?\d*|\.\d+)$/.test(value) || (positive && n === 0)) {
+  const n = typeof value === "string" ? parseDecimal(value) : undefined;
+  if (n === undefined || (positive && n === 0)) {
     throw new UsageError(
       `Cannot read ${flag} "${value}": expected a number of ${unit}, ${
         positive ? "more than 0" : "0 or more"
