@@ -40,6 +40,7 @@ export type {
   ObjectStore,
   Row,
   SqlSession,
+  StatementResult,
   StoredObject,
 } from "./core/ports/mod.ts";
 export { systemClock } from "./core/ports/mod.ts";

@@ -6,7 +6,7 @@
 
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import { encodeCopyText } from "./_copy_text.ts";
-import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
+import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 
 /**
  * Thrown when another process has the embedded database open.
@@ -186,6 +186,16 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
 
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
     return this.#pg.transaction((tx) => fn(new PgliteSession(tx)));
+  }
+
+  async runStatement(text: string): Promise<StatementResult> {
+    const result = await this.#pg.query<Row>(text);
+    return {
+      columns: result.fields.map((field) => field.name),
+      rows: result.rows,
+      command: result.command ?? "",
+      count: result.rowCount,
+    };
   }
 
   // Other processes are kept out by the data-directory file lock; this guards one process.

@@ -7,7 +7,7 @@
 import { connect as connectSocket, type Socket } from "node:net";
 import postgres from "postgres";
 import { encodeCopyText } from "./_copy_text.ts";
-import type { Database, Row, SqlSession } from "../core/ports/mod.ts";
+import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 import { wholeTimeoutMs } from "../core/read_only.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
@@ -525,6 +525,24 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
 
   onNotPostgres(fn: (error: NotPostgresError) => void): void {
     this.#sockets.onNotPostgres = fn;
+  }
+
+  async runStatement(text: string): Promise<StatementResult> {
+    // The extended protocol, as PGlite's: several statements are refused, not run as a script
+    // (each result a list of its own).
+    const result = await this.#sql.unsafe(
+      text,
+      [],
+      { simple: false } as postgres.UnsafeQueryOptions,
+    )
+      .execute();
+    return {
+      columns: (result.columns ?? []).map((column) => column.name),
+      rows: Array.from(result),
+      // postgres.js keeps the whole tag's words ("CREATE TABLE"); PGlite only the first.
+      command: (result.command ?? "").split(" ")[0]!,
+      count: result.count ?? undefined,
+    };
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {

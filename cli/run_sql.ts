@@ -1,13 +1,14 @@
 /**
  * `sql`: runs SQL on the configured database (the embedded one by default) and prints the rows,
- * so the README's queries work without a PostgreSQL client.
+ * or for a statement that returns none what it did (`INSERT 0 1`, `UPDATE 3`, as psql), so the
+ * README's queries work without a PostgreSQL client.
  *
  * @module
  */
 
 import { openDatabase } from "../app/open_database.ts";
 import { eatIso } from "../core/eat_time.ts";
-import type { Row } from "../core/ports/mod.ts";
+import type { Row, StatementResult } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { type Context, parseWithPositionals, UsageError } from "./_context.ts";
 
@@ -36,9 +37,9 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
   const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
   const db = await openDatabase(await configToRead(context), { existing: true });
   try {
-    let rows: Row[];
+    let result: StatementResult;
     try {
-      rows = await db.query(sql);
+      result = await db.runStatement(sql);
     } catch (error) {
       // Several statements cannot run as one prepared statement: run them as a script.
       if (!/multiple commands/.test((error as Error).message)) throw error;
@@ -47,7 +48,9 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       return 0;
     }
     out(
-      values.json ? JSON.stringify(rows.slice(0, maxRows), jsonValue) : formatRows(rows, maxRows),
+      values.json
+        ? JSON.stringify(result.rows.slice(0, maxRows), jsonValue)
+        : formatStatement(result, maxRows),
     );
     return 0;
   } finally {
@@ -67,9 +70,37 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-/** Rows as an aligned table, psql style, with the row count. */
-export function formatRows(rows: readonly Row[], maxRows = Infinity): string {
-  const columns = rows.length > 0 ? Object.keys(rows[0]!) : [];
+/**
+ * What `sql` prints for a statement, as psql does: its rows as a table; for a statement that
+ * returns none, what it did (`INSERT 0 1`, `UPDATE 3`, `CREATE`); both for one that returns rows
+ * and is no SELECT (`insert … returning`).
+ */
+export function formatStatement(result: StatementResult, maxRows = Infinity): string {
+  if (result.columns.length === 0) return commandTag(result);
+  const tag = result.command === "SELECT" ? [] : [commandTag(result)];
+  return [formatRows(result.rows, maxRows, result.columns), ...tag].join("\n");
+}
+
+/**
+ * psql's command tag: `INSERT 0 2` (the 0 is an OID PostgreSQL no longer gives), `UPDATE 3`,
+ * `SELECT 1`, `CREATE`.
+ */
+export function commandTag({ command, count }: Pick<StatementResult, "command" | "count">): string {
+  if (count === undefined) return command;
+  return command === "INSERT" ? `INSERT 0 ${count}` : `${command} ${count}`;
+}
+
+/**
+ * Rows as an aligned table, psql style, with the row count; `statementColumns` (the statement's)
+ * head it also when there are no rows to take them from. Two columns of one name show once: a
+ * row holds one value for it.
+ */
+export function formatRows(
+  rows: readonly Row[],
+  maxRows = Infinity,
+  statementColumns: readonly string[] = rows.length > 0 ? Object.keys(rows[0]!) : [],
+): string {
+  const columns = [...new Set(statementColumns)];
   const shown = rows.slice(0, maxRows).map((row) => columns.map((c) => cell(row[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...shown.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join(" | ").trimEnd();

@@ -28,6 +28,7 @@ export function fakeDatabase(
     statements,
     kind: "postgres",
     transaction: (fn) => fn(session),
+    runStatement: () => Promise.reject(new Error("runStatement is not expected")),
     tryLock: () => Promise.resolve(true),
     unlock: () => Promise.resolve(),
     listen: () => Promise.resolve(() => Promise.resolve()),

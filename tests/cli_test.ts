@@ -533,6 +533,31 @@ Deno.test({
   },
 });
 
+for (const kind of ["pglite", "postgres"] as const) {
+  const base = Deno.env.get("TEST_DATABASE_URL");
+  Deno.test({
+    name: `cli: sql says what a statement that returns no rows did, as psql does ("INSERT 0 2"), ` +
+      `not "(0 rows)"; --json stays the rows [${kind}]`,
+    ignore: kind === "postgres" && base === undefined,
+    sanitizeResources: false,
+    fn: async () => {
+      // Each statement and its output on both databases: tests/run_statement_test.ts.
+      const env: Record<string, string> = kind === "pglite"
+        ? { PGLITE_DIR: `${await scratch()}/pglite` }
+        : { DATABASE_URL: await createScratchDatabase(base!) };
+      assert.equal((await cli(["migrate"], env)).code, 0);
+      const sql = async (...args: string[]) => {
+        const r = await cli(["sql", ...args], env);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trimEnd();
+      };
+      const insert = "insert into tickets.import_meta (dataset) values ('x'), ('y')";
+      assert.equal(await sql(insert), "INSERT 0 2");
+      assert.equal(await sql("--json", "delete from tickets.import_meta"), "[]");
+    },
+  });
+}
+
 cleanUpScratchDirsAtEnd();
 
 removeTestDataAtEnd();

@@ -128,6 +128,7 @@ for (const b of backends()) {
         kind: db.kind,
         ...stopAfterMerge(db),
         transaction: (fn) => db.transaction((tx) => fn(stopAfterMerge(tx))),
+        runStatement: (text) => db.runStatement(text),
         tryLock: (name) => db.tryLock(name),
         unlock: (name) => db.unlock(name),
         listen: (channel, onEvent) => db.listen(channel, onEvent),

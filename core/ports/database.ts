@@ -7,6 +7,24 @@
 /** A row returned by a query. */
 export type Row = Record<string, unknown>;
 
+/**
+ * What one statement did, as psql tells it: its rows, and its command tag (`SELECT 2`,
+ * `INSERT 0 1`, `UPDATE 3`, `CREATE`).
+ */
+export interface StatementResult {
+  /** Column names in order; none for a statement that returns no rows (INSERT, DDL). */
+  columns: string[];
+  /** The rows, as {@linkcode SqlSession.query} returns them. */
+  rows: Row[];
+  /**
+   * The command tag's first word: `SELECT`, `INSERT`, `UPDATE`, `DELETE`, `CREATE`, `SET` …
+   * (PGlite reports no more of a tag such as `CREATE TABLE`: both adapters say `CREATE`).
+   */
+  command: string;
+  /** The tag's count (rows selected, inserted, updated, deleted); undefined when it has none. */
+  count?: number;
+}
+
 /** A SQL session: everything runs on one connection, so session state (locks, temp tables) holds. */
 export interface SqlSession {
   /** Runs one parameterised statement and returns its rows. */
@@ -87,6 +105,12 @@ export interface Database extends SqlSession {
    * snapshot. No BEGIN or COMMIT: a read of one statement takes one round trip.
    */
   session?<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Runs one statement without parameters, as given (the `sql` command), and says what it did.
+   * Several statements are refused as for {@linkcode SqlSession.query} ("cannot insert multiple
+   * commands into a prepared statement"): run them with {@linkcode SqlSession.exec}.
+   */
+  runStatement(text: string): Promise<StatementResult>;
   /** Takes a named run lock without waiting; false when another process holds it. */
   tryLock(name: string): Promise<boolean>;
   /** Releases a lock taken by `tryLock`. */
