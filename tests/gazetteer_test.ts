@@ -244,6 +244,60 @@ for (const b of backends()) {
     assert.equal(mwiki!.distance_m, null);
   });
 
+  test("an import stores a cluster point beyond the geocoder's 60 km guard from its city centre but warns, naming line, cluster, city and distance, and a lat/lon swap", async () => {
+    await b.reset();
+    const db = await b.db();
+    await seed(db);
+    // The guard measures a cluster from the city of its tickets' region (none: not measured).
+    for (
+      const [id, cluster, region] of [["WOTCL1", "Westlands", "Nairobi"], [
+        "WOTCL2",
+        "Kasarani",
+        "Nairobi",
+      ], ["WOTCL3", "Nyali", "Mombasa"]]
+    ) {
+      await db.query(
+        `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, 'x.csv')`,
+        [id, JSON.stringify({ ticket_id: id, cluster, region, is_actionable: "true" })],
+      );
+    }
+    const sheet = await exportGazetteer(db);
+    // Westlands moved to Mombasa; Kasarani (a miss) pinned in Nairobi, within the guard; Nyali,
+    // new, with its coordinates swapped; Ruiru, new, with no tickets to place it by.
+    let edited = edit(sheet, "Westlands", "lat", "-4.050000");
+    edited = edit(edited, "Westlands", "lon", "39.670000");
+    edited = edit(edited, "Kasarani", "lat", "-1.221900");
+    edited = edit(edited, "Kasarani", "lon", "36.899700");
+    edited = edit(edited, "Kasarani", "status", "manual");
+    edited += "cluster,Nyali,,39.7167,-4.0333,,,,,,,\n";
+    edited += "cluster,Ruiru,,-1.1466,36.9609,,,,,,,\n";
+    const report = await importGazetteer(db, edited);
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual([report.changed, report.added], [2, 2], "stored all the same");
+    const lineOf = (cluster: string) =>
+      edited.split("\n").findIndex((l) => l.startsWith(`cluster,${cluster},`)) + 1;
+    assert.deepEqual(report.warnings.map((w) => w.line), [lineOf("Westlands"), lineOf("Nyali")]);
+    assert.match(
+      report.warnings[0]!.reason,
+      /^cluster "Westlands" is 4\d\d\.\d km from the Nairobi city centre \(the geocoder's guard: 60 km\); stored as curated$/,
+    );
+    assert.match(
+      report.warnings[1]!.reason,
+      /^cluster "Nyali" is \d+\.\d km from the Mombasa city centre \(the geocoder's guard: 60 km\); stored as curated: lat and lon swapped\?$/,
+    );
+    // distance_m is the stored point's from its city centre; none without tickets to place it.
+    const distances = new Map(
+      (await db.query<{ cluster: string; distance_m: number | null }>(
+        `select cluster, distance_m from tickets.geo_clusters`,
+      )).map((r) => [r.cluster, r.distance_m]),
+    );
+    const km = (cluster: string) => (distances.get(cluster)! / 1000).toFixed(1);
+    assert.ok(report.warnings[0]!.reason.includes(` is ${km("Westlands")} km `));
+    assert.ok(report.warnings[1]!.reason.includes(` is ${km("Nyali")} km `));
+    assert.ok(distances.get("Kasarani")! > 5_000 && distances.get("Kasarani")! < 60_000);
+    assert.equal(distances.get("Ruiru"), null);
+  });
+
   test("an import refuses a row the sheet repeats, naming the first line, and a coordinate that is no number", async () => {
     await b.reset();
     const db = await b.db();
