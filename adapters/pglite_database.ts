@@ -8,6 +8,9 @@ import type { PGlite, Transaction } from "@electric-sql/pglite";
 import { encodeCopyText } from "./_copy_text.ts";
 import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 
+/** The `date` type's OID (a day, not an instant). */
+const DATE_OID = 1082;
+
 /**
  * Thrown when another process has the embedded database open.
  *
@@ -195,6 +198,7 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
       rows: result.rows,
       command: result.command ?? "",
       count: result.rowCount,
+      dateColumns: result.fields.filter((f) => f.dataTypeID === DATE_OID).map((f) => f.name),
     };
   }
 

@@ -10,6 +10,9 @@ import { encodeCopyText } from "./_copy_text.ts";
 import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 import { wholeTimeoutMs } from "../core/read_only.ts";
 
+/** The `date` type's OID (a day, not an instant). */
+const DATE_OID = 1082;
+
 type Sql = postgres.Sql | postgres.TransactionSql;
 
 /**
@@ -542,6 +545,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       // postgres.js keeps the whole tag's words ("CREATE TABLE"); PGlite only the first.
       command: (result.command ?? "").split(" ")[0]!,
       count: result.count ?? undefined,
+      dateColumns: (result.columns ?? []).filter((c) => c.type === DATE_OID).map((c) => c.name),
     };
   }
 

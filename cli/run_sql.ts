@@ -47,9 +47,13 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       out(values.json ? "[]" : "Done (a script of several statements prints no rows)");
       return 0;
     }
+    const days = new Set(result.dateColumns ?? []);
     out(
       values.json
-        ? JSON.stringify(result.rows.slice(0, maxRows), jsonValue)
+        ? JSON.stringify(result.rows.slice(0, maxRows), function (key, value) {
+          const raw = (this as Record<string, unknown>)[key];
+          return raw instanceof Date ? timeText(raw, days.has(key)) : value;
+        })
         : formatStatement(result, maxRows),
     );
     return 0;
@@ -58,14 +62,17 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
   }
 }
 
-function jsonValue(this: unknown, key: string, value: unknown): unknown {
-  const raw = (this as Record<string, unknown>)[key];
-  return raw instanceof Date ? eatIso(raw) : value;
+/**
+ * An instant in EAT; a `date` column's value (an instant at UTC midnight) as its day,
+ * `2026-06-15`, not `2026-06-15T03:00:00+03:00`.
+ */
+function timeText(value: Date, day: boolean): string {
+  return day ? value.toISOString().slice(0, 10) : eatIso(value);
 }
 
-function cell(value: unknown): string {
+function cell(value: unknown, day = false): string {
   if (value === null || value === undefined) return "";
-  if (value instanceof Date) return eatIso(value);
+  if (value instanceof Date) return timeText(value, day);
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
@@ -78,7 +85,7 @@ function cell(value: unknown): string {
 export function formatStatement(result: StatementResult, maxRows = Infinity): string {
   if (result.columns.length === 0) return commandTag(result);
   const tag = result.command === "SELECT" ? [] : [commandTag(result)];
-  return [formatRows(result.rows, maxRows, result.columns), ...tag].join("\n");
+  return [formatRows(result.rows, maxRows, result.columns, result.dateColumns), ...tag].join("\n");
 }
 
 /**
@@ -92,16 +99,18 @@ export function commandTag({ command, count }: Pick<StatementResult, "command" |
 
 /**
  * Rows as an aligned table, psql style, with the row count; `statementColumns` (the statement's)
- * head it also when there are no rows to take them from. Two columns of one name show once: a
- * row holds one value for it.
+ * head it also when there are no rows to take them from; `dateColumns` print as days. Two
+ * columns of one name show once: a row holds one value for it.
  */
 export function formatRows(
   rows: readonly Row[],
   maxRows = Infinity,
   statementColumns: readonly string[] = rows.length > 0 ? Object.keys(rows[0]!) : [],
+  dateColumns: readonly string[] = [],
 ): string {
   const columns = [...new Set(statementColumns)];
-  const shown = rows.slice(0, maxRows).map((row) => columns.map((c) => cell(row[c])));
+  const shown = rows.slice(0, maxRows)
+    .map((row) => columns.map((c) => cell(row[c], dateColumns.includes(c))));
   const widths = columns.map((c, i) => Math.max(c.length, ...shown.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join(" | ").trimEnd();
   const count = `(${rows.length} row${rows.length === 1 ? "" : "s"}${

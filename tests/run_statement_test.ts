@@ -20,6 +20,11 @@ const STATEMENTS: [string, string][] = [
   // A SELECT of no rows still names its columns.
   ["select id, body from public.note where false", "id | body\n---+-----\n(0 rows)"],
   ["select count(*)::int as n from public.note", "n\n-\n3\n(1 row)"],
+  // A date is a day, not an instant at EAT 03:00; a timestamptz is an instant in EAT.
+  [
+    "select date '2026-06-15' as day, timestamptz '2026-06-15 00:00:00+03' as at",
+    "day        | at\n-----------+--------------------------\n2026-06-15 | 2026-06-15T00:00:00+03:00\n(1 row)",
+  ],
   ["set search_path = public, tickets", "SET"],
   ["drop table public.note", "DROP"],
 ];
@@ -52,6 +57,7 @@ for (const [name, open] of databases) {
           rows: [{ n: 1 }, { n: 2 }],
           command: "SELECT",
           count: 2,
+          dateColumns: [],
         });
         // Several statements are refused as one, as query() refuses them: the caller runs a script.
         await assert.rejects(db.runStatement("select 1; select 2"), /multiple commands/);

@@ -23,6 +23,8 @@ export interface StatementResult {
   command: string;
   /** The tag's count (rows selected, inserted, updated, deleted); undefined when it has none. */
   count?: number;
+  /** Columns of type `date`: their values come as instants at UTC midnight, a day is meant. */
+  dateColumns?: string[];
 }
 
 /** A SQL session: everything runs on one connection, so session state (locks, temp tables) holds. */
