@@ -16,6 +16,12 @@ const MAX_ATTEMPTS = 3;
 const TIMEOUT_MS = 10_000;
 /** Longest wait before a retry, ms (the backoff, or the provider's Retry-After). */
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * A provider's per-minute limit (LocationIQ's "Rate Limited Minute"): wait for the next minute,
+ * at most this many times for one lookup, without using up an attempt.
+ */
+const MINUTE_WAITS = 2;
+const MINUTE_MS = 60_000;
 
 /** Settings common to every HTTP geocoder adapter. */
 export interface HttpGeocoderOptions {
@@ -52,6 +58,8 @@ export interface ProviderSpec {
   read(status: number, body: unknown): GeocodeAnswer | undefined;
   /** True for a 429 that means the day's quota is gone (retrying today cannot help). */
   quotaExhausted?(status: number, detail: string): boolean;
+  /** True for a 429 that means the minute's allowance is gone (the next minute can help). */
+  minuteLimited?(status: number, detail: string): boolean;
 }
 
 /** Builds a Geocoder from a provider spec. */
@@ -86,6 +94,7 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
     async search(query) {
       let lastError = "";
       let lastStatus: number | undefined;
+      let minuteWaits = 0;
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
         await pace(attempt === 1 ? 0 : Math.min(MAX_BACKOFF_MS, interval * 2 ** attempt));
         let response: Response;
@@ -133,6 +142,12 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
         }
         lastError = `${spec.label} answered HTTP ${response.status}: ${detail}`;
         lastStatus = response.status;
+        if (spec.minuteLimited?.(response.status, detail) && minuteWaits < MINUTE_WAITS) {
+          minuteWaits++;
+          attempt--; // the provider asked for a pause, the lookup did not fail
+          await sleep(MINUTE_MS);
+          continue;
+        }
         if (response.status === 429 || response.status >= 500) {
           const retryAfter = Number(response.headers.get("retry-after"));
           if (Number.isFinite(retryAfter) && retryAfter > 0 && attempt < maxAttempts) {

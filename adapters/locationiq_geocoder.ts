@@ -60,7 +60,9 @@ export function createLocationIqGeocoder(options: HttpGeocoderOptions): Geocoder
       }
       return readNominatimArray(body);
     },
-    // "Rate Limited Second" / "Minute" pass with a pause; "Rate Limited Day" does not.
+    // "Rate Limited Second" passes with the backoff, "Minute" with a wait for the next minute
+    // (the free plan allows 60 a minute at 2 a second); "Rate Limited Day" does not pass.
     quotaExhausted: (status, detail) => status === 429 && /day/i.test(detail),
+    minuteLimited: (status, detail) => status === 429 && /minute/i.test(detail),
   }, options);
 }

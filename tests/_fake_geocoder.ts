@@ -12,6 +12,8 @@ export interface FakeGeocoder {
   urls: URL[];
   /** Answer 429 (per-second throttling) to the next N requests. */
   throttleNext: number;
+  /** Answer LocationIQ's 429 "Rate Limited Minute" to the next N requests. */
+  throttleMinuteNext: number;
   /** Answer this status to every request (401, 402, 403, 429 "day"…); 0 = normal. */
   failWith: number;
   /** Answer `failWith` (LocationIQ) only to queries this matches; null = to every request. */
@@ -31,6 +33,7 @@ export function startFakeGeocoder(
     userAgents: [],
     urls: [],
     throttleNext: 0,
+    throttleMinuteNext: 0,
     failWith: 0,
     failOnly: null,
     close: () => server.shutdown(),
@@ -49,6 +52,10 @@ export function startFakeGeocoder(
       const fail = (fake.failOnly?.test(q) ?? true) ? fake.failWith : 0;
       if (fail === 429) return json(429, { error: "Rate Limited Day" });
       if (fail) return json(fail, { error: "Access restricted" });
+      if (fake.throttleMinuteNext > 0) {
+        fake.throttleMinuteNext--;
+        return json(429, { error: "Rate Limited Minute" });
+      }
       if (fake.throttleNext > 0) {
         fake.throttleNext--;
         return json(429, { error: "Rate Limited Second" });

@@ -651,7 +651,7 @@ for (const b of backends()) {
   test("close the shared database", () => b.close());
 }
 
-Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429 backs off and retries; 'Rate Limited Day' stops", async () => {
+Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429 backs off and retries; per-minute waits for the next minute; 'Rate Limited Day' stops", async () => {
   const fake = startFakeGeocoder(answer);
   const sleeps: number[] = [];
   try {
@@ -671,6 +671,26 @@ Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429
     assert.equal(hit.kind, "hit");
     assert.equal(fake.queries.length, 4, "two throttled attempts, then the answer");
     assert.ok(sleeps.filter((ms) => ms >= 1000).length >= 2, "each retry waited at least 1 s");
+    // The minute's allowance gone (the free plan: 60 a minute): wait for the next minute, twice
+    // at most, without using up the lookup's 3 attempts; a third time it is given up.
+    sleeps.length = 0;
+    fake.throttleMinuteNext = 4;
+    const later = await g.search({ text: "Kilimani, Nairobi, Kenya", countryCodes: ["ke"] });
+    assert.equal(later.kind, "hit");
+    assert.deepEqual(sleeps.filter((ms) => ms >= 60_000), [60_000, 60_000]);
+    assert.equal(
+      fake.throttleMinuteNext,
+      0,
+      "2 waits, then 2 attempts throttled, the third answered",
+    );
+    fake.throttleMinuteNext = 5;
+    await assert.rejects(
+      () => g.search({ text: "Kilimani, Nairobi, Kenya", countryCodes: ["ke"] }),
+      (e) =>
+        e instanceof GeocoderError && !e.terminal &&
+        /Rate Limited Minute \(gave up after 3 attempts\)/.test(e.message),
+    );
+    fake.throttleMinuteNext = 0;
     fake.failWith = 429;
     await assert.rejects(
       () => g.search({ text: "Westlands, Nairobi, Kenya", countryCodes: ["ke"] }),
