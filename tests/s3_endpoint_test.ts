@@ -321,6 +321,7 @@ function unusedDatabase(): Database {
     kind: "postgres",
     query: refuse,
     exec: refuse,
+    runStatement: refuse,
     copyRows: refuse,
     copyCsv: refuse,
     transaction: refuse,
