@@ -6,7 +6,7 @@
 -- placed, its own and any an earlier run left (tickets.resolve_applied_geometry()).
 -- NULL: not yet placed. A re-applied file is unmarked again. Rows of a database migrated
 -- earlier are NULL too: the first run after this migration places every ledger file's rows
--- once (~0.2 s for 21k tickets; only rows whose answer changed are written), which also heals a
+-- once (0.3 s for 21k tickets; only rows whose answer changed are written), which also heals a
 -- database that such a stopped run left with unplaced tickets.
 alter table tickets.applied_files add column placed_at timestamptz;
 create index applied_files_unplaced_idx on tickets.applied_files (dataset)
