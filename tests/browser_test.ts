@@ -105,6 +105,10 @@ async function open(s: Session, path = "/"): Promise<void> {
   await waitIdle(s.page);
 }
 
+function text(page: Page, selector: string): Promise<string> {
+  return page.$eval(selector, (el) => el.textContent?.trim() ?? "");
+}
+
 async function start(): Promise<Session> {
   const executablePath = await browserPath();
   const backend = backends()[0]!;
@@ -337,6 +341,74 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       );
       assert.ok(new URL(s.page.url()).searchParams.get("view") === "table");
     });
+
+    await t.step(
+      "a group of tickets stacked at one place lists them in the side panel; each opens from there",
+      async () => {
+        type Point = {
+          geometry: { coordinates: [number, number] } | null;
+          properties: { ticket_id: string; geo_source: string };
+        };
+        const all = await api<{ features: Point[] }>(
+          s,
+          "/api/tickets?dataset=inc&open_only=true&limit=20000",
+        );
+        const placed = all.features.filter((f) => f.geometry);
+        const byPoint = new Map<string, Point[]>();
+        for (const f of placed) {
+          const key = f.geometry!.coordinates.join(",");
+          byPoint.set(key, [...(byPoint.get(key) ?? []), f]);
+        }
+        const metres = (a: Point, b: Point) => {
+          const [lon1, lat1] = a.geometry!.coordinates;
+          const [lon2, lat2] = b.geometry!.coordinates;
+          const x = (lon2 - lon1) * Math.cos((lat1 * Math.PI) / 180) * 111_320;
+          return Math.hypot(x, (lat2 - lat1) * 110_574);
+        };
+        // A place with several tickets and no other ticket near enough to join its group.
+        const stack = [...byPoint.values()].find((list) =>
+          list.length >= 2 && list[0]!.properties.geo_source === "location" &&
+          placed.every((f) => list.includes(f) || metres(f, list[0]!) > 300)
+        );
+        assert.ok(stack, "the fixture has tickets stacked at one place, apart from the others");
+        const ids = stack.map((f) => f.properties.ticket_id).sort();
+        const [lon, lat] = stack[0]!.geometry!.coordinates;
+        await open(s, `/?at=${lat},${lon},16`);
+        const group = await s.page.evaluate(() => {
+          const map = document.getElementById("map").getBoundingClientRect();
+          const [cx, cy] = [map.left + map.width / 2, map.top + map.height / 2];
+          let best: { x: number; y: number; d: number; count: string } | null = null;
+          for (const el of document.querySelectorAll(".leaflet-marker-icon[data-group]")) {
+            const r = el.getBoundingClientRect();
+            const [x, y] = [r.left + r.width / 2, r.top + r.height / 2];
+            const d = Math.hypot(x - cx, y - cy);
+            if (!best || d < best.d) best = { x, y, d, count: el.dataset.count };
+          }
+          return best;
+        });
+        assert.ok(group && group.d < 2, `a group at the place: ${JSON.stringify(group)}`);
+        assert.equal(group.count, String(ids.length));
+        await s.page.mouse.click(group.x, group.y);
+        await s.page.waitForFunction(
+          () => document.querySelector("#ticket h2")?.textContent.includes("at this point"),
+          { timeout: 5_000 },
+        );
+        assert.equal(await text(s.page, "#ticket h2"), `${ids.length} tickets at this point`);
+        const listed = await s.page.$$eval(
+          "#ticket button[data-id]",
+          (els) => els.map((el) => (el as unknown as PageElement).dataset.id!),
+        );
+        assert.deepEqual(listed.sort(), ids);
+        await s.page.click(`#ticket button[data-id="${ids[1]}"]`);
+        await s.page.waitForFunction(
+          (id) => location.search.includes(`ticket=${id}`),
+          { timeout: 5_000 },
+          ids[1],
+        );
+        assert.match(await text(s.page, "#ticket h2"), new RegExp(`^${ids[1]}`));
+        assert.deepEqual(s.consoleErrors, [], "console errors");
+      },
+    );
 
     await t.step("with SERVE_TOKEN the page asks for the token once and then works", async () => {
       const token = "page-test-token-7f3a";

@@ -12,18 +12,25 @@ function countsOf(state) {
   return Object.fromEntries(STATES.map((s) => [s, s === state ? 1 : 0]));
 }
 
-function createIndex(features) {
+/**
+ * The grouping index of the placed tickets. Its points carry only their place in `placed`
+ * (`{ i }`): supercluster reads a point's `cluster` property as its own "this is a group" flag,
+ * and every ticket has one (its cluster's name).
+ */
+function createIndex(placed) {
   const index = new Supercluster({
     radius: 44,
     maxZoom: MAX_CLUSTER_ZOOM,
-    map: (p) => countsOf(stateOf(p)),
+    map: ({ i }) => countsOf(stateOf(placed[i].properties)),
     reduce: (acc, p) => {
       for (const s of STATES) acc[s] += p[s];
     },
   });
-  index.load(features.filter((f) => f.geometry && f.geometry.type === "Point"));
+  index.load(placed.map((f, i) => ({ type: "Feature", geometry: f.geometry, properties: { i } })));
   return index;
 }
+
+const isPoint = (f) => f.geometry && f.geometry.type === "Point";
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
@@ -82,7 +89,8 @@ export async function createMap(element, config, callbacks) {
   const areas = L.layerGroup().addTo(map);
   const points = L.layerGroup().addTo(map);
   const overlay = L.layerGroup().addTo(map);
-  let index = createIndex([]);
+  let placed = [];
+  let index = createIndex(placed);
   let byId = new Map();
   let selected = null;
 
@@ -101,8 +109,8 @@ export async function createMap(element, config, callbacks) {
 
   function markerOf(feature) {
     const [lon, lat] = feature.geometry.coordinates;
-    const p = feature.properties;
-    if (p.cluster_id !== undefined && p.point_count !== undefined && p.ticket_id === undefined) {
+    if (feature.properties.cluster) {
+      const p = feature.properties;
       const marker = L.marker([lat, lon], {
         icon: clusterIcon(p, p.point_count),
         title: `${p.point_count} tickets`,
@@ -112,6 +120,7 @@ export async function createMap(element, config, callbacks) {
       marker.on("click", () => openGroup(p.cluster_id, [lat, lon]));
       return marker;
     }
+    const p = placed[feature.properties.i].properties;
     const state = stateOf(p);
     const marker = L.marker([lat, lon], {
       icon: ticketIcon(p),
@@ -132,7 +141,8 @@ export async function createMap(element, config, callbacks) {
       return;
     }
     // Tickets at one spot (a place or a cluster centroid) never come apart: list them instead.
-    callbacks.onGroup(index.getLeaves(clusterId, Infinity).map((f) => f.properties));
+    const leaves = index.getLeaves(clusterId, Infinity);
+    callbacks.onGroup(leaves.map((f) => placed[f.properties.i].properties));
   }
 
   function drawSelection() {
@@ -162,7 +172,8 @@ export async function createMap(element, config, callbacks) {
     map,
     /** Replaces the tickets; the viewport and the selection stay as they are. */
     setTickets(features) {
-      index = createIndex(features);
+      placed = features.filter(isPoint);
+      index = createIndex(placed);
       byId = new Map(features.map((f) => [f.properties.ticket_id, f]));
       render();
       drawSelection();
