@@ -406,6 +406,11 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           ids[1],
         );
         assert.match(await text(s.page, "#ticket h2"), new RegExp(`^${ids[1]}`));
+        // Placed from the gazetteer: a provider's answer or a curated point (the demo's).
+        assert.match(
+          await text(s.page, "#ticket dl"),
+          /Placed bylocation point from the gazetteer \(geocoded or curated\)/,
+        );
         assert.deepEqual(s.consoleErrors, [], "console errors");
       },
     );

@@ -57,7 +57,7 @@ export function esc(value) {
 /** What a geometry source means for whoever drives there. */
 export const GEO_SOURCES = {
   feed: "feed coordinates",
-  location: "geocoded location",
+  location: "location point from the gazetteer (geocoded or curated)",
   cluster: "cluster centroid (approximate: not an address)",
   none: "not placed",
 };
