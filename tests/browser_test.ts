@@ -109,6 +109,10 @@ function text(page: Page, selector: string): Promise<string> {
   return page.$eval(selector, (el) => el.textContent?.trim() ?? "");
 }
 
+function hidden(page: Page, selector: string): Promise<boolean> {
+  return page.$eval(selector, (el) => (el as unknown as PageElement).hidden);
+}
+
 async function start(): Promise<Session> {
   const executablePath = await browserPath();
   const backend = backends()[0]!;
@@ -414,6 +418,25 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         assert.deepEqual(s.consoleErrors, [], "console errors");
       },
     );
+
+    await t.step("Reset filters clears every filter, custom dates too", async () => {
+      await open(s, "/?cluster=Westlands&window=custom&from=2026-06-09&to=2026-06-15");
+      assert.equal(
+        await s.page.$eval("#f-from", (el) => (el as unknown as PageElement).value),
+        "2026-06-09",
+      );
+      await s.page.click("#f-reset");
+      await s.page.waitForFunction(() => !location.search.includes("cluster="));
+      await waitIdle(s.page);
+      const params = new URL(s.page.url()).searchParams;
+      for (const key of ["cluster", "window", "from", "to"]) {
+        assert.equal(params.get(key), null, `${key} in ${s.page.url()}`);
+      }
+      assert.equal(await hidden(s.page, "#custom-dates"), true);
+      for (const id of ["#f-from", "#f-to"]) {
+        assert.equal(await s.page.$eval(id, (el) => (el as unknown as PageElement).value), "");
+      }
+    });
 
     await t.step("with SERVE_TOKEN the page asks for the token once and then works", async () => {
       const token = "page-test-token-7f3a";

@@ -249,7 +249,15 @@ function bindControls() {
   $("filters").addEventListener("change", onFilterChange);
   $("crq").addEventListener("change", onFilterChange);
   $("f-reset").addEventListener("click", () => {
-    Object.assign(state, { cluster: "", status: "", team: "", sla: "", window: "7d" });
+    Object.assign(state, {
+      cluster: "",
+      status: "",
+      team: "",
+      sla: "",
+      window: "7d",
+      from: "",
+      to: "",
+    });
     applyStateToForm();
     onFilterChange();
   });
