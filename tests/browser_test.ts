@@ -105,6 +105,45 @@ async function open(s: Session, path = "/"): Promise<void> {
   await waitIdle(s.page);
 }
 
+/** A `serve` of the page over `db` on a free loopback port, answering as of the fixture's now. */
+function servePage(db: Database, fixture: WebFixture, token?: string): Promise<RunningServer> {
+  return startServer({
+    db,
+    settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2, token },
+    webRoot: new URL("../web/", import.meta.url).pathname,
+    now: () => fixture.now,
+    log: () => {},
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+  });
+}
+
+/** `db`, whose every call fails as a database that cannot be reached while `outage.down`. */
+function flaky(db: Database, outage: { down: boolean }): Database {
+  return new Proxy(db, {
+    get(target, key) {
+      const value = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        outage.down
+          ? Promise.reject(
+            Object.assign(new Error("could not establish connection"), { code: "08001" }),
+          )
+          : value.apply(target, args);
+    },
+  });
+}
+
+/** Run in a page before its scripts: the page's 60 s timers (refresh, retry) fire after 0.3 s. */
+function fastRefresh(): void {
+  const g = globalThis as unknown as Record<string, (f: () => void, ms?: number) => number>;
+  for (const name of ["setTimeout", "setInterval"]) {
+    const original = g[name]!.bind(globalThis);
+    g[name] = (f, ms) => original(f, ms === 60_000 ? 300 : ms);
+  }
+}
+
 function text(page: Page, selector: string): Promise<string> {
   return page.$eval(selector, (el) => el.textContent?.trim() ?? "");
 }
@@ -119,16 +158,7 @@ async function start(): Promise<Session> {
   const db = await backend.db();
   await backend.reset();
   const fixture = await loadWebFixture(db);
-  const server = await startServer({
-    db,
-    settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2 },
-    webRoot: new URL("../web/", import.meta.url).pathname,
-    now: () => fixture.now,
-    log: () => {},
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
-  });
+  const server = await servePage(db, fixture);
   const base = `http://127.0.0.1:${server.port}`;
   const browser = await puppeteer.launch({
     executablePath,
@@ -438,43 +468,125 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       }
     });
 
-    await t.step("with SERVE_TOKEN the page asks for the token once and then works", async () => {
+    await t.step("behind SERVE_TOKEN", async (t) => {
       const token = "page-test-token-7f3a";
-      const guarded = await startServer({
-        db: s.db,
-        settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2, token },
-        webRoot: new URL("../web/", import.meta.url).pathname,
-        now: () => s.fixture.now,
-        log: () => {},
-        redact: (text) => text,
-        host: "127.0.0.1",
-        port: 0,
-      });
-      const page = await s.browser.newPage();
-      try {
-        let asked = 0;
+      const guarded = await servePage(s.db, s.fixture, token);
+      const base = `http://127.0.0.1:${guarded.port}/`;
+      let asked = 0;
+      const answers: (string | null)[] = [];
+      const tokenPage = async () => {
+        asked = 0;
+        const page = await s.browser.newPage();
         page.on("dialog", (dialog) => {
           asked++;
-          void dialog.accept(token);
+          const answer = answers.shift() ?? null;
+          void (answer === null ? dialog.dismiss() : dialog.accept(answer));
         });
-        await page.goto(`http://127.0.0.1:${guarded.port}/`, { waitUntil: "load" });
-        await waitIdle(page);
-        assert.equal(asked, 1, "asked once");
-        assert.equal(
-          await page.$eval("#error", (el) => (el as unknown as PageElement).hidden),
-          true,
+        return page;
+      };
+      const showsData = async (page: Page) => {
+        assert.equal(await hidden(page, "#error"), true);
+        assert.equal(await hidden(page, "#token-needed"), true);
+        assert.equal(await text(page, "#kpi-open"), String(s.fixture.openInc + 1));
+        assert.match(await text(page, "#as-of"), /^data as of /);
+      };
+      let page = await tokenPage();
+      try {
+        await t.step("the page asks for the token once and then works", async () => {
+          answers.push(token);
+          await page.goto(base, { waitUntil: "load" });
+          await waitIdle(page);
+          assert.equal(asked, 1, "asked once");
+          await showsData(page);
+          await refresh(page);
+          assert.equal(asked, 1, "not asked again");
+        });
+
+        await t.step(
+          "after the server's token changes, one prompt serves every request",
+          async () => {
+            // The token this session holds is no longer the server's: every request gets 401.
+            await page.evaluate((old) => sessionStorage.setItem("fleettickets.token", old), "old");
+            answers.push(token);
+            await refresh(page);
+            await waitIdle(page);
+            assert.equal(asked, 2, "asked once more");
+            await showsData(page);
+          },
         );
-        assert.equal(
-          await page.$eval("#kpi-open", (el) => el.textContent),
-          String(s.fixture.openInc + 1),
+
+        await t.step(
+          "a cancelled or wrong token says the page needs it; it can be entered again",
+          async () => {
+            await page.close();
+            page = await tokenPage();
+            answers.push(null);
+            await page.goto(base, { waitUntil: "load" });
+            await page.waitForSelector("#token-needed:not([hidden])", { timeout: 5_000 });
+            assert.equal(asked, 1);
+            assert.equal(
+              await text(page, "#token-why"),
+              "This page needs the server's access token to show the data",
+            );
+            assert.equal(await text(page, "#token-enter"), "Enter the access token");
+            assert.equal(await text(page, "#as-of"), "access token needed");
+            assert.equal(await hidden(page, "#error"), true, "no message for API clients");
+
+            answers.push("wrong-token");
+            await page.click("#token-enter");
+            await page.waitForFunction(
+              () => document.getElementById("token-why").textContent.includes("not accepted"),
+              { timeout: 5_000 },
+            );
+            assert.equal(asked, 2, "asked once for the button, not again per request");
+            assert.equal(await hidden(page, "#token-needed"), false);
+
+            answers.push(token);
+            await page.click("#token-enter");
+            await waitIdle(page);
+            assert.equal(asked, 3);
+            await showsData(page);
+          },
         );
-        await refresh(page);
-        assert.equal(asked, 1, "not asked again");
       } finally {
         await page.close();
         await guarded.shutdown();
       }
     });
+
+    await t.step(
+      "with the database down on a fresh load the page says so, and loads once it is back",
+      async () => {
+        const outage = { down: false };
+        const server = await servePage(flaky(s.db, outage), s.fixture);
+        const page = await s.browser.newPage();
+        try {
+          await page.evaluateOnNewDocument(fastRefresh);
+          outage.down = true;
+          await page.goto(`http://127.0.0.1:${server.port}/`, { waitUntil: "load" });
+          await page.waitForFunction(
+            () => document.getElementById("as-of").textContent === "data cannot be loaded now",
+            { timeout: 5_000 },
+          );
+          assert.equal(
+            await text(page, "#error"),
+            "The data cannot be loaded now: the database cannot be reached. " +
+              "The page tries again every minute",
+          );
+          outage.down = false;
+          // No reload: the page's own refresh (every 60 s, 0.3 s here) finds the data.
+          await page.waitForFunction(
+            () => document.getElementById("as-of").textContent.startsWith("data as of"),
+            { timeout: 10_000 },
+          );
+          await page.waitForFunction(() => document.getElementById("error").hidden);
+          assert.equal(await text(page, "#kpi-open"), String(s.fixture.openInc + 1));
+        } finally {
+          await page.close();
+          await server.shutdown();
+        }
+      },
+    );
 
     await t.step(
       "screenshots: desktop (Nairobi, a ticket and the nearest list) and phone",

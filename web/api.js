@@ -4,11 +4,12 @@
 const held = new Map();
 const MAX_HELD = 40;
 
-/** An API answer that was not 2xx/304, with the server's own message. */
+/** An API answer that was not 2xx/304, with the server's own message (status 0: no answer). */
 export class ApiError extends Error {
   constructor(url, status, detail) {
     super(`Cannot load "${url}": ${detail || `HTTP ${status}`}`);
     this.status = status;
+    this.detail = detail || `HTTP ${status}`;
   }
 }
 
@@ -29,25 +30,63 @@ export function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-/** fetch() that asks once for the server's access token when it answers 401. */
+/** True when a token was entered this session (it may since have been refused). */
+export function tokenEntered() {
+  return Boolean(sessionStorage.getItem(TOKEN_KEY));
+}
+
+/** Prompts so far: a request sent before the latest prompt tries again with its answer. */
+let prompts = 0;
+/** The server accepted the token in use (since the latest prompt). */
+let accepted = false;
+/** The person cancelled the prompt or their token was refused: no new prompt until they ask. */
+let refused = false;
+
+/** Asks the person for the server's access token; false when they cancel. */
+export function askForToken() {
+  prompts++;
+  accepted = false;
+  const token = prompt("This page needs the server's access token (SERVE_TOKEN):")?.trim();
+  refused = !token;
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  return Boolean(token);
+}
+
+/**
+ * fetch() that asks for the server's access token when it answers 401: once for all the
+ * requests under way (prompt() holds the page, so the others find the new token and try again
+ * with it), and not again after a cancel or a refused token until askForToken() is called.
+ */
 export async function authorizedFetch(url, init = {}) {
-  const send = () => fetch(url, { ...init, headers: { ...init.headers, ...authHeaders() } });
-  let response = await send();
-  if (response.status === 401) {
-    const token = prompt("This server needs its access token (SERVE_TOKEN):");
-    if (token) {
-      sessionStorage.setItem(TOKEN_KEY, token.trim());
-      response = await send();
+  const send = async () => {
+    const round = prompts;
+    const response = await fetch(url, { ...init, headers: { ...init.headers, ...authHeaders() } });
+    if (round === prompts) {
+      if (response.status !== 401) accepted = true;
+      // Refused before it was ever accepted: the token just entered is wrong.
+      else if (prompts > 0 && !accepted) refused = true;
     }
-  }
-  return response;
+    return { response, round };
+  };
+  const { response, round } = await send();
+  if (response.status !== 401) return response;
+  if (round === prompts && !refused) askForToken();
+  if (refused) return response;
+  const again = await send();
+  if (again.response.status === 401) refused = true;
+  return again.response;
 }
 
 /** GETs JSON; `changed` is false when the server answered 304 (nothing new). */
 export async function getJson(url) {
   const hit = held.get(url);
   const headers = hit ? { "If-None-Match": hit.etag } : {};
-  const response = await authorizedFetch(url, { headers, cache: "no-store" });
+  let response;
+  try {
+    response = await authorizedFetch(url, { headers, cache: "no-store" });
+  } catch {
+    throw new ApiError(url, 0, "The server cannot be reached");
+  }
   if (response.status === 304 && hit) return { data: hit.data, changed: false };
   if (!response.ok) throw new ApiError(url, response.status, await problemText(response));
   const data = await response.json();

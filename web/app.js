@@ -2,7 +2,15 @@
 // every 60 s with If-None-Match (a 304 changes nothing on screen: not the viewport, not the
 // selection).
 
-import { authHeaders, authorizedFetch, getAllTickets, getJson, query } from "./api.js";
+import {
+  askForToken,
+  authHeaders,
+  authorizedFetch,
+  getAllTickets,
+  getJson,
+  query,
+  tokenEntered,
+} from "./api.js";
 import { createCharts } from "./charts.js";
 import { clusterAreas } from "./areas.js";
 import { createMap } from "./map.js";
@@ -35,6 +43,9 @@ const extra = new Map();
 let fetchedAt = Date.now();
 let generation = 0;
 let fitted = false;
+/** The header shows the data's freshness (the dashboard loaded once). */
+let dataShown = false;
+let booted = false;
 const seen = { cluster: new Set(), status: new Set(), team: new Set() };
 
 function ticketsUrl(params) {
@@ -83,7 +94,60 @@ async function loadNearest() {
 /** Shows an error on the page and in the console (where tools and tests see it). */
 function fail(error) {
   console.error(error);
-  renderError(error.message);
+  showFailures([error]);
+}
+
+const lowerFirst = (text) => text.charAt(0).toLowerCase() + text.slice(1);
+
+/**
+ * Says what failed in words for a person (the API's 401 speaks to API clients): the access
+ * token, data that cannot be loaded now (503, no answer), or the other errors as they are.
+ */
+function showFailures(errors) {
+  const needToken = errors.some((e) => e.status === 401);
+  $("token-needed").hidden = !needToken;
+  const why = tokenEntered()
+    ? "The access token entered is not accepted (the server's may have changed)"
+    : "This page needs the server's access token to show the data";
+  $("token-why").textContent = needToken ? why : "";
+  const unavailable = new Set();
+  const other = new Set();
+  for (const e of errors) {
+    if (e.status === 503 || e.status === 0) unavailable.add(lowerFirst(e.detail));
+    else if (e.status !== 401) other.add(e.message);
+  }
+  const lines = [...other];
+  if (unavailable.size > 0) {
+    lines.unshift(
+      `The data cannot be loaded now: ${[...unavailable].join("; ")}. ` +
+        `The page tries again every minute`,
+    );
+  }
+  renderError(lines.length ? lines.join(" · ") : null);
+  if (errors.length > 0 && !dataShown) {
+    $("as-of").textContent = needToken ? "access token needed" : "data cannot be loaded now";
+  }
+}
+
+let wake = null;
+
+/** Waits for the next try of the first load: a refresh period, or a token entered sooner. */
+function nextTry() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => wake(), REFRESH_MS);
+    wake = () => {
+      clearTimeout(timer);
+      wake = null;
+      resolve();
+    };
+  });
+}
+
+/** The "Enter the access token" button: asks, then loads again at once. */
+function enterToken() {
+  if (!askForToken()) return;
+  if (wake) wake();
+  else if (booted) refresh();
 }
 
 function dispatchAt(lat, lon) {
@@ -151,6 +215,7 @@ async function loadDashboard(gen) {
   if (gen !== generation) return;
   renderKpis(data);
   renderFreshness(data.freshness, config.staleAfterHours);
+  dataShown = true;
   const to = data.window.to;
   const weekBefore = new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000)
     .toISOString().slice(0, 10);
@@ -174,7 +239,7 @@ async function refresh() {
   const guard = (p) =>
     p.catch((e) => {
       console.error(e);
-      errors.push(e.message);
+      errors.push(e);
     });
   await Promise.all([
     guard(loadTickets(gen)),
@@ -182,9 +247,9 @@ async function refresh() {
     guard(loadTeams(gen)),
     state.near ? guard(loadNearest()) : null,
   ]);
-  if (gen === generation) renderError(errors.length ? errors.join(" · ") : null);
+  if (gen === generation) showFailures(errors);
   updateCsvLink();
-  return { errors };
+  return { errors: errors.map((e) => e.message) };
 }
 
 function updateCsvLink() {
@@ -306,9 +371,25 @@ function restoreViewport() {
   });
 }
 
+/** The page's settings; until the server gives them, says why and tries again. */
+async function loadConfig() {
+  for (;;) {
+    try {
+      const { data } = await getJson("api/config");
+      showFailures([]);
+      return data;
+    } catch (error) {
+      console.error(error);
+      showFailures([error]);
+      await nextTry();
+    }
+  }
+}
+
 async function boot() {
   $("filters-box").open = matchMedia("(min-width: 1024px)").matches || hasTicketFilters(state);
-  config = (await getJson("api/config")).data;
+  $("token-enter").addEventListener("click", enterToken);
+  config = await loadConfig();
   mapView = await createMap($("map"), config, {
     onTicket: pick,
     onPoint: dispatchAt,
@@ -319,6 +400,7 @@ async function boot() {
   applyStateToForm();
   bindControls();
   restoreViewport();
+  booted = true;
   await refresh();
   setInterval(refresh, REFRESH_MS);
   setInterval(() => tickCountdown(featureOf(state.ticket), fetchedAt), 15_000);
