@@ -104,7 +104,37 @@ export async function createMap(element, config, callbacks) {
       Math.min(b.getNorth(), 85),
     ];
     const zoom = Math.min(Math.round(map.getZoom()), MAX_CLUSTER_ZOOM + 1);
-    for (const f of index.getClusters(bbox, zoom)) points.addLayer(markerOf(f));
+    const features = index.getClusters(bbox, zoom);
+    if (zoom <= MAX_CLUSTER_ZOOM) {
+      for (const f of features) points.addLayer(markerOf(f));
+      return;
+    }
+    // Past the grouping zooms each ticket is its own marker: tickets at one spot (a place, a
+    // cluster centroid) would cover each other, so they stay one group that lists them.
+    const spots = new Map();
+    for (const f of features) {
+      const key = f.geometry.coordinates.join(",");
+      spots.set(key, [...(spots.get(key) ?? []), f]);
+    }
+    for (const stack of spots.values()) {
+      points.addLayer(stack.length === 1 ? markerOf(stack[0]) : stackMarker(stack));
+    }
+  }
+
+  /** One marker for tickets at one spot, past the grouping zooms: a click lists them. */
+  function stackMarker(stack) {
+    const [lon, lat] = stack[0].geometry.coordinates;
+    const tickets = stack.map((f) => placed[f.properties.i].properties);
+    const counts = countsOf(null);
+    for (const t of tickets) counts[stateOf(t)]++;
+    const marker = L.marker([lat, lon], {
+      icon: clusterIcon(counts, tickets.length),
+      title: `${tickets.length} tickets`,
+      keyboard: true,
+    });
+    tagElement(marker, counts, { group: "1" });
+    marker.on("click", () => callbacks.onGroup(tickets));
+    return marker;
   }
 
   function markerOf(feature) {
