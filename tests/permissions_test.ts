@@ -105,8 +105,9 @@ Deno.test({
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        // A prompt waits for an answer that never comes: the test fails instead of hanging.
-        signal: AbortSignal.timeout(60_000),
+        // A prompt waits for an answer that never comes: the test fails instead of hanging. The
+        // run boots an embedded database first (~17 s alone, over 60 s on a loaded 2-core CI).
+        signal: AbortSignal.timeout(180_000),
       }).output();
       const text = new TextDecoder().decode(output.stdout) +
         new TextDecoder().decode(output.stderr);
