@@ -12,11 +12,20 @@ import { configToRead } from "./_config_to_read.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { checkReadableFile } from "./_open_store.ts";
 import { OUTPUT_ROOT, outputPath } from "./_output_path.ts";
+import { closest } from "./_suggest.ts";
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
   const { io, out } = context;
   const [action, file, ...extra] = args;
+  const actions = ["export", "import"];
+  if (action !== undefined && !actions.includes(action) && !action.startsWith("-")) {
+    const guess = closest(action, actions);
+    throw new UsageError(
+      `Unknown gazetteer action "${action}"${guess ? `: did you mean "${guess}"?` : ""} ` +
+        "(use: gazetteer export FILE.csv|-, or gazetteer import FILE.csv)",
+    );
+  }
   if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
     throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
   }

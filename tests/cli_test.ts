@@ -86,6 +86,10 @@ Deno.test("cli: an empty or missing path names the flag or the file (exit 2), be
     ],
     [["gazetteer", "import", "demo"], /^Cannot read the gazetteer sheet "demo": it is not a file/],
     [["db", "exprot", "x.sql"], /^Unknown db action "exprot": did you mean "export"\?/],
+    [
+      ["gazetteer", "imprt", "review.csv"],
+      /^Unknown gazetteer action "imprt": did you mean "import"\?/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = await cli(args, { PGLITE_DIR: ".data/no-such-db" });
