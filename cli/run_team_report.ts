@@ -13,6 +13,8 @@ import {
   teamPerformance,
 } from "../core/team_performance.ts";
 import { configToRead } from "./_config_to_read.ts";
+import { closest } from "./_suggest.ts";
+import type { Database } from "../core/ports/mod.ts";
 import { type Context, type Flags, parse, UsageError } from "./_context.ts";
 import { type ReportWindow, reportWindow, WindowError } from "../core/report_window.ts";
 
@@ -42,11 +44,32 @@ export async function runTeamReport(context: Context, args: string[]): Promise<n
       { timeoutMs: config.serve.statementTimeoutMs },
       (tx) => teamPerformance(tx, { by, window, from, to, cluster: values.cluster as string }),
     );
-    out(values.json ? text : formatTeamPerformance(JSON.parse(text) as TeamPerformance));
+    const report = JSON.parse(text) as TeamPerformance;
+    out(values.json ? text : formatTeamPerformance(report));
+    const cluster = values.cluster as string | undefined;
+    if (cluster !== undefined && report.rows.length === 0) {
+      context.io.stderr(await unknownClusterNote(db, cluster));
+    }
     return 0;
   } finally {
     await db.close();
   }
+}
+
+/**
+ * Why a `--cluster` report is empty when no ticket has that cluster (a typo, most often):
+ * a note on stderr with the closest name; empty when the cluster exists (no closures then).
+ */
+async function unknownClusterNote(db: Database, cluster: string): Promise<string> {
+  const rows = await db.query<{ cluster: string }>(
+    `select distinct cluster from tickets.inc where cluster is not null order by 1`,
+  );
+  const names = rows.map((r) => r.cluster);
+  if (names.some((name) => name.toLowerCase() === cluster.toLowerCase())) return "";
+  const guess = closest(cluster, names);
+  return `No INC ticket has cluster "${cluster}"` +
+    (guess ? `: did you mean "${guess}"?` : "") +
+    (names.length > 0 && names.length <= 30 ? ` (clusters: ${names.join(", ")})` : "") + "\n";
 }
 
 /** The window flags, checked before the database opens (a mistake is exit 2 naming the flag). */

@@ -990,6 +990,21 @@ for (const b of backends()) {
       // Closures are those of the window; the open backlog is as of the real clock (all breached).
       assert.match(stdout, /Team A\s+1\s+2\.0\s+2\.0\s+100\.0%\s+\d+\s+\d+\s+0\s+0\n/);
       assert.match(stdout, /Team B\s+1\s+10\.0\s+10\.0\s+0\.0%\s+3\s+2\s+0\s+0\n/);
+
+      // A mistyped cluster gives an empty table: stderr says no ticket has it, and the closest.
+      let stderr = "";
+      const typo = await main(["report", "--by", "team", "--cluster", "Westlnds"], {
+        env: (name) => name === "DATABASE_URL" ? b.url : undefined,
+        stdout: () => {},
+        stderr: (text) => stderr += text,
+        terminal: { stdout: false, stderr: false },
+        onSignal: () => () => {},
+      });
+      assert.equal(typo, 0);
+      assert.match(
+        stderr,
+        /^No INC ticket has cluster "Westlnds": did you mean "Westlands"\? \(clusters: /,
+      );
     });
   }
 
