@@ -77,6 +77,7 @@ export {
   migrate,
   type Migration,
   type MigrationStatus,
+  NewerSchemaError,
   pendingMigrations,
 } from "./core/migrate.ts";
 export { type Config, ConfigError, loadConfig } from "./app/config.ts";

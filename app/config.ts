@@ -88,6 +88,9 @@ export const ENV_NAMES = [
 /** The embedded database folder when PGLITE_DIR is unset. */
 export const DEFAULT_PGLITE_DIR = ".data/pglite";
 
+/** Where `deno task demo` keeps its embedded database (rebuilt by each demo). */
+export const DEMO_PGLITE_DIR = ".data/demo/pglite";
+
 /**
  * Raised for a missing or malformed setting; the message names the variable.
  *

@@ -5,8 +5,13 @@
  */
 
 import { allowedPath } from "./allowed_path.ts";
-import { type Config, ConfigError } from "./config.ts";
-import { migrate, pendingMigrations } from "../core/migrate.ts";
+import { type Config, ConfigError, DEMO_PGLITE_DIR } from "./config.ts";
+import {
+  migrate,
+  type MigrationStatus,
+  NewerSchemaError,
+  pendingMigrations,
+} from "../core/migrate.ts";
 import {
   createPgliteDatabase,
   DatabaseLockedError,
@@ -16,35 +21,59 @@ import {
 import { connectPostgresDatabase, NotPostgresError } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
-/** Raised when PostgreSQL has migrations this version needs and has not applied. */
+/**
+ * What is pending, in the words every command and `doctor` use: `1 pending migration(s) and 2
+ * definition(s) (views, functions) to install`, then the names (`names` of them at most).
+ */
+export function describePending(
+  pending: readonly string[],
+  definitions: readonly string[] = [],
+  names = Infinity,
+): string {
+  const counts = [
+    ...(pending.length > 0 ? [`${pending.length} pending migration(s)`] : []),
+    ...(definitions.length > 0
+      ? [`${definitions.length} definition(s) (views, functions) to install`]
+      : []),
+  ];
+  const all = [...pending, ...definitions];
+  const listed = all.length > names ? `${all[0]} … ${all.at(-1)}` : all.join(", ");
+  return `${counts.join(" and ")} (${listed})`;
+}
+
+/** Raised when the database has migrations this version needs and has not applied. */
 export class PendingMigrationsError extends Error {
   /** Creates the error naming the pending migrations and the definitions to install. */
-  constructor(pending: string[], definitions: string[] = []) {
-    const counts = [
-      ...(pending.length > 0 ? [`${pending.length} pending migration(s)`] : []),
-      ...(definitions.length > 0
-        ? [`${definitions.length} definition(s) (views, functions) to install`]
-        : []),
-    ];
-    super(
-      `Cannot run: the database has ${counts.join(" and ")} (${
-        [...pending, ...definitions].join(", ")
-      }); run "deno task migrate" first`,
-    );
+  constructor(
+    pending: string[],
+    definitions: string[] = [],
+    remedy = 'run "deno task migrate" first',
+  ) {
+    super(`Cannot run: the database has ${describePending(pending, definitions)}; ${remedy}`);
     this.name = "PendingMigrationsError";
   }
 }
 
 /** Options for {@linkcode openDatabase}. */
 export interface OpenDatabaseOptions {
-  /** Require an up-to-date schema on PostgreSQL (the embedded database migrates itself). */
+  /**
+   * Require this version's schema, on PostgreSQL and on the embedded database alike: refuse a
+   * database with pending migrations or definitions ({@linkcode PendingMigrationsError}) or one
+   * a later version migrated ({@linkcode NewerSchemaError}). Every command but `sql` (which runs
+   * on the schema as it is and says so) and `migrate` (which checks for itself).
+   */
   requireMigrated?: boolean;
   /**
    * The command only reads, and touches no geometry (status): the embedded database then opens
-   * without PostGIS when its schema is current, about half the boot time and memory.
+   * without PostGIS, about half the boot time and memory.
    */
   readOnly?: boolean;
-  /** Embedded: apply pending migrations on open (default true; `migrate` applies them itself). */
+  /**
+   * Embedded: migrate a database that has no migration applied yet (a new folder, or a first
+   * boot cut short) when the command may make one, that is neither `existing` nor
+   * `writesNothing` (`ingest --apply`). Default true; `migrate` sets false (it migrates, and
+   * says what it applied). A database made earlier is never migrated on open.
+   */
   migrate?: boolean;
   /**
    * The command looks at data (serve, status, sql, report): an embedded folder without a
@@ -90,16 +119,11 @@ export async function openDatabase(
     // A port that is not PostgreSQL's: a setting to fix (exit 2, not transient), not an outage.
     throw error instanceof NotPostgresError ? new ConfigError(error.message) : error;
   });
-  if (options.requireMigrated) {
-    try {
-      const { pending, changedDefinitions } = await pendingMigrations(db);
-      if (pending.length + changedDefinitions.length > 0) {
-        throw new PendingMigrationsError(pending, changedDefinitions);
-      }
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
+  try {
+    if (options.requireMigrated) await requireCurrent(db);
+  } catch (error) {
+    await db.close();
+    throw error;
   }
   return db;
 }
@@ -122,26 +146,76 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     return await openInMemory();
   }
   await checkNewDatabaseFolder(dir);
-  if (options.readOnly) {
-    const bare = await createPgliteDatabase({ dataDir: dir, postgis: false });
-    let current = false;
-    try {
-      current = await isCurrent(bare);
-    } finally {
-      if (!current) await bare.close(); // a new or older database: migrating needs PostGIS
-    }
-    if (current) return bare;
-  }
-  const db = await createPgliteDatabase({ dataDir: dir });
+  const db = await createPgliteDatabase({ dataDir: dir, postgis: !options.readOnly });
   try {
-    // Checking the ledger costs two small queries; migrating only when something is pending
-    // keeps every later open cheap.
-    if (options.migrate !== false && !(await isCurrent(db))) await migrate(db);
+    if (options.migrate === false) return db;
+    // Made by this command (ingest --apply): a database with no migration applied yet. One
+    // made earlier is only checked, as PostgreSQL is: reading commands and dry runs never
+    // migrate it, and `migrate` alone upgrades it.
+    const makes = !options.existing && !options.writesNothing && !options.readOnly;
+    if (!makes && !options.requireMigrated) return db;
+    const remedy = demoRemedy(dir);
+    const plan = await readPlan(db, remedy);
+    if (makes && plan.applied.length === 0) await migrate(db);
+    else if (options.requireMigrated) refusePending(plan, remedy);
+    return db;
   } catch (error) {
     await db.close();
     throw error;
   }
-  return db;
+}
+
+/**
+ * Refuses a database whose schema is not this version's: pending migrations or definitions
+ * ({@linkcode PendingMigrationsError}), or a later version's ({@linkcode NewerSchemaError}).
+ */
+async function requireCurrent(db: Database, remedy?: string): Promise<void> {
+  refusePending(await readPlan(db, remedy), remedy);
+}
+
+/** What is applied and pending; refuses a later version's database. */
+async function readPlan(db: Database, remedy?: string) {
+  try {
+    return await pendingMigrations(db);
+  } catch (error) {
+    if (remedy === undefined || !(error instanceof NewerSchemaError)) throw error;
+    throw new NewerSchemaError(error.migrations, error.definitions, remedy);
+  }
+}
+
+function refusePending(plan: MigrationStatus, remedy?: string): void {
+  if (plan.pending.length + plan.changedDefinitions.length > 0) {
+    throw new PendingMigrationsError(plan.pending, plan.changedDefinitions, remedy);
+  }
+}
+
+/**
+ * What to do with the demo's database when it is not this version's: `migrate` would upgrade
+ * PGLITE_DIR's (and make one there, hiding the demo's), so rebuild it.
+ */
+function demoRemedy(dir: string): string | undefined {
+  const normal = (path: string) => path.replace(/^\.\//, "").replace(/\/+$/, "");
+  return normal(dir) === DEMO_PGLITE_DIR
+    ? 'run "deno task demo" again to rebuild the demo\'s database at this version'
+    : undefined;
+}
+
+/**
+ * Why the database is not this version's schema, in words (`the database has 1 pending
+ * migration(s) …; run "deno task migrate" first`), or undefined when it is: `sql` runs on the
+ * schema as it is (an operator looks at the ledgers with it) and says so.
+ */
+export async function schemaNotice(db: Database, config: Config): Promise<string | undefined> {
+  try {
+    await requireCurrent(db, config.databaseUrl ? undefined : demoRemedy(config.pgliteDir));
+    return undefined;
+  } catch (error) {
+    if (error instanceof NewerSchemaError) return `${error.found}; ${error.remedy}`;
+    if (error instanceof PendingMigrationsError || error instanceof RangeError) {
+      return error.message.replace(/^Cannot (run|migrate): /, "");
+    }
+    throw error;
+  }
 }
 
 async function openInMemory(): Promise<Database> {
@@ -184,11 +258,6 @@ export async function checkNewDatabaseFolder(dir: string): Promise<void> {
     `Cannot make the embedded database in "${dir}": the folder holds other files (${named}) ` +
       `and no database; set PGLITE_DIR to a new or empty folder`,
   );
-}
-
-async function isCurrent(db: Database): Promise<boolean> {
-  const { pending, changedDefinitions } = await pendingMigrations(db);
-  return pending.length === 0 && changedDefinitions.length === 0;
 }
 
 /** The embedded folder holds no database, and the command only looks at data. */

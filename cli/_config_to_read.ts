@@ -1,12 +1,9 @@
 // The configuration a command that uses the data already there opens (serve, status, sql,
 // report, db export, gazetteer, geocode, capture). Private to cli/.
 
-import { type Config, DEFAULT_PGLITE_DIR } from "../app/config.ts";
+import { type Config, DEFAULT_PGLITE_DIR, DEMO_PGLITE_DIR } from "../app/config.ts";
 import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import type { Context } from "./_context.ts";
-
-/** Where `deno task demo` keeps its embedded database. */
-const DEMO_DIR = ".data/demo/pglite";
 
 /** Folders {@linkcode configToRead} looks at (tests give their own). */
 export interface ReadFolders {
@@ -46,7 +43,7 @@ export async function demoToRead(
   config: Config,
   folders: ReadFolders = {},
 ): Promise<string | undefined> {
-  const { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_DIR } = folders;
+  const { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_PGLITE_DIR } = folders;
   const normal = (dir: string) => dir.replace(/^\.\//, "").replace(/\/+$/, "");
   if (config.databaseUrl !== undefined) return undefined;
   if (normal(config.pgliteDir) !== normal(defaultDir)) return undefined;

@@ -6,7 +6,7 @@
  */
 
 import type { Config } from "../app/config.ts";
-import { checkEmbeddedDir } from "../app/open_database.ts";
+import { checkEmbeddedDir, describePending } from "../app/open_database.ts";
 import {
   createPgliteDatabase,
   DatabaseLockedError,
@@ -17,7 +17,7 @@ import { parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
 import { findCsvElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
 import { DATASETS } from "../core/datasets.ts";
 import { eatIso } from "../core/eat_time.ts";
-import { pendingMigrations } from "../core/migrate.ts";
+import { NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import type { Database } from "../core/ports/mod.ts";
 
@@ -145,20 +145,23 @@ async function databaseChecks(db: Database, config: Config, now: Date): Promise<
 
   try {
     const plan = await pendingMigrations(db);
-    const todo = [...plan.pending, ...plan.changedDefinitions];
+    const { pending, changedDefinitions } = plan;
     checks.push(
-      todo.length === 0
+      pending.length + changedDefinitions.length === 0
         ? ok("migrations", `${plan.applied.length} applied, definitions current`)
         : fail(
           "migrations",
-          `${todo.length} pending (${
-            todo.length > 3 ? `${todo[0]} … ${todo.at(-1)}` : todo.join(", ")
-          })`,
+          // The words of every command that refuses to run on it.
+          `the database has ${describePending(pending, changedDefinitions, 3)}`,
           'run "deno task migrate"',
         ),
     );
   } catch (error) {
-    checks.push(fail("migrations", message(error), "restore the released migration files"));
+    checks.push(
+      error instanceof NewerSchemaError
+        ? fail("migrations", error.found, error.remedy)
+        : fail("migrations", message(error), "restore the released migration files"),
+    );
   }
   checks.push(...await clockChecks(db, now));
   return checks;

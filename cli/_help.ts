@@ -33,8 +33,9 @@ export const COMMANDS: Record<string, CommandHelp> = {
   migrate: {
     summary: "apply pending schema migrations",
     usage: "migrate",
-    notes: "Run once after each deploy that adds migrations. The embedded database " +
-      "(DATABASE_URL unset) is migrated on first use too.",
+    notes: "Run once after each deploy that adds migrations, before the next ingest: every " +
+      "command but sql refuses a database with pending migrations (exit 2), PostgreSQL and " +
+      "embedded alike. A database a later version migrated is refused and left as it is (exit 2).",
   },
   ingest: {
     summary: "drain change files into the database (dry run unless --apply)",
@@ -105,8 +106,9 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
     usage: 'sql "select …" [--json]\n       sql - [--json]     (the SQL from stdin)',
     options: `  --json              the rows as one JSON array
   --max-rows N        print at most N rows (default 1000; the count says how many there were)`,
-    notes: "Statements run as written, in one transaction each call. Geometry values print as " +
-      "hex EWKB: use ST_AsText(geom) or ST_Y(geom)/ST_X(geom) for readable coordinates.",
+    notes: "Statements run as written, in one transaction each call, on the schema as it is " +
+      "(never migrated; a note on stderr says when it is not this version's). Geometry values " +
+      "print as hex EWKB: use ST_AsText(geom) or ST_Y(geom)/ST_X(geom) for readable coordinates.",
   },
   db: {
     summary: "export the embedded database as SQL that psql loads into PostgreSQL + PostGIS",

@@ -10,6 +10,7 @@
 
 import { type Config, ConfigError, configSecrets, loadConfig } from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
+import { NewerSchemaError } from "../core/migrate.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
@@ -106,7 +107,8 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       return 2;
     }
     if (
-      error instanceof PendingMigrationsError || error instanceof SourceError ||
+      error instanceof PendingMigrationsError || error instanceof NewerSchemaError ||
+      error instanceof SourceError ||
       error instanceof PathNotAllowedError
     ) {
       err(error.message);

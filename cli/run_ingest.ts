@@ -17,6 +17,7 @@ import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
+import { NewerSchemaError } from "../core/migrate.ts";
 import { recordRun } from "../core/record_run.ts";
 import {
   amount,
@@ -350,7 +351,8 @@ function reportBeforeDrain(
 /** The exit code `main` gives the same error: 0 locked, 2 usage or configuration, else 1. */
 function exitCodeBeforeDrain(error: unknown): number {
   if (error instanceof DatabaseLockedError) return 0;
-  const configuration = error instanceof PendingMigrationsError || error instanceof SourceError ||
+  const configuration = error instanceof PendingMigrationsError ||
+    error instanceof NewerSchemaError || error instanceof SourceError ||
     error instanceof PathNotAllowedError || error instanceof ConfigError ||
     error instanceof UsageError || isPermissionError(error);
   return configuration ? 2 : 1;

@@ -1,12 +1,13 @@
 /**
  * `sql`: runs SQL on the configured database (the embedded one by default) and prints the rows,
  * or for a statement that returns none what it did (`INSERT 0 1`, `UPDATE 3`, as psql), so the
- * README's queries work without a PostgreSQL client.
+ * README's queries work without a PostgreSQL client. It runs on the schema as it is (never
+ * migrated, never refused) and says when that is not this version's.
  *
  * @module
  */
 
-import { openDatabase } from "../app/open_database.ts";
+import { openDatabase, schemaNotice } from "../app/open_database.ts";
 import { eatIso } from "../core/eat_time.ts";
 import type { Row, StatementResult } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -35,8 +36,15 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
     throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);
   }
   const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
-  const db = await openDatabase(await configToRead(context), { existing: true });
+  const target = await configToRead(context);
+  const db = await openDatabase(target, { existing: true });
   try {
+    // The schema as it is, never migrated nor refused: sql is how an operator looks at the
+    // ledgers of a database another version migrated. It says so first.
+    const notice = await schemaNotice(db, target);
+    if (notice !== undefined) {
+      context.io.stderr(context.redact(`Note: ${notice} (sql runs on the schema as it is)\n`));
+    }
     let result: StatementResult;
     try {
       result = await db.runStatement(sql);

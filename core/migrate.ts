@@ -9,6 +9,10 @@
  *   whenever their checksum changes (recorded in `tickets.schema_definitions`). A fix to a view
  *   or a function is an edit to its file.
  *
+ * A database a later version migrated is refused, never migrated back: one that records a
+ * numbered migration this version does not ship, or a definition text this version never had
+ * (`definitions/known_checksums.txt` lists every text each definition has had).
+ *
  * @module
  */
 
@@ -79,6 +83,22 @@ export async function loadDefinitions(
   return definitions.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
+/**
+ * Every text each definition has had in this version's history, by file name: the checksums in
+ * `definitions/known_checksums.txt` (current and earlier texts, of renamed and removed files too).
+ */
+export async function loadKnownDefinitions(
+  file: URL = new URL("../definitions/known_checksums.txt", import.meta.url),
+): Promise<Map<string, Set<string>>> {
+  const known = new Map<string, Set<string>>();
+  for (const line of (await Deno.readTextFile(file)).split("\n")) {
+    const m = /^([0-9a-f]{64}) +(\S+)$/.exec(line.trim());
+    if (m === null) continue; // a comment or a blank line
+    known.set(m[2]!, (known.get(m[2]!) ?? new Set()).add(m[1]!));
+  }
+  return known;
+}
+
 async function loadSqlFiles(dir: URL): Promise<Migration[]> {
   const files: Migration[] = [];
   for await (const entry of Deno.readDir(dir)) {
@@ -90,7 +110,8 @@ async function loadSqlFiles(dir: URL): Promise<Migration[]> {
   return files;
 }
 
-async function checksum(text: string): Promise<string> {
+/** The checksum the ledgers record for a file's text: its SHA-256, in hex (as `sha256sum`). */
+export async function checksum(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -111,6 +132,42 @@ export interface MigrationSources {
   migrations?: Migration[];
   /** Replaceable definitions (default: `definitions/`). */
   definitions?: Migration[];
+  /**
+   * Every text each definition has had, by name (default: `definitions/known_checksums.txt`);
+   * the texts of `definitions` count as known too.
+   */
+  knownDefinitions?: Map<string, Set<string>>;
+}
+
+/**
+ * The database records migrations or definition texts this version does not know: a later
+ * version migrated it. No command works on it (`sql` only looks), and `migrate` must not put
+ * its definitions back to this version's texts.
+ */
+export class NewerSchemaError extends Error {
+  /** What the database holds that this version does not know, in words. */
+  readonly found: string;
+  /** What to do. */
+  readonly remedy: string;
+
+  /** Creates the error naming the unknown migrations and definitions. */
+  constructor(
+    readonly migrations: string[],
+    readonly definitions: string[],
+    remedy = "run the release that migrated it, or restore the backup taken before that upgrade",
+  ) {
+    const counts = [
+      ...(migrations.length > 0 ? [`${migrations.length} migration(s)`] : []),
+      ...(definitions.length > 0 ? [`${definitions.length} definition(s)`] : []),
+    ];
+    const found = `the database holds ${counts.join(" and ")} this version does not know (${
+      [...migrations, ...definitions].join(", ")
+    }): a later release migrated it`;
+    super(`Cannot run: ${found}; ${remedy}`);
+    this.name = "NewerSchemaError";
+    this.found = found;
+    this.remedy = remedy;
+  }
 }
 
 interface Plan extends MigrationStatus {
@@ -120,7 +177,9 @@ interface Plan extends MigrationStatus {
 
 /**
  * Lists applied and pending migrations and changed definitions. Throws a RangeError when an
- * applied numbered migration's file changed since (released migrations are never edited).
+ * applied numbered migration's file changed since (released migrations are never edited), and a
+ * {@linkcode NewerSchemaError} when the database records a numbered migration this version does
+ * not ship or a definition text it never had (a later version migrated it).
  *
  * @example Usage
  * ```ts ignore
@@ -140,8 +199,30 @@ export async function pendingMigrations(
 ): Promise<Plan> {
   const all = sources.migrations ?? await loadMigrations();
   const definitions = sources.definitions ?? await loadDefinitions();
-  const done = await recordedChecksums(db, "schema_migrations", "version::text");
+  const done = await recordedChecksums(db, "schema_migrations", "version");
   const defined = await recordedChecksums(db, "schema_definitions", "name");
+  // Refused before anything is compared or applied: a later version's schema is never mixed
+  // with this one's, nor its definitions replaced by earlier texts.
+  const shipped = new Set(all.map((m) => String(m.version)));
+  const unknownMigrations = [...done.values()]
+    .filter((row) => !shipped.has(row.key))
+    .sort((a, b) => Number(a.key) - Number(b.key))
+    .map((row) => row.name);
+  const known = new Map<string, Set<string>>();
+  for (const [name, sums] of sources.knownDefinitions ?? await loadKnownDefinitions()) {
+    known.set(name, new Set(sums));
+  }
+  for (const definition of definitions) {
+    const sums = known.get(definition.name) ?? new Set();
+    known.set(definition.name, sums.add(await checksum(definition.sql)));
+  }
+  const unknownDefinitions = [...defined.values()]
+    .filter((row) => !known.get(row.key)?.has(row.checksum))
+    .map((row) => row.key)
+    .sort();
+  if (unknownMigrations.length > 0 || unknownDefinitions.length > 0) {
+    throw new NewerSchemaError(unknownMigrations, unknownDefinitions);
+  }
   const plan: Plan = {
     applied: [],
     pending: [],
@@ -150,7 +231,7 @@ export async function pendingMigrations(
     todoDefinitions: [],
   };
   for (const migration of all) {
-    const recorded = done.get(String(migration.version));
+    const recorded = done.get(String(migration.version))?.checksum;
     if (recorded === undefined) {
       plan.pending.push(migration.name);
       plan.todo.push(migration);
@@ -163,34 +244,42 @@ export async function pendingMigrations(
     }
   }
   for (const definition of definitions) {
-    if (defined.get(definition.name) === await checksum(definition.sql)) continue;
+    if (defined.get(definition.name)?.checksum === await checksum(definition.sql)) continue;
     plan.changedDefinitions.push(definition.name);
     plan.todoDefinitions.push(definition);
   }
   return plan;
 }
 
+/** A ledger row: its key (version or name), the file name and the checksum of its text. */
+type Recorded = {
+  key: string;
+  name: string;
+  checksum: string;
+};
+
 async function recordedChecksums(
   db: Database,
   table: "schema_migrations" | "schema_definitions",
-  key: string,
-): Promise<Map<string, string>> {
-  const checksums = new Map<string, string>();
+  key: "version" | "name",
+): Promise<Map<string, Recorded>> {
+  const checksums = new Map<string, Recorded>();
   const [exists] = await db.query<{ ok: boolean }>(
     `select to_regclass($1) is not null as ok`,
     [`tickets.${table}`],
   );
   if (!exists?.ok) return checksums;
-  const rows = await db.query<{ key: string; checksum: string }>(
-    `select ${key} as key, checksum from tickets.${table}`,
+  const rows = await db.query<Recorded>(
+    `select ${key}::text as key, name, checksum from tickets.${table}`,
   );
-  for (const row of rows) checksums.set(row.key, row.checksum);
+  for (const row of rows) checksums.set(row.key, row);
   return checksums;
 }
 
 /**
  * Applies every pending numbered migration in order, then every new or changed definition in
- * order, each in its own transaction; returns what was applied.
+ * order, each in its own transaction; returns what was applied. Applies nothing on a database a
+ * later version migrated ({@linkcode NewerSchemaError}).
  *
  * @example Usage
  * ```ts ignore

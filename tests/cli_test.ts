@@ -6,7 +6,7 @@ import { generateStream } from "../demo/generate_stream.ts";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
-import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 import { runDemo } from "../cli/run_demo.ts";
 
@@ -458,6 +458,56 @@ Deno.test({
       ["error", "run", "inc", "failed", false],
     );
     assert.match(line.error, pending);
+  },
+});
+
+Deno.test({
+  name: "cli: a PostgreSQL database a later version migrated is refused by migrate, ingest, " +
+    "status, report, serve and the rest, naming what this version does not know (exit 2); " +
+    "migrate changes nothing [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+    const env = { DATABASE_URL: url };
+    assert.equal((await cli(["migrate"], env)).code, 0);
+    // What a later release leaves: its migration 012 and its text of a definition.
+    const later = `insert into tickets.schema_migrations (version, name, checksum)
+      values (12, '012_later_release.sql', 'later');
+      update tickets.schema_definitions set checksum = 'later' where name = '30_inc_open_sla.sql'`;
+    assert.equal((await cli(["sql", later], env)).code, 0);
+    const ledgers = "select name, checksum, applied_at from tickets.schema_definitions " +
+      "union all select name, checksum, applied_at from tickets.schema_migrations order by 1";
+    const before = await cli(["sql", ledgers, "--json"], env);
+    const refusal = "the database holds 1 migration(s) and 1 definition(s) this version does " +
+      "not know (012_later_release.sql, 30_inc_open_sla.sql): a later release migrated it; " +
+      "run the release that migrated it, or restore the backup taken before that upgrade";
+    const bucket = await scratch();
+    await Deno.mkdir(`${bucket}/${CHANGES}`, { recursive: true });
+    for (
+      const args of [
+        ["migrate"],
+        ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"],
+        ["status"],
+        ["report"],
+        ["capture"],
+        ["geocode", "--clusters"],
+        ["gazetteer", "export", "-"],
+        ["serve", "--port", "0"],
+      ]
+    ) {
+      const child = spawnCli(args, env);
+      // A serve that started would never end: stop it, and the assertion below says why.
+      const timer = setTimeout(() => child.kill(), 30_000);
+      const output = await child.output().finally(() => clearTimeout(timer));
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.equal(stderr, `Cannot run: ${refusal}\n`, args.join(" "));
+    }
+    // sql looks (how an operator reads the ledgers then), and says so.
+    const after = await cli(["sql", ledgers, "--json"], env);
+    assert.equal(after.stderr, `Note: ${refusal} (sql runs on the schema as it is)\n`);
+    assert.equal(after.stdout, before.stdout, "migrate changed nothing");
   },
 });
 

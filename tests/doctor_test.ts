@@ -6,6 +6,8 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { loadMigrations, migrate } from "../core/migrate.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 
@@ -136,7 +138,10 @@ Deno.test({
         "m",
       ),
     );
-    assert.match(before.stdout, /^fail +migrations +\d+ pending \(001_tickets_schema\.sql … /m);
+    assert.match(
+      before.stdout,
+      /^fail +migrations +the database has \d+ pending migration\(s\) and \d+ definition\(s\) \(views, functions\) to install \(001_tickets_schema\.sql … \d+_\w+\.sql\)$/m,
+    );
     assert.match(before.stdout, /→ run "deno task migrate"/);
 
     assert.equal((await cli(["migrate"], env)).code, 0);
@@ -147,6 +152,40 @@ Deno.test({
     assert.match(after.stdout, /^ok +EAT +feed times read as UTC\+3/m);
     assert.match(after.stdout, /^warn +bucket +no S3 credentials set/m);
     assert.match(after.stdout, /^ok +geocoder +nominatim, no key/m);
+  },
+});
+
+Deno.test({
+  name: "doctor: an embedded database of an earlier version fails migrations in the words of " +
+    "every command; one a later version migrated fails naming what this version does not know",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = { PGLITE_DIR: `${await scratchDir("test-doctor")}/pglite` };
+    const open = () => createPgliteDatabase({ dataDir: env.PGLITE_DIR });
+    const shipped = await loadMigrations();
+    const db = await open();
+    await migrate(db, { migrations: shipped.filter((m) => m.version <= 9), definitions: [] });
+    await db.close();
+    const older = await cli(["doctor"], env);
+    assert.equal(older.code, 1, older.stdout + older.stderr);
+    assert.match(
+      older.stdout,
+      /^fail +migrations +the database has 2 pending migration\(s\) and \d+ definition\(s\) \(views, functions\) to install \(010_capture_marks\.sql … 95_data_changed_notify\.sql\)$/m,
+    );
+
+    // What a later release's migrate leaves: a migration this version does not ship.
+    const later = await open();
+    await later.query(
+      `insert into tickets.schema_migrations (version, name, checksum)
+       values (12, '012_later_release.sql', 'later')`,
+    );
+    await later.close();
+    const newer = await cli(["doctor"], env);
+    assert.equal(newer.code, 1, newer.stdout + newer.stderr);
+    assert.match(
+      newer.stdout,
+      /^fail +migrations +the database holds 1 migration\(s\) this version does not know \(012_later_release\.sql\): a later release migrated it\n +→ run the release that migrated it, or restore the backup taken before that upgrade$/m,
+    );
   },
 });
 

@@ -3,8 +3,11 @@
 
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { loadDefinitions, loadMigrations, migrate } from "../core/migrate.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
+import type { Database } from "../core/ports/mod.ts";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -61,6 +64,140 @@ Deno.test({
     const status = await cli(["status", "--json"], env);
     const report = JSON.parse(status.stdout);
     assert.deepEqual(report.datasets.map((d: { dataset: string }) => d.dataset), ["inc", "crq"]);
+  },
+});
+
+/** Opens an embedded database folder in this process, to make or read one the CLI then meets. */
+async function inProcess<T>(dir: string, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await createPgliteDatabase({ dataDir: dir });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+Deno.test({
+  name: "embedded: a database an earlier version made is refused by the reading commands, " +
+    "naming what is pending, and left as it was; sql looks without migrating; migrate upgrades it",
+  sanitizeResources: false,
+  fn: async () => {
+    // A folder of its own, where .data/pglite is the default PGLITE_DIR: the database an
+    // earlier version (migrations 001-009, no definitions yet) made there.
+    const cwd = await scratchDir("test-embedded");
+    const shipped = await loadMigrations();
+    await inProcess(
+      `${cwd}/.data/pglite`,
+      (db) => migrate(db, { migrations: shipped.filter((m) => m.version <= 9), definitions: [] }),
+    );
+    await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
+    const definitions = (await loadDefinitions()).map((d) => d.name);
+    const pending = `2 pending migration(s) and ${definitions.length} definition(s) (views, ` +
+      `functions) to install (010_capture_marks.sql, 011_geometry_marks.sql, ${
+        definitions.join(", ")
+      })`;
+    const run = (args: string[]) => cli(args, {}, { cwd });
+    for (
+      const args of [
+        ["status"],
+        ["report"],
+        ["capture"],
+        ["ingest", "--from-dir", "bucket", "--log-format", "text"], // a dry run writes nothing
+      ]
+    ) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.equal(
+        r.stderr,
+        `Cannot run: the database has ${pending}; run "deno task migrate" first\n`,
+        args[0],
+      );
+    }
+    // sql runs on the schema as it is, and says it is not this version's.
+    const sql = await run(["sql", "select count(*)::int as n from tickets.schema_migrations"]);
+    assert.equal(sql.code, 0, sql.stderr);
+    assert.match(sql.stdout, /^n\n-\n9\n\(1 row\)\n$/);
+    assert.equal(
+      sql.stderr,
+      `Note: the database has ${pending}; run "deno task migrate" first ` +
+        `(sql runs on the schema as it is)\n`,
+    );
+
+    // The demo's database of an earlier version: rebuilt by the demo, not by migrate (which
+    // upgrades PGLITE_DIR's).
+    const other = await scratchDir("test-embedded");
+    await Deno.mkdir(`${other}/.data/demo`, { recursive: true });
+    const copy = await new Deno.Command("cp", {
+      args: ["-r", `${cwd}/.data/pglite`, `${other}/.data/demo/pglite`],
+    }).output();
+    assert.equal(copy.code, 0);
+    const demo = await cli(["status"], {}, { cwd: other });
+    assert.equal(demo.code, 2, demo.stdout + demo.stderr);
+    assert.match(
+      demo.stderr,
+      /\nCannot run: the database has 2 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
+    );
+
+    const migrated = await run(["migrate"]);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(
+      migrated.stdout,
+      /^Applied 2 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql\nApplied \d+ definition\(s\): /,
+    );
+    const status = await run(["status", "--json"]);
+    assert.equal(status.stderr, "");
+    assert.deepEqual(
+      JSON.parse(status.stdout).datasets.map((d: { dataset: string }) => d.dataset),
+      [
+        "inc",
+        "crq",
+      ],
+    );
+  },
+});
+
+Deno.test({
+  name: "embedded: a database a later version migrated is refused by every command, " +
+    "migrate included, which changes nothing; sql looks and says so",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await scratchDir("test-embedded");
+    const env = { PGLITE_DIR: `${dir}/pglite` };
+    await writeFiles(`${dir}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
+    const ledgers = (db: Database) =>
+      db.query(
+        `select name, checksum, applied_at::text from tickets.schema_definitions
+         union all select name, checksum, applied_at::text from tickets.schema_migrations
+         order by 1`,
+      );
+    // This version's database, and the row a later release's migration 012 leaves.
+    const before = await inProcess(env.PGLITE_DIR, async (db) => {
+      await migrate(db);
+      await db.query(
+        `insert into tickets.schema_migrations (version, name, checksum)
+         values (12, '012_later_release.sql', 'later')`,
+      );
+      return await ledgers(db);
+    });
+    const refusal = "the database holds 1 migration(s) this version does not know " +
+      "(012_later_release.sql): a later release migrated it; run the release that migrated it, " +
+      "or restore the backup taken before that upgrade";
+    for (
+      const args of [
+        ["migrate"],
+        ["status"],
+        ["report"],
+        ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--log-format", "text"],
+      ]
+    ) {
+      const r = await cli(args, env);
+      assert.equal(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr, `Cannot run: ${refusal}\n`, args[0]);
+    }
+    const sql = await cli(["sql", "select max(version) as v from tickets.schema_migrations"], env);
+    assert.equal(sql.code, 0, sql.stderr);
+    assert.equal(sql.stderr, `Note: ${refusal} (sql runs on the schema as it is)\n`);
+    assert.deepEqual(await inProcess(env.PGLITE_DIR, ledgers), before);
   },
 });
 

@@ -2,12 +2,18 @@
 // database the last release migrated (no definitions ledger) upgraded without loss. PGlite always,
 // PostgreSQL when TEST_DATABASE_URL is set.
 
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import assert, { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { capture } from "../core/capture.ts";
 import { resolveGeometry } from "../core/geocode.ts";
-import { loadDefinitions, loadMigrations, migrate, pendingMigrations } from "../core/migrate.ts";
+import {
+  loadDefinitions,
+  loadKnownDefinitions,
+  loadMigrations,
+  migrate,
+  pendingMigrations,
+} from "../core/migrate.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { INC } from "../core/datasets.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
@@ -56,8 +62,109 @@ for (const [name, open] of opens) {
           if (file !== "20_sla_rule.sql") assertEquals(after.get(file), at, file);
         }
         assertEquals((await migrate(db, { definitions: edited })).changedDefinitions, []);
-        // Back to the shipped rule: applied again.
-        assertEquals((await migrate(db)).changedDefinitions, ["20_sla_rule.sql"]);
+        // The files before the fix (an earlier release) never put the earlier rule back: they
+        // do not know the database's text, so they refuse it and change nothing.
+        await assert.rejects(migrate(db), {
+          name: "NewerSchemaError",
+          message: "Cannot run: the database holds 1 definition(s) this version does not know " +
+            "(20_sla_rule.sql): a later release migrated it; run the release that migrated it, " +
+            "or restore the backup taken before that upgrade",
+        });
+        const [kept] = await db.query<{ state: string }>(
+          `select tickets.sla_state(interval '31 hours') as state`,
+        );
+        assertEquals(kept?.state, "at_risk");
+        assertEquals(await appliedAt(db), after);
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name: `[${name}] a database a later release migrated is refused, and migrate changes nothing`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        await migrate(db);
+        // What a later release leaves: its migration 012, and its text of a definition (here a
+        // harmless change) with the checksum of that text.
+        await db.query(
+          `insert into tickets.schema_migrations (version, name, checksum)
+           values (12, '012_later_release.sql', 'later')`,
+        );
+        await db.exec(`comment on function tickets.sla_state(interval) is 'later release'`);
+        const [shipped] = await db.query<{ checksum: string }>(
+          `select checksum from tickets.schema_definitions where name = '20_sla_rule.sql'`,
+        );
+        await db.query(
+          `update tickets.schema_definitions set checksum = 'later' where name = '20_sla_rule.sql'`,
+        );
+        const ledgers = async () =>
+          await db.query(
+            `select name, checksum, applied_at::text from tickets.schema_definitions
+             union all
+             select name, checksum, applied_at::text from tickets.schema_migrations order by 1`,
+          );
+        const before = await ledgers();
+        const refusal = {
+          name: "NewerSchemaError",
+          message: "Cannot run: the database holds 1 migration(s) and 1 definition(s) this " +
+            "version does not know (012_later_release.sql, 20_sla_rule.sql): a later release " +
+            "migrated it; run the release that migrated it, or restore the backup taken before " +
+            "that upgrade",
+        };
+        await assert.rejects(pendingMigrations(db), refusal);
+        await assert.rejects(migrate(db), refusal);
+        assertEquals(await ledgers(), before);
+        const [comment] = await db.query<{ text: string }>(
+          `select obj_description('tickets.sla_state(interval)'::regprocedure) as text`,
+        );
+        assertEquals(comment?.text, "later release", "the later text stays");
+
+        // Its migration alone is refused too.
+        await db.query(
+          `update tickets.schema_definitions set checksum = $1 where name = '20_sla_rule.sql'`,
+          [shipped?.checksum],
+        );
+        await assert.rejects(migrate(db), {
+          name: "NewerSchemaError",
+          message:
+            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(012_later_release\.sql\)/,
+        });
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name: `[${name}] a definition an earlier release applied is brought up to date, ` +
+      `and one it has since removed is left alone`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        await migrate(db);
+        // Earlier texts from definitions/known_checksums.txt: 40_capture_history.sql as an
+        // earlier release left it, and 21_dispatch_score.sql, since renamed 34_dispatch_score.sql.
+        const known = await loadKnownDefinitions();
+        const [current] = await db.query<{ checksum: string }>(
+          `select checksum from tickets.schema_definitions where name = '40_capture_history.sql'`,
+        );
+        const earlier = [...known.get("40_capture_history.sql")!]
+          .find((sum) => sum !== current?.checksum)!;
+        await db.query(
+          `update tickets.schema_definitions set checksum = $1 where name = '40_capture_history.sql'`,
+          [earlier],
+        );
+        await db.query(
+          `insert into tickets.schema_definitions (name, checksum) values ('21_dispatch_score.sql', $1)`,
+          [[...known.get("21_dispatch_score.sql")!][0]],
+        );
+        assertEquals((await migrate(db)).changedDefinitions, ["40_capture_history.sql"]);
+        assertEquals((await migrate(db)).changedDefinitions, []);
       } finally {
         await db.close();
       }
