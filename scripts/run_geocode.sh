@@ -6,19 +6,9 @@
 # The budget is GEOCODER_BUDGET, else 300 calls (at LocationIQ's 2/s about 2.5 minutes, inside
 # one 20-minute slot); arguments are passed on (e.g. --budget 1000, --dataset inc).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -f .env ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  . ./.env
-  set +a
-fi
 args=("$@")
-given() {
-  local flag
-  for flag in "${args[@]}"; do [[ "$flag" == "$1" || "$flag" == "$1="* ]] && return 0; done
-  return 1
-}
+# shellcheck source=scripts/_cron.sh
+. "$(dirname "$0")/_cron.sh"
 defaults=()
 given --clusters || given --locations || defaults+=(--clusters --locations)
 given --apply || defaults+=(--apply)

@@ -5,19 +5,9 @@
 # Arguments are passed on (e.g. --dataset inc, --wait-lock 60); the defaults below are added only
 # for what they leave out, as ingest refuses a flag given twice.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [[ -f .env ]]; then
-  set -a
-  # shellcheck disable=SC1091
-  . ./.env
-  set +a
-fi
 args=("$@")
-given() {
-  local flag
-  for flag in "${args[@]}"; do [[ "$flag" == "$1" || "$flag" == "$1="* ]] && return 0; done
-  return 1
-}
+# shellcheck source=scripts/_cron.sh
+. "$(dirname "$0")/_cron.sh"
 defaults=()
 given --from-bucket || given --from-dir || given --csv || defaults+=(--from-bucket)
 given --apply || defaults+=(--apply)

@@ -24,7 +24,14 @@ import {
   renderTicket,
   tickCountdown,
 } from "./panels.js";
-import { hasTicketFilters, readState, ticketParams, windowParams, writeState } from "./state.js";
+import {
+  hasTicketFilters,
+  readState,
+  resetFilters,
+  ticketParams,
+  windowParams,
+  writeState,
+} from "./state.js";
 import { createTable } from "./table.js";
 import { renderTeams } from "./teams.js";
 
@@ -314,15 +321,7 @@ function bindControls() {
   $("filters").addEventListener("change", onFilterChange);
   $("crq").addEventListener("change", onFilterChange);
   $("f-reset").addEventListener("click", () => {
-    Object.assign(state, {
-      cluster: "",
-      status: "",
-      team: "",
-      sla: "",
-      window: "7d",
-      from: "",
-      to: "",
-    });
+    resetFilters(state);
     applyStateToForm();
     onFilterChange();
   });

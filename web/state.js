@@ -20,6 +20,14 @@ const DEFAULTS = {
 const WINDOWS = ["today", "yesterday", "7d", "30d", "mtd", "custom"];
 const SLA = ["", "breached", "at_risk", "ok", "unknown"];
 
+/** The filter controls' fields: Reset puts each back to its default. */
+const FILTER_KEYS = ["cluster", "status", "team", "sla", "window", "from", "to"];
+
+/** Puts every filter of `state` back to its default (custom dates too); the view stays. */
+export function resetFilters(state) {
+  for (const key of FILTER_KEYS) state[key] = DEFAULTS[key];
+}
+
 /** The state a URL describes (unknown values fall back to the defaults). */
 export function readState(search = location.search) {
   const params = new URLSearchParams(search);
