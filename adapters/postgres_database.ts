@@ -21,6 +21,12 @@ type Sql = postgres.Sql | postgres.TransactionSql;
  */
 export const CONNECT_TIMEOUT_S = 10;
 
+/**
+ * Longest wait, milliseconds, for the server to take a cancel request (see `cancel()`): the
+ * statements after it wait at most this long (a run has 5 s after a signal to report).
+ */
+export const CANCEL_TIMEOUT_MS = 2000;
+
 /** Options for {@linkcode createPostgresDatabase}. */
 export interface PostgresDatabaseOptions {
   /** Seconds to wait for a connection (default {@linkcode CONNECT_TIMEOUT_S}). */
@@ -195,8 +201,10 @@ export function createPostgresDatabase(
       ...settings,
       // Supported by postgres.js, missing from its type definitions.
       ...{
-        socket: async (settings: SocketSettings) => {
+        // `cancel`: a cancel request's connection (vendor patch), which is no session.
+        socket: async (settings: SocketSettings, opening?: { cancel?: boolean }) => {
           const socket = await openSocket(settings, timeoutS * 1000, state);
+          if (opening?.cancel) return socket;
           state.opened++;
           socket.once("data", (chunk: Uint8Array) => {
             state.answered = true;
@@ -387,29 +395,60 @@ function openOne(
   });
 }
 
+/** A pool's statements in flight, and a cancel on its way to the server (see `cancel()`). */
+interface InFlight {
+  queries: Set<{ cancel(): Promise<void> | null }>;
+  /** Settles once the server has taken the cancel requests (or after CANCEL_TIMEOUT_MS). */
+  cancelling?: Promise<void>;
+}
+
+/**
+ * Resolves once a cancel on its way has reached the server. A statement sent before that could
+ * be the one it stops (the cancelled one may have ended meanwhile): a ROLLBACK, the run record.
+ */
+async function afterCancel(inFlight: InFlight): Promise<void> {
+  while (inFlight.cancelling) await inFlight.cancelling;
+}
+
 class PostgresSession implements SqlSession {
   #sql: Sql;
   #prepare: boolean;
+  #inFlight: InFlight;
 
-  constructor(sql: Sql, prepare: boolean) {
+  constructor(sql: Sql, prepare: boolean, inFlight: InFlight) {
     this.#sql = sql;
     this.#prepare = prepare;
+    this.#inFlight = inFlight;
   }
 
   async query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]> {
+    if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
     // Without parameters a statement goes as a simple query (never prepared). Sent now, not at
     // the first await: statements issued one after another go out in that order.
-    const rows = await this.#sql.unsafe(
-      text,
-      (params ?? []) as postgres.ParameterOrJSON<never>[],
-      this.#prepare && params !== undefined && params.length > 0 ? { prepare: true } : {},
-    ).execute();
+    const rows = await this.#track(
+      this.#sql.unsafe(
+        text,
+        (params ?? []) as postgres.ParameterOrJSON<never>[],
+        this.#prepare && params !== undefined && params.length > 0 ? { prepare: true } : {},
+      ).execute(),
+    );
     // A plain array, like PGlite's: postgres.js returns an Array subclass with metadata.
     return Array.from(rows) as unknown as T[];
   }
 
   async exec(script: string): Promise<void> {
-    await this.#sql.unsafe(script).simple();
+    if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
+    await this.#track(this.#sql.unsafe(script).simple());
+  }
+
+  /** Awaits a statement, which `cancel()` can stop meanwhile. */
+  async #track<T>(query: Promise<T> & { cancel(): Promise<void> | null }): Promise<T> {
+    this.#inFlight.queries.add(query);
+    try {
+      return await query;
+    } finally {
+      this.#inFlight.queries.delete(query);
+    }
   }
 
   async copyRows(
@@ -480,6 +519,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   readonly kind = "postgres" as const;
   readonly description: string;
   #sql: postgres.Sql;
+  #inFlight: InFlight;
   #sockets: SocketState;
   #listener: (events: ListenerEvents) => postgres.Sql;
   #prepare: boolean;
@@ -494,7 +534,9 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     options: { prepare: boolean; readOnlyTimeoutMs: number | undefined; description: string },
     listener: (events: ListenerEvents) => postgres.Sql,
   ) {
-    super(sql, options.prepare);
+    const inFlight: InFlight = { queries: new Set() };
+    super(sql, options.prepare, inFlight);
+    this.#inFlight = inFlight;
     this.description = options.description;
     this.#prepare = options.prepare;
     this.readOnlyTimeoutMs = options.readOnlyTimeoutMs;
@@ -550,7 +592,8 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   }
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
-    return await this.#sql.begin((tx: postgres.TransactionSql) => {
+    if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
+    return await this.#sql.begin(async (tx: postgres.TransactionSql) => {
       // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
       // writing without it could apply a file twice next to another run.
       if (this.#lockedOn !== undefined && this.#lockedOn !== this.#sockets.opened) {
@@ -558,20 +601,49 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
           "Lost the database connection that held the run's lock; stopping (the next run goes on)",
         );
       }
-      return fn(new PostgresSession(tx, this.#prepare));
+      try {
+        return await fn(new PostgresSession(tx, this.#prepare, this.#inFlight));
+      } catch (error) {
+        // The ROLLBACK postgres.js sends next must not be what a late cancel stops.
+        await afterCancel(this.#inFlight);
+        throw error;
+      }
     }) as T;
+  }
+
+  /**
+   * Cancels the statements in flight: PostgreSQL's cancel request (as psql's Ctrl-C) stops the
+   * one running on the server at once, so its transaction rolls back and a lock it waits for or
+   * holds in that transaction is let go; those not sent yet are dropped. Statements issued
+   * meanwhile wait until the server has taken the request (at most {@linkcode CANCEL_TIMEOUT_MS}).
+   * Never rejects: a request that cannot be delivered leaves the statement running.
+   */
+  cancel(): Promise<void> {
+    const requests = [...this.#inFlight.queries].map((query) => query.cancel()?.catch(() => {}));
+    if (requests.length === 0) return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_TIMEOUT_MS));
+    const previous = this.#inFlight.cancelling;
+    const cancelling: Promise<void> = Promise.race([Promise.all([previous, ...requests]), timeout])
+      .then(() => {
+        clearTimeout(timer);
+        if (this.#inFlight.cancelling === cancelling) this.#inFlight.cancelling = undefined;
+      });
+    this.#inFlight.cancelling = cancelling;
+    return cancelling;
   }
 
   async session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const reserved = await this.#sql.reserve();
     try {
-      return await fn(new PostgresSession(reserved, this.#prepare));
+      return await fn(new PostgresSession(reserved, this.#prepare, this.#inFlight));
     } finally {
       reserved.release();
     }
   }
 
   async tryLock(name: string): Promise<boolean> {
+    if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
     const attempt = async () => {
       const [row] = await this.#sql`
         select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`;
@@ -594,6 +666,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   }
 
   async unlock(name: string): Promise<void> {
+    if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
     if (this.#lockedOn !== this.#sockets.opened) {
       this.#lockedOn = undefined; // the lock went with the connection
       return;

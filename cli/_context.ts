@@ -27,8 +27,10 @@ export interface MainIo {
 
 /**
  * Milliseconds a run gets after SIGTERM/SIGINT to roll back and report before the process ends
- * regardless (a statement or a first boot that cannot be interrupted). Every write is
- * transactional, so ending there is as safe as the crash it is.
+ * regardless. On PostgreSQL the statement running is cancelled at once and this takes well under a
+ * second; the grace is for what cannot be interrupted (the embedded database's first boot or
+ * merge, a server that does not take the cancel). Every write is transactional, so ending there is
+ * as safe as the crash it is.
  */
 export const SIGNAL_GRACE_MS = 5000;
 

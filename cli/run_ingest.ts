@@ -184,8 +184,9 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     controller.abort(
       new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
     );
-    // A step that cannot see the signal (a long statement, PGlite's first boot) must not keep
-    // the process alive: nothing is committed half-way, so ending now is safe.
+    // The statement running on PostgreSQL is cancelled (ingest()); a step that cannot be
+    // interrupted (PGlite's first boot or merge, a server that does not take the cancel) must
+    // not keep the process alive: nothing is committed half-way, so ending now is safe.
     forced = setTimeout(() => {
       io.stderr(redact(`Interrupted by ${signal}: stopped without waiting for the current step\n`));
       io.exit?.(1);

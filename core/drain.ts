@@ -172,7 +172,10 @@ export interface DrainOptions {
   reseed?: boolean;
   /** Move applied files to `processed/` (default true; false for a single local file). */
   archive?: boolean;
-  /** Stops between batches and files; the current file rolls back. */
+  /**
+   * Stops between batches and files; the current file rolls back. A statement failing once it is
+   * aborted (cancelled by `ingest()`) reports the signal's reason as the run's error.
+   */
   signal?: AbortSignal;
   /** Progress callback (a file started, a batch loaded, a file finished). */
   onProgress?: (event: DrainProgress) => void;
@@ -345,7 +348,8 @@ export async function drain(
         report.setAside.map((f) => `"${f.key}" ${f.reason}`).join("; ");
       report.transient = false;
     }
-  } catch (error) {
+  } catch (thrown) {
+    const error = stopReason(thrown, signal);
     report.status = "failed";
     report.error = describe(error);
     report.transient = isTransient(error);
@@ -541,7 +545,8 @@ async function runFileStep(
   try {
     await work();
     return true;
-  } catch (error) {
+  } catch (thrown) {
+    const error = stopReason(thrown, context.signal);
     entry.status = "failed";
     entry.error = describe(error);
     report.status = "failed";
@@ -801,6 +806,14 @@ interface QuarantineEntry {
   line: number;
   reason: string;
   fields: string[];
+}
+
+/**
+ * Why a step failed: once the run is stopped, the signal's reason ("Interrupted by SIGTERM …"),
+ * not what the stop caused ("canceling statement due to user request").
+ */
+function stopReason(error: unknown, signal: AbortSignal | undefined): unknown {
+  return signal?.aborted ? signal.reason : error;
 }
 
 function describe(error: unknown): string {

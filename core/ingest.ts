@@ -32,7 +32,12 @@ export interface IngestOptions {
   reseed?: boolean;
   /** Move applied files to `processed/` (default true). */
   archive?: boolean;
-  /** Stops between batches and files; the current file rolls back and later datasets are skipped. */
+  /**
+   * Stops the run: the statement running on the server is cancelled at once (PostgreSQL), else
+   * the run stops between batches and files; the current file rolls back, the post-apply steps
+   * not begun are left to the next run, the run is recorded as interrupted and later datasets
+   * are skipped.
+   */
   signal?: AbortSignal;
   /** Waits this long for another run's lock instead of skipping (default 0). */
   waitLockMs?: number;
@@ -81,26 +86,37 @@ export async function ingest(
   options: IngestOptions,
 ): Promise<IngestReport[]> {
   const reports: IngestReport[] = [];
+  const signal = options.signal;
   for (const dataset of options.datasets) {
     const startedAt = new Date();
-    const report: IngestReport = await drain(store, db, {
-      dataset,
-      apply: options.apply === true,
-      reseed: options.reseed === true,
-      archive: options.archive,
-      signal: options.signal,
-      waitLockMs: options.waitLockMs,
-      onProgress: options.onProgress,
-    });
-    reports.push(report);
-    if (report.mode === "apply" && report.status !== "locked") {
-      report.afterApply = await runAfterApply(db, dataset);
-      for (const error of report.afterApply.errors) {
-        options.onWarning?.("after_apply_failed", dataset.name, error);
+    // A statement does not see the signal, and a large file's merge runs for tens of seconds:
+    // cancelled, it rolls back at once, the drain lets go of the run's lock and the run is
+    // recorded (below) well within the signal's grace.
+    const cancel = () => void db.cancel?.();
+    signal?.addEventListener("abort", cancel, { once: true });
+    let report: IngestReport;
+    try {
+      report = await drain(store, db, {
+        dataset,
+        apply: options.apply === true,
+        reseed: options.reseed === true,
+        archive: options.archive,
+        signal,
+        waitLockMs: options.waitLockMs,
+        onProgress: options.onProgress,
+      });
+      reports.push(report);
+      if (report.mode === "apply" && report.status !== "locked") {
+        report.afterApply = await runAfterApply(db, dataset, signal);
+        for (const error of report.afterApply.errors) {
+          options.onWarning?.("after_apply_failed", dataset.name, error);
+        }
       }
+    } finally {
+      signal?.removeEventListener("abort", cancel);
     }
     options.onDatasetDone?.(report);
-    const interrupted = options.signal?.aborted === true;
+    const interrupted = signal?.aborted === true;
     const afterApplyErrors = report.afterApply?.errors;
     await recordRun(db, report, {
       startedAt,

@@ -25,7 +25,8 @@ export interface AfterApplyReport {
 }
 
 /**
- * Runs the dataset's post-apply steps in order. Never throws.
+ * Runs the dataset's post-apply steps in order; once `signal` is aborted, the steps not begun are
+ * left to the next run. Never throws.
  *
  * @example Usage
  * ```ts ignore
@@ -40,10 +41,12 @@ export interface AfterApplyReport {
 export async function runAfterApply(
   db: Database,
   dataset: Dataset,
+  signal?: AbortSignal,
 ): Promise<AfterApplyReport> {
   const started = performance.now();
   const report: AfterApplyReport = { errors: [], durationMs: 0 };
   for (const step of dataset.afterApply) {
+    if (signal?.aborted) break;
     try {
       if (step === "resolve_geometry") {
         // Only rows written by applied files can have a new cluster or place (gazetteer changes

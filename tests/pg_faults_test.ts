@@ -1,7 +1,8 @@
 // Database faults on real PostgreSQL (issue 7): the worker's connection terminated in the middle
 // of a file's COPY and of its merge (pg_terminate_backend), and every connection dropped between
 // runs (what a server restart does to a long-lived client). The run fails cleanly as transient,
-// nothing half-done is kept, and the next run converges. Needs TEST_DATABASE_URL.
+// nothing half-done is kept, and the next run converges. And SIGTERM while the server runs a long
+// merge: the merge is cancelled there at once. Needs TEST_DATABASE_URL.
 
 import assert from "node:assert/strict";
 import postgres from "postgres";
@@ -11,6 +12,8 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import { migrate } from "../core/migrate.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { SIGNAL_GRACE_MS } from "../cli/_context.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import {
   createScratchDatabase,
   diffState,
@@ -18,6 +21,7 @@ import {
   makeDirBucket,
   removeTestDataAtEnd,
   shared,
+  writeFiles,
 } from "./_harness.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -126,4 +130,86 @@ Deno.test({
   },
 });
 
+/** The worker's backend once it runs a statement matching `pattern` (its pid). */
+async function waitForStatement(admin: postgres.Sql, pattern: string): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const [hit] = await admin<{ pid: number }[]>`
+      select pid from pg_stat_activity
+      where application_name = 'fleettickets' and datname = current_database()
+        and state = 'active' and query ilike ${pattern}`;
+    if (hit) return hit.pid;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`No worker statement like "${pattern}" within 60 s`);
+}
+
+Deno.test({
+  name:
+    "[postgres] SIGTERM during a long merge cancels it on the server at once: the file rolls back, the lock is let go, the run is recorded as interrupted and a rerun applies the file [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const env = { DATABASE_URL: await createScratchDatabase(base!) };
+    assert.equal((await cli(["migrate"], env)).code, 0);
+    const dir = await scratchDir("test-pg-faults");
+    const small = generateStream({ tickets: 300, deltas: 0, seed: 72 });
+    await writeFiles(`${dir}/bucket`, small.files);
+    const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
+    const admin = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    // A merge as long as a large file's (minutes), whatever the machine: another session's SHARE
+    // lock on the table keeps the merge's insert waiting, active on the server, until let go.
+    const blocker = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    const holder = await blocker.reserve();
+    try {
+      await holder`begin`;
+      await holder`lock table tickets.inc in share mode`;
+      const child = spawnCli(args, env);
+      const output = child.output();
+      const pid = await waitForStatement(admin, "%-- merge the stage%");
+      const signalled = performance.now();
+      child.kill("SIGTERM");
+      const out = await output;
+      const seconds = (performance.now() - signalled) / 1000;
+      const stdout = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stdout + stderr);
+      // Before: the merge went on, and the process ended after the grace without a record.
+      assert.ok(seconds < SIGNAL_GRACE_MS / 1000, `ended ${seconds.toFixed(1)} s after SIGTERM`);
+      assert.doesNotMatch(stderr, /stopped without waiting/);
+      assert.match(stderr, /Interrupted by SIGTERM: nothing half-done was kept or archived/);
+      const report = JSON.parse(stdout);
+      assert.equal(report.status, "failed");
+      assert.match(report.error, /^Interrupted by SIGTERM: the current file was rolled back/);
+
+      // The server is not merging any more and holds no run lock, with the blocker still there.
+      const [backend] = await admin`select state from pg_stat_activity where pid = ${pid}`;
+      assert.notEqual(backend?.state, "active", "the merge no longer runs on the server");
+      const [locks] = await admin`
+        select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
+        where l.locktype = 'advisory' and d.datname = current_database()`;
+      assert.equal(locks?.n, 0, "the run's lock was let go");
+      const runs = await admin`select status, error from tickets.runs order by id`;
+      assert.deepEqual(runs.map((r) => r.status), ["interrupted"]);
+      assert.equal(runs[0]!.error, report.error);
+      const [count] = await admin`select count(*)::int as n from tickets.inc`;
+      assert.equal(count?.n, 0, "nothing of the file was kept");
+    } finally {
+      await holder`rollback`.catch(() => {});
+      holder.release();
+      await blocker.end();
+    }
+
+    // A rerun applies the file.
+    const rerun = await cli(args, env);
+    await admin.end();
+    assert.equal(rerun.code, 0, rerun.stderr);
+    const done = JSON.parse(rerun.stdout);
+    assert.equal(done.status, "ok", done.error);
+    assert.equal(done.totals.inserted, small.expected.size);
+    assert.deepEqual(await listNames(`${dir}/bucket`, INC.changesPrefix), []);
+  },
+});
+
+cleanUpScratchDirsAtEnd();
 removeTestDataAtEnd();

@@ -113,6 +113,13 @@ export interface Database extends SqlSession {
    * commands into a prepared statement"): run them with {@linkcode SqlSession.exec}.
    */
   runStatement(text: string): Promise<StatementResult>;
+  /**
+   * Cancels the statements in flight (PostgreSQL only: its cancel request; the embedded database
+   * works on this thread, where nothing can stop a statement): the one running on the server
+   * stops at once with an error and its transaction rolls back. Statements issued meanwhile wait
+   * until the server has taken the request. Never rejects.
+   */
+  cancel?(): Promise<void>;
   /** Takes a named run lock without waiting; false when another process holds it. */
   tryLock(name: string): Promise<boolean>;
   /** Releases a lock taken by `tryLock`. */

@@ -133,7 +133,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     let x
     try {
       x = options.socket
-        ? (await Promise.resolve(options.socket(options)))
+        // fleettickets patch: the socket factory learns whether it opens a cancel request's
+        // connection (no session: the caller counts the sessions it opens)
+        ? (await Promise.resolve(options.socket(options, { cancel: cancelMessage !== undefined })))
         : new net.Socket()
     } catch (e) {
       error(e)

@@ -50,7 +50,11 @@ export class Query extends Promise {
   }
 
   cancel() {
-    return this.canceller && (this.canceller(this), this.canceller = null)
+    // fleettickets patch: return the cancel request's promise (upstream returns nothing), which
+    // settles once the server has closed the cancel connection, so has signalled the backend
+    const cancelling = this.canceller && this.canceller(this)
+    this.canceller = null
+    return cancelling
   }
 
   simple() {

@@ -605,7 +605,8 @@ declare namespace postgres {
     writable(): Promise<Writable>;
 
     execute(): this;
-    cancel(): void;
+    /** fleettickets patch: settles once the server has taken the cancel request (null: sent before) */
+    cancel(): Promise<void> | null;
 
     /**
      * @deprecated `.stream` has been renamed to `.forEach`
