@@ -41,7 +41,10 @@ export interface DatasetStatus {
    * warning, not unhealthy; absent otherwise ({@linkcode findCsvElsewhere}, as `ingest` says).
    */
   csvElsewhere?: string[];
-  /** The latest applying run. */
+  /**
+   * The latest applying run that was not skipped for a held lock: its outcome is the dataset's
+   * (a run skipped right after an interrupted one does not hide the interruption).
+   */
   lastRun: {
     startedAt: string;
     finishedAt: string;
@@ -50,6 +53,11 @@ export interface DatasetStatus {
     totals: Record<string, number>;
     error: string | null;
   } | null;
+  /**
+   * Runs skipped since `lastRun` because another run held the dataset's lock: how many, and when
+   * the last of them ended (EAT). Null when there were none.
+   */
+  lockedSince: { runs: number; lastAt: string } | null;
   /** Rows in the dataset's table. */
   rows: number;
   /** Open (actionable) tickets. */
@@ -91,8 +99,15 @@ select watermark, files_applied::int as files_applied, last_applied_at
 from tickets.import_meta where dataset = $1`;
 
 const LAST_RUN = `
-select started_at, finished_at, status, files_applied, totals, error
-from tickets.runs where dataset = $1 order by finished_at desc, id desc limit 1`;
+select id, started_at, finished_at, status, files_applied, totals, error
+from tickets.runs where dataset = $1 and status <> 'locked'
+order by finished_at desc, id desc limit 1`;
+
+/** $1 dataset, $2 and $3 the last run's end and id (null: none): the locked runs after it. */
+const LOCKED_SINCE = `
+select count(*)::int as runs, max(finished_at) as last_at from tickets.runs
+where dataset = $1 and status = 'locked'
+  and ($2::timestamptz is null or (finished_at, id) > ($2::timestamptz, $3::bigint))`;
 
 /** Distinct files in the ledger (one row per file name: a replaced file keeps its last ETag). */
 const LEDGER_FILES = `select count(*)::int as n from tickets.applied_files where dataset = $1`;
@@ -157,6 +172,7 @@ export async function readStatus(
       { watermark: string | null; files_applied: number; last_applied_at: Date | null }
     >(META, [dataset.name]);
     const [run] = await db.query<{
+      id: unknown;
       started_at: Date;
       finished_at: Date;
       status: string;
@@ -164,6 +180,11 @@ export async function readStatus(
       totals: Record<string, number>;
       error: string | null;
     }>(LAST_RUN, [dataset.name]);
+    const [locked] = await db.query<{ runs: number; last_at: Date | null }>(LOCKED_SINCE, [
+      dataset.name,
+      run?.finished_at ?? null,
+      run?.id ?? null,
+    ]);
     const [counts] = await db.query<{ rows: number; open: number; newest: Date | null }>(
       tableCounts(dataset.table),
     );
@@ -250,6 +271,7 @@ export async function readStatus(
           error: run.error,
         }
         : null,
+      lockedSince: locked?.last_at ? { runs: locked.runs, lastAt: eatIso(locked.last_at) } : null,
       rows: counts?.rows ?? 0,
       openBacklog: counts?.open ?? 0,
       contentLagHours,
@@ -292,6 +314,7 @@ function files(n: number): string {
  *     pendingFiles: 0,
  *     ignoredKeys: [],
  *     lastRun: null,
+ *     lockedSince: null,
  *     rows: 20956,
  *     openBacklog: 96,
  *     contentLagHours: 49.5,
@@ -327,6 +350,13 @@ export function formatStatus(report: StatusReport): string {
           files(d.lastRun.filesApplied)
         } applied` +
           (d.lastRun.error ? ` (${d.lastRun.error})` : ""),
+      );
+    }
+    if (d.lockedSince) {
+      const runs = d.lockedSince.runs;
+      lines.push(
+        `  ${d.lastRun ? "since then " : ""}${runs} ${runs === 1 ? "run" : "runs"} skipped: ` +
+          `another run held the lock (last ${d.lockedSince.lastAt})`,
       );
     }
     for (const reason of d.reasons) lines.push(`  ! ${reason}`);

@@ -18,6 +18,7 @@ function statusText(dataset: Partial<DatasetStatus>): string {
       pendingFiles: null,
       ignoredKeys: null,
       lastRun: null,
+      lockedSince: null,
       rows: 20,
       openBacklog: 2,
       contentLagHours: 49.5,
@@ -52,5 +53,28 @@ Deno.test("formatStatus() writes one file of the last run as 1 file", () => {
   assert.match(
     statusText({ lastRun: { ...lastRun, filesApplied: 3 } }),
     /: ok, 3 files applied$/m,
+  );
+});
+
+Deno.test("formatStatus() says how many runs were skipped for a held lock since the last run", () => {
+  const lastRun = {
+    startedAt: "2026-06-15T14:01:00+03:00",
+    finishedAt: "2026-06-15T14:01:10+03:00",
+    status: "interrupted",
+    filesApplied: 0,
+    totals: {},
+    error: "Interrupted by SIGTERM: the current file was rolled back; rerun to continue",
+  };
+  const text = statusText({
+    lastRun,
+    lockedSince: { runs: 1, lastAt: "2026-06-15T14:01:11+03:00" },
+  });
+  assert.match(
+    text,
+    /^ {2}last run 2026-06-15T14:01:10\+03:00: interrupted, 0 files applied \(Interrupted by SIGTERM: .*\)\n {2}since then 1 run skipped: another run held the lock \(last 2026-06-15T14:01:11\+03:00\)$/m,
+  );
+  assert.match(
+    statusText({ lockedSince: { runs: 3, lastAt: "2026-06-15T14:01:11+03:00" } }),
+    /^ {2}3 runs skipped: another run held the lock \(last 2026-06-15T14:01:11\+03:00\)$/m,
   );
 });

@@ -10,6 +10,7 @@ import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { recordRun } from "../core/record_run.ts";
+import { eatIso } from "../core/eat_time.ts";
 import { createRedactor } from "../app/redact.ts";
 import {
   backends,
@@ -190,6 +191,47 @@ for (const b of backends()) {
     const failing = await readStatus(db, { clock: at(`${day}T20:00:00Z`), datasets: [INC] });
     assert.equal(failing.datasets[0]!.health, "failing");
     assert.equal(failing.datasets[0]!.lastRun?.error, "Cannot connect with ***");
+  });
+
+  test("readStatus() judges the last run not skipped for a held lock, and counts the skipped ones", async () => {
+    await b.reset();
+    const db = await b.db();
+    const stream = generateStream({ tickets: 20, deltas: 0, seed: 13 });
+    const root = await makeDirBucket(stream.files);
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const t0 = Date.now();
+    const at = (minutes: number) => new Date(t0 + minutes * 60_000);
+    await recordRun(db, report, { startedAt: at(0), finishedAt: at(1) });
+    // Interrupted, then two runs that found the lock held (the interrupted run's, still let go).
+    const error = "Interrupted by SIGTERM: the current file was rolled back; rerun to continue";
+    const stopped = { ...report, status: "failed" as const, files: [], error, transient: true };
+    await recordRun(db, stopped, { startedAt: at(20), finishedAt: at(21), interrupted: true });
+    const skipped = {
+      ...report,
+      status: "locked" as const,
+      files: [],
+      error: "Another run holds the lock",
+    };
+    await recordRun(db, skipped, { startedAt: at(21), finishedAt: at(21) });
+    await recordRun(db, skipped, { startedAt: at(40), finishedAt: at(40) });
+    const status = await readStatus(db, { clock: { now: () => at(45) }, datasets: [INC] });
+    const inc = status.datasets[0]!;
+    assert.equal(inc.health, "failing", JSON.stringify(inc));
+    assert.equal(inc.lastRun?.status, "interrupted");
+    assert.deepEqual(inc.reasons, [`The last run interrupted: ${error}`]);
+    assert.deepEqual(inc.lockedSince, { runs: 2, lastAt: eatIso(at(40)) });
+    assert.match(
+      formatStatus(status),
+      /last run .*: interrupted, 0 files applied \(Interrupted by SIGTERM: .*\)\n {2}since then 2 runs skipped: another run held the lock/,
+    );
+
+    // A run that gets through is the last run again, with nothing skipped since.
+    await recordRun(db, report, { startedAt: at(60), finishedAt: at(61) });
+    const healed = (await readStatus(db, { clock: { now: () => at(62) }, datasets: [INC] }))
+      .datasets[0]!;
+    assert.equal(healed.health, "ok", JSON.stringify(healed));
+    assert.equal(healed.lastRun?.status, "ok");
+    assert.equal(healed.lockedSince, null);
   });
 
   test("readStatus() counts each file applied once, and its applications again apart", async () => {

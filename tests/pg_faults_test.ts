@@ -200,6 +200,24 @@ Deno.test({
       await blocker.end();
     }
 
+    // A run skipped because another holds the lock does not hide the interruption.
+    const [held] = await admin`
+      select pg_try_advisory_lock(hashtextextended('fleettickets:drain:inc', 0)) as ok`;
+    assert.equal(held?.ok, true);
+    const skipped = await cli(args, env);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.equal(JSON.parse(skipped.stdout).status, "locked");
+    await admin`select pg_advisory_unlock(hashtextextended('fleettickets:drain:inc', 0))`;
+    const status = await cli(["status", "--dataset", "inc"], env);
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    assert.match(status.stdout, /^inc: FAILING/m);
+    assert.match(
+      status.stdout,
+      /last run .*: interrupted, 0 files applied \(Interrupted by SIGTERM/,
+    );
+    assert.match(status.stdout, /since then 1 run skipped: another run held the lock/);
+    assert.match(status.stdout, /! The last run interrupted: Interrupted by SIGTERM/);
+
     // A rerun applies the file.
     const rerun = await cli(args, env);
     await admin.end();
