@@ -6,10 +6,8 @@
 
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import { encodeCopyText } from "./_copy_text.ts";
+import { DATE_OID } from "./_pg_types.ts";
 import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
-
-/** The `date` type's OID (a day, not an instant). */
-const DATE_OID = 1082;
 
 /**
  * Thrown when another process has the embedded database open.

@@ -7,11 +7,9 @@
 import { connect as connectSocket, type Socket } from "node:net";
 import postgres from "postgres";
 import { encodeCopyText } from "./_copy_text.ts";
+import { DATE_OID } from "./_pg_types.ts";
 import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 import { wholeTimeoutMs } from "../core/read_only.ts";
-
-/** The `date` type's OID (a day, not an instant). */
-const DATE_OID = 1082;
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 

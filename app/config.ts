@@ -91,6 +91,12 @@ export const DEFAULT_PGLITE_DIR = ".data/pglite";
 /** Where `deno task demo` keeps its embedded database (rebuilt by each demo). */
 export const DEMO_PGLITE_DIR = ".data/demo/pglite";
 
+/** Whether two folder paths as written name the same folder (`./x/` is `x`). */
+export function sameDir(a: string, b: string): boolean {
+  const normal = (path: string) => path.replace(/^\.\//, "").replace(/\/+$/, "");
+  return normal(a) === normal(b);
+}
+
 /**
  * Raised for a missing or malformed setting; the message names the variable.
  *

@@ -5,7 +5,7 @@
  */
 
 import { allowedPath } from "./allowed_path.ts";
-import { type Config, ConfigError, DEMO_PGLITE_DIR } from "./config.ts";
+import { type Config, ConfigError, DEMO_PGLITE_DIR, sameDir } from "./config.ts";
 import {
   migrate,
   type MigrationStatus,
@@ -194,8 +194,7 @@ function refusePending(plan: MigrationStatus, remedy?: string): void {
  * PGLITE_DIR's (and make one there, hiding the demo's), so rebuild it.
  */
 function demoRemedy(dir: string): string | undefined {
-  const normal = (path: string) => path.replace(/^\.\//, "").replace(/\/+$/, "");
-  return normal(dir) === DEMO_PGLITE_DIR
+  return sameDir(dir, DEMO_PGLITE_DIR)
     ? 'run "deno task demo" again to rebuild the demo\'s database at this version'
     : undefined;
 }

@@ -1,7 +1,7 @@
 // The configuration a command that uses the data already there opens (serve, status, sql,
 // report, db export, gazetteer, geocode, capture). Private to cli/.
 
-import { type Config, DEFAULT_PGLITE_DIR, DEMO_PGLITE_DIR } from "../app/config.ts";
+import { type Config, DEFAULT_PGLITE_DIR, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import type { Context } from "./_context.ts";
 
@@ -44,9 +44,8 @@ export async function demoToRead(
   folders: ReadFolders = {},
 ): Promise<string | undefined> {
   const { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_PGLITE_DIR } = folders;
-  const normal = (dir: string) => dir.replace(/^\.\//, "").replace(/\/+$/, "");
   if (config.databaseUrl !== undefined) return undefined;
-  if (normal(config.pgliteDir) !== normal(defaultDir)) return undefined;
+  if (!sameDir(config.pgliteDir, defaultDir)) return undefined;
   if (await hasPgliteDatabase(config.pgliteDir)) return undefined;
   return await hasPgliteDatabase(demoDir) ? demoDir : undefined;
 }

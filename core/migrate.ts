@@ -212,9 +212,12 @@ export async function pendingMigrations(
   for (const [name, sums] of sources.knownDefinitions ?? await loadKnownDefinitions()) {
     known.set(name, new Set(sums));
   }
+  // Each definition's text hashed once: known here, compared below.
+  const current = new Map<string, string>();
   for (const definition of definitions) {
-    const sums = known.get(definition.name) ?? new Set();
-    known.set(definition.name, sums.add(await checksum(definition.sql)));
+    const sum = await checksum(definition.sql);
+    current.set(definition.name, sum);
+    known.set(definition.name, (known.get(definition.name) ?? new Set()).add(sum));
   }
   const unknownDefinitions = [...defined.values()]
     .filter((row) => !known.get(row.key)?.has(row.checksum))
@@ -244,7 +247,7 @@ export async function pendingMigrations(
     }
   }
   for (const definition of definitions) {
-    if (defined.get(definition.name)?.checksum === await checksum(definition.sql)) continue;
+    if (defined.get(definition.name)?.checksum === current.get(definition.name)) continue;
     plan.changedDefinitions.push(definition.name);
     plan.todoDefinitions.push(definition);
   }
