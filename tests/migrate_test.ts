@@ -32,6 +32,25 @@ async function appliedAt(db: Database): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.name, r.at]));
 }
 
+/** The ledger row the drain writes for an INC file `file` (a release's drain, by hand). */
+function recordLedgerRow(db: Database, file: string) {
+  return db.query(
+    `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
+       updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
+       quarantined)
+     values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
+    [file, `automations/inc/changes/${file}`],
+  );
+}
+
+/** An INC ticket stored as `file` wrote it (its typed columns generated from `raw`). */
+function storeTicket(db: Database, raw: Record<string, string>, file: string) {
+  return db.query(
+    `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`,
+    [raw.ticket_id, JSON.stringify(raw), file],
+  );
+}
+
 for (const [name, open] of opens) {
   Deno.test({
     name: `[${name}] a changed definition is applied again and an unchanged one is not`,
@@ -181,19 +200,12 @@ for (const [name, open] of opens) {
         // The last release: numbered migrations only, no definitions ledger.
         await migrate(db, { definitions: [] });
         await db.exec(`drop table tickets.schema_definitions`);
-        await db.query(
-          `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`,
-          [
-            "WOT0000001",
-            JSON.stringify({
-              ticket_id: "WOT0000001",
-              is_actionable: "true",
-              cluster: "Westlands",
-              created_at_service: "2026-06-13 09:00:00",
-            }),
-            "2026-06-15T09-00-00.csv",
-          ],
-        );
+        await storeTicket(db, {
+          ticket_id: "WOT0000001",
+          is_actionable: "true",
+          cluster: "Westlands",
+          created_at_service: "2026-06-13 09:00:00",
+        }, "2026-06-15T09-00-00.csv");
         const upgrade = await migrate(db);
         assertEquals(upgrade.pending, []);
         assertEquals(upgrade.changedDefinitions.length, (await loadDefinitions()).length);
@@ -221,37 +233,18 @@ for (const [name, open] of opens) {
         // release are applied with it), and the ledger row the drain wrote for the file.
         const shipped = await loadMigrations();
         await migrate(db, { migrations: shipped.filter((m) => m.version <= 8), definitions: [] });
-        const ledger = (file: string) =>
-          db.query(
-            `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
-               updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
-               quarantined)
-             values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
-            [file, `automations/inc/changes/${file}`],
-          );
-        await ledger("2026-06-15T09-00-00.csv");
-        const insert =
-          `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`;
-        const ticket = (id: string, closed: boolean) =>
-          JSON.stringify({
-            ticket_id: id,
-            is_actionable: closed ? "false" : "true",
-            cluster: "Westlands",
-            latitude: "-1.2676",
-            longitude: "36.8108",
-            created_at_service: "2026-06-13 09:00:00",
-            ...(closed ? { closed_at: "2026-06-14 10:00:00", status: "Closed" } : {}),
-          });
-        await db.query(insert, [
-          "WOT0000001",
-          ticket("WOT0000001", true),
-          "2026-06-15T09-00-00.csv",
-        ]);
-        await db.query(insert, [
-          "WOT0000002",
-          ticket("WOT0000002", false),
-          "2026-06-15T09-00-00.csv",
-        ]);
+        await recordLedgerRow(db, "2026-06-15T09-00-00.csv");
+        const ticket = (id: string, closed: boolean) => ({
+          ticket_id: id,
+          is_actionable: closed ? "false" : "true",
+          cluster: "Westlands",
+          latitude: "-1.2676",
+          longitude: "36.8108",
+          created_at_service: "2026-06-13 09:00:00",
+          ...(closed ? { closed_at: "2026-06-14 10:00:00", status: "Closed" } : {}),
+        });
+        await storeTicket(db, ticket("WOT0000001", true), "2026-06-15T09-00-00.csv");
+        await storeTicket(db, ticket("WOT0000002", false), "2026-06-15T09-00-00.csv");
         const at = new Date("2026-06-15T12:00:00+03:00");
         assertEquals((await capture(db, { now: at })).closuresAdded, 1);
 
@@ -283,7 +276,7 @@ for (const [name, open] of opens) {
         // in a later file, its geometry resolves from the feed, its closure is recorded once.
         await db.query(
           `update tickets.inc set raw = $2::text::jsonb, source_file = $3 where ticket_id = $1`,
-          ["WOT0000002", ticket("WOT0000002", true), "2026-06-15T09-20-00.csv"],
+          ["WOT0000002", JSON.stringify(ticket("WOT0000002", true)), "2026-06-15T09-20-00.csv"],
         );
         assertEquals(
           await resolveGeometry(db, undefined, { files: ["2026-06-15T09-20-00.csv"] }),
@@ -291,7 +284,7 @@ for (const [name, open] of opens) {
         );
         // The day's snapshot exists, so this capture checks only files not yet marked: both
         // ledger rows, the one written before the upgrade included, and counts the history.
-        await ledger("2026-06-15T09-20-00.csv");
+        await recordLedgerRow(db, "2026-06-15T09-20-00.csv");
         const later = await capture(db, { now: at });
         assertEquals([later.snapshotCreated, later.closuresAdded, later.closuresTotal], [
           false,
@@ -323,24 +316,11 @@ for (const [name, open] of opens) {
         await migrate(db, { migrations: shipped.filter((m) => m.version <= 10), definitions });
         // What a run of that release killed after its file's commit left: the ledger row and
         // the ticket, never placed though its cluster has a point.
-        await db.query(
-          `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
-             updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
-             quarantined)
-           values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
-          ["2026-06-15T09-00-00.csv", "automations/inc/changes/2026-06-15T09-00-00.csv"],
-        );
-        await db.query(
-          `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, $3)`,
-          [
-            "WOT0000001",
-            JSON.stringify({
-              ticket_id: "WOT0000001",
-              is_actionable: "true",
-              cluster: "Westlands",
-            }),
-            "2026-06-15T09-00-00.csv",
-          ],
+        await recordLedgerRow(db, "2026-06-15T09-00-00.csv");
+        await storeTicket(
+          db,
+          { ticket_id: "WOT0000001", is_actionable: "true", cluster: "Westlands" },
+          "2026-06-15T09-00-00.csv",
         );
         await db.query(
           `insert into tickets.geo_clusters (cluster, status, geom)
