@@ -11,12 +11,12 @@ import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
 import { cors } from "hono/cors";
-import { HTTPException } from "hono/http-exception";
 import { serveStatic } from "hono/deno";
 import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 import { serveRangeFile } from "./range_file.ts";
+import { errorHandler } from "./_error_handler.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
 import { withKnownLength } from "./_known_length.ts";
 import { metaRoutes } from "./routes_meta.ts";
@@ -88,35 +88,49 @@ function allowedMethods(path: string): readonly string[] | undefined {
   return /^\/(api|webhook)(\/|$)/.test(path) ? undefined : ["GET"];
 }
 
-/**
- * SQLSTATEs that mean the database cannot answer now: shut down or restarting (57P0x), the
- * connection lost or refused (08xxx), too many connections (53300), the database dropped or
- * renamed (3D000), closed to connections (55000: serve's reads raise it for nothing else), the
- * role's login or password changed under a running server (28000, 28P01).
- */
-const UNAVAILABLE = new Set([
-  "57P01",
-  "57P02",
-  "57P03",
-  "57P04",
-  "08000",
-  "08001",
-  "08003",
-  "08004",
-  "08006",
-  "53300",
-  "3D000",
-  "55000",
-  "28000",
-  "28P01",
-]);
-
 /** Builds the read API. */
 export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   const app = new Hono<ServeEnv>();
-  const { settings, log } = deps;
+  const { settings } = deps;
+  const corsApplies = settings.corsOrigins.length > 0;
 
-  app.use(async (c, next) => {
+  app.use(accessLog(deps));
+  if (corsApplies) app.use(varyByOrigin);
+  app.use(pathAndMethodGuard(settings));
+  if (corsApplies) useOnApiAndWebhook(app, corsForListedOrigins(settings.corsOrigins));
+  if (settings.token !== undefined) {
+    useOnApiAndWebhook(app, bearerAuth({ token: settings.token }));
+  }
+  // After the token and CORS: a request without the token learns nothing of the parameters, and
+  // a listed origin can read the 400.
+  app.use("/api/*", refuseUnknownParameters);
+  app.use(compress({ threshold: GZIP_MIN_BYTES }));
+  // Inside compress: it leaves alone only what has a Content-Length under its threshold, and
+  // c.json(), files and the CSV export come without one.
+  app.use(knownLengthForGzip);
+  app.post("/webhook/*", webhookBodyLimit());
+
+  ticketRoutes(app);
+  reportRoutes(app);
+  nearestRoutes(app);
+  metaRoutes(app);
+  pageRoutes(app, deps);
+
+  app.notFound((c) => problemResponse(404, `Nothing at "${c.req.path}"`));
+  app.onError(errorHandler(deps));
+  return app;
+}
+
+/** `handler` on every `/api` and `/webhook` path, in that order. */
+function useOnApiAndWebhook(app: Hono<ServeEnv>, handler: MiddlewareHandler<ServeEnv>): void {
+  app.use("/api/*", handler);
+  app.use("/webhook/*", handler);
+}
+
+/** Sets the request's deps and logs one line per request, once its answer is sent. */
+function accessLog(deps: ServeDeps): MiddlewareHandler<ServeEnv> {
+  const { log } = deps;
+  return async (c, next) => {
     const started = performance.now();
     c.set("deps", deps);
     c.set("rows", 0);
@@ -145,20 +159,23 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
         (error) => line((error as { rowsSent?: number }).rowsSent ?? c.get("rows"), error),
       ).catch(() => {}); // a failing log line must not end the server
     }
-  });
+  };
+}
 
-  if (settings.corsOrigins.length > 0) {
-    // Every answer varies by Origin (a 405, a 404, the page too), so a cache never hands one
-    // origin's answer to another: first in the chain, it sees what any later step answered.
-    app.use(async (c, next) => {
-      await next();
-      if (!/(^|,)\s*origin\s*(,|$)/i.test(c.res.headers.get("Vary") ?? "")) {
-        c.res.headers.append("Vary", "Origin");
-      }
-    });
+/**
+ * Every answer varies by Origin (a 405, a 404, the page too), so a cache never hands one
+ * origin's answer to another: first in the chain, it sees what any later step answered.
+ */
+const varyByOrigin: MiddlewareHandler<ServeEnv> = async (c, next) => {
+  await next();
+  if (!/(^|,)\s*origin\s*(,|$)/i.test(c.res.headers.get("Vary") ?? "")) {
+    c.res.headers.append("Vary", "Origin");
   }
+};
 
-  app.use(async (c, next) => {
+/** Refuses a path that could walk out of the page's folder (400), and a method it lacks (405). */
+function pathAndMethodGuard(settings: ServeDeps["settings"]): MiddlewareHandler<ServeEnv> {
+  return async (c, next) => {
     const path = c.req.path;
     // The URL parser already resolves dot segments; anything left that could walk out is refused.
     if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(path)) {
@@ -178,67 +195,57 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
     return problemResponse(405, `${c.req.method} is not allowed on "${path}"`, {
       headers: { Allow: allowed.join(", ") },
     });
+  };
+}
+
+/**
+ * Only a listed origin gets CORS headers (Hono's policy would expose ETag to any); another
+ * gets the same 204 to an OPTIONS that the policy gives a listed one, without them.
+ */
+function corsForListedOrigins(listed: readonly string[]): MiddlewareHandler<ServeEnv> {
+  const origins = new Set(listed);
+  const policy = cors({
+    origin: (origin) => origin,
+    allowMethods: ["GET", "POST"],
+    allowHeaders: ["Authorization", "Content-Type", "If-None-Match"],
+    exposeHeaders: ["ETag"],
+    maxAge: 600,
   });
-
-  if (settings.corsOrigins.length > 0) {
-    const origins = new Set(settings.corsOrigins);
-    const policy = cors({
-      origin: (origin) => origin,
-      allowMethods: ["GET", "POST"],
-      allowHeaders: ["Authorization", "Content-Type", "If-None-Match"],
-      exposeHeaders: ["ETag"],
-      maxAge: 600,
-    });
-    // Only a listed origin gets CORS headers (Hono's policy would expose ETag to any); another
-    // gets the same 204 to an OPTIONS that the policy gives a listed one, without them.
-    const listedOnly: MiddlewareHandler<ServeEnv> = async (c, next) => {
-      if (origins.has(c.req.header("Origin") ?? "")) return await policy(c, next);
-      if (c.req.method === "OPTIONS") return c.body(null, 204);
-      await next();
-    };
-    app.use("/api/*", listedOnly);
-    app.use("/webhook/*", listedOnly);
-  }
-
-  if (settings.token !== undefined) {
-    const auth = bearerAuth({ token: settings.token });
-    app.use("/api/*", auth);
-    app.use("/webhook/*", auth);
-  }
-
-  // After the token and CORS: a request without the token learns nothing of the parameters, and
-  // a listed origin can read the 400.
-  app.use("/api/*", async (c, next) => {
-    const unknown = c.req.method === "GET" ? unknownParameter(c.req.path, c.req.url) : undefined;
-    if (unknown !== undefined) throw unknown;
+  return async (c, next) => {
+    if (origins.has(c.req.header("Origin") ?? "")) return await policy(c, next);
+    if (c.req.method === "OPTIONS") return c.body(null, 204);
     await next();
+  };
+}
+
+/** A GET with a query parameter its `/api` path does not read is a 400 naming it. */
+const refuseUnknownParameters: MiddlewareHandler<ServeEnv> = async (c, next) => {
+  const unknown = c.req.method === "GET" ? unknownParameter(c.req.path, c.req.url) : undefined;
+  if (unknown !== undefined) throw unknown;
+  await next();
+};
+
+/** Gives a short body of unknown length its Content-Length, for compress's threshold. */
+const knownLengthForGzip: MiddlewareHandler<ServeEnv> = async (c, next) => {
+  await next();
+  if (/\b(gzip|deflate)\b/i.test(c.req.header("Accept-Encoding") ?? "")) {
+    c.res = await withKnownLength(c.res, GZIP_MIN_BYTES);
+  }
+};
+
+/** A POSTed body over {@linkcode MAX_BODY_BYTES} is a 413. */
+function webhookBodyLimit(): MiddlewareHandler<ServeEnv> {
+  return bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () =>
+      problemResponse(413, `Cannot read the request body: it is over ${MAX_BODY_BYTES} bytes`),
   });
+}
 
-  app.use(compress({ threshold: GZIP_MIN_BYTES }));
-  // Inside compress: it leaves alone only what has a Content-Length under its threshold, and
-  // c.json(), files and the CSV export come without one.
-  app.use(async (c, next) => {
-    await next();
-    if (/\b(gzip|deflate)\b/i.test(c.req.header("Accept-Encoding") ?? "")) {
-      c.res = await withKnownLength(c.res, GZIP_MIN_BYTES);
-    }
-  });
-  app.post(
-    "/webhook/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () =>
-        problemResponse(413, `Cannot read the request body: it is over ${MAX_BODY_BYTES} bytes`),
-    }),
-  );
-
-  ticketRoutes(app);
-  reportRoutes(app);
-  nearestRoutes(app);
-  metaRoutes(app);
-
-  if (settings.pmtiles !== undefined) {
-    const file = settings.pmtiles;
+/** The map's tiles when configured, the page's files, and the built-in page without them. */
+function pageRoutes(app: Hono<ServeEnv>, deps: ServeDeps): void {
+  if (deps.settings.pmtiles !== undefined) {
+    const file = deps.settings.pmtiles;
     app.get(
       "/tiles.pmtiles",
       (c) => serveRangeFile(file, "application/vnd.pmtiles", c.req.header("Range")),
@@ -246,52 +253,4 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   }
   app.get("/*", serveStatic({ root: deps.webRoot }));
   app.get("/", (c) => c.html(FALLBACK_INDEX));
-
-  app.notFound((c) => problemResponse(404, `Nothing at "${c.req.path}"`));
-  app.onError((error, c) => {
-    if (error instanceof ParameterError) {
-      return problemResponse(400, error.message, { parameter: error.parameter });
-    }
-    if (error instanceof HTTPException) {
-      const original = error.getResponse();
-      const headers: Record<string, string> = {};
-      const challenge = original.headers.get("WWW-Authenticate");
-      if (challenge) headers["WWW-Authenticate"] = challenge;
-      // The token check answers a malformed Authorization header with 400: it is a 401 here.
-      if (challenge || error.status === 401) {
-        const how = '"Authorization: Bearer <token>"';
-        const detail = /invalid_token/.test(challenge ?? "")
-          ? `The API token is wrong: send the one serve was given (SERVE_TOKEN) as ${how}`
-          : /invalid_request/.test(challenge ?? "")
-          ? `The Authorization header is malformed: send the API token as ${how}`
-          : `Send the API token as ${how}`;
-        return problemResponse(401, detail, { headers });
-      }
-      return problemResponse(error.status, error.message || "The request was refused");
-    }
-    const code = (error as { code?: unknown }).code;
-    if (code === "22023") return problemResponse(400, deps.redact(error.message));
-    if (code === "57014") {
-      return problemResponse(
-        503,
-        `The query took longer than ${
-          settings.statementTimeoutMs / 1000
-        } s; try a narrower selection`,
-      );
-    }
-    const unavailable = (typeof code === "string" && UNAVAILABLE.has(code)) ||
-      /ECONNREFUSED|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNRESET/.test(
-        String(code ?? error.message),
-      );
-    log({
-      level: "error",
-      event: "request_failed",
-      path: c.req.path,
-      error: deps.redact(error instanceof Error ? error.message : String(error)),
-    });
-    return unavailable
-      ? problemResponse(503, "The database cannot be reached")
-      : problemResponse(500, "The request failed; the server log has the details");
-  });
-  return app;
 }
