@@ -5,13 +5,14 @@
  * @module
  */
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { dataAsOf } from "../core/data_version.ts";
 import { readTicket } from "../core/read_ticket.ts";
 import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
+import type { SqlSession } from "../core/ports/mod.ts";
 import { exportStream } from "./_export_stream.ts";
-import { cachedRead } from "./cached_read.ts";
+import { cachedRead, type ReadResult } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
 import { ParameterError, Params } from "./params.ts";
 import { problemResponse } from "./problem.ts";
@@ -42,83 +43,103 @@ function datasetsOf(query: TicketQuery): string[] {
 
 /** Registers the ticket routes. */
 export function ticketRoutes(app: Hono<ServeEnv>): void {
-  app.get("/api/tickets", (c) => {
-    const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []));
-    return cachedRead(c, "tickets", { ...query }, async (tx, version) => {
-      const page = await readTickets(tx, query, c.get("deps").now());
-      let next: string | null = null;
-      if (query.offset + page.returned < page.matched) {
-        const url = new URL(c.req.url);
-        url.searchParams.set("offset", String(query.offset + query.limit));
-        next = url.pathname + url.search;
-      }
-      const head = {
-        type: "FeatureCollection",
-        numberMatched: page.matched,
-        numberReturned: page.returned,
-        dataAsOf: dataAsOf(await version, datasetsOf(query)),
-        next,
-      };
+  app.get("/api/tickets", ticketsPage);
+  app.get("/api/tickets.csv", ticketsCsv);
+  app.get("/api/tickets/:id", oneTicket);
+}
+
+/** `/api/tickets`: one page of the selection as GeoJSON, with its count and next page. */
+function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
+  const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []));
+  return cachedRead(c, "tickets", { ...query }, async (tx, version) => {
+    const page = await readTickets(tx, query, c.get("deps").now());
+    const head = {
+      type: "FeatureCollection",
+      numberMatched: page.matched,
+      numberReturned: page.returned,
+      dataAsOf: dataAsOf(await version, datasetsOf(query)),
+      next: nextPage(c.req.url, query, page),
+    };
+    return {
+      body: `${JSON.stringify(head).slice(0, -1)},"features":${page.features}}`,
+      rows: page.returned,
+      contentType: "application/geo+json; charset=utf-8",
+    };
+  }, { snapshot: true }); // the page and its count agree
+}
+
+/** The path and query of the page after `page`; null when it is the last. */
+function nextPage(
+  requestUrl: string,
+  query: TicketQuery,
+  page: { matched: number; returned: number },
+): string | null {
+  if (query.offset + page.returned < page.matched) {
+    const url = new URL(requestUrl);
+    url.searchParams.set("offset", String(query.offset + query.limit));
+    return url.pathname + url.search;
+  }
+  return null;
+}
+
+/** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */
+function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
+  const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []), MAX_LIMIT);
+  return cachedRead(
+    c,
+    "tickets.csv",
+    { ...query },
+    (tx) => Promise.resolve(streamCsv(tx, query, c.get("deps").now())),
+    { snapshot: true }, // a cursor lives in a transaction
+  );
+}
+
+/** The CSV rows of `query` as a body that is written while the transaction reads them. */
+function streamCsv(tx: SqlSession, query: TicketQuery, now: Date): ReadResult {
+  // Read at the database's pace (see exportStream); a client that goes away stops it before
+  // its next fetch.
+  const stream = exportStream();
+  const finished = readTicketsCsv(tx, query, stream.write, { now, signal: stream.signal }).then(
+    (rows) => {
+      stream.close();
+      return rows;
+    },
+    (error) => {
+      const reason = stream.signal.aborted ? stream.signal.reason : error;
+      stream.error(reason);
+      throw Object.assign(reason, { rowsSent: stream.rows }); // for the access log
+    },
+  );
+  return {
+    body: stream.body,
+    rows: 0,
+    finished,
+    contentType: "text/csv; charset=utf-8",
+    headers: { "Content-Disposition": 'attachment; filename="tickets.csv"' },
+  };
+}
+
+/** `/api/tickets/{id}`: one ticket with its raw record and closures; 404 when there is none. */
+function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> {
+  const id = c.req.param("id");
+  if (id.length > 100 || !/^[\w.:-]+$/.test(id)) {
+    throw new ParameterError(
+      "id",
+      `Cannot read the ticket id "${id.slice(0, 40)}": expected up to 100 letters, digits ` +
+        `and "_.:-", such as WOT0764585`,
+    );
+  }
+  return cachedRead(c, "ticket", { id }, async (tx) => {
+    const body = await readTicket(tx, id, c.get("deps").now());
+    if (body === null) {
+      const missing = problemResponse(404, `No ticket "${id}" in INC or CRQ`);
       return {
-        body: `${JSON.stringify(head).slice(0, -1)},"features":${page.features}}`,
-        rows: page.returned,
-        contentType: "application/geo+json; charset=utf-8",
-      };
-    }, { snapshot: true }); // the page and its count agree
-  });
-
-  app.get("/api/tickets.csv", (c) => {
-    const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []), MAX_LIMIT);
-    return cachedRead(c, "tickets.csv", { ...query }, (tx) => {
-      // Read at the database's pace (see exportStream); a client that goes away stops it before
-      // its next fetch.
-      const stream = exportStream();
-      const finished = readTicketsCsv(tx, query, stream.write, {
-        now: c.get("deps").now(),
-        signal: stream.signal,
-      }).then(
-        (rows) => {
-          stream.close();
-          return rows;
-        },
-        (error) => {
-          const reason = stream.signal.aborted ? stream.signal.reason : error;
-          stream.error(reason);
-          throw Object.assign(reason, { rowsSent: stream.rows }); // for the access log
-        },
-      );
-      const body = stream.body;
-      return Promise.resolve({
-        body,
+        body: await missing.text(),
         rows: 0,
-        finished,
-        contentType: "text/csv; charset=utf-8",
-        headers: { "Content-Disposition": 'attachment; filename="tickets.csv"' },
-      });
-    }, { snapshot: true }); // a cursor lives in a transaction
-  });
-
-  app.get("/api/tickets/:id", (c) => {
-    const id = c.req.param("id");
-    if (id.length > 100 || !/^[\w.:-]+$/.test(id)) {
-      throw new ParameterError(
-        "id",
-        `Cannot read the ticket id "${id.slice(0, 40)}": expected up to 100 letters, digits ` +
-          `and "_.:-", such as WOT0764585`,
-      );
+        status: 404,
+        contentType: "application/problem+json",
+      };
     }
-    return cachedRead(c, "ticket", { id }, async (tx) => {
-      const body = await readTicket(tx, id, c.get("deps").now());
-      if (body === null) {
-        const missing = problemResponse(404, `No ticket "${id}" in INC or CRQ`);
-        return {
-          body: await missing.text(),
-          rows: 0,
-          status: 404,
-          contentType: "application/problem+json",
-        };
-      }
-      return { body, rows: 1 };
-    });
+    return { body, rows: 1 };
   });
 }
