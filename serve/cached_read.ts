@@ -17,7 +17,7 @@ import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
-import type { ServeEnv } from "./env.ts";
+import type { ServeDeps, ServeEnv } from "./env.ts";
 
 /** What a data handler returns. */
 export interface ReadResult {
@@ -84,63 +84,115 @@ export async function cachedRead(
   read: (tx: SqlSession, version: Promise<DataVersion>) => Promise<ReadResult>,
   options: CachedReadOptions = {},
 ): Promise<Response> {
-  const { db, settings, now, versions } = c.get("deps");
+  const deps = c.get("deps");
+  const { now } = deps;
   const period = Math.floor(now().getTime() / ETAG_PERIOD_MS);
   const request = JSON.stringify([route, params, period]);
   const ifNoneMatch = c.req.header("If-None-Match");
-  // A conditional request checks the remembered version (read once, for every request in flight,
-  // when it is forgotten); a failed read leaves the check to the transaction below.
-  const known = ifNoneMatch === undefined || versions === undefined
-    ? undefined
-    : await versions.refresh(() =>
-      readInOrder(db, { timeoutMs: settings.statementTimeoutMs }, readDataVersion)
-    );
+  const known = await rememberedForCheck(deps, ifNoneMatch);
   if (known !== undefined) {
     const etag = etagOf(request, known.token);
     if (matches(ifNoneMatch, etag)) return notModified(c, etag);
   }
-  // An unconditional read of one statement labels its data with the remembered version: read
-  // before this statement is sent, so never newer than the data (at worst a later repeat gets a
-  // 200 where a 304 would do).
-  const remembered = ifNoneMatch === undefined && !options.snapshot ? versions?.fresh() : undefined;
-  type Head =
-    | { etag: string; notModified: true }
-    | ({ etag: string; notModified: false } & ReadResult);
-  let ready: (head: Head) => void = () => {};
-  const head = new Promise<Head>((resolve) => ready = resolve);
-  const run = options.snapshot ? readOnly : readInOrder;
-  const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
-    if (remembered !== undefined) {
-      const answer = await read(tx, Promise.resolve(remembered));
-      ready({ etag: etagOf(request, remembered.token), notModified: false, ...answer });
-      return void await answer.finished;
-    }
-    const start = versions?.begin();
-    const reading = readDataVersion(tx);
-    // No version left to check first (none sent, or the remembered one did not match): the
-    // data goes out right behind the version. The version is sent first, so it never labels
-    // data older than itself.
-    const early = !options.snapshot && (ifNoneMatch === undefined || known !== undefined)
-      ? read(tx, reading)
-      : undefined;
-    early?.catch(() => {}); // awaited below, once the version is in
-    const version = await reading;
-    if (start !== undefined) versions!.store(start, version);
-    const etag = etagOf(request, version.token);
-    if (matches(ifNoneMatch, etag)) {
-      await early?.catch(() => {}); // its connection is free again once it has answered
-      return ready({ etag, notModified: true });
-    }
-    const answer = await (early ?? read(tx, reading));
-    ready({ etag, notModified: false, ...answer });
-    await answer.finished;
-  });
+  const plan = { request, ifNoneMatch, known, snapshot: options.snapshot, read };
+  const { head, done } = readVersionAndData(deps, plan);
   // A streamed body leaves with its first rows; anything else once the transaction is over.
   const result = await Promise.race([head, done.then(() => head)]);
   const streamed = !result.notModified && result.finished !== undefined;
   if (streamed) c.set("streamed", done.then(() => result.finished!)); // for the access log
   else await done;
   if (result.notModified) return notModified(c, result.etag);
+  return dataResponse(c, result);
+}
+
+/**
+ * A conditional request checks the remembered version (read once, for every request in flight,
+ * when it is forgotten); a failed read leaves the check to the version read with the data
+ * (readVersionFirst).
+ */
+function rememberedForCheck(
+  { db, settings, versions }: ServeDeps,
+  ifNoneMatch: string | undefined,
+): Promise<DataVersion | undefined> | undefined {
+  return ifNoneMatch === undefined || versions === undefined
+    ? undefined
+    : versions.refresh(() =>
+      readInOrder(db, { timeoutMs: settings.statementTimeoutMs }, readDataVersion)
+    );
+}
+
+/** What a read has found once its tag is known: the client's copy is current, or the data. */
+type Head =
+  | { etag: string; notModified: true }
+  | ({ etag: string; notModified: false } & ReadResult);
+
+/** One request's read: its tag's text, the client's tags, the version already checked. */
+interface ReadPlan {
+  request: string;
+  ifNoneMatch: string | undefined;
+  known: DataVersion | undefined;
+  snapshot: boolean | undefined;
+  read: (tx: SqlSession, version: Promise<DataVersion>) => Promise<ReadResult>;
+}
+
+/**
+ * Runs the read in read-only statements: `head` settles once the tag is known and the data is
+ * read (or not needed), `done` once the transaction is over (a streamed body's last row).
+ */
+function readVersionAndData(
+  { db, settings, versions }: ServeDeps,
+  plan: ReadPlan,
+): { head: Promise<Head>; done: Promise<void> } {
+  // An unconditional read of one statement labels its data with the remembered version: read
+  // before this statement is sent, so never newer than the data (at worst a later repeat gets a
+  // 200 where a 304 would do).
+  const remembered = plan.ifNoneMatch === undefined && !plan.snapshot
+    ? versions?.fresh()
+    : undefined;
+  let ready: (head: Head) => void = () => {};
+  const head = new Promise<Head>((resolve) => ready = resolve);
+  const run = plan.snapshot ? readOnly : readInOrder;
+  const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+    if (remembered !== undefined) {
+      const answer = await plan.read(tx, Promise.resolve(remembered));
+      ready({ etag: etagOf(plan.request, remembered.token), notModified: false, ...answer });
+      return void await answer.finished;
+    }
+    await readVersionFirst(tx, plan, versions, ready);
+  });
+  return { head, done };
+}
+
+/** Reads the version, then (unless the client's tag matches it) the data, in `tx`. */
+async function readVersionFirst(
+  tx: SqlSession,
+  plan: ReadPlan,
+  versions: ServeDeps["versions"],
+  ready: (head: Head) => void,
+): Promise<void> {
+  const start = versions?.begin();
+  const reading = readDataVersion(tx);
+  // No version left to check first (none sent, or the remembered one did not match): the
+  // data goes out right behind the version. The version is sent first, so it never labels
+  // data older than itself.
+  const early = !plan.snapshot && (plan.ifNoneMatch === undefined || plan.known !== undefined)
+    ? plan.read(tx, reading)
+    : undefined;
+  early?.catch(() => {}); // awaited below, once the version is in
+  const version = await reading;
+  if (start !== undefined) versions!.store(start, version);
+  const etag = etagOf(plan.request, version.token);
+  if (matches(plan.ifNoneMatch, etag)) {
+    await early?.catch(() => {}); // its connection is free again once it has answered
+    return ready({ etag, notModified: true });
+  }
+  const answer = await (early ?? plan.read(tx, reading));
+  ready({ etag, notModified: false, ...answer });
+  await answer.finished;
+}
+
+/** The `200` (or the handler's status) with the data, its tag and its length when known. */
+function dataResponse(c: Context<ServeEnv>, result: ReadResult & { etag: string }): Response {
   const headers: Record<string, string> = { ETag: result.etag, "Cache-Control": "no-cache" };
   c.set("rows", result.rows);
   const body = typeof result.body === "string" ? encoder.encode(result.body) : result.body;
