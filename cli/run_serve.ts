@@ -6,13 +6,18 @@
  */
 
 import { fileURLToPath } from "node:url";
+import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { startServer } from "../serve/server.ts";
+import type { Database } from "../core/ports/mod.ts";
+import { type RunningServer, startServer } from "../serve/server.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { lineBatcher } from "./_line_batcher.ts";
 import { checkReadableFile } from "./_open_store.ts";
 import { type Context, parse, SourceError, UsageError } from "./_context.ts";
+
+/** Writes one log line. */
+type Log = (entry: Record<string, unknown>) => void;
 
 /** Why `host:port` cannot be listened on, in words that say what to change. */
 function listenError(error: unknown, host: string, port: number): Error {
@@ -53,14 +58,7 @@ function checkListen(host: string, port: number): void {
 /** Runs the read API until a signal; returns the exit code. */
 export async function runServe(context: Context, args: string[]): Promise<number> {
   const { config, io, redact } = context;
-  const values = parse(args, { port: { type: "string" }, host: { type: "string" } });
-  const portText = String(values.port ?? "8080");
-  // Decimal digits only: Number() also reads "0x1F90" (8080), "1e3" and " 80 ".
-  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!(port <= 65535)) {
-    throw new UsageError(`Cannot read --port "${portText}": expected 0 to 65535 in decimal digits`);
-  }
-  const host = String(values.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"); // [::1] or ::1
+  const { host, port } = readAddress(args);
   checkListen(host, port);
   // Before the database opens, like the port: a map without its tiles is a setting to fix.
   if (config.serve.pmtiles !== undefined) {
@@ -68,45 +66,12 @@ export async function runServe(context: Context, args: string[]): Promise<number
   }
   // One write per batch of lines, not per request (flushed before returning).
   const lines = lineBatcher(io.stdout);
-  const log = (entry: Record<string, unknown>) => {
-    const line = io.terminal.stdout
-      ? `${entry.method ?? entry.level ?? ""} ${entry.path ?? entry.event ?? ""} ${
-        entry.status ?? ""
-      } ${entry.ms === undefined ? "" : `${entry.ms} ms`} ${
-        entry.rows ? `${entry.rows} rows` : ""
-      }${entry.error ? ` ${entry.error}` : ""}`.replace(/\s+/g, " ").trim()
-      : JSON.stringify({ time: new Date().toISOString(), ...entry });
-    lines.push(redact(line));
-  };
+  const log: Log = (entry) => lines.push(redact(logLine(entry, io)));
   const target = await configToRead(context);
   const pgliteDir = target.pgliteDir;
-  const db = await openDatabase(target, {
-    requireMigrated: true,
-    existing: true,
-    poolSize: 8,
-    prepare: true,
-    readOnlyTimeoutMs: config.serve.statementTimeoutMs,
-  }).catch((error) => {
-    if (!(error instanceof DatabaseLockedError)) throw error;
-    // Not a run to skip, as for ingest: this server did not start.
-    throw new Error(
-      `Cannot serve the embedded database "${pgliteDir}": another process holds it (another ` +
-        `serve, or a run); stop that one, or serve PostgreSQL through DATABASE_URL`,
-    );
-  });
+  const db = await openServedDatabase(target, config.serve.statementTimeoutMs);
   try {
-    const server = await startServer({
-      db,
-      settings: config.serve,
-      webRoot: fileURLToPath(new URL("../web/", import.meta.url)),
-      now: () => new Date(),
-      log,
-      redact,
-      host,
-      port,
-    }).catch((error) => {
-      throw listenError(error, host, port); // taken while the database opened
-    });
+    const server = await startListening(context, db, log, { host, port });
     log({
       event: "listening",
       url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}/`,
@@ -115,16 +80,88 @@ export async function runServe(context: Context, args: string[]): Promise<number
       corsOrigins: config.serve.corsOrigins,
     });
     lines.flush(); // whoever waits for the address sees it now
-    const unsubscribe = io.onSignal((signal) => {
-      log({ event: "stopping", signal });
-      server.shutdown();
-    });
-    await server.finished;
-    unsubscribe();
+    await untilStopped(server, io, log);
     log({ event: "stopped" });
     return 0;
   } finally {
     lines.flush();
     await db.close();
   }
+}
+
+/** `--port` (default 8080) and `--host` (default 127.0.0.1, brackets around IPv6 optional). */
+function readAddress(args: string[]): { host: string; port: number } {
+  const values = parse(args, { port: { type: "string" }, host: { type: "string" } });
+  const portText = String(values.port ?? "8080");
+  // Decimal digits only: Number() also reads "0x1F90" (8080), "1e3" and " 80 ".
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port <= 65535)) {
+    throw new UsageError(`Cannot read --port "${portText}": expected 0 to 65535 in decimal digits`);
+  }
+  const host = String(values.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"); // [::1] or ::1
+  return { host, port };
+}
+
+/** One log line: short text on a terminal, else a JSON object with its time. */
+function logLine(entry: Record<string, unknown>, io: Context["io"]): string {
+  return io.terminal.stdout
+    ? `${entry.method ?? entry.level ?? ""} ${entry.path ?? entry.event ?? ""} ${
+      entry.status ?? ""
+    } ${entry.ms === undefined ? "" : `${entry.ms} ms`} ${entry.rows ? `${entry.rows} rows` : ""}${
+      entry.error ? ` ${entry.error}` : ""
+    }`.replace(/\s+/g, " ").trim()
+    : JSON.stringify({ time: new Date().toISOString(), ...entry });
+}
+
+/** The migrated database, read only; an embedded one another process holds is an error. */
+function openServedDatabase(target: Config, statementTimeoutMs: number): Promise<Database> {
+  return openDatabase(target, {
+    requireMigrated: true,
+    existing: true,
+    poolSize: 8,
+    prepare: true,
+    readOnlyTimeoutMs: statementTimeoutMs,
+  }).catch((error) => {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    // Not a run to skip, as for ingest: this server did not start.
+    throw new Error(
+      `Cannot serve the embedded database "${target.pgliteDir}": another process holds it ` +
+        `(another serve, or a run); stop that one, or serve PostgreSQL through DATABASE_URL`,
+    );
+  });
+}
+
+/** Serves `db` at `address`; the port may have been taken while the database opened. */
+function startListening(
+  { config, redact }: Context,
+  db: Database,
+  log: Log,
+  { host, port }: { host: string; port: number },
+): Promise<RunningServer> {
+  return startServer({
+    db,
+    settings: config.serve,
+    webRoot: fileURLToPath(new URL("../web/", import.meta.url)),
+    now: () => new Date(),
+    log,
+    redact,
+    host,
+    port,
+  }).catch((error) => {
+    throw listenError(error, host, port); // taken while the database opened
+  });
+}
+
+/** Waits until SIGTERM/SIGINT has drained the server's in-flight requests. */
+async function untilStopped(
+  server: RunningServer,
+  io: Context["io"],
+  log: Log,
+): Promise<void> {
+  const unsubscribe = io.onSignal((signal) => {
+    log({ event: "stopping", signal });
+    server.shutdown();
+  });
+  await server.finished;
+  unsubscribe();
 }
