@@ -64,105 +64,161 @@ export interface ProviderSpec {
 
 /** Builds a Geocoder from a provider spec. */
 export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOptions): Geocoder {
-  const base = (options.baseUrl ?? spec.defaultBaseUrl).replace(/\/+$/, "");
   const rate = Math.min(options.rate ?? spec.defaultRate, spec.maxRate ?? Infinity);
   const interval = 1000 / rate;
-  const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
-  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
-  const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-  const now = options.now ?? (() => Date.now());
-  const hide = options.redact ??
-    ((text: string) =>
-      options.apiKey
-        ? text.replaceAll(options.apiKey, "***").replaceAll(
-          encodeURIComponent(options.apiKey),
-          "***",
-        )
-        : text);
-  let next = 0;
+  const lookup: Lookup = {
+    spec,
+    base: (options.baseUrl ?? spec.defaultBaseUrl).replace(/\/+$/, ""),
+    apiKey: options.apiKey,
+    interval,
+    maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
+    timeoutMs: options.timeoutMs ?? TIMEOUT_MS,
+    fetch: options.fetch ?? fetch,
+    sleep,
+    pace: pacer(interval, sleep, options.now ?? (() => Date.now())),
+    hide: options.redact ?? hideKey(options.apiKey),
+  };
+  return {
+    provider: spec.provider,
+    label: `${spec.label} at ${new URL(lookup.base).host}`,
+    search: (query) => search(lookup, query),
+  };
+}
 
-  async function pace(extraMs = 0): Promise<void> {
+/** What every lookup of one geocoder shares. */
+interface Lookup {
+  spec: ProviderSpec;
+  base: string;
+  apiKey: string | undefined;
+  /** Milliseconds between requests at the provider's rate. */
+  interval: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  fetch: typeof fetch;
+  sleep: (ms: number) => Promise<void>;
+  /** Waits for the next request's turn, and at least `extraMs`. */
+  pace: (extraMs?: number) => Promise<void>;
+  /** Hides the API key from a message. */
+  hide: (text: string) => string;
+}
+
+/** Spaces requests `interval` ms apart. */
+function pacer(
+  interval: number,
+  sleep: (ms: number) => Promise<void>,
+  now: () => number,
+): (extraMs?: number) => Promise<void> {
+  let next = 0;
+  return async (extraMs = 0) => {
     const wait = Math.max(next - now(), extraMs);
     if (wait > 0) await sleep(wait);
     next = now() + interval;
-  }
+  };
+}
 
-  return {
-    provider: spec.provider,
-    label: `${spec.label} at ${new URL(base).host}`,
-    async search(query) {
-      let lastError = "";
-      let lastStatus: number | undefined;
-      let minuteWaits = 0;
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-        await pace(attempt === 1 ? 0 : Math.min(MAX_BACKOFF_MS, interval * 2 ** attempt));
-        let response: Response;
-        let text: string;
-        try {
-          response = await doFetch(spec.url(base, query, options.apiKey), {
-            headers: { accept: "application/json", ...spec.headers },
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-          text = await response.text();
-        } catch (error) {
-          // A timed-out request may have reached the provider (and been counted): not retried.
-          if ((error as Error).name === "TimeoutError") {
-            throw new GeocoderError(`${spec.label} did not answer within ${timeoutMs / 1000} s`, {
-              terminal: false,
-            });
-          }
-          lastError = hide(`${spec.label} did not answer: ${fetchFailure(error as Error)}`);
-          lastStatus = undefined;
-          continue;
-        }
-        let body: unknown = undefined;
-        try {
-          body = text === "" ? undefined : JSON.parse(text);
-        } catch {
-          body = undefined;
-        }
-        const answer = response.ok || response.status === 404
-          ? spec.read(response.status, body)
-          : undefined;
-        if (answer) return answer;
-        const detail = hide(describeBody(body, text));
-        const quota = response.status === 402 ||
-          (spec.quotaExhausted?.(response.status, detail) ?? false);
-        if (response.status === 401 || response.status === 403 || quota) {
-          const why = response.status === 401
-            ? "refused the API key"
-            : quota
-            ? "says the quota is exhausted"
-            : "refused the request";
-          throw new GeocoderError(
-            `${spec.label} ${why} (HTTP ${response.status}: ${detail}); every answer so far is cached`,
-            { status: response.status, terminal: true },
-          );
-        }
-        lastError = `${spec.label} answered HTTP ${response.status}: ${detail}`;
-        lastStatus = response.status;
-        if (spec.minuteLimited?.(response.status, detail) && minuteWaits < MINUTE_WAITS) {
-          minuteWaits++;
-          attempt--; // the provider asked for a pause, the lookup did not fail
-          await sleep(MINUTE_MS);
-          continue;
-        }
-        if (response.status === 429 || response.status >= 500) {
-          const retryAfter = Number(response.headers.get("retry-after"));
-          if (Number.isFinite(retryAfter) && retryAfter > 0 && attempt < maxAttempts) {
-            await sleep(Math.min(MAX_BACKOFF_MS, retryAfter * 1000));
-          }
-          continue;
-        }
-        throw new GeocoderError(lastError, { status: response.status, terminal: false });
-      }
-      throw new GeocoderError(`${lastError} (gave up after ${maxAttempts} attempts)`, {
-        status: lastStatus,
+/** Replaces the key, verbatim and URL-encoded, with `***`. */
+function hideKey(apiKey: string | undefined): (text: string) => string {
+  return (text: string) =>
+    apiKey ? text.replaceAll(apiKey, "***").replaceAll(encodeURIComponent(apiKey), "***") : text;
+}
+
+/** One lookup: retries 429 / 5xx / network failures with backoff, throws on the rest. */
+async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswer> {
+  const { spec, maxAttempts } = lookup;
+  let lastError = "";
+  let lastStatus: number | undefined;
+  let minuteWaits = 0;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    await lookup.pace(attempt === 1 ? 0 : Math.min(MAX_BACKOFF_MS, lookup.interval * 2 ** attempt));
+    const reply = await ask(lookup, query);
+    if (typeof reply === "string") {
+      lastError = reply;
+      lastStatus = undefined;
+      continue;
+    }
+    const { status } = reply.response;
+    const answer = reply.response.ok || status === 404 ? spec.read(status, reply.body) : undefined;
+    if (answer) return answer;
+    const detail = lookup.hide(describeBody(reply.body, reply.text));
+    const refused = refusal(spec, status, detail);
+    if (refused) throw refused;
+    lastError = `${spec.label} answered HTTP ${status}: ${detail}`;
+    lastStatus = status;
+    if (spec.minuteLimited?.(status, detail) && minuteWaits < MINUTE_WAITS) {
+      minuteWaits++;
+      attempt--; // the provider asked for a pause, the lookup did not fail
+      await lookup.sleep(MINUTE_MS);
+      continue;
+    }
+    if (status === 429 || status >= 500) {
+      if (attempt < maxAttempts) await waitRetryAfter(lookup, reply.response);
+      continue;
+    }
+    throw new GeocoderError(lastError, { status, terminal: false });
+  }
+  throw new GeocoderError(`${lastError} (gave up after ${maxAttempts} attempts)`, {
+    status: lastStatus,
+    terminal: false,
+  });
+}
+
+/**
+ * Sends one request: the response with its text and JSON body (undefined when it is none), or
+ * why no answer came, the key hidden. A timeout throws.
+ */
+async function ask(
+  lookup: Lookup,
+  query: GeocodeQuery,
+): Promise<{ response: Response; text: string; body: unknown } | string> {
+  const { spec } = lookup;
+  let response: Response;
+  let text: string;
+  try {
+    response = await lookup.fetch(spec.url(lookup.base, query, lookup.apiKey), {
+      headers: { accept: "application/json", ...spec.headers },
+      signal: AbortSignal.timeout(lookup.timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    // A timed-out request may have reached the provider (and been counted): not retried.
+    if ((error as Error).name === "TimeoutError") {
+      throw new GeocoderError(`${spec.label} did not answer within ${lookup.timeoutMs / 1000} s`, {
         terminal: false,
       });
-    },
-  };
+    }
+    return lookup.hide(`${spec.label} did not answer: ${fetchFailure(error as Error)}`);
+  }
+  let body: unknown = undefined;
+  try {
+    body = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { response, text, body };
+}
+
+/** The terminal error for a refused key or request or an exhausted quota, else undefined. */
+function refusal(spec: ProviderSpec, status: number, detail: string): GeocoderError | undefined {
+  const quota = status === 402 || (spec.quotaExhausted?.(status, detail) ?? false);
+  if (status !== 401 && status !== 403 && !quota) return undefined;
+  const why = status === 401
+    ? "refused the API key"
+    : quota
+    ? "says the quota is exhausted"
+    : "refused the request";
+  return new GeocoderError(
+    `${spec.label} ${why} (HTTP ${status}: ${detail}); every answer so far is cached`,
+    { status, terminal: true },
+  );
+}
+
+/** Waits as long as the provider's Retry-After asks (at most MAX_BACKOFF_MS), if it asks. */
+async function waitRetryAfter(lookup: Lookup, response: Response): Promise<void> {
+  const retryAfter = Number(response.headers.get("retry-after"));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) {
+    await lookup.sleep(Math.min(MAX_BACKOFF_MS, retryAfter * 1000));
+  }
 }
 
 /** Why a fetch failed: Deno says "fetch failed" and keeps the reason after the URL in `cause`. */
