@@ -93,9 +93,35 @@ export async function connectPostgresDatabase(
     readOnlyTimeoutMs: options.readOnlyTimeoutMs,
   });
   const where = describeTarget(url);
+  const gaveUp = giveUpConnecting(db, where, timeoutS, options.signal);
+  try {
+    await Promise.race([db.query("select 1"), gaveUp.promise]);
+    if (options.readOnlyTimeoutMs !== undefined) {
+      await Promise.race([db.checkReadOnly(), gaveUp.promise]);
+    }
+    return db;
+  } catch (error) {
+    // Do not wait on a connection that may never settle; the process is about to report.
+    await Promise.race([db.close(0).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
+    throw connectError(error, where, db.answered);
+  } finally {
+    gaveUp.stop();
+  }
+}
+
+/**
+ * A promise that rejects when connecting takes longer than `timeoutS`, when what answers is not
+ * PostgreSQL, or on `signal`; `stop()` ends the wait once connecting has settled.
+ */
+function giveUpConnecting(
+  db: PostgresConnectState,
+  where: string,
+  timeoutS: number,
+  signal: AbortSignal | undefined,
+): { promise: Promise<never>; stop(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
-  const gaveUp = new Promise<never>((_, reject) => {
+  const promise = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       // Bytes that could be PostgreSQL's, then silence: a server or a pooler too busy to
       // finish (what is plainly not PostgreSQL has been refused at its first bytes).
@@ -111,37 +137,37 @@ export async function connectPostgresDatabase(
     db.onNotPostgres(reject);
     onAbort = () =>
       reject(new DatabaseConnectError(`Stopped connecting to PostgreSQL ${where}: interrupted`));
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
-  try {
-    await Promise.race([db.query("select 1"), gaveUp]);
-    if (options.readOnlyTimeoutMs !== undefined) await Promise.race([db.checkReadOnly(), gaveUp]);
-    return db;
-  } catch (error) {
-    // Do not wait on a connection that may never settle; the process is about to report.
-    await Promise.race([db.close(0).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
-    if (error instanceof DatabaseConnectError) throw error;
-    // The socket's own error already says "Cannot connect to PostgreSQL at host:port": keep its
-    // reason only, after the full target.
-    const message = ((error as Error).message ?? String(error))
-      .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
-    // The socket's error alone does not say what to fix: a server without TLS, asked for it
-    // (sslmode=require), reads as a lost socket; a port that takes the connection and resets it
-    // without a byte (another service, a proxy) as a reset.
-    const hint = /before secure TLS connection/.test(message)
-      ? "; the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns TLS off)"
-      : /ECONNRESET|EPIPE/.test(message) && !db.answered
-      ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
-      : "";
-    throw new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}${hint}`, {
-      cause: error,
-    });
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) options.signal?.removeEventListener("abort", onAbort);
-    gaveUp.catch(() => {});
-  }
+  return {
+    promise,
+    stop() {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+      promise.catch(() => {});
+    },
+  };
+}
+
+/** A failure to connect as a {@linkcode DatabaseConnectError} naming the target and what to fix. */
+function connectError(error: unknown, where: string, answered: boolean): DatabaseConnectError {
+  if (error instanceof DatabaseConnectError) return error;
+  // The socket's own error already says "Cannot connect to PostgreSQL at host:port": keep its
+  // reason only, after the full target.
+  const message = ((error as Error).message ?? String(error))
+    .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
+  // The socket's error alone does not say what to fix: a server without TLS, asked for it
+  // (sslmode=require), reads as a lost socket; a port that takes the connection and resets it
+  // without a byte (another service, a proxy) as a reset.
+  const hint = /before secure TLS connection/.test(message)
+    ? "; the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns TLS off)"
+    : /ECONNRESET|EPIPE/.test(message) && !answered
+    ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
+    : "";
+  return new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}${hint}`, {
+    cause: error,
+  });
 }
 
 /** `at host:port[, host:port…] (database "db")`, never the user or the password. */
@@ -176,77 +202,125 @@ export function createPostgresDatabase(
   close(timeoutS?: number): Promise<void>;
   checkReadOnly(): Promise<void>;
 } {
-  const sockets: SocketState = { opened: 0, answered: false, lastError: undefined };
-  const where = describeTarget(url);
-  const timeoutS = options.connectTimeout ?? CONNECT_TIMEOUT_S;
+  const target: PoolTarget = {
+    url,
+    where: describeTarget(url),
+    timeoutS: options.connectTimeout ?? CONNECT_TIMEOUT_S,
+  };
   const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
     ? undefined
     : wholeTimeoutMs(options.readOnlyTimeoutMs);
-  const connect = (
-    settings: Record<string, unknown>,
-    state: SocketState,
-    session: Record<string, string> = {},
-  ) =>
-    postgres(url, {
-      connect_timeout: timeoutS,
-      onnotice: () => {},
-      // Never swap the connection by age mid-run: the run's advisory lock lives on it.
-      max_lifetime: null,
-      // temp_buffers: a change file's COPY table stays in memory (the default 8 MB spills a
-      // 12 MB baseline to disk: its COPY and scans take ~2× as long). Allocated only when used.
-      // `session`: further settings in the startup message (a read-only pool's).
-      connection: { application_name: "fleettickets", temp_buffers: "64MB", ...session },
-      ...settings,
-      // Supported by postgres.js, missing from its type definitions.
-      ...{
-        // `cancel`: a cancel request's connection (vendor patch), which is no session.
-        socket: async (settings: SocketSettings, opening?: { cancel?: boolean }) => {
-          const socket = await openSocket(settings, timeoutS * 1000, state);
-          if (opening?.cancel) return socket;
-          state.opened++;
-          socket.once("data", (chunk: Uint8Array) => {
-            state.answered = true;
-            const answer = notPostgresAnswer(chunk);
-            if (answer === undefined) return;
-            // Waiting out the timeout tells no more; and postgres.js, given such bytes then a
-            // closed socket, would connect again for ever (a query of the read API never ending).
-            const { host, port } = socket as { host?: string; port?: number };
-            const who = where.includes(", ") ? ` from ${host}:${port}` : ""; // which of several
-            const error = new NotPostgresError(
-              `Cannot connect to PostgreSQL ${where}: the answer${who} is not PostgreSQL's ` +
-                `(${answer}), another service listens there; check the host and port in DATABASE_URL`,
-            );
-            state.onNotPostgres?.(error);
-            socket.destroy(error);
-          });
-          return socket;
-        },
-      } as Record<string, unknown>,
-    });
-  // The read API's pool. Its statements are prepared and each is planned once per connection:
-  // PostgreSQL's default plans again for every call when a `limit $n` makes the reusable plan
-  // look dearer (/api/nearest: 0.4 ms planning to 0.2 ms running). Without parallel workers:
-  // concurrent requests already use every core (a worker-sorted page took 2.4× as long).
-  const readOnly: Record<string, string> = readOnlyTimeoutMs === undefined ? {} : {
-    default_transaction_read_only: "on",
-    statement_timeout: String(readOnlyTimeoutMs),
-    plan_cache_mode: "force_generic_plan",
-    max_parallel_workers_per_gather: "0",
-  };
-  const sql = connect({ max: options.max ?? 1 }, sockets, readOnly);
+  const sockets = newSocketState();
+  const sql = openPool(
+    target,
+    { max: options.max ?? 1 },
+    sockets,
+    readOnlySession(readOnlyTimeoutMs),
+  );
   // The listening connection counts its own sockets: a new one must not read as the loss of
   // the connection that holds the run's lock.
   return new PostgresDatabase(sql, sockets, {
     prepare: options.prepare ?? false,
     readOnlyTimeoutMs,
-    description: `PostgreSQL ${where}`,
+    description: `PostgreSQL ${target.where}`,
   }, (listener) =>
-    connect({
+    openPool(target, {
       max: 1,
       fetch_types: false,
       onnotify: listener.onnotify,
       onclose: listener.onclose,
-    }, { opened: 0, answered: false, lastError: undefined }));
+    }, newSocketState()));
+}
+
+/** Where a pool connects, and how long each connection may take. */
+interface PoolTarget {
+  url: string;
+  /** {@linkcode describeTarget}'s words for the URL. */
+  where: string;
+  timeoutS: number;
+}
+
+/**
+ * A postgres.js pool over our own sockets (see {@linkcode openSessionSocket}); `session`: further
+ * settings in the startup message (a read-only pool's).
+ */
+function openPool(
+  target: PoolTarget,
+  settings: Record<string, unknown>,
+  state: SocketState,
+  session: Record<string, string> = {},
+) {
+  return postgres(target.url, {
+    connect_timeout: target.timeoutS,
+    onnotice: () => {},
+    // Never swap the connection by age mid-run: the run's advisory lock lives on it.
+    max_lifetime: null,
+    // temp_buffers: a change file's COPY table stays in memory (the default 8 MB spills a
+    // 12 MB baseline to disk: its COPY and scans take ~2× as long). Allocated only when used.
+    connection: { application_name: "fleettickets", temp_buffers: "64MB", ...session },
+    ...settings,
+    // Supported by postgres.js, missing from its type definitions.
+    ...{
+      // `cancel`: a cancel request's connection (vendor patch), which is no session.
+      socket: (settings: SocketSettings, opening?: { cancel?: boolean }) =>
+        openSessionSocket(target, settings, state, opening),
+    } as Record<string, unknown>,
+  });
+}
+
+/**
+ * The read API's pool settings. Its statements are prepared and each is planned once per
+ * connection: PostgreSQL's default plans again for every call when a `limit $n` makes the
+ * reusable plan look dearer (/api/nearest: 0.4 ms planning to 0.2 ms running). Without parallel
+ * workers: concurrent requests already use every core (a worker-sorted page took 2.4× as long).
+ */
+function readOnlySession(readOnlyTimeoutMs: number | undefined): Record<string, string> {
+  return readOnlyTimeoutMs === undefined ? {} : {
+    default_transaction_read_only: "on",
+    statement_timeout: String(readOnlyTimeoutMs),
+    plan_cache_mode: "force_generic_plan",
+    max_parallel_workers_per_gather: "0",
+  };
+}
+
+function newSocketState(): SocketState {
+  return { opened: 0, answered: false, lastError: undefined };
+}
+
+/** Opens a socket (see {@linkcode openSocket}); a session's is counted and its first bytes checked. */
+async function openSessionSocket(
+  target: PoolTarget,
+  settings: SocketSettings,
+  state: SocketState,
+  opening?: { cancel?: boolean },
+): Promise<Socket> {
+  const socket = await openSocket(settings, target.timeoutS * 1000, state);
+  if (opening?.cancel) return socket;
+  state.opened++;
+  socket.once("data", (chunk: Uint8Array) => checkFirstBytes(socket, chunk, target.where, state));
+  return socket;
+}
+
+/** Destroys the socket, telling the connect check, when `chunk` cannot come from PostgreSQL. */
+function checkFirstBytes(
+  socket: Socket,
+  chunk: Uint8Array,
+  where: string,
+  state: SocketState,
+): void {
+  state.answered = true;
+  const answer = notPostgresAnswer(chunk);
+  if (answer === undefined) return;
+  // Waiting out the timeout tells no more; and postgres.js, given such bytes then a
+  // closed socket, would connect again for ever (a query of the read API never ending).
+  const { host, port } = socket as { host?: string; port?: number };
+  const who = where.includes(", ") ? ` from ${host}:${port}` : ""; // which of several
+  const error = new NotPostgresError(
+    `Cannot connect to PostgreSQL ${where}: the answer${who} is not PostgreSQL's ` +
+      `(${answer}), another service listens there; check the host and port in DATABASE_URL`,
+  );
+  state.onNotPostgres?.(error);
+  socket.destroy(error);
 }
 
 /** What a listening connection reports. */
