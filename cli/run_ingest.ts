@@ -23,6 +23,7 @@ import {
   amount,
   type Context,
   datasetsFlag,
+  type Flags,
   type MainIo,
   parse,
   SIGNAL_GRACE_MS,
@@ -32,7 +33,7 @@ import {
 import { describeSource, openStore } from "./_open_store.ts";
 import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { isPermissionError } from "./_permission_message.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, type Logger } from "./logger.ts";
 
 /** Opens the database, waiting up to `waitMs` for another process's embedded-database lock. */
 export async function openWaiting(
@@ -120,9 +121,61 @@ function reportDocument(values: Record<string, unknown>, reports: IngestReport[]
   return JSON.stringify(values.dataset === "all" ? { datasets: reports } : reports[0]);
 }
 
+/** One `ingest` run: its flags, read before anything is opened, and where its lines go. */
+interface IngestRun {
+  context: Context;
+  values: Flags;
+  datasets: Dataset[];
+  csv: string | undefined;
+  format: "text" | "json";
+  waitLockMs: number;
+  logger: Logger;
+  startedAt: Date;
+  /**
+   * --json: one JSON document on stdout whatever happens after the flags were read (the lock
+   * of the embedded database, pending migrations, a missing source, no connection).
+   */
+  print: (reports: IngestReport[]) => void;
+}
+
 /** Runs `ingest`; returns the exit code. */
 export async function runIngest(context: Context, args: string[]): Promise<number> {
-  const { config, io, redact, out } = context;
+  const run = readIngestRun(context, args);
+  const { values, datasets } = run;
+  let store: ObjectStore;
+  try {
+    store = await openStore(context.config, values, datasets[0]!);
+  } catch (error) {
+    return await refuseSource(run, error);
+  }
+  if (values["from-dir"] !== undefined) {
+    await warnMissingChanges(String(values["from-dir"]), datasets, context.io.stderr);
+  }
+  const interruption = watchSignals(context);
+  let reports: IngestReport[];
+  try {
+    let db: Database;
+    try {
+      db = await openForRun(run, interruption.signal);
+    } catch (error) {
+      // Interrupted while connecting: `main` says so, as for any interrupted run.
+      if (interruption.by !== undefined && !values.json) throw error;
+      return refuseDatabase(run, error, store);
+    }
+    try {
+      reports = await drainDatasets(run, store, db, interruption.signal);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    interruption.stop();
+  }
+  return finishRun(run, reports, interruption.by);
+}
+
+/** Reads `ingest`'s flags (a usage error for a wrong combination) and makes the run's logger. */
+function readIngestRun(context: Context, args: string[]): IngestRun {
+  const { io, redact, out } = context;
   const values = parse(args, FLAGS);
   const sources = ["from-bucket", "from-dir", "csv"].filter((s) => values[s] !== undefined);
   if (sources.length !== 1) {
@@ -136,45 +189,47 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   const format = logFormatOf(values, io);
   const waitLockMs = amount(values["wait-lock"], "--wait-lock", "seconds") * 1000;
   const logger = runLogger(values, format, io, redact);
-
-  // --json: one JSON document on stdout whatever happens after the flags were read (the lock
-  // of the embedded database, pending migrations, a missing source, no connection).
   const print = (reports: IngestReport[]) => out(reportDocument(values, reports));
   const startedAt = new Date();
-  let store: ObjectStore;
-  try {
-    store = await openStore(config, values, datasets[0]!);
-  } catch (error) {
-    const reports = datasets.map((d) =>
-      reportBeforeDrain(d, values, error, redact, startedAt, describeSource(config, values))
-    );
-    // A usage error is the command line's, not a run's. Any other refusal (no folder, no bucket,
-    // no credentials) fails every scheduled run alike: an applying run from the bucket or a
-    // folder records it for `status`, and the refusal is logged as the `run` line of any run.
-    const usage = error instanceof UsageError;
-    if (!usage && values.apply === true && csv === undefined) {
-      const recordError = await recordRefusedRuns(config, reports, startedAt, redact);
-      if (recordError !== undefined) {
-        for (const report of reports) report.recordError = recordError;
-      }
+  return { context, values, datasets, csv, format, waitLockMs, logger, startedAt, print };
+}
+
+/** `ingest` when its source cannot be opened; returns the exit code or throws for `main`. */
+async function refuseSource(run: IngestRun, error: unknown): Promise<number> {
+  const { context: { config, redact }, values, logger } = run;
+  const reports = run.datasets.map((d) =>
+    reportBeforeDrain(d, values, error, redact, run.startedAt, describeSource(config, values))
+  );
+  // A usage error is the command line's, not a run's. Any other refusal (no folder, no bucket,
+  // no credentials) fails every scheduled run alike: an applying run from the bucket or a
+  // folder records it for `status`, and the refusal is logged as the `run` line of any run.
+  const usage = error instanceof UsageError;
+  if (!usage && values.apply === true && run.csv === undefined) {
+    const recordError = await recordRefusedRuns(config, reports, run.startedAt, redact);
+    if (recordError !== undefined) {
+      for (const report of reports) report.recordError = recordError;
     }
-    for (const report of usage ? [] : reports) {
-      logger.runEnd(report);
-      if (report.recordError !== undefined) {
-        logger.log("warn", "run_record_failed", {
-          dataset: report.dataset,
-          error: report.recordError,
-        });
-      }
+  }
+  for (const report of usage ? [] : reports) {
+    logger.runEnd(report);
+    if (report.recordError !== undefined) {
+      logger.log("warn", "run_record_failed", {
+        dataset: report.dataset,
+        error: report.recordError,
+      });
     }
-    if (values.json) print(reports);
-    // In text the refusal is the one line `main` prints (with its usage hint, for a usage error).
-    else if (format !== "json" || usage) throw error;
-    return exitCodeBeforeDrain(error);
   }
-  if (values["from-dir"] !== undefined) {
-    await warnMissingChanges(String(values["from-dir"]), datasets, io.stderr);
-  }
+  if (values.json) run.print(reports);
+  // In text the refusal is the one line `main` prints (with its usage hint, for a usage error).
+  else if (run.format !== "json" || usage) throw error;
+  return exitCodeBeforeDrain(error);
+}
+
+/**
+ * Aborts the run on the first signal; `by` names it. `stop` ends the watch once the database is
+ * closed.
+ */
+function watchSignals({ io, redact }: Context) {
   const controller = new AbortController();
   let interrupted: string | undefined;
   let forced: ReturnType<typeof setTimeout> | undefined;
@@ -192,56 +247,80 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
       io.exit?.(1);
     }, SIGNAL_GRACE_MS);
   });
-  let reports: IngestReport[];
-  try {
-    let db: Database;
-    try {
-      db = await openWaiting(config, waitLockMs, controller.signal, values.apply !== true);
-      if (db.ephemeral) {
-        io.stderr(
-          `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
-        );
-      }
-    } catch (error) {
-      // Interrupted while connecting: `main` says so, as for any interrupted run.
-      if (interrupted !== undefined && !values.json) throw error;
-      // Refused by the database (unreachable, pending migrations, the embedded one held by
-      // another process): the `run` line of any run, `locked` for a held embedded database.
-      const reports = datasets.map((d) =>
-        reportBeforeDrain(d, values, error, redact, startedAt, store.description)
-      );
-      for (const report of reports) logger.runEnd(report);
-      if (values.json) print(reports);
-      else if (format !== "json") {
-        // On a terminal, the one line `main` prints for a failure; a held database is a skip.
-        if (!(error instanceof DatabaseLockedError)) throw error;
-        out(reports[0]!.error!);
-      }
-      return exitCodeBeforeDrain(error);
-    }
-    try {
-      reports = await ingest(store, db, {
-        datasets,
-        apply: values.apply === true,
-        reseed: values.reseed === true,
-        archive: csv === undefined,
-        signal: controller.signal,
-        waitLockMs,
-        redact,
-        onProgress: (event) => logger.progress(event),
-        onDatasetDone: (report) => logger.runEnd(report),
-        onWarning: (event, dataset, error) =>
-          logger.log(event === "after_apply_failed" ? "error" : "warn", event, { dataset, error }),
-      });
-    } finally {
-      await db.close();
-    }
-  } finally {
-    unsubscribe();
-    clearTimeout(forced);
+  return {
+    signal: controller.signal,
+    get by(): string | undefined {
+      return interrupted;
+    },
+    stop() {
+      unsubscribe();
+      clearTimeout(forced);
+    },
+  };
+}
+
+/** Opens the run's database, waiting for the embedded one's lock as `--wait-lock` allows. */
+async function openForRun(run: IngestRun, signal: AbortSignal): Promise<Database> {
+  const { config, io } = run.context;
+  const db = await openWaiting(config, run.waitLockMs, signal, run.values.apply !== true);
+  if (db.ephemeral) {
+    io.stderr(
+      `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
+    );
   }
-  if (values.json) print(reports);
-  else if (format === "text") out(reports.map(formatDrainReport).join("\n"));
+  return db;
+}
+
+/** `ingest` when the database refused the run; returns the exit code or throws for `main`. */
+function refuseDatabase(run: IngestRun, error: unknown, store: ObjectStore): number {
+  const { values } = run;
+  // Refused by the database (unreachable, pending migrations, the embedded one held by
+  // another process): the `run` line of any run, `locked` for a held embedded database.
+  const reports = run.datasets.map((d) =>
+    reportBeforeDrain(d, values, error, run.context.redact, run.startedAt, store.description)
+  );
+  for (const report of reports) run.logger.runEnd(report);
+  if (values.json) run.print(reports);
+  else if (run.format !== "json") {
+    // On a terminal, the one line `main` prints for a failure; a held database is a skip.
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    run.context.out(reports[0]!.error!);
+  }
+  return exitCodeBeforeDrain(error);
+}
+
+/** Drains the run's datasets from the store into the database, logging as it goes. */
+function drainDatasets(
+  run: IngestRun,
+  store: ObjectStore,
+  db: Database,
+  signal: AbortSignal,
+): Promise<IngestReport[]> {
+  const { values, logger } = run;
+  return ingest(store, db, {
+    datasets: run.datasets,
+    apply: values.apply === true,
+    reseed: values.reseed === true,
+    archive: run.csv === undefined,
+    signal,
+    waitLockMs: run.waitLockMs,
+    redact: run.context.redact,
+    onProgress: (event) => logger.progress(event),
+    onDatasetDone: (report) => logger.runEnd(report),
+    onWarning: (event, dataset, error) =>
+      logger.log(event === "after_apply_failed" ? "error" : "warn", event, { dataset, error }),
+  });
+}
+
+/** Prints the drained run's report; returns 1 if it was interrupted or anything failed, else 0. */
+function finishRun(
+  run: IngestRun,
+  reports: IngestReport[],
+  interrupted: string | undefined,
+): number {
+  const { context: { io, redact, out }, values } = run;
+  if (values.json) run.print(reports);
+  else if (run.format === "text") out(reports.map(formatDrainReport).join("\n"));
   // --profile: where each file's time went, on stderr (stdout keeps the report's form).
   if (values.profile) io.stderr(formatProfile(reports) + "\n");
   if (interrupted) {
