@@ -41,15 +41,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       err(commandList());
       return 2;
     }
-    if (command === "help" || command === "-h" || command === "--help") {
-      if (rest[0] !== undefined && COMMANDS[rest[0]] === undefined) throw unknownCommand(rest[0]);
-      out(rest[0] === undefined ? commandList() : commandHelp(rest[0]));
-      return 0;
-    }
-    if (COMMANDS[command] !== undefined && (rest.includes("--help") || rest.includes("-h"))) {
-      out(commandHelp(command));
-      return 0;
-    }
+    if (printHelp(command, rest, out)) return 0;
     let config: Config;
     try {
       config = loadConfig(io.env);
@@ -60,69 +52,99 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     }
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
-    const context: Context = { config, io, redact, out };
-    // Each command's module is loaded when it runs: an ingest never loads the read API, the
-    // embedded database or the S3 SDK it does not use (a no-op run starts ~100 ms sooner).
-    switch (command) {
-      case "migrate":
-        return await (await import("./run_migrate.ts")).runMigrate(config, rest, out);
-      case "ingest":
-        return await (await import("./run_ingest.ts")).runIngest(context, rest);
-      case "status":
-        return await (await import("./run_status.ts")).runStatus(context, rest);
-      case "geocode":
-        return await (await import("./run_geocode.ts")).runGeocode(context, rest);
-      case "capture":
-        return await (await import("./run_report.ts")).runCapture(context, rest);
-      case "report":
-        return await (await import("./run_report.ts")).runReport(context, rest);
-      case "gazetteer":
-        return await (await import("./run_gazetteer.ts")).runGazetteer(context, rest);
-      case "doctor":
-        return await (await import("./run_doctor.ts")).runDoctor(context, rest);
-      case "sql":
-        return await (await import("./run_sql.ts")).runSql(context, rest);
-      case "db":
-        return await (await import("./run_db.ts")).runDb(context, rest);
-      case "demo":
-        if (rest.length > 0) {
-          throw new UsageError(`Unexpected argument "${rest[0]}": demo takes none`);
-        }
-        return await (await import("./run_demo.ts")).runDemo({ out });
-      case "serve":
-        return await (await import("./run_serve.ts")).runServe(context, rest);
-      default:
-        throw unknownCommand(command);
-    }
+    return await runCommand(command, rest, { config, io, redact, out });
   } catch (error) {
-    // The reader of our output went away (`db export - | head`): stop quietly, as a shell
-    // command does on SIGPIPE (128 + 13).
-    if (error instanceof Deno.errors.BrokenPipe) return 141;
-    if (error instanceof UsageError) {
-      err(`${error.message}\n${seeHelp(command)}`);
-      return 2;
-    }
-    if (error instanceof ConfigError || isPermissionError(error)) {
-      err(error.message);
-      return 2;
-    }
-    if (
-      error instanceof PendingMigrationsError || error instanceof NewerSchemaError ||
-      error instanceof SourceError ||
-      error instanceof PathNotAllowedError
-    ) {
-      err(error.message);
-      return 2;
-    }
-    if (error instanceof DatabaseLockedError) {
-      // A command did not do what it was asked (ingest says itself that it skipped, exit 0).
-      err(
-        `Cannot run ${command}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
-          `try again once it has finished (a running "deno task serve" holds it too)`,
-      );
-      return 1;
-    }
-    err(`fleettickets: ${error instanceof Error ? error.message : String(error)}`);
+    return failed(command, error, err);
+  }
+}
+
+/**
+ * `help [COMMAND]`, or `COMMAND --help`: prints the help asked for and returns true; false when
+ * none was asked for.
+ */
+function printHelp(command: string, rest: string[], out: (text: string) => void): boolean {
+  if (command === "help" || command === "-h" || command === "--help") {
+    if (rest[0] !== undefined && COMMANDS[rest[0]] === undefined) throw unknownCommand(rest[0]);
+    out(rest[0] === undefined ? commandList() : commandHelp(rest[0]));
+    return true;
+  }
+  if (COMMANDS[command] !== undefined && (rest.includes("--help") || rest.includes("-h"))) {
+    out(commandHelp(command));
+    return true;
+  }
+  return false;
+}
+
+/** Hands the command to its `cli/run_<command>.ts`; returns its exit code. */
+async function runCommand(command: string, rest: string[], context: Context): Promise<number> {
+  // Each command's module is loaded when it runs: an ingest never loads the read API, the
+  // embedded database or the S3 SDK it does not use (a no-op run starts ~100 ms sooner).
+  switch (command) {
+    case "migrate":
+      return await (await import("./run_migrate.ts")).runMigrate(context.config, rest, context.out);
+    case "ingest":
+      return await (await import("./run_ingest.ts")).runIngest(context, rest);
+    case "status":
+      return await (await import("./run_status.ts")).runStatus(context, rest);
+    case "geocode":
+      return await (await import("./run_geocode.ts")).runGeocode(context, rest);
+    case "capture":
+      return await (await import("./run_report.ts")).runCapture(context, rest);
+    case "report":
+      return await (await import("./run_report.ts")).runReport(context, rest);
+    case "gazetteer":
+      return await (await import("./run_gazetteer.ts")).runGazetteer(context, rest);
+    case "doctor":
+      return await (await import("./run_doctor.ts")).runDoctor(context, rest);
+    case "sql":
+      return await (await import("./run_sql.ts")).runSql(context, rest);
+    case "db":
+      return await (await import("./run_db.ts")).runDb(context, rest);
+    case "demo":
+      if (rest.length > 0) {
+        throw new UsageError(`Unexpected argument "${rest[0]}": demo takes none`);
+      }
+      return await (await import("./run_demo.ts")).runDemo({ out: context.out });
+    case "serve":
+      return await (await import("./run_serve.ts")).runServe(context, rest);
+    default:
+      throw unknownCommand(command);
+  }
+}
+
+/** Says why the command failed, on stderr; returns its exit code. */
+function failed(
+  command: string | undefined,
+  error: unknown,
+  err: (text: string) => void,
+): number {
+  // The reader of our output went away (`db export - | head`): stop quietly, as a shell
+  // command does on SIGPIPE (128 + 13).
+  if (error instanceof Deno.errors.BrokenPipe) return 141;
+  if (error instanceof UsageError) {
+    err(`${error.message}\n${seeHelp(command)}`);
+    return 2;
+  }
+  if (error instanceof ConfigError || isPermissionError(error)) {
+    err(error.message);
+    return 2;
+  }
+  if (
+    error instanceof PendingMigrationsError || error instanceof NewerSchemaError ||
+    error instanceof SourceError ||
+    error instanceof PathNotAllowedError
+  ) {
+    err(error.message);
+    return 2;
+  }
+  if (error instanceof DatabaseLockedError) {
+    // A command did not do what it was asked (ingest says itself that it skipped, exit 0).
+    err(
+      `Cannot run ${command}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
+        `try again once it has finished (a running "deno task serve" holds it too)`,
+    );
     return 1;
   }
+  err(`fleettickets: ${error instanceof Error ? error.message : String(error)}`);
+  return 1;
 }
