@@ -60,6 +60,24 @@ export interface Logger {
  * ```
  */
 export function createLogger(options: LoggerOptions): Logger {
+  const lines = createLines(options);
+  return {
+    log: lines.log,
+    progress: (event) => logProgress(lines, event),
+    runEnd: (report) => logRunEnd(lines, report),
+  };
+}
+
+/** A logger's output: redacted lines, and the progress bar that the next line clears. */
+interface Lines {
+  options: LoggerOptions;
+  log: Logger["log"];
+  /** Draws the progress bar (a carriage-return update). */
+  drawBar(text: string): void;
+  clearBar(): void;
+}
+
+function createLines(options: LoggerOptions): Lines {
   const redact = options.redact ?? ((text: string) => text);
   const now = options.now ?? (() => new Date());
   const write = (text: string) => options.write(redact(text));
@@ -67,6 +85,10 @@ export function createLogger(options: LoggerOptions): Logger {
   const clearBar = () => {
     if (bar) write("\r\x1b[2K");
     bar = false;
+  };
+  const drawBar = (text: string) => {
+    write(text);
+    bar = true;
   };
   const log: Logger["log"] = (level, event, fields = {}) => {
     if (options.format === "json") {
@@ -79,70 +101,74 @@ export function createLogger(options: LoggerOptions): Logger {
       write(`${level === "info" ? "" : `${level.toUpperCase()} `}${event} ${detail}`.trim() + "\n");
     }
   };
-  return {
-    log,
-    progress(event) {
-      if (event.type === "file_start") {
-        if (options.format === "json") {
-          log("info", "file_start", {
-            dataset: event.dataset,
-            key: event.key,
-            action: event.action,
-            size: event.size,
-          });
-        }
-      } else if (event.type === "batch") {
-        if (!options.progressBar || options.format !== "text") return;
-        const share = event.size > 0 ? Math.min(1, event.bytes / event.size) : 1;
-        const filled = Math.round(share * 24);
-        write(
-          `\r\x1b[2K${event.dataset} ${event.key.slice(event.key.lastIndexOf("/") + 1)} ` +
-            `[${"#".repeat(filled)}${".".repeat(24 - filled)}] ${event.rows} rows, ` +
-            `${(event.bytes / 1e6).toFixed(1)}/${(event.size / 1e6).toFixed(1)} MB`,
-        );
-        bar = true;
-      } else if (event.type === "file_end") {
-        if (options.format === "text") {
-          clearBar();
-          return; // the text report lists every file
-        }
-        const file = event.file;
-        log(file.status === "failed" ? "error" : "info", "file", {
-          dataset: event.dataset,
-          key: file.key,
-          action: file.action,
-          status: file.status,
-          replaces: file.replaces,
-          counts: file.counts,
-          error: file.error,
-          durationMs: file.durationMs,
-        });
-      }
-    },
-    runEnd(report) {
-      clearBar();
-      if (options.format !== "json") return;
-      // Keys in changes/ that are not change files (an export renamed): never applied, never
-      // moved; a warning, or a cron log would never show them.
-      // So are CSV files elsewhere in a bucket whose prefix for the dataset is empty.
-      const ignored = report.ignoredKeys.length;
-      const warn = ignored > 0 || report.csvElsewhere !== undefined;
-      log(report.status === "failed" ? "error" : warn ? "warn" : "info", "run", {
-        dataset: report.dataset,
-        mode: report.mode,
-        reseed: report.reseed,
-        database: report.database,
-        status: report.status,
-        files: report.files.length,
-        totals: report.totals,
-        watermark: report.watermark,
-        ignored: ignored > 0 ? ignored : undefined,
-        ignoredKeys: ignored > 0 ? report.ignoredKeys.slice(0, IGNORED_KEYS_LOGGED) : undefined,
-        csvElsewhere: report.csvElsewhere,
-        error: report.error,
-        transient: report.transient,
-        durationMs: report.durationMs,
+  return { options, log, drawBar, clearBar };
+}
+
+/** A drain progress event: a `file_start` and a `file` line in JSON, the progress bar in text. */
+function logProgress({ options, log, drawBar, clearBar }: Lines, event: DrainProgress): void {
+  if (event.type === "file_start") {
+    if (options.format === "json") {
+      log("info", "file_start", {
+        dataset: event.dataset,
+        key: event.key,
+        action: event.action,
+        size: event.size,
       });
-    },
-  };
+    }
+  } else if (event.type === "batch") {
+    if (!options.progressBar || options.format !== "text") return;
+    drawBar(progressBar(event));
+  } else if (event.type === "file_end") {
+    if (options.format === "text") {
+      clearBar();
+      return; // the text report lists every file
+    }
+    const file = event.file;
+    log(file.status === "failed" ? "error" : "info", "file", {
+      dataset: event.dataset,
+      key: file.key,
+      action: file.action,
+      status: file.status,
+      replaces: file.replaces,
+      counts: file.counts,
+      error: file.error,
+      durationMs: file.durationMs,
+    });
+  }
+}
+
+/** The progress bar's line: the file, the share read, the rows and megabytes so far. */
+function progressBar(event: Extract<DrainProgress, { type: "batch" }>): string {
+  const share = event.size > 0 ? Math.min(1, event.bytes / event.size) : 1;
+  const filled = Math.round(share * 24);
+  return `\r\x1b[2K${event.dataset} ${event.key.slice(event.key.lastIndexOf("/") + 1)} ` +
+    `[${"#".repeat(filled)}${".".repeat(24 - filled)}] ${event.rows} rows, ` +
+    `${(event.bytes / 1e6).toFixed(1)}/${(event.size / 1e6).toFixed(1)} MB`;
+}
+
+/** The end of a dataset's run: the `run` line in JSON (the text report says it otherwise). */
+function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void {
+  clearBar();
+  if (options.format !== "json") return;
+  // Keys in changes/ that are not change files (an export renamed): never applied, never
+  // moved; a warning, or a cron log would never show them.
+  // So are CSV files elsewhere in a bucket whose prefix for the dataset is empty.
+  const ignored = report.ignoredKeys.length;
+  const warn = ignored > 0 || report.csvElsewhere !== undefined;
+  log(report.status === "failed" ? "error" : warn ? "warn" : "info", "run", {
+    dataset: report.dataset,
+    mode: report.mode,
+    reseed: report.reseed,
+    database: report.database,
+    status: report.status,
+    files: report.files.length,
+    totals: report.totals,
+    watermark: report.watermark,
+    ignored: ignored > 0 ? ignored : undefined,
+    ignoredKeys: ignored > 0 ? report.ignoredKeys.slice(0, IGNORED_KEYS_LOGGED) : undefined,
+    csvElsewhere: report.csvElsewhere,
+    error: report.error,
+    transient: report.transient,
+    durationMs: report.durationMs,
+  });
 }
