@@ -13,13 +13,13 @@ import {
   hasPgliteDatabase,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
-import { parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
+import { type ChangeKey, parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
 import { findCsvElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
-import { DATASETS } from "../core/datasets.ts";
+import { type Dataset, DATASETS } from "../core/datasets.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
 import { demoToRead } from "./_config_to_read.ts";
-import type { Database } from "../core/ports/mod.ts";
+import type { Database, ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 /** One check's outcome. */
 export interface Check {
@@ -61,50 +61,10 @@ function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
 /** The database checks: reachable (and where), PostGIS, migrations; then the clock and EAT. */
 export async function checkDatabase(config: Config, now: Date): Promise<Check[]> {
   const checks: Check[] = [];
-  let db: Database | undefined;
-  if (config.databaseUrl === undefined) {
-    try {
-      checkEmbeddedDir(config.pgliteDir);
-      const exists = await hasPgliteDatabase(config.pgliteDir);
-      const demo = exists ? undefined : await demoToRead(config);
-      checks.push(ok(
-        "embedded directory",
-        `"${config.pgliteDir}" is inside ./.data and writable` +
-          (exists ? "" : ' (the database will be created by "ingest --apply" or "migrate")') +
-          (demo === undefined
-            ? ""
-            : `; until then serve, status, sql, report, gazetteer, geocode and capture use ` +
-              `the demo's database "${demo}"`),
-      ));
-      if (!exists) return checks;
-      db = await createPgliteDatabase({ dataDir: config.pgliteDir });
-    } catch (error) {
-      if (error instanceof DatabaseLockedError) {
-        checks.push(warn("database", message(error), "run doctor again when the run has finished"));
-      } else {
-        checks.push(fail(
-          "embedded directory",
-          message(error),
-          "set PGLITE_DIR=.data/<name> (unset it for .data/pglite), or set DATABASE_URL",
-        ));
-      }
-      return checks;
-    }
-  } else {
-    try {
-      // The connect every command uses: bounded, and it says what answered (or did not).
-      db = await connectPostgresDatabase(config.databaseUrl, {
-        connectTimeout: config.connectTimeoutS,
-      });
-    } catch (error) {
-      checks.push(fail(
-        "database",
-        message(error),
-        "check DATABASE_URL (host, port, database, user, password) and that the server is running",
-      ));
-      return checks;
-    }
-  }
+  const db = config.databaseUrl === undefined
+    ? await openEmbedded(config, checks)
+    : await openServer(config, config.databaseUrl, checks);
+  if (db === undefined) return checks;
   try {
     checks.push(...await databaseChecks(db, config, now));
   } finally {
@@ -113,8 +73,74 @@ export async function checkDatabase(config: Config, now: Date): Promise<Check[]>
   return checks;
 }
 
+/**
+ * Checks the embedded folder (pushed to `checks`) and opens its database; undefined when there is
+ * none yet, or it cannot be opened.
+ */
+async function openEmbedded(config: Config, checks: Check[]): Promise<Database | undefined> {
+  try {
+    checkEmbeddedDir(config.pgliteDir);
+    const exists = await hasPgliteDatabase(config.pgliteDir);
+    const demo = exists ? undefined : await demoToRead(config);
+    checks.push(ok(
+      "embedded directory",
+      `"${config.pgliteDir}" is inside ./.data and writable` +
+        (exists ? "" : ' (the database will be created by "ingest --apply" or "migrate")') +
+        (demo === undefined
+          ? ""
+          : `; until then serve, status, sql, report, gazetteer, geocode and capture use ` +
+            `the demo's database "${demo}"`),
+    ));
+    if (!exists) return undefined;
+    return await createPgliteDatabase({ dataDir: config.pgliteDir });
+  } catch (error) {
+    if (error instanceof DatabaseLockedError) {
+      checks.push(warn("database", message(error), "run doctor again when the run has finished"));
+    } else {
+      checks.push(fail(
+        "embedded directory",
+        message(error),
+        "set PGLITE_DIR=.data/<name> (unset it for .data/pglite), or set DATABASE_URL",
+      ));
+    }
+    return undefined;
+  }
+}
+
+/** Connects to the PostgreSQL server; undefined (and a failed check) when it cannot. */
+async function openServer(
+  config: Config,
+  databaseUrl: string,
+  checks: Check[],
+): Promise<Database | undefined> {
+  try {
+    // The connect every command uses: bounded, and it says what answered (or did not).
+    return await connectPostgresDatabase(databaseUrl, {
+      connectTimeout: config.connectTimeoutS,
+    });
+  } catch (error) {
+    checks.push(fail(
+      "database",
+      message(error),
+      "check DATABASE_URL (host, port, database, user, password) and that the server is running",
+    ));
+    return undefined;
+  }
+}
+
+/** What the opened database says: server, PostGIS, migrations, clock, EAT (in this order). */
 async function databaseChecks(db: Database, config: Config, now: Date): Promise<Check[]> {
-  const checks: Check[] = [];
+  return [
+    await serverCheck(db, config),
+    await postgisCheck(db),
+    await migrationsCheck(db),
+    await clockCheck(db, now),
+    await eatCheck(db),
+  ];
+}
+
+/** Which PostgreSQL answered, and where. */
+async function serverCheck(db: Database, config: Config): Promise<Check> {
   const [info] = await db.query<{ version: string; database: string; port: number | null }>(
     `select current_setting('server_version') as version, current_database() as database,
             inet_server_port() as port`,
@@ -122,53 +148,50 @@ async function databaseChecks(db: Database, config: Config, now: Date): Promise<
   const place = config.databaseUrl === undefined
     ? `embedded PGlite in "${config.pgliteDir}"`
     : describeTarget(config.databaseUrl).replace(/^at /, "");
-  checks.push(ok("database", `PostgreSQL ${info?.version} at ${place}`));
+  return ok("database", `PostgreSQL ${info?.version} at ${place}`);
+}
 
+async function postgisCheck(db: Database): Promise<Check> {
   const [postgis] = await db.query<{ installed: string | null; available: string | null }>(
     `select (select extversion from pg_extension where extname = 'postgis') as installed,
             (select default_version from pg_available_extensions where name = 'postgis') as available`,
   );
-  if (postgis?.installed) checks.push(ok("PostGIS", `version ${postgis.installed}`));
-  else if (postgis?.available) {
-    checks.push(warn(
+  if (postgis?.installed) return ok("PostGIS", `version ${postgis.installed}`);
+  if (postgis?.available) {
+    return warn(
       "PostGIS",
       `available (${postgis.available}) but not installed in this database`,
       'run "deno task migrate" (it creates the extension; the user needs the right to)',
-    ));
-  } else {
-    checks.push(fail(
-      "PostGIS",
-      "not available on this server",
-      "install PostGIS 3 on the server (Debian: apt install postgresql-<version>-postgis-3)",
-    ));
+    );
   }
+  return fail(
+    "PostGIS",
+    "not available on this server",
+    "install PostGIS 3 on the server (Debian: apt install postgresql-<version>-postgis-3)",
+  );
+}
 
+async function migrationsCheck(db: Database): Promise<Check> {
   try {
     const plan = await pendingMigrations(db);
     const { pending, changedDefinitions } = plan;
-    checks.push(
-      pending.length + changedDefinitions.length === 0
-        ? ok("migrations", `${plan.applied.length} applied, definitions current`)
-        : fail(
-          "migrations",
-          // The words of every command that refuses to run on it.
-          `the database has ${describePending(pending, changedDefinitions, 3)}`,
-          'run "deno task migrate"',
-        ),
-    );
+    return pending.length + changedDefinitions.length === 0
+      ? ok("migrations", `${plan.applied.length} applied, definitions current`)
+      : fail(
+        "migrations",
+        // The words of every command that refuses to run on it.
+        `the database has ${describePending(pending, changedDefinitions, 3)}`,
+        'run "deno task migrate"',
+      );
   } catch (error) {
-    checks.push(
-      error instanceof NewerSchemaError
-        ? fail("migrations", error.found, error.remedy)
-        : fail("migrations", message(error), "restore the released migration files"),
-    );
+    return error instanceof NewerSchemaError
+      ? fail("migrations", error.found, error.remedy)
+      : fail("migrations", message(error), "restore the released migration files");
   }
-  checks.push(...await clockChecks(db, now));
-  return checks;
 }
 
-async function clockChecks(db: Database, now: Date): Promise<Check[]> {
-  const checks: Check[] = [];
+/** This machine's clock against the newest change file applied. */
+async function clockCheck(db: Database, now: Date): Promise<Check> {
   const applied = await db.query<{ watermark: string | null }>(
     `select watermark from tickets.import_meta where watermark is not null`,
   ).catch(() => []);
@@ -177,51 +200,54 @@ async function clockChecks(db: Database, now: Date): Promise<Check[]> {
     .filter((key) => key !== null)
     .sort((a, b) => b.exportedAt.getTime() - a.exportedAt.getTime())[0];
   if (newest === undefined) {
-    checks.push(ok("clock", `${eatIso(now)}; no change file applied yet to compare with`));
-  } else if (newest.exportedAt.getTime() > now.getTime() + 10 * 60_000) {
-    checks.push(fail(
+    return ok("clock", `${eatIso(now)}; no change file applied yet to compare with`);
+  }
+  if (newest.exportedAt.getTime() > now.getTime() + 10 * 60_000) {
+    return fail(
       "clock",
       `this machine says ${eatIso(now)}, but change file ${newest.fileName} is newer`,
       "set the machine clock (NTP); staleness and SLA hours are computed from it",
-    ));
-  } else {
-    checks.push(ok(
-      "clock",
-      `${eatIso(now)}; newest applied change file ${newest.fileName} is ${
-        ((now.getTime() - newest.exportedAt.getTime()) / 3600_000).toFixed(1)
-      } h old`,
-    ));
+    );
   }
+  return ok(
+    "clock",
+    `${eatIso(now)}; newest applied change file ${newest.fileName} is ${
+      ((now.getTime() - newest.exportedAt.getTime()) / 3600_000).toFixed(1)
+    } h old`,
+  );
+}
+
+/** The database reads feed times as EAT (UTC+3), whatever its time zone. */
+async function eatCheck(db: Database): Promise<Check> {
   const [eat] = await db.query<{ ok: boolean | null; zone: string }>(
     `select tickets.eat_ts('2026-06-15 17:00:00') = '2026-06-15T14:00:00Z'::timestamptz as ok,
             current_setting('TimeZone') as zone`,
   ).catch(() => [undefined]);
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (eat === undefined) {
-    checks.push(warn(
+    return warn(
       "EAT",
       "not checked: tickets.eat_ts() is not installed yet",
       'run "deno task migrate", then doctor again',
-    ));
-  } else if (eat.ok === false) {
-    checks.push(fail(
+    );
+  }
+  if (eat.ok === false) {
+    return fail(
       "EAT",
       `the database reads "2026-06-15 17:00:00" as another instant than 14:00 UTC`,
       'run "deno task migrate" to restore tickets.eat_ts',
-    ));
-  } else {
-    checks.push(ok(
-      "EAT",
-      `feed times read as UTC+3 whatever the time zone (this process: ${zone}, database: ${eat.zone}); ` +
-        `printed as +03:00`,
-    ));
+    );
   }
-  return checks;
+  return ok(
+    "EAT",
+    `feed times read as UTC+3 whatever the time zone (this process: ${zone}, database: ${eat.zone}); ` +
+      `printed as +03:00`,
+  );
 }
 
 /** The bucket checks: credentials, endpoint and bucket reachable, both prefixes listable. */
 export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
-  const { accessKeyId, secretAccessKey, endpoint, endpointVariable, bucket } = config.s3;
+  const { accessKeyId, secretAccessKey, endpoint, bucket } = config.s3;
   if (accessKeyId === undefined || secretAccessKey === undefined) {
     return [warn(
       "bucket",
@@ -244,65 +270,91 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
   for (const dataset of Object.values(DATASETS)) {
     const name = `bucket ${dataset.name}`;
     try {
-      const keys = await within(20_000, where, store.list(dataset.changesPrefix));
-      const files = keys.map((k) => parseChangeKey(k.key, dataset.changesPrefix))
-        .filter((k) => k !== null).sort((a, b) => a.fileName < b.fileName ? -1 : 1);
-      const future = files.filter((f) => f.exportedAt.getTime() > now.getTime() + 10 * 60_000);
-      const ignored = keys.map((k) => k.key)
-        .filter((key) => parseChangeKey(key, dataset.changesPrefix) === null);
-      const found: string[] = [];
-      const remedies: string[] = [];
-      if (future.length > 0) {
-        found.push(
-          `${future.length} dated after this machine's clock (${future.at(-1)!.fileName})`,
-        );
-        remedies.push("check this machine's clock (NTP) and the exporter's");
-      }
-      // A renamed export (`export (1).csv`) is never applied: ingest only names it in its report.
-      if (ignored.length > 0) {
-        found.push(
-          `${ignored.length} key(s) that are not change files, never applied or moved ` +
-            `(${quoteIgnoredKeys(ignored, 3)})`,
-        );
-        remedies.push(
-          `rename them YYYY-MM-DDTHH-mm-ss.csv (the export time, EAT) or move them out of ${dataset.changesPrefix}`,
-        );
-      }
-      // An empty prefix: are the files in the bucket under another one?
-      const elsewhere = keys.length === 0 ? await findCsvElsewhere(store, dataset) : undefined;
-      checks.push(
-        elsewhere !== undefined
-          ? warn(
-            name,
-            `${where}/${dataset.changesPrefix}: no change files; the bucket has CSV files under ${
-              quoteCsvFolders(elsewhere)
-            }`,
-            `put the change files under ${dataset.changesPrefix} (or set the exporter's prefix to it)`,
-          )
-          : found.length > 0
-          ? warn(
-            name,
-            `${where}/${dataset.changesPrefix}: ${files.length} change files, ${found.join(", ")}`,
-            remedies.join("; "),
-          )
-          : ok(
-            name,
-            `${where}/${dataset.changesPrefix} listable: ${files.length} change file(s) waiting`,
-          ),
-      );
+      checks.push(await checkPrefix(store, where, dataset, name, now));
     } catch (error) {
-      const text = message(error);
-      const remedy = error instanceof NotS3EndpointError
-        ? `set ${endpointVariable} to the S3 server's URL (scheme, host, port): this one is not an S3 server`
-        : /NoSuchBucket/i.test(text)
-        ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`
-        : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
-        ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`
-        : `check ${endpointVariable} (scheme, host, port) and that the server is reachable from here`;
-      checks.push(fail(name, text, remedy));
+      checks.push(bucketFailure(config, name, error, error instanceof NotS3EndpointError));
     }
   }
   return checks;
+}
+
+/** One dataset's prefix: listable, its change files waiting, and what else its keys show. */
+async function checkPrefix(
+  store: ObjectStore,
+  where: string,
+  dataset: Dataset,
+  name: string,
+  now: Date,
+): Promise<Check> {
+  const keys = await within(20_000, where, store.list(dataset.changesPrefix));
+  const files = keys.map((k) => parseChangeKey(k.key, dataset.changesPrefix))
+    .filter((k) => k !== null).sort((a, b) => a.fileName < b.fileName ? -1 : 1);
+  const { found, remedies } = prefixFindings(keys, files, dataset, now);
+  // An empty prefix: are the files in the bucket under another one?
+  const elsewhere = keys.length === 0 ? await findCsvElsewhere(store, dataset) : undefined;
+  return elsewhere !== undefined
+    ? warn(
+      name,
+      `${where}/${dataset.changesPrefix}: no change files; the bucket has CSV files under ${
+        quoteCsvFolders(elsewhere)
+      }`,
+      `put the change files under ${dataset.changesPrefix} (or set the exporter's prefix to it)`,
+    )
+    : found.length > 0
+    ? warn(
+      name,
+      `${where}/${dataset.changesPrefix}: ${files.length} change files, ${found.join(", ")}`,
+      remedies.join("; "),
+    )
+    : ok(
+      name,
+      `${where}/${dataset.changesPrefix} listable: ${files.length} change file(s) waiting`,
+    );
+}
+
+/** What a prefix's keys show that needs a look (files from the future, keys never applied). */
+function prefixFindings(
+  keys: readonly StoredObject[],
+  files: readonly ChangeKey[],
+  dataset: Dataset,
+  now: Date,
+): { found: string[]; remedies: string[] } {
+  const future = files.filter((f) => f.exportedAt.getTime() > now.getTime() + 10 * 60_000);
+  const ignored = keys.map((k) => k.key)
+    .filter((key) => parseChangeKey(key, dataset.changesPrefix) === null);
+  const found: string[] = [];
+  const remedies: string[] = [];
+  if (future.length > 0) {
+    found.push(
+      `${future.length} dated after this machine's clock (${future.at(-1)!.fileName})`,
+    );
+    remedies.push("check this machine's clock (NTP) and the exporter's");
+  }
+  // A renamed export (`export (1).csv`) is never applied: ingest only names it in its report.
+  if (ignored.length > 0) {
+    found.push(
+      `${ignored.length} key(s) that are not change files, never applied or moved ` +
+        `(${quoteIgnoredKeys(ignored, 3)})`,
+    );
+    remedies.push(
+      `rename them YYYY-MM-DDTHH-mm-ss.csv (the export time, EAT) or move them out of ${dataset.changesPrefix}`,
+    );
+  }
+  return { found, remedies };
+}
+
+/** A prefix that could not be listed, with the likeliest remedy for what the server said. */
+function bucketFailure(config: Config, name: string, error: unknown, notS3: boolean): Check {
+  const { endpointVariable, bucket } = config.s3;
+  const text = message(error);
+  const remedy = notS3
+    ? `set ${endpointVariable} to the S3 server's URL (scheme, host, port): this one is not an S3 server`
+    : /NoSuchBucket/i.test(text)
+    ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`
+    : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
+    ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`
+    : `check ${endpointVariable} (scheme, host, port) and that the server is reachable from here`;
+  return fail(name, text, remedy);
 }
 
 /** The geocoder check: provider known, key present; no call is made. */
