@@ -77,42 +77,7 @@ function wholeNumber(flag: string, raw: string, min: number, max: number): numbe
  */
 function parseCli(args: string[]): CliOptions | "help" {
   if (args.includes("--help") || args.includes("-h")) return "help";
-  const values = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith("-")) {
-      throw new CliError(`Unexpected argument "${arg}": this command takes flags only`);
-    }
-    const eq = arg.indexOf("=");
-    const flag = eq < 0 ? arg : arg.slice(0, eq);
-    const name = flag.replace(/^--/, "");
-    const takesValue = flag.startsWith("--") ? FLAGS[name] : undefined;
-    if (takesValue === undefined) {
-      const suggestion = closest(flag, Object.keys(FLAGS).map((name) => `--${name}`));
-      throw new CliError(
-        `Unknown flag "${flag}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`,
-      );
-    }
-    let value: string | true = true;
-    if (!takesValue && eq >= 0) throw new CliError(`The flag "${flag}" takes no value`);
-    if (takesValue) {
-      const next = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (next === undefined || (eq < 0 && next.startsWith("--"))) {
-        throw new CliError(`The flag "${flag}" needs a value`);
-      }
-      value = next;
-    }
-    const before = values.get(name);
-    if (before !== undefined) {
-      const given = [before, value].filter((v) => v !== true).map((v) => `"${v}"`);
-      throw new CliError(
-        `The flag "${flag}" is given twice${
-          given.length > 0 ? ` (${given.join(", then ")})` : ""
-        }: give it once`,
-      );
-    }
-    values.set(name, value);
-  }
+  const values = readFlags(args);
   const text = (name: string, fallback: string): string => {
     const value = values.get(name);
     return typeof value === "string" ? value : fallback;
@@ -139,6 +104,57 @@ function parseCli(args: string[]): CliOptions | "help" {
   };
 }
 
+/** Each flag given, by name, with its value (`true` for a flag that takes none). */
+function readFlags(args: string[]): Map<string, string | true> {
+  const values = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("-")) {
+      throw new CliError(`Unexpected argument "${arg}": this command takes flags only`);
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const name = flag.replace(/^--/, "");
+    const takesValue = flag.startsWith("--") ? FLAGS[name] : undefined;
+    if (takesValue === undefined) {
+      const suggestion = closest(flag, Object.keys(FLAGS).map((name) => `--${name}`));
+      throw new CliError(
+        `Unknown flag "${flag}"${suggestion ? `: did you mean "${suggestion}"?` : ""}`,
+      );
+    }
+    let value: string | true = true;
+    if (!takesValue && eq >= 0) throw new CliError(`The flag "${flag}" takes no value`);
+    if (takesValue) {
+      const next = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+      if (next === undefined || (eq < 0 && next.startsWith("--"))) {
+        throw new CliError(`The flag "${flag}" needs a value`);
+      }
+      value = next;
+    }
+    setOnce(values, name, flag, value);
+  }
+  return values;
+}
+
+/** Records a flag's value; a flag given twice is refused, quoting both values. */
+function setOnce(
+  values: Map<string, string | true>,
+  name: string,
+  flag: string,
+  value: string | true,
+): void {
+  const before = values.get(name);
+  if (before !== undefined) {
+    const given = [before, value].filter((v) => v !== true).map((v) => `"${v}"`);
+    throw new CliError(
+      `The flag "${flag}" is given twice${
+        given.length > 0 ? ` (${given.join(", then ")})` : ""
+      }: give it once`,
+    );
+  }
+  values.set(name, value);
+}
+
 /** Names of the change files in a folder (none if it does not exist). */
 async function changeFilesIn(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -159,7 +175,27 @@ async function main(args: string[]): Promise<void> {
     console.log(USAGE.trimEnd());
     return;
   }
-  const { out, datasets, tickets, seed, force } = options;
+  const { out, force } = options;
+  const runs = plannedRuns(options);
+  await checkOut(out);
+  // Generated names repeat (times from a fixed start), so a second stream would silently
+  // replace or mix with the first: refuse unless --force.
+  const existing = await existingChangeFiles(out, runs);
+  if (existing.length > 0 && !force) {
+    throw new CliError(
+      `Cannot write --out "${out}": it already has ` +
+        `${existing.map((e) => e.dataset).join(" and ")} change files ` +
+        `(${existing.flatMap((e) => e.where).join(", ")}): choose a new folder, or add --force ` +
+        "to write over them",
+      false,
+    );
+  }
+  for (const run of runs) await writeStream(run, out, existing);
+}
+
+/** The streams `--dataset` asks for. */
+function plannedRuns(options: CliOptions): GenerateOptions[] {
+  const { datasets, tickets, seed } = options;
   const common = { deltas: options.deltas, deltaSize: options.deltaSize };
   const runs: GenerateOptions[] = [];
   if (datasets !== "crq") runs.push({ ...common, dataset: "inc", seed, tickets });
@@ -173,7 +209,11 @@ async function main(args: string[]): Promise<void> {
       tickets: Math.max(1, Math.round(tickets / 3)),
     });
   }
+  return runs;
+}
 
+/** Refuses an `--out` this script may not write, or that is a file. */
+async function checkOut(out: string): Promise<void> {
   // Asked first, so a folder outside the task's permission is a sentence, not a prompt or a trace.
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: out }).state !== "granted") {
@@ -188,10 +228,19 @@ async function main(args: string[]): Promise<void> {
   if (stat !== null && !stat.isDirectory) {
     throw new CliError(`Cannot write --out "${out}": it is a file, not a folder`, false);
   }
+}
 
-  // Generated names repeat (times from a fixed start), so a second stream would silently
-  // replace or mix with the first: refuse unless --force.
-  const existing: { dataset: string; where: string[]; changes: string[] }[] = [];
+/** Change files already under `--out` for a planned stream's dataset. */
+interface ExistingFiles {
+  dataset: string;
+  /** How many, where (`3 in DIR/automations/inc/changes/`). */
+  where: string[];
+  /** The names in its changes/ (what --force replaces). */
+  changes: string[];
+}
+
+async function existingChangeFiles(out: string, runs: GenerateOptions[]): Promise<ExistingFiles[]> {
+  const existing: ExistingFiles[] = [];
   for (const run of runs) {
     const base = `${out}/automations/${run.dataset}`;
     const changes = await changeFilesIn(`${base}/changes`);
@@ -201,38 +250,35 @@ async function main(args: string[]): Promise<void> {
     if (processed.length > 0) where.push(`${processed.length} in ${base}/processed/`);
     if (where.length > 0) existing.push({ dataset: run.dataset!, where, changes });
   }
-  if (existing.length > 0 && !force) {
-    throw new CliError(
-      `Cannot write --out "${out}": it already has ` +
-        `${existing.map((e) => e.dataset).join(" and ")} change files ` +
-        `(${existing.flatMap((e) => e.where).join(", ")}): choose a new folder, or add --force ` +
-        "to write over them",
-      false,
-    );
-  }
+  return existing;
+}
 
+/** Writes one stream's files to its changes/ folder and prints its summary line. */
+async function writeStream(
+  run: GenerateOptions,
+  out: string,
+  existing: ExistingFiles[],
+): Promise<void> {
   const encoder = new TextEncoder();
-  for (const run of runs) {
-    const stream = generateStream(run);
-    const dir = `${out}/automations/${stream.dataset}/changes`;
-    await Deno.mkdir(dir, { recursive: true });
-    // --force: the old stream's files go, so none of its later deltas is left among the new ones.
-    const replaced = existing.find((e) => e.dataset === stream.dataset)?.changes ?? [];
-    for (const name of replaced) await Deno.remove(`${dir}/${name}`);
-    let rows = 0;
-    let bytes = 0;
-    for (const file of stream.files) {
-      const data = encoder.encode(file.text);
-      await Deno.writeFile(`${dir}/${file.name}`, data);
-      rows += file.rows;
-      bytes += data.length;
-    }
-    console.log(
-      `${stream.dataset}: ${stream.files.length} files, ${rows} rows, ${bytes} bytes -> ${dir}` +
-        ` (${stream.stats.tickets} tickets: ${stream.stats.open} open, ${stream.stats.closed} closed)` +
-        (replaced.length > 0 ? `; replaced ${replaced.length} earlier files` : ""),
-    );
+  const stream = generateStream(run);
+  const dir = `${out}/automations/${stream.dataset}/changes`;
+  await Deno.mkdir(dir, { recursive: true });
+  // --force: the old stream's files go, so none of its later deltas is left among the new ones.
+  const replaced = existing.find((e) => e.dataset === stream.dataset)?.changes ?? [];
+  for (const name of replaced) await Deno.remove(`${dir}/${name}`);
+  let rows = 0;
+  let bytes = 0;
+  for (const file of stream.files) {
+    const data = encoder.encode(file.text);
+    await Deno.writeFile(`${dir}/${file.name}`, data);
+    rows += file.rows;
+    bytes += data.length;
   }
+  console.log(
+    `${stream.dataset}: ${stream.files.length} files, ${rows} rows, ${bytes} bytes -> ${dir}` +
+      ` (${stream.stats.tickets} tickets: ${stream.stats.open} open, ${stream.stats.closed} closed)` +
+      (replaced.length > 0 ? `; replaced ${replaced.length} earlier files` : ""),
+  );
 }
 
 if (import.meta.main) {
