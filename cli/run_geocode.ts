@@ -4,10 +4,12 @@
  * @module
  */
 
-import { ConfigError } from "../app/config.ts";
+import { type Config, ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { geocode, type GeocodeReport } from "../core/geocode.ts";
+import type { Dataset } from "../core/datasets.ts";
+import type { Database, Geocoder } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 
@@ -34,7 +36,36 @@ function formatGeocodeReport(report: GeocodeReport): string {
  * With both `--clusters` and `--locations`, clusters go first and both share the budget.
  */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
-  const { config, io, out, redact } = context;
+  const run = readGeocodeRun(context.config, args);
+  const controller = new AbortController();
+  const unsubscribe = context.io.onSignal(() => controller.abort());
+  // The tickets already there (after `deno task demo` alone, the demo's): a folder without a
+  // database is refused, not made empty (a dry run writes nothing; an apply has nothing to do).
+  const db = await openDatabase(await configToRead(context, { writes: run.apply }), {
+    requireMigrated: true,
+    existing: true,
+  });
+  try {
+    return await geocodeModes(context, db, run, controller.signal);
+  } finally {
+    unsubscribe();
+    await db.close();
+  }
+}
+
+/** What `geocode`'s flags ask for. */
+interface GeocodeRun {
+  modes: ("clusters" | "locations")[];
+  apply: boolean;
+  budget: number | undefined;
+  datasets: Dataset[];
+  retryMisses: boolean;
+  json: boolean;
+  geocoder: Geocoder | undefined;
+}
+
+/** Reads `geocode`'s flags; a usage error without a mode, a configuration one without a key. */
+function readGeocodeRun(config: Config, args: string[]): GeocodeRun {
   const values = parse(args, {
     clusters: { type: "boolean" },
     locations: { type: "boolean" },
@@ -58,48 +89,45 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
       `Cannot geocode with --apply: set GEOCODER_API_KEY for "${config.geocoder.provider}"`,
     );
   }
-  const controller = new AbortController();
-  const unsubscribe = io.onSignal(() => controller.abort());
-  // The tickets already there (after `deno task demo` alone, the demo's): a folder without a
-  // database is refused, not made empty (a dry run writes nothing; an apply has nothing to do).
-  const db = await openDatabase(await configToRead(context, { writes: values.apply === true }), {
-    requireMigrated: true,
-    existing: true,
-  });
-  try {
-    // Clusters first: a place is looked up once its cluster has a point (the wrong-city guard).
-    let left = budget ?? Infinity;
-    let code = 0;
-    for (const mode of modes) {
-      const report = await geocode(db, geocoder, {
-        mode,
-        apply: values.apply === true,
-        budget: left,
-        datasets,
-        retryMisses: values["retry-misses"] === true,
-        signal: controller.signal,
-      });
-      left -= report.calls;
-      out(values.json ? JSON.stringify(report) : formatGeocodeReport(report));
-      // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
-      // stderr, where cron's mail and the log look.
-      const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&
-        FAILED_STOPS.includes(report.stoppedBy);
-      const why = report.failed ??
-        (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
-      if (why !== "") {
-        io.stderr(
-          redact(`Cannot geocode: ${why}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`),
-        );
-      }
-      if (report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "")) {
-        code = 1;
-        break; // the provider is not answering: the next mode would fail the same way
-      }
+  const apply = values.apply === true;
+  const retryMisses = values["retry-misses"] === true;
+  return { modes, apply, budget, datasets, retryMisses, json: Boolean(values.json), geocoder };
+}
+
+/** Geocodes each mode in turn within one budget, printing each report; returns the exit code. */
+async function geocodeModes(
+  { io, out, redact }: Context,
+  db: Database,
+  run: GeocodeRun,
+  signal: AbortSignal,
+): Promise<number> {
+  // Clusters first: a place is looked up once its cluster has a point (the wrong-city guard).
+  let left = run.budget ?? Infinity;
+  for (const mode of run.modes) {
+    const report = await geocode(db, run.geocoder, {
+      mode,
+      apply: run.apply,
+      budget: left,
+      datasets: run.datasets,
+      retryMisses: run.retryMisses,
+      signal,
+    });
+    left -= report.calls;
+    out(run.json ? JSON.stringify(report) : formatGeocodeReport(report));
+    // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
+    // stderr, where cron's mail and the log look.
+    const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&
+      FAILED_STOPS.includes(report.stoppedBy);
+    const why = report.failed ??
+      (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
+    if (why !== "") {
+      io.stderr(
+        redact(`Cannot geocode: ${why}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`),
+      );
     }
-    return code;
-  } finally {
-    unsubscribe();
-    await db.close();
+    if (report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "")) {
+      return 1; // the provider is not answering: the next mode would fail the same way
+    }
   }
+  return 0;
 }
