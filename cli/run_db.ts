@@ -8,16 +8,41 @@
 import { ConfigError } from "../app/config.ts";
 import { checkEmbeddedDir } from "../app/open_database.ts";
 import { createPgliteDatabase, hasPgliteDatabase } from "../adapters/pglite_database.ts";
-import { exportDatabase } from "../core/export_database.ts";
+import { exportDatabase, type ExportSource, type ExportSummary } from "../core/export_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { type Context, UsageError } from "./_context.ts";
+import { type Context, type MainIo, UsageError } from "./_context.ts";
 import { outputPath } from "./_output_path.ts";
 import { closest } from "./_suggest.ts";
 
 /** Runs `db`; returns the exit code. */
 export async function runDb(context: Context, args: string[]): Promise<number> {
-  const { config, io, out } = context;
+  const file = exportFile(args);
+  const dir = await embeddedDirToExport(context);
+  const target = file === "-" ? undefined : await outputPath(file);
+  // Opened first: a database held by another run fails the export before any file is touched.
+  const db = await createPgliteDatabase({ dataDir: dir });
+  // Written beside the target and renamed at the end, so a failed export never leaves a cut-off
+  // file, nor empties an earlier export of the same name.
+  const partial = target === undefined ? undefined : `${target}.partial`;
+  try {
+    await migrate(db); // the export carries this version's schema: bring the data up to it first
+    const summary = await writeExport(db, dir, partial, context.io);
+    if (target !== undefined && partial !== undefined) {
+      await Deno.rename(partial, target);
+      context.out(written(target, summary));
+    }
+    return 0;
+  } catch (error) {
+    if (partial !== undefined) await Deno.remove(partial).catch(() => {});
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
+
+/** `db export FILE.sql|-`'s FILE; a usage error for any other command line. */
+function exportFile(args: string[]): string {
   const [action, file, ...extra] = args;
   if (action !== undefined && action !== "export" && !action.startsWith("-")) {
     const hint = closest(action, ["export"]) === "export" ? ': did you mean "export"?' : "";
@@ -26,7 +51,12 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   if (action !== "export" || file === undefined || extra.length > 0) {
     throw new UsageError("Use: db export FILE.sql (or - for stdout)");
   }
-  if (config.databaseUrl !== undefined) {
+  return file;
+}
+
+/** The embedded database's folder; refused with DATABASE_URL set or with no database there. */
+async function embeddedDirToExport(context: Context): Promise<string> {
+  if (context.config.databaseUrl !== undefined) {
     throw new ConfigError(
       "Cannot export: db export copies the embedded database, and DATABASE_URL is set; " +
         "unset it to export the embedded one (use pg_dump for a PostgreSQL server)",
@@ -41,40 +71,34 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
         `run "deno task ingest" or "deno task demo" first, or point PGLITE_DIR at it`,
     );
   }
-  const target = file === "-" ? undefined : await outputPath(file);
-  // Opened first: a database held by another run fails the export before any file is touched.
-  const db = await createPgliteDatabase({ dataDir: dir });
-  // Written beside the target and renamed at the end, so a failed export never leaves a cut-off
-  // file, nor empties an earlier export of the same name.
-  const partial = target === undefined ? undefined : `${target}.partial`;
+  return dir;
+}
+
+/** Writes the export to `partial`, or to stdout without one. */
+async function writeExport(
+  db: ExportSource,
+  dir: string,
+  partial: string | undefined,
+  io: MainIo,
+): Promise<ExportSummary> {
   const encoder = new TextEncoder();
-  try {
-    await migrate(db); // the export carries this version's schema: bring the data up to it first
-    const sink = partial === undefined
-      ? undefined
-      : await Deno.open(partial, { write: true, create: true, truncate: true });
-    const writer = sink?.writable.getWriter();
-    const summary = await exportDatabase(
-      db,
-      async (text) => writer ? await writer.write(encoder.encode(text)) : io.stdout(text),
-      { description: `the embedded database "${dir}"` },
-    ).finally(() => writer?.close().catch(() => {}));
-    if (target !== undefined && partial !== undefined) {
-      await Deno.rename(partial, target);
-      const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
-        .map(([table, n]) => `${table} ${n}`).join(", ");
-      out(
-        `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}.\n` +
-          `Load it into an empty PostgreSQL database with PostGIS available:\n` +
-          `  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f ${target}\n` +
-          `then set DATABASE_URL and check with "deno task status".`,
-      );
-    }
-    return 0;
-  } catch (error) {
-    if (partial !== undefined) await Deno.remove(partial).catch(() => {});
-    throw error;
-  } finally {
-    await db.close();
-  }
+  const sink = partial === undefined
+    ? undefined
+    : await Deno.open(partial, { write: true, create: true, truncate: true });
+  const writer = sink?.writable.getWriter();
+  return await exportDatabase(
+    db,
+    async (text) => writer ? await writer.write(encoder.encode(text)) : io.stdout(text),
+    { description: `the embedded database "${dir}"` },
+  ).finally(() => writer?.close().catch(() => {}));
+}
+
+/** What was written, and how to load it. */
+function written(target: string, summary: ExportSummary): string {
+  const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
+    .map(([table, n]) => `${table} ${n}`).join(", ");
+  return `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}.\n` +
+    `Load it into an empty PostgreSQL database with PostGIS available:\n` +
+    `  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f ${target}\n` +
+    `then set DATABASE_URL and check with "deno task status".`;
 }
