@@ -79,184 +79,222 @@ function tagElement(marker, counts, extra = {}) {
 
 /** Creates the map in `element`; callbacks: onTicket(id), onPoint(lat, lon), onGroup(leaves). */
 export async function createMap(element, config, callbacks) {
-  const map = L.map(element, { maxZoom: MAX_ZOOM, minZoom: 2, worldCopyJump: true });
-  map.attributionControl.setPrefix(false);
-  map.setView([-1.29, 36.82], 6);
-  await addBasemap(map, config);
-  L.control.scale({ imperial: false }).addTo(map);
-  addLegend(map);
-
-  const areas = L.layerGroup().addTo(map);
-  const points = L.layerGroup().addTo(map);
-  const overlay = L.layerGroup().addTo(map);
-  let placed = [];
-  let index = createIndex(placed);
-  let byId = new Map();
-  let selected = null;
-
-  function render() {
-    points.clearLayers();
-    const b = map.getBounds().pad(0.2);
-    const bbox = [
-      b.getWest(),
-      Math.max(b.getSouth(), -85),
-      b.getEast(),
-      Math.min(b.getNorth(), 85),
-    ];
-    const zoom = Math.min(Math.round(map.getZoom()), MAX_CLUSTER_ZOOM + 1);
-    const features = index.getClusters(bbox, zoom);
-    if (zoom <= MAX_CLUSTER_ZOOM) {
-      for (const f of features) points.addLayer(markerOf(f));
-      return;
-    }
-    // Past the grouping zooms each ticket is its own marker: tickets at one spot (a place, a
-    // cluster centroid) would cover each other, so they stay one group that lists them.
-    const spots = new Map();
-    for (const f of features) {
-      const key = f.geometry.coordinates.join(",");
-      spots.set(key, [...(spots.get(key) ?? []), f]);
-    }
-    for (const stack of spots.values()) {
-      points.addLayer(stack.length === 1 ? markerOf(stack[0]) : stackMarker(stack));
-    }
-  }
-
-  /** One marker for tickets at one spot, past the grouping zooms: a click lists them. */
-  function stackMarker(stack) {
-    const [lon, lat] = stack[0].geometry.coordinates;
-    const tickets = stack.map((f) => placed[f.properties.i].properties);
-    const counts = countsOf(null);
-    for (const t of tickets) counts[stateOf(t)]++;
-    const marker = L.marker([lat, lon], {
-      icon: clusterIcon(counts, tickets.length),
-      title: `${tickets.length} tickets`,
-      keyboard: true,
-    });
-    tagElement(marker, counts, { group: "1" });
-    marker.on("click", () => callbacks.onGroup(tickets));
-    return marker;
-  }
-
-  function markerOf(feature) {
-    const [lon, lat] = feature.geometry.coordinates;
-    if (feature.properties.cluster) {
-      const p = feature.properties;
-      const marker = L.marker([lat, lon], {
-        icon: clusterIcon(p, p.point_count),
-        title: `${p.point_count} tickets`,
-        keyboard: true,
-      });
-      tagElement(marker, p, { group: "1" });
-      marker.on("click", () => openGroup(p.cluster_id, [lat, lon]));
-      return marker;
-    }
-    const p = placed[feature.properties.i].properties;
-    const state = stateOf(p);
-    const marker = L.marker([lat, lon], {
-      icon: ticketIcon(p),
-      title: `${p.ticket_id} (${state.replace("_", " ")}${
-        p.geo_source === "cluster" ? ", cluster centroid" : ""
-      })`,
-      keyboard: true,
-    });
-    tagElement(marker, countsOf(state), { ticket: p.ticket_id, geo: p.geo_source ?? "" });
-    marker.on("click", () => callbacks.onTicket(p.ticket_id));
-    return marker;
-  }
-
-  function openGroup(clusterId, latlng) {
-    const zoom = index.getClusterExpansionZoom(clusterId);
-    if (zoom <= MAX_CLUSTER_ZOOM && zoom <= map.getMaxZoom()) {
-      map.setView(latlng, zoom);
-      return;
-    }
-    // Tickets at one spot (a place or a cluster centroid) never come apart: list them instead.
-    const leaves = index.getLeaves(clusterId, Infinity);
-    callbacks.onGroup(leaves.map((f) => placed[f.properties.i].properties));
-  }
-
-  function drawSelection() {
-    overlay.eachLayer((layer) => layer.options.selection && overlay.removeLayer(layer));
-    const feature = selected && byId.get(selected);
-    if (!feature?.geometry) return;
-    const [lon, lat] = feature.geometry.coordinates;
-    overlay.addLayer(L.circleMarker([lat, lon], {
-      selection: true,
-      radius: 16,
-      color: "#2f6fde",
-      weight: 3,
-      fill: false,
-      interactive: false,
-    }));
-  }
-
-  const labelZoom = () =>
-    element.classList.toggle("show-area-labels", map.getZoom() >= AREA_LABEL_ZOOM);
-  map.on("zoomend", labelZoom);
-  labelZoom();
-  map.on("moveend", render);
-  map.on("click", (e) => callbacks.onPoint(e.latlng.lat, e.latlng.lng));
+  const map = await createLeafletMap(element, config);
+  /** What the markers are drawn from; the layers in drawing order (areas under points). */
+  const view = {
+    map,
+    callbacks,
+    areas: L.layerGroup().addTo(map),
+    points: L.layerGroup().addTo(map),
+    overlay: L.layerGroup().addTo(map),
+    placed: [],
+    index: createIndex([]),
+    byId: new Map(),
+    selected: null,
+  };
+  followView(element, view);
 
   let vehicle = null;
   return {
     map,
     /** Replaces the tickets; the viewport and the selection stay as they are. */
     setTickets(features) {
-      placed = features.filter(isPoint);
-      index = createIndex(placed);
-      byId = new Map(features.map((f) => [f.properties.ticket_id, f]));
-      render();
-      drawSelection();
+      showTickets(view, features);
     },
     /** Cluster centroids and their reach, drawn as labelled dashed circles (no tiles needed). */
     setAreas(areaList) {
-      areas.clearLayers();
-      for (const a of areaList) {
-        areas.addLayer(L.circle([a.lat, a.lon], {
-          radius: a.radiusM,
-          color: "#8a94a6",
-          weight: 1,
-          dashArray: "4 4",
-          fillColor: "#cfd6e0",
-          fillOpacity: 0.25,
-          interactive: false,
-        }));
-        areas.addLayer(L.marker([a.lat, a.lon], {
-          icon: L.divIcon({
-            className: "ft-area-label",
-            html: `<span>${a.name.replace(/[&<>"]/g, "")}</span>`,
-            iconSize: [0, 0],
-          }),
-          interactive: false,
-          keyboard: false,
-        }));
-      }
+      drawAreas(view.areas, areaList);
     },
     select(id) {
-      selected = id || null;
-      drawSelection();
+      view.selected = id || null;
+      drawSelection(view);
     },
     /** Fits the view to the tickets (first load only). */
     fitTo(features) {
-      const placed = features.filter((f) => f.geometry);
-      if (placed.length === 0) return;
-      const bounds = L.latLngBounds(placed.map((f) => [
-        f.geometry.coordinates[1],
-        f.geometry.coordinates[0],
-      ]));
-      map.fitBounds(bounds.pad(0.05), { maxZoom: 13 });
+      fitView(map, features);
     },
     setVehicle(lat, lon) {
-      if (vehicle) overlay.removeLayer(vehicle);
-      vehicle = lat === null ? null : L.marker([lat, lon], {
-        icon: dispatchIcon(),
-        interactive: false,
-        keyboard: false,
-      });
-      if (vehicle) overlay.addLayer(vehicle);
+      if (vehicle) view.overlay.removeLayer(vehicle);
+      vehicle = lat === null ? null : vehicleMarker(lat, lon);
+      if (vehicle) view.overlay.addLayer(vehicle);
     },
     invalidate() {
       map.invalidateSize();
     },
   };
+}
+
+function showTickets(view, features) {
+  view.placed = features.filter(isPoint);
+  view.index = createIndex(view.placed);
+  view.byId = new Map(features.map((f) => [f.properties.ticket_id, f]));
+  render(view);
+  drawSelection(view);
+}
+
+/** The Leaflet map over East Africa, with its basemap (if any), scale and legend. */
+async function createLeafletMap(element, config) {
+  const map = L.map(element, { maxZoom: MAX_ZOOM, minZoom: 2, worldCopyJump: true });
+  map.attributionControl.setPrefix(false);
+  map.setView([-1.29, 36.82], 6);
+  await addBasemap(map, config);
+  L.control.scale({ imperial: false }).addTo(map);
+  addLegend(map);
+  return map;
+}
+
+/** Redraws the markers when the view moves, shows area names when zoomed in, reports clicks. */
+function followView(element, view) {
+  const { map, callbacks } = view;
+  const labelZoom = () =>
+    element.classList.toggle("show-area-labels", map.getZoom() >= AREA_LABEL_ZOOM);
+  map.on("zoomend", labelZoom);
+  labelZoom();
+  map.on("moveend", () => render(view));
+  map.on("click", (e) => callbacks.onPoint(e.latlng.lat, e.latlng.lng));
+}
+
+/** Draws the markers in (and around) the viewport: groups, then tickets past the grouping zooms. */
+function render(view) {
+  const { map, points, index } = view;
+  points.clearLayers();
+  const b = map.getBounds().pad(0.2);
+  const bbox = [
+    b.getWest(),
+    Math.max(b.getSouth(), -85),
+    b.getEast(),
+    Math.min(b.getNorth(), 85),
+  ];
+  const zoom = Math.min(Math.round(map.getZoom()), MAX_CLUSTER_ZOOM + 1);
+  const features = index.getClusters(bbox, zoom);
+  if (zoom <= MAX_CLUSTER_ZOOM) {
+    for (const f of features) points.addLayer(markerOf(view, f));
+    return;
+  }
+  // Past the grouping zooms each ticket is its own marker: tickets at one spot (a place, a
+  // cluster centroid) would cover each other, so they stay one group that lists them.
+  const spots = new Map();
+  for (const f of features) {
+    const key = f.geometry.coordinates.join(",");
+    spots.set(key, [...(spots.get(key) ?? []), f]);
+  }
+  for (const stack of spots.values()) {
+    points.addLayer(stack.length === 1 ? markerOf(view, stack[0]) : stackMarker(view, stack));
+  }
+}
+
+/** One marker for tickets at one spot, past the grouping zooms: a click lists them. */
+function stackMarker(view, stack) {
+  const [lon, lat] = stack[0].geometry.coordinates;
+  const tickets = stack.map((f) => view.placed[f.properties.i].properties);
+  const counts = countsOf(null);
+  for (const t of tickets) counts[stateOf(t)]++;
+  const marker = L.marker([lat, lon], {
+    icon: clusterIcon(counts, tickets.length),
+    title: `${tickets.length} tickets`,
+    keyboard: true,
+  });
+  tagElement(marker, counts, { group: "1" });
+  marker.on("click", () => view.callbacks.onGroup(tickets));
+  return marker;
+}
+
+/** A group's marker (a click zooms in or lists it) or a ticket's (a click opens it). */
+function markerOf(view, feature) {
+  const [lon, lat] = feature.geometry.coordinates;
+  if (feature.properties.cluster) {
+    const p = feature.properties;
+    const marker = L.marker([lat, lon], {
+      icon: clusterIcon(p, p.point_count),
+      title: `${p.point_count} tickets`,
+      keyboard: true,
+    });
+    tagElement(marker, p, { group: "1" });
+    marker.on("click", () => openGroup(view, p.cluster_id, [lat, lon]));
+    return marker;
+  }
+  const p = view.placed[feature.properties.i].properties;
+  const state = stateOf(p);
+  const marker = L.marker([lat, lon], {
+    icon: ticketIcon(p),
+    title: `${p.ticket_id} (${state.replace("_", " ")}${
+      p.geo_source === "cluster" ? ", cluster centroid" : ""
+    })`,
+    keyboard: true,
+  });
+  tagElement(marker, countsOf(state), { ticket: p.ticket_id, geo: p.geo_source ?? "" });
+  marker.on("click", () => view.callbacks.onTicket(p.ticket_id));
+  return marker;
+}
+
+function openGroup(view, clusterId, latlng) {
+  const { map, index } = view;
+  const zoom = index.getClusterExpansionZoom(clusterId);
+  if (zoom <= MAX_CLUSTER_ZOOM && zoom <= map.getMaxZoom()) {
+    map.setView(latlng, zoom);
+    return;
+  }
+  // Tickets at one spot (a place or a cluster centroid) never come apart: list them instead.
+  const leaves = index.getLeaves(clusterId, Infinity);
+  view.callbacks.onGroup(leaves.map((f) => view.placed[f.properties.i].properties));
+}
+
+/** A ring around the selected ticket. */
+function drawSelection(view) {
+  const { overlay, selected, byId } = view;
+  overlay.eachLayer((layer) => layer.options.selection && overlay.removeLayer(layer));
+  const feature = selected && byId.get(selected);
+  if (!feature?.geometry) return;
+  const [lon, lat] = feature.geometry.coordinates;
+  overlay.addLayer(L.circleMarker([lat, lon], {
+    selection: true,
+    radius: 16,
+    color: "#2f6fde",
+    weight: 3,
+    fill: false,
+    interactive: false,
+  }));
+}
+
+function drawAreas(areas, areaList) {
+  areas.clearLayers();
+  for (const a of areaList) {
+    areas.addLayer(L.circle([a.lat, a.lon], {
+      radius: a.radiusM,
+      color: "#8a94a6",
+      weight: 1,
+      dashArray: "4 4",
+      fillColor: "#cfd6e0",
+      fillOpacity: 0.25,
+      interactive: false,
+    }));
+    areas.addLayer(L.marker([a.lat, a.lon], {
+      icon: L.divIcon({
+        className: "ft-area-label",
+        html: `<span>${a.name.replace(/[&<>"]/g, "")}</span>`,
+        iconSize: [0, 0],
+      }),
+      interactive: false,
+      keyboard: false,
+    }));
+  }
+}
+
+function fitView(map, features) {
+  const placed = features.filter((f) => f.geometry);
+  if (placed.length === 0) return;
+  const bounds = L.latLngBounds(placed.map((f) => [
+    f.geometry.coordinates[1],
+    f.geometry.coordinates[0],
+  ]));
+  map.fitBounds(bounds.pad(0.05), { maxZoom: 13 });
+}
+
+/** The dispatch point the nearest tickets are measured from. */
+function vehicleMarker(lat, lon) {
+  return L.marker([lat, lon], {
+    icon: dispatchIcon(),
+    interactive: false,
+    keyboard: false,
+  });
 }
