@@ -30,63 +30,79 @@ function compare(a, b) {
 
 /** Creates the table controller; `onPick(id)` when a row is chosen. */
 export function createTable(table, caption, onPick) {
-  let sort = { key: "breach", dir: 1 };
-  let features = [];
-  let selected = null;
+  const view = { table, caption, sort: { key: "breach", dir: 1 }, features: [], selected: null };
+  followRows(table.tBodies[0], onPick);
+  return {
+    setTickets(list) {
+      view.features = list;
+      render(view);
+    },
+    select(id) {
+      view.selected = id || null;
+      markSelected(table, view.selected);
+    },
+  };
+}
 
-  function header() {
-    table.tHead.innerHTML = `<tr>${
-      COLUMNS.map((c) => {
-        const aria = c.key === sort.key ? (sort.dir > 0 ? "ascending" : "descending") : "none";
-        const arrow = c.key === sort.key ? (sort.dir > 0 ? " ▲" : " ▼") : "";
-        return `<th scope="col" aria-sort="${aria}"><button type="button" data-key="${c.key}">` +
-          `${c.label}${arrow}</button></th>`;
-      }).join("")
-    }</tr>`;
-    table.tHead.querySelectorAll("button").forEach((b) =>
-      b.addEventListener("click", () => {
-        sort = { key: b.dataset.key, dir: sort.key === b.dataset.key ? -sort.dir : 1 };
-        render();
-        table.tHead.querySelector(`button[data-key="${sort.key}"]`)?.focus();
-      })
+/** Draws the header and the sorted rows (the first MAX_ROWS) with the caption that counts them. */
+function render(view) {
+  const { table, caption, sort } = view;
+  header(view);
+  const column = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0];
+  const rows = view.features.map((f) => f.properties)
+    .sort((a, b) =>
+      sort.dir * compare(column.value(a), column.value(b)) ||
+      compare(a.ticket_id, b.ticket_id)
     );
-  }
+  table.tBodies[0].innerHTML = rows.slice(0, MAX_ROWS).map((p) => row(p, view.selected)).join("");
+  caption.textContent = rows.length > MAX_ROWS
+    ? `Showing the first ${MAX_ROWS} of ${rows.length} tickets; the CSV has them all.`
+    : `${rows.length} tickets. Sort with the column buttons; Enter on a row selects it.`;
+}
 
-  function row(p) {
-    const state = stateOf(p);
-    return `<tr tabindex="0" data-id="${esc(p.ticket_id)}"${
-      p.ticket_id === selected ? ` class="selected" aria-selected="true"` : ""
-    }>` +
-      `<td>${
-        shapeSvg(state, { size: 12, coarse: p.geo_source === "cluster", className: "state-icon" })
-      }` +
-      `${esc(LABELS[state])}</td><td>${esc(p.ticket_id)}</td><td>${esc(p.normalized_status)}</td>` +
-      `<td>${esc(p.assigned_team ?? "")}</td><td>${esc(p.owner ?? "")}</td><td>${
-        esc(p.cluster)
-      }</td>` +
-      `<td>${hours(p.hours_open)}</td><td>${esc(countdown(p.minutes_to_breach))}</td>` +
-      `<td>${esc(p.geo_source ?? "")}</td></tr>`;
-  }
+/** The column headers, each a button: a click sorts by its column, a second click reverses. */
+function header(view) {
+  const { table, sort } = view;
+  table.tHead.innerHTML = `<tr>${
+    COLUMNS.map((c) => {
+      const aria = c.key === sort.key ? (sort.dir > 0 ? "ascending" : "descending") : "none";
+      const arrow = c.key === sort.key ? (sort.dir > 0 ? " ▲" : " ▼") : "";
+      return `<th scope="col" aria-sort="${aria}"><button type="button" data-key="${c.key}">` +
+        `${c.label}${arrow}</button></th>`;
+    }).join("")
+  }</tr>`;
+  table.tHead.querySelectorAll("button").forEach((b) =>
+    b.addEventListener("click", () => {
+      view.sort = { key: b.dataset.key, dir: view.sort.key === b.dataset.key ? -view.sort.dir : 1 };
+      render(view);
+      table.tHead.querySelector(`button[data-key="${view.sort.key}"]`)?.focus();
+    })
+  );
+}
 
-  function render() {
-    header();
-    const column = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0];
-    const rows = features.map((f) => f.properties)
-      .sort((a, b) =>
-        sort.dir * compare(column.value(a), column.value(b)) ||
-        compare(a.ticket_id, b.ticket_id)
-      );
-    table.tBodies[0].innerHTML = rows.slice(0, MAX_ROWS).map(row).join("");
-    caption.textContent = rows.length > MAX_ROWS
-      ? `Showing the first ${MAX_ROWS} of ${rows.length} tickets; the CSV has them all.`
-      : `${rows.length} tickets. Sort with the column buttons; Enter on a row selects it.`;
-  }
+function row(p, selected) {
+  const state = stateOf(p);
+  return `<tr tabindex="0" data-id="${esc(p.ticket_id)}"${
+    p.ticket_id === selected ? ` class="selected" aria-selected="true"` : ""
+  }>` +
+    `<td>${
+      shapeSvg(state, { size: 12, coarse: p.geo_source === "cluster", className: "state-icon" })
+    }` +
+    `${esc(LABELS[state])}</td><td>${esc(p.ticket_id)}</td><td>${esc(p.normalized_status)}</td>` +
+    `<td>${esc(p.assigned_team ?? "")}</td><td>${esc(p.owner ?? "")}</td><td>${
+      esc(p.cluster)
+    }</td>` +
+    `<td>${hours(p.hours_open)}</td><td>${esc(countdown(p.minutes_to_breach))}</td>` +
+    `<td>${esc(p.geo_source ?? "")}</td></tr>`;
+}
 
-  table.tBodies[0].addEventListener("click", (e) => {
+/** A click or Enter (or Space) on a row picks it; the arrow keys move between rows. */
+function followRows(tbody, onPick) {
+  tbody.addEventListener("click", (e) => {
     const tr = e.target.closest("tr[data-id]");
     if (tr) onPick(tr.dataset.id);
   });
-  table.tBodies[0].addEventListener("keydown", (e) => {
+  tbody.addEventListener("keydown", (e) => {
     const tr = e.target.closest("tr[data-id]");
     if (!tr) return;
     if (e.key === "Enter" || e.key === " ") {
@@ -97,20 +113,13 @@ export function createTable(table, caption, onPick) {
       (e.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling)?.focus();
     }
   });
+}
 
-  return {
-    setTickets(list) {
-      features = list;
-      render();
-    },
-    select(id) {
-      selected = id || null;
-      for (const tr of table.tBodies[0].rows) {
-        const on = tr.dataset.id === selected;
-        tr.classList.toggle("selected", on);
-        if (on) tr.setAttribute("aria-selected", "true");
-        else tr.removeAttribute("aria-selected");
-      }
-    },
-  };
+function markSelected(table, selected) {
+  for (const tr of table.tBodies[0].rows) {
+    const on = tr.dataset.id === selected;
+    tr.classList.toggle("selected", on);
+    if (on) tr.setAttribute("aria-selected", "true");
+    else tr.removeAttribute("aria-selected");
+  }
 }
