@@ -39,17 +39,18 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
   const run = readGeocodeRun(context.config, args);
   const controller = new AbortController();
   const unsubscribe = context.io.onSignal(() => controller.abort());
-  // The tickets already there (after `deno task demo` alone, the demo's): a folder without a
-  // database is refused, not made empty (a dry run writes nothing; an apply has nothing to do).
-  const db = await openDatabase(await configToRead(context, { writes: run.apply }), {
-    requireMigrated: true,
-    existing: true,
-  });
+  let db: Database | undefined;
   try {
+    // The tickets already there (after `deno task demo` alone, the demo's): a folder without a
+    // database is refused, not made empty (a dry run writes nothing; an apply has nothing to do).
+    db = await openDatabase(await configToRead(context, { writes: run.apply }), {
+      requireMigrated: true,
+      existing: true,
+    });
     return await geocodeModes(context, db, run, controller.signal);
   } finally {
     unsubscribe();
-    await db.close();
+    await db?.close();
   }
 }
 
