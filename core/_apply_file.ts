@@ -1,0 +1,304 @@
+/**
+ * Applying one change file (the load stage): stage its rows (the database's COPY parser, or the
+ * JavaScript one), keep its quarantined lines, merge the stage into the dataset's table and write
+ * the ledger row, all inside the transaction `drain` gives it.
+ *
+ * @module
+ */
+
+import {
+  CLEAR_QUARANTINE,
+  CREATE_PLAN,
+  INSERT_QUARANTINE,
+  mergeSettingsSql,
+  mergeStageSql,
+  PREPARE_STAGE,
+  RECORD_FILE,
+  seedPlanSql,
+  STAGE,
+  STAGE_COLUMNS,
+  upsertStageSql,
+} from "./_drain_queries.ts";
+import type { ChangeKey } from "./change_key.ts";
+import type { Dataset } from "./datasets.ts";
+import {
+  type DrainProgress,
+  emptyCounts,
+  type FileCounts,
+  type FileReport,
+} from "./drain_report.ts";
+import { parseChangeFile } from "./parse_change_file.ts";
+import type { ObjectStore, SqlSession } from "./ports/mod.ts";
+import { stageByCopy } from "./_stage_by_copy.ts";
+import { stopwatch } from "./_stopwatch.ts";
+
+const BATCH_ROWS = 2000;
+const SMALL_STAGE = 5000;
+/** A field over this many bytes sends its file through the JavaScript parser. */
+const COPY_MAX_FIELD_BYTES = 1 << 20;
+
+/** A change file as the listing gave it: its name's parts, its version and its size. */
+export interface ListedFile extends ChangeKey {
+  etag: string;
+  size: number;
+}
+
+/** What the stages of one file need to know about the run. */
+export interface FileContext {
+  dataset: Dataset;
+  /** A dry run: merge into the plan table, write nothing shared (no row locks). */
+  plan?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (event: DrainProgress) => void;
+  parser?: "auto" | "javascript";
+  /** Larger files take the JavaScript way (PGlite holds a COPY's input in memory). */
+  copyMaxBytes: number;
+  /** The database works on this thread (PGlite): no event, a signal too, is delivered meanwhile. */
+  inThread: boolean;
+  /** The file's line in the report: its profile and first quarantined lines are written there. */
+  entry: FileReport;
+}
+
+/**
+ * Applies one change file inside `tx`: stage its rows (parse, clean, COPY), keep its quarantined
+ * lines, merge the stage into the dataset's table, and record the file in the ledger.
+ */
+export async function applyFile(
+  store: ObjectStore,
+  tx: SqlSession,
+  file: ListedFile,
+  context: FileContext,
+): Promise<FileCounts> {
+  const { dataset, entry, plan } = context;
+  const lap = stopwatch();
+  if (!plan) await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
+  const copied = await stageFileByCopy(store, tx, file, context);
+  const staged = copied ?? await stageFile(store, tx, file, context);
+  const stageMs = lap();
+  if (!plan) await storeQuarantine(tx, dataset, file, staged.quarantine);
+  const quarantineMs = lap();
+  let target = dataset.table;
+  if (plan) {
+    // A dry run merges into a session-private copy of the rows it touches: no row locks.
+    await tx.query(CREATE_PLAN);
+    await tx.query(seedPlanSql(dataset.table, staged.stage));
+    target = "fleettickets_plan";
+  }
+  const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged) };
+  const mergeMs = lap();
+  // A stop asked for during the merge (which does not see the signal) still rolls the file back:
+  // nothing is committed after it. The embedded database runs the merge on this thread, so a
+  // SIGTERM that came meanwhile is delivered only once the event loop turns: let it.
+  if (context.signal && context.inThread) await nextTurn();
+  context.signal?.throwIfAborted();
+  if (!plan) await recordInLedger(tx, dataset, file, counts);
+  const parsedBy = copied ? "database" : "javascript";
+  entry.profile = { parsedBy, stageMs, quarantineMs, mergeMs, ledgerMs: lap() };
+  return counts;
+}
+
+interface StagedFile {
+  /** Tickets staged. */
+  rows: number;
+  /** Where the merge reads them: `fleettickets_stage`, or a subquery over the copied file. */
+  stage: string;
+  /** Counts known after parsing (read, dropped, quarantined). */
+  counts: FileCounts;
+  /** Lines that cannot be tickets, to store once the COPY is done. */
+  quarantine: QuarantineEntry[];
+}
+
+/**
+ * Stages a plain file the fast way: the database parses the CSV and cleans it in SQL. Undefined
+ * (nothing staged) when the file must go through the JavaScript parser instead.
+ */
+async function stageFileByCopy(
+  store: ObjectStore,
+  tx: SqlSession,
+  file: ListedFile,
+  context: FileContext,
+): Promise<StagedFile | undefined> {
+  if (context.parser === "javascript" || file.size > context.copyMaxBytes) return undefined;
+  // The object's own stream: a local file's lets stageByCopy read into one reused buffer. It
+  // counts the bytes itself and fails the file when they are not the listed size.
+  const copied = await stageByCopy(tx, file.key, await store.read(file.key), {
+    maxFieldBytes: COPY_MAX_FIELD_BYTES,
+    expectedBytes: file.size,
+    truncated: (bytes) => truncated(file, bytes),
+    signal: context.signal,
+  });
+  if (copied === undefined) return undefined;
+  const { rowsRead, alarmsDropped, sentinelsDropped } = copied;
+  const counts = { ...emptyCounts(), rowsRead, alarmsDropped, sentinelsDropped };
+  return { rows: copied.rows, stage: copied.stage, counts, quarantine: [] };
+}
+
+/** Reads, parses and cleans the file, COPYing its tickets into the stage as they come. */
+async function stageFile(
+  store: ObjectStore,
+  tx: SqlSession,
+  file: ListedFile,
+  context: FileContext,
+): Promise<StagedFile> {
+  await tx.exec(PREPARE_STAGE);
+  const source = countedReader(store, file.key);
+  const body = await source.read();
+  const staged: StagedFile = { rows: 0, stage: STAGE, counts: emptyCounts(), quarantine: [] };
+  const items = parseChangeFile(body, { key: file.key, reread: source.read });
+  staged.rows = await tx.copyRows(
+    STAGE,
+    STAGE_COLUMNS,
+    stageBatches(items, staged, { ...context, file, bytes: source.bytes }),
+  );
+  if (source.bytes() !== file.size) throw truncated(file, source.bytes());
+  return staged;
+}
+
+/** A body cut short (a dropped connection, a proxy) must not pass for the whole file. */
+function truncated(file: ListedFile, bytes: number): Error {
+  return new Error(
+    `Cannot apply change file "${file.key}": read ${bytes} bytes, the listing said ${file.size} (a truncated download or a file replaced mid-run); the file was rolled back and will be retried`,
+  );
+}
+
+/**
+ * Opens the object and counts its bytes. `bytes()` is the size of the last full read: the
+ * stream, or the re-read that recovers a broken line (the first stream then stops early).
+ */
+function countedReader(store: ObjectStore, key: string) {
+  let bytes = 0;
+  const read = async () => {
+    bytes = 0;
+    return (await store.read(key)).pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          bytes += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  };
+  return { read, bytes: () => bytes };
+}
+
+/** Turns parsed items into stage rows in batches, counting and setting aside the rest. */
+async function* stageBatches(
+  items: ReturnType<typeof parseChangeFile>,
+  staged: StagedFile,
+  context: FileContext & { file: ListedFile; bytes: () => number },
+): AsyncGenerator<string[][]> {
+  const { dataset, signal, onProgress, entry, file } = context;
+  const counts = staged.counts;
+  let batch: string[][] = [];
+  let seq = 0;
+  for await (const item of items) {
+    counts.rowsRead++;
+    switch (item.kind) {
+      case "ticket":
+        batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
+        break;
+      case "alarm":
+        counts.alarmsDropped++;
+        break;
+      case "sentinel":
+        counts.sentinelsDropped++;
+        break;
+      case "quarantine":
+        counts.quarantined++;
+        staged.quarantine.push({ line: item.line, reason: item.reason, fields: item.fields });
+        if ((entry.quarantine ??= []).length < 20) {
+          entry.quarantine.push({ line: item.line, reason: item.reason });
+        }
+        break;
+    }
+    if (batch.length >= BATCH_ROWS) {
+      signal?.throwIfAborted();
+      yield batch;
+      const progress = { dataset: dataset.name, key: file.key, size: file.size };
+      onProgress?.({ type: "batch", ...progress, rows: counts.rowsRead, bytes: context.bytes() });
+      batch = [];
+    }
+  }
+  signal?.throwIfAborted();
+  yield batch;
+}
+
+/** Stores quarantined lines; after the COPY, since no other statement may run during it. */
+async function storeQuarantine(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  quarantine: QuarantineEntry[],
+): Promise<void> {
+  for (let i = 0; i < quarantine.length; i += BATCH_ROWS) {
+    await tx.query(INSERT_QUARANTINE, [
+      dataset.name,
+      file.fileName,
+      file.key,
+      JSON.stringify(quarantine.slice(i, i + BATCH_ROWS)),
+    ]);
+  }
+}
+
+/** Merges the stage into the dataset's table; returns what happened to the rows. */
+async function mergeStage(
+  tx: SqlSession,
+  table: string,
+  file: ListedFile,
+  staged: StagedFile,
+): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
+  // The temp table has no statistics: steer the join so a delta probes the primary key and a
+  // baseline hashes (ANALYZE would cost more than a whole delta's merge).
+  const [settings] = await tx.query<{ holds_rows: boolean }>(
+    mergeSettingsSql(table, staged.rows < SMALL_STAGE),
+  );
+  const merge = settings?.holds_rows ? mergeStageSql : upsertStageSql;
+  const [counts] = await tx.query<Record<string, number>>(merge(table, staged.stage), [
+    file.fileName,
+  ]);
+  return {
+    inserted: counts?.inserted ?? 0,
+    updated: counts?.updated ?? 0,
+    unchanged: counts?.unchanged ?? 0,
+    olderSkipped: counts?.older_skipped ?? 0,
+    duplicates: counts?.duplicates ?? 0,
+  };
+}
+
+/** Writes the file's ledger row and advances the watermark, in the file's transaction. */
+async function recordInLedger(
+  tx: SqlSession,
+  dataset: Dataset,
+  file: ListedFile,
+  counts: FileCounts,
+): Promise<void> {
+  await tx.query(RECORD_FILE, [
+    dataset.name,
+    file.fileName,
+    file.key,
+    file.etag,
+    counts.rowsRead,
+    counts.inserted,
+    counts.updated,
+    counts.unchanged,
+    counts.olderSkipped,
+    counts.alarmsDropped,
+    counts.sentinelsDropped,
+    counts.duplicates,
+    counts.quarantined,
+  ]);
+}
+
+interface QuarantineEntry {
+  line: number;
+  reason: string;
+  fields: string[];
+}
+
+/**
+ * Resolves once the event loop has turned and polled for events, so a signal that came while
+ * this thread was busy is delivered (~2 ms; `setImmediate` or one I/O call is not enough).
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
