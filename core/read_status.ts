@@ -163,126 +163,198 @@ export async function readStatus(
   options: ReadStatusOptions = {},
 ): Promise<StatusReport> {
   const now = options.clock?.now() ?? new Date();
-  const maxAgeMs = (options.maxAgeHours ?? 2) * 3600_000;
   const eatHour = (now.getUTCHours() + 3) % 24;
-  const workingHours = eatHour >= 6 && eatHour < 21;
+  const check: Check = {
+    now,
+    maxAgeMs: (options.maxAgeHours ?? 2) * 3600_000,
+    workingHours: eatHour >= 6 && eatHour < 21,
+    maxContentLagHours: options.maxContentLagHours,
+  };
   const datasets: DatasetStatus[] = [];
   for (const dataset of options.datasets ?? Object.values(DATASETS)) {
-    const [meta] = await db.query<
-      { watermark: string | null; files_applied: number; last_applied_at: Date | null }
-    >(META, [dataset.name]);
-    const [run] = await db.query<{
-      id: unknown;
-      started_at: Date;
-      finished_at: Date;
-      status: string;
-      files_applied: number;
-      totals: Record<string, number>;
-      error: string | null;
-    }>(LAST_RUN, [dataset.name]);
-    const [locked] = await db.query<{ runs: number; last_at: Date | null }>(LOCKED_SINCE, [
-      dataset.name,
-      run?.finished_at ?? null,
-      run?.id ?? null,
-    ]);
-    const [counts] = await db.query<{ rows: number; open: number; newest: Date | null }>(
-      tableCounts(dataset.table),
-    );
-    const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
-    const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);
-    let pendingFiles: number | null = null;
-    let ignoredKeys: string[] | null = null;
-    let csvElsewhere: string[] | undefined;
-    if (options.store) {
-      const keys = (await options.store.list(dataset.changesPrefix)).map((k) => k.key);
-      ignoredKeys = keys.filter((k) => parseChangeKey(k, dataset.changesPrefix) === null);
-      pendingFiles = keys.length - ignoredKeys.length;
-      if (keys.length === 0 && (meta?.watermark ?? null) === null) {
-        csvElsewhere = await findCsvElsewhere(options.store, dataset);
-      }
-    }
-
-    const reasons: string[] = [];
-    let health: DatasetStatus["health"] = "ok";
-    // A run that cannot write cannot record itself either: without this, a read-only role
-    // would look healthy for ever (its failed runs leave no trace in tickets.runs).
-    const notWritable = await db.query<{ table_name: string }>(NOT_WRITABLE, [
-      [dataset.table, ...RUN_TABLES],
-    ]);
-    if (notWritable.length > 0) {
-      health = "failing";
-      reasons.push(
-        `The database role cannot write ${
-          notWritable.map((r) => r.table_name).join(", ")
-        }: ingest can neither apply files nor record its runs`,
-      );
-    }
-    if (run?.status === "failed" || run?.status === "interrupted") {
-      health = "failing";
-      reasons.push(`The last run ${run.status}: ${run.error ?? "no error recorded"}`);
-    } else if (run?.status === "ok" && run.error !== null) {
-      // Its files are applied, but the map, dispatch or the history lag until a run succeeds.
-      health = "failing";
-      reasons.push(`The last run applied its files: ${run.error}`);
-    }
-    const lastApplied = meta?.last_applied_at ?? null;
-    if (
-      workingHours && (lastApplied === null || now.getTime() - lastApplied.getTime() > maxAgeMs)
-    ) {
-      if (health === "ok") health = "stale";
-      reasons.push(
-        lastApplied === null
-          ? "No change file has been applied yet"
-          : `No change file applied for ${
-            ageText(now.getTime() - lastApplied.getTime(), (h) => h.toFixed(1))
-          } (max ${ageText(maxAgeMs, String)})`,
-      );
-    }
-    const contentLagMs = counts?.newest ? now.getTime() - counts.newest.getTime() : null;
-    const contentLagHours = contentLagMs === null ? null : Math.round(contentLagMs / 360_000) / 10;
-    const maxLag = options.maxContentLagHours;
-    if (maxLag !== undefined && contentLagHours !== null && contentLagHours > maxLag) {
-      if (health === "ok") health = "stale";
-      reasons.push(
-        `The newest ticket update is ${ageText(contentLagMs!, (h) => h.toFixed(1))} old ` +
-          `(max content lag ${ageText(maxLag * 3600_000, String)}): ` +
-          `the export may be re-sending old data`,
-      );
-    }
-    datasets.push({
-      dataset: dataset.name,
-      health,
-      reasons,
-      watermark: meta?.watermark ?? null,
-      lastAppliedAt: lastApplied ? eatIso(lastApplied) : null,
-      filesApplied: ledger?.n ?? 0,
-      // import_meta counts every application of a file; the ledger holds each file once.
-      reapplications: Math.max(0, (meta?.files_applied ?? 0) - (ledger?.n ?? 0)),
-      pendingFiles,
-      ignoredKeys,
-      ...(csvElsewhere === undefined ? {} : { csvElsewhere }),
-      lastRun: run
-        ? {
-          startedAt: eatIso(run.started_at),
-          finishedAt: eatIso(run.finished_at),
-          status: run.status,
-          filesApplied: run.files_applied,
-          totals: run.totals,
-          error: run.error,
-        }
-        : null,
-      lockedSince: locked?.last_at ? { runs: locked.runs, lastAt: eatIso(locked.last_at) } : null,
-      rows: counts?.rows ?? 0,
-      openBacklog: counts?.open ?? 0,
-      contentLagHours,
-      quarantined: quarantined?.n ?? 0,
-    });
+    datasets.push(await datasetStatus(db, dataset, options.store, check));
   }
   return {
     checkedAt: eatIso(now),
-    workingHours,
+    workingHours: check.workingHours,
     datasets,
     healthy: datasets.every((d) => d.health === "ok"),
+  };
+}
+
+/** What a dataset's freshness is checked against. */
+interface Check {
+  now: Date;
+  maxAgeMs: number;
+  /** Staleness counts only in working hours. */
+  workingHours: boolean;
+  maxContentLagHours?: number;
+}
+
+/** The dataset's `tickets.import_meta` row. */
+type MetaRow = { watermark: string | null; files_applied: number; last_applied_at: Date | null };
+
+/** The runs skipped for a held lock since the last run: how many, when the last ended. */
+type LockedRow = { runs: number; last_at: Date | null };
+
+/** The dataset's table: rows, open tickets, newest update. */
+type CountsRow = { rows: number; open: number; newest: Date | null };
+
+/** The last applying run, as `tickets.runs` holds it. */
+type RunRow = {
+  id: unknown;
+  started_at: Date;
+  finished_at: Date;
+  status: string;
+  files_applied: number;
+  totals: Record<string, number>;
+  error: string | null;
+};
+
+/** The rows the status of one dataset is made of (each absent when its query found none). */
+interface Facts {
+  meta?: MetaRow;
+  run?: RunRow;
+  locked?: LockedRow;
+  counts?: CountsRow;
+  quarantined?: { n: number };
+  ledger?: { n: number };
+}
+
+/** Reads one dataset's facts, checks them and says what its health is, and why. */
+async function datasetStatus(
+  db: Database,
+  dataset: Dataset,
+  store: ObjectStore | undefined,
+  check: Check,
+): Promise<DatasetStatus> {
+  const { meta, run, locked, counts, quarantined, ledger } = await readFacts(db, dataset);
+  const bucket = await readBucket(store, dataset, meta?.watermark ?? null);
+  const lastApplied = meta?.last_applied_at ?? null;
+  const contentLagMs = counts?.newest ? check.now.getTime() - counts.newest.getTime() : null;
+  const contentLagHours = contentLagMs === null ? null : Math.round(contentLagMs / 360_000) / 10;
+  const failing = [...await notWritable(db, dataset), ...runFailure(run)];
+  const stale = [
+    ...staleness(lastApplied, check),
+    ...contentLag(contentLagMs, contentLagHours, check),
+  ];
+  return {
+    dataset: dataset.name,
+    health: failing.length > 0 ? "failing" : stale.length > 0 ? "stale" : "ok",
+    reasons: [...failing, ...stale],
+    watermark: meta?.watermark ?? null,
+    lastAppliedAt: lastApplied ? eatIso(lastApplied) : null,
+    filesApplied: ledger?.n ?? 0,
+    // import_meta counts every application of a file; the ledger holds each file once.
+    reapplications: Math.max(0, (meta?.files_applied ?? 0) - (ledger?.n ?? 0)),
+    ...bucket,
+    lastRun: run ? lastRunOf(run) : null,
+    lockedSince: locked?.last_at ? { runs: locked.runs, lastAt: eatIso(locked.last_at) } : null,
+    rows: counts?.rows ?? 0,
+    openBacklog: counts?.open ?? 0,
+    contentLagHours,
+    quarantined: quarantined?.n ?? 0,
+  };
+}
+
+/** The dataset's rows, one query each (the last run bounds the skipped ones it counts). */
+async function readFacts(db: Database, dataset: Dataset): Promise<Facts> {
+  const [meta] = await db.query<MetaRow>(META, [dataset.name]);
+  const [run] = await db.query<RunRow>(LAST_RUN, [dataset.name]);
+  const [locked] = await db.query<LockedRow>(LOCKED_SINCE, [
+    dataset.name,
+    run?.finished_at ?? null,
+    run?.id ?? null,
+  ]);
+  const [counts] = await db.query<CountsRow>(tableCounts(dataset.table));
+  const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
+  const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);
+  return { meta, run, locked, counts, quarantined, ledger };
+}
+
+/** What the bucket holds for the dataset: files pending, keys ignored, CSV files elsewhere. */
+async function readBucket(
+  store: ObjectStore | undefined,
+  dataset: Dataset,
+  watermark: string | null,
+): Promise<Pick<DatasetStatus, "pendingFiles" | "ignoredKeys" | "csvElsewhere">> {
+  if (!store) return { pendingFiles: null, ignoredKeys: null };
+  const keys = (await store.list(dataset.changesPrefix)).map((k) => k.key);
+  const ignoredKeys = keys.filter((k) => parseChangeKey(k, dataset.changesPrefix) === null);
+  const pendingFiles = keys.length - ignoredKeys.length;
+  let csvElsewhere: string[] | undefined;
+  if (keys.length === 0 && watermark === null) {
+    csvElsewhere = await findCsvElsewhere(store, dataset);
+  }
+  return { pendingFiles, ignoredKeys, ...(csvElsewhere === undefined ? {} : { csvElsewhere }) };
+}
+
+/** A reason when the role cannot write the tables a run writes. */
+async function notWritable(db: Database, dataset: Dataset): Promise<string[]> {
+  // A run that cannot write cannot record itself either: without this, a read-only role
+  // would look healthy for ever (its failed runs leave no trace in tickets.runs).
+  const tables = await db.query<{ table_name: string }>(NOT_WRITABLE, [
+    [dataset.table, ...RUN_TABLES],
+  ]);
+  if (tables.length === 0) return [];
+  return [
+    `The database role cannot write ${
+      tables.map((r) => r.table_name).join(", ")
+    }: ingest can neither apply files nor record its runs`,
+  ];
+}
+
+/** A reason when the last run failed, was interrupted, or applied its files with an error. */
+function runFailure(run: RunRow | undefined): string[] {
+  if (run?.status === "failed" || run?.status === "interrupted") {
+    return [`The last run ${run.status}: ${run.error ?? "no error recorded"}`];
+  }
+  // Its files are applied, but the map, dispatch or the history lag until a run succeeds.
+  if (run?.status === "ok" && run.error !== null) {
+    return [`The last run applied its files: ${run.error}`];
+  }
+  return [];
+}
+
+/** A reason when no file was applied for longer than the max age, in working hours. */
+function staleness(lastApplied: Date | null, { now, maxAgeMs, workingHours }: Check): string[] {
+  if (workingHours && (lastApplied === null || now.getTime() - lastApplied.getTime() > maxAgeMs)) {
+    return [
+      lastApplied === null
+        ? "No change file has been applied yet"
+        : `No change file applied for ${
+          ageText(now.getTime() - lastApplied.getTime(), (h) => h.toFixed(1))
+        } (max ${ageText(maxAgeMs, String)})`,
+    ];
+  }
+  return [];
+}
+
+/** A reason when the newest ticket update is older than the max content lag (when one is set). */
+function contentLag(
+  contentLagMs: number | null,
+  contentLagHours: number | null,
+  check: Check,
+): string[] {
+  const maxLag = check.maxContentLagHours;
+  if (maxLag !== undefined && contentLagHours !== null && contentLagHours > maxLag) {
+    return [
+      `The newest ticket update is ${ageText(contentLagMs!, (h) => h.toFixed(1))} old ` +
+      `(max content lag ${ageText(maxLag * 3600_000, String)}): ` +
+      `the export may be re-sending old data`,
+    ];
+  }
+  return [];
+}
+
+function lastRunOf(run: RunRow): NonNullable<DatasetStatus["lastRun"]> {
+  return {
+    startedAt: eatIso(run.started_at),
+    finishedAt: eatIso(run.finished_at),
+    status: run.status,
+    filesApplied: run.files_applied,
+    totals: run.totals,
+    error: run.error,
   };
 }
 
@@ -331,47 +403,55 @@ export function formatStatus(report: StatusReport): string {
       report.workingHours ? "" : " (outside working hours: staleness not checked)"
     }: ${report.healthy ? "HEALTHY" : "UNHEALTHY"}`,
   ];
-  for (const d of report.datasets) {
-    lines.push(
-      `${d.dataset}: ${d.health.toUpperCase()}  watermark ${d.watermark ?? "(none)"}` +
-        `, last applied ${d.lastAppliedAt ?? "never"}, ${files(d.filesApplied)} applied` +
-        // Distinct files; with a file applied again, every application too (as import_meta counts).
-        (d.reapplications > 0 ? ` (${d.filesApplied + d.reapplications} applications)` : "") +
-        (d.pendingFiles === null ? "" : `, ${files(d.pendingFiles)} pending`),
-    );
-    lines.push(
-      `  ${d.rows} tickets, ${d.openBacklog} open, content lag ${
-        d.contentLagHours === null ? "n/a" : `${d.contentLagHours} h`
-      }, ${d.quarantined} quarantined rows`,
-    );
-    if (d.lastRun) {
-      lines.push(
-        `  last run ${d.lastRun.finishedAt}: ${d.lastRun.status}, ${
-          files(d.lastRun.filesApplied)
-        } applied` +
-          (d.lastRun.error ? ` (${d.lastRun.error})` : ""),
-      );
-    }
-    if (d.lockedSince) {
-      const runs = d.lockedSince.runs;
-      lines.push(
-        `  ${d.lastRun ? "since then " : ""}${runs} ${runs === 1 ? "run" : "runs"} skipped: ` +
-          `another run held the lock (last ${d.lockedSince.lastAt})`,
-      );
-    }
-    for (const reason of d.reasons) lines.push(`  ! ${reason}`);
-    if (d.csvElsewhere !== undefined) {
-      lines.push(
-        `  warning: no change files under "${DATASETS[d.dataset]?.changesPrefix}"; the bucket ` +
-          `has CSV files under ${quoteCsvFolders(d.csvElsewhere)} (is the prefix right?)`,
-      );
-    }
-    if (d.ignoredKeys?.length) {
-      lines.push(
-        `  warning: ${d.ignoredKeys.length} key(s) in changes/ are not change files and are ` +
-          `never applied or moved: ${quoteIgnoredKeys(d.ignoredKeys)}`,
-      );
-    }
-  }
+  for (const d of report.datasets) lines.push(...datasetLines(d), ...warningLines(d));
   return lines.join("\n");
+}
+
+/** A dataset's state, its last run, the runs skipped since, and why it is not ok. */
+function datasetLines(d: DatasetStatus): string[] {
+  const lines = [
+    `${d.dataset}: ${d.health.toUpperCase()}  watermark ${d.watermark ?? "(none)"}` +
+    `, last applied ${d.lastAppliedAt ?? "never"}, ${files(d.filesApplied)} applied` +
+    // Distinct files; with a file applied again, every application too (as import_meta counts).
+    (d.reapplications > 0 ? ` (${d.filesApplied + d.reapplications} applications)` : "") +
+    (d.pendingFiles === null ? "" : `, ${files(d.pendingFiles)} pending`),
+    `  ${d.rows} tickets, ${d.openBacklog} open, content lag ${
+      d.contentLagHours === null ? "n/a" : `${d.contentLagHours} h`
+    }, ${d.quarantined} quarantined rows`,
+  ];
+  if (d.lastRun) {
+    lines.push(
+      `  last run ${d.lastRun.finishedAt}: ${d.lastRun.status}, ${
+        files(d.lastRun.filesApplied)
+      } applied` +
+        (d.lastRun.error ? ` (${d.lastRun.error})` : ""),
+    );
+  }
+  if (d.lockedSince) {
+    const runs = d.lockedSince.runs;
+    lines.push(
+      `  ${d.lastRun ? "since then " : ""}${runs} ${runs === 1 ? "run" : "runs"} skipped: ` +
+        `another run held the lock (last ${d.lockedSince.lastAt})`,
+    );
+  }
+  for (const reason of d.reasons) lines.push(`  ! ${reason}`);
+  return lines;
+}
+
+/** What in the bucket looks misplaced: CSV files under another prefix, keys never applied. */
+function warningLines(d: DatasetStatus): string[] {
+  const lines: string[] = [];
+  if (d.csvElsewhere !== undefined) {
+    lines.push(
+      `  warning: no change files under "${DATASETS[d.dataset]?.changesPrefix}"; the bucket ` +
+        `has CSV files under ${quoteCsvFolders(d.csvElsewhere)} (is the prefix right?)`,
+    );
+  }
+  if (d.ignoredKeys?.length) {
+    lines.push(
+      `  warning: ${d.ignoredKeys.length} key(s) in changes/ are not change files and are ` +
+        `never applied or moved: ${quoteIgnoredKeys(d.ignoredKeys)}`,
+    );
+  }
+  return lines;
 }
