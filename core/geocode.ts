@@ -8,7 +8,7 @@
 
 import { type Dataset, DATASETS } from "./datasets.ts";
 import { GeocoderError } from "./ports/mod.ts";
-import type { Database, GeocodeQuery, Geocoder, SqlSession } from "./ports/mod.ts";
+import type { Database, GeocodeAnswer, GeocodeQuery, Geocoder, SqlSession } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
 
 /**
@@ -339,14 +339,36 @@ export async function geocode(
   geocoder: Geocoder | undefined,
   options: GeocodeOptions,
 ): Promise<GeocodeReport> {
-  const { mode, apply = false, retryMisses = false, signal } = options;
+  const { mode, apply = false, retryMisses = false } = options;
   const datasets = options.datasets ?? Object.values(DATASETS);
-  const budget = options.budget ?? Infinity;
   const candidates = mode === "clusters"
     ? await clusterCandidates(db, datasets, retryMisses)
     : await locationCandidates(db, datasets, retryMisses);
   const pending = candidates.filter((c) => !c.cached && (mode === "clusters" || c.centroid));
-  const report: GeocodeReport = {
+  const report = countPlaces(options, geocoder, candidates, pending);
+  if (!apply) return report;
+  if (geocoder === undefined && pending.length > 0) {
+    throw new TypeError("Cannot geocode with --apply: no geocoder is configured");
+  }
+  await lookUpAll(db, geocoder, pending, report, options);
+  report.resolved = await resolveGeometry(db, datasets);
+  if (report.calls > 0 && report.failures === report.calls) {
+    report.failed = `all ${report.calls} calls to ${
+      geocoder!.label ?? geocoder!.provider
+    } failed; the last: ${report.error}`;
+  }
+  return report;
+}
+
+/** The report before any call: what the tickets need, what is cached, what is left to look up. */
+function countPlaces(
+  options: GeocodeOptions,
+  geocoder: Geocoder | undefined,
+  candidates: Candidate[],
+  pending: Candidate[],
+): GeocodeReport {
+  const { mode, apply = false } = options;
+  return {
     mode,
     apply,
     provider: geocoder?.provider ?? null,
@@ -363,13 +385,28 @@ export async function geocode(
     resolved: 0,
     failures: 0,
   };
-  if (!apply) return report;
-  if (geocoder === undefined && pending.length > 0) {
-    throw new TypeError("Cannot geocode with --apply: no geocoder is configured");
-  }
+}
 
-  let unanswered = 0; // places in a row the provider did not answer
-  let failing = 0; // places in a row that failed, however
+/** Failures in a row: places the provider did not answer, and places that failed however. */
+interface Streak {
+  unanswered: number;
+  failing: number;
+}
+
+/**
+ * Looks the pending places up one by one, writing each answer as it comes, until they are done
+ * or the run must stop (a signal, the budget, the provider refusing or failing in a row).
+ */
+async function lookUpAll(
+  db: Database,
+  geocoder: Geocoder | undefined,
+  pending: Candidate[],
+  report: GeocodeReport,
+  options: GeocodeOptions,
+): Promise<void> {
+  const { mode, signal } = options;
+  const budget = options.budget ?? Infinity;
+  const streak: Streak = { unanswered: 0, failing: 0 };
   for (const candidate of pending) {
     if (signal?.aborted) {
       report.stoppedBy = "signal";
@@ -385,66 +422,90 @@ export async function geocode(
     try {
       answer = await geocoder!.search(query);
     } catch (error) {
-      if (error instanceof GeocoderError && error.terminal) {
-        report.stoppedBy = "provider";
-        report.error = error.message;
-        break;
-      }
-      report.failures++;
-      report.error = (error as Error).message;
-      unanswered = isUnanswered(error) ? unanswered + 1 : 0;
-      failing++;
-      if (unanswered >= UNREACHABLE_AFTER || failing >= FAILING_AFTER) {
-        report.stoppedBy = unanswered >= UNREACHABLE_AFTER
-          ? "provider unreachable"
-          : "provider failing";
-        break;
-      }
+      if (stopsRun(report, streak, error)) break;
       continue; // transient: not cached, so the next run tries this place again
     }
-    unanswered = 0;
-    failing = 0;
-    let status: "hit" | "miss" | "rejected" = "miss";
-    let reason: string | null = null;
-    let distance: number | null = null;
-    if (answer.kind === "hit") {
-      const reference = mode === "clusters"
-        ? CITIES[candidate.region?.toLowerCase() ?? ""]
-        : candidate.centroid;
-      const guard = mode === "clusters" ? CLUSTER_GUARD_M : LOCATION_GUARD_M;
-      distance = reference ? Math.round(distanceM(reference, answer)) : null;
-      if (distance !== null && distance > guard) {
-        status = "rejected";
-        reason = `${(distance / 1000).toFixed(1)} km from the ${
-          mode === "clusters" ? "city centre" : "cluster centroid"
-        } (limit ${guard / 1000} km): ${answer.label}`;
-      } else {
-        status = "hit";
-        reason = answer.label;
-      }
-    }
-    report[status === "hit" ? "hits" : status === "miss" ? "misses" : "rejected"]++;
-    const point = answer.kind === "hit" ? answer : null;
-    const params = [
-      candidate.cluster,
-      query.text,
-      status,
-      status === "miss" ? null : point?.lat ?? null,
-      status === "miss" ? null : point?.lon ?? null,
-      geocoder!.provider,
-      reason,
-      distance,
-    ];
-    if (mode === "clusters") await db.query(UPSERT_CLUSTER, params);
-    else await db.query(UPSERT_LOCATION, [...params, candidate.place]);
+    streak.unanswered = 0;
+    streak.failing = 0;
+    const outcome = judge(answer, candidate, mode);
+    report[outcome.status === "hit" ? "hits" : outcome.status === "miss" ? "misses" : "rejected"]++;
+    await storeOutcome(db, geocoder!.provider, mode, candidate, query, answer, outcome);
   }
-  report.resolved = await resolveGeometry(db, datasets);
-  if (report.calls > 0 && report.failures === report.calls) {
-    report.failed = `all ${report.calls} calls to ${
-      geocoder!.label ?? geocoder!.provider
-    } failed; the last: ${report.error}`;
+}
+
+/**
+ * Counts a failed lookup; true when the run must stop: the provider refused (key, quota), or
+ * left {@linkcode UNREACHABLE_AFTER} places in a row unanswered, or failed
+ * {@linkcode FAILING_AFTER} in a row.
+ */
+function stopsRun(report: GeocodeReport, streak: Streak, error: unknown): boolean {
+  if (error instanceof GeocoderError && error.terminal) {
+    report.stoppedBy = "provider";
+    report.error = error.message;
+    return true;
   }
-  return report;
+  report.failures++;
+  report.error = (error as Error).message;
+  streak.unanswered = isUnanswered(error) ? streak.unanswered + 1 : 0;
+  streak.failing++;
+  if (streak.unanswered >= UNREACHABLE_AFTER || streak.failing >= FAILING_AFTER) {
+    report.stoppedBy = streak.unanswered >= UNREACHABLE_AFTER
+      ? "provider unreachable"
+      : "provider failing";
+    return true;
+  }
+  return false;
+}
+
+/** What an answer is worth: a hit, a miss, or a hit the wrong-city guard rejects. */
+interface Outcome {
+  status: "hit" | "miss" | "rejected";
+  /** The place's label, or why it was rejected. */
+  reason: string | null;
+  /** Metres from the reference point (the city centre or the cluster centroid). */
+  distance: number | null;
+}
+
+/** Holds a hit against the wrong-city guard. */
+function judge(answer: GeocodeAnswer, candidate: Candidate, mode: GeocodeOptions["mode"]): Outcome {
+  if (answer.kind !== "hit") return { status: "miss", reason: null, distance: null };
+  const reference = mode === "clusters"
+    ? CITIES[candidate.region?.toLowerCase() ?? ""]
+    : candidate.centroid;
+  const guard = mode === "clusters" ? CLUSTER_GUARD_M : LOCATION_GUARD_M;
+  const distance = reference ? Math.round(distanceM(reference, answer)) : null;
+  if (distance !== null && distance > guard) {
+    const reason = `${(distance / 1000).toFixed(1)} km from the ${
+      mode === "clusters" ? "city centre" : "cluster centroid"
+    } (limit ${guard / 1000} km): ${answer.label}`;
+    return { status: "rejected", reason, distance };
+  }
+  return { status: "hit", reason: answer.label, distance };
+}
+
+/** Caches the outcome in the gazetteer (a manual entry is never overwritten). */
+async function storeOutcome(
+  db: Database,
+  provider: string,
+  mode: GeocodeOptions["mode"],
+  candidate: Candidate,
+  query: GeocodeQuery,
+  answer: GeocodeAnswer,
+  { status, reason, distance }: Outcome,
+): Promise<void> {
+  const point = answer.kind === "hit" ? answer : null;
+  const params = [
+    candidate.cluster,
+    query.text,
+    status,
+    status === "miss" ? null : point?.lat ?? null,
+    status === "miss" ? null : point?.lon ?? null,
+    provider,
+    reason,
+    distance,
+  ];
+  if (mode === "clusters") await db.query(UPSERT_CLUSTER, params);
+  else await db.query(UPSERT_LOCATION, [...params, candidate.place]);
 }
 
 /** A failure that says the provider is not there: no answer at all, or a server error. */
