@@ -168,35 +168,15 @@ export function buildReport(
 ): Promise<TicketReport> {
   return db.transaction(async (tx) => {
     await tx.query(`set transaction isolation level repeatable read`);
-    const [clock] = await tx.query<{ now: string; generated_at: string; today: string }>(
-      // Dates and the instant travel as ISO text: ::text would follow the session DateStyle.
-      `select to_char(n at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as now,
-              tickets.eat_iso(n) as generated_at, to_char(tickets.eat_date(n)::timestamp, 'YYYY-MM-DD') as today
-       from (select coalesce($1::timestamptz, now()) as n) x`,
-      [options.now?.toISOString() ?? null],
-    );
-    if (clock === undefined) throw new Error("The database returned no clock row");
+    const clock = await readClock(tx, options.now);
     const now = clock.now;
     const byCluster = await clusters(tx, now);
-    const [firstSeen] = await tx.query<{ n: number }>(
-      `select count(*)::int as n from tickets.inc_open_sla_at($1::timestamptz)
-       where sla_clock_source = 'first_seen_at'`,
-      [now],
-    );
-    const sum = (pick: (c: ClusterBacklog) => number) =>
-      byCluster.reduce((total, c) => total + pick(c), 0);
+    const open = await openTotals(tx, now, byCluster);
     const days = await closureDays(tx, now);
     return {
       generatedAt: clock.generated_at,
       today: clock.today,
-      open: {
-        total: sum((c) => c.total),
-        breached: sum((c) => c.breached),
-        atRisk: sum((c) => c.atRisk),
-        ok: sum((c) => c.ok),
-        unknown: sum((c) => c.unknown),
-        clockFromFirstSeen: firstSeen?.n ?? 0,
-      },
+      open,
       byCluster,
       oldest: await oldestOpen(tx, now),
       closures: {
@@ -214,6 +194,45 @@ export function buildReport(
 // Every query casts its output (int, float8, ISO text) so postgres.js and PGlite return the same
 // JS types: postgres.js would give bigint and numeric as strings, and a date as a local-midnight
 // Date; and date::text would follow the session DateStyle.
+
+/** The report's instant (`now`, or the database's clock), its EAT time and its EAT day. */
+async function readClock(
+  tx: SqlSession,
+  at: Date | undefined,
+): Promise<{ now: string; generated_at: string; today: string }> {
+  const [clock] = await tx.query<{ now: string; generated_at: string; today: string }>(
+    // Dates and the instant travel as ISO text: ::text would follow the session DateStyle.
+    `select to_char(n at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as now,
+            tickets.eat_iso(n) as generated_at, to_char(tickets.eat_date(n)::timestamp, 'YYYY-MM-DD') as today
+     from (select coalesce($1::timestamptz, now()) as n) x`,
+    [at?.toISOString() ?? null],
+  );
+  if (clock === undefined) throw new Error("The database returned no clock row");
+  return clock;
+}
+
+/** The open backlog's SLA split over every cluster, and how many clocks start at first sight. */
+async function openTotals(
+  tx: SqlSession,
+  now: string,
+  byCluster: ClusterBacklog[],
+): Promise<TicketReport["open"]> {
+  const [firstSeen] = await tx.query<{ n: number }>(
+    `select count(*)::int as n from tickets.inc_open_sla_at($1::timestamptz)
+     where sla_clock_source = 'first_seen_at'`,
+    [now],
+  );
+  const sum = (pick: (c: ClusterBacklog) => number) =>
+    byCluster.reduce((total, c) => total + pick(c), 0);
+  return {
+    total: sum((c) => c.total),
+    breached: sum((c) => c.breached),
+    atRisk: sum((c) => c.atRisk),
+    ok: sum((c) => c.ok),
+    unknown: sum((c) => c.unknown),
+    clockFromFirstSeen: firstSeen?.n ?? 0,
+  };
+}
 
 async function clusters(tx: SqlSession, now: string): Promise<ClusterBacklog[]> {
   const rows = await tx.query<{
@@ -405,28 +424,35 @@ function table(align: string, rows: readonly (readonly string[])[]): string[] {
  * ```
  */
 export function formatReport(report: TicketReport): string {
-  const lines: string[] = [];
-  const f = report.freshness;
-  lines.push(`INC report as of ${clockText(report.generatedAt)} EAT`);
-  lines.push(
-    f.newestFile === null
-      ? "Freshness: no change file applied yet"
-      : `Freshness: newest file ${f.newestFile} (${hoursText(f.fileAgeHours)} h old), ` +
-        `last run ${clockText(f.lastRunAt)}, content lag ${hoursText(f.contentLagHours)} h ` +
-        `(newest update ${clockText(f.newestSourceUpdatedAt)})`,
-  );
+  return [
+    `INC report as of ${clockText(report.generatedAt)} EAT`,
+    freshnessLine(report.freshness),
+    "",
+    ...openLines(report),
+    "",
+    ...closureLines(report.closures),
+    "",
+    ...backlogLines(report),
+  ].join("\n");
+}
 
+function freshnessLine(f: Freshness): string {
+  return f.newestFile === null
+    ? "Freshness: no change file applied yet"
+    : `Freshness: newest file ${f.newestFile} (${hoursText(f.fileAgeHours)} h old), ` +
+      `last run ${clockText(f.lastRunAt)}, content lag ${hoursText(f.contentLagHours)} h ` +
+      `(newest update ${clockText(f.newestSourceUpdatedAt)})`;
+}
+
+/** The open backlog by cluster, then the oldest open tickets. */
+function openLines(report: TicketReport): string[] {
   const o = report.open;
-  lines.push("");
-  if (o.total === 0) {
-    lines.push("Open backlog: none");
-  } else {
-    lines.push(
-      `Open backlog: ${o.total} (${o.breached} breached, ${o.atRisk} at risk, ${o.ok} ok` +
-        (o.unknown ? `, ${o.unknown} without a clock` : "") + `); ` +
-        `${o.clockFromFirstSeen} clocked from first_seen_at (no created_at_service)`,
-    );
-    lines.push(...table("lrrrrr", [
+  if (o.total === 0) return ["Open backlog: none"];
+  return [
+    `Open backlog: ${o.total} (${o.breached} breached, ${o.atRisk} at risk, ${o.ok} ok` +
+    (o.unknown ? `, ${o.unknown} without a clock` : "") + `); ` +
+    `${o.clockFromFirstSeen} clocked from first_seen_at (no created_at_service)`,
+    ...table("lrrrrr", [
       ["cluster", "open", "breached", "at risk", "ok", "oldest h"],
       ...report.byCluster.map((c) => [
         c.cluster,
@@ -436,10 +462,10 @@ export function formatReport(report: TicketReport): string {
         String(c.ok),
         hoursText(c.oldestHours),
       ]),
-    ]));
-    lines.push("");
-    lines.push(`Oldest open tickets:`);
-    lines.push(...table("lrlllll", [
+    ]),
+    "",
+    `Oldest open tickets:`,
+    ...table("lrlllll", [
       ["ticket", "hours", "sla", "cluster", "status", "clock", "team / owner"],
       ...report.oldest.map((t) => [
         t.ticketId,
@@ -450,14 +476,16 @@ export function formatReport(report: TicketReport): string {
         t.slaClockSource ?? "none",
         [t.assignedTeam, t.owner].filter((v) => v).join(" / ") || "-",
       ]),
-    ]));
-  }
+    ]),
+  ];
+}
 
-  const c = report.closures;
-  lines.push("");
-  lines.push(`Closures ${c.from} to ${c.to} (EAT closed date): ${c.total}`);
-  if (c.total > 0) {
-    lines.push(...table("lrrrr", [
+function closureLines(c: TicketReport["closures"]): string[] {
+  const heading = `Closures ${c.from} to ${c.to} (EAT closed date): ${c.total}`;
+  if (c.total === 0) return [heading];
+  return [
+    heading,
+    ...table("lrrrr", [
       ["date", "closed", "compliant", "breached", "median MTTR h"],
       ...c.days.map((d) => [
         d.date,
@@ -466,18 +494,20 @@ export function formatReport(report: TicketReport): string {
         String(d.breached),
         hoursText(d.medianMttrHours),
       ]),
-    ]));
-  }
+    ]),
+  ];
+}
 
-  lines.push("");
+function backlogLines(report: TicketReport): string[] {
   if (report.backlog.length === 0) {
-    lines.push(
+    return [
       `Backlog over time: no snapshot in the ${BACKLOG_DAYS} days to ${report.today} ` +
-        `(they accrue from the first capture on)`,
-    );
-  } else {
-    lines.push(`Backlog over time (last capture of each EAT day):`);
-    lines.push(...table("lrrrrrrr", [
+      `(they accrue from the first capture on)`,
+    ];
+  }
+  return [
+    `Backlog over time (last capture of each EAT day):`,
+    ...table("lrrrrrrr", [
       ["date", "open", "breached", "at risk", "ok", "created", "closed", "closures seen"],
       ...report.backlog.map((d) => [
         d.date,
@@ -489,7 +519,6 @@ export function formatReport(report: TicketReport): string {
         String(d.closedToday),
         String(d.closuresObservedToday),
       ]),
-    ]));
-  }
-  return lines.join("\n");
+    ]),
+  ];
 }
