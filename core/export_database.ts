@@ -40,6 +40,9 @@ where c.table_schema in ('tickets', 'reporting') and t.table_type = 'BASE TABLE'
   and c.table_name not in ('schema_migrations', 'schema_definitions')
 group by 1 order by 1`;
 
+/** A row of `tickets.schema_migrations`. */
+type MigrationRow = { version: number; checksum: string; applied_at: Date };
+
 /** Writes the export script through `write`; returns what it holds. */
 export async function exportDatabase(
   db: ExportSource,
@@ -51,19 +54,33 @@ export async function exportDatabase(
     definitions?: Migration[];
   },
 ): Promise<ExportSummary> {
-  const ledger = await db.query<{ version: number; checksum: string; applied_at: Date }>(
+  const ledger = await db.query<MigrationRow>(
     `select version, checksum, applied_at from tickets.schema_migrations order by version`,
   );
   const shipped = new Map(
     (options.migrations ?? await loadMigrations()).map((m) => [m.version, m]),
   );
-  await write(
-    `-- fleettickets export of ${options.description} at ${eatIso(options.now ?? new Date())}\n` +
-      `-- Load into an empty PostgreSQL database where PostGIS is available:\n` +
-      `--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f THIS_FILE.sql\n` +
-      `set client_encoding = 'UTF8';\nset standard_conforming_strings = on;\n` +
-      `set client_min_messages = warning;\n${LEDGER};\n`,
-  );
+  await write(header(options.description, options.now ?? new Date()));
+  await writeMigrations(write, ledger, shipped);
+  await writeDefinitions(db, write, options.definitions);
+  return { migrations: ledger.length, tables: await writeTables(db, write) };
+}
+
+/** What the script is, how to load it, the session settings, and the ledger tables. */
+function header(description: string, now: Date): string {
+  return `-- fleettickets export of ${description} at ${eatIso(now)}\n` +
+    `-- Load into an empty PostgreSQL database where PostGIS is available:\n` +
+    `--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f THIS_FILE.sql\n` +
+    `set client_encoding = 'UTF8';\nset standard_conforming_strings = on;\n` +
+    `set client_min_messages = warning;\n${LEDGER};\n`;
+}
+
+/** Each applied migration's text with its ledger row; refuses one this version does not ship. */
+async function writeMigrations(
+  write: (text: string) => Promise<void>,
+  ledger: MigrationRow[],
+  shipped: Map<number, Migration>,
+): Promise<void> {
   for (const row of ledger) {
     const migration = shipped.get(row.version);
     if (migration === undefined) {
@@ -78,12 +95,18 @@ export async function exportDatabase(
         }, ${literal(row.checksum)}, ${literal(row.applied_at.toISOString())});\n`,
     );
   }
+}
+
+/** Each applied definition this version still ships, with its ledger row. */
+async function writeDefinitions(
+  db: ExportSource,
+  write: (text: string) => Promise<void>,
+  given: Migration[] | undefined,
+): Promise<void> {
   const definitions = await db.query<{ name: string; checksum: string; applied_at: Date }>(
     `select name, checksum, applied_at from tickets.schema_definitions order by name`,
   );
-  const shippedDefinitions = new Map(
-    (options.definitions ?? await loadDefinitions()).map((d) => [d.name, d]),
-  );
+  const shippedDefinitions = new Map((given ?? await loadDefinitions()).map((d) => [d.name, d]));
   for (const row of definitions) {
     const definition = shippedDefinitions.get(row.name);
     if (definition === undefined) continue; // retired: nothing refers to it any more
@@ -94,14 +117,21 @@ export async function exportDatabase(
         }, ${literal(row.checksum)}, ${literal(row.applied_at.toISOString())});\n`,
     );
   }
-  const summary: ExportSummary = { migrations: ledger.length, tables: {} };
+}
+
+/** Every table's stored columns as `COPY … FROM stdin`, then its identity sequences; rows per table. */
+async function writeTables(
+  db: ExportSource,
+  write: (text: string) => Promise<void>,
+): Promise<Record<string, number>> {
+  const rows: Record<string, number> = {};
   const tables = await db.query<{ name: string; columns: string[]; identity: string[] | null }>(
     TABLES,
   );
   for (const table of tables) {
     const name = ident(table.name);
     const data = await db.copyOut(name, table.columns.map(ident));
-    summary.tables[table.name] = data === "" ? 0 : data.split("\n").length - 1;
+    rows[table.name] = data === "" ? 0 : data.split("\n").length - 1;
     await write(
       `\ncopy ${name} (${table.columns.map(ident).join(", ")}) from stdin;\n${data}\\.\n`,
     );
@@ -113,7 +143,7 @@ export async function exportDatabase(
       );
     }
   }
-  return summary;
+  return rows;
 }
 
 function literal(text: string): string {
