@@ -341,40 +341,10 @@ async function* recover(
     // Count the records before the break (dropping them: a big file is not held as records),
     // then stream exactly that prefix. A stream parser would drop records queued before its
     // error, so it cannot do the counting itself.
-    let records = 0;
-    let failure: CsvError | undefined;
-    try {
-      parseText(segment, {
-        ...CSV_OPTIONS,
-        info: false,
-        on_record: () => {
-          records++;
-          return null;
-        },
-      });
-    } catch (error) {
-      failure = csvError(error);
-      if (failure === undefined) throw error;
-    }
+    const { records, failure } = countBeforeBreak(segment);
     const start = failure === undefined ? segment.length : recordStart(segment, records);
     const firstLine = lines.at(offset);
-    try {
-      for await (
-        const { record, info } of csvRecords(
-          ReadableStream.from(utf8Chunks(segment.slice(0, start))),
-        )
-      ) {
-        if (skip > 0) skip--;
-        else yield cleanRecord(header, record, firstLine - 1 + info.lines);
-      }
-    } catch (error) {
-      const csv = csvError(error);
-      if (csv === undefined) throw error;
-      throw new ChangeFileError(key, describeCsvError(csv.code, csv.message), {
-        line: firstLine,
-        cause: error,
-      });
-    }
+    skip = yield* cleanPrefix(key, header, segment.slice(0, start), firstLine, skip);
     if (failure === undefined || offset + start >= text.length) return;
     const at = offset + start;
     const end = lineEnd(text, at);
@@ -395,6 +365,53 @@ async function* recover(
     offset = text.startsWith("\r\n", end) ? end + 2 : end + 1;
     if (offset >= text.length) return;
   }
+}
+
+/** How many records `segment` holds before its first break, and the break (none: it is whole). */
+function countBeforeBreak(segment: string): { records: number; failure?: CsvError } {
+  let records = 0;
+  try {
+    parseText(segment, {
+      ...CSV_OPTIONS,
+      info: false,
+      on_record: () => {
+        records++;
+        return null;
+      },
+    });
+  } catch (error) {
+    const failure = csvError(error);
+    if (failure === undefined) throw error;
+    return { records, failure };
+  }
+  return { records };
+}
+
+/**
+ * Streams the records of `prefix` (which parses without error, starting on line `firstLine`),
+ * cleaned, after the first `skip` (already yielded); returns how many of those are left to skip.
+ */
+async function* cleanPrefix(
+  key: string,
+  header: Header,
+  prefix: string,
+  firstLine: number,
+  skip: number,
+): AsyncGenerator<ChangeLine, number> {
+  try {
+    for await (const { record, info } of csvRecords(ReadableStream.from(utf8Chunks(prefix)))) {
+      if (skip > 0) skip--;
+      else yield cleanRecord(header, record, firstLine - 1 + info.lines);
+    }
+  } catch (error) {
+    const csv = csvError(error);
+    if (csv === undefined) throw error;
+    throw new ChangeFileError(key, describeCsvError(csv.code, csv.message), {
+      line: firstLine,
+      cause: error,
+    });
+  }
+  return skip;
 }
 
 /**
