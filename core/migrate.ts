@@ -203,13 +203,40 @@ export async function pendingMigrations(
   const defined = await recordedChecksums(db, "schema_definitions", "name");
   // Refused before anything is compared or applied: a later version's schema is never mixed
   // with this one's, nor its definitions replaced by earlier texts.
+  const unknownMigrations = unknownVersions(all, done);
+  const { current, unknownDefinitions } = await hashDefinitions(
+    definitions,
+    defined,
+    sources.knownDefinitions,
+  );
+  if (unknownMigrations.length > 0 || unknownDefinitions.length > 0) {
+    throw new NewerSchemaError(unknownMigrations, unknownDefinitions);
+  }
+  const { applied, pending, todo } = await planMigrations(all, done);
+  const { changedDefinitions, todoDefinitions } = planDefinitions(definitions, defined, current);
+  return { applied, pending, changedDefinitions, todo, todoDefinitions };
+}
+
+/** The recorded migrations this version does not ship, by file name, in version order. */
+function unknownVersions(all: Migration[], done: Map<string, Recorded>): string[] {
   const shipped = new Set(all.map((m) => String(m.version)));
-  const unknownMigrations = [...done.values()]
+  return [...done.values()]
     .filter((row) => !shipped.has(row.key))
     .sort((a, b) => Number(a.key) - Number(b.key))
     .map((row) => row.name);
+}
+
+/**
+ * Hashes each shipped definition's text, and names the recorded definitions whose text this
+ * version never had (neither shipped nor in the known texts).
+ */
+async function hashDefinitions(
+  definitions: Migration[],
+  defined: Map<string, Recorded>,
+  knownDefinitions: Map<string, Set<string>> | undefined,
+): Promise<{ current: Map<string, string>; unknownDefinitions: string[] }> {
   const known = new Map<string, Set<string>>();
-  for (const [name, sums] of sources.knownDefinitions ?? await loadKnownDefinitions()) {
+  for (const [name, sums] of knownDefinitions ?? await loadKnownDefinitions()) {
     known.set(name, new Set(sums));
   }
   // Each definition's text hashed once: known here, compared below.
@@ -223,16 +250,15 @@ export async function pendingMigrations(
     .filter((row) => !known.get(row.key)?.has(row.checksum))
     .map((row) => row.key)
     .sort();
-  if (unknownMigrations.length > 0 || unknownDefinitions.length > 0) {
-    throw new NewerSchemaError(unknownMigrations, unknownDefinitions);
-  }
-  const plan: Plan = {
-    applied: [],
-    pending: [],
-    changedDefinitions: [],
-    todo: [],
-    todoDefinitions: [],
-  };
+  return { current, unknownDefinitions };
+}
+
+/** Which migrations are applied and which pending; refuses one edited after it was applied. */
+async function planMigrations(
+  all: Migration[],
+  done: Map<string, Recorded>,
+): Promise<Pick<Plan, "applied" | "pending" | "todo">> {
+  const plan: Pick<Plan, "applied" | "pending" | "todo"> = { applied: [], pending: [], todo: [] };
   for (const migration of all) {
     const recorded = done.get(String(migration.version))?.checksum;
     if (recorded === undefined) {
@@ -246,6 +272,19 @@ export async function pendingMigrations(
       plan.applied.push(migration.name);
     }
   }
+  return plan;
+}
+
+/** The definitions new or changed since they were last applied. */
+function planDefinitions(
+  definitions: Migration[],
+  defined: Map<string, Recorded>,
+  current: Map<string, string>,
+): Pick<Plan, "changedDefinitions" | "todoDefinitions"> {
+  const plan: Pick<Plan, "changedDefinitions" | "todoDefinitions"> = {
+    changedDefinitions: [],
+    todoDefinitions: [],
+  };
   for (const definition of definitions) {
     if (defined.get(definition.name)?.checksum === current.get(definition.name)) continue;
     plan.changedDefinitions.push(definition.name);
