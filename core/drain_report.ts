@@ -107,14 +107,15 @@ export interface DrainReport {
   ignoredKeys: string[];
   /**
    * Change files not applied and left in `changes/` for a person, with the reason: named more
-   * than {@linkcode MAX_FUTURE_SKEW_MS} ahead of now, or a symbolic link. The other files go
+   * than `MAX_FUTURE_SKEW_MS` (drain.ts) ahead of now, or a symbolic link. The other files go
    * on; the run then fails (not transient) so `status` flags it.
    */
   setAside: { key: string; reason: string }[];
   /**
    * Folders of the bucket holding CSV files, when the changes prefix listed nothing at all and
    * the dataset has never applied a file: files uploaded under another prefix (`inc/changes/`)?
-   * From one look at the bucket's first keys ({@linkcode findCsvElsewhere}); absent otherwise.
+   * From one look at the bucket's first keys (`findCsvElsewhere`, csv_elsewhere.ts); absent
+   * otherwise.
    */
   csvElsewhere?: string[];
   /** Sum over applied (or planned) files. */

@@ -445,7 +445,7 @@ function stopsRun(report: GeocodeReport, streak: Streak, error: unknown): boolea
     return true;
   }
   report.failures++;
-  report.error = (error as Error).message;
+  report.error = error instanceof Error ? error.message : String(error);
   streak.unanswered = isUnanswered(error) ? streak.unanswered + 1 : 0;
   streak.failing++;
   if (streak.unanswered >= UNREACHABLE_AFTER || streak.failing >= FAILING_AFTER) {
