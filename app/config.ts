@@ -333,9 +333,10 @@ function checkDatabaseUrl(url: string): void {
   if (!URL.canParse(`${parts.scheme}${parts.userinfo}host${parts.rest}`)) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
   }
+  const search = new URL(`${parts.scheme}host${parts.rest}`).searchParams;
+  checkTcpHost(parts.hosts, search, expected);
   // The client reads any other sslmode as "verify-full": a typo would silently demand a
   // certificate check.
-  const search = new URL(`${parts.scheme}host${parts.rest}`).searchParams;
   for (const name of ["sslmode", "ssl"]) {
     const known = name === "ssl" ? [...SSL_MODES, "true", "false"] : SSL_MODES;
     const bad = search.getAll(name).find((mode) => !known.includes(mode));
@@ -344,6 +345,25 @@ function checkDatabaseUrl(url: string): void {
         `Cannot read DATABASE_URL: ${name} "${bad}" is not one of ${known.join(", ")}`,
       );
     }
+  }
+}
+
+/**
+ * Every host named before the database, and none in the query: the client connects over TCP
+ * only (libpq's empty host or `?host=/var/run/postgresql` means a Unix socket, which the client
+ * reads as a host name of its own or as a server setting, and the permission set does not open).
+ */
+function checkTcpHost(hosts: string[], search: URLSearchParams, expected: string): void {
+  const tcp = "fleettickets connects over TCP, not a Unix socket: for a server on this machine " +
+    "use 127.0.0.1";
+  if (search.has("host")) {
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: "host" in its query is not read (the host goes before the ` +
+        `database: "postgres://user:password@host:port/db"); ${tcp}`,
+    );
+  }
+  if (hosts.some((host) => host.replace(/:\d*$/, "") === "")) {
+    throw new ConfigError(`Cannot read DATABASE_URL: it names no host (${expected}); ${tcp}`);
   }
 }
 

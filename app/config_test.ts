@@ -127,6 +127,34 @@ Deno.test("loadConfig() reads DATABASE_URL as postgres:// or postgresql://", () 
   }
 });
 
+Deno.test("loadConfig() refuses a DATABASE_URL with no host or a Unix socket, saying to connect over TCP", () => {
+  for (
+    const url of [
+      "postgresql://fleet:s3cretPW@/fleet",
+      "postgres://fleet:s3cretPW@:5432/fleet",
+      "postgres://fleet:s3cretPW@h1:5432,/fleet",
+    ]
+  ) {
+    const message = configError({ DATABASE_URL: url }).message;
+    assert.equal(
+      message,
+      'Cannot read DATABASE_URL: it names no host (expected "postgres://user:password@host:port/db"); fleettickets connects over TCP, not a Unix socket: for a server on this machine use 127.0.0.1',
+    );
+  }
+  for (
+    const url of [
+      "postgresql://fleet:s3cretPW@localhost/fleet?host=/var/run/postgresql",
+      "postgresql://fleet:s3cretPW@/fleet?sslmode=disable&host=%2Fvar%2Frun%2Fpostgresql",
+    ]
+  ) {
+    const message = configError({ DATABASE_URL: url }).message;
+    assert.equal(
+      message,
+      'Cannot read DATABASE_URL: "host" in its query is not read (the host goes before the database: "postgres://user:password@host:port/db"); fleettickets connects over TCP, not a Unix socket: for a server on this machine use 127.0.0.1',
+    );
+  }
+});
+
 Deno.test("loadConfig() refuses a DATABASE_URL port that is not 1-65535, quoting no part of the URL", () => {
   for (
     const url of [
