@@ -21,6 +21,15 @@ import {
 import { connectPostgresDatabase, NotPostgresError } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 
+/** An embedded database a command left half-built: exit 2, with what to do. */
+export class IncompleteDatabaseError extends ConfigError {
+  /** Creates the error naming the folder; `note` is the marker's text (what to do). */
+  constructor(dir: string, note: string) {
+    super(`Cannot open the embedded database "${dir}": ${note}`);
+    this.name = "IncompleteDatabaseError";
+  }
+}
+
 /**
  * What is pending, in the words every command and `doctor` use: `1 pending migration(s) and 2
  * definition(s) (views, functions) to install`, then the names (`names` of them at most).
@@ -133,6 +142,7 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
   // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
   await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
+  await refuseIncomplete(dir);
   if (options.existing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running holds the lock before it has written PG_VERSION: that is a
     // database being made (wait, or skip), not none.
@@ -163,6 +173,24 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     await db.close();
     throw error;
   }
+}
+
+/**
+ * The file beside an embedded database folder that says the command building it has not finished
+ * (`deno task demo` writes it first and removes it last); its text says what to do.
+ */
+export function incompleteMarker(dir: string): string {
+  return `${dir}.incomplete`;
+}
+
+/**
+ * Refuses a folder whose builder stopped half-way (Ctrl-C, a crash), unless it is being built
+ * now: then the lock says so (a reader waits or skips as for any held database).
+ */
+async function refuseIncomplete(dir: string): Promise<void> {
+  const note = await Deno.readTextFile(incompleteMarker(dir)).catch(() => undefined);
+  if (note === undefined || await isPgliteLocked(dir)) return;
+  throw new IncompleteDatabaseError(dir, note.trim());
 }
 
 /**

@@ -15,6 +15,7 @@ import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase, isPgliteLocked } from "../adapters/pglite_database.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { importDemoGazetteer } from "../demo/import_demo_gazetteer.ts";
+import { incompleteMarker } from "../app/open_database.ts";
 
 /** Options for {@linkcode runDemo}. */
 export interface RunDemoOptions {
@@ -38,10 +39,19 @@ async function wipe(dir: string): Promise<void> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
+/** What a command says of a demo's database whose demo did not finish. */
+const STOPPED =
+  `"deno task demo" stopped before it finished building it; run "deno task demo" again`;
+
 /** Runs the demo; returns the exit code. */
 export async function runDemo(options: RunDemoOptions): Promise<number> {
   const { out, dir = ".data/demo" } = options;
   await wipe(dir);
+  // Until the last step, every command refuses this database and says to rebuild it: a demo
+  // stopped half-way (Ctrl-C during the first boot) leaves a database without its schema.
+  const marker = incompleteMarker(`${dir}/pglite`);
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(marker, `${STOPPED}\n`);
   const bucket = `${dir}/bucket`;
   const { inc, crq } = await writeStreams(bucket);
   out(
@@ -59,6 +69,7 @@ export async function runDemo(options: RunDemoOptions): Promise<number> {
     await printIncTables(db, out, inc.expected.size);
     await printCrqAndFiles(db, out, crq.expected.size);
     await printReport(db, out);
+    await Deno.remove(marker); // before the lock is let go: a waiting reader never sees it
     return reports.some((r) => r.status === "failed") ? 1 : 0;
   } finally {
     await db.close();

@@ -237,6 +237,46 @@ Deno.test("cli: demo refuses to rebuild under a process that holds the demo's da
   assert.deepEqual(lines, []);
 });
 
+Deno.test("cli: a demo stopped before it finished is refused by every command, saying to run the demo again (exit 2)", async () => {
+  const dir = `${await scratch()}/demo`;
+  const stop = new Error("stopped (Ctrl-C)");
+  await assert.rejects(
+    runDemo({
+      // Stopped as it starts the embedded database: its bucket is written, no database yet.
+      out: (text) => {
+        if (text.includes("opening embedded PostgreSQL")) throw stop;
+      },
+      dir,
+    }),
+    (error) => error === stop,
+  );
+  const stopped = "stopped before it finished";
+  for (
+    const command of [
+      ["status"],
+      ["serve", "--port", "0"],
+      ["report"],
+      ["ingest", "--from-dir", `${dir}/bucket`, "--log-format", "text"],
+    ]
+  ) {
+    const r = await cli(command, { PGLITE_DIR: `${dir}/pglite` });
+    assert.equal(r.code, 2, `${command[0]}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `Cannot open the embedded database ".*/demo/pglite": "deno task demo" ${stopped} ` +
+          `building it; run "deno task demo" again`,
+      ),
+      command[0],
+    );
+  }
+  // Rebuilt whole, it opens again.
+  assert.equal(await runDemo({ out: () => {}, dir }), 0);
+  await assert.rejects(Deno.stat(`${dir}/pglite.incomplete`), Deno.errors.NotFound);
+  const status = await cli(["status", "--max-age", "100000"], { PGLITE_DIR: `${dir}/pglite` });
+  assert.doesNotMatch(status.stderr, new RegExp(stopped));
+});
+
 Deno.test("cli: a command other than ingest on an embedded database another process holds fails (exit 1) and leaves an earlier export whole", async () => {
   const dir = `${await scratch()}/held`;
   using _lock = await heldDatabase(dir);
