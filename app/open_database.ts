@@ -184,13 +184,20 @@ export function incompleteMarker(dir: string): string {
 }
 
 /**
- * Refuses a folder whose builder stopped half-way (Ctrl-C, a crash), unless it is being built
- * now: then the lock says so (a reader waits or skips as for any held database).
+ * What to do, when the command building the folder stopped half-way (Ctrl-C, a crash): the
+ * marker's text. Undefined when there is no marker, or the folder is being built now (then the
+ * lock says so: a reader waits or skips as for any held database).
  */
-async function refuseIncomplete(dir: string): Promise<void> {
+export async function incompleteNote(dir: string): Promise<string | undefined> {
   const note = await Deno.readTextFile(incompleteMarker(dir)).catch(() => undefined);
-  if (note === undefined || await isPgliteLocked(dir)) return;
-  throw new IncompleteDatabaseError(dir, note.trim());
+  if (note === undefined || await isPgliteLocked(dir)) return undefined;
+  return note.trim();
+}
+
+/** Refuses a folder its builder left half-way ({@linkcode incompleteNote}). */
+async function refuseIncomplete(dir: string): Promise<void> {
+  const note = await incompleteNote(dir);
+  if (note !== undefined) throw new IncompleteDatabaseError(dir, note);
 }
 
 /**

@@ -6,7 +6,12 @@
  */
 
 import type { Config } from "../app/config.ts";
-import { checkEmbeddedDir, describePending } from "../app/open_database.ts";
+import {
+  checkEmbeddedDir,
+  describePending,
+  IncompleteDatabaseError,
+  incompleteNote,
+} from "../app/open_database.ts";
 import {
   createPgliteDatabase,
   DatabaseLockedError,
@@ -80,6 +85,12 @@ export async function checkDatabase(config: Config, now: Date): Promise<Check[]>
 async function openEmbedded(config: Config, checks: Check[]): Promise<Database | undefined> {
   try {
     checkEmbeddedDir(config.pgliteDir);
+    const note = await incompleteNote(config.pgliteDir);
+    if (note !== undefined) {
+      const detail = new IncompleteDatabaseError(config.pgliteDir, note).message;
+      checks.push(fail("embedded directory", detail, "rebuild it as this line says"));
+      return undefined;
+    }
     const exists = await hasPgliteDatabase(config.pgliteDir);
     const demo = exists ? undefined : await demoToRead(config);
     checks.push(ok(
@@ -91,6 +102,11 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<Database |
           : `; until then serve, status, sql, report, gazetteer, geocode and capture use ` +
             `the demo's database "${demo}"`),
     ));
+    const demoNote = demo === undefined ? undefined : await incompleteNote(demo);
+    if (demoNote !== undefined) {
+      const detail = new IncompleteDatabaseError(demo!, demoNote).message;
+      checks.push(warn("demo database", detail, 'run "deno task demo" again'));
+    }
     if (!exists) return undefined;
     return await createPgliteDatabase({ dataDir: config.pgliteDir });
   } catch (error) {

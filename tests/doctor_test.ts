@@ -71,6 +71,24 @@ Deno.test({
   },
 });
 
+Deno.test("doctor: a demo's database left incomplete (the demo stopped half-way) fails, saying to run the demo again (exit 1)", async () => {
+  const dir = `${await scratchDir("test-doctor")}/demo/pglite`;
+  // As a demo stopped during its first boot leaves it: the marker, a folder without a schema.
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
+  await Deno.writeTextFile(
+    `${dir}.incomplete`,
+    '"deno task demo" stopped before it finished building it; run "deno task demo" again\n',
+  );
+  const r = await cli(["doctor"], { PGLITE_DIR: dir });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(
+    r.stdout,
+    /^fail +embedded directory +Cannot open the embedded database ".*\/demo\/pglite": "deno task demo" stopped before it finished building it; run "deno task demo" again$/m,
+  );
+  assert.doesNotMatch(r.stdout, /pending migration/);
+});
+
 Deno.test("doctor: an embedded folder outside .data fails, naming PGLITE_DIR (exit 1)", async () => {
   const r = await cli(["doctor"], { PGLITE_DIR: "/tmp/elsewhere" });
   assert.equal(r.code, 1);
