@@ -52,6 +52,17 @@ export function reportWindow(
   name: (parameter: string) => string = (parameter) => parameter,
 ): ReportWindow {
   const { from, to } = input;
+  checkDays(from, to, name);
+  const window = windowName(input.window, from, to, name);
+  if (window !== "custom") return namedWindow(window, from, to, name);
+  return customWindow(from, to, name);
+}
+
+/** Spells a parameter in messages (`--from` on the command line). */
+type Name = (parameter: string) => string;
+
+/** Refuses a `from` or `to` that is no calendar day. */
+function checkDays(from: string | undefined, to: string | undefined, name: Name): void {
   for (const [parameter, day] of [["from", from], ["to", to]] as const) {
     if (day !== undefined && !isCalendarDay(day)) {
       throw new WindowError(
@@ -60,8 +71,17 @@ export function reportWindow(
       );
     }
   }
+}
+
+/** The window asked for, one of {@linkcode WINDOWS}: `from`/`to` alone mean `custom`. */
+function windowName(
+  given: string | undefined,
+  from: string | undefined,
+  to: string | undefined,
+  name: Name,
+): string {
   // As the SQL reads it: case and surrounding spaces do not matter.
-  const window = input.window?.trim().toLowerCase() ||
+  const window = given?.trim().toLowerCase() ||
     (from !== undefined || to !== undefined ? "custom" : "7d");
   if (!(WINDOWS as readonly string[]).includes(window)) {
     throw new WindowError(
@@ -69,15 +89,27 @@ export function reportWindow(
       `Cannot read ${name("window")} "${window}": expected ${WINDOWS.join(", ")}`,
     );
   }
-  if (window !== "custom") {
-    const day = from !== undefined ? "from" : to !== undefined ? "to" : undefined;
-    if (day === undefined) return { window };
-    throw new WindowError(
-      day,
-      `Cannot use ${name(day)} with ${name("window")} "${window}": ${name("from")} and ` +
-        `${name("to")} make a custom window (leave out ${name("window")}, or give custom)`,
-    );
-  }
+  return window;
+}
+
+/** A named window (not `custom`): `from` and `to` cannot go with it. */
+function namedWindow(
+  window: string,
+  from: string | undefined,
+  to: string | undefined,
+  name: Name,
+): ReportWindow {
+  const day = from !== undefined ? "from" : to !== undefined ? "to" : undefined;
+  if (day === undefined) return { window };
+  throw new WindowError(
+    day,
+    `Cannot use ${name(day)} with ${name("window")} "${window}": ${name("from")} and ` +
+      `${name("to")} make a custom window (leave out ${name("window")}, or give custom)`,
+  );
+}
+
+/** A custom window: both days, `from` not after `to`, at most {@linkcode MAX_WINDOW_DAYS} days. */
+function customWindow(from: string | undefined, to: string | undefined, name: Name): ReportWindow {
   if (from === undefined || to === undefined) {
     const day = from === undefined ? "from" : "to";
     throw new WindowError(
@@ -100,7 +132,7 @@ export function reportWindow(
         `${MAX_WINDOW_DAYS} days (this one ${days})`,
     );
   }
-  return { window, from, to };
+  return { window: "custom", from, to };
 }
 
 /** A calendar day PostgreSQL can hold as a date: `YYYY-MM-DD`, year 1 or later. */
