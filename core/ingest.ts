@@ -86,50 +86,87 @@ export async function ingest(
   options: IngestOptions,
 ): Promise<IngestReport[]> {
   const reports: IngestReport[] = [];
-  const signal = options.signal;
   for (const dataset of options.datasets) {
     const startedAt = new Date();
-    // A statement does not see the signal, and a large file's merge runs for tens of seconds:
-    // cancelled, it rolls back at once, the drain lets go of the run's lock and the run is
-    // recorded (below) well within the signal's grace.
-    const cancel = () => void db.cancel?.();
-    signal?.addEventListener("abort", cancel, { once: true });
-    let report: IngestReport;
-    try {
-      report = await drain(store, db, {
-        dataset,
-        apply: options.apply === true,
-        reseed: options.reseed === true,
-        archive: options.archive,
-        signal,
-        waitLockMs: options.waitLockMs,
-        onProgress: options.onProgress,
-      });
-      reports.push(report);
-      if (report.mode === "apply" && report.status !== "locked") {
-        report.afterApply = await runAfterApply(db, dataset, signal);
-        for (const error of report.afterApply.errors) {
-          options.onWarning?.("after_apply_failed", dataset.name, error);
-        }
-      }
-    } finally {
-      signal?.removeEventListener("abort", cancel);
-    }
+    const report = await cancellingStatements(
+      db,
+      options.signal,
+      () => drainDataset(store, db, dataset, options),
+    );
+    reports.push(report);
     options.onDatasetDone?.(report);
-    const interrupted = signal?.aborted === true;
-    const afterApplyErrors = report.afterApply?.errors;
-    await recordRun(db, report, {
-      startedAt,
-      redact: options.redact,
-      interrupted,
-      afterApplyErrors,
-    })
-      .catch((error) => {
-        const message = error instanceof Error ? error.message : String(error);
-        report.recordError = `Cannot record the run in tickets.runs: ${message}`;
-        options.onWarning?.("run_record_failed", dataset.name, report.recordError);
-      });
+    const interrupted = options.signal?.aborted === true;
+    await recordOrWarn(db, report, dataset.name, { startedAt, interrupted }, options);
     if (interrupted) break;
   }
   return reports;
+}
+
+/**
+ * Runs `fn` with the signal cancelling the statement running on the server. A statement does not
+ * see the signal, and a large file's merge runs for tens of seconds: cancelled, it rolls back at
+ * once, the drain lets go of the run's lock and the run is recorded (by `ingest`, after this)
+ * well within the signal's grace.
+ */
+async function cancellingStatements<T>(
+  db: Database,
+  signal: AbortSignal | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const cancel = () => void db.cancel?.();
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    return await fn();
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+  }
+}
+
+/** Drains one dataset, then runs its post-apply steps after an applying run not locked out. */
+async function drainDataset(
+  store: ObjectStore,
+  db: Database,
+  dataset: Dataset,
+  options: IngestOptions,
+): Promise<IngestReport> {
+  const report: IngestReport = await drain(store, db, {
+    dataset,
+    apply: options.apply === true,
+    reseed: options.reseed === true,
+    archive: options.archive,
+    signal: options.signal,
+    waitLockMs: options.waitLockMs,
+    onProgress: options.onProgress,
+  });
+  if (report.mode === "apply" && report.status !== "locked") {
+    report.afterApply = await runAfterApply(db, dataset, options.signal);
+    for (const error of report.afterApply.errors) {
+      options.onWarning?.("after_apply_failed", dataset.name, error);
+    }
+  }
+  return report;
+}
+
+/**
+ * Records the run in `tickets.runs`. A failure does not throw: it is kept on the report as
+ * `recordError` (the run then fails) and warned of.
+ */
+async function recordOrWarn(
+  db: Database,
+  report: IngestReport,
+  dataset: string,
+  run: { startedAt: Date; interrupted: boolean },
+  options: IngestOptions,
+): Promise<void> {
+  await recordRun(db, report, {
+    startedAt: run.startedAt,
+    redact: options.redact,
+    interrupted: run.interrupted,
+    afterApplyErrors: report.afterApply?.errors,
+  })
+    .catch((error) => {
+      const message = error instanceof Error ? error.message : String(error);
+      report.recordError = `Cannot record the run in tickets.runs: ${message}`;
+      options.onWarning?.("run_record_failed", dataset, report.recordError);
+    });
 }
