@@ -208,50 +208,87 @@ export async function importGazetteer(
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const records = readSheet(csv, options.name ?? "the gazetteer sheet");
-  const errors: ImportReport["errors"] = [];
-  const warnings: ImportReport["warnings"] = [];
-  const counts = { changed: 0, unchanged: 0, added: 0, skipped: 0 };
-  const stored = await db.transaction(async (tx) => {
+  const { errors, stored } = await db.transaction(async (tx) => {
     const held = await heldRows(tx);
-    const planned: { line: number; row: SheetRow; action: Action }[] = [];
-    const lines = new Map<string, number>(); // the line each row was first read from
-    records.forEach((r, i) => {
-      const line = i + 2;
-      if (Object.values(r).every((v) => v === "")) return; // a spreadsheet's empty row
-      const row = readRow(r);
-      if ("error" in row) return void errors.push({ line, reason: row.error });
-      const first = lines.get(keyOf(row));
-      if (first !== undefined) {
-        return void errors.push({
-          line,
-          reason: `repeats ${describe(row)} of line ${first}: keep one of the two`,
-        });
-      }
-      lines.set(keyOf(row), line);
-      const action = compare(row, held.get(keyOf(row)));
-      if (typeof action !== "string") return void errors.push({ line, reason: action.error });
-      planned.push({ line, row, action });
-    });
-    if (errors.length > 0) return 0; // all or nothing: fix the sheet first
-    const measure = await guard(tx, held, planned);
-    let writes = 0;
-    for (const { line, row, action } of planned) {
-      counts[COUNTS_AS[action]]++;
-      const stores = action === "curate" || action === "add";
-      const measured = stores ? measure(row) : undefined;
-      if (measured?.beyond) warnings.push({ line, reason: measured.beyond });
-      const write = writeFor(action, row, measured?.distance ?? null);
-      if (write === undefined) continue;
-      await tx.query(write.sql, write.params);
-      writes++;
-    }
-    return writes;
+    const { planned, errors } = planRows(records, held);
+    if (errors.length > 0) return { errors }; // all or nothing: fix the sheet first
+    return { errors, stored: await storeRows(tx, held, planned) };
   });
-  if (errors.length > 0) {
+  if (stored === undefined) {
     return { changed: 0, unchanged: 0, added: 0, skipped: 0, errors, warnings: [], resolved: 0 };
   }
-  const resolved = stored > 0 ? await resolveGeometry(db, Object.values(DATASETS)) : 0;
+  const { counts, warnings, writes } = stored;
+  const resolved = writes > 0 ? await resolveGeometry(db, Object.values(DATASETS)) : 0;
   return { ...counts, errors, warnings, resolved };
+}
+
+/** A sheet row read and set against the gazetteer, with the line it was read from. */
+interface PlannedRow {
+  line: number;
+  row: SheetRow;
+  action: Action;
+}
+
+/**
+ * Reads each record of the sheet and sets it against the gazetteer: what importing it does, or
+ * why it cannot be imported (a row that cannot be read, one the sheet repeats, a refused change).
+ */
+function planRows(
+  records: Record<string, string>[],
+  held: Map<string, ExportRow>,
+): { planned: PlannedRow[]; errors: ImportReport["errors"] } {
+  const planned: PlannedRow[] = [];
+  const errors: ImportReport["errors"] = [];
+  const lines = new Map<string, number>(); // the line each row was first read from
+  records.forEach((r, i) => {
+    const line = i + 2;
+    if (Object.values(r).every((v) => v === "")) return; // a spreadsheet's empty row
+    const row = readRow(r);
+    if ("error" in row) return void errors.push({ line, reason: row.error });
+    const first = lines.get(keyOf(row));
+    if (first !== undefined) {
+      return void errors.push({
+        line,
+        reason: `repeats ${describe(row)} of line ${first}: keep one of the two`,
+      });
+    }
+    lines.set(keyOf(row), line);
+    const action = compare(row, held.get(keyOf(row)));
+    if (typeof action !== "string") return void errors.push({ line, reason: action.error });
+    planned.push({ line, row, action });
+  });
+  return { planned, errors };
+}
+
+/**
+ * Runs each planned row's statement (if any), counting the rows by what they did and measuring
+ * each stored point against the geocoder's guard. Returns the counts, the warnings and how many
+ * statements ran.
+ */
+async function storeRows(
+  tx: SqlSession,
+  held: Map<string, ExportRow>,
+  planned: PlannedRow[],
+): Promise<{
+  counts: Pick<ImportReport, "changed" | "unchanged" | "added" | "skipped">;
+  warnings: ImportReport["warnings"];
+  writes: number;
+}> {
+  const counts = { changed: 0, unchanged: 0, added: 0, skipped: 0 };
+  const warnings: ImportReport["warnings"] = [];
+  const measure = await guard(tx, held, planned);
+  let writes = 0;
+  for (const { line, row, action } of planned) {
+    counts[COUNTS_AS[action]]++;
+    const stores = action === "curate" || action === "add";
+    const measured = stores ? measure(row) : undefined;
+    if (measured?.beyond) warnings.push({ line, reason: measured.beyond });
+    const write = writeFor(action, row, measured?.distance ?? null);
+    if (write === undefined) continue;
+    await tx.query(write.sql, write.params);
+    writes++;
+  }
+  return { counts, warnings, writes };
 }
 
 /** How a message names a row: `location "Kenol Road" in cluster "Bamburi"`, `cluster "Bamburi"`. */
