@@ -39,12 +39,7 @@ export async function serveRangeFile(
     return problemResponse(404, "The tiles file is not available");
   }
   const { size, mtime } = await file.stat();
-  const headers: Record<string, string> = {
-    "Content-Type": contentType,
-    "Accept-Ranges": "bytes",
-    ETag: `"${size.toString(16)}-${(mtime?.getTime() ?? 0).toString(16)}"`,
-    "Cache-Control": "no-cache",
-  };
+  const headers = fileHeaders(contentType, size, mtime);
   if (range === undefined) {
     return new Response(file.readable, {
       headers: { ...headers, "Content-Length": String(size) },
@@ -59,8 +54,34 @@ export async function serveRangeFile(
     });
   }
   await file.seek(r.start, Deno.SeekMode.Start);
-  let left = r.end - r.start + 1;
-  const body = file.readable.pipeThrough(
+  return new Response(firstBytes(file.readable, r.end - r.start + 1), {
+    status: 206,
+    headers: {
+      ...headers,
+      "Content-Length": String(r.end - r.start + 1),
+      "Content-Range": `bytes ${r.start}-${r.end}/${size}`,
+    },
+  });
+}
+
+/** The headers of every answer for the file: its type, ranges accepted, an ETag from size and time. */
+function fileHeaders(
+  contentType: string,
+  size: number,
+  mtime: Date | null,
+): Record<string, string> {
+  return {
+    "Content-Type": contentType,
+    "Accept-Ranges": "bytes",
+    ETag: `"${size.toString(16)}-${(mtime?.getTime() ?? 0).toString(16)}"`,
+    "Cache-Control": "no-cache",
+  };
+}
+
+/** The first `count` bytes of a stream, which ends there. */
+function firstBytes(stream: ReadableStream<Uint8Array>, count: number): ReadableStream<Uint8Array> {
+  let left = count;
+  return stream.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         if (left <= 0) return;
@@ -71,12 +92,4 @@ export async function serveRangeFile(
       },
     }),
   );
-  return new Response(body, {
-    status: 206,
-    headers: {
-      ...headers,
-      "Content-Length": String(r.end - r.start + 1),
-      "Content-Range": `bytes ${r.start}-${r.end}/${size}`,
-    },
-  });
 }
