@@ -43,34 +43,10 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const app = createApp({ ...options, versions });
   return new Promise((resolve, reject) => {
     try {
-      const server = Deno.serve({
-        hostname: options.host,
-        port: options.port,
-        onListen: () => {},
-        onError: (error) => {
-          options.log({
-            level: "error",
-            event: "request_failed",
-            error: options.redact(String(error)),
-          });
-          return new Response(null, { status: 500 });
-        },
-      }, app.fetch);
+      const server = serve(options, app.fetch);
       const addr = server.addr as Deno.NetAddr;
-      const stopListening = versions.ttlMs > 0
-        ? options.db.listen(DATA_CHANGED_CHANNEL, () => versions.invalidate())
-        : Promise.reject(new Error("Not listening: the data version is not remembered"));
-      const listening = stopListening.then(() => true, (error) => {
-        if (versions.ttlMs > 0) {
-          options.log({
-            level: "warn",
-            event: "not_listening",
-            error: options.redact(String(error)),
-            versionTtlMs: versions.ttlMs,
-          });
-        }
-        return false;
-      });
+      const stopListening = listenForChanges(options, versions);
+      const listening = whetherListening(stopListening, options, versions);
       const finished = server.finished.then(async () => {
         const stop = await stopListening.catch(() => undefined);
         await stop?.().catch(() => {});
@@ -88,5 +64,57 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
     } catch (error) {
       reject(error);
     }
+  });
+}
+
+/** Binds the socket and serves `fetch`; a request that throws is logged and answered 500. */
+function serve(
+  options: StartServerOptions,
+  fetch: Deno.ServeHandler,
+): Deno.HttpServer {
+  return Deno.serve({
+    hostname: options.host,
+    port: options.port,
+    onListen: () => {},
+    onError: (error) => {
+      options.log({
+        level: "error",
+        event: "request_failed",
+        error: options.redact(String(error)),
+      });
+      return new Response(null, { status: 500 });
+    },
+  }, fetch);
+}
+
+/**
+ * Forgets the remembered data version on each data change; resolves to the function that stops
+ * listening. Rejects when the version is not remembered (nothing to forget).
+ */
+function listenForChanges(
+  options: StartServerOptions,
+  versions: VersionCache<DataVersion>,
+): Promise<() => Promise<void>> {
+  return versions.ttlMs > 0
+    ? options.db.listen(DATA_CHANGED_CHANNEL, () => versions.invalidate())
+    : Promise.reject(new Error("Not listening: the data version is not remembered"));
+}
+
+/** Whether change notifications are heard; a remembered version not kept fresh is warned of. */
+function whetherListening(
+  stopListening: Promise<unknown>,
+  options: StartServerOptions,
+  versions: VersionCache<DataVersion>,
+): Promise<boolean> {
+  return stopListening.then(() => true, (error) => {
+    if (versions.ttlMs > 0) {
+      options.log({
+        level: "warn",
+        event: "not_listening",
+        error: options.redact(String(error)),
+        versionTtlMs: versions.ttlMs,
+      });
+    }
+    return false;
   });
 }
