@@ -90,51 +90,61 @@ function dashboard(c: Context<ServeEnv>, p: Params): Promise<Response> {
 
 /** Registers the report routes. */
 export function reportRoutes(app: Hono<ServeEnv>): void {
-  app.get("/webhook/tickets", (c) => {
-    const openOnly = new Params(query(c)).boolean("open_only", true);
-    return cachedRead(c, "map", { openOnly }, async (tx) => ({
-      body: await mapPayload(tx, openOnly, c.get("deps").now()),
-      rows: 1,
-    }));
-  });
+  app.get("/webhook/tickets", map);
   app.get("/webhook/inc-dashboard", (c) => dashboard(c, new Params(query(c))));
   app.post("/webhook/inc-dashboard", async (c) => {
     const p = await postParams(c);
     return p instanceof Response ? p : dashboard(c, p);
   });
   app.get("/api/dashboard", (c) => dashboard(c, new Params(query(c))));
+  app.get("/api/backlog", backlog);
+  app.get("/api/teams", teams);
+}
 
-  app.get("/api/backlog", (c) => {
-    const p = new Params(query(c));
-    const today = eatDate(c.get("deps").now());
-    const to = p.date("to") ?? today;
-    const from = p.date("from") ?? eatDate(new Date(Date.parse(to) - 29 * 86400_000));
-    if (from > to) {
-      throw new ParameterError("from", `Cannot read from "${from}": it is after to "${to}"`);
-    }
-    const q = { from, to, cluster: p.text("cluster") };
-    return cachedRead(c, "backlog", q, async (tx) => {
-      const series = await readBacklog(tx, q);
-      return {
-        body: `${
-          JSON.stringify({ ...q, cluster: q.cluster ?? null }).slice(0, -1)
-        },"days":${series.days}}`,
-        rows: series.returned,
-      };
-    });
-  });
+/** `/webhook/tickets`: the map payload, open tickets only unless `open_only` is false. */
+function map(c: Context<ServeEnv>): Promise<Response> {
+  const openOnly = new Params(query(c)).boolean("open_only", true);
+  return cachedRead(c, "map", { openOnly }, async (tx) => ({
+    body: await mapPayload(tx, openOnly, c.get("deps").now()),
+    rows: 1,
+  }));
+}
 
-  app.get("/api/teams", (c) => {
-    const p = new Params(query(c));
-    const q: TeamQuery = {
-      by: p.choice("by", ["team", "owner"] as const, "team"),
-      cluster: p.text("cluster"),
-      ...windowOf(p),
+/**
+ * `/api/backlog`: the daily backlog from `from` to `to` (by default today in EAT, and `from` 29
+ * days before it: 30 days).
+ */
+function backlog(c: Context<ServeEnv>): Promise<Response> {
+  const p = new Params(query(c));
+  const today = eatDate(c.get("deps").now());
+  const to = p.date("to") ?? today;
+  const from = p.date("from") ?? eatDate(new Date(Date.parse(to) - 29 * 86400_000));
+  if (from > to) {
+    throw new ParameterError("from", `Cannot read from "${from}": it is after to "${to}"`);
+  }
+  const q = { from, to, cluster: p.text("cluster") };
+  return cachedRead(c, "backlog", q, async (tx) => {
+    const series = await readBacklog(tx, q);
+    return {
+      body: `${
+        JSON.stringify({ ...q, cluster: q.cluster ?? null }).slice(0, -1)
+      },"days":${series.days}}`,
+      rows: series.returned,
     };
-    return cachedRead(c, "teams", { ...q }, async (tx) => {
-      const body = await teamPerformance(tx, q, c.get("deps").now());
-      return { body, rows: (body.match(/"key":/g) ?? []).length };
-    });
+  });
+}
+
+/** `/api/teams`: closure attribution per assigned team or owner (`by`) over a window. */
+function teams(c: Context<ServeEnv>): Promise<Response> {
+  const p = new Params(query(c));
+  const q: TeamQuery = {
+    by: p.choice("by", ["team", "owner"] as const, "team"),
+    cluster: p.text("cluster"),
+    ...windowOf(p),
+  };
+  return cachedRead(c, "teams", { ...q }, async (tx) => {
+    const body = await teamPerformance(tx, q, c.get("deps").now());
+    return { body, rows: (body.match(/"key":/g) ?? []).length };
   });
 }
 
