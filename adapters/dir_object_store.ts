@@ -37,29 +37,12 @@ export function createDirObjectStore(root: string): ObjectStore {
   const base = root.replace(/\/+$/, "");
   const path = (key: string) => `${base}/${key}`;
   const description = `dir:${base}`;
-  // A linked folder (changes/ pointing elsewhere) would be read and emptied by archiving:
-  // every folder walked must really lie inside the root.
-  async function inside(dir: string, prefix: string): Promise<boolean> {
-    let real: string;
-    try {
-      real = await Deno.realPath(dir);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
-    }
-    const root = await Deno.realPath(base);
-    if (real === root || real.startsWith(root + "/")) return true;
-    throw new ObjectStoreError(
-      `Cannot list "${prefix}" in ${description}: it is a link to "${real}", outside the folder; link-free folders only`,
-      { terminal: true },
-    );
-  }
   return {
     description,
     async list(prefix) {
       const found: StoredObject[] = [];
       const dir = path(prefix).replace(/\/+$/, "");
-      if (!await inside(dir, prefix)) return found;
+      if (!await inside(base, description, dir, prefix)) return found;
       await walk(dir, prefix.replace(/\/+$/, ""), found);
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
@@ -71,7 +54,7 @@ export function createDirObjectStore(root: string): ObjectStore {
       const target = path(to);
       const folder = target.slice(0, target.lastIndexOf("/"));
       await Deno.mkdir(folder, { recursive: true });
-      await inside(folder, to.slice(0, to.lastIndexOf("/") + 1));
+      await inside(base, description, folder, to.slice(0, to.lastIndexOf("/") + 1));
       // Only the version that was applied: a file rewritten since the listing stays put.
       if (options?.etag !== undefined && (await digest(path(from))).etag !== options.etag) {
         throw new ObjectChangedError(from);
@@ -79,6 +62,32 @@ export function createDirObjectStore(root: string): ObjectStore {
       await Deno.rename(path(from), target);
     },
   };
+}
+
+/**
+ * Whether the folder `dir` (listed as `prefix`) exists; a folder that is not really inside `base`
+ * is refused. A linked folder (changes/ pointing elsewhere) would be read and emptied by
+ * archiving: every folder walked must really lie inside the root.
+ */
+async function inside(
+  base: string,
+  description: string,
+  dir: string,
+  prefix: string,
+): Promise<boolean> {
+  let real: string;
+  try {
+    real = await Deno.realPath(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+  const root = await Deno.realPath(base);
+  if (real === root || real.startsWith(root + "/")) return true;
+  throw new ObjectStoreError(
+    `Cannot list "${prefix}" in ${description}: it is a link to "${real}", outside the folder; link-free folders only`,
+    { terminal: true },
+  );
 }
 
 async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Promise<void> {
