@@ -7,15 +7,36 @@
 import type { Config } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
+import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { amount, type Context, datasetsFlag, parse } from "./_context.ts";
+import { amount, type Context, datasetsFlag, type Flags, parse } from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 
 /** Runs `status`; returns the exit code. */
 export async function runStatus(context: Context, args: string[]): Promise<number> {
-  const { config, out } = context;
+  const flags = readFlags(args);
+  try {
+    return await checkHealth(context, flags);
+  } catch (error) {
+    if (flags.values.json) {
+      context.out(unknownHealth(error instanceof Error ? error.message : String(error)));
+    }
+    throw error;
+  }
+}
+
+/** The flags of `status`, as read (a bad value is a usage error). */
+interface StatusFlags {
+  values: Flags;
+  maxAgeHours: number;
+  maxContentLagHours: number | undefined;
+  datasets: Dataset[];
+  waitS: number;
+}
+
+function readFlags(args: string[]): StatusFlags {
   const values = parse(args, {
     json: { type: "boolean" },
     "max-age": { type: "string", default: "2" },
@@ -31,45 +52,51 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     : amount(values["max-content-lag"], "--max-content-lag", "hours", true);
   const datasets = datasetsFlag(values.dataset);
   const waitS = amount(values["wait-lock"], "--wait-lock", "seconds");
-  // Health unknown is not healthy: a monitor must see it, in the form it asked for (with --json
-  // a report on stdout whatever failed after the flags were read; the message goes to stderr as
-  // well, with its exit code).
-  const unknown = (reason: string) =>
-    JSON.stringify({ healthy: false, error: reason, datasets: [] });
-  try {
-    return await check();
-  } catch (error) {
-    if (values.json) out(unknown(error instanceof Error ? error.message : String(error)));
-    throw error;
-  }
+  return { values, maxAgeHours, maxContentLagHours, datasets, waitS };
+}
 
-  async function check(): Promise<number> {
-    let store: ObjectStore | undefined;
-    if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
-      store = await openStore(config, values, datasets[0]!);
-    }
-    let db: Database;
-    try {
-      db = await openReadOnly(await configToRead(context), waitS * 1000, (dir) =>
-        context.io.stderr(
-          `Waiting up to ${waitS} s for the process that holds the embedded database "${dir}" ` +
-            `(a run, or a running "deno task serve"; --wait-lock SECS)\n`,
-        ));
-    } catch (error) {
-      if (!(error instanceof DatabaseLockedError)) throw error;
-      const reason = `${error.message} for over ${waitS} s: health not checked`;
-      if (values.json) context.io.stderr(`${reason}\n`);
-      out(values.json ? unknown(reason) : reason);
-      return 1;
-    }
-    try {
-      const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
-      out(values.json ? JSON.stringify(status) : formatStatus(status));
-      return status.healthy ? 0 : 1;
-    } finally {
-      await db.close();
-    }
+/**
+ * Health unknown is not healthy: a monitor must see it, in the form it asked for (with --json
+ * a report on stdout whatever failed after the flags were read; the message goes to stderr as
+ * well, with its exit code).
+ */
+function unknownHealth(reason: string): string {
+  return JSON.stringify({ healthy: false, error: reason, datasets: [] });
+}
+
+/** Reads and prints the health of the datasets asked for; exit 1 unless healthy. */
+async function checkHealth(context: Context, flags: StatusFlags): Promise<number> {
+  const { values, maxAgeHours, maxContentLagHours, datasets, waitS } = flags;
+  let store: ObjectStore | undefined;
+  if (values["from-dir"] !== undefined || values["from-bucket"] !== undefined) {
+    store = await openStore(context.config, values, datasets[0]!);
   }
+  let db: Database;
+  try {
+    db = await openReadOnly(await configToRead(context), waitS * 1000, (dir) =>
+      context.io.stderr(
+        `Waiting up to ${waitS} s for the process that holds the embedded database "${dir}" ` +
+          `(a run, or a running "deno task serve"; --wait-lock SECS)\n`,
+      ));
+  } catch (error) {
+    if (!(error instanceof DatabaseLockedError)) throw error;
+    return notChecked(context, flags, error);
+  }
+  try {
+    const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
+    context.out(values.json ? JSON.stringify(status) : formatStatus(status));
+    return status.healthy ? 0 : 1;
+  } finally {
+    await db.close();
+  }
+}
+
+/** Says that the database stayed locked past --wait-lock; exit 1. */
+function notChecked(context: Context, flags: StatusFlags, error: DatabaseLockedError): number {
+  const reason = `${error.message} for over ${flags.waitS} s: health not checked`;
+  if (flags.values.json) context.io.stderr(`${reason}\n`);
+  context.out(flags.values.json ? unknownHealth(reason) : reason);
+  return 1;
 }
 
 /**
