@@ -9,13 +9,38 @@
 
 import { openDatabase, schemaNotice } from "../app/open_database.ts";
 import { eatIso } from "../core/eat_time.ts";
-import type { Row, StatementResult } from "../core/ports/mod.ts";
+import type { Database, Row, StatementResult } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { type Context, parseWithPositionals, UsageError } from "./_context.ts";
 
 /** Runs `sql`; returns the exit code. */
 export async function runSql(context: Context, args: string[]): Promise<number> {
   const { out } = context;
+  const { text, json, maxRows } = readArgs(args);
+  const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
+  const target = await configToRead(context);
+  const db = await openDatabase(target, { existing: true });
+  try {
+    // The schema as it is, never migrated nor refused: sql is how an operator looks at the
+    // ledgers of a database another version migrated. It says so first.
+    const notice = await schemaNotice(db, target);
+    if (notice !== undefined) {
+      context.io.stderr(context.redact(`Note: ${notice} (sql runs on the schema as it is)\n`));
+    }
+    const result = await runStatementOrScript(db, sql);
+    if (result === undefined) {
+      out(json ? "[]" : "Done (a script of several statements prints no rows)");
+      return 0;
+    }
+    out(json ? rowsJson(result, maxRows) : formatStatement(result, maxRows));
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+/** The arguments of `sql`: the SQL (or `-` for stdin), one argument, and its flags. */
+function readArgs(args: string[]): { text: string; json: boolean; maxRows: number } {
   const { flags: values, positionals } = parseWithPositionals(args, {
     json: { type: "boolean" },
     "max-rows": { type: "string" },
@@ -35,39 +60,31 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
   if (!Number.isInteger(maxRows)) {
     throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);
   }
-  const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
-  const target = await configToRead(context);
-  const db = await openDatabase(target, { existing: true });
+  return { text, json: Boolean(values.json), maxRows };
+}
+
+/** Runs the SQL as one statement; undefined when it ran as a script of several (no rows). */
+async function runStatementOrScript(
+  db: Database,
+  sql: string,
+): Promise<StatementResult | undefined> {
   try {
-    // The schema as it is, never migrated nor refused: sql is how an operator looks at the
-    // ledgers of a database another version migrated. It says so first.
-    const notice = await schemaNotice(db, target);
-    if (notice !== undefined) {
-      context.io.stderr(context.redact(`Note: ${notice} (sql runs on the schema as it is)\n`));
-    }
-    let result: StatementResult;
-    try {
-      result = await db.runStatement(sql);
-    } catch (error) {
-      // Several statements cannot run as one prepared statement: run them as a script.
-      if (!/multiple commands/.test((error as Error).message)) throw error;
-      await db.exec(sql);
-      out(values.json ? "[]" : "Done (a script of several statements prints no rows)");
-      return 0;
-    }
-    const days = new Set(result.dateColumns ?? []);
-    out(
-      values.json
-        ? JSON.stringify(result.rows.slice(0, maxRows), function (key, value) {
-          const raw = (this as Record<string, unknown>)[key];
-          return raw instanceof Date ? timeText(raw, days.has(key)) : value;
-        })
-        : formatStatement(result, maxRows),
-    );
-    return 0;
-  } finally {
-    await db.close();
+    return await db.runStatement(sql);
+  } catch (error) {
+    // Several statements cannot run as one prepared statement: run them as a script.
+    if (!/multiple commands/.test((error as Error).message)) throw error;
+    await db.exec(sql);
+    return undefined;
   }
+}
+
+/** The rows shown (`--max-rows`) as JSON: instants in EAT, `date` columns as days. */
+function rowsJson(result: StatementResult, maxRows: number): string {
+  const days = new Set(result.dateColumns ?? []);
+  return JSON.stringify(result.rows.slice(0, maxRows), function (key, value) {
+    const raw = (this as Record<string, unknown>)[key];
+    return raw instanceof Date ? timeText(raw, days.has(key)) : value;
+  });
 }
 
 /**
