@@ -8,6 +8,7 @@ import { isAbsolute } from "node:path";
 import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
+import type { Database } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { type Context, UsageError } from "./_context.ts";
 import { checkReadableFile } from "./_open_store.ts";
@@ -16,19 +17,7 @@ import { closest } from "./_suggest.ts";
 
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
-  const { io, out } = context;
-  const [action, file, ...extra] = args;
-  const actions = ["export", "import"];
-  if (action !== undefined && !actions.includes(action) && !action.startsWith("-")) {
-    const guess = closest(action, actions);
-    throw new UsageError(
-      `Unknown gazetteer action "${action}"${guess ? `: did you mean "${guess}"?` : ""} ` +
-        "(use: gazetteer export FILE.csv|-, or gazetteer import FILE.csv)",
-    );
-  }
-  if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
-    throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
-  }
+  const { action, file } = readArgs(args);
   const target = action === "export" && file !== "-" ? await outputPath(file) : undefined;
   // Through the real path: a link must not carry the read or the write outside the allowed
   // folders. The sheet to import must be a file, checked before the database opens.
@@ -42,33 +31,64 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
     existing: true,
   });
   try {
-    if (action === "export") {
-      const csv = await exportGazetteer(db);
-      if (target === undefined) io.stdout(csv);
-      else {
-        await Deno.writeTextFile(target, csv);
-        out(`Wrote ${csv.split("\n").length - 2} gazetteer entries to ${target}`);
-      }
-      return 0;
-    }
-    const report = await importGazetteer(db, await Deno.readTextFile(sheet), {
-      name: `the gazetteer sheet "${sheet}"`,
-    });
-    for (const e of report.errors) out(`${sheet}: line ${e.line} ${e.reason}`);
-    if (report.errors.length > 0) {
-      out(`Imported nothing: fix the ${report.errors.length} row(s) above and import again`);
-      return 1;
-    }
-    const skipped = report.skipped > 0 ? `, ${report.skipped} without coordinates left alone` : "";
-    out(
-      `Imported ${sheet}: ${report.changed} changed, ${report.unchanged} unchanged, ` +
-        `${report.added} new${skipped}; ${report.resolved} tickets re-resolved`,
-    );
-    for (const w of report.warnings) out(`${sheet}: warning: line ${w.line}: ${w.reason}`);
-    return 0;
+    return action === "export"
+      ? await exportSheet(context, db, target)
+      : await importSheet(context, db, sheet);
   } finally {
     await db.close();
   }
+}
+
+/** The action (`export` or `import`) and its file; anything else is a usage error. */
+function readArgs(args: string[]): { action: "export" | "import"; file: string } {
+  const [action, file, ...extra] = args;
+  const actions = ["export", "import"];
+  if (action !== undefined && !actions.includes(action) && !action.startsWith("-")) {
+    const guess = closest(action, actions);
+    throw new UsageError(
+      `Unknown gazetteer action "${action}"${guess ? `: did you mean "${guess}"?` : ""} ` +
+        "(use: gazetteer export FILE.csv|-, or gazetteer import FILE.csv)",
+    );
+  }
+  if ((action !== "export" && action !== "import") || file === undefined || extra.length > 0) {
+    throw new UsageError("Use: gazetteer export FILE.csv|- or gazetteer import FILE.csv");
+  }
+  return { action, file };
+}
+
+/** Writes the review sheet to `target`, or to stdout when undefined (`-`). */
+async function exportSheet(
+  context: Context,
+  db: Database,
+  target: string | undefined,
+): Promise<number> {
+  const csv = await exportGazetteer(db);
+  if (target === undefined) context.io.stdout(csv);
+  else {
+    await Deno.writeTextFile(target, csv);
+    context.out(`Wrote ${csv.split("\n").length - 2} gazetteer entries to ${target}`);
+  }
+  return 0;
+}
+
+/** Imports the sheet and says what changed; exit 1, importing nothing, when a row is wrong. */
+async function importSheet(context: Context, db: Database, sheet: string): Promise<number> {
+  const { out } = context;
+  const report = await importGazetteer(db, await Deno.readTextFile(sheet), {
+    name: `the gazetteer sheet "${sheet}"`,
+  });
+  for (const e of report.errors) out(`${sheet}: line ${e.line} ${e.reason}`);
+  if (report.errors.length > 0) {
+    out(`Imported nothing: fix the ${report.errors.length} row(s) above and import again`);
+    return 1;
+  }
+  const skipped = report.skipped > 0 ? `, ${report.skipped} without coordinates left alone` : "";
+  out(
+    `Imported ${sheet}: ${report.changed} changed, ${report.unchanged} unchanged, ` +
+      `${report.added} new${skipped}; ${report.resolved} tickets re-resolved`,
+  );
+  for (const w of report.warnings) out(`${sheet}: warning: line ${w.line}: ${w.reason}`);
+  return 0;
 }
 
 /**
