@@ -76,12 +76,7 @@ const ALREADY_APPLIED: Partial<Record<FileReport["status"], string>> = {
  * ```
  */
 export function formatDrainReport(report: DrainReport): string {
-  const lines: string[] = [];
-  const verb = report.mode === "apply" ? "apply" : "dry run (nothing written; --apply writes)";
-  lines.push(
-    `${report.dataset}: ${verb}${report.reseed ? ", reseed" : ""} from ${report.source}` +
-      (report.database === undefined ? "" : `, into ${report.database}`),
-  );
+  const lines = [headLine(report)];
   if (report.status === "locked") {
     lines.push(`  skipped: ${report.error}`);
     return lines.join("\n");
@@ -91,19 +86,7 @@ export function formatDrainReport(report: DrainReport): string {
   else if (report.files.length === 0 && report.status !== "failed") {
     lines.push("  no new change files");
   }
-  for (const file of report.files) {
-    const head = `  ${file.fileName}  ${(file.status + replacesNote(file)).padEnd(11)}`;
-    if (file.action === "archive") {
-      lines.push(`${head} already applied, ${ALREADY_APPLIED[file.status] ?? "to be archived"}`);
-    } else if (file.counts) {
-      lines.push(`${head} ${countsLine(file.counts)}  (${file.durationMs} ms)`);
-    } else {
-      lines.push(head.trimEnd());
-    }
-    for (const q of file.quarantine ?? []) lines.push(`      line ${q.line}: ${q.reason}`);
-    if (file.error) lines.push(`      error: ${file.error}`);
-    if (file.notArchived) lines.push(`      not archived: ${file.notArchived}`);
-  }
+  for (const file of report.files) lines.push(...fileLines(file));
   for (const f of report.setAside) lines.push(`  SET ASIDE ${f.key}: ${f.reason}`);
   if (report.ignoredKeys.length > 0) {
     lines.push(
@@ -112,11 +95,41 @@ export function formatDrainReport(report: DrainReport): string {
   }
   const applied = report.files.filter((f) => f.action === "apply" && f.counts).length;
   if (applied > 1) lines.push(`  total: ${countsLine(report.totals)}`);
-  lines.push(
+  lines.push(...outcomeLines(report));
+  return lines.join("\n");
+}
+
+/** `inc: apply from dir:bucket`: the dataset, the mode, the source and the database. */
+function headLine(report: DrainReport): string {
+  const verb = report.mode === "apply" ? "apply" : "dry run (nothing written; --apply writes)";
+  return `${report.dataset}: ${verb}${report.reseed ? ", reseed" : ""} from ${report.source}` +
+    (report.database === undefined ? "" : `, into ${report.database}`);
+}
+
+/** A file's line (its status, and its counts when applied), then its quarantine and errors. */
+function fileLines(file: FileReport): string[] {
+  const lines: string[] = [];
+  const head = `  ${file.fileName}  ${(file.status + replacesNote(file)).padEnd(11)}`;
+  if (file.action === "archive") {
+    lines.push(`${head} already applied, ${ALREADY_APPLIED[file.status] ?? "to be archived"}`);
+  } else if (file.counts) {
+    lines.push(`${head} ${countsLine(file.counts)}  (${file.durationMs} ms)`);
+  } else {
+    lines.push(head.trimEnd());
+  }
+  for (const q of file.quarantine ?? []) lines.push(`      line ${q.line}: ${q.reason}`);
+  if (file.error) lines.push(`      error: ${file.error}`);
+  if (file.notArchived) lines.push(`      not archived: ${file.notArchived}`);
+  return lines;
+}
+
+/** The watermark and how the run ended; for a failed run, whether a rerun can help. */
+function outcomeLines(report: DrainReport): string[] {
+  const lines = [
     `  watermark ${report.watermark ?? "(none)"}; ${report.status} in ${report.durationMs} ms${
       report.error && report.status === "failed" ? `: ${report.error}` : ""
     }`,
-  );
+  ];
   if (report.status === "failed") {
     lines.push(
       report.transient
@@ -124,7 +137,7 @@ export function formatDrainReport(report: DrainReport): string {
         : "  not transient: every rerun fails the same way until the cause above is fixed",
     );
   }
-  return lines.join("\n");
+  return lines;
 }
 
 /**
