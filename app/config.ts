@@ -148,38 +148,19 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     const value = env(name)?.trim();
     return value === undefined || value === "" ? undefined : value;
   };
-  const endpointVariable = get("RUSTFS_ENDPOINT") === undefined &&
-      get("AWS_ENDPOINT_URL_S3") !== undefined
-    ? "AWS_ENDPOINT_URL_S3"
-    : "RUSTFS_ENDPOINT";
-  const endpoint = get(endpointVariable);
-  const bucket = get("TICKETS_BUCKET") ?? "isptickets";
-  if (endpoint !== undefined) checkEndpoint(endpointVariable, endpoint, bucket);
-  const databaseUrl = get("DATABASE_URL");
-  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
-  const pgUser = get("PGUSER");
-  if (databaseUrl !== undefined && !namesUser(databaseUrl) && pgUser === undefined) {
-    // The client would fall back to the system's user name, which the worker may not read.
-    throw new ConfigError(
-      `Cannot read DATABASE_URL: it names no user; write "postgres://user:password@host:port/db" (or set PGUSER)`,
-    );
-  }
-  const provider = (get("GEOCODER_PROVIDER") ?? "locationiq").toLowerCase();
-  if (!["locationiq", "opencage", "nominatim"].includes(provider)) {
-    throw new ConfigError(
-      `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
-    );
-  }
-  const positive = (name: string) =>
-    numberSetting(env, name, "a positive number in decimal digits", (n) => n > 0);
+  const { endpoint, endpointVariable, bucket } = endpointAndBucket(get);
+  const databaseUrl = databaseUrlSetting(get);
+  const provider = geocoderProvider(get);
   const baseUrl = get("GEOCODER_BASE_URL");
   if (baseUrl !== undefined && !URL.canParse(baseUrl)) {
     throw new ConfigError("Cannot read GEOCODER_BASE_URL: it is not a URL");
   }
+  const positive = (name: string) =>
+    numberSetting(env, name, "a positive number in decimal digits", (n) => n > 0);
   return {
     serve: loadServeConfig(env, get, positive),
     geocoder: {
-      provider: provider as Config["geocoder"]["provider"],
+      provider,
       apiKey: get("GEOCODER_API_KEY"),
       baseUrl,
       rate: positive("GEOCODER_RATE"),
@@ -197,6 +178,50 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
       bucket,
     },
   };
+}
+
+/**
+ * The S3 endpoint (checked: {@linkcode checkEndpoint}), the variable that set it (`RUSTFS_ENDPOINT`
+ * wins over `AWS_ENDPOINT_URL_S3`) and the bucket.
+ */
+function endpointAndBucket(
+  get: (name: string) => string | undefined,
+): Pick<Config["s3"], "endpoint" | "endpointVariable" | "bucket"> {
+  const endpointVariable = get("RUSTFS_ENDPOINT") === undefined &&
+      get("AWS_ENDPOINT_URL_S3") !== undefined
+    ? "AWS_ENDPOINT_URL_S3"
+    : "RUSTFS_ENDPOINT";
+  const endpoint = get(endpointVariable);
+  const bucket = get("TICKETS_BUCKET") ?? "isptickets";
+  if (endpoint !== undefined) checkEndpoint(endpointVariable, endpoint, bucket);
+  return { endpoint, endpointVariable, bucket };
+}
+
+/** DATABASE_URL, checked ({@linkcode checkDatabaseUrl}), with a user in it or in PGUSER. */
+function databaseUrlSetting(get: (name: string) => string | undefined): string | undefined {
+  const databaseUrl = get("DATABASE_URL");
+  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
+  const pgUser = get("PGUSER");
+  if (databaseUrl !== undefined && !namesUser(databaseUrl) && pgUser === undefined) {
+    // The client would fall back to the system's user name, which the worker may not read.
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: it names no user; write "postgres://user:password@host:port/db" (or set PGUSER)`,
+    );
+  }
+  return databaseUrl;
+}
+
+/** GEOCODER_PROVIDER, in any case; locationiq when unset. */
+function geocoderProvider(
+  get: (name: string) => string | undefined,
+): Config["geocoder"]["provider"] {
+  const provider = (get("GEOCODER_PROVIDER") ?? "locationiq").toLowerCase();
+  if (!["locationiq", "opencage", "nominatim"].includes(provider)) {
+    throw new ConfigError(
+      `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
+    );
+  }
+  return provider as Config["geocoder"]["provider"];
 }
 
 function loadServeConfig(
