@@ -42,7 +42,7 @@ export function createDirObjectStore(root: string): ObjectStore {
     async list(prefix) {
       const found: StoredObject[] = [];
       const dir = path(prefix).replace(/\/+$/, "");
-      if (!await inside(base, description, dir, prefix)) return found;
+      if (!await inside(base, description, dir, `list "${prefix}"`)) return found;
       await walk(dir, prefix.replace(/\/+$/, ""), found);
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
@@ -54,7 +54,8 @@ export function createDirObjectStore(root: string): ObjectStore {
       const target = path(to);
       const folder = target.slice(0, target.lastIndexOf("/"));
       await Deno.mkdir(folder, { recursive: true });
-      await inside(base, description, folder, to.slice(0, to.lastIndexOf("/") + 1));
+      const into = to.slice(0, to.lastIndexOf("/") + 1);
+      await inside(base, description, folder, `move "${from}" into "${into}"`);
       // Only the version that was applied: a file rewritten since the listing stays put.
       if (options?.etag !== undefined && (await digest(path(from))).etag !== options.etag) {
         throw new ObjectChangedError(from);
@@ -65,15 +66,15 @@ export function createDirObjectStore(root: string): ObjectStore {
 }
 
 /**
- * Whether the folder `dir` (listed as `prefix`) exists; a folder that is not really inside `base`
- * is refused. A linked folder (changes/ pointing elsewhere) would be read and emptied by
+ * Whether the folder `dir` exists; a folder that is not really inside `base` is refused (`doing`
+ * says what was refused: `list "inc/changes/"`). A linked folder (changes/ pointing elsewhere) would be read and emptied by
  * archiving: every folder walked must really lie inside the root.
  */
 async function inside(
   base: string,
   description: string,
   dir: string,
-  prefix: string,
+  doing: string,
 ): Promise<boolean> {
   let real: string;
   try {
@@ -85,7 +86,7 @@ async function inside(
   const root = await Deno.realPath(base);
   if (real === root || real.startsWith(root + "/")) return true;
   throw new ObjectStoreError(
-    `Cannot list "${prefix}" in ${description}: it is a link to "${real}", outside the folder; link-free folders only`,
+    `Cannot ${doing} in ${description}: it is a link to "${real}", outside the folder; link-free folders only`,
     { terminal: true },
   );
 }
