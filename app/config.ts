@@ -205,7 +205,7 @@ function databaseUrlSetting(get: (name: string) => string | undefined): string |
   if (databaseUrl !== undefined && !namesUser(databaseUrl) && pgUser === undefined) {
     // The client would fall back to the system's user name, which the worker may not read.
     throw new ConfigError(
-      `Cannot read DATABASE_URL: it names no user; write "postgres://user:password@host:port/db" (or set PGUSER)`,
+      `Cannot read DATABASE_URL: it names no user; write ${URL_FORM} (or set PGUSER)`,
     );
   }
   return databaseUrl;
@@ -329,6 +329,9 @@ function namesUser(url: string): boolean {
   return user !== "";
 }
 
+/** The form of DATABASE_URL, as the messages that refuse one write it. */
+const URL_FORM = '"postgres://user:password@host:port/db"';
+
 /**
  * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535, or
  * none), otherwise a URL. An "@" after a "/", "?" or "#", or a second "@", means a user or
@@ -336,7 +339,7 @@ function namesUser(url: string): boolean {
  * database name, shown in messages and never redacted. The messages quote no part of the URL.
  */
 function checkDatabaseUrl(url: string): void {
-  const expected = `expected "postgres://user:password@host:port/db"`;
+  const expected = `expected ${URL_FORM}`;
   const encode = `percent-encode "/", "?", "#" and "@" in the user and password`;
   const parts = databaseUrlParts(url);
   if (parts === undefined) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
@@ -384,7 +387,7 @@ function checkTcpHost(hosts: string[], search: URLSearchParams, expected: string
   if (search.has("host")) {
     throw new ConfigError(
       `Cannot read DATABASE_URL: "host" in its query is not read (the host goes before the ` +
-        `database: "postgres://user:password@host:port/db"); ${tcp}`,
+        `database: ${URL_FORM}); ${tcp}`,
     );
   }
   if (hosts.some((host) => host.replace(/:\d*$/, "") === "")) {
