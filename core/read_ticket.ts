@@ -61,15 +61,24 @@ join lateral (
   select c.raw, c.geom, c.geo_source, c.place, c.source_file, c.ingested_at
   from tickets.crq c where t.dataset = 'crq' and c.ticket_id = t.ticket_id
 ) x on true
-where t.ticket_id = $1
-order by t.dataset`;
+where t.ticket_id = $1 and ($3::text is null or t.dataset = $3::text)
+order by t.dataset = 'inc' desc
+limit 1`;
 
-/** The ticket's JSON text, or null when no dataset has it (INC first if both do). */
+/**
+ * The ticket's JSON text, or null when no dataset has it. An id both datasets hold is the INC
+ * ticket unless `dataset` asks for the CRQ one.
+ */
 export async function readTicket(
   tx: SqlSession,
   ticketId: string,
   now: Date = new Date(),
+  dataset?: "inc" | "crq",
 ): Promise<string | null> {
-  const rows = await tx.query<{ body: string }>(SQL, [ticketId, now.toISOString()]);
+  const rows = await tx.query<{ body: string }>(SQL, [
+    ticketId,
+    now.toISOString(),
+    dataset ?? null,
+  ]);
   return rows[0]?.body ?? null;
 }

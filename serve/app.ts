@@ -63,7 +63,8 @@ const PARAMETERS: readonly [RegExp, readonly string[]][] = [
   [/^\/api\/dashboard$/, ["cluster", "status", ...WINDOW_PARAMETERS]],
   [/^\/api\/backlog$/, ["from", "to", "cluster"]],
   [/^\/api\/teams$/, ["by", "cluster", ...WINDOW_PARAMETERS]],
-  [/^\/api\/(tickets\/[^/]+|health|config)$/, []],
+  [/^\/api\/tickets\/[^/]+$/, ["dataset"]],
+  [/^\/api\/(health|config)$/, []],
 ];
 
 /** The first query parameter `path` does not read, as a ParameterError; undefined when none. */

@@ -119,7 +119,10 @@ function streamCsv(tx: SqlSession, query: TicketQuery, now: Date): ReadResult {
   };
 }
 
-/** `/api/tickets/{id}`: one ticket with its raw record and closures; 404 when there is none. */
+/**
+ * `/api/tickets/{id}[?dataset=inc|crq]`: one ticket with its raw record and closures (the INC one
+ * when both datasets hold the id, unless `dataset` says); 404 when there is none.
+ */
 function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> {
   const id = c.req.param("id");
   if (id.length > 100 || !/^[\w.:-]+$/.test(id)) {
@@ -129,10 +132,13 @@ function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> 
         `and "_.:-", such as WOT0764585`,
     );
   }
-  return cachedRead(c, "ticket", { id }, async (tx) => {
-    const body = await readTicket(tx, id, c.get("deps").now());
+  const p = new Params((n) => c.req.queries(n) ?? []);
+  const dataset = p.choice("dataset", ["inc", "crq"] as const);
+  return cachedRead(c, "ticket", { id, dataset }, async (tx) => {
+    const body = await readTicket(tx, id, c.get("deps").now(), dataset);
     if (body === null) {
-      const missing = problemResponse(404, `No ticket "${id}" in INC or CRQ`);
+      const where = dataset === undefined ? "INC or CRQ" : dataset.toUpperCase();
+      const missing = problemResponse(404, `No ticket "${id}" in ${where}`);
       return {
         body: await missing.text(),
         rows: 0,

@@ -2,14 +2,16 @@
 // with its own watermark, ledger rows and archive prefix.
 
 import assert from "node:assert/strict";
-import { generateStream } from "../demo/generate_stream.ts";
+import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { CRQ, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
+import { startServer } from "../serve/server.ts";
 import {
   backends,
   diffState,
   listNames,
+  openTicket,
   removeTestDataAtEnd,
   shared,
   tempDir,
@@ -73,6 +75,60 @@ for (const b of backends()) {
     }
     assert.deepEqual(reports.map((r) => r.status), ["ok", "failed"]);
     assert.deepEqual(await diffState(db, inc.expected, "tickets.inc"), []);
+  });
+
+  test("serve: an id in both datasets is the INC ticket, and ?dataset=crq the CRQ one", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await tempDir("fleettickets-twins-");
+    const row = (dataset: string, owner: string) =>
+      openTicket("TWIN1", { service_type: dataset, owner });
+    await writeFiles(root, [{
+      name: "2026-06-15T05-00-00.csv",
+      text: renderCsv(COLUMNS, [row("inc", "inc-owner"), openTicket("INC_ONLY")]),
+    }], INC.changesPrefix);
+    await writeFiles(root, [{
+      name: "2026-06-15T05-00-00.csv",
+      text: renderCsv(COLUMNS, [row("crq", "crq-owner")]),
+    }], CRQ.changesPrefix);
+    const store = createDirObjectStore(root);
+    for (const dataset of [INC, CRQ]) {
+      const report = await drain(store, db, {
+        dataset: { ...dataset, afterApply: [] },
+        apply: true,
+      });
+      assert.equal(report.status, "ok", report.error);
+    }
+    const server = await startServer({
+      db,
+      settings: { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 },
+      webRoot: "./.data/serve-test-no-web/",
+      now: () => new Date("2026-06-15T12:00:00+03:00"),
+      log: () => {},
+      redact: (text) => text,
+      host: "127.0.0.1",
+      port: 0,
+    });
+    try {
+      const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
+      const owner = async (path: string) => {
+        const response = await get(path);
+        assert.equal(response.status, 200, path);
+        const { properties } = await response.json();
+        return `${properties.dataset} ${properties.owner}`;
+      };
+      assert.equal(await owner("/api/tickets/TWIN1"), "inc inc-owner");
+      assert.equal(await owner("/api/tickets/TWIN1?dataset=inc"), "inc inc-owner");
+      assert.equal(await owner("/api/tickets/TWIN1?dataset=crq"), "crq crq-owner");
+      const missing = await get("/api/tickets/INC_ONLY?dataset=crq");
+      assert.equal(missing.status, 404);
+      assert.match((await missing.json()).detail, /No ticket "INC_ONLY" in CRQ/);
+      const bad = await get("/api/tickets/TWIN1?dataset=all");
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).detail, /dataset/);
+    } finally {
+      await server.shutdown();
+    }
   });
 
   test("close the shared database", () => b.close());
