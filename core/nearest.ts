@@ -32,8 +32,7 @@ const SOURCES = {
   inc: `
     select 'inc'::text as dataset, s.ticket_id, s.normalized_status, s.cluster, s.location_name,
            s.assigned_team, s.owner, s.hours_open, s.sla_state, s.sla_due_at,
-           floor(extract(epoch from s.sla_due_at - $1::timestamptz) / 60)::integer
-             as minutes_to_breach,
+           tickets.minutes_to_breach(s.sla_due_at, $1::timestamptz) as minutes_to_breach,
            s.geom, s.geog
     from tickets.inc_open_sla_at($1::timestamptz) s`,
   crq: `

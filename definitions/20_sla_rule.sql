@@ -21,6 +21,17 @@ language sql immutable parallel safe as $$
   end
 $$;
 
+-- Whole minutes from p_now until an open ticket's SLA due time, rounded down, and negative once
+-- it is breached: -1 from the breach instant itself (the state turns breached at p_due, when
+-- rounding down alone would still say 0). NULL without a due time.
+create or replace function tickets.minutes_to_breach(p_due timestamptz, p_now timestamptz)
+returns integer language sql immutable parallel safe as $$
+  select case
+    when p_due <= p_now then least(floor(extract(epoch from p_due - p_now) / 60), -1)
+    else floor(extract(epoch from p_due - p_now) / 60)
+  end::integer
+$$;
+
 -- Counts of each SLA state among p_states (other values, e.g. NULL for closed tickets, are not
 -- counted): {"breached": n, "at_risk": n, "ok": n, "unknown": n}. Use with array_agg(sla_state).
 create or replace function tickets.sla_split(p_states text[]) returns jsonb

@@ -1,7 +1,7 @@
 -- Every ticket of INC and CRQ in one shape for the read API (`serve`: /api/tickets, its CSV,
 -- and /api/tickets/{id}), as of p_now. Open INC tickets come from tickets.inc_open_sla_at (the
--- SLA rule lives there only), with minutes_to_breach = whole minutes until sla_due_at, rounded
--- down (negative once breached). Closed INC tickets and CRQ have no derived SLA state.
+-- SLA rule lives there only), with tickets.minutes_to_breach (whole minutes until sla_due_at,
+-- rounded down; negative once breached). Closed INC tickets and CRQ have no derived SLA state.
 -- Plain SQL, stable and not strict, so the planner inlines it: a caller's filters on dataset,
 -- is_open, cluster, team or geom reach the branches and their indexes.
 create or replace function tickets.tickets_read_at(p_now timestamptz)
@@ -34,7 +34,7 @@ language sql stable parallel safe as $$
   select 'inc'::text, s.ticket_id, true, s.normalized_status, s.raw_status, s.cluster, s.region,
          s.location_name, s.assigned_team, s.owner, s.created_at_service, s.first_seen_at,
          null::timestamptz, s.hours_open, s.sla_state, s.sla_clock_source, s.sla_due_at,
-         floor(extract(epoch from s.sla_due_at - p_now) / 60)::integer,
+         tickets.minutes_to_breach(s.sla_due_at, p_now),
          null::text, null::integer, s.geo_source, s.source_updated_at, s.geom
   from tickets.inc_open_sla_at(p_now) s
   union all

@@ -384,6 +384,35 @@ for (const b of backends()) {
     await missing.body?.cancel();
   });
 
+  test("minutes_to_breach is negative from the breach instant on, in the list and in dispatch", async () => {
+    const { db } = await ready();
+    // BREACHED_3KM's clock started 50 h before NOW: it breaches 2 h before NOW.
+    const due = new Date(NOW.getTime() - 2 * HOUR);
+    const at = async (instant: Date) => {
+      const [row] = await db.query<{ sla_state: string; minutes_to_breach: number }>(
+        `select sla_state, minutes_to_breach from tickets.tickets_read_at($1::timestamptz)
+         where ticket_id = 'BREACHED_3KM'`,
+        [instant.toISOString()],
+      );
+      const near = nearestSql(
+        { ...VEHICLE, k: 3, maxKm: 25, dataset: "inc", rank: "distance" },
+        instant,
+      );
+      const found = await db.query<{ ticket_id: string; minutes_to_breach: string }>(
+        near.text,
+        near.params,
+      );
+      const dispatched = found.find((r) => r.ticket_id === "BREACHED_3KM")!.minutes_to_breach;
+      return `${row!.sla_state} ${row!.minutes_to_breach} ${dispatched}`;
+    };
+    assert.equal(await at(new Date(due.getTime() - 61_000)), "at_risk 1 1");
+    assert.equal(await at(new Date(due.getTime() - 1_000)), "at_risk 0 0");
+    assert.equal(await at(due), "breached -1 -1");
+    assert.equal(await at(new Date(due.getTime() + 30_000)), "breached -1 -1");
+    assert.equal(await at(new Date(due.getTime() + 60_000)), "breached -1 -1");
+    assert.equal(await at(new Date(due.getTime() + 61_000)), "breached -2 -2");
+  });
+
   test("webhook/tickets: byte for byte reporting.fn_tickets_for_map", async () => {
     const { db } = await ready();
     for (const openOnly of [true, false]) {
