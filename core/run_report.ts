@@ -398,6 +398,11 @@ function hoursText(hours: number | null): string {
   return hours === null ? "-" : hours.toFixed(1);
 }
 
+/** An open ticket's age in hours, rounded down as the SLA state is: 47.9 at risk, 48.0 breached. */
+function ageText(hours: number | null): string {
+  return hours === null ? "-" : (Math.floor(hours * 10 + 1e-6) / 10).toFixed(1);
+}
+
 /** Lays rows out in columns; `align` has one letter per column, `l`eft or `r`ight. */
 function table(align: string, rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
@@ -460,7 +465,7 @@ function openLines(report: TicketReport): string[] {
         String(c.breached),
         String(c.atRisk),
         String(c.ok),
-        hoursText(c.oldestHours),
+        ageText(c.oldestHours),
       ]),
     ]),
     "",
@@ -469,7 +474,7 @@ function openLines(report: TicketReport): string[] {
       ["ticket", "hours", "sla", "cluster", "status", "clock", "team / owner"],
       ...report.oldest.map((t) => [
         t.ticketId,
-        hoursText(t.hoursOpen),
+        ageText(t.hoursOpen),
         t.slaState,
         t.cluster ?? "-",
         t.status ?? "-",

@@ -984,6 +984,18 @@ for (const b of backends()) {
     assert.ok(lines.some((l) => l.startsWith("  2026-06-15     4         1        1   1")), text);
   });
 
+  test("formatReport() rounds an open ticket's age down, as its SLA state: 47.9 h is at risk", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("EDGE48", { created_at_service: "2026-06-13 12:00:36" }), // 47 h 59 min 24 s
+      row("EDGE36", { created_at_service: "2026-06-14 00:00:36" }), // 35 h 59 min 24 s
+    ]);
+    const text = formatReport(await buildReport(db, { now: NOW }));
+    assert.match(text, /^ {2}EDGE48 +47\.9 +at_risk /m);
+    assert.match(text, /^ {2}EDGE36 +35\.9 +ok /m);
+    assert.match(text, /^ {2}Westlands +2 +0 +1 +1 +47\.9$/m);
+  });
+
   test("formatReport() says so when there is nothing yet", async () => {
     const db = await fresh();
     const text = formatReport(await buildReport(db, { now: NOW }));

@@ -7,6 +7,16 @@ export function hours(value) {
   return `${n >= 100 ? Math.round(n) : n.toFixed(1)} h`;
 }
 
+/**
+ * An open ticket's age, `47.9 h`: rounded down, as the SLA state is (`48.0 h` only once it is
+ * breached); an en dash for nothing. The API gives hours with two decimals at most.
+ */
+export function age(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  const n = Math.floor(Number(value) * 10 + 1e-6) / 10;
+  return `${n >= 100 ? Math.floor(n) : n.toFixed(1)} h`;
+}
+
 /** `2 h 05 min` from minutes. */
 export function duration(minutes) {
   const m = Math.abs(Math.round(minutes));

@@ -1,6 +1,6 @@
 // The panels around the map: key figures, freshness, the selected ticket, the nearest list.
 
-import { countdown, eatTime, esc, GEO_SOURCES, hours, metres, percent } from "./format.js";
+import { age, countdown, eatTime, esc, GEO_SOURCES, hours, metres, percent } from "./format.js";
 import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const $ = (id) => document.getElementById(id);
@@ -75,7 +75,7 @@ export function renderTicket(feature, fetchedAt) {
     ["Owner", esc(p.owner ?? "(none)")],
     ["Cluster", esc(p.cluster)],
     ["Location", esc(p.location_name)],
-    ["Open for", hours(p.hours_open)],
+    ["Open for", age(p.hours_open)],
     ["Time to breach", `<span id="countdown">${esc(countdown(minutesLeft(p, fetchedAt)))}</span>`],
     ["Placed by", esc(GEO_SOURCES[p.geo_source] ?? p.geo_source)],
     ["Point", lat === undefined ? "–" : `${lat.toFixed(5)}, ${lon.toFixed(5)}`],

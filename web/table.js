@@ -1,7 +1,7 @@
 // The table view: the same tickets as the map, sortable by keyboard (header buttons), each row
 // focusable (Enter selects the ticket). The accessible alternative to the map.
 
-import { countdown, esc, hours } from "./format.js";
+import { age, countdown, esc } from "./format.js";
 import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const SEVERITY = { breached: 0, at_risk: 1, ok: 2, unknown: 3, crq: 4 };
@@ -92,7 +92,7 @@ function row(p, selected) {
     `<td>${esc(p.assigned_team ?? "")}</td><td>${esc(p.owner ?? "")}</td><td>${
       esc(p.cluster)
     }</td>` +
-    `<td>${hours(p.hours_open)}</td><td>${esc(countdown(p.minutes_to_breach))}</td>` +
+    `<td>${age(p.hours_open)}</td><td>${esc(countdown(p.minutes_to_breach))}</td>` +
     `<td>${esc(p.geo_source ?? "")}</td></tr>`;
 }
 
