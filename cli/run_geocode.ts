@@ -103,17 +103,18 @@ async function geocodeModes(
   signal: AbortSignal,
 ): Promise<number> {
   // Clusters first: a place is looked up once its cluster has a point (the wrong-city guard).
-  let left = run.budget ?? Infinity;
+  let spent = 0;
   for (const mode of run.modes) {
     const report = await geocode(db, run.geocoder, {
       mode,
       apply: run.apply,
-      budget: left,
+      budget: run.budget,
+      budgetSpent: spent,
       datasets: run.datasets,
       retryMisses: run.retryMisses,
       signal,
     });
-    left -= report.calls;
+    spent += report.calls;
     out(run.json ? JSON.stringify(report) : formatGeocodeReport(report));
     // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
     // stderr, where cron's mail and the log look.

@@ -63,6 +63,8 @@ export interface GeocodeOptions {
   apply?: boolean;
   /** Most paid calls this run (shared by every dataset). */
   budget?: number;
+  /** Calls of the budget an earlier step of this run made (clusters before locations). */
+  budgetSpent?: number;
   /** Datasets whose tickets are geocoded (default all: one gazetteer, one budget). */
   datasets?: readonly Dataset[];
   /** Look up again the places cached as misses. */
@@ -406,13 +408,14 @@ async function lookUpAll(
 ): Promise<void> {
   const { mode, signal } = options;
   const budget = options.budget ?? Infinity;
+  const spent = options.budgetSpent ?? 0;
   const streak: Streak = { unanswered: 0, failing: 0 };
   for (const candidate of pending) {
     if (signal?.aborted) {
       report.stoppedBy = "signal";
       break;
     }
-    if (report.calls >= budget) {
+    if (spent + report.calls >= budget) {
       report.stoppedBy = `budget of ${budget} calls`;
       break;
     }

@@ -546,7 +546,8 @@ for (const b of backends()) {
       );
       assert.match(
         second!,
-        /^locations: .*; 0 calls to locationiq: .*; stopped by budget of 0 calls$/,
+        // The run's budget, spent by the clusters (it said "budget of 0 calls", what was left).
+        /^locations: .*; 0 calls to locationiq: .*; stopped by budget of 5 calls$/,
       );
       assert.equal(fake.queries.length, 5);
       // The default budget (300) covers the rest: every cluster, then the places.
