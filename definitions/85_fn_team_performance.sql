@@ -6,7 +6,8 @@
 --
 -- Closures are tickets.closure_events (the team and owner as they stood when the closure was
 -- observed), so a ticket closed twice in the window counts twice. MTTR is the feed's, in hours;
--- compliance is Compliant / (Compliant + Breached) of the source verdicts, NULL without any.
+-- compliance is Compliant / (Compliant + Breached) of the source verdicts, NULL without any; both
+-- as the ticket now gives them while it holds that closure, else as first observed.
 -- Reopened: distinct tickets with a closure in the window that are open again now or were
 -- closed again later. A missing team or owner is "(none)".
 create or replace function reporting.fn_team_performance(
@@ -37,8 +38,13 @@ begin
 
   with closures as (
     select coalesce(case when v_by = 'team' then e.assigned_team else e.owner end, '(none)') as key,
-           e.ticket_id, e.closed_at, e.mttr, lower(e.sla_status) as verdict
+           e.ticket_id, e.closed_at, coalesce(i.mttr, e.mttr) as mttr,
+           lower(coalesce(i.sla_status, e.sla_status)) as verdict
     from tickets.closure_events e
+    -- The ticket still closed at that instant is the same closure: its MTTR and verdict are the
+    -- feed's latest word (an export may fill them in after closed_at first appears).
+    left join tickets.inc i on i.ticket_id = e.ticket_id and i.closed_at = e.closed_at
+      and i.is_actionable is not true
     where e.closed_at >= v_start and e.closed_at < v_end
       and (v_cluster is null or lower(e.cluster) = v_cluster)
   ),

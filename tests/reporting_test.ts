@@ -779,6 +779,39 @@ for (const b of backends()) {
     assert.deepEqual([later.closuresAdded, later.closuresTotal], [0, 2]);
   });
 
+  test("fn_team_performance takes a closure's MTTR and verdict as the feed fills them in later", async () => {
+    const db = await fresh();
+    const teams = async () => {
+      const [r] = await db.query<{ t: Json }>(
+        `select reporting.fn_team_performance('team', null, '7d', null, null, $1::timestamptz) as t`,
+        [NOW.toISOString()],
+      );
+      return r!.t.rows.map((x: Json) =>
+        [x.key, x.closures, x.mttr_hours.count, x.mttr_hours.median, x.compliance_rate].join(" ")
+      );
+    };
+    // Closed before the export had its MTTR and verdict: observed so.
+    await load(db, "2026-06-15T10-00-00.csv", [
+      closed("CY", "2026-06-15 08:00:00", { mttr: "", sla_status: "" }),
+      closed("CZ", "2026-06-15 08:30:00", { mttr: "1", sla_status: "Compliant" }),
+    ]);
+    await capture(db, { now: at("2026-06-15 10:05:00") });
+    assert.deepEqual(await teams(), ["Team A 2 1 1 1"]);
+    // The next export fills them in for the same closure.
+    await load(db, "2026-06-15T11-00-00.csv", [
+      closed("CY", "2026-06-15 08:00:00", { mttr: "5", sla_status: "Breached" }),
+    ]);
+    await capture(db, { now: at("2026-06-15 11:05:00") });
+    assert.deepEqual(await teams(), ["Team A 2 2 3 0.5"]);
+    // The history keeps what it observed; the dashboard agrees with the team figures.
+    const [event] = await db.query<{ mttr: number | null }>(
+      `select mttr from tickets.closure_events where ticket_id = 'CY'`,
+    );
+    assert.equal(event!.mttr, null);
+    const d = await dashboard(db, [null, null, "7d", null, null]);
+    assert.equal(d.metrics.compliance_rate, 0.5);
+  });
+
   test("capture() totals stay exact after a backfill of an earlier day records a closure", async () => {
     const db = await fresh();
     await load(db, "2026-06-15T08-40-00.csv", [closed("T1", "2026-06-15 08:00:00")]);
