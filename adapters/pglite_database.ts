@@ -40,11 +40,21 @@ export async function hasPgliteDatabase(dataDir: string): Promise<boolean> {
 }
 
 /**
+ * The lock file of `dataDir`: beside the folder, named after where it really is, so that every
+ * spelling of one folder (`.data/x`, `.data/x/`, a link to it) takes the same lock.
+ */
+export async function pgliteLockFile(dataDir: string): Promise<string> {
+  const real = await Deno.realPath(dataDir).catch(() => undefined);
+  return `${real ?? (dataDir.replace(/\/+$/, "") || dataDir)}.lock`;
+}
+
+/**
  * Whether another process holds the lock of `dataDir` (see {@linkcode createPgliteDatabase}):
  * false when none does, or no process ever took it.
  */
 export async function isPgliteLocked(dataDir: string): Promise<boolean> {
-  const file = await Deno.open(`${dataDir}.lock`, { write: true }).catch(() => undefined);
+  const path = await pgliteLockFile(dataDir);
+  const file = await Deno.open(path, { write: true }).catch(() => undefined);
   if (file === undefined) return false;
   try {
     return !(await file.tryLock(true));
@@ -96,7 +106,8 @@ export async function createPgliteDatabase(
   let lockFile: Deno.FsFile | undefined;
   if (options.dataDir !== undefined) {
     await Deno.mkdir(options.dataDir, { recursive: true });
-    lockFile = await Deno.open(`${options.dataDir}.lock`, { write: true, create: true });
+    const path = await pgliteLockFile(options.dataDir);
+    lockFile = await Deno.open(path, { write: true, create: true });
     if (!(await lockFile.tryLock(true))) {
       lockFile.close();
       throw new DatabaseLockedError(options.dataDir);

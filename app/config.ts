@@ -168,7 +168,8 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     },
     databaseUrl,
     connectTimeoutS: positive("PGCONNECT_TIMEOUT"),
-    pgliteDir: get("PGLITE_DIR") ?? DEFAULT_PGLITE_DIR,
+    // `.data/x/` is `.data/x`: its lock file and marker sit beside the folder, not inside it.
+    pgliteDir: (get("PGLITE_DIR") ?? DEFAULT_PGLITE_DIR).replace(/(.)\/+$/, "$1"),
     s3: {
       endpoint,
       endpointVariable,

@@ -219,6 +219,9 @@ Deno.test("loadConfig() treats empty and blank variables as unset", () => {
 Deno.test("loadConfig() trims values", () => {
   const config = load({ PGLITE_DIR: " .data/other \n", TICKETS_BUCKET: " fleet-tickets " });
   assert.equal(config.pgliteDir, ".data/other");
+  // A trailing slash names the same folder (its lock and marker sit beside it, not inside).
+  assert.equal(load({ PGLITE_DIR: ".data/other//" }).pgliteDir, ".data/other");
+  assert.equal(load({ PGLITE_DIR: "/" }).pgliteDir, "/");
   assert.equal(config.s3.bucket, "fleet-tickets");
 });
 
