@@ -324,12 +324,24 @@ function finishRun(
   // --profile: where each file's time went, on stderr (stdout keeps the report's form).
   if (values.profile) io.stderr(formatProfile(reports) + "\n");
   if (interrupted) {
-    io.stderr(redact(`Interrupted by ${interrupted}: nothing half-done was kept or archived\n`));
+    io.stderr(redact(interruptedLine(interrupted, reports) + "\n"));
     return 1;
   }
   const failed = (r: IngestReport) =>
     r.status === "failed" || r.recordError !== undefined || (r.afterApply?.errors.length ?? 0) > 0;
   return reports.some(failed) ? 1 : 0;
+}
+
+/**
+ * What an interrupted run kept: the files that had committed before the signal was acted on
+ * (the embedded database acts on it only between its steps), never a half-applied one.
+ */
+function interruptedLine(signal: string, reports: readonly IngestReport[]): string {
+  const kept = reports.flatMap((r) => r.files).filter((f) => f.status === "applied").length;
+  return kept === 0
+    ? `Interrupted by ${signal}: nothing half-done was kept or archived`
+    : `Interrupted by ${signal} after ${kept} file(s) had been applied: those are kept (committed ` +
+      `and archived); nothing half-done was kept`;
 }
 
 /**

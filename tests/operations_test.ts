@@ -132,6 +132,45 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "ops: a signal after a file committed says that file is kept, and rolls back the one under way",
+  sanitizeResources: false,
+  fn: async () => {
+    const small = generateStream({ tickets: 50, deltas: 0, seed: 11 }).files[0]!;
+    const big = generateStream({ tickets: 40000, deltas: 0, seed: 12 }).files[0]!;
+    const later = { ...big, name: "2026-06-15T07-00-00.csv" };
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, [small, later]);
+    const env = await processDatabase(dir);
+    const child = spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env);
+    const stdout = new Response(child.stdout).text();
+    let stderr = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    // Stop it once the small file is applied and the big one has started.
+    while (!/"event":"file_start"[^\n]*07-00-00/.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    assert.equal((await child.status).code, 1, stderr);
+    // It said "nothing half-done was kept or archived" alone, as if the run had kept nothing.
+    assert.match(
+      stderr,
+      /Interrupted by SIGTERM after 1 file\(s\) had been applied: those are kept \(committed and archived\); nothing half-done was kept/,
+    );
+    const report = JSON.parse(await stdout);
+    assert.deepEqual(report.files.map((f: { status: string }) => f.status), ["applied", "failed"]);
+    assert.deepEqual(await listNames(`${dir}/bucket`, CHANGES), [later.name]);
+  },
+});
+
 for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${b.name}] ${name}`, ...shared, fn });
