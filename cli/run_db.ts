@@ -6,7 +6,7 @@
  */
 
 import { ConfigError } from "../app/config.ts";
-import { checkEmbeddedDir } from "../app/open_database.ts";
+import { checkEmbeddedDir, IncompleteDatabaseError, incompleteNote } from "../app/open_database.ts";
 import { createPgliteDatabase, hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { exportDatabase, type ExportSource, type ExportSummary } from "../core/export_database.ts";
 import { migrate } from "../core/migrate.ts";
@@ -65,6 +65,9 @@ async function embeddedDirToExport(context: Context): Promise<string> {
   // After `deno task demo` alone, the demo's database (as serve, sql and report read it).
   const dir = (await configToRead(context)).pgliteDir;
   checkEmbeddedDir(dir);
+  // A folder its builder left half-way (a stopped demo) is refused as by every other command.
+  const note = await incompleteNote(dir);
+  if (note !== undefined) throw new IncompleteDatabaseError(dir, note);
   if (!(await hasPgliteDatabase(dir))) {
     throw new ConfigError(
       `Cannot export: there is no embedded database in "${dir}" (PGLITE_DIR); ` +

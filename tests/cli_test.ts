@@ -257,6 +257,7 @@ Deno.test("cli: a demo stopped before it finished is refused by every command, s
       ["serve", "--port", "0"],
       ["report"],
       ["ingest", "--from-dir", `${dir}/bucket`, "--log-format", "text"],
+      ["db", "export", `${dir}/export.sql`], // it exported (and migrated) the half-built one
     ]
   ) {
     const r = await cli(command, { PGLITE_DIR: `${dir}/pglite` });
@@ -270,6 +271,7 @@ Deno.test("cli: a demo stopped before it finished is refused by every command, s
       command[0],
     );
   }
+  await assert.rejects(Deno.stat(`${dir}/export.sql`), Deno.errors.NotFound);
   // Rebuilt whole, it opens again.
   assert.equal(await runDemo({ out: () => {}, dir }), 0);
   await assert.rejects(Deno.stat(`${dir}/pglite.incomplete`), Deno.errors.NotFound);
