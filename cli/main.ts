@@ -46,9 +46,8 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     try {
       config = loadConfig(io.env);
     } catch (error) {
-      // A scheduled ingest reports even this in its run's form (a JSON line under cron).
-      if (command !== "ingest" || !(error instanceof ConfigError)) throw error;
-      return (await import("./run_ingest.ts")).refuseIngest(io, rest, error);
+      if (!(error instanceof ConfigError)) throw error;
+      return await refuseConfig(command, rest, error, { io, out, err });
     }
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
@@ -56,6 +55,37 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
   } catch (error) {
     return failed(command, error, err);
   }
+}
+
+/**
+ * A configuration that cannot be read, in the form the command promises: a scheduled ingest's
+ * run line, `status --json`'s unknown health, `doctor`'s failed check; else the error (exit 2).
+ */
+async function refuseConfig(
+  command: string,
+  rest: string[],
+  error: ConfigError,
+  { io, out, err }: { io: MainIo; out: (text: string) => void; err: (text: string) => void },
+): Promise<number> {
+  if (command === "ingest") return (await import("./run_ingest.ts")).refuseIngest(io, rest, error);
+  if (command === "status" && rest.includes("--json")) {
+    out(JSON.stringify({ healthy: false, error: error.message, datasets: [] }));
+  }
+  if (command === "doctor") {
+    const { printChecks } = await import("./run_doctor.ts");
+    printChecks(
+      [{
+        name: "configuration",
+        result: "fail",
+        detail: error.message,
+        remedy: "fix that variable (in .env or the environment), then run doctor again",
+      }],
+      rest.includes("--json"),
+      out,
+    );
+    return 2;
+  }
+  throw error;
 }
 
 /**

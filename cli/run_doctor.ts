@@ -19,11 +19,16 @@ export async function runDoctor(context: Context, args: string[]): Promise<numbe
     ...await checkBucket(config, now),
     checkGeocoder(config),
   ];
+  return printChecks(checks, values.json === true, out) ? 0 : 1;
+}
+
+/** Prints the checks as text or JSON (`--json`); true when none failed. */
+export function printChecks(checks: Check[], json: boolean, out: (text: string) => void): boolean {
   const failed = checks.filter((c) => c.result === "fail").length;
   const warned = checks.filter((c) => c.result === "warn").length;
-  if (values.json) out(JSON.stringify({ ok: failed === 0, checks }));
+  if (json) out(JSON.stringify({ ok: failed === 0, checks }));
   else out(formatChecks(checks, failed, warned));
-  return failed === 0 ? 0 : 1;
+  return failed === 0;
 }
 
 function formatChecks(checks: Check[], failed: number, warned: number): string {

@@ -45,6 +45,35 @@ Deno.test("ingest with a configuration it cannot read (an environment variable) 
   assert.match(text.stderr, refusal);
 });
 
+Deno.test("status --json and doctor with a configuration they cannot read answer in their own form (exit 2): unknown health, a failed configuration check", async () => {
+  const env = { GEOCODER_PROVIDER: "locatoiniq" };
+  const refusal = /GEOCODER_PROVIDER "locatoiniq"/;
+  // status --json printed nothing on stdout: a monitor parsing it saw no document at all.
+  const status = await run(["status", "--json"], env);
+  assert.equal(status.code, 2, status.stdout + status.stderr);
+  const health = JSON.parse(status.stdout);
+  assert.equal(health.healthy, false);
+  assert.deepEqual(health.datasets, []);
+  assert.match(health.error, refusal);
+  assert.match(status.stderr, refusal);
+  // doctor, the runbook's first command, refused to run at all.
+  const doctor = await run(["doctor"], env);
+  assert.equal(doctor.code, 2, doctor.stdout + doctor.stderr);
+  assert.match(doctor.stdout, /^fail +configuration +Cannot read GEOCODER_PROVIDER "locatoiniq"/m);
+  assert.match(
+    doctor.stdout,
+    /→ fix that variable \(in \.env or the environment\), then run doctor again/,
+  );
+  assert.match(doctor.stdout, /^1 check\(s\) failed, 0 warning\(s\)/m);
+  const json = await run(["doctor", "--json"], env);
+  assert.equal(json.code, 2);
+  const checks = JSON.parse(json.stdout);
+  assert.equal(checks.ok, false);
+  assert.deepEqual(checks.checks.map((c: { name: string; result: string }) => [c.name, c.result]), [
+    ["configuration", "fail"],
+  ]);
+});
+
 Deno.test({
   name: "ingest --json on a locked embedded database prints one report with status locked, exit 0",
   sanitizeResources: false,
