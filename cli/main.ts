@@ -94,8 +94,10 @@ async function refuseConfig(
  */
 function printHelp(command: string, rest: string[], out: (text: string) => void): boolean {
   if (command === "help" || command === "-h" || command === "--help") {
-    if (rest[0] !== undefined && COMMANDS[rest[0]] === undefined) throw unknownCommand(rest[0]);
-    out(rest[0] === undefined ? commandList() : commandHelp(rest[0]));
+    // `help --help` (and `help -h`) is help too.
+    const topic = rest[0] === "--help" || rest[0] === "-h" ? undefined : rest[0];
+    if (topic !== undefined && COMMANDS[topic] === undefined) throw unknownCommand(topic);
+    out(topic === undefined ? commandList() : commandHelp(topic));
     return true;
   }
   if (COMMANDS[command] !== undefined && (rest.includes("--help") || rest.includes("-h"))) {
@@ -167,14 +169,19 @@ function failed(
     err(error.message);
     return 2;
   }
+  // `db` has one action: name it as the user typed it.
+  const name = command === "db" ? "db export" : command;
   if (error instanceof DatabaseLockedError) {
     // A command did not do what it was asked (ingest says itself that it skipped, exit 0).
     err(
-      `Cannot run ${command}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
+      `Cannot run ${name}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
         `try again once it has finished (a running "deno task serve" holds it too)`,
     );
     return 1;
   }
-  err(`fleettickets: ${error instanceof Error ? error.message : String(error)}`);
+  // Our own messages say what could not be done; anything else (the database's words) is put
+  // in the same form: `Cannot run sql: syntax error at or near "selec"`.
+  const message = error instanceof Error ? error.message : String(error);
+  err(/^Cannot /.test(message) ? message : `Cannot run ${name}: ${message}`);
   return 1;
 }

@@ -25,7 +25,9 @@ export async function runMigrate(
   const demo = await demoToRead(config);
   const db = await openDatabase(config, { migrate: false });
   try {
-    const status = await migrate(db);
+    const status = await migrate(db).catch((error) => {
+      throw postgisRefused(error, db.description) ?? error;
+    });
     const { applied, pending, changedDefinitions: changed } = status;
     const where = db.description ?? "the database";
     out(
@@ -49,4 +51,18 @@ export async function runMigrate(
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The remedy for a role that may not create PostGIS (a managed or shared server): what a
+ * superuser does once. Undefined for any other error.
+ */
+function postgisRefused(error: unknown, where: string | undefined): Error | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/permission denied to create extension "postgis"/i.test(message)) return undefined;
+  return new Error(
+    `Cannot migrate ${where ?? "the database"}: its role may not create the PostGIS extension; ` +
+      `a superuser runs "create extension postgis;" in that database once (the server needs ` +
+      `PostGIS 3 installed), then run "deno task migrate" again`,
+  );
 }

@@ -307,7 +307,8 @@ async function notWritable(db: Database, dataset: Dataset): Promise<string[]> {
 /** A reason when the last run failed, was interrupted, or applied its files with an error. */
 function runFailure(run: RunRow | undefined): string[] {
   if (run?.status === "failed" || run?.status === "interrupted") {
-    return [`The last run ${run.status}: ${run.error ?? "no error recorded"}`];
+    const what = run.status === "interrupted" ? "was interrupted" : "failed";
+    return [`The last run ${what}: ${run.error ?? "no error recorded"}`];
   }
   // Its files are applied, but the map, dispatch or the history lag until a run succeeds.
   if (run?.status === "ok" && run.error !== null) {

@@ -12,3 +12,14 @@ given() {
   for flag in "${args[@]}"; do [[ "$flag" == "$1" || "$flag" == "$1="* ]] && return 0; done
   return 1
 }
+# The deno to run when there is no compiled binary: cron's PATH is /usr/bin:/bin, where a deno
+# installed by its installer (~/.deno/bin) or npm is not; say what to do rather than "not found".
+find_deno() {
+  local candidate
+  for candidate in "$(command -v deno || true)" "$HOME/.deno/bin/deno" /usr/local/bin/deno; do
+    [[ -n "$candidate" && -x "$candidate" ]] && { echo "$candidate"; return 0; }
+  done
+  echo "$(basename "$0"): no dist/fleettickets and no deno on PATH ($PATH) or in ~/.deno/bin:" \
+    "build the binary (deno task compile), or set PATH=... in the crontab" >&2
+  return 127
+}

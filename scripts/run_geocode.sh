@@ -16,4 +16,5 @@ given --budget || [[ -n "${GEOCODER_BUDGET:-}" ]] || defaults+=(--budget 300)
 if [[ -x dist/fleettickets ]]; then
   exec dist/fleettickets geocode "${defaults[@]}" "$@"
 fi
-exec deno task -q geocode "${defaults[@]}" "$@"
+deno=$(find_deno)
+exec "$deno" task -q geocode "${defaults[@]}" "$@"

@@ -15,4 +15,5 @@ given --dataset || defaults+=(--dataset all)
 if [[ -x dist/fleettickets ]]; then
   exec dist/fleettickets ingest "${defaults[@]}" "$@"
 fi
-exec deno task -q ingest "${defaults[@]}" "$@"
+deno=$(find_deno)
+exec "$deno" task -q ingest "${defaults[@]}" "$@"

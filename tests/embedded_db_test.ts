@@ -237,7 +237,7 @@ Deno.test({
 
     const bad = await cli(["sql", "select * from tickets.nope"], env);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^fleettickets: relation "tickets.nope" does not exist/);
+    assert.match(bad.stderr, /^Cannot run sql: relation "tickets.nope" does not exist/);
   },
 });
 

@@ -18,6 +18,8 @@ import type { Database } from "../core/ports/mod.ts";
 import { INC } from "../core/datasets.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
+import { cli } from "./_cli.ts";
+import postgres from "postgres";
 
 const opens: [string, () => Promise<Database>][] = [["pglite", () => createPgliteDatabase()]];
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -345,5 +347,33 @@ for (const [name, open] of opens) {
     },
   });
 }
+
+Deno.test({
+  name: "migrate by a role that may not create PostGIS says what a superuser does once",
+  ignore: base === undefined, // PostgreSQL only: PGlite has no roles
+  ...shared,
+  async fn() {
+    const admin = postgres(base!, { max: 1, onnotice: () => {} });
+    const role = `ft_test_nopostgis_${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await admin.unsafe(`create role ${role} login`);
+      await admin.unsafe(`create database ${role} owner ${role}`);
+      const url = new URL(base!);
+      url.username = role;
+      url.pathname = `/${role}`;
+      const r = await cli(["migrate"], { DATABASE_URL: url.href });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      // It printed the server's words alone: `permission denied to create extension "postgis"`.
+      assert.match(
+        r.stderr,
+        /^Cannot migrate PostgreSQL at .*: its role may not create the PostGIS extension; a superuser runs "create extension postgis;" in that database once/,
+      );
+    } finally {
+      await admin.unsafe(`drop database if exists ${role}`);
+      await admin.unsafe(`drop role if exists ${role}`);
+      await admin.end();
+    }
+  },
+});
 
 removeTestDataAtEnd();

@@ -257,7 +257,7 @@ for (const b of backends()) {
     const inc = status.datasets[0]!;
     assert.equal(inc.health, "failing", JSON.stringify(inc));
     assert.equal(inc.lastRun?.status, "interrupted");
-    assert.deepEqual(inc.reasons, [`The last run interrupted: ${error}`]);
+    assert.deepEqual(inc.reasons, [`The last run was interrupted: ${error}`]);
     assert.deepEqual(inc.lockedSince, { runs: 2, lastAt: eatIso(at(40)) });
     assert.match(
       formatStatus(status),

@@ -216,7 +216,7 @@ Deno.test({
       /last run .*: interrupted, 0 files applied \(Interrupted by SIGTERM/,
     );
     assert.match(status.stdout, /since then 1 run skipped: another run held the lock/);
-    assert.match(status.stdout, /! The last run interrupted: Interrupted by SIGTERM/);
+    assert.match(status.stdout, /! The last run was interrupted: Interrupted by SIGTERM/);
 
     // A rerun applies the file.
     const rerun = await cli(args, env);
