@@ -35,6 +35,12 @@ Deno.test("help: `help` alone lists every command with a line each and exits 0",
   assert.equal(r.code, 0);
   for (const command of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${command} +\\w`, "m"));
   assert.equal((await cli(["help", "status"])).stdout, (await cli(["status", "--help"])).stdout);
+  // `help --help` and `help -h` were "Unknown command" (exit 2).
+  for (const flag of ["--help", "-h"]) {
+    const again = await cli(["help", flag]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, r.stdout);
+  }
 });
 
 Deno.test("help: a usage error prints its reason and where to look, not the whole usage", async () => {
