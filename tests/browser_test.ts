@@ -475,6 +475,66 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       }
     });
 
+    await t.step(
+      "a custom window the API cannot use asks for dates beside them; the live cards stay",
+      async () => {
+        const live = await api<{
+          metrics: { open_total: number; open_sla: { breached: number; at_risk: number } };
+        }>(s, "/api/dashboard");
+        const cards = () =>
+          Promise.all(
+            ["#kpi-open", "#kpi-breached", "#kpi-at-risk", "#kpi-closed"].map((id) =>
+              text(s.page, id)
+            ),
+          );
+        const pick = "Pick both dates (from ≤ to, at most 366 days)";
+        const errorsBefore = s.consoleErrors.length;
+        for (
+          const [path, hint] of [
+            ["/?window=custom", pick],
+            ["/?window=custom&from=2026-06-15&to=2026-06-01", pick],
+            // A day only the API finds wrong: its own words.
+            [
+              "/?window=custom&from=2026-06-31&to=2026-07-02",
+              'Cannot read from "2026-06-31": expected a date such as 2026-06-15',
+            ],
+          ] as const
+        ) {
+          await open(s, path);
+          assert.match(await text(s.page, "#as-of"), /^data as of /, path);
+          assert.equal(await hidden(s.page, "#error"), true, `${path}: no error line`);
+          assert.equal(await hidden(s.page, "#window-hint"), false, path);
+          assert.equal(await text(s.page, "#window-hint"), hint);
+          const m = live.metrics;
+          assert.deepEqual(
+            await cards(),
+            [m.open_total, m.open_sla.breached, m.open_sla.at_risk, "–"].map(String),
+            path,
+          );
+          assert.equal(await text(s.page, "#kpi-closed-label"), "Closed (pick dates)");
+        }
+        // The browser logs the API's 400s (dashboard, teams) for the day only the API refuses.
+        assert.deepEqual(
+          s.consoleErrors.splice(errorsBefore),
+          Array(2).fill(
+            "Failed to load resource: the server responded with a status of 400 " +
+              "(Bad Request)",
+          ),
+        );
+        for (const [id, day] of [["#f-from", "2026-06-09"], ["#f-to", "2026-06-15"]] as const) {
+          await s.page.$eval(id, (el, day) => {
+            (el as unknown as PageElement).value = day;
+            // deno-lint-ignore no-explicit-any
+            (el as any).dispatchEvent(new Event("change", { bubbles: true }));
+          }, day);
+        }
+        await s.page.waitForFunction(() => location.search.includes("to=2026-06-15"));
+        await waitIdle(s.page);
+        assert.equal(await hidden(s.page, "#window-hint"), true);
+        assert.equal(await text(s.page, "#kpi-closed-label"), "Closed (2026-06-09 – 2026-06-15)");
+      },
+    );
+
     await t.step("behind SERVE_TOKEN", async (t) => {
       const token = "page-test-token-7f3a";
       const guarded = await servePage(s.db, s.fixture, token);

@@ -6,19 +6,23 @@ const MAX_HELD = 40;
 
 /** An API answer that was not 2xx/304, with the server's own message (status 0: no answer). */
 export class ApiError extends Error {
-  constructor(url, status, detail) {
+  /** `parameter`: the request parameter at fault, as a 400 problem names it. */
+  constructor(url, status, detail, parameter = null) {
     super(`Cannot load "${url}": ${detail || `HTTP ${status}`}`);
     this.status = status;
     this.detail = detail || `HTTP ${status}`;
+    this.parameter = parameter;
   }
 }
 
-async function problemText(response) {
+/** The error of a response that is not 2xx/304, with the problem's detail and parameter. */
+async function apiError(url, response) {
   try {
     const body = await response.json();
-    return body.detail || body.title || body.error || "";
+    const detail = body.detail || body.title || body.error || "";
+    return new ApiError(url, response.status, detail, body.parameter ?? null);
   } catch {
-    return "";
+    return new ApiError(url, response.status, "");
   }
 }
 
@@ -88,7 +92,7 @@ export async function getJson(url) {
     throw new ApiError(url, 0, "The server cannot be reached");
   }
   if (response.status === 304 && hit) return { data: hit.data, changed: false };
-  if (!response.ok) throw new ApiError(url, response.status, await problemText(response));
+  if (!response.ok) throw await apiError(url, response);
   const data = await response.json();
   const etag = response.headers.get("ETag");
   if (etag) {

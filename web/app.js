@@ -30,6 +30,7 @@ import {
   resetFilters,
   ticketParams,
   windowParams,
+  windowProblem,
   writeState,
 } from "./state.js";
 import { createTable } from "./table.js";
@@ -216,11 +217,39 @@ async function loadTickets(gen) {
   select(state.ticket || null, { push: false });
 }
 
+/** A 400 about the window (`window`, `from`, `to`): the person's dates to fix, not an outage. */
+function isWindowError(error) {
+  return error.status === 400 && ["window", "from", "to"].includes(error.parameter);
+}
+
+/** Says next to the date inputs what the window needs (null: nothing), filters open to see it. */
+function showWindowProblem(problem) {
+  $("window-hint").hidden = !problem;
+  $("window-hint").textContent = problem ?? "";
+  if (problem) $("filters-box").open = true;
+}
+
+/**
+ * The key figures and the trend. A window the API refuses (or would: windowProblem) is the
+ * person's to fix: the live cards (Open, Breached, At risk) come from the default window
+ * meanwhile and the windowed ones wait for the dates.
+ */
 async function loadDashboard(gen) {
-  const filters = { cluster: state.cluster, status: state.status, ...windowParams(state) };
-  const { data } = await getJson(`api/dashboard${query(filters)}`);
+  const filters = { cluster: state.cluster, status: state.status };
+  let problem = windowProblem(state);
+  let data;
+  if (!problem) {
+    try {
+      ({ data } = await getJson(`api/dashboard${query({ ...filters, ...windowParams(state) })}`));
+    } catch (error) {
+      if (!isWindowError(error)) throw error;
+      problem = error.detail;
+    }
+  }
+  if (problem) ({ data } = await getJson(`api/dashboard${query(filters)}`));
   if (gen !== generation) return;
-  renderKpis(data);
+  showWindowProblem(problem);
+  renderKpis(data, { windowed: !problem });
   renderFreshness(data.freshness, config.staleAfterHours);
   dataShown = true;
   const to = data.window.to;
@@ -233,10 +262,23 @@ async function loadDashboard(gen) {
 }
 
 async function loadTeams(gen) {
-  const { data } = await getJson(
-    `api/teams${query({ cluster: state.cluster, ...windowParams(state) })}`,
-  );
-  if (gen === generation) renderTeams($("teams-table").tBodies[0], data);
+  const body = $("teams-table").tBodies[0];
+  const waiting = () => {
+    body.innerHTML = `<tr><td colspan="9" class="note">Pick the window's dates.</td></tr>`;
+  };
+  if (windowProblem(state)) {
+    waiting();
+    return;
+  }
+  try {
+    const { data } = await getJson(
+      `api/teams${query({ cluster: state.cluster, ...windowParams(state) })}`,
+    );
+    if (gen === generation) renderTeams(body, data);
+  } catch (error) {
+    if (!isWindowError(error)) throw error;
+    if (gen === generation) waiting(); // the dashboard's request says why, next to the dates
+  }
 }
 
 /** Reloads everything; unchanged answers (304) leave the screen as it is. */
@@ -312,7 +354,8 @@ function onFilterChange() {
   }
   state.crq = $("crq").checked;
   $("custom-dates").hidden = state.window !== "custom";
-  if (state.window === "custom" && !(state.from && state.to)) return; // wait for both dates
+  // A custom window without usable dates yet loads too: the hint beside them says what is
+  // missing, and the other filters (CRQ included) apply meanwhile.
   writeState(state);
   refresh();
 }

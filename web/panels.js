@@ -5,16 +5,21 @@ import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** The KPI cards from the dashboard payload. */
-export function renderKpis(dashboard) {
+/**
+ * The KPI cards from the dashboard payload. `windowed: false` (the window asked for cannot be
+ * used yet): the live cards only; Closed, MTTR and Compliance wait for the dates.
+ */
+export function renderKpis(dashboard, { windowed = true } = {}) {
   const m = dashboard.metrics;
   $("kpi-open").textContent = String(m.open_total);
   $("kpi-breached").textContent = String(m.open_sla.breached);
   $("kpi-at-risk").textContent = String(m.open_sla.at_risk);
-  $("kpi-closed").textContent = String(m.closed_in_window);
-  $("kpi-closed-label").textContent = `Closed (${windowLabel(dashboard.window)})`;
-  $("kpi-mttr").textContent = hours(m.mttr_hours?.median);
-  $("kpi-compliance").textContent = percent(m.compliance_rate);
+  $("kpi-closed").textContent = windowed ? String(m.closed_in_window) : "–";
+  $("kpi-closed-label").textContent = windowed
+    ? `Closed (${windowLabel(dashboard.window)})`
+    : "Closed (pick dates)";
+  $("kpi-mttr").textContent = windowed ? hours(m.mttr_hours?.median) : "–";
+  $("kpi-compliance").textContent = windowed ? percent(m.compliance_rate) : "–";
 }
 
 function windowLabel(w) {

@@ -81,6 +81,21 @@ export function windowParams(state) {
     : { window: state.window };
 }
 
+/** What a custom window needs, as the API checks it (a day it cannot read: its own message). */
+export const CUSTOM_WINDOW_HINT = "Pick both dates (from ≤ to, at most 366 days)";
+
+/**
+ * Why the window cannot be asked for yet: a custom one without both dates, with from after to,
+ * or over 366 days gets {@link CUSTOM_WINDOW_HINT}; null otherwise (the API checks the rest).
+ */
+export function windowProblem(state) {
+  if (state.window !== "custom") return null;
+  if (!state.from || !state.to) return CUSTOM_WINDOW_HINT;
+  const days = (Date.parse(`${state.to}T00:00:00Z`) - Date.parse(`${state.from}T00:00:00Z`)) /
+    86_400_000;
+  return days < 0 || days >= 366 ? CUSTOM_WINDOW_HINT : null;
+}
+
 /** True when any ticket filter is set. */
 export function hasTicketFilters(state) {
   return Boolean(state.cluster || state.status || state.team || state.sla);
