@@ -115,3 +115,10 @@ export async function addTicket(
   await writeFiles(fixture.bucket, [csvFile(at, [row])], INC.changesPrefix);
   await ingest(createDirObjectStore(fixture.bucket), db, { datasets: [INC], apply: true });
 }
+
+/** Writes and ingests a CRQ change file with no row, exported 5 min before `now`: CRQ is fresh. */
+export async function freshenCrq(db: Database, fixture: WebFixture): Promise<void> {
+  const at = new Date(fixture.now.getTime() - 5 * 60_000);
+  await writeFiles(fixture.bucket, [csvFile(at, [])], CRQ.changesPrefix);
+  await ingest(createDirObjectStore(fixture.bucket), db, { datasets: [CRQ], apply: true });
+}

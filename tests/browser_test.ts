@@ -11,7 +11,7 @@ import puppeteer, {
   type Viewport,
 } from "puppeteer-core";
 import { backends, removeTestDataAtEnd, shared } from "./_harness.ts";
-import { addTicket, loadWebFixture, type WebFixture } from "./_web_fixture.ts";
+import { addTicket, freshenCrq, loadWebFixture, type WebFixture } from "./_web_fixture.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import type { Database } from "../core/ports/mod.ts";
 
@@ -534,6 +534,32 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         assert.equal(await text(s.page, "#kpi-closed-label"), "Closed (2026-06-09 – 2026-06-15)");
       },
     );
+
+    await t.step("with CRQ shown, a stale CRQ export has its own banner", async () => {
+      const health = await api<
+        { datasets: { dataset: string; watermark: string; healthy: boolean }[] }
+      >(
+        s,
+        "/api/health",
+      );
+      const crq = health.datasets.find((d) => d.dataset === "crq")!;
+      assert.equal(crq.healthy, false, "the fixture's CRQ export stopped hours before INC's");
+      await open(s, "/?crq=1");
+      assert.equal(await hidden(s.page, "#stale"), true, "INC is fresh");
+      assert.equal(await hidden(s.page, "#stale-crq"), false);
+      assert.match(
+        await text(s.page, "#stale-crq"),
+        new RegExp(
+          `^Stale CRQ data: the newest applied CRQ change file \\(${crq.watermark}\\) is ` +
+            `\\d+\\.\\d h old, over the 2 h limit\\. Check the CRQ export`,
+        ),
+      );
+      assert.match(await text(s.page, ".as-of"), /^data as of .+ · CRQ as of .+ h ago\)$/);
+      await freshenCrq(s.db, s.fixture);
+      await refresh(s.page);
+      assert.equal(await hidden(s.page, "#stale-crq"), true, "a fresh CRQ export: no banner");
+      assert.match(await text(s.page, ".as-of"), / · CRQ as of .+ \(0\.\d h ago\)$/);
+    });
 
     await t.step("behind SERVE_TOKEN", async (t) => {
       const token = "page-test-token-7f3a";

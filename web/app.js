@@ -16,6 +16,7 @@ import { clusterAreas } from "./areas.js";
 import { createMap } from "./map.js";
 import { stateOf } from "./markers.js";
 import {
+  renderCrqFreshness,
   renderError,
   renderFreshness,
   renderGroup,
@@ -232,7 +233,8 @@ function showWindowProblem(problem) {
 /**
  * The key figures and the trend. A window the API refuses (or would: windowProblem) is the
  * person's to fix: the live cards (Open, Breached, At risk) come from the default window
- * meanwhile and the windowed ones wait for the dates.
+ * meanwhile and the windowed ones wait for the dates. With CRQ shown, /api/health says whether
+ * CRQ's newest file is too old (the dashboard's freshness is INC's).
  */
 async function loadDashboard(gen) {
   const filters = { cluster: state.cluster, status: state.status };
@@ -256,9 +258,17 @@ async function loadDashboard(gen) {
   const weekBefore = new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000)
     .toISOString().slice(0, 10);
   const from = data.window.from < weekBefore ? data.window.from : weekBefore;
-  const backlog = await getJson(`api/backlog${query({ from, to, cluster: state.cluster })}`);
+  const [backlog, health] = await Promise.all([
+    getJson(`api/backlog${query({ from, to, cluster: state.cluster })}`),
+    // Its failure leaves the banner as it was: the other requests report an outage.
+    state.crq ? getJson("api/health").catch((error) => console.warn(error)) : null,
+  ]);
   if (gen !== generation) return;
   charts.update(backlog.data.days ?? []);
+  if (!state.crq || health) {
+    const crq = health?.data.datasets.find((d) => d.dataset === "crq");
+    renderCrqFreshness(state.crq ? crq ?? {} : null, data.freshness, config.staleAfterHours);
+  }
 }
 
 async function loadTeams(gen) {

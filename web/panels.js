@@ -45,6 +45,41 @@ export function renderFreshness(freshness, staleAfterHours) {
     `Check the export and the ingest schedule.`;
 }
 
+/** A change file's export time (its name, EAT wall clock) as ISO 8601; null for another name. */
+function fileTime(name) {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})/.exec(name ?? "");
+  return m ? `${m[1]}T${m[2]}:${m[3]}:${m[4]}+03:00` : null;
+}
+
+/**
+ * With CRQ shown (`crq`: its /api/health entry, `{}` when none; null: CRQ hidden): its export
+ * time in the header, and its own stale banner when /api/health calls it unhealthy. Its age is
+ * counted from the server's clock, which INC's freshness gives (the browser's may differ).
+ */
+export function renderCrqFreshness(crq, incFreshness, staleAfterHours) {
+  const note = $("as-of-crq");
+  const stale = $("stale-crq");
+  note.hidden = !crq;
+  stale.hidden = !crq?.watermark || crq.healthy;
+  if (!crq) return;
+  if (!crq.watermark) {
+    note.textContent = " · CRQ: no change file applied yet";
+    stale.textContent = "";
+    return;
+  }
+  const time = fileTime(crq.watermark);
+  const now = incFreshness?.newest_file_time
+    ? Date.parse(incFreshness.newest_file_time) + Number(incFreshness.file_age_hours) * 3_600_000
+    : null;
+  const age = time && now !== null ? ((now - Date.parse(time)) / 3_600_000).toFixed(1) : null;
+  note.textContent = ` · CRQ as of ${time ? eatTime(time) : crq.watermark}` +
+    (age === null ? "" : ` (${age} h ago)`);
+  note.title = `newest applied CRQ file: ${crq.watermark}`;
+  stale.textContent = stale.hidden ? "" : `Stale CRQ data: the newest applied CRQ change file ` +
+    `(${crq.watermark}) is ${age === null ? "" : `${age} h old, `}over the ` +
+    `${staleAfterHours} h limit. Check the CRQ export and the ingest schedule.`;
+}
+
 /** Shows an error line (or hides it with null). */
 export function renderError(message) {
   $("error").hidden = !message;
