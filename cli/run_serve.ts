@@ -1,6 +1,7 @@
 /**
  * `serve [--port 8080] [--host 127.0.0.1]`: the read API over the configured database (embedded
- * when DATABASE_URL is unset), until SIGTERM/SIGINT, which drain in-flight requests (exit 0).
+ * when DATABASE_URL is unset), until SIGTERM/SIGINT, which drain in-flight requests for at most
+ * STOP_GRACE_MS (serve/server.ts), cutting what is still being sent then (exit 0 either way).
  *
  * @module
  */
@@ -103,14 +104,59 @@ function readAddress(args: string[]): { host: string; port: number } {
 }
 
 /** One log line: short text on a terminal, else a JSON object with its time. */
-function logLine(entry: Record<string, unknown>, io: Context["io"]): string {
+export function logLine(
+  entry: Record<string, unknown>,
+  io: Pick<Context["io"], "terminal">,
+): string {
   return io.terminal.stdout
-    ? `${entry.method ?? entry.level ?? ""} ${entry.path ?? entry.event ?? ""} ${
-      entry.status ?? ""
-    } ${entry.ms === undefined ? "" : `${entry.ms} ms`} ${entry.rows ? `${entry.rows} rows` : ""}${
-      entry.error ? ` ${entry.error}` : ""
-    }`.replace(/\s+/g, " ").trim()
+    ? terminalLine(entry)
     : JSON.stringify({ time: new Date().toISOString(), ...entry });
+}
+
+/** The terminal form of a log line: a request as `GET /path 200 3.1 ms 5 rows`, else its event. */
+function terminalLine(entry: Record<string, unknown>): string {
+  const { level, event, error, ...rest } = entry;
+  const words: unknown[] = [];
+  if (event === "request") {
+    const { method, path, status, ms, rows } = rest;
+    words.push(
+      method,
+      path,
+      status,
+      ms === undefined ? "" : `${ms} ms`,
+      rows ? `${rows} rows` : "",
+    );
+  } else if (event === "listening") {
+    const { url, database, token, corsOrigins } = rest;
+    const cors = Array.isArray(corsOrigins) && corsOrigins.length > 0
+      ? `; CORS: ${corsOrigins.join(" ")}`
+      : "";
+    words.push(
+      `listening on ${url} (database: ${database}; token: ${token ? "required" : "none"}${cors})`,
+    );
+  } else {
+    words.push(level, event);
+    for (const [name, value] of Object.entries(rest)) {
+      if (value !== undefined) {
+        words.push(`${name}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+      }
+    }
+  }
+  if (error) words.push(error);
+  return words.map((word) => escapeControls(String(word ?? "")).trim()).filter((word) => word)
+    .join(" ");
+}
+
+/**
+ * `text` with its control characters written as `\x1b` (a request path or an error could
+ * otherwise move the cursor or colour the operator's terminal).
+ */
+function escapeControls(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** The migrated database, read only; an embedded one another process holds is an error. */
@@ -152,14 +198,17 @@ function startListening(
   });
 }
 
-/** Waits until SIGTERM/SIGINT has drained the server's in-flight requests. */
+/**
+ * Waits until SIGTERM/SIGINT has stopped the server: the requests that had arrived answered, or
+ * cut after STOP_GRACE_MS (serve/server.ts) when still being sent, which is logged.
+ */
 async function untilStopped(
   server: RunningServer,
   io: Context["io"],
   log: Log,
 ): Promise<void> {
   const unsubscribe = io.onSignal((signal) => {
-    log({ event: "stopping", signal });
+    log({ event: "stopping", signal, inFlight: server.inFlight });
     server.shutdown();
   });
   await server.finished;

@@ -150,17 +150,29 @@ function accessLog(deps: ServeDeps): MiddlewareHandler<ServeEnv> {
           }`,
         }),
       });
-    // A streamed body (the CSV export) is logged once its last row is read, with its rows (or,
-    // when it stopped, the rows sent until then).
+    // A streamed body (the CSV export) is logged once the client has taken its last row, with
+    // the rows it took (or, when it stopped, the rows sent until then).
     const streamed = c.get("streamed");
     if (streamed === undefined) line(c.get("rows"));
     else {
       streamed.then(
-        (rows) => line(rows),
+        (rows) => received(c.env).then(() => line(rows), (error) => line(rows, error)),
         (error) => line((error as { rowsSent?: number }).rowsSent ?? c.get("rows"), error),
       ).catch(() => {}); // a failing log line must not end the server
     }
   };
+}
+
+/**
+ * Resolves once the server has sent the whole response (Deno.serve's `completed`, handed to the
+ * app as its env); rejects when the client left first. At once without a server (tests).
+ */
+function received(env: unknown): Promise<void> {
+  const completed = (env as { completed?: unknown } | undefined)?.completed;
+  if (!(completed instanceof Promise)) return Promise.resolve();
+  return completed.then(() => {}, () => {
+    throw new Error("the client closed the connection before it had received it all");
+  });
 }
 
 /**

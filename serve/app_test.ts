@@ -70,7 +70,8 @@ const BAD: readonly [string, string][] = [
   ["/api/tickets?team=a%00b", "team"],
   ["/api/tickets.csv?limit=0", "limit"],
   ["/api/tickets.csv?bbox=1,2,3", "bbox"],
-  ["/api/tickets/INC'%3B%20drop", "id"],
+  ["/api/tickets/INC%1B%5B31mRED", "id"], // a control character
+  ["/api/tickets/" + "x".repeat(101), "id"],
   ["/api/dashboard?window=fortnight", "window"],
   ["/api/dashboard?window=custom&from=2026-06-10", "to"],
   ["/api/dashboard?from=2026-06-10&to=2026-06-01", "from"],
@@ -454,6 +455,61 @@ Deno.test("a CSV export whose client goes away stops fetching and logs the rows 
   assert.match(String(line.error), /the client closed the connection$/);
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(fetches() <= atCancel + 1, "no fetch after the one in flight (the rows never end)");
+});
+
+Deno.test("a CSV export whose client leaves after the whole file was read logs the rows it took, with an error", async () => {
+  const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x"]));
+  let pages = 0;
+  const db = fakeDatabase((text) =>
+    text.startsWith("fetch forward") && pages++ < 10 ? Array(2000).fill(row) : []
+  );
+  const { app, lines } = appWith({}, db);
+  const response = await app.request("/api/tickets.csv?open_only=false");
+  assert.equal(response.status, 200);
+  const reader = response.body!.getReader();
+  await reader.read(); // the header
+  await reader.read(); // the first 2,000 rows
+  // The database has given all 20,000 rows by now: the export reads at its own pace.
+  for (let i = 0; i < 50 && pages <= 10; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(pages, 11);
+  await reader.cancel();
+  for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const line = lines[0]!;
+  assert.equal(line.status, 200);
+  assert.ok((line.rows as number) < 20_000, `rows ${line.rows}: the rows taken, not read`);
+  assert.ok((line.rows as number) >= 2000, `rows ${line.rows}`);
+  assert.match(String(line.error), /the client closed the connection$/);
+});
+
+Deno.test("a CSV export read to its end logs every row", async () => {
+  const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x"]));
+  let pages = 0;
+  const db = fakeDatabase((text) =>
+    text.startsWith("fetch forward") && pages++ < 3 ? Array(2000).fill(row) : []
+  );
+  const { app, lines } = appWith({}, db);
+  const response = await app.request("/api/tickets.csv?open_only=false");
+  const text = await response.text();
+  assert.equal(text.split("\r\n").length, 1 + 6000 + 1);
+  for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(lines[0]!.rows, 6000);
+  assert.equal(lines[0]!.error, undefined);
+});
+
+Deno.test("a ticket id with spaces, accents, quotes or a # is looked up as it is (a parameter)", async () => {
+  const asked: unknown[] = [];
+  const db = fakeDatabase((_text, params) => {
+    if (params.length === 3) asked.push(params[0]); // readTicket's (id, now, dataset)
+    return [];
+  });
+  const { app } = appWith({}, db);
+  const ids = ["WOT 0799 A", "Tükét-1", "WOT#1", "INC'; drop", "x".repeat(100)];
+  for (const id of ids) {
+    const response = await app.request(`/api/tickets/${encodeURIComponent(id)}`);
+    assert.equal(response.status, 404, id);
+    assert.equal((await problem(response)).detail, `No ticket "${id}" in INC or CRQ`);
+  }
+  assert.deepEqual(asked, ids);
 });
 
 Deno.test("every request writes one access-log line: method, path without query, status, ms, rows", async () => {

@@ -36,6 +36,11 @@ export interface ReadResult {
    * transaction stays open until then, while the response is already on its way.
    */
   finished?: Promise<number>;
+  /**
+   * For a streamed body: settles with the rows handed to the client once it has taken the last,
+   * or rejects (with `rowsSent`) when the body stopped early. The access log reports it.
+   */
+  delivered?: Promise<number>;
 }
 
 const encoder = new TextEncoder();
@@ -99,10 +104,19 @@ export async function cachedRead(
   // A streamed body leaves with its first rows; anything else once the transaction is over.
   const result = await Promise.race([head, done.then(() => head)]);
   const streamed = !result.notModified && result.finished !== undefined;
-  if (streamed) c.set("streamed", done.then(() => result.finished!)); // for the access log
+  if (streamed) c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
   else await done;
   if (result.notModified) return notModified(c, result.etag);
   return dataResponse(c, result);
+}
+
+/**
+ * What the access log reports of a streamed body: once the read is over (the transaction too),
+ * the rows the client took (when the body says), else the rows read.
+ */
+function streamedEnd(read: Promise<number>, result: ReadResult): Promise<number> {
+  const delivered = result.delivered;
+  return delivered === undefined ? read : read.then(() => delivered, () => delivered);
 }
 
 /**

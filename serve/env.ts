@@ -28,6 +28,11 @@ export interface ServeDeps {
    * `settings.versionTtlMs` and keeps it current); absent: every conditional request reads it.
    */
   versions?: VersionCache<DataVersion>;
+  /**
+   * Aborts when a stopping server has waited long enough for the responses still being sent:
+   * the bodies serve writes itself (the CSV export) end then, with its reason.
+   */
+  cut?: AbortSignal;
 }
 
 /** Hono environment of the read API. */
@@ -37,8 +42,8 @@ export interface ServeEnv {
     /** Rows read, for the access log. */
     rows: number;
     /**
-     * A streamed body's end: settles with the rows it read once it has read its last (the
-     * access-log line waits for it).
+     * A streamed body's end: settles with the rows the client took once it has taken the last
+     * (the access-log line waits for it); rejects, with `rowsSent`, when it stopped early.
      */
     streamed?: Promise<number>;
   };

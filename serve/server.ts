@@ -1,6 +1,7 @@
 /**
- * Starts the read API on `Deno.serve` and stops it cleanly: on SIGTERM/SIGINT it stops
- * accepting, lets in-flight requests finish, then closes the database. While it runs it listens
+ * Starts the read API on `Deno.serve` and stops it cleanly: on SIGTERM/SIGINT it answers what
+ * has arrived, stops accepting, lets in-flight requests finish for a bounded time (then cuts
+ * what is still being sent), then closes the database. While it runs it listens
  * for data changes, so the data version it remembers for `304`s is forgotten at once.
  *
  * @module
@@ -9,7 +10,27 @@
 import { createApp } from "./app.ts";
 import type { DataVersion } from "../core/data_version.ts";
 import type { ServeDeps } from "./env.ts";
+import { problemResponse } from "./problem.ts";
 import { DATA_CHANGED_CHANNEL, VersionCache } from "./version_cache.ts";
+
+/**
+ * Milliseconds the responses in flight get after a stop signal (SIGTERM, Ctrl-C) before what is
+ * still being sent is cut: below the 10 s Docker and Kubernetes wait before they kill.
+ */
+export const STOP_GRACE_MS = 8000;
+
+/**
+ * After a stop signal the server goes on answering until no request has been in flight or
+ * begun for this long: a request already sent, waiting in the kernel's accept queue while the
+ * embedded database held the one thread, is answered rather than reset.
+ */
+export const STOP_QUIET_MS = 100;
+
+/** ...for at most this long after the signal (a steady stream of requests would never end). */
+export const STOP_ACCEPT_MAX_MS = 2000;
+
+/** Milliseconds a stopping server waits for the connections it cut to close. */
+const CUT_WAIT_MS = 500;
 
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions extends ServeDeps {
@@ -17,6 +38,8 @@ export interface StartServerOptions extends ServeDeps {
   host: string;
   /** Port (0: any free port). */
   port: number;
+  /** How shutdown waits (tests): {@linkcode STOP_GRACE_MS} and the others by default. */
+  stop?: { graceMs?: number; quietMs?: number; acceptMaxMs?: number };
 }
 
 /** A running server. */
@@ -25,7 +48,14 @@ export interface RunningServer {
   host: string;
   /** The bound port. */
   port: number;
-  /** Stops accepting, waits for in-flight requests, then resolves. */
+  /** Requests being answered now (from their start until the last byte is sent). */
+  readonly inFlight: number;
+  /**
+   * Stops: answers what arrives until requests stop coming ({@linkcode STOP_QUIET_MS}, at most
+   * {@linkcode STOP_ACCEPT_MAX_MS}), stops accepting, waits for the requests in flight until
+   * {@linkcode STOP_GRACE_MS} after the call, then cuts the responses still being sent (logged
+   * as `responses_cut`) and resolves. Calling it again returns the same stop.
+   */
   shutdown(): Promise<void>;
   /** Resolves once the server has stopped. */
   finished: Promise<void>;
@@ -40,24 +70,33 @@ export interface RunningServer {
 export function startServer(options: StartServerOptions): Promise<RunningServer> {
   const versions = options.versions ??
     new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
-  const app = createApp({ ...options, versions });
+  const cut = new AbortController();
+  const app = createApp({ ...options, versions, cut: cut.signal });
+  const requests = inFlightRequests(app.fetch, cut.signal);
   return new Promise((resolve, reject) => {
     try {
-      const server = serve(options, app.fetch);
+      const server = serve(options, requests.fetch);
       const addr = server.addr as Deno.NetAddr;
       const stopListening = listenForChanges(options, versions);
       const listening = whetherListening(stopListening, options, versions);
-      const finished = server.finished.then(async () => {
-        const stop = await stopListening.catch(() => undefined);
-        await stop?.().catch(() => {});
-      });
+      let stopped: () => void = () => {};
+      const finished = Promise.race([server.finished, new Promise<void>((r) => stopped = r)])
+        .then(async () => {
+          const stop = await stopListening.catch(() => undefined);
+          await stop?.().catch(() => {});
+        });
+      let stopping: Promise<void> | undefined;
       resolve({
         host: addr.hostname,
         port: addr.port,
-        shutdown: async () => {
-          await server.shutdown();
-          await finished;
+        get inFlight() {
+          return requests.count;
         },
+        shutdown: () =>
+          stopping ??= stop(server, requests, cut, options).then(() => {
+            stopped();
+            return finished;
+          }),
         finished,
         listening,
       });
@@ -67,7 +106,116 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   });
 }
 
-/** Binds the socket and serves `fetch`; a request that throws is logged and answered 500. */
+/** The requests being answered, counted from the start of each to its last byte sent. */
+interface InFlight {
+  /** The handler to serve: `fetch`, counted. */
+  fetch: Deno.ServeHandler;
+  /** Requests in flight. */
+  readonly count: number;
+  /** `performance.now()` when a request last began or ended. */
+  readonly lastChange: number;
+  /** Marks now as a change (a stop begins: the quiet time counts from it). */
+  touch(): void;
+}
+
+/**
+ * Counts the requests `fetch` answers. One that `cut` finds still waiting for its handler gets
+ * a 503 at once (its handler goes on, unheard).
+ */
+function inFlightRequests(
+  fetch: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
+  cut: AbortSignal,
+): InFlight {
+  let count = 0;
+  let lastChange = performance.now();
+  return {
+    fetch: (request, info) => {
+      count++;
+      lastChange = performance.now();
+      const ended = () => {
+        count--;
+        lastChange = performance.now();
+      };
+      info.completed.then(ended, ended);
+      const answer = fetch(request, info);
+      if (answer instanceof Response) return answer;
+      return new Promise<Response>((resolve, reject) => {
+        const onCut = () =>
+          resolve(problemResponse(503, "The server stopped before this request was answered"));
+        cut.addEventListener("abort", onCut, { once: true });
+        answer.then(resolve, reject).finally(() => cut.removeEventListener("abort", onCut));
+      });
+    },
+    get count() {
+      return count;
+    },
+    get lastChange() {
+      return lastChange;
+    },
+    touch: () => void (lastChange = performance.now()),
+  };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the timer cleared). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = new AbortController();
+  let inTime = false;
+  await Promise.race([
+    promise.then(() => void (inTime = true), () => void (inTime = true)),
+    sleep(ms, settled.signal),
+  ]);
+  settled.abort();
+  return inTime;
+}
+
+/** See {@linkcode RunningServer.shutdown}. */
+async function stop(
+  server: Deno.HttpServer,
+  requests: InFlight,
+  cut: AbortController,
+  options: StartServerOptions,
+): Promise<void> {
+  const graceMs = options.stop?.graceMs ?? STOP_GRACE_MS;
+  const quietMs = options.stop?.quietMs ?? STOP_QUIET_MS;
+  const began = performance.now();
+  const acceptUntil = began + Math.min(options.stop?.acceptMaxMs ?? STOP_ACCEPT_MAX_MS, graceMs);
+  requests.touch();
+  // Timers run late while the embedded database holds the thread: only time seen with nothing
+  // in flight counts, so the connections waiting to be accepted get their turn first.
+  while (performance.now() < acceptUntil) {
+    if (requests.count === 0 && performance.now() - requests.lastChange >= quietMs) break;
+    await sleep(Math.min(quietMs / 4, acceptUntil - performance.now()));
+  }
+  const closed = server.shutdown();
+  if (await within(closed, began + graceMs - performance.now())) return;
+  const responses = requests.count;
+  cut.abort(new Error(`the server stopped ${graceMs / 1000} s after the stop signal`));
+  options.log({
+    level: "warn",
+    event: "responses_cut",
+    responses,
+    graceMs,
+    error: `Cut ${responses} response${responses === 1 ? "" : "s"} still being sent ${
+      graceMs / 1000
+    } s after the stop signal (clients too slow, stalled, or waiting on the database)`,
+  });
+  await within(closed, CUT_WAIT_MS); // a stalled client's socket closes when the process ends
+}
+
+/** Binds the socket and serves `fetch`; a body that fails mid-way is logged with its request. */
 function serve(
   options: StartServerOptions,
   fetch: Deno.ServeHandler,
@@ -77,10 +225,14 @@ function serve(
     port: options.port,
     onListen: () => {},
     onError: (error) => {
+      // Hono answers what a handler throws; what reaches here is a body that failed once sent
+      // (the route names its request on the error).
+      const request = (error as { request?: { method?: unknown; path?: unknown } }).request;
       options.log({
         level: "error",
         event: "request_failed",
-        error: options.redact(String(error)),
+        ...(request === undefined ? {} : { method: request.method, path: request.path }),
+        error: options.redact(error instanceof Error ? error.message : String(error)),
       });
       return new Response(null, { status: 500 });
     },

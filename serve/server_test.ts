@@ -8,6 +8,7 @@ import type { Database } from "../core/ports/mod.ts";
 import { fakeDatabase } from "./_fake_database.ts";
 import { startServer } from "./server.ts";
 import { VersionCache } from "./version_cache.ts";
+import { CSV_COLUMNS } from "../core/read_tickets_csv.ts";
 
 const SETTINGS: Config["serve"] = {
   corsOrigins: [],
@@ -73,6 +74,113 @@ Deno.test("a database that cannot listen leaves the server up, on the TTL alone,
     const config = await fetch(`http://127.0.0.1:${server.port}/api/config`);
     assert.equal(config.status, 200);
     await config.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/**
+ * A database whose CSV export gives `pages` pages of 2,000 rows (~200 KB each), then ends, or
+ * with `failLater`, fails 200 ms later on a statement timeout.
+ */
+function exportingDatabase(pages: number, failLater = false): Database {
+  const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x".repeat(3)]));
+  let fetched = 0;
+  const base = fakeDatabase((text) => {
+    if (!text.startsWith("fetch forward")) return [];
+    if (fetched++ < pages) return Array(2000).fill(row);
+    if (failLater) {
+      throw Object.assign(new Error("canceling statement due to statement timeout"), {
+        code: "57014",
+      });
+    }
+    return [];
+  });
+  return {
+    ...base,
+    transaction: (fn) =>
+      base.transaction((tx) =>
+        fn({
+          ...tx,
+          query: async (text, params) => {
+            if (failLater && fetched >= pages && text.startsWith("fetch forward")) {
+              await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+            return await tx.query(text, params);
+          },
+        })
+      ),
+  };
+}
+
+/** Opens a connection, sends `GET path` and reads only the first bytes of the answer. */
+async function stalledClient(port: number, path: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+  const head = new Uint8Array(1024);
+  await conn.read(head); // the response has begun; now it is never read again
+  return conn;
+}
+
+Deno.test("a client that never reads holds shutdown only for the grace, then its response is cut and logged", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const server = await startServer({
+    db: exportingDatabase(50), // ~10 MB: more than the socket buffers take
+    settings: SETTINGS,
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date("2026-06-15T12:00:00+03:00"),
+    log: (entry) => lines.push(entry),
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    stop: { graceMs: 400 },
+  });
+  const conn = await stalledClient(server.port, "/api/tickets.csv?open_only=false");
+  try {
+    assert.equal(server.inFlight, 1);
+    const began = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stopped = await Promise.race([
+      server.shutdown().then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 5000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(stopped, "shutdown resolved");
+    const took = performance.now() - began;
+    assert.ok(took >= 400 && took < 1500, `took ${took} ms`);
+    const cut = lines.find((line) => line.event === "responses_cut");
+    assert.equal(cut?.level, "warn");
+    assert.equal(cut?.responses, 1);
+    assert.match(
+      String(cut?.error),
+      /^Cut 1 response still being sent 0\.4 s after the stop signal/,
+    );
+    const request = lines.find((line) => line.event === "request");
+    assert.equal(request?.path, "/api/tickets.csv");
+    assert.match(String(request?.error), /the server stopped 0\.4 s after the stop signal/);
+    assert.ok((request?.rows as number) < 100_000, `rows ${request?.rows}: taken, not read`);
+  } finally {
+    conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // Deno's server sees the close
+  }
+});
+
+Deno.test("a CSV export that fails once sent is logged request_failed with its method and path", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const server = await start(exportingDatabase(1, true), lines);
+  try {
+    const response = await fetch(
+      `http://127.0.0.1:${server.port}/api/tickets.csv?open_only=false`,
+    );
+    assert.equal(response.status, 200); // sent before the failure
+    await assert.rejects(response.text());
+    for (let i = 0; i < 50 && !lines.some((l) => l.event === "request_failed"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const failed = lines.find((line) => line.event === "request_failed");
+    assert.equal(failed?.method, "GET");
+    assert.equal(failed?.path, "/api/tickets.csv");
+    assert.match(String(failed?.error), /statement timeout/);
   } finally {
     await server.shutdown();
   }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { migrate } from "../core/migrate.ts";
+import { STOP_GRACE_MS } from "../serve/server.ts";
 import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
 
 interface Served {
@@ -101,6 +102,49 @@ if (base) {
       assert.ok(!s.lines.join("\n").includes(new URL(url).password || "\u0000"));
     } finally {
       await locker.end();
+    }
+  });
+
+  Deno.test("serve on PostgreSQL: a client that never reads is cut 8 s after SIGTERM, logged, exit 0", async () => {
+    const url = await createScratchDatabase(base);
+    const db = createPostgresDatabase(url);
+    await migrate(db);
+    await db.close();
+    // A file larger than the socket buffers take: its response never ends while unread.
+    const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
+    await Deno.writeFile(tiles, new Uint8Array(64 << 20));
+    const s = await serve({
+      DATABASE_URL: url,
+      PATH: Deno.env.get("PATH") ?? "",
+      MAP_PMTILES: tiles,
+    });
+    const at = new URL(s.url);
+    const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
+    try {
+      await conn.write(new TextEncoder().encode("GET /tiles.pmtiles HTTP/1.1\r\nHost: x\r\n\r\n"));
+      await conn.read(new Uint8Array(1024)); // the answer has begun; it is never read again
+      const began = performance.now();
+      s.child.kill("SIGTERM");
+      assert.equal((await s.exited).code, 0);
+      const took = performance.now() - began;
+      assert.ok(
+        took > STOP_GRACE_MS - 200 && took < STOP_GRACE_MS + 2000,
+        `exited after ${took} ms`,
+      );
+      const events = s.lines.map((l) => JSON.parse(l));
+      assert.deepEqual(events.map((e) => e.event), [
+        "listening",
+        "request",
+        "stopping",
+        "responses_cut",
+        "stopped",
+      ]);
+      assert.equal(events[2].inFlight, 1);
+      assert.equal(events[3].responses, 1);
+      assert.match(events[3].error, /^Cut 1 response still being sent 8 s after the stop signal/);
+    } finally {
+      conn.close();
+      await Deno.remove(tiles);
     }
   });
 }

@@ -1072,6 +1072,103 @@ for (const b of backends()) {
     }
   });
 
+  if (b.name === "postgres") { // the embedded database takes one process: these tests hold it
+    test("on a terminal, serve's lines name its URL and escape control characters", async () => {
+      await ready();
+      let stdout = "";
+      let signal: (name: string) => void = () => {};
+      let stopped: Promise<number> = Promise.resolve(-1);
+      const listening = new Promise<void>((resolve) => {
+        const running = main(["serve", "--port", "0"], {
+          env: (name) => name === "DATABASE_URL" ? b.url : undefined,
+          stdout: (text) => {
+            stdout += text;
+            if (stdout.includes("listening")) resolve();
+          },
+          stderr: () => {},
+          terminal: { stdout: true, stderr: false },
+          onSignal: (handler) => {
+            signal = handler;
+            return () => {};
+          },
+        });
+        stopped = running;
+      });
+      await listening;
+      const [first] = stdout.split("\n");
+      const at = first!.match(/^listening on (http:\/\/127\.0\.0\.1:(\d+)\/) /);
+      assert.ok(at, first);
+      assert.notEqual(at[2], "0");
+      assert.match(first!, /\(database: postgres; token: none\)$/);
+      const evil = await fetch(`${at[1]}x%1B%5B31mRED%1B%5B0m`);
+      await evil.body?.cancel();
+      signal("SIGTERM");
+      assert.equal(await stopped, 0);
+      assert.ok(!stdout.includes("\x1b"), JSON.stringify(stdout));
+      assert.match(stdout, /^GET \/x\\x1b\[31mRED\\x1b\[0m 404 [\d.]+ ms$/m);
+      assert.match(stdout, /^stopping signal=SIGTERM inFlight=0$/m);
+      assert.match(stdout, /^stopped$/m);
+    });
+  }
+
+  test("stop: requests already sent when the stop comes are answered, not reset", async () => {
+    const { db } = await ready();
+    const own = await testServer(db);
+    const marker = `.data/test-serve-sent-${crypto.randomUUID()}`;
+    // Another process sends 6 requests and says when they are sent; each reads its answer.
+    const client = `
+      const conns = [];
+      for (let i = 0; i < 6; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: ${own.port} });
+        await conn.write(new TextEncoder().encode("GET /api/tickets?open_only=false&offset=" + i +
+          " HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n"));
+        conns.push(conn);
+      }
+      await Deno.writeTextFile(${JSON.stringify(marker)}, "sent");
+      const answers = await Promise.all(conns.map(async (conn) => {
+        let text = "";
+        const buffer = new Uint8Array(65536);
+        try {
+          for (let n; (n = await conn.read(buffer)) !== null;) {
+            text += new TextDecoder().decode(buffer.subarray(0, n));
+          }
+        } catch (error) {
+          return error.name;
+        }
+        return text.slice(0, 12) || "closed";
+      }));
+      console.log(JSON.stringify(answers));`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", client],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      // Hold the thread, as the embedded database does while it runs a query: the requests wait
+      // in the kernel's accept queue, and the stop comes before any was accepted.
+      const until = Date.now() + 30_000;
+      while (Date.now() < until) {
+        try {
+          Deno.statSync(marker);
+          break;
+        } catch {
+          // not sent yet
+        }
+      }
+      const stopped = own.shutdown();
+      const output = await child.output();
+      await stopped;
+      const answers = new TextDecoder().decode(output.stdout).trim();
+      assert.deepEqual(
+        JSON.parse(answers || "[]"),
+        Array(6).fill("HTTP/1.1 200"),
+        new TextDecoder().decode(output.stderr),
+      );
+    } finally {
+      await Deno.remove(marker).catch(() => {});
+    }
+  });
+
   test("stop: the server drains and closes", async () => {
     await ready();
     await server!.shutdown();

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { exportStream } from "./_export_stream.ts";
+
+Deno.test("an export stream counts the rows the reader has taken, not those queued", async () => {
+  const stream = exportStream();
+  stream.write("h\r\n", 0);
+  stream.write("a\r\nb\r\n", 2);
+  stream.write("c\r\n", 1);
+  stream.close();
+  assert.equal(stream.rows, 3);
+  assert.equal(stream.sent, 0);
+  const reader = stream.body.getReader();
+  await reader.read();
+  await reader.read();
+  assert.equal(stream.sent, 2);
+  assert.equal((await reader.read()).done, false);
+  assert.equal((await reader.read()).done, true);
+  assert.equal(await stream.delivered, 3);
+});
+
+Deno.test("a cut ends a stream the client has not finished, even one whose rows are all read", async () => {
+  const cut = new AbortController();
+  const stream = exportStream(cut.signal);
+  stream.write("h\r\n", 0);
+  stream.write("a\r\n", 1);
+  stream.write("b\r\n", 1);
+  stream.close();
+  const reader = stream.body.getReader();
+  await reader.read();
+  await reader.read();
+  cut.abort(new Error("the server stopped 8 s after the stop signal"));
+  await assert.rejects(reader.read(), /the server stopped/);
+  const reason = await stream.delivered.then(() => undefined, (error) => error);
+  assert.match(String(reason), /the server stopped/);
+  assert.equal(reason.rowsSent, 1);
+  assert.ok(stream.signal.aborted, "the database read stops too");
+});
+
+Deno.test("a cut stops an export still reading: its next write throws", () => {
+  const cut = new AbortController();
+  const stream = exportStream(cut.signal);
+  stream.write("h\r\n", 0);
+  cut.abort(new Error("cut"));
+  assert.throws(() => stream.write("a\r\n", 1), /cut/);
+});
