@@ -131,7 +131,11 @@ function rememberedForCheck(
   return ifNoneMatch === undefined || versions === undefined
     ? undefined
     : versions.refresh(() =>
-      readInOrder(db, { timeoutMs: settings.statementTimeoutMs }, readDataVersion)
+      readInOrder(
+        db,
+        { timeoutMs: settings.statementTimeoutMs },
+        (tx) => readTaggedVersion(tx, versions),
+      )
     );
 }
 
@@ -139,6 +143,29 @@ function rememberedForCheck(
 type Head =
   | { etag: string; notModified: true }
   | ({ etag: string; notModified: false } & ReadResult);
+
+/**
+ * Drawn once per process: a restarted server never repeats a tag its predecessor gave older
+ * data (on the embedded database nothing notifies it of what changed while it was stopped).
+ */
+const PROCESS_EPOCH = crypto.randomUUID().slice(0, 8);
+
+/**
+ * The data version, its token extended with this process and the change notifications it had
+ * heard when the read began. The ledger's token changes only when a file is applied; history
+ * captures, geometry resolution, geocoding and gazetteer imports notify too (definitions/95_*),
+ * so their changes get new tags at once, not when the minute in the tag rolls over. A tag never
+ * names data older than it carries: a notification is delivered after its commit, so data read
+ * after a generation was counted includes every change notified until then.
+ */
+async function readTaggedVersion(
+  tx: SqlSession,
+  versions: ServeDeps["versions"],
+): Promise<DataVersion> {
+  const generation = versions?.generation ?? 0;
+  const version = await readDataVersion(tx);
+  return { ...version, token: `${version.token}|${PROCESS_EPOCH}.${generation}` };
+}
 
 /** One request's read: its tag's text, the client's tags, the version already checked. */
 interface ReadPlan {
@@ -185,7 +212,7 @@ async function readVersionFirst(
   ready: (head: Head) => void,
 ): Promise<void> {
   const start = versions?.begin();
-  const reading = readDataVersion(tx);
+  const reading = readTaggedVersion(tx, versions);
   // No version left to check first (none sent, or the remembered one did not match): the
   // data goes out right behind the version. The version is sent first, so it never labels
   // data older than itself.

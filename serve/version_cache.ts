@@ -46,6 +46,11 @@ export class VersionCache<T = string> {
     return this.#token;
   }
 
+  /** Invalidations so far: a change notified since a read makes this differ from its start's. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** Call before reading the version in a snapshot; hand the result to {@linkcode store}. */
   begin(): VersionReadStart {
     return { generation: this.#generation, at: this.#now() };
