@@ -174,8 +174,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
 }
 
 /** Reads `ingest`'s flags (a usage error for a wrong combination) and makes the run's logger. */
-function readIngestRun(context: Context, args: string[]): IngestRun {
-  const { io, redact, out } = context;
+function readIngestRun(given: Context, args: string[]): IngestRun {
   const values = parse(args, FLAGS);
   const sources = ["from-bucket", "from-dir", "csv"].filter((s) => values[s] !== undefined);
   if (sources.length !== 1) {
@@ -186,12 +185,35 @@ function readIngestRun(context: Context, args: string[]): IngestRun {
   if (csv !== undefined && datasets.length !== 1) {
     throw new UsageError("--csv takes one dataset, not --dataset all");
   }
+  const context = csv === undefined ? given : namingCsvFile(given, datasets[0]!, csv);
+  const { io, redact, out } = context;
   const format = logFormatOf(values, io);
   const waitLockMs = amount(values["wait-lock"], "--wait-lock", "seconds") * 1000;
   const logger = runLogger(values, format, io, redact);
   const print = (reports: IngestReport[]) => out(reportDocument(values, reports));
   const startedAt = new Date();
   return { context, values, datasets, csv, format, waitLockMs, logger, startedAt, print };
+}
+
+/**
+ * A `--csv` file is drained as the only object under the dataset's changes prefix
+ * (`automations/inc/changes/NAME.csv`): every line the run prints names the file as the user
+ * gave it instead. A path JSON would escape, or one holding that key, keeps the key.
+ */
+function namingCsvFile(context: Context, dataset: Dataset, path: string): Context {
+  const key = dataset.changesPrefix + path.slice(path.lastIndexOf("/") + 1);
+  if (path.includes(key) || JSON.stringify(path) !== `"${path}"`) return context;
+  const rename = (text: string) => text.replaceAll(key, path);
+  return {
+    ...context,
+    redact: (text) => rename(context.redact(text)),
+    out: (text) => context.out(rename(text)),
+    io: {
+      ...context.io,
+      stdout: (text) => context.io.stdout(rename(text)),
+      stderr: (text) => context.io.stderr(rename(text)),
+    },
+  };
 }
 
 /** `ingest` when its source cannot be opened; returns the exit code or throws for `main`. */

@@ -141,6 +141,16 @@ Deno.test({
       assert.match(text.stdout.split("\n")[0]!.split(", into ")[1]!, into);
       assert.doesNotMatch(text.stdout, /archived/);
       await Deno.stat(file); // still where it was
+      // A file's problems name it as given, not as a bucket key the user never typed.
+      const empty = `${dir}/2026-06-15T09-00-00.csv`;
+      await Deno.writeTextFile(empty, "");
+      const bad = await cli(["ingest", "--csv", empty, "--apply", "--log-format", "text"], env);
+      assert.equal(bad.code, 1, bad.text);
+      assert.match(
+        bad.text,
+        new RegExp(`Cannot apply change file "${empty}": line 1 has no header`),
+      );
+      assert.doesNotMatch(bad.text, /automations\/inc\/changes/);
     }),
 });
 
