@@ -86,7 +86,7 @@ async function checkFolder(dir: string, apply: boolean): Promise<void> {
   if (!stat.isDirectory) throw new SourceError(`Cannot read the folder "${dir}": it is a file`);
   if (!(await statOrNull(`${dir}/automations`))?.isDirectory) {
     throw new SourceError(
-      `Cannot read the folder "${dir}": it has no "automations/" folder (expected DIR/automations/inc/changes/)`,
+      `Cannot read the folder "${dir}": it has no "automations/" folder (expected DIR/automations/inc/changes/ for INC, DIR/automations/crq/changes/ for CRQ)`,
     );
   }
   // Archiving moves applied files inside the folder: refuse now rather than commit a file
