@@ -156,6 +156,13 @@ export class S3Failures {
         { terminal: false, cause: error },
       );
     }
+    const network = status === undefined ? networkWords(error) : undefined;
+    if (network !== undefined) {
+      return new ObjectStoreError(`${head}: ${network}; ${this.#checkEndpoint}`, {
+        terminal: false,
+        cause: error,
+      });
+    }
     const code = e.name ?? "Error";
     const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
     return new ObjectStoreError(
@@ -293,4 +300,23 @@ function countAttempts(n: number): string {
 function withoutCredentials(endpoint: string): string {
   const url = new URL(endpoint);
   return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+}
+
+/** A connection that failed before any HTTP, in the words the database's failures use. */
+function networkWords(error: unknown): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused (ECONNREFUSED): nothing listens on that port; is the S3 server running there?";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the host name is not known (${code})`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `the host cannot be reached (${code})`;
+    case "ECONNRESET":
+      return "the connection was reset (ECONNRESET)";
+    default:
+      return undefined;
+  }
 }

@@ -126,6 +126,37 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "[s3] a port where nothing listens, and an unknown host, are named in words, not as a raw error",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (free.addr as Deno.NetAddr).port;
+    free.close(); // nothing listens there now
+    const refused = `http://127.0.0.1:${port}`;
+    // It said `Error: connect ECONNREFUSED 127.0.0.1:…`.
+    await assert.rejects(
+      store(refused).list(INC.changesPrefix),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          new RegExp(
+            `: connection refused \\(ECONNREFUSED\\): nothing listens on that port; is the S3 ` +
+              `server running there\\?; check RUSTFS_ENDPOINT \\(now "${refused}"\\)$`,
+          ),
+        );
+        return true;
+      },
+    );
+    await assert.rejects(
+      store("http://no-such-host.invalid:9000").list(INC.changesPrefix),
+      /: the host name is not known \((ENOTFOUND|EAI_AGAIN)\); check RUSTFS_ENDPOINT/,
+    );
+  },
+});
+
+Deno.test({
   name: "[s3] a port that does not speak HTTP as the endpoint: closed without an answer, " +
     "terminal, in bounded time",
   sanitizeResources: false,
@@ -303,10 +334,11 @@ Deno.test({
       for (const args of commands) {
         const run = await cli(args, env);
         assert.equal(run.code, 2, `${args[0]}: ${run.stdout}${run.stderr}`);
+        // doctor reports it as its failed "configuration" check, on stdout.
+        const said = args[0] === "doctor" ? run.stdout : run.stderr;
         assert.ok(
-          run.stderr.includes(`Cannot read RUSTFS_ENDPOINT "${endpoint}": `) &&
-            run.stderr.includes(fix),
-          run.stderr,
+          said.includes(`Cannot read RUSTFS_ENDPOINT "${endpoint}": `) && said.includes(fix),
+          said,
         );
         assert.ok(!(run.stdout + run.stderr).includes(SECRET), "no secret in the output");
       }
