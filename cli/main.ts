@@ -47,7 +47,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       config = loadConfig(io.env);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      return await refuseConfig(command, rest, error, { io, out, err });
+      return await refuseConfig(command, rest, error, { io, out });
     }
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
@@ -65,7 +65,7 @@ async function refuseConfig(
   command: string,
   rest: string[],
   error: ConfigError,
-  { io, out, err }: { io: MainIo; out: (text: string) => void; err: (text: string) => void },
+  { io, out }: { io: MainIo; out: (text: string) => void },
 ): Promise<number> {
   if (command === "ingest") return (await import("./run_ingest.ts")).refuseIngest(io, rest, error);
   if (command === "status" && rest.includes("--json")) {

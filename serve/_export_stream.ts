@@ -31,73 +31,101 @@ export interface ExportStream {
  * as it takes them, and counted then. `cut` (the server stopping) ends the body with its reason.
  */
 export function exportStream(cut?: AbortSignal): ExportStream {
-  const encoder = new TextEncoder();
-  const gone = new AbortController();
-  const queue: { bytes: Uint8Array; rows: number }[] = [];
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let rows = 0;
-  let sent = 0;
-  let closed = false;
-  let over = false;
-  let wake = () => {};
-  let settle!: { resolve: (rows: number) => void; reject: (reason: unknown) => void };
-  const delivered = new Promise<number>((resolve, reject) => settle = { resolve, reject });
-  delivered.catch(() => {}); // whoever logs the request reads it; nobody else must
-  const end = (reason?: unknown) => {
-    if (over) return;
-    over = true;
-    queue.length = 0;
-    cut?.removeEventListener("abort", onCut);
-    wake();
-    if (reason === undefined) return settle.resolve(sent);
-    if (!gone.signal.aborted) gone.abort(reason);
-    settle.reject(withRowsSent(reason, sent));
+  return new BatchedBody(cut);
+}
+
+/** A batch waiting for the client. */
+interface Batch {
+  bytes: Uint8Array;
+  rows: number;
+}
+
+/** {@linkcode exportStream}'s body: batches queued by the export, taken by the client. */
+class BatchedBody implements ExportStream {
+  readonly body: ReadableStream<Uint8Array>;
+  readonly delivered: Promise<number>;
+  #encoder = new TextEncoder();
+  #gone = new AbortController();
+  #queue: Batch[] = [];
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #rows = 0;
+  #sent = 0;
+  #closed = false;
+  #over = false;
+  #wake = () => {};
+  #settle!: { resolve: (rows: number) => void; reject: (reason: unknown) => void };
+  #cut: AbortSignal | undefined;
+  #onCut = () => this.error(this.#cut!.reason);
+
+  constructor(cut?: AbortSignal) {
+    this.#cut = cut;
+    this.delivered = new Promise<number>((resolve, reject) => this.#settle = { resolve, reject });
+    this.delivered.catch(() => {}); // whoever logs the request reads it; nobody else must
+    this.body = new ReadableStream<Uint8Array>({
+      start: (controller) => void (this.#controller = controller),
+      pull: (controller) => this.#pull(controller),
+      cancel: () => this.#end(new Error("the client closed the connection")),
+    }, { highWaterMark: 0 });
+    if (cut?.aborted) queueMicrotask(this.#onCut);
+    else cut?.addEventListener("abort", this.#onCut, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#gone.signal;
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  get sent(): number {
+    return this.#sent;
+  }
+
+  write = (text: string, rows: number): void => {
+    this.#gone.signal.throwIfAborted();
+    this.#queue.push({ bytes: this.#encoder.encode(text), rows });
+    this.#rows += rows;
+    this.#wake();
   };
-  const fail = (reason: unknown) => {
-    if (over) return;
-    controller.error(reason);
-    end(reason);
+
+  close = (): void => {
+    this.#closed = true; // a client that left has no body to end
+    this.#wake();
   };
-  const onCut = () => fail(cut!.reason);
-  const body = new ReadableStream<Uint8Array>({
-    start: (ctl) => void (controller = ctl),
-    pull: async (ctl) => {
-      while (queue.length === 0 && !closed && !over) await new Promise<void>((r) => wake = r);
-      if (over) return;
-      const next = queue.shift();
-      if (next === undefined) {
-        ctl.close();
-        return end();
-      }
-      ctl.enqueue(next.bytes);
-      sent += next.rows;
-    },
-    cancel: () => end(new Error("the client closed the connection")),
-  }, { highWaterMark: 0 });
-  if (cut?.aborted) queueMicrotask(onCut);
-  else cut?.addEventListener("abort", onCut, { once: true });
-  return {
-    body,
-    signal: gone.signal,
-    write(text, batchRows) {
-      gone.signal.throwIfAborted();
-      queue.push({ bytes: encoder.encode(text), rows: batchRows });
-      rows += batchRows;
-      wake();
-    },
-    get rows() {
-      return rows;
-    },
-    get sent() {
-      return sent;
-    },
-    close: () => {
-      closed = true; // a client that left has no body to end
-      wake();
-    },
-    error: fail,
-    delivered,
+
+  error = (reason: unknown): void => {
+    if (this.#over) return;
+    this.#controller.error(reason);
+    this.#end(reason);
   };
+
+  /** Hands the client the next batch, once there is one; ends the body after the last. */
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    while (this.#queue.length === 0 && !this.#closed && !this.#over) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    if (this.#over) return;
+    const next = this.#queue.shift();
+    if (next === undefined) {
+      controller.close();
+      return this.#end();
+    }
+    controller.enqueue(next.bytes);
+    this.#sent += next.rows;
+  }
+
+  /** Settles `delivered`: with the rows sent, or (a reason given) rejected and the read stopped. */
+  #end(reason?: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#queue.length = 0;
+    this.#cut?.removeEventListener("abort", this.#onCut);
+    this.#wake();
+    if (reason === undefined) return this.#settle.resolve(this.#sent);
+    if (!this.#gone.signal.aborted) this.#gone.abort(reason);
+    this.#settle.reject(withRowsSent(reason, this.#sent));
+  }
 }
 
 /** `reason` carrying the rows sent, for the access log (an Error keeps its own class). */
