@@ -25,6 +25,7 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   // Written beside the target and renamed at the end, so a failed export never leaves a cut-off
   // file, nor empties an earlier export of the same name.
   const partial = target === undefined ? undefined : `${target}.partial`;
+  const unwatch = context.io.onSignal((signal) => stopExport(context.io, signal, partial, target));
   try {
     await migrate(db); // the export carries this version's schema: bring the data up to it first
     const summary = await writeExport(db, dir, partial, context.io);
@@ -37,8 +38,29 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
     if (partial !== undefined) await Deno.remove(partial).catch(() => {});
     throw error;
   } finally {
+    unwatch();
     await db.close();
   }
+}
+
+/**
+ * Ctrl-C or SIGTERM during an export: the cut-off `.partial` file is removed (it was left behind)
+ * and the process ends at once; an earlier export of the same name stays as it was.
+ */
+function stopExport(
+  io: MainIo,
+  signal: string,
+  partial: string | undefined,
+  target: string | undefined,
+): void {
+  if (partial !== undefined) {
+    try {
+      Deno.removeSync(partial);
+    } catch { /* not written yet */ }
+  }
+  const kept = target === undefined ? "" : ` ("${target}" is as it was)`;
+  io.stderr(`Interrupted by ${signal}: the export was not written${kept}\n`);
+  io.exit?.(signal === "SIGINT" ? 130 : 143);
 }
 
 /** `db export FILE.sql|-`'s FILE; a usage error for any other command line. */

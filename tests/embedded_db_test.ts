@@ -242,6 +242,37 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "embedded: `db export` stopped by Ctrl-C leaves no .partial file and an earlier export whole",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const file = `${env.PGLITE_DIR!.slice(".data/".length, -"/pglite".length)}/stopped.sql`;
+    await Deno.writeTextFile(`.data/${file}`, "-- an earlier export\n");
+    const child = spawnCli(["db", "export", file], env);
+    const stderr = new Response(child.stderr).text();
+    // Stopped once it writes: it left `stopped.sql.partial` behind, a cut-off script.
+    const partial = `.data/${file}.partial`;
+    const deadline = performance.now() + 60_000;
+    while (!(await Deno.stat(partial).then(() => true, () => false))) {
+      assert.ok(performance.now() < deadline, "the export never started writing");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill("SIGINT");
+    const status = await child.status;
+    await child.stdout.cancel();
+    if (status.code === 0) return; // it finished first: nothing to stop (rare on this machine)
+    assert.equal(status.code, 130, await stderr);
+    assert.match(
+      await stderr,
+      /^Interrupted by SIGINT: the export was not written \(".*stopped\.sql" is as it was\)/,
+    );
+    await assert.rejects(Deno.stat(partial), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(`.data/${file}`), "-- an earlier export\n");
+  },
+});
+
+Deno.test({
   name: "embedded: `db export -` to a reader that stops early (| head) ends quietly, exit 141",
   sanitizeResources: false,
   fn: async () => {
