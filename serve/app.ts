@@ -248,11 +248,43 @@ const knownLengthForGzip: MiddlewareHandler<ServeEnv> = async (c, next) => {
 
 /** A POSTed body over {@linkcode MAX_BODY_BYTES} is a 413. */
 function webhookBodyLimit(): MiddlewareHandler<ServeEnv> {
-  return bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () =>
-      problemResponse(413, `Cannot read the request body: it is over ${MAX_BODY_BYTES} bytes`),
-  });
+  const tooLarge = () =>
+    problemResponse(413, `Cannot read the request body: it is over ${MAX_BODY_BYTES} bytes`);
+  const declared = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (raw.headers.has("content-length") && !raw.headers.has("transfer-encoding")) {
+      return await declared(c, next);
+    }
+    // No length given (an empty POST, a chunked body): read it here. Hono's bodyLimit would copy
+    // the request with `new Request(raw, …)`, which reads its `signal` and makes Deno print a
+    // warning about that signal's legacy behaviour on serve's stderr.
+    const body = raw.body === null ? new Uint8Array(0) : await readAtMost(raw.body, MAX_BODY_BYTES);
+    if (body === undefined) return tooLarge();
+    c.req.raw = new Request(raw.url, { method: raw.method, headers: raw.headers, body });
+    return await next();
+  };
+}
+
+/** The whole of `body`, or undefined (and the rest not read) once it is over `max` bytes. */
+async function readAtMost(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > max) return undefined; // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** The map's tiles when configured, the page's files, and the built-in page without them. */
