@@ -362,8 +362,8 @@ function interruptedLine(signal: string, reports: readonly IngestReport[]): stri
   const kept = reports.flatMap((r) => r.files).filter((f) => f.status === "applied").length;
   return kept === 0
     ? `Interrupted by ${signal}: nothing half-done was kept or archived`
-    : `Interrupted by ${signal} after ${kept} file(s) had been applied: those are kept (committed ` +
-      `and archived); nothing half-done was kept`;
+    : `Interrupted by ${signal} after ${kept} file(s) had been applied: those are kept ` +
+      `(committed); nothing half-done was kept`;
 }
 
 /**

@@ -128,9 +128,11 @@ class BatchedBody implements ExportStream {
   }
 }
 
-/** `reason` carrying the rows sent, for the access log (an Error keeps its own class). */
-function withRowsSent(reason: unknown, rowsSent: number): unknown {
-  return reason instanceof Error
-    ? Object.assign(reason, { rowsSent })
-    : Object.assign(new Error(String(reason)), { rowsSent });
+/**
+ * `reason` as an error carrying the rows sent, for the access log: a new one each time (one
+ * reason, such as the server's cut, may end several bodies, each with its own count).
+ */
+function withRowsSent(reason: unknown, rowsSent: number): Error & { rowsSent: number } {
+  const message = reason instanceof Error ? reason.message : String(reason);
+  return Object.assign(new Error(message, { cause: reason }), { rowsSent });
 }

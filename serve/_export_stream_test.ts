@@ -43,3 +43,22 @@ Deno.test("a cut stops an export still reading: its next write throws", () => {
   cut.abort(new Error("cut"));
   assert.throws(() => stream.write("a\r\n", 1), /cut/);
 });
+
+Deno.test("one cut ending two exports reports each one's rows sent, not the last one's", async () => {
+  const cut = new AbortController();
+  const streams = [exportStream(cut.signal), exportStream(cut.signal)];
+  const taken = [1, 3];
+  for (const [i, stream] of streams.entries()) {
+    for (let row = 0; row < 5; row++) stream.write(`${row}\r\n`, 1);
+    const reader = stream.body.getReader();
+    for (let n = 0; n < taken[i]!; n++) await reader.read();
+  }
+  // The shared reason was given each stream's count in turn: both said 3.
+  cut.abort(new Error("the server stopped 8 s after the stop signal"));
+  const reasons = await Promise.all(streams.map((s) => s.delivered.then(() => 0, (e) => e)));
+  assert.deepEqual(reasons.map((r) => r.rowsSent), [1, 3]);
+  assert.deepEqual(reasons.map((r) => r.message), [
+    "the server stopped 8 s after the stop signal",
+    "the server stopped 8 s after the stop signal",
+  ]);
+});

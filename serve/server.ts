@@ -72,7 +72,16 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
     new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
   const cut = new AbortController();
   const app = createApp({ ...options, versions, cut: cut.signal });
-  const requests = inFlightRequests(app.fetch, cut.signal);
+  const requests = inFlightRequests(app.fetch, cut.signal, (request, started) =>
+    options.log({
+      event: "request",
+      method: request.method,
+      path: new URL(request.url).pathname,
+      status: 503,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      rows: 0,
+      error: "The server stopped before this request was answered",
+    }));
   return new Promise((resolve, reject) => {
     try {
       const server = serve(options, requests.fetch);
@@ -125,13 +134,14 @@ interface InFlight {
 function inFlightRequests(
   fetch: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
   cut: AbortSignal,
+  onCut: (request: Request, started: number) => void,
 ): InFlight {
   let count = 0;
   let lastChange = performance.now();
   return {
     fetch: (request, info) => {
       count++;
-      lastChange = performance.now();
+      const started = lastChange = performance.now();
       const ended = () => {
         count--;
         lastChange = performance.now();
@@ -140,10 +150,12 @@ function inFlightRequests(
       const answer = fetch(request, info);
       if (answer instanceof Response) return answer;
       return new Promise<Response>((resolve, reject) => {
-        const onCut = () =>
+        const answerCut = () => {
+          onCut(request, started); // its handler goes on unheard: it logs nothing
           resolve(problemResponse(503, "The server stopped before this request was answered"));
-        cut.addEventListener("abort", onCut, { once: true });
-        answer.then(resolve, reject).finally(() => cut.removeEventListener("abort", onCut));
+        };
+        cut.addEventListener("abort", answerCut, { once: true });
+        answer.then(resolve, reject).finally(() => cut.removeEventListener("abort", answerCut));
       });
     },
     get count() {
@@ -208,7 +220,7 @@ async function stop(
     event: "responses_cut",
     responses,
     graceMs,
-    error: `Cut ${responses} response${responses === 1 ? "" : "s"} still being sent ${
+    error: `Cut ${responses} response${responses === 1 ? "" : "s"} still being answered or sent ${
       graceMs / 1000
     } s after the stop signal (clients too slow, stalled, or waiting on the database)`,
   });
@@ -247,9 +259,9 @@ function listenForChanges(
   options: StartServerOptions,
   versions: VersionCache<DataVersion>,
 ): Promise<() => Promise<void>> {
-  return versions.ttlMs > 0
-    ? options.db.listen(DATA_CHANGED_CHANNEL, () => versions.invalidate())
-    : Promise.reject(new Error("Not listening: the data version is not remembered"));
+  // Also with the memory off (SERVE_VERSION_TTL=0): each notification starts a new generation
+  // of tags, which is how a capture or a geocoding run (no file applied) changes them at once.
+  return options.db.listen(DATA_CHANGED_CHANNEL, () => versions.invalidate());
 }
 
 /** Whether change notifications are heard; a remembered version not kept fresh is warned of. */

@@ -153,7 +153,7 @@ Deno.test("a client that never reads holds shutdown only for the grace, then its
     assert.equal(cut?.responses, 1);
     assert.match(
       String(cut?.error),
-      /^Cut 1 response still being sent 0\.4 s after the stop signal/,
+      /^Cut 1 response still being answered or sent 0\.4 s after the stop signal/,
     );
     const request = lines.find((line) => line.event === "request");
     assert.equal(request?.path, "/api/tickets.csv");
@@ -163,6 +163,39 @@ Deno.test("a client that never reads holds shutdown only for the grace, then its
     conn.close();
     await new Promise((resolve) => setTimeout(resolve, 100)); // Deno's server sees the close
   }
+});
+
+Deno.test("a request still waiting on the database at the cut gets a 503 and its access-log line", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const base = fakeDatabase();
+  const waiting: Database = { ...base, transaction: () => new Promise(() => {}) }; // never answers
+  const server = await startServer({
+    db: waiting,
+    settings: SETTINGS,
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date("2026-06-15T12:00:00+03:00"),
+    log: (entry) => lines.push(entry),
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    stop: { graceMs: 300 },
+  });
+  const answer = fetch(`http://127.0.0.1:${server.port}/api/health`);
+  while (server.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await server.shutdown();
+  const response = await answer;
+  assert.equal(response.status, 503);
+  await response.body?.cancel();
+  // It was answered 503 with no access-log line at all.
+  const request = lines.find((line) => line.event === "request");
+  assert.deepEqual(
+    [request?.method, request?.path, request?.status, request?.error],
+    ["GET", "/api/health", 503, "The server stopped before this request was answered"],
+  );
+  assert.match(
+    String(lines.find((line) => line.event === "responses_cut")?.error),
+    /^Cut 1 response still being answered or sent/,
+  );
 });
 
 Deno.test("a CSV export that fails once sent is logged request_failed with its method and path", async () => {

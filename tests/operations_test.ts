@@ -163,7 +163,7 @@ Deno.test({
     // It said "nothing half-done was kept or archived" alone, as if the run had kept nothing.
     assert.match(
       stderr,
-      /Interrupted by SIGTERM after 1 file\(s\) had been applied: those are kept \(committed and archived\); nothing half-done was kept/,
+      /Interrupted by SIGTERM after 1 file\(s\) had been applied: those are kept \(committed\); nothing half-done was kept/,
     );
     const report = JSON.parse(await stdout);
     assert.deepEqual(report.files.map((f: { status: string }) => f.status), ["applied", "failed"]);

@@ -131,6 +131,9 @@ export interface Database extends SqlSession {
    * returns stops.
    */
   listen(channel: string, onEvent: () => void): Promise<() => Promise<void>>;
-  /** Closes the connection or the embedded instance. */
-  close(): Promise<void>;
+  /**
+   * Closes the connection or the embedded instance; a server's statements still running get at
+   * most `timeoutS` seconds to end (default: the adapter's).
+   */
+  close(timeoutS?: number): Promise<void>;
 }
