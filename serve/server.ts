@@ -72,16 +72,7 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
     new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
   const cut = new AbortController();
   const app = createApp({ ...options, versions, cut: cut.signal });
-  const requests = inFlightRequests(app.fetch, cut.signal, (request, started) =>
-    options.log({
-      event: "request",
-      method: request.method,
-      path: new URL(request.url).pathname,
-      status: 503,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-      rows: 0,
-      error: "The server stopped before this request was answered",
-    }));
+  const requests = inFlightRequests(app.fetch, cut.signal, logCutRequest(options));
   return new Promise((resolve, reject) => {
     try {
       const server = serve(options, requests.fetch);
@@ -113,6 +104,20 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
       reject(error);
     }
   });
+}
+
+/** The access-log line of a request the stop answered `503` (its handler logs nothing). */
+function logCutRequest(options: StartServerOptions): (request: Request, started: number) => void {
+  return (request, started) =>
+    options.log({
+      event: "request",
+      method: request.method,
+      path: new URL(request.url).pathname,
+      status: 503,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      rows: 0,
+      error: "The server stopped before this request was answered",
+    });
 }
 
 /** The requests being answered, counted from the start of each to its last byte sent. */
