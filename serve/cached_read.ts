@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
+import { problemResponse } from "./problem.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeDeps, ServeEnv } from "./env.ts";
@@ -65,6 +66,15 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 
 function notModified(c: Context<ServeEnv>, etag: string): Response {
   c.set("rows", 0);
+  // RFC 9110 13.1.2: a matching If-None-Match is a 304 for GET and HEAD, a 412 for any other.
+  if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+    return problemResponse(
+      412,
+      `Cannot answer this ${c.req.method}: its If-None-Match names the current data ` +
+        `(send it without If-None-Match, or ask with GET for a 304)`,
+      { headers: { ETag: etag } },
+    );
+  }
   return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": "no-cache" } });
 }
 
@@ -234,7 +244,11 @@ async function readVersionFirst(
 
 /** The `200` (or the handler's status) with the data, its tag and its length when known. */
 function dataResponse(c: Context<ServeEnv>, result: ReadResult & { etag: string }): Response {
-  const headers: Record<string, string> = { ETag: result.etag, "Cache-Control": "no-cache" };
+  // Only a representation has a tag: a 404 (no such ticket) does not, so it is never a 304.
+  const tagged = (result.status ?? 200) < 300;
+  const headers: Record<string, string> = tagged
+    ? { ETag: result.etag, "Cache-Control": "no-cache" }
+    : { "Cache-Control": "no-cache" };
   c.set("rows", result.rows);
   const body = typeof result.body === "string" ? encoder.encode(result.body) : result.body;
   if (body instanceof Uint8Array) headers["Content-Length"] = String(body.byteLength);

@@ -381,6 +381,11 @@ for (const b of backends()) {
     const missing = await get("/api/tickets/NOPE123");
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get("Content-Type"), "application/problem+json");
+    assert.equal(
+      missing.headers.get("ETag"),
+      null,
+      "no representation, no tag (it was a 304 again)",
+    );
     await missing.body?.cancel();
   });
 
@@ -461,6 +466,15 @@ for (const b of backends()) {
     });
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).parameter, "from");
+    // A POST whose If-None-Match names the current data is a 412, not a 304 (RFC 9110 13.1.2).
+    const tag = (await get(`/webhook/inc-dashboard?${query}`)).headers.get("ETag")!;
+    const conditional = await get("/webhook/inc-dashboard", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "If-None-Match": tag },
+      body: query,
+    });
+    assert.equal(conditional.status, 412);
+    assert.match((await conditional.json()).detail, /^Cannot answer this POST: its If-None-Match/);
   });
 
   test("backlog: the daily series, overall and for one cluster", async () => {
