@@ -21,11 +21,13 @@ function start(
   db: Database,
   lines: Record<string, unknown>[],
   versions?: VersionCache<DataVersion>,
+  stop?: { graceMs: number },
 ) {
   return startServer({
     db,
     settings: SETTINGS,
     versions,
+    stop,
     webRoot: "./.data/no-such-web-root/",
     now: () => new Date("2026-06-15T12:00:00+03:00"),
     log: (entry) => lines.push(entry),
@@ -124,17 +126,8 @@ async function stalledClient(port: number, path: string): Promise<Deno.TcpConn> 
 
 Deno.test("a client that never reads holds shutdown only for the grace, then its response is cut and logged", async () => {
   const lines: Record<string, unknown>[] = [];
-  const server = await startServer({
-    db: exportingDatabase(50), // ~10 MB: more than the socket buffers take
-    settings: SETTINGS,
-    webRoot: "./.data/no-such-web-root/",
-    now: () => new Date("2026-06-15T12:00:00+03:00"),
-    log: (entry) => lines.push(entry),
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
-    stop: { graceMs: 400 },
-  });
+  // ~10 MB: more than the socket buffers take
+  const server = await start(exportingDatabase(50), lines, undefined, { graceMs: 400 });
   const conn = await stalledClient(server.port, "/api/tickets.csv?open_only=false");
   try {
     assert.equal(server.inFlight, 1);
@@ -169,17 +162,7 @@ Deno.test("a request still waiting on the database at the cut gets a 503 and its
   const lines: Record<string, unknown>[] = [];
   const base = fakeDatabase();
   const waiting: Database = { ...base, transaction: () => new Promise(() => {}) }; // never answers
-  const server = await startServer({
-    db: waiting,
-    settings: SETTINGS,
-    webRoot: "./.data/no-such-web-root/",
-    now: () => new Date("2026-06-15T12:00:00+03:00"),
-    log: (entry) => lines.push(entry),
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
-    stop: { graceMs: 300 },
-  });
+  const server = await start(waiting, lines, undefined, { graceMs: 300 });
   const answer = fetch(`http://127.0.0.1:${server.port}/api/health`);
   while (server.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   await server.shutdown();
