@@ -3,6 +3,7 @@
 // Private to this folder; s3_object_store.ts re-exports the two public classes.
 
 import { ObjectStoreError } from "../core/ports/mod.ts";
+import { socketWords } from "./_socket_words.ts";
 
 // Answers no retry can change: wrong keys, missing rights, a bucket that is not there.
 const TERMINAL_CODES = new Set([
@@ -305,18 +306,6 @@ function withoutCredentials(endpoint: string): string {
 /** A connection that failed before any HTTP, in the words the database's failures use. */
 function networkWords(error: unknown): string | undefined {
   const code = (error as { code?: unknown }).code;
-  switch (code) {
-    case "ECONNREFUSED":
-      return "connection refused (ECONNREFUSED): nothing listens on that port; is the S3 server running there?";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `the host name is not known (${code})`;
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return `the host cannot be reached (${code})`;
-    case "ECONNRESET":
-      return "the connection was reset (ECONNRESET)";
-    default:
-      return undefined;
-  }
+  if (code === "ECONNRESET") return "the connection was reset (ECONNRESET)";
+  return socketWords(code, "the S3 server");
 }

@@ -8,6 +8,7 @@ import { connect as connectSocket, type Socket } from "node:net";
 import postgres from "postgres";
 import { encodeCopyText } from "./_copy_text.ts";
 import { DATE_OID } from "./_pg_types.ts";
+import { socketWords } from "./_socket_words.ts";
 import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 import { wholeTimeoutMs } from "../core/read_only.ts";
 
@@ -422,18 +423,11 @@ async function openSocket(
 
 /** A socket error's code, with what it means for DATABASE_URL where that is plain. */
 function inWords(error: Error & { code?: string }): string {
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return "connection refused (ECONNREFUSED): nothing listens on that port; is PostgreSQL running there?";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `the host name is not known (${error.code}): check the host in DATABASE_URL`;
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return `no route to the host (${error.code}): check the host in DATABASE_URL and the network`;
-    default:
-      return error.code ?? error.message;
-  }
+  const words = socketWords(error.code, "PostgreSQL");
+  if (words === undefined) return error.code ?? error.message;
+  if (error.code === "ECONNREFUSED") return words;
+  const network = error.code === "EHOSTUNREACH" || error.code === "ENETUNREACH";
+  return `${words}: check the host in DATABASE_URL${network ? " and the network" : ""}`;
 }
 
 function openOne(
