@@ -385,6 +385,32 @@ Deno.test("a lost database is a 503, a statement timeout a 503 naming the limit"
   assert.match((await problem(response)).detail, /5 s/);
 });
 
+Deno.test("health that cannot read the datasets' state is a 503 logged in our words, without the error's class", async () => {
+  class PostgresError extends Error {
+    override name = "PostgresError";
+    code = "42501";
+  }
+  const { app, lines } = appWith(
+    {},
+    fakeDatabase((text) => {
+      if (text.includes("import_meta")) {
+        throw new PostgresError("permission denied for table import_meta");
+      }
+      return [];
+    }),
+  );
+  const response = await app.request("/api/health");
+  assert.equal(response.status, 503);
+  assert.deepEqual(await response.json(), { ok: false, database: "postgres", datasets: [] });
+  const failed = lines.filter((line) => line.event === "health_failed");
+  assert.deepEqual(failed, [{
+    level: "error",
+    event: "health_failed",
+    error:
+      "Cannot read the datasets' state from tickets.import_meta: permission denied for table import_meta",
+  }]);
+});
+
 Deno.test("a database dropped, closed to connections or refusing serve's login is a 503, not a 500", async () => {
   const cases: [string, string][] = [
     ["3D000", 'database "fleet" does not exist'],

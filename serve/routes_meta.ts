@@ -24,7 +24,13 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
       c.set("rows", datasets.length);
       return c.json({ ok: true, database: db.kind, datasets }, 200, headers);
     } catch (error) {
-      log({ level: "error", event: "health_failed", error: redact(String(error)) });
+      // Our words and the database's message, not its class (`PostgresError: …`).
+      const message = error instanceof Error ? error.message : String(error);
+      log({
+        level: "error",
+        event: "health_failed",
+        error: redact(`Cannot read the datasets' state from tickets.import_meta: ${message}`),
+      });
       return c.json({ ok: false, database: db.kind, datasets: [] }, 503, headers);
     }
   });
