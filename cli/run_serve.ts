@@ -7,9 +7,10 @@
  */
 
 import { fileURLToPath } from "node:url";
-import type { Config } from "../app/config.ts";
+import { type Config, ConfigError } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
+import { describeMissingGrants, missingReadGrants } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -72,6 +73,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
   const pgliteDir = target.pgliteDir;
   const db = await openServedDatabase(target, config.serve.statementTimeoutMs);
   try {
+    await refuseMissingGrants(db);
     const server = await startListening(context, db, log, { host, port });
     log({
       event: "listening",
@@ -177,6 +179,20 @@ function openServedDatabase(target: Config, statementTimeoutMs: number): Promise
         `(another serve, or a run); stop that one, or serve PostgreSQL through DATABASE_URL`,
     );
   });
+}
+
+/**
+ * Refuses to serve PostgreSQL as a role that lacks a privilege the read API needs, naming the
+ * GRANT statements to run: otherwise `serve` starts, `/api/health` says ok, and the routes that
+ * read what the role may not answer 500. The embedded database has one role, a superuser.
+ */
+async function refuseMissingGrants(db: Database): Promise<void> {
+  if (db.kind !== "postgres") return;
+  const missing = await missingReadGrants(db);
+  if (missing.grants.length === 0) return;
+  throw new ConfigError(
+    `Cannot serve: ${describeMissingGrants(missing, "the read API needs")}`,
+  );
 }
 
 /** Serves `db` at `address`; the port may have been taken while the database opened. */
