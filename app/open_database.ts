@@ -19,6 +19,11 @@ import {
   isPgliteLocked,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, NotPostgresError } from "../adapters/postgres_database.ts";
+import {
+  describeMissingGrants,
+  LEDGER_READS,
+  missingReadGrants,
+} from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** An embedded database a command left half-built: exit 2, with what to do. */
@@ -131,10 +136,26 @@ export async function openDatabase(
   try {
     if (options.requireMigrated) await requireCurrent(db);
   } catch (error) {
+    const named = await ledgerGrantsError(db, error);
     await db.close();
-    throw error;
+    throw named ?? error;
   }
   return db;
+}
+
+/**
+ * The schema check refused by the server (permission denied, SQLSTATE 42501) as a setting to fix
+ * (exit 2) that names the GRANT statements the role lacks to read the migration ledgers; else
+ * undefined (the error stands as it is).
+ */
+async function ledgerGrantsError(db: Database, error: unknown): Promise<Error | undefined> {
+  if ((error as { code?: unknown } | undefined)?.code !== "42501") return undefined;
+  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
+  if (missing === undefined || missing.grants.length === 0) return undefined;
+  return new ConfigError(
+    `Cannot check that the database's schema is this version's: ` +
+      describeMissingGrants(missing, "the check needs"),
+  );
 }
 
 async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {

@@ -304,4 +304,34 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "serve as a role that may not read the migration ledgers exits 2, naming the grant",
+  ignore: base === undefined,
+  ...shared,
+  async fn() {
+    const { url, admin } = await scratch();
+    const role = roleName();
+    try {
+      const statements = [
+        ...readmeGrants(role),
+        `revoke select on tickets.schema_migrations from ${role}`,
+      ];
+      await withRole(admin, role, statements, async () => {
+        const refused = await runServe(asRole(url, role));
+        assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+        assert.ok(refused.ms < 30_000, `exited after ${refused.ms} ms`);
+        assert.equal(
+          refused.stderr,
+          `Cannot check that the database's schema is this version's: the database role ` +
+            `"${role}" lacks 1 privilege the check needs; as the schema owner run: ` +
+            `grant select on tickets.schema_migrations to ${role}\n`,
+        );
+        assert.ok(!(refused.stdout + refused.stderr).includes(PASSWORD));
+      });
+    } finally {
+      await admin.end();
+    }
+  },
+});
+
 removeTestDataAtEnd();
