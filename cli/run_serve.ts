@@ -71,7 +71,13 @@ export async function runServe(context: Context, args: string[]): Promise<number
   const log: Log = (entry) => lines.push(redact(logLine(entry, io)));
   const target = await configToRead(context);
   const pgliteDir = target.pgliteDir;
-  const db = await openServedDatabase(target, config.serve.statementTimeoutMs);
+  // Listened for before anything starts: Deno's listener takes effect some milliseconds after it
+  // is added, and a SIGTERM right after the "listening" line otherwise ended serve with 143.
+  const stop = stopSignal(io, log);
+  const db = await openServedDatabase(target, config.serve.statementTimeoutMs).catch((error) => {
+    stop.unsubscribe();
+    throw error;
+  });
   try {
     await refuseMissingGrants(db);
     const server = await startListening(context, db, log, { host, port });
@@ -83,10 +89,11 @@ export async function runServe(context: Context, args: string[]): Promise<number
       corsOrigins: config.serve.corsOrigins,
     });
     lines.flush(); // whoever waits for the address sees it now
-    await untilStopped(server, io, log);
+    await stop.serving(server);
     log({ event: "stopped" });
     return 0;
   } finally {
+    stop.unsubscribe();
     lines.flush();
     // The stop has had its grace (serve/server.ts): a statement still running after a cut gets
     // 1 s more, so the whole stop stays under the 10 s Docker and Kubernetes wait.
@@ -216,19 +223,35 @@ function startListening(
   });
 }
 
-/**
- * Waits until SIGTERM/SIGINT has stopped the server: the requests that had arrived answered, or
- * cut after STOP_GRACE_MS (serve/server.ts) when still being sent, which is logged.
- */
-async function untilStopped(
-  server: RunningServer,
-  io: Context["io"],
-  log: Log,
-): Promise<void> {
+/** SIGTERM/SIGINT, listened for from serve's start: {@linkcode stopSignal}. */
+interface StopSignal {
+  /**
+   * Waits until a signal has stopped `server`: the requests that had arrived answered, or cut
+   * after STOP_GRACE_MS (serve/server.ts) when still being sent, which is logged. A signal that
+   * came while the server was starting stops it at once.
+   */
+  serving(server: RunningServer): Promise<void>;
+  unsubscribe(): void;
+}
+
+/** Listens for SIGTERM/SIGINT now; the server they stop comes later ({@linkcode StopSignal}). */
+function stopSignal(io: Context["io"], log: Log): StopSignal {
+  let running: RunningServer | undefined;
+  let received: string | undefined;
+  const stop = (signal: string) => {
+    log({ event: "stopping", signal, inFlight: running!.inFlight });
+    running!.shutdown();
+  };
   const unsubscribe = io.onSignal((signal) => {
-    log({ event: "stopping", signal, inFlight: server.inFlight });
-    server.shutdown();
+    if (running !== undefined) stop(signal);
+    else received ??= signal;
   });
-  await server.finished;
-  unsubscribe();
+  return {
+    async serving(server) {
+      running = server;
+      if (received !== undefined) stop(received);
+      await server.finished;
+    },
+    unsubscribe,
+  };
 }
