@@ -16,20 +16,21 @@ import { loadWebFixture } from "./_web_fixture.ts";
 const base = Deno.env.get("TEST_DATABASE_URL");
 const PASSWORD = "pw-never-shown-7f3a";
 
-/** The README's "read-only role `serve` is meant to run as", for `role` (an identifier). */
-function readmeGrants(role: string): string[] {
-  return [
-    `create role ${role} login password '${PASSWORD}'`,
-    `grant usage on schema tickets, reporting to ${role}`,
-    `grant execute on all functions in schema reporting, tickets to ${role}`,
-    `grant select on tickets.inc, tickets.crq, tickets.inc_open_sla, tickets.closure_events,
-      tickets.inc_daily_snapshot, tickets.import_meta, tickets.schema_migrations,
-      tickets.schema_definitions to ${role}`,
-    `alter role ${role} set default_transaction_read_only = on`,
-    `alter role ${role} set statement_timeout = '5s'`,
-    `alter default privileges in schema reporting, tickets
-      grant execute on functions to ${role}`,
-  ];
+/**
+ * The README's "read-only role `serve` is meant to run as", its SQL blocks as written there, for
+ * `role` (an identifier): the README's statements are the ones tested.
+ */
+async function readmeGrants(role: string): Promise<string[]> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const section = readme.split("### The read-only role `serve` is meant to run as")[1]!
+    .split("\n### ")[0]!;
+  const blocks = [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const statements = blocks.join("\n").split("\n").filter((line) => !line.startsWith("--"))
+    .join("\n").split(";").map((text) => text.trim()).filter((text) => text !== "");
+  assert.ok(statements.length >= 7, `the README's role SQL: ${statements.length} statements`);
+  return statements.map((text) =>
+    text.replaceAll("fleettickets_reader", role).replace("'CHANGE_ME'", `'${PASSWORD}'`)
+  );
 }
 
 /** A fresh name for a role this file makes (`ft_test_` like the scratch databases). */
@@ -83,7 +84,7 @@ Deno.test({
     const role = `Ft Reader ${crypto.randomUUID().slice(0, 8)}`;
     const quoted = `"${role}"`;
     try {
-      await withRole(admin, quoted, readmeGrants(quoted), async () => {
+      await withRole(admin, quoted, await readmeGrants(quoted), async () => {
         // The owner lacks nothing, and every object listed is there (a typo would be absent).
         const owner = createPostgresDatabase(url);
         try {
@@ -280,7 +281,7 @@ Deno.test({
     const { url, admin } = await scratch();
     const role = roleName();
     try {
-      await withRole(admin, role, readmeGrants(role), async () => {
+      await withRole(admin, role, await readmeGrants(role), async () => {
         const full = await runServe(asRole(url, role));
         assert.ok(full.listened, full.stdout + full.stderr);
         assert.deepEqual(full.health, { status: 200, ok: true });
@@ -313,7 +314,7 @@ Deno.test({
     const role = roleName();
     try {
       const statements = [
-        ...readmeGrants(role),
+        ...(await readmeGrants(role)),
         `revoke select on tickets.schema_migrations from ${role}`,
       ];
       await withRole(admin, role, statements, async () => {
