@@ -124,7 +124,10 @@ function logProgress({ options, log, drawBar, clearBar }: Lines, event: DrainPro
       return; // the text report lists every file
     }
     const file = event.file;
-    log(file.status === "failed" ? "error" : "info", "file", {
+    // Applied but left in changes/ (replaced while applied): a warning, or a cron log would
+    // never show why the file is still there.
+    const level = file.status === "failed" ? "error" : file.notArchived ? "warn" : "info";
+    log(level, "file", {
       dataset: event.dataset,
       key: file.key,
       action: file.action,
@@ -132,6 +135,7 @@ function logProgress({ options, log, drawBar, clearBar }: Lines, event: DrainPro
       replaces: file.replaces,
       counts: file.counts,
       error: file.error,
+      notArchived: file.notArchived,
       durationMs: file.durationMs,
     });
   }

@@ -383,6 +383,31 @@ Deno.test("createLogger() writes JSON lines with time, level, dataset, counts an
   assert.ok(lines[0]!.endsWith("\n"));
 });
 
+Deno.test("createLogger() warns in the file line about a file applied but not archived, saying why", () => {
+  const lines: string[] = [];
+  const logger = createLogger({ format: "json", write: (t) => lines.push(t) });
+  const notArchived = 'Did not archive "automations/inc/changes/2026-06-15T17-00-00.csv": it ' +
+    "was replaced while it was being applied; the next run applies the new version";
+  const file = {
+    key: "automations/inc/changes/2026-06-15T17-00-00.csv",
+    fileName: "2026-06-15T17-00-00.csv",
+    etag: "x",
+    action: "apply",
+    durationMs: 12,
+  } as const;
+  logger.progress({
+    type: "file_end",
+    dataset: "inc",
+    file: { ...file, status: "applied", notArchived },
+  });
+  logger.progress({ type: "file_end", dataset: "inc", file: { ...file, status: "applied" } });
+  const [replaced, plain] = lines.map((line) => JSON.parse(line));
+  assert.equal(replaced.level, "warn");
+  assert.equal(replaced.notArchived, notArchived);
+  assert.equal(plain.level, "info");
+  assert.equal("notArchived" in plain, false);
+});
+
 Deno.test("createLogger() warns in the run line about keys that are not change files, naming 20 at most", () => {
   const lines: string[] = [];
   const logger = createLogger({ format: "json", write: (t) => lines.push(t) });

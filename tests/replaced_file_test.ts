@@ -97,6 +97,10 @@ async function checkTwoRuns(
   assert.match(first.files[0]?.notArchived ?? "", /replaced while it was being applied/);
   assert.equal(first.files[0]?.replaces, undefined, "a file new to the ledger replaces nothing");
   assert.doesNotMatch(reportLines(first).text, /replace/);
+  // The cron log says it too, as a warning.
+  const { logged } = reportLines(first);
+  assert.equal(logged.notArchived, first.files[0]?.notArchived);
+  assert.equal(logged.level, "warn");
   const after = await readRaw(db);
   assert.equal(after.size, stream.expected.size, "the version read was applied");
   assert.ok(!after.has("WOT_REUPLOADED"));
