@@ -190,6 +190,22 @@ on conflict (dataset) do update set last_run_at = now()`;
 export const WARM_UP = `select tickets.warm_up();
 ${CREATE_STAGE}`;
 
+/**
+ * $1 a run lock's name (`Database.tryLock`). Who holds that session advisory lock on PostgreSQL
+ * (the key is `hashtextextended(name, 0)`, shown by pg_locks split in two: classid the high 32
+ * bits, objid the low, objsubid 1): its process, application, client, seconds since it connected,
+ * and state. No row once it is let go. Another role's session shows its pid and little else.
+ */
+export const SELECT_LOCK_HOLDER = `
+select a.pid, a.application_name, host(a.client_addr) as client_addr,
+       floor(extract(epoch from now() - a.backend_start))::int as connected_s, a.state
+from pg_locks l
+join pg_stat_activity a on a.pid = l.pid
+where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+  and l.database = (select oid from pg_database where datname = current_database())
+  and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+limit 1`;
+
 /** $1 dataset. */
 export const SELECT_WATERMARK = `
 select watermark from tickets.import_meta where dataset = $1`;

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { SELECT_LEDGER, SELECT_WATERMARK, TOUCH_LAST_RUN, WARM_UP } from "./_drain_queries.ts";
+import {
+  SELECT_LEDGER,
+  SELECT_LOCK_HOLDER,
+  SELECT_WATERMARK,
+  TOUCH_LAST_RUN,
+  WARM_UP,
+} from "./_drain_queries.ts";
 import { applyFile, type FileContext, type ListedFile } from "./_apply_file.ts";
 import { parseChangeKey } from "./change_key.ts";
 import { findCsvElsewhere } from "./csv_elsewhere.ts";
@@ -110,7 +116,7 @@ export async function drain(
     if (apply) {
       locked = await takeLock(db, lockName, lockDeadline, signal);
       if (!locked) {
-        await reportLocked(db, dataset, report);
+        await reportLocked(db, dataset, report, lockName);
         return report;
       }
     }
@@ -183,10 +189,53 @@ async function takeLock(
   return locked;
 }
 
-async function reportLocked(db: Database, dataset: Dataset, report: DrainReport): Promise<void> {
+async function reportLocked(
+  db: Database,
+  dataset: Dataset,
+  report: DrainReport,
+  lockName: string,
+): Promise<void> {
   report.status = "locked";
-  report.error = `Another run holds the lock for dataset "${dataset.name}"`;
+  report.error = `Another run holds the lock for dataset "${dataset.name}"` +
+    await describeLockHolder(db, lockName);
   report.watermark = await readWatermark(db, dataset).catch(() => null); // informative
+}
+
+/** What PostgreSQL's `pg_stat_activity` shows of a session. */
+type LockHolder = {
+  pid: number;
+  application_name: string | null;
+  client_addr: string | null;
+  connected_s: number | null;
+  state: string | null;
+};
+
+/**
+ * Who holds the lock on PostgreSQL, and how to end it: a lock left by a session that never ended
+ * (a stuck or forgotten client) would otherwise skip every run, saying only "another run". Best
+ * effort: "" when it cannot be seen (the embedded database, a lock let go meanwhile, an error).
+ */
+async function describeLockHolder(db: Database, lockName: string): Promise<string> {
+  if (db.kind !== "postgres") return "";
+  const [holder] = await db.query<LockHolder>(SELECT_LOCK_HOLDER, [lockName])
+    .catch(() => [] as LockHolder[]);
+  if (holder?.pid == null) return "";
+  const { pid, application_name: app, client_addr: client, connected_s: age, state } = holder;
+  const who =
+    `PostgreSQL process ${pid}${app ? `, "${app}"` : ""}${client ? ` from ${client}` : ""}` +
+    `${age == null ? "" : `, connected ${ago(age)}`}${state ? `, ${state}` : ""}`;
+  return ` (${who}); if no run is going, end it with: select pg_terminate_backend(${pid})`;
+}
+
+/** `40 s ago`, `14 min ago`, `5 h ago`, `3 days ago`. */
+function ago(seconds: number): string {
+  return seconds < 60
+    ? `${seconds} s ago`
+    : seconds < 2 * 3600
+    ? `${Math.floor(seconds / 60)} min ago`
+    : seconds < 2 * 86_400
+    ? `${Math.floor(seconds / 3600)} h ago`
+    : `${Math.floor(seconds / 86_400)} days ago`;
 }
 
 /**

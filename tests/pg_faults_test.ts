@@ -229,5 +229,77 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "[postgres] drain() skipped by a held lock names the holder's process and how to end it; a " +
+    "holder it cannot see keeps the plain message [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const url = await createScratchDatabase(base!);
+    const db = createPostgresDatabase(url);
+    // A client that took the lock and never let go (a run stuck on a hung client, a psql left open).
+    const holder = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: "stuck-holder" },
+    });
+    try {
+      await migrate(db);
+      const store = createDirObjectStore(
+        await makeDirBucket(
+          generateStream({
+            tickets: 20,
+            deltas: 0,
+            seed: 72,
+          }).files,
+        ),
+      );
+      const [held] = await holder<{ pid: number }[]>`
+        select pg_backend_pid() as pid, pg_advisory_lock(hashtextextended('fleettickets:drain:inc', 0))`;
+      const pid = held!.pid;
+
+      const locked = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(locked.status, "locked");
+      // Before: `Another run holds the lock for dataset "inc"`, with nothing to go on.
+      assert.match(
+        locked.error!,
+        new RegExp(
+          `^Another run holds the lock for dataset "inc" \\(PostgreSQL process ${pid}, ` +
+            `"stuck-holder" from 127\\.0\\.0\\.1, connected \\d+ s ago, idle\\); if no run is ` +
+            `going, end it with: select pg_terminate_backend\\(${pid}\\)$`,
+        ),
+      );
+
+      // The lookup is best effort: refused, the run still reports the lock as before.
+      const blind = new Proxy(db, {
+        get(target, key) {
+          if (key === "query") {
+            return (text: string, params?: unknown[]) =>
+              /pg_locks/.test(text)
+                ? Promise.reject(new Error("permission denied for view pg_locks"))
+                : target.query(text, params);
+          }
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const plain = await drain(store, blind, { dataset: INC, apply: true });
+      assert.equal(plain.status, "locked");
+      assert.equal(plain.error, 'Another run holds the lock for dataset "inc"');
+
+      // The command the message gives ends the holder; the next run goes on.
+      const admin = postgres(url, { max: 1, onnotice: () => {} });
+      await admin.unsafe(locked.error!.split("end it with: ")[1]!);
+      await admin.end();
+      const next = await drain(store, db, { dataset: INC, apply: true });
+      assert.equal(next.status, "ok", next.error);
+    } finally {
+      await holder.end({ timeout: 0 }).catch(() => {});
+      await db.close();
+    }
+  },
+});
+
 cleanUpScratchDirsAtEnd();
 removeTestDataAtEnd();
