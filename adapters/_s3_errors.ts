@@ -58,13 +58,19 @@ export class S3Failures {
   /** How messages name the endpoint: the setting and its value (never a user or password). */
   readonly #endpointName: string;
   readonly #checkEndpoint: string;
+  readonly #bucket: string;
   readonly #timeouts: S3Timeouts;
   // Whether the endpoint has answered anything over HTTP (an error too) since the store was made;
   // until it has, a request that gets no answer is not retried, and the silence is remembered.
   #answered = false;
   #silence: string | undefined;
 
-  constructor(endpoint: string | undefined, variable: string, timeouts: S3Timeouts) {
+  constructor(
+    endpoint: string | undefined,
+    variable: string,
+    timeouts: S3Timeouts,
+    bucket: string,
+  ) {
     this.#endpointName = endpoint === undefined
       ? `AWS S3 (${variable} unset)`
       : `${variable} "${withoutCredentials(endpoint)}"`;
@@ -72,6 +78,7 @@ export class S3Failures {
       ? `check ${variable} (unset: AWS S3)`
       : `check ${variable} (now "${withoutCredentials(endpoint)}")`;
     this.#timeouts = timeouts;
+    this.#bucket = bucket;
   }
 
   /**
@@ -131,9 +138,10 @@ export class S3Failures {
 
   /**
    * The SDK has already retried what it deems transient; names what failed (after `head`) and
-   * says whether a later run can succeed as is.
+   * says whether a later run can succeed as is. `right`: the S3 permission the request needs
+   * (`s3:GetObject`), named when the key is refused it.
    */
-  describe(head: string, error: unknown): ObjectStoreError {
+  describe(head: string, error: unknown, right?: string): ObjectStoreError {
     const ours = this.#describeOurs(head, error);
     if (ours !== undefined) return ours;
     const e = error as SdkError;
@@ -166,10 +174,34 @@ export class S3Failures {
     }
     const code = e.name ?? "Error";
     const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
+    const refused = this.#refusal(code, status, right);
     return new ObjectStoreError(
-      `${head}: ${code}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`,
+      refused === undefined
+        ? `${head}: ${code}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`
+        : `${head}: ${refused}`,
       { status, terminal, cause: error },
     );
+  }
+
+  /**
+   * A refused key pair or right in our words, naming the setting or the right to fix, the S3 code
+   * kept in parentheses (S3's own text names neither); undefined for any other code.
+   */
+  #refusal(code: string, status: number | undefined, right: string | undefined) {
+    const said = `(${code}${status ? `, HTTP ${status}` : ""})`;
+    switch (code) {
+      case "InvalidAccessKeyId":
+        return `the S3 server knows no such access key ${said}; ` +
+          `check RUSTFS_ACCESS_KEY (or AWS_ACCESS_KEY_ID)`;
+      case "SignatureDoesNotMatch":
+        return `the secret key is not the access key's ${said}; ` +
+          `check RUSTFS_SECRET_KEY (or AWS_SECRET_ACCESS_KEY)`;
+      case "AccessDenied":
+        return `the access key may not do that ${said}; give it ${right ?? ALL_RIGHTS} on ` +
+          `the bucket "${this.#bucket}" (prefix automations/)`;
+      default:
+        return undefined;
+    }
   }
 
   /** The failures {@linkcode S3Failures.check} threw inside the retry loop, in words. */
@@ -208,6 +240,9 @@ export class S3Failures {
       : undefined;
   }
 }
+
+/** Every right the worker uses: it lists, reads, and archives (a copy, then a delete). */
+const ALL_RIGHTS = "s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject";
 
 /** What the SDK's errors carry (an S3 error also has the document's `Code`). */
 interface SdkError {

@@ -102,6 +102,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
     options.endpoint,
     options.endpointVariable ?? "RUSTFS_ENDPOINT",
     timeouts,
+    options.bucket,
   );
   // Every attempt's answer is checked inside the SDK's retry loop (see S3Failures.check).
   client.middlewareStack.add(
@@ -152,12 +153,20 @@ function createClient(options: S3ObjectStoreOptions, timeouts: S3Timeouts): S3Cl
   });
 }
 
-/** Sends one request (the SDK retries what it deems transient), naming what failed. */
-async function send<T>(bucket: Bucket, what: string, request: () => Promise<T>): Promise<T> {
+/**
+ * Sends one request (the SDK retries what it deems transient), naming what failed and, when the
+ * key is refused it, the `right` the request needs.
+ */
+async function send<T>(
+  bucket: Bucket,
+  what: string,
+  right: string,
+  request: () => Promise<T>,
+): Promise<T> {
   try {
     return await request();
   } catch (error) {
-    throw bucket.failures.describe(`Cannot ${what} in ${bucket.description}`, error);
+    throw bucket.failures.describe(`Cannot ${what} in ${bucket.description}`, error, right);
   }
 }
 
@@ -170,7 +179,7 @@ async function checkBucket(bucket: Bucket): Promise<void> {
     await client.send(new HeadBucketCommand({ Bucket: name }));
     return;
   } catch (error) {
-    const failure = failures.describe(head, error);
+    const failure = failures.describe(head, error, "s3:ListBucket");
     // No answer at all: the run could only send nothing more, so it fails here, saying so.
     if (failure instanceof NotS3EndpointError || error instanceof NoAnswer) throw failure;
     status = failure.status;
@@ -183,7 +192,7 @@ async function checkBucket(bucket: Bucket): Promise<void> {
       new ListObjectsV2Command({ Bucket: name, Prefix: "automations/", MaxKeys: 1 }),
     );
   } catch (error) {
-    const failure = failures.describe(head, error);
+    const failure = failures.describe(head, error, "s3:ListBucket");
     if (failure instanceof NotS3EndpointError) throw failure;
     if (status === 404 || failure.status === 404) {
       throw new BucketNotFoundError(description, name);
@@ -199,6 +208,7 @@ async function listObjects(bucket: Bucket, prefix: string): Promise<StoredObject
     const page = await send(
       bucket,
       `list "${prefix}"`,
+      "s3:ListBucket",
       () =>
         bucket.client.send(
           new ListObjectsV2Command({
@@ -222,6 +232,7 @@ async function listAnywhere(bucket: Bucket, limit: number): Promise<string[]> {
   const page = await send(
     bucket,
     "list the bucket",
+    "s3:ListBucket",
     () => bucket.client.send(new ListObjectsV2Command({ Bucket: bucket.name, MaxKeys: limit })),
   );
   return (page.Contents ?? []).flatMap((item) => item.Key === undefined ? [] : [item.Key]);
@@ -232,6 +243,7 @@ async function readObject(bucket: Bucket, key: string): Promise<ReadableStream<U
   const object = await send(
     bucket,
     `read "${key}"`,
+    "s3:GetObject",
     () => bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: key })),
   );
   if (object.Body === undefined) throw new TypeError(`Cannot read "${key}": empty response`);
@@ -279,6 +291,7 @@ async function copyObject(
     copied = await send(
       bucket,
       `copy "${from}" to "${to}"`,
+      "s3:GetObject and s3:PutObject",
       () =>
         bucket.client.send(
           new CopyObjectCommand({
@@ -303,6 +316,7 @@ async function deleteObject(bucket: Bucket, key: string): Promise<void> {
   await send(
     bucket,
     `delete "${key}"`,
+    "s3:DeleteObject",
     () => bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key: key })),
   );
 }

@@ -367,7 +367,11 @@ function bucketFailure(config: Config, name: string, error: unknown, notS3: bool
     ? `set ${endpointVariable} to the S3 server's URL (scheme, host, port): this one is not an S3 server`
     : /NoSuchBucket/i.test(text)
     ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`
-    : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden|403/i.test(text)
+    : /InvalidAccessKeyId/.test(text)
+    ? "set RUSTFS_ACCESS_KEY (or AWS_ACCESS_KEY_ID) to an access key of this S3 server"
+    : /SignatureDoesNotMatch/.test(text)
+    ? "set RUSTFS_SECRET_KEY (or AWS_SECRET_ACCESS_KEY) to that access key's secret"
+    : /AccessDenied|Forbidden|403/i.test(text)
     ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`
     : `check ${endpointVariable} (scheme, host, port) and that the server is reachable from here`;
   return fail(name, text, remedy);

@@ -243,6 +243,139 @@ Deno.test({
   },
 });
 
+/** S3's error document for `code`, status 403, as AWS, MinIO and rustfs send it (none for HEAD). */
+function s3Refusal(code: string, message: string) {
+  return (request: Request) =>
+    new Response(
+      request.method === "HEAD"
+        ? null
+        : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
+          `<Message>${message}</Message><RequestId>1</RequestId></Error>`,
+      { status: 403, headers: { "content-type": "application/xml" } },
+    );
+}
+
+/** The three refusals an S3 server gives a key, with what S3 says and what we say instead. */
+const REFUSALS = [
+  {
+    code: "InvalidAccessKeyId",
+    s3: "The AWS Access Key Id you provided does not exist in our records.",
+    said: "the S3 server knows no such access key (InvalidAccessKeyId, HTTP 403); " +
+      "check RUSTFS_ACCESS_KEY (or AWS_ACCESS_KEY_ID)",
+    remedy: "set RUSTFS_ACCESS_KEY (or AWS_ACCESS_KEY_ID) to an access key of this S3 server",
+  },
+  {
+    code: "SignatureDoesNotMatch",
+    s3: "The request signature we calculated does not match the signature you provided. " +
+      "Check your key and signing method.",
+    said: "the secret key is not the access key's (SignatureDoesNotMatch, HTTP 403); " +
+      "check RUSTFS_SECRET_KEY (or AWS_SECRET_ACCESS_KEY)",
+    remedy: "set RUSTFS_SECRET_KEY (or AWS_SECRET_ACCESS_KEY) to that access key's secret",
+  },
+  {
+    code: "AccessDenied",
+    s3: "Access Denied.",
+    said: "the access key may not do that (AccessDenied, HTTP 403); give it s3:ListBucket on " +
+      'the bucket "isptickets" (prefix automations/)',
+    remedy: 'give the key s3:ListBucket on "isptickets" (prefix automations/), or fix ' +
+      "RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY",
+  },
+];
+
+Deno.test({
+  name: "[s3] a refused key pair or right is said in our words, naming the setting or the " +
+    "right, the S3 code in parentheses, terminal",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    for (const { code, s3, said } of REFUSALS) {
+      const listening = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        s3Refusal(code, s3),
+      );
+      try {
+        const endpoint = `http://127.0.0.1:${listening.addr.port}`;
+        const where = `in s3://isptickets at ${endpoint.slice(7)}`;
+        const s3Store = store(endpoint);
+        // Before: `InvalidAccessKeyId (HTTP 403): The AWS Access Key Id you provided does not
+        // exist in our records.`, naming no setting.
+        await assert.rejects(s3Store.list(INC.changesPrefix), (error: Error) => {
+          assert.equal(error.message, `Cannot list "automations/inc/changes/" ${where}: ${said}`);
+          assert.equal(isTransient(error), false, "rerunning as is cannot help");
+          return true;
+        });
+        // A right is named for what was refused: a download needs s3:GetObject.
+        const key = `${INC.changesPrefix}2026-06-15T17-00-00.csv`;
+        await assert.rejects(
+          s3Store.read(key),
+          {
+            message: `Cannot read "${key}" ${where}: ` +
+              said.replace("s3:ListBucket", "s3:GetObject"),
+          },
+        );
+        await assert.rejects(
+          s3Store.move(key, `${INC.processedPrefix}2026-06-15T17-00-00.csv`),
+          {
+            message: new RegExp(
+              `^Cannot copy "${key}" to ".*" ${where}: ` +
+                RegExp.escape(said.replace("s3:ListBucket", "s3:GetObject and s3:PutObject")) +
+                "$",
+            ),
+          },
+        );
+      } finally {
+        await listening.shutdown();
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "cli: ingest, status and doctor with a refused key pair or right name the setting or " +
+    "the right (doctor's remedy agrees), without the secret",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // status reads the pending files of a database that exists.
+    const pglite = `${await scratchDir("test-endpoint")}/pglite`;
+    const made = await cli(["migrate"], { PGLITE_DIR: pglite });
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    for (const { code, s3, said, remedy } of REFUSALS) {
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        s3Refusal(code, s3),
+      );
+      try {
+        const endpoint = `http://127.0.0.1:${server.addr.port}`;
+        const env = {
+          PGLITE_DIR: pglite,
+          RUSTFS_ENDPOINT: endpoint,
+          RUSTFS_ACCESS_KEY: "endpoint-test-key",
+          RUSTFS_SECRET_KEY: SECRET,
+          GEOCODER_PROVIDER: "nominatim",
+        };
+        const tail = new RegExp(`: ${RegExp.escape(said)}$`);
+        const ingest = await cli(["ingest", "--from-bucket", "--json"], env);
+        assert.notEqual(ingest.code, 0, ingest.stdout + ingest.stderr);
+        assert.match(JSON.parse(ingest.stdout).error, tail);
+        const status = await cli(["status", "--from-bucket", "--json"], env);
+        assert.notEqual(status.code, 0, status.stdout + status.stderr);
+        assert.match(JSON.parse(status.stdout).error, tail);
+        const doctor = await cli(["doctor"], env);
+        assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+        assert.match(doctor.stdout, new RegExp(`^fail +bucket inc +.*${RegExp.escape(said)}`, "m"));
+        assert.ok(doctor.stdout.includes(`→ ${remedy}`), doctor.stdout);
+        for (const r of [ingest, status, doctor]) {
+          assert.ok(!(r.stdout + r.stderr).includes(SECRET), "no secret in the output");
+          assert.ok(!(r.stdout + r.stderr).includes(s3), "S3's own text is replaced");
+        }
+      } finally {
+        await server.shutdown();
+      }
+    }
+  },
+});
+
 Deno.test({
   name: "cli: an endpoint set by AWS_ENDPOINT_URL_S3 (RUSTFS_ENDPOINT unset) is named by that " +
     "variable in ingest's error and doctor's remedy",

@@ -172,7 +172,10 @@ Deno.test({
           const first = await run();
           assert.equal(first.status, "failed");
           assert.equal(first.transient, false);
-          assert.match(first.error!, /AccessDenied \(HTTP 403\)/);
+          assert.match(
+            first.error!,
+            /: the access key may not do that \(AccessDenied, HTTP 403\); give it s3:GetObject on the bucket/,
+          );
           assert.ok(first.error!.includes(`"${target}"`), first.error);
           assert.equal(proxy.injected.get("403 AccessDenied"), 1, "a refusal is not retried");
           assert.ok(!first.error!.includes(server.secretAccessKey), "no secret in the error");
