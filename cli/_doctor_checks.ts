@@ -361,9 +361,14 @@ function prefixFindings(
 
 /** A prefix that could not be listed, with the likeliest remedy for what the server said. */
 function bucketFailure(config: Config, name: string, error: unknown, notS3: boolean): Check {
-  const { endpointVariable, bucket } = config.s3;
+  const { endpointVariable, endpoint, bucket } = config.s3;
   const text = message(error);
-  const remedy = notS3
+  // An S3 server that speaks plain HTTP behind https:// is one: its scheme is what is wrong.
+  const noTls = notS3 && endpoint !== undefined && /does not speak TLS/.test(text);
+  const remedy = noTls
+    ? `write "http://" in ${endpointVariable} ("http://${new URL(endpoint).host}"): ` +
+      `the server speaks plain HTTP, not TLS (or check the port)`
+    : notS3
     ? `set ${endpointVariable} to the S3 server's URL (scheme, host, port): this one is not an S3 server`
     : /NoSuchBucket/i.test(text)
     ? `create the bucket or set TICKETS_BUCKET (now "${bucket}")`

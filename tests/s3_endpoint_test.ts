@@ -377,6 +377,40 @@ Deno.test({
 });
 
 Deno.test({
+  name: "cli: doctor for https:// to a plain-HTTP S3 server says to write http://, not that it " +
+    "is no S3 server",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = httpServer(html404);
+    try {
+      const endpoint = server.endpoint.replace("http:", "https:");
+      const doctor = await cli(["doctor"], {
+        PGLITE_DIR: `${await scratchDir("test-endpoint")}/never-created`,
+        RUSTFS_ENDPOINT: endpoint,
+        RUSTFS_ACCESS_KEY: "endpoint-test-key",
+        RUSTFS_SECRET_KEY: SECRET,
+        GEOCODER_PROVIDER: "nominatim",
+      });
+      assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+      assert.match(doctor.stdout, /^fail +bucket inc +.*the endpoint does not speak TLS/m);
+      // Before: `→ set RUSTFS_ENDPOINT to the S3 server's URL (scheme, host, port): this one is
+      // not an S3 server`.
+      assert.ok(
+        doctor.stdout.includes(
+          `→ write "http://" in RUSTFS_ENDPOINT ("${server.endpoint}"): the server speaks plain ` +
+            `HTTP, not TLS (or check the port)`,
+        ),
+        doctor.stdout,
+      );
+      assert.doesNotMatch(doctor.stdout, /not an S3 server/);
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
   name: "cli: an endpoint set by AWS_ENDPOINT_URL_S3 (RUSTFS_ENDPOINT unset) is named by that " +
     "variable in ingest's error and doctor's remedy",
   sanitizeResources: false,
