@@ -161,16 +161,17 @@ function failed(
     err(error.message);
     return 2;
   }
-  if (
-    error instanceof PendingMigrationsError || error instanceof NewerSchemaError ||
-    error instanceof SourceError ||
-    error instanceof PathNotAllowedError
-  ) {
+  // `db` has one action: name it as the user typed it.
+  const name = command === "db" ? "db export" : command;
+  if (error instanceof PendingMigrationsError || error instanceof NewerSchemaError) {
+    // The refusal is the schema's, whichever command met it: say which did.
+    err(error.message.replace(/^Cannot run:/, `Cannot run ${name}:`));
+    return 2;
+  }
+  if (error instanceof SourceError || error instanceof PathNotAllowedError) {
     err(error.message);
     return 2;
   }
-  // `db` has one action: name it as the user typed it.
-  const name = command === "db" ? "db export" : command;
   if (error instanceof DatabaseLockedError) {
     // A command did not do what it was asked (ingest says itself that it skipped, exit 0).
     err(

@@ -544,7 +544,7 @@ Deno.test({
       const output = await child.output().finally(() => clearTimeout(timer));
       const stderr = new TextDecoder().decode(output.stderr);
       assert.equal(output.code, 2, `${args.join(" ")}: ${stderr}`);
-      assert.equal(stderr, `Cannot run: ${refusal}\n`, args.join(" "));
+      assert.equal(stderr, `Cannot run ${args[0]}: ${refusal}\n`, args.join(" "));
     }
     // sql looks (how an operator reads the ledgers then), and says so.
     const after = await cli(["sql", ledgers, "--json"], env);

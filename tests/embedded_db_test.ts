@@ -103,13 +103,14 @@ Deno.test({
         ["report"],
         ["capture"],
         ["ingest", "--from-dir", "bucket", "--log-format", "text"], // a dry run writes nothing
+        ["serve", "--port", "0"], // refused before it listens
       ]
     ) {
       const r = await run(args);
       assert.equal(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
       assert.equal(
         r.stderr,
-        `Cannot run: the database has ${pending}; run "deno task migrate" first\n`,
+        `Cannot run ${args[0]}: the database has ${pending}; run "deno task migrate" first\n`,
         args[0],
       );
     }
@@ -135,7 +136,7 @@ Deno.test({
     assert.equal(demo.code, 2, demo.stdout + demo.stderr);
     assert.match(
       demo.stderr,
-      /\nCannot run: the database has 2 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
+      /\nCannot run status: the database has 2 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
     );
 
     const migrated = await run(["migrate"]);
@@ -192,7 +193,7 @@ Deno.test({
     ) {
       const r = await cli(args, env);
       assert.equal(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
-      assert.equal(r.stderr, `Cannot run: ${refusal}\n`, args[0]);
+      assert.equal(r.stderr, `Cannot run ${args[0]}: ${refusal}\n`, args[0]);
     }
     const sql = await cli(["sql", "select max(version) as v from tickets.schema_migrations"], env);
     assert.equal(sql.code, 0, sql.stderr);
