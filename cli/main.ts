@@ -18,6 +18,7 @@ import { type Context, defaultIo, type MainIo, SourceError, UsageError } from ".
 import { commandHelp, commandList, COMMANDS, seeHelp } from "./_help.ts";
 import { explainPermissions, isPermissionError } from "./_permission_message.ts";
 import { closest } from "./_suggest.ts";
+import { writeRefusedHint } from "../core/write_refused.ts";
 
 export type { MainIo };
 
@@ -36,6 +37,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
   const out = (text: string) => io.stdout(redact(text) + "\n");
   const err = (text: string) => io.stderr(redact(text) + "\n");
   const [command, ...rest] = args;
+  let role: string | undefined;
   try {
     if (command === undefined) {
       err(commandList());
@@ -49,11 +51,32 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       if (!(error instanceof ConfigError)) throw error;
       return await refuseConfig(command, rest, error, { io, out });
     }
+    role = databaseRole(config, io.env);
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
     return await runCommand(command, rest, { config, io, redact, out });
   } catch (error) {
-    return failed(command, error, err);
+    return failed(command, error, err, role);
+  }
+}
+
+/** The commands that write to the database (a role that may not write fails them). */
+const WRITING_COMMANDS = new Set(["migrate", "ingest", "capture", "geocode", "gazetteer"]);
+
+/**
+ * The PostgreSQL role the commands connect as: DATABASE_URL's user, else PGUSER (never the
+ * password); undefined on the embedded database.
+ */
+function databaseRole(config: Config, env: (name: string) => string | undefined) {
+  if (config.databaseUrl === undefined) return undefined;
+  // The user part ends at the last "@" before the hosts' "/", "?" or "#" (as the config reads it).
+  const userinfo = /^postgres(?:ql)?:\/\/([^/?#]*)@/.exec(config.databaseUrl)?.[1];
+  const user = userinfo?.split(":")[0];
+  if (!user) return env("PGUSER");
+  try {
+    return decodeURIComponent(user);
+  } catch {
+    return user;
   }
 }
 
@@ -149,6 +172,7 @@ function failed(
   command: string | undefined,
   error: unknown,
   err: (text: string) => void,
+  role?: string,
 ): number {
   // The reader of our output went away (`db export - | head`): stop quietly, as a shell
   // command does on SIGPIPE (128 + 13).
@@ -183,6 +207,9 @@ function failed(
   // Our own messages say what could not be done; anything else (the database's words) is put
   // in the same form: `Cannot run sql: syntax error at or near "selec"`.
   const message = error instanceof Error ? error.message : String(error);
-  err(/^Cannot /.test(message) ? message : `Cannot run ${name}: ${message}`);
+  // A reader's DATABASE_URL given to a command that writes: the server's words name no cause.
+  const hint = WRITING_COMMANDS.has(command ?? "") ? writeRefusedHint(error, { role }) : undefined;
+  const said = hint === undefined ? message : `${message}: ${hint}`;
+  err(/^Cannot /.test(said) ? said : `Cannot run ${name}: ${said}`);
   return 1;
 }

@@ -25,11 +25,16 @@ import {
   type FileReport,
 } from "./drain_report.ts";
 import { isTransient } from "./is_transient.ts";
+import {
+  SELECT_WRITE_SESSION,
+  writeRefusedHint,
+  type WriteRefusedSession,
+} from "./write_refused.ts";
 import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
 import { CREATE_COPY_TABLE } from "./_stage_by_copy.ts";
 import { stopwatch } from "./_stopwatch.ts";
-import type { Database, ObjectStore } from "./ports/mod.ts";
+import type { Database, ObjectStore, Row } from "./ports/mod.ts";
 
 export {
   type DrainProgress,
@@ -132,7 +137,7 @@ export async function drain(
   } catch (thrown) {
     const error = stopReason(thrown, signal);
     report.status = "failed";
-    report.error = describe(error);
+    report.error = await context.describe(error);
     report.transient = isTransient(error);
   } finally {
     if (locked) await db.unlock(lockName).catch(() => {});
@@ -170,6 +175,8 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     parser: options.parser,
     copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
     inThread: db.kind === "pglite",
+    describe: (error) =>
+      options.apply ? describeWrite(db, error) : Promise.resolve(describe(error)),
   };
 }
 
@@ -361,6 +368,8 @@ async function readLedger(
 type RunContext = Omit<FileContext, "entry"> & {
   /** Move applied files to `processed/` (false for `ingest --csv`). */
   archive?: boolean;
+  /** A failure in words (for an applying run, with why the role may not write). */
+  describe(error: unknown): Promise<string>;
 };
 
 /** Applies the files in order, each in its own transaction, until one fails. */
@@ -492,7 +501,7 @@ async function runFileStep(
   } catch (thrown) {
     const error = stopReason(thrown, context.signal);
     entry.status = "failed";
-    entry.error = describe(error);
+    entry.error = await context.describe(error);
     report.status = "failed";
     report.error = entry.error;
     report.transient = isTransient(error);
@@ -514,4 +523,16 @@ function stopReason(error: unknown, signal: AbortSignal | undefined): unknown {
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * A failed write in words: a PostgreSQL role that may not write (a reader's DATABASE_URL) is
+ * named, with the fix. Who it is is looked up (best effort) only then.
+ */
+async function describeWrite(db: Database, error: unknown): Promise<string> {
+  const message = describe(error);
+  if (db.kind !== "postgres" || writeRefusedHint(error) === undefined) return message;
+  const [session] = await db.query<WriteRefusedSession & Row>(SELECT_WRITE_SESSION)
+    .catch(() => [] as WriteRefusedSession[]);
+  return `${message}: ${writeRefusedHint(error, session)}`;
 }

@@ -517,6 +517,74 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "ops: a reader's DATABASE_URL given to ingest --apply, migrate and capture: the error " +
+    "names the role, why it may not write and the fix",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 40, deltas: 0, seed: 9 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const { DATABASE_URL: url } = await processDatabase(dir);
+    const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+    // Read only by default (SQLSTATE 25006), and select only (42501).
+    const readOnly = `ft_reader_${suffix}`;
+    const selectOnly = `ft_select_${suffix}`;
+    const admin = postgres(url!, { max: 1, onnotice: () => {} });
+    try {
+      for (const role of [readOnly, selectOnly]) {
+        await admin.unsafe(`create role ${role} login password 'reader-pw-secret'`);
+        await admin.unsafe(`grant usage on schema tickets to ${role}`);
+        await admin.unsafe(`grant select on all tables in schema tickets to ${role}`);
+      }
+      await admin.unsafe(`grant all on all tables in schema tickets to ${readOnly}`);
+      await admin.unsafe(`alter role ${readOnly} set default_transaction_read_only = on`);
+      const fix = "the worker needs the schema owner's role in DATABASE_URL";
+      const cases = [
+        [
+          readOnly,
+          `the database role "${readOnly}" may not write (read-only transactions by default`,
+        ],
+        [
+          selectOnly,
+          `the database role "${selectOnly}" lacks the rights to write the schema; ${fix}`,
+        ],
+      ] as const;
+      for (const [role, why] of cases) {
+        const reader = new URL(url!);
+        reader.username = role;
+        reader.password = "reader-pw-secret";
+        const env = { DATABASE_URL: reader.toString() };
+        const ingest = await finish(
+          spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env),
+        );
+        assert.equal(ingest.code, 1, ingest.stdout + ingest.stderr);
+        const report = JSON.parse(ingest.stdout);
+        // Before: `cannot execute CREATE TABLE in a read-only transaction`, no more.
+        assert.ok(report.error.includes(`: ${why}`), report.error);
+        assert.ok(report.error.endsWith(fix), report.error);
+        assert.equal(report.transient, false);
+        for (const command of ["migrate", "capture"]) {
+          const run = await finish(spawn([command], env));
+          assert.equal(run.code, 1, run.stdout + run.stderr);
+          assert.match(run.stderr, new RegExp(`^Cannot run ${command}: .*: `));
+          assert.ok(run.stderr.includes(`: ${why}`), run.stderr);
+          assert.match(run.stderr, /DATABASE_URL(, on the primary)?\n$/);
+        }
+        assert.ok(!(ingest.stdout + ingest.stderr).includes("reader-pw-secret"), "no password");
+      }
+    } finally {
+      for (const role of [readOnly, selectOnly]) {
+        await admin.unsafe(`drop owned by ${role}`).catch(() => {});
+        await admin.unsafe(`drop role if exists ${role}`).catch(() => {});
+      }
+      await admin.end();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 cleanUpScratchDirsAtEnd();
 
 removeTestDataAtEnd();

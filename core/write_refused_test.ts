@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { writeRefusedHint } from "./write_refused.ts";
+
+const refused = (code: string, message: string) => Object.assign(new Error(message), { code });
+const FIX = "the worker needs the schema owner's role in DATABASE_URL";
+
+Deno.test("writeRefusedHint() names the role of a read-only transaction and the fix", () => {
+  const readOnly = refused("25006", "cannot execute INSERT in a read-only transaction");
+  assert.equal(
+    writeRefusedHint(readOnly, { role: "fleettickets_reader", standby: false }),
+    `the database role "fleettickets_reader" may not write (read-only transactions by default); ${FIX}`,
+  );
+  assert.equal(
+    writeRefusedHint(readOnly, { role: "fleettickets_reader", standby: true }),
+    "the server is a standby, which is read only; DATABASE_URL must name the primary",
+  );
+  // Who is not known (the connection is closed): both causes are named.
+  assert.equal(
+    writeRefusedHint(readOnly, { role: "fleettickets_reader" }),
+    `the database role "fleettickets_reader" may not write (read-only transactions by default, ` +
+      `or a standby server); ${FIX}, on the primary`,
+  );
+});
+
+Deno.test("writeRefusedHint() names a missing privilege, found through a wrapper", () => {
+  const denied = refused("42501", "permission denied for table applied_files");
+  const wrapped = new Error("Cannot capture", { cause: denied });
+  assert.equal(
+    writeRefusedHint(wrapped, { role: "fleettickets_reader" }),
+    `the database role "fleettickets_reader" lacks the rights to write the schema; ${FIX}`,
+  );
+  assert.equal(
+    writeRefusedHint(denied),
+    `the database role lacks the rights to write the schema; ${FIX}`,
+  );
+});
+
+Deno.test("writeRefusedHint() says nothing of any other failure", () => {
+  assert.equal(writeRefusedHint(refused("42P01", 'relation "x" does not exist')), undefined);
+  assert.equal(writeRefusedHint(new Error("write ECONNRESET")), undefined);
+  assert.equal(writeRefusedHint("a string"), undefined);
+});
