@@ -442,7 +442,8 @@ function reportBeforeDrain(
   const message = redact(
     locked
       ? `${error.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`
-      : messageOf(error),
+      // Worded as on stderr (cli/main.ts): a schema refusal names the command.
+      : messageOf(error).replace(/^Cannot run:/, "Cannot run ingest:"),
   );
   return {
     dataset: dataset.name,

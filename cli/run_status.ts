@@ -21,7 +21,9 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     return await checkHealth(context, flags);
   } catch (error) {
     if (flags.values.json) {
-      context.out(unknownHealth(error instanceof Error ? error.message : String(error)));
+      // Worded as on stderr (cli/main.ts): a schema refusal names the command.
+      const message = error instanceof Error ? error.message : String(error);
+      context.out(unknownHealth(message.replace(/^Cannot run:/, "Cannot run status:")));
     }
     throw error;
   }

@@ -116,6 +116,11 @@ Deno.test({
       assert.equal(report.status, "failed");
       assert.equal(report.transient, false);
       assert.match(report.error, /pending migration\(s\).*run "deno task migrate" first/);
+      // Worded as on stderr: the command that met the refusal is named (it said "Cannot run:").
+      assert.match(report.error, /^Cannot run ingest: /);
+      const status = await run(["status", "--json"], { DATABASE_URL: url });
+      assert.equal(status.code, 2, status.stdout + status.stderr);
+      assert.match(JSON.parse(status.stdout).error, /^Cannot run status: .*pending migration/);
     }),
 });
 
