@@ -175,8 +175,11 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     parser: options.parser,
     copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
     inThread: db.kind === "pglite",
+    // A dry run writes too (its session's temporary tables), so a reader's role fails it alike;
+    // its one transaction is still open when a file fails, so the role is not looked up (the
+    // lookup would wait for the connection that transaction holds).
     describe: (error) =>
-      options.apply ? describeWrite(db, error) : Promise.resolve(describe(error)),
+      options.apply ? describeWrite(db, error) : Promise.resolve(describeWithHint(error)),
   };
 }
 
@@ -523,6 +526,12 @@ function stopReason(error: unknown, signal: AbortSignal | undefined): unknown {
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** {@linkcode describe}, with the hint for a role that may not write (not looked up). */
+function describeWithHint(error: unknown): string {
+  const hint = writeRefusedHint(error);
+  return hint === undefined ? describe(error) : `${describe(error)}: ${hint}`;
 }
 
 /**

@@ -573,6 +573,20 @@ Deno.test({
           assert.match(run.stderr, /DATABASE_URL(, on the primary)?\n$/);
         }
         assert.ok(!(ingest.stdout + ingest.stderr).includes("reader-pw-secret"), "no password");
+        // A dry run writes only its session's temporary tables: a select-only role may make
+        // them, a role read only by default may not (and is told why, as an applying run is).
+        const dry = await finish(spawn(["ingest", "--from-dir", `${dir}/bucket`, "--json"], env));
+        if (role === selectOnly) assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+        else {
+          assert.equal(dry.code, 1, dry.stdout + dry.stderr);
+          // Its transaction holds the connection: the role is not looked up, the cause is named.
+          assert.ok(
+            JSON.parse(dry.stdout).error.includes(
+              `: the database role may not write (read-only transactions by default, or a standby server); ${fix}, on the primary`,
+            ),
+            dry.stdout,
+          );
+        }
       }
     } finally {
       for (const role of [readOnly, selectOnly]) {
