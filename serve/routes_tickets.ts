@@ -84,23 +84,34 @@ function nextPage(
 
 /** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */
 function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
-  const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []), MAX_LIMIT);
+  const params = new Params((n) => c.req.queries(n) ?? []);
+  const query = ticketQuery(params, MAX_LIMIT);
+  // A byte-order mark first when asked (the page's link does): Excel then reads the file as
+  // UTF-8 (accents, "—"); without it Excel guesses Windows-1252. Off by default: a program
+  // reading the CSV would find it in the first column's name.
+  const bom = params.boolean("bom", false);
   return cachedRead(
     c,
     "tickets.csv",
-    { ...query },
-    (tx) => Promise.resolve(streamCsv(tx, query, c)),
+    { ...query, bom },
+    (tx) => Promise.resolve(streamCsv(tx, query, c, bom)),
     { snapshot: true }, // a cursor lives in a transaction
   );
 }
 
 /** The CSV rows of `query` as a body that is written while the transaction reads them. */
-function streamCsv(tx: SqlSession, query: TicketQuery, c: Context<ServeEnv>): ReadResult {
+function streamCsv(
+  tx: SqlSession,
+  query: TicketQuery,
+  c: Context<ServeEnv>,
+  bom: boolean,
+): ReadResult {
   const deps = c.get("deps");
   // Read at the database's pace (see exportStream); a client that goes away stops it before
   // its next fetch, and so does the server cutting the body when it stops.
   const stream = exportStream(deps.cut);
   const request = { method: c.req.method, path: c.req.path };
+  if (bom) stream.write("\ufeff", 0);
   const finished = readTicketsCsv(tx, query, stream.write, {
     now: deps.now(),
     signal: stream.signal,

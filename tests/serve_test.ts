@@ -357,6 +357,21 @@ for (const b of backends()) {
     assert.match(lines[2]!, /,breached,2026-06-15T10:00:00\+03:00,-120,/);
   });
 
+  test("tickets.csv?bom=true starts with a UTF-8 byte-order mark (Excel); without it, none", async () => {
+    const marked = new Uint8Array(await (await get("/api/tickets.csv?bom=true")).arrayBuffer());
+    assert.deepEqual([...marked.slice(0, 10)], [
+      0xef,
+      0xbb,
+      0xbf,
+      ...new TextEncoder().encode("dataset"),
+    ]);
+    const plain = new Uint8Array(await (await get("/api/tickets.csv")).arrayBuffer());
+    assert.equal(new TextDecoder().decode(plain.slice(0, 7)), "dataset");
+    const bad = await get("/api/tickets.csv?bom=maybe");
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).detail, /bom/);
+  });
+
   test("ticket: raw record, geometry source and closures; 404 when unknown", async () => {
     const t = await json("/api/tickets/CLOSED_NEAR");
     assert.equal(t.properties.geo_source, "feed");
