@@ -64,28 +64,35 @@ export async function teamPerformance(
   return row!.body;
 }
 
-/** The table for a terminal. */
+/** The table for a terminal: each column as wide as its widest value (an MTTR of 4795.0 h too). */
 export function formatTeamPerformance(report: TeamPerformance): string {
-  const head = report.by === "team" ? "Team" : "Owner";
-  const width = Math.max(head.length, ...report.rows.map((r) => r.key.length));
   const num = (v: number | null, digits = 1) => v === null ? "-" : v.toFixed(digits);
+  const percent = (v: number | null) => v === null ? "-" : `${(v * 100).toFixed(1)}%`;
+  const columns: [string, (r: TeamRow) => string][] = [
+    [report.by === "team" ? "Team" : "Owner", (r) => r.key],
+    ["closed", (r) => String(r.closures)],
+    ["MTTR h p50", (r) => num(r.mttr_hours.median)],
+    ["p90", (r) => num(r.mttr_hours.p90)],
+    ["compliant", (r) => percent(r.compliance_rate)],
+    ["open", (r) => String(r.open)],
+    ["breached", (r) => String(r.open_breached)],
+    ["at risk", (r) => String(r.open_at_risk)],
+    ["reopened", (r) => String(r.reopened)],
+  ];
+  const cells = report.rows.map((r) => columns.map(([, value]) => value(r)));
+  const widths = columns.map(([head], i) =>
+    Math.max(head.length, ...cells.map((c) => c[i]!.length))
+  );
+  // The first column (names) left-aligned, the figures right-aligned.
+  const line = (texts: string[]) =>
+    texts.map((t, i) => i === 0 ? t.padEnd(widths[i]!) : t.padStart(widths[i]!)).join("  ");
   const lines = [
     `Closure attribution by ${report.by}, ${report.window.name} (${report.window.from} .. ${report.window.to} EAT)` +
     (report.filters.cluster ? `, cluster ${report.filters.cluster}` : ""),
     "",
-    `${head.padEnd(width)}  closed  MTTR h p50   p90  compliant  open  breached  at risk  reopened`,
+    line(columns.map(([head]) => head)),
+    ...cells.map(line),
   ];
-  for (const r of report.rows) {
-    lines.push(
-      `${r.key.padEnd(width)}  ${String(r.closures).padStart(6)}  ${
-        num(r.mttr_hours.median).padStart(10)
-      }  ${num(r.mttr_hours.p90).padStart(4)}  ${
-        (r.compliance_rate === null ? "-" : `${(r.compliance_rate * 100).toFixed(1)}%`).padStart(9)
-      }  ${String(r.open).padStart(4)}  ${String(r.open_breached).padStart(8)}  ${
-        String(r.open_at_risk).padStart(7)
-      }  ${String(r.reopened).padStart(8)}`,
-    );
-  }
   if (report.rows.length === 0) lines.push("(no closures in the window and no open tickets)");
   return lines.join("\n");
 }
