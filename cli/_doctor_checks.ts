@@ -21,6 +21,7 @@ import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_da
 import { type ChangeKey, parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
 import { findCsvElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
+import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
 import { demoToRead } from "./_config_to_read.ts";
@@ -215,14 +216,37 @@ async function clockCheck(db: Database, now: Date): Promise<Check> {
     .map((row) => row.watermark === null ? null : parseChangeKey(row.watermark, ""))
     .filter((key) => key !== null)
     .sort((a, b) => b.exportedAt.getTime() - a.exportedAt.getTime())[0];
+  return clockAgainst(newest, now);
+}
+
+/** Minutes a change file may be named ahead of this clock before doctor mentions it. */
+const CLOCK_NOTED_MINUTES = 10;
+
+/**
+ * The clock check's finding for the newest applied change file: ok; a warning when the file is
+ * named ahead of this clock by more than {@linkcode CLOCK_NOTED_MINUTES} but within what ingest
+ * accepts ({@linkcode MAX_FUTURE_SKEW_MS}: either clock may be the one that is off); a failure
+ * beyond that (ingest never applies such a file: this clock has gone back since).
+ */
+export function clockAgainst(newest: ChangeKey | undefined, now: Date): Check {
   if (newest === undefined) {
     return ok("clock", `${eatIso(now)}; no change file applied yet to compare with`);
   }
-  if (newest.exportedAt.getTime() > now.getTime() + 10 * 60_000) {
+  const aheadMs = newest.exportedAt.getTime() - now.getTime();
+  if (aheadMs > MAX_FUTURE_SKEW_MS) {
     return fail(
       "clock",
       `this machine says ${eatIso(now)}, but change file ${newest.fileName} is newer`,
       "set the machine clock (NTP); staleness and SLA hours are computed from it",
+    );
+  }
+  if (aheadMs > CLOCK_NOTED_MINUTES * 60_000) {
+    return warn(
+      "clock",
+      `this machine says ${eatIso(now)}, and change file ${newest.fileName} is named ${
+        Math.round(aheadMs / 60_000)
+      } min ahead of it (ingest accepts up to ${MAX_FUTURE_SKEW_MS / 60_000} min)`,
+      "the export's clock or this machine's is off: check both (NTP); ages read negative meanwhile",
     );
   }
   return ok(
