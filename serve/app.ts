@@ -192,7 +192,10 @@ function pathAndMethodGuard(settings: ServeDeps["settings"]): MiddlewareHandler<
   return async (c, next) => {
     const path = c.req.path;
     // The URL parser already resolves dot segments; anything left that could walk out is refused.
-    if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(path)) {
+    // A ticket id is only ever a query parameter: its encoded "/" is allowed (a feed id may hold
+    // one), the rest of the rule holds there too.
+    const walked = /^\/api\/tickets\/[^/]+$/.test(path) ? path.replace(/%2f/gi, "") : path;
+    if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(walked)) {
       return problemResponse(
         400,
         "Cannot read the path: it may not contain dot segments, encoded dots or slashes, backslashes or NUL",

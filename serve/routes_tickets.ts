@@ -7,6 +7,7 @@
 
 import type { Context, Hono } from "hono";
 import { dataAsOf } from "../core/data_version.ts";
+import { MAX_TICKET_ID_LENGTH } from "../core/parse_change_file.ts";
 import { readTicket } from "../core/read_ticket.ts";
 import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
@@ -143,14 +144,14 @@ function streamCsv(
  */
 function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> {
   const id = c.req.param("id");
-  // Any id the feed may carry (spaces, "#", accents): the query takes it as a parameter. A "/",
-  // even encoded, never reaches here (the path guard refuses it).
+  // Any id the feed may carry (spaces, "#", accents, a "/" percent-encoded; as long as ingest
+  // takes): the query takes it as a parameter.
   // deno-lint-ignore no-control-regex
-  if ([...id].length > 100 || /[\u0000-\u001f\u007f-\u009f]/.test(id)) {
+  if ([...id].length > MAX_TICKET_ID_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(id)) {
     throw new ParameterError(
       "id",
       `Cannot read the ticket id "${JSON.stringify(id.slice(0, 40)).slice(1, -1)}": expected ` +
-        `up to 100 characters without control characters, such as WOT0764585`,
+        `up to ${MAX_TICKET_ID_LENGTH} characters without control characters, such as WOT0764585`,
     );
   }
   const p = new Params((n) => c.req.queries(n) ?? []);
