@@ -123,6 +123,29 @@ if (base) {
     }
   });
 
+  Deno.test("serve on PostgreSQL: a very long request path is logged cut to 2,048 characters, saying its length", async () => {
+    const url = await createScratchDatabase(base);
+    const db = createPostgresDatabase(url);
+    await migrate(db);
+    await db.close();
+    const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
+    try {
+      const path = "/api/" + "a".repeat(60_000);
+      const response = await fetch(s.url.replace(/\/$/, "") + path);
+      assert.equal(response.status, 404);
+      await response.body?.cancel();
+      let logged: { path: string } | undefined;
+      for (let i = 0; i < 100 && logged === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        logged = s.lines.map((line) => JSON.parse(line)).find((e) => e.event === "request");
+      }
+      assert.equal(logged?.path, `${path.slice(0, 2048)}… (${path.length} characters)`);
+    } finally {
+      s.child.kill("SIGTERM");
+      assert.equal((await s.exited).code, 0);
+    }
+  });
+
   Deno.test("serve on PostgreSQL: a POST without a length (empty, chunked) is read, limited, and prints no runtime warning", async () => {
     const url = await createScratchDatabase(base);
     const db = createPostgresDatabase(url);
