@@ -330,6 +330,16 @@ function namesUser(url: string): boolean {
   return user !== "";
 }
 
+/** Whether `text` percent-decodes (every "%" starts an escape of two hex digits, as UTF-8). */
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The form of DATABASE_URL, as the messages that refuse one write it. */
 const URL_FORM = '"postgres://user:password@host:port/db"';
 
@@ -349,7 +359,22 @@ function checkDatabaseUrl(url: string): void {
   if (parts.rest.includes("@") || parts.userinfo.slice(0, -1).includes("@")) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${encode} (${expected})`);
   }
+  // The client decodes the user and password: a "%" not starting an escape ended it with "URI
+  // malformed", naming nothing.
+  if (!decodes(parts.userinfo.slice(0, -1))) {
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: the user or password holds a "%" that starts no escape; ` +
+        `write "%" as "%25" (${expected})`,
+    );
+  }
   for (const host of parts.hosts) {
+    // One port at most ("host:5432:1" ended in the client's "Invalid URL"); an IPv6 host is in
+    // brackets.
+    if ((host.replace(/^\[[^\]]*\]/, "").match(/:/g)?.length ?? 0) > 1) {
+      throw new ConfigError(
+        `Cannot read DATABASE_URL: a host has more than one port (${expected})`,
+      );
+    }
     const port = /:([^:\]]*)$/.exec(host)?.[1];
     if (
       port !== undefined && port !== "" && !(/^\d{1,5}$/.test(port) && +port <= 65535 && +port >= 1)

@@ -155,6 +155,29 @@ Deno.test("loadConfig() refuses a DATABASE_URL with no host or a Unix socket, sa
   }
 });
 
+Deno.test('loadConfig() refuses a DATABASE_URL with a stray "%" in the password or two ports, naming the fix and no part of it', () => {
+  // A tester: "Cannot run serve: URI malformed" and "Cannot run serve: Invalid URL: '…'".
+  const stray = configError({ DATABASE_URL: "postgres://fleet:s3cret%zzPW@127.0.0.1:5432/db" });
+  assert.equal(
+    stray.message,
+    'Cannot read DATABASE_URL: the user or password holds a "%" that starts no escape; write "%" as "%25" (expected "postgres://user:password@host:port/db")',
+  );
+  const ports = configError({ DATABASE_URL: "postgres://fleet:s3cretPW@127.0.0.1:55433:1/db" });
+  assert.equal(
+    ports.message,
+    'Cannot read DATABASE_URL: a host has more than one port (expected "postgres://user:password@host:port/db")',
+  );
+  for (
+    const url of [
+      "postgres://fleet:s3cret%25PW@127.0.0.1:5432/db",
+      "postgres://fleet:pw@[::1]:5432/db",
+      "postgres://fleet:pw@h1:5432,h2:5433/db",
+    ]
+  ) {
+    assert.equal(load({ DATABASE_URL: url }).databaseUrl, url);
+  }
+});
+
 Deno.test("loadConfig() refuses a DATABASE_URL port that is not 1-65535, quoting no part of the URL", () => {
   for (
     const url of [
