@@ -84,10 +84,19 @@ export async function runServe(context: Context, args: string[]): Promise<number
     log({
       event: "listening",
       url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}/`,
-      database: db.kind === "pglite" ? `embedded (${pgliteDir})` : "postgres",
+      // As every command names it: `PostgreSQL at 127.0.0.1:5432 (database "fleet")`.
+      database: db.kind === "pglite" ? `embedded (${pgliteDir})` : db.description ?? "postgres",
       token: config.serve.token !== undefined,
       corsOrigins: config.serve.corsOrigins,
     });
+    if (config.serve.token === undefined && !isLoopback(host)) {
+      log({
+        level: "warn",
+        event: "open_without_token",
+        message: `Serving ${host} without SERVE_TOKEN: anyone who reaches the port reads every ` +
+          `ticket; set SERVE_TOKEN, or listen on 127.0.0.1 behind a proxy that checks callers`,
+      });
+    }
     lines.flush(); // whoever waits for the address sees it now
     await stop.serving(server);
     log({ event: "stopped" });
@@ -99,6 +108,12 @@ export async function runServe(context: Context, args: string[]): Promise<number
     // 1 s more, so the whole stop stays under the 10 s Docker and Kubernetes wait.
     await db.close(1);
   }
+}
+
+/** Whether `host` is this machine only (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "::1" ||
+    host.toLowerCase() === "localhost";
 }
 
 /** Characters of a request path an access-log line keeps. */
@@ -158,6 +173,8 @@ function terminalLine(entry: Record<string, unknown>): string {
     words.push(
       `listening on ${url} (database: ${database}; token: ${token ? "required" : "none"}${cors})`,
     );
+  } else if (typeof rest.message === "string") {
+    words.push(`${level === "warn" ? "warning" : level ?? "info"}: ${rest.message}`);
   } else {
     words.push(level, event);
     for (const [name, value] of Object.entries(rest)) {

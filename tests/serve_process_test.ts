@@ -21,9 +21,9 @@ interface Served {
 }
 
 /** Starts `main.ts serve --port 0` and waits for its "listening" line. */
-async function serve(env: Record<string, string>): Promise<Served> {
+async function serve(env: Record<string, string>, args: string[] = []): Promise<Served> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", "main.ts", "serve", "--port", "0"],
+    args: ["run", "-P=worker", "--quiet", "main.ts", "serve", "--port", "0", ...args],
     env: { ...env, NO_COLOR: "1" },
     clearEnv: true,
     stdout: "piped",
@@ -143,6 +143,30 @@ if (base) {
     } finally {
       s.child.kill("SIGTERM");
       assert.equal((await s.exited).code, 0);
+    }
+  });
+
+  Deno.test("serve on PostgreSQL: its first line names the database as every command does; on all addresses without a token, a warning", async () => {
+    const url = await createScratchDatabase(base);
+    const db = createPostgresDatabase(url);
+    await migrate(db);
+    await db.close();
+    for (const [args, warned] of [[[], false], [["--host", "0.0.0.0"], true]] as const) {
+      const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" }, [...args]);
+      s.child.kill("SIGTERM");
+      assert.equal((await s.exited).code, 0);
+      const events = s.lines.map((line) => JSON.parse(line));
+      // It said "postgres", where ingest and status say where.
+      const database = `PostgreSQL at ${new URL(url).host} (database "${
+        new URL(url).pathname.slice(1)
+      }")`;
+      assert.equal(events[0].database, database);
+      const warning = events.find((e) => e.event === "open_without_token");
+      assert.equal(warning !== undefined, warned, s.lines.join("\n"));
+      if (warned) {
+        assert.equal(warning.level, "warn");
+        assert.match(warning.message, /^Serving 0\.0\.0\.0 without SERVE_TOKEN: .*set SERVE_TOKEN/);
+      }
     }
   });
 
