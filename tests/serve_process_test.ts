@@ -57,13 +57,19 @@ async function serve(env: Record<string, string>, args: string[] = []): Promise<
   return { child, url: started, lines, exited, stderr };
 }
 
+/** A scratch PostgreSQL database, migrated; its URL. */
+async function migratedDatabase(base: string): Promise<string> {
+  const url = await createScratchDatabase(base);
+  const db = createPostgresDatabase(url);
+  await migrate(db);
+  await db.close();
+  return url;
+}
+
 const base = Deno.env.get("TEST_DATABASE_URL");
 if (base) {
   Deno.test("serve on PostgreSQL: SIGTERM lets the in-flight request finish, then exits 0", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
     const locker = postgres(url, { max: 2, onnotice: () => {} });
     try {
@@ -108,10 +114,7 @@ if (base) {
   });
 
   Deno.test("serve on PostgreSQL: a SIGTERM sent as soon as it says it listens stops it, exit 0", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     // Four in a row: before, serve listened for signals only after that line, and Deno's listener
     // takes effect some milliseconds later: half of such stops ended it with 143 (SIGTERM).
     for (let i = 0; i < 4; i++) {
@@ -124,10 +127,7 @@ if (base) {
   });
 
   Deno.test("serve on PostgreSQL: a very long request path is logged cut to 2,048 characters, saying its length", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
     try {
       const path = "/api/" + "a".repeat(60_000);
@@ -147,10 +147,7 @@ if (base) {
   });
 
   Deno.test("serve on PostgreSQL: its first line names the database as every command does; on all addresses without a token, a warning", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     for (const [args, warned] of [[[], false], [["--host", "0.0.0.0"], true]] as const) {
       const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" }, [...args]);
       s.child.kill("SIGTERM");
@@ -171,10 +168,7 @@ if (base) {
   });
 
   Deno.test("serve on PostgreSQL: a POST without a length (empty, chunked) is read, limited, and prints no runtime warning", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
     const post = (body?: BodyInit) =>
       fetch(`${s.url}webhook/inc-dashboard`, {
@@ -206,10 +200,7 @@ if (base) {
   });
 
   Deno.test("serve on PostgreSQL: a client that never reads is cut 8 s after SIGTERM, logged, exit 0", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     // A file larger than the socket buffers take: its response never ends while unread.
     const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
     await Deno.writeFile(tiles, new Uint8Array(64 << 20));
