@@ -27,12 +27,18 @@ export function duration(minutes) {
   return h > 0 ? `${h} h ${rest} min` : `${m % 60} min`;
 }
 
-/** `breach in 7 h 12 min` / `breached 3 h 02 min ago` from minutes left (may be negative). */
+/**
+ * `breach in 7 h 12 min` / `breached 3 h 02 min ago` from minutes left, as the API's
+ * minutes_to_breach counts them: whole minutes rounded down, so 0 is under a minute left (not
+ * breached yet), and negative from the breach instant on (-1 at the instant itself). A
+ * fractional value (the card's, ticking) reads the same way.
+ */
 export function countdown(minutesLeft) {
   if (minutesLeft === null || minutesLeft === undefined) return "–";
-  return minutesLeft > 0
-    ? `breach in ${duration(minutesLeft)}`
-    : `breached ${duration(minutesLeft)} ago`;
+  const whole = Math.floor(minutesLeft);
+  if (whole >= 0) return `breach in ${whole === 0 ? "under 1 min" : duration(whole)}`;
+  const past = -whole - 1;
+  return `breached ${past === 0 ? "under 1 min" : duration(past)} ago`;
 }
 
 /** `15 Jun 17:00 EAT` from an ISO time with an offset. */

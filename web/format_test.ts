@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, hours } from "./format.js";
+import { age, countdown, hours } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -16,4 +16,19 @@ Deno.test("hours() rounds to the nearest tenth (MTTR, not an SLA age)", () => {
   assert.equal(hours(47.99), "48.0 h");
   assert.equal(hours(2.25), "2.3 h");
   assert.equal(hours(undefined), "–");
+});
+
+Deno.test("countdown() says a ticket with under a minute left is not breached yet: only negative is", () => {
+  // The API's minutes_to_breach is whole minutes left rounded down (0: under a minute), negative
+  // from the breach instant on (-1 at the instant itself); the card's live value may be fractional.
+  assert.equal(countdown(0), "breach in under 1 min");
+  assert.equal(countdown(0.4), "breach in under 1 min");
+  assert.equal(countdown(1), "breach in 1 min");
+  assert.equal(countdown(5.7), "breach in 5 min");
+  assert.equal(countdown(7 * 60 + 12), "breach in 7 h 12 min");
+  assert.equal(countdown(-0.4), "breached under 1 min ago");
+  assert.equal(countdown(-1), "breached under 1 min ago");
+  assert.equal(countdown(-2), "breached 1 min ago");
+  assert.equal(countdown(-(3 * 60 + 3)), "breached 3 h 02 min ago");
+  assert.equal(countdown(null), "–");
 });
