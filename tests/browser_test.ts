@@ -245,6 +245,12 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             await s.page.$eval("#f-cluster", (el) => (el as unknown as PageElement).value),
             "Westlands",
           );
+          const csv = new URL(
+            await s.page.$eval("#csv", (el) => (el as unknown as { href: string }).href),
+          );
+          assert.equal(csv.pathname, "/api/tickets.csv");
+          assert.equal(csv.searchParams.get("cluster"), "Westlands");
+          assert.equal(csv.searchParams.get("bom"), "true", `Excel reads accents: ${csv}`);
         };
         await check();
         await s.page.reload({ waitUntil: "load" });

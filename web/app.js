@@ -311,8 +311,11 @@ async function refresh() {
   return { errors: errors.map((e) => e.message) };
 }
 
+/** The CSV of the current selection, with a byte-order mark first: Excel then reads UTF-8. */
 function updateCsvLink() {
-  $("csv").href = `api/tickets.csv${query({ ...ticketParams(state), open_only: "true" })}`;
+  $("csv").href = `api/tickets.csv${
+    query({ ...ticketParams(state), open_only: "true", bom: "true" })
+  }`;
 }
 
 /** With an access token, a plain link cannot send it: fetch the CSV and save it instead. */
