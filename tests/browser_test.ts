@@ -119,6 +119,13 @@ function servePage(db: Database, fixture: WebFixture, token?: string): Promise<R
   });
 }
 
+/** `12 Jun 14:10 EAT`, as the page writes an instant. */
+function eatLabel(at: Date): string {
+  const eat = new Date(at.getTime() + 3 * 3_600_000);
+  const month = eat.toLocaleString("en-GB", { month: "short", timeZone: "UTC" });
+  return `${eat.getUTCDate()} ${month} ${eat.toISOString().slice(11, 16)} EAT`;
+}
+
 /** `db`, whose every call fails as a database that cannot be reached while `outage.down`. */
 function flaky(db: Database, outage: { down: boolean }): Database {
   return new Proxy(db, {
@@ -142,6 +149,26 @@ function fastRefresh(): void {
     const original = g[name]!.bind(globalThis);
     g[name] = (f, ms) => original(f, ms === 60_000 ? 300 : ms);
   }
+}
+
+/** Run in a page before its scripts: the page's uPlot charts are kept in `testCharts`. */
+function testHooks(): void {
+  const charts: unknown[] = [];
+  (globalThis as unknown as { testCharts: unknown[] }).testCharts = charts;
+  let uPlot: unknown;
+  Object.defineProperty(globalThis, "uPlot", {
+    configurable: true,
+    get: () => uPlot,
+    set(value: new (...args: unknown[]) => object) {
+      uPlot = new Proxy(value, {
+        construct(target, args) {
+          const chart = Reflect.construct(target, args);
+          charts.push(chart);
+          return chart;
+        },
+      });
+    },
+  });
 }
 
 function text(page: Page, selector: string): Promise<string> {
@@ -218,6 +245,46 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         assert.ok((counts[state] ?? 0) > 0, `${state}: some drawn`);
       }
     });
+
+    await t.step(
+      "the charts' day ticks sit on the points' EAT days, whatever the browser's time zone",
+      async () => {
+        type Chart = { axes: { _splits: number[]; _values: string[] }[]; data: number[][] };
+        const dayLabel = (seconds: number) => eatLabel(new Date(seconds * 1000)).slice(0, -10);
+        for (const zone of ["UTC", "Asia/Kolkata"]) {
+          const page = await s.browser.newPage();
+          try {
+            await page.emulateTimezone(zone);
+            await page.evaluateOnNewDocument(testHooks);
+            await page.goto(`${s.base}/`, { waitUntil: "load" });
+            await waitIdle(page);
+            const charts = await page.evaluate(() =>
+              (globalThis as unknown as { testCharts: Chart[] }).testCharts.map((u) => ({
+                ticks: u.axes[0]!._splits,
+                labels: u.axes[0]!._values,
+                days: u.data[0]!,
+              }))
+            );
+            assert.equal(charts.length, 2, "the backlog and created-vs-closed charts");
+            for (const { ticks, labels, days } of charts) {
+              assert.ok(days.length >= 2 && ticks.length >= 2, `${zone}: ${ticks} over ${days}`);
+              for (const [i, tick] of ticks.entries()) {
+                const at = `${zone}: the tick "${labels[i]}" at ${
+                  new Date(tick * 1000).toISOString()
+                }`;
+                assert.equal((tick + 3 * 3600) % 86_400, 0, `${at} is not an EAT midnight`);
+                assert.equal(labels[i], dayLabel(tick), at);
+                if (tick >= days[0]! && tick <= days.at(-1)!) {
+                  assert.ok(days.includes(tick), `${at} is not on a point`);
+                }
+              }
+            }
+          } finally {
+            await page.close();
+          }
+        }
+      },
+    );
 
     await t.step(
       "a filter change updates the URL, the cards and the map; reload restores",

@@ -1,9 +1,13 @@
 // The backlog trend (open per day by SLA state) and created vs closed per day, drawn by uPlot.
-// Each series also differs by dash pattern, not only by colour.
+// Each series also differs by dash pattern, not only by colour. The days are EAT days, whatever
+// the browser's time zone: the points are EAT midnights, and so are the axis ticks (tzDate).
 
 function daySeconds(date) {
   return Date.parse(`${date}T00:00:00+03:00`) / 1000;
 }
+
+/** uPlot's dates in EAT (Nairobi: UTC+3, no daylight saving), not the browser's zone. */
+const eatDate = (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Africa/Nairobi");
 
 const DAY_STEPS = [86_400, 2 * 86_400, 7 * 86_400, 14 * 86_400, 28 * 86_400];
 
@@ -45,6 +49,7 @@ function chart(el, series, data, existing) {
     width: widthOf(el),
     height: 220,
     series,
+    tzDate: eatDate,
     // One captured day still gets a readable axis: a day either side.
     scales: {
       x: {
