@@ -10,10 +10,14 @@ import puppeteer, {
   type Page,
   type Viewport,
 } from "puppeteer-core";
-import { backends, removeTestDataAtEnd, shared } from "./_harness.ts";
-import { addTicket, freshenCrq, loadWebFixture, type WebFixture } from "./_web_fixture.ts";
+import { backends, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
+import { addTicket, freshenCrq, loadWebFixture, stampOf, type WebFixture } from "./_web_fixture.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { COLUMNS } from "../demo/generate_stream.ts";
+import { ingest } from "../core/ingest.ts";
+import { INC } from "../core/datasets.ts";
+import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 
 // The callbacks given to page.evaluate run in the page; these are the browser globals they use
 // (the DOM library is not loaded: it would change the types of the whole checked program).
@@ -117,6 +121,15 @@ function servePage(db: Database, fixture: WebFixture, token?: string): Promise<R
     host: "127.0.0.1",
     port: 0,
   });
+}
+
+/** Writes and ingests one INC change file exported at `at` with `rows` (32 columns, quoted). */
+async function ingestInc(s: Session, at: Date, rows: Record<string, string>[]): Promise<void> {
+  const lines = [COLUMNS.join(",")];
+  for (const row of rows) lines.push(COLUMNS.map((c) => `"${row[c] ?? ""}"`).join(","));
+  const text = lines.join("\r\n") + "\r\n";
+  await writeFiles(s.fixture.bucket, [{ name: `${stampOf(at)}.csv`, text }], INC.changesPrefix);
+  await ingest(createDirObjectStore(s.fixture.bucket), s.db, { datasets: [INC], apply: true });
 }
 
 /** `12 Jun 14:10 EAT`, as the page writes an instant. */
@@ -792,6 +805,26 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       assert.deepEqual(s.foreign, [], "requests to other hosts");
       assert.deepEqual(s.consoleErrors, [], "console errors");
     });
+
+    await t.step(
+      'a change file named ahead of the server\'s clock reads "just now", not a negative age',
+      async () => {
+        // Ingest allows 60 min of clock skew between the export and the server.
+        await ingestInc(s, new Date(s.fixture.now.getTime() + 20 * 60_000), []);
+        const { freshness } = await api<{ freshness: { file_age_hours: number } }>(
+          s,
+          "/api/dashboard",
+        );
+        assert.ok(freshness.file_age_hours < 0, `file_age_hours ${freshness.file_age_hours}`);
+        await open(s);
+        assert.match(
+          await text(s.page, "#as-of"),
+          /^data as of \d+ \w+ \d\d:\d\d EAT \(just now\)$/,
+        );
+        assert.equal(await hidden(s.page, "#stale"), true);
+        assert.deepEqual(s.consoleErrors, [], "console errors");
+      },
+    );
   } finally {
     await stop(s);
   }

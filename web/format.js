@@ -41,6 +41,14 @@ export function countdown(minutesLeft) {
   return `breached ${past === 0 ? "under 1 min" : duration(past)} ago`;
 }
 
+/**
+ * `0.3 h ago` from an age in hours; `just now` for a negative one (a change file named ahead of
+ * the server's clock, which ingest allows by up to 60 min).
+ */
+export function ago(ageHours) {
+  return ageHours < 0 ? "just now" : `${ageHours.toFixed(1)} h ago`;
+}
+
 /** `15 Jun 17:00 EAT` from an ISO time with an offset. */
 export function eatTime(iso) {
   if (!iso) return "–";

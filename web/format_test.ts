@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, countdown, hours } from "./format.js";
+import { age, ago, countdown, hours } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -31,4 +31,11 @@ Deno.test("countdown() says a ticket with under a minute left is not breached ye
   assert.equal(countdown(-2), "breached 1 min ago");
   assert.equal(countdown(-(3 * 60 + 3)), "breached 3 h 02 min ago");
   assert.equal(countdown(null), "–");
+});
+
+Deno.test("ago() says a data time ahead of the server's clock is just now, never a negative age", () => {
+  assert.equal(ago(0.34), "0.3 h ago");
+  assert.equal(ago(0), "0.0 h ago");
+  assert.equal(ago(-0.3), "just now");
+  assert.equal(ago(-0.01), "just now"); // not "-0.0 h ago"
 });

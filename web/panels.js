@@ -1,6 +1,16 @@
 // The panels around the map: key figures, freshness, the selected ticket, the nearest list.
 
-import { age, countdown, eatTime, esc, GEO_SOURCES, hours, metres, percent } from "./format.js";
+import {
+  age,
+  ago,
+  countdown,
+  eatTime,
+  esc,
+  GEO_SOURCES,
+  hours,
+  metres,
+  percent,
+} from "./format.js";
 import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const $ = (id) => document.getElementById(id);
@@ -37,7 +47,7 @@ export function renderFreshness(freshness, staleAfterHours) {
     return;
   }
   const age = Number(freshness.file_age_hours);
-  asOf.textContent = `data as of ${eatTime(freshness.newest_file_time)} (${age.toFixed(1)} h ago)`;
+  asOf.textContent = `data as of ${eatTime(freshness.newest_file_time)} (${ago(age)})`;
   asOf.title = `newest applied file: ${freshness.newest_file}`;
   stale.hidden = !(age > staleAfterHours);
   stale.textContent = stale.hidden ? "" : `Stale data: the newest applied change file ` +
@@ -71,12 +81,12 @@ export function renderCrqFreshness(crq, incFreshness, staleAfterHours) {
   const now = incFreshness?.newest_file_time
     ? Date.parse(incFreshness.newest_file_time) + Number(incFreshness.file_age_hours) * 3_600_000
     : null;
-  const age = time && now !== null ? ((now - Date.parse(time)) / 3_600_000).toFixed(1) : null;
+  const age = time && now !== null ? (now - Date.parse(time)) / 3_600_000 : null;
   note.textContent = ` · CRQ as of ${time ? eatTime(time) : crq.watermark}` +
-    (age === null ? "" : ` (${age} h ago)`);
+    (age === null ? "" : ` (${ago(age)})`);
   note.title = `newest applied CRQ file: ${crq.watermark}`;
   stale.textContent = stale.hidden ? "" : `Stale CRQ data: the newest applied CRQ change file ` +
-    `(${crq.watermark}) is ${age === null ? "" : `${age} h old, `}over the ` +
+    `(${crq.watermark}) is ${age === null ? "" : `${age.toFixed(1)} h old, `}over the ` +
     `${staleAfterHours} h limit. Check the CRQ export and the ingest schedule.`;
 }
 
