@@ -10,7 +10,7 @@ import puppeteer, {
   type Page,
   type Viewport,
 } from "puppeteer-core";
-import { backends, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
+import { backends, openTicket, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
 import { addTicket, freshenCrq, loadWebFixture, stampOf, type WebFixture } from "./_web_fixture.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import type { Database } from "../core/ports/mod.ts";
@@ -137,6 +137,11 @@ function eatLabel(at: Date): string {
   const eat = new Date(at.getTime() + 3 * 3_600_000);
   const month = eat.toLocaleString("en-GB", { month: "short", timeZone: "UTC" });
   return `${eat.getUTCDate()} ${month} ${eat.toISOString().slice(11, 16)} EAT`;
+}
+
+/** An instant as the feed writes it: EAT wall clock, `2026-06-12 14:10:00`. */
+function feedTime(at: Date): string {
+  return stampOf(at).replace("T", " ").replace(/-(\d\d)-(\d\d)$/, ":$1:$2");
 }
 
 /** `db`, whose every call fails as a database that cannot be reached while `outage.down`. */
@@ -426,6 +431,38 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
           new RegExp(first),
         );
+      },
+    );
+
+    await t.step(
+      "a selected ticket that closes keeps its card, saying when it closed; the URL keeps it",
+      async () => {
+        const id = "WOT0999998";
+        const now = s.fixture.now.getTime();
+        const opened = feedTime(new Date(now - 40 * 60_000));
+        const row = openTicket(id, { created_at_service: opened, first_seen_at: opened });
+        await ingestInc(s, new Date(now - 4 * 60_000), [row]);
+        await open(s, `/?ticket=${id}`);
+        assert.match(await text(s.page, "#ticket h2"), new RegExp(`^${id}`));
+        const closedAt = new Date(now - 3.5 * 60_000);
+        await ingestInc(s, new Date(now - 3 * 60_000), [{
+          ...row,
+          raw_status: "Closed",
+          normalized_status: "closed",
+          bucket: "closed",
+          is_actionable: "false",
+          closed_at: feedTime(closedAt),
+        }]);
+        await refresh(s.page);
+        await waitIdle(s.page);
+        assert.equal(await s.page.$(`#tickets-table tr[data-id="${id}"]`), null, "not open");
+        assert.match(await text(s.page, "#ticket h2"), new RegExp(`^${id}`));
+        assert.equal(
+          await text(s.page, "#ticket-gone"),
+          `Closed at ${eatLabel(closedAt)}: no longer open, so not on the map or in the table.`,
+        );
+        assert.equal(new URL(s.page.url()).searchParams.get("ticket"), id);
+        assert.deepEqual(s.consoleErrors, [], "console errors");
       },
     );
 

@@ -23,6 +23,7 @@ import {
   renderKpis,
   renderNearest,
   renderTicket,
+  renderTicketGone,
   tickCountdown,
 } from "./panels.js";
 import {
@@ -68,9 +69,29 @@ function featureOf(id) {
 function select(id, { push = true } = {}) {
   state.ticket = id ?? "";
   if (push) writeState(state, { replace: true });
-  renderTicket(featureOf(state.ticket), fetchedAt);
+  const feature = featureOf(state.ticket);
+  if (feature || !state.ticket) renderTicket(feature, fetchedAt);
+  else showGone(state.ticket);
   mapView.select(state.ticket);
   table.select(state.ticket);
+}
+
+/**
+ * The selected ticket is not among the tickets shown (it closed, the filters hide it, or it left
+ * the data): its card says which, from /api/tickets/{id}, instead of going blank.
+ */
+async function showGone(id) {
+  let feature = null;
+  let known = true;
+  try {
+    ({ data: feature } = await getJson(`api/tickets/${encodeURIComponent(id)}`));
+  } catch (error) {
+    known = error.status === 404;
+  }
+  if (state.ticket !== id) return;
+  const now = featureOf(id); // the nearest list may have brought it meanwhile
+  if (now) renderTicket(now, fetchedAt);
+  else renderTicketGone(id, feature, { known });
 }
 
 function pick(id) {

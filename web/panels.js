@@ -134,6 +134,41 @@ export function renderTicket(feature, fetchedAt) {
     `<dl class="ticket">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>`;
 }
 
+/**
+ * The selected ticket's card once it is no longer among the tickets shown, from
+ * /api/tickets/{id} (`feature`; null: no such ticket, or `known: false`, not answered): closed,
+ * with when; still open but hidden by the filters; or gone from the data.
+ */
+export function renderTicketGone(id, feature, { known = true } = {}) {
+  const box = $("ticket");
+  const p = feature?.properties;
+  let why;
+  if (!p) {
+    why = known
+      ? "No longer in the data: the server has no such ticket."
+      : "Not among the tickets shown; its state cannot be read now.";
+  } else if (!p.is_open) {
+    why = `${p.closed_at ? `Closed at ${eatTime(p.closed_at)}` : "Closed"}: no longer open, ` +
+      `so not on the map or in the table.`;
+  } else {
+    why = "Still open, but not among the tickets shown: the filters (or show CRQ) hide it.";
+  }
+  const rows = p
+    ? [
+      ["Status", esc(p.normalized_status ?? p.raw_status)],
+      ["Team", esc(p.assigned_team ?? "(none)")],
+      ["Owner", esc(p.owner ?? "(none)")],
+      ["Cluster", esc(p.cluster)],
+      ["Location", esc(p.location_name)],
+    ]
+    : [];
+  box.innerHTML = `<h2>${esc(id)}${p ? ` <small>${esc(p.dataset?.toUpperCase())}</small>` : ""}` +
+    `</h2><p class="note" id="ticket-gone">${esc(why)}</p>` +
+    (rows.length
+      ? `<dl class="ticket">${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>`
+      : "");
+}
+
 /** Ticks the selected ticket's countdown. */
 export function tickCountdown(feature, fetchedAt) {
   const el = $("countdown");
