@@ -109,17 +109,29 @@ async function open(s: Session, path = "/"): Promise<void> {
   await waitIdle(s.page);
 }
 
-/** A `serve` of the page over `db` on a free loopback port, answering as of the fixture's now. */
-function servePage(db: Database, fixture: WebFixture, token?: string): Promise<RunningServer> {
+/**
+ * A `serve` of the page over `db` on a loopback port (a free one unless `port`), answering as of
+ * the fixture's now (`laterMs` after it), with STALE_AFTER_HOURS 2 unless `staleAfterHours`.
+ */
+function servePage(
+  db: Database,
+  fixture: WebFixture,
+  { token, staleAfterHours = 2, port = 0, laterMs = 0 }: {
+    token?: string;
+    staleAfterHours?: number;
+    port?: number;
+    laterMs?: number;
+  } = {},
+): Promise<RunningServer> {
   return startServer({
     db,
-    settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours: 2, token },
+    settings: { corsOrigins: [], statementTimeoutMs: 10_000, staleAfterHours, token },
     webRoot: new URL("../web/", import.meta.url).pathname,
-    now: () => fixture.now,
+    now: () => new Date(fixture.now.getTime() + laterMs),
     log: () => {},
     redact: (text) => text,
     host: "127.0.0.1",
-    port: 0,
+    port,
   });
 }
 
@@ -169,10 +181,17 @@ function fastRefresh(): void {
   }
 }
 
-/** Run in a page before its scripts: the page's uPlot charts are kept in `testCharts`. */
+/**
+ * Run in a page before its scripts: performance.now() runs `testShiftMs` ahead (hours pass at
+ * once), and the page's uPlot charts are kept in `testCharts`.
+ */
 function testHooks(): void {
+  const g = globalThis as unknown as Record<string, unknown> & { testShiftMs: number };
+  const now = performance.now.bind(performance);
+  g.testShiftMs = 0;
+  performance.now = () => now() + g.testShiftMs;
   const charts: unknown[] = [];
-  (globalThis as unknown as { testCharts: unknown[] }).testCharts = charts;
+  g.testCharts = charts;
   let uPlot: unknown;
   Object.defineProperty(globalThis, "uPlot", {
     configurable: true,
@@ -686,7 +705,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
 
     await t.step("behind SERVE_TOKEN", async (t) => {
       const token = "page-test-token-7f3a";
-      const guarded = await servePage(s.db, s.fixture, token);
+      const guarded = await servePage(s.db, s.fixture, { token });
       const base = `http://127.0.0.1:${guarded.port}/`;
       let asked = 0;
       const answers: (string | null)[] = [];
@@ -800,6 +819,72 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         } finally {
           await page.close();
           await server.shutdown();
+        }
+      },
+    );
+
+    await t.step(
+      "while serve is down the data's age grows to the stale banner; back up, the page reads its config again",
+      async () => {
+        const server = await servePage(s.db, s.fixture);
+        const { port } = server;
+        let again: RunningServer | null = null;
+        const page = await s.browser.newPage();
+        const asOfEnds = (end: string) =>
+          page.waitForFunction(
+            (end) => document.getElementById("as-of").textContent.endsWith(end),
+            { timeout: 5_000 },
+            end,
+          );
+        try {
+          await page.evaluateOnNewDocument(fastRefresh);
+          await page.evaluateOnNewDocument(testHooks);
+          const { freshness } = await api<{ freshness: { file_age_hours: number } }>(
+            s,
+            "/api/dashboard",
+          );
+          const age = Number(freshness.file_age_hours);
+          await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: "load" });
+          await asOfEnds(`(${age.toFixed(1)} h ago)`);
+          assert.equal(await hidden(page, "#stale"), true);
+
+          await server.shutdown();
+          await page.waitForFunction(() => !document.getElementById("error").hidden);
+          // Two hours pass with the server still down (the page's clock, not the server's).
+          await page.evaluate(() => {
+            (globalThis as unknown as { testShiftMs: number }).testShiftMs = 2 * 3_600_000;
+          });
+          const grown = (age + 2).toFixed(1);
+          await asOfEnds(`(${grown} h ago)`);
+          assert.equal(await hidden(page, "#stale"), false, "the stale banner, during the outage");
+          assert.match(
+            await text(page, "#stale"),
+            new RegExp(`is ${grown.replace(".", "\\.")} h old, over the 2 h limit\\.`),
+          );
+
+          // Back an hour later, restarted with STALE_AFTER_HOURS=1.
+          again = await servePage(s.db, s.fixture, {
+            port,
+            staleAfterHours: 1,
+            laterMs: 3_600_000,
+          });
+          await page.waitForFunction(() => document.getElementById("error").hidden, {
+            timeout: 5_000,
+          });
+          const later = (age + 1).toFixed(1);
+          await asOfEnds(`(${later} h ago)`);
+          await page.waitForFunction(
+            () => document.getElementById("stale").textContent.includes("over the 1 h limit"),
+            { timeout: 5_000 },
+          );
+          assert.match(
+            await text(page, "#stale"),
+            new RegExp(`is ${later.replace(".", "\\.")} h old, over the 1 h limit\\.`),
+          );
+        } finally {
+          await page.close();
+          await server.shutdown().catch(() => {});
+          await again?.shutdown();
         }
       },
     );

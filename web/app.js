@@ -55,6 +55,15 @@ let generation = 0;
 let fitted = false;
 /** The header shows the data's freshness (the dashboard loaded once). */
 let dataShown = false;
+/**
+ * The dashboard's freshness and when it came (performance.now(): the browser's wall clock may
+ * be off, or set while the page is open); the header counts its age on from there.
+ */
+let freshness = null;
+/** CRQ's /api/health entry (`{}`: none) while CRQ is shown; null: hidden; undefined: not read. */
+let crqHealth;
+/** The last refresh could not reach the data (no answer, 503): the server may come back changed. */
+let outage = false;
 let booted = false;
 const seen = { cluster: new Set(), status: new Set(), team: new Set() };
 
@@ -270,10 +279,12 @@ async function loadDashboard(gen) {
     }
   }
   if (problem) ({ data } = await getJson(`api/dashboard${query(filters)}`));
+  const receivedAt = performance.now(); // a 304 too: the server's age is as of now
   if (gen !== generation) return;
   showWindowProblem(problem);
   renderKpis(data, { windowed: !problem });
-  renderFreshness(data.freshness, config.staleAfterHours);
+  freshness = { data: data.freshness, receivedAt };
+  showFreshness();
   dataShown = true;
   const to = data.window.to;
   const weekBefore = new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000)
@@ -288,8 +299,23 @@ async function loadDashboard(gen) {
   charts.update(backlog.data.days ?? []);
   if (!state.crq || health) {
     const crq = health?.data.datasets.find((d) => d.dataset === "crq");
-    renderCrqFreshness(state.crq ? crq ?? {} : null, data.freshness, config.staleAfterHours);
+    crqHealth = state.crq ? crq ?? {} : null;
+    showFreshness();
   }
+}
+
+/**
+ * The header's "data as of" (and CRQ's) with the age grown by the time since the server gave it,
+ * and the stale banners once that passes the limit: also while the server cannot be reached.
+ */
+function showFreshness() {
+  if (!freshness) return;
+  const since = (performance.now() - freshness.receivedAt) / 3_600_000;
+  const grown = freshness.data?.newest_file_time
+    ? { ...freshness.data, file_age_hours: Number(freshness.data.file_age_hours) + since }
+    : freshness.data;
+  renderFreshness(grown, config.staleAfterHours);
+  if (crqHealth !== undefined) renderCrqFreshness(crqHealth, grown, config.staleAfterHours);
 }
 
 async function loadTeams(gen) {
@@ -327,9 +353,26 @@ async function refresh() {
     guard(loadTeams(gen)),
     state.near ? guard(loadNearest()) : null,
   ]);
-  if (gen === generation) showFailures(errors);
+  if (gen === generation) {
+    showFailures(errors);
+    const down = errors.some((e) => e.status === 0 || e.status === 503);
+    // Back after an outage: the server may have restarted with other settings.
+    if (outage && !down) await rereadConfig();
+    else outage = down;
+    showFreshness();
+  }
   updateCsvLink();
   return { errors: errors.map((e) => e.message) };
+}
+
+/** Reads /api/config again (STALE_AFTER_HOURS may have changed); tries again next refresh. */
+async function rereadConfig() {
+  try {
+    ({ data: config } = await getJson("api/config"));
+    outage = false;
+  } catch (error) {
+    console.warn(error);
+  }
 }
 
 /** The CSV of the current selection, with a byte-order mark first: Excel then reads UTF-8. */
@@ -479,7 +522,10 @@ async function boot() {
   booted = true;
   await refresh();
   setInterval(refresh, REFRESH_MS);
-  setInterval(() => tickCountdown(featureOf(state.ticket), fetchedAt), 15_000);
+  setInterval(() => {
+    tickCountdown(featureOf(state.ticket), fetchedAt);
+    showFreshness();
+  }, 15_000);
 }
 
 const ready = boot().catch((error) => {

@@ -37,7 +37,10 @@ function windowLabel(w) {
   return w.name === "custom" ? `${w.from} – ${w.to}` : w.name;
 }
 
-/** The "data as of" line and the stale banner. */
+/**
+ * The "data as of" line and the stale banner. `freshness.file_age_hours` is the age now: the
+ * caller adds the time since the server answered (also while it cannot be reached).
+ */
 export function renderFreshness(freshness, staleAfterHours) {
   const asOf = $("as-of");
   const stale = $("stale");
@@ -63,14 +66,15 @@ function fileTime(name) {
 
 /**
  * With CRQ shown (`crq`: its /api/health entry, `{}` when none; null: CRQ hidden): its export
- * time in the header, and its own stale banner when /api/health calls it unhealthy. Its age is
- * counted from the server's clock, which INC's freshness gives (the browser's may differ).
+ * time in the header, and its own stale banner when /api/health calls it unhealthy or its age
+ * has since passed the limit. Its age is counted from the server's clock, which INC's freshness
+ * gives (the browser's may differ).
  */
 export function renderCrqFreshness(crq, incFreshness, staleAfterHours) {
   const note = $("as-of-crq");
   const stale = $("stale-crq");
   note.hidden = !crq;
-  stale.hidden = !crq?.watermark || crq.healthy;
+  stale.hidden = true;
   if (!crq) return;
   if (!crq.watermark) {
     note.textContent = " · CRQ: no change file applied yet";
@@ -82,6 +86,7 @@ export function renderCrqFreshness(crq, incFreshness, staleAfterHours) {
     ? Date.parse(incFreshness.newest_file_time) + Number(incFreshness.file_age_hours) * 3_600_000
     : null;
   const age = time && now !== null ? (now - Date.parse(time)) / 3_600_000 : null;
+  stale.hidden = crq.healthy && !(age > staleAfterHours);
   note.textContent = ` · CRQ as of ${time ? eatTime(time) : crq.watermark}` +
     (age === null ? "" : ` (${ago(age)})`);
   note.title = `newest applied CRQ file: ${crq.watermark}`;
