@@ -343,6 +343,27 @@ function decodes(text: string): boolean {
 /** The form of DATABASE_URL, as the messages that refuse one write it. */
 const URL_FORM = '"postgres://user:password@host:port/db"';
 
+/** Each `host[:port]` of a DATABASE_URL has one port at most, a number from 1 to 65535. */
+function checkPorts(hosts: string[], expected: string, encode: string): void {
+  for (const host of hosts) {
+    // One port at most ("host:5432:1" ended in the client's "Invalid URL"); an IPv6 host is in
+    // brackets.
+    if ((host.replace(/^\[[^\]]*\]/, "").match(/:/g)?.length ?? 0) > 1) {
+      throw new ConfigError(
+        `Cannot read DATABASE_URL: a host has more than one port (${expected})`,
+      );
+    }
+    const port = /:([^:\]]*)$/.exec(host)?.[1];
+    if (
+      port !== undefined && port !== "" && !(/^\d{1,5}$/.test(port) && +port <= 65535 && +port >= 1)
+    ) {
+      throw new ConfigError(
+        `Cannot read DATABASE_URL: a port is not a number from 1 to 65535 (${expected}; ${encode})`,
+      );
+    }
+  }
+}
+
 /**
  * DATABASE_URL: `postgres://` or `postgresql://`, one or more `host[:port]` (ports 1-65535, or
  * none), otherwise a URL. An "@" after a "/", "?" or "#", or a second "@", means a user or
@@ -367,23 +388,7 @@ function checkDatabaseUrl(url: string): void {
         `write "%" as "%25" (${expected})`,
     );
   }
-  for (const host of parts.hosts) {
-    // One port at most ("host:5432:1" ended in the client's "Invalid URL"); an IPv6 host is in
-    // brackets.
-    if ((host.replace(/^\[[^\]]*\]/, "").match(/:/g)?.length ?? 0) > 1) {
-      throw new ConfigError(
-        `Cannot read DATABASE_URL: a host has more than one port (${expected})`,
-      );
-    }
-    const port = /:([^:\]]*)$/.exec(host)?.[1];
-    if (
-      port !== undefined && port !== "" && !(/^\d{1,5}$/.test(port) && +port <= 65535 && +port >= 1)
-    ) {
-      throw new ConfigError(
-        `Cannot read DATABASE_URL: a port is not a number from 1 to 65535 (${expected}; ${encode})`,
-      );
-    }
-  }
+  checkPorts(parts.hosts, expected, encode);
   if (!URL.canParse(`${parts.scheme}${parts.userinfo}host${parts.rest}`)) {
     throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
   }
