@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
@@ -98,11 +98,13 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
 
   app.use(accessLog(deps));
   if (corsApplies) app.use(varyByOrigin);
-  app.use(pathAndMethodGuard(settings));
+  // CORS first: a listed origin can read every answer, a 401 too; a preflight (which browsers
+  // send without the token) is answered here, whatever its path.
   if (corsApplies) useOnApiAndWebhook(app, corsForListedOrigins(settings.corsOrigins));
-  if (settings.token !== undefined) {
-    useOnApiAndWebhook(app, bearerAuth({ token: settings.token }));
-  }
+  // The token before the path and method checks: without it, every /api and /webhook request
+  // is the same 401, so it tells nothing of which routes exist.
+  if (settings.token !== undefined) useOnApiAndWebhook(app, tokenCheck(settings.token));
+  app.use(pathAndMethodGuard());
   // After the token and CORS: a request without the token learns nothing of the parameters, and
   // a listed origin can read the 400.
   app.use("/api/*", refuseUnknownParameters);
@@ -188,7 +190,7 @@ const varyByOrigin: MiddlewareHandler<ServeEnv> = async (c, next) => {
 };
 
 /** Refuses a path that could walk out of the page's folder (400), and a method it lacks (405). */
-function pathAndMethodGuard(settings: ServeDeps["settings"]): MiddlewareHandler<ServeEnv> {
+function pathAndMethodGuard(): MiddlewareHandler<ServeEnv> {
   return async (c, next) => {
     const path = c.req.path;
     // The URL parser already resolves dot segments; anything left that could walk out is refused.
@@ -203,21 +205,22 @@ function pathAndMethodGuard(settings: ServeDeps["settings"]): MiddlewareHandler<
     }
     const allowed = allowedMethods(path);
     if (allowed === undefined || allowed.includes(c.req.method)) return await next();
-    // A preflight where CORS applies goes on whatever its origin: the answer's status must not
-    // tell a listed origin from another (only a listed one gets the CORS headers).
-    const preflight = c.req.method === "OPTIONS" && settings.corsOrigins.length > 0 &&
-      /^\/(api|webhook)\//.test(path) &&
-      c.req.header("Access-Control-Request-Method") !== undefined;
-    if (preflight) return await next();
     return problemResponse(405, `${c.req.method} is not allowed on "${path}"`, {
       headers: { Allow: allowed.join(", ") },
     });
   };
 }
 
+/** A CORS preflight: an OPTIONS naming the method the browser means to send. */
+function isPreflight(c: Context<ServeEnv>): boolean {
+  return c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method") !== undefined;
+}
+
 /**
  * Only a listed origin gets CORS headers (Hono's policy would expose ETag to any); another
- * gets the same 204 to an OPTIONS that the policy gives a listed one, without them.
+ * gets the same 204 to a preflight that the policy gives a listed one, without them: the status
+ * tells neither a listed origin from another nor a route from a missing one. Any other OPTIONS
+ * goes on (to the token, then 405).
  */
 function corsForListedOrigins(listed: readonly string[]): MiddlewareHandler<ServeEnv> {
   const origins = new Set(listed);
@@ -229,10 +232,28 @@ function corsForListedOrigins(listed: readonly string[]): MiddlewareHandler<Serv
     maxAge: 600,
   });
   return async (c, next) => {
+    const preflight = isPreflight(c);
+    if (c.req.method === "OPTIONS" && !preflight) return await next();
     if (origins.has(c.req.header("Origin") ?? "")) return await policy(c, next);
-    if (c.req.method === "OPTIONS") return c.body(null, 204);
+    if (preflight) return c.body(null, 204);
     await next();
   };
+}
+
+/** The challenge's realm: a client that shows it tells the user which server asks. */
+export const TOKEN_REALM = "fleettickets";
+
+/** The bearer token check; its challenges name {@linkcode TOKEN_REALM}. */
+function tokenCheck(token: string): MiddlewareHandler<ServeEnv> {
+  const realm = `realm="${TOKEN_REALM}"`;
+  return bearerAuth({
+    token,
+    realm: TOKEN_REALM,
+    invalidAuthenticationHeader: {
+      wwwAuthenticateHeader: `Bearer ${realm}, error="invalid_request"`,
+    },
+    invalidToken: { wwwAuthenticateHeader: `Bearer ${realm}, error="invalid_token"` },
+  });
 }
 
 /** A GET with a query parameter its `/api` path does not read is a 400 naming it. */

@@ -264,6 +264,89 @@ Deno.test("with SERVE_TOKEN set, /api and /webhook need the bearer token", async
   assert.ok(!JSON.stringify(lines).includes(token));
 });
 
+for (const corsOrigins of [[], ["https://ops.example.com"]]) {
+  Deno.test(
+    `with SERVE_TOKEN set${
+      corsOrigins.length > 0 ? " and CORS on" : ""
+    }, every /api and /webhook request without the token is the same 401, whatever its method or path`,
+    async () => {
+      const db = fakeDatabase();
+      const { app } = appWith({ token: "s3cret-token-value", corsOrigins }, db);
+      const paths = [
+        "/api",
+        "/api/health",
+        "/api/tickets?clustr=x",
+        "/api/tickets/WO%2F1",
+        "/api/nonexist",
+        "/api/nonexist/deeper",
+        "/webhook/tickets",
+        "/webhook/inc-dashboard",
+        "/webhook/nonexist",
+      ];
+      for (const path of paths) {
+        for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]) {
+          for (const origin of [undefined, "https://ops.example.com", "https://evil.example.com"]) {
+            const response = await app.request(path, {
+              method,
+              headers: origin === undefined ? {} : { Origin: origin },
+            });
+            await response.body?.cancel();
+            const what = `${method} ${path} from ${origin}`;
+            assert.equal(response.status, 401, what);
+            assert.equal(response.headers.get("Allow"), null, what);
+            assert.equal(
+              response.headers.get("WWW-Authenticate"),
+              'Bearer realm="fleettickets"',
+              what,
+            );
+          }
+        }
+      }
+      assert.deepEqual(db.statements, []);
+    },
+  );
+}
+
+Deno.test("with SERVE_TOKEN set, a preflight needs no token (browsers send none), whatever its path", async () => {
+  const listed = "https://ops.example.com";
+  const { app } = appWith({ token: "s3cret-token-value", corsOrigins: [listed] });
+  for (const path of ["/api/tickets", "/api/nonexist", "/webhook/inc-dashboard"]) {
+    for (const origin of [listed, "https://evil.example.com"]) {
+      const response = await app.request(path, {
+        method: "OPTIONS",
+        headers: { Origin: origin, "Access-Control-Request-Method": "GET" },
+      });
+      assert.equal(response.status, 204, `${path} from ${origin}`);
+      assert.equal(
+        response.headers.get("Access-Control-Allow-Origin"),
+        origin === listed ? listed : null,
+      );
+    }
+  }
+  // A listed origin reads the 401 (CORS headers on it), and with the token gets the usual 405.
+  const refused = await app.request("/api/config", { headers: { Origin: listed } });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get("Access-Control-Allow-Origin"), listed);
+  const authorization = "Bearer s3cret-token-value";
+  const post = await app.request("/api/health", { method: "POST", headers: { authorization } });
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get("Allow"), "GET");
+});
+
+Deno.test("a wrong or malformed token's challenge names the realm too", async () => {
+  const { app } = appWith({ token: "s3cret-token-value" });
+  const wrong = await app.request("/api/config", { headers: { Authorization: "Bearer nope" } });
+  assert.equal(
+    wrong.headers.get("WWW-Authenticate"),
+    'Bearer realm="fleettickets", error="invalid_token"',
+  );
+  const malformed = await app.request("/api/config", { headers: { Authorization: "Basic x" } });
+  assert.equal(
+    malformed.headers.get("WWW-Authenticate"),
+    'Bearer realm="fleettickets", error="invalid_request"',
+  );
+});
+
 Deno.test("CORS headers go to listed origins only, and preflights from them succeed", async () => {
   const origin = "https://ops.example.com";
   const { app } = appWith({ corsOrigins: [origin] });
