@@ -321,6 +321,24 @@ function pageRoutes(app: Hono<ServeEnv>, deps: ServeDeps): void {
       (c) => serveRangeFile(file, "application/vnd.pmtiles", c.req.header("Range")),
     );
   }
-  app.get("/*", serveStatic({ root: deps.webRoot }));
+  const files = serveStatic<ServeEnv>({ root: deps.webRoot });
+  app.get("/*", (c, next) => isPageFile(c.req.path) ? files(c, next) : next());
   app.get("/", (c) => c.html(FALLBACK_INDEX));
+}
+
+/** The kinds of file the page is made of (web/ and web/vendor/); nothing else there is served. */
+const PAGE_FILE_TYPES = ["html", "js", "css", "png", "svg", "ico"];
+
+/**
+ * Whether `path` names one of the page's own files: `/` (index.html), or a file of a page type
+ * ({@linkcode PAGE_FILE_TYPES}) that is not a test (`*_test.*`) nor hidden (`.name` anywhere),
+ * without a trailing slash (`/app.js/` is no file). web/ also holds tests, licences and notes.
+ */
+export function isPageFile(path: string): boolean {
+  if (path === "/") return true;
+  const segments = path.split("/").slice(1);
+  const name = segments.at(-1) ?? "";
+  if (segments.some((segment) => segment === "" || segment.startsWith("."))) return false;
+  const type = /\.([a-z0-9]+)$/.exec(name)?.[1];
+  return type !== undefined && PAGE_FILE_TYPES.includes(type) && !/_test\./.test(name);
 }

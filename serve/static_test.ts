@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../app/config.ts";
-import { createApp } from "./app.ts";
+import { createApp, isPageFile } from "./app.ts";
 import { fakeDatabase } from "./_fake_database.ts";
 import { parseRange } from "./range_file.ts";
 
@@ -108,5 +108,65 @@ Deno.test("parseRange reads single byte ranges and refuses the rest", () => {
     const bad of ["bytes=10-", "bytes=5-4", "bytes=-0", "bytes=0-1,4-5", "items=0-1", "bytes=-"]
   ) {
     assert.equal(parseRange(bad, 10), null, bad);
+  }
+});
+
+Deno.test("only the page's own files are served: no test, licence, note, hidden file or trailing slash", async () => {
+  const root = await site({
+    "index.html": "<!doctype html><title>map</title>",
+    "app.js": "export {};",
+    "format_test.ts": "Deno.test('x', () => {});",
+    "format_test.js": "Deno.test('x', () => {});",
+    "vendor/VERSIONS.json": "{}",
+    "vendor/lib/LICENSE": "MIT",
+    "vendor/lib/lib.js": "var lib;",
+    "vendor/lib/images/layers.png": new Uint8Array([137, 80, 78, 71]),
+    "icon.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+    ".env": "SECRET=1",
+    ".git/config.js": "x",
+    "notes.md": "# notes",
+  });
+  try {
+    const app = appFor(root);
+    for (const path of ["/", "/index.html", "/app.js", "/vendor/lib/lib.js", "/icon.svg"]) {
+      const response = await app.request(path);
+      assert.equal(response.status, 200, path);
+      await response.body?.cancel();
+    }
+    const png = await app.request("/vendor/lib/images/layers.png");
+    assert.equal(png.headers.get("Content-Type"), "image/png");
+    await png.body?.cancel();
+    for (
+      const path of [
+        "/format_test.ts",
+        "/format_test.js",
+        "/vendor/VERSIONS.json",
+        "/vendor/lib/LICENSE",
+        "/.env",
+        "/.git/config.js",
+        "/notes.md",
+        "/app.js/",
+        "/index.html/",
+        "/vendor/lib/lib.js/",
+      ]
+    ) {
+      const response = await app.request(path);
+      assert.equal(response.status, 404, path);
+      assert.equal(response.headers.get("Content-Type"), "application/problem+json", path);
+      await response.body?.cancel();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("isPageFile takes the page's file types, without tests, hidden names or a trailing slash", () => {
+  for (const path of ["/", "/app.js", "/style.css", "/vendor/leaflet/images/layers-2x.png"]) {
+    assert.equal(isPageFile(path), true, path);
+  }
+  for (
+    const path of ["/a_test.ts", "/x_test.js", "/app.js/", "//app.js", "/a/.b/c.js", "/deno.json"]
+  ) {
+    assert.equal(isPageFile(path), false, path);
   }
 });

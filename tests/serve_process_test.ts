@@ -241,6 +241,29 @@ if (base) {
       await Deno.remove(tiles);
     }
   });
+
+  Deno.test("serve on PostgreSQL serves only the page's files (the worker's permissions)", async () => {
+    const url = await createScratchDatabase(base);
+    const db = createPostgresDatabase(url);
+    await migrate(db);
+    await db.close();
+    const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
+    try {
+      for (const path of ["app.js/", "format_test.ts", "vendor/VERSIONS.json", "index.html/"]) {
+        const response = await fetch(`${s.url}${path}`);
+        assert.equal(response.status, 404, path);
+        await response.body?.cancel();
+      }
+      for (const path of ["", "app.js", "vendor/leaflet/leaflet.css"]) {
+        const response = await fetch(`${s.url}${path}`);
+        assert.equal(response.status, 200, path);
+        await response.body?.cancel();
+      }
+    } finally {
+      s.child.kill("SIGTERM");
+      assert.equal((await s.exited).code, 0);
+    }
+  });
 }
 
 removeTestDataAtEnd();
