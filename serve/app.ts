@@ -19,6 +19,7 @@ import { serveRangeFile } from "./range_file.ts";
 import { errorHandler } from "./_error_handler.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
 import { withKnownLength } from "./_known_length.ts";
+import { securityHeaders } from "./security_headers.ts";
 import { metaRoutes } from "./routes_meta.ts";
 import { nearestRoutes } from "./routes_nearest.ts";
 import { reportRoutes } from "./routes_reports.ts";
@@ -98,6 +99,7 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
 
   app.use(accessLog(deps));
   if (corsApplies) app.use(varyByOrigin);
+  app.use(securityHeaders(settings));
   // CORS first: a listed origin can read every answer, a 401 too; a preflight (which browsers
   // send without the token) is answered here, whatever its path.
   if (corsApplies) useOnApiAndWebhook(app, corsForListedOrigins(settings.corsOrigins));

@@ -6,6 +6,7 @@ import type { Config } from "../app/config.ts";
 import { createApp, isPageFile } from "./app.ts";
 import { fakeDatabase } from "./_fake_database.ts";
 import { parseRange } from "./range_file.ts";
+import { pagePolicy, tileSource } from "./security_headers.ts";
 
 const SETTINGS: Config["serve"] = { corsOrigins: [], statementTimeoutMs: 5000, staleAfterHours: 2 };
 
@@ -169,4 +170,48 @@ Deno.test("isPageFile takes the page's file types, without tests, hidden names o
   ) {
     assert.equal(isPageFile(path), false, path);
   }
+});
+
+Deno.test("every answer carries the security headers; the page's policy allows only this server", async () => {
+  const root = await site({ "index.html": "<!doctype html><title>map</title>", "app.js": "1;" });
+  try {
+    const app = appFor(root, { tilesUrl: "https://{s}.tiles.example/{z}/{x}/{y}.png" });
+    for (
+      const path of ["/", "/app.js", "/missing.js", "/api/config", "/api/users", "/api/tickets?x=1"]
+    ) {
+      const response = await app.request(path);
+      await response.body?.cancel();
+      assert.equal(response.headers.get("X-Content-Type-Options"), "nosniff", path);
+      assert.equal(response.headers.get("X-Frame-Options"), "DENY", path);
+      assert.equal(response.headers.get("Referrer-Policy"), "no-referrer", path);
+      assert.match(
+        response.headers.get("Content-Security-Policy")!,
+        /frame-ancestors 'none'/,
+        path,
+      );
+      assert.equal(response.headers.get("Strict-Transport-Security"), null, path);
+    }
+    const page = (await app.request("/")).headers.get("Content-Security-Policy")!;
+    assert.match(page, /^default-src 'self'; script-src 'self'; style-src 'self'; /);
+    assert.match(page, /img-src 'self' data: blob: https:\/\/\*\.tiles\.example;/);
+    assert.match(page, /connect-src 'self';/);
+    const api = (await app.request("/api/config")).headers.get("Content-Security-Policy");
+    assert.equal(api, "default-src 'none'; frame-ancestors 'none'");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("tileSource: the tile template's origin, Leaflet's {s} as a wildcard, else its scheme", () => {
+  assert.equal(
+    tileSource("https://tiles.example.net/{z}/{x}/{y}.png"),
+    "https://tiles.example.net",
+  );
+  assert.equal(tileSource("HTTP://Tiles:8081/{z}/{x}/{y}.png"), "http://tiles:8081");
+  assert.equal(
+    tileSource("https://{s}.tile.example.org/{z}/{x}/{y}.png"),
+    "https://*.tile.example.org",
+  );
+  assert.equal(tileSource("https://tiles-{s}.example.org/{z}/{x}/{y}.png"), "https:");
+  assert.equal(pagePolicy({}).imgSrc?.join(" "), "'self' data: blob:");
 });

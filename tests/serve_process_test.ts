@@ -242,7 +242,7 @@ if (base) {
     }
   });
 
-  Deno.test("serve on PostgreSQL serves only the page's files (the worker's permissions)", async () => {
+  Deno.test("serve on PostgreSQL serves only the page's files, with security headers (the worker's permissions)", async () => {
     const url = await createScratchDatabase(base);
     const db = createPostgresDatabase(url);
     await migrate(db);
@@ -257,6 +257,8 @@ if (base) {
       for (const path of ["", "app.js", "vendor/leaflet/leaflet.css"]) {
         const response = await fetch(`${s.url}${path}`);
         assert.equal(response.status, 200, path);
+        assert.equal(response.headers.get("X-Content-Type-Options"), "nosniff", path);
+        assert.match(response.headers.get("Content-Security-Policy") ?? "", /default-src 'self'/);
         await response.body?.cancel();
       }
     } finally {
