@@ -12,6 +12,7 @@ import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { describeMissingGrants, missingReadGrants } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { fewDescriptorsWarning } from "../serve/descriptors.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { lineBatcher } from "./_line_batcher.ts";
@@ -80,6 +81,9 @@ export async function runServe(context: Context, args: string[]): Promise<number
   });
   try {
     await refuseMissingGrants(db);
+    // Every connection takes a file descriptor: too few, and a few hundred idle clients stop it
+    // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens.
+    const few = fewDescriptorsWarning();
     const server = await startListening(context, db, log, { host, port });
     log({
       event: "listening",
@@ -97,6 +101,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
           `ticket; set SERVE_TOKEN, or listen on 127.0.0.1 behind a proxy that checks callers`,
       });
     }
+    if (few !== undefined) log(few);
     lines.flush(); // whoever waits for the address sees it now
     await stop.serving(server);
     log({ event: "stopped" });

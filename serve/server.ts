@@ -32,6 +32,15 @@ export const STOP_ACCEPT_MAX_MS = 2000;
 /** Milliseconds a stopping server waits for the connections it cut to close. */
 const CUT_WAIT_MS = 500;
 
+/**
+ * How the server listens again once it has run out of file descriptors (`Deno.serve` stops
+ * accepting for good then): after `firstMs`, doubling up to `maxMs` while each new listener runs
+ * out within `stableMs` of the last (clients keep filling it) or cannot even be opened; when it
+ * cannot be opened for `giveUpMs` in a row, the server ends (its `finished` rejects, naming the
+ * limit and the fix).
+ */
+export const ACCEPT_RETRY = { firstMs: 100, maxMs: 2000, stableMs: 10_000, giveUpMs: 60_000 };
+
 /** Options for {@linkcode startServer}. */
 export interface StartServerOptions extends ServeDeps {
   /** Interface to bind (default 127.0.0.1). */
@@ -40,6 +49,10 @@ export interface StartServerOptions extends ServeDeps {
   port: number;
   /** How shutdown waits (tests): {@linkcode STOP_GRACE_MS} and the others by default. */
   stop?: { graceMs?: number; quietMs?: number; acceptMaxMs?: number };
+  /** How listening again waits (tests): {@linkcode ACCEPT_RETRY} by default. */
+  acceptRetry?: Partial<typeof ACCEPT_RETRY>;
+  /** Starts one `Deno.serve` (tests inject failures): `Deno.serve` by default. */
+  denoServe?: (options: Deno.ServeTcpOptions, handler: Deno.ServeHandler) => Deno.HttpServer;
 }
 
 /** A running server. */
@@ -57,7 +70,10 @@ export interface RunningServer {
    * as `responses_cut`) and resolves. Calling it again returns the same stop.
    */
   shutdown(): Promise<void>;
-  /** Resolves once the server has stopped. */
+  /**
+   * Resolves once the server has stopped; rejects when it cannot go on: it could not listen
+   * again after running out of file descriptors (see {@linkcode ACCEPT_RETRY}).
+   */
   finished: Promise<void>;
   /**
    * Settles once change notifications are heard (true), or could not be (false: a replica,
@@ -75,20 +91,19 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const requests = inFlightRequests(app.fetch, cut.signal, logCutRequest(options));
   return new Promise((resolve, reject) => {
     try {
-      const server = serve(options, requests.fetch);
-      const addr = server.addr as Deno.NetAddr;
+      const server = serveAgainWhenOutOfFiles(options, requests.fetch);
       const stopListening = listenForChanges(options, versions);
       const listening = whetherListening(stopListening, options, versions);
       let stopped: () => void = () => {};
       const finished = Promise.race([server.finished, new Promise<void>((r) => stopped = r)])
-        .then(async () => {
+        .finally(async () => {
           const stop = await stopListening.catch(() => undefined);
           await stop?.().catch(() => {});
         });
       let stopping: Promise<void> | undefined;
       resolve({
-        host: addr.hostname,
-        port: addr.port,
+        host: server.addr.hostname,
+        port: server.addr.port,
         get inFlight() {
           return requests.count;
         },
@@ -200,7 +215,7 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 
 /** See {@linkcode RunningServer.shutdown}. */
 async function stop(
-  server: Deno.HttpServer,
+  server: Listener,
   requests: InFlight,
   cut: AbortController,
   options: StartServerOptions,
@@ -232,14 +247,148 @@ async function stop(
   await within(closed, CUT_WAIT_MS); // a stalled client's socket closes when the process ends
 }
 
+/** What serves the requests: one `Deno.serve`, or a new one after each ran out of files. */
+interface Listener {
+  /** The bound address (the same for every `Deno.serve` in turn). */
+  addr: Deno.NetAddr;
+  /** Settles as {@linkcode RunningServer.finished}. */
+  finished: Promise<void>;
+  /** Stops accepting and resolves once every request being answered has been. */
+  shutdown(): Promise<void>;
+}
+
+/** Whether `error` says the process (or the system) has no file descriptor to spare. */
+function outOfFiles(error: unknown): boolean {
+  return /too many open files|os error (23|24)\b|EMFILE|ENFILE/i.test(
+    error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : String(error),
+  );
+}
+
+/** How a server that cannot accept says what to do. */
+const RAISE_THE_LIMIT = "raise the limit of open files (ulimit -n; LimitNOFILE= in a systemd " +
+  "unit; --ulimit nofile= with Docker) or put a reverse proxy (nginx, Caddy) in front of serve " +
+  "to hold idle and slow clients";
+
+/**
+ * Serves `fetch` on `Deno.serve`, and again when that runs out of file descriptors. Deno.serve
+ * (2.9) has no idle or header timeout and stops accepting for good at the first failed accept
+ * (EMFILE: each connection holds a descriptor, idle ones as long as the client keeps them); the
+ * connections it has keep being served. Then the stopped server is shut down gracefully (its
+ * idle connections, those that never sent a byte or only part of their headers, close at once;
+ * the requests in flight are answered), and the address is listened on again after
+ * {@linkcode ACCEPT_RETRY}'s back-off, with a warning logged each time.
+ */
+function serveAgainWhenOutOfFiles(
+  options: StartServerOptions,
+  fetch: Deno.ServeHandler,
+): Listener {
+  const retry = { ...ACCEPT_RETRY, ...options.acceptRetry };
+  const servers = new Set<Deno.HttpServer>();
+  const stopping = new AbortController();
+  let fail: (error: Error) => void = () => {};
+  let end: () => void = () => {};
+  const finished = new Promise<void>((resolve, reject) => {
+    end = resolve;
+    fail = reject;
+  });
+  const first = serve(options, fetch, options.port);
+  const addr = first.addr as Deno.NetAddr;
+  const at = `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
+  let delayMs = retry.firstMs;
+  /** Since when listening again has failed, every time (undefined: it last succeeded). */
+  let listenFailingSince: number | undefined;
+
+  const gaveUp = () =>
+    new Error(
+      `Cannot accept connections on ${at}: the process has had no file descriptor to spare ` +
+        `for ${retry.giveUpMs / 1000} s ("Too many open files": each connection holds one, ` +
+        `idle ones too); ${RAISE_THE_LIMIT}`,
+    );
+
+  const watch = (server: Deno.HttpServer, started: number) => {
+    servers.add(server);
+    server.finished.then(
+      () => {
+        servers.delete(server);
+        // Only a stop ends a server cleanly; were one to end otherwise, serve ends (as before).
+        if (!stopping.signal.aborted || servers.size === 0) end();
+      },
+      (error) => void listenAgain(server, started, error),
+    );
+  };
+
+  const listenAgain = async (failed: Deno.HttpServer, started: number, error: unknown) => {
+    if (stopping.signal.aborted) return; // shutdown() closes it
+    if (!outOfFiles(error)) {
+      return fail(new Error(`Cannot accept connections on ${at}: ${messageOf(error)}`));
+    }
+    // A server listening again that ran out soon after it began: wait longer before the next.
+    delayMs = failed !== first && performance.now() - started < retry.stableMs
+      ? Math.min(delayMs * 2, retry.maxMs)
+      : retry.firstMs;
+    // Its idle connections close now and free their descriptors; its requests are answered.
+    failed.shutdown().catch(() => {}).finally(() => servers.delete(failed));
+    options.log({
+      level: "warn",
+      event: "accept_failed",
+      retryInMs: delayMs,
+      error: `Stopped accepting connections on ${at}: the process ran out of file descriptors ` +
+        `("Too many open files"); closing the idle connections, listening again in ` +
+        `${delayMs / 1000} s; ${RAISE_THE_LIMIT}`,
+    });
+    while (!stopping.signal.aborted) {
+      await sleep(delayMs, stopping.signal);
+      if (stopping.signal.aborted) return;
+      try {
+        const next = serve(options, fetch, addr.port);
+        listenFailingSince = undefined;
+        options.log({ event: "listening_again", url: `http://${at}/` });
+        return watch(next, performance.now());
+      } catch (error) {
+        if (!outOfFiles(error)) {
+          return fail(new Error(`Cannot listen again on ${at}: ${messageOf(error)}`));
+        }
+      }
+      // Not even a socket to listen on: the connections it has hold every descriptor.
+      listenFailingSince ??= performance.now() - delayMs;
+      if (performance.now() - listenFailingSince >= retry.giveUpMs) return fail(gaveUp());
+      delayMs = Math.min(delayMs * 2, retry.maxMs);
+      options.log({
+        level: "warn",
+        event: "listen_failed",
+        retryInMs: delayMs,
+        error: `Cannot listen on ${at} again yet: no file descriptor to spare ("Too many open ` +
+          `files"); trying again in ${delayMs / 1000} s`,
+      });
+    }
+  };
+
+  watch(first, performance.now());
+  return {
+    addr,
+    finished,
+    shutdown: async () => {
+      stopping.abort();
+      await Promise.all([...servers].map((server) => server.shutdown().catch(() => {})));
+      servers.clear();
+      end();
+    },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Binds the socket and serves `fetch`; a body that fails mid-way is logged with its request. */
 function serve(
   options: StartServerOptions,
   fetch: Deno.ServeHandler,
+  port: number,
 ): Deno.HttpServer {
-  return Deno.serve({
+  return (options.denoServe ?? Deno.serve)({
     hostname: options.host,
-    port: options.port,
+    port,
     onListen: () => {},
     onError: (error) => {
       // Hono answers what a handler throws; what reaches here is a body that failed once sent

@@ -201,3 +201,130 @@ Deno.test("a CSV export that fails once sent is logged request_failed with its m
     await server.shutdown();
   }
 });
+
+/** `Deno.serve`'s error when an accept finds no file descriptor. */
+const OUT_OF_FILES = "Error: Too many open files (os error 24)";
+
+/**
+ * A `Deno.serve` whose servers stop accepting when `trip()` is called (as Deno's does on EMFILE:
+ * `finished` rejects, the connections it has stay served): the last one started; the starts
+ * numbered in `failing` (1 is the first) fail as a socket() without descriptors does.
+ */
+function runningOutOfFiles(failing: (call: number) => boolean) {
+  let calls = 0;
+  let trip: () => void = () => {};
+  const denoServe = (options: Deno.ServeTcpOptions, handler: Deno.ServeHandler) => {
+    calls++;
+    if (failing(calls)) throw new Error("Too many open files (os error 24)");
+    const real = Deno.serve(options, handler);
+    const finished = new Promise<void>((_, reject) => {
+      trip = () => reject(new Deno.errors.Http(OUT_OF_FILES));
+    });
+    return { ...real, addr: real.addr, finished, shutdown: () => real.shutdown() };
+  };
+  return { denoServe, trip: () => trip(), starts: () => calls };
+}
+
+async function until(condition: () => boolean) {
+  for (let i = 0; i < 200 && !condition(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(condition(), "in time");
+}
+
+Deno.test("a server out of file descriptors listens again on its address with back-off, logging why and what to do", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const files = runningOutOfFiles((call) => call === 2 || call === 3);
+  const server = await startServer({
+    db: fakeDatabase(),
+    settings: SETTINGS,
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date(),
+    log: (entry) => lines.push(entry),
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    acceptRetry: { firstMs: 10, maxMs: 1000 },
+    denoServe: files.denoServe,
+  });
+  try {
+    files.trip();
+    await until(() => lines.some((line) => line.event === "listening_again"));
+    const events = lines.filter((line) => line.event !== "request");
+    assert.deepEqual(
+      events.map((line) => [line.event, line.retryInMs]),
+      [["accept_failed", 10], ["listen_failed", 20], ["listen_failed", 40], [
+        "listening_again",
+        undefined,
+      ]],
+    );
+    assert.match(
+      String(events[0]!.error),
+      /^Stopped accepting connections on 127\.0\.0\.1:\d+: the process ran out of file descriptors \("Too many open files"\); closing the idle connections, listening again in 0\.01 s; raise the limit of open files \(ulimit -n; LimitNOFILE= in a systemd unit; --ulimit nofile= with Docker\) or put a reverse proxy \(nginx, Caddy\) in front of serve to hold idle and slow clients$/,
+    );
+    assert.equal(events[3]!.url, `http://127.0.0.1:${server.port}/`);
+    const response = await fetch(`http://127.0.0.1:${server.port}/api/config`);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a server that cannot listen again for long ends, naming the limit of open files and the fix", async () => {
+  const files = runningOutOfFiles((call) => call > 1);
+  const server = await startServer({
+    db: fakeDatabase(),
+    settings: SETTINGS,
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date(),
+    log: () => {},
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    acceptRetry: { firstMs: 10, maxMs: 20, giveUpMs: 100 },
+    denoServe: files.denoServe,
+  });
+  files.trip();
+  await assert.rejects(
+    server.finished,
+    new RegExp(
+      `^Error: Cannot accept connections on 127\\.0\\.0\\.1:${server.port}: the process has had ` +
+        `no file descriptor to spare for 0\\.1 s \\("Too many open files": each connection holds ` +
+        `one, idle ones too\\); raise the limit of open files \\(ulimit -n; `,
+    ),
+  );
+});
+
+Deno.test("a server whose new listener runs out again soon waits longer each time, and goes on while it can listen", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const files = runningOutOfFiles(() => false);
+  const server = await startServer({
+    db: fakeDatabase(),
+    settings: SETTINGS,
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date(),
+    log: (entry) => lines.push(entry),
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    // Listening again never fails here: giving up is only for that.
+    acceptRetry: { firstMs: 10, maxMs: 30, giveUpMs: 1 },
+    denoServe: files.denoServe,
+  });
+  try {
+    for (let starts = 2; starts <= 5; starts++) {
+      files.trip(); // clients fill it again at once
+      await until(() => files.starts() === starts);
+    }
+    assert.deepEqual(
+      lines.filter((line) => line.event === "accept_failed").map((line) => line.retryInMs),
+      [10, 20, 30, 30],
+    );
+    const response = await fetch(`http://127.0.0.1:${server.port}/api/config`);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -20,10 +20,23 @@ interface Served {
   stderr: Promise<string>;
 }
 
-/** Starts `main.ts serve --port 0` and waits for its "listening" line. */
-async function serve(env: Record<string, string>, args: string[] = []): Promise<Served> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", "main.ts", "serve", "--port", "0", ...args],
+/**
+ * Starts `main.ts serve --port 0 ...args` and waits for its "listening" line; with `openFiles`,
+ * under that limit of open files (`ulimit -n`, soft and hard: Deno raises its soft limit to the
+ * hard one).
+ */
+async function serve(
+  env: Record<string, string>,
+  args: string[] = [],
+  openFiles?: number,
+): Promise<Served> {
+  const deno = ["run", "-P=worker", "--quiet", "main.ts", "serve", "--port", "0", ...args];
+  const command = openFiles === undefined ? { program: Deno.execPath(), args: deno } : {
+    program: "/bin/bash",
+    args: ["-c", `ulimit -n ${openFiles} && exec "$0" "$@"`, Deno.execPath(), ...deno],
+  };
+  const child = new Deno.Command(command.program, {
+    args: command.args,
     env: { ...env, NO_COLOR: "1" },
     clearEnv: true,
     stdout: "piped",
@@ -242,11 +255,49 @@ if (base) {
     }
   });
 
+  Deno.test("serve on PostgreSQL under ulimit -n 256: 300 idle connections do not end it; it warns at start, closes them and listens again", async () => {
+    const url = await migratedDatabase(base);
+    const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" }, [], 256);
+    const at = new URL(s.url);
+    const events = () => s.lines.map((line) => JSON.parse(line));
+    const few = events().find((e) => e.event === "few_descriptors");
+    assert.equal(few?.level, "warn");
+    assert.ok(few.spare > 100 && few.spare < 256, `spare ${few.spare}`);
+    assert.match(few.message, /^Serve can hold about \d+ connections at once: the limit of open/);
+    const idle: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 300; i++) {
+        const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) })
+          .catch(() => undefined); // refused while it listens again
+        if (conn !== undefined) idle.push(conn);
+      }
+      for (let i = 0; i < 100 && !events().some((e) => e.event === "listening_again"); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const failed = events().find((e) => e.event === "accept_failed");
+      assert.equal(failed?.level, "warn", s.lines.join("\n"));
+      assert.match(failed.error, /^Stopped accepting connections on .*"Too many open files"/);
+      assert.ok(events().some((e) => e.event === "listening_again"), s.lines.join("\n"));
+      // It is still up, and a new client is answered.
+      const health = await fetch(`${s.url}api/health`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+      // The idle connections of the server that stopped accepting were closed.
+      const closed = await idle[0]!.read(new Uint8Array(16)).catch(() => null);
+      assert.equal(closed, null);
+    } finally {
+      for (const conn of idle) {
+        try {
+          conn.close();
+        } catch { /* closed by serve */ }
+      }
+    }
+    s.child.kill("SIGTERM");
+    assert.equal((await s.exited).code, 0, await s.stderr);
+  });
+
   Deno.test("serve on PostgreSQL serves only the page's files, with security headers (the worker's permissions)", async () => {
-    const url = await createScratchDatabase(base);
-    const db = createPostgresDatabase(url);
-    await migrate(db);
-    await db.close();
+    const url = await migratedDatabase(base);
     const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
     try {
       for (const path of ["app.js/", "format_test.ts", "vendor/VERSIONS.json", "index.html/"]) {

@@ -1,0 +1,48 @@
+/**
+ * How many connections `serve` can hold: every connection, idle ones too, takes a file
+ * descriptor, and the process may have only so many (`ulimit -n`; Deno raises its soft limit to
+ * the hard one, `ulimit -Hn`, at start). Deno has no call that reads the limit (getrlimit), and
+ * serve may not run `ulimit` nor read `/proc` (its permissions), so {@linkcode spareDescriptors}
+ * counts what it can open.
+ *
+ * @module
+ */
+
+/** Fewer spare descriptors than this at start is warned of: a few hundred clients fill them. */
+export const FEW_DESCRIPTORS = 1000;
+
+/**
+ * How many more file descriptors the process can open now, up to `upTo`: it opens `path` (a
+ * folder it may read) until the system refuses or `upTo` are open, then closes them all
+ * (1,000 take ~30 ms). `upTo` when it cannot tell (`path` cannot be opened at all).
+ */
+export function spareDescriptors(upTo: number, path = "."): number {
+  const opened: Deno.FsFile[] = [];
+  try {
+    while (opened.length < upTo) opened.push(Deno.openSync(path));
+  } catch (error) {
+    if (!/too many open files|os error (23|24)\b/i.test(String(error))) return upTo;
+  } finally {
+    for (const file of opened) file.close();
+  }
+  return opened.length;
+}
+
+/**
+ * The warning to log when fewer than {@linkcode FEW_DESCRIPTORS} descriptors are spare;
+ * undefined when there are enough.
+ */
+export function fewDescriptorsWarning(
+  spare = spareDescriptors(FEW_DESCRIPTORS),
+): Record<string, unknown> | undefined {
+  if (spare >= FEW_DESCRIPTORS) return undefined;
+  return {
+    level: "warn",
+    event: "few_descriptors",
+    spare,
+    message: `Serve can hold about ${spare} connections at once: the limit of open files is low ` +
+      `(each connection takes one, idle ones too); raise it to 4096 or more (ulimit -n, and ` +
+      `ulimit -Hn for deno run; LimitNOFILE= in a systemd unit; --ulimit nofile= with Docker) ` +
+      `or put a reverse proxy (nginx, Caddy) in front of serve`,
+  };
+}
