@@ -19,6 +19,7 @@ import { serveRangeFile } from "./range_file.ts";
 import { errorHandler } from "./_error_handler.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
 import { withKnownLength } from "./_known_length.ts";
+import { LargeReads } from "./_large_reads.ts";
 import { securityHeaders } from "./security_headers.ts";
 import { metaRoutes } from "./routes_meta.ts";
 import { nearestRoutes } from "./routes_nearest.ts";
@@ -92,7 +93,8 @@ function allowedMethods(path: string): readonly string[] | undefined {
 }
 
 /** Builds the read API. */
-export function createApp(deps: ServeDeps): Hono<ServeEnv> {
+export function createApp(given: ServeDeps): Hono<ServeEnv> {
+  const deps = { ...given, largeReads: given.largeReads ?? new LargeReads() };
   const app = new Hono<ServeEnv>();
   const { settings } = deps;
   const corsApplies = settings.corsOrigins.length > 0;

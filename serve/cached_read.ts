@@ -19,6 +19,13 @@ import { problemResponse } from "./problem.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeDeps, ServeEnv } from "./env.ts";
+import {
+  heldBody,
+  LARGE_BODY_BYTES,
+  type Refusal,
+  RETRY_AFTER_S,
+  type Slot,
+} from "./_large_reads.ts";
 
 /** What a data handler returns. */
 export interface ReadResult {
@@ -81,6 +88,13 @@ function notModified(c: Context<ServeEnv>, etag: string): Response {
 /** Options for {@linkcode cachedRead}. */
 export interface CachedReadOptions {
   /**
+   * The read may be large (tens of MB): it waits for one of the large-read slots
+   * (`deps.largeReads`, after a `304` from memory, which needs none) and keeps it while its body
+   * is built, and while it is sent when over LARGE_BODY_BYTES; a `503` with `Retry-After` when
+   * there is none, naming `what` waits and how to ask for `less`.
+   */
+  large?: { what: string; less: string };
+  /**
    * The read needs one snapshot (several statements that must agree, or a cursor): it runs in a
    * REPEATABLE READ transaction, after the version. Otherwise its statement goes out right
    * behind the version's, in the same round trip (readInOrder).
@@ -109,15 +123,48 @@ export async function cachedRead(
     const etag = etagOf(request, known.token);
     if (matches(ifNoneMatch, etag)) return notModified(c, etag);
   }
-  const plan = { request, ifNoneMatch, known, snapshot: options.snapshot, read };
-  const { head, done } = readVersionAndData(deps, plan);
-  // A streamed body leaves with its first rows; anything else once the transaction is over.
-  const result = await Promise.race([head, done.then(() => head)]);
-  const streamed = !result.notModified && result.finished !== undefined;
-  if (streamed) c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
-  else await done;
-  if (result.notModified) return notModified(c, result.etag);
-  return dataResponse(c, result);
+  const slot = options.large === undefined ? undefined : await largeReadSlot(deps);
+  if (slot !== undefined && "refused" in slot) return tooManyLargeReads(deps, slot, options.large!);
+  try {
+    const plan = { request, ifNoneMatch, known, snapshot: options.snapshot, read };
+    const { head, done } = readVersionAndData(deps, plan);
+    // A streamed body leaves with its first rows; anything else once the transaction is over.
+    const result = await Promise.race([head, done.then(() => head)]);
+    const streamed = !result.notModified && result.finished !== undefined;
+    if (streamed) c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
+    else await done;
+    if (result.notModified) return notModified(c, result.etag);
+    return dataResponse(c, result, slot);
+  } finally {
+    // A large body being sent holds it until the client has taken it (heldBody).
+    if (slot !== undefined && !slotHeld.has(slot)) slot.release();
+  }
+}
+
+/** The slots held by a body being sent. */
+const slotHeld = new WeakSet<Slot>();
+
+function largeReadSlot(deps: ServeDeps): Promise<Slot | Refusal> {
+  return deps.largeReads === undefined
+    ? Promise.resolve({ release: () => {} })
+    : deps.largeReads.acquire();
+}
+
+/** The 503 of a large read that found no slot. */
+function tooManyLargeReads(
+  deps: ServeDeps,
+  refusal: Refusal,
+  large: NonNullable<CachedReadOptions["large"]>,
+): Response {
+  const { slots, queue, waitMs } = deps.largeReads!.limits;
+  const why = refusal.refused === "queue full"
+    ? `${slots} ${large.what} are being built or sent and ${queue} more wait`
+    : `this one waited ${waitMs / 1000} s behind the ${slots} ${large.what} being built or sent`;
+  return problemResponse(
+    503,
+    `Too many large reads at once: ${why}; try again in ${RETRY_AFTER_S} s, or ${large.less}`,
+    { headers: { "Retry-After": String(RETRY_AFTER_S) } },
+  );
 }
 
 /**
@@ -242,17 +289,30 @@ async function readVersionFirst(
   await answer.finished;
 }
 
-/** The `200` (or the handler's status) with the data, its tag and its length when known. */
-function dataResponse(c: Context<ServeEnv>, result: ReadResult & { etag: string }): Response {
+/**
+ * The `200` (or the handler's status) with the data, its tag and its length when known. A body
+ * over LARGE_BODY_BYTES of a large read keeps `slot` until its client has taken it.
+ */
+function dataResponse(
+  c: Context<ServeEnv>,
+  result: ReadResult & { etag: string },
+  slot?: Slot,
+): Response {
   // Only a representation has a tag: a 404 (no such ticket) does not, so it is never a 304.
   const tagged = (result.status ?? 200) < 300;
   const headers: Record<string, string> = tagged
     ? { ETag: result.etag, "Cache-Control": "no-cache" }
     : { "Cache-Control": "no-cache" };
   c.set("rows", result.rows);
-  const body = typeof result.body === "string" ? encoder.encode(result.body) : result.body;
-  if (body instanceof Uint8Array) headers["Content-Length"] = String(body.byteLength);
-  return new Response(body, {
+  const bytes = typeof result.body === "string" ? encoder.encode(result.body) : result.body;
+  if (bytes instanceof Uint8Array) headers["Content-Length"] = String(bytes.byteLength);
+  let body: Uint8Array | ReadableStream<Uint8Array> = bytes;
+  const { largeReads, cut } = c.get("deps");
+  if (slot && largeReads && bytes instanceof Uint8Array && bytes.byteLength > LARGE_BODY_BYTES) {
+    body = heldBody(bytes, slot, largeReads.limits, cut);
+    slotHeld.add(slot);
+  }
+  return new Response(body as BodyInit, {
     status: result.status ?? 200,
     headers: {
       "Content-Type": result.contentType ?? "application/json; charset=utf-8",

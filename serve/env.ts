@@ -8,6 +8,7 @@ import type { Config } from "../app/config.ts";
 import type { Database } from "../core/ports/mod.ts";
 import type { DataVersion } from "../core/data_version.ts";
 import type { VersionCache } from "./version_cache.ts";
+import type { LargeReads } from "./_large_reads.ts";
 
 /** The dependencies of {@linkcode createApp}. */
 export interface ServeDeps {
@@ -33,6 +34,11 @@ export interface ServeDeps {
    * the bodies serve writes itself (the CSV export) end then, with its reason.
    */
   cut?: AbortSignal;
+  /**
+   * The slots of large reads (a page of more than DEFAULT_LIMIT tickets): `createApp` makes one
+   * with the default bounds when absent.
+   */
+  largeReads?: LargeReads;
 }
 
 /** Hono environment of the read API. */

@@ -8,6 +8,7 @@ import type { Database } from "../core/ports/mod.ts";
 import { fakeDatabase } from "./_fake_database.ts";
 import { startServer } from "./server.ts";
 import { VersionCache } from "./version_cache.ts";
+import { LargeReads } from "./_large_reads.ts";
 import { CSV_COLUMNS } from "../core/read_tickets_csv.ts";
 
 const SETTINGS: Config["serve"] = {
@@ -325,6 +326,56 @@ Deno.test("a server whose new listener runs out again soon waits longer each tim
     assert.equal(response.status, 200);
     await response.body?.cancel();
   } finally {
+    await server.shutdown();
+  }
+});
+
+/** A database whose ticket pages hold `features` (the version and the rest read nothing). */
+function pagesDatabase(features: string): Database {
+  return fakeDatabase((text) =>
+    text.includes("json_agg") ? [{ matched: 9000, returned: 9000, features }] : []
+  );
+}
+
+Deno.test("a large page whose client never reads holds one of the large-read slots until it is cut; meanwhile the next large page is a 503 with Retry-After, small reads answer at once", async () => {
+  const feature = `{"type":"Feature","geometry":null,"properties":{"x":"${"a".repeat(560)}"}}`;
+  const features = `[${Array(9000).fill(feature).join(",")}]`; // ~5.4 MB: held while sent
+  const reads = new LargeReads({ slots: 1, queue: 0, stallMs: 600 });
+  const lines: Record<string, unknown>[] = [];
+  const server = await startServer({
+    db: pagesDatabase(features),
+    settings: SETTINGS,
+    webRoot: "./.data/no-such-web-root/",
+    now: () => new Date("2026-06-15T12:00:00+03:00"),
+    log: (entry) => lines.push(entry),
+    redact: (text) => text,
+    host: "127.0.0.1",
+    port: 0,
+    largeReads: reads,
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const stalled = await stalledClient(server.port, "/api/tickets?limit=50000&open_only=false");
+  try {
+    assert.equal(reads.busy, 1);
+    const refused = await fetch(`${url}/api/tickets?limit=20000`);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("Retry-After"), "5");
+    assert.equal(refused.headers.get("Content-Type"), "application/problem+json");
+    assert.match(
+      (await refused.json()).detail,
+      /^Too many large reads at once: 1 pages of more than 5000 tickets are being built or sent and 0 more wait; try again in 5 s, or ask for 5000 or fewer a page \(limit=5000, then next\)$/,
+    );
+    const small = await fetch(`${url}/api/tickets?limit=100`);
+    assert.equal(small.status, 200);
+    await small.body?.cancel();
+    // The stalled client is cut after 0.6 s without taking anything: its slot is free again.
+    await until(() => reads.busy === 0);
+    const next = await fetch(`${url}/api/tickets?limit=50000`);
+    assert.equal(next.status, 200);
+    assert.equal((await next.json()).features.length, 9000);
+    assert.equal(reads.busy, 0);
+  } finally {
+    stalled.close();
     await server.shutdown();
   }
 });

@@ -1,0 +1,85 @@
+// The slots of large reads: how many at once, the queue and its wait, and a large body that keeps
+// its slot until its client has taken it, left, or stalled.
+
+import assert from "node:assert/strict";
+import { heldBody, LargeReads, type Refusal, type Slot } from "./_large_reads.ts";
+
+const isSlot = (x: Slot | Refusal): x is Slot => "release" in x;
+
+Deno.test("LargeReads gives its slots at once, queues the next in turn, and refuses past the queue or the wait", async () => {
+  const reads = new LargeReads({ slots: 2, queue: 1, waitMs: 50 });
+  const a = await reads.acquire();
+  const b = await reads.acquire();
+  assert.ok(isSlot(a) && isSlot(b));
+  const c = reads.acquire(); // waits
+  assert.deepEqual(await reads.acquire(), { refused: "queue full" });
+  assert.deepEqual([reads.busy, reads.waiting], [2, 1]);
+  a.release();
+  a.release(); // twice frees it once
+  const third = await c;
+  assert.ok(isSlot(third));
+  assert.deepEqual([reads.busy, reads.waiting], [2, 0]);
+  assert.deepEqual(await reads.acquire(), { refused: "waited" }); // after 50 ms
+  b.release();
+  third.release();
+  assert.deepEqual([reads.busy, reads.waiting], [0, 0]);
+});
+
+const LIMITS = { stallMs: 60_000, minBytesPerSecond: 1 };
+
+function counted() {
+  let released = 0;
+  return { slot: { release: () => void released++ }, released: () => released };
+}
+
+Deno.test("a held body frees its slot once its client has taken the last byte", async () => {
+  const bytes = new Uint8Array(200_000).map((_, i) => i % 251);
+  const held = counted();
+  const body = heldBody(bytes, held.slot, LIMITS);
+  const reader = body.getReader();
+  await reader.read();
+  assert.equal(held.released(), 0, "held while the client reads");
+  const rest = new Uint8Array(
+    await new Response(
+      new ReadableStream({
+        pull: async (c) => {
+          const { done, value } = await reader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        },
+      }),
+    ).arrayBuffer(),
+  );
+  assert.equal(rest.byteLength, bytes.byteLength - 65536);
+  assert.equal(held.released(), 1);
+});
+
+Deno.test("a held body frees its slot when the client leaves", async () => {
+  const held = counted();
+  const body = heldBody(new Uint8Array(200_000), held.slot, LIMITS);
+  await body.cancel();
+  assert.equal(held.released(), 1);
+});
+
+Deno.test("a held body whose client takes nothing for stallMs is cut, and its slot freed", async () => {
+  const held = counted();
+  const body = heldBody(new Uint8Array(200_000), held.slot, { ...LIMITS, stallMs: 50 });
+  const reader = body.getReader();
+  await reader.read(); // then nothing
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(held.released(), 1);
+  await assert.rejects(
+    reader.read(),
+    /^Error: the client took 65536 of 200000 bytes in 0 s: too slow/,
+  );
+});
+
+Deno.test("a held body is cut when the server stops", async () => {
+  const held = counted();
+  const cut = new AbortController();
+  const body = heldBody(new Uint8Array(200_000), held.slot, LIMITS, cut.signal);
+  const reader = body.getReader();
+  cut.abort(new Error("the server stopped 8 s after the stop signal"));
+  assert.equal(held.released(), 1);
+  await assert.rejects(reader.read(), /the server stopped/);
+});
