@@ -1183,7 +1183,10 @@ for (const b of backends()) {
       const at = first!.match(/^listening on (http:\/\/127\.0\.0\.1:(\d+)\/) /);
       assert.ok(at, first);
       assert.notEqual(at[2], "0");
-      assert.match(first!, /\(database: postgres; token: none\)$/);
+      assert.match(
+        first!,
+        /\(database: PostgreSQL at [^ ]+ \(database "ft_test_\w+"\); token: none\)$/,
+      );
       const evil = await fetch(`${at[1]}x%1B%5B31mRED%1B%5B0m`);
       await evil.body?.cancel();
       signal("SIGTERM");
