@@ -11,6 +11,8 @@ import { createApp } from "./app.ts";
 import type { DataVersion } from "../core/data_version.ts";
 import type { ServeDeps } from "./env.ts";
 import { problemResponse } from "./problem.ts";
+import { type Listener, serveAgainWhenOutOfFiles } from "./_relisten.ts";
+import { sleep } from "./_sleep.ts";
 import { DATA_CHANGED_CHANNEL, VersionCache } from "./version_cache.ts";
 
 /**
@@ -91,7 +93,12 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const requests = inFlightRequests(app.fetch, cut.signal, logCutRequest(options));
   return new Promise((resolve, reject) => {
     try {
-      const server = serveAgainWhenOutOfFiles(options, requests.fetch);
+      const server = serveAgainWhenOutOfFiles({
+        retry: { ...ACCEPT_RETRY, ...options.acceptRetry },
+        log: options.log,
+        port: options.port,
+        serve: (port) => serve(options, requests.fetch, port),
+      });
       const stopListening = listenForChanges(options, versions);
       const listening = whetherListening(stopListening, options, versions);
       let stopped: () => void = () => {};
@@ -188,19 +195,6 @@ function inFlightRequests(
   };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (the timer cleared). */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** Whether `promise` settles within `ms`. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const settled = new AbortController();
@@ -245,139 +239,6 @@ async function stop(
     } s after the stop signal (clients too slow, stalled, or waiting on the database)`,
   });
   await within(closed, CUT_WAIT_MS); // a stalled client's socket closes when the process ends
-}
-
-/** What serves the requests: one `Deno.serve`, or a new one after each ran out of files. */
-interface Listener {
-  /** The bound address (the same for every `Deno.serve` in turn). */
-  addr: Deno.NetAddr;
-  /** Settles as {@linkcode RunningServer.finished}. */
-  finished: Promise<void>;
-  /** Stops accepting and resolves once every request being answered has been. */
-  shutdown(): Promise<void>;
-}
-
-/** Whether `error` says the process (or the system) has no file descriptor to spare. */
-function outOfFiles(error: unknown): boolean {
-  return /too many open files|os error (23|24)\b|EMFILE|ENFILE/i.test(
-    error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : String(error),
-  );
-}
-
-/** How a server that cannot accept says what to do. */
-const RAISE_THE_LIMIT = "raise the limit of open files (ulimit -n; LimitNOFILE= in a systemd " +
-  "unit; --ulimit nofile= with Docker) or put a reverse proxy (nginx, Caddy) in front of serve " +
-  "to hold idle and slow clients";
-
-/**
- * Serves `fetch` on `Deno.serve`, and again when that runs out of file descriptors. Deno.serve
- * (2.9) has no idle or header timeout and stops accepting for good at the first failed accept
- * (EMFILE: each connection holds a descriptor, idle ones as long as the client keeps them); the
- * connections it has keep being served. Then the stopped server is shut down gracefully (its
- * idle connections, those that never sent a byte or only part of their headers, close at once;
- * the requests in flight are answered), and the address is listened on again after
- * {@linkcode ACCEPT_RETRY}'s back-off, with a warning logged each time.
- */
-function serveAgainWhenOutOfFiles(
-  options: StartServerOptions,
-  fetch: Deno.ServeHandler,
-): Listener {
-  const retry = { ...ACCEPT_RETRY, ...options.acceptRetry };
-  const servers = new Set<Deno.HttpServer>();
-  const stopping = new AbortController();
-  let fail: (error: Error) => void = () => {};
-  let end: () => void = () => {};
-  const finished = new Promise<void>((resolve, reject) => {
-    end = resolve;
-    fail = reject;
-  });
-  const first = serve(options, fetch, options.port);
-  const addr = first.addr as Deno.NetAddr;
-  const at = `${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`;
-  let delayMs = retry.firstMs;
-  /** Since when listening again has failed, every time (undefined: it last succeeded). */
-  let listenFailingSince: number | undefined;
-
-  const gaveUp = () =>
-    new Error(
-      `Cannot accept connections on ${at}: the process has had no file descriptor to spare ` +
-        `for ${retry.giveUpMs / 1000} s ("Too many open files": each connection holds one, ` +
-        `idle ones too); ${RAISE_THE_LIMIT}`,
-    );
-
-  const watch = (server: Deno.HttpServer, started: number) => {
-    servers.add(server);
-    server.finished.then(
-      () => {
-        servers.delete(server);
-        // Only a stop ends a server cleanly; were one to end otherwise, serve ends (as before).
-        if (!stopping.signal.aborted || servers.size === 0) end();
-      },
-      (error) => void listenAgain(server, started, error),
-    );
-  };
-
-  const listenAgain = async (failed: Deno.HttpServer, started: number, error: unknown) => {
-    if (stopping.signal.aborted) return; // shutdown() closes it
-    if (!outOfFiles(error)) {
-      return fail(new Error(`Cannot accept connections on ${at}: ${messageOf(error)}`));
-    }
-    // A server listening again that ran out soon after it began: wait longer before the next.
-    delayMs = failed !== first && performance.now() - started < retry.stableMs
-      ? Math.min(delayMs * 2, retry.maxMs)
-      : retry.firstMs;
-    // Its idle connections close now and free their descriptors; its requests are answered.
-    failed.shutdown().catch(() => {}).finally(() => servers.delete(failed));
-    options.log({
-      level: "warn",
-      event: "accept_failed",
-      retryInMs: delayMs,
-      error: `Stopped accepting connections on ${at}: the process ran out of file descriptors ` +
-        `("Too many open files"); closing the idle connections, listening again in ` +
-        `${delayMs / 1000} s; ${RAISE_THE_LIMIT}`,
-    });
-    while (!stopping.signal.aborted) {
-      await sleep(delayMs, stopping.signal);
-      if (stopping.signal.aborted) return;
-      try {
-        const next = serve(options, fetch, addr.port);
-        listenFailingSince = undefined;
-        options.log({ event: "listening_again", url: `http://${at}/` });
-        return watch(next, performance.now());
-      } catch (error) {
-        if (!outOfFiles(error)) {
-          return fail(new Error(`Cannot listen again on ${at}: ${messageOf(error)}`));
-        }
-      }
-      // Not even a socket to listen on: the connections it has hold every descriptor.
-      listenFailingSince ??= performance.now() - delayMs;
-      if (performance.now() - listenFailingSince >= retry.giveUpMs) return fail(gaveUp());
-      delayMs = Math.min(delayMs * 2, retry.maxMs);
-      options.log({
-        level: "warn",
-        event: "listen_failed",
-        retryInMs: delayMs,
-        error: `Cannot listen on ${at} again yet: no file descriptor to spare ("Too many open ` +
-          `files"); trying again in ${delayMs / 1000} s`,
-      });
-    }
-  };
-
-  watch(first, performance.now());
-  return {
-    addr,
-    finished,
-    shutdown: async () => {
-      stopping.abort();
-      await Promise.all([...servers].map((server) => server.shutdown().catch(() => {})));
-      servers.clear();
-      end();
-    },
-  };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Binds the socket and serves `fetch`; a body that fails mid-way is logged with its request. */
