@@ -106,53 +106,86 @@ export function heldBody(
   limits: Pick<Limits, "stallMs" | "minBytesPerSecond">,
   cut?: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  const began = performance.now();
-  let sent = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const end = (reason?: unknown) => {
-    clearTimeout(timer);
-    cut?.removeEventListener("abort", onCut);
-    slot.release();
-    if (reason !== undefined) {
-      try {
-        controller.error(reason);
-      } catch { /* already closed */ }
-    }
-  };
-  const onCut = () => end(cut!.reason);
-  // The deadline of the next chunk: `stallMs` from now, and not later than the pace allows.
-  const watch = () => {
-    clearTimeout(timer);
-    const now = performance.now();
-    const paced = began + limits.stallMs + ((sent + CHUNK_BYTES) / limits.minBytesPerSecond) * 1000;
-    const stalled = now + limits.stallMs;
-    timer = setTimeout(() => {
-      const seconds = Math.round((performance.now() - began) / 1000);
-      end(
-        new Error(
-          `the client took ${sent} of ${bytes.byteLength} bytes in ${seconds} s: too slow ` +
-            `(it must take some every ${limits.stallMs / 1000} s, ` +
-            `${limits.minBytesPerSecond / 1024} KiB/s on average)`,
-        ),
-      );
-    }, Math.max(0, Math.min(paced, stalled) - now));
-  };
-  if (cut?.aborted) queueMicrotask(onCut);
-  else cut?.addEventListener("abort", onCut, { once: true });
+  const held = new HeldBody(bytes, slot, limits, cut);
   return new ReadableStream<Uint8Array>({
-    start: (c) => {
-      controller = c;
-      watch();
-    },
-    pull: (c) => {
-      const chunk = bytes.subarray(sent, sent + CHUNK_BYTES);
-      sent += chunk.byteLength;
-      c.enqueue(chunk);
-      if (sent < bytes.byteLength) return watch();
-      c.close();
-      end();
-    },
-    cancel: () => end(), // the client left
+    start: (controller) => held.start(controller),
+    pull: (controller) => held.pull(controller),
+    cancel: () => held.end(), // the client left
   }, { highWaterMark: 0 });
+}
+
+/** The state of one {@linkcode heldBody}. */
+class HeldBody {
+  readonly #bytes: Uint8Array;
+  readonly #slot: Slot;
+  readonly #limits: Pick<Limits, "stallMs" | "minBytesPerSecond">;
+  readonly #cut: AbortSignal | undefined;
+  readonly #began = performance.now();
+  readonly #onCut = () => this.end(this.#cut!.reason);
+  #sent = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  constructor(
+    bytes: Uint8Array,
+    slot: Slot,
+    limits: Pick<Limits, "stallMs" | "minBytesPerSecond">,
+    cut?: AbortSignal,
+  ) {
+    this.#bytes = bytes;
+    this.#slot = slot;
+    this.#limits = limits;
+    this.#cut = cut;
+    if (cut?.aborted) queueMicrotask(this.#onCut);
+    else cut?.addEventListener("abort", this.#onCut, { once: true });
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+    this.#watch();
+  }
+
+  /** Hands the client the next chunk; the slot is freed with the last. */
+  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    const chunk = this.#bytes.subarray(this.#sent, this.#sent + CHUNK_BYTES);
+    this.#sent += chunk.byteLength;
+    controller.enqueue(chunk);
+    if (this.#sent < this.#bytes.byteLength) return this.#watch();
+    controller.close();
+    this.end();
+  }
+
+  /** Frees the slot, once; with a `reason`, the body ends with it as its error. */
+  end(reason?: unknown): void {
+    clearTimeout(this.#timer);
+    this.#cut?.removeEventListener("abort", this.#onCut);
+    this.#slot.release();
+    if (reason === undefined) return;
+    try {
+      this.#controller?.error(reason);
+    } catch { /* already closed */ }
+  }
+
+  /** The deadline of the next chunk: `stallMs` from now, and not later than the pace allows. */
+  #watch(): void {
+    clearTimeout(this.#timer);
+    const { stallMs, minBytesPerSecond } = this.#limits;
+    const now = performance.now();
+    const paced = this.#began + stallMs + ((this.#sent + CHUNK_BYTES) / minBytesPerSecond) * 1000;
+    const stalled = now + stallMs;
+    this.#timer = setTimeout(
+      () => this.end(this.#tooSlow()),
+      Math.max(0, Math.min(paced, stalled) - now),
+    );
+  }
+
+  #tooSlow(): Error {
+    const { stallMs, minBytesPerSecond } = this.#limits;
+    const seconds = Math.round((performance.now() - this.#began) / 1000);
+    return new Error(
+      `the client took ${this.#sent} of ${this.#bytes.byteLength} bytes in ${seconds} s: too ` +
+        `slow (it must take some every ${stallMs / 1000} s, ${minBytesPerSecond / 1024} KiB/s ` +
+        `on average)`,
+    );
+  }
 }
