@@ -85,22 +85,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
     // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens.
     const few = fewDescriptorsWarning();
     const server = await startListening(context, db, log, { host, port });
-    log({
-      event: "listening",
-      url: `http://${host.includes(":") ? `[${host}]` : host}:${server.port}/`,
-      // As every command names it: `PostgreSQL at 127.0.0.1:5432 (database "fleet")`.
-      database: db.kind === "pglite" ? `embedded (${pgliteDir})` : db.description ?? "postgres",
-      token: config.serve.token !== undefined,
-      corsOrigins: config.serve.corsOrigins,
-    });
-    if (config.serve.token === undefined && !isLoopback(host)) {
-      log({
-        level: "warn",
-        event: "open_without_token",
-        message: `Serving ${host} without SERVE_TOKEN: anyone who reaches the port reads every ` +
-          `ticket; set SERVE_TOKEN, or listen on 127.0.0.1 behind a proxy that checks callers`,
-      });
-    }
+    logListening(context, log, { host, port: server.port, db, pgliteDir });
     if (few !== undefined) log(few);
     lines.flush(); // whoever waits for the address sees it now
     await stop.serving(server);
@@ -112,6 +97,31 @@ export async function runServe(context: Context, args: string[]): Promise<number
     // The stop has had its grace (serve/server.ts): a statement still running after a cut gets
     // 1 s more, so the whole stop stays under the 10 s Docker and Kubernetes wait.
     await db.close(1);
+  }
+}
+
+/** The "listening" line, and a warning when anyone who reaches the port reads every ticket. */
+function logListening(
+  { config }: Context,
+  log: Log,
+  at: { host: string; port: number; db: Database; pgliteDir: string },
+): void {
+  const { host, port, db } = at;
+  log({
+    event: "listening",
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`,
+    // As every command names it: `PostgreSQL at 127.0.0.1:5432 (database "fleet")`.
+    database: db.kind === "pglite" ? `embedded (${at.pgliteDir})` : db.description ?? "postgres",
+    token: config.serve.token !== undefined,
+    corsOrigins: config.serve.corsOrigins,
+  });
+  if (config.serve.token === undefined && !isLoopback(host)) {
+    log({
+      level: "warn",
+      event: "open_without_token",
+      message: `Serving ${host} without SERVE_TOKEN: anyone who reaches the port reads every ` +
+        `ticket; set SERVE_TOKEN, or listen on 127.0.0.1 behind a proxy that checks callers`,
+    });
   }
 }
 
