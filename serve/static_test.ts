@@ -195,8 +195,12 @@ Deno.test("every answer carries the security headers; the page's policy allows o
     assert.match(page, /^default-src 'self'; script-src 'self'; style-src 'self'; /);
     assert.match(page, /img-src 'self' data: blob: https:\/\/\*\.tiles\.example;/);
     assert.match(page, /connect-src 'self';/);
-    const api = (await app.request("/api/config")).headers.get("Content-Security-Policy");
-    assert.equal(api, "default-src 'none'; frame-ancestors 'none'");
+    const api = (await app.request("/api/config")).headers;
+    assert.equal(api.get("Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'");
+    // A data answer carries no header about documents (sent with every dispatch answer).
+    assert.equal(api.get("Cross-Origin-Opener-Policy"), null);
+    assert.equal(api.get("X-XSS-Protection"), null);
+    assert.ok((await app.request("/")).headers.get("Cross-Origin-Opener-Policy"), "the page's");
   } finally {
     await Deno.remove(root, { recursive: true });
   }
