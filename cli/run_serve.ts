@@ -69,7 +69,8 @@ export async function runServe(context: Context, args: string[]): Promise<number
   }
   // One write per batch of lines, not per request (flushed before returning).
   const lines = lineBatcher(io.stdout);
-  const log: Log = (entry) => lines.push(redact(logLine(shortPath(entry), io)));
+  // The path redacted before it is cut: a secret cut in two would no longer be recognised.
+  const log: Log = (entry) => lines.push(redact(logLine(shortPath(entry, redact), io)));
   const target = await configToRead(context);
   const pgliteDir = target.pgliteDir;
   // Listened for before anything starts: Deno's listener takes effect some milliseconds after it
@@ -138,10 +139,16 @@ const LOGGED_PATH_CHARS = 2048;
  * `entry` with a request path over {@linkcode LOGGED_PATH_CHARS} cut, saying how long it was: a
  * 64 KB path (the most Deno's server takes) would otherwise be written, and redacted, whole.
  */
-function shortPath(entry: Record<string, unknown>): Record<string, unknown> {
-  const { path } = entry;
-  if (typeof path !== "string" || path.length <= LOGGED_PATH_CHARS) return entry;
-  return { ...entry, path: `${path.slice(0, LOGGED_PATH_CHARS)}… (${path.length} characters)` };
+function shortPath(
+  entry: Record<string, unknown>,
+  redact: (text: string) => string,
+): Record<string, unknown> {
+  if (typeof entry.path !== "string" || entry.path.length <= LOGGED_PATH_CHARS) return entry;
+  const path = redact(entry.path);
+  return {
+    ...entry,
+    path: `${path.slice(0, LOGGED_PATH_CHARS)}… (${entry.path.length} characters)`,
+  };
 }
 
 /** `--port` (default 8080) and `--host` (default 127.0.0.1, brackets around IPv6 optional). */

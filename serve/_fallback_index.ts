@@ -3,21 +3,11 @@
 
 /** The built-in index page. */
 export const FALLBACK_INDEX = `<!doctype html>
-<html lang="en">
+<html lang="en" style="font: 16px/1.5 system-ui,sans-serif">
   <meta charset="utf-8">
   <title>fleettickets</title>
-  <style>
-  body {
-    font: 16px/1.5 system-ui,sans-serif;
-    max-width: 44rem;
-    margin: 2rem auto;
-    padding: 0 1rem;
-  }
-  code {
-    background: #f3f3f3;
-    padding: 0 .2em;
-  }
-  </style>
+  <!-- Styles as attributes: the page's Content-Security-Policy blocks a style element. -->
+  <body style="max-width: 44rem; margin: 2rem auto; padding: 0 1rem">
   <h1>fleettickets read API</h1>
   <p>The map page is served here at <code>/</code> once <code>web/index.html</code> exists. Until
 then, the API answers at:</p>
@@ -30,5 +20,6 @@ then, the API answers at:</p>
     <li><code>GET /api/backlog?from=…&amp;to=…</code>, <code>GET /api/teams?window=30d&amp;by=team</code></li>
     <li><code>GET /api/health</code>, <code>GET /api/config</code></li>
   </ul>
+  </body>
 </html>
 `;

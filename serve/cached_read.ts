@@ -124,7 +124,9 @@ export async function cachedRead(
     if (matches(ifNoneMatch, etag)) return notModified(c, etag);
   }
   const slot = options.large === undefined ? undefined : await largeReadSlot(deps);
-  if (slot !== undefined && "refused" in slot) return tooManyLargeReads(deps, slot, options.large!);
+  if (slot !== undefined && "refused" in slot) {
+    return tooManyLargeReads(c.req.path, deps, slot, options.large!);
+  }
   try {
     const plan = { request, ifNoneMatch, known, snapshot: options.snapshot, read };
     const { head, done } = readVersionAndData(deps, plan);
@@ -152,17 +154,21 @@ function largeReadSlot(deps: ServeDeps): Promise<Slot | Refusal> {
 
 /** The 503 of a large read that found no slot. */
 function tooManyLargeReads(
+  path: string,
   deps: ServeDeps,
   refusal: Refusal,
   large: NonNullable<CachedReadOptions["large"]>,
 ): Response {
   const { slots, queue, waitMs } = deps.largeReads!.limits;
+  const allowed = `the ${slots} large read${
+    slots === 1 ? "" : "s"
+  } allowed at once (${large.what})`;
   const why = refusal.refused === "queue full"
-    ? `${slots} ${large.what} are being built or sent and ${queue} more wait`
-    : `this one waited ${waitMs / 1000} s behind the ${slots} ${large.what} being built or sent`;
+    ? `${allowed} ${slots === 1 ? "is" : "are"} being built or sent and ${queue} more wait`
+    : `it waited ${waitMs / 1000} s behind ${allowed}`;
   return problemResponse(
     503,
-    `Too many large reads at once: ${why}; try again in ${RETRY_AFTER_S} s, or ${large.less}`,
+    `Cannot read "${path}" now: ${why}; try again in ${RETRY_AFTER_S} s, or ${large.less}`,
     { headers: { "Retry-After": String(RETRY_AFTER_S) } },
   );
 }

@@ -107,7 +107,14 @@ function map(c: Context<ServeEnv>): Promise<Response> {
   return cachedRead(c, "map", { openOnly }, async (tx) => ({
     body: await mapPayload(tx, openOnly, c.get("deps").now()),
     rows: 1,
-  }));
+  }), {
+    // Every ticket ever seen, closed ones too, in one body without a limit: the largest read.
+    large: openOnly ? undefined : {
+      what: "map payloads of every ticket",
+      less:
+        "read the tickets a page at a time (/api/tickets?open_only=false&limit=5000, then next)",
+    },
+  });
 }
 
 /**

@@ -363,11 +363,18 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
     assert.equal(refused.headers.get("Content-Type"), "application/problem+json");
     assert.match(
       (await refused.json()).detail,
-      /^Too many large reads at once: 1 pages of more than 5000 tickets are being built or sent and 0 more wait; try again in 5 s, or ask for 5000 or fewer a page \(limit=5000, then next\)$/,
+      /^Cannot read "\/api\/tickets" now: the 1 large read allowed at once \(pages of more than 5000 tickets\) is being built or sent and 0 more wait; try again in 5 s, or ask for 5000 or fewer a page \(limit=5000, then next\)$/,
     );
     const small = await fetch(`${url}/api/tickets?limit=100`);
     assert.equal(small.status, 200);
     await small.body?.cancel();
+    // The map payload of every ticket, closed ones too, is a large read (it went around them).
+    const everything = await fetch(`${url}/webhook/tickets?open_only=false`);
+    assert.equal(everything.status, 503);
+    assert.match((await everything.json()).detail, /^Cannot read "\/webhook\/tickets" now: /);
+    // The page's own requests ask for the API's default page, never a large one.
+    const page = await Deno.readTextFile(new URL("../web/app.js", import.meta.url));
+    assert.match(page, /const PAGE_LIMIT = 5000;/);
     // The stalled client is cut after 0.6 s without taking anything: its slot is free again.
     await until(() => reads.busy === 0);
     const next = await fetch(`${url}/api/tickets?limit=50000`);

@@ -219,3 +219,9 @@ Deno.test("tileSource: the tile template's origin, Leaflet's {s} as a wildcard, 
   assert.equal(tileSource("https://tiles-{s}.example.org/{z}/{x}/{y}.png"), "https:");
   assert.equal(pagePolicy({}).imgSrc?.join(" "), "'self' data: blob:");
 });
+
+Deno.test("the built-in index page has no <style> element, which the page's policy would block", async () => {
+  const { FALLBACK_INDEX } = await import("./_fallback_index.ts");
+  assert.ok(!/<style|<script/i.test(FALLBACK_INDEX));
+  assert.match(FALLBACK_INDEX, /<body style="/);
+});

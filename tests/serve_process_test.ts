@@ -157,6 +157,27 @@ if (base) {
       s.child.kill("SIGTERM");
       assert.equal((await s.exited).code, 0);
     }
+    // A secret across the cut is hidden whole: the path is redacted before it is cut.
+    const token = "tok-secret-0123456789";
+    const t = await serve({
+      DATABASE_URL: url,
+      PATH: Deno.env.get("PATH") ?? "",
+      SERVE_TOKEN: token,
+    });
+    try {
+      const response = await fetch(t.url.replace(/\/$/, "") + `/api/${"a".repeat(2036)}${token}`);
+      assert.equal(response.status, 401);
+      await response.body?.cancel();
+      let logged: { path: string } | undefined;
+      for (let i = 0; i < 100 && logged === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        logged = t.lines.map((line) => JSON.parse(line)).find((e) => e.event === "request");
+      }
+      assert.ok(logged !== undefined && !logged.path.includes("tok-sec"), logged?.path.slice(-40));
+    } finally {
+      t.child.kill("SIGTERM");
+      assert.equal((await t.exited).code, 0);
+    }
   });
 
   Deno.test("serve on PostgreSQL: its first line names the database as every command does; on all addresses without a token, a warning", async () => {
