@@ -75,7 +75,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
   const pgliteDir = target.pgliteDir;
   // Listened for before anything starts: Deno's listener takes effect some milliseconds after it
   // is added, and a SIGTERM right after the "listening" line otherwise ended serve with 143.
-  const stop = stopSignal(io, log);
+  const stop = stopSignal(io, log, () => lines.flush());
   const db = await openServedDatabase(target, config.serve.statementTimeoutMs).catch((error) => {
     stop.unsubscribe();
     throw error;
@@ -86,10 +86,11 @@ export async function runServe(context: Context, args: string[]): Promise<number
     // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens.
     const few = fewDescriptorsWarning();
     const server = await startListening(context, db, log, { host, port });
+    stop.started(server);
     logListening(context, log, { host, port: server.port, db, pgliteDir });
     if (few !== undefined) log(few);
     lines.flush(); // whoever waits for the address sees it now
-    await stop.serving(server);
+    await untilFinished(server, log);
     log({ event: "stopped" });
     return 0;
   } finally {
@@ -278,16 +279,19 @@ function startListening(
 /** SIGTERM/SIGINT, listened for from serve's start: {@linkcode stopSignal}. */
 interface StopSignal {
   /**
-   * Waits until a signal has stopped `server`: the requests that had arrived answered, or cut
-   * after STOP_GRACE_MS (serve/server.ts) when still being sent, which is logged. A signal that
-   * came while the server was starting stops it at once.
+   * From now on a signal stops `server`: the requests that had arrived answered, or cut after
+   * STOP_GRACE_MS (serve/server.ts) when still being sent, which is logged.
    */
-  serving(server: RunningServer): Promise<void>;
+  started(server: RunningServer): void;
   unsubscribe(): void;
 }
 
-/** Listens for SIGTERM/SIGINT now; the server they stop comes later ({@linkcode StopSignal}). */
-function stopSignal(io: Context["io"], log: Log): StopSignal {
+/**
+ * Listens for SIGTERM/SIGINT now. Before the server has started (the database opening, which can
+ * take seconds), a signal ends serve at once, exit 0: nothing is being answered yet. (Without
+ * `io.exit`, in tests, it stops the server once it has started.)
+ */
+function stopSignal(io: Context["io"], log: Log, flush: () => void): StopSignal {
   let running: RunningServer | undefined;
   let received: string | undefined;
   const stop = (signal: string) => {
@@ -295,15 +299,32 @@ function stopSignal(io: Context["io"], log: Log): StopSignal {
     running!.shutdown();
   };
   const unsubscribe = io.onSignal((signal) => {
-    if (running !== undefined) stop(signal);
-    else received ??= signal;
+    if (running !== undefined) return stop(signal);
+    if (io.exit === undefined) return void (received ??= signal);
+    log({ event: "stopped", signal, before: "listening" });
+    flush();
+    io.exit(0);
   });
   return {
-    async serving(server) {
+    started(server) {
       running = server;
       if (received !== undefined) stop(received);
-      await server.finished;
     },
     unsubscribe,
   };
+}
+
+/** Waits until the server has stopped; a server that cannot go on is logged, then reported. */
+async function untilFinished(server: RunningServer, log: Log): Promise<void> {
+  try {
+    await server.finished;
+  } catch (error) {
+    log({
+      level: "error",
+      event: "serve_failed",
+      error: error instanceof Error ? error.message : String(error),
+    });
+    await server.shutdown().catch(() => {}); // what is being answered, within the grace
+    throw error;
+  }
 }

@@ -340,4 +340,37 @@ if (base) {
   });
 }
 
+Deno.test("serve stopped while its database does not answer ends at once, exit 0 (it waited out the connect timeout)", async () => {
+  // A port that takes connections and never says a word: the connect waits up to 10 s.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=worker", "--quiet", "main.ts", "serve", "--port", "0"],
+    env: {
+      DATABASE_URL: `postgres://u:pw@127.0.0.1:${(silent.addr as Deno.NetAddr).port}/db`,
+      PATH: Deno.env.get("PATH") ?? "",
+    },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    while (held.length === 0) await new Promise((r) => setTimeout(r, 50)); // connecting
+    const sent = performance.now();
+    child.kill("SIGTERM");
+    const [status, out] = await Promise.all([child.status, new Response(child.stdout).text()]);
+    await child.stderr.cancel();
+    assert.equal(status.code, 0);
+    assert.ok(performance.now() - sent < 3000, `${Math.round(performance.now() - sent)} ms`);
+    assert.match(out, /"event":"stopped","signal":"SIGTERM","before":"listening"/);
+  } finally {
+    silent.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
+
 removeTestDataAtEnd();
