@@ -105,7 +105,10 @@ with schemas as (
   left join pg_namespace n on n.nspname = split_part(f.name, '.', 1)
   left join pg_proc p on p.pronamespace = n.oid
     and p.proname = split_part(split_part(f.name, '(', 1), '.', 2)
-    and p.oid::regprocedure::text = f.name
+    -- regprocedure's text leaves out a schema on the search path (the function's, and a type's:
+    -- "public.geometry" when public is not on it): compared without schemas, by its arguments.
+    and regexp_replace(substr(p.oid::regprocedure::text, strpos(p.oid::regprocedure::text, '(')),
+                       '([(,])[a-z_][a-z0-9_]*\\.', '\\1', 'g') = substr(f.name, strpos(f.name, '('))
 )
 select current_user::text as role, quote_ident(current_user) as grantee, kind, name,
        oid is not null as present, coalesce(granted, false) as granted

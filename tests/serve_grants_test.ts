@@ -96,6 +96,16 @@ Deno.test({
         } finally {
           await owner.close();
         }
+        // With tickets on its search path and public not, every function is still found (its
+        // signature printed without the schemas: they were all "absent", so none was checked).
+        await admin.unsafe(`alter role ${quoted} set search_path = tickets, reporting`);
+        const onPath = createPostgresDatabase(asRole(url, role), { readOnlyTimeoutMs: 5000 });
+        try {
+          assert.deepEqual(await missingReadGrants(onPath), { role, grants: [], absent: [] });
+        } finally {
+          await onPath.close();
+        }
+        await admin.unsafe(`alter role ${quoted} reset search_path`);
         const db = createPostgresDatabase(asRole(url, role), { readOnlyTimeoutMs: 5000 });
         try {
           assert.deepEqual(await missingReadGrants(db), { role, grants: [], absent: [] });
