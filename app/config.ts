@@ -349,9 +349,11 @@ function checkPorts(hosts: string[], expected: string, encode: string): void {
     // One port at most ("host:5432:1" ended in the client's "Invalid URL"); an IPv6 host is in
     // brackets.
     if ((host.replace(/^\[[^\]]*\]/, "").match(/:/g)?.length ?? 0) > 1) {
-      throw new ConfigError(
-        `Cannot read DATABASE_URL: a host has more than one port (${expected})`,
-      );
+      // "::1:5432" is an IPv6 address without its brackets more often than two ports.
+      const why = /^[0-9a-f]*::|^[0-9a-f]{1,4}(:[0-9a-f]{0,4}){2,}$/i.test(host)
+        ? 'an IPv6 address goes in brackets: "[::1]:5432"'
+        : "a host has more than one port";
+      throw new ConfigError(`Cannot read DATABASE_URL: ${why} (${expected})`);
     }
     const port = /:([^:\]]*)$/.exec(host)?.[1];
     if (

@@ -167,6 +167,11 @@ Deno.test('loadConfig() refuses a DATABASE_URL with a stray "%" in the password 
     ports.message,
     'Cannot read DATABASE_URL: a host has more than one port (expected "postgres://user:password@host:port/db")',
   );
+  const ipv6 = configError({ DATABASE_URL: "postgres://fleet:s3cretPW@::1:5432/db" });
+  assert.equal(
+    ipv6.message,
+    'Cannot read DATABASE_URL: an IPv6 address goes in brackets: "[::1]:5432" (expected "postgres://user:password@host:port/db")',
+  );
   for (
     const url of [
       "postgres://fleet:s3cret%25PW@127.0.0.1:5432/db",
