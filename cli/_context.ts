@@ -60,6 +60,16 @@ export const defaultIo: MainIo = {
   },
 };
 
+/**
+ * A schema refusal's message (`Cannot run: the database has 1 pending migration(s) …`, worded
+ * for any command) naming the command that met it: `Cannot run status: …`.
+ */
+export function namingCommand(message: string, command: string | undefined): string {
+  return command === undefined
+    ? message
+    : message.replace(/^Cannot run:/, `Cannot run ${command}:`);
+}
+
 /** A mistake in the command line: exit 2. */
 export class UsageError extends Error {}
 

@@ -14,7 +14,14 @@ import { NewerSchemaError } from "../core/migrate.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { type Context, defaultIo, type MainIo, SourceError, UsageError } from "./_context.ts";
+import {
+  type Context,
+  defaultIo,
+  type MainIo,
+  namingCommand,
+  SourceError,
+  UsageError,
+} from "./_context.ts";
 import { commandHelp, commandList, COMMANDS, seeHelp } from "./_help.ts";
 import { explainPermissions, isPermissionError } from "./_permission_message.ts";
 import { closest } from "./_suggest.ts";
@@ -189,7 +196,7 @@ function failed(
   const name = command === "db" ? "db export" : command;
   if (error instanceof PendingMigrationsError || error instanceof NewerSchemaError) {
     // The refusal is the schema's, whichever command met it: say which did.
-    err(error.message.replace(/^Cannot run:/, `Cannot run ${name}:`));
+    err(namingCommand(error.message, name));
     return 2;
   }
   if (error instanceof SourceError || error instanceof PathNotAllowedError) {

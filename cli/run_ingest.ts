@@ -25,6 +25,7 @@ import {
   datasetsFlag,
   type Flags,
   type MainIo,
+  namingCommand,
   parse,
   SIGNAL_GRACE_MS,
   SourceError,
@@ -443,7 +444,7 @@ function reportBeforeDrain(
     locked
       ? `${error.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`
       // Worded as on stderr (cli/main.ts): a schema refusal names the command.
-      : messageOf(error).replace(/^Cannot run:/, "Cannot run ingest:"),
+      : namingCommand(messageOf(error), "ingest"),
   );
   return {
     dataset: dataset.name,

@@ -11,7 +11,14 @@ import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { configToRead } from "./_config_to_read.ts";
-import { amount, type Context, datasetsFlag, type Flags, parse } from "./_context.ts";
+import {
+  amount,
+  type Context,
+  datasetsFlag,
+  type Flags,
+  namingCommand,
+  parse,
+} from "./_context.ts";
 import { openStore } from "./_open_store.ts";
 
 /** Runs `status`; returns the exit code. */
@@ -23,7 +30,7 @@ export async function runStatus(context: Context, args: string[]): Promise<numbe
     if (flags.values.json) {
       // Worded as on stderr (cli/main.ts): a schema refusal names the command.
       const message = error instanceof Error ? error.message : String(error);
-      context.out(unknownHealth(message.replace(/^Cannot run:/, "Cannot run status:")));
+      context.out(unknownHealth(namingCommand(message, "status")));
     }
     throw error;
   }
