@@ -119,12 +119,17 @@ Deno.test("createRedactor() hides URL passwords and leaves other text alone", ()
 });
 
 Deno.test("createRedactor() hides a database password holding @ or a raw %, whole", () => {
-  for (const url of ["postgres://u:p%40sswordX@h/db", "postgres://u:pa%ss@h/db"]) {
-    const config = loadConfig((name) => name === "DATABASE_URL" ? url : undefined);
-    const redact = createRedactor(configSecrets(config));
-    const out = redact(`Cannot connect to ${url}: refused`);
-    assert.equal(out, "Cannot connect to postgres://u:***@h/db: refused");
-  }
+  const url = "postgres://u:p%40sswordX@h/db";
+  const config = loadConfig((name) => name === "DATABASE_URL" ? url : undefined);
+  const out = createRedactor(configSecrets(config))(`Cannot connect to ${url}: refused`);
+  assert.equal(out, "Cannot connect to postgres://u:***@h/db: refused");
+  // A raw "%" is refused as DATABASE_URL (the client cannot decode it: app/config_test.ts), but
+  // such a secret is still hidden whole wherever it is printed.
+  const raw = "postgres://u:pa%ss@h/db";
+  assert.equal(
+    createRedactor(["pa%ss"])(`Cannot connect to ${raw}: refused`),
+    "Cannot connect to postgres://u:***@h/db: refused",
+  );
 });
 
 Deno.test("createRedactor() takes time linear in the text: a 200,000-letter request path is not a stall", () => {
