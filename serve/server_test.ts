@@ -372,9 +372,6 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
     const everything = await fetch(`${url}/webhook/tickets?open_only=false`);
     assert.equal(everything.status, 503);
     assert.match((await everything.json()).detail, /^Cannot read "\/webhook\/tickets" now: /);
-    // The page's own requests ask for the API's default page, never a large one.
-    const page = await Deno.readTextFile(new URL("../web/app.js", import.meta.url));
-    assert.match(page, /const PAGE_LIMIT = 5000;/);
     // The stalled client is cut after 0.6 s without taking anything: its slot is free again.
     await until(() => reads.busy === 0);
     const next = await fetch(`${url}/api/tickets?limit=50000`);

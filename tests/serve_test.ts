@@ -357,6 +357,12 @@ for (const b of backends()) {
     assert.match(lines[2]!, /,breached,2026-06-15T10:00:00\+03:00,-120,/);
   });
 
+  test("the page asks for the API's default page of tickets, never a large read (two at a time)", async () => {
+    const page = await Deno.readTextFile(new URL("../web/app.js", import.meta.url));
+    assert.match(page, /const PAGE_LIMIT = 5000;/);
+    assert.match(page, /limit: PAGE_LIMIT/);
+  });
+
   test("tickets.csv?bom=true starts with a UTF-8 byte-order mark (Excel); without it, none", async () => {
     const marked = new Uint8Array(await (await get("/api/tickets.csv?bom=true")).arrayBuffer());
     assert.deepEqual([...marked.slice(0, 10)], [
