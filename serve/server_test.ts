@@ -6,7 +6,7 @@ import type { Config } from "../app/config.ts";
 import type { DataVersion } from "../core/data_version.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { fakeDatabase } from "./_fake_database.ts";
-import { startServer } from "./server.ts";
+import { startServer, type StartServerOptions } from "./server.ts";
 import { VersionCache } from "./version_cache.ts";
 import { LargeReads } from "./_large_reads.ts";
 import { CSV_COLUMNS } from "../core/read_tickets_csv.ts";
@@ -18,23 +18,22 @@ const SETTINGS: Config["serve"] = {
   versionTtlMs: 1000,
 };
 
+/** A server on a free port logging into `lines`, with `options` over the defaults. */
 function start(
   db: Database,
   lines: Record<string, unknown>[],
-  versions?: VersionCache<DataVersion>,
-  stop?: { graceMs: number },
+  options: Partial<StartServerOptions> = {},
 ) {
   return startServer({
     db,
     settings: SETTINGS,
-    versions,
-    stop,
     webRoot: "./.data/no-such-web-root/",
     now: () => new Date("2026-06-15T12:00:00+03:00"),
     log: (entry) => lines.push(entry),
     redact: (text) => text.replaceAll("pw-never-shown", "***"),
     host: "127.0.0.1",
     port: 0,
+    ...options,
   });
 }
 
@@ -49,7 +48,7 @@ Deno.test("a change notification makes the server forget the data version", asyn
     },
   };
   const versions = new VersionCache<DataVersion>(60_000);
-  const server = await start(db, [], versions);
+  const server = await start(db, [], { versions });
   assert.equal(await server.listening, true);
   versions.store(versions.begin(), { datasets: [], token: "v1" });
   const forgotten = versions.invalidated();
@@ -128,7 +127,7 @@ async function stalledClient(port: number, path: string): Promise<Deno.TcpConn> 
 Deno.test("a client that never reads holds shutdown only for the grace, then its response is cut and logged", async () => {
   const lines: Record<string, unknown>[] = [];
   // ~10 MB: more than the socket buffers take
-  const server = await start(exportingDatabase(50), lines, undefined, { graceMs: 400 });
+  const server = await start(exportingDatabase(50), lines, { stop: { graceMs: 400 } });
   const conn = await stalledClient(server.port, "/api/tickets.csv?open_only=false");
   try {
     assert.equal(server.inFlight, 1);
@@ -163,7 +162,7 @@ Deno.test("a request still waiting on the database at the cut gets a 503 and its
   const lines: Record<string, unknown>[] = [];
   const base = fakeDatabase();
   const waiting: Database = { ...base, transaction: () => new Promise(() => {}) }; // never answers
-  const server = await start(waiting, lines, undefined, { graceMs: 300 });
+  const server = await start(waiting, lines, { stop: { graceMs: 300 } });
   const answer = fetch(`http://127.0.0.1:${server.port}/api/health`);
   while (server.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   await server.shutdown();
@@ -236,15 +235,7 @@ async function until(condition: () => boolean) {
 Deno.test("a server out of file descriptors listens again on its address with back-off, logging why and what to do", async () => {
   const lines: Record<string, unknown>[] = [];
   const files = runningOutOfFiles((call) => call === 2 || call === 3);
-  const server = await startServer({
-    db: fakeDatabase(),
-    settings: SETTINGS,
-    webRoot: "./.data/no-such-web-root/",
-    now: () => new Date(),
-    log: (entry) => lines.push(entry),
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
+  const server = await start(fakeDatabase(), lines, {
     acceptRetry: { firstMs: 10, maxMs: 1000 },
     denoServe: files.denoServe,
   });
@@ -274,15 +265,7 @@ Deno.test("a server out of file descriptors listens again on its address with ba
 
 Deno.test("a server that cannot listen again for long ends, naming the limit of open files and the fix", async () => {
   const files = runningOutOfFiles((call) => call > 1);
-  const server = await startServer({
-    db: fakeDatabase(),
-    settings: SETTINGS,
-    webRoot: "./.data/no-such-web-root/",
-    now: () => new Date(),
-    log: () => {},
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
+  const server = await start(fakeDatabase(), [], {
     acceptRetry: { firstMs: 10, maxMs: 20, giveUpMs: 100 },
     denoServe: files.denoServe,
   });
@@ -300,15 +283,7 @@ Deno.test("a server that cannot listen again for long ends, naming the limit of 
 Deno.test("a server whose new listener runs out again soon waits longer each time, and goes on while it can listen", async () => {
   const lines: Record<string, unknown>[] = [];
   const files = runningOutOfFiles(() => false);
-  const server = await startServer({
-    db: fakeDatabase(),
-    settings: SETTINGS,
-    webRoot: "./.data/no-such-web-root/",
-    now: () => new Date(),
-    log: (entry) => lines.push(entry),
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
+  const server = await start(fakeDatabase(), lines, {
     // Listening again never fails here: giving up is only for that.
     acceptRetry: { firstMs: 10, maxMs: 30, giveUpMs: 1 },
     denoServe: files.denoServe,
@@ -342,15 +317,7 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
   const features = `[${Array(9000).fill(feature).join(",")}]`; // ~5.4 MB: held while sent
   const reads = new LargeReads({ slots: 1, queue: 0, stallMs: 600 });
   const lines: Record<string, unknown>[] = [];
-  const server = await startServer({
-    db: pagesDatabase(features),
-    settings: SETTINGS,
-    webRoot: "./.data/no-such-web-root/",
-    now: () => new Date("2026-06-15T12:00:00+03:00"),
-    log: (entry) => lines.push(entry),
-    redact: (text) => text,
-    host: "127.0.0.1",
-    port: 0,
+  const server = await start(pagesDatabase(features), lines, {
     largeReads: reads,
   });
   const url = `http://127.0.0.1:${server.port}`;
