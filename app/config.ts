@@ -324,10 +324,15 @@ export function databaseUrlHosts(url: string): string[] | undefined {
   return databaseUrlParts(url)?.hosts;
 }
 
+/** The user a DATABASE_URL names, percent-decoded; undefined when none. Never the password. */
+export function databaseUrlUser(url: string): string | undefined {
+  const user = databaseUrlParts(url)?.userinfo.slice(0, -1).split(":")[0];
+  return user ? decodeOrKeep(user) : undefined;
+}
+
 /** Whether a DATABASE_URL (already checked) names a user. */
 function namesUser(url: string): boolean {
-  const user = databaseUrlParts(url)?.userinfo.slice(0, -1).split(":")[0] ?? "";
-  return user !== "";
+  return databaseUrlUser(url) !== undefined;
 }
 
 /** Whether `text` percent-decodes (every "%" starts an escape of two hex digits, as UTF-8). */

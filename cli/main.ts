@@ -8,7 +8,13 @@
  * @module
  */
 
-import { type Config, ConfigError, configSecrets, loadConfig } from "../app/config.ts";
+import {
+  type Config,
+  ConfigError,
+  configSecrets,
+  databaseUrlUser,
+  loadConfig,
+} from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
 import { NewerSchemaError } from "../core/migrate.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
@@ -76,15 +82,7 @@ const WRITING_COMMANDS = new Set(["migrate", "ingest", "capture", "geocode", "ga
  */
 function databaseRole(config: Config, env: (name: string) => string | undefined) {
   if (config.databaseUrl === undefined) return undefined;
-  // The user part ends at the last "@" before the hosts' "/", "?" or "#" (as the config reads it).
-  const userinfo = /^postgres(?:ql)?:\/\/([^/?#]*)@/.exec(config.databaseUrl)?.[1];
-  const user = userinfo?.split(":")[0];
-  if (!user) return env("PGUSER");
-  try {
-    return decodeURIComponent(user);
-  } catch {
-    return user;
-  }
+  return databaseUrlUser(config.databaseUrl) ?? env("PGUSER");
 }
 
 /**
