@@ -13,6 +13,7 @@ import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { describeMissingGrants, missingReadGrants } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { fewDescriptorsWarning } from "../serve/descriptors.ts";
+import { hostPort } from "../serve/address.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { lineBatcher } from "./_line_batcher.ts";
@@ -24,7 +25,7 @@ type Log = (entry: Record<string, unknown>) => void;
 
 /** Why `host:port` cannot be listened on, in words that say what to change. */
 function listenError(error: unknown, host: string, port: number): Error {
-  const at = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const at = hostPort(host, port);
   if (error instanceof Deno.errors.AddrInUse) {
     return new SourceError(
       `Cannot listen on ${at}: the port is in use; stop what holds it or choose another with --port`,
@@ -111,7 +112,7 @@ function logListening(
   const { host, port, db } = at;
   log({
     event: "listening",
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`,
+    url: `http://${hostPort(host, port)}/`,
     // As every command names it: `PostgreSQL at 127.0.0.1:5432 (database "fleet")`.
     database: db.kind === "pglite" ? `embedded (${at.pgliteDir})` : db.description ?? "postgres",
     token: config.serve.token !== undefined,

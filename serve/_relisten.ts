@@ -6,6 +6,7 @@
 // flight are answered), and the address is listened on again after a back-off, with a warning
 // logged each time. Private to serve/.
 
+import { hostPort } from "./address.ts";
 import { sleep } from "./_sleep.ts";
 
 /** What serves the requests: one `Deno.serve`, or a new one after each ran out of files. */
@@ -73,8 +74,7 @@ class Relistener implements Listener {
     });
     this.#first = options.serve(options.port);
     this.addr = this.#first.addr as Deno.NetAddr;
-    const host = this.addr.hostname;
-    this.#at = `${host.includes(":") ? `[${host}]` : host}:${this.addr.port}`;
+    this.#at = hostPort(this.addr.hostname, this.addr.port);
     this.#delayMs = options.retry.firstMs;
     this.#watch(this.#first, performance.now());
   }
