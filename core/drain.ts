@@ -234,7 +234,7 @@ async function describeLockHolder(db: Database, lockName: string): Promise<strin
   const who =
     `PostgreSQL process ${pid}${app ? `, "${app}"` : ""}${client ? ` from ${client}` : ""}` +
     `${age == null ? "" : `, connected ${ago(age)}`}${state ? `, ${state}` : ""}`;
-  return ` (${who}); if no run is going, end it with: select pg_terminate_backend(${pid})`;
+  return ` (${who}); if no run is going, end it with: select pg_terminate_backend(${pid}, 5000)`;
 }
 
 /** `40 s ago`, `14 min ago`, `5 h ago`, `3 days ago`. */

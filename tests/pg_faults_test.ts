@@ -267,7 +267,7 @@ Deno.test({
         new RegExp(
           `^Another run holds the lock for dataset "inc" \\(PostgreSQL process ${pid}, ` +
             `"stuck-holder" from 127\\.0\\.0\\.1, connected \\d+ s ago, idle\\); if no run is ` +
-            `going, end it with: select pg_terminate_backend\\(${pid}\\)$`,
+            `going, end it with: select pg_terminate_backend\\(${pid}, 5000\\)$`,
         ),
       );
 
@@ -290,8 +290,11 @@ Deno.test({
 
       // The command the message gives ends the holder; the next run goes on.
       const admin = postgres(url, { max: 1, onnotice: () => {} });
-      await admin.unsafe(locked.error!.split("end it with: ")[1]!);
+      // Before, the command returned at once and the holder's process, still ending, kept the lock:
+      // the next run was skipped (a failed CI run). With the timeout it returns once it is gone.
+      const [ended] = await admin.unsafe(locked.error!.split("end it with: ")[1]!);
       await admin.end();
+      assert.deepEqual(Object.values(ended!), [true]);
       const next = await drain(store, db, { dataset: INC, apply: true });
       assert.equal(next.status, "ok", next.error);
     } finally {
