@@ -13,7 +13,7 @@ import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { describeMissingGrants, missingReadGrants } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { fewDescriptorsWarning } from "../serve/descriptors.ts";
-import { hostPort } from "../serve/address.ts";
+import { hostPort, isLoopback } from "../serve/address.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { lineBatcher } from "./_line_batcher.ts";
@@ -126,12 +126,6 @@ function logListening(
         `ticket; set SERVE_TOKEN, or listen on 127.0.0.1 behind a proxy that checks callers`,
     });
   }
-}
-
-/** Whether `host` is this machine only (127.0.0.0/8, ::1, localhost). */
-function isLoopback(host: string): boolean {
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "::1" ||
-    host.toLowerCase() === "localhost";
 }
 
 /** Characters of a request path an access-log line keeps. */
