@@ -52,7 +52,13 @@ export {
   INC,
   type PostApplyStep,
 } from "./core/datasets.ts";
-export { csvFoldersElsewhere, findCsvElsewhere, quoteCsvFolders } from "./core/csv_elsewhere.ts";
+export {
+  csvFoldersElsewhere,
+  type Elsewhere,
+  findCsvElsewhere,
+  lookElsewhere,
+  quoteCsvFolders,
+} from "./core/csv_elsewhere.ts";
 export {
   drain,
   type DrainOptions,

@@ -19,7 +19,7 @@ import {
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
 import { type ChangeKey, parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
-import { findCsvElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
+import { lookElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
@@ -330,15 +330,23 @@ async function checkPrefix(
   const files = keys.map((k) => parseChangeKey(k.key, dataset.changesPrefix))
     .filter((k) => k !== null).sort((a, b) => a.fileName < b.fileName ? -1 : 1);
   const { found, remedies } = prefixFindings(keys, files, dataset, now);
-  // An empty prefix: are the files in the bucket under another one?
-  const elsewhere = keys.length === 0 ? await findCsvElsewhere(store, dataset) : undefined;
-  return elsewhere !== undefined
+  // An empty prefix: are the files in the bucket under another one? Is it the right bucket?
+  const { csvElsewhere, bucketEmpty } = keys.length === 0
+    ? await lookElsewhere(store, dataset)
+    : {};
+  return csvElsewhere !== undefined
     ? warn(
       name,
       `${where}/${dataset.changesPrefix}: no change files; the bucket has CSV files under ${
-        quoteCsvFolders(elsewhere)
+        quoteCsvFolders(csvElsewhere)
       }`,
       `put the change files under ${dataset.changesPrefix} (or set the exporter's prefix to it)`,
+    )
+    : bucketEmpty
+    ? warn(
+      name,
+      `${where}/${dataset.changesPrefix}: no change files; the bucket holds no files at all`,
+      `check TICKETS_BUCKET: the exporter writes to another bucket? (or nothing was exported yet)`,
     )
     : found.length > 0
     ? warn(

@@ -83,6 +83,7 @@ export function formatDrainReport(report: DrainReport): string {
   }
   // A run that failed before it listed anything (the bucket refused) found nothing either way.
   if (report.csvElsewhere !== undefined) lines.push(`  ${misplaced(report, report.csvElsewhere)}`);
+  else if (report.bucketEmpty) lines.push(`  ${emptyBucket(report)}`);
   else if (report.files.length === 0 && report.status !== "failed") {
     lines.push("  no new change files");
   }
@@ -157,6 +158,12 @@ function misplaced(report: DrainReport, folders: readonly string[]): string {
   const prefix = DATASETS[report.dataset]?.changesPrefix;
   return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ` +
     `the bucket has CSV files under ${quoteCsvFolders(folders)} (is the prefix right?)`;
+}
+
+function emptyBucket(report: DrainReport): string {
+  const prefix = DATASETS[report.dataset]?.changesPrefix;
+  return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ` +
+    `the bucket holds no files at all (is TICKETS_BUCKET the right bucket?)`;
 }
 
 /** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */

@@ -158,7 +158,7 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
   // moved; a warning, or a cron log would never show them.
   // So are CSV files elsewhere in a bucket whose prefix for the dataset is empty.
   const ignored = report.ignoredKeys.length;
-  const warn = ignored > 0 || report.csvElsewhere !== undefined;
+  const warn = ignored > 0 || report.csvElsewhere !== undefined || report.bucketEmpty === true;
   log(report.status === "failed" ? "error" : warn ? "warn" : "info", "run", {
     dataset: report.dataset,
     mode: report.mode,
@@ -171,6 +171,7 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
     ignored: ignored > 0 ? ignored : undefined,
     ignoredKeys: ignored > 0 ? report.ignoredKeys.slice(0, IGNORED_KEYS_LOGGED) : undefined,
     csvElsewhere: report.csvElsewhere,
+    bucketEmpty: report.bucketEmpty,
     error: report.error,
     transient: report.transient,
     durationMs: report.durationMs,

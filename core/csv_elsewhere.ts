@@ -56,12 +56,32 @@ export async function findCsvElsewhere(
   store: ObjectStore,
   dataset: Dataset,
 ): Promise<string[] | undefined> {
-  if (store.listAnywhere === undefined) return undefined;
+  return (await lookElsewhere(store, dataset)).csvElsewhere;
+}
+
+/** What one look at a bucket whose prefix for a dataset is empty found. */
+export interface Elsewhere {
+  /** Folders holding CSV files ({@linkcode csvFoldersElsewhere}), when there are any. */
+  csvElsewhere?: string[];
+  /** The bucket holds no object at all: the wrong bucket, most likely. */
+  bucketEmpty?: true;
+}
+
+/**
+ * Looks once (one listing of the store's first {@linkcode CSV_ELSEWHERE_KEYS} keys) at the
+ * whole bucket: CSV files under another prefix, or no object at all (a bucket of the same name
+ * as the one meant, made by mistake). Nothing when the store cannot list outside a prefix (a
+ * folder source) or the look failed (it is a hint: a key allowed only `automations/` is refused).
+ */
+export async function lookElsewhere(store: ObjectStore, dataset: Dataset): Promise<Elsewhere> {
+  if (store.listAnywhere === undefined) return {};
   try {
-    const folders = csvFoldersElsewhere(await store.listAnywhere(CSV_ELSEWHERE_KEYS), dataset);
-    return folders.length > 0 ? folders : undefined;
+    const keys = await store.listAnywhere(CSV_ELSEWHERE_KEYS);
+    if (keys.length === 0) return { bucketEmpty: true };
+    const folders = csvFoldersElsewhere(keys, dataset);
+    return folders.length > 0 ? { csvElsewhere: folders } : {};
   } catch {
-    return undefined;
+    return {};
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { csvFoldersElsewhere } from "./csv_elsewhere.ts";
+import { csvFoldersElsewhere, lookElsewhere } from "./csv_elsewhere.ts";
+import type { ObjectStore } from "./ports/mod.ts";
 import { CRQ, INC } from "./datasets.ts";
 
 Deno.test("csvFoldersElsewhere() names the folders of CSV files outside the dataset's prefixes", () => {
@@ -41,4 +42,19 @@ Deno.test("csvFoldersElsewhere() leaves out another dataset's folders, wherever 
 Deno.test("csvFoldersElsewhere() names five folders at most", () => {
   const keys = Array.from({ length: 8 }, (_, i) => `drop${i}/2026-06-15T17-00-00.csv`);
   assert.equal(csvFoldersElsewhere(keys, INC).length, 5);
+});
+
+Deno.test("lookElsewhere() calls a bucket empty only when it holds no object at all", async () => {
+  const holding = (keys: string[], fails = false) =>
+    ({
+      listAnywhere: () => fails ? Promise.reject(new Error("AccessDenied")) : Promise.resolve(keys),
+    }) as unknown as ObjectStore;
+  assert.deepEqual(await lookElsewhere(holding([]), INC), { bucketEmpty: true });
+  assert.deepEqual(await lookElsewhere(holding(["notes/readme.txt"]), INC), {});
+  assert.deepEqual(await lookElsewhere(holding(["inc/changes/a.csv"]), INC), {
+    csvElsewhere: ["inc/changes/"],
+  });
+  // A look refused, or a folder source that cannot look: no hint at all.
+  assert.deepEqual(await lookElsewhere(holding([], true), INC), {});
+  assert.deepEqual(await lookElsewhere({} as ObjectStore, INC), {});
 });

@@ -16,7 +16,7 @@ import {
 } from "./_drain_queries.ts";
 import { applyFile, type FileContext, type ListedFile } from "./_apply_file.ts";
 import { parseChangeKey } from "./change_key.ts";
-import { findCsvElsewhere } from "./csv_elsewhere.ts";
+import { lookElsewhere } from "./csv_elsewhere.ts";
 import {
   addCounts,
   type DrainProgress,
@@ -270,8 +270,7 @@ async function extract(
   const listedNothing = files.length === 0 && report.ignoredKeys.length === 0 &&
     report.setAside.length === 0;
   if (listedNothing && report.watermark === null) {
-    const folders = await findCsvElsewhere(store, dataset);
-    if (folders !== undefined) report.csvElsewhere = folders;
+    Object.assign(report, await lookElsewhere(store, dataset));
   }
   const ledger = await readLedger(db, dataset, files);
   for (const file of files) report.files.push(fileEntry(file, ledger.get(file.fileName), reseed));

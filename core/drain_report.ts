@@ -118,6 +118,11 @@ export interface DrainReport {
    * otherwise.
    */
   csvElsewhere?: string[];
+  /**
+   * The bucket holds no object at all, when the changes prefix listed nothing and the dataset
+   * has never applied a file: the wrong bucket? (`lookElsewhere`, csv_elsewhere.ts.)
+   */
+  bucketEmpty?: true;
   /** Sum over applied (or planned) files. */
   totals: FileCounts;
   /** Newest applied file name after the run. */

@@ -7,7 +7,7 @@
 
 import { parseChangeKey, quoteIgnoredKeys } from "./change_key.ts";
 import { eatIso } from "./eat_time.ts";
-import { findCsvElsewhere, quoteCsvFolders } from "./csv_elsewhere.ts";
+import { lookElsewhere, quoteCsvFolders } from "./csv_elsewhere.ts";
 import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
@@ -41,6 +41,8 @@ export interface DatasetStatus {
    * warning, not unhealthy; absent otherwise ({@linkcode findCsvElsewhere}, as `ingest` says).
    */
   csvElsewhere?: string[];
+  /** The bucket holds no object at all, in that same case: the wrong bucket? A warning too. */
+  bucketEmpty?: true;
   /**
    * The latest applying run that was not skipped for a held lock: its outcome is the dataset's
    * (a run skipped right after an interrupted one does not hide the interruption).
@@ -277,16 +279,17 @@ async function readBucket(
   store: ObjectStore | undefined,
   dataset: Dataset,
   watermark: string | null,
-): Promise<Pick<DatasetStatus, "pendingFiles" | "ignoredKeys" | "csvElsewhere">> {
+): Promise<
+  Pick<DatasetStatus, "pendingFiles" | "ignoredKeys" | "csvElsewhere" | "bucketEmpty">
+> {
   if (!store) return { pendingFiles: null, ignoredKeys: null };
   const keys = (await store.list(dataset.changesPrefix)).map((k) => k.key);
   const ignoredKeys = keys.filter((k) => parseChangeKey(k, dataset.changesPrefix) === null);
   const pendingFiles = keys.length - ignoredKeys.length;
-  let csvElsewhere: string[] | undefined;
-  if (keys.length === 0 && watermark === null) {
-    csvElsewhere = await findCsvElsewhere(store, dataset);
-  }
-  return { pendingFiles, ignoredKeys, ...(csvElsewhere === undefined ? {} : { csvElsewhere }) };
+  const elsewhere = keys.length === 0 && watermark === null
+    ? await lookElsewhere(store, dataset)
+    : {};
+  return { pendingFiles, ignoredKeys, ...elsewhere };
 }
 
 /** A reason when the role cannot write the tables a run writes. */
@@ -446,6 +449,12 @@ function warningLines(d: DatasetStatus): string[] {
     lines.push(
       `  warning: no change files under "${DATASETS[d.dataset]?.changesPrefix}"; the bucket ` +
         `has CSV files under ${quoteCsvFolders(d.csvElsewhere)} (is the prefix right?)`,
+    );
+  }
+  if (d.bucketEmpty) {
+    lines.push(
+      `  warning: no change files under "${DATASETS[d.dataset]?.changesPrefix}"; the bucket ` +
+        `holds no files at all (is it the right bucket?)`,
     );
   }
   if (d.ignoredKeys?.length) {

@@ -232,6 +232,60 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a bucket that holds no file at all (the wrong bucket?) says so: the text report, the " +
+    "--json report, the JSON run log line, doctor and status",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const server = await startS3TestServer();
+      try {
+        const env = {
+          ...await database(dir),
+          RUSTFS_ENDPOINT: server.endpoint,
+          RUSTFS_ACCESS_KEY: server.accessKeyId,
+          RUSTFS_SECRET_KEY: server.secretAccessKey,
+          TICKETS_BUCKET: server.bucket,
+          GEOCODER_PROVIDER: "nominatim",
+        };
+        // Before: only "no new change files", as for a drained bucket.
+        const text = await cli(["ingest", "--from-bucket", "--log-format", "text"], env);
+        assert.equal(text.code, 0, text.text);
+        assert.match(
+          text.stdout,
+          /^ {2}no change files under "automations\/inc\/changes\/"; the bucket holds no files at all \(is TICKETS_BUCKET the right bucket\?\)$/m,
+        );
+        const json = await runCli(["ingest", "--from-bucket", "--json"], env);
+        assert.equal(json.code, 0, json.stderr);
+        assert.equal(JSON.parse(json.stdout).bucketEmpty, true);
+        const run = json.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+          JSON.parse(l)
+        ).find((l) => l.event === "run");
+        assert.equal(run?.level, "warn", json.stderr);
+        assert.equal(run?.bucketEmpty, true);
+
+        const doctor = await cli(["doctor"], env);
+        assert.match(
+          doctor.stdout,
+          /^warn +bucket inc +s3:\/\/.*\/automations\/inc\/changes\/: no change files; the bucket holds no files at all$/m,
+        );
+        assert.match(doctor.stdout, /→ check TICKETS_BUCKET/);
+
+        assert.equal((await cli(["migrate"], env)).code, 0);
+        const status = await cli(["status", "--from-bucket", "--dataset", "inc"], env);
+        assert.match(
+          status.stdout,
+          /^ {2}warning: no change files under "automations\/inc\/changes\/"; the bucket holds no files at all \(is it the right bucket\?\)$/m,
+        );
+        const statusJson = await runCli(["status", "--from-bucket", "--json"], env);
+        assert.equal(JSON.parse(statusJson.stdout).datasets[0].bucketEmpty, true);
+      } finally {
+        await server.close();
+      }
+    }),
+});
+
+Deno.test({
   name: "a bucket whose change files sit under another prefix says where: the text report, the " +
     "--json report, the JSON run log line, doctor and status",
   sanitizeResources: false,
