@@ -12,6 +12,7 @@ import { migrate } from "../core/migrate.ts";
 import { createApp } from "../serve/app.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { loadWebFixture } from "./_web_fixture.ts";
+import { cli } from "./_cli.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 const PASSWORD = "pw-never-shown-7f3a";
@@ -338,6 +339,51 @@ Deno.test({
             `grant select on tickets.schema_migrations to ${role}\n`,
         );
         assert.ok(!(refused.stdout + refused.stderr).includes(PASSWORD));
+      });
+    } finally {
+      await admin.end();
+    }
+  },
+});
+
+Deno.test({
+  name: 'doctor as a role that may not read the schema names the grants it lacks, not "restore ' +
+    'the released migration files", and checks nothing it cannot read',
+  ignore: base === undefined,
+  ...shared,
+  async fn() {
+    const { url, admin } = await scratch();
+    const role = roleName();
+    try {
+      const database = new URL(url).pathname.slice(1);
+      await withRole(admin, role, [
+        `create role ${role} login password '${PASSWORD}'`,
+        `grant connect on database ${database} to ${role}`,
+      ], async () => {
+        const r = await cli(["doctor"], { DATABASE_URL: asRole(url, role) });
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        // Before: "permission denied for schema tickets → restore the released migration
+        // files", then "no change file applied yet" and "tickets.eat_ts() is not installed yet".
+        assert.match(
+          r.stdout,
+          new RegExp(
+            `^fail +migrations +not checked: the database role "${role}" lacks 3 privileges to ` +
+              `read the schema's ledgers; as the schema owner run: grant usage on schema ` +
+              `tickets to ${role}; grant select on tickets\\.schema_migrations to ${role}; ` +
+              `grant select on tickets\\.schema_definitions to ${role}$`,
+            "m",
+          ),
+        );
+        assert.match(
+          r.stdout,
+          /^warn +clock +not checked: the role may not read tickets\.import_meta$/m,
+        );
+        assert.match(
+          r.stdout,
+          /^warn +EAT +not checked: the role may not read the schema tickets/m,
+        );
+        assert.doesNotMatch(r.stdout, /restore the released|not installed yet|no change file/);
+        assert.ok(!(r.stdout + r.stderr).includes(PASSWORD));
       });
     } finally {
       await admin.end();
