@@ -65,11 +65,23 @@ export class DatabaseConnectError extends Error {
 }
 
 /**
+ * Connecting failed in a way only a change of DATABASE_URL fixes (the server refuses TLS that
+ * the URL asks for): terminal; rerunning as is cannot help.
+ */
+export class DatabaseUrlError extends DatabaseConnectError {
+  /** Creates the error; the message names hosts, ports and database, never the password. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DatabaseUrlError";
+  }
+}
+
+/**
  * What answers at DATABASE_URL's host and port is not PostgreSQL (a web server, an S3 server,
  * another service): terminal, as the S3 adapter's `NotS3EndpointError` is for the bucket;
  * rerunning as is cannot help, the URL must change.
  */
-export class NotPostgresError extends DatabaseConnectError {
+export class NotPostgresError extends DatabaseUrlError {
   /** Creates the error; the message names hosts, ports and database, never the password. */
   constructor(message: string) {
     super(message);
@@ -128,7 +140,10 @@ function giveUpConnecting(
       // finish (what is plainly not PostgreSQL has been refused at its first bytes).
       const reason = db.answered
         ? "the server began to answer, then did not finish connecting"
-        : db.lastSocketError ?? "the server accepted the connection but never answered";
+        : db.lastSocketError ??
+          "the server accepted the connection but never answered: is PostgreSQL listening " +
+            "there? (check the host and port in DATABASE_URL; a busy server may need a larger " +
+            "PGCONNECT_TIMEOUT)";
       reject(
         new DatabaseConnectError(
           `Cannot connect to PostgreSQL ${where} within ${timeoutS} s: ${reason}`,
@@ -161,9 +176,15 @@ function connectError(error: unknown, where: string, answered: boolean): Databas
   // The socket's error alone does not say what to fix: a server without TLS, asked for it
   // (sslmode=require), reads as a lost socket; a port that takes the connection and resets it
   // without a byte (another service, a proxy) as a reset.
-  const hint = /before secure TLS connection/.test(message)
-    ? "; the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns TLS off)"
-    : /ECONNRESET|EPIPE/.test(message) && !answered
+  if (/before secure TLS connection/.test(message)) {
+    // Every rerun fails alike until the URL changes: a setting to fix, not an outage.
+    return new DatabaseUrlError(
+      `Cannot connect to PostgreSQL ${where}: ${message}; the server may not accept TLS: check ` +
+        `sslmode in DATABASE_URL (sslmode=disable turns TLS off)`,
+      { cause: error },
+    );
+  }
+  const hint = /ECONNRESET|EPIPE/.test(message) && !answered
     ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
     : "";
   return new DatabaseConnectError(`Cannot connect to PostgreSQL ${where}: ${message}${hint}`, {

@@ -18,7 +18,7 @@ import {
   hasPgliteDatabase,
   isPgliteLocked,
 } from "../adapters/pglite_database.ts";
-import { connectPostgresDatabase, NotPostgresError } from "../adapters/postgres_database.ts";
+import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
 import {
   describeMissingGrants,
   LEDGER_READS,
@@ -130,8 +130,9 @@ export async function openDatabase(
     prepare: options.prepare,
     readOnlyTimeoutMs: options.readOnlyTimeoutMs,
   }).catch((error) => {
-    // A port that is not PostgreSQL's: a setting to fix (exit 2, not transient), not an outage.
-    throw error instanceof NotPostgresError ? new ConfigError(error.message) : error;
+    // A port that is not PostgreSQL's, TLS the server refuses: a setting to fix (exit 2, not
+    // transient), not an outage.
+    throw error instanceof DatabaseUrlError ? new ConfigError(error.message) : error;
   });
   try {
     if (options.requireMigrated) await requireCurrent(db);

@@ -27,6 +27,7 @@ async function run(args: string[], env: Record<string, string>) {
   return {
     code: output.code,
     text: decode(output.stdout) + decode(output.stderr),
+    stdout: decode(output.stdout),
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -338,7 +339,8 @@ Deno.test({
 
 Deno.test({
   name:
-    "sslmode=require against a server without TLS says the server may not accept TLS and names sslmode",
+    "sslmode=require against a server without TLS says the server may not accept TLS and names " +
+    "sslmode: a setting to fix (exit 2, not transient), not an outage to retry",
   // CI's server runs without TLS (ssl = off), as this test needs.
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
@@ -347,9 +349,18 @@ Deno.test({
     const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
     url.searchParams.set("sslmode", "require");
     const r = await run(["status"], env(url.toString()));
-    assert.equal(r.code, 1, r.text);
+    // Before: exit 1, and ingest's report said transient (cron: "the next run retries it as is").
+    assert.equal(r.code, 2, r.text);
     assert.match(r.text, /Cannot connect to PostgreSQL at .*: .*TLS/);
     assert.match(r.text, /the server may not accept TLS: check sslmode in DATABASE_URL/);
+    const ingest = await run(
+      ["ingest", "--from-dir", await emptyBucket(), "--apply", "--json"],
+      env(url.toString()),
+    );
+    assert.equal(ingest.code, 2, ingest.text);
+    const report = JSON.parse(ingest.stdout);
+    assert.equal(report.transient, false);
+    assert.match(report.error, /the server may not accept TLS/);
   },
 });
 

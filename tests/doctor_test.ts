@@ -33,10 +33,14 @@ Deno.test({
         r.stdout,
         /^ok +embedded directory +".*\/pglite" is inside \.\/\.data and writable/m,
       );
-      assert.match(r.stdout, /^ok +bucket inc +s3:\/\/.*automations\/inc\/changes\/ listable/m);
-      assert.match(r.stdout, /^ok +bucket crq +s3:\/\/.*automations\/crq\/changes\/ listable/m);
+      // A bucket holding nothing at all: the wrong one, or nothing exported yet.
+      assert.match(
+        r.stdout,
+        /^warn +bucket inc +s3:\/\/.*automations\/inc\/changes\/: no change files; the bucket holds no files at all$/m,
+      );
+      assert.match(r.stdout, /→ check TICKETS_BUCKET: the exporter writes to another bucket\?/);
       assert.match(r.stdout, /^ok +geocoder +locationiq, key set; not called/m);
-      assert.match(r.stdout, /^All checks passed$/m);
+      assert.match(r.stdout, /^All checks passed \(2 warning\(s\)\)$/m);
       assert.ok(!r.stdout.includes("pk.doctor-test-key"));
 
       // A renamed export in changes/ is never applied: a warning naming it, not a failure.
@@ -56,6 +60,10 @@ Deno.test({
         /^warn +bucket inc +s3:\/\/.*: 0 change files, 1 key\(s\) that are not change files, never applied or moved \("automations\/inc\/changes\/export \(1\)\.csv"\)$/m,
       );
       assert.match(renamed.stdout, /→ rename them YYYY-MM-DDTHH-mm-ss\.csv/);
+      assert.match(
+        renamed.stdout,
+        /^ok +bucket crq +s3:\/\/.*automations\/crq\/changes\/ listable: 0 change file\(s\) waiting$/m,
+      );
       assert.match(renamed.stdout, /^All checks passed \(1 warning\(s\)\)$/m);
 
       const missing = await cli(["doctor", "--json"], { ...env, TICKETS_BUCKET: "no-such-bucket" });
@@ -123,7 +131,9 @@ Deno.test({
         r.stdout,
         new RegExp(
           `^fail +database +Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port} \\(database "tickets"\\) ` +
-            "within 2 s: the server accepted the connection but never answered$",
+            "within 2 s: the server accepted the connection but never answered: is PostgreSQL " +
+            "listening there\\? \\(check the host and port in DATABASE_URL; a busy server may " +
+            "need a larger PGCONNECT_TIMEOUT\\)$",
           "m",
         ),
       );
