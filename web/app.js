@@ -226,8 +226,11 @@ function showUnplaced(data) {
     counts[stateOf(f.properties)] = (counts[stateOf(f.properties)] ?? 0) + 1;
   }
   box.dataset.unplaced = JSON.stringify(counts);
-  box.textContent = `${unplaced.length} of ${data.numberMatched} tickets are not on the map ` +
-    `(no cluster or location known); the table lists them.`;
+  // Before: "(no cluster or location known)", also for tickets only waiting to be geocoded.
+  box.textContent = `${unplaced.length} of ${data.numberMatched} tickets ` +
+    `${unplaced.length === 1 ? "has" : "have"} no place on the map yet (no coordinates in the ` +
+    `feed, and no place geocoded for its cluster or location: see "deno task geocode"); the ` +
+    `table lists them`;
 }
 
 async function loadTickets(gen) {
