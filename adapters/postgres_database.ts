@@ -192,14 +192,26 @@ function connectError(error: unknown, where: string, answered: boolean): Databas
   });
 }
 
-/** `at host:port[, host:port…] (database "db")`, never the user or the password. */
+/**
+ * `at host:port[, host:port…] (database "db")`, never the password. A URL that names no database
+ * connects to the one named as its user (PostgreSQL's default): said so, since a newcomer told to
+ * migrate "the database" would otherwise migrate `postgres` unknowingly.
+ */
 export function describeTarget(url: string): string {
-  const match = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)(?:\/([^?#]*))?/.exec(url);
-  const hosts = (match?.[1] ?? "").split(",").map((h) =>
+  const match = /^postgres(?:ql)?:\/\/(?:([^@/:]*)(?::[^@/]*)?@)?([^/?#]*)(?:\/([^?#]*))?/.exec(
+    url,
+  );
+  const hosts = (match?.[2] ?? "").split(",").map((h) =>
     h.includes(":") ? h : `${h || "localhost"}:5432`
   );
-  const database = decodeURIComponent(match?.[2] ?? "") || "(default)";
-  return `at ${hosts.join(", ")} (database "${database}")`;
+  const database = decodeURIComponent(match?.[3] ?? "");
+  const user = decodeURIComponent(match?.[1] ?? "");
+  const named = database !== ""
+    ? `database "${database}"`
+    : user !== ""
+    ? `database "${user}": DATABASE_URL names none, so the user's name`
+    : "database not named in DATABASE_URL";
+  return `at ${hosts.join(", ")} (${named})`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { notPostgresAnswer } from "./postgres_database.ts";
+import { describeTarget, notPostgresAnswer } from "./postgres_database.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /** A message: its type byte, then a length that counts itself, then the body. */
@@ -42,4 +42,21 @@ Deno.test("notPostgresAnswer() names what another service sent: its first line, 
     notPostgresAnswer(Uint8Array.of(0x4a, 0, 0, 0, 0x0a, 0x38, 0x2e, 0x30, 0x2e, 0x33, 0x36)),
     "its first bytes are 4a 00 00 00 0a 38 2e 30 …", // a MySQL greeting
   );
+});
+
+Deno.test("describeTarget() names host, port and database, and the user's database when the URL names none, never the password", () => {
+  assert.equal(
+    describeTarget("postgres://fleet:pw@db.example:6543/tickets"),
+    'at db.example:6543 (database "tickets")',
+  );
+  // Before: (database "(default)"), while PostgreSQL connected to "fleet".
+  assert.equal(
+    describeTarget("postgres://fleet:s3cret@10.0.0.5"),
+    `at 10.0.0.5:5432 (database "fleet": DATABASE_URL names none, so the user's name)`,
+  );
+  assert.equal(
+    describeTarget("postgresql://h1,h2:5433/"),
+    "at h1:5432, h2:5433 (database not named in DATABASE_URL)",
+  );
+  assert.ok(!describeTarget("postgres://fleet:s3cret@10.0.0.5").includes("s3cret"));
 });

@@ -62,8 +62,11 @@ export class PendingMigrationsError extends Error {
     pending: string[],
     definitions: string[] = [],
     remedy = 'run "deno task migrate" first',
+    where = "",
   ) {
-    super(`Cannot run: the database has ${describePending(pending, definitions)}; ${remedy}`);
+    super(
+      `Cannot run: the database ${where}has ${describePending(pending, definitions)}; ${remedy}`,
+    );
     this.name = "PendingMigrationsError";
   }
 }
@@ -227,7 +230,7 @@ async function refuseIncomplete(dir: string): Promise<void> {
  * ({@linkcode PendingMigrationsError}), or a later version's ({@linkcode NewerSchemaError}).
  */
 async function requireCurrent(db: Database, remedy?: string): Promise<void> {
-  refusePending(await readPlan(db, remedy), remedy);
+  refusePending(await readPlan(db, remedy), remedy, db);
 }
 
 /** What is applied and pending; refuses a later version's database. */
@@ -240,9 +243,16 @@ async function readPlan(db: Database, remedy?: string) {
   }
 }
 
-function refusePending(plan: MigrationStatus, remedy?: string): void {
+/**
+ * Refuses a database with pending migrations or definitions; a PostgreSQL one is named (`at
+ * host:port (database "…")`): a URL naming no database reaches the user's, maybe not the one meant.
+ */
+function refusePending(plan: MigrationStatus, remedy?: string, db?: Database): void {
   if (plan.pending.length + plan.changedDefinitions.length > 0) {
-    throw new PendingMigrationsError(plan.pending, plan.changedDefinitions, remedy);
+    const where = db?.kind === "postgres" && db.description !== undefined
+      ? `${db.description.replace(/^PostgreSQL /, "")} `
+      : "";
+    throw new PendingMigrationsError(plan.pending, plan.changedDefinitions, remedy, where);
   }
 }
 

@@ -490,6 +490,12 @@ Deno.test({
     const r = await cli([...args, "--log-format", "text"], { DATABASE_URL: url });
     assert.equal(r.code, 2);
     assert.match(r.stderr, pending);
+    // Which database: a URL naming none reaches the user's, maybe not the one meant.
+    const name = new URL(url).pathname.slice(1);
+    assert.match(
+      r.stderr,
+      new RegExp(`^Cannot run ingest: the database at \\S+ \\(database "${name}"\\) has `),
+    );
     // Under cron: the JSON run line of any run, at level error, not transient.
     const cron = await cli(args, { DATABASE_URL: url });
     assert.equal(cron.code, 2, cron.stdout + cron.stderr);
