@@ -72,23 +72,30 @@ function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
 /** The database checks: reachable (and where), PostGIS, migrations; then the clock and EAT. */
 export async function checkDatabase(config: Config, now: Date): Promise<Check[]> {
   const checks: Check[] = [];
-  const db = config.databaseUrl === undefined
+  const opened: { db?: Database; dir?: string } | undefined = config.databaseUrl === undefined
     ? await openEmbedded(config, checks)
-    : await openServer(config, config.databaseUrl, checks);
-  if (db === undefined) return checks;
+    : { db: await openServer(config, config.databaseUrl, checks) };
+  if (opened?.db === undefined) return checks;
   try {
-    checks.push(...await databaseChecks(db, config, now));
+    checks.push(...await databaseChecks(opened.db, config, now, opened.dir));
   } finally {
-    await db.close();
+    await opened.db.close();
   }
   return checks;
 }
 
+/** An embedded database opened for the checks, and its folder (PGLITE_DIR's or the demo's). */
+interface OpenedEmbedded {
+  db: Database;
+  dir: string;
+}
+
 /**
- * Checks the embedded folder (pushed to `checks`) and opens its database; undefined when there is
- * none yet, or it cannot be opened.
+ * Checks the embedded folder (pushed to `checks`) and opens its database, or the demo's that the
+ * reading commands use until there is one; undefined when there is none yet, or it cannot be
+ * opened.
  */
-async function openEmbedded(config: Config, checks: Check[]): Promise<Database | undefined> {
+async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbedded | undefined> {
   try {
     checkEmbeddedDir(config.pgliteDir);
     const note = await incompleteNote(config.pgliteDir);
@@ -113,8 +120,10 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<Database |
       const detail = new IncompleteDatabaseError(demo!, demoNote).message;
       checks.push(warn("demo database", detail, 'run "deno task demo" again'));
     }
-    if (!exists) return undefined;
-    return await createPgliteDatabase({ dataDir: config.pgliteDir });
+    // Before: after `demo` alone, no database line at all, though serve and status read the demo's.
+    const dir = exists ? config.pgliteDir : demoNote === undefined ? demo : undefined;
+    if (dir === undefined) return undefined;
+    return { db: await createPgliteDatabase({ dataDir: dir }), dir };
   } catch (error) {
     if (error instanceof DatabaseLockedError) {
       checks.push(warn("database", message(error), "run doctor again when the run has finished"));
@@ -151,9 +160,14 @@ async function openServer(
 }
 
 /** What the opened database says: server, PostGIS, migrations, clock, EAT (in this order). */
-async function databaseChecks(db: Database, config: Config, now: Date): Promise<Check[]> {
+async function databaseChecks(
+  db: Database,
+  config: Config,
+  now: Date,
+  embeddedDir?: string,
+): Promise<Check[]> {
   return [
-    await serverCheck(db, config),
+    await serverCheck(db, config, embeddedDir),
     await postgisCheck(db),
     await migrationsCheck(db),
     await clockCheck(db, now),
@@ -162,13 +176,14 @@ async function databaseChecks(db: Database, config: Config, now: Date): Promise<
 }
 
 /** Which PostgreSQL answered, and where. */
-async function serverCheck(db: Database, config: Config): Promise<Check> {
+async function serverCheck(db: Database, config: Config, embeddedDir?: string): Promise<Check> {
   const [info] = await db.query<{ version: string; database: string; port: number | null }>(
     `select current_setting('server_version') as version, current_database() as database,
             inet_server_port() as port`,
   );
+  const dir = embeddedDir ?? config.pgliteDir;
   const place = config.databaseUrl === undefined
-    ? `embedded PGlite in "${config.pgliteDir}"`
+    ? `embedded PGlite in "${dir}"${dir === config.pgliteDir ? "" : " (the demo's)"}`
     : describeTarget(config.databaseUrl).replace(/^at /, "");
   return ok("database", `PostgreSQL ${info?.version} at ${place}`);
 }

@@ -97,6 +97,30 @@ Deno.test("doctor: a demo's database left incomplete (the demo stopped half-way)
   assert.doesNotMatch(r.stdout, /pending migration/);
 });
 
+Deno.test({
+  name: "doctor after the demo alone checks the demo's database, which serve and status read",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cwd = await scratchDir("test-doctor");
+    const db = await createPgliteDatabase({ dataDir: `${cwd}/.data/demo/pglite` });
+    try {
+      await migrate(db);
+    } finally {
+      await db.close();
+    }
+    const r = await cli(["doctor"], { GEOCODER_PROVIDER: "nominatim" }, { cwd });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // Before: only "embedded directory", bucket and geocoder lines; no database checked at all.
+    assert.match(
+      r.stdout,
+      /^ok +database +PostgreSQL [\d.]+ .*at embedded PGlite in "\.data\/demo\/pglite" \(the demo's\)$/m,
+    );
+    assert.match(r.stdout, /^ok +PostGIS +version 3/m);
+    assert.match(r.stdout, /^ok +migrations +\d+ applied, definitions current$/m);
+  },
+});
+
 Deno.test("doctor: an embedded folder outside .data fails, naming PGLITE_DIR (exit 1)", async () => {
   const r = await cli(["doctor"], { PGLITE_DIR: "/tmp/elsewhere" });
   assert.equal(r.code, 1);
