@@ -102,7 +102,9 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
 
 /** Says that the database stayed locked past --wait-lock; exit 1. */
 function notChecked(context: Context, flags: StatusFlags, error: DatabaseLockedError): number {
-  const reason = `${error.message} for over ${flags.waitS} s: health not checked`;
+  // The holder may be a run or a running serve (which holds the embedded database while it runs).
+  const reason = `${error.message} for over ${flags.waitS} s (another run, or a running "deno ` +
+    `task serve"): health not checked`;
   if (flags.values.json) context.io.stderr(`${reason}\n`);
   context.out(flags.values.json ? unknownHealth(reason) : reason);
   return 1;
