@@ -23,15 +23,25 @@ export interface ExportStream {
   delivered: Promise<number>;
 }
 
+/** How fast a client must take an export's batches (as a large body, serve/_large_reads.ts). */
+export interface ClientPace {
+  /** Longest a batch may wait for the client. */
+  stallMs: number;
+  /** Least average rate, over the time batches waited for the client, once that passes stallMs. */
+  minBytesPerSecond: number;
+}
+
 /**
  * Makes a body the export writes as fast as the database reads, not at the client's pace: a
  * slow or stalled client must not hold a database connection (one of serve's pool, or the whole
  * embedded database, which runs one thing at a time); the export is bounded by its `limit`
  * instead (at most 50,000 rows, ~15 MB, wait in memory). The batches are handed to the client
- * as it takes them, and counted then. `cut` (the server stopping) ends the body with its reason.
+ * as it takes them, and counted then. `cut` (the server stopping) ends the body with its reason;
+ * so does a client slower than `pace` (the time the database takes does not count against it),
+ * which would otherwise keep the export in memory for as long as it keeps its connection open.
  */
-export function exportStream(cut?: AbortSignal): ExportStream {
-  return new BatchedBody(cut);
+export function exportStream(cut?: AbortSignal, pace?: ClientPace): ExportStream {
+  return new BatchedBody(cut, pace);
 }
 
 /** A batch waiting for the client. */
@@ -56,9 +66,17 @@ class BatchedBody implements ExportStream {
   #settle!: { resolve: (rows: number) => void; reject: (reason: unknown) => void };
   #cut: AbortSignal | undefined;
   #onCut = () => this.error(this.#cut!.reason);
+  #pace: ClientPace | undefined;
+  /** Bytes the client has taken, and how long batches waited for it (ms) until then. */
+  #bytesTaken = 0;
+  #clientMs = 0;
+  /** When the batch now with the client was handed over; its deadline. */
+  #handedAt: number | undefined;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(cut?: AbortSignal) {
+  constructor(cut?: AbortSignal, pace?: ClientPace) {
     this.#cut = cut;
+    this.#pace = pace;
     this.delivered = new Promise<number>((resolve, reject) => this.#settle = { resolve, reject });
     this.delivered.catch(() => {}); // whoever logs the request reads it; nobody else must
     this.body = new ReadableStream<Uint8Array>({
@@ -102,6 +120,7 @@ class BatchedBody implements ExportStream {
 
   /** Hands the client the next batch, once there is one; ends the body after the last. */
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    this.#taken();
     while (this.#queue.length === 0 && !this.#closed && !this.#over) {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
@@ -113,12 +132,47 @@ class BatchedBody implements ExportStream {
     }
     controller.enqueue(next.bytes);
     this.#sent += next.rows;
+    this.#handOver(next.bytes.byteLength);
+  }
+
+  /** A batch went to the client: it must take it within the pace's deadline. */
+  #handOver(bytes: number): void {
+    if (this.#pace === undefined) return;
+    const { stallMs, minBytesPerSecond } = this.#pace;
+    this.#bytesTaken += bytes;
+    this.#handedAt = performance.now();
+    // Stalled: nothing taken for stallMs. Too slow: past stallMs of waiting in all, under the
+    // least average rate (the wait at which bytesTaken / waited falls below it).
+    const slowAfter = Math.max(stallMs, (this.#bytesTaken / minBytesPerSecond) * 1000);
+    const waitMs = Math.min(stallMs, slowAfter - this.#clientMs);
+    this.#deadline = setTimeout(() => this.error(this.#tooSlow()), Math.max(0, waitMs));
+  }
+
+  /** The client asked for more: the batch it had is taken. */
+  #taken(): void {
+    if (this.#handedAt === undefined) return;
+    clearTimeout(this.#deadline);
+    this.#clientMs += performance.now() - this.#handedAt;
+    this.#handedAt = undefined;
+  }
+
+  #tooSlow(): Error {
+    const { stallMs, minBytesPerSecond } = this.#pace!;
+    const waited = Math.round((this.#clientMs + performance.now() - this.#handedAt!) / 1000);
+    return new Error(
+      `the client fell behind after ${this.#sent} ${
+        this.#sent === 1 ? "row was" : "rows were"
+      } sent (its rows waited ${waited} s ` +
+        `for it in all): too slow (it must take some every ${stallMs / 1000} s, ` +
+        `${minBytesPerSecond / 1024} KiB/s on average)`,
+    );
   }
 
   /** Settles `delivered`: with the rows sent, or (a reason given) rejected and the read stopped. */
   #end(reason?: unknown): void {
     if (this.#over) return;
     this.#over = true;
+    clearTimeout(this.#deadline);
     this.#queue.length = 0;
     this.#cut?.removeEventListener("abort", this.#onCut);
     this.#wake();

@@ -62,3 +62,30 @@ Deno.test("one cut ending two exports reports each one's rows sent, not the last
     "the server stopped 8 s after the stop signal",
   ]);
 });
+
+Deno.test("a paced export cuts a client that stops taking its rows, not one waiting for a slow database", async () => {
+  const pace = { stallMs: 50, minBytesPerSecond: 1 };
+  const slowDatabase = exportStream(undefined, pace);
+  const reading = (async () => {
+    const reader = slowDatabase.body.getReader();
+    while (!(await reader.read()).done) { /* a client that takes each batch at once */ }
+  })();
+  slowDatabase.write("h\r\n", 0);
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 80)); // a fetch slower than stallMs
+    slowDatabase.write("a\r\n", 1);
+  }
+  slowDatabase.close();
+  await reading;
+  assert.equal(await slowDatabase.delivered, 3);
+
+  const stalled = exportStream(undefined, pace);
+  stalled.write("h\r\n", 0);
+  stalled.write("a\r\n", 1);
+  const reader = stalled.body.getReader();
+  await reader.read(); // takes the header, then nothing more
+  await reader.read();
+  const reason = await stalled.delivered.then(() => undefined, (error) => error);
+  assert.match(String(reason), /the client fell behind after 1 row was sent .*: too slow/);
+  assert.ok(stalled.signal.aborted, "the database read stops too");
+});

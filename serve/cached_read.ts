@@ -90,8 +90,9 @@ export interface CachedReadOptions {
   /**
    * The read may be large (tens of MB): it waits for one of the large-read slots
    * (`deps.largeReads`, after a `304` from memory, which needs none) and keeps it while its body
-   * is built, and while it is sent when over LARGE_BODY_BYTES; a `503` with `Retry-After` when
-   * there is none, naming `what` waits and how to ask for `less`.
+   * is built (a streamed body: until its last row is read), and while it is sent when over
+   * LARGE_BODY_BYTES; a `503` with `Retry-After` when there is none, naming `what` waits and how
+   * to ask for `less`.
    */
   large?: { what: string; less: string };
   /**
@@ -133,8 +134,15 @@ export async function cachedRead(
     // A streamed body leaves with its first rows; anything else once the transaction is over.
     const result = await Promise.race([head, done.then(() => head)]);
     const streamed = !result.notModified && result.finished !== undefined;
-    if (streamed) c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
-    else await done;
+    if (streamed) {
+      c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
+      // A large streamed read keeps its place until its last row is read (its body is paced
+      // by the stream itself, _export_stream.ts).
+      if (slot !== undefined) {
+        slotHeld.add(slot);
+        done.finally(() => slot.release()).catch(() => {});
+      }
+    } else await done;
     if (result.notModified) return notModified(c, result.etag);
     return dataResponse(c, result, slot);
   } finally {

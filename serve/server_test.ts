@@ -85,7 +85,7 @@ Deno.test("a database that cannot listen leaves the server up, on the TTL alone,
  * A database whose CSV export gives `pages` pages of 2,000 rows (~200 KB each), then ends, or
  * with `failLater`, fails 200 ms later on a statement timeout.
  */
-function exportingDatabase(pages: number, failLater = false): Database {
+function exportingDatabase(pages: number, failLater = false, fetchMs = 0): Database {
   const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x".repeat(3)]));
   let fetched = 0;
   const base = fakeDatabase((text) => {
@@ -107,6 +107,9 @@ function exportingDatabase(pages: number, failLater = false): Database {
           query: async (text, params) => {
             if (failLater && fetched >= pages && text.startsWith("fetch forward")) {
               await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+            if (fetchMs > 0 && text.startsWith("fetch forward")) {
+              await new Promise((resolve) => setTimeout(resolve, fetchMs));
             }
             return await tx.query(text, params);
           },
@@ -345,6 +348,43 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
     assert.equal(next.status, 200);
     assert.equal((await next.json()).features.length, 9000);
     assert.equal(reads.busy, 0);
+  } finally {
+    stalled.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("CSV exports take the large-read places while their rows are read (a second one is a 503, small reads answer); an export whose client takes nothing is cut, its place and memory freed", async () => {
+  // Before: no bound: 8 exports held all 8 connections (/api/health waited 7.5 s), and a
+  // client that never read kept its export in memory as long as it kept the connection.
+  const reads = new LargeReads({ slots: 1, queue: 0, stallMs: 600 });
+  const lines: Record<string, unknown>[] = [];
+  const server = await start(exportingDatabase(50, false, 10), lines, { largeReads: reads });
+  const url = `http://127.0.0.1:${server.port}`;
+  const stalled = await stalledClient(server.port, "/api/tickets.csv?open_only=false");
+  try {
+    assert.equal(reads.busy, 1, "the export holds a place while its rows are read");
+    const refused = await fetch(`${url}/api/tickets.csv`);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("Retry-After"), "5");
+    assert.match(
+      (await refused.json()).detail,
+      /^Cannot read "\/api\/tickets\.csv" now: the 1 large read allowed at once \(CSV exports/,
+    );
+    const small = await fetch(`${url}/api/config`);
+    assert.equal(small.status, 200);
+    await small.body?.cancel();
+    await until(() => reads.busy === 0); // read (50 fetches of 10 ms): the place is free again
+    const cut = (line: Record<string, unknown>) =>
+      line.event === "request" && line.status === 200 && line.error !== undefined;
+    await until(() => lines.some(cut));
+    const request = lines.find(cut);
+    assert.equal(request?.path, "/api/tickets.csv");
+    assert.match(
+      String(request?.error),
+      /^The response stopped before its last row: the client fell behind after \d+ rows were sent \(its rows waited \d+ s for it in all\): too slow \(it must take some every 0\.6 s, 16 KiB\/s on average\)$/,
+    );
+    assert.ok((request?.rows as number) < 100_000, `rows ${request?.rows}: taken, not read`);
   } finally {
     stalled.close();
     await server.shutdown();
