@@ -62,13 +62,19 @@ function etagOf(request: string, token: string): string {
   return `W/"${hex.slice(0, 24)}"`;
 }
 
+/** The client names `etag` (weak comparison). `*` is not checked here: see {@linkcode anyTag}. */
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (ifNoneMatch === undefined) return false;
   const bare = etag.replace(/^W\//, "");
-  return ifNoneMatch.split(",").some((t) => {
-    const tag = t.trim();
-    return tag === "*" || tag.replace(/^W\//, "") === bare;
-  });
+  return ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === bare);
+}
+
+/**
+ * `If-None-Match: *`: true when the resource has a representation (RFC 9110 13.1.2), known only
+ * once it is read: a ticket that does not exist is a 404, not a 304 (before, a 304 from memory).
+ */
+function anyTag(ifNoneMatch: string | undefined): boolean {
+  return ifNoneMatch?.split(",").some((t) => t.trim() === "*") ?? false;
 }
 
 function notModified(c: Context<ServeEnv>, etag: string): Response {
@@ -133,6 +139,11 @@ export async function cachedRead(
     const { head, done } = readVersionAndData(deps, plan);
     // A streamed body leaves with its first rows; anything else once the transaction is over.
     const result = await Promise.race([head, done.then(() => head)]);
+    if (!result.notModified && anyTag(ifNoneMatch) && (result.status ?? 200) < 300) {
+      if (typeof result.body !== "string") await result.body.cancel().catch(() => {});
+      await done.catch(() => {}); // a streamed read stops at its next fetch
+      return notModified(c, result.etag);
+    }
     const streamed = !result.notModified && result.finished !== undefined;
     if (streamed) {
       c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
