@@ -14,6 +14,11 @@ import type { LargeReads } from "./_large_reads.ts";
 export interface ServeDeps {
   /** The database (PostgreSQL pool or embedded PGlite). */
   db: Database;
+  /**
+   * A connection of its own for `/api/health` (PostgreSQL), so that a busy pool does not make a
+   * healthy server look down; absent: `db`.
+   */
+  healthDb?: Database;
   /** `serve` settings from the configuration. */
   settings: Config["serve"];
   /** Folder of the page (`web/`). */

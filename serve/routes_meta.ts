@@ -13,11 +13,11 @@ import type { ServeEnv } from "./env.ts";
 /** Registers the meta routes. */
 export function metaRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/health", async (c) => {
-    const { db, settings, now, log, redact } = c.get("deps");
+    const { db, healthDb, settings, now, log, redact } = c.get("deps");
     const headers = { "Cache-Control": "no-store" };
     try {
       const datasets = await readOnly(
-        db,
+        healthDb ?? db,
         { timeoutMs: settings.statementTimeoutMs },
         (tx) => readHealth(tx, settings.staleAfterHours, now()),
       );

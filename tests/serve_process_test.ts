@@ -139,6 +139,50 @@ if (base) {
     }
   });
 
+  Deno.test("serve on PostgreSQL: /api/health answers at once while every pooled connection waits on a lock (its own connection)", async () => {
+    const url = await migratedDatabase(base);
+    const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
+    const locker = postgres(url, { max: 2, onnotice: () => {} });
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => release = r);
+    try {
+      const locked = new Promise<void>((ready) => {
+        locker.begin(async (tx) => {
+          await tx`lock table tickets.inc in access exclusive mode`;
+          ready();
+          await released;
+        });
+      });
+      await locked;
+      // 12 reads of the locked table: the pool's 8 connections all wait (5 s statement timeout).
+      const stuck = Array.from(
+        { length: 12 },
+        (_, i) => fetch(`${s.url}api/tickets?limit=1&offset=${i}`).then((r) => r.body?.cancel()),
+      );
+      for (let i = 0; i < 50; i++) {
+        const [w] = await locker`
+          select count(*)::int as n from pg_locks where relation = 'tickets.inc'::regclass
+          and not granted`;
+        if (w!.n >= 8) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Before: health waited for a pooled connection, behind them (seconds).
+      const began = performance.now();
+      const health = await fetch(`${s.url}api/health`);
+      const ms = performance.now() - began;
+      assert.equal(health.status, 200);
+      assert.equal((await health.json()).ok, true);
+      assert.ok(ms < 1000, `health took ${Math.round(ms)} ms`);
+      release();
+      await Promise.all(stuck);
+    } finally {
+      release();
+      await locker.end();
+      s.child.kill("SIGTERM");
+      await s.exited;
+    }
+  });
+
   Deno.test("serve on PostgreSQL: SIGHUP (a closed terminal or ssh session) stops it as SIGTERM does, exit 0", async () => {
     const url = await migratedDatabase(base);
     const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
