@@ -12,20 +12,32 @@ import { UsageError } from "./_context.ts";
 /** The folder a relative output name is written under. */
 export const OUTPUT_ROOT = ".data";
 
+/** Whether `path` is inside `./.data` (not the folder itself). */
+function insideOutputRoot(path: string): boolean {
+  const rel = relative(resolve(OUTPUT_ROOT), resolve(path));
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+}
+
+/**
+ * A relative output name outside `./.data` as the name under it (`feed` → `.data/feed`); any
+ * other as given.
+ */
+export function underOutputRoot(name: string): string {
+  const root = resolve(name) === resolve(OUTPUT_ROOT);
+  return root || insideOutputRoot(name) || isAbsolute(name) ? name : `${OUTPUT_ROOT}/${name}`;
+}
+
 /**
  * Resolves an output file name: `review.csv` → `.data/review.csv`, `.data/x/review.csv` as is,
  * an absolute path only when it is inside `./.data` (or the process may write there anyway).
  * Creates the parent folder.
  */
 export async function outputPath(file: string): Promise<string> {
-  const root = resolve(OUTPUT_ROOT);
-  const inside = (path: string) => {
-    const rel = relative(root, resolve(path));
-    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-  };
-  let path = file;
-  if (!inside(file) && !isAbsolute(file)) path = `${OUTPUT_ROOT}/${file}`;
-  if (!inside(path) && Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
+  const path = underOutputRoot(file);
+  if (
+    !insideOutputRoot(path) &&
+    Deno.permissions.querySync({ name: "write", path }).state !== "granted"
+  ) {
     throw new UsageError(
       `Cannot write "${file}": fleettickets may write only under ./.data (the permission set in ` +
         `deno.json); give a relative name (it is written under .data/) or "-" for stdout`,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { underOutputRoot } from "./_output_path.ts";
 import { type GenerateOptions, generateStream } from "../demo/generate_stream.ts";
 import { parseChangeFileName } from "../core/change_key.ts";
 import { closest } from "./_suggest.ts";
@@ -17,7 +18,7 @@ Writes a generated change stream (a baseline, then deltas and full re-emissions)
 DIR/automations/<dataset>/changes/, the layout \`deno task ingest --from-dir DIR\` reads.
 
 Options:
-  --out DIR           the folder to write, under .data/ (required)
+  --out DIR           the folder to write, under .data/ (required; "feed" is .data/feed)
   --dataset NAME      inc, crq or all (default inc; all adds a CRQ stream a third the size)
   --tickets N         tickets in the baseline, 1 to 1000000 (default 600; alarm rows come on top)
   --deltas K          files after the baseline, 0 to 1000 (default 6)
@@ -94,7 +95,9 @@ function parseCli(args: string[]): CliOptions | "help" {
     throw new CliError(`Cannot read --dataset "${datasets}": expected "inc", "crq" or "all"`);
   }
   return {
-    out,
+    // A relative folder goes under .data/ (`feed` → `.data/feed`), as every output name does:
+    // before, refused, while `db export move.sql` wrote `.data/move.sql`.
+    out: underOutputRoot(out),
     datasets,
     tickets: wholeNumber("tickets", text("tickets", "600"), 1, 1_000_000),
     deltas: wholeNumber("deltas", text("deltas", "6"), 0, 1_000),

@@ -156,3 +156,17 @@ Deno.test("generate: a folder outside .data/ is refused in words under the task'
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("generate: a relative folder outside .data/ is written under it, as every output name is", async () => {
+  const name = `generate-test-${crypto.randomUUID()}`;
+  try {
+    // Before: refused ("may write only under .data/"), while `db export x.sql` wrote .data/x.sql.
+    const r = await generate(["--out", name, "--tickets", "20", "--deltas", "1"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`-> \\.data/${name}/automations/inc/changes `));
+    assert.ok((await Deno.stat(`${ROOT}.data/${name}/automations/inc/changes`)).isDirectory);
+    assert.equal(await Deno.stat(`${ROOT}${name}`).catch(() => null), null);
+  } finally {
+    await Deno.remove(`${ROOT}.data/${name}`, { recursive: true }).catch(() => {});
+  }
+});
