@@ -322,7 +322,11 @@ function pageRoutes(app: Hono<ServeEnv>, deps: ServeDeps): void {
     const file = deps.settings.pmtiles;
     app.get(
       "/tiles.pmtiles",
-      (c) => serveRangeFile(file, "application/vnd.pmtiles", c.req.header("Range")),
+      (c) =>
+        serveRangeFile(file, "application/vnd.pmtiles", c.req.header("Range"), {
+          ifNoneMatch: c.req.header("If-None-Match"),
+          ifRange: c.req.header("If-Range"),
+        }),
     );
   }
   const files = serveStatic<ServeEnv>({ root: deps.webRoot });

@@ -1,16 +1,28 @@
 /**
  * One file with HTTP Range support (single ranges): `/tiles.pmtiles`, whose clients read a few
- * kilobytes at a time. 206 with Content-Range, 416 when the range is outside the file.
+ * kilobytes at a time. 206 with Content-Range, 416 when the range is outside the file; the whole
+ * file (200) for a Range it does not serve (another unit, several ranges, a malformed one, an
+ * If-Range naming an older file), as RFC 9110 14.2 lets a server; 304 for a matching
+ * If-None-Match.
  *
  * @module
  */
 
 import { problemResponse } from "./problem.ts";
 
-/** Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a size; null when unsatisfiable. */
-export function parseRange(header: string, size: number): { start: number; end: number } | null {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (m === null || (m[1] === "" && m[2] === "")) return null;
+/**
+ * Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a size (the unit in any case); null when
+ * unsatisfiable; `"whole"` for a Range served as the whole file: another unit, several ranges,
+ * or no position at all (before: 416 for all three).
+ */
+export function parseRange(
+  header: string,
+  size: number,
+): { start: number; end: number } | null | "whole" {
+  const unit = /^bytes=(.*)$/i.exec(header.trim());
+  if (unit === null || unit[1]!.includes(",")) return "whole";
+  const m = /^\s*(\d*)-(\d*)\s*$/.exec(unit[1]!);
+  if (m === null || (m[1] === "" && m[2] === "")) return "whole";
   let start: number;
   let end: number;
   if (m[1] === "") {
@@ -31,6 +43,7 @@ export async function serveRangeFile(
   path: string,
   contentType: string,
   range: string | undefined,
+  conditions: { ifNoneMatch?: string; ifRange?: string } = {},
 ): Promise<Response> {
   let file: Deno.FsFile;
   try {
@@ -40,12 +53,19 @@ export async function serveRangeFile(
   }
   const { size, mtime } = await file.stat();
   const headers = fileHeaders(contentType, size, mtime);
-  if (range === undefined) {
+  if (conditions.ifNoneMatch?.split(",").some((t) => sameTag(t, headers.ETag!))) {
+    file.close();
+    return new Response(null, {
+      status: 304,
+      headers: { ETag: headers.ETag!, "Cache-Control": "no-cache" },
+    });
+  }
+  const r = wantedRange(range, conditions.ifRange, headers.ETag!, size);
+  if (r === "whole") {
     return new Response(file.readable, {
       headers: { ...headers, "Content-Length": String(size) },
     });
   }
-  const r = parseRange(range, size);
   if (r === null) {
     file.close();
     return new Response(null, {
@@ -62,6 +82,23 @@ export async function serveRangeFile(
       "Content-Range": `bytes ${r.start}-${r.end}/${size}`,
     },
   });
+}
+
+/** The range to send: none (`"whole"`) for a Range about another version of the file (If-Range). */
+function wantedRange(
+  range: string | undefined,
+  ifRange: string | undefined,
+  etag: string,
+  size: number,
+): ReturnType<typeof parseRange> {
+  if (range === undefined || (ifRange !== undefined && ifRange.trim() !== etag)) return "whole";
+  return parseRange(range, size);
+}
+
+/** `tag` (from If-None-Match) names `etag`: weak comparison, or `*`. */
+function sameTag(tag: string, etag: string): boolean {
+  const bare = tag.trim().replace(/^W\//, "");
+  return bare === "*" || bare === etag;
 }
 
 /** The headers of every answer for the file: its type, ranges accepted, an ETag from size and time. */

@@ -100,15 +100,50 @@ Deno.test("/tiles.pmtiles answers Range requests with 206, and 416 outside the f
   }
 });
 
-Deno.test("parseRange reads single byte ranges and refuses the rest", () => {
+Deno.test("parseRange reads single byte ranges, refuses unsatisfiable ones and serves the rest whole", () => {
   assert.deepEqual(parseRange("bytes=0-0", 10), { start: 0, end: 0 });
   assert.deepEqual(parseRange("bytes=5-", 10), { start: 5, end: 9 });
   assert.deepEqual(parseRange("bytes=8-100", 10), { start: 8, end: 9 });
   assert.deepEqual(parseRange("bytes=-3", 10), { start: 7, end: 9 });
-  for (
-    const bad of ["bytes=10-", "bytes=5-4", "bytes=-0", "bytes=0-1,4-5", "items=0-1", "bytes=-"]
-  ) {
+  // RFC 9110 14.1.1: the unit is case-insensitive (before: 416).
+  assert.deepEqual(parseRange("BYTES=0-1", 10), { start: 0, end: 1 });
+  for (const bad of ["bytes=10-", "bytes=5-4", "bytes=-0"]) {
     assert.equal(parseRange(bad, 10), null, bad);
+  }
+  // Another unit, several ranges, no position: the whole file (200), not 416.
+  for (const whole of ["items=0-1", "bytes=0-1,4-5", "bytes=-", "bytes=a-b"]) {
+    assert.equal(parseRange(whole, 10), "whole", whole);
+  }
+});
+
+Deno.test("/tiles.pmtiles: a matching If-None-Match is a 304; an If-Range for another version gets the whole file", async () => {
+  const bytes = new Uint8Array(5000).map((_, i) => i % 251);
+  const root = await site({ "tiles/nairobi.pmtiles": bytes });
+  try {
+    const app = appFor(root, { pmtiles: `${root}/tiles/nairobi.pmtiles` });
+    const whole = await app.request("/tiles.pmtiles");
+    const etag = whole.headers.get("ETag")!;
+    await whole.body?.cancel();
+    // Before: 200 and all 5,000 bytes again.
+    const same = await app.request("/tiles.pmtiles", { headers: { "If-None-Match": etag } });
+    assert.equal(same.status, 304);
+    assert.equal(same.headers.get("ETag"), etag);
+    const current = await app.request("/tiles.pmtiles", {
+      headers: { Range: "bytes=0-9", "If-Range": etag },
+    });
+    assert.equal(current.status, 206);
+    await current.body?.cancel();
+    // Before: 206 with bytes of a file that may have changed since the client's tag.
+    const older = await app.request("/tiles.pmtiles", {
+      headers: { Range: "bytes=0-9", "If-Range": '"old-version"' },
+    });
+    assert.equal(older.status, 200);
+    assert.equal((await older.arrayBuffer()).byteLength, 5000);
+    const several = await app.request("/tiles.pmtiles", { headers: { Range: "bytes=0-1,5-6" } });
+    assert.equal(several.status, 200);
+    await several.body?.cancel();
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
 
