@@ -1,5 +1,7 @@
 // A response body written in batches by an export that reads the database. Private to serve/.
 
+import { reportedInAccessLine } from "./_large_reads.ts";
+
 /** A body and the means to write it. */
 export interface ExportStream {
   /** The response body. */
@@ -65,7 +67,8 @@ class BatchedBody implements ExportStream {
   #wake = () => {};
   #settle!: { resolve: (rows: number) => void; reject: (reason: unknown) => void };
   #cut: AbortSignal | undefined;
-  #onCut = () => this.error(this.#cut!.reason);
+  // The access line says why the body stopped (the server's request_failed line could not).
+  #onCut = () => this.error(reportedInAccessLine(this.#cut!.reason));
   #pace: ClientPace | undefined;
   /** Bytes the client has taken, and how long batches waited for it (ms) until then. */
   #bytesTaken = 0;
@@ -145,7 +148,10 @@ class BatchedBody implements ExportStream {
     // least average rate (the wait at which bytesTaken / waited falls below it).
     const slowAfter = Math.max(stallMs, (this.#bytesTaken / minBytesPerSecond) * 1000);
     const waitMs = Math.min(stallMs, slowAfter - this.#clientMs);
-    this.#deadline = setTimeout(() => this.error(this.#tooSlow()), Math.max(0, waitMs));
+    this.#deadline = setTimeout(
+      () => this.error(reportedInAccessLine(this.#tooSlow())),
+      Math.max(0, waitMs),
+    );
   }
 
   /** The client asked for more: the batch it had is taken. */

@@ -98,20 +98,33 @@ const CHUNK_BYTES = 64 * 1024;
  * `bytes` as a body handed to the client in chunks as it takes them, holding `slot` until the
  * last is taken, the client leaves, or it is cut: when the client takes nothing for
  * `stallMs`, or (after `stallMs`) takes less than `minBytesPerSecond` on average, or when
- * `cut` (the server stopping) aborts.
+ * `cut` (the server stopping) aborts. `ended` is called once: without a reason when the client
+ * has been handed the last chunk, else with why it stopped (the access line reports it).
  */
 export function heldBody(
   bytes: Uint8Array,
   slot: Slot,
   limits: Pick<Limits, "stallMs" | "minBytesPerSecond">,
   cut?: AbortSignal,
+  ended: (reason?: unknown) => void = () => {},
 ): ReadableStream<Uint8Array> {
-  const held = new HeldBody(bytes, slot, limits, cut);
+  const held = new HeldBody(bytes, slot, limits, cut, ended);
   return new ReadableStream<Uint8Array>({
     start: (controller) => held.start(controller),
     pull: (controller) => held.pull(controller),
-    cancel: () => held.end(), // the client left
+    cancel: () => held.end(new Error("the client closed the connection"), false), // it left
   }, { highWaterMark: 0 });
+}
+
+/**
+ * Marks a body's error as told by its request's access line, which the server's `request_failed`
+ * line then leaves out (it could name neither the method nor the path).
+ */
+export function reportedInAccessLine<T>(reason: T): T {
+  if (typeof reason === "object" && reason !== null) {
+    Object.assign(reason, { reportedInAccessLine: true });
+  }
+  return reason;
 }
 
 /** The state of one {@linkcode heldBody}. */
@@ -122,6 +135,8 @@ class HeldBody {
   readonly #cut: AbortSignal | undefined;
   readonly #began = performance.now();
   readonly #onCut = () => this.end(this.#cut!.reason);
+  readonly #ended: (reason?: unknown) => void;
+  #over = false;
   #sent = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -130,8 +145,10 @@ class HeldBody {
     bytes: Uint8Array,
     slot: Slot,
     limits: Pick<Limits, "stallMs" | "minBytesPerSecond">,
-    cut?: AbortSignal,
+    cut: AbortSignal | undefined,
+    ended: (reason?: unknown) => void,
   ) {
+    this.#ended = ended;
     this.#bytes = bytes;
     this.#slot = slot;
     this.#limits = limits;
@@ -155,14 +172,20 @@ class HeldBody {
     this.end();
   }
 
-  /** Frees the slot, once; with a `reason`, the body ends with it as its error. */
-  end(reason?: unknown): void {
+  /**
+   * Frees the slot, once; with a `reason`, the body ends with it as its error (unless the client
+   * left: nothing to end).
+   */
+  end(reason?: unknown, error = true): void {
     clearTimeout(this.#timer);
     this.#cut?.removeEventListener("abort", this.#onCut);
     this.#slot.release();
-    if (reason === undefined) return;
+    if (this.#over) return;
+    this.#over = true;
+    this.#ended(reason);
+    if (reason === undefined || !error) return;
     try {
-      this.#controller?.error(reason);
+      this.#controller?.error(reportedInAccessLine(reason));
     } catch { /* already closed */ }
   }
 

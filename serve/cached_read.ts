@@ -334,7 +334,13 @@ function dataResponse(
   let body: Uint8Array | ReadableStream<Uint8Array> = bytes;
   const { largeReads, cut } = c.get("deps");
   if (slot && largeReads && bytes instanceof Uint8Array && bytes.byteLength > LARGE_BODY_BYTES) {
-    body = heldBody(bytes, slot, largeReads.limits, cut);
+    // Logged once sent: a client that left or was cut is said so (before: "200, 50000 rows").
+    let ended: (reason?: unknown) => void = () => {};
+    const delivered = new Promise<number>((resolve, reject) =>
+      ended = (reason) => reason === undefined ? resolve(result.rows) : reject(reason)
+    );
+    c.set("streamed", delivered);
+    body = heldBody(bytes, slot, largeReads.limits, cut, ended);
     slotHeld.add(slot);
   }
   return new Response(body as BodyInit, {

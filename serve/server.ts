@@ -253,7 +253,10 @@ function serve(
     onListen: () => {},
     onError: (error) => {
       // Hono answers what a handler throws; what reaches here is a body that failed once sent
-      // (the route names its request on the error).
+      // (the route names its request on the error), unless its access line told it already.
+      if ((error as { reportedInAccessLine?: unknown })?.reportedInAccessLine === true) {
+        return new Response(null, { status: 500 });
+      }
       const request = (error as { request?: { method?: unknown; path?: unknown } }).request;
       options.log({
         level: "error",

@@ -344,6 +344,16 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
     assert.match((await everything.json()).detail, /^Cannot read "\/webhook\/tickets" now: /);
     // The stalled client is cut after 0.6 s without taking anything: its slot is free again.
     await until(() => reads.busy === 0);
+    // Its access line says so (before: "200, 9000 rows" when built, then a request_failed line
+    // naming neither method nor path).
+    const cutLine = (line: Record<string, unknown>) =>
+      line.event === "request" && line.path === "/api/tickets" && line.error !== undefined;
+    await until(() => lines.some(cutLine));
+    assert.match(
+      String(lines.find(cutLine)?.error),
+      /^The response stopped before its last row: the client took \d+ of \d+ bytes in \d+ s: too slow/,
+    );
+    assert.deepEqual(lines.filter((line) => line.event === "request_failed"), []);
     const next = await fetch(`${url}/api/tickets?limit=50000`);
     assert.equal(next.status, 200);
     assert.equal((await next.json()).features.length, 9000);
@@ -385,6 +395,7 @@ Deno.test("CSV exports take the large-read places while their rows are read (a s
       /^The response stopped before its last row: the client fell behind after \d+ rows were sent \(its rows waited \d+ s for it in all\): too slow \(it must take some every 0\.6 s, 16 KiB\/s on average\)$/,
     );
     assert.ok((request?.rows as number) < 100_000, `rows ${request?.rows}: taken, not read`);
+    assert.deepEqual(lines.filter((line) => line.event === "request_failed"), []);
   } finally {
     stalled.close();
     await server.shutdown();
