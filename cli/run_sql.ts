@@ -33,6 +33,8 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       return 0;
     }
     out(json ? rowsJson(result, maxRows) : formatStatement(result, maxRows));
+    const twice = sharedColumnNames(result.columns);
+    if (twice.length > 0) context.io.stderr(`${sharedNamesNote(twice)}\n`);
     return 0;
   } finally {
     await db.close();
@@ -111,6 +113,21 @@ export function formatStatement(result: StatementResult, maxRows = Infinity): st
   if (result.columns.length === 0) return commandTag(result);
   const tag = result.command === "SELECT" ? [] : [commandTag(result)];
   return [formatRows(result.rows, maxRows, result.columns, result.dateColumns), ...tag].join("\n");
+}
+
+/** Column names a statement gives more than one column (`count` for `count(*), count(geog)`). */
+export function sharedColumnNames(columns: readonly string[]): string[] {
+  return [...new Set(columns.filter((name, i) => columns.indexOf(name) !== i))];
+}
+
+/**
+ * The note for {@linkcode sharedColumnNames}: a row holds one value per name, so only the last
+ * column of a name shows (before: silently).
+ */
+export function sharedNamesNote(names: readonly string[]): string {
+  const quoted = names.map((n) => `"${n}"`).join(", ");
+  return `Note: several columns are named ${quoted}; only the last of each shows: name them ` +
+    `apart with "as" (select count(*) as tickets, count(geog) as placed …)`;
 }
 
 /**

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
-import { formatStatement } from "../cli/run_sql.ts";
+import { formatStatement, sharedColumnNames, sharedNamesNote } from "../cli/run_sql.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 
@@ -59,6 +59,15 @@ for (const [name, open] of databases) {
           count: 2,
           dateColumns: [],
         });
+        // Two columns of one name: a row holds one value for it, so sql says so (before: only
+        // the second count showed, under "count", without a word).
+        const twice = await db.runStatement("select 1 as count, 2 as count, 3 as n");
+        assert.deepEqual(sharedColumnNames(twice.columns), ["count"]);
+        assert.equal(
+          sharedNamesNote(["count"]),
+          'Note: several columns are named "count"; only the last of each shows: name them ' +
+            'apart with "as" (select count(*) as tickets, count(geog) as placed …)',
+        );
         // Several statements are refused as one, as query() refuses them: the caller runs a script.
         await assert.rejects(db.runStatement("select 1; select 2"), /multiple commands/);
       } finally {
