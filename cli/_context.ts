@@ -19,7 +19,7 @@ export interface MainIo {
   stderr: (text: string) => void;
   /** Whether standard output / error are terminals. */
   terminal: { stdout: boolean; stderr: boolean };
-  /** Subscribes to SIGINT/SIGTERM/SIGHUP; returns an unsubscribe function. */
+  /** Subscribes to SIGINT/SIGTERM; returns an unsubscribe function. */
   onSignal: (handler: (signal: string) => void) => () => void;
   /** Ends the process at once (a signal the run could not honour within the grace time). */
   exit?: (code: number) => void;
@@ -48,8 +48,7 @@ export const defaultIo: MainIo = {
   terminal: { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() },
   exit: (code) => Deno.exit(code),
   onSignal(handler) {
-    // SIGHUP too (a closed terminal or ssh session): stop as cleanly as on the others, not at once.
-    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    const signals = ["SIGINT", "SIGTERM"] as const;
     const listeners = signals.map((signal) => {
       const listener = () => handler(signal);
       Deno.addSignalListener(signal, listener);

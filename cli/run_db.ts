@@ -60,7 +60,7 @@ function stopExport(
   }
   const kept = target === undefined ? "" : ` ("${target}" is as it was)`;
   io.stderr(`Interrupted by ${signal}: the export was not written${kept}\n`);
-  io.exit?.(signal === "SIGINT" ? 130 : signal === "SIGHUP" ? 129 : 143);
+  io.exit?.(signal === "SIGINT" ? 130 : 143);
 }
 
 /** `db export FILE.sql|-`'s FILE; a usage error for any other command line. */
