@@ -194,10 +194,10 @@ function connectError(error: unknown, where: string, answered: boolean): Databas
 
 /**
  * `at host:port[, host:port…] (database "db")`, never the password. A URL that names no database
- * connects to the one named as its user (PostgreSQL's default): said so, since a newcomer told to
- * migrate "the database" would otherwise migrate `postgres` unknowingly.
+ * connects to PGDATABASE's, else the one named as its user (postgres.js, as libpq): said so,
+ * since a newcomer told to migrate "the database" would otherwise migrate `postgres` unknowingly.
  */
-export function describeTarget(url: string): string {
+export function describeTarget(url: string, pgDatabase = envPgDatabase()): string {
   const match = /^postgres(?:ql)?:\/\/(?:([^@/:]*)(?::[^@/]*)?@)?([^/?#]*)(?:\/([^?#]*))?/.exec(
     url,
   );
@@ -208,10 +208,21 @@ export function describeTarget(url: string): string {
   const user = decodeURIComponent(match?.[1] ?? "");
   const named = database !== ""
     ? `database "${database}"`
+    : pgDatabase
+    ? `database "${pgDatabase}", PGDATABASE's: DATABASE_URL names none`
     : user !== ""
-    ? `database "${user}": DATABASE_URL names none, so the user's name`
+    ? `database "${user}", the user's: DATABASE_URL names none`
     : "database not named in DATABASE_URL";
   return `at ${hosts.join(", ")} (${named})`;
+}
+
+/** PGDATABASE, when set and readable (postgres.js reads it for a URL naming no database). */
+function envPgDatabase(): string | undefined {
+  try {
+    return Deno.env.get("PGDATABASE") || undefined;
+  } catch {
+    return undefined; // not allowed to read it: postgres.js cannot either
+  }
 }
 
 /**

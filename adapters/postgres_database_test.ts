@@ -51,11 +51,15 @@ Deno.test("describeTarget() names host, port and database, and the user's databa
   );
   // Before: (database "(default)"), while PostgreSQL connected to "fleet".
   assert.equal(
-    describeTarget("postgres://fleet:s3cret@10.0.0.5"),
-    `at 10.0.0.5:5432 (database "fleet": DATABASE_URL names none, so the user's name)`,
+    describeTarget("postgres://fleet:s3cret@10.0.0.5", undefined),
+    `at 10.0.0.5:5432 (database "fleet", the user's: DATABASE_URL names none)`,
   );
   assert.equal(
-    describeTarget("postgresql://h1,h2:5433/"),
+    describeTarget("postgres://fleet:s3cret@10.0.0.5", "tickets"),
+    `at 10.0.0.5:5432 (database "tickets", PGDATABASE's: DATABASE_URL names none)`,
+  );
+  assert.equal(
+    describeTarget("postgresql://h1,h2:5433/", undefined),
     "at h1:5432, h2:5433 (database not named in DATABASE_URL)",
   );
   assert.ok(!describeTarget("postgres://fleet:s3cret@10.0.0.5").includes("s3cret"));

@@ -101,10 +101,12 @@ export async function runServe(context: Context, args: string[]): Promise<number
     lines.flush();
     // The stop has had its grace (serve/server.ts): a statement still running after a cut gets
     // 1 s more, so the whole stop stays under the 10 s Docker and Kubernetes wait.
-    await Promise.all([db.close(1), healthDb?.close(1)]);
+    const closed = await Promise.allSettled([db.close(1), healthDb?.close(1)]);
     // The access lines of exports cut while still reading end with the close: written too
-    // (before, 8 of 8 such lines were lost).
+    // (before, 8 of 8 such lines were lost), also when a close failed.
     lines.flush();
+    const failed = closed.find((c) => c.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   }
 }
 

@@ -454,7 +454,7 @@ function warningLines(d: DatasetStatus): string[] {
   if (d.bucketEmpty) {
     lines.push(
       `  warning: no change files under "${DATASETS[d.dataset]?.changesPrefix}"; the bucket ` +
-        `holds no files at all (is it the right bucket?)`,
+        `holds no files at all (is TICKETS_BUCKET the right bucket?)`,
     );
   }
   if (d.ignoredKeys?.length) {

@@ -20,6 +20,13 @@ export const LARGE_READS = {
  */
 export const LARGE_BODY_BYTES = 4 << 20;
 
+/**
+ * What the large reads are, as a refusal names them: every kind shares the slots. The number is
+ * `DEFAULT_LIMIT` (routes_tickets.ts).
+ */
+export const LARGE_READ_KINDS =
+  "pages or CSV exports of more than 5000 tickets, map payloads of every ticket";
+
 /** Seconds a client refused for want of a slot is told to wait (`Retry-After`). */
 export const RETRY_AFTER_S = 5;
 

@@ -140,26 +140,44 @@ export async function cachedRead(
     // A streamed body leaves with its first rows; anything else once the transaction is over.
     const result = await Promise.race([head, done.then(() => head)]);
     if (!result.notModified && anyTag(ifNoneMatch) && (result.status ?? 200) < 300) {
-      if (typeof result.body !== "string") await result.body.cancel().catch(() => {});
-      await done.catch(() => {}); // a streamed read stops at its next fetch
-      return notModified(c, result.etag);
+      return await existsNotModified(c, result, done);
     }
-    const streamed = !result.notModified && result.finished !== undefined;
-    if (streamed) {
-      c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
-      // A large streamed read keeps its place until its last row is read (its body is paced
-      // by the stream itself, _export_stream.ts).
-      if (slot !== undefined) {
-        slotHeld.add(slot);
-        done.finally(() => slot.release()).catch(() => {});
-      }
-    } else await done;
+    if (!result.notModified && result.finished !== undefined) streamOut(c, result, done, slot);
+    else await done;
     if (result.notModified) return notModified(c, result.etag);
     return dataResponse(c, result, slot);
   } finally {
     // A large body being sent holds it until the client has taken it (heldBody).
     if (slot !== undefined && !slotHeld.has(slot)) slot.release();
   }
+}
+
+/** `If-None-Match: *` on a resource that exists: 304, its body (a stream too) left unread. */
+async function existsNotModified(
+  c: Context<ServeEnv>,
+  result: ReadResult & { etag: string },
+  done: Promise<void>,
+): Promise<Response> {
+  if (typeof result.body !== "string") await result.body.cancel().catch(() => {});
+  await done.catch(() => {}); // a streamed read stops at its next fetch
+  return notModified(c, result.etag);
+}
+
+/**
+ * A streamed body leaves with its first rows: logged once the client has taken them all; a large
+ * one keeps its place until its last row is read (its body is paced by the stream itself,
+ * _export_stream.ts).
+ */
+function streamOut(
+  c: Context<ServeEnv>,
+  result: ReadResult,
+  done: Promise<void>,
+  slot: Slot | undefined,
+): void {
+  c.set("streamed", streamedEnd(done.then(() => result.finished!), result));
+  if (slot === undefined) return;
+  slotHeld.add(slot);
+  done.finally(() => slot.release()).catch(() => {});
 }
 
 /** The slots held by a body being sent. */

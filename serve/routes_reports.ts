@@ -10,6 +10,7 @@ import { readBacklog } from "../core/read_backlog.ts";
 import { type ReportWindow, reportWindow, WindowError, WINDOWS } from "../core/report_window.ts";
 import { dashboardPayload, type DashboardQuery, mapPayload } from "../core/read_payloads.ts";
 import { teamPerformance, type TeamQuery } from "../core/team_performance.ts";
+import { LARGE_READ_KINDS } from "./_large_reads.ts";
 import { cachedRead } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
 import { ParameterError, Params, type ParamSource } from "./params.ts";
@@ -110,7 +111,7 @@ function map(c: Context<ServeEnv>): Promise<Response> {
   }), {
     // Every ticket ever seen, closed ones too, in one body without a limit: the largest read.
     large: openOnly ? undefined : {
-      what: "map payloads of every ticket",
+      what: LARGE_READ_KINDS,
       less:
         "read the tickets a page at a time (/api/tickets?open_only=false&limit=5000, then next)",
     },

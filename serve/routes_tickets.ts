@@ -13,6 +13,7 @@ import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import { exportStream } from "./_export_stream.ts";
+import { LARGE_READ_KINDS } from "./_large_reads.ts";
 import { cachedRead, type ReadResult } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
 import { ParameterError, Params } from "./params.ts";
@@ -71,7 +72,7 @@ function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
     // ~600 bytes a ticket: 50,000 are ~35 MB, built in memory, then sent.
     large: query.limit > DEFAULT_LIMIT
       ? {
-        what: `pages of more than ${DEFAULT_LIMIT} tickets`,
+        what: LARGE_READ_KINDS,
         less: `ask for ${DEFAULT_LIMIT} or fewer a page (limit=${DEFAULT_LIMIT}, then next)`,
       }
       : undefined,
@@ -107,12 +108,16 @@ function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
     (tx) => Promise.resolve(streamCsv(tx, query, c, bom)),
     {
       snapshot: true, // a cursor lives in a transaction
-      // Up to 50,000 rows read at the database's pace: a place of its own while it reads (before,
-      // 8 exports at once held every connection, and /api/health waited 7.5 s behind them).
-      large: {
-        what: "CSV exports and pages of more than 5000 tickets",
-        less: "wait for the exports under way, or narrow the selection",
-      },
+      // Up to 50,000 rows (the default) read at the database's pace: a place of its own while it
+      // reads (before, 8 exports at once held every connection, and /api/health waited 7.5 s
+      // behind them). An export of a page's size or less needs none.
+      large: query.limit > DEFAULT_LIMIT
+        ? {
+          what: LARGE_READ_KINDS,
+          less:
+            `wait, or export ${DEFAULT_LIMIT} tickets or fewer at a time (limit=${DEFAULT_LIMIT})`,
+        }
+        : undefined,
     },
   );
 }

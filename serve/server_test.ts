@@ -86,6 +86,7 @@ Deno.test("a database that cannot listen leaves the server up, on the TTL alone,
  * with `failLater`, fails 200 ms later on a statement timeout.
  */
 function exportingDatabase(pages: number, failLater = false, fetchMs = 0): Database {
+  // fetchMs: each fetch takes that long (an export still reading while the test looks at it).
   const row = Object.fromEntries(CSV_COLUMNS.map((name) => [name, "x".repeat(3)]));
   let fetched = 0;
   const base = fakeDatabase((text) => {
@@ -333,7 +334,7 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
     assert.equal(refused.headers.get("Content-Type"), "application/problem+json");
     assert.match(
       (await refused.json()).detail,
-      /^Cannot read "\/api\/tickets" now: the 1 large read allowed at once \(pages of more than 5000 tickets\) is being built or sent and 0 more wait; try again in 5 s, or ask for 5000 or fewer a page \(limit=5000, then next\)$/,
+      /^Cannot read "\/api\/tickets" now: the 1 large read allowed at once \(pages or CSV exports of more than 5000 tickets, map payloads of every ticket\) is being built or sent and 0 more wait; try again in 5 s, or ask for 5000 or fewer a page \(limit=5000, then next\)$/,
     );
     const small = await fetch(`${url}/api/tickets?limit=100`);
     assert.equal(small.status, 200);
@@ -367,7 +368,8 @@ Deno.test("a large page whose client never reads holds one of the large-read slo
 Deno.test("CSV exports take the large-read places while their rows are read (a second one is a 503, small reads answer); an export whose client takes nothing is cut, its place and memory freed", async () => {
   // Before: no bound: 8 exports held all 8 connections (/api/health waited 7.5 s), and a
   // client that never read kept its export in memory as long as it kept the connection.
-  const reads = new LargeReads({ slots: 1, queue: 0, stallMs: 600 });
+  // A least rate far above what the socket buffers hold per second: the 0.6 s grace decides.
+  const reads = new LargeReads({ slots: 1, queue: 0, stallMs: 600, minBytesPerSecond: 64 << 20 });
   const lines: Record<string, unknown>[] = [];
   const server = await start(exportingDatabase(50, false, 10), lines, { largeReads: reads });
   const url = `http://127.0.0.1:${server.port}`;
@@ -379,7 +381,7 @@ Deno.test("CSV exports take the large-read places while their rows are read (a s
     assert.equal(refused.headers.get("Retry-After"), "5");
     assert.match(
       (await refused.json()).detail,
-      /^Cannot read "\/api\/tickets\.csv" now: the 1 large read allowed at once \(CSV exports/,
+      /^Cannot read "\/api\/tickets\.csv" now: the 1 large read allowed at once \(pages or CSV exports of more than 5000 tickets, map payloads of every ticket\) is being built or sent and 0 more wait; try again in 5 s, or wait, or export 5000 tickets or fewer at a time \(limit=5000\)$/,
     );
     const small = await fetch(`${url}/api/config`);
     assert.equal(small.status, 200);
@@ -392,12 +394,48 @@ Deno.test("CSV exports take the large-read places while their rows are read (a s
     assert.equal(request?.path, "/api/tickets.csv");
     assert.match(
       String(request?.error),
-      /^The response stopped before its last row: the client fell behind after \d+ rows were sent \(its rows waited \d+ s for it in all\): too slow \(it must take some every 0\.6 s, 16 KiB\/s on average\)$/,
+      /^The response stopped before its last row: the client fell behind after \d+ rows were sent \(its rows waited \d+ s for it in all\): too slow \(it must take 65536 KiB\/s on average, after 0\.6 s of grace\)$/,
     );
     assert.ok((request?.rows as number) < 100_000, `rows ${request?.rows}: taken, not read`);
     assert.deepEqual(lines.filter((line) => line.event === "request_failed"), []);
   } finally {
     stalled.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("an export client reading steadily at 3 times the least rate is not cut, though the server takes megabytes ahead of its socket", async () => {
+  // Before: cut when a batch waited 0.6 s, and the server asks for the next only once the
+  // megabytes it took ahead have drained (a client at 48 KiB/s was cut at 20 s by the defaults).
+  const floor = 2 << 20; // 2 MiB/s
+  const reads = new LargeReads({ stallMs: 300, minBytesPerSecond: floor });
+  const lines: Record<string, unknown>[] = [];
+  const server = await start(exportingDatabase(100), lines, { largeReads: reads }); // ~17.6 MB
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await conn.write(
+      new TextEncoder().encode("GET /api/tickets.csv?open_only=false HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    const began = performance.now();
+    const chunk = new Uint8Array(64 * 1024);
+    let received = 0;
+    for (;;) {
+      const n = await conn.read(chunk);
+      if (n === null) break;
+      received += n;
+      if (new TextDecoder().decode(chunk.subarray(Math.max(0, n - 7), n)).endsWith("0\r\n\r\n")) {
+        break; // the chunked body's end
+      }
+      const due = began + (received / (3 * floor)) * 1000; // 3x the least rate
+      const ahead = due - performance.now();
+      if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
+    }
+    await until(() => lines.some((line) => line.event === "request"));
+    const request = lines.find((line) => line.event === "request");
+    assert.equal(request?.error, undefined, String(request?.error));
+    assert.equal(request?.rows, 200_000);
+  } finally {
+    conn.close();
     await server.shutdown();
   }
 });

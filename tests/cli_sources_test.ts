@@ -275,7 +275,7 @@ Deno.test({
         const status = await cli(["status", "--from-bucket", "--dataset", "inc"], env);
         assert.match(
           status.stdout,
-          /^ {2}warning: no change files under "automations\/inc\/changes\/"; the bucket holds no files at all \(is it the right bucket\?\)$/m,
+          /^ {2}warning: no change files under "automations\/inc\/changes\/"; the bucket holds no files at all \(is TICKETS_BUCKET the right bucket\?\)$/m,
         );
         const statusJson = await runCli(["status", "--from-bucket", "--json"], env);
         assert.equal(JSON.parse(statusJson.stdout).datasets[0].bucketEmpty, true);

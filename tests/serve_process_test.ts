@@ -166,6 +166,10 @@ if (base) {
         if (w!.n >= 8) break;
         await new Promise((r) => setTimeout(r, 100));
       }
+      const [waiting] = await locker`
+        select count(*)::int as n from pg_locks where relation = 'tickets.inc'::regclass
+        and not granted`;
+      assert.ok(waiting!.n >= 8, `${waiting!.n} pooled connections wait on the lock`);
       // Before: health waited for a pooled connection, behind them (seconds).
       const began = performance.now();
       const health = await fetch(`${s.url}api/health`);

@@ -227,10 +227,11 @@ function showUnplaced(data) {
   }
   box.dataset.unplaced = JSON.stringify(counts);
   // Before: "(no cluster or location known)", also for tickets only waiting to be geocoded.
+  const one = unplaced.length === 1;
   box.textContent = `${unplaced.length} of ${data.numberMatched} tickets ` +
-    `${unplaced.length === 1 ? "has" : "have"} no place on the map yet (no coordinates in the ` +
-    `feed, and no place geocoded for its cluster or location: see "deno task geocode"); the ` +
-    `table lists them`;
+    `${one ? "has" : "have"} no place on the map yet (no coordinates in the feed, and none ` +
+    `geocoded yet for ${one ? "its" : "their"} cluster or location); the table lists ` +
+    `${one ? "it" : "them"}.`;
 }
 
 async function loadTickets(gen) {
