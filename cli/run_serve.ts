@@ -101,13 +101,23 @@ export async function runServe(context: Context, args: string[]): Promise<number
     lines.flush();
     // The stop has had its grace (serve/server.ts): a statement still running after a cut gets
     // 1 s more, so the whole stop stays under the 10 s Docker and Kubernetes wait.
-    const closed = await Promise.allSettled([db.close(1), healthDb?.close(1)]);
-    // The access lines of exports cut while still reading end with the close: written too
-    // (before, 8 of 8 such lines were lost), also when a close failed.
-    lines.flush();
-    const failed = closed.find((c) => c.status === "rejected");
-    if (failed !== undefined) throw failed.reason;
+    await closeThenFlush([db, healthDb], lines.flush);
   }
+}
+
+/**
+ * Closes the databases, then writes the lines logged meanwhile, also when a close failed: the
+ * access lines of exports cut while still reading end with the close (before, 8 of 8 such lines
+ * were lost). Throws the first failure after.
+ */
+async function closeThenFlush(
+  dbs: (Database | undefined)[],
+  flush: () => void,
+): Promise<void> {
+  const closed = await Promise.allSettled(dbs.map((db) => db?.close(1)));
+  flush();
+  const failed = closed.find((c) => c.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
 }
 
 /** The "listening" line, and a warning when anyone who reaches the port reads every ticket. */
