@@ -12,6 +12,7 @@ import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
 import { cors } from "hono/cors";
 import { serveStatic } from "hono/deno";
+import { etag } from "hono/etag";
 import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
 import { problemResponse } from "./problem.ts";
@@ -330,7 +331,17 @@ function pageRoutes(app: Hono<ServeEnv>, deps: ServeDeps): void {
     );
   }
   const files = serveStatic<ServeEnv>({ root: deps.webRoot });
-  app.get("/*", (c, next) => isPageFile(c.req.path) ? files(c, next) : next());
+  // Tagged from their bytes and revalidated on each visit: a repeat visit gets 304s, not the
+  // ~300 KB of the page again (before: no ETag, no Cache-Control). Read again after an upgrade.
+  const tagged = etag({ weak: true }); // weak: gzip changes the bytes sent, not the file
+  app.get("/*", (c, next) =>
+    isPageFile(c.req.path)
+      ? tagged(c, async () => {
+        const found = await files(c, next);
+        if (found instanceof Response) c.res = found;
+        if (c.res.ok) c.header("Cache-Control", "no-cache");
+      })
+      : next());
   app.get("/", (c) => c.html(FALLBACK_INDEX));
 }
 

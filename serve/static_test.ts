@@ -260,3 +260,38 @@ Deno.test("the built-in index page has no <style> element, which the page's poli
   assert.ok(!/<style|<script/i.test(FALLBACK_INDEX));
   assert.match(FALLBACK_INDEX, /<body style="/);
 });
+
+Deno.test("the page's files carry an ETag and Cache-Control: no-cache; a repeat visit gets 304s without a body", async () => {
+  const root = await site({
+    "index.html": "<!doctype html><title>map</title>",
+    "app.js": "console.log('x');\n".repeat(200),
+  });
+  try {
+    const app = appFor(root);
+    for (const path of ["/", "/app.js"]) {
+      const first = await app.request(path, { headers: { "Accept-Encoding": "gzip" } });
+      assert.equal(first.status, 200);
+      const tag = first.headers.get("ETag");
+      // Before: neither header, so every visit downloaded the whole page again.
+      assert.ok(tag, `${path}: an ETag`);
+      assert.equal(first.headers.get("Cache-Control"), "no-cache");
+      await first.body?.cancel();
+      const again = await app.request(path, {
+        headers: { "Accept-Encoding": "gzip", "If-None-Match": tag! },
+      });
+      assert.equal(again.status, 304, path);
+      assert.equal(await again.text(), "");
+    }
+    // A changed file gets a new tag: the old one is a 200 with the new bytes.
+    const before = (await app.request("/app.js")).headers.get("ETag")!;
+    await Deno.writeTextFile(`${root}/app.js`, "console.log('y');\n");
+    const changed = await app.request("/app.js", { headers: { "If-None-Match": before } });
+    assert.equal(changed.status, 200);
+    assert.equal(await changed.text(), "console.log('y');\n");
+    const missing = await app.request("/nothing.js");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get("ETag"), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
