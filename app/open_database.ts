@@ -19,11 +19,7 @@ import {
   isPgliteLocked,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
-import {
-  describeMissingGrants,
-  LEDGER_READS,
-  missingReadGrants,
-} from "../core/check_read_grants.ts";
+import { ledgerGrantsLacking } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** An embedded database a command left half-built: exit 2, with what to do. */
@@ -153,13 +149,9 @@ export async function openDatabase(
  * undefined (the error stands as it is).
  */
 async function ledgerGrantsError(db: Database, error: unknown): Promise<Error | undefined> {
-  if ((error as { code?: unknown } | undefined)?.code !== "42501") return undefined;
-  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
-  if (missing === undefined || missing.grants.length === 0) return undefined;
-  return new ConfigError(
-    `Cannot check that the database's schema is this version's: ` +
-      describeMissingGrants(missing, "the check needs"),
-  );
+  const lacking = await ledgerGrantsLacking(db, error, "the check needs");
+  if (lacking === undefined) return undefined;
+  return new ConfigError(`Cannot check that the database's schema is this version's: ${lacking}`);
 }
 
 async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {

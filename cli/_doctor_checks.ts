@@ -24,11 +24,7 @@ import { type Dataset, DATASETS } from "../core/datasets.ts";
 import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
-import {
-  describeMissingGrants,
-  LEDGER_READS,
-  missingReadGrants,
-} from "../core/check_read_grants.ts";
+import { isPermissionDenied, ledgerGrantsLacking } from "../core/check_read_grants.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import type { Database, ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
@@ -222,32 +218,28 @@ async function migrationsCheck(db: Database): Promise<Check> {
       );
   } catch (error) {
     if (error instanceof NewerSchemaError) return fail("migrations", error.found, error.remedy);
-    if (refused(error)) {
-      return await readGrantsCheck(db) ?? fail("migrations", message(error), GRANT);
+    // A role refused the ledgers: the GRANT statements it lacks, as every command that checks
+    // the schema names them (before: "restore the released migration files").
+    const lacking = await ledgerGrantsLacking(db, error, "to read the schema's ledgers");
+    if (lacking !== undefined) {
+      return fail("migrations", `not checked: ${lacking}`, "then run doctor again");
     }
+    if (isPermissionDenied(error)) return fail("migrations", message(error), GRANT);
     return fail("migrations", message(error), "restore the released migration files");
   }
-}
-
-/** Permission denied (SQLSTATE 42501): the role may not read the schema. */
-function refused(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === "42501";
 }
 
 const GRANT = `as the schema owner, grant this role what the README's "read-only role" lists`;
 
 /**
- * The migrations check of a role refused the ledgers: the GRANT statements it lacks, as every
- * command that checks the schema names them (before: "restore the released migration files").
+ * The rows of `text`; `"denied"` when the role may not read what it reads; none when it fails
+ * otherwise (not migrated yet: the check says what it could not find).
  */
-async function readGrantsCheck(db: Database): Promise<Check | undefined> {
-  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
-  if (missing === undefined || missing.grants.length === 0) return undefined;
-  return fail(
-    "migrations",
-    `not checked: ${describeMissingGrants(missing, "to read the schema's ledgers")}`,
-    "then run doctor again",
-  );
+function rowsOrDenied<T extends Record<string, unknown>>(
+  db: Database,
+  text: string,
+): Promise<T[] | "denied"> {
+  return db.query<T>(text).catch((error) => isPermissionDenied(error) ? "denied" : []);
 }
 
 /** A check the role's privileges kept from running (doctor names them under "migrations"). */
@@ -257,14 +249,11 @@ function notReadable(name: string, what: string): Check {
 
 /** This machine's clock against the newest change file applied. */
 async function clockCheck(db: Database, now: Date): Promise<Check> {
-  let denied = false;
-  const applied = await db.query<{ watermark: string | null }>(
+  const applied = await rowsOrDenied<{ watermark: string | null }>(
+    db,
     `select watermark from tickets.import_meta where watermark is not null`,
-  ).catch((error) => {
-    denied = refused(error);
-    return [];
-  });
-  if (denied) return notReadable("clock", "tickets.import_meta");
+  );
+  if (applied === "denied") return notReadable("clock", "tickets.import_meta");
   const newest = applied
     .map((row) => row.watermark === null ? null : parseChangeKey(row.watermark, ""))
     .filter((key) => key !== null)
@@ -312,15 +301,13 @@ export function clockAgainst(newest: ChangeKey | undefined, now: Date): Check {
 
 /** The database reads feed times as EAT (UTC+3), whatever its time zone. */
 async function eatCheck(db: Database): Promise<Check> {
-  let denied = false;
-  const [eat] = await db.query<{ ok: boolean | null; zone: string }>(
+  const rows = await rowsOrDenied<{ ok: boolean | null; zone: string }>(
+    db,
     `select tickets.eat_ts('2026-06-15 17:00:00') = '2026-06-15T14:00:00Z'::timestamptz as ok,
             current_setting('TimeZone') as zone`,
-  ).catch((error) => {
-    denied = refused(error);
-    return [undefined];
-  });
-  if (denied) return notReadable("EAT", "the schema tickets (tickets.eat_ts)");
+  );
+  if (rows === "denied") return notReadable("EAT", "the schema tickets (tickets.eat_ts)");
+  const [eat] = rows;
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (eat === undefined) {
     return warn(

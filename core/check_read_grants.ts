@@ -167,3 +167,24 @@ export function describeMissingGrants(missing: MissingGrants, purpose: string): 
   return `the database role "${missing.role}" lacks ${n} privilege${n === 1 ? "" : "s"} ` +
     `${purpose}; as the schema owner run: ${missing.grants.join("; ")}`;
 }
+
+/** Whether `error` is the server's "permission denied" (SQLSTATE 42501, insufficient_privilege). */
+export function isPermissionDenied(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === "42501";
+}
+
+/**
+ * When `error` is a permission denied met reading the schema's ledgers: the GRANT statements the
+ * role lacks for them, in words ({@linkcode describeMissingGrants}, `purpose` after "lacks N
+ * privileges"); undefined for any other error, or when none is found lacking (the error stands).
+ */
+export async function ledgerGrantsLacking(
+  db: SqlSession,
+  error: unknown,
+  purpose: string,
+): Promise<string | undefined> {
+  if (!isPermissionDenied(error)) return undefined;
+  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
+  if (missing === undefined || missing.grants.length === 0) return undefined;
+  return describeMissingGrants(missing, purpose);
+}
