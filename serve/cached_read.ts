@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
+import { anyTag, namesTag } from "./_if_none_match.ts";
 import { problemResponse } from "./problem.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
@@ -60,21 +61,6 @@ export const ETAG_PERIOD_MS = 60_000;
 function etagOf(request: string, token: string): string {
   const hex = createHash("sha256").update(request).update("\n").update(token).digest("hex");
   return `W/"${hex.slice(0, 24)}"`;
-}
-
-/** The client names `etag` (weak comparison). `*` is not checked here: see {@linkcode anyTag}. */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  const bare = etag.replace(/^W\//, "");
-  return ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === bare);
-}
-
-/**
- * `If-None-Match: *`: true when the resource has a representation (RFC 9110 13.1.2), known only
- * once it is read: a ticket that does not exist is a 404, not a 304 (before, a 304 from memory).
- */
-function anyTag(ifNoneMatch: string | undefined): boolean {
-  return ifNoneMatch?.split(",").some((t) => t.trim() === "*") ?? false;
 }
 
 function notModified(c: Context<ServeEnv>, etag: string): Response {
@@ -128,7 +114,7 @@ export async function cachedRead(
   const known = await rememberedForCheck(deps, ifNoneMatch);
   if (known !== undefined) {
     const etag = etagOf(request, known.token);
-    if (matches(ifNoneMatch, etag)) return notModified(c, etag);
+    if (namesTag(ifNoneMatch, etag)) return notModified(c, etag);
   }
   const slot = options.large === undefined ? undefined : await largeReadSlot(deps);
   if (slot !== undefined && "refused" in slot) {
@@ -139,6 +125,8 @@ export async function cachedRead(
     const { head, done } = readVersionAndData(deps, plan);
     // A streamed body leaves with its first rows; anything else once the transaction is over.
     const result = await Promise.race([head, done.then(() => head)]);
+    // `*` is known to match only once read: a ticket that does not exist is a 404, not a 304
+    // (before, a 304 from the version in memory).
     if (!result.notModified && anyTag(ifNoneMatch) && (result.status ?? 200) < 300) {
       return await existsNotModified(c, result, done);
     }
@@ -323,7 +311,7 @@ async function readVersionFirst(
   const version = await reading;
   if (start !== undefined) versions!.store(start, version);
   const etag = etagOf(plan.request, version.token);
-  if (matches(plan.ifNoneMatch, etag)) {
+  if (namesTag(plan.ifNoneMatch, etag)) {
     await early?.catch(() => {}); // its connection is free again once it has answered
     return ready({ etag, notModified: true });
   }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { anyTag, namesTag } from "./_if_none_match.ts";
 import { problemResponse } from "./problem.ts";
 
 /**
@@ -53,7 +54,7 @@ export async function serveRangeFile(
   }
   const { size, mtime } = await file.stat();
   const headers = fileHeaders(contentType, size, mtime);
-  if (conditions.ifNoneMatch?.split(",").some((t) => sameTag(t, headers.ETag!))) {
+  if (anyTag(conditions.ifNoneMatch) || namesTag(conditions.ifNoneMatch, headers.ETag!)) {
     file.close();
     return new Response(null, {
       status: 304,
@@ -93,12 +94,6 @@ function wantedRange(
 ): ReturnType<typeof parseRange> {
   if (range === undefined || (ifRange !== undefined && ifRange.trim() !== etag)) return "whole";
   return parseRange(range, size);
-}
-
-/** `tag` (from If-None-Match) names `etag`: weak comparison, or `*`. */
-function sameTag(tag: string, etag: string): boolean {
-  const bare = tag.trim().replace(/^W\//, "");
-  return bare === "*" || bare === etag;
 }
 
 /** The headers of every answer for the file: its type, ranges accepted, an ETag from size and time. */
