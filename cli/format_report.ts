@@ -154,16 +154,24 @@ function replacesNote(file: FileReport): string {
 }
 
 /** Says that the dataset's prefix is empty and where the bucket holds CSV files instead. */
-function misplaced(report: DrainReport, folders: readonly string[]): string {
+/** `no change files under "automations/inc/changes/"; ` then what the bucket holds instead. */
+function noChangeFiles(report: DrainReport, instead: string): string {
   const prefix = DATASETS[report.dataset]?.changesPrefix;
-  return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ` +
-    `the bucket has CSV files under ${quoteCsvFolders(folders)} (is the prefix right?)`;
+  return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ${instead}`;
+}
+
+function misplaced(report: DrainReport, folders: readonly string[]): string {
+  return noChangeFiles(
+    report,
+    `the bucket has CSV files under ${quoteCsvFolders(folders)} (is the prefix right?)`,
+  );
 }
 
 function emptyBucket(report: DrainReport): string {
-  const prefix = DATASETS[report.dataset]?.changesPrefix;
-  return `no change files${prefix === undefined ? "" : ` under "${prefix}"`}; ` +
-    `the bucket holds no files at all (is TICKETS_BUCKET the right bucket?)`;
+  return noChangeFiles(
+    report,
+    "the bucket holds no files at all (is TICKETS_BUCKET the right bucket?)",
+  );
 }
 
 /** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */
