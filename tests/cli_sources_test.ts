@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
-import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
+import { createS3Client, type S3TestServer, startS3TestServer } from "./_s3_test_server.ts";
 import { cli as runCli } from "./_cli.ts";
 
 const stream = generateStream({ tickets: 40, deltas: 1, seed: 5 });
@@ -37,6 +37,24 @@ async function database(dir: string): Promise<Record<string, string>> {
   const env = { DATABASE_URL: await createScratchDatabase(base) };
   assert.equal((await cli(["migrate"], env)).code, 0);
   return env;
+}
+
+/** A bucket on `server`, configured as an operator does, beside `dir`'s database. */
+async function bucketEnv(dir: string, server: S3TestServer): Promise<Record<string, string>> {
+  return {
+    ...await database(dir),
+    RUSTFS_ENDPOINT: server.endpoint,
+    RUSTFS_ACCESS_KEY: server.accessKeyId,
+    RUSTFS_SECRET_KEY: server.secretAccessKey,
+    TICKETS_BUCKET: server.bucket,
+    GEOCODER_PROVIDER: "nominatim",
+  };
+}
+
+/** The `run` line among a run's JSON log lines on stderr. */
+function runLine(stderr: string): Record<string, unknown> | undefined {
+  return stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+    .find((l) => l.event === "run");
 }
 
 Deno.test({
@@ -240,14 +258,7 @@ Deno.test({
     withScratch(async (dir) => {
       const server = await startS3TestServer();
       try {
-        const env = {
-          ...await database(dir),
-          RUSTFS_ENDPOINT: server.endpoint,
-          RUSTFS_ACCESS_KEY: server.accessKeyId,
-          RUSTFS_SECRET_KEY: server.secretAccessKey,
-          TICKETS_BUCKET: server.bucket,
-          GEOCODER_PROVIDER: "nominatim",
-        };
+        const env = await bucketEnv(dir, server);
         // Before: only "no new change files", as for a drained bucket.
         const text = await cli(["ingest", "--from-bucket", "--log-format", "text"], env);
         assert.equal(text.code, 0, text.text);
@@ -258,9 +269,7 @@ Deno.test({
         const json = await runCli(["ingest", "--from-bucket", "--json"], env);
         assert.equal(json.code, 0, json.stderr);
         assert.equal(JSON.parse(json.stdout).bucketEmpty, true);
-        const run = json.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-          JSON.parse(l)
-        ).find((l) => l.event === "run");
+        const run = runLine(json.stderr);
         assert.equal(run?.level, "warn", json.stderr);
         assert.equal(run?.bucketEmpty, true);
 
@@ -313,14 +322,7 @@ Deno.test({
           }),
         );
         client.destroy();
-        const env = {
-          ...await database(dir),
-          RUSTFS_ENDPOINT: server.endpoint,
-          RUSTFS_ACCESS_KEY: server.accessKeyId,
-          RUSTFS_SECRET_KEY: server.secretAccessKey,
-          TICKETS_BUCKET: server.bucket,
-          GEOCODER_PROVIDER: "nominatim",
-        };
+        const env = await bucketEnv(dir, server);
         const folders = ["", "inc/changes/"];
         const where = `"" \\(the top level\\), "inc\\/changes\\/"`;
         const said = new RegExp(
@@ -335,9 +337,7 @@ Deno.test({
         const json = await runCli(["ingest", "--from-bucket", "--json"], env);
         assert.equal(json.code, 0, json.stderr);
         assert.deepEqual(JSON.parse(json.stdout).csvElsewhere, folders);
-        const run = json.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-          JSON.parse(l)
-        ).find((l) => l.event === "run");
+        const run = runLine(json.stderr);
         assert.equal(run?.level, "warn", json.stderr);
         assert.deepEqual(run?.csvElsewhere, folders);
 
