@@ -12,6 +12,7 @@ import type { Dataset } from "../core/datasets.ts";
 import type { Database, Geocoder } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
+import { watchStopSignals } from "./_stop_signals.ts";
 
 /** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
 const FAILED_STOPS = ["provider", "provider unreachable", "provider failing", "signal"];
@@ -37,8 +38,13 @@ function formatGeocodeReport(report: GeocodeReport): string {
  */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
   const run = readGeocodeRun(context.config, args);
-  const controller = new AbortController();
-  const unsubscribe = context.io.onSignal(() => controller.abort());
+  // The loop stops between calls; a call in flight or a step that cannot be interrupted gets
+  // the grace, and a second Ctrl-C ends it at once (what was written stays: each is committed).
+  const stopping = watchStopSignals(
+    context.io,
+    context.redact,
+    (signal) => new Error(`Interrupted by ${signal}`),
+  );
   let db: Database | undefined;
   try {
     // The tickets already there (after `deno task demo` alone, the demo's): a folder without a
@@ -47,9 +53,9 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
       requireMigrated: true,
       existing: true,
     });
-    return await geocodeModes(context, db, run, controller.signal);
+    return await geocodeModes(context, db, run, stopping.signal);
   } finally {
-    unsubscribe();
+    stopping.stop();
     await db?.close();
   }
 }

@@ -27,11 +27,11 @@ import {
   type MainIo,
   namingCommand,
   parse,
-  SIGNAL_GRACE_MS,
   SourceError,
   UsageError,
 } from "./_context.ts";
 import { describeSource, openStore } from "./_open_store.ts";
+import { watchStopSignals } from "./_stop_signals.ts";
 import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { isPermissionError } from "./_permission_message.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -152,7 +152,12 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   if (values["from-dir"] !== undefined) {
     await warnMissingChanges(String(values["from-dir"]), datasets, context.io.stderr);
   }
-  const interruption = watchSignals(context);
+  const interruption = watchStopSignals(
+    context.io,
+    context.redact,
+    (signal) =>
+      new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
+  );
   let reports: IngestReport[];
   try {
     let db: Database;
@@ -246,40 +251,6 @@ async function refuseSource(run: IngestRun, error: unknown): Promise<number> {
   // In text the refusal is the one line `main` prints (with its usage hint, for a usage error).
   else if (run.format !== "json" || usage) throw error;
   return exitCodeBeforeDrain(error);
-}
-
-/**
- * Aborts the run on the first signal; `by` names it. `stop` ends the watch once the database is
- * closed.
- */
-function watchSignals({ io, redact }: Context) {
-  const controller = new AbortController();
-  let interrupted: string | undefined;
-  let forced: ReturnType<typeof setTimeout> | undefined;
-  const unsubscribe = io.onSignal((signal) => {
-    if (interrupted !== undefined) return;
-    interrupted = signal;
-    controller.abort(
-      new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
-    );
-    // The statement running on PostgreSQL is cancelled (ingest()); a step that cannot be
-    // interrupted (PGlite's first boot or merge, a server that does not take the cancel) must
-    // not keep the process alive: nothing is committed half-way, so ending now is safe.
-    forced = setTimeout(() => {
-      io.stderr(redact(`Interrupted by ${signal}: stopped without waiting for the current step\n`));
-      io.exit?.(1);
-    }, SIGNAL_GRACE_MS);
-  });
-  return {
-    signal: controller.signal,
-    get by(): string | undefined {
-      return interrupted;
-    },
-    stop() {
-      unsubscribe();
-      clearTimeout(forced);
-    },
-  };
 }
 
 /** Opens the run's database, waiting for the embedded one's lock as `--wait-lock` allows. */

@@ -327,9 +327,17 @@ interface StopSignal {
 function stopSignal(io: Context["io"], log: Log, flush: () => void): StopSignal {
   let running: RunningServer | undefined;
   let received: string | undefined;
+  let stopping = false;
   const stop = (signal: string) => {
-    log({ event: "stopping", signal, inFlight: running!.inFlight });
-    running!.shutdown();
+    // A second signal (Ctrl-C again) stops waiting for the requests in flight: cut now.
+    log({
+      event: "stopping",
+      signal,
+      inFlight: running!.inFlight,
+      ...(stopping ? { now: true } : {}),
+    });
+    running!.shutdown({ now: stopping });
+    stopping = true;
   };
   const unsubscribe = io.onSignal((signal) => {
     if (running !== undefined) return stop(signal);

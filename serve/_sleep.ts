@@ -2,6 +2,7 @@
 
 /** Resolves after `ms`, or at once when `signal` aborts (the timer cleared). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve(); // its abort event has fired already
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

@@ -69,9 +69,10 @@ export interface RunningServer {
    * Stops: answers what arrives until requests stop coming ({@linkcode STOP_QUIET_MS}, at most
    * {@linkcode STOP_ACCEPT_MAX_MS}), stops accepting, waits for the requests in flight until
    * {@linkcode STOP_GRACE_MS} after the call, then cuts the responses still being sent (logged
-   * as `responses_cut`) and resolves. Calling it again returns the same stop.
+   * as `responses_cut`) and resolves. Calling it again returns the same stop; with `now` (a
+   * second stop signal: a user pressing Ctrl-C again), that stop stops waiting and cuts at once.
    */
-  shutdown(): Promise<void>;
+  shutdown(options?: { now?: boolean }): Promise<void>;
   /**
    * Resolves once the server has stopped; rejects when it cannot go on: it could not listen
    * again after running out of file descriptors (see {@linkcode ACCEPT_RETRY}).
@@ -89,6 +90,7 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const versions = options.versions ??
     new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
   const cut = new AbortController();
+  const hurry = new AbortController();
   const app = createApp({ ...options, versions, cut: cut.signal });
   const requests = inFlightRequests(app.fetch, cut.signal, logCutRequest(options));
   return new Promise((resolve, reject) => {
@@ -114,11 +116,14 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
         get inFlight() {
           return requests.count;
         },
-        shutdown: () =>
-          stopping ??= stop(server, requests, cut, options).then(() => {
-            stopped();
-            return finished;
-          }),
+        shutdown: ({ now = false } = {}) => {
+          if (now) hurry.abort();
+          return stopping ??= stop(server, requests, { cut, hurry: hurry.signal }, options)
+            .then(() => {
+              stopped();
+              return finished;
+            });
+        },
         finished,
         listening,
       });
@@ -195,13 +200,18 @@ function inFlightRequests(
   };
 }
 
-/** Whether `promise` settles within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether `promise` settles within `ms` (and before `hurry` aborts). */
+async function within(
+  promise: Promise<unknown>,
+  ms: number,
+  hurry?: AbortSignal,
+): Promise<boolean> {
   const settled = new AbortController();
+  const waiting = hurry === undefined ? settled.signal : AbortSignal.any([settled.signal, hurry]);
   let inTime = false;
   await Promise.race([
     promise.then(() => void (inTime = true), () => void (inTime = true)),
-    sleep(ms, settled.signal),
+    sleep(ms, waiting),
   ]);
   settled.abort();
   return inTime;
@@ -211,7 +221,7 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
 async function stop(
   server: Listener,
   requests: InFlight,
-  cut: AbortController,
+  { cut, hurry }: { cut: AbortController; hurry: AbortSignal },
   options: StartServerOptions,
 ): Promise<void> {
   const graceMs = options.stop?.graceMs ?? STOP_GRACE_MS;
@@ -221,22 +231,26 @@ async function stop(
   requests.touch();
   // Timers run late while the embedded database holds the thread: only time seen with nothing
   // in flight counts, so the connections waiting to be accepted get their turn first.
-  while (performance.now() < acceptUntil) {
+  while (performance.now() < acceptUntil && !hurry.aborted) {
     if (requests.count === 0 && performance.now() - requests.lastChange >= quietMs) break;
-    await sleep(Math.min(quietMs / 4, acceptUntil - performance.now()));
+    await sleep(Math.min(quietMs / 4, acceptUntil - performance.now()), hurry);
   }
   const closed = server.shutdown();
-  if (await within(closed, began + graceMs - performance.now())) return;
+  if (await within(closed, began + graceMs - performance.now(), hurry)) return;
   const responses = requests.count;
-  cut.abort(new Error(`the server stopped ${graceMs / 1000} s after the stop signal`));
+  if (responses === 0) return void await within(closed, CUT_WAIT_MS); // ended as it was hurried
+  const when = hurry.aborted
+    ? "at the second stop signal"
+    : `${graceMs / 1000} s after the stop signal`;
+  cut.abort(new Error(`the server stopped ${when}`));
   options.log({
     level: "warn",
     event: "responses_cut",
     responses,
     graceMs,
-    error: `Cut ${responses} response${responses === 1 ? "" : "s"} still being answered or sent ${
-      graceMs / 1000
-    } s after the stop signal (clients too slow, stalled, or waiting on the database)`,
+    error: `Cut ${responses} response${
+      responses === 1 ? "" : "s"
+    } still being answered or sent ${when} (clients too slow, stalled, or waiting on the database)`,
   });
   await within(closed, CUT_WAIT_MS); // a stalled client's socket closes when the process ends
 }

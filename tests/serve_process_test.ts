@@ -324,6 +324,48 @@ if (base) {
     }
   });
 
+  Deno.test("serve on PostgreSQL: a second stop signal cuts a client that never reads at once, exit 0", async () => {
+    const url = await migratedDatabase(base);
+    const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
+    await Deno.writeFile(tiles, new Uint8Array(64 << 20));
+    const s = await serve({
+      DATABASE_URL: url,
+      PATH: Deno.env.get("PATH") ?? "",
+      MAP_PMTILES: tiles,
+    });
+    const at = new URL(s.url);
+    const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
+    try {
+      await conn.write(new TextEncoder().encode("GET /tiles.pmtiles HTTP/1.1\r\nHost: x\r\n\r\n"));
+      await conn.read(new Uint8Array(1024)); // the answer has begun; it is never read again
+      const began = performance.now();
+      s.child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 500));
+      s.child.kill("SIGINT"); // a user pressing Ctrl-C again: before, it waited the 8 s out
+      assert.equal((await s.exited).code, 0);
+      const took = performance.now() - began;
+      assert.ok(took < STOP_GRACE_MS / 2, `exited after ${took} ms`);
+      const events = s.lines.map((l) => JSON.parse(l));
+      assert.deepEqual(events.map((e) => e.event), [
+        "listening",
+        "request",
+        "stopping",
+        "stopping",
+        "responses_cut",
+        "stopped",
+      ]);
+      assert.equal(events[3].signal, "SIGINT");
+      assert.equal(events[3].now, true);
+      assert.match(
+        events[4].error,
+        /^Cut 1 response still being answered or sent at the second stop signal/,
+      );
+    } finally {
+      conn.close();
+      await Deno.remove(tiles);
+    }
+  });
+
   Deno.test("serve on PostgreSQL under ulimit -n 256: 300 idle connections do not end it; it warns at start, closes them and listens again", async () => {
     const url = await migratedDatabase(base);
     const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" }, [], 256);
