@@ -524,11 +524,14 @@ class PostgresSession implements SqlSession {
   #sql: Sql;
   #prepare: boolean;
   #inFlight: InFlight;
+  /** The server, as errors name it (`PostgreSQL at host:port (database "db")`). */
+  protected where: string;
 
-  constructor(sql: Sql, prepare: boolean, inFlight: InFlight) {
+  constructor(sql: Sql, prepare: boolean, inFlight: InFlight, where: string) {
     this.#sql = sql;
     this.#prepare = prepare;
     this.#inFlight = inFlight;
+    this.where = where;
   }
 
   async query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]> {
@@ -556,6 +559,8 @@ class PostgresSession implements SqlSession {
     this.#inFlight.queries.add(query);
     try {
       return await query;
+    } catch (error) {
+      throw lostInWords(error, this.where);
     } finally {
       this.#inFlight.queries.delete(query);
     }
@@ -619,9 +624,11 @@ class PostgresSession implements SqlSession {
       }
     } catch (error) {
       if (!stream.destroyed) stream.destroy(error as Error);
-      throw error;
+      throw lostInWords(error, this.where);
     }
-    await settled((done) => stream.end(done));
+    await settled((done) => stream.end(done)).catch((error) => {
+      throw lostInWords(error, this.where);
+    });
   }
 }
 
@@ -645,7 +652,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     listener: (events: ListenerEvents) => postgres.Sql,
   ) {
     const inFlight: InFlight = { queries: new Set() };
-    super(sql, options.prepare, inFlight);
+    super(sql, options.prepare, inFlight, options.description);
     this.#inFlight = inFlight;
     this.description = options.description;
     this.#prepare = options.prepare;
@@ -690,7 +697,10 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       [],
       { simple: false } as postgres.UnsafeQueryOptions,
     )
-      .execute();
+      .execute()
+      .catch((error) => {
+        throw lostInWords(error, this.where);
+      });
     return {
       columns: (result.columns ?? []).map((column) => column.name),
       rows: Array.from(result),
@@ -703,6 +713,9 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
     if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
+    const lost = (error: unknown) => {
+      throw lostInWords(error, this.where);
+    };
     return await this.#sql.begin(async (tx: postgres.TransactionSql) => {
       // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
       // writing without it could apply a file twice next to another run.
@@ -712,13 +725,13 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
         );
       }
       try {
-        return await fn(new PostgresSession(tx, this.#prepare, this.#inFlight));
+        return await fn(new PostgresSession(tx, this.#prepare, this.#inFlight, this.where));
       } catch (error) {
         // The ROLLBACK postgres.js sends next must not be what a late cancel stops.
         await afterCancel(this.#inFlight);
         throw error;
       }
-    }) as T;
+    }).catch(lost) as T;
   }
 
   /**
@@ -744,9 +757,11 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   }
 
   async session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    const reserved = await this.#sql.reserve();
+    const reserved = await this.#sql.reserve().catch((error) => {
+      throw lostInWords(error, this.where);
+    });
     try {
-      return await fn(new PostgresSession(reserved, this.#prepare, this.#inFlight));
+      return await fn(new PostgresSession(reserved, this.#prepare, this.#inFlight, this.where));
     } finally {
       reserved.release();
     }
@@ -767,7 +782,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
         ok = await attempt();
         break;
       } catch (error) {
-        if (tries >= 3 || !isConnectionLost(error)) throw error;
+        if (tries >= 3 || !isConnectionLost(error)) throw lostInWords(error, this.where);
         await new Promise((resolve) => setTimeout(resolve, 100 * tries));
       }
     }
@@ -782,7 +797,9 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       return;
     }
     this.#lockedOn = undefined;
-    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`;
+    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch((error) => {
+      throw lostInWords(error, this.where);
+    });
   }
 
   async listen(channel: string, onEvent: () => void): Promise<() => Promise<void>> {
@@ -840,6 +857,30 @@ const CONNECTION_LOST = new Set([
   "57P02",
   "57P03",
 ]);
+
+/**
+ * postgres.js's words for a connection lost mid-statement (`write CONNECTION_CLOSED host:port`),
+ * or the socket's (`read ECONNRESET`), made plain and naming the server; the same error (its
+ * code, so still transient), its message replaced. PostgreSQL's own words (57P01 "terminating
+ * connection due to administrator command") are kept.
+ */
+export function lostInWords(error: unknown, where: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!(error instanceof Error) || typeof code !== "string" || error.message.startsWith("Lost ")) {
+    return error;
+  }
+  if (LOST_BY_SERVER.has(code)) {
+    error.message = `Lost the connection to ${where}: the server stopped or restarted, ended ` +
+      `this session (pg_terminate_backend, an idle timeout), or the network dropped it (${code})`;
+  } else if (code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED") {
+    error.message = `Lost the connection to ${where}: this process closed it while a ` +
+      `statement ran (it was stopping) (${code})`;
+  }
+  return error;
+}
+
+/** The codes of a connection the server or the network lost, which carry no words of theirs. */
+const LOST_BY_SERVER = new Set(["ECONNRESET", "EPIPE", "CONNECTION_CLOSED"]);
 
 function isConnectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

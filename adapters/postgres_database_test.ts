@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { describeTarget, notPostgresAnswer } from "./postgres_database.ts";
+import { isTransient } from "../core/is_transient.ts";
+import { describeTarget, lostInWords, notPostgresAnswer } from "./postgres_database.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /** A message: its type byte, then a length that counts itself, then the body. */
@@ -63,4 +64,32 @@ Deno.test("describeTarget() names host, port and database, and the user's databa
     "at h1:5432, h2:5433 (database not named in DATABASE_URL)",
   );
   assert.ok(!describeTarget("postgres://fleet:s3cret@10.0.0.5").includes("s3cret"));
+});
+
+Deno.test("lostInWords() tells a lost connection plainly, naming the server, and keeps the error and its code", () => {
+  const where = 'PostgreSQL at db.internal:5432 (database "fleet")';
+  const closed = Object.assign(new Error("write CONNECTION_CLOSED db.internal:5432"), {
+    code: "CONNECTION_CLOSED",
+  });
+  assert.equal(lostInWords(closed, where), closed);
+  assert.equal(
+    closed.message,
+    'Lost the connection to PostgreSQL at db.internal:5432 (database "fleet"): the server stopped or restarted, ended this session (pg_terminate_backend, an idle timeout), or the network dropped it (CONNECTION_CLOSED)',
+  );
+  assert.equal(isTransient(closed), true);
+  lostInWords(closed, where); // told once, not twice
+  assert.equal(closed.message.match(/Lost/g)?.length, 1);
+
+  const ended = Object.assign(new Error("write CONNECTION_DESTROYED db.internal:5432"), {
+    code: "CONNECTION_DESTROYED",
+  });
+  assert.match(
+    (lostInWords(ended, where) as Error).message,
+    /: this process closed it while a statement ran \(it was stopping\) \(CONNECTION_DESTROYED\)$/,
+  );
+  // PostgreSQL's own words stay.
+  const admin = Object.assign(new Error("terminating connection due to administrator command"), {
+    code: "57P01",
+  });
+  assert.equal((lostInWords(admin, where) as Error).message, admin.message);
 });

@@ -306,3 +306,32 @@ Deno.test({
 
 cleanUpScratchDirsAtEnd();
 removeTestDataAtEnd();
+
+Deno.test({
+  name:
+    "[postgres] a connection lost mid-statement is told in plain words naming the server, not " +
+    "postgres.js's `write CONNECTION_CLOSED` [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const env = { DATABASE_URL: await createScratchDatabase(base!) };
+    assert.equal((await cli(["migrate"], env)).code, 0);
+    const admin = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    try {
+      const child = spawnCli(["sql", "select pg_sleep(60)"], env);
+      const output = child.output();
+      const pid = await waitForStatement(admin, "%pg_sleep(60)%");
+      await admin`select pg_terminate_backend(${pid}, 5000)`;
+      const out = await output;
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr); // transient: a rerun can succeed
+      // Before: `Cannot run sql: write CONNECTION_CLOSED 127.0.0.1:5432`.
+      assert.match(
+        stderr,
+        /^Cannot run sql: Lost the connection to PostgreSQL at [^ ]+ \(database "[^"]+"\): the server stopped or restarted, ended this session \(pg_terminate_backend, an idle timeout\), or the network dropped it \(CONNECTION_CLOSED\)\n$/,
+      );
+    } finally {
+      await admin.end();
+    }
+  },
+});
