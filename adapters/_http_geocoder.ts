@@ -139,7 +139,10 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
     }
     const { status } = reply.response;
     const answer = reply.response.ok || status === 404 ? spec.read(status, reply.body) : undefined;
-    if (answer) return answer;
+    // A hit's label is cached and shown (geo_*.reason): never with the key a provider echoed.
+    if (answer) {
+      return answer.kind === "hit" ? { ...answer, label: lookup.hide(answer.label) } : answer;
+    }
     const detail = lookup.hide(describeBody(reply.body, reply.text));
     const refused = refusal(spec, status, detail);
     if (refused) throw refused;

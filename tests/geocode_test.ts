@@ -825,4 +825,31 @@ Deno.test("the configured geocoder never leaks its key when a provider echoes th
   }
 });
 
+Deno.test("a hit whose label echoes the request URL is kept without the key: the label is cached and shown", async () => {
+  const key = "geo~key!s3cret(1)";
+  for (const provider of ["locationiq", "opencage", "nominatim"] as const) {
+    const echo: typeof fetch = (input) => {
+      const label = `Sarit Centre (asked ${String(input)}; ${decodeURI(String(input))})`;
+      const body = provider === "opencage"
+        ? { results: [{ geometry: { lat: -1.2611, lng: 36.8027 }, formatted: label }] }
+        : [{ lat: "-1.2611", lon: "36.8027", display_name: label }];
+      return Promise.resolve(Response.json(body));
+    };
+    const options = { apiKey: key, redact: createRedactor([key]), fetch: echo, sleep: noSleep };
+    const g = provider === "locationiq"
+      ? createLocationIqGeocoder(options)
+      : provider === "opencage"
+      ? createOpenCageGeocoder(options)
+      : createNominatimGeocoder(options);
+    const answer = await g.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
+    assert.equal(answer.kind, "hit", provider);
+    const label = answer.kind === "hit" ? answer.label : "";
+    assert.match(label, /^Sarit Centre \(asked /, provider);
+    // Before: the label went as given into geo_clusters.reason / geo_locations.reason.
+    for (const form of [key, encodeURIComponent(key), "geo%7Ekey%21s3cret%281%29", "s3cret"]) {
+      assert.ok(!label.includes(form), `${provider} kept "${form}": ${label}`);
+    }
+  }
+});
+
 removeTestDataAtEnd();
