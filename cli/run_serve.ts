@@ -86,8 +86,9 @@ export async function runServe(context: Context, args: string[]): Promise<number
     await refuseMissingGrants(db);
     healthDb = await openHealthDatabase(target, db, config.serve.statementTimeoutMs);
     // Every connection takes a file descriptor: too few, and a few hundred idle clients stop it
-    // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens.
-    const few = fewDescriptorsWarning();
+    // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens,
+    // less what PostgreSQL's connections will take (the pool's, health's, the listener's).
+    const few = fewDescriptorsWarning(db.kind === "postgres" ? SERVE_POOL_SIZE + 2 : 0);
     const server = await startListening(context, { db, healthDb }, log, { host, port });
     stop.started(server);
     logListening(context, log, { host, port: server.port, db, pgliteDir });
@@ -235,12 +236,15 @@ function escapeControls(text: string): string {
   );
 }
 
+/** Connections of serve's PostgreSQL pool. */
+const SERVE_POOL_SIZE = 8;
+
 /** The migrated database, read only; an embedded one another process holds is an error. */
 function openServedDatabase(target: Config, statementTimeoutMs: number): Promise<Database> {
   return openDatabase(target, {
     requireMigrated: true,
     existing: true,
-    poolSize: 8,
+    poolSize: SERVE_POOL_SIZE,
     prepare: true,
     readOnlyTimeoutMs: statementTimeoutMs,
   }).catch((error) => {

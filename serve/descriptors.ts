@@ -29,20 +29,24 @@ export function spareDescriptors(upTo: number, path = "."): number {
 }
 
 /**
- * The warning to log when fewer than {@linkcode FEW_DESCRIPTORS} descriptors are spare;
- * undefined when there are enough.
+ * The warning to log when fewer than {@linkcode FEW_DESCRIPTORS} descriptors are spare for
+ * clients; undefined when there are enough. `reserved`: those the database connections not
+ * opened yet will take (PostgreSQL's pool, health and listening connections), not the clients'.
  */
 export function fewDescriptorsWarning(
-  spare = spareDescriptors(FEW_DESCRIPTORS),
+  reserved = 0,
+  spare = spareDescriptors(FEW_DESCRIPTORS + reserved),
 ): Record<string, unknown> | undefined {
-  if (spare >= FEW_DESCRIPTORS) return undefined;
+  const left = Math.max(0, spare - reserved);
+  if (left >= FEW_DESCRIPTORS) return undefined;
+  const kept = reserved > 0 ? ` (${reserved} more are kept for the database's connections)` : "";
   return {
     level: "warn",
     event: "few_descriptors",
-    spare,
-    message: `Serve can hold about ${spare} connections at once: the limit of open files is low ` +
-      `(each connection takes one, idle ones too); raise it to 4096 or more (ulimit -n, and ` +
-      `ulimit -Hn for deno run; LimitNOFILE= in a systemd unit; --ulimit nofile= with Docker) ` +
-      `or put a reverse proxy (nginx, Caddy) in front of serve`,
+    spare: left,
+    message: `Serve can hold about ${left} connections at once${kept}: the limit of open files ` +
+      `is low (each connection takes one, idle ones too); raise it to 4096 or more (ulimit -n, ` +
+      `and ulimit -Hn for deno run; LimitNOFILE= in a systemd unit; --ulimit nofile= with ` +
+      `Docker) or put a reverse proxy (nginx, Caddy) in front of serve`,
   };
 }

@@ -374,7 +374,10 @@ if (base) {
     const few = events().find((e) => e.event === "few_descriptors");
     assert.equal(few?.level, "warn");
     assert.ok(few.spare > 100 && few.spare < 256, `spare ${few.spare}`);
-    assert.match(few.message, /^Serve can hold about \d+ connections at once: the limit of open/);
+    assert.match(
+      few.message,
+      /^Serve can hold about \d+ connections at once \(10 more are kept for the database's connections\): the limit of open/,
+    );
     const idle: Deno.TcpConn[] = [];
     try {
       for (let i = 0; i < 300; i++) {
