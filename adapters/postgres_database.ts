@@ -526,6 +526,10 @@ class PostgresSession implements SqlSession {
   #inFlight: InFlight;
   /** The server, as errors name it (`PostgreSQL at host:port (database "db")`). */
   protected where: string;
+  /** Rethrows `error`, a lost connection told plainly ({@linkcode lostInWords}). */
+  protected readonly plainly = (error: unknown): never => {
+    throw lostInWords(error, this.where);
+  };
 
   constructor(sql: Sql, prepare: boolean, inFlight: InFlight, where: string) {
     this.#sql = sql;
@@ -626,9 +630,7 @@ class PostgresSession implements SqlSession {
       if (!stream.destroyed) stream.destroy(error as Error);
       throw lostInWords(error, this.where);
     }
-    await settled((done) => stream.end(done)).catch((error) => {
-      throw lostInWords(error, this.where);
-    });
+    await settled((done) => stream.end(done)).catch(this.plainly);
   }
 }
 
@@ -698,9 +700,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       { simple: false } as postgres.UnsafeQueryOptions,
     )
       .execute()
-      .catch((error) => {
-        throw lostInWords(error, this.where);
-      });
+      .catch(this.plainly);
     return {
       columns: (result.columns ?? []).map((column) => column.name),
       rows: Array.from(result),
@@ -713,9 +713,6 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
     if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
-    const lost = (error: unknown) => {
-      throw lostInWords(error, this.where);
-    };
     return await this.#sql.begin(async (tx: postgres.TransactionSql) => {
       // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
       // writing without it could apply a file twice next to another run.
@@ -731,7 +728,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
         await afterCancel(this.#inFlight);
         throw error;
       }
-    }).catch(lost) as T;
+    }).catch(this.plainly) as T;
   }
 
   /**
@@ -757,9 +754,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   }
 
   async session<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    const reserved = await this.#sql.reserve().catch((error) => {
-      throw lostInWords(error, this.where);
-    });
+    const reserved = await this.#sql.reserve().catch(this.plainly);
     try {
       return await fn(new PostgresSession(reserved, this.#prepare, this.#inFlight, this.where));
     } finally {
@@ -797,9 +792,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       return;
     }
     this.#lockedOn = undefined;
-    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch((error) => {
-      throw lostInWords(error, this.where);
-    });
+    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(this.plainly);
   }
 
   async listen(channel: string, onEvent: () => void): Promise<() => Promise<void>> {

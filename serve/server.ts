@@ -238,20 +238,21 @@ async function stop(
   const closed = server.shutdown();
   if (await within(closed, began + graceMs - performance.now(), hurry)) return;
   const responses = requests.count;
-  if (responses === 0) return void await within(closed, CUT_WAIT_MS); // ended as it was hurried
   const when = hurry.aborted
     ? "at the second stop signal"
     : `${graceMs / 1000} s after the stop signal`;
   cut.abort(new Error(`the server stopped ${when}`));
-  options.log({
-    level: "warn",
-    event: "responses_cut",
-    responses,
-    graceMs,
-    error: `Cut ${responses} response${
-      responses === 1 ? "" : "s"
-    } still being answered or sent ${when} (clients too slow, stalled, or waiting on the database)`,
-  });
+  // None left (hurried as the last one ended): nothing to tell.
+  if (responses > 0) {
+    options.log({
+      level: "warn",
+      event: "responses_cut",
+      responses,
+      graceMs,
+      error: `Cut ${responses} response${responses === 1 ? "" : "s"} still being answered or ` +
+        `sent ${when} (clients too slow, stalled, or waiting on the database)`,
+    });
+  }
   await within(closed, CUT_WAIT_MS); // a stalled client's socket closes when the process ends
 }
 
