@@ -19,7 +19,10 @@ export interface MainIo {
   stderr: (text: string) => void;
   /** Whether standard output / error are terminals. */
   terminal: { stdout: boolean; stderr: boolean };
-  /** Subscribes to SIGINT/SIGTERM; returns an unsubscribe function. */
+  /**
+   * Subscribes to SIGINT/SIGTERM, one delivered twice told once ({@linkcode collapseRepeats});
+   * returns an unsubscribe function.
+   */
   onSignal: (handler: (signal: string) => void) => () => void;
   /** Ends the process at once (a signal the run could not honour within the grace time). */
   exit?: (code: number) => void;
@@ -36,6 +39,32 @@ export const SIGNAL_GRACE_MS = 5000;
 
 const encoder = new TextEncoder();
 
+/**
+ * Within this many milliseconds of a stop signal, another is the same one delivered twice, not
+ * a second request: a terminal's Ctrl-C reaches the whole process group and `deno task` forwards
+ * it to the worker again (1 ms apart); a `kill` of the group or systemd's stop alike. A person
+ * pressing Ctrl-C again takes longer.
+ */
+export const SIGNAL_REPEAT_MS = 250;
+
+/**
+ * `handler`, told a signal once when it comes again within `windowMs` of the last one it was
+ * told ({@linkcode SIGNAL_REPEAT_MS}).
+ */
+export function collapseRepeats(
+  handler: (signal: string) => void,
+  windowMs = SIGNAL_REPEAT_MS,
+  now: () => number = () => performance.now(),
+): (signal: string) => void {
+  let last = -Infinity;
+  return (signal) => {
+    const at = now();
+    if (at - last < windowMs) return;
+    last = at;
+    handler(signal);
+  };
+}
+
 function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
   const bytes = encoder.encode(text);
   for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
@@ -49,8 +78,9 @@ export const defaultIo: MainIo = {
   exit: (code) => Deno.exit(code),
   onSignal(handler) {
     const signals = ["SIGINT", "SIGTERM"] as const;
+    const once = collapseRepeats(handler);
     const listeners = signals.map((signal) => {
-      const listener = () => handler(signal);
+      const listener = () => once(signal);
       Deno.addSignalListener(signal, listener);
       return [signal, listener] as const;
     });

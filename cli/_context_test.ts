@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { amount, parse, UsageError } from "./_context.ts";
+import { amount, collapseRepeats, parse, SIGNAL_REPEAT_MS, UsageError } from "./_context.ts";
 
 const OPTIONS = {
   apply: { type: "boolean" },
@@ -86,4 +86,19 @@ Deno.test("parse() refuses a flag given twice, showing both values, instead of k
   );
   assert.equal(twice(["--apply", "--apply"]), 'The flag "--apply" is given twice: give it once');
   assert.equal(parse(["--dataset", "inc", "--apply"], options).dataset, "inc");
+});
+
+Deno.test("collapseRepeats(): one Ctrl-C delivered twice (terminal and deno task, 1 ms apart) is told once; a second press is told", () => {
+  let clock = 1000;
+  const told: string[] = [];
+  const handler = collapseRepeats((signal) => told.push(signal), SIGNAL_REPEAT_MS, () => clock);
+  handler("SIGINT");
+  clock += 1;
+  handler("SIGINT"); // before: acted on as a second Ctrl-C, ending the run without its rollback
+  clock += 5;
+  handler("SIGTERM");
+  assert.deepEqual(told, ["SIGINT"]);
+  clock += SIGNAL_REPEAT_MS;
+  handler("SIGINT");
+  assert.deepEqual(told, ["SIGINT", "SIGINT"]);
 });

@@ -16,26 +16,39 @@ export interface StopSignals {
   stop(): void;
 }
 
+/** How {@linkcode watchStopSignals} stops its command. */
+export interface StopSignalOptions {
+  /** Hides secrets from what it prints. */
+  redact: (text: string) => string;
+  /** The error the first signal aborts the command with. */
+  reason: (signal: string) => Error;
+  /**
+   * Tells why the process ends without waiting (default: a line on stderr). Under cron, ingest
+   * makes it a JSON line, as the rest of its log.
+   */
+  tell?: (message: string) => void;
+  /** Milliseconds the command gets after the first signal (default SIGNAL_GRACE_MS). */
+  graceMs?: number;
+}
+
 /**
  * The first signal aborts {@linkcode StopSignals.signal} with `reason(signal)`: the command rolls
  * back what it was doing and reports. A step that cannot be interrupted (PGlite's first boot or
  * merge, a server that does not take the cancel, a provider that does not answer) must not keep
  * the process alive: `graceMs` later, or at once on a second signal (a user pressing Ctrl-C
- * again), the process ends with exit 1, saying so. Every write is transactional, so ending
- * there is as safe as the crash it is.
+ * again; one delivered twice is told once, see `collapseRepeats`), the process ends with exit 1,
+ * saying so. Every write is transactional, so ending there is as safe as the crash it is. (While
+ * the embedded database holds the thread, signals wait for it: neither can act before.)
  */
-export function watchStopSignals(
-  io: MainIo,
-  redact: (text: string) => string,
-  reason: (signal: string) => Error,
-  graceMs = SIGNAL_GRACE_MS,
-): StopSignals {
+export function watchStopSignals(io: MainIo, options: StopSignalOptions): StopSignals {
+  const { redact, reason, graceMs = SIGNAL_GRACE_MS } = options;
+  const tell = options.tell ?? ((message: string) => io.stderr(redact(`${message}\n`)));
   const controller = new AbortController();
   let by: string | undefined;
   let forced: ReturnType<typeof setTimeout> | undefined;
   const endNow = (why: string) => {
     clearTimeout(forced);
-    io.stderr(redact(`${why}: stopped without waiting for the current step\n`));
+    tell(`${why}: stopped without waiting for the current step`);
     io.exit?.(1);
   };
   const unsubscribe = io.onSignal((signal) => {

@@ -25,7 +25,7 @@ const reason = (signal: string) => new Error(`Interrupted by ${signal}: rolled b
 
 Deno.test("watchStopSignals(): the first signal aborts the run with its reason and ends nothing", () => {
   const { io, seen, send } = fakeIo();
-  const watch = watchStopSignals(io, (t) => t, reason, 60_000);
+  const watch = watchStopSignals(io, { redact: (t) => t, reason, graceMs: 60_000 });
   assert.equal(watch.by, undefined);
   send("SIGTERM");
   assert.equal(watch.by, "SIGTERM");
@@ -38,7 +38,7 @@ Deno.test("watchStopSignals(): the first signal aborts the run with its reason a
 
 Deno.test("watchStopSignals(): a second Ctrl-C ends the process at once, saying so", () => {
   const { io, seen, send } = fakeIo();
-  const watch = watchStopSignals(io, (t) => t, reason, 60_000);
+  const watch = watchStopSignals(io, { redact: (t) => t, reason, graceMs: 60_000 });
   send("SIGINT");
   send("SIGINT");
   // Before: a second Ctrl-C was ignored, and the run waited for the step or the grace.
@@ -53,7 +53,7 @@ Deno.test("watchStopSignals(): a second Ctrl-C ends the process at once, saying 
 
 Deno.test("watchStopSignals(): a step that outlasts the grace ends the process; one that ends in time does not", async () => {
   const late = fakeIo();
-  const watch = watchStopSignals(late.io, (t) => t, reason, 20);
+  const watch = watchStopSignals(late.io, { redact: (t) => t, reason, graceMs: 20 });
   late.send("SIGTERM");
   await new Promise((r) => setTimeout(r, 60));
   assert.deepEqual(late.seen.exits, [1]);
@@ -61,9 +61,27 @@ Deno.test("watchStopSignals(): a step that outlasts the grace ends the process; 
   watch.stop();
 
   const inTime = fakeIo();
-  const stopped = watchStopSignals(inTime.io, (t) => t, reason, 20);
+  const stopped = watchStopSignals(inTime.io, { redact: (t) => t, reason, graceMs: 20 });
   inTime.send("SIGTERM");
   stopped.stop();
   await new Promise((r) => setTimeout(r, 60));
   assert.deepEqual(inTime.seen.exits, []);
+});
+
+Deno.test("watchStopSignals(): why it ends without waiting goes where the command says (ingest's JSON log under cron)", () => {
+  const { io, seen, send } = fakeIo();
+  const told: string[] = [];
+  const watch = watchStopSignals(io, {
+    redact: (t) => t,
+    reason,
+    graceMs: 60_000,
+    tell: (message) => told.push(message),
+  });
+  send("SIGTERM");
+  send("SIGTERM");
+  assert.deepEqual(told, [
+    "Interrupted again by SIGTERM: stopped without waiting for the current step",
+  ]);
+  assert.equal(seen.stderr, "");
+  watch.stop();
 });

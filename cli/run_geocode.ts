@@ -40,11 +40,10 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
   const run = readGeocodeRun(context.config, args);
   // The loop stops between calls; a call in flight or a step that cannot be interrupted gets
   // the grace, and a second Ctrl-C ends it at once (what was written stays: each is committed).
-  const stopping = watchStopSignals(
-    context.io,
-    context.redact,
-    (signal) => new Error(`Interrupted by ${signal}`),
-  );
+  const stopping = watchStopSignals(context.io, {
+    redact: context.redact,
+    reason: (signal) => new Error(`Interrupted by ${signal}`),
+  });
   let db: Database | undefined;
   try {
     // The tickets already there (after `deno task demo` alone, the demo's): a folder without a

@@ -152,12 +152,12 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   if (values["from-dir"] !== undefined) {
     await warnMissingChanges(String(values["from-dir"]), datasets, context.io.stderr);
   }
-  const interruption = watchStopSignals(
-    context.io,
-    context.redact,
-    (signal) =>
+  const interruption = watchStopSignals(context.io, {
+    redact: context.redact,
+    reason: (signal) =>
       new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
-  );
+    tell: (message) => tellInterrupted(run, message),
+  });
   let reports: IngestReport[];
   try {
     let db: Database;
@@ -312,18 +312,29 @@ function finishRun(
   reports: IngestReport[],
   interrupted: string | undefined,
 ): number {
-  const { context: { io, redact, out }, values } = run;
+  const { context: { io, out }, values } = run;
   if (values.json) run.print(reports);
   else if (run.format === "text") out(reports.map(formatDrainReport).join("\n"));
   // --profile: where each file's time went, on stderr (stdout keeps the report's form).
   if (values.profile) io.stderr(formatProfile(reports) + "\n");
   if (interrupted) {
-    io.stderr(redact(interruptedLine(interrupted, reports) + "\n"));
+    tellInterrupted(run, interruptedLine(interrupted, reports));
     return 1;
   }
   const failed = (r: IngestReport) =>
     r.status === "failed" || r.recordError !== undefined || (r.afterApply?.errors.length ?? 0) > 0;
   return reports.some(failed) ? 1 : 0;
+}
+
+/**
+ * How an interrupted run ends: a line on stderr, or under cron (the JSON log on stdout, no
+ * --json) one more JSON line, so that a log taking both streams holds only JSON lines.
+ */
+function tellInterrupted(run: IngestRun, message: string): void {
+  const { context: { io, redact }, values } = run;
+  if (run.format === "json" && !values.json) {
+    run.logger.log("warn", "interrupted", { error: message });
+  } else io.stderr(redact(`${message}\n`));
 }
 
 /**

@@ -335,3 +335,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "[postgres] under cron (no terminal, no --json) an interrupted run tells it as one more JSON " +
+    "log line, so a log taking both streams holds only JSON [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const env = { DATABASE_URL: await createScratchDatabase(base!) };
+    assert.equal((await cli(["migrate"], env)).code, 0);
+    const dir = await scratchDir("test-pg-faults");
+    await writeFiles(`${dir}/bucket`, generateStream({ tickets: 300, deltas: 0, seed: 73 }).files);
+    const admin = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    const blocker = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+    const holder = await blocker.reserve();
+    try {
+      await holder`begin`;
+      await holder`lock table tickets.inc in share mode`; // the merge waits, active
+      const child = spawnCli(["ingest", "--from-dir", `${dir}/bucket`, "--apply"], env);
+      const output = child.output();
+      await waitForStatement(admin, "%-- merge the stage%");
+      child.kill("SIGTERM");
+      const out = await output;
+      const stdout = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stdout + stderr);
+      // Before: `Interrupted by SIGTERM: nothing half-done was kept or archived` as text on stderr.
+      assert.doesNotMatch(stderr, /Interrupted/);
+      const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const told = lines.find((l) => l.event === "interrupted");
+      assert.equal(told?.level, "warn");
+      assert.equal(told?.error, "Interrupted by SIGTERM: nothing half-done was kept or archived");
+    } finally {
+      await holder`rollback`.catch(() => {});
+      holder.release();
+      await blocker.end();
+      await admin.end();
+    }
+  },
+});
