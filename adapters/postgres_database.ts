@@ -167,8 +167,11 @@ function giveUpConnecting(
 }
 
 /** A failure to connect as a {@linkcode DatabaseConnectError} naming the target and what to fix. */
-function connectError(error: unknown, where: string, answered: boolean): DatabaseConnectError {
-  if (error instanceof DatabaseConnectError) return error;
+function connectError(given: unknown, where: string, answered: boolean): DatabaseConnectError {
+  if (given instanceof DatabaseConnectError) return given;
+  // Lost while connecting: the socket's own words say why (a refused TLS, a reset), not ours for
+  // a session lost mid-statement, which would also name the server twice.
+  const error = given instanceof ConnectionLostError ? given.cause : given;
   // The socket's own error already says "Cannot connect to PostgreSQL at host:port": keep its
   // reason only, after the full target.
   const message = ((error as Error).message ?? String(error))
@@ -853,23 +856,47 @@ const CONNECTION_LOST = new Set([
 
 /**
  * postgres.js's words for a connection lost mid-statement (`write CONNECTION_CLOSED host:port`),
- * or the socket's (`read ECONNRESET`), made plain and naming the server; the same error (its
- * code, so still transient), its message replaced. PostgreSQL's own words (57P01 "terminating
- * connection due to administrator command") are kept.
+ * or the socket's (`read ECONNRESET`), made plain and naming the server: a
+ * {@linkcode ConnectionLostError} with the same code (so still transient), the original as its
+ * cause. PostgreSQL's own words (57P01 "terminating connection due to administrator command")
+ * are kept.
  */
 export function lostInWords(error: unknown, where: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
-  if (!(error instanceof Error) || typeof code !== "string" || error.message.startsWith("Lost ")) {
+  if (
+    !(error instanceof Error) || typeof code !== "string" || error instanceof ConnectionLostError
+  ) {
     return error;
   }
   if (LOST_BY_SERVER.has(code)) {
-    error.message = `Lost the connection to ${where}: the server stopped or restarted, ended ` +
-      `this session (pg_terminate_backend, an idle timeout), or the network dropped it (${code})`;
-  } else if (code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED") {
-    error.message = `Lost the connection to ${where}: this process closed it while a ` +
-      `statement ran (it was stopping) (${code})`;
+    return new ConnectionLostError(
+      `Lost the connection to ${where}: the server stopped or restarted, ended this session ` +
+        `(pg_terminate_backend, an idle timeout), or the network dropped it (${code})`,
+      code,
+      error,
+    );
+  }
+  if (code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED") {
+    return new ConnectionLostError(
+      `Lost the connection to ${where}: this process closed it while a statement ran (it was ` +
+        `stopping) (${code})`,
+      code,
+      error,
+    );
   }
   return error;
+}
+
+/** A connection lost mid-statement, told plainly ({@linkcode lostInWords}); `cause` is postgres.js's. */
+export class ConnectionLostError extends Error {
+  /** postgres.js's or the socket's code (`CONNECTION_CLOSED`, `ECONNRESET`, …). */
+  readonly code: string;
+
+  constructor(message: string, code: string, cause: Error) {
+    super(message, { cause });
+    this.name = "ConnectionLostError";
+    this.code = code;
+  }
 }
 
 /** The codes of a connection the server or the network lost, which carry no words of theirs. */

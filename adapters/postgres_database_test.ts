@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { isTransient } from "../core/is_transient.ts";
-import { describeTarget, lostInWords, notPostgresAnswer } from "./postgres_database.ts";
+import {
+  ConnectionLostError,
+  describeTarget,
+  lostInWords,
+  notPostgresAnswer,
+} from "./postgres_database.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /** A message: its type byte, then a length that counts itself, then the body. */
@@ -66,19 +71,21 @@ Deno.test("describeTarget() names host, port and database, and the user's databa
   assert.ok(!describeTarget("postgres://fleet:s3cret@10.0.0.5").includes("s3cret"));
 });
 
-Deno.test("lostInWords() tells a lost connection plainly, naming the server, and keeps the error and its code", () => {
+Deno.test("lostInWords() tells a lost connection plainly, naming the server, and keeps its code and the original as cause", () => {
   const where = 'PostgreSQL at db.internal:5432 (database "fleet")';
   const closed = Object.assign(new Error("write CONNECTION_CLOSED db.internal:5432"), {
     code: "CONNECTION_CLOSED",
   });
-  assert.equal(lostInWords(closed, where), closed);
+  const told = lostInWords(closed, where) as ConnectionLostError;
+  assert.ok(told instanceof ConnectionLostError);
   assert.equal(
-    closed.message,
+    told.message,
     'Lost the connection to PostgreSQL at db.internal:5432 (database "fleet"): the server stopped or restarted, ended this session (pg_terminate_backend, an idle timeout), or the network dropped it (CONNECTION_CLOSED)',
   );
-  assert.equal(isTransient(closed), true);
-  lostInWords(closed, where); // told once, not twice
-  assert.equal(closed.message.match(/Lost/g)?.length, 1);
+  assert.equal(told.code, "CONNECTION_CLOSED");
+  assert.equal(told.cause, closed);
+  assert.equal(isTransient(told), true);
+  assert.equal(lostInWords(told, where), told); // told once, not twice
 
   const ended = Object.assign(new Error("write CONNECTION_DESTROYED db.internal:5432"), {
     code: "CONNECTION_DESTROYED",
@@ -91,5 +98,5 @@ Deno.test("lostInWords() tells a lost connection plainly, naming the server, and
   const admin = Object.assign(new Error("terminating connection due to administrator command"), {
     code: "57P01",
   });
-  assert.equal((lostInWords(admin, where) as Error).message, admin.message);
+  assert.equal(lostInWords(admin, where), admin);
 });
