@@ -363,6 +363,50 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       },
     );
 
+    await t.step(
+      "a filter set back to one shown before draws its tickets again, though its answer is a 304",
+      async () => {
+        const total = async () => Object.values(await drawn(s.page)).reduce((sum, n) => sum + n, 0);
+        await open(s, "/");
+        const all = await total();
+        assert.equal(all, await matched(s, "dataset=inc"));
+        await s.page.select("#f-cluster", "Westlands");
+        await s.page.waitForFunction(() => location.search.includes("cluster=Westlands"));
+        await waitIdle(s.page);
+        assert.equal(await total(), await matched(s, "dataset=inc&cluster=Westlands"));
+        await s.page.select("#f-cluster", "");
+        await s.page.waitForFunction(() => !location.search.includes("cluster="));
+        await waitIdle(s.page);
+        // Before: the map and table kept Westlands' tickets until the next minute's 200.
+        assert.equal(await total(), all);
+      },
+    );
+
+    await t.step(
+      "Tab walks through the map's markers once and on to the dispatch form, also zoomed in",
+      async () => {
+        await open(s, "/?at=-1.28,36.82,13");
+        await s.page.$eval("#f-cluster", (el) => (el as unknown as { focus(): void }).focus());
+        let markers = 0;
+        for (let i = 0; i < 300; i++) {
+          await s.page.keyboard.press("Tab");
+          const at = await s.page.evaluate(() => {
+            const el = (globalThis as unknown as {
+              document: { activeElement: { id: string; dataset: { key?: string } } | null };
+            }).document.activeElement;
+            return { id: el?.id ?? "", key: el?.dataset.key };
+          });
+          if (at.id === "n-lat") break;
+          if (at.key !== undefined) markers++;
+          // Before: focusing a marker panned the map, the redraw dropped the focus to the page,
+          // and the next Tab began the markers again: the form was never reached.
+          assert.ok(markers < 150, `still on the markers after ${i + 1} Tabs`);
+          assert.ok(i < 299, "the dispatch form was not reached in 300 Tabs");
+        }
+        await waitIdle(s.page);
+      },
+    );
+
     await t.step("the nearest panel lists tickets in the API's order", async () => {
       const listed = () =>
         s.page.$$eval(

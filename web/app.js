@@ -50,6 +50,8 @@ let mapView;
 let table;
 let charts;
 let tickets = [];
+/** The tickets URL whose answer `tickets` holds. */
+let drawnUrl = "";
 let byId = new Map();
 const extra = new Map();
 let fetchedAt = Date.now();
@@ -235,14 +237,17 @@ function showUnplaced(data) {
 }
 
 async function loadTickets(gen) {
-  const main = await getAllTickets(ticketsUrl(ticketParams(state)));
+  const url = ticketsUrl(ticketParams(state));
+  const main = await getAllTickets(url);
   const all = hasTicketFilters(state)
     ? await getAllTickets(ticketsUrl({ dataset: state.crq ? "all" : "inc" }))
     : main;
   if (gen !== generation) return;
   fillOptions(all.data.features);
   if (all.changed) mapView.setAreas(clusterAreas(all.data.features));
-  if (!main.changed && tickets.length > 0) return;
+  // A 304 says this URL's answer is unchanged, not that it is the one drawn (a filter set back).
+  if (!main.changed && tickets.length > 0 && url === drawnUrl) return;
+  drawnUrl = url;
   tickets = main.data.features;
   fetchedAt = Date.now();
   byId = new Map(tickets.map((f) => [f.properties.ticket_id, f]));

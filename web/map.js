@@ -154,10 +154,36 @@ function followView(element, view) {
   map.on("click", (e) => callbacks.onPoint(e.latlng.lat, e.latlng.lng));
 }
 
-/** Draws the markers in (and around) the viewport: groups, then tickets past the grouping zooms. */
+/**
+ * Draws the markers in (and around) the viewport. The marker that had the keyboard focus keeps
+ * it: focusing one pans the map to it, which redraws them all (before, the focus fell to the
+ * page and the next Tab began the markers again, a trap for keyboard users).
+ */
 function render(view) {
+  const focused = focusedKey(view.map.getContainer());
+  view.points.clearLayers();
+  drawMarkers(view);
+  if (focused !== undefined) refocus(view.points, focused);
+}
+
+/** The `data-key` of the marker in `container` that has the keyboard focus, if one has. */
+function focusedKey(container) {
+  const active = document.activeElement;
+  return active instanceof HTMLElement && container.contains(active)
+    ? active.dataset.key
+    : undefined;
+}
+
+function refocus(points, key) {
+  points.eachLayer((marker) => {
+    const el = marker.getElement();
+    if (el?.dataset.key === key) el.focus({ preventScroll: true });
+  });
+}
+
+/** The markers: groups, then tickets past the grouping zooms. */
+function drawMarkers(view) {
   const { map, points, index } = view;
-  points.clearLayers();
   const b = map.getBounds().pad(0.2);
   const bbox = [
     b.getWest(),
@@ -194,7 +220,7 @@ function stackMarker(view, stack) {
     title: `${tickets.length} tickets`,
     keyboard: true,
   });
-  tagElement(marker, counts, { group: "1" });
+  tagElement(marker, counts, { group: "1", key: `s:${lat},${lon}` });
   marker.on("click", () => view.callbacks.onGroup(tickets));
   return marker;
 }
@@ -209,7 +235,7 @@ function markerOf(view, feature) {
       title: `${p.point_count} tickets`,
       keyboard: true,
     });
-    tagElement(marker, p, { group: "1" });
+    tagElement(marker, p, { group: "1", key: `g:${p.cluster_id}` });
     marker.on("click", () => openGroup(view, p.cluster_id, [lat, lon]));
     return marker;
   }
@@ -222,7 +248,11 @@ function markerOf(view, feature) {
     })`,
     keyboard: true,
   });
-  tagElement(marker, countsOf(state), { ticket: p.ticket_id, geo: p.geo_source ?? "" });
+  tagElement(marker, countsOf(state), {
+    ticket: p.ticket_id,
+    geo: p.geo_source ?? "",
+    key: `t:${p.ticket_id}`,
+  });
   marker.on("click", () => view.callbacks.onTicket(p.ticket_id));
   return marker;
 }
