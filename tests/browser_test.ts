@@ -447,6 +447,31 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       const typed = await listed();
       assert.equal(typed.length, 10);
       assert.deepEqual(typed, await fromApi("distance"));
+
+      // A mistake is said, and goes once fixed (before: until the next minute's refresh).
+      const fill = async (lat: string, lon: string) => {
+        for (const [id, value] of [["#n-lat", lat], ["#n-lon", lon]] as const) {
+          await s.page.$eval(id, (el) => (el as unknown as PageElement).value = "");
+          await s.page.type(id, value);
+        }
+      };
+      await fill("abc", "36.8");
+      await s.page.keyboard.press("Enter");
+      assert.match(await text(s.page, "#error"), /^Cannot find tickets near "abc, 36.8"/);
+      await fill("-1.3", "36.8");
+      await s.page.keyboard.press("Enter");
+      await s.page.waitForFunction(() => location.search.includes("near=-1.30000"));
+      await waitIdle(s.page);
+      assert.equal(await hidden(s.page, "#error"), true);
+      // A new rank asks at the point just typed (before: the one asked last came back).
+      await fill("-1.2", "36.9");
+      await s.page.select("#n-rank", "urgency");
+      await s.page.waitForFunction(() => location.search.includes("near=-1.20000"));
+      await waitIdle(s.page);
+      assert.equal(
+        await s.page.$eval("#n-lat", (el) => (el as unknown as PageElement).value),
+        "-1.2",
+      );
       assert.deepEqual(s.consoleErrors, [], "console errors");
     });
 

@@ -173,6 +173,8 @@ function showFailures(errors) {
 }
 
 let wake = null;
+/** The dispatch form's last mistake, shown on the error line until fixed. */
+let nearestProblem = null;
 
 /** Waits for the next try of the first load: a refresh period, or a token entered sooner. */
 function nextTry() {
@@ -464,18 +466,22 @@ function bindControls() {
     const lat = Number($("n-lat").value);
     const lon = Number($("n-lon").value);
     if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180) || !$("n-lat").value || !$("n-lon").value) {
-      renderError(
-        `Cannot find tickets near "${$("n-lat").value}, ${$("n-lon").value}": ` +
-          `type a latitude (-90..90) and a longitude (-180..180)`,
-      );
+      nearestProblem = `Cannot find tickets near "${$("n-lat").value}, ${$("n-lon").value}": ` +
+        `type a latitude (-90..90) and a longitude (-180..180)`;
+      renderError(nearestProblem);
       return;
     }
+    // The last mistake is fixed: its line goes (before, it stayed until the next refresh).
+    if (nearestProblem !== null) renderError(null);
+    nearestProblem = null;
     state.rank = $("n-rank").value;
     dispatchAt(lat, lon);
   });
+  // A new rank asks at the point in the form: before, the point asked last came back over the
+  // one just typed.
   $("n-rank").addEventListener("change", () => {
-    state.rank = $("n-rank").value;
-    if (state.near) dispatchAt(...state.near.split(",").map(Number));
+    if (state.near || $("n-lat").value || $("n-lon").value) $("nearest-form").requestSubmit();
+    else state.rank = $("n-rank").value;
   });
   addEventListener("popstate", () => {
     state = readState();
