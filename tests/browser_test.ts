@@ -473,6 +473,16 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         "-1.2",
       );
       assert.deepEqual(s.consoleErrors, [], "console errors");
+
+      // A shared link's point off the globe: the form's words (before: the API's URL and words).
+      const before = new URL(s.page.url());
+      await open(s, "/?near=95,200");
+      assert.equal(
+        await text(s.page, "#error"),
+        'Cannot find tickets near "95, 200": type a latitude (-90..90) and a longitude (-180..180)',
+      );
+      assert.deepEqual(s.consoleErrors, [], "console errors: nothing was asked of the API");
+      await open(s, before.pathname + before.search);
     });
 
     await t.step(

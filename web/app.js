@@ -52,6 +52,8 @@ let charts;
 let tickets = [];
 /** The tickets URL whose answer `tickets` holds. */
 let drawnUrl = "";
+/** The dispatch form's (or a link's) last mistake, shown on the error line until fixed. */
+let nearestProblem = null;
 let byId = new Map();
 const extra = new Map();
 let fetchedAt = Date.now();
@@ -119,6 +121,11 @@ async function loadNearest() {
     renderNearest(null, pick);
     return;
   }
+  if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
+    // A link's point off the globe: said as the form says it (before: the API's URL and words).
+    showNearestProblem(lat, lon);
+    return;
+  }
   mapView.setVehicle(lat, lon);
   $("n-lat").value = String(lat);
   $("n-lon").value = String(lon);
@@ -159,7 +166,8 @@ function showFailures(errors) {
     if (e.status === 503 || e.status === 0) unavailable.add(lowerFirst(e.detail));
     else if (e.status !== 401) other.add(e.message);
   }
-  const lines = [...other];
+  // The dispatch form's (or link's) mistake stays said until the point is fixed.
+  const lines = [...(nearestProblem === null ? [] : [nearestProblem]), ...other];
   if (unavailable.size > 0) {
     lines.unshift(
       `The data cannot be loaded now: ${[...unavailable].join("; ")}. ` +
@@ -173,8 +181,11 @@ function showFailures(errors) {
 }
 
 let wake = null;
-/** The dispatch form's last mistake, shown on the error line until fixed. */
-let nearestProblem = null;
+function showNearestProblem(lat, lon) {
+  nearestProblem = `Cannot find tickets near "${lat}, ${lon}": type a latitude (-90..90) and ` +
+    `a longitude (-180..180)`;
+  renderError(nearestProblem);
+}
 
 /** Waits for the next try of the first load: a refresh period, or a token entered sooner. */
 function nextTry() {
@@ -466,9 +477,7 @@ function bindControls() {
     const lat = Number($("n-lat").value);
     const lon = Number($("n-lon").value);
     if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180) || !$("n-lat").value || !$("n-lon").value) {
-      nearestProblem = `Cannot find tickets near "${$("n-lat").value}, ${$("n-lon").value}": ` +
-        `type a latitude (-90..90) and a longitude (-180..180)`;
-      renderError(nearestProblem);
+      showNearestProblem($("n-lat").value, $("n-lon").value);
       return;
     }
     // The last mistake is fixed: its line goes (before, it stayed until the next refresh).

@@ -42,11 +42,12 @@ export function countdown(minutesLeft) {
 }
 
 /**
- * `0.3 h ago` from an age in hours; `just now` for a negative one (a change file named ahead of
- * the server's clock, which ingest allows by up to 60 min).
+ * `0.3 h ago` from an age in hours, `12 days ago` from two days on; `just now` for a negative one
+ * (a change file named ahead of the server's clock, which ingest allows by up to 60 min).
  */
 export function ago(ageHours) {
-  return ageHours < 0 ? "just now" : `${ageHours.toFixed(1)} h ago`;
+  if (ageHours < 0) return "just now";
+  return ageHours < 48 ? `${ageHours.toFixed(1)} h ago` : `${Math.floor(ageHours / 24)} days ago`;
 }
 
 /** `15 Jun 17:00 EAT` from an ISO time with an offset. */

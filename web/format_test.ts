@@ -39,3 +39,9 @@ Deno.test("ago() says a data time ahead of the server's clock is just now, never
   assert.equal(ago(-0.3), "just now");
   assert.equal(ago(-0.01), "just now"); // not "-0.0 h ago"
 });
+
+Deno.test("ago() gives days from two days on (the demo's data, months old, read 4027.1 h ago)", () => {
+  assert.equal(ago(47.9), "47.9 h ago");
+  assert.equal(ago(48), "2 days ago");
+  assert.equal(ago(4027.1), "167 days ago");
+});

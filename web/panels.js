@@ -150,7 +150,7 @@ export function renderTicketGone(id, feature, { known = true } = {}) {
   let why;
   if (!p) {
     why = known
-      ? "No longer in the data: the server has no such ticket."
+      ? "Not in the data: the server has no ticket with this id."
       : "Not among the tickets shown; its state cannot be read now.";
   } else if (!p.is_open) {
     why = `${p.closed_at ? `Closed at ${eatTime(p.closed_at)}` : "Closed"}: no longer open, ` +

@@ -57,7 +57,9 @@ function render(view) {
   table.tBodies[0].innerHTML = rows.slice(0, MAX_ROWS).map((p) => row(p, view.selected)).join("");
   caption.textContent = rows.length > MAX_ROWS
     ? `Showing the first ${MAX_ROWS} of ${rows.length} tickets; the CSV has them all.`
-    : `${rows.length} tickets. Sort with the column buttons; Enter on a row selects it.`;
+    : `${rows.length} ticket${
+      rows.length === 1 ? "" : "s"
+    }. Sort with the column buttons; Enter on a row selects it.`;
 }
 
 /** The column headers, each a button: a click sorts by its column, a second click reverses. */
