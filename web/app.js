@@ -220,6 +220,10 @@ function fillOptions(features) {
     if (p.assigned_team) seen.team.add(p.assigned_team);
   }
   for (const key of ["cluster", "status", "team"]) {
+    // The API matches these in any case: a link's `team=nbi north flm` is the listed team
+    // (before: a second, lower-case entry in the list).
+    const listed = [...seen[key]].find((v) => v.toLowerCase() === state[key].toLowerCase());
+    if (state[key] && listed !== undefined) state[key] = listed;
     const select = $(`f-${key}`);
     const values = [...new Set([...seen[key], state[key]].filter(Boolean))]
       .sort((a, b) => a.localeCompare(b));

@@ -37,6 +37,8 @@ export function readState(search = location.search) {
     if (value === null) continue;
     state[key] = key === "crq" ? value === "1" : value.trim();
   }
+  // As the API reads them: `?sla=BREACHED` is breached (before: dropped, widening the view).
+  for (const key of ["window", "sla", "view", "rank"]) state[key] = state[key].toLowerCase();
   if (!WINDOWS.includes(state.window)) state.window = DEFAULTS.window;
   if (!SLA.includes(state.sla)) state.sla = "";
   if (state.view !== "table") state.view = "map";
