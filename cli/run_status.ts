@@ -4,11 +4,12 @@
  * @module
  */
 
-import type { Config } from "../app/config.ts";
+import { type Config, ConfigError } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
+import { grantsLacking, STATUS_READS } from "../core/check_read_grants.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { configToRead } from "./_config_to_read.ts";
 import {
@@ -92,7 +93,12 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
     return notChecked(context, flags, error);
   }
   try {
-    const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets });
+    const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets })
+      .catch(async (error) => {
+        // A role that may not read the run record (serve's read-only role): the GRANTs to run.
+        const lacking = await grantsLacking(db, error, STATUS_READS, "status needs");
+        throw lacking === undefined ? error : new ConfigError(`Cannot read the status: ${lacking}`);
+      });
     context.out(values.json ? JSON.stringify(status) : formatStatus(status));
     return status.healthy ? 0 : 1;
   } finally {

@@ -31,6 +31,20 @@ export const LEDGER_READS: ReadGrants = {
   functions: [],
 };
 
+/** What `status` reads: the datasets' counts, freshness, the run record, ledger and quarantine. */
+export const STATUS_READS: ReadGrants = {
+  schemas: ["tickets"],
+  tables: [
+    "tickets.inc",
+    "tickets.crq",
+    "tickets.import_meta",
+    "tickets.runs",
+    "tickets.applied_files",
+    "tickets.quarantine",
+  ],
+  functions: [],
+};
+
 /**
  * What the read API reads on PostgreSQL (`serve`): the ticket tables, history and freshness,
  * and every function its statements call, with the helpers those call in turn (PostgreSQL
@@ -178,13 +192,26 @@ export function isPermissionDenied(error: unknown): boolean {
  * role lacks for them, in words ({@linkcode describeMissingGrants}, `purpose` after "lacks N
  * privileges"); undefined for any other error, or when none is found lacking (the error stands).
  */
-export async function ledgerGrantsLacking(
+export function ledgerGrantsLacking(
   db: SqlSession,
   error: unknown,
   purpose: string,
 ): Promise<string | undefined> {
+  return grantsLacking(db, error, LEDGER_READS, purpose);
+}
+
+/**
+ * As {@linkcode ledgerGrantsLacking}, for what `reads` lists: the GRANT statements a permission
+ * denied met reading it calls for, in words; undefined for another error or none lacking.
+ */
+export async function grantsLacking(
+  db: SqlSession,
+  error: unknown,
+  reads: ReadGrants,
+  purpose: string,
+): Promise<string | undefined> {
   if (!isPermissionDenied(error)) return undefined;
-  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
+  const missing = await missingReadGrants(db, reads).catch(() => undefined);
   if (missing === undefined || missing.grants.length === 0) return undefined;
   return describeMissingGrants(missing, purpose);
 }

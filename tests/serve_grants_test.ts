@@ -391,4 +391,37 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "status as the README's read-only role names the grants the run record needs (exit 2), " +
+    "not the server's bare permission denied",
+  ignore: base === undefined,
+  ...shared,
+  async fn() {
+    const { url, admin } = await scratch();
+    const role = roleName();
+    try {
+      await withRole(admin, role, await readmeGrants(role), async () => {
+        const r = await cli(["status"], { DATABASE_URL: asRole(url, role) });
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        // Before: "Cannot run status: permission denied for table runs" (exit 1).
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `Cannot read the status: the database role "${role}" lacks 3 privileges status ` +
+              `needs; as the schema owner run: grant select on tickets\\.runs to ${role}; ` +
+              `grant select on tickets\\.applied_files to ${role}; grant select on ` +
+              `tickets\\.quarantine to ${role}\n$`,
+          ),
+        );
+        const json = await cli(["status", "--json"], { DATABASE_URL: asRole(url, role) });
+        assert.equal(json.code, 2);
+        assert.match(JSON.parse(json.stdout).error, /^Cannot read the status: the database role/);
+        assert.ok(!(r.stdout + r.stderr + json.stdout).includes(PASSWORD));
+      });
+    } finally {
+      await admin.end();
+    }
+  },
+});
+
 removeTestDataAtEnd();
