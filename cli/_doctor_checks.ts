@@ -25,6 +25,7 @@ import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
 import { isPermissionDenied, ledgerGrantsLacking } from "../core/check_read_grants.ts";
+import { readOnlySessions, RUN_TABLES, tablesNotWritable } from "../core/check_writes.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import type { Database, ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
@@ -166,6 +167,7 @@ async function databaseChecks(
     await serverCheck(db, config, embeddedDir),
     await postgisCheck(db),
     await migrationsCheck(db),
+    await writesCheck(db),
     await clockCheck(db, now),
     await eatCheck(db),
   ];
@@ -227,6 +229,36 @@ async function migrationsCheck(db: Database): Promise<Check> {
     if (isPermissionDenied(error)) return fail("migrations", message(error), GRANT);
     return fail("migrations", message(error), "restore the released migration files");
   }
+}
+
+/**
+ * Whether the role can write what `ingest --apply` writes (before: doctor passed serve's
+ * read-only role, and every applying run then failed). The embedded database has one role.
+ */
+async function writesCheck(db: Database): Promise<Check> {
+  if (db.kind !== "postgres") return ok("writes", "the embedded database's one role");
+  const [role] = await db.query<{ name: string }>(`select current_user::text as name`);
+  const who = `the database role "${role?.name}"`;
+  const remedy = "run ingest as the role that ran migrate (a read-only role is for serve alone)";
+  if (await readOnlySessions(db)) {
+    return fail(
+      "writes",
+      `${who} starts every session read only (default_transaction_read_only = on): ` +
+        `ingest --apply cannot write`,
+      remedy,
+    );
+  }
+  const tables = Object.values(DATASETS).map((d) => d.table);
+  const refused = await tablesNotWritable(db, [...tables, ...RUN_TABLES]).catch(() => []);
+  if (refused.length > 0) {
+    return fail(
+      "writes",
+      `${who} cannot write ${refused.join(", ")}: ingest --apply can neither apply files nor ` +
+        `record its runs`,
+      remedy,
+    );
+  }
+  return ok("writes", `${who} can write the tickets and the run record`);
 }
 
 const GRANT = `as the schema owner, grant this role what the README's "read-only role" lists`;

@@ -11,6 +11,7 @@ import { lookElsewhere, quoteCsvFolders } from "./csv_elsewhere.ts";
 import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
+import { RUN_TABLES, tablesNotWritable } from "./check_writes.ts";
 
 /** Health of one dataset. */
 export interface DatasetStatus {
@@ -115,19 +116,6 @@ where dataset = $1 and status = 'locked'
 const LEDGER_FILES = `select count(*)::int as n from tickets.applied_files where dataset = $1`;
 
 const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
-
-/** $1 tables the drain writes: those the current role cannot insert into or update. */
-const NOT_WRITABLE = `
-select t as table_name from unnest($1::text[]) t
-where not (has_table_privilege(t, 'INSERT') and has_table_privilege(t, 'UPDATE'))`;
-
-/** Tables an applying run writes besides the dataset's own. */
-const RUN_TABLES = [
-  "tickets.applied_files",
-  "tickets.import_meta",
-  "tickets.quarantine",
-  "tickets.runs",
-];
 
 function tableCounts(table: string): string {
   return `
@@ -296,13 +284,11 @@ async function readBucket(
 async function notWritable(db: Database, dataset: Dataset): Promise<string[]> {
   // A run that cannot write cannot record itself either: without this, a read-only role
   // would look healthy for ever (its failed runs leave no trace in tickets.runs).
-  const tables = await db.query<{ table_name: string }>(NOT_WRITABLE, [
-    [dataset.table, ...RUN_TABLES],
-  ]);
+  const tables = await tablesNotWritable(db, [dataset.table, ...RUN_TABLES]);
   if (tables.length === 0) return [];
   return [
     `The database role cannot write ${
-      tables.map((r) => r.table_name).join(", ")
+      tables.join(", ")
     }: ingest can neither apply files nor record its runs`,
   ];
 }

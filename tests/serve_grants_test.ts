@@ -424,4 +424,46 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "doctor as the README's read-only role fails writes (ingest --apply could not write), " +
+    "where it passed every check",
+  ignore: base === undefined,
+  ...shared,
+  async fn() {
+    const { url, admin } = await scratch();
+    const role = roleName();
+    try {
+      await withRole(admin, role, await readmeGrants(role), async () => {
+        const r = await cli(["doctor"], { DATABASE_URL: asRole(url, role) });
+        // Before: "All checks passed" (exit 0), and every applying run then failed.
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.match(
+          r.stdout,
+          new RegExp(
+            `^fail +writes +the database role "${role}" starts every session read only ` +
+              `\\(default_transaction_read_only = on\\): ingest --apply cannot write$`,
+            "m",
+          ),
+        );
+        await admin.unsafe(`alter role ${role} reset default_transaction_read_only`);
+        const granted = await cli(["doctor"], { DATABASE_URL: asRole(url, role) });
+        assert.match(
+          granted.stdout,
+          new RegExp(
+            `^fail +writes +the database role "${role}" cannot write tickets\\.inc, ` +
+              `tickets\\.crq, tickets\\.applied_files, tickets\\.import_meta, ` +
+              `tickets\\.quarantine, tickets\\.runs: ingest --apply can neither apply files ` +
+              `nor record its runs$`,
+            "m",
+          ),
+        );
+      });
+      const owner = await cli(["doctor"], { DATABASE_URL: url });
+      assert.match(owner.stdout, /^ok +writes +the database role "[^"]+" can write the tickets/m);
+    } finally {
+      await admin.end();
+    }
+  },
+});
+
 removeTestDataAtEnd();
