@@ -72,6 +72,8 @@ export function createLogger(options: LoggerOptions): Logger {
 interface Lines {
   options: LoggerOptions;
   log: Logger["log"];
+  /** A line for a person (text format), the progress bar cleared first. */
+  say(text: string): void;
   /** Draws the progress bar (a carriage-return update). */
   drawBar(text: string): void;
   clearBar(): void;
@@ -101,11 +103,15 @@ function createLines(options: LoggerOptions): Lines {
       write(`${level === "info" ? "" : `${level.toUpperCase()} `}${event} ${detail}`.trim() + "\n");
     }
   };
-  return { options, log, drawBar, clearBar };
+  const say = (text: string) => {
+    clearBar();
+    write(`${text}\n`);
+  };
+  return { options, log, say, drawBar, clearBar };
 }
 
 /** A drain progress event: a `file_start` and a `file` line in JSON, the progress bar in text. */
-function logProgress({ options, log, drawBar, clearBar }: Lines, event: DrainProgress): void {
+function logProgress({ options, log, say, drawBar, clearBar }: Lines, event: DrainProgress): void {
   if (event.type === "file_start") {
     if (options.format === "json") {
       log("info", "file_start", {
@@ -114,6 +120,16 @@ function logProgress({ options, log, drawBar, clearBar }: Lines, event: DrainPro
         action: event.action,
         size: event.size,
       });
+    }
+  } else if (event.type === "lock_wait") {
+    const seconds = Math.ceil(event.waitMs / 1000);
+    if (options.format === "json") {
+      log("info", "lock_wait", { dataset: event.dataset, waitS: seconds, holder: event.holder });
+    } else {
+      say(
+        `Waiting up to ${seconds} s for the run lock of ${event.dataset.toUpperCase()}: ` +
+          `another run holds it${event.holder}`,
+      );
     }
   } else if (event.type === "batch") {
     if (!options.progressBar || options.format !== "text") return;

@@ -119,7 +119,13 @@ export async function drain(
   let locked = false;
   try {
     if (apply) {
-      locked = await takeLock(db, lockName, lockDeadline, signal);
+      locked = await takeLock(db, lockName, lockDeadline, signal, async () =>
+        options.onProgress?.({
+          type: "lock_wait",
+          dataset: dataset.name,
+          waitMs: Math.max(0, lockDeadline - Date.now()),
+          holder: await describeLockHolder(db, lockName).catch(() => ""),
+        }));
       if (!locked) {
         await reportLocked(db, dataset, report, lockName);
         return report;
@@ -189,8 +195,11 @@ async function takeLock(
   lockName: string,
   deadline: number,
   signal: AbortSignal | undefined,
+  onWait: () => Promise<void>,
 ): Promise<boolean> {
   let locked = await db.tryLock(lockName);
+  // Said once, as it begins (before: `--wait-lock 45` on PostgreSQL waited without a word).
+  if (!locked && Date.now() < deadline) await onWait();
   while (!locked && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, deadline - Date.now())));
     signal?.throwIfAborted();

@@ -149,7 +149,9 @@ export type DrainProgress =
     /** File size in bytes. */
     size: number;
   }
-  | { type: "file_end"; dataset: string; file: FileReport };
+  | { type: "file_end"; dataset: string; file: FileReport }
+  /** `--wait-lock`: another run holds the lock; this one waits up to `waitMs` (`holder` said). */
+  | { type: "lock_wait"; dataset: string; waitMs: number; holder: string };
 
 /** Returns zeroed counts. */
 export function emptyCounts(): FileCounts {

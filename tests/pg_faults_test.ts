@@ -375,3 +375,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "[postgres] ingest --wait-lock says it waits for the run lock and who holds it, on a terminal " +
+    "and in the JSON log [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const env = { DATABASE_URL: await createScratchDatabase(base!) };
+    assert.equal((await cli(["migrate"], env)).code, 0);
+    const dir = await scratchDir("test-pg-faults");
+    await writeFiles(`${dir}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 74 }).files);
+    const holder = postgres(env.DATABASE_URL, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: "stuck-holder" },
+    });
+    try {
+      const [held] = await holder<{ pid: number }[]>`
+        select pg_backend_pid() as pid, pg_advisory_lock(hashtextextended('fleettickets:drain:inc', 0))`;
+      const args = ["ingest", "--from-dir", `${dir}/bucket`, "--dataset", "inc", "--apply"];
+      const text = await cli([...args, "--wait-lock", "1", "--log-format", "text"], env);
+      // Before: silent for the whole wait on PostgreSQL (the embedded database said it).
+      assert.match(
+        text.stderr,
+        new RegExp(
+          `^Waiting up to 1 s for the run lock of INC: another run holds it \\(PostgreSQL ` +
+            `process ${held!.pid}, "stuck-holder" .*select pg_terminate_backend\\(${
+              held!.pid
+            }, 5000\\)$`,
+          "m",
+        ),
+      );
+      const json = await cli([...args, "--wait-lock", "1"], env);
+      const waited = json.stdout.trim().split("\n").map((l) => JSON.parse(l))
+        .find((l) => l.event === "lock_wait");
+      assert.deepEqual([waited?.dataset, waited?.waitS], ["inc", 1]);
+      assert.match(waited?.holder, new RegExp(`PostgreSQL process ${held!.pid}`));
+    } finally {
+      await holder.end();
+    }
+  },
+});
