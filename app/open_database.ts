@@ -230,9 +230,26 @@ async function readPlan(db: Database, remedy?: string) {
   try {
     return await pendingMigrations(db);
   } catch (error) {
-    if (remedy === undefined || !(error instanceof NewerSchemaError)) throw error;
-    throw new NewerSchemaError(error.migrations, error.definitions, remedy);
+    throw namingDatabase(error, db, remedy);
   }
+}
+
+/**
+ * A later version's schema met in `db` ({@linkcode NewerSchemaError}), naming a PostgreSQL
+ * database as the pending-migrations refusal does (and with `remedy` when given); any other
+ * error as it is.
+ */
+export function namingDatabase(error: unknown, db: Database, remedy?: string): unknown {
+  if (!(error instanceof NewerSchemaError)) return error;
+  const { migrations, definitions } = error;
+  return new NewerSchemaError(migrations, definitions, remedy ?? error.remedy, named(db));
+}
+
+/** `at host:port (database "…") ` for a PostgreSQL database (with its trailing space), else "". */
+function named(db: Database | undefined): string {
+  return db?.kind === "postgres" && db.description !== undefined
+    ? `${db.description.replace(/^PostgreSQL /, "")} `
+    : "";
 }
 
 /**
@@ -241,10 +258,7 @@ async function readPlan(db: Database, remedy?: string) {
  */
 function refusePending(plan: MigrationStatus, remedy?: string, db?: Database): void {
   if (plan.pending.length + plan.changedDefinitions.length > 0) {
-    const where = db?.kind === "postgres" && db.description !== undefined
-      ? `${db.description.replace(/^PostgreSQL /, "")} `
-      : "";
-    throw new PendingMigrationsError(plan.pending, plan.changedDefinitions, remedy, where);
+    throw new PendingMigrationsError(plan.pending, plan.changedDefinitions, remedy, named(db));
   }
 }
 

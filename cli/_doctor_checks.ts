@@ -123,7 +123,12 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
     return { db: await createPgliteDatabase({ dataDir: dir }), dir };
   } catch (error) {
     if (error instanceof DatabaseLockedError) {
-      checks.push(warn("database", message(error), "run doctor again when the run has finished"));
+      checks.push(warn(
+        "database",
+        message(error),
+        'run doctor again when that run has finished (a running "deno task serve" holds it ' +
+          "until stopped)",
+      ));
     } else {
       checks.push(fail(
         "embedded directory",
@@ -428,7 +433,9 @@ async function checkPrefix(
     : found.length > 0
     ? warn(
       name,
-      `${where}/${dataset.changesPrefix}: ${files.length} change files, ${found.join(", ")}`,
+      `${where}/${dataset.changesPrefix}: ${files.length} change file${
+        files.length === 1 ? "" : "s"
+      }, ${found.join(", ")}`,
       remedies.join("; "),
     )
     : ok(

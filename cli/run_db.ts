@@ -122,8 +122,8 @@ async function writeExport(
 function written(target: string, summary: ExportSummary): string {
   const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
     .map(([table, n]) => `${table} ${n}`).join(", ");
-  return `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}.\n` +
+  return `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}\n` +
     `Load it into an empty PostgreSQL database with PostGIS available:\n` +
     `  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f ${target}\n` +
-    `then set DATABASE_URL and check with "deno task status".`;
+    `then set DATABASE_URL and check with "deno task status"`;
 }

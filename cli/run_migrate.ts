@@ -5,7 +5,7 @@
  */
 
 import type { Config } from "../app/config.ts";
-import { openDatabase } from "../app/open_database.ts";
+import { namingDatabase, openDatabase } from "../app/open_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import { UsageError } from "./_context.ts";
@@ -26,7 +26,7 @@ export async function runMigrate(
   const db = await openDatabase(config, { migrate: false });
   try {
     const status = await migrate(db).catch((error) => {
-      throw postgisRefused(error, db.description) ?? error;
+      throw postgisRefused(error, db.description) ?? namingDatabase(error, db);
     });
     const { applied, pending, changedDefinitions: changed } = status;
     const where = db.description ?? "the database";

@@ -150,17 +150,21 @@ export class NewerSchemaError extends Error {
   /** What to do. */
   readonly remedy: string;
 
-  /** Creates the error naming the unknown migrations and definitions. */
+  /**
+   * Creates the error naming the unknown migrations and definitions; `where` names the database
+   * (`at host:port (database "db") `, with its trailing space) when it is PostgreSQL.
+   */
   constructor(
     readonly migrations: string[],
     readonly definitions: string[],
     remedy = "run the release that migrated it, or restore the backup taken before that upgrade",
+    where = "",
   ) {
     const counts = [
       ...(migrations.length > 0 ? [`${migrations.length} migration(s)`] : []),
       ...(definitions.length > 0 ? [`${definitions.length} definition(s)`] : []),
     ];
-    const found = `the database holds ${counts.join(" and ")} this version does not know (${
+    const found = `the database ${where}holds ${counts.join(" and ")} this version does not know (${
       [...migrations, ...definitions].join(", ")
     }): a later release migrated it`;
     super(`Cannot run: ${found}; ${remedy}`);

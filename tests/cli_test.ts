@@ -527,9 +527,13 @@ Deno.test({
     const ledgers = "select name, checksum, applied_at from tickets.schema_definitions " +
       "union all select name, checksum, applied_at from tickets.schema_migrations order by 1";
     const before = await cli(["sql", ledgers, "--json"], env);
-    const refusal = "the database holds 1 migration(s) and 1 definition(s) this version does " +
-      "not know (012_later_release.sql, 30_inc_open_sla.sql): a later release migrated it; " +
-      "run the release that migrated it, or restore the backup taken before that upgrade";
+    // Named, as the pending-migrations refusal names it (before: "the database holds …").
+    const database = new URL(url).pathname.slice(1);
+    const at = new URL(url).host;
+    const refusal = `the database at ${at} (database "${database}") holds 1 migration(s) and 1 ` +
+      "definition(s) this version does not know (012_later_release.sql, 30_inc_open_sla.sql): " +
+      "a later release migrated it; run the release that migrated it, or restore the backup " +
+      "taken before that upgrade";
     const bucket = await scratch();
     await Deno.mkdir(`${bucket}/${CHANGES}`, { recursive: true });
     for (
