@@ -631,3 +631,14 @@ Deno.test("every request writes one access-log line: method, path without query,
   assert.equal(line.path, "/api/nearest");
   assert.equal(line.status, 400);
 });
+
+Deno.test("/api/config carries a weak ETag and Cache-Control: no-cache, and a repeat is a 304", async () => {
+  const { app } = appWith();
+  const first = await app.request("/api/config");
+  // Before: neither header, so a cache could keep a server's old settings.
+  assert.equal(first.headers.get("Cache-Control"), "no-cache");
+  const tag = first.headers.get("ETag");
+  assert.match(tag ?? "", /^W\/"/);
+  const again = await app.request("/api/config", { headers: { "If-None-Match": tag! } });
+  assert.equal(again.status, 304);
+});

@@ -6,6 +6,7 @@
  */
 
 import type { Hono } from "hono";
+import { etag } from "hono/etag";
 import { readHealth } from "../core/read_health.ts";
 import { readOnly } from "../core/read_only.ts";
 import type { ServeEnv } from "./env.ts";
@@ -35,12 +36,18 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
     }
   });
 
-  app.get("/api/config", (c) => {
+  // Tagged from its bytes and revalidated, as every other answer (before: neither, so a cache
+  // could keep a server's old settings).
+  app.get("/api/config", etag({ weak: true }), (c) => {
     const { settings } = c.get("deps");
-    return c.json({
-      tilesUrl: settings.tilesUrl ?? null,
-      pmtiles: settings.pmtiles !== undefined,
-      staleAfterHours: settings.staleAfterHours,
-    });
+    return c.json(
+      {
+        tilesUrl: settings.tilesUrl ?? null,
+        pmtiles: settings.pmtiles !== undefined,
+        staleAfterHours: settings.staleAfterHours,
+      },
+      200,
+      { "Cache-Control": "no-cache" },
+    );
   });
 }
