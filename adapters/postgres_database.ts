@@ -187,6 +187,15 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
       { cause: error },
     );
   }
+  // No such database, role or password: the server says what is wrong with DATABASE_URL, and
+  // every rerun fails alike until it changes (before: exit 1, an outage to retry).
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && REFUSED_SETTINGS.has(code)) {
+    return new DatabaseUrlError(
+      `Cannot connect to PostgreSQL ${where}: ${message}; check DATABASE_URL`,
+      { cause: error },
+    );
+  }
   const hint = /ECONNRESET|EPIPE/.test(message) && !answered
     ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
     : "";
@@ -194,6 +203,13 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
     cause: error,
   });
 }
+
+/**
+ * What the server refuses a connection for that only DATABASE_URL (or the server's settings)
+ * fixes: no such database (3D000), a wrong password (28P01), no such role or no pg_hba.conf
+ * entry (28000).
+ */
+const REFUSED_SETTINGS = new Set(["3D000", "28P01", "28000"]);
 
 /**
  * `at host:port[, host:port…] (database "db")`, never the password. A URL that names no database

@@ -280,15 +280,15 @@ Deno.test({
       ...(base === undefined ? [] : [
         [
           other((u) => u.pathname = "/ft_no_such_database"),
-          /database "ft_no_such_database" does not exist/,
+          /database "ft_no_such_database" does not exist; check DATABASE_URL/,
           false,
-          1,
+          2, // a setting to fix (before: 1)
         ] as [string, RegExp, boolean, number],
         [
           other((u) => [u.username, u.password] = ["ft_no_such_role", SECRET]),
-          /role "ft_no_such_role" does not exist/,
+          /role "ft_no_such_role" does not exist; check DATABASE_URL/,
           false,
-          1,
+          2,
         ] as [string, RegExp, boolean, number],
       ]),
     ];
@@ -361,6 +361,39 @@ Deno.test({
     const report = JSON.parse(ingest.stdout);
     assert.equal(report.transient, false);
     assert.match(report.error, /the server may not accept TLS/);
+  },
+});
+
+Deno.test({
+  name: "a DATABASE_URL naming a database or role the server does not have is a setting to fix " +
+    "(exit 2, not transient) for every command, serve too",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const noDatabase = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    noDatabase.pathname = "/ft_test_no_such_database";
+    const noRole = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    noRole.username = "ft_test_no_such_role";
+    for (
+      const [url, said] of [
+        [noDatabase, /database "ft_test_no_such_database" does not exist; check DATABASE_URL\n$/],
+        [noRole, /role "ft_test_no_such_role" does not exist; check DATABASE_URL\n$/],
+      ] as const
+    ) {
+      for (const args of [["status"], ["serve", "--port", "0"], ["report"]]) {
+        const r = await run(args, env(url.toString()));
+        // Before: exit 1, as for an outage a rerun could get past.
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.text}`);
+        assert.match(r.text, said);
+      }
+    }
+    const ingest = await run(
+      ["ingest", "--from-dir", await emptyBucket(), "--apply", "--json"],
+      env(noDatabase.toString()),
+    );
+    assert.equal(ingest.code, 2, ingest.text);
+    assert.equal(JSON.parse(ingest.stdout).transient, false);
   },
 });
 
