@@ -50,17 +50,23 @@ function chart(el, series, data, existing) {
     height: 220,
     series,
     tzDate: eatDate,
-    // One captured day still gets a readable axis: a day either side.
-    scales: {
-      x: {
-        time: true,
-        range: (_u, min, max) => min === max ? [min - 86_400, max + 86_400] : [min, max],
-      },
-    },
+    scales: { x: { time: true } },
     axes: [{ incrs: DAY_STEPS, values: (_u, splits) => splits.map(dayLabel) }, { size: 44 }],
     legend: { live: false },
   };
   return new uPlot(opts, data, el);
+}
+
+/**
+ * One captured day between two empty ones, so that it is drawn mid-chart under its date (uPlot
+ * puts a lone point at the left edge with no day on the axis, its scale's range function unused);
+ * more days as they are.
+ */
+function oneDayAmidEmptyOnes(days) {
+  if (days.length !== 1) return days;
+  const shifted = (n) => new Date(Date.parse(`${days[0].date}T00:00:00Z`) + n * 86_400_000)
+    .toISOString().slice(0, 10);
+  return [{ date: shifted(-1) }, days[0], { date: shifted(1) }];
 }
 
 /** Creates both charts; `update(days)` redraws them from /api/backlog's days. */
@@ -83,19 +89,20 @@ export function createCharts(backlogEl, flowEl) {
         flowEl.innerHTML = empty;
         return;
       }
-      const x = days.map((d) => daySeconds(d.date));
+      const shown = oneDayAmidEmptyOnes(days);
+      const x = shown.map((d) => daySeconds(d.date));
       backlog = chart(backlogEl, BACKLOG_SERIES, [
         x,
-        days.map((d) => d.open_total),
-        days.map((d) => d.open_breached),
-        days.map((d) => d.open_at_risk),
-        days.map((d) => d.open_ok),
-        days.map((d) => d.open_unknown),
+        shown.map((d) => d.open_total ?? null),
+        shown.map((d) => d.open_breached ?? null),
+        shown.map((d) => d.open_at_risk ?? null),
+        shown.map((d) => d.open_ok ?? null),
+        shown.map((d) => d.open_unknown ?? null),
       ], backlog);
       flow = chart(flowEl, FLOW_SERIES, [
         x,
-        days.map((d) => d.created ?? null),
-        days.map((d) => d.closed ?? null),
+        shown.map((d) => d.created ?? null),
+        shown.map((d) => d.closed ?? null),
       ], flow);
     },
   };
