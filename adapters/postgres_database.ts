@@ -189,12 +189,11 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
   }
   // No such database, role or password: the server says what is wrong with DATABASE_URL, and
   // every rerun fails alike until it changes (before: exit 1, an outage to retry).
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && REFUSED_SETTINGS.has(code)) {
-    return new DatabaseUrlError(
-      `Cannot connect to PostgreSQL ${where}: ${message}; check DATABASE_URL`,
-      { cause: error },
-    );
+  const refused = refusedSetting(error, message);
+  if (refused !== undefined) {
+    return new DatabaseUrlError(`Cannot connect to PostgreSQL ${where}: ${message}; ${refused}`, {
+      cause: error,
+    });
   }
   const hint = /ECONNRESET|EPIPE/.test(message) && !answered
     ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
@@ -205,11 +204,23 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
 }
 
 /**
- * What the server refuses a connection for that only DATABASE_URL (or the server's settings)
- * fixes: no such database (3D000), a wrong password (28P01), no such role or no pg_hba.conf
- * entry (28000).
+ * What to fix when the server refuses the connection for a setting, which every rerun meets alike
+ * until it changes: no such database (3D000), a wrong password (28P01), no such role, a role
+ * that may not log in or no pg_hba.conf entry (28000: not its other causes, such as an LDAP or
+ * RADIUS server that did not answer), no CONNECT privilege (42501). Undefined otherwise.
  */
-const REFUSED_SETTINGS = new Set(["3D000", "28P01", "28000"]);
+function refusedSetting(error: unknown, message: string): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "3D000" || code === "28P01") return "check DATABASE_URL";
+  if (code === "28000" && /pg_hba\.conf/.test(message)) {
+    return "check the user and host in DATABASE_URL, or the server's pg_hba.conf";
+  }
+  if (code === "28000" && /does not exist|not permitted to log in/.test(message)) {
+    return "check the user in DATABASE_URL";
+  }
+  if (code === "42501") return "as the database's owner, grant the role connect on it";
+  return undefined;
+}
 
 /**
  * `at host:port[, host:port…] (database "db")`, never the password. A URL that names no database
@@ -640,14 +651,16 @@ class PostgresSession implements SqlSession {
         stream.on("close", onClose);
         start(done);
       });
+    // Only the connection's failures are told as a lost connection: what the rows' source throws
+    // (an S3 download cut short: "aborted", ECONNRESET) stays its own.
     try {
       for await (const chunk of chunks) {
-        if (failed) throw failed;
-        await settled((done) => stream.write(chunk, done));
+        if (failed) this.plainly(failed);
+        await settled((done) => stream.write(chunk, done)).catch(this.plainly);
       }
     } catch (error) {
       if (!stream.destroyed) stream.destroy(error as Error);
-      throw lostInWords(error, this.where);
+      throw error;
     }
     await settled((done) => stream.end(done)).catch(this.plainly);
   }
@@ -732,6 +745,9 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
 
   async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
     if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
+    // What `fn` throws stays as it is (its statements' failures are told already, by query()):
+    // an S3 download cut short inside it is not a lost database connection.
+    const thrownByFn = new WeakSet<object>();
     return await this.#sql.begin(async (tx: postgres.TransactionSql) => {
       // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
       // writing without it could apply a file twice next to another run.
@@ -745,9 +761,13 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       } catch (error) {
         // The ROLLBACK postgres.js sends next must not be what a late cancel stops.
         await afterCancel(this.#inFlight);
+        if (typeof error === "object" && error !== null) thrownByFn.add(error);
         throw error;
       }
-    }).catch(this.plainly) as T;
+    }).catch((error) => {
+      if (typeof error === "object" && error !== null && thrownByFn.has(error)) throw error;
+      return this.plainly(error);
+    }) as T;
   }
 
   /**
@@ -904,7 +924,7 @@ export function lostInWords(error: unknown, where: string): unknown {
 }
 
 /** A connection lost mid-statement, told plainly ({@linkcode lostInWords}); `cause` is postgres.js's. */
-export class ConnectionLostError extends Error {
+class ConnectionLostError extends Error {
   /** postgres.js's or the socket's code (`CONNECTION_CLOSED`, `ECONNRESET`, …). */
   readonly code: string;
 

@@ -286,7 +286,7 @@ Deno.test({
         ] as [string, RegExp, boolean, number],
         [
           other((u) => [u.username, u.password] = ["ft_no_such_role", SECRET]),
-          /role "ft_no_such_role" does not exist; check DATABASE_URL/,
+          /role "ft_no_such_role" does not exist; check the user in DATABASE_URL/,
           false,
           2,
         ] as [string, RegExp, boolean, number],
@@ -378,7 +378,7 @@ Deno.test({
     for (
       const [url, said] of [
         [noDatabase, /database "ft_test_no_such_database" does not exist; check DATABASE_URL\n$/],
-        [noRole, /role "ft_test_no_such_role" does not exist; check DATABASE_URL\n$/],
+        [noRole, /role "ft_test_no_such_role" does not exist; check the user in DATABASE_URL\n$/],
       ] as const
     ) {
       for (const args of [["status"], ["serve", "--port", "0"], ["report"]]) {

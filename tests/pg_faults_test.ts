@@ -304,9 +304,6 @@ Deno.test({
   },
 });
 
-cleanUpScratchDirsAtEnd();
-removeTestDataAtEnd();
-
 Deno.test({
   name:
     "[postgres] a connection lost mid-statement is told in plain words naming the server, not " +
@@ -418,3 +415,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "[postgres] a source that fails inside a transaction or a COPY (an S3 download cut short) is " +
+    "told in its own words, not as a lost PostgreSQL connection [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const db = createPostgresDatabase(await createScratchDatabase(base!));
+    // What Deno's node:http gives when S3 cuts a download short.
+    const cut = () => Object.assign(new Error("aborted"), { code: "ECONNRESET" });
+    try {
+      await assert.rejects(db.transaction(() => Promise.reject(cut())), { message: "aborted" });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.query("create temp table staged (a text)");
+          await tx.copyCsv(
+            "staged",
+            ["a"],
+            (async function* () {
+              yield new TextEncoder().encode("a\n1\n");
+              throw cut();
+            })(),
+          );
+        }),
+        // Before: "Lost the connection to PostgreSQL at …: the server stopped or restarted, …".
+        { message: "aborted" },
+      );
+      assert.deepEqual(await db.query("select 1 as one"), [{ one: 1 }], "the pool goes on");
+    } finally {
+      await db.close();
+    }
+  },
+});
+
+cleanUpScratchDirsAtEnd();
+removeTestDataAtEnd();

@@ -64,8 +64,9 @@ function chart(el, series, data, existing) {
  */
 function oneDayAmidEmptyOnes(days) {
   if (days.length !== 1) return days;
-  const shifted = (n) => new Date(Date.parse(`${days[0].date}T00:00:00Z`) + n * 86_400_000)
-    .toISOString().slice(0, 10);
+  const shifted = (n) =>
+    new Date(Date.parse(`${days[0].date}T00:00:00Z`) + n * 86_400_000)
+      .toISOString().slice(0, 10);
   return [{ date: shifted(-1) }, days[0], { date: shifted(1) }];
 }
 
