@@ -25,7 +25,7 @@ import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
 import { isPermissionDenied, ledgerGrantsLacking } from "../core/check_read_grants.ts";
-import { readOnlySessions, RUN_TABLES, tablesNotWritable } from "../core/check_writes.ts";
+import { applyPrivilegesLacking, readOnlyReason } from "../core/check_writes.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import type { Database, ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
@@ -245,21 +245,29 @@ async function writesCheck(db: Database): Promise<Check> {
   const [role] = await db.query<{ name: string }>(`select current_user::text as name`);
   const who = `the database role "${role?.name}"`;
   const remedy = "run ingest as the role that ran migrate (a read-only role is for serve alone)";
-  if (await readOnlySessions(db)) {
+  const readOnly = await readOnlyReason(db);
+  if (readOnly !== undefined) {
+    const standby = readOnly.startsWith("the server");
     return fail(
       "writes",
-      `${who} starts every session read only (default_transaction_read_only = on): ` +
-        `ingest --apply cannot write`,
-      remedy,
+      `${standby ? readOnly : `${who}${readOnly.replace(/^the role/, "")}`}: ingest --apply ` +
+        `cannot write`,
+      standby ? "point DATABASE_URL at the primary server" : remedy,
     );
   }
   const tables = Object.values(DATASETS).map((d) => d.table);
-  const refused = await tablesNotWritable(db, [...tables, ...RUN_TABLES]).catch(() => []);
-  if (refused.length > 0) {
+  const lacking = await applyPrivilegesLacking(db, tables).catch(() => undefined);
+  if (lacking === undefined) {
+    return warn(
+      "writes",
+      "not checked: the schema tickets is not there yet",
+      'run "deno task migrate"',
+    );
+  }
+  if (lacking.length > 0) {
     return fail(
       "writes",
-      `${who} cannot write ${refused.join(", ")}: ingest --apply can neither apply files nor ` +
-        `record its runs`,
+      `${who} cannot write what ingest --apply writes: ${lacking.join(", ")}`,
       remedy,
     );
   }

@@ -30,10 +30,60 @@ export async function tablesNotWritable(
   return rows.map((r) => r.table_name);
 }
 
-/** Whether the role's sessions start read only (`default_transaction_read_only = on`). */
-export async function readOnlySessions(db: SqlSession): Promise<boolean> {
-  const [row] = await db.query<{ on: boolean }>(
-    `select current_setting('default_transaction_read_only') = 'on' as on`,
+/** What an applying run writes besides the datasets' tables, with the privileges each takes. */
+const RUN_WRITES: readonly (readonly [string, readonly string[]])[] = [
+  ["tickets.applied_files", ["insert", "update"]],
+  ["tickets.import_meta", ["insert", "update"]],
+  ["tickets.quarantine", ["insert", "update", "delete"]],
+  ["tickets.runs", ["insert", "update"]],
+  ["tickets.closure_events", ["insert"]],
+  ["tickets.inc_daily_snapshot", ["insert", "update"]],
+];
+
+const PRIVILEGES_LACKING = `
+select t as table_name, p as privilege
+from unnest($1::text[], $2::text[]) with ordinality x(t, p, i)
+where not has_table_privilege(t, p)
+order by i`;
+
+/**
+ * What the current role lacks to run `ingest --apply` on the datasets' `tables`: per table the
+ * privileges (`tickets.inc (insert, update)`), then `temporary tables` when it may not make the
+ * stage; none when it lacks nothing. Throws when the schema is not there (not migrated yet).
+ */
+export async function applyPrivilegesLacking(
+  db: SqlSession,
+  tables: readonly string[],
+): Promise<string[]> {
+  const needs = [...tables.map((t) => [t, ["insert", "update"]] as const), ...RUN_WRITES]
+    .flatMap(([table, privileges]) => privileges.map((p) => [table, p] as const));
+  const rows = await db.query<{ table_name: string; privilege: string }>(PRIVILEGES_LACKING, [
+    needs.map(([table]) => table),
+    needs.map(([, privilege]) => privilege),
+  ]);
+  const byTable = new Map<string, string[]>();
+  for (const r of rows) {
+    byTable.set(r.table_name, [...byTable.get(r.table_name) ?? [], r.privilege]);
+  }
+  const lacking = [...byTable].map(([table, privileges]) => `${table} (${privileges.join(", ")})`);
+  const [temp] = await db.query<{ ok: boolean }>(
+    `select has_database_privilege(current_database(), 'temporary') as ok`,
   );
-  return row?.on === true;
+  return temp?.ok === false ? [...lacking, "temporary tables"] : lacking;
+}
+
+/**
+ * Why no write can succeed in this role's sessions, if none can: a hot standby, or sessions that
+ * start read only (`default_transaction_read_only`); undefined when they can write.
+ */
+export async function readOnlyReason(db: SqlSession): Promise<string | undefined> {
+  const [row] = await db.query<{ standby: boolean; read_only: boolean }>(
+    `select pg_is_in_recovery() as standby,
+            current_setting('default_transaction_read_only') = 'on' as read_only`,
+  );
+  if (row?.standby) return "the server is a read-only standby (in recovery)";
+  if (row?.read_only) {
+    return "the role starts every session read only (default_transaction_read_only = on)";
+  }
+  return undefined;
 }

@@ -325,7 +325,7 @@ Deno.test({
       // Before: `Cannot run sql: write CONNECTION_CLOSED 127.0.0.1:5432`.
       assert.match(
         stderr,
-        /^Cannot run sql: Lost the connection to PostgreSQL at [^ ]+ \(database "[^"]+"\): the server stopped or restarted, ended this session \(pg_terminate_backend, an idle timeout\), or the network dropped it \(CONNECTION_CLOSED\)\n$/,
+        /^Cannot run sql: lost the connection to PostgreSQL at [^ ]+ \(database "[^"]+"\): the server stopped or restarted, ended this session \(pg_terminate_backend, an idle timeout\), or the network dropped it \(CONNECTION_CLOSED\)\n$/,
       );
     } finally {
       await admin.end();

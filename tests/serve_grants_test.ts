@@ -450,10 +450,12 @@ Deno.test({
         assert.match(
           granted.stdout,
           new RegExp(
-            `^fail +writes +the database role "${role}" cannot write tickets\\.inc, ` +
-              `tickets\\.crq, tickets\\.applied_files, tickets\\.import_meta, ` +
-              `tickets\\.quarantine, tickets\\.runs: ingest --apply can neither apply files ` +
-              `nor record its runs$`,
+            `^fail +writes +the database role "${role}" cannot write what ingest --apply ` +
+              `writes: tickets\\.inc \\(insert, update\\), tickets\\.crq \\(insert, update\\), ` +
+              `tickets\\.applied_files \\(insert, update\\), tickets\\.import_meta \\(insert, ` +
+              `update\\), tickets\\.quarantine \\(insert, update, delete\\), tickets\\.runs ` +
+              `\\(insert, update\\), tickets\\.closure_events \\(insert\\), ` +
+              `tickets\\.inc_daily_snapshot \\(insert, update\\)$`,
             "m",
           ),
         );
