@@ -121,7 +121,7 @@ async function loadNearest() {
     renderNearest(null, pick);
     return;
   }
-  if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
+  if (!onGlobe(lat, lon)) {
     // A link's point off the globe: said as the form says it (before: the API's URL and words).
     showNearestProblem(lat, lon);
     return;
@@ -181,6 +181,13 @@ function showFailures(errors) {
 }
 
 let wake = null;
+/** The dispatch mistake's line goes (before, it stayed until the next refresh, or after it). */
+function forgetNearestProblem() {
+  if (nearestProblem === null) return;
+  nearestProblem = null;
+  renderError(null);
+}
+
 function showNearestProblem(lat, lon) {
   nearestProblem = `Cannot find tickets near "${lat}, ${lon}": type a latitude (-90..90) and ` +
     `a longitude (-180..180)`;
@@ -206,7 +213,12 @@ function enterToken() {
   else if (booted) refresh();
 }
 
+/** A point on the globe: latitude -90..90, longitude -180..180. */
+const onGlobe = (lat, lon) => Math.abs(lat) <= 90 && Math.abs(lon) <= 180;
+
+/** Asks for the tickets nearest a point (a map click, the form); a mistake said before goes. */
 function dispatchAt(lat, lon) {
+  forgetNearestProblem();
   state.near = `${lat.toFixed(5)},${lon.toFixed(5)}`;
   writeState(state, { replace: true });
   loadNearest().catch(fail);
@@ -480,23 +492,21 @@ function bindControls() {
     e.preventDefault();
     const lat = Number($("n-lat").value);
     const lon = Number($("n-lon").value);
-    if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180) || !$("n-lat").value || !$("n-lon").value) {
+    if (!onGlobe(lat, lon) || !$("n-lat").value || !$("n-lon").value) {
       showNearestProblem($("n-lat").value, $("n-lon").value);
       return;
     }
-    // The last mistake is fixed: its line goes (before, it stayed until the next refresh).
-    if (nearestProblem !== null) renderError(null);
-    nearestProblem = null;
     state.rank = $("n-rank").value;
     dispatchAt(lat, lon);
   });
   // A new rank asks at the point in the form: before, the point asked last came back over the
   // one just typed.
   $("n-rank").addEventListener("change", () => {
+    state.rank = $("n-rank").value;
     if (state.near || $("n-lat").value || $("n-lon").value) $("nearest-form").requestSubmit();
-    else state.rank = $("n-rank").value;
   });
   addEventListener("popstate", () => {
+    forgetNearestProblem(); // the point the history entry holds is judged afresh
     state = readState();
     applyStateToForm();
     refresh();
