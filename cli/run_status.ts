@@ -9,7 +9,7 @@ import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
-import { grantsLacking, STATUS_READS } from "../core/check_read_grants.ts";
+import { isPermissionDenied, missingReadGrants, STATUS_READS } from "../core/check_read_grants.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { configToRead } from "./_config_to_read.ts";
 import {
@@ -95,9 +95,7 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
   try {
     const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets })
       .catch(async (error) => {
-        // A role that may not read the run record (serve's read-only role): the GRANTs to run.
-        const lacking = await grantsLacking(db, error, STATUS_READS, "status needs");
-        throw lacking === undefined ? error : new ConfigError(`Cannot read the status: ${lacking}`);
+        throw await statusGrantsError(db, error) ?? error;
       });
     context.out(values.json ? JSON.stringify(status) : formatStatus(status));
     return status.healthy ? 0 : 1;
@@ -136,4 +134,23 @@ async function openReadOnly(
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
+}
+
+/**
+ * A role that may not read what status reads (serve's read-only role): the fix is ingest's role,
+ * since status checks that ingest can run as its role (a role granted only these reads is then
+ * reported unable to write); the GRANT statements come second. Undefined for any other error.
+ */
+async function statusGrantsError(db: Database, error: unknown): Promise<Error | undefined> {
+  if (!isPermissionDenied(error)) return undefined;
+  const missing = await missingReadGrants(db, STATUS_READS).catch(() => undefined);
+  if (missing === undefined || missing.grants.length === 0) return undefined;
+  const n = missing.grants.length;
+  return new ConfigError(
+    `Cannot read the status of ${db.description ?? "the database"}: the database role ` +
+      `"${missing.role}" lacks ${n} privilege${n === 1 ? "" : "s"} status needs; run status as ` +
+      `the role ingest runs as (status checks that it can write, so a role granted only these ` +
+      `reads is reported unable to run ingest), or as the schema owner run: ` +
+      missing.grants.join("; "),
+  );
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { DATASETS } from "./datasets.ts";
 import type { SqlSession } from "./ports/mod.ts";
 
 /** What a command reads, by the names the GRANT statements take. */
@@ -35,8 +36,7 @@ export const LEDGER_READS: ReadGrants = {
 export const STATUS_READS: ReadGrants = {
   schemas: ["tickets"],
   tables: [
-    "tickets.inc",
-    "tickets.crq",
+    ...Object.values(DATASETS).map((d) => d.table),
     "tickets.import_meta",
     "tickets.runs",
     "tickets.applied_files",
@@ -192,26 +192,13 @@ export function isPermissionDenied(error: unknown): boolean {
  * role lacks for them, in words ({@linkcode describeMissingGrants}, `purpose` after "lacks N
  * privileges"); undefined for any other error, or when none is found lacking (the error stands).
  */
-export function ledgerGrantsLacking(
+export async function ledgerGrantsLacking(
   db: SqlSession,
   error: unknown,
-  purpose: string,
-): Promise<string | undefined> {
-  return grantsLacking(db, error, LEDGER_READS, purpose);
-}
-
-/**
- * As {@linkcode ledgerGrantsLacking}, for what `reads` lists: the GRANT statements a permission
- * denied met reading it calls for, in words; undefined for another error or none lacking.
- */
-export async function grantsLacking(
-  db: SqlSession,
-  error: unknown,
-  reads: ReadGrants,
   purpose: string,
 ): Promise<string | undefined> {
   if (!isPermissionDenied(error)) return undefined;
-  const missing = await missingReadGrants(db, reads).catch(() => undefined);
+  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
   if (missing === undefined || missing.grants.length === 0) return undefined;
   return describeMissingGrants(missing, purpose);
 }

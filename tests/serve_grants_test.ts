@@ -407,15 +407,17 @@ Deno.test({
         assert.match(
           r.stderr,
           new RegExp(
-            `Cannot read the status: the database role "${role}" lacks 3 privileges status ` +
-              `needs; as the schema owner run: grant select on tickets\\.runs to ${role}; ` +
-              `grant select on tickets\\.applied_files to ${role}; grant select on ` +
-              `tickets\\.quarantine to ${role}\n$`,
+            `Cannot read the status of PostgreSQL at [^ ]+ \\(database "[^"]+"\\): the ` +
+              `database role "${role}" lacks 3 privileges status needs; run status as the role ` +
+              `ingest runs as \\(status checks that it can write, so a role granted only these ` +
+              `reads is reported unable to run ingest\\), or as the schema owner run: grant ` +
+              `select on tickets\\.runs to ${role}; grant select on tickets\\.applied_files to ` +
+              `${role}; grant select on tickets\\.quarantine to ${role}\\n$`,
           ),
         );
         const json = await cli(["status", "--json"], { DATABASE_URL: asRole(url, role) });
         assert.equal(json.code, 2);
-        assert.match(JSON.parse(json.stdout).error, /^Cannot read the status: the database role/);
+        assert.match(JSON.parse(json.stdout).error, /^Cannot read the status of PostgreSQL at /);
         assert.ok(!(r.stdout + r.stderr + json.stdout).includes(PASSWORD));
       });
     } finally {
