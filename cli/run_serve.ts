@@ -87,8 +87,9 @@ export async function runServe(context: Context, args: string[]): Promise<number
     healthDb = await openHealthDatabase(target, db, config.serve.statementTimeoutMs);
     // Every connection takes a file descriptor: too few, and a few hundred idle clients stop it
     // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens,
-    // less what PostgreSQL's connections will take (the pool's, health's, the listener's).
-    const few = fewDescriptorsWarning(db.kind === "postgres" ? SERVE_POOL_SIZE + 2 : 0);
+    // less what PostgreSQL's connections not open yet will take: the pool's but the one open
+    // (health's is open too), and the listener's.
+    const few = fewDescriptorsWarning(db.kind === "postgres" ? SERVE_POOL_SIZE : 0);
     const server = await startListening(context, { db, healthDb }, log, { host, port });
     stop.started(server);
     logListening(context, log, { host, port: server.port, db, pgliteDir });
