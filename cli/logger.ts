@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DrainProgress, DrainReport } from "../core/drain.ts";
+import { type DrainProgress, type DrainReport, endHolder } from "../core/drain.ts";
 
 /** Ignored keys named in a run's log line (their number is always given). */
 const IGNORED_KEYS_LOGGED = 20;
@@ -123,12 +123,19 @@ function logProgress({ options, log, say, drawBar, clearBar }: Lines, event: Dra
     }
   } else if (event.type === "lock_wait") {
     const seconds = Math.ceil(event.waitMs / 1000);
+    const { holder } = event;
     if (options.format === "json") {
-      log("info", "lock_wait", { dataset: event.dataset, waitS: seconds, holder: event.holder });
+      log("info", "lock_wait", {
+        dataset: event.dataset,
+        waitS: seconds,
+        ...(holder === undefined ? {} : { holderPid: holder.pid, holder: holder.who }),
+      });
     } else {
       say(
         `Waiting up to ${seconds} s for the run lock of ${event.dataset.toUpperCase()}: ` +
-          `another run holds it${event.holder}`,
+          `another run holds it${
+            holder === undefined ? "" : ` (${holder.who}); ${endHolder(holder.pid)}`
+          }`,
       );
     }
   } else if (event.type === "batch") {

@@ -124,7 +124,7 @@ export async function drain(
           type: "lock_wait",
           dataset: dataset.name,
           waitMs: Math.max(0, lockDeadline - Date.now()),
-          holder: await describeLockHolder(db, lockName).catch(() => ""),
+          holder: await lockHolder(db, lockName),
         }));
       if (!locked) {
         await reportLocked(db, dataset, report, lockName);
@@ -235,15 +235,32 @@ type LockHolder = {
  * effort: "" when it cannot be seen (the embedded database, a lock let go meanwhile, an error).
  */
 async function describeLockHolder(db: Database, lockName: string): Promise<string> {
-  if (db.kind !== "postgres") return "";
+  const holder = await lockHolder(db, lockName);
+  return holder === undefined ? "" : ` (${holder.who}); ${endHolder(holder.pid)}`;
+}
+
+/** How to end the holder `pid` of the run lock. */
+export function endHolder(pid: number): string {
+  return `if no run is going, end it with: select pg_terminate_backend(${pid}, 5000)`;
+}
+
+/**
+ * The holder of the run lock on PostgreSQL (`PostgreSQL process 123, "fleettickets" from
+ * 10.0.0.5, connected 14 min ago, idle`); undefined when it cannot be seen.
+ */
+async function lockHolder(
+  db: Database,
+  lockName: string,
+): Promise<{ pid: number; who: string } | undefined> {
+  if (db.kind !== "postgres") return undefined;
   const [holder] = await db.query<LockHolder>(SELECT_LOCK_HOLDER, [lockName])
     .catch(() => [] as LockHolder[]);
-  if (holder?.pid == null) return "";
+  if (holder?.pid == null) return undefined;
   const { pid, application_name: app, client_addr: client, connected_s: age, state } = holder;
   const who =
     `PostgreSQL process ${pid}${app ? `, "${app}"` : ""}${client ? ` from ${client}` : ""}` +
     `${age == null ? "" : `, connected ${ago(age)}`}${state ? `, ${state}` : ""}`;
-  return ` (${who}); if no run is going, end it with: select pg_terminate_backend(${pid}, 5000)`;
+  return { pid, who };
 }
 
 /** `40 s ago`, `14 min ago`, `5 h ago`, `3 days ago`. */

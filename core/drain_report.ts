@@ -150,8 +150,16 @@ export type DrainProgress =
     size: number;
   }
   | { type: "file_end"; dataset: string; file: FileReport }
-  /** `--wait-lock`: another run holds the lock; this one waits up to `waitMs` (`holder` said). */
-  | { type: "lock_wait"; dataset: string; waitMs: number; holder: string };
+  /**
+   * `--wait-lock`: another run holds the lock; this one waits up to `waitMs`. `holder`: who holds
+   * it, on PostgreSQL when it can be seen (`PostgreSQL process 123, "fleettickets" from …`).
+   */
+  | {
+    type: "lock_wait";
+    dataset: string;
+    waitMs: number;
+    holder: { pid: number; who: string } | undefined;
+  };
 
 /** Returns zeroed counts. */
 export function emptyCounts(): FileCounts {

@@ -408,8 +408,8 @@ Deno.test({
       const json = await cli([...args, "--wait-lock", "1"], env);
       const waited = json.stdout.trim().split("\n").map((l) => JSON.parse(l))
         .find((l) => l.event === "lock_wait");
-      assert.deepEqual([waited?.dataset, waited?.waitS], ["inc", 1]);
-      assert.match(waited?.holder, new RegExp(`PostgreSQL process ${held!.pid}`));
+      assert.deepEqual([waited?.dataset, waited?.waitS, waited?.holderPid], ["inc", 1, held!.pid]);
+      assert.match(waited?.holder, new RegExp(`^PostgreSQL process ${held!.pid}, "stuck-holder"`));
     } finally {
       await holder.end();
     }
