@@ -123,12 +123,7 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
     return { db: await createPgliteDatabase({ dataDir: dir }), dir };
   } catch (error) {
     if (error instanceof DatabaseLockedError) {
-      checks.push(warn(
-        "database",
-        message(error),
-        'run doctor again when that run has finished (a running "deno task serve" holds it ' +
-          "until stopped)",
-      ));
+      checks.push(warn("database", message(error), HELD_REMEDY));
     } else {
       checks.push(fail(
         "embedded directory",
@@ -139,6 +134,10 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
     return undefined;
   }
 }
+
+/** What to do about an embedded database another process holds. */
+const HELD_REMEDY = 'run doctor again when that run has finished (a running "deno task serve" ' +
+  "holds it until stopped)";
 
 /** Connects to the PostgreSQL server; undefined (and a failed check) when it cannot. */
 async function openServer(

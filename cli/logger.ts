@@ -111,7 +111,8 @@ function createLines(options: LoggerOptions): Lines {
 }
 
 /** A drain progress event: a `file_start` and a `file` line in JSON, the progress bar in text. */
-function logProgress({ options, log, say, drawBar, clearBar }: Lines, event: DrainProgress): void {
+function logProgress(lines: Lines, event: DrainProgress): void {
+  const { options, log, drawBar, clearBar } = lines;
   if (event.type === "file_start") {
     if (options.format === "json") {
       log("info", "file_start", {
@@ -122,22 +123,7 @@ function logProgress({ options, log, say, drawBar, clearBar }: Lines, event: Dra
       });
     }
   } else if (event.type === "lock_wait") {
-    const seconds = Math.ceil(event.waitMs / 1000);
-    const { holder } = event;
-    if (options.format === "json") {
-      log("info", "lock_wait", {
-        dataset: event.dataset,
-        waitS: seconds,
-        ...(holder === undefined ? {} : { holderPid: holder.pid, holder: holder.who }),
-      });
-    } else {
-      say(
-        `Waiting up to ${seconds} s for the run lock of ${event.dataset.toUpperCase()}: ` +
-          `another run holds it${
-            holder === undefined ? "" : ` (${holder.who}); ${endHolder(holder.pid)}`
-          }`,
-      );
-    }
+    logLockWait(lines, event);
   } else if (event.type === "batch") {
     if (!options.progressBar || options.format !== "text") return;
     drawBar(progressBar(event));
@@ -199,4 +185,25 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
     transient: report.transient,
     durationMs: report.durationMs,
   });
+}
+
+/** `--wait-lock` waiting: a line for a person, or a JSON line with the holder's pid and words. */
+function logLockWait(
+  { options, log, say }: Lines,
+  event: Extract<DrainProgress, { type: "lock_wait" }>,
+): void {
+  const seconds = Math.ceil(event.waitMs / 1000);
+  const { holder } = event;
+  if (options.format === "json") {
+    log("info", "lock_wait", {
+      dataset: event.dataset,
+      waitS: seconds,
+      ...(holder === undefined ? {} : { holderPid: holder.pid, holder: holder.who }),
+    });
+    return;
+  }
+  say(
+    `Waiting up to ${seconds} s for the run lock of ${event.dataset.toUpperCase()}: another run ` +
+      `holds it${holder === undefined ? "" : ` (${holder.who}); ${endHolder(holder.pid)}`}`,
+  );
 }

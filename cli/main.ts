@@ -215,9 +215,14 @@ function failed(
   // A reader's DATABASE_URL given to a command that writes: the server's words name no cause.
   const hint = WRITING_COMMANDS.has(command ?? "") ? writeRefusedHint(error, { role }) : undefined;
   const said = hint === undefined ? message : `${message}: ${hint}`;
-  // After the colon a sentence of ours goes on in lower case (`Cannot run sql: lost the …`); a
-  // name (`SQL`, `EXPORT`) keeps its capitals.
-  const goesOn = /^[A-Z][a-z]/.test(said) ? said[0]!.toLowerCase() + said.slice(1) : said;
-  err(/^Cannot /.test(said) ? said : `Cannot run ${name}: ${goesOn}`);
+  err(/^Cannot /.test(said) ? said : `Cannot run ${name}: ${goingOn(said)}`);
   return 1;
+}
+
+/**
+ * A sentence of ours after "Cannot run X:" goes on in lower case (`Cannot run sql: lost the …`);
+ * a name (`SQL`, `EXPORT`) keeps its capitals.
+ */
+function goingOn(said: string): string {
+  return /^[A-Z][a-z]/.test(said) ? said[0]!.toLowerCase() + said.slice(1) : said;
 }

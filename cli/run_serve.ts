@@ -85,11 +85,7 @@ export async function runServe(context: Context, args: string[]): Promise<number
   try {
     await refuseMissingGrants(db);
     healthDb = await openHealthDatabase(target, db, config.serve.statementTimeoutMs);
-    // Every connection takes a file descriptor: too few, and a few hundred idle clients stop it
-    // accepting (serve/server.ts listens again, but cannot do more). Counted before it listens,
-    // less what PostgreSQL's connections not open yet will take: the pool's but the one open
-    // (health's is open too), and the listener's.
-    const few = fewDescriptorsWarning(db.kind === "postgres" ? SERVE_POOL_SIZE : 0);
+    const few = descriptorsWarning(db);
     const server = await startListening(context, { db, healthDb }, log, { host, port });
     stop.started(server);
     logListening(context, log, { host, port: server.port, db, pgliteDir });
@@ -239,6 +235,16 @@ function escapeControls(text: string): string {
 
 /** Connections of serve's PostgreSQL pool. */
 const SERVE_POOL_SIZE = 8;
+
+/**
+ * Every connection takes a file descriptor: too few, and a few hundred idle clients stop serve
+ * accepting (serve/server.ts listens again, but cannot do more). Counted before it listens, less
+ * what PostgreSQL's connections not open yet will take: the pool's but the one open (health's is
+ * open too), and the listener's.
+ */
+function descriptorsWarning(db: Database): Record<string, unknown> | undefined {
+  return fewDescriptorsWarning(db.kind === "postgres" ? SERVE_POOL_SIZE : 0);
+}
 
 /** The migrated database, read only; an embedded one another process holds is an error. */
 function openServedDatabase(target: Config, statementTimeoutMs: number): Promise<Database> {

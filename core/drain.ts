@@ -119,13 +119,8 @@ export async function drain(
   let locked = false;
   try {
     if (apply) {
-      locked = await takeLock(db, lockName, lockDeadline, signal, async () =>
-        options.onProgress?.({
-          type: "lock_wait",
-          dataset: dataset.name,
-          waitMs: Math.max(0, lockDeadline - Date.now()),
-          holder: await lockHolder(db, lockName),
-        }));
+      const onWait = () => tellLockWait(db, options, lockName, lockDeadline);
+      locked = await takeLock(db, lockName, lockDeadline, signal, onWait);
       if (!locked) {
         await reportLocked(db, dataset, report, lockName);
         return report;
@@ -206,6 +201,22 @@ async function takeLock(
     locked = await db.tryLock(lockName);
   }
   return locked;
+}
+
+/** Tells `onProgress` that the run waits for the lock until `deadline`, and who holds it. */
+async function tellLockWait(
+  db: Database,
+  options: DrainOptions,
+  lockName: string,
+  deadline: number,
+): Promise<void> {
+  if (options.onProgress === undefined) return;
+  options.onProgress({
+    type: "lock_wait",
+    dataset: options.dataset.name,
+    waitMs: Math.max(0, deadline - Date.now()),
+    holder: await lockHolder(db, lockName),
+  });
 }
 
 async function reportLocked(

@@ -90,7 +90,6 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const versions = options.versions ??
     new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
   const cut = new AbortController();
-  const hurry = new AbortController();
   const app = createApp({ ...options, versions, cut: cut.signal });
   const requests = inFlightRequests(app.fetch, cut.signal, logCutRequest(options));
   return new Promise((resolve, reject) => {
@@ -109,21 +108,17 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
           const stop = await stopListening.catch(() => undefined);
           await stop?.().catch(() => {});
         });
-      let stopping: Promise<void> | undefined;
+      const shutdown = oneStop((hurry) => stop(server, requests, cut, hurry, options), () => {
+        stopped();
+        return finished;
+      });
       resolve({
         host: server.addr.hostname,
         port: server.addr.port,
         get inFlight() {
           return requests.count;
         },
-        shutdown: ({ now = false } = {}) => {
-          if (now) hurry.abort();
-          return stopping ??= stop(server, requests, { cut, hurry: hurry.signal }, options)
-            .then(() => {
-              stopped();
-              return finished;
-            });
-        },
+        shutdown,
         finished,
         listening,
       });
@@ -131,6 +126,22 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
       reject(error);
     }
   });
+}
+
+/**
+ * {@linkcode RunningServer.shutdown}: runs `begin(hurry)` once (later calls return the same stop),
+ * then `end`; a call with `now` aborts `hurry`, so the stop under way stops waiting.
+ */
+function oneStop(
+  begin: (hurry: AbortSignal) => Promise<void>,
+  end: () => Promise<void>,
+): RunningServer["shutdown"] {
+  const hurry = new AbortController();
+  let stopping: Promise<void> | undefined;
+  return ({ now = false } = {}) => {
+    if (now) hurry.abort();
+    return stopping ??= begin(hurry.signal).then(end);
+  };
 }
 
 /** The access-log line of a request the stop answered `503` (its handler logs nothing). */
@@ -221,7 +232,8 @@ async function within(
 async function stop(
   server: Listener,
   requests: InFlight,
-  { cut, hurry }: { cut: AbortController; hurry: AbortSignal },
+  cut: AbortController,
+  hurry: AbortSignal,
   options: StartServerOptions,
 ): Promise<void> {
   const graceMs = options.stop?.graceMs ?? STOP_GRACE_MS;

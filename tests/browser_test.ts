@@ -10,6 +10,7 @@ import puppeteer, {
   type Page,
   type Viewport,
 } from "puppeteer-core";
+import { browserPath } from "./_browser.ts";
 import { backends, openTicket, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
 import { addTicket, freshenCrq, loadWebFixture, stampOf, type WebFixture } from "./_web_fixture.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
@@ -31,22 +32,8 @@ type PageElement = {
   getBoundingClientRect(): { width: number };
 };
 
-const BROWSER_PATH = Deno.env.get("BROWSER_PATH") ?? "/usr/bin/chromium";
 const SCREENSHOTS = ".data/screenshots";
 const STATES = ["breached", "at_risk", "ok", "unknown"] as const;
-
-async function browserPath(): Promise<string> {
-  try {
-    await Deno.stat(BROWSER_PATH);
-    return BROWSER_PATH;
-  } catch {
-    throw new Error(
-      `Cannot run the browser tests: no Chromium at "${BROWSER_PATH}". Install Debian's ` +
-        `package ("apt-get install chromium", as .ci/run does) or set BROWSER_PATH to a ` +
-        `Chromium or Chrome binary`,
-    );
-  }
-}
 
 interface Session {
   db: Database;

@@ -3,13 +3,13 @@
 
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
+import { browserPath } from "./_browser.ts";
 
 type Plot = {
   axes: { _values: string[] }[];
   scales: Record<string, { min: number; max: number }>;
 };
 
-const BROWSER_PATH = Deno.env.get("BROWSER_PATH") ?? "/usr/bin/chromium";
 const WEB = new URL("../web/", import.meta.url);
 
 const PAGE = `<!doctype html><html><head>
@@ -54,7 +54,7 @@ Deno.test({
   fn: async () => {
     const server = serveWeb();
     const browser = await puppeteer.launch({
-      executablePath: BROWSER_PATH,
+      executablePath: await browserPath(),
       args: ["--no-sandbox", "--disable-dev-shm-usage"],
     });
     try {
