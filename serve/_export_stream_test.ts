@@ -90,3 +90,43 @@ Deno.test("a paced export cuts a client that stops taking its rows, not one wait
   assert.match(String(reason), /the client fell behind after 1 row was sent .*: too slow/);
   assert.ok(stalled.signal.aborted, "the database read stops too");
 });
+
+Deno.test("a client whose read waited while this process was held is not cut for it: the late deadline lets its read go first", async () => {
+  const stream = exportStream(undefined, { stallMs: 50, minBytesPerSecond: 1e12 });
+  stream.write("h\r\n", 0);
+  const reader = stream.body.getReader();
+  await reader.read(); // handed over: cut ~50 ms from now unless taken
+  // The client asks again 60 ms on; the process is held for 300 ms before either timer runs.
+  const next = new Promise((resolve) => setTimeout(() => resolve(reader.read()), 60));
+  const held = performance.now() + 300;
+  while (performance.now() < held) { /* a long synchronous step */ }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  stream.write("a\r\n", 1);
+  stream.close();
+  await next;
+  // Before: the overdue deadline ran first and cut a client that was reading.
+  assert.equal((await reader.read()).done, true);
+  assert.equal(await stream.delivered, 1);
+});
+
+Deno.test("a paced export judges the client's average: one batch taken late after fast ones is no cut, a client behind on average is", async () => {
+  // 10 KB batches; the least rate 100 KB/s allows 100 ms a batch, after a 100 ms grace.
+  const pace = { stallMs: 100, minBytesPerSecond: 100_000 };
+  const batch = "x".repeat(10_000 - 2) + "\r\n";
+  const run = async (waitsMs: number[]) => {
+    const stream = exportStream(undefined, pace);
+    for (let i = 0; i < waitsMs.length; i++) stream.write(batch, 1);
+    stream.close();
+    const reader = stream.body.getReader();
+    for (const wait of [...waitsMs, 0]) {
+      if ((await reader.read().catch(() => undefined)) === undefined) break; // cut
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    return await stream.delivered.then((rows) => rows, (error) => String(error));
+  };
+  // Five taken at once, then one held 300 ms (over the grace: a per-batch rule cut it): 700 ms
+  // allowed by then, 300 taken.
+  assert.equal(await run([0, 0, 0, 0, 0, 300]), 6);
+  // Behind on average: 250 ms a batch where 100 are allowed; cut once the grace is spent.
+  assert.match(String(await run([250, 250, 250, 250, 250, 250])), /the client fell behind/);
+});

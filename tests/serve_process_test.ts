@@ -79,6 +79,35 @@ async function migratedDatabase(base: string): Promise<string> {
   return url;
 }
 
+/**
+ * Runs `fn` with a serve on a migrated database whose one client asked for a file larger than the
+ * socket buffers take (a tiles file of 64 MB) and never reads its answer: a response that never
+ * ends. The client and the file go after.
+ */
+async function withStalledClient(
+  base: string,
+  fn: (s: Awaited<ReturnType<typeof serve>>) => Promise<void>,
+): Promise<void> {
+  const url = await migratedDatabase(base);
+  const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
+  await Deno.writeFile(tiles, new Uint8Array(64 << 20));
+  const s = await serve({
+    DATABASE_URL: url,
+    PATH: Deno.env.get("PATH") ?? "",
+    MAP_PMTILES: tiles,
+  });
+  const at = new URL(s.url);
+  const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
+  try {
+    await conn.write(new TextEncoder().encode("GET /tiles.pmtiles HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await conn.read(new Uint8Array(1024)); // the answer has begun; it is never read again
+    await fn(s);
+  } finally {
+    conn.close();
+    await Deno.remove(tiles);
+  }
+}
+
 const base = Deno.env.get("TEST_DATABASE_URL");
 if (base) {
   Deno.test("serve on PostgreSQL: SIGTERM lets the in-flight request finish, then exits 0", async () => {
@@ -282,20 +311,7 @@ if (base) {
   });
 
   Deno.test("serve on PostgreSQL: a client that never reads is cut 8 s after SIGTERM, logged, exit 0", async () => {
-    const url = await migratedDatabase(base);
-    // A file larger than the socket buffers take: its response never ends while unread.
-    const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
-    await Deno.writeFile(tiles, new Uint8Array(64 << 20));
-    const s = await serve({
-      DATABASE_URL: url,
-      PATH: Deno.env.get("PATH") ?? "",
-      MAP_PMTILES: tiles,
-    });
-    const at = new URL(s.url);
-    const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
-    try {
-      await conn.write(new TextEncoder().encode("GET /tiles.pmtiles HTTP/1.1\r\nHost: x\r\n\r\n"));
-      await conn.read(new Uint8Array(1024)); // the answer has begun; it is never read again
+    await withStalledClient(base, async (s) => {
       const began = performance.now();
       s.child.kill("SIGTERM");
       assert.equal((await s.exited).code, 0);
@@ -318,26 +334,11 @@ if (base) {
         events[3].error,
         /^Cut 1 response still being answered or sent 8 s after the stop signal/,
       );
-    } finally {
-      conn.close();
-      await Deno.remove(tiles);
-    }
+    });
   });
 
   Deno.test("serve on PostgreSQL: a second stop signal cuts a client that never reads at once, exit 0", async () => {
-    const url = await migratedDatabase(base);
-    const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
-    await Deno.writeFile(tiles, new Uint8Array(64 << 20));
-    const s = await serve({
-      DATABASE_URL: url,
-      PATH: Deno.env.get("PATH") ?? "",
-      MAP_PMTILES: tiles,
-    });
-    const at = new URL(s.url);
-    const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
-    try {
-      await conn.write(new TextEncoder().encode("GET /tiles.pmtiles HTTP/1.1\r\nHost: x\r\n\r\n"));
-      await conn.read(new Uint8Array(1024)); // the answer has begun; it is never read again
+    await withStalledClient(base, async (s) => {
       const began = performance.now();
       s.child.kill("SIGTERM");
       await new Promise((r) => setTimeout(r, 1000)); // a person's second press, not a copy
@@ -360,26 +361,11 @@ if (base) {
         events[4].error,
         /^Cut 1 response still being answered or sent at the second stop signal/,
       );
-    } finally {
-      conn.close();
-      await Deno.remove(tiles);
-    }
+    });
   });
 
   Deno.test("serve on PostgreSQL: one stop signal delivered twice at once (Ctrl-C under deno task) is one stop, not a cut", async () => {
-    const url = await migratedDatabase(base);
-    const tiles = `.data/test-serve-tiles-${crypto.randomUUID()}.pmtiles`;
-    await Deno.writeFile(tiles, new Uint8Array(64 << 20));
-    const s = await serve({
-      DATABASE_URL: url,
-      PATH: Deno.env.get("PATH") ?? "",
-      MAP_PMTILES: tiles,
-    });
-    const at = new URL(s.url);
-    const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
-    try {
-      await conn.write(new TextEncoder().encode("GET /tiles.pmtiles HTTP/1.1\r\nHost: x\r\n\r\n"));
-      await conn.read(new Uint8Array(1024)); // the answer has begun; it is never read again
+    await withStalledClient(base, async (s) => {
       // As a terminal's Ctrl-C reaches it and `deno task` forwards it again (1 ms later there;
       // 30 ms here: sent back to back, the kernel would merge them into one).
       s.child.kill("SIGINT");
@@ -393,10 +379,7 @@ if (base) {
       const cut = events.find((e) => e.event === "responses_cut");
       assert.match(cut?.error ?? "", /8 s after the stop signal/);
       assert.ok(performance.now() - began > STOP_GRACE_MS - 1000, "the grace was waited out");
-    } finally {
-      conn.close();
-      await Deno.remove(tiles);
-    }
+    });
   });
 
   Deno.test("serve on PostgreSQL under ulimit -n 256: 300 idle connections do not end it; it warns at start, closes them and listens again", async () => {
