@@ -159,7 +159,7 @@ class BatchedBody implements ExportStream {
    * Cuts the client at `due` unless it takes its batch first. A timer that fires late means this
    * process was held (a long synchronous step, the machine starved): the client's reads that
    * waited meanwhile get their turn first, so a stall of the server is not counted as the
-   * client's (a CI run under load cut a client reading at 3x the least rate).
+   * client's.
    */
   #cutWhenDue(due: number): void {
     this.#deadline = setTimeout(() => {
