@@ -16,6 +16,7 @@ import { isTransient } from "../core/is_transient.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
+import { describeTarget } from "../adapters/postgres_database.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import { NewerSchemaError } from "../core/migrate.ts";
 import { recordRun } from "../core/record_run.ts";
@@ -270,9 +271,11 @@ function refuseDatabase(run: IngestRun, error: unknown, store: ObjectStore): num
   const { values } = run;
   // Refused by the database (unreachable, pending migrations, the embedded one held by
   // another process): the `run` line of any run, `locked` for a held embedded database.
-  const reports = run.datasets.map((d) =>
-    reportBeforeDrain(d, values, error, run.context.redact, run.startedAt, store.description)
-  );
+  const database = databaseNamed(run.context.config);
+  const reports = run.datasets.map((d) => ({
+    ...reportBeforeDrain(d, values, error, run.context.redact, run.startedAt, store.description),
+    database, // as every report names it (before: not on one refused before the drain)
+  }));
   for (const report of reports) run.logger.runEnd(report);
   if (values.json) run.print(reports);
   else if (run.format !== "json") {
@@ -281,6 +284,16 @@ function refuseDatabase(run: IngestRun, error: unknown, store: ObjectStore): num
     run.context.out(reports[0]!.error!);
   }
   return exitCodeBeforeDrain(error);
+}
+
+/**
+ * The database a run would have used, as a drained run's report names it (the adapters'
+ * `description`), without opening it.
+ */
+function databaseNamed(config: Config): string {
+  return config.databaseUrl === undefined
+    ? `the embedded database "${config.pgliteDir}"`
+    : `PostgreSQL ${describeTarget(config.databaseUrl)}`;
 }
 
 /** Drains the run's datasets from the store into the database, logging as it goes. */

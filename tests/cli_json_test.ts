@@ -96,6 +96,8 @@ Deno.test({
         for (const report of reports) {
           assert.equal(report.status, "locked");
           assert.match(report.error, /Another run holds the lock on the embedded database/);
+          // Before: no `database`, though every report names it.
+          assert.equal(report.database, `the embedded database "${dir}/pglite"`);
         }
       }
     }),
@@ -115,6 +117,7 @@ Deno.test({
       const report = JSON.parse(r.stdout);
       assert.equal(report.status, "failed");
       assert.equal(report.transient, false);
+      assert.match(report.database, /^PostgreSQL at [^ ]+ \(database "ft_test_[0-9a-f]+"\)$/);
       assert.match(report.error, /pending migration\(s\).*run "deno task migrate" first/);
       // Worded as on stderr: the command that met the refusal is named (it said "Cannot run:").
       assert.match(report.error, /^Cannot run ingest: /);
