@@ -85,6 +85,11 @@ export interface PgliteDatabaseHandle extends Database {
   copyOut(table: string, columns: readonly string[]): Promise<string>;
 }
 
+/** How reports and messages name the embedded database in `dir` (its `description`). */
+export function describeEmbedded(dir: string): string {
+  return `the embedded database "${dir}"`;
+}
+
 /**
  * Opens (creating if needed) an embedded PGlite database with PostGIS. PGlite is single-process,
  * so a data directory is guarded by an OS file lock; a second process gets {@linkcode DatabaseLockedError}.
@@ -124,7 +129,7 @@ export async function createPgliteDatabase(
     });
     const description = options.dataDir === undefined
       ? "a database in memory (nothing kept)"
-      : `the embedded database "${options.dataDir}"`;
+      : describeEmbedded(options.dataDir);
     return new PgliteDatabase(pg, lockFile, description, options.dataDir === undefined);
   } catch (error) {
     lockFile?.close();

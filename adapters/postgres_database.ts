@@ -176,25 +176,14 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
   // reason only, after the full target.
   const message = ((error as Error).message ?? String(error))
     .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
-  // The socket's error alone does not say what to fix: a server without TLS, asked for it
-  // (sslmode=require), reads as a lost socket; a port that takes the connection and resets it
-  // without a byte (another service, a proxy) as a reset.
-  if (/before secure TLS connection/.test(message)) {
-    // Every rerun fails alike until the URL changes: a setting to fix, not an outage.
-    return new DatabaseUrlError(
-      `Cannot connect to PostgreSQL ${where}: ${message}; the server may not accept TLS: check ` +
-        `sslmode in DATABASE_URL (sslmode=disable turns TLS off)`,
-      { cause: error },
-    );
-  }
-  // No such database, role or password: the server says what is wrong with DATABASE_URL, and
-  // every rerun fails alike until it changes (before: exit 1, an outage to retry).
+  // A setting to fix: every rerun fails alike until it changes (before: exit 1, an outage).
   const refused = refusedSetting(error, message);
   if (refused !== undefined) {
     return new DatabaseUrlError(`Cannot connect to PostgreSQL ${where}: ${message}; ${refused}`, {
       cause: error,
     });
   }
+  // A port that takes the connection and resets it without a byte (another service, a proxy).
   const hint = /ECONNRESET|EPIPE/.test(message) && !answered
     ? "; the port took the connection and dropped it without a word: is PostgreSQL listening there? (check the host and port in DATABASE_URL)"
     : "";
@@ -204,12 +193,17 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
 }
 
 /**
- * What to fix when the server refuses the connection for a setting, which every rerun meets alike
- * until it changes: no such database (3D000), a wrong password (28P01), no such role, a role
- * that may not log in or no pg_hba.conf entry (28000: not its other causes, such as an LDAP or
- * RADIUS server that did not answer), no CONNECT privilege (42501). Undefined otherwise.
+ * What to fix when the connection fails for a setting, which every rerun meets alike until it
+ * changes: a server without TLS asked for it (sslmode=require: the socket's error alone reads as
+ * a lost socket), no such database (3D000), a wrong password (28P01), no such role, a role that
+ * may not log in or no pg_hba.conf entry (28000: not its other causes, such as an LDAP or RADIUS
+ * server that did not answer), no CONNECT privilege (42501). Undefined otherwise.
  */
 function refusedSetting(error: unknown, message: string): string | undefined {
+  if (/before secure TLS connection/.test(message)) {
+    return "the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns " +
+      "TLS off)";
+  }
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "3D000" || code === "28P01") return "check DATABASE_URL";
   if (code === "28000" && /pg_hba\.conf/.test(message)) {
@@ -244,6 +238,11 @@ export function describeTarget(url: string, pgDatabase = envPgDatabase()): strin
     ? `database "${user}", the user's: DATABASE_URL names none`
     : "database not named in DATABASE_URL";
   return `at ${hosts.join(", ")} (${named})`;
+}
+
+/** How reports and messages name the database at `url` (its `description`), never the password. */
+export function describePostgres(url: string): string {
+  return `PostgreSQL ${describeTarget(url)}`;
 }
 
 /** PGDATABASE, when set and readable (postgres.js reads it for a URL naming no database). */
@@ -297,7 +296,7 @@ export function createPostgresDatabase(
   return new PostgresDatabase(sql, sockets, {
     prepare: options.prepare ?? false,
     readOnlyTimeoutMs,
-    description: `PostgreSQL ${target.where}`,
+    description: describePostgres(url),
   }, (listener) =>
     openPool(target, {
       max: 1,

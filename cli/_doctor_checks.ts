@@ -245,13 +245,19 @@ async function writesCheck(db: Database): Promise<Check> {
   const who = `the database role "${role?.name}"`;
   const remedy = "run ingest as the role that ran migrate (a read-only role is for serve alone)";
   const readOnly = await readOnlyReason(db);
-  if (readOnly !== undefined) {
-    const standby = readOnly.startsWith("the server");
+  if (readOnly === "standby") {
     return fail(
       "writes",
-      `${standby ? readOnly : `${who}${readOnly.replace(/^the role/, "")}`}: ingest --apply ` +
-        `cannot write`,
-      standby ? "point DATABASE_URL at the primary server" : remedy,
+      "the server is a read-only standby (in recovery): ingest --apply cannot write",
+      "point DATABASE_URL at the primary server",
+    );
+  }
+  if (readOnly === "read-only sessions") {
+    return fail(
+      "writes",
+      `${who} starts every session read only (default_transaction_read_only = on): ingest ` +
+        `--apply cannot write`,
+      remedy,
     );
   }
   const tables = Object.values(DATASETS).map((d) => d.table);

@@ -7,7 +7,11 @@
 
 import { ConfigError } from "../app/config.ts";
 import { checkEmbeddedDir, IncompleteDatabaseError, incompleteNote } from "../app/open_database.ts";
-import { createPgliteDatabase, hasPgliteDatabase } from "../adapters/pglite_database.ts";
+import {
+  createPgliteDatabase,
+  describeEmbedded,
+  hasPgliteDatabase,
+} from "../adapters/pglite_database.ts";
 import { exportDatabase, type ExportSource, type ExportSummary } from "../core/export_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -114,7 +118,7 @@ async function writeExport(
   return await exportDatabase(
     db,
     async (text) => writer ? await writer.write(encoder.encode(text)) : io.stdout(text),
-    { description: `the embedded database "${dir}"` },
+    { description: describeEmbedded(dir) },
   ).finally(() => writer?.close().catch(() => {}));
 }
 

@@ -15,8 +15,8 @@ import { emptyCounts, readWatermark } from "../core/drain.ts";
 import { isTransient } from "../core/is_transient.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
-import { DatabaseLockedError } from "../adapters/pglite_database.ts";
-import { describeTarget } from "../adapters/postgres_database.ts";
+import { DatabaseLockedError, describeEmbedded } from "../adapters/pglite_database.ts";
+import { describePostgres } from "../adapters/postgres_database.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import { NewerSchemaError } from "../core/migrate.ts";
 import { recordRun } from "../core/record_run.ts";
@@ -292,8 +292,8 @@ function refuseDatabase(run: IngestRun, error: unknown, store: ObjectStore): num
  */
 function databaseNamed(config: Config): string {
   return config.databaseUrl === undefined
-    ? `the embedded database "${config.pgliteDir}"`
-    : `PostgreSQL ${describeTarget(config.databaseUrl)}`;
+    ? describeEmbedded(config.pgliteDir)
+    : describePostgres(config.databaseUrl);
 }
 
 /** Drains the run's datasets from the store into the database, logging as it goes. */

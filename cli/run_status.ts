@@ -9,7 +9,7 @@ import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
-import { isPermissionDenied, missingReadGrants, STATUS_READS } from "../core/check_read_grants.ts";
+import { grantsLacking, STATUS_READS } from "../core/check_read_grants.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { configToRead } from "./_config_to_read.ts";
 import {
@@ -142,15 +142,15 @@ async function openReadOnly(
  * reported unable to write); the GRANT statements come second. Undefined for any other error.
  */
 async function statusGrantsError(db: Database, error: unknown): Promise<Error | undefined> {
-  if (!isPermissionDenied(error)) return undefined;
-  const missing = await missingReadGrants(db, STATUS_READS).catch(() => undefined);
-  if (missing === undefined || missing.grants.length === 0) return undefined;
-  const n = missing.grants.length;
-  return new ConfigError(
-    `Cannot read the status of ${db.description ?? "the database"}: the database role ` +
-      `"${missing.role}" lacks ${n} privilege${n === 1 ? "" : "s"} status needs; run status as ` +
-      `the role ingest runs as (status checks that it can write, so a role granted only these ` +
-      `reads is reported unable to run ingest), or as the schema owner run: ` +
-      missing.grants.join("; "),
+  const lacking = await grantsLacking(
+    db,
+    error,
+    STATUS_READS,
+    "status needs",
+    "run status as the role ingest runs as (status checks that it can write, so a role granted " +
+      "only these reads is reported unable to run ingest)",
   );
+  return lacking === undefined
+    ? undefined
+    : new ConfigError(`Cannot read the status of ${db.description ?? "the database"}: ${lacking}`);
 }

@@ -176,10 +176,15 @@ export async function missingReadGrants(
  * The lacking privileges in words, after what failed: `the database role "fleettickets_reader"
  * lacks 2 privileges the read API needs; as the schema owner run: grant …; grant …`.
  */
-export function describeMissingGrants(missing: MissingGrants, purpose: string): string {
+export function describeMissingGrants(
+  missing: MissingGrants,
+  purpose: string,
+  instead?: string,
+): string {
   const n = missing.grants.length;
   return `the database role "${missing.role}" lacks ${n} privilege${n === 1 ? "" : "s"} ` +
-    `${purpose}; as the schema owner run: ${missing.grants.join("; ")}`;
+    `${purpose}; ${instead === undefined ? "" : `${instead}, or `}as the schema owner run: ` +
+    missing.grants.join("; ");
 }
 
 /** Whether `error` is the server's "permission denied" (SQLSTATE 42501, insufficient_privilege). */
@@ -192,13 +197,27 @@ export function isPermissionDenied(error: unknown): boolean {
  * role lacks for them, in words ({@linkcode describeMissingGrants}, `purpose` after "lacks N
  * privileges"); undefined for any other error, or when none is found lacking (the error stands).
  */
-export async function ledgerGrantsLacking(
+export function ledgerGrantsLacking(
   db: SqlSession,
   error: unknown,
   purpose: string,
 ): Promise<string | undefined> {
+  return grantsLacking(db, error, LEDGER_READS, purpose);
+}
+
+/**
+ * As {@linkcode ledgerGrantsLacking}, for what `reads` lists; `instead` comes before the GRANT
+ * statements as the other fix ({@linkcode describeMissingGrants}).
+ */
+export async function grantsLacking(
+  db: SqlSession,
+  error: unknown,
+  reads: ReadGrants,
+  purpose: string,
+  instead?: string,
+): Promise<string | undefined> {
   if (!isPermissionDenied(error)) return undefined;
-  const missing = await missingReadGrants(db, LEDGER_READS).catch(() => undefined);
+  const missing = await missingReadGrants(db, reads).catch(() => undefined);
   if (missing === undefined || missing.grants.length === 0) return undefined;
-  return describeMissingGrants(missing, purpose);
+  return describeMissingGrants(missing, purpose, instead);
 }

@@ -17,17 +17,13 @@ export const RUN_TABLES = [
   "tickets.runs",
 ];
 
-const NOT_WRITABLE = `
-select t as table_name from unnest($1::text[]) t
-where not (has_table_privilege(t, 'INSERT') and has_table_privilege(t, 'UPDATE'))`;
-
 /** Those of `tables` (schema-qualified) the current role cannot insert into or update. */
 export async function tablesNotWritable(
   db: SqlSession,
   tables: readonly string[],
 ): Promise<string[]> {
-  const rows = await db.query<{ table_name: string }>(NOT_WRITABLE, [tables]);
-  return rows.map((r) => r.table_name);
+  const lacking = await privilegesLacking(db, tables.map((t) => [t, ["insert", "update"]]));
+  return [...new Set(lacking.map((r) => r.table_name))];
 }
 
 /** What an applying run writes besides the datasets' tables, with the privileges each takes. */
@@ -46,6 +42,18 @@ from unnest($1::text[], $2::text[]) with ordinality x(t, p, i)
 where not has_table_privilege(t, p)
 order by i`;
 
+/** Which of `needs` (a table and the privileges it takes) the current role lacks, in order. */
+async function privilegesLacking(
+  db: SqlSession,
+  needs: readonly (readonly [string, readonly string[]])[],
+): Promise<{ table_name: string; privilege: string }[]> {
+  const pairs = needs.flatMap(([table, privileges]) => privileges.map((p) => [table, p] as const));
+  return await db.query<{ table_name: string; privilege: string }>(PRIVILEGES_LACKING, [
+    pairs.map(([table]) => table),
+    pairs.map(([, privilege]) => privilege),
+  ]);
+}
+
 /**
  * What the current role lacks to run `ingest --apply` on the datasets' `tables`: per table the
  * privileges (`tickets.inc (insert, update)`), then `temporary tables` when it may not make the
@@ -55,11 +63,9 @@ export async function applyPrivilegesLacking(
   db: SqlSession,
   tables: readonly string[],
 ): Promise<string[]> {
-  const needs = [...tables.map((t) => [t, ["insert", "update"]] as const), ...RUN_WRITES]
-    .flatMap(([table, privileges]) => privileges.map((p) => [table, p] as const));
-  const rows = await db.query<{ table_name: string; privilege: string }>(PRIVILEGES_LACKING, [
-    needs.map(([table]) => table),
-    needs.map(([, privilege]) => privilege),
+  const rows = await privilegesLacking(db, [
+    ...tables.map((t) => [t, ["insert", "update"]] as const),
+    ...RUN_WRITES,
   ]);
   const byTable = new Map<string, string[]>();
   for (const r of rows) {
@@ -73,17 +79,16 @@ export async function applyPrivilegesLacking(
 }
 
 /**
- * Why no write can succeed in this role's sessions, if none can: a hot standby, or sessions that
- * start read only (`default_transaction_read_only`); undefined when they can write.
+ * Why no write can succeed in this role's sessions, if none can: the server is a hot standby, or
+ * the role's sessions start read only (`default_transaction_read_only`); undefined when they can
+ * write.
  */
-export async function readOnlyReason(db: SqlSession): Promise<string | undefined> {
+export async function readOnlyReason(
+  db: SqlSession,
+): Promise<"standby" | "read-only sessions" | undefined> {
   const [row] = await db.query<{ standby: boolean; read_only: boolean }>(
     `select pg_is_in_recovery() as standby,
             current_setting('default_transaction_read_only') = 'on' as read_only`,
   );
-  if (row?.standby) return "the server is a read-only standby (in recovery)";
-  if (row?.read_only) {
-    return "the role starts every session read only (default_transaction_read_only = on)";
-  }
-  return undefined;
+  return row?.standby ? "standby" : row?.read_only ? "read-only sessions" : undefined;
 }
