@@ -257,7 +257,9 @@ function copiedRow(header: Header) {
 /**
  * Counts the copied rows in one scan; undefined when a row is anything but a plain ticket, an
  * alarm or the sentinel. Nothing is written: the merge reads the tickets from the copied rows
- * through {@linkcode copiedStage}.
+ * through {@linkcode copiedStage}. `offset 0` keeps the subquery apart, so each row's three
+ * tests run once: pulled up into the counts, they ran once per count that names them (a
+ * baseline's check took 104 ms instead of 43).
  */
 async function checkRows(tx: SqlSession, header: Header): Promise<CopyStaged | undefined> {
   const row = copiedRow(header);
@@ -270,7 +272,7 @@ async function checkRows(tx: SqlSession, header: Header): Promise<CopyStaged | u
             count(*) filter (where not sentinel and not bad and alarm)::int as alarms,
             count(*) filter (where not sentinel and not bad and not alarm)::int as staged
      from (select ${row.sentinel} as sentinel, ${row.alarm} as alarm, ${row.bad} as bad
-           from fleettickets_csv) r`,
+           from fleettickets_csv offset 0) r`,
   );
   if (counts === undefined || counts.bad > 0) return undefined;
   return {
