@@ -28,8 +28,10 @@ type PageElement = {
   dataset: Record<string, string | undefined>;
   value: string;
   hidden: boolean;
+  /** A `<details>`'s. */
+  open: boolean;
   textContent: string | null;
-  getBoundingClientRect(): { width: number };
+  getBoundingClientRect(): { width: number; height: number };
 };
 
 const SCREENSHOTS = ".data/screenshots";
@@ -977,6 +979,10 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
           new RegExp(id),
         );
+        assert.equal(
+          await s.page.$eval(".legend", (el) => (el as unknown as PageElement).open),
+          true,
+        );
         await s.page.screenshot({ path: `${SCREENSHOTS}/desktop.png` });
         // UPDATE_SCREENSHOT=1 refreshes the README's picture.
         if (Deno.env.get("UPDATE_SCREENSHOT") === "1") {
@@ -997,7 +1003,24 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         await s.page.$eval("#map", (el) => el.getBoundingClientRect().width <= 390),
         true,
       );
+      // The legend starts folded to its title: open, it covered a third of the map.
+      const legend = () =>
+        s.page.$eval(".legend", (el) => ({
+          open: (el as unknown as PageElement).open,
+          height: el.getBoundingClientRect().height,
+        }));
+      const folded = await legend();
+      assert.equal(folded.open, false);
+      assert.ok(folded.height < 30, `folded legend ${folded.height} px high`);
       await s.page.screenshot({ path: `${SCREENSHOTS}/phone.png`, fullPage: true });
+      const url = s.page.url();
+      await s.page.tap(".legend summary");
+      const unfolded = await legend();
+      assert.equal(unfolded.open, true);
+      assert.ok(unfolded.height > 100, `open legend ${unfolded.height} px high`);
+      assert.equal(s.page.url(), url, "a tap on the legend is not a tap on the map");
+      await s.page.tap(".legend summary");
+      assert.equal((await legend()).open, false);
       assert.deepEqual(s.foreign, [], "requests to other hosts");
       assert.deepEqual(s.consoleErrors, [], "console errors");
     });

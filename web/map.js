@@ -5,6 +5,8 @@ import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } fr
 
 const MAX_CLUSTER_ZOOM = 16;
 const MAX_ZOOM = 18;
+/** The phone layout's width (style.css's narrowest media query). */
+const PHONE = "(max-width: 599px)";
 /** Cluster names are written from this zoom on (below it they would cover the markers). */
 const AREA_LABEL_ZOOM = 10;
 
@@ -52,12 +54,19 @@ async function addBasemap(map, config) {
   }
 }
 
+/**
+ * The legend folds (a `<details>`): open on a wide screen, folded to its title on a phone, where
+ * open it covered a third of the map. Clicks and scrolls on it stay off the map.
+ */
 function addLegend(map) {
   const legend = L.control({ position: "topright" });
   legend.onAdd = () => {
-    const div = L.DomUtil.create("div", "legend");
-    div.innerHTML = legendHtml();
-    return div;
+    const details = L.DomUtil.create("details", "legend");
+    details.innerHTML = legendHtml();
+    details.open = !matchMedia(PHONE).matches;
+    L.DomEvent.disableClickPropagation(details);
+    L.DomEvent.disableScrollPropagation(details);
+    return details;
   };
   legend.addTo(map);
 }

@@ -116,7 +116,7 @@ export function dispatchIcon() {
   });
 }
 
-/** The legend's HTML: every state with its shape, and the cluster-precision cue. */
+/** The legend's HTML (a `<details>`'s): every state with its shape, and the cluster-precision cue. */
 export function legendHtml() {
   const rows = STATES.map((s) => `<div>${shapeSvg(s)}${LABELS[s]}</div>`);
   rows.push(`<div>${shapeSvg("ok", { coarse: true })}cluster centroid (not an address)</div>`);
@@ -126,5 +126,5 @@ export function legendHtml() {
       dispatchIcon().options.html.replace('width="26" height="26"', 'width="16" height="16"')
     }dispatch point</div>`,
   );
-  return `<strong>SLA state</strong>${rows.join("")}`;
+  return `<summary>SLA state</summary>${rows.join("")}`;
 }
