@@ -137,9 +137,7 @@ export async function drain(
     failIfSetAside(report);
   } catch (thrown) {
     const error = stopReason(thrown, signal);
-    report.status = "failed";
-    report.error = await context.describe(error);
-    report.transient = isTransient(error);
+    failRun(report, error, await context.describe(error));
   } finally {
     if (locked) await db.unlock(lockName).catch(() => {});
     report.durationMs = Math.round(performance.now() - started);
@@ -541,14 +539,23 @@ async function runFileStep(
     const error = stopReason(thrown, context.signal);
     entry.status = "failed";
     entry.error = await context.describe(error);
-    report.status = "failed";
-    report.error = entry.error;
-    report.transient = isTransient(error);
+    failRun(report, error, entry.error);
     return false;
   } finally {
     entry.durationMs = Math.round(performance.now() - started);
     context.onProgress?.({ type: "file_end", dataset: context.dataset.name, file: entry });
   }
+}
+
+/**
+ * Marks the run failed by `error` (told in `words`): whether a rerun may pass as is, and whether
+ * the database refused the role its writes.
+ */
+function failRun(report: DrainReport, error: unknown, words: string): void {
+  report.status = "failed";
+  report.error = words;
+  report.transient = isTransient(error);
+  if (writeRefusedHint(error) !== undefined) report.writeRefused = true;
 }
 
 /**

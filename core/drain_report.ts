@@ -131,6 +131,11 @@ export interface DrainReport {
   error?: string;
   /** True when the failure is worth retrying as is (network, database); false for bad input. */
   transient?: boolean;
+  /**
+   * The database refused the run a write (a role that may not write, SQLSTATE 25006 or 42501):
+   * the post-apply steps and the run record, which it would refuse alike, are not tried.
+   */
+  writeRefused?: true;
   /** Wall time, ms. */
   durationMs: number;
 }

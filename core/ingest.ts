@@ -122,7 +122,10 @@ async function cancellingStatements<T>(
   }
 }
 
-/** Drains one dataset, then runs its post-apply steps after an applying run not locked out. */
+/**
+ * Drains one dataset, then runs its post-apply steps after an applying run neither locked out nor
+ * refused its writes.
+ */
 async function drainDataset(
   store: ObjectStore,
   db: Database,
@@ -138,7 +141,7 @@ async function drainDataset(
     waitLockMs: options.waitLockMs,
     onProgress: options.onProgress,
   });
-  if (report.mode === "apply" && report.status !== "locked") {
+  if (report.mode === "apply" && report.status !== "locked" && !report.writeRefused) {
     report.afterApply = await runAfterApply(db, dataset, options.signal);
     for (const error of report.afterApply.errors) {
       options.onWarning?.("after_apply_failed", dataset.name, error);
@@ -149,7 +152,8 @@ async function drainDataset(
 
 /**
  * Records the run in `tickets.runs`. A failure does not throw: it is kept on the report as
- * `recordError` (the run then fails) and warned of.
+ * `recordError` (the run then fails) and warned of, unless the run failed because the database
+ * refused it writes: its error says so already, with the fix.
  */
 async function recordOrWarn(
   db: Database,
@@ -167,6 +171,8 @@ async function recordOrWarn(
     .catch((error) => {
       const message = error instanceof Error ? error.message : String(error);
       report.recordError = `Cannot record the run in tickets.runs: ${message}`;
-      options.onWarning?.("run_record_failed", dataset, report.recordError);
+      if (!report.writeRefused) {
+        options.onWarning?.("run_record_failed", dataset, report.recordError);
+      }
     });
 }
