@@ -6,9 +6,12 @@ import { GeocoderError } from "../core/ports/mod.ts";
 import type { GeocodeAnswer, GeocodeQuery, Geocoder } from "../core/ports/mod.ts";
 
 // A lookup is bounded: at most MAX_ATTEMPTS requests, each cut off after TIMEOUT_MS, and a timeout
-// is not retried. With the defaults a refused port costs a place 6 s of backoff (LocationIQ, 2/s;
-// 12 s at 1/s) and a silent endpoint 10 s; geocode() stops after UNREACHABLE_AFTER (3) such places
-// in a row, so a run against a wrong endpoint ends within about 40 s.
+// is not retried. A request that got no answer (a refused port, an unknown host) is retried only
+// once the provider has answered in this run: before, the endpoint is more likely wrong than
+// briefly down, and the next run tries again. So a wrong endpoint costs a place one request (a
+// silent one 10 s), and geocode() stops after UNREACHABLE_AFTER (3) such places in a row: within
+// about 3 s at 1 request/s (it took ~40 s of backoff before). A provider that has answered and
+// then refuses costs a place 6 s of backoff (LocationIQ, 2/s; 12 s at 1/s).
 
 /** Requests per lookup for 429 / 5xx / network failures (each retry waits twice as long). */
 const MAX_ATTEMPTS = 3;
@@ -78,6 +81,7 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
     sleep,
     pace: pacer(interval, sleep, options.now ?? (() => Date.now())),
     hide: options.redact ?? hideKey(options.apiKey),
+    answered: false,
   };
   return {
     provider: spec.provider,
@@ -101,6 +105,8 @@ interface Lookup {
   pace: (extraMs?: number) => Promise<void>;
   /** Hides the API key from a message. */
   hide: (text: string) => string;
+  /** The provider has answered a request (any HTTP status) in this run. */
+  answered: boolean;
 }
 
 /** Spaces requests `interval` ms apart. */
@@ -135,8 +141,14 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
     if (typeof reply === "string") {
       lastError = reply;
       lastStatus = undefined;
+      if (!lookup.answered) {
+        throw new GeocoderError(`${reply} (not retried: no answer from it yet in this run)`, {
+          terminal: false,
+        });
+      }
       continue;
     }
+    lookup.answered = true;
     const { status } = reply.response;
     const answer = reply.response.ok || status === 404 ? spec.read(status, reply.body) : undefined;
     // A hit's label is cached and shown (geo_*.reason): never with the key a provider echoed.

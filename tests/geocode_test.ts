@@ -570,7 +570,7 @@ for (const b of backends()) {
     }
   });
 
-  test(`a refused port stops the run after ${UNREACHABLE_AFTER} places (3 attempts each), caching nothing, and exits 1`, async () => {
+  test(`a refused port stops the run after ${UNREACHABLE_AFTER} places (1 request each: it never answered), caching nothing, and exits 1`, async () => {
     await b.reset();
     const db = await b.db();
     await load(db);
@@ -588,10 +588,11 @@ for (const b of backends()) {
     assert.ok(report.toLookUp > UNREACHABLE_AFTER);
     assert.equal(report.stoppedBy, "provider unreachable");
     assert.equal(report.calls, UNREACHABLE_AFTER);
-    assert.equal(attempts, UNREACHABLE_AFTER * 3, "3 attempts a place");
+    // Before: 3 attempts a place with backoff, ~40 s at 1 request/s against a mistyped port.
+    assert.equal(attempts, UNREACHABLE_AFTER, "1 request a place");
     assert.match(
       report.error!,
-      /^LocationIQ did not answer: .*refused.* \(gave up after 3 attempts\)$/i,
+      /^LocationIQ did not answer: .*refused.* \(not retried: no answer from it yet in this run\)$/i,
     );
     assert.equal(
       report.failed,
@@ -615,6 +616,29 @@ for (const b of backends()) {
       );
       assert.ok(!(r.stdout + r.stderr).includes(secret));
     }
+  });
+
+  test("a provider that answered in this run and then stops answering is retried 3 times a place", async () => {
+    await b.reset();
+    const db = await b.db();
+    await load(db);
+    const port = refusedPort();
+    let attempts = 0;
+    const g = createLocationIqGeocoder({
+      baseUrl: `http://127.0.0.1:${port}`,
+      apiKey: "key",
+      // The first request is answered (no match), every later one finds the port closed.
+      fetch: (input, init) =>
+        attempts++ === 0
+          ? Promise.resolve(Response.json({ error: "Unable to geocode" }, { status: 404 }))
+          : fetch(input, init),
+      sleep: noSleep,
+    });
+    const report = await geocode(db, g, { mode: "clusters", apply: true });
+    assert.equal(report.stoppedBy, "provider unreachable");
+    assert.equal(report.calls, 1 + UNREACHABLE_AFTER);
+    assert.equal(attempts, 1 + UNREACHABLE_AFTER * 3, "3 attempts a place once it has answered");
+    assert.match(report.error!, /refused.* \(gave up after 3 attempts\)$/i);
   });
 
   test("nearest open tickets to a vehicle: KNN on geog uses the GiST index and returns metres", async () => {
