@@ -61,7 +61,7 @@ const WINDOW_PARAMETERS = ["window", "from", "to"] as const;
  * ignoring what they do not read, as the predecessor's front-end may send more.
  */
 const PARAMETERS: readonly [RegExp, readonly string[]][] = [
-  [/^\/api\/tickets$/, TICKET_PARAMETERS],
+  [/^\/api\/tickets$/, [...TICKET_PARAMETERS, "version"]],
   [/^\/api\/tickets\.csv$/, [...TICKET_PARAMETERS, "bom"]],
   [/^\/api\/nearest$/, ["lon", "lat", "k", "max_km", "dataset", "sla_state", "rank"]],
   [/^\/api\/dashboard$/, ["cluster", "status", ...WINDOW_PARAMETERS]],

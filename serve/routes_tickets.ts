@@ -5,8 +5,9 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { Context, Hono } from "hono";
-import { dataAsOf } from "../core/data_version.ts";
+import { dataAsOf, type DataVersion } from "../core/data_version.ts";
 import { MAX_TICKET_ID_LENGTH } from "../core/parse_change_file.ts";
 import { readTicket } from "../core/read_ticket.ts";
 import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
@@ -50,17 +51,26 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/tickets/:id", oneTicket);
 }
 
-/** `/api/tickets`: one page of the selection as GeoJSON, with its count and next page. */
+/**
+ * `/api/tickets`: one page of the selection as GeoJSON, with its count and next page. The `next`
+ * link carries the data's version: once the data has changed (a change file applied, tickets
+ * placed or captured) the pages no longer fit together (offsets shift: a ticket would be skipped
+ * or sent twice), so a request for a later page is a 409 saying to start again.
+ */
 function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
-  const query = ticketQuery(new Params((n) => c.req.queries(n) ?? []));
-  return cachedRead(c, "tickets", { ...query }, async (tx, version) => {
+  const params = new Params((n) => c.req.queries(n) ?? []);
+  const query = ticketQuery(params);
+  const pagedAt = params.text("version");
+  return cachedRead(c, "tickets", { ...query, pagedAt }, async (tx, version) => {
+    const current = pagingVersion(await version);
+    if (pagedAt !== undefined && pagedAt !== current) return changedSinceFirstPage();
     const page = await readTickets(tx, query, c.get("deps").now());
     const head = {
       type: "FeatureCollection",
       numberMatched: page.matched,
       numberReturned: page.returned,
       dataAsOf: dataAsOf(await version, datasetsOf(query)),
-      next: nextPage(c.req.url, query, page),
+      next: nextPage(c.req.url, query, page, current),
     };
     return {
       body: `${JSON.stringify(head).slice(0, -1)},"features":${page.features}}`,
@@ -79,18 +89,41 @@ function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
   });
 }
 
-/** The path and query of the page after `page`; null when it is the last. */
+/** The path and query of the page after `page` at data version `version`; null for the last. */
 function nextPage(
   requestUrl: string,
   query: TicketQuery,
   page: { matched: number; returned: number },
+  version: string,
 ): string | null {
   if (query.offset + page.returned < page.matched) {
     const url = new URL(requestUrl);
     url.searchParams.set("offset", String(query.offset + query.limit));
+    url.searchParams.set("version", version);
     return url.pathname + url.search;
   }
   return null;
+}
+
+/** The data version a `next` link carries: short, opaque, equal while nothing changed. */
+function pagingVersion(version: DataVersion): string {
+  return createHash("sha256").update(version.token).digest("hex").slice(0, 16);
+}
+
+/** The 409 of a later page asked for after the data changed. */
+async function changedSinceFirstPage(): Promise<ReadResult> {
+  const changed = problemResponse(
+    409,
+    'Cannot read this page: the data changed since the first page was read (its "version"), ' +
+      "so the pages would not fit together; start again from the first page",
+    { parameter: "version" },
+  );
+  return {
+    body: await changed.text(),
+    rows: 0,
+    status: 409,
+    contentType: "application/problem+json",
+  };
 }
 
 /** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */
