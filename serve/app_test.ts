@@ -642,3 +642,19 @@ Deno.test("/api/config carries a weak ETag and Cache-Control: no-cache, and a re
   const again = await app.request("/api/config", { headers: { "If-None-Match": tag! } });
   assert.equal(again.status, 304);
 });
+
+Deno.test("a 304 carries Vary: Accept-Encoding as its 200 does, and so does a short 200", async () => {
+  const { app } = appWith();
+  for (const path of ["/api/config", "/"]) {
+    const first = await app.request(path, { headers: { "Accept-Encoding": "gzip" } });
+    assert.equal(first.status, 200, path);
+    await first.body?.cancel();
+    // Before: only an answer of 1 KB or more (/api/config is ~300 bytes), and never a 304.
+    assert.equal(first.headers.get("Vary"), "Accept-Encoding", path);
+    const again = await app.request(path, {
+      headers: { "Accept-Encoding": "gzip", "If-None-Match": first.headers.get("ETag")! },
+    });
+    assert.equal(again.status, 304, path);
+    assert.equal(again.headers.get("Vary"), "Accept-Encoding", path);
+  }
+});
