@@ -312,15 +312,24 @@ async function closureDays(tx: SqlSession, now: string): Promise<ClosureDay[]> {
        select tickets.eat_date($1::timestamptz) - g as day
        from generate_series(0, ${CLOSURE_DAYS - 1}) g
      )
-     select to_char(d.day::timestamp, 'YYYY-MM-DD') as date, count(e.ticket_id)::int as closed,
-            count(*) filter (where lower(e.sla_status) = 'compliant')::int as compliant,
-            count(*) filter (where lower(e.sla_status) = 'breached')::int as breached,
-            round((percentile_cont(0.5) within group (order by e.mttr) / 60)::numeric, 2)::float8
+     select to_char(d.day::timestamp, 'YYYY-MM-DD') as date, count(c.ticket_id)::int as closed,
+            count(*) filter (where c.verdict = 'compliant')::int as compliant,
+            count(*) filter (where c.verdict = 'breached')::int as breached,
+            round((percentile_cont(0.5) within group (order by c.mttr) / 60)::numeric, 2)::float8
               as median_mttr_hours
      from days d
-     left join tickets.closure_events e
-       on e.closed_at >= tickets.eat_day_start(d.day)
-      and e.closed_at < tickets.eat_day_start(d.day + 1)
+     left join (
+       -- As fn_team_performance reads them: the ticket still closed at that instant is the same
+       -- closure, whose MTTR and verdict are the feed's latest word (an export may fill them in
+       -- after closed_at first appears; before, the first capture's blanks stayed here).
+       select e.ticket_id, e.closed_at, coalesce(i.mttr, e.mttr) as mttr,
+              lower(coalesce(i.sla_status, e.sla_status)) as verdict
+       from tickets.closure_events e
+       left join tickets.inc i on i.ticket_id = e.ticket_id and i.closed_at = e.closed_at
+         and i.is_actionable is not true
+     ) c
+       on c.closed_at >= tickets.eat_day_start(d.day)
+      and c.closed_at < tickets.eat_day_start(d.day + 1)
      group by d.day order by d.day`,
     [now],
   );

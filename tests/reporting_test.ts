@@ -810,6 +810,15 @@ for (const b of backends()) {
     assert.equal(event!.mttr, null);
     const d = await dashboard(db, [null, null, "7d", null, null]);
     assert.equal(d.metrics.compliance_rate, 0.5);
+    // And `report`'s closures per day (before: 1 compliant, 0 breached, median 1 h).
+    const day = (await buildReport(db, { now: at("2026-06-15 11:10:00") })).closures.days.at(-1);
+    assert.deepEqual(day, {
+      date: "2026-06-15",
+      closed: 2,
+      compliant: 1,
+      breached: 1,
+      medianMttrHours: 3,
+    });
   });
 
   test("capture() totals stay exact after a backfill of an earlier day records a closure", async () => {
