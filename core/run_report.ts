@@ -466,14 +466,16 @@ function openLines(report: TicketReport): string[] {
     `Open backlog: ${o.total} (${o.breached} breached, ${o.atRisk} at risk, ${o.ok} ok` +
     (o.unknown ? `, ${o.unknown} without a clock` : "") + `); ` +
     `${o.clockFromFirstSeen} clocked from first_seen_at (no created_at_service)`,
-    ...table("lrrrrr", [
-      ["cluster", "open", "breached", "at risk", "ok", "oldest h"],
+    // "no clock": a row adds up (open = breached + at risk + ok + no clock).
+    ...table("lrrrrrr", [
+      ["cluster", "open", "breached", "at risk", "ok", "no clock", "oldest h"],
       ...report.byCluster.map((c) => [
         c.cluster,
         String(c.total),
         String(c.breached),
         String(c.atRisk),
         String(c.ok),
+        String(c.unknown),
         ageText(c.oldestHours),
       ]),
     ]),
@@ -521,14 +523,25 @@ function backlogLines(report: TicketReport): string[] {
   }
   return [
     `Backlog over time (last capture of each EAT day):`,
-    ...table("lrrrrrrr", [
-      ["date", "open", "breached", "at risk", "ok", "created", "closed", "closures seen"],
+    ...table("lrrrrrrrr", [
+      [
+        "date",
+        "open",
+        "breached",
+        "at risk",
+        "ok",
+        "no clock",
+        "created",
+        "closed",
+        "closures seen",
+      ],
       ...report.backlog.map((d) => [
         d.date,
         String(d.openTotal),
         String(d.breached),
         String(d.atRisk),
         String(d.ok),
+        String(d.unknown),
         String(d.createdToday),
         String(d.closedToday),
         String(d.closuresObservedToday),
