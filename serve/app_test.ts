@@ -141,6 +141,34 @@ Deno.test("a POSTed form with a bad window is a 400 naming it", async () => {
   assert.deepEqual(db.statements, []);
 });
 
+Deno.test("a POST body is read as a multipart form, as text/plain JSON or form, and empty as no filters", async () => {
+  const { app } = appWith();
+  const post = (headers: Record<string, string>, body: BodyInit) =>
+    app.request("/webhook/inc-dashboard", { method: "POST", headers, body });
+  const form = new FormData();
+  form.set("cluster", "Westlands");
+  form.set("window", "fortnight");
+  // Each reaches the window's check (before: 415 for multipart and text/plain).
+  for (
+    const response of [
+      await post({}, form), // fetch(url, { body: new FormData(form) })
+      await post({ "Content-Type": "text/plain;charset=UTF-8" }, '{"window":"fortnight"}'),
+      await post({ "Content-Type": "text/plain" }, "cluster=Westlands&window=fortnight"),
+    ]
+  ) {
+    assert.equal((await problem(response)).parameter, "window");
+  }
+  // An empty body says no filters, whatever its type (before: "it is not JSON").
+  const empty = await post({ "Content-Type": "application/json" }, "");
+  assert.notEqual(empty.status, 400);
+  await empty.body?.cancel();
+  const file = new FormData();
+  file.set("cluster", new File(["x"], "x.txt"));
+  const refused = await problem(await post({}, file));
+  assert.equal(refused.parameter, "cluster");
+  assert.equal(refused.detail, 'Cannot read "cluster": expected text, not a file');
+});
+
 Deno.test("a POSTed JSON body with a nested value, or not an object, is a 400", async () => {
   const { app } = appWith();
   const nested = await app.request("/webhook/inc-dashboard", {

@@ -47,26 +47,8 @@ const query = (c: Context<ServeEnv>): ParamSource => (n) => c.req.queries(n) ?? 
 
 /** Parameters of a POST: the query string, overridden by a JSON or form body. */
 async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
-  const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
-  let body: Record<string, unknown>;
-  if (type === "application/json") {
-    try {
-      body = await c.req.json();
-    } catch {
-      return problemResponse(400, "Cannot read the request body: it is not JSON");
-    }
-    if (body === null || typeof body !== "object" || Array.isArray(body)) {
-      return problemResponse(400, "Cannot read the request body: expected a JSON object");
-    }
-  } else if (type === "application/x-www-form-urlencoded" || type === "") {
-    const form = new URLSearchParams(await c.req.text());
-    body = Object.fromEntries([...new Set(form.keys())].map((k) => [k, form.getAll(k)]));
-  } else {
-    return problemResponse(
-      415,
-      `Cannot read a "${type}" body: send application/json or application/x-www-form-urlencoded`,
-    );
-  }
+  const body = await postBody(c);
+  if (body instanceof Response) return body;
   const fromQuery = query(c);
   return new Params((name) => {
     if (!(name in body)) return fromQuery(name);
@@ -79,6 +61,66 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
       return String(v);
     });
   });
+}
+
+/**
+ * A POST body's fields. Besides JSON and a URL-encoded form: a multipart form (what `fetch` sends
+ * for `new FormData(form)`), text/plain (what it sends for a string body without a type: JSON
+ * when it starts with `{`, else a URL-encoded form) and an empty body of any type (no filters).
+ */
+async function postBody(c: Context<ServeEnv>): Promise<Record<string, unknown> | Response> {
+  const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type === "multipart/form-data") return await multipartFields(c);
+  const text = await c.req.text();
+  if (text.trim() === "") return {};
+  if (type === "application/json") return jsonObject(text);
+  if (type === "application/x-www-form-urlencoded" || type === "") return formFields(text);
+  if (type === "text/plain") {
+    return text.trimStart().startsWith("{") ? jsonObject(text) : formFields(text);
+  }
+  return problemResponse(
+    415,
+    `Cannot read a "${type}" body: send application/json, application/x-www-form-urlencoded ` +
+      `or multipart/form-data`,
+  );
+}
+
+function jsonObject(text: string): Record<string, unknown> | Response {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return problemResponse(400, "Cannot read the request body: it is not JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    return problemResponse(400, "Cannot read the request body: expected a JSON object");
+  }
+  return body as Record<string, unknown>;
+}
+
+function formFields(text: string): Record<string, string[]> {
+  const form = new URLSearchParams(text);
+  return Object.fromEntries([...new Set(form.keys())].map((k) => [k, form.getAll(k)]));
+}
+
+/** A multipart form's text fields; a file in it is a 400 naming the field. */
+async function multipartFields(c: Context<ServeEnv>): Promise<Record<string, string[]> | Response> {
+  let form: FormData;
+  try {
+    form = await c.req.formData();
+  } catch {
+    return problemResponse(400, "Cannot read the request body: it is not a multipart form");
+  }
+  const fields: Record<string, string[]> = {};
+  for (const [name, value] of form) {
+    if (typeof value !== "string") {
+      return problemResponse(400, `Cannot read "${name}": expected text, not a file`, {
+        parameter: name,
+      });
+    }
+    (fields[name] ??= []).push(value);
+  }
+  return fields;
 }
 
 function dashboard(c: Context<ServeEnv>, p: Params): Promise<Response> {
