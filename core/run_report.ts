@@ -8,6 +8,7 @@
  */
 
 import type { Database, SqlSession } from "./ports/mod.ts";
+import { decimalText } from "./decimal_text.ts";
 
 /** How many of the oldest open tickets the report lists. */
 const OLDEST_LIMIT = 10;
@@ -404,7 +405,7 @@ function clockText(iso: string | null): string {
 }
 
 function hoursText(hours: number | null): string {
-  return hours === null ? "-" : hours.toFixed(1);
+  return hours === null ? "-" : decimalText(hours, 1);
 }
 
 /** An open ticket's age in hours, rounded down as the SLA state is: 47.9 at risk, 48.0 breached. */

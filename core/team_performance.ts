@@ -6,6 +6,7 @@
  */
 
 import type { SqlSession } from "./ports/mod.ts";
+import { decimalText } from "./decimal_text.ts";
 
 /** Which grouping, window and cluster. */
 export interface TeamQuery {
@@ -66,8 +67,8 @@ export async function teamPerformance(
 
 /** The table for a terminal: each column as wide as its widest value (an MTTR of 4795.0 h too). */
 export function formatTeamPerformance(report: TeamPerformance): string {
-  const num = (v: number | null, digits = 1) => v === null ? "-" : v.toFixed(digits);
-  const percent = (v: number | null) => v === null ? "-" : `${(v * 100).toFixed(1)}%`;
+  const num = (v: number | null) => v === null ? "-" : decimalText(v, 1);
+  const percent = (v: number | null) => v === null ? "-" : `${decimalText(v * 100, 1)}%`;
   const columns: [string, (r: TeamRow) => string][] = [
     [report.by === "team" ? "Team" : "Owner", (r) => r.key],
     ["closed", (r) => String(r.closures)],

@@ -1,10 +1,21 @@
 // Formatting for people: hours, countdowns, EAT times, percentages, distances.
 
+/**
+ * `n` with `digits` decimals, a half rounded up as the server's figures are (PostgreSQL's
+ * `round()`, and `report` in a terminal): 47.05 is 47.1, where toFixed gives 47.0.
+ */
+function decimal(n, digits) {
+  const shifted = Number(`${Math.abs(n)}e${digits}`);
+  if (!Number.isFinite(shifted)) return n.toFixed(digits);
+  const rounded = Number(`${Math.round(shifted)}e-${digits}`);
+  return (n < 0 && rounded !== 0 ? -rounded : rounded).toFixed(digits);
+}
+
 /** `12.5 h`, or an en dash for nothing. */
 export function hours(value) {
   if (value === null || value === undefined || value === "") return "–";
   const n = Number(value);
-  return `${n >= 100 ? Math.round(n) : n.toFixed(1)} h`;
+  return `${n >= 100 ? Math.round(n) : decimal(n, 1)} h`;
 }
 
 /**
@@ -65,7 +76,7 @@ export function eatTime(iso) {
 /** `91.2 %` from a 0..1 rate. */
 export function percent(rate) {
   if (rate === null || rate === undefined) return "–";
-  return `${(Number(rate) * 100).toFixed(1)} %`;
+  return `${decimal(Number(rate) * 100, 1)} %`;
 }
 
 /** `850 m` / `3.4 km`. */

@@ -15,6 +15,7 @@ Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 
 Deno.test("hours() rounds to the nearest tenth (MTTR, not an SLA age)", () => {
   assert.equal(hours(47.99), "48.0 h");
   assert.equal(hours(2.25), "2.3 h");
+  assert.equal(hours(47.05), "47.1 h"); // as report --by team prints it (before: "47.0 h")
   assert.equal(hours(undefined), "–");
 });
 

@@ -1,0 +1,26 @@
+/**
+ * A number as text with `digits` decimals, halves rounded up as PostgreSQL's `round()` rounds a
+ * numeric: 47.05 is "47.1" (`toFixed` gives "47.0": the double nearest 47.05 is just below it),
+ * so a terminal table shows what the API's JSON rounds to.
+ *
+ * @example Usage
+ * ```ts
+ * import { decimalText } from "./decimal_text.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(decimalText(47.05, 1), "47.1");
+ * assert.equal((47.05).toFixed(1), "47.0");
+ * assert.equal(decimalText(2, 1), "2.0");
+ * ```
+ *
+ * @module
+ */
+
+/** `value` with `digits` decimals, a half rounded away from zero on its decimal text. */
+export function decimalText(value: number, digits: number): string {
+  // Shifting the decimal text (`47.05e1`), not multiplying the double (47.05 * 10 = 470.49999…).
+  const shifted = Number(`${Math.abs(value)}e${digits}`);
+  if (!Number.isFinite(shifted)) return value.toFixed(digits); // `1e-7e1`: tiny or huge values
+  const rounded = Number(`${Math.round(shifted)}e-${digits}`);
+  return (value < 0 && rounded !== 0 ? -rounded : rounded).toFixed(digits);
+}
