@@ -233,11 +233,16 @@ function loadServeConfig(
   const origins = (get("DASHBOARD_CORS_ORIGINS") ?? "").split(",").map((o) => o.trim())
     .filter((o) => o !== "");
   for (const origin of origins) {
-    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-      throw new ConfigError(
-        `Cannot read DASHBOARD_CORS_ORIGINS: "${origin}" is not an origin such as "https://ops.example.com"`,
-      );
-    }
+    const sent = URL.canParse(origin) ? new URL(origin).origin : "null";
+    if (sent === origin) continue;
+    // A trailing slash, capitals or a default port: say what a browser sends, the exact match.
+    throw new ConfigError(
+      `Cannot read DASHBOARD_CORS_ORIGINS: "${origin}" is not an origin such as ` +
+        `"https://ops.example.com"` +
+        (sent === "null"
+          ? ""
+          : `; a browser sends "${sent}" (no path, lower case, no default port)`),
+    );
   }
   const tilesUrl = get("MAP_TILES_URL");
   if (tilesUrl !== undefined && !URL.canParse(tilesUrl.replaceAll(/[{}]/g, ""))) {

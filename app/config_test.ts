@@ -67,6 +67,21 @@ Deno.test("loadConfig() reads the serve settings and refuses what is not an orig
   for (const origin of ["*", "https://ops.example.com/", "ops.example.com"]) {
     assert.match(configError({ DASHBOARD_CORS_ORIGINS: origin }).message, /DASHBOARD_CORS_ORIGINS/);
   }
+  // What the browser would send, where the setting is nearly an origin (before: not said).
+  for (
+    const origin of [
+      "https://ops.example.com/",
+      "https://OPS.example.com",
+      "https://ops.example.com:443",
+    ]
+  ) {
+    assert.equal(
+      configError({ DASHBOARD_CORS_ORIGINS: origin }).message,
+      `Cannot read DASHBOARD_CORS_ORIGINS: "${origin}" is not an origin such as ` +
+        `"https://ops.example.com"; a browser sends "https://ops.example.com" (no path, lower ` +
+        `case, no default port)`,
+    );
+  }
   assert.match(configError({ MAP_PMTILES: "tiles.mbtiles" }).message, /MAP_PMTILES/);
   assert.match(configError({ SERVE_STATEMENT_TIMEOUT: "-1" }).message, /SERVE_STATEMENT_TIMEOUT/);
 });
