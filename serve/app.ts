@@ -215,9 +215,10 @@ function pathAndMethodGuard(): MiddlewareHandler<ServeEnv> {
   return async (c, next) => {
     const path = c.req.path;
     // The URL parser already resolves dot segments; anything left that could walk out is refused.
-    // A ticket id is only ever a query parameter: its encoded "/" is allowed (a feed id may hold
-    // one), the rest of the rule holds there too.
-    const walked = /^\/api\/tickets\/[^/]+$/.test(path) ? path.replace(/%2f/gi, "") : path;
+    // A ticket id is only ever a query parameter, never a file: whatever ingest takes can be
+    // asked for, encoded ("/" as %2F, "\" as %5C: before, a 400), but for "." and ".." (URLs
+    // resolve them as dot segments, encoded too); NUL is refused there too.
+    const walked = /^\/api\/tickets\/[^/]+$/.test(path) ? path.replace(/%2f|%5c|\\/gi, "") : path;
     if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(walked)) {
       return problemResponse(
         400,
