@@ -141,11 +141,7 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
     if (typeof reply === "string") {
       lastError = reply;
       lastStatus = undefined;
-      if (!lookup.answered) {
-        throw new GeocoderError(`${reply} (not retried: no answer from it yet in this run)`, {
-          terminal: false,
-        });
-      }
+      throwUnlessAnswered(lookup, reply);
       continue;
     }
     lookup.answered = true;
@@ -174,6 +170,17 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
   }
   throw new GeocoderError(`${lastError} (gave up after ${maxAttempts} attempts)`, {
     status: lastStatus,
+    terminal: false,
+  });
+}
+
+/**
+ * No answer to a request before the provider has answered once in the run: not retried (the
+ * endpoint is more likely wrong than briefly down).
+ */
+function throwUnlessAnswered(lookup: Lookup, noAnswer: string): void {
+  if (lookup.answered) return;
+  throw new GeocoderError(`${noAnswer} (not retried: no answer from it yet in this run)`, {
     terminal: false,
   });
 }

@@ -233,13 +233,14 @@ function loadServeConfig(
   const origins = (get("DASHBOARD_CORS_ORIGINS") ?? "").split(",").map((o) => o.trim())
     .filter((o) => o !== "");
   for (const origin of origins) {
-    const sent = URL.canParse(origin) ? new URL(origin).origin : "null";
-    if (sent === origin) continue;
+    // "null" is what sandboxed frames and file: pages send: allowing it would let any site in.
+    const sent = URL.canParse(origin) ? new URL(origin).origin : undefined;
+    if (sent === origin && sent !== "null") continue;
     // A trailing slash, capitals or a default port: say what a browser sends, the exact match.
     throw new ConfigError(
       `Cannot read DASHBOARD_CORS_ORIGINS: "${origin}" is not an origin such as ` +
         `"https://ops.example.com"` +
-        (sent === "null"
+        (sent === undefined || sent === "null"
           ? ""
           : `; a browser sends "${sent}" (no path, lower case, no default port)`),
     );

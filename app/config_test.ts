@@ -64,7 +64,8 @@ Deno.test("loadConfig() reads the serve settings and refuses what is not an orig
     configSecrets(load({ SERVE_TOKEN: "t0ken-value-4f9c2e81" })).includes("t0ken-value-4f9c2e81"),
     "the token is redacted like every secret",
   );
-  for (const origin of ["*", "https://ops.example.com/", "ops.example.com"]) {
+  // "null" (sandboxed frames, file: pages) was accepted between 0a62d81 and its fix.
+  for (const origin of ["*", "https://ops.example.com/", "ops.example.com", "null", "file:///x"]) {
     assert.match(configError({ DASHBOARD_CORS_ORIGINS: origin }).message, /DASHBOARD_CORS_ORIGINS/);
   }
   // What the browser would send, where the setting is nearly an origin (before: not said).
