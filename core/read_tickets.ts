@@ -31,8 +31,19 @@ export interface TicketQuery {
   bbox?: readonly [number, number, number, number];
   /** Page size. */
   limit: number;
-  /** Tickets to skip. */
+  /** Tickets to skip (after `after`, when given). */
   offset: number;
+  /**
+   * Only the tickets after this one in the selection's order (the last of the page before): a
+   * page so asked starts where the one before ended, whatever changed meanwhile.
+   */
+  after?: TicketKey;
+}
+
+/** A ticket's place in the selection's order: INC before CRQ, then by id. */
+export interface TicketKey {
+  dataset: "inc" | "crq";
+  ticketId: string;
 }
 
 /** One page of tickets as GeoJSON Feature text. */
@@ -43,6 +54,8 @@ export type TicketPage = {
   returned: number;
   /** The page's Features, as a JSON array (text, passed through unparsed). */
   features: string;
+  /** The page's last ticket, when more follow it: where the next page starts (`after`). */
+  last: TicketKey | null;
 };
 
 const DATASET_CLAUSE = { inc: "t.dataset = 'inc'", crq: "t.dataset = 'crq'" } as const;
@@ -107,24 +120,46 @@ const FEATURE = `json_build_object('type', 'Feature', 'geometry', st_asgeojson(t
   'source_updated_at', tickets.eat_iso(t.source_updated_at)
 ))`;
 
-/** The SQL of one page (exported for the benchmark's direct-SQL anchor). */
+/**
+ * The SQL of one page (exported for the benchmark's direct-SQL anchor): the matching tickets
+ * counted, those after the cursor (`$n+2`, `$n+3`: dataset and id; none when null), one more
+ * than the page read to know whether another follows.
+ */
 export function ticketPageSql(query: TicketQuery): { text: string; params: unknown[] } {
   const { where, params } = ticketFilter(query);
   const n = params.length + 2;
   return {
     text: `
 with page as (
-  select t.*, count(*) over () as matched
-  from tickets.tickets_read_at($1::timestamptz) t
-  where ${where}
+  select * from (
+    select t.*, count(*) over () as matched
+    from tickets.tickets_read_at($1::timestamptz) t
+    where ${where}
+  ) t
+  where $${n + 2}::text is null
+     or t.dataset < $${n + 2}::text or (t.dataset = $${n + 2}::text and t.ticket_id > $${
+      n + 3
+    }::text)
   order by t.dataset desc, t.ticket_id
-  limit $${n} offset $${n + 1}
+  limit $${n}::int + 1 offset $${n + 1}
+), shown as (
+  select * from page t order by t.dataset desc, t.ticket_id limit $${n}
 )
 select coalesce(max(t.matched), 0)::int as matched, count(*)::int as returned,
        coalesce(json_agg(${FEATURE} order by t.dataset desc, t.ticket_id), '[]'::json)::text
-         as features
-from page t`,
-    params: [...params, query.limit, query.offset],
+         as features,
+       case when (select count(*) from page) > $${n} then
+         (array_agg(t.dataset order by t.dataset, t.ticket_id desc))[1] end as last_dataset,
+       case when (select count(*) from page) > $${n} then
+         (array_agg(t.ticket_id order by t.dataset, t.ticket_id desc))[1] end as last_ticket_id
+from shown t`,
+    params: [
+      ...params,
+      query.limit,
+      query.offset,
+      query.after?.dataset ?? null,
+      query.after?.ticketId ?? null,
+    ],
   };
 }
 
@@ -135,15 +170,23 @@ export async function readTickets(
   now: Date = new Date(),
 ): Promise<TicketPage> {
   const { text, params } = ticketPageSql(query);
-  const [row] = await tx.query<TicketPage>(text, [now.toISOString(), ...params]);
+  const [row] = await tx.query<
+    Omit<TicketPage, "last"> & { last_dataset: "inc" | "crq" | null; last_ticket_id: string | null }
+  >(text, [now.toISOString(), ...params]);
+  const empty = { matched: 0, returned: 0, features: "[]", last: null };
+  if (row === undefined) return empty;
   // A page past the end still says how many match.
-  if (row !== undefined && row.returned === 0 && query.offset > 0) {
+  if (row.returned === 0 && (query.offset > 0 || query.after !== undefined)) {
     const [count] = await tx.query<{ n: number }>(
       `select count(*)::int as n from tickets.tickets_read_at($1::timestamptz) t
        where ${ticketFilter(query).where}`,
       [now.toISOString(), ...ticketFilter(query).params],
     );
-    return { matched: count?.n ?? 0, returned: 0, features: "[]" };
+    return { ...empty, matched: count?.n ?? 0 };
   }
-  return row ?? { matched: 0, returned: 0, features: "[]" };
+  const { matched, returned, features, last_dataset, last_ticket_id } = row;
+  const last = last_dataset === null || last_ticket_id === null
+    ? null
+    : { dataset: last_dataset, ticketId: last_ticket_id };
+  return { matched, returned, features, last };
 }

@@ -5,12 +5,11 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { Context, Hono } from "hono";
-import { dataAsOf, type DataVersion } from "../core/data_version.ts";
+import { dataAsOf } from "../core/data_version.ts";
 import { MAX_TICKET_ID_LENGTH } from "../core/parse_change_file.ts";
 import { readTicket } from "../core/read_ticket.ts";
-import { readTickets, SLA_STATES, type TicketQuery } from "../core/read_tickets.ts";
+import { readTickets, SLA_STATES, type TicketKey, type TicketQuery } from "../core/read_tickets.ts";
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import { exportStream } from "./_export_stream.ts";
@@ -53,24 +52,21 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
 
 /**
  * `/api/tickets`: one page of the selection as GeoJSON, with its count and next page. The `next`
- * link carries the data's version: once the data has changed (a change file applied, tickets
- * placed or captured) the pages no longer fit together (offsets shift: a ticket would be skipped
- * or sent twice), so a request for a later page is a 409 saying to start again.
+ * link names the page's last ticket (`after`), not an offset: a page starts where the one before
+ * ended even when tickets came, went or changed state meanwhile (with an offset, every ticket that
+ * left the pages before shifted the next one: a ticket was skipped, or sent twice).
  */
 function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
   const params = new Params((n) => c.req.queries(n) ?? []);
-  const query = ticketQuery(params);
-  const pagedAt = params.text("version");
-  return cachedRead(c, "tickets", { ...query, pagedAt }, async (tx, version) => {
-    const current = pagingVersion(await version);
-    if (pagedAt !== undefined && pagedAt !== current) return changedSinceFirstPage();
+  const query: TicketQuery = { ...ticketQuery(params), after: ticketKey(params, "after") };
+  return cachedRead(c, "tickets", { ...query }, async (tx, version) => {
     const page = await readTickets(tx, query, c.get("deps").now());
     const head = {
       type: "FeatureCollection",
       numberMatched: page.matched,
       numberReturned: page.returned,
       dataAsOf: dataAsOf(await version, datasetsOf(query)),
-      next: nextPage(c.req.url, query, page, current),
+      next: nextPage(c.req.url, page.last),
     };
     return {
       body: `${JSON.stringify(head).slice(0, -1)},"features":${page.features}}`,
@@ -89,41 +85,29 @@ function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
   });
 }
 
-/** The path and query of the page after `page` at data version `version`; null for the last. */
-function nextPage(
-  requestUrl: string,
-  query: TicketQuery,
-  page: { matched: number; returned: number },
-  version: string,
-): string | null {
-  if (query.offset + page.returned < page.matched) {
-    const url = new URL(requestUrl);
-    url.searchParams.set("offset", String(query.offset + query.limit));
-    url.searchParams.set("version", version);
-    return url.pathname + url.search;
+/** The path and query of the page after the one ending at `last`; null for the last page. */
+function nextPage(requestUrl: string, last: TicketKey | null): string | null {
+  if (last === null) return null;
+  const url = new URL(requestUrl);
+  url.searchParams.delete("offset");
+  url.searchParams.set("after", `${last.dataset}:${last.ticketId}`);
+  return url.pathname + url.search;
+}
+
+/** A ticket's key as a next link writes it, `inc:WOT0764585` (the id may hold a colon). */
+function ticketKey(p: Params, name: string): TicketKey | undefined {
+  const text = p.text(name);
+  if (text === undefined) return undefined;
+  const colon = text.indexOf(":");
+  const dataset = text.slice(0, colon);
+  if (colon < 1 || (dataset !== "inc" && dataset !== "crq") || colon === text.length - 1) {
+    throw new ParameterError(
+      name,
+      `Cannot read "${name}": expected a dataset and a ticket id, as a next link gives them, ` +
+        `such as inc:WOT0764585`,
+    );
   }
-  return null;
-}
-
-/** The data version a `next` link carries: short, opaque, equal while nothing changed. */
-function pagingVersion(version: DataVersion): string {
-  return createHash("sha256").update(version.token).digest("hex").slice(0, 16);
-}
-
-/** The 409 of a later page asked for after the data changed. */
-async function changedSinceFirstPage(): Promise<ReadResult> {
-  const changed = problemResponse(
-    409,
-    'Cannot read this page: the data changed since the first page was read (its "version"), ' +
-      "so the pages would not fit together; start again from the first page",
-    { parameter: "version" },
-  );
-  return {
-    body: await changed.text(),
-    rows: 0,
-    status: 409,
-    contentType: "application/problem+json",
-  };
+  return { dataset, ticketId: text.slice(colon + 1) };
 }
 
 /** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */

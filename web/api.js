@@ -103,27 +103,11 @@ export async function getJson(url) {
   return { data, changed: true };
 }
 
-/** Times a selection is read again from its first page when the data changed under its pages. */
-const PAGING_TRIES = 3;
-
 /**
- * Every page of a GeoJSON ticket selection (follows `next`); `changed` if any page changed. A
- * later page refused with 409 (the data changed since the first: the pages would not fit
- * together) starts the selection again.
+ * Every page of a GeoJSON ticket selection (follows `next`, which starts each page after the last
+ * ticket of the one before); `changed` if any page changed.
  */
 export async function getAllTickets(url) {
-  for (let tries = 1;; tries++) {
-    try {
-      return await allPages(url);
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 409) || tries >= PAGING_TRIES) {
-        throw error;
-      }
-    }
-  }
-}
-
-async function allPages(url) {
   const first = await getJson(url);
   const features = [...first.data.features];
   let changed = first.changed;
