@@ -18,9 +18,16 @@
 
 /** `value` with `digits` decimals, a half rounded away from zero on its decimal text. */
 export function decimalText(value: number, digits: number): string {
+  // Beyond 15 digits there is no decimal text to round on (and NaN has none).
+  if (!(Math.abs(value) < 1e15)) return value.toFixed(digits);
   // Shifting the decimal text (`47.05e1`), not multiplying the double (47.05 * 10 = 470.49999…).
   const shifted = Number(`${Math.abs(value)}e${digits}`);
-  if (!Number.isFinite(shifted)) return value.toFixed(digits); // `1e-7e1`: tiny or huge values
-  const rounded = Number(`${Math.round(shifted)}e-${digits}`);
+  const rounded = Number.isFinite(shifted) ? Number(`${Math.round(shifted)}e-${digits}`) : 0;
   return (value < 0 && rounded !== 0 ? -rounded : rounded).toFixed(digits);
+}
+
+/** A 0..1 rate as a percentage with `digits` decimals, rounded as {@linkcode decimalText}. */
+export function percentText(rate: number, digits: number): string {
+  // `rate` × 100 on the decimal text: 0.0295 × 100 is 2.9499999999999997 as a double.
+  return decimalText(Number(`${rate}e2`), digits);
 }

@@ -6,7 +6,7 @@
  */
 
 import type { SqlSession } from "./ports/mod.ts";
-import { decimalText } from "./decimal_text.ts";
+import { decimalText, percentText } from "./decimal_text.ts";
 
 /** Which grouping, window and cluster. */
 export interface TeamQuery {
@@ -68,7 +68,7 @@ export async function teamPerformance(
 /** The table for a terminal: each column as wide as its widest value (an MTTR of 4795.0 h too). */
 export function formatTeamPerformance(report: TeamPerformance): string {
   const num = (v: number | null) => v === null ? "-" : decimalText(v, 1);
-  const percent = (v: number | null) => v === null ? "-" : `${decimalText(v * 100, 1)}%`;
+  const percent = (v: number | null) => v === null ? "-" : `${percentText(v, 1)}%`;
   const columns: [string, (r: TeamRow) => string][] = [
     [report.by === "team" ? "Team" : "Owner", (r) => r.key],
     ["closed", (r) => String(r.closures)],

@@ -2,12 +2,13 @@
 
 /**
  * `n` with `digits` decimals, a half rounded up as the server's figures are (PostgreSQL's
- * `round()`, and `report` in a terminal): 47.05 is 47.1, where toFixed gives 47.0.
+ * `round()`, and `report` in a terminal): 47.05 is 47.1, where toFixed gives 47.0. The page
+ * cannot import core/: keep in step with core/decimal_text.ts.
  */
 function decimal(n, digits) {
+  if (!(Math.abs(n) < 1e15)) return n.toFixed(digits);
   const shifted = Number(`${Math.abs(n)}e${digits}`);
-  if (!Number.isFinite(shifted)) return n.toFixed(digits);
-  const rounded = Number(`${Math.round(shifted)}e-${digits}`);
+  const rounded = Number.isFinite(shifted) ? Number(`${Math.round(shifted)}e-${digits}`) : 0;
   return (n < 0 && rounded !== 0 ? -rounded : rounded).toFixed(digits);
 }
 
@@ -76,7 +77,8 @@ export function eatTime(iso) {
 /** `91.2 %` from a 0..1 rate. */
 export function percent(rate) {
   if (rate === null || rate === undefined) return "–";
-  return `${decimal(Number(rate) * 100, 1)} %`;
+  // × 100 on the decimal text: 0.0295 * 100 is 2.9499999999999997 as a double.
+  return `${decimal(Number(`${Number(rate)}e2`), 1)} %`;
 }
 
 /** `850 m` / `3.4 km`. */

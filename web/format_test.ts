@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, ago, countdown, hours } from "./format.js";
+import { age, ago, countdown, hours, percent } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -16,6 +16,7 @@ Deno.test("hours() rounds to the nearest tenth (MTTR, not an SLA age)", () => {
   assert.equal(hours(47.99), "48.0 h");
   assert.equal(hours(2.25), "2.3 h");
   assert.equal(hours(47.05), "47.1 h"); // as report --by team prints it (before: "47.0 h")
+  assert.equal(percent(0.0295), "3.0 %"); // as PostgreSQL rounds 2.95 (a double gave "2.9 %")
   assert.equal(hours(undefined), "–");
 });
 
