@@ -162,11 +162,19 @@ Deno.test("a POST body is read as a multipart form, as text/plain JSON or form, 
   const empty = await post({ "Content-Type": "application/json" }, "");
   assert.notEqual(empty.status, 400);
   await empty.body?.cancel();
+  const emptyForm = await post({ "Content-Type": "multipart/form-data; boundary=x" }, "");
+  assert.notEqual(emptyForm.status, 400); // before the review: "it is not a multipart form"
+  await emptyForm.body?.cancel();
   const file = new FormData();
   file.set("cluster", new File(["x"], "x.txt"));
   const refused = await problem(await post({}, file));
   assert.equal(refused.parameter, "cluster");
-  assert.equal(refused.detail, 'Cannot read "cluster": expected text, not a file');
+  assert.equal(refused.detail, 'Cannot read "cluster": expected text or a number');
+  // A file where the route reads nothing is ignored, as any field it does not read.
+  const ignored = new FormData();
+  ignored.set("attachment", new File(["x"], "x.txt"));
+  ignored.set("window", "fortnight");
+  assert.equal((await problem(await post({}, ignored))).parameter, "window");
 });
 
 Deno.test("a POSTed JSON body with a nested value, or not an object, is a 400", async () => {

@@ -69,10 +69,12 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
  * when it starts with `{`, else a URL-encoded form) and an empty body of any type (no filters).
  */
 async function postBody(c: Context<ServeEnv>): Promise<Record<string, unknown> | Response> {
-  const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type === "multipart/form-data") return await multipartFields(c);
-  const text = await c.req.text();
+  const contentType = c.req.header("Content-Type") ?? "";
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  const bytes = await c.req.arrayBuffer();
+  const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") return {};
+  if (type === "multipart/form-data") return await multipartFields(bytes, contentType);
   if (type === "application/json") return jsonObject(text);
   if (type === "application/x-www-form-urlencoded" || type === "") return formFields(text);
   if (type === "text/plain") {
@@ -85,6 +87,7 @@ async function postBody(c: Context<ServeEnv>): Promise<Record<string, unknown> |
   );
 }
 
+/** A JSON body's object, or the 400 saying why it is not one. */
 function jsonObject(text: string): Record<string, unknown> | Response {
   let body: unknown;
   try {
@@ -98,28 +101,28 @@ function jsonObject(text: string): Record<string, unknown> | Response {
   return body as Record<string, unknown>;
 }
 
+/** A URL-encoded form's fields, each with every value it was given. */
 function formFields(text: string): Record<string, string[]> {
   const form = new URLSearchParams(text);
   return Object.fromEntries([...new Set(form.keys())].map((k) => [k, form.getAll(k)]));
 }
 
-/** A multipart form's text fields; a file in it is a 400 naming the field. */
-async function multipartFields(c: Context<ServeEnv>): Promise<Record<string, string[]> | Response> {
+/**
+ * A multipart form's fields, each with every value it was given. A file is kept as it is: a
+ * parameter read from it is a 400 naming it (postParams), one the route does not read is ignored.
+ */
+async function multipartFields(
+  bytes: ArrayBuffer,
+  contentType: string,
+): Promise<Record<string, FormDataEntryValue[]> | Response> {
   let form: FormData;
   try {
-    form = await c.req.formData();
+    form = await new Response(bytes, { headers: { "Content-Type": contentType } }).formData();
   } catch {
     return problemResponse(400, "Cannot read the request body: it is not a multipart form");
   }
-  const fields: Record<string, string[]> = {};
-  for (const [name, value] of form) {
-    if (typeof value !== "string") {
-      return problemResponse(400, `Cannot read "${name}": expected text, not a file`, {
-        parameter: name,
-      });
-    }
-    (fields[name] ??= []).push(value);
-  }
+  const fields: Record<string, FormDataEntryValue[]> = {};
+  for (const [name, value] of form) (fields[name] ??= []).push(value);
   return fields;
 }
 
