@@ -132,8 +132,9 @@ export interface DrainReport {
   /** True when the failure is worth retrying as is (network, database); false for bad input. */
   transient?: boolean;
   /**
-   * The database refused the run a write (a role that may not write, SQLSTATE 25006 or 42501):
-   * the post-apply steps and the run record, which it would refuse alike, are not tried.
+   * The database refused the run a write (a role that may not write, SQLSTATE 25006 or 42501).
+   * When no file was applied before it, the post-apply steps, which it would refuse alike, are
+   * not tried (ingest.ts).
    */
   writeRefused?: true;
   /** Wall time, ms. */

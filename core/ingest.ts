@@ -124,7 +124,7 @@ async function cancellingStatements<T>(
 
 /**
  * Drains one dataset, then runs its post-apply steps after an applying run neither locked out nor
- * refused its writes.
+ * refused its writes before it applied a file.
  */
 async function drainDataset(
   store: ObjectStore,
@@ -141,7 +141,7 @@ async function drainDataset(
     waitLockMs: options.waitLockMs,
     onProgress: options.onProgress,
   });
-  if (report.mode === "apply" && report.status !== "locked" && !report.writeRefused) {
+  if (report.mode === "apply" && report.status !== "locked" && !refusedBeforeApplying(report)) {
     report.afterApply = await runAfterApply(db, dataset, options.signal);
     for (const error of report.afterApply.errors) {
       options.onWarning?.("after_apply_failed", dataset.name, error);
@@ -152,8 +152,8 @@ async function drainDataset(
 
 /**
  * Records the run in `tickets.runs`. A failure does not throw: it is kept on the report as
- * `recordError` (the run then fails) and warned of, unless the run failed because the database
- * refused it writes: its error says so already, with the fix.
+ * `recordError` (the run then fails) and warned of, unless the database refused the run its writes
+ * before it applied a file: its error says so already, with the fix.
  */
 async function recordOrWarn(
   db: Database,
@@ -171,8 +171,17 @@ async function recordOrWarn(
     .catch((error) => {
       const message = error instanceof Error ? error.message : String(error);
       report.recordError = `Cannot record the run in tickets.runs: ${message}`;
-      if (!report.writeRefused) {
+      if (!refusedBeforeApplying(report)) {
         options.onWarning?.("run_record_failed", dataset, report.recordError);
       }
     });
+}
+
+/**
+ * The database refused the run a write before it applied any file (a reader's DATABASE_URL): its
+ * post-apply steps and its record would be refused alike. A run refused after applying files (a
+ * failover to a standby, one missing grant) still places and captures what it applied.
+ */
+function refusedBeforeApplying(report: DrainReport): boolean {
+  return report.writeRefused === true && !report.files.some((f) => f.status === "applied");
 }
