@@ -10,7 +10,6 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
-import { COMPRESSIBLE_CONTENT_TYPE_REGEX as COMPRESSIBLE } from "hono/utils/compress";
 import { cors } from "hono/cors";
 import { serveStatic } from "hono/deno";
 import { etag } from "hono/etag";
@@ -197,14 +196,12 @@ const varyByOrigin: MiddlewareHandler<ServeEnv> = async (c, next) => {
 };
 
 /**
- * A `304` carries the `Vary` its `200` would (RFC 9110 15.4.5), and a small `200` the one a large
- * one gets: compress adds `Vary: Accept-Encoding` only to what it may compress (a body of 1 KB or
- * more), so a `304` and a short answer went without it.
+ * Every answer varies by Accept-Encoding, so a `304` carries the `Vary` its `200` does (RFC 9110
+ * 15.4.5): compress adds it only to what it may compress (a body of 1 KB or more, of a
+ * compressible type), so a `304` and a short answer went without it.
  */
 const varyByEncoding: MiddlewareHandler<ServeEnv> = async (c, next) => {
   await next();
-  // The content types compress may compress: its own default filter's.
-  if (c.res.status !== 304 && !COMPRESSIBLE.test(c.res.headers.get("Content-Type") ?? "")) return;
   if (!/(^|,)\s*accept-encoding\s*(,|$)/i.test(c.res.headers.get("Vary") ?? "")) {
     c.res.headers.append("Vary", "Accept-Encoding");
   }
