@@ -63,7 +63,9 @@ function addLegend(map) {
   legend.onAdd = () => {
     const details = L.DomUtil.create("details", "legend");
     details.innerHTML = legendHtml();
-    details.open = !matchMedia(PHONE).matches;
+    const phone = matchMedia(PHONE);
+    details.open = !phone.matches;
+    phone.addEventListener("change", () => details.open = !phone.matches); // turned, resized
     L.DomEvent.disableClickPropagation(details);
     L.DomEvent.disableScrollPropagation(details);
     return details;
