@@ -94,20 +94,30 @@ function nextPage(requestUrl: string, last: TicketKey | null): string | null {
   return url.pathname + url.search;
 }
 
-/** A ticket's key as a next link writes it, `inc:WOT0764585` (the id may hold a colon). */
+/**
+ * A ticket's key as a next link writes it, `inc:WOT0764585` (the id may hold a colon, and be as
+ * long as any id ingest takes).
+ */
 function ticketKey(p: Params, name: string): TicketKey | undefined {
-  const text = p.text(name);
+  const text = p.raw(name);
   if (text === undefined) return undefined;
   const colon = text.indexOf(":");
   const dataset = text.slice(0, colon);
-  if (colon < 1 || (dataset !== "inc" && dataset !== "crq") || colon === text.length - 1) {
+  const ticketId = text.slice(colon + 1);
+  if ((dataset !== "inc" && dataset !== "crq") || ticketId === "" || !takenId(ticketId)) {
     throw new ParameterError(
       name,
       `Cannot read "${name}": expected a dataset and a ticket id, as a next link gives them, ` +
         `such as inc:WOT0764585`,
     );
   }
-  return { dataset, ticketId: text.slice(colon + 1) };
+  return { dataset, ticketId };
+}
+
+/** An id ingest may have taken: up to 200 characters, no control character. */
+function takenId(id: string): boolean {
+  // deno-lint-ignore no-control-regex
+  return [...id].length <= MAX_TICKET_ID_LENGTH && !/[\u0000-\u001f\u007f-\u009f]/.test(id);
 }
 
 /** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */
@@ -185,8 +195,7 @@ function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> 
   const id = c.req.param("id");
   // Any id the feed may carry (spaces, "#", accents, a "/" percent-encoded; as long as ingest
   // takes): the query takes it as a parameter.
-  // deno-lint-ignore no-control-regex
-  if ([...id].length > MAX_TICKET_ID_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(id)) {
+  if (!takenId(id)) {
     throw new ParameterError(
       "id",
       `Cannot read the ticket id "${JSON.stringify(id.slice(0, 40)).slice(1, -1)}": expected ` +
