@@ -28,6 +28,8 @@ export function decimalText(value: number, digits: number): string {
 
 /** A 0..1 rate as a percentage with `digits` decimals, rounded as {@linkcode decimalText}. */
 export function percentText(rate: number, digits: number): string {
-  // `rate` × 100 on the decimal text: 0.0295 × 100 is 2.9499999999999997 as a double.
-  return decimalText(Number(`${rate}e2`), digits);
+  // `rate` × 100 on the decimal text: 0.0295 × 100 is 2.9499999999999997 as a double. A rate
+  // written with an exponent (1e-7) has no such text: multiplied, it is far from any half.
+  const shifted = Number(`${rate}e2`);
+  return decimalText(Number.isFinite(shifted) ? shifted : rate * 100, digits);
 }

@@ -20,4 +20,5 @@ Deno.test("percentText() rounds a rate's half up, as PostgreSQL rounds it", () =
   assert.equal(percentText(0.0295, 1), "3.0"); // 0.0295 * 100 = 2.9499999999999997: "2.9"
   assert.equal(percentText(0.7931, 1), "79.3");
   assert.equal(percentText(1, 1), "100.0");
+  assert.equal(percentText(1e-7, 1), "0.0"); // not "NaN"
 });

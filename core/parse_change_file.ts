@@ -42,9 +42,9 @@ export const MAX_ROW_LENGTH = 8 * 1024 * 1024;
 /** Quarantined fields are kept cut to this many characters (the reason says what was wrong). */
 const QUARANTINE_FIELD_LENGTH = 2000;
 
-// C0 controls and DEL: no ticket id holds them (a NUL cannot even be stored).
+/** C0 controls and DEL: no ticket id holds them (a NUL cannot even be stored). */
 // deno-lint-ignore no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const encoder = new TextEncoder();
 const TRUE_WORDS = new Set(["true", "t", "1", "yes", "y"]);
 // Strict quotes: a stray quote fails at once, so `recover` loses one line instead of letting it

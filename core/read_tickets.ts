@@ -122,37 +122,39 @@ const FEATURE = `json_build_object('type', 'Feature', 'geometry', st_asgeojson(t
 
 /**
  * The SQL of one page (exported for the benchmark's direct-SQL anchor): the matching tickets
- * counted, those after the cursor (`$n+2`, `$n+3`: dataset and id; none when null), one more
- * than the page read to know whether another follows.
+ * counted, those after the cursor (none when its dataset is null), one more than the page (`rn` =
+ * limit + 1) read to know whether another follows, and the page's last ticket then. One pass over
+ * the page: no second sort, no ordered aggregate of text.
  */
 export function ticketPageSql(query: TicketQuery): { text: string; params: unknown[] } {
   const { where, params } = ticketFilter(query);
   const n = params.length + 2;
+  const [limit, offset, afterDataset, afterId] = [n, n + 1, n + 2, n + 3].map((i) => `$${i}`);
+  const after = `${afterDataset}::text is null or t.dataset < ${afterDataset}::text
+       or (t.dataset = ${afterDataset}::text and t.ticket_id > ${afterId}::text)`;
   return {
     text: `
 with page as (
-  select * from (
-    select t.*, count(*) over () as matched
-    from tickets.tickets_read_at($1::timestamptz) t
-    where ${where}
+  select t.*, row_number() over (order by t.dataset desc, t.ticket_id) as rn from (
+    select * from (
+      select t.*, count(*) over () as matched
+      from tickets.tickets_read_at($1::timestamptz) t
+      where ${where}
+    ) t
+    where ${after}
+    order by t.dataset desc, t.ticket_id
+    limit ${limit}::int + 1 offset ${offset}
   ) t
-  where $${n + 2}::text is null
-     or t.dataset < $${n + 2}::text or (t.dataset = $${n + 2}::text and t.ticket_id > $${
-      n + 3
-    }::text)
-  order by t.dataset desc, t.ticket_id
-  limit $${n}::int + 1 offset $${n + 1}
-), shown as (
-  select * from page t order by t.dataset desc, t.ticket_id limit $${n}
 )
-select coalesce(max(t.matched), 0)::int as matched, count(*)::int as returned,
-       coalesce(json_agg(${FEATURE} order by t.dataset desc, t.ticket_id), '[]'::json)::text
+select coalesce(max(t.matched), 0)::int as matched,
+       (count(*) filter (where t.rn <= ${limit}))::int as returned,
+       coalesce(json_agg(${FEATURE} order by t.rn) filter (where t.rn <= ${limit}), '[]'::json)::text
          as features,
-       case when (select count(*) from page) > $${n} then
-         (array_agg(t.dataset order by t.dataset, t.ticket_id desc))[1] end as last_dataset,
-       case when (select count(*) from page) > $${n} then
-         (array_agg(t.ticket_id order by t.dataset, t.ticket_id desc))[1] end as last_ticket_id
-from shown t`,
+       case when count(*) > ${limit} then max(t.dataset) filter (where t.rn = ${limit}) end
+         as last_dataset,
+       case when count(*) > ${limit} then max(t.ticket_id) filter (where t.rn = ${limit}) end
+         as last_ticket_id
+from page t`,
     params: [
       ...params,
       query.limit,

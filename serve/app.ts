@@ -101,6 +101,8 @@ export function createApp(given: ServeDeps): Hono<ServeEnv> {
   const corsApplies = settings.corsOrigins.length > 0;
 
   app.use(accessLog(deps));
+  // First: every answer gets it, a 401, 405 or preflight answered before the routes too.
+  app.use(varyByEncoding);
   if (corsApplies) app.use(varyByOrigin);
   app.use(securityHeaders(settings));
   // CORS first: a listed origin can read every answer, a 401 too; a preflight (which browsers
@@ -113,7 +115,6 @@ export function createApp(given: ServeDeps): Hono<ServeEnv> {
   // After the token and CORS: a request without the token learns nothing of the parameters, and
   // a listed origin can read the 400.
   app.use("/api/*", refuseUnknownParameters);
-  app.use(varyByEncoding);
   app.use(compress({ threshold: GZIP_MIN_BYTES }));
   // Inside compress: it leaves alone only what has a Content-Length under its threshold, and
   // c.json(), files and the CSV export come without one.

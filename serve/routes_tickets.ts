@@ -7,7 +7,7 @@
 
 import type { Context, Hono } from "hono";
 import { dataAsOf } from "../core/data_version.ts";
-import { MAX_TICKET_ID_LENGTH } from "../core/parse_change_file.ts";
+import { CONTROL_CHARACTERS, MAX_TICKET_ID_LENGTH } from "../core/parse_change_file.ts";
 import { readTicket } from "../core/read_ticket.ts";
 import { readTickets, SLA_STATES, type TicketKey, type TicketQuery } from "../core/read_tickets.ts";
 import { readTicketsCsv } from "../core/read_tickets_csv.ts";
@@ -102,22 +102,21 @@ function ticketKey(p: Params, name: string): TicketKey | undefined {
   const text = p.raw(name);
   if (text === undefined) return undefined;
   const colon = text.indexOf(":");
-  const dataset = text.slice(0, colon);
+  const dataset = text.slice(0, Math.max(colon, 0));
   const ticketId = text.slice(colon + 1);
   if ((dataset !== "inc" && dataset !== "crq") || ticketId === "" || !takenId(ticketId)) {
     throw new ParameterError(
       name,
-      `Cannot read "${name}": expected a dataset and a ticket id, as a next link gives them, ` +
-        `such as inc:WOT0764585`,
+      `Cannot read "${name}" ${JSON.stringify(text.slice(0, 40))}: expected a dataset and a ` +
+        `ticket id, as a next link gives them, such as inc:WOT0764585`,
     );
   }
   return { dataset, ticketId };
 }
 
-/** An id ingest may have taken: up to 200 characters, no control character. */
+/** An id ingest may have taken: up to 200 characters, none of the controls it refuses. */
 function takenId(id: string): boolean {
-  // deno-lint-ignore no-control-regex
-  return [...id].length <= MAX_TICKET_ID_LENGTH && !/[\u0000-\u001f\u007f-\u009f]/.test(id);
+  return [...id].length <= MAX_TICKET_ID_LENGTH && !CONTROL_CHARACTERS.test(id);
 }
 
 /** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */

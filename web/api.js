@@ -118,7 +118,7 @@ export async function getAllTickets(url) {
     changed ||= page.changed;
     next = page.data.next;
   }
-  return { data: { ...first.data, features }, changed };
+  return { data: { ...first.data, numberReturned: features.length, features }, changed };
 }
 
 /** A query string from an object, leaving out empty values. */

@@ -32,6 +32,7 @@ Deno.test("getAllTickets() follows next links to the last page, in order", async
       f.properties.ticket_id
     );
     assert.deepEqual(ids, ["A", "B", "C", "D", "E"]);
+    assert.equal(data.numberReturned, 5); // the pages', not the first's (the unplaced note used it)
     assert.deepEqual(asked, Object.keys(pages));
   } finally {
     globalThis.fetch = real;

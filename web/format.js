@@ -77,8 +77,10 @@ export function eatTime(iso) {
 /** `91.2 %` from a 0..1 rate. */
 export function percent(rate) {
   if (rate === null || rate === undefined) return "–";
-  // × 100 on the decimal text: 0.0295 * 100 is 2.9499999999999997 as a double.
-  return `${decimal(Number(`${Number(rate)}e2`), 1)} %`;
+  // × 100 on the decimal text: 0.0295 * 100 is 2.9499999999999997 as a double (a rate written
+  // with an exponent, 1e-7, has no such text: multiplied, it is far from any half).
+  const shifted = Number(`${Number(rate)}e2`);
+  return `${decimal(Number.isFinite(shifted) ? shifted : Number(rate) * 100, 1)} %`;
 }
 
 /** `850 m` / `3.4 km`. */

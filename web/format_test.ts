@@ -17,6 +17,7 @@ Deno.test("hours() rounds to the nearest tenth (MTTR, not an SLA age)", () => {
   assert.equal(hours(2.25), "2.3 h");
   assert.equal(hours(47.05), "47.1 h"); // as report --by team prints it (before: "47.0 h")
   assert.equal(percent(0.0295), "3.0 %"); // as PostgreSQL rounds 2.95 (a double gave "2.9 %")
+  assert.equal(percent(1e-7), "0.0 %");
   assert.equal(hours(undefined), "–");
 });
 
