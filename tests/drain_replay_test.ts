@@ -497,6 +497,51 @@ for (const b of backends()) {
     });
   }
 
+  test("a run refused a write after it applied a file still places and captures that file", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 2));
+    // The second file's merge is refused as a standby or a role without the grant refuses it.
+    let merges = 0;
+    const transaction = <T>(fn: (tx: SqlSession) => Promise<T>) =>
+      db.transaction((tx) =>
+        fn({
+          ...tx,
+          query: <R extends Row = Row>(text: string, params?: readonly unknown[]) => {
+            if (text.startsWith("-- merge the stage") && ++merges === 2) {
+              const refused = new Error("cannot execute UPDATE in a read-only transaction");
+              return Promise.reject(Object.assign(refused, { code: "25006" }));
+            }
+            return tx.query<R>(text, params);
+          },
+          exec: (script: string) => tx.exec(script),
+          copyRows: (...a: Parameters<SqlSession["copyRows"]>) => tx.copyRows(...a),
+          copyCsv: (...a: Parameters<SqlSession["copyCsv"]>) => tx.copyCsv(...a),
+        })
+      );
+    // Every other method of the database as it is, bound to it (its private fields).
+    const refusing = new Proxy(db, {
+      get: (target, name) => {
+        if (name === "transaction") return transaction;
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const [report] = await ingest(createDirObjectStore(root), refusing, {
+      datasets: [INC],
+      apply: true,
+    });
+    assert.equal(report!.writeRefused, true);
+    assert.deepEqual(report!.files.map((f) => f.status), ["applied", "failed"]);
+    // A run refused before any file skips them; this one did apply one (a15aca5).
+    assert.ok(report!.afterApply, "post-apply steps ran");
+    assert.deepEqual(report!.afterApply!.errors, []);
+    const [placed] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.applied_files where placed_at is not null`,
+    );
+    assert.equal(placed!.n, 1);
+  });
+
   test("close the shared database", () => b.close());
 }
 
