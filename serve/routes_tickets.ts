@@ -102,7 +102,7 @@ function ticketKey(p: Params, name: string): TicketKey | undefined {
   const text = p.raw(name);
   if (text === undefined) return undefined;
   const colon = text.indexOf(":");
-  const dataset = text.slice(0, Math.max(colon, 0));
+  const dataset = text.slice(0, Math.max(colon, 0)).toLowerCase(); // as dataset= reads it
   const ticketId = text.slice(colon + 1);
   if ((dataset !== "inc" && dataset !== "crq") || ticketId === "" || !takenId(ticketId)) {
     throw new ParameterError(
