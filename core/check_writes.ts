@@ -9,13 +9,16 @@
 
 import type { SqlSession } from "./ports/mod.ts";
 
-/** Tables an applying run writes besides the datasets' own. */
-export const RUN_TABLES = [
-  "tickets.applied_files",
-  "tickets.import_meta",
-  "tickets.quarantine",
-  "tickets.runs",
+/** What the drain writes besides the datasets' tables, and the run record, with the privileges. */
+const DRAIN_WRITES: readonly (readonly [string, readonly string[]])[] = [
+  ["tickets.applied_files", ["insert", "update"]],
+  ["tickets.import_meta", ["insert", "update"]],
+  ["tickets.quarantine", ["insert", "update", "delete"]],
+  ["tickets.runs", ["insert", "update"]],
 ];
+
+/** Tables an applying run writes besides the datasets' own (the history's not counted). */
+export const RUN_TABLES = DRAIN_WRITES.map(([table]) => table);
 
 /** Those of `tables` (schema-qualified) the current role cannot insert into or update. */
 export async function tablesNotWritable(
@@ -26,12 +29,12 @@ export async function tablesNotWritable(
   return [...new Set(lacking.map((r) => r.table_name))];
 }
 
-/** What an applying run writes besides the datasets' tables, with the privileges each takes. */
+/**
+ * What an applying run writes besides the datasets' tables, with the privileges each takes: the
+ * drain's, then the history capture's.
+ */
 const RUN_WRITES: readonly (readonly [string, readonly string[]])[] = [
-  ["tickets.applied_files", ["insert", "update"]],
-  ["tickets.import_meta", ["insert", "update"]],
-  ["tickets.quarantine", ["insert", "update", "delete"]],
-  ["tickets.runs", ["insert", "update"]],
+  ...DRAIN_WRITES,
   ["tickets.closure_events", ["insert"]],
   ["tickets.inc_daily_snapshot", ["insert", "update"]],
 ];

@@ -825,6 +825,13 @@ Deno.test("Nominatim gets a key only at a GEOCODER_BASE_URL service, never at th
   }
 });
 
+/** Each provider's adapter, by name. */
+const PROVIDERS = {
+  locationiq: createLocationIqGeocoder,
+  opencage: createOpenCageGeocoder,
+  nominatim: createNominatimGeocoder,
+} as const;
+
 Deno.test("the configured geocoder never leaks its key when a provider echoes the request URL, in any encoding", async () => {
   const key = "geo~key!s3cret(1)";
   for (const provider of ["locationiq", "opencage", "nominatim"] as const) {
@@ -834,11 +841,7 @@ Deno.test("the configured geocoder never leaks its key when a provider echoes th
       return Promise.resolve(new Response(body, { status: 400 }));
     };
     const options = { apiKey: key, redact: createRedactor([key]), fetch: echo, sleep: noSleep };
-    const g = provider === "locationiq"
-      ? createLocationIqGeocoder(options)
-      : provider === "opencage"
-      ? createOpenCageGeocoder(options)
-      : createNominatimGeocoder(options);
+    const g = PROVIDERS[provider](options);
     const error = await g.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] })
       .then(() => undefined, (e: Error) => e);
     assert.ok(error instanceof GeocoderError, provider);
@@ -860,11 +863,7 @@ Deno.test("a hit whose label echoes the request URL is kept without the key: the
       return Promise.resolve(Response.json(body));
     };
     const options = { apiKey: key, redact: createRedactor([key]), fetch: echo, sleep: noSleep };
-    const g = provider === "locationiq"
-      ? createLocationIqGeocoder(options)
-      : provider === "opencage"
-      ? createOpenCageGeocoder(options)
-      : createNominatimGeocoder(options);
+    const g = PROVIDERS[provider](options);
     const answer = await g.search({ text: "Sarit Centre, Nairobi", countryCodes: ["ke"] });
     assert.equal(answer.kind, "hit", provider);
     const label = answer.kind === "hit" ? answer.label : "";
