@@ -157,7 +157,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     redact: context.redact,
     reason: (signal) =>
       new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
-    tell: (message) => tellInterrupted(run, message),
+    tell: (message) => endedWithoutWaiting(run, message, store),
   });
   let reports: IngestReport[];
   try {
@@ -172,7 +172,9 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     try {
       reports = await drainDatasets(run, store, db, interruption.signal);
     } finally {
-      await db.close();
+      // Interrupted: a statement still under way is not waited for (the server rolls back what
+      // it had not committed), so the report comes well within the grace.
+      await db.close(interruption.by === undefined ? undefined : 1);
     }
   } finally {
     interruption.stop();
@@ -348,6 +350,24 @@ function tellInterrupted(run: IngestRun, message: string): void {
   if (run.format === "json" && !values.json) {
     run.logger.log("warn", "interrupted", { error: message });
   } else io.stderr(redact(`${message}\n`));
+}
+
+/**
+ * A run ended without waiting for its step (the grace passed, or a second signal): the line, and
+ * with --json its one document still, as a failed run's (before: stdout stayed empty).
+ */
+function endedWithoutWaiting(run: IngestRun, message: string, store: ObjectStore): void {
+  tellInterrupted(run, message);
+  if (!run.values.json) return;
+  const error = new Error(
+    `${message}: the database rolls back the file under way; files applied before it are kept`,
+  );
+  const { context: { config, redact }, values, startedAt } = run;
+  const database = databaseNamed(config);
+  run.print(run.datasets.map((d) => ({
+    ...reportBeforeDrain(d, values, error, redact, startedAt, store.description),
+    database,
+  })));
 }
 
 /**

@@ -119,9 +119,15 @@ Deno.test({
     const stopped = { code: (await child.status).code, stdout: await stdout, stderr };
     assert.equal(stopped.code, 1, stopped.stdout + stopped.stderr);
     assert.match(stopped.stderr, /Interrupted by SIGTERM/);
-    const report = JSON.parse(stopped.stdout);
-    assert.equal(report.status, "failed");
-    assert.match(report.error, /Interrupted by SIGTERM: the current file was rolled back/);
+    // A step that outlasts the 5 s grace on a loaded machine ends the process without waiting
+    // for it; the database rolls the file back all the same (the cancel's own timing is
+    // pg_faults_test's). Either way one JSON document says so.
+    const report = JSON.parse(stopped.stdout || "null");
+    assert.equal(report?.status, "failed", stopped.stderr);
+    assert.match(
+      report.error,
+      /^Interrupted by SIGTERM: (the current file was rolled back|stopped without waiting for the current step: the database rolls back the file under way)/,
+    );
     assert.deepEqual(await listNames(`${dir}/bucket`, CHANGES), [stream.files[0]!.name]);
 
     const rerun = await finish(spawn(args, env));
