@@ -526,4 +526,43 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "the default run (INC) names the CRQ change files it leaves waiting; --dataset inc, --dataset all and a drained CRQ folder say nothing",
+  sanitizeResources: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const env = await database(dir);
+      const crq = generateStream({ dataset: "crq", tickets: 20, deltas: 1, seed: 8 });
+      await writeFiles(dir, stream.files);
+      await writeFiles(dir, crq.files, "automations/crq/changes/");
+      const note = (text: string) => text.split("\n").filter((l) => /not_drained/.test(l));
+      // Before: the run ended "ok" and the two CRQ files sat there, unsaid.
+      const run = await cli(["ingest", "--from-dir", dir, "--apply", "--json"], env);
+      assert.equal(run.code, 0, run.text);
+      assert.equal(JSON.parse(run.stdout).status, "ok");
+      const [line] = note(run.text).map((l) => JSON.parse(l));
+      assert.equal(line.level, "warn");
+      assert.equal(line.dataset, "crq");
+      assert.equal(line.files, 2);
+      assert.equal(
+        line.message,
+        `2 CRQ change file(s) wait in "${dir}/automations/crq/changes/": this run drained INC ` +
+          "(the default); --dataset crq or --dataset all drains them",
+      );
+      const text = await cli(["ingest", "--from-dir", dir, "--log-format", "text"], env);
+      assert.match(text.text, /\n2 CRQ change file\(s\) wait in ".*": this run drained INC/);
+      const chosen = await cli(["ingest", "--from-dir", dir, "--dataset", "inc", "--json"], env);
+      assert.deepEqual(note(chosen.text), []);
+      const all = await cli(
+        ["ingest", "--from-dir", dir, "--dataset=all", "--apply", "--json"],
+        env,
+      );
+      assert.equal(all.code, 0, all.text);
+      assert.deepEqual(note(all.text), []);
+      const after = await cli(["ingest", "--from-dir", dir, "--json"], env);
+      assert.deepEqual(note(after.text), [], "the CRQ files were drained and archived");
+    }),
+});
+
 removeTestDataAtEnd();
