@@ -30,6 +30,7 @@ import {
 import { parseChangeFile } from "./parse_change_file.ts";
 import type { ObjectStore, SqlSession } from "./ports/mod.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
+import { stoppingSession } from "./_stopping_session.ts";
 import { stopwatch } from "./_stopwatch.ts";
 
 const BATCH_ROWS = 2000;
@@ -65,11 +66,13 @@ export interface FileContext {
  */
 export async function applyFile(
   store: ObjectStore,
-  tx: SqlSession,
+  session: SqlSession,
   file: ListedFile,
   context: FileContext,
 ): Promise<FileCounts> {
-  const { dataset, entry, plan } = context;
+  const { dataset, entry, plan, signal } = context;
+  // Once stopped, not one statement more (the merge above all), whatever the cancel reached.
+  const tx = signal ? stoppingSession(session, signal) : session;
   const lap = stopwatch();
   if (!plan) await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
   const copied = await stageFileByCopy(store, tx, file, context);
@@ -89,8 +92,8 @@ export async function applyFile(
   // A stop asked for during the merge (which does not see the signal) still rolls the file back:
   // nothing is committed after it. The embedded database runs the merge on this thread, so a
   // SIGTERM that came meanwhile is delivered only once the event loop turns: let it.
-  if (context.signal && context.inThread) await nextTurn();
-  context.signal?.throwIfAborted();
+  if (signal && context.inThread) await nextTurn();
+  signal?.throwIfAborted();
   if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
   entry.profile = { parsedBy, stageMs, quarantineMs, mergeMs, ledgerMs: lap() };

@@ -542,6 +542,54 @@ for (const b of backends()) {
     assert.equal(placed!.n, 1);
   });
 
+  test("a stop that comes between two statements sends not one more: the file's merge never starts", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 1));
+    const stop = new AbortController();
+    const sent: string[] = [];
+    // SIGTERM just after the copied rows were checked, before the merge is sent: nothing runs on
+    // the server then, so the cancel stops nothing.
+    const transaction = <T>(fn: (tx: SqlSession) => Promise<T>) =>
+      db.transaction((tx) =>
+        fn({
+          ...tx,
+          query: async <R extends Row = Row>(text: string, params?: readonly unknown[]) => {
+            sent.push(text);
+            const rows = await tx.query<R>(text, params);
+            if (text.startsWith("select count(*)::int as rows_read")) {
+              stop.abort(new Error("Interrupted by SIGTERM: rolled back"));
+            }
+            return rows;
+          },
+          exec: (script: string) => tx.exec(script),
+          copyRows: (...a: Parameters<SqlSession["copyRows"]>) => tx.copyRows(...a),
+          copyCsv: (...a: Parameters<SqlSession["copyCsv"]>) => tx.copyCsv(...a),
+        })
+      );
+    const stopping = new Proxy(db, {
+      get: (target, name) => {
+        if (name === "transaction") return transaction;
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const [report] = await ingest(createDirObjectStore(root), stopping, {
+      datasets: [INC],
+      apply: true,
+      signal: stop.signal,
+    });
+    assert.ok(sent.some((t) => t.startsWith("select count(*)::int as rows_read")), "copied");
+    // Before: the merge was sent after the stop and ran to its end (4.4 s for 40,000 tickets on
+    // an idle server, past the run's 5 s grace on a busy one).
+    assert.deepEqual(sent.filter((t) => t.startsWith("-- merge the stage")), []);
+    assert.equal(report!.files[0]!.status, "failed");
+    assert.equal(report!.error, "Interrupted by SIGTERM: rolled back");
+    assert.deepEqual(await listNames(root, INC.changesPrefix), [stream.files[0]!.name]);
+    const [count] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+    assert.equal(count!.n, 0);
+  });
+
   test("close the shared database", () => b.close());
 }
 
