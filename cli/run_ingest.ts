@@ -414,7 +414,7 @@ async function noteLeftOut(run: IngestRun, store: ObjectStore): Promise<void> {
       `(the default); --dataset ${dataset.name} or --dataset all drains them`;
     if (run.format === "json" || run.values.json) {
       run.logger.log("warn", "not_drained", { dataset: dataset.name, files: waiting, message });
-    } else run.context.io.stderr(`${message}\n`);
+    } else run.context.io.stderr(run.context.redact(`${message}\n`));
   }
 }
 
