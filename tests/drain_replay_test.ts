@@ -503,29 +503,12 @@ for (const b of backends()) {
     const root = await makeDirBucket(stream.files.slice(0, 2));
     // The second file's merge is refused as a standby or a role without the grant refuses it.
     let merges = 0;
-    const transaction = <T>(fn: (tx: SqlSession) => Promise<T>) =>
-      db.transaction((tx) =>
-        fn({
-          ...tx,
-          query: <R extends Row = Row>(text: string, params?: readonly unknown[]) => {
-            if (text.startsWith("-- merge the stage") && ++merges === 2) {
-              const refused = new Error("cannot execute UPDATE in a read-only transaction");
-              return Promise.reject(Object.assign(refused, { code: "25006" }));
-            }
-            return tx.query<R>(text, params);
-          },
-          exec: (script: string) => tx.exec(script),
-          copyRows: (...a: Parameters<SqlSession["copyRows"]>) => tx.copyRows(...a),
-          copyCsv: (...a: Parameters<SqlSession["copyCsv"]>) => tx.copyCsv(...a),
-        })
-      );
-    // Every other method of the database as it is, bound to it (its private fields).
-    const refusing = new Proxy(db, {
-      get: (target, name) => {
-        if (name === "transaction") return transaction;
-        const value = Reflect.get(target, name, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const refusing = throughQueries(db, (tx, text, params) => {
+      if (text.startsWith("-- merge the stage") && ++merges === 2) {
+        const refused = new Error("cannot execute UPDATE in a read-only transaction");
+        return Promise.reject(Object.assign(refused, { code: "25006" }));
+      }
+      return tx.query(text, params);
     });
     const [report] = await ingest(createDirObjectStore(root), refusing, {
       datasets: [INC],
@@ -550,29 +533,13 @@ for (const b of backends()) {
     const sent: string[] = [];
     // SIGTERM just after the copied rows were checked, before the merge is sent: nothing runs on
     // the server then, so the cancel stops nothing.
-    const transaction = <T>(fn: (tx: SqlSession) => Promise<T>) =>
-      db.transaction((tx) =>
-        fn({
-          ...tx,
-          query: async <R extends Row = Row>(text: string, params?: readonly unknown[]) => {
-            sent.push(text);
-            const rows = await tx.query<R>(text, params);
-            if (text.startsWith("select count(*)::int as rows_read")) {
-              stop.abort(new Error("Interrupted by SIGTERM: rolled back"));
-            }
-            return rows;
-          },
-          exec: (script: string) => tx.exec(script),
-          copyRows: (...a: Parameters<SqlSession["copyRows"]>) => tx.copyRows(...a),
-          copyCsv: (...a: Parameters<SqlSession["copyCsv"]>) => tx.copyCsv(...a),
-        })
-      );
-    const stopping = new Proxy(db, {
-      get: (target, name) => {
-        if (name === "transaction") return transaction;
-        const value = Reflect.get(target, name, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const stopping = throughQueries(db, async (tx, text, params) => {
+      sent.push(text);
+      const rows = await tx.query(text, params);
+      if (text.startsWith("select count(*)::int as rows_read")) {
+        stop.abort(new Error("Interrupted by SIGTERM: rolled back"));
+      }
+      return rows;
     });
     const [report] = await ingest(createDirObjectStore(root), stopping, {
       datasets: [INC],
@@ -591,6 +558,33 @@ for (const b of backends()) {
   });
 
   test("close the shared database", () => b.close());
+}
+
+/**
+ * `db`, with each statement its transactions send by `query` going through `query` (which may
+ * refuse it, or stop the run); every other method as it is, bound to `db` (its private fields).
+ */
+function throughQueries(
+  db: Database,
+  query: (tx: SqlSession, text: string, params?: readonly unknown[]) => Promise<Row[]>,
+): Database {
+  const transaction = <T>(fn: (tx: SqlSession) => Promise<T>) =>
+    db.transaction((tx) =>
+      fn({
+        query: <R extends Row = Row>(text: string, params?: readonly unknown[]) =>
+          query(tx, text, params) as Promise<R[]>,
+        exec: (script: string) => tx.exec(script),
+        copyRows: (...a: Parameters<SqlSession["copyRows"]>) => tx.copyRows(...a),
+        copyCsv: (...a: Parameters<SqlSession["copyCsv"]>) => tx.copyCsv(...a),
+      })
+    );
+  return new Proxy(db, {
+    get: (target, name) => {
+      if (name === "transaction") return transaction;
+      const value = Reflect.get(target, name, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 removeTestDataAtEnd();
