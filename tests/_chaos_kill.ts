@@ -463,11 +463,14 @@ async function killOnce(
   if (result.timedOut) record.problems.push(`Worker ${describeEnd(result)}`);
   if (record.killed && result.signal !== "SIGKILL") {
     // SIGKILL cannot be caught: a worker that ended otherwise had exited before it came (its end
-    // not collected yet, so the signal went to a process already gone). A miss, as a kill after
-    // the end is (before: a failed trial, once on CI: "exit 0, status ok", not SIGKILL).
-    record.killed = false;
-    record.hit = false;
-    record.where += `; the worker had ended just before it`;
+    // not collected yet). Having ended well (exit 0), that is a miss, as a kill after the end is
+    // (before: a failed trial, once on CI: "exit 0, status ok", not SIGKILL); any other end stays
+    // a problem to look at.
+    if (result.code === 0) {
+      record.killed = false;
+      record.hit = false;
+      record.where += `; the worker had ended just before it`;
+    } else record.problems.push(`Worker ended with "${describeEnd(result)}", not SIGKILL`);
   }
   if (!record.killed) record.where += `; ${describeEnd(result)}`;
   record.lingerMs = await waitForNoSessions(env, trial);
