@@ -18,6 +18,7 @@ import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError, describeEmbedded } from "../adapters/pglite_database.ts";
 import { describePostgres } from "../adapters/postgres_database.ts";
+import { addCounts, type FileReport } from "../core/drain_report.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
 import { NewerSchemaError } from "../core/migrate.ts";
 import { recordRun } from "../core/record_run.ts";
@@ -140,6 +141,11 @@ interface IngestRun {
    */
   leftOut: Dataset[];
   /**
+   * What the run finished so far: the reports of the datasets done and the files of the one under
+   * way, for the report a signal prints without waiting ({@linkcode tellEndedWithoutWaiting}).
+   */
+  soFar: { reports: IngestReport[]; files: FileReport[] };
+  /**
    * --json: one JSON document on stdout whatever happens after the flags were read (the lock
    * of the embedded database, pending migrations, a missing source, no connection).
    */
@@ -163,7 +169,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     redact: context.redact,
     reason: (signal) =>
       new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
-    tell: (message) => endedWithoutWaiting(run, message, store),
+    tell: (message) => tellEndedWithoutWaiting(run, message, store),
   });
   let reports: IngestReport[];
   try {
@@ -186,7 +192,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     interruption.stop();
   }
   const code = finishRun(run, reports, interruption.by);
-  if (interruption.by === undefined) await noteLeftOut(run, store);
+  if (code === 0 && interruption.by === undefined) await noteLeftOut(run, store);
   return code;
 }
 
@@ -211,7 +217,11 @@ function readIngestRun(given: Context, args: string[]): IngestRun {
   const startedAt = new Date();
   const chosen = csv !== undefined || args.some((a) => /^--dataset(=|$)/.test(a));
   const leftOut = chosen ? [] : Object.values(DATASETS).filter((d) => !datasets.includes(d));
-  return { context, values, datasets, csv, format, waitLockMs, logger, startedAt, leftOut, print };
+  const soFar = { reports: [], files: [] };
+  return {
+    ...{ context, values, datasets, csv, format, waitLockMs, logger, startedAt },
+    ...{ leftOut, soFar, print },
+  };
 }
 
 /**
@@ -324,8 +334,14 @@ function drainDatasets(
     signal,
     waitLockMs: run.waitLockMs,
     redact: run.context.redact,
-    onProgress: (event) => logger.progress(event),
-    onDatasetDone: (report) => logger.runEnd(report),
+    onProgress: (event) => {
+      if (event.type === "file_end") run.soFar.files.push(event.file);
+      logger.progress(event);
+    },
+    onDatasetDone: (report) => {
+      run.soFar = { reports: [...run.soFar.reports, report], files: [] };
+      logger.runEnd(report);
+    },
     onWarning: (event, dataset, error) =>
       logger.log(event === "after_apply_failed" ? "error" : "warn", event, { dataset, error }),
   });
@@ -364,20 +380,26 @@ function tellInterrupted(run: IngestRun, message: string): void {
 
 /**
  * A run ended without waiting for its step (the grace passed, or a second signal): the line, and
- * with --json its one document still, as a failed run's (before: stdout stayed empty).
+ * with --json its one document still (before: stdout stayed empty). The datasets done keep their
+ * reports; the one under way is failed, with the files it had finished; any after it, failed.
  */
-function endedWithoutWaiting(run: IngestRun, message: string, store: ObjectStore): void {
+function tellEndedWithoutWaiting(run: IngestRun, message: string, store: ObjectStore): void {
   tellInterrupted(run, message);
   if (!run.values.json) return;
+  const { context: { config, redact }, values, startedAt, soFar } = run;
   const error = new Error(
-    `${message}: the database rolls back the file under way; files applied before it are kept`,
+    `${message}: what it had not committed is rolled back; files applied before are kept`,
   );
-  const { context: { config, redact }, values, startedAt } = run;
   const database = databaseNamed(config);
-  run.print(run.datasets.map((d) => ({
-    ...reportBeforeDrain(d, values, error, redact, startedAt, store.description),
-    database,
-  })));
+  const rest = run.datasets.slice(soFar.reports.length).map((d, i): IngestReport => {
+    const report = reportBeforeDrain(d, values, error, redact, startedAt, store.description);
+    const files = i === 0 ? soFar.files : [];
+    for (const { status, counts } of files) {
+      if (status === "applied" && counts) addCounts(report.totals, counts);
+    }
+    return { ...report, database, files };
+  });
+  run.print([...soFar.reports, ...rest]);
 }
 
 /**
@@ -394,28 +416,55 @@ function interruptedLine(signal: string, reports: readonly IngestReport[]): stri
 
 /**
  * The default drains INC alone: CRQ change files waiting in their folder would stay there
- * unsaid, as if the run had missed them. Named on stderr (a log line under cron); a listing that
- * fails says nothing (the run's own report stands).
+ * unsaid, as if the run had missed them. Named on stderr (a log line under cron) after a run that
+ * went well (a failure stays the last line); a listing that fails or takes over
+ * {@linkcode LEFT_OUT_WAIT_MS} says nothing.
  */
 async function noteLeftOut(run: IngestRun, store: ObjectStore): Promise<void> {
   for (const dataset of run.leftOut) {
-    const waiting = await store.list(dataset.changesPrefix).then(
-      (objects) => objects.filter((o) => parseChangeKey(o.key, dataset.changesPrefix)).length,
-      () => 0,
-    );
+    const waiting = await countWaiting(run, store, dataset);
     if (waiting === 0) continue;
     const dir = run.values["from-dir"];
     const where = dir === undefined
       ? `the bucket's "${dataset.changesPrefix}"`
-      : `"${dir}/${dataset.changesPrefix}"`;
-    const name = dataset.name.toUpperCase();
-    const message = `${waiting} ${name} change file(s) wait in ${where}: ` +
-      `this run drained ${run.datasets.map((d) => d.name.toUpperCase()).join(" and ")} ` +
+      : `"${folderOf(dir)}/${dataset.changesPrefix}"`;
+    const error = `${waiting} ${dataset.name.toUpperCase()} change file(s) wait in ${where}: ` +
+      `this run reads ${run.datasets.map((d) => d.name.toUpperCase()).join(" and ")} only ` +
       `(the default); --dataset ${dataset.name} or --dataset all drains them`;
     if (run.format === "json" || run.values.json) {
-      run.logger.log("warn", "not_drained", { dataset: dataset.name, files: waiting, message });
-    } else run.context.io.stderr(run.context.redact(`${message}\n`));
+      run.logger.log("warn", "not_drained", { dataset: dataset.name, files: waiting, error });
+    } else run.context.io.stderr(run.context.redact(`${error}\n`));
   }
+}
+
+/** Longest wait for the listing of a dataset the run left out (an S3 server that stalls). */
+const LEFT_OUT_WAIT_MS = 3000;
+
+/**
+ * How many change files wait for `dataset`: names only (a folder's listing would read every file
+ * for its ETag); 0 if the listing fails or is slow.
+ */
+async function countWaiting(run: IngestRun, store: ObjectStore, dataset: Dataset): Promise<number> {
+  const prefix = dataset.changesPrefix;
+  const dir = run.values["from-dir"];
+  const counting = dir === undefined
+    ? store.list(prefix).then((objects) => objects.map((o) => o.key))
+    : Array.fromAsync(Deno.readDir(`${folderOf(dir)}/${prefix}`), (e) => prefix + e.name);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string[]>((resolve) =>
+    timer = setTimeout(resolve, LEFT_OUT_WAIT_MS, [])
+  );
+  try {
+    const keys = await Promise.race([counting.catch(() => []), late]);
+    return keys.filter((key) => parseChangeKey(key, prefix) !== null).length;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `--from-dir`'s folder as written, without a trailing slash (not to print "feed//automations"). */
+function folderOf(dir: unknown): string {
+  return String(dir).replace(/(?<=.)\/+$/, "");
 }
 
 /**
@@ -429,7 +478,7 @@ async function warnMissingChanges(
   stderr: (text: string) => void,
 ): Promise<void> {
   for (const dataset of datasets) {
-    const folder = `${dir}/${dataset.changesPrefix}`;
+    const folder = `${folderOf(dir)}/${dataset.changesPrefix}`;
     const found = await Deno.stat(folder).then((s) => s.isDirectory, () => false);
     if (!found) {
       stderr(

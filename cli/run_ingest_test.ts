@@ -70,7 +70,7 @@ Deno.test({
     assert.deepEqual(first.files, []);
     assert.match(
       first.error,
-      /^Interrupted again by SIGINT: stopped without waiting for the current step: the database rolls back the file under way; files applied before it are kept$/,
+      /^Interrupted again by SIGINT: stopped without waiting for the current step: what it had not committed is rolled back; files applied before are kept$/,
     );
     assert.match(first.database, new RegExp(`127\\.0\\.0\\.1:${server.port}`));
     assert.doesNotMatch(stdout + stderr, /s3cret-pw/);

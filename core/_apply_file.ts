@@ -61,7 +61,7 @@ export interface FileContext {
 }
 
 /**
- * Applies one change file inside `tx`: stage its rows (parse, clean, COPY), keep its quarantined
+ * Applies one change file inside `session`: stage its rows (parse, clean, COPY), keep its quarantined
  * lines, merge the stage into the dataset's table, and record the file in the ledger.
  */
 export async function applyFile(

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { cli as run, spawnCli as spawn } from "./_cli.ts";
+import type { MainIo } from "../cli/_context.ts";
+import { main } from "../cli/main.ts";
 
 async function withScratch(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = `.data/test-json/${crypto.randomUUID()}`;
@@ -159,6 +161,75 @@ Deno.test({
       assert.equal(doc.datasets[0].dataset, "inc");
       assert.equal(doc.datasets[0].status, "failed");
       assert.match(doc.datasets[0].error, /Interrupted by SIGTERM/);
+    }),
+});
+
+Deno.test({
+  name:
+    "ingest --json --dataset all ended without waiting during CRQ keeps INC's report as it was, and CRQ's files so far",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const inc = generateStream({ tickets: 60, deltas: 1, seed: 3 });
+      const crq = generateStream({ dataset: "crq", tickets: 30, deltas: 1, seed: 4 });
+      await writeFiles(`${dir}/bucket`, inc.files);
+      await writeFiles(`${dir}/bucket`, crq.files, "automations/crq/changes/");
+      const base = Deno.env.get("TEST_DATABASE_URL");
+      const vars: Record<string, string> = base
+        ? { DATABASE_URL: await createScratchDatabase(base) }
+        : { PGLITE_DIR: `${dir}/pglite` };
+      if (base) assert.equal((await run(["migrate"], vars)).code, 0);
+      // In this process, so that the two signals come at a chosen line: when CRQ's second file
+      // starts, a stop and then a second one (as a person pressing Ctrl-C twice).
+      let stdout = "";
+      let stderr = "";
+      const exits: number[] = [];
+      let send: (signal: string) => void = () => {};
+      const io: MainIo = {
+        env: (name) => vars[name],
+        stdout: (text) => void (stdout += text),
+        stderr: (text) => {
+          stderr += text;
+          if (/"event":"file_start","dataset":"crq","key":"[^"]*T06-20-00/.test(text)) {
+            send("SIGTERM");
+            send("SIGINT");
+          }
+        },
+        terminal: { stdout: false, stderr: false },
+        onSignal: (handler) => {
+          send = handler;
+          return () => send = () => {};
+        },
+        exit: (code) => void exits.push(code),
+      };
+      const args = [
+        "ingest",
+        "--from-dir",
+        `${dir}/bucket`,
+        "--apply",
+        "--json",
+        "--dataset",
+        "all",
+      ];
+      await main(args, io);
+      assert.deepEqual(exits, [1], stderr);
+      // The document printed as the process ended (in the test the run goes on and prints its
+      // own after it). Before: INC, finished and recorded ok, was "failed" with no files.
+      const { datasets: [incReport, crqReport] } = JSON.parse(stdout.split("\n")[0]!);
+      assert.equal(incReport.status, "ok");
+      assert.deepEqual(incReport.files.map((f: { status: string }) => f.status), [
+        "applied",
+        "applied",
+      ]);
+      assert.equal(crqReport.status, "failed");
+      assert.match(
+        crqReport.error,
+        /^Interrupted again by SIGINT: stopped without waiting for the current step: what it had not committed is rolled back; files applied before are kept$/,
+      );
+      assert.deepEqual(crqReport.files.map((f: { status: string }) => f.status), ["applied"]);
+      assert.equal(crqReport.totals.inserted, crqReport.files[0].counts.inserted);
+      assert.ok(crqReport.totals.inserted > 0);
     }),
 });
 

@@ -7,6 +7,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, type S3TestServer, startS3TestServer } from "./_s3_test_server.ts";
+import { startS3FaultProxy } from "./_s3_fault_proxy.ts";
 import { cli as runCli } from "./_cli.ts";
 
 const stream = generateStream({ tickets: 40, deltas: 1, seed: 5 });
@@ -546,12 +547,22 @@ Deno.test({
       assert.equal(line.dataset, "crq");
       assert.equal(line.files, 2);
       assert.equal(
-        line.message,
-        `2 CRQ change file(s) wait in "${dir}/automations/crq/changes/": this run drained INC ` +
+        line.error,
+        `2 CRQ change file(s) wait in "${dir}/automations/crq/changes/": this run reads INC only ` +
           "(the default); --dataset crq or --dataset all drains them",
       );
-      const text = await cli(["ingest", "--from-dir", dir, "--log-format", "text"], env);
-      assert.match(text.text, /\n2 CRQ change file\(s\) wait in ".*": this run drained INC/);
+      // A folder written with a trailing slash is named once, not "…//automations".
+      const text = await cli(["ingest", "--from-dir", `${dir}/`, "--log-format", "text"], env);
+      assert.match(
+        text.text,
+        new RegExp(`\n2 CRQ change file\\(s\\) wait in "${dir}/automations/crq/changes/"`),
+      );
+      // A run that failed keeps its failure as the last line: no note after it.
+      await Deno.writeTextFile(`${dir}/automations/inc/changes/2026-07-01T06-00-00.csv`, "");
+      const failed = await cli(["ingest", "--from-dir", dir, "--json"], env);
+      assert.equal(failed.code, 1, failed.text);
+      assert.deepEqual(note(failed.text), []);
+      await Deno.remove(`${dir}/automations/inc/changes/2026-07-01T06-00-00.csv`);
       const chosen = await cli(["ingest", "--from-dir", dir, "--dataset", "inc", "--json"], env);
       assert.deepEqual(note(chosen.text), []);
       const all = await cli(
@@ -562,6 +573,40 @@ Deno.test({
       assert.deepEqual(note(all.text), []);
       const after = await cli(["ingest", "--from-dir", dir, "--json"], env);
       assert.deepEqual(note(after.text), [], "the CRQ files were drained and archived");
+    }),
+});
+
+Deno.test({
+  name:
+    "the listing of the dataset a default run leaves out is not waited for past 3 s (an S3 server that never answers it)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withScratch(async (dir) => {
+      const server = await startS3TestServer();
+      const proxy = startS3FaultProxy(server.endpoint);
+      try {
+        const env = { ...await bucketEnv(dir, server), RUSTFS_ENDPOINT: proxy.endpoint };
+        proxy.addRule({
+          label: "CRQ listing never answered",
+          match: (r) => r.op === "list" && decodeURIComponent(r.target).includes("/crq/"),
+          action: { kind: "stall", at: "request" },
+          times: Infinity,
+        });
+        const started = performance.now();
+        const run = await runCli(["ingest", "--from-bucket", "--json"], env);
+        const seconds = (performance.now() - started) / 1000;
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(JSON.parse(run.stdout).status, "ok");
+        assert.ok(proxy.injected.get("CRQ listing never answered"), "the CRQ listing was held");
+        // Before: 120 s (the S3 client's four 30 s tries) after the report was printed.
+        assert.ok(seconds < 30, `ended ${seconds.toFixed(1)} s after it started`);
+        assert.doesNotMatch(run.stderr, /not_drained/);
+      } finally {
+        proxy.releaseAll();
+        await proxy.close();
+        await server.close();
+      }
     }),
 });
 

@@ -126,7 +126,7 @@ Deno.test({
     assert.equal(report?.status, "failed", stopped.stderr);
     assert.match(
       report.error,
-      /^Interrupted by SIGTERM: (the current file was rolled back|stopped without waiting for the current step: the database rolls back the file under way)/,
+      /^Interrupted by SIGTERM: (the current file was rolled back|stopped without waiting for the current step: what it had not committed is rolled back)/,
     );
     assert.deepEqual(await listNames(`${dir}/bucket`, CHANGES), [stream.files[0]!.name]);
 
