@@ -53,12 +53,12 @@ export function configuredHosts(env: Record<string, string | undefined>): string
     const region = env.RUSTFS_REGION || env.AWS_REGION || "us-east-1";
     hosts.add(`s3.${region}.amazonaws.com:443`);
   }
-  const provider = env.GEOCODER_PROVIDER;
-  if (provider) {
-    const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider];
-    if (!base) return null;
-    add(base, env.GEOCODER_BASE_URL ? "GEOCODER_BASE_URL" : "GEOCODER_PROVIDER");
-  }
+  // As the configuration reads it: in any case, locationiq when unset (before: unset left the
+  // geocoder out, and every geocode run of the binary was refused its host).
+  const provider = (env.GEOCODER_PROVIDER || "locationiq").toLowerCase();
+  const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider];
+  if (!base) return null;
+  add(base, env.GEOCODER_BASE_URL ? "GEOCODER_BASE_URL" : "GEOCODER_PROVIDER");
   return [...hosts].sort();
 }
 

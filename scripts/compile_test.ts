@@ -29,7 +29,13 @@ Deno.test("compile reads every host of a multi-host DATABASE_URL and never shows
       "postgres://u:TopSecretPw1@h1:5432,h2:5433,[::1]/x?target_session_attrs=read-write",
     RUSTFS_ENDPOINT: "http://127.0.0.1:9000",
   });
-  assert.deepEqual(hosts, ["127.0.0.1:9000", "::1:5432", "h1:5432", "h2:5433"]);
+  assert.deepEqual(hosts, [
+    "127.0.0.1:9000",
+    "::1:5432",
+    "h1:5432",
+    "h2:5433",
+    "us1.locationiq.com:443",
+  ]);
   for (
     const env of [{ DATABASE_URL: "mysql://u:TopSecretPw1@h/x" }, { RUSTFS_ENDPOINT: "s3 host" }]
   ) {
@@ -41,9 +47,25 @@ Deno.test("compile reads every host of a multi-host DATABASE_URL and never shows
   }
 });
 
-Deno.test("compile without DATABASE_URL (embedded PGlite) or S3 endpoint allows only AWS S3", () => {
+Deno.test("compile without DATABASE_URL (embedded PGlite) or S3 endpoint allows only AWS S3 and the geocoder", () => {
   assert.deepEqual(configuredHosts({ AWS_REGION: "af-south-1" }), [
     "s3.af-south-1.amazonaws.com:443",
+    "us1.locationiq.com:443",
+  ]);
+});
+
+Deno.test("compile allows the geocoder the configuration would use: locationiq when GEOCODER_PROVIDER is unset, a provider in any case, GEOCODER_BASE_URL alone", () => {
+  const geocoder = (env: Record<string, string>) =>
+    configuredHosts({ RUSTFS_ENDPOINT: "http://127.0.0.1:9000", ...env })!.filter((h) =>
+      h !== "127.0.0.1:9000"
+    );
+  // Before: unset gave no geocoder host, and the binary's geocode runs were all refused.
+  assert.deepEqual(geocoder({}), ["us1.locationiq.com:443"]);
+  assert.deepEqual(geocoder({ GEOCODER_PROVIDER: "Nominatim" }), [
+    "nominatim.openstreetmap.org:443",
+  ]);
+  assert.deepEqual(geocoder({ GEOCODER_BASE_URL: "http://geo.internal:8080" }), [
+    "geo.internal:8080",
   ]);
 });
 
