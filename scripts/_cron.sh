@@ -16,7 +16,8 @@ given() {
 # installed by its installer (~/.deno/bin) or npm is not; say what to do rather than "not found".
 find_deno() {
   local candidate
-  for candidate in "$(command -v deno || true)" "$HOME/.deno/bin/deno" /usr/local/bin/deno; do
+  # ${HOME:+…}: a unit without HOME (systemd without User=) must not stop the wrapper (set -u).
+  for candidate in "$(command -v deno || true)" "${HOME:+$HOME/.deno/bin/deno}" /usr/local/bin/deno; do
     [[ -n "$candidate" && -x "$candidate" ]] && { echo "$candidate"; return 0; }
   done
   echo "$(basename "$0"): no dist/fleettickets and no deno on PATH ($PATH) or in ~/.deno/bin:" \

@@ -8,7 +8,7 @@
 set -euo pipefail
 args=("$@")
 # shellcheck source=scripts/_cron.sh
-. "$(dirname "$0")/_cron.sh"
+. "$(dirname "$(readlink -f "$0")")/_cron.sh" # a symbolic link to the wrapper works too
 defaults=()
 given --clusters || given --locations || defaults+=(--clusters --locations)
 given --apply || defaults+=(--apply)

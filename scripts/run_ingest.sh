@@ -7,7 +7,7 @@
 set -euo pipefail
 args=("$@")
 # shellcheck source=scripts/_cron.sh
-. "$(dirname "$0")/_cron.sh"
+. "$(dirname "$(readlink -f "$0")")/_cron.sh" # a symbolic link to the wrapper works too
 defaults=()
 given --from-bucket || given --from-dir || given --csv || defaults+=(--from-bucket)
 given --apply || defaults+=(--apply)
