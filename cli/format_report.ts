@@ -75,7 +75,7 @@ const ALREADY_APPLIED: Partial<Record<FileReport["status"], string>> = {
  * );
  * ```
  */
-export function formatDrainReport(report: DrainReport): string {
+export function formatDrainReport(report: DrainReport | IngestReport): string {
   const lines = [headLine(report)];
   if (report.status === "locked") {
     lines.push(`  skipped: ${report.error}`);
@@ -96,8 +96,23 @@ export function formatDrainReport(report: DrainReport): string {
   }
   const applied = report.files.filter((f) => f.action === "apply" && f.counts).length;
   if (applied > 1) lines.push(`  total: ${countsLine(report.totals)}`);
-  lines.push(...outcomeLines(report));
+  lines.push(...outcomeLines(report), ...afterRunLines(report));
   return lines.join("\n");
+}
+
+/**
+ * A post-apply step or the run record that failed: the run exits 1, so its last line says why
+ * (before: "ok in … ms" ended the report of a run that exited 1).
+ */
+function afterRunLines(report: DrainReport | IngestReport): string[] {
+  if (!("afterApply" in report || "recordError" in report)) return [];
+  const lines = (report.afterApply?.errors ?? []).map((error) =>
+    `  post-apply step failed: ${error} (the files stay applied; the next run does the step again)`
+  );
+  if (report.recordError !== undefined) {
+    lines.push(`  ${report.recordError} (the files stay applied; status cannot see this run)`);
+  }
+  return lines;
 }
 
 /** `inc: apply from dir:bucket`: the dataset, the mode, the source and the database. */

@@ -63,3 +63,20 @@ Deno.test("formatDrainReport() says where the bucket holds CSV files when the pr
   );
   assert.doesNotMatch(text, /no new change files/);
 });
+
+Deno.test("formatDrainReport() ends a run whose post-apply step or run record failed (exit 1) with why, not with ok", () => {
+  const text = formatDrainReport({
+    ...report([]),
+    mode: "apply",
+    afterApply: { errors: ["resolve_geometry: permission denied for function"], durationMs: 4 },
+    recordError: "Cannot record the run in tickets.runs: permission denied for table runs",
+  });
+  // Before: the last line was "  watermark (none); ok in 3 ms" for a run that exited 1.
+  assert.deepEqual(text.split("\n").slice(-3), [
+    "  watermark (none); ok in 3 ms",
+    "  post-apply step failed: resolve_geometry: permission denied for function (the files stay applied; the next run does the step again)",
+    "  Cannot record the run in tickets.runs: permission denied for table runs (the files stay applied; status cannot see this run)",
+  ]);
+  const clean = formatDrainReport({ ...report([]), afterApply: { errors: [], durationMs: 1 } });
+  assert.match(clean.split("\n").at(-1)!, /ok in 3 ms$/);
+});
