@@ -192,7 +192,9 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     interruption.stop();
   }
   const code = finishRun(run, reports, interruption.by);
-  if (code === 0 && interruption.by === undefined) await noteLeftOut(run, store);
+  // After a run that went well only: a failure, or a skip for the lock, stays the last line.
+  const wentWell = code === 0 && reports.every((r) => r.status === "ok");
+  if (wentWell && interruption.by === undefined) await noteLeftOut(run, store);
   return code;
 }
 

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import postgres from "postgres";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, type S3TestServer, startS3TestServer } from "./_s3_test_server.ts";
@@ -557,7 +558,18 @@ Deno.test({
         text.text,
         new RegExp(`\n2 CRQ change file\\(s\\) wait in "${dir}/automations/crq/changes/"`),
       );
-      // A run that failed keeps its failure as the last line: no note after it.
+      // A run skipped for the lock, or that failed, keeps that as its last line: no note after it.
+      if (env.DATABASE_URL) {
+        const holder = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+        try {
+          await holder`select pg_advisory_lock(hashtextextended('fleettickets:drain:inc', 0))`;
+          const skipped = await cli(["ingest", "--from-dir", dir, "--apply", "--json"], env);
+          assert.equal(JSON.parse(skipped.stdout).status, "locked", skipped.text);
+          assert.deepEqual(note(skipped.text), []);
+        } finally {
+          await holder.end();
+        }
+      }
       await Deno.writeTextFile(`${dir}/automations/inc/changes/2026-07-01T06-00-00.csv`, "");
       const failed = await cli(["ingest", "--from-dir", dir, "--json"], env);
       assert.equal(failed.code, 1, failed.text);
