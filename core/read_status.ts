@@ -286,11 +286,18 @@ async function notWritable(db: Database, dataset: Dataset): Promise<string[]> {
   // would look healthy for ever (its failed runs leave no trace in tickets.runs).
   const tables = await tablesNotWritable(db, [dataset.table, ...RUN_TABLES]);
   if (tables.length === 0) return [];
-  return [
-    `The database role cannot write ${
-      tables.join(", ")
-    }: ingest can neither apply files nor record its runs`,
-  ];
+  return [`The database role cannot write ${tables.join(", ")}: ${whatIngestCannot(tables)}`];
+}
+
+/** What a run cannot do without `tables` (before: "neither apply nor record" for either). */
+function whatIngestCannot(tables: readonly string[]): string {
+  const records = tables.includes("tickets.runs");
+  if (records && tables.length === 1) {
+    return "ingest applies files but cannot record its runs (status cannot see them)";
+  }
+  return records
+    ? "ingest can neither apply files nor record its runs"
+    : "ingest cannot apply files (a run fails, and records that)";
 }
 
 /** A reason when the last run failed, was interrupted, or applied its files with an error. */

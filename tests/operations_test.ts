@@ -512,7 +512,16 @@ Deno.test({
       assert.equal(inc.health, "failing");
       assert.match(
         inc.reasons.join("\n"),
-        /The database role cannot write tickets\.inc, .*tickets\.runs/,
+        /The database role cannot write tickets\.inc, .*tickets\.runs: ingest can neither apply files nor record its runs/,
+      );
+      // Only the run record refused: files still apply, and status says just that (before:
+      // "can neither apply files nor record its runs").
+      await admin.unsafe(`grant insert, update, delete on all tables in schema tickets to ${role}`);
+      await admin.unsafe(`revoke insert, update on tickets.runs from ${role}`);
+      const only = JSON.parse((await finish(spawn(["status", "--json"], env))).stdout);
+      assert.match(
+        only.datasets[0].reasons.join("\n"),
+        /^The database role cannot write tickets\.runs: ingest applies files but cannot record its runs \(status cannot see them\)$/m,
       );
     } finally {
       await admin.unsafe(`drop owned by ${role}`).catch(() => {});
