@@ -28,6 +28,7 @@ import { isPermissionDenied, ledgerGrantsLacking } from "../core/check_read_gran
 import { applyPrivilegesLacking, readOnlyReason } from "../core/check_writes.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import type { Database, ObjectStore, StoredObject } from "../core/ports/mod.ts";
+import { within } from "./_within.ts";
 
 /** One check's outcome. */
 export interface Check {
@@ -56,15 +57,6 @@ const fail = (name: string, detail: string, remedy: string): Check => ({
 });
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-/** Resolves within `ms` or rejects saying nothing answered. */
-function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** The database checks: reachable (and where), PostGIS, migrations; then the clock and EAT. */
 export async function checkDatabase(config: Config, now: Date): Promise<Check[]> {

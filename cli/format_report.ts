@@ -75,7 +75,7 @@ const ALREADY_APPLIED: Partial<Record<FileReport["status"], string>> = {
  * );
  * ```
  */
-export function formatDrainReport(report: DrainReport | IngestReport): string {
+export function formatDrainReport(report: IngestReport): string {
   const lines = [headLine(report)];
   if (report.status === "locked") {
     lines.push(`  skipped: ${report.error}`);
@@ -104,8 +104,7 @@ export function formatDrainReport(report: DrainReport | IngestReport): string {
  * A post-apply step or the run record that failed: the run exits 1, so its last line says why
  * (before: "ok in … ms" ended the report of a run that exited 1).
  */
-function afterRunLines(report: DrainReport | IngestReport): string[] {
-  if (!("afterApply" in report || "recordError" in report)) return [];
+function afterRunLines(report: IngestReport): string[] {
   const lines = (report.afterApply?.errors ?? []).map((error) =>
     `  post-apply step failed: ${error} (the files stay applied; the next run does the step again)`
   );

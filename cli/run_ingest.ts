@@ -35,6 +35,7 @@ import {
 } from "./_context.ts";
 import { describeSource, openStore } from "./_open_store.ts";
 import { watchStopSignals } from "./_stop_signals.ts";
+import { within } from "./_within.ts";
 import { formatDrainReport, formatProfile } from "./format_report.ts";
 import { isPermissionError } from "./_permission_message.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -221,8 +222,17 @@ function readIngestRun(given: Context, args: string[]): IngestRun {
   const leftOut = chosen ? [] : Object.values(DATASETS).filter((d) => !datasets.includes(d));
   const soFar = { reports: [], files: [] };
   return {
-    ...{ context, values, datasets, csv, format, waitLockMs, logger, startedAt },
-    ...{ leftOut, soFar, print },
+    context,
+    values,
+    datasets,
+    csv,
+    format,
+    waitLockMs,
+    logger,
+    startedAt,
+    leftOut,
+    soFar,
+    print,
   };
 }
 
@@ -429,7 +439,7 @@ async function noteLeftOut(run: IngestRun, store: ObjectStore): Promise<void> {
     const dir = run.values["from-dir"];
     const where = dir === undefined
       ? `the bucket's "${dataset.changesPrefix}"`
-      : `"${folderOf(dir)}/${dataset.changesPrefix}"`;
+      : `"${changesFolder(dir, dataset)}"`;
     const error = `${waiting} ${dataset.name.toUpperCase()} change file(s) wait in ${where}: ` +
       `this run reads ${run.datasets.map((d) => d.name.toUpperCase()).join(" and ")} only ` +
       `(the default); --dataset ${dataset.name} or --dataset all drains them`;
@@ -449,24 +459,19 @@ const LEFT_OUT_WAIT_MS = 3000;
 async function countWaiting(run: IngestRun, store: ObjectStore, dataset: Dataset): Promise<number> {
   const prefix = dataset.changesPrefix;
   const dir = run.values["from-dir"];
-  const counting = dir === undefined
+  const listing = dir === undefined
     ? store.list(prefix).then((objects) => objects.map((o) => o.key))
-    : Array.fromAsync(Deno.readDir(`${folderOf(dir)}/${prefix}`), (e) => prefix + e.name);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<string[]>((resolve) =>
-    timer = setTimeout(resolve, LEFT_OUT_WAIT_MS, [])
-  );
-  try {
-    const keys = await Promise.race([counting.catch(() => []), late]);
-    return keys.filter((key) => parseChangeKey(key, prefix) !== null).length;
-  } finally {
-    clearTimeout(timer);
-  }
+    : Array.fromAsync(Deno.readDir(changesFolder(dir, dataset)), (e) => prefix + e.name);
+  const keys = await within(LEFT_OUT_WAIT_MS, "The listing", listing).catch(() => []);
+  return keys.filter((key) => parseChangeKey(key, prefix) !== null).length;
 }
 
-/** `--from-dir`'s folder as written, without a trailing slash (not to print "feed//automations"). */
-function folderOf(dir: unknown): string {
-  return String(dir).replace(/(?<=.)\/+$/, "");
+/**
+ * A dataset's `changes/` folder under `--from-dir`'s folder as written, without doubling a slash
+ * the folder ends with (not "feed//automations").
+ */
+function changesFolder(dir: unknown, dataset: Dataset): string {
+  return `${String(dir).replace(/(?<=.)\/+$/, "")}/${dataset.changesPrefix}`;
 }
 
 /**
@@ -480,7 +485,7 @@ async function warnMissingChanges(
   stderr: (text: string) => void,
 ): Promise<void> {
   for (const dataset of datasets) {
-    const folder = `${folderOf(dir)}/${dataset.changesPrefix}`;
+    const folder = changesFolder(dir, dataset);
     const found = await Deno.stat(folder).then((s) => s.isDirectory, () => false);
     if (!found) {
       stderr(
