@@ -48,3 +48,13 @@ Deno.test("ago() gives days from two days on (the demo's data, months old, read 
   assert.equal(ago(48), "2 days ago");
   assert.equal(ago(4027.1), "167 days ago");
 });
+
+Deno.test("hours() and percent() round as core/decimal_text.ts does (the page keeps its own copy)", async () => {
+  const { decimalText, percentText } = await import("../core/decimal_text.ts");
+  for (let i = 0; i < 20_000; i++) {
+    const h = i / 200; // 0.000 … 99.995: every half of a tenth, and the doubles around them
+    assert.equal(hours(h), `${decimalText(h, 1)} h`, `hours(${h})`);
+    const rate = i / 20_000; // 0.00000 … 0.99995
+    assert.equal(percent(rate), `${percentText(rate, 1)} %`, `percent(${rate})`);
+  }
+});
