@@ -137,3 +137,26 @@ Deno.test("CsvShape: skipping runs of field bytes gives the byte-at-a-time answe
     assert.deepEqual(scan(bytes, sizes, max), reference(bytes, max), `trial ${trial}`);
   }
 });
+
+Deno.test("CsvShape: a file that quotes every field gives the byte-at-a-time answer, whatever its chunks", () => {
+  // Mostly `"…","…"` records (where a field's end and the next one's start are counted at once),
+  // with quotes doubled or stray, commas, NUL, line ends and long fields mixed in.
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const inside = ["a", "bb", "", "c d", '""', ",", "\n", "\0", '"', "xxxxxxxxxxxx"];
+  const between = [",", ",", ",", ",", "\n", "\r\n", ", ", ",,", ""];
+  for (let trial = 0; trial < 3000; trial++) {
+    let text = '"a","b","c"\n';
+    const fields = Math.floor(random() * 24);
+    for (let f = 0; f < fields; f++) {
+      const value = Array.from({ length: Math.floor(random() * 3) }, () => pick(inside)).join("");
+      text += `"${value}"${f % 3 === 2 ? pick(["\n", "\r\n"]) : pick(between)}`;
+    }
+    const bytes = encoder.encode(text);
+    const max = 2 + Math.floor(random() * 14);
+    const sizes = [3 + Math.floor(random() * 9), 1 + Math.floor(random() * 40)];
+    assert.deepEqual(scan(bytes, sizes, max), reference(bytes, max), `trial ${trial}`);
+    assert.deepEqual(scan(bytes, [1 << 20], max), reference(bytes, max), `trial ${trial}, whole`);
+  }
+});
