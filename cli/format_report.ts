@@ -188,30 +188,47 @@ function emptyBucket(report: DrainReport): string {
   );
 }
 
-/** Renders where each file's time went (`ingest --profile`), and the post-apply steps. */
+/** The columns of `ingest --profile`: heading, width, and the value of a file. */
+const PROFILE_COLUMNS: readonly [string, number, (file: FileReport) => number | undefined][] = [
+  ["download", 9, (f) => f.profile?.downloadMs],
+  ["parse", 7, (f) => f.profile?.parseMs],
+  ["COPY", 7, (f) => f.profile?.copyMs],
+  ["quarantine", 11, (f) => f.profile?.quarantineMs],
+  ["merge", 7, (f) => f.profile?.mergeMs],
+  ["ledger", 7, (f) => f.profile?.ledgerMs],
+  ["commit", 7, (f) => f.profile?.commitMs],
+  ["archive", 8, (f) => f.profile?.archiveMs],
+  ["total (ms)", 11, (f) => f.durationMs],
+];
+
+/** Width of the file column, and the one that says who parsed it. */
+const NAME_WIDTH = 28;
+const PARSED_BY_WIDTH = 10;
+
+/**
+ * Renders where each file's time went (`ingest --profile`): the stage split into download,
+ * parse and COPY, then quarantine, merge, ledger, commit, archive; then the post-apply steps,
+ * each under the total column.
+ */
 export function formatProfile(reports: readonly IngestReport[]): string {
-  const lines = [
-    "file                         parsed by   stage  quarantine   merge  ledger  commit  archive   total (ms)",
-  ];
   const ms = (value: number | undefined, width: number) =>
     (value === undefined ? "-" : value.toFixed(1)).padStart(width);
+  const heading = PROFILE_COLUMNS.map(([name, width]) => name.padStart(width)).join(" ");
+  const lines = [`${"file".padEnd(NAME_WIDTH)} ${"parsed by".padEnd(PARSED_BY_WIDTH)} ${heading}`];
+  const totalAt = lines[0]!.length;
+  const stepLine = (name: string, value: number) =>
+    `${name.padEnd(NAME_WIDTH)} ${ms(value, totalAt - NAME_WIDTH - 1)}`;
   for (const report of reports) {
     for (const file of report.files) {
-      const p = file.profile;
-      lines.push(
-        `${`${report.dataset}/${file.fileName}`.padEnd(28)} ${(p?.parsedBy ?? "-").padEnd(10)} ${
-          ms(p?.stageMs, 7)
-        } ${ms(p?.quarantineMs, 11)} ${ms(p?.mergeMs, 7)} ${ms(p?.ledgerMs, 7)} ${
-          ms(p?.commitMs, 7)
-        } ${ms(p?.archiveMs, 8)} ${ms(file.durationMs, 7)}`,
-      );
+      const columns = PROFILE_COLUMNS.map(([, width, value]) => ms(value(file), width)).join(" ");
+      const name = `${report.dataset}/${file.fileName}`.padEnd(NAME_WIDTH);
+      lines.push(`${name} ${(file.profile?.parsedBy ?? "-").padEnd(PARSED_BY_WIDTH)} ${columns}`);
     }
-    if (report.afterApply) {
-      lines.push(
-        `${`${report.dataset} post-apply steps`.padEnd(28)} ${
-          ms(report.afterApply.durationMs, 78)
-        }`,
-      );
+    const after = report.afterApply;
+    if (after === undefined) continue;
+    lines.push(stepLine(`${report.dataset} post-apply steps`, after.durationMs));
+    for (const [step, stepMs] of Object.entries(after.stepsMs ?? {})) {
+      lines.push(stepLine(`  ${step}`, stepMs));
     }
   }
   return lines.join("\n");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type DrainReport, emptyCounts } from "../core/drain.ts";
-import { formatDrainReport } from "./format_report.ts";
+import { formatDrainReport, formatProfile } from "./format_report.ts";
 
 function report(ignoredKeys: string[]): DrainReport {
   return {
@@ -79,4 +79,56 @@ Deno.test("formatDrainReport() ends a run whose post-apply step or run record fa
   ]);
   const clean = formatDrainReport({ ...report([]), afterApply: { errors: [], durationMs: 1 } });
   assert.match(clean.split("\n").at(-1)!, /ok in 3 ms$/);
+});
+
+Deno.test("formatProfile() splits each file's stage into download, parse and COPY, and lists the post-apply steps", () => {
+  const text = formatProfile([{
+    ...report([]),
+    mode: "apply",
+    files: [{
+      key: "automations/inc/changes/2026-06-15T06-00-00.csv",
+      fileName: "2026-06-15T06-00-00.csv",
+      etag: "e",
+      action: "apply",
+      status: "applied",
+      durationMs: 1861,
+      profile: {
+        parsedBy: "database",
+        stageMs: 206.1,
+        downloadMs: 7.1,
+        parseMs: 73.3,
+        copyMs: 125.7,
+        quarantineMs: 0.1,
+        mergeMs: 1626,
+        ledgerMs: 1.5,
+        commitMs: 1.9,
+        archiveMs: 24,
+      },
+    }],
+    afterApply: {
+      errors: [],
+      durationMs: 161,
+      stepsMs: { resolve_geometry: 22, capture_history: 139 },
+    },
+  }]);
+  const lines = text.split("\n");
+  assert.match(
+    lines[0]!,
+    /^file +parsed by +download +parse +COPY +quarantine +merge +ledger +commit +archive +total \(ms\)$/,
+  );
+  assert.deepEqual(lines[1]!.split(/\s+/), [
+    "inc/2026-06-15T06-00-00.csv",
+    "database",
+    ...["7.1", "73.3", "125.7", "0.1", "1626.0", "1.5", "1.9", "24.0", "1861.0"],
+  ]);
+  assert.deepEqual(lines.slice(2).map((line) => line.trim().split(/\s{2,}/)), [
+    ["inc post-apply steps", "161.0"],
+    ["resolve_geometry", "22.0"],
+    ["capture_history", "139.0"],
+  ]);
+  // Every figure ends under its heading.
+  const end = (line: string, word: string) => line.indexOf(word) + word.length;
+  assert.equal(end(lines[1]!, "125.7"), end(lines[0]!, "COPY"));
+  assert.equal(lines[1]!.length, lines[0]!.length);
+  assert.ok(lines.every((line) => line.length === lines[0]!.length));
 });

@@ -30,6 +30,7 @@ import {
 import { parseChangeFile } from "./parse_change_file.ts";
 import type { ObjectStore, SqlSession } from "./ports/mod.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
+import { stageParts, StageTimes } from "./_stage_times.ts";
 import { stoppingSession } from "./_stopping_session.ts";
 import { stopwatch } from "./_stopwatch.ts";
 
@@ -75,8 +76,9 @@ export async function applyFile(
   const tx = signal ? stoppingSession(session, signal) : session;
   const lap = stopwatch();
   if (!plan) await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
-  const copied = await stageFileByCopy(store, tx, file, context);
-  const staged = copied ?? await stageFile(store, tx, file, context);
+  const times = new StageTimes();
+  const copied = await stageFileByCopy(store, tx, file, context, times);
+  const staged = copied ?? await stageFile(store, tx, file, context, times);
   const stageMs = lap();
   if (!plan) await storeQuarantine(tx, dataset, file, staged.quarantine);
   const quarantineMs = lap();
@@ -96,7 +98,8 @@ export async function applyFile(
   signal?.throwIfAborted();
   if (!plan) await recordInLedger(tx, dataset, file, counts);
   const parsedBy = copied ? "database" : "javascript";
-  entry.profile = { parsedBy, stageMs, quarantineMs, mergeMs, ledgerMs: lap() };
+  const stage = { stageMs, ...stageParts(stageMs, times) };
+  entry.profile = { parsedBy, ...stage, quarantineMs, mergeMs, ledgerMs: lap() };
   return counts;
 }
 
@@ -120,15 +123,17 @@ async function stageFileByCopy(
   tx: SqlSession,
   file: ListedFile,
   context: FileContext,
+  times: StageTimes,
 ): Promise<StagedFile | undefined> {
   if (context.parser === "javascript" || file.size > context.copyMaxBytes) return undefined;
   // The object's own stream: a local file's lets stageByCopy read into one reused buffer. It
   // counts the bytes itself and fails the file when they are not the listed size.
-  const copied = await stageByCopy(tx, file.key, await store.read(file.key), {
+  const copied = await stageByCopy(tx, file.key, await times.download(store.read(file.key)), {
     maxFieldBytes: COPY_MAX_FIELD_BYTES,
     expectedBytes: file.size,
     truncated: (bytes) => truncated(file, bytes),
     signal: context.signal,
+    times,
   });
   if (copied === undefined) return undefined;
   const { rowsRead, alarmsDropped, sentinelsDropped } = copied;
@@ -142,16 +147,17 @@ async function stageFile(
   tx: SqlSession,
   file: ListedFile,
   context: FileContext,
+  times: StageTimes,
 ): Promise<StagedFile> {
   await tx.exec(PREPARE_STAGE);
-  const source = countedReader(store, file.key);
+  const source = countedReader(store, file.key, times);
   const body = await source.read();
   const staged: StagedFile = { rows: 0, stage: STAGE, counts: emptyCounts(), quarantine: [] };
   const items = parseChangeFile(body, { key: file.key, reread: source.read });
   staged.rows = await tx.copyRows(
     STAGE,
     STAGE_COLUMNS,
-    stageBatches(items, staged, { ...context, file, bytes: source.bytes }),
+    times.timedItems(stageBatches(items, staged, { ...context, file, bytes: source.bytes })),
   );
   if (source.bytes() !== file.size) throw truncated(file, source.bytes());
   return staged;
@@ -165,14 +171,15 @@ function truncated(file: ListedFile, bytes: number): Error {
 }
 
 /**
- * Opens the object and counts its bytes. `bytes()` is the size of the last full read: the
- * stream, or the re-read that recovers a broken line (the first stream then stops early).
+ * Opens the object and counts its bytes, its waits counted as download. `bytes()` is the size of
+ * the last full read: the stream, or the re-read that recovers a broken line (the first stream
+ * then stops early).
  */
-function countedReader(store: ObjectStore, key: string) {
+function countedReader(store: ObjectStore, key: string, times: StageTimes) {
   let bytes = 0;
   const read = async () => {
     bytes = 0;
-    return (await store.read(key)).pipeThrough(
+    const counted = (await times.download(store.read(key))).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.byteLength;
@@ -180,6 +187,8 @@ function countedReader(store: ObjectStore, key: string) {
         },
       }),
     );
+    // Timed where the parser reads: the pipe's own read-ahead is no wait of the parser's.
+    return times.timedBody(counted);
   };
   return { read, bytes: () => bytes };
 }

@@ -9,6 +9,7 @@ import { CsvShape } from "./_csv_shape.ts";
 import { DROPPED_COLUMNS, type Header, parseHeaderLine } from "./parse_change_file.ts";
 import type { SqlSession } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
+import type { StageTimes } from "./_stage_times.ts";
 
 /** What the COPY way staged. */
 export interface CopyStaged {
@@ -72,6 +73,8 @@ export interface CopyOptions {
   truncated: (bytes: number) => Error;
   /** Stops between chunks. */
   signal?: AbortSignal;
+  /** Counts the waits for the body as download and the shape check as parse. */
+  times: StageTimes;
 }
 
 /** Reading the object failed (or ended short): the file fails as the JavaScript way would. */
@@ -93,7 +96,7 @@ export async function stageByCopy(
 ): Promise<CopyStaged | undefined> {
   const shape = new CsvShape(options.maxFieldBytes);
   const reader = chunkReader(body);
-  const head = await readHeader(reader, shape);
+  const head = await readHeader(reader, shape, options.times);
   const header = head && plainHeader(key, shape.headerBytes!);
   if (head === undefined || header === undefined) {
     await reader.cancel().catch(() => {});
@@ -166,12 +169,13 @@ function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
 async function readHeader(
   reader: ChunkReader,
   shape: CsvShape,
+  times: StageTimes,
 ): Promise<Uint8Array[] | undefined> {
   const head: Uint8Array[] = [];
   while (shape.headerBytes === undefined && shape.notPlain === undefined) {
-    const { value, done } = await reader.read();
+    const { value, done } = await times.download(reader.read());
     if (done) return undefined;
-    shape.push(value);
+    times.parse(() => shape.push(value));
     head.push(value.slice());
   }
   return shape.notPlain === undefined ? head : undefined;
@@ -203,13 +207,14 @@ async function* chunks(
     options.signal?.throwIfAborted();
     let next: ReadableStreamReadResult<Uint8Array>;
     try {
-      next = await reader.read();
+      next = await options.times.download(reader.read());
     } catch (error) {
       throw new ReadFailure("Cannot read the change file", { cause: error });
     }
     if (next.done) break;
     bytes += next.value.byteLength;
-    shape.push(next.value);
+    const chunk = next.value;
+    options.times.parse(() => shape.push(chunk));
     if (shape.notPlain !== undefined) throw new NotPlain(shape.notPlain);
     yield next.value;
   }

@@ -73,8 +73,20 @@ export interface ReplacedVersion {
 export interface FileProfile {
   /** Who parsed the CSV: the database (COPY … FORMAT csv) or the JavaScript parser. */
   parsedBy: "database" | "javascript";
-  /** Download, parse, clean and COPY into the stage (they overlap: bytes stream through). */
+  /** Download, parse, clean and COPY into the stage: the sum of the next three. */
   stageMs: number;
+  /** Of the stage: waiting for the object store (opening the object, reading its bytes). */
+  downloadMs: number;
+  /**
+   * Of the stage: JavaScript's own work on the bytes (the database's way: checking the CSV's
+   * shape; the JavaScript way: parsing, cleaning and batching the rows).
+   */
+  parseMs: number;
+  /**
+   * Of the stage: the database's part (the COPY: encoding and sending the rows, the server
+   * parsing and storing them; the database's way: its row check too).
+   */
+  copyMs: number;
   /** Storing quarantined lines. */
   quarantineMs: number;
   /** Merging the stage into the table. */

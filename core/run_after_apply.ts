@@ -22,6 +22,8 @@ export interface AfterApplyReport {
   errors: string[];
   /** Wall time of all steps, ms. */
   durationMs: number;
+  /** Wall time of each step run, ms, in order (`ingest --profile` prints them). */
+  stepsMs?: Record<string, number>;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function runAfterApply(
   const report: AfterApplyReport = { errors: [], durationMs: 0 };
   for (const step of dataset.afterApply) {
     if (signal?.aborted) break;
+    const stepStarted = performance.now();
     try {
       if (step === "resolve_geometry") {
         // Only rows written by applied files can have a new cluster or place (gazetteer changes
@@ -59,6 +62,7 @@ export async function runAfterApply(
     } catch (error) {
       report.errors.push(`${step}: ${error instanceof Error ? error.message : String(error)}`);
     }
+    (report.stepsMs ??= {})[step] = Math.round(performance.now() - stepStarted);
   }
   report.durationMs = Math.round(performance.now() - started);
   return report;

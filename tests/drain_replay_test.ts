@@ -70,6 +70,35 @@ for (const b of backends()) {
     await Deno.remove(root, { recursive: true });
   });
 
+  test("a file's profile splits its stage: the waits for a slow store are download, both ways", async () => {
+    const db = await b.db();
+    for (const parser of ["auto", "javascript"] as const) {
+      await b.reset();
+      const root = await makeDirBucket(stream.files.slice(0, 1));
+      const size = new TextEncoder().encode(stream.files[0]!.text).byteLength;
+      const pieces = Math.ceil(size / SLOW_PIECE);
+      const report = await drain(slowStore(createDirObjectStore(root)), db, {
+        dataset: INC,
+        apply: true,
+        parser,
+      });
+      assert.equal(report.status, "ok", report.error);
+      const p = report.files[0]!.profile!;
+      assert.equal(p.parsedBy, parser === "auto" ? "database" : "javascript");
+      // The open waits 60 ms and each 64 KB piece 20 ms (timers fire late, never early).
+      const waited = SLOW_OPEN_MS + pieces * SLOW_PIECE_MS;
+      assert.ok(p.downloadMs >= waited - 5, `${parser}: download ${p.downloadMs} ms of ${waited}`);
+      assert.ok(p.downloadMs < p.stageMs, `${parser}: download within the stage`);
+      assert.ok(p.parseMs > 0 && p.copyMs >= 0, `${parser}: ${JSON.stringify(p)}`);
+      const parts = p.downloadMs + p.parseMs + p.copyMs;
+      assert.ok(
+        Math.abs(parts - p.stageMs) <= 0.2,
+        `${parser}: ${parts} ms in parts, stage ${p.stageMs}`,
+      );
+      await Deno.remove(root, { recursive: true });
+    }
+  });
+
   test("copyCsv takes each chunk before the next, so a producer may reuse one buffer", async () => {
     const db = await b.db();
     const lines = [
@@ -588,3 +617,41 @@ function throughQueries(
 }
 
 removeTestDataAtEnd();
+
+const SLOW_PIECE = 64 * 1024;
+const SLOW_OPEN_MS = 60;
+const SLOW_PIECE_MS = 20;
+
+/** A store that waits SLOW_OPEN_MS to open an object and SLOW_PIECE_MS for each 64 KB of it. */
+function slowStore(store: ObjectStore): ObjectStore {
+  return {
+    description: store.description,
+    list: (prefix) => store.list(prefix),
+    move: (from, to, options) => store.move(from, to, options),
+    async read(key) {
+      await new Promise((resolve) => setTimeout(resolve, SLOW_OPEN_MS));
+      let pending = new Uint8Array(0);
+      const pieces = (await store.read(key)).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk) {
+            pending = Uint8Array.from([...pending, ...chunk]);
+          },
+          flush(controller) {
+            for (let at = 0; at < pending.byteLength; at += SLOW_PIECE) {
+              controller.enqueue(pending.slice(at, at + SLOW_PIECE));
+            }
+          },
+        }),
+      );
+      const reader = pieces.getReader();
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await new Promise((resolve) => setTimeout(resolve, SLOW_PIECE_MS));
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+      }, { highWaterMark: 0 });
+    },
+  };
+}
