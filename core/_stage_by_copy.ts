@@ -31,7 +31,7 @@ export interface CopyStaged {
 const NOT_ID_CHAR = "[^A-Za-z0-9_-]";
 /** The feed's boolean words (`tickets.bool()`), for is_alarm; "" is allowed too. */
 const BOOLEAN_WORDS = "'', 'true', 'false', 't', 'f', '1', '0', 'yes', 'no', 'y', 'n'";
-/** Not printable ASCII: lower()/upper() in SQL and in JavaScript agree on printable ASCII. */
+/** Not printable ASCII (the sentinel's test). */
 const NOT_ASCII = "[^ -~]";
 
 const SAVEPOINT = "fleettickets_copy";
@@ -235,8 +235,10 @@ function copiedRow(header: Header) {
   const col = (i: number) => `c${i + 1}`;
   const id = col(header.id);
   const alarm = header.alarm < 0 ? "null" : col(header.alarm);
+  // lower()/upper() in SQL and in JavaScript agree on ASCII (control characters included): a
+  // value of one byte a character is ASCII (half the time of a regular expression's test).
   const ascii = [header.region, header.status].filter((i) => i >= 0)
-    .map((i) => `or coalesce(${col(i)} ~ '${NOT_ASCII}', false)`).join(" ");
+    .map((i) => `or coalesce(octet_length(${col(i)}) <> length(${col(i)}), false)`).join(" ");
   const value = (i: number) =>
     i === header.region
       ? `lower(nullif(${col(i)}, ''))`

@@ -213,6 +213,30 @@ const cases: Case[] = [
   },
   wideCase(70),
   {
+    // ASCII control characters lower- and upper-case alike in SQL and JavaScript: the database
+    // parses such a file, and both ways give the same row (the corpus test compares them).
+    name: "control characters in region and raw_status",
+    body: renderCsv(COLUMNS, [
+      ticket("BAD_CASED_CTRL", { region: "Nai\trobi\u0007", raw_status: "open\u007f" }),
+    ]),
+    lands: [
+      cleaned(ticket("BAD_CASED_CTRL", { region: "Nai\trobi\u0007", raw_status: "open\u007f" })),
+    ],
+    check: byTheDatabase,
+  },
+  {
+    // Letters beyond ASCII may case differently in the server's locale: the JavaScript way.
+    name: "letters beyond ASCII in region and raw_status",
+    body: renderCsv(COLUMNS, [
+      ticket("BAD_LETTERS_CASE", { region: "MÜNCHEN", raw_status: "geöffnet" }),
+    ]),
+    lands: [cleaned(ticket("BAD_LETTERS_CASE", { region: "MÜNCHEN", raw_status: "geöffnet" }))],
+    check: (_db, _report, file) => {
+      assert.equal(file.profile?.parsedBy, "javascript");
+      return Promise.resolve();
+    },
+  },
+  {
     name: "most columns missing",
     body: `ticket_id,raw_status,region\r\n"BAD_FEW","Closed","KAMPALA"\r\n`,
     lands: [{ ticket_id: "BAD_FEW", raw_status: "CLOSED", region: "kampala" }],
