@@ -34,8 +34,11 @@ export interface PermissionSet {
 /** A configuration compile cannot use: printed alone, exit 2. */
 export class CompileError extends Error {}
 
-/** Hosts (`host:port`) the configured worker talks to; null when one cannot be known. */
-export function configuredHosts(env: Record<string, string | undefined>): string[] | null {
+/**
+ * Hosts (`host:port`) the configured worker talks to. A geocoder provider the worker would refuse
+ * is refused here too (before: the binary was built with unrestricted network access).
+ */
+export function configuredHosts(env: Record<string, string | undefined>): string[] {
   const hosts = new Set<string>();
   const add = (url: string, name: string) => {
     if (!URL.canParse(url)) throw new CompileError(`Cannot read ${name}: it is not a URL`);
@@ -56,8 +59,13 @@ export function configuredHosts(env: Record<string, string | undefined>): string
   // As the configuration reads it: in any case, locationiq when unset (before: unset left the
   // geocoder out, and every geocode run of the binary was refused its host).
   const provider = (env.GEOCODER_PROVIDER || "locationiq").toLowerCase();
-  const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider];
-  if (!base) return null;
+  // Refused as the worker refuses it, whatever GEOCODER_BASE_URL says (it names the API too).
+  if (!(provider in GEOCODER_HOSTS)) {
+    throw new CompileError(
+      `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
+    );
+  }
+  const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider]!;
   add(base, env.GEOCODER_BASE_URL ? "GEOCODER_BASE_URL" : "GEOCODER_PROVIDER");
   return [...hosts].sort();
 }
@@ -83,14 +91,10 @@ function databaseHosts(url: string): string[] {
 export const SERVE_LISTEN = ["127.0.0.1", "0.0.0.0"];
 
 /** The `deno compile` arguments for `set`, with network limited to `hosts`. */
-export function compileArgs(set: PermissionSet, hosts: string[] | null): string[] {
+export function compileArgs(set: PermissionSet, hosts: string[]): string[] {
   const list = (flag: string, values?: string[]) =>
     values && values.length > 0 ? [`--allow-${flag}=${values.join(",")}`] : [];
-  const net = !set.net
-    ? []
-    : hosts === null
-    ? ["--allow-net"]
-    : list("net", [...hosts, ...SERVE_LISTEN]);
+  const net = set.net ? list("net", [...hosts, ...SERVE_LISTEN]) : [];
   return [
     "compile",
     "--no-prompt",
@@ -116,15 +120,12 @@ if (import.meta.main) {
   const config = JSON.parse(await Deno.readTextFile("deno.json"));
   const set: PermissionSet | undefined = config.permissions?.worker;
   if (!set) throw new TypeError(`Cannot find the "worker" permission set in deno.json`);
-  let hosts: string[] | null;
+  let hosts: string[];
   try {
     hosts = configuredHosts(Deno.env.toObject());
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     Deno.exit(2);
-  }
-  if (hosts === null) {
-    console.error("Cannot tell the geocoder's host: building with unrestricted network access");
   }
   const args = compileArgs(set, hosts);
   console.log(["deno", ...args].join(" "));

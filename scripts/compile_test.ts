@@ -56,7 +56,7 @@ Deno.test("compile without DATABASE_URL (embedded PGlite) or S3 endpoint allows 
 
 Deno.test("compile allows the geocoder the configuration would use: locationiq when GEOCODER_PROVIDER is unset, a provider in any case, GEOCODER_BASE_URL alone", () => {
   const geocoder = (env: Record<string, string>) =>
-    configuredHosts({ RUSTFS_ENDPOINT: "http://127.0.0.1:9000", ...env })!.filter((h) =>
+    configuredHosts({ RUSTFS_ENDPOINT: "http://127.0.0.1:9000", ...env }).filter((h) =>
       h !== "127.0.0.1:9000"
     );
   // Before: unset gave no geocoder host, and the binary's geocode runs were all refused.
@@ -69,10 +69,20 @@ Deno.test("compile allows the geocoder the configuration would use: locationiq w
   ]);
 });
 
-Deno.test("compile falls back to unrestricted network when the geocoder host is unknown", () => {
-  const hosts = configuredHosts({ GEOCODER_PROVIDER: "mystery" });
-  assert.equal(hosts, null);
-  assert.ok(compileArgs(worker, hosts).includes("--allow-net"));
+Deno.test("compile refuses a geocoder provider the worker would refuse, instead of building with unrestricted network", () => {
+  // Before: it printed a warning and built with --allow-net (every host).
+  for (const env of [{}, { GEOCODER_BASE_URL: "https://geo.example" }]) {
+    assert.throws(
+      () => configuredHosts({ ...env, GEOCODER_PROVIDER: "mystery" }),
+      (error: Error) => {
+        assert.equal(
+          error.message,
+          'Cannot read GEOCODER_PROVIDER "mystery": expected locationiq, opencage or nominatim',
+        );
+        return true;
+      },
+    );
+  }
 });
 
 Deno.test({
