@@ -5,13 +5,31 @@
  */
 
 import type { DrainReport } from "./drain.ts";
+import { isTransient } from "./is_transient.ts";
 import type { Database } from "./ports/mod.ts";
 
+const RUN_COLUMNS = `dataset, started_at, finished_at, status, reseed, source, files_applied,
+  files_archived, totals, error, transient`;
+
 const INSERT_RUN = `
-insert into tickets.runs (
-  dataset, started_at, finished_at, status, reseed, source, files_applied, files_archived,
-  totals, error, transient
-) values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11)`;
+insert into tickets.runs (${RUN_COLUMNS})
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11)`;
+
+/**
+ * The second attempt: the same row unless the first attempt committed it before its answer was
+ * lost (a run's dataset, start and end to the microsecond are its own).
+ */
+const INSERT_RUN_AGAIN = `
+insert into tickets.runs (${RUN_COLUMNS})
+select $1::text, $2::timestamptz, $3::timestamptz, $4::text, $5::boolean, $6::text,
+       $7::integer, $8::integer, $9::text::jsonb, $10::text, $11::boolean
+where not exists (
+  select from tickets.runs r
+  where r.dataset = $1::text and r.started_at = $2::timestamptz and r.finished_at = $3::timestamptz
+)`;
+
+/** The wait before the second attempt, after a lost connection, ms. */
+export const RECORD_RETRY_MS = 500;
 
 /** Options for {@linkcode recordRun}. */
 export interface RecordRunOptions {
@@ -36,7 +54,9 @@ export function afterApplyError(errors: readonly string[]): string {
 }
 
 /**
- * Stores a run record for an applying run; dry runs leave no trace, by design.
+ * Stores a run record for an applying run; dry runs leave no trace, by design. A connection lost
+ * at that moment (a restart, a failover) gets one more attempt on a new connection, which stores
+ * the row only if the first did not (its answer may be what was lost); any other error is thrown.
  *
  * @example Usage
  * ```ts ignore
@@ -55,9 +75,21 @@ export async function recordRun(
   options: RecordRunOptions,
 ): Promise<void> {
   if (report.mode !== "apply") return;
+  const values = runValues(report, options);
+  try {
+    await db.query(INSERT_RUN, values);
+  } catch (error) {
+    if (!isTransient(error)) throw error;
+    await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
+    await db.query(INSERT_RUN_AGAIN, values);
+  }
+}
+
+/** The run record's values, in the order of RUN_COLUMNS. */
+function runValues(report: DrainReport, options: RecordRunOptions): unknown[] {
   const redact = options.redact ?? ((text: string) => text);
   const status = options.interrupted && report.status === "failed" ? "interrupted" : report.status;
-  await db.query(INSERT_RUN, [
+  return [
     report.dataset,
     options.startedAt,
     options.finishedAt ?? new Date(),
@@ -73,5 +105,5 @@ export async function recordRun(
       ? redact(afterApplyError(options.afterApplyErrors))
       : null,
     report.transient ?? null,
-  ]);
+  ];
 }

@@ -10,6 +10,7 @@ import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
 import { recordRun } from "../core/record_run.ts";
+import type { Database } from "../core/ports/mod.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { createRedactor } from "../app/redact.ts";
 import {
@@ -236,6 +237,38 @@ for (const b of backends()) {
     const failing = await readStatus(db, { clock: at(`${day}T20:00:00Z`), datasets: [INC] });
     assert.equal(failing.datasets[0]!.health, "failing");
     assert.equal(failing.datasets[0]!.lastRun?.error, "Cannot connect with ***");
+  });
+
+  test("recordRun() records a run once when its connection is lost at the record: before the row was written, or after (its answer lost)", async () => {
+    await b.reset();
+    const db = await b.db();
+    const stream = generateStream({ tickets: 20, deltas: 0, seed: 21 });
+    const root = await makeDirBucket(stream.files);
+    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const runs = async () =>
+      (await db.query<{ n: number }>(`select count(*)::int as n from tickets.runs`))[0]!.n;
+    for (const [minute, when] of [[0, "before"], [1, "after"]] as const) {
+      const at = new Date(Date.UTC(2026, 5, 15, 6, minute));
+      const before = await runs();
+      // Before: the run was not recorded (status judged the run before it), exit 1.
+      await recordRun(losingRecord(db, when), report, { startedAt: at, finishedAt: at });
+      assert.equal(await runs(), before + 1, `lost ${when} the insert: recorded once`);
+    }
+    // A refusal is no lost connection: thrown at once, not tried again.
+    const refused = Object.assign(new Error("permission denied for table runs"), { code: "42501" });
+    let attempts = 0;
+    const refusing = new Proxy(db, {
+      get: (target, name) =>
+        name === "query"
+          ? () => {
+            attempts++;
+            return Promise.reject(refused);
+          }
+          : Reflect.get(target, name),
+    });
+    await assert.rejects(recordRun(refusing, report, { startedAt: new Date() }), refused);
+    assert.equal(attempts, 1);
+    await Deno.remove(root, { recursive: true });
   });
 
   test("readStatus() judges the last run not skipped for a held lock, and counts the skipped ones", async () => {
@@ -622,3 +655,24 @@ Deno.test({
 cleanUpScratchDirsAtEnd();
 
 removeTestDataAtEnd();
+
+/**
+ * `db`, whose first insert into tickets.runs loses its connection: `before` the row is written,
+ * or `after` it is committed (the answer lost), as a server restart or failover does.
+ */
+function losingRecord(db: Database, when: "before" | "after"): Database {
+  let lost = false;
+  const query = async (text: string, params?: readonly unknown[]) => {
+    if (!lost && /insert into tickets\.runs/.test(text)) {
+      lost = true;
+      if (when === "after") await db.query(text, params);
+      throw Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), {
+        code: "CONNECTION_CLOSED",
+      });
+    }
+    return await db.query(text, params);
+  };
+  return new Proxy(db, {
+    get: (target, name) => name === "query" ? query : Reflect.get(target, name),
+  });
+}
