@@ -153,30 +153,33 @@ from jsonb_array_elements($4::text::jsonb) q`;
  * Records a file as applied and advances the watermark (never backwards: a late file keeps it),
  * in the file's transaction and in one round trip. A file applied again is unmarked for the
  * history capture and the geometry resolution (its tickets are checked and placed again,
- * migrations 010 and 011). $1 dataset, $2 file name, $3
- * key, $4 etag, $5..$13 counts.
+ * migrations 010 and 011). Its time is taken here, after the merge, just before the commit
+ * (`clock_timestamp()`), not when the transaction began (`now()`: a baseline's seconds earlier,
+ * when none of its rows could be seen yet). $1 dataset, $2 file name, $3 key, $4 etag, $5..$13
+ * counts.
  */
 export const RECORD_FILE = `
-with ledger as (
+with applied as (select clock_timestamp() as at),
+ledger as (
 insert into tickets.applied_files (
   dataset, file_name, key, etag, rows_read, inserted, updated, unchanged, older_skipped,
-  alarms_dropped, sentinels_dropped, duplicates, quarantined
-) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  alarms_dropped, sentinels_dropped, duplicates, quarantined, applied_at
+) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, (select at from applied))
 on conflict (dataset, file_name) do update set
   key = excluded.key, etag = excluded.etag, rows_read = excluded.rows_read,
   inserted = excluded.inserted, updated = excluded.updated, unchanged = excluded.unchanged,
   older_skipped = excluded.older_skipped, alarms_dropped = excluded.alarms_dropped,
   sentinels_dropped = excluded.sentinels_dropped, duplicates = excluded.duplicates,
-  quarantined = excluded.quarantined, applied_at = now(), captured_at = null,
+  quarantined = excluded.quarantined, applied_at = excluded.applied_at, captured_at = null,
   placed_at = null
 returning 1
 )
 insert into tickets.import_meta (dataset, watermark, files_applied, last_applied_at)
-values ($1, $2, 1, now())
+values ($1, $2, 1, (select at from applied))
 on conflict (dataset) do update set
   watermark = greatest(tickets.import_meta.watermark, excluded.watermark),
   files_applied = tickets.import_meta.files_applied + 1,
-  last_applied_at = now()`;
+  last_applied_at = excluded.last_applied_at`;
 
 /** $1 dataset. Marks a completed applying run (freshness: last run). */
 export const TOUCH_LAST_RUN = `

@@ -99,6 +99,30 @@ for (const b of backends()) {
     }
   });
 
+  test("a file's applied time is its transaction's end, after its rows were merged, not its start", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 1));
+    // A slow read (60 ms to open, 20 ms a piece) puts the merge well after the transaction began.
+    const report = await drain(slowStore(createDirObjectStore(root)), db, {
+      dataset: INC,
+      apply: true,
+    });
+    assert.equal(report.status, "ok", report.error);
+    const [row] = await db.query<{ later: boolean; same: boolean; times: string }>(
+      `select f.applied_at > m.merged as later, f.applied_at = i.last_applied_at as same,
+              concat_ws(' ', 'applied', f.applied_at, 'merged', m.merged) as times
+       from tickets.applied_files f,
+            (select max(ingested_at) as merged from tickets.inc) m,
+            tickets.import_meta i
+       where i.dataset = 'inc'`,
+    );
+    // Before: applied_at was now(), the transaction's start, ahead of the stage and the merge.
+    assert.equal(row!.later, true, row!.times);
+    assert.equal(row!.same, true, "the watermark's time is the ledger's");
+    await Deno.remove(root, { recursive: true });
+  });
+
   test("copyCsv takes each chunk before the next, so a producer may reuse one buffer", async () => {
     const db = await b.db();
     const lines = [
