@@ -31,7 +31,7 @@ export interface CopyStaged {
 const NOT_ID_CHAR = "[^A-Za-z0-9_-]";
 /** The feed's boolean words (`tickets.bool()`), for is_alarm; "" is allowed too. */
 const BOOLEAN_WORDS = "'', 'true', 'false', 't', 'f', '1', '0', 'yes', 'no', 'y', 'n'";
-/** Not printable ASCII (the sentinel's test). */
+/** Not printable ASCII (the sentinel's test, and the ASCII test outside UTF-8). */
 const NOT_ASCII = "[^ -~]";
 
 const SAVEPOINT = "fleettickets_copy";
@@ -226,36 +226,50 @@ async function* chunks(
 /** A column name the copy way can use as a JSON key alias; any other sends the file to JavaScript. */
 const PLAIN_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** lower() as JavaScript's on ASCII, whatever the database's locale (Turkish lowercases I to ı). */
+const lower = (sql: string) => `lower(${sql} collate "C")`;
+const upper = (sql: string) => `upper(${sql} collate "C")`;
+
+/**
+ * A value that is not ASCII: one byte a character, in a UTF-8 database (half the time of a
+ * regular expression's test); elsewhere (SQL_ASCII counts every byte as a character) the
+ * printable-ASCII test.
+ */
+const notAscii = (sql: string) =>
+  `coalesce(octet_length(${sql}) <> length(${sql})
+            or getdatabaseencoding() <> 'UTF8' and ${sql} ~ '${NOT_ASCII}', false)`;
+
 /**
  * The copied rows as SQL expressions, with the cleaning rules of cleanRecord(): the sentinel
  * and alarms recognised, dropped columns left out, "" as null, region lowercased, raw_status
  * uppercased, and `bad` for a row that is anything but a plain ticket, an alarm or the sentinel.
+ * Cased in the "C" collation, on ASCII alone (anything else takes the JavaScript way): there SQL
+ * and JavaScript case every character alike, control characters included.
  */
 function copiedRow(header: Header) {
   const col = (i: number) => `c${i + 1}`;
   const id = col(header.id);
   const alarm = header.alarm < 0 ? "null" : col(header.alarm);
-  // lower()/upper() in SQL and in JavaScript agree on ASCII (control characters included): a
-  // value of one byte a character is ASCII (half the time of a regular expression's test).
   const ascii = [header.region, header.status].filter((i) => i >= 0)
-    .map((i) => `or coalesce(octet_length(${col(i)}) <> length(${col(i)}), false)`).join(" ");
+    .map((i) => `or ${notAscii(col(i))}`).join(" ");
   const value = (i: number) =>
     i === header.region
-      ? `lower(nullif(${col(i)}, ''))`
+      ? lower(`nullif(${col(i)}, '')`)
       : i === header.status
-      ? `upper(nullif(${col(i)}, ''))`
+      ? upper(`nullif(${col(i)}, '')`)
       : `nullif(${col(i)}, '')`;
   const kept = header.names.map((name, i) => ({ name, i }))
     .filter(({ name }) => !DROPPED_COLUMNS.has(name));
+  const trimmedUpper = upper(`btrim(${id}, ' ')`);
   return {
     id,
     // strpos first: "EXPORT STOPPED…" has a space, and upper() on every id costs ~10 ms.
-    sentinel: `coalesce(strpos(${id}, ' ') > 0 and upper(btrim(${id}, ' ')) like 'EXPORT STOPPED%'
+    sentinel: `coalesce(strpos(${id}, ' ') > 0 and ${trimmedUpper} like 'EXPORT STOPPED%'
                         and btrim(${id}, ' ') !~ '${NOT_ASCII}', false)`,
-    alarm: `coalesce(lower(${alarm}) in ('true', 't', '1', 'yes', 'y'), false)`,
+    alarm: `coalesce(${lower(alarm)} in ('true', 't', '1', 'yes', 'y'), false)`,
     bad: `(coalesce(length(${id}) not between 1 and 32 or ${id} ~ '${NOT_ID_CHAR}', true)
-           or lower(${id}) = 'ticket_id'
-           or lower(coalesce(${alarm}, '')) not in (${BOOLEAN_WORDS}) ${ascii})`,
+           or ${lower(id)} = 'ticket_id'
+           or ${lower(`coalesce(${alarm}, '')`)} not in (${BOOLEAN_WORDS}) ${ascii})`,
     // The cleaned record, keyed by the header's names (aliases, quoted as identifiers).
     values: kept.map(({ name, i }) => `${value(i)} as ${ident(name)}`).join(", "),
   };

@@ -73,9 +73,9 @@ const scratchDatabases = new Map<string, string>();
  * Creates a fresh database on the TEST_DATABASE_URL server and returns its URL. A test file that
  * calls it (or `backends()`) ends with {@linkcode removeTestDataAtEnd}.
  */
-export async function createScratchDatabase(baseUrl: string): Promise<string> {
+export async function createScratchDatabase(baseUrl: string, options = ""): Promise<string> {
   const name = `ft_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  await admin(baseUrl, (sql) => sql.unsafe(`create database ${name}`));
+  await admin(baseUrl, (sql) => sql.unsafe(`create database ${name} ${options}`));
   scratchDatabases.set(name, baseUrl);
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;

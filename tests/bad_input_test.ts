@@ -10,8 +10,11 @@ import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, type DrainReport, type FileReport } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { migrate } from "../core/migrate.ts";
 import {
   backends,
+  createScratchDatabase,
   diffState,
   drainedState,
   listNames,
@@ -742,5 +745,64 @@ for (const b of backends()) {
 
   Deno.test({ name: `[${b.name}] close the shared database`, ...shared, fn: () => b.close() });
 }
+
+Deno.test({
+  name:
+    "[postgres] both ways land the same rows on databases that case letters otherwise: a Turkish locale, SQL_ASCII",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  ...shared,
+  fn: async (t) => {
+    const base = Deno.env.get("TEST_DATABASE_URL")!;
+    // An ASCII row (the database's way) and one beyond ASCII (JavaScript's), in files of their own.
+    const ascii = ticket("BAD_LOCALE_1", { region: "NAIROBI", raw_status: "in progress" });
+    const beyond = ticket("BAD_LOCALE_2", { region: "ÉLDORET", raw_status: "straße" });
+    const files = [
+      { name: "2026-06-15T06-00-00.csv", text: renderCsv(COLUMNS, [ascii]) },
+      { name: "2026-06-15T06-20-00.csv", text: renderCsv(COLUMNS, [beyond]) },
+    ];
+    const databases = {
+      // Before: NAIROBI became "naırobı" and "in progress" "İN PROGRESS" on the database's way.
+      "tr-TR": "template template0 locale_provider icu icu_locale 'tr-TR' locale 'C.UTF-8'",
+      // Before: every byte is a character there, so the length test let "ÉLDORET" through to the
+      // database's way, which left É and ß alone ("Éldoret", "STRAßE").
+      "SQL_ASCII": "template template0 encoding 'SQL_ASCII' lc_collate 'C' lc_ctype 'C'",
+    };
+    for (const [label, options] of Object.entries(databases)) {
+      await t.step(label, async () => {
+        const states = [];
+        for (const parser of ["javascript", "auto"] as const) {
+          const db = createPostgresDatabase(await createScratchDatabase(base, options));
+          try {
+            await migrate(db);
+            const root = await makeDirBucket(files);
+            const report = await drain(createDirObjectStore(root), db, {
+              dataset: INC,
+              apply: true,
+              parser,
+            });
+            assert.equal(report.status, "ok", report.error);
+            const ways = report.files.map((f) => f.profile?.parsedBy);
+            assert.deepEqual(
+              ways,
+              parser === "auto" ? ["database", "javascript"] : ["javascript", "javascript"],
+            );
+            const rows = await db.query<{ raw: Record<string, string> }>(
+              `select raw from tickets.inc order by ticket_id`,
+            );
+            assert.deepEqual(rows.map((r) => [r.raw.region, r.raw.raw_status]), [
+              ["nairobi", "IN PROGRESS"],
+              ["éldoret", "STRASSE"],
+            ]);
+            states.push(await drainedState(db));
+            await Deno.remove(root, { recursive: true });
+          } finally {
+            await db.close();
+          }
+        }
+        assert.deepEqual(states[1], states[0]);
+      });
+    }
+  },
+});
 
 removeTestDataAtEnd();
