@@ -85,9 +85,11 @@ for (const b of backends()) {
       assert.equal(report.status, "ok", report.error);
       const p = report.files[0]!.profile!;
       assert.equal(p.parsedBy, parser === "auto" ? "database" : "javascript");
-      // The open waits 60 ms and each 64 KB piece 20 ms (timers fire late, never early).
+      // The open waits 60 ms and each 64 KB piece 20 ms (timers fire late, never early). The
+      // JavaScript way's parser reads ahead: a read made while the database took a batch is COPY.
       const waited = SLOW_OPEN_MS + pieces * SLOW_PIECE_MS;
-      assert.ok(p.downloadMs >= waited - 5, `${parser}: download ${p.downloadMs} ms of ${waited}`);
+      const least = parser === "auto" ? waited - 5 : SLOW_OPEN_MS + (waited - SLOW_OPEN_MS) / 2;
+      assert.ok(p.downloadMs >= least, `${parser}: download ${p.downloadMs} ms of ${waited}`);
       assert.ok(p.downloadMs < p.stageMs, `${parser}: download within the stage`);
       assert.ok(p.parseMs > 0 && p.copyMs >= 0, `${parser}: ${JSON.stringify(p)}`);
       const parts = p.downloadMs + p.parseMs + p.copyMs;
