@@ -212,8 +212,8 @@ function databaseUrlSetting(get: (name: string) => string | undefined): string |
   return databaseUrl;
 }
 
-/** GEOCODER_PROVIDER, in any case; locationiq when unset. */
-function geocoderProvider(
+/** GEOCODER_PROVIDER, in any case; locationiq when unset (`deno task compile` reads it too). */
+export function geocoderProvider(
   get: (name: string) => string | undefined,
 ): Config["geocoder"]["provider"] {
   const provider = (get("GEOCODER_PROVIDER") ?? "locationiq").toLowerCase();

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { databaseUrlHosts } from "../app/config.ts";
+import { databaseUrlHosts, geocoderProvider } from "../app/config.ts";
 
 const GEOCODER_HOSTS: Readonly<Record<string, string>> = {
   locationiq: "https://us1.locationiq.com",
@@ -39,6 +39,8 @@ export class CompileError extends Error {}
  * is refused here too (before: the binary was built with unrestricted network access).
  */
 export function configuredHosts(env: Record<string, string | undefined>): string[] {
+  // Read as the worker reads its settings: trimmed, and blank as unset.
+  const get = (name: string) => env[name]?.trim() || undefined;
   const hosts = new Set<string>();
   const add = (url: string, name: string) => {
     if (!URL.canParse(url)) throw new CompileError(`Cannot read ${name}: it is not a URL`);
@@ -48,25 +50,21 @@ export function configuredHosts(env: Record<string, string | undefined>): string
       (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "5432");
     hosts.add(`${u.hostname.replace(/^\[|\]$/g, "")}:${port}`);
   };
-  if (env.DATABASE_URL) { for (const host of databaseHosts(env.DATABASE_URL)) hosts.add(host); }
-  const s3 = env.RUSTFS_ENDPOINT || env.AWS_ENDPOINT_URL_S3;
-  if (s3) add(s3, env.RUSTFS_ENDPOINT ? "RUSTFS_ENDPOINT" : "AWS_ENDPOINT_URL_S3");
+  const databaseUrl = get("DATABASE_URL");
+  if (databaseUrl) { for (const host of databaseHosts(databaseUrl)) hosts.add(host); }
+  const s3 = get("RUSTFS_ENDPOINT") || get("AWS_ENDPOINT_URL_S3");
+  if (s3) add(s3, get("RUSTFS_ENDPOINT") ? "RUSTFS_ENDPOINT" : "AWS_ENDPOINT_URL_S3");
   else {
     // AWS itself, path-style: the regional endpoint.
-    const region = env.RUSTFS_REGION || env.AWS_REGION || "us-east-1";
+    const region = get("RUSTFS_REGION") || get("AWS_REGION") || "us-east-1";
     hosts.add(`s3.${region}.amazonaws.com:443`);
   }
-  // As the configuration reads it: in any case, locationiq when unset (before: unset left the
-  // geocoder out, and every geocode run of the binary was refused its host).
-  const provider = (env.GEOCODER_PROVIDER || "locationiq").toLowerCase();
-  // Refused as the worker refuses it, whatever GEOCODER_BASE_URL says (it names the API too).
-  if (!(provider in GEOCODER_HOSTS)) {
-    throw new CompileError(
-      `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
-    );
-  }
-  const base = env.GEOCODER_BASE_URL || GEOCODER_HOSTS[provider]!;
-  add(base, env.GEOCODER_BASE_URL ? "GEOCODER_BASE_URL" : "GEOCODER_PROVIDER");
+  // The worker's own reading (in any case, locationiq when unset; any other refused, whatever
+  // GEOCODER_BASE_URL says: the provider names the API too). Before: an unknown provider built
+  // the binary with every host allowed.
+  const provider = geocoderProvider(get);
+  const baseUrl = get("GEOCODER_BASE_URL");
+  add(baseUrl ?? GEOCODER_HOSTS[provider]!, baseUrl ? "GEOCODER_BASE_URL" : "GEOCODER_PROVIDER");
   return [...hosts].sort();
 }
 

@@ -71,18 +71,31 @@ Deno.test("compile allows the geocoder the configuration would use: locationiq w
 
 Deno.test("compile refuses a geocoder provider the worker would refuse, instead of building with unrestricted network", () => {
   // Before: it printed a warning and built with --allow-net (every host).
-  for (const env of [{}, { GEOCODER_BASE_URL: "https://geo.example" }]) {
-    assert.throws(
-      () => configuredHosts({ ...env, GEOCODER_PROVIDER: "mystery" }),
-      (error: Error) => {
-        assert.equal(
-          error.message,
-          'Cannot read GEOCODER_PROVIDER "mystery": expected locationiq, opencage or nominatim',
-        );
-        return true;
-      },
-    );
+  for (const provider of ["mystery", "constructor", "__proto__"]) {
+    for (const env of [{}, { GEOCODER_BASE_URL: "https://geo.example" }]) {
+      assert.throws(
+        () => configuredHosts({ ...env, GEOCODER_PROVIDER: provider }),
+        (error: Error) => {
+          assert.equal(
+            error.message,
+            `Cannot read GEOCODER_PROVIDER "${provider}": expected locationiq, opencage or nominatim`,
+          );
+          return true;
+        },
+      );
+    }
   }
+  // Read as the worker reads it: trimmed, blank as unset (before: " opencage" was refused).
+  const hosts = (env: Record<string, string>) =>
+    configuredHosts({ RUSTFS_ENDPOINT: " http://127.0.0.1:9000 ", ...env });
+  assert.deepEqual(hosts({ GEOCODER_PROVIDER: " opencage " }), [
+    "127.0.0.1:9000",
+    "api.opencagedata.com:443",
+  ]);
+  assert.deepEqual(hosts({ GEOCODER_PROVIDER: " ", GEOCODER_BASE_URL: " " }), [
+    "127.0.0.1:9000",
+    "us1.locationiq.com:443",
+  ]);
 });
 
 Deno.test({
