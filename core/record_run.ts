@@ -17,7 +17,9 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11)`;
 
 /**
  * The second attempt: the same row unless the first attempt committed it before its answer was
- * lost (a run's dataset, start and end to the microsecond are its own).
+ * lost (a run's dataset, start and end to the microsecond are its own). Not proof against a first
+ * attempt whose server session outlives its lost connection and commits after this one's check
+ * (a run then recorded twice, which `status` reads alike): that takes a unique index.
  */
 const INSERT_RUN_AGAIN = `
 insert into tickets.runs (${RUN_COLUMNS})
@@ -54,9 +56,11 @@ export function afterApplyError(errors: readonly string[]): string {
 }
 
 /**
- * Stores a run record for an applying run; dry runs leave no trace, by design. A connection lost
- * at that moment (a restart, a failover) gets one more attempt on a new connection, which stores
- * the row only if the first did not (its answer may be what was lost); any other error is thrown.
+ * Stores a run record for an applying run; dry runs leave no trace, by design. A transient error
+ * (a connection lost to a restart or failover, a statement timeout, too many connections) gets one
+ * more attempt 0.5 s later, on a new connection if the old one is gone, which stores the row only
+ * if the first did not (its answer may be what was lost); a refusal is thrown at once, and so is
+ * any error of a run stopped by a signal (its grace is short).
  *
  * @example Usage
  * ```ts ignore
@@ -79,7 +83,7 @@ export async function recordRun(
   try {
     await db.query(INSERT_RUN, values);
   } catch (error) {
-    if (!isTransient(error)) throw error;
+    if (options.interrupted || !isTransient(error)) throw error;
     await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
     await db.query(INSERT_RUN_AGAIN, values);
   }

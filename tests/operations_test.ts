@@ -254,6 +254,18 @@ for (const b of backends()) {
       await recordRun(losingRecord(db, when), report, { startedAt: at, finishedAt: at });
       assert.equal(await runs(), before + 1, `lost ${when} the insert: recorded once`);
     }
+    // A run stopped by a signal has a short grace: its error is thrown at once.
+    const stoppedAt = new Date(Date.UTC(2026, 5, 15, 6, 2));
+    const before = await runs();
+    await assert.rejects(
+      recordRun(losingRecord(db, "before"), report, {
+        startedAt: stoppedAt,
+        finishedAt: stoppedAt,
+        interrupted: true,
+      }),
+      /CONNECTION_CLOSED/,
+    );
+    assert.equal(await runs(), before);
     // A refusal is no lost connection: thrown at once, not tried again.
     const refused = Object.assign(new Error("permission denied for table runs"), { code: "42501" });
     let attempts = 0;
