@@ -290,6 +290,45 @@ export async function drainedState(db: Database, table = "tickets.inc"): Promise
   ];
 }
 
+/** How a {@linkcode slowStore} paces a body. */
+export interface SlowPace {
+  /** Wait before an object opens, ms. */
+  openMs?: number;
+  /** Wait before each piece, ms: a piece is read only when the reader asks for it. */
+  pieceMs: number;
+  /** Bytes a piece (default 64 KB). */
+  pieceBytes?: number;
+}
+
+/** `store`, whose objects open after `openMs` and whose bodies come a piece at a time. */
+export function slowStore(store: ObjectStore, pace: SlowPace): ObjectStore {
+  const { openMs = 0, pieceMs, pieceBytes = 64 * 1024 } = pace;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  return {
+    description: store.description,
+    list: (prefix) => store.list(prefix),
+    move: (from, to, options) => store.move(from, to, options),
+    async read(key) {
+      await sleep(openMs);
+      const reader = (await store.read(key)).getReader();
+      let rest: Uint8Array = new Uint8Array(0);
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await sleep(pieceMs);
+          while (rest.byteLength === 0) {
+            const next = await reader.read();
+            if (next.done) return controller.close();
+            rest = next.value;
+          }
+          controller.enqueue(rest.slice(0, pieceBytes));
+          rest = rest.subarray(pieceBytes);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      }, { highWaterMark: 0 });
+    },
+  };
+}
+
 /** Wraps a store so that chosen operations fail, to simulate crashes and faults. */
 export function faultyStore(
   store: ObjectStore,

@@ -20,6 +20,7 @@ import {
   openTicket,
   removeTestDataAtEnd,
   shared,
+  slowStore,
   writeFiles,
 } from "./_harness.ts";
 
@@ -77,7 +78,7 @@ for (const b of backends()) {
       const root = await makeDirBucket(stream.files.slice(0, 1));
       const size = new TextEncoder().encode(stream.files[0]!.text).byteLength;
       const pieces = Math.ceil(size / SLOW_PIECE);
-      const report = await drain(slowStore(createDirObjectStore(root)), db, {
+      const report = await drain(slowStore(createDirObjectStore(root), SLOW), db, {
         dataset: INC,
         apply: true,
         parser,
@@ -106,7 +107,7 @@ for (const b of backends()) {
     const db = await b.db();
     const root = await makeDirBucket(stream.files.slice(0, 1));
     // A slow read (60 ms to open, 20 ms a piece) puts the merge well after the transaction began.
-    const report = await drain(slowStore(createDirObjectStore(root)), db, {
+    const report = await drain(slowStore(createDirObjectStore(root), SLOW), db, {
       dataset: INC,
       apply: true,
     });
@@ -647,37 +648,5 @@ removeTestDataAtEnd();
 const SLOW_PIECE = 64 * 1024;
 const SLOW_OPEN_MS = 60;
 const SLOW_PIECE_MS = 20;
-
-/** A store that waits SLOW_OPEN_MS to open an object and SLOW_PIECE_MS for each 64 KB of it. */
-function slowStore(store: ObjectStore): ObjectStore {
-  return {
-    description: store.description,
-    list: (prefix) => store.list(prefix),
-    move: (from, to, options) => store.move(from, to, options),
-    async read(key) {
-      await new Promise((resolve) => setTimeout(resolve, SLOW_OPEN_MS));
-      let pending = new Uint8Array(0);
-      const pieces = (await store.read(key)).pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk) {
-            pending = Uint8Array.from([...pending, ...chunk]);
-          },
-          flush(controller) {
-            for (let at = 0; at < pending.byteLength; at += SLOW_PIECE) {
-              controller.enqueue(pending.slice(at, at + SLOW_PIECE));
-            }
-          },
-        }),
-      );
-      const reader = pieces.getReader();
-      return new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          await new Promise((resolve) => setTimeout(resolve, SLOW_PIECE_MS));
-          const next = await reader.read();
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
-        },
-      }, { highWaterMark: 0 });
-    },
-  };
-}
+/** Opens an object after 60 ms, then each 64 KB of it 20 ms after it is asked for. */
+const SLOW = { openMs: SLOW_OPEN_MS, pieceMs: SLOW_PIECE_MS, pieceBytes: SLOW_PIECE };

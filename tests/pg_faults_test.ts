@@ -10,7 +10,6 @@ import { generateStream } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
-import type { ObjectStore } from "../core/ports/mod.ts";
 import { migrate } from "../core/migrate.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { SIGNAL_GRACE_MS } from "../cli/_context.ts";
@@ -22,6 +21,7 @@ import {
   makeDirBucket,
   removeTestDataAtEnd,
   shared,
+  slowStore,
   writeFiles,
 } from "./_harness.ts";
 
@@ -50,28 +50,6 @@ async function terminateWhen(url: string, pattern: string, signal: AbortSignal):
   }
 }
 
-/** `store`, whose bodies come 64 KB at a time, 5 ms apart (a 5 MB file: about 0.4 s). */
-function slowStore(store: ObjectStore): ObjectStore {
-  const PIECE = 64 * 1024;
-  return {
-    description: store.description,
-    list: (prefix) => store.list(prefix),
-    move: (from, to, options) => store.move(from, to, options),
-    async read(key) {
-      return (await store.read(key)).pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          async transform(chunk, controller) {
-            for (let at = 0; at < chunk.byteLength; at += PIECE) {
-              controller.enqueue(chunk.slice(at, at + PIECE));
-              await new Promise((resolve) => setTimeout(resolve, 5));
-            }
-          },
-        }),
-      );
-    },
-  };
-}
-
 for (
   const [label, pattern] of [
     ["mid-COPY", "copy fleettickets_%"],
@@ -94,7 +72,8 @@ for (
         // The COPY of 12,000 tickets can end between two looks at a busy machine (it did on CI):
         // the file comes slowly, so the COPY is there to be seen.
         const folder = createDirObjectStore(root);
-        const store = label === "mid-COPY" ? slowStore(folder) : folder;
+        // 64 KB every 5 ms: a 5 MB file takes about 0.4 s, long enough to be seen mid-COPY.
+        const store = label === "mid-COPY" ? slowStore(folder, { pieceMs: 5 }) : folder;
         const stop = new AbortController();
         const killer = terminateWhen(url.toString(), pattern, stop.signal);
         const first = await drain(store, db, { dataset: INC, apply: true });
