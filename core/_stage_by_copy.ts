@@ -233,11 +233,11 @@ const upper = (sql: string) => `upper(${sql} collate "C")`;
 /**
  * A value that is not ASCII: one byte a character, in a UTF-8 database (half the time of a
  * regular expression's test); elsewhere (SQL_ASCII counts every byte as a character) the
- * printable-ASCII test.
+ * printable-ASCII test. The encoding is read once a statement (a subquery), not once a row.
  */
 const notAscii = (sql: string) =>
   `coalesce(octet_length(${sql}) <> length(${sql})
-            or getdatabaseencoding() <> 'UTF8' and ${sql} ~ '${NOT_ASCII}', false)`;
+            or (select getdatabaseencoding() <> 'UTF8') and ${sql} ~ '${NOT_ASCII}', false)`;
 
 /**
  * The copied rows as SQL expressions, with the cleaning rules of cleanRecord(): the sentinel
