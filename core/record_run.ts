@@ -8,27 +8,19 @@ import type { DrainReport } from "./drain.ts";
 import { isTransient } from "./is_transient.ts";
 import type { Database } from "./ports/mod.ts";
 
-const RUN_COLUMNS = `dataset, started_at, finished_at, status, reseed, source, files_applied,
-  files_archived, totals, error, transient`;
-
-const INSERT_RUN = `
-insert into tickets.runs (${RUN_COLUMNS})
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10, $11)`;
+const RUN_COLUMNS = `run_key, dataset, started_at, finished_at, status, reseed, source,
+  files_applied, files_archived, totals, error, transient`;
 
 /**
- * The second attempt: the same row unless the first attempt committed it before its answer was
- * lost (a run's dataset, start and end to the microsecond are its own). Not proof against a first
- * attempt whose server session outlives its lost connection and commits after this one's check
- * (a run then recorded twice, which `status` reads alike): that takes a unique index.
+ * Both attempts insert the run under its key (drawn once per run), and whichever comes second
+ * does nothing: the first attempt's row is there if its answer, not its write, was lost, even if
+ * its server session outlived its connection and committed after the second attempt began
+ * (migration 012; before, a check for the same dataset, start and end could miss that row).
  */
-const INSERT_RUN_AGAIN = `
+const INSERT_RUN = `
 insert into tickets.runs (${RUN_COLUMNS})
-select $1::text, $2::timestamptz, $3::timestamptz, $4::text, $5::boolean, $6::text,
-       $7::integer, $8::integer, $9::text::jsonb, $10::text, $11::boolean
-where not exists (
-  select from tickets.runs r
-  where r.dataset = $1::text and r.started_at = $2::timestamptz and r.finished_at = $3::timestamptz
-)`;
+values ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12)
+on conflict (run_key) do nothing`;
 
 /** The wait before the second attempt, after a lost connection, ms. */
 export const RECORD_RETRY_MS = 500;
@@ -58,8 +50,8 @@ export function afterApplyError(errors: readonly string[]): string {
 /**
  * Stores a run record for an applying run; dry runs leave no trace, by design. A transient error
  * (a connection lost to a restart or failover, a statement timeout, too many connections) gets one
- * more attempt 0.5 s later, on a new connection if the old one is gone, which stores the row only
- * if the first did not (its answer may be what was lost); a refusal is thrown at once, and so is
+ * more attempt 0.5 s later, on a new connection if the old one is gone, under the same run key, so
+ * the row is stored once whichever attempt's write lands (the first's answer may be what was lost); a refusal is thrown at once, and so is
  * any error of a run stopped by a signal (its grace is short).
  *
  * @example Usage
@@ -85,7 +77,7 @@ export async function recordRun(
   } catch (error) {
     if (options.interrupted || !isTransient(error)) throw error;
     await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
-    await db.query(INSERT_RUN_AGAIN, values);
+    await db.query(INSERT_RUN, values);
   }
 }
 
@@ -94,6 +86,7 @@ function runValues(report: DrainReport, options: RecordRunOptions): unknown[] {
   const redact = options.redact ?? ((text: string) => text);
   const status = options.interrupted && report.status === "failed" ? "interrupted" : report.status;
   return [
+    crypto.randomUUID(),
     report.dataset,
     options.startedAt,
     options.finishedAt ?? new Date(),

@@ -229,14 +229,14 @@ Deno.test({
     const later = await open();
     await later.query(
       `insert into tickets.schema_migrations (version, name, checksum)
-       values (12, '012_later_release.sql', 'later')`,
+       values (13, '013_later_release.sql', 'later')`,
     );
     await later.close();
     const newer = await cli(["doctor"], env);
     assert.equal(newer.code, 1, newer.stdout + newer.stderr);
     assert.match(
       newer.stdout,
-      /^fail +migrations +the database holds 1 migration\(s\) this version does not know \(012_later_release\.sql\): a later release migrated it\n +→ run the release that migrated it, or restore the backup taken before that upgrade$/m,
+      /^fail +migrations +the database holds 1 migration\(s\) this version does not know \(013_later_release\.sql\): a later release migrated it\n +→ run the release that migrated it, or restore the backup taken before that upgrade$/m,
     );
   },
 });

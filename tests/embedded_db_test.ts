@@ -92,8 +92,8 @@ Deno.test({
     );
     await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
     const definitions = (await loadDefinitions()).map((d) => d.name);
-    const pending = `2 pending migration(s) and ${definitions.length} definition(s) (views, ` +
-      `functions) to install (010_capture_marks.sql, 011_geometry_marks.sql, ${
+    const pending = `3 pending migration(s) and ${definitions.length} definition(s) (views, ` +
+      `functions) to install (010_capture_marks.sql, 011_geometry_marks.sql, 012_run_key.sql, ${
         definitions.join(", ")
       })`;
     const run = (args: string[]) => cli(args, {}, { cwd });
@@ -136,14 +136,14 @@ Deno.test({
     assert.equal(demo.code, 2, demo.stdout + demo.stderr);
     assert.match(
       demo.stderr,
-      /\nCannot run status: the database has 2 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
+      /\nCannot run status: the database has 3 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
     );
 
     const migrated = await run(["migrate"]);
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.match(
       migrated.stdout,
-      /^Applied 2 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql\nApplied \d+ definition\(s\): /,
+      /^Applied 3 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql, 012_run_key\.sql\nApplied \d+ definition\(s\): /,
     );
     const status = await run(["status", "--json"]);
     assert.equal(status.stderr, "");
@@ -171,17 +171,17 @@ Deno.test({
          union all select name, checksum, applied_at::text from tickets.schema_migrations
          order by 1`,
       );
-    // This version's database, and the row a later release's migration 012 leaves.
+    // This version's database, and the row a later release's migration 013 leaves.
     const before = await inProcess(env.PGLITE_DIR, async (db) => {
       await migrate(db);
       await db.query(
         `insert into tickets.schema_migrations (version, name, checksum)
-         values (12, '012_later_release.sql', 'later')`,
+         values (13, '013_later_release.sql', 'later')`,
       );
       return await ledgers(db);
     });
     const refusal = "the database holds 1 migration(s) this version does not know " +
-      "(012_later_release.sql): a later release migrated it; run the release that migrated it, " +
+      "(013_later_release.sql): a later release migrated it; run the release that migrated it, " +
       "or restore the backup taken before that upgrade";
     for (
       const args of [

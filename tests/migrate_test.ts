@@ -17,6 +17,8 @@ import {
 import type { Database } from "../core/ports/mod.ts";
 import { INC } from "../core/datasets.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
+import { recordRun } from "../core/record_run.ts";
+import type { DrainReport } from "../core/drain.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { cli } from "./_cli.ts";
 import postgres from "postgres";
@@ -109,11 +111,11 @@ for (const [name, open] of opens) {
       const db = await open();
       try {
         await migrate(db);
-        // What a later release leaves: its migration 012, and its text of a definition (here a
+        // What a later release leaves: its migration 013, and its text of a definition (here a
         // harmless change) with the checksum of that text.
         await db.query(
           `insert into tickets.schema_migrations (version, name, checksum)
-           values (12, '012_later_release.sql', 'later')`,
+           values (13, '013_later_release.sql', 'later')`,
         );
         await db.exec(`comment on function tickets.sla_state(interval) is 'later release'`);
         const [shipped] = await db.query<{ checksum: string }>(
@@ -132,7 +134,7 @@ for (const [name, open] of opens) {
         const refusal = {
           name: "NewerSchemaError",
           message: "Cannot run: the database holds 1 migration(s) and 1 definition(s) this " +
-            "version does not know (012_later_release.sql, 20_sla_rule.sql): a later release " +
+            "version does not know (013_later_release.sql, 20_sla_rule.sql): a later release " +
             "migrated it; run the release that migrated it, or restore the backup taken before " +
             "that upgrade",
         };
@@ -152,7 +154,7 @@ for (const [name, open] of opens) {
         await assert.rejects(migrate(db), {
           name: "NewerSchemaError",
           message:
-            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(012_later_release\.sql\)/,
+            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(013_later_release\.sql\)/,
         });
       } finally {
         await db.close();
@@ -255,6 +257,7 @@ for (const [name, open] of opens) {
           "009_post_apply_indexes.sql",
           "010_capture_marks.sql",
           "011_geometry_marks.sql",
+          "012_run_key.sql",
         ]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
@@ -330,7 +333,7 @@ for (const [name, open] of opens) {
         );
 
         const upgrade = await migrate(db);
-        assertEquals(upgrade.pending, ["011_geometry_marks.sql"]);
+        assertEquals(upgrade.pending, ["011_geometry_marks.sql", "012_run_key.sql"]);
         assertEquals(upgrade.changedDefinitions, ["91_resolve_applied_geometry.sql"]);
         const after = await runAfterApply(db, INC);
         assertEquals([after.errors, after.geometryResolved], [[], 1]);
@@ -341,6 +344,45 @@ for (const [name, open] of opens) {
         );
         assertEquals(row, { geo_source: "cluster", placed: true, tickets: 1 });
         assertEquals((await runAfterApply(db, INC)).geometryResolved, 0, "placed once");
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${name}] a database at migration 011 gets 012: its recorded runs kept, and a run recorded twice over a lost answer stays one row`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        // The last release: migrations up to 011, and a run it recorded (no run key then).
+        const shipped = await loadMigrations();
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 11) });
+        const report = {
+          mode: "apply",
+          dataset: "inc",
+          status: "ok",
+          reseed: false,
+          source: "dir:bucket",
+          files: [],
+          totals: {},
+        } as unknown as DrainReport;
+        await db.query(
+          `insert into tickets.runs (dataset, started_at, finished_at, status, source)
+           values ('inc', '2026-06-15T06:00:00Z', '2026-06-15T06:01:00Z', 'ok', 'dir:bucket')`,
+        );
+
+        assertEquals((await migrate(db)).pending, ["012_run_key.sql"]);
+        const at = new Date("2026-06-15T06:20:00Z");
+        await recordRun(db, report, { startedAt: at, finishedAt: at });
+        const rows = await db.query<{ started: string; keyed: boolean }>(
+          `select to_char(started_at at time zone 'UTC', 'HH24:MI') as started,
+                  run_key is not null as keyed
+           from tickets.runs order by started_at`,
+        );
+        assertEquals(rows, [{ started: "06:00", keyed: false }, { started: "06:20", keyed: true }]);
       } finally {
         await db.close();
       }

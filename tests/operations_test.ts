@@ -9,7 +9,7 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
-import { recordRun } from "../core/record_run.ts";
+import { RECORD_RETRY_MS, recordRun } from "../core/record_run.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { createRedactor } from "../app/redact.ts";
@@ -239,7 +239,7 @@ for (const b of backends()) {
     assert.equal(failing.datasets[0]!.lastRun?.error, "Cannot connect with ***");
   });
 
-  test("recordRun() records a run once when its connection is lost at the record: before the row was written, or after (its answer lost)", async () => {
+  test("recordRun() records a run once when its connection is lost at the record: before the row was written, after (its answer lost), or while its session goes on and commits after the second attempt", async () => {
     await b.reset();
     const db = await b.db();
     const stream = generateStream({ tickets: 20, deltas: 0, seed: 21 });
@@ -247,18 +247,21 @@ for (const b of backends()) {
     const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
     const runs = async () =>
       (await db.query<{ n: number }>(`select count(*)::int as n from tickets.runs`))[0]!.n;
-    for (const [minute, when] of [[0, "before"], [1, "after"]] as const) {
+    for (const [minute, when] of [[0, "before"], [1, "after"], [2, "late"]] as const) {
       const at = new Date(Date.UTC(2026, 5, 15, 6, minute));
       const before = await runs();
-      // Before: the run was not recorded (status judged the run before it), exit 1.
-      await recordRun(losingRecord(db, when), report, { startedAt: at, finishedAt: at });
+      // Before: the run was not recorded (status judged the run before it), exit 1. Late (a
+      // server session that outlived its connection): recorded twice before migration 012.
+      const losing = losingRecord(db, when);
+      await recordRun(losing.db, report, { startedAt: at, finishedAt: at });
+      await losing.settled;
       assert.equal(await runs(), before + 1, `lost ${when} the insert: recorded once`);
     }
     // A run stopped by a signal has a short grace: its error is thrown at once.
     const stoppedAt = new Date(Date.UTC(2026, 5, 15, 6, 2));
     const before = await runs();
     await assert.rejects(
-      recordRun(losingRecord(db, "before"), report, {
+      recordRun(losingRecord(db, "before").db, report, {
         startedAt: stoppedAt,
         finishedAt: stoppedAt,
         interrupted: true,
@@ -670,21 +673,38 @@ removeTestDataAtEnd();
 
 /**
  * `db`, whose first insert into tickets.runs loses its connection: `before` the row is written,
- * or `after` it is committed (the answer lost), as a server restart or failover does.
+ * or `after` it is committed (the answer lost), as a server restart or failover does; or `late`:
+ * the answer lost at once while the server session goes on and commits the row after the second
+ * attempt has run (a session that has not yet noticed its client is gone). `settled` when the
+ * lost attempt's own write has ended.
  */
-function losingRecord(db: Database, when: "before" | "after"): Database {
+function losingRecord(
+  db: Database,
+  when: "before" | "after" | "late",
+): { db: Database; settled: Promise<unknown> } {
   let lost = false;
+  let settled: Promise<unknown> = Promise.resolve();
   const query = async (text: string, params?: readonly unknown[]) => {
     if (!lost && /insert into tickets\.runs/.test(text)) {
       lost = true;
       if (when === "after") await db.query(text, params);
+      if (when === "late") {
+        settled = new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS + 300))
+          .then(() => db.query(text, params));
+      }
       throw Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), {
         code: "CONNECTION_CLOSED",
       });
     }
     return await db.query(text, params);
   };
-  return new Proxy(db, {
+  const proxy = new Proxy(db, {
     get: (target, name) => name === "query" ? query : Reflect.get(target, name),
   });
+  return {
+    db: proxy,
+    get settled() {
+      return settled;
+    },
+  };
 }
