@@ -37,6 +37,25 @@ function eat(ms: number): string {
 }
 const ago = (hours: number) => eat(NOW.getTime() - hours * HOUR);
 
+/**
+ * Dispatch by urgency the plain way (the reference for the bounded query): every open ticket with
+ * a place within $5 metres scored, lowest score first, then distance, dataset and ticket_id.
+ */
+const URGENCY_EVERY_TICKET = `
+with point as (select st_setsrid(st_makepoint($2::float8, $3::float8), 4326)::geography as p),
+candidates as (
+  select 'inc'::text as dataset, s.ticket_id, st_distance(s.geog, point.p) as d,
+         tickets.minutes_to_breach(s.sla_due_at, $1::timestamptz) as mtb, s.sla_state
+  from tickets.inc_open_sla_at($1::timestamptz) s, point where s.geog is not null
+  union all
+  select 'crq', c.ticket_id, st_distance(c.geog, point.p), null::integer, null::text
+  from tickets.crq c, point where c.is_actionable and c.geog is not null
+)
+select dataset || ':' || ticket_id as key from candidates
+where dataset = any ($6::text[]) and ($7::text is null or sla_state = $7::text) and d <= $5::float8
+order by tickets.dispatch_score(d, mtb), d, dataset, ticket_id
+limit $4::integer`;
+
 function ticket(id: string, northKm: number | null, o: Record<string, string> = {}) {
   return openTicket(id, {
     assigned_team: "Team A",
@@ -265,6 +284,63 @@ for (const b of backends()) {
         }
       }
     }
+  });
+
+  test("nearest: rank=urgency, bounded by the nearest tickets' scores, gives what scoring every ticket within max_km gives", async () => {
+    const { db } = await ready();
+    // 600 open tickets within ~35 km of the vehicle, every SLA state (a quarter without a clock:
+    // unknown), seeded; in a transaction rolled back, so the other tests keep their tickets.
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const tickets = Array.from({ length: 600 }, (_, i) => ({
+      id: `RND_${String(i).padStart(3, "0")}`,
+      lon: VEHICLE.lon + (random() - 0.5) * 0.6,
+      lat: VEHICLE.lat + (random() - 0.5) * 0.6,
+      seen: random() < 0.25 ? null : ago(random() * 80),
+    }));
+    const mismatches: string[] = [];
+    let compared = 0;
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `insert into tickets.inc (ticket_id, raw, source_file, geom)
+         select t.id, jsonb_strip_nulls(jsonb_build_object('is_actionable', 'true',
+                  'normalized_status', 'pending', 'first_seen_at', t.seen)),
+                'rnd.csv', st_setsrid(st_makepoint(t.lon, t.lat), 4326)
+         from jsonb_to_recordset($1::text::jsonb) as t(id text, lon float8, lat float8, seen text)`,
+        [JSON.stringify(tickets)],
+      );
+      for (let i = 0; i < 60; i++) {
+        const query = {
+          lon: VEHICLE.lon + (random() - 0.5) * 0.5,
+          lat: VEHICLE.lat + (random() - 0.5) * 0.5,
+          k: [1, 3, 10, 50][i % 4]!,
+          maxKm: [0.5, 3, 25, 100][(i >> 2) % 4]!,
+          dataset: (["inc", "all"] as const)[(i >> 4) % 2]!,
+          slaState: ([undefined, "ok", "at_risk", "breached"] as const)[i % 3 === 0 ? i % 4 : 0],
+          rank: "urgency" as const,
+        };
+        const { features } = await nearest(tx, query, NOW);
+        const got = JSON.parse(features).map((f: Json) =>
+          `${f.properties.dataset}:${f.properties.ticket_id}`
+        );
+        const want = (await tx.query<{ key: string }>(URGENCY_EVERY_TICKET, [
+          NOW,
+          query.lon,
+          query.lat,
+          query.k,
+          query.maxKm * 1000,
+          query.dataset === "all" ? ["inc", "crq"] : ["inc"],
+          query.slaState ?? null,
+        ])).map((r) => r.key);
+        compared += want.length;
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          mismatches.push(`${JSON.stringify(query)}: ${got.join(",")} != ${want.join(",")}`);
+        }
+      }
+      throw new Error("rollback");
+    }).catch((error) => assert.equal(error.message, "rollback"));
+    assert.deepEqual(mismatches, []);
+    assert.ok(compared > 400, `compared ${compared} tickets`);
   });
 
   test("tickets: a GeoJSON page with counts, data time, next link and time to breach", async () => {
