@@ -256,6 +256,10 @@ export async function runServeBench(base: string): Promise<string> {
       clients: 1,
       seconds: 2,
     });
+    const seqUrgent = await load(base_, () => ({ path: `${nearestPath(n++)}&rank=urgency` }), {
+      clients: 1,
+      seconds: 2,
+    });
 
     // The anchor: the same SQL on one connection, sequentially.
     const sql = postgres(url, { max: 1, onnotice: () => {} });
@@ -331,6 +335,7 @@ export async function runServeBench(base: string): Promise<string> {
       line("floor: a bare Deno.serve answering 304, same clients", floor),
       line("/api/tickets, 1 client", seqTickets),
       line("/api/nearest, 1 client", seqNear),
+      line("/api/nearest rank=urgency, 1 client", seqUrgent),
       line("anchor: tickets SQL, one postgres.js connection", dTickets),
       line("anchor: nearest SQL, one connection", dNear),
       line("anchor: fn_inc_dashboard, one connection", dDash),
