@@ -263,10 +263,19 @@ function refusePending(plan: MigrationStatus, remedy?: string, db?: Database): v
 }
 
 /**
+ * Refuses the embedded database at `dir` when its schema is not this version's, as every
+ * command but `migrate` and `sql` does (the demo's: rebuild it). For a command that opens it
+ * itself (`db export`).
+ */
+export async function requireCurrentEmbedded(db: Database, dir: string): Promise<void> {
+  await requireCurrent(db, demoRemedy(dir));
+}
+
+/**
  * What to do with the demo's database when it is not this version's: `migrate` would upgrade
  * PGLITE_DIR's (and make one there, hiding the demo's), so rebuild it.
  */
-function demoRemedy(dir: string): string | undefined {
+export function demoRemedy(dir: string): string | undefined {
   return sameDir(dir, DEMO_PGLITE_DIR)
     ? 'run "deno task demo" again to rebuild the demo\'s database at this version'
     : undefined;

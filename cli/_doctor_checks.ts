@@ -8,6 +8,7 @@
 import type { Config } from "../app/config.ts";
 import {
   checkEmbeddedDir,
+  demoRemedy,
   describePending,
   IncompleteDatabaseError,
   incompleteNote,
@@ -162,7 +163,7 @@ async function databaseChecks(
   return [
     await serverCheck(db, config, embeddedDir),
     await postgisCheck(db),
-    await migrationsCheck(db),
+    await migrationsCheck(db, embeddedDir),
     await writesCheck(db),
     await clockCheck(db, now),
     await eatCheck(db),
@@ -202,7 +203,8 @@ async function postgisCheck(db: Database): Promise<Check> {
   );
 }
 
-async function migrationsCheck(db: Database): Promise<Check> {
+/** The schema's check; `embeddedDir`: the embedded database's folder (the demo's is rebuilt). */
+async function migrationsCheck(db: Database, embeddedDir?: string): Promise<Check> {
   try {
     const plan = await pendingMigrations(db);
     const { pending, changedDefinitions } = plan;
@@ -212,7 +214,7 @@ async function migrationsCheck(db: Database): Promise<Check> {
         "migrations",
         // The words of every command that refuses to run on it.
         `the database has ${describePending(pending, changedDefinitions, 3)}`,
-        'run "deno task migrate"',
+        (embeddedDir && demoRemedy(embeddedDir)) ?? 'run "deno task migrate"',
       );
   } catch (error) {
     if (error instanceof NewerSchemaError) return fail("migrations", error.found, error.remedy);

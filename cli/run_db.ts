@@ -6,14 +6,18 @@
  */
 
 import { ConfigError } from "../app/config.ts";
-import { checkEmbeddedDir, IncompleteDatabaseError, incompleteNote } from "../app/open_database.ts";
+import {
+  checkEmbeddedDir,
+  IncompleteDatabaseError,
+  incompleteNote,
+  requireCurrentEmbedded,
+} from "../app/open_database.ts";
 import {
   createPgliteDatabase,
   describeEmbedded,
   hasPgliteDatabase,
 } from "../adapters/pglite_database.ts";
 import { exportDatabase, type ExportSource, type ExportSummary } from "../core/export_database.ts";
-import { migrate } from "../core/migrate.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { type Context, type MainIo, UsageError } from "./_context.ts";
 import { outputPath } from "./_output_path.ts";
@@ -31,7 +35,11 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   const partial = target === undefined ? undefined : `${target}.partial`;
   const unwatch = context.io.onSignal((signal) => stopExport(context.io, signal, partial, target));
   try {
-    await migrate(db); // the export carries this version's schema: bring the data up to it first
+    // The script carries this version's schema and definitions: a database behind it is refused
+    // (migrate it first, as every other command says), never upgraded here. Before, the export
+    // migrated it without a word, so a backup copy exported became unusable by the release it
+    // was taken from.
+    await requireCurrentEmbedded(db, dir);
     const summary = await writeExport(db, dir, partial, context.io);
     if (target !== undefined && partial !== undefined) {
       await Deno.rename(partial, target);

@@ -257,7 +257,7 @@ Deno.test("cli: a demo stopped before it finished is refused by every command, s
       ["serve", "--port", "0"],
       ["report"],
       ["ingest", "--from-dir", `${dir}/bucket`, "--log-format", "text"],
-      ["db", "export", `${dir}/export.sql`], // it exported (and migrated) the half-built one
+      ["db", "export", `${dir}/export.sql`], // before, it exported the half-built one
     ]
   ) {
     const r = await cli(command, { PGLITE_DIR: `${dir}/pglite` });

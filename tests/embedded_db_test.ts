@@ -104,16 +104,19 @@ Deno.test({
         ["capture"],
         ["ingest", "--from-dir", "bucket", "--log-format", "text"], // a dry run writes nothing
         ["serve", "--port", "0"], // refused before it listens
+        ["db", "export", "move.sql"], // before, it migrated the database without a word
       ]
     ) {
       const r = await run(args);
-      assert.equal(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
+      const name = args[0] === "db" ? "db export" : args[0];
+      assert.equal(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
       assert.equal(
         r.stderr,
-        `Cannot run ${args[0]}: the database has ${pending}; run "deno task migrate" first\n`,
-        args[0],
+        `Cannot run ${name}: the database has ${pending}; run "deno task migrate" first\n`,
+        name,
       );
     }
+    await assert.rejects(Deno.stat(`${cwd}/.data/move.sql`), Deno.errors.NotFound);
     // sql runs on the schema as it is, and says it is not this version's.
     const sql = await run(["sql", "select count(*)::int as n from tickets.schema_migrations"]);
     assert.equal(sql.code, 0, sql.stderr);
@@ -137,6 +140,14 @@ Deno.test({
     assert.match(
       demo.stderr,
       /\nCannot run status: the database has 3 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
+    );
+    // doctor gives the same remedy (before: run "deno task migrate", which makes an empty
+    // database in PGLITE_DIR that every command then reads instead of the demo's).
+    const doctor = await cli(["doctor"], {}, { cwd: other });
+    assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+    assert.match(
+      doctor.stdout,
+      /\nfail +migrations +the database has 3 pending migration\(s\) [^\n]*\n +→ run "deno task demo" again to rebuild the demo's database at this version\n/,
     );
 
     const migrated = await run(["migrate"]);
