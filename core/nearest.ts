@@ -31,13 +31,13 @@ export interface NearestQuery {
 const SOURCES = {
   inc: `
     select 'inc'::text as dataset, s.ticket_id, s.normalized_status, s.cluster, s.location_name,
-           s.assigned_team, s.owner, s.hours_open, s.sla_state, s.sla_due_at,
+           s.geo_source, s.assigned_team, s.owner, s.hours_open, s.sla_state, s.sla_due_at,
            tickets.minutes_to_breach(s.sla_due_at, $1::timestamptz) as minutes_to_breach,
            s.geom, s.geog
     from tickets.inc_open_sla_at($1::timestamptz) s`,
   crq: `
     select 'crq'::text as dataset, c.ticket_id, c.normalized_status, c.cluster, c.location_name,
-           c.assigned_team, c.owner, null::numeric as hours_open, null::text as sla_state,
+           c.geo_source, c.assigned_team, c.owner, null::numeric as hours_open, null::text as sla_state,
            null::timestamptz as sla_due_at, null::integer as minutes_to_breach, c.geom, c.geog
     from tickets.crq c
     where c.is_actionable and $1::timestamptz is not null /* types $1 when CRQ is alone */`,
@@ -112,7 +112,8 @@ with near as (
   from (${union}) c
 )
 select st_asgeojson(n.geom, 6) as geometry, n.dataset, n.ticket_id, n.normalized_status,
-       n.cluster, n.location_name, n.assigned_team, n.owner, n.hours_open::text as hours_open,
+       n.cluster, n.location_name, n.geo_source, n.assigned_team, n.owner,
+       n.hours_open::text as hours_open,
        n.sla_state, tickets.eat_iso(n.sla_due_at) as sla_due_at,
        n.minutes_to_breach::text as minutes_to_breach,
        round(n.distance_m::numeric, 1)::text as distance_m, ${score} as score
@@ -131,6 +132,7 @@ const PROPERTIES = {
   normalized_status: "text",
   cluster: "text",
   location_name: "text",
+  geo_source: "text",
   assigned_team: "text",
   owner: "text",
   hours_open: "number",

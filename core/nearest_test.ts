@@ -30,6 +30,7 @@ Deno.test("nearest() writes each found ticket as a Feature: text escaped, number
       normalized_status: "pending",
       cluster: "Bamburi",
       location_name: 'FDT30 "Beach" \\ gate\n2nd line\u0001 ✓',
+      geo_source: "location",
       assigned_team: null,
       owner: "Ali Hassan",
       hours_open: "4104.95",
@@ -45,6 +46,7 @@ Deno.test("nearest() writes each found ticket as a Feature: text escaped, number
       normalized_status: "scheduled",
       cluster: null,
       location_name: null,
+      geo_source: "cluster",
       assigned_team: null,
       owner: null,
       hours_open: null,
@@ -64,12 +66,14 @@ Deno.test("nearest() writes each found ticket as a Feature: text escaped, number
   assert.equal(first.properties.hours_open, 4104.95);
   assert.equal(first.properties.minutes_to_breach, -243418);
   assert.equal(first.properties.assigned_team, null);
+  assert.equal(first.properties.geo_source, "location"); // how its point was found (the card)
   assert.deepEqual(Object.keys(first.properties), [
     "dataset",
     "ticket_id",
     "normalized_status",
     "cluster",
     "location_name",
+    "geo_source",
     "assigned_team",
     "owner",
     "hours_open",

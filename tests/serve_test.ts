@@ -202,6 +202,17 @@ for (const b of backends()) {
     );
     assert.equal(props[2].distance_m, exact!.m);
     assert.ok(Math.abs(props[2].distance_m - 3000) < 5, String(props[2].distance_m));
+    // How each point was found, as /api/tickets gives it (the page's card shows it for a ticket
+    // the filters hide; before, nearest's Features lacked it and the card's line was blank).
+    const placed = await db.query<{ geo_source: string }>(
+      `select geo_source from tickets.inc where ticket_id = any ($1) order by ticket_id`,
+      [ids(fc)],
+    );
+    assert.deepEqual(
+      props.map((p: Json) => p.geo_source).sort(),
+      placed.map((r) => r.geo_source).sort(),
+    );
+    assert.ok(props.every((p: Json) => typeof p.geo_source === "string"), JSON.stringify(props));
     const two = await json(`/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&k=2`);
     assert.deepEqual(ids(two), ["OK_1KM", "AT_RISK_2KM"]);
     const wide = await json(`/api/nearest?lon=${VEHICLE.lon}&lat=${VEHICLE.lat}&max_km=40`);
