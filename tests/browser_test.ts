@@ -396,6 +396,34 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       },
     );
 
+    await t.step(
+      "a ticket picked from the nearest list while the filters hide it says how it was placed",
+      async () => {
+        // Ranked by urgency with only `ok` tickets on the map: the list's first is breached, so
+        // its card comes from the nearest answer alone (before: its "Placed by" was blank).
+        await open(s, "/?sla=ok&near=-1.28640,36.81720&rank=urgency");
+        await s.page.waitForSelector("#nearest-list li[data-id]");
+        await waitIdle(s.page);
+        const first = await s.page.$eval(
+          "#nearest-list button[data-id]",
+          (el) => (el as unknown as PageElement).dataset.id!,
+        );
+        await s.page.click(`#nearest-list button[data-id="${first}"]`);
+        await s.page.waitForFunction(
+          (id) => location.search.includes(`ticket=${id}`),
+          { timeout: 5_000 },
+          first,
+        );
+        const placed = await s.page.$$eval("#ticket dt", (dts) => {
+          const dt = dts.find((d) => (d as unknown as PageElement).textContent === "Placed by");
+          return ((dt as unknown as { nextElementSibling: PageElement } | undefined)
+            ?.nextElementSibling?.textContent ?? "").trim();
+        });
+        assert.notEqual(placed, "", `ticket ${first}: "Placed by" is blank`);
+        assert.deepEqual(s.consoleErrors, [], "console errors");
+      },
+    );
+
     await t.step("the nearest panel lists tickets in the API's order", async () => {
       const listed = () =>
         s.page.$$eval(
@@ -447,6 +475,11 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       await fill("abc", "36.8");
       await s.page.keyboard.press("Enter");
       assert.match(await text(s.page, "#error"), /^Cannot find tickets near "abc, 36.8"/);
+      // A latitude of one space is none (before: searched at latitude 0).
+      await fill(" ", "36.8");
+      await s.page.keyboard.press("Enter");
+      assert.match(await text(s.page, "#error"), /^Cannot find tickets near "\s*, 36\.8"/);
+      assert.ok(!new URL(s.page.url()).searchParams.get("near")?.startsWith("0.0"), s.page.url());
       await fill("-1.3", "36.8");
       await s.page.keyboard.press("Enter");
       await s.page.waitForFunction(() => location.search.includes("near=-1.30000"));

@@ -492,7 +492,8 @@ function bindControls() {
     e.preventDefault();
     const lat = Number($("n-lat").value);
     const lon = Number($("n-lon").value);
-    if (!onGlobe(lat, lon) || !$("n-lat").value || !$("n-lon").value) {
+    // A blank field is no coordinate (before: " " read as 0, and the search ran at 0° latitude).
+    if (!onGlobe(lat, lon) || !$("n-lat").value.trim() || !$("n-lon").value.trim()) {
       showNearestProblem($("n-lat").value, $("n-lon").value);
       return;
     }
