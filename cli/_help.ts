@@ -115,8 +115,9 @@ ${SOURCE.replace("read the bucket", "count pending files in the bucket")}
     usage: "db export FILE.sql|-",
     notes:
       "A relative FILE is written under .data/ (db export x.sql writes .data/x.sql). Load it " +
-      'with `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f .data/FILE.sql` into an empty database with PostGIS ' +
-      "available, then set DATABASE_URL.",
+      'with `psql "postgres://USER@HOST/NAME" -v ON_ERROR_STOP=1 --single-transaction -f .data/FILE.sql` ' +
+      "into an empty database (createdb NAME) with PostGIS available, then set DATABASE_URL to " +
+      "that URL.",
   },
   demo: {
     summary: "drain a generated stream into a fresh embedded database in .data/demo",

@@ -135,7 +135,7 @@ function written(target: string, summary: ExportSummary): string {
   const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
     .map(([table, n]) => `${table} ${n}`).join(", ");
   return `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}\n` +
-    `Load it into an empty PostgreSQL database with PostGIS available:\n` +
-    `  psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f ${target}\n` +
-    `then set DATABASE_URL and check with "deno task status"`;
+    `Load it into an empty PostgreSQL database with PostGIS available (createdb NAME first):\n` +
+    `  psql "postgres://USER@HOST/NAME" -v ON_ERROR_STOP=1 --single-transaction -f ${target}\n` +
+    `then set DATABASE_URL to that URL and check with "deno task status"`;
 }

@@ -66,13 +66,27 @@ export async function exportDatabase(
   return { migrations: ledger.length, tables: await writeTables(db, write) };
 }
 
+/**
+ * Stops a load into a database that holds fleettickets tables already (one `migrate` or an
+ * earlier load made), with words that say what to do: before, PostgreSQL's own
+ * `relation "inc" already exists`, halfway through the script.
+ */
+const REFUSE_NOT_EMPTY = `do $$ begin
+  if to_regclass('tickets.inc') is not null then
+    raise exception 'Cannot load this export: the database already holds fleettickets tables '
+      '(tickets.inc); load it into an empty database (createdb NAME), not one that '
+      '"deno task migrate" or an earlier load made';
+  end if;
+end $$;`;
+
 /** What the script is, how to load it, the session settings, and the ledger tables. */
 function header(description: string, now: Date): string {
   return `-- fleettickets export of ${description} at ${eatIso(now)}\n` +
     `-- Load into an empty PostgreSQL database where PostGIS is available:\n` +
-    `--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction -f THIS_FILE.sql\n` +
+    `--   psql "postgres://USER@HOST/NEW_DATABASE" -v ON_ERROR_STOP=1 --single-transaction ` +
+    `-f THIS_FILE.sql\n` +
     `set client_encoding = 'UTF8';\nset standard_conforming_strings = on;\n` +
-    `set client_min_messages = warning;\n${LEDGER};\n`;
+    `set client_min_messages = warning;\n${REFUSE_NOT_EMPTY}\n${LEDGER};\n`;
 }
 
 /** Each applied migration's text with its ledger row; refuses one this version does not ship. */

@@ -331,6 +331,27 @@ Deno.test({
       stderr: "piped",
     }).output();
     assert.equal(load.code, 0, new TextDecoder().decode(load.stderr));
+    // Loaded twice (or after a migrate): said in words, nothing changed (before: PostgreSQL's
+    // `relation "inc" already exists`).
+    const again = await new Deno.Command(PSQL, {
+      args: [
+        url,
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-f",
+        `.data/${file}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(again.code, 3);
+    assert.match(
+      new TextDecoder().decode(again.stderr),
+      /ERROR: {2}Cannot load this export: the database already holds fleettickets tables \(tickets\.inc\); load it into an empty database \(createdb NAME\), not one that "deno task migrate" or an earlier load made/,
+    );
 
     const server = { DATABASE_URL: url };
     const query = "select ticket_id, raw, source_file, geo_source from tickets.inc " +
