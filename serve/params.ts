@@ -23,6 +23,16 @@ export class ParameterError extends Error {
 /** The parameters of one request: name → the values given (several when repeated). */
 export type ParamSource = (name: string) => string[];
 
+/**
+ * A request's query string as a {@linkcode ParamSource}, parsed once: Hono's `queries(name)`
+ * parses the whole string again for each name asked (a fifth of serve's own CPU in a flood of
+ * tickets `304`s, whose route reads ten names).
+ */
+export function queryParams(req: { queries(): Record<string, string[]> }): ParamSource {
+  const all = req.queries();
+  return (name) => Object.hasOwn(all, name) ? all[name]! : [];
+}
+
 /** Longest free-text filter accepted (cluster, status, team …). */
 const MAX_TEXT = 200;
 

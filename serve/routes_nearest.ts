@@ -9,7 +9,7 @@ import { nearest, type NearestQuery } from "../core/nearest.ts";
 import { SLA_STATES } from "../core/read_tickets.ts";
 import { cachedRead } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
-import { Params } from "./params.ts";
+import { Params, queryParams } from "./params.ts";
 
 /** Most tickets one dispatch question returns. */
 export const MAX_K = 500;
@@ -19,7 +19,7 @@ export const MAX_KM = 1000;
 /** Registers `/api/nearest`. */
 export function nearestRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/nearest", (c) => {
-    const p = new Params((n) => c.req.queries(n) ?? []);
+    const p = new Params(queryParams(c.req));
     const q: NearestQuery = {
       lon: p.number("lon", -180, 180),
       lat: p.number("lat", -90, 90),

@@ -13,7 +13,7 @@ import { teamPerformance, type TeamQuery } from "../core/team_performance.ts";
 import { LARGE_READ_KINDS } from "./_large_reads.ts";
 import { cachedRead } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
-import { ParameterError, Params, type ParamSource } from "./params.ts";
+import { ParameterError, Params, type ParamSource, queryParams } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 
 /**
@@ -43,7 +43,7 @@ function dashboardQuery(p: Params, webhook: boolean): DashboardQuery {
   return { cluster: p.text("cluster"), status: p.text("status"), ...windowOf(p, webhook) };
 }
 
-const query = (c: Context<ServeEnv>): ParamSource => (n) => c.req.queries(n) ?? [];
+const query = (c: Context<ServeEnv>): ParamSource => queryParams(c.req);
 
 /** Parameters of a POST: the query string, overridden by a JSON or form body. */
 async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {

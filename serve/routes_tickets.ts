@@ -16,7 +16,7 @@ import { exportStream } from "./_export_stream.ts";
 import { LARGE_READ_KINDS } from "./_large_reads.ts";
 import { cachedRead, type ReadResult } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
-import { ParameterError, Params } from "./params.ts";
+import { ParameterError, Params, queryParams } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 
 /** Default page size of `/api/tickets`. */
@@ -57,7 +57,7 @@ export function ticketRoutes(app: Hono<ServeEnv>): void {
  * left the pages before shifted the next one: a ticket was skipped, or sent twice).
  */
 function ticketsPage(c: Context<ServeEnv>): Promise<Response> {
-  const params = new Params((n) => c.req.queries(n) ?? []);
+  const params = new Params(queryParams(c.req));
   const query: TicketQuery = { ...ticketQuery(params), after: ticketKey(params, "after") };
   return cachedRead(c, "tickets", { ...query }, async (tx, version) => {
     const page = await readTickets(tx, query, c.get("deps").now());
@@ -121,7 +121,7 @@ function takenId(id: string): boolean {
 
 /** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */
 function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
-  const params = new Params((n) => c.req.queries(n) ?? []);
+  const params = new Params(queryParams(c.req));
   const query = ticketQuery(params, MAX_LIMIT);
   // A byte-order mark first when asked (the page's link does): Excel then reads the file as
   // UTF-8 (accents, "—"); without it Excel guesses Windows-1252. Off by default: a program
@@ -201,7 +201,7 @@ function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> 
         `up to ${MAX_TICKET_ID_LENGTH} characters without control characters, such as WOT0764585`,
     );
   }
-  const p = new Params((n) => c.req.queries(n) ?? []);
+  const p = new Params(queryParams(c.req));
   const dataset = p.choice("dataset", ["inc", "crq"] as const);
   return cachedRead(c, "ticket", { id, dataset }, async (tx) => {
     const body = await readTicket(tx, id, c.get("deps").now(), dataset);
