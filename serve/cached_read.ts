@@ -57,10 +57,22 @@ const encoder = new TextEncoder();
 /** How long an ETag stays valid at most, whatever the data: SLA ages change with time. */
 export const ETAG_PERIOD_MS = 60_000;
 
+/** Tags computed lately, by token and request: a repeated request is not hashed again. */
+const recentTags = new Map<string, string>();
+/** How many tags are remembered at most (then they are forgotten all at once). */
+const RECENT_TAGS = 1000;
+
 /** The tag of `request` (route, parameters and minute, as JSON) at data version `token`. */
 function etagOf(request: string, token: string): string {
-  const hex = createHash("sha256").update(request).update("\n").update(token).digest("hex");
-  return `W/"${hex.slice(0, 24)}"`;
+  const key = `${token}\n${request}`;
+  let tag = recentTags.get(key);
+  if (tag === undefined) {
+    const hex = createHash("sha256").update(request).update("\n").update(token).digest("hex");
+    tag = `W/"${hex.slice(0, 24)}"`;
+    if (recentTags.size >= RECENT_TAGS) recentTags.clear();
+    recentTags.set(key, tag);
+  }
+  return tag;
 }
 
 function notModified(c: Context<ServeEnv>, etag: string): Response {
