@@ -85,6 +85,9 @@ function header(description: string, now: Date): string {
     `-- Load into an empty PostgreSQL database where PostGIS is available:\n` +
     `--   psql "postgres://USER@HOST/NEW_DATABASE" -v ON_ERROR_STOP=1 --single-transaction ` +
     `-f THIS_FILE.sql\n` +
+    // psql stops at the first error even when loaded without -v ON_ERROR_STOP=1: the guard
+    // below, or a failed statement, must not be followed by the rest of the script.
+    `\\set ON_ERROR_STOP on\n` +
     `set client_encoding = 'UTF8';\nset standard_conforming_strings = on;\n` +
     `set client_min_messages = warning;\n${REFUSE_NOT_EMPTY}\n${LEDGER};\n`;
 }

@@ -37,7 +37,8 @@ const SOURCES = {
     from tickets.inc_open_sla_at($1::timestamptz) s`,
   crq: `
     select 'crq'::text as dataset, c.ticket_id, c.normalized_status, c.cluster, c.location_name,
-           c.geo_source, c.assigned_team, c.owner, null::numeric as hours_open, null::text as sla_state,
+           c.geo_source, c.assigned_team, c.owner, null::numeric as hours_open,
+           null::text as sla_state,
            null::timestamptz as sla_due_at, null::integer as minutes_to_breach, c.geom, c.geog
     from tickets.crq c
     where c.is_actionable and $1::timestamptz is not null /* types $1 when CRQ is alone */`,
@@ -55,8 +56,12 @@ function candidates(source: string, query: NearestQuery): string {
   // ticket: 27 ms against 2 ms on 20,000). Nor the KNN's k alone: among tickets at one distance
   // they are an arbitrary pick, so k=3 was not the start of k=10. The cut-off also keeps a
   // ticket that `<->` (on the sphere) puts after the k-th but st_distance (on the spheroid)
-  // before it. The radius is applied outside. Urgency: the open tickets within urgencyRadius,
-  // scored (its distance computed for the score and for the row), in the order used outside.
+  // before it. The radius is applied outside. Urgency: the open tickets within urgencyRadius
+  // (max_km itself for a question with an SLA filter or over 50 tickets), scored (its distance
+  // computed for the score and for the row), in the order used outside.
+  const radius = query.slaState === undefined && query.k <= BOUNDED_K
+    ? urgencyRadius(source)
+    : "$5::float8";
   return query.rank === "distance"
     ? `(select o.*, ${distance} as distance_m from (${source}) o
         where o.geog is not null ${state} and st_dwithin(o.geog, ${POINT}, (
@@ -64,28 +69,34 @@ function candidates(source: string, query: NearestQuery): string {
             select o.geog from (${source}) o where o.geog is not null ${state}
             order by o.geog <-> ${POINT} limit $4) k)))`
     : `(select o.*, ${distance} as distance_m from (${source}) o
-        where o.geog is not null and st_dwithin(o.geog, ${POINT}, ${urgencyRadius(source, state)})
-          ${state}
+        where o.geog is not null and st_dwithin(o.geog, ${POINT}, ${radius}) ${state}
         order by tickets.dispatch_score(${distance}, o.minutes_to_breach), ${distance}, o.ticket_id
         limit $4)`;
 }
 
+/** Urgency questions for at most this many tickets, without an SLA filter, are bounded. */
+const BOUNDED_K = 50;
+
 /**
  * How far the k most urgent tickets can be, in metres: no farther than max_km, nor than the k-th
- * lowest score (in km) among the tickets nearest the vehicle, as a ticket's score is its distance
- * in km plus a time term that is never negative (`tickets.dispatch_score`): those tickets already
- * score that much, so a better one must lie closer (+1 m for rounding). Their scores come from
- * the KNN's first max(4k, 40) (a few breached ones among them make the bound tight). Every
- * ticket that can be among the k lies within it, so the answer is the one scoring every ticket
- * within max_km gives (tests/serve_test.ts compares them), which is what this did before: 11-12
- * ms a request on the 20,956-ticket baseline, 3-4 ms with the bound.
+ * lowest score (in km) among the tickets nearest the vehicle within max_km, as a ticket's score
+ * is its distance in km plus a time term that is never negative (`tickets.dispatch_score`): those
+ * tickets already score that much, so a better one must lie closer (+1 m for rounding). Their
+ * scores come from the KNN's first max(4k, 40) (a few breached ones among them make the bound
+ * tight). Every ticket that can be among the k lies within it, so the answer is the one scoring
+ * every ticket within max_km gives (tests/serve_test.ts compares them), which is what this did
+ * before: 9.3-9.6 ms p50 a request from one client on the 20,956-ticket baseline (k=10, 25 km),
+ * 1.1-1.2 ms with the bound (BENCHMARKS.md). Not used with an SLA filter (a rare state makes the
+ * KNN walk every ticket within max_km: 4.4 ms against 1.1 without the bound) nor for k over 50
+ * (k=500: 18.5 against 13.2 ms), where scoring every ticket within max_km is as cheap or cheaper.
  */
-function urgencyRadius(source: string, state: string): string {
+function urgencyRadius(source: string): string {
   const kth = `
     select s.score * 1000 + 1 from (
       select tickets.dispatch_score(st_distance(n.geog, ${POINT}), n.minutes_to_breach) as score
       from (
-        select o.geog, o.minutes_to_breach from (${source}) o where o.geog is not null ${state}
+        select o.geog, o.minutes_to_breach from (${source}) o
+        where o.geog is not null and st_dwithin(o.geog, ${POINT}, $5::float8)
         order by o.geog <-> ${POINT} limit greatest($4::integer * 4, 40)) n
     ) s order by s.score offset $4::integer - 1 limit 1`;
   return `least($5::float8, coalesce((${kth}), $5::float8))`;

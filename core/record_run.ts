@@ -51,8 +51,9 @@ export function afterApplyError(errors: readonly string[]): string {
  * Stores a run record for an applying run; dry runs leave no trace, by design. A transient error
  * (a connection lost to a restart or failover, a statement timeout, too many connections) gets one
  * more attempt 0.5 s later, on a new connection if the old one is gone, under the same run key, so
- * the row is stored once whichever attempt's write lands (the first's answer may be what was lost); a refusal is thrown at once, and so is
- * any error of a run stopped by a signal (its grace is short).
+ * the row is stored once whichever attempt's write lands (the first's answer may be what was
+ * lost); a refusal is thrown at once, and so is any error of a run stopped by a signal (its grace
+ * is short).
  *
  * @example Usage
  * ```ts ignore

@@ -408,6 +408,12 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           "#nearest-list button[data-id]",
           (el) => (el as unknown as PageElement).dataset.id!,
         );
+        // The precondition: the filters hide it (its card has no map feature to come from).
+        const picked = await api<{ properties: { sla_state: string | null } }>(
+          s,
+          `/api/tickets/${encodeURIComponent(first)}`,
+        );
+        assert.notEqual(picked.properties.sla_state, "ok", `${first} is on the sla=ok map`);
         await s.page.click(`#nearest-list button[data-id="${first}"]`);
         await s.page.waitForFunction(
           (id) => location.search.includes(`ticket=${id}`),
@@ -504,6 +510,15 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         'Cannot find tickets near "95, 200": type a latitude (-90..90) and a longitude (-180..180)',
       );
       assert.deepEqual(s.consoleErrors, [], "console errors: nothing was asked of the API");
+      // A link with an empty latitude asks nothing (before: it searched at latitude 0).
+      await open(s, "/?near=,36.82");
+      await waitIdle(s.page);
+      assert.notEqual(
+        await s.page.$eval("#n-lat", (el) => (el as unknown as PageElement).value),
+        "0",
+      );
+      assert.equal(await s.page.$$eval("#nearest-list li[data-id]", (els) => els.length), 0);
+      await open(s, "/?near=95,200");
       // A click on the map fixes the point: the line goes (before: it came back each refresh).
       const map = (await (await s.page.$("#map"))!.boundingBox())!;
       await s.page.mouse.click(map.x + map.width / 2, map.y + map.height / 2);
@@ -522,6 +537,12 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           "#nearest-list button[data-id]",
           (el) => (el as unknown as PageElement).dataset.id!,
         );
+        // The precondition: the filters hide it (its card has no map feature to come from).
+        const picked = await api<{ properties: { sla_state: string | null } }>(
+          s,
+          `/api/tickets/${encodeURIComponent(first)}`,
+        );
+        assert.notEqual(picked.properties.sla_state, "ok", `${first} is on the sla=ok map`);
         await s.page.click(`#nearest-list button[data-id="${first}"]`);
         await s.page.waitForFunction(
           (id) => location.search.includes(`ticket=${id}`),

@@ -352,7 +352,7 @@ for (const [name, open] of opens) {
 
   Deno.test({
     name:
-      `[${name}] a database at migration 011 gets 012: its recorded runs kept, and a run recorded twice over a lost answer stays one row`,
+      `[${name}] a database at migration 011 gets 012: its recorded runs kept, and the next run's record carries its key`,
     ...shared,
     async fn() {
       const db = await open();

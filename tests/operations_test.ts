@@ -9,7 +9,7 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
-import { RECORD_RETRY_MS, recordRun } from "../core/record_run.ts";
+import { recordRun } from "../core/record_run.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { createRedactor } from "../app/redact.ts";
@@ -682,21 +682,21 @@ function losingRecord(
   db: Database,
   when: "before" | "after" | "late",
 ): { db: Database; settled: Promise<unknown> } {
-  let lost = false;
+  let lost: { text: string; params?: readonly unknown[] } | undefined;
   let settled: Promise<unknown> = Promise.resolve();
   const query = async (text: string, params?: readonly unknown[]) => {
-    if (!lost && /insert into tickets\.runs/.test(text)) {
-      lost = true;
+    const record = /insert into tickets\.runs/.test(text);
+    if (lost === undefined && record) {
+      lost = { text, params };
       if (when === "after") await db.query(text, params);
-      if (when === "late") {
-        settled = new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS + 300))
-          .then(() => db.query(text, params));
-      }
       throw Object.assign(new Error("write CONNECTION_CLOSED 127.0.0.1:5432"), {
         code: "CONNECTION_CLOSED",
       });
     }
-    return await db.query(text, params);
+    const result = await db.query(text, params);
+    // Late: the lost attempt's write lands once the second attempt's has (whatever the timing).
+    if (record && when === "late") settled = db.query(lost!.text, lost!.params);
+    return result;
   };
   const proxy = new Proxy(db, {
     get: (target, name) => name === "query" ? query : Reflect.get(target, name),

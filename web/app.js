@@ -115,7 +115,8 @@ function pick(id) {
 }
 
 async function loadNearest() {
-  const [lat, lon] = state.near.split(",").map(Number);
+  // An empty part is no coordinate (before: `near=,36.82` searched at latitude 0).
+  const [lat, lon] = state.near.split(",").map((part) => part.trim() === "" ? NaN : Number(part));
   if (!Number.isFinite(lat) || !Number.isFinite(lon)) {
     mapView.setVehicle(null);
     renderNearest(null, pick);
