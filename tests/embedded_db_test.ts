@@ -316,37 +316,27 @@ Deno.test({
     );
 
     const url = await createScratchDatabase(base!);
-    const load = await new Deno.Command(PSQL, {
-      args: [
-        url,
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "--single-transaction",
-        "-f",
-        `.data/${file}`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    // As the README loads it.
+    const loadScript = () =>
+      new Deno.Command(PSQL, {
+        args: [
+          url,
+          "-X",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "--single-transaction",
+          "-f",
+          `.data/${file}`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const load = await loadScript();
     assert.equal(load.code, 0, new TextDecoder().decode(load.stderr));
     // Loaded twice (or after a migrate): said in words, nothing changed (before: PostgreSQL's
     // `relation "inc" already exists`).
-    const again = await new Deno.Command(PSQL, {
-      args: [
-        url,
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "--single-transaction",
-        "-f",
-        `.data/${file}`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const again = await loadScript();
     assert.equal(again.code, 3);
     assert.match(
       new TextDecoder().decode(again.stderr),
