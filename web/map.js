@@ -168,13 +168,23 @@ function followView(element, view) {
 /**
  * Draws the markers in (and around) the viewport. The marker that had the keyboard focus keeps
  * it: focusing one pans the map to it, which redraws them all (before, the focus fell to the
- * page and the next Tab began the markers again, a trap for keyboard users).
+ * page and the next Tab began the markers again, a trap for keyboard users). A move while the
+ * focus is given back draws nothing: for a marker within a pixel of the edge Leaflet's pan rounds
+ * to nothing and reports the move at once, so each redraw focused the new marker, which panned
+ * again ("Maximum call stack size exceeded", seen in CI while tabbing through the markers).
  */
 function render(view) {
+  if (view.refocusing) return;
   const focused = focusedKey(view.map.getContainer());
   view.points.clearLayers();
   drawMarkers(view);
-  if (focused !== undefined) refocus(view.points, focused);
+  if (focused === undefined) return;
+  view.refocusing = true;
+  try {
+    refocus(view.points, focused);
+  } finally {
+    view.refocusing = false;
+  }
 }
 
 /** The `data-key` of the marker in `container` that has the keyboard focus, if one has. */
