@@ -59,16 +59,17 @@ function candidates(source: string, query: NearestQuery): string {
   // before it. The radius is applied outside. Urgency: the open tickets within urgencyRadius
   // (max_km itself for a question with an SLA filter or over 50 tickets), scored (its distance
   // computed for the score and for the row), in the order used outside.
-  const radius = query.slaState === undefined && query.k <= BOUNDED_K
-    ? urgencyRadius(source)
-    : "$5::float8";
-  return query.rank === "distance"
-    ? `(select o.*, ${distance} as distance_m from (${source}) o
+  if (query.rank === "distance") {
+    return `(select o.*, ${distance} as distance_m from (${source}) o
         where o.geog is not null ${state} and st_dwithin(o.geog, ${POINT}, (
           select max(st_distance(k.geog, ${POINT})) + 0.001 from (
             select o.geog from (${source}) o where o.geog is not null ${state}
-            order by o.geog <-> ${POINT} limit $4) k)))`
-    : `(select o.*, ${distance} as distance_m from (${source}) o
+            order by o.geog <-> ${POINT} limit $4) k)))`;
+  }
+  const radius = query.slaState === undefined && query.k <= BOUNDED_K
+    ? urgencyRadius(source)
+    : "$5::float8";
+  return `(select o.*, ${distance} as distance_m from (${source}) o
         where o.geog is not null and st_dwithin(o.geog, ${POINT}, ${radius}) ${state}
         order by tickets.dispatch_score(${distance}, o.minutes_to_breach), ${distance}, o.ticket_id
         limit $4)`;
