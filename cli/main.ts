@@ -216,7 +216,8 @@ function failed(
   const hint = WRITING_COMMANDS.has(command ?? "") ? writeRefusedHint(error, { role }) : undefined;
   const said = hint === undefined ? message : `${message}: ${hint}`;
   err(/^Cannot /.test(said) ? said : `Cannot run ${name}: ${goingOn(said)}`);
-  return 1;
+  // A role that may not write is a setting to fix, as a refused password is (before: exit 1).
+  return hint === undefined ? 1 : 2;
 }
 
 /**

@@ -359,7 +359,11 @@ function drainDatasets(
   });
 }
 
-/** Prints the drained run's report; returns 1 if it was interrupted or anything failed, else 0. */
+/**
+ * Prints the drained run's report; returns 1 if it was interrupted or anything failed, 2 if a
+ * dataset failed because the role may not write (a setting to fix, as a refused password is),
+ * else 0.
+ */
 function finishRun(
   run: IngestRun,
   reports: IngestReport[],
@@ -376,6 +380,7 @@ function finishRun(
   }
   const failed = (r: IngestReport) =>
     r.status === "failed" || r.recordError !== undefined || (r.afterApply?.errors.length ?? 0) > 0;
+  if (reports.some((r) => r.status === "failed" && r.writeRefused === true)) return 2;
   return reports.some(failed) ? 1 : 0;
 }
 

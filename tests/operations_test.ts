@@ -622,7 +622,8 @@ Deno.test({
         const ingest = await finish(
           spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env),
         );
-        assert.equal(ingest.code, 1, ingest.stdout + ingest.stderr);
+        // A setting to fix, as a refused password is (before: exit 1, as a failed file).
+        assert.equal(ingest.code, 2, ingest.stdout + ingest.stderr);
         const report = JSON.parse(ingest.stdout);
         // Before: `cannot execute CREATE TABLE in a read-only transaction`, no more.
         assert.ok(report.error.includes(`: ${why}`), report.error);
@@ -635,7 +636,7 @@ Deno.test({
         assert.doesNotMatch(ingest.stderr, /after_apply_failed|run_record_failed/);
         for (const command of ["migrate", "capture"]) {
           const run = await finish(spawn([command], env));
-          assert.equal(run.code, 1, run.stdout + run.stderr);
+          assert.equal(run.code, 2, run.stdout + run.stderr);
           assert.match(run.stderr, new RegExp(`^Cannot run ${command}: .*: `));
           assert.ok(run.stderr.includes(`: ${why}`), run.stderr);
           assert.match(run.stderr, /DATABASE_URL(, on the primary)?\n$/);
@@ -646,7 +647,7 @@ Deno.test({
         const dry = await finish(spawn(["ingest", "--from-dir", `${dir}/bucket`, "--json"], env));
         if (role === selectOnly) assert.equal(dry.code, 0, dry.stdout + dry.stderr);
         else {
-          assert.equal(dry.code, 1, dry.stdout + dry.stderr);
+          assert.equal(dry.code, 2, dry.stdout + dry.stderr);
           // Its transaction holds the connection: the role is not looked up, the cause is named.
           assert.ok(
             JSON.parse(dry.stdout).error.includes(
