@@ -8,7 +8,8 @@
 export function socketWords(code: unknown, server: string): string | undefined {
   switch (code) {
     case "ECONNREFUSED":
-      return `connection refused (ECONNREFUSED): nothing listens on that port; is ${server} running there?`;
+      // In brackets: a fix may follow ("…; check RUSTFS_ENDPOINT"), and "?;" read badly.
+      return `connection refused (ECONNREFUSED): nothing listens on that port (is ${server} running there?)`;
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return `the host name is not known (${code})`;

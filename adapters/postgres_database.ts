@@ -151,8 +151,11 @@ function giveUpConnecting(
       );
     }, timeoutS * 1000);
     db.onNotPostgres(reject);
-    onAbort = () =>
-      reject(new DatabaseConnectError(`Stopped connecting to PostgreSQL ${where}: interrupted`));
+    // The stop's reason first ("Interrupted by SIGTERM"; before: "…: interrupted", no signal).
+    onAbort = () => {
+      const why = signal?.reason instanceof Error ? signal.reason.message : "Interrupted";
+      reject(new DatabaseConnectError(`${why} while connecting to PostgreSQL ${where}`));
+    };
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
   });

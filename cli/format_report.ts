@@ -108,6 +108,13 @@ function afterRunLines(report: IngestReport): string[] {
   const lines = (report.afterApply?.errors ?? []).map((error) =>
     `  post-apply step failed: ${error} (the files stay applied; the next run does the step again)`
   );
+  const stopped = report.afterApply?.interrupted;
+  if (stopped !== undefined) {
+    lines.push(
+      `  post-apply steps stopped (${stopped.reason}): ${stopped.left.join(", ")} left ` +
+        "to the next run (the files stay applied)",
+    );
+  }
   if (report.recordError !== undefined) {
     lines.push(`  ${report.recordError} (the files stay applied; status cannot see this run)`);
   }

@@ -135,7 +135,13 @@ function logProgress(lines: Lines, event: DrainProgress): void {
     const file = event.file;
     // Applied but left in changes/ (replaced while applied): a warning, or a cron log would
     // never show why the file is still there.
-    const level = file.status === "failed" ? "error" : file.notArchived ? "warn" : "info";
+    // So is a file applied with quarantined lines: a log filtered on warn would miss them.
+    const quarantined = (file.counts?.quarantined ?? 0) > 0;
+    const level = file.status === "failed"
+      ? "error"
+      : file.notArchived || quarantined
+      ? "warn"
+      : "info";
     log(level, "file", {
       dataset: event.dataset,
       key: file.key,
@@ -167,6 +173,7 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
   // moved; a warning, or a cron log would never show them.
   // So are CSV files elsewhere in a bucket whose prefix for the dataset is empty.
   const ignored = report.ignoredKeys.length;
+  const notReached = report.files.filter((f) => f.status === "not_reached").map((f) => f.key);
   const warn = ignored > 0 || report.csvElsewhere !== undefined || report.bucketEmpty === true;
   log(report.status === "failed" ? "error" : warn ? "warn" : "info", "run", {
     dataset: report.dataset,
@@ -183,6 +190,8 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
     bucketEmpty: report.bucketEmpty,
     error: report.error,
     transient: report.transient,
+    // The files a failed one kept waiting (the text report lists them as not_reached).
+    notReached: notReached.length > 0 ? notReached : undefined,
     durationMs: report.durationMs,
   });
 }

@@ -168,8 +168,8 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   }
   const interruption = watchStopSignals(context.io, {
     redact: context.redact,
-    reason: (signal) =>
-      new Error(`Interrupted by ${signal}: the current file was rolled back; rerun to continue`),
+    // The drain says what the stop left (a file rolled back, nothing applied while it waited).
+    reason: (signal) => new Error(`Interrupted by ${signal}`),
     tell: (message) => tellEndedWithoutWaiting(run, message, store),
   });
   let reports: IngestReport[];
@@ -178,8 +178,10 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     try {
       db = await openForRun(run, interruption.signal);
     } catch (error) {
-      // Interrupted while connecting: `main` says so, as for any interrupted run.
-      if (interruption.by !== undefined && !values.json) throw error;
+      // Interrupted while connecting: on a terminal `main` says so, as for any interrupted run;
+      // under cron (and with --json) it is the run's JSON line, as every other refusal (before:
+      // the one plain text line of the cron log).
+      if (interruption.by !== undefined && !values.json && run.format !== "json") throw error;
       return refuseDatabase(run, error, store);
     }
     try {
@@ -426,9 +428,16 @@ function tellEndedWithoutWaiting(run: IngestRun, message: string, store: ObjectS
 function interruptedLine(signal: string, reports: readonly IngestReport[]): string {
   const kept = reports.flatMap((r) => r.files).filter((f) => f.status === "applied").length;
   return kept === 0
-    ? `Interrupted by ${signal}: nothing half-done was kept or archived`
+    ? `Interrupted by ${signal}: nothing half-done was kept or archived${leftSteps(reports)}`
     : `Interrupted by ${signal} after ${kept} file(s) had been applied: those are kept ` +
-      `(committed); nothing half-done was kept`;
+      `(committed); nothing half-done was kept${leftSteps(reports)}`;
+}
+
+/** The post-apply steps the signal left to the next run, said after the interrupted line. */
+function leftSteps(reports: readonly IngestReport[]): string {
+  const left = reports.flatMap((r) => r.afterApply?.interrupted?.left ?? []);
+  return left.length === 0 ? "" : `; the post-apply steps ${[...new Set(left)].join(", ")} ` +
+    "are left to the next run";
 }
 
 /**

@@ -75,6 +75,8 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /** Counts the waits for the body as download and the shape check as parse. */
   times: StageTimes;
+  /** Told the records and bytes read so far, after each chunk (a terminal's progress bar). */
+  progress?: (records: number, bytes: number) => void;
 }
 
 /** Reading the object failed (or ended short): the file fails as the JavaScript way would. */
@@ -217,6 +219,7 @@ async function* chunks(
     options.times.parse(() => shape.push(chunk));
     if (shape.notPlain !== undefined) throw new NotPlain(shape.notPlain);
     yield next.value;
+    options.progress?.(shape.records, bytes); // once the server has taken it
   }
   if (bytes !== options.expectedBytes) {
     throw new ReadFailure("The change file ended early", { cause: options.truncated(bytes) });

@@ -117,6 +117,7 @@ export async function drain(
   const context = runContext(db, options);
   const lockName = `fleettickets:drain:${dataset.name}`;
   let locked = false;
+  let stage: RunStage = "lock";
   try {
     if (apply) {
       const onWait = () => tellLockWait(db, options, lockName, lockDeadline);
@@ -126,7 +127,9 @@ export async function drain(
         return report;
       }
     }
+    stage = "listing";
     const files = await extract(store, db, report, options);
+    stage = "files";
     if (apply) {
       await applyAll(store, db, report, files, context);
       await db.query(TOUCH_LAST_RUN, [dataset.name]);
@@ -136,8 +139,12 @@ export async function drain(
     report.watermark = await readWatermark(db, dataset);
     failIfSetAside(report);
   } catch (thrown) {
-    const error = stopReason(thrown, signal);
+    const error = stopReason(thrown, signal, stage);
     failRun(report, error, await context.describe(error));
+    // Stopped before the listing read it: where the data stands, as a locked run says.
+    if (stage === "lock" && signal?.aborted) {
+      report.watermark = await readWatermark(db, dataset).catch(() => null);
+    }
   } finally {
     if (locked) await db.unlock(lockName).catch(() => {});
     report.durationMs = Math.round(performance.now() - started);
@@ -536,7 +543,7 @@ async function runFileStep(
     await work();
     return true;
   } catch (thrown) {
-    const error = stopReason(thrown, context.signal);
+    const error = stopReason(thrown, context.signal, "file");
     entry.status = "failed";
     entry.error = await context.describe(error);
     failRun(report, error, entry.error);
@@ -558,12 +565,27 @@ function failRun(report: DrainReport, error: unknown, words: string): void {
   if (writeRefusedHint(error) !== undefined) report.writeRefused = true;
 }
 
+/** Where a run was when it stopped: waiting for the lock, listing, between files, in a file. */
+type RunStage = "lock" | "listing" | "files" | "file";
+
+/** What a stop at each stage leaves, said after the signal's reason. */
+const STOPPED_AT: Record<RunStage, string> = {
+  lock: " while waiting for another run's lock: nothing was applied; rerun to continue",
+  listing: " while listing the change files: nothing was applied; rerun to continue",
+  files: ": the files applied before it are kept; rerun to continue",
+  file: ": the current file was rolled back; rerun to continue",
+};
+
 /**
- * Why a step failed: once the run is stopped, the signal's reason ("Interrupted by SIGTERM …"),
- * not what the stop caused ("canceling statement due to user request").
+ * Why a step failed: once the run is stopped, the signal's reason ("Interrupted by SIGTERM") and
+ * what the stop left at that stage, not what the stop caused ("canceling statement due to user
+ * request"). Before, the caller's reason said "the current file was rolled back" at every stage,
+ * a wait for the lock included.
  */
-function stopReason(error: unknown, signal: AbortSignal | undefined): unknown {
-  return signal?.aborted ? signal.reason : error;
+function stopReason(error: unknown, signal: AbortSignal | undefined, stage: RunStage): unknown {
+  if (!signal?.aborted) return error;
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return new Error(`${reason}${STOPPED_AT[stage]}`);
 }
 
 function describe(error: unknown): string {

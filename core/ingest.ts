@@ -143,6 +143,9 @@ async function drainDataset(
   });
   if (report.mode === "apply" && report.status !== "locked" && !refusedBeforeApplying(report)) {
     report.afterApply = await runAfterApply(db, dataset, options.signal);
+    // A run the signal stopped during its files says so itself (its error): the steps it left
+    // are named only for a run whose files all went through.
+    if (report.status !== "ok") delete report.afterApply.interrupted;
     for (const error of report.afterApply.errors) {
       options.onWarning?.("after_apply_failed", dataset.name, error);
     }
@@ -167,6 +170,7 @@ async function recordOrWarn(
     redact: options.redact,
     interrupted: run.interrupted,
     afterApplyErrors: report.afterApply?.errors,
+    afterApplyInterrupted: report.afterApply?.interrupted,
   })
     .catch((error) => {
       const message = error instanceof Error ? error.message : String(error);

@@ -40,6 +40,17 @@ export interface RecordRunOptions {
    * says: the files are applied), so `status` sees them.
    */
   afterApplyErrors?: readonly string[];
+  /**
+   * The signal stopped the post-apply steps (after the files were applied): the run is recorded
+   * as interrupted, naming the steps left to the next run.
+   */
+  afterApplyInterrupted?: { reason: string; left: readonly string[] };
+}
+
+/** The error stored for a run stopped by a signal during its post-apply steps. */
+export function afterApplyInterruptedError(stop: { reason: string; left: readonly string[] }) {
+  return `${stop.reason} during the post-apply steps: the applied files are kept; ` +
+    `${stop.left.join(", ")} left to the next run`;
 }
 
 /** The error stored for a run whose files are applied but some post-apply steps failed. */
@@ -85,23 +96,33 @@ export async function recordRun(
 /** The run record's values, in the order of RUN_COLUMNS. */
 function runValues(report: DrainReport, options: RecordRunOptions): unknown[] {
   const redact = options.redact ?? ((text: string) => text);
-  const status = options.interrupted && report.status === "failed" ? "interrupted" : report.status;
+  const stopped = options.interrupted &&
+    (report.status === "failed" || options.afterApplyInterrupted !== undefined);
   return [
     crypto.randomUUID(),
     report.dataset,
     options.startedAt,
     options.finishedAt ?? new Date(),
-    status,
+    stopped ? "interrupted" : report.status,
     report.reseed,
     redact(report.source),
     report.files.filter((f) => f.status === "applied").length,
     report.files.filter((f) => f.status === "archived").length,
     JSON.stringify(report.totals),
-    report.error !== undefined
-      ? redact(report.error)
-      : options.afterApplyErrors?.length
-      ? redact(afterApplyError(options.afterApplyErrors))
-      : null,
+    runError(report, options),
     report.transient ?? null,
   ];
+}
+
+/** The run's error: the drain's, else the post-apply steps' stop and failures, else none. */
+function runError(report: DrainReport, options: RecordRunOptions): string | null {
+  const redact = options.redact ?? ((text: string) => text);
+  if (report.error !== undefined) return redact(report.error);
+  const said = [
+    ...(options.afterApplyInterrupted
+      ? [afterApplyInterruptedError(options.afterApplyInterrupted)]
+      : []),
+    ...(options.afterApplyErrors?.length ? [afterApplyError(options.afterApplyErrors)] : []),
+  ];
+  return said.length === 0 ? null : redact(said.join("; "));
 }

@@ -20,6 +20,11 @@ export interface AfterApplyReport {
   capture?: unknown;
   /** Steps that failed, with why; applied files stay applied. */
   errors: string[];
+  /**
+   * Set when the run's signal stopped the steps: why (the signal's reason) and which steps are
+   * left to the next run (the one it stopped and those not begun). Not an error of a step.
+   */
+  interrupted?: { reason: string; left: string[] };
   /** Wall time of all steps, ms. */
   durationMs: number;
   /** Wall time of each step run, ms, in order (`ingest --profile` prints them). */
@@ -47,8 +52,11 @@ export async function runAfterApply(
 ): Promise<AfterApplyReport> {
   const started = performance.now();
   const report: AfterApplyReport = { errors: [], durationMs: 0 };
-  for (const step of dataset.afterApply) {
-    if (signal?.aborted) break;
+  for (const [i, step] of dataset.afterApply.entries()) {
+    if (signal?.aborted) {
+      report.interrupted = interruption(signal, dataset.afterApply.slice(i));
+      break;
+    }
     const stepStarted = performance.now();
     try {
       if (step === "resolve_geometry") {
@@ -60,10 +68,22 @@ export async function runAfterApply(
         report.capture = await capture(db);
       }
     } catch (error) {
+      // Stopped by the signal (its statement cancelled): left to the next run, not failed (before:
+      // "resolve_geometry: canceling statement due to user request", a cancel nobody asked for).
+      if (signal?.aborted) {
+        report.interrupted = interruption(signal, dataset.afterApply.slice(i));
+        break;
+      }
       report.errors.push(`${step}: ${error instanceof Error ? error.message : String(error)}`);
     }
     (report.stepsMs ??= {})[step] = Math.round(performance.now() - stepStarted);
   }
   report.durationMs = Math.round(performance.now() - started);
   return report;
+}
+
+/** Why the steps stopped, and the steps left. */
+function interruption(signal: AbortSignal, left: readonly string[]) {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return { reason, left: [...left] };
 }

@@ -63,11 +63,26 @@ for (const b of backends()) {
     await b.reset();
     const db = await b.db();
     const root = await makeDirBucket(big.files);
-    const report = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    const bars: { rows: number; bytes: number; size: number }[] = [];
+    const report = await drain(createDirObjectStore(root), db, {
+      dataset: INC,
+      apply: true,
+      onProgress: (event) => {
+        if (event.type === "batch") {
+          bars.push({ rows: event.rows, bytes: event.bytes, size: event.size });
+        }
+      },
+    });
     assert.equal(report.status, "ok", report.error);
     assert.ok(big.files[0]!.text.length > 4 * 2 ** 20);
     assert.equal(report.files[0]!.profile?.parsedBy, "database");
     assert.deepEqual(await diffState(db, big.expected), []);
+    // A terminal's bar moves as the database takes the file (before: no event this way, so no
+    // bar for most files): about once a MiB, the last at the whole file.
+    const size = new TextEncoder().encode(big.files[0]!.text).byteLength;
+    assert.ok(bars.length >= 4 && bars.length <= 6, `${bars.length} progress events`);
+    assert.ok(bars.every((bar, i) => i === 0 || bar.bytes > bars[i - 1]!.bytes), "bytes grow");
+    assert.deepEqual(bars.at(-1), { rows: report.totals.rowsRead, bytes: size, size });
     await Deno.remove(root, { recursive: true });
   });
 
@@ -593,7 +608,7 @@ for (const b of backends()) {
       sent.push(text);
       const rows = await tx.query(text, params);
       if (text.startsWith("select count(*)::int as rows_read")) {
-        stop.abort(new Error("Interrupted by SIGTERM: rolled back"));
+        stop.abort(new Error("Interrupted by SIGTERM"));
       }
       return rows;
     });
@@ -607,10 +622,103 @@ for (const b of backends()) {
     // an idle server, past the run's 5 s grace on a busy one).
     assert.deepEqual(sent.filter((t) => t.startsWith("-- merge the stage")), []);
     assert.equal(report!.files[0]!.status, "failed");
-    assert.equal(report!.error, "Interrupted by SIGTERM: rolled back");
+    assert.equal(
+      report!.error,
+      "Interrupted by SIGTERM: the current file was rolled back; rerun to continue",
+    );
     assert.deepEqual(await listNames(root, INC.changesPrefix), [stream.files[0]!.name]);
     const [count] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
     assert.equal(count!.n, 0);
+  });
+
+  test("a stop during the post-apply steps is recorded interrupted, not as a failed step, and the next run does them", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 2));
+    const stop = new AbortController();
+    // SIGTERM while the geometry step runs: the cancel stops its statement, as on PostgreSQL.
+    const stopping = new Proxy(db, {
+      get: (target, name) => {
+        if (name === "query") {
+          return (text: string, params?: readonly unknown[]) => {
+            if (!text.includes("resolve_applied_geometry")) return target.query(text, params);
+            stop.abort(new Error("Interrupted by SIGTERM"));
+            const cancelled = new Error("canceling statement due to user request");
+            return Promise.reject(Object.assign(cancelled, { code: "57014" }));
+          };
+        }
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const [report] = await ingest(createDirObjectStore(root), stopping, {
+      datasets: [INC],
+      apply: true,
+      signal: stop.signal,
+    });
+    assert.deepEqual(report!.files.map((f) => f.status), ["applied", "applied"]);
+    // Before: errors held "resolve_geometry: canceling statement due to user request", and the
+    // run was recorded ok with that as a failed step.
+    assert.deepEqual(report!.afterApply!.errors, []);
+    assert.deepEqual(report!.afterApply!.interrupted, {
+      reason: "Interrupted by SIGTERM",
+      left: ["resolve_geometry", "capture_history"],
+    });
+    const [run] = await db.query<{ status: string; error: string }>(
+      `select status, error from tickets.runs order by finished_at desc limit 1`,
+    );
+    assert.equal(run!.status, "interrupted");
+    assert.equal(
+      run!.error,
+      "Interrupted by SIGTERM during the post-apply steps: the applied files are kept; " +
+        "resolve_geometry, capture_history left to the next run",
+    );
+    const status = await readStatus(db, { datasets: [INC] });
+    assert.equal(status.datasets[0]!.health, "failing");
+    assert.match(status.datasets[0]!.reasons.join("\n"), /The last run was interrupted/);
+
+    const [next] = await ingest(createDirObjectStore(root), db, { datasets: [INC], apply: true });
+    assert.deepEqual(next!.afterApply!.errors, []);
+    assert.equal(next!.afterApply!.interrupted, undefined);
+    const [marks] = await db.query<{ unplaced: number; uncaptured: number }>(
+      `select count(*) filter (where placed_at is null)::int as unplaced,
+              count(*) filter (where captured_at is null)::int as uncaptured
+       from tickets.applied_files where dataset = 'inc'`,
+    );
+    assert.deepEqual({ ...marks }, { unplaced: 0, uncaptured: 0 });
+    await Deno.remove(root, { recursive: true });
+  });
+
+  test("a stop while waiting for another run's lock says so and where the data stands", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 1));
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+    // Another run holds the lock for the whole wait.
+    const held = new Proxy(db, {
+      get: (target, name) => {
+        if (name === "tryLock") return () => Promise.resolve(false);
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error("Interrupted by SIGTERM")), 100);
+    const report = await drain(createDirObjectStore(root), held, {
+      dataset: INC,
+      apply: true,
+      waitLockMs: 30_000,
+      signal: stop.signal,
+    });
+    assert.equal(report.status, "failed");
+    // Before: "Interrupted by SIGTERM: the current file was rolled back; …" and no watermark.
+    assert.equal(
+      report.error,
+      "Interrupted by SIGTERM while waiting for another run's lock: nothing was applied; " +
+        "rerun to continue",
+    );
+    assert.equal(report.watermark, stream.files[0]!.name);
+    await Deno.remove(root, { recursive: true });
   });
 
   test("close the shared database", () => b.close());

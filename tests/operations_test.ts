@@ -524,7 +524,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "ops: with a read-only database role, ingest fails (exit 1) and status is unhealthy, naming the tables",
+    "ops: with a read-only database role, ingest fails (exit 2, a setting to fix) and status is unhealthy, naming the tables",
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
   fn: async () => {
@@ -547,7 +547,7 @@ Deno.test({
       const ingest = await finish(
         spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env),
       );
-      assert.equal(ingest.code, 1, ingest.stdout + ingest.stderr);
+      assert.equal(ingest.code, 2, ingest.stdout + ingest.stderr);
       const report = JSON.parse(ingest.stdout);
       assert.equal(report.status, "failed");
       assert.equal(report.transient, false, "a missing privilege repeats on every rerun");

@@ -142,8 +142,8 @@ Deno.test({
         assert.match(
           error.message,
           new RegExp(
-            `: connection refused \\(ECONNREFUSED\\): nothing listens on that port; is the S3 ` +
-              `server running there\\?; check RUSTFS_ENDPOINT \\(now "${refused}"\\)$`,
+            `: connection refused \\(ECONNREFUSED\\): nothing listens on that port \\(is the S3 ` +
+              `server running there\\?\\); check RUSTFS_ENDPOINT \\(now "${refused}"\\)$`,
           ),
         );
         return true;
