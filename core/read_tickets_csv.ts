@@ -32,9 +32,18 @@ export const CSV_COLUMNS = [
   "geo_source",
   "longitude",
   "latitude",
+  // Last, so a sheet reading columns by position keeps its others (they came after the page's).
+  "sla_clock_source",
+  "source_updated_at",
 ] as const;
 
-const TIMES = new Set(["created_at_service", "first_seen_at", "closed_at", "sla_due_at"]);
+const TIMES = new Set([
+  "created_at_service",
+  "first_seen_at",
+  "closed_at",
+  "sla_due_at",
+  "source_updated_at",
+]);
 
 function selectList(): string {
   const expression = (c: string) => {
@@ -74,11 +83,23 @@ export async function readTicketsCsv(
   const { where, params } = ticketFilter(query);
   const n = params.length + 2;
   const now = (options.now ?? new Date()).toISOString();
+  // After the cursor's ticket in this order, as a page's next link reads on (none when null).
+  const [afterDataset, afterId] = [`$${n + 2}::text`, `$${n + 3}::text`];
   await tx.query(
     `declare tickets_csv no scroll cursor for
      select ${selectList()} from tickets.tickets_read_at($1::timestamptz) t
-     where ${where} order by t.dataset desc, t.ticket_id limit $${n} offset $${n + 1}`,
-    [now, ...params, query.limit, query.offset],
+     where ${where}
+       and (${afterDataset} is null or t.dataset < ${afterDataset}
+            or (t.dataset = ${afterDataset} and t.ticket_id > ${afterId}))
+     order by t.dataset desc, t.ticket_id limit $${n} offset $${n + 1}`,
+    [
+      now,
+      ...params,
+      query.limit,
+      query.offset,
+      query.after?.dataset ?? null,
+      query.after?.ticketId ?? null,
+    ],
   );
   await write(CSV_COLUMNS.join(",") + "\r\n", 0);
   const batch = options.batchSize ?? 2000;

@@ -25,7 +25,8 @@ export const LARGE_BODY_BYTES = 4 << 20;
  * `DEFAULT_LIMIT` (routes_tickets.ts).
  */
 export const LARGE_READ_KINDS =
-  "pages or CSV exports of more than 5000 tickets, map payloads of every ticket";
+  "pages or CSV exports that may hold more than 5000 tickets: a limit over 5000, the " +
+  "export's default of 50000 included; map payloads of every ticket";
 
 /** Seconds a client refused for want of a slot is told to wait (`Retry-After`). */
 export const RETRY_AFTER_S = 5;

@@ -62,7 +62,7 @@ const WINDOW_PARAMETERS = ["window", "from", "to"] as const;
  */
 const PARAMETERS: readonly [RegExp, readonly string[]][] = [
   [/^\/api\/tickets$/, [...TICKET_PARAMETERS, "after"]],
-  [/^\/api\/tickets\.csv$/, [...TICKET_PARAMETERS, "bom"]],
+  [/^\/api\/tickets\.csv$/, [...TICKET_PARAMETERS, "after", "bom"]],
   [/^\/api\/nearest$/, ["lon", "lat", "k", "max_km", "dataset", "sla_state", "rank"]],
   [/^\/api\/dashboard$/, ["cluster", "status", ...WINDOW_PARAMETERS]],
   [/^\/api\/backlog$/, ["from", "to", "cluster"]],

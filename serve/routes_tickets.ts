@@ -119,10 +119,17 @@ function takenId(id: string): boolean {
   return [...id].length <= MAX_TICKET_ID_LENGTH && !CONTROL_CHARACTERS.test(id);
 }
 
-/** `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file. */
+/**
+ * `/api/tickets.csv`: the same selection (MAX_LIMIT rows by default) as a streamed CSV file; `after`
+ * as a next link gives it, so a page's link turned into an export goes on from there (before: a
+ * 400, "Unknown parameter").
+ */
 function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
   const params = new Params(queryParams(c.req));
-  const query = ticketQuery(params, MAX_LIMIT);
+  const query: TicketQuery = {
+    ...ticketQuery(params, MAX_LIMIT),
+    after: ticketKey(params, "after"),
+  };
   // A byte-order mark first when asked (the page's link does): Excel then reads the file as
   // UTF-8 (accents, "—"); without it Excel guesses Windows-1252. Off by default: a program
   // reading the CSV would find it in the first column's name.
@@ -140,8 +147,7 @@ function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
       large: query.limit > DEFAULT_LIMIT
         ? {
           what: LARGE_READ_KINDS,
-          less:
-            `wait, or export ${DEFAULT_LIMIT} tickets or fewer at a time (limit=${DEFAULT_LIMIT})`,
+          less: `export ${DEFAULT_LIMIT} tickets or fewer at a time (limit=${DEFAULT_LIMIT})`,
         }
         : undefined,
     },

@@ -464,6 +464,23 @@ for (const b of backends()) {
     assert.match(page, /limit: PAGE_LIMIT/);
   });
 
+  test("tickets.csv goes on from a page's next link (after=), with the clock's source and the source time last", async () => {
+    const first = await (await get("/api/tickets?dataset=inc&limit=2")).json();
+    // The page's next link, made an export: the rest of the selection (before: a 400, "Unknown
+    // parameter \"after\"").
+    const rest = new URL(first.next, "http://x");
+    rest.pathname = "/api/tickets.csv";
+    rest.searchParams.delete("limit");
+    const response = await get(rest.pathname + rest.search);
+    assert.equal(response.status, 200);
+    const lines = (await response.text()).trimEnd().split("\r\n");
+    assert.match(lines[0]!, /,longitude,latitude,sla_clock_source,source_updated_at$/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(",")[1]), ["OK_1KM", "OK_FAR", "UNMAPPED"]);
+    const bad = await get("/api/tickets.csv?after=nowhere");
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).detail, /^Cannot read "after" "nowhere": expected a dataset/);
+  });
+
   test("tickets.csv?bom=true starts with a UTF-8 byte-order mark (Excel); without it, none", async () => {
     const marked = new Uint8Array(await (await get("/api/tickets.csv?bom=true")).arrayBuffer());
     assert.deepEqual([...marked.slice(0, 10)], [
