@@ -27,7 +27,7 @@ import { closest } from "./_suggest.ts";
 export async function runDb(context: Context, args: string[]): Promise<number> {
   const file = exportFile(args);
   const dir = await embeddedDirToExport(context);
-  const target = file === "-" ? undefined : await outputPath(file);
+  const target = file === "-" ? undefined : await outputPath(file, { database: dir });
   // Opened first: a database held by another run fails the export before any file is touched.
   const db = await createPgliteDatabase({ dataDir: dir });
   // Written beside the target and renamed at the end, so a failed export never leaves a cut-off

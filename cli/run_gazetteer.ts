@@ -18,7 +18,11 @@ import { closest } from "./_suggest.ts";
 /** Runs `gazetteer`; returns the exit code. */
 export async function runGazetteer(context: Context, args: string[]): Promise<number> {
   const { action, file } = readArgs(args);
-  const target = action === "export" && file !== "-" ? await outputPath(file) : undefined;
+  // Never inside the embedded database's folder (its files would be written over).
+  const database = context.config.databaseUrl === undefined ? context.config.pgliteDir : undefined;
+  const target = action === "export" && file !== "-"
+    ? await outputPath(file, { database })
+    : undefined;
   // Through the real path: a link must not carry the read or the write outside the allowed
   // folders. The sheet to import must be a file, checked before the database opens.
   if (target !== undefined) await allowedPath(target, "write", "the gazetteer sheet");

@@ -301,6 +301,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "embedded: `db export` refuses a name inside the database's folder, its lock file or a " +
+    "folder, before writing anything, and the database still opens",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const dir = env.PGLITE_DIR!; // .data/test-embedded/<id>/pglite
+    const besides = dir.slice(".data/".length, -"/pglite".length);
+    const cases: [string, RegExp][] = [
+      // Before: exit 0, and the database no longer opened ("PGlite failed to initialize").
+      [`${dir}/PG_VERSION`, /it is inside the embedded database's folder/],
+      [`${besides}/pglite/base/backup.sql`, /it is inside the embedded database's folder/],
+      [`${besides}/pglite.lock`, /it is the lock file of the embedded database's folder/],
+      // Before: a 2 s export, then "is a directory (os error 21): rename …", exit 1.
+      [besides, /it names a folder; name a file, such as /],
+      ["x.sql/", /it names a folder; name a file, such as "x\.sql\/export\.sql"/],
+    ];
+    for (const [name, why] of cases) {
+      const refused = await cli(["db", "export", name], env);
+      assert.equal(refused.code, 2, `${name}: ${refused.stdout}${refused.stderr}`);
+      assert.match(refused.stderr, new RegExp(`^Cannot write "${name.replaceAll(".", "\\.")}": `));
+      assert.match(refused.stderr, why);
+    }
+    const status = await cli(["status"], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /HEALTHY\n.*\n  160 tickets, 12 open/);
+  },
+});
+
+Deno.test({
   name: "embedded: `db export` → psql → PostgreSQL gives a healthy status and the same rows " +
     "[PostgreSQL: set TEST_DATABASE_URL]",
   ignore: base === undefined,
