@@ -16,7 +16,8 @@
  * @module
  */
 
-import type { Database } from "./ports/mod.ts";
+import type { Database, SqlSession } from "./ports/mod.ts";
+import { sqlState } from "./_sql.ts";
 
 /** Creates the migration ledger (and the `tickets` schema) when missing. */
 export const LEDGER = `
@@ -137,6 +138,8 @@ export interface MigrationSources {
    * the texts of `definitions` count as known too.
    */
   knownDefinitions?: Map<string, Set<string>>;
+  /** How long a file waits for a table another session holds, ms (default 10 s; PostgreSQL). */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -345,7 +348,7 @@ export async function migrate(
   await db.exec(LEDGER);
   const plan = await pendingMigrations(db, sources);
   for (const migration of plan.todo) {
-    await db.transaction(async (tx) => {
+    await applyOne(db, migration.name, sources, async (tx) => {
       await tx.exec(migration.sql);
       await tx.query(
         `insert into tickets.schema_migrations (version, name, checksum) values ($1, $2, $3)`,
@@ -354,7 +357,7 @@ export async function migrate(
     });
   }
   for (const definition of plan.todoDefinitions) {
-    await db.transaction(async (tx) => {
+    await applyOne(db, definition.name, sources, async (tx) => {
       await tx.exec(definition.sql);
       await tx.query(
         `insert into tickets.schema_definitions (name, checksum) values ($1, $2)
@@ -365,4 +368,63 @@ export async function migrate(
   }
   const { applied, pending, changedDefinitions } = plan;
   return { applied, pending, changedDefinitions };
+}
+
+/**
+ * How long a migration waits for a table another session holds, ms (PostgreSQL). Without a bound
+ * it waited as long as that session lasted (a psql left in an open transaction: 44 s, without a
+ * word), and every session that came after waited behind it (`status` 36 s).
+ */
+export const MIGRATION_LOCK_TIMEOUT_MS = 10_000;
+
+/** lock_not_available: the lock timeout ran out. */
+const LOCK_NOT_AVAILABLE = "55P03";
+
+/** Applies one file in its transaction; a table held past the lock timeout is said in words. */
+async function applyOne(
+  db: Database,
+  name: string,
+  sources: MigrationSources,
+  apply: (tx: SqlSession) => Promise<void>,
+): Promise<void> {
+  const timeoutMs = Math.max(1, Math.round(sources.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS));
+  try {
+    await db.transaction(async (tx) => {
+      if (db.kind === "postgres") await tx.exec(`set local lock_timeout = ${timeoutMs}`);
+      await apply(tx);
+    });
+  } catch (error) {
+    if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
+    throw new Error(await lockedOutWords(db, name, timeoutMs), { cause: error });
+  }
+}
+
+/** The sessions that hold locks on the schema's tables, the longest first. */
+const LOCK_HOLDERS = `
+select a.pid, coalesce(nullif(a.application_name, ''), a.usename) as who, a.state,
+       max(round(extract(epoch from now() - coalesce(a.xact_start, a.backend_start))))::int
+         as for_s
+from pg_locks l
+join pg_class c on c.oid = l.relation
+join pg_stat_activity a on a.pid = l.pid
+where l.granted and l.pid <> pg_backend_pid()
+  and c.relnamespace in (select oid from pg_namespace where nspname in ('tickets', 'reporting'))
+group by a.pid, a.application_name, a.usename, a.state
+order by for_s desc
+limit 3`;
+
+/** Why `name` was not applied: who holds the tables (best effort), and what to do. */
+async function lockedOutWords(db: Database, name: string, timeoutMs: number): Promise<string> {
+  const holders = await db.query<{ pid: number; who: string; state: string | null; for_s: number }>(
+    LOCK_HOLDERS,
+  ).catch(() => []);
+  const said = holders.map((h) =>
+    `PostgreSQL process ${h.pid} ("${h.who}", ${h.state ?? "busy"} for ${h.for_s} s)`
+  );
+  const first = holders[0]?.pid;
+  return `Cannot apply ${name}: another session held its tables for ${timeoutMs / 1000} s${
+    said.length > 0 ? ` (${said.join(", ")})` : ""
+  }; end it${
+    first === undefined ? "" : ` (select pg_terminate_backend(${first}))`
+  } or wait for it to finish, then run migrate again (nothing of ${name} was applied)`;
 }

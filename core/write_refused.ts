@@ -8,6 +8,8 @@
  * @module
  */
 
+import { sqlState } from "./_sql.ts";
+
 /** What is known of the session that was refused. */
 export interface WriteRefusedSession {
   /** The database role (`current_user`, or DATABASE_URL's user); never a password. */
@@ -62,13 +64,3 @@ export function writeRefusedHint(
 const READ_ONLY = "25006";
 /** insufficient_privilege. */
 const NO_PRIVILEGE = "42501";
-
-/** The SQLSTATE of `error` or of a cause of it (a few levels down: a cause may loop). */
-function sqlState(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-    e = e.cause;
-  }
-  return undefined;
-}

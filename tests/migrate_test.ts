@@ -12,6 +12,7 @@ import {
   loadKnownDefinitions,
   loadMigrations,
   migrate,
+  type Migration,
   pendingMigrations,
 } from "../core/migrate.ts";
 import type { Database } from "../core/ports/mod.ts";
@@ -414,6 +415,65 @@ Deno.test({
       await admin.unsafe(`drop database if exists ${role}`);
       await admin.unsafe(`drop role if exists ${role}`);
       await admin.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "migrate waits a bounded time for a table another session holds, then names that session",
+  ignore: base === undefined, // PostgreSQL only: PGlite has one session
+  ...shared,
+  async fn() {
+    const url = await createScratchDatabase(base!);
+    const db = createPostgresDatabase(url);
+    const holder = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: "psql" },
+    });
+    try {
+      await migrate(db);
+      const [before] = await holder<{ n: number }[]>`select count(*)::int as n from tickets.runs`;
+      // A session left in an open transaction that read tickets.runs (a forgotten psql).
+      let release = () => {};
+      const left = new Promise<void>((resolve) => release = resolve);
+      const held = holder.begin(async (tx) => {
+        await tx`select count(*) from tickets.runs`;
+        await left;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const later: Migration = {
+        version: 900,
+        name: "900_test_runs_note.sql",
+        sql: "alter table tickets.runs add column note text",
+      };
+      const started = performance.now();
+      await assert.rejects(
+        migrate(db, { migrations: [...(await loadMigrations()), later], lockTimeoutMs: 500 }),
+        (error: Error) => {
+          // Before: it waited for the session's end, saying nothing, and every later session
+          // queued behind it.
+          assert.match(
+            error.message,
+            /^Cannot apply 900_test_runs_note\.sql: another session held its tables for 0\.5 s \(PostgreSQL process \d+ \("psql", idle in transaction for \d+ s\)\); end it \(select pg_terminate_backend\(\d+\)\) or wait for it to finish, then run migrate again \(nothing of 900_test_runs_note\.sql was applied\)$/,
+          );
+          return true;
+        },
+      );
+      assert.ok(performance.now() - started < 2500, "bounded by the lock timeout");
+      release();
+      await held;
+      const [version] = await db.query<{ v: number }>(
+        `select max(version)::int as v from tickets.schema_migrations`,
+      );
+      assert.ok(version!.v < 900, "not recorded");
+      const [after] = await holder<{ n: number }[]>`select count(*)::int as n from tickets.runs`;
+      assert.equal(after!.n, before!.n);
+      // Once the session has ended, it applies.
+      await migrate(db, { migrations: [...(await loadMigrations()), later], lockTimeoutMs: 500 });
+    } finally {
+      await holder.end();
+      await db.close();
     }
   },
 });
