@@ -133,8 +133,29 @@ export async function createPgliteDatabase(
     return new PgliteDatabase(pg, lockFile, description, options.dataDir === undefined);
   } catch (error) {
     lockFile?.close();
-    throw error;
+    throw openError(options.dataDir, error);
   }
+}
+
+/**
+ * PGlite's failure to open a folder, naming it: its file system's errors are objects with an
+ * `errno` and no message (they read "[object Object]"), and its own ("PGlite failed to initialize
+ * properly", "aborted()", for a folder whose files are read-only) say nothing of where.
+ */
+function openError(dataDir: string | undefined, error: unknown): unknown {
+  if (dataDir === undefined) return error;
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  const why = error instanceof Error
+    // Emscripten's advice to its own builders is no help here.
+    ? error.message.replace(/\s*Build with -s\w+ for more info\.?/, "").replace(/\.$/, "")
+    : typeof errno === "number"
+    ? `its file system refused it (errno ${errno})`
+    : String(error);
+  return new Error(
+    `Cannot open the embedded database "${dataDir}": ${why}; if the folder or a file in it is ` +
+      `read-only to this user, make it writable (chown, chmod, chattr -i)`,
+    { cause: error },
+  );
 }
 
 class PgliteSession implements SqlSession {

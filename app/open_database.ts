@@ -4,6 +4,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { allowedPath } from "./allowed_path.ts";
 import { type Config, ConfigError, DEMO_PGLITE_DIR, sameDir } from "./config.ts";
 import {
@@ -156,6 +157,7 @@ async function ledgerGrantsError(db: Database, error: unknown): Promise<Error | 
 
 async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {
   checkEmbeddedDir(dir);
+  await checkWritableFolder(dir);
   // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
   await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
@@ -351,6 +353,47 @@ export class NoEmbeddedDatabaseError extends ConfigError {
         `folder that has one, or DATABASE_URL`,
     );
     this.name = "NoEmbeddedDatabaseError";
+  }
+}
+
+/**
+ * Refuses a PGLITE_DIR where no database can be made or opened, before PGlite tries (its words
+ * were "[object Object]" or "PGlite failed to initialize properly", exit 1): a part of the path
+ * that is a file, or a folder this user may not write in (another owner, read-only, immutable),
+ * found by writing and removing a small file in the folder or, when it is not there yet, in its
+ * nearest existing parent. A setting to fix (exit 2).
+ */
+export async function checkWritableFolder(dir: string): Promise<void> {
+  let existing = dir;
+  for (;;) {
+    // Only where the permission set lets the worker write (outside it, checkEmbeddedDir says so).
+    if (Deno.permissions.querySync({ name: "write", path: existing }).state !== "granted") return;
+    const stat = await Deno.stat(existing).catch((error) => {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        return undefined; // not there yet (or under a file, found above it)
+      }
+      throw error;
+    });
+    if (stat?.isDirectory) break;
+    if (stat !== undefined) {
+      throw new ConfigError(
+        `Cannot open the embedded database "${dir}": "${existing}" is a file, not a folder; ` +
+          `set PGLITE_DIR to a folder under ./.data`,
+      );
+    }
+    if (dirname(existing) === existing) return;
+    existing = dirname(existing);
+  }
+  try {
+    const probe = await Deno.makeTempFile({ dir: existing, prefix: ".fleettickets-write-check-" });
+    await Deno.remove(probe);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.replace(/ \(os error \d+\).*$/, "") : "";
+    throw new ConfigError(
+      `Cannot open the embedded database "${dir}": this user may not write in "${existing}"` +
+        `${reason ? ` (${reason.toLowerCase()})` : ""}; make it writable (chown, chmod, ` +
+        `chattr -i), or set PGLITE_DIR to another folder under ./.data`,
+    );
   }
 }
 

@@ -8,6 +8,7 @@
 import type { Config } from "../app/config.ts";
 import {
   checkEmbeddedDir,
+  checkWritableFolder,
   demoRemedy,
   describePending,
   IncompleteDatabaseError,
@@ -88,6 +89,8 @@ interface OpenedEmbedded {
 async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbedded | undefined> {
   try {
     checkEmbeddedDir(config.pgliteDir);
+    // Before: "writable" was said of a read-only folder, and of a path under a file.
+    await checkWritableFolder(config.pgliteDir);
     const note = await incompleteNote(config.pgliteDir);
     if (note !== undefined) {
       const detail = new IncompleteDatabaseError(config.pgliteDir, note).message;

@@ -301,6 +301,50 @@ Deno.test({
 });
 
 Deno.test({
+  name: "embedded: a PGLITE_DIR under a file or in a folder this user may not write is a setting " +
+    "to fix, said by every command and by doctor",
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await scratchDir("test-embedded");
+    await Deno.writeTextFile(`${dir}/afile`, "not a folder");
+    const cases: [string, RegExp][] = [
+      // Before: "not a directory (os error 20): realpath …", exit 1; doctor passed.
+      [
+        `${dir}/afile/pglite`,
+        /": "[^"]*afile" is a file, not a folder; set PGLITE_DIR to a folder/,
+      ],
+    ];
+    // Immutable (as root, chmod is no bar): before, "Cannot run migrate: [object Object]".
+    const locked = `${dir}/locked`;
+    await Deno.mkdir(locked);
+    const chattr = await new Deno.Command("chattr", { args: ["+i", locked] }).output()
+      .catch(() => undefined);
+    if (chattr?.success) {
+      cases.push([
+        locked,
+        /: this user may not write in "[^"]*locked" \(operation not permitted\)/,
+      ]);
+    } else console.warn("chattr +i is not available here: the read-only case is not run");
+    try {
+      for (const [path, why] of cases) {
+        for (const command of ["migrate", "status"]) {
+          const r = await cli([command], { PGLITE_DIR: path });
+          assert.equal(r.code, 2, `${command} ${path}: ${r.stdout}${r.stderr}`);
+          assert.match(r.stderr, /^Cannot open the embedded database "/);
+          assert.match(r.stderr, why);
+        }
+        const doctor = await cli(["doctor"], { PGLITE_DIR: path });
+        assert.equal(doctor.code, 1, doctor.stdout);
+        assert.match(doctor.stdout, /fail +embedded directory +Cannot open the embedded database/);
+        assert.doesNotMatch(doctor.stdout, /ok +embedded directory/);
+      }
+    } finally {
+      if (chattr?.success) await new Deno.Command("chattr", { args: ["-i", locked] }).output();
+    }
+  },
+});
+
+Deno.test({
   name: "embedded: `db export` refuses a name inside the database's folder, its lock file or a " +
     "folder, before writing anything, and the database still opens",
   sanitizeResources: false,
