@@ -258,13 +258,20 @@ async function writesCheck(db: Database): Promise<Check> {
     );
   }
   const tables = Object.values(DATASETS).map((d) => d.table);
-  const lacking = await applyPrivilegesLacking(db, tables).catch(() => undefined);
-  if (lacking === undefined) {
-    return warn(
-      "writes",
-      "not checked: the schema tickets is not there yet",
-      'run "deno task migrate"',
-    );
+  const lacking = await applyPrivilegesLacking(db, tables).catch((error) => error as Error);
+  if (lacking instanceof Error) {
+    // Not there yet (undefined table or schema); any other failure, such as a role refused the
+    // schema itself, is what it says (before: "not there yet" for every failure, and the
+    // migrate it advised failed on the same refusal).
+    const code = (lacking as { code?: unknown }).code;
+    if (code === "42P01" || code === "3F000") {
+      return warn(
+        "writes",
+        "not checked: the schema tickets is not there yet",
+        'run "deno task migrate"',
+      );
+    }
+    return fail("writes", `${who} cannot be checked: ${message(lacking)}`, remedy);
   }
   if (lacking.length > 0) {
     return fail(

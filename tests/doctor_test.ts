@@ -8,6 +8,7 @@ import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { loadMigrations, migrate } from "../core/migrate.ts";
+import postgres from "postgres";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 
@@ -204,6 +205,44 @@ Deno.test({
     assert.match(after.stdout, /^ok +EAT +feed times read as UTC\+3/m);
     assert.match(after.stdout, /^warn +bucket +no S3 credentials set/m);
     assert.match(after.stdout, /^ok +geocoder +nominatim, no key/m);
+  },
+});
+
+Deno.test({
+  name: "doctor: a role that owns the database but may not use the schema is told so, not that " +
+    "the schema is missing [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  sanitizeResources: false,
+  fn: async () => {
+    const url = await createScratchDatabase(base!);
+    assert.equal((await cli(["migrate"], { DATABASE_URL: url })).code, 0);
+    const role = `ft_test_owner_${crypto.randomUUID().slice(0, 8)}`;
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(`create role ${role} login`);
+      const as = new URL(url);
+      as.username = role;
+      const doctor = await cli(["doctor"], {
+        DATABASE_URL: as.href,
+        GEOCODER_PROVIDER: "nominatim",
+      });
+      assert.equal(doctor.code, 1, doctor.stdout);
+      // Before: "warn writes not checked: the schema tickets is not there yet → run migrate",
+      // and that migrate failed on the same refusal.
+      assert.match(
+        doctor.stdout,
+        new RegExp(
+          `^fail +writes +the database role "${role}" cannot be checked: permission denied for schema tickets$`,
+          "m",
+        ),
+      );
+      assert.doesNotMatch(doctor.stdout, /not there yet/);
+    } finally {
+      await admin.end();
+      const cleanup = postgres(base!, { max: 1, onnotice: () => {} });
+      await cleanup.unsafe(`drop role if exists ${role}`);
+      await cleanup.end();
+    }
   },
 });
 
