@@ -105,7 +105,8 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
         (exists ? "" : ' (the database will be created by "ingest --apply" or "migrate")') +
         (demo === undefined
           ? ""
-          : `; until then serve, status, sql, report, gazetteer, geocode and capture use ` +
+          : `; until then serve, status, sql, report, db export, gazetteer, geocode and capture ` +
+            `use ` +
             `the demo's database "${demo}"`),
     ));
     const demoNote = demo === undefined ? undefined : await incompleteNote(demo);

@@ -6,6 +6,7 @@
 
 import type { Config } from "../app/config.ts";
 import { namingDatabase, openDatabase } from "../app/open_database.ts";
+import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import { UsageError } from "./_context.ts";
@@ -23,6 +24,9 @@ export async function runMigrate(
     );
   }
   const demo = await demoToRead(config);
+  // An embedded folder with no database yet gets a new one: said, as a mistyped PGLITE_DIR
+  // otherwise looks like a database migrated (before: "Applied 12 migration(s)" alone).
+  const made = config.databaseUrl === undefined && !(await hasPgliteDatabase(config.pgliteDir));
   const db = await openDatabase(config, { migrate: false });
   try {
     const status = await migrate(db).catch((error) => {
@@ -38,12 +42,16 @@ export async function runMigrate(
           changed.length > 0
             ? `Applied ${changed.length} definition(s): ${changed.join(", ")}`
             : "",
-          `Migrated ${where}`,
+          made
+            ? `Made a new database: ${where} (there was none; if you meant one that exists, ` +
+              `check PGLITE_DIR)`
+            : `Migrated ${where}`,
         ].filter((line) => line !== "").join("\n"),
     );
     if (demo !== undefined) {
       out(
-        `serve, status, sql, report, gazetteer, geocode and capture now use this database, ` +
+        `serve, status, sql, report, db export, gazetteer, geocode and capture now use this ` +
+          `database, ` +
           `no longer the demo's ("${demo}")`,
       );
     }

@@ -47,9 +47,13 @@ Deno.test({
     const first = await cli(["migrate"], env);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^Applied \d+ migration\(s\): 001_tickets_schema\.sql, /);
+    // Said to be new: a mistyped PGLITE_DIR looked like a database migrated.
     assert.match(
       first.stdout,
-      new RegExp(`\nMigrated the embedded database "${env.PGLITE_DIR}"\n$`),
+      new RegExp(
+        `\nMade a new database: the embedded database "${env.PGLITE_DIR}" \\(there was none; ` +
+          `if you meant one that exists, check PGLITE_DIR\\)\n$`,
+      ),
     );
     const again = await cli(["migrate"], env);
     assert.equal(again.code, 0, again.stderr);
