@@ -216,11 +216,16 @@ function pathAndMethodGuard(): MiddlewareHandler<ServeEnv> {
     // A ticket id is only ever a query parameter, never a file: whatever ingest takes can be
     // asked for, encoded ("/" as %2F, "\" as %5C: before, a 400), but for "." and ".." (URLs
     // resolve them as dot segments, encoded too); NUL is refused there too.
-    const walked = /^\/api\/tickets\/[^/]+$/.test(path) ? path.replace(/%2f|%5c|\\/gi, "") : path;
+    const ticket = /^\/api\/tickets\/[^/]+$/.test(path);
+    const walked = ticket ? path.replace(/%2f|%5c|\\/gi, "") : path;
     if (/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\|\0/i.test(walked)) {
+      // Said for what was refused: a ticket's path takes encoded slashes and dots within an id.
       return problemResponse(
         400,
-        "Cannot read the path: it may not contain dot segments, encoded dots or slashes, backslashes or NUL",
+        ticket
+          ? 'Cannot read the path: a ticket id may not be "." or ".." (encoded too) nor hold NUL'
+          : "Cannot read the path: it may not contain dot segments, encoded dots or slashes, " +
+            "backslashes or NUL",
       );
     }
     const allowed = allowedMethods(path);

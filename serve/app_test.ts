@@ -207,6 +207,25 @@ Deno.test("a POST body in another format is a 415", async () => {
     body: "<window>7d</window>",
   });
   assert.equal(response.status, 415);
+  // Every type it reads is named (before: text/plain, which it reads, was left out).
+  assert.equal(
+    (await response.json()).detail,
+    'Cannot read a "text/xml" body: send application/json, application/x-www-form-urlencoded, ' +
+      "multipart/form-data or text/plain (JSON or a form)",
+  );
+});
+
+Deno.test("a JSON body's true or false is refused as an object is, not read as text", async () => {
+  const { app } = appWith();
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ cluster: true }),
+  });
+  assert.equal(response.status, 400); // before: 200, the cluster "true"
+  const problem = await response.json();
+  assert.equal(problem.parameter, "cluster");
+  assert.equal(problem.detail, 'Cannot read "cluster": expected text or a number');
 });
 
 Deno.test("a POST body over 64 KB is a 413", async () => {
@@ -270,6 +289,18 @@ Deno.test("paths with dot segments or encoded separators never reach the file sy
     assert.ok(response.status === 400 || response.status === 404, path);
     assert.doesNotMatch(await response.text(), /"imports"/, path);
   }
+});
+
+Deno.test("a ticket id holding NUL is refused in the words of a ticket's path", async () => {
+  const { app } = appWith();
+  const response = await app.request("/api/tickets/WO%001");
+  assert.equal(response.status, 400);
+  // Before: "it may not contain dot segments, encoded dots or slashes, backslashes or NUL",
+  // though a ticket's path takes encoded slashes and dots within an id.
+  assert.equal(
+    (await response.json()).detail,
+    'Cannot read the path: a ticket id may not be "." or ".." (encoded too) nor hold NUL',
+  );
 });
 
 Deno.test("with SERVE_TOKEN set, /api and /webhook need the bearer token", async () => {

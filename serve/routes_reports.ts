@@ -55,7 +55,8 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
     const value = body[name];
     const values = Array.isArray(value) ? value : [value];
     return values.filter((v) => v !== null && v !== undefined).map((v) => {
-      if (typeof v === "object") {
+      // A boolean too (before: `{"cluster": true}` read as the cluster "true").
+      if (typeof v === "object" || typeof v === "boolean") {
         throw new ParameterError(name, `Cannot read "${name}": expected text or a number`);
       }
       return String(v);
@@ -82,8 +83,8 @@ async function postBody(c: Context<ServeEnv>): Promise<Record<string, unknown> |
   }
   return problemResponse(
     415,
-    `Cannot read a "${type}" body: send application/json, application/x-www-form-urlencoded ` +
-      `or multipart/form-data`,
+    `Cannot read a "${type}" body: send application/json, application/x-www-form-urlencoded, ` +
+      `multipart/form-data or text/plain (JSON or a form)`,
   );
 }
 
