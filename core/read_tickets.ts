@@ -60,6 +60,12 @@ export type TicketPage = {
 
 const DATASET_CLAUSE = { inc: "t.dataset = 'inc'", crq: "t.dataset = 'crq'" } as const;
 
+/**
+ * The team filter for tickets with no team: the name `/api/teams` and `report --by team` give
+ * them (`reporting.fn_team_performance`), so its row can be opened (before: it matched none).
+ */
+export const NO_TEAM = "(none)";
+
 /** The WHERE clause and parameters of a selection; `$1` is the instant SLA ages are taken at. */
 export function ticketFilter(query: TicketQuery): { where: string; params: unknown[] } {
   const params: unknown[] = [];
@@ -78,7 +84,10 @@ export function ticketFilter(query: TicketQuery): { where: string; params: unkno
     add((n) => `lower(t.normalized_status) = lower($${n})`, query.status);
   }
   if (query.slaState !== undefined) add((n) => `t.sla_state = $${n}`, query.slaState);
-  if (query.team !== undefined) add((n) => `lower(t.assigned_team) = lower($${n})`, query.team);
+  if (query.team === NO_TEAM) clauses.push("t.assigned_team is null");
+  else if (query.team !== undefined) {
+    add((n) => `lower(t.assigned_team) = lower($${n})`, query.team);
+  }
   if (query.bbox !== undefined) {
     const first = params.length + 2;
     params.push(...query.bbox);

@@ -14,6 +14,7 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
+import { NO_TEAM, readTickets } from "../core/read_tickets.ts";
 import { backends, makeDirBucket, openTicket, removeTestDataAtEnd, shared } from "./_harness.ts";
 
 /** The instant every test reports as of: 2026-06-15 12:00 EAT (09:00 UTC, 05:00 in New York). */
@@ -777,6 +778,34 @@ for (const b of backends()) {
     assert.deepEqual([tomorrow.closuresAdded, tomorrow.closuresTotal], [1, 2]);
     const later = await capture(db, { now: at("2026-06-16 12:30:00") });
     assert.deepEqual([later.closuresAdded, later.closuresTotal], [0, 2]);
+  });
+
+  test("the team row fn_team_performance calls (none) opens as /api/tickets?team=(none): the tickets with no team", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T10-00-00.csv", [
+      row("NO_TEAM_1", { assigned_team: "" }),
+      row("NO_TEAM_2", { assigned_team: "" }),
+      row("TEAM_A"),
+    ]);
+    const [r] = await db.query<{ t: Json }>(
+      `select reporting.fn_team_performance('team', null, '7d', null, null, $1::timestamptz) as t`,
+      [NOW.toISOString()],
+    );
+    const none = r!.t.rows.find((x: Json) => x.key === NO_TEAM);
+    assert.equal(none?.open, 2);
+    const page = await db.transaction((tx) =>
+      readTickets(tx, {
+        dataset: "inc",
+        openOnly: true,
+        team: NO_TEAM,
+        limit: 100,
+        offset: 0,
+      }, NOW)
+    );
+    // Before: no ticket matched "(none)", so the row could not be opened.
+    assert.equal(page.matched, none.open);
+    const ids = JSON.parse(page.features).map((f: Json) => f.properties.ticket_id);
+    assert.deepEqual(ids, ["NO_TEAM_1", "NO_TEAM_2"]);
   });
 
   test("fn_team_performance takes a closure's MTTR and verdict as the feed fills them in later", async () => {
