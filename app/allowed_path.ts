@@ -51,7 +51,10 @@ export async function realPathOrAncestor(path: string): Promise<string> {
       const real = await Deno.realPath(current);
       return [real, ...parts.reverse()].join("/").replace(/\/+/g, "/");
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // Under a file (NotADirectory) as not there: the file is the nearest existing part.
+      if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) {
+        throw error;
+      }
       const slash = current.lastIndexOf("/");
       if (slash <= 0) return absolute(path);
       parts.push(current.slice(slash + 1));

@@ -157,10 +157,10 @@ async function ledgerGrantsError(db: Database, error: unknown): Promise<Error | 
 
 async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {
   checkEmbeddedDir(dir);
-  await checkWritableFolder(dir);
   // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
   await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
+  await checkWritableFolder(dir);
   await refuseIncomplete(dir);
   if (options.existing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running holds the lock before it has written PG_VERSION: that is a
@@ -364,6 +364,8 @@ export class NoEmbeddedDatabaseError extends ConfigError {
  * nearest existing parent. A setting to fix (exit 2).
  */
 export async function checkWritableFolder(dir: string): Promise<void> {
+  // Where it really leads first: the probe below must not write through a link out of ./.data.
+  await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   let existing = dir;
   for (;;) {
     // Only where the permission set lets the worker write (outside it, checkEmbeddedDir says so).
