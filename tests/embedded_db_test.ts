@@ -373,7 +373,7 @@ Deno.test({
     }
     const status = await cli(["status"], env);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /HEALTHY\n.*\n  160 tickets, 12 open/);
+    assert.match(status.stdout, /HEALTHY\n.*\n {2}160 tickets, 12 open/);
   },
 });
 
