@@ -84,8 +84,11 @@ export function ticketFilter(query: TicketQuery): { where: string; params: unkno
     add((n) => `lower(t.normalized_status) = lower($${n})`, query.status);
   }
   if (query.slaState !== undefined) add((n) => `t.sla_state = $${n}`, query.slaState);
-  if (query.team === NO_TEAM) clauses.push("t.assigned_team is null");
-  else if (query.team !== undefined) {
+  // "(none)", as any team, case-insensitive; it is also every ticket without a team (a team of
+  // that name is counted in the same row by fn_team_performance).
+  if (query.team?.toLowerCase() === NO_TEAM) {
+    add((n) => `(t.assigned_team is null or lower(t.assigned_team) = lower($${n}))`, query.team);
+  } else if (query.team !== undefined) {
     add((n) => `lower(t.assigned_team) = lower($${n})`, query.team);
   }
   if (query.bbox !== undefined) {

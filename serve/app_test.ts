@@ -169,7 +169,7 @@ Deno.test("a POST body is read as a multipart form, as text/plain JSON or form, 
   file.set("cluster", new File(["x"], "x.txt"));
   const refused = await problem(await post({}, file));
   assert.equal(refused.parameter, "cluster");
-  assert.equal(refused.detail, 'Cannot read "cluster": expected text or a number');
+  assert.equal(refused.detail, 'Cannot read "cluster" (a file): expected text or a number');
   // A file where the route reads nothing is ignored, as any field it does not read.
   const ignored = new FormData();
   ignored.set("attachment", new File(["x"], "x.txt"));
@@ -210,9 +210,23 @@ Deno.test("a POST body in another format is a 415", async () => {
   // Every type it reads is named (before: text/plain, which it reads, was left out).
   assert.equal(
     (await response.json()).detail,
-    'Cannot read a "text/xml" body: send application/json, application/x-www-form-urlencoded, ' +
+    'Cannot read the "text/xml" body: send application/json, application/x-www-form-urlencoded, ' +
       "multipart/form-data or text/plain (JSON or a form)",
   );
+});
+
+Deno.test("a text/plain body that is JSON but not an object is refused as JSON, not read as a form", async () => {
+  const { app } = appWith();
+  for (const body of ['["Westlands"]', "true", "null"]) {
+    const response = await app.request("/webhook/inc-dashboard", {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body,
+    });
+    // Before: 200, every filter dropped (read as a form with no field).
+    assert.equal(response.status, 400, body);
+    assert.match((await response.json()).detail, /expected a JSON object/, body);
+  }
 });
 
 Deno.test("a JSON body's true or false is refused as an object is, not read as text", async () => {
@@ -225,7 +239,7 @@ Deno.test("a JSON body's true or false is refused as an object is, not read as t
   assert.equal(response.status, 400); // before: 200, the cluster "true"
   const problem = await response.json();
   assert.equal(problem.parameter, "cluster");
-  assert.equal(problem.detail, 'Cannot read "cluster": expected text or a number');
+  assert.equal(problem.detail, 'Cannot read "cluster" true: expected text or a number');
 });
 
 Deno.test("a POST body over 64 KB is a 413", async () => {

@@ -57,7 +57,12 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
     return values.filter((v) => v !== null && v !== undefined).map((v) => {
       // A boolean too (before: `{"cluster": true}` read as the cluster "true").
       if (typeof v === "object" || typeof v === "boolean") {
-        throw new ParameterError(name, `Cannot read "${name}": expected text or a number`);
+        throw new ParameterError(
+          name,
+          `Cannot read "${name}" ${
+            v instanceof Blob ? "(a file)" : JSON.stringify(v).slice(0, 40)
+          }: expected text or a number`,
+        );
       }
       return String(v);
     });
@@ -79,13 +84,25 @@ async function postBody(c: Context<ServeEnv>): Promise<Record<string, unknown> |
   if (type === "application/json") return jsonObject(text);
   if (type === "application/x-www-form-urlencoded" || type === "") return formFields(text);
   if (type === "text/plain") {
-    return text.trimStart().startsWith("{") ? jsonObject(text) : formFields(text);
+    // JSON when it reads as JSON (an array or `true` too: refused as not an object, where a form
+    // read of them was no filter at all), else a form.
+    return readsAsJson(text) ? jsonObject(text) : formFields(text);
   }
   return problemResponse(
     415,
-    `Cannot read a "${type}" body: send application/json, application/x-www-form-urlencoded, ` +
+    `Cannot read the "${type}" body: send application/json, application/x-www-form-urlencoded, ` +
       `multipart/form-data or text/plain (JSON or a form)`,
   );
+}
+
+/** Whether `text` parses as JSON. */
+function readsAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return text.trimStart().startsWith("{"); // a broken object is told as such
+  }
 }
 
 /** A JSON body's object, or the 400 saying why it is not one. */

@@ -108,7 +108,8 @@ function ticketKey(p: Params, name: string): TicketKey | undefined {
     throw new ParameterError(
       name,
       `Cannot read "${name}" ${JSON.stringify(text.slice(0, 40))}: expected a dataset and a ` +
-        `ticket id, as a next link gives them, such as inc:WOT0764585`,
+        `ticket id (up to ${MAX_TICKET_ID_LENGTH} characters, no control characters), as a next ` +
+        `link gives them, such as inc:WOT0764585`,
     );
   }
   return { dataset, ticketId };
@@ -147,7 +148,8 @@ function ticketsCsv(c: Context<ServeEnv>): Promise<Response> {
       large: query.limit > DEFAULT_LIMIT
         ? {
           what: LARGE_READ_KINDS,
-          less: `export ${DEFAULT_LIMIT} tickets or fewer at a time (limit=${DEFAULT_LIMIT})`,
+          less: `export ${DEFAULT_LIMIT} tickets or fewer at a time (limit=${DEFAULT_LIMIT}, ` +
+            `then after=DATASET:TICKET_ID of the last row)`,
         }
         : undefined,
     },

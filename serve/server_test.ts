@@ -381,7 +381,7 @@ Deno.test("CSV exports take the large-read places while their rows are read (a s
     assert.equal(refused.headers.get("Retry-After"), "5");
     assert.match(
       (await refused.json()).detail,
-      /^Cannot read "\/api\/tickets\.csv" now: the 1 large read allowed at once \(pages or CSV exports that may hold more than 5000 tickets: a limit over 5000, the export's default of 50000 included; map payloads of every ticket\) is being built or sent and 0 more wait; try again in 5 s, or export 5000 tickets or fewer at a time \(limit=5000\)$/,
+      /^Cannot read "\/api\/tickets\.csv" now: the 1 large read allowed at once \(pages or CSV exports that may hold more than 5000 tickets: a limit over 5000, the export's default of 50000 included; map payloads of every ticket\) is being built or sent and 0 more wait; try again in 5 s, or export 5000 tickets or fewer at a time \(limit=5000, then after=DATASET:TICKET_ID of the last row\)$/,
     );
     const small = await fetch(`${url}/api/config`);
     assert.equal(small.status, 200);
