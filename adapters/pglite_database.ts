@@ -123,7 +123,11 @@ export async function createPgliteDatabase(
     const { PGlite } = await import("@electric-sql/pglite");
     const { postgis } = await import("@electric-sql/pglite-postgis");
     const pg = await PGlite.create({
-      dataDir: options.dataDir,
+      // Where it really is: PGlite's file system cannot open a folder through a link (errno 20,
+      // a tester's link inside ./.data to a database there).
+      dataDir: options.dataDir === undefined
+        ? undefined
+        : await Deno.realPath(options.dataDir).catch(() => options.dataDir),
       loadDataDir: options.loadDataDir,
       extensions: options.postgis === false ? {} : { postgis },
     });

@@ -35,7 +35,7 @@ export async function allowedPath(
     throw new PathNotAllowedError(
       `Cannot ${access} ${what} "${path}"${leads}: the worker may ${access} only ${
         access === "write" ? "under ./.data" : "inside its own folder"
-      }`,
+      }${leads === "" ? "" : "; name a place there that no link carries out of it"}`,
       real,
     );
   }

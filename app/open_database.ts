@@ -18,6 +18,8 @@ import {
   DatabaseLockedError,
   hasPgliteDatabase,
   isPgliteLocked,
+  type PgliteDatabaseHandle,
+  type PgliteDatabaseOptions,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
 import { ledgerGrantsLacking } from "../core/check_read_grants.ts";
@@ -175,7 +177,7 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     return await openInMemory();
   }
   await checkNewDatabaseFolder(dir);
-  const db = await createPgliteDatabase({ dataDir: dir, postgis: !options.readOnly });
+  const db = await openPgliteFolder({ dataDir: dir, postgis: !options.readOnly });
   try {
     if (options.migrate === false) return db;
     // Made by this command (ingest --apply): a database with no migration applied yet. One
@@ -353,6 +355,24 @@ export class NoEmbeddedDatabaseError extends ConfigError {
         `folder that has one, or DATABASE_URL`,
     );
     this.name = "NoEmbeddedDatabaseError";
+  }
+}
+
+/**
+ * Opens an embedded database folder; PGlite's failure to open it (the adapter names the folder:
+ * read-only files, a damaged cluster) is a setting to fix, exit 2 and not transient, as every
+ * rerun fails the same way until someone looks (before: exit 1, and `transient: true` under cron).
+ */
+export async function openPgliteFolder(
+  options: PgliteDatabaseOptions & { dataDir: string },
+): Promise<PgliteDatabaseHandle> {
+  try {
+    return await createPgliteDatabase(options);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith("Cannot open the embedded database ")) {
+      throw new ConfigError(error.message);
+    }
+    throw error;
   }
 }
 

@@ -13,12 +13,9 @@ import {
   describePending,
   IncompleteDatabaseError,
   incompleteNote,
+  openPgliteFolder,
 } from "../app/open_database.ts";
-import {
-  createPgliteDatabase,
-  DatabaseLockedError,
-  hasPgliteDatabase,
-} from "../adapters/pglite_database.ts";
+import { DatabaseLockedError, hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
 import { type ChangeKey, parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
 import { lookElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
@@ -117,7 +114,19 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
     // Before: after `demo` alone, no database line at all, though serve and status read the demo's.
     const dir = exists ? config.pgliteDir : demoNote === undefined ? demo : undefined;
     if (dir === undefined) return undefined;
-    return { db: await createPgliteDatabase({ dataDir: dir }), dir };
+    // The folder is fine (said above); a database there that does not open is the database's
+    // failure (before: "fail embedded directory" under "ok embedded directory").
+    const db = await openPgliteFolder({ dataDir: dir }).catch((error) => {
+      if (error instanceof DatabaseLockedError) throw error;
+      checks.push(fail(
+        "database",
+        message(error),
+        "make the folder and its files writable by this user (chown -R, chmod -R u+w, " +
+          "chattr -R -i), or set PGLITE_DIR to another folder",
+      ));
+      return undefined;
+    });
+    return db === undefined ? undefined : { db, dir };
   } catch (error) {
     if (error instanceof DatabaseLockedError) {
       checks.push(warn("database", message(error), HELD_REMEDY));

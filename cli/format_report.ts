@@ -116,7 +116,12 @@ function afterRunLines(report: IngestReport): string[] {
     );
   }
   if (report.recordError !== undefined) {
-    lines.push(`  ${report.recordError} (the files stay applied; status cannot see this run)`);
+    const applied = report.files.some((f) => f.status === "applied");
+    lines.push(
+      `  ${report.recordError} (${
+        applied ? "the files stay applied" : "no file was applied"
+      }; status cannot see this run)`,
+    );
   }
   return lines;
 }

@@ -75,7 +75,8 @@ Deno.test("formatDrainReport() ends a run whose post-apply step or run record fa
   assert.deepEqual(text.split("\n").slice(-3), [
     "  watermark (none); ok in 3 ms",
     "  post-apply step failed: resolve_geometry: permission denied for function (the files stay applied; the next run does the step again)",
-    "  Cannot record the run in tickets.runs: permission denied for table runs (the files stay applied; status cannot see this run)",
+    // No file applied in this report: said so (before: "the files stay applied").
+    "  Cannot record the run in tickets.runs: permission denied for table runs (no file was applied; status cannot see this run)",
   ]);
   const clean = formatDrainReport({ ...report([]), afterApply: { errors: [], durationMs: 1 } });
   assert.match(clean.split("\n").at(-1)!, /ok in 3 ms$/);

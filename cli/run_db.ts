@@ -10,13 +10,10 @@ import {
   checkEmbeddedDir,
   IncompleteDatabaseError,
   incompleteNote,
+  openPgliteFolder,
   requireCurrentEmbedded,
 } from "../app/open_database.ts";
-import {
-  createPgliteDatabase,
-  describeEmbedded,
-  hasPgliteDatabase,
-} from "../adapters/pglite_database.ts";
+import { describeEmbedded, hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { exportDatabase, type ExportSource, type ExportSummary } from "../core/export_database.ts";
 import { configToRead } from "./_config_to_read.ts";
 import { type Context, type MainIo, UsageError } from "./_context.ts";
@@ -29,7 +26,7 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   const dir = await embeddedDirToExport(context);
   const target = file === "-" ? undefined : await outputPath(file, { database: dir });
   // Opened first: a database held by another run fails the export before any file is touched.
-  const db = await createPgliteDatabase({ dataDir: dir });
+  const db = await openPgliteFolder({ dataDir: dir });
   // Written beside the target and renamed at the end, so a failed export never leaves a cut-off
   // file, nor empties an earlier export of the same name.
   const partial = target === undefined ? undefined : `${target}.partial`;

@@ -164,7 +164,13 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
     return await refuseSource(run, error);
   }
   if (values["from-dir"] !== undefined) {
-    await warnMissingChanges(String(values["from-dir"]), datasets, context.io.stderr);
+    await warnMissingChanges(String(values["from-dir"]), datasets, (dataset, text) => {
+      // Under cron a JSON line, as the rest of the log (before: one plain line in every run of
+      // the wrapper, which drains both datasets, on a folder without CRQ's).
+      if (run.format === "json" || values.json) {
+        run.logger.log("warn", "no_changes_folder", { dataset, error: text });
+      } else context.io.stderr(context.redact(`${text}\n`));
+    });
   }
   const interruption = watchStopSignals(context.io, {
     redact: context.redact,
@@ -496,15 +502,16 @@ function changesFolder(dir: unknown, dataset: Dataset): string {
 async function warnMissingChanges(
   dir: string,
   datasets: readonly Dataset[],
-  stderr: (text: string) => void,
+  say: (dataset: string, text: string) => void,
 ): Promise<void> {
   for (const dataset of datasets) {
     const folder = changesFolder(dir, dataset);
     const found = await Deno.stat(folder).then((s) => s.isDirectory, () => false);
     if (!found) {
-      stderr(
+      say(
+        dataset.name,
         `No folder "${folder}": nothing to read for ${dataset.name.toUpperCase()} ` +
-          `(its change files go in DIR/${dataset.changesPrefix})\n`,
+          `(its change files go in DIR/${dataset.changesPrefix})`,
       );
     }
   }

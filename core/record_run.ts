@@ -110,7 +110,8 @@ function runValues(report: DrainReport, options: RecordRunOptions): unknown[] {
     report.files.filter((f) => f.status === "archived").length,
     JSON.stringify(report.totals),
     runError(report, options),
-    report.transient ?? null,
+    // A stop during the post-apply steps: the next run does them (transient, as every stop).
+    report.transient ?? (stopped ? true : null),
   ];
 }
 

@@ -85,9 +85,13 @@ Deno.test({
       );
       const misplaced = await cli(["ingest", "--from-dir", `${dir}/misplaced`], env);
       assert.equal(misplaced.code, 0, misplaced.text);
+      // No terminal, as under cron: a JSON warning, as the rest of the log.
+      const warned = misplaced.text.split("\n").filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line)).find((line) => line.event === "no_changes_folder");
+      assert.equal(warned?.level, "warn", misplaced.text);
       assert.match(
-        misplaced.text,
-        /No folder ".*\/misplaced\/automations\/inc\/changes\/": nothing to read for INC \(its change files go in DIR\/automations\/inc\/changes\/\)/,
+        warned.error,
+        /^No folder ".*\/misplaced\/automations\/inc\/changes\/": nothing to read for INC \(its change files go in DIR\/automations\/inc\/changes\/\)$/,
       );
     }),
 });
