@@ -6,6 +6,10 @@
  */
 
 import { type DrainProgress, type DrainReport, endHolder } from "../core/drain.ts";
+import type { AfterApplyReport } from "../core/run_after_apply.ts";
+
+/** A dataset's report as the `run` line tells it: the drain's, and its post-apply steps'. */
+type RunReport = DrainReport & { afterApply?: AfterApplyReport };
 
 /** Ignored keys named in a run's log line (their number is always given). */
 const IGNORED_KEYS_LOGGED = 20;
@@ -31,7 +35,7 @@ export interface Logger {
   /** Handles a drain progress event (progress bar, per-file lines). */
   progress(event: DrainProgress): void;
   /** Logs the end of a dataset's run. */
-  runEnd(report: DrainReport): void;
+  runEnd(report: RunReport): void;
 }
 
 /**
@@ -166,7 +170,7 @@ function progressBar(event: Extract<DrainProgress, { type: "batch" }>): string {
 }
 
 /** The end of a dataset's run: the `run` line in JSON (the text report says it otherwise). */
-function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void {
+function logRunEnd({ options, log, clearBar }: Lines, report: RunReport): void {
   clearBar();
   if (options.format !== "json") return;
   // Keys in changes/ that are not change files (an export renamed): never applied, never
@@ -175,7 +179,11 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
   const ignored = report.ignoredKeys.length;
   const notReached = report.files.filter((f) => f.status === "not_reached").map((f) => f.key);
   const warn = ignored > 0 || report.csvElsewhere !== undefined || report.bucketEmpty === true;
-  log(report.status === "failed" ? "error" : warn ? "warn" : "info", "run", {
+  // Stopped in its post-apply steps: the record says interrupted, and so does this line (before:
+  // "ok", with nothing of the stop but the process's exit 1).
+  const stopped = report.afterApply?.interrupted;
+  const level = report.status === "failed" ? "error" : warn || stopped ? "warn" : "info";
+  log(level, "run", {
     dataset: report.dataset,
     mode: report.mode,
     reseed: report.reseed,
@@ -192,6 +200,10 @@ function logRunEnd({ options, log, clearBar }: Lines, report: DrainReport): void
     transient: report.transient,
     // The files a failed one kept waiting (the text report lists them as not_reached).
     notReached: notReached.length > 0 ? notReached : undefined,
+    interrupted: stopped === undefined
+      ? undefined
+      : `${stopped.reason} during the post-apply steps: ${stopped.left.join(", ")} left to the ` +
+        "next run",
     durationMs: report.durationMs,
   });
 }

@@ -397,8 +397,9 @@ function finishRun(
  * --json) one more JSON line, so that a log taking both streams holds only JSON lines.
  */
 function tellInterrupted(run: IngestRun, message: string): void {
-  const { context: { io, redact }, values } = run;
-  if (run.format === "json" && !values.json) {
+  const { context: { io, redact } } = run;
+  // A JSON line wherever the log is JSON (before: plain text with --json, among JSON lines).
+  if (run.format === "json") {
     run.logger.log("warn", "interrupted", { error: message });
   } else io.stderr(redact(`${message}\n`));
 }

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { createLogger } from "./logger.ts";
+import type { DrainReport, FileReport } from "../core/drain.ts";
+
+function jsonLogger() {
+  const lines: string[] = [];
+  const logger = createLogger({
+    format: "json",
+    write: (text) => lines.push(text),
+    redact: (text) => text,
+    now: () => new Date("2026-06-15T14:00:00Z"),
+  });
+  return { logger, lines: () => lines.map((line) => JSON.parse(line)) };
+}
+
+const counts = {
+  rowsRead: 3,
+  inserted: 2,
+  updated: 0,
+  unchanged: 0,
+  olderSkipped: 0,
+  alarmsDropped: 0,
+  sentinelsDropped: 0,
+  duplicates: 0,
+  quarantined: 0,
+};
+
+const report: DrainReport = {
+  dataset: "inc",
+  mode: "apply",
+  reseed: false,
+  source: "dir:bucket",
+  status: "ok",
+  files: [],
+  ignoredKeys: [],
+  setAside: [],
+  totals: counts,
+  watermark: "2026-06-15T06-00-00.csv",
+  durationMs: 12,
+};
+
+Deno.test("the run line of a run stopped in its post-apply steps is a warning that says so", () => {
+  const { logger, lines } = jsonLogger();
+  logger.runEnd({
+    ...report,
+    afterApply: {
+      errors: [],
+      durationMs: 3,
+      interrupted: { reason: "Interrupted by SIGTERM", left: ["resolve_geometry"] },
+    },
+  });
+  const [line] = lines();
+  // Before: "info", "ok", and nothing of the stop (the record said interrupted).
+  assert.equal(line.level, "warn");
+  assert.equal(line.status, "ok");
+  assert.equal(
+    line.interrupted,
+    "Interrupted by SIGTERM during the post-apply steps: resolve_geometry left to the next run",
+  );
+});
+
+Deno.test("a file applied with quarantined lines is logged at warn; a clean one at info", () => {
+  const { logger, lines } = jsonLogger();
+  const file = (quarantined: number): FileReport => ({
+    key: "automations/inc/changes/2026-06-15T06-00-00.csv",
+    fileName: "2026-06-15T06-00-00.csv",
+    etag: "e",
+    action: "apply",
+    status: "applied",
+    counts: { ...counts, quarantined },
+    durationMs: 5,
+  });
+  logger.progress({ type: "file_end", dataset: "inc", file: file(3) });
+  logger.progress({ type: "file_end", dataset: "inc", file: file(0) });
+  assert.deepEqual(lines().map((l) => l.level), ["warn", "info"]);
+});
