@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "./logger.ts";
 import type { DrainReport, FileReport } from "../core/drain.ts";
+import { emptyCounts } from "../core/drain_report.ts";
 
 function jsonLogger() {
   const lines: string[] = [];
@@ -13,17 +14,7 @@ function jsonLogger() {
   return { logger, lines: () => lines.map((line) => JSON.parse(line)) };
 }
 
-const counts = {
-  rowsRead: 3,
-  inserted: 2,
-  updated: 0,
-  unchanged: 0,
-  olderSkipped: 0,
-  alarmsDropped: 0,
-  sentinelsDropped: 0,
-  duplicates: 0,
-  quarantined: 0,
-};
+const counts = { ...emptyCounts(), rowsRead: 3, inserted: 2 };
 
 const report: DrainReport = {
   dataset: "inc",
