@@ -159,10 +159,10 @@ async function ledgerGrantsError(db: Database, error: unknown): Promise<Error | 
 
 async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<Database> {
   checkEmbeddedDir(dir);
-  // A link under .data must not carry the embedded cluster (or its lock file) elsewhere.
-  await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
-  await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
+  // A link under .data must not carry the embedded cluster (or its lock file) elsewhere: the
+  // folder's real path is checked by checkWritableFolder, before it writes its probe there.
   await checkWritableFolder(dir);
+  await allowedPath(`${dir}.lock`, "write", "the embedded database lock file");
   await refuseIncomplete(dir);
   if (options.existing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running holds the lock before it has written PG_VERSION: that is a

@@ -39,7 +39,7 @@ export function underOutputRoot(name: string): string {
  */
 export async function outputPath(
   file: string,
-  options: { database?: string } = {},
+  options: { database?: string; what?: string } = {},
 ): Promise<string> {
   const path = underOutputRoot(file);
   const extension = extname(file.replace(/[/\\]+$/, ""));
@@ -62,7 +62,7 @@ export async function outputPath(
   }
   // Through the real path: a link under .data must not carry the file elsewhere (before, db
   // export wrote through one and said it had written under .data).
-  await allowedPath(path, "write", "the output file");
+  await allowedPath(path, "write", options.what ?? "the output file");
   await refuseInsideDatabase(file, path, options.database, example);
   await Deno.mkdir(dirname(path), { recursive: true }).catch((error) => {
     const fileInTheWay = error instanceof Deno.errors.AlreadyExists ||

@@ -5,7 +5,6 @@
  */
 
 import { isAbsolute } from "node:path";
-import { allowedPath } from "../app/allowed_path.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
@@ -20,12 +19,11 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   const { action, file } = readArgs(args);
   // Never inside the embedded database's folder (its files would be written over).
   const database = context.config.databaseUrl === undefined ? context.config.pgliteDir : undefined;
+  // Through the real path (outputPath): a link must not carry the write outside ./.data.
   const target = action === "export" && file !== "-"
-    ? await outputPath(file, { database })
+    ? await outputPath(file, { database, what: "the gazetteer sheet" })
     : undefined;
-  // Through the real path: a link must not carry the read or the write outside the allowed
-  // folders. The sheet to import must be a file, checked before the database opens.
-  if (target !== undefined) await allowedPath(target, "write", "the gazetteer sheet");
+  // The sheet to import must be a file inside the checkout, checked before the database opens.
   const sheet = action === "import" ? await sheetToRead(file) : file;
   if (action === "import") await checkReadableFile(sheet, "the gazetteer sheet");
   // The data already there (after `deno task demo` alone, the demo's): a folder without a
