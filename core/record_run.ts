@@ -7,6 +7,7 @@
 import type { DrainReport } from "./drain.ts";
 import { isTransient } from "./is_transient.ts";
 import type { Database } from "./ports/mod.ts";
+import type { AfterApplyReport } from "./run_after_apply.ts";
 
 const RUN_COLUMNS = `run_key, dataset, started_at, finished_at, status, reseed, source,
   files_applied, files_archived, totals, error, transient`;
@@ -44,11 +45,11 @@ export interface RecordRunOptions {
    * The signal stopped the post-apply steps (after the files were applied): the run is recorded
    * as interrupted, naming the steps left to the next run.
    */
-  afterApplyInterrupted?: { reason: string; left: readonly string[] };
+  afterApplyInterrupted?: AfterApplyReport["interrupted"];
 }
 
 /** The error stored for a run stopped by a signal during its post-apply steps. */
-export function afterApplyInterruptedError(stop: { reason: string; left: readonly string[] }) {
+function afterApplyInterruptedError(stop: NonNullable<AfterApplyReport["interrupted"]>): string {
   return `${stop.reason} during the post-apply steps: the applied files are kept; ` +
     `${stop.left.join(", ")} left to the next run`;
 }
