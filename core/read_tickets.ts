@@ -133,6 +133,17 @@ const FEATURE = `json_build_object('type', 'Feature', 'geometry', st_asgeojson(t
 ))`;
 
 /**
+ * The tickets after a next link's cursor in the selection's order (`dataset desc, ticket_id`),
+ * its dataset and ticket id the parameters `$n` and `$n+1`; every ticket when they are null.
+ * Pages and the CSV export go on from a cursor alike.
+ */
+export function afterCursor(n: number): string {
+  const [dataset, id] = [`$${n}::text`, `$${n + 1}::text`];
+  return `${dataset} is null or t.dataset < ${dataset}
+       or (t.dataset = ${dataset} and t.ticket_id > ${id})`;
+}
+
+/**
  * The SQL of one page (exported for the benchmark's direct-SQL anchor): the matching tickets
  * counted, those after the cursor (none when its dataset is null), one more than the page (`rn` =
  * limit + 1) read to know whether another follows, and the page's last ticket then. One pass over
@@ -141,9 +152,8 @@ const FEATURE = `json_build_object('type', 'Feature', 'geometry', st_asgeojson(t
 export function ticketPageSql(query: TicketQuery): { text: string; params: unknown[] } {
   const { where, params } = ticketFilter(query);
   const n = params.length + 2;
-  const [limit, offset, afterDataset, afterId] = [n, n + 1, n + 2, n + 3].map((i) => `$${i}`);
-  const after = `${afterDataset}::text is null or t.dataset < ${afterDataset}::text
-       or (t.dataset = ${afterDataset}::text and t.ticket_id > ${afterId}::text)`;
+  const [limit, offset] = [`$${n}`, `$${n + 1}`];
+  const after = afterCursor(n + 2);
   return {
     text: `
 with page as (

@@ -6,7 +6,7 @@
  */
 
 import type { SqlSession } from "./ports/mod.ts";
-import { ticketFilter, type TicketQuery } from "./read_tickets.ts";
+import { afterCursor, ticketFilter, type TicketQuery } from "./read_tickets.ts";
 
 /** The export's columns, in order. */
 export const CSV_COLUMNS = [
@@ -83,14 +83,11 @@ export async function readTicketsCsv(
   const { where, params } = ticketFilter(query);
   const n = params.length + 2;
   const now = (options.now ?? new Date()).toISOString();
-  // After the cursor's ticket in this order, as a page's next link reads on (none when null).
-  const [afterDataset, afterId] = [`$${n + 2}::text`, `$${n + 3}::text`];
   await tx.query(
     `declare tickets_csv no scroll cursor for
      select ${selectList()} from tickets.tickets_read_at($1::timestamptz) t
      where ${where}
-       and (${afterDataset} is null or t.dataset < ${afterDataset}
-            or (t.dataset = ${afterDataset} and t.ticket_id > ${afterId}))
+       and (${afterCursor(n + 2)})
      order by t.dataset desc, t.ticket_id limit $${n} offset $${n + 1}`,
     [
       now,
