@@ -68,6 +68,11 @@ export interface DrainOptions {
   onProgress?: (event: DrainProgress) => void;
   /** How long to wait for another run's lock before giving up (default 0: do not wait). */
   waitLockMs?: number;
+  /**
+   * Called once an applying run holds the dataset's lock, before it lists the files, with the
+   * report so far (`ingest` begins the run's record there). What it throws fails the run.
+   */
+  onLocked?: (report: DrainReport) => Promise<void>;
   /** Time source for the far-future check (tests). */
   clock?: Clock;
   /**
@@ -126,6 +131,7 @@ export async function drain(
         await reportLocked(db, dataset, report, lockName);
         return report;
       }
+      await options.onLocked?.(report);
     }
     stage = "listing";
     const files = await extract(store, db, report, options);

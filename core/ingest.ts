@@ -8,7 +8,7 @@
 import type { Dataset } from "./datasets.ts";
 import { drain, type DrainProgress, type DrainReport } from "./drain.ts";
 import type { Database, ObjectStore } from "./ports/mod.ts";
-import { recordRun } from "./record_run.ts";
+import { beginRun, recordRun } from "./record_run.ts";
 import { type AfterApplyReport, runAfterApply } from "./run_after_apply.ts";
 
 /** One dataset's drain report, with what its post-apply steps did. */
@@ -87,16 +87,16 @@ export async function ingest(
 ): Promise<IngestReport[]> {
   const reports: IngestReport[] = [];
   for (const dataset of options.datasets) {
-    const startedAt = new Date();
+    const run = { startedAt: new Date(), runKey: crypto.randomUUID() };
     const report = await cancellingStatements(
       db,
       options.signal,
-      () => drainDataset(store, db, dataset, options),
+      () => drainDataset(store, db, dataset, run, options),
     );
     reports.push(report);
     options.onDatasetDone?.(report);
     const interrupted = options.signal?.aborted === true;
-    await recordOrWarn(db, report, dataset.name, { startedAt, interrupted }, options);
+    await recordOrWarn(db, report, dataset.name, { ...run, interrupted }, options);
     if (interrupted) break;
   }
   return reports;
@@ -130,6 +130,7 @@ async function drainDataset(
   store: ObjectStore,
   db: Database,
   dataset: Dataset,
+  run: { startedAt: Date; runKey: string },
   options: IngestOptions,
 ): Promise<IngestReport> {
   const report: IngestReport = await drain(store, db, {
@@ -140,6 +141,7 @@ async function drainDataset(
     signal: options.signal,
     waitLockMs: options.waitLockMs,
     onProgress: options.onProgress,
+    onLocked: (begun) => beginRunQuietly(db, begun, run, options.redact),
   });
   if (report.mode === "apply" && report.status !== "locked" && !refusedBeforeApplying(report)) {
     report.afterApply = await runAfterApply(db, dataset, options.signal);
@@ -154,6 +156,26 @@ async function drainDataset(
 }
 
 /**
+ * Begins the run's record (status `running`) once it holds the lock. A failure does not stop the
+ * run: the record at its end writes the whole row, and says why if it cannot either (a role that
+ * may not write `tickets.runs` is refused both).
+ */
+async function beginRunQuietly(
+  db: Database,
+  report: DrainReport,
+  run: { startedAt: Date; runKey: string },
+  redact: ((text: string) => string) | undefined,
+): Promise<void> {
+  await beginRun(db, {
+    runKey: run.runKey,
+    dataset: report.dataset,
+    startedAt: run.startedAt,
+    reseed: report.reseed,
+    source: (redact ?? ((text: string) => text))(report.source),
+  }).catch(() => {});
+}
+
+/**
  * Records the run in `tickets.runs`. A failure does not throw: it is kept on the report as
  * `recordError` (the run then fails) and warned of, unless the database refused the run its writes
  * before it applied a file: its error says so already, with the fix.
@@ -162,10 +184,11 @@ async function recordOrWarn(
   db: Database,
   report: IngestReport,
   dataset: string,
-  run: { startedAt: Date; interrupted: boolean },
+  run: { startedAt: Date; runKey: string; interrupted: boolean },
   options: IngestOptions,
 ): Promise<void> {
   await recordRun(db, report, {
+    runKey: run.runKey,
     startedAt: run.startedAt,
     redact: options.redact,
     interrupted: run.interrupted,

@@ -12,6 +12,7 @@ import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
 import { RUN_TABLES, tablesNotWritable } from "./check_writes.ts";
+import { RUN_SESSION_ALIVE } from "./record_run.ts";
 
 /** Health of one dataset. */
 export interface DatasetStatus {
@@ -50,7 +51,12 @@ export interface DatasetStatus {
    */
   lastRun: {
     startedAt: string;
-    finishedAt: string;
+    /** Null while it runs, and for a run that died without recording its end. */
+    finishedAt: string | null;
+    /**
+     * `ok`, `failed`, `interrupted`, `running` (its database session is still connected), or
+     * `died` (it began and never recorded its end: killed, out of memory, the machine stopped).
+     */
     status: string;
     filesApplied: number;
     totals: Record<string, number>;
@@ -101,12 +107,18 @@ const META = `
 select watermark, files_applied::int as files_applied, last_applied_at
 from tickets.import_meta where dataset = $1`;
 
+/**
+ * The last run by its end, or by its start while it has none (running, or died without a word);
+ * `running` says whether the session that began it is still connected.
+ */
 const LAST_RUN = `
-select id, started_at, finished_at, status, files_applied, totals, error
-from tickets.runs where dataset = $1 and status <> 'locked'
-order by finished_at desc, id desc limit 1`;
+select r.id, r.started_at, r.finished_at, r.status, r.files_applied, r.totals, r.error,
+       r.status = 'running' and ${RUN_SESSION_ALIVE} as running,
+       coalesce(r.finished_at, r.started_at) as ended
+from tickets.runs r where r.dataset = $1 and r.status <> 'locked'
+order by coalesce(r.finished_at, r.started_at) desc, r.id desc limit 1`;
 
-/** $1 dataset, $2 and $3 the last run's end and id (null: none): the locked runs after it. */
+/** $1 dataset, $2 and $3 the last run's end (or start) and id (null: none): locked runs since. */
 const LOCKED_SINCE = `
 select count(*)::int as runs, max(finished_at) as last_at from tickets.runs
 where dataset = $1 and status = 'locked'
@@ -194,7 +206,11 @@ type CountsRow = { rows: number; open: number; newest: Date | null };
 type RunRow = {
   id: unknown;
   started_at: Date;
-  finished_at: Date;
+  finished_at: Date | null;
+  /** The end, or the start while it has none. */
+  ended: Date;
+  /** A `running` row whose session is still connected. */
+  running: boolean;
   status: string;
   files_applied: number;
   totals: Record<string, number>;
@@ -253,7 +269,7 @@ async function readFacts(db: Database, dataset: Dataset): Promise<Facts> {
   const [run] = await db.query<RunRow>(LAST_RUN, [dataset.name]);
   const [locked] = await db.query<LockedRow>(LOCKED_SINCE, [
     dataset.name,
-    run?.finished_at ?? null,
+    run?.ended ?? null,
     run?.id ?? null,
   ]);
   const [counts] = await db.query<CountsRow>(tableCounts(dataset.table));
@@ -302,6 +318,13 @@ function whatIngestCannot(tables: readonly string[]): string {
 
 /** A reason when the last run failed, was interrupted, or applied its files with an error. */
 function runFailure(run: RunRow | undefined): string[] {
+  if (run && runStatus(run) === "died") {
+    return [
+      `The last run died: it began at ${eatIso(run.started_at)} and never recorded its end ` +
+      `(killed, out of memory, or its machine stopped); a file it was applying rolled back, ` +
+      `and the next run goes on from the watermark`,
+    ];
+  }
   if (run?.status === "failed" || run?.status === "interrupted") {
     const what = run.status === "interrupted" ? "was interrupted" : "failed";
     return [`The last run ${what}: ${run.error ?? "no error recorded"}`];
@@ -344,11 +367,16 @@ function contentLag(
   return [];
 }
 
+/** A run record's status as `status` tells it: a `running` one whose session is gone died. */
+function runStatus(run: RunRow): string {
+  return run.status === "running" && !run.running ? "died" : run.status;
+}
+
 function lastRunOf(run: RunRow): NonNullable<DatasetStatus["lastRun"]> {
   return {
     startedAt: eatIso(run.started_at),
-    finishedAt: eatIso(run.finished_at),
-    status: run.status,
+    finishedAt: run.finished_at === null ? null : eatIso(run.finished_at),
+    status: runStatus(run),
     filesApplied: run.files_applied,
     totals: run.totals,
     error: run.error,
@@ -417,12 +445,7 @@ function datasetLines(d: DatasetStatus): string[] {
     }, ${d.quarantined} quarantined rows`,
   ];
   if (d.lastRun) {
-    lines.push(
-      `  last run ${d.lastRun.finishedAt}: ${d.lastRun.status}, ${
-        files(d.lastRun.filesApplied)
-      } applied` +
-        (d.lastRun.error ? ` (${d.lastRun.error})` : ""),
-    );
+    lines.push(lastRunLine(d.lastRun));
   }
   if (d.lockedSince) {
     const runs = d.lockedSince.runs;
@@ -433,6 +456,17 @@ function datasetLines(d: DatasetStatus): string[] {
   }
   for (const reason of d.reasons) lines.push(`  ! ${reason}`);
   return lines;
+}
+
+/** The last run: when it ended and how, or since when it runs, or when the one that died began. */
+function lastRunLine(run: NonNullable<DatasetStatus["lastRun"]>): string {
+  if (run.finishedAt === null) {
+    return run.status === "running"
+      ? `  last run: running since ${run.startedAt}`
+      : `  last run began ${run.startedAt}: ${run.status}, no end recorded`;
+  }
+  return `  last run ${run.finishedAt}: ${run.status}, ${files(run.filesApplied)} applied` +
+    (run.error ? ` (${run.error})` : "");
 }
 
 /** What in the bucket looks misplaced: CSV files under another prefix, keys never applied. */

@@ -13,21 +13,89 @@ const RUN_COLUMNS = `run_key, dataset, started_at, finished_at, status, reseed, 
   files_applied, files_archived, totals, error, transient`;
 
 /**
- * Both attempts insert the run under its key (drawn once per run), and whichever comes second
- * does nothing: the first attempt's row is there if its answer, not its write, was lost, even if
- * its server session outlived its connection and committed after the second attempt began
- * (migration 012; before, a check for the same dataset, start and end could miss that row).
+ * Both attempts write the run under its key (drawn once per run): the row its start began
+ * (migration 013) is completed, or made if the start could not write it; a second attempt writes
+ * the same values again, so the run is stored once even if the first attempt's server session
+ * outlived its connection and committed after the second began (migration 012; before, a check
+ * for the same dataset, start and end could miss that row).
  */
 const INSERT_RUN = `
+with begun as (
+  update tickets.runs set finished_at = $4, status = $5, files_applied = $8,
+    files_archived = $9, totals = $10::text::jsonb, error = $11, transient = $12
+  where run_key = $1::uuid
+  returning id
+)
 insert into tickets.runs (${RUN_COLUMNS})
-values ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12)
+select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12
+where not exists (select from begun) /* an insert takes an id even when it conflicts */
+on conflict (run_key) do update set
+  finished_at = excluded.finished_at, status = excluded.status,
+  files_applied = excluded.files_applied, files_archived = excluded.files_archived,
+  totals = excluded.totals, error = excluded.error, transient = excluded.transient`;
+
+/**
+ * Whether the session that began the run record `r` is still connected (and is not this one): a
+ * `running` row whose session is gone belongs to a run that died without recording its end. A
+ * session of another role shows no start time to a role without `pg_read_all_stats`: its process
+ * id alone then. The embedded database has one session, so another run's is never there.
+ */
+export const RUN_SESSION_ALIVE = `exists (
+  select 1 from pg_stat_activity a
+  where a.pid = r.session_pid and a.pid <> pg_backend_pid()
+    and (a.backend_start is null or a.backend_start = r.session_started_at))`;
+
+/**
+ * $1 run key, $2 dataset, $3 start, $4 reseed, $5 source. Begins the run's record once it holds
+ * the dataset's lock, with its session, and marks the dataset's earlier runs that never recorded
+ * their end, whose sessions are gone, as `died` (one that let go of the lock for its post-apply
+ * steps is still connected, so still running).
+ */
+const BEGIN_RUN = `
+with died as (
+  update tickets.runs r set status = 'died'
+  where r.dataset = $2 and r.status = 'running' and not ${RUN_SESSION_ALIVE}
+)
+insert into tickets.runs
+  (run_key, dataset, started_at, status, reseed, source, session_pid, session_started_at)
+select $1::uuid, $2, $3, 'running', $4, $5, pg_backend_pid(),
+       (select backend_start from pg_stat_activity where pid = pg_backend_pid())
 on conflict (run_key) do nothing`;
+
+/** The start of an applying run, as {@linkcode beginRun} records it. */
+export interface RunStart {
+  /** The run's key ({@linkcode RecordRunOptions.runKey}). */
+  runKey: string;
+  /** The dataset's name. */
+  dataset: string;
+  startedAt: Date;
+  reseed: boolean;
+  /** Where the files come from, redacted. */
+  source: string;
+}
+
+/**
+ * Begins an applying run's record (status `running`), once the run holds its dataset's lock, so
+ * that a run killed before its end leaves a trace `status` reads as died. Throws what the
+ * database says; {@linkcode recordRun} completes the row, or writes it whole if this did not.
+ */
+export async function beginRun(db: Database, start: RunStart): Promise<void> {
+  await db.query(BEGIN_RUN, [
+    start.runKey,
+    start.dataset,
+    start.startedAt,
+    start.reseed,
+    start.source,
+  ]);
+}
 
 /** The wait before the second attempt, after a lost connection, ms. */
 export const RECORD_RETRY_MS = 500;
 
 /** Options for {@linkcode recordRun}. */
 export interface RecordRunOptions {
+  /** The run's key, the one {@linkcode beginRun} was given (default: a new one). */
+  runKey?: string;
   /** When the run started. */
   startedAt: Date;
   /** When it ended (default now). */
@@ -100,7 +168,7 @@ function runValues(report: DrainReport, options: RecordRunOptions): unknown[] {
   const stopped = options.interrupted &&
     (report.status === "failed" || options.afterApplyInterrupted !== undefined);
   return [
-    crypto.randomUUID(),
+    options.runKey ?? crypto.randomUUID(),
     report.dataset,
     options.startedAt,
     options.finishedAt ?? new Date(),

@@ -15,6 +15,7 @@ import postgres from "postgres";
 import type { GeneratedFile } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { migrate } from "../core/migrate.ts";
+import { RUN_SESSION_ALIVE } from "../core/record_run.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { createScratchDatabase, readRaw } from "./_harness.ts";
 import { type S3FaultProxy, startS3FaultProxy } from "./_s3_fault_proxy.ts";
@@ -438,6 +439,33 @@ export async function checkCrashInvariants(
     committedInChanges: changes.filter((n) => ledger.includes(n)).length,
     inBoth: changes.filter((n) => processed.includes(n)).length,
   };
+}
+
+/**
+ * What a run killed after it took the dataset's lock leaves in `tickets.runs`: its record begun
+ * (`running`, no end) and its session gone, so `status` reads it as died (before: no row at all,
+ * and `status` reported the run before it). Once a later run took the lock, no row is left
+ * `running`: that run marked it `died`.
+ */
+export async function checkRunRecords(
+  trial: Trial,
+  when: "killed" | "after a clean run",
+): Promise<string[]> {
+  const rows = await trial.sql.unsafe<{ status: string; ended: boolean; alive: boolean }[]>(
+    `select r.status, r.finished_at is not null as ended, ${RUN_SESSION_ALIVE} as alive
+     from tickets.runs r where r.status <> 'locked' order by r.id desc`,
+  );
+  const running = rows.filter((r) => r.status === "running");
+  if (when === "killed") {
+    const last = rows[0];
+    return last?.status === "running" && !last.ended && !last.alive ? [] : [
+      `The killed run's record is ${JSON.stringify(last ?? null)}, expected it running ` +
+      `with no end and its session gone`,
+    ];
+  }
+  return running.length === 0 ? [] : [
+    `"${running.length}" run records still "running" after a clean run (expected "died")`,
+  ];
 }
 
 /** What {@linkcode checkCrashInvariants} found. */

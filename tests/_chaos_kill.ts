@@ -13,6 +13,7 @@ import {
   type ChaosEnv,
   checkCrashInvariants,
   checkFinalState,
+  checkRunRecords,
   type CrashState,
   createRandom,
   ledgerNames,
@@ -330,6 +331,11 @@ async function runWave(
     const kill = await killOnce(context, kind, wave, room, pending);
     const state = await checkCrashInvariants(context.env, context.trial, uploadedNames);
     kill.problems.push(...state.problems, ...checkAim(kill, state));
+    // A kill aimed at a file that hit came after the run took its lock: its record begun, never
+    // ended (a random one may meet the worker before the lock).
+    if (kill.hit && kill.kind !== "random" && kill.fallback === undefined) {
+      kill.problems.push(...await checkRunRecords(context.trial, "killed"));
+    }
     kill.committedInChanges = state.committedInChanges;
     kill.inBoth = state.inBoth;
     context.record.kills.push(kill);
@@ -341,7 +347,10 @@ async function runWave(
   const attempts = await runUntilClean(context);
   if (kinds.length > 0) context.record.reruns.push(attempts);
   const after = await checkCrashInvariants(context.env, context.trial, uploadedNames);
-  context.record.problems.push(...after.problems.map((p) => `After the ${wave} wave: ${p}`));
+  context.record.problems.push(
+    ...[...after.problems, ...await checkRunRecords(context.trial, "after a clean run")]
+      .map((p) => `After the ${wave} wave: ${p}`),
+  );
   if (after.committedInChanges > 0) {
     context.record.problems.push(
       `After the ${wave} wave: "${after.committedInChanges}" committed files left in changes/`,

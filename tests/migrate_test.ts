@@ -18,7 +18,8 @@ import {
 import type { Database } from "../core/ports/mod.ts";
 import { INC } from "../core/datasets.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
-import { recordRun } from "../core/record_run.ts";
+import { beginRun, recordRun } from "../core/record_run.ts";
+import { readStatus } from "../core/read_status.ts";
 import type { DrainReport } from "../core/drain.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { cli } from "./_cli.ts";
@@ -112,11 +113,11 @@ for (const [name, open] of opens) {
       const db = await open();
       try {
         await migrate(db);
-        // What a later release leaves: its migration 013, and its text of a definition (here a
+        // What a later release leaves: its migration 014, and its text of a definition (here a
         // harmless change) with the checksum of that text.
         await db.query(
           `insert into tickets.schema_migrations (version, name, checksum)
-           values (13, '013_later_release.sql', 'later')`,
+           values (14, '014_later_release.sql', 'later')`,
         );
         await db.exec(`comment on function tickets.sla_state(interval) is 'later release'`);
         const [shipped] = await db.query<{ checksum: string }>(
@@ -135,7 +136,7 @@ for (const [name, open] of opens) {
         const refusal = {
           name: "NewerSchemaError",
           message: "Cannot run: the database holds 1 migration(s) and 1 definition(s) this " +
-            "version does not know (013_later_release.sql, 20_sla_rule.sql): a later release " +
+            "version does not know (014_later_release.sql, 20_sla_rule.sql): a later release " +
             "migrated it; run the release that migrated it, or restore the backup taken before " +
             "that upgrade",
         };
@@ -155,7 +156,7 @@ for (const [name, open] of opens) {
         await assert.rejects(migrate(db), {
           name: "NewerSchemaError",
           message:
-            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(013_later_release\.sql\)/,
+            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(014_later_release\.sql\)/,
         });
       } finally {
         await db.close();
@@ -259,6 +260,7 @@ for (const [name, open] of opens) {
           "010_capture_marks.sql",
           "011_geometry_marks.sql",
           "012_run_key.sql",
+          "013_run_start.sql",
         ]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
@@ -334,7 +336,11 @@ for (const [name, open] of opens) {
         );
 
         const upgrade = await migrate(db);
-        assertEquals(upgrade.pending, ["011_geometry_marks.sql", "012_run_key.sql"]);
+        assertEquals(upgrade.pending, [
+          "011_geometry_marks.sql",
+          "012_run_key.sql",
+          "013_run_start.sql",
+        ]);
         assertEquals(upgrade.changedDefinitions, ["91_resolve_applied_geometry.sql"]);
         const after = await runAfterApply(db, INC);
         assertEquals([after.errors, after.geometryResolved], [[], 1]);
@@ -375,7 +381,7 @@ for (const [name, open] of opens) {
            values ('inc', '2026-06-15T06:00:00Z', '2026-06-15T06:01:00Z', 'ok', 'dir:bucket')`,
         );
 
-        assertEquals((await migrate(db)).pending, ["012_run_key.sql"]);
+        assertEquals((await migrate(db)).pending, ["012_run_key.sql", "013_run_start.sql"]);
         const at = new Date("2026-06-15T06:20:00Z");
         await recordRun(db, report, { startedAt: at, finishedAt: at });
         const rows = await db.query<{ started: string; keyed: boolean }>(
@@ -384,6 +390,54 @@ for (const [name, open] of opens) {
            from tickets.runs order by started_at`,
         );
         assertEquals(rows, [{ started: "06:00", keyed: false }, { started: "06:20", keyed: true }]);
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${name}] a database at migration 012 gets 013: its recorded runs kept and read by status, and a run killed after it shows as died`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        // The last release: migrations up to 012, and an ok run it recorded at its end.
+        const shipped = await loadMigrations();
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 12) });
+        await db.query(
+          `insert into tickets.runs (run_key, dataset, started_at, finished_at, status, source)
+           values (gen_random_uuid(), 'inc', '2026-06-15T06:00:00Z', '2026-06-15T06:01:00Z', 'ok',
+                   'dir:bucket')`,
+        );
+        assertEquals((await migrate(db)).pending, ["013_run_start.sql"]);
+        const at = (iso: string) => ({ clock: { now: () => new Date(iso) }, datasets: [INC] });
+        const [kept] = (await readStatus(db, at("2026-06-15T06:10:00Z"))).datasets;
+        assertEquals([kept!.lastRun?.status, kept!.lastRun?.finishedAt], [
+          "ok",
+          "2026-06-15T09:01:00+03:00",
+        ]);
+
+        // A run of this release begun (it took the lock) and never ended, on the session status
+        // then reads on: not another process's, so not running (as PGlite's one session is).
+        await beginRun(db, {
+          runKey: crypto.randomUUID(),
+          dataset: "inc",
+          startedAt: new Date("2026-06-15T06:20:00Z"),
+          reseed: false,
+          source: "dir:bucket",
+        });
+        const [died] = (await readStatus(db, at("2026-06-15T06:30:00Z"))).datasets;
+        assertEquals([died!.health, died!.lastRun?.status, died!.lastRun?.finishedAt], [
+          "failing",
+          "died",
+          null,
+        ]);
+        const rows = await db.query<{ status: string; ended: boolean }>(
+          `select status, finished_at is not null as ended from tickets.runs order by started_at`,
+        );
+        assertEquals(rows, [{ status: "ok", ended: true }, { status: "running", ended: false }]);
       } finally {
         await db.close();
       }

@@ -141,6 +141,63 @@ Deno.test({
 
 Deno.test({
   name:
+    "ops: a run killed with SIGKILL mid-file shows in status as died; the next run marks it died and applies the file",
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 40000, deltas: 0, seed: 7 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const env = await processDatabase(dir);
+    const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
+    const child = spawn(args, env);
+    void new Response(child.stdout).text();
+    let stderr = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!stderr.includes('"event":"file_start"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    child.kill("SIGKILL");
+    while (!(await reader.read()).done);
+    assert.equal((await child.status).signal, "SIGKILL", stderr);
+
+    // Before: no row (the record was written at the end), so status told the run before it
+    // (here none: "No change file has been applied yet" alone, HEALTHY outside working hours).
+    const status = await finish(spawn(["status", "--json"], env));
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    const inc = JSON.parse(status.stdout).datasets.find((d: { dataset: string }) =>
+      d.dataset === "inc"
+    );
+    assert.equal(inc.health, "failing");
+    assert.equal(inc.lastRun.status, "died");
+    assert.equal(inc.lastRun.finishedAt, null);
+    assert.match(
+      inc.reasons[0],
+      /^The last run died: it began at \S+ and never recorded its end \(killed, out of memory, or its machine stopped\); a file it was applying rolled back/,
+    );
+    assert.match(
+      (await finish(spawn(["status"], env))).stdout,
+      /\n {2}last run began \S+: died, no end recorded\n/,
+    );
+
+    const rerun = await finish(spawn(args, env));
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(JSON.parse(rerun.stdout).totals.inserted, stream.expected.size);
+    const runs = await finish(
+      spawn(["sql", "--json", "select status from tickets.runs order by id"], env),
+    );
+    assert.deepEqual(JSON.parse(runs.stdout), [{ status: "died" }, { status: "ok" }]);
+    const healed = JSON.parse((await finish(spawn(["status", "--json"], env))).stdout);
+    assert.equal(
+      healed.datasets.find((d: { dataset: string }) => d.dataset === "inc").lastRun.status,
+      "ok",
+    );
+  },
+});
+
+Deno.test({
+  name:
     "ops: a signal after a file committed says that file is kept, and rolls back the one under way",
   sanitizeResources: false,
   fn: async () => {

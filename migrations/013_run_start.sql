@@ -1,0 +1,15 @@
+-- A run's record is begun when the run takes its dataset's lock (status 'running', no end yet,
+-- and the database session running it) and completed under its run key when it ends. Before, the
+-- row was written only at the end: a run that ended without a word (kill -9, out of memory, the
+-- machine stopping) left no row at all, and `status` reported the run before it as the last.
+-- Now such a row stays 'running' with its session gone: `status` reads it as died, and the next
+-- run of the dataset marks it 'died'.
+alter table tickets.runs alter column finished_at drop not null;
+alter table tickets.runs drop constraint runs_status_check;
+alter table tickets.runs add constraint runs_status_check
+  check (status in ('ok', 'failed', 'locked', 'interrupted', 'running', 'died'));
+alter table tickets.runs add column session_pid integer;
+alter table tickets.runs add column session_started_at timestamptz;
+-- The last run of a dataset by its end, or its start while it has none.
+create index runs_dataset_ended_idx
+  on tickets.runs (dataset, (coalesce(finished_at, started_at)) desc, id desc);
