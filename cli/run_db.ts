@@ -30,7 +30,10 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
   // Written beside the target and renamed at the end, so a failed export never leaves a cut-off
   // file, nor empties an earlier export of the same name.
   const partial = target === undefined ? undefined : `${target}.partial`;
-  const unwatch = context.io.onSignal((signal) => stopExport(context.io, signal, partial, target));
+  const written = { done: false };
+  const unwatch = context.io.onSignal((signal) =>
+    stopExport(context.io, signal, written.done ? undefined : partial, target)
+  );
   try {
     // The script carries this version's schema and definitions: a database behind it is refused
     // (migrate it first, as every other command says), never upgraded here. Before, the export
@@ -39,8 +42,12 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
     await requireCurrentEmbedded(db, dir);
     const summary = await writeExport(db, dir, partial, context.io);
     if (target !== undefined && partial !== undefined) {
-      await Deno.rename(partial, target);
-      context.out(written(target, summary));
+      await keepMode(target, partial);
+      // Synchronous, and marked done in the same step: a signal is handled before or after both,
+      // never told "not written" for a file that was.
+      Deno.renameSync(partial, target);
+      written.done = true;
+      context.out(writtenLine(target, summary));
     }
     return 0;
   } catch (error) {
@@ -53,8 +60,18 @@ export async function runDb(context: Context, args: string[]): Promise<number> {
 }
 
 /**
+ * An export replacing an earlier one keeps that file's permissions (as `cp` onto it would): a
+ * backup an operator made private (`chmod 600`) stays private. Before, it became `644`.
+ */
+async function keepMode(target: string, partial: string): Promise<void> {
+  const mode = await Deno.stat(target).then((info) => info.mode, () => null);
+  if (mode !== null) await Deno.chmod(partial, mode & 0o7777);
+}
+
+/**
  * Ctrl-C or SIGTERM during an export: the cut-off `.partial` file is removed (it was left behind)
- * and the process ends at once; an earlier export of the same name stays as it was.
+ * and the process ends at once; an earlier export of the same name stays as it was. Once the
+ * export is in place (`partial` undefined with a `target`), it says so.
  */
 function stopExport(
   io: MainIo,
@@ -67,8 +84,12 @@ function stopExport(
       Deno.removeSync(partial);
     } catch { /* not written yet */ }
   }
-  const kept = target === undefined ? "" : ` ("${target}" is as it was)`;
-  io.stderr(`Interrupted by ${signal}: the export was not written${kept}\n`);
+  const what = target === undefined
+    ? "the export was not written"
+    : partial === undefined
+    ? `the export was written to "${target}" just before`
+    : `the export was not written ("${target}" is as it was)`;
+  io.stderr(`Interrupted by ${signal}: ${what}\n`);
   io.exit?.(signal === "SIGINT" ? 130 : 143);
 }
 
@@ -128,7 +149,7 @@ async function writeExport(
 }
 
 /** What was written, and how to load it. */
-function written(target: string, summary: ExportSummary): string {
+function writtenLine(target: string, summary: ExportSummary): string {
   const rows = Object.entries(summary.tables).filter(([, n]) => n > 0)
     .map(([table, n]) => `${table} ${n}`).join(", ");
   return `Wrote ${target}: ${summary.migrations} migrations and ${rows || "no rows"}\n` +

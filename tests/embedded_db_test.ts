@@ -288,6 +288,25 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "embedded: `db export` over an earlier export keeps that file's permissions (600 stays 600)",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const file = `${env.PGLITE_DIR!.slice(".data/".length, -"/pglite".length)}/private.sql`;
+    await Deno.writeTextFile(`.data/${file}`, "-- an earlier export\n", { mode: 0o600 });
+    await Deno.chmod(`.data/${file}`, 0o600);
+    const exported = await cli(["db", "export", file], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const info = await Deno.stat(`.data/${file}`);
+    assert.match(await Deno.readTextFile(`.data/${file}`), /^--/);
+    assert.ok(info.size > 1000);
+    // Before: 644, the new file's default, whatever the one it replaced had.
+    assert.equal((info.mode! & 0o777).toString(8), "600");
+  },
+});
+
+Deno.test({
   name: "embedded: `db export -` to a reader that stops early (| head) ends quietly, exit 141",
   sanitizeResources: false,
   fn: async () => {
