@@ -200,7 +200,7 @@ export async function runIngest(context: Context, args: string[]): Promise<numbe
   } finally {
     interruption.stop();
   }
-  const code = finishRun(run, reports, interruption.by);
+  const code = finishRun(run, reports, interruption.by, store.description);
   // After a run that went well only: a failure, or a skip for the lock, stays the last line.
   const wentWell = code === 0 && reports.every((r) => r.status === "ok");
   if (wentWell && interruption.by === undefined) await noteLeftOut(run, store);
@@ -376,14 +376,16 @@ function finishRun(
   run: IngestRun,
   reports: IngestReport[],
   interrupted: string | undefined,
+  source: string,
 ): number {
   const { context: { io, out }, values } = run;
-  if (values.json) run.print(reports);
+  const unbegun = interrupted === undefined ? [] : notBegun(run, reports, interrupted, source);
+  if (values.json) run.print([...reports, ...unbegun]);
   else if (run.format === "text") out(reports.map(formatDrainReport).join("\n"));
   // --profile: where each file's time went, on stderr (stdout keeps the report's form).
   if (values.profile) io.stderr(formatProfile(reports) + "\n");
   if (interrupted) {
-    tellInterrupted(run, interruptedLine(interrupted, reports));
+    tellInterrupted(run, interruptedLine(interrupted, reports) + notBegunWords(unbegun));
     return 1;
   }
   const failed = (r: IngestReport) =>
@@ -438,6 +440,34 @@ function interruptedLine(signal: string, reports: readonly IngestReport[]): stri
     ? `Interrupted by ${signal}: nothing half-done was kept or archived${leftSteps(reports)}`
     : `Interrupted by ${signal} after ${kept} file(s) had been applied: those are kept ` +
       `(committed); nothing half-done was kept${leftSteps(reports)}`;
+}
+
+/**
+ * The datasets a signal stopped the run before (`--dataset all` stopped during INC): failed and
+ * transient, nothing of them read. Before, the report held INC alone, as if CRQ was not asked for.
+ */
+function notBegun(
+  run: IngestRun,
+  reports: readonly IngestReport[],
+  signal: string,
+  source: string,
+): IngestReport[] {
+  const { context: { config, redact }, values, startedAt } = run;
+  return run.datasets.slice(reports.length).map((d) => {
+    const error = new Error(
+      `Interrupted by ${signal} before ${d.name.toUpperCase()} began: nothing of it was read; ` +
+        "the next run drains it",
+    );
+    const report = reportBeforeDrain(d, values, error, redact, startedAt, source);
+    return { ...report, transient: true, database: databaseNamed(config) };
+  });
+}
+
+/** The interrupted line's words for the datasets not begun. */
+function notBegunWords(unbegun: readonly IngestReport[]): string {
+  if (unbegun.length === 0) return "";
+  const names = unbegun.map((r) => r.dataset.toUpperCase()).join(" and ");
+  return `; ${names} not begun: the next run drains ${unbegun.length === 1 ? "it" : "them"}`;
 }
 
 /** The post-apply steps the signal left to the next run, said after the interrupted line. */

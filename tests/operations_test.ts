@@ -141,6 +141,48 @@ Deno.test({
 
 Deno.test({
   name:
+    "ops: --dataset all stopped by SIGTERM during INC reports CRQ as not begun, in the JSON document and the last line",
+  sanitizeResources: false,
+  fn: async () => {
+    const stream = generateStream({ tickets: 40000, deltas: 0, seed: 8 });
+    const dir = await scratchDir();
+    await writeFiles(`${dir}/bucket`, stream.files);
+    const env = await processDatabase(dir);
+    const child = spawn(
+      ["ingest", "--from-dir", `${dir}/bucket`, "--dataset", "all", "--apply", "--json"],
+      env,
+    );
+    const stdout = new Response(child.stdout).text();
+    let stderr = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!stderr.includes('"event":"file_start"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    assert.equal((await child.status).code, 1, stderr);
+    // Before: {"datasets": [inc]} alone, and the line named nothing of CRQ.
+    const { datasets } = JSON.parse(await stdout);
+    assert.deepEqual(datasets.map((d: { dataset: string }) => d.dataset), ["inc", "crq"], stderr);
+    const crq = datasets[1];
+    assert.equal(crq.status, "failed");
+    assert.equal(crq.transient, true);
+    assert.match(
+      crq.error,
+      /^Interrupted by SIGTERM before CRQ began: nothing of it was read; the next run drains it$/,
+    );
+    assert.match(stderr, /; CRQ not begun: the next run drains it"/);
+  },
+});
+
+Deno.test({
+  name:
     "ops: a run killed with SIGKILL mid-file shows in status as died; the next run marks it died and applies the file",
   sanitizeResources: false,
   fn: async () => {
