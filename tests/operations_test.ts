@@ -42,6 +42,36 @@ async function finish(child: Deno.ChildProcess) {
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
+/**
+ * Runs `ingest` with `args`, sends `signal` once its JSON log says a file started (`startOf`
+ * matching that line, after `delayMs`), and reads it to its end.
+ */
+async function signalOnceAFileStarts(
+  args: string[],
+  env: Record<string, string>,
+  signal: Deno.Signal,
+  { startOf = /"event":"file_start"/, delayMs = 0 }: { startOf?: RegExp; delayMs?: number } = {},
+) {
+  const child = spawn(args, env);
+  const stdout = new Response(child.stdout).text();
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  while (!startOf.test(stderr)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += value;
+  }
+  if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+  child.kill(signal);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += value;
+  }
+  const status = await child.status;
+  return { code: status.code, signal: status.signal, stdout: await stdout, stderr };
+}
+
 /** A database for subprocess tests: a scratch PostgreSQL database, else a PGlite folder. */
 async function processDatabase(dir: string): Promise<Record<string, string>> {
   const base = Deno.env.get("TEST_DATABASE_URL");
@@ -100,24 +130,8 @@ Deno.test({
     await writeFiles(`${dir}/bucket`, stream.files);
     const env = await processDatabase(dir);
     const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
-    const child = spawn(args, env);
-    const stdout = new Response(child.stdout).text();
-    // Stop it once it logs that the file is being applied (JSON lines on stderr with --json).
-    let stderr = "";
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    while (!stderr.includes('"event":"file_start"')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    child.kill("SIGTERM");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    const stopped = { code: (await child.status).code, stdout: await stdout, stderr };
+    // Stopped 300 ms after it logs that the file is being applied (JSON lines on stderr).
+    const stopped = await signalOnceAFileStarts(args, env, "SIGTERM", { delayMs: 300 });
     assert.equal(stopped.code, 1, stopped.stdout + stopped.stderr);
     assert.match(stopped.stderr, /Interrupted by SIGTERM/);
     // A step that outlasts the 5 s grace on a loaded machine ends the process without waiting
@@ -148,27 +162,14 @@ Deno.test({
     const dir = await scratchDir();
     await writeFiles(`${dir}/bucket`, stream.files);
     const env = await processDatabase(dir);
-    const child = spawn(
+    const { code, stdout, stderr } = await signalOnceAFileStarts(
       ["ingest", "--from-dir", `${dir}/bucket`, "--dataset", "all", "--apply", "--json"],
       env,
+      "SIGTERM",
     );
-    const stdout = new Response(child.stdout).text();
-    let stderr = "";
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    while (!stderr.includes('"event":"file_start"')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    child.kill("SIGTERM");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    assert.equal((await child.status).code, 1, stderr);
+    assert.equal(code, 1, stderr);
     // Before: {"datasets": [inc]} alone, and the line named nothing of CRQ.
-    const { datasets } = JSON.parse(await stdout);
+    const { datasets } = JSON.parse(stdout);
     assert.deepEqual(datasets.map((d: { dataset: string }) => d.dataset), ["inc", "crq"], stderr);
     const crq = datasets[1];
     assert.equal(crq.status, "failed");
@@ -191,18 +192,8 @@ Deno.test({
     await writeFiles(`${dir}/bucket`, stream.files);
     const env = await processDatabase(dir);
     const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
-    const child = spawn(args, env);
-    void new Response(child.stdout).text();
-    let stderr = "";
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    while (!stderr.includes('"event":"file_start"')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    child.kill("SIGKILL");
-    while (!(await reader.read()).done);
-    assert.equal((await child.status).signal, "SIGKILL", stderr);
+    const killed = await signalOnceAFileStarts(args, env, "SIGKILL");
+    assert.equal(killed.signal, "SIGKILL", killed.stderr);
 
     // Before: no row (the record was written at the end), so status told the run before it
     // (here none: "No change file has been applied yet" alone, HEALTHY outside working hours).
@@ -249,29 +240,20 @@ Deno.test({
     const dir = await scratchDir();
     await writeFiles(`${dir}/bucket`, [small, later]);
     const env = await processDatabase(dir);
-    const child = spawn(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env);
-    const stdout = new Response(child.stdout).text();
-    let stderr = "";
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    // Stop it once the small file is applied and the big one has started.
-    while (!/"event":"file_start"[^\n]*07-00-00/.test(stderr)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    child.kill("SIGTERM");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-    assert.equal((await child.status).code, 1, stderr);
+    // Stopped once the small file is applied and the big one has started.
+    const { code, stdout, stderr } = await signalOnceAFileStarts(
+      ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"],
+      env,
+      "SIGTERM",
+      { startOf: /"event":"file_start"[^\n]*07-00-00/ },
+    );
+    assert.equal(code, 1, stderr);
     // It said "nothing half-done was kept or archived" alone, as if the run had kept nothing.
     assert.match(
       stderr,
       /Interrupted by SIGTERM after 1 file\(s\) had been applied: those are kept \(committed\); nothing half-done was kept/,
     );
-    const report = JSON.parse(await stdout);
+    const report = JSON.parse(stdout);
     assert.deepEqual(report.files.map((f: { status: string }) => f.status), ["applied", "failed"]);
     assert.deepEqual(await listNames(`${dir}/bucket`, CHANGES), [later.name]);
   },
