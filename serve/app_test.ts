@@ -242,6 +242,19 @@ Deno.test("a JSON body's true or false is refused as an object is, not read as t
   assert.equal(problem.detail, 'Cannot read "cluster" true: expected text or a number');
 });
 
+Deno.test("a JSON body's number too large for a double is refused, not read as Infinity", async () => {
+  const { app } = appWith();
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: '{"from": 1e400}',
+  });
+  assert.equal(response.status, 400); // before: 400 naming the date "Infinity", not what was sent
+  const problem = await response.json();
+  assert.equal(problem.parameter, "from");
+  assert.equal(problem.detail, 'Cannot read "from": the number is too large');
+});
+
 Deno.test("a POST body over 64 KB is a 413", async () => {
   const { app } = appWith();
   const response = await app.request("/webhook/inc-dashboard", {

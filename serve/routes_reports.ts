@@ -64,6 +64,10 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
           }: expected text or a number`,
         );
       }
+      // JSON.parse reads 1e400 as Infinity: told as written, not as the word "Infinity".
+      if (typeof v === "number" && !Number.isFinite(v)) {
+        throw new ParameterError(name, `Cannot read "${name}": the number is too large`);
+      }
       return String(v);
     });
   });
