@@ -459,7 +459,8 @@ function notBegun(
         "the next run drains it",
     );
     const report = reportBeforeDrain(d, values, error, redact, startedAt, source);
-    return { ...report, transient: true, database: databaseNamed(config) };
+    // Nothing of it ran: no time of its own, and its watermark not read (null).
+    return { ...report, transient: true, database: databaseNamed(config), durationMs: 0 };
   });
 }
 

@@ -108,15 +108,24 @@ select watermark, files_applied::int as files_applied, last_applied_at
 from tickets.import_meta where dataset = $1`;
 
 /**
- * The last run by its end, or by its start while it has none (running, or died without a word);
- * `running` says whether the session that began it is still connected.
+ * The last run: one still `running` first (alive, or died without a word), whenever it started,
+ * then by end (migration 013's index). Before, by end or else start: a run that waited for the
+ * lock started before the run it waited for ended, and once killed it never came out as the last
+ * (HEALTHY for a dead run). `running` says whether the session that began it is still connected;
+ * the files of one without an end are the ledger's since it took the lock.
  */
 const LAST_RUN = `
-select r.id, r.started_at, r.finished_at, r.status, r.files_applied, r.totals, r.error,
+select r.id, r.started_at, r.finished_at, r.status, r.totals, r.error,
        r.status = 'running' and ${RUN_SESSION_ALIVE} as running,
-       coalesce(r.finished_at, r.started_at) as ended
+       coalesce(r.finished_at, r.started_at) as ended,
+       case when r.finished_at is null and r.locked_at is not null
+            then (select count(*)::int from tickets.applied_files f
+                  where f.dataset = r.dataset and f.applied_at >= r.locked_at)
+            else r.files_applied end as files_applied
 from tickets.runs r where r.dataset = $1 and r.status <> 'locked'
-order by coalesce(r.finished_at, r.started_at) desc, r.id desc limit 1`;
+order by case when r.status = 'running' then 'infinity'::timestamptz
+              else coalesce(r.finished_at, r.started_at) end desc, r.id desc
+limit 1`;
 
 /** $1 dataset, $2 and $3 the last run's end (or start) and id (null: none): locked runs since. */
 const LOCKED_SINCE = `
@@ -321,8 +330,8 @@ function runFailure(run: RunRow | undefined): string[] {
   if (run && runStatus(run) === "died") {
     return [
       `The last run died: it began at ${eatIso(run.started_at)} and never recorded its end ` +
-      `(killed, out of memory, or its machine stopped); a file it was applying rolled back, ` +
-      `and the next run goes on from the watermark`,
+      `(killed, out of memory, or its machine stopped); ${diedKept(run.files_applied)}, ` +
+      `what it had not committed rolled back, and the next run goes on from the watermark`,
     ];
   }
   if (run?.status === "failed" || run?.status === "interrupted") {
@@ -365,6 +374,11 @@ function contentLag(
     ];
   }
   return [];
+}
+
+/** What a run that died had applied (before: "a file it was applying rolled back", always). */
+function diedKept(files: number): string {
+  return files === 0 ? "it had applied no file" : `the ${files} file(s) it applied are kept`;
 }
 
 /** A run record's status as `status` tells it: a `running` one whose session is gone died. */

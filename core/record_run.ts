@@ -56,10 +56,10 @@ with died as (
   update tickets.runs r set status = 'died'
   where r.dataset = $2 and r.status = 'running' and not ${RUN_SESSION_ALIVE}
 )
-insert into tickets.runs
-  (run_key, dataset, started_at, status, reseed, source, session_pid, session_started_at)
+insert into tickets.runs (run_key, dataset, started_at, status, reseed, source, session_pid,
+  session_started_at, locked_at)
 select $1::uuid, $2, $3, 'running', $4, $5, pg_backend_pid(),
-       (select backend_start from pg_stat_activity where pid = pg_backend_pid())
+       (select backend_start from pg_stat_activity where pid = pg_backend_pid()), now()
 on conflict (run_key) do nothing`;
 
 /** The start of an applying run, as {@linkcode beginRun} records it. */

@@ -10,6 +10,14 @@ alter table tickets.runs add constraint runs_status_check
   check (status in ('ok', 'failed', 'locked', 'interrupted', 'running', 'died'));
 alter table tickets.runs add column session_pid integer;
 alter table tickets.runs add column session_started_at timestamptz;
--- The last run of a dataset by its end, or its start while it has none.
-create index runs_dataset_ended_idx
-  on tickets.runs (dataset, (coalesce(finished_at, started_at)) desc, id desc);
+-- When the run took the lock and began its record (after any wait for another run's lock): the
+-- files in the ledger since then are the ones it applied, while it has no end.
+alter table tickets.runs add column locked_at timestamptz;
+-- The last run of a dataset: one still `running` (alive, or died without a word) first, whenever
+-- it started (one that waited for the lock started before the run it waited for ended), then by
+-- end, or start while it has none.
+create index runs_dataset_last_idx on tickets.runs (
+  dataset,
+  (case when status = 'running' then 'infinity'::timestamptz
+        else coalesce(finished_at, started_at) end) desc,
+  id desc);

@@ -419,21 +419,29 @@ for (const [name, open] of opens) {
           "2026-06-15T09:01:00+03:00",
         ]);
 
-        // A run of this release begun (it took the lock) and never ended, on the session status
-        // then reads on: not another process's, so not running (as PGlite's one session is).
+        // A run of this release that started while the one before ran (it waited for the lock),
+        // began its record once it took the lock, applied a file and never ended, on the session
+        // status then reads on: not another process's, so not running (as PGlite's one session
+        // is). Before, it sorted by its start, before the run it waited for: HEALTHY.
         await beginRun(db, {
           runKey: crypto.randomUUID(),
           dataset: "inc",
-          startedAt: new Date("2026-06-15T06:20:00Z"),
+          startedAt: new Date("2026-06-15T06:00:30Z"),
           reseed: false,
           source: "dir:bucket",
         });
+        await recordLedgerRow(db, "2026-06-15T09-00-00.csv");
         const [died] = (await readStatus(db, at("2026-06-15T06:30:00Z"))).datasets;
         assertEquals([died!.health, died!.lastRun?.status, died!.lastRun?.finishedAt], [
           "failing",
           "died",
           null,
         ]);
+        assertEquals(died!.lastRun?.filesApplied, 1);
+        assert.match(
+          died!.reasons[0]!,
+          /^The last run died: it began at 2026-06-15T09:00:30\+03:00 and never recorded its end \(killed, out of memory, or its machine stopped\); the 1 file\(s\) it applied are kept, what it had not committed rolled back, and the next run goes on from the watermark$/,
+        );
         const rows = await db.query<{ status: string; ended: boolean }>(
           `select status, finished_at is not null as ended from tickets.runs order by started_at`,
         );

@@ -174,6 +174,7 @@ Deno.test({
     const crq = datasets[1];
     assert.equal(crq.status, "failed");
     assert.equal(crq.transient, true);
+    assert.equal(crq.durationMs, 0); // before: the whole run's time
     assert.match(
       crq.error,
       /^Interrupted by SIGTERM before CRQ began: nothing of it was read; the next run drains it$/,
@@ -207,7 +208,7 @@ Deno.test({
     assert.equal(inc.lastRun.finishedAt, null);
     assert.match(
       inc.reasons[0],
-      /^The last run died: it began at \S+ and never recorded its end \(killed, out of memory, or its machine stopped\); a file it was applying rolled back/,
+      /^The last run died: it began at \S+ and never recorded its end \(killed, out of memory, or its machine stopped\); it had applied no file, what it had not committed rolled back, and the next run goes on from the watermark$/,
     );
     assert.match(
       (await finish(spawn(["status"], env))).stdout,

@@ -91,7 +91,12 @@ export async function getJson(url) {
   } catch {
     throw new ApiError(url, 0, "The server cannot be reached");
   }
-  if (response.status === 304 && hit) return { data: hit.data, changed: false };
+  if (response.status === 304 && hit) {
+    // Its empty body let go: left unread, the browser reports the request as failed
+    // (net::ERR_ABORTED in the network panel), though it answered.
+    await response.body?.cancel();
+    return { data: hit.data, changed: false };
+  }
   if (!response.ok) throw await apiError(url, response);
   const data = await response.json();
   const etag = response.headers.get("ETag");

@@ -21,12 +21,14 @@ export function hours(value) {
 
 /**
  * An open ticket's age, `47.9 h`: rounded down, as the SLA state is (`48.0 h` only once it is
- * breached); an en dash for nothing. The API gives hours with two decimals at most.
+ * breached); from 100 h on in days and hours, `170 d 10 h`, as the countdown beside it says how
+ * long ago a breach was (before: `4090 h` next to `breached 168 d 10 h ago`). An en dash for
+ * nothing. The API gives hours with two decimals at most.
  */
 export function age(value) {
   if (value === null || value === undefined || value === "") return "–";
   const n = Math.floor(Number(value) * 10 + 1e-6) / 10;
-  return `${n >= 100 ? Math.floor(n) : n.toFixed(1)} h`;
+  return n >= 100 ? duration(Math.floor(Number(value) * 60 + 1e-6)) : `${n.toFixed(1)} h`;
 }
 
 /** `2 h 05 min` from minutes. */

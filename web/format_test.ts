@@ -7,7 +7,9 @@ Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 
   assert.equal(age(35.95), "35.9 h");
   assert.equal(age(47.3), "47.3 h"); // 47.3 × 10 is 472.99999999999994 in floating point
   assert.equal(age(0.09), "0.0 h");
-  assert.equal(age(199.99), "199 h");
+  assert.equal(age(99.99), "99.9 h");
+  assert.equal(age(199.99), "8 d 7 h"); // from 100 h on as the countdown beside it counts
+  assert.equal(age(4090.5), "170 d 10 h");
   assert.equal(age(null), "–");
   assert.equal(age(""), "–");
 });

@@ -242,7 +242,7 @@ function stackMarker(view, stack) {
     keyboard: true,
   });
   tagElement(marker, counts, { group: "1", key: `s:${lat},${lon}` });
-  marker.on("click", () => view.callbacks.onGroup(tickets));
+  onActivate(marker, () => view.callbacks.onGroup(tickets));
   return marker;
 }
 
@@ -257,7 +257,7 @@ function markerOf(view, feature) {
       keyboard: true,
     });
     tagElement(marker, p, { group: "1", key: `g:${p.cluster_id}` });
-    marker.on("click", () => openGroup(view, p.cluster_id, [lat, lon]));
+    onActivate(marker, () => openGroup(view, p.cluster_id, [lat, lon]));
     return marker;
   }
   const p = view.placed[feature.properties.i].properties;
@@ -274,8 +274,22 @@ function markerOf(view, feature) {
     geo: p.geo_source ?? "",
     key: `t:${p.ticket_id}`,
   });
-  marker.on("click", () => view.callbacks.onTicket(p.ticket_id));
+  onActivate(marker, () => view.callbacks.onTicket(p.ticket_id));
   return marker;
+}
+
+/**
+ * A marker's action on a click, and on Enter or Space once it has the keyboard's focus (markers
+ * are Tab stops; before, Enter did nothing: Leaflet's own Enter opens a bound popup, and these
+ * have none).
+ */
+function onActivate(marker, action) {
+  marker.on("click", action);
+  marker.on("keydown", (e) => {
+    if (e.originalEvent.key !== "Enter" && e.originalEvent.key !== " ") return;
+    e.originalEvent.preventDefault(); // Space would scroll the page
+    action();
+  });
 }
 
 function openGroup(view, clusterId, latlng) {
@@ -322,7 +336,7 @@ function drawAreas(areas, areaList) {
     areas.addLayer(L.marker([a.lat, a.lon], {
       icon: L.divIcon({
         className: "ft-area-label",
-        html: `<span>${a.name.replace(/[&<>"]/g, "")}</span>`,
+        html: `<span>${esc(a.name)}</span>`, // before: "&<>\"" dropped from the name
         iconSize: [0, 0],
       }),
       interactive: false,
