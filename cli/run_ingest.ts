@@ -46,13 +46,15 @@ export async function openWaiting(
   waitMs: number,
   signal?: AbortSignal,
   writesNothing = false,
+  onWait?: () => void,
 ) {
   const deadline = Date.now() + waitMs;
-  for (;;) {
+  for (let waited = false;; waited = true) {
     try {
       return await openDatabase(config, { requireMigrated: true, signal, writesNothing });
     } catch (error) {
       if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      if (!waited) onWait?.();
       signal?.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       signal?.throwIfAborted();
@@ -299,13 +301,36 @@ async function refuseSource(run: IngestRun, error: unknown): Promise<number> {
 /** Opens the run's database, waiting for the embedded one's lock as `--wait-lock` allows. */
 async function openForRun(run: IngestRun, signal: AbortSignal): Promise<Database> {
   const { config, io } = run.context;
-  const db = await openWaiting(config, run.waitLockMs, signal, run.values.apply !== true);
+  const db = await openWaiting(
+    config,
+    run.waitLockMs,
+    signal,
+    run.values.apply !== true,
+    () => tellDatabaseWait(run),
+  );
   if (db.ephemeral) {
     io.stderr(
       `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
     );
   }
   return db;
+}
+
+/**
+ * `--wait-lock` on an embedded database another process holds: said once, as `status` says it
+ * and as a wait for a dataset's lock on PostgreSQL is (before: silence for up to the whole wait).
+ */
+function tellDatabaseWait(run: IngestRun): void {
+  const { context: { config, io }, waitLockMs } = run;
+  const waitS = Math.ceil(waitLockMs / 1000);
+  if (run.format === "json" || run.values.json) {
+    run.logger.log("info", "database_wait", { waitS, database: config.pgliteDir });
+    return;
+  }
+  io.stderr(
+    `Waiting up to ${waitS} s for the process that holds the embedded database ` +
+      `"${config.pgliteDir}" (another run, or a running "deno task serve")\n`,
+  );
 }
 
 /** `ingest` when the database refused the run; returns the exit code or throws for `main`. */

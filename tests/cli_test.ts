@@ -223,6 +223,22 @@ Deno.test("cli: status waits for an embedded database whose first boot holds the
   assert.equal(plan.code, 0, plan.stderr);
   assert.match(plan.stdout, /Another run holds the lock on the embedded database/);
   assert.doesNotMatch(plan.stderr, /in memory/);
+  // With --wait-lock it says at once that it waits, as status does (before: silence), and what
+  // it found after the wait.
+  const waited = await cli(
+    ["ingest", "--from-dir", bucket, "--wait-lock", "1", "--log-format", "text"],
+    { PGLITE_DIR: dir },
+  );
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.match(
+    waited.stderr,
+    /^Waiting up to 1 s for the process that holds the embedded database ".*\/booting" \(another run, or a running "deno task serve"\)\n/,
+  );
+  assert.match(waited.stdout, /Another run holds the lock on the embedded database/);
+  const logged = await cli(["ingest", "--from-dir", bucket, "--wait-lock", "1", "--json"], {
+    PGLITE_DIR: dir,
+  });
+  assert.match(logged.stderr, /"event":"database_wait","waitS":1,"database":"[^"]*booting"/);
 });
 
 Deno.test("cli: demo refuses to rebuild under a process that holds the demo's database", async () => {
