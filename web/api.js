@@ -92,9 +92,9 @@ export async function getJson(url) {
     throw new ApiError(url, 0, "The server cannot be reached");
   }
   if (response.status === 304 && hit) {
-    // Its empty body let go: left unread, the browser reports the request as failed
-    // (net::ERR_ABORTED in the network panel), though it answered.
-    await response.body?.cancel();
+    // Its empty body read: left unread (or cancelled), the browser reports the request as
+    // failed (net::ERR_ABORTED in the network panel), though it answered.
+    await response.arrayBuffer().catch(() => {});
     return { data: hit.data, changed: false };
   }
   if (!response.ok) throw await apiError(url, response);

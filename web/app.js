@@ -120,6 +120,9 @@ async function loadNearest() {
   if (!Number.isFinite(lat) || !Number.isFinite(lon)) {
     mapView.setVehicle(null);
     renderNearest(null, pick);
+    // A link's point that is no point (`near=abc`) is said, as one off the globe is (before:
+    // dropped without a word).
+    if (state.near.trim() !== "") showNearestProblem(state.near.trim());
     return;
   }
   if (!onGlobe(lat, lon)) {
@@ -189,8 +192,10 @@ function forgetNearestProblem() {
   renderError(null);
 }
 
+/** The dispatch mistake's line: for a point off the globe, or (`lon` undefined) text as given. */
 function showNearestProblem(lat, lon) {
-  nearestProblem = `Cannot find tickets near "${lat}, ${lon}": type a latitude (-90..90) and ` +
+  const point = lon === undefined ? String(lat).slice(0, 40) : `${lat}, ${lon}`;
+  nearestProblem = `Cannot find tickets near "${point}": type a latitude (-90..90) and ` +
     `a longitude (-180..180)`;
   renderError(nearestProblem);
 }
@@ -523,7 +528,10 @@ function setView(view) {
 
 function restoreViewport() {
   const [lat, lon, zoom] = state.at.split(",").map(Number);
-  if ([lat, lon, zoom].every(Number.isFinite)) mapView.map.setView([lat, lon], zoom);
+  // A link's view off the globe or past the zooms is not kept (before: `at=95,200,40` opened an
+  // empty map at zoom 18): the map fits the tickets, as with no view at all.
+  const kept = onGlobe(lat, lon) && zoom >= 0 && zoom <= mapView.map.getMaxZoom();
+  if (kept) mapView.map.setView([lat, lon], zoom);
   else state.at = "";
   mapView.map.on("moveend", () => {
     const c = mapView.map.getCenter();

@@ -1,6 +1,7 @@
 // The map: Leaflet for rendering, supercluster for grouping. No outside host is called unless
 // the server's config names a tile source (MAP_TILES_URL) or a local PMTiles archive.
 
+import { esc } from "./format.js";
 import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } from "./markers.js";
 
 const MAX_CLUSTER_ZOOM = 16;
