@@ -135,6 +135,7 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
   let lastError = "";
   let lastStatus: number | undefined;
   let minuteWaits = 0;
+  let minuteLimited = false;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     await lookup.pace(attempt === 1 ? 0 : Math.min(MAX_BACKOFF_MS, lookup.interval * 2 ** attempt));
     const reply = await ask(lookup, query);
@@ -156,7 +157,8 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
     if (refused) throw refused;
     lastError = `${spec.label} answered HTTP ${status}: ${detail}`;
     lastStatus = status;
-    if (spec.minuteLimited?.(status, detail) && minuteWaits < MINUTE_WAITS) {
+    minuteLimited = spec.minuteLimited?.(status, detail) ?? false;
+    if (minuteLimited && minuteWaits < MINUTE_WAITS) {
       minuteWaits++;
       attempt--; // the provider asked for a pause, the lookup did not fail
       await lookup.sleep(MINUTE_MS);
@@ -167,6 +169,15 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
       continue;
     }
     throw new GeocoderError(lastError, { status, terminal: false });
+  }
+  if (minuteLimited) {
+    // The per-minute limit held through the waits: every later place would wait as long (10
+    // places in a row, 21 minutes of silence, before geocode() gave up), so the run stops here.
+    throw new GeocoderError(
+      `${lastError} (gave up after ${MINUTE_WAITS} minutes of waiting and ${maxAttempts} ` +
+        `attempts): the per-minute limit held; the next run goes on`,
+      { status: lastStatus, terminal: true },
+    );
   }
   throw new GeocoderError(`${lastError} (gave up after ${maxAttempts} attempts)`, {
     status: lastStatus,

@@ -152,8 +152,13 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
   const databaseUrl = databaseUrlSetting(get);
   const provider = geocoderProvider(get);
   const baseUrl = get("GEOCODER_BASE_URL");
-  if (baseUrl !== undefined && !URL.canParse(baseUrl)) {
-    throw new ConfigError("Cannot read GEOCODER_BASE_URL: it is not a URL");
+  if (baseUrl !== undefined && !/^https?:\/\/[^/]/i.test(baseUrl) || !canParse(baseUrl)) {
+    // Before: "localhost:18210" or "ftp://…" passed (doctor said ok) and every call failed.
+    // Not echoed: a key may be written into it.
+    throw new ConfigError(
+      "Cannot read GEOCODER_BASE_URL: expected the service's http:// or https:// URL, such as " +
+        '"http://localhost:8080"',
+    );
   }
   const positive = (name: string) =>
     numberSetting(env, name, "a positive number in decimal digits", (n) => n > 0);
@@ -164,7 +169,14 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
       apiKey: get("GEOCODER_API_KEY"),
       baseUrl,
       rate: positive("GEOCODER_RATE"),
-      budget: positive("GEOCODER_BUDGET"),
+      // A whole number of calls; 0 pauses paid lookups (before: refused, which stopped every
+      // command, the config being read whole).
+      budget: numberSetting(
+        env,
+        "GEOCODER_BUDGET",
+        "a whole number of calls, 0 or more",
+        (n) => Number.isInteger(n) && n >= 0,
+      ),
     },
     databaseUrl,
     connectTimeoutS: positive("PGCONNECT_TIMEOUT"),
@@ -470,6 +482,11 @@ function serveToken(token: string | undefined): string | undefined {
 
 /** A shorter token is guessable, and too short to redact safely (app/redact.ts). */
 const MIN_TOKEN_LENGTH = 16;
+
+/** Whether `url` (when set) parses as a URL. */
+function canParse(url: string | undefined): boolean {
+  return url === undefined || URL.canParse(url);
+}
 
 /**
  * A number setting, read as flags are ({@linkcode parseDecimal}: `0x10`, `1e3` or ` 2 ` is no

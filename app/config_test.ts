@@ -419,12 +419,16 @@ Deno.test("loadConfig() reads the geocoder key, base URL, rate and budget", () =
   });
 });
 
-Deno.test("loadConfig() rejects a geocoder rate or budget that is not a positive number", () => {
-  for (const name of ["GEOCODER_RATE", "GEOCODER_BUDGET"]) {
-    for (const text of ["0", "-1", "fast", "Infinity", "NaN", "1,000"]) {
+Deno.test("loadConfig() rejects a geocoder rate that is not a positive number, or a budget not a whole one", () => {
+  const expected: Record<string, [string, string[]]> = {
+    GEOCODER_RATE: ["a positive number in decimal digits", ["0", "-1"]],
+    GEOCODER_BUDGET: ["a whole number of calls, 0 or more", ["-1", "2.5"]],
+  };
+  for (const [name, [what, more]] of Object.entries(expected)) {
+    for (const text of [...more, "fast", "Infinity", "NaN", "1,000"]) {
       assert.equal(
         configError({ [name]: text }).message,
-        `Cannot read ${name} "${text}": expected a positive number in decimal digits`,
+        `Cannot read ${name} "${text}": expected ${what}`,
       );
     }
   }
@@ -434,7 +438,7 @@ Deno.test("loadConfig() reads number settings in decimal notation only, as flags
   const expected: Record<string, string> = {
     PGCONNECT_TIMEOUT: "a positive number in decimal digits",
     GEOCODER_RATE: "a positive number in decimal digits",
-    GEOCODER_BUDGET: "a positive number in decimal digits",
+    GEOCODER_BUDGET: "a whole number of calls, 0 or more",
     STALE_AFTER_HOURS: "a positive number in decimal digits",
     SERVE_STATEMENT_TIMEOUT: "seconds from 0.1 to 3600 in decimal digits",
     SERVE_VERSION_TTL: "seconds from 0 to 60 in decimal digits",
@@ -462,9 +466,28 @@ Deno.test("loadConfig() reads number settings in decimal notation only, as flags
   assert.equal(config.serve.versionTtlMs, 0);
 });
 
-Deno.test("loadConfig() rejects a geocoder base URL that is not a URL, without echoing it", () => {
-  const error = configError({ GEOCODER_BASE_URL: "api.example key=abc123" });
-  assert.equal(error.message, "Cannot read GEOCODER_BASE_URL: it is not a URL");
+Deno.test("loadConfig() rejects a geocoder base URL that is not an http(s) URL, without echoing it", () => {
+  // Before: "localhost:18210" and "ftp://…" passed (doctor said ok; every call then failed).
+  for (const url of ["api.example key=abc123", "localhost:18210", "ftp://geo.example/v1"]) {
+    const error = configError({ GEOCODER_BASE_URL: url });
+    assert.equal(
+      error.message,
+      `Cannot read GEOCODER_BASE_URL: expected the service's http:// or https:// URL, such as "http://localhost:8080"`,
+    );
+  }
+  assert.equal(
+    load({ GEOCODER_BASE_URL: "HTTPS://geo.example/v1" }).geocoder.baseUrl,
+    "HTTPS://geo.example/v1",
+  );
+});
+
+Deno.test("loadConfig() reads GEOCODER_BUDGET as a whole number of calls, 0 (paused) included", () => {
+  assert.equal(load({ GEOCODER_BUDGET: "0" }).geocoder.budget, 0); // before: refused at start
+  assert.equal(load({ GEOCODER_BUDGET: "300" }).geocoder.budget, 300);
+  assert.equal(
+    configError({ GEOCODER_BUDGET: "0.5" }).message,
+    'Cannot read GEOCODER_BUDGET "0.5": expected a whole number of calls, 0 or more',
+  );
 });
 
 Deno.test("loadConfig() refuses a DATABASE_URL that names no user unless PGUSER does (the system's user name is not readable)", () => {

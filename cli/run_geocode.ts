@@ -7,7 +7,7 @@
 import { type Config, ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { geocode, type GeocodeReport } from "../core/geocode.ts";
+import { geocode, GEOCODE_LOCK, type GeocodeReport } from "../core/geocode.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, Geocoder } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -43,6 +43,7 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
   const stopping = watchStopSignals(context.io, {
     redact: context.redact,
     reason: (signal) => new Error(`Interrupted by ${signal}`),
+    graceMs: GEOCODE_GRACE_MS,
   });
   let db: Database | undefined;
   try {
@@ -52,12 +53,29 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
       requireMigrated: true,
       existing: true,
     });
+    if (run.apply && !await db.tryLock(GEOCODE_LOCK)) {
+      // Two at once would each pay for every place (before: both looked all of them up).
+      context.out(
+        "Another geocode run holds the lock (it pays for each place once): nothing was looked " +
+          "up; this run's places are left to it",
+      );
+      return 0;
+    }
     return await geocodeModes(context, db, run, stopping.signal);
   } finally {
     stopping.stop();
     await db?.close();
   }
 }
+
+/**
+ * After a signal, a request in flight gets its whole timeout (10 s, adapters/_http_geocoder.ts)
+ * and its answer is stored: it is paid for. Before, the 5 s grace could end the process first.
+ */
+const GEOCODE_GRACE_MS = 12_000;
+
+/** The .env.example's placeholder key: sent, it is one paid-for refusal. */
+const PLACEHOLDER_KEY = "CHANGE_ME";
 
 /** What `geocode`'s flags ask for. */
 interface GeocodeRun {
@@ -86,18 +104,31 @@ function readGeocodeRun(config: Config, args: string[]): GeocodeRun {
   }
   const modes = (["clusters", "locations"] as const).filter((mode) => values[mode]);
   const datasets = datasetsFlag(values.dataset);
-  const budget = values.budget === undefined
-    ? config.geocoder.budget
-    : amount(values.budget, "--budget", "calls");
+  const budget = values.budget === undefined ? config.geocoder.budget : wholeCalls(values.budget);
   const geocoder = createGeocoder(config.geocoder);
   if (values.apply && geocoder === undefined) {
     throw new ConfigError(
       `Cannot geocode with --apply: set GEOCODER_API_KEY for "${config.geocoder.provider}"`,
     );
   }
+  if (values.apply && config.geocoder.apiKey === PLACEHOLDER_KEY) {
+    throw new ConfigError(
+      `Cannot geocode with --apply: GEOCODER_API_KEY is still .env.example's placeholder; set ` +
+        `your ${config.geocoder.provider} key`,
+    );
+  }
   const apply = values.apply === true;
   const retryMisses = values["retry-misses"] === true;
   return { modes, apply, budget, datasets, retryMisses, json: Boolean(values.json), geocoder };
+}
+
+/** `--budget`: a whole number of calls, 0 or more (before: 1.5 made 2 calls). */
+function wholeCalls(value: string | boolean): number {
+  const n = amount(value, "--budget", "calls");
+  if (!Number.isInteger(n)) {
+    throw new UsageError(`Cannot read --budget "${value}": expected a whole number of calls`);
+  }
+  return n;
 }
 
 /** Geocodes each mode in turn within one budget, printing each report; returns the exit code. */
@@ -128,9 +159,13 @@ async function geocodeModes(
     const why = report.failed ??
       (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
     if (why !== "") {
-      io.stderr(
-        redact(`Cannot geocode: ${why}; check GEOCODER_BASE_URL and GEOCODER_API_KEY\n`),
-      );
+      // A rate limit or quota is waited out, not fixed in the settings (before: "check
+      // GEOCODER_BASE_URL and GEOCODER_API_KEY" for those too).
+      const fix = report.limited
+        ? "the provider's rate limit or quota: the next run goes on once it resets; lower " +
+          "GEOCODER_RATE or GEOCODER_BUDGET, or raise the plan's limits"
+        : "check GEOCODER_BASE_URL and GEOCODER_API_KEY";
+      io.stderr(redact(`Cannot geocode: ${why}; ${fix}\n`));
     }
     if (report.failed || FAILED_STOPS.includes(report.stoppedBy ?? "")) {
       return 1; // the provider is not answering: the next mode would fail the same way

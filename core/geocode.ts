@@ -55,6 +55,12 @@ export const UNREACHABLE_AFTER = 3;
  */
 export const FAILING_AFTER = 10;
 
+/**
+ * The lock a run that looks places up holds (`Database.tryLock`): two at once would each pay for
+ * every place.
+ */
+export const GEOCODE_LOCK = "fleettickets:geocode";
+
 /** Options for {@linkcode geocode}. */
 export interface GeocodeOptions {
   /** `clusters` (coarse, one per cluster) or `locations` (precise, open tickets). */
@@ -113,6 +119,8 @@ export interface GeocodeReport {
   error?: string;
   /** Set when calls were made and every one failed: the provider, its host, the last error. */
   failed?: string;
+  /** The last error was the provider's rate limit or quota (HTTP 429 or 402), not a setting. */
+  limited?: true;
 }
 
 interface Candidate {
@@ -442,6 +450,9 @@ async function lookUpAll(
  * {@linkcode FAILING_AFTER} in a row.
  */
 function stopsRun(report: GeocodeReport, streak: Streak, error: unknown): boolean {
+  if (error instanceof GeocoderError && (error.status === 429 || error.status === 402)) {
+    report.limited = true;
+  } else delete report.limited;
   if (error instanceof GeocoderError && error.terminal) {
     report.stoppedBy = "provider";
     report.error = error.message;

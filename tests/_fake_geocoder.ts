@@ -18,6 +18,8 @@ export interface FakeGeocoder {
   failWith: number;
   /** Answer `failWith` (LocationIQ) only to queries this matches; null = to every request. */
   failOnly: RegExp | null;
+  /** Milliseconds to wait before each answer. */
+  delayMs: number;
   close(): Promise<void>;
 }
 
@@ -36,16 +38,18 @@ export function startFakeGeocoder(
     throttleMinuteNext: 0,
     failWith: 0,
     failOnly: null,
+    delayMs: 0,
     close: () => server.shutdown(),
   };
   const json = (status: number, body: unknown) =>
     new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
     const url = new URL(request.url);
     const q = url.searchParams.get("q") ?? "";
     fake.queries.push(q);
     fake.urls.push(url);
     fake.userAgents.push(request.headers.get("user-agent") ?? "");
+    if (fake.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, fake.delayMs));
     const point = answer(q);
     if (url.pathname === "/v1/search") { // LocationIQ
       if (url.searchParams.get("key") !== key) return json(401, { error: "Invalid key" });

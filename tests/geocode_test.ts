@@ -12,6 +12,7 @@ import { GeocoderError } from "../core/ports/mod.ts";
 import { createLocationIqGeocoder } from "../adapters/locationiq_geocoder.ts";
 import { createNominatimGeocoder } from "../adapters/nominatim_geocoder.ts";
 import { createOpenCageGeocoder } from "../adapters/opencage_geocoder.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
 import { ingest } from "../core/ingest.ts";
@@ -505,6 +506,69 @@ for (const b of backends()) {
           ),
         );
         assert.ok(!(failed.stdout + failed.stderr).includes(secret));
+        // The day's quota is waited out, not a setting to check (before: the same words).
+        const failWith = fake.failWith;
+        fake.failWith = 402;
+        const limited = await cli(["geocode", "--clusters", "--apply"], env);
+        fake.failWith = failWith;
+        assert.equal(limited.code, 1, limited.stdout + limited.stderr);
+
+        // A second run while one looks places up (cron overlapping a long run) looks nothing up:
+        // before, both paid for every place.
+        const holder = createPostgresDatabase(b.url);
+        try {
+          assert.equal(await holder.tryLock("fleettickets:geocode"), true);
+          const asked = fake.queries.length;
+          const second = await cli(["geocode", "--clusters", "--apply"], env);
+          assert.equal(second.code, 0, second.stdout + second.stderr);
+          assert.match(
+            second.stdout,
+            /^Another geocode run holds the lock \(it pays for each place once\): nothing was looked up/,
+          );
+          assert.equal(fake.queries.length, asked, "no call made");
+        } finally {
+          await holder.close();
+        }
+        // SIGTERM while a request is in flight: its answer, paid for, is waited for and stored
+        // (before: the 5 s grace ended the process first, the answer lost).
+        await db.exec(`truncate tickets.geo_clusters`);
+        fake.failWith = 0;
+        fake.delayMs = 7000;
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-P=worker", "--quiet", "main.ts", "geocode", "--clusters", "--apply"],
+          env: { PATH: Deno.env.get("PATH") ?? "", ...env },
+          clearEnv: true,
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const before = fake.queries.length;
+        while (fake.queries.length === before) await new Promise((r) => setTimeout(r, 20));
+        child.kill("SIGTERM");
+        const stopped = await child.output();
+        fake.delayMs = 0;
+        const said = new TextDecoder().decode(stopped.stdout) +
+          new TextDecoder().decode(stopped.stderr);
+        assert.equal(stopped.code, 1, said);
+        assert.match(said, /stopped by signal/);
+        assert.equal(await cachedClusters(db), 1, said);
+        // A budget is a whole number of calls (before: 1.5 made 2), and .env.example's
+        // placeholder key is not sent.
+        const half = await cli(["geocode", "--clusters", "--apply", "--budget", "1.5"], env);
+        assert.equal(half.code, 2, half.stderr);
+        assert.match(half.stderr, /^Cannot read --budget "1\.5": expected a whole number of calls/);
+        const placeholder = await cli(["geocode", "--clusters", "--apply"], {
+          ...env,
+          GEOCODER_API_KEY: "CHANGE_ME",
+        });
+        assert.equal(placeholder.code, 2, placeholder.stderr);
+        assert.match(
+          placeholder.stderr,
+          /^Cannot geocode with --apply: GEOCODER_API_KEY is still \.env\.example's placeholder; set your locationiq key/,
+        );
+        assert.match(
+          limited.stderr,
+          /^Cannot geocode: stopped by provider: LocationIQ says the quota is exhausted .*; the provider's rate limit or quota: the next run goes on once it resets; lower GEOCODER_RATE or GEOCODER_BUDGET, or raise the plan's limits\n$/,
+        );
       }
     } finally {
       await fake.close();
@@ -708,12 +772,15 @@ Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429
       0,
       "2 waits, then 2 attempts throttled, the third answered",
     );
+    // Still limited after that: the run stops (terminal), where each later place would wait as
+    // long (before: not terminal, 10 places in a row, ~21 minutes without a word).
     fake.throttleMinuteNext = 5;
     await assert.rejects(
       () => g.search({ text: "Kilimani, Nairobi, Kenya", countryCodes: ["ke"] }),
       (e) =>
-        e instanceof GeocoderError && !e.terminal &&
-        /Rate Limited Minute \(gave up after 3 attempts\)/.test(e.message),
+        e instanceof GeocoderError && e.terminal &&
+        /Rate Limited Minute \(gave up after 2 minutes of waiting and 3 attempts\): the per-minute limit held; the next run goes on$/
+          .test(e.message),
     );
     fake.throttleMinuteNext = 0;
     fake.failWith = 429;
