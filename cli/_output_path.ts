@@ -39,11 +39,14 @@ export function underOutputRoot(name: string): string {
  */
 export async function outputPath(
   file: string,
-  options: { database?: string; what?: string } = {},
+  options: { database?: string; what?: string; extension?: string } = {},
 ): Promise<string> {
   const path = underOutputRoot(file);
+  // The example named for a folder: the file's own extension, else what the command writes
+  // (before: "export.sql" for the gazetteer's CSV sheet too).
   const extension = extname(file.replace(/[/\\]+$/, ""));
-  const example = `export${extension === "" || extension === ".lock" ? ".sql" : extension}`;
+  const fallback = options.extension ?? ".sql";
+  const example = `export${extension === "" || extension === ".lock" ? fallback : extension}`;
   if (/[/\\]$/.test(file) || (await Deno.stat(path).catch(() => undefined))?.isDirectory) {
     throw new UsageError(
       `Cannot write "${file}": it names a folder; name a file, such as "${

@@ -21,7 +21,7 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   const database = context.config.databaseUrl === undefined ? context.config.pgliteDir : undefined;
   // Through the real path (outputPath): a link must not carry the write outside ./.data.
   const target = action === "export" && file !== "-"
-    ? await outputPath(file, { database, what: "the gazetteer sheet" })
+    ? await outputPath(file, { database, what: "the gazetteer sheet", extension: ".csv" })
     : undefined;
   // The sheet to import must be a file inside the checkout, checked before the database opens.
   const sheet = action === "import" ? await sheetToRead(file) : file;
@@ -75,13 +75,15 @@ async function exportSheet(
 
 /** Imports the sheet and says what changed; exit 1, importing nothing, when a row is wrong. */
 async function importSheet(context: Context, db: Database, sheet: string): Promise<number> {
-  const { out } = context;
+  const { out, io, redact } = context;
   const report = await importGazetteer(db, await Deno.readTextFile(sheet), {
     name: `the gazetteer sheet "${sheet}"`,
   });
-  for (const e of report.errors) out(`${sheet}: line ${e.line} ${e.reason}`);
+  // On stderr, where every command's failure goes (before: stdout).
+  const fail = (text: string) => io.stderr(redact(`${text}\n`));
+  for (const e of report.errors) fail(`${sheet}: line ${e.line} ${e.reason}`);
   if (report.errors.length > 0) {
-    out(`Imported nothing: fix the ${report.errors.length} row(s) above and import again`);
+    fail(`Imported nothing: fix the ${report.errors.length} row(s) above and import again`);
     return 1;
   }
   const skipped = report.skipped > 0 ? `, ${report.skipped} without coordinates left alone` : "";

@@ -149,10 +149,12 @@ function readSheet(csv: string, name: string): Record<string, string>[] {
   const expected = `expected a CSV with the header ${GAZETTEER_COLUMNS.join(",")}`;
   // The header is checked as it is read, so a header without rows is judged too.
   let missing: string[] = [];
+  let headed = false;
   let records: Record<string, string>[];
   try {
     records = parse(csv, {
       columns: (header: string[]) => {
+        headed = true;
         missing = REQUIRED.filter((c) => !header.includes(c));
         return header;
       },
@@ -164,6 +166,8 @@ function readSheet(csv: string, name: string): Record<string, string>[] {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot read ${name}: ${reason} (${expected})`);
   }
+  // An empty file (or blank lines only): before, "0 changed, 0 unchanged, 0 new", exit 0.
+  if (!headed) throw new Error(`Cannot read ${name}: it is empty (${expected})`);
   if (missing.length > 0) {
     throw new Error(
       `Cannot read ${name}: its header has no ${
@@ -389,6 +393,10 @@ function readRow(r: Record<string, string>): SheetRow | { error: string } {
     return error(`has kind "${r.kind}": expected cluster or location`);
   }
   if (r.kind === "location" && !r.place) return error("is a location without a place");
+  // Before: the place was dropped and the row moved the whole cluster's centroid.
+  if (r.kind === "cluster" && r.place) {
+    return error(`is a cluster with a place "${r.place}": write kind location for a place`);
+  }
   let lat: number | null = null;
   let lon: number | null = null;
   if (r.lat || r.lon) {
@@ -406,6 +414,10 @@ function readRow(r: Record<string, string>): SheetRow | { error: string } {
   const status = r.status ?? "";
   if (status !== "" && !STATUSES.includes(status)) {
     return error(`has status "${status}": expected hit, miss, rejected or manual`);
+  }
+  // Before: any other word (maybe, ok) was read as false without a word.
+  if (r.verified && !/^(true|t|1|yes|y|false|f|0|no|n)$/i.test(r.verified)) {
+    return error(`has verified "${r.verified}": expected true or false (or empty)`);
   }
   return {
     kind: r.kind,
@@ -434,10 +446,18 @@ function compare(row: SheetRow, held: ExportRow | undefined): Action | { error: 
   }
   const statusChanged = row.status !== "" && row.status !== held.status;
   if (statusChanged && row.status !== "manual") {
-    const fix = held.status === "manual" ? "" : `, or "${held.status}" to leave it`;
+    // A curated row the sheet still shows as the provider's: the sheet is older than the
+    // curation, and "write manual" (the advice before) would overwrite the newer point.
+    if (held.status === "manual") {
+      return {
+        error: `has status "${row.status}" where the gazetteer holds "manual" (curated since ` +
+          `this sheet was exported?): export the sheet again and edit that, or write manual to ` +
+          `store this row's point`,
+      };
+    }
     return {
       error: `has status "${row.status}" where the gazetteer holds "${held.status}": an ` +
-        `import only stores curated entries, so write manual${fix}`,
+        `import only stores curated entries, so write manual, or "${held.status}" to leave it`,
     };
   }
   const sameCoordinates = row.lat === null || held.lat === null

@@ -191,8 +191,11 @@ for (const b of backends()) {
       },
       {
         line: 5,
-        reason: `has status "hit" where the gazetteer holds "manual": an import only stores ` +
-          `curated entries, so write manual`,
+        // Before: "…: an import only stores curated entries, so write manual", which overwrites
+        // a point curated since the sheet was exported.
+        reason: `has status "hit" where the gazetteer holds "manual" (curated since this sheet ` +
+          `was exported?): export the sheet again and edit that, or write manual to store this ` +
+          `row's point`,
       },
     ]);
     assert.equal(refused.changed + refused.added, 0, "all or nothing");
@@ -305,17 +308,32 @@ for (const b of backends()) {
     const sheet = await exportGazetteer(db);
     const sarit = sheet.split("\n").findIndex((l) => l.includes("Sarit Centre")) + 1;
     const edited = edit(sheet, "Westlands", "lat", "abc") +
-      edit(sheet, "Sarit Centre", "lat", "-1.2612").split("\n")[sarit - 1] + "\n";
+      edit(sheet, "Sarit Centre", "lat", "-1.2612").split("\n")[sarit - 1] + "\n" +
+      // A cluster row naming a place: before, the place was dropped and the row moved the
+      // cluster's centroid to the place's point.
+      "cluster,Kilimani,Yaya Centre,-1.2925,36.7871,manual,manual,true,,,,\n";
     const report = await importGazetteer(db, edited);
+    const lines = sheet.split("\n").length;
     assert.deepEqual(report.errors, [
       { line: 3, reason: `has lat "abc": not a number` },
       {
-        line: sheet.split("\n").length,
+        line: lines,
         reason: `repeats location "Sarit Centre" in cluster "Westlands" of line ${sarit}: ` +
           `keep one of the two`,
       },
+      {
+        line: lines + 1,
+        reason: `is a cluster with a place "Yaya Centre": write kind location for a place`,
+      },
     ]);
     assert.equal(report.changed + report.unchanged + report.added, 0, "all or nothing");
+    // An empty sheet is no sheet (before: "0 changed, 0 unchanged, 0 new", exit 0).
+    for (const empty of ["", "\n\n"]) {
+      await assert.rejects(
+        importGazetteer(db, empty),
+        /^Error: Cannot read the gazetteer sheet: it is empty \(expected a CSV with the header kind,/,
+      );
+    }
   });
 
   if (b.name === "postgres") {
@@ -355,6 +373,36 @@ for (const b of backends()) {
             String.raw`stored as curated\n$`,
         ),
       );
+      // A refused sheet says why on stderr, as every failure (before: on stdout). Its Sarit
+      // Centre row still says "hit", curated since: the sheet is older than the gazetteer, and
+      // "write manual" (the advice before) would overwrite the newer point.
+      await Deno.writeTextFile(
+        sheet,
+        edit(
+          edit(await Deno.readTextFile(sheet), "Westlands", "lat", "x"),
+          "Bogani Road",
+          "verified",
+          "maybe",
+        ),
+      );
+      const refused = await cli(["gazetteer", "import", sheet], env);
+      assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+      assert.equal(refused.stdout, "");
+      assert.match(
+        refused.stderr,
+        new RegExp(
+          String.raw`review\.csv: line 3 has lat "x": not a number\n` +
+            String
+              .raw`.*review\.csv: line \d has verified "maybe": expected true or false \(or empty\)\n` +
+            String
+              .raw`.*review\.csv: line \d has status "hit" where the gazetteer holds "manual" \(curated since this sheet was exported\?\): export the sheet again and edit that, or write manual to store this row's point\n` +
+            String.raw`Imported nothing: fix the 3 row\(s\) above and import again\n$`,
+        ),
+      );
+      // A folder for the export is told with a CSV example (before: "export.sql").
+      const folder = await cli(["gazetteer", "export", dir.slice(".data/".length)], env);
+      assert.equal(folder.code, 2, folder.stderr);
+      assert.match(folder.stderr, /it names a folder; name a file, such as "[^"]*\/export\.csv"/);
     });
   }
 
