@@ -5,6 +5,7 @@
  */
 
 import { isAbsolute } from "node:path";
+import { type Config, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
@@ -28,10 +29,9 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   if (action === "import") await checkReadableFile(sheet, "the gazetteer sheet");
   // The data already there (after `deno task demo` alone, the demo's): a folder without a
   // database is refused, not made empty (which would hide the demo's from every later command).
-  const db = await openDatabase(await configToRead(context, { writes: action === "import" }), {
-    requireMigrated: true,
-    existing: true,
-  });
+  const config = await configToRead(context, { writes: action === "import" });
+  if (action === "import") await refuseDemoSheet(config, sheet);
+  const db = await openDatabase(config, { requireMigrated: true, existing: true });
   try {
     return action === "export"
       ? await exportSheet(context, db, target)
@@ -39,6 +39,21 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The demo's sheet (its rows' reason says DEMO DATA) goes only into the demo's database: anywhere
+ * else its made-up points would become curated ones no geocoder overwrites (before: imported
+ * without a word, over a real database's provider answers).
+ */
+async function refuseDemoSheet(config: Config, sheet: string): Promise<void> {
+  const demo = config.databaseUrl === undefined && sameDir(config.pgliteDir, DEMO_PGLITE_DIR);
+  if (demo || !(await Deno.readTextFile(sheet)).includes("DEMO DATA")) return;
+  throw new UsageError(
+    `Cannot import "${sheet}": its rows are the demo's made-up points (DEMO DATA), which would ` +
+      `become curated points no geocoder overwrites; they go only into the demo's database ` +
+      `("deno task demo" puts them there), geocode this one with a provider`,
+  );
 }
 
 /** The action (`export` or `import`) and its file; anything else is a usage error. */

@@ -399,6 +399,16 @@ for (const b of backends()) {
             String.raw`Imported nothing: fix the 3 row\(s\) above and import again\n$`,
         ),
       );
+      // The demo's sheet into a real database: refused, nothing changed (before: its made-up
+      // points became curated ones, over the provider's answers).
+      const before = await exportGazetteer(db);
+      const demo = await cli(["gazetteer", "import", "demo/gazetteer.csv"], env);
+      assert.equal(demo.code, 2, demo.stdout + demo.stderr);
+      assert.match(
+        demo.stderr,
+        /^Cannot import "demo\/gazetteer\.csv": its rows are the demo's made-up points \(DEMO DATA\)/,
+      );
+      assert.equal(await exportGazetteer(db), before);
       // A folder for the export is told with a CSV example (before: "export.sql").
       const folder = await cli(["gazetteer", "export", dir.slice(".data/".length)], env);
       assert.equal(folder.code, 2, folder.stderr);
