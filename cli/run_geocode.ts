@@ -122,6 +122,27 @@ function readGeocodeRun(config: Config, args: string[]): GeocodeRun {
   return { modes, apply, budget, datasets, retryMisses, json: Boolean(values.json), geocoder };
 }
 
+/**
+ * A line on stderr every 5 s on a terminal (every minute in a log) while places are looked up:
+ * before, nothing until the mode ended (50 s for 100 calls at LocationIQ's 2 a second).
+ */
+export function progressLine(
+  io: Pick<Context["io"], "terminal" | "stderr">,
+  redact: (text: string) => string,
+  now: () => number = () => performance.now(),
+): (report: GeocodeReport) => void {
+  const everyMs = io.terminal.stderr ? 5_000 : 60_000;
+  let last = now();
+  return (report) => {
+    if (now() - last < everyMs) return;
+    last = now();
+    io.stderr(redact(
+      `${report.mode}: ${report.calls} of ${report.toLookUp} looked up so far ` +
+        `(${report.hits} hits, ${report.misses} misses, ${report.rejected} rejected)\n`,
+    ));
+  };
+}
+
 /** `--budget`: a whole number of calls, 0 or more (before: 1.5 made 2 calls). */
 function wholeCalls(value: string | boolean): number {
   const n = amount(value, "--budget", "calls");
@@ -149,6 +170,7 @@ async function geocodeModes(
       datasets: run.datasets,
       retryMisses: run.retryMisses,
       signal,
+      onLookup: progressLine(io, redact),
     });
     spent += report.calls;
     out(run.json ? JSON.stringify(report) : formatGeocodeReport(report));

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../app/config.ts";
 import type { Context } from "./_context.ts";
-import { runGeocode } from "./run_geocode.ts";
+import type { GeocodeReport } from "../core/geocode.ts";
+import { progressLine, runGeocode } from "./run_geocode.ts";
 
 Deno.test("runGeocode() lets go of its signal watch when the database cannot be opened", async () => {
   const vars: Record<string, string> = { PGLITE_DIR: ".data/test-geocode-no-database" };
@@ -23,4 +24,25 @@ Deno.test("runGeocode() lets go of its signal watch when the database cannot be 
   };
   await assert.rejects(runGeocode(context, ["--clusters"]), /test-geocode-no-database/);
   assert.equal(watching, 0);
+});
+
+Deno.test("progressLine() says how far geocode is every 5 s on a terminal, every minute in a log", () => {
+  for (const [terminal, everyMs] of [[true, 5_000], [false, 60_000]] as const) {
+    const lines: string[] = [];
+    let clock = 0;
+    const tell = progressLine(
+      { terminal: { stdout: terminal, stderr: terminal }, stderr: (text) => lines.push(text) },
+      (text) => text,
+      () => clock,
+    );
+    const report = { mode: "locations", calls: 0, toLookUp: 300, hits: 0, misses: 0, rejected: 0 };
+    for (let call = 1; call <= 3; call++) {
+      clock += everyMs / 2;
+      tell({ ...report, calls: call, hits: call } as unknown as GeocodeReport);
+    }
+    // Before: nothing until the mode ended.
+    assert.deepEqual(lines, [
+      "locations: 2 of 300 looked up so far (2 hits, 0 misses, 0 rejected)\n",
+    ]);
+  }
 });

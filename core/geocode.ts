@@ -77,6 +77,8 @@ export interface GeocodeOptions {
   retryMisses?: boolean;
   /** Stops between calls. */
   signal?: AbortSignal;
+  /** Called after each lookup with the report so far (progress for a person). */
+  onLookup?: (report: GeocodeReport) => void;
 }
 
 /** What a geocode run did. */
@@ -441,6 +443,7 @@ async function lookUpAll(
     const outcome = judge(answer, candidate, mode);
     report[outcome.status === "hit" ? "hits" : outcome.status === "miss" ? "misses" : "rejected"]++;
     await storeOutcome(db, geocoder!.provider, mode, candidate, query, answer, outcome);
+    options.onLookup?.(report);
   }
 }
 
