@@ -17,12 +17,17 @@ import { watchStopSignals } from "./_stop_signals.ts";
 /** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
 const FAILED_STOPS = ["provider", "provider unreachable", "provider failing", "signal"];
 
-/** One mode's report as the terminal shows it. */
-function formatGeocodeReport(report: GeocodeReport): string {
+/**
+ * One mode's report as the terminal shows it; `clusters`, this run's clusters report when it
+ * looked (or, dry, would look) them up before the locations.
+ */
+function formatGeocodeReport(report: GeocodeReport, clusters?: GeocodeReport): string {
   return `${report.mode}: ${report.places} distinct places for ${report.tickets} tickets; ` +
     `${report.cached} cached, ${report.toLookUp} to look up` +
     (report.waitingForCluster
-      ? `, ${report.waitingForCluster} waiting for a cluster centroid`
+      ? `, ${report.waitingForCluster} waiting for a cluster centroid${
+        waitingWhy(report, clusters)
+      }`
       : "") +
     (report.apply
       ? `; ${report.calls} calls to ${report.provider}: ${report.hits} hits, ${report.misses} misses, ` +
@@ -143,6 +148,25 @@ export function progressLine(
   };
 }
 
+/**
+ * Why locations wait for their cluster, given this run's clusters report (if it ran that mode):
+ * in a dry run of both, the clusters are not looked up yet (before, "0 to look up" read as nothing
+ * to do); else theirs has no point a provider gave, and what to do (before, the same words run
+ * after run, with no way out named).
+ */
+function waitingWhy(report: GeocodeReport, clusters: GeocodeReport | undefined): string {
+  if (!report.apply) {
+    return clusters ? " (looked up once the clusters are: --apply does both)" : "";
+  }
+  if (clusters?.stoppedBy !== undefined) {
+    return ` (their cluster is not looked up yet: the clusters stopped by ${clusters.stoppedBy})`;
+  }
+  const manual = "place it with gazetteer import, kind cluster, status manual";
+  return clusters
+    ? ` (their cluster has no accepted point: a miss, or an answer the 60 km guard rejected; ${manual})`
+    : ` (their cluster has no accepted point: geocode --clusters if it was never looked up; a miss or a rejected answer: ${manual})`;
+}
+
 /** `--budget`: a whole number of calls, 0 or more (before: 1.5 made 2 calls). */
 function wholeCalls(value: string | boolean): number {
   const n = amount(value, "--budget", "calls");
@@ -161,6 +185,7 @@ async function geocodeModes(
 ): Promise<number> {
   // Clusters first: a place is looked up once its cluster has a point (the wrong-city guard).
   let spent = 0;
+  let clustersReport: GeocodeReport | undefined;
   for (const mode of run.modes) {
     const report = await geocode(db, run.geocoder, {
       mode,
@@ -173,7 +198,8 @@ async function geocodeModes(
       onLookup: progressLine(io, redact),
     });
     spent += report.calls;
-    out(run.json ? JSON.stringify(report) : formatGeocodeReport(report));
+    out(run.json ? JSON.stringify(report) : formatGeocodeReport(report, clustersReport));
+    if (mode === "clusters") clustersReport = report;
     // Every call failed, or the provider stopped the run (a refused key, a quota): say why on
     // stderr, where cron's mail and the log look.
     const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&

@@ -600,6 +600,14 @@ for (const b of backends()) {
     };
     try {
       const clusters = await geocode(db, undefined, { mode: "clusters" });
+      // The dry run of both modes says why no location is to look up yet (before: "0 to look
+      // up", as if there were nothing to do).
+      const plan = await cli(["geocode", "--clusters", "--locations"], env);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.match(
+        plan.stdout,
+        /\nlocations: .*; 0 cached, 0 to look up, \d+ waiting for a cluster centroid \(looked up once the clusters are: --apply does both\) \(dry run/,
+      );
       // A budget smaller than the clusters alone: the run stops there, places wait.
       const small = await run([], { GEOCODER_BUDGET: "5" });
       assert.equal(small.code, 0, small.stdout + small.stderr);
@@ -610,8 +618,9 @@ for (const b of backends()) {
       );
       assert.match(
         second!,
-        // The run's budget, spent by the clusters (it said "budget of 0 calls", what was left).
-        /^locations: .*; 0 calls to locationiq: .*; stopped by budget of 5 calls$/,
+        // The run's budget, spent by the clusters (it said "budget of 0 calls", what was left);
+        // the places of the clusters it did not reach wait, saying why.
+        /^locations: .* waiting for a cluster centroid \(their cluster is not looked up yet: the clusters stopped by budget of 5 calls\); 0 calls to locationiq: .*; stopped by budget of 5 calls$/,
       );
       assert.equal(fake.queries.length, 5);
       // The default budget (300) covers the rest: every cluster, then the places.
