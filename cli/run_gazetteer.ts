@@ -30,12 +30,13 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   // The data already there (after `deno task demo` alone, the demo's): a folder without a
   // database is refused, not made empty (which would hide the demo's from every later command).
   const config = await configToRead(context, { writes: action === "import" });
-  if (action === "import") await refuseDemoSheet(config, sheet);
+  const text = action === "import" ? await readSheetText(sheet) : "";
+  if (action === "import") refuseDemoSheet(config, sheet, text);
   const db = await openDatabase(config, { requireMigrated: true, existing: true });
   try {
     return action === "export"
       ? await exportSheet(context, db, target)
-      : await importSheet(context, db, sheet);
+      : await importSheet(context, db, sheet, text);
   } finally {
     await db.close();
   }
@@ -46,13 +47,31 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
  * else its made-up points would become curated ones no geocoder overwrites (before: imported
  * without a word, over a real database's provider answers).
  */
-async function refuseDemoSheet(config: Config, sheet: string): Promise<void> {
+function refuseDemoSheet(config: Config, sheet: string, text: string): void {
   const demo = config.databaseUrl === undefined && sameDir(config.pgliteDir, DEMO_PGLITE_DIR);
-  if (demo || !(await Deno.readTextFile(sheet)).includes("DEMO DATA")) return;
+  if (demo || !text.includes("DEMO DATA")) return;
   throw new UsageError(
     `Cannot import "${sheet}": its rows are the demo's made-up points (DEMO DATA), which would ` +
       `become curated points no geocoder overwrites; they go only into the demo's database ` +
       `("deno task demo" puts them there), geocode this one with a provider`,
+  );
+}
+
+/**
+ * The sheet's text, which must be UTF-8 (as `export` writes it). Before, a Latin-1 sheet was
+ * stored with U+FFFD for its accented letters, and a UTF-16 one failed with csv-parse's words.
+ */
+async function readSheetText(sheet: string): Promise<string> {
+  const bytes = await Deno.readFile(sheet);
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) ||
+    (bytes[0] === 0xfe && bytes[1] === 0xff);
+  try {
+    if (!utf16) return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch { /* said below */ }
+  throw new UsageError(
+    `Cannot read the gazetteer sheet "${sheet}": it is not UTF-8 (${
+      utf16 ? "UTF-16" : "Latin-1 or a Windows code page?"
+    }); save it as "CSV UTF-8"`,
   );
 }
 
@@ -89,9 +108,14 @@ async function exportSheet(
 }
 
 /** Imports the sheet and says what changed; exit 1, importing nothing, when a row is wrong. */
-async function importSheet(context: Context, db: Database, sheet: string): Promise<number> {
+async function importSheet(
+  context: Context,
+  db: Database,
+  sheet: string,
+  text: string,
+): Promise<number> {
   const { out, io, redact } = context;
-  const report = await importGazetteer(db, await Deno.readTextFile(sheet), {
+  const report = await importGazetteer(db, text, {
     name: `the gazetteer sheet "${sheet}"`,
   });
   // On stderr, where every command's failure goes (before: stdout).

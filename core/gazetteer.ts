@@ -148,15 +148,25 @@ const REQUIRED = ["kind", "cluster", "lat", "lon"];
 function readSheet(csv: string, name: string): Record<string, string>[] {
   const expected = `expected a CSV with the header ${GAZETTEER_COLUMNS.join(",")}`;
   // The header is checked as it is read, so a header without rows is judged too.
+  const firstLine = csv.split("\n", 1)[0]!;
+  if (firstLine.includes(";") && !firstLine.includes(",")) {
+    // A spreadsheet's regional CSV (before: csv-parse's words about a quote, or "no kind").
+    throw new Error(
+      `Cannot read ${name}: its columns are separated by semicolons; export it as CSV with ` +
+        `commas (and points for decimals) (${expected})`,
+    );
+  }
   let missing: string[] = [];
   let headed = false;
   let records: Record<string, string>[];
   try {
     records = parse(csv, {
+      // Any case, as a change file's header (before: "KIND,…" was refused as having no "kind").
       columns: (header: string[]) => {
         headed = true;
-        missing = REQUIRED.filter((c) => !header.includes(c));
-        return header;
+        const names = header.map((name) => name.toLowerCase());
+        missing = REQUIRED.filter((c) => !names.includes(c));
+        return names;
       },
       bom: true,
       skip_empty_lines: true,

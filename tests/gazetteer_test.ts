@@ -327,6 +327,14 @@ for (const b of backends()) {
       },
     ]);
     assert.equal(report.changed + report.unchanged + report.added, 0, "all or nothing");
+    // A header in capitals reads as the export's, as a change file's does (before: refused as
+    // having no "kind"); a sheet separated by semicolons is told so.
+    const upper = await importGazetteer(db, sheet.replace(/^[^\n]*/, (h) => h.toUpperCase()));
+    assert.deepEqual([upper.errors, upper.changed, upper.added], [[], 0, 0]);
+    await assert.rejects(
+      importGazetteer(db, sheet.replaceAll(",", ";")),
+      /^Error: Cannot read the gazetteer sheet: its columns are separated by semicolons; export it as CSV with commas/,
+    );
     // An empty sheet is no sheet (before: "0 changed, 0 unchanged, 0 new", exit 0).
     for (const empty of ["", "\n\n"]) {
       await assert.rejects(
@@ -398,6 +406,23 @@ for (const b of backends()) {
               .raw`.*review\.csv: line \d has status "hit" where the gazetteer holds "manual" \(curated since this sheet was exported\?\): export the sheet again and edit that, or write manual to store this row's point\n` +
             String.raw`Imported nothing: fix the 3 row\(s\) above and import again\n$`,
         ),
+      );
+      // A sheet that is not UTF-8 is told so, before anything is read (before: Latin-1 letters
+      // stored as U+FFFD, a UTF-16 sheet refused in csv-parse's words).
+      const latin1 = `${dir}/latin1.csv`;
+      await Deno.writeFile(
+        latin1,
+        new Uint8Array([
+          ...new TextEncoder().encode("kind,cluster,place,lat,lon\nlocation,Westlands,Caf"),
+          0xe9,
+          ...new TextEncoder().encode(",-1.26,36.80\n"),
+        ]),
+      );
+      const notUtf8 = await cli(["gazetteer", "import", latin1], env);
+      assert.equal(notUtf8.code, 2, notUtf8.stdout + notUtf8.stderr);
+      assert.match(
+        notUtf8.stderr,
+        /^Cannot read the gazetteer sheet "[^"]*latin1\.csv": it is not UTF-8 \(Latin-1 or a Windows code page\?\); save it as "CSV UTF-8"/,
       );
       // The demo's sheet into a real database: refused, nothing changed (before: its made-up
       // points became curated ones, over the provider's answers).
