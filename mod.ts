@@ -143,7 +143,7 @@ export {
   type ReadStatusOptions,
   type StatusReport,
 } from "./core/read_status.ts";
-export { recordRun, type RecordRunOptions } from "./core/record_run.ts";
+export { beginRun, recordRun, type RecordRunOptions, type RunStart } from "./core/record_run.ts";
 export { type AfterApplyReport, runAfterApply } from "./core/run_after_apply.ts";
 export { ingest, type IngestOptions, type IngestReport } from "./core/ingest.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./cli/logger.ts";
