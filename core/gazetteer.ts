@@ -16,6 +16,7 @@ import {
   resolveGeometry,
 } from "./geocode.ts";
 import type { Database, SqlSession } from "./ports/mod.ts";
+import { ident } from "./_sql.ts";
 
 /** The review sheet's columns, in order. */
 export const GAZETTEER_COLUMNS = [
@@ -302,7 +303,55 @@ async function storeRows(
     await tx.query(write.sql, write.params);
     writes++;
   }
-  return { counts, warnings, writes };
+  const stored = planned.filter((p) => p.action === "curate" || p.action === "add");
+  return { counts, warnings: [...warnings, ...await placingNone(tx, stored)], writes };
+}
+
+/** Warnings named one by one before the rest are counted in one line. */
+const NAMED_WARNINGS = 10;
+
+/** Every (cluster, place) the tickets have; a cluster alone has place null. */
+const TICKET_PLACES = Object.values(DATASETS)
+  .map((d) => `select distinct cluster, place from ${ident(d.table)} where cluster is not null`)
+  .join(" union ");
+
+/**
+ * Stored rows that name no ticket's cluster or (cluster, place): kept (a ticket may come), but
+ * they place nothing, which a warning says, with the spelling the tickets use when only the case
+ * differs (before: `BAMBURI` where the tickets say `Bamburi` was stored without a word). The
+ * first {@linkcode NAMED_WARNINGS} are named, the rest counted.
+ */
+async function placingNone(
+  tx: SqlSession,
+  stored: PlannedRow[],
+): Promise<ImportReport["warnings"]> {
+  if (stored.length === 0) return [];
+  const clusters = new Map<string, string>(); // lower case → as the tickets write it
+  const places = new Map<string, string>(); // cluster + lower-case place → the place
+  for (const t of await tx.query<{ cluster: string; place: string | null }>(TICKET_PLACES)) {
+    clusters.set(t.cluster.toLowerCase(), t.cluster);
+    if (t.place !== null) places.set(`${t.cluster}\u0000${t.place.toLowerCase()}`, t.place);
+  }
+  const none = stored.flatMap(({ line, row }) => {
+    const cluster = clusters.get(row.cluster.toLowerCase());
+    if (cluster !== row.cluster) {
+      const hint = cluster === undefined ? "" : ` (the tickets write "${cluster}")`;
+      return [{ line, reason: `cluster "${row.cluster}" is no ticket's cluster${hint}` }];
+    }
+    if (row.kind !== "location") return [];
+    const place = places.get(`${row.cluster}\u0000${row.place.toLowerCase()}`);
+    if (place === row.place) return [];
+    const hint = place === undefined ? "" : ` (the tickets write "${place}")`;
+    return [{ line, reason: `${describe(row)} is no ticket's place${hint}` }];
+  });
+  const named = none.slice(0, NAMED_WARNINGS)
+    .map((w) => ({ ...w, reason: `${w.reason}: stored, it places no ticket` }));
+  if (none.length <= NAMED_WARNINGS) return named;
+  const rest = none.length - NAMED_WARNINGS;
+  return [...named, {
+    line: none[NAMED_WARNINGS]!.line,
+    reason: `and ${rest} more row(s) from here on name no ticket's cluster or place`,
+  }];
 }
 
 /** How a message names a row: `location "Kenol Road" in cluster "Bamburi"`, `cluster "Bamburi"`. */

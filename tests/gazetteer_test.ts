@@ -37,6 +37,17 @@ async function seed(db: Database): Promise<void> {
   `);
 }
 
+/** Open INC tickets at these (cluster, location_name) places, so the rows for them place one. */
+async function ticketsAt(db: Database, places: [string, string][]): Promise<void> {
+  for (const [i, [cluster, location_name]] of places.entries()) {
+    const id = `WOTPL${i}`;
+    await db.query(
+      `insert into tickets.inc (ticket_id, raw, source_file) values ($1, $2::text::jsonb, 'x.csv')`,
+      [id, JSON.stringify({ ticket_id: id, cluster, location_name, is_actionable: "true" })],
+    );
+  }
+}
+
 /** Every gazetteer row as the database holds it (geometry as text, times to the microsecond). */
 async function snapshot(db: Database): Promise<Record<string, unknown>[]> {
   return await db.query(
@@ -205,6 +216,12 @@ for (const b of backends()) {
     await b.reset();
     const db = await b.db();
     await seed(db);
+    await ticketsAt(db, [
+      ["Westlands", "Sarit Centre"],
+      ["Westlands", "Bogani Road"],
+      ["Westlands", "Mpaka Road"],
+      ["Kasarani", "Mwiki"],
+    ]);
     const sheet = await exportGazetteer(db);
     // Sarit Centre's coordinates swapped (a point in the sea off Somalia); Bogani Road, which the
     // provider put in Mombasa, adopted as it is.
@@ -279,7 +296,16 @@ for (const b of backends()) {
     assert.deepEqual([report.changed, report.added], [2, 2], "stored all the same");
     const lineOf = (cluster: string) =>
       edited.split("\n").findIndex((l) => l.startsWith(`cluster,${cluster},`)) + 1;
-    assert.deepEqual(report.warnings.map((w) => w.line), [lineOf("Westlands"), lineOf("Nyali")]);
+    assert.deepEqual(report.warnings.map((w) => w.line), [
+      lineOf("Westlands"),
+      lineOf("Nyali"),
+      lineOf("Ruiru"),
+    ]);
+    // Stored all the same, but said: before, a row no ticket can use went in without a word.
+    assert.equal(
+      report.warnings[2]!.reason,
+      `cluster "Ruiru" is no ticket's cluster: stored, it places no ticket`,
+    );
     assert.match(
       report.warnings[0]!.reason,
       /^cluster "Westlands" is 4\d\d\.\d km from the Nairobi city centre \(the geocoder's guard: 60 km\); stored as curated$/,
@@ -299,6 +325,40 @@ for (const b of backends()) {
     assert.ok(report.warnings[1]!.reason.includes(` is ${km("Nyali")} km `));
     assert.ok(distances.get("Kasarani")! > 5_000 && distances.get("Kasarani")! < 60_000);
     assert.equal(distances.get("Ruiru"), null);
+  });
+
+  test("an import warns of each row no ticket can use, with the tickets' spelling, ten by name and the rest counted", async () => {
+    await b.reset();
+    const db = await b.db();
+    await ticketsAt(db, [["Bamburi", "Kenol Road"]]);
+    const header = (await exportGazetteer(db)).split("\n")[0];
+    const made = Array.from({ length: 11 }, (_, i) => `cluster,Madeup${i},,-1.2,36.8,,,,,,,`);
+    const sheet = [
+      header,
+      "cluster,BAMBURI,,-3.9800,39.7300,,,,,,,",
+      "location,Bamburi,KENOL ROAD,-3.9810,39.7310,,,,,,,",
+      "location,Bamburi,Kenol Road,-3.9811,39.7311,,,,,,,",
+      ...made,
+    ].join("\n") + "\n";
+    const report = await importGazetteer(db, sheet);
+    assert.deepEqual([report.errors, report.added], [[], 14], "stored all the same");
+    assert.deepEqual(report.warnings.slice(0, 2), [
+      {
+        line: 2,
+        reason:
+          `cluster "BAMBURI" is no ticket's cluster (the tickets write "Bamburi"): stored, it places no ticket`,
+      },
+      {
+        line: 3,
+        reason: `location "KENOL ROAD" in cluster "Bamburi" is no ticket's place (the tickets ` +
+          `write "Kenol Road"): stored, it places no ticket`,
+      },
+    ]);
+    assert.equal(report.warnings.length, 11, "ten named, then one line for the rest");
+    assert.deepEqual(report.warnings[10], {
+      line: 13,
+      reason: "and 3 more row(s) from here on name no ticket's cluster or place",
+    });
   });
 
   test("an import refuses a row the sheet repeats, naming the first line, and a coordinate that is no number", async () => {
@@ -350,6 +410,7 @@ for (const b of backends()) {
       await b.reset();
       const db = await b.db();
       await seed(db);
+      await ticketsAt(db, [["Westlands", "Sarit Centre"], ["Westlands", "Bogani Road"]]);
       const dir = await scratchDir("test-gazetteer");
       const env = { DATABASE_URL: b.url! };
       const out = await cli(
