@@ -46,6 +46,8 @@ export interface HttpGeocoderOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Clock in ms, paired with `sleep` for pacing. */
   now?: () => number;
+  /** Told before a long wait the provider asked for (its per-minute limit), in words. */
+  onWait?: (text: string) => void;
 }
 
 /** What a provider adapter supplies. */
@@ -82,6 +84,7 @@ export function createHttpGeocoder(spec: ProviderSpec, options: HttpGeocoderOpti
     pace: pacer(interval, sleep, options.now ?? (() => Date.now())),
     hide: options.redact ?? hideKey(options.apiKey),
     answered: false,
+    onWait: options.onWait,
   };
   return {
     provider: spec.provider,
@@ -107,6 +110,7 @@ interface Lookup {
   hide: (text: string) => string;
   /** The provider has answered a request (any HTTP status) in this run. */
   answered: boolean;
+  onWait?: (text: string) => void;
 }
 
 /** Spaces requests `interval` ms apart. */
@@ -161,6 +165,11 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
     if (minuteLimited && minuteWaits < MINUTE_WAITS) {
       minuteWaits++;
       attempt--; // the provider asked for a pause, the lookup did not fail
+      // Said before the minute's silence (before: nothing on screen for up to 2 minutes).
+      lookup.onWait?.(
+        `${spec.label} limits requests per minute: waiting ${MINUTE_MS / 1000} s for the next ` +
+          `minute (${minuteWaits} of ${MINUTE_WAITS} for this place)`,
+      );
       await lookup.sleep(MINUTE_MS);
       continue;
     }
@@ -175,7 +184,7 @@ async function search(lookup: Lookup, query: GeocodeQuery): Promise<GeocodeAnswe
     // places in a row, 21 minutes of silence, before geocode() gave up), so the run stops here.
     throw new GeocoderError(
       `${lastError} (gave up after ${MINUTE_WAITS} minutes of waiting and ${maxAttempts} ` +
-        `attempts): the per-minute limit held; the next run goes on`,
+        `attempts): the per-minute limit held`,
       { status: lastStatus, terminal: true },
     );
   }

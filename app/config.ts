@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseDecimal } from "./parse_decimal.ts";
 
 /** Everything the worker reads from its environment. */
@@ -91,10 +92,12 @@ export const DEFAULT_PGLITE_DIR = ".data/pglite";
 /** Where `deno task demo` keeps its embedded database (rebuilt by each demo). */
 export const DEMO_PGLITE_DIR = ".data/demo/pglite";
 
-/** Whether two folder paths as written name the same folder (`./x/` is `x`). */
+/**
+ * Whether two folder paths name the same folder as written: `./x/` is `x`, and so are
+ * `/checkout/x` and `y/../x` (before: those two were taken for other folders).
+ */
 export function sameDir(a: string, b: string): boolean {
-  const normal = (path: string) => path.replace(/^\.\//, "").replace(/\/+$/, "");
-  return normal(a) === normal(b);
+  return resolve(a) === resolve(b);
 }
 
 /**

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type Config, ConfigError, configSecrets, ENV_NAMES, loadConfig } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  configSecrets,
+  ENV_NAMES,
+  loadConfig,
+  sameDir,
+} from "./config.ts";
 
 /** loadConfig() over exactly these variables. */
 function load(vars: Record<string, string> = {}): Config {
@@ -570,4 +577,17 @@ Deno.test("loadConfig() refuses an unknown sslmode in DATABASE_URL (the client w
   for (const mode of ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]) {
     assert.equal(load({ DATABASE_URL: url(mode) }).databaseUrl, url(mode));
   }
+});
+
+Deno.test("sameDir() takes every spelling of one folder for it, and other folders for others", () => {
+  const here = Deno.cwd();
+  for (
+    const spelling of [".data/demo/pglite", "./.data/demo/pglite/", `${here}/.data/demo/pglite`]
+  ) {
+    assert.ok(sameDir(spelling, ".data/demo/pglite"), spelling);
+  }
+  // Before: the absolute path and this one were taken for other folders.
+  assert.ok(sameDir(".data/demo/../demo/pglite", ".data/demo/pglite"));
+  assert.ok(!sameDir(".data/demo/pglite2", ".data/demo/pglite"));
+  assert.ok(!sameDir(".data/pglite", ".data/demo/pglite"));
 });

@@ -12,12 +12,16 @@ import { createOpenCageGeocoder } from "../adapters/opencage_geocoder.ts";
 import type { Geocoder } from "../core/ports/mod.ts";
 
 /** The configured geocoder, or undefined when it needs a key and none is set. */
-export function createGeocoder(config: Config["geocoder"]): Geocoder | undefined {
+export function createGeocoder(
+  config: Config["geocoder"],
+  tell: { onWait?: (text: string) => void } = {},
+): Geocoder | undefined {
   const options = {
     apiKey: config.apiKey,
     baseUrl: config.baseUrl,
     rate: config.rate,
     redact: createRedactor([config.apiKey]),
+    onWait: tell.onWait,
   };
   switch (config.provider) {
     case "nominatim":

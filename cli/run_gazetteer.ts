@@ -63,12 +63,14 @@ function refuseDemoSheet(config: Config, sheet: string, text: string): void {
  */
 async function readSheetText(sheet: string): Promise<string> {
   const bytes = await Deno.readFile(sheet);
+  // A BOM says UTF-16; without one, its NUL bytes do (they decode as UTF-8, the letters apart).
   const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) ||
-    (bytes[0] === 0xfe && bytes[1] === 0xff);
+    (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.includes(0);
   try {
     if (!utf16) return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch { /* said below */ }
-  throw new UsageError(
+  // Exit 1, as a sheet that cannot be read otherwise (empty, semicolons): the file is the fix.
+  throw new Error(
     `Cannot read the gazetteer sheet "${sheet}": it is not UTF-8 (${
       utf16 ? "UTF-16" : "Latin-1 or a Windows code page?"
     }); save it as "CSV UTF-8"`,

@@ -42,7 +42,11 @@ function formatGeocodeReport(report: GeocodeReport, clusters?: GeocodeReport): s
  * With both `--clusters` and `--locations`, clusters go first and both share the budget.
  */
 export async function runGeocode(context: Context, args: string[]): Promise<number> {
-  const run = readGeocodeRun(context.config, args);
+  const run = readGeocodeRun(
+    context.config,
+    args,
+    (text) => context.io.stderr(context.redact(`${text}\n`)),
+  );
   // The loop stops between calls; a call in flight or a step that cannot be interrupted gets
   // the grace, and a second Ctrl-C ends it at once (what was written stays: each is committed).
   const stopping = watchStopSignals(context.io, {
@@ -60,10 +64,9 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     });
     if (run.apply && !await db.tryLock(GEOCODE_LOCK)) {
       // Two at once would each pay for every place (before: both looked all of them up).
-      context.out(
-        "Another geocode run holds the lock (it pays for each place once): nothing was looked " +
-          "up; this run's places are left to it",
-      );
+      const said = "Another geocode run holds the lock (two at once would pay for the same " +
+        "places twice): nothing was looked up; rerun once it has finished";
+      context.out(run.json ? JSON.stringify({ status: "locked", error: said }) : said);
       return 0;
     }
     return await geocodeModes(context, db, run, stopping.signal);
@@ -94,7 +97,11 @@ interface GeocodeRun {
 }
 
 /** Reads `geocode`'s flags; a usage error without a mode, a configuration one without a key. */
-function readGeocodeRun(config: Config, args: string[]): GeocodeRun {
+function readGeocodeRun(
+  config: Config,
+  args: string[],
+  onWait: (text: string) => void,
+): GeocodeRun {
   const values = parse(args, {
     clusters: { type: "boolean" },
     locations: { type: "boolean" },
@@ -110,13 +117,16 @@ function readGeocodeRun(config: Config, args: string[]): GeocodeRun {
   const modes = (["clusters", "locations"] as const).filter((mode) => values[mode]);
   const datasets = datasetsFlag(values.dataset);
   const budget = values.budget === undefined ? config.geocoder.budget : wholeCalls(values.budget);
-  const geocoder = createGeocoder(config.geocoder);
+  const geocoder = createGeocoder(config.geocoder, { onWait });
   if (values.apply && geocoder === undefined) {
     throw new ConfigError(
       `Cannot geocode with --apply: set GEOCODER_API_KEY for "${config.geocoder.provider}"`,
     );
   }
-  if (values.apply && config.geocoder.apiKey === PLACEHOLDER_KEY) {
+  // Nominatim sends a key only to a GEOCODER_BASE_URL service (never to OpenStreetMap's).
+  const sendsKey = config.geocoder.provider !== "nominatim" ||
+    config.geocoder.baseUrl !== undefined;
+  if (values.apply && sendsKey && config.geocoder.apiKey === PLACEHOLDER_KEY) {
     throw new ConfigError(
       `Cannot geocode with --apply: GEOCODER_API_KEY is still .env.example's placeholder; set ` +
         `your ${config.geocoder.provider} key`,
@@ -134,6 +144,7 @@ function readGeocodeRun(config: Config, args: string[]): GeocodeRun {
 export function progressLine(
   io: Pick<Context["io"], "terminal" | "stderr">,
   redact: (text: string) => string,
+  budgetLeft?: number,
   now: () => number = () => performance.now(),
 ): (report: GeocodeReport) => void {
   const everyMs = io.terminal.stderr ? 5_000 : 60_000;
@@ -142,8 +153,11 @@ export function progressLine(
     if (now() - last < everyMs) return;
     last = now();
     io.stderr(redact(
-      `${report.mode}: ${report.calls} of ${report.toLookUp} looked up so far ` +
-        `(${report.hits} hits, ${report.misses} misses, ${report.rejected} rejected)\n`,
+      `${report.mode}: ${report.calls} of ${report.toLookUp} looked up so far` +
+        (budgetLeft !== undefined && budgetLeft < report.toLookUp
+          ? `, ${budgetLeft} at most this run (the budget)`
+          : "") +
+        ` (${report.hits} hits, ${report.misses} misses, ${report.rejected} rejected)\n`,
     ));
   };
 }
@@ -155,13 +169,15 @@ export function progressLine(
  * after run, with no way out named).
  */
 function waitingWhy(report: GeocodeReport, clusters: GeocodeReport | undefined): string {
-  if (!report.apply) {
-    return clusters ? " (looked up once the clusters are: --apply does both)" : "";
-  }
-  if (clusters?.stoppedBy !== undefined) {
-    return ` (their cluster is not looked up yet: the clusters stopped by ${clusters.stoppedBy})`;
-  }
   const manual = "place it with gazetteer import, kind cluster, status manual";
+  // The clusters left to look up will be, dry or stopped; the others have no point to give.
+  if (clusters && clusters.toLookUp > clusters.calls) {
+    return report.apply
+      ? ` (their cluster has no accepted point yet: the clusters stopped by ${clusters.stoppedBy}` +
+        `; a miss or a rejected answer: ${manual})`
+      : " (looked up once the clusters are: --apply does both)";
+  }
+  if (!report.apply && !clusters) return "";
   return clusters
     ? ` (their cluster has no accepted point: a miss, or an answer the 60 km guard rejected; ${manual})`
     : ` (their cluster has no accepted point: geocode --clusters if it was never looked up; a miss or a rejected answer: ${manual})`;
@@ -169,10 +185,15 @@ function waitingWhy(report: GeocodeReport, clusters: GeocodeReport | undefined):
 
 /** `--budget`: a whole number of calls, 0 or more (before: 1.5 made 2 calls). */
 function wholeCalls(value: string | boolean): number {
-  const n = amount(value, "--budget", "calls");
-  if (!Number.isInteger(n)) {
-    throw new UsageError(`Cannot read --budget "${value}": expected a whole number of calls`);
+  const refused = () =>
+    new UsageError(`Cannot read --budget "${value}": expected a whole number of calls, 0 or more`);
+  let n: number;
+  try {
+    n = amount(value, "--budget", "calls");
+  } catch {
+    throw refused(); // in the same words as 1.5 (before: "a number of calls" for 1e1 or -1)
   }
+  if (!Number.isInteger(n)) throw refused();
   return n;
 }
 
@@ -195,7 +216,7 @@ async function geocodeModes(
       datasets: run.datasets,
       retryMisses: run.retryMisses,
       signal,
-      onLookup: progressLine(io, redact),
+      onLookup: progressLine(io, redact, run.budget === undefined ? undefined : run.budget - spent),
     });
     spent += report.calls;
     out(run.json ? JSON.stringify(report) : formatGeocodeReport(report, clustersReport));
@@ -204,8 +225,10 @@ async function geocodeModes(
     // stderr, where cron's mail and the log look.
     const stopped = report.stoppedBy !== undefined && report.stoppedBy !== "signal" &&
       FAILED_STOPS.includes(report.stoppedBy);
-    const why = report.failed ??
-      (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
+    // Stopped by a signal, the calls it cut short are no setting to check.
+    const why = report.stoppedBy === "signal"
+      ? ""
+      : report.failed ?? (stopped ? `stopped by ${report.stoppedBy}: ${report.error}` : "");
     if (why !== "") {
       // A rate limit or quota is waited out, not fixed in the settings (before: "check
       // GEOCODER_BASE_URL and GEOCODER_API_KEY" for those too).

@@ -33,6 +33,7 @@ Deno.test("progressLine() says how far geocode is every 5 s on a terminal, every
     const tell = progressLine(
       { terminal: { stdout: terminal, stderr: terminal }, stderr: (text) => lines.push(text) },
       (text) => text,
+      undefined,
       () => clock,
     );
     const report = { mode: "locations", calls: 0, toLookUp: 300, hits: 0, misses: 0, rejected: 0 };
@@ -45,4 +46,22 @@ Deno.test("progressLine() says how far geocode is every 5 s on a terminal, every
       "locations: 2 of 300 looked up so far (2 hits, 0 misses, 0 rejected)\n",
     ]);
   }
+});
+
+Deno.test("progressLine() names the budget when it stops the run before every place", () => {
+  const lines: string[] = [];
+  let clock = 0;
+  const tell = progressLine(
+    { terminal: { stdout: true, stderr: true }, stderr: (text) => lines.push(text) },
+    (text) => text,
+    25,
+    () => clock,
+  );
+  clock = 6_000;
+  const report = { mode: "locations", calls: 11, toLookUp: 52, hits: 9, misses: 1, rejected: 1 };
+  tell(report as unknown as GeocodeReport);
+  // Before: "11 of 52", though the run stops at 25.
+  assert.deepEqual(lines, [
+    "locations: 11 of 52 looked up so far, 25 at most this run (the budget) (9 hits, 1 misses, 1 rejected)\n",
+  ]);
 });

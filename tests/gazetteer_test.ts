@@ -480,10 +480,19 @@ for (const b of backends()) {
         ]),
       );
       const notUtf8 = await cli(["gazetteer", "import", latin1], env);
-      assert.equal(notUtf8.code, 2, notUtf8.stdout + notUtf8.stderr);
+      assert.equal(notUtf8.code, 1, notUtf8.stdout + notUtf8.stderr);
       assert.match(
         notUtf8.stderr,
-        /^Cannot read the gazetteer sheet "[^"]*latin1\.csv": it is not UTF-8 \(Latin-1 or a Windows code page\?\); save it as "CSV UTF-8"/,
+        /Cannot read the gazetteer sheet "[^"]*latin1\.csv": it is not UTF-8 \(Latin-1 or a Windows code page\?\); save it as "CSV UTF-8"\n$/,
+      );
+      // UTF-16 without its byte-order mark: its NUL bytes tell it.
+      await Deno.writeFile(
+        latin1,
+        new Uint8Array([...new TextEncoder().encode("kind,cluster")].flatMap((b) => [b, 0])),
+      );
+      assert.match(
+        (await cli(["gazetteer", "import", latin1], env)).stderr,
+        /it is not UTF-8 \(UTF-16\); save it as "CSV UTF-8"/,
       );
       // The demo's sheet into a real database: refused, nothing changed (before: its made-up
       // points became curated ones, over the provider's answers).

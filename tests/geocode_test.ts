@@ -523,9 +523,13 @@ for (const b of backends()) {
           assert.equal(second.code, 0, second.stdout + second.stderr);
           assert.match(
             second.stdout,
-            /^Another geocode run holds the lock \(it pays for each place once\): nothing was looked up/,
+            /^Another geocode run holds the lock \(two at once would pay for the same places twice\): nothing was looked up; rerun once it has finished\n$/,
           );
           assert.equal(fake.queries.length, asked, "no call made");
+          const json = await cli(["geocode", "--clusters", "--apply", "--json"], env);
+          assert.equal(JSON.parse(json.stdout).status, "locked"); // before: the text line
+          // Nothing on stderr for a run the lock skipped.
+          assert.equal(json.stderr, "");
         } finally {
           await holder.close();
         }
@@ -620,7 +624,7 @@ for (const b of backends()) {
         second!,
         // The run's budget, spent by the clusters (it said "budget of 0 calls", what was left);
         // the places of the clusters it did not reach wait, saying why.
-        /^locations: .* waiting for a cluster centroid \(their cluster is not looked up yet: the clusters stopped by budget of 5 calls\); 0 calls to locationiq: .*; stopped by budget of 5 calls$/,
+        /^locations: .* waiting for a cluster centroid \(their cluster has no accepted point yet: the clusters stopped by budget of 5 calls; a miss or a rejected answer: place it with gazetteer import, kind cluster, status manual\); 0 calls to locationiq: .*; stopped by budget of 5 calls$/,
       );
       assert.equal(fake.queries.length, 5);
       // The default budget (300) covers the rest: every cluster, then the places.
@@ -753,10 +757,12 @@ Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429
   const fake = startFakeGeocoder(answer);
   const sleeps: number[] = [];
   try {
+    const waits: string[] = [];
     const g = createLocationIqGeocoder({
       baseUrl: fake.baseUrl,
       apiKey: "good-key",
       sleep: (ms) => (sleeps.push(ms), Promise.resolve()),
+      onWait: (text) => waits.push(text),
     });
     assert.deepEqual(
       await g.search({ text: "Taj Mall, Pipeline, Nairobi, Kenya", countryCodes: ["ke"] }),
@@ -776,6 +782,13 @@ Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429
     const later = await g.search({ text: "Kilimani, Nairobi, Kenya", countryCodes: ["ke"] });
     assert.equal(later.kind, "hit");
     assert.deepEqual(sleeps.filter((ms) => ms >= 60_000), [60_000, 60_000]);
+    // Each minute's wait is said first (before: up to 2 minutes without a word).
+    assert.deepEqual(
+      waits,
+      [1, 2].map((n) =>
+        `LocationIQ limits requests per minute: waiting 60 s for the next minute (${n} of 2 for this place)`
+      ),
+    );
     assert.equal(
       fake.throttleMinuteNext,
       0,
@@ -788,7 +801,7 @@ Deno.test("LocationIQ adapter: 404 'Unable to geocode' is a miss; per-second 429
       () => g.search({ text: "Kilimani, Nairobi, Kenya", countryCodes: ["ke"] }),
       (e) =>
         e instanceof GeocoderError && e.terminal &&
-        /Rate Limited Minute \(gave up after 2 minutes of waiting and 3 attempts\): the per-minute limit held; the next run goes on$/
+        /Rate Limited Minute \(gave up after 2 minutes of waiting and 3 attempts\): the per-minute limit held$/
           .test(e.message),
     );
     fake.throttleMinuteNext = 0;
