@@ -12,7 +12,7 @@ import { type Dataset, DATASETS } from "./datasets.ts";
 import type { Clock, Database, ObjectStore } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
 import { RUN_TABLES, tablesNotWritable } from "./check_writes.ts";
-import { RUN_SESSION_ALIVE } from "./record_run.ts";
+import { RUN_FILES, RUN_SESSION_ALIVE } from "./record_run.ts";
 
 /** Health of one dataset. */
 export interface DatasetStatus {
@@ -108,30 +108,26 @@ select watermark, files_applied::int as files_applied, last_applied_at
 from tickets.import_meta where dataset = $1`;
 
 /**
- * The last run: one still `running` first (alive, or died without a word), whenever it started,
- * then by end (migration 013's index). Before, by end or else start: a run that waited for the
- * lock started before the run it waited for ended, and once killed it never came out as the last
- * (HEALTHY for a dead run). `running` says whether the session that began it is still connected;
- * the files of one without an end are the ledger's since it took the lock.
+ * The last run: the one that took the dataset's lock last (migration 013 begins its row then, so
+ * its id is the highest), whatever its start or end. Before, by end or else start: a run that
+ * waited for the lock started before the run it waited for ended, and once killed it never came
+ * out as the last (HEALTHY for a dead run); and a run killed in its post-apply steps after the
+ * next one took the lock is not the last (that one's steps did its files too). `running` says
+ * whether the session that began it is still connected; the files of one without an end are the
+ * ledger's since it took the lock, up to the next run's.
  */
 const LAST_RUN = `
 select r.id, r.started_at, r.finished_at, r.status, r.totals, r.error,
        r.status = 'running' and ${RUN_SESSION_ALIVE} as running,
-       coalesce(r.finished_at, r.started_at) as ended,
        case when r.finished_at is null and r.locked_at is not null
-            then (select count(*)::int from tickets.applied_files f
-                  where f.dataset = r.dataset and f.applied_at >= r.locked_at)
-            else r.files_applied end as files_applied
+            then ${RUN_FILES} else r.files_applied end as files_applied
 from tickets.runs r where r.dataset = $1 and r.status <> 'locked'
-order by case when r.status = 'running' then 'infinity'::timestamptz
-              else coalesce(r.finished_at, r.started_at) end desc, r.id desc
-limit 1`;
+order by r.id desc limit 1`;
 
-/** $1 dataset, $2 and $3 the last run's end (or start) and id (null: none): locked runs since. */
+/** $1 dataset, $2 the last run's id (null: none): the runs skipped for the lock since. */
 const LOCKED_SINCE = `
 select count(*)::int as runs, max(finished_at) as last_at from tickets.runs
-where dataset = $1 and status = 'locked'
-  and ($2::timestamptz is null or (finished_at, id) > ($2::timestamptz, $3::bigint))`;
+where dataset = $1 and status = 'locked' and ($2::bigint is null or id > $2::bigint)`;
 
 /** Distinct files in the ledger (one row per file name: a replaced file keeps its last ETag). */
 const LEDGER_FILES = `select count(*)::int as n from tickets.applied_files where dataset = $1`;
@@ -216,8 +212,6 @@ type RunRow = {
   id: unknown;
   started_at: Date;
   finished_at: Date | null;
-  /** The end, or the start while it has none. */
-  ended: Date;
   /** A `running` row whose session is still connected. */
   running: boolean;
   status: string;
@@ -276,11 +270,7 @@ async function datasetStatus(
 async function readFacts(db: Database, dataset: Dataset): Promise<Facts> {
   const [meta] = await db.query<MetaRow>(META, [dataset.name]);
   const [run] = await db.query<RunRow>(LAST_RUN, [dataset.name]);
-  const [locked] = await db.query<LockedRow>(LOCKED_SINCE, [
-    dataset.name,
-    run?.ended ?? null,
-    run?.id ?? null,
-  ]);
+  const [locked] = await db.query<LockedRow>(LOCKED_SINCE, [dataset.name, run?.id ?? null]);
   const [counts] = await db.query<CountsRow>(tableCounts(dataset.table));
   const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
   const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);

@@ -46,14 +46,26 @@ export const RUN_SESSION_ALIVE = `exists (
     and (a.backend_start is null or a.backend_start = r.session_started_at))`;
 
 /**
+ * The files the run of record `r` applied while it has no end (running, or died): the ledger's
+ * since it took the lock, up to when the next run of its dataset took it (a run lets go of the
+ * lock for its post-apply steps, and the next one's files are its own).
+ */
+export const RUN_FILES = `(
+  select count(*)::int from tickets.applied_files f
+  where f.dataset = r.dataset and f.applied_at >= r.locked_at
+    and f.applied_at < coalesce((select min(n.locked_at) from tickets.runs n
+                                 where n.dataset = r.dataset and n.locked_at > r.locked_at),
+                                'infinity'))`;
+
+/**
  * $1 run key, $2 dataset, $3 start, $4 reseed, $5 source. Begins the run's record once it holds
  * the dataset's lock, with its session, and marks the dataset's earlier runs that never recorded
- * their end, whose sessions are gone, as `died` (one that let go of the lock for its post-apply
- * steps is still connected, so still running).
+ * their end, whose sessions are gone, as `died`, with the files they applied (one that let go of
+ * the lock for its post-apply steps is still connected, so still running).
  */
 const BEGIN_RUN = `
 with died as (
-  update tickets.runs r set status = 'died'
+  update tickets.runs r set status = 'died', files_applied = ${RUN_FILES}
   where r.dataset = $2 and r.status = 'running' and not ${RUN_SESSION_ALIVE}
 )
 insert into tickets.runs (run_key, dataset, started_at, status, reseed, source, session_pid,

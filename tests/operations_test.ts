@@ -9,7 +9,9 @@ import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain, emptyCounts } from "../core/drain.ts";
 import { createLogger } from "../cli/logger.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
-import { recordRun } from "../core/record_run.ts";
+import { beginRun, recordRun } from "../core/record_run.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
+import { migrate } from "../core/migrate.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { createRedactor } from "../app/redact.ts";
@@ -791,3 +793,70 @@ function losingRecord(
     },
   };
 }
+
+Deno.test({
+  name:
+    "ops: a run killed in its post-apply steps after the next run took the lock is not the last run, and its files stop at the next run's",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined, // two sessions: PostgreSQL only
+  sanitizeResources: false,
+  fn: async () => {
+    const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+    const db = createPostgresDatabase(url);
+    const first = createPostgresDatabase(url); // run A's own session
+    try {
+      await migrate(db);
+      const start = (db: Database) => {
+        const key = crypto.randomUUID();
+        return beginRun(db, {
+          runKey: key,
+          dataset: "inc",
+          startedAt: new Date(),
+          reseed: false,
+          source: "dir:bucket",
+        }).then(() => key);
+      };
+      const ledger = (db: Database, file: string) =>
+        db.query(
+          `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
+             updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
+             quarantined) values ('inc', $1, $1, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
+          [file],
+        );
+      // A applies its file and lets go of the lock for its post-apply steps; B takes it (A
+      // still connected: not marked), applies two files and ends ok; then A is killed.
+      await start(first);
+      await ledger(first, "2026-06-15T06-00-00.csv");
+      const b = await start(db);
+      await ledger(db, "2026-06-15T06-20-00.csv");
+      await ledger(db, "2026-06-15T06-40-00.csv");
+      const report = {
+        mode: "apply",
+        dataset: "inc",
+        status: "ok",
+        reseed: false,
+        source: "dir:bucket",
+        files: [{ status: "applied" }, { status: "applied" }],
+        totals: {},
+      } as unknown as Parameters<typeof recordRun>[1];
+      await recordRun(db, report, { runKey: b, startedAt: new Date() });
+      await first.close();
+      // Before: A, still "running", sorted first: FAILING, "the 3 file(s) it applied" (B's too).
+      const [inc] = (await readStatus(db, { datasets: [INC] })).datasets;
+      assert.deepEqual([inc!.lastRun?.status, inc!.lastRun?.filesApplied], ["ok", 2]);
+      assert.ok(!inc!.reasons.some((r) => /died/.test(r)), inc!.reasons.join("\n"));
+      // The next run marks A died with its own file alone (before: 0 in the table).
+      await start(db);
+      const rows = await db.query<{ status: string; files_applied: number }>(
+        `select status, files_applied from tickets.runs order by id`,
+      );
+      assert.deepEqual(rows, [
+        { status: "died", files_applied: 1 },
+        { status: "ok", files_applied: 2 },
+        { status: "running", files_applied: 0 },
+      ]);
+    } finally {
+      await first.close().catch(() => {});
+      await db.close();
+    }
+  },
+});
