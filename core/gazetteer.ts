@@ -14,9 +14,9 @@ import {
   distanceM,
   LOCATION_GUARD_M,
   resolveGeometry,
+  unionOf,
 } from "./geocode.ts";
 import type { Database, SqlSession } from "./ports/mod.ts";
-import { ident } from "./_sql.ts";
 
 /** The review sheet's columns, in order. */
 export const GAZETTEER_COLUMNS = [
@@ -311,9 +311,9 @@ async function storeRows(
 const NAMED_WARNINGS = 10;
 
 /** Every (cluster, place) the tickets have; a cluster alone has place null. */
-const TICKET_PLACES = Object.values(DATASETS)
-  .map((d) => `select distinct cluster, place from ${ident(d.table)} where cluster is not null`)
-  .join(" union ");
+const TICKET_PLACES = `select distinct cluster, place from (${
+  unionOf(Object.values(DATASETS), "cluster, place", "cluster is not null")
+}) t`;
 
 /**
  * Stored rows that name no ticket's cluster or (cluster, place): kept (a ticket may come), but
@@ -353,6 +353,10 @@ async function placingNone(
     reason: `and ${rest} more row(s) from here on name no ticket's cluster or place`,
   }];
 }
+
+/** How a sheet writes `verified`: true, or false (empty: left as the gazetteer holds it). */
+const TRUE_WORD = /^(true|t|1|yes|y)$/i;
+const FALSE_WORD = /^(false|f|0|no|n)$/i;
 
 /** How a message names a row: `location "Kenol Road" in cluster "Bamburi"`, `cluster "Bamburi"`. */
 function describe(row: { kind: string; cluster: string; place: string }): string {
@@ -475,7 +479,7 @@ function readRow(r: Record<string, string>): SheetRow | { error: string } {
     return error(`has status "${status}": expected hit, miss, rejected or manual`);
   }
   // Before: any other word (maybe, ok) was read as false without a word.
-  if (r.verified && !/^(true|t|1|yes|y|false|f|0|no|n)$/i.test(r.verified)) {
+  if (r.verified && !TRUE_WORD.test(r.verified) && !FALSE_WORD.test(r.verified)) {
     return error(`has verified "${r.verified}": expected true or false (or empty)`);
   }
   return {
@@ -487,7 +491,7 @@ function readRow(r: Record<string, string>): SheetRow | { error: string } {
     status,
     verified: r.verified === undefined || r.verified === ""
       ? undefined
-      : /^(true|t|1|yes|y)$/i.test(r.verified),
+      : TRUE_WORD.test(r.verified),
     reason: r.reason ?? "",
   };
 }

@@ -144,7 +144,12 @@ export function distanceM(a: { lat: number; lon: number }, b: { lat: number; lon
   return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
-function unionOf(datasets: readonly Dataset[], columns: string, where = "true"): string {
+/** The rows of `datasets`' tables, `columns` of those matching `where`, one query (union all). */
+export function unionOf(
+  datasets: readonly Dataset[],
+  columns: string,
+  where = "true",
+): string {
   return datasets.map((d) => `select ${columns} from ${ident(d.table)} where ${where}`)
     .join(" union all ");
 }

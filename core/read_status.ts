@@ -113,14 +113,13 @@ from tickets.import_meta where dataset = $1`;
  * waited for the lock started before the run it waited for ended, and once killed it never came
  * out as the last (HEALTHY for a dead run); and a run killed in its post-apply steps after the
  * next one took the lock is not the last (that one's steps did its files too). `running` says
- * whether the session that began it is still connected; the files of one without an end are the
- * ledger's since it took the lock, up to the next run's.
+ * whether the session that began it is still connected; the files of one still `running` are the
+ * ledger's since it took the lock, up to the next run's (a row marked `died` holds them).
  */
 const LAST_RUN = `
 select r.id, r.started_at, r.finished_at, r.status, r.totals, r.error,
        r.status = 'running' and ${RUN_SESSION_ALIVE} as running,
-       case when r.finished_at is null and r.locked_at is not null
-            then ${RUN_FILES} else r.files_applied end as files_applied
+       case when r.status = 'running' then ${RUN_FILES} else r.files_applied end as files_applied
 from tickets.runs r where r.dataset = $1 and r.status <> 'locked'
 order by r.id desc limit 1`;
 

@@ -388,3 +388,14 @@ export function openTicket(
     ...overrides,
   };
 }
+
+/** The ledger row the drain writes for an INC file `file` (a release's drain, by hand). */
+export function recordLedgerRow(db: Database, file: string) {
+  return db.query(
+    `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
+       updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
+       quarantined)
+     values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
+    [file, `automations/inc/changes/${file}`],
+  );
+}

@@ -21,7 +21,7 @@ import { runAfterApply } from "../core/run_after_apply.ts";
 import { beginRun, recordRun } from "../core/record_run.ts";
 import { readStatus } from "../core/read_status.ts";
 import type { DrainReport } from "../core/drain.ts";
-import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
+import { createScratchDatabase, recordLedgerRow, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { cli } from "./_cli.ts";
 import postgres from "postgres";
 
@@ -36,17 +36,6 @@ async function appliedAt(db: Database): Promise<Map<string, string>> {
     `select name, applied_at::text as at from tickets.schema_definitions`,
   );
   return new Map(rows.map((r) => [r.name, r.at]));
-}
-
-/** The ledger row the drain writes for an INC file `file` (a release's drain, by hand). */
-function recordLedgerRow(db: Database, file: string) {
-  return db.query(
-    `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
-       updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
-       quarantined)
-     values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
-    [file, `automations/inc/changes/${file}`],
-  );
 }
 
 /** An INC ticket stored as `file` wrote it (its typed columns generated from `raw`). */

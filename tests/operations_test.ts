@@ -20,6 +20,7 @@ import {
   createScratchDatabase,
   listNames,
   makeDirBucket,
+  recordLedgerRow,
   removeTestDataAtEnd,
   shared,
   writeFiles,
@@ -815,20 +816,13 @@ Deno.test({
           source: "dir:bucket",
         }).then(() => key);
       };
-      const ledger = (db: Database, file: string) =>
-        db.query(
-          `insert into tickets.applied_files (dataset, file_name, key, etag, rows_read, inserted,
-             updated, unchanged, older_skipped, alarms_dropped, sentinels_dropped, duplicates,
-             quarantined) values ('inc', $1, $1, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
-          [file],
-        );
       // A applies its file and lets go of the lock for its post-apply steps; B takes it (A
       // still connected: not marked), applies two files and ends ok; then A is killed.
       await start(first);
-      await ledger(first, "2026-06-15T06-00-00.csv");
+      await recordLedgerRow(first, "2026-06-15T06-00-00.csv");
       const b = await start(db);
-      await ledger(db, "2026-06-15T06-20-00.csv");
-      await ledger(db, "2026-06-15T06-40-00.csv");
+      await recordLedgerRow(db, "2026-06-15T06-20-00.csv");
+      await recordLedgerRow(db, "2026-06-15T06-40-00.csv");
       const report = {
         mode: "apply",
         dataset: "inc",
