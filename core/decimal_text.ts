@@ -26,10 +26,16 @@ export function decimalText(value: number, digits: number): string {
   return (value < 0 && rounded !== 0 ? -rounded : rounded).toFixed(digits);
 }
 
-/** A 0..1 rate as a percentage with `digits` decimals, rounded as {@linkcode decimalText}. */
-export function percentText(rate: number, digits: number): string {
-  // `rate` × 100 on the decimal text: 0.0295 × 100 is 2.9499999999999997 as a double. A rate
-  // written with an exponent (1e-7) has no such text: multiplied, it is far from any half.
-  const shifted = Number(`${rate}e2`);
-  return decimalText(Number.isFinite(shifted) ? shifted : rate * 100, digits);
+/**
+ * `part` of `whole` (two counts) as a percentage with `digits` decimals, rounded once from the exact
+ * fraction, halves up: 15 of 19 is "78.9" (the API's rate rounded to 4 decimals first, 0.7895,
+ * would give "79.0"). Empty text when `whole` is 0.
+ */
+export function shareText(part: number, whole: number, digits: number): string {
+  if (whole === 0) return "";
+  const scale = 10 ** (digits + 2);
+  const units = Math.floor((part * scale) / whole);
+  const rest = part * scale - units * whole;
+  const rounded = 2 * rest >= whole ? units + 1 : units;
+  return (rounded / 10 ** digits).toFixed(digits);
 }

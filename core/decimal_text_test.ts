@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decimalText, percentText } from "./decimal_text.ts";
+import { decimalText, shareText } from "./decimal_text.ts";
 
 Deno.test("decimalText() rounds halves up as PostgreSQL's round() does on the API's values", () => {
   // A team's p90 of 47.05 h: /api/teams said 47.05, `report --by team` printed 47.0.
@@ -16,9 +16,10 @@ Deno.test("decimalText() rounds halves up as PostgreSQL's round() does on the AP
   assert.equal(decimalText(NaN, 1), "NaN");
 });
 
-Deno.test("percentText() rounds a rate's half up, as PostgreSQL rounds it", () => {
-  assert.equal(percentText(0.0295, 1), "3.0"); // 0.0295 * 100 = 2.9499999999999997: "2.9"
-  assert.equal(percentText(0.7931, 1), "79.3");
-  assert.equal(percentText(1, 1), "100.0");
-  assert.equal(percentText(1e-7, 1), "0.0"); // not "NaN"
+Deno.test("shareText() rounds two counts' fraction once, halves up", () => {
+  assert.equal(shareText(15, 19, 1), "78.9"); // 0.78947…; the 4-decimal rate 0.7895 gave "79.0"
+  assert.equal(shareText(1, 16, 1), "6.3"); // 6.25
+  assert.equal(shareText(1, 3, 2), "33.33");
+  assert.equal(shareText(19, 19, 1), "100.0");
+  assert.equal(shareText(0, 0, 1), "");
 });

@@ -6,7 +6,7 @@
  */
 
 import type { SqlSession } from "./ports/mod.ts";
-import { decimalText, percentText } from "./decimal_text.ts";
+import { decimalText, shareText } from "./decimal_text.ts";
 
 /** Which grouping, window and cluster. */
 export interface TeamQuery {
@@ -68,13 +68,14 @@ export async function teamPerformance(
 /** The table for a terminal: each column as wide as its widest value (an MTTR of 4795.0 h too). */
 export function formatTeamPerformance(report: TeamPerformance): string {
   const num = (v: number | null) => v === null ? "-" : decimalText(v, 1);
-  const percent = (v: number | null) => v === null ? "-" : `${percentText(v, 1)}%`;
+  const share = (part: number, whole: number) =>
+    whole === 0 ? "-" : `${shareText(part, whole, 1)}%`;
   const columns: [string, (r: TeamRow) => string][] = [
     [report.by === "team" ? "Team" : "Owner", (r) => r.key],
     ["closed", (r) => String(r.closures)],
     ["MTTR h p50", (r) => num(r.mttr_hours.median)],
     ["p90", (r) => num(r.mttr_hours.p90)],
-    ["compliant", (r) => percent(r.compliance_rate)],
+    ["compliant", (r) => share(r.closed_compliant, r.closed_compliant + r.closed_breached)],
     ["open", (r) => String(r.open)],
     ["breached", (r) => String(r.open_breached)],
     ["at risk", (r) => String(r.open_at_risk)],

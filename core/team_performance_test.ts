@@ -6,7 +6,7 @@ const row = (key: string, median: number | null, p90: number | null): TeamRow =>
   closures: 1,
   mttr_hours: { median, p90, count: median === null ? 0 : 1 },
   closed_compliant: 0,
-  closed_breached: 1,
+  closed_breached: median === null ? 0 : 1,
   compliance_rate: median === null ? null : 0,
   open: 26,
   open_breached: 3,
@@ -43,4 +43,21 @@ Deno.test("formatTeamPerformance: every column lines up, also with an MTTR of hu
     /^Fibre Maintenance NBI\s+1\s+4795\.0\s+4795\.0\s+0\.0%\s+26\s+3\s+0\s+0$/,
   );
   assert.match(lines[3]!, /^Team B\s+1\s+-\s+-\s+-\s+26/);
+});
+
+Deno.test("formatTeamPerformance: compliance rounds once from the counts (15 of 19 is 78.9%)", () => {
+  const report: TeamPerformance = {
+    generated_at: "2026-11-29T23:00:00+03:00",
+    by: "team",
+    filters: { cluster: null },
+    window: { name: "7d", from: "2026-11-23", to: "2026-11-29", start: "", end: "" },
+    // The API's rate, 0.7895 (4 decimals), rounded again read 79.0%.
+    rows: [{
+      ...row("Team A", 2.5, 3.1),
+      closed_compliant: 15,
+      closed_breached: 4,
+      compliance_rate: 0.7895,
+    }],
+  };
+  assert.match(formatTeamPerformance(report), /Team A\s+1\s+2\.5\s+3\.1\s+78\.9%/);
 });

@@ -76,13 +76,15 @@ export function eatTime(iso) {
   return `${eat.getUTCDate()} ${month} ${hh}:${mm} EAT`;
 }
 
-/** `91.2 %` from a 0..1 rate. */
-export function percent(rate) {
-  if (rate === null || rate === undefined) return "–";
-  // × 100 on the decimal text: 0.0295 * 100 is 2.9499999999999997 as a double (a rate written
-  // with an exponent, 1e-7, has no such text: multiplied, it is far from any half).
-  const shifted = Number(`${Number(rate)}e2`);
-  return `${decimal(Number.isFinite(shifted) ? shifted : Number(rate) * 100, 1)} %`;
+/**
+ * `part` of `whole` (two counts) as "78.9 %", rounded once from the exact fraction (halves up):
+ * the API's 4-decimal rate rounded again would show 15 of 19 as 79.0 %. "–" when `whole` is 0.
+ */
+export function share(part, whole) {
+  if (!(whole > 0) || !(part >= 0)) return "–";
+  const units = Math.floor((part * 1000) / whole);
+  const rounded = 2 * (part * 1000 - units * whole) >= whole ? units + 1 : units;
+  return `${(rounded / 10).toFixed(1)} %`;
 }
 
 /** `850 m` / `3.4 km`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, ago, countdown, hours, percent } from "./format.js";
+import { age, ago, countdown, hours, share } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -18,8 +18,6 @@ Deno.test("hours() rounds to the nearest tenth (MTTR, not an SLA age)", () => {
   assert.equal(hours(47.99), "48.0 h");
   assert.equal(hours(2.25), "2.3 h");
   assert.equal(hours(47.05), "47.1 h"); // as report --by team prints it (before: "47.0 h")
-  assert.equal(percent(0.0295), "3.0 %"); // as PostgreSQL rounds 2.95 (a double gave "2.9 %")
-  assert.equal(percent(1e-7), "0.0 %");
   assert.equal(hours(undefined), "–");
 });
 
@@ -51,12 +49,29 @@ Deno.test("ago() gives days from two days on (the demo's data, months old, read 
   assert.equal(ago(4027.1), "167 days ago");
 });
 
-Deno.test("hours() and percent() round as core/decimal_text.ts does (the page keeps its own copy)", async () => {
-  const { decimalText, percentText } = await import("../core/decimal_text.ts");
+Deno.test("hours() rounds as core/decimal_text.ts does (the page keeps its own copy)", async () => {
+  const { decimalText } = await import("../core/decimal_text.ts");
   for (let i = 0; i < 20_000; i++) {
     const h = i / 200; // 0.000 … 99.995: every half of a tenth, and the doubles around them
     assert.equal(hours(h), `${decimalText(h, 1)} h`, `hours(${h})`);
-    const rate = i / 20_000; // 0.00000 … 0.99995
-    assert.equal(percent(rate), `${percentText(rate, 1)} %`, `percent(${rate})`);
+  }
+});
+
+Deno.test("share() rounds a compliance once from its counts: 15 of 19 is 78.9 %, not 79.0 %", async () => {
+  // The API's rate is rounded to 4 decimals (0.7895); rounding that again gave 79.0 %.
+  assert.equal(share(15, 19), "78.9 %");
+  assert.equal(share(1, 16), "6.3 %"); // 6.25: a half, up
+  assert.equal(share(0, 5), "0.0 %");
+  assert.equal(share(5, 5), "100.0 %");
+  assert.equal(share(0, 0), "–");
+  const { shareText } = await import("../core/decimal_text.ts");
+  for (let whole = 1; whole <= 400; whole++) {
+    for (let part = 0; part <= whole; part++) {
+      assert.equal(
+        share(part, whole),
+        `${shareText(part, whole, 1)} %`,
+        `share(${part}, ${whole})`,
+      );
+    }
   }
 });

@@ -1,16 +1,6 @@
 // The panels around the map: key figures, freshness, the selected ticket, the nearest list.
 
-import {
-  age,
-  ago,
-  countdown,
-  eatTime,
-  esc,
-  GEO_SOURCES,
-  hours,
-  metres,
-  percent,
-} from "./format.js";
+import { age, ago, countdown, eatTime, esc, GEO_SOURCES, hours, metres, share } from "./format.js";
 import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const $ = (id) => document.getElementById(id);
@@ -29,7 +19,9 @@ export function renderKpis(dashboard, { windowed = true } = {}) {
     ? `Closed (${windowLabel(dashboard.window)})`
     : "Closed (pick dates)";
   $("kpi-mttr").textContent = windowed ? hours(m.mttr_hours?.median) : "–";
-  $("kpi-compliance").textContent = windowed ? percent(m.compliance_rate) : "–";
+  $("kpi-compliance").textContent = windowed
+    ? share(m.closed_compliant, m.closed_compliant + m.closed_breached)
+    : "–";
 }
 
 function windowLabel(w) {

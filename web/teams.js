@@ -1,6 +1,6 @@
 // The closure attribution table from /api/teams.
 
-import { esc, hours, percent } from "./format.js";
+import { esc, hours, share } from "./format.js";
 
 /** Fills the teams table. */
 export function renderTeams(tbody, payload) {
@@ -13,7 +13,9 @@ export function renderTeams(tbody, payload) {
   tbody.innerHTML = rows.map((r) =>
     `<tr><th scope="row">${esc(r.key)}</th><td>${r.closures}</td>` +
     `<td>${hours(r.mttr_hours?.median)}</td><td>${hours(r.mttr_hours?.p90)}</td>` +
-    `<td>${percent(r.compliance_rate)}</td><td>${r.open}</td><td>${r.open_breached}</td>` +
+    `<td>${
+      share(r.closed_compliant, r.closed_compliant + r.closed_breached)
+    }</td><td>${r.open}</td><td>${r.open_breached}</td>` +
     `<td>${r.open_at_risk}</td><td>${r.reopened}</td></tr>`
   ).join("");
 }
