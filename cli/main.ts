@@ -67,7 +67,12 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     role = databaseRole(config, io.env);
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
-    return await runCommand(command, rest, { config, io, redact, out });
+    const unwatch = watchPlainStop(command, config, io);
+    try {
+      return await runCommand(command, rest, { config, io, redact, out });
+    } finally {
+      unwatch();
+    }
   } catch (error) {
     return failed(command, error, err, role);
   }
@@ -75,6 +80,27 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
 
 /** The commands that write to the database (a role that may not write fails them). */
 const WRITING_COMMANDS = new Set(["migrate", "ingest", "capture", "geocode", "gazetteer"]);
+
+/** Commands that handle SIGINT/SIGTERM themselves (stop cleanly, or keep a file whole). */
+const OWN_SIGNALS = new Set(["ingest", "geocode", "serve", "db", "demo"]);
+
+/**
+ * A signal to a command on PostgreSQL that does not handle it itself ends it saying so, with exit
+ * 130 (SIGINT) or 143 (SIGTERM) as before: before, a `status` stopped while it connected ended
+ * with no line. On the embedded database the default stays, ending the process at once even while
+ * PGlite holds the thread (a listener would wait for it).
+ */
+function watchPlainStop(command: string, config: Config, io: MainIo): () => void {
+  if (OWN_SIGNALS.has(command) || config.databaseUrl === undefined) return () => {};
+  const writes = WRITING_COMMANDS.has(command) || command === "sql";
+  return io.onSignal((signal) => {
+    io.stderr(
+      `Interrupted by ${signal}: "${command}" ended before it finished` +
+        (writes ? "; what it had not committed rolls back, run it again\n" : "\n"),
+    );
+    io.exit?.(signal === "SIGINT" ? 130 : 143);
+  });
+}
 
 /**
  * The PostgreSQL role the commands connect as: DATABASE_URL's user, else PGUSER (never the

@@ -436,4 +436,37 @@ Deno.test({
   },
 });
 
+for (const [command, writes] of [["status", false], ["migrate", true]] as const) {
+  Deno.test({
+    name: `SIGTERM while ${command} is connecting ends it with exit 143 and a line saying so`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const silent = await fakeServer("silent");
+      try {
+        const child = spawn([command], {
+          DATABASE_URL: `postgres://fleet:${SECRET}@127.0.0.1:${silent.port}/tickets`,
+          PGCONNECT_TIMEOUT: "60",
+        });
+        await silent.connected;
+        const sent = performance.now();
+        child.kill("SIGTERM");
+        const output = await child.output();
+        const seconds = (performance.now() - sent) / 1000;
+        const stderr = new TextDecoder().decode(output.stderr);
+        assert.equal(output.code, 143, stderr);
+        assert.ok(seconds < 10, `ended ${seconds} s after SIGTERM (connect timeout 60 s)`);
+        // Before: exit 143 and nothing on stderr.
+        assert.equal(
+          stderr,
+          `Interrupted by SIGTERM: "${command}" ended before it finished` +
+            (writes ? "; what it had not committed rolls back, run it again\n" : "\n"),
+        );
+      } finally {
+        silent.close();
+      }
+    },
+  });
+}
+
 removeTestDataAtEnd();
