@@ -12,6 +12,7 @@ import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
 import { describeMissingGrants, missingReadGrants } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { terminalText } from "../core/terminal_text.ts";
 import { fewDescriptorsWarning } from "../serve/descriptors.ts";
 import { hostPort, isLoopback } from "../serve/address.ts";
 import { type RunningServer, startServer } from "../serve/server.ts";
@@ -217,20 +218,8 @@ function terminalLine(entry: Record<string, unknown>): string {
     }
   }
   if (error) words.push(error);
-  return words.map((word) => escapeControls(String(word ?? "")).trim()).filter((word) => word)
+  return words.map((word) => terminalText(String(word ?? "")).trim()).filter((word) => word)
     .join(" ");
-}
-
-/**
- * `text` with its control characters written as `\x1b` (a request path or an error could
- * otherwise move the cursor or colour the operator's terminal).
- */
-function escapeControls(text: string): string {
-  return text.replace(
-    // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
 }
 
 /** Connections of serve's PostgreSQL pool. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { terminalText } from "./terminal_text.ts";
 import type { Database, SqlSession } from "./ports/mod.ts";
 import { decimalText } from "./decimal_text.ts";
 
@@ -416,6 +417,8 @@ function ageText(hours: number | null): string {
 /** Lays rows out in columns; `align` has one letter per column, `l`eft or `r`ight. */
 function table(align: string, rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
+  // The feed's text (a cluster, a team) may hold control characters: escaped, and measured so.
+  rows = rows.map((row) => row.map(terminalText));
   for (const row of rows) {
     row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
   }

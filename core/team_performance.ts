@@ -7,6 +7,7 @@
 
 import type { SqlSession } from "./ports/mod.ts";
 import { decimalText, shareText } from "./decimal_text.ts";
+import { terminalText } from "./terminal_text.ts";
 
 /** Which grouping, window and cluster. */
 export interface TeamQuery {
@@ -71,7 +72,7 @@ export function formatTeamPerformance(report: TeamPerformance): string {
   const share = (part: number, whole: number) =>
     whole === 0 ? "-" : `${shareText(part, whole, 1)}%`;
   const columns: [string, (r: TeamRow) => string][] = [
-    [report.by === "team" ? "Team" : "Owner", (r) => r.key],
+    [report.by === "team" ? "Team" : "Owner", (r) => terminalText(r.key)],
     ["closed", (r) => String(r.closures)],
     ["MTTR h p50", (r) => num(r.mttr_hours.median)],
     ["p90", (r) => num(r.mttr_hours.p90)],

@@ -61,3 +61,16 @@ Deno.test("formatTeamPerformance: compliance rounds once from the counts (15 of 
   };
   assert.match(formatTeamPerformance(report), /Team A\s+1\s+2\.5\s+3\.1\s+78\.9%/);
 });
+
+Deno.test("formatTeamPerformance: a team name's control characters are escaped, its column still lines up", () => {
+  const report: TeamPerformance = {
+    generated_at: "2026-11-29T23:00:00+03:00",
+    by: "team",
+    filters: { cluster: null },
+    window: { name: "7d", from: "2026-11-23", to: "2026-11-29", start: "", end: "" },
+    rows: [row("Team \x1b[31mRed\u202e", 2.5, 3.1), row("Team B", 1, 1)],
+  };
+  const lines = formatTeamPerformance(report).split("\n").slice(2);
+  assert.match(lines[1]!, /^Team \\x1b\[31mRed\\u202e {2}/);
+  assert.equal(new Set(lines.map((line) => line.length)).size, 1, lines.join("\n"));
+});

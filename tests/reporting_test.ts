@@ -1070,6 +1070,19 @@ for (const b of backends()) {
     assert.match(text, /^ {2}Westlands +2 +0 +1 +1 +0 +47\.9$/m);
   });
 
+  test("formatReport() escapes the feed's control characters: a cluster cannot clear the terminal", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      row("ESC1", { created_at_service: "2026-06-15 10:00:00", cluster: "Kilimani\x1b[2J" }),
+      row("BIDI1", { created_at_service: "2026-06-15 09:00:00", owner: "Otieno \u202eevil" }),
+    ]);
+    const text = formatReport(await buildReport(db, { now: NOW }));
+    // Before: the escape sequence and U+202E went to the terminal as they were.
+    assert.doesNotMatch(text, /[\x1b\u202e]/);
+    assert.match(text, /^ {2}Kilimani\\x1b\[2J +1 /m);
+    assert.match(text, /Otieno \\u202eevil/);
+  });
+
   test("formatReport() says so when there is nothing yet", async () => {
     const db = await fresh();
     const text = formatReport(await buildReport(db, { now: NOW }));

@@ -95,7 +95,12 @@ export function metres(m) {
 
 /** Escapes text for HTML. */
 export function esc(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+    // Direction controls (U+202E …) written out: as given, they turned the text after them around.
+    .replace(
+      /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
 }
 
 /** What a geometry source means for whoever drives there. */

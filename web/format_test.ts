@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, ago, countdown, hours, share } from "./format.js";
+import { age, ago, countdown, esc, hours, share } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -74,4 +74,10 @@ Deno.test("share() rounds a compliance once from its counts: 15 of 19 is 78.9 %,
       );
     }
   }
+});
+
+Deno.test("esc() writes direction controls out: a location with U+202E no longer turns the page's text around", () => {
+  assert.equal(esc("Kasarani \u202eLFN <b>"), "Kasarani \\u202eLFN &#60;b&#62;");
+  assert.equal(esc("\u2066x\u2069 \u200f"), "\\u2066x\\u2069 \\u200f");
+  assert.equal(esc("Mji wa Kale – Ñ"), "Mji wa Kale – Ñ");
 });
