@@ -36,9 +36,9 @@ export interface Slot {
   release(): void;
 }
 
-/** Why no slot was given: the queue was full, or the wait too long. */
+/** Why no slot was given: the queue was full, the wait too long, or the client left waiting. */
 export interface Refusal {
-  refused: "queue full" | "waited";
+  refused: "queue full" | "waited" | "gone";
 }
 
 type Limits = typeof LARGE_READS;
@@ -63,8 +63,13 @@ export class LargeReads {
     return this.#waiting.length;
   }
 
-  /** A slot, at once or in turn; a refusal when the queue is full or the wait too long. */
-  acquire(): Promise<Slot | Refusal> {
+  /**
+   * A slot, at once or in turn; a refusal when the queue is full or the wait too long, or when
+   * `gone` (the client's request signal) aborts while it waits: its place goes to the next (before,
+   * a read whose client had left was still built when its turn came).
+   */
+  acquire(gone?: AbortSignal): Promise<Slot | Refusal> {
+    if (gone?.aborted) return Promise.resolve({ refused: "gone" });
     if (this.#busy < this.limits.slots) {
       this.#busy++;
       return Promise.resolve(this.#slot());
@@ -73,14 +78,21 @@ export class LargeReads {
       return Promise.resolve({ refused: "queue full" });
     }
     return new Promise((resolve) => {
+      const leave = (refusal: Refusal) => {
+        clearTimeout(timer);
+        gone?.removeEventListener("abort", onGone);
+        const at = this.#waiting.indexOf(waiter);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        resolve(refusal);
+      };
       const waiter = (slot: Slot) => {
         clearTimeout(timer);
+        gone?.removeEventListener("abort", onGone);
         resolve(slot);
       };
-      const timer = setTimeout(() => {
-        this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
-        resolve({ refused: "waited" });
-      }, this.limits.waitMs);
+      const onGone = () => leave({ refused: "gone" });
+      const timer = setTimeout(() => leave({ refused: "waited" }), this.limits.waitMs);
+      gone?.addEventListener("abort", onGone, { once: true });
       this.#waiting.push(waiter);
     });
   }

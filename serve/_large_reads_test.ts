@@ -25,6 +25,25 @@ Deno.test("LargeReads gives its slots at once, queues the next in turn, and refu
   assert.deepEqual([reads.busy, reads.waiting], [0, 0]);
 });
 
+Deno.test("a queued read whose client leaves gives its place to the next, and is never built", async () => {
+  const reads = new LargeReads({ slots: 1, queue: 2, waitMs: 60_000 });
+  const first = await reads.acquire();
+  assert.ok(isSlot(first));
+  const client = new AbortController();
+  const left = reads.acquire(client.signal); // waits
+  const next = reads.acquire(); // waits behind it
+  assert.equal(reads.waiting, 2);
+  client.abort(); // its client closed the connection
+  assert.deepEqual(await left, { refused: "gone" });
+  assert.equal(reads.waiting, 1);
+  first.release(); // before: handed to the read whose client had left
+  const slot = await next;
+  assert.ok(isSlot(slot));
+  slot.release();
+  assert.deepEqual([reads.busy, reads.waiting], [0, 0]);
+  assert.deepEqual(await reads.acquire(client.signal), { refused: "gone" }); // left before asking
+});
+
 const LIMITS = { stallMs: 60_000, minBytesPerSecond: 1 };
 
 function counted() {

@@ -128,7 +128,7 @@ export async function cachedRead(
     const etag = etagOf(request, known.token);
     if (namesTag(ifNoneMatch, etag)) return notModified(c, etag);
   }
-  const slot = options.large === undefined ? undefined : await largeReadSlot(deps);
+  const slot = options.large === undefined ? undefined : await largeReadSlot(deps, c.req.raw);
   if (slot !== undefined && "refused" in slot) {
     return tooManyLargeReads(c.req.path, deps, slot, options.large!);
   }
@@ -183,10 +183,10 @@ function streamOut(
 /** The slots held by a body being sent. */
 const slotHeld = new WeakSet<Slot>();
 
-function largeReadSlot(deps: ServeDeps): Promise<Slot | Refusal> {
+function largeReadSlot(deps: ServeDeps, request: Request): Promise<Slot | Refusal> {
   return deps.largeReads === undefined
     ? Promise.resolve({ release: () => {} })
-    : deps.largeReads.acquire();
+    : deps.largeReads.acquire(request.signal);
 }
 
 /** The 503 of a large read that found no slot. */
@@ -196,6 +196,10 @@ function tooManyLargeReads(
   refusal: Refusal,
   large: NonNullable<CachedReadOptions["large"]>,
 ): Response {
+  // Nobody reads this one: the access line records its status, 499 as nginx writes it.
+  if (refusal.refused === "gone") {
+    return problemResponse(499, `Cannot read "${path}": the client left while the read waited`);
+  }
   const { slots, queue, waitMs } = deps.largeReads!.limits;
   const allowed = `the ${slots} large read${
     slots === 1 ? "" : "s"
