@@ -255,6 +255,34 @@ Deno.test("a JSON body's number too large for a double is refused, not read as I
   assert.equal(problem.detail, 'Cannot read "from": the number is too large');
 });
 
+Deno.test("a JSON body's key given twice is a 400, as a query parameter given twice (not last-wins)", async () => {
+  const { app } = appWith();
+  for (
+    const body of [
+      '{"window": "7d", "window": "30d"}',
+      '{"window": "7d", "cluster": "x", "win\\u0064ow": "30d"}', // the same key, escaped
+    ]
+  ) {
+    const response = await app.request("/webhook/inc-dashboard", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+    });
+    assert.equal(response.status, 400, body); // before: 200 for the 30-day window
+    const problem = await response.json();
+    assert.equal(problem.parameter, "window");
+    assert.equal(problem.detail, 'Parameter "window" is given 2 times');
+  }
+  // A key inside a value's text, or a nested object's, is no top-level key.
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: '{"cluster": "window\\":", "window": "7d"}',
+  });
+  // (Past the parameters: this test's database answers nothing else.)
+  assert.notEqual(response.status, 400, await response.text());
+});
+
 Deno.test("a POST body over 64 KB is a 413", async () => {
   const { app } = appWith();
   const response = await app.request("/webhook/inc-dashboard", {

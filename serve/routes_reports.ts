@@ -120,7 +120,31 @@ function jsonObject(text: string): Record<string, unknown> | Response {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     return problemResponse(400, "Cannot read the request body: expected a JSON object");
   }
-  return body as Record<string, unknown>;
+  // A key given twice is a parameter given twice, as in a query string (before: the last won).
+  const fields = body as Record<string, unknown>;
+  for (const [key, count] of repeatedKeys(text)) fields[key] = Array(count).fill(fields[key]);
+  return fields;
+}
+
+/** The keys a JSON object's text (already parsed) gives more than once, with their counts. */
+function repeatedKeys(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+    else if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      // A string in the top object followed by a colon is one of its keys.
+      if (depth === 1 && /^\s*:/.test(text.slice(i + 1, i + 64))) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  return new Map([...counts].filter(([, n]) => n > 1));
 }
 
 /** A URL-encoded form's fields, each with every value it was given. */
