@@ -43,7 +43,14 @@ export function createDirObjectStore(root: string): ObjectStore {
       const found: StoredObject[] = [];
       const dir = path(prefix).replace(/\/+$/, "");
       if (!await inside(base, description, dir, `list "${prefix}"`)) return found;
-      await walk(dir, prefix.replace(/\/+$/, ""), found);
+      await walk(dir, prefix.replace(/\/+$/, ""), found).catch((error) => {
+        if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+        throw new ObjectStoreError(
+          `Cannot list "${prefix}" in ${description}: permission denied; let the user the ` +
+            `worker runs as read the folder`,
+          { terminal: true, cause: error },
+        );
+      });
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
     async read(key) {
@@ -51,18 +58,31 @@ export function createDirObjectStore(root: string): ObjectStore {
       return file.readable;
     },
     async move(from, to, options) {
-      const target = path(to);
-      const folder = target.slice(0, target.lastIndexOf("/"));
-      await Deno.mkdir(folder, { recursive: true });
-      const into = to.slice(0, to.lastIndexOf("/") + 1);
-      await inside(base, description, folder, `move "${from}" into "${into}"`);
-      // Only the version that was applied: a file rewritten since the listing stays put.
-      if (options?.etag !== undefined && (await digest(path(from))).etag !== options.etag) {
-        throw new ObjectChangedError(from);
+      try {
+        await moveFile(from, to, options);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+        throw new ObjectStoreError(
+          `Cannot move "${from}" to "${to}" in ${description}: permission denied; let the user ` +
+            `the worker runs as write to both folders`,
+          { terminal: true, cause: error },
+        );
       }
-      await Deno.rename(path(from), target);
     },
   };
+
+  async function moveFile(from: string, to: string, options?: { etag?: string }): Promise<void> {
+    const target = path(to);
+    const folder = target.slice(0, target.lastIndexOf("/"));
+    await Deno.mkdir(folder, { recursive: true });
+    const into = to.slice(0, to.lastIndexOf("/") + 1);
+    await inside(base, description, folder, `move "${from}" into "${into}"`);
+    // Only the version that was applied: a file rewritten since the listing stays put.
+    if (options?.etag !== undefined && (await digest(path(from))).etag !== options.etag) {
+      throw new ObjectChangedError(from);
+    }
+    await Deno.rename(path(from), target);
+  }
 }
 
 /**
@@ -98,9 +118,13 @@ async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Prom
     for await (const entry of entries) {
       const key = `${keyPrefix}/${entry.name}`;
       if (entry.isDirectory) {
-        await walk(`${dir}/${entry.name}`, key, found);
+        await walk(`${dir}/${entry.name}`, key, found).catch((error) => {
+          // A folder inside changes/ holds no change file (names are flat): said, not fatal.
+          if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+          found.push({ key: `${key}/`, etag: "", size: 0, problem: UNREADABLE });
+        });
       } else if (entry.isFile) {
-        found.push({ key, ...await digest(`${dir}/${entry.name}`) });
+        found.push(await readable(key, `${dir}/${entry.name}`));
       } else if (entry.isSymlink) {
         // A link could lead anywhere (the permission set checks the link, not its target).
         found.push({
@@ -113,6 +137,21 @@ async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Prom
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Why a file or folder the worker may not read is set aside. */
+const UNREADABLE = "cannot be read (permission denied): not applied and not moved; let the user " +
+  "the worker runs as read it";
+
+/** A listed file with its MD5 and size, or, when the worker may not read it, set aside. */
+async function readable(key: string, path: string): Promise<StoredObject> {
+  try {
+    return { key, ...await digest(path) };
+  } catch (error) {
+    // Before: the whole listing failed with the OS's words, and no file was applied.
+    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+    return { key, etag: "", size: 0, problem: UNREADABLE };
   }
 }
 

@@ -531,9 +531,19 @@ async function archiveFile(
   try {
     await store.move(file.key, dataset.processedPrefix + file.fileName, { etag: file.etag });
   } catch (error) {
-    if (!(error instanceof ObjectChangedError)) throw error;
     if (entry.status === "archived") entry.status = "not_reached";
+    if (!(error instanceof ObjectChangedError)) throw new NotArchivedError(error);
     entry.notArchived = error.message;
+  }
+}
+
+/**
+ * A committed file that could not be moved to `processed/`: the run stops (later files wait), but
+ * the file stays `applied`, its rows kept (before: reported `failed`, as if nothing was applied).
+ */
+class NotArchivedError extends Error {
+  constructor(cause: unknown) {
+    super("not archived", { cause });
   }
 }
 
@@ -549,6 +559,12 @@ async function runFileStep(
     await work();
     return true;
   } catch (thrown) {
+    if (thrown instanceof NotArchivedError) {
+      entry.notArchived = `${await context.describe(thrown.cause)}; the file is applied (its ` +
+        `rows are kept), stays in changes/ and the next run moves it without applying it again`;
+      failRun(report, thrown.cause, entry.notArchived);
+      return false;
+    }
     const error = stopReason(thrown, context.signal, "file");
     entry.status = "failed";
     entry.error = await context.describe(error);

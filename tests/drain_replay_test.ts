@@ -349,6 +349,15 @@ for (const b of backends()) {
     );
     assert.equal(crashed.status, "failed");
     assert.deepEqual(await listNames(root, CHANGES), stream.files.slice(1).map((f) => f.name));
+    // Committed, not moved: `applied`, saying why it stayed (before: `failed`, as if not applied).
+    const stuck = crashed.files.find((f) => f.fileName === crashAt)!;
+    assert.equal(stuck.status, "applied");
+    assert.equal(stuck.error, undefined);
+    assert.match(
+      stuck.notArchived ?? "",
+      /Simulated crash before archiving .*; the file is applied \(its rows are kept\), stays in changes\/ and the next run moves it without applying it again$/,
+    );
+    assert.equal(crashed.error, stuck.notArchived);
 
     const resumed = await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
     assert.equal(resumed.status, "ok");
