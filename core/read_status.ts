@@ -71,8 +71,13 @@ export interface DatasetStatus {
   rows: number;
   /** Open (actionable) tickets. */
   openBacklog: number;
-  /** Hours between now and the newest `source_updated_at` (the export's content lag). */
+  /**
+   * Hours between now and the newest `source_updated_at` (the export's content lag), of the
+   * update times not more than an hour ahead of now.
+   */
   contentLagHours: number | null;
+  /** Tickets whose `source_updated_at` is more than an hour ahead of now (not in the lag). */
+  futureUpdates: number;
   /** Rows held in quarantine. */
   quarantined: number;
 }
@@ -133,10 +138,18 @@ const LEDGER_FILES = `select count(*)::int as n from tickets.applied_files where
 
 const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
 
+/**
+ * $1 now. An update time more than an hour ahead of now (a row dated 2099) is counted apart, not
+ * as the newest: before, one such row held the content lag negative, and `--max-content-lag`
+ * healthy, for good.
+ */
 function tableCounts(table: string): string {
   return `
 select count(*)::int as rows, count(*) filter (where is_actionable)::int as open,
-       max(source_updated_at) as newest
+       max(source_updated_at) filter (where source_updated_at <= $1::timestamptz + interval '1 hour')
+         as newest,
+       count(*) filter (where source_updated_at > $1::timestamptz + interval '1 hour')::int
+         as future
 from ${ident(table)}`;
 }
 
@@ -204,7 +217,7 @@ type MetaRow = { watermark: string | null; files_applied: number; last_applied_a
 type LockedRow = { runs: number; last_at: Date | null };
 
 /** The dataset's table: rows, open tickets, newest update. */
-type CountsRow = { rows: number; open: number; newest: Date | null };
+type CountsRow = { rows: number; open: number; newest: Date | null; future: number };
 
 /** The last applying run, as `tickets.runs` holds it. */
 type RunRow = {
@@ -236,7 +249,11 @@ async function datasetStatus(
   store: ObjectStore | undefined,
   check: Check,
 ): Promise<DatasetStatus> {
-  const { meta, run, locked, counts, quarantined, ledger } = await readFacts(db, dataset);
+  const { meta, run, locked, counts, quarantined, ledger } = await readFacts(
+    db,
+    dataset,
+    check.now,
+  );
   const bucket = await readBucket(store, dataset, meta?.watermark ?? null);
   const lastApplied = meta?.last_applied_at ?? null;
   const contentLagMs = counts?.newest ? check.now.getTime() - counts.newest.getTime() : null;
@@ -261,16 +278,17 @@ async function datasetStatus(
     rows: counts?.rows ?? 0,
     openBacklog: counts?.open ?? 0,
     contentLagHours,
+    futureUpdates: counts?.future ?? 0,
     quarantined: quarantined?.n ?? 0,
   };
 }
 
 /** The dataset's rows, one query each (the last run bounds the skipped ones it counts). */
-async function readFacts(db: Database, dataset: Dataset): Promise<Facts> {
+async function readFacts(db: Database, dataset: Dataset, now: Date): Promise<Facts> {
   const [meta] = await db.query<MetaRow>(META, [dataset.name]);
   const [run] = await db.query<RunRow>(LAST_RUN, [dataset.name]);
   const [locked] = await db.query<LockedRow>(LOCKED_SINCE, [dataset.name, run?.id ?? null]);
-  const [counts] = await db.query<CountsRow>(tableCounts(dataset.table));
+  const [counts] = await db.query<CountsRow>(tableCounts(dataset.table), [now]);
   const [quarantined] = await db.query<{ n: number }>(QUARANTINED, [dataset.name]);
   const [ledger] = await db.query<{ n: number }>(LEDGER_FILES, [dataset.name]);
   return { meta, run, locked, counts, quarantined, ledger };
@@ -418,6 +436,7 @@ function files(n: number): string {
  *     rows: 20956,
  *     openBacklog: 96,
  *     contentLagHours: 49.5,
+ *     futureUpdates: 0,
  *     quarantined: 0,
  *   }],
  * });
@@ -447,6 +466,12 @@ function datasetLines(d: DatasetStatus): string[] {
       d.contentLagHours === null ? "n/a" : `${d.contentLagHours} h`
     }, ${d.quarantined} quarantined rows`,
   ];
+  if (d.futureUpdates > 0) {
+    lines.push(
+      `  ${d.futureUpdates} ticket(s) updated more than an hour ahead of now (a clock or an ` +
+        `export wrong?): not counted in the content lag`,
+    );
+  }
   if (d.lastRun) {
     lines.push(lastRunLine(d.lastRun));
   }

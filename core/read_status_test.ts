@@ -22,6 +22,7 @@ function statusText(dataset: Partial<DatasetStatus>): string {
       rows: 20,
       openBacklog: 2,
       contentLagHours: 49.5,
+      futureUpdates: 0,
       quarantined: 0,
       ...dataset,
     }],
@@ -77,4 +78,12 @@ Deno.test("formatStatus() says how many runs were skipped for a held lock since 
     statusText({ lockedSince: { runs: 3, lastAt: "2026-06-15T14:01:11+03:00" } }),
     /^ {2}3 runs skipped: another run held the lock \(last 2026-06-15T14:01:11\+03:00\)$/m,
   );
+});
+
+Deno.test("formatStatus() says how many tickets are dated ahead of now, outside the content lag", () => {
+  assert.match(
+    statusText({ futureUpdates: 1 }),
+    /^ {2}1 ticket\(s\) updated more than an hour ahead of now \(a clock or an export wrong\?\): not counted in the content lag$/m,
+  );
+  assert.doesNotMatch(statusText({}), /ahead of now/);
 });

@@ -488,6 +488,43 @@ for (const b of backends()) {
     );
   });
 
+  test("a ticket dated far ahead of now does not hide the content lag (status and freshness)", async () => {
+    await b.reset();
+    const db = await b.db();
+    const stream = generateStream({ tickets: 10, deltas: 0, seed: 14 });
+    await drain(createDirObjectStore(await makeDirBucket(stream.files)), db, {
+      dataset: INC,
+      apply: true,
+      archive: false,
+    });
+    const [{ newest }] = await db.query<{ newest: Date }>(
+      `select max(source_updated_at) as newest from tickets.inc`,
+    ) as [{ newest: Date }];
+    // One row of a sloppy export dated 2099.
+    await db.exec(
+      `update tickets.inc set raw = jsonb_set(raw, '{updated_at}', '"2099-01-01 00:00:00"')
+       where ticket_id = (select min(ticket_id) from tickets.inc)`,
+    );
+    const now = new Date(newest.getTime() + 50 * 3600_000);
+    const status = await readStatus(db, {
+      clock: { now: () => now },
+      maxContentLagHours: 48,
+      datasets: [INC],
+    });
+    const inc = status.datasets[0]!;
+    // Before: content lag -631,9xx h and HEALTHY for good.
+    assert.equal(inc.health, "stale");
+    assert.equal(inc.futureUpdates, 1);
+    assert.ok(inc.contentLagHours! >= 50, String(inc.contentLagHours));
+    assert.match(inc.reasons.join("\n"), /The newest ticket update is 5\d\.\d h old/);
+    const [{ f }] = await db.query<{ f: { content_lag_hours: number; future_updates: number } }>(
+      `select tickets.freshness('inc', $1) as f`,
+      [now],
+    ) as [{ f: { content_lag_hours: number; future_updates: number } }];
+    assert.equal(f.future_updates, 1);
+    assert.ok(f.content_lag_hours >= 50, String(f.content_lag_hours));
+  });
+
   test("close the shared database", () => b.close());
 }
 
