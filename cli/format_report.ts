@@ -144,10 +144,22 @@ function fileLines(file: FileReport): string[] {
   } else {
     lines.push(head.trimEnd());
   }
+  if (file.missingColumns) lines.push(`      ${missingColumnsNote(file.missingColumns)}`);
   for (const q of file.quarantine ?? []) lines.push(`      line ${q.line}: ${q.reason}`);
   if (file.error) lines.push(`      error: ${file.error}`);
   if (file.notArchived) lines.push(`      not archived: ${file.notArchived}`);
   return lines;
+}
+
+/** What a header without some of the export's columns did (their stored values kept). */
+export function missingColumnsNote(columns: readonly string[]): string {
+  const shown = columns.length > 8
+    ? [...columns.slice(0, 8), `${columns.length - 8} more`]
+    : columns;
+  return `its header lacks ${shown.join(", ")}: its tickets kept their stored ` +
+    `value${columns.length === 1 ? "" : "s"} (a new ticket has ${
+      columns.length === 1 ? "it" : "them"
+    } empty)`;
 }
 
 /** The watermark and how the run ended; for a failed run, whether a rerun can help. */

@@ -143,7 +143,7 @@ function logProgress(lines: Lines, event: DrainProgress): void {
     const quarantined = (file.counts?.quarantined ?? 0) > 0;
     const level = file.status === "failed"
       ? "error"
-      : file.notArchived || quarantined
+      : file.notArchived || quarantined || file.missingColumns
       ? "warn"
       : "info";
     log(level, "file", {
@@ -155,6 +155,9 @@ function logProgress(lines: Lines, event: DrainProgress): void {
       counts: file.counts,
       error: file.error,
       notArchived: file.notArchived,
+      missingColumns: file.missingColumns,
+      // The first lines set aside, as the text report lists them (before: only their count).
+      quarantine: file.quarantine,
       durationMs: file.durationMs,
     });
   }

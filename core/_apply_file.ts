@@ -27,7 +27,7 @@ import {
   type FileCounts,
   type FileReport,
 } from "./drain_report.ts";
-import { parseChangeFile } from "./parse_change_file.ts";
+import { missingColumns, parseChangeFile } from "./parse_change_file.ts";
 import type { ObjectStore, SqlSession } from "./ports/mod.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
 import { stageParts, StageTimes } from "./_stage_times.ts";
@@ -89,7 +89,10 @@ export async function applyFile(
     await tx.query(seedPlanSql(dataset.table, staged.stage));
     target = "fleettickets_plan";
   }
-  const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged) };
+  // A header without some of the export's columns: their stored values are kept, and said.
+  const missing = staged.columns === undefined ? [] : missingColumns(staged.columns);
+  if (missing.length > 0) entry.missingColumns = missing;
+  const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged, missing) };
   const mergeMs = lap();
   // A stop asked for during the merge (which does not see the signal) still rolls the file back:
   // nothing is committed after it. The embedded database runs the merge on this thread, so a
@@ -112,6 +115,8 @@ interface StagedFile {
   counts: FileCounts;
   /** Lines that cannot be tickets, to store once the COPY is done. */
   quarantine: QuarantineEntry[];
+  /** The columns of the file's records (undefined when it has no ticket). */
+  columns?: readonly string[];
 }
 
 /**
@@ -139,7 +144,13 @@ async function stageFileByCopy(
   if (copied === undefined) return undefined;
   const { rowsRead, alarmsDropped, sentinelsDropped } = copied;
   const counts = { ...emptyCounts(), rowsRead, alarmsDropped, sentinelsDropped };
-  return { rows: copied.rows, stage: copied.stage, counts, quarantine: [] };
+  return {
+    rows: copied.rows,
+    stage: copied.stage,
+    counts,
+    quarantine: [],
+    columns: copied.columns,
+  };
 }
 
 /** Bytes between two progress events of the COPY way (an S3 body comes in ~16 KB chunks). */
@@ -236,6 +247,8 @@ async function* stageBatches(
     counts.rowsRead++;
     switch (item.kind) {
       case "ticket":
+        // Every record holds every kept column of the header (an empty one as null).
+        staged.columns ??= Object.keys(item.record);
         batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
         break;
       case "alarm":
@@ -287,6 +300,7 @@ async function mergeStage(
   table: string,
   file: ListedFile,
   staged: StagedFile,
+  missing: string[],
 ): Promise<Pick<FileCounts, "inserted" | "updated" | "unchanged" | "olderSkipped" | "duplicates">> {
   // The temp table has no statistics: steer the join so a delta probes the primary key and a
   // baseline hashes (ANALYZE would cost more than a whole delta's merge).
@@ -294,9 +308,11 @@ async function mergeStage(
     mergeSettingsSql(table, staged.rows < SMALL_STAGE),
   );
   const merge = settings?.holds_rows ? mergeStageSql : upsertStageSql;
-  const [counts] = await tx.query<Record<string, number>>(merge(table, staged.stage), [
-    file.fileName,
-  ]);
+  const keep = missing.length > 0;
+  const [counts] = await tx.query<Record<string, number>>(
+    merge(table, staged.stage, keep),
+    keep ? [file.fileName, missing] : [file.fileName],
+  );
   return {
     inserted: counts?.inserted ?? 0,
     updated: counts?.updated ?? 0,

@@ -67,14 +67,26 @@ order by ticket_id, seq desc`;
 /** The first line of either form of the merge. */
 const MERGE_MARK = "-- merge the stage";
 
+/**
+ * The record a ticket gets from a staged `raw`: the staged record, or, for a file whose header
+ * lacks some of the export's columns ($2, `keep`), the staged record with the stored values of
+ * those columns (before: emptied, a closed ticket's closed_at with them).
+ */
+const merged = (stored: string, staged: string, keep: boolean) =>
+  keep
+    ? `(${staged} || (select coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
+         from jsonb_each(${stored}) e where e.key = any($2::text[])))`
+    : staged;
+
 /** Inserts `rows` (ticket_id, raw), or updates a ticket the table holds already. */
-const upsert = (table: string, rows: string) => `
+const upsert = (table: string, rows: string, keep: boolean) => `
   insert into ${ident(table)} as t (ticket_id, raw, source_file, ingested_at)
   select ticket_id, raw, $1, statement_timestamp() from ${rows}
   on conflict (ticket_id) do update
-  set raw = excluded.raw,
+  set raw = ${merged("t.raw", "excluded.raw", keep)},
       source_file = excluded.source_file,
-      ingested_at = case when t.raw = excluded.raw then t.ingested_at else excluded.ingested_at end
+      ingested_at = case when t.raw = ${merged("t.raw", "excluded.raw", keep)}
+                         then t.ingested_at else excluded.ingested_at end
   where t.source_file <= excluded.source_file
   returning t.xmax = 0 as inserted, t.ingested_at = statement_timestamp() as changed`;
 
@@ -95,9 +107,9 @@ from merged`;
  * The merge into a table that holds no row yet (a first baseline): one upsert straight from the
  * sorted stage (its `on conflict` only for a ticket another writer inserted meanwhile).
  */
-export function upsertStageSql(table: string, stage: string): string {
+export function upsertStageSql(table: string, stage: string, keep = false): string {
   return `${MERGE_MARK}
-with merged as (${upsert(table, `(${latestStaged(stage)}) s`)}
+with merged as (${upsert(table, `(${latestStaged(stage)}) s`, keep)}
 )${countMerged(stage)}`;
 }
 
@@ -109,22 +121,27 @@ with merged as (${upsert(table, `(${latestStaged(stage)}) s`)}
  * unchanged one (which writes only `source_file`) not at all. The stage is read once into
  * `latest` (which costs a baseline ~150 ms: hence the other form for an empty table).
  */
-export function mergeStageSql(table: string, stage: string): string {
+export function mergeStageSql(table: string, stage: string, keep = false): string {
   const t = ident(table);
+  const raw = merged("t.raw", "s.raw", keep);
   return `${MERGE_MARK}
 with latest as materialized (${latestStaged(stage)}
 ), changed as (
-  update ${t} as t set raw = s.raw, source_file = $1, ingested_at = statement_timestamp()
+  update ${t} as t set raw = ${raw}, source_file = $1, ingested_at = statement_timestamp()
   from latest s
-  where t.ticket_id = s.ticket_id and t.source_file <= $1 and t.raw is distinct from s.raw
+  where t.ticket_id = s.ticket_id and t.source_file <= $1 and t.raw is distinct from ${raw}
   returning false as inserted, true as changed
 ), unchanged as (
   update ${t} as t set source_file = $1
   from latest s
-  where t.ticket_id = s.ticket_id and t.source_file <= $1 and t.raw is not distinct from s.raw
+  where t.ticket_id = s.ticket_id and t.source_file <= $1 and t.raw is not distinct from ${raw}
   returning false as inserted, false as changed
 ), added as (${
-    upsert(table, `latest s where not exists (select from ${t} e where e.ticket_id = s.ticket_id)`)
+    upsert(
+      table,
+      `latest s where not exists (select from ${t} e where e.ticket_id = s.ticket_id)`,
+      keep,
+    )
   }
 ), merged as (
   select * from changed union all select * from unchanged union all select * from added

@@ -23,6 +23,8 @@ export interface CopyStaged {
   sentinelsDropped: number;
   /** The stage the merge reads: a subquery over the copied rows (seq, ticket_id, raw). */
   stage: string;
+  /** The header's column names (trimmed, lowercased). */
+  columns: string[];
 }
 
 // The checks below search for one offending character rather than match a whole value: the
@@ -305,6 +307,7 @@ async function checkRows(tx: SqlSession, header: Header): Promise<CopyStaged | u
     alarmsDropped: counts.alarms,
     sentinelsDropped: counts.sentinels,
     stage: copiedStage(row),
+    columns: header.names,
   };
 }
 

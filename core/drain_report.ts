@@ -53,6 +53,11 @@ export interface FileReport {
   error?: string;
   /** Why a committed file was left in `changes/` (replaced while it was applied). */
   notArchived?: string;
+  /**
+   * The export's columns its header lacks: its tickets kept their stored values of these (a new
+   * ticket has them empty).
+   */
+  missingColumns?: string[];
   /** First quarantined lines, for the report (all are in `tickets.quarantine`). */
   quarantine?: { line: number; reason: string }[];
   /** Wall time spent on the file, ms. */

@@ -10,6 +10,51 @@ import { parse as parseText } from "csv-parse/sync";
 import { ChangeFileError } from "./change_file_error.ts";
 import { utf16Encoding } from "./utf16_encoding.ts";
 
+/** The export's 32 columns (the spec's), in its order. */
+export const EXPORT_COLUMNS: readonly string[] = [
+  "ticket_id",
+  "service_type",
+  "raw_status",
+  "normalized_status",
+  "bucket",
+  "is_actionable",
+  "is_alarm",
+  "is_auto_created",
+  "is_auto_closed",
+  "cluster",
+  "region",
+  "location_name",
+  "assigned_team",
+  "owner",
+  "sla_status",
+  "mttr",
+  "created_at_service",
+  "scheduled_at",
+  "closed_at",
+  "first_seen_at",
+  "last_seen_at",
+  "created_at",
+  "updated_at",
+  "latitude",
+  "longitude",
+  "week_start",
+  "week_end",
+  "department",
+  "source_type",
+  "source_s3_bucket",
+  "source_s3_key",
+  "source_snapshot_id",
+];
+
+/**
+ * The export's columns a ticket's record keeps that a file's header (its names, lowercased) lacks:
+ * the merge keeps their stored values instead of emptying them (a file without a column says
+ * nothing about it).
+ */
+export function missingColumns(names: readonly string[]): string[] {
+  return EXPORT_COLUMNS.filter((c) => !DROPPED_COLUMNS.has(c) && !names.includes(c));
+}
+
 /** Columns dropped at ingest (export bookkeeping with no value downstream). */
 export const DROPPED_COLUMNS: ReadonlySet<string> = new Set([
   "week_start",

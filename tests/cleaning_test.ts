@@ -308,6 +308,56 @@ for (const b of backends()) {
     await Deno.remove(root, { recursive: true });
   });
 
+  for (const parser of ["auto", "javascript"] as const) {
+    test(`a file whose header lacks columns keeps its tickets' stored values of them (${parser} parser)`, async () => {
+      await b.reset();
+      const db = await b.db();
+      const closed = {
+        normalized_status: "closed",
+        is_actionable: "false",
+        closed_at: "2026-06-15 10:00:00",
+        mttr: "5.5",
+      };
+      const root = await makeDirBucket([{
+        name: "2026-06-15T17-00-00.csv",
+        text: csv(COLUMNS, [row("WOT0000070", closed), row("WOT0000071")]),
+      }]);
+      await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, parser });
+      // The exporter drops closed_at and owner: the closed ticket changes its status only.
+      const header = COLUMNS.filter((c) => c !== "closed_at" && c !== "owner");
+      await writeFiles(root, [{
+        name: "2026-06-15T17-20-00.csv",
+        text: csv(header, [
+          row("WOT0000070", { ...closed, raw_status: "Closed-Verified" }),
+          row("WOT0000071"), // as it was
+          row("WOT0000072"), // new
+        ]),
+      }]);
+      const report = await drain(createDirObjectStore(root), db, {
+        dataset: INC,
+        apply: true,
+        parser,
+      });
+      assert.equal(report.status, "ok", report.error);
+      assert.deepEqual(report.files[0]!.missingColumns, ["owner", "closed_at"]);
+      assert.deepEqual(
+        [report.totals.inserted, report.totals.updated, report.totals.unchanged],
+        [1, 1, 1],
+      );
+      const rows = await db.query<Record<string, unknown>>(
+        `select ticket_id, raw_status, owner, closed_at, mttr from tickets.inc order by ticket_id`,
+      );
+      // Before: closed_at and owner emptied for every ticket of the file.
+      assert.deepEqual(rows.map((r) => [r.ticket_id, r.raw_status, r.owner, r.mttr]), [
+        ["WOT0000070", "CLOSED-VERIFIED", "Jane Wanjiru", 330],
+        ["WOT0000071", "IN PROGRESS", "Jane Wanjiru", null],
+        ["WOT0000072", "IN PROGRESS", null, null],
+      ]);
+      assert.equal((rows[0]!.closed_at as Date).toISOString(), "2026-06-15T07:00:00.000Z");
+      assert.equal(rows[2]!.closed_at, null, "a new ticket has no value to keep");
+    });
+  }
+
   test("close the shared database", () => b.close());
 }
 

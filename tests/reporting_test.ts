@@ -1078,6 +1078,7 @@ for (const b of backends()) {
     ]);
     const text = formatReport(await buildReport(db, { now: NOW }));
     // Before: the escape sequence and U+202E went to the terminal as they were.
+    // deno-lint-ignore no-control-regex
     assert.doesNotMatch(text, /[\x1b\u202e]/);
     assert.match(text, /^ {2}Kilimani\\x1b\[2J +1 /m);
     assert.match(text, /Otieno \\u202eevil/);
