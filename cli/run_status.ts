@@ -97,7 +97,9 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
       .catch(async (error) => {
         throw await statusGrantsError(db, error) ?? error;
       });
-    context.out(values.json ? JSON.stringify(status) : formatStatus(status));
+    const { checkedAt, ...rest } = status;
+    const named = { checkedAt, database: db.description, ...rest };
+    context.out(values.json ? JSON.stringify(named) : formatStatus(named));
     return status.healthy ? 0 : 1;
   } finally {
     await db.close();

@@ -86,6 +86,11 @@ export interface DatasetStatus {
 export interface StatusReport {
   /** When it was taken (ISO 8601, EAT). */
   checkedAt: string;
+  /**
+   * The database read, as the adapters describe it (`PostgreSQL at host:port (database "…")`,
+   * the embedded folder): a status of the wrong database must not pass for the right one's.
+   */
+  database?: string;
   /** Whether staleness counts now (06:00–21:00 EAT, when the export and the cron run). */
   workingHours: boolean;
   /** Per dataset. */
@@ -450,6 +455,7 @@ export function formatStatus(report: StatusReport): string {
       report.workingHours ? "" : " (outside working hours: staleness not checked)"
     }: ${report.healthy ? "HEALTHY" : "UNHEALTHY"}`,
   ];
+  if (report.database !== undefined) lines.push(`database: ${report.database}`);
   for (const d of report.datasets) lines.push(...datasetLines(d), ...warningLines(d));
   return lines.join("\n");
 }

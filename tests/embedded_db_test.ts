@@ -441,7 +441,10 @@ Deno.test({
     await Deno.remove(outside, { recursive: true });
     const status = await cli(["status"], env);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /HEALTHY\n.*\n {2}160 tickets, 12 open/);
+    assert.match(
+      status.stdout,
+      /HEALTHY\ndatabase: the embedded database .*\n.*\n {2}160 tickets, 12 open/,
+    );
   },
 });
 

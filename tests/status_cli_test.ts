@@ -23,6 +23,8 @@ Deno.test({
     const inc = await cli(["status", "--dataset", "inc"], env);
     assert.equal(inc.code, 0, inc.stdout + inc.stderr);
     assert.match(inc.stdout, new RegExp(`^fleettickets status at ${EAT.source}.*: HEALTHY\\n`));
+    // The database read, named (before: none, so a status of the wrong one passed for the right).
+    assert.match(inc.stdout, /^database: (PostgreSQL at |the embedded database ")/m);
     assert.match(inc.stdout, new RegExp(`^inc: OK .*last applied ${EAT.source}`, "m"));
     assert.match(inc.stdout, new RegExp(`last run ${EAT.source}: ok`));
     assert.doesNotMatch(inc.stdout, /^crq:/m);
