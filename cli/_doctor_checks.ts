@@ -550,5 +550,25 @@ export function checkGeocoder(config: Config): Check {
   );
 }
 
+/**
+ * A `.env` here that sets DATABASE_URL while the environment has none: the commands read their
+ * environment only, so they use the embedded database and may well report it healthy (a tester's
+ * `status` said HEALTHY of `.data/pglite` with a PostgreSQL `.env` beside it). Undefined otherwise.
+ */
+export async function checkEnvFileLoaded(
+  config: Config,
+  file = ".env",
+): Promise<Check | undefined> {
+  if (config.databaseUrl !== undefined) return undefined;
+  const text = await Deno.readTextFile(file).catch(() => "");
+  if (!/^\s*(export\s+)?DATABASE_URL\s*=\s*['"]?[^\s'"#]/m.test(text)) return undefined;
+  return warn(
+    "environment",
+    `${file} sets DATABASE_URL but the environment has none: the commands use the embedded ` +
+      `database "${config.pgliteDir}" (they read the environment, not ${file})`,
+    `load it first (set -a; . ./${file}; set +a), or run through scripts/run_ingest.sh, which does`,
+  );
+}
+
 /** The value `.env.example` gives every secret. */
 const ENV_EXAMPLE_PLACEHOLDER = "CHANGE_ME";

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { type Check, checkBucket, checkDatabase, checkGeocoder } from "./_doctor_checks.ts";
+import {
+  type Check,
+  checkBucket,
+  checkDatabase,
+  checkEnvFileLoaded,
+  checkGeocoder,
+} from "./_doctor_checks.ts";
 import { type Context, parse } from "./_context.ts";
 
 /** Runs `doctor`; returns the exit code. */
@@ -14,7 +20,9 @@ export async function runDoctor(context: Context, args: string[]): Promise<numbe
   const { config, out } = context;
   const values = parse(args, { json: { type: "boolean" } });
   const now = new Date();
+  const envFile = await checkEnvFileLoaded(config);
   const checks: Check[] = [
+    ...envFile ? [envFile] : [],
     ...await checkDatabase(config, now),
     ...await checkBucket(config, now),
     checkGeocoder(config),
