@@ -97,7 +97,12 @@ function stopExport(
 function exportFile(args: string[]): string {
   const [action, file, ...extra] = args;
   if (action !== undefined && action !== "export" && !action.startsWith("-")) {
-    const hint = closest(action, ["export"]) === "export" ? ': did you mean "export"?' : "";
+    // An export is loaded with psql, not by fleettickets: say so to whoever looks for `import`.
+    const hint = action === "import" || action === "load" || action === "restore"
+      ? ': an export is loaded with psql (psql "$DATABASE_URL" -f FILE.sql)'
+      : closest(action, ["export"]) === "export"
+      ? ': did you mean "export"?'
+      : "";
     throw new UsageError(`Unknown db action "${action}"${hint} (use: db export FILE.sql, or -)`);
   }
   if (action !== "export" || file === undefined || extra.length > 0) {

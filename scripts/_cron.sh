@@ -3,8 +3,10 @@
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ -f .env ]]; then
   set -a
+  # A .env saved with Windows line endings read as is stops the wrapper ($'\r': command not
+  # found): its carriage returns are dropped.
   # shellcheck disable=SC1091
-  . ./.env
+  . <(sed 's/\r$//' ./.env)
   set +a
 fi
 given() {

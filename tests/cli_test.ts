@@ -87,6 +87,10 @@ Deno.test("cli: an empty or missing path names the flag or the file (exit 2), be
     [["gazetteer", "import", "demo"], /^Cannot read the gazetteer sheet "demo": it is not a file/],
     [["db", "exprot", "x.sql"], /^Unknown db action "exprot": did you mean "export"\?/],
     [
+      ["db", "import", "x.sql"],
+      /^Unknown db action "import": an export is loaded with psql \(psql "\$DATABASE_URL" -f FILE\.sql\)/,
+    ],
+    [
       ["gazetteer", "imprt", "review.csv"],
       /^Unknown gazetteer action "imprt": did you mean "import"\?/,
     ],

@@ -33,3 +33,26 @@ Deno.test("the cron wrappers run without HOME and through a symbolic link, reach
     await Deno.remove(links, { recursive: true });
   }
 });
+
+Deno.test("the cron wrappers read a .env saved with Windows line endings", async () => {
+  // A copy of the shared part beside a .env of its own: the checkout's .env is left alone.
+  const root = await Deno.makeTempDir({ prefix: "ft-cron-env-" });
+  try {
+    await Deno.mkdir(`${root}/scripts`);
+    await Deno.copyFile(`${SCRIPTS}_cron.sh`, `${root}/scripts/_cron.sh`);
+    await Deno.writeTextFile(`${root}/.env`, "# prod\r\nFT_A=one\r\nFT_B='two words'\r\n");
+    const out = await new Deno.Command("bash", {
+      args: ["-c", `set -euo pipefail; args=(); . "${root}/scripts/_cron.sh"; echo "$FT_A|$FT_B|"`],
+      env: { PATH: "/usr/bin:/bin" },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    // Before: "$'\r': command not found", exit 127.
+    assert.equal(out.code, 0, text);
+    assert.equal(text, "one|two words|\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
