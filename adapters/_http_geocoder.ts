@@ -275,7 +275,13 @@ function describeBody(body: unknown, text: string): string {
     if (typeof b.error === "string") return b.error;
     if (typeof b.status?.message === "string") return b.status.message;
   }
-  return text.slice(0, 120) || "(empty body)";
+  // A web page (a base URL that is no geocoder's) in a few words, not its markup cut mid-tag.
+  if (/^\s*<(!doctype html|html|head|body)\b/i.test(text)) {
+    const title = /<title[^>]*>([^<]{1,80})/i.exec(text)?.[1]?.trim();
+    return `an HTML page${title ? ` ("${title}")` : ""}, not the geocoder's JSON`;
+  }
+  // One line: a multi-line text would break the report's lines.
+  return text.slice(0, 120).replace(/\s+/g, " ").trim() || "(empty body)";
 }
 
 /** A `minLon,minLat,maxLon,maxLat` box of ± `degrees` around a point. */
