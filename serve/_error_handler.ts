@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
 import { problemResponse } from "./problem.ts";
+import { RETRY_AFTER_S } from "./_large_reads.ts";
 
 /**
  * SQLSTATEs that mean the database cannot answer now: shut down or restarting (57P0x), the
@@ -75,7 +76,9 @@ function failure(error: Error, path: string, deps: ServeDeps): Response {
       503,
       `The query took longer than ${
         settings.statementTimeoutMs / 1000
-      } s; try a narrower selection`,
+      } s (a large selection, or another session holding the tables); try again, or a ` +
+        `narrower selection`,
+      { headers: { "Retry-After": String(RETRY_AFTER_S) } },
     );
   }
   const unavailable = (typeof code === "string" && UNAVAILABLE.has(code)) ||
@@ -89,6 +92,8 @@ function failure(error: Error, path: string, deps: ServeDeps): Response {
     error: deps.redact(error instanceof Error ? error.message : String(error)),
   });
   return unavailable
-    ? problemResponse(503, "The database cannot be reached")
+    ? problemResponse(503, "The database cannot be reached", {
+      headers: { "Retry-After": String(RETRY_AFTER_S) },
+    })
     : problemResponse(500, "The request failed; the server log has the details");
 }

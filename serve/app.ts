@@ -15,7 +15,7 @@ import { serveStatic } from "hono/deno";
 import { etag } from "hono/etag";
 import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
-import { problemResponse } from "./problem.ts";
+import { cut, problemResponse } from "./problem.ts";
 import { serveRangeFile } from "./range_file.ts";
 import { errorHandler } from "./_error_handler.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
@@ -79,7 +79,7 @@ function unknownParameter(path: string, url: string): ParameterError | undefined
     if (known.includes(name)) continue;
     return new ParameterError(
       name,
-      `Unknown parameter "${name.slice(0, 40)}" on ${path}: ` +
+      `Unknown parameter "${cut(name, 40)}" on ${cut(path, 200)}: ` +
         (known.length === 0 ? "it takes none" : `it takes ${known.join(", ")}`),
     );
   }
@@ -127,7 +127,7 @@ export function createApp(given: ServeDeps): Hono<ServeEnv> {
   metaRoutes(app);
   pageRoutes(app, deps);
 
-  app.notFound((c) => problemResponse(404, `Nothing at "${c.req.path}"`));
+  app.notFound((c) => problemResponse(404, `Nothing at "${cut(c.req.path, 200)}"`));
   app.onError(errorHandler(deps));
   return app;
 }

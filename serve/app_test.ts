@@ -199,6 +199,23 @@ Deno.test("a POSTed JSON body with a nested value, or not an object, is a 400", 
   assert.equal(broken.status, 400);
 });
 
+Deno.test("a compressed POST body is a 415 saying to send it uncompressed", async () => {
+  const { app } = appWith();
+  const gzipped = await new Response(
+    new Blob(['{"window": "7d"}']).stream().pipeThrough(new CompressionStream("gzip")),
+  ).arrayBuffer();
+  const response = await app.request("/webhook/inc-dashboard", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Content-Encoding": "gzip" },
+    body: gzipped,
+  });
+  assert.equal(response.status, 415); // before: 400 "it is not JSON"
+  assert.match(
+    (await response.json()).detail,
+    /^Cannot read a request body sent with Content-Encoding "gzip": send it uncompressed/,
+  );
+});
+
 Deno.test("a POST body in another format is a 415", async () => {
   const { app } = appWith();
   const response = await app.request("/webhook/inc-dashboard", {
@@ -335,6 +352,24 @@ Deno.test("an unknown API path is a problem+json 404", async () => {
   const response = await app.request("/api/users");
   assert.equal(response.status, 404);
   await problem(response);
+});
+
+Deno.test("an error echoes at most 200 characters of a long path or parameter name", async () => {
+  const { app } = appWith();
+  const long = "x".repeat(63_000);
+  const missing = await app.request(`/api/${long}`);
+  assert.equal(missing.status, 404);
+  const body = await missing.text(); // before: 63,087 bytes, the path whole
+  assert.ok(body.length < 500, `${body.length} bytes`);
+  assert.match(JSON.parse(body).detail, /^Nothing at "\/api\/x{195}… \(63005 characters\)"$/);
+  const unknown = await app.request(`/api/tickets?${long}=1`);
+  assert.equal(unknown.status, 400);
+  const problem400 = JSON.parse(await unknown.text());
+  assert.match(
+    problem400.detail,
+    /^Unknown parameter "x{40}… \(63000 characters\)" on \/api\/tickets/,
+  );
+  assert.equal(problem400.parameter, `${"x".repeat(200)}… (63000 characters)`);
 });
 
 Deno.test("paths with dot segments or encoded separators never reach the file system", async () => {
@@ -587,7 +622,8 @@ Deno.test("a lost database is a 503, a statement timeout a 503 naming the limit"
   );
   const response = await slow.app.request("/api/tickets");
   assert.equal(response.status, 503);
-  assert.match((await problem(response)).detail, /5 s/);
+  assert.equal(response.headers.get("Retry-After"), "5"); // before: none
+  assert.match((await problem(response)).detail, /5 s \(a large selection, or another session/);
 });
 
 Deno.test("health that cannot read the datasets' state is a 503 logged in our words, without the error's class", async () => {
@@ -635,6 +671,7 @@ Deno.test("a database dropped, closed to connections or refusing serve's login i
     for (const path of ["/api/tickets", "/api/nearest?lon=36.8&lat=-1.29", "/api/dashboard"]) {
       const response = await app.request(path);
       assert.equal(response.status, 503, `${code} on ${path}`);
+      assert.equal(response.headers.get("Retry-After"), "5", `${code} on ${path}`);
       assert.equal((await problem(response)).detail, "The database cannot be reached");
     }
   }

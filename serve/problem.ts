@@ -22,15 +22,22 @@ export function problemResponse(
   detail: string,
   extra: { parameter?: string; headers?: Record<string, string> } = {},
 ): Response {
+  // What the client sent is echoed at most so long (before: a 63,000-character path came back
+  // whole in a 63 KB 404), as the access line cuts a path.
   const body: Problem = {
     type: "about:blank",
     title: STATUS_CODES[status] ?? "Error",
     status,
-    detail,
-    ...(extra.parameter === undefined ? {} : { parameter: extra.parameter }),
+    detail: cut(detail, 2048),
+    ...(extra.parameter === undefined ? {} : { parameter: cut(extra.parameter, 200) }),
   };
   return new Response(JSON.stringify(body), {
     status,
     headers: { "Content-Type": "application/problem+json", ...extra.headers },
   });
+}
+
+/** `text`, or its first `max` characters and how long it was. */
+export function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
 }

@@ -81,6 +81,15 @@ async function postParams(c: Context<ServeEnv>): Promise<Params | Response> {
 async function postBody(c: Context<ServeEnv>): Promise<Record<string, unknown> | Response> {
   const contentType = c.req.header("Content-Type") ?? "";
   const type = contentType.split(";")[0]!.trim().toLowerCase();
+  // A compressed body read as is: before, a gzip JSON body was a 400 "it is not JSON".
+  const encoding = (c.req.header("Content-Encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "") {
+    return problemResponse(
+      415,
+      `Cannot read a request body sent with Content-Encoding "${encoding.slice(0, 40)}": send ` +
+        `it uncompressed (the filters are a few hundred bytes)`,
+    );
+  }
   const bytes = await c.req.arrayBuffer();
   const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") return {};
