@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { isTransient } from "../core/is_transient.ts";
-import { describeTarget, lostInWords, notPostgresAnswer } from "./postgres_database.ts";
+import {
+  createPostgresDatabase,
+  describeTarget,
+  lostInWords,
+  notPostgresAnswer,
+} from "./postgres_database.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 /** A message: its type byte, then a length that counts itself, then the body. */
@@ -94,4 +99,41 @@ Deno.test("lostInWords() tells a lost connection plainly, naming the server, and
     code: "57P01",
   });
   assert.equal(lostInWords(admin, where), admin);
+});
+
+Deno.test({
+  name: "close() cancels a statement still running once its wait is over: the server stops it",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = Deno.env.get("TEST_DATABASE_URL")!;
+    const db = createPostgresDatabase(url);
+    const watcher = createPostgresDatabase(url);
+    try {
+      const mark = `close-test-${crypto.randomUUID()}`;
+      const running = db.query(`select pg_sleep(30), '${mark}'`).catch((error) => error);
+      const active = () =>
+        watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where query like $1 and pid <> pg_backend_pid()`,
+          [`%${mark}%`],
+        );
+      for (let i = 0; i < 100 && (await active())[0]!.n === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const started = performance.now();
+      await db.close(0.3);
+      assert.ok(performance.now() - started < 3000, "bounded");
+      assert.ok(await running instanceof Error, "the statement was stopped");
+      // Before: the server went on with it (30 s here) after the pool had ended.
+      let left = 1;
+      for (let i = 0; i < 50 && left > 0; i++) {
+        left = (await active())[0]!.n;
+        if (left > 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(left, 0, "no statement left running on the server");
+    } finally {
+      await watcher.close();
+    }
+  },
 });

@@ -10,6 +10,15 @@ language sql immutable parallel safe as $$ select interval '48 hours' $$;
 create or replace function tickets.sla_warn_after() returns interval
 language sql immutable parallel safe as $$ select interval '36 hours' $$;
 
+-- Whether p_at can be an open ticket's SLA clock at p_now: not a placeholder date from before
+-- 2000 (0001-01-01, 1900-01-01, 1970-01-01 are how exports write "none"), not more than an hour
+-- ahead of p_now (a clock or an export wrong, as for a file named ahead). Anything else is no
+-- clock, not a ticket open for 17 million hours, or for minus 600,000 and 'ok' for good.
+create or replace function tickets.sla_clock_plausible(p_at timestamptz, p_now timestamptz)
+returns boolean language sql immutable parallel safe as $$
+  select p_at >= timestamptz '2000-01-01 00:00:00+03' and p_at <= p_now + interval '1 hour'
+$$;
+
 -- Open SLA state from the age of the SLA clock. No clock at all is 'unknown' rather than a guess.
 create or replace function tickets.sla_state(p_age interval) returns text
 language sql immutable parallel safe as $$

@@ -33,15 +33,22 @@ language sql stable parallel safe as $$
     i.assigned_team, i.owner, i.created_at_service, i.first_seen_at,
     c.clock_at,
     case
-      when i.created_at_service is not null then 'created_at_service'
-      when i.first_seen_at is not null then 'first_seen_at'
+      when c.clock_at = i.created_at_service then 'created_at_service'
+      when c.clock_at = i.first_seen_at then 'first_seen_at'
     end,
     c.clock_at + tickets.sla_breach_after(),
     trunc(extract(epoch from p_now - c.clock_at) / 3600, 2),
     tickets.sla_state(p_now - c.clock_at),
     i.source_updated_at, i.latitude, i.longitude, i.geo_source, i.geom, i.geog
   from tickets.inc i
-  cross join lateral (select coalesce(i.created_at_service, i.first_seen_at) as clock_at) c
+  -- The first plausible of the two (tickets.sla_clock_plausible): a placeholder date or one
+  -- ahead of p_now is skipped, and neither is no clock ('unknown').
+  cross join lateral (
+    select case
+      when tickets.sla_clock_plausible(i.created_at_service, p_now) then i.created_at_service
+      when tickets.sla_clock_plausible(i.first_seen_at, p_now) then i.first_seen_at
+    end as clock_at
+  ) c
   where i.is_actionable
 $$;
 

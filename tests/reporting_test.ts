@@ -1084,6 +1084,37 @@ for (const b of backends()) {
     assert.match(text, /Otieno \\u202eevil/);
   });
 
+  test("an SLA clock dated as a placeholder (0001, 1970) or ahead of now is skipped, not counted", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      // A placeholder created_at_service: the clock falls back to first_seen_at.
+      row("P0001", {
+        created_at_service: "0001-01-01 00:00:00",
+        first_seen_at: "2026-06-14 00:00:00",
+      }),
+      row("P1970", { created_at_service: "1970-01-01 03:00:00" }),
+      row("F2099", { created_at_service: "2099-01-01 00:00:00" }),
+      row("SOON", { created_at_service: "2026-06-15 12:30:00" }), // 30 min ahead: a clock skew
+      row("FINE", { created_at_service: "2026-06-13 12:00:00" }),
+    ]);
+    const rows = await db.query<Record<string, unknown>>(
+      `select ticket_id, sla_clock_source, hours_open::float8 as hours_open, sla_state
+       from tickets.inc_open_sla_at($1) order by ticket_id`,
+      [NOW],
+    );
+    // Before: P0001 17,758,8xx h and P1970 495,9xx h breached, F2099 -634,6xx h ok for good.
+    assert.deepEqual(
+      rows.map((r) => [r.ticket_id, r.sla_clock_source, r.hours_open, r.sla_state]),
+      [
+        ["F2099", null, null, "unknown"],
+        ["FINE", "created_at_service", 48, "breached"],
+        ["P0001", "first_seen_at", 36, "at_risk"],
+        ["P1970", null, null, "unknown"],
+        ["SOON", "created_at_service", -0.5, "ok"],
+      ],
+    );
+  });
+
   test("formatReport() says so when there is nothing yet", async () => {
     const db = await fresh();
     const text = formatReport(await buildReport(db, { now: NOW }));
