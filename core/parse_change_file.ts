@@ -282,7 +282,9 @@ function cleanRecord(header: Header, record: string[], line: number): ChangeLine
     fields: record.map(storable),
   });
   if (record.length !== names.length) {
-    return quarantine(`has ${record.length} fields, header has ${names.length}`);
+    return quarantine(
+      `has ${record.length} field${record.length === 1 ? "" : "s"}, header has ${names.length}`,
+    );
   }
   if (id === "") return quarantine("has an empty ticket_id");
   if (id.toLowerCase() === names[header.id]) {
@@ -397,7 +399,9 @@ async function* recover(
     if (broken >= MAX_BROKEN_LINES) {
       throw new ChangeFileError(
         key,
-        `has more than ${MAX_BROKEN_LINES} lines with broken quotes; it was not loaded`,
+        // Before: "line 103 has more than 100 lines with broken quotes", as if the line did.
+        `is the file's ${MAX_BROKEN_LINES + 1}st line with broken quotes (at most ` +
+          `${MAX_BROKEN_LINES} are set aside in a file); the file was not loaded`,
         { line },
       );
     }

@@ -232,6 +232,7 @@ Deno.test("parseChangeFile() quarantines a line with the wrong number of fields"
     "WOT2,inc,Open",
     "WOT3,inc,Open,Ali,extra",
     "WOT4,inc,Open,Wanjiru",
+    "WOT5",
     "",
   ].join("\r\n");
   const lines = await parse(text);
@@ -243,6 +244,7 @@ Deno.test("parseChangeFile() quarantines a line with the wrong number of fields"
       reason: "has 5 fields, header has 4",
       fields: ["WOT3", "inc", "Open", "Ali", "extra"],
     },
+    { line: 6, reason: "has 1 field, header has 4", fields: ["WOT5"] }, // before: "1 fields"
   ]);
 });
 
@@ -492,8 +494,8 @@ Deno.test("parseChangeFile() gives up on a file with more than 100 broken lines"
   assert.ok(error instanceof ChangeFileError);
   assert.equal(
     error.message,
-    `Cannot apply change file "${KEY}": line 103 has more than 100 lines with broken quotes; ` +
-      "it was not loaded",
+    `Cannot apply change file "${KEY}": line 103 is the file's 101st line with broken quotes ` +
+      "(at most 100 are set aside in a file); the file was not loaded",
   );
   assert.equal(lines.filter((l) => l.kind === "quarantine").length, 100);
 });
