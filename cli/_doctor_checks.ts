@@ -203,10 +203,18 @@ async function postgisCheck(db: Database): Promise<Check> {
   );
   if (postgis?.installed) return ok("PostGIS", `version ${postgis.installed}`);
   if (postgis?.available) {
+    // PostGIS is not a trusted extension: only a superuser creates it (before: "run migrate",
+    // which then failed for a database owner that is not one).
+    const [role] = await db.query<{ superuser: boolean }>(
+      `select rolsuper as superuser from pg_roles where rolname = current_user`,
+    );
     return warn(
       "PostGIS",
       `available (${postgis.available}) but not installed in this database`,
-      'run "deno task migrate" (it creates the extension; the user needs the right to)',
+      role?.superuser
+        ? 'run "deno task migrate" (it creates the extension)'
+        : 'as a superuser, run "create extension postgis;" in this database once (this role ' +
+          'is not one, and only a superuser creates PostGIS), then "deno task migrate"',
     );
   }
   return fail(

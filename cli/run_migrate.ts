@@ -9,7 +9,7 @@ import { namingDatabase, openDatabase } from "../app/open_database.ts";
 import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
 import { migrate } from "../core/migrate.ts";
 import { demoToRead } from "./_config_to_read.ts";
-import { UsageError } from "./_context.ts";
+import { SourceError, UsageError } from "./_context.ts";
 
 export async function runMigrate(
   config: Config,
@@ -68,7 +68,8 @@ export async function runMigrate(
 function postgisRefused(error: unknown, where: string | undefined): Error | undefined {
   const message = error instanceof Error ? error.message : String(error);
   if (!/permission denied to create extension "postgis"/i.test(message)) return undefined;
-  return new Error(
+  // A setting to fix (exit 2), as a role that may not write is: a rerun cannot help.
+  return new SourceError(
     `Cannot migrate ${where ?? "the database"}: its role may not create the PostGIS extension; ` +
       `a superuser runs "create extension postgis;" in that database once (the server needs ` +
       `PostGIS 3 installed), then run "deno task migrate" again`,
