@@ -35,12 +35,12 @@ begin
     with resolved as (
       select t.ticket_id,
         case
-          when f.lat between -90 and 90 and f.lon between -180 and 180
+          when f.usable
             then st_setsrid(st_makepoint(f.lon::double precision, f.lat::double precision), 4326)
           else coalesce(l.geom, c.geom)
         end as geom,
         case
-          when f.lat between -90 and 90 and f.lon between -180 and 180 then 'feed'
+          when f.usable then 'feed'
           when l.geom is not null then 'location'
           when c.geom is not null then 'cluster'
           else 'none'
@@ -50,6 +50,12 @@ begin
         -- num() only on a value: each call starts a subtransaction, and most feeds send none.
         select case when t.raw ->> 'latitude' <> '' then tickets.num(t.raw ->> 'latitude') end as lat,
                case when t.raw ->> 'longitude' <> '' then tickets.num(t.raw ->> 'longitude') end as lon
+      ) n
+      -- Feed coordinates on the globe, and not 0,0 (how an export writes "none": before, a point
+      -- in the Gulf of Guinea that dispatch measured from).
+      cross join lateral (
+        select n.lat, n.lon, n.lat between -90 and 90 and n.lon between -180 and 180
+               and not (n.lat = 0 and n.lon = 0) as usable
       ) f
       left join tickets.geo_locations l
         on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')

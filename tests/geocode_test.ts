@@ -176,6 +176,8 @@ for (const b of backends()) {
       { ticket_id: "WOTGEO2", cluster: "Westlands", location_name: "NW_SARIT_CENTRE_FDT03" },
       { ticket_id: "WOTGEO3", cluster: "Westlands", location_name: "Nowhere Known 7" },
       { ticket_id: "WOTGEO4", cluster: "", location_name: "Somewhere" },
+      // 0,0 is no point (before: placed in the Gulf of Guinea, "feed"): the cluster's instead.
+      { ticket_id: "WOTGEO5", cluster: "Westlands", latitude: "0", longitude: "0.0" },
     ] as Record<string, string>[]).map((r) => ({
       ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
       is_actionable: "true",
@@ -210,7 +212,13 @@ for (const b of backends()) {
               round(st_distance(geog, st_setsrid(st_makepoint(36.8108, -1.2676), 4326)::geography))::int as metres
        from tickets.inc where ticket_id like 'WOTGEO%' order by 1`,
     );
-    assert.deepEqual(got.map((g) => g.geo_source), ["feed", "location", "cluster", "none"]);
+    assert.deepEqual(got.map((g) => g.geo_source), [
+      "feed",
+      "location",
+      "cluster",
+      "none",
+      "cluster",
+    ]);
     assert.equal(got[0]!.latitude, -1.25);
     assert.ok(got[2]!.metres === 0, "the centroid of Westlands");
     assert.equal(got[3]!.latitude, null);
