@@ -460,7 +460,8 @@ for (const b of backends()) {
     );
   });
 
-  test("readStatus() writes a content lag and its limit as it writes an age: minutes or seconds under an hour", async () => {
+  /** A fresh database holding a 10-ticket baseline, and its newest update time. */
+  const tenTickets = async () => {
     await b.reset();
     const db = await b.db();
     const stream = generateStream({ tickets: 10, deltas: 0, seed: 14 });
@@ -472,6 +473,11 @@ for (const b of backends()) {
     const [{ newest }] = await db.query<{ newest: Date }>(
       `select max(source_updated_at) as newest from tickets.inc`,
     ) as [{ newest: Date }];
+    return { db, newest };
+  };
+
+  test("readStatus() writes a content lag and its limit as it writes an age: minutes or seconds under an hour", async () => {
+    const { db, newest } = await tenTickets();
     const lag = async (agoMs: number, maxContentLagHours: number) =>
       (await readStatus(db, {
         clock: { now: () => new Date(newest.getTime() + agoMs) },
@@ -489,17 +495,7 @@ for (const b of backends()) {
   });
 
   test("a ticket dated far ahead of now does not hide the content lag (status and freshness)", async () => {
-    await b.reset();
-    const db = await b.db();
-    const stream = generateStream({ tickets: 10, deltas: 0, seed: 14 });
-    await drain(createDirObjectStore(await makeDirBucket(stream.files)), db, {
-      dataset: INC,
-      apply: true,
-      archive: false,
-    });
-    const [{ newest }] = await db.query<{ newest: Date }>(
-      `select max(source_updated_at) as newest from tickets.inc`,
-    ) as [{ newest: Date }];
+    const { db, newest } = await tenTickets();
     // One row of a sloppy export dated 2099.
     await db.exec(
       `update tickets.inc set raw = jsonb_set(raw, '{updated_at}', '"2099-01-01 00:00:00"')
