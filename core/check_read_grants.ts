@@ -79,6 +79,7 @@ export const SERVE_READS: ReadGrants = {
     "tickets.freshness(text,timestamp with time zone)",
     "tickets.geojson_feature(geometry,jsonb)",
     "tickets.sla_state(interval)",
+    "tickets.sla_clock_plausible(timestamp with time zone,timestamp with time zone)",
     "tickets.sla_breach_after()",
     "tickets.sla_warn_after()",
     "tickets.sla_split(text[])",
