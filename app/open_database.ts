@@ -20,6 +20,7 @@ import {
   isPgliteLocked,
   type PgliteDatabaseHandle,
   type PgliteDatabaseOptions,
+  pgliteLockFile,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
 import { ledgerGrantsLacking } from "../core/check_read_grants.ts";
@@ -410,13 +411,37 @@ export async function checkWritableFolder(dir: string): Promise<void> {
     const probe = await Deno.makeTempFile({ dir: existing, prefix: ".fleettickets-write-check-" });
     await Deno.remove(probe);
   } catch (error) {
-    const reason = error instanceof Error ? error.message.replace(/ \(os error \d+\).*$/, "") : "";
     throw new ConfigError(
       `Cannot open the embedded database "${dir}": this user may not write in "${existing}"` +
-        `${reason ? ` (${reason.toLowerCase()})` : ""}; make it writable (chown, chmod, ` +
-        `chattr -i), or set PGLITE_DIR to another folder under ./.data`,
+        `${reasonOf(error)}; make it writable (chown, chmod, chattr -i), or set PGLITE_DIR to ` +
+        `another folder under ./.data`,
     );
   }
+  if (existing === dir) await checkWritableLock(dir);
+}
+
+/**
+ * The lock file beside an existing database folder must be writable, or made in its parent
+ * (before: "Permission denied (os error 13): open '….lock'", in the system's words alone).
+ */
+async function checkWritableLock(dir: string): Promise<void> {
+  const lock = await pgliteLockFile(dir);
+  try {
+    (await Deno.open(lock, { write: true, create: true })).close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.PermissionDenied)) return; // PGlite's open says it
+    throw new ConfigError(
+      `Cannot open the embedded database "${dir}": this user may not write its lock file ` +
+        `"${lock}"${reasonOf(error)}; make it (or "${dirname(lock)}") writable for the user ` +
+        `the worker runs as (chown, chmod, chattr -i)`,
+    );
+  }
+}
+
+/** ` (permission denied)`: an OS error's words without its number, or nothing. */
+function reasonOf(error: unknown): string {
+  const reason = error instanceof Error ? error.message.replace(/ \(os error \d+\).*$/, "") : "";
+  return reason ? ` (${reason.toLowerCase()})` : "";
 }
 
 /**

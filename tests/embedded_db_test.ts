@@ -341,12 +341,25 @@ Deno.test({
     await Deno.mkdir(locked);
     const chattr = await new Deno.Command("chattr", { args: ["+i", locked] }).output()
       .catch(() => undefined);
+    // A folder this user may write whose lock file beside it it may not: before, "Permission
+    // denied (os error 13): open '….lock'" alone.
+    const lockless = `${dir}/lockless`;
+    await Deno.mkdir(lockless);
+    await Deno.writeTextFile(`${lockless}.lock`, "");
+    const chattrLock = await new Deno.Command("chattr", { args: ["+i", `${lockless}.lock`] })
+      .output().catch(() => undefined);
     if (chattr?.success) {
       cases.push([
         locked,
         /: this user may not write in "[^"]*locked" \(operation not permitted\)/,
       ]);
     } else console.warn("chattr +i is not available here: the read-only case is not run");
+    if (chattrLock?.success) {
+      cases.push([
+        lockless,
+        /: this user may not write its lock file "[^"]*lockless\.lock" \(operation not permitted\); make it \(or "[^"]*"\) writable/,
+      ]);
+    }
     try {
       for (const [path, why] of cases) {
         for (const command of ["migrate", "status"]) {
@@ -362,6 +375,9 @@ Deno.test({
       }
     } finally {
       if (chattr?.success) await new Deno.Command("chattr", { args: ["-i", locked] }).output();
+      if (chattrLock?.success) {
+        await new Deno.Command("chattr", { args: ["-i", `${lockless}.lock`] }).output();
+      }
     }
   },
 });
