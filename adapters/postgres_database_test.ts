@@ -113,6 +113,11 @@ Deno.test({
     try {
       const mark = `close-test-${crypto.randomUUID()}`;
       const running = db.query(`select pg_sleep(30), '${mark}'`).catch((error) => error);
+      // Two more waiting for the pool's one connection: a statement queued, and a transaction whose
+      // statement is asked for once it has a connection (after the cancel freed it): serve's reads.
+      const queued = db.query(`select pg_sleep(30), '${mark}' as q`).catch((error) => error);
+      const session = db.transaction((s) => s.query(`select pg_sleep(30), '${mark}' as s`))
+        .catch((error) => error);
       const active = () =>
         watcher.query<{ n: number }>(
           `select count(*)::int as n from pg_stat_activity where query like $1 and pid <> pg_backend_pid()`,
@@ -125,6 +130,9 @@ Deno.test({
       await db.close(0.3);
       assert.ok(performance.now() - started < 3000, "bounded");
       assert.ok(await running instanceof Error, "the statement was stopped");
+      assert.ok(await queued instanceof Error, "the queued statement was never sent");
+      const refused = await session;
+      assert.ok(refused instanceof Error, "the transaction's statement was refused");
       // Before: the server went on with it (30 s here) after the pool had ended.
       let left = 1;
       for (let i = 0; i < 50 && left > 0; i++) {
