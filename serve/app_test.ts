@@ -278,6 +278,7 @@ Deno.test("a JSON body's key given twice is a 400, as a query parameter given tw
     const body of [
       '{"window": "7d", "window": "30d"}',
       '{"window": "7d", "cluster": "x", "win\\u0064ow": "30d"}', // the same key, escaped
+      '{"cluster": "Westlands", "cluster": null}', // before: no cluster filter at all
     ]
   ) {
     const response = await app.request("/webhook/inc-dashboard", {
@@ -287,8 +288,9 @@ Deno.test("a JSON body's key given twice is a 400, as a query parameter given tw
     });
     assert.equal(response.status, 400, body); // before: 200 for the 30-day window
     const problem = await response.json();
-    assert.equal(problem.parameter, "window");
-    assert.equal(problem.detail, 'Parameter "window" is given 2 times');
+    const name = body.includes('cluster": null') ? "cluster" : "window";
+    assert.equal(problem.parameter, name);
+    assert.equal(problem.detail, `Parameter "${name}" is given 2 times`);
   }
   // A key inside a value's text, or a nested object's, is no top-level key.
   const response = await app.request("/webhook/inc-dashboard", {

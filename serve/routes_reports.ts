@@ -131,7 +131,10 @@ function jsonObject(text: string): Record<string, unknown> | Response {
   }
   // A key given twice is a parameter given twice, as in a query string (before: the last won).
   const fields = body as Record<string, unknown>;
-  for (const [key, count] of repeatedKeys(text)) fields[key] = Array(count).fill(fields[key]);
+  // Counted as given: a repeat whose last value is null must not read as the parameter left out.
+  for (const [key, count] of repeatedKeys(text)) {
+    fields[key] = Array(count).fill(fields[key] ?? "");
+  }
   return fields;
 }
 
