@@ -95,12 +95,18 @@ export function metres(m) {
 
 /** Escapes text for HTML. */
 export function esc(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-    // Direction controls (U+202E …) written out: as given, they turned the text after them around.
-    .replace(
-      /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
+  return visible(String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`));
+}
+
+/**
+ * Text with its direction controls (U+202E …) written out (`\u202e`): as given, they turned the
+ * text after them around. For text set as text (an option's label); `esc` does it for HTML.
+ */
+export function visible(text) {
+  return String(text ?? "").replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** What a geometry source means for whoever drives there. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, ago, countdown, esc, hours, share } from "./format.js";
+import { age, ago, countdown, esc, hours, share, visible } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -80,4 +80,10 @@ Deno.test("esc() writes direction controls out: a location with U+202E no longer
   assert.equal(esc("Kasarani \u202eLFN <b>"), "Kasarani \\u202eLFN &#60;b&#62;");
   assert.equal(esc("\u2066x\u2069 \u200f"), "\\u2066x\\u2069 \\u200f");
   assert.equal(esc("Mji wa Kale – Ñ"), "Mji wa Kale – Ñ");
+});
+
+Deno.test("visible() writes direction controls out for a label set as text (a filter's option)", () => {
+  // Before: the Team list read "T2mae" for "T\u202eeam2".
+  assert.equal(visible("T\u202eeam2"), "T\\u202eeam2");
+  assert.equal(visible("<b>Nyali</b>"), "<b>Nyali</b>"); // text, not HTML: nothing to escape
 });
