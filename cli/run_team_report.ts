@@ -15,6 +15,7 @@ import {
 import { configToRead } from "./_config_to_read.ts";
 import { closest } from "./_suggest.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { terminalText } from "../core/terminal_text.ts";
 import { type Context, type Flags, parse, UsageError } from "./_context.ts";
 import { type ReportWindow, reportWindow, WindowError } from "../core/report_window.ts";
 
@@ -67,9 +68,13 @@ async function unknownClusterNote(db: Database, cluster: string): Promise<string
   const names = rows.map((r) => r.cluster);
   if (names.some((name) => name.toLowerCase() === cluster.toLowerCase())) return "";
   const guess = closest(cluster, names);
-  return `No INC ticket has cluster "${cluster}"` +
-    (guess ? `: did you mean "${guess}"?` : "") +
-    (names.length > 0 && names.length <= 30 ? ` (clusters: ${names.join(", ")})` : "") + "\n";
+  // The feed's names (and the flag) escaped, as the report's table writes them: a cluster's
+  // control characters must not reach the terminal.
+  return terminalText(
+    `No INC ticket has cluster "${cluster}"` +
+      (guess ? `: did you mean "${guess}"?` : "") +
+      (names.length > 0 && names.length <= 30 ? ` (clusters: ${names.join(", ")})` : ""),
+  ) + "\n";
 }
 
 /** The window flags, checked before the database opens (a mistake is exit 2 naming the flag). */

@@ -1219,6 +1219,16 @@ for (const b of backends()) {
         stderr,
         /^No INC ticket has cluster "Westlnds": did you mean "Westlands"\? \(clusters: /,
       );
+      // A flag (or a cluster) with control characters is written out (before: a raw ESC).
+      stderr = "";
+      await main(["report", "--by", "team", "--cluster", "X\x1b[2J\u202e"], {
+        env: (name) => name === "DATABASE_URL" ? b.url : undefined,
+        stdout: () => {},
+        stderr: (text) => stderr += text,
+        terminal: { stdout: false, stderr: false },
+        onSignal: () => () => {},
+      });
+      assert.match(stderr, /^No INC ticket has cluster "X\\x1b\[2J\\u202e"/);
     });
   }
 
