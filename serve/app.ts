@@ -17,6 +17,7 @@ import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
 import { cut, problemResponse } from "./problem.ts";
 import { serveRangeFile } from "./range_file.ts";
+import { cutRequests } from "./_cut_requests.ts";
 import { errorHandler } from "./_error_handler.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
 import { withKnownLength } from "./_known_length.ts";
@@ -143,9 +144,12 @@ function accessLog(deps: ServeDeps): MiddlewareHandler<ServeEnv> {
   const { log } = deps;
   return async (c, next) => {
     const started = performance.now();
+    const request = c.req.raw; // as the server was given it (a later step may replace it)
     c.set("deps", deps);
     c.set("rows", 0);
     await next();
+    // Cut by the stop, which logged its 503 (before: a second line once the handler ended).
+    if (cutRequests.has(request)) return;
     const line = (rows: number, error?: unknown) =>
       log({
         event: "request",

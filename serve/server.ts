@@ -11,6 +11,7 @@ import { createApp } from "./app.ts";
 import type { DataVersion } from "../core/data_version.ts";
 import type { ServeDeps } from "./env.ts";
 import { problemResponse } from "./problem.ts";
+import { cutRequests } from "./_cut_requests.ts";
 import { type Listener, serveAgainWhenOutOfFiles } from "./_relisten.ts";
 import { sleep } from "./_sleep.ts";
 import { DATA_CHANGED_CHANNEL, VersionCache } from "./version_cache.ts";
@@ -194,7 +195,8 @@ function inFlightRequests(
       if (answer instanceof Response) return answer;
       return new Promise<Response>((resolve, reject) => {
         const answerCut = () => {
-          onCut(request, started); // its handler goes on unheard: it logs nothing
+          cutRequests.add(request); // its handler goes on unheard, and logs nothing
+          onCut(request, started);
           resolve(problemResponse(503, "The server stopped before this request was answered"));
         };
         cut.addEventListener("abort", answerCut, { once: true });

@@ -185,6 +185,32 @@ Deno.test("a request still waiting on the database at the cut gets a 503 and its
   );
 });
 
+Deno.test("a request cut by the stop is logged once, also when its handler ends after", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const base = fakeDatabase();
+  // The database answers (a failure, as a cancelled statement) 300 ms after the cut.
+  let cutDone = () => {};
+  const cutSeen = new Promise<void>((resolve) => cutDone = resolve);
+  const late: Database = {
+    ...base,
+    transaction: () =>
+      cutSeen.then(() => new Promise((_, reject) => setTimeout(() => reject(new Error("x")), 300))),
+  };
+  const server = await start(late, lines, { stop: { graceMs: 300 } });
+  const answer = fetch(`http://127.0.0.1:${server.port}/api/health`);
+  while (server.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await server.shutdown();
+  cutDone();
+  const response = await answer;
+  assert.equal(response.status, 503);
+  await response.body?.cancel();
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the handler has ended by now
+  // Before: two lines, the stop's 503 and the handler's once it ended.
+  const requests = lines.filter((line) => line.event === "request");
+  assert.equal(requests.length, 1, JSON.stringify(requests));
+  assert.equal(requests[0]?.error, "The server stopped before this request was answered");
+});
+
 Deno.test("a CSV export that fails once sent is logged request_failed with its method and path", async () => {
   const lines: Record<string, unknown>[] = [];
   const server = await start(exportingDatabase(1, true), lines);
