@@ -217,18 +217,21 @@ class HeldBody {
     const paced = this.#began + stallMs + ((this.#sent + CHUNK_BYTES) / minBytesPerSecond) * 1000;
     const stalled = now + stallMs;
     this.#timer = setTimeout(
-      () => this.end(this.#tooSlow()),
+      () => this.end(this.#tooSlow(stalled <= paced)),
       Math.max(0, Math.min(paced, stalled) - now),
     );
   }
 
-  #tooSlow(): Error {
+  /** Why the body was cut, naming the rule that fired (before: both, whichever it was). */
+  #tooSlow(stalled: boolean): Error {
     const { stallMs, minBytesPerSecond } = this.#limits;
     const seconds = Math.round((performance.now() - this.#began) / 1000);
+    const took = `${this.#sent} of ${this.#bytes.byteLength} bytes in ${seconds} s`;
     return new Error(
-      `the client took ${this.#sent} of ${this.#bytes.byteLength} bytes in ${seconds} s: too ` +
-        `slow (it must take some every ${stallMs / 1000} s, ${minBytesPerSecond / 1024} KiB/s ` +
-        `on average)`,
+      stalled
+        ? `the client took nothing for ${stallMs / 1000} s (it had taken ${took})`
+        : `the client took ${took}: slower than ${minBytesPerSecond / 1024} KiB/s on average ` +
+          `after its first ${stallMs / 1000} s`,
     );
   }
 }

@@ -89,7 +89,8 @@ Deno.test("a held body whose client takes nothing for stallMs is cut, and its sl
   assert.equal(held.released(), 1);
   await assert.rejects(
     reader.read(),
-    /^Error: the client took 65536 of 200000 bytes in 0 s: too slow/,
+    // The rule that fired (before: "too slow (it must take some every … s, … KiB/s on average)").
+    /^Error: the client took nothing for 0\.05 s \(it had taken 65536 of 200000 bytes in 0 s\)$/,
   );
 });
 
@@ -101,4 +102,23 @@ Deno.test("a held body is cut when the server stops", async () => {
   cut.abort(new Error("the server stopped 8 s after the stop signal"));
   assert.equal(held.released(), 1);
   await assert.rejects(reader.read(), /the server stopped/);
+});
+
+Deno.test("a held body whose client takes too little on average after its first stallMs is cut, saying so", async () => {
+  const held = counted();
+  // 64 MiB/s at least after 1 s: the third chunk is due ~1.003 s in, before the stall at ~1.3 s.
+  const body = heldBody(new Uint8Array(400_000), held.slot, {
+    stallMs: 1000,
+    minBytesPerSecond: 64 * 1024 * 1024,
+  });
+  const reader = body.getReader();
+  await reader.read();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await reader.read(); // within the stall time, but behind the pace
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await assert.rejects(
+    reader.read(),
+    /^Error: the client took 131072 of 400000 bytes in \d+ s: slower than 65536 KiB\/s on average after its first 1 s$/,
+  );
+  assert.equal(held.released(), 1);
 });
