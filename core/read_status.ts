@@ -266,7 +266,7 @@ async function datasetStatus(
   const failing = [...await notWritable(db, dataset), ...runFailure(run)];
   const stale = [
     ...staleness(lastApplied, check),
-    ...contentLag(contentLagMs, contentLagHours, check),
+    ...contentLag(contentLagMs, contentLagHours, check, counts?.future ?? 0),
   ];
   return {
     dataset: dataset.name,
@@ -376,8 +376,16 @@ function contentLag(
   contentLagMs: number | null,
   contentLagHours: number | null,
   check: Check,
+  future: number,
 ): string[] {
   const maxLag = check.maxContentLagHours;
+  // Every update dated ahead: no lag to measure, which must not read as none (before: OK).
+  if (maxLag !== undefined && contentLagHours === null && future > 0) {
+    return [
+      `Every ticket update is dated more than an hour ahead of now (${future} ticket(s)): the ` +
+      `content lag cannot be measured; check the export's clock`,
+    ];
+  }
   if (maxLag !== undefined && contentLagHours !== null && contentLagHours > maxLag) {
     return [
       `The newest ticket update is ${ageText(contentLagMs!, (h) => h.toFixed(1))} old ` +

@@ -118,6 +118,8 @@ export interface Freshness {
   newestSourceUpdatedAt: string | null;
   /** Report time minus that, hours (~48 is the export's normal lag). */
   contentLagHours: number | null;
+  /** Tickets updated more than an hour ahead of the report time (not in the lag). */
+  futureUpdates: number;
 }
 
 /** Everything `deno task report` shows; `--json` prints it as is. */
@@ -397,6 +399,7 @@ async function freshness(tx: SqlSession, now: string): Promise<Freshness> {
     lastRunAt: str(f.last_run_at),
     newestSourceUpdatedAt: str(f.newest_source_updated_at),
     contentLagHours: num(f.content_lag_hours),
+    futureUpdates: num(f.future_updates) ?? 0,
   };
 }
 
@@ -459,7 +462,10 @@ function freshnessLine(f: Freshness): string {
     ? "Freshness: no change file applied yet"
     : `Freshness: newest file ${f.newestFile} (${hoursText(f.fileAgeHours)} h old), ` +
       `last run ${clockText(f.lastRunAt)}, content lag ${hoursText(f.contentLagHours)} h ` +
-      `(newest update ${clockText(f.newestSourceUpdatedAt)})`;
+      `(newest update ${clockText(f.newestSourceUpdatedAt)})` +
+      (f.futureUpdates > 0
+        ? `; ${f.futureUpdates} ticket(s) dated more than an hour ahead, not counted`
+        : "");
 }
 
 /** The open backlog by cluster, then the oldest open tickets. */
@@ -469,7 +475,8 @@ function openLines(report: TicketReport): string[] {
   return [
     `Open backlog: ${o.total} (${o.breached} breached, ${o.atRisk} at risk, ${o.ok} ok` +
     (o.unknown ? `, ${o.unknown} without a clock` : "") + `); ` +
-    `${o.clockFromFirstSeen} clocked from first_seen_at (no created_at_service)`,
+    // A placeholder or future created_at_service is passed over too (tickets.sla_clock_plausible).
+    `${o.clockFromFirstSeen} clocked from first_seen_at (no usable created_at_service)`,
     // "no clock": a row adds up (open = breached + at risk + ok + no clock).
     ...table("lrrrrrr", [
       ["cluster", "open", "breached", "at risk", "ok", "no clock", "oldest h"],

@@ -519,6 +519,20 @@ for (const b of backends()) {
     ) as [{ f: { content_lag_hours: number; future_updates: number } }];
     assert.equal(f.future_updates, 1);
     assert.ok(f.content_lag_hours >= 50, String(f.content_lag_hours));
+    // Every row dated ahead: stale, saying why (before: OK, "content lag n/a").
+    await db.exec(
+      `update tickets.inc set raw = jsonb_set(raw, '{updated_at}', '"2099-01-01 00:00:00"')`,
+    );
+    const allAhead = (await readStatus(db, {
+      clock: { now: () => now },
+      maxContentLagHours: 48,
+      datasets: [INC],
+    })).datasets[0]!;
+    assert.equal(allAhead.health, "stale");
+    assert.match(
+      allAhead.reasons.join("\n"),
+      /^Every ticket update is dated more than an hour ahead of now \(10 ticket\(s\)\): the content lag cannot be measured/,
+    );
   });
 
   test("close the shared database", () => b.close());

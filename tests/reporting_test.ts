@@ -1037,7 +1037,7 @@ for (const b of backends()) {
     assert.ok(
       lines.includes(
         "Open backlog: 4 (1 breached, 1 at risk, 1 ok, 1 without a clock); " +
-          "1 clocked from first_seen_at (no created_at_service)",
+          "1 clocked from first_seen_at (no usable created_at_service)",
       ),
       text,
     );
@@ -1095,7 +1095,7 @@ for (const b of backends()) {
       row("P1970", { created_at_service: "1970-01-01 03:00:00" }),
       row("F2099", { created_at_service: "2099-01-01 00:00:00" }),
       row("SOON", { created_at_service: "2026-06-15 12:30:00" }), // 30 min ahead: a clock skew
-      row("FINE", { created_at_service: "2026-06-13 12:00:00" }),
+      row("FINE", { created_at_service: "2026-06-13 12:00:00", updated_at: "2099-01-01 00:00:00" }),
     ]);
     const rows = await db.query<Record<string, unknown>>(
       `select ticket_id, sla_clock_source, hours_open::float8 as hours_open, sla_state
@@ -1113,6 +1113,11 @@ for (const b of backends()) {
         ["SOON", "created_at_service", -0.5, "ok"],
       ],
     );
+    const report = await buildReport(db, { now: NOW });
+    assert.equal(report.freshness.futureUpdates, 1);
+    const text = formatReport(report);
+    assert.match(text, /; 1 ticket\(s\) dated more than an hour ahead, not counted\n/);
+    assert.match(text, /1 clocked from first_seen_at \(no usable created_at_service\)/);
   });
 
   test("formatReport() says so when there is nothing yet", async () => {
