@@ -1113,6 +1113,13 @@ for (const b of backends()) {
         ["SOON", "created_at_service", -0.5, "ok"],
       ],
     );
+    // The rule is inlined into the view's plan, not called per row (declared immutable over a
+    // stable body, it was not: 8.2 ms instead of 1.2 for 2,553 open tickets).
+    const plan = await db.query<Record<string, string>>(
+      `explain (verbose, costs off) select * from tickets.inc_open_sla_at($1)`,
+      [NOW],
+    );
+    assert.doesNotMatch(plan.map((r) => Object.values(r)[0]).join("\n"), /sla_clock_plausible/);
     const report = await buildReport(db, { now: NOW });
     assert.equal(report.freshness.futureUpdates, 1);
     const text = formatReport(report);
