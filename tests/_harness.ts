@@ -6,6 +6,7 @@ import { migrate } from "../core/migrate.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
+import type { DrainReport } from "../core/drain_report.ts";
 import postgres from "postgres";
 
 /** A database backend the suite runs against. */
@@ -398,4 +399,17 @@ export function recordLedgerRow(db: Database, file: string) {
      values ('inc', $1, $2, 'e', 1, 1, 0, 0, 0, 0, 0, 0, 0)`,
     [file, `automations/inc/changes/${file}`],
   );
+}
+
+/** An INC run's report as `recordRun` takes it, ended ok with `applied` files (a run, by hand). */
+export function okRunReport(applied: number): DrainReport {
+  return {
+    mode: "apply",
+    dataset: "inc",
+    status: "ok",
+    reseed: false,
+    source: "dir:bucket",
+    files: Array.from({ length: applied }, () => ({ status: "applied" })),
+    totals: {},
+  } as unknown as DrainReport;
 }

@@ -20,8 +20,13 @@ import { INC } from "../core/datasets.ts";
 import { runAfterApply } from "../core/run_after_apply.ts";
 import { beginRun, recordRun } from "../core/record_run.ts";
 import { readStatus } from "../core/read_status.ts";
-import type { DrainReport } from "../core/drain.ts";
-import { createScratchDatabase, recordLedgerRow, removeTestDataAtEnd, shared } from "./_harness.ts";
+import {
+  createScratchDatabase,
+  okRunReport,
+  recordLedgerRow,
+  removeTestDataAtEnd,
+  shared,
+} from "./_harness.ts";
 import { cli } from "./_cli.ts";
 import postgres from "postgres";
 
@@ -356,15 +361,7 @@ for (const [name, open] of opens) {
         // The last release: migrations up to 011, and a run it recorded (no run key then).
         const shipped = await loadMigrations();
         await migrate(db, { migrations: shipped.filter((m) => m.version <= 11) });
-        const report = {
-          mode: "apply",
-          dataset: "inc",
-          status: "ok",
-          reseed: false,
-          source: "dir:bucket",
-          files: [],
-          totals: {},
-        } as unknown as DrainReport;
+        const report = okRunReport(0);
         await db.query(
           `insert into tickets.runs (dataset, started_at, finished_at, status, source)
            values ('inc', '2026-06-15T06:00:00Z', '2026-06-15T06:01:00Z', 'ok', 'dir:bucket')`,

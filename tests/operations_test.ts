@@ -20,6 +20,7 @@ import {
   createScratchDatabase,
   listNames,
   makeDirBucket,
+  okRunReport,
   recordLedgerRow,
   removeTestDataAtEnd,
   shared,
@@ -870,15 +871,7 @@ Deno.test({
       const b = await start(db);
       await recordLedgerRow(db, "2026-06-15T06-20-00.csv");
       await recordLedgerRow(db, "2026-06-15T06-40-00.csv");
-      const report = {
-        mode: "apply",
-        dataset: "inc",
-        status: "ok",
-        reseed: false,
-        source: "dir:bucket",
-        files: [{ status: "applied" }, { status: "applied" }],
-        totals: {},
-      } as unknown as Parameters<typeof recordRun>[1];
+      const report = okRunReport(2);
       await recordRun(db, report, { runKey: b, startedAt: new Date() });
       await first.close();
       // Before: A, still "running", sorted first: FAILING, "the 3 file(s) it applied" (B's too).
