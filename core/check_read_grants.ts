@@ -80,6 +80,7 @@ export const SERVE_READS: ReadGrants = {
     "tickets.geojson_feature(geometry,jsonb)",
     "tickets.sla_state(interval)",
     "tickets.sla_clock_plausible(timestamp with time zone,timestamp with time zone)",
+    "tickets.dated_ahead(timestamp with time zone,timestamp with time zone)",
     "tickets.sla_breach_after()",
     "tickets.sla_warn_after()",
     "tickets.sla_split(text[])",

@@ -144,17 +144,16 @@ const LEDGER_FILES = `select count(*)::int as n from tickets.applied_files where
 const QUARANTINED = `select count(*)::int as n from tickets.quarantine where dataset = $1`;
 
 /**
- * $1 now. An update time more than an hour ahead of now (a row dated 2099) is counted apart, not
- * as the newest: before, one such row held the content lag negative, and `--max-content-lag`
- * healthy, for good.
+ * $1 now. An update time dated ahead of now (`tickets.dated_ahead`: a row dated 2099) is counted
+ * apart, not as the newest: before, one such row held the content lag negative, and
+ * `--max-content-lag` healthy, for good.
  */
 function tableCounts(table: string): string {
   return `
 select count(*)::int as rows, count(*) filter (where is_actionable)::int as open,
-       max(source_updated_at) filter (where source_updated_at <= $1::timestamptz + interval '1 hour')
+       max(source_updated_at) filter (where not tickets.dated_ahead(source_updated_at, $1))
          as newest,
-       count(*) filter (where source_updated_at > $1::timestamptz + interval '1 hour')::int
-         as future
+       count(*) filter (where tickets.dated_ahead(source_updated_at, $1))::int as future
 from ${ident(table)}`;
 }
 

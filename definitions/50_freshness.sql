@@ -1,9 +1,8 @@
 -- Freshness of one dataset as of p_now: the newest applied change file (its name is its EAT
 -- export time), when the drain last applied a file and last ran, and the content lag (p_now -
 -- newest source updated_at; ~2 days is normal, file_age_hours growing means the export stalled).
--- An update time more than an hour after p_now (a row dated 2099) is not counted in the lag, which
--- it would hold negative for good (as a file named ahead of now is set aside); future_updates
--- counts them.
+-- An update time dated ahead of p_now (tickets.dated_ahead: a row dated 2099) is not counted in
+-- the lag, which it would hold negative for good; future_updates counts them.
 create or replace function tickets.freshness(p_dataset text, p_now timestamptz default now())
 returns jsonb language plpgsql stable as $$
 declare
@@ -12,16 +11,15 @@ declare
   v_newest timestamptz;
   v_future int;
   v_file_time timestamptz;
-  v_ahead timestamptz := coalesce(p_now, now()) + interval '1 hour';
 begin
   case p_dataset
     when 'inc' then
-      select max(source_updated_at) filter (where source_updated_at <= v_ahead),
-             count(*) filter (where source_updated_at > v_ahead)
+      select max(source_updated_at) filter (where not tickets.dated_ahead(source_updated_at, v_now)),
+             count(*) filter (where tickets.dated_ahead(source_updated_at, v_now))
       into v_newest, v_future from tickets.inc;
     when 'crq' then
-      select max(source_updated_at) filter (where source_updated_at <= v_ahead),
-             count(*) filter (where source_updated_at > v_ahead)
+      select max(source_updated_at) filter (where not tickets.dated_ahead(source_updated_at, v_now)),
+             count(*) filter (where tickets.dated_ahead(source_updated_at, v_now))
       into v_newest, v_future from tickets.crq;
     else raise exception 'Unknown dataset "%": use inc or crq', p_dataset using errcode = '22023';
   end case;
