@@ -43,14 +43,9 @@ export function createDirObjectStore(root: string): ObjectStore {
       const found: StoredObject[] = [];
       const dir = path(prefix).replace(/\/+$/, "");
       if (!await inside(base, description, dir, `list "${prefix}"`)) return found;
-      await walk(dir, prefix.replace(/\/+$/, ""), found).catch((error) => {
-        if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
-        throw new ObjectStoreError(
-          `Cannot list "${prefix}" in ${description}: permission denied; let the user the ` +
-            `worker runs as read the folder`,
-          { terminal: true, cause: error },
-        );
-      });
+      await walk(dir, prefix.replace(/\/+$/, ""), found).catch(
+        denied(`Cannot list "${prefix}" in ${description}`, "read the folder"),
+      );
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
     async read(key) {
@@ -58,16 +53,9 @@ export function createDirObjectStore(root: string): ObjectStore {
       return file.readable;
     },
     async move(from, to, options) {
-      try {
-        await moveFile(from, to, options);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
-        throw new ObjectStoreError(
-          `Cannot move "${from}" to "${to}" in ${description}: permission denied; let the user ` +
-            `the worker runs as write to both folders`,
-          { terminal: true, cause: error },
-        );
-      }
+      await moveFile(from, to, options).catch(
+        denied(`Cannot move "${from}" to "${to}" in ${description}`, "write to both folders"),
+      );
     },
   };
 
@@ -138,6 +126,20 @@ async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Prom
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+}
+
+/**
+ * A handler that says a PermissionDenied as `doing` refused (terminal: a person must let the
+ * worker's user `may`), and rethrows anything else as it is.
+ */
+function denied(doing: string, may: string): (error: unknown) => never {
+  return (error) => {
+    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+    throw new ObjectStoreError(
+      `${doing}: permission denied; let the user the worker runs as ${may}`,
+      { terminal: true, cause: error },
+    );
+  };
 }
 
 /** Why a file or folder the worker may not read is set aside. */
