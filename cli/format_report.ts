@@ -152,7 +152,7 @@ function fileLines(file: FileReport): string[] {
 }
 
 /** What a header without some of the export's columns did (their stored values kept). */
-export function missingColumnsNote(columns: readonly string[]): string {
+function missingColumnsNote(columns: readonly string[]): string {
   const shown = columns.length > 8
     ? [...columns.slice(0, 8), `${columns.length - 8} more`]
     : columns;

@@ -87,3 +87,12 @@ Deno.test("visible() writes direction controls out for a label set as text (a fi
   assert.equal(visible("T\u202eeam2"), "T\\u202eeam2");
   assert.equal(visible("<b>Nyali</b>"), "<b>Nyali</b>"); // text, not HTML: nothing to escape
 });
+
+Deno.test("visible() writes out the same direction controls as core/terminal_text.ts (the page keeps its own copy)", async () => {
+  const { terminalText } = await import("../core/terminal_text.ts");
+  for (let code = 0x100; code <= 0xffff; code++) {
+    if (code >= 0xd800 && code <= 0xdfff) continue; // lone surrogates
+    const c = String.fromCharCode(code);
+    assert.equal(visible(c), terminalText(c), `U+${code.toString(16)}`);
+  }
+});
