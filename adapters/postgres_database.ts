@@ -601,16 +601,28 @@ class PostgresSession implements SqlSession {
     await this.#track(this.#sql.unsafe(script).simple());
   }
 
-  /** Awaits a statement, which `cancel()` can stop meanwhile. */
+  /** Awaits a statement, which the database's or this session's `cancel()` can stop meanwhile. */
   async #track<T>(query: Promise<T> & { cancel(): Promise<void> | null }): Promise<T> {
     this.#inFlight.queries.add(query);
+    this.#running.add(query);
     try {
       return await query;
     } catch (error) {
       throw lostInWords(error, this.where);
     } finally {
       this.#inFlight.queries.delete(query);
+      this.#running.delete(query);
     }
+  }
+
+  /** This session's statements being run. */
+  #running = new Set<{ cancel(): Promise<void> | null }>();
+
+  cancel(): Promise<void> {
+    const requests = [...this.#running].map((query) => query.cancel()?.catch(() => {}));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_TIMEOUT_MS));
+    return Promise.race([Promise.all(requests), timeout]).then(() => clearTimeout(timer));
   }
 
   async copyRows(
@@ -790,7 +802,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
    * meanwhile wait until the server has taken the request (at most {@linkcode CANCEL_TIMEOUT_MS}).
    * Never rejects: a request that cannot be delivered leaves the statement running.
    */
-  cancel(): Promise<void> {
+  override cancel(): Promise<void> {
     const requests = [...this.#inFlight.queries].map((query) => query.cancel()?.catch(() => {}));
     if (requests.length === 0) return Promise.resolve();
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -4,7 +4,7 @@ import type { ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
-import { problemResponse } from "./problem.ts";
+import { cut, problemResponse } from "./problem.ts";
 import { RETRY_AFTER_S } from "./_large_reads.ts";
 
 /**
@@ -40,6 +40,13 @@ export function errorHandler(deps: ServeDeps): ErrorHandler<ServeEnv> {
       return problemResponse(400, error.message, { parameter: error.parameter });
     }
     if (error instanceof HTTPException) return refusal(error);
+    // Nobody reads this one: the access line records it as nginx does, 499.
+    if (c.req.raw.signal.aborted && (error as { code?: unknown }).code === "57014") {
+      return problemResponse(
+        499,
+        `Cannot answer "${cut(c.req.path, 200)}": the client left, so its query was stopped`,
+      );
+    }
     return failure(error, c.req.path, deps);
   };
 }

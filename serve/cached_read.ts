@@ -133,7 +133,14 @@ export async function cachedRead(
     return tooManyLargeReads(c.req.path, deps, slot, options.large!);
   }
   try {
-    const plan = { request, ifNoneMatch, known, snapshot: options.snapshot, read };
+    const plan = {
+      request,
+      ifNoneMatch,
+      known,
+      snapshot: options.snapshot,
+      read,
+      signal: c.req.raw.signal,
+    };
     const { head, done } = readVersionAndData(deps, plan);
     // A streamed body leaves with its first rows; anything else once the transaction is over.
     const result = await Promise.race([head, done.then(() => head)]);
@@ -278,6 +285,8 @@ interface ReadPlan {
   known: DataVersion | undefined;
   snapshot: boolean | undefined;
   read: (tx: SqlSession, version: Promise<DataVersion>) => Promise<ReadResult>;
+  /** Aborts when the client leaves. */
+  signal: AbortSignal;
 }
 
 /**
@@ -298,6 +307,7 @@ function readVersionAndData(
   const head = new Promise<Head>((resolve) => ready = resolve);
   const run = plan.snapshot ? readOnly : readInOrder;
   const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
+    stopWhenClientLeaves(tx, plan.signal, head);
     if (remembered !== undefined) {
       const answer = await plan.read(tx, Promise.resolve(remembered));
       ready({ etag: etagOf(plan.request, remembered.token), notModified: false, ...answer });
@@ -306,6 +316,20 @@ function readVersionAndData(
     await readVersionFirst(tx, plan, versions, ready);
   });
   return { head, done };
+}
+
+/**
+ * Stops `tx`'s statements when the client leaves before `head` is known (before: they ran until
+ * they ended or hit the statement timeout, holding a connection for nobody); the read then
+ * fails with SQLSTATE 57014 and the request is logged 499. A body already on its way ends as
+ * its stream does.
+ */
+function stopWhenClientLeaves(tx: SqlSession, signal: AbortSignal, head: Promise<Head>): void {
+  if (tx.cancel === undefined) return;
+  const stop = () => void tx.cancel!();
+  if (signal.aborted) return stop();
+  signal.addEventListener("abort", stop, { once: true });
+  head.finally(() => signal.removeEventListener("abort", stop)).catch(() => {});
 }
 
 /** Reads the version, then (unless the client's tag matches it) the data, in `tx`. */

@@ -1108,6 +1108,66 @@ for (const b of backends()) {
       }
     });
 
+    test("a client that leaves while its read runs has its statement stopped at once, logged 499", async () => {
+      const { db } = await ready();
+      const pool = servePool(2, 5000);
+      // The dashboard's read, made slow: a 4 s statement first, on the same session.
+      const slow = (session: SqlSession): SqlSession =>
+        Object.assign(Object.create(session) as SqlSession, {
+          query: async (text: string, params?: readonly unknown[]) => {
+            if (text.includes("fn_inc_dashboard")) {
+              await session.query(`select pg_sleep(4), 'slow dashboard'`);
+            }
+            return await session.query(text, params);
+          },
+          cancel: () => session.cancel!(),
+        });
+      const slowed = Object.assign(slow(pool) as Database, {
+        session: <T>(fn: (s: SqlSession) => Promise<T>) => pool.session!((s) => fn(slow(s))),
+        transaction: <T>(fn: (s: SqlSession) => Promise<T>) => pool.transaction((s) => fn(slow(s))),
+        listen: (channel: string, onEvent: () => void) => pool.listen(channel, onEvent),
+      });
+      const log: Record<string, unknown>[] = [];
+      const other = await testServer(slowed, { log: (entry) => log.push(entry) });
+      const running = async () => {
+        const [row] = await db.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where state = 'active' and pid <> pg_backend_pid() and query like '%''slow dashboard''%'`,
+        );
+        return row!.n;
+      };
+      const until = async (what: () => Promise<boolean>, ms: number) => {
+        const deadline = performance.now() + ms;
+        while (!(await what())) {
+          if (performance.now() > deadline) return false;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        return true;
+      };
+      try {
+        const client = new AbortController();
+        const asked = fetch(`http://127.0.0.1:${other.port}/api/dashboard?window=7d`, {
+          signal: client.signal,
+        }).catch(() => "left");
+        assert.ok(await until(async () => (await running()) === 1, 3000), "the read never ran");
+        client.abort();
+        const left = performance.now();
+        assert.equal(await asked, "left");
+        // Before: it ran on for the rest of its 4 s, its connection held for nobody.
+        assert.ok(await until(async () => (await running()) === 0, 1500), "still running");
+        const stoppedMs = performance.now() - left;
+        assert.ok(await until(() => Promise.resolve(log.some((l) => l.event === "request")), 2000));
+        const line = log.find((l) => l.event === "request")!;
+        assert.equal(line.path, "/api/dashboard");
+        assert.equal(line.status, 499, JSON.stringify(line));
+        assert.equal(log.filter((l) => l.event === "request_failed").length, 0);
+        assert.ok(stoppedMs < 1500, `stopped after ${stoppedMs} ms`);
+      } finally {
+        await other.shutdown();
+        await pool.close();
+      }
+    });
+
     test("an unconditional read on the read-only pool is one statement when the version is remembered", async () => {
       await ready();
       const pool = servePool(2, 300);

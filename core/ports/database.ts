@@ -56,6 +56,11 @@ export interface SqlSession {
     columns: readonly string[],
     body: AsyncIterable<Uint8Array>,
   ): Promise<void>;
+  /**
+   * Stops the statements this session is running now (PostgreSQL: a cancel request; each fails
+   * with SQLSTATE 57014). Never rejects. Absent where a statement cannot be stopped (embedded).
+   */
+  cancel?(): Promise<void>;
 }
 
 /**
