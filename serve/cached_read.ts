@@ -307,13 +307,17 @@ function readVersionAndData(
   const head = new Promise<Head>((resolve) => ready = resolve);
   const run = plan.snapshot ? readOnly : readInOrder;
   const done = run(db, { timeoutMs: settings.statementTimeoutMs }, async (tx) => {
-    stopWhenClientLeaves(tx, plan.signal, head);
-    if (remembered !== undefined) {
-      const answer = await plan.read(tx, Promise.resolve(remembered));
-      ready({ etag: etagOf(plan.request, remembered.token), notModified: false, ...answer });
-      return void await answer.finished;
+    const stopped = stopWhenClientLeaves(tx, plan.signal, head);
+    try {
+      if (remembered !== undefined) {
+        const answer = await plan.read(tx, Promise.resolve(remembered));
+        ready({ etag: etagOf(plan.request, remembered.token), notModified: false, ...answer });
+        return void await answer.finished;
+      }
+      await readVersionFirst(tx, plan, versions, ready);
+    } finally {
+      await stopped.delivered;
     }
-    await readVersionFirst(tx, plan, versions, ready);
   });
   return { head, done };
 }
@@ -322,14 +326,21 @@ function readVersionAndData(
  * Stops `tx`'s statements when the client leaves before `head` is known (before: they ran until
  * they ended or hit the statement timeout, holding a connection for nobody); the read then
  * fails with SQLSTATE 57014 and the request is logged 499. A body already on its way ends as
- * its stream does.
+ * its stream does. The session is to be given back only once `delivered` settles: a cancel
+ * request that reached its connection after the next request's statement was sent on it would
+ * stop that one (PostgreSQL ignores a cancel that finds its session idle).
  */
-function stopWhenClientLeaves(tx: SqlSession, signal: AbortSignal, head: Promise<Head>): void {
-  if (tx.cancel === undefined) return;
-  const stop = () => void tx.cancel!();
-  if (signal.aborted) return stop();
+function stopWhenClientLeaves(
+  tx: SqlSession,
+  signal: AbortSignal,
+  head: Promise<Head>,
+): { delivered?: Promise<void> } {
+  const stopped: { delivered?: Promise<void> } = {};
+  if (tx.cancel === undefined || signal.aborted) return stopped;
+  const stop = () => void (stopped.delivered = tx.cancel!());
   signal.addEventListener("abort", stop, { once: true });
   head.finally(() => signal.removeEventListener("abort", stop)).catch(() => {});
+  return stopped;
 }
 
 /** Reads the version, then (unless the client's tag matches it) the data, in `tx`. */
