@@ -273,14 +273,24 @@ function openHealthDatabase(
   });
 }
 
+/** How long serve's start-up check of its privileges may take, milliseconds. */
+const START_CHECK_TIMEOUT_MS = 30_000;
+
 /**
  * Refuses to serve PostgreSQL as a role that lacks a privilege the read API needs, naming the
  * GRANT statements to run: otherwise `serve` starts, `/api/health` says ok, and the routes that
  * read what the role may not answer 500. The embedded database has one role, a superuser.
  */
-async function refuseMissingGrants(db: Database): Promise<void> {
+export async function refuseMissingGrants(db: Database): Promise<void> {
   if (db.kind !== "postgres") return;
-  const missing = await missingReadGrants(db);
+  // serve's own check, not a request: SERVE_STATEMENT_TIMEOUT is for requests (at its smallest,
+  // 0.1 s, a new connection's first look at the catalogs overran it: serve did not start).
+  const missing = await db.transaction(async (tx) => {
+    await tx.query(`select set_config('statement_timeout', $1, true)`, [
+      String(START_CHECK_TIMEOUT_MS),
+    ]);
+    return await missingReadGrants(tx);
+  });
   if (missing.grants.length === 0) return;
   throw new ConfigError(
     `Cannot serve: ${describeMissingGrants(missing, "the read API needs")}`,
