@@ -14,6 +14,7 @@ import {
   mergeStageSql,
   PREPARE_STAGE,
   RECORD_FILE,
+  RECORD_FILE_CLOSURES,
   seedPlanSql,
   STAGE,
   STAGE_COLUMNS,
@@ -93,6 +94,9 @@ export async function applyFile(
   const missing = staged.columns === undefined ? [] : missingColumns(staged.columns);
   if (missing.length > 0) entry.missingColumns = missing;
   const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged, missing) };
+  if (!plan && dataset.afterApply.includes("capture_history")) {
+    await tx.query(RECORD_FILE_CLOSURES, [file.fileName]);
+  }
   const mergeMs = lap();
   // A stop asked for during the merge (which does not see the signal) still rolls the file back:
   // nothing is committed after it. The embedded database runs the merge on this thread, so a

@@ -198,6 +198,12 @@ on conflict (dataset) do update set
   files_applied = tickets.import_meta.files_applied + 1,
   last_applied_at = excluded.last_applied_at`;
 
+/**
+ * $1 file name. Records the closures the file's merge left (a dataset whose history is captured):
+ * a later file of the same run may reopen the tickets before the run's capture looks.
+ */
+export const RECORD_FILE_CLOSURES = `select tickets.record_file_closures($1) as recorded`;
+
 /** $1 dataset. Marks a completed applying run (freshness: last run). */
 export const TOUCH_LAST_RUN = `
 insert into tickets.import_meta (dataset, last_run_at) values ($1, now())

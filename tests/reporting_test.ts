@@ -683,6 +683,54 @@ for (const b of backends()) {
     );
   });
 
+  test("a closure that a later file of the same run reopens is recorded: each file records the closures it leaves", async () => {
+    const db = await fresh();
+    // A run that drains three files at once (a catch-up after an outage, or the demo): R1 closed
+    // at 10:10 and reopened by 10:40, R2 closed at 10:15 and still closed.
+    const files = [
+      { name: "2026-06-15T10-00-00.csv", text: csv([row("R1"), row("R2")]) },
+      {
+        name: "2026-06-15T10-20-00.csv",
+        text: csv([closed("R1", "2026-06-15 10:10:00"), closed("R2", "2026-06-15 10:15:00")]),
+      },
+      {
+        name: "2026-06-15T10-40-00.csv",
+        text: csv([
+          row("R1", { raw_status: "REOPENED", created_at_service: "2026-06-15 08:00:00" }),
+        ]),
+      },
+    ];
+    const captured: Dataset = { ...INC, afterApply: ["capture_history"] };
+    const root = await makeDirBucket(files, captured.changesPrefix);
+    const recorded = async () =>
+      (await db.query<{ n: number }>(`select count(*)::int as n from tickets.closure_events`))[0]!
+        .n;
+    try {
+      const store = createDirObjectStore(root);
+      const dry = await drain(store, db, { dataset: captured, apply: false });
+      assert.equal(dry.status, "ok", dry.error);
+      assert.equal(await recorded(), 0, "a dry run records nothing");
+      const report = await drain(store, db, { dataset: captured, apply: true });
+      assert.equal(report.status, "ok", report.error);
+      assert.equal(report.files.length, 3);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+    // The run's capture, after its last file: R1 is open again by then.
+    await capture(db);
+    const events = await db.query<{ ticket_id: string; closed_at: string; file: string }>(
+      `select ticket_id, to_char(closed_at at time zone 'Africa/Nairobi', 'HH24:MI') as closed_at,
+              source_file as file
+       from tickets.closure_events order by ticket_id, closed_at`,
+    );
+    // Before: only R2's; R1's closure existed in processed/ alone, and the teams' table counted
+    // no reopened ticket.
+    assert.deepEqual(events, [
+      { ticket_id: "R1", closed_at: "10:10", file: "2026-06-15T10-20-00.csv" },
+      { ticket_id: "R2", closed_at: "10:15", file: "2026-06-15T10-20-00.csv" },
+    ]);
+  });
+
   test("capture() after the day's first checks what later files wrote and what fell due; a write around the ledger waits for the next day", async () => {
     const db = await fresh();
     await load(db, "2026-06-15T11-40-00.csv", [

@@ -1,0 +1,27 @@
+-- The closures one applied change file leaves in tickets.inc, recorded in the file's own
+-- transaction, right after its merge (core/_apply_file.ts, for a dataset whose history is
+-- captured). Returns how many. A later file of the same run that reopens a ticket overwrites its
+-- closed state before the run's capture looks: a tester drained a generated stream in one run
+-- and 6 of 593 closures were never recorded (587 against 593 one file a run), so the closure
+-- and reopen counts depended on how many files a run happened to drain. The rule is the
+-- capture's (tickets.record_closures: happened by now, the ticket not open again), and so is
+-- the turn: held until the file's transaction ends.
+create or replace function tickets.record_file_closures(p_file text)
+returns integer language plpgsql as $$
+declare
+  v_now timestamptz := now();
+begin
+  perform tickets.take_capture_turn();
+  return tickets.record_closures(array(
+    select i.ticket_id from tickets.inc i
+    where i.source_file = p_file
+      and i.closed_at is not null
+      and i.closed_at <= v_now
+      and i.is_actionable is not true
+      and not exists (
+        select 1 from tickets.closure_events e
+        where e.ticket_id = i.ticket_id and e.closed_at = i.closed_at
+      )
+  ), v_now);
+end
+$$;
