@@ -105,8 +105,10 @@ export function formatDrainReport(report: IngestReport): string {
  * (before: "ok in … ms" ended the report of a run that exited 1).
  */
 function afterRunLines(report: IngestReport): string[] {
+  const applied = report.files.some((f) => f.status === "applied");
+  const kept = applied ? "the files stay applied" : "no file was applied";
   const lines = (report.afterApply?.errors ?? []).map((error) =>
-    `  post-apply step failed: ${error} (the files stay applied; the next run does the step again)`
+    `  post-apply step failed: ${error} (${kept}; the next run does the step again)`
   );
   const stopped = report.afterApply?.interrupted;
   if (stopped !== undefined) {
@@ -115,14 +117,7 @@ function afterRunLines(report: IngestReport): string[] {
         "to the next run (the files stay applied)",
     );
   }
-  if (report.recordError !== undefined) {
-    const applied = report.files.some((f) => f.status === "applied");
-    lines.push(
-      `  ${report.recordError} (${
-        applied ? "the files stay applied" : "no file was applied"
-      }; status cannot see this run)`,
-    );
-  }
+  if (report.recordError !== undefined) lines.push(`  ${report.recordError} (${kept})`);
   return lines;
 }
 

@@ -69,14 +69,16 @@ Deno.test("formatDrainReport() ends a run whose post-apply step or run record fa
     ...report([]),
     mode: "apply",
     afterApply: { errors: ["resolve_geometry: permission denied for function"], durationMs: 4 },
-    recordError: "Cannot record the run in tickets.runs: permission denied for table runs",
+    recordError:
+      "Cannot record the run in tickets.runs: permission denied for table runs; status cannot see this run",
   });
   // Before: the last line was "  watermark (none); ok in 3 ms" for a run that exited 1.
+  // No file applied in this report: said so (before: "the files stay applied", also of the
+  // post-apply step of a run that lost its database before it applied a file).
   assert.deepEqual(text.split("\n").slice(-3), [
     "  watermark (none); ok in 3 ms",
-    "  post-apply step failed: resolve_geometry: permission denied for function (the files stay applied; the next run does the step again)",
-    // No file applied in this report: said so (before: "the files stay applied").
-    "  Cannot record the run in tickets.runs: permission denied for table runs (no file was applied; status cannot see this run)",
+    "  post-apply step failed: resolve_geometry: permission denied for function (no file was applied; the next run does the step again)",
+    "  Cannot record the run in tickets.runs: permission denied for table runs; status cannot see this run (no file was applied)",
   ]);
   const clean = formatDrainReport({ ...report([]), afterApply: { errors: [], durationMs: 1 } });
   assert.match(clean.split("\n").at(-1)!, /ok in 3 ms$/);

@@ -590,7 +590,9 @@ async function recordRefusedRuns(
     db = await openDatabase(config, { requireMigrated: true, existing: true });
   } catch (error) {
     if (error instanceof NoEmbeddedDatabaseError) return undefined;
-    return redact(`Cannot record the run in tickets.runs: ${messageOf(error)}`);
+    return redact(
+      `Cannot record the run in tickets.runs: ${messageOf(error)}; status cannot see this run`,
+    );
   }
   try {
     for (const report of reports) {
@@ -601,7 +603,9 @@ async function recordRefusedRuns(
       await recordRun(db, report, { startedAt, redact });
     }
   } catch (error) {
-    return redact(`Cannot record the run in tickets.runs: ${messageOf(error)}`);
+    return redact(
+      `Cannot record the run in tickets.runs: ${messageOf(error)}; status cannot see this run`,
+    );
   } finally {
     await db.close();
   }

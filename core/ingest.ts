@@ -172,8 +172,11 @@ async function beginRunQuietly(
     startedAt: run.startedAt,
     reseed: report.reseed,
     source: (redact ?? ((text: string) => text))(report.source),
-  }).catch(() => {});
+  }).then(() => void runsBegun.add(report), () => {});
 }
+
+/** The runs whose `running` row was written: `status` sees such a run, as died if it ends there. */
+const runsBegun = new WeakSet<DrainReport>();
 
 /**
  * Records the run in `tickets.runs`. A failure does not throw: it is kept on the report as
@@ -197,7 +200,11 @@ async function recordOrWarn(
   })
     .catch((error) => {
       const message = error instanceof Error ? error.message : String(error);
-      report.recordError = `Cannot record the run in tickets.runs: ${message}`;
+      // Its `running` row stays (a connection lost at the end): status reports it as died.
+      report.recordError = runsBegun.has(report)
+        ? `Cannot record the end of the run in tickets.runs: ${message}; status will report ` +
+          `the run as died`
+        : `Cannot record the run in tickets.runs: ${message}; status cannot see this run`;
       if (!refusedBeforeApplying(report)) {
         options.onWarning?.("run_record_failed", dataset, report.recordError);
       }

@@ -341,7 +341,8 @@ function runFailure(run: RunRow | undefined): string[] {
   if (run && runStatus(run) === "died") {
     return [
       `The last run died: it began at ${eatIso(run.started_at)} and never recorded its end ` +
-      `(killed, out of memory, or its machine stopped); ${diedKept(run.files_applied)}, ` +
+      `(killed, out of memory, its machine stopped, or it lost the database before it could ` +
+      `record it); ${diedKept(run.files_applied)}, ` +
       `what it had not committed rolled back, and the next run goes on from the watermark`,
     ];
   }

@@ -426,7 +426,7 @@ for (const [name, open] of opens) {
         assertEquals(died!.lastRun?.filesApplied, 1);
         assert.match(
           died!.reasons[0]!,
-          /^The last run died: it began at 2026-06-15T09:00:30\+03:00 and never recorded its end \(killed, out of memory, or its machine stopped\); the 1 file\(s\) it applied are kept, what it had not committed rolled back, and the next run goes on from the watermark$/,
+          /^The last run died: it began at 2026-06-15T09:00:30\+03:00 and never recorded its end \(killed, out of memory, its machine stopped, or it lost the database before it could record it\); the 1 file\(s\) it applied are kept, what it had not committed rolled back, and the next run goes on from the watermark$/,
         );
         const rows = await db.query<{ status: string; ended: boolean }>(
           `select status, finished_at is not null as ended from tickets.runs order by started_at`,

@@ -212,7 +212,7 @@ Deno.test({
     assert.equal(inc.lastRun.finishedAt, null);
     assert.match(
       inc.reasons[0],
-      /^The last run died: it began at \S+ and never recorded its end \(killed, out of memory, or its machine stopped\); it had applied no file, what it had not committed rolled back, and the next run goes on from the watermark$/,
+      /^The last run died: it began at \S+ and never recorded its end \(killed, out of memory, its machine stopped, or it lost the database before it could record it\); it had applied no file, what it had not committed rolled back, and the next run goes on from the watermark$/,
     );
     assert.match(
       (await finish(spawn(["status"], env))).stdout,
