@@ -169,10 +169,12 @@ function accessLog(deps: ServeDeps): MiddlewareHandler<ServeEnv> {
     const streamed = c.get("streamed");
     if (streamed === undefined) line(c.get("rows"));
     else {
-      streamed.then(
+      const written = streamed.then(
         (rows) => received(c.env).then(() => line(rows), (error) => line(rows, error)),
         (error) => line((error as { rowsSent?: number }).rowsSent ?? c.get("rows"), error),
       ).catch(() => {}); // a failing log line must not end the server
+      deps.pendingLines?.add(written);
+      written.finally(() => deps.pendingLines?.delete(written));
     }
   };
 }

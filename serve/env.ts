@@ -44,6 +44,11 @@ export interface ServeDeps {
    * with the default bounds when absent.
    */
   largeReads?: LargeReads;
+  /**
+   * The access lines still to be written (a streamed body's, written once its end is known):
+   * a stopping server waits for them (`RunningServer.linesWritten`, serve/server.ts).
+   */
+  pendingLines?: Set<Promise<void>>;
 }
 
 /** Hono environment of the read API. */

@@ -84,6 +84,12 @@ export interface RunningServer {
    * a lost database; the remembered version then lasts at most `settings.versionTtlMs`).
    */
   listening: Promise<boolean>;
+  /**
+   * Settles once the access lines still to be written are (a streamed body cut by the stop ends
+   * when its reading ends, which can be after `finished`: when the database closes), or after
+   * `waitMs`, whichever comes first.
+   */
+  linesWritten(waitMs: number): Promise<void>;
 }
 
 /** Starts serving; resolves once the socket listens. */
@@ -91,7 +97,8 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
   const versions = options.versions ??
     new VersionCache<DataVersion>(options.settings.versionTtlMs ?? 0);
   const cut = new AbortController();
-  const app = createApp({ ...options, versions, cut: cut.signal });
+  const pendingLines = new Set<Promise<void>>();
+  const app = createApp({ ...options, versions, cut: cut.signal, pendingLines });
   const requests = inFlightRequests(app.fetch, cut.signal, logCutRequest(options));
   return new Promise((resolve, reject) => {
     try {
@@ -122,6 +129,12 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
         shutdown,
         finished,
         listening,
+        linesWritten: (waitMs) => {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const waited = new Promise<void>((r) => timer = setTimeout(r, waitMs));
+          return Promise.race([Promise.allSettled([...pendingLines]).then(() => {}), waited])
+            .finally(() => clearTimeout(timer));
+        },
       });
     } catch (error) {
       reject(error);

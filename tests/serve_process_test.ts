@@ -364,6 +364,44 @@ if (base) {
     });
   });
 
+  Deno.test('serve on PostgreSQL: a CSV export cut by a second stop signal gets its access line, before "stopped"', async () => {
+    const url = await migratedDatabase(base);
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    // 30,000 tickets: an export of them is many fetches, paused while its client reads nothing.
+    await admin.unsafe(`
+      insert into tickets.inc (ticket_id, raw, source_file)
+      select 'WOT' || g, jsonb_build_object('normalized_status', 'pending', 'is_actionable',
+             'true', 'location_name', repeat('x', 200)), '2026-06-15T10-00-00.csv'
+      from generate_series(1, 30000) g`);
+    await admin.end();
+    for (let trial = 0; trial < 3; trial++) {
+      const s = await serve({ DATABASE_URL: url, PATH: Deno.env.get("PATH") ?? "" });
+      const at = new URL(s.url);
+      const conn = await Deno.connect({ hostname: at.hostname, port: Number(at.port) });
+      try {
+        await conn.write(
+          new TextEncoder().encode(
+            "GET /api/tickets.csv?open_only=false HTTP/1.1\r\nHost: x\r\n\r\n",
+          ),
+        );
+        await conn.read(new Uint8Array(1024)); // the export has begun; it is never read again
+        s.child.kill("SIGTERM");
+        await new Promise((r) => setTimeout(r, 500));
+        s.child.kill("SIGTERM"); // a second signal: cut at once
+        assert.equal((await s.exited).code, 0);
+        const events = s.lines.map((l) => JSON.parse(l));
+        const names = events.map((e) => e.event);
+        // Before: the export's line came after "stopped", or not at all (2 of 4 stops).
+        assert.equal(names.at(-1), "stopped", names.join(", "));
+        const line = events.find((e) => e.event === "request");
+        assert.equal(line?.path, "/api/tickets.csv", names.join(", "));
+        assert.match(line.error ?? "", /^The response stopped before its last row/);
+      } finally {
+        conn.close();
+      }
+    }
+  });
+
   Deno.test("serve on PostgreSQL: one stop signal delivered twice at once (Ctrl-C under deno task) is one stop, not a cut", async () => {
     await withStalledClient(base, async (s) => {
       // As a terminal's Ctrl-C reaches it and `deno task` forwards it again (1 ms later there;
