@@ -135,7 +135,10 @@ function fileLines(file: FileReport): string[] {
   if (file.action === "archive") {
     lines.push(`${head} already applied, ${ALREADY_APPLIED[file.status] ?? "to be archived"}`);
   } else if (file.counts) {
-    lines.push(`${head} ${countsLine(file.counts)}  (${file.durationMs} ms)`);
+    const closures = file.closuresRecorded
+      ? `; ${file.closuresRecorded} closure(s) into the history`
+      : "";
+    lines.push(`${head} ${countsLine(file.counts)}${closures}  (${file.durationMs} ms)`);
   } else {
     lines.push(head.trimEnd());
   }

@@ -95,7 +95,10 @@ export async function applyFile(
   if (missing.length > 0) entry.missingColumns = missing;
   const counts = { ...staged.counts, ...await mergeStage(tx, target, file, staged, missing) };
   if (!plan && dataset.afterApply.includes("capture_history")) {
-    await tx.query(RECORD_FILE_CLOSURES, [file.fileName]);
+    const [row] = await tx.query<{ recorded: number | null }>(RECORD_FILE_CLOSURES, [
+      file.fileName,
+    ]);
+    if (row?.recorded) entry.closuresRecorded = row.recorded;
   }
   const mergeMs = lap();
   // A stop asked for during the merge (which does not see the signal) still rolls the file back:

@@ -200,7 +200,8 @@ on conflict (dataset) do update set
 
 /**
  * $1 file name. Records the closures the file's merge left (a dataset whose history is captured):
- * a later file of the same run may reopen the tickets before the run's capture looks.
+ * a later file of the same run may reopen the tickets before the run's capture looks. `recorded`
+ * is null when another capture holds the turn (the run's capture records them then).
  */
 export const RECORD_FILE_CLOSURES = `select tickets.record_file_closures($1) as recorded`;
 

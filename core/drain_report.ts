@@ -58,6 +58,11 @@ export interface FileReport {
    * ticket has them empty).
    */
   missingColumns?: string[];
+  /**
+   * Closures the file left that were recorded into the history in its transaction (a dataset
+   * whose history is captured); absent when none.
+   */
+  closuresRecorded?: number;
   /** First quarantined lines, for the report (all are in `tickets.quarantine`). */
   quarantine?: { line: number; reason: string }[];
   /** Wall time spent on the file, ms. */

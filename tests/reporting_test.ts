@@ -11,7 +11,9 @@ import { capture, formatCaptureReport } from "../core/capture.ts";
 import { readBacklog } from "../core/read_backlog.ts";
 import { CRQ, type Dataset, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { drain } from "../core/drain.ts";
+import { formatDrainReport } from "../cli/format_report.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { NO_TEAM, readTickets } from "../core/read_tickets.ts";
@@ -705,6 +707,8 @@ for (const b of backends()) {
     const recorded = async () =>
       (await db.query<{ n: number }>(`select count(*)::int as n from tickets.closure_events`))[0]!
         .n;
+    // The day's snapshot exists already (an earlier run's capture): its total is kept up.
+    assert.equal((await capture(db)).closuresTotal, 0);
     try {
       const store = createDirObjectStore(root);
       const dry = await drain(store, db, { dataset: captured, apply: false });
@@ -712,12 +716,16 @@ for (const b of backends()) {
       assert.equal(await recorded(), 0, "a dry run records nothing");
       const report = await drain(store, db, { dataset: captured, apply: true });
       assert.equal(report.status, "ok", report.error);
-      assert.equal(report.files.length, 3);
+      assert.deepEqual(report.files.map((f) => f.closuresRecorded), [undefined, 2, undefined]);
+      assert.match(formatDrainReport(report), /; 2 closure\(s\) into the history {2}\(/);
     } finally {
       await Deno.remove(root, { recursive: true });
     }
-    // The run's capture, after its last file: R1 is open again by then.
-    await capture(db);
+    // The run's capture, after its last file: R1 is open again by then. Its total counts what
+    // the files recorded (a tester: 533 against 593 rows, one file a run).
+    const after = await capture(db);
+    assert.equal(after.closuresAdded, 0);
+    assert.equal(after.closuresTotal, await recorded());
     const events = await db.query<{ ticket_id: string; closed_at: string; file: string }>(
       `select ticket_id, to_char(closed_at at time zone 'Africa/Nairobi', 'HH24:MI') as closed_at,
               source_file as file
@@ -730,6 +738,48 @@ for (const b of backends()) {
       { ticket_id: "R2", closed_at: "10:15", file: "2026-06-15T10-20-00.csv" },
     ]);
   });
+
+  if (b.name === "postgres") {
+    test("a file does not wait for a capture's turn another session holds: it applies, and the run's capture records its closures", async () => {
+      const db = await fresh();
+      const other = createPostgresDatabase(b.url!);
+      let release: () => void = () => {};
+      const released = new Promise<void>((r) => release = r);
+      let taken: () => void = () => {};
+      const holding = new Promise<void>((r) => taken = r);
+      // A capture left open in a transaction (psql: begin; select tickets.take_capture_turn()).
+      const held = other.transaction(async (tx) => {
+        await tx.query(`select tickets.take_capture_turn()`);
+        taken();
+        await released;
+      });
+      const captured: Dataset = { ...INC, afterApply: ["capture_history"] };
+      const root = await makeDirBucket(
+        [{ name: "2026-06-15T10-20-00.csv", text: csv([closed("H1", "2026-06-15 10:10:00")]) }],
+        captured.changesPrefix,
+      );
+      try {
+        await holding;
+        const began = performance.now();
+        const report = await drain(createDirObjectStore(root), db, {
+          dataset: captured,
+          apply: true,
+        });
+        // Before: the file failed after 60 s ("another capture has held its lock for 60 s").
+        assert.equal(report.status, "ok", report.error);
+        assert.ok(performance.now() - began < 10_000, `took ${performance.now() - began} ms`);
+        assert.equal(report.files[0]?.closuresRecorded, undefined);
+        release();
+        await held;
+        assert.equal((await capture(db)).closuresAdded, 1);
+      } finally {
+        release();
+        await held.catch(() => {});
+        await other.close();
+        await Deno.remove(root, { recursive: true });
+      }
+    });
+  }
 
   test("capture() after the day's first checks what later files wrote and what fell due; a write around the ledger waits for the next day", async () => {
     const db = await fresh();
