@@ -24,7 +24,8 @@ begin
     if clock_timestamp() - v_since > interval '60 seconds' then
       raise exception using errcode = '55P03', message = 'Cannot capture history: another '
         || 'capture has held its lock for 60 s (a session that called '
-        || 'tickets.capture_history() and has not ended its transaction)';
+        || 'tickets.capture_history() and has not ended its transaction, or a run still '
+        || 'applying a change file: each file records its closures)';
     end if;
     perform pg_sleep(0.05);
   end loop;
