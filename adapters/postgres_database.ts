@@ -561,6 +561,20 @@ async function afterCancel(inFlight: InFlight): Promise<void> {
   while (inFlight.cancelling) await inFlight.cancelling;
 }
 
+/**
+ * Sends a cancel request for each of `queries`; settles once the server has taken them all (and
+ * `also` has settled), or after {@linkcode CANCEL_TIMEOUT_MS}. Never rejects.
+ */
+function cancelRequestsTaken(
+  queries: Iterable<{ cancel(): Promise<void> | null }>,
+  also?: Promise<void>,
+): Promise<void> {
+  const requests = [...queries].map((query) => query.cancel()?.catch(() => {}));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_TIMEOUT_MS));
+  return Promise.race([Promise.all([also, ...requests]), timeout]).then(() => clearTimeout(timer));
+}
+
 class PostgresSession implements SqlSession {
   #sql: Sql;
   #prepare: boolean;
@@ -619,10 +633,7 @@ class PostgresSession implements SqlSession {
   #running = new Set<{ cancel(): Promise<void> | null }>();
 
   cancel(): Promise<void> {
-    const requests = [...this.#running].map((query) => query.cancel()?.catch(() => {}));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_TIMEOUT_MS));
-    return Promise.race([Promise.all(requests), timeout]).then(() => clearTimeout(timer));
+    return cancelRequestsTaken(this.#running);
   }
 
   async copyRows(
@@ -803,14 +814,10 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
    * Never rejects: a request that cannot be delivered leaves the statement running.
    */
   override cancel(): Promise<void> {
-    const requests = [...this.#inFlight.queries].map((query) => query.cancel()?.catch(() => {}));
-    if (requests.length === 0) return Promise.resolve();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_TIMEOUT_MS));
+    if (this.#inFlight.queries.size === 0) return Promise.resolve();
     const previous = this.#inFlight.cancelling;
-    const cancelling: Promise<void> = Promise.race([Promise.all([previous, ...requests]), timeout])
+    const cancelling: Promise<void> = cancelRequestsTaken(this.#inFlight.queries, previous)
       .then(() => {
-        clearTimeout(timer);
         if (this.#inFlight.cancelling === cancelling) this.#inFlight.cancelling = undefined;
       });
     this.#inFlight.cancelling = cancelling;

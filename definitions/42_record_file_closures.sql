@@ -19,16 +19,10 @@ begin
   if not pg_try_advisory_xact_lock(hashtextextended('tickets.capture_history', 0)) then
     return null;
   end if;
+  -- Its closed tickets; tickets.record_closures checks them again and leaves out those recorded.
   v_added := tickets.record_closures(array(
     select i.ticket_id from tickets.inc i
-    where i.source_file = p_file
-      and i.closed_at is not null
-      and i.closed_at <= v_now
-      and i.is_actionable is not true
-      and not exists (
-        select 1 from tickets.closure_events e
-        where e.ticket_id = i.ticket_id and e.closed_at = i.closed_at
-      )
+    where i.source_file = p_file and i.closed_at is not null and i.is_actionable is not true
   ), v_now);
   if v_added > 0 then
     update tickets.inc_daily_snapshot set closures_total = closures_total + v_added

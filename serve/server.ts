@@ -130,10 +130,9 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
         finished,
         listening,
         linesWritten: (waitMs) => {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const waited = new Promise<void>((r) => timer = setTimeout(r, waitMs));
-          return Promise.race([Promise.allSettled([...pendingLines]).then(() => {}), waited])
-            .finally(() => clearTimeout(timer));
+          const written = new AbortController();
+          Promise.allSettled([...pendingLines]).then(() => written.abort());
+          return sleep(waitMs, written.signal);
         },
       });
     } catch (error) {
