@@ -10,6 +10,9 @@ import {
   CLEAR_QUARANTINE,
   CREATE_PLAN,
   INSERT_QUARANTINE,
+  insertStageSql,
+  isEmptySql,
+  lockWritersSql,
   mergeSettingsSql,
   mergeStageSql,
   PREPARE_STAGE,
@@ -18,7 +21,6 @@ import {
   seedPlanSql,
   STAGE,
   STAGE_COLUMNS,
-  upsertStageSql,
 } from "./_drain_queries.ts";
 import type { ChangeKey } from "./change_key.ts";
 import type { Dataset } from "./datasets.ts";
@@ -314,12 +316,16 @@ async function mergeStage(
   const [settings] = await tx.query<{ holds_rows: boolean }>(
     mergeSettingsSql(table, staged.rows < SMALL_STAGE),
   );
-  const merge = settings?.holds_rows ? mergeStageSql : upsertStageSql;
   const keep = missing.length > 0;
-  const [counts] = await tx.query<Record<string, number>>(
-    merge(table, staged.stage, keep),
-    keep ? [file.fileName, missing] : [file.fileName],
-  );
+  const [counts] = settings?.holds_rows || !await lockedEmpty(tx, table)
+    ? await tx.query<Record<string, number>>(
+      mergeStageSql(table, staged.stage, keep),
+      keep ? [file.fileName, missing] : [file.fileName],
+    )
+    : await tx.query<Record<string, number>>(insertStageSql(table, staged.stage), [
+      file.fileName,
+      staged.rows,
+    ]);
   return {
     inserted: counts?.inserted ?? 0,
     updated: counts?.updated ?? 0,
@@ -327,6 +333,16 @@ async function mergeStage(
     olderSkipped: counts?.older_skipped ?? 0,
     duplicates: counts?.duplicates ?? 0,
   };
+}
+
+/**
+ * Whether `table` holds no row, with every other writer kept out of it until the file's
+ * transaction ends (a first baseline: its merge is then a plain insert).
+ */
+async function lockedEmpty(tx: SqlSession, table: string): Promise<boolean> {
+  await tx.query(lockWritersSql(table));
+  const [row] = await tx.query<{ empty: boolean }>(isEmptySql(table));
+  return row?.empty === true;
 }
 
 /** Writes the file's ledger row and advances the watermark, in the file's transaction. */

@@ -104,13 +104,34 @@ select
 from merged`;
 
 /**
- * The merge into a table that holds no row yet (a first baseline): one upsert straight from the
- * sorted stage (its `on conflict` only for a ticket another writer inserted meanwhile).
+ * Keeps every other writer out of `table` until the file's transaction ends (readers are not
+ * held): taken before a file merges into a table that held no row, so it still holds none.
  */
-export function upsertStageSql(table: string, stage: string, keep = false): string {
+export function lockWritersSql(table: string): string {
+  return `lock table ${ident(table)} in share row exclusive mode`;
+}
+
+/** Whether `table` holds no row (`empty`). */
+export function isEmptySql(table: string): string {
+  return `select not exists (select from ${ident(table)}) as empty`;
+}
+
+/**
+ * The merge into a table that holds no row (a first baseline), locked by
+ * {@linkcode lockWritersSql}: a plain insert of each ticket's last row, without an upsert's
+ * speculative insertion (~9 % of a baseline's merge). $2 is the number of staged rows: every
+ * ticket is inserted, so the rest are duplicates.
+ */
+export function insertStageSql(table: string, stage: string): string {
   return `${MERGE_MARK}
-with merged as (${upsert(table, `(${latestStaged(stage)}) s`, keep)}
-)${countMerged(stage)}`;
+with inserted as (
+  insert into ${ident(table)} (ticket_id, raw, source_file, ingested_at)
+  select ticket_id, raw, $1, statement_timestamp() from (${latestStaged(stage)}) s
+  returning 1
+)
+select count(*)::int as inserted, 0 as updated, 0 as unchanged, 0 as older_skipped,
+       ($2::int - count(*))::int as duplicates
+from inserted`;
 }
 
 /**

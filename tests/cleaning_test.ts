@@ -6,6 +6,7 @@ import { COLUMNS } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import {
   backends,
   makeDirBucket,
@@ -309,6 +310,52 @@ for (const b of backends()) {
   });
 
   for (const parser of ["auto", "javascript"] as const) {
+    test(`a first load into an empty table gives the rows and counts of a merge into one that holds tickets (${parser} parser)`, async () => {
+      // A table without rows takes a plain insert (no upsert's speculative insertion); the file's
+      // tickets, their typed columns and the counts must be those of the merge.
+      const text = csv(COLUMNS, [
+        row("WOT0000080", { normalized_status: "open" }),
+        row("WOT0000081", { is_alarm: "TRUE" }),
+        row("EXPORT STOPPED DUE TO EXCESSIVE SIZE - 50000 ROW LIMIT"),
+        row("WOT0000082", { closed_at: "2026-06-15 10:00:00", normalized_status: "closed" }),
+        row("WOT0000080", { normalized_status: "assigned", mttr: "2.5" }),
+      ]);
+      const tickets = (db: Awaited<ReturnType<typeof b.db>>) =>
+        db.query<Record<string, unknown>>(
+          `select ticket_id, raw, source_file, normalized_status, closed_at, mttr
+           from tickets.inc where ticket_id like 'WOT000008%' order by ticket_id`,
+        );
+      const file = { name: "2026-06-15T17-00-00.csv", text };
+      const runs = [];
+      for (
+        const before of [[], [{
+          name: "2026-06-15T16-40-00.csv",
+          text: csv(COLUMNS, [row("WOT0000090")]),
+        }]]
+      ) {
+        await b.reset();
+        const db = await b.db();
+        const root = await makeDirBucket([...before, file]);
+        const report = await drain(createDirObjectStore(root), db, {
+          dataset: INC,
+          apply: true,
+          parser,
+        });
+        assert.equal(report.status, "ok", report.error);
+        runs.push({ counts: report.files.at(-1)!.counts!, rows: await tickets(db) });
+        await Deno.remove(root, { recursive: true });
+      }
+      assert.deepEqual(runs[0], runs[1]);
+      assert.deepEqual(
+        [runs[0]!.counts.inserted, runs[0]!.counts.duplicates, runs[0]!.counts.alarmsDropped],
+        [2, 1, 1],
+      );
+      assert.deepEqual(runs[0]!.rows.map((r) => [r.ticket_id, r.normalized_status, r.mttr]), [
+        ["WOT0000080", "assigned", 150],
+        ["WOT0000082", "closed", null],
+      ]);
+    });
+
     test(`a file whose header lacks columns keeps its tickets' stored values of them (${parser} parser)`, async () => {
       await b.reset();
       const db = await b.db();
@@ -355,6 +402,53 @@ for (const b of backends()) {
       ]);
       assert.equal((rows[0]!.closed_at as Date).toISOString(), "2026-06-15T07:00:00.000Z");
       assert.equal(rows[2]!.closed_at, null, "a new ticket has no value to keep");
+    });
+  }
+
+  if (b.name === "postgres") {
+    test("a ticket another session inserts during a first load is merged, not a failed file", async () => {
+      // The first load's plain insert has no `on conflict`: it keeps other writers out and looks
+      // again once they are done.
+      await b.reset();
+      const db = await b.db();
+      const other = createPostgresDatabase(b.url!);
+      const root = await makeDirBucket([{
+        name: "2026-06-15T17-00-00.csv",
+        text: csv(COLUMNS, [row("WOT0000085"), row("WOT0000086"), row("WOT0000085")]),
+      }]);
+      try {
+        let applying: ReturnType<typeof drain> | undefined;
+        await other.transaction(async (tx) => {
+          await tx.query(
+            `insert into tickets.inc (ticket_id, raw, source_file)
+             values ('WOT0000085', '{"ticket_id": "WOT0000085"}', '2026-06-15T16-00-00.csv')`,
+          );
+          applying = drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
+          for (let waited = 0; waited < 10_000; waited += 20) {
+            const [held] = await tx.query<{ n: number }>(
+              `select count(*)::int as n from pg_stat_activity
+               where datname = current_database() and wait_event_type = 'Lock'`,
+            );
+            if (held!.n > 0) return; // the file waits for this transaction: commit it
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          throw new Error("The file never waited for the other session's insert");
+        });
+        const report = await applying!;
+        assert.equal(report.status, "ok", report.error);
+        const counts = report.files[0]!.counts!;
+        assert.deepEqual([counts.inserted, counts.updated, counts.duplicates], [1, 1, 1]);
+        const rows = await db.query<{ ticket_id: string; source_file: string }>(
+          `select ticket_id, source_file from tickets.inc order by ticket_id`,
+        );
+        assert.deepEqual(rows.map((r) => [r.ticket_id, r.source_file]), [
+          ["WOT0000085", "2026-06-15T17-00-00.csv"],
+          ["WOT0000086", "2026-06-15T17-00-00.csv"],
+        ]);
+      } finally {
+        await other.close();
+        await Deno.remove(root, { recursive: true });
+      }
     });
   }
 
