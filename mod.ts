@@ -78,6 +78,7 @@ export {
 } from "./core/parse_change_file.ts";
 export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./core/change_key.ts";
 export {
+  EditedMigrationError,
   loadDefinitions,
   loadMigrations,
   migrate,

@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { allowedPath } from "./allowed_path.ts";
 import { type Config, ConfigError, DEMO_PGLITE_DIR, sameDir } from "./config.ts";
 import {
+  EditedMigrationError,
   migrate,
   type MigrationStatus,
   NewerSchemaError,
@@ -296,8 +297,10 @@ export async function schemaNotice(db: Database, config: Config): Promise<string
     await requireCurrent(db, config.databaseUrl ? undefined : demoRemedy(config.pgliteDir));
     return undefined;
   } catch (error) {
-    if (error instanceof NewerSchemaError) return `${error.found}; ${error.remedy}`;
-    if (error instanceof PendingMigrationsError || error instanceof RangeError) {
+    if (error instanceof NewerSchemaError || error instanceof EditedMigrationError) {
+      return `${error.found}; ${error.remedy}`;
+    }
+    if (error instanceof PendingMigrationsError) {
       return error.message.replace(/^Cannot (run|migrate): /, "");
     }
     throw error;

@@ -11,7 +11,10 @@
  *
  * A database a later version migrated is refused, never migrated back: one that records a
  * numbered migration this version does not ship, or a definition text this version never had
- * (`definitions/known_checksums.txt` lists every text each definition has had).
+ * (`definitions/known_checksums.txt` lists every text each definition has had). A numbered
+ * migration edited after a release (five were, before this rule was kept) is accepted with any
+ * text `migrations/known_checksums.txt` lists for it; a later migration brings such a database to
+ * what the current texts create (014).
  *
  * @module
  */
@@ -88,9 +91,24 @@ export async function loadDefinitions(
  * Every text each definition has had in this version's history, by file name: the checksums in
  * `definitions/known_checksums.txt` (current and earlier texts, of renamed and removed files too).
  */
-export async function loadKnownDefinitions(
+export function loadKnownDefinitions(
   file: URL = new URL("../definitions/known_checksums.txt", import.meta.url),
 ): Promise<Map<string, Set<string>>> {
+  return loadChecksums(file);
+}
+
+/**
+ * Every text each numbered migration has had, by file name (the current ones, and the earlier
+ * texts of the six edited after a release): the checksums in `migrations/known_checksums.txt`.
+ */
+export function loadKnownMigrations(
+  file: URL = new URL("../migrations/known_checksums.txt", import.meta.url),
+): Promise<Map<string, Set<string>>> {
+  return loadChecksums(file);
+}
+
+/** Reads `sha256sum`'s lines (`<hex>  <file name>`) into the checksums of each file name. */
+async function loadChecksums(file: URL): Promise<Map<string, Set<string>>> {
   const known = new Map<string, Set<string>>();
   for (const line of (await Deno.readTextFile(file)).split("\n")) {
     const m = /^([0-9a-f]{64}) +(\S+)$/.exec(line.trim());
@@ -138,6 +156,11 @@ export interface MigrationSources {
    * the texts of `definitions` count as known too.
    */
   knownDefinitions?: Map<string, Set<string>>;
+  /**
+   * Every text each numbered migration has had, by name (default:
+   * `migrations/known_checksums.txt`): a database that recorded one of them is not refused.
+   */
+  knownMigrations?: Map<string, Set<string>>;
   /** How long a file waits for a table another session holds, ms (default 10 s; PostgreSQL). */
   lockTimeoutMs?: number;
 }
@@ -177,14 +200,40 @@ export class NewerSchemaError extends Error {
   }
 }
 
+/**
+ * A numbered migration's file is neither the text the database applied nor an earlier text a
+ * release shipped (`migrations/known_checksums.txt`): the file was edited since. Nothing is
+ * applied; the file is to be put back as released.
+ */
+export class EditedMigrationError extends Error {
+  /** What is wrong, in words. */
+  readonly found: string;
+  /** What to do. */
+  readonly remedy: string;
+
+  /** Creates the error naming the migration's file. */
+  constructor(readonly migration: string) {
+    const found =
+      `"${migration}" is not the text the database applied nor one a release shipped: ` +
+      `the file was edited`;
+    const remedy = `put it back as released (git checkout -- migrations/${migration}); ` +
+      `a change to the schema is a new numbered migration`;
+    super(`Cannot migrate: ${found}; ${remedy}`);
+    this.name = "EditedMigrationError";
+    this.found = found;
+    this.remedy = remedy;
+  }
+}
+
 interface Plan extends MigrationStatus {
   todo: Migration[];
   todoDefinitions: Migration[];
 }
 
 /**
- * Lists applied and pending migrations and changed definitions. Throws a RangeError when an
- * applied numbered migration's file changed since (released migrations are never edited), and a
+ * Lists applied and pending migrations and changed definitions. Throws an
+ * {@linkcode EditedMigrationError} when an applied numbered migration's file changed since (and
+ * is not an earlier text a release shipped: released migrations are never edited), and a
  * {@linkcode NewerSchemaError} when the database records a numbered migration this version does
  * not ship or a definition text it never had (a later version migrated it).
  *
@@ -219,7 +268,8 @@ export async function pendingMigrations(
   if (unknownMigrations.length > 0 || unknownDefinitions.length > 0) {
     throw new NewerSchemaError(unknownMigrations, unknownDefinitions);
   }
-  const { applied, pending, todo } = await planMigrations(all, done);
+  const knownMigrations = sources.knownMigrations ?? await loadKnownMigrations();
+  const { applied, pending, todo } = await planMigrations(all, done, knownMigrations);
   const { changedDefinitions, todoDefinitions } = planDefinitions(definitions, defined, current);
   return { applied, pending, changedDefinitions, todo, todoDefinitions };
 }
@@ -260,26 +310,37 @@ async function hashDefinitions(
   return { current, unknownDefinitions };
 }
 
-/** Which migrations are applied and which pending; refuses one edited after it was applied. */
+/**
+ * Which migrations are applied and which pending; refuses one whose file is not the text the
+ * database applied, unless both are texts a release shipped (`known`: an edit before the rule).
+ */
 async function planMigrations(
   all: Migration[],
   done: Map<string, Recorded>,
+  known: Map<string, Set<string>>,
 ): Promise<Pick<Plan, "applied" | "pending" | "todo">> {
   const plan: Pick<Plan, "applied" | "pending" | "todo"> = { applied: [], pending: [], todo: [] };
   for (const migration of all) {
     const recorded = done.get(String(migration.version))?.checksum;
+    const texts = known.get(migration.name);
     if (recorded === undefined) {
       plan.pending.push(migration.name);
       plan.todo.push(migration);
-    } else if (recorded !== await checksum(migration.sql)) {
-      throw new RangeError(
-        `Cannot migrate: "${migration.name}" changed after it was applied; restore the released file`,
-      );
+    } else if (!sameRelease(recorded, await checksum(migration.sql), texts)) {
+      throw new EditedMigrationError(migration.name);
     } else {
       plan.applied.push(migration.name);
     }
   }
   return plan;
+}
+
+/**
+ * Whether the text a database applied and the file's are one migration as released: the same
+ * text, or two texts a release shipped (the file not edited since).
+ */
+function sameRelease(recorded: string, file: string, texts: Set<string> | undefined): boolean {
+  return recorded === file || (texts?.has(recorded) === true && texts.has(file));
 }
 
 /** The definitions new or changed since they were last applied. */

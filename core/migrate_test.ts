@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { checksum, loadDefinitions, loadKnownDefinitions } from "./migrate.ts";
+import {
+  checksum,
+  loadDefinitions,
+  loadKnownDefinitions,
+  loadKnownMigrations,
+  loadMigrations,
+} from "./migrate.ts";
 
 Deno.test("definitions/known_checksums.txt lists the text of every definition shipped", async () => {
   const known = await loadKnownDefinitions();
@@ -14,6 +20,25 @@ Deno.test("definitions/known_checksums.txt lists the text of every definition sh
     missing,
     [],
     `add these lines to definitions/known_checksums.txt (keep the others):\n${missing.join("\n")}`,
+  );
+});
+
+Deno.test("migrations/known_checksums.txt lists the text of every numbered migration shipped", async () => {
+  const known = await loadKnownMigrations();
+  const missing: string[] = [];
+  for (const migration of await loadMigrations()) {
+    const sum = await checksum(migration.sql);
+    if (!known.get(migration.name)?.has(sum)) missing.push(`${sum}  ${migration.name}`);
+  }
+  // A released migration is never edited: a change to the schema is a new numbered migration.
+  // A new migration's line goes here; an edited one's only with a later migration that brings a
+  // database that ran its earlier text to what the new text creates (as 014 does).
+  assert.deepEqual(
+    missing,
+    [],
+    `a new migration? add its line to migrations/known_checksums.txt; an edited one? put it back:\n${
+      missing.join("\n")
+    }`,
   );
 });
 

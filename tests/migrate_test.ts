@@ -51,6 +51,50 @@ function storeTicket(db: Database, raw: Record<string, string>, file: string) {
   );
 }
 
+/** The shipped migrations up to 013, with the earlier texts `files` (name.commit.sql) in place. */
+async function releasedWith(files: string[]): Promise<Migration[]> {
+  const dir = new URL("./fixtures/released_migrations/", import.meta.url);
+  const texts = new Map<string, string>();
+  for (const file of files) {
+    texts.set(
+      file.replace(/\.[0-9a-f]+\.sql$/, ".sql"),
+      await Deno.readTextFile(new URL(file, dir)),
+    );
+  }
+  return (await loadMigrations()).filter((m) => m.version <= 13)
+    .map((m) => ({ ...m, sql: texts.get(m.name) ?? m.sql }));
+}
+
+/**
+ * What a database's schema is made of, as text: tables' columns, indexes, constraints, storage
+ * options and functions of the two schemas fleettickets owns (column order left out: a column a
+ * later migration added comes last).
+ */
+async function schemaOf(db: Database): Promise<string[]> {
+  const rows = await db.query<{ item: string }>(
+    `select 'column ' || table_name || '.' || column_name || ' ' || data_type ||
+            coalesce(' generated ' || generation_expression, '') ||
+            coalesce(' default ' || column_default, '') || ' ' || is_nullable as item
+     from information_schema.columns where table_schema in ('tickets', 'reporting')
+     union all
+     select 'index ' || indexdef from pg_indexes where schemaname in ('tickets', 'reporting')
+     union all
+     select 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+     from pg_constraint
+     where connamespace in (select oid from pg_namespace where nspname in ('tickets', 'reporting'))
+     union all
+     select 'options ' || c.oid::regclass || ' ' || array_to_string(c.reloptions, ',')
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname in ('tickets', 'reporting') and c.reloptions is not null
+     union all
+     select 'function ' || p.oid::regprocedure::text
+     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where n.nspname in ('tickets', 'reporting')
+     order by 1`,
+  );
+  return rows.map((r) => r.item);
+}
+
 for (const [name, open] of opens) {
   Deno.test({
     name: `[${name}] a changed definition is applied again and an unchanged one is not`,
@@ -107,11 +151,11 @@ for (const [name, open] of opens) {
       const db = await open();
       try {
         await migrate(db);
-        // What a later release leaves: its migration 014, and its text of a definition (here a
+        // What a later release leaves: its migration 999, and its text of a definition (here a
         // harmless change) with the checksum of that text.
         await db.query(
           `insert into tickets.schema_migrations (version, name, checksum)
-           values (14, '014_later_release.sql', 'later')`,
+           values (999, '999_later_release.sql', 'later')`,
         );
         await db.exec(`comment on function tickets.sla_state(interval) is 'later release'`);
         const [shipped] = await db.query<{ checksum: string }>(
@@ -130,7 +174,7 @@ for (const [name, open] of opens) {
         const refusal = {
           name: "NewerSchemaError",
           message: "Cannot run: the database holds 1 migration(s) and 1 definition(s) this " +
-            "version does not know (014_later_release.sql, 20_sla_rule.sql): a later release " +
+            "version does not know (999_later_release.sql, 20_sla_rule.sql): a later release " +
             "migrated it; run the release that migrated it, or restore the backup taken before " +
             "that upgrade",
         };
@@ -150,7 +194,7 @@ for (const [name, open] of opens) {
         await assert.rejects(migrate(db), {
           name: "NewerSchemaError",
           message:
-            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(014_later_release\.sql\)/,
+            /^Cannot run: the database holds 1 migration\(s\) this version does not know \(999_later_release\.sql\)/,
         });
       } finally {
         await db.close();
@@ -222,6 +266,87 @@ for (const [name, open] of opens) {
     },
   });
 
+  // Six migrations were edited after they were added; a release may have applied an earlier text
+  // (tests/fixtures/released_migrations: the texts as git had them at those commits).
+  const earlierTexts = {
+    earliest: [
+      "005_geocoding.85577f1.sql",
+      "006_read_indexes.f6c6e9e.sql",
+      "008_capture_indexes.97b686d.sql",
+      "010_capture_marks.c1fbc41.sql",
+      "011_geometry_marks.caa27fe.sql",
+      "013_run_start.f971572.sql",
+    ],
+    later: ["008_capture_indexes.68293be.sql", "013_run_start.3289174.sql"],
+  };
+  for (const [texts, files] of Object.entries(earlierTexts)) {
+    Deno.test({
+      name:
+        `[${name}] a database that ran the ${texts} texts of the edited migrations is upgraded to a fresh one's schema, keeping its rows`,
+      ...shared,
+      async fn() {
+        const fresh = await open();
+        const db = await open();
+        try {
+          await migrate(fresh);
+          // Before: "Cannot migrate: "005_geocoding.sql" changed after it was applied; restore
+          // the released file", exit 1, and no command worked on the database.
+          await migrate(db, { migrations: await releasedWith(files), definitions: [] });
+          await db.exec(`drop table tickets.schema_definitions`);
+          await storeTicket(db, {
+            ticket_id: "WOT0000001",
+            is_actionable: "true",
+            cluster: "Westlands",
+            created_at_service: "2026-06-13 09:00:00",
+          }, "2026-06-15T09-00-00.csv");
+          await recordLedgerRow(db, "2026-06-15T09-00-00.csv");
+          const upgrade = await migrate(db);
+          assertEquals(upgrade.pending, ["014_edited_migrations.sql"]);
+          assertEquals(await schemaOf(db), await schemaOf(fresh));
+          const [kept] = await db.query<{ tickets: number; files: number }>(
+            `select (select count(*) from tickets.inc)::int as tickets,
+                    (select count(*) from tickets.applied_files)::int as files`,
+          );
+          assertEquals(kept, { tickets: 1, files: 1 });
+          await resolveGeometry(db); // the one-argument call is not ambiguous
+          assertEquals((await pendingMigrations(db)).pending, []);
+        } finally {
+          await fresh.close();
+          await db.close();
+        }
+      },
+    });
+  }
+
+  Deno.test({
+    name:
+      `[${name}] a migration edited after it was applied, to a text no release shipped, is refused and nothing is applied`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        const shipped = await loadMigrations();
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 8), definitions: [] });
+        const edited = shipped.map((m) =>
+          m.version === 8 ? { ...m, sql: `${m.sql}\n-- a local edit\n` } : m
+        );
+        await assert.rejects(migrate(db, { migrations: edited }), {
+          name: "EditedMigrationError",
+          message: 'Cannot migrate: "008_capture_indexes.sql" is not the text the database ' +
+            "applied nor one a release shipped: the file was edited; put it back as released " +
+            "(git checkout -- migrations/008_capture_indexes.sql); a change to the schema is a " +
+            "new numbered migration",
+        });
+        const [versions] = await db.query<{ n: number }>(
+          `select count(*)::int as n from tickets.schema_migrations`,
+        );
+        assertEquals(versions?.n, 8, "nothing after 008 applied");
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
   Deno.test({
     name:
       `[${name}] a database at migration 008 gets migrations 009 and 010 and keeps its tickets and closures`,
@@ -255,6 +380,7 @@ for (const [name, open] of opens) {
           "011_geometry_marks.sql",
           "012_run_key.sql",
           "013_run_start.sql",
+          "014_edited_migrations.sql",
         ]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
@@ -334,6 +460,7 @@ for (const [name, open] of opens) {
           "011_geometry_marks.sql",
           "012_run_key.sql",
           "013_run_start.sql",
+          "014_edited_migrations.sql",
         ]);
         assertEquals(upgrade.changedDefinitions, ["91_resolve_applied_geometry.sql"]);
         const after = await runAfterApply(db, INC);
@@ -367,7 +494,11 @@ for (const [name, open] of opens) {
            values ('inc', '2026-06-15T06:00:00Z', '2026-06-15T06:01:00Z', 'ok', 'dir:bucket')`,
         );
 
-        assertEquals((await migrate(db)).pending, ["012_run_key.sql", "013_run_start.sql"]);
+        assertEquals((await migrate(db)).pending, [
+          "012_run_key.sql",
+          "013_run_start.sql",
+          "014_edited_migrations.sql",
+        ]);
         const at = new Date("2026-06-15T06:20:00Z");
         await recordRun(db, report, { startedAt: at, finishedAt: at });
         const rows = await db.query<{ started: string; keyed: boolean }>(
@@ -397,7 +528,10 @@ for (const [name, open] of opens) {
            values (gen_random_uuid(), 'inc', '2026-06-15T06:00:00Z', '2026-06-15T06:01:00Z', 'ok',
                    'dir:bucket')`,
         );
-        assertEquals((await migrate(db)).pending, ["013_run_start.sql"]);
+        assertEquals((await migrate(db)).pending, [
+          "013_run_start.sql",
+          "014_edited_migrations.sql",
+        ]);
         const at = (iso: string) => ({ clock: { now: () => new Date(iso) }, datasets: [INC] });
         const [kept] = (await readStatus(db, at("2026-06-15T06:10:00Z"))).datasets;
         assertEquals([kept!.lastRun?.status, kept!.lastRun?.finishedAt], [
