@@ -474,6 +474,53 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       },
     );
 
+    await t.step(
+      "the nearest list marks a ticket placed at its cluster's centre: hollow, and the distance said to be to that",
+      async () => {
+        type Near = {
+          geometry: { coordinates: [number, number] };
+          properties: { ticket_id: string; geo_source: string };
+        };
+        const all = await api<{ features: (Near | { geometry: null })[] }>(
+          s,
+          "/api/tickets?dataset=inc&open_only=true&limit=20000",
+        );
+        const centroid = all.features.find((f): f is Near =>
+          f.geometry !== null && (f as Near).properties.geo_source === "cluster"
+        );
+        assert.ok(centroid, "the fixture has open tickets placed at a cluster's centre");
+        const [lon, lat] = centroid.geometry.coordinates;
+        await open(s, `/?near=${lat.toFixed(5)},${lon.toFixed(5)}`);
+        await s.page.waitForSelector("#nearest-list li[data-id]");
+        const items = await s.page.$$eval("#nearest-list li[data-id]", (els) =>
+          els.map((el) => ({
+            id: (el as unknown as PageElement).dataset.id!,
+            text: el.textContent ?? "",
+            dashed: el.querySelector("[stroke-dasharray]") !== null,
+          })));
+        const shown = await s.page.evaluate(() => location.search);
+        const near = await api<{ features: Near[] }>(
+          s,
+          `/api/nearest?lat=${lat.toFixed(5)}&lon=${lon.toFixed(5)}&k=10&rank=urgency&dataset=inc`,
+        );
+        const source = new Map(near.features.map((f) => [f.properties.ticket_id, f]));
+        assert.ok(items.length > 0, shown);
+        for (const item of items) {
+          assert.ok(source.has(item.id), `${item.id} is among the API's 10 most urgent`);
+          const coarse = source.get(item.id)!.properties.geo_source === "cluster";
+          // Before: "0 m" and a solid icon, as if the vehicle stood at the fault's address.
+          assert.equal(
+            item.text.includes("to its cluster's centre (no address)"),
+            coarse,
+            `${item.id}: ${item.text}`,
+          );
+          assert.equal(item.dashed, coarse, `${item.id}: hollow and dashed`);
+        }
+        assert.ok(items.some((item) => item.dashed), "a ticket at its cluster's centre is listed");
+        assert.deepEqual(s.consoleErrors, [], "console errors");
+      },
+    );
+
     await t.step("the nearest panel lists tickets in the API's order", async () => {
       const listed = () =>
         s.page.$$eval(
@@ -634,6 +681,68 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
     );
 
     await t.step(
+      "a ticket whose feed text runs to 100,000 characters opens its card at once, cut; the filters leave it out",
+      async () => {
+        // A third party's export may carry anything: five fields of 100,000 characters kept the
+        // tab's layout busy for 263 s when the card opened (a tester's).
+        const id = "WOT0999997";
+        const now = s.fixture.now.getTime();
+        const opened = feedTime(new Date(now - 40 * 60_000));
+        const long = (what: string) => `${what} ${"A".repeat(100_000)}`;
+        const row = openTicket(id, {
+          created_at_service: opened,
+          first_seen_at: opened,
+          cluster: long("Cluster"),
+          location_name: long("Place"),
+          assigned_team: long("Team"),
+          owner: long("Owner"),
+          normalized_status: long("status"),
+          latitude: "-1.2921",
+          longitude: "36.8219",
+        });
+        await ingestInc(s, new Date(now - 4 * 60_000), [row]);
+        try {
+          await open(s, `/?ticket=${id}`);
+          const card = await s.page.$eval("#ticket dl", (el) => el.textContent ?? "");
+          assert.ok(card.length < 3_000, `the card holds ${card.length} characters`);
+          assert.match(card, /TeamTeam A{295}… \(99,705 more characters\)/);
+          for (const filter of ["cluster", "status", "team"]) {
+            const values = await s.page.$$eval(
+              `#f-${filter} option`,
+              (els) => els.map((el) => (el as unknown as { value: string }).value),
+            );
+            assert.ok(
+              values.every((v) => v.length <= 200),
+              `#f-${filter} lists what the API takes`,
+            );
+          }
+          // The tickets without a team are a choice of the team filter (the API's "(none)").
+          await s.page.select("#f-team", "(none)");
+          await waitIdle(s.page);
+          assert.equal(new URL(s.page.url()).searchParams.get("team"), "(none)");
+          const { numberMatched } = await api<{ numberMatched: number }>(
+            s,
+            "/api/tickets?dataset=inc&open_only=true&team=(none)&limit=1",
+          );
+          assert.ok(numberMatched > 0);
+          assert.match(
+            await text(s.page, "#table-caption"),
+            new RegExp(`^${numberMatched} ticket`),
+          );
+          assert.deepEqual(s.consoleErrors, [], "console errors");
+        } finally {
+          // Closed again: the steps after count the fixture's open tickets.
+          await ingestInc(s, new Date(now - 3 * 60_000), [{
+            ...row,
+            is_actionable: "false",
+            normalized_status: "closed",
+            closed_at: feedTime(new Date(now - 3.5 * 60_000)),
+          }]);
+        }
+      },
+    );
+
+    await t.step(
       "a selected ticket that closes keeps its card, saying when it closed; the URL keeps it",
       async () => {
         const id = "WOT0999998";
@@ -703,7 +812,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       async () => {
         type Point = {
           geometry: { coordinates: [number, number] } | null;
-          properties: { ticket_id: string; geo_source: string };
+          properties: { ticket_id: string; geo_source: string; minutes_to_breach: number | null };
         };
         const all = await api<{ features: Point[] }>(
           s,
@@ -760,7 +869,13 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             "#ticket button[data-id]",
             (els) => els.map((el) => (el as unknown as PageElement).dataset.id!),
           );
-          assert.deepEqual(listed.sort(), ids);
+          assert.deepEqual([...listed].sort(), ids);
+          // The nearest to breach first (before: the map's own order, ok among breached).
+          const minutes = new Map<string, number>(
+            stack.map((f) => [f.properties.ticket_id, f.properties.minutes_to_breach ?? Infinity]),
+          );
+          const inOrder: number[] = listed.map((id) => minutes.get(id)!);
+          assert.deepEqual(inOrder, [...inOrder].sort((a, b) => a - b), "most urgent first");
         }
         await s.page.click(`#ticket button[data-id="${ids[1]}"]`);
         await s.page.waitForFunction(

@@ -74,6 +74,9 @@ let outage = false;
 let booted = false;
 const seen = { cluster: new Set(), status: new Set(), team: new Set() };
 
+/** The team filter's value for the tickets without a team (the API's word for them). */
+const NO_TEAM = "(none)";
+
 function ticketsUrl(params) {
   return `api/tickets${query({ ...params, open_only: "true", limit: PAGE_LIMIT })}`;
 }
@@ -231,12 +234,23 @@ function dispatchAt(lat, lon) {
   loadNearest().catch(fail);
 }
 
+/**
+ * A value the API can filter on: at most 200 characters, no control character (a cluster of
+ * 100,000 characters, listed, answered 400 and put all of it in the address bar).
+ */
+// deno-lint-ignore no-control-regex
+const filterable = (v) => v.length <= 200 && !/[\u0000-\u001f\u007f]/.test(v);
+
 function fillOptions(features) {
   for (const f of features) {
     const p = f.properties;
-    if (p.cluster) seen.cluster.add(p.cluster);
-    if (p.normalized_status) seen.status.add(p.normalized_status);
-    if (p.assigned_team) seen.team.add(p.assigned_team);
+    if (p.cluster && filterable(p.cluster)) seen.cluster.add(p.cluster);
+    if (p.normalized_status && filterable(p.normalized_status)) {
+      seen.status.add(p.normalized_status);
+    }
+    // The tickets with no team (the API's `team=(none)`): often the ones to find first.
+    if (!p.assigned_team) seen.team.add(NO_TEAM);
+    else if (filterable(p.assigned_team)) seen.team.add(p.assigned_team);
   }
   for (const key of ["cluster", "status", "team"]) {
     // The API matches these in any case: a link's `team=nbi north flm` is the listed team

@@ -20,6 +20,12 @@ function widthOf(el) {
   return Math.max(260, Math.floor(el.clientWidth || el.parentElement.clientWidth) - 4);
 }
 
+/** The counts' axis: ticks, gap and ~7 px a character of its longest label ("12,000"). */
+function countsAxisSize(_u, values) {
+  const longest = Math.max(2, ...(values ?? []).map((v) => String(v).length));
+  return 20 + 7 * longest;
+}
+
 function line(label, stroke, dash, extra = {}) {
   return { label, stroke, width: 2, dash, points: { show: true, size: 5 }, ...extra };
 }
@@ -51,7 +57,10 @@ function chart(el, series, data, existing) {
     series,
     tzDate: eatDate,
     scales: { x: { time: true } },
-    axes: [{ incrs: DAY_STEPS, values: (_u, splits) => splits.map(dayLabel) }, { size: 44 }],
+    // The counts' axis as wide as its longest label (before: 44 px, which cut "3,000" to ",000").
+    axes: [{ incrs: DAY_STEPS, values: (_u, splits) => splits.map(dayLabel) }, {
+      size: countsAxisSize,
+    }],
     legend: { live: false },
   };
   return new uPlot(opts, data, el);

@@ -93,6 +93,27 @@ export function metres(m) {
   return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
 }
 
+/** Characters of a feed's text shown in one place; the rest is said as a count. */
+export const SHOWN_CHARACTERS = 300;
+
+/**
+ * At most {@link SHOWN_CHARACTERS} characters of a feed's text (a status, team, owner, cluster
+ * or place), the rest said as a count: the feed takes fields of up to 4 Mi characters, and a
+ * card with five of 100,000 characters each kept the tab's layout busy for four minutes.
+ */
+export function clip(value, max = SHOWN_CHARACTERS) {
+  const text = String(value ?? "");
+  if (text.length <= max) return text;
+  // Not between the two halves of a character outside the BMP.
+  const end = /[\ud800-\udbff]/.test(text[max - 1]) ? max - 1 : max;
+  return `${text.slice(0, end)}… (${(text.length - end).toLocaleString("en")} more characters)`;
+}
+
+/** A feed's text for HTML: {@link clip}ped, then escaped. */
+export function shown(value) {
+  return esc(clip(value));
+}
+
 /** Escapes text for HTML. */
 export function esc(value) {
   return visible(String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { age, ago, countdown, esc, hours, share, visible } from "./format.js";
+import { age, ago, clip, countdown, esc, hours, share, shown, visible } from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -95,4 +95,17 @@ Deno.test("visible() writes out the same direction controls as core/terminal_tex
     const c = String.fromCharCode(code);
     assert.equal(visible(c), terminalText(c), `U+${code.toString(16)}`);
   }
+});
+
+Deno.test("clip() keeps 300 characters of a feed's text and says how many more there were", () => {
+  assert.equal(clip("Westlands"), "Westlands");
+  assert.equal(clip("A".repeat(300)), "A".repeat(300));
+  assert.equal(clip("A".repeat(100_300)), `${"A".repeat(300)}… (100,000 more characters)`);
+  assert.equal(clip(null), "");
+  // Never between the two halves of a character outside the BMP.
+  assert.equal(clip(`${"A".repeat(299)}😀B`), `${"A".repeat(299)}… (3 more characters)`);
+  assert.equal(
+    shown(`<b>${"x".repeat(400)}`),
+    `&#60;b&#62;${"x".repeat(297)}… (103 more characters)`,
+  );
 });

@@ -1,7 +1,7 @@
 // The map: Leaflet for rendering, supercluster for grouping. No outside host is called unless
 // the server's config names a tile source (MAP_TILES_URL) or a local PMTiles archive.
 
-import { esc } from "./format.js";
+import { shown } from "./format.js";
 import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } from "./markers.js";
 
 const MAX_CLUSTER_ZOOM = 16;
@@ -337,7 +337,7 @@ function drawAreas(areas, areaList) {
     areas.addLayer(L.marker([a.lat, a.lon], {
       icon: L.divIcon({
         className: "ft-area-label",
-        html: `<span>${esc(a.name)}</span>`, // before: "&<>\"" dropped from the name
+        html: `<span>${shown(a.name)}</span>`, // before: "&<>\"" dropped from the name
         iconSize: [0, 0],
       }),
       interactive: false,

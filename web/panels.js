@@ -1,6 +1,17 @@
 // The panels around the map: key figures, freshness, the selected ticket, the nearest list.
 
-import { age, ago, countdown, eatTime, esc, GEO_SOURCES, hours, metres, share } from "./format.js";
+import {
+  age,
+  ago,
+  countdown,
+  eatTime,
+  esc,
+  GEO_SOURCES,
+  hours,
+  metres,
+  share,
+  shown,
+} from "./format.js";
 import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const $ = (id) => document.getElementById(id);
@@ -117,11 +128,11 @@ export function renderTicket(feature, fetchedAt) {
   const [lon, lat] = feature.geometry?.coordinates ?? [];
   const rows = [
     ["SLA state", stateBadge(p)],
-    ["Status", esc(p.normalized_status ?? p.raw_status)],
-    ["Team", esc(p.assigned_team ?? "(none)")],
-    ["Owner", esc(p.owner ?? "(none)")],
-    ["Cluster", esc(p.cluster)],
-    ["Location", esc(p.location_name)],
+    ["Status", shown(p.normalized_status ?? p.raw_status)],
+    ["Team", shown(p.assigned_team ?? "(none)")],
+    ["Owner", shown(p.owner ?? "(none)")],
+    ["Cluster", shown(p.cluster)],
+    ["Location", shown(p.location_name)],
     ["Open for", age(p.hours_open)],
     ["Time to breach", `<span id="countdown">${esc(countdown(minutesLeft(p, fetchedAt)))}</span>`],
     ["Placed by", esc(GEO_SOURCES[p.geo_source] ?? p.geo_source)],
@@ -152,11 +163,11 @@ export function renderTicketGone(id, feature, { known = true } = {}) {
   }
   const rows = p
     ? [
-      ["Status", esc(p.normalized_status ?? p.raw_status)],
-      ["Team", esc(p.assigned_team ?? "(none)")],
-      ["Owner", esc(p.owner ?? "(none)")],
-      ["Cluster", esc(p.cluster)],
-      ["Location", esc(p.location_name)],
+      ["Status", shown(p.normalized_status ?? p.raw_status)],
+      ["Team", shown(p.assigned_team ?? "(none)")],
+      ["Owner", shown(p.owner ?? "(none)")],
+      ["Cluster", shown(p.cluster)],
+      ["Location", shown(p.location_name)],
     ]
     : [];
   box.innerHTML = `<h2>${esc(id)}${p ? ` <small>${esc(p.dataset?.toUpperCase())}</small>` : ""}` +
@@ -172,13 +183,19 @@ export function tickCountdown(feature, fetchedAt) {
   if (el && feature) el.textContent = countdown(minutesLeft(feature.properties, fetchedAt));
 }
 
-/** Tickets stacked at one point (they never come apart by zooming): a list to pick from. */
+/**
+ * Tickets stacked at one point (they never come apart by zooming): a list to pick from, the
+ * nearest to breach first (the most overdue at the top; those without a clock last).
+ */
 export function renderGroup(list, onPick) {
   const box = $("ticket");
+  const urgent = [...list].sort((a, b) =>
+    (a.minutes_to_breach ?? Infinity) - (b.minutes_to_breach ?? Infinity)
+  );
   box.innerHTML = `<h2>${list.length} tickets at this point</h2><ol class="nearest-list">${
-    list.map((p) =>
+    urgent.map((p) =>
       `<li><button type="button" data-id="${esc(p.ticket_id)}">${stateBadge(p)} ` +
-      `${esc(p.ticket_id)} · ${esc(p.assigned_team ?? "(no team)")}</button></li>`
+      `${esc(p.ticket_id)} · ${shown(p.assigned_team ?? "(no team)")}</button></li>`
     ).join("")
   }</ol>`;
   box.querySelectorAll("button[data-id]").forEach((b) =>
@@ -197,15 +214,23 @@ export function renderNearest(collection, onPick) {
   list.innerHTML = features.map((f) => {
     const p = f.properties;
     const state = stateOf(p);
+    // Placed at its cluster's centroid: the distance is to that, not to the fault (before: "0 m"
+    // beside a solid icon, as if the vehicle stood at the address).
+    const coarse = p.geo_source === "cluster";
+    const distance = coarse
+      ? `${metres(p.distance_m)} to its cluster's centre (no address)`
+      : metres(p.distance_m);
     return `<li data-id="${esc(p.ticket_id)}"><button type="button" data-id="${
       esc(p.ticket_id)
     }" ` +
-      `aria-label="${esc(`${p.ticket_id}, ${LABELS[state]}, ${metres(p.distance_m)}`)}">` +
-      `${shapeSvg(state, { size: 13, className: "state-icon" })}<strong>${
+      `aria-label="${esc(`${p.ticket_id}, ${LABELS[state]}, ${distance}`)}">` +
+      `${shapeSvg(state, { size: 13, coarse, className: "state-icon" })}<strong>${
         esc(p.ticket_id)
       }</strong>` +
-      ` · ${metres(p.distance_m)}<br><small>${esc(countdown(p.minutes_to_breach))} · ` +
-      `${esc(p.assigned_team ?? "no team")}</small></button></li>`;
+      ` · <span class="distance">${esc(distance)}</span><br><small>${
+        esc(countdown(p.minutes_to_breach))
+      } · ` +
+      `${shown(p.assigned_team ?? "no team")}</small></button></li>`;
   }).join("");
   list.querySelectorAll("button[data-id]").forEach((b) =>
     b.addEventListener("click", () => onPick(b.dataset.id))
