@@ -5,7 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { ObjectChangedError, ObjectStoreError } from "../core/ports/mod.ts";
+import { ObjectChangedError, ObjectReplacedError, ObjectStoreError } from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 /**
@@ -37,19 +37,30 @@ export function createDirObjectStore(root: string): ObjectStore {
   const base = root.replace(/\/+$/, "");
   const path = (key: string) => `${base}/${key}`;
   const description = `dir:${base}`;
+  /** Each listed file's version (inode, time written, size) when it was hashed, by key. */
+  const versions = new Map<string, { etag: string; version: string }>();
   return {
     description,
     async list(prefix) {
       const found: StoredObject[] = [];
       const dir = path(prefix).replace(/\/+$/, "");
       if (!await inside(base, description, dir, `list "${prefix}"`)) return found;
-      await walk(dir, prefix.replace(/\/+$/, ""), found).catch(
+      await walk(dir, prefix.replace(/\/+$/, ""), found, versions).catch(
         denied(`Cannot list "${prefix}" in ${description}`, "read the folder"),
       );
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
-    async read(key) {
+    async read(key, options) {
       const file = await Deno.open(path(key), { read: true });
+      // Only the listed version: a file written again since (a re-upload of the same size) would
+      // be applied under the ETag of the one listed. Checked on the open file: what it reads.
+      const listed = versions.get(key);
+      if (options?.etag !== undefined && listed?.etag === options.etag) {
+        if (versionOf(await file.stat()) !== listed.version) {
+          file.close();
+          throw new ObjectReplacedError(key, options.etag);
+        }
+      }
       return file.readable;
     },
     async move(from, to, options) {
@@ -99,20 +110,29 @@ async function inside(
   );
 }
 
-async function walk(dir: string, keyPrefix: string, found: StoredObject[]): Promise<void> {
+async function walk(
+  dir: string,
+  keyPrefix: string,
+  found: StoredObject[],
+  versions: Map<string, { etag: string; version: string }>,
+): Promise<void> {
   let entries: AsyncIterable<Deno.DirEntry>;
   try {
     entries = Deno.readDir(dir);
     for await (const entry of entries) {
       const key = `${keyPrefix}/${entry.name}`;
       if (entry.isDirectory) {
-        await walk(`${dir}/${entry.name}`, key, found).catch((error) => {
+        await walk(`${dir}/${entry.name}`, key, found, versions).catch((error) => {
           // A folder inside changes/ holds no change file (names are flat): said, not fatal.
           if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
           found.push({ key: `${key}/`, etag: "", size: 0, problem: UNREADABLE });
         });
       } else if (entry.isFile) {
-        found.push(await readable(key, `${dir}/${entry.name}`));
+        const file = await readable(key, `${dir}/${entry.name}`);
+        if (file.version !== undefined) {
+          versions.set(key, { etag: file.etag, version: file.version });
+        }
+        found.push({ key: file.key, etag: file.etag, size: file.size, problem: file.problem });
       } else if (entry.isSymlink) {
         // A link could lead anywhere (the permission set checks the link, not its target).
         found.push({
@@ -146,8 +166,8 @@ function denied(doing: string, may: string): (error: unknown) => never {
 const UNREADABLE = "cannot be read (permission denied): not applied and not moved; let the user " +
   "the worker runs as read it";
 
-/** A listed file with its MD5 and size, or, when the worker may not read it, set aside. */
-async function readable(key: string, path: string): Promise<StoredObject> {
+/** A listed file with its MD5, size and version, or, when the worker may not read it, set aside. */
+async function readable(key: string, path: string): Promise<StoredObject & { version?: string }> {
   try {
     return { key, ...await digest(path) };
   } catch (error) {
@@ -157,16 +177,27 @@ async function readable(key: string, path: string): Promise<StoredObject> {
   }
 }
 
-/** MD5 and size of a file, streamed (files can be large). */
-export async function digest(path: string): Promise<{ etag: string; size: number }> {
+/** A file's version: its inode, when it was last written and its size. */
+function versionOf(info: Deno.FileInfo): string {
+  return `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
+}
+
+/**
+ * MD5 and size of a file, streamed (files can be large), and its version as it was opened
+ * (`read` compares it: a file written again since is another version).
+ */
+export async function digest(
+  path: string,
+): Promise<{ etag: string; size: number; version: string }> {
   const hash = createHash("md5");
   let size = 0;
   using file = await Deno.open(path, { read: true });
+  const version = versionOf(await file.stat());
   // One 1 MiB buffer: a 12 MB file hashes in ~25 ms, against ~100 ms in the stream's small chunks.
   const buffer = new Uint8Array(1 << 20);
   for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
     hash.update(buffer.subarray(0, n));
     size += n;
   }
-  return { etag: hash.digest("hex"), size };
+  return { etag: hash.digest("hex"), size, version };
 }

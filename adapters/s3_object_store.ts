@@ -15,7 +15,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { ObjectChangedError, ObjectStoreError } from "../core/ports/mod.ts";
+import { ObjectChangedError, ObjectReplacedError, ObjectStoreError } from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 import {
   BucketNotFoundError,
@@ -116,7 +116,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
     checkBucket: () => checkBucket(bucket),
     list: (prefix) => listObjects(bucket, prefix),
     listAnywhere: (limit) => listAnywhere(bucket, limit),
-    read: (key) => readObject(bucket, key),
+    read: (key, options) => readObject(bucket, key, options?.etag),
     move: (from, to, options) => moveObject(bucket, from, to, options?.etag),
   };
 }
@@ -238,14 +238,41 @@ async function listAnywhere(bucket: Bucket, limit: number): Promise<string[]> {
   return (page.Contents ?? []).flatMap((item) => item.Key === undefined ? [] : [item.Key]);
 }
 
-/** An object's bytes, failing when the download stalls. */
-async function readObject(bucket: Bucket, key: string): Promise<ReadableStream<Uint8Array>> {
-  const object = await send(
-    bucket,
-    `read "${key}"`,
-    "s3:GetObject",
-    () => bucket.client.send(new GetObjectCommand({ Bucket: bucket.name, Key: key })),
-  );
+/**
+ * An object's bytes, failing when the download stalls; with `etag`, only that version's (an
+ * object replaced since it was listed is refused: `If-Match`, and the answer's ETag for a server
+ * that ignores the condition).
+ */
+async function readObject(
+  bucket: Bucket,
+  key: string,
+  etag: string | undefined,
+): Promise<ReadableStream<Uint8Array>> {
+  let object;
+  try {
+    object = await send(
+      bucket,
+      `read "${key}"`,
+      "s3:GetObject",
+      () =>
+        bucket.client.send(
+          new GetObjectCommand({
+            Bucket: bucket.name,
+            Key: key,
+            IfMatch: etag === undefined ? undefined : `"${etag}"`,
+          }),
+        ),
+    );
+  } catch (error) {
+    if (etag !== undefined && error instanceof ObjectStoreError && error.status === 412) {
+      throw new ObjectReplacedError(key, etag, { cause: error });
+    }
+    throw error;
+  }
+  if (etag !== undefined && object.ETag !== undefined && unquote(object.ETag) !== etag) {
+    await object.Body?.transformToWebStream().cancel().catch(() => {});
+    throw new ObjectReplacedError(key, etag);
+  }
   if (object.Body === undefined) throw new TypeError(`Cannot read "${key}": empty response`);
   // The handler's socket timeout does not cover the body under Deno: a stalled download
   // would hang the run (and hold the lock) for ever.

@@ -142,7 +142,8 @@ async function stageFileByCopy(
   if (context.parser === "javascript" || file.size > context.copyMaxBytes) return undefined;
   // The object's own stream: a local file's lets stageByCopy read into one reused buffer. It
   // counts the bytes itself and fails the file when they are not the listed size.
-  const copied = await stageByCopy(tx, file.key, await times.download(store.read(file.key)), {
+  const body = await times.download(store.read(file.key, { etag: file.etag }));
+  const copied = await stageByCopy(tx, file.key, body, {
     maxFieldBytes: COPY_MAX_FIELD_BYTES,
     expectedBytes: file.size,
     truncated: (bytes) => truncated(file, bytes),
@@ -199,7 +200,7 @@ async function stageFile(
   times: StageTimes,
 ): Promise<StagedFile> {
   await tx.exec(PREPARE_STAGE);
-  const source = countedReader(store, file.key, times);
+  const source = countedReader(store, file, times);
   const body = await source.read();
   const staged: StagedFile = { rows: 0, stage: STAGE, counts: emptyCounts(), quarantine: [] };
   const items = parseChangeFile(body, { key: file.key, reread: source.read });
@@ -224,11 +225,12 @@ function truncated(file: ListedFile, bytes: number): Error {
  * the last full read: the stream, or the re-read that recovers a broken line (the first stream
  * then stops early).
  */
-function countedReader(store: ObjectStore, key: string, times: StageTimes) {
+function countedReader(store: ObjectStore, file: ListedFile, times: StageTimes) {
   let bytes = 0;
   const read = async () => {
     bytes = 0;
-    const counted = (await times.download(store.read(key))).pipeThrough(
+    const body = await times.download(store.read(file.key, { etag: file.etag }));
+    const counted = body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.byteLength;

@@ -37,8 +37,8 @@ function replacedWhileRead(store: ObjectStore, replace: () => Promise<void>): Ob
   return {
     description: store.description,
     list: (prefix) => store.list(prefix),
-    async read(k) {
-      const body = await store.read(k);
+    async read(k, options) {
+      const body = await store.read(k, options);
       if (k === key && !done) {
         done = true;
         await replace();
@@ -47,6 +47,62 @@ function replacedWhileRead(store: ObjectStore, replace: () => Promise<void>): Ob
     },
     move: (from, to, options) => store.move(from, to, options),
   };
+}
+
+/** A store whose object is replaced (by `replace`) after the listing, before the run reads it. */
+function replacedBeforeRead(store: ObjectStore, replace: () => Promise<void>): ObjectStore {
+  let done = false;
+  return {
+    description: store.description,
+    list: (prefix) => store.list(prefix),
+    async read(k, options) {
+      if (k === key && !done) {
+        done = true;
+        await replace();
+      }
+      return await store.read(k, options);
+    },
+    move: (from, to, options) => store.move(from, to, options),
+  };
+}
+
+/** The file with one word changed: a new version of the same size (its size cannot tell). */
+const sameSize = file.text.replaceAll("Westlands", "Westlandz");
+
+/**
+ * A file replaced between the listing and the read, by a version of the same size: not applied
+ * under the listed version's ETag (before: the new rows went in, recorded as the version listed,
+ * and the next run applied the file again as a replacement of that one).
+ */
+async function checkReplacedBeforeRead(
+  db: Database,
+  store: ObjectStore,
+  replaced: ObjectStore,
+): Promise<void> {
+  assert.equal(
+    new TextEncoder().encode(sameSize).length,
+    new TextEncoder().encode(file.text).length,
+  );
+  const first = await drain(replaced, db, { dataset: INC, apply: true });
+  assert.equal(first.status, "failed");
+  assert.equal(first.transient, true, "the next run applies the new version");
+  assert.match(
+    first.error ?? "",
+    /it was replaced after it was listed \(ETag "[0-9a-f]+" listed\)/,
+  );
+  assert.equal((await readRaw(db)).size, 0, "nothing of either version applied");
+  const second = await drain(store, db, { dataset: INC, apply: true });
+  assert.equal(second.status, "ok", second.error);
+  const [ledger] = await db.query<{ etag: string }>(
+    "select etag from tickets.applied_files where dataset = $1 and file_name = $2",
+    [INC.name, file.name],
+  );
+  assert.equal(ledger?.etag, second.files[0]!.etag);
+  assert.notEqual(ledger?.etag, first.files[0]?.etag ?? "", "the version read is recorded");
+  const [westlands] = await db.query<{ n: number }>(
+    "select count(*)::int as n from tickets.inc where cluster = 'Westlandz'",
+  );
+  assert.ok(westlands!.n > 0, "the new version's rows");
 }
 
 /** When the ledger says the file was applied, in EAT. */
@@ -174,6 +230,23 @@ for (const b of backends()) {
       await Deno.remove(root, { recursive: true });
     },
   });
+  Deno.test({
+    name:
+      `[${b.name}] a folder file replaced by one of the same size after the listing is not applied under the listed ETag`,
+    ...shared,
+    fn: async () => {
+      await b.reset();
+      const db = await b.db();
+      const root = await makeDirBucket([file]);
+      const store = createDirObjectStore(root);
+      const replaced = replacedBeforeRead(store, async () => {
+        await Deno.writeTextFile(`${root}/upload.tmp`, sameSize);
+        await Deno.rename(`${root}/upload.tmp`, `${root}/${key}`);
+      });
+      await checkReplacedBeforeRead(db, store, replaced);
+      await Deno.remove(root, { recursive: true });
+    },
+  });
   Deno.test({ name: `[${b.name}] close the shared database`, ...shared, fn: () => b.close() });
 }
 
@@ -197,6 +270,31 @@ Deno.test({
         const keys = (await store.list("automations/inc/")).map((o) => o.key);
         return keys.includes(processed);
       });
+    } finally {
+      client.destroy();
+      await b.close();
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "[s3] an object replaced by one of the same size after the listing is not applied under the listed ETag",
+  ...shared,
+  fn: async () => {
+    const server = await startS3TestServer();
+    const b = backends()[0]!;
+    const client = createS3Client(server);
+    try {
+      const put = (Body: string) =>
+        client.send(new PutObjectCommand({ Bucket: server.bucket, Key: key, Body }));
+      await put(file.text);
+      await b.reset();
+      const db = await b.db();
+      const store = createS3ObjectStore({ ...server, endpoint: server.endpoint });
+      const replaced = replacedBeforeRead(store, async () => void await put(sameSize));
+      await checkReplacedBeforeRead(db, store, replaced);
     } finally {
       client.destroy();
       await b.close();

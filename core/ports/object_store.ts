@@ -50,8 +50,12 @@ export interface ObjectStore {
    * say where files are when a dataset's prefix holds none.
    */
   listAnywhere?(limit: number): Promise<string[]>;
-  /** Streams an object's bytes. */
-  read(key: string): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Streams an object's bytes. With `etag`, only that version's: when the object was replaced
+   * since it was listed, throws {@linkcode ObjectReplacedError} (before: a version of the same
+   * size was applied under the listed version's ETag).
+   */
+  read(key: string, options?: { etag?: string }): Promise<ReadableStream<Uint8Array>>;
   /**
    * Moves an object (copy, then delete the source); overwriting the target is fine. With
    * `etag`, moves only that version: when the object was replaced since it was listed, throws
@@ -88,6 +92,21 @@ export class ObjectStoreError extends Error {
     this.name = "ObjectStoreError";
     this.status = options.status;
     this.terminal = options.terminal;
+  }
+}
+
+/**
+ * The object was replaced since it was listed: the listed version cannot be read any more
+ * (transient: the next run lists the new version and applies it).
+ */
+export class ObjectReplacedError extends ObjectStoreError {
+  /** Creates the error naming the key and the version listed. */
+  constructor(key: string, etag: string, options?: { cause?: unknown }) {
+    super(
+      `Cannot read "${key}": it was replaced after it was listed (ETag "${etag}" listed); the next run applies the new version`,
+      { terminal: false, status: 412, cause: options?.cause },
+    );
+    this.name = "ObjectReplacedError";
   }
 }
 
