@@ -26,6 +26,11 @@ export interface MainIo {
   onSignal: (handler: (signal: string) => void) => () => void;
   /** Ends the process at once (a signal the run could not honour within the grace time). */
   exit?: (code: number) => void;
+  /**
+   * The text of the working folder's `.env`, or undefined when there is none: its names are
+   * checked for a misspelled setting. Absent (tests): not checked.
+   */
+  dotEnv?: () => Promise<string | undefined>;
 }
 
 /**
@@ -72,6 +77,7 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
 
 export const defaultIo: MainIo = {
   env: (name) => Deno.env.get(name),
+  dotEnv: () => Deno.readTextFile(".env").catch(() => undefined),
   stdout: (text) => writeAll(Deno.stdout, text),
   stderr: (text) => writeAll(Deno.stderr, text),
   terminal: { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() },

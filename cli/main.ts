@@ -8,6 +8,7 @@
  * @module
  */
 
+import { checkDotEnvNames } from "./_dot_env_names.ts";
 import {
   type Config,
   ConfigError,
@@ -60,6 +61,9 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     let config: Config;
     try {
       config = loadConfig(io.env);
+      const text = await io.dotEnv?.();
+      const misspelled = text === undefined ? undefined : checkDotEnvNames(text);
+      if (misspelled !== undefined) throw misspelled;
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       return await refuseConfig(command, rest, error, { io, out });

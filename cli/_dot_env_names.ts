@@ -1,0 +1,86 @@
+/**
+ * A `.env` name one or two letters from a setting's (`DATABSE_URL`): the setting is then unset,
+ * and a production run would use its default in silence (the embedded database instead of
+ * PostgreSQL, serve without its token). Private to cli/.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../app/config.ts";
+import { editDistance } from "./_suggest.ts";
+
+/** Every variable fleettickets reads (the configuration table's, and the standard ones it takes). */
+export const SETTING_NAMES: readonly string[] = [
+  "DATABASE_URL",
+  "PGLITE_DIR",
+  "PGCONNECT_TIMEOUT",
+  "PGUSER",
+  "PGPASSWORD",
+  "PGHOST",
+  "PGPORT",
+  "PGDATABASE",
+  "PGSSLMODE",
+  "RUSTFS_ENDPOINT",
+  "RUSTFS_ACCESS_KEY",
+  "RUSTFS_SECRET_KEY",
+  "RUSTFS_REGION",
+  "AWS_ENDPOINT_URL_S3",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_REGION",
+  "TICKETS_BUCKET",
+  "GEOCODER_PROVIDER",
+  "GEOCODER_API_KEY",
+  "GEOCODER_BASE_URL",
+  "GEOCODER_RATE",
+  "GEOCODER_BUDGET",
+  "DASHBOARD_CORS_ORIGINS",
+  "SERVE_TOKEN",
+  "SERVE_STATEMENT_TIMEOUT",
+  "SERVE_VERSION_TTL",
+  "MAP_TILES_URL",
+  "MAP_PMTILES",
+  "STALE_AFTER_HOURS",
+  "NODE_USE_SYSTEM_CA",
+];
+
+/**
+ * The names a `.env` text sets that fleettickets does not read but are one or two edits (any
+ * case; one under 8 letters) from one it does, each with that one; a name of its own, or one far
+ * from all of them (another program's), is left alone.
+ *
+ * @example
+ * ```ts ignore
+ * misspelledNames("DATABSE_URL=postgres://…\nTZ=Africa/Nairobi\n");
+ * // [{ name: "DATABSE_URL", meant: "DATABASE_URL" }]
+ * ```
+ */
+export function misspelledNames(text: string): { name: string; meant: string }[] {
+  const found: { name: string; meant: string }[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const name = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1];
+    if (name === undefined || SETTING_NAMES.includes(name)) continue;
+    // Two edits for a long name, one for a short one, none under 4 letters: PORT (Coolify's)
+    // is not PGPORT misspelled.
+    const allowed = Math.min(2, Math.floor(name.length / 4));
+    const meant = SETTING_NAMES.find((known) => editDistance(name.toUpperCase(), known) <= allowed);
+    if (meant !== undefined) found.push({ name, meant });
+  }
+  return found;
+}
+
+/**
+ * The refusal for a `.env` that sets a misspelled name, or undefined. `file` names it as the
+ * user sees it.
+ */
+export function checkDotEnvNames(text: string, file = ".env"): ConfigError | undefined {
+  const [first, ...more] = misspelledNames(text);
+  if (first === undefined) return undefined;
+  const also = more.length > 0
+    ? ` (and ${more.map((m) => `${m.name} for ${m.meant}`).join(", ")})`
+    : "";
+  return new ConfigError(
+    `Cannot read ${file}: it sets ${first.name}, which fleettickets does not read: did you mean ` +
+      `${first.meant}?${also} Rename it, or remove the line`,
+  );
+}

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { checkDotEnvNames, misspelledNames } from "./_dot_env_names.ts";
+
+Deno.test("a .env name a letter or two from a setting's is named with the setting meant", () => {
+  const text = [
+    "# production",
+    "DATABSE_URL=postgres://fleet:pw@db:5432/tickets", // the tester's: a new embedded database
+    "export SERVE_TOKN='s3cret'", // serve would run without its token
+    "database_url=postgres://x@y/z", // names are case-sensitive
+    "TICKETS_BUCKET=isptickets", // its own
+    "PORT=8080", // Coolify's, not PGPORT
+    "TZ=Africa/Nairobi",
+    "AWS_PROFILE=ops", // another program's
+    "",
+  ].join("\r\n");
+  assert.deepEqual(misspelledNames(text), [
+    { name: "DATABSE_URL", meant: "DATABASE_URL" },
+    { name: "SERVE_TOKN", meant: "SERVE_TOKEN" },
+    { name: "database_url", meant: "DATABASE_URL" },
+  ]);
+  assert.equal(
+    checkDotEnvNames(text)?.message,
+    "Cannot read .env: it sets DATABSE_URL, which fleettickets does not read: did you mean " +
+      "DATABASE_URL? (and SERVE_TOKN for SERVE_TOKEN, database_url for DATABASE_URL) Rename it, " +
+      "or remove the line",
+  );
+  assert.equal(checkDotEnvNames("DATABASE_URL=postgres://x@y/z\n"), undefined);
+});
+
+Deno.test(".env.example sets no name fleettickets does not read", async () => {
+  const text = await Deno.readTextFile(new URL("../.env.example", import.meta.url));
+  assert.deepEqual(misspelledNames(text), []);
+});
