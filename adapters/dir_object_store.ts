@@ -5,7 +5,12 @@
  */
 
 import { createHash } from "node:crypto";
-import { ObjectChangedError, ObjectReplacedError, ObjectStoreError } from "../core/ports/mod.ts";
+import {
+  ObjectChangedError,
+  ObjectRemovedError,
+  ObjectReplacedError,
+  ObjectStoreError,
+} from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 
 /**
@@ -51,7 +56,12 @@ export function createDirObjectStore(root: string): ObjectStore {
       return found.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     },
     async read(key, options) {
-      const file = await Deno.open(path(key), { read: true });
+      const file = await Deno.open(path(key), { read: true }).catch((error) => {
+        if (options?.etag !== undefined && error instanceof Deno.errors.NotFound) {
+          throw new ObjectRemovedError(key, { cause: error });
+        }
+        throw error;
+      });
       // Only the listed version: a file written again since (a re-upload of the same size) would
       // be applied under the ETag of the one listed. Checked on the open file: what it reads.
       const listed = versions.get(key);

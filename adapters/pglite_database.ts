@@ -146,9 +146,18 @@ export async function createPgliteDatabase(
  * `errno` and no message (they read "[object Object]"), and its own ("PGlite failed to initialize
  * properly", "aborted()", for a folder whose files are read-only) say nothing of where.
  */
-function openError(dataDir: string | undefined, error: unknown): unknown {
+export function openError(dataDir: string | undefined, error: unknown): unknown {
   if (dataDir === undefined) return error;
   const errno = (error as { errno?: unknown } | null)?.errno;
+  const full = typeof errno === "number" ? DISK_FULL[errno] : undefined;
+  if (full !== undefined) {
+    // Before: "its file system refused it (errno 51) … make it writable", on a full disk.
+    return new Error(
+      `Cannot open the embedded database "${dataDir}": ${full}; free space on the disk that ` +
+        `holds it (df -h "${dataDir}"), or set PGLITE_DIR to a folder on another, then run again`,
+      { cause: error },
+    );
+  }
   const why = error instanceof Error
     // Emscripten's advice to its own builders is no help here.
     ? error.message.replace(/\s*Build with -s\w+ for more info\.?/, "").replace(/\.$/, "")
@@ -161,6 +170,12 @@ function openError(dataDir: string | undefined, error: unknown): unknown {
     { cause: error },
   );
 }
+
+/** PGlite's file system's errno (Emscripten's numbers) for a disk with no room left, in words. */
+const DISK_FULL: Record<number, string> = {
+  51: "its disk is full (no space left on the device)",
+  19: "the disk quota of this user is used up",
+};
 
 class PgliteSession implements SqlSession {
   #pg: PGlite | Transaction;

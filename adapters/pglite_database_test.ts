@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { createPgliteDatabase, DatabaseLockedError, isPgliteLocked } from "./pglite_database.ts";
+import {
+  createPgliteDatabase,
+  DatabaseLockedError,
+  isPgliteLocked,
+  openError,
+} from "./pglite_database.ts";
 
 Deno.test("every spelling of an embedded database folder takes the same lock", async () => {
   const root = await Deno.makeTempDir({ prefix: "fleettickets-lock-" });
@@ -21,4 +26,20 @@ Deno.test("every spelling of an embedded database folder takes the same lock", a
   }
   assert.equal(await isPgliteLocked(`${dir}/`), false);
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a full disk at open says so and what to free, not that a file is read-only", () => {
+  // PGlite's file system throws objects with Emscripten's errno (51: no space left).
+  const full = openError(".data/pglite", { errno: 51 }) as Error;
+  assert.equal(
+    full.message,
+    'Cannot open the embedded database ".data/pglite": its disk is full (no space left on the ' +
+      'device); free space on the disk that holds it (df -h ".data/pglite"), or set PGLITE_DIR ' +
+      "to a folder on another, then run again",
+  );
+  const denied = openError(".data/pglite", { errno: 2 }) as Error;
+  assert.match(
+    denied.message,
+    /its file system refused it \(errno 2\); if the folder .* chattr -i/,
+  );
 });

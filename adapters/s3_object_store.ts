@@ -15,7 +15,12 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { ObjectChangedError, ObjectReplacedError, ObjectStoreError } from "../core/ports/mod.ts";
+import {
+  ObjectChangedError,
+  ObjectRemovedError,
+  ObjectReplacedError,
+  ObjectStoreError,
+} from "../core/ports/mod.ts";
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 import {
   BucketNotFoundError,
@@ -266,6 +271,9 @@ async function readObject(
   } catch (error) {
     if (etag !== undefined && error instanceof ObjectStoreError && error.status === 412) {
       throw new ObjectReplacedError(key, etag, { cause: error });
+    }
+    if (etag !== undefined && error instanceof ObjectStoreError && error.status === 404) {
+      throw new ObjectRemovedError(key, { cause: error });
     }
     throw error;
   }

@@ -4,7 +4,7 @@
 // Either way the report says which earlier version the new one replaces.
 
 import assert from "node:assert/strict";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { drain, type DrainReport } from "../core/drain.ts";
@@ -103,6 +103,21 @@ async function checkReplacedBeforeRead(
     "select count(*)::int as n from tickets.inc where cluster = 'Westlandz'",
   );
   assert.ok(westlands!.n > 0, "the new version's rows");
+}
+
+/** A file removed between the listing and the read: said so, transient, nothing applied. */
+async function checkRemovedBeforeRead(db: Database, removed: ObjectStore): Promise<void> {
+  const report = await drain(removed, db, { dataset: INC, apply: true });
+  assert.equal(report.status, "failed");
+  assert.equal(report.transient, true);
+  // Before (S3): "NoSuchKey (HTTP 404): The specified key does not exist."
+  assert.match(
+    report.error ?? "",
+    new RegExp(
+      `Cannot read "${key}": it was removed after it was listed; the next run lists again`,
+    ),
+  );
+  assert.equal((await readRaw(db)).size, 0);
 }
 
 /** When the ledger says the file was applied, in EAT. */
@@ -247,6 +262,22 @@ for (const b of backends()) {
       await Deno.remove(root, { recursive: true });
     },
   });
+  Deno.test({
+    name:
+      `[${b.name}] a folder file removed after the listing fails the run as transient, saying so`,
+    ...shared,
+    fn: async () => {
+      await b.reset();
+      const db = await b.db();
+      const root = await makeDirBucket([file]);
+      const store = createDirObjectStore(root);
+      await checkRemovedBeforeRead(
+        db,
+        replacedBeforeRead(store, () => Deno.remove(`${root}/${key}`)),
+      );
+      await Deno.remove(root, { recursive: true });
+    },
+  });
   Deno.test({ name: `[${b.name}] close the shared database`, ...shared, fn: () => b.close() });
 }
 
@@ -295,6 +326,15 @@ Deno.test({
       const store = createS3ObjectStore({ ...server, endpoint: server.endpoint });
       const replaced = replacedBeforeRead(store, async () => void await put(sameSize));
       await checkReplacedBeforeRead(db, store, replaced);
+      // Removed after the listing: said so (before: "NoSuchKey (HTTP 404)").
+      await put(file.text);
+      await b.reset();
+      const removed = replacedBeforeRead(
+        store,
+        async () =>
+          void await client.send(new DeleteObjectCommand({ Bucket: server.bucket, Key: key })),
+      );
+      await checkRemovedBeforeRead(await b.db(), removed);
     } finally {
       client.destroy();
       await b.close();

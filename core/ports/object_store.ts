@@ -110,6 +110,21 @@ export class ObjectReplacedError extends ObjectStoreError {
   }
 }
 
+/**
+ * The object was removed since it was listed (transient: the next run lists again, without it).
+ * Before: `NoSuchKey (HTTP 404): The specified key does not exist.`
+ */
+export class ObjectRemovedError extends ObjectStoreError {
+  /** Creates the error naming the key. */
+  constructor(key: string, options?: { cause?: unknown }) {
+    super(
+      `Cannot read "${key}": it was removed after it was listed; the next run lists again`,
+      { terminal: false, status: 404, cause: options?.cause },
+    );
+    this.name = "ObjectRemovedError";
+  }
+}
+
 /** The object was replaced since it was listed: it was not moved (the next run sees the new version). */
 export class ObjectChangedError extends ObjectStoreError {
   /** Creates the error naming the key. */
