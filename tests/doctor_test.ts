@@ -261,21 +261,21 @@ Deno.test({
     assert.equal(older.code, 1, older.stdout + older.stderr);
     assert.match(
       older.stdout,
-      /^fail +migrations +the database has 4 pending migration\(s\) and \d+ definition\(s\) \(views, functions\) to install \(010_capture_marks\.sql … 95_data_changed_notify\.sql\)$/m,
+      /^fail +migrations +the database has 5 pending migration\(s\) and \d+ definition\(s\) \(views, functions\) to install \(010_capture_marks\.sql … 95_data_changed_notify\.sql\)$/m,
     );
 
     // What a later release's migrate leaves: a migration this version does not ship.
     const later = await open();
     await later.query(
       `insert into tickets.schema_migrations (version, name, checksum)
-       values (14, '014_later_release.sql', 'later')`,
+       values (999, '999_later_release.sql', 'later')`,
     );
     await later.close();
     const newer = await cli(["doctor"], env);
     assert.equal(newer.code, 1, newer.stdout + newer.stderr);
     assert.match(
       newer.stdout,
-      /^fail +migrations +the database holds 1 migration\(s\) this version does not know \(014_later_release\.sql\): a later release migrated it\n +→ run the release that migrated it, or restore the backup taken before that upgrade$/m,
+      /^fail +migrations +the database holds 1 migration\(s\) this version does not know \(999_later_release\.sql\): a later release migrated it\n +→ run the release that migrated it, or restore the backup taken before that upgrade$/m,
     );
   },
 });

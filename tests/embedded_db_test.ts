@@ -96,9 +96,9 @@ Deno.test({
     );
     await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
     const definitions = (await loadDefinitions()).map((d) => d.name);
-    const pending = `4 pending migration(s) and ${definitions.length} definition(s) (views, ` +
+    const pending = `5 pending migration(s) and ${definitions.length} definition(s) (views, ` +
       `functions) to install (010_capture_marks.sql, 011_geometry_marks.sql, 012_run_key.sql, ` +
-      `013_run_start.sql, ${definitions.join(", ")})`;
+      `013_run_start.sql, 014_edited_migrations.sql, ${definitions.join(", ")})`;
     const run = (args: string[]) => cli(args, {}, { cwd });
     for (
       const args of [
@@ -142,7 +142,7 @@ Deno.test({
     assert.equal(demo.code, 2, demo.stdout + demo.stderr);
     assert.match(
       demo.stderr,
-      /\nCannot run status: the database has 4 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
+      /\nCannot run status: the database has 5 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
     );
     // doctor gives the same remedy (before: run "deno task migrate", which makes an empty
     // database in PGLITE_DIR that every command then reads instead of the demo's).
@@ -150,14 +150,14 @@ Deno.test({
     assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
     assert.match(
       doctor.stdout,
-      /\nfail +migrations +the database has 4 pending migration\(s\) [^\n]*\n +→ run "deno task demo" again to rebuild the demo's database at this version\n/,
+      /\nfail +migrations +the database has 5 pending migration\(s\) [^\n]*\n +→ run "deno task demo" again to rebuild the demo's database at this version\n/,
     );
 
     const migrated = await run(["migrate"]);
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.match(
       migrated.stdout,
-      /^Applied 4 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql, 012_run_key\.sql, 013_run_start\.sql\nApplied \d+ definition\(s\): /,
+      /^Applied 5 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql, 012_run_key\.sql, 013_run_start\.sql, 014_edited_migrations\.sql\nApplied \d+ definition\(s\): /,
     );
     const status = await run(["status", "--json"]);
     assert.equal(status.stderr, "");
@@ -185,17 +185,17 @@ Deno.test({
          union all select name, checksum, applied_at::text from tickets.schema_migrations
          order by 1`,
       );
-    // This version's database, and the row a later release's migration 014 leaves.
+    // This version's database, and the row a later release's migration 999 leaves.
     const before = await inProcess(env.PGLITE_DIR, async (db) => {
       await migrate(db);
       await db.query(
         `insert into tickets.schema_migrations (version, name, checksum)
-         values (14, '014_later_release.sql', 'later')`,
+         values (999, '999_later_release.sql', 'later')`,
       );
       return await ledgers(db);
     });
     const refusal = "the database holds 1 migration(s) this version does not know " +
-      "(014_later_release.sql): a later release migrated it; run the release that migrated it, " +
+      "(999_later_release.sql): a later release migrated it; run the release that migrated it, " +
       "or restore the backup taken before that upgrade";
     for (
       const args of [
