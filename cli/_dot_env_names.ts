@@ -6,41 +6,20 @@
  * @module
  */
 
-import { ConfigError } from "../app/config.ts";
+import { ConfigError, ENV_NAMES } from "../app/config.ts";
 import { editDistance } from "./_suggest.ts";
 
-/** Every variable fleettickets reads (the configuration table's, and the standard ones it takes). */
+/**
+ * Every variable fleettickets reads: its settings (`ENV_NAMES`), and the standard ones its
+ * libraries take (postgres.js's PG*, Node's CA switch).
+ */
 export const SETTING_NAMES: readonly string[] = [
-  "DATABASE_URL",
-  "PGLITE_DIR",
-  "PGCONNECT_TIMEOUT",
-  "PGUSER",
+  ...ENV_NAMES,
   "PGPASSWORD",
   "PGHOST",
   "PGPORT",
   "PGDATABASE",
   "PGSSLMODE",
-  "RUSTFS_ENDPOINT",
-  "RUSTFS_ACCESS_KEY",
-  "RUSTFS_SECRET_KEY",
-  "RUSTFS_REGION",
-  "AWS_ENDPOINT_URL_S3",
-  "AWS_ACCESS_KEY_ID",
-  "AWS_SECRET_ACCESS_KEY",
-  "AWS_REGION",
-  "TICKETS_BUCKET",
-  "GEOCODER_PROVIDER",
-  "GEOCODER_API_KEY",
-  "GEOCODER_BASE_URL",
-  "GEOCODER_RATE",
-  "GEOCODER_BUDGET",
-  "DASHBOARD_CORS_ORIGINS",
-  "SERVE_TOKEN",
-  "SERVE_STATEMENT_TIMEOUT",
-  "SERVE_VERSION_TTL",
-  "MAP_TILES_URL",
-  "MAP_PMTILES",
-  "STALE_AFTER_HOURS",
   "NODE_USE_SYSTEM_CA",
 ];
 
