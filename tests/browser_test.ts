@@ -742,6 +742,20 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       },
     );
 
+    await t.step("filters that match no ticket say so on the map", async () => {
+      await open(s, "/?team=No%20Such%20Team");
+      // Before: an empty map, as if there were no data.
+      assert.equal(await hidden(s.page, "#unplaced"), false);
+      assert.equal(
+        await text(s.page, "#unplaced"),
+        "No open ticket matches these filters (Reset filters shows them all).",
+      );
+      await s.page.click("#f-reset");
+      await waitIdle(s.page);
+      assert.doesNotMatch(await text(s.page, "#unplaced"), /No open ticket/);
+      assert.deepEqual(s.consoleErrors, [], "console errors");
+    });
+
     await t.step(
       "a selected ticket that closes keeps its card, saying when it closed; the URL keeps it",
       async () => {

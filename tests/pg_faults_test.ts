@@ -136,18 +136,27 @@ Deno.test({
 });
 
 /** The worker's backend once it runs a statement matching `pattern` (its pid). */
-async function waitForStatement(admin: postgres.Sql, pattern: string): Promise<number> {
+async function waitForStatement(admin: postgres.Sql, ...patterns: string[]): Promise<number> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const [hit] = await admin<{ pid: number }[]>`
       select pid from pg_stat_activity
       where application_name = 'fleettickets' and datname = current_database()
-        and state = 'active' and query ilike ${pattern}`;
+        and state = 'active' and query ilike any(${patterns}::text[])`;
     if (hit) return hit.pid;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`No worker statement like "${pattern}" within 60 s`);
+  throw new Error(`No worker statement like "${patterns.join('" or "')}" within 60 s`);
 }
+
+/**
+ * A file's merge waiting for a table another session holds: a first load into an empty table
+ * waits at its lock of the table (core/_drain_queries.ts), any other at its merge statement.
+ */
+const MERGE_WAITING = [
+  "%-- merge the stage%",
+  'lock table "tickets"."inc" in share row exclusive mode',
+];
 
 Deno.test({
   name:
@@ -163,7 +172,8 @@ Deno.test({
     const args = ["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"];
     const admin = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
     // A merge as long as a large file's (minutes), whatever the machine: another session's SHARE
-    // lock on the table keeps the merge's insert waiting, active on the server, until let go.
+    // lock on the table keeps the merge waiting (this first load at its lock of the table),
+    // active on the server, until let go.
     const blocker = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
     const holder = await blocker.reserve();
     try {
@@ -171,7 +181,7 @@ Deno.test({
       await holder`lock table tickets.inc in share mode`;
       const child = spawnCli(args, env);
       const output = child.output();
-      const pid = await waitForStatement(admin, "%-- merge the stage%");
+      const pid = await waitForStatement(admin, ...MERGE_WAITING);
       const signalled = performance.now();
       child.kill("SIGTERM");
       const out = await output;
@@ -357,7 +367,7 @@ Deno.test({
       await holder`lock table tickets.inc in share mode`; // the merge waits, active
       const child = spawnCli(["ingest", "--from-dir", `${dir}/bucket`, "--apply"], env);
       const output = child.output();
-      await waitForStatement(admin, "%-- merge the stage%");
+      await waitForStatement(admin, ...MERGE_WAITING);
       child.kill("SIGTERM");
       const out = await output;
       const stdout = new TextDecoder().decode(out.stdout);

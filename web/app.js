@@ -272,6 +272,15 @@ function fillOptions(features) {
 function showUnplaced(data) {
   const unplaced = data.features.filter((f) => !f.geometry);
   const box = $("unplaced");
+  if (data.numberMatched === 0) {
+    // Before: an empty map, which reads as "no data" as much as "none of these" (a tester's).
+    box.hidden = false;
+    box.dataset.unplaced = "{}";
+    box.textContent = hasTicketFilters(state)
+      ? "No open ticket matches these filters (Reset filters shows them all)."
+      : "No open ticket.";
+    return;
+  }
   box.hidden = unplaced.length === 0 && data.numberMatched === data.numberReturned;
   const counts = {};
   for (const f of unplaced) {
