@@ -213,12 +213,11 @@ export class EditedMigrationError extends Error {
 
   /** Creates the error naming the migration's file. */
   constructor(readonly migration: string) {
-    const found =
-      `"${migration}" is not the text the database applied nor one a release shipped: ` +
-      `the file was edited`;
-    const remedy = `put it back as released (git checkout -- migrations/${migration}); ` +
-      `a change to the schema is a new numbered migration`;
-    super(`Cannot migrate: ${found}; ${remedy}`);
+    const found = `"${migration}" is not the text the database applied, and no release shipped ` +
+      `both: the file (or the build that migrated the database) was edited`;
+    const remedy = `put the file back as released (git checkout -- migrations/${migration}), or ` +
+      `run the build that migrated the database; a change to the schema is a new numbered migration`;
+    super(`Cannot run: ${found}; ${remedy}`);
     this.name = "EditedMigrationError";
     this.found = found;
     this.remedy = remedy;

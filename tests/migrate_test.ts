@@ -332,10 +332,11 @@ for (const [name, open] of opens) {
         );
         await assert.rejects(migrate(db, { migrations: edited }), {
           name: "EditedMigrationError",
-          message: 'Cannot migrate: "008_capture_indexes.sql" is not the text the database ' +
-            "applied nor one a release shipped: the file was edited; put it back as released " +
-            "(git checkout -- migrations/008_capture_indexes.sql); a change to the schema is a " +
-            "new numbered migration",
+          message: 'Cannot run: "008_capture_indexes.sql" is not the text the database applied, ' +
+            "and no release shipped both: the file (or the build that migrated the database) was " +
+            "edited; put the file back as released (git checkout -- " +
+            "migrations/008_capture_indexes.sql), or run the build that migrated the database; a " +
+            "change to the schema is a new numbered migration",
         });
         const [versions] = await db.query<{ n: number }>(
           `select count(*)::int as n from tickets.schema_migrations`,
