@@ -86,6 +86,7 @@ export {
   type MigrationStatus,
   NewerSchemaError,
   pendingMigrations,
+  SchemaRefusedError,
 } from "./core/migrate.ts";
 export { type Config, ConfigError, loadConfig } from "./app/config.ts";
 export { createDirObjectStore } from "./adapters/dir_object_store.ts";

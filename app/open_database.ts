@@ -8,11 +8,11 @@ import { dirname } from "node:path";
 import { allowedPath } from "./allowed_path.ts";
 import { type Config, ConfigError, DEMO_PGLITE_DIR, sameDir } from "./config.ts";
 import {
-  EditedMigrationError,
   migrate,
   type MigrationStatus,
   NewerSchemaError,
   pendingMigrations,
+  SchemaRefusedError,
 } from "../core/migrate.ts";
 import {
   createPgliteDatabase,
@@ -297,9 +297,7 @@ export async function schemaNotice(db: Database, config: Config): Promise<string
     await requireCurrent(db, config.databaseUrl ? undefined : demoRemedy(config.pgliteDir));
     return undefined;
   } catch (error) {
-    if (error instanceof NewerSchemaError || error instanceof EditedMigrationError) {
-      return `${error.found}; ${error.remedy}`;
-    }
+    if (error instanceof SchemaRefusedError) return `${error.found}; ${error.remedy}`;
     if (error instanceof PendingMigrationsError) {
       return error.message.replace(/^Cannot (run|migrate): /, "");
     }

@@ -22,7 +22,7 @@ import { lookElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
-import { EditedMigrationError, NewerSchemaError, pendingMigrations } from "../core/migrate.ts";
+import { pendingMigrations, SchemaRefusedError } from "../core/migrate.ts";
 import { isPermissionDenied, ledgerGrantsLacking } from "../core/check_read_grants.ts";
 import { applyPrivilegesLacking, readOnlyReason } from "../core/check_writes.ts";
 import { demoToRead } from "./_config_to_read.ts";
@@ -238,9 +238,7 @@ async function migrationsCheck(db: Database, embeddedDir?: string): Promise<Chec
         (embeddedDir && demoRemedy(embeddedDir)) ?? 'run "deno task migrate"',
       );
   } catch (error) {
-    if (error instanceof NewerSchemaError || error instanceof EditedMigrationError) {
-      return fail("migrations", error.found, error.remedy);
-    }
+    if (error instanceof SchemaRefusedError) return fail("migrations", error.found, error.remedy);
     // A role refused the ledgers: the GRANT statements it lacks, as every command that checks
     // the schema names them (before: "restore the released migration files").
     const lacking = await ledgerGrantsLacking(db, error, "to read the schema's ledgers");

@@ -17,7 +17,7 @@ import {
   loadConfig,
 } from "../app/config.ts";
 import { PendingMigrationsError } from "../app/open_database.ts";
-import { EditedMigrationError, NewerSchemaError } from "../core/migrate.ts";
+import { SchemaRefusedError } from "../core/migrate.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
@@ -222,10 +222,7 @@ function failed(
   }
   // `db` has one action: name it as the user typed it.
   const name = command === "db" ? "db export" : command;
-  if (
-    error instanceof PendingMigrationsError || error instanceof NewerSchemaError ||
-    error instanceof EditedMigrationError
-  ) {
+  if (error instanceof PendingMigrationsError || error instanceof SchemaRefusedError) {
     // The refusal is the schema's, whichever command met it: say which did.
     err(namingCommand(error.message, name));
     return 2;

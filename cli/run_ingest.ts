@@ -20,7 +20,7 @@ import { DatabaseLockedError, describeEmbedded } from "../adapters/pglite_databa
 import { describePostgres } from "../adapters/postgres_database.ts";
 import { addCounts, type FileReport } from "../core/drain_report.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
-import { EditedMigrationError, NewerSchemaError } from "../core/migrate.ts";
+import { SchemaRefusedError } from "../core/migrate.ts";
 import { recordRun } from "../core/record_run.ts";
 import {
   amount,
@@ -657,8 +657,7 @@ function reportBeforeDrain(
 function exitCodeBeforeDrain(error: unknown): number {
   if (error instanceof DatabaseLockedError) return 0;
   const configuration = error instanceof PendingMigrationsError ||
-    error instanceof NewerSchemaError || error instanceof EditedMigrationError ||
-    error instanceof SourceError ||
+    error instanceof SchemaRefusedError || error instanceof SourceError ||
     error instanceof PathNotAllowedError || error instanceof ConfigError ||
     error instanceof UsageError || isPermissionError(error);
   return configuration ? 2 : 1;

@@ -12,7 +12,7 @@
  * A database a later version migrated is refused, never migrated back: one that records a
  * numbered migration this version does not ship, or a definition text this version never had
  * (`definitions/known_checksums.txt` lists every text each definition has had). A numbered
- * migration edited after a release (five were, before this rule was kept) is accepted with any
+ * migration edited after a release (six were, before this rule was kept) is accepted with any
  * text `migrations/known_checksums.txt` lists for it; a later migration brings such a database to
  * what the current texts create (014).
  *
@@ -166,16 +166,27 @@ export interface MigrationSources {
 }
 
 /**
- * The database records migrations or definition texts this version does not know: a later
- * version migrated it. No command works on it (`sql` only looks), and `migrate` must not put
- * its definitions back to this version's texts.
+ * The database's schema is one this version cannot run on as it is: what was found, and what to
+ * do. No command works on it (`sql` only looks); every command exits 2 naming both.
  */
-export class NewerSchemaError extends Error {
-  /** What the database holds that this version does not know, in words. */
-  readonly found: string;
-  /** What to do. */
-  readonly remedy: string;
+export class SchemaRefusedError extends Error {
+  /** Creates the error: `Cannot run: <found>; <remedy>`. */
+  constructor(
+    /** What the database holds that this version cannot take, in words. */
+    readonly found: string,
+    /** What to do. */
+    readonly remedy: string,
+  ) {
+    super(`Cannot run: ${found}; ${remedy}`);
+    this.name = "SchemaRefusedError";
+  }
+}
 
+/**
+ * The database records migrations or definition texts this version does not know: a later
+ * version migrated it, and `migrate` must not put its definitions back to this version's texts.
+ */
+export class NewerSchemaError extends SchemaRefusedError {
   /**
    * Creates the error naming the unknown migrations and definitions; `where` names the database
    * (`at host:port (database "db") `, with its trailing space) when it is PostgreSQL.
@@ -190,37 +201,31 @@ export class NewerSchemaError extends Error {
       ...(migrations.length > 0 ? [`${migrations.length} migration(s)`] : []),
       ...(definitions.length > 0 ? [`${definitions.length} definition(s)`] : []),
     ];
-    const found = `the database ${where}holds ${counts.join(" and ")} this version does not know (${
-      [...migrations, ...definitions].join(", ")
-    }): a later release migrated it`;
-    super(`Cannot run: ${found}; ${remedy}`);
+    super(
+      `the database ${where}holds ${counts.join(" and ")} this version does not know (${
+        [...migrations, ...definitions].join(", ")
+      }): a later release migrated it`,
+      remedy,
+    );
     this.name = "NewerSchemaError";
-    this.found = found;
-    this.remedy = remedy;
   }
 }
 
 /**
- * A numbered migration's file is neither the text the database applied nor an earlier text a
- * release shipped (`migrations/known_checksums.txt`): the file was edited since. Nothing is
- * applied; the file is to be put back as released.
+ * A numbered migration's file is neither the text the database applied nor, with it, a text a
+ * release shipped (`migrations/known_checksums.txt`): the file (or the build that migrated the
+ * database) was edited. Nothing is applied.
  */
-export class EditedMigrationError extends Error {
-  /** What is wrong, in words. */
-  readonly found: string;
-  /** What to do. */
-  readonly remedy: string;
-
+export class EditedMigrationError extends SchemaRefusedError {
   /** Creates the error naming the migration's file. */
   constructor(readonly migration: string) {
-    const found = `"${migration}" is not the text the database applied, and no release shipped ` +
-      `both: the file (or the build that migrated the database) was edited`;
-    const remedy = `put the file back as released (git checkout -- migrations/${migration}), or ` +
-      `run the build that migrated the database; a change to the schema is a new numbered migration`;
-    super(`Cannot run: ${found}; ${remedy}`);
+    super(
+      `"${migration}" is not the text the database applied, and no release shipped both: the ` +
+        `file (or the build that migrated the database) was edited`,
+      `put the file back as released (git checkout -- migrations/${migration}), or run the ` +
+        `build that migrated the database; a change to the schema is a new numbered migration`,
+    );
     this.name = "EditedMigrationError";
-    this.found = found;
-    this.remedy = remedy;
   }
 }
 
