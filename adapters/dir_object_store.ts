@@ -138,11 +138,9 @@ async function walk(
           found.push({ key: `${key}/`, etag: "", size: 0, problem: UNREADABLE });
         });
       } else if (entry.isFile) {
-        const file = await readable(key, `${dir}/${entry.name}`);
-        if (file.version !== undefined) {
-          versions.set(key, { etag: file.etag, version: file.version });
-        }
-        found.push({ key: file.key, etag: file.etag, size: file.size, problem: file.problem });
+        const { version, ...file } = await readable(key, `${dir}/${entry.name}`);
+        if (version !== undefined) versions.set(key, { etag: file.etag, version });
+        found.push(file);
       } else if (entry.isSymlink) {
         // A link could lead anywhere (the permission set checks the link, not its target).
         found.push({

@@ -227,7 +227,8 @@ function createSingleFileStore(path: string, dataset: Dataset): ObjectStore {
   return {
     description: `file:${path}`,
     async list() {
-      return [{ key, ...await digest(path) }];
+      const { etag, size } = await digest(path);
+      return [{ key, etag, size }];
     },
     async read() {
       return (await Deno.open(path)).readable;

@@ -117,6 +117,17 @@ export function minutesLeft(p, fetchedAt) {
   return p.minutes_to_breach - (Date.now() - fetchedAt) / 60_000;
 }
 
+/** The card's rows of the feed's text: status, team, owner, cluster, location (each cut). */
+function feedRows(p) {
+  return [
+    ["Status", shown(p.normalized_status ?? p.raw_status)],
+    ["Team", shown(p.assigned_team ?? "(none)")],
+    ["Owner", shown(p.owner ?? "(none)")],
+    ["Cluster", shown(p.cluster)],
+    ["Location", shown(p.location_name)],
+  ];
+}
+
 /** The selected ticket's card. */
 export function renderTicket(feature, fetchedAt) {
   const box = $("ticket");
@@ -128,11 +139,7 @@ export function renderTicket(feature, fetchedAt) {
   const [lon, lat] = feature.geometry?.coordinates ?? [];
   const rows = [
     ["SLA state", stateBadge(p)],
-    ["Status", shown(p.normalized_status ?? p.raw_status)],
-    ["Team", shown(p.assigned_team ?? "(none)")],
-    ["Owner", shown(p.owner ?? "(none)")],
-    ["Cluster", shown(p.cluster)],
-    ["Location", shown(p.location_name)],
+    ...feedRows(p),
     ["Open for", age(p.hours_open)],
     ["Time to breach", `<span id="countdown">${esc(countdown(minutesLeft(p, fetchedAt)))}</span>`],
     ["Placed by", esc(GEO_SOURCES[p.geo_source] ?? p.geo_source)],
@@ -161,15 +168,7 @@ export function renderTicketGone(id, feature, { known = true } = {}) {
   } else {
     why = "Still open, but not among the tickets shown: the filters (or show CRQ) hide it.";
   }
-  const rows = p
-    ? [
-      ["Status", shown(p.normalized_status ?? p.raw_status)],
-      ["Team", shown(p.assigned_team ?? "(none)")],
-      ["Owner", shown(p.owner ?? "(none)")],
-      ["Cluster", shown(p.cluster)],
-      ["Location", shown(p.location_name)],
-    ]
-    : [];
+  const rows = p ? feedRows(p) : [];
   box.innerHTML = `<h2>${esc(id)}${p ? ` <small>${esc(p.dataset?.toUpperCase())}</small>` : ""}` +
     `</h2><p class="note" id="ticket-gone">${esc(why)}</p>` +
     (rows.length
