@@ -45,8 +45,7 @@ async function serve(
   const lines: string[] = [];
   let listening: (url: string) => void = () => {};
   const url = new Promise<string>((resolve) => listening = resolve);
-  const exited = child.status;
-  (async () => {
+  const read = (async () => {
     let buffer = "";
     for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
       buffer += chunk;
@@ -60,6 +59,9 @@ async function serve(
       }
     }
   })();
+  // Exited once its last line is read too: the status can come before the pipe's last chunk (a
+  // CI run saw every line but "stopped", which serve had written before it exited).
+  const exited = Promise.all([child.status, read]).then(([status]) => status);
   const stderr = new Response(child.stderr).text();
   const started = await Promise.race([
     url,
