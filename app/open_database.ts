@@ -4,6 +4,7 @@
  * @module
  */
 
+import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { allowedPath } from "./allowed_path.ts";
 import { type Config, ConfigError, DEMO_PGLITE_DIR, sameDir } from "./config.ts";
@@ -383,9 +384,10 @@ export async function openPgliteFolder(
  * were "[object Object]" or "PGlite failed to initialize properly", exit 1): a part of the path
  * that is a file, or a folder this user may not write in (another owner, read-only, immutable),
  * found by writing and removing a small file in the folder or, when it is not there yet, in its
- * nearest existing parent. A setting to fix (exit 2).
+ * nearest existing parent, or a full disk. A setting to fix (exit 2). Returns the bytes free on
+ * the folder's disk, when the system says.
  */
-export async function checkWritableFolder(dir: string): Promise<void> {
+export async function checkWritableFolder(dir: string): Promise<number | undefined> {
   // Where it really leads first: the probe below must not write through a link out of ./.data.
   await allowedPath(dir, "write", "the embedded database folder PGLITE_DIR");
   let existing = dir;
@@ -418,7 +420,44 @@ export async function checkWritableFolder(dir: string): Promise<void> {
         `another folder under ./.data`,
     );
   }
+  const free = await freeBytes(existing);
+  if (free !== undefined && free < FULL_BELOW_BYTES) {
+    // Before: a full disk passed (an empty probe file needs no block), and PGlite then failed.
+    throw new ConfigError(
+      `Cannot open the embedded database "${dir}": the disk holding "${existing}" is full ` +
+        `(${formatBytes(free)} free); free space on it, or set PGLITE_DIR to a folder on ` +
+        `another disk`,
+    );
+  }
   if (existing === dir) await checkWritableLock(dir);
+  return free;
+}
+
+/** Below this many free bytes a disk counts as full: PGlite cannot start on it. */
+export const FULL_BELOW_BYTES = 1024 * 1024;
+
+/**
+ * The bytes this user may still write on the disk holding `path` (`df`'s "Avail"), or undefined
+ * where the system does not say (no `--allow-sys`, or no `statfs`).
+ */
+export async function freeBytes(path: string): Promise<number | undefined> {
+  // Asked first: without the permission, a run that may prompt would stop to ask.
+  if (Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !== "granted") return;
+  try {
+    const { bavail, bsize } = await statfs(path);
+    return bavail * bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `18.8 GB`, `120 MB`, `512 KB`: a size in decimal units, as `df -H` prints it. */
+export function formatBytes(bytes: number): string {
+  const units = [[1e9, "GB"], [1e6, "MB"], [1e3, "KB"]] as const;
+  for (const [size, unit] of units) {
+    if (bytes >= size) return `${(bytes / size).toFixed(bytes >= 10 * size ? 0 : 1)} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }
 
 /**

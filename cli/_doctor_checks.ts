@@ -11,6 +11,7 @@ import {
   checkWritableFolder,
   demoRemedy,
   describePending,
+  formatBytes,
   IncompleteDatabaseError,
   incompleteNote,
   openPgliteFolder,
@@ -87,7 +88,7 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
   try {
     checkEmbeddedDir(config.pgliteDir);
     // Before: "writable" was said of a read-only folder, and of a path under a file.
-    await checkWritableFolder(config.pgliteDir);
+    const free = await checkWritableFolder(config.pgliteDir);
     const note = await incompleteNote(config.pgliteDir);
     if (note !== undefined) {
       const detail = new IncompleteDatabaseError(config.pgliteDir, note).message;
@@ -96,16 +97,20 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
     }
     const exists = await hasPgliteDatabase(config.pgliteDir);
     const demo = exists ? undefined : await demoToRead(config);
-    checks.push(ok(
-      "embedded directory",
-      `"${config.pgliteDir}" is inside ./.data and writable` +
-        (exists ? "" : ' (the database will be created by "ingest --apply" or "migrate")') +
-        (demo === undefined
-          ? ""
-          : `; until then serve, status, sql, report, db export, gazetteer, geocode and capture ` +
-            `use ` +
-            `the demo's database "${demo}"`),
-    ));
+    const detail = `"${config.pgliteDir}" is inside ./.data and writable` +
+      (exists ? "" : ' (the database will be created by "ingest --apply" or "migrate")') +
+      (free === undefined ? "" : `; ${formatBytes(free)} free on its disk`) +
+      (demo === undefined
+        ? ""
+        : `; until then serve, status, sql, report, db export, gazetteer, geocode and capture ` +
+          `use ` +
+          `the demo's database "${demo}"`);
+    // Before: "writable" of a folder on a full disk (the open then failed).
+    checks.push(
+      free !== undefined && free < LOW_SPACE_BYTES
+        ? warn("embedded directory", `${detail}: nearly full`, LOW_SPACE_REMEDY)
+        : ok("embedded directory", detail),
+    );
     const demoNote = demo === undefined ? undefined : await incompleteNote(demo);
     if (demoNote !== undefined) {
       const detail = new IncompleteDatabaseError(demo!, demoNote).message;
@@ -142,6 +147,13 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
 }
 
 /** What to do about an embedded database another process holds. */
+/**
+ * Below this much free space doctor warns: a new embedded database takes ~90 MB before it grows
+ * (the demo's, 2,000 tickets: 92 MB, half of it WAL).
+ */
+const LOW_SPACE_BYTES = 256e6;
+const LOW_SPACE_REMEDY = "free space on that disk, or set PGLITE_DIR to a folder on another disk";
+
 const HELD_REMEDY = 'run doctor again when that run has finished (a running "deno task serve" ' +
   "holds it until stopped)";
 
