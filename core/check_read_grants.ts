@@ -80,6 +80,8 @@ export const SERVE_READS: ReadGrants = {
     "tickets.geojson_feature(geometry,jsonb)",
     "tickets.sla_state(interval)",
     "tickets.sla_clock_plausible(timestamp with time zone,timestamp with time zone)",
+    "tickets.sla_clock_at(timestamp with time zone,timestamp with time zone,timestamp with time zone)",
+    "tickets.inc_created_between(timestamp with time zone,timestamp with time zone,timestamp with time zone)",
     "tickets.dated_ahead(timestamp with time zone,timestamp with time zone)",
     "tickets.sla_breach_after()",
     "tickets.sla_warn_after()",

@@ -18,16 +18,16 @@ export interface BacklogQuery {
   cluster?: string;
 }
 
-// created and closed are counted from the tickets and the closure history when asked, not read
-// from the snapshot: a day's snapshot counts them at its last capture, but content lags ~2 days,
-// so a day's tickets and closures mostly arrive after it (its frozen counts stay near 0).
+// created (the SLA clock as of now: tickets.inc_created_between) and closed are counted from the
+// tickets and the closure history when asked, not read from the snapshot: a day's snapshot
+// counts them at its last capture, but content lags ~2 days, so a day's tickets and closures
+// mostly arrive after it (its frozen counts stay near 0).
 const SQL = `
 with created as (
-  select tickets.eat_date(coalesce(i.created_at_service, i.first_seen_at)) as day, count(*)::int as n
-  from tickets.inc i
-  where coalesce(i.created_at_service, i.first_seen_at) >= tickets.eat_day_start($1::date)
-    and coalesce(i.created_at_service, i.first_seen_at) < tickets.eat_day_start($2::date + 1)
-    and ($3::text is null or lower(i.cluster) = lower($3::text))
+  select tickets.eat_date(c.created_at) as day, count(*)::int as n
+  from tickets.inc_created_between(
+    tickets.eat_day_start($1::date), tickets.eat_day_start($2::date + 1), $4::timestamptz) c
+  where ($3::text is null or lower(c.cluster) = lower($3::text))
   group by 1
 ),
 closed as (
@@ -71,11 +71,13 @@ where d.snapshot_date between $1::date and $2::date`;
 export async function readBacklog(
   tx: SqlSession,
   query: BacklogQuery,
+  now: Date = new Date(),
 ): Promise<{ returned: number; days: string }> {
   const [row] = await tx.query<{ returned: number; days: string }>(SQL, [
     query.from,
     query.to,
     query.cluster ?? null,
+    now.toISOString(),
   ]);
   return row ?? { returned: 0, days: "[]" };
 }

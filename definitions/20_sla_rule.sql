@@ -21,6 +21,18 @@ returns boolean language sql stable parallel safe as $$
   select p_at >= timestamptz '2000-01-01 00:00:00+03' and not tickets.dated_ahead(p_at, p_now)
 $$;
 
+-- An INC ticket's SLA clock at p_now: the first plausible of created_at_service and
+-- first_seen_at (tickets.sla_clock_plausible), NULL when neither is. The open-SLA view's clock
+-- and what "created" means in every window (the dashboard, the backlog, the capture).
+create or replace function tickets.sla_clock_at(
+  p_created timestamptz, p_first_seen timestamptz, p_now timestamptz
+) returns timestamptz language sql stable parallel safe as $$
+  select case
+    when tickets.sla_clock_plausible(p_created, p_now) then p_created
+    when tickets.sla_clock_plausible(p_first_seen, p_now) then p_first_seen
+  end
+$$;
+
 -- Open SLA state from the age of the SLA clock. No clock at all is 'unknown' rather than a guess.
 create or replace function tickets.sla_state(p_age interval) returns text
 language sql immutable parallel safe as $$

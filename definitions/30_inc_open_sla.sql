@@ -41,13 +41,10 @@ language sql stable parallel safe as $$
     tickets.sla_state(p_now - c.clock_at),
     i.source_updated_at, i.latitude, i.longitude, i.geo_source, i.geom, i.geog
   from tickets.inc i
-  -- The first plausible of the two (tickets.sla_clock_plausible): a placeholder date or one
-  -- ahead of p_now is skipped, and neither is no clock ('unknown').
+  -- The first plausible of the two (tickets.sla_clock_at): a placeholder date or one ahead of
+  -- p_now is skipped, and neither is no clock ('unknown').
   cross join lateral (
-    select case
-      when tickets.sla_clock_plausible(i.created_at_service, p_now) then i.created_at_service
-      when tickets.sla_clock_plausible(i.first_seen_at, p_now) then i.first_seen_at
-    end as clock_at
+    select tickets.sla_clock_at(i.created_at_service, i.first_seen_at, p_now) as clock_at
   ) c
   where i.is_actionable
 $$;

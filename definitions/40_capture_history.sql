@@ -192,9 +192,7 @@ begin
     (select (s ->> 'unknown')::int from split),
     coalesce((select jsonb_object_agg(cluster, counts) from clusters), '{}'),
     coalesce((select jsonb_object_agg(status, n) from statuses), '{}'),
-    (select count(*) from tickets.inc i
-     where coalesce(i.created_at_service, i.first_seen_at) >= v_start
-       and coalesce(i.created_at_service, i.first_seen_at) < v_end),
+    (select count(*) from tickets.inc_created_between(v_start, v_end, v_now)),
     (select count(*) from tickets.closure_events e
      where e.closed_at >= v_start and e.closed_at < v_end),
     (select count(*) from tickets.closure_events e

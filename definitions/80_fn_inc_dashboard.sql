@@ -3,8 +3,8 @@
 -- today, yesterday, 7d (today and the 6 days before), 30d, mtd (month to date), or custom
 -- (p_from..p_to; ignored by the other windows). NULL window means 7d. Cluster and status
 -- filters match case-insensitively and AND together; NULL or '' means no filter. "Created" is
--- the SLA clock (created_at_service, else first_seen_at); "closed" is closed_at of a ticket that
--- is not open again. See the README for the JSON contract.
+-- the SLA clock (tickets.inc_created_between); "closed" is closed_at of a ticket that is not
+-- open again. See the README for the JSON contract.
 create or replace function reporting.fn_inc_dashboard(
   p_cluster text default null,
   p_status text default null,
@@ -47,9 +47,9 @@ begin
     where f.closed_at >= v_start and f.closed_at < v_end and f.is_actionable is not true
   ),
   created_t as (
-    select coalesce(f.created_at_service, f.first_seen_at) as created_at from filtered f
-    where coalesce(f.created_at_service, f.first_seen_at) >= v_start
-      and coalesce(f.created_at_service, f.first_seen_at) < v_end
+    select c.created_at from tickets.inc_created_between(v_start, v_end, v_now) c
+    where (v_cluster is null or lower(c.cluster) = v_cluster)
+      and (v_status is null or lower(c.normalized_status) = v_status)
   ),
   days as (
     select v_from + g as day from generate_series(0, v_to - v_from) g

@@ -235,7 +235,7 @@ function backlog(c: Context<ServeEnv>): Promise<Response> {
   }
   const q = { from, to, cluster: p.text("cluster") };
   return cachedRead(c, "backlog", q, async (tx) => {
-    const series = await readBacklog(tx, q);
+    const series = await readBacklog(tx, q, c.get("deps").now());
     return {
       body: `${
         JSON.stringify({ ...q, cluster: q.cluster ?? null }).slice(0, -1)

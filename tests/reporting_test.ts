@@ -626,6 +626,43 @@ for (const b of backends()) {
     ]);
   });
 
+  test("created is the SLA clock in every count: a created_at_service dated ahead or a placeholder counts on first_seen_at's day", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      // 5 h ahead of NOW: its SLA runs from first seen, 13 June (a tester's ticket).
+      row("AHEAD", {
+        created_at_service: eat(NOW.getTime() + 5 * HOUR),
+        first_seen_at: "2026-06-13 13:01:00",
+      }),
+      // "none" written as a date: created when first seen, today.
+      row("PLACEHOLDER", { created_at_service: "1970-01-01 00:00:00", first_seen_at: ago(2) }),
+      row("PLACEHOLDER2", { created_at_service: "0001-01-01 00:00:00", first_seen_at: ago(3) }),
+      row("PLAIN", { created_at_service: ago(1) }),
+      // No plausible clock at all: created on no day.
+      row("NONE", { created_at_service: "1970-01-01 00:00:00" }),
+    ]);
+    const created = async (window: string, from?: string, to?: string) =>
+      (await dashboard(db, [null, null, window, from ?? null, to ?? null])).metrics.flow.created;
+    // Before: 2 today (AHEAD, PLAIN) and 0 on 13 June.
+    assert.equal(await created("today"), 3);
+    assert.equal(await created("custom", "2026-06-13", "2026-06-13"), 1);
+    assert.equal(await created("custom", "1970-01-01", "1970-12-31"), 0);
+    const [sla] = await db.query<{ n: number }>(
+      `select count(*)::int as n from tickets.inc_open_sla_at($1::timestamptz)
+       where sla_clock_at >= '2026-06-15 00:00+03'`,
+      [NOW.toISOString()],
+    );
+    assert.equal(sla!.n, 3, "the open-SLA view's clocks that start today");
+
+    const snapshot = await capture(db, { now: NOW });
+    assert.equal(snapshot.createdToday, 3);
+    const { days } = await readBacklog(db, { from: "2026-06-13", to: "2026-06-15" }, NOW);
+    assert.deepEqual(
+      (JSON.parse(days) as Record<string, unknown>[]).map((d) => [d.date, d.created]),
+      [["2026-06-15", 3]],
+    );
+  });
+
   test("capture() records each closure once and keeps it when the ticket is reopened and closed again", async () => {
     const db = await fresh();
     await load(db, "2026-06-15T11-40-00.csv", [
