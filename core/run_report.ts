@@ -252,11 +252,15 @@ async function clusters(tx: SqlSession, now: string): Promise<ClusterBacklog[]> 
             (split ->> 'at_risk')::int as at_risk, (split ->> 'ok')::int as ok,
             (split ->> 'unknown')::int as unknown, oldest_hours
      from (
-       select coalesce(cluster, '(none)') as cluster, count(*)::int as total,
+       -- A cluster in any case and without the spaces around it, as the filters match it (before:
+       -- "Westlands" 25 and "westlands" 1, where the dashboard's cluster=Westlands says 26),
+       -- named as most of its tickets spell it.
+       select mode() within group (order by coalesce(cluster, '(none)')) as cluster,
+              count(*)::int as total,
               tickets.sla_split(array_agg(sla_state)) as split,
               max(hours_open)::float8 as oldest_hours
        from tickets.inc_open_sla_at($1::timestamptz)
-       group by 1
+       group by lower(btrim(coalesce(cluster, '(none)')))
      ) c
      order by total desc, cluster`,
     [now],

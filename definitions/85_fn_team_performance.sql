@@ -2,14 +2,15 @@
 -- closures of the window with their MTTR and SLA compliance, the open backlog now with how
 -- much of it is breached or at risk, and how many tickets closed in the window were reopened.
 -- The window and the cluster filter follow reporting.fn_inc_dashboard (EAT calendar days;
--- case-insensitive cluster; NULL or '' means no filter).
+-- a cluster in any case, spaces around it ignored; NULL or '' means no filter).
 --
 -- Closures are tickets.closure_events (the team and owner as they stood when the closure was
 -- observed), so a ticket closed twice in the window counts twice. MTTR is the feed's, in hours;
 -- compliance is Compliant / (Compliant + Breached) of the source verdicts, NULL without any; both
 -- as the ticket now gives them while it holds that closure, else as first observed.
 -- Reopened: distinct tickets with a closure in the window that are open again now or were
--- closed again later. A missing team or owner is "(none)".
+-- closed again later. A missing team or owner is "(none)". A team or owner is its name in any
+-- case and without the spaces around it, as the filters match it, shown as most spell it.
 create or replace function reporting.fn_team_performance(
   p_by text default 'team',
   p_cluster text default null,
@@ -37,7 +38,7 @@ begin
   v_end := tickets.eat_day_start(v_win.to_day + 1);
 
   with closures as (
-    select coalesce(case when v_by = 'team' then e.assigned_team else e.owner end, '(none)') as key,
+    select coalesce(case when v_by = 'team' then e.assigned_team else e.owner end, '(none)') as name,
            e.ticket_id, e.closed_at, coalesce(i.mttr, e.mttr) as mttr,
            lower(coalesce(i.sla_status, e.sla_status)) as verdict
     from tickets.closure_events e
@@ -46,10 +47,10 @@ begin
     left join tickets.inc i on i.ticket_id = e.ticket_id and i.closed_at = e.closed_at
       and i.is_actionable is not true
     where e.closed_at >= v_start and e.closed_at < v_end
-      and (v_cluster is null or lower(e.cluster) = v_cluster)
+      and (v_cluster is null or lower(btrim(e.cluster)) = v_cluster)
   ),
   closed_by as (
-    select c.key,
+    select lower(btrim(c.name)) as key, array_agg(c.name) as names,
            count(*) as closures,
            round((percentile_cont(0.5) within group (order by c.mttr) / 60)::numeric, 2) as median,
            round((percentile_cont(0.9) within group (order by c.mttr) / 60)::numeric, 2) as p90,
@@ -61,19 +62,27 @@ begin
              or exists (select 1 from tickets.closure_events l
                         where l.ticket_id = c.ticket_id and l.closed_at > c.closed_at)
            ) as reopened
-    from closures c group by c.key
+    from closures c group by 1
   ),
   open_by as (
-    select coalesce(case when v_by = 'team' then s.assigned_team else s.owner end, '(none)') as key,
+    select lower(btrim(coalesce(case when v_by = 'team' then s.assigned_team else s.owner end,
+                                '(none)'))) as key,
+           array_agg(coalesce(case when v_by = 'team' then s.assigned_team else s.owner end,
+                              '(none)')) as names,
            count(*) as open,
            count(*) filter (where s.sla_state = 'breached') as open_breached,
            count(*) filter (where s.sla_state = 'at_risk') as open_at_risk
     from tickets.inc_open_sla_at(v_now) s
-    where v_cluster is null or lower(s.cluster) = v_cluster
+    where v_cluster is null or lower(btrim(s.cluster)) = v_cluster
     group by 1
   ),
   rows as (
-    select coalesce(c.key, o.key) as key, coalesce(c.closures, 0) as closures, c.median, c.p90,
+    -- One row per name in any case and without the spaces around it (what the filters match),
+    -- named as most of its tickets spell it (before: "NBI North FLM" and "nbi north flm" were
+    -- two rows, each of which /api/tickets?team= answered with both).
+    select (select mode() within group (order by n)
+            from unnest(coalesce(c.names, '{}') || coalesce(o.names, '{}')) n) as key,
+           coalesce(c.closures, 0) as closures, c.median, c.p90,
            coalesce(c.mttr_count, 0) as mttr_count, coalesce(c.compliant, 0) as compliant,
            coalesce(c.breached, 0) as breached, coalesce(o.open, 0) as open,
            coalesce(o.open_breached, 0) as open_breached,

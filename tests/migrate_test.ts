@@ -301,7 +301,7 @@ for (const [name, open] of opens) {
           }, "2026-06-15T09-00-00.csv");
           await recordLedgerRow(db, "2026-06-15T09-00-00.csv");
           const upgrade = await migrate(db);
-          assertEquals(upgrade.pending, ["014_edited_migrations.sql"]);
+          assertEquals(upgrade.pending, ["014_edited_migrations.sql", "015_name_keys.sql"]);
           assertEquals(await schemaOf(db), await schemaOf(fresh));
           const [kept] = await db.query<{ tickets: number; files: number }>(
             `select (select count(*) from tickets.inc)::int as tickets,
@@ -382,6 +382,7 @@ for (const [name, open] of opens) {
           "012_run_key.sql",
           "013_run_start.sql",
           "014_edited_migrations.sql",
+          "015_name_keys.sql",
         ]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
@@ -462,6 +463,7 @@ for (const [name, open] of opens) {
           "012_run_key.sql",
           "013_run_start.sql",
           "014_edited_migrations.sql",
+          "015_name_keys.sql",
         ]);
         assertEquals(upgrade.changedDefinitions, ["91_resolve_applied_geometry.sql"]);
         const after = await runAfterApply(db, INC);
@@ -499,6 +501,7 @@ for (const [name, open] of opens) {
           "012_run_key.sql",
           "013_run_start.sql",
           "014_edited_migrations.sql",
+          "015_name_keys.sql",
         ]);
         const at = new Date("2026-06-15T06:20:00Z");
         await recordRun(db, report, { startedAt: at, finishedAt: at });
@@ -532,6 +535,7 @@ for (const [name, open] of opens) {
         assertEquals((await migrate(db)).pending, [
           "013_run_start.sql",
           "014_edited_migrations.sql",
+          "015_name_keys.sql",
         ]);
         const at = (iso: string) => ({ clock: { now: () => new Date(iso) }, datasets: [INC] });
         const [kept] = (await readStatus(db, at("2026-06-15T06:10:00Z"))).datasets;

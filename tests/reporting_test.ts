@@ -945,6 +945,53 @@ for (const b of backends()) {
     assert.deepEqual(ids, ["NAMED_NONE", "NO_TEAM_1", "NO_TEAM_2"]);
   });
 
+  test("a team or a cluster is one row whatever its case and the spaces around it, and its name as a filter gives that row's figures", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T10-00-00.csv", [
+      row("T1", { assigned_team: "NBI North FLM", cluster: "Westlands" }),
+      row("T2", { assigned_team: "NBI North FLM", cluster: "Westlands" }),
+      row("T3", { assigned_team: "nbi north flm", cluster: "westlands" }),
+      row("T4", { assigned_team: "NBI North FLM ", cluster: " Westlands" }),
+      closed("C1", ago(2), { assigned_team: "NBI North FLM ", cluster: " Westlands" }),
+      row("OTHER", { assigned_team: "Team B", cluster: "Kilimani" }),
+    ]);
+    await capture(db, { now: NOW });
+    const teams = async (cluster: string | null) => {
+      const [r] = await db.query<{ t: Json }>(
+        `select reporting.fn_team_performance('team', $1, 'today', null, null, $2::timestamptz) as t`,
+        [cluster, NOW.toISOString()],
+      );
+      return r!.t.rows.map((x: Json) => [x.key, x.closures, x.open]);
+    };
+    // Before: three rows for the one team (2, 1 and 1 open, the closure on the last).
+    assert.deepEqual(await teams(null), [["NBI North FLM", 1, 4], ["Team B", 0, 1]]);
+    assert.deepEqual(await teams("WESTLANDS"), [["NBI North FLM", 1, 4]]);
+
+    const matched = (filter: { team?: string; cluster?: string }) =>
+      db.transaction(async (tx) =>
+        (await readTickets(tx, {
+          dataset: "inc",
+          openOnly: true,
+          ...filter,
+          limit: 100,
+          offset: 0,
+        }, NOW)).matched
+      );
+    // Before: 3 (T4's "NBI North FLM " and " Westlands" could not be chosen: filters come trimmed).
+    assert.equal(await matched({ team: "NBI North FLM" }), 4);
+    assert.equal(await matched({ team: "nbi north flm" }), 4);
+    assert.equal(await matched({ cluster: "Westlands" }), 4);
+    const west = await dashboard(db, ["Westlands", null, "today", null, null]);
+    assert.deepEqual([west.metrics.open_total, west.metrics.closed_in_window], [4, 1]);
+
+    // Before: Westlands 2, westlands 1, " Westlands" 1.
+    const report = await buildReport(db, { now: NOW });
+    assert.deepEqual(report.byCluster.map((c) => [c.cluster, c.total]), [
+      ["Westlands", 4],
+      ["Kilimani", 1],
+    ]);
+  });
+
   test("fn_team_performance takes a closure's MTTR and verdict as the feed fills them in later", async () => {
     const db = await fresh();
     const teams = async () => {

@@ -72,7 +72,11 @@ let crqHealth;
 /** The last refresh could not reach the data (no answer, 503): the server may come back changed. */
 let outage = false;
 let booted = false;
-const seen = { cluster: new Set(), status: new Set(), team: new Set() };
+/** The names listed in each filter, by their key ({@link nameKey}): each as most tickets spell it. */
+const seen = { cluster: new Map(), status: new Map(), team: new Map() };
+
+/** A name as the API's filters match it: in any case, the spaces around it ignored. */
+const nameKey = (name) => name.trim().toLowerCase();
 
 /** The team filter's value for the tickets without a team (the API's word for them). */
 const NO_TEAM = "(none)";
@@ -241,24 +245,42 @@ function dispatchAt(lat, lon) {
 // deno-lint-ignore no-control-regex
 const filterable = (v) => v.length <= 200 && !/[\u0000-\u001f\u007f]/.test(v);
 
-function fillOptions(features) {
+/**
+ * Lists the features' names, one entry per name as the API matches it, spelled as most of them
+ * spell it (before: "NBI North FLM" and "nbi north flm" were two entries that each chose both).
+ */
+function noteNames(features) {
+  const counts = { cluster: new Map(), status: new Map(), team: new Map() };
+  const count = (key, name) => counts[key].set(name, (counts[key].get(name) ?? 0) + 1);
   for (const f of features) {
     const p = f.properties;
-    if (p.cluster && filterable(p.cluster)) seen.cluster.add(p.cluster);
+    if (p.cluster && filterable(p.cluster)) count("cluster", p.cluster);
     if (p.normalized_status && filterable(p.normalized_status)) {
-      seen.status.add(p.normalized_status);
+      count("status", p.normalized_status);
     }
     // The tickets with no team (the API's `team=(none)`): often the ones to find first.
-    if (!p.assigned_team) seen.team.add(NO_TEAM);
-    else if (filterable(p.assigned_team)) seen.team.add(p.assigned_team);
+    if (!p.assigned_team) count("team", NO_TEAM);
+    else if (filterable(p.assigned_team)) count("team", p.assigned_team);
   }
   for (const key of ["cluster", "status", "team"]) {
-    // The API matches these in any case: a link's `team=nbi north flm` is the listed team
-    // (before: a second, lower-case entry in the list).
-    const listed = [...seen[key]].find((v) => v.toLowerCase() === state[key].toLowerCase());
+    const best = new Map();
+    for (const [name, n] of counts[key]) {
+      const top = best.get(nameKey(name));
+      if (top === undefined || n > top.n) best.set(nameKey(name), { name, n });
+    }
+    for (const [k, { name }] of best) seen[key].set(k, name);
+  }
+}
+
+function fillOptions(features) {
+  noteNames(features);
+  for (const key of ["cluster", "status", "team"]) {
+    // The API matches these in any case and trimmed: a link's `team=nbi north flm` is the
+    // listed team (before: a second, lower-case entry in the list).
+    const listed = seen[key].get(nameKey(state[key]));
     if (state[key] && listed !== undefined) state[key] = listed;
     const select = $(`f-${key}`);
-    const values = [...new Set([...seen[key], state[key]].filter(Boolean))]
+    const values = [...new Set([...seen[key].values(), state[key]].filter(Boolean))]
       .sort((a, b) => a.localeCompare(b));
     const have = [...select.options].slice(1).map((o) => o.value).join("\n");
     if (have !== values.join("\n")) {
