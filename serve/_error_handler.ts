@@ -6,6 +6,7 @@ import type { ServeDeps, ServeEnv } from "./env.ts";
 import { ParameterError } from "./params.ts";
 import { cut, problemResponse } from "./problem.ts";
 import { RETRY_AFTER_S } from "./_large_reads.ts";
+import { NoAnswerError } from "./_deadline.ts";
 
 /**
  * SQLSTATEs that mean the database cannot answer now: shut down or restarting (57P0x), the
@@ -76,6 +77,14 @@ function refusal(error: HTTPException): Response {
  */
 function failure(error: Error, path: string, deps: ServeDeps): Response {
   const { settings, log } = deps;
+  if (error instanceof NoAnswerError) {
+    log({ level: "error", event: "request_failed", path, error: error.message });
+    return problemResponse(
+      503,
+      `${error.message} (stopped, overloaded or unreachable); try again`,
+      { headers: { "Retry-After": String(RETRY_AFTER_S) } },
+    );
+  }
   const code = (error as { code?: unknown }).code;
   if (code === "22023") return problemResponse(400, deps.redact(error.message));
   if (code === "57014") {

@@ -829,3 +829,31 @@ Deno.test("a 304 carries Vary: Accept-Encoding as its 200 does, and so does a sh
     assert.equal(again.headers.get("Vary"), "Accept-Encoding", path);
   }
 });
+
+Deno.test("a database that answers nothing (stopped, or packets dropped) gets a 503 within the deadline, health and reads alike", async () => {
+  // Before: both waited as long as the database did (80 s in a tester's run with SIGSTOP).
+  const frozen = fakeDatabase();
+  const never = () => new Promise<never>(() => {});
+  frozen.query = never;
+  frozen.transaction = never;
+  const { app, lines } = appWith({ statementTimeoutMs: 100 }, frozen);
+  for (const [path, limitMs] of [["/api/health", 1100], ["/api/tickets", 1200]] as const) {
+    const started = performance.now();
+    const response = await app.request(path);
+    const took = performance.now() - started;
+    assert.equal(response.status, 503, path);
+    assert.ok(took >= limitMs - 50 && took < limitMs + 1000, `${path}: ${took} ms`);
+    if (path === "/api/health") {
+      assert.deepEqual(await response.json(), { ok: false, database: "postgres", datasets: [] });
+    } else {
+      const body = await problem(response);
+      assert.match(
+        body.detail,
+        /^The database did not answer within 1\.2 s \(stopped, overloaded or unreachable\); try again$/,
+      );
+      assert.equal(response.headers.get("Retry-After"), "5");
+    }
+  }
+  assert.ok(lines.some((l) => l.event === "health_failed"));
+  assert.ok(lines.some((l) => l.event === "request_failed" && l.path === "/api/tickets"));
+});

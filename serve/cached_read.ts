@@ -17,6 +17,7 @@ import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
 import { anyTag, namesTag } from "./_if_none_match.ts";
 import { problemResponse } from "./problem.ts";
+import { deadline, readDeadlineMs } from "./_deadline.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeDeps, ServeEnv } from "./env.ts";
@@ -123,7 +124,27 @@ export async function cachedRead(
   const period = Math.floor(now().getTime() / ETAG_PERIOD_MS);
   const request = JSON.stringify([route, params, period]);
   const ifNoneMatch = c.req.header("If-None-Match");
-  const known = await rememberedForCheck(deps, ifNoneMatch);
+  // A stopped database answers nothing: a 503 after the deadline (before: the request waited as
+  // long as the database did).
+  const limit = deadline(readDeadlineMs(deps.settings.statementTimeoutMs));
+  try {
+    return await answer(c, request, ifNoneMatch, read, options, limit.within);
+  } finally {
+    limit.clear();
+  }
+}
+
+/** {@linkcode cachedRead} once its tag's text is known; `within` bounds each wait. */
+async function answer(
+  c: Context<ServeEnv>,
+  request: string,
+  ifNoneMatch: string | undefined,
+  read: (tx: SqlSession, version: Promise<DataVersion>) => Promise<ReadResult>,
+  options: CachedReadOptions,
+  within: <T>(work: Promise<T>) => Promise<T>,
+): Promise<Response> {
+  const deps = c.get("deps");
+  const known = await within(rememberedForCheck(deps, ifNoneMatch) ?? Promise.resolve(undefined));
   if (known !== undefined) {
     const etag = etagOf(request, known.token);
     if (namesTag(ifNoneMatch, etag)) return notModified(c, etag);
@@ -143,14 +164,14 @@ export async function cachedRead(
     };
     const { head, done } = readVersionAndData(deps, plan);
     // A streamed body leaves with its first rows; anything else once the transaction is over.
-    const result = await Promise.race([head, done.then(() => head)]);
+    const result = await within(Promise.race([head, done.then(() => head)]));
     // `*` is known to match only once read: a ticket that does not exist is a 404, not a 304
     // (before, a 304 from the version in memory).
     if (!result.notModified && anyTag(ifNoneMatch) && (result.status ?? 200) < 300) {
       return await existsNotModified(c, result, done);
     }
     if (!result.notModified && result.finished !== undefined) streamOut(c, result, done, slot);
-    else await done;
+    else await within(done);
     if (result.notModified) return notModified(c, result.etag);
     return dataResponse(c, result, slot);
   } finally {
