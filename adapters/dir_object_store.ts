@@ -81,6 +81,14 @@ export function createDirObjectStore(root: string): ObjectStore {
   };
 
   async function moveFile(from: string, to: string, options?: { etag?: string }): Promise<void> {
+    // Gone first: making processed/ for a file whose folder was moved away re-created the
+    // folder's tree, empty, and the runs after listed it as a feed with nothing new (a tester's).
+    await Deno.lstat(path(from)).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new ObjectRemovedError(from, { cause: error });
+      }
+      throw error;
+    });
     const target = path(to);
     const folder = target.slice(0, target.lastIndexOf("/"));
     await Deno.mkdir(folder, { recursive: true });
