@@ -62,6 +62,7 @@ export const ENV_NAMES = [
   "DATABASE_URL",
   "PGCONNECT_TIMEOUT",
   "PGUSER",
+  "PGSSLMODE",
   "PGLITE_DIR",
   "RUSTFS_ENDPOINT",
   "RUSTFS_ACCESS_KEY",
@@ -224,7 +225,23 @@ function databaseUrlSetting(get: (name: string) => string | undefined): string |
       `Cannot read DATABASE_URL: it names no user; write ${URL_FORM} (or set PGUSER)`,
     );
   }
-  return databaseUrl;
+  return withSslMode(databaseUrl, get("PGSSLMODE"));
+}
+
+/**
+ * PGSSLMODE, as libpq reads it: the URL's own sslmode (or ssl) first, else this one (before,
+ * ignored: `PGSSLMODE=require` connected without TLS; a tester's). A value that is not libpq's
+ * is refused, as in the URL.
+ */
+function withSslMode(databaseUrl: string | undefined, mode: string | undefined) {
+  if (mode === undefined || databaseUrl === undefined) return databaseUrl;
+  if (!SSL_MODES.includes(mode)) {
+    throw new ConfigError(`Cannot read PGSSLMODE: "${mode}" is not one of ${SSL_MODES.join(", ")}`);
+  }
+  const query = databaseUrl.indexOf("?");
+  const search = new URLSearchParams(query < 0 ? "" : databaseUrl.slice(query + 1));
+  if (search.has("sslmode") || search.has("ssl")) return databaseUrl;
+  return `${databaseUrl}${query < 0 ? "?" : "&"}sslmode=${mode}`;
 }
 
 /** GEOCODER_PROVIDER, in any case; locationiq when unset (`deno task compile` reads it too). */

@@ -579,6 +579,30 @@ Deno.test("loadConfig() refuses an unknown sslmode in DATABASE_URL (the client w
   }
 });
 
+Deno.test("loadConfig() reads PGSSLMODE as libpq does: when the URL has no sslmode, and only libpq's values", () => {
+  const base = "postgres://u:pw-SECRET@db:5432/x";
+  // Before: ignored, so PGSSLMODE=require connected without TLS (a tester's).
+  assert.equal(
+    load({ DATABASE_URL: base, PGSSLMODE: "require" }).databaseUrl,
+    `${base}?sslmode=require`,
+  );
+  assert.equal(
+    load({ DATABASE_URL: `${base}?application_name=ft`, PGSSLMODE: "verify-full" }).databaseUrl,
+    `${base}?application_name=ft&sslmode=verify-full`,
+  );
+  // The URL's own word wins, as in libpq.
+  assert.equal(
+    load({ DATABASE_URL: `${base}?sslmode=disable`, PGSSLMODE: "require" }).databaseUrl,
+    `${base}?sslmode=disable`,
+  );
+  const error = configError({ DATABASE_URL: base, PGSSLMODE: "requre" });
+  assert.equal(
+    error.message,
+    'Cannot read PGSSLMODE: "requre" is not one of disable, allow, prefer, require, verify-ca, verify-full',
+  );
+  assert.equal(load({ PGSSLMODE: "require" }).databaseUrl, undefined, "embedded: not read");
+});
+
 Deno.test("sameDir() takes every spelling of one folder for it, and other folders for others", () => {
   const here = Deno.cwd();
   for (

@@ -19,7 +19,6 @@ export const SETTING_NAMES: readonly string[] = [
   "PGHOST",
   "PGPORT",
   "PGDATABASE",
-  "PGSSLMODE",
   "NODE_USE_SYSTEM_CA",
 ];
 
