@@ -146,7 +146,6 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
   }
 }
 
-/** What to do about an embedded database another process holds. */
 /**
  * Below this much free space doctor warns: a new embedded database takes ~90 MB before it grows
  * (the demo's, 2,000 tickets: 92 MB, half of it WAL).
@@ -154,6 +153,7 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
 const LOW_SPACE_BYTES = 256e6;
 const LOW_SPACE_REMEDY = "free space on that disk, or set PGLITE_DIR to a folder on another disk";
 
+/** What to do about an embedded database another process holds. */
 const HELD_REMEDY = 'run doctor again when that run has finished (a running "deno task serve" ' +
   "holds it until stopped)";
 
