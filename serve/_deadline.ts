@@ -10,28 +10,22 @@ export class NoAnswerError extends Error {
   }
 }
 
-/** A deadline `ms` from now: `within` races work against it; `clear` once the read is over. */
-export function deadline(ms: number): {
-  within: <T>(work: Promise<T>) => Promise<T>;
-  clear: () => void;
-} {
+/**
+ * `work`, or a {@linkcode NoAnswerError} once `ms` have passed without it settling. Each wait has
+ * its own deadline (a wait for a large read's turn before it is not counted).
+ */
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new NoAnswerError(ms)), ms);
   });
-  expired.catch(() => {}); // raced, never awaited alone
-  return {
-    within: (work) => {
-      work.catch(() => {}); // a read given up on may still fail later: nobody waits for it then
-      return Promise.race([work, expired]);
-    },
-    clear: () => clearTimeout(timer),
-  };
+  work.catch(() => {}); // a read given up on may still fail later: nobody waits for it then
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
- * How long a read may take before serve gives up on the database: its statements (the version,
- * the data) each have the statement timeout, which a live server enforces itself.
+ * How long serve waits for a read's answer: its statements (the version, the data) each have the
+ * statement timeout, which a live server enforces itself.
  */
 export function readDeadlineMs(statementTimeoutMs: number): number {
   return 2 * statementTimeoutMs + 1000;

@@ -17,7 +17,7 @@ import type { Context } from "hono";
 import { type DataVersion, readDataVersion } from "../core/data_version.ts";
 import { anyTag, namesTag } from "./_if_none_match.ts";
 import { problemResponse } from "./problem.ts";
-import { deadline, readDeadlineMs } from "./_deadline.ts";
+import { readDeadlineMs, withDeadline } from "./_deadline.ts";
 import { readInOrder, readOnly } from "../core/read_only.ts";
 import type { SqlSession } from "../core/ports/mod.ts";
 import type { ServeDeps, ServeEnv } from "./env.ts";
@@ -126,12 +126,8 @@ export async function cachedRead(
   const ifNoneMatch = c.req.header("If-None-Match");
   // A stopped database answers nothing: a 503 after the deadline (before: the request waited as
   // long as the database did).
-  const limit = deadline(readDeadlineMs(deps.settings.statementTimeoutMs));
-  try {
-    return await answer(c, request, ifNoneMatch, read, options, limit.within);
-  } finally {
-    limit.clear();
-  }
+  const ms = readDeadlineMs(deps.settings.statementTimeoutMs);
+  return await answer(c, request, ifNoneMatch, read, options, (work) => withDeadline(work, ms));
 }
 
 /** {@linkcode cachedRead} once its tag's text is known; `within` bounds each wait. */

@@ -9,7 +9,7 @@ import type { Hono } from "hono";
 import { etag } from "hono/etag";
 import { readHealth } from "../core/read_health.ts";
 import { readOnly } from "../core/read_only.ts";
-import { deadline, healthDeadlineMs } from "./_deadline.ts";
+import { healthDeadlineMs, withDeadline } from "./_deadline.ts";
 import type { ServeEnv } from "./env.ts";
 
 /** Registers the meta routes. */
@@ -17,14 +17,16 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
   app.get("/api/health", async (c) => {
     const { db, healthDb, settings, now, log, redact } = c.get("deps");
     const headers = { "Cache-Control": "no-store" };
-    // Before: no answer at all while the database was frozen (80 s in a tester's run).
-    const limit = deadline(healthDeadlineMs(settings.statementTimeoutMs));
     try {
-      const datasets = await limit.within(readOnly(
-        healthDb ?? db,
-        { timeoutMs: settings.statementTimeoutMs },
-        (tx) => readHealth(tx, settings.staleAfterHours, now()),
-      ));
+      // Before: no answer at all while the database was frozen (80 s in a tester's run).
+      const datasets = await withDeadline(
+        readOnly(
+          healthDb ?? db,
+          { timeoutMs: settings.statementTimeoutMs },
+          (tx) => readHealth(tx, settings.staleAfterHours, now()),
+        ),
+        healthDeadlineMs(settings.statementTimeoutMs),
+      );
       c.set("rows", datasets.length);
       return c.json({ ok: true, database: db.kind, datasets }, 200, headers);
     } catch (error) {
@@ -36,8 +38,6 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
         error: redact(`Cannot read the datasets' state from tickets.import_meta: ${message}`),
       });
       return c.json({ ok: false, database: db.kind, datasets: [] }, 503, headers);
-    } finally {
-      limit.clear();
     }
   });
 
