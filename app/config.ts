@@ -418,6 +418,13 @@ function checkPorts(hosts: string[], expected: string, encode: string): void {
 function checkDatabaseUrl(url: string): void {
   const expected = `expected ${URL_FORM}`;
   const encode = `percent-encode "/", "?", "#" and "@" in the user and password`;
+  // Docker's --env-file and systemd's Environment= keep quotes as part of the value.
+  if (/^\s*["']/.test(url)) {
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: it begins with a quote; remove the quotes around the value ` +
+        `(${expected})`,
+    );
+  }
   const parts = databaseUrlParts(url);
   if (parts === undefined) throw new ConfigError(`Cannot read DATABASE_URL: ${expected}`);
   // An "@" inside the user part: URL parsers end it at the last "@", the PostgreSQL client (as

@@ -603,6 +603,18 @@ Deno.test("loadConfig() reads PGSSLMODE as libpq does: when the URL has no sslmo
   assert.equal(load({ PGSSLMODE: "require" }).databaseUrl, undefined, "embedded: not read");
 });
 
+Deno.test("loadConfig() names the quotes around a DATABASE_URL (Docker's --env-file keeps them)", () => {
+  for (const quoted of [`"postgres://u:pw-SECRET@db/x"`, `'postgres://u:pw-SECRET@db/x'`]) {
+    const error = configError({ DATABASE_URL: quoted });
+    // Before: only the general 'expected "postgres://user:password@host:port/db"'.
+    assert.equal(
+      error.message,
+      "Cannot read DATABASE_URL: it begins with a quote; remove the quotes around the value " +
+        '(expected "postgres://user:password@host:port/db")',
+    );
+  }
+});
+
 Deno.test("sameDir() takes every spelling of one folder for it, and other folders for others", () => {
   const here = Deno.cwd();
   for (
