@@ -30,6 +30,18 @@ export class BucketNotFoundError extends ObjectStoreError {
 }
 
 /**
+ * The S3 server refused the keys or their rights (`InvalidAccessKeyId`, `SignatureDoesNotMatch`,
+ * `AccessDenied`): a setting to fix, named in the message. Terminal.
+ */
+export class KeysRefusedError extends ObjectStoreError {
+  /** Creates the error; `message` names the setting or the right (never a credential). */
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, { status: options.status, terminal: true, cause: options.cause });
+    this.name = "KeysRefusedError";
+  }
+}
+
+/**
  * The endpoint is not an S3 server: it answered with something else (a web page, a JSON error,
  * an error without S3's XML document), it does not speak TLS behind `https://`, or it closed
  * every connection without an answer (a port of another service, such as
@@ -175,6 +187,9 @@ export class S3Failures {
     const code = e.name ?? "Error";
     const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
     const refused = this.#refusal(code, status, right);
+    if (refused !== undefined) {
+      return new KeysRefusedError(`${head}: ${refused}`, { status, cause: error });
+    }
     return new ObjectStoreError(
       refused === undefined
         ? `${head}: ${code}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`

@@ -24,13 +24,14 @@ import {
 import type { ObjectStore, StoredObject } from "../core/ports/mod.ts";
 import {
   BucketNotFoundError,
+  KeysRefusedError,
   NoAnswer,
   NotS3EndpointError,
   S3Failures,
   type S3Timeouts,
 } from "./_s3_errors.ts";
 
-export { BucketNotFoundError, NotS3EndpointError };
+export { BucketNotFoundError, KeysRefusedError, NotS3EndpointError };
 
 /** Connection settings for {@linkcode createS3ObjectStore}. */
 export interface S3ObjectStoreOptions {
@@ -176,6 +177,9 @@ async function send<T>(
 }
 
 /** See {@linkcode S3ObjectStore.checkBucket}. */
+/** S3's codes for a key pair it does not know: no request can succeed with it. */
+const WRONG_KEYS = new Set(["InvalidAccessKeyId", "SignatureDoesNotMatch"]);
+
 async function checkBucket(bucket: Bucket): Promise<void> {
   const { client, name, description, failures } = bucket;
   const head = `Cannot read ${description}`;
@@ -199,6 +203,9 @@ async function checkBucket(bucket: Bucket): Promise<void> {
   } catch (error) {
     const failure = failures.describe(head, error, "s3:ListBucket");
     if (failure instanceof NotS3EndpointError) throw failure;
+    // Keys the server does not know are wrong for every request (before: found by the run's
+    // listing, exit 1); a refused right is left to the request that needs it.
+    if (failure instanceof KeysRefusedError && WRONG_KEYS.has((error as Error).name)) throw failure;
     if (status === 404 || failure.status === 404) {
       throw new BucketNotFoundError(description, name);
     }

@@ -44,15 +44,18 @@ export async function openStore(
     );
   }
   // Loaded on demand: the AWS SDK is large, and folder and file runs do not need it.
-  const { createS3ObjectStore, BucketNotFoundError, NotS3EndpointError } = await import(
-    "../adapters/s3_object_store.ts"
-  );
+  const { createS3ObjectStore, BucketNotFoundError, KeysRefusedError, NotS3EndpointError } =
+    await import("../adapters/s3_object_store.ts");
   const store = createS3ObjectStore({ ...config.s3, accessKeyId, secretAccessKey });
   try {
     await store.checkBucket();
   } catch (error) {
-    // No such bucket, or an endpoint that is not an S3 server: a setting to fix (exit 2).
-    if (error instanceof BucketNotFoundError || error instanceof NotS3EndpointError) {
+    // No such bucket, an endpoint that is not an S3 server, keys it refuses: a setting to fix
+    // (exit 2; before, exit 1 for a wrong key: a tester's).
+    if (
+      error instanceof BucketNotFoundError || error instanceof NotS3EndpointError ||
+      error instanceof KeysRefusedError
+    ) {
       throw new SourceError(error.message);
     }
     throw error;
