@@ -6,6 +6,7 @@
  * @module
  */
 
+import { unreadablePageFile } from "../serve/unreadable_page_file.ts";
 import { fileURLToPath } from "node:url";
 import { type Config, ConfigError } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
@@ -60,6 +61,9 @@ function checkListen(host: string, port: number): void {
   }
 }
 
+/** The map page's files: web/ beside the code (in the binary too: `deno task compile`). */
+const WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
+
 /** Runs the read API until a signal; returns the exit code. */
 export async function runServe(context: Context, args: string[]): Promise<number> {
   const { config, io, redact } = context;
@@ -68,6 +72,14 @@ export async function runServe(context: Context, args: string[]): Promise<number
   // Before the database opens, like the port: a map without its tiles is a setting to fix.
   if (config.serve.pmtiles !== undefined) {
     await checkReadableFile(config.serve.pmtiles, "the tiles file MAP_PMTILES");
+  }
+  // And a page serve may not read (it was answered as absent: the stand-in page, 404s).
+  const unreadable = await unreadablePageFile(WEB_ROOT);
+  if (unreadable !== undefined) {
+    throw new SourceError(
+      `Cannot serve the map page: this user may not read "${unreadable}"; make the page's ` +
+        `folder readable by the user serve runs as (chmod -R a+rX on it)`,
+    );
   }
   // One write per batch of lines, not per request (flushed before returning).
   const lines = lineBatcher(io.stdout);
@@ -323,7 +335,7 @@ function startListening(
     db,
     healthDb,
     settings: config.serve,
-    webRoot: fileURLToPath(new URL("../web/", import.meta.url)),
+    webRoot: WEB_ROOT,
     now: () => new Date(),
     log,
     redact,
