@@ -195,6 +195,10 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
   });
 }
 
+/** The TLS stack's words for a certificate it does not trust (or that names another host). */
+const UNTRUSTED_CERTIFICATE =
+  /self[- ]signed certificate|unable to (verify the first|get local issuer|get issuer) certificate|certificate has expired|does not match certificate's altnames|certificate is not yet valid/i;
+
 /**
  * What to fix when the connection fails for a setting, which every rerun meets alike until it
  * changes: a server without TLS asked for it (sslmode=require: the socket's error alone reads as
@@ -206,6 +210,12 @@ function refusedSetting(error: unknown, message: string): string | undefined {
   if (/before secure TLS connection/.test(message)) {
     return "the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns " +
       "TLS off)";
+  }
+  // Every rerun meets the same certificate (before: exit 1 and transient, retried for ever).
+  if (UNTRUSTED_CERTIFICATE.test(message)) {
+    return "its certificate is not trusted: name its CA's certificate with sslrootcert=<a file " +
+      "inside this checkout> in DATABASE_URL (or PGSSLROOTCERT), or use sslmode=require to " +
+      "encrypt without checking the certificate";
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "3D000" || code === "28P01") return "check DATABASE_URL";
@@ -279,10 +289,12 @@ export function createPostgresDatabase(
   close(timeoutS?: number): Promise<void>;
   checkReadOnly(): Promise<void>;
 } {
+  const tls = withRootCert(url);
   const target: PoolTarget = {
-    url,
+    url: tls.url,
     where: describeTarget(url),
     timeoutS: options.connectTimeout ?? CONNECT_TIMEOUT_S,
+    ssl: tls.ssl,
   };
   const readOnlyTimeoutMs = options.readOnlyTimeoutMs === undefined
     ? undefined
@@ -315,6 +327,59 @@ interface PoolTarget {
   /** {@linkcode describeTarget}'s words for the URL. */
   where: string;
   timeoutS: number;
+  /** TLS options checking the server's certificate against `sslrootcert`'s CA, if named. */
+  ssl?: Record<string, unknown>;
+}
+
+/**
+ * TLS against the CA that `sslrootcert` names (libpq's parameter: a PEM file, inside this
+ * checkout, which the permission set reads), which postgres.js does not read (before: ignored,
+ * and a server under a private CA could not be verified: a tester's, Coolify's managed
+ * PostgreSQL). The URL without it, and postgres.js's `ssl` options: the server's certificate
+ * must chain to that CA and, for verify-full, name the host. `sslrootcert=system` is
+ * postgres.js's own (the system's CAs): left to it. The config checks the sslmode it goes with.
+ */
+export function withRootCert(url: string): { url: string; ssl?: Record<string, unknown> } {
+  const at = url.indexOf("?");
+  if (at < 0) return { url };
+  const search = new URLSearchParams(url.slice(at + 1));
+  const file = search.get("sslrootcert");
+  if (file === null || file === "system") return { url };
+  search.delete("sslrootcert");
+  const rest = search.toString();
+  const ssl: Record<string, unknown> = { ca: readRootCert(file), rejectUnauthorized: true };
+  const mode = search.getAll("sslmode").at(-1) ?? search.getAll("ssl").at(-1);
+  if (mode === "verify-ca") ssl.checkServerIdentity = () => undefined;
+  // An IP address has no name to send: the certificate is checked against it (else "localhost").
+  const hosts = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(url)?.[1]?.split(",") ?? [];
+  if (hosts.length === 1) ssl.host = hosts[0]!.replace(/:\d*$/, "").replace(/^\[(.*)\]$/, "$1");
+  return { url: url.slice(0, at) + (rest ? `?${rest}` : ""), ssl };
+}
+
+/** The PEM text of the CA certificate `sslrootcert` names, or why it cannot be read. */
+function readRootCert(file: string): string {
+  const cannot = `Cannot read the CA certificate sslrootcert "${file}"`;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new DatabaseUrlError(`${cannot}: it does not exist`);
+    }
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new DatabaseUrlError(
+        `${cannot}: fleettickets may read files inside this checkout (the permission set in ` +
+          `deno.json); copy it there (such as .data/ca.crt) and name that`,
+      );
+    }
+    throw error;
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new DatabaseUrlError(
+      `${cannot}: it holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`,
+    );
+  }
+  return text;
 }
 
 /**
@@ -329,6 +394,7 @@ function openPool(
 ) {
   return postgres(target.url, {
     connect_timeout: target.timeoutS,
+    ...(target.ssl === undefined ? {} : { ssl: target.ssl }),
     onnotice: () => {},
     // Never swap the connection by age mid-run: the run's advisory lock lives on it.
     max_lifetime: null,

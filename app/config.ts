@@ -63,6 +63,7 @@ export const ENV_NAMES = [
   "PGCONNECT_TIMEOUT",
   "PGUSER",
   "PGSSLMODE",
+  "PGSSLROOTCERT",
   "PGLITE_DIR",
   "RUSTFS_ENDPOINT",
   "RUSTFS_ACCESS_KEY",
@@ -225,23 +226,59 @@ function databaseUrlSetting(get: (name: string) => string | undefined): string |
       `Cannot read DATABASE_URL: it names no user; write ${URL_FORM} (or set PGUSER)`,
     );
   }
-  return withSslMode(databaseUrl, get("PGSSLMODE"));
+  const [mode, rootCert] = [get("PGSSLMODE"), get("PGSSLROOTCERT")];
+  if (databaseUrl === undefined) return undefined; // the embedded database: no TLS
+  const url = withTlsSettings(databaseUrl, mode, rootCert);
+  checkRootCert(url);
+  return url;
 }
 
 /**
- * PGSSLMODE, as libpq reads it: the URL's own sslmode (or ssl) first, else this one (before,
- * ignored: `PGSSLMODE=require` connected without TLS; a tester's). A value that is not libpq's
- * is refused, as in the URL.
+ * PGSSLMODE and PGSSLROOTCERT, as libpq reads them: the URL's own sslmode (or ssl) and
+ * sslrootcert first, else these (before, ignored: `PGSSLMODE=require` connected without TLS; a
+ * tester's). A mode that is not libpq's is refused, as in the URL.
  */
-function withSslMode(databaseUrl: string | undefined, mode: string | undefined) {
-  if (mode === undefined || databaseUrl === undefined) return databaseUrl;
-  if (!SSL_MODES.includes(mode)) {
+function withTlsSettings(url: string, mode: string | undefined, rootCert: string | undefined) {
+  if (mode !== undefined && !SSL_MODES.includes(mode)) {
     throw new ConfigError(`Cannot read PGSSLMODE: "${mode}" is not one of ${SSL_MODES.join(", ")}`);
   }
-  const query = databaseUrl.indexOf("?");
-  const search = new URLSearchParams(query < 0 ? "" : databaseUrl.slice(query + 1));
-  if (search.has("sslmode") || search.has("ssl")) return databaseUrl;
-  return `${databaseUrl}${query < 0 ? "?" : "&"}sslmode=${mode}`;
+  const search = urlSearch(url);
+  const add: string[] = [];
+  if (mode !== undefined && !search.has("sslmode") && !search.has("ssl")) {
+    add.push(`sslmode=${mode}`);
+  }
+  if (rootCert !== undefined && rootCert !== "" && !search.has("sslrootcert")) {
+    add.push(`sslrootcert=${encodeURIComponent(rootCert)}`);
+  }
+  if (add.length === 0) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${add.join("&")}`;
+}
+
+/** The query of a DATABASE_URL. */
+function urlSearch(url: string): URLSearchParams {
+  const at = url.indexOf("?");
+  return new URLSearchParams(at < 0 ? "" : url.slice(at + 1));
+}
+
+/**
+ * A CA certificate (sslrootcert) checks the server only with sslmode verify-full or verify-ca:
+ * with another mode it would be named for nothing (libpq's `require` would quietly check it;
+ * postgres.js would not), so it is refused. `system` is postgres.js's own word for the system's
+ * CAs.
+ */
+function checkRootCert(url: string): void {
+  const search = urlSearch(url);
+  const cert = search.get("sslrootcert");
+  if (cert === null || cert === "system") return;
+  const mode = search.getAll("sslmode").at(-1) ?? search.getAll("ssl").at(-1);
+  if (mode !== "verify-full" && mode !== "verify-ca") {
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: sslrootcert "${cert}" (or PGSSLROOTCERT) checks the server's ` +
+        `certificate only with sslmode=verify-full (or verify-ca), not ${
+          mode === undefined ? "without an sslmode" : `sslmode=${mode}`
+        }; set sslmode=verify-full`,
+    );
+  }
 }
 
 /** GEOCODER_PROVIDER, in any case; locationiq when unset (`deno task compile` reads it too). */

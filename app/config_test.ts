@@ -603,6 +603,26 @@ Deno.test("loadConfig() reads PGSSLMODE as libpq does: when the URL has no sslmo
   assert.equal(load({ PGSSLMODE: "require" }).databaseUrl, undefined, "embedded: not read");
 });
 
+Deno.test("loadConfig() takes PGSSLROOTCERT when the URL names no sslrootcert, and a CA only with verify-full or verify-ca", () => {
+  const base = "postgres://u:pw-SECRET@db:5432/x";
+  assert.equal(
+    load({ DATABASE_URL: `${base}?sslmode=verify-full`, PGSSLROOTCERT: ".data/ca.crt" })
+      .databaseUrl,
+    `${base}?sslmode=verify-full&sslrootcert=.data%2Fca.crt`,
+  );
+  assert.equal(
+    load({ DATABASE_URL: base, PGSSLMODE: "verify-ca", PGSSLROOTCERT: ".data/ca.crt" })
+      .databaseUrl,
+    `${base}?sslmode=verify-ca&sslrootcert=.data%2Fca.crt`,
+  );
+  assert.match(
+    configError({ DATABASE_URL: `${base}?sslmode=require&sslrootcert=.data/ca.crt` }).message,
+    /^Cannot read DATABASE_URL: sslrootcert ".data\/ca.crt" \(or PGSSLROOTCERT\) checks the server's certificate only with sslmode=verify-full \(or verify-ca\), not sslmode=require; set sslmode=verify-full$/,
+  );
+  // postgres.js's own word for the system's CAs.
+  assert.ok(load({ DATABASE_URL: `${base}?sslrootcert=system` }).databaseUrl);
+});
+
 Deno.test("loadConfig() names the quotes around a DATABASE_URL (Docker's --env-file keeps them)", () => {
   for (const quoted of [`"postgres://u:pw-SECRET@db/x"`, `'postgres://u:pw-SECRET@db/x'`]) {
     const error = configError({ DATABASE_URL: quoted });

@@ -99,6 +99,35 @@ EOF
 local   all       all                  trust
 host    all       all   127.0.0.1/32   trust
 EOF
+  init_tls
+}
+
+# TLS offered, not required (clients without sslmode connect in plain text as before): a CA of
+# its own signs the server's certificate for 127.0.0.1 and localhost; the CA's certificate is
+# $DIR/ca.crt (what a client names as sslrootcert). Skipped without openssl.
+init_tls() {
+  command -v openssl >/dev/null || {
+    log "openssl not found: no TLS"
+    return 0
+  }
+  local tls=$DIR/tls
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=fleettickets test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" >/dev/null 2>&1 &&
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$tls/server.key" -out "$tls/server.csr" >/dev/null 2>&1 &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tls/san.ext" &&
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+      -CAcreateserial -days 30 -extfile "$tls/san.ext" -out "$tls/server.crt" >/dev/null 2>&1 ||
+    die "could not make the test cluster's TLS certificates"
+  install -m 600 "$tls/server.key" "$DATA/server.key"
+  install -m 644 "$tls/server.crt" "$DATA/server.crt"
+  if [[ $(id -u) == 0 ]]; then chown "$PG_OS_USER:" "$DATA/server.key" "$DATA/server.crt"; fi
+  install -m 644 "$tls/ca.crt" "$DIR/ca.crt"
+  rm -rf "$tls"
+  as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<'EOF'
+ssl = on
+EOF
 }
 
 cmd_start() {
