@@ -145,3 +145,52 @@ Deno.test({
     }
   },
 });
+
+/** A TCP relay to `to` that can be cut: its connections reset, and nothing listens any more. */
+function relay(to: { hostname: string; port: number }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  (async () => {
+    for await (const client of listener) {
+      const server = await Deno.connect(to);
+      open.add(client).add(server);
+      client.readable.pipeTo(server.writable).catch(() => {});
+      server.readable.pipeTo(client.writable).catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    cut() {
+      listener.close();
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch { /* closed by its pipe */ }
+      }
+    },
+  };
+}
+
+Deno.test({
+  name: "close() after the server went away (connection lost, reconnects refused) ends at once " +
+    "[PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    const hop = relay({ hostname: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(hop.port);
+    const db = createPostgresDatabase(url.href, { connectTimeout: 5 });
+    await db.query("select 1");
+    hop.cut();
+    await assert.rejects(db.query("select 1"));
+    await assert.rejects(db.query("select 1")); // a new connection, refused
+    const started = performance.now();
+    await db.close();
+    // Before: 5 s, postgres.js ending a connection that could only try to reconnect (a run
+    // exited 5 s after its last line: a tester's).
+    const took = performance.now() - started;
+    assert.ok(took < 1000, `close() took ${Math.round(took)} ms`);
+  },
+});
