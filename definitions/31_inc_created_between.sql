@@ -3,22 +3,29 @@
 -- created_today. Before, they took created_at_service whenever set, also a placeholder date or
 -- one ahead of p_now that the open-SLA view had passed over for first_seen_at, so a ticket dated
 -- 5 h ahead counted as created today while its SLA ran from two days before.
--- Found through inc_clock_start_idx (coalesce(created_at_service, first_seen_at)): a clock in the
--- window is that value in the window, or else the clock is first_seen_at behind an implausible
--- created_at_service, which lies before 2000 or over an hour ahead of p_now (the ranges of
--- tickets.sla_clock_plausible, written out so the index can find them).
+-- Two disjoint parts, both found through inc_clock_start_idx (coalesce(created_at_service,
+-- first_seen_at)), the ranges of tickets.sla_clock_plausible written out so the index can use
+-- them: a plausible value of that expression is the clock itself (created_at_service when set,
+-- else first_seen_at), a range of the index; else (a placeholder, or a created_at_service over
+-- an hour ahead) the clock is a plausible first_seen_at. One filtered scan instead took 34 ms
+-- against 3 for 9,373 tickets in 15 days.
 create or replace function tickets.inc_created_between(
   p_start timestamptz, p_end timestamptz, p_now timestamptz
 ) returns table (ticket_id text, cluster text, normalized_status text, created_at timestamptz)
 language sql stable parallel safe as $$
-  select i.ticket_id, i.cluster, i.normalized_status, c.clock_at
+  select i.ticket_id, i.cluster, i.normalized_status,
+         coalesce(i.created_at_service, i.first_seen_at)
   from tickets.inc i
-  cross join lateral (
-    select tickets.sla_clock_at(i.created_at_service, i.first_seen_at, p_now) as clock_at
-  ) c
-  where (coalesce(i.created_at_service, i.first_seen_at) >= p_start
-         and coalesce(i.created_at_service, i.first_seen_at) < p_end
-      or coalesce(i.created_at_service, i.first_seen_at) < timestamptz '2000-01-01 00:00:00+03'
+  where coalesce(i.created_at_service, i.first_seen_at) >= p_start
+    and coalesce(i.created_at_service, i.first_seen_at) < p_end
+    and coalesce(i.created_at_service, i.first_seen_at) >= timestamptz '2000-01-01 00:00:00+03'
+    and coalesce(i.created_at_service, i.first_seen_at) <= p_now + interval '1 hour'
+  union all
+  select i.ticket_id, i.cluster, i.normalized_status, i.first_seen_at
+  from tickets.inc i
+  where (coalesce(i.created_at_service, i.first_seen_at) < timestamptz '2000-01-01 00:00:00+03'
       or coalesce(i.created_at_service, i.first_seen_at) > p_now + interval '1 hour')
-    and c.clock_at >= p_start and c.clock_at < p_end
+    and i.created_at_service is not null
+    and tickets.sla_clock_plausible(i.first_seen_at, p_now)
+    and i.first_seen_at >= p_start and i.first_seen_at < p_end
 $$;

@@ -640,6 +640,7 @@ for (const b of backends()) {
       row("PLAIN", { created_at_service: ago(1) }),
       // No plausible clock at all: created on no day.
       row("NONE", { created_at_service: "1970-01-01 00:00:00" }),
+      row("NONE_SEEN", { first_seen_at: "1970-01-01 00:00:00" }),
     ]);
     const created = async (window: string, from?: string, to?: string) =>
       (await dashboard(db, [null, null, window, from ?? null, to ?? null])).metrics.flow.created;
