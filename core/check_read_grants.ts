@@ -72,6 +72,7 @@ export const SERVE_READS: ReadGrants = {
     "tickets.tickets_read_at(timestamp with time zone)",
     "tickets.inc_open_sla_at(timestamp with time zone)",
     "tickets.minutes_to_breach(timestamp with time zone,timestamp with time zone)",
+    "tickets.name_key(text)",
     "tickets.dispatch_score(double precision,integer)",
     // Called by those functions.
     "tickets.eat_ts(text)",

@@ -8,6 +8,7 @@
 
 import { parse } from "csv-parse/sync";
 import { DATASETS } from "./datasets.ts";
+import { nameKey } from "./name_key.ts";
 import {
   CLUSTER_GUARD_M,
   clusterCityCentres,
@@ -316,9 +317,9 @@ const TICKET_PLACES = `select distinct cluster, place from (${
 }) t`;
 
 /**
- * Stored rows that name no ticket's cluster or (cluster, place): kept (a ticket may come), but
- * they place nothing, which a warning says, with the spelling the tickets use when only the case
- * differs (before: `BAMBURI` where the tickets say `Bamburi` was stored without a word). The
+ * Stored rows that name no ticket's cluster (by {@linkcode nameKey}: `BAMBURI` places the
+ * tickets of `Bamburi`) or (cluster, place): kept (a ticket may come), but they place nothing,
+ * which a warning says, with the spelling the tickets use when only a place's case differs. The
  * first {@linkcode NAMED_WARNINGS} are named, the rest counted.
  */
 async function placingNone(
@@ -326,20 +327,21 @@ async function placingNone(
   stored: PlannedRow[],
 ): Promise<ImportReport["warnings"]> {
   if (stored.length === 0) return [];
-  const clusters = new Map<string, string>(); // lower case → as the tickets write it
-  const places = new Map<string, string>(); // cluster + lower-case place → the place
+  // A cluster by its key, as geometry resolution finds it (BAMBURI places Bamburi's tickets).
+  const clusters = new Set<string>();
+  const places = new Map<string, string>(); // cluster key + lower-case place → the place
   for (const t of await tx.query<{ cluster: string; place: string | null }>(TICKET_PLACES)) {
-    clusters.set(t.cluster.toLowerCase(), t.cluster);
-    if (t.place !== null) places.set(`${t.cluster}\u0000${t.place.toLowerCase()}`, t.place);
+    clusters.add(nameKey(t.cluster));
+    if (t.place !== null) {
+      places.set(`${nameKey(t.cluster)}\u0000${t.place.toLowerCase()}`, t.place);
+    }
   }
   const none = stored.flatMap(({ line, row }) => {
-    const cluster = clusters.get(row.cluster.toLowerCase());
-    if (cluster !== row.cluster) {
-      const hint = cluster === undefined ? "" : ` (the tickets write "${cluster}")`;
-      return [{ line, reason: `cluster "${row.cluster}" is no ticket's cluster${hint}` }];
+    if (!clusters.has(nameKey(row.cluster))) {
+      return [{ line, reason: `cluster "${row.cluster}" is no ticket's cluster` }];
     }
     if (row.kind !== "location") return [];
-    const place = places.get(`${row.cluster}\u0000${row.place.toLowerCase()}`);
+    const place = places.get(`${nameKey(row.cluster)}\u0000${row.place.toLowerCase()}`);
     if (place === row.place) return [];
     const hint = place === undefined ? "" : ` (the tickets write "${place}")`;
     return [{ line, reason: `${describe(row)} is no ticket's place${hint}` }];

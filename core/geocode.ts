@@ -164,8 +164,9 @@ export async function clusterCityCentres(
   datasets: readonly Dataset[] = Object.values(DATASETS),
 ): Promise<Map<string, { name: string; lat: number; lon: number }>> {
   const rows = await db.query<{ cluster: string; region: string | null }>(
-    `select cluster, min(region) as region from (${unionOf(datasets, "cluster, region")}) t
-     where cluster is not null group by cluster`,
+    `select ${CLUSTER_NAME} as cluster, min(region) as region
+     from (${unionOf(datasets, "cluster, region")}) t
+     where cluster is not null group by tickets.name_key(cluster)`,
   );
   const centres = new Map<string, { name: string; lat: number; lon: number }>();
   for (const r of rows) {
@@ -175,6 +176,22 @@ export async function clusterCityCentres(
   return centres;
 }
 
+/**
+ * A cluster as its tickets spell it most (a tie: the first in code-point order): the candidates
+ * are grouped by tickets.name_key, as geometry resolution finds the cache (before: one lookup,
+ * paid, per spelling of one cluster: a tester's 9 of 30).
+ */
+const CLUSTER_NAME = `mode() within group (order by t.cluster collate "C")`;
+
+/**
+ * The cache's row for `t.cluster` by tickets.name_key (of two spellings, the ticket's own), of
+ * those `where` allows.
+ */
+const cachedCluster = (where = "true") => `
+  select c.status, c.geom from tickets.geo_clusters c
+  where tickets.name_key(c.cluster) = tickets.name_key(t.cluster) and ${where}
+  order by c.cluster = t.cluster desc, c.cluster collate "C" limit 1`;
+
 async function clusterCandidates(
   db: Database,
   datasets: readonly Dataset[],
@@ -183,12 +200,13 @@ async function clusterCandidates(
   const rows = await db.query<
     { cluster: string; region: string | null; tickets: number; status: string | null }
   >(
-    `select t.cluster, min(t.region) as region, count(*)::int as tickets, g.status
+    `select ${CLUSTER_NAME} as cluster, min(t.region) as region, count(*)::int as tickets,
+            g.status
      from (${unionOf(datasets, "cluster, region")}) t
-     left join tickets.geo_clusters g using (cluster)
+     left join lateral (${cachedCluster()}) g on true
      where t.cluster is not null
-     group by t.cluster, g.status
-     order by tickets desc, t.cluster`,
+     group by tickets.name_key(t.cluster), g.status
+     order by tickets desc, cluster`,
   );
   return rows.map((r) => ({
     cluster: r.cluster,
@@ -214,15 +232,18 @@ async function locationCandidates(
     lat: number | null;
     lon: number | null;
   }>(
-    `select t.cluster, t.place, min(t.region) as region, count(*)::int as tickets, l.status,
-            st_y(c.geom) as lat, st_x(c.geom) as lon
+    `select ${CLUSTER_NAME} as cluster, t.place, min(t.region) as region,
+            count(*)::int as tickets, l.status, st_y(c.geom) as lat, st_x(c.geom) as lon
      from (${unionOf(datasets, "cluster, place, region", "is_actionable")}) t
-     left join tickets.geo_locations l on l.cluster = t.cluster and l.place = t.place
-     left join tickets.geo_clusters c
-       on c.cluster = t.cluster and c.status in ('hit', 'manual')
+     left join lateral (
+       select l.status from tickets.geo_locations l
+       where tickets.name_key(l.cluster) = tickets.name_key(t.cluster) and l.place = t.place
+       order by l.cluster = t.cluster desc, l.cluster collate "C" limit 1
+     ) l on true
+     left join lateral (${cachedCluster("c.status in ('hit', 'manual')")}) c on true
      where t.cluster is not null and t.place is not null
-     group by t.cluster, t.place, l.status, c.geom
-     order by tickets desc, t.cluster, t.place`,
+     group by tickets.name_key(t.cluster), t.place, l.status, c.geom
+     order by tickets desc, cluster, t.place`,
   );
   return rows.map((r) => ({
     cluster: r.cluster,

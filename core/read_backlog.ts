@@ -27,7 +27,7 @@ with created as (
   select tickets.eat_date(c.created_at) as day, count(*)::int as n
   from tickets.inc_created_between(
     tickets.eat_day_start($1::date), tickets.eat_day_start($2::date + 1), $4::timestamptz) c
-  where ($3::text is null or lower(btrim(c.cluster)) = lower(btrim($3::text)))
+  where ($3::text is null or tickets.name_key(c.cluster) = tickets.name_key($3::text))
   group by 1
 ),
 closed as (
@@ -35,7 +35,7 @@ closed as (
   from tickets.closure_events e
   where e.closed_at >= tickets.eat_day_start($1::date)
     and e.closed_at < tickets.eat_day_start($2::date + 1)
-    and ($3::text is null or lower(btrim(e.cluster)) = lower(btrim($3::text)))
+    and ($3::text is null or tickets.name_key(e.cluster) = tickets.name_key($3::text))
   group by 1
 )
 select count(*)::int as returned,
@@ -62,7 +62,7 @@ left join lateral (
     'ok', sum((e.value ->> 'ok')::int),
     'unknown', sum((e.value ->> 'unknown')::int)) as counts
   from jsonb_each(d.by_cluster) e
-  where $3::text is not null and lower(btrim(e.key)) = lower(btrim($3::text))
+  where $3::text is not null and tickets.name_key(e.key) = tickets.name_key($3::text)
   having count(*) > 0
 ) c on true
 where d.snapshot_date between $1::date and $2::date`;

@@ -67,10 +67,10 @@ const DATASET_CLAUSE = { inc: "t.dataset = 'inc'", crq: "t.dataset = 'crq'" } as
 export const NO_TEAM = "(none)";
 
 /**
- * How a name (cluster, status, team) is matched: lowered and trimmed, the expression of the
- * indexes of migration 015 (a filter value comes trimmed: serve's Params).
+ * How a name (cluster, status, team) is matched: in any case, the white space around it ignored
+ * (tickets.name_key, migration 015, the expression of its indexes), on both sides.
  */
-const NAME_KEY = (column: string) => `lower(btrim(${column}))`;
+const NAME_KEY = (column: string) => `tickets.name_key(${column})`;
 
 /** The WHERE clause and parameters of a selection; `$1` is the instant SLA ages are taken at. */
 export function ticketFilter(query: TicketQuery): { where: string; params: unknown[] } {
@@ -88,21 +88,22 @@ export function ticketFilter(query: TicketQuery): { where: string; params: unkno
   // Names match in any case and without the spaces around them, as fn_team_performance,
   // the capture and report group them: a row's figures come back filtered by its name.
   if (query.cluster !== undefined) {
-    add((n) => `${NAME_KEY("t.cluster")} = lower($${n})`, query.cluster);
+    add((n) => `${NAME_KEY("t.cluster")} = tickets.name_key($${n})`, query.cluster);
   }
   if (query.status !== undefined) {
-    add((n) => `${NAME_KEY("t.normalized_status")} = lower($${n})`, query.status);
+    add((n) => `${NAME_KEY("t.normalized_status")} = tickets.name_key($${n})`, query.status);
   }
   if (query.slaState !== undefined) add((n) => `t.sla_state = $${n}`, query.slaState);
   // "(none)", as any team, case-insensitive; it is also every ticket without a team (a team of
   // that name is counted in the same row by fn_team_performance).
   if (query.team?.toLowerCase() === NO_TEAM) {
     add(
-      (n) => `(t.assigned_team is null or ${NAME_KEY("t.assigned_team")} = lower($${n}))`,
+      (n) =>
+        `(t.assigned_team is null or ${NAME_KEY("t.assigned_team")} = tickets.name_key($${n}))`,
       query.team,
     );
   } else if (query.team !== undefined) {
-    add((n) => `${NAME_KEY("t.assigned_team")} = lower($${n})`, query.team);
+    add((n) => `${NAME_KEY("t.assigned_team")} = tickets.name_key($${n})`, query.team);
   }
   if (query.bbox !== undefined) {
     const first = params.length + 2;

@@ -255,12 +255,12 @@ async function clusters(tx: SqlSession, now: string): Promise<ClusterBacklog[]> 
        -- A cluster in any case and without the spaces around it, as the filters match it (before:
        -- "Westlands" 25 and "westlands" 1, where the dashboard's cluster=Westlands says 26),
        -- named as most of its tickets spell it.
-       select mode() within group (order by coalesce(cluster, '(none)')) as cluster,
+       select mode() within group (order by coalesce(cluster, '(none)') collate "C") as cluster,
               count(*)::int as total,
               tickets.sla_split(array_agg(sla_state)) as split,
               max(hours_open)::float8 as oldest_hours
        from tickets.inc_open_sla_at($1::timestamptz)
-       group by lower(btrim(coalesce(cluster, '(none)')))
+       group by tickets.name_key(coalesce(cluster, '(none)'))
      ) c
      order by total desc, cluster`,
     [now],

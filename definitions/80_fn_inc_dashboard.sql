@@ -2,7 +2,8 @@
 -- and the created/closed flow are those of the window, an inclusive range of EAT calendar days:
 -- today, yesterday, 7d (today and the 6 days before), 30d, mtd (month to date), or custom
 -- (p_from..p_to; ignored by the other windows). NULL window means 7d. Cluster and status
--- filters match in any case and without the spaces around a name, and AND together; NULL or '' means no filter. "Created" is
+-- filters match a name by tickets.name_key (any case, white space around it ignored) and AND
+-- together; NULL or '' means no filter. "Created" is
 -- the SLA clock (tickets.inc_created_between); "closed" is closed_at of a ticket that is not
 -- open again. See the README for the JSON contract.
 create or replace function reporting.fn_inc_dashboard(
@@ -17,8 +18,8 @@ create or replace function reporting.fn_inc_dashboard(
 set plan_cache_mode = auto as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
-  v_cluster text := lower(nullif(btrim(p_cluster), ''));
-  v_status text := lower(nullif(btrim(p_status), ''));
+  v_cluster text := nullif(tickets.name_key(p_cluster), '');
+  v_status text := nullif(tickets.name_key(p_status), '');
   v_window text := lower(btrim(coalesce(p_window, '7d')));
   v_from date;
   v_to date;
@@ -34,13 +35,13 @@ begin
 
   with open_t as (
     select s.* from tickets.inc_open_sla_at(v_now) s
-    where (v_cluster is null or lower(btrim(s.cluster)) = v_cluster)
-      and (v_status is null or lower(btrim(s.normalized_status)) = v_status)
+    where (v_cluster is null or tickets.name_key(s.cluster) = v_cluster)
+      and (v_status is null or tickets.name_key(s.normalized_status) = v_status)
   ),
   filtered as (
     select i.* from tickets.inc i
-    where (v_cluster is null or lower(btrim(i.cluster)) = v_cluster)
-      and (v_status is null or lower(btrim(i.normalized_status)) = v_status)
+    where (v_cluster is null or tickets.name_key(i.cluster) = v_cluster)
+      and (v_status is null or tickets.name_key(i.normalized_status) = v_status)
   ),
   closed_t as (
     select f.* from filtered f
@@ -48,8 +49,8 @@ begin
   ),
   created_t as (
     select c.created_at from tickets.inc_created_between(v_start, v_end, v_now) c
-    where (v_cluster is null or lower(btrim(c.cluster)) = v_cluster)
-      and (v_status is null or lower(btrim(c.normalized_status)) = v_status)
+    where (v_cluster is null or tickets.name_key(c.cluster) = v_cluster)
+      and (v_status is null or tickets.name_key(c.normalized_status) = v_status)
   ),
   days as (
     select v_from + g as day from generate_series(0, v_to - v_from) g

@@ -2,7 +2,7 @@
 -- closures of the window with their MTTR and SLA compliance, the open backlog now with how
 -- much of it is breached or at risk, and how many tickets closed in the window were reopened.
 -- The window and the cluster filter follow reporting.fn_inc_dashboard (EAT calendar days;
--- a cluster in any case, spaces around it ignored; NULL or '' means no filter).
+-- a cluster by tickets.name_key; NULL or '' means no filter).
 --
 -- Closures are tickets.closure_events (the team and owner as they stood when the closure was
 -- observed), so a ticket closed twice in the window counts twice. MTTR is the feed's, in hours;
@@ -10,7 +10,8 @@
 -- as the ticket now gives them while it holds that closure, else as first observed.
 -- Reopened: distinct tickets with a closure in the window that are open again now or were
 -- closed again later. A missing team or owner is "(none)". A team or owner is its name in any
--- case and without the spaces around it, as the filters match it, shown as most spell it.
+-- case and without the white space around it (tickets.name_key), as the filters match it, shown
+-- as most of its tickets spell it (a tie: the first in code-point order, as the page picks).
 create or replace function reporting.fn_team_performance(
   p_by text default 'team',
   p_cluster text default null,
@@ -24,7 +25,7 @@ set plan_cache_mode = auto as $$
 declare
   v_now timestamptz := coalesce(p_now, now());
   v_by text := lower(btrim(coalesce(p_by, 'team')));
-  v_cluster text := lower(nullif(btrim(p_cluster), ''));
+  v_cluster text := nullif(tickets.name_key(p_cluster), '');
   v_win record;
   v_start timestamptz;
   v_end timestamptz;
@@ -47,10 +48,10 @@ begin
     left join tickets.inc i on i.ticket_id = e.ticket_id and i.closed_at = e.closed_at
       and i.is_actionable is not true
     where e.closed_at >= v_start and e.closed_at < v_end
-      and (v_cluster is null or lower(btrim(e.cluster)) = v_cluster)
+      and (v_cluster is null or tickets.name_key(e.cluster) = v_cluster)
   ),
   closed_by as (
-    select lower(btrim(c.name)) as key, array_agg(c.name) as names,
+    select tickets.name_key(c.name) as key, array_agg(c.name) as names,
            count(*) as closures,
            round((percentile_cont(0.5) within group (order by c.mttr) / 60)::numeric, 2) as median,
            round((percentile_cont(0.9) within group (order by c.mttr) / 60)::numeric, 2) as p90,
@@ -65,22 +66,22 @@ begin
     from closures c group by 1
   ),
   open_by as (
-    select lower(btrim(coalesce(case when v_by = 'team' then s.assigned_team else s.owner end,
-                                '(none)'))) as key,
+    select tickets.name_key(coalesce(case when v_by = 'team' then s.assigned_team else s.owner end,
+                                     '(none)')) as key,
            array_agg(coalesce(case when v_by = 'team' then s.assigned_team else s.owner end,
                               '(none)')) as names,
            count(*) as open,
            count(*) filter (where s.sla_state = 'breached') as open_breached,
            count(*) filter (where s.sla_state = 'at_risk') as open_at_risk
     from tickets.inc_open_sla_at(v_now) s
-    where v_cluster is null or lower(btrim(s.cluster)) = v_cluster
+    where v_cluster is null or tickets.name_key(s.cluster) = v_cluster
     group by 1
   ),
   rows as (
-    -- One row per name in any case and without the spaces around it (what the filters match),
+    -- One row per name by tickets.name_key (what the filters match),
     -- named as most of its tickets spell it (before: "NBI North FLM" and "nbi north flm" were
     -- two rows, each of which /api/tickets?team= answered with both).
-    select (select mode() within group (order by n)
+    select (select mode() within group (order by n collate "C")
             from unnest(coalesce(c.names, '{}') || coalesce(o.names, '{}')) n) as key,
            coalesce(c.closures, 0) as closures, c.median, c.p90,
            coalesce(c.mttr_count, 0) as mttr_count, coalesce(c.compliant, 0) as compliant,

@@ -4,9 +4,9 @@
 -- the number of rows updated.
 --
 -- Two steps. First the candidates: a row can get a new answer only if it holds one now, or
--- the feed gives both coordinates, or the cache has a hit for its cluster or place; any other
--- row stays 'none' without geometry, and a baseline on an empty cache (every row such) is done
--- after one read of its rows. Then those rows, by key, are resolved and written if changed.
+-- the feed gives both coordinates, or the cache has a hit for its cluster or place (a cluster
+-- by tickets.name_key); any other row stays 'none' without geometry, and a baseline on an empty
+-- cache (every row such) is done after one read of its rows. Then those rows, by key, are resolved and written if changed.
 -- Two statements, so two snapshots: a cache answer committed between them is not missed for
 -- long, as every writer resolves after its own commit (geocode and gazetteer import with a full
 -- pass, ingest for its files). One statement (`ticket_id = any(array(select …))`) gave the
@@ -23,10 +23,12 @@ begin
     where ($1 is null or t.source_file = any($1))
       and (t.geo_source <> 'none' or t.geom is not null
            or (t.raw ->> 'latitude' <> '' and t.raw ->> 'longitude' <> '')
-           or t.cluster in (select c.cluster from tickets.geo_clusters c
-                            where c.status in ('hit', 'manual'))
-           or (t.cluster, t.place) in (select l.cluster, l.place from tickets.geo_locations l
-                                       where l.status in ('hit', 'manual')))
+           or tickets.name_key(t.cluster) in (
+                select tickets.name_key(c.cluster) from tickets.geo_clusters c
+                where c.status in ('hit', 'manual'))
+           or (tickets.name_key(t.cluster), t.place) in (
+                select tickets.name_key(l.cluster), l.place from tickets.geo_locations l
+                where l.status in ('hit', 'manual')))
   $q$, p_table) into v_ids using p_files;
   if v_ids is null then
     return 0;
@@ -57,10 +59,21 @@ begin
         select n.lat, n.lon, n.lat between -90 and 90 and n.lon between -180 and 180
                and not (n.lat = 0 and n.lon = 0) as usable
       ) f
-      left join tickets.geo_locations l
-        on l.cluster = t.cluster and l.place = t.place and l.status in ('hit', 'manual')
-      left join tickets.geo_clusters c
-        on c.cluster = t.cluster and c.status in ('hit', 'manual')
+      -- A cluster's cached answers by its name in any case (tickets.name_key), as the filters
+      -- find it (before: only the exact spelling, so " Westlands" had no point and dispatch
+      -- missed its breached tickets: a tester's); of two spellings cached, the ticket's own.
+      left join lateral (
+        select l.geom from tickets.geo_locations l
+        where tickets.name_key(l.cluster) = tickets.name_key(t.cluster) and l.place = t.place
+          and l.status in ('hit', 'manual')
+        order by l.cluster = t.cluster desc, l.cluster collate "C" limit 1
+      ) l on true
+      left join lateral (
+        select c.geom from tickets.geo_clusters c
+        where tickets.name_key(c.cluster) = tickets.name_key(t.cluster)
+          and c.status in ('hit', 'manual')
+        order by c.cluster = t.cluster desc, c.cluster collate "C" limit 1
+      ) c on true
       where t.ticket_id = any($1)
     )
     update %s t set geom = r.geom, geo_source = r.geo_source

@@ -331,6 +331,49 @@ for (const b of backends()) {
     assert.equal(await resolveGeometry(db, [INC]), 0, "a full pass finds nothing left to change");
   });
 
+  test("a cluster's spellings (case, white space around it) share one lookup and one point", async () => {
+    await b.reset();
+    const db = await b.db();
+    const rows = ([
+      { ticket_id: "WOTKEY1", cluster: "Westlands" },
+      { ticket_id: "WOTKEY2", cluster: "Westlands" },
+      { ticket_id: "WOTKEY3", cluster: " westlands" },
+      { ticket_id: "WOTKEY4", cluster: "WESTLANDS\t" },
+      { ticket_id: "WOTKEY5", cluster: "\u00a0Westlands" },
+    ] as Record<string, string>[]).map((r) => ({
+      ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+      is_actionable: "true",
+      is_alarm: "false",
+      region: "Nairobi",
+      ...r,
+    }));
+    const root = await makeDirBucket([{
+      name: "2030-01-01T06-00-00.csv",
+      text: renderCsv(COLUMNS, rows),
+    }]);
+    const clock = { now: () => new Date("2030-01-01T04:00:00Z") };
+    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
+    const fake = startFakeGeocoder(answer);
+    try {
+      const geocoder = createLocationIqGeocoder({
+        baseUrl: fake.baseUrl,
+        apiKey: "good-key",
+        sleep: noSleep,
+      });
+      const run = await geocode(db, geocoder, { mode: "clusters", apply: true, datasets: [INC] });
+      // Before: 4 lookups, one paid per spelling.
+      assert.equal(run.calls, 1);
+      assert.deepEqual(fake.queries, ["Westlands, Nairobi, Kenya"]);
+    } finally {
+      await fake.close();
+    }
+    // Before: only the two tickets that spell it "Westlands" were placed.
+    const placed = await db.query<{ ticket_id: string; geo_source: string }>(
+      `select ticket_id, geo_source from tickets.inc where ticket_id like 'WOTKEY%' order by 1`,
+    );
+    assert.deepEqual(placed.map((p) => p.geo_source), Array(5).fill("cluster"));
+  });
+
   test("tickets of a file whose run stopped before placing them are placed by the next run, even one with nothing new", async () => {
     await b.reset();
     const db = await b.db();

@@ -953,6 +953,8 @@ for (const b of backends()) {
       row("T2", { assigned_team: "NBI North FLM", cluster: "Westlands" }),
       row("T3", { assigned_team: "nbi north flm", cluster: "westlands" }),
       row("T4", { assigned_team: "NBI North FLM ", cluster: " Westlands" }),
+      // Any white space JavaScript's trim() takes, as serve trims a filter value (a tester's).
+      row("T5", { assigned_team: "\u00a0NBI North FLM\t", cluster: "Westlands\u00a0" }),
       closed("C1", ago(2), { assigned_team: "NBI North FLM ", cluster: " Westlands" }),
       row("OTHER", { assigned_team: "Team B", cluster: "Kilimani" }),
     ]);
@@ -964,9 +966,9 @@ for (const b of backends()) {
       );
       return r!.t.rows.map((x: Json) => [x.key, x.closures, x.open]);
     };
-    // Before: three rows for the one team (2, 1 and 1 open, the closure on the last).
-    assert.deepEqual(await teams(null), [["NBI North FLM", 1, 4], ["Team B", 0, 1]]);
-    assert.deepEqual(await teams("WESTLANDS"), [["NBI North FLM", 1, 4]]);
+    // Before: four rows for the one team (2, 1, 1 and 1 open, the closure on the third).
+    assert.deepEqual(await teams(null), [["NBI North FLM", 1, 5], ["Team B", 0, 1]]);
+    assert.deepEqual(await teams("WESTLANDS"), [["NBI North FLM", 1, 5]]);
 
     const matched = (filter: { team?: string; cluster?: string }) =>
       db.transaction(async (tx) =>
@@ -978,17 +980,19 @@ for (const b of backends()) {
           offset: 0,
         }, NOW)).matched
       );
-    // Before: 3 (T4's "NBI North FLM " and " Westlands" could not be chosen: filters come trimmed).
-    assert.equal(await matched({ team: "NBI North FLM" }), 4);
-    assert.equal(await matched({ team: "nbi north flm" }), 4);
-    assert.equal(await matched({ cluster: "Westlands" }), 4);
+    // Before: 3 (T4's "NBI North FLM " and " Westlands" could not be chosen: filters come
+    // trimmed; nor T5's).
+    assert.equal(await matched({ team: "NBI North FLM" }), 5);
+    assert.equal(await matched({ team: "nbi north flm" }), 5);
+    assert.equal(await matched({ team: "\u3000NBI NORTH FLM" }), 5);
+    assert.equal(await matched({ cluster: "Westlands" }), 5);
     const west = await dashboard(db, ["Westlands", null, "today", null, null]);
-    assert.deepEqual([west.metrics.open_total, west.metrics.closed_in_window], [4, 1]);
+    assert.deepEqual([west.metrics.open_total, west.metrics.closed_in_window], [5, 1]);
 
-    // Before: Westlands 2, westlands 1, " Westlands" 1.
+    // Before: Westlands 2, westlands 1, " Westlands" 1, "Westlands\u00a0" 1.
     const report = await buildReport(db, { now: NOW });
     assert.deepEqual(report.byCluster.map((c) => [c.cluster, c.total]), [
-      ["Westlands", 4],
+      ["Westlands", 5],
       ["Kilimani", 1],
     ]);
   });

@@ -12,7 +12,7 @@ import {
   tokenEntered,
 } from "./api.js";
 import { createCharts } from "./charts.js";
-import { clusterAreas } from "./areas.js";
+import { clusterAreas, mostSpelled } from "./areas.js";
 import { createMap } from "./map.js";
 import { stateOf } from "./markers.js";
 import {
@@ -263,12 +263,12 @@ function noteNames(features) {
     else if (filterable(p.assigned_team)) count("team", p.assigned_team);
   }
   for (const key of ["cluster", "status", "team"]) {
-    const best = new Map();
+    const spellings = new Map(); // name key → (spelling → count)
     for (const [name, n] of counts[key]) {
-      const top = best.get(nameKey(name));
-      if (top === undefined || n > top.n) best.set(nameKey(name), { name, n });
+      const k = nameKey(name);
+      spellings.set(k, (spellings.get(k) ?? new Map()).set(name, n));
     }
-    for (const [k, { name }] of best) seen[key].set(k, name);
+    for (const [k, names] of spellings) seen[key].set(k, mostSpelled(names));
   }
 }
 

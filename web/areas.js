@@ -11,19 +11,26 @@ function metresBetween([lon1, lat1], [lon2, lat2]) {
   return Math.sqrt(x * x + y * y) * 6_371_000;
 }
 
-/** Areas `{name, lat, lon, radiusM}` from ticket features (any filter: pass all of them). */
+/**
+ * Areas `{name, lat, lon, radiusM}` from ticket features (any filter: pass all of them): one per
+ * cluster in any case and without the white space around it, as the filters match it, named as
+ * most of its tickets spell it ({@link mostSpelled}; before: one circle and label per spelling).
+ */
 export function clusterAreas(features) {
   const groups = new Map();
   for (const f of features) {
     const name = f.properties.cluster;
     if (!name || !f.geometry) continue;
-    const g = groups.get(name) ?? { centroid: null, points: [] };
+    const key = name.trim().toLowerCase();
+    const g = groups.get(key) ?? { centroid: null, points: [], names: new Map() };
+    g.names.set(name, (g.names.get(name) ?? 0) + 1);
     if (f.properties.geo_source === "cluster") g.centroid = f.geometry.coordinates;
     else g.points.push(f.geometry.coordinates);
-    groups.set(name, g);
+    groups.set(key, g);
   }
   const areas = [];
-  for (const [name, g] of groups) {
+  for (const g of groups.values()) {
+    const name = mostSpelled(g.names);
     const centroid = g.centroid ?? [
       g.points.reduce((s, p) => s + p[0], 0) / g.points.length,
       g.points.reduce((s, p) => s + p[1], 0) / g.points.length,
@@ -37,4 +44,18 @@ export function clusterAreas(features) {
     });
   }
   return areas;
+}
+
+/**
+ * The spelling most counted in `counts` (name → count); a tie goes to the first in code-point
+ * order, as the API's `mode() … collate "C"` picks it, so the page and the API name it alike.
+ */
+export function mostSpelled(counts) {
+  let best;
+  for (const [name, n] of counts) {
+    if (best === undefined || n > best.n || (n === best.n && name < best.name)) {
+      best = { name, n };
+    }
+  }
+  return best?.name;
 }
