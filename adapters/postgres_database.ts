@@ -116,7 +116,7 @@ export async function connectPostgresDatabase(
   } catch (error) {
     // Do not wait on a connection that may never settle; the process is about to report.
     await Promise.race([db.close(0).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
-    throw connectError(error, where, db.answered);
+    throw connectError(error, where, db.answered, rootCertOf(url));
   } finally {
     gaveUp.stop();
   }
@@ -170,7 +170,12 @@ function giveUpConnecting(
 }
 
 /** A failure to connect as a {@linkcode DatabaseConnectError} naming the target and what to fix. */
-function connectError(given: unknown, where: string, answered: boolean): DatabaseConnectError {
+function connectError(
+  given: unknown,
+  where: string,
+  answered: boolean,
+  rootCert?: string,
+): DatabaseConnectError {
   if (given instanceof DatabaseConnectError) return given;
   // Lost while connecting: the socket's own words say why (a refused TLS, a reset), not ours for
   // a session lost mid-statement, which would also name the server twice.
@@ -180,7 +185,7 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
   const message = ((error as Error).message ?? String(error))
     .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
   // A setting to fix: every rerun fails alike until it changes (before: exit 1, an outage).
-  const refused = refusedSetting(error, message);
+  const refused = refusedSetting(error, message, rootCert);
   if (refused !== undefined) {
     return new DatabaseUrlError(`Cannot connect to PostgreSQL ${where}: ${message}; ${refused}`, {
       cause: error,
@@ -197,7 +202,10 @@ function connectError(given: unknown, where: string, answered: boolean): Databas
 
 /** The TLS stack's words for a certificate it does not trust (or that names another host). */
 const UNTRUSTED_CERTIFICATE =
-  /self[- ]signed certificate|unable to (verify the first|get local issuer|get issuer) certificate|certificate has expired|does not match certificate's altnames|certificate is not yet valid/i;
+  /self[- ]signed certificate|unable to (verify the first|get local issuer|get issuer) certificate|certificate has expired|certificate is not yet valid/i;
+
+/** The TLS stack's words for a certificate that does not name the host connected to. */
+const WRONG_NAME = /does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID/i;
 
 /**
  * What to fix when the connection fails for a setting, which every rerun meets alike until it
@@ -206,16 +214,27 @@ const UNTRUSTED_CERTIFICATE =
  * may not log in or no pg_hba.conf entry (28000: not its other causes, such as an LDAP or RADIUS
  * server that did not answer), no CONNECT privilege (42501). Undefined otherwise.
  */
-function refusedSetting(error: unknown, message: string): string | undefined {
+function refusedSetting(
+  error: unknown,
+  message: string,
+  rootCert: string | undefined,
+): string | undefined {
   if (/before secure TLS connection/.test(message)) {
     return "the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns " +
       "TLS off)";
   }
   // Every rerun meets the same certificate (before: exit 1 and transient, retried for ever).
+  if (WRONG_NAME.test(message)) {
+    return "the certificate does not name this host: connect by a name it lists (DATABASE_URL's " +
+      "host), or use sslmode=verify-ca to check the CA and not the name";
+  }
   if (UNTRUSTED_CERTIFICATE.test(message)) {
-    return "its certificate is not trusted: name its CA's certificate with sslrootcert=<a file " +
-      "inside this checkout> in DATABASE_URL (or PGSSLROOTCERT), or use sslmode=require to " +
-      "encrypt without checking the certificate";
+    return rootCert === undefined
+      ? "its certificate is not trusted: name its CA's certificate with sslrootcert=<a file " +
+        "inside this checkout> in DATABASE_URL (or PGSSLROOTCERT), or use sslmode=require to " +
+        "encrypt without checking the certificate"
+      : `its certificate is not signed by the CA in sslrootcert "${rootCert}": name the CA ` +
+        "that signed it, or use sslmode=require to encrypt without checking the certificate";
   }
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "3D000" || code === "28P01") return "check DATABASE_URL";
@@ -356,9 +375,19 @@ export function withRootCert(url: string): { url: string; ssl?: Record<string, u
   return { url: url.slice(0, at) + (rest ? `?${rest}` : ""), ssl };
 }
 
+/** The CA certificate file a URL names (sslrootcert), if any but postgres.js's `system`. */
+function rootCertOf(url: string): string | undefined {
+  const at = url.indexOf("?");
+  const file = at < 0 ? null : new URLSearchParams(url.slice(at + 1)).get("sslrootcert");
+  return file === null || file === "system" ? undefined : file;
+}
+
 /** The PEM text of the CA certificate `sslrootcert` names, or why it cannot be read. */
 function readRootCert(file: string): string {
   const cannot = `Cannot read the CA certificate sslrootcert "${file}"`;
+  if (file.trim() === "") {
+    throw new DatabaseUrlError(`${cannot}: it names no file; name the CA's PEM file, or remove it`);
+  }
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -372,7 +401,10 @@ function readRootCert(file: string): string {
           `deno.json); copy it there (such as .data/ca.crt) and name that`,
       );
     }
-    throw error;
+    // A folder, or anything else a rerun meets alike: a setting to fix (before: exit 1,
+    // transient, "Is a directory (os error 21)": a tester's).
+    const why = error instanceof Error ? error.message.replace(/ \(os error \d+\).*$/, "") : "";
+    throw new DatabaseUrlError(`${cannot}: ${why.toLowerCase()}; name the CA's PEM file`);
   }
   if (!text.includes("-----BEGIN CERTIFICATE-----")) {
     throw new DatabaseUrlError(

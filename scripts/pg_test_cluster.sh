@@ -158,6 +158,8 @@ cmd_start() {
   else
     port_in_use "$PORT" && die "port $PORT on 127.0.0.1 is already in use"
     [[ -f $DATA/PG_VERSION ]] || init_cluster
+    # A cluster made before TLS was offered gets it now (it is not running: read at start).
+    [[ -f $DATA/server.crt ]] || init_tls
     log "starting server on 127.0.0.1:$PORT (log: $DIR/postgres.log)"
     # -l matters: without it the server inherits our stdout and $(...) would hang.
     if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$DIR/postgres.log" -w -t 60 \

@@ -98,6 +98,43 @@ Deno.test({
       /Cannot read the CA certificate sslrootcert ".*": fleettickets may read files inside this checkout .*; copy it there \(such as \.data\/ca\.crt\) and name that/,
     );
 
+    // A name the certificate does not list (127.1 is 127.0.0.1 by another name): the fix is the
+    // name, not the CA (before: "name its CA's certificate", which was named: a tester's).
+    const cert = await caInCheckout();
+    const wrongName = await cli(["status"], {
+      DATABASE_URL: withQuery(`sslmode=verify-full&sslrootcert=${cert}`).replace(
+        "127.0.0.1",
+        "127.1",
+      ),
+    });
+    assert.equal(wrongName.code, 2, wrongName.stdout + wrongName.stderr);
+    assert.match(
+      wrongName.stderr,
+      /; the certificate does not name this host: connect by a name it lists \(DATABASE_URL's host\), or use sslmode=verify-ca to check the CA and not the name/,
+    );
+    // Another CA's certificates (the system's): not the one that signed it.
+    const others = `${await scratchDir("test-tls")}/other-ca.crt`;
+    await Deno.copyFile("/etc/ssl/certs/ca-certificates.crt", others);
+    const wrongCa = await cli(["status"], {
+      DATABASE_URL: withQuery(`sslmode=verify-full&sslrootcert=${others}`),
+    });
+    assert.equal(wrongCa.code, 2, wrongCa.stdout + wrongCa.stderr);
+    assert.match(
+      wrongCa.stderr,
+      /its certificate is not signed by the CA in sslrootcert ".*other-ca\.crt": name the CA that signed it/,
+    );
+    // A folder, or nothing: settings to fix too (before: exit 1, transient).
+    for (const [value, why] of [[".data", "is a directory"], ["", "it names no file"]]) {
+      const r = await cli(["status"], {
+        DATABASE_URL: withQuery(`sslmode=verify-full&sslrootcert=${value}`),
+      });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`Cannot read the CA certificate sslrootcert "${value}": ${why}`),
+      );
+    }
+
     const noMode = await cli(["status"], {
       DATABASE_URL: withQuery(`sslrootcert=${await caInCheckout()}`),
     });
