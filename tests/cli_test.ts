@@ -551,7 +551,7 @@ Deno.test({
     const database = new URL(url).pathname.slice(1);
     const at = new URL(url).host;
     const refusal = `the database at ${at} (database "${database}") holds 1 migration(s) and 1 ` +
-      "definition(s) this version does not know (999_later_release.sql, 30_inc_open_sla.sql): " +
+      "definition text(s) this version does not know (999_later_release.sql, 30_inc_open_sla.sql): " +
       "a later release migrated it; run the release that migrated it, or restore the backup " +
       "taken before that upgrade";
     const bucket = await scratch();

@@ -129,7 +129,8 @@ for (const [name, open] of opens) {
         // do not know the database's text, so they refuse it and change nothing.
         await assert.rejects(migrate(db), {
           name: "NewerSchemaError",
-          message: "Cannot run: the database holds 1 definition(s) this version does not know " +
+          message:
+            "Cannot run: the database holds 1 definition text(s) this version does not know " +
             "(20_sla_rule.sql): a later release migrated it; run the release that migrated it, " +
             "or restore the backup taken before that upgrade",
         });
@@ -173,7 +174,7 @@ for (const [name, open] of opens) {
         const before = await ledgers();
         const refusal = {
           name: "NewerSchemaError",
-          message: "Cannot run: the database holds 1 migration(s) and 1 definition(s) this " +
+          message: "Cannot run: the database holds 1 migration(s) and 1 definition text(s) this " +
             "version does not know (999_later_release.sql, 20_sla_rule.sql): a later release " +
             "migrated it; run the release that migrated it, or restore the backup taken before " +
             "that upgrade",
