@@ -114,6 +114,16 @@ export function shown(value) {
   return esc(clip(value));
 }
 
+/**
+ * A name in a table cell: one line, cut with an ellipsis past the cell's width (CSS `.cut`), the
+ * whole of it ({@link clip}ped) in its title. Before, one 150-character name made the tickets
+ * table 4,086 px wide, the SLA columns off screen for every row (a tester's).
+ */
+export function cellText(value) {
+  const text = clip(value);
+  return `<span class="cut" title="${esc(text)}">${esc(text)}</span>`;
+}
+
 /** Escapes text for HTML. */
 export function esc(value) {
   return visible(String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`));

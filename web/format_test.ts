@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { age, ago, clip, countdown, esc, hours, share, shown, visible } from "./format.js";
+import {
+  age,
+  ago,
+  cellText,
+  clip,
+  countdown,
+  esc,
+  hours,
+  share,
+  shown,
+  visible,
+} from "./format.js";
 
 Deno.test("age() rounds an open ticket's hours down, as its SLA state is: 47.99 h is not 48.0 h", () => {
   assert.equal(age(47.99), "47.9 h");
@@ -108,4 +119,17 @@ Deno.test("clip() keeps 300 characters of a feed's text and says how many more t
     shown(`<b>${"x".repeat(400)}`),
     `&#60;b&#62;${"x".repeat(297)}… (103 more characters)`,
   );
+});
+
+Deno.test("cellText() cuts a name to one line in its cell, all of it in the title, escaped", () => {
+  const long = "Long Cluster " + "Abcdefghij".repeat(14);
+  assert.equal(
+    cellText(long),
+    `<span class="cut" title="${long}">${long}</span>`,
+  );
+  assert.equal(
+    cellText(`Kisumu "Central" <b>`),
+    '<span class="cut" title="Kisumu &#34;Central&#34; &#60;b&#62;">Kisumu &#34;Central&#34; &#60;b&#62;</span>',
+  );
+  assert.equal(cellText(null), '<span class="cut" title=""></span>');
 });

@@ -1,7 +1,7 @@
 // The table view: the same tickets as the map, sortable by keyboard (header buttons), each row
 // focusable (Enter selects the ticket). The accessible alternative to the map.
 
-import { age, countdown, esc, shown } from "./format.js";
+import { age, cellText, countdown, esc } from "./format.js";
 import { LABELS, shapeSvg, stateOf } from "./markers.js";
 
 const SEVERITY = { breached: 0, at_risk: 1, ok: 2, unknown: 3, crq: 4 };
@@ -90,10 +90,9 @@ function row(p, selected) {
     `<td>${
       shapeSvg(state, { size: 12, coarse: p.geo_source === "cluster", className: "state-icon" })
     }` +
-    `${esc(LABELS[state])}</td><td>${esc(p.ticket_id)}</td><td>${shown(p.normalized_status)}</td>` +
-    `<td>${shown(p.assigned_team ?? "")}</td><td>${shown(p.owner ?? "")}</td><td>${
-      shown(p.cluster)
-    }</td>` +
+    `${esc(LABELS[state])}</td><td>${cellText(p.ticket_id)}</td>` +
+    `<td>${cellText(p.normalized_status)}</td><td>${cellText(p.assigned_team ?? "")}</td>` +
+    `<td>${cellText(p.owner ?? "")}</td><td>${cellText(p.cluster)}</td>` +
     `<td>${age(p.hours_open)}</td><td>${esc(countdown(p.minutes_to_breach))}</td>` +
     `<td>${esc(p.geo_source ?? "")}</td></tr>`;
 }

@@ -1,6 +1,6 @@
 // The closure attribution table from /api/teams.
 
-import { hours, share, shown } from "./format.js";
+import { cellText, hours, share } from "./format.js";
 
 /** Fills the teams table. */
 export function renderTeams(tbody, payload) {
@@ -11,7 +11,7 @@ export function renderTeams(tbody, payload) {
     return;
   }
   tbody.innerHTML = rows.map((r) =>
-    `<tr><th scope="row">${shown(r.key)}</th><td>${r.closures}</td>` +
+    `<tr><th scope="row">${cellText(r.key)}</th><td>${r.closures}</td>` +
     `<td>${hours(r.mttr_hours?.median)}</td><td>${hours(r.mttr_hours?.p90)}</td>` +
     `<td>${
       share(r.closed_compliant, r.closed_compliant + r.closed_breached)
