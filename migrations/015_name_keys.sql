@@ -4,11 +4,25 @@
 -- everywhere else, so "NBI North FLM" and "nbi north flm " were rows that no filter could give
 -- back, and only the exact spelling of a cluster got its point). The white space is JavaScript's
 -- trim() (serve's and the page's): spaces, tabs, line ends, no-break and other Unicode spaces.
--- In this migration, not a definition: the indexes below are built from it.
-create function tickets.name_key(v text) returns text
-language sql immutable parallel safe as $$
-  select lower(btrim(v, E' \t\n\r\u000b\u000c\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff'))
-$$;
+-- In this migration, not a definition: the indexes below are built from it. A database whose
+-- encoding is not UTF-8 (SQL_ASCII) cannot hold the Unicode spaces: there, the ASCII ones.
+do $do$
+begin
+  if current_setting('server_encoding') = 'UTF8' then
+    execute $f$
+      create function tickets.name_key(v text) returns text
+      language sql immutable parallel safe as $b$
+        select lower(btrim(v, E' \t\n\r\u000b\u000c\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff'))
+      $b$$f$;
+  else
+    execute $f$
+      create function tickets.name_key(v text) returns text
+      language sql immutable parallel safe as $b$
+        select lower(btrim(v, E' \t\n\r\u000b\u000c'))
+      $b$$f$;
+  end if;
+end
+$do$;
 
 -- The indexes follow the rule, replacing migration 006's lower(x) ones for the filters (as many
 -- as before on the tickets: a change file's merge writes each); the cache's, for geometry.

@@ -103,6 +103,49 @@ function bannerServer(banner: Uint8Array): { port: number; close(): void } {
   return { port: (listener.addr as Deno.NetAddr).port, close: () => listener.close() };
 }
 
+/**
+ * PostgreSQL without TLS, from one that has it: a relay to `to` that answers a TLS request "N"
+ * (as a server with ssl = off does) and passes on the rest.
+ */
+function withoutTls(to: { hostname: string; port: number }): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const relay = async (client: Deno.Conn) => {
+    open.add(client);
+    const first = new Uint8Array(8);
+    let got = 0;
+    while (got < 8) {
+      const n = await client.read(first.subarray(got));
+      if (n === null) return client.close();
+      got += n;
+    }
+    const server = await Deno.connect(to);
+    open.add(server);
+    // SSLRequest: length 8, code 80877103.
+    if (first[4] === 0x04 && first[5] === 0xd2 && first[6] === 0x16 && first[7] === 0x2f) {
+      await client.write(new TextEncoder().encode("N"));
+    } else {
+      await server.write(first);
+    }
+    client.readable.pipeTo(server.writable).catch(() => {});
+    server.readable.pipeTo(client.writable).catch(() => {});
+  };
+  (async () => {
+    for await (const conn of listener) relay(conn).catch(() => {});
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      listener.close();
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch { /* closed by its pipe */ }
+      }
+    },
+  };
+}
+
 Deno.test({
   name: "ingest, status and serve refuse a port that is not PostgreSQL at its first bytes " +
     "(exit 2, not transient), naming DATABASE_URL's host:port, never the password",
@@ -344,28 +387,39 @@ Deno.test({
   name:
     "sslmode=require against a server without TLS says the server may not accept TLS and names " +
     "sslmode: a setting to fix (exit 2, not transient), not an outage to retry",
-  // CI's server runs without TLS (ssl = off), as this test needs.
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
     const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
-    url.searchParams.set("sslmode", "require");
-    const r = await run(["status"], env(url.toString()));
-    // Before: exit 1, and ingest's report said transient (cron: "the next run retries it as is").
-    assert.equal(r.code, 2, r.text);
-    assert.match(r.text, /Cannot connect to PostgreSQL at .*: .*TLS/);
-    assert.match(r.text, /the server may not accept TLS: check sslmode in DATABASE_URL/);
-    const ingest = await run(
-      ["ingest", "--from-dir", await emptyBucket(), "--apply", "--json"],
-      env(url.toString()),
-    );
-    assert.equal(ingest.code, 2, ingest.text);
-    const report = JSON.parse(ingest.stdout);
-    assert.equal(report.transient, false);
-    assert.match(report.error, /the server may not accept TLS/);
+    // CI's server offers TLS (tests/postgres_tls_test.ts): one without it, in front of it.
+    const plain = withoutTls({ hostname: url.hostname, port: Number(url.port || 5432) });
+    try {
+      url.port = String(plain.port);
+      await refusedTls(url);
+    } finally {
+      plain.close();
+    }
   },
 });
+
+/** What status and ingest say to sslmode=require against `url`'s server without TLS. */
+async function refusedTls(url: URL): Promise<void> {
+  url.searchParams.set("sslmode", "require");
+  const r = await run(["status"], env(url.toString()));
+  // Before: exit 1, and ingest's report said transient (cron: "the next run retries it as is").
+  assert.equal(r.code, 2, r.text);
+  assert.match(r.text, /Cannot connect to PostgreSQL at .*: .*TLS/);
+  assert.match(r.text, /the server may not accept TLS: check sslmode in DATABASE_URL/);
+  const ingest = await run(
+    ["ingest", "--from-dir", await emptyBucket(), "--apply", "--json"],
+    env(url.toString()),
+  );
+  assert.equal(ingest.code, 2, ingest.text);
+  const report = JSON.parse(ingest.stdout);
+  assert.equal(report.transient, false);
+  assert.match(report.error, /the server may not accept TLS/);
+}
 
 Deno.test({
   name: "a DATABASE_URL naming a database or role the server does not have is a setting to fix " +
