@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
+import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 
 const SECRET = "pw-never-printed";
 
@@ -104,38 +105,40 @@ function bannerServer(banner: Uint8Array): { port: number; close(): void } {
 }
 
 /**
- * PostgreSQL without TLS, from one that has it: a relay to `to` that answers a TLS request "N"
- * (as a server with ssl = off does) and passes on the rest.
+ * A TCP relay to `to`: `cut()` closes it and every connection (the server gone: connections
+ * lost, new ones refused). With `refuseTls`, PostgreSQL without TLS in front of one that has it:
+ * it answers a TLS request "N" itself, as a server with ssl = off does.
  */
-function withoutTls(to: { hostname: string; port: number }): { port: number; close(): void } {
+function relay(
+  to: { hostname: string; port: number },
+  options: { refuseTls?: boolean } = {},
+): { port: number; cut(): void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
-  const relay = async (client: Deno.Conn) => {
+  const pass = async (client: Deno.Conn) => {
     open.add(client);
-    const first = new Uint8Array(8);
-    let got = 0;
-    while (got < 8) {
-      const n = await client.read(first.subarray(got));
-      if (n === null) return client.close();
-      got += n;
-    }
     const server = await Deno.connect(to);
     open.add(server);
-    // SSLRequest: length 8, code 80877103.
-    if (first[4] === 0x04 && first[5] === 0xd2 && first[6] === 0x16 && first[7] === 0x2f) {
-      await client.write(new TextEncoder().encode("N"));
-    } else {
-      await server.write(first);
+    if (options.refuseTls) {
+      const first = new Uint8Array(8);
+      for (let got = 0; got < 8;) {
+        const n = await client.read(first.subarray(got));
+        if (n === null) return client.close();
+        got += n;
+      }
+      // SSLRequest: length 8, code 80877103.
+      const tls = first[4] === 0x04 && first[5] === 0xd2 && first[6] === 0x16 && first[7] === 0x2f;
+      await (tls ? client.write(new TextEncoder().encode("N")) : server.write(first));
     }
     client.readable.pipeTo(server.writable).catch(() => {});
     server.readable.pipeTo(client.writable).catch(() => {});
   };
   (async () => {
-    for await (const conn of listener) relay(conn).catch(() => {});
+    for await (const conn of listener) pass(conn).catch(() => {});
   })().catch(() => {});
   return {
     port: (listener.addr as Deno.NetAddr).port,
-    close() {
+    cut() {
       listener.close();
       for (const conn of open) {
         try {
@@ -393,12 +396,14 @@ Deno.test({
   fn: async () => {
     const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
     // CI's server offers TLS (tests/postgres_tls_test.ts): one without it, in front of it.
-    const plain = withoutTls({ hostname: url.hostname, port: Number(url.port || 5432) });
+    const plain = relay({ hostname: url.hostname, port: Number(url.port || 5432) }, {
+      refuseTls: true,
+    });
     try {
       url.port = String(plain.port);
       await refusedTls(url);
     } finally {
-      plain.close();
+      plain.cut();
     }
   },
 });
@@ -522,5 +527,29 @@ for (const [command, writes] of [["status", false], ["migrate", true]] as const)
     },
   });
 }
+
+Deno.test({
+  name: "close() after the server went away (connection lost, reconnects refused) ends at once " +
+    "[PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    const hop = relay({ hostname: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(hop.port);
+    const db = createPostgresDatabase(url.href, { connectTimeout: 5 });
+    await db.query("select 1");
+    hop.cut();
+    await assert.rejects(db.query("select 1"));
+    await assert.rejects(db.query("select 1")); // a new connection, refused
+    const started = performance.now();
+    await db.close();
+    // Before: 5 s, postgres.js ending a connection that could only try to reconnect (a run
+    // exited 5 s after its last line: a tester's).
+    const took = performance.now() - started;
+    assert.ok(took < 1000, `close() took ${Math.round(took)} ms`);
+  },
+});
 
 removeTestDataAtEnd();

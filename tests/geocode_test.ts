@@ -73,6 +73,28 @@ async function load(db: Database) {
 
 const noSleep = () => Promise.resolve();
 
+/**
+ * Drains one INC file of open Nairobi tickets (`given` over empty columns) named in 2030: the
+ * run's clock says it is then (a file named far ahead is set aside). Returns the folder, that
+ * clock and the rows as written.
+ */
+async function drainOpen(db: Database, given: Record<string, string>[]) {
+  const rows = given.map((r) => ({
+    ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
+    is_actionable: "true",
+    is_alarm: "false",
+    region: "Nairobi",
+    ...r,
+  }));
+  const root = await makeDirBucket([{
+    name: "2030-01-01T06-00-00.csv",
+    text: renderCsv(COLUMNS, rows),
+  }]);
+  const clock = { now: () => new Date("2030-01-01T04:00:00Z") };
+  await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
+  return { root, clock, rows };
+}
+
 /** A port on loopback that refuses connections (it was listening a moment ago). */
 function refusedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -165,7 +187,7 @@ for (const b of backends()) {
 
   test("geometry resolves feed -> location -> cluster -> none, and follows gazetteer imports", async () => {
     const db = await b.db();
-    const rows = ([
+    const { root, clock, rows } = await drainOpen(db, [
       {
         ticket_id: "WOTGEO1",
         cluster: "Westlands",
@@ -178,20 +200,7 @@ for (const b of backends()) {
       { ticket_id: "WOTGEO4", cluster: "", location_name: "Somewhere" },
       // 0,0 is no point (before: placed in the Gulf of Guinea, "feed"): the cluster's instead.
       { ticket_id: "WOTGEO5", cluster: "Westlands", latitude: "0", longitude: "0.0" },
-    ] as Record<string, string>[]).map((r) => ({
-      ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
-      is_actionable: "true",
-      is_alarm: "false",
-      region: "Nairobi",
-      ...r,
-    }));
-    const root = await makeDirBucket([{
-      name: "2030-01-01T06-00-00.csv",
-      text: renderCsv(COLUMNS, rows),
-    }]);
-    // Files named in 2030: the run's clock says it is then (a file named far ahead is set aside).
-    const clock = { now: () => new Date("2030-01-01T04:00:00Z") };
-    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
+    ]);
     const fake = startFakeGeocoder(answer);
     try {
       const geocoder = createLocationIqGeocoder({
@@ -334,25 +343,13 @@ for (const b of backends()) {
   test("a cluster's spellings (case, white space around it) share one lookup and one point", async () => {
     await b.reset();
     const db = await b.db();
-    const rows = ([
+    await drainOpen(db, [
       { ticket_id: "WOTKEY1", cluster: "Westlands" },
       { ticket_id: "WOTKEY2", cluster: "Westlands" },
       { ticket_id: "WOTKEY3", cluster: " westlands" },
       { ticket_id: "WOTKEY4", cluster: "WESTLANDS\t" },
       { ticket_id: "WOTKEY5", cluster: "\u00a0Westlands" },
-    ] as Record<string, string>[]).map((r) => ({
-      ...Object.fromEntries(COLUMNS.map((c) => [c, ""])),
-      is_actionable: "true",
-      is_alarm: "false",
-      region: "Nairobi",
-      ...r,
-    }));
-    const root = await makeDirBucket([{
-      name: "2030-01-01T06-00-00.csv",
-      text: renderCsv(COLUMNS, rows),
-    }]);
-    const clock = { now: () => new Date("2030-01-01T04:00:00Z") };
-    await drain(createDirObjectStore(root), db, { dataset: INC, apply: true, clock });
+    ]);
     const fake = startFakeGeocoder(answer);
     try {
       const geocoder = createLocationIqGeocoder({
