@@ -124,22 +124,10 @@ export async function cachedRead(
   const period = Math.floor(now().getTime() / ETAG_PERIOD_MS);
   const request = JSON.stringify([route, params, period]);
   const ifNoneMatch = c.req.header("If-None-Match");
-  // A stopped database answers nothing: a 503 after the deadline (before: the request waited as
-  // long as the database did).
+  // A stopped database answers nothing: each wait on it a 503 after the deadline (before: the
+  // request waited as long as the database did).
   const ms = readDeadlineMs(deps.settings.statementTimeoutMs);
-  return await answer(c, request, ifNoneMatch, read, options, (work) => withDeadline(work, ms));
-}
-
-/** {@linkcode cachedRead} once its tag's text is known; `within` bounds each wait. */
-async function answer(
-  c: Context<ServeEnv>,
-  request: string,
-  ifNoneMatch: string | undefined,
-  read: (tx: SqlSession, version: Promise<DataVersion>) => Promise<ReadResult>,
-  options: CachedReadOptions,
-  within: <T>(work: Promise<T>) => Promise<T>,
-): Promise<Response> {
-  const deps = c.get("deps");
+  const within = <T>(work: Promise<T>) => withDeadline(work, ms);
   const known = await within(rememberedForCheck(deps, ifNoneMatch) ?? Promise.resolve(undefined));
   if (known !== undefined) {
     const etag = etagOf(request, known.token);

@@ -12,7 +12,7 @@ import {
   tokenEntered,
 } from "./api.js";
 import { createCharts } from "./charts.js";
-import { clusterAreas, mostSpelled } from "./areas.js";
+import { clusterAreas, mostSpelled, nameKey } from "./areas.js";
 import { createMap } from "./map.js";
 import { stateOf } from "./markers.js";
 import {
@@ -74,9 +74,6 @@ let outage = false;
 let booted = false;
 /** The names listed in each filter, by their key ({@link nameKey}): each as most tickets spell it. */
 const seen = { cluster: new Map(), status: new Map(), team: new Map() };
-
-/** A name as the API's filters match it: in any case, the spaces around it ignored. */
-const nameKey = (name) => name.trim().toLowerCase();
 
 /** The team filter's value for the tickets without a team (the API's word for them). */
 const NO_TEAM = "(none)";

@@ -21,7 +21,7 @@ export function clusterAreas(features) {
   for (const f of features) {
     const name = f.properties.cluster;
     if (!name || !f.geometry) continue;
-    const key = name.trim().toLowerCase();
+    const key = nameKey(name);
     const g = groups.get(key) ?? { centroid: null, points: [], names: new Map() };
     g.names.set(name, (g.names.get(name) ?? 0) + 1);
     if (f.properties.geo_source === "cluster") g.centroid = f.geometry.coordinates;
@@ -59,3 +59,9 @@ export function mostSpelled(counts) {
   }
   return best?.name;
 }
+
+/**
+ * A name as the API's filters match it (the database's tickets.name_key): in any case, the white
+ * space around it ignored.
+ */
+export const nameKey = (name) => name.trim().toLowerCase();
