@@ -1,7 +1,8 @@
 -- Open INC tickets with their derived SLA state as of p_now. Open tickets all read 'Compliant'
 -- at source, so the state is derived from the clock: created_at_service, else first_seen_at
 -- (created_at_service is missing on most open tickets). hours_open is truncated, not rounded,
--- so hours_open >= 48 exactly when the state is breached. Plain SQL, stable and not strict so
+-- so hours_open >= 48 exactly when the state is breached; never below 0 (a clock up to an hour
+-- ahead, a skew tickets.sla_clock_at accepts, read -0.5 h open: a tester's). Plain SQL, stable and not strict so
 -- the planner inlines it: a KNN `order by geog <-> point` over it still uses the GiST index.
 create or replace function tickets.inc_open_sla_at(p_now timestamptz)
 returns table (
@@ -37,7 +38,8 @@ language sql stable parallel safe as $$
       when c.clock_at = i.first_seen_at then 'first_seen_at'
     end,
     c.clock_at + tickets.sla_breach_after(),
-    trunc(extract(epoch from p_now - c.clock_at) / 3600, 2),
+    case when c.clock_at > p_now then 0.00
+         else trunc(extract(epoch from p_now - c.clock_at) / 3600, 2) end,
     tickets.sla_state(p_now - c.clock_at),
     i.source_updated_at, i.latitude, i.longitude, i.geo_source, i.geom, i.geog
   from tickets.inc i

@@ -1297,7 +1297,7 @@ for (const b of backends()) {
         ["FINE", "created_at_service", 48, "breached"],
         ["P0001", "first_seen_at", 36, "at_risk"],
         ["P1970", null, null, "unknown"],
-        ["SOON", "created_at_service", -0.5, "ok"],
+        ["SOON", "created_at_service", 0, "ok"], // 30 min ahead: 0 h open (before: -0.5)
       ],
     );
     // The rule is inlined into the view's plan, not called per row (declared immutable over a

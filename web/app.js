@@ -35,7 +35,7 @@ import {
   windowProblem,
   writeState,
 } from "./state.js";
-import { visible } from "./format.js";
+import { optionLabel } from "./format.js";
 import { createTable } from "./table.js";
 import { renderTeams } from "./teams.js";
 
@@ -282,7 +282,7 @@ function fillOptions(features) {
     const have = [...select.options].slice(1).map((o) => o.value).join("\n");
     if (have !== values.join("\n")) {
       select.length = 1;
-      for (const v of values) select.add(new Option(visible(v), v));
+      for (const v of values) select.add(new Option(optionLabel(v), v));
     }
     select.value = state[key];
   }
@@ -494,7 +494,7 @@ function applyStateToForm() {
     const el = $(`f-${key}`);
     if (key === "cluster" || key === "status" || key === "team") {
       if (state[key] && ![...el.options].some((o) => o.value === state[key])) {
-        el.add(new Option(visible(state[key]), state[key]));
+        el.add(new Option(optionLabel(state[key]), state[key]));
       }
     }
     el.value = state[key];

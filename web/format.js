@@ -140,6 +140,18 @@ export function visible(text) {
   );
 }
 
+/**
+ * A filter option's label: {@linkcode visible}, with a run of white space kept as wide as it is. An
+ * option's label collapses white space, so "Nyali  Beach" (two spaces) read as "Nyali Beach", a
+ * second entry that looked like the first (a tester's); the value sent stays the name itself.
+ */
+export function optionLabel(text) {
+  return visible(text).replace(
+    /[ \t\n\r\f]{2,}|[\t\n\r\f]/g,
+    (run) => ` ${"\u00a0".repeat(run.length - 1)}`,
+  );
+}
+
 /** What a geometry source means for whoever drives there. */
 export const GEO_SOURCES = {
   feed: "feed coordinates",

@@ -7,6 +7,7 @@ import {
   countdown,
   esc,
   hours,
+  optionLabel,
   share,
   shown,
   visible,
@@ -97,6 +98,14 @@ Deno.test("visible() writes direction controls out for a label set as text (a fi
   // Before: the Team list read "T2mae" for "T\u202eeam2".
   assert.equal(visible("T\u202eeam2"), "T\\u202eeam2");
   assert.equal(visible("<b>Nyali</b>"), "<b>Nyali</b>"); // text, not HTML: nothing to escape
+});
+
+Deno.test("a filter option keeps a name's inner run of spaces: two names no longer read alike", () => {
+  // An option collapses white space: "Nyali  Beach" showed as "Nyali Beach" (a tester's).
+  assert.equal(optionLabel("Nyali  Beach"), "Nyali \u00a0Beach");
+  assert.equal(optionLabel("Nyali Beach"), "Nyali Beach");
+  assert.equal(optionLabel("A\tB   C"), "A B \u00a0\u00a0C"); // a tab alone is a space
+  assert.equal(optionLabel("T\u202eeam  2"), "T\\u202eeam \u00a02");
 });
 
 Deno.test("visible() writes out the same direction controls as core/terminal_text.ts (the page keeps its own copy)", async () => {
