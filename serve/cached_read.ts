@@ -128,7 +128,7 @@ export async function cachedRead(
   // request waited as long as the database did).
   const ms = readDeadlineMs(deps.settings.statementTimeoutMs);
   const within = <T>(work: Promise<T>) => withDeadline(work, ms);
-  const known = await within(rememberedForCheck(deps, ifNoneMatch) ?? Promise.resolve(undefined));
+  const known = ifNoneMatch === undefined ? undefined : await versionForCheck(deps, within);
   if (known !== undefined) {
     const etag = etagOf(request, known.token);
     if (namesTag(ifNoneMatch, etag)) return notModified(c, etag);
@@ -236,23 +236,22 @@ function streamedEnd(read: Promise<number>, result: ReadResult): Promise<number>
 }
 
 /**
- * A conditional request checks the remembered version (read once, for every request in flight,
- * when it is forgotten); a failed read leaves the check to the version read with the data
- * (readVersionFirst).
+ * A conditional request checks the remembered version: from memory when it is fresh (no timer,
+ * no wait: a `304`'s whole path), else read once for every request in flight, within the
+ * deadline; a failed read leaves the check to the version read with the data (readVersionFirst).
  */
-function rememberedForCheck(
+function versionForCheck(
   { db, settings, versions }: ServeDeps,
-  ifNoneMatch: string | undefined,
-): Promise<DataVersion | undefined> | undefined {
-  return ifNoneMatch === undefined || versions === undefined
-    ? undefined
-    : versions.refresh(() =>
-      readInOrder(
-        db,
-        { timeoutMs: settings.statementTimeoutMs },
-        (tx) => readTaggedVersion(tx, versions),
-      )
-    );
+  within: <T>(work: Promise<T>) => Promise<T>,
+): DataVersion | Promise<DataVersion | undefined> | undefined {
+  if (versions === undefined) return undefined;
+  return versions.fresh() ?? within(versions.refresh(() =>
+    readInOrder(
+      db,
+      { timeoutMs: settings.statementTimeoutMs },
+      (tx) => readTaggedVersion(tx, versions),
+    )
+  ));
 }
 
 /** What a read has found once its tag is known: the client's copy is current, or the data. */
