@@ -2,8 +2,9 @@
 -- at source, so the state is derived from the clock: created_at_service, else first_seen_at
 -- (created_at_service is missing on most open tickets). hours_open is truncated, not rounded,
 -- so hours_open >= 48 exactly when the state is breached; never below 0 (a clock up to an hour
--- ahead, a skew tickets.sla_clock_at accepts, read -0.5 h open: a tester's). Plain SQL, stable and not strict so
--- the planner inlines it: a KNN `order by geog <-> point` over it still uses the GiST index.
+-- ahead, a skew tickets.sla_clock_at accepts, read -0.5 h open: a tester's). Plain SQL, stable
+-- and not strict so the planner inlines it: a KNN `order by geog <-> point` over it still uses
+-- the GiST index.
 create or replace function tickets.inc_open_sla_at(p_now timestamptz)
 returns table (
   ticket_id text,
