@@ -105,15 +105,27 @@ export function ticketFilter(query: TicketQuery): { where: string; params: unkno
   } else if (query.team !== undefined) {
     add((n) => `${NAME_KEY("t.assigned_team")} = tickets.name_key($${n})`, query.team);
   }
-  if (query.bbox !== undefined) {
-    const first = params.length + 2;
-    params.push(...query.bbox);
-    clauses.push(
-      `t.geom && st_makeenvelope($${first}::float8, $${first + 1}::float8, ` +
-        `$${first + 2}::float8, $${first + 3}::float8, 4326)`,
-    );
-  }
+  if (query.bbox !== undefined) clauses.push(boxClause(query.bbox, params));
   return { where: clauses.length === 0 ? "true" : clauses.join(" and "), params };
+}
+
+/**
+ * The box as SQL on the geometry index, its numbers added to `params`. West of east is one
+ * envelope; east of west crosses the antimeridian: the two envelopes either side of it.
+ */
+function boxClause(
+  [west, south, east, north]: readonly [number, number, number, number],
+  params: unknown[],
+): string {
+  const envelope = (x1: number, x2: number) => {
+    const first = params.length + 2; // $1 is the instant
+    params.push(x1, south, x2, north);
+    return `t.geom && st_makeenvelope($${first}::float8, $${first + 1}::float8, ` +
+      `$${first + 2}::float8, $${first + 3}::float8, 4326)`;
+  };
+  return west <= east
+    ? envelope(west, east)
+    : `(${envelope(west, 180)} or ${envelope(-180, east)})`;
 }
 
 /**

@@ -139,7 +139,11 @@ export class Params {
     return value;
   }
 
-  /** `minLon,minLat,maxLon,maxLat` in degrees, min ≤ max, or undefined. */
+  /**
+   * `minLon,minLat,maxLon,maxLat` in degrees, or undefined. minLat ≤ maxLat; minLon > maxLon is a
+   * box across the antimeridian (from minLon east to 180, then from -180 to maxLon), as GeoJSON
+   * (RFC 7946 5.2) and OGC API Features read it (before: refused).
+   */
   bbox(name: string): [number, number, number, number] | undefined {
     const value = this.raw(name);
     if (value === undefined) return undefined;
@@ -156,7 +160,7 @@ export class Params {
     if ([minLat, maxLat].some((y) => y < -90 || y > 90)) {
       throw bad("latitudes must be from -90 to 90");
     }
-    if (minLon > maxLon || minLat > maxLat) throw bad("the minimum is greater than the maximum");
+    if (minLat > maxLat) throw bad("minLat is greater than maxLat");
     return [minLon, minLat, maxLon, maxLat];
   }
 }

@@ -354,6 +354,84 @@ for (const b of backends()) {
     assert.ok(compared > 400, `compared ${compared} tickets`);
   });
 
+  test("the antimeridian: a vehicle on it gets its tickets, not a 500 (PostGIS's index walk fails there); a box may cross it", async () => {
+    const { db } = await ready();
+    // One ticket at (180, 0), one at (-180, 0): the same place. KNN from either side ended with
+    // "index returned tuples in wrong order", a 500 (a tester's).
+    await db.query(
+      `insert into tickets.inc (ticket_id, raw, source_file, geom)
+       select id, jsonb_build_object('is_actionable', 'true', 'normalized_status', 'pending',
+                'first_seen_at', '2026-06-13 02:00:00'),
+              'am.csv', st_setsrid(st_makepoint(lon, 0), 4326)
+       from (values ('AM_EAST', 180::float8), ('AM_WEST', -180::float8)) v(id, lon)`,
+    );
+    try {
+      for (const lon of [180, -180]) {
+        for (const rank of ["distance", "urgency"]) {
+          const fc = await json(`/api/nearest?lon=${lon}&lat=0&k=3&rank=${rank}`);
+          assert.deepEqual(ids(fc), ["AM_EAST", "AM_WEST"], `lon=${lon} ${rank}`);
+          assert.deepEqual(fc.features.map((f: Json) => f.properties.distance_m), [0, 0]);
+        }
+      }
+      // A box across the antimeridian (west > east, as GeoJSON reads it; before: refused).
+      const across = await json("/api/tickets?dataset=inc&bbox=170,-10,-170,10");
+      assert.deepEqual(ids(across), ["AM_EAST", "AM_WEST"]);
+      const csv = await (await get("/api/tickets.csv?dataset=inc&bbox=179.5,-1,-179.5,1")).text();
+      assert.deepEqual(csv.trim().split("\n").slice(1).map((l) => l.split(",")[1]), [
+        "AM_EAST",
+        "AM_WEST",
+      ]);
+      // West of east is the box between them, the antimeridian outside it.
+      const within = ids(await json("/api/tickets?dataset=inc&bbox=-179.5,-2,179.5,1"));
+      assert.ok(within.includes("OK_1KM") && !within.some((id: string) => id.startsWith("AM_")));
+    } finally {
+      await db.query(`delete from tickets.inc where ticket_id in ('AM_EAST', 'AM_WEST')`);
+    }
+  });
+
+  test("nearest: asked without the index's order, every dispatch question gets the same answer", async () => {
+    const { db } = await ready();
+    // 400 open tickets within ~35 km of the vehicle, every SLA state, seeded; rolled back.
+    let seed = 11;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const tickets = Array.from({ length: 400 }, (_, i) => ({
+      id: `WALK_${String(i).padStart(3, "0")}`,
+      lon: VEHICLE.lon + (random() - 0.5) * 0.6,
+      lat: VEHICLE.lat + (random() - 0.5) * 0.6,
+      seen: random() < 0.25 ? null : ago(random() * 80),
+    }));
+    const differ: string[] = [];
+    let found = 0;
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `insert into tickets.inc (ticket_id, raw, source_file, geom)
+         select t.id, jsonb_strip_nulls(jsonb_build_object('is_actionable', 'true',
+                  'normalized_status', 'pending', 'first_seen_at', t.seen)),
+                'walk.csv', st_setsrid(st_makepoint(t.lon, t.lat), 4326)
+         from jsonb_to_recordset($1::text::jsonb) as t(id text, lon float8, lat float8, seen text)`,
+        [JSON.stringify(tickets)],
+      );
+      for (let i = 0; i < 48; i++) {
+        const query = {
+          lon: VEHICLE.lon + (random() - 0.5) * 0.5,
+          lat: VEHICLE.lat + (random() - 0.5) * 0.5,
+          k: [1, 3, 10, 60][i % 4]!,
+          maxKm: [0.5, 3, 25][(i >> 2) % 3]!,
+          dataset: (["inc", "all"] as const)[i % 2]!,
+          slaState: ([undefined, "ok", "breached"] as const)[i % 3],
+          rank: (["distance", "urgency"] as const)[(i >> 3) % 2]!,
+        };
+        const index = await nearest(tx, query, NOW, "index");
+        const sort = await nearest(tx, query, NOW, "sort");
+        found += index.returned;
+        if (index.features !== sort.features) differ.push(JSON.stringify(query));
+      }
+      throw new Error("rollback");
+    }).catch((error) => assert.equal(error.message, "rollback"));
+    assert.deepEqual(differ, []);
+    assert.ok(found > 200, `found ${found} tickets`);
+  });
+
   test("tickets: a GeoJSON page with counts, data time, next link and time to breach", async () => {
     const fc = await json("/api/tickets?dataset=inc");
     assert.equal(fc.type, "FeatureCollection");
