@@ -27,11 +27,78 @@ import type { Database, Row, SqlSession, StatementResult } from "../core/ports/m
  * ```
  */
 export class DatabaseLockedError extends Error {
-  /** Creates the error for a data directory. */
-  constructor(dir: string) {
-    super(`Another run holds the lock on the embedded database "${dir}"`);
+  /** Who holds it, when the holder wrote so into the lock file (this version's processes do). */
+  readonly holder: LockHolder | undefined;
+
+  /** Creates the error for a data directory, naming its holder when known. */
+  constructor(dir: string, holder?: LockHolder) {
+    super(
+      holder === undefined
+        ? `Another run holds the lock on the embedded database "${dir}"`
+        : `A running "${holder.command}" (process ${holder.pid}, since ${holder.since}) holds ` +
+          `the embedded database "${dir}"`,
+    );
     this.name = "DatabaseLockedError";
+    this.holder = holder;
   }
+
+  /** Whether a running serve holds it: it keeps the database until stopped, not for a run. */
+  get heldByServe(): boolean {
+    return this.holder?.command === "serve";
+  }
+}
+
+/** Who holds an embedded database, as its holder wrote into the lock file. */
+export interface LockHolder {
+  /** Its process id. */
+  pid: number;
+  /** Its command (`serve`, `ingest`, …). */
+  command: string;
+  /** When it took the lock (UTC, to the second). */
+  since: string;
+}
+
+/** The command this process names in the lock files it takes ({@linkcode nameLockHolder}). */
+let holderCommand = "fleettickets";
+
+/**
+ * Names this process's command in the lock files it takes from now on: a process that finds the
+ * database held can then say who holds it (before: "another run", also for a serve that never
+ * lets go: a tester's cron skipped every run in silence). The CLI calls it once.
+ */
+export function nameLockHolder(command: string): void {
+  holderCommand = command;
+}
+
+/** Writes this process into the lock file it holds (best effort: a lock is a lock without it). */
+async function writeLockHolder(lockFile: Deno.FsFile): Promise<void> {
+  const holder: LockHolder = {
+    pid: Deno.pid,
+    command: holderCommand,
+    since: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+  };
+  try {
+    await lockFile.truncate(0);
+    await lockFile.seek(0, Deno.SeekMode.Start);
+    await lockFile.write(new TextEncoder().encode(`${JSON.stringify(holder)}\n`));
+  } catch { /* the holder stays unnamed */ }
+}
+
+/** The holder the lock file of `dataDir` names; undefined when none is written (or readable). */
+async function readLockHolder(lockPath: string): Promise<LockHolder | undefined> {
+  try {
+    const h = JSON.parse(await Deno.readTextFile(lockPath));
+    const named = Number.isInteger(h?.pid) && typeof h.command === "string" &&
+      typeof h.since === "string";
+    return named ? { pid: h.pid, command: h.command, since: h.since } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error for `dataDir` held by another process, naming the holder when the lock file does. */
+export async function databaseLockedError(dataDir: string): Promise<DatabaseLockedError> {
+  return new DatabaseLockedError(dataDir, await readLockHolder(await pgliteLockFile(dataDir)));
 }
 
 /** Whether `dataDir` holds a database (PGlite writes `PG_VERSION` once it has made one). */
@@ -115,8 +182,9 @@ export async function createPgliteDatabase(
     lockFile = await Deno.open(path, { write: true, create: true });
     if (!(await lockFile.tryLock(true))) {
       lockFile.close();
-      throw new DatabaseLockedError(options.dataDir);
+      throw new DatabaseLockedError(options.dataDir, await readLockHolder(path));
     }
+    await writeLockHolder(lockFile);
   }
   try {
     // Loaded here, not at the top: a run on PostgreSQL never pays for loading PGlite (~150 ms).
@@ -289,6 +357,8 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
     try {
       await this.#pg.close();
     } finally {
+      // Unnamed again before it is let go: the next holder's name is the only one written.
+      await this.#lockFile?.truncate(0).catch(() => {});
       this.#lockFile?.close();
     }
   }

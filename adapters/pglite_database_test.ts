@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import {
   createPgliteDatabase,
   DatabaseLockedError,
+  databaseLockedError,
   isPgliteLocked,
+  nameLockHolder,
   openError,
 } from "./pglite_database.ts";
 
@@ -25,6 +27,39 @@ Deno.test("every spelling of an embedded database folder takes the same lock", a
     await db.close();
   }
   assert.equal(await isPgliteLocked(`${dir}/`), false);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a held embedded database names its holder's command and process; let go, nobody", async () => {
+  const root = await Deno.makeTempDir({ prefix: "fleettickets-holder-" });
+  const dir = `${root}/db`;
+  nameLockHolder("serve");
+  const db = await createPgliteDatabase({ dataDir: dir, postgis: false });
+  try {
+    const error = await createPgliteDatabase({ dataDir: dir, postgis: false }).then(
+      () => assert.fail("opened a held database"),
+      (error) => error,
+    );
+    assert.ok(error instanceof DatabaseLockedError);
+    assert.equal(error.holder?.command, "serve");
+    assert.equal(error.holder?.pid, Deno.pid);
+    assert.equal(error.heldByServe, true);
+    // Before: "Another run holds the lock", for a serve that never lets go (a tester's).
+    assert.match(
+      error.message,
+      new RegExp(
+        `^A running "serve" \\(process ${Deno.pid}, since \\d{4}-\\d\\d-\\d\\dT[\\d:]{8}Z\\) holds the embedded database "${dir}"$`,
+      ),
+    );
+    assert.deepEqual((await databaseLockedError(dir)).holder, error.holder);
+  } finally {
+    await db.close();
+    nameLockHolder("fleettickets");
+  }
+  assert.equal(await Deno.readTextFile(`${dir}.lock`), ""); // let go: nobody named
+  const unnamed = await databaseLockedError(dir);
+  assert.equal(unnamed.holder, undefined);
+  assert.match(unnamed.message, /^Another run holds the lock on the embedded database/);
   await Deno.remove(root, { recursive: true });
 });
 

@@ -17,7 +17,7 @@ import {
 } from "../core/migrate.ts";
 import {
   createPgliteDatabase,
-  DatabaseLockedError,
+  databaseLockedError,
   hasPgliteDatabase,
   isPgliteLocked,
   type PgliteDatabaseHandle,
@@ -170,12 +170,12 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
   if (options.existing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running holds the lock before it has written PG_VERSION: that is a
     // database being made (wait, or skip), not none.
-    if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
+    if (await isPgliteLocked(dir)) throw await databaseLockedError(dir);
     throw new NoEmbeddedDatabaseError(dir);
   }
   if (options.writesNothing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running is a database being made: wait or skip, as an apply would.
-    if (await isPgliteLocked(dir)) throw new DatabaseLockedError(dir);
+    if (await isPgliteLocked(dir)) throw await databaseLockedError(dir);
     await checkNewDatabaseFolder(dir); // an apply could not make one there: say so now
     return await openInMemory();
   }

@@ -134,7 +134,7 @@ async function openEmbedded(config: Config, checks: Check[]): Promise<OpenedEmbe
     return db === undefined ? undefined : { db, dir };
   } catch (error) {
     if (error instanceof DatabaseLockedError) {
-      checks.push(warn("database", message(error), HELD_REMEDY));
+      checks.push(warn("database", message(error), error.heldByServe ? SERVE_REMEDY : HELD_REMEDY));
     } else {
       checks.push(fail(
         "embedded directory",
@@ -156,6 +156,11 @@ const LOW_SPACE_REMEDY = "free space on that disk, or set PGLITE_DIR to a folder
 /** What to do about an embedded database another process holds. */
 const HELD_REMEDY = 'run doctor again when that run has finished (a running "deno task serve" ' +
   "holds it until stopped)";
+
+/** A running serve holds the embedded database: no ingest, status, report or sql runs meanwhile. */
+const SERVE_REMEDY = "while serve runs no ingest, status, report or sql can use the embedded " +
+  "database (it takes one process at a time): stop serve for them, or keep the data in " +
+  "PostgreSQL (DATABASE_URL); run doctor again with serve stopped to check the rest";
 
 /** Connects to the PostgreSQL server; undefined (and a failed check) when it cannot. */
 async function openServer(

@@ -20,7 +20,8 @@ import { PendingMigrationsError } from "../app/open_database.ts";
 import { SchemaRefusedError } from "../core/migrate.ts";
 import { PathNotAllowedError } from "../app/allowed_path.ts";
 import { createRedactor } from "../app/redact.ts";
-import { DatabaseLockedError } from "../adapters/pglite_database.ts";
+import { DatabaseLockedError, nameLockHolder } from "../adapters/pglite_database.ts";
+import { besideServe } from "./_held_by_serve.ts";
 import {
   type Context,
   defaultIo,
@@ -167,6 +168,7 @@ function printHelp(command: string, rest: string[], out: (text: string) => void)
 
 /** Hands the command to its `cli/run_<command>.ts`; returns its exit code. */
 async function runCommand(command: string, rest: string[], context: Context): Promise<number> {
+  nameLockHolder(command); // in the embedded database's lock file, for whoever finds it held
   // Each command's module is loaded when it runs: an ingest never loads the read API, the
   // embedded database or the S3 SDK it does not use (a no-op run starts ~100 ms sooner).
   switch (command) {
@@ -233,9 +235,14 @@ function failed(
   }
   if (error instanceof DatabaseLockedError) {
     // A command did not do what it was asked (ingest says itself that it skipped, exit 0).
+    const held = `${error.message[0]!.toLowerCase()}${error.message.slice(1)}`;
     err(
-      `Cannot run ${name}: ${error.message[0]!.toLowerCase()}${error.message.slice(1)}; ` +
-        `try again once it has finished (a running "deno task serve" holds it too)`,
+      error.heldByServe
+        ? `Cannot run ${name}: ${held}, and keeps it until stopped; ${
+          besideServe(name ?? "it", error)
+        }`
+        : `Cannot run ${name}: ${held}; try again once it has finished (a running ` +
+          `"deno task serve" holds it too)`,
     );
     return 1;
   }

@@ -17,6 +17,7 @@ import { isTransient } from "../core/is_transient.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError, describeEmbedded } from "../adapters/pglite_database.ts";
+import { besideServe } from "./_held_by_serve.ts";
 import { describePostgres } from "../adapters/postgres_database.ts";
 import { addCounts, type FileReport } from "../core/drain_report.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
@@ -53,7 +54,9 @@ export async function openWaiting(
     try {
       return await openDatabase(config, { requireMigrated: true, signal, writesNothing });
     } catch (error) {
-      if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      // A serve never lets go while it runs: waiting for it only delays the same answer.
+      if (!(error instanceof DatabaseLockedError) || error.heldByServe) throw error;
+      if (Date.now() >= deadline) throw error;
       if (!waited) onWait?.();
       signal?.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -346,8 +349,9 @@ function refuseDatabase(run: IngestRun, error: unknown, store: ObjectStore): num
   for (const report of reports) run.logger.runEnd(report);
   if (values.json) run.print(reports);
   else if (run.format !== "json") {
-    // On a terminal, the one line `main` prints for a failure; a held database is a skip.
-    if (!(error instanceof DatabaseLockedError)) throw error;
+    // On a terminal, the one line `main` prints for a failure; a held database is a skip,
+    // unless a running serve holds it: that is no run to wait for, and nothing will apply.
+    if (!(error instanceof DatabaseLockedError) || error.heldByServe) throw error;
     run.context.out(reports[0]!.error!);
   }
   return exitCodeBeforeDrain(error);
@@ -627,11 +631,18 @@ function reportBeforeDrain(
   startedAt: Date,
   source = "",
 ): IngestReport {
-  const locked = error instanceof DatabaseLockedError;
-  // A scheduled ingest that finds the embedded database held has nothing to do (exit 0).
+  const held = error instanceof DatabaseLockedError ? error : undefined;
+  // A scheduled ingest that finds the embedded database held by another run has nothing to do
+  // (exit 0). Held by a running serve, it never will: a failure (before: a skip, exit 0, every
+  // run, while the files waited: a tester's).
+  const locked = held !== undefined && !held.heldByServe;
   const message = redact(
-    locked
-      ? `${error.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`
+    held?.heldByServe
+      ? `${held.message}, and keeps it until stopped: ingest cannot run beside it (the ` +
+        `embedded database takes one process at a time); nothing was applied; ` +
+        besideServe("ingest", held)
+      : locked
+      ? `${held.message} (another run, or a running "deno task serve": the embedded database takes one process at a time); nothing was applied`
       // Worded as on stderr (cli/main.ts): a schema refusal names the command.
       : namingCommand(messageOf(error), "ingest"),
   );
@@ -647,7 +658,9 @@ function reportBeforeDrain(
     totals: emptyCounts(),
     watermark: null,
     error: message,
-    ...(locked ? {} : { transient: exitCodeBeforeDrain(error) === 1 && isTransient(error) }),
+    ...(locked ? {} : {
+      transient: exitCodeBeforeDrain(error) === 1 && !held && isTransient(error),
+    }),
     // The time the refusal took (the bucket check may have waited out a timeout).
     durationMs: Date.now() - startedAt.getTime(),
   };
@@ -655,7 +668,7 @@ function reportBeforeDrain(
 
 /** The exit code `main` gives the same error: 0 locked, 2 usage or configuration, else 1. */
 function exitCodeBeforeDrain(error: unknown): number {
-  if (error instanceof DatabaseLockedError) return 0;
+  if (error instanceof DatabaseLockedError) return error.heldByServe ? 1 : 0;
   const configuration = error instanceof PendingMigrationsError ||
     error instanceof SchemaRefusedError || error instanceof SourceError ||
     error instanceof PathNotAllowedError || error instanceof ConfigError ||

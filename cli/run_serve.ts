@@ -273,9 +273,13 @@ function openServedDatabase(target: Config, statementTimeoutMs: number): Promise
   }).catch((error) => {
     if (!(error instanceof DatabaseLockedError)) throw error;
     // Not a run to skip, as for ingest: this server did not start.
+    const holder = error.holder === undefined
+      ? "another process holds it (another serve, or a run)"
+      : `a running "${error.holder.command}" (process ${error.holder.pid}, since ` +
+        `${error.holder.since}) holds it`;
     throw new Error(
-      `Cannot serve the embedded database "${target.pgliteDir}": another process holds it ` +
-        `(another serve, or a run); stop that one, or serve PostgreSQL through DATABASE_URL`,
+      `Cannot serve the embedded database "${target.pgliteDir}": ${holder}; stop that one, ` +
+        `or serve PostgreSQL through DATABASE_URL`,
     );
   });
 }

@@ -7,6 +7,7 @@
 import { type Config, ConfigError } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
 import { DatabaseLockedError } from "../adapters/pglite_database.ts";
+import { besideServe } from "./_held_by_serve.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { grantsLacking, STATUS_READS } from "../core/check_read_grants.ts";
@@ -108,9 +109,13 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
 
 /** Says that the database stayed locked past --wait-lock; exit 1. */
 function notChecked(context: Context, flags: StatusFlags, error: DatabaseLockedError): number {
-  // The holder may be a run or a running serve (which holds the embedded database while it runs).
-  const reason = `${error.message} for over ${flags.waitS} s (another run, or a running "deno ` +
-    `task serve"): health not checked`;
+  // The holder may be a run or a running serve (which holds the embedded database while it runs:
+  // not waited for, it would not let go).
+  const reason = error.heldByServe
+    ? `${error.message}: health not checked (the embedded database takes one process at a ` +
+      `time); ask serve instead (GET /api/health), or ${besideServe("status", error)}`
+    : `${error.message} for over ${flags.waitS} s (another run, or a running "deno ` +
+      `task serve"): health not checked`;
   if (flags.values.json) context.io.stderr(`${reason}\n`);
   context.out(flags.values.json ? unknownHealth(reason) : reason);
   return 1;
@@ -131,7 +136,9 @@ async function openReadOnly(
     try {
       return await openDatabase(config, { requireMigrated: true, readOnly: true, existing: true });
     } catch (error) {
-      if (!(error instanceof DatabaseLockedError) || Date.now() >= deadline) throw error;
+      // A serve never lets go while it runs (before: 120 s of waiting, then the same answer).
+      if (!(error instanceof DatabaseLockedError) || error.heldByServe) throw error;
+      if (Date.now() >= deadline) throw error;
       if (!waited) onWait(config.pgliteDir);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }

@@ -22,11 +22,13 @@ function scratch(): Promise<string> {
  * An embedded database folder another process holds, as a running serve or ingest does (the OS
  * lock on <dir>.lock); closing the returned file releases it.
  */
-async function heldDatabase(dir: string): Promise<Deno.FsFile> {
+async function heldDatabase(dir: string, holder?: object): Promise<Deno.FsFile> {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/PG_VERSION`, "17\n");
   const lock = await Deno.open(`${dir}.lock`, { write: true, create: true });
   await lock.lock(true);
+  // What a holder of this version writes into the lock file.
+  if (holder !== undefined) await lock.write(new TextEncoder().encode(JSON.stringify(holder)));
   return lock;
 }
 
@@ -344,6 +346,57 @@ Deno.test("cli: a command other than ingest on an embedded database another proc
   });
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout.trimEnd(), held);
+});
+
+Deno.test("cli: with a running serve holding the embedded database, ingest fails at once naming it (exit 1), and so do status and sql", async () => {
+  const dir = `${await scratch()}/served`;
+  const serve = { pid: 4242, command: "serve", since: "2026-12-01T04:50:00Z" };
+  using _lock = await heldDatabase(dir, serve);
+  const bucket = `${dir}-bucket`;
+  await Deno.mkdir(`${bucket}/${CHANGES}`, { recursive: true });
+  const held = `A running "serve" \\(process 4242, since 2026-12-01T04:50:00Z\\) holds the ` +
+    `embedded database "${dir}"`;
+  // Before: a skip at level info, exit 0, every 20 minutes, while the files waited (a tester's).
+  const started = Date.now();
+  const ingest = await cli(["ingest", "--from-dir", bucket, "--apply", "--wait-lock", "60"], {
+    PGLITE_DIR: dir,
+  });
+  assert.equal(ingest.code, 1, ingest.stdout + ingest.stderr);
+  assert.ok(Date.now() - started < 30_000, "a serve is not waited for");
+  const line = JSON.parse(ingest.stdout.trim().split("\n").at(-1)!);
+  assert.deepEqual(
+    [line.level, line.event, line.status, line.transient],
+    ["error", "run", "failed", false],
+  );
+  assert.match(
+    line.error,
+    new RegExp(
+      `^${held}, and keeps it until stopped: ingest cannot run beside it .*; nothing was ` +
+        `applied; stop it \\(kill 4242\\), run ingest, then start serve again; or keep the ` +
+        `data in PostgreSQL \\(DATABASE_URL\\)`,
+    ),
+  );
+  const text = await cli(["ingest", "--from-dir", bucket, "--log-format", "text"], {
+    PGLITE_DIR: dir,
+  });
+  assert.equal(text.code, 1, text.stdout + text.stderr);
+  assert.match(text.stderr, new RegExp(`^Cannot run ingest: a running "serve" \\(process 4242`));
+  // status does not wait 120 s for it (before: it did, then said the same).
+  const status = await cli(["status"], { PGLITE_DIR: dir });
+  assert.equal(status.code, 1, status.stdout + status.stderr);
+  assert.match(status.stdout, new RegExp(`^${held}: health not checked .*GET /api/health`));
+  const sql = await cli(["sql", "select 1"], { PGLITE_DIR: dir });
+  assert.equal(sql.code, 1);
+  assert.match(
+    sql.stderr,
+    /^Cannot run sql: a running "serve" \(process 4242, .*, and keeps it until stopped; stop it \(kill 4242\), run sql/,
+  );
+  const second = await cli(["serve", "--port", "0"], { PGLITE_DIR: dir });
+  assert.equal(second.code, 1);
+  assert.match(
+    second.stderr,
+    /: a running "serve" \(process 4242, since .*\) holds it; stop that one/,
+  );
 });
 
 Deno.test("cli: serve --port takes decimal digits only, and -p suggests --port (exit 2)", async () => {

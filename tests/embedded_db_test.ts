@@ -258,6 +258,48 @@ Deno.test({
 
 Deno.test({
   name:
+    "embedded: ingest beside a running serve fails naming serve and its process (exit 1); with serve stopped it applies",
+  sanitizeResources: false,
+  fn: async () => {
+    const env = await embeddedWithTickets();
+    const serve = spawnCli(["serve", "--port", "0"], env);
+    const stderr = new Response(serve.stderr).text();
+    const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let head = "";
+    while (!/"url":"/.test(head)) {
+      const { value, done } = await lines.read();
+      if (done) assert.fail(`serve exited: ${await stderr}`);
+      head += value;
+    }
+    const bucket = `${env.PGLITE_DIR!.slice(0, -"/pglite".length)}/more`;
+    await writeFiles(bucket, generateStream({ tickets: 150, deltas: 3, seed: 21 }).files.slice(3));
+    const ingest = ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"];
+    try {
+      // Before: "Another run holds the lock …; nothing was applied", exit 0, on every run while
+      // serve ran, and the file waited for good (a tester's).
+      const beside = await cli(ingest, env);
+      assert.equal(beside.code, 1, beside.stdout + beside.stderr);
+      assert.match(
+        beside.stderr,
+        new RegExp(
+          `^Cannot run ingest: a running "serve" \\(process ${serve.pid}, since .*\\) holds the ` +
+            `embedded database ".*", and keeps it until stopped; stop it \\(kill ${serve.pid}\\)`,
+        ),
+      );
+    } finally {
+      serve.kill("SIGTERM");
+      await serve.status;
+      await lines.cancel();
+      await stderr;
+    }
+    const after = await cli(ingest, env);
+    assert.equal(after.code, 0, after.stdout + after.stderr);
+    assert.match(after.stdout, /applied/);
+  },
+});
+
+Deno.test({
+  name:
     "embedded: `db export` stopped by Ctrl-C leaves no .partial file and an earlier export whole",
   sanitizeResources: false,
   fn: async () => {
