@@ -31,6 +31,9 @@ const UNAVAILABLE = new Set([
   "28P01",
 ]);
 
+/** Deno's words for a request body that ended before its length (the client left). */
+const BODY_CUT = /^Cannot read (request )?body/;
+
 /**
  * The problem response for `error`: a 400 naming a wrong parameter, the refusal Hono's
  * middleware raised (token, body size), or what a failed read means for the client.
@@ -46,6 +49,14 @@ export function errorHandler(deps: ServeDeps): ErrorHandler<ServeEnv> {
       return problemResponse(
         499,
         `Cannot answer "${cut(c.req.path, 200)}": the client left, so its query was stopped`,
+      );
+    }
+    // A body cut short: the client went away while sending it (before: a 500 logged as a
+    // server error, "Cannot read body as underlying resource unavailable": a tester's).
+    if (BODY_CUT.test(error.message)) {
+      return problemResponse(
+        499,
+        `Cannot answer "${cut(c.req.path, 200)}": the client left before it sent the whole body`,
       );
     }
     return failure(error, c.req.path, deps);
@@ -81,7 +92,8 @@ function failure(error: Error, path: string, deps: ServeDeps): Response {
     log({ level: "error", event: "request_failed", path, error: error.message });
     return problemResponse(
       503,
-      `${error.message} (stopped, overloaded or unreachable); try again`,
+      `${error.message} (serve's connections all busy with other requests, or the database ` +
+        `stopped, overloaded or unreachable); try again`,
       { headers: { "Retry-After": String(RETRY_AFTER_S) } },
     );
   }

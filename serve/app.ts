@@ -234,6 +234,13 @@ function pathAndMethodGuard(): MiddlewareHandler<ServeEnv> {
             "backslashes or NUL",
       );
     }
+    // A proxy's request: its target is a host and port, not a path here (before: 'CONNECT is not
+    // allowed on "3"', a tester's).
+    if (c.req.method === "CONNECT") {
+      return problemResponse(405, "CONNECT is not allowed: serve is no proxy", {
+        headers: { Allow: "GET, HEAD" },
+      });
+    }
     const allowed = allowedMethods(path);
     if (allowed === undefined || allowed.includes(c.req.method)) return await next();
     return problemResponse(405, `${c.req.method} is not allowed on "${path}"`, {
@@ -384,6 +391,9 @@ export function isPageFile(path: string): boolean {
   const segments = path.split("/").slice(1);
   const name = segments.at(-1) ?? "";
   if (segments.some((segment) => segment === "" || segment.startsWith("."))) return false;
+  // No file name is longer (NAME_MAX): before, the file system's "File name too long" went to
+  // stderr as a bare line for each such request (a tester's), a 404 all the same.
+  if (segments.some((segment) => new TextEncoder().encode(segment).length > 255)) return false;
   const type = /\.([a-z0-9]+)$/.exec(name)?.[1];
   return type !== undefined && PAGE_FILE_TYPES.includes(type) && !/_test\./.test(name);
 }

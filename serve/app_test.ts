@@ -589,7 +589,11 @@ Deno.test("/api/config gives the page its settings", async () => {
     tilesUrl: "https://tiles.example/{z}/{x}/{y}.png",
     pmtiles: false,
     staleAfterHours: 3,
+    embedded: false,
   });
+  // On the embedded database the stale banner says no ingest runs beside serve (a tester's).
+  const { app: embedded } = appWith({}, { ...fakeDatabase(() => []), kind: "pglite" });
+  assert.equal((await (await embedded.request("/api/config")).json()).embedded, true);
 });
 
 Deno.test("a database error is a 500 whose body and log line hold no secret", async () => {
@@ -849,7 +853,7 @@ Deno.test("a database that answers nothing (stopped, or packets dropped) gets a 
       const body = await problem(response);
       assert.match(
         body.detail,
-        /^The database did not answer within 1\.2 s \(stopped, overloaded or unreachable\); try again$/,
+        /^The database did not answer within 1\.2 s \(serve's connections all busy with other requests, or the database stopped, overloaded or unreachable\); try again$/,
       );
       assert.equal(response.headers.get("Retry-After"), "5");
     }

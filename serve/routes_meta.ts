@@ -44,12 +44,14 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
   // Tagged from its bytes and revalidated, as every other answer (before: neither, so a cache
   // could keep a server's old settings).
   app.get("/api/config", etag({ weak: true }), (c) => {
-    const { settings } = c.get("deps");
+    const { settings, db } = c.get("deps");
     return c.json(
       {
         tilesUrl: settings.tilesUrl ?? null,
         pmtiles: settings.pmtiles !== undefined,
         staleAfterHours: settings.staleAfterHours,
+        // The stale banner's advice: no ingest runs beside this server on the embedded database.
+        embedded: db.kind === "pglite",
       },
       200,
       { "Cache-Control": "no-cache" },

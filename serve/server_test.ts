@@ -128,6 +128,39 @@ async function stalledClient(port: number, path: string): Promise<Deno.TcpConn> 
   return conn;
 }
 
+Deno.test("a POST whose client leaves before its whole body is a 499 in the access log, not a server error; CONNECT is a 405 that names no path", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const server = await start(fakeDatabase(() => []), lines);
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(new TextEncoder().encode(
+      "POST /webhook/inc-dashboard HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+        'Content-Length: 100\r\n\r\n{"window":',
+    ));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    conn.close(); // gone before the other 89 bytes
+    await until(() => lines.some((line) => line.event === "request"));
+    // Before: "request_failed … Cannot read body as underlying resource unavailable", then 500.
+    assert.deepEqual(lines.filter((line) => line.event === "request_failed"), []);
+    assert.equal(lines.find((line) => line.event === "request")?.status, 499);
+
+    const proxy = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await proxy.write(
+      new TextEncoder().encode(
+        "CONNECT evil.example.com:443 HTTP/1.1\r\nHost: evil.example.com:443\r\n\r\n",
+      ),
+    );
+    const answer = new Uint8Array(4096);
+    const n = await proxy.read(answer);
+    proxy.close();
+    const text = new TextDecoder().decode(answer.subarray(0, n ?? 0));
+    assert.match(text, /^HTTP\/1\.1 405/);
+    assert.match(text, /"detail":"CONNECT is not allowed: serve is no proxy"/); // before: on "3"
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("a client that never reads holds shutdown only for the grace, then its response is cut and logged", async () => {
   const lines: Record<string, unknown>[] = [];
   // ~10 MB: more than the socket buffers take

@@ -201,7 +201,15 @@ Deno.test("isPageFile takes the page's file types, without tests, hidden names o
     assert.equal(isPageFile(path), true, path);
   }
   for (
-    const path of ["/a_test.ts", "/x_test.js", "/app.js/", "//app.js", "/a/.b/c.js", "/deno.json"]
+    const path of [
+      "/a_test.ts",
+      "/x_test.js",
+      "/app.js/",
+      "//app.js",
+      "/a/.b/c.js",
+      "/deno.json",
+      `/${"A".repeat(300)}.js`, // longer than any file name: not looked for
+    ]
   ) {
     assert.equal(isPageFile(path), false, path);
   }

@@ -1170,6 +1170,11 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             await text(page, "#stale"),
             new RegExp(`is ${grown.replace(".", "\\.")} h old, over the 2 h limit\\.`),
           );
+          // Served from the embedded database: the likeliest cause there is said (a tester's).
+          assert.match(
+            await text(page, "#stale"),
+            /On the embedded database no ingest can run while this server does: stop it/,
+          );
 
           // Back an hour later, restarted with STALE_AFTER_HOURS=1.
           again = await servePage(s.db, s.fixture, {

@@ -403,8 +403,10 @@ function showFreshness() {
   const grown = freshness.data?.newest_file_time
     ? { ...freshness.data, file_age_hours: Number(freshness.data.file_age_hours) + since }
     : freshness.data;
-  renderFreshness(grown, config.staleAfterHours);
-  if (crqHealth !== undefined) renderCrqFreshness(crqHealth, grown, config.staleAfterHours);
+  renderFreshness(grown, config.staleAfterHours, config.embedded);
+  if (crqHealth !== undefined) {
+    renderCrqFreshness(crqHealth, grown, config.staleAfterHours, config.embedded);
+  }
 }
 
 async function loadTeams(gen) {

@@ -44,7 +44,7 @@ function windowLabel(w) {
  * The "data as of" line and the stale banner. `freshness.file_age_hours` is the age now: the
  * caller adds the time since the server answered (also while it cannot be reached).
  */
-export function renderFreshness(freshness, staleAfterHours) {
+export function renderFreshness(freshness, staleAfterHours, embedded = false) {
   const asOf = $("as-of");
   const stale = $("stale");
   if (!freshness?.newest_file_time) {
@@ -58,8 +58,15 @@ export function renderFreshness(freshness, staleAfterHours) {
   stale.hidden = !(age > staleAfterHours);
   stale.textContent = stale.hidden ? "" : `Stale data: the newest applied change file ` +
     `(${freshness.newest_file}) is ${age.toFixed(1)} h old, over the ${staleAfterHours} h limit. ` +
-    `Check the export and the ingest schedule.`;
+    `Check the export and the ingest schedule.${embedded ? BESIDE_SERVE : ""}`;
 }
+
+/**
+ * On the embedded database no ingest runs while this server holds it: a stale banner's likeliest
+ * cause there (a tester's cron skipped every run, and the banner named only the export).
+ */
+const BESIDE_SERVE = " On the embedded database no ingest can run while this server does: stop " +
+  "it for the ingest, or keep the data in PostgreSQL.";
 
 /** A change file's export time (its name, EAT wall clock) as ISO 8601; null for another name. */
 function fileTime(name) {
@@ -73,7 +80,7 @@ function fileTime(name) {
  * has since passed the limit. Its age is counted from the server's clock, which INC's freshness
  * gives (the browser's may differ).
  */
-export function renderCrqFreshness(crq, incFreshness, staleAfterHours) {
+export function renderCrqFreshness(crq, incFreshness, staleAfterHours, embedded = false) {
   const note = $("as-of-crq");
   const stale = $("stale-crq");
   note.hidden = !crq;
@@ -95,7 +102,8 @@ export function renderCrqFreshness(crq, incFreshness, staleAfterHours) {
   note.title = `newest applied CRQ file: ${crq.watermark}`;
   stale.textContent = stale.hidden ? "" : `Stale CRQ data: the newest applied CRQ change file ` +
     `(${crq.watermark}) is ${age === null ? "" : `${age.toFixed(1)} h old, `}over the ` +
-    `${staleAfterHours} h limit. Check the CRQ export and the ingest schedule.`;
+    `${staleAfterHours} h limit. Check the CRQ export and the ingest schedule.` +
+    (embedded ? BESIDE_SERVE : "");
 }
 
 /** Shows an error line (or hides it with null). */
