@@ -155,6 +155,36 @@ function testServer(
   });
 }
 
+/**
+ * Inserts `n` open tickets (`PREFIX_000`…) within ~35 km of the vehicle, every SLA state (a
+ * quarter without a clock: unknown), placed from a seeded sequence; the caller rolls back. Returns
+ * the sequence, to go on drawing the questions from it.
+ */
+async function insertScattered(
+  tx: SqlSession,
+  prefix: string,
+  n: number,
+  seed: number,
+): Promise<() => number> {
+  let state = seed;
+  const random = () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const tickets = Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}_${String(i).padStart(3, "0")}`,
+    lon: VEHICLE.lon + (random() - 0.5) * 0.6,
+    lat: VEHICLE.lat + (random() - 0.5) * 0.6,
+    seen: random() < 0.25 ? null : ago(random() * 80),
+  }));
+  await tx.query(
+    `insert into tickets.inc (ticket_id, raw, source_file, geom)
+     select t.id, jsonb_strip_nulls(jsonb_build_object('is_actionable', 'true',
+              'normalized_status', 'pending', 'first_seen_at', t.seen)),
+            $2, st_setsrid(st_makepoint(t.lon, t.lat), 4326)
+     from jsonb_to_recordset($1::text::jsonb) as t(id text, lon float8, lat float8, seen text)`,
+    [JSON.stringify(tickets), `${prefix.toLowerCase()}.csv`],
+  );
+  return random;
+}
+
 for (const b of backends()) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${b.name}] serve: ${name}`, ...shared, fn });
@@ -299,27 +329,12 @@ for (const b of backends()) {
 
   test("nearest: rank=urgency, bounded by the nearest tickets' scores, gives what scoring every ticket within max_km gives", async () => {
     const { db } = await ready();
-    // 600 open tickets within ~35 km of the vehicle, every SLA state (a quarter without a clock:
-    // unknown), seeded; in a transaction rolled back, so the other tests keep their tickets.
-    let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const tickets = Array.from({ length: 600 }, (_, i) => ({
-      id: `RND_${String(i).padStart(3, "0")}`,
-      lon: VEHICLE.lon + (random() - 0.5) * 0.6,
-      lat: VEHICLE.lat + (random() - 0.5) * 0.6,
-      seen: random() < 0.25 ? null : ago(random() * 80),
-    }));
+    // 600 open tickets within ~35 km of the vehicle, every SLA state; rolled back.
+    let random = () => 0;
     const mismatches: string[] = [];
     let compared = 0;
     await db.transaction(async (tx) => {
-      await tx.query(
-        `insert into tickets.inc (ticket_id, raw, source_file, geom)
-         select t.id, jsonb_strip_nulls(jsonb_build_object('is_actionable', 'true',
-                  'normalized_status', 'pending', 'first_seen_at', t.seen)),
-                'rnd.csv', st_setsrid(st_makepoint(t.lon, t.lat), 4326)
-         from jsonb_to_recordset($1::text::jsonb) as t(id text, lon float8, lat float8, seen text)`,
-        [JSON.stringify(tickets)],
-      );
+      random = await insertScattered(tx, "RND", 600, 7);
       for (let i = 0; i < 60; i++) {
         const query = {
           lon: VEHICLE.lon + (random() - 0.5) * 0.5,
@@ -391,26 +406,12 @@ for (const b of backends()) {
 
   test("nearest: asked without the index's order, every dispatch question gets the same answer", async () => {
     const { db } = await ready();
-    // 400 open tickets within ~35 km of the vehicle, every SLA state, seeded; rolled back.
-    let seed = 11;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const tickets = Array.from({ length: 400 }, (_, i) => ({
-      id: `WALK_${String(i).padStart(3, "0")}`,
-      lon: VEHICLE.lon + (random() - 0.5) * 0.6,
-      lat: VEHICLE.lat + (random() - 0.5) * 0.6,
-      seen: random() < 0.25 ? null : ago(random() * 80),
-    }));
+    // 400 open tickets within ~35 km of the vehicle, every SLA state; rolled back.
+    let random = () => 0;
     const differ: string[] = [];
     let found = 0;
     await db.transaction(async (tx) => {
-      await tx.query(
-        `insert into tickets.inc (ticket_id, raw, source_file, geom)
-         select t.id, jsonb_strip_nulls(jsonb_build_object('is_actionable', 'true',
-                  'normalized_status', 'pending', 'first_seen_at', t.seen)),
-                'walk.csv', st_setsrid(st_makepoint(t.lon, t.lat), 4326)
-         from jsonb_to_recordset($1::text::jsonb) as t(id text, lon float8, lat float8, seen text)`,
-        [JSON.stringify(tickets)],
-      );
+      random = await insertScattered(tx, "WALK", 400, 11);
       for (let i = 0; i < 48; i++) {
         const query = {
           lon: VEHICLE.lon + (random() - 0.5) * 0.5,
