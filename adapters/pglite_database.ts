@@ -32,11 +32,12 @@ export class DatabaseLockedError extends Error {
 
   /** Creates the error for a data directory, naming its holder when known. */
   constructor(dir: string, holder?: LockHolder) {
+    const who = holder && `"${holder.command}", process ${holder.pid}, since ${holder.since}`;
     super(
-      holder === undefined
-        ? `Another run holds the lock on the embedded database "${dir}"`
-        : `A running "${holder.command}" (process ${holder.pid}, since ${holder.since}) holds ` +
-          `the embedded database "${dir}"`,
+      holder?.command === "serve"
+        ? `A running "serve" (process ${holder.pid}, since ${holder.since}) holds the embedded ` +
+          `database "${dir}"`
+        : `Another run holds the lock on the embedded database "${dir}"${who ? ` (${who})` : ""}`,
     );
     this.name = "DatabaseLockedError";
     this.holder = holder;

@@ -52,6 +52,15 @@ Deno.test("a held embedded database names its holder's command and process; let 
       ),
     );
     assert.deepEqual((await databaseLockedError(dir)).holder, error.holder);
+    // Another command is a run: said as before, then who.
+    const run = new DatabaseLockedError(dir, { ...error.holder!, command: "ingest" });
+    assert.match(
+      run.message,
+      new RegExp(
+        `^Another run holds the lock on the embedded database "${dir}" \\("ingest", process \\d+, since `,
+      ),
+    );
+    assert.equal(run.heldByServe, false);
   } finally {
     await db.close();
     nameLockHolder("fleettickets");
