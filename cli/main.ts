@@ -79,9 +79,22 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       unwatch();
     }
   } catch (error) {
-    return failed(command, error, err, role);
+    const said: string[] = [];
+    const code = failed(command, error, (text) => {
+      said.push(text);
+      err(text);
+    }, role);
+    // A reader of `report --json` gets a document on a failure too (before: nothing on stdout,
+    // where `status --json` prints its unknown health: a tester's).
+    if (JSON_ERRORS.has(command ?? "") && rest.includes("--json") && said.length > 0) {
+      out(JSON.stringify({ error: said.join("\n") }));
+    }
+    return code;
   }
 }
+
+/** Commands whose `--json` prints `{"error": …}` on stdout when they fail (the rest say theirs). */
+const JSON_ERRORS = new Set(["report", "capture"]);
 
 /** The commands that write to the database (a role that may not write fails them). */
 const WRITING_COMMANDS = new Set(["migrate", "ingest", "capture", "geocode", "gazetteer"]);

@@ -391,6 +391,15 @@ Deno.test("cli: with a running serve holding the embedded database, ingest fails
     sql.stderr,
     /^Cannot run sql: a running "serve" \(process 4242, .*, and keeps it until stopped; stop it \(kill 4242\), run sql/,
   );
+  // report and capture --json print a document on stdout too (before: nothing there).
+  for (const command of ["report", "capture"]) {
+    const json = await cli([command, "--json"], { PGLITE_DIR: dir });
+    assert.equal(json.code, 1, json.stderr);
+    assert.match(
+      JSON.parse(json.stdout).error,
+      new RegExp(`^Cannot run ${command}: a running "serve" \\(process 4242`),
+    );
+  }
   const second = await cli(["serve", "--port", "0"], { PGLITE_DIR: dir });
   assert.equal(second.code, 1);
   assert.match(
