@@ -73,6 +73,10 @@ async function load(db: Database) {
 
 const noSleep = () => Promise.resolve();
 
+/** LocationIQ's adapter pointed at a fake geocoder, without the waits between requests. */
+const fakeLocationIq = (fake: { baseUrl: string }, apiKey = "good-key") =>
+  createLocationIqGeocoder({ baseUrl: fake.baseUrl, apiKey, sleep: noSleep });
+
 /**
  * Drains one INC file of open Nairobi tickets (`given` over empty columns) named in 2030: the
  * run's clock says it is then (a file named far ahead is set aside). Returns the folder, that
@@ -120,11 +124,7 @@ for (const b of backends()) {
     await load(db);
     const fake = startFakeGeocoder(answer);
     try {
-      const geocoder = createLocationIqGeocoder({
-        baseUrl: fake.baseUrl,
-        apiKey: "good-key",
-        sleep: noSleep,
-      });
+      const geocoder = fakeLocationIq(fake);
       const plan = await geocode(db, undefined, { mode: "clusters" });
       assert.equal(plan.calls, 0);
       assert.ok(plan.toLookUp > 10);
@@ -203,11 +203,7 @@ for (const b of backends()) {
     ]);
     const fake = startFakeGeocoder(answer);
     try {
-      const geocoder = createLocationIqGeocoder({
-        baseUrl: fake.baseUrl,
-        apiKey: "good-key",
-        sleep: noSleep,
-      });
+      const geocoder = fakeLocationIq(fake);
       // Self-contained: clusters first (already cached when the file runs in order).
       await geocode(db, geocoder, { mode: "clusters", apply: true, datasets: [INC] });
       await geocode(db, geocoder, { mode: "locations", apply: true, datasets: [INC] });
@@ -352,11 +348,7 @@ for (const b of backends()) {
     ]);
     const fake = startFakeGeocoder(answer);
     try {
-      const geocoder = createLocationIqGeocoder({
-        baseUrl: fake.baseUrl,
-        apiKey: "good-key",
-        sleep: noSleep,
-      });
+      const geocoder = fakeLocationIq(fake);
       const run = await geocode(db, geocoder, { mode: "clusters", apply: true, datasets: [INC] });
       // Before: 4 lookups, one paid per spelling.
       assert.equal(run.calls, 1);
@@ -451,21 +443,13 @@ for (const b of backends()) {
     await load(db);
     const fake = startFakeGeocoder(answer);
     try {
-      const good = createLocationIqGeocoder({
-        baseUrl: fake.baseUrl,
-        apiKey: "good-key",
-        sleep: noSleep,
-      });
+      const good = fakeLocationIq(fake);
       const first = await geocode(db, good, { mode: "clusters", apply: true, budget: 5 });
       assert.equal(first.calls, 5);
       assert.equal(first.stoppedBy, "budget of 5 calls");
 
       const secret = "sk-live-NEVER-SHOW-ME";
-      const bad = createLocationIqGeocoder({
-        baseUrl: fake.baseUrl,
-        apiKey: secret,
-        sleep: noSleep,
-      });
+      const bad = fakeLocationIq(fake, secret);
       const refused = await geocode(db, bad, { mode: "clusters", apply: true });
       assert.equal(refused.stoppedBy, "provider");
       assert.equal(refused.calls, 1, "a refused key stops the run at once");
@@ -509,7 +493,7 @@ for (const b of backends()) {
     const fake = startFakeGeocoder(answer, { key: secret });
     const host = new URL(fake.baseUrl).host;
     try {
-      const g = createLocationIqGeocoder({ baseUrl: fake.baseUrl, apiKey: secret, sleep: noSleep });
+      const g = fakeLocationIq(fake, secret);
       fake.failWith = 400;
       const all = await geocode(db, g, { mode: "clusters", apply: true });
       assert.ok(all.toLookUp > FAILING_AFTER);
@@ -774,11 +758,7 @@ for (const b of backends()) {
     await drain(createDirObjectStore(root), db, { dataset: INC, apply: true });
     const fake = startFakeGeocoder(answer);
     try {
-      const g = createLocationIqGeocoder({
-        baseUrl: fake.baseUrl,
-        apiKey: "good-key",
-        sleep: noSleep,
-      });
+      const g = fakeLocationIq(fake);
       await geocode(db, g, { mode: "clusters", apply: true });
       await geocode(db, g, { mode: "locations", apply: true });
     } finally {
