@@ -14,7 +14,7 @@ import { cors } from "hono/cors";
 import { serveStatic } from "hono/deno";
 import { etag } from "hono/etag";
 import type { ServeDeps, ServeEnv } from "./env.ts";
-import { ParameterError } from "./params.ts";
+import { badPercentEncoding, ParameterError } from "./params.ts";
 import { cut, problemResponse } from "./problem.ts";
 import { serveRangeFile } from "./range_file.ts";
 import { cutRequests } from "./_cut_requests.ts";
@@ -115,7 +115,7 @@ export function createApp(given: ServeDeps): Hono<ServeEnv> {
   app.use(pathAndMethodGuard());
   // After the token and CORS: a request without the token learns nothing of the parameters, and
   // a listed origin can read the 400.
-  app.use("/api/*", refuseUnknownParameters);
+  useOnApiAndWebhook(app, checkQuery);
   app.use(compress({ threshold: GZIP_MIN_BYTES }));
   // Inside compress: it leaves alone only what has a Content-Length under its threshold, and
   // c.json(), files and the CSV export come without one.
@@ -294,10 +294,14 @@ function tokenCheck(token: string): MiddlewareHandler<ServeEnv> {
   });
 }
 
-/** A GET with a query parameter its `/api` path does not read is a 400 naming it. */
-const refuseUnknownParameters: MiddlewareHandler<ServeEnv> = async (c, next) => {
-  const unknown = c.req.method === "GET" ? unknownParameter(c.req.path, c.req.url) : undefined;
-  if (unknown !== undefined) throw unknown;
+/**
+ * A query parameter that is not valid percent-encoding, or on a GET one its `/api` path does not
+ * read, is a 400 naming it.
+ */
+const checkQuery: MiddlewareHandler<ServeEnv> = async (c, next) => {
+  const bad = badPercentEncoding(c.req.url) ??
+    (c.req.method === "GET" ? unknownParameter(c.req.path, c.req.url) : undefined);
+  if (bad !== undefined) throw bad;
   await next();
 };
 

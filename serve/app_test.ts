@@ -93,6 +93,13 @@ const BAD: readonly [string, string][] = [
   ["/api/teams?window=year", "window"],
   ["/api/teams?by=region", "by"],
   ["/api/teams?from=2026-06-10&to=2026-06-01", "from"],
+  // Not percent-encoding: before, read as the literal text (a filter on "%E0%A4" matched nothing).
+  ["/api/tickets?cluster=%E0%A4", "cluster"], // UTF-8 cut short
+  ["/api/tickets.csv?team=100%", "team"],
+  ["/api/nearest?lon=36.8&lat=-1.2&sla_state=%C0%AF", "sla_state"], // an overlong "/"
+  ["/webhook/inc-dashboard?cluster=%zz", "cluster"],
+  ["/api/dashboard?status=%FF", "status"],
+  ["/api/tickets/WOT%E0", "id"], // before: looked up as the text "WOT%E0"
 ];
 
 for (const [url, parameter] of BAD) {

@@ -7,6 +7,7 @@
  */
 
 import { isCalendarDay } from "../core/report_window.ts";
+import { cut } from "./problem.ts";
 
 /** A missing, repeated or malformed request parameter (answered 400). */
 export class ParameterError extends Error {
@@ -31,6 +32,37 @@ export type ParamSource = (name: string) => string[];
 export function queryParams(req: { queries(): Record<string, string[]> }): ParamSource {
   const all = req.queries();
   return (name) => Object.hasOwn(all, name) ? all[name]! : [];
+}
+
+/**
+ * The first query parameter whose name or value is not valid percent-encoding (a "%" not followed
+ * by two hex digits, or bytes that are not UTF-8), as a ParameterError; undefined when none. The
+ * URL parser reads such a value as its literal text, so `cluster=%E0` would filter on "%E0".
+ */
+export function badPercentEncoding(url: string): ParameterError | undefined {
+  const start = url.indexOf("?");
+  if (start < 0 || !url.includes("%", start)) return undefined;
+  for (const pair of url.slice(start + 1).split("&")) {
+    const eq = pair.indexOf("=");
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const name = decoded(rawName);
+    if (name !== undefined && (eq < 0 || decoded(pair.slice(eq + 1)) !== undefined)) continue;
+    const shown = name ?? rawName;
+    return new ParameterError(
+      shown,
+      `Cannot read "${cut(shown, 40)}": ` +
+        `it is not valid percent-encoding (each "%" starts two hex digits of UTF-8, "%25" is "%")`,
+    );
+  }
+  return undefined;
+}
+
+function decoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Longest free-text filter accepted (cluster, status, team …). */

@@ -194,6 +194,16 @@ function streamCsv(
   };
 }
 
+/** Whether a path segment is valid percent-encoding (else the router reads it as its text). */
+function decodable(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * `/api/tickets/{id}[?dataset=inc|crq]`: one ticket with its raw record and closures (the INC one
  * when both datasets hold the id, unless `dataset` says); 404 when there is none.
@@ -202,7 +212,7 @@ function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> 
   const id = c.req.param("id");
   // Any id the feed may carry (spaces, "#", accents, a "/" percent-encoded; as long as ingest
   // takes): the query takes it as a parameter.
-  if (!takenId(id)) {
+  if (!takenId(id) || !decodable(new URL(c.req.url).pathname.slice("/api/tickets/".length))) {
     throw new ParameterError(
       "id",
       `Cannot read the ticket id "${JSON.stringify(id.slice(0, 40)).slice(1, -1)}": expected ` +
