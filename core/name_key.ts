@@ -1,7 +1,8 @@
 /**
- * A name (cluster, team, owner, status) as fleettickets matches and groups it: in any case,
- * without the white space around it. The database's `tickets.name_key` (migration 015) is the
- * same rule: JavaScript's `trim()` white space, lowered.
+ * A name (cluster, team, owner, status) as fleettickets matches and groups it: in any case and
+ * either Unicode form, without the white space around it. The database's `tickets.name_key`
+ * (migrations 015 and 016) is the same rule: brought to NFC, JavaScript's `trim()` white space
+ * dropped, lowered.
  *
  * @module
  */
@@ -15,8 +16,9 @@
  * import assert from "node:assert/strict";
  *
  * assert.equal(nameKey("\u00a0NBI North FLM\t"), nameKey("nbi north flm"));
+ * assert.equal(nameKey("Nyali Be\u0301ach"), nameKey("NYALI B\u00c9ACH"));
  * ```
  */
 export function nameKey(name: string): string {
-  return name.trim().toLowerCase();
+  return name.normalize("NFC").trim().toLowerCase();
 }

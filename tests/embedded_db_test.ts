@@ -96,9 +96,11 @@ Deno.test({
     );
     await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
     const definitions = (await loadDefinitions()).map((d) => d.name);
-    const pending = `6 pending migration(s) and ${definitions.length} definition(s) (views, ` +
+    const pending = `7 pending migration(s) and ${definitions.length} definition(s) (views, ` +
       `functions) to install (010_capture_marks.sql, 011_geometry_marks.sql, 012_run_key.sql, ` +
-      `013_run_start.sql, 014_edited_migrations.sql, 015_name_keys.sql, ${definitions.join(", ")})`;
+      `013_run_start.sql, 014_edited_migrations.sql, 015_name_keys.sql, 016_name_keys_nfc.sql, ${
+        definitions.join(", ")
+      })`;
     const run = (args: string[]) => cli(args, {}, { cwd });
     for (
       const args of [
@@ -142,7 +144,7 @@ Deno.test({
     assert.equal(demo.code, 2, demo.stdout + demo.stderr);
     assert.match(
       demo.stderr,
-      /\nCannot run status: the database has 6 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
+      /\nCannot run status: the database has 7 pending migration\(s\) .*; run "deno task demo" again to rebuild the demo's database at this version\n$/,
     );
     // doctor gives the same remedy (before: run "deno task migrate", which makes an empty
     // database in PGLITE_DIR that every command then reads instead of the demo's).
@@ -150,14 +152,14 @@ Deno.test({
     assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
     assert.match(
       doctor.stdout,
-      /\nfail +migrations +the database has 6 pending migration\(s\) [^\n]*\n +→ run "deno task demo" again to rebuild the demo's database at this version\n/,
+      /\nfail +migrations +the database has 7 pending migration\(s\) [^\n]*\n +→ run "deno task demo" again to rebuild the demo's database at this version\n/,
     );
 
     const migrated = await run(["migrate"]);
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.match(
       migrated.stdout,
-      /^Applied 6 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql, 012_run_key\.sql, 013_run_start\.sql, 014_edited_migrations\.sql, 015_name_keys\.sql\nApplied \d+ definition\(s\): /,
+      /^Applied 7 migration\(s\): 010_capture_marks\.sql, 011_geometry_marks\.sql, 012_run_key\.sql, 013_run_start\.sql, 014_edited_migrations\.sql, 015_name_keys\.sql, 016_name_keys_nfc\.sql\nApplied \d+ definition\(s\): /,
     );
     const status = await run(["status", "--json"]);
     assert.equal(status.stderr, "");

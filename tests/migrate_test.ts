@@ -302,7 +302,11 @@ for (const [name, open] of opens) {
           }, "2026-06-15T09-00-00.csv");
           await recordLedgerRow(db, "2026-06-15T09-00-00.csv");
           const upgrade = await migrate(db);
-          assertEquals(upgrade.pending, ["014_edited_migrations.sql", "015_name_keys.sql"]);
+          assertEquals(upgrade.pending, [
+            "014_edited_migrations.sql",
+            "015_name_keys.sql",
+            "016_name_keys_nfc.sql",
+          ]);
           assertEquals(await schemaOf(db), await schemaOf(fresh));
           const [kept] = await db.query<{ tickets: number; files: number }>(
             `select (select count(*) from tickets.inc)::int as tickets,
@@ -384,6 +388,7 @@ for (const [name, open] of opens) {
           "013_run_start.sql",
           "014_edited_migrations.sql",
           "015_name_keys.sql",
+          "016_name_keys_nfc.sql",
         ]);
         assertEquals((await pendingMigrations(db)).pending, []);
         const indexes = await db.query<{ name: string }>(
@@ -465,6 +470,7 @@ for (const [name, open] of opens) {
           "013_run_start.sql",
           "014_edited_migrations.sql",
           "015_name_keys.sql",
+          "016_name_keys_nfc.sql",
         ]);
         assertEquals(upgrade.changedDefinitions, ["91_resolve_applied_geometry.sql"]);
         const after = await runAfterApply(db, INC);
@@ -503,6 +509,7 @@ for (const [name, open] of opens) {
           "013_run_start.sql",
           "014_edited_migrations.sql",
           "015_name_keys.sql",
+          "016_name_keys_nfc.sql",
         ]);
         const at = new Date("2026-06-15T06:20:00Z");
         await recordRun(db, report, { startedAt: at, finishedAt: at });
@@ -537,6 +544,7 @@ for (const [name, open] of opens) {
           "013_run_start.sql",
           "014_edited_migrations.sql",
           "015_name_keys.sql",
+          "016_name_keys_nfc.sql",
         ]);
         const at = (iso: string) => ({ clock: { now: () => new Date(iso) }, datasets: [INC] });
         const [kept] = (await readStatus(db, at("2026-06-15T06:10:00Z"))).datasets;
@@ -572,6 +580,46 @@ for (const [name, open] of opens) {
           `select status, finished_at is not null as ended from tickets.runs order by started_at`,
         );
         assertEquals(rows, [{ status: "ok", ended: true }, { status: "running", ended: false }]);
+      } finally {
+        await db.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `[${name}] a database at migration 015 gets 016: a name in either Unicode form is one name, its indexes rebuilt`,
+    ...shared,
+    async fn() {
+      const db = await open();
+      try {
+        // The last release: migrations up to 015, a ticket whose cluster came decomposed (NFD).
+        const shipped = await loadMigrations();
+        await migrate(db, { migrations: shipped.filter((m) => m.version <= 15) });
+        await storeTicket(db, {
+          ticket_id: "WOT0000001",
+          is_actionable: "true",
+          cluster: "Nyali Be\u0301ach",
+          created_at_service: "2026-06-13 09:00:00",
+        }, "2026-06-15T09-00-00.csv");
+        const byKey = (name: string) =>
+          db.query<{ id: string }>(
+            `select ticket_id as id from tickets.inc
+             where tickets.name_key(cluster) = tickets.name_key($1)`,
+            [name],
+          );
+        assertEquals(await byKey("Nyali B\u00e9ach"), [], "before 016: two keys");
+
+        assertEquals((await migrate(db)).pending, ["016_name_keys_nfc.sql"]);
+        assertEquals(await byKey("NYALI B\u00c9ACH"), [{ id: "WOT0000001" }]);
+        // The index the filters use holds the new key too: the same answer through it.
+        await db.exec(`set enable_seqscan = off`);
+        assertEquals(await byKey("nyali b\u00e9ach"), [{ id: "WOT0000001" }]);
+        await db.exec(`reset enable_seqscan`);
+        const [row] = await db.query<{ key: string }>(
+          `select tickets.name_key(E' Nyali Be\\u0301ach\\u00a0') as key`,
+        );
+        assertEquals(row!.key, "nyali b\u00e9ach");
       } finally {
         await db.close();
       }

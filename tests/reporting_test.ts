@@ -997,6 +997,39 @@ for (const b of backends()) {
     ]);
   });
 
+  test("a name in either Unicode form (é as one character or e + a combining accent) is one row and one filter", async () => {
+    const db = await fresh();
+    const composed = "Nyali B\u00e9ach"; // NFC: what a keyboard sends
+    const decomposed = "Nyali Be\u0301ach"; // NFD: what some systems export
+    await load(db, "2026-06-15T10-00-00.csv", [
+      row("N1", { assigned_team: `Team ${composed}`, cluster: composed }),
+      row("N2", { assigned_team: `Team ${decomposed}`, cluster: decomposed }),
+      row("OTHER", { assigned_team: "Team B", cluster: "Kilimani" }),
+    ]);
+    const matched = (filter: { team?: string; cluster?: string }) =>
+      db.transaction(async (tx) =>
+        (await readTickets(tx, {
+          dataset: "inc",
+          openOnly: true,
+          ...filter,
+          limit: 100,
+          offset: 0,
+        }, NOW)).matched
+      );
+    // Before (migration 015's key): 1 each way.
+    for (const name of [composed, decomposed, composed.toUpperCase()]) {
+      assert.equal(await matched({ cluster: name }), 2, name);
+      assert.equal(await matched({ team: `team ${name}` }), 2, name);
+    }
+    const report = await buildReport(db, { now: NOW });
+    assert.deepEqual(report.byCluster.map((c) => c.total), [2, 1]);
+    const [r] = await db.query<{ t: Json }>(
+      `select reporting.fn_team_performance('team', $1, 'today', null, null, $2::timestamptz) as t`,
+      [decomposed, NOW.toISOString()],
+    );
+    assert.deepEqual(r!.t.rows.map((x: Json) => x.open), [2]);
+  });
+
   test("fn_team_performance takes a closure's MTTR and verdict as the feed fills them in later", async () => {
     const db = await fresh();
     const teams = async () => {

@@ -61,7 +61,7 @@ export function mostSpelled(counts) {
 }
 
 /**
- * A name as the API's filters match it (the database's tickets.name_key): in any case, the white
- * space around it ignored.
+ * A name as the API's filters match it (the database's tickets.name_key): in any case and either
+ * Unicode form (NFC or NFD), the white space around it ignored.
  */
-export const nameKey = (name) => name.trim().toLowerCase();
+export const nameKey = (name) => name.normalize("NFC").trim().toLowerCase();
