@@ -182,10 +182,14 @@ function denied(doing: string, may: string): (error: unknown) => never {
 const UNREADABLE = "cannot be read (permission denied): not applied and not moved; let the user " +
   "the worker runs as read it";
 
-/** A listed file with its MD5, size and version, or, when the worker may not read it, set aside. */
+/**
+ * A listed file with its MD5, size, version and age, or, when the worker may not read it, set
+ * aside.
+ */
 async function readable(key: string, path: string): Promise<StoredObject & { version?: string }> {
   try {
-    return { key, ...await digest(path) };
+    const { writtenAt, ...file } = await digest(path);
+    return { key, ...file, writtenMsAgo: Math.max(0, Date.now() - writtenAt) };
   } catch (error) {
     // Before: the whole listing failed with the OS's words, and no file was applied.
     if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
@@ -199,21 +203,22 @@ function versionOf(info: Deno.FileInfo): string {
 }
 
 /**
- * MD5 and size of a file, streamed (files can be large), and its version as it was opened
- * (`read` compares it: a file written again since is another version).
+ * MD5 and size of a file, streamed (files can be large), its version as it was opened (`read`
+ * compares it: a file written again since is another version) and when it was last written.
  */
 export async function digest(
   path: string,
-): Promise<{ etag: string; size: number; version: string }> {
+): Promise<{ etag: string; size: number; version: string; writtenAt: number }> {
   const hash = createHash("md5");
   let size = 0;
   using file = await Deno.open(path, { read: true });
-  const version = versionOf(await file.stat());
+  const info = await file.stat();
+  const version = versionOf(info);
   // One 1 MiB buffer: a 12 MB file hashes in ~25 ms, against ~100 ms in the stream's small chunks.
   const buffer = new Uint8Array(1 << 20);
   for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
     hash.update(buffer.subarray(0, n));
     size += n;
   }
-  return { etag: hash.digest("hex"), size, version };
+  return { etag: hash.digest("hex"), size, version, writtenAt: info.mtime?.getTime() ?? 0 };
 }

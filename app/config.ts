@@ -15,6 +15,12 @@ export interface Config {
   connectTimeoutS?: number;
   /** Data directory of the embedded database. */
   pgliteDir: string;
+  /**
+   * How long a folder's change file must have been still before it is applied, ms
+   * (`FOLDER_SETTLE_SECONDS`; default 10 s): one written less than that ago may still be being
+   * written (drain.ts, `settleMs`).
+   */
+  folderSettleMs: number;
   /** S3 connection (credentials may be missing until a bucket command needs them). */
   s3: {
     endpoint?: string;
@@ -65,6 +71,7 @@ export const ENV_NAMES = [
   "PGSSLMODE",
   "PGSSLROOTCERT",
   "PGLITE_DIR",
+  "FOLDER_SETTLE_SECONDS",
   "RUSTFS_ENDPOINT",
   "RUSTFS_ACCESS_KEY",
   "RUSTFS_SECRET_KEY",
@@ -187,6 +194,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     connectTimeoutS: positive("PGCONNECT_TIMEOUT"),
     // `.data/x/` is `.data/x`: its lock file and marker sit beside the folder, not inside it.
     pgliteDir: (get("PGLITE_DIR") ?? DEFAULT_PGLITE_DIR).replace(/(.)\/+$/, "$1"),
+    folderSettleMs: seconds(env, "FOLDER_SETTLE_SECONDS", 0, 600) ?? 10_000,
     s3: {
       endpoint,
       endpointVariable,

@@ -50,6 +50,9 @@ export const COMMANDS: Record<string, CommandHelp> = {
   --profile           print where each file's time went (download/parse/COPY, merge, ledger, …)
   --wait-lock SECS    wait up to SECS for another run's lock instead of skipping (default 0)
   --log-format F      auto (default: text on a terminal, JSON lines otherwise), text or json`,
+    notes: "A folder's change file written less than FOLDER_SETTLE_SECONDS (default 10) ago is " +
+      "waited for until it has been still that long; write files under another name and rename " +
+      "them into changes/ when whole.",
   },
   status: {
     summary: "per dataset: watermark, pending files, last run, backlog, lag; exit 1 if unhealthy",

@@ -84,11 +84,12 @@ export function formatDrainReport(report: IngestReport): string {
   // A run that failed before it listed anything (the bucket refused) found nothing either way.
   if (report.csvElsewhere !== undefined) lines.push(`  ${misplaced(report, report.csvElsewhere)}`);
   else if (report.bucketEmpty) lines.push(`  ${emptyBucket(report)}`);
-  else if (report.files.length === 0 && report.status !== "failed") {
+  else if (report.files.length === 0 && report.status !== "failed" && !report.waiting) {
     lines.push("  no new change files");
   }
   for (const file of report.files) lines.push(...fileLines(file));
   for (const f of report.setAside) lines.push(`  SET ASIDE ${f.key}: ${f.reason}`);
+  for (const f of report.waiting ?? []) lines.push(`  WAITS ${f.key}: ${f.reason}`);
   if (report.ignoredKeys.length > 0) {
     lines.push(
       `  ignored (not change files, never moved): ${quoteIgnoredKeys(report.ignoredKeys)}`,

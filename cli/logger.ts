@@ -128,6 +128,8 @@ function logProgress(lines: Lines, event: DrainProgress): void {
     }
   } else if (event.type === "lock_wait") {
     logLockWait(lines, event);
+  } else if (event.type === "settle_wait") {
+    logSettleWait(lines, event);
   } else if (event.type === "batch") {
     if (!options.progressBar || options.format !== "text") return;
     drawBar(progressBar(event));
@@ -203,12 +205,30 @@ function logRunEnd({ options, log, clearBar }: Lines, report: RunReport): void {
     transient: report.transient,
     // The files a failed one kept waiting (the text report lists them as not_reached).
     notReached: notReached.length > 0 ? notReached : undefined,
+    // A folder's files left for the next run: one was still being written.
+    waiting: report.waiting,
     interrupted: stopped === undefined
       ? undefined
       : `${stopped.reason} during the post-apply steps: ${stopped.left.join(", ")} left to the ` +
         "next run",
     durationMs: report.durationMs,
   });
+}
+
+/** Waiting for a folder's file written moments ago to be still: a line for a person, or JSON. */
+function logSettleWait(
+  { options, log, say }: Lines,
+  event: Extract<DrainProgress, { type: "settle_wait" }>,
+): void {
+  const seconds = (event.waitMs / 1000).toFixed(1);
+  if (options.format === "json") {
+    log("info", "settle_wait", { dataset: event.dataset, key: event.key, waitS: Number(seconds) });
+    return;
+  }
+  say(
+    `Waiting ${seconds} s for "${event.key}" to be still: it was written moments ago and may ` +
+      `still be being written (FOLDER_SETTLE_SECONDS)`,
+  );
 }
 
 /** `--wait-lock` waiting: a line for a person, or a JSON line with the holder's pid and words. */

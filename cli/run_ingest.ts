@@ -382,6 +382,7 @@ function drainDatasets(
     archive: run.csv === undefined,
     signal,
     waitLockMs: run.waitLockMs,
+    settleMs: run.context.config.folderSettleMs,
     redact: run.context.redact,
     onProgress: (event) => {
       if (event.type === "file_end") run.soFar.files.push(event.file);

@@ -46,6 +46,8 @@ const COPY_MAX_FIELD_BYTES = 1 << 20;
 export interface ListedFile extends ChangeKey {
   etag: string;
   size: number;
+  /** How long ago it was last written, ms, when the store knows (a folder). */
+  writtenMsAgo?: number;
 }
 
 /** What the stages of one file need to know about the run. */

@@ -76,6 +76,12 @@ export interface DrainOptions {
   /** Time source for the far-future check (tests). */
   clock?: Clock;
   /**
+   * A file a folder lists as written less than this long ago (ms) may still be being written:
+   * the run waits until it has been still that long and lists again; one written meanwhile,
+   * and every later file, is left for the next run (`waiting`). Default 0: no wait.
+   */
+  settleMs?: number;
+  /**
    * `auto` (default): a plain file is parsed by the database (COPY … FORMAT csv), anything else
    * by the JavaScript parser; `javascript`: every file by the JavaScript parser. Same result.
    */
@@ -307,12 +313,11 @@ async function extract(
   options: DrainOptions,
 ): Promise<ListedFile[]> {
   const { dataset, reseed = false } = options;
-  const clock = options.clock ?? systemClock;
   // Read after the lock (whose first query rides out a connection that died while idle), and
   // before the listing, so a run that fails there still reports where the data stands; each
   // committed file moves it on.
   report.watermark = await readWatermark(db, dataset);
-  const files = await listChangeFiles(store, dataset, report, clock.now());
+  const files = await settledChangeFiles(store, report, options);
   // Nothing under the prefix and nothing ever applied: the files may sit under another prefix.
   // A run with files, or whose dataset has applied some (the no-op run), pays nothing for it.
   const listedNothing = files.length === 0 && report.ignoredKeys.length === 0 &&
@@ -384,10 +389,68 @@ async function listChangeFiles(
           MAX_FUTURE_SKEW_MS / 60_000
         } min): not applied, it would freeze its tickets; rename or remove it`,
       });
-    } else files.push({ ...parsed, etag: object.etag, size: object.size });
+    } else {
+      const { etag, size, writtenMsAgo } = object;
+      files.push({
+        ...parsed,
+        etag,
+        size,
+        ...(writtenMsAgo === undefined ? {} : { writtenMsAgo }),
+      });
+    }
   }
   // Names are fixed-width timestamps, so name order is time order.
   return files.sort((a, b) => a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0);
+}
+
+/**
+ * The change files, listed once more after waiting for any still being written to settle
+ * ({@linkcode DrainOptions.settleMs}); a file written during the wait, and every file after it,
+ * is left in `changes/` and named in `report.waiting`, so files still apply in name order.
+ */
+async function settledChangeFiles(
+  store: ObjectStore,
+  report: DrainReport,
+  options: DrainOptions,
+): Promise<ListedFile[]> {
+  const { dataset, settleMs = 0, signal } = options;
+  const now = () => (options.clock ?? systemClock).now();
+  let files = await listChangeFiles(store, dataset, report, now());
+  const settling = (f: ListedFile) => f.writtenMsAgo !== undefined && f.writtenMsAgo < settleMs;
+  const young = files.filter(settling);
+  if (young.length === 0) return files;
+  const youngest = young.reduce((a, b) => a.writtenMsAgo! <= b.writtenMsAgo! ? a : b);
+  const waitMs = settleMs - youngest.writtenMsAgo!;
+  options.onProgress?.({ type: "settle_wait", dataset: dataset.name, key: youngest.key, waitMs });
+  await sleep(waitMs, signal);
+  signal?.throwIfAborted();
+  report.ignoredKeys = [];
+  report.setAside = [];
+  files = await listChangeFiles(store, dataset, report, now());
+  const first = files.findIndex(settling);
+  if (first < 0) return files;
+  report.waiting = files.slice(first).map((f, i) => ({
+    key: f.key,
+    reason: i === 0
+      ? `was written again ${(f.writtenMsAgo! / 1000).toFixed(1)} s ago, while the run waited ` +
+        `${(settleMs / 1000).toFixed(0)} s for it to be still: left for the next run (write a ` +
+        `change file under another name and rename it into changes/ when whole)`
+      : `comes after a file still being written: left for the next run, in name order`,
+  }));
+  return files.slice(0, first);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** A ledger row: the ETag a file name was applied with (null: not recorded) and when (EAT). */

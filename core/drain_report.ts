@@ -134,6 +134,12 @@ export interface DrainReport {
    */
   setAside: { key: string; reason: string }[];
   /**
+   * Change files left in `changes/` for the next run because one was still being written (a
+   * folder's file written again while the run waited for it to be still: `settleMs`, drain.ts),
+   * with the reason; absent when none. Not a failure.
+   */
+  waiting?: { key: string; reason: string }[];
+  /**
    * Folders of the bucket holding CSV files, when the changes prefix listed nothing at all and
    * the dataset has never applied a file: files uploaded under another prefix (`inc/changes/`)?
    * From one look at the bucket's first keys (`findCsvElsewhere`, csv_elsewhere.ts); absent
@@ -182,6 +188,11 @@ export type DrainProgress =
    * `--wait-lock`: another run holds the lock; this one waits up to `waitMs`. `holder`: who holds
    * it, on PostgreSQL when it can be seen (`PostgreSQL process 123, "fleettickets" from …`).
    */
+  /**
+   * A listed file was written `settleMs` ago or less: the run waits `waitMs` for it to be still
+   * before it lists again.
+   */
+  | { type: "settle_wait"; dataset: string; key: string; waitMs: number }
   | {
     type: "lock_wait";
     dataset: string;

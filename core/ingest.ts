@@ -41,6 +41,8 @@ export interface IngestOptions {
   signal?: AbortSignal;
   /** Waits this long for another run's lock instead of skipping (default 0). */
   waitLockMs?: number;
+  /** How long a folder's file must have been still before it is applied (drain.ts; default 0). */
+  settleMs?: number;
   /** Applied to error text stored in the run record. */
   redact?: (text: string) => string;
   /** Progress events of the drain. */
@@ -140,6 +142,7 @@ async function drainDataset(
     archive: options.archive,
     signal: options.signal,
     waitLockMs: options.waitLockMs,
+    settleMs: options.settleMs,
     onProgress: options.onProgress,
     onLocked: (begun) => beginRunQuietly(db, begun, run, options.redact),
   });

@@ -129,6 +129,7 @@ Deno.test({
       assert.equal((await run(["migrate"], { DATABASE_URL: url })).code, 0);
       const ok = await run(["ingest", "--from-dir", bucket, "--apply", "--json"], {
         DATABASE_URL: url,
+        FOLDER_SETTLE_SECONDS: "0", // its files were written whole a moment ago
       });
       assert.equal(ok.code, 0, ok.stderr);
       // serve listens (loopback here; 0.0.0.0 is allowed too) and answers.

@@ -18,6 +18,9 @@ export interface CliOptions {
   cwd?: string;
 }
 
+/** No wait for a folder's files to be still (FOLDER_SETTLE_SECONDS): tests write them whole. */
+export const SETTLED = { FOLDER_SETTLE_SECONDS: "0" } as const;
+
 /** Starts `main.ts ARGS` under the worker permission set with only `env` (plus PATH and HOME). */
 export function spawnCli(
   args: string[],
@@ -30,7 +33,8 @@ export function spawnCli(
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-P=worker", "--quiet", main, ...args],
     cwd: options.cwd,
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    // A folder's files apply at once: each test writes them just before it runs the CLI.
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...SETTLED, ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
+import { SETTLED } from "./_cli.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 
 const SECRET = "pw-never-printed";
@@ -14,7 +15,8 @@ const SECRET = "pw-never-printed";
 function spawn(args: string[], env: Record<string, string>) {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    // A folder's files apply at once: each test writes them just before it runs the CLI.
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...SETTLED, ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

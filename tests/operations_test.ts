@@ -26,14 +26,15 @@ import {
   shared,
   writeFiles,
 } from "./_harness.ts";
-import { cleanUpScratchDirsAtEnd, scratchDir as scratchFolder } from "./_cli.ts";
+import { cleanUpScratchDirsAtEnd, scratchDir as scratchFolder, SETTLED } from "./_cli.ts";
 
 const CHANGES = INC.changesPrefix;
 
 function spawn(args: string[], env: Record<string, string>) {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-P=worker", "--quiet", "main.ts", ...args],
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    // A folder's files apply at once: each test writes them just before it runs the CLI.
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...SETTLED, ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -14,6 +14,11 @@ export interface StoredObject {
   size: number;
   /** Why the object must not be read (a symbolic link in a folder), when so. */
   problem?: string;
+  /**
+   * How long ago it was last written, in ms, from a store that lists a file while it is still
+   * being written (a folder); absent where an object appears only once whole (S3).
+   */
+  writtenMsAgo?: number;
 }
 
 /**
