@@ -29,6 +29,7 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
     databaseUrl: undefined,
     connectTimeoutS: undefined,
     pgliteDir: ".data/pglite",
+    folderSettleMs: 10_000,
     s3: {
       endpoint: undefined,
       endpointVariable: "RUSTFS_ENDPOINT",
