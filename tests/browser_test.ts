@@ -891,6 +891,16 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           const inOrder: number[] = listed.map((id) => minutes.get(id)!);
           assert.deepEqual(inOrder, [...inOrder].sort((a, b) => a - b), "most urgent first");
         }
+        // The list stays through a redraw (CRQ shown too, then a refresh); before, every refresh
+        // that redrew the tickets blanked it (a tester's: a minute after it was opened).
+        await s.page.click("#crq");
+        await s.page.waitForFunction(() => location.search.includes("crq="), { timeout: 5_000 });
+        await waitIdle(s.page);
+        await refresh(s.page);
+        assert.equal(await text(s.page, "#ticket h2"), `${ids.length} tickets at this point`);
+        await s.page.click("#crq");
+        await waitIdle(s.page);
+        assert.equal(await text(s.page, "#ticket h2"), `${ids.length} tickets at this point`);
         await s.page.click(`#ticket button[data-id="${ids[1]}"]`);
         await s.page.waitForFunction(
           (id) => location.search.includes(`ticket=${id}`),

@@ -86,7 +86,27 @@ function featureOf(id) {
   return byId.get(id) ?? extra.get(id) ?? null;
 }
 
+/** The ids of the tickets stacked at one point whose list the card shows (null: none shown). */
+let shownGroup = null;
+
+/** Lists a stack of tickets in the card (kept across refreshes until a ticket is chosen). */
+function showGroup(list) {
+  shownGroup = list.map((p) => p.ticket_id);
+  renderGroup(list, pick);
+}
+
+/**
+ * After a refresh: the stack's list again, of its tickets still shown (before, every refresh
+ * blanked it, a minute after it was opened); the empty card when none is left.
+ */
+function showGroupAgain() {
+  const list = shownGroup.map((id) => byId.get(id)?.properties).filter(Boolean);
+  if (list.length > 0) showGroup(list);
+  else select(null, { push: false });
+}
+
 function select(id, { push = true } = {}) {
+  shownGroup = null;
   state.ticket = id ?? "";
   if (push) writeState(state, { replace: true });
   const feature = featureOf(state.ticket);
@@ -334,7 +354,8 @@ async function loadTickets(gen) {
   showUnplaced(main.data);
   if (!fitted && !state.at) mapView.fitTo(tickets);
   fitted = true;
-  select(state.ticket || null, { push: false });
+  if (!state.ticket && shownGroup) showGroupAgain();
+  else select(state.ticket || null, { push: false });
 }
 
 /** A 400 about the window (`window`, `from`, `to`): the person's dates to fix, not an outage. */
@@ -607,7 +628,7 @@ async function boot() {
   mapView = await createMap($("map"), config, {
     onTicket: pick,
     onPoint: dispatchAt,
-    onGroup: (list) => renderGroup(list, pick),
+    onGroup: showGroup,
   });
   table = createTable($("tickets-table"), $("table-caption"), pick);
   charts = createCharts($("chart-backlog"), $("chart-flow"));
