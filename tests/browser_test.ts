@@ -917,6 +917,23 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       },
     );
 
+    await t.step("Back to an entry without a ticket empties the card at once", async () => {
+      await open(s, "/?sla=breached");
+      await s.page.click("#view-table"); // a history entry of its own
+      await s.page.waitForSelector("#table-view:not([hidden]) tbody tr");
+      await s.page.click("#tickets-table tbody tr");
+      await s.page.waitForFunction(() => location.search.includes("ticket="), { timeout: 5_000 });
+      assert.doesNotMatch(await text(s.page, "#ticket h2"), /^Ticket$/);
+      await s.page.goBack();
+      await s.page.waitForFunction(() => !location.search.includes("view=table"));
+      await waitIdle(s.page);
+      assert.equal(new URL(s.page.url()).searchParams.get("ticket"), null);
+      // Before: the tickets unchanged (304), nothing was drawn and the card kept the ticket.
+      assert.equal(await text(s.page, "#ticket h2"), "Ticket");
+      assert.equal(await hidden(s.page, "#map"), false);
+      assert.deepEqual(s.consoleErrors, [], "console errors");
+    });
+
     await t.step("Reset filters clears every filter, custom dates too", async () => {
       await open(s, "/?cluster=Westlands&window=custom&from=2026-06-09&to=2026-06-15");
       assert.equal(

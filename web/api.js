@@ -52,7 +52,10 @@ export function askForToken() {
   accepted = false;
   const token = prompt("This page needs the server's access token (SERVE_TOKEN):")?.trim();
   refused = !token;
+  // A cancel forgets a refused token: the page then says it needs one, not that the one entered
+  // is wrong (before, after a cancel).
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
   return Boolean(token);
 }
 

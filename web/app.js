@@ -328,7 +328,8 @@ function showUnplaced(data) {
   box.dataset.unplaced = JSON.stringify(counts);
   // Before: "(no cluster or location known)", also for tickets only waiting to be geocoded.
   const one = unplaced.length === 1;
-  box.textContent = `${unplaced.length} of ${data.numberMatched} tickets ` +
+  box.textContent = `${unplaced.length} of ${data.numberMatched} ` +
+    `ticket${data.numberMatched === 1 ? "" : "s"} ` +
     `${one ? "has" : "have"} no place on the map yet (no coordinates in the feed, and none ` +
     `geocoded yet for ${one ? "its" : "their"} cluster or location); the table lists ` +
     `${one ? "it" : "them"}.`;
@@ -582,6 +583,10 @@ function bindControls() {
     forgetNearestProblem(); // the point the history entry holds is judged afresh
     state = readState();
     applyStateToForm();
+    showView();
+    // The entry's ticket (or none) at once: a refresh whose answers are unchanged draws nothing,
+    // and the card kept the ticket the URL no longer names (a tester's).
+    select(state.ticket || null, { push: false });
     refresh();
   });
 }
