@@ -108,7 +108,7 @@ export class ObjectReplacedError extends ObjectStoreError {
   /** Creates the error naming the key and the version listed. */
   constructor(key: string, etag: string, options?: { cause?: unknown }) {
     super(
-      `Cannot read "${key}": it was replaced after it was listed (ETag "${etag}" listed); the next run applies the new version`,
+      `Cannot read "${key}": it changed after it was listed (replaced, or still being written; ETag "${etag}" listed); the next run applies it as it then is`,
       { terminal: false, status: 412, cause: options?.cause },
     );
     this.name = "ObjectReplacedError";
