@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../app/config.ts";
+import { setsDatabaseUrl } from "./_dot_env_names.ts";
 import {
   checkEmbeddedDir,
   checkWritableFolder,
@@ -586,7 +587,7 @@ export async function checkEnvFileLoaded(
 ): Promise<Check | undefined> {
   if (config.databaseUrl !== undefined) return undefined;
   const text = await Deno.readTextFile(file).catch(() => "");
-  if (!/^\s*(export\s+)?DATABASE_URL\s*=\s*['"]?[^\s'"#]/m.test(text)) return undefined;
+  if (!setsDatabaseUrl(text)) return undefined;
   return warn(
     "environment",
     `${file} sets DATABASE_URL but the environment has none: the commands use the embedded ` +

@@ -47,6 +47,45 @@ export function misspelledNames(text: string): { name: string; meant: string }[]
   return found;
 }
 
+/** Whether a `.env` text sets DATABASE_URL to a value. */
+export function setsDatabaseUrl(text: string): boolean {
+  return /^\s*(export\s+)?DATABASE_URL\s*=\s*['"]?[^\s'"#]/m.test(text);
+}
+
+/**
+ * What a command that opens the embedded database says first when `.env` sets DATABASE_URL but
+ * the environment has none (the shell did not load it); undefined otherwise. Before, `migrate`
+ * made a new embedded database and `ingest --apply` moved a bucket's files to processed/ as if
+ * all were well (a tester's; only `doctor` said why).
+ */
+export function unloadedEnvWarning(
+  command: string,
+  text: string | undefined,
+  config: { databaseUrl?: string; pgliteDir: string },
+): string | undefined {
+  if (config.databaseUrl !== undefined || text === undefined || !setsDatabaseUrl(text)) {
+    return undefined;
+  }
+  if (!EMBEDDED_COMMANDS.has(command)) return undefined;
+  return `Warning: .env sets DATABASE_URL but the environment has none: ${command} uses the ` +
+    `embedded database "${config.pgliteDir}" (commands read the environment, not .env); load ` +
+    `it first (set -a; . ./.env; set +a), or run through scripts/run_ingest.sh, which does\n`;
+}
+
+/** The commands that open the database (doctor says it its own way; the demo has its own). */
+const EMBEDDED_COMMANDS = new Set([
+  "migrate",
+  "ingest",
+  "status",
+  "geocode",
+  "capture",
+  "report",
+  "gazetteer",
+  "sql",
+  "db",
+  "serve",
+]);
+
 /**
  * The refusal for a `.env` that sets a misspelled name, or undefined. `file` names it as the
  * user sees it.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkDotEnvNames, misspelledNames } from "./_dot_env_names.ts";
+import { checkDotEnvNames, misspelledNames, unloadedEnvWarning } from "./_dot_env_names.ts";
 
 Deno.test("a .env name a letter or two from a setting's is named with the setting meant", () => {
   const text = [
@@ -30,4 +30,27 @@ Deno.test("a .env name a letter or two from a setting's is named with the settin
 Deno.test(".env.example sets no name fleettickets does not read", async () => {
   const text = await Deno.readTextFile(new URL("../.env.example", import.meta.url));
   assert.deepEqual(misspelledNames(text), []);
+});
+
+Deno.test("unloadedEnvWarning() warns a command on the embedded database that .env sets DATABASE_URL", () => {
+  const text = "# prod\nexport DATABASE_URL='postgres://fleet:pw@db:5432/tickets'\n";
+  const embedded = { pgliteDir: ".data/pglite" };
+  assert.equal(
+    unloadedEnvWarning("migrate", text, embedded),
+    "Warning: .env sets DATABASE_URL but the environment has none: migrate uses the embedded " +
+      'database ".data/pglite" (commands read the environment, not .env); load it first ' +
+      "(set -a; . ./.env; set +a), or run through scripts/run_ingest.sh, which does\n",
+  );
+  assert.match(unloadedEnvWarning("ingest", text, embedded)!, /ingest uses the embedded/);
+  // Loaded, not set, empty, commented out, or a command that says it its own way: nothing.
+  const loaded = { ...embedded, databaseUrl: "postgres://fleet@db/tickets" };
+  assert.equal(unloadedEnvWarning("migrate", text, loaded), undefined);
+  assert.equal(unloadedEnvWarning("migrate", undefined, embedded), undefined);
+  assert.equal(unloadedEnvWarning("migrate", "DATABASE_URL=\n", embedded), undefined);
+  assert.equal(
+    unloadedEnvWarning("migrate", "# DATABASE_URL=postgres://x@h/d\n", embedded),
+    undefined,
+  );
+  assert.equal(unloadedEnvWarning("doctor", text, embedded), undefined);
+  assert.equal(unloadedEnvWarning("demo", text, embedded), undefined);
 });

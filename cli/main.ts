@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkDotEnvNames } from "./_dot_env_names.ts";
+import { checkDotEnvNames, unloadedEnvWarning } from "./_dot_env_names.ts";
 import {
   type Config,
   ConfigError,
@@ -60,15 +60,18 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     }
     if (printHelp(command, rest, out)) return 0;
     let config: Config;
+    let dotEnv: string | undefined;
     try {
       config = loadConfig(io.env);
-      const text = await io.dotEnv?.();
-      const misspelled = text === undefined ? undefined : checkDotEnvNames(text);
+      dotEnv = await io.dotEnv?.();
+      const misspelled = dotEnv === undefined ? undefined : checkDotEnvNames(dotEnv);
       if (misspelled !== undefined) throw misspelled;
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       return await refuseConfig(command, rest, error, { io, out });
     }
+    const unloaded = unloadedEnvWarning(command, dotEnv, config);
+    if (unloaded !== undefined) io.stderr(unloaded);
     role = databaseRole(config, io.env);
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));

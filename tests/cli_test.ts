@@ -749,3 +749,17 @@ for (const kind of ["pglite", "postgres"] as const) {
 cleanUpScratchDirsAtEnd();
 
 removeTestDataAtEnd();
+
+Deno.test("a command on the embedded database says first that .env sets DATABASE_URL the environment lacks", async () => {
+  const cwd = await scratch();
+  await Deno.writeTextFile(`${cwd}/.env`, "DATABASE_URL=postgres://fleet:pw@db.internal/tickets\n");
+  const r = await cli(["status"], {}, { cwd });
+  // Before: only doctor said so; migrate made a new embedded database without a word of .env.
+  assert.match(
+    r.stderr,
+    /^Warning: \.env sets DATABASE_URL but the environment has none: status uses the embedded database "\.data\/pglite"/,
+  );
+  assert.doesNotMatch(r.stderr + r.stdout, /pw@/, "the URL is not echoed");
+  const loaded = await cli(["status"], { DATABASE_URL: "postgres://fleet@127.0.0.1:1/x" }, { cwd });
+  assert.doesNotMatch(loaded.stderr, /Warning: \.env/);
+});
