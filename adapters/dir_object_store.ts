@@ -165,11 +165,20 @@ async function walk(
 }
 
 /**
- * A handler that says a PermissionDenied as `doing` refused (terminal: a person must let the
- * worker's user `may`), and rethrows anything else as it is.
+ * A handler that says a PermissionDenied, or a read-only file system, as `doing` refused
+ * (terminal: a person must let the worker's user `may`), and rethrows anything else as it is.
+ * Before, a folder mounted read-only failed every run as transient ("the next run retries it as
+ * is"), its first file applied and never moved (a tester's).
  */
 function denied(doing: string, may: string): (error: unknown) => never {
   return (error) => {
+    if ((error as { code?: unknown } | null)?.code === "EROFS") {
+      throw new ObjectStoreError(
+        `${doing}: the folder is on a read-only file system; mount it writable, so the worker's ` +
+          `user can ${may}`,
+        { terminal: true, cause: error },
+      );
+    }
     if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
     throw new ObjectStoreError(
       `${doing}: permission denied; let the user the worker runs as ${may}`,

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { generateStream } from "../demo/generate_stream.ts";
 
 const root = Deno.uid() === 0;
 
@@ -92,3 +93,43 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+
+Deno.test({
+  name: "a drain folder on a read-only file system fails the run as not transient, naming the " +
+    "fix; the file applied stays applied and is moved by the run after the fix [a tmpfs: run as root]",
+  ignore: !root,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withDisk("4m", async (dir) => {
+      const changes = `${dir}/automations/inc/changes`;
+      await Deno.mkdir(changes, { recursive: true });
+      const files = generateStream({ tickets: 30, deltas: 1, seed: 9 }).files;
+      for (const f of files) await Deno.writeTextFile(`${changes}/${f.name}`, f.text);
+      const remount = (mode: string) =>
+        new Deno.Command("mount", { args: ["-o", `remount,${mode}`, dir] }).output();
+      assert.equal((await remount("ro")).code, 0);
+      const db = await scratchDir("test-ro-db");
+      const env = { PGLITE_DIR: `${db}/pglite` };
+      const run = await cli(["ingest", "--from-dir", dir, "--apply", "--json"], env);
+      const report = JSON.parse(run.stdout);
+      assert.equal(run.code, 1, run.stderr);
+      // Before: "transient": true, "the next run retries it as is", every run the same.
+      assert.equal(report.transient, false);
+      assert.match(
+        report.files[0].notArchived ?? report.error,
+        /the folder is on a read-only file system; mount it writable/,
+      );
+      assert.equal(report.files[0].status, "applied");
+      assert.equal(report.files[1].status, "not_reached");
+      assert.equal((await remount("rw")).code, 0);
+      const again = JSON.parse(
+        (await cli(["ingest", "--from-dir", dir, "--apply", "--json"], env)).stdout,
+      );
+      assert.equal(again.status, "ok", again.error);
+      assert.deepEqual(again.files.map((f: { status: string }) => f.status), [
+        "archived",
+        "applied",
+      ]);
+    }),
+});
