@@ -258,7 +258,7 @@ export function describeTarget(url: string, pgDatabase = envPgDatabase()): strin
     url,
   );
   const hosts = (match?.[2] ?? "").split(",").map((h) =>
-    h.includes(":") ? h : `${h || "localhost"}:5432`
+    /:\d*$/.test(h) && !h.endsWith("]") ? h : `${h || "localhost"}:5432`
   );
   const database = decodeURIComponent(match?.[3] ?? "");
   const user = decodeURIComponent(match?.[1] ?? "");
@@ -415,6 +415,30 @@ function readRootCert(file: string): string {
 }
 
 /**
+ * The hosts and ports of a URL that names an IPv6 address (`postgres://u@[::1]:5432/db`), which
+ * postgres.js's own reading cuts at the address's first colon (before: "the host name is not
+ * known (ENOTFOUND)", a tester's); undefined for a URL without one, read by postgres.js.
+ *
+ * @example
+ * ```ts ignore
+ * bracketedHosts("postgres://u@[::1]:5433,db2/x"); // { host: ["::1", "db2"], port: [5433, 5432] }
+ * ```
+ */
+export function bracketedHosts(url: string): { host: string[]; port: number[] } | undefined {
+  const part = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(url)?.[1] ?? "";
+  if (!part.includes("[")) return undefined;
+  const host: string[] = [];
+  const port: number[] = [];
+  for (const one of part.split(",")) {
+    const m = /^\[([^\]]*)\](?::(\d+))?$|^([^:]*)(?::(\d+))?$/.exec(one);
+    if (m === null) return undefined;
+    host.push(m[1] ?? (m[3] || "localhost"));
+    port.push(Number(m[2] ?? m[4] ?? 5432));
+  }
+  return { host, port };
+}
+
+/**
  * A postgres.js pool over our own sockets (see {@linkcode openSessionSocket}); `session`: further
  * settings in the startup message (a read-only pool's).
  */
@@ -434,8 +458,9 @@ function openPool(
     // 12 MB baseline to disk: its COPY and scans take ~2× as long). Allocated only when used.
     connection: { application_name: "fleettickets", temp_buffers: "64MB", ...session },
     ...settings,
-    // Supported by postgres.js, missing from its type definitions.
+    // Supported by postgres.js, missing from its type definitions (hosts as arrays too).
     ...{
+      ...bracketedHosts(target.url),
       // `cancel`: a cancel request's connection (vendor patch), which is no session.
       socket: (settings: SocketSettings, opening?: { cancel?: boolean }) =>
         openSessionSocket(target, settings, state, opening),

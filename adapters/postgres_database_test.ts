@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { isTransient } from "../core/is_transient.ts";
+import { connect, createServer } from "node:net";
 import {
+  bracketedHosts,
   createPostgresDatabase,
   describeTarget,
   lostInWords,
@@ -142,6 +144,48 @@ Deno.test({
       assert.equal(left, 0, "no statement left running on the server");
     } finally {
       await watcher.close();
+    }
+  },
+});
+
+Deno.test("bracketedHosts() reads IPv6 addresses in a URL's hosts, and leaves other URLs to postgres.js", () => {
+  assert.deepEqual(bracketedHosts("postgres://u:p@[::1]:5433,db2/x?sslmode=require"), {
+    host: ["::1", "db2"],
+    port: [5433, 5432],
+  });
+  assert.deepEqual(bracketedHosts("postgres://u@[fe80::1]/x"), { host: ["fe80::1"], port: [5432] });
+  assert.equal(bracketedHosts("postgres://u:p@db:5433/x"), undefined);
+  assert.equal(describeTarget("postgres://u@[::1]/x"), 'at [::1]:5432 (database "x")');
+  assert.equal(describeTarget("postgres://u@[::1]:6432/x"), 'at [::1]:6432 (database "x")');
+});
+
+Deno.test({
+  name:
+    "a DATABASE_URL naming an IPv6 address connects (before: ENOTFOUND, the host cut at its first colon)",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const url = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    // A forwarder on IPv6's loopback to the test server (which may listen on 127.0.0.1 only).
+    const server = createServer((client) => {
+      const upstream = connect(Number(url.port || 5432), url.hostname);
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "::1", resolve));
+    const { port } = server.address() as { port: number };
+    const v6 = new URL(url.href);
+    v6.hostname = "[::1]";
+    v6.port = String(port);
+    const db = createPostgresDatabase(v6.href);
+    try {
+      assert.match(db.description ?? "", new RegExp(`at \\[::1\\]:${port} `));
+      assert.deepEqual(await db.query(`select 1 as one`), [{ one: 1 }]);
+    } finally {
+      await db.close();
+      server.close();
     }
   },
 });
