@@ -50,6 +50,14 @@ export function writeRefusedHint(
   if (code !== READ_ONLY && code !== NO_PRIVILEGE) return undefined;
   const role = session.role ? `the database role "${session.role}"` : "the database role";
   const fix = "the worker needs the schema owner's role in DATABASE_URL";
+  const database = deniedDatabase(error);
+  if (code === NO_PRIVILEGE && database !== undefined) {
+    // No schema yet: the role may not create one (before: told to use the schema owner's role).
+    const who = session.role ? `"${session.role.replaceAll('"', '""')}"` : "the worker's role";
+    return `${role} may not create the schema in database "${database}"; as its owner or a ` +
+      `superuser run: grant create on database "${database.replaceAll('"', '""')}" to ${who} ` +
+      `(or make that role the database's owner)`;
+  }
   if (code === NO_PRIVILEGE) return `${role} lacks the rights to write the schema; ${fix}`;
   if (session.standby === true) {
     return "the server is a standby, which is read only; DATABASE_URL must name the primary";
@@ -58,6 +66,16 @@ export function writeRefusedHint(
     ? `${role} may not write (read-only transactions by default); ${fix}`
     : `${role} may not write (read-only transactions by default, or a standby server); ${fix}, ` +
       `on the primary`;
+}
+
+/** The database named by a "permission denied for database X" refusal (no CREATE on it). */
+function deniedDatabase(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    const name = /permission denied for database (.+)$/.exec(e.message)?.[1];
+    if (name !== undefined) return name.replace(/^"(.*)"$/, "$1");
+    e = e.cause;
+  }
+  return undefined;
 }
 
 /** read_only_sql_transaction. */

@@ -40,3 +40,15 @@ Deno.test("writeRefusedHint() says nothing of any other failure", () => {
   assert.equal(writeRefusedHint(new Error("write ECONNRESET")), undefined);
   assert.equal(writeRefusedHint("a string"), undefined);
 });
+
+Deno.test("a role without CREATE on a database with no schema yet is told the grant, not to use the schema owner's role", () => {
+  const error = Object.assign(new Error("permission denied for database nocreatedb"), {
+    code: "42501",
+  });
+  assert.equal(
+    writeRefusedHint(error, { role: "fleettickets", standby: false }),
+    'the database role "fleettickets" may not create the schema in database "nocreatedb"; as its ' +
+      'owner or a superuser run: grant create on database "nocreatedb" to "fleettickets" (or make ' +
+      "that role the database's owner)",
+  );
+});
