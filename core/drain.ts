@@ -34,6 +34,7 @@ import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
 import { CREATE_COPY_TABLE } from "./_stage_by_copy.ts";
 import { stopwatch } from "./_stopwatch.ts";
+import { sleep } from "./sleep.ts";
 import type { Database, ObjectStore, Row } from "./ports/mod.ts";
 
 export {
@@ -438,19 +439,6 @@ async function settledChangeFiles(
       : `comes after a file still being written: left for the next run, in name order`,
   }));
   return files.slice(0, first);
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** A ledger row: the ETag a file name was applied with (null: not recorded) and when (EAT). */

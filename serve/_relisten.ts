@@ -7,7 +7,7 @@
 // logged each time. Private to serve/.
 
 import { hostPort } from "./address.ts";
-import { sleep } from "./_sleep.ts";
+import { sleep } from "../core/sleep.ts";
 
 /** What serves the requests: one `Deno.serve`, or a new one after each ran out of files. */
 export interface Listener {

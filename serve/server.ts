@@ -13,7 +13,7 @@ import type { ServeDeps } from "./env.ts";
 import { problemResponse } from "./problem.ts";
 import { cutRequests } from "./_cut_requests.ts";
 import { type Listener, serveAgainWhenOutOfFiles } from "./_relisten.ts";
-import { sleep } from "./_sleep.ts";
+import { sleep } from "../core/sleep.ts";
 import { DATA_CHANGED_CHANNEL, VersionCache } from "./version_cache.ts";
 
 /**

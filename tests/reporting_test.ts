@@ -150,6 +150,18 @@ for (const b of backends()) {
       where geom is null and latitude is not null and longitude is not null`);
   };
 
+  /** How many open INC tickets /api/tickets matches with `filter`. */
+  const openMatched = (db: Database, filter: { team?: string; cluster?: string }) =>
+    db.transaction(async (tx) =>
+      (await readTickets(tx, {
+        dataset: "inc",
+        openOnly: true,
+        ...filter,
+        limit: 100,
+        offset: 0,
+      }, NOW)).matched
+    );
+
   const dashboard = async (db: Database, args: readonly unknown[]) => {
     const [r] = await db.query<{ d: Record<string, unknown> }>(
       `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date, $6::timestamptz) as d`,
@@ -970,16 +982,7 @@ for (const b of backends()) {
     assert.deepEqual(await teams(null), [["NBI North FLM", 1, 5], ["Team B", 0, 1]]);
     assert.deepEqual(await teams("WESTLANDS"), [["NBI North FLM", 1, 5]]);
 
-    const matched = (filter: { team?: string; cluster?: string }) =>
-      db.transaction(async (tx) =>
-        (await readTickets(tx, {
-          dataset: "inc",
-          openOnly: true,
-          ...filter,
-          limit: 100,
-          offset: 0,
-        }, NOW)).matched
-      );
+    const matched = (filter: { team?: string; cluster?: string }) => openMatched(db, filter);
     // Before: 3 (T4's "NBI North FLM " and " Westlands" could not be chosen: filters come
     // trimmed; nor T5's).
     assert.equal(await matched({ team: "NBI North FLM" }), 5);
@@ -1006,16 +1009,7 @@ for (const b of backends()) {
       row("N2", { assigned_team: `Team ${decomposed}`, cluster: decomposed }),
       row("OTHER", { assigned_team: "Team B", cluster: "Kilimani" }),
     ]);
-    const matched = (filter: { team?: string; cluster?: string }) =>
-      db.transaction(async (tx) =>
-        (await readTickets(tx, {
-          dataset: "inc",
-          openOnly: true,
-          ...filter,
-          limit: 100,
-          offset: 0,
-        }, NOW)).matched
-      );
+    const matched = (filter: { team?: string; cluster?: string }) => openMatched(db, filter);
     // Before (migration 015's key): 1 each way.
     for (const name of [composed, decomposed, composed.toUpperCase()]) {
       assert.equal(await matched({ cluster: name }), 2, name);

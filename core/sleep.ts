@@ -1,6 +1,23 @@
-// Waiting, for serve's stop and its listening again. Private to serve/.
+/**
+ * Waiting that a stop ends at once: a drain's wait for a folder's file to be still, serve's stop
+ * and its listening again.
+ *
+ * @module
+ */
 
-/** Resolves after `ms`, or at once when `signal` aborts (the timer cleared). */
+/**
+ * Resolves after `ms`, or at once when `signal` aborts (the timer cleared).
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./sleep.ts";
+ *
+ * const stop = new AbortController();
+ * const waited = sleep(60_000, stop.signal);
+ * stop.abort();
+ * await waited; // at once
+ * ```
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve(); // its abort event has fired already
   return new Promise((resolve) => {
