@@ -21,6 +21,7 @@
 
 import type { Database, SqlSession } from "./ports/mod.ts";
 import { sqlState } from "./_sql.ts";
+import { NoSchemaYetError } from "./write_refused.ts";
 
 /** Creates the migration ledger (and the `tickets` schema) when missing. */
 export const LEDGER = `
@@ -412,7 +413,9 @@ export async function migrate(
   db: Database,
   sources: MigrationSources = {},
 ): Promise<MigrationStatus> {
-  await db.exec(LEDGER);
+  await db.exec(LEDGER).catch(async (error) => {
+    throw await whenNoSchemaYet(db, error) ?? error;
+  });
   const plan = await pendingMigrations(db, sources);
   for (const migration of plan.todo) {
     await applyOne(db, migration.name, sources, async (tx) => {
@@ -435,6 +438,22 @@ export async function migrate(
   }
   const { applied, pending, changedDefinitions } = plan;
   return { applied, pending, changedDefinitions };
+}
+
+/**
+ * A refusal to create the schema ("permission denied for database X") in a database that holds
+ * none yet, as a {@linkcode NoSchemaYetError} (its hint names the grant); undefined otherwise.
+ */
+async function whenNoSchemaYet(db: Database, error: unknown): Promise<Error | undefined> {
+  const database = /permission denied for database (.+)$/.exec(
+    error instanceof Error ? error.message : "",
+  )?.[1];
+  if (database === undefined || sqlState(error) !== "42501") return undefined;
+  const [row] = await db.query<{ exists: boolean }>(
+    `select to_regnamespace('tickets') is not null as exists`,
+  ).catch(() => [{ exists: true }]);
+  if (row?.exists !== false) return undefined;
+  return new NoSchemaYetError(database.replace(/^"(.*)"$/, "$1"), { cause: error });
 }
 
 /**

@@ -50,7 +50,7 @@ export function writeRefusedHint(
   if (code !== READ_ONLY && code !== NO_PRIVILEGE) return undefined;
   const role = session.role ? `the database role "${session.role}"` : "the database role";
   const fix = "the worker needs the schema owner's role in DATABASE_URL";
-  const database = deniedDatabase(error);
+  const database = noSchemaYet(error);
   if (code === NO_PRIVILEGE && database !== undefined) {
     // No schema yet: the role may not create one (before: told to use the schema owner's role).
     const who = session.role ? `"${session.role.replaceAll('"', '""')}"` : "the worker's role";
@@ -68,11 +68,25 @@ export function writeRefusedHint(
       `on the primary`;
 }
 
-/** The database named by a "permission denied for database X" refusal (no CREATE on it). */
-function deniedDatabase(error: unknown): string | undefined {
+/**
+ * `migrate` refused the schema's creation in a database that holds none yet: the role lacks
+ * CREATE on the database (SQLSTATE 42501, "permission denied for database X"). Where the schema
+ * exists, the same refusal means the role is not its owner: the usual hint.
+ */
+export class NoSchemaYetError extends Error {
+  /** SQLSTATE insufficient_privilege, as the refusal it wraps. */
+  readonly code = NO_PRIVILEGE;
+  /** Creates the error for `database`. */
+  constructor(readonly database: string, options?: { cause?: unknown }) {
+    super(`permission denied for database ${database}`, options);
+    this.name = "NoSchemaYetError";
+  }
+}
+
+/** The database of a {@linkcode NoSchemaYetError} in `error`'s causes, if any. */
+function noSchemaYet(error: unknown): string | undefined {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    const name = /permission denied for database (.+)$/.exec(e.message)?.[1];
-    if (name !== undefined) return name.replace(/^"(.*)"$/, "$1");
+    if (e instanceof NoSchemaYetError) return e.database;
     e = e.cause;
   }
   return undefined;

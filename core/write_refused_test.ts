@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeRefusedHint } from "./write_refused.ts";
+import { NoSchemaYetError, writeRefusedHint } from "./write_refused.ts";
 
 const refused = (code: string, message: string) => Object.assign(new Error(message), { code });
 const FIX = "the worker needs the schema owner's role in DATABASE_URL";
@@ -42,13 +42,19 @@ Deno.test("writeRefusedHint() says nothing of any other failure", () => {
 });
 
 Deno.test("a role without CREATE on a database with no schema yet is told the grant, not to use the schema owner's role", () => {
-  const error = Object.assign(new Error("permission denied for database nocreatedb"), {
-    code: "42501",
+  const refusal = refused("42501", "permission denied for database nocreatedb");
+  const error = new Error("Cannot migrate", {
+    cause: new NoSchemaYetError("nocreatedb", { cause: refusal }),
   });
   assert.equal(
     writeRefusedHint(error, { role: "fleettickets", standby: false }),
     'the database role "fleettickets" may not create the schema in database "nocreatedb"; as its ' +
       'owner or a superuser run: grant create on database "nocreatedb" to "fleettickets" (or make ' +
       "that role the database's owner)",
+  );
+  // The same refusal where the schema exists: the role is not its owner (the usual hint).
+  assert.equal(
+    writeRefusedHint(refusal, { role: "fleettickets" }),
+    `the database role "fleettickets" lacks the rights to write the schema; ${FIX}`,
   );
 });

@@ -662,6 +662,41 @@ Deno.test({
 });
 
 Deno.test({
+  name: "migrate by a role without CREATE on a database with no schema yet names the grant",
+  ignore: base === undefined, // PostgreSQL only: PGlite has no roles
+  ...shared,
+  async fn() {
+    const admin = postgres(base!, { max: 1, onnotice: () => {} });
+    const role = `ft_test_nocreate_${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await admin.unsafe(`create role ${role} login`);
+      await admin.unsafe(`create database ${role}`); // owned by the admin, not the role
+      const url = new URL(base!);
+      url.pathname = `/${role}`;
+      const inDb = postgres(url.href, { max: 1, onnotice: () => {} });
+      await inDb.unsafe(`create extension if not exists postgis`);
+      await inDb.end();
+      url.username = role;
+      const r = await cli(["migrate"], { DATABASE_URL: url.href });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      // Before: "… lacks the rights to write the schema; the worker needs the schema owner's
+      // role", and there was no schema, so no owner.
+      assert.ok(
+        r.stderr.includes(
+          `the database role "${role}" may not create the schema in database "${role}"; as its ` +
+            `owner or a superuser run: grant create on database "${role}" to "${role}"`,
+        ),
+        r.stderr,
+      );
+    } finally {
+      await admin.unsafe(`drop database if exists ${role}`);
+      await admin.unsafe(`drop role if exists ${role}`);
+      await admin.end();
+    }
+  },
+});
+
+Deno.test({
   name: "migrate waits a bounded time for a table another session holds, then names that session",
   ignore: base === undefined, // PostgreSQL only: PGlite has one session
   ...shared,
