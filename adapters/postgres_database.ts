@@ -370,7 +370,7 @@ export function withRootCert(url: string): { url: string; ssl?: Record<string, u
   const mode = search.getAll("sslmode").at(-1) ?? search.getAll("ssl").at(-1);
   if (mode === "verify-ca") ssl.checkServerIdentity = () => undefined;
   // An IP address has no name to send: the certificate is checked against it (else "localhost").
-  const hosts = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(url)?.[1]?.split(",") ?? [];
+  const hosts = hostList(url)?.split(",") ?? [];
   if (hosts.length === 1) ssl.host = hosts[0]!.replace(/:\d*$/, "").replace(/^\[(.*)\]$/, "$1");
   return { url: url.slice(0, at) + (rest ? `?${rest}` : ""), ssl };
 }
@@ -414,6 +414,11 @@ function readRootCert(file: string): string {
   return text;
 }
 
+/** A URL's `host:port[,host:port…]` part, as written; undefined when it is no postgres:// URL. */
+function hostList(url: string): string | undefined {
+  return /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(url)?.[1];
+}
+
 /**
  * The hosts and ports of a URL that names an IPv6 address (`postgres://u@[::1]:5432/db`), which
  * postgres.js's own reading cuts at the address's first colon (before: "the host name is not
@@ -425,7 +430,7 @@ function readRootCert(file: string): string {
  * ```
  */
 export function bracketedHosts(url: string): { host: string[]; port: number[] } | undefined {
-  const part = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?([^/?#]*)/.exec(url)?.[1] ?? "";
+  const part = hostList(url) ?? "";
   if (!part.includes("[")) return undefined;
   const host: string[] = [];
   const port: number[] = [];

@@ -57,7 +57,8 @@ export function badPercentEncoding(url: string): ParameterError | undefined {
   return undefined;
 }
 
-function decoded(text: string): string | undefined {
+/** `text` percent-decoded (a `+` as a space), or undefined when it is not valid encoding. */
+export function decoded(text: string): string | undefined {
   try {
     return decodeURIComponent(text.replaceAll("+", " "));
   } catch {

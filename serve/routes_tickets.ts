@@ -16,7 +16,7 @@ import { exportStream } from "./_export_stream.ts";
 import { LARGE_READ_KINDS } from "./_large_reads.ts";
 import { cachedRead, type ReadResult } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
-import { ParameterError, Params, queryParams } from "./params.ts";
+import { decoded, ParameterError, Params, queryParams } from "./params.ts";
 import { problemResponse } from "./problem.ts";
 
 /** Default page size of `/api/tickets`. */
@@ -194,16 +194,6 @@ function streamCsv(
   };
 }
 
-/** Whether a path segment is valid percent-encoding (else the router reads it as its text). */
-function decodable(segment: string): boolean {
-  try {
-    decodeURIComponent(segment);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * `/api/tickets/{id}[?dataset=inc|crq]`: one ticket with its raw record and closures (the INC one
  * when both datasets hold the id, unless `dataset` says); 404 when there is none.
@@ -212,7 +202,9 @@ function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> 
   const id = c.req.param("id");
   // Any id the feed may carry (spaces, "#", accents, a "/" percent-encoded; as long as ingest
   // takes): the query takes it as a parameter.
-  if (!takenId(id) || !decodable(new URL(c.req.url).pathname.slice("/api/tickets/".length))) {
+  if (
+    !takenId(id) || decoded(new URL(c.req.url).pathname.slice("/api/tickets/".length)) === undefined
+  ) {
     throw new ParameterError(
       "id",
       `Cannot read the ticket id "${JSON.stringify(id.slice(0, 40)).slice(1, -1)}": expected ` +
