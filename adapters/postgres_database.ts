@@ -116,7 +116,7 @@ export async function connectPostgresDatabase(
   } catch (error) {
     // Do not wait on a connection that may never settle; the process is about to report.
     await Promise.race([db.close(0).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
-    throw connectError(error, where, db.answered, rootCertOf(url));
+    throw connectError(error, where, db.answered, url);
   } finally {
     gaveUp.stop();
   }
@@ -174,7 +174,7 @@ function connectError(
   given: unknown,
   where: string,
   answered: boolean,
-  rootCert?: string,
+  url: string,
 ): DatabaseConnectError {
   if (given instanceof DatabaseConnectError) return given;
   // Lost while connecting: the socket's own words say why (a refused TLS, a reset), not ours for
@@ -185,7 +185,7 @@ function connectError(
   const message = ((error as Error).message ?? String(error))
     .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
   // A setting to fix: every rerun fails alike until it changes (before: exit 1, an outage).
-  const refused = refusedSetting(error, message, rootCert);
+  const refused = refusedSetting(error, message, url);
   if (refused !== undefined) {
     return new DatabaseUrlError(`Cannot connect to PostgreSQL ${where}: ${message}; ${refused}`, {
       cause: error,
@@ -214,11 +214,8 @@ const WRONG_NAME = /does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_I
  * may not log in or no pg_hba.conf entry (28000: not its other causes, such as an LDAP or RADIUS
  * server that did not answer), no CONNECT privilege (42501). Undefined otherwise.
  */
-function refusedSetting(
-  error: unknown,
-  message: string,
-  rootCert: string | undefined,
-): string | undefined {
+function refusedSetting(error: unknown, message: string, url: string): string | undefined {
+  const rootCert = rootCertOf(url);
   if (/before secure TLS connection/.test(message)) {
     return "the server may not accept TLS: check sslmode in DATABASE_URL (sslmode=disable turns " +
       "TLS off)";
@@ -237,7 +234,8 @@ function refusedSetting(
         "that signed it, or use sslmode=require to encrypt without checking the certificate";
   }
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === "3D000" || code === "28P01") return "check DATABASE_URL";
+  if (code === "3D000") return "check the database's name in DATABASE_URL";
+  if (code === "28P01") return passwordToCheck(url);
   if (code === "28000" && /pg_hba\.conf/.test(message)) {
     return "check the user and host in DATABASE_URL, or the server's pg_hba.conf";
   }
@@ -246,6 +244,35 @@ function refusedSetting(
   }
   if (code === "42501") return "as the database's owner, grant the role connect on it";
   return undefined;
+}
+
+/**
+ * Which password a refused login used, to check: DATABASE_URL's, or PGPASSWORD's when the URL
+ * names none (postgres.js reads it then; before, both were "check DATABASE_URL"), or none.
+ */
+function passwordToCheck(url: string): string {
+  let inUrl = true;
+  try {
+    inUrl = new URL(url).password !== "";
+  } catch {
+    // Not a URL the WHATWG parser reads (postgres.js reads more): the URL is what to check.
+  }
+  if (inUrl) return "check the user and password in DATABASE_URL";
+  if (envPgPassword() !== undefined) {
+    return "check PGPASSWORD (DATABASE_URL names no password, so PGPASSWORD's was sent) and " +
+      "the user in DATABASE_URL";
+  }
+  return "DATABASE_URL names no password, and PGPASSWORD is not set: add the user's password " +
+    "to DATABASE_URL (postgres://user:password@host/db)";
+}
+
+/** PGPASSWORD, when set and readable (postgres.js sends it for a URL naming no password). */
+function envPgPassword(): string | undefined {
+  try {
+    return Deno.env.get("PGPASSWORD") || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { isTransient } from "../core/is_transient.ts";
 import { connect, createServer } from "node:net";
 import {
   bracketedHosts,
+  connectPostgresDatabase,
   createPostgresDatabase,
   describeTarget,
   lostInWords,
@@ -185,6 +186,70 @@ Deno.test({
       assert.deepEqual(await db.query(`select 1 as one`), [{ one: 1 }]);
     } finally {
       await db.close();
+      server.close();
+    }
+  },
+});
+
+/** A server that refuses every login as PostgreSQL does a wrong password (28P01). */
+async function refusingServer(): Promise<{ port: number; close: () => void }> {
+  const field = (code: string, text: string) => [code.charCodeAt(0), ...bytes(text), 0];
+  const body = [
+    ...field("S", "FATAL"),
+    ...field("C", "28P01"),
+    ...field("M", 'password authentication failed for user "fleet"'),
+    0,
+  ];
+  const refusal = Uint8Array.of(
+    "E".charCodeAt(0),
+    ...new Uint8Array(new Uint32Array([4 + body.length]).buffer).reverse(),
+    ...body,
+  );
+  const server = createServer((socket) => {
+    socket.once("data", () => socket.end(refusal));
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as { port: number }).port, close: () => server.close() };
+}
+
+Deno.test({
+  name: "a refused password names where it came from: DATABASE_URL, PGPASSWORD, or neither " +
+    '(before: "check DATABASE_URL" for a wrong PGPASSWORD too)',
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await refusingServer();
+    const saved = Deno.env.get("PGPASSWORD");
+    const refusal = async (url: string) => {
+      const error = await connectPostgresDatabase(url, { connectTimeout: 5 }).then(
+        () => assert.fail("connected"),
+        (e: Error) => e,
+      );
+      return error.message.replace(/^.*password authentication failed for user "fleet"; /, "");
+    };
+    try {
+      const at = `127.0.0.1:${server.port}/fleet`;
+      Deno.env.delete("PGPASSWORD");
+      assert.equal(
+        await refusal(`postgres://fleet:wrong-pw-9@${at}`),
+        "check the user and password in DATABASE_URL",
+      );
+      assert.equal(
+        await refusal(`postgres://fleet@${at}`),
+        "DATABASE_URL names no password, and PGPASSWORD is not set: add the user's password to " +
+          "DATABASE_URL (postgres://user:password@host/db)",
+      );
+      Deno.env.set("PGPASSWORD", "wrong-pw-9");
+      const fromEnv = await refusal(`postgres://fleet@${at}`);
+      assert.equal(
+        fromEnv,
+        "check PGPASSWORD (DATABASE_URL names no password, so PGPASSWORD's was sent) and the " +
+          "user in DATABASE_URL",
+      );
+    } finally {
+      if (saved === undefined) Deno.env.delete("PGPASSWORD");
+      else Deno.env.set("PGPASSWORD", saved);
       server.close();
     }
   },

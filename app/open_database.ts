@@ -25,7 +25,7 @@ import {
   pgliteLockFile,
 } from "../adapters/pglite_database.ts";
 import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
-import { ledgerGrantsLacking } from "../core/check_read_grants.ts";
+import { ledgerGrantsLacking, ownerRoleInstead } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
 
 /** An embedded database a command left half-built: exit 2, with what to do. */
@@ -142,7 +142,7 @@ export async function openDatabase(
   try {
     if (options.requireMigrated) await requireCurrent(db);
   } catch (error) {
-    const named = await ledgerGrantsError(db, error);
+    const named = await ledgerGrantsError(db, error, options);
     await db.close();
     throw named ?? error;
   }
@@ -154,8 +154,16 @@ export async function openDatabase(
  * (exit 2) that names the GRANT statements the role lacks to read the migration ledgers; else
  * undefined (the error stands as it is).
  */
-async function ledgerGrantsError(db: Database, error: unknown): Promise<Error | undefined> {
-  const lacking = await ledgerGrantsLacking(db, error, "the check needs");
+async function ledgerGrantsError(
+  db: Database,
+  error: unknown,
+  options: OpenDatabaseOptions,
+): Promise<Error | undefined> {
+  // serve runs as a read-only role that the grants are for; every other command is meant to run
+  // as the role that ran migrate (before: a role with no grants was told to grant reads).
+  const serve = options.readOnlyTimeoutMs !== undefined;
+  const instead = serve ? undefined : await ownerRoleInstead(db);
+  const lacking = await ledgerGrantsLacking(db, error, "the check needs", instead);
   if (lacking === undefined) return undefined;
   return new ConfigError(`Cannot check that the database's schema is this version's: ${lacking}`);
 }

@@ -25,7 +25,11 @@ import { type Dataset, DATASETS } from "../core/datasets.ts";
 import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { pendingMigrations, SchemaRefusedError } from "../core/migrate.ts";
-import { isPermissionDenied, ledgerGrantsLacking } from "../core/check_read_grants.ts";
+import {
+  isPermissionDenied,
+  ledgerGrantsLacking,
+  ownerRoleInstead,
+} from "../core/check_read_grants.ts";
 import { applyPrivilegesLacking, readOnlyReason } from "../core/check_writes.ts";
 import { demoToRead } from "./_config_to_read.ts";
 import type { Database, ObjectStore, StoredObject } from "../core/ports/mod.ts";
@@ -259,7 +263,12 @@ async function migrationsCheck(db: Database, embeddedDir?: string): Promise<Chec
     if (error instanceof SchemaRefusedError) return fail("migrations", error.found, error.remedy);
     // A role refused the ledgers: the GRANT statements it lacks, as every command that checks
     // the schema names them (before: "restore the released migration files").
-    const lacking = await ledgerGrantsLacking(db, error, "to read the schema's ledgers");
+    const lacking = await ledgerGrantsLacking(
+      db,
+      error,
+      "to read the schema's ledgers",
+      await ownerRoleInstead(db),
+    );
     if (lacking !== undefined) {
       return fail("migrations", `not checked: ${lacking}`, "then run doctor again");
     }

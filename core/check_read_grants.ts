@@ -206,8 +206,24 @@ export function ledgerGrantsLacking(
   db: SqlSession,
   error: unknown,
   purpose: string,
+  instead?: string,
 ): Promise<string | undefined> {
-  return grantsLacking(db, error, LEDGER_READS, purpose);
+  return grantsLacking(db, error, LEDGER_READS, purpose, instead);
+}
+
+/**
+ * The other fix for a command that writes or checks what ingest writes, refused the ledgers: the
+ * role that ran `migrate` (the `tickets` schema's owner, named), as `use the role that ran migrate
+ * ("fleet") in DATABASE_URL`; undefined when the schema is not there, or is the role's own.
+ * Granting reads is the fix only for the read-only role `serve` runs as.
+ */
+export async function ownerRoleInstead(db: SqlSession): Promise<string | undefined> {
+  const [row] = await db.query<{ owner: string; own: boolean }>(
+    `select pg_get_userbyid(nspowner)::text as owner, pg_get_userbyid(nspowner) = current_user as own
+     from pg_namespace where nspname = 'tickets'`,
+  ).catch(() => []);
+  if (row === undefined || row.own) return undefined;
+  return `use the role that ran migrate ("${row.owner}") in DATABASE_URL`;
 }
 
 /**

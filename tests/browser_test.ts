@@ -924,15 +924,125 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       await s.page.click("#tickets-table tbody tr");
       await s.page.waitForFunction(() => location.search.includes("ticket="), { timeout: 5_000 });
       assert.doesNotMatch(await text(s.page, "#ticket h2"), /^Ticket$/);
-      await s.page.goBack();
-      await s.page.waitForFunction(() => !location.search.includes("view=table"));
+      await s.page.goBack(); // the table, before a ticket was chosen
+      await s.page.waitForFunction(() => !location.search.includes("ticket="));
       await waitIdle(s.page);
-      assert.equal(new URL(s.page.url()).searchParams.get("ticket"), null);
       // Before: the tickets unchanged (304), nothing was drawn and the card kept the ticket.
       assert.equal(await text(s.page, "#ticket h2"), "Ticket");
+      assert.equal(await hidden(s.page, "#table-view"), false);
+      await s.page.goBack(); // the map
+      await s.page.waitForFunction(() => !location.search.includes("view=table"));
+      await waitIdle(s.page);
       assert.equal(await hidden(s.page, "#map"), false);
       assert.deepEqual(s.consoleErrors, [], "console errors");
     });
+
+    await t.step(
+      "each ticket chosen is a history entry: Back shows the one before; Escape closes the card",
+      async () => {
+        await open(s, "/?sla=breached&view=table");
+        const rows = await s.page.$$eval(
+          "#tickets-table tbody tr",
+          (els) => els.slice(0, 2).map((el) => (el as unknown as PageElement).dataset.id!),
+        );
+        assert.equal(rows.length, 2, "two breached tickets in the fixture");
+        const [first, second] = rows as [string, string];
+        const shows = async (id: string) => {
+          await s.page.waitForFunction(
+            (id) => new URLSearchParams(location.search).get("ticket") === id,
+            { timeout: 5_000 },
+            id,
+          );
+          assert.match(await text(s.page, "#ticket h2"), new RegExp(`^${id}`));
+        };
+        await s.page.click(`#tickets-table tr[data-id="${first}"]`);
+        await shows(first);
+        await s.page.click(`#tickets-table tr[data-id="${second}"]`);
+        await shows(second);
+        // Before: the second replaced the first's entry, and Back left the table.
+        await s.page.goBack();
+        await shows(first);
+        assert.equal(new URL(s.page.url()).searchParams.get("view"), "table");
+        // Escape closes the card, as a history entry (Back brings the ticket again).
+        await s.page.focus(`#tickets-table tr[data-id="${first}"]`);
+        await s.page.keyboard.press("Escape");
+        await s.page.waitForFunction(() => !location.search.includes("ticket="));
+        assert.equal(await text(s.page, "#ticket h2"), "Ticket");
+        await s.page.goBack();
+        await shows(first);
+        assert.deepEqual(s.consoleErrors, [], "console errors");
+      },
+    );
+
+    await t.step(
+      "a filter stepped through with the arrow keys loads the value it rests on, once",
+      async () => {
+        await open(s);
+        const asked: string[] = [];
+        const onRequest = (r: { url(): string }) => {
+          const url = new URL(r.url());
+          if (url.pathname.endsWith("/api/tickets") && url.searchParams.has("sla_state")) {
+            asked.push(url.searchParams.get("sla_state")!);
+          }
+        };
+        s.page.on("request", onRequest);
+        try {
+          const entries = await s.page.evaluate("history.length") as number;
+          await s.page.focus("#f-sla");
+          for (let i = 0; i < 3; i++) {
+            await s.page.keyboard.press("ArrowDown");
+            await new Promise((r) => setTimeout(r, 60));
+          }
+          assert.equal(
+            await s.page.$eval("#f-sla", (el) => (el as unknown as PageElement).value),
+            "ok",
+          );
+          await s.page.waitForFunction(() => location.search.includes("sla=ok"), {
+            timeout: 5_000,
+          });
+          await waitIdle(s.page);
+          // Before: breached, at_risk and ok were each loaded, each a history entry.
+          assert.deepEqual([...new Set(asked)], ["ok"]);
+          assert.equal(await s.page.evaluate("history.length") as number, entries + 1);
+        } finally {
+          s.page.off("request", onRequest);
+        }
+      },
+    );
+
+    await t.step(
+      "the keyboard reaches the charts and the teams table after the dispatch form; the charts " +
+        "say their figures in words",
+      async () => {
+        await open(s);
+        await s.page.focus("#nearest-form button[type=submit]");
+        const reached: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          await s.page.keyboard.press("Tab");
+          reached.push(
+            await s.page.evaluate(() =>
+              document.activeElement?.id ||
+              document.activeElement?.getAttribute("aria-labelledby") || ""
+            ),
+          );
+        }
+        // Before: the tab order ended at Find.
+        assert.deepEqual(reached.slice(0, 3), ["chart-backlog", "chart-flow", "teams-title"]);
+        const label = (id: string) =>
+          s.page.$eval(
+            `#${id}`,
+            (el: { getAttribute(name: string): string }) => el.getAttribute("aria-label"),
+          );
+        assert.match(
+          await label("chart-backlog"),
+          /^Open backlog per day, \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d: on \d{4}-\d\d-\d\d [\d,]+ open, [\d,]+ breached, [\d,]+ at risk, [\d,]+ ok, [\d,]+ unknown$/,
+        );
+        assert.match(
+          await label("chart-flow"),
+          /^Created vs closed per day, .+: [\d,]+ created and [\d,]+ closed in all; on .+ [\d,]+ created, [\d,]+ closed$/,
+        );
+      },
+    );
 
     await t.step("Reset filters clears every filter, custom dates too", async () => {
       await open(s, "/?cluster=Westlands&window=custom&from=2026-06-09&to=2026-06-15");
@@ -1292,6 +1402,29 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       assert.deepEqual(s.foreign, [], "requests to other hosts");
       assert.deepEqual(s.consoleErrors, [], "console errors");
     });
+
+    await t.step(
+      "on a phone, a tap on the map for dispatch scrolls its answers into sight",
+      async () => {
+        // The empty spot west of Nairobi of the nearest list's test, ~12 km from Karen.
+        await open(s, "/?at=-1.25,36.62,12");
+        await s.page.evaluate("scrollTo(0, 0)");
+        const box = (await (await s.page.$("#map"))!.boundingBox())!;
+        await s.page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
+        await s.page.waitForFunction(() => location.search.includes("near="), { timeout: 5_000 });
+        await s.page.waitForSelector("#nearest-list li");
+        await s.page.waitForFunction(
+          `(() => { const top = document.getElementById("nearest").getBoundingClientRect().top;
+          return top > -2 && top < innerHeight / 2; })()`,
+          { timeout: 5_000 },
+        ).catch(() => {});
+        // Before: the list was drawn below the map, out of sight.
+        const top = await s.page.$eval("#nearest", (el) => el.getBoundingClientRect().top);
+        const height = await s.page.evaluate("innerHeight") as number;
+        assert.ok(top > -2 && top < height / 2, `the answers' panel at ${top} px of ${height}`);
+        assert.deepEqual(s.consoleErrors, [], "console errors");
+      },
+    );
 
     await t.step(
       'a change file named ahead of the server\'s clock reads "just now", not a negative age',

@@ -328,7 +328,7 @@ Deno.test({
       ...(base === undefined ? [] : [
         [
           other((u) => u.pathname = "/ft_no_such_database"),
-          /database "ft_no_such_database" does not exist; check DATABASE_URL/,
+          /database "ft_no_such_database" does not exist; check the database's name in DATABASE_URL/,
           false,
           2, // a setting to fix (before: 1)
         ] as [string, RegExp, boolean, number],
@@ -441,7 +441,10 @@ Deno.test({
     noRole.username = "ft_test_no_such_role";
     for (
       const [url, said] of [
-        [noDatabase, /database "ft_test_no_such_database" does not exist; check DATABASE_URL\n$/],
+        [
+          noDatabase,
+          /database "ft_test_no_such_database" does not exist; check the database's name in DATABASE_URL\n$/,
+        ],
         [noRole, /role "ft_test_no_such_role" does not exist; check the user in DATABASE_URL\n$/],
       ] as const
     ) {

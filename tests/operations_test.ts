@@ -895,3 +895,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "ops: the runbook's advisory-lock query names the drain's lock and who holds it " +
+    "(before: every advisory lock, unnamed)",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined, // two sessions: PostgreSQL only
+  ...shared,
+  async fn() {
+    const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+    const query = /`(select l\.pid, k\.name as lock[^`]*)`/.exec(readme)?.[1];
+    assert.ok(query, "the runbook's lock query");
+    const url = await createScratchDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+    const holder = createPostgresDatabase(url);
+    const looker = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      assert.ok(await holder.tryLock("fleettickets:drain:crq"));
+      const [pid] = await holder.query<{ pid: number }>(`select pg_backend_pid() as pid`);
+      const rows = await looker.unsafe(query);
+      assert.deepEqual(
+        rows.map((r) => [r.pid, r.lock]),
+        [[pid!.pid, "fleettickets:drain:crq"]],
+      );
+    } finally {
+      await holder.close();
+      await looker.end();
+    }
+  },
+});

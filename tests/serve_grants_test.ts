@@ -12,7 +12,7 @@ import { migrate } from "../core/migrate.ts";
 import { createApp } from "../serve/app.ts";
 import { createScratchDatabase, removeTestDataAtEnd, shared } from "./_harness.ts";
 import { loadWebFixture } from "./_web_fixture.ts";
-import { cli } from "./_cli.ts";
+import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
 import { refuseMissingGrants } from "../cli/run_serve.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -289,6 +289,45 @@ async function runServe(
 }
 
 Deno.test({
+  name: "the README's revoke of temporary tables leaves serve's role unable to make them, and " +
+    "serve answering (before: the reader could turn read only off and make them)",
+  ignore: base === undefined,
+  ...shared,
+  async fn() {
+    const { url, admin } = await scratch();
+    const role = roleName();
+    const database = new URL(url).pathname.slice(1);
+    try {
+      const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+      const revoke = /```text\n(revoke temporary on database fleettickets[^`]*)```/.exec(readme)
+        ?.[1];
+      assert.ok(revoke, "the README's revoke");
+      const statements = revoke.replaceAll("fleettickets", database)
+        .replace("<the role ingest runs as>", "postgres").split(";").map((t) => t.trim())
+        .filter(Boolean);
+      await withRole(admin, role, [...await readmeGrants(role), ...statements], async () => {
+        const reader = postgres(asRole(url, role), { max: 1, onnotice: () => {} });
+        try {
+          await reader.unsafe(`set default_transaction_read_only = off`);
+          await assert.rejects(
+            reader.unsafe(`create temp table filler (x text)`),
+            /permission denied to create temporary tables/,
+          );
+        } finally {
+          await reader.end();
+        }
+        const served = await runServe(asRole(url, role));
+        assert.ok(served.listened, served.stdout + served.stderr);
+        assert.deepEqual(served.health, { status: 200, ok: true });
+      });
+    } finally {
+      await admin.unsafe(`grant temporary on database ${database} to public`).catch(() => {});
+      await admin.end();
+    }
+  },
+});
+
+Deno.test({
   name: "serve as the README's role without select on tickets.closure_events exits 2 at start, " +
     "naming the grant; with it, it starts",
   ignore: base === undefined,
@@ -390,6 +429,44 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ingest as a role with no grants is told to use the role that ran migrate first, then " +
+    "the grants (before: only the grants, as for serve's read-only role)",
+  ignore: base === undefined,
+  ...shared,
+  async fn() {
+    const { url, admin } = await scratch();
+    const role = roleName();
+    try {
+      const database = new URL(url).pathname.slice(1);
+      await withRole(admin, role, [
+        `create role ${role} login password '${PASSWORD}'`,
+        `grant connect on database ${database} to ${role}`,
+      ], async () => {
+        const dir = await scratchDir("grants");
+        await Deno.mkdir(`${dir}/automations/inc/changes`, { recursive: true });
+        const r = await cli(["ingest", "--from-dir", dir, "--apply"], {
+          DATABASE_URL: asRole(url, role),
+        });
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        assert.match(
+          r.stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line))
+            .find((l) => l.event === "run")?.error ?? r.stdout + r.stderr,
+          new RegExp(
+            `Cannot check that the database's schema is this version's: the database role ` +
+              `"${role}" lacks 3 privileges the check needs; use the role that ran migrate ` +
+              `\\("postgres"\\) in DATABASE_URL, or as the schema owner run: grant usage on ` +
+              `schema tickets to ${role};`,
+          ),
+        );
+        assert.ok(!(r.stdout + r.stderr).includes(PASSWORD));
+      });
+    } finally {
+      await admin.end();
+    }
+  },
+});
+
+Deno.test({
   name: 'doctor as a role that may not read the schema names the grants it lacks, not "restore ' +
     'the released migration files", and checks nothing it cannot read',
   ignore: base === undefined,
@@ -411,7 +488,8 @@ Deno.test({
           r.stdout,
           new RegExp(
             `^fail +migrations +not checked: the database role "${role}" lacks 3 privileges to ` +
-              `read the schema's ledgers; as the schema owner run: grant usage on schema ` +
+              `read the schema's ledgers; use the role that ran migrate \\("postgres"\\) in ` +
+              `DATABASE_URL, or as the schema owner run: grant usage on schema ` +
               `tickets to ${role}; grant select on tickets\\.schema_migrations to ${role}; ` +
               `grant select on tickets\\.schema_definitions to ${role}$`,
             "m",
@@ -513,4 +591,5 @@ Deno.test({
   },
 });
 
+cleanUpScratchDirsAtEnd();
 removeTestDataAtEnd();

@@ -105,10 +105,14 @@ function showGroupAgain() {
   else select(null, { push: false });
 }
 
+/**
+ * Shows ticket `id` (null: none) on the card, map and table. A person's choice (`push`) is a
+ * history entry of its own, so Back returns to the ticket before (before: it replaced the entry).
+ */
 function select(id, { push = true } = {}) {
   shownGroup = null;
   state.ticket = id ?? "";
-  if (push) writeState(state, { replace: true });
+  if (push) writeState(state);
   const feature = featureOf(state.ticket);
   if (feature || !state.ticket) renderTicket(feature, fetchedAt);
   else showGone(state.ticket);
@@ -252,7 +256,14 @@ function dispatchAt(lat, lon) {
   forgetNearestProblem();
   state.near = `${lat.toFixed(5)},${lon.toFixed(5)}`;
   writeState(state, { replace: true });
-  loadNearest().catch(fail);
+  loadNearest().then(showNearestOnPhone).catch(fail);
+}
+
+/** On a narrow screen the list is below the map: scrolled to (before: out of sight, unsaid). */
+function showNearestOnPhone() {
+  if (matchMedia("(max-width: 1023px)").matches) {
+    $("nearest").scrollIntoView({ block: "start" });
+  }
 }
 
 /**
@@ -537,7 +548,26 @@ function showView() {
   if (!table) mapView?.invalidate();
 }
 
+/** How long a filter changed from the keyboard waits for the next key before it loads. */
+const KEYED_FILTER_MS = 600;
+/** When a key was last pressed on a filter's select (performance.now()). */
+let keyedAt = -Infinity;
+let keyedFilter = null;
+
+/**
+ * A filter changed. From the keyboard (arrow keys, a letter) the select steps through values,
+ * each a change: the one it rests on loads, once (before: every value passed was loaded and
+ * became a history entry).
+ */
+function onFilterEvent(event) {
+  clearTimeout(keyedFilter);
+  const keyed = event.target instanceof HTMLSelectElement && performance.now() - keyedAt < 250;
+  if (keyed) keyedFilter = setTimeout(onFilterChange, KEYED_FILTER_MS);
+  else onFilterChange();
+}
+
 function onFilterChange() {
+  clearTimeout(keyedFilter);
   const form = $("filters");
   for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
     state[key] = form.elements[key].value;
@@ -551,7 +581,16 @@ function onFilterChange() {
 }
 
 function bindControls() {
-  $("filters").addEventListener("change", onFilterChange);
+  $("filters").addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLSelectElement) keyedAt = performance.now();
+  });
+  $("filters").addEventListener("change", onFilterEvent);
+  // Escape closes the card (a ticket, or the list of a stack), where no field takes the key.
+  addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || e.defaultPrevented) return;
+    if (e.target.closest?.("input, select, textarea")) return;
+    if (state.ticket || shownGroup) select(null);
+  });
   $("crq").addEventListener("change", onFilterChange);
   $("f-reset").addEventListener("click", () => {
     resetFilters(state);
