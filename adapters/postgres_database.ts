@@ -262,8 +262,8 @@ function passwordToCheck(url: string): string {
     return "check PGPASSWORD (DATABASE_URL names no password, so PGPASSWORD's was sent) and " +
       "the user in DATABASE_URL";
   }
-  return "DATABASE_URL names no password, and PGPASSWORD is not set: add the user's password " +
-    "to DATABASE_URL (postgres://user:password@host/db)";
+  return "DATABASE_URL names no password, and PGPASSWORD is not set: put the user's password " +
+    "in DATABASE_URL, after the user name and a colon (user:…@host)";
 }
 
 /** PGPASSWORD, when set and readable (postgres.js sends it for a URL naming no password). */

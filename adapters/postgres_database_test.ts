@@ -237,8 +237,8 @@ Deno.test({
       );
       assert.equal(
         await refusal(`postgres://fleet@${at}`),
-        "DATABASE_URL names no password, and PGPASSWORD is not set: add the user's password to " +
-          "DATABASE_URL (postgres://user:password@host/db)",
+        "DATABASE_URL names no password, and PGPASSWORD is not set: put the user's password in " +
+          "DATABASE_URL, after the user name and a colon (user:…@host)",
       );
       Deno.env.set("PGPASSWORD", "wrong-pw-9");
       const fromEnv = await refusal(`postgres://fleet@${at}`);
