@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { encodeCopyText } from "./_copy_text.ts";
 import { DATE_OID } from "./_pg_types.ts";
 import { socketWords } from "./_socket_words.ts";
+import { type StallWatch, watchStalls } from "./_stall_watch.ts";
 import type { Database, Row, SqlSession, StatementResult } from "../core/ports/mod.ts";
 import { wholeTimeoutMs } from "../core/read_only.ts";
 
@@ -25,6 +26,12 @@ export const CONNECT_TIMEOUT_S = 10;
  * statements after it wait at most this long (a run has 5 s after a signal to report).
  */
 export const CANCEL_TIMEOUT_MS = 2000;
+
+/**
+ * Seconds a statement may go without an answer before the server is asked, on a new connection,
+ * whether it still answers (see `_stall_watch.ts`); default of `stallAfterS`.
+ */
+export const STALL_AFTER_S = 60;
 
 /** Options for {@linkcode createPostgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -47,6 +54,14 @@ export interface PostgresDatabaseOptions {
    * also plans each prepared statement once (`plan_cache_mode`) and runs no parallel workers.
    */
   readOnlyTimeoutMs?: number;
+  /**
+   * Seconds a statement may wait without any answer before the server is asked, on a new
+   * connection, whether it still answers; when that gets no answer within `connectTimeout`, the
+   * waiting statements fail as a lost connection (transient), naming the silence. 0: never asked.
+   * Default {@linkcode STALL_AFTER_S}, or 0 for a read-only pool (the read API has a deadline of
+   * its own for each read).
+   */
+  stallAfterS?: number;
 }
 
 /** Options for {@linkcode connectPostgresDatabase}. */
@@ -104,6 +119,7 @@ export async function connectPostgresDatabase(
     max: options.max,
     prepare: options.prepare,
     readOnlyTimeoutMs: options.readOnlyTimeoutMs,
+    stallAfterS: options.stallAfterS,
   });
   const where = describeTarget(url);
   const gaveUp = giveUpConnecting(db, where, timeoutS, options.signal);
@@ -352,12 +368,14 @@ export function createPostgresDatabase(
     sockets,
     readOnlySession(readOnlyTimeoutMs),
   );
+  const stallAfterS = options.stallAfterS ?? (readOnlyTimeoutMs === undefined ? STALL_AFTER_S : 0);
   // The listening connection counts its own sockets: a new one must not read as the loss of
   // the connection that holds the run's lock.
   return new PostgresDatabase(sql, sockets, {
     prepare: options.prepare ?? false,
     readOnlyTimeoutMs,
     description: describePostgres(url),
+    stall: stallAfterS > 0 ? { afterS: stallAfterS, probe: () => answersAtAll(target) } : undefined,
   }, (listener) =>
     openPool(target, {
       max: 1,
@@ -501,6 +519,29 @@ function openPool(
 }
 
 /**
+ * Whether the server at `target` answers a new connection within its connect timeout: its
+ * `select 1`, or an error of its own (too many connections, shutting down) is an answer; a
+ * socket error or silence is none. Never rejects.
+ */
+async function answersAtAll(target: PoolTarget): Promise<boolean> {
+  const sql = openPool(target, { max: 1, fetch_types: false }, newSocketState());
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), target.timeoutS * 1000);
+  });
+  const answer = sql`select 1`.then(
+    () => true,
+    (error) => error instanceof postgres.PostgresError,
+  );
+  try {
+    return await Promise.race([answer, silence]);
+  } finally {
+    clearTimeout(timer);
+    sql.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
+/**
  * The read API's pool settings. Its statements are prepared and each is planned once per
  * connection: PostgreSQL's default plans again for every call when a `limit $n` makes the
  * reusable plan look dearer (/api/nearest: 0.4 ms planning to 0.2 ms running). Without parallel
@@ -516,7 +557,7 @@ function readOnlySession(readOnlyTimeoutMs: number | undefined): Record<string, 
 }
 
 function newSocketState(): SocketState {
-  return { opened: 0, answered: false, lastError: undefined };
+  return { opened: 0, answered: false, lastError: undefined, open: new Set() };
 }
 
 /** Opens a socket (see {@linkcode openSocket}); a session's is counted and its first bytes checked. */
@@ -529,6 +570,8 @@ async function openSessionSocket(
   const socket = await openSocket(settings, target.timeoutS * 1000, state);
   if (opening?.cancel) return socket;
   state.opened++;
+  state.open.add(socket);
+  socket.once("close", () => state.open.delete(socket));
   socket.once("data", (chunk: Uint8Array) => checkFirstBytes(socket, chunk, target.where, state));
   return socket;
 }
@@ -579,6 +622,8 @@ export interface PostgresConnectState {
 
 interface SocketState {
   opened: number;
+  /** The sessions' sockets still open: a server given up on has them destroyed. */
+  open: Set<Socket>;
   answered: boolean;
   lastError: string | undefined;
   /** Called when a socket's first bytes cannot come from a PostgreSQL server. */
@@ -701,6 +746,10 @@ interface InFlight {
   closing?: boolean;
   /** The last statement that ended found the server gone (lost, refused): none settles now. */
   unreachable?: boolean;
+  /** Notices a server that stopped answering (see `stallAfterS`); undefined: not watched. */
+  watch?: StallWatch;
+  /** Set once the watch gave up on the server: why every waiting statement failed. */
+  stalled?: string;
 }
 
 /** A statement asked for once the pool is closing: refused, not sent (see `close()`). */
@@ -740,8 +789,17 @@ class PostgresSession implements SqlSession {
   protected where: string;
   /** Rethrows `error`, a lost connection told plainly ({@linkcode lostInWords}). */
   protected readonly plainly = (error: unknown): never => {
-    throw lostInWords(error, this.where);
+    throw this.inWords(error);
   };
+
+  /** `error` told plainly: the server's silence once the watch gave up on it, else lostInWords. */
+  protected inWords(error: unknown): unknown {
+    const stalled = this.#inFlight.stalled;
+    if (stalled === undefined || !(error instanceof Error)) return lostInWords(error, this.where);
+    if (error instanceof ConnectionLostError && error.message === stalled) return error;
+    const code = (error as { code?: unknown }).code;
+    return new ConnectionLostError(stalled, typeof code === "string" ? code : "STALLED", error);
+  }
 
   constructor(sql: Sql, prepare: boolean, inFlight: InFlight, where: string) {
     this.#sql = sql;
@@ -776,14 +834,17 @@ class PostgresSession implements SqlSession {
   async #track<T>(query: Promise<T> & { cancel(): Promise<void> | null }): Promise<T> {
     this.#inFlight.queries.add(query);
     this.#running.add(query);
+    const waited = this.#inFlight.watch?.begin();
     try {
       const result = await query;
       this.#inFlight.unreachable = false;
       return result;
     } catch (error) {
-      this.#inFlight.unreachable = isConnectionLost(error) || isUnreachable(error);
-      throw lostInWords(error, this.where);
+      this.#inFlight.unreachable = isConnectionLost(error) || isUnreachable(error) ||
+        this.#inFlight.stalled !== undefined;
+      throw this.inWords(error);
     } finally {
+      waited?.();
       this.#inFlight.queries.delete(query);
       this.#running.delete(query);
     }
@@ -826,7 +887,16 @@ class PostgresSession implements SqlSession {
    * asked for once the socket has taken this one, so a producer may reuse its buffer.
    */
   async #copy(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
-    const stream = await this.#sql.unsafe(statement).writable();
+    const waited = this.#inFlight.watch?.begin();
+    try {
+      await this.#copyChunks(statement, chunks);
+    } finally {
+      waited?.();
+    }
+  }
+
+  async #copyChunks(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
+    const stream = await this.#sql.unsafe(statement).writable().catch(this.plainly);
     let failed: Error | undefined;
     stream.on("error", (error: Error) => failed = error);
     // Waits for `start`'s callback. Every wait also ends on "error" and "close": a stream
@@ -853,6 +923,7 @@ class PostgresSession implements SqlSession {
       for await (const chunk of chunks) {
         if (failed) this.plainly(failed);
         await settled((done) => stream.write(chunk, done)).catch(this.plainly);
+        this.#inFlight.watch?.answered(); // the socket took it: the server reads
       }
     } catch (error) {
       if (!stream.destroyed) stream.destroy(error as Error);
@@ -878,18 +949,46 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   constructor(
     sql: postgres.Sql,
     sockets: SocketState,
-    options: { prepare: boolean; readOnlyTimeoutMs: number | undefined; description: string },
+    options: {
+      prepare: boolean;
+      readOnlyTimeoutMs: number | undefined;
+      description: string;
+      /** Watch for a server that stopped answering (see `stallAfterS`). */
+      stall?: { afterS: number; probe: () => Promise<boolean> };
+    },
     listener: (events: ListenerEvents) => postgres.Sql,
   ) {
     const inFlight: InFlight = { queries: new Set() };
     super(sql, options.prepare, inFlight, options.description);
     this.#inFlight = inFlight;
+    if (options.stall !== undefined) inFlight.watch = this.#watch(options.stall);
     this.description = options.description;
     this.#prepare = options.prepare;
     this.readOnlyTimeoutMs = options.readOnlyTimeoutMs;
     this.#sql = sql;
     this.#sockets = sockets;
     this.#listener = listener;
+  }
+
+  /**
+   * A watch that gives up on a server silent for `afterS` and then deaf to a new connection: the
+   * waiting statements fail (their connections are ended) with words that say so.
+   */
+  #watch(stall: { afterS: number; probe: () => Promise<boolean> }): StallWatch {
+    return watchStalls({
+      afterMs: stall.afterS * 1000,
+      probe: stall.probe,
+      onStall: (silentMs) => {
+        this.#inFlight.stalled = `Lost the connection to ${this.where}: no answer to a statement ` +
+          `for ${Math.round(silentMs / 1000)} s, and none to a new connection either (a stopped ` +
+          `or frozen server, or a network that drops packets); gave up (DATABASE_STALL_SECONDS)`;
+        this.#inFlight.unreachable = true;
+        // Destroyed, not ended: a graceful end waits for the frozen server to read what the
+        // socket still holds (a COPY's chunks), and so did every statement waiting on it.
+        for (const socket of this.#sockets.open) socket.destroy();
+        this.#sql.end({ timeout: 0 }).catch(() => {});
+      },
+    });
   }
 
   /**
@@ -944,6 +1043,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     // What `fn` throws stays as it is (its statements' failures are told already, by query()):
     // an S3 download cut short inside it is not a lost database connection.
     const thrownByFn = new WeakSet<object>();
+    const waited = this.#inFlight.watch?.begin(); // BEGIN and COMMIT are statements too
     return await this.#sql.begin(async (tx: postgres.TransactionSql) => {
       // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
       // writing without it could apply a file twice next to another run.
@@ -963,7 +1063,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     }).catch((error) => {
       if (typeof error === "object" && error !== null && thrownByFn.has(error)) throw error;
       return this.plainly(error);
-    }) as T;
+    }).finally(() => waited?.()) as T;
   }
 
   /**
@@ -1073,6 +1173,7 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
    */
   async close(timeoutS = 5): Promise<void> {
     const inFlight = this.#inFlight;
+    inFlight.watch?.stop();
     const deadline = Date.now() + timeoutS * 1000;
     while (inFlight.queries.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -13,6 +13,12 @@ export interface Config {
   databaseUrl?: string;
   /** Seconds to wait for PostgreSQL to answer (`PGCONNECT_TIMEOUT`; default 10). */
   connectTimeoutS?: number;
+  /**
+   * Seconds a statement may go without any answer from PostgreSQL before the worker asks the
+   * server, on a new connection, whether it still answers (`DATABASE_STALL_SECONDS`; default 60;
+   * 0: never): no answer there within the connect timeout fails the command as a lost connection.
+   */
+  stallAfterS?: number;
   /** Data directory of the embedded database. */
   pgliteDir: string;
   /**
@@ -67,6 +73,7 @@ export interface Config {
 export const ENV_NAMES = [
   "DATABASE_URL",
   "PGCONNECT_TIMEOUT",
+  "DATABASE_STALL_SECONDS",
   "PGUSER",
   "PGSSLMODE",
   "PGSSLROOTCERT",
@@ -192,6 +199,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     },
     databaseUrl,
     connectTimeoutS: positive("PGCONNECT_TIMEOUT"),
+    stallAfterS: stallSeconds(env),
     // `.data/x/` is `.data/x`: its lock file and marker sit beside the folder, not inside it.
     pgliteDir: (get("PGLITE_DIR") ?? DEFAULT_PGLITE_DIR).replace(/(.)\/+$/, "$1"),
     folderSettleMs: seconds(env, "FOLDER_SETTLE_SECONDS", 0, 600) ?? 10_000,
@@ -578,6 +586,12 @@ function numberSetting(
     throw new ConfigError(`Cannot read ${name} "${text}": expected ${expected}`);
   }
   return n;
+}
+
+/** DATABASE_STALL_SECONDS, in seconds (0 to 3600; 0: never asked); undefined: the default. */
+function stallSeconds(env: (name: string) => string | undefined): number | undefined {
+  const ms = seconds(env, "DATABASE_STALL_SECONDS", 0, 3600);
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 /** A setting in seconds from `min` to `max`, as milliseconds; undefined when unset. */

@@ -28,6 +28,7 @@ Deno.test("loadConfig() with nothing set uses PGlite in .data/pglite, bucket isp
   assert.deepEqual(load(), {
     databaseUrl: undefined,
     connectTimeoutS: undefined,
+    stallAfterS: undefined,
     pgliteDir: ".data/pglite",
     folderSettleMs: 10_000,
     s3: {
@@ -450,6 +451,7 @@ Deno.test("loadConfig() reads number settings in decimal notation only, as flags
     STALE_AFTER_HOURS: "a positive number in decimal digits",
     SERVE_STATEMENT_TIMEOUT: "seconds from 0.1 to 3600 in decimal digits",
     SERVE_VERSION_TTL: "seconds from 0 to 60 in decimal digits",
+    DATABASE_STALL_SECONDS: "seconds from 0 to 3600 in decimal digits",
   };
   for (const [name, what] of Object.entries(expected)) {
     // Number() reads each of these (16, 1000, 2, 2, 2): a value meant otherwise, or a typo.
@@ -472,6 +474,18 @@ Deno.test("loadConfig() reads number settings in decimal notation only, as flags
   assert.equal(config.serve.staleAfterHours, 0.5);
   assert.equal(config.serve.statementTimeoutMs, 100);
   assert.equal(config.serve.versionTtlMs, 0);
+});
+
+Deno.test("loadConfig() reads DATABASE_STALL_SECONDS in seconds, 0 (never asked) to an hour, unset: the default", () => {
+  assert.equal(load({}).stallAfterS, undefined); // the adapter's 60 s
+  assert.equal(load({ DATABASE_STALL_SECONDS: "0" }).stallAfterS, 0);
+  assert.equal(load({ DATABASE_STALL_SECONDS: "7.5" }).stallAfterS, 7.5);
+  for (const text of ["-1", "3601", "a minute"]) {
+    assert.equal(
+      configError({ DATABASE_STALL_SECONDS: text }).message,
+      `Cannot read DATABASE_STALL_SECONDS "${text}": expected seconds from 0 to 3600 in decimal digits`,
+    );
+  }
 });
 
 Deno.test("loadConfig() rejects a geocoder base URL that is not an http(s) URL, without echoing it", () => {

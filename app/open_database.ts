@@ -130,6 +130,9 @@ export async function openDatabase(
   // Bounded: gives up after CONNECT_TIMEOUT_S naming host:port and database, or on the signal.
   const db = await connectPostgresDatabase(config.databaseUrl, {
     connectTimeout: config.connectTimeoutS,
+    // serve's pool has a deadline of its own per read, and must outlive a frozen spell: a stall
+    // ends the pool it watches.
+    stallAfterS: options.readOnlyTimeoutMs === undefined ? config.stallAfterS : 0,
     signal: options.signal,
     max: options.poolSize,
     prepare: options.prepare,

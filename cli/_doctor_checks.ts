@@ -177,6 +177,7 @@ async function openServer(
     // The connect every command uses: bounded, and it says what answered (or did not).
     return await connectPostgresDatabase(databaseUrl, {
       connectTimeout: config.connectTimeoutS,
+      stallAfterS: config.stallAfterS,
     });
   } catch (error) {
     checks.push(fail(
