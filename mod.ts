@@ -76,6 +76,11 @@ export {
   type ParseChangeFileOptions,
   type TicketRecord,
 } from "./core/parse_change_file.ts";
+export {
+  type Utf8ReplacementCounter,
+  type Utf8Replacements,
+  utf8Replacements,
+} from "./core/utf8_replacements.ts";
 export { type ChangeKey, parseChangeFileName, parseChangeKey } from "./core/change_key.ts";
 export {
   EditedMigrationError,

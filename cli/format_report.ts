@@ -9,6 +9,7 @@ import type { DrainReport, FileCounts, FileReport } from "../core/drain.ts";
 import type { IngestReport } from "../core/ingest.ts";
 import { DATASETS } from "../core/datasets.ts";
 import { quoteCsvFolders } from "../core/csv_elsewhere.ts";
+import type { Utf8Replacements } from "../core/utf8_replacements.ts";
 
 function countsLine(c: FileCounts): string {
   return `read ${c.rowsRead}: +${c.inserted} new, ${c.updated} updated, ${c.unchanged} unchanged` +
@@ -144,10 +145,19 @@ function fileLines(file: FileReport): string[] {
     lines.push(head.trimEnd());
   }
   if (file.missingColumns) lines.push(`      ${missingColumnsNote(file.missingColumns)}`);
+  if (file.notUtf8) lines.push(`      ${notUtf8Note(file.notUtf8)}`);
   for (const q of file.quarantine ?? []) lines.push(`      line ${q.line}: ${q.reason}`);
   if (file.error) lines.push(`      error: ${file.error}`);
   if (file.notArchived) lines.push(`      not archived: ${file.notArchived}`);
   return lines;
+}
+
+/** What characters that were not UTF-8 became, and how to get them back. */
+function notUtf8Note(found: Utf8Replacements): string {
+  const one = found.characters === 1;
+  return `${found.characters} character${one ? " was" : "s were"} not UTF-8 (the first on line ` +
+    `${found.firstLine}) and ${one ? "is" : "are"} stored as "\uFFFD": was the file saved as ` +
+    `Latin-1 or a Windows code page? Export it as UTF-8 and upload it again under its name`;
 }
 
 /** What a header without some of the export's columns did (their stored values kept). */

@@ -145,7 +145,7 @@ function logProgress(lines: Lines, event: DrainProgress): void {
     const quarantined = (file.counts?.quarantined ?? 0) > 0;
     const level = file.status === "failed"
       ? "error"
-      : file.notArchived || quarantined || file.missingColumns
+      : file.notArchived || quarantined || file.missingColumns || file.notUtf8
       ? "warn"
       : "info";
     log(level, "file", {
@@ -158,6 +158,7 @@ function logProgress(lines: Lines, event: DrainProgress): void {
       error: file.error,
       notArchived: file.notArchived,
       missingColumns: file.missingColumns,
+      notUtf8: file.notUtf8,
       // The first lines set aside, as the text report lists them (before: only their count).
       quarantine: file.quarantine,
       durationMs: file.durationMs,

@@ -205,7 +205,11 @@ async function stageFile(
   const source = countedReader(store, file, times);
   const body = await source.read();
   const staged: StagedFile = { rows: 0, stage: STAGE, counts: emptyCounts(), quarantine: [] };
-  const items = parseChangeFile(body, { key: file.key, reread: source.read });
+  const items = parseChangeFile(body, {
+    key: file.key,
+    reread: source.read,
+    onNotUtf8: (found) => context.entry.notUtf8 = found,
+  });
   staged.rows = await tx.copyRows(
     STAGE,
     STAGE_COLUMNS,

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Utf8Replacements } from "./utf8_replacements.ts";
+
 /** Row counts of one file (or a whole run). */
 export interface FileCounts {
   /** Data lines read (excluding the header). */
@@ -58,6 +60,11 @@ export interface FileReport {
    * ticket has them empty).
    */
   missingColumns?: string[];
+  /**
+   * Characters of the file that were not UTF-8 (a file saved as Latin-1 or a Windows code page):
+   * how many, each loaded as U+FFFD (`�`), and the line of the first. Absent when none.
+   */
+  notUtf8?: Utf8Replacements;
   /**
    * Closures the file left that were recorded into the history in its transaction (a dataset
    * whose history is captured); absent when none.

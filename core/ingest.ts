@@ -146,7 +146,10 @@ async function drainDataset(
     onProgress: options.onProgress,
     onLocked: (begun) => beginRunQuietly(db, begun, run, options.redact),
   });
-  if (report.mode === "apply" && report.status !== "locked" && !refusedBeforeApplying(report)) {
+  if (
+    report.mode === "apply" && report.status !== "locked" && !refusedBeforeApplying(report) &&
+    !await databaseGone(db, report, options.signal)
+  ) {
     report.afterApply = await runAfterApply(db, dataset, options.signal);
     // A run the signal stopped during its files says so itself (its error): the steps it left
     // are named only for a run whose files all went through.
@@ -156,6 +159,21 @@ async function drainDataset(
     }
   }
   return report;
+}
+
+/**
+ * Whether a failed run's database no longer answers (the connection lost and not back, refused,
+ * given up on as frozen): each post-apply step would fail the same way and say so again (before:
+ * two `after_apply_failed` lines repeating the run's error), so they are left to the next run,
+ * which finds the files they have not seen by their marks. Asked with one `select 1`.
+ */
+async function databaseGone(
+  db: Database,
+  report: DrainReport,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  if (report.status !== "failed" || signal?.aborted) return false;
+  return await db.query("select 1").then(() => false, () => true);
 }
 
 /**

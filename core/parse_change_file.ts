@@ -9,6 +9,11 @@ import { parse } from "csv-parse/stream";
 import { parse as parseText } from "csv-parse/sync";
 import { ChangeFileError } from "./change_file_error.ts";
 import { utf16Encoding } from "./utf16_encoding.ts";
+import {
+  type Utf8ReplacementCounter,
+  type Utf8Replacements,
+  utf8Replacements,
+} from "./utf8_replacements.ts";
 
 /** The export's 32 columns (the spec's), in its order. */
 export const EXPORT_COLUMNS: readonly string[] = [
@@ -128,6 +133,11 @@ export interface ParseChangeFileOptions {
    * quarantined alone and the lines after it still load; without it they are quarantined too.
    */
   reread?: () => Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Told, once the file is read whole, how many of its characters were not UTF-8 (each loaded as
+   * U+FFFD) and the line of the first; not called when there were none.
+   */
+  onNotUtf8?: (found: Utf8Replacements) => void;
 }
 
 /**
@@ -181,7 +191,12 @@ export async function* parseChangeFile(
   options: ParseChangeFileOptions,
 ): AsyncGenerator<ChangeLine> {
   const { key } = options;
-  const records = csvRecords(await asUtf8(body));
+  const utf8 = utf8Replacements();
+  const records = csvRecords((await asUtf8(body)).pipeThrough(utf8.stream));
+  const tell = (counter: Utf8ReplacementCounter) => {
+    const found = counter.found();
+    if (found !== undefined) options.onNotUtf8?.(found);
+  };
 
   let header: Header | undefined;
   let seen = 0;
@@ -209,13 +224,19 @@ export async function* parseChangeFile(
       };
       return;
     }
-    const text = await new Response(await asUtf8(await options.reread())).text();
+    const again = utf8Replacements();
+    const text = await new Response(
+      (await asUtf8(await options.reread())).pipeThrough(again.stream),
+    )
+      .text();
     yield* recover(key, header, text, seen);
+    tell(again);
     return;
   }
   if (header === undefined) {
     throw new ChangeFileError(key, "has no header row: the file is empty", { line: 1 });
   }
+  tell(utf8);
 }
 
 /** A change file's header: lowercased column names and where the columns that matter are. */

@@ -48,6 +48,8 @@ interface Case {
   fails?: [number, RegExp];
   /** The key is not a change file: never read, never moved. */
   ignored?: boolean;
+  /** Characters that were not UTF-8, as the file's report must give them (none when absent). */
+  notUtf8?: { characters: number; firstLine: number };
   /** More checks on the database. */
   check?: (db: Database, report: DrainReport, file: FileReport) => Promise<void>;
 }
@@ -122,6 +124,14 @@ const injection = `'); drop table tickets.inc; -- $1 \\' " \`\${x}\` %s`;
 const jsonish = `{"ticket_id":"EVIL","raw":null}\\u0000 \\" </script> \u2028`;
 const huge = "x".repeat(1 << 20);
 const enormous = "y".repeat(50 * 1024 * 1024);
+
+/** A file with an invalid two-byte sequence where a "W" was, and the line it is on. */
+const invalidUtf8 = (() => {
+  const bytes = new TextEncoder().encode(around("BAD_UTF8", good("BAD_UTF8_2").text));
+  const at = bytes.indexOf("W".charCodeAt(0), new TextEncoder().encode(header).length + 200);
+  bytes.set([0xc3, 0x28], at);
+  return { bytes, line: bytes.subarray(0, at).filter((b) => b === 0x0a).length + 1 };
+})();
 
 /** UTF-16 bytes of `text`, big- or little-endian, with or without a byte-order mark. */
 function utf16(text: string, order: "be" | "le", bom: boolean): Uint8Array {
@@ -308,12 +318,8 @@ const cases: Case[] = [
   },
   {
     name: "invalid UTF-8",
-    body: (() => {
-      const bytes = new TextEncoder().encode(around("BAD_UTF8", good("BAD_UTF8_2").text));
-      const at = bytes.indexOf("W".charCodeAt(0), new TextEncoder().encode(header).length + 200);
-      bytes.set([0xc3, 0x28], at); // an invalid two-byte sequence where a "W" was
-      return bytes;
-    })(),
+    body: invalidUtf8.bytes,
+    notUtf8: { characters: 1, firstLine: invalidUtf8.line },
     check: async (db) => {
       const rows = await db.query<{ raw: string }>(
         `select raw::text as raw from tickets.inc where ticket_id like 'BAD_UTF8_%'`,
@@ -325,6 +331,7 @@ const cases: Case[] = [
   {
     name: "Latin-1 text",
     body: latin1(around("BAD_LATIN1", good("BAD_LATIN1_2", { owner: "JOSÉ MUÑOZ" }).text)),
+    notUtf8: { characters: 2, firstLine: 3 }, // É and Ñ, on the second data line
     lands: [
       good("BAD_LATIN1_1").expected,
       { ...good("BAD_LATIN1_2").expected, owner: "JOS\uFFFD MU\uFFFDOZ" },
@@ -677,6 +684,8 @@ for (const b of backends()) {
             }
           }
           assert.ok((await listNames(root, INC.processedPrefix)).includes(fileName));
+          // Before: a file's letters lost to U+FFFD went unsaid (only the rows showed them).
+          assert.deepEqual(file.notUtf8, c.notUtf8);
           await c.check?.(db, report, file);
         });
       }

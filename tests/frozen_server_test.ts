@@ -196,7 +196,15 @@ Deno.test({
     try {
       relay.freezeAfter(1024 * 1024); // inside the baseline's COPY
       const started = performance.now();
-      const child = spawnCli(["ingest", "--from-dir", bucket, "--apply", "--json"], {
+      const child = spawnCli([
+        "ingest",
+        "--from-dir",
+        bucket,
+        "--apply",
+        "--dataset",
+        "all",
+        "--json",
+      ], {
         DATABASE_URL: relayed.href,
         DATABASE_STALL_SECONDS: "1",
         PGCONNECT_TIMEOUT: "1",
@@ -211,6 +219,8 @@ Deno.test({
       assert.equal(output.code, 1, text);
       assert.match(text, STALLED);
       assert.match(text, /"transient":true/);
+      // The post-apply steps are left to the next run, not tried and failed one by one.
+      assert.doesNotMatch(text, /after_apply_failed/);
       assert.ok(seconds < 15, `ingest ended ${seconds.toFixed(1)} s after it began`);
     } finally {
       relay.close();
