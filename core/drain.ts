@@ -25,6 +25,8 @@ import {
   type FileReport,
 } from "./drain_report.ts";
 import { isTransient } from "./is_transient.ts";
+import { LOCK_NOT_AVAILABLE, lockHolders } from "./_lock_holders.ts";
+import { sqlState } from "./_sql.ts";
 import {
   SELECT_WRITE_SESSION,
   writeRefusedHint,
@@ -87,7 +89,21 @@ export interface DrainOptions {
    * by the JavaScript parser; `javascript`: every file by the JavaScript parser. Same result.
    */
   parser?: "auto" | "javascript";
+  /**
+   * How long an applying run's statement waits for rows or tables another session holds
+   * (PostgreSQL; default {@linkcode FILE_LOCK_TIMEOUT_MS}); past it the file rolls back, and the
+   * error names the sessions that hold them (transient: the next run tries again).
+   */
+  lockTimeoutMs?: number;
 }
+
+/**
+ * How long an applying run waits for rows or tables another session holds, ms (PostgreSQL). A
+ * psql left in an open transaction after editing a ticket held the run for as long as it stayed
+ * open, and every scheduled run after it skipped, the run's lock still held. Another run's
+ * writes (geocode, a gazetteer import) take seconds.
+ */
+export const FILE_LOCK_TIMEOUT_MS = 60_000;
 
 /**
  * How far ahead of now a change file may be named (clock skew between the exporter and the
@@ -192,13 +208,16 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     signal,
     onProgress,
     parser: options.parser,
+    lockTimeoutMs: Math.max(1, Math.round(options.lockTimeoutMs ?? FILE_LOCK_TIMEOUT_MS)),
     copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
     inThread: db.kind === "pglite",
     // A dry run writes too (its session's temporary tables), so a reader's role fails it alike;
     // its one transaction is still open when a file fails, so the role is not looked up (the
     // lookup would wait for the connection that transaction holds).
     describe: (error) =>
-      options.apply ? describeWrite(db, error) : Promise.resolve(describeWithHint(error)),
+      options.apply
+        ? describeWrite(db, error, options.lockTimeoutMs ?? FILE_LOCK_TIMEOUT_MS)
+        : Promise.resolve(describeWithHint(error)),
   };
 }
 
@@ -467,6 +486,8 @@ async function readLedger(
 
 /** The run's side of a file's context: everything but the file's report line. */
 type RunContext = Omit<FileContext, "entry"> & {
+  /** See {@linkcode DrainOptions.lockTimeoutMs}. */
+  lockTimeoutMs: number;
   /** Move applied files to `processed/` (false for `ingest --csv`). */
   archive?: boolean;
   /** A failure in words (for an applying run, with why the role may not write). */
@@ -511,6 +532,10 @@ async function warmUp(db: Database, report: DrainReport, context: RunContext): P
   // (~40 ms), and the COPY way's table is created once for every file of the run: done here,
   // before the first file's transaction, so no file holds its locks for it.
   if (report.files.some((f) => f.action === "apply")) {
+    // For the session: the files' statements, the post-apply steps and the run record.
+    if (db.kind === "postgres") {
+      await db.query(`select set_config('lock_timeout', $1, false)`, [`${context.lockTimeoutMs}`]);
+    }
     await db.exec(context.parser === "javascript" ? WARM_UP : `${WARM_UP};\n${CREATE_COPY_TABLE}`);
   }
 }
@@ -672,12 +697,28 @@ function describeWithHint(error: unknown): string {
   return hint === undefined ? describe(error) : `${describe(error)}: ${hint}`;
 }
 
+/** A lock wait that ran out, in words: who holds the tables (best effort), and what to do. */
+async function heldWords(db: Database, lockTimeoutMs: number): Promise<string> {
+  const { said, first } = await lockHolders(db, true);
+  return `Cannot go on: another session held rows or tables this run writes for ` +
+    `${lockTimeoutMs / 1000} s${said.length > 0 ? ` (${said.join(", ")})` : ""}; end it${
+      first === undefined ? "" : ` (select pg_terminate_backend(${first}))`
+    } or let it finish, and the next run goes on (what this run had not committed was rolled back)`;
+}
+
 /**
  * A failed write in words: a PostgreSQL role that may not write (a reader's DATABASE_URL) is
  * named, with the fix. Who it is is looked up (best effort) only then.
  */
-async function describeWrite(db: Database, error: unknown): Promise<string> {
+async function describeWrite(
+  db: Database,
+  error: unknown,
+  lockTimeoutMs: number,
+): Promise<string> {
   const message = describe(error);
+  if (db.kind === "postgres" && sqlState(error) === LOCK_NOT_AVAILABLE) {
+    return await heldWords(db, lockTimeoutMs);
+  }
   if (db.kind !== "postgres" || writeRefusedHint(error) === undefined) return message;
   const [session] = await db.query<WriteRefusedSession & Row>(SELECT_WRITE_SESSION)
     .catch(() => [] as WriteRefusedSession[]);

@@ -20,6 +20,7 @@
  */
 
 import type { Database, SqlSession } from "./ports/mod.ts";
+import { LOCK_NOT_AVAILABLE, lockHolders } from "./_lock_holders.ts";
 import { sqlState } from "./_sql.ts";
 import { NoSchemaYetError } from "./write_refused.ts";
 
@@ -463,9 +464,6 @@ async function whenNoSchemaYet(db: Database, error: unknown): Promise<Error | un
  */
 export const MIGRATION_LOCK_TIMEOUT_MS = 10_000;
 
-/** lock_not_available: the lock timeout ran out. */
-const LOCK_NOT_AVAILABLE = "55P03";
-
 /** Applies one file in its transaction; a table held past the lock timeout is said in words. */
 async function applyOne(
   db: Database,
@@ -485,29 +483,9 @@ async function applyOne(
   }
 }
 
-/** The sessions that hold locks on the schema's tables, the longest first. */
-const LOCK_HOLDERS = `
-select a.pid, coalesce(nullif(a.application_name, ''), a.usename) as who, a.state,
-       max(round(extract(epoch from now() - coalesce(a.xact_start, a.backend_start))))::int
-         as for_s
-from pg_locks l
-join pg_class c on c.oid = l.relation
-join pg_stat_activity a on a.pid = l.pid
-where l.granted and l.pid <> pg_backend_pid()
-  and c.relnamespace in (select oid from pg_namespace where nspname in ('tickets', 'reporting'))
-group by a.pid, a.application_name, a.usename, a.state
-order by for_s desc
-limit 3`;
-
 /** Why `name` was not applied: who holds the tables (best effort), and what to do. */
 async function lockedOutWords(db: Database, name: string, timeoutMs: number): Promise<string> {
-  const holders = await db.query<{ pid: number; who: string; state: string | null; for_s: number }>(
-    LOCK_HOLDERS,
-  ).catch(() => []);
-  const said = holders.map((h) =>
-    `PostgreSQL process ${h.pid} ("${h.who}", ${h.state ?? "busy"} for ${h.for_s} s)`
-  );
-  const first = holders[0]?.pid;
+  const { said, first } = await lockHolders(db, false);
   return `Cannot apply ${name}: another session held its tables for ${timeoutMs / 1000} s${
     said.length > 0 ? ` (${said.join(", ")})` : ""
   }; end it${
