@@ -41,18 +41,26 @@ export function watchStalls(options: StallWatchOptions): StallWatch {
   const { afterMs, probe, onStall, now = Date.now } = options;
   let waiting = 0;
   let lastAnswer = now();
+  let answers = 0; // each answer counted: one during a probe keeps the server
   let probing = false;
   let done = false;
   let timer: ReturnType<typeof setInterval> | undefined;
+  const heard = () => {
+    lastAnswer = now();
+    answers++;
+  };
 
   const check = async () => {
     if (done || probing || waiting === 0 || now() - lastAnswer < afterMs) return;
     probing = true;
-    const alive = await probe();
-    probing = false;
+    const before = answers;
+    const alive = await probe().catch(() => true).finally(() => {
+      probing = false;
+    });
     if (done || waiting === 0) return;
-    if (alive) {
-      lastAnswer = now(); // busy, not gone: ask again after another afterMs
+    // Busy, not gone (or it answered a waiting statement meanwhile): ask again after afterMs.
+    if (alive || answers !== before) {
+      if (alive) heard();
       return;
     }
     done = true;
@@ -62,7 +70,7 @@ export function watchStalls(options: StallWatchOptions): StallWatch {
 
   return {
     begin() {
-      if (waiting++ === 0) lastAnswer = now();
+      if (waiting++ === 0) heard();
       if (timer === undefined && !done) {
         const every = setInterval(check, Math.max(10, Math.min(5000, afterMs / 4)));
         Deno.unrefTimer(every); // never what keeps the process alive
@@ -73,12 +81,10 @@ export function watchStalls(options: StallWatchOptions): StallWatch {
         if (ended) return;
         ended = true;
         waiting--;
-        lastAnswer = now();
+        heard();
       };
     },
-    answered() {
-      lastAnswer = now();
-    },
+    answered: heard,
     stop() {
       done = true;
       clearInterval(timer);

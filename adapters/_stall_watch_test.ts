@@ -59,6 +59,28 @@ Deno.test("a silent server that answers no new connection either is given up on,
   assert.ok(seen.stalls[0]! >= 40, `told ${seen.stalls[0]} ms of silence`);
 });
 
+Deno.test("an answer that comes while the server is being asked keeps it, whatever the probe says", async () => {
+  // Before: a statement ended and the next began during a slow probe (new logins slow on a
+  // loaded server), and the probe's silence still ended a pool that was answering.
+  const seen = { probes: 0, stalls: 0 };
+  const watch = watchStalls({
+    afterMs: 40,
+    probe: async () => {
+      seen.probes++;
+      await sleep(30);
+      watch.answered(); // a COPY chunk taken, a statement answered
+      return false;
+    },
+    onStall: () => seen.stalls++,
+  });
+  const end = watch.begin();
+  await sleep(70); // one probe, answered during it
+  end();
+  watch.stop();
+  assert.ok(seen.probes >= 1);
+  assert.equal(seen.stalls, 0);
+});
+
 Deno.test("stop() ends the watch: a silence after it is never probed", async () => {
   const { watch, seen } = watched(false);
   watch.begin();

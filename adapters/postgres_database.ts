@@ -528,6 +528,7 @@ async function answersAtAll(target: PoolTarget): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const silence = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), target.timeoutS * 1000);
+    Deno.unrefTimer(timer);
   });
   const answer = sql`select 1`.then(
     () => true,
@@ -1096,9 +1097,14 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
   async tryLock(name: string): Promise<boolean> {
     if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
     const attempt = async () => {
-      const [row] = await this.#sql`
-        select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`;
-      return row?.ok === true;
+      const waited = this.#inFlight.watch?.begin(); // a frozen server: `--wait-lock` asks each second
+      try {
+        const [row] = await this.#sql`
+          select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`;
+        return row?.ok === true;
+      } finally {
+        waited?.();
+      }
     };
     // A connection that died while idle (a server restart between runs) fails its first
     // queries; nothing is held yet, so retrying on a fresh connection is safe.
@@ -1108,7 +1114,8 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
         ok = await attempt();
         break;
       } catch (error) {
-        if (tries >= 3 || !isConnectionLost(error)) throw lostInWords(error, this.where);
+        const gone = this.#inFlight.stalled !== undefined; // given up on: no retry
+        if (tries >= 3 || gone || !isConnectionLost(error)) throw this.inWords(error);
         await new Promise((resolve) => setTimeout(resolve, 100 * tries));
       }
     }
@@ -1123,7 +1130,9 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       return;
     }
     this.#lockedOn = undefined;
-    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(this.plainly);
+    const waited = this.#inFlight.watch?.begin();
+    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(this.plainly)
+      .finally(() => waited?.());
   }
 
   async listen(channel: string, onEvent: () => void): Promise<() => Promise<void>> {

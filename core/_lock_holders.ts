@@ -11,8 +11,10 @@ import type { Database } from "./ports/mod.ts";
 export const LOCK_NOT_AVAILABLE = "55P03";
 
 /**
- * The sessions that hold locks on the schema's tables, the longest first. $1: only those that
- * hold more than a reader's lock (a row written, a table locked): what a write waits for.
+ * The sessions that hold locks on the schema's tables: those left idle in a transaction first
+ * (what holds a lock for no reason: a psql session that never committed), then the longest. $1:
+ * only those that hold more than a reader's lock (a row written, a table locked): what a write
+ * waits for.
  */
 const LOCK_HOLDERS = `
 select a.pid, coalesce(nullif(a.application_name, ''), a.usename) as who, a.state,
@@ -25,7 +27,7 @@ where l.granted and l.pid <> pg_backend_pid()
   and ($1::boolean is not true or l.mode <> 'AccessShareLock')
   and c.relnamespace in (select oid from pg_namespace where nspname in ('tickets', 'reporting'))
 group by a.pid, a.application_name, a.usename, a.state
-order by for_s desc
+order by a.state = 'idle in transaction' desc, for_s desc
 limit 3`;
 
 /** The holders in words and the first one's pid (best effort: none when the lookup fails). */

@@ -92,7 +92,7 @@ export interface DrainOptions {
   /**
    * How long an applying run's statement waits for rows or tables another session holds
    * (PostgreSQL; default {@linkcode FILE_LOCK_TIMEOUT_MS}); past it the file rolls back, and the
-   * error names the sessions that hold them (transient: the next run tries again).
+   * error names the sessions that hold them (transient: the next run tries again). 0: no bound.
    */
   lockTimeoutMs?: number;
 }
@@ -155,6 +155,7 @@ export async function drain(
         return report;
       }
       await options.onLocked?.(report);
+      await boundLockWaits(db, context.lockTimeoutMs);
     }
     stage = "listing";
     const files = await extract(store, db, report, options);
@@ -179,6 +180,24 @@ export async function drain(
     report.durationMs = Math.round(performance.now() - started);
   }
   return report;
+}
+
+/**
+ * {@linkcode DrainOptions.lockTimeoutMs} as PostgreSQL takes it: whole milliseconds, 0 for no
+ * bound; the default for anything that is not a number of 0 or more.
+ */
+function lockTimeout(options: DrainOptions): number {
+  const ms = options.lockTimeoutMs;
+  return ms !== undefined && Number.isFinite(ms) && ms >= 0 ? Math.round(ms) : FILE_LOCK_TIMEOUT_MS;
+}
+
+/**
+ * Bounds every later wait of the run's session for rows or tables another session holds: the
+ * files, the post-apply steps (a run with nothing new too) and the run's record.
+ */
+async function boundLockWaits(db: Database, lockTimeoutMs: number): Promise<void> {
+  if (db.kind !== "postgres" || lockTimeoutMs === 0) return;
+  await db.query(`select set_config('lock_timeout', $1, false)`, [`${lockTimeoutMs}`]);
 }
 
 /** The report before anything ran: status ok, no files, zero counts. */
@@ -208,7 +227,7 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     signal,
     onProgress,
     parser: options.parser,
-    lockTimeoutMs: Math.max(1, Math.round(options.lockTimeoutMs ?? FILE_LOCK_TIMEOUT_MS)),
+    lockTimeoutMs: lockTimeout(options),
     copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
     inThread: db.kind === "pglite",
     // A dry run writes too (its session's temporary tables), so a reader's role fails it alike;
@@ -216,7 +235,7 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     // lookup would wait for the connection that transaction holds).
     describe: (error) =>
       options.apply
-        ? describeWrite(db, error, options.lockTimeoutMs ?? FILE_LOCK_TIMEOUT_MS)
+        ? describeWrite(db, error, lockTimeout(options))
         : Promise.resolve(describeWithHint(error)),
   };
 }
@@ -532,10 +551,6 @@ async function warmUp(db: Database, report: DrainReport, context: RunContext): P
   // (~40 ms), and the COPY way's table is created once for every file of the run: done here,
   // before the first file's transaction, so no file holds its locks for it.
   if (report.files.some((f) => f.action === "apply")) {
-    // For the session: the files' statements, the post-apply steps and the run record.
-    if (db.kind === "postgres") {
-      await db.query(`select set_config('lock_timeout', $1, false)`, [`${context.lockTimeoutMs}`]);
-    }
     await db.exec(context.parser === "javascript" ? WARM_UP : `${WARM_UP};\n${CREATE_COPY_TABLE}`);
   }
 }
