@@ -30,6 +30,8 @@ export interface StallWatchOptions {
 export interface StallWatch {
   /** A wait on the server begins; the function it returns ends it. */
   begin(): () => void;
+  /** `wait()` as a wait on the server: begun before it is called, ended however it settles. */
+  during<T>(wait: () => PromiseLike<T>): Promise<T>;
   /** The server answered something (a statement ended, a COPY chunk was taken). */
   answered(): void;
   /** Stops watching (the pool is closing). */
@@ -68,21 +70,31 @@ export function watchStalls(options: StallWatchOptions): StallWatch {
     onStall(now() - lastAnswer);
   };
 
+  const begin = () => {
+    if (waiting++ === 0) heard();
+    if (timer === undefined && !done) {
+      const every = setInterval(check, Math.max(10, Math.min(5000, afterMs / 4)));
+      Deno.unrefTimer(every); // never what keeps the process alive
+      timer = every;
+    }
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      waiting--;
+      heard();
+    };
+  };
+
   return {
-    begin() {
-      if (waiting++ === 0) heard();
-      if (timer === undefined && !done) {
-        const every = setInterval(check, Math.max(10, Math.min(5000, afterMs / 4)));
-        Deno.unrefTimer(every); // never what keeps the process alive
-        timer = every;
+    begin,
+    async during(wait) {
+      const end = begin();
+      try {
+        return await wait();
+      } finally {
+        end();
       }
-      let ended = false;
-      return () => {
-        if (ended) return;
-        ended = true;
-        waiting--;
-        heard();
-      };
     },
     answered: heard,
     stop() {

@@ -753,6 +753,11 @@ interface InFlight {
   stalled?: string;
 }
 
+/** `wait()` as a wait the stall watch sees (see `_stall_watch.ts`), or as is when unwatched. */
+function watched<T>(watch: StallWatch | undefined, wait: () => PromiseLike<T>): Promise<T> {
+  return watch === undefined ? Promise.resolve(wait()) : watch.during(wait);
+}
+
 /** A statement asked for once the pool is closing: refused, not sent (see `close()`). */
 function refuseWhileClosing(inFlight: InFlight, where: string): void {
   if (inFlight.closing) {
@@ -835,9 +840,8 @@ class PostgresSession implements SqlSession {
   async #track<T>(query: Promise<T> & { cancel(): Promise<void> | null }): Promise<T> {
     this.#inFlight.queries.add(query);
     this.#running.add(query);
-    const waited = this.#inFlight.watch?.begin();
     try {
-      const result = await query;
+      const result = await watched(this.#inFlight.watch, () => query);
       this.#inFlight.unreachable = false;
       return result;
     } catch (error) {
@@ -845,7 +849,6 @@ class PostgresSession implements SqlSession {
         this.#inFlight.stalled !== undefined;
       throw this.inWords(error);
     } finally {
-      waited?.();
       this.#inFlight.queries.delete(query);
       this.#running.delete(query);
     }
@@ -887,13 +890,8 @@ class PostgresSession implements SqlSession {
    * One COPY: the server parses and stores while we produce the next chunk. The next chunk is
    * asked for once the socket has taken this one, so a producer may reuse its buffer.
    */
-  async #copy(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
-    const waited = this.#inFlight.watch?.begin();
-    try {
-      await this.#copyChunks(statement, chunks);
-    } finally {
-      waited?.();
-    }
+  #copy(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
+    return watched(this.#inFlight.watch, () => this.#copyChunks(statement, chunks));
   }
 
   async #copyChunks(statement: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
@@ -1044,27 +1042,31 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
     // What `fn` throws stays as it is (its statements' failures are told already, by query()):
     // an S3 download cut short inside it is not a lost database connection.
     const thrownByFn = new WeakSet<object>();
-    const waited = this.#inFlight.watch?.begin(); // BEGIN and COMMIT are statements too
-    return await this.#sql.begin(async (tx: postgres.TransactionSql) => {
-      // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
-      // writing without it could apply a file twice next to another run.
-      if (this.#lockedOn !== undefined && this.#lockedOn !== this.#sockets.opened) {
-        throw new Error(
-          "Lost the database connection that held the run's lock; stopping (the next run goes on)",
-        );
-      }
-      try {
-        return await fn(new PostgresSession(tx, this.#prepare, this.#inFlight, this.where));
-      } catch (error) {
-        // The ROLLBACK postgres.js sends next must not be what a late cancel stops.
-        await afterCancel(this.#inFlight);
-        if (typeof error === "object" && error !== null) thrownByFn.add(error);
-        throw error;
-      }
-    }).catch((error) => {
+    // BEGIN and COMMIT are statements too.
+    return await watched(
+      this.#inFlight.watch,
+      () =>
+        this.#sql.begin(async (tx: postgres.TransactionSql) => {
+          // postgres.js reconnects silently; a new connection no longer holds the run's lock, and
+          // writing without it could apply a file twice next to another run.
+          if (this.#lockedOn !== undefined && this.#lockedOn !== this.#sockets.opened) {
+            throw new Error(
+              "Lost the database connection that held the run's lock; stopping (the next run goes on)",
+            );
+          }
+          try {
+            return await fn(new PostgresSession(tx, this.#prepare, this.#inFlight, this.where));
+          } catch (error) {
+            // The ROLLBACK postgres.js sends next must not be what a late cancel stops.
+            await afterCancel(this.#inFlight);
+            if (typeof error === "object" && error !== null) thrownByFn.add(error);
+            throw error;
+          }
+        }),
+    ).catch((error) => {
       if (typeof error === "object" && error !== null && thrownByFn.has(error)) throw error;
       return this.plainly(error);
-    }).finally(() => waited?.()) as T;
+    }) as T;
   }
 
   /**
@@ -1096,15 +1098,12 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
 
   async tryLock(name: string): Promise<boolean> {
     if (this.#inFlight.cancelling) await afterCancel(this.#inFlight);
+    // Watched: on a frozen server, `--wait-lock` asks each second.
     const attempt = async () => {
-      const waited = this.#inFlight.watch?.begin(); // a frozen server: `--wait-lock` asks each second
-      try {
-        const [row] = await this.#sql`
-          select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`;
-        return row?.ok === true;
-      } finally {
-        waited?.();
-      }
+      const [row] = await watched(this.#inFlight.watch, () =>
+        this.#sql`
+        select pg_try_advisory_lock(hashtextextended(${name}, 0)) as ok`);
+      return row?.ok === true;
     };
     // A connection that died while idle (a server restart between runs) fails its first
     // queries; nothing is held yet, so retrying on a fresh connection is safe.
@@ -1130,9 +1129,10 @@ class PostgresDatabase extends PostgresSession implements Database, PostgresConn
       return;
     }
     this.#lockedOn = undefined;
-    const waited = this.#inFlight.watch?.begin();
-    await this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.catch(this.plainly)
-      .finally(() => waited?.());
+    await watched(
+      this.#inFlight.watch,
+      () => this.#sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`,
+    ).catch(this.plainly);
   }
 
   async listen(channel: string, onEvent: () => void): Promise<() => Promise<void>> {

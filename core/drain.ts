@@ -221,13 +221,14 @@ function newReport(store: ObjectStore, db: Database, options: DrainOptions): Dra
 
 function runContext(db: Database, options: DrainOptions): RunContext {
   const { dataset, archive = true, signal, onProgress } = options;
+  const lockTimeoutMs = lockTimeout(options);
   return {
     dataset,
     archive,
     signal,
     onProgress,
     parser: options.parser,
-    lockTimeoutMs: lockTimeout(options),
+    lockTimeoutMs,
     copyMaxBytes: db.kind === "pglite" ? PGLITE_COPY_MAX_BYTES : Infinity,
     inThread: db.kind === "pglite",
     // A dry run writes too (its session's temporary tables), so a reader's role fails it alike;
@@ -235,7 +236,7 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     // lookup would wait for the connection that transaction holds).
     describe: (error) =>
       options.apply
-        ? describeWrite(db, error, lockTimeout(options))
+        ? describeWrite(db, error, lockTimeoutMs)
         : Promise.resolve(describeWithHint(error)),
   };
 }
