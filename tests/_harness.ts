@@ -413,3 +413,31 @@ export function okRunReport(applied: number): DrainReport {
     totals: {},
   } as unknown as DrainReport;
 }
+
+/**
+ * `promise`, or a failure naming `what` once `ms` passed: a test of a wait that must end (before its
+ * fix, a wait for ever) fails instead of hanging the suite.
+ */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} still waited after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A session of another client on `url` (a psql, a stuck run), named `applicationName` as
+ * pg_stat_activity shows it; the test ends it.
+ */
+export function anotherSession(url: string, applicationName: string): postgres.Sql {
+  return postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+  });
+}

@@ -12,7 +12,13 @@
 
 import assert from "node:assert/strict";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
-import { createScratchDatabase, removeTestDataAtEnd, shared, writeFiles } from "./_harness.ts";
+import {
+  createScratchDatabase,
+  removeTestDataAtEnd,
+  shared,
+  within,
+  writeFiles,
+} from "./_harness.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { isTransient } from "../core/is_transient.ts";
 import { generateStream } from "../demo/generate_stream.ts";
@@ -79,19 +85,6 @@ function freezableRelay(to: URL): FreezableRelay {
       }
     },
   };
-}
-
-/** `promise`, or a failure naming `what` once `ms` passed (before the fix: a wait for ever). */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} still waited after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A scratch database behind a fresh relay. */

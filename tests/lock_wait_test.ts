@@ -5,7 +5,6 @@
 // and the next run applies it. Needs TEST_DATABASE_URL.
 
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { generateStream } from "../demo/generate_stream.ts";
 import { INC } from "../core/datasets.ts";
 import { drain } from "../core/drain.ts";
@@ -13,10 +12,12 @@ import { migrate } from "../core/migrate.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import {
+  anotherSession,
   createScratchDatabase,
   makeDirBucket,
   removeTestDataAtEnd,
   shared,
+  within,
   writeFiles,
 } from "./_harness.ts";
 
@@ -30,19 +31,6 @@ function ticketIds(text: string): string[] {
   );
 }
 
-/** `promise`, or a failure once `ms` passed (before the fix: a wait for as long as the holder). */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`The drain still waited after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test({
   name: "[postgres] a file whose tickets another session holds in an open transaction fails " +
     "after the lock timeout (transient), naming that session and how to end it; the next run " +
@@ -52,11 +40,7 @@ Deno.test({
   fn: async () => {
     const url = await createScratchDatabase(base!);
     const db = createPostgresDatabase(url);
-    const holder = postgres(url, {
-      max: 1,
-      onnotice: () => {},
-      connection: { application_name: "psql" },
-    });
+    const holder = anotherSession(url, "psql");
     try {
       await migrate(db);
       const [baseline, delta] = stream.files as [typeof stream.files[0], typeof stream.files[0]];
@@ -76,6 +60,7 @@ Deno.test({
       const started = performance.now();
       const held = await within(
         15_000,
+        "The drain",
         drain(store, db, { dataset: INC, apply: true, lockTimeoutMs: 500 }),
       );
       const took = performance.now() - started;

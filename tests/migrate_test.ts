@@ -21,6 +21,7 @@ import { runAfterApply } from "../core/run_after_apply.ts";
 import { beginRun, recordRun } from "../core/record_run.ts";
 import { readStatus } from "../core/read_status.ts";
 import {
+  anotherSession,
   createScratchDatabase,
   okRunReport,
   recordLedgerRow,
@@ -703,11 +704,7 @@ Deno.test({
   async fn() {
     const url = await createScratchDatabase(base!);
     const db = createPostgresDatabase(url);
-    const holder = postgres(url, {
-      max: 1,
-      onnotice: () => {},
-      connection: { application_name: "psql" },
-    });
+    const holder = anotherSession(url, "psql");
     try {
       await migrate(db);
       const [before] = await holder<{ n: number }[]>`select count(*)::int as n from tickets.runs`;

@@ -15,6 +15,7 @@ import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { SIGNAL_GRACE_MS } from "../cli/_context.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import {
+  anotherSession,
   createScratchDatabase,
   diffState,
   listNames,
@@ -254,11 +255,7 @@ Deno.test({
     const url = await createScratchDatabase(base!);
     const db = createPostgresDatabase(url);
     // A client that took the lock and never let go (a run stuck on a hung client, a psql left open).
-    const holder = postgres(url, {
-      max: 1,
-      onnotice: () => {},
-      connection: { application_name: "stuck-holder" },
-    });
+    const holder = anotherSession(url, "stuck-holder");
     try {
       await migrate(db);
       const store = createDirObjectStore(
@@ -399,11 +396,7 @@ Deno.test({
     assert.equal((await cli(["migrate"], env)).code, 0);
     const dir = await scratchDir("test-pg-faults");
     await writeFiles(`${dir}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 74 }).files);
-    const holder = postgres(env.DATABASE_URL, {
-      max: 1,
-      onnotice: () => {},
-      connection: { application_name: "stuck-holder" },
-    });
+    const holder = anotherSession(env.DATABASE_URL, "stuck-holder");
     try {
       const [held] = await holder<{ pid: number }[]>`
         select pg_backend_pid() as pid, pg_advisory_lock(hashtextextended('fleettickets:drain:inc', 0))`;
