@@ -192,7 +192,7 @@ export async function* parseChangeFile(
 ): AsyncGenerator<ChangeLine> {
   const { key } = options;
   const utf8 = utf8Replacements();
-  const records = csvRecords((await asUtf8(body)).pipeThrough(utf8.stream));
+  const records = csvRecords(await asUtf8(body), utf8);
   const tell = (counter: Utf8ReplacementCounter) => {
     const found = counter.found();
     if (found !== undefined) options.onNotUtf8?.(found);
@@ -225,11 +225,12 @@ export async function* parseChangeFile(
       return;
     }
     const again = utf8Replacements();
-    const text = await new Response(
-      (await asUtf8(await options.reread())).pipeThrough(again.stream),
-    )
-      .text();
-    yield* recover(key, header, text, seen);
+    const bytes = new Uint8Array(
+      await new Response(await asUtf8(await options.reread())).arrayBuffer(),
+    );
+    again.count(bytes);
+    again.end();
+    yield* recover(key, header, new TextDecoder().decode(bytes), seen);
     tell(again);
     return;
   }
@@ -552,13 +553,20 @@ class LineCounter {
   }
 }
 
-/** The CSV records of a byte stream, each with the line it ends on. */
-function csvRecords(body: ReadableStream<Uint8Array>): ReadableStream<ParsedRecord> {
+/** The CSV records of a byte stream, each with the line it ends on; `utf8` counts its bytes. */
+function csvRecords(
+  body: ReadableStream<Uint8Array>,
+  utf8?: Utf8ReplacementCounter,
+): ReadableStream<ParsedRecord> {
   return body
     .pipeThrough(
       new TransformStream<Uint8Array, Buffer>({
         transform(chunk, controller) {
+          utf8?.count(chunk);
           controller.enqueue(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        },
+        flush() {
+          utf8?.end();
         },
       }),
     )

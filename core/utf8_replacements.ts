@@ -16,11 +16,16 @@ export interface Utf8Replacements {
   firstLine: number;
 }
 
-/** A pass-through stream that counts, and what it found once the stream ended. */
+/**
+ * A counter fed the bytes as they pass (by the reader's own stream: a stage of its own would read
+ * ahead of the reader), and what it found once they ended.
+ */
 export interface Utf8ReplacementCounter {
-  /** Passes every chunk on unchanged. */
-  stream: TransformStream<Uint8Array, Uint8Array>;
-  /** What was found; undefined when every byte was UTF-8 (or the stream has not ended). */
+  /** Counts the next chunk of bytes. */
+  count(chunk: Uint8Array): void;
+  /** The bytes ended: a sequence cut off by the end counts too. */
+  end(): void;
+  /** What was found; undefined when every byte was UTF-8 (or the bytes have not ended). */
   found(): Utf8Replacements | undefined;
 }
 
@@ -29,7 +34,7 @@ const REPLACEMENT = "\uFFFD";
 const ENCODED = [0xef, 0xbf, 0xbd] as const;
 
 /**
- * A counter of the characters that are not UTF-8 in the bytes piped through it.
+ * A counter of the characters that are not UTF-8 in the bytes it is fed.
  *
  * @example A Latin-1 "é" and a truncated sequence at the end
  * ```ts
@@ -38,7 +43,8 @@ const ENCODED = [0xef, 0xbf, 0xbd] as const;
  *
  * const counter = utf8Replacements();
  * const bytes = Uint8Array.of(0x61, 0x0a, 0x43, 0x61, 0x66, 0xe9, 0x0a, 0xef, 0xbf, 0xbd, 0xe2, 0x82);
- * await new Response(ReadableStream.from([bytes]).pipeThrough(counter.stream)).arrayBuffer();
+ * counter.count(bytes);
+ * counter.end();
  * assert.deepEqual(counter.found(), { characters: 2, firstLine: 2 }); // "Caf\xe9", and "\xe2\x82"
  * ```
  */
@@ -57,16 +63,13 @@ export function utf8Replacements(): Utf8ReplacementCounter {
     line += count(text, "\n");
   };
   return {
-    stream: new TransformStream({
-      transform(chunk, controller) {
-        controller.enqueue(chunk);
-        look(decoder.decode(chunk, { stream: true }), encodedIn(chunk, tail));
-        tail = chunk.length >= 2 ? chunk.slice(-2) : Uint8Array.of(...tail, ...chunk).slice(-2);
-      },
-      flush() {
-        look(decoder.decode(), 0);
-      },
-    }),
+    count(chunk) {
+      look(decoder.decode(chunk, { stream: true }), encodedIn(chunk, tail));
+      tail = chunk.length >= 2 ? chunk.slice(-2) : Uint8Array.of(...tail, ...chunk).slice(-2);
+    },
+    end() {
+      look(decoder.decode(), 0);
+    },
     found: () => characters === 0 ? undefined : { characters, firstLine },
   };
 }
