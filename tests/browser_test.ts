@@ -81,12 +81,60 @@ function drawn(page: Page): Promise<Record<string, number>> {
   });
 }
 
+/**
+ * Run in a page before its scripts: counts the page's fetches and body reads under way
+ * (`testNet.busy`) and when that count last changed. A fetch's answer and the read of its body
+ * follow each other in one chain of microtasks, so `busy` is never seen at 0 between them.
+ */
+function trackFetches(): void {
+  const net = { busy: 0, since: Date.now() };
+  (globalThis as unknown as { testNet: typeof net }).testNet = net;
+  const begin = () => {
+    net.busy++;
+    net.since = Date.now();
+  };
+  const end = () => {
+    net.busy--;
+    net.since = Date.now();
+  };
+  const send = globalThis.fetch.bind(globalThis);
+  globalThis.fetch = (...args: Parameters<typeof fetch>) => {
+    begin();
+    return send(...args).finally(end);
+  };
+  const body = Response.prototype as unknown as Record<
+    string,
+    (...a: unknown[]) => Promise<unknown>
+  >;
+  for (const name of ["json", "text", "arrayBuffer", "blob"]) {
+    const read = body[name]!;
+    body[name] = function (this: Response, ...args: unknown[]) {
+      begin();
+      return read.apply(this, args).finally(end);
+    };
+  }
+}
+
+/**
+ * Waits for the page's first load, then for 200 ms without a fetch under way (counted in the page
+ * by trackFetches). Puppeteer's waitForNetworkIdle is not used: in CI its count of requests under
+ * way once kept a finished one for good, and every later wait on that tab timed out.
+ */
 async function waitIdle(page: Page): Promise<void> {
   await page.evaluate(() =>
     (globalThis as unknown as { fleetPage: { ready: Promise<void> } })
       .fleetPage.ready
   );
-  await page.waitForNetworkIdle({ idleTime: 200 });
+  await page.waitForFunction(
+    () => {
+      const net = (globalThis as unknown as { testNet?: { busy: number; since: number } }).testNet;
+      if (!net) {
+        throw new Error("Cannot wait for the page's fetches: trackFetches is not installed");
+      }
+      return net.busy === 0 && Date.now() - net.since >= 200;
+    },
+    { timeout: 15_000, polling: 50 },
+  );
 }
 
 function refresh(page: Page): Promise<unknown> {
@@ -217,7 +265,12 @@ async function start(): Promise<Session> {
   const base = `http://127.0.0.1:${server.port}`;
   const browser = await puppeteer.launch({
     executablePath,
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    // No host name resolves but the loopback server's address: a request elsewhere fails at once.
+    args: [
+      "--no-sandbox",
+      "--disable-dev-shm-usage",
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ],
   });
   const s = { db, fixture, server, base, browser, foreign: [], consoleErrors: [], failed: [] } as
     & Omit<Session, "page">
@@ -226,16 +279,25 @@ async function start(): Promise<Session> {
   return s as Session;
 }
 
-/** A tab that fails on any request to another host and records console errors. */
-async function newPage(s: Session, viewport: Viewport): Promise<Page> {
+/** A tab whose fetches waitIdle can wait for. */
+async function tab(s: Session): Promise<Page> {
   const page = await s.browser.newPage();
+  await page.evaluateOnNewDocument(trackFetches);
+  return page;
+}
+
+/**
+ * A tab that records requests to any other host (the browser resolves no other host name) and
+ * console errors.
+ */
+async function newPage(s: Session, viewport: Viewport): Promise<Page> {
+  const page = await tab(s);
   await page.setViewport(viewport);
-  await page.setRequestInterception(true);
+  // Recorded, not intercepted: with request interception on, puppeteer once lost track of a
+  // request in CI, and the browser holds each request until the test process lets it go.
   page.on("request", (request) => {
     const url = new URL(request.url());
-    if (url.protocol === "data:" || url.origin === s.base) return void request.continue();
-    s.foreign.push(request.url());
-    void request.abort();
+    if (url.protocol !== "data:" && url.origin !== s.base) s.foreign.push(request.url());
   });
   page.on("console", (m) => m.type() === "error" && s.consoleErrors.push(m.text()));
   page.on("requestfailed", (request) => {
@@ -288,7 +350,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         type Chart = { axes: { _splits: number[]; _values: string[] }[]; data: number[][] };
         const dayLabel = (seconds: number) => eatLabel(new Date(seconds * 1000)).slice(0, -10);
         for (const zone of ["UTC", "Asia/Kolkata"]) {
-          const page = await s.browser.newPage();
+          const page = await tab(s);
           try {
             await page.emulateTimezone(zone);
             await page.evaluateOnNewDocument(testHooks);
@@ -1157,7 +1219,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       const answers: (string | null)[] = [];
       const tokenPage = async () => {
         asked = 0;
-        const page = await s.browser.newPage();
+        const page = await tab(s);
         page.on("dialog", (dialog) => {
           asked++;
           const answer = answers.shift() ?? null;
@@ -1240,7 +1302,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       async () => {
         const outage = { down: false };
         const server = await servePage(flaky(s.db, outage), s.fixture);
-        const page = await s.browser.newPage();
+        const page = await tab(s);
         try {
           await page.evaluateOnNewDocument(fastRefresh);
           outage.down = true;
@@ -1275,7 +1337,7 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         const server = await servePage(s.db, s.fixture);
         const { port } = server;
         let again: RunningServer | null = null;
-        const page = await s.browser.newPage();
+        const page = await tab(s);
         const asOfEnds = (end: string) =>
           page.waitForFunction(
             (end) => document.getElementById("as-of").textContent.endsWith(end),

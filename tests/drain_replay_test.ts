@@ -102,9 +102,11 @@ for (const b of backends()) {
       const p = report.files[0]!.profile!;
       assert.equal(p.parsedBy, parser === "auto" ? "database" : "javascript");
       // The open waits 60 ms and each 64 KB piece 20 ms (timers fire late, never early). The
-      // JavaScript way's parser reads ahead: a read made while the database took a batch is COPY.
+      // JavaScript way's parser reads ahead: a read made while the database took a batch is COPY,
+      // and how many reads overlap a batch depends on the machine's load (in CI once 85 of 120
+      // ms were download). Before any batch there is the open and the first piece: those at least.
       const waited = SLOW_OPEN_MS + pieces * SLOW_PIECE_MS;
-      const least = parser === "auto" ? waited - 5 : SLOW_OPEN_MS + (waited - SLOW_OPEN_MS) / 2;
+      const least = parser === "auto" ? waited - 5 : SLOW_OPEN_MS + SLOW_PIECE_MS;
       assert.ok(p.downloadMs >= least, `${parser}: download ${p.downloadMs} ms of ${waited}`);
       assert.ok(p.downloadMs < p.stageMs, `${parser}: download within the stage`);
       assert.ok(p.parseMs > 0 && p.copyMs >= 0, `${parser}: ${JSON.stringify(p)}`);
