@@ -32,6 +32,7 @@ import {
 } from "./drain_report.ts";
 import { missingColumns, parseChangeFile } from "./parse_change_file.ts";
 import type { ObjectStore, SqlSession } from "./ports/mod.ts";
+import { checkRowsDataset, type ServiceTypeTally, tallyServiceType } from "./_rows_dataset.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
 import { stageParts, StageTimes } from "./_stage_times.ts";
 import { stoppingSession } from "./_stopping_session.ts";
@@ -85,6 +86,7 @@ export async function applyFile(
   const copied = await stageFileByCopy(store, tx, file, context, times);
   const staged = copied ?? await stageFile(store, tx, file, context, times);
   const stageMs = lap();
+  checkRowsDataset(file.key, dataset, staged.serviceTypes);
   if (!plan) await storeQuarantine(tx, dataset, file, staged.quarantine);
   const quarantineMs = lap();
   let target = dataset.table;
@@ -128,6 +130,8 @@ interface StagedFile {
   quarantine: QuarantineEntry[];
   /** The columns of the file's records (undefined when it has no ticket). */
   columns?: readonly string[];
+  /** How many tickets name each dataset in `service_type`. */
+  serviceTypes: ServiceTypeTally;
 }
 
 /**
@@ -162,6 +166,7 @@ async function stageFileByCopy(
     counts,
     quarantine: [],
     columns: copied.columns,
+    serviceTypes: copied.serviceTypes,
   };
 }
 
@@ -204,7 +209,13 @@ async function stageFile(
   await tx.exec(PREPARE_STAGE);
   const source = countedReader(store, file, times);
   const body = await source.read();
-  const staged: StagedFile = { rows: 0, stage: STAGE, counts: emptyCounts(), quarantine: [] };
+  const staged: StagedFile = {
+    rows: 0,
+    stage: STAGE,
+    counts: emptyCounts(),
+    quarantine: [],
+    serviceTypes: {},
+  };
   const items = parseChangeFile(body, {
     key: file.key,
     reread: source.read,
@@ -266,6 +277,7 @@ async function* stageBatches(
       case "ticket":
         // Every record holds every kept column of the header (an empty one as null).
         staged.columns ??= Object.keys(item.record);
+        tallyServiceType(staged.serviceTypes, item.record.service_type);
         batch.push([String(++seq), item.ticketId, JSON.stringify(item.record)]);
         break;
       case "alarm":

@@ -9,6 +9,7 @@ import { CsvShape } from "./_csv_shape.ts";
 import { DROPPED_COLUMNS, type Header, parseHeaderLine } from "./parse_change_file.ts";
 import type { SqlSession } from "./ports/mod.ts";
 import { ident } from "./_sql.ts";
+import { DATASET_NAMES, serviceTypeSql, type ServiceTypeTally } from "./_rows_dataset.ts";
 import type { StageTimes } from "./_stage_times.ts";
 
 /** What the COPY way staged. */
@@ -25,6 +26,8 @@ export interface CopyStaged {
   stage: string;
   /** The header's column names (trimmed, lowercased). */
   columns: string[];
+  /** How many staged tickets name each dataset in `service_type`. */
+  serviceTypes: ServiceTypeTally;
 }
 
 // The checks below search for one offending character rather than match a whole value: the
@@ -289,18 +292,39 @@ function copiedRow(header: Header) {
  */
 async function checkRows(tx: SqlSession, header: Header): Promise<CopyStaged | undefined> {
   const row = copiedRow(header);
+  const typeAt = header.names.indexOf("service_type");
+  const type = typeAt < 0 ? "null::text" : serviceTypeSql(`c${typeAt + 1}`);
+  // One count a dataset name ($1, $2, …): tickets whose service_type names it.
+  const named = DATASET_NAMES.map((_, i) =>
+    `count(*) filter (where ticket and type = $${i + 1})::int as named_${i}`
+  );
   const [counts] = await tx.query<
-    { rows_read: number; sentinels: number; alarms: number; bad: number; staged: number }
+    {
+      rows_read: number;
+      sentinels: number;
+      alarms: number;
+      bad: number;
+      staged: number;
+      [named: `named_${number}`]: number;
+    }
   >(
     `select count(*)::int as rows_read,
             count(*) filter (where sentinel)::int as sentinels,
             count(*) filter (where not sentinel and bad)::int as bad,
             count(*) filter (where not sentinel and not bad and alarm)::int as alarms,
-            count(*) filter (where not sentinel and not bad and not alarm)::int as staged
-     from (select ${row.sentinel} as sentinel, ${row.alarm} as alarm, ${row.bad} as bad
-           from fleettickets_csv offset 0) r`,
+            count(*) filter (where ticket)::int as staged,
+            ${named.join(", ")}
+     from (select *, not sentinel and not bad and not alarm as ticket
+           from (select ${row.sentinel} as sentinel, ${row.alarm} as alarm, ${row.bad} as bad,
+                        ${type} as type
+                 from fleettickets_csv offset 0) t) r`,
+    [...DATASET_NAMES],
   );
   if (counts === undefined || counts.bad > 0) return undefined;
+  const serviceTypes: ServiceTypeTally = {};
+  DATASET_NAMES.forEach((name, i) => {
+    if (counts[`named_${i}`]! > 0) serviceTypes[name] = counts[`named_${i}`]!;
+  });
   return {
     rowsRead: counts.rows_read,
     rows: counts.staged,
@@ -308,6 +332,7 @@ async function checkRows(tx: SqlSession, header: Header): Promise<CopyStaged | u
     sentinelsDropped: counts.sentinels,
     stage: copiedStage(row),
     columns: header.names,
+    serviceTypes,
   };
 }
 

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { COLUMNS, generateStream, renderCsv } from "../demo/generate_stream.ts";
-import { INC } from "../core/datasets.ts";
+import { CRQ, INC } from "../core/datasets.ts";
 import { createDirObjectStore } from "../adapters/dir_object_store.ts";
 import { drain } from "../core/drain.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
@@ -55,6 +55,56 @@ for (const b of backends()) {
     }
     assert.deepEqual(states[1], states[0]);
     assert.deepEqual(await diffState(db, stream.expected), []);
+  });
+
+  test("a CRQ file in INC's folder is refused before its merge, both ways: nothing written, later files wait, moved it is applied as CRQ", async () => {
+    // Before: its 23 tickets were merged into tickets.inc as incidents, and the run exited 0.
+    const crq = generateStream({ dataset: "crq", tickets: 30, deltas: 0, seed: 7 }).files[0]!;
+    const misplaced = { name: "2026-06-15T06-10-00.csv", text: crq.text }; // between two INC files
+    const db = await b.db();
+    const errors = [];
+    for (const parser of ["auto", "javascript"] as const) {
+      await b.reset();
+      const root = await makeDirBucket(stream.files.slice(0, 1));
+      const run = (dataset = INC) =>
+        drain(createDirObjectStore(root), db, { dataset, apply: true, parser });
+      assert.equal((await run()).status, "ok");
+      const before = await drainedState(db);
+      await writeFiles(root, [misplaced, stream.files[1]!]);
+      const refused = await run();
+      assert.equal(refused.status, "failed");
+      assert.equal(refused.transient, false, "a rerun as is fails the same way");
+      assert.deepEqual(refused.files.map((f) => [f.fileName, f.status]), [
+        [misplaced.name, "failed"],
+        [stream.files[1]!.name, "not_reached"],
+      ]);
+      errors.push(refused.files[0]!.error);
+      assert.deepEqual(await drainedState(db), before, "nothing of it in tickets.inc");
+      const [ledger] = await db.query<{ n: number }>(
+        "select count(*)::int as n from tickets.applied_files where file_name = $1",
+        [misplaced.name],
+      );
+      assert.equal(ledger?.n, 0, "not in the ledger");
+      assert.deepEqual(await listNames(root, CHANGES), [misplaced.name, stream.files[1]!.name]);
+      // The operator moves it where it belongs: INC goes on, and CRQ applies it.
+      await Deno.mkdir(`${root}/${CRQ.changesPrefix}`, { recursive: true });
+      await Deno.rename(
+        `${root}/${CHANGES}${misplaced.name}`,
+        `${root}/${CRQ.changesPrefix}${misplaced.name}`,
+      );
+      assert.equal((await run()).status, "ok");
+      const asCrq = await run(CRQ);
+      assert.equal(asCrq.status, "ok", asCrq.error);
+      const [rows] = await db.query<{ n: number }>("select count(*)::int as n from tickets.crq");
+      assert.equal(rows?.n, asCrq.totals.inserted);
+      assert.ok(asCrq.totals.inserted > 0);
+      await Deno.remove(root, { recursive: true });
+    }
+    assert.equal(errors[0], errors[1], "the same words both ways");
+    assert.match(
+      errors[0]!,
+      /^Cannot apply change file "automations\/inc\/changes\/2026-06-15T06-10-00\.csv": its \d+ tickets say service_type "crq" and none "inc": it is a CRQ file, to apply as CRQ \(its folder is "automations\/crq\/changes\/"\); nothing of it was applied$/,
+    );
   });
 
   test("a change file several read buffers long is staged by the database and matches the model", async () => {
