@@ -12,7 +12,6 @@ import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
 import { cors } from "hono/cors";
 import { serveStatic } from "hono/deno";
-import { etag } from "hono/etag";
 import type { ServeDeps, ServeEnv } from "./env.ts";
 import { badPercentEncoding, ParameterError } from "./params.ts";
 import { cut, problemResponse } from "./problem.ts";
@@ -20,6 +19,7 @@ import { serveRangeFile } from "./range_file.ts";
 import { cutRequests } from "./_cut_requests.ts";
 import { errorHandler } from "./_error_handler.ts";
 import { FALLBACK_INDEX } from "./_fallback_index.ts";
+import { taggedByBytes } from "./_tagged.ts";
 import { withKnownLength } from "./_known_length.ts";
 import { LargeReads } from "./_large_reads.ts";
 import { securityHeaders } from "./security_headers.ts";
@@ -370,7 +370,7 @@ function pageRoutes(app: Hono<ServeEnv>, deps: ServeDeps): void {
   const files = serveStatic<ServeEnv>({ root: deps.webRoot });
   // Tagged from their bytes and revalidated on each visit: a repeat visit gets 304s, not the
   // ~300 KB of the page again (before: no ETag, no Cache-Control). Read again after an upgrade.
-  const tagged = etag({ weak: true }); // weak: gzip changes the bytes sent, not the file
+  const tagged = taggedByBytes();
   app.get("/*", (c, next) =>
     isPageFile(c.req.path)
       ? tagged(c, async () => {

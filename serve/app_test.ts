@@ -581,6 +581,28 @@ Deno.test("with CORS on, OPTIONS on a path answers the same status whatever the 
   }
 });
 
+Deno.test("a listed origin's revalidation of /api/config is a 304 with its CORS headers", async () => {
+  // Before: Hono's ETag middleware dropped them from the 304, and the browser blocked it.
+  const origin = "https://ops.example.com";
+  const { app } = appWith({ corsOrigins: [origin] });
+  const first = await app.request("/api/config", { headers: { Origin: origin } });
+  await first.body?.cancel();
+  const tag = first.headers.get("ETag")!;
+  assert.match(tag, /^W\/"/);
+  const again = await app.request("/api/config", {
+    headers: { Origin: origin, "If-None-Match": tag },
+  });
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get("Access-Control-Allow-Origin"), origin);
+  assert.equal(again.headers.get("Access-Control-Expose-Headers"), "ETag");
+  assert.equal(again.headers.get("Cache-Control"), "no-cache");
+  const other = await app.request("/api/config", {
+    headers: { Origin: "https://evil.example.com", "If-None-Match": tag },
+  });
+  assert.equal(other.status, 304);
+  assert.equal(other.headers.get("Access-Control-Allow-Origin"), null);
+});
+
 Deno.test("without DASHBOARD_CORS_ORIGINS no response carries CORS headers", async () => {
   const { app } = appWith();
   const response = await app.request("/api/config", { headers: { Origin: "https://a.example" } });

@@ -6,9 +6,9 @@
  */
 
 import type { Hono } from "hono";
-import { etag } from "hono/etag";
 import { readHealth } from "../core/read_health.ts";
 import { readOnly } from "../core/read_only.ts";
+import { taggedByBytes } from "./_tagged.ts";
 import { healthDeadlineMs, withDeadline } from "./_deadline.ts";
 import type { ServeEnv } from "./env.ts";
 
@@ -43,7 +43,7 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
 
   // Tagged from its bytes and revalidated, as every other answer (before: neither, so a cache
   // could keep a server's old settings).
-  app.get("/api/config", etag({ weak: true }), (c) => {
+  app.get("/api/config", taggedByBytes(), (c) => {
     const { settings, db } = c.get("deps");
     return c.json(
       {
