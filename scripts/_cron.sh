@@ -1,7 +1,34 @@
 # Shared by the cron wrappers (run_ingest.sh, run_geocode.sh), sourced after `args=("$@")`:
 # moves to the checkout, loads its .env, and defines `given FLAG` (was FLAG among the arguments?).
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Names each .env line bash would misread, by number and name, never its value (before: bash's
+# own error printed the rest of a password after its "$" into the cron log). 2 when one is found.
+check_env_file() {
+  sed 's/\r$//' "$1" | awk -v file="$1" '
+    function refuse(why) { printf "%s line %d: %s\n", file, NR, why > "/dev/stderr"; bad = 1 }
+    /^[[:space:]]*(#|$)/ { next }
+    {
+      line = $0
+      sub(/^[[:space:]]*(export[[:space:]]+)?/, "", line)
+      if (line !~ /^[A-Za-z_][A-Za-z0-9_]*=/) {
+        refuse("expected NAME=value, without spaces around \"=\""); next
+      }
+      name = line; sub(/=.*/, "", name)
+      value = line; sub(/^[^=]*=/, "", value)
+      gsub(/\047[^\047]*\047/, "", value) # single-quoted: read as written
+      if (value ~ /[$`]/) {
+        refuse(name "\047s value holds \"$\" or \"`\", which bash would expand: single-quote it (" name "=\047...\047)"); next
+      }
+      gsub(/"[^"]*"/, "", value)
+      sub(/[[:space:]]+#.*$/, "", value)
+      if (value ~ /[[:space:];&|<>()\\\047"]/) {
+        refuse(name "\047s value holds a space, a quote or a character bash reads apart: single-quote it (" name "=\047...\047)")
+      }
+    }
+    END { exit bad ? 2 : 0 }'
+}
 if [[ -f .env ]]; then
+  check_env_file .env || exit 2
   set -a
   # A .env saved with Windows line endings read as is stops the wrapper ($'\r': command not
   # found): its carriage returns are dropped.

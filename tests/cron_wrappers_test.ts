@@ -56,3 +56,41 @@ Deno.test("the cron wrappers read a .env saved with Windows line endings", async
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("the cron wrappers refuse a .env line bash would misread, naming its line and name, never its value", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ft-cron-env-" });
+  try {
+    await Deno.mkdir(`${root}/scripts`);
+    await Deno.copyFile(`${SCRIPTS}_cron.sh`, `${root}/scripts/_cron.sh`);
+    await Deno.writeTextFile(
+      `${root}/.env`,
+      [
+        "# prod",
+        "PGLITE_DIR=.data/pglite # the default",
+        "DATABASE_URL=postgres://fleet:Kp9$vX2mQ7@db.internal/fleet",
+        "RUSTFS_SECRET_KEY = s3cr3tKey",
+        "TICKETS_BUCKET='isp$tickets'",
+        "",
+      ].join("\n"),
+    );
+    const out = await new Deno.Command("bash", {
+      args: ["-c", `set -euo pipefail; args=(); . "${root}/scripts/_cron.sh"; echo loaded`],
+      env: { PATH: "/usr/bin:/bin" },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    // Before: "vX2mQ7: unbound variable" (the password's tail, in the cron log), and with spaces
+    // around "=", "DATABASE_URL: command not found", exit 127.
+    assert.equal(out.code, 2, text);
+    assert.equal(
+      text,
+      `.env line 3: DATABASE_URL's value holds "$" or "\`", which bash would expand: single-quote it (DATABASE_URL='...')\n` +
+        `.env line 4: expected NAME=value, without spaces around "="\n`,
+    );
+    assert.ok(!/Kp9|vX2mQ7|s3cr3t/.test(text), text);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
