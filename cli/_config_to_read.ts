@@ -3,6 +3,7 @@
 
 import { type Config, DEFAULT_PGLITE_DIR, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { hasPgliteDatabase } from "../adapters/pglite_database.ts";
+import { incompleteNote } from "../app/open_database.ts";
 import type { Context } from "./_context.ts";
 
 /** Folders {@linkcode configToRead} looks at (tests give their own). */
@@ -47,5 +48,8 @@ export async function demoToRead(
   if (config.databaseUrl !== undefined) return undefined;
   if (!sameDir(config.pgliteDir, defaultDir)) return undefined;
   if (await hasPgliteDatabase(config.pgliteDir)) return undefined;
-  return await hasPgliteDatabase(demoDir) ? demoDir : undefined;
+  if (await hasPgliteDatabase(demoDir)) return demoDir;
+  // A demo stopped in its first boot, before the database wrote its files, left its marker: the
+  // command then says to run the demo again (before: "there is none there yet", doctor silent).
+  return await incompleteNote(demoDir) !== undefined ? demoDir : undefined;
 }

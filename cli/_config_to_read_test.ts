@@ -85,3 +85,21 @@ Deno.test("configToRead() keeps the configured database, silently, once it exist
     assert.deepEqual(errors, []);
   });
 });
+
+Deno.test("configToRead() takes the demo's folder that a demo stopped in its first boot left marked, so the open says to rerun the demo", async () => {
+  await withFolders(async (root) => {
+    const folders = { defaultDir: `${root}/pglite`, demoDir: `${root}/demo/pglite` };
+    // Before: no data file yet, so the default folder was opened: "there is none there yet".
+    await Deno.mkdir(`${root}/demo`);
+    await Deno.writeTextFile(`${folders.demoDir}.incomplete`, "stopped\n");
+    for (const made of [false, true]) {
+      if (made) await Deno.mkdir(folders.demoDir); // the empty folder it may leave
+      const errors: string[] = [];
+      const config = await configToRead(
+        context({ PGLITE_DIR: folders.defaultDir }, errors),
+        folders,
+      );
+      assert.equal(config.pgliteDir, folders.demoDir, `folder made: ${made}`);
+    }
+  });
+});
