@@ -116,6 +116,17 @@ for (const [url, parameter] of BAD) {
   });
 }
 
+Deno.test("a ticket id too long is echoed cut, with a mark and its length", async () => {
+  // Before: its first 40 characters alone, which read as an id within the 200 allowed.
+  const { app } = appWith();
+  const body = await problem(await app.request("/api/tickets/" + "b".repeat(250)));
+  assert.equal(
+    body.detail,
+    `Cannot read the ticket id "${"b".repeat(40)}… (250 characters)": expected up to 200 ` +
+      "characters without control characters, such as WOT0764585",
+  );
+});
+
 Deno.test("an unknown /api path is a 404 whatever its parameters", async () => {
   const { app } = appWith();
   assert.equal((await app.request("/api/nosuch?x=1")).status, 404);

@@ -17,7 +17,7 @@ import { LARGE_READ_KINDS } from "./_large_reads.ts";
 import { cachedRead, type ReadResult } from "./cached_read.ts";
 import type { ServeEnv } from "./env.ts";
 import { decoded, ParameterError, Params, queryParams } from "./params.ts";
-import { problemResponse } from "./problem.ts";
+import { cut, problemResponse } from "./problem.ts";
 
 /** Default page size of `/api/tickets`. */
 export const DEFAULT_LIMIT = 5000;
@@ -207,7 +207,7 @@ function oneTicket(c: Context<ServeEnv, "/api/tickets/:id">): Promise<Response> 
   ) {
     throw new ParameterError(
       "id",
-      `Cannot read the ticket id "${JSON.stringify(id.slice(0, 40)).slice(1, -1)}": expected ` +
+      `Cannot read the ticket id "${JSON.stringify(cut(id, 40)).slice(1, -1)}": expected ` +
         `up to ${MAX_TICKET_ID_LENGTH} characters without control characters, such as WOT0764585`,
     );
   }
