@@ -268,11 +268,30 @@ export function parseHeaderLine(key: string, bytes: Uint8Array): Header {
   return readHeader(key, (records[0] ?? []) as string[], 1);
 }
 
+/**
+ * Why a header that names no `ticket_id` column may still hold one: its fields separated by
+ * another character than a comma (a spreadsheet's `;`, a tab), said with how to fix it.
+ */
+function otherSeparator(names: string[]): string {
+  for (const [separator, word] of [[";", '";"'], ["\t", "tabs"], ["|", '"|"']] as const) {
+    if (names.some((name) => name.split(separator).map((n) => n.trim()).includes("ticket_id"))) {
+      return ` (its fields are separated by ${word}, not commas: export it as comma-separated CSV)`;
+    }
+  }
+  return "";
+}
+
 function readHeader(key: string, record: string[], line: number): Header {
   const names = record.map((name) => name.replaceAll("\0", "").trim().toLowerCase());
   const id = names.indexOf("ticket_id");
   if (id < 0) {
-    throw new ChangeFileError(key, `has no "ticket_id" column in its header`, { line });
+    throw new ChangeFileError(
+      key,
+      `has no "ticket_id" column in its header${otherSeparator(names)}`,
+      {
+        line,
+      },
+    );
   }
   const seen = new Set<string>();
   for (const name of names) {

@@ -419,6 +419,22 @@ Deno.test("parseChangeFile() throws ChangeFileError when the first line is a dat
   assert.equal(error.line, 1);
 });
 
+Deno.test("parseChangeFile() says a header separated by another character than commas is one", async () => {
+  // Before: only 'has no "ticket_id" column', though the header starts with ticket_id.
+  for (
+    const [text, word] of [
+      ["ticket_id;service_type;Owner\nWOT1;inc;Jane\n", '";"'],
+      ["Ticket_ID\tservice_type\nWOT1\tinc\n", "tabs"],
+    ] as const
+  ) {
+    assert.equal(
+      (await parseError(text)).message,
+      `Cannot apply change file "${KEY}": line 1 has no "ticket_id" column in its header (its ` +
+        `fields are separated by ${word}, not commas: export it as comma-separated CSV)`,
+    );
+  }
+});
+
 Deno.test("parseChangeFile() throws ChangeFileError for a header with an empty or repeated name", async () => {
   assert.equal(
     (await parseError(`ticket_id,,owner\nWOT1,x,y\n`)).message,
