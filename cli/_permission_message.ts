@@ -9,7 +9,13 @@
 const HINT = /Requires (\w+) access to "?([^",]*)"?,? run again with the --allow-\w+ flag/g;
 
 const RULES: Record<string, [allowed: string, remedy: string]> = {
-  read: ["read files inside this checkout", "copy the file into the checkout and name it there"],
+  // deno task runs in the checkout's folder wherever it is typed: "../x" typed in docs/ is
+  // outside (a tester's).
+  read: [
+    "read files inside this checkout",
+    "copy it into the checkout and name it from the checkout's folder (deno task runs there, " +
+    "wherever it is typed)",
+  ],
   write: [
     "write only under ./.data",
     "give a relative name (it is written under .data/) or a path inside ./.data",
