@@ -32,7 +32,7 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       out(json ? "[]" : "Done (a script of several statements prints no rows)");
       return 0;
     }
-    out(json ? rowsJson(result, maxRows) : formatStatement(result, maxRows));
+    out(json ? rowsJson(result, maxRows) : formatStatement(result, maxRows, context.redact));
     const twice = sharedColumnNames(result.columns);
     if (twice.length > 0) context.io.stderr(`${sharedNamesNote(twice)}\n`);
     return 0;
@@ -109,10 +109,15 @@ function cell(value: unknown, day = false): string {
  * returns none, what it did (`INSERT 0 1`, `UPDATE 3`, `CREATE`); both for one that returns rows
  * and is no SELECT (`insert … returning`).
  */
-export function formatStatement(result: StatementResult, maxRows = Infinity): string {
+export function formatStatement(
+  result: StatementResult,
+  maxRows = Infinity,
+  redact?: (text: string) => string,
+): string {
   if (result.columns.length === 0) return commandTag(result);
   const tag = result.command === "SELECT" ? [] : [commandTag(result)];
-  return [formatRows(result.rows, maxRows, result.columns, result.dateColumns), ...tag].join("\n");
+  const table = formatRows(result.rows, maxRows, result.columns, result.dateColumns, redact);
+  return [table, ...tag].join("\n");
 }
 
 /** Column names a statement gives more than one column (`count` for `count(*), count(geog)`). */
@@ -142,17 +147,19 @@ export function commandTag({ command, count }: Pick<StatementResult, "command" |
 /**
  * Rows as an aligned table, psql style, with the row count; `statementColumns` (the statement's)
  * head it also when there are no rows to take them from; `dateColumns` print as days. Two
- * columns of one name show once: a row holds one value for it.
+ * columns of one name show once: a row holds one value for it. Cells are redacted before they
+ * are measured (before, a password's length still set its column's width).
  */
 export function formatRows(
   rows: readonly Row[],
   maxRows = Infinity,
   statementColumns: readonly string[] = rows.length > 0 ? Object.keys(rows[0]!) : [],
   dateColumns: readonly string[] = [],
+  redact: (text: string) => string = (text) => text,
 ): string {
   const columns = [...new Set(statementColumns)];
   const shown = rows.slice(0, maxRows)
-    .map((row) => columns.map((c) => cell(row[c], dateColumns.includes(c))));
+    .map((row) => columns.map((c) => redact(cell(row[c], dateColumns.includes(c)))));
   const widths = columns.map((c, i) => Math.max(c.length, ...shown.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join(" | ").trimEnd();
   const count = `(${rows.length} row${rows.length === 1 ? "" : "s"}${
