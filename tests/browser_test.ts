@@ -1323,7 +1323,37 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             { timeout: 10_000 },
           );
           await page.waitForFunction(() => document.getElementById("error").hidden);
-          assert.equal(await text(page, "#kpi-open"), String(s.fixture.openInc + 1));
+          const all = String(s.fixture.openInc + 1);
+          assert.equal(await text(page, "#kpi-open"), all);
+
+          // Down again, a filter changed: the figures shown are marked as the filters' before
+          // (before: "Westlands" chosen, the cards still said all clusters' open, unmarked).
+          outage.down = true;
+          await page.select("#f-cluster", "Westlands");
+          await page.waitForFunction(
+            () => document.getElementById("error").textContent.includes("before this change"),
+            { timeout: 5_000 },
+          );
+          assert.equal(
+            await text(page, "#error"),
+            "The data cannot be loaded now: the database cannot be reached. The page tries " +
+              "again every minute · The figures, the map and the list still show the filters " +
+              "before this change",
+          );
+          assert.equal(await text(page, "#kpi-open"), all);
+          const marked = () =>
+            page.evaluate(() => document.body.classList.contains("previous-filters"));
+          assert.equal(await marked(), true);
+          outage.down = false;
+          await page.waitForFunction(() => document.getElementById("error").hidden, {
+            timeout: 10_000,
+          });
+          const westlands = await api<{ metrics: { open_total: number } }>(
+            s,
+            "/api/dashboard?cluster=Westlands&window=7d",
+          );
+          assert.equal(await text(page, "#kpi-open"), String(westlands.metrics.open_total));
+          assert.equal(await marked(), false);
         } finally {
           await page.close();
           await server.shutdown();

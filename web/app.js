@@ -62,6 +62,10 @@ let generation = 0;
 let fitted = false;
 /** The header shows the data's freshness (the dashboard loaded once). */
 let dataShown = false;
+/** The filters whose tickets and figures are on screen (selectionKey), once both loaded. */
+let shownKey = null;
+/** The filters that choose the tickets and the figures, as one text. */
+const selectionKey = () => JSON.stringify([ticketParams(state), windowParams(state)]);
 /**
  * The dashboard's freshness and when it came (performance.now(): the browser's wall clock may
  * be off, or set while the page is open); the header counts its age on from there.
@@ -206,6 +210,13 @@ function showFailures(errors) {
       `The data cannot be loaded now: ${[...unavailable].join("; ")}. ` +
         `The page tries again every minute`,
     );
+  }
+  // A filter changed while the data cannot be loaded: what is shown is still the filters' before
+  // (before: "Westlands" chosen, the cards still said all clusters' 220 open, unmarked).
+  const previous = errors.length > 0 && shownKey !== null && shownKey !== selectionKey();
+  document.body.classList.toggle("previous-filters", previous);
+  if (previous) {
+    lines.push("The figures, the map and the list still show the filters before this change");
   }
   renderError(lines.length ? lines.join(" · ") : null);
   if (errors.length > 0 && !dataShown) {
@@ -465,19 +476,22 @@ async function loadTeams(gen) {
 /** Reloads everything; unchanged answers (304) leave the screen as it is. */
 async function refresh() {
   const gen = ++generation;
+  const key = selectionKey();
   const errors = [];
   const guard = (p) =>
-    p.catch((e) => {
+    p.then(() => true, (e) => {
       console.error(e);
       errors.push(e);
+      return false;
     });
-  await Promise.all([
+  const [ticketsShown, figuresShown] = await Promise.all([
     guard(loadTickets(gen)),
     guard(loadDashboard(gen)),
     guard(loadTeams(gen)),
     state.near ? guard(loadNearest()) : null,
   ]);
   if (gen === generation) {
+    if (ticketsShown && figuresShown) shownKey = key;
     showFailures(errors);
     const down = errors.some((e) => e.status === 0 || e.status === 503);
     // Back after an outage: the server may have restarted with other settings.
