@@ -28,37 +28,37 @@ export async function runMigrate(
   // otherwise looks like a database migrated (before: "Applied 12 migration(s)" alone).
   const made = config.databaseUrl === undefined && !(await hasPgliteDatabase(config.pgliteDir));
   const db = await openDatabase(config, { migrate: false });
+  let status: Awaited<ReturnType<typeof migrate>>;
   try {
-    const status = await migrate(db).catch((error) => {
+    status = await migrate(db).catch((error) => {
       throw postgisRefused(error, db.description) ?? namingDatabase(error, db);
     });
-    const { applied, pending, changedDefinitions: changed } = status;
-    const where = db.description ?? "the database";
-    out(
-      pending.length === 0 && changed.length === 0
-        ? `Schema is up to date (${applied.length} migrations) in ${where}`
-        : [
-          pending.length > 0 ? `Applied ${pending.length} migration(s): ${pending.join(", ")}` : "",
-          changed.length > 0
-            ? `Applied ${changed.length} definition(s): ${changed.join(", ")}`
-            : "",
-          made
-            ? `Made a new database: ${where} (there was none; if you meant one that exists, ` +
-              `check PGLITE_DIR)`
-            : `Migrated ${where}`,
-        ].filter((line) => line !== "").join("\n"),
-    );
-    if (demo !== undefined) {
-      out(
-        `serve, status, sql, report, db export, gazetteer, geocode and capture now use this ` +
-          `database, ` +
-          `no longer the demo's ("${demo}")`,
-      );
-    }
-    return 0;
   } finally {
+    // Closed before it says it migrated: a Ctrl-C while it closed said "Migrated …" and then
+    // "ended before it finished" (a tester's).
     await db.close();
   }
+  const { applied, pending, changedDefinitions: changed } = status;
+  const where = db.description ?? "the database";
+  out(
+    pending.length === 0 && changed.length === 0
+      ? `Schema is up to date (${applied.length} migrations) in ${where}`
+      : [
+        pending.length > 0 ? `Applied ${pending.length} migration(s): ${pending.join(", ")}` : "",
+        changed.length > 0 ? `Applied ${changed.length} definition(s): ${changed.join(", ")}` : "",
+        made
+          ? `Made a new database: ${where} (there was none; if you meant one that exists, ` +
+            `check PGLITE_DIR)`
+          : `Migrated ${where}`,
+      ].filter((line) => line !== "").join("\n"),
+  );
+  if (demo !== undefined) {
+    out(
+      `serve, status, sql, report, db export, gazetteer, geocode and capture now use this ` +
+        `database, no longer the demo's ("${demo}")`,
+    );
+  }
+  return 0;
 }
 
 /**
