@@ -512,6 +512,10 @@ interface Outcome {
 /** Holds a hit against the wrong-city guard. */
 function judge(answer: GeocodeAnswer, candidate: Candidate, mode: GeocodeOptions["mode"]): Outcome {
   if (answer.kind !== "hit") return { status: "miss", reason: null, distance: null };
+  const outside = outsideCountries(answer, queryFor(candidate).countryCodes);
+  if (outside !== undefined) {
+    return { status: "rejected", reason: `${outside}: ${answer.label}`, distance: null };
+  }
   const reference = mode === "clusters"
     ? CITIES[candidate.region?.toLowerCase() ?? ""]
     : candidate.centroid;
@@ -526,6 +530,41 @@ function judge(answer: GeocodeAnswer, candidate: Candidate, mode: GeocodeOptions
   return { status: "hit", reason: answer.label, distance };
 }
 
+/**
+ * The bounds a looked-up point must fall in: each country the lookups are restricted to, with
+ * ~20 km to spare. A cluster whose region is no city of {@linkcode CITIES} has no centre to
+ * measure from: these bounds are then its only guard.
+ */
+const COUNTRY_BOUNDS: Readonly<
+  Record<string, { south: number; north: number; west: number; east: number }>
+> = {
+  ke: { south: -4.9, north: 5.2, west: 33.7, east: 42.1 },
+  ug: { south: -1.7, north: 4.4, west: 29.4, east: 35.2 },
+};
+
+/**
+ * Why a provider's point cannot be the place: off the globe (a provider once answered lat
+ * 123.456, lon 536.8, stored and served as GeoJSON), or outside the countries asked for;
+ * undefined when it may be.
+ */
+function outsideCountries(
+  point: { lat: number; lon: number },
+  countries: readonly string[],
+): string | undefined {
+  const { lat, lon } = point;
+  const at = `${lat}, ${lon}`;
+  if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
+    return `the provider's point ${at} is off the globe`;
+  }
+  const inside = countries.some((code) => {
+    const b = COUNTRY_BOUNDS[code];
+    return b === undefined || (lat >= b.south && lat <= b.north && lon >= b.west && lon <= b.east);
+  });
+  if (inside) return undefined;
+  const names = countries.map((code) => code === "ug" ? "Uganda" : "Kenya").join(" or ");
+  return `the provider's point ${at} is outside ${names}`;
+}
+
 /** Caches the outcome in the gazetteer (a manual entry is never overwritten). */
 async function storeOutcome(
   db: Database,
@@ -536,7 +575,10 @@ async function storeOutcome(
   answer: GeocodeAnswer,
   { status, reason, distance }: Outcome,
 ): Promise<void> {
-  const point = answer.kind === "hit" ? answer : null;
+  // A point off the globe is kept nowhere: it cannot be stored, exported or drawn.
+  const point = answer.kind === "hit" && Math.abs(answer.lat) <= 90 && Math.abs(answer.lon) <= 180
+    ? answer
+    : null;
   const params = [
     candidate.cluster,
     query.text,

@@ -778,6 +778,54 @@ for (const b of backends()) {
     assert.ok(metres[0]! < 10_000, `within 10 km of the CBD: ${metres[0]} m`);
   });
 
+  test("a provider's point off the globe or outside the countries asked for is rejected, and one off the globe is kept nowhere", async () => {
+    // Before: a cluster of a region with no city centre (Thika, "central") took lat 123.456,
+    // lon 536.8 as a hit: stored, served as GeoJSON, and found by dispatch from the Bering Sea.
+    await b.reset();
+    const db = await b.db();
+    const { root } = await drainOpen(db, [
+      { ticket_id: "WOTOFF1", cluster: "Thika", region: "central", location_name: "Thika Mall" },
+      { ticket_id: "WOTOFF2", cluster: "Kisumu", region: "" },
+    ]);
+    const fake = startFakeGeocoder((text) =>
+      text.startsWith("Thika") ? { lat: 123.456, lon: 536.8 } : { lat: 51.5074, lon: -0.1278 }
+    );
+    try {
+      const geocoder = fakeLocationIq(fake);
+      const clusters = await geocode(db, geocoder, {
+        mode: "clusters",
+        apply: true,
+        datasets: [INC],
+      });
+      assert.deepEqual([clusters.hits, clusters.rejected], [0, 2]);
+      await geocode(db, geocoder, { mode: "locations", apply: true, datasets: [INC] });
+    } finally {
+      await fake.close();
+    }
+    const stored = await db.query<
+      { cluster: string; status: string; reason: string; lat: number | null }
+    >(
+      `select cluster, status, reason, st_y(geom) as lat from tickets.geo_clusters order by 1`,
+    );
+    assert.deepEqual(stored.map((r) => [r.cluster, r.status, r.lat]), [
+      ["Kisumu", "rejected", 51.5074],
+      ["Thika", "rejected", null],
+    ]);
+    assert.match(
+      stored[0]!.reason,
+      /^the provider's point 51\.5074, -0\.1278 is outside Kenya or Uganda: /,
+    );
+    assert.match(stored[1]!.reason, /^the provider's point 123\.456, 536\.8 is off the globe: /);
+    const placed = await db.query<{ ticket_id: string; geo_source: string }>(
+      `select ticket_id, geo_source from tickets.inc where ticket_id like 'WOTOFF%' order by 1`,
+    );
+    assert.deepEqual(placed.map((p) => [p.ticket_id, p.geo_source]), [
+      ["WOTOFF1", "none"],
+      ["WOTOFF2", "none"],
+    ]);
+    await Deno.remove(root, { recursive: true });
+  });
+
   test("close the shared database", () => b.close());
 }
 
