@@ -255,20 +255,24 @@ function planRows(
 ): { planned: PlannedRow[]; errors: ImportReport["errors"] } {
   const planned: PlannedRow[] = [];
   const errors: ImportReport["errors"] = [];
-  const lines = new Map<string, number>(); // the line each row was first read from
+  // The line each row was first read from, by its cluster's name in any case (nameKey): two
+  // spellings of one cluster place the same tickets, so one of them would be ignored unsaid.
+  const lines = new Map<string, { line: number; cluster: string }>();
   records.forEach((r, i) => {
     const line = i + 2;
     if (Object.values(r).every((v) => v === "")) return; // a spreadsheet's empty row
     const row = readRow(r);
     if ("error" in row) return void errors.push({ line, reason: row.error });
-    const first = lines.get(keyOf(row));
+    const folded = keyOf({ ...row, cluster: nameKey(row.cluster) });
+    const first = lines.get(folded);
     if (first !== undefined) {
+      const spelt = first.cluster === row.cluster ? "" : ` (spelt "${first.cluster}" there)`;
       return void errors.push({
         line,
-        reason: `repeats ${describe(row)} of line ${first}: keep one of the two`,
+        reason: `repeats ${describe(row)} of line ${first.line}${spelt}: keep one of the two`,
       });
     }
-    lines.set(keyOf(row), line);
+    lines.set(folded, { line, cluster: row.cluster });
     const action = compare(row, held.get(keyOf(row)));
     if (typeof action !== "string") return void errors.push({ line, reason: action.error });
     planned.push({ line, row, action });

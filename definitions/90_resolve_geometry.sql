@@ -61,18 +61,22 @@ begin
       ) f
       -- A cluster's cached answers by its name in any case (tickets.name_key), as the filters
       -- find it (before: only the exact spelling, so " Westlands" had no point and dispatch
-      -- missed its breached tickets: a tester's); of two spellings cached, the ticket's own.
+      -- missed its breached tickets: a tester's); of two spellings cached, a curated one first
+      -- (before, a provider's "Westlands" hid the "WESTLANDS" an operator imported: a tester's),
+      -- then the ticket's own.
       left join lateral (
         select l.geom from tickets.geo_locations l
         where tickets.name_key(l.cluster) = tickets.name_key(t.cluster) and l.place = t.place
           and l.status in ('hit', 'manual')
-        order by l.cluster = t.cluster desc, l.cluster collate "C" limit 1
+        order by l.status = 'manual' desc, l.cluster = t.cluster desc, l.cluster collate "C"
+        limit 1
       ) l on true
       left join lateral (
         select c.geom from tickets.geo_clusters c
         where tickets.name_key(c.cluster) = tickets.name_key(t.cluster)
           and c.status in ('hit', 'manual')
-        order by c.cluster = t.cluster desc, c.cluster collate "C" limit 1
+        order by c.status = 'manual' desc, c.cluster = t.cluster desc, c.cluster collate "C"
+        limit 1
       ) c on true
       where t.ticket_id = any($1)
     )

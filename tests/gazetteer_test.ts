@@ -357,6 +357,35 @@ for (const b of backends()) {
     });
   });
 
+  test("a curated cluster row in another spelling places the cluster's tickets over the provider's; a sheet spelling one cluster twice is refused", async () => {
+    // Before: "WESTLANDS" imported while the provider's "Westlands" hit was held changed nothing
+    // (the ticket's own spelling won), without a word; two spellings in one sheet were taken.
+    await b.reset();
+    const db = await b.db();
+    await seed(db);
+    await ticketsAt(db, [["Westlands", "Nowhere Known"]]);
+    const header = (await exportGazetteer(db)).split("\n")[0];
+    const placed = async () =>
+      (await db.query<{ geo_source: string; at: string }>(
+        `select geo_source, st_astext(geom) as at from tickets.inc where ticket_id = 'WOTPL0'`,
+      ))[0];
+    const twice = await importGazetteer(
+      db,
+      `${header}\ncluster,Westlands,,-1.2600,36.8000,,,,,,,\ncluster,WESTLANDS ,,-1.2601,36.8001,,,,,,,\n`,
+    );
+    assert.deepEqual(twice.errors, [{
+      line: 3,
+      reason:
+        `repeats cluster "WESTLANDS" of line 2 (spelt "Westlands" there): keep one of the two`,
+    }]);
+    const curated = await importGazetteer(
+      db,
+      `${header}\ncluster,WESTLANDS,,-1.2600,36.8000,,,,,,,\n`,
+    );
+    assert.deepEqual([curated.errors, curated.added, curated.warnings], [[], 1, []]);
+    assert.deepEqual(await placed(), { geo_source: "cluster", at: "POINT(36.8 -1.26)" });
+  });
+
   test("an import refuses a row the sheet repeats, naming the first line, and a coordinate that is no number", async () => {
     await b.reset();
     const db = await b.db();
