@@ -30,9 +30,10 @@ export async function runTeamReport(context: Context, args: string[]): Promise<n
     cluster: { type: "string" },
     json: { type: "boolean" },
   });
-  const by = String(values.by);
+  // Any case, as --window (before: "Team" refused while "7D" was taken, a tester's).
+  const by = String(values.by).trim().toLowerCase();
   if (by !== "team" && by !== "owner") {
-    throw new UsageError(`Cannot read --by "${by}": expected team or owner`);
+    throw new UsageError(`Cannot read --by "${values.by}": expected team or owner`);
   }
   const { window, from, to } = checkedWindow(values);
   const db = await openDatabase(await configToRead(context), {

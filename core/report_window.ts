@@ -55,7 +55,7 @@ export function reportWindow(
   checkDays(from, to, name);
   const window = windowName(input.window, from, to, name);
   if (window !== "custom") return namedWindow(window, from, to, name);
-  return customWindow(from, to, name);
+  return customWindow(from, to, name, input.window?.trim() ? "given" : "implied");
 }
 
 /** Spells a parameter in messages (`--from` on the command line). */
@@ -109,12 +109,22 @@ function namedWindow(
 }
 
 /** A custom window: both days, `from` not after `to`, at most {@linkcode MAX_WINDOW_DAYS} days. */
-function customWindow(from: string | undefined, to: string | undefined, name: Name): ReportWindow {
+function customWindow(
+  from: string | undefined,
+  to: string | undefined,
+  name: Name,
+  window: "given" | "implied",
+): ReportWindow {
   if (from === undefined || to === undefined) {
     const day = from === undefined ? "from" : "to";
+    // Implied by the other day alone: said as typed (before: 'Cannot use --window "custom"
+    // without --to' to a command line that named no window, a tester's).
+    const what = window === "given"
+      ? `${name("window")} "custom"`
+      : name(day === "from" ? "to" : "from");
     throw new WindowError(
       day,
-      `Cannot use ${name("window")} "custom" without ${name(day)}: give both ${name("from")} and ` +
+      `Cannot use ${what} without ${name(day)}: give both ${name("from")} and ` +
         `${name("to")} (YYYY-MM-DD)`,
     );
   }

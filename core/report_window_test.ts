@@ -46,4 +46,12 @@ Deno.test("reportWindow() says which day a custom window lacks, in words that do
         'Cannot use --window "custom" without --from: give both --from and --to (YYYY-MM-DD)',
     },
   );
+  // A day alone, no window named: said as typed (before: 'Cannot use --window "custom" …').
+  assert.throws(() => reportWindow({ from: "2026-06-01" }, (p) => `--${p}`), {
+    message: "Cannot use --from without --to: give both --from and --to (YYYY-MM-DD)",
+  });
+  assert.equal(
+    refused({ to: "2026-06-15" }).message,
+    "Cannot use to without from: give both from and to (YYYY-MM-DD)",
+  );
 });

@@ -126,6 +126,10 @@ Deno.test("help: report's window flags are checked before any database opens, na
       /a window spans at most 366 days \(this one 732\)/,
     ],
     [["report", "--window", "30d"], /^The flag "--window" goes with --by team\|owner/],
+    // --by in any case, as --window; a day alone is said as typed (before: "Team" refused, and
+    // 'Cannot use --window "custom" without --to' though no window was named).
+    [["report", "--by", "Team", "--from", "2026-06-01"], /^Cannot use --from without --to: give/],
+    [["report", "--by", "teams"], /^Cannot read --by "teams": expected team or owner/],
   ];
   for (const [args, message] of cases) {
     const r = await cli(args, { PGLITE_DIR: ".data/no-such-db" });
