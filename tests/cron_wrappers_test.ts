@@ -34,63 +34,59 @@ Deno.test("the cron wrappers run without HOME and through a symbolic link, reach
   }
 });
 
-Deno.test("the cron wrappers read a .env saved with Windows line endings", async () => {
-  // A copy of the shared part beside a .env of its own: the checkout's .env is left alone.
+/**
+ * Sources a copy of the wrappers' shared part beside a .env of its own (the checkout's .env is
+ * left alone), then runs `then`; the exit code and what it printed.
+ */
+async function sourceCron(env: string, then: string): Promise<{ code: number; text: string }> {
   const root = await Deno.makeTempDir({ prefix: "ft-cron-env-" });
   try {
     await Deno.mkdir(`${root}/scripts`);
     await Deno.copyFile(`${SCRIPTS}_cron.sh`, `${root}/scripts/_cron.sh`);
-    await Deno.writeTextFile(`${root}/.env`, "# prod\r\nFT_A=one\r\nFT_B='two words'\r\n");
+    await Deno.writeTextFile(`${root}/.env`, env);
     const out = await new Deno.Command("bash", {
-      args: ["-c", `set -euo pipefail; args=(); . "${root}/scripts/_cron.sh"; echo "$FT_A|$FT_B|"`],
+      args: ["-c", `set -euo pipefail; args=(); . "${root}/scripts/_cron.sh"; ${then}`],
       env: { PATH: "/usr/bin:/bin" },
       clearEnv: true,
       stdout: "piped",
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    // Before: "$'\r': command not found", exit 127.
-    assert.equal(out.code, 0, text);
-    assert.equal(text, "one|two words|\n");
+    return { code: out.code, text };
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+}
+
+Deno.test("the cron wrappers read a .env saved with Windows line endings", async () => {
+  const { code, text } = await sourceCron(
+    "# prod\r\nFT_A=one\r\nFT_B='two words'\r\n",
+    `echo "$FT_A|$FT_B|"`,
+  );
+  // Before: "$'\r': command not found", exit 127.
+  assert.equal(code, 0, text);
+  assert.equal(text, "one|two words|\n");
 });
 
 Deno.test("the cron wrappers refuse a .env line bash would misread, naming its line and name, never its value", async () => {
-  const root = await Deno.makeTempDir({ prefix: "ft-cron-env-" });
-  try {
-    await Deno.mkdir(`${root}/scripts`);
-    await Deno.copyFile(`${SCRIPTS}_cron.sh`, `${root}/scripts/_cron.sh`);
-    await Deno.writeTextFile(
-      `${root}/.env`,
-      [
-        "# prod",
-        "PGLITE_DIR=.data/pglite # the default",
-        "DATABASE_URL=postgres://fleet:Kp9$vX2mQ7@db.internal/fleet",
-        "RUSTFS_SECRET_KEY = s3cr3tKey",
-        "TICKETS_BUCKET='isp$tickets'",
-        "",
-      ].join("\n"),
-    );
-    const out = await new Deno.Command("bash", {
-      args: ["-c", `set -euo pipefail; args=(); . "${root}/scripts/_cron.sh"; echo loaded`],
-      env: { PATH: "/usr/bin:/bin" },
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    // Before: "vX2mQ7: unbound variable" (the password's tail, in the cron log), and with spaces
-    // around "=", "DATABASE_URL: command not found", exit 127.
-    assert.equal(out.code, 2, text);
-    assert.equal(
-      text,
-      `.env line 3: DATABASE_URL's value holds "$" or "\`", which bash would expand: single-quote it (DATABASE_URL='...')\n` +
-        `.env line 4: expected NAME=value, without spaces around "="\n`,
-    );
-    assert.ok(!/Kp9|vX2mQ7|s3cr3t/.test(text), text);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  const { code, text } = await sourceCron(
+    [
+      "# prod",
+      "PGLITE_DIR=.data/pglite # the default",
+      "DATABASE_URL=postgres://fleet:Kp9$vX2mQ7@db.internal/fleet",
+      "RUSTFS_SECRET_KEY = s3cr3tKey",
+      "TICKETS_BUCKET='isp$tickets'",
+      "",
+    ].join("\n"),
+    "echo loaded",
+  );
+  // Before: "vX2mQ7: unbound variable" (the password's tail, in the cron log), and with spaces
+  // around "=", "DATABASE_URL: command not found", exit 127.
+  assert.equal(code, 2, text);
+  assert.equal(
+    text,
+    `.env line 3: DATABASE_URL's value holds "$" or "\`", which bash would expand: single-quote it (DATABASE_URL='...')\n` +
+      `.env line 4: expected NAME=value, without spaces around "="\n`,
+  );
+  assert.ok(!/Kp9|vX2mQ7|s3cr3t/.test(text), text);
 });
