@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { explainPermissions } from "./_permission_message.ts";
+import { explainPermissions, refusal } from "./_permission_message.ts";
 
 Deno.test("explainPermissions() turns Deno's --allow-* hints into what is allowed and what to do", () => {
   const write = explainPermissions(
@@ -15,4 +15,15 @@ Deno.test("explainPermissions() turns Deno's --allow-* hints into what is allowe
   );
   assert.match(read, /^Cannot import "x": Cannot read "\/tmp\/curated.csv": fleettickets may read/);
   assert.doesNotMatch(read + write, /--allow-/);
+});
+
+Deno.test("refusal() of a read outside the checkout says deno task runs in the checkout's folder", () => {
+  // Before: "copy the file into the checkout and name it there", of a folder typed as ../x in
+  // docs/ (deno task had run from the checkout's folder, where ../x is outside; a tester's).
+  assert.equal(
+    refusal("read", "../.data/feed", "the folder"),
+    'Cannot read the folder "../.data/feed": fleettickets may read files inside this checkout ' +
+      "(the permission set in deno.json); copy it into the checkout and name it from the " +
+      "checkout's folder (deno task runs there, wherever it is typed)",
+  );
 });
