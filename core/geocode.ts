@@ -466,7 +466,7 @@ async function lookUpAll(
     }
     streak.unanswered = 0;
     streak.failing = 0;
-    const outcome = judge(answer, candidate, mode);
+    const outcome = judge(answer, candidate, query, mode);
     report[outcome.status === "hit" ? "hits" : outcome.status === "miss" ? "misses" : "rejected"]++;
     await storeOutcome(db, geocoder!.provider, mode, candidate, query, answer, outcome);
     options.onLookup?.(report);
@@ -510,9 +510,14 @@ interface Outcome {
 }
 
 /** Holds a hit against the wrong-city guard. */
-function judge(answer: GeocodeAnswer, candidate: Candidate, mode: GeocodeOptions["mode"]): Outcome {
+function judge(
+  answer: GeocodeAnswer,
+  candidate: Candidate,
+  query: GeocodeQuery,
+  mode: GeocodeOptions["mode"],
+): Outcome {
   if (answer.kind !== "hit") return { status: "miss", reason: null, distance: null };
-  const outside = outsideCountries(answer, queryFor(candidate).countryCodes);
+  const outside = outsideCountries(answer, query.countryCodes);
   if (outside !== undefined) {
     return { status: "rejected", reason: `${outside}: ${answer.label}`, distance: null };
   }
@@ -553,16 +558,19 @@ function outsideCountries(
 ): string | undefined {
   const { lat, lon } = point;
   const at = `${lat}, ${lon}`;
-  if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
-    return `the provider's point ${at} is off the globe`;
-  }
+  if (!onGlobe(point)) return `the provider's point ${at} is off the globe`;
   const inside = countries.some((code) => {
     const b = COUNTRY_BOUNDS[code];
     return b === undefined || (lat >= b.south && lat <= b.north && lon >= b.west && lon <= b.east);
   });
   if (inside) return undefined;
-  const names = countries.map((code) => code === "ug" ? "Uganda" : "Kenya").join(" or ");
+  const names = countries.map(countryName).join(" or ");
   return `the provider's point ${at} is outside ${names}`;
+}
+
+/** Whether a point is on the globe: latitude -90..90, longitude -180..180. */
+function onGlobe({ lat, lon }: { lat: number; lon: number }): boolean {
+  return Math.abs(lat) <= 90 && Math.abs(lon) <= 180;
 }
 
 /** Caches the outcome in the gazetteer (a manual entry is never overwritten). */
@@ -576,9 +584,7 @@ async function storeOutcome(
   { status, reason, distance }: Outcome,
 ): Promise<void> {
   // A point off the globe is kept nowhere: it cannot be stored, exported or drawn.
-  const point = answer.kind === "hit" && Math.abs(answer.lat) <= 90 && Math.abs(answer.lon) <= 180
-    ? answer
-    : null;
+  const point = answer.kind === "hit" && onGlobe(answer) ? answer : null;
   const params = [
     candidate.cluster,
     query.text,

@@ -285,13 +285,8 @@ function readHeader(key: string, record: string[], line: number): Header {
   const names = record.map((name) => name.replaceAll("\0", "").trim().toLowerCase());
   const id = names.indexOf("ticket_id");
   if (id < 0) {
-    throw new ChangeFileError(
-      key,
-      `has no "ticket_id" column in its header${otherSeparator(names)}`,
-      {
-        line,
-      },
-    );
+    const reason = `has no "ticket_id" column in its header${otherSeparator(names)}`;
+    throw new ChangeFileError(key, reason, { line });
   }
   const seen = new Set<string>();
   for (const name of names) {
