@@ -127,6 +127,17 @@ Deno.test("a ticket id too long is echoed cut, with a mark and its length", asyn
   );
 });
 
+Deno.test("a day sent alone is said as sent, not as a custom window nobody named", async () => {
+  const { app } = appWith();
+  const alone = await problem(await app.request("/api/dashboard?from=2026-06-01"));
+  assert.equal(alone.detail, "Cannot use from without to: give both from and to (YYYY-MM-DD)");
+  const named = await problem(await app.request("/api/teams?window=custom&to=2026-06-15"));
+  assert.equal(
+    named.detail,
+    'Cannot use window "custom" without from: give both from and to (YYYY-MM-DD)',
+  );
+});
+
 Deno.test("an unknown /api path is a 404 whatever its parameters", async () => {
   const { app } = appWith();
   assert.equal((await app.request("/api/nosuch?x=1")).status, 404);
