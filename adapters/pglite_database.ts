@@ -203,7 +203,10 @@ export async function createPgliteDatabase(
     const description = options.dataDir === undefined
       ? "a database in memory (nothing kept)"
       : describeEmbedded(options.dataDir);
-    return new PgliteDatabase(pg, lockFile, description, options.dataDir === undefined);
+    return new PgliteDatabase(pg, lockFile, description, {
+      ephemeral: options.dataDir === undefined,
+      postgis: options.postgis !== false,
+    });
   } catch (error) {
     lockFile?.close();
     throw openError(options.dataDir, error);
@@ -299,15 +302,34 @@ class PgliteDatabase extends PgliteSession implements PgliteDatabaseHandle {
   #lockFile: Deno.FsFile | undefined;
   #locks = new Set<string>();
 
+  readonly ephemeral: boolean;
+  #postgis: boolean;
+
   constructor(
     pg: PGlite,
     lockFile: Deno.FsFile | undefined,
     readonly description: string,
-    readonly ephemeral: boolean,
+    options: { ephemeral: boolean; postgis: boolean },
   ) {
     super(pg);
     this.#pg = pg;
     this.#lockFile = lockFile;
+    this.ephemeral = options.ephemeral;
+    this.#postgis = options.postgis;
+  }
+
+  // `tables` are the datasets' own constants (core/run_after_apply.ts), never a user's text.
+  async tidy(tables: readonly string[], rowsWritten: number): Promise<void> {
+    if (tables.length === 0) return;
+    const { rows: [table] } = await this.#pg.query<{ rows: number }>(
+      `select reltuples::float8 as rows from pg_class where oid = $1::regclass`,
+      [tables[0]],
+    );
+    // reltuples is -1 until a first VACUUM or ANALYZE. ANALYZE reads the geometry columns' types,
+    // which PostGIS defines: without it (a read-only open) only VACUUM.
+    const rows = table?.rows ?? -1;
+    const analyze = this.#postgis && (rows < 0 || rowsWritten * 10 >= rows);
+    await this.#pg.exec(`vacuum ${analyze ? "(analyze) " : ""}${tables.join(", ")}`);
   }
 
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {

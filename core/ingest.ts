@@ -150,7 +150,8 @@ async function drainDataset(
     report.mode === "apply" && report.status !== "locked" && !refusedBeforeApplying(report) &&
     !await databaseGone(db, report, options.signal)
   ) {
-    report.afterApply = await runAfterApply(db, dataset, options.signal);
+    const written = report.totals.inserted + report.totals.updated;
+    report.afterApply = await runAfterApply(db, dataset, options.signal, written);
     // A run the signal stopped during its files says so itself (its error): the steps it left
     // are named only for a run whose files all went through.
     if (report.status !== "ok") delete report.afterApply.interrupted;

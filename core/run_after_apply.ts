@@ -33,7 +33,9 @@ export interface AfterApplyReport {
 
 /**
  * Runs the dataset's post-apply steps in order; once `signal` is aborted, the steps not begun are
- * left to the next run. Never throws.
+ * left to the next run. Then, on a database that needs it ({@linkcode Database.tidy}: the
+ * embedded one) and when the run wrote rows (`rowsWritten`, its files' inserted and updated
+ * tickets, plus those the geometry step placed), the `tidy` step. Never throws.
  *
  * @example Usage
  * ```ts ignore
@@ -49,6 +51,7 @@ export async function runAfterApply(
   db: Database,
   dataset: Dataset,
   signal?: AbortSignal,
+  rowsWritten = 0,
 ): Promise<AfterApplyReport> {
   const started = performance.now();
   const report: AfterApplyReport = { errors: [], durationMs: 0 };
@@ -78,8 +81,39 @@ export async function runAfterApply(
     }
     (report.stepsMs ??= {})[step] = Math.round(performance.now() - stepStarted);
   }
+  const written = rowsWritten + (report.geometryResolved ?? 0);
+  if (db.tidy !== undefined && written > 0 && !signal?.aborted) {
+    await tidy(db, dataset, written, report);
+  }
   report.durationMs = Math.round(performance.now() - started);
   return report;
+}
+
+/**
+ * The tables a dataset's run writes, tidied after a run that wrote rows where the database does
+ * not do it itself ({@linkcode Database.tidy}: the embedded database), the ticket table first.
+ */
+export function writtenTables(dataset: Dataset): string[] {
+  const capture = dataset.afterApply.includes("capture_history")
+    ? ["tickets.closure_events", "tickets.inc_daily_snapshot"]
+    : [];
+  return [dataset.table, ...capture, "tickets.import_meta", "tickets.applied_files"];
+}
+
+/** The `tidy` step: a failure is reported as a step's, and keeps nothing from working. */
+async function tidy(
+  db: Database,
+  dataset: Dataset,
+  written: number,
+  report: AfterApplyReport,
+): Promise<void> {
+  const started = performance.now();
+  try {
+    await db.tidy!(writtenTables(dataset), written);
+  } catch (error) {
+    report.errors.push(`tidy: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  (report.stepsMs ??= {}).tidy = Math.round(performance.now() - started);
 }
 
 /** Why the steps stopped, and the steps left. */

@@ -125,6 +125,15 @@ export interface Database extends SqlSession {
    * until the server has taken the request. Never rejects.
    */
   cancel?(): Promise<void>;
+  /**
+   * Does for `tables` what PostgreSQL's autovacuum does on its own, where nothing does it (the
+   * embedded database only: PGlite runs no autovacuum and keeps no table statistics from one
+   * session to the next, so nothing would ever trigger it): `VACUUM`, so that the space of the
+   * row versions that updates replaced is used again instead of the data directory growing with
+   * every run, and `ANALYZE` when the first table has no statistics yet or `rowsWritten` is at
+   * least a tenth of its rows. Absent on PostgreSQL.
+   */
+  tidy?(tables: readonly string[], rowsWritten: number): Promise<void>;
   /** Takes a named run lock without waiting; false when another process holds it. */
   tryLock(name: string): Promise<boolean>;
   /** Releases a lock taken by `tryLock`. */
