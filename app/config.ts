@@ -168,6 +168,16 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     return value === undefined || value === "" ? undefined : value;
   };
   const { endpoint, endpointVariable, bucket } = endpointAndBucket(get);
+  if (env("DATABASE_URL") !== undefined && get("DATABASE_URL") === undefined) {
+    // Set but empty (a secret left unfilled, `DATABASE_URL=` in .env, `${DATABASE_URL}` of an
+    // unset variable in a compose file): before, read as unset, so a production run wrote into a
+    // new embedded database and moved the bucket's files to processed/ (a tester's). Every other
+    // empty variable still reads as unset.
+    throw new ConfigError(
+      `Cannot read DATABASE_URL: it is set but empty; write ${URL_FORM}, or unset it (remove ` +
+        `its line from .env) to use the embedded database`,
+    );
+  }
   const databaseUrl = databaseUrlSetting(get);
   const provider = geocoderProvider(get);
   const baseUrl = get("GEOCODER_BASE_URL");

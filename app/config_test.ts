@@ -254,9 +254,21 @@ Deno.test("configSecrets() finds the password of a multi-host DATABASE_URL", () 
   assert.deepEqual(configSecrets(load({ DATABASE_URL: url })), ["s3cret-pw"]);
 });
 
-Deno.test("loadConfig() treats empty and blank variables as unset", () => {
+Deno.test("loadConfig() refuses a DATABASE_URL set but empty, rather than use the embedded database", () => {
+  for (const value of ["", "  "]) {
+    // Before: read as unset; a run wrote into .data/pglite and moved the files to processed/.
+    assert.throws(
+      () => load({ DATABASE_URL: value }),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        /^Cannot read DATABASE_URL: it is set but empty; write "postgres:\/\/user:password@host:port\/db", or unset it \(remove its line from \.env\) to use the embedded database$/
+          .test(error.message),
+    );
+  }
+});
+
+Deno.test("loadConfig() treats other empty and blank variables as unset", () => {
   const config = load({
-    DATABASE_URL: "",
     PGLITE_DIR: "   ",
     TICKETS_BUCKET: "",
     GEOCODER_PROVIDER: " ",

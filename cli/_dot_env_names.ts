@@ -49,7 +49,9 @@ export function misspelledNames(text: string): { name: string; meant: string }[]
 
 /** Whether a `.env` text sets DATABASE_URL to a value. */
 export function setsDatabaseUrl(text: string): boolean {
-  return /^\s*(export\s+)?DATABASE_URL\s*=\s*['"]?[^\s'"#]/m.test(text);
+  // Within its line: `DATABASE_URL=` followed by another line sets it empty (before, the next
+  // line's first letter read as its value).
+  return /^[ \t]*(export[ \t]+)?DATABASE_URL[ \t]*=[ \t]*['"]?[^\s'"#]/m.test(text);
 }
 
 /**

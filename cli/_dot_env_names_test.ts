@@ -47,6 +47,11 @@ Deno.test("unloadedEnvWarning() warns a command on the embedded database that .e
   assert.equal(unloadedEnvWarning("migrate", text, loaded), undefined);
   assert.equal(unloadedEnvWarning("migrate", undefined, embedded), undefined);
   assert.equal(unloadedEnvWarning("migrate", "DATABASE_URL=\n", embedded), undefined);
+  // Empty, then another line (before: read as set, its value the next line's first letter).
+  assert.equal(
+    unloadedEnvWarning("ingest", "DATABASE_URL=\nFOLDER_SETTLE_SECONDS=0\n", embedded),
+    undefined,
+  );
   assert.equal(
     unloadedEnvWarning("migrate", "# DATABASE_URL=postgres://x@h/d\n", embedded),
     undefined,

@@ -221,13 +221,18 @@ function logSettleWait(
   { options, log, say }: Lines,
   event: Extract<DrainProgress, { type: "settle_wait" }>,
 ): void {
-  const seconds = (event.waitMs / 1000).toFixed(1);
   if (options.format === "json") {
-    log("info", "settle_wait", { dataset: event.dataset, key: event.key, waitS: Number(seconds) });
+    const waitS = Number((event.waitMs / 1000).toFixed(3));
+    log("info", "settle_wait", { dataset: event.dataset, key: event.key, waitS });
     return;
   }
+  // Under a second in ms: a file listed just short of the settle time waits a few ms (before:
+  // "Waiting 0.0 s").
+  const wait = event.waitMs >= 1000
+    ? `${(event.waitMs / 1000).toFixed(1)} s`
+    : `${Math.max(1, Math.round(event.waitMs))} ms`;
   say(
-    `Waiting ${seconds} s for "${event.key}" to be still: it was written moments ago and may ` +
+    `Waiting ${wait} for "${event.key}" to be still: it was written moments ago and may ` +
       `still be being written (FOLDER_SETTLE_SECONDS)`,
   );
 }

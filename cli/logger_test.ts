@@ -65,3 +65,20 @@ Deno.test("a file applied with quarantined lines is logged at warn; a clean one 
   logger.progress({ type: "file_end", dataset: "inc", file: file(0) });
   assert.deepEqual(lines().map((l) => l.level), ["warn", "info"]);
 });
+
+Deno.test("a wait for a folder's file to be still says how long in ms under a second, never 0.0 s", () => {
+  const said: string[] = [];
+  const logger = createLogger({ format: "text", write: (text) => said.push(text) });
+  const key = "automations/inc/changes/2026-06-15T08-20-00.csv";
+  for (const waitMs of [40, 0.3, 9_240]) {
+    logger.progress({ type: "settle_wait", dataset: "inc", key, waitMs });
+  }
+  assert.deepEqual(said.map((line) => line.match(/^Waiting (.+?) for/)?.[1]), [
+    "40 ms",
+    "1 ms",
+    "9.2 s",
+  ]);
+  const { logger: json, lines } = jsonLogger();
+  json.progress({ type: "settle_wait", dataset: "inc", key, waitMs: 40 });
+  assert.equal(lines()[0].waitS, 0.04);
+});

@@ -33,6 +33,8 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       return 0;
     }
     out(json ? rowsJson(result, maxRows) : formatStatement(result, maxRows, context.redact));
+    const cut = json ? jsonCutNote(result.rows.length, maxRows) : undefined;
+    if (cut !== undefined) context.io.stderr(`${cut}\n`);
     const twice = sharedColumnNames(result.columns);
     if (twice.length > 0) context.io.stderr(`${sharedNamesNote(twice)}\n`);
     return 0;
@@ -78,6 +80,17 @@ async function runStatementOrScript(
     await db.exec(sql);
     return undefined;
   }
+}
+
+/**
+ * What `--json` says on stderr when it printed fewer rows than the statement returned (the text
+ * table says it under the table); undefined when it printed them all. Before, `--json` cut at
+ * 1000 rows in silence (a tester nearly reported closures as lost).
+ */
+export function jsonCutNote(rows: number, maxRows: number): string | undefined {
+  if (rows <= maxRows) return undefined;
+  return `Note: the statement returned ${rows} rows; --json printed the first ${maxRows} ` +
+    `(--max-rows ${rows} prints them all)`;
 }
 
 /** The rows shown (`--max-rows`) as JSON: instants in EAT, `date` columns as days. */

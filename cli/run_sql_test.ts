@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatRows } from "./run_sql.ts";
+import { formatRows, jsonCutNote } from "./run_sql.ts";
 
 Deno.test("formatRows() measures cells once redacted: a secret's length does not set the width", () => {
   const redact = (text: string) => text.replaceAll("Kp9vX2mQ7longpassword", "***");
@@ -12,4 +12,14 @@ Deno.test("formatRows() measures cells once redacted: a secret's length does not
   );
   // Before: the header and the rule were as wide as the password.
   assert.equal(text, "a\n---\n***\nok\n(2 rows)");
+});
+
+Deno.test("sql --json says on stderr when it printed fewer rows than the statement returned", () => {
+  assert.equal(
+    jsonCutNote(1500, 1000),
+    "Note: the statement returned 1500 rows; --json printed the first 1000 (--max-rows 1500 " +
+      "prints them all)",
+  );
+  assert.equal(jsonCutNote(1000, 1000), undefined);
+  assert.equal(jsonCutNote(0, 1000), undefined);
 });

@@ -6,6 +6,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 check_env_file() {
   sed 's/\r$//' "$1" | awk -v file="$1" '
     function refuse(why) { printf "%s line %d: %s\n", file, NR, why > "/dev/stderr"; bad = 1 }
+    NR == 1 && /^\357\273\277/ {
+      # Before: "expected NAME=value, without spaces around "="" (bash reads the mark as part
+      # of the first name, and ". ./.env" by hand prints the whole line, password and all).
+      refuse("the file begins with a UTF-8 byte order mark (BOM), which bash reads as part of the first name: save it without one (sed -i \0471s/^\\xEF\\xBB\\xBF//\047 " file ")")
+      sub(/^\357\273\277/, "")
+    }
     /^[[:space:]]*(#|$)/ { next }
     {
       line = $0
@@ -21,6 +27,7 @@ check_env_file() {
       }
       gsub(/"[^"]*"/, "", value)
       sub(/[[:space:]]+#.*$/, "", value)
+      sub(/[[:space:]]+$/, "", value) # bash ends the value there: "NAME=0 " reads "0"
       if (value ~ /[[:space:];&|<>()\\\047"]/) {
         refuse(name "\047s value holds a space, a quote or a character bash reads apart: single-quote it (" name "=\047...\047)")
       }

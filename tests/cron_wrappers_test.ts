@@ -90,3 +90,26 @@ Deno.test("the cron wrappers refuse a .env line bash would misread, naming its l
   );
   assert.ok(!/Kp9|vX2mQ7|s3cr3t/.test(text), text);
 });
+
+Deno.test("the cron wrappers name a byte order mark at the start of .env, and never print the line", async () => {
+  const { code, text } = await sourceCron(
+    "\uFEFFDATABASE_URL=postgres://fleet:Kp9vX2mQ7@db.internal/fleet\nFT_A=one\n",
+    "echo loaded",
+  );
+  // Before: ".env line 1: expected NAME=value, without spaces around "="" (there were none).
+  assert.equal(code, 2, text);
+  assert.equal(
+    text,
+    `.env line 1: the file begins with a UTF-8 byte order mark (BOM), which bash reads as part ` +
+      `of the first name: save it without one (sed -i '1s/^\\xEF\\xBB\\xBF//' .env)\n`,
+  );
+  assert.ok(!/Kp9|vX2mQ7/.test(text), text);
+});
+
+Deno.test("the cron wrappers read a value followed by spaces as bash does, without them", async () => {
+  const { code, text } = await sourceCron("FT_A=0 \nFT_B='two words'  \n", `echo "$FT_A|$FT_B|"`);
+  // Before: "FT_A's value holds a space … single-quote it (FT_A='...')", and FT_A='0 ' was then
+  // refused by the setting ("0 " is not seconds).
+  assert.equal(code, 0, text);
+  assert.equal(text, "0|two words|\n");
+});

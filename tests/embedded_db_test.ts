@@ -245,6 +245,13 @@ Deno.test({
     const first = await cli(["sql", "--json", "--max-rows", "1", "select 1 as n"], env);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(first.stdout.trim(), '[{"n":1}]');
+    const cut = await cli(
+      ["sql", "--json", "--max-rows", "2", "select generate_series(1, 3) as n"],
+      env,
+    );
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.equal(cut.stdout.trim(), '[{"n":1},{"n":2}]');
+    assert.match(cut.stderr, /^Note: the statement returned 3 rows; --json printed the first 2 /m);
     const unquoted = await cli(["sql", "select", "1"], env);
     assert.equal(unquoted.code, 2);
     assert.match(
