@@ -71,7 +71,9 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       return await refuseConfig(command, rest, error, { io, out });
     }
     const unloaded = unloadedEnvWarning(command, dotEnv, config);
-    if (unloaded !== undefined) io.stderr(unloaded);
+    if (unloaded !== undefined && command === "ingest") {
+      (await import("./run_ingest.ts")).warnBeforeIngest(io, rest, "env_not_loaded", unloaded);
+    } else if (unloaded !== undefined) io.stderr(unloaded);
     role = databaseRole(config, io.env);
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));

@@ -108,6 +108,27 @@ function runLogger(
 }
 
 /**
+ * A warning `main` says before the run (`.env` not loaded): in the run's log form, a JSON line
+ * under cron as every other line of the run (before: one plain line among them, a tester's), the
+ * text on a terminal and with `--json` (its logs go to stderr). Flags it cannot read: the text
+ * (the run then says what is wrong with them).
+ */
+export function warnBeforeIngest(io: MainIo, args: string[], event: string, text: string): void {
+  let values: Flags;
+  let format: "text" | "json";
+  try {
+    values = parse(args, FLAGS);
+    format = logFormatOf(values, io);
+  } catch {
+    return io.stderr(text);
+  }
+  if (format === "text" || values.json) return io.stderr(text);
+  runLogger(values, format, io, (line) => line).log("warn", event, {
+    error: text.trim().replace(/^Warning: /, ""),
+  });
+}
+
+/**
  * `ingest` when the configuration cannot be read (an environment variable, before any flag is
  * read): the refusal in the form of any refused run, a JSON `run` line per dataset under cron
  * and one document with `--json`; on a terminal the one line `main` prints. Exit 2.

@@ -763,3 +763,26 @@ Deno.test("a command on the embedded database says first that .env sets DATABASE
   const loaded = await cli(["status"], { DATABASE_URL: "postgres://fleet@127.0.0.1:1/x" }, { cwd });
   assert.doesNotMatch(loaded.stderr, /Warning: \.env/);
 });
+
+Deno.test("under cron, ingest's warning that .env was not loaded is a JSON line of its log", async () => {
+  const cwd = await scratch();
+  await Deno.writeTextFile(`${cwd}/.env`, "DATABASE_URL=postgres://fleet:pw@db.internal/tickets\n");
+  const r = await cli(["ingest", "--from-dir", "nowhere"], {}, { cwd });
+  // Before: a plain "Warning: …" line on stderr, the only line of the log that was not JSON.
+  const lines = r.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((line) => [line.level, line.event]), [
+    ["warn", "env_not_loaded"],
+    ["error", "run"],
+  ]);
+  assert.match(
+    lines[0].error,
+    /^\.env sets DATABASE_URL but the environment has none: ingest/,
+  );
+  assert.doesNotMatch(r.stderr, /Warning: \.env/);
+  assert.doesNotMatch(r.stderr + r.stdout, /pw@/, "the URL is not echoed");
+  const text = await cli(["ingest", "--from-dir", "nowhere", "--log-format", "text"], {}, { cwd });
+  assert.match(
+    text.stderr,
+    /^Warning: \.env sets DATABASE_URL but the environment has none: ingest/,
+  );
+});
