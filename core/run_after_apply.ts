@@ -93,14 +93,14 @@ export async function runAfterApply(
  * The tables a dataset's run writes, tidied after a run that wrote rows where the database does
  * not do it itself ({@linkcode Database.tidy}: the embedded database), the ticket table first.
  */
-export function writtenTables(dataset: Dataset): string[] {
+function writtenTables(dataset: Dataset): string[] {
   const capture = dataset.afterApply.includes("capture_history")
     ? ["tickets.closure_events", "tickets.inc_daily_snapshot"]
     : [];
   return [dataset.table, ...capture, "tickets.import_meta", "tickets.applied_files"];
 }
 
-/** The `tidy` step: a failure is reported as a step's, and keeps nothing from working. */
+/** The `tidy` step: a failure is reported as a failed step's; the run's files stay applied. */
 async function tidy(
   db: Database,
   dataset: Dataset,
