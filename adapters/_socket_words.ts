@@ -13,6 +13,11 @@ export function socketWords(code: unknown, server: string): string | undefined {
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return `the host name is not known (${code})`;
+    case "EPERM":
+      // Deno's refusal of a host outside --allow-net, at its lookup (a compiled binary's list).
+      return `the permission set does not allow this host (EPERM): a binary from deno task ` +
+        `compile may reach only the hosts configured when it was built; build it again with ` +
+        `this configuration loaded`;
     case "EHOSTUNREACH":
     case "ENETUNREACH":
       return `no route to the host (${code})`;

@@ -731,6 +731,18 @@ function openOne(
     });
     socket.once("error", (error: Error & { code?: string }) => {
       clearTimeout(timer);
+      if (error.code === "EPERM" && "host" in target) {
+        // Deno refuses a host name outside --allow-net at its lookup with a bare EPERM (a
+        // compiled binary's list): the permission refusal it is, not a transient failure (before:
+        // "Cannot connect to PostgreSQL at db2.internal:5432 …: EPERM", retried; a tester's).
+        state.lastError = `${name}: not allowed by the permission set`;
+        reject(
+          new Deno.errors.NotCapable(
+            `Requires net access to "${name}", run again with the --allow-net flag`,
+          ),
+        );
+        return;
+      }
       const reason = inWords(error);
       state.lastError = `${name}: ${reason}`;
       reject(new Error(`Cannot connect to PostgreSQL at ${name}: ${reason}`));

@@ -21,7 +21,11 @@ const RULES: Record<string, [allowed: string, remedy: string]> = {
     "give a relative name (it is written under .data/) or a path inside ./.data",
   ],
   env: ["read only the variables listed in deno.json", "add it to permissions.worker.env"],
-  net: ["connect only to the configured hosts", "check the host in the configuration"],
+  net: [
+    "connect only to the configured hosts",
+    "check the host in the configuration (a binary from deno task compile may reach only the " +
+    "hosts configured when it was built: build it again with this configuration loaded)",
+  ],
 };
 
 /** Rewrites every raw Deno permission hint in a text. */

@@ -7,6 +7,7 @@
  */
 
 import { underOutputRoot } from "./_output_path.ts";
+import { allowedPath, PathNotAllowedError } from "../app/allowed_path.ts";
 import { type GenerateOptions, generateStream } from "../demo/generate_stream.ts";
 import { parseChangeFileName } from "../core/change_key.ts";
 import { closest } from "./_suggest.ts";
@@ -227,6 +228,11 @@ async function checkOut(out: string): Promise<void> {
       );
     }
   }
+  // Where it really leads: Deno checks the path as written, so a link inside .data/ carried the
+  // files out of it (before: .data/outlink -> /tmp/X got them; a tester's).
+  await allowedPath(out, "write", "--out").catch((error) => {
+    throw error instanceof PathNotAllowedError ? new CliError(error.message, false) : error;
+  });
   const stat = await Deno.stat(out).catch(() => null);
   if (stat !== null && !stat.isDirectory) {
     throw new CliError(`Cannot write --out "${out}": it is a file, not a folder`, false);

@@ -170,3 +170,23 @@ Deno.test("generate: a relative folder outside .data/ is written under it, as ev
     await Deno.remove(`${ROOT}.data/${name}`, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("generate: a link inside .data/ to a folder outside is refused, and nothing is written there", async () => {
+  const outside = await Deno.makeTempDir({ prefix: "generate-test-" });
+  const link = `.data/generate-test-link-${crypto.randomUUID()}`;
+  try {
+    await Deno.symlink(outside, `${ROOT}${link}`);
+    // Before: written through the link into the folder outside (a tester's).
+    const r = await generate(["--out", `${link}/g`, "--tickets", "5", "--deltas", "0"]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.equal(
+      r.stderr,
+      `Cannot write --out "${link}/g" (it leads to "${await Deno.realPath(outside)}/g"): the ` +
+        "worker may write only under ./.data; name a place there that no link carries out of it\n",
+    );
+    assert.deepEqual([...Deno.readDirSync(outside)], []);
+  } finally {
+    await Deno.remove(`${ROOT}${link}`).catch(() => {});
+    await Deno.remove(outside, { recursive: true });
+  }
+});

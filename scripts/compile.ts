@@ -48,7 +48,7 @@ export function configuredHosts(env: Record<string, string | undefined>): string
     if (u.hostname === "") return; // a Unix socket needs no network
     const port = u.port ||
       (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "5432");
-    hosts.add(`${u.hostname.replace(/^\[|\]$/g, "")}:${port}`);
+    hosts.add(`${u.hostname}:${port}`); // an IPv6 address keeps its brackets, as --allow-net wants
   };
   const databaseUrl = get("DATABASE_URL");
   if (databaseUrl) { for (const host of databaseHosts(databaseUrl)) hosts.add(host); }
@@ -81,8 +81,39 @@ function databaseHosts(url: string): string[] {
   }
   return hosts.filter((host) => host !== "").map((host) => {
     const [, name, port] = /^\[?(.*?)\]?(?::(\d+))?$/.exec(host)!;
-    return `${name}:${port ?? "5432"}`;
+    // Before: "::1:5432", which deno compile refuses ("ipv6 addresses must be enclosed in square
+    // brackets"): a tester's.
+    return `${name!.includes(":") ? `[${name}]` : name}:${port ?? "5432"}`;
   });
+}
+
+/** The variables that name the hosts the binary may reach. */
+const HOST_SETTINGS = [
+  "DATABASE_URL",
+  "RUSTFS_ENDPOINT",
+  "AWS_ENDPOINT_URL_S3",
+  "RUSTFS_REGION",
+  "AWS_REGION",
+  "GEOCODER_PROVIDER",
+  "GEOCODER_BASE_URL",
+];
+
+/**
+ * The host settings a `.env` text sets to a value that the environment lacks: built without
+ * them, the binary may not reach the hosts they name, and fails there with "EPERM" (before: built
+ * in silence from whatever the shell held; a tester's).
+ */
+export function unloadedHostSettings(
+  dotEnv: string,
+  env: Record<string, string | undefined>,
+): string[] {
+  const set = new Set<string>();
+  for (const line of dotEnv.replace(/^\uFEFF/, "").split(/\r?\n/)) {
+    const name = /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*['"]?[^\s'"#]/
+      .exec(line)?.[1];
+    if (name !== undefined && HOST_SETTINGS.includes(name) && !env[name]?.trim()) set.add(name);
+  }
+  return [...set];
 }
 
 /** Where the binary's `serve` may listen: loopback (its default) or every interface. */
@@ -107,6 +138,9 @@ export function compileArgs(set: PermissionSet, hosts: string[]): string[] {
     "definitions",
     "--include",
     "web",
+    // `demo` reads its gazetteer at run time (before: the binary's demo had none; a tester's).
+    "--include",
+    "demo/gazetteer.csv",
     "--output",
     "dist/fleettickets",
     "main.ts",
@@ -118,6 +152,16 @@ if (import.meta.main) {
   const config = JSON.parse(await Deno.readTextFile("deno.json"));
   const set: PermissionSet | undefined = config.permissions?.worker;
   if (!set) throw new TypeError(`Cannot find the "worker" permission set in deno.json`);
+  const dotEnv = await Deno.readTextFile(".env").catch(() => "");
+  const unloaded = unloadedHostSettings(dotEnv, Deno.env.toObject());
+  if (unloaded.length > 0) {
+    console.error(
+      `Cannot build dist/fleettickets: .env sets ${unloaded.join(", ")} but the environment ` +
+        `has none: the binary may reach only the hosts the environment names now; load .env ` +
+        `first (set -a; . ./.env; set +a), then run deno task compile again`,
+    );
+    Deno.exit(2);
+  }
   let hosts: string[];
   try {
     hosts = configuredHosts(Deno.env.toObject());

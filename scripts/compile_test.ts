@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { compileArgs, configuredHosts, type PermissionSet } from "./compile.ts";
+import {
+  compileArgs,
+  configuredHosts,
+  type PermissionSet,
+  unloadedHostSettings,
+} from "./compile.ts";
 
 const worker: PermissionSet = JSON.parse(await Deno.readTextFile("deno.json")).permissions.worker;
 
@@ -31,7 +36,7 @@ Deno.test("compile reads every host of a multi-host DATABASE_URL and never shows
   });
   assert.deepEqual(hosts, [
     "127.0.0.1:9000",
-    "::1:5432",
+    "[::1]:5432", // before "::1:5432", which deno compile refuses
     "h1:5432",
     "h2:5433",
     "us1.locationiq.com:443",
@@ -167,9 +172,50 @@ Deno.test({
         refused.stderr,
         /Cannot connect to "127\.0\.0\.2:\d+": fleettickets may connect only to the configured hosts/,
       );
+      // A host name outside the list: Deno refuses its lookup with a bare EPERM (before: "…: EPERM",
+      // retried as transient).
+      elsewhere.hostname = "db2.internal";
+      const named = await run(["status"], { DATABASE_URL: elsewhere.toString() });
+      assert.notEqual(named.code, 0);
+      assert.match(
+        named.stderr,
+        /Cannot connect to "db2\.internal:\d+": fleettickets may connect only to the configured hosts .*build it again with this configuration loaded/,
+      );
+      assert.doesNotMatch(named.stderr, /: EPERM$/m);
     } finally {
       await Deno.remove(bucket, { recursive: true });
       await dropScratchDatabase(url);
     }
   },
+});
+
+Deno.test("compile keeps an IPv6 host in brackets, the form --allow-net takes", () => {
+  const hosts = configuredHosts({
+    DATABASE_URL: "postgres://u:pw@[fd00::5]:5433/tickets",
+    RUSTFS_ENDPOINT: "http://[fd00::9]:9000",
+  });
+  // Before: "fd00::5:5433", and deno compile stopped ("ipv6 addresses must be enclosed in square
+  // brackets").
+  assert.deepEqual(hosts, ["[fd00::5]:5433", "[fd00::9]:9000", "us1.locationiq.com:443"]);
+});
+
+Deno.test("compile refuses to build while .env sets a host setting the environment lacks", () => {
+  const dotEnv = "\uFEFF# prod\nDATABASE_URL='postgres://u:pw@db2.internal/fleet'\n" +
+    "export RUSTFS_ENDPOINT=http://rustfs:9000\nGEOCODER_BASE_URL=\nSERVE_TOKEN=x\n";
+  // Before: built in silence for the hosts of whatever the shell held; the binary then failed
+  // with "EPERM" at db2.internal.
+  assert.deepEqual(unloadedHostSettings(dotEnv, {}), ["DATABASE_URL", "RUSTFS_ENDPOINT"]);
+  assert.deepEqual(
+    unloadedHostSettings(dotEnv, {
+      DATABASE_URL: "postgres://u:pw@db2.internal/fleet",
+      RUSTFS_ENDPOINT: "http://rustfs:9000",
+    }),
+    [],
+  );
+});
+
+Deno.test("the binary carries the demo's gazetteer, which demo reads at run time", () => {
+  const args = compileArgs(worker, []);
+  const included = args.flatMap((arg, i) => args[i - 1] === "--include" ? [arg] : []);
+  assert.deepEqual(included, ["migrations", "definitions", "web", "demo/gazetteer.csv"]);
 });
