@@ -6,6 +6,7 @@ import {
   isPgliteLocked,
   nameLockHolder,
   openError,
+  removeOrphanTempFiles,
 } from "./pglite_database.ts";
 
 Deno.test("every spelling of an embedded database folder takes the same lock", async () => {
@@ -86,4 +87,21 @@ Deno.test("a full disk at open says so and what to free, not that a file is read
     denied.message,
     /its file system refused it \(errno 2\); if the folder .* chattr -i/,
   );
+});
+
+Deno.test("opening an embedded database removes the temporary tables' files a killed process left, and nothing else", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pglite-temp-files-" });
+  try {
+    await Deno.mkdir(`${dir}/base/5`, { recursive: true });
+    const left = ["t0_17827", "t0_17827_fsm", "t0_17827.1", "t3_26941_vm"];
+    const kept = ["17827", "17827_fsm", "pg_internal.init", "PG_VERSION", "t0_x", "t_1"];
+    for (const name of [...left, ...kept]) await Deno.writeTextFile(`${dir}/base/5/${name}`, "");
+    // Before: a run killed in a large file's merge left its stage table's ~60 MB for good.
+    assert.equal(await removeOrphanTempFiles(dir), left.length);
+    const names = [...Deno.readDirSync(`${dir}/base/5`)].map((e) => e.name).sort();
+    assert.deepEqual(names, [...kept].sort());
+    assert.equal(await removeOrphanTempFiles(`${dir}/none`), 0, "a folder without base/ is new");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
