@@ -746,10 +746,6 @@ for (const kind of ["pglite", "postgres"] as const) {
   });
 }
 
-cleanUpScratchDirsAtEnd();
-
-removeTestDataAtEnd();
-
 Deno.test("a command on the embedded database says first that .env sets DATABASE_URL the environment lacks", async () => {
   const cwd = await scratch();
   await Deno.writeTextFile(`${cwd}/.env`, "DATABASE_URL=postgres://fleet:pw@db.internal/tickets\n");
@@ -786,3 +782,9 @@ Deno.test("under cron, ingest's warning that .env was not loaded is a JSON line 
     /^Warning: \.env sets DATABASE_URL but the environment has none: ingest/,
   );
 });
+
+// Last: a test registered after these would leave its scratch folder (before: the two .env
+// tests' folders, each with its .env, stayed under .data/test-cli).
+cleanUpScratchDirsAtEnd();
+
+removeTestDataAtEnd();

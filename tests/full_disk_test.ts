@@ -92,8 +92,6 @@ Deno.test({
     }),
 });
 
-cleanUpScratchDirsAtEnd();
-
 Deno.test({
   name: "a drain folder on a read-only file system fails the run as not transient, naming the " +
     "fix; the file applied stays applied and is moved by the run after the fix [a tmpfs: run as root]",
@@ -133,3 +131,6 @@ Deno.test({
       ]);
     }),
 });
+
+// Last, after every test that makes a folder or a database.
+cleanUpScratchDirsAtEnd();

@@ -802,10 +802,6 @@ Deno.test({
   },
 });
 
-cleanUpScratchDirsAtEnd();
-
-removeTestDataAtEnd();
-
 /**
  * `db`, whose first insert into tickets.runs loses its connection: `before` the row is written,
  * or `after` it is committed (the answer lost), as a server restart or failover does; or `late`:
@@ -922,3 +918,7 @@ Deno.test({
     }
   },
 });
+
+// Last, after every test that makes a folder or a database.
+cleanUpScratchDirsAtEnd();
+removeTestDataAtEnd();

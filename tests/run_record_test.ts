@@ -10,8 +10,6 @@ import type { Database, Row } from "../core/ports/mod.ts";
 import { formatDrainReport } from "../cli/format_report.ts";
 import { backends, makeDirBucket, removeTestDataAtEnd, shared } from "./_harness.ts";
 
-removeTestDataAtEnd();
-
 /** `db`, except that the statement completing a run's record fails as a lost server would. */
 function losingRunEnds(db: Database): Database {
   const query = <T extends Row = Row>(text: string, params?: readonly unknown[]) =>
@@ -64,3 +62,6 @@ for (const b of backends()) {
     },
   });
 }
+
+// Last, after every test that makes a folder or a database.
+removeTestDataAtEnd();
