@@ -177,6 +177,7 @@ export async function createPgliteDatabase(
   options: PgliteDatabaseOptions = {},
 ): Promise<PgliteDatabaseHandle> {
   let lockFile: Deno.FsFile | undefined;
+  let killedHolder = false;
   if (options.dataDir !== undefined) {
     await Deno.mkdir(options.dataDir, { recursive: true });
     const path = await pgliteLockFile(options.dataDir);
@@ -185,10 +186,12 @@ export async function createPgliteDatabase(
       lockFile.close();
       throw new DatabaseLockedError(options.dataDir, await readLockHolder(path));
     }
+    // A holder still named: it ended without closing (killed), and may have left temporary files.
+    killedHolder = await readLockHolder(path) !== undefined;
     await writeLockHolder(lockFile);
   }
   try {
-    if (options.dataDir !== undefined) await removeOrphanTempFiles(options.dataDir);
+    if (killedHolder) await removeOrphanTempFiles(options.dataDir!);
     // Loaded here, not at the top: a run on PostgreSQL never pays for loading PGlite (~150 ms).
     const { PGlite } = await import("@electric-sql/pglite");
     const { postgis } = await import("@electric-sql/pglite-postgis");
@@ -221,7 +224,8 @@ const TEMP_RELATION_FILE = /^t\d+_\d+(_(fsm|vm|init))?(\.\d+)?$/;
  * Removes the files of temporary tables that a killed process left in `dataDir` (a drain's stage
  * table is one): PostgreSQL removes them when its server starts, PGlite never does (before: ~60
  * MB left for good by each run killed during a large file's merge; a tester's). Called with the
- * folder's lock held, before PGlite opens it, when no session can own one.
+ * folder's lock held, before PGlite opens it, when no session can own one, and only when the
+ * lock file still names the last holder (it ended without closing).
  */
 export async function removeOrphanTempFiles(dataDir: string): Promise<number> {
   let removed = 0;
