@@ -231,7 +231,10 @@ async function checkOut(out: string): Promise<void> {
   // Where it really leads: Deno checks the path as written, so a link inside .data/ carried the
   // files out of it (before: .data/outlink -> /tmp/X got them; a tester's).
   await allowedPath(out, "write", "--out").catch((error) => {
-    throw error instanceof PathNotAllowedError ? new CliError(error.message, false) : error;
+    if (error instanceof PathNotAllowedError) throw new CliError(error.message, false);
+    // Its nearest existing folder lies outside what generate may read (no .data/ yet, a fresh
+    // clone): no link inside .data/ can lead anywhere.
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
   });
   const stat = await Deno.stat(out).catch(() => null);
   if (stat !== null && !stat.isDirectory) {

@@ -175,6 +175,7 @@ Deno.test("generate: a link inside .data/ to a folder outside is refused, and no
   const outside = await Deno.makeTempDir({ prefix: "generate-test-" });
   const link = `.data/generate-test-link-${crypto.randomUUID()}`;
   try {
+    await Deno.mkdir(`${ROOT}.data`, { recursive: true }); // a fresh clone has none yet
     await Deno.symlink(outside, `${ROOT}${link}`);
     // Before: written through the link into the folder outside (a tester's).
     const r = await generate(["--out", `${link}/g`, "--tickets", "5", "--deltas", "0"]);
