@@ -159,6 +159,26 @@ export function describeEmbedded(dir: string): string {
 }
 
 /**
+ * Takes the data directory's lock file (refused with the holder's name when another process
+ * holds it) and writes this process as its holder. `killedHolder`: the file still named a holder,
+ * which therefore ended without closing.
+ */
+async function lockDataDir(
+  dataDir: string,
+): Promise<{ file: Deno.FsFile; dataDir: string; killedHolder: boolean }> {
+  await Deno.mkdir(dataDir, { recursive: true });
+  const path = await pgliteLockFile(dataDir);
+  const file = await Deno.open(path, { write: true, create: true });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new DatabaseLockedError(dataDir, await readLockHolder(path));
+  }
+  const killedHolder = await readLockHolder(path) !== undefined;
+  await writeLockHolder(file);
+  return { file, dataDir, killedHolder };
+}
+
+/**
  * Opens (creating if needed) an embedded PGlite database with PostGIS. PGlite is single-process,
  * so a data directory is guarded by an OS file lock; a second process gets {@linkcode DatabaseLockedError}.
  *
@@ -176,22 +196,10 @@ export function describeEmbedded(dir: string): string {
 export async function createPgliteDatabase(
   options: PgliteDatabaseOptions = {},
 ): Promise<PgliteDatabaseHandle> {
-  let lockFile: Deno.FsFile | undefined;
-  let killedHolder = false;
-  if (options.dataDir !== undefined) {
-    await Deno.mkdir(options.dataDir, { recursive: true });
-    const path = await pgliteLockFile(options.dataDir);
-    lockFile = await Deno.open(path, { write: true, create: true });
-    if (!(await lockFile.tryLock(true))) {
-      lockFile.close();
-      throw new DatabaseLockedError(options.dataDir, await readLockHolder(path));
-    }
-    // A holder still named: it ended without closing (killed), and may have left temporary files.
-    killedHolder = await readLockHolder(path) !== undefined;
-    await writeLockHolder(lockFile);
-  }
+  const lock = options.dataDir === undefined ? undefined : await lockDataDir(options.dataDir);
   try {
-    if (killedHolder) await removeOrphanTempFiles(options.dataDir!);
+    // The last holder ended without closing (killed): it may have left temporary files.
+    if (lock?.killedHolder) await removeOrphanTempFiles(lock.dataDir);
     // Loaded here, not at the top: a run on PostgreSQL never pays for loading PGlite (~150 ms).
     const { PGlite } = await import("@electric-sql/pglite");
     const { postgis } = await import("@electric-sql/pglite-postgis");
@@ -207,12 +215,12 @@ export async function createPgliteDatabase(
     const description = options.dataDir === undefined
       ? "a database in memory (nothing kept)"
       : describeEmbedded(options.dataDir);
-    return new PgliteDatabase(pg, lockFile, description, {
+    return new PgliteDatabase(pg, lock?.file, description, {
       ephemeral: options.dataDir === undefined,
       postgis: options.postgis !== false,
     });
   } catch (error) {
-    lockFile?.close();
+    lock?.file.close();
     throw openError(options.dataDir, error);
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { ConfigError, ENV_NAMES } from "../app/config.ts";
+import { dotEnvSet } from "../app/dot_env_set.ts";
 import { editDistance } from "./_suggest.ts";
 
 /**
@@ -51,7 +52,7 @@ export function misspelledNames(text: string): { name: string; meant: string }[]
 export function setsDatabaseUrl(text: string): boolean {
   // Within its line: `DATABASE_URL=` followed by another line sets it empty (before, the next
   // line's first letter read as its value).
-  return /^[ \t]*(export[ \t]+)?DATABASE_URL[ \t]*=[ \t]*['"]?[^\s'"#]/m.test(text);
+  return dotEnvSet(text).includes("DATABASE_URL");
 }
 
 /**

@@ -70,10 +70,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       if (!(error instanceof ConfigError)) throw error;
       return await refuseConfig(command, rest, error, { io, out });
     }
-    const unloaded = unloadedEnvWarning(command, dotEnv, config);
-    if (unloaded !== undefined && command === "ingest") {
-      (await import("./run_ingest.ts")).warnBeforeIngest(io, rest, "env_not_loaded", unloaded);
-    } else if (unloaded !== undefined) io.stderr(unloaded);
+    await warnUnloaded(command, rest, unloadedEnvWarning(command, dotEnv, config), io);
     role = databaseRole(config, io.env);
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
@@ -96,6 +93,18 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     }
     return code;
   }
+}
+
+/** Says that `.env` was not loaded: under cron, ingest says it as its JSON log line. */
+async function warnUnloaded(
+  command: string,
+  rest: string[],
+  warning: string | undefined,
+  io: Context["io"],
+): Promise<void> {
+  if (warning === undefined) return;
+  if (command !== "ingest") return io.stderr(warning);
+  (await import("./run_ingest.ts")).warnBeforeIngest(io, rest, "env_not_loaded", warning);
 }
 
 /** Commands whose `--json` prints `{"error": …}` on stdout when they fail (the rest say theirs). */

@@ -38,6 +38,15 @@ function listenError(error: unknown, host: string, port: number): Error {
       `Cannot listen on ${at}: the address is not on this machine; choose another with --host`,
     );
   }
+  if (error instanceof Deno.errors.NotCapable) {
+    // Before: "Cannot connect to …: fleettickets may connect only to the configured hosts", the
+    // words of a connection refused, not of an address to listen on (a tester's).
+    return new SourceError(
+      `Cannot listen on ${at}: the permissions this fleettickets runs with do not include that ` +
+        `address (a binary from deno task compile may listen on 127.0.0.1, localhost and ` +
+        `0.0.0.0 only); choose one of those with --host`,
+    );
+  }
   if (error instanceof Deno.errors.PermissionDenied) {
     return new SourceError(
       port > 0 && port < 1024

@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import { databaseUrlHosts, geocoderProvider } from "../app/config.ts";
+import { dotEnvSet } from "../app/dot_env_set.ts";
 
 const GEOCODER_HOSTS: Readonly<Record<string, string>> = {
   locationiq: "https://us1.locationiq.com",
@@ -107,17 +108,14 @@ export function unloadedHostSettings(
   dotEnv: string,
   env: Record<string, string | undefined>,
 ): string[] {
-  const set = new Set<string>();
-  for (const line of dotEnv.replace(/^\uFEFF/, "").split(/\r?\n/)) {
-    const name = /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*['"]?[^\s'"#]/
-      .exec(line)?.[1];
-    if (name !== undefined && HOST_SETTINGS.includes(name) && !env[name]?.trim()) set.add(name);
-  }
-  return [...set];
+  return dotEnvSet(dotEnv).filter((name) => HOST_SETTINGS.includes(name) && !env[name]?.trim());
 }
 
-/** Where the binary's `serve` may listen: loopback (its default) or every interface. */
-export const SERVE_LISTEN = ["127.0.0.1", "0.0.0.0"];
+/**
+ * Where the binary's `serve` may listen: loopback (its default, also by the name `localhost`) or
+ * every interface.
+ */
+export const SERVE_LISTEN = ["127.0.0.1", "localhost", "0.0.0.0"];
 
 /** The `deno compile` arguments for `set`, with network limited to `hosts`. */
 export function compileArgs(set: PermissionSet, hosts: string[]): string[] {
@@ -147,8 +145,31 @@ export function compileArgs(set: PermissionSet, hosts: string[]): string[] {
   ];
 }
 
+/** What `deno task compile` says to `--help` and to a flag it does not know. */
+const USAGE = "Usage: deno task compile [--print]\n" +
+  "  Builds dist/fleettickets with the worker permission set, its network narrowed to the hosts\n" +
+  "  the environment configures (load .env first). --print: print the deno compile command only";
+
+/** `compile`'s flags: `--print`; exits 0 after `--help`, 2 after a flag it does not know. */
+function compileFlags(args: string[]): { print?: boolean } {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: { print: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    return values;
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { print: { type: "boolean" } } });
+  const values = compileFlags(Deno.args);
   const config = JSON.parse(await Deno.readTextFile("deno.json"));
   const set: PermissionSet | undefined = config.permissions?.worker;
   if (!set) throw new TypeError(`Cannot find the "worker" permission set in deno.json`);

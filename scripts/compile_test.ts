@@ -18,7 +18,7 @@ Deno.test("compile narrows network access to the configured database, S3 endpoin
   const args = compileArgs(worker, hosts);
   assert.ok(
     args.includes(
-      "--allow-net=db.internal:6432,s3.example.co.ke:443,us1.locationiq.com:443,127.0.0.1,0.0.0.0",
+      "--allow-net=db.internal:6432,s3.example.co.ke:443,us1.locationiq.com:443,127.0.0.1,localhost,0.0.0.0",
     ),
     "the configured hosts, and where serve may listen",
   );
@@ -218,4 +218,50 @@ Deno.test("the binary carries the demo's gazetteer, which demo reads at run time
   const args = compileArgs(worker, []);
   const included = args.flatMap((arg, i) => args[i - 1] === "--include" ? [arg] : []);
   assert.deepEqual(included, ["migrations", "definitions", "web", "demo/gazetteer.csv"]);
+});
+
+Deno.test("under the binary's flags, serve listens on localhost, and an address outside them is refused naming the ones it may use (exit 2)", async () => {
+  const flags = compileArgs(worker, configuredHosts({})).filter((a) => a.startsWith("--allow-"));
+  const serve = async (host: string, port: number) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        ...flags,
+        "main.ts",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        `${port}`,
+      ],
+      // A folder that does not exist: the listen check comes before the database would open.
+      env: { PGLITE_DIR: ".data/no-such-db" },
+      clearEnv: true,
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr).trim() };
+  };
+  const outside = await serve("10.0.0.7", 18499);
+  assert.equal(outside.code, 2);
+  // Before: `Cannot connect to "10.0.0.7:18499": fleettickets may connect only to the configured
+  // hosts`, the words of a connection, not of an address to listen on.
+  assert.equal(
+    outside.stderr,
+    `Cannot listen on 10.0.0.7:18499: the permissions this fleettickets runs with do not ` +
+      `include that address (a binary from deno task compile may listen on 127.0.0.1, localhost ` +
+      `and 0.0.0.0 only); choose one of those with --host`,
+  );
+  // localhost is allowed (before: refused as above): where it is 127.0.0.1, the port in use
+  // answers; where it is ::1, serve goes on to the database, which is not there.
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const local = await serve("localhost", (taken.addr as Deno.NetAddr).port);
+    assert.equal(local.code, 2);
+    assert.match(
+      local.stderr,
+      /^(Cannot listen on localhost:\d+: the port is in use|Cannot open the embedded database)/,
+    );
+  } finally {
+    taken.close();
+  }
 });

@@ -25,6 +25,12 @@ async function applyRun(db: Database, root: string, file: { name: string; text: 
   return report!;
 }
 
+/** The one number `sql` selects (as `v`). */
+async function scalar(db: Database, sql: string): Promise<number> {
+  const [row] = await db.query<{ v: number }>(sql);
+  return row!.v;
+}
+
 Deno.test({
   name:
     "[pglite] runs that rewrite every ticket reuse the space of the rows they replaced: tickets.inc stays near twice its first size a ticket, not one size more a run",
@@ -41,13 +47,11 @@ Deno.test({
       seed: 31,
     });
     const root = await makeDirBucket([]);
-    const bytesPerTicket = async () => {
-      const [row] = await db.query<{ bytes: number; tickets: number }>(
-        `select pg_relation_size('tickets.inc')::float8 as bytes,
-                (select count(*) from tickets.inc)::float8 as tickets`,
+    const bytesPerTicket = () =>
+      scalar(
+        db,
+        `select pg_relation_size('tickets.inc')::float8 / (select count(*) from tickets.inc) as v`,
       );
-      return row!.bytes / row!.tickets;
-    };
     const sizes: number[] = [];
     const tidied: (number | undefined)[] = [];
     for (const file of files) {
@@ -73,12 +77,11 @@ Deno.test({
     await db.exec(`delete from pg_statistic where starelid = 'tickets.inc'::regclass`);
     const { files } = generateStream({ tickets: 300, deltas: 1, deltaSize: 10, seed: 32 });
     const root = await makeDirBucket([]);
-    const analyzedColumns = async () => {
-      const [row] = await db.query<{ n: number }>(
-        `select count(*)::int as n from pg_statistic where starelid = 'tickets.inc'::regclass`,
+    const analyzedColumns = () =>
+      scalar(
+        db,
+        `select count(*)::int as v from pg_statistic where starelid = 'tickets.inc'::regclass`,
       );
-      return row!.n;
-    };
     await applyRun(db, root, files[0]!);
     assert.ok(await analyzedColumns() > 10, "ANALYZE ran after the first load");
     await db.exec(`delete from pg_statistic where starelid = 'tickets.inc'::regclass`);
