@@ -93,7 +93,7 @@ async function textsInHistory(dir: string): Promise<{ name: string; sum: string 
   return texts;
 }
 
-/** Whether this is a git checkout with all its history (a copy without .git or a shallow clone: not). */
+/** Whether this checkout has all its git history (not a copy without .git, nor a shallow clone). */
 const inGitCheckout = await new Deno.Command("git", {
   args: ["rev-parse", "--is-shallow-repository"],
   stderr: "null",
