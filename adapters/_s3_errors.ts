@@ -31,7 +31,8 @@ export class BucketNotFoundError extends ObjectStoreError {
 
 /**
  * The S3 server refused the keys or their rights (`InvalidAccessKeyId`, `SignatureDoesNotMatch`,
- * `AccessDenied`): a setting to fix, named in the message. Terminal.
+ * `AccessDenied`), the region or the time the requests are signed with, or this machine refused
+ * the server's TLS certificate: a setting to fix, named in the message. Terminal.
  */
 export class KeysRefusedError extends ObjectStoreError {
   /** Creates the error; `message` names the setting or the right (never a credential). */
@@ -71,6 +72,7 @@ export class S3Failures {
   readonly #endpointName: string;
   readonly #checkEndpoint: string;
   readonly #bucket: string;
+  readonly #region: string;
   readonly #timeouts: S3Timeouts;
   // Whether the endpoint has answered anything over HTTP (an error too) since the store was made;
   // until it has, a request that gets no answer is not retried, and the silence is remembered.
@@ -82,6 +84,7 @@ export class S3Failures {
     variable: string,
     timeouts: S3Timeouts,
     bucket: string,
+    region = "us-east-1",
   ) {
     this.#endpointName = endpoint === undefined
       ? `AWS S3 (${variable} unset)`
@@ -91,6 +94,7 @@ export class S3Failures {
       : `check ${variable} (now "${withoutCredentials(endpoint)}")`;
     this.#timeouts = timeouts;
     this.#bucket = bucket;
+    this.#region = region;
   }
 
   /**
@@ -177,6 +181,16 @@ export class S3Failures {
         { terminal: false, cause: error },
       );
     }
+    const untrusted = status === undefined ? untrustedCertificate(error) : undefined;
+    if (untrusted !== undefined) {
+      return new KeysRefusedError(
+        `${head}: the server's TLS certificate is not trusted here (${untrusted}); give this ` +
+          `machine the CA that signed it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem in the ` +
+          `environment), or check that ${this.#checkEndpoint.replace(/^check /, "")} names the ` +
+          `host the certificate is for`,
+        { cause: error },
+      );
+    }
     const network = status === undefined ? networkWords(error) : undefined;
     if (network !== undefined) {
       return new ObjectStoreError(`${head}: ${network}; ${this.#checkEndpoint}`, {
@@ -186,7 +200,7 @@ export class S3Failures {
     }
     const code = e.name ?? "Error";
     const terminal = TERMINAL_CODES.has(code) || status === 401 || status === 403;
-    const refused = this.#refusal(code, status, right);
+    const refused = this.#refusal(code, status, right, e.message);
     if (refused !== undefined) {
       return new KeysRefusedError(`${head}: ${refused}`, { status, cause: error });
     }
@@ -202,7 +216,7 @@ export class S3Failures {
    * A refused key pair or right in our words, naming the setting or the right to fix, the S3 code
    * kept in parentheses (S3's own text names neither); undefined for any other code.
    */
-  #refusal(code: string, status: number | undefined, right: string | undefined) {
+  #refusal(code: string, status: number | undefined, right: string | undefined, message = "") {
     const said = `(${code}${status ? `, HTTP ${status}` : ""})`;
     switch (code) {
       case "InvalidAccessKeyId":
@@ -214,6 +228,17 @@ export class S3Failures {
       case "AccessDenied":
         return `the access key may not do that ${said}; give it ${right ?? ALL_RIGHTS} on ` +
           `the bucket "${this.#bucket}" (prefix automations/)`;
+      // Both refuse the request's signature, which holds the region and the time (before: any
+      // other 4xx, retried by every run as transient; a tester's).
+      case "AuthorizationHeaderMalformed": {
+        const expected = /expecting '([^']+)'/.exec(message)?.[1];
+        return `the S3 server is not in the region "${this.#region}" the requests are signed ` +
+          `for ${said}; set RUSTFS_REGION (or AWS_REGION) to ` +
+          (expected === undefined ? "the server's region" : `"${expected}"`);
+      }
+      case "RequestTimeTooSkewed":
+        return `this machine's clock and the S3 server's differ by more than 15 minutes ` +
+          `${said}; set this machine's clock (NTP)`;
       default:
         return undefined;
     }
@@ -352,6 +377,34 @@ function withoutCredentials(endpoint: string): string {
   const url = new URL(endpoint);
   return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
 }
+
+/** Node's codes for a TLS certificate this machine does not trust or that names another host. */
+const CERTIFICATE_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** The TLS handshake's refusal of the server's certificate, in its own words; else undefined. */
+function untrustedCertificate(error: unknown): string | undefined {
+  const { code, message = "" } = error as { code?: unknown; message?: string };
+  if (typeof code === "string" && CERTIFICATE_CODES.has(code)) return message || code;
+  return CERTIFICATE_WORDS.some((words) => words.test(message)) ? message : undefined;
+}
+
+/** The same refusals in words, where no code came with them. */
+const CERTIFICATE_WORDS = [
+  /self[- ]signed certificate/i,
+  /certificate's altnames/i,
+  /invalid peer certificate/i,
+  /unable to verify the first certificate/i,
+  /certificate has expired/i,
+];
 
 /** A connection that failed before any HTTP, in the words the database's failures use. */
 function networkWords(error: unknown): string | undefined {

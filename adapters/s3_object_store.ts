@@ -109,6 +109,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): S3ObjectStor
     options.endpointVariable ?? "RUSTFS_ENDPOINT",
     timeouts,
     options.bucket,
+    options.region,
   );
   // Every attempt's answer is checked inside the SDK's retry loop (see S3Failures.check).
   client.middlewareStack.add(
@@ -231,7 +232,9 @@ async function listObjects(bucket: Bucket, prefix: string): Promise<StoredObject
         ),
     );
     for (const item of page.Contents ?? []) {
-      if (item.Key === undefined) continue;
+      // A folder marker (`automations/inc/changes/`, what a console's "Create folder" leaves) is
+      // no file (before: named every run as a stray key to rename; a tester's).
+      if (item.Key === undefined || item.Key.endsWith("/")) continue;
       found.push({ key: item.Key, etag: unquote(item.ETag), size: item.Size ?? 0 });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -296,8 +299,9 @@ async function readObject(
     object.Body.transformToWebStream() as ReadableStream<Uint8Array>,
     ms,
     () =>
-      new Error(
+      new ObjectStoreError(
         `Cannot read "${key}" in ${bucket.description}: no data for ${ms} ms (stalled download)`,
+        { terminal: false },
       ),
   );
 }

@@ -216,7 +216,7 @@ export function loadConfig(env: (name: string) => string | undefined): Config {
     s3: {
       endpoint,
       endpointVariable,
-      region: get("RUSTFS_REGION") ?? get("AWS_REGION") ?? "us-east-1",
+      region: s3Region(get),
       accessKeyId: get("RUSTFS_ACCESS_KEY") ?? get("AWS_ACCESS_KEY_ID"),
       secretAccessKey: get("RUSTFS_SECRET_KEY") ?? get("AWS_SECRET_ACCESS_KEY"),
       bucket,
@@ -237,6 +237,7 @@ function endpointAndBucket(
     : "RUSTFS_ENDPOINT";
   const endpoint = get(endpointVariable);
   const bucket = get("TICKETS_BUCKET") ?? "isptickets";
+  checkBucketName(bucket);
   if (endpoint !== undefined) checkEndpoint(endpointVariable, endpoint, bucket);
   return { endpoint, endpointVariable, bucket };
 }
@@ -367,6 +368,40 @@ function loadServeConfig(
  * (the bucket, often) every request goes to the wrong place and reads as a missing bucket.
  * Messages quote the value without any user or password in it.
  */
+/**
+ * The region the S3 requests are signed for (`RUSTFS_REGION`, else `AWS_REGION`, else
+ * `us-east-1`): a name such as `eu-west-1`, else refused at start (before: the SDK's "Region not
+ * accepted", a transient failure every run retried; a tester's).
+ */
+function s3Region(get: (name: string) => string | undefined): string {
+  const variable = get("RUSTFS_REGION") !== undefined ? "RUSTFS_REGION" : "AWS_REGION";
+  const region = get(variable) ?? "us-east-1";
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(region)) {
+    throw new ConfigError(
+      `Cannot read ${variable} "${region}": expected a region name of letters, digits and ` +
+        `hyphens, such as "us-east-1" (MinIO and RustFS: the server's MINIO_REGION or ` +
+        `RUSTFS_REGION, else "us-east-1")`,
+    );
+  }
+  return region;
+}
+
+/**
+ * A bucket name as S3 servers take it: letters, digits, dots, hyphens and underscores, 3 to 63
+ * (before: `isptickets/automations` failed every run as `InvalidBucketName`; a tester's).
+ */
+function checkBucketName(bucket: string): void {
+  if (/^[A-Za-z0-9._-]{3,63}$/.test(bucket)) return;
+  const slash = bucket.indexOf("/");
+  throw new ConfigError(
+    `Cannot read TICKETS_BUCKET "${bucket}": ` +
+      (slash > 0
+        ? `a bucket name has no "/" (the folders automations/<dataset>/changes/ are fixed); ` +
+          `write the bucket's name only ("${bucket.slice(0, slash)}")`
+        : `expected a bucket name of 3 to 63 letters, digits, dots and hyphens`),
+  );
+}
+
 function checkEndpoint(variable: string, value: string, bucket: string): void {
   const shown = value.replace(/^([^/?#@]*:\/\/)?[^/?#]*@/, "$1");
   const url = URL.canParse(value) ? new URL(value) : undefined;

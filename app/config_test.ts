@@ -674,3 +674,24 @@ Deno.test("sameDir() takes every spelling of one folder for it, and other folder
   assert.ok(!sameDir(".data/demo/pglite2", ".data/demo/pglite"));
   assert.ok(!sameDir(".data/pglite", ".data/demo/pglite"));
 });
+
+Deno.test("loadConfig() refuses a region or a bucket no S3 server takes, naming the variable (before: every run failed as transient)", () => {
+  assert.equal(load({ RUSTFS_REGION: "eu-west-1" }).s3.region, "eu-west-1");
+  assert.equal(load({ AWS_REGION: "af-south-1" }).s3.region, "af-south-1");
+  assert.equal(
+    configError({ RUSTFS_REGION: "eu west 1" }).message,
+    `Cannot read RUSTFS_REGION "eu west 1": expected a region name of letters, digits and ` +
+      `hyphens, such as "us-east-1" (MinIO and RustFS: the server's MINIO_REGION or ` +
+      `RUSTFS_REGION, else "us-east-1")`,
+  );
+  assert.match(
+    configError({ AWS_REGION: "https://s3.eu-west-1.amazonaws.com" }).message,
+    /^Cannot read AWS_REGION "https:\/\/s3\.eu-west-1\.amazonaws\.com": expected a region name/,
+  );
+  assert.equal(
+    configError({ TICKETS_BUCKET: "isptickets/automations" }).message,
+    `Cannot read TICKETS_BUCKET "isptickets/automations": a bucket name has no "/" (the folders ` +
+      `automations/<dataset>/changes/ are fixed); write the bucket's name only ("isptickets")`,
+  );
+  assert.match(configError({ TICKETS_BUCKET: "a b" }).message, /expected a bucket name of 3 to 63/);
+});

@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../app/config.ts";
+import { MISSING_KEY } from "./_open_store.ts";
 import { setsDatabaseUrl } from "./_dot_env_names.ts";
 import {
   checkEmbeddedDir,
@@ -433,12 +434,17 @@ async function eatCheck(db: Database): Promise<Check> {
 /** The bucket checks: credentials, endpoint and bucket reachable, both prefixes listable. */
 export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
   const { accessKeyId, secretAccessKey, endpoint, bucket } = config.s3;
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
+  if (accessKeyId === undefined && secretAccessKey === undefined) {
     return [warn(
       "bucket",
       "no S3 credentials set (only --from-dir and --csv work)",
       "set RUSTFS_ENDPOINT, RUSTFS_ACCESS_KEY, RUSTFS_SECRET_KEY and TICKETS_BUCKET for --from-bucket",
     )];
+  }
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    // One of the pair: a setting half made (before: "no S3 credentials set", a tester's).
+    const missing = accessKeyId === undefined ? MISSING_KEY.access : MISSING_KEY.secret;
+    return [fail("bucket", `${missing} is not set, its pair is`, `set ${missing}`)];
   }
   const { createS3ObjectStore, NotS3EndpointError } = await import(
     "../adapters/s3_object_store.ts"
@@ -555,6 +561,12 @@ function bucketFailure(config: Config, name: string, error: unknown, notS3: bool
     ? "set RUSTFS_ACCESS_KEY (or AWS_ACCESS_KEY_ID) to an access key of this S3 server"
     : /SignatureDoesNotMatch/.test(text)
     ? "set RUSTFS_SECRET_KEY (or AWS_SECRET_ACCESS_KEY) to that access key's secret"
+    : /AuthorizationHeaderMalformed/.test(text)
+    ? `set RUSTFS_REGION (or AWS_REGION; now "${config.s3.region}") to the S3 server's region`
+    : /RequestTimeTooSkewed/.test(text)
+    ? "set this machine's clock (NTP): S3 refuses requests signed more than 15 minutes off"
+    : /TLS certificate is not trusted/.test(text)
+    ? `give this machine the CA of the server's certificate (NODE_EXTRA_CA_CERTS=/path/to/ca.pem), or set ${endpointVariable} to the host the certificate names`
     : /AccessDenied|Forbidden|403/i.test(text)
     ? `give the key s3:ListBucket on "${bucket}" (prefix automations/), or fix RUSTFS_ACCESS_KEY / RUSTFS_SECRET_KEY`
     : `check ${endpointVariable} (scheme, host, port) and that the server is reachable from here`;

@@ -37,11 +37,15 @@ export async function openStore(
     return createSingleFileStore(path, dataset);
   }
   const { accessKeyId, secretAccessKey } = config.s3;
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
+  if (accessKeyId === undefined && secretAccessKey === undefined) {
     throw new ConfigError(
       "Cannot read the bucket: set RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY " +
         "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
     );
+  }
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    const missing = accessKeyId === undefined ? MISSING_KEY.access : MISSING_KEY.secret;
+    throw new ConfigError(`Cannot read the bucket: set ${missing}; its pair is set`);
   }
   // Loaded on demand: the AWS SDK is large, and folder and file runs do not need it.
   const { createS3ObjectStore, BucketNotFoundError, KeysRefusedError, NotS3EndpointError } =
@@ -62,6 +66,12 @@ export async function openStore(
   }
   return store;
 }
+
+/** The variables that give one half of the S3 key pair, named when only the other is set. */
+export const MISSING_KEY = {
+  access: "RUSTFS_ACCESS_KEY (or AWS_ACCESS_KEY_ID)",
+  secret: "RUSTFS_SECRET_KEY (or AWS_SECRET_ACCESS_KEY)",
+} as const;
 
 /**
  * How a run names its source (the store's `description`: `dir:…`, `file:…`, `s3://bucket at

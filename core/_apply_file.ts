@@ -31,7 +31,7 @@ import {
   type FileReport,
 } from "./drain_report.ts";
 import { missingColumns, parseChangeFile } from "./parse_change_file.ts";
-import type { ObjectStore, SqlSession } from "./ports/mod.ts";
+import { type ObjectStore, ObjectStoreError, type SqlSession } from "./ports/mod.ts";
 import { checkRowsDataset, type ServiceTypeTally, tallyServiceType } from "./_rows_dataset.ts";
 import { stageByCopy } from "./_stage_by_copy.ts";
 import { stageParts, StageTimes } from "./_stage_times.ts";
@@ -82,7 +82,7 @@ export async function applyFile(
   const tx = signal ? stoppingSession(session, signal) : session;
   const lap = stopwatch();
   if (!plan) await tx.query(CLEAR_QUARANTINE, [dataset.name, file.fileName]);
-  const times = new StageTimes();
+  const times = new StageTimes(signal);
   const copied = await stageFileByCopy(store, tx, file, context, times);
   const staged = copied ?? await stageFile(store, tx, file, context, times);
   const stageMs = lap();
@@ -153,6 +153,7 @@ async function stageFileByCopy(
     maxFieldBytes: COPY_MAX_FIELD_BYTES,
     expectedBytes: file.size,
     truncated: (bytes) => truncated(file, bytes),
+    broken: (bytes, error) => brokenDownload(file, bytes, error),
     signal: context.signal,
     times,
     progress: copyProgress(file, context),
@@ -228,6 +229,21 @@ async function stageFile(
   );
   if (source.bytes() !== file.size) throw truncated(file, source.bytes());
   return staged;
+}
+
+/**
+ * A read of the body that failed: the store's own words when it has them, else what broke and
+ * where (before: the bare "aborted" of a connection closed mid-body; a tester's). As transient as
+ * what broke.
+ */
+function brokenDownload(file: ListedFile, bytes: number, error: unknown): Error {
+  if (error instanceof ObjectStoreError) return error;
+  const why = error instanceof Error ? error.message : String(error);
+  return new Error(
+    `Cannot apply change file "${file.key}": the download broke after ${bytes} of ${file.size} ` +
+      `bytes (${why}); the file was rolled back and will be retried`,
+    { cause: error },
+  );
 }
 
 /** A body cut short (a dropped connection, a proxy) must not pass for the whole file. */

@@ -76,6 +76,8 @@ export interface CopyOptions {
   expectedBytes: number;
   /** The error for a body that ended after `bytes` bytes (a truncated download). */
   truncated: (bytes: number) => Error;
+  /** The error for a body whose read failed after `bytes` bytes (a connection that broke). */
+  broken: (bytes: number, error: unknown) => Error;
   /** Stops between chunks. */
   signal?: AbortSignal;
   /** Counts the waits for the body as download and the shape check as parse. */
@@ -216,7 +218,8 @@ async function* chunks(
     try {
       next = await options.times.download(reader.read());
     } catch (error) {
-      throw new ReadFailure("Cannot read the change file", { cause: error });
+      options.signal?.throwIfAborted();
+      throw new ReadFailure("Cannot read the change file", { cause: options.broken(bytes, error) });
     }
     if (next.done) break;
     bytes += next.value.byteLength;

@@ -5,6 +5,8 @@
 // database's way, its row check. A moment counts once, under the part that was waited for: a read
 // of the store made ahead while the database took a batch is COPY time. Private to core/.
 
+import { untilStopped } from "./sleep.ts";
+
 /**
  * The download and parse time of one file's stage, ms, as they accrue. Once items are timed
  * ({@linkcode StageTimes.timedItems}: the JavaScript way, whose parser reads through streams
@@ -22,6 +24,12 @@ export class StageTimes {
   #waits = 0; // items being waited for
   #gated = false; // items are timed: reads count only while one is waited for
   #since = performance.now(); // when #reads or #waits last changed
+  readonly #signal: AbortSignal | undefined;
+
+  /** `signal`: a stop, which ends a read of the store still waited for at once. */
+  constructor(signal?: AbortSignal) {
+    this.#signal = signal;
+  }
 
   /** Adds the time since the last change to download when a read was someone's wait. */
   #advance(): void {
@@ -30,12 +38,16 @@ export class StageTimes {
     this.#since = now;
   }
 
-  /** Awaits `pending` (a read of the store), counting the wait as download. */
+  /**
+   * Awaits `pending` (a read of the store), counting the wait as download; rejects with the stop's
+   * reason once the run is stopped (a stalled store sees no signal: before, a stopped run waited
+   * out its grace and ended without recording its end, a tester's).
+   */
   async download<T>(pending: Promise<T>): Promise<T> {
     this.#advance();
     this.#reads++;
     try {
-      return await pending;
+      return await untilStopped(pending, this.#signal);
     } finally {
       this.#advance();
       this.#reads--;

@@ -36,7 +36,7 @@ import { type Clock, ObjectChangedError, systemClock } from "./ports/mod.ts";
 import type { Dataset } from "./datasets.ts";
 import { CREATE_COPY_TABLE } from "./_stage_by_copy.ts";
 import { stopwatch } from "./_stopwatch.ts";
-import { sleep } from "./sleep.ts";
+import { sleep, untilStopped } from "./sleep.ts";
 import type { Database, ObjectStore, Row } from "./ports/mod.ts";
 
 export {
@@ -413,9 +413,12 @@ async function listChangeFiles(
   dataset: Dataset,
   report: DrainReport,
   now: Date,
+  signal: AbortSignal | undefined,
 ): Promise<ListedFile[]> {
   const files: ListedFile[] = [];
-  for (const object of await store.list(dataset.changesPrefix)) {
+  // A stop ends a stalled listing at once (before: the run waited out its grace, then ended
+  // without recording its end: "the last run died", a tester's).
+  for (const object of await untilStopped(store.list(dataset.changesPrefix), signal)) {
     const parsed = parseChangeKey(object.key, dataset.changesPrefix);
     if (parsed === null) report.ignoredKeys.push(object.key);
     else if (object.problem !== undefined) {
@@ -455,7 +458,7 @@ async function settledChangeFiles(
 ): Promise<ListedFile[]> {
   const { dataset, settleMs = 0, signal } = options;
   const now = () => (options.clock ?? systemClock).now();
-  let files = await listChangeFiles(store, dataset, report, now());
+  let files = await listChangeFiles(store, dataset, report, now(), signal);
   const settling = (f: ListedFile) => f.writtenMsAgo !== undefined && f.writtenMsAgo < settleMs;
   const young = files.filter(settling);
   if (young.length === 0) return files;
@@ -466,7 +469,7 @@ async function settledChangeFiles(
   signal?.throwIfAborted();
   report.ignoredKeys = [];
   report.setAside = [];
-  files = await listChangeFiles(store, dataset, report, now());
+  files = await listChangeFiles(store, dataset, report, now(), signal);
   const first = files.findIndex(settling);
   if (first < 0) return files;
   report.waiting = files.slice(first).map((f, i) => ({
@@ -539,7 +542,7 @@ async function applyAll(
       else entry.status = archive === false ? "skipped" : "archived";
       if (archive !== false) {
         const lap = stopwatch();
-        await archiveFile(store, dataset, file, entry);
+        await archiveFile(store, dataset, file, entry, signal);
         if (entry.profile) entry.profile.archiveMs = lap();
       }
     });
@@ -619,9 +622,11 @@ async function archiveFile(
   dataset: Dataset,
   file: ListedFile,
   entry: FileReport,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   try {
-    await store.move(file.key, dataset.processedPrefix + file.fileName, { etag: file.etag });
+    const to = dataset.processedPrefix + file.fileName;
+    await untilStopped(store.move(file.key, to, { etag: file.etag }), signal);
   } catch (error) {
     if (entry.status === "archived") entry.status = "not_reached";
     if (!(error instanceof ObjectChangedError)) throw new NotArchivedError(error);

@@ -30,3 +30,30 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * `pending`, or its stop: rejects with `signal`'s reason as soon as it aborts, without waiting
+ * for `pending` (a download from a stalled object store, which sees no signal, would hold a
+ * stopped run until its own timeout). What `pending` does later is ignored.
+ *
+ * @example
+ * ```ts
+ * import { untilStopped } from "./sleep.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const stop = new AbortController();
+ * const stalled = new Promise<string>(() => {}); // a read that never ends
+ * setTimeout(() => stop.abort(new Error("Interrupted by SIGTERM")), 10);
+ * await assert.rejects(untilStopped(stalled, stop.signal), /Interrupted by SIGTERM/);
+ * ```
+ */
+export function untilStopped<T>(pending: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return pending;
+  pending.catch(() => {}); // its failure after the stop is nobody's
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const stopped = () => reject(signal.reason);
+    signal.addEventListener("abort", stopped, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", stopped));
+  });
+}

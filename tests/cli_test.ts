@@ -42,6 +42,15 @@ Deno.test("cli: --from-bucket without credentials names the variables (exit 2)",
   const r = await cli(["ingest", "--from-bucket", "--log-format", "text"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /set RUSTFS_ACCESS_KEY and RUSTFS_SECRET_KEY/);
+  // One of the pair: the other is named (before: both, as if neither were set).
+  const half = await cli(["ingest", "--from-bucket", "--log-format", "text"], {
+    RUSTFS_ACCESS_KEY: "fleet",
+  });
+  assert.equal(half.code, 2);
+  assert.match(
+    half.stderr,
+    /Cannot read the bucket: set RUSTFS_SECRET_KEY \(or AWS_SECRET_ACCESS_KEY\); its pair is set/,
+  );
 });
 
 Deno.test("cli: a malformed DATABASE_URL is a configuration error (exit 2)", async () => {

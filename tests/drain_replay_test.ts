@@ -657,6 +657,53 @@ for (const b of backends()) {
     assert.equal(placed!.n, 1);
   });
 
+  test("a stop ends a run whose store stalls (a listing, a download's start or its body) at once, the file rolled back", async () => {
+    await b.reset();
+    const db = await b.db();
+    const root = await makeDirBucket(stream.files.slice(0, 1));
+    const dir = createDirObjectStore(root);
+    const never = new Promise<never>(() => {});
+    // The first 3,000 bytes, then nothing more (a server that stops sending mid-file).
+    const stalledBody = async (key: string, options?: { etag?: string }) => {
+      const reader = (await dir.read(key, options)).getReader();
+      let sent = 0;
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent >= 3000) return await never;
+          const next = await reader.read();
+          if (next.done) return controller.close();
+          const piece = next.value.subarray(0, 3000 - sent);
+          sent += piece.byteLength;
+          controller.enqueue(piece);
+        },
+      }, { highWaterMark: 0 });
+    };
+    const stalls: Record<string, ObjectStore> = {
+      listing: { ...dir, list: () => never },
+      "download's start": { ...dir, read: () => never },
+      "download's body": { ...dir, read: stalledBody },
+    };
+    for (const [where, store] of Object.entries(stalls)) {
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(new Error("Interrupted by SIGTERM")), 300);
+      const started = performance.now();
+      const [report] = await ingest(store, db, {
+        datasets: [INC],
+        apply: true,
+        signal: stop.signal,
+      });
+      // Before: the run waited for the store until the CLI's 5 s grace ended the process, and
+      // its run record stayed "running" ("the last run died").
+      const ms = performance.now() - started;
+      assert.ok(ms < 3000, `${where}: the run ended ${Math.round(ms)} ms after it began`);
+      assert.equal(report!.status, "failed", where);
+      assert.match(report!.error ?? "", /^Interrupted by SIGTERM/, where);
+      assert.deepEqual(await listNames(root, INC.changesPrefix), [stream.files[0]!.name], where);
+      const [count] = await db.query<{ n: number }>(`select count(*)::int as n from tickets.inc`);
+      assert.equal(count!.n, 0, where);
+    }
+  });
+
   test("a stop that comes between two statements sends not one more: the file's merge never starts", async () => {
     await b.reset();
     const db = await b.db();

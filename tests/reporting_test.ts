@@ -314,6 +314,38 @@ for (const b of backends()) {
     assert.equal(JSON.stringify(await dashboard(db, [null, null, "30d", null, null])), here);
   });
 
+  test("fn_inc_dashboard counts no closure dated ahead of now: it has not happened, and the capture records none", async () => {
+    const db = await fresh();
+    await load(db, "2026-06-15T11-40-00.csv", [
+      closed("C_DONE", ago(1)),
+      closed("C_AHEAD", eat(NOW.getTime() + 2 * HOUR)), // a feed's clock, or a typo
+    ]);
+    const d = await dashboard(db, [null, null, "today", null, null]);
+    // Before: 2, C_AHEAD first, its MTTR and verdict in today's figures.
+    assert.deepEqual(ids(d.closed), ["C_DONE"]);
+    assert.equal(d.metrics.closed_in_window, 1);
+  });
+
+  test("EAT text is UTC+3 for every date: a placeholder year 1 or a 1935 date keeps its wall clock", async () => {
+    const db = await fresh();
+    const [r] = await db.query<{ a: string; b: string; c: string; day: string; start: string }>(
+      `select tickets.eat_iso(tickets.eat_ts('0001-01-01 00:00:00')) as a,
+              tickets.eat_iso(tickets.eat_ts('1935-06-01 12:00:00')) as b,
+              tickets.eat_iso(tickets.eat_ts('2026-06-15 17:00:00')) as c,
+              to_char(tickets.eat_date(tickets.eat_ts('1935-06-01 00:10:00')), 'YYYY-MM-DD') as day,
+              tickets.eat_iso(tickets.eat_day_start('1935-06-01')) as start`,
+    );
+    // Before (Africa/Nairobi's rules): 0001-12-31T23:27:16+03:00 (the year before) and
+    // 1935-06-01T11:30:00+03:00, labelled +03:00 all the same.
+    assert.deepEqual(r, {
+      a: "0001-01-01T00:00:00+03:00",
+      b: "1935-06-01T12:00:00+03:00",
+      c: "2026-06-15T17:00:00+03:00",
+      day: "1935-06-01",
+      start: "1935-06-01T00:00:00+03:00",
+    });
+  });
+
   test("fn_inc_dashboard rejects an unknown window and a reversed or incomplete custom range", async () => {
     const db = await fresh();
     await assert.rejects(dashboard(db, [null, null, "week", null, null]), /Unknown window "week"/);
