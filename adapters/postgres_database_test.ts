@@ -149,6 +149,33 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "a statement that fails after sending rows (a timeout mid-result) leaves the session's next answer whole",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const db = createPostgresDatabase(Deno.env.get("TEST_DATABASE_URL")!);
+    try {
+      const next = await db.session!(async (tx) => {
+        // Two rows go out, then the third fails (as a statement timeout can, after rows).
+        const failed = await tx.query(
+          `select case when g < 3 then g else 1 / (g - 3) end as g from generate_series(1, 5) g`,
+        ).then(() => undefined, (error) => error);
+        assert.ok(failed instanceof Error, "the statement failed");
+        return await tx.query<{ dataset: string }>(`select 'inc' as dataset`);
+      });
+      // Before: [<2 empty items>, { dataset: "inc" }]: serve's version read then failed with
+      // "Cannot read properties of undefined (reading 'dataset')", a 500 (a map tester's).
+      assert.equal(next.length, 1);
+      assert.deepEqual([...next], [{ dataset: "inc" }]);
+    } finally {
+      await db.close();
+    }
+  },
+});
+
 Deno.test("bracketedHosts() reads IPv6 addresses in a URL's hosts, and leaves other URLs to postgres.js", () => {
   assert.deepEqual(bracketedHosts("postgres://u:p@[::1]:5433,db2/x?sslmode=require"), {
     host: ["::1", "db2"],

@@ -573,6 +573,8 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     }
 
     query = results = errorResponse = null
+    rows = 0 // fleettickets patch: an error after rows (a timeout) left the count, and the next
+    // query's rows landed after that many holes (serve answered 500 under load)
     result = new Result()
     connectTimer.cancel()
 
