@@ -63,6 +63,7 @@ export const SERVE_READS: ReadGrants = {
   functions: [
     // The payloads (/api/dashboard, /webhook/*, /api/teams).
     "reporting.fn_inc_dashboard(text,text,text,date,date,timestamp with time zone)",
+    "reporting.fn_inc_dashboard_summary(text,text,text,date,date,timestamp with time zone)",
     "reporting.fn_tickets_for_map(boolean,timestamp with time zone)",
     "reporting.fn_team_performance(text,text,text,date,date,timestamp with time zone)",
     // Called by the API's own statements (core/read_*.ts, core/nearest.ts, core/data_version.ts).
@@ -76,6 +77,7 @@ export const SERVE_READS: ReadGrants = {
     "tickets.dispatch_score(double precision,integer)",
     // Called by those functions.
     "tickets.eat_ts(text)",
+    "tickets.inc_dashboard(text,text,text,date,date,timestamp with time zone,boolean)",
     "tickets.eat_window(text,date,date,timestamp with time zone)",
     "tickets.freshness(text,timestamp with time zone)",
     "tickets.geojson_feature(geometry,jsonb)",

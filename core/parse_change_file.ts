@@ -281,11 +281,28 @@ function otherSeparator(names: string[]): string {
   return "";
 }
 
+/**
+ * Why a header is no header at all: the bytes of a gzip or zip file, said with how to fix it
+ * (before: only that it named no "ticket_id"; an S3 tester's `.csv` that was gzip inside).
+ */
+function compressed(first: string): string | undefined {
+  const kind = first.startsWith("\x1f\ufffd") || first.startsWith("\x1f\x8b")
+    ? "gzip"
+    : first.startsWith("PK\x03\x04")
+    ? "zip"
+    : undefined;
+  return kind === undefined
+    ? undefined
+    : ` (the file is ${kind}-compressed: put the CSV itself in the bucket, uncompressed)`;
+}
+
 function readHeader(key: string, record: string[], line: number): Header {
   const names = record.map((name) => name.replaceAll("\0", "").trim().toLowerCase());
   const id = names.indexOf("ticket_id");
   if (id < 0) {
-    const reason = `has no "ticket_id" column in its header${otherSeparator(names)}`;
+    const reason = `has no "ticket_id" column in its header${
+      compressed(record[0] ?? "") ?? otherSeparator(names)
+    }`;
     throw new ChangeFileError(key, reason, { line });
   }
   const seen = new Set<string>();

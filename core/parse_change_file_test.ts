@@ -435,6 +435,23 @@ Deno.test("parseChangeFile() says a header separated by another character than c
   }
 });
 
+Deno.test("parseChangeFile() says a file that is gzip or zip inside is compressed", async () => {
+  const csv = new TextEncoder().encode("ticket_id,service_type\nWOT1,inc\n");
+  const gzip = new Uint8Array(
+    await new Response(
+      new Blob([csv]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+  // Before: only 'has no "ticket_id" column in its header'.
+  assert.equal(
+    (await parseError(gzip)).message,
+    `Cannot apply change file "${KEY}": line 1 has no "ticket_id" column in its header (the ` +
+      `file is gzip-compressed: put the CSV itself in the bucket, uncompressed)`,
+  );
+  const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x0a, 0x0a, 0x41, 0x0a]);
+  assert.match((await parseError(zip)).message, /\(the file is zip-compressed: /);
+});
+
 Deno.test("parseChangeFile() throws ChangeFileError for a header with an empty or repeated name", async () => {
   assert.equal(
     (await parseError(`ticket_id,,owner\nWOT1,x,y\n`)).message,
@@ -465,7 +482,7 @@ Deno.test("parseChangeFile() throws ChangeFileError for binary garbage", async (
   const gzip = Uint8Array.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03, 0xff, 0x0a]);
   const error = await parseError(gzip);
   assert.equal(error.line, 1);
-  assert.match(error.message, /has no "ticket_id" column in its header$/);
+  assert.match(error.message, /has no "ticket_id" column in its header \(the file is gzip-/);
 });
 
 Deno.test("isTrue() reads the feed's spellings of true, in any case and padding", () => {

@@ -19,6 +19,11 @@ export interface DashboardQuery {
   from?: string;
   /** Last EAT day of a custom window, `YYYY-MM-DD`. */
   to?: string;
+  /**
+   * `false`: without the open and closed FeatureCollections (`fn_inc_dashboard_summary`: the
+   * figures only). Default: the whole payload.
+   */
+  features?: boolean;
 }
 
 /** The map payload's JSON text. */
@@ -41,8 +46,9 @@ export async function dashboardPayload(
   now: Date = new Date(),
 ): Promise<string> {
   const [row] = await tx.query<{ body: string }>(
-    `select reporting.fn_inc_dashboard($1, $2, $3, $4::date, $5::date, $6::timestamptz)::text
-       as body`,
+    `select reporting.${
+      query.features === false ? "fn_inc_dashboard_summary" : "fn_inc_dashboard"
+    }($1, $2, $3, $4::date, $5::date, $6::timestamptz)::text as body`,
     [
       query.cluster ?? null,
       query.status ?? null,

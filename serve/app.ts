@@ -65,7 +65,7 @@ const PARAMETERS: readonly [RegExp, readonly string[]][] = [
   [/^\/api\/tickets$/, [...TICKET_PARAMETERS, "after"]],
   [/^\/api\/tickets\.csv$/, [...TICKET_PARAMETERS, "after", "bom"]],
   [/^\/api\/nearest$/, ["lon", "lat", "k", "max_km", "dataset", "sla_state", "rank"]],
-  [/^\/api\/dashboard$/, ["cluster", "status", ...WINDOW_PARAMETERS]],
+  [/^\/api\/dashboard$/, ["cluster", "status", ...WINDOW_PARAMETERS, "features"]],
   [/^\/api\/backlog$/, ["from", "to", "cluster"]],
   [/^\/api\/teams$/, ["by", "cluster", ...WINDOW_PARAMETERS]],
   [/^\/api\/tickets\/[^/]+$/, ["dataset"]],

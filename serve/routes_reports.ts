@@ -183,7 +183,11 @@ async function multipartFields(
 }
 
 function dashboard(c: Context<ServeEnv>, p: Params): Promise<Response> {
-  const q = dashboardQuery(p, c.req.path.startsWith("/webhook/"));
+  const webhook = c.req.path.startsWith("/webhook/");
+  // `features=false` (/api/dashboard): the figures without the tickets (the page's cards); the
+  // webhook keeps the predecessor's whole payload.
+  const features = webhook || p.boolean("features", true);
+  const q = { ...dashboardQuery(p, webhook), ...(features ? {} : { features }) };
   return cachedRead(c, "dashboard", { ...q }, async (tx) => ({
     body: await dashboardPayload(tx, q, c.get("deps").now()),
     rows: 1,

@@ -695,6 +695,23 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       await open(s, before.pathname + before.search);
     });
 
+    await t.step("a selected ticket's ring is drawn above the markers", async () => {
+      const fc = await api<
+        { features: { geometry: unknown; properties: { ticket_id: string } }[] }
+      >(
+        s,
+        "/api/tickets?limit=50",
+      );
+      const id = fc.features.find((f) => f.geometry !== null)!.properties.ticket_id;
+      const before = new URL(s.page.url());
+      await open(s, `/?ticket=${id}`);
+      await waitIdle(s.page);
+      // Before: in the overlay pane, under a group or a stack holding the ticket, so not seen
+      // (a map tester's).
+      assert.equal(await s.page.$$eval(".leaflet-selection-pane path", (els) => els.length), 1);
+      await open(s, before.pathname + before.search); // the next step's view
+    });
+
     await t.step(
       "a refresh shows a new ticket without moving the map; nothing new gets 304",
       async () => {
@@ -1354,6 +1371,22 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           );
           assert.equal(await text(page, "#kpi-open"), String(westlands.metrics.open_total));
           assert.equal(await marked(), false);
+
+          // A dispatch point typed while down: its list says it cannot be loaded (before: the
+          // previous point's tickets and distances stayed under the new crosshair).
+          outage.down = true;
+          for (const [id, value] of [["#n-lat", "-1.2864"], ["#n-lon", "36.8172"]] as const) {
+            await page.$eval(id, (el) => (el as unknown as PageElement).value = "");
+            await page.type(id, value);
+          }
+          await page.keyboard.press("Enter");
+          await page.waitForFunction(
+            () =>
+              document.getElementById("nearest-list").textContent ===
+                "The nearest tickets to this point cannot be loaded now.",
+            { timeout: 5_000 },
+          );
+          outage.down = false;
         } finally {
           await page.close();
           await server.shutdown();

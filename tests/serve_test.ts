@@ -662,6 +662,32 @@ for (const b of backends()) {
     }
   });
 
+  test("dashboard: features=false gives the same figures without the tickets (the page's cards); the webhook keeps them", async () => {
+    const { db } = await ready();
+    const query = "cluster=Westlands&window=custom&from=2026-06-14&to=2026-06-15";
+    const whole = await (await get(`/api/dashboard?${query}`)).json();
+    const slim = await get(`/api/dashboard?${query}&features=false`);
+    assert.equal(slim.status, 200);
+    const figures = await slim.json();
+    assert.equal(figures.open, undefined);
+    assert.equal(figures.closed, undefined);
+    const { open: _open, closed: _closed, ...rest } = whole;
+    assert.deepEqual(figures, rest);
+    assert.ok(whole.open.features.length > 0, "the whole payload has tickets to leave out");
+    const [direct] = await db.query<{ body: Record<string, unknown> }>(
+      `select reporting.fn_inc_dashboard_summary('Westlands', null, 'custom', '2026-06-14',
+         '2026-06-15', $1::timestamptz) as body`,
+      [NOW.toISOString()],
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(direct!.body)), JSON.parse(JSON.stringify(figures)));
+    // The predecessor's path answers as before, whatever features says.
+    const webhook = await (await get(`/webhook/inc-dashboard?${query}&features=false`)).json();
+    assert.deepEqual(webhook, whole);
+    const bad = await get(`/api/dashboard?features=maybe`);
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).parameter, "features");
+  });
+
   test("dashboard: query string, POSTed form and POSTed JSON give the function's payload", async () => {
     const { db } = await ready();
     const [direct] = await db.query<{ body: string }>(
@@ -1151,12 +1177,16 @@ for (const b of backends()) {
           `select p.proname as name, current_setting('plan_cache_mode') || ' / ' ||
                   array_to_string(p.proconfig, ',') as mode
            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-           where n.nspname = 'reporting' and p.proname like 'fn\\_%' order by 1`,
+           where (n.nspname = 'reporting' and p.proname like 'fn\\_%')
+              or (n.nspname = 'tickets' and p.proname = 'inc_dashboard') order by 1`,
         );
+        // The two dashboard functions are SQL wrappers of tickets.inc_dashboard, which plans.
         assert.deepEqual(modes, [
-          { name: "fn_inc_dashboard", mode: "force_generic_plan / plan_cache_mode=auto" },
+          { name: "fn_inc_dashboard", mode: null },
+          { name: "fn_inc_dashboard_summary", mode: null },
           { name: "fn_team_performance", mode: "force_generic_plan / plan_cache_mode=auto" },
           { name: "fn_tickets_for_map", mode: "force_generic_plan / plan_cache_mode=auto" },
+          { name: "inc_dashboard", mode: "force_generic_plan / plan_cache_mode=auto" },
         ]);
       } finally {
         await pool.close();

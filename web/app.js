@@ -169,7 +169,16 @@ async function loadNearest() {
   const url = `api/nearest${
     query({ lat, lon, k: 10, rank: state.rank, dataset: state.crq ? "all" : "inc" })
   }`;
-  const { data } = await getJson(url);
+  let data;
+  try {
+    ({ data } = await getJson(url));
+  } catch (error) {
+    // The list was the previous point's: said, not left beside the new crosshair (before: the
+    // old distances under the new point while the server was down, a map tester's).
+    $("nearest-list").innerHTML =
+      `<li class="note">The nearest tickets to this point cannot be loaded now.</li>`;
+    throw error;
+  }
   // Tickets the nearest list shows but the current filters hide: still selectable.
   for (const id of extra.keys()) if (id !== state.ticket) extra.delete(id);
   for (const f of data.features) {
@@ -400,7 +409,8 @@ function showWindowProblem(problem) {
  * CRQ's newest file is too old (the dashboard's freshness is INC's).
  */
 async function loadDashboard(gen) {
-  const filters = { cluster: state.cluster, status: state.status };
+  // The figures only: the cards use none of the payload's tickets (the map has its own).
+  const filters = { cluster: state.cluster, status: state.status, features: false };
   let problem = windowProblem(state);
   let data;
   if (!problem) {

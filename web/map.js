@@ -92,6 +92,10 @@ function tagElement(marker, counts, extra = {}) {
 /** Creates the map in `element`; callbacks: onTicket(id), onPoint(lat, lon), onGroup(leaves). */
 export async function createMap(element, config, callbacks) {
   const map = await createLeafletMap(element, config);
+  // The selection ring above the markers (Leaflet's marker pane is 600): in the overlay pane it
+  // was drawn under them, hidden by a group or a stack holding the ticket (a map tester's).
+  map.createPane("selection");
+  Object.assign(map.getPane("selection").style, { zIndex: "650", pointerEvents: "none" });
   /** What the markers are drawn from; the layers in drawing order (areas under points). */
   const view = {
     map,
@@ -314,6 +318,7 @@ function drawSelection(view) {
   const [lon, lat] = feature.geometry.coordinates;
   overlay.addLayer(L.circleMarker([lat, lon], {
     selection: true,
+    pane: "selection",
     radius: 16,
     color: "#2f6fde",
     weight: 3,
