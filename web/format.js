@@ -61,7 +61,19 @@ export function countdown(minutesLeft) {
  */
 export function ago(ageHours) {
   if (ageHours < 0) return "just now";
-  return ageHours < 48 ? `${ageHours.toFixed(1)} h ago` : `${Math.floor(ageHours / 24)} days ago`;
+  return `${span(ageHours)} ago`;
+}
+
+/**
+ * `3.4 h old`, `170 days old` from two days on: the stale banner counts as the header does
+ * (before: `4091.8 h old` under a header saying `170 days ago`, a map tester's).
+ */
+export function old(ageHours) {
+  return `${span(Math.max(0, ageHours))} old`;
+}
+
+function span(hours) {
+  return hours < 48 ? `${hours.toFixed(1)} h` : `${Math.floor(hours / 24)} days`;
 }
 
 /** `15 Jun 17:00 EAT` from an ISO time with an offset. */

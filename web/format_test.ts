@@ -7,6 +7,7 @@ import {
   countdown,
   esc,
   hours,
+  old,
   optionLabel,
   share,
   shown,
@@ -141,4 +142,13 @@ Deno.test("cellText() cuts a name to one line in its cell, all of it in the titl
     '<span class="cut" title="Kisumu &#34;Central&#34; &#60;b&#62;">Kisumu &#34;Central&#34; &#60;b&#62;</span>',
   );
   assert.equal(cellText(null), '<span class="cut" title=""></span>');
+});
+
+Deno.test("old() counts a file's age as ago() does: hours under two days, then days", () => {
+  assert.equal(old(3.44), "3.4 h old");
+  assert.equal(old(47.9), "47.9 h old");
+  // Before: "4091.8 h old" in the stale banner, under a header saying "170 days ago".
+  assert.equal(old(4091.8), "170 days old");
+  assert.equal(ago(4091.8), "170 days ago");
+  assert.equal(old(-0.2), "0.0 h old");
 });

@@ -9,6 +9,7 @@ import {
   GEO_SOURCES,
   hours,
   metres,
+  old,
   share,
   shown,
 } from "./format.js";
@@ -57,7 +58,7 @@ export function renderFreshness(freshness, staleAfterHours, embedded = false) {
   asOf.title = `newest applied file: ${freshness.newest_file}`;
   stale.hidden = !(age > staleAfterHours);
   stale.textContent = stale.hidden ? "" : `Stale data: the newest applied change file ` +
-    `(${freshness.newest_file}) is ${age.toFixed(1)} h old, over the ${staleAfterHours} h limit. ` +
+    `(${freshness.newest_file}) is ${old(age)}, over the ${staleAfterHours} h limit. ` +
     `Check the export and the ingest schedule.${embedded ? BESIDE_SERVE : ""}`;
 }
 
@@ -101,7 +102,7 @@ export function renderCrqFreshness(crq, incFreshness, staleAfterHours, embedded 
     (age === null ? "" : ` (${ago(age)})`);
   note.title = `newest applied CRQ file: ${crq.watermark}`;
   stale.textContent = stale.hidden ? "" : `Stale CRQ data: the newest applied CRQ change file ` +
-    `(${crq.watermark}) is ${age === null ? "" : `${age.toFixed(1)} h old, `}over the ` +
+    `(${crq.watermark}) is ${age === null ? "" : `${old(age)}, `}over the ` +
     `${staleAfterHours} h limit. Check the CRQ export and the ingest schedule.` +
     (embedded ? BESIDE_SERVE : "");
 }
@@ -237,7 +238,7 @@ export function renderNearest(collection, onPick) {
       ` · <span class="distance">${esc(distance)}</span><br><small>${
         esc(countdown(p.minutes_to_breach))
       } · ` +
-      `${shown(p.assigned_team ?? "no team")}</small></button></li>`;
+      `${shown(p.assigned_team ?? "(no team)")}</small></button></li>`;
   }).join("");
   list.querySelectorAll("button[data-id]").forEach((b) =>
     b.addEventListener("click", () => onPick(b.dataset.id))
