@@ -454,13 +454,28 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         for (let i = 0; i < 300; i++) {
           await s.page.keyboard.press("Tab");
           const at = await s.page.evaluate(() => {
-            const el = (globalThis as unknown as {
-              document: { activeElement: { id: string; dataset: { key?: string } } | null };
-            }).document.activeElement;
-            return { id: el?.id ?? "", key: el?.dataset.key };
+            type Box = { left: number; right: number; top: number; bottom: number };
+            const doc = (globalThis as unknown as {
+              document: {
+                activeElement: {
+                  id: string;
+                  dataset: { key?: string };
+                  getBoundingClientRect(): Box;
+                } | null;
+                getElementById(id: string): { getBoundingClientRect(): Box };
+              };
+            }).document;
+            const el = doc.activeElement;
+            const box = el?.getBoundingClientRect();
+            const map = doc.getElementById("map").getBoundingClientRect();
+            const [x, y] = box ? [(box.left + box.right) / 2, (box.top + box.bottom) / 2] : [0, 0];
+            const inside = x >= map.left && x <= map.right && y >= map.top && y <= map.bottom;
+            return { id: el?.id ?? "", key: el?.dataset.key, inside };
           });
           if (at.id === "n-lat") break;
           if (at.key !== undefined) markers++;
+          // Before: 11 of the 23 markers reached were off the visible map (a map tester's).
+          if (at.key !== undefined) assert.ok(at.inside, `marker ${at.key} is off the map`);
           // Before: focusing a marker panned the map, the redraw dropped the focus to the page,
           // and the next Tab began the markers again: the form was never reached.
           assert.ok(markers < 150, `still on the markers after ${i + 1} Tabs`);
