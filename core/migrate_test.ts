@@ -63,19 +63,8 @@ Deno.test("loadKnownDefinitions() keeps every text of a definition, of removed f
 
 /** Every text a commit of this checkout held for a `.sql` file of `dir`: name and SHA-256. */
 async function textsInHistory(dir: string): Promise<{ name: string; sum: string }[]> {
-  const git = (args: string[], stdin?: string) => {
-    const child = new Deno.Command("git", {
-      args,
-      stdin: stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    if (stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      writer.write(new TextEncoder().encode(stdin)).then(() => writer.close());
-    }
-    return child.output();
-  };
+  const git = (args: string[]) =>
+    new Deno.Command("git", { args, stdout: "piped", stderr: "null" }).output();
   // `:mode mode blob blob status\tpath` for each file a commit added or changed.
   const log = await git(["log", "--raw", "--no-abbrev", "--no-renames", "--format=", "--", dir]);
   const blobs = new Map<string, string>(); // blob -> file name
@@ -86,9 +75,8 @@ async function textsInHistory(dir: string): Promise<{ name: string; sum: string 
   const texts: { name: string; sum: string }[] = [];
   for (const [blob, name] of blobs) {
     const out = await git(["cat-file", "blob", blob]);
-    const digest = await crypto.subtle.digest("SHA-256", out.stdout);
-    const sum = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-    texts.push({ name, sum });
+    // The text as migrate reads a file, summed as migrate sums it.
+    texts.push({ name, sum: await checksum(new TextDecoder().decode(out.stdout)) });
   }
   return texts;
 }
