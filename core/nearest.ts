@@ -66,7 +66,9 @@ function candidates(source: string, query: NearestQuery, walk: Walk): string {
   // ticket that `<->` (on the sphere) puts after the k-th but st_distance (on the spheroid)
   // before it. The radius is applied outside. Urgency: the open tickets within urgencyRadius
   // (max_km itself for a question with an SLA filter or over 50 tickets), scored (its distance
-  // computed for the score and for the row), in the order used outside.
+  // computed for the score and for the row), in the order used outside: among equal scores the
+  // least time left first (breached tickets at one place, a cluster centroid: the longest
+  // overdue; before, ticket_id order), then distance and ticket_id.
   if (query.rank === "distance") {
     return `(select o.*, ${distance} as distance_m from (${source}) o
         where o.geog is not null ${state} and st_dwithin(o.geog, ${POINT}, (
@@ -79,7 +81,8 @@ function candidates(source: string, query: NearestQuery, walk: Walk): string {
     : "$5::float8";
   return `(select o.*, ${distance} as distance_m from (${source}) o
         where o.geog is not null and st_dwithin(o.geog, ${POINT}, ${radius}) ${state}
-        order by tickets.dispatch_score(${distance}, o.minutes_to_breach), ${distance}, o.ticket_id
+        order by tickets.dispatch_score(${distance}, o.minutes_to_breach),
+                 o.minutes_to_breach nulls last, ${distance}, o.ticket_id
         limit $4)`;
 }
 
@@ -127,7 +130,7 @@ export function nearestSql(
   const union = sets.map((d) => candidates(SOURCES[d], query, walk)).join(" union all ");
   const rankOrder = query.rank === "distance"
     ? "n.distance_m, n.dataset, n.ticket_id"
-    : "n.score, n.distance_m, n.dataset, n.ticket_id";
+    : "n.score, n.minutes_to_breach nulls last, n.distance_m, n.dataset, n.ticket_id";
   const params: unknown[] = [now.toISOString(), query.lon, query.lat, query.k, query.maxKm * 1000];
   if (query.slaState !== undefined) params.push(query.slaState);
   const score = query.rank === "urgency" ? "round(n.score::numeric, 3)::text" : "null::text";

@@ -39,7 +39,8 @@ const ago = (hours: number) => eat(NOW.getTime() - hours * HOUR);
 
 /**
  * Dispatch by urgency the plain way (the reference for the bounded query): every open ticket with
- * a place within $5 metres scored, lowest score first, then distance, dataset and ticket_id.
+ * a place within $5 metres scored, lowest score first, then least time left, distance, dataset
+ * and ticket_id.
  */
 const URGENCY_EVERY_TICKET = `
 with point as (select st_setsrid(st_makepoint($2::float8, $3::float8), 4326)::geography as p),
@@ -53,7 +54,7 @@ candidates as (
 )
 select dataset || ':' || ticket_id as key from candidates
 where dataset = any ($6::text[]) and ($7::text is null or sla_state = $7::text) and d <= $5::float8
-order by tickets.dispatch_score(d, mtb), d, dataset, ticket_id
+order by tickets.dispatch_score(d, mtb), mtb nulls last, d, dataset, ticket_id
 limit $4::integer`;
 
 function ticket(id: string, northKm: number | null, o: Record<string, string> = {}) {
@@ -325,6 +326,40 @@ for (const b of backends()) {
         }
       }
     }
+  });
+
+  test("nearest: rank=urgency puts the longest overdue first among breached tickets at one place", async () => {
+    const { db } = await ready();
+    // Three breached tickets at one cluster centroid 0.5 km north (equal scores: a breached
+    // ticket's is its distance), overdue 2, 32 and 12 h; their ids in another order. Before,
+    // they came in ticket_id order (a map tester's). Rolled back.
+    const overdue = { CENTROID_A: 2, CENTROID_B: 32, CENTROID_C: 12 };
+    const found: Record<string, string[]> = {};
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `insert into tickets.inc (ticket_id, raw, source_file, geom)
+         select o.id, jsonb_build_object('is_actionable', 'true', 'normalized_status', 'pending',
+                  'first_seen_at', o.seen),
+                'centroid.csv', st_setsrid(st_makepoint($3, $4), 4326)
+         from unnest($1::text[], $2::text[]) o (id, seen)`,
+        [
+          Object.keys(overdue),
+          Object.values(overdue).map((h) => ago(48 + h)),
+          VEHICLE.lon,
+          VEHICLE.lat + 0.5 * KM,
+        ],
+      );
+      for (const rank of ["urgency", "distance"] as const) {
+        const query = { ...VEHICLE, k: 3, maxKm: 1, dataset: "all" as const, rank };
+        found[rank] = JSON.parse((await nearest(tx, query, NOW)).features).map((f: Json) =>
+          `${f.properties.ticket_id} ${f.properties.minutes_to_breach}`
+        );
+      }
+      throw new Error("rollback");
+    }).catch((error) => assert.equal(error.message, "rollback"));
+    assert.deepEqual(found.urgency, ["CENTROID_B -1920", "CENTROID_C -720", "CENTROID_A -120"]);
+    // Nearest first: one distance, so ticket_id order, as before.
+    assert.deepEqual(found.distance, ["CENTROID_A -120", "CENTROID_B -1920", "CENTROID_C -720"]);
   });
 
   test("nearest: rank=urgency, bounded by the nearest tickets' scores, gives what scoring every ticket within max_km gives", async () => {
