@@ -31,7 +31,7 @@ type PageElement = {
   /** A `<details>`'s. */
   open: boolean;
   textContent: string | null;
-  getBoundingClientRect(): { width: number; height: number };
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number };
 };
 
 const SCREENSHOTS = ".data/screenshots";
@@ -442,6 +442,55 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         assert.equal(await total(), all);
         // Before: every 304 showed as a failed request (net::ERR_ABORTED, its body unread).
         assert.deepEqual(s.failed, [], "requests the browser reports as failed");
+      },
+    );
+
+    await t.step(
+      "choosing a cluster moves the map to its tickets; all of them again fits every ticket",
+      async () => {
+        // Tickets whose marker is inside the visible map (the markers drawn in the margin
+        // around it for panning are not).
+        const inView = () =>
+          s.page.evaluate(() => {
+            const map = document.getElementById("map")!.getBoundingClientRect();
+            let n = 0;
+            for (
+              const el of document.querySelectorAll(
+                ".leaflet-marker-icon[data-count]",
+              ) as PageElement[]
+            ) {
+              const r = el.getBoundingClientRect();
+              const x = r.left + r.width / 2;
+              const y = r.top + r.height / 2;
+              if (x >= map.left && x <= map.right && y >= map.top && y <= map.bottom) {
+                n += Number(el.dataset.count);
+              }
+            }
+            return n;
+          });
+        const placed = async (params: string) => {
+          const all = await api<{ features: { geometry: unknown }[] }>(
+            s,
+            `/api/tickets?dataset=inc&open_only=true${params}`,
+          );
+          return all.features.filter((f) => f.geometry).length;
+        };
+        // Kampala at street level: not one Westlands ticket in sight.
+        await open(s, "/?at=0.3136,32.5811,14");
+        const at = () => s.page.evaluate(() => new URLSearchParams(location.search).get("at"));
+        const kampala = await at();
+        await s.page.select("#f-cluster", "Westlands");
+        await s.page.waitForFunction(() => location.search.includes("cluster=Westlands"));
+        await waitIdle(s.page);
+        const westlands = await placed("&cluster=Westlands");
+        assert.ok(westlands > 0);
+        // Before: the view stayed on Kampala and showed none of them.
+        assert.equal(await inView(), westlands, "every Westlands ticket in sight");
+        assert.notEqual(await at(), kampala, "the link keeps the new view");
+        await s.page.select("#f-cluster", "");
+        await s.page.waitForFunction(() => !location.search.includes("cluster="));
+        await waitIdle(s.page);
+        assert.equal(await inView(), await placed(""), "every ticket in sight");
       },
     );
 

@@ -60,6 +60,11 @@ const extra = new Map();
 let fetchedAt = Date.now();
 let generation = 0;
 let fitted = false;
+/**
+ * The cluster filter changed: the map fits its tickets once they load (before, the view stayed
+ * where it was, often far from the chosen cluster; a map tester's). "all" fits every ticket.
+ */
+let fitOnLoad = false;
 /** The header shows the data's freshness (the dashboard loaded once). */
 let dataShown = false;
 /** The filters whose tickets and figures are on screen (selectionKey), once both loaded. */
@@ -384,8 +389,9 @@ async function loadTickets(gen) {
   mapView.setTickets(tickets);
   table.setTickets(tickets);
   showUnplaced(main.data);
-  if (!fitted && !state.at) mapView.fitTo(tickets);
+  if ((!fitted && !state.at) || fitOnLoad) mapView.fitTo(tickets);
   fitted = true;
+  fitOnLoad = false;
   if (!state.ticket && shownGroup) showGroupAgain();
   else select(state.ticket || null, { push: false });
 }
@@ -593,9 +599,11 @@ function onFilterEvent(event) {
 function onFilterChange() {
   clearTimeout(keyedFilter);
   const form = $("filters");
+  const cluster = state.cluster;
   for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
     state[key] = form.elements[key].value;
   }
+  if (state.cluster !== cluster) fitOnLoad = true;
   state.crq = $("crq").checked;
   $("custom-dates").hidden = state.window !== "custom";
   // A custom window without usable dates yet loads too: the hint beside them says what is

@@ -125,7 +125,7 @@ export async function createMap(element, config, callbacks) {
       view.selected = id || null;
       drawSelection(view);
     },
-    /** Fits the view to the tickets (first load only). */
+    /** Fits the view to the tickets (the first load, and a cluster chosen). */
     fitTo(features) {
       fitView(map, features);
     },
