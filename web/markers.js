@@ -84,6 +84,14 @@ function ringGradient(counts, total) {
   return `conic-gradient(${stops.join(", ")})`;
 }
 
+/**
+ * A group's count as its ring shows it: whole up to 9,999, then whole thousands, "12k" for
+ * 12,345 (before: five digits ran out of the ring; the marker's title has the whole count).
+ */
+export function countLabel(total) {
+  return total < 10_000 ? String(total) : `${Math.floor(total / 1000)}k`;
+}
+
 /** Leaflet icon of a group of tickets: count, worst state (shape), share of each state (ring). */
 export function clusterIcon(counts, total) {
   const state = worstState(counts);
@@ -92,7 +100,7 @@ export function clusterIcon(counts, total) {
     className: "ft-marker",
     html: `<div class="ft-cluster ${state}" style="width:${size}px;height:${size}px;` +
       `background:${ringGradient(counts, total)}"><div>` +
-      `${shapeSvg(state, { size: 11 })}<span>${total}</span></div></div>`,
+      `${shapeSvg(state, { size: 11 })}<span>${countLabel(total)}</span></div></div>`,
     iconSize: [size, size],
     iconAnchor: [size / 2, size / 2],
   });
