@@ -31,7 +31,13 @@ type PageElement = {
   /** A `<details>`'s. */
   open: boolean;
   textContent: string | null;
-  getBoundingClientRect(): { left: number; top: number; width: number; height: number };
+  getBoundingClientRect(): {
+    left: number;
+    top: number;
+    bottom: number;
+    width: number;
+    height: number;
+  };
 };
 
 const SCREENSHOTS = ".data/screenshots";
@@ -1551,6 +1557,53 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         // UPDATE_SCREENSHOT=1 refreshes the README's picture.
         if (Deno.env.get("UPDATE_SCREENSHOT") === "1") {
           await Deno.copyFile(`${SCREENSHOTS}/desktop.png`, "docs/screenshot-map.png");
+        }
+      },
+    );
+
+    await t.step(
+      "on a 1366×768 laptop the ticket's card, the nearest list and the whole map are in sight, the legend folded",
+      async () => {
+        const near = await api<{ features: { properties: { ticket_id: string } }[] }>(
+          s,
+          "/api/nearest?lat=-1.28&lon=36.82&k=1&rank=urgency&dataset=inc",
+        );
+        const id = near.features[0]!.properties.ticket_id;
+        const desktop = s.page;
+        // Chrome's window on such a screen, less its tabs and address bar.
+        s.page = await newPage(s, { width: 1366, height: 657 });
+        try {
+          await open(s, `/?at=-1.268,36.84,13&near=-1.28,36.82&ticket=${id}`);
+          await s.page.waitForSelector("#nearest-list li");
+          await s.page.screenshot({ path: `${SCREENSHOTS}/laptop.png` });
+          const sight = await s.page.evaluate(() => {
+            const { innerHeight } = globalThis as unknown as { innerHeight: number };
+            const box = (id: string) => document.getElementById(id)!.getBoundingClientRect();
+            const first = (document.querySelector("#nearest-list li") as PageElement)
+              .getBoundingClientRect();
+            const list = box("nearest-list");
+            return {
+              map: box("map").bottom <= innerHeight,
+              card: box("ticket").top >= 0 && box("ticket").bottom <= innerHeight,
+              // The first entry whole, in a list 100 px high or more, the next ones a scroll
+              // away inside it (before: the first sat below the fold, under a 300 px card).
+              items: first.top >= list.top && first.bottom <= list.bottom + 1 &&
+                list.bottom <= innerHeight && list.bottom - first.top >= 100,
+            };
+          });
+          assert.deepEqual(sight, { map: true, card: true, items: true });
+          assert.match(
+            await s.page.$eval("#ticket h2", (el) => el.textContent ?? ""),
+            new RegExp(id),
+          );
+          assert.equal(
+            await s.page.$eval(".legend", (el) => (el as unknown as PageElement).open),
+            false,
+            "the legend starts folded",
+          );
+        } finally {
+          await s.page.close();
+          s.page = desktop;
         }
       },
     );

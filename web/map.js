@@ -7,7 +7,8 @@ import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } fr
 const MAX_CLUSTER_ZOOM = 16;
 const MAX_ZOOM = 18;
 /** The phone layout's width (style.css's narrowest media query). */
-const PHONE = "(max-width: 599px)";
+/** Where the legend starts folded: a phone, or a screen as short as a 1366×768 laptop's. */
+const FOLDED = "(max-width: 599px), (max-height: 720px)";
 /** Cluster names are written from this zoom on (below it they would cover the markers). */
 const AREA_LABEL_ZOOM = 10;
 
@@ -56,17 +57,18 @@ async function addBasemap(map, config) {
 }
 
 /**
- * The legend folds (a `<details>`): open on a wide screen, folded to its title on a phone, where
- * open it covered a third of the map. Clicks and scrolls on it stay off the map.
+ * The legend folds (a `<details>`): open on a large screen, folded to its title on a phone, where
+ * open it covered a third of the map, and on a short screen (a laptop's 1366×768: a quarter of
+ * the map). Clicks and scrolls on it stay off the map.
  */
 function addLegend(map) {
   const legend = L.control({ position: "topright" });
   legend.onAdd = () => {
     const details = L.DomUtil.create("details", "legend");
     details.innerHTML = legendHtml();
-    const phone = matchMedia(PHONE);
-    details.open = !phone.matches;
-    phone.addEventListener("change", () => details.open = !phone.matches); // turned, resized
+    const folded = matchMedia(FOLDED);
+    details.open = !folded.matches;
+    folded.addEventListener("change", () => details.open = !folded.matches); // turned, resized
     L.DomEvent.disableClickPropagation(details);
     L.DomEvent.disableScrollPropagation(details);
     return details;
