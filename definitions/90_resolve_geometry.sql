@@ -37,12 +37,11 @@ begin
     with resolved as (
       select t.ticket_id,
         case
-          when f.usable
-            then st_setsrid(st_makepoint(f.lon::double precision, f.lat::double precision), 4326)
+          when f.usable and g.near then f.point
           else coalesce(l.geom, c.geom)
         end as geom,
         case
-          when f.usable then 'feed'
+          when f.usable and g.near then 'feed'
           when l.geom is not null then 'location'
           when c.geom is not null then 'cluster'
           else 'none'
@@ -56,8 +55,10 @@ begin
       -- Feed coordinates on the globe, and not 0,0 (how an export writes "none": before, a point
       -- in the Gulf of Guinea that dispatch measured from).
       cross join lateral (
-        select n.lat, n.lon, n.lat between -90 and 90 and n.lon between -180 and 180
-               and not (n.lat = 0 and n.lon = 0) as usable
+        select n.lat between -90 and 90 and n.lon between -180 and 180
+               and not (n.lat = 0 and n.lon = 0) as usable,
+               st_setsrid(st_makepoint(n.lon::double precision, n.lat::double precision), 4326)
+                 as point
       ) f
       -- A cluster's cached answers by its name in any case (tickets.name_key), as the filters
       -- find it (before: only the exact spelling, so " Westlands" had no point and dispatch
@@ -78,6 +79,15 @@ begin
         order by c.status = 'manual' desc, c.cluster = t.cluster desc, c.cluster collate "C"
         limit 1
       ) c on true
+      -- Feed coordinates more than 25 km from the cluster's centroid are passed over, as a
+      -- geocoder's answer that far is (core/geocode.ts LOCATION_GUARD_M): latitude and longitude
+      -- swapped put a Westlands ticket 4,000 km away, out of every dispatch question (a tester's).
+      -- A cluster with no centroid has nothing to measure from: its feed points are taken.
+      left join lateral (
+        select c.geom is null
+               or st_dwithin(f.point::geography, c.geom::geography, 25000) as near
+        where f.usable
+      ) g on true
       where t.ticket_id = any($1)
     )
     update %s t set geom = r.geom, geo_source = r.geo_source

@@ -200,6 +200,11 @@ for (const b of backends()) {
       { ticket_id: "WOTGEO4", cluster: "", location_name: "Somewhere" },
       // 0,0 is no point (before: placed in the Gulf of Guinea, "feed"): the cluster's instead.
       { ticket_id: "WOTGEO5", cluster: "Westlands", latitude: "0", longitude: "0.0" },
+      // Latitude and longitude swapped: 4,000 km from Westlands' centroid, passed over as a
+      // geocoder's answer that far is (before: placed there, "feed", out of every dispatch).
+      { ticket_id: "WOTGEO8", cluster: "Westlands", latitude: "36.80", longitude: "-1.25" },
+      // 15 km from it: within the 25 km, kept.
+      { ticket_id: "WOTGEO9", cluster: "Westlands", latitude: "-1.40", longitude: "36.81" },
     ]);
     const fake = startFakeGeocoder(answer);
     try {
@@ -223,7 +228,10 @@ for (const b of backends()) {
       "cluster",
       "none",
       "cluster",
+      "cluster",
+      "feed",
     ]);
+    assert.equal(got[5]!.latitude, 36.8, "the latitude column still shows what the feed sent");
     assert.equal(got[0]!.latitude, -1.25);
     assert.ok(got[2]!.metres === 0, "the centroid of Westlands");
     assert.equal(got[3]!.latitude, null);
