@@ -208,7 +208,7 @@ async function stageFile(
   times: StageTimes,
 ): Promise<StagedFile> {
   await tx.exec(PREPARE_STAGE);
-  const source = countedReader(store, file, times);
+  const source = countedReader(store, file, times, context.signal);
   const body = await source.read();
   const staged: StagedFile = {
     rows: 0,
@@ -256,22 +256,35 @@ function truncated(file: ListedFile, bytes: number): Error {
 /**
  * Opens the object and counts its bytes, its waits counted as download. `bytes()` is the size of
  * the last full read: the stream, or the re-read that recovers a broken line (the first stream
- * then stops early).
+ * then stops early). A read that fails says what broke and where, as the COPY way's does
+ * ({@linkcode brokenDownload}; before: the socket's bare "aborted"), unless the run was stopped.
  */
-function countedReader(store: ObjectStore, file: ListedFile, times: StageTimes) {
+function countedReader(
+  store: ObjectStore,
+  file: ListedFile,
+  times: StageTimes,
+  signal?: AbortSignal,
+) {
   let bytes = 0;
   const read = async () => {
     bytes = 0;
-    const body = await times.download(store.read(file.key, { etag: file.etag }));
-    const counted = body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          bytes += chunk.byteLength;
-          controller.enqueue(chunk);
-        },
-      }),
-    );
-    // Timed where the parser reads: the pipe's own read-ahead is no wait of the parser's.
+    const reader = (await times.download(store.read(file.key, { etag: file.etag }))).getReader();
+    const counted = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch (error) {
+          controller.error(signal?.aborted ? error : brokenDownload(file, bytes, error));
+          return;
+        }
+        if (next.done) return controller.close();
+        bytes += next.value.byteLength;
+        controller.enqueue(next.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    // Timed where the parser reads: the stream's own read-ahead is no wait of the parser's.
     return times.timedBody(counted);
   };
   return { read, bytes: () => bytes };
