@@ -449,13 +449,9 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
   const { createS3ObjectStore, NotS3EndpointError } = await import(
     "../adapters/s3_object_store.ts"
   );
-  const store = createS3ObjectStore({
-    ...config.s3,
-    accessKeyId,
-    secretAccessKey,
-    maxAttempts: 1,
-    requestTimeoutMs: 10_000,
-  });
+  // One attempt, with ingest's own timeouts (5 s to connect, 30 s for an answer to begin):
+  // before, 10 s failed a slow endpoint that ingest, waiting 30 s, would have read (a tester's).
+  const store = createS3ObjectStore({ ...config.s3, accessKeyId, secretAccessKey, maxAttempts: 1 });
   const where = `s3://${bucket}${endpoint ? ` at ${new URL(endpoint).host}` : ""}`;
   const checks: Check[] = [];
   for (const dataset of Object.values(DATASETS)) {
@@ -477,7 +473,8 @@ async function checkPrefix(
   name: string,
   now: Date,
 ): Promise<Check> {
-  const keys = await within(20_000, where, store.list(dataset.changesPrefix));
+  // A net under the request's own 30 s (a listing of several pages).
+  const keys = await within(60_000, where, store.list(dataset.changesPrefix));
   const files = keys.map((k) => parseChangeKey(k.key, dataset.changesPrefix))
     .filter((k) => k !== null).sort((a, b) => a.fileName < b.fileName ? -1 : 1);
   const { found, remedies } = prefixFindings(keys, files, dataset, now);

@@ -11,6 +11,7 @@ import type { Database } from "../core/ports/mod.ts";
 import { createS3ObjectStore, NotS3EndpointError } from "../adapters/s3_object_store.ts";
 import { startServer } from "../serve/server.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { startS3FaultProxy } from "./_s3_fault_proxy.ts";
 import { startS3TestServer } from "./_s3_test_server.ts";
 
 const SECRET = "endpoint-test-secret-value";
@@ -614,3 +615,41 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+
+Deno.test({
+  name: "[s3] cli: doctor waits for a slow bucket listing as long as ingest does (30 s), not 10 s",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startS3TestServer();
+    const proxy = startS3FaultProxy(server.endpoint);
+    try {
+      // The first listing answers after 11 s: within ingest's 30 s. Before, doctor gave up
+      // after 10 s and failed a bucket that ingest would have read (a tester's).
+      proxy.addRule({
+        label: "slow listing",
+        match: (r) => r.op === "list",
+        action: { kind: "stall", at: "response", releaseAfterMs: 11_000 },
+      });
+      const doctor = await cli(["doctor"], {
+        PGLITE_DIR: `${await scratchDir("test-endpoint")}/never-created`,
+        RUSTFS_ENDPOINT: proxy.endpoint,
+        RUSTFS_ACCESS_KEY: server.accessKeyId,
+        RUSTFS_SECRET_KEY: server.secretAccessKey,
+        TICKETS_BUCKET: server.bucket,
+        GEOCODER_PROVIDER: "nominatim",
+      });
+      assert.equal(proxy.injected.get("slow listing"), 1, "the listing was held");
+      // An empty bucket: a warning that says so, which took the listing's answer.
+      assert.match(
+        doctor.stdout,
+        /^warn +bucket inc +.*no change files; the bucket holds no files at all$/m,
+        doctor.stdout + doctor.stderr,
+      );
+      assert.doesNotMatch(doctor.stdout, /^fail /m);
+    } finally {
+      await proxy.close();
+      await server.close();
+    }
+  },
+});
