@@ -74,6 +74,8 @@ export class S3Failures {
   readonly #bucket: string;
   readonly #region: string;
   readonly #timeouts: S3Timeouts;
+  /** Whether the endpoint is plain `http://` (a TLS-only port then closes the connection). */
+  readonly #plain: boolean;
   // Whether the endpoint has answered anything over HTTP (an error too) since the store was made;
   // until it has, a request that gets no answer is not retried, and the silence is remembered.
   #answered = false;
@@ -93,6 +95,7 @@ export class S3Failures {
       ? `check ${variable} (unset: AWS S3)`
       : `check ${variable} (now "${withoutCredentials(endpoint)}")`;
     this.#timeouts = timeouts;
+    this.#plain = endpoint !== undefined && /^http:/i.test(endpoint);
     this.#bucket = bucket;
     this.#region = region;
   }
@@ -167,7 +170,7 @@ export class S3Failures {
     // HTTP server does that to every request, another service's port (PostgreSQL's) does.
     const notHttp = this.#answered || status !== undefined
       ? undefined
-      : notHttpAnswer(error, tries);
+      : notHttpAnswer(error, tries, this.#plain);
     if (notHttp !== undefined) {
       return new NotS3EndpointError(`${head}: ${notHttp}; ${this.#checkEndpoint}`, {
         cause: error,
@@ -355,16 +358,22 @@ function describeAnswer(status: number, headers: Headers | undefined, body?: unk
   return `${kind}, status ${status}`;
 }
 
-/** What a connection that ended without an HTTP answer got, if that is what happened. */
-function notHttpAnswer(error: unknown, tries: number): string | undefined {
+/**
+ * What a connection that ended without an HTTP answer got, if that is what happened. Closed
+ * without a byte: another service's port (PostgreSQL's), a TLS-only port asked in plain HTTP,
+ * or an S3 server restarting (before, "not an HTTP server" alone: a tester's restarting server).
+ */
+function notHttpAnswer(error: unknown, tries: number, plain: boolean): string | undefined {
   const { code, message } = error as { code?: unknown; message?: string };
   if (typeof code === "string" && code.startsWith("HPE_")) {
     return "the answer is not HTTP (another service's port?)";
   }
+  const tls = plain ? `, a port that speaks only TLS (then write "https://")` : "";
   return code === "ECONNRESET" || code === "EPIPE" || /socket hang up/.test(message ?? "")
     ? `the endpoint closed the connection without an answer, ${
       countAttempts(tries)
-    } (not an HTTP server)`
+    } (not an HTTP server: another service's port${tls}, or an S3 server restarting, then ` +
+      `try again once it is up)`
     : undefined;
 }
 

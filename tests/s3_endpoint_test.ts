@@ -171,7 +171,9 @@ Deno.test({
         `Cannot list "automations/inc/changes/" in s3://isptickets at ${
           server.endpoint.slice(7)
         }: the endpoint closed the connection without an answer, 4 attempts (not an HTTP ` +
-          `server); check RUSTFS_ENDPOINT (now "${server.endpoint}")`,
+          `server: another service's port, a port that speaks only TLS (then write ` +
+          `"https://"), or an S3 server restarting, then try again once it is up); check ` +
+          `RUSTFS_ENDPOINT (now "${server.endpoint}")`,
       );
       assert.equal(server.connections(), 4, "a dropped connection keeps its retries");
       assert.ok(performance.now() - started < 5_000);
