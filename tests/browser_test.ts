@@ -490,6 +490,9 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         await waitIdle(s.page);
         const westlands = await placed("&cluster=Westlands");
         assert.ok(westlands > 0);
+        // The map's own scale says how far it is zoomed (the URL's `at` is the history entry's).
+        const scale = () => s.page.$eval(".leaflet-control-scale-line", (el) => el.textContent);
+        const westlandsScale = await scale();
         // Before: the view stayed on Kampala and showed none of them.
         assert.equal(await inView(), westlands, "every Westlands ticket in sight");
         assert.notEqual(await at(), kampala, "the link keeps the new view");
@@ -497,6 +500,13 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         await s.page.waitForFunction(() => !location.search.includes("cluster="));
         await waitIdle(s.page);
         assert.equal(await inView(), await placed(""), "every ticket in sight");
+        // Back to Westlands: its view too (before: the filter and the URL went back, the map
+        // stayed on every ticket).
+        await s.page.goBack();
+        await s.page.waitForFunction(() => location.search.includes("cluster=Westlands"));
+        await waitIdle(s.page);
+        assert.equal(await inView(), westlands, "Back shows Westlands' view again");
+        assert.equal(await scale(), westlandsScale, "zoomed in as it was");
       },
     );
 
@@ -1601,6 +1611,57 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             false,
             "the legend starts folded",
           );
+          const bottoms = () =>
+            s.page.evaluate(() => {
+              const { innerHeight } = globalThis as unknown as { innerHeight: number };
+              const ends = (id: string) => {
+                const el = document.getElementById(id);
+                return el.hidden ? null : el.getBoundingClientRect().bottom <= innerHeight;
+              };
+              return { map: ends("map"), side: ends("nearest"), table: ends("table-view") };
+            });
+          // A banner above the cards (the stale data's): the map and the panels still end in the
+          // window (before: 30 px below it).
+          await s.page.evaluate(() => {
+            const banner = document.getElementById("stale");
+            banner.textContent = "Data is 3.0 h old (more than 2 h): the export may have stopped";
+            banner.hidden = false;
+          });
+          await s.page.waitForFunction(
+            () =>
+              document.getElementById("map").getBoundingClientRect().bottom <=
+                (globalThis as unknown as { innerHeight: number }).innerHeight,
+            { timeout: 2_000 },
+          ).catch(() => {});
+          assert.deepEqual(await bottoms(), { map: true, side: true, table: null });
+          // The table view as tall as the map was (before: a fixed 34rem, below the fold).
+          await s.page.click("#view-table");
+          assert.deepEqual(await bottoms(), { map: null, side: true, table: true });
+          await s.page.click("#view-map");
+          // Narrowed below 1,024 px the filters fold above the map, and open again when widened
+          // (before: they stayed open and pushed the map below the fold).
+          const filtersOpen = () =>
+            s.page.$eval("#filters-box", (el) => (el as unknown as PageElement).open);
+          await s.page.setViewport({ width: 900, height: 657 });
+          await s.page.waitForFunction(() => !document.getElementById("filters-box").open, {
+            timeout: 2_000,
+          }).catch(() => {});
+          assert.equal(await filtersOpen(), false);
+          await s.page.setViewport({ width: 1366, height: 657 });
+          await s.page.waitForFunction(() => document.getElementById("filters-box").open, {
+            timeout: 2_000,
+          }).catch(() => {});
+          assert.equal(await filtersOpen(), true);
+          // A link to one ticket without a view opens on it (before: all of East Africa, the
+          // ticket inside a group of 167).
+          await open(s, `/?ticket=${id}`);
+          const at = await s.page.evaluate(() => new URLSearchParams(location.search).get("at"));
+          const one = await api<{ geometry: { coordinates: [number, number] } }>(
+            s,
+            `/api/tickets/${id}`,
+          );
+          const [lon, lat] = one.geometry.coordinates;
+          assert.equal(at, `${lat.toFixed(5)},${lon.toFixed(5)},15`);
         } finally {
           await s.page.close();
           s.page = desktop;
@@ -1620,6 +1681,10 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         await s.page.$eval("#map", (el) => el.getBoundingClientRect().width <= 390),
         true,
       );
+      // The map starts in the screen's top 30 %, under three key figures a row (before, two a
+      // row put it 295 px down, 35 % of the way).
+      const mapTop = await s.page.$eval("#map", (el) => el.getBoundingClientRect().top);
+      assert.ok(mapTop < 844 * 0.3, `the map starts ${mapTop} px down`);
       // The legend starts folded to its title: open, it covered a third of the map.
       const legend = () =>
         s.page.$eval(".legend", (el) => ({

@@ -389,12 +389,25 @@ async function loadTickets(gen) {
   mapView.setTickets(tickets);
   table.setTickets(tickets);
   showUnplaced(main.data);
-  if ((!fitted && !state.at) || fitOnLoad) mapView.fitTo(tickets);
+  if ((!fitted && !state.at) || fitOnLoad) fitMap();
   fitted = true;
   fitOnLoad = false;
   if (!state.ticket && shownGroup) showGroupAgain();
   else select(state.ticket || null, { push: false });
 }
+
+/**
+ * Fits the map to the tickets; a link to one ticket without a view (`?ticket=…`) centres on it
+ * instead (before: all of East Africa, the ticket inside a group of 167; a map tester's).
+ */
+function fitMap() {
+  const chosen = !fitted && state.ticket ? byId.get(state.ticket) : undefined;
+  if (chosen?.geometry) mapView.centreOn(chosen, TICKET_ZOOM);
+  else mapView.fitTo(tickets);
+}
+
+/** The zoom a link to one ticket opens at: its street, its neighbours' markers apart. */
+const TICKET_ZOOM = 15;
 
 /** A 400 about the window (`window`, `from`, `to`): the person's dates to fix, not an outage. */
 function isWindowError(error) {
@@ -655,6 +668,9 @@ function bindControls() {
     state = readState();
     applyStateToForm();
     showView();
+    // The entry's view too (before: Back set the filters and the URL's `at` back, and the map
+    // stayed where it was, showing none of that cluster's tickets; a map tester's).
+    if (!showViewport()) fitOnLoad = true;
     // The entry's ticket (or none) at once: a refresh whose answers are unchanged draws nothing,
     // and the card kept the ticket the URL no longer names (a tester's).
     select(state.ticket || null, { push: false });
@@ -668,13 +684,21 @@ function setView(view) {
   showView();
 }
 
-function restoreViewport() {
+/**
+ * Moves the map to the view the URL names (`at`), if it names one it can show. A link's view off
+ * the globe or past the zooms is not kept (before: `at=95,200,40` opened an empty map at zoom
+ * 18): the map fits the tickets, as with no view at all. Returns whether it was kept.
+ */
+function showViewport() {
   const [lat, lon, zoom] = state.at.split(",").map(Number);
-  // A link's view off the globe or past the zooms is not kept (before: `at=95,200,40` opened an
-  // empty map at zoom 18): the map fits the tickets, as with no view at all.
   const kept = onGlobe(lat, lon) && zoom >= 0 && zoom <= mapView.map.getMaxZoom();
   if (kept) mapView.map.setView([lat, lon], zoom);
   else state.at = "";
+  return kept;
+}
+
+function restoreViewport() {
+  showViewport();
   mapView.map.on("moveend", () => {
     const c = mapView.map.getCenter();
     state.at = `${c.lat.toFixed(5)},${c.lng.toFixed(5)},${mapView.map.getZoom()}`;
@@ -697,8 +721,39 @@ async function loadConfig() {
   }
 }
 
+/**
+ * The filters stand open beside the map on a wide screen and fold above it on a narrow one, also
+ * when the window is narrowed or widened (before: narrowed below 1,024 px they stayed open above
+ * the map and pushed it below the fold; a map tester's). Filters in use keep them open.
+ */
+function foldFilters() {
+  const wide = matchMedia("(min-width: 1024px)");
+  const fold = () => $("filters-box").open = wide.matches || hasTicketFilters(state);
+  fold();
+  wide.addEventListener("change", fold);
+}
+
+/**
+ * Tells the style sheet how far down the map starts (`--above`), so that on a desktop the map
+ * and the side panels end at the window's bottom whatever banners show above them (before: a
+ * stale-data banner pushed their bottom 30-50 px below the fold; a map tester's).
+ */
+function measureAbove() {
+  const layout = document.querySelector(".layout");
+  const measure = () => {
+    const top = layout.getBoundingClientRect().top + scrollY;
+    document.documentElement.style.setProperty("--above", `${Math.round(top)}px`);
+  };
+  const observer = new ResizeObserver(measure);
+  for (const el of document.querySelectorAll("body > :not(.layout, .charts, .teams)")) {
+    observer.observe(el);
+  }
+  measure();
+}
+
 async function boot() {
-  $("filters-box").open = matchMedia("(min-width: 1024px)").matches || hasTicketFilters(state);
+  foldFilters();
+  measureAbove();
   $("token-enter").addEventListener("click", enterToken);
   config = await loadConfig();
   mapView = await createMap($("map"), config, {

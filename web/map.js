@@ -131,6 +131,11 @@ export async function createMap(element, config, callbacks) {
     fitTo(features) {
       fitView(map, features);
     },
+    /** Centres the view on one ticket at `zoom`. */
+    centreOn(feature, zoom) {
+      const [lon, lat] = feature.geometry.coordinates;
+      map.setView([lat, lon], zoom);
+    },
     setVehicle(lat, lon) {
       if (vehicle) view.overlay.removeLayer(vehicle);
       vehicle = lat === null ? null : vehicleMarker(lat, lon);
