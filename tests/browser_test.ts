@@ -1711,24 +1711,58 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
     });
 
     await t.step(
-      "on a phone, a tap on the map for dispatch scrolls its answers into sight",
+      "on a phone, a tap on the map for dispatch brings its answers up in a sheet over the map's lower part",
       async () => {
         // The empty spot west of Nairobi of the nearest list's test, ~12 km from Karen.
         await open(s, "/?at=-1.25,36.62,12");
         await s.page.evaluate("scrollTo(0, 0)");
         const box = (await (await s.page.$("#map"))!.boundingBox())!;
-        await s.page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
+        const tapY = box.y + box.height / 2;
+        await s.page.touchscreen.tap(box.x + box.width / 2, tapY);
         await s.page.waitForFunction(() => location.search.includes("near="), { timeout: 5_000 });
         await s.page.waitForSelector("#nearest-list li");
-        await s.page.waitForFunction(
-          `(() => { const top = document.getElementById("nearest").getBoundingClientRect().top;
-          return top > -2 && top < innerHeight / 2; })()`,
-          { timeout: 5_000 },
-        ).catch(() => {});
-        // Before: the list was drawn below the map, out of sight.
-        const top = await s.page.$eval("#nearest", (el) => el.getBoundingClientRect().top);
-        const height = await s.page.evaluate("innerHeight") as number;
-        assert.ok(top > -2 && top < height / 2, `the answers' panel at ${top} px of ${height}`);
+        const sheet = () =>
+          s.page.evaluate(() => {
+            const { innerHeight } = globalThis as unknown as { innerHeight: number };
+            const side = document.querySelector(".side").getBoundingClientRect();
+            const first = document.querySelector("#nearest-list li").getBoundingClientRect();
+            const map = document.getElementById("map").getBoundingClientRect();
+            return {
+              innerHeight,
+              mapTop: map.top,
+              sideTop: side.top,
+              sideBottom: side.bottom,
+              first: [first.top, first.bottom],
+              up: document.body.classList.contains("sheet"),
+            };
+          });
+        const up = await sheet();
+        // Before: the page scrolled down to the list below the map, the map out of sight.
+        assert.equal(up.up, true);
+        assert.ok(Math.abs(up.sideBottom - up.innerHeight) < 2, `sheet ends at ${up.sideBottom}`);
+        assert.ok(up.sideTop >= up.innerHeight * 0.59, `sheet starts at ${up.sideTop}`);
+        assert.ok(up.sideTop > tapY, "the tapped point stays in sight above the sheet");
+        assert.ok(up.mapTop > -2, "the page did not scroll");
+        assert.ok(
+          up.first[0] >= up.sideTop && up.first[1] <= up.innerHeight,
+          `the first answer in the sheet: ${up.first}`,
+        );
+        // A ticket chosen from it shows in the same sheet; × puts the panels back below the
+        // map, the ticket still chosen.
+        const id = await s.page.$eval("#nearest-list button", (el) => el.dataset.id!);
+        await s.page.tap(`#nearest-list button[data-id="${id}"]`);
+        await s.page.waitForFunction((id) => location.search.includes(`ticket=${id}`), {}, id);
+        const card = await s.page.$eval("#ticket h2", (el) => el.getBoundingClientRect().top);
+        assert.ok(card >= up.sideTop && card < up.innerHeight, `the card at ${card}`);
+        await s.page.screenshot({ path: `${SCREENSHOTS}/phone-sheet.png` });
+        await s.page.tap("#sheet-close");
+        const down = await sheet();
+        assert.equal(down.up, false);
+        assert.ok(
+          down.sideTop > up.sideTop && down.sideBottom > down.innerHeight,
+          `the panels in the page below the map: ${down.sideTop}-${down.sideBottom}`,
+        );
+        assert.match(s.page.url(), new RegExp(`ticket=${id}`));
         assert.deepEqual(s.consoleErrors, [], "console errors");
       },
     );

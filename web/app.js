@@ -102,6 +102,7 @@ let shownGroup = null;
 function showGroup(list) {
   shownGroup = list.map((p) => p.ticket_id);
   renderGroup(list, pick);
+  if (PHONE.matches) openSheet($("ticket"));
 }
 
 /**
@@ -149,7 +150,10 @@ async function showGone(id) {
 
 function pick(id) {
   select(id);
-  if (matchMedia("(max-width: 1023px)").matches) $("ticket").scrollIntoView({ block: "nearest" });
+  if (PHONE.matches) openSheet($("ticket"));
+  else if (matchMedia("(max-width: 1023px)").matches) {
+    $("ticket").scrollIntoView({ block: "nearest" });
+  }
 }
 
 async function loadNearest() {
@@ -284,11 +288,37 @@ function dispatchAt(lat, lon) {
   loadNearest().then(showNearestOnPhone).catch(fail);
 }
 
-/** On a narrow screen the list is below the map: scrolled to (before: out of sight, unsaid). */
+/**
+ * On a phone the list comes up in the sheet over the map's lower part (the tapped point stays in
+ * sight); on a tablet, where it is below the map, the page scrolls to it (before: out of sight,
+ * unsaid).
+ */
 function showNearestOnPhone() {
-  if (matchMedia("(max-width: 1023px)").matches) {
+  if (PHONE.matches) openSheet($("nearest"));
+  else if (matchMedia("(max-width: 1023px)").matches) {
     $("nearest").scrollIntoView({ block: "start" });
   }
+}
+
+/** A phone's width: the ticket card and the lists come up in a sheet over the map. */
+const PHONE = matchMedia("(max-width: 599px)");
+
+/**
+ * The design's bottom sheet, on a phone: the side panels (the ticket card, a stack's list, the
+ * nearest list) stick to the screen's bottom over the map's lower part, at most 40 % of it high,
+ * scrolled to `part`; the close button (×) puts them back below the map, the selection kept.
+ * Before, the page scrolled down to them and the map went out of sight.
+ */
+function openSheet(part) {
+  document.body.classList.add("sheet");
+  const side = document.querySelector(".side");
+  const close = $("sheet-close"); // sticky at the sheet's top: the part starts below it
+  side.scrollTop = 0;
+  side.scrollTop = part.offsetTop - close.offsetTop - close.offsetHeight;
+}
+
+function closeSheet() {
+  document.body.classList.remove("sheet");
 }
 
 /**
@@ -643,6 +673,7 @@ function bindControls() {
     onFilterChange();
   });
   $("csv").addEventListener("click", downloadWithToken);
+  $("sheet-close").addEventListener("click", closeSheet);
   $("view-map").addEventListener("click", () => setView("map"));
   $("view-table").addEventListener("click", () => setView("table"));
   $("nearest-form").addEventListener("submit", (e) => {
