@@ -507,6 +507,19 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         await waitIdle(s.page);
         assert.equal(await inView(), westlands, "Back shows Westlands' view again");
         assert.equal(await scale(), westlandsScale, "zoomed in as it was");
+        // A link with the cluster and a view elsewhere (Kampala): the map says none of them is
+        // in view and shows them on a click (before: an empty map without a word).
+        await open(s, "/?cluster=Westlands&at=0.3136,32.5811,14");
+        assert.equal(await inView(), 0);
+        assert.equal(
+          await text(s.page, ".elsewhere span"),
+          `None of the ${westlands} tickets shown is in view`,
+        );
+        await s.page.click(".elsewhere button");
+        await s.page.waitForFunction(() => document.querySelector(".elsewhere")!.hidden, {
+          timeout: 5_000,
+        });
+        assert.equal(await inView(), westlands);
       },
     );
 

@@ -110,6 +110,7 @@ export async function createMap(element, config, callbacks) {
     byId: new Map(),
     selected: null,
   };
+  view.elsewhere = addElsewhere(view);
   followView(element, view);
 
   let vehicle = null;
@@ -187,6 +188,7 @@ function followView(element, view) {
  */
 function render(view) {
   if (view.refocusing) return;
+  showElsewhere(view);
   const focused = focusedKey(view.map.getContainer());
   view.points.clearLayers();
   drawMarkers(view);
@@ -328,6 +330,41 @@ function openGroup(view, clusterId, latlng) {
   // Tickets at one spot (a place or a cluster centroid) never come apart: list them instead.
   const leaves = index.getLeaves(clusterId, Infinity);
   view.callbacks.onGroup(leaves.map((f) => view.placed[f.properties.i].properties));
+}
+
+/**
+ * A note on the map when none of the tickets shown is in view, with a button that fits them (a
+ * link with a cluster and a view over another city showed an empty map without a word; a map
+ * tester's).
+ */
+function addElsewhere(view) {
+  const control = L.control({ position: "bottomleft" });
+  control.onAdd = () => {
+    const box = L.DomUtil.create("div", "elsewhere");
+    box.hidden = true;
+    box.setAttribute("role", "status");
+    box.innerHTML = `<span></span> <button type="button">Show them</button>`;
+    L.DomEvent.disableClickPropagation(box);
+    box.querySelector("button").addEventListener("click", () => fitView(view.map, view.placed));
+    return box;
+  };
+  control.addTo(view.map);
+  return control.getContainer();
+}
+
+function showElsewhere(view) {
+  const { map, placed, elsewhere } = view;
+  const bounds = map.getBounds();
+  const seen = placed.some((f) => {
+    const [lon, lat] = f.geometry.coordinates;
+    return bounds.contains([lat, lon]);
+  });
+  elsewhere.hidden = placed.length === 0 || seen;
+  if (elsewhere.hidden) return;
+  const all = placed.length === 1 ? "The ticket shown is" : `None of the ${placed.length} tickets`;
+  elsewhere.firstElementChild.textContent = placed.length === 1
+    ? `${all} not in view`
+    : `${all} shown is in view`;
 }
 
 /** A ring around the selected ticket. */
