@@ -60,6 +60,8 @@ const extra = new Map();
 let fetchedAt = Date.now();
 let generation = 0;
 let fitted = false;
+/** A phone's width: the ticket card and the lists come up in a sheet over the map. */
+const PHONE = matchMedia("(max-width: 599px)");
 /**
  * The cluster filter changed: the map fits its tickets once they load (before, the view stayed
  * where it was, often far from the chosen cluster; a map tester's). "all" fits every ticket.
@@ -299,9 +301,6 @@ function showNearestOnPhone() {
     $("nearest").scrollIntoView({ block: "start" });
   }
 }
-
-/** A phone's width: the ticket card and the lists come up in a sheet over the map. */
-const PHONE = matchMedia("(max-width: 599px)");
 
 /**
  * The design's bottom sheet, on a phone: the side panels (the ticket card, a stack's list, the
