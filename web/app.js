@@ -30,6 +30,8 @@ import {
   hasTicketFilters,
   readState,
   resetFilters,
+  sameEntry,
+  stateUrl,
   ticketParams,
   windowParams,
   windowProblem,
@@ -104,7 +106,12 @@ let shownGroup = null;
 function showGroup(list) {
   shownGroup = list.map((p) => p.ticket_id);
   renderGroup(list, pick);
-  if (PHONE.matches) openSheet($("ticket"));
+}
+
+/** A stack tapped on the map: its list, in the sheet on a phone. */
+function pickGroup(list) {
+  showGroup(list);
+  if (sheetFits()) openSheet($("ticket"));
 }
 
 /**
@@ -152,7 +159,7 @@ async function showGone(id) {
 
 function pick(id) {
   select(id);
-  if (PHONE.matches) openSheet($("ticket"));
+  if (sheetFits()) openSheet($("ticket"));
   else if (matchMedia("(max-width: 1023px)").matches) {
     $("ticket").scrollIntoView({ block: "nearest" });
   }
@@ -296,7 +303,7 @@ function dispatchAt(lat, lon) {
  * unsaid).
  */
 function showNearestOnPhone() {
-  if (PHONE.matches) openSheet($("nearest"));
+  if (sheetFits()) openSheet($("nearest"));
   else if (matchMedia("(max-width: 1023px)").matches) {
     $("nearest").scrollIntoView({ block: "start" });
   }
@@ -314,6 +321,14 @@ function openSheet(part) {
   const close = $("sheet-close"); // sticky at the sheet's top: the part starts below it
   side.scrollTop = 0;
   side.scrollTop = part.offsetTop - close.offsetTop - close.offsetHeight;
+  // The map at the screen's top, all of it above the sheet, the tapped point with it (before,
+  // under a banner and the filters, the sheet left 34-140 px of it; a map tester's).
+  scrollTo({ top: $("map").getBoundingClientRect().top + scrollY, behavior: "instant" });
+}
+
+/** The sheet on a phone, over the map (the table view keeps its rows: the page scrolls). */
+function sheetFits() {
+  return PHONE.matches && state.view !== "table";
 }
 
 function closeSheet() {
@@ -664,6 +679,7 @@ function bindControls() {
     if (e.key !== "Escape" || e.defaultPrevented) return;
     if (e.target.closest?.("input, select, textarea")) return;
     if (state.ticket || shownGroup) select(null);
+    closeSheet();
   });
   $("crq").addEventListener("change", onFilterChange);
   $("f-reset").addEventListener("click", () => {
@@ -730,6 +746,10 @@ function showViewport() {
 function restoreViewport() {
   showViewport();
   mapView.map.on("moveend", () => {
+    // A Back or Forward under way, its popstate not handled yet: the URL is another entry's,
+    // which this view must not overwrite (before: a fit still moving at 1366×768 wrote the
+    // cluster before's view into the entry Back went to; a map tester's).
+    if (!sameEntry(location.search, stateUrl(state))) return;
     const c = mapView.map.getCenter();
     state.at = `${c.lat.toFixed(5)},${c.lng.toFixed(5)},${mapView.map.getZoom()}`;
     writeState(state, { replace: true });
@@ -789,7 +809,7 @@ async function boot() {
   mapView = await createMap($("map"), config, {
     onTicket: pick,
     onPoint: dispatchAt,
-    onGroup: showGroup,
+    onGroup: pickGroup,
   });
   table = createTable($("tickets-table"), $("table-caption"), pick);
   charts = createCharts($("chart-backlog"), $("chart-flow"));

@@ -361,10 +361,11 @@ function showElsewhere(view) {
   });
   elsewhere.hidden = placed.length === 0 || seen;
   if (elsewhere.hidden) return;
-  const all = placed.length === 1 ? "The ticket shown is" : `None of the ${placed.length} tickets`;
-  elsewhere.firstElementChild.textContent = placed.length === 1
-    ? `${all} not in view`
-    : `${all} shown is in view`;
+  const one = placed.length === 1;
+  elsewhere.firstElementChild.textContent = one
+    ? "The ticket shown is not in view"
+    : `None of the ${placed.length} tickets shown is in view`;
+  elsewhere.lastElementChild.textContent = one ? "Show it" : "Show them";
 }
 
 /** A ring around the selected ticket. */

@@ -65,6 +65,20 @@ export function writeState(state, { replace = false } = {}) {
   else history.pushState(null, "", url);
 }
 
+/**
+ * Whether a query string (`location.search`) and a page address (`stateUrl`) name the same
+ * history entry, the map's view (`at`) aside.
+ */
+export function sameEntry(search, url) {
+  const a = new URLSearchParams(search);
+  const b = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?")) : "");
+  a.delete("at");
+  b.delete("at");
+  a.sort();
+  b.sort();
+  return a.toString() === b.toString();
+}
+
 /** The filters as the API's query parameters. */
 export function ticketParams(state) {
   return {
