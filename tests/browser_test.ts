@@ -1698,6 +1698,19 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       // row put it 295 px down, 35 % of the way).
       const mapTop = await s.page.$eval("#map", (el) => el.getBoundingClientRect().top);
       assert.ok(mapTop < 844 * 0.3, `the map starts ${mapTop} px down`);
+      // A link's filter keeps the filters folded, the button saying so (before: open over the
+      // whole first screen, the map below it).
+      await open(s, "/?cluster=Westlands&at=-1.27,36.83,11");
+      assert.equal(
+        await s.page.$eval("#filters-box", (el) => (el as unknown as PageElement).open),
+        false,
+      );
+      assert.equal(await text(s.page, "#filters-box summary"), "Filters · 1 in use");
+      assert.ok(
+        await s.page.$eval("#map", (el) => el.getBoundingClientRect().top) < 844 * 0.3,
+        "the map in the screen's top 30 %",
+      );
+      await open(s, "/?at=-1.27,36.83,11");
       // The legend starts folded to its title: open, it covered a third of the map.
       const legend = () =>
         s.page.$eval(".legend", (el) => ({

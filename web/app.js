@@ -611,6 +611,7 @@ async function downloadWithToken(event) {
 }
 
 function applyStateToForm() {
+  countFilters();
   $("crq").checked = state.crq;
   for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
     const el = $(`f-${key}`);
@@ -661,6 +662,7 @@ function onFilterChange() {
     state[key] = form.elements[key].value;
   }
   if (state.cluster !== cluster) fitOnLoad = true;
+  countFilters();
   state.crq = $("crq").checked;
   $("custom-dates").hidden = state.window !== "custom";
   // A custom window without usable dates yet loads too: the hint beside them says what is
@@ -778,9 +780,19 @@ async function loadConfig() {
  */
 function foldFilters() {
   const wide = matchMedia("(min-width: 1024px)");
-  const fold = () => $("filters-box").open = wide.matches || hasTicketFilters(state);
+  // On a phone they stay folded, in use or not (before, a link's filter opened them over the
+  // whole first screen, the map below it; a map tester's): the button says how many are in use.
+  const fold = () =>
+    $("filters-box").open = wide.matches || (hasTicketFilters(state) && !PHONE.matches);
   fold();
   wide.addEventListener("change", fold);
+  PHONE.addEventListener("change", fold);
+}
+
+/** The Filters button says how many filters are in use ("Filters · 2 in use"). */
+function countFilters() {
+  const n = ["cluster", "status", "team", "sla"].filter((key) => state[key]).length;
+  $("filters-box").querySelector("summary").textContent = n ? `Filters · ${n} in use` : "Filters";
 }
 
 /**
