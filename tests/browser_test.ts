@@ -1326,15 +1326,37 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
       const guarded = await servePage(s.db, s.fixture, { token });
       const base = `http://127.0.0.1:${guarded.port}/`;
       let asked = 0;
-      const answers: (string | null)[] = [];
+      // The page's token form answered as a person would: typed and submitted, "Remember on
+      // this device" ticked for `{ remember }`, or cancelled (null).
+      const answers: (string | { token: string; remember: true } | null)[] = [];
+      const answering = new Set<Promise<void>>();
       const tokenPage = async () => {
         asked = 0;
         const page = await tab(s);
-        page.on("dialog", (dialog) => {
-          asked++;
-          const answer = answers.shift() ?? null;
-          void (answer === null ? dialog.dismiss() : dialog.accept(answer));
-        });
+        const answer = async () => {
+          while (!page.isClosed()) {
+            const open = await page.$("#token-dialog[open]").catch(() => null);
+            if (open) {
+              asked++;
+              const given = answers.shift() ?? null;
+              if (given === null) {
+                await page.click("#token-dialog button[value=cancel]");
+              } else {
+                const { token, remember } = typeof given === "string"
+                  ? { token: given, remember: false }
+                  : given;
+                await page.type("#token-input", token);
+                if (remember) await page.click("#token-remember");
+                await page.click("#token-ok");
+              }
+              await page.waitForFunction(() => !document.getElementById("token-dialog").open);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 30));
+          }
+        };
+        const running = answer().catch(() => {}); // ends when the page closes
+        answering.add(running);
+        running.finally(() => answering.delete(running));
         return page;
       };
       const showsData = async (page: Page) => {
@@ -1401,9 +1423,33 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             await showsData(page);
           },
         );
+        await t.step(
+          "a token remembered on this device serves a new tab without asking",
+          async () => {
+            await page.close();
+            page = await tokenPage();
+            answers.push({ token, remember: true });
+            await page.goto(base, { waitUntil: "load" });
+            await waitIdle(page);
+            assert.equal(asked, 1);
+            await showsData(page);
+            // Before: each tab kept its own token, and a link opened in a new tab asked again.
+            const second = await tokenPage();
+            try {
+              await second.goto(base, { waitUntil: "load" });
+              await waitIdle(second);
+              assert.equal(asked, 0, "the new tab did not ask");
+              await showsData(second);
+            } finally {
+              await second.evaluate(() => localStorage.clear());
+              await second.close();
+            }
+          },
+        );
       } finally {
         await page.close();
         await guarded.shutdown();
+        await Promise.all(answering);
       }
     });
 

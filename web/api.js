@@ -28,41 +28,80 @@ async function apiError(url, response) {
 
 const TOKEN_KEY = "fleettickets.token";
 
-/** The Authorization header, when the server asked for its token (SERVE_TOKEN) this session. */
+/**
+ * The token entered: this tab's (`sessionStorage`), else one remembered on this device
+ * (`localStorage`, when the person ticked "Remember on this device").
+ */
+function storedToken() {
+  return sessionStorage.getItem(TOKEN_KEY) ?? localStorage.getItem(TOKEN_KEY);
+}
+
+/** Keeps the token entered (null: forgets it everywhere). */
+function storeToken(token, remember) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(TOKEN_KEY);
+  if (token) (remember ? localStorage : sessionStorage).setItem(TOKEN_KEY, token);
+}
+
+/** The Authorization header, when the server asked for its token (SERVE_TOKEN). */
 export function authHeaders() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const token = storedToken();
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-/** True when a token was entered this session (it may since have been refused). */
+/** True when a token was entered (it may since have been refused). */
 export function tokenEntered() {
-  return Boolean(sessionStorage.getItem(TOKEN_KEY));
+  return Boolean(storedToken());
+}
+
+/**
+ * How the page asks for the token: resolves with `{ token, remember }`, or null for a cancel.
+ * The page sets a form of its own (setTokenAsker); a plain prompt() otherwise.
+ */
+let tokenAsker = () =>
+  Promise.resolve({
+    token: prompt("This page needs the server's access token (SERVE_TOKEN):"),
+    remember: false,
+  });
+
+/** Sets how the page asks for the token (see tokenAsker). */
+export function setTokenAsker(asker) {
+  tokenAsker = asker;
 }
 
 /** Prompts so far: a request sent before the latest prompt tries again with its answer. */
 let prompts = 0;
+/** The question being asked (a promise of whether a token was given), while it is open. */
+let asking = null;
 /** The server accepted the token in use (since the latest prompt). */
 let accepted = false;
 /** The person cancelled the prompt or their token was refused: no new prompt until they ask. */
 let refused = false;
 
-/** Asks the person for the server's access token; false when they cancel. */
+/**
+ * Asks the person for the server's access token; resolves false when they cancel. One question
+ * at a time: asked again while open, the same question answers.
+ */
 export function askForToken() {
+  if (asking) return asking;
   prompts++;
   accepted = false;
-  const token = prompt("This page needs the server's access token (SERVE_TOKEN):")?.trim();
-  refused = !token;
-  // A cancel forgets a refused token: the page then says it needs one, not that the one entered
-  // is wrong (before, after a cancel).
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
-  return Boolean(token);
+  asking = (async () => {
+    const answer = await tokenAsker();
+    const token = answer?.token?.trim();
+    refused = !token;
+    // A cancel forgets a refused token: the page then says it needs one, not that the one
+    // entered is wrong (before, after a cancel).
+    storeToken(token || null, answer?.remember === true);
+    return Boolean(token);
+  })().finally(() => asking = null);
+  return asking;
 }
 
 /**
  * fetch() that asks for the server's access token when it answers 401: once for all the
- * requests under way (prompt() holds the page, so the others find the new token and try again
- * with it), and not again after a cancel or a refused token until askForToken() is called.
+ * requests under way (the others wait for the one question's answer, then try again with it),
+ * and not again after a cancel or a refused token until askForToken() is called.
  */
 export async function authorizedFetch(url, init = {}) {
   const send = async () => {
@@ -77,7 +116,8 @@ export async function authorizedFetch(url, init = {}) {
   };
   const { response, round } = await send();
   if (response.status !== 401) return response;
-  if (round === prompts && !refused) askForToken();
+  if (asking) await asking;
+  else if (round === prompts && !refused) await askForToken();
   if (refused) return response;
   const again = await send();
   if (again.response.status === 401) refused = true;

@@ -9,6 +9,7 @@ import {
   getAllTickets,
   getJson,
   query,
+  setTokenAsker,
   tokenEntered,
 } from "./api.js";
 import { createCharts } from "./charts.js";
@@ -280,10 +281,34 @@ function nextTry() {
 }
 
 /** The "Enter the access token" button: asks, then loads again at once. */
-function enterToken() {
-  if (!askForToken()) return;
+async function enterToken() {
+  if (!await askForToken()) return;
   if (wake) wake();
   else if (booted) refresh();
+}
+
+/**
+ * The page's own form for the access token (before: the browser's plain prompt(), and the token
+ * kept per tab only, so a link opened in a new tab asked again; a map tester's): a password
+ * field, and "Remember on this device" (localStorage) for a dispatcher's own computer.
+ */
+function askWithForm() {
+  const dialog = $("token-dialog");
+  const input = $("token-input");
+  input.value = "";
+  $("token-remember").checked = false;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      resolve(
+        dialog.returnValue === "ok"
+          ? { token: input.value, remember: $("token-remember").checked }
+          : null,
+      );
+      input.value = "";
+    }, { once: true });
+  });
 }
 
 /** A point on the globe: latitude -90..90, longitude -180..180. */
@@ -817,6 +842,7 @@ async function boot() {
   foldFilters();
   measureAbove();
   $("token-enter").addEventListener("click", enterToken);
+  setTokenAsker(askWithForm);
   config = await loadConfig();
   mapView = await createMap($("map"), config, {
     onTicket: pick,
