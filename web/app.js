@@ -14,6 +14,14 @@ import {
 } from "./api.js";
 import { createCharts } from "./charts.js";
 import { clusterAreas, mostSpelled, nameKey } from "./areas.js";
+import {
+  closeSheet,
+  countFilters,
+  foldFilters,
+  measureAbove,
+  openSheet,
+  sheetFits,
+} from "./layout.js";
 import { createMap } from "./map.js";
 import { stateOf } from "./markers.js";
 import {
@@ -63,8 +71,6 @@ const extra = new Map();
 let fetchedAt = Date.now();
 let generation = 0;
 let fitted = false;
-/** A phone's width: the ticket card and the lists come up in a sheet over the map. */
-const PHONE = matchMedia("(max-width: 599px)");
 /**
  * The cluster filter changed: the map fits its tickets once they load (before, the view stayed
  * where it was, often far from the chosen cluster; a map tester's). "all" fits every ticket.
@@ -112,7 +118,7 @@ function showGroup(list) {
 /** A stack tapped on the map: its list, in the sheet on a phone. */
 function pickGroup(list) {
   showGroup(list);
-  if (sheetFits()) openSheet($("ticket"));
+  if (sheetFits(state)) openSheet($("ticket"));
 }
 
 /**
@@ -160,7 +166,7 @@ async function showGone(id) {
 
 function pick(id) {
   select(id);
-  if (sheetFits()) openSheet($("ticket"));
+  if (sheetFits(state)) openSheet($("ticket"));
   else if (matchMedia("(max-width: 1023px)").matches) {
     $("ticket").scrollIntoView({ block: "nearest" });
   }
@@ -328,36 +334,10 @@ function dispatchAt(lat, lon) {
  * unsaid).
  */
 function showNearestOnPhone() {
-  if (sheetFits()) openSheet($("nearest"));
+  if (sheetFits(state)) openSheet($("nearest"));
   else if (matchMedia("(max-width: 1023px)").matches) {
     $("nearest").scrollIntoView({ block: "start" });
   }
-}
-
-/**
- * The design's bottom sheet, on a phone: the side panels (the ticket card, a stack's list, the
- * nearest list) stick to the screen's bottom over the map's lower part, at most 40 % of it high,
- * scrolled to `part`; the close button (×) puts them back below the map, the selection kept.
- * Before, the page scrolled down to them and the map went out of sight.
- */
-function openSheet(part) {
-  document.body.classList.add("sheet");
-  const side = document.querySelector(".side");
-  const close = $("sheet-close"); // sticky at the sheet's top: the part starts below it
-  side.scrollTop = 0;
-  side.scrollTop = part.offsetTop - close.offsetTop - close.offsetHeight;
-  // The map at the screen's top, all of it above the sheet, the tapped point with it (before,
-  // under a banner and the filters, the sheet left 34-140 px of it; a map tester's).
-  scrollTo({ top: $("map").getBoundingClientRect().top + scrollY, behavior: "instant" });
-}
-
-/** The sheet on a phone, over the map (the table view keeps its rows: the page scrolls). */
-function sheetFits() {
-  return PHONE.matches && state.view !== "table";
-}
-
-function closeSheet() {
-  document.body.classList.remove("sheet");
 }
 
 /**
@@ -636,7 +616,7 @@ async function downloadWithToken(event) {
 }
 
 function applyStateToForm() {
-  countFilters();
+  countFilters(state);
   $("crq").checked = state.crq;
   for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
     const el = $(`f-${key}`);
@@ -687,7 +667,7 @@ function onFilterChange() {
     state[key] = form.elements[key].value;
   }
   if (state.cluster !== cluster) fitOnLoad = true;
-  countFilters();
+  countFilters(state);
   state.crq = $("crq").checked;
   $("custom-dates").hidden = state.window !== "custom";
   // A custom window without usable dates yet loads too: the hint beside them says what is
@@ -798,48 +778,8 @@ async function loadConfig() {
   }
 }
 
-/**
- * The filters stand open beside the map on a wide screen and fold above it on a narrow one, also
- * when the window is narrowed or widened (before: narrowed below 1,024 px they stayed open above
- * the map and pushed it below the fold; a map tester's). Filters in use keep them open.
- */
-function foldFilters() {
-  const wide = matchMedia("(min-width: 1024px)");
-  // On a phone they stay folded, in use or not (before, a link's filter opened them over the
-  // whole first screen, the map below it; a map tester's): the button says how many are in use.
-  const fold = () =>
-    $("filters-box").open = wide.matches || (hasTicketFilters(state) && !PHONE.matches);
-  fold();
-  wide.addEventListener("change", fold);
-  PHONE.addEventListener("change", fold);
-}
-
-/** The Filters button says how many filters are in use ("Filters · 2 in use"). */
-function countFilters() {
-  const n = ["cluster", "status", "team", "sla"].filter((key) => state[key]).length;
-  $("filters-box").querySelector("summary").textContent = n ? `Filters · ${n} in use` : "Filters";
-}
-
-/**
- * Tells the style sheet how far down the map starts (`--above`), so that on a desktop the map
- * and the side panels end at the window's bottom whatever banners show above them (before: a
- * stale-data banner pushed their bottom 30-50 px below the fold; a map tester's).
- */
-function measureAbove() {
-  const layout = document.querySelector(".layout");
-  const measure = () => {
-    const top = layout.getBoundingClientRect().top + scrollY;
-    document.documentElement.style.setProperty("--above", `${Math.round(top)}px`);
-  };
-  const observer = new ResizeObserver(measure);
-  for (const el of document.querySelectorAll("body > :not(.layout, .charts, .teams)")) {
-    observer.observe(el);
-  }
-  measure();
-}
-
 async function boot() {
-  foldFilters();
+  foldFilters(() => hasTicketFilters(state));
   measureAbove();
   $("token-enter").addEventListener("click", enterToken);
   setTokenAsker(askWithForm);
