@@ -1845,6 +1845,26 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           `the panels in the page below the map: ${down.sideTop}-${down.sideBottom}`,
         );
         assert.match(s.page.url(), new RegExp(`ticket=${id}`));
+        // Turned sideways (844×390): the sheet too, the map above it (before: no sheet, and
+        // ~95 px of map above the panels).
+        await s.page.setViewport({
+          width: 844,
+          height: 390,
+          isMobile: true,
+          hasTouch: true,
+          isLandscape: true,
+        });
+        await open(s, "/?at=-1.25,36.62,12");
+        const wide = (await (await s.page.$("#map"))!.boundingBox())!;
+        await s.page.touchscreen.tap(wide.x + wide.width / 2, wide.y + wide.height / 4);
+        await s.page.waitForSelector("#nearest-list li");
+        await s.page.waitForFunction(() => document.body.classList.contains("sheet"), {
+          timeout: 5_000,
+        });
+        const sideways = await sheet();
+        assert.ok(Math.abs(sideways.mapTop) < 2, `the map's top at ${sideways.mapTop}`);
+        assert.ok(sideways.mapBottom <= sideways.sideTop + 2, `map ends at ${sideways.mapBottom}`);
+        await s.page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
         assert.deepEqual(s.consoleErrors, [], "console errors");
       },
     );

@@ -3,8 +3,11 @@
 
 const $ = (id) => document.getElementById(id);
 
-/** A phone's width: the ticket card and the lists come up in a sheet over the map. */
-export const PHONE = matchMedia("(max-width: 599px)");
+/**
+ * A phone, upright or turned sideways (a screen under 500 px high, under 1,024 px wide): the
+ * ticket card and the lists come up in a sheet over the map (style.css has the same query).
+ */
+export const PHONE = matchMedia("(max-width: 599px), (max-height: 499px) and (max-width: 1023px)");
 
 /**
  * The design's bottom sheet, on a phone: the side panels (the ticket card, a stack's list, the
