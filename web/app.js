@@ -41,6 +41,7 @@ import {
   resetFilters,
   sameEntry,
   stateUrl,
+  ticketFilterCount,
   ticketParams,
   windowParams,
   windowProblem,
@@ -616,7 +617,7 @@ async function downloadWithToken(event) {
 }
 
 function applyStateToForm() {
-  countFilters(state);
+  countFilters(ticketFilterCount(state));
   $("crq").checked = state.crq;
   for (const key of ["cluster", "status", "team", "sla", "window", "from", "to"]) {
     const el = $(`f-${key}`);
@@ -667,7 +668,7 @@ function onFilterChange() {
     state[key] = form.elements[key].value;
   }
   if (state.cluster !== cluster) fitOnLoad = true;
-  countFilters(state);
+  countFilters(ticketFilterCount(state));
   state.crq = $("crq").checked;
   $("custom-dates").hidden = state.window !== "custom";
   // A custom window without usable dates yet loads too: the hint beside them says what is

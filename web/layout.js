@@ -51,9 +51,8 @@ export function foldFilters(inUse) {
   PHONE.addEventListener("change", fold);
 }
 
-/** The Filters button says how many filters are in use ("Filters · 2 in use"). */
-export function countFilters(state) {
-  const n = ["cluster", "status", "team", "sla"].filter((key) => state[key]).length;
+/** The Filters button says how many filters are in use, `n` ("Filters · 2 in use"). */
+export function countFilters(n) {
   $("filters-box").querySelector("summary").textContent = n ? `Filters · ${n} in use` : "Filters";
 }
 

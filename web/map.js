@@ -6,7 +6,6 @@ import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } fr
 
 const MAX_CLUSTER_ZOOM = 16;
 const MAX_ZOOM = 18;
-/** The phone layout's width (style.css's narrowest media query). */
 /** Where the legend starts folded: a phone, or a screen as short as a 1366×768 laptop's. */
 const FOLDED = "(max-width: 599px), (max-height: 720px)";
 /** Cluster names are written from this zoom on (below it they would cover the markers). */

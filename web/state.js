@@ -114,5 +114,10 @@ export function windowProblem(state) {
 
 /** True when any ticket filter is set. */
 export function hasTicketFilters(state) {
-  return Boolean(state.cluster || state.status || state.team || state.sla);
+  return ticketFilterCount(state) > 0;
+}
+
+/** How many of the filters that choose the tickets (cluster, status, team, SLA state) are set. */
+export function ticketFilterCount(state) {
+  return [state.cluster, state.status, state.team, state.sla].filter(Boolean).length;
 }
