@@ -8,6 +8,7 @@ import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import type { DrainReport } from "../core/drain_report.ts";
 import postgres from "postgres";
+import { migratedSnapshot } from "./_pglite_cache.ts";
 
 /** A database backend the suite runs against. */
 export interface Backend {
@@ -21,50 +22,13 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-const snapshotPath = ".data/test-cache/pglite-migrated.tar";
-
 async function migratedPglite(): Promise<Database> {
-  // Booting PGlite + PostGIS and migrating takes ~12 s; reuse one migrated snapshot per run
-  // of the suite (it is rebuilt whenever the migrations change: the name carries their hash).
-  const migrations = await migrationHash();
-  const path = `${snapshotPath}.${migrations}`;
-  try {
-    const blob = new Blob([await Deno.readFile(path)]);
-    const db = await createPgliteDatabase({ loadDataDir: blob });
-    await migrate(db);
-    return db;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  const db = await createPgliteDatabase();
+  // Booting PGlite + PostGIS and migrating takes ~12 s: every file starts from one migrated
+  // snapshot (built once per schema), and migrate() checks it is this version's.
+  const loadDataDir = new Blob([await Deno.readFile(await migratedSnapshot())]);
+  const db = await createPgliteDatabase({ loadDataDir });
   await migrate(db);
-  const dump = await db.dump();
-  await Deno.mkdir(".data/test-cache", { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}`;
-  await Deno.writeFile(tmp, new Uint8Array(await dump.arrayBuffer()));
-  await Deno.rename(tmp, path);
-  // Keep only the snapshot of the current migrations (each is ~66 MB).
-  for await (const entry of Deno.readDir(".data/test-cache")) {
-    const file = `.data/test-cache/${entry.name}`;
-    if (file.startsWith(`${snapshotPath}.`) && file !== path && !file.includes(`${path}.`)) {
-      await Deno.remove(file).catch(() => {});
-    }
-  }
   return db;
-}
-
-async function migrationHash(): Promise<string> {
-  let text = "";
-  for (const dir of ["../migrations/", "../definitions/"]) {
-    const names = [];
-    for await (const e of Deno.readDir(new URL(dir, import.meta.url))) names.push(e.name);
-    for (const name of names.sort()) {
-      text += name + await Deno.readTextFile(new URL(dir + name, import.meta.url));
-    }
-  }
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
 }
 
 /** The scratch databases this test file created (name → the server URL it was made from). */

@@ -7,6 +7,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { createScratchDatabase, listNames, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
+import { copyMigratedPglite } from "./_pglite_cache.ts";
 import { startFakeGeocoder } from "./_fake_geocoder.ts";
 import { runDemo } from "../cli/run_demo.ts";
 
@@ -166,6 +167,7 @@ Deno.test({
     }
     // A database where `deno task demo` keeps its own.
     await writeFiles(`${cwd}/bucket`, stream.files);
+    await copyMigratedPglite(`${cwd}/.data/demo/pglite`);
     const demo = await run(["ingest", "--from-dir", "bucket", "--apply", "--log-format", "text"], {
       PGLITE_DIR: ".data/demo/pglite",
     });
@@ -742,6 +744,7 @@ for (const kind of ["pglite", "postgres"] as const) {
       const env: Record<string, string> = kind === "pglite"
         ? { PGLITE_DIR: `${await scratch()}/pglite` }
         : { DATABASE_URL: await createScratchDatabase(base!) };
+      if (kind === "pglite") await copyMigratedPglite(env.PGLITE_DIR!);
       assert.equal((await cli(["migrate"], env)).code, 0);
       const sql = async (...args: string[]) => {
         const r = await cli(["sql", ...args], env);

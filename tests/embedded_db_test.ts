@@ -8,6 +8,7 @@ import { loadDefinitions, loadMigrations, migrate } from "../core/migrate.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { copyMigratedPglite } from "./_pglite_cache.ts";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -21,6 +22,7 @@ async function embeddedWithTickets(): Promise<Record<string, string>> {
   const crq = generateStream({ dataset: "crq", tickets: 60, deltas: 1, seed: 22 }).files;
   await writeFiles(`${dir}/bucket`, crq, "automations/crq/changes/");
   const env = { PGLITE_DIR: `${dir}/pglite` };
+  await copyMigratedPglite(env.PGLITE_DIR); // what `migrate` makes (its own test is the first)
   const r = await cli(
     ["ingest", "--from-dir", `${dir}/bucket`, "--dataset", "all", "--apply", "--json"],
     env,
@@ -188,6 +190,7 @@ Deno.test({
          order by 1`,
       );
     // This version's database, and the row a later release's migration 999 leaves.
+    await copyMigratedPglite(env.PGLITE_DIR);
     const before = await inProcess(env.PGLITE_DIR, async (db) => {
       await migrate(db);
       await db.query(

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { copyMigratedPglite } from "./_pglite_cache.ts";
 
 Deno.test({
   name:
@@ -13,8 +14,7 @@ Deno.test({
     const env = { PGLITE_DIR: `${dir}/pglite` };
     const name = `${dir.slice(".data/".length)}/review.csv`;
     // The sheet comes from a database: gazetteer makes none (only ingest --apply and migrate do).
-    const made = await cli(["migrate"], env);
-    assert.equal(made.code, 0, made.stdout + made.stderr);
+    await copyMigratedPglite(env.PGLITE_DIR);
     const r = await cli(["gazetteer", "export", name], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `Wrote 0 gazetteer entries to .data/${name}\n`);
@@ -62,8 +62,10 @@ Deno.test({
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = listener.addr.port;
     listener.close();
+    const dataDir = `${await scratchDir("test-permissions")}/pglite`;
+    await copyMigratedPglite(dataDir);
     const r = await cli(["ingest", "--from-bucket", "--dataset", "inc"], {
-      PGLITE_DIR: `${await scratchDir("test-permissions")}/pglite`,
+      PGLITE_DIR: dataDir,
       RUSTFS_ENDPOINT: `https://127.0.0.1:${port}`,
       RUSTFS_ACCESS_KEY: "ak",
       RUSTFS_SECRET_KEY: "sk-not-shown",

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
+import { copyMigratedPglite } from "./_pglite_cache.ts";
 import { writeFiles } from "./_harness.ts";
 
 const EAT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00/;
@@ -16,6 +17,7 @@ Deno.test({
     const dir = await scratchDir("test-status");
     await writeFiles(`${dir}/bucket`, generateStream({ tickets: 80, deltas: 1, seed: 31 }).files);
     const env = { PGLITE_DIR: `${dir}/pglite` };
+    await copyMigratedPglite(env.PGLITE_DIR);
     const ingest = await cli(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env);
     assert.equal(ingest.code, 0, ingest.stderr);
 
@@ -94,6 +96,7 @@ Deno.test({
     const dir = await scratchDir("test-status");
     await writeFiles(`${dir}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 32 }).files);
     const env = { PGLITE_DIR: `${dir}/pglite` };
+    await copyMigratedPglite(env.PGLITE_DIR);
     const ingest = await cli(["ingest", "--from-dir", `${dir}/bucket`, "--apply", "--json"], env);
     assert.equal(ingest.code, 0, ingest.stderr);
     const gone = `${dir}/gone`;

@@ -1,0 +1,99 @@
+// Migrated embedded databases for the tests, built once per schema and shared by every test file
+// of a run: a PGlite + PostGIS database made and migrated from nothing takes 10–20 s (initdb,
+// CREATE EXTENSION postgis, every migration), a copy of one takes a fraction of a second. Private
+// to tests/.
+//
+// Each is keyed by the text of every migration and definition and by the PGlite versions, so a
+// schema change rebuilds it. Parallel test files build each one once: under an exclusive lock on
+// the cache folder, the first builds it and the others wait and read it.
+
+import { cp } from "node:fs/promises";
+import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { migrate } from "../core/migrate.ts";
+
+const CACHE = ".data/test-cache";
+
+/** The path of a migrated database's `dumpDataDir()` tarball (`loadDataDir` takes it). */
+export async function migratedSnapshot(): Promise<string> {
+  return await cached(`pglite-migrated.tar.${await schemaKey()}`, async (path) => {
+    const db = await createPgliteDatabase();
+    try {
+      await migrate(db);
+      await Deno.writeFile(path, new Uint8Array(await (await db.dump()).arrayBuffer()));
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+/**
+ * Makes `dataDir` (which must not exist) a copy of a migrated embedded database holding no rows:
+ * what `deno task migrate` makes in a new folder, for a test about something else.
+ */
+export async function copyMigratedPglite(dataDir: string): Promise<void> {
+  const snapshot = await migratedSnapshot();
+  const template = await cached(`pglite-migrated-dir.${await schemaKey()}`, async (path) => {
+    const loadDataDir = new Blob([await Deno.readFile(snapshot)]);
+    const db = await createPgliteDatabase({ dataDir: path, loadDataDir });
+    await db.close();
+    await Deno.remove(`${path}.lock`).catch(() => {});
+  });
+  await Deno.mkdir(dataDir.slice(0, dataDir.lastIndexOf("/")) || ".", { recursive: true });
+  await cp(template, dataDir, { recursive: true, errorOnExist: true, force: false });
+}
+
+/**
+ * `name` in the cache folder, made by `build(path)` under the cache's lock if missing (built
+ * under a temporary name and renamed, so a killed build leaves no half-made entry).
+ */
+async function cached(name: string, build: (path: string) => Promise<void>): Promise<string> {
+  const path = `${CACHE}/${name}`;
+  if (await exists(path)) return path;
+  await Deno.mkdir(CACHE, { recursive: true });
+  using lock = await Deno.open(`${CACHE}/.build.lock`, { create: true, write: true });
+  await lock.lock(true);
+  if (await exists(path)) return path;
+  const tmp = `${path}.building-${crypto.randomUUID()}`;
+  try {
+    await build(tmp);
+    await Deno.rename(tmp, path);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  await removeOtherVersions(name);
+  return path;
+}
+
+/** Removes the entries of `name`'s kind built for another schema (each is ~60 MB). */
+async function removeOtherVersions(name: string): Promise<void> {
+  const kind = name.slice(0, name.lastIndexOf(".") + 1);
+  for await (const entry of Deno.readDir(CACHE)) {
+    if (entry.name.startsWith(kind) && entry.name !== name && !entry.name.includes(".building-")) {
+      await Deno.remove(`${CACHE}/${entry.name}`, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+let key: Promise<string> | undefined;
+
+/** A hash of every migration's and definition's name and text, and of the PGlite versions. */
+function schemaKey(): Promise<string> {
+  return key ??= (async () => {
+    const config = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
+    let text = JSON.stringify(JSON.parse(config).imports);
+    for (const dir of ["../migrations/", "../definitions/"]) {
+      const names = [];
+      for await (const e of Deno.readDir(new URL(dir, import.meta.url))) names.push(e.name);
+      for (const name of names.sort()) {
+        text += name + await Deno.readTextFile(new URL(dir + name, import.meta.url));
+      }
+    }
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+      .join("");
+  })();
+}
