@@ -8,8 +8,9 @@
 // the cache folder, the first builds it and the others wait and read it.
 
 import { cp } from "node:fs/promises";
+import { dirname } from "node:path";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
-import { migrate } from "../core/migrate.ts";
+import { loadDefinitions, loadMigrations, migrate } from "../core/migrate.ts";
 
 const CACHE = ".data/test-cache";
 
@@ -38,7 +39,7 @@ export async function copyMigratedPglite(dataDir: string): Promise<void> {
     await db.close();
     await Deno.remove(`${path}.lock`).catch(() => {});
   });
-  await Deno.mkdir(dataDir.slice(0, dataDir.lastIndexOf("/")) || ".", { recursive: true });
+  await Deno.mkdir(dirname(dataDir), { recursive: true });
   await cp(template, dataDir, { recursive: true, errorOnExist: true, force: false });
 }
 
@@ -85,12 +86,8 @@ function schemaKey(): Promise<string> {
   return key ??= (async () => {
     const config = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
     let text = JSON.stringify(JSON.parse(config).imports);
-    for (const dir of ["../migrations/", "../definitions/"]) {
-      const names = [];
-      for await (const e of Deno.readDir(new URL(dir, import.meta.url))) names.push(e.name);
-      for (const name of names.sort()) {
-        text += name + await Deno.readTextFile(new URL(dir + name, import.meta.url));
-      }
+    for (const { name, sql } of [...await loadMigrations(), ...await loadDefinitions()]) {
+      text += name + sql;
     }
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
     return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
