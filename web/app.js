@@ -809,5 +809,11 @@ const ready = boot().catch((error) => {
   throw error;
 });
 
-// For people and tests driving the page: refresh now, and know when the first load is done.
-globalThis.fleetPage = { ready, refresh: () => refresh(), state: () => ({ ...state }) };
+// For people and tests driving the page: refresh now, know when the first load is done, and
+// the map's size as Leaflet last measured it ({ x, y } in px; null before the map exists).
+globalThis.fleetPage = {
+  ready,
+  refresh: () => refresh(),
+  state: () => ({ ...state }),
+  mapSize: () => mapView ? mapView.map.getSize() : null,
+};

@@ -111,6 +111,9 @@ export async function createMap(element, config, callbacks) {
   };
   view.elsewhere = addElsewhere(view);
   followView(element, view);
+  // The map's box changes with the page (the note on tickets without a place shown or hidden
+  // below it, a banner above): Leaflet measures it again, or tiles and fits use the old size.
+  new ResizeObserver(() => map.invalidateSize()).observe(element);
 
   let vehicle = null;
   return {
