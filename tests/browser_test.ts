@@ -520,6 +520,25 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
           timeout: 5_000,
         });
         assert.equal(await inView(), westlands);
+        // Chosen in the table view, the map behind it is fitted as well (before, with the map
+        // hidden, Leaflet measured it 0 × 0 and the fit was the whole world at zoom 2).
+        await open(s, "/?at=0.3136,32.5811,14&view=table");
+        await s.page.select("#f-cluster", "Westlands");
+        await s.page.waitForFunction(() => location.search.includes("cluster=Westlands"));
+        await waitIdle(s.page);
+        await s.page.click("#view-map");
+        await waitIdle(s.page);
+        assert.equal(await inView(), westlands, "fitted while the table showed");
+        assert.equal(await scale(), westlandsScale, "zoomed in as from the map");
+        // A link that opens on the table fits the map to the tickets too (before: the map's
+        // starting view, East Africa at zoom 6).
+        await open(s, "/");
+        const fitted = await at();
+        await open(s, "/?view=table");
+        await s.page.click("#view-map");
+        await waitIdle(s.page);
+        assert.equal(await inView(), await placed(""), "every ticket in sight");
+        assert.equal(await at(), fitted, "the view a link to the map gets");
       },
     );
 
@@ -1783,6 +1802,13 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         await s.page.$eval("#map", (el) => el.getBoundingClientRect().width <= 390),
         true,
       );
+      // The map's note on tickets without a place shows under the map, not over the table view
+      // (before, under 1,024 px wide it stayed above the table, which lists them).
+      const noteShown = () =>
+        s.page.$eval("#unplaced", (el) => el.getClientRects().length > 0 && !el.hidden);
+      assert.equal(await noteShown(), true, "the fixture has tickets without a place");
+      await open(s, "/?at=-1.27,36.83,11&view=table");
+      assert.equal(await noteShown(), false, "not over the table");
       // The map starts in the screen's top 30 %, under three key figures a row (before, two a
       // row put it 295 px down, 35 % of the way).
       const mapTop = await s.page.$eval("#map", (el) => el.getBoundingClientRect().top);

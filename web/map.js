@@ -113,7 +113,10 @@ export async function createMap(element, config, callbacks) {
   followView(element, view);
   // The map's box changes with the page (the note on tickets without a place shown or hidden
   // below it, a banner above): Leaflet measures it again, or tiles and fits use the old size.
-  new ResizeObserver(() => map.invalidateSize()).observe(element);
+  // Not while the table view hides it: a fit made then would fit a 0 × 0 map (the whole world).
+  new ResizeObserver(() => {
+    if (element.clientWidth > 0 && element.clientHeight > 0) map.invalidateSize();
+  }).observe(element);
 
   let vehicle = null;
   return {
