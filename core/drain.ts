@@ -26,6 +26,7 @@ import {
 } from "./drain_report.ts";
 import { isTransient } from "./is_transient.ts";
 import { LOCK_NOT_AVAILABLE, lockHolders } from "./_lock_holders.ts";
+import { boundLockWaits } from "./lock_wait.ts";
 import { sqlState } from "./_sql.ts";
 import {
   SELECT_WRITE_SESSION,
@@ -155,6 +156,12 @@ export async function drain(
         return report;
       }
       await options.onLocked?.(report);
+      // Every later wait of the run's session for rows or tables another session holds: the
+      // files, the post-apply steps (a run with nothing new too) and the run's record.
+      await boundLockWaits(db, context.lockTimeoutMs);
+    } else {
+      // A dry run's reads wait only for a lock that keeps every reader out (DDL, VACUUM FULL,
+      // LOCK TABLE): bounded alike (before: as long as a psql held tickets.inc locked).
       await boundLockWaits(db, context.lockTimeoutMs);
     }
     stage = "listing";
@@ -189,15 +196,6 @@ export async function drain(
 function lockTimeout(options: DrainOptions): number {
   const ms = options.lockTimeoutMs;
   return ms !== undefined && Number.isFinite(ms) && ms >= 0 ? Math.round(ms) : FILE_LOCK_TIMEOUT_MS;
-}
-
-/**
- * Bounds every later wait of the run's session for rows or tables another session holds: the
- * files, the post-apply steps (a run with nothing new too) and the run's record.
- */
-async function boundLockWaits(db: Database, lockTimeoutMs: number): Promise<void> {
-  if (db.kind !== "postgres" || lockTimeoutMs === 0) return;
-  await db.query(`select set_config('lock_timeout', $1, false)`, [`${lockTimeoutMs}`]);
 }
 
 /** The report before anything ran: status ok, no files, zero counts. */
@@ -237,7 +235,7 @@ function runContext(db: Database, options: DrainOptions): RunContext {
     describe: (error) =>
       options.apply
         ? describeWrite(db, error, lockTimeoutMs)
-        : Promise.resolve(describeWithHint(error)),
+        : Promise.resolve(describeDryRun(error, lockTimeoutMs)),
   };
 }
 
@@ -716,6 +714,18 @@ function describe(error: unknown): string {
 function describeWithHint(error: unknown): string {
   const hint = writeRefusedHint(error);
   return hint === undefined ? describe(error) : `${describe(error)}: ${hint}`;
+}
+
+/**
+ * A dry run's failure in words: a lock wait that ran out says so (the holders are not looked
+ * up: the run's transaction still holds its connection), anything else as
+ * {@linkcode describeWithHint}.
+ */
+function describeDryRun(error: unknown, lockTimeoutMs: number): string {
+  if (sqlState(error) !== LOCK_NOT_AVAILABLE) return describeWithHint(error);
+  return `Cannot go on: another session held tables this dry run reads for ` +
+    `${lockTimeoutMs / 1000} s (a lock that keeps readers out: DDL, VACUUM FULL or LOCK TABLE; ` +
+    `pg_locks names it); let it finish or end it, then run again`;
 }
 
 /** A lock wait that ran out, in words: who holds the tables (best effort), and what to do. */

@@ -20,6 +20,7 @@ import {
   within,
   writeFiles,
 } from "./_harness.ts";
+import { cli } from "./_cli.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 const stream = generateStream({ tickets: 800, deltas: 1, deltaSize: 60, seed: 23 });
@@ -92,6 +93,96 @@ Deno.test({
       const next = await drain(store, db, { dataset: INC, apply: true, lockTimeoutMs: 500 });
       assert.equal(next.status, "ok", next.error);
       assert.deepEqual(next.files.map((f) => f.status), ["applied"]);
+    } finally {
+      await holder.end({ timeout: 1 });
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "[postgres] a dry run behind a lock that keeps readers out fails after the lock timeout " +
+    "(transient), saying so [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const url = await createScratchDatabase(base!);
+    const db = createPostgresDatabase(url);
+    const holder = anotherSession(url, "psql");
+    try {
+      await migrate(db);
+      const store = createDirObjectStore(await makeDirBucket([stream.files[0]!]));
+      const session = await holder.reserve();
+      await session`begin`;
+      await session`lock table tickets.inc in access exclusive mode`;
+      const started = performance.now();
+      // Before: it waited for as long as the lock was held.
+      const report = await within(
+        15_000,
+        "The dry run",
+        drain(store, db, { dataset: INC, apply: false, lockTimeoutMs: 500 }),
+      );
+      assert.ok(performance.now() - started < 5000);
+      assert.equal(report.status, "failed");
+      assert.equal(report.transient, true);
+      assert.equal(
+        report.error,
+        "Cannot go on: another session held tables this dry run reads for 0.5 s (a lock that " +
+          "keeps readers out: DDL, VACUUM FULL or LOCK TABLE; pg_locks names it); let it finish " +
+          "or end it, then run again",
+      );
+      await session`rollback`;
+      session.release();
+      const next = await drain(store, db, { dataset: INC, apply: false, lockTimeoutMs: 500 });
+      assert.equal(next.status, "ok", next.error);
+    } finally {
+      await holder.end({ timeout: 1 });
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "[postgres] status and report behind a lock that keeps readers out end after 10 s, " +
+    "naming the session and how to end it [PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  ...shared,
+  fn: async () => {
+    const url = await createScratchDatabase(base!);
+    const db = createPostgresDatabase(url);
+    const holder = anotherSession(url, "psql");
+    try {
+      await migrate(db);
+      const session = await holder.reserve();
+      await session`begin`;
+      await session`lock table tickets.inc in access exclusive mode`;
+      const [row] = await session<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      const env = { DATABASE_URL: url };
+      const started = performance.now();
+      // Before: both waited, silent, for as long as the lock was held (a hung health check).
+      const [status, report] = await within(
+        40_000,
+        "status and report",
+        Promise.all([cli(["status", "--dataset", "inc"], env), cli(["report"], env)]),
+      );
+      assert.ok(performance.now() - started < 30_000);
+      for (const [name, r] of [["status", status], ["report", report]] as const) {
+        assert.equal(r.code, 1, `${name}: ${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `^Cannot run ${name}: another session held tables ${name} needs for 10 s ` +
+              `\\(PostgreSQL process ${
+                row!.pid
+              } \\("psql", idle in transaction for \\d+ s\\)\\); ` +
+              `end it \\(select pg_terminate_backend\\(${row!.pid}\\)\\) or let it finish, then ` +
+              `run ${name} again\n$`,
+          ),
+        );
+      }
+      await session`rollback`;
+      session.release();
+      assert.equal((await cli(["report"], env)).code, 0);
     } finally {
       await holder.end({ timeout: 1 });
       await db.close();
