@@ -18,6 +18,13 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
   const { out } = context;
   const { text, json, maxRows } = readArgs(args);
   const sql = text === "-" ? await new Response(Deno.stdin.readable).text() : text;
+  if (sql.trim() === "") {
+    // Before: a blank line and exit 0, as if something ran (a tester's).
+    throw new UsageError(
+      `Give the SQL to run: the SQL ${text === "-" ? "read from stdin" : "given"} is empty ` +
+        `(deno task sql "select …", or - to read stdin)`,
+    );
+  }
   const target = await configToRead(context);
   const db = await openDatabase(target, { existing: true });
   try {
@@ -45,7 +52,7 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
 
 /** The arguments of `sql`: the SQL (or `-` for stdin), one argument, and its flags. */
 function readArgs(args: string[]): { text: string; json: boolean; maxRows: number } {
-  const { flags: values, positionals } = parseWithPositionals(args, {
+  const { flags: values, positionals } = parseWithPositionals(sqlAsPositional(args), {
     json: { type: "boolean" },
     "max-rows": { type: "string" },
   });
@@ -65,6 +72,19 @@ function readArgs(args: string[]): { text: string; json: boolean; maxRows: numbe
     throw new UsageError(`Cannot read --max-rows "${values["max-rows"]}": expected a whole number`);
   }
   return { text, json: Boolean(values.json), maxRows };
+}
+
+/**
+ * The arguments with SQL that starts with a dash (a `-- comment` line first) put after `--`,
+ * where no flag is read: an argument that starts with `-` and holds a space or a line break is
+ * SQL, as no flag does (before: `Unknown flag "-- open tickets\nselect …"`, a tester's).
+ */
+function sqlAsPositional(args: string[]): string[] {
+  const isSql = (arg: string) => arg.startsWith("-") && /\s/.test(arg);
+  const sql = args.filter(isSql);
+  if (sql.length === 0) return args;
+  const rest = args.filter((arg) => !isSql(arg));
+  return rest.includes("--") ? [...rest, ...sql] : [...rest, "--", ...sql];
 }
 
 /** Runs the SQL as one statement; undefined when it ran as a script of several (no rows). */

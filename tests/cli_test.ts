@@ -433,6 +433,15 @@ Deno.test("cli: serve --port takes decimal digits only, and -p suggests --port (
   assert.match(short.stderr, /^Unknown flag "-p": did you mean "--port"\?\n/);
 });
 
+Deno.test("cli: sql with empty SQL is a usage error (exit 2), not a blank line", async () => {
+  // Before: a blank line and exit 0, as if something ran (a tester's).
+  for (const sql of ["", "  \n "]) {
+    const r = await cli(["sql", sql], { PGLITE_DIR: ".data/no-such-db" });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^Give the SQL to run: the SQL given is empty \(/);
+  }
+});
+
 Deno.test("cli: sql --max-rows takes decimal digits only (exit 2)", async () => {
   for (const rows of ["0x10", "1e3", "-1"]) {
     const r = await cli(["sql", "--max-rows", rows, "select 1"], {
@@ -754,6 +763,9 @@ for (const kind of ["pglite", "postgres"] as const) {
       const insert = "insert into tickets.import_meta (dataset) values ('x'), ('y')";
       assert.equal(await sql(insert), "INSERT 0 2");
       assert.equal(await sql("--json", "delete from tickets.import_meta"), "[]");
+      // SQL whose first line is a comment is SQL, not a flag (before: `Unknown flag "-- …"`).
+      assert.equal(await sql("-- open tickets\nselect 1 as n"), "n\n-\n1\n(1 row)");
+      assert.equal(await sql("--json", "-- the same\nselect 2 as n"), '[{"n":2}]');
     },
   });
 }
