@@ -199,7 +199,7 @@ function connectError(
   // The socket's own error already says "Cannot connect to PostgreSQL at host:port": keep its
   // reason only, after the full target.
   const message = ((error as Error).message ?? String(error))
-    .replace(/^Cannot connect to PostgreSQL at [^:]+:\d+: /, "");
+    .replace(/^Cannot connect to PostgreSQL at \S+?:\d+: /, ""); // `::1:5432: ` too
   // A setting to fix: every rerun fails alike until it changes (before: exit 1, an outage).
   const refused = refusedSetting(error, message, url);
   if (refused !== undefined) {
@@ -259,7 +259,32 @@ function refusedSetting(error: unknown, message: string, url: string): string | 
     return "check the user in DATABASE_URL";
   }
   if (code === "42501") return "as the database's owner, grant the role connect on it";
+  if (code === "42704") return unknownQueryName(message, url);
   return undefined;
+}
+
+/** The names in a DATABASE_URL's query string that the client reads itself (the rest it sends). */
+const CLIENT_QUERY_NAMES = ["sslmode", "sslrootcert", "sslnegotiation", "target_session_attrs"];
+
+/**
+ * A name in DATABASE_URL's query string that the server refused as no setting of its own
+ * (`?sslmod=require`): the client sends every name it does not read itself to the server at
+ * startup. Before: exit 1 and the server's words alone, as for an outage (a tester's).
+ */
+function unknownQueryName(message: string, url: string): string | undefined {
+  const name = /unrecognized configuration parameter "([^"]+)"/.exec(message)?.[1];
+  let names: string[] = [];
+  try {
+    names = [...new URL(url).searchParams.keys()];
+  } catch {
+    // Not a URL the WHATWG parser reads: nothing to name.
+  }
+  if (name === undefined || !names.includes(name)) return undefined;
+  const guess = CLIENT_QUERY_NAMES.find((n) => n !== name && n.slice(0, 4) === name.slice(0, 4));
+  return `"${name}" in DATABASE_URL's query string is no setting the server knows (the client ` +
+    `sends it every name it does not read itself): ${
+      guess === undefined ? "correct or remove it" : `did you mean "${guess}"?`
+    }`;
 }
 
 /**

@@ -208,6 +208,26 @@ Deno.test({
 });
 
 Deno.test({
+  name: 'a refused connection to an IPv6 host says "Cannot connect" once, naming it',
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const down = await closedPort(); // on 127.0.0.1: nothing listens on ::1 there either
+    const r = await run(["status"], env(`postgres://fleet:${SECRET}@[::1]:${down}/tickets`));
+    assert.equal(r.code, 1, r.text);
+    // Before: `… (database "tickets"): Cannot connect to PostgreSQL at ::1:…: connection refused`.
+    assert.match(
+      r.text,
+      new RegExp(
+        `^Cannot connect to PostgreSQL at \\[::1\\]:${down} \\(database "tickets"\\): ` +
+          `(connection refused|[^\n]*unreachable)`,
+      ),
+    );
+    assert.equal(r.text.match(/Cannot connect/g)?.length, 1, r.text);
+  },
+});
+
+Deno.test({
   name: "a multi-host URL names the host whose answer is not PostgreSQL's",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -429,7 +449,8 @@ async function refusedTls(url: URL): Promise<void> {
 }
 
 Deno.test({
-  name: "a DATABASE_URL naming a database or role the server does not have is a setting to fix " +
+  name: "a DATABASE_URL naming a database or role the server does not have, or a query-string " +
+    "name it does not know, is a setting to fix " +
     "(exit 2, not transient) for every command, serve too",
   ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
   sanitizeResources: false,
@@ -439,6 +460,10 @@ Deno.test({
     noDatabase.pathname = "/ft_test_no_such_database";
     const noRole = new URL(Deno.env.get("TEST_DATABASE_URL")!);
     noRole.username = "ft_test_no_such_role";
+    // A typo in the query string, which the client sends the server as a setting (before: exit
+    // 1 and the server's words alone).
+    const typo = new URL(Deno.env.get("TEST_DATABASE_URL")!);
+    typo.searchParams.set("sslmod", "disable");
     for (
       const [url, said] of [
         [
@@ -446,6 +471,10 @@ Deno.test({
           /database "ft_test_no_such_database" does not exist; check the database's name in DATABASE_URL\n$/,
         ],
         [noRole, /role "ft_test_no_such_role" does not exist; check the user in DATABASE_URL\n$/],
+        [
+          typo,
+          /: unrecognized configuration parameter "sslmod"; "sslmod" in DATABASE_URL's query string is no setting the server knows \(the client sends it every name it does not read itself\): did you mean "sslmode"\?\n$/,
+        ],
       ] as const
     ) {
       for (const args of [["status"], ["serve", "--port", "0"], ["report"]]) {
