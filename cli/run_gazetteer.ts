@@ -7,6 +7,8 @@
 import { isAbsolute } from "node:path";
 import { type Config, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
+import { FILE_LOCK_TIMEOUT_MS } from "../core/drain.ts";
+import { boundLockWaits, lockWaitError } from "../core/lock_wait.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -34,9 +36,14 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   if (action === "import") refuseDemoSheet(config, sheet, text);
   const db = await openDatabase(config, { requireMigrated: true, existing: true });
   try {
-    return action === "export"
-      ? await exportSheet(context, db, target)
-      : await importSheet(context, db, sheet, text);
+    // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
+    // psql held them); then who holds them and how to end it.
+    await boundLockWaits(db, FILE_LOCK_TIMEOUT_MS);
+    return await (action === "export"
+      ? exportSheet(context, db, target)
+      : importSheet(context, db, sheet, text)).catch(async (error) => {
+        throw await lockWaitError(db, error, "gazetteer", FILE_LOCK_TIMEOUT_MS) ?? error;
+      });
   } finally {
     await db.close();
   }

@@ -7,6 +7,8 @@
 import { type Config, ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
+import { FILE_LOCK_TIMEOUT_MS } from "../core/drain.ts";
+import { boundLockWaits, lockWaitError } from "../core/lock_wait.ts";
 import { geocode, GEOCODE_LOCK, type GeocodeReport } from "../core/geocode.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, Geocoder } from "../core/ports/mod.ts";
@@ -69,7 +71,13 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
       context.out(run.json ? JSON.stringify({ status: "locked", error: said }) : said);
       return 0;
     }
-    return await geocodeModes(context, db, run, stopping.signal);
+    // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
+    // psql held them); then who holds them and how to end it.
+    await boundLockWaits(db, FILE_LOCK_TIMEOUT_MS);
+    const opened = db;
+    return await geocodeModes(context, db, run, stopping.signal).catch(async (error) => {
+      throw await lockWaitError(opened, error, "geocode", FILE_LOCK_TIMEOUT_MS) ?? error;
+    });
   } finally {
     stopping.stop();
     await db?.close();
