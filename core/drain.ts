@@ -156,14 +156,12 @@ export async function drain(
         return report;
       }
       await options.onLocked?.(report);
-      // Every later wait of the run's session for rows or tables another session holds: the
-      // files, the post-apply steps (a run with nothing new too) and the run's record.
-      await boundLockWaits(db, context.lockTimeoutMs);
-    } else {
-      // A dry run's reads wait only for a lock that keeps every reader out (DDL, VACUUM FULL,
-      // LOCK TABLE): bounded alike (before: as long as a psql held tickets.inc locked).
-      await boundLockWaits(db, context.lockTimeoutMs);
     }
+    // Every later wait of the run's session for rows or tables another session holds: the
+    // files, the post-apply steps (a run with nothing new too) and the run's record. A dry run's
+    // reads wait only for a lock that keeps every reader out (DDL, VACUUM FULL, LOCK TABLE):
+    // bounded alike (before: as long as a psql held tickets.inc locked).
+    await boundLockWaits(db, context.lockTimeoutMs);
     stage = "listing";
     const files = await extract(store, db, report, options);
     stage = "files";
