@@ -100,21 +100,49 @@ Deno.test({
   },
 });
 
+/** What a test behind a lock that keeps readers out gets: the database, and the lock's holder. */
+interface LockedOut {
+  url: string;
+  db: ReturnType<typeof createPostgresDatabase>;
+  /** The holding session's process id. */
+  pid: number;
+  /** Ends the holder's transaction, and its lock with it. */
+  release(): Promise<void>;
+}
+
+/**
+ * `fn` on a migrated scratch database whose tickets.inc a psql session holds in an open
+ * transaction, locked against every reader (what a `VACUUM FULL` or an `ALTER` holds).
+ */
+async function behindReadersLock(fn: (locked: LockedOut) => Promise<void>): Promise<void> {
+  const url = await createScratchDatabase(base!);
+  const db = createPostgresDatabase(url);
+  const holder = anotherSession(url, "psql");
+  try {
+    await migrate(db);
+    const session = await holder.reserve();
+    await session`begin`;
+    await session`lock table tickets.inc in access exclusive mode`;
+    const [row] = await session<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    const release = async () => {
+      await session`rollback`;
+      session.release();
+    };
+    await fn({ url, db, pid: row!.pid, release });
+  } finally {
+    await holder.end({ timeout: 1 });
+    await db.close();
+  }
+}
+
 Deno.test({
   name: "[postgres] a dry run behind a lock that keeps readers out fails after the lock timeout " +
     "(transient), saying so [PostgreSQL: set TEST_DATABASE_URL]",
   ignore: base === undefined,
   ...shared,
-  fn: async () => {
-    const url = await createScratchDatabase(base!);
-    const db = createPostgresDatabase(url);
-    const holder = anotherSession(url, "psql");
-    try {
-      await migrate(db);
+  fn: () =>
+    behindReadersLock(async ({ db, release }) => {
       const store = createDirObjectStore(await makeDirBucket([stream.files[0]!]));
-      const session = await holder.reserve();
-      await session`begin`;
-      await session`lock table tickets.inc in access exclusive mode`;
       const started = performance.now();
       // Before: it waited for as long as the lock was held.
       const report = await within(
@@ -131,15 +159,10 @@ Deno.test({
           "keeps readers out: DDL, VACUUM FULL or LOCK TABLE; pg_locks names it); let it finish " +
           "or end it, then run again",
       );
-      await session`rollback`;
-      session.release();
+      await release();
       const next = await drain(store, db, { dataset: INC, apply: false, lockTimeoutMs: 500 });
       assert.equal(next.status, "ok", next.error);
-    } finally {
-      await holder.end({ timeout: 1 });
-      await db.close();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -147,16 +170,8 @@ Deno.test({
     "naming the session and how to end it [PostgreSQL: set TEST_DATABASE_URL]",
   ignore: base === undefined,
   ...shared,
-  fn: async () => {
-    const url = await createScratchDatabase(base!);
-    const db = createPostgresDatabase(url);
-    const holder = anotherSession(url, "psql");
-    try {
-      await migrate(db);
-      const session = await holder.reserve();
-      await session`begin`;
-      await session`lock table tickets.inc in access exclusive mode`;
-      const [row] = await session<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  fn: () =>
+    behindReadersLock(async ({ url, pid, release }) => {
       const env = { DATABASE_URL: url };
       const started = performance.now();
       // Before: both waited, silent, for as long as the lock was held (a hung health check).
@@ -172,22 +187,15 @@ Deno.test({
           r.stderr,
           new RegExp(
             `^Cannot run ${name}: another session held tables ${name} needs for 10 s ` +
-              `\\(PostgreSQL process ${
-                row!.pid
-              } \\("psql", idle in transaction for \\d+ s\\)\\); ` +
-              `end it \\(select pg_terminate_backend\\(${row!.pid}\\)\\) or let it finish, then ` +
+              `\\(PostgreSQL process ${pid} \\("psql", idle in transaction for \\d+ s\\)\\); ` +
+              `end it \\(select pg_terminate_backend\\(${pid}\\)\\) or let it finish, then ` +
               `run ${name} again\n$`,
           ),
         );
       }
-      await session`rollback`;
-      session.release();
+      await release();
       assert.equal((await cli(["report"], env)).code, 0);
-    } finally {
-      await holder.end({ timeout: 1 });
-      await db.close();
-    }
-  },
+    }),
 });
 
 removeTestDataAtEnd();
