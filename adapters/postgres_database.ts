@@ -263,8 +263,21 @@ function refusedSetting(error: unknown, message: string, url: string): string | 
   return undefined;
 }
 
-/** The names in a DATABASE_URL's query string that the client reads itself (the rest it sends). */
-const CLIENT_QUERY_NAMES = ["sslmode", "sslrootcert", "sslnegotiation", "target_session_attrs"];
+/**
+ * Names in a DATABASE_URL's query string that the client reads itself (postgres.js's options
+ * and libpq's TLS names; the rest it sends the server), for a guess at a mistyped one.
+ */
+const CLIENT_QUERY_NAMES = [
+  "sslmode",
+  "sslrootcert",
+  "sslnegotiation",
+  "target_session_attrs",
+  "connect_timeout",
+  "idle_timeout",
+  "max_lifetime",
+  "keep_alive",
+  "fetch_types",
+];
 
 /**
  * A name in DATABASE_URL's query string that the server refused as no setting of its own

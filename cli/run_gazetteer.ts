@@ -7,8 +7,7 @@
 import { isAbsolute } from "node:path";
 import { type Config, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { FILE_LOCK_TIMEOUT_MS } from "../core/drain.ts";
-import { boundLockWaits, lockWaitError } from "../core/lock_wait.ts";
+import { boundLockWaits, FILE_LOCK_TIMEOUT_MS, lockWaitError } from "../core/lock_wait.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -42,7 +41,11 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
     return await (action === "export"
       ? exportSheet(context, db, target)
       : importSheet(context, db, sheet, text)).catch(async (error) => {
-        throw await lockWaitError(db, error, "gazetteer", FILE_LOCK_TIMEOUT_MS) ?? error;
+        throw await lockWaitError(db, error, {
+          command: "gazetteer",
+          does: "writes",
+          timeoutMs: FILE_LOCK_TIMEOUT_MS,
+        }) ?? error;
       });
   } finally {
     await db.close();

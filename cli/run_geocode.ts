@@ -7,8 +7,7 @@
 import { type Config, ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { FILE_LOCK_TIMEOUT_MS } from "../core/drain.ts";
-import { boundLockWaits, lockWaitError } from "../core/lock_wait.ts";
+import { boundLockWaits, FILE_LOCK_TIMEOUT_MS, lockWaitError } from "../core/lock_wait.ts";
 import { geocode, GEOCODE_LOCK, type GeocodeReport } from "../core/geocode.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, Geocoder } from "../core/ports/mod.ts";
@@ -76,7 +75,11 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     await boundLockWaits(db, FILE_LOCK_TIMEOUT_MS);
     const opened = db;
     return await geocodeModes(context, db, run, stopping.signal).catch(async (error) => {
-      throw await lockWaitError(opened, error, "geocode", FILE_LOCK_TIMEOUT_MS) ?? error;
+      throw await lockWaitError(opened, error, {
+        command: "geocode",
+        does: "writes",
+        timeoutMs: FILE_LOCK_TIMEOUT_MS,
+      }) ?? error;
     });
   } finally {
     stopping.stop();

@@ -6,8 +6,12 @@
 
 import { openDatabase } from "../app/open_database.ts";
 import { capture, formatCaptureReport } from "../core/capture.ts";
-import { FILE_LOCK_TIMEOUT_MS } from "../core/drain.ts";
-import { boundLockWaits, lockWaitError, READ_LOCK_TIMEOUT_MS } from "../core/lock_wait.ts";
+import {
+  boundLockWaits,
+  FILE_LOCK_TIMEOUT_MS,
+  lockWaitError,
+  READ_LOCK_TIMEOUT_MS,
+} from "../core/lock_wait.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -54,12 +58,13 @@ async function printFromDatabase<T>(
   });
   // Bounded waits for tables another session holds (before: status and report waited, silent,
   // as long as a psql held tickets.inc locked); capture writes, and waits as long as ingest.
-  const lockTimeoutMs = onlyReads ? READ_LOCK_TIMEOUT_MS : FILE_LOCK_TIMEOUT_MS;
+  const wait = onlyReads
+    ? { command: "report", does: "reads", timeoutMs: READ_LOCK_TIMEOUT_MS } as const
+    : { command: "capture", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
   try {
-    await boundLockWaits(db, lockTimeoutMs);
+    await boundLockWaits(db, wait.timeoutMs);
     const result = await compute(db).catch(async (error) => {
-      throw await lockWaitError(db, error, onlyReads ? "report" : "capture", lockTimeoutMs) ??
-        error;
+      throw await lockWaitError(db, error, wait) ?? error;
     });
     out(values.json ? JSON.stringify(result) : format(result));
     return 0;

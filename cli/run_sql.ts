@@ -35,6 +35,13 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
       context.io.stderr(context.redact(`Note: ${notice} (sql runs on the schema as it is)\n`));
     }
     const result = await runStatementOrScript(db, sql);
+    if (result?.command === "" && result.columns.length === 0) {
+      // Comments alone: the server ran nothing (before: a blank line, exit 0).
+      throw new UsageError(
+        `Give the SQL to run: the SQL ${text === "-" ? "read from stdin" : "given"} holds only ` +
+          `comments`,
+      );
+    }
     if (result === undefined) {
       out(json ? "[]" : "Done (a script of several statements prints no rows)");
       return 0;
@@ -76,11 +83,12 @@ function readArgs(args: string[]): { text: string; json: boolean; maxRows: numbe
 
 /**
  * The arguments with SQL that starts with a dash (a `-- comment` line first) put after `--`,
- * where no flag is read: an argument that starts with `-` and holds a space or a line break is
- * SQL, as no flag does (before: `Unknown flag "-- open tickets\nselect …"`, a tester's).
+ * where no flag is read: an argument that starts with `-` is SQL when it holds a line break or
+ * starts `-- ` (a comment), as no flag does (before: `Unknown flag "-- open tickets\nselect …"`,
+ * a tester's). `--json ` with a stray space stays a flag, refused as unknown.
  */
 function sqlAsPositional(args: string[]): string[] {
-  const isSql = (arg: string) => arg.startsWith("-") && /\s/.test(arg);
+  const isSql = (arg: string) => arg.startsWith("-") && (/\n/.test(arg) || /^--\s/.test(arg));
   const sql = args.filter(isSql);
   if (sql.length === 0) return args;
   const rest = args.filter((arg) => !isSql(arg));

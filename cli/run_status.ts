@@ -99,7 +99,7 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
     const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets })
       .catch(async (error) => {
         throw await statusGrantsError(db, error) ??
-          await lockWaitError(db, error, "status", READ_LOCK_TIMEOUT_MS) ?? error;
+          await lockWaitError(db, error, STATUS_WAIT) ?? error;
       });
     const { checkedAt, ...rest } = status;
     const named = { checkedAt, database: db.description, ...rest };
@@ -109,6 +109,9 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
     await db.close();
   }
 }
+
+/** status's wait for a table another session holds against readers. */
+const STATUS_WAIT = { command: "status", does: "reads", timeoutMs: READ_LOCK_TIMEOUT_MS } as const;
 
 /** Says that the database stayed locked past --wait-lock; exit 1. */
 function notChecked(context: Context, flags: StatusFlags, error: DatabaseLockedError): number {

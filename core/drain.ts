@@ -26,7 +26,7 @@ import {
 } from "./drain_report.ts";
 import { isTransient } from "./is_transient.ts";
 import { LOCK_NOT_AVAILABLE, lockHolders } from "./_lock_holders.ts";
-import { boundLockWaits } from "./lock_wait.ts";
+import { boundLockWaits, FILE_LOCK_TIMEOUT_MS } from "./lock_wait.ts";
 import { sqlState } from "./_sql.ts";
 import {
   SELECT_WRITE_SESSION,
@@ -98,13 +98,7 @@ export interface DrainOptions {
   lockTimeoutMs?: number;
 }
 
-/**
- * How long an applying run waits for rows or tables another session holds, ms (PostgreSQL). A
- * psql left in an open transaction after editing a ticket held the run for as long as it stayed
- * open, and every scheduled run after it skipped, the run's lock still held. Another run's
- * writes (geocode, a gazetteer import) take seconds.
- */
-export const FILE_LOCK_TIMEOUT_MS = 60_000;
+export { FILE_LOCK_TIMEOUT_MS } from "./lock_wait.ts";
 
 /**
  * How far ahead of now a change file may be named (clock skew between the exporter and the
@@ -728,7 +722,7 @@ function describeDryRun(error: unknown, lockTimeoutMs: number): string {
 
 /** A lock wait that ran out, in words: who holds the tables (best effort), and what to do. */
 async function heldWords(db: Database, lockTimeoutMs: number): Promise<string> {
-  const { said, first } = await lockHolders(db, true);
+  const { said, first } = await lockHolders(db, "writers");
   return `Cannot go on: another session held rows or tables this run writes for ` +
     `${lockTimeoutMs / 1000} s${said.length > 0 ? ` (${said.join(", ")})` : ""}; end it${
       first === undefined ? "" : ` (select pg_terminate_backend(${first}))`

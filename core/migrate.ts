@@ -485,7 +485,7 @@ async function applyOne(
 
 /** Why `name` was not applied: who holds the tables (best effort), and what to do. */
 async function lockedOutWords(db: Database, name: string, timeoutMs: number): Promise<string> {
-  const { said, first } = await lockHolders(db, false);
+  const { said, first } = await lockHolders(db, "any");
   return `Cannot apply ${name}: another session held its tables for ${timeoutMs / 1000} s${
     said.length > 0 ? ` (${said.join(", ")})` : ""
   }; end it${

@@ -766,6 +766,14 @@ for (const kind of ["pglite", "postgres"] as const) {
       // SQL whose first line is a comment is SQL, not a flag (before: `Unknown flag "-- …"`).
       assert.equal(await sql("-- open tickets\nselect 1 as n"), "n\n-\n1\n(1 row)");
       assert.equal(await sql("--json", "-- the same\nselect 2 as n"), '[{"n":2}]');
+      // Comments alone run nothing: said, exit 2 (before: a blank line, exit 0).
+      const comment = await cli(["sql", "-- just a comment"], env);
+      assert.equal(comment.code, 2, comment.stdout + comment.stderr);
+      assert.match(comment.stderr, /^Give the SQL to run: the SQL given holds only comments\n/);
+      // A flag with a stray space stays a flag (refused as unknown), not a comment run as SQL.
+      const spaced = await cli(["sql", "--json ", "select 1"], env);
+      assert.equal(spaced.code, 2, spaced.stdout + spaced.stderr);
+      assert.match(spaced.stderr, /^Unknown flag "--json "/);
     },
   });
 }

@@ -186,7 +186,7 @@ Deno.test({
         assert.match(
           r.stderr,
           new RegExp(
-            `^Cannot run ${name}: another session held tables ${name} needs for 10 s ` +
+            `^Cannot run ${name}: another session held tables ${name} reads for 10 s ` +
               `\\(PostgreSQL process ${pid} \\("psql", idle in transaction for \\d+ s\\)\\); ` +
               `end it \\(select pg_terminate_backend\\(${pid}\\)\\) or let it finish, then ` +
               `run ${name} again\n$`,

@@ -163,7 +163,15 @@ function showTickets(view, features) {
 
 /** The Leaflet map over East Africa, with its basemap (if any), scale and legend. */
 async function createLeafletMap(element, config) {
-  const map = L.map(element, { maxZoom: MAX_ZOOM, minZoom: 2, worldCopyJump: true });
+  // trackResize off: the map's own ResizeObserver (createMap) follows its box, window sizes
+  // included, and skips a hidden map (Leaflet's window listener measured it 0 × 0 in the table
+  // view, and a fit made then showed the whole world).
+  const map = L.map(element, {
+    maxZoom: MAX_ZOOM,
+    minZoom: 2,
+    worldCopyJump: true,
+    trackResize: false,
+  });
   map.attributionControl.setPrefix(false);
   map.setView([-1.29, 36.82], 6);
   await addBasemap(map, config);
