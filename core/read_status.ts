@@ -135,7 +135,8 @@ order by r.id desc limit 1`;
 
 /** $1 dataset, $2 the last run's id (null: none): the runs skipped for the lock since. */
 const LOCKED_SINCE = `
-select count(*)::int as runs, max(finished_at) as last_at from tickets.runs
+select count(*)::int as runs, min(started_at) as first_at, max(finished_at) as last_at
+from tickets.runs
 where dataset = $1 and status = 'locked' and ($2::bigint is null or id > $2::bigint)`;
 
 /** Distinct files in the ledger (one row per file name: a replaced file keeps its last ETag). */
@@ -217,8 +218,8 @@ interface Check {
 /** The dataset's `tickets.import_meta` row. */
 type MetaRow = { watermark: string | null; files_applied: number; last_applied_at: Date | null };
 
-/** The runs skipped for a held lock since the last run: how many, when the last ended. */
-type LockedRow = { runs: number; last_at: Date | null };
+/** The runs skipped for a held lock since the last run: how many, when the first began and the last ended. */
+type LockedRow = { runs: number; first_at: Date | null; last_at: Date | null };
 
 /** The dataset's table: rows, open tickets, newest update. */
 type CountsRow = { rows: number; open: number; newest: Date | null; future: number };
@@ -262,7 +263,11 @@ async function datasetStatus(
   const lastApplied = meta?.last_applied_at ?? null;
   const contentLagMs = counts?.newest ? check.now.getTime() - counts.newest.getTime() : null;
   const contentLagHours = contentLagMs === null ? null : Math.round(contentLagMs / 360_000) / 10;
-  const failing = [...await notWritable(db, dataset), ...runFailure(run)];
+  const failing = [
+    ...await notWritable(db, dataset),
+    ...runFailure(run),
+    ...lockHeld(locked, check.now),
+  ];
   const stale = [
     ...staleness(lastApplied, check),
     ...contentLag(contentLagMs, contentLagHours, check, counts?.future ?? 0),
@@ -355,6 +360,29 @@ function runFailure(run: RunRow | undefined): string[] {
     return [`The last run applied its files: ${run.error}`];
   }
   return [];
+}
+
+/**
+ * How long the runs since the last one may all be skipped for the dataset's lock before the
+ * feed counts as held: three runs of the 20-minute schedule. A run takes seconds to minutes.
+ */
+export const LOCK_HELD_MAX_MS = 3600_000;
+
+/**
+ * A reason when every run for over {@linkcode LOCK_HELD_MAX_MS} was skipped because another
+ * session held the dataset's lock (a run that hangs, a psql holding it). Before, status stayed
+ * OK until the max age passed (2 h), and the skipped runs logged at `info` (an operator's).
+ */
+function lockHeld(locked: LockedRow | undefined, now: Date): string[] {
+  if (!locked?.first_at || now.getTime() - locked.first_at.getTime() <= LOCK_HELD_MAX_MS) {
+    return [];
+  }
+  return [
+    `Every run for ${ageText(now.getTime() - locked.first_at.getTime(), (h) => h.toFixed(1))} ` +
+    `was skipped (${locked.runs} ${locked.runs === 1 ? "run" : "runs"}): another session has ` +
+    `held the dataset's lock since ${eatIso(locked.first_at)} or before; a run says who holds ` +
+    `it, and the runbook how to end it if no run is going`,
+  ];
 }
 
 /** A reason when no file was applied for longer than the max age, in working hours. */

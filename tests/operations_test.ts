@@ -405,9 +405,22 @@ for (const b of backends()) {
       /last run .*: interrupted, 0 files applied \(Interrupted by SIGTERM: .*\)\n {2}since then 2 runs skipped: another run held the lock/,
     );
 
+    // Every run skipped for over an hour: the lock is held (before: OK until the max age).
+    await recordRun(db, skipped, { startedAt: at(60), finishedAt: at(60) });
+    await recordRun(db, skipped, { startedAt: at(80), finishedAt: at(80) });
+    const held = (await readStatus(db, { clock: { now: () => at(85) }, datasets: [INC] }))
+      .datasets[0]!;
+    assert.equal(held.health, "failing");
+    assert.deepEqual(held.reasons, [
+      `The last run was interrupted: ${error}`,
+      `Every run for 1.1 h was skipped (4 runs): another session has held the dataset's lock ` +
+      `since ${eatIso(at(21))} or before; a run says who holds it, and the runbook how to end ` +
+      `it if no run is going`,
+    ]);
+
     // A run that gets through is the last run again, with nothing skipped since.
-    await recordRun(db, report, { startedAt: at(60), finishedAt: at(61) });
-    const healed = (await readStatus(db, { clock: { now: () => at(62) }, datasets: [INC] }))
+    await recordRun(db, report, { startedAt: at(90), finishedAt: at(91) });
+    const healed = (await readStatus(db, { clock: { now: () => at(92) }, datasets: [INC] }))
       .datasets[0]!;
     assert.equal(healed.health, "ok", JSON.stringify(healed));
     assert.equal(healed.lastRun?.status, "ok");
