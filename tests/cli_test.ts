@@ -763,6 +763,10 @@ for (const kind of ["pglite", "postgres"] as const) {
       const insert = "insert into tickets.import_meta (dataset) values ('x'), ('y')";
       assert.equal(await sql(insert), "INSERT 0 2");
       assert.equal(await sql("--json", "delete from tickets.import_meta"), "[]");
+      // Once, on PostgreSQL when it is set (each run opens the database, and the embedded one
+      // boots in seconds): the arguments are read before it opens, and both databases answer
+      // comments alone alike (no command, no columns).
+      if (kind === "pglite" && base !== undefined) return;
       // SQL whose first line is a comment is SQL, not a flag (before: `Unknown flag "-- …"`).
       assert.equal(await sql("-- open tickets\nselect 1 as n"), "n\n-\n1\n(1 row)");
       assert.equal(await sql("--json", "-- the same\nselect 2 as n"), '[{"n":2}]');
