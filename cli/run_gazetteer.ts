@@ -7,7 +7,7 @@
 import { isAbsolute } from "node:path";
 import { type Config, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { boundLockWaits, FILE_LOCK_TIMEOUT_MS, lockWaitError } from "../core/lock_wait.ts";
+import { FILE_LOCK_TIMEOUT_MS, withBoundedLockWaits } from "../core/lock_wait.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -37,16 +37,15 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   try {
     // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
     // psql held them); then who holds them and how to end it.
-    await boundLockWaits(db, FILE_LOCK_TIMEOUT_MS);
-    return await (action === "export"
-      ? exportSheet(context, db, target)
-      : importSheet(context, db, sheet, text)).catch(async (error) => {
-        throw await lockWaitError(db, error, {
-          command: "gazetteer",
-          does: "writes",
-          timeoutMs: FILE_LOCK_TIMEOUT_MS,
-        }) ?? error;
-      });
+    const wait = { command: "gazetteer", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
+    return await withBoundedLockWaits(
+      db,
+      wait,
+      () =>
+        action === "export"
+          ? exportSheet(context, db, target)
+          : importSheet(context, db, sheet, text),
+    );
   } finally {
     await db.close();
   }

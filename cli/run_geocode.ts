@@ -7,7 +7,7 @@
 import { type Config, ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { boundLockWaits, FILE_LOCK_TIMEOUT_MS, lockWaitError } from "../core/lock_wait.ts";
+import { FILE_LOCK_TIMEOUT_MS, withBoundedLockWaits } from "../core/lock_wait.ts";
 import { geocode, GEOCODE_LOCK, type GeocodeReport } from "../core/geocode.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, Geocoder } from "../core/ports/mod.ts";
@@ -72,15 +72,13 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     }
     // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
     // psql held them); then who holds them and how to end it.
-    await boundLockWaits(db, FILE_LOCK_TIMEOUT_MS);
     const opened = db;
-    return await geocodeModes(context, db, run, stopping.signal).catch(async (error) => {
-      throw await lockWaitError(opened, error, {
-        command: "geocode",
-        does: "writes",
-        timeoutMs: FILE_LOCK_TIMEOUT_MS,
-      }) ?? error;
-    });
+    const wait = { command: "geocode", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
+    return await withBoundedLockWaits(
+      opened,
+      wait,
+      () => geocodeModes(context, opened, run, stopping.signal),
+    );
   } finally {
     stopping.stop();
     await db?.close();

@@ -7,10 +7,9 @@
 import { openDatabase } from "../app/open_database.ts";
 import { capture, formatCaptureReport } from "../core/capture.ts";
 import {
-  boundLockWaits,
   FILE_LOCK_TIMEOUT_MS,
-  lockWaitError,
   READ_LOCK_TIMEOUT_MS,
+  withBoundedLockWaits,
 } from "../core/lock_wait.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
@@ -62,10 +61,7 @@ async function printFromDatabase<T>(
     ? { command: "report", does: "reads", timeoutMs: READ_LOCK_TIMEOUT_MS } as const
     : { command: "capture", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
   try {
-    await boundLockWaits(db, wait.timeoutMs);
-    const result = await compute(db).catch(async (error) => {
-      throw await lockWaitError(db, error, wait) ?? error;
-    });
+    const result = await withBoundedLockWaits(db, wait, () => compute(db));
     out(values.json ? JSON.stringify(result) : format(result));
     return 0;
   } finally {

@@ -12,7 +12,7 @@ import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { grantsLacking, STATUS_READS } from "../core/check_read_grants.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
-import { boundLockWaits, lockWaitError, READ_LOCK_TIMEOUT_MS } from "../core/lock_wait.ts";
+import { READ_LOCK_TIMEOUT_MS, withBoundedLockWaits } from "../core/lock_wait.ts";
 import { configToRead } from "./_config_to_read.ts";
 import {
   amount,
@@ -95,12 +95,15 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
     return notChecked(context, flags, error);
   }
   try {
-    await boundLockWaits(db, READ_LOCK_TIMEOUT_MS);
-    const status = await readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets })
-      .catch(async (error) => {
-        throw await statusGrantsError(db, error) ??
-          await lockWaitError(db, error, STATUS_WAIT) ?? error;
-      });
+    const status = await withBoundedLockWaits(
+      db,
+      STATUS_WAIT,
+      () =>
+        readStatus(db, { store, maxAgeHours, maxContentLagHours, datasets })
+          .catch(async (error) => {
+            throw await statusGrantsError(db, error) ?? error;
+          }),
+    );
     const { checkedAt, ...rest } = status;
     const named = { checkedAt, database: db.description, ...rest };
     context.out(values.json ? JSON.stringify(named) : formatStatus(named));

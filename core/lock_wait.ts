@@ -1,7 +1,7 @@
 /**
  * A command's waits for rows or tables another session holds, bounded (PostgreSQL; the embedded
  * database has one session): past the bound the statement fails (lock_not_available), and
- * {@linkcode lockWaitError} says who held them and what to do. Before, `status` and `report`
+ * {@linkcode withBoundedLockWaits} says who held them and what to do. Before, `status` and `report`
  * waited, silent, for as long as a session held `tickets.inc` locked (a `VACUUM FULL`, an
  * `ALTER`, a psql left in a `LOCK TABLE`): a tester's health check hung until it was killed.
  *
@@ -48,20 +48,32 @@ export interface LockWait {
 }
 
 /**
- * `error` in words when it is a lock wait that ran out: who holds (or waits for) what stopped
- * the command (best effort), the statement that ends the first, and what to do; undefined for
- * any other error. Call it once the failed transaction is over (the lookup is a statement).
+ * Runs `fn` with the session's lock waits bounded by `wait.timeoutMs`; a wait that runs out fails
+ * in words ({@linkcode lockWaitError}), any other error as it is.
  *
  * @example
  * ```ts ignore
- * await boundLockWaits(db, READ_LOCK_TIMEOUT_MS);
  * const wait = { command: "report", does: "reads", timeoutMs: READ_LOCK_TIMEOUT_MS } as const;
- * const report = await buildReport(db).catch(async (error) => {
- *   throw await lockWaitError(db, error, wait) ?? error;
- * });
+ * const report = await withBoundedLockWaits(db, wait, () => buildReport(db));
  * ```
  */
-export async function lockWaitError(
+export async function withBoundedLockWaits<T>(
+  db: Database,
+  wait: LockWait,
+  fn: () => Promise<T>,
+): Promise<T> {
+  await boundLockWaits(db, wait.timeoutMs);
+  return await fn().catch(async (error) => {
+    throw await lockWaitError(db, error, wait) ?? error;
+  });
+}
+
+/**
+ * `error` in words when it is a lock wait that ran out: who holds (or waits for) what stopped
+ * the command (best effort), the statement that ends the first, and what to do; undefined for
+ * any other error. Called once the failed transaction is over (the lookup is a statement).
+ */
+async function lockWaitError(
   db: Database,
   error: unknown,
   wait: LockWait,
