@@ -202,7 +202,7 @@ export async function createPgliteDatabase(
     if (lock?.killedHolder) await removeOrphanTempFiles(lock.dataDir);
     // Loaded here, not at the top: a run on PostgreSQL never pays for loading PGlite (~150 ms).
     const { PGlite } = await import("@electric-sql/pglite");
-    const { postgis } = await import("@electric-sql/pglite-postgis");
+    const { postgisCore } = await import("./_pglite_postgis.ts");
     const pg = await PGlite.create({
       // Where it really is: PGlite's file system cannot open a folder through a link (errno 20,
       // a tester's link inside ./.data to a database there).
@@ -210,7 +210,7 @@ export async function createPgliteDatabase(
         ? undefined
         : await Deno.realPath(options.dataDir).catch(() => options.dataDir),
       loadDataDir: options.loadDataDir,
-      extensions: options.postgis === false ? {} : { postgis },
+      extensions: options.postgis === false ? {} : { postgis: postgisCore },
     });
     const description = options.dataDir === undefined
       ? "a database in memory (nothing kept)"

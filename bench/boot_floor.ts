@@ -1,7 +1,8 @@
 // The embedded database's boot floor against `status`, on the same data directory, whole
 // processes (Deno start included), alternated, peak RSS polled from /proc (VmHWM):
 //   floor   bench/_boot_probe.ts bare     PGlite.create() + select 1, no extension
-//   PostGIS bench/_boot_probe.ts postgis  the same with the PostGIS extension loaded
+//   PostGIS bench/_boot_probe.ts postgis  the same with the PostGIS extension as fleettickets loads it
+//   npm     bench/_boot_probe.ts postgis-npm  the same with the npm package's whole PostGIS bundle
 //   status  deno run -P=worker main.ts status --dataset inc   (what a monitor runs)
 // `deno task bench` runs it on its PGlite directory; alone:
 //   deno run -A bench/boot_floor.ts DATA_DIR [RUNS]     (DATA_DIR: a migrated embedded database)
@@ -15,6 +16,7 @@ export async function measureBootFloor(dataDir: string, runs: number): Promise<s
   const kinds = {
     floor: ["run", "-A", "bench/_boot_probe.ts", "bare", dataDir],
     postgis: ["run", "-A", "bench/_boot_probe.ts", "postgis", dataDir],
+    npm: ["run", "-A", "bench/_boot_probe.ts", "postgis-npm", dataDir],
     status: [
       "run",
       "-P=worker",
@@ -27,7 +29,12 @@ export async function measureBootFloor(dataDir: string, runs: number): Promise<s
       "1000000",
     ],
   } as const;
-  const results: Record<keyof typeof kinds, Measured[]> = { floor: [], postgis: [], status: [] };
+  const results: Record<keyof typeof kinds, Measured[]> = {
+    floor: [],
+    postgis: [],
+    npm: [],
+    status: [],
+  };
   for (let i = 0; i < runs; i++) {
     for (const [kind, args] of Object.entries(kinds) as [keyof typeof kinds, readonly string[]][]) {
       results[kind].push(await measureProcess(Deno.execPath(), [...args], { PGLITE_DIR: dataDir }));
@@ -41,7 +48,11 @@ export async function measureBootFloor(dataDir: string, runs: number): Promise<s
     }), ${mb(kind).toFixed(0)} MB peak RSS | report |`;
   return [
     row("embedded floor: PGlite.create() + select 1, no extension, whole process", "floor"),
-    row("embedded with PostGIS: the same + the PostGIS extension", "postgis"),
+    row(
+      "embedded with PostGIS: the same + the PostGIS extension (vendor/'s cut bundle)",
+      "postgis",
+    ),
+    row("the same with the npm package's whole PostGIS bundle (raster, topology, TIGER)", "npm"),
     row("`status --dataset inc` on the same embedded database, whole process", "status"),
     `| status / floor | **${(ms("status") / ms("floor")).toFixed(2)}×** time, **${
       (mb("status") / mb("floor")).toFixed(2)

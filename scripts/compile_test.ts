@@ -214,10 +214,16 @@ Deno.test("compile refuses to build while .env sets a host setting the environme
   );
 });
 
-Deno.test("the binary carries the demo's gazetteer, which demo reads at run time", () => {
+Deno.test("the binary carries what it reads at run time: the demo's gazetteer and the embedded database's PostGIS", () => {
   const args = compileArgs(worker, []);
   const included = args.flatMap((arg, i) => args[i - 1] === "--include" ? [arg] : []);
-  assert.deepEqual(included, ["migrations", "definitions", "web", "demo/gazetteer.csv"]);
+  assert.deepEqual(included, [
+    "migrations",
+    "definitions",
+    "web",
+    "demo/gazetteer.csv",
+    "vendor/pglite-postgis/postgis.tar.gz",
+  ]);
 });
 
 Deno.test("under the binary's flags, serve listens on localhost, and an address outside them is refused naming the ones it may use (exit 2)", async () => {
