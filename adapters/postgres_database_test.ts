@@ -281,3 +281,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a new connection whose first look at the array types outlasts the statement timeout fails that statement, and the process lives on",
+  ignore: Deno.env.get("TEST_DATABASE_URL") === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // serve's pool opens each connection with the statement timeout in its startup message, and
+    // postgres.js's first query on it (the array types) obeys it too. Before: its failure was
+    // rejected to nobody, and Deno ended the process on the unhandled rejection (CI: the test
+    // file died; serve under load with SERVE_STATEMENT_TIMEOUT=0.1 would have).
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const db = createPostgresDatabase(Deno.env.get("TEST_DATABASE_URL")!, {
+        readOnlyTimeoutMs: 1,
+      });
+      try {
+        outcomes.push(
+          await db.query(`select 1 as n`).then(
+            () => "answered",
+            (error) => (error as Error).message,
+          ),
+        );
+      } finally {
+        await db.close();
+      }
+    }
+    for (const outcome of outcomes) {
+      assert.match(outcome, /^answered$|statement timeout/);
+    }
+    // And a pool whose statements have time answers as ever.
+    const db = createPostgresDatabase(Deno.env.get("TEST_DATABASE_URL")!, {
+      readOnlyTimeoutMs: 5_000,
+    });
+    try {
+      assert.deepEqual([...await db.query(`select array['a', 'b'] as list`)], [{
+        list: ["a", "b"],
+      }]);
+    } finally {
+      await db.close();
+    }
+  },
+});

@@ -588,7 +588,10 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
       if (needsTypes) {
         initial.reserve && (initial = null)
-        return fetchArrayTypes()
+        // fleettickets patch: the array types' query can fail (a statement timeout in the startup
+        // message); upstream left that rejection to nobody and the process died of it. Fail the
+        // connection instead: its waiting statement gets the error, the next one a new connection.
+        return fetchArrayTypes().catch(error)
       }
 
       initial && !initial.reserve && execute(initial)
