@@ -3,7 +3,7 @@
 // PostgreSQL when TEST_DATABASE_URL is set.
 
 import assert, { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { createPgliteDatabase } from "../adapters/pglite_database.ts";
+import { newPgliteWithPostgis } from "./_pglite_cache.ts";
 import { createPostgresDatabase } from "../adapters/postgres_database.ts";
 import { capture } from "../core/capture.ts";
 import { resolveGeometry } from "../core/geocode.ts";
@@ -31,7 +31,7 @@ import {
 import { cli } from "./_cli.ts";
 import postgres from "postgres";
 
-const opens: [string, () => Promise<Database>][] = [["pglite", () => createPgliteDatabase()]];
+const opens: [string, () => Promise<Database>][] = [["pglite", newPgliteWithPostgis]];
 const base = Deno.env.get("TEST_DATABASE_URL");
 if (base) {
   opens.push(["postgres", async () => createPostgresDatabase(await createScratchDatabase(base))]);
