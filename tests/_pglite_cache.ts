@@ -29,14 +29,21 @@ export async function migratedSnapshot(): Promise<string> {
 }
 
 /**
- * A new embedded database in memory as `initdb` and `create extension postgis` leave it, before
- * any migration: where migrate_test's embedded databases start. Made from nothing each took
+ * A new embedded database (in memory, or in `dataDir`, which must not exist) as `initdb` and
+ * `create extension postgis` leave it, before any migration: where the tests of an earlier
+ * release's database start. Made from nothing each took
  * ~15 s on CI (initdb, then PostGIS's install script); this loads a snapshot in ~2 s. Migration
  * 001's `create extension if not exists postgis` finds it there. (A database made from nothing
  * is still tested: embedded_db_test's first test migrates a new folder.)
  */
-export async function newPgliteWithPostgis(): Promise<Database> {
-  const snapshot = await cached(`pglite-postgis.tar.${await schemaKey()}`, async (path) => {
+export async function newPgliteWithPostgis(dataDir?: string): Promise<Database> {
+  const loadDataDir = new Blob([await Deno.readFile(await postgisSnapshot())]);
+  return await createPgliteDatabase({ dataDir, loadDataDir });
+}
+
+/** The path of a `dumpDataDir()` tarball of a new database with PostGIS and nothing else. */
+async function postgisSnapshot(): Promise<string> {
+  return await cached(`pglite-postgis.tar.${await schemaKey()}`, async (path) => {
     const db = await createPgliteDatabase();
     try {
       await db.exec("create extension postgis");
@@ -45,7 +52,6 @@ export async function newPgliteWithPostgis(): Promise<Database> {
       await db.close();
     }
   });
-  return await createPgliteDatabase({ loadDataDir: new Blob([await Deno.readFile(snapshot)]) });
 }
 
 /**

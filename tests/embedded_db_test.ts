@@ -8,7 +8,7 @@ import { loadDefinitions, loadMigrations, migrate } from "../core/migrate.ts";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import type { Database } from "../core/ports/mod.ts";
-import { copyMigratedPglite } from "./_pglite_cache.ts";
+import { copyMigratedPglite, newPgliteWithPostgis } from "./_pglite_cache.ts";
 
 const PSQL = "/usr/lib/postgresql/15/bin/psql";
 const base = Deno.env.get("TEST_DATABASE_URL");
@@ -92,10 +92,15 @@ Deno.test({
     // earlier version (migrations 001-009, no definitions yet) made there.
     const cwd = await scratchDir("test-embedded");
     const shipped = await loadMigrations();
-    await inProcess(
-      `${cwd}/.data/pglite`,
-      (db) => migrate(db, { migrations: shipped.filter((m) => m.version <= 9), definitions: [] }),
-    );
+    const earlier = await newPgliteWithPostgis(`${cwd}/.data/pglite`);
+    try {
+      await migrate(earlier, {
+        migrations: shipped.filter((m) => m.version <= 9),
+        definitions: [],
+      });
+    } finally {
+      await earlier.close();
+    }
     await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
     const definitions = (await loadDefinitions()).map((d) => d.name);
     const pending = `7 pending migration(s) and ${definitions.length} definition(s) (views, ` +
