@@ -6,7 +6,7 @@
  */
 
 import type { Config } from "../app/config.ts";
-import { MISSING_KEY } from "./_open_store.ts";
+import { MISSING_KEY, openStore } from "./_open_store.ts";
 import { setsDatabaseUrl } from "./_dot_env_names.ts";
 import {
   checkEmbeddedDir,
@@ -22,7 +22,7 @@ import { DatabaseLockedError, hasPgliteDatabase } from "../adapters/pglite_datab
 import { connectPostgresDatabase, describeTarget } from "../adapters/postgres_database.ts";
 import { type ChangeKey, parseChangeKey, quoteIgnoredKeys } from "../core/change_key.ts";
 import { lookElsewhere, quoteCsvFolders } from "../core/csv_elsewhere.ts";
-import { type Dataset, DATASETS } from "../core/datasets.ts";
+import { type Dataset, DATASETS, INC } from "../core/datasets.ts";
 import { MAX_FUTURE_SKEW_MS } from "../core/drain.ts";
 import { eatIso } from "../core/eat_time.ts";
 import { pendingMigrations, SchemaRefusedError } from "../core/migrate.ts";
@@ -460,6 +460,45 @@ export async function checkBucket(config: Config, now: Date): Promise<Check[]> {
       checks.push(await checkPrefix(store, where, dataset, name, now));
     } catch (error) {
       checks.push(bucketFailure(config, name, error, error instanceof NotS3EndpointError));
+    }
+  }
+  return checks;
+}
+
+/**
+ * A folder deployment's source (`doctor --from-dir DIR`, in place of the bucket): the folder as
+ * `ingest --from-dir DIR --apply` checks it (there, a mirror of the bucket's root, inside
+ * ./.data where applied files can be moved), then each dataset's changes folder as a bucket
+ * prefix is checked. Before, doctor looked only at the bucket and warned that none was set.
+ */
+export async function checkFolderSource(config: Config, dir: string, now: Date): Promise<Check[]> {
+  let store: ObjectStore;
+  try {
+    store = await openStore(config, { "from-dir": dir, apply: true }, INC);
+  } catch (error) {
+    return [fail(
+      "folder",
+      message(error),
+      "name the folder ingest --from-dir reads (DIR/automations/inc/changes/ holds INC's files)",
+    )];
+  }
+  const checks: Check[] = [];
+  for (const dataset of Object.values(DATASETS)) {
+    const name = `folder ${dataset.name}`;
+    const changes = `${dir.replace(/\/+$/, "")}/${dataset.changesPrefix}`;
+    if (!(await Deno.stat(changes).then((s) => s.isDirectory, () => false))) {
+      checks.push(warn(
+        name,
+        `${changes} does not exist: no ${dataset.name.toUpperCase()} change file has come`,
+        `the exporter writes ${dataset.name.toUpperCase()} files there; until then ` +
+          `ingest warns of it (no_changes_folder) on each run that drains ${dataset.name.toUpperCase()}`,
+      ));
+      continue;
+    }
+    try {
+      checks.push(await checkPrefix(store, dir.replace(/\/+$/, ""), dataset, name, now));
+    } catch (error) {
+      checks.push(fail(name, message(error), "let this user read the folder and its files"));
     }
   }
   return checks;

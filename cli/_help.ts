@@ -25,8 +25,11 @@ const SOURCE =
 export const COMMANDS: Record<string, CommandHelp> = {
   doctor: {
     summary: "check the setup: database, bucket, geocoder, clock (run this first)",
-    usage: "doctor [--json]",
-    options: "  --json              one JSON document: checks[] with name, result, detail, remedy",
+    usage: "doctor [--from-dir DIR] [--json]",
+    options:
+      "  --from-dir DIR      check the folder a folder deployment drains (ingest --from-dir DIR)\n" +
+      "                      instead of the bucket\n" +
+      "  --json              one JSON document: checks[] with name, result, detail, remedy",
     notes: "Each check prints ok, warn or fail with one line of remedy. Exit 0 when nothing " +
       "fails, 1 otherwise. It makes no paid geocoder call and writes nothing.",
   },

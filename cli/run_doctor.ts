@@ -1,6 +1,6 @@
 /**
  * `doctor`: the first command of the runbook. Checks the database, PostGIS, migrations, the
- * embedded folder, the bucket, the geocoder configuration, the clock and EAT handling; prints
+ * embedded folder, the bucket (or a `--from-dir` folder), the geocoder configuration, the clock and EAT handling; prints
  * ok / warn / fail with one line of remedy each. Exit 0 when nothing fails, 1 otherwise.
  *
  * @module
@@ -11,6 +11,7 @@ import {
   checkBucket,
   checkDatabase,
   checkEnvFileLoaded,
+  checkFolderSource,
   checkGeocoder,
 } from "./_doctor_checks.ts";
 import { type Context, parse } from "./_context.ts";
@@ -18,13 +19,16 @@ import { type Context, parse } from "./_context.ts";
 /** Runs `doctor`; returns the exit code. */
 export async function runDoctor(context: Context, args: string[]): Promise<number> {
   const { config, out } = context;
-  const values = parse(args, { json: { type: "boolean" } });
+  const values = parse(args, { json: { type: "boolean" }, "from-dir": { type: "string" } });
   const now = new Date();
   const envFile = await checkEnvFileLoaded(config);
   const checks: Check[] = [
     ...envFile ? [envFile] : [],
     ...await checkDatabase(config, now),
-    ...await checkBucket(config, now),
+    // A folder deployment has no bucket: its folder is checked in the bucket's place.
+    ...values["from-dir"] === undefined
+      ? await checkBucket(config, now)
+      : await checkFolderSource(config, String(values["from-dir"]), now),
     checkGeocoder(config),
   ];
   return printChecks(checks, values.json === true, out) ? 0 : 1;

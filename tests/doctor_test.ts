@@ -4,11 +4,13 @@
 import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { cleanUpScratchDirsAtEnd, cli, scratchDir } from "./_cli.ts";
-import { createScratchDatabase, removeTestDataAtEnd } from "./_harness.ts";
+import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import { createS3Client, startS3TestServer } from "./_s3_test_server.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { loadMigrations, migrate } from "../core/migrate.ts";
 import postgres from "postgres";
+import { copyMigratedPglite } from "./_pglite_cache.ts";
+import { generateStream } from "../demo/generate_stream.ts";
 
 const base = Deno.env.get("TEST_DATABASE_URL");
 
@@ -283,3 +285,29 @@ Deno.test({
 cleanUpScratchDirsAtEnd();
 
 removeTestDataAtEnd();
+
+Deno.test("doctor --from-dir checks a folder deployment's folder in the bucket's place: the change files waiting, a dataset's folder not there yet; a folder that is none fails (exit 1)", async () => {
+  const dir = await scratchDir("test-doctor");
+  const env = { PGLITE_DIR: `${dir}/pglite` };
+  await copyMigratedPglite(env.PGLITE_DIR);
+  await writeFiles(`${dir}/feed`, generateStream({ tickets: 30, deltas: 2, seed: 8 }).files);
+  const r = await cli(["doctor", "--from-dir", `${dir}/feed/`], env);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(
+    r.stdout,
+    /^ok +folder inc +.*\/feed\/automations\/inc\/changes\/ listable: 3 change file\(s\) waiting$/m,
+  );
+  assert.match(
+    r.stdout,
+    /^warn +folder crq +.*\/feed\/automations\/crq\/changes\/ does not exist: no CRQ change file has come$/m,
+  );
+  // Before: the bucket alone, warned as unset, whatever the deployment drains.
+  assert.doesNotMatch(r.stdout, /bucket/);
+
+  const missing = await cli(["doctor", "--from-dir", `${dir}/nope`], env);
+  assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+  assert.match(
+    missing.stdout,
+    /^fail +folder +Cannot read the folder ".*\/nope": it does not exist\n +→ name the folder ingest --from-dir reads/m,
+  );
+});
