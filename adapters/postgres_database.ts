@@ -55,6 +55,12 @@ export interface PostgresDatabaseOptions {
    */
   readOnlyTimeoutMs?: number;
   /**
+   * Bound, in milliseconds, each statement's wait for rows or tables another session holds
+   * (`lock_timeout` in the startup message): on every connection from its first statement, a
+   * replacement connection included. Unset or 0: the server's setting (unbounded by default).
+   */
+  lockTimeoutMs?: number;
+  /**
    * Seconds a statement may wait without any answer before the server is asked, on a new
    * connection, whether it still answers; when that gets no answer within `connectTimeout`, the
    * waiting statements fail as a lost connection (transient), naming the silence. 0: never asked.
@@ -119,6 +125,7 @@ export async function connectPostgresDatabase(
     max: options.max,
     prepare: options.prepare,
     readOnlyTimeoutMs: options.readOnlyTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
     stallAfterS: options.stallAfterS,
   });
   const where = describeTarget(url);
@@ -404,7 +411,12 @@ export function createPostgresDatabase(
     target,
     { max: options.max ?? 1 },
     sockets,
-    readOnlySession(readOnlyTimeoutMs),
+    {
+      ...readOnlySession(readOnlyTimeoutMs),
+      ...options.lockTimeoutMs
+        ? { lock_timeout: String(wholeTimeoutMs(options.lockTimeoutMs)) }
+        : {},
+    },
   );
   const stallAfterS = options.stallAfterS ?? (readOnlyTimeoutMs === undefined ? STALL_AFTER_S : 0);
   // The listening connection counts its own sockets: a new one must not read as the loss of

@@ -27,6 +27,7 @@ import {
 import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
 import { ledgerGrantsLacking, ownerRoleInstead } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
+import { type LockWait, withBoundedLockWaits } from "../core/lock_wait.ts";
 
 /** An embedded database a command left half-built: exit 2, with what to do. */
 export class IncompleteDatabaseError extends ConfigError {
@@ -119,6 +120,14 @@ export interface OpenDatabaseOptions {
    * read API: its reads of one statement then need no transaction).
    */
   readOnlyTimeoutMs?: number;
+  /**
+   * PostgreSQL: the command's bound on waits for rows or tables another session holds, set on
+   * every connection from the start, so the schema check is bounded too and a wait that runs
+   * out is said in words ({@linkcode withBoundedLockWaits}). Before, a command bounded its waits
+   * after the schema check, which could wait unbounded behind a lock on the ledgers, and a
+   * replaced connection lost the bound.
+   */
+  lockWait?: LockWait;
 }
 
 /** Opens the database named by the configuration. */
@@ -137,13 +146,18 @@ export async function openDatabase(
     max: options.poolSize,
     prepare: options.prepare,
     readOnlyTimeoutMs: options.readOnlyTimeoutMs,
+    lockTimeoutMs: options.lockWait?.timeoutMs,
   }).catch((error) => {
     // A port that is not PostgreSQL's, TLS the server refuses: a setting to fix (exit 2, not
     // transient), not an outage.
     throw error instanceof DatabaseUrlError ? new ConfigError(error.message) : error;
   });
   try {
-    if (options.requireMigrated) await requireCurrent(db);
+    if (options.requireMigrated) {
+      await (options.lockWait === undefined
+        ? requireCurrent(db)
+        : withBoundedLockWaits(db, options.lockWait, () => requireCurrent(db)));
+    }
   } catch (error) {
     const named = await ledgerGrantsError(db, error, options);
     await db.close();

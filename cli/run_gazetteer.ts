@@ -33,11 +33,11 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   const config = await configToRead(context, { writes: action === "import" });
   const text = action === "import" ? await readSheetText(sheet) : "";
   if (action === "import") refuseDemoSheet(config, sheet, text);
-  const db = await openDatabase(config, { requireMigrated: true, existing: true });
+  // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
+  // psql held them); then who holds them and how to end it.
+  const wait = { command: "gazetteer", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
+  const db = await openDatabase(config, { requireMigrated: true, existing: true, lockWait: wait });
   try {
-    // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
-    // psql held them); then who holds them and how to end it.
-    const wait = { command: "gazetteer", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
     return await withBoundedLockWaits(
       db,
       wait,

@@ -15,6 +15,13 @@ import { configToRead } from "./_config_to_read.ts";
 import { amount, type Context, datasetsFlag, parse, UsageError } from "./_context.ts";
 import { watchStopSignals } from "./_stop_signals.ts";
 
+/** geocode's waits for the tickets another session holds: as long as ingest's. */
+const GEOCODE_WAIT = {
+  command: "geocode",
+  does: "writes",
+  timeoutMs: FILE_LOCK_TIMEOUT_MS,
+} as const;
+
 /** Early stops that mean the run failed (a budget stop is the run doing what it was told). */
 const FAILED_STOPS = ["provider", "provider unreachable", "provider failing", "signal"];
 
@@ -62,6 +69,7 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     db = await openDatabase(await configToRead(context, { writes: run.apply }), {
       requireMigrated: true,
       existing: true,
+      lockWait: GEOCODE_WAIT,
     });
     if (run.apply && !await db.tryLock(GEOCODE_LOCK)) {
       // Two at once would each pay for every place (before: both looked all of them up).
@@ -73,10 +81,9 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
     // psql held them); then who holds them and how to end it.
     const opened = db;
-    const wait = { command: "geocode", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
     return await withBoundedLockWaits(
       opened,
-      wait,
+      GEOCODE_WAIT,
       () => geocodeModes(context, opened, run, stopping.signal),
     );
   } finally {

@@ -51,15 +51,16 @@ async function printFromDatabase<T>(
 ): Promise<number> {
   const { out } = context;
   const values = parse(args, { json: { type: "boolean" } });
-  const db = await openDatabase(await configToRead(context, { writes: !onlyReads }), {
-    requireMigrated: true,
-    existing: true,
-  });
   // Bounded waits for tables another session holds (before: status and report waited, silent,
   // as long as a psql held tickets.inc locked); capture writes, and waits as long as ingest.
   const wait = onlyReads
     ? { command: "report", does: "reads", timeoutMs: READ_LOCK_TIMEOUT_MS } as const
     : { command: "capture", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
+  const db = await openDatabase(await configToRead(context, { writes: !onlyReads }), {
+    requireMigrated: true,
+    existing: true,
+    lockWait: wait,
+  });
   try {
     const result = await withBoundedLockWaits(db, wait, () => compute(db));
     out(values.json ? JSON.stringify(result) : format(result));

@@ -143,7 +143,12 @@ async function openReadOnly(
   const deadline = Date.now() + waitMs;
   for (let waited = false;; waited = true) {
     try {
-      return await openDatabase(config, { requireMigrated: true, readOnly: true, existing: true });
+      return await openDatabase(config, {
+        requireMigrated: true,
+        readOnly: true,
+        existing: true,
+        lockWait: STATUS_WAIT,
+      });
     } catch (error) {
       // A serve never lets go while it runs (before: 120 s of waiting, then the same answer).
       if (!(error instanceof DatabaseLockedError) || error.heldByServe) throw error;

@@ -111,10 +111,14 @@ interface LockedOut {
 }
 
 /**
- * `fn` on a migrated scratch database whose tickets.inc a psql session holds in an open
- * transaction, locked against every reader (what a `VACUUM FULL` or an `ALTER` holds).
+ * `fn` on a migrated scratch database whose `table` (tickets.inc unless said) a psql session
+ * holds in an open transaction, locked against every reader (what a `VACUUM FULL` or an `ALTER`
+ * holds).
  */
-async function behindReadersLock(fn: (locked: LockedOut) => Promise<void>): Promise<void> {
+async function behindReadersLock(
+  fn: (locked: LockedOut) => Promise<void>,
+  table = "tickets.inc",
+): Promise<void> {
   const url = await createScratchDatabase(base!);
   const db = createPostgresDatabase(url);
   const holder = anotherSession(url, "psql");
@@ -122,7 +126,7 @@ async function behindReadersLock(fn: (locked: LockedOut) => Promise<void>): Prom
     await migrate(db);
     const session = await holder.reserve();
     await session`begin`;
-    await session`lock table tickets.inc in access exclusive mode`;
+    await session.unsafe(`lock table ${table} in access exclusive mode`);
     const [row] = await session<{ pid: number }[]>`select pg_backend_pid() as pid`;
     const release = async () => {
       await session`rollback`;
@@ -166,36 +170,53 @@ Deno.test({
 });
 
 Deno.test({
-  name: "[postgres] status and report behind a lock that keeps readers out end after 10 s, " +
-    "naming the session and how to end it [PostgreSQL: set TEST_DATABASE_URL]",
+  name: "[postgres] status and report behind a lock that keeps readers out, on the tickets or " +
+    "on the migration ledger, end after 10 s, naming the session and how to end it " +
+    "[PostgreSQL: set TEST_DATABASE_URL]",
   ignore: base === undefined,
   ...shared,
   fn: () =>
-    behindReadersLock(async ({ url, pid, release }) => {
-      const env = { DATABASE_URL: url };
-      const started = performance.now();
-      // Before: both waited, silent, for as long as the lock was held (a hung health check).
-      const [status, report] = await within(
-        40_000,
-        "status and report",
-        Promise.all([cli(["status", "--dataset", "inc"], env), cli(["report"], env)]),
-      );
-      assert.ok(performance.now() - started < 30_000);
-      for (const [name, r] of [["status", status], ["report", report]] as const) {
-        assert.equal(r.code, 1, `${name}: ${r.stdout}${r.stderr}`);
-        assert.match(
-          r.stderr,
-          new RegExp(
-            `^Cannot run ${name}: another session held tables ${name} reads for 10 s ` +
-              `\\(PostgreSQL process ${pid} \\("psql", idle in transaction for \\d+ s\\)\\); ` +
-              `end it \\(select pg_terminate_backend\\(${pid}\\)\\) or let it finish, then ` +
-              `run ${name} again\n$`,
-          ),
+    behindReadersLock(async ({ url, pid, release }) =>
+      // And on a second database, the migration ledger so held: the schema check every command
+      // makes first waited unbounded (before the twenty-second stop).
+      await behindReadersLock(async (ledger) => {
+        const env = { DATABASE_URL: url };
+        const started = performance.now();
+        // Before: both waited, silent, for as long as the lock was held (a hung health check).
+        const [status, report, checked] = await within(
+          40_000,
+          "status and report",
+          Promise.all([
+            cli(["status", "--dataset", "inc"], env),
+            cli(["report"], env),
+            cli(["status", "--dataset", "inc"], { DATABASE_URL: ledger.url }),
+          ]),
         );
-      }
-      await release();
-      assert.equal((await cli(["report"], env)).code, 0);
-    }),
+        assert.ok(performance.now() - started < 30_000);
+        for (
+          const [name, r, holder] of [
+            ["status", status, pid],
+            ["report", report, pid],
+            ["status", checked, ledger.pid],
+          ] as const
+        ) {
+          assert.equal(r.code, 1, `${name}: ${r.stdout}${r.stderr}`);
+          assert.match(
+            r.stderr,
+            new RegExp(
+              `^Cannot run ${name}: another session held tables ${name} reads for 10 s ` +
+                `\\(PostgreSQL process ${holder} \\("psql", idle in transaction for \\d+ s\\)\\); ` +
+                `end it \\(select pg_terminate_backend\\(${holder}\\)\\) or let it finish, then ` +
+                `run ${name} again\n$`,
+            ),
+          );
+        }
+        await release();
+        await ledger.release();
+        assert.equal((await cli(["report"], env)).code, 0);
+        assert.equal((await cli(["report"], { DATABASE_URL: ledger.url })).code, 0);
+      }, "tickets.schema_migrations")
+    ),
 });
 
 removeTestDataAtEnd();
