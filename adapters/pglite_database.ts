@@ -202,7 +202,7 @@ export async function createPgliteDatabase(
     if (lock?.killedHolder) await removeOrphanTempFiles(lock.dataDir);
     // Loaded here, not at the top: a run on PostgreSQL never pays for loading PGlite (~150 ms).
     const { PGlite } = await import("@electric-sql/pglite");
-    const { postgisCore } = await import("./_pglite_postgis.ts");
+    const { postgisCore } = await import("./pglite_postgis.ts");
     const pg = await PGlite.create({
       // Where it really is: PGlite's file system cannot open a folder through a link (errno 20,
       // a tester's link inside ./.data to a database there).

@@ -8,7 +8,7 @@
 
 import { PGlite } from "@electric-sql/pglite";
 import { postgis } from "@electric-sql/pglite-postgis";
-import { postgisCore } from "../adapters/_pglite_postgis.ts";
+import { postgisCore } from "../adapters/pglite_postgis.ts";
 
 const EXTENSIONS = { bare: {}, postgis: { postgis: postgisCore }, "postgis-npm": { postgis } };
 const [mode, dataDir] = Deno.args;

@@ -7,6 +7,12 @@
 
 import type { Config } from "../app/config.ts";
 import { MISSING_KEY, openStore } from "./_open_store.ts";
+import {
+  changesFolder,
+  changesFolderKind,
+  folderRoot,
+  noChangesFolder,
+} from "./_changes_folder.ts";
 import { setsDatabaseUrl } from "./_dot_env_names.ts";
 import {
   checkEmbeddedDir,
@@ -476,27 +482,48 @@ export async function checkFolderSource(config: Config, dir: string, now: Date):
   try {
     store = await openStore(config, { "from-dir": dir, apply: true }, INC);
   } catch (error) {
-    return [fail(
-      "folder",
-      message(error),
-      "name the folder ingest --from-dir reads (DIR/automations/inc/changes/ holds INC's files)",
-    )];
+    const text = message(error);
+    // The refusals that name their own fix (a folder outside ./.data, outside the checkout)
+    // keep it; the others say which folder --from-dir means.
+    const named = /does not exist|it is a file|has no "automations\/" folder|name a folder/
+      .test(text);
+    return [{
+      name: "folder",
+      result: "fail",
+      detail: text,
+      ...named
+        ? {
+          remedy:
+            "name the folder ingest --from-dir reads (DIR/automations/inc/changes/ holds INC's files)",
+        }
+        : {},
+    }];
   }
   const checks: Check[] = [];
   for (const dataset of Object.values(DATASETS)) {
     const name = `folder ${dataset.name}`;
-    const changes = `${dir.replace(/\/+$/, "")}/${dataset.changesPrefix}`;
-    if (!(await Deno.stat(changes).then((s) => s.isDirectory, () => false))) {
-      checks.push(warn(
-        name,
-        `${changes} does not exist: no ${dataset.name.toUpperCase()} change file has come`,
-        `the exporter writes ${dataset.name.toUpperCase()} files there; until then ` +
-          `ingest warns of it (no_changes_folder) on each run that drains ${dataset.name.toUpperCase()}`,
-      ));
+    const kind = await changesFolderKind(dir, dataset);
+    if (kind === "none" || kind === "file") {
+      const NAME = dataset.name.toUpperCase();
+      checks.push(
+        kind === "none"
+          ? warn(
+            name,
+            noChangesFolder(dir, dataset),
+            `the exporter writes ${NAME} files there; until then each run that drains ${NAME} ` +
+              `warns of it`,
+          )
+          : fail(
+            name,
+            `"${changesFolder(dir, dataset)}" is a file, not a folder: ingest cannot read ` +
+              `${NAME}'s change files there`,
+            `make it a folder holding ${NAME}'s change files`,
+          ),
+      );
       continue;
     }
     try {
-      checks.push(await checkPrefix(store, dir.replace(/\/+$/, ""), dataset, name, now));
+      checks.push(await checkPrefix(store, folderRoot(dir), dataset, name, now));
     } catch (error) {
       checks.push(fail(name, message(error), "let this user read the folder and its files"));
     }

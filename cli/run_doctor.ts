@@ -1,7 +1,8 @@
 /**
  * `doctor`: the first command of the runbook. Checks the database, PostGIS, migrations, the
- * embedded folder, the bucket (or a `--from-dir` folder), the geocoder configuration, the clock and EAT handling; prints
- * ok / warn / fail with one line of remedy each. Exit 0 when nothing fails, 1 otherwise.
+ * embedded folder, the bucket (or a `--from-dir` folder), the geocoder configuration, the clock
+ * and EAT handling; prints ok / warn / fail with one line of remedy each. Exit 0 when nothing
+ * fails, 1 otherwise.
  *
  * @module
  */

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { changesFolder, changesFolderKind, noChangesFolder } from "./_changes_folder.ts";
 import { type Config, ConfigError } from "../app/config.ts";
 import {
   NoEmbeddedDatabaseError,
@@ -570,14 +571,6 @@ async function countWaiting(run: IngestRun, store: ObjectStore, dataset: Dataset
 }
 
 /**
- * A dataset's `changes/` folder under `--from-dir`'s folder as written, without doubling a slash
- * the folder ends with (not "feed//automations").
- */
-function changesFolder(dir: unknown, dataset: Dataset): string {
-  return `${String(dir).replace(/(?<=.)\/+$/, "")}/${dataset.changesPrefix}`;
-}
-
-/**
  * A folder source without a dataset's `changes/` folder (files put one level up, or a name in
  * the wrong case) has nothing to drain for it: say where files go, rather than only "no new
  * change files".
@@ -588,14 +581,8 @@ async function warnMissingChanges(
   say: (dataset: string, text: string) => void,
 ): Promise<void> {
   for (const dataset of datasets) {
-    const folder = changesFolder(dir, dataset);
-    const found = await Deno.stat(folder).then((s) => s.isDirectory, () => false);
-    if (!found) {
-      say(
-        dataset.name,
-        `No folder "${folder}": nothing to read for ${dataset.name.toUpperCase()} ` +
-          `(its change files go in DIR/${dataset.changesPrefix})`,
-      );
+    if (await changesFolderKind(dir, dataset) !== "folder") {
+      say(dataset.name, noChangesFolder(dir, dataset));
     }
   }
 }

@@ -37,10 +37,22 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
     const result = await runStatementOrScript(db, sql);
     if (result?.command === "" && result.columns.length === 0) {
       // Comments alone: the server ran nothing (before: a blank line, exit 0).
-      throw new UsageError(
-        `Give the SQL to run: the SQL ${text === "-" ? "read from stdin" : "given"} holds only ` +
-          `comments`,
+      if (onlyComments(sql)) {
+        throw new UsageError(
+          `Give the SQL to run: the SQL ${text === "-" ? "read from stdin" : "given"} holds ` +
+            `only comments`,
+        );
+      }
+      // A statement the database answered with nothing at all: PGlite does for some
+      // set-returning functions in FROM (select * from postgis_srs_search(…); a tester's, told
+      // before that the SQL held only comments).
+      context.io.stderr(
+        "Note: the database answered this statement with no columns, no rows and no error " +
+          "(the embedded database does for some functions in FROM; call one in the select " +
+          "list instead)\n",
       );
+      out(json ? "[]" : "(no columns, no rows)");
+      return 0;
     }
     if (result === undefined) {
       out(json ? "[]" : "Done (a script of several statements prints no rows)");
@@ -55,6 +67,14 @@ export async function runSql(context: Context, args: string[]): Promise<number> 
   } finally {
     await db.close();
   }
+}
+
+/**
+ * Whether `sql` holds nothing but comments and white space (a `--` inside a string counts as a
+ * comment here: such SQL is then taken as holding something, the safe side).
+ */
+export function onlyComments(sql: string): boolean {
+  return sql.replace(/\/\*[^]*?\*\//g, "").replace(/--[^\n]*/g, "").trim() === "";
 }
 
 /** The arguments of `sql`: the SQL (or `-` for stdin), one argument, and its flags. */

@@ -139,7 +139,7 @@ export function compileArgs(set: PermissionSet, hosts: string[]): string[] {
     // `demo` reads its gazetteer at run time (before: the binary's demo had none; a tester's).
     "--include",
     "demo/gazetteer.csv",
-    // The embedded database's PostGIS, read when PGlite starts (adapters/_pglite_postgis.ts).
+    // The embedded database's PostGIS, read when PGlite starts (adapters/pglite_postgis.ts).
     "--include",
     "vendor/pglite-postgis/postgis.tar.gz",
     "--output",

@@ -2,24 +2,23 @@
  * `deno task vendor-postgis`: writes `vendor/pglite-postgis/postgis.tar.gz`, the embedded
  * database's PostGIS bundle cut to what fleettickets loads. The npm package's bundle also carries
  * raster, topology and the TIGER geocoder: PGlite unpacks all of it and compiles every library in
- * it at each start (48 MB of WebAssembly, two thirds of it never used), which made an embedded
- * command ~1.8 s slower and ~350 MB larger. `--check` (CI) fails when the committed bundle is not
- * exactly the installed package's entries that {@linkcode keepEntry} keeps.
+ * it at each start (48 MB of WebAssembly, two thirds of it never used), which made opening an
+ * embedded database with PostGIS ~1.7 s slower and ~300 MB larger. `--check` (CI) fails when the
+ * committed bundle is not exactly the installed package's entries that {@linkcode keepEntry}
+ * keeps.
  *
  * @module
  */
 
 import { postgis } from "@electric-sql/pglite-postgis";
 import { gunzipSync, gzipSync } from "node:zlib";
-
-/** Where the cut bundle lives (`adapters/pglite_database.ts` loads it from there). */
-export const BUNDLE = new URL("../vendor/pglite-postgis/postgis.tar.gz", import.meta.url);
+import { POSTGIS_BUNDLE } from "../adapters/pglite_postgis.ts";
 
 /**
  * Whether a path of the package's bundle is kept: the `postgis` library, its extension scripts
  * (creating it, and upgrading it from an earlier PostGIS) and PROJ's data; not raster, topology,
- * the TIGER geocoder, the scripts for a database without extensions (`contrib/`) nor those
- * converting a PostGIS 1.x install (`unpackaged`).
+ * the TIGER geocoder, the scripts for a database without extensions (`contrib/`) nor those that
+ * adopt objects a script-installed PostGIS made (`unpackaged`).
  */
 export function keepEntry(path: string): boolean {
   if (path.endsWith("/")) return true;
@@ -30,52 +29,80 @@ export function keepEntry(path: string): boolean {
     (file.startsWith("postgis--") && file.endsWith(".sql") && !file.includes("unpackaged")));
 }
 
-/** The path of a tar header block (ustar: prefix + name). */
-function headerPath(block: Uint8Array): string {
-  const text = (from: number, to: number) =>
-    new TextDecoder().decode(block.subarray(from, to)).replace(/\0[^]*$/, "");
-  const prefix = text(345, 500);
-  return prefix ? `${prefix}/${text(0, 100)}` : text(0, 100);
+/** One entry of a tar: its header (and long-name headers before it) and data, as bytes. */
+interface TarEntry {
+  path: string;
+  /** `0` a file, `1` a hard link, `2` a symbolic link, `5` a folder, … */
+  type: string;
+  /** A link's target as the archive gives it. */
+  linkTarget: string;
+  bytes: Uint8Array[];
 }
 
-/** An uncompressed tar with only the entries `keep` accepts, in their order, bytes unchanged. */
-export function filterTar(tar: Uint8Array, keep: (path: string) => boolean): Uint8Array {
-  const kept: Uint8Array[] = [];
+const text = (block: Uint8Array, from: number, to: number) =>
+  new TextDecoder().decode(block.subarray(from, to)).replace(/\0[^]*$/, "");
+
+/** The entries of an uncompressed tar, in order; throws on a header it cannot read. */
+function tarEntries(tar: Uint8Array): TarEntry[] {
+  const entries: TarEntry[] = [];
   let pending: Uint8Array[] = []; // a long name's or pax header's blocks, for the entry after
-  let offset = 0;
-  while (offset + 512 <= tar.length && tar.subarray(offset, offset + 512).some((b) => b !== 0)) {
+  let longName: string | undefined;
+  for (let offset = 0;;) {
+    if (offset + 512 > tar.length) throw new Error("Cannot read the tar: it ends before its end");
     const block = tar.subarray(offset, offset + 512);
-    const size = parseInt(new TextDecoder().decode(block.subarray(124, 136)).trim() || "0", 8);
+    if (block.every((b) => b === 0)) return entries;
+    const size = parseInt(text(block, 124, 136).trim(), 8);
     const end = offset + 512 + Math.ceil(size / 512) * 512;
-    const entry = tar.subarray(offset, end);
+    if (!Number.isInteger(size) || size < 0 || end > tar.length) {
+      throw new Error(`Cannot read the tar: the entry at byte ${offset} has no readable size`);
+    }
     const type = String.fromCharCode(block[156]!);
-    if (type === "L" || type === "x" || type === "K") {
+    const entry = tar.subarray(offset, end);
+    if (type === "L") longName = text(entry, 512, 512 + size);
+    if (type === "x") longName = text(entry, 512, 512 + size).match(/^\d+ path=(.*)$/m)?.[1];
+    if (type === "L" || type === "K" || type === "x") {
       pending.push(entry);
     } else {
-      const path = pending.length > 0 ? longPath(pending) ?? headerPath(block) : headerPath(block);
-      if (keep(path)) kept.push(...pending, entry);
+      // The ustar prefix only in a ustar header: GNU tar keeps times at those bytes.
+      const prefix = text(block, 257, 263) === "ustar" ? text(block, 345, 500) : "";
+      const path = longName ?? (prefix ? `${prefix}/${text(block, 0, 100)}` : text(block, 0, 100));
+      entries.push({ path, type, linkTarget: text(block, 157, 257), bytes: [...pending, entry] });
       pending = [];
+      longName = undefined;
     }
     offset = end;
   }
-  kept.push(new Uint8Array(1024)); // the two zero blocks that end an archive
-  const out = new Uint8Array(kept.reduce((sum, part) => sum + part.length, 0));
-  kept.reduce((at, part) => (out.set(part, at), at + part.length), 0);
-  return out;
 }
 
-/** The path a GNU long-name or pax header gives the entry after it, if any. */
-function longPath(headers: Uint8Array[]): string | undefined {
-  for (const header of headers) {
-    const type = String.fromCharCode(header[156]!);
-    const body = new TextDecoder().decode(header.subarray(512)).replace(/\0[^]*$/, "");
-    if (type === "L") return body;
-    if (type === "x") {
-      const path = body.match(/^\d+ path=(.*)$/m)?.[1];
-      if (path) return path;
+/** Where a link points, as a path of the archive. */
+function linkedPath(entry: TarEntry): string {
+  if (entry.type === "1") return entry.linkTarget;
+  const parts = entry.path.split("/").slice(0, -1);
+  for (const part of entry.linkTarget.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== "." && part !== "") parts.push(part);
+  }
+  return parts.join("/");
+}
+
+/**
+ * An uncompressed tar with only the entries `keep` accepts, in their order, bytes unchanged.
+ * Throws when a kept link points at an entry left out (it would dangle in the cut bundle).
+ */
+export function filterTar(tar: Uint8Array, keep: (path: string) => boolean): Uint8Array {
+  const kept = tarEntries(tar).filter((entry) => keep(entry.path));
+  const paths = new Set(kept.map((entry) => entry.path));
+  for (const entry of kept.filter((e) => e.type === "1" || e.type === "2")) {
+    if (!paths.has(linkedPath(entry))) {
+      throw new Error(
+        `Cannot cut the bundle: "${entry.path}" links to "${entry.linkTarget}", which is left out`,
+      );
     }
   }
-  return undefined;
+  const parts = [...kept.flatMap((entry) => entry.bytes), new Uint8Array(1024)]; // 2 zero blocks
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0);
+  return out;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -89,6 +116,17 @@ async function packageBundle(): Promise<Uint8Array> {
   return await Deno.readFile(bundlePath);
 }
 
+/** The committed bundle unpacked, or why it cannot be read. */
+async function committedTar(): Promise<Uint8Array | string> {
+  const bytes = await Deno.readFile(POSTGIS_BUNDLE).catch(() => undefined);
+  if (bytes === undefined) return "it is missing";
+  try {
+    return gunzipSync(bytes);
+  } catch {
+    return "it is not a gzip file";
+  }
+}
+
 if (import.meta.main) {
   const check = Deno.args.includes("--check");
   const unknown = Deno.args.filter((arg) => arg !== "--check");
@@ -97,23 +135,24 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const cut = filterTar(gunzipSync(await packageBundle()), keepEntry);
+  const name = "vendor/pglite-postgis/postgis.tar.gz";
   if (check) {
-    const committed = await Deno.readFile(BUNDLE).catch(() => new Uint8Array());
-    const same = committed.length > 0 && equalBytes(gunzipSync(committed), cut);
-    if (!same) {
+    const committed = await committedTar();
+    if (typeof committed === "string" || !equalBytes(committed, cut)) {
       console.error(
-        `Cannot accept "vendor/pglite-postgis/postgis.tar.gz": it is not the installed ` +
-          `@electric-sql/pglite-postgis bundle cut to what fleettickets loads; run ` +
-          `"deno task vendor-postgis" and commit the result`,
+        `Cannot accept "${name}": ${
+          typeof committed === "string"
+            ? committed
+            : "it is not the installed @electric-sql/pglite-postgis bundle cut to what " +
+              "fleettickets loads"
+        }; run "deno task vendor-postgis" and commit the result`,
       );
       Deno.exit(1);
     }
-    console.log(
-      `vendor/pglite-postgis/postgis.tar.gz is the package's bundle, cut (${cut.length} bytes)`,
-    );
+    console.log(`${name} is the package's bundle, cut (${cut.length} bytes of tar)`);
   } else {
-    await Deno.mkdir(new URL(".", BUNDLE), { recursive: true });
-    await Deno.writeFile(BUNDLE, gzipSync(cut, { level: 9 }));
-    console.log(`Wrote vendor/pglite-postgis/postgis.tar.gz (${cut.length} bytes of tar)`);
+    await Deno.mkdir(new URL(".", POSTGIS_BUNDLE), { recursive: true });
+    await Deno.writeFile(POSTGIS_BUNDLE, gzipSync(cut, { level: 9 }));
+    console.log(`Wrote ${name} (${cut.length} bytes of tar)`);
   }
 }

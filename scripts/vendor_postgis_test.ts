@@ -77,3 +77,31 @@ Deno.test("a tar cut to some entries lists exactly those, long names included, e
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a cut that would leave a link pointing at an entry left out, or a tar cut short, is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fleettickets-tar-" });
+  try {
+    const ext = `${dir}/share/postgresql/extension`;
+    await Deno.mkdir(ext, { recursive: true });
+    await Deno.writeTextFile(`${ext}/postgis--TEMPLATED--TO--ANY.sql`, "-- upgrade");
+    await Deno.symlink("postgis--TEMPLATED--TO--ANY.sql", `${ext}/postgis--3.5.1--ANY.sql`);
+    const tar = async () =>
+      (await new Deno.Command("tar", {
+        args: ["--format=gnu", "-cf", "-", "share"],
+        cwd: dir,
+        stdout: "piped",
+      }).output()).stdout;
+    // Its target kept: the link stays.
+    assert.ok(filterTar(await tar(), keepEntry).length > 1024);
+    // Its target left out: it would dangle in the bundle.
+    assert.throws(() => filterTar(new Uint8Array(), keepEntry), /it ends before its end/);
+    const whole = await tar();
+    assert.throws(
+      () => filterTar(whole, (path) => !path.includes("TEMPLATED")),
+      /^Error: Cannot cut the bundle: "share\/postgresql\/extension\/postgis--3\.5\.1--ANY\.sql" links to "postgis--TEMPLATED--TO--ANY\.sql", which is left out$/,
+    );
+    assert.throws(() => filterTar(whole.subarray(0, 700), keepEntry), /Cannot read the tar/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

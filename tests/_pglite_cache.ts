@@ -1,11 +1,11 @@
-// Migrated embedded databases for the tests, built once per schema and shared by every test file
-// of a run: a PGlite + PostGIS database made and migrated from nothing takes 10–20 s (initdb,
-// CREATE EXTENSION postgis, every migration), a copy of one takes a fraction of a second. Private
-// to tests/.
+// Embedded databases for the tests, built once and shared by every test file of a run: a
+// PGlite + PostGIS database made and migrated from nothing takes 10–20 s (initdb, CREATE
+// EXTENSION postgis, every migration), a copy of one a fraction of a second. Private to tests/.
 //
-// Each is keyed by the text of every migration and definition and by the PGlite versions, so a
-// schema change rebuilds it. Parallel test files build each one once: under an exclusive lock on
-// the cache folder, the first builds it and the others wait and read it.
+// A migrated one is keyed by the text of every migration and definition and by deno.json's
+// imports (the PGlite versions), so a schema change rebuilds it; the one with PostGIS before any
+// migration by the imports alone. Parallel test files build each one once: under an exclusive
+// lock on the cache folder, the first builds it and the others wait and read it.
 
 import { cp } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -43,7 +43,8 @@ export async function newPgliteWithPostgis(dataDir?: string): Promise<Database> 
 
 /** The path of a `dumpDataDir()` tarball of a new database with PostGIS and nothing else. */
 async function postgisSnapshot(): Promise<string> {
-  return await cached(`pglite-postgis.tar.${await schemaKey()}`, async (path) => {
+  // Keyed by the PGlite versions alone: no migration has run in it.
+  return await cached(`pglite-postgis.tar.${await hashOf(await importsText())}`, async (path) => {
     const db = await createPgliteDatabase();
     try {
       await db.exec("create extension postgis");
@@ -111,13 +112,23 @@ let key: Promise<string> | undefined;
 /** A hash of every migration's and definition's name and text, and of the PGlite versions. */
 function schemaKey(): Promise<string> {
   return key ??= (async () => {
-    const config = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
-    let text = JSON.stringify(JSON.parse(config).imports);
+    let text = await importsText();
     for (const { name, sql } of [...await loadMigrations(), ...await loadDefinitions()]) {
       text += name + sql;
     }
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-    return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-      .join("");
+    return await hashOf(text);
   })();
+}
+
+/** deno.json's imports (the PGlite and PostGIS versions among them), as text. */
+async function importsText(): Promise<string> {
+  const config = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
+  return JSON.stringify(JSON.parse(config).imports);
+}
+
+/** The first 8 bytes of `text`'s SHA-256, in hex. */
+async function hashOf(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }

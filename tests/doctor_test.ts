@@ -282,10 +282,6 @@ Deno.test({
   },
 });
 
-cleanUpScratchDirsAtEnd();
-
-removeTestDataAtEnd();
-
 Deno.test("doctor --from-dir checks a folder deployment's folder in the bucket's place: the change files waiting, a dataset's folder not there yet; a folder that is none fails (exit 1)", async () => {
   const dir = await scratchDir("test-doctor");
   const env = { PGLITE_DIR: `${dir}/pglite` };
@@ -299,7 +295,7 @@ Deno.test("doctor --from-dir checks a folder deployment's folder in the bucket's
   );
   assert.match(
     r.stdout,
-    /^warn +folder crq +.*\/feed\/automations\/crq\/changes\/ does not exist: no CRQ change file has come$/m,
+    /^warn +folder crq +No folder ".*\/feed\/automations\/crq\/changes\/": nothing to read for CRQ \(its change files go in DIR\/automations\/crq\/changes\/\)$/m,
   );
   // Before: the bucket alone, warned as unset, whatever the deployment drains.
   assert.doesNotMatch(r.stdout, /bucket/);
@@ -311,3 +307,7 @@ Deno.test("doctor --from-dir checks a folder deployment's folder in the bucket's
     /^fail +folder +Cannot read the folder ".*\/nope": it does not exist\n +→ name the folder ingest --from-dir reads/m,
   );
 });
+
+cleanUpScratchDirsAtEnd();
+
+removeTestDataAtEnd();

@@ -73,9 +73,16 @@ Deno.test({
   },
 });
 
-/** Opens an embedded database folder in this process, to make or read one the CLI then meets. */
-async function inProcess<T>(dir: string, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await createPgliteDatabase({ dataDir: dir });
+/**
+ * Opens an embedded database folder in this process (with `open`), to make or read one the CLI
+ * then meets.
+ */
+async function inProcess<T>(
+  dir: string,
+  fn: (db: Database) => Promise<T>,
+  open: (dataDir: string) => Promise<Database> = (dataDir) => createPgliteDatabase({ dataDir }),
+): Promise<T> {
+  const db = await open(dir);
   try {
     return await fn(db);
   } finally {
@@ -92,15 +99,11 @@ Deno.test({
     // earlier version (migrations 001-009, no definitions yet) made there.
     const cwd = await scratchDir("test-embedded");
     const shipped = await loadMigrations();
-    const earlier = await newPgliteWithPostgis(`${cwd}/.data/pglite`);
-    try {
-      await migrate(earlier, {
-        migrations: shipped.filter((m) => m.version <= 9),
-        definitions: [],
-      });
-    } finally {
-      await earlier.close();
-    }
+    await inProcess(
+      `${cwd}/.data/pglite`,
+      (db) => migrate(db, { migrations: shipped.filter((m) => m.version <= 9), definitions: [] }),
+      newPgliteWithPostgis, // as initdb and `create extension postgis` leave it
+    );
     await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
     const definitions = (await loadDefinitions()).map((d) => d.name);
     const pending = `7 pending migration(s) and ${definitions.length} definition(s) (views, ` +

@@ -459,4 +459,55 @@ Deno.test({
 });
 
 cleanUpScratchDirsAtEnd();
+Deno.test({
+  name: "a new connection whose look at the array types outlasts the statement timeout fails its " +
+    "statements, never reads an array as text, and the process lives on " +
+    "[PostgreSQL: set TEST_DATABASE_URL]",
+  ignore: base === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // serve's pool opens each connection with the statement timeout in its startup message, and
+    // postgres.js's first query on it (the array types) obeys it. 10,000 domains make that query
+    // take ~50 ms here, against a timeout of 2 ms. Before: its failure was rejected to nobody and
+    // Deno ended the process (a CI run lost a test file to it); then the connection went on
+    // without array types, and arrays came back as text ("{a,b}").
+    const url = await createScratchDatabase(base!);
+    const admin = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(`do $$ begin for i in 1..10000 loop
+        execute format('create domain ft_d%s as int', i); end loop; end $$`);
+    } finally {
+      await admin.end();
+    }
+    const db = createPostgresDatabase(url, { readOnlyTimeoutMs: 2 });
+    try {
+      const list = `select array['a', 'b'] as list`;
+      const answers = await Promise.allSettled([db.query(`select 1 as n`), db.query(list)]);
+      answers.push(...await Promise.allSettled([db.query(list)]));
+      const failed = answers.filter((a) => a.status === "rejected");
+      assert.ok(
+        failed.some((a) => /statement timeout/.test(String((a as PromiseRejectedResult).reason))),
+        "the types' query failed",
+      );
+      for (const answer of answers) {
+        if (answer.status === "fulfilled" && "list" in (answer.value[0] ?? {})) {
+          assert.deepEqual(answer.value[0], { list: ["a", "b"] });
+        }
+      }
+    } finally {
+      await db.close();
+    }
+    // With time enough, the same database answers arrays as arrays.
+    const patient = createPostgresDatabase(url, { readOnlyTimeoutMs: 10_000 });
+    try {
+      assert.deepEqual([...await patient.query(`select array['a', 'b'] as list`)], [{
+        list: ["a", "b"],
+      }]);
+    } finally {
+      await patient.close();
+    }
+  },
+});
+
 removeTestDataAtEnd();

@@ -99,6 +99,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     , serverSignature = null
     , nextWriteTimer = null
     , terminated = false
+    , fetchingTypes = false // fleettickets patch: the array types' query is the one running
     , incomings = null
     , results = null
     , initial = null
@@ -558,6 +559,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function ReadyForQuery(x) {
+    if (query && errorResponse && fetchingTypes) // fleettickets patch: see typesFailed
+      return typesFailed()
+
     if (query) {
       if (errorResponse) {
         query.retried
@@ -573,6 +577,7 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     }
 
     query = results = errorResponse = null
+    fetchingTypes = false // fleettickets patch: see typesFailed
     rows = 0 // fleettickets patch: an error after rows (a timeout) left the count, and the next
     // query's rows landed after that many holes (serve answered 500 under load)
     result = new Result()
@@ -588,10 +593,8 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
       if (needsTypes) {
         initial.reserve && (initial = null)
-        // fleettickets patch: the array types' query can fail (a statement timeout in the startup
-        // message); upstream left that rejection to nobody and the process died of it. Fail the
-        // connection instead: its waiting statement gets the error, the next one a new connection.
-        return fetchArrayTypes().catch(error)
+        // fleettickets patch: its failure is handled in ReadyForQuery (typesFailed)
+        return fetchArrayTypes().catch(() => {})
       }
 
       initial && !initial.reserve && execute(initial)
@@ -795,8 +798,25 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     backend.secret = x.readUInt32BE(9)
   }
 
+  // fleettickets patch: the array types' query failed (a statement timeout in the startup
+  // message: serve's pool on a busy machine). Upstream left its rejection to nobody, so the
+  // process died of it, and the connection went on without array types (arrays read as text).
+  // The statement that opened the connection gets the error; the connection ends, and the next
+  // one asks for the types again.
+  function typesFailed() {
+    fetchingTypes = false
+    errored(errorResponse)
+    query = results = errorResponse = null
+    rows = 0
+    result = new Result()
+    connectTimer.cancel()
+    needsTypes = options.fetch_types
+    terminate()
+  }
+
   async function fetchArrayTypes() {
     needsTypes = false
+    fetchingTypes = true // fleettickets patch: see typesFailed
     const types = await new Query([`
       select b.oid, b.typarray
       from pg_catalog.pg_type a

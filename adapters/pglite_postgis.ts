@@ -2,7 +2,7 @@
  * PostGIS for the embedded database, loaded from `vendor/pglite-postgis/postgis.tar.gz`: the
  * npm package's bundle without raster, topology and the TIGER geocoder, which PGlite would
  * otherwise unpack and compile at every start (`scripts/vendor_postgis.ts` cuts it; CI checks it).
- * Private to adapters/.
+ * `pglite_database.ts` opens every embedded database with it; the bench's boot probe measures it.
  *
  * @module
  */
@@ -11,13 +11,13 @@ import type { Extension } from "@electric-sql/pglite";
 import { postgis } from "@electric-sql/pglite-postgis";
 
 /** The cut bundle, beside the code in a checkout and inside a compiled binary. */
-const BUNDLE = new URL("../vendor/pglite-postgis/postgis.tar.gz", import.meta.url);
+export const POSTGIS_BUNDLE = new URL("../vendor/pglite-postgis/postgis.tar.gz", import.meta.url);
 
 /** The package's extension (its settings for PROJ and GDAL) with the cut bundle. */
 export const postgisCore: Extension = {
   name: postgis.name,
   setup: async (pg, emscriptenOptions) => ({
     ...await postgis.setup(pg, emscriptenOptions),
-    bundlePath: BUNDLE,
+    bundlePath: POSTGIS_BUNDLE,
   }),
 };
