@@ -27,7 +27,7 @@ import {
 import { connectPostgresDatabase, DatabaseUrlError } from "../adapters/postgres_database.ts";
 import { ledgerGrantsLacking, ownerRoleInstead } from "../core/check_read_grants.ts";
 import type { Database } from "../core/ports/mod.ts";
-import { type LockWait, withBoundedLockWaits } from "../core/lock_wait.ts";
+import { type LockWait, sayingLockWaits } from "../core/lock_wait.ts";
 
 /** An embedded database a command left half-built: exit 2, with what to do. */
 export class IncompleteDatabaseError extends ConfigError {
@@ -123,7 +123,7 @@ export interface OpenDatabaseOptions {
   /**
    * PostgreSQL: the command's bound on waits for rows or tables another session holds, set on
    * every connection from the start, so the schema check is bounded too and a wait that runs
-   * out is said in words ({@linkcode withBoundedLockWaits}). Before, a command bounded its waits
+   * out is said in words ({@linkcode sayingLockWaits}). Before, a command bounded its waits
    * after the schema check, which could wait unbounded behind a lock on the ledgers, and a
    * replaced connection lost the bound.
    */
@@ -156,7 +156,7 @@ export async function openDatabase(
     if (options.requireMigrated) {
       await (options.lockWait === undefined
         ? requireCurrent(db)
-        : withBoundedLockWaits(db, options.lockWait, () => requireCurrent(db)));
+        : sayingLockWaits(db, options.lockWait, () => requireCurrent(db)));
     }
   } catch (error) {
     const named = await ledgerGrantsError(db, error, options);

@@ -7,7 +7,7 @@
 import { isAbsolute } from "node:path";
 import { type Config, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { FILE_LOCK_TIMEOUT_MS, withBoundedLockWaits } from "../core/lock_wait.ts";
+import { FILE_LOCK_TIMEOUT_MS, sayingLockWaits } from "../core/lock_wait.ts";
 import { exportGazetteer, importGazetteer } from "../core/gazetteer.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -38,7 +38,7 @@ export async function runGazetteer(context: Context, args: string[]): Promise<nu
   const wait = { command: "gazetteer", does: "writes", timeoutMs: FILE_LOCK_TIMEOUT_MS } as const;
   const db = await openDatabase(config, { requireMigrated: true, existing: true, lockWait: wait });
   try {
-    return await withBoundedLockWaits(
+    return await sayingLockWaits(
       db,
       wait,
       () =>

@@ -7,7 +7,7 @@
 import { type Config, ConfigError } from "../app/config.ts";
 import { createGeocoder } from "../app/create_geocoder.ts";
 import { openDatabase } from "../app/open_database.ts";
-import { FILE_LOCK_TIMEOUT_MS, withBoundedLockWaits } from "../core/lock_wait.ts";
+import { FILE_LOCK_TIMEOUT_MS, sayingLockWaits } from "../core/lock_wait.ts";
 import { geocode, GEOCODE_LOCK, type GeocodeReport } from "../core/geocode.ts";
 import type { Dataset } from "../core/datasets.ts";
 import type { Database, Geocoder } from "../core/ports/mod.ts";
@@ -81,7 +81,7 @@ export async function runGeocode(context: Context, args: string[]): Promise<numb
     // Bounded waits for the tickets another session holds, as ingest's (before: as long as a
     // psql held them); then who holds them and how to end it.
     const opened = db;
-    return await withBoundedLockWaits(
+    return await sayingLockWaits(
       opened,
       GEOCODE_WAIT,
       () => geocodeModes(context, opened, run, stopping.signal),

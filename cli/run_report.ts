@@ -6,11 +6,7 @@
 
 import { openDatabase } from "../app/open_database.ts";
 import { capture, formatCaptureReport } from "../core/capture.ts";
-import {
-  FILE_LOCK_TIMEOUT_MS,
-  READ_LOCK_TIMEOUT_MS,
-  withBoundedLockWaits,
-} from "../core/lock_wait.ts";
+import { FILE_LOCK_TIMEOUT_MS, READ_LOCK_TIMEOUT_MS, sayingLockWaits } from "../core/lock_wait.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { configToRead } from "./_config_to_read.ts";
@@ -62,7 +58,7 @@ async function printFromDatabase<T>(
     lockWait: wait,
   });
   try {
-    const result = await withBoundedLockWaits(db, wait, () => compute(db));
+    const result = await sayingLockWaits(db, wait, () => compute(db));
     out(values.json ? JSON.stringify(result) : format(result));
     return 0;
   } finally {

@@ -12,7 +12,7 @@ import type { Dataset } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { grantsLacking, STATUS_READS } from "../core/check_read_grants.ts";
 import { formatStatus, readStatus } from "../core/read_status.ts";
-import { READ_LOCK_TIMEOUT_MS, withBoundedLockWaits } from "../core/lock_wait.ts";
+import { READ_LOCK_TIMEOUT_MS, sayingLockWaits } from "../core/lock_wait.ts";
 import { configToRead } from "./_config_to_read.ts";
 import {
   amount,
@@ -95,7 +95,7 @@ async function checkHealth(context: Context, flags: StatusFlags): Promise<number
     return notChecked(context, flags, error);
   }
   try {
-    const status = await withBoundedLockWaits(
+    const status = await sayingLockWaits(
       db,
       STATUS_WAIT,
       () =>

@@ -1,7 +1,7 @@
 /**
  * A command's waits for rows or tables another session holds, bounded (PostgreSQL; the embedded
  * database has one session): past the bound the statement fails (lock_not_available), and
- * {@linkcode withBoundedLockWaits} says who held them and what to do. Before, `status` and `report`
+ * {@linkcode sayingLockWaits} says who held them and what to do. Before, `status` and `report`
  * waited, silent, for as long as a session held `tickets.inc` locked (a `VACUUM FULL`, an
  * `ALTER`, a psql left in a `LOCK TABLE`): a tester's health check hung until it was killed.
  *
@@ -48,21 +48,22 @@ export interface LockWait {
 }
 
 /**
- * Runs `fn` with the session's lock waits bounded by `wait.timeoutMs`; a wait that runs out fails
- * in words ({@linkcode lockWaitError}), any other error as it is.
+ * Runs `fn`; a lock wait that runs out fails in words ({@linkcode lockWaitError}), any other
+ * error as it is. The bound itself is the connection's: `openDatabase`'s `lockWait` puts it in
+ * the startup message of every connection (the schema check's included).
  *
  * @example
  * ```ts ignore
  * const wait = { command: "report", does: "reads", timeoutMs: READ_LOCK_TIMEOUT_MS } as const;
- * const report = await withBoundedLockWaits(db, wait, () => buildReport(db));
+ * const db = await openDatabase(config, { requireMigrated: true, lockWait: wait });
+ * const report = await sayingLockWaits(db, wait, () => buildReport(db));
  * ```
  */
-export async function withBoundedLockWaits<T>(
+export async function sayingLockWaits<T>(
   db: Database,
   wait: LockWait,
   fn: () => Promise<T>,
 ): Promise<T> {
-  await boundLockWaits(db, wait.timeoutMs);
   return await fn().catch(async (error) => {
     throw await lockWaitError(db, error, wait) ?? error;
   });
