@@ -21,6 +21,15 @@ export interface CliOptions {
 /** No wait for a folder's files to be still (FOLDER_SETTLE_SECONDS): tests write them whole. */
 export const SETTLED = { FOLDER_SETTLE_SECONDS: "0" } as const;
 
+/**
+ * The V8 flags of every CLI run a test starts: the embedded database's WebAssembly compiled by
+ * V8's baseline compiler alone. A test's CLI run opens PGlite for a few statements, where the
+ * optimising compiler's work in the background (~0.6 s of CPU a start here) never pays back; the
+ * answers are the same either way. The commands themselves keep V8's default (README,
+ * Development).
+ */
+export const TEST_V8_FLAGS = "--v8-flags=--liftoff-only";
+
 /** Starts `main.ts ARGS` under the worker permission set with only `env` (plus PATH and HOME). */
 export function spawnCli(
   args: string[],
@@ -31,7 +40,7 @@ export function spawnCli(
     ? "main.ts"
     : new URL("../main.ts", import.meta.url).pathname;
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=worker", "--quiet", main, ...args],
+    args: ["run", "-P=worker", "--quiet", TEST_V8_FLAGS, main, ...args],
     cwd: options.cwd,
     // A folder's files apply at once: each test writes them just before it runs the CLI.
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...SETTLED, ...env },
