@@ -70,7 +70,7 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
       if (!(error instanceof ConfigError)) throw error;
       return await refuseConfig(command, rest, error, { io, out });
     }
-    await warnUnloaded(command, rest, unloadedEnvWarning(command, dotEnv, config), io);
+    await warnUnloaded(command, rest, await unloadedWarning(command, dotEnv, config), io);
     role = databaseRole(config, io.env);
     const hide = createRedactor(configSecrets(config));
     redact = (text) => explainPermissions(hide(text));
@@ -93,6 +93,24 @@ export async function main(args: string[], io: MainIo = defaultIo): Promise<numb
     }
     return code;
   }
+}
+
+/**
+ * {@linkcode unloadedEnvWarning}, naming the embedded database the command will use: a command
+ * that reads what is there uses the demo's while the default folder has none (before: it named
+ * the default folder, and the next line said the demo's was read; an operator's).
+ */
+async function unloadedWarning(
+  command: string,
+  dotEnv: string | undefined,
+  config: Config,
+): Promise<string | undefined> {
+  const warning = unloadedEnvWarning(command, dotEnv, config);
+  if (warning === undefined || command === "migrate" || command === "ingest") return warning;
+  const demoDir = await (await import("./_config_to_read.ts")).demoToRead(config);
+  return demoDir === undefined
+    ? warning
+    : unloadedEnvWarning(command, dotEnv, { ...config, pgliteDir: demoDir });
 }
 
 /** Says that `.env` was not loaded: under cron, ingest says it as its JSON log line. */

@@ -12,7 +12,11 @@ import { ingest, type IngestReport } from "../core/ingest.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { formatDrainReport } from "./format_report.ts";
 import { migrate } from "../core/migrate.ts";
-import { createPgliteDatabase, isPgliteLocked } from "../adapters/pglite_database.ts";
+import {
+  createPgliteDatabase,
+  databaseLockedError,
+  isPgliteLocked,
+} from "../adapters/pglite_database.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { importDemoGazetteer } from "../demo/import_demo_gazetteer.ts";
 import { incompleteMarker } from "../app/open_database.ts";
@@ -31,10 +35,13 @@ export interface RunDemoOptions {
  */
 async function wipe(dir: string): Promise<void> {
   if (await isPgliteLocked(`${dir}/pglite`)) {
-    throw new Error(
-      `Cannot rebuild the demo in "${dir}": another process holds its database (a serve of ` +
-        `the demo, or a run); stop it first`,
-    );
+    // Named as every other command names it (before: "a serve of the demo, or a run").
+    const { holder } = await databaseLockedError(`${dir}/pglite`);
+    const who = holder === undefined
+      ? "another process holds its database (a serve of the demo, or a run); stop it first"
+      : `${holder.command === "serve" ? 'a running "serve"' : `a "${holder.command}"`} ` +
+        `(process ${holder.pid}) holds its database; stop it first (kill ${holder.pid})`;
+    throw new Error(`Cannot rebuild the demo in "${dir}": ${who}`);
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

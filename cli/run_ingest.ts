@@ -18,7 +18,7 @@ import { isTransient } from "../core/is_transient.ts";
 import { type Dataset, DATASETS } from "../core/datasets.ts";
 import type { Database, ObjectStore } from "../core/ports/mod.ts";
 import { DatabaseLockedError, describeEmbedded } from "../adapters/pglite_database.ts";
-import { besideServe } from "./_held_by_serve.ts";
+import { besideServe, serveOfTheDemo, servesTheDemo } from "./_held_by_serve.ts";
 import { describePostgres } from "../adapters/postgres_database.ts";
 import { addCounts, type FileReport } from "../core/drain_report.ts";
 import { ingest, type IngestReport } from "../core/ingest.ts";
@@ -338,7 +338,23 @@ async function openForRun(run: IngestRun, signal: AbortSignal): Promise<Database
       `No embedded database in "${config.pgliteDir}" yet: planning against an empty one in memory (nothing is written; --apply makes it)\n`,
     );
   }
+  await tellServeOfTheDemo(run);
   return db;
+}
+
+/**
+ * An applying run into the default embedded folder while a serve shows the demo's database: the
+ * page will not show what the run applies until serve starts again (before: nothing said so, and
+ * the page's banner said no ingest could run beside it; a newcomer's).
+ */
+async function tellServeOfTheDemo(run: IngestRun): Promise<void> {
+  const { context: { config, io }, values, logger } = run;
+  if (values.apply !== true) return;
+  const holder = await serveOfTheDemo(config);
+  if (holder === undefined) return;
+  if (run.format === "json" || values.json) {
+    logger.log("warn", "serve_shows_demo", { pid: holder.pid, database: config.pgliteDir });
+  } else io.stderr(`Note: ${servesTheDemo(holder, config.pgliteDir)}\n`);
 }
 
 /**

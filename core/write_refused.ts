@@ -58,7 +58,9 @@ export function writeRefusedHint(
       `superuser run: grant create on database "${database.replaceAll('"', '""')}" to ${who} ` +
       `(or make that role the database's owner)`;
   }
-  if (code === NO_PRIVILEGE) return `${role} lacks the rights to write the schema; ${fix}`;
+  if (code === NO_PRIVILEGE) {
+    return `${role} lacks the rights the worker needs on the schema; ${fix}`;
+  }
   if (session.standby === true) {
     return "the server is a standby, which is read only; DATABASE_URL must name the primary";
   }

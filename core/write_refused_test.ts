@@ -27,11 +27,11 @@ Deno.test("writeRefusedHint() names a missing privilege, found through a wrapper
   const wrapped = new Error("Cannot capture", { cause: denied });
   assert.equal(
     writeRefusedHint(wrapped, { role: "fleettickets_reader" }),
-    `the database role "fleettickets_reader" lacks the rights to write the schema; ${FIX}`,
+    `the database role "fleettickets_reader" lacks the rights the worker needs on the schema; ${FIX}`,
   );
   assert.equal(
     writeRefusedHint(denied),
-    `the database role lacks the rights to write the schema; ${FIX}`,
+    `the database role lacks the rights the worker needs on the schema; ${FIX}`,
   );
 });
 
@@ -55,6 +55,6 @@ Deno.test("a role without CREATE on a database with no schema yet is told the gr
   // The same refusal where the schema exists: the role is not its owner (the usual hint).
   assert.equal(
     writeRefusedHint(refusal, { role: "fleettickets" }),
-    `the database role "fleettickets" lacks the rights to write the schema; ${FIX}`,
+    `the database role "fleettickets" lacks the rights the worker needs on the schema; ${FIX}`,
   );
 });

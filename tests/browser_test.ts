@@ -1939,6 +1939,22 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
         assert.ok(Math.abs(sideways.mapTop) < 2, `the map's top at ${sideways.mapTop}`);
         assert.ok(sideways.mapBottom <= sideways.sideTop + 2, `map ends at ${sideways.mapBottom}`);
         await s.page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
+        // A link to one ticket: its card in the sheet, on the first screen (before: below the
+        // map, out of sight; a newcomer's).
+        await open(s, `/?ticket=${id}`);
+        const linked = await s.page.evaluate(() => ({
+          up: document.body.classList.contains("sheet"),
+          innerHeight: (globalThis as unknown as { innerHeight: number }).innerHeight,
+          sideTop: document.querySelector(".side").getBoundingClientRect().top,
+          title: document.querySelector("#ticket h2").textContent,
+          titleTop: document.querySelector("#ticket h2").getBoundingClientRect().top,
+        }));
+        assert.equal(linked.up, true, "the sheet is up");
+        assert.match(linked.title, new RegExp(id));
+        assert.ok(
+          linked.titleTop >= linked.sideTop && linked.titleTop < linked.innerHeight,
+          `the card at ${linked.titleTop}`,
+        );
         assert.deepEqual(s.consoleErrors, [], "console errors");
       },
     );

@@ -268,6 +268,18 @@ Deno.test("cli: demo refuses to rebuild under a process that holds the demo's da
   );
   await Deno.stat(`${dir}/pglite/PG_VERSION`); // left alone
   assert.deepEqual(lines, []);
+  // A holder that wrote its name is named, with its process (before: "a serve of the demo, or
+  // a run", where every other command names it; a newcomer's).
+  await _lock.unlock();
+  using _serve = await heldDatabase(`${dir}/pglite`, {
+    pid: 4242,
+    command: "serve",
+    since: "2026-12-03T19:39:48Z",
+  });
+  await assert.rejects(
+    runDemo({ out: () => {}, dir }),
+    /^Error: Cannot rebuild the demo in ".*": a running "serve" \(process 4242\) holds its database; stop it first \(kill 4242\)$/,
+  );
 });
 
 Deno.test("cli: a demo stopped before it finished is refused by every command, saying to run the demo again (exit 2)", async () => {
@@ -794,6 +806,14 @@ Deno.test("a command on the embedded database says first that .env sets DATABASE
   assert.doesNotMatch(r.stderr + r.stdout, /pw@/, "the URL is not echoed");
   const loaded = await cli(["status"], { DATABASE_URL: "postgres://fleet@127.0.0.1:1/x" }, { cwd });
   assert.doesNotMatch(loaded.stderr, /Warning: \.env/);
+  // With only the demo's database there, the warning names it, as the next line does (before:
+  // ".data/pglite", then "Reading the demo's database"; an operator's).
+  await copyMigratedPglite(`${cwd}/.data/demo/pglite`);
+  const demo = await cli(["status"], {}, { cwd });
+  assert.match(
+    demo.stderr,
+    /^Warning: \.env sets DATABASE_URL but the environment has none: status uses the embedded database "\.data\/demo\/pglite" .*\nReading the demo's database "\.data\/demo\/pglite"/,
+  );
 });
 
 Deno.test("under cron, ingest's warning that .env was not loaded is a JSON line of its log", async () => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { generateStream } from "../demo/generate_stream.ts";
 import { createPgliteDatabase } from "../adapters/pglite_database.ts";
 import { loadDefinitions, loadMigrations, migrate } from "../core/migrate.ts";
-import { cleanUpScratchDirsAtEnd, cli, scratchDir, spawnCli } from "./_cli.ts";
+import { cleanUpScratchDirsAtEnd, cli, type CliOptions, scratchDir, spawnCli } from "./_cli.ts";
 import { createScratchDatabase, removeTestDataAtEnd, writeFiles } from "./_harness.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { copyMigratedPglite, newPgliteWithPostgis } from "./_pglite_cache.ts";
@@ -276,21 +276,38 @@ Deno.test({
   },
 });
 
+/** A running `serve --port 0` (listening once this resolves) and how to stop it. */
+async function startServe(
+  env: Record<string, string>,
+  options: CliOptions = {},
+): Promise<{ pid: number; stop(): Promise<void> }> {
+  const serve = spawnCli(["serve", "--port", "0"], env, options);
+  const stderr = new Response(serve.stderr).text();
+  const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let head = "";
+  while (!/"url":"/.test(head)) {
+    const { value, done } = await lines.read();
+    if (done) assert.fail(`serve exited: ${await stderr}`);
+    head += value;
+  }
+  return {
+    pid: serve.pid,
+    stop: async () => {
+      serve.kill("SIGTERM");
+      await serve.status;
+      await lines.cancel();
+      await stderr;
+    },
+  };
+}
+
 Deno.test({
   name:
     "embedded: ingest beside a running serve fails naming serve and its process (exit 1); with serve stopped it applies",
   sanitizeResources: false,
   fn: async () => {
     const env = await embeddedWithTickets();
-    const serve = spawnCli(["serve", "--port", "0"], env);
-    const stderr = new Response(serve.stderr).text();
-    const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let head = "";
-    while (!/"url":"/.test(head)) {
-      const { value, done } = await lines.read();
-      if (done) assert.fail(`serve exited: ${await stderr}`);
-      head += value;
-    }
+    const serve = await startServe(env);
     const bucket = `${env.PGLITE_DIR!.slice(0, -"/pglite".length)}/more`;
     await writeFiles(bucket, generateStream({ tickets: 150, deltas: 3, seed: 21 }).files.slice(3));
     const ingest = ["ingest", "--from-dir", bucket, "--apply", "--log-format", "text"];
@@ -307,14 +324,47 @@ Deno.test({
         ),
       );
     } finally {
-      serve.kill("SIGTERM");
-      await serve.status;
-      await lines.cancel();
-      await stderr;
+      await serve.stop();
     }
     const after = await cli(ingest, env);
     assert.equal(after.code, 0, after.stdout + after.stderr);
     assert.match(after.stdout, /applied/);
+  },
+});
+
+Deno.test({
+  name: "embedded: ingest --apply into the default folder while serve shows the demo's database " +
+    "says that serve shows the demo until restarted",
+  sanitizeResources: false,
+  fn: async () => {
+    // A folder of its own, where .data/pglite (the default) has no database and the demo's has.
+    const cwd = await scratchDir("test-embedded");
+    await copyMigratedPglite(`${cwd}/.data/demo/pglite`);
+    await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
+    const serve = await startServe({}, { cwd });
+    try {
+      // Before: applied in silence, and the page went on showing the demo (a newcomer's).
+      const r = await cli(
+        ["ingest", "--from-dir", "bucket", "--apply", "--log-format", "text"],
+        {},
+        {
+          cwd,
+        },
+      );
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /applied/);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^Note: a running "serve" \\(process ${serve.pid}\\) shows the demo's database ` +
+            `".data/demo/pglite", not ".data/pglite", which this run writes: restart serve ` +
+            `\\(kill ${serve.pid}, then "deno task serve"\\) to show this data$`,
+          "m",
+        ),
+      );
+    } finally {
+      await serve.stop();
+    }
   },
 });
 

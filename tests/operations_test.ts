@@ -758,7 +758,7 @@ Deno.test({
         ],
         [
           selectOnly,
-          `the database role "${selectOnly}" lacks the rights to write the schema; ${fix}`,
+          `the database role "${selectOnly}" lacks the rights the worker needs on the schema; ${fix}`,
         ],
       ] as const;
       for (const [role, why] of cases) {

@@ -439,11 +439,15 @@ async function loadTickets(gen) {
   mapView.setTickets(tickets);
   table.setTickets(tickets);
   showUnplaced(main.data);
-  if ((!fitted && !state.at) || fitOnLoad) fitMap();
+  const first = !fitted;
+  if ((first && !state.at) || fitOnLoad) fitMap();
   fitted = true;
   fitOnLoad = false;
   if (!state.ticket && shownGroup) showGroupAgain();
   else select(state.ticket || null, { push: false });
+  // A link to one ticket, on a phone: its card comes up in the sheet (before: it stayed in the
+  // page below the map, out of sight; a newcomer's).
+  if (first && state.ticket && sheetFits(state)) openSheet($("ticket"));
 }
 
 /**
