@@ -196,7 +196,9 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
     // A first boot still running holds the lock before it has written PG_VERSION: that is a
     // database being made (wait, or skip), not none.
     if (await isPgliteLocked(dir)) throw await databaseLockedError(dir);
-    throw new NoEmbeddedDatabaseError(dir);
+    // PGLITE_DIR=.data/demo for the demo's .data/demo/pglite: the folder one down is named.
+    const inside = `${dir.replace(/\/+$/, "")}/pglite`;
+    throw new NoEmbeddedDatabaseError(dir, await hasPgliteDatabase(inside) ? inside : undefined);
   }
   if (options.writesNothing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running is a database being made: wait or skip, as an apply would.
@@ -375,12 +377,18 @@ export async function checkNewDatabaseFolder(dir: string): Promise<void> {
 
 /** The embedded folder holds no database, and the command only looks at data. */
 export class NoEmbeddedDatabaseError extends ConfigError {
-  /** Creates the error naming the folder and what makes a database there. */
-  constructor(dir: string) {
+  /**
+   * Creates the error naming the folder and what makes a database there; `inside`: a folder in
+   * it that holds one (PGLITE_DIR one level too high).
+   */
+  constructor(dir: string, inside?: string) {
     super(
-      `Cannot open the embedded database "${dir}": there is none there yet; run "deno task demo" ` +
-        `(it fills .data/demo/pglite) or "deno task ingest … --apply", or set PGLITE_DIR to the ` +
-        `folder that has one, or DATABASE_URL`,
+      inside === undefined
+        ? `Cannot open the embedded database "${dir}": there is none there yet; run "deno task ` +
+          `demo" (it fills .data/demo/pglite) or "deno task ingest … --apply", or set PGLITE_DIR ` +
+          `to the folder that has one, or DATABASE_URL`
+        : `Cannot open the embedded database "${dir}": there is none there, but "${inside}" ` +
+          `holds one: set PGLITE_DIR=${inside}`,
     );
     this.name = "NoEmbeddedDatabaseError";
   }

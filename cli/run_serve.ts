@@ -110,7 +110,8 @@ export async function runServe(context: Context, args: string[]): Promise<number
     await refuseMissingGrants(db);
     healthDb = await openHealthDatabase(target, db, config.serve.statementTimeoutMs);
     const few = descriptorsWarning(db);
-    server = await startListening(context, { db, healthDb }, log, { host, port });
+    const demo = pgliteDir !== context.config.pgliteDir; // configToRead chose the demo's
+    server = await startListening(context, { db, healthDb, demo }, log, { host, port });
     stop.started(server);
     logListening(context, log, { host, port: server.port, db, pgliteDir });
     if (few !== undefined) log(few);
@@ -340,13 +341,14 @@ export async function refuseMissingGrants(db: Database): Promise<void> {
 /** Serves `db` at `address`; the port may have been taken while the database opened. */
 function startListening(
   { config, redact }: Context,
-  { db, healthDb }: { db: Database; healthDb: Database | undefined },
+  { db, healthDb, demo }: { db: Database; healthDb: Database | undefined; demo: boolean },
   log: Log,
   { host, port }: { host: string; port: number },
 ): Promise<RunningServer> {
   return startServer({
     db,
     healthDb,
+    demo,
     settings: config.serve,
     webRoot: WEB_ROOT,
     now: () => new Date(),

@@ -15,10 +15,15 @@ const SETTINGS: Config["serve"] = {
   staleAfterHours: 2,
 };
 
-function appWith(settings: Partial<Config["serve"]> = {}, db: Database = fakeDatabase()) {
+function appWith(
+  settings: Partial<Config["serve"]> = {},
+  db: Database = fakeDatabase(),
+  { demo }: { demo?: boolean } = {},
+) {
   const lines: Record<string, unknown>[] = [];
   const app = createApp({
     db,
+    demo,
     settings: { ...SETTINGS, ...settings },
     webRoot: "./.data/no-such-web-root/",
     now: () => new Date("2026-06-15T12:00:00+03:00"),
@@ -641,10 +646,16 @@ Deno.test("/api/config gives the page its settings", async () => {
     pmtiles: false,
     staleAfterHours: 3,
     embedded: false,
+    demo: false,
   });
   // On the embedded database the stale banner says no ingest runs beside serve (a tester's).
-  const { app: embedded } = appWith({}, { ...fakeDatabase(() => []), kind: "pglite" });
+  const pglite = { ...fakeDatabase(() => []), kind: "pglite" as const };
+  const { app: embedded } = appWith({}, pglite);
   assert.equal((await (await embedded.request("/api/config")).json()).embedded, true);
+  // Serving the demo's database, which no ingest writes, it says that instead (a newcomer's).
+  const { app: demo } = appWith({}, pglite, { demo: true });
+  const config = await (await demo.request("/api/config")).json();
+  assert.deepEqual([config.embedded, config.demo], [true, true]);
 });
 
 Deno.test("a database error is a 500 whose body and log line hold no secret", async () => {

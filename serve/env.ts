@@ -21,6 +21,11 @@ export interface ServeDeps {
   healthDb?: Database;
   /** `serve` settings from the configuration. */
   settings: Config["serve"];
+  /**
+   * The database is the demo's, read because the default embedded folder had none (the page's
+   * stale banner says so: no ingest writes it).
+   */
+  demo?: boolean;
   /** Folder of the page (`web/`). */
   webRoot: string;
   /** The clock (tests). */

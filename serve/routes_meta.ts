@@ -50,8 +50,10 @@ export function metaRoutes(app: Hono<ServeEnv>): void {
         tilesUrl: settings.tilesUrl ?? null,
         pmtiles: settings.pmtiles !== undefined,
         staleAfterHours: settings.staleAfterHours,
-        // The stale banner's advice: no ingest runs beside this server on the embedded database.
+        // The stale banner's advice: no ingest runs beside this server on the embedded database,
+        // and none writes the demo's.
         embedded: db.kind === "pglite",
+        demo: c.get("deps").demo === true,
       },
       200,
       { "Cache-Control": "no-cache" },

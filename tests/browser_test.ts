@@ -1788,6 +1788,15 @@ Deno.test("the map page, in headless Chromium over a real serve", shared, async 
             Math.abs(atLat! - lat) <= 5e-5 && Math.abs(atLon! - lon) <= 5e-5 && atZoom === 15,
             `at=${at}, the ticket at ${lat},${lon}`,
           );
+          // The same laptop's screen in full (a kiosk, Chrome's full screen): the legend starts
+          // folded too (before: open over a quarter of the map's top right; a newcomer's).
+          await s.page.setViewport({ width: 1366, height: 768 });
+          await open(s, `/?ticket=${id}`);
+          assert.equal(
+            await s.page.$eval(".legend", (el) => (el as unknown as PageElement).open),
+            false,
+            "the legend starts folded at 1366×768",
+          );
         } finally {
           await s.page.close();
           s.page = desktop;

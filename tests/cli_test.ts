@@ -172,6 +172,15 @@ Deno.test({
       PGLITE_DIR: ".data/demo/pglite",
     });
     assert.equal(demo.code, 0, demo.stdout + demo.stderr);
+    // PGLITE_DIR one level too high: the folder in it that holds the database is named (before:
+    // "there is none there yet", and run the demo; a newcomer's).
+    const high = await run(["status"], { PGLITE_DIR: ".data/demo" });
+    assert.equal(high.code, 2, high.stdout + high.stderr);
+    assert.equal(
+      high.stderr,
+      'Cannot open the embedded database ".data/demo": there is none there, but ' +
+        '".data/demo/pglite" holds one: set PGLITE_DIR=.data/demo/pglite\n',
+    );
     await Deno.writeTextFile(
       `${cwd}/sheet.csv`,
       "kind,cluster,place,lat,lon,verified\ncluster,Quarry Road,,-1.2780,36.8390,true\n",

@@ -280,7 +280,7 @@ Deno.test({
 async function startServe(
   env: Record<string, string>,
   options: CliOptions = {},
-): Promise<{ pid: number; stop(): Promise<void> }> {
+): Promise<{ pid: number; url: string; stop(): Promise<void> }> {
   const serve = spawnCli(["serve", "--port", "0"], env, options);
   const stderr = new Response(serve.stderr).text();
   const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -292,6 +292,7 @@ async function startServe(
   }
   return {
     pid: serve.pid,
+    url: /"url":"([^"]+)"/.exec(head)![1]!,
     stop: async () => {
       serve.kill("SIGTERM");
       await serve.status;
@@ -343,6 +344,9 @@ Deno.test({
     await writeFiles(`${cwd}/bucket`, generateStream({ tickets: 20, deltas: 0, seed: 5 }).files);
     const serve = await startServe({}, { cwd });
     try {
+      // The page is told, for its stale banner (no ingest writes the demo's database).
+      const config = await (await fetch(`${serve.url}api/config`)).json();
+      assert.deepEqual([config.embedded, config.demo], [true, true]);
       // Before: applied in silence, and the page went on showing the demo (a newcomer's).
       const r = await cli(
         ["ingest", "--from-dir", "bucket", "--apply", "--log-format", "text"],

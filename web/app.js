@@ -530,9 +530,9 @@ function showFreshness() {
   const grown = freshness.data?.newest_file_time
     ? { ...freshness.data, file_age_hours: Number(freshness.data.file_age_hours) + since }
     : freshness.data;
-  renderFreshness(grown, config.staleAfterHours, config.embedded);
+  renderFreshness(grown, config.staleAfterHours, config);
   if (crqHealth !== undefined) {
-    renderCrqFreshness(crqHealth, grown, config.staleAfterHours, config.embedded);
+    renderCrqFreshness(crqHealth, grown, config.staleAfterHours, config);
   }
 }
 

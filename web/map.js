@@ -6,8 +6,12 @@ import { clusterIcon, dispatchIcon, legendHtml, stateOf, STATES, ticketIcon } fr
 
 const MAX_CLUSTER_ZOOM = 16;
 const MAX_ZOOM = 18;
-/** Where the legend starts folded: a phone, or a screen as short as a 1366×768 laptop's. */
-const FOLDED = "(max-width: 599px), (max-height: 720px)";
+/**
+ * Where the legend starts folded: a phone, or a window as short as a 1366×768 laptop's screen,
+ * full (a kiosk) or less a browser's bars (before: 720 px, so at 768 it stood open over a quarter
+ * of the map; a newcomer's).
+ */
+const FOLDED = "(max-width: 599px), (max-height: 800px)";
 /** Cluster names are written from this zoom on (below it they would cover the markers). */
 const AREA_LABEL_ZOOM = 10;
 

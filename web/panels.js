@@ -45,7 +45,7 @@ function windowLabel(w) {
  * The "data as of" line and the stale banner. `freshness.file_age_hours` is the age now: the
  * caller adds the time since the server answered (also while it cannot be reached).
  */
-export function renderFreshness(freshness, staleAfterHours, embedded = false) {
+export function renderFreshness(freshness, staleAfterHours, config = {}) {
   const asOf = $("as-of");
   const stale = $("stale");
   if (!freshness?.newest_file_time) {
@@ -59,15 +59,25 @@ export function renderFreshness(freshness, staleAfterHours, embedded = false) {
   stale.hidden = !(age > staleAfterHours);
   stale.textContent = stale.hidden ? "" : `Stale data: the newest applied change file ` +
     `(${freshness.newest_file}) is ${old(age)}, over the ${staleAfterHours} h limit. ` +
-    `Check the export and the ingest schedule.${embedded ? BESIDE_SERVE : ""}`;
+    `Check the export and the ingest schedule.${besideServe(config)}`;
 }
 
 /**
- * On the embedded database no ingest runs while this server holds it: a stale banner's likeliest
- * cause there (a tester's cron skipped every run, and the banner named only the export).
+ * A stale banner's likeliest cause on the embedded database, from the server's `/api/config`: no
+ * ingest runs while this server holds it (a tester's cron skipped every run, and the banner named
+ * only the export); or this server shows the demo's database, which no ingest writes (before:
+ * the same words, though an ingest then ran, into the default folder; a newcomer's).
  */
-const BESIDE_SERVE = " On the embedded database no ingest can run while this server does: stop " +
-  "it for the ingest, or keep the data in PostgreSQL.";
+function besideServe({ embedded = false, demo = false }) {
+  if (demo) {
+    return " This server shows the demo's database, which no ingest writes: an ingest fills " +
+      ".data/pglite, which a restart of this server then shows.";
+  }
+  return embedded
+    ? " On the embedded database no ingest can run while this server does: stop it for the " +
+      "ingest, or keep the data in PostgreSQL."
+    : "";
+}
 
 /** A change file's export time (its name, EAT wall clock) as ISO 8601; null for another name. */
 function fileTime(name) {
@@ -81,7 +91,7 @@ function fileTime(name) {
  * has since passed the limit. Its age is counted from the server's clock, which INC's freshness
  * gives (the browser's may differ).
  */
-export function renderCrqFreshness(crq, incFreshness, staleAfterHours, embedded = false) {
+export function renderCrqFreshness(crq, incFreshness, staleAfterHours, config = {}) {
   const note = $("as-of-crq");
   const stale = $("stale-crq");
   note.hidden = !crq;
@@ -104,7 +114,7 @@ export function renderCrqFreshness(crq, incFreshness, staleAfterHours, embedded 
   stale.textContent = stale.hidden ? "" : `Stale CRQ data: the newest applied CRQ change file ` +
     `(${crq.watermark}) is ${age === null ? "" : `${old(age)}, `}over the ` +
     `${staleAfterHours} h limit. Check the CRQ export and the ingest schedule.` +
-    (embedded ? BESIDE_SERVE : "");
+    besideServe(config);
 }
 
 /** Shows an error line (or hides it with null). */
