@@ -102,6 +102,14 @@ export async function databaseLockedError(dataDir: string): Promise<DatabaseLock
   return new DatabaseLockedError(dataDir, await readLockHolder(await pgliteLockFile(dataDir)));
 }
 
+/**
+ * Who holds `dataDir`: the {@linkcode DatabaseLockedError} naming the process that holds its lock
+ * ({@linkcode isPgliteLocked}), or undefined when none does.
+ */
+export async function lockedBy(dataDir: string): Promise<DatabaseLockedError | undefined> {
+  return await isPgliteLocked(dataDir) ? await databaseLockedError(dataDir) : undefined;
+}
+
 /** Whether `dataDir` holds a database (PGlite writes `PG_VERSION` once it has made one). */
 export async function hasPgliteDatabase(dataDir: string): Promise<boolean> {
   return await Deno.stat(`${dataDir}/PG_VERSION`).then((s) => s.isFile, () => false);

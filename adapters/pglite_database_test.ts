@@ -4,6 +4,7 @@ import {
   DatabaseLockedError,
   databaseLockedError,
   isPgliteLocked,
+  lockedBy,
   nameLockHolder,
   openError,
   removeOrphanTempFiles,
@@ -53,6 +54,7 @@ Deno.test("a held embedded database names its holder's command and process; let 
       ),
     );
     assert.deepEqual((await databaseLockedError(dir)).holder, error.holder);
+    assert.deepEqual((await lockedBy(dir))?.holder, error.holder);
     // Another command is a run: said as before, then who.
     const run = new DatabaseLockedError(dir, { ...error.holder!, command: "ingest" });
     assert.match(
@@ -67,6 +69,7 @@ Deno.test("a held embedded database names its holder's command and process; let 
     nameLockHolder("fleettickets");
   }
   assert.equal(await Deno.readTextFile(`${dir}.lock`), ""); // let go: nobody named
+  assert.equal(await lockedBy(dir), undefined);
   const unnamed = await databaseLockedError(dir);
   assert.equal(unnamed.holder, undefined);
   assert.match(unnamed.message, /^Another run holds the lock on the embedded database/);

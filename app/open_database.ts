@@ -17,9 +17,9 @@ import {
 } from "../core/migrate.ts";
 import {
   createPgliteDatabase,
-  databaseLockedError,
   hasPgliteDatabase,
   isPgliteLocked,
+  lockedBy,
   type PgliteDatabaseHandle,
   type PgliteDatabaseOptions,
   pgliteLockFile,
@@ -195,14 +195,16 @@ async function openEmbedded(dir: string, options: OpenDatabaseOptions): Promise<
   if (options.existing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running holds the lock before it has written PG_VERSION: that is a
     // database being made (wait, or skip), not none.
-    if (await isPgliteLocked(dir)) throw await databaseLockedError(dir);
+    const held = await lockedBy(dir);
+    if (held !== undefined) throw held;
     // PGLITE_DIR=.data/demo for the demo's .data/demo/pglite: the folder one down is named.
     const inside = `${dir.replace(/\/+$/, "")}/pglite`;
     throw new NoEmbeddedDatabaseError(dir, await hasPgliteDatabase(inside) ? inside : undefined);
   }
   if (options.writesNothing && !(await hasPgliteDatabase(dir))) {
     // A first boot still running is a database being made: wait or skip, as an apply would.
-    if (await isPgliteLocked(dir)) throw await databaseLockedError(dir);
+    const held = await lockedBy(dir);
+    if (held !== undefined) throw held;
     await checkNewDatabaseFolder(dir); // an apply could not make one there: say so now
     return await openInMemory();
   }

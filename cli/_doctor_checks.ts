@@ -6,7 +6,7 @@
  */
 
 import type { Config } from "../app/config.ts";
-import { MISSING_KEY, openStore } from "./_open_store.ts";
+import { MISSING_KEY, NotSourceFolderError, openStore } from "./_open_store.ts";
 import {
   changesFolder,
   changesFolderKind,
@@ -482,16 +482,13 @@ export async function checkFolderSource(config: Config, dir: string, now: Date):
   try {
     store = await openStore(config, { "from-dir": dir, apply: true }, INC);
   } catch (error) {
-    const text = message(error);
     // The refusals that name their own fix (a folder outside ./.data, outside the checkout)
     // keep it; the others say which folder --from-dir means.
-    const named = /does not exist|it is a file|has no "automations\/" folder|name a folder/
-      .test(text);
     return [{
       name: "folder",
       result: "fail",
-      detail: text,
-      ...named
+      detail: message(error),
+      ...error instanceof NotSourceFolderError
         ? {
           remedy:
             "name the folder ingest --from-dir reads (DIR/automations/inc/changes/ holds INC's files)",

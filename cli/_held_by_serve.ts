@@ -3,8 +3,7 @@
 
 import {
   type DatabaseLockedError,
-  databaseLockedError,
-  isPgliteLocked,
+  lockedBy,
   type LockHolder,
 } from "../adapters/pglite_database.ts";
 import { type Config, DEFAULT_PGLITE_DIR, DEMO_PGLITE_DIR, sameDir } from "../app/config.ts";
@@ -37,9 +36,8 @@ export async function serveOfTheDemo(
   { defaultDir = DEFAULT_PGLITE_DIR, demoDir = DEMO_PGLITE_DIR } = {},
 ): Promise<LockHolder | undefined> {
   if (config.databaseUrl !== undefined || !sameDir(config.pgliteDir, defaultDir)) return undefined;
-  if (!await isPgliteLocked(demoDir)) return undefined;
-  const held = await databaseLockedError(demoDir);
-  return held.heldByServe ? held.holder : undefined;
+  const held = await lockedBy(demoDir);
+  return held?.heldByServe ? held.holder : undefined;
 }
 
 /** What {@linkcode serveOfTheDemo} found, said to whoever wrote into `dir`. */

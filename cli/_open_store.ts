@@ -86,19 +86,30 @@ export function describeSource(config: Config, values: Record<string, unknown>):
   return `s3://${bucket}${endpoint === undefined ? "" : ` at ${new URL(endpoint).host}`}`;
 }
 
+/**
+ * A `--from-dir` that names no source folder: empty, missing, a file, or a folder without
+ * `automations/`. The fix is naming the right folder (doctor says so); other refusals of a
+ * folder (outside ./.data, unreadable) name their own fix.
+ */
+export class NotSourceFolderError extends SourceError {}
+
 /** A folder source must exist, mirror a bucket root, lead nowhere it may not, be archivable. */
 async function checkFolder(dir: string, apply: boolean): Promise<void> {
   if (dir.trim() === "") {
-    throw new SourceError(
+    throw new NotSourceFolderError(
       `Cannot read --from-dir "${dir}": name a folder, such as --from-dir .data/feed`,
     );
   }
   await checkAllowed(dir, "read", "the folder");
   const stat = await statOrNull(dir);
-  if (stat === null) throw new SourceError(`Cannot read the folder "${dir}": it does not exist`);
-  if (!stat.isDirectory) throw new SourceError(`Cannot read the folder "${dir}": it is a file`);
+  if (stat === null) {
+    throw new NotSourceFolderError(`Cannot read the folder "${dir}": it does not exist`);
+  }
+  if (!stat.isDirectory) {
+    throw new NotSourceFolderError(`Cannot read the folder "${dir}": it is a file`);
+  }
   if (!(await statOrNull(`${dir}/automations`))?.isDirectory) {
-    throw new SourceError(
+    throw new NotSourceFolderError(
       `Cannot read the folder "${dir}": it has no "automations/" folder (expected DIR/automations/inc/changes/ for INC, DIR/automations/crq/changes/ for CRQ)`,
     );
   }

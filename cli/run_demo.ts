@@ -12,11 +12,7 @@ import { ingest, type IngestReport } from "../core/ingest.ts";
 import type { Database } from "../core/ports/mod.ts";
 import { formatDrainReport } from "./format_report.ts";
 import { migrate } from "../core/migrate.ts";
-import {
-  createPgliteDatabase,
-  databaseLockedError,
-  isPgliteLocked,
-} from "../adapters/pglite_database.ts";
+import { createPgliteDatabase, lockedBy } from "../adapters/pglite_database.ts";
 import { buildReport, formatReport } from "../core/run_report.ts";
 import { importDemoGazetteer } from "../demo/import_demo_gazetteer.ts";
 import { incompleteMarker } from "../app/open_database.ts";
@@ -34,9 +30,10 @@ export interface RunDemoOptions {
  * database: removing it under that process would break it.
  */
 async function wipe(dir: string): Promise<void> {
-  if (await isPgliteLocked(`${dir}/pglite`)) {
+  const held = await lockedBy(`${dir}/pglite`);
+  if (held !== undefined) {
     // Named as every other command names it (before: "a serve of the demo, or a run").
-    const { holder } = await databaseLockedError(`${dir}/pglite`);
+    const { holder } = held;
     const who = holder === undefined
       ? "another process holds its database (a serve of the demo, or a run); stop it first"
       : `${holder.command === "serve" ? 'a running "serve"' : `a "${holder.command}"`} ` +

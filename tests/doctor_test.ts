@@ -306,6 +306,14 @@ Deno.test("doctor --from-dir checks a folder deployment's folder in the bucket's
     missing.stdout,
     /^fail +folder +Cannot read the folder ".*\/nope": it does not exist\n +→ name the folder ingest --from-dir reads/m,
   );
+  // A refusal that names its own fix keeps it, without the remedy of naming another folder.
+  const outside = await cli(["doctor", "--from-dir", "/"], env);
+  assert.equal(outside.code, 1, outside.stdout + outside.stderr);
+  assert.match(
+    outside.stdout,
+    /^fail +folder +Cannot read the folder "\/": .*copy it into the checkout/m,
+  );
+  assert.doesNotMatch(outside.stdout, /name the folder ingest --from-dir reads/);
 });
 
 cleanUpScratchDirsAtEnd();
